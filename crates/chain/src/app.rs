@@ -1,0 +1,383 @@
+//! The application marshal drives: builds blocks, verifies blocks, applies finalized blocks.
+//!
+//! - **Propose**: execute mempool transactions on the parent's post-state (speculative states
+//!   of unfinalized blocks are kept by digest) and return the block.
+//! - **Verify**: batch-verify the block's signatures, re-execute it on its parent's post-state and
+//!   compare every header commitment.
+//! - **Finalize** (`Reporter<Activity = Update<ChainBlock>>`): marshal hands finalized blocks in
+//!   height order, at least once; blocks at or below the applied height are acknowledged and
+//!   skipped, so redelivery after a restart is harmless. Each applied block is announced to the
+//!   [`FinalizedSink`]s (the indexer, tests) with its finalization certificate.
+//!
+//! **Restart**: state is a pure function of the finalized blocks, and marshal keeps them durably.
+//! On start, [`App::replay`] re-executes blocks `1..=processed` from marshal's archive (verifying
+//! every signature again) before proposing or verifying anything.
+
+use crate::block::{ChainBlock, from_digest, to_digest};
+use crate::mempool::Mempool;
+use commonware_consensus::marshal::{Update, ancestry::Ancestry, core::Mailbox, standard::Standard};
+use commonware_consensus::simplex::types::{Context, Finalization};
+use commonware_consensus::types::Height;
+use commonware_consensus::{Application, Heightable, Reporter};
+use commonware_cryptography::{Digested, Digestible, ed25519, sha256};
+use commonware_runtime::{Clock, Metrics, Spawner};
+use commonware_utils::Acknowledgement;
+use futures::StreamExt;
+use futures::channel::mpsc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tracing::{debug, info, warn};
+use trustmeter_crypto::tx_hash;
+use trustmeter_state::exec::BlockContext;
+use trustmeter_state::{BlockOutput, SignatureVerdicts, State, build_block, execute_block};
+use trustmeter_types::{Block, Genesis, Hash32};
+
+/// The consensus signing scheme: Ed25519 votes, attributable, one signature per quorum member in a
+/// certificate — so offline verifiers check finality against the genesis validator keys.
+pub type Scheme = commonware_consensus::simplex::scheme::ed25519::Scheme;
+/// A finalization certificate for a block digest.
+pub type BlockFinalization = Finalization<Scheme, sha256::Digest>;
+/// The consensus context handed to propose and verify.
+pub type ConsensusContext = Context<sha256::Digest, ed25519::PublicKey>;
+/// Marshal's mailbox for our block type.
+pub type MarshalMailbox = Mailbox<Scheme, Standard<ChainBlock>>;
+
+/// A finalized block, applied, announced to sinks.
+#[derive(Clone)]
+pub struct Finalized {
+    /// The block.
+    pub block: ChainBlock,
+    /// Its execution output (post-state, receipts, recorded readings).
+    pub output: Arc<BlockOutput>,
+    /// Its finalization certificate, when marshal has it.
+    pub finalization: Option<BlockFinalization>,
+}
+
+/// A receiver of finalized blocks, in height order.
+pub type FinalizedSink = mpsc::UnboundedSender<Finalized>;
+
+/// How far ahead of our clock a proposer's timestamp may be before we wait for our clock.
+const MAX_PROPOSER_CLOCK_AHEAD: Duration = Duration::from_secs(5);
+/// Speculative states kept for unfinalized blocks, at most.
+const MAX_SPECULATIVE_STATES: usize = 1_024;
+
+struct Inner {
+    genesis: Arc<BlockOutput>,
+    finalized: Arc<BlockOutput>,
+    speculative: HashMap<sha256::Digest, Arc<BlockOutput>>,
+    ready: bool,
+    sinks: Vec<FinalizedSink>,
+}
+
+/// Test-only misbehaviour, to check that honest validators refuse it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Behaviour {
+    /// Follow the protocol.
+    #[default]
+    Honest,
+    /// Propose blocks whose state root is wrong.
+    CorruptStateRoot,
+}
+
+/// The application. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Mutex<Inner>>,
+    mempool: Arc<Mutex<Mempool>>,
+    ready_tx: Arc<Mutex<Vec<futures::channel::oneshot::Sender<()>>>>,
+    updates: mpsc::UnboundedSender<Update<ChainBlock>>,
+    behaviour: Behaviour,
+}
+
+/// The half of the application that applies finalized blocks; run it with [`Finalizer::run`].
+pub struct Finalizer {
+    app: App,
+    updates: mpsc::UnboundedReceiver<Update<ChainBlock>>,
+}
+
+impl App {
+    /// Creates the application for `genesis`, sharing `mempool` with the API.
+    pub fn new(genesis: &Genesis, mempool: Arc<Mutex<Mempool>>, behaviour: Behaviour) -> (Self, Finalizer) {
+        let (block, state) = trustmeter_state::genesis_block(genesis);
+        let _ = block;
+        let out = Arc::new(BlockOutput { state, receipts: vec![], recorded: vec![] });
+        let (tx, rx) = mpsc::unbounded();
+        let app = App {
+            inner: Arc::new(Mutex::new(Inner {
+                genesis: out.clone(),
+                finalized: out,
+                speculative: HashMap::new(),
+                ready: false,
+                sinks: vec![],
+            })),
+            mempool,
+            ready_tx: Arc::new(Mutex::new(vec![])),
+            updates: tx,
+            behaviour,
+        };
+        (app.clone(), Finalizer { app, updates: rx })
+    }
+
+    /// The genesis block as marshal wants it.
+    pub fn genesis_block(genesis: &Genesis) -> ChainBlock {
+        ChainBlock::new(trustmeter_state::genesis_block(genesis).0)
+    }
+
+    /// Adds a receiver of finalized blocks (from the next applied block on).
+    pub fn subscribe(&self, sink: FinalizedSink) {
+        self.inner.lock().expect("app lock").sinks.push(sink);
+    }
+
+    /// The latest finalized state.
+    pub fn finalized_state(&self) -> State {
+        self.inner.lock().expect("app lock").finalized.state.clone()
+    }
+
+    /// The shared mempool.
+    pub fn mempool(&self) -> Arc<Mutex<Mempool>> {
+        self.mempool.clone()
+    }
+
+    async fn wait_ready(&self) {
+        let rx = {
+            let inner = self.inner.lock().expect("app lock");
+            if inner.ready {
+                return;
+            }
+            let (tx, rx) = futures::channel::oneshot::channel();
+            self.ready_tx.lock().expect("ready lock").push(tx);
+            rx
+        };
+        let _ = rx.await;
+    }
+
+    /// The post-state of `digest` if known (finalized tip, genesis or a speculative block).
+    fn known_output(&self, digest: &sha256::Digest) -> Option<Arc<BlockOutput>> {
+        let inner = self.inner.lock().expect("app lock");
+        if to_digest(&inner.finalized.state.block_digest) == *digest {
+            return Some(inner.finalized.clone());
+        }
+        if to_digest(&inner.genesis.state.block_digest) == *digest {
+            return Some(inner.genesis.clone());
+        }
+        inner.speculative.get(digest).cloned()
+    }
+
+    fn remember(&self, digest: sha256::Digest, out: Arc<BlockOutput>) {
+        let mut inner = self.inner.lock().expect("app lock");
+        if inner.speculative.len() >= MAX_SPECULATIVE_STATES {
+            let floor = inner.finalized.state.height;
+            inner.speculative.retain(|_, o| o.state.height > floor);
+        }
+        inner.speculative.insert(digest, out);
+    }
+
+    /// The post-state of the first block `ancestry` yields, executing unknown ancestors on the way.
+    /// Returns `None` when the ancestry does not reach a known state above the finalized tip.
+    async fn state_of(&self, mut ancestry: impl Ancestry<ChainBlock>) -> Option<Arc<BlockOutput>> {
+        let finalized_height = self.inner.lock().expect("app lock").finalized.state.height;
+        let mut unknown: Vec<Digested<ChainBlock>> = Vec::new();
+        let base = loop {
+            let block = ancestry.next().await?;
+            if let Some(out) = self.known_output(&block.digest()) {
+                break out;
+            }
+            if block.height().get() <= finalized_height {
+                warn!(height = block.height().get(), "ancestry leaves the finalized chain");
+                return None;
+            }
+            unknown.push(block);
+        };
+        let mut out = base;
+        for block in unknown.into_iter().rev() {
+            let b = block.inner();
+            let verdicts = SignatureVerdicts::batch_verify(&out.state, &b.block.txs.iter().collect::<Vec<_>>(), &mut rand::rng());
+            match execute_block(&out.state, &b.block, &verdicts) {
+                Ok(o) => {
+                    let o = Arc::new(o);
+                    self.remember(block.digest(), o.clone());
+                    out = o;
+                }
+                Err(e) => {
+                    warn!(error = %e, "ancestor does not execute");
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    }
+}
+
+fn now_ms(clock: &impl Clock) -> i64 {
+    clock.current().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64
+}
+
+impl<E> Application<E> for App
+where
+    E: Clock + Spawner + Metrics,
+{
+    type SigningScheme = Scheme;
+    type Context = ConsensusContext;
+    type Block = ChainBlock;
+    type Input = ();
+
+    async fn propose(&mut self, (runtime, context): (E, ConsensusContext), mut ancestry: impl Ancestry<ChainBlock>, _input: ()) -> Option<Digested<ChainBlock>> {
+        self.wait_ready().await;
+        let parent = self.state_of(ancestry.clone()).await?;
+        let _ = ancestry.next().await;
+        let parent_state = &parent.state;
+        let max_txs = parent_state.params.max_block_txs as usize;
+        let max_readings = parent_state.params.max_block_readings as usize;
+        let candidates = self.mempool.lock().expect("mempool lock").candidates(max_txs * 2, max_readings);
+        let mut verdicts = SignatureVerdicts::none();
+        let mut txs = Vec::with_capacity(candidates.len());
+        for (tx, v) in candidates {
+            if tx.body.nonce <= parent_state.nonce(&tx.body.sender) {
+                continue; // already included in an unfinalized ancestor, or superseded
+            }
+            verdicts.extend((*v).clone());
+            txs.push((*tx).clone());
+        }
+        let ctx = BlockContext { epoch: context.round.epoch().get(), view: context.round.view().get(), timestamp_ms: now_ms(&runtime) };
+        let (mut block, out) = build_block(parent_state, &ctx, txs, &verdicts);
+        if self.behaviour == Behaviour::CorruptStateRoot {
+            block.header.state_root.0[0] ^= 0xff;
+        }
+        let chain_block = ChainBlock::new(block);
+        let digest = chain_block.digest();
+        debug!(height = chain_block.block.header.height, txs = chain_block.block.txs.len(), readings = chain_block.block.header.readings_accepted, "proposed");
+        self.remember(digest, Arc::new(out));
+        Some(Digested::precomputed(chain_block, digest))
+    }
+
+    async fn verify(&mut self, (runtime, _context): (E, ConsensusContext), mut ancestry: impl Ancestry<ChainBlock>) -> bool {
+        self.wait_ready().await;
+        let Some(block) = ancestry.next().await else { return false };
+        if self.known_output(&block.digest()).is_some() {
+            return true; // we proposed or already verified it
+        }
+        let Some(parent) = self.state_of(ancestry).await else {
+            return false;
+        };
+        let b = block.inner();
+        // A proposer far ahead of our clock: wait for our clock rather than vote against it.
+        let ahead = b.block.header.timestamp_ms - now_ms(&runtime);
+        if ahead > MAX_PROPOSER_CLOCK_AHEAD.as_millis() as i64 {
+            runtime.sleep(Duration::from_millis(ahead as u64) - MAX_PROPOSER_CLOCK_AHEAD).await;
+        }
+        let verdicts = SignatureVerdicts::batch_verify(&parent.state, &b.block.txs.iter().collect::<Vec<_>>(), &mut rand::rng());
+        match execute_block(&parent.state, &b.block, &verdicts) {
+            Ok(out) => {
+                self.remember(block.digest(), Arc::new(out));
+                true
+            }
+            Err(e) => {
+                warn!(height = b.block.header.height, error = %e, "refusing invalid block");
+                false
+            }
+        }
+    }
+}
+
+impl Reporter for App {
+    type Activity = Update<ChainBlock>;
+
+    fn report(&mut self, activity: Self::Activity) -> commonware_actor::Feedback {
+        match self.updates.unbounded_send(activity) {
+            Ok(()) => commonware_actor::Feedback::Ok,
+            Err(_) => commonware_actor::Feedback::Closed,
+        }
+    }
+}
+
+impl Finalizer {
+    /// Replays finalized blocks `1..=processed` from marshal, then applies updates until the
+    /// channel closes.
+    pub async fn run(mut self, marshal: MarshalMailbox) {
+        self.replay(&marshal).await;
+        while let Some(update) = self.updates.next().await {
+            match update {
+                Update::Tip(..) => {}
+                Update::Block(block, ack) => {
+                    let height = block.height().get();
+                    self.apply(block.inner().clone(), &marshal).await;
+                    debug!(height, "finalized");
+                    ack.acknowledge();
+                }
+            }
+        }
+    }
+
+    async fn replay(&mut self, marshal: &MarshalMailbox) {
+        let processed = marshal.get_processed().await.map(|p| p.height().get()).unwrap_or(0);
+        if processed > 0 {
+            info!(processed, "replaying finalized blocks to rebuild state");
+        }
+        for h in 1..=processed {
+            let Some(block) = marshal.get_block(Height::new(h)).await else {
+                warn!(height = h, "finalized block missing from marshal's archive; stopping replay");
+                break;
+            };
+            self.apply(block.inner().clone(), marshal).await;
+        }
+        let mut inner = self.app.inner.lock().expect("app lock");
+        inner.ready = true;
+        for tx in self.app.ready_tx.lock().expect("ready lock").drain(..) {
+            let _ = tx.send(());
+        }
+        info!(height = inner.finalized.state.height, root = %inner.finalized.state.root(), "state ready");
+    }
+
+    async fn apply(&mut self, block: ChainBlock, marshal: &MarshalMailbox) {
+        let digest = block.digest();
+        let (finalized, cached) = {
+            let inner = self.app.inner.lock().expect("app lock");
+            (inner.finalized.clone(), inner.speculative.get(&digest).cloned())
+        };
+        let height = block.block.header.height;
+        if height <= finalized.state.height {
+            return; // redelivery
+        }
+        assert_eq!(height, finalized.state.height + 1, "marshal delivers finalized blocks in order without gaps");
+        let out = match cached {
+            Some(o) if o.state.block_digest == from_digest(&digest) => o,
+            _ => {
+                let verdicts = SignatureVerdicts::batch_verify(&finalized.state, &block.block.txs.iter().collect::<Vec<_>>(), &mut rand::rng());
+                match execute_block(&finalized.state, &block.block, &verdicts) {
+                    Ok(o) => Arc::new(o),
+                    Err(e) => panic!("a finalized block does not execute on the finalized state: {e}; the node's state is corrupt"),
+                }
+            }
+        };
+        let finalization = marshal.get_finalization(Height::new(height)).await;
+        let sinks = {
+            let mut inner = self.app.inner.lock().expect("app lock");
+            inner.finalized = out.clone();
+            inner.speculative.retain(|_, o| o.state.height > height);
+            inner.sinks.retain(|s| !s.is_closed());
+            inner.sinks.clone()
+        };
+        {
+            let mut mempool = self.app.mempool.lock().expect("mempool lock");
+            mempool.remove(block.block.txs.iter().map(tx_hash));
+            mempool.prune_stale(&out.state);
+        }
+        let event = Finalized { block, output: out, finalization };
+        for s in sinks {
+            let _ = s.unbounded_send(event.clone());
+        }
+    }
+}
+
+/// Hash of a finalized block as our type.
+pub fn block_hash(b: &Block) -> Hash32 {
+    trustmeter_crypto::block_digest(&b.header)
+}
+
+#[allow(dead_code)]
+fn _assert_traits() {
+    fn is_send<T: Send>() {}
+    is_send::<App>();
+    let _ = SystemTime::now();
+}

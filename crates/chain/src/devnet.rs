@@ -1,0 +1,114 @@
+//! A local consortium: founding organisations, their keys and a validator set, derived from a seed.
+//!
+//! Used by `trustmeter node init`, the demo and the tests. Keys derived from a seed are for local
+//! networks only; a real deployment generates every key on its own machine.
+
+use commonware_cryptography::{Signer, ed25519};
+use commonware_utils::ordered::Set;
+use commonware_utils::TryCollect;
+use trustmeter_crypto::SigningKey;
+use trustmeter_types::{
+    ChainId, ChainParams, Genesis, GenesisAccount, GenesisValidator, OrgKind, Organisation, UnifiedSocialCreditCode,
+};
+
+/// Makes a valid unified social credit code from a 17-character body.
+pub fn credit_code(first17: &str) -> UnifiedSocialCreditCode {
+    let check = UnifiedSocialCreditCode::check_char(first17).expect("17 characters of the credit-code alphabet");
+    UnifiedSocialCreditCode::new(format!("{first17}{check}")).expect("valid by construction")
+}
+
+/// One founding organisation with its account key.
+#[derive(Clone, Debug)]
+pub struct Member {
+    /// The organisation.
+    pub org: Organisation,
+    /// Its account key.
+    pub key: SigningKey,
+}
+
+/// A local consortium.
+#[derive(Clone, Debug)]
+pub struct Devnet {
+    /// The genesis document.
+    pub genesis: Genesis,
+    /// Validator keys, in genesis order.
+    pub validator_keys: Vec<ed25519::PrivateKey>,
+    /// The provincial energy-saving authority (regulator).
+    pub regulator: Member,
+    /// The metrology authority.
+    pub metrology: Member,
+    /// The statistics bureau.
+    pub statistics: Member,
+    /// Enterprises (key energy-consuming units).
+    pub enterprises: Vec<Member>,
+}
+
+fn seed_key(seed: u64, label: &str) -> SigningKey {
+    let mut s = [0u8; 32];
+    let h = trustmeter_crypto::tagged_hash(b"trustmeter/devnet-key/v1", format!("{seed}/{label}").as_bytes());
+    s.copy_from_slice(&h.0);
+    SigningKey::ed25519_from_seed(s)
+}
+
+impl Devnet {
+    /// A consortium of `validators` validators (one per founding authority, cycling) and
+    /// `enterprises` enterprises, with p2p ports from `base_port`.
+    pub fn new(chain_id: &str, validators: usize, enterprises: usize, seed: u64, genesis_time_ms: i64, base_port: u16) -> Self {
+        let region = 430_000; // Hunan
+        let member = |body: &str, name: &str, kind, label: &str| Member {
+            org: Organisation { id: credit_code(body), name: name.into(), kind, region },
+            key: seed_key(seed, label),
+        };
+        let regulator = member("11430000MB1234567", "Hunan Provincial Energy Conservation Supervision Center", OrgKind::Regulator, "regulator");
+        let metrology = member("12430000MB7654321", "Hunan Institute of Metrology and Test", OrgKind::MetrologyAuthority, "metrology");
+        let statistics = member("11430000MB0000001", "Hunan Provincial Bureau of Statistics", OrgKind::StatisticsBureau, "statistics");
+        let enterprises: Vec<Member> = (0..enterprises)
+            .map(|i| member(&format!("914301007{:08}", 1000 + i), &format!("Changsha Machinery Works No. {}", i + 1), OrgKind::Enterprise, &format!("enterprise-{i}")))
+            .collect();
+        let authorities = [&regulator, &metrology, &statistics];
+        let validator_keys: Vec<ed25519::PrivateKey> = (0..validators).map(|i| ed25519::PrivateKey::from_seed(seed.wrapping_mul(1_000).wrapping_add(i as u64))).collect();
+        let validators_g = validator_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| GenesisValidator {
+                name: format!("validator-{i}"),
+                org: authorities[i % authorities.len()].org.id.clone(),
+                consensus_key: hex::encode(k.public_key().as_ref()),
+                p2p_address: format!("127.0.0.1:{}", base_port + i as u16),
+            })
+            .collect();
+        let mut organisations: Vec<Organisation> = authorities.iter().map(|m| m.org.clone()).collect();
+        organisations.extend(enterprises.iter().map(|m| m.org.clone()));
+        let mut accounts: Vec<GenesisAccount> = authorities.iter().map(|m| GenesisAccount { org: m.org.id.clone(), public_key: m.key.public_key() }).collect();
+        accounts.extend(enterprises.iter().map(|m| GenesisAccount { org: m.org.id.clone(), public_key: m.key.public_key() }));
+        let genesis = Genesis {
+            chain_id: ChainId::new(chain_id).expect("valid chain id"),
+            genesis_time_ms,
+            params: ChainParams::default(),
+            organisations,
+            accounts,
+            validators: validators_g,
+        };
+        Devnet { genesis, validator_keys, regulator, metrology, statistics, enterprises }
+    }
+
+    /// The validator set as consensus wants it.
+    pub fn participants(&self) -> Set<ed25519::PublicKey> {
+        participants(&self.genesis).expect("devnet genesis is valid")
+    }
+}
+
+/// The validator set named in a genesis document.
+pub fn participants(genesis: &Genesis) -> Result<Set<ed25519::PublicKey>, String> {
+    genesis
+        .validators
+        .iter()
+        .map(|v| {
+            let bytes = hex::decode(&v.consensus_key).map_err(|_| format!("validator {} key is not hex", v.name))?;
+            ed25519::PublicKey::try_from(bytes.as_slice()).map_err(|e| format!("validator {} key is invalid: {e:?}", v.name))
+        })
+        .collect::<Result<Vec<_>, String>>()?
+        .into_iter()
+        .try_collect()
+        .map_err(|_| "validator keys must be distinct".to_string())
+}

@@ -1,0 +1,20 @@
+//! # trustmeter-chain
+//!
+//! Commonware wiring for a Trustmeter chain:
+//!
+//! - [`block`]: the block type consensus carries, with the codec marshal and p2p need.
+//! - [`mempool`]: admission and waiting transactions, with explicit limits.
+//! - [`app`]: propose / verify / apply-finalized, speculative states, restart replay.
+//! - [`engine`]: one validator = Simplex + marshal + broadcast + resolver + app, generic over the
+//!   runtime and the network so tests run it in the deterministic simulator.
+
+pub mod app;
+pub mod block;
+pub mod engine;
+pub mod devnet;
+pub mod mempool;
+
+pub use app::{App, Behaviour, BlockFinalization, Finalized, FinalizedSink, Scheme};
+pub use block::ChainBlock;
+pub use engine::{Channels, Timeouts, Validator, ValidatorConfig, start_validator};
+pub use mempool::{Mempool, MempoolLimits};

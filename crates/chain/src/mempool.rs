@@ -1,0 +1,184 @@
+//! The mempool: transactions admitted by this node and waiting to be proposed.
+//!
+//! Admission runs every check the state machine would run against the latest finalized state —
+//! decoding limits, chain id, signatures (in one batch), sender, nonce and a dry run of the
+//! transaction — so a client learns at once, with a code and a sentence, why a transaction will not
+//! be accepted. Admitted transactions wait here until this node proposes them; a transaction is
+//! only *acknowledged* once a block containing it is finalized.
+//!
+//! Limits are explicit: at most [`MempoolLimits::max_txs`] transactions and
+//! [`MempoolLimits::max_readings`] readings wait at once; past that, admission answers
+//! `mempool_full` and the client retries later (nothing acknowledged is lost).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use trustmeter_crypto::tx_hash;
+use trustmeter_state::exec::{apply_tx, check_includable};
+use trustmeter_state::{SignatureVerdicts, State};
+use trustmeter_types::{Hash32, RejectCode, Rejection, Transaction, TxOutcome};
+
+/// Capacity limits.
+#[derive(Clone, Copy, Debug)]
+pub struct MempoolLimits {
+    /// Most transactions waiting.
+    pub max_txs: usize,
+    /// Most readings waiting, across transactions.
+    pub max_readings: usize,
+    /// How many recent admission rejections are remembered for receipt queries.
+    pub remembered_rejections: usize,
+}
+
+impl Default for MempoolLimits {
+    fn default() -> Self {
+        Self { max_txs: 20_000, max_readings: 400_000, remembered_rejections: 10_000 }
+    }
+}
+
+struct Pending {
+    tx: Arc<Transaction>,
+    verdicts: Arc<SignatureVerdicts>,
+    readings: usize,
+}
+
+/// Transactions waiting to be proposed.
+pub struct Mempool {
+    limits: MempoolLimits,
+    next_arrival: u64,
+    order: BTreeMap<u64, Hash32>,
+    pending: HashMap<Hash32, (u64, Pending)>,
+    readings: usize,
+    rejected: HashMap<Hash32, Rejection>,
+    rejected_order: VecDeque<Hash32>,
+}
+
+/// The checks of admission that need no lock: signatures in a batch and a dry run against `state`.
+/// Returns the verdicts to keep with the transaction.
+pub fn precheck(state: &State, tx: &Transaction) -> Result<SignatureVerdicts, Rejection> {
+    let verdicts = SignatureVerdicts::batch_verify(state, &[tx], &mut rand::rng());
+    check_includable(state, tx, &verdicts)?;
+    let mut scratch = state.clone();
+    let receipt = apply_tx(&mut scratch, state.height + 1, state.timestamp_ms, tx, &verdicts);
+    match receipt.outcome {
+        TxOutcome::Rejected(r) => Err(r),
+        TxOutcome::Accepted => Ok(verdicts),
+    }
+}
+
+impl Mempool {
+    /// An empty mempool.
+    pub fn new(limits: MempoolLimits) -> Self {
+        Self {
+            limits,
+            next_arrival: 0,
+            order: BTreeMap::new(),
+            pending: HashMap::new(),
+            readings: 0,
+            rejected: HashMap::new(),
+            rejected_order: VecDeque::new(),
+        }
+    }
+
+    /// Number of waiting transactions.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+    /// Number of waiting readings.
+    pub fn readings(&self) -> usize {
+        self.readings
+    }
+    /// Whether a transaction is waiting.
+    pub fn contains(&self, h: &Hash32) -> bool {
+        self.pending.contains_key(h)
+    }
+    /// The rejection recorded at admission for a transaction, if any.
+    pub fn rejection(&self, h: &Hash32) -> Option<&Rejection> {
+        self.rejected.get(h)
+    }
+
+    /// Whether there is room for a transaction with `readings` readings.
+    pub fn check_capacity(&self, readings: usize) -> Result<(), Rejection> {
+        if self.pending.len() >= self.limits.max_txs || self.readings + readings > self.limits.max_readings {
+            return Err(Rejection::new(
+                RejectCode::MempoolFull,
+                format!(
+                    "this node already holds {} transactions and {} readings waiting; retry in a few seconds",
+                    self.pending.len(),
+                    self.readings
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records a rejection so the client can look it up by hash.
+    pub fn remember_rejection(&mut self, h: Hash32, r: Rejection) {
+        if self.rejected.insert(h, r).is_none() {
+            self.rejected_order.push_back(h);
+        }
+        while self.rejected_order.len() > self.limits.remembered_rejections {
+            if let Some(old) = self.rejected_order.pop_front() {
+                self.rejected.remove(&old);
+            }
+        }
+    }
+
+    /// Inserts a transaction that passed [`precheck`]. Idempotent.
+    pub fn insert(&mut self, tx: Transaction, verdicts: SignatureVerdicts) -> Result<Hash32, Rejection> {
+        let h = tx_hash(&tx);
+        if self.pending.contains_key(&h) {
+            return Ok(h);
+        }
+        let readings = tx.body.payload.reading_count();
+        self.check_capacity(readings)?;
+        let arrival = self.next_arrival;
+        self.next_arrival += 1;
+        self.order.insert(arrival, h);
+        self.readings += readings;
+        self.pending.insert(h, (arrival, Pending { tx: Arc::new(tx), verdicts: Arc::new(verdicts), readings }));
+        self.rejected.remove(&h);
+        Ok(h)
+    }
+
+    /// Waiting transactions in arrival order, with their verdicts, up to the given totals.
+    pub fn candidates(&self, max_txs: usize, max_readings: usize) -> Vec<(Arc<Transaction>, Arc<SignatureVerdicts>)> {
+        let mut out = Vec::new();
+        let mut readings = 0;
+        for h in self.order.values() {
+            if out.len() >= max_txs {
+                break;
+            }
+            let (_, p) = &self.pending[h];
+            if readings + p.readings > max_readings {
+                continue;
+            }
+            readings += p.readings;
+            out.push((p.tx.clone(), p.verdicts.clone()));
+        }
+        out
+    }
+
+    /// Removes transactions (included in a finalized block, or no longer valid).
+    pub fn remove(&mut self, hashes: impl IntoIterator<Item = Hash32>) {
+        for h in hashes {
+            if let Some((arrival, p)) = self.pending.remove(&h) {
+                self.order.remove(&arrival);
+                self.readings -= p.readings;
+            }
+        }
+    }
+
+    /// Drops waiting transactions whose nonce the finalized state has passed.
+    pub fn prune_stale(&mut self, state: &State) {
+        let stale: Vec<Hash32> = self
+            .pending
+            .iter()
+            .filter(|(_, (_, p))| p.tx.body.nonce <= state.nonce(&p.tx.body.sender))
+            .map(|(h, _)| *h)
+            .collect();
+        self.remove(stale);
+    }
+}

@@ -1,0 +1,441 @@
+//! # trustmeter-plant
+//!
+//! A deterministic simulated industrial plant — a vehicle factory of a key energy-consuming
+//! enterprise (重点用能单位) — used by the Trustmeter demo and benchmarks as a source of realistic,
+//! correctly signed meter readings.
+//!
+//! A [`Plant`] has one site with five workshops (冲压 stamping, 焊装 welding, 涂装 painting,
+//! 总装 assembly, 动力站 utilities), their lines and equipment, one gateway and a few hundred
+//! cumulative meters of electricity (the majority, kWh), water (m³), natural gas (Nm³), steam (t)
+//! and compressed air (Nm³). Consumption follows three shifts, a lunch dip and lower weekends in
+//! Asia/Shanghai time (see [`time`]), with seeded ChaCha noise. Some meters start just below their
+//! register maximum so that rollover happens early. About a third of the meters sign their own
+//! readings; the gateway signs for the rest.
+//!
+//! Everything is a pure function of the [`PlantConfig`] and the sequence of [`Plant::tick`]
+//! times: the same seed gives byte-identical readings, keys and specs. Keys are derived from the
+//! seed *and* the enterprise code, so plants of different enterprises never share keys.
+//!
+//! What it must not do: no I/O, no network, no clock and no OS randomness. It never reads the
+//! system time (callers pass `now_ms`) and never talks to a node; it only builds values that a
+//! caller submits. Its keys are derived from a public seed, so they are for simulation only.
+
+#![warn(missing_docs)]
+
+pub mod time;
+
+mod layout;
+
+use layout::{WORKSHOPS, evenly_selected, kind_params, pick};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use std::collections::BTreeMap;
+use trustmeter_crypto::{SigningKey, sign_reading, sign_tx, tagged_hash};
+use trustmeter_types::limits::MAX_READINGS_PER_TX;
+use trustmeter_types::{
+    AccuracyClass, Calibration, ChainId, DeviceId, LocationPath, PublicKey, Quantity, Reading,
+    ReadingSigner, RegisterKind, SignedReading, Transaction, TxBody, TxPayload,
+    UnifiedSocialCreditCode, tx::MeterSpec,
+};
+
+/// Default number of meters in a plant.
+pub const DEFAULT_METERS: usize = 300;
+/// Default reading interval: 15 minutes.
+pub const DEFAULT_INTERVAL_MS: i64 = 15 * 60_000;
+/// Default start: Monday 2026-01-05 00:00 Asia/Shanghai (2026-01-04T16:00:00Z).
+pub const DEFAULT_START_MS: i64 = 1_767_542_400_000;
+/// Domain tag of every key and RNG seed derived from a plant seed.
+const DERIVE_DOMAIN: &[u8] = b"trustmeter/plant/derive/v1";
+
+/// How to build a [`Plant`]. Start from [`PlantConfig::new`] and override fields as needed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlantConfig {
+    /// The owning enterprise; prefixes every device id.
+    pub enterprise: UnifiedSocialCreditCode,
+    /// Seed of the layout, the keys and the noise.
+    pub seed: u64,
+    /// Number of meters.
+    pub meters: usize,
+    /// Simulation start, Unix milliseconds (UTC). Registers hold their initial values here.
+    pub start_ms: i64,
+    /// Reading interval used by [`Plant::advance`].
+    pub interval_ms: i64,
+    /// Fraction of meters with their own signing key (the gateway signs for the others).
+    pub meter_key_share: f64,
+    /// Fraction of meters that start a few rated hours below their register maximum.
+    pub near_max_share: f64,
+    /// Relative amplitude of the uniform per-interval noise (0.08 = ±8 %), clamped to `[0, 0.9]`.
+    pub noise: f64,
+}
+
+impl PlantConfig {
+    /// Defaults: [`DEFAULT_METERS`] meters, [`DEFAULT_START_MS`], [`DEFAULT_INTERVAL_MS`], a
+    /// third of meters with own keys, 5 % near their register maximum, ±8 % noise.
+    pub fn new(enterprise: UnifiedSocialCreditCode, seed: u64) -> Self {
+        PlantConfig {
+            enterprise,
+            seed,
+            meters: DEFAULT_METERS,
+            start_ms: DEFAULT_START_MS,
+            interval_ms: DEFAULT_INTERVAL_MS,
+            meter_key_share: 1.0 / 3.0,
+            near_max_share: 0.05,
+            noise: 0.08,
+        }
+    }
+}
+
+/// One simulated meter.
+#[derive(Clone, Debug)]
+struct SimMeter {
+    spec: MeterSpec,
+    key: Option<SigningKey>,
+    rated_per_hour: f64,
+    base_load: f64,
+    register: i64,
+    consumed: i64,
+    seq: u64,
+}
+
+/// A simulated plant: one site, one gateway, many meters. See the crate docs.
+#[derive(Clone, Debug)]
+pub struct Plant {
+    cfg: PlantConfig,
+    gateway_id: DeviceId,
+    gateway_key: SigningKey,
+    meters: Vec<SimMeter>,
+    noise_rng: ChaCha20Rng,
+    clock_ms: i64,
+    read_once: bool,
+}
+
+/// A 32-byte value derived from the plant seed, the enterprise and a label.
+fn derive(cfg: &PlantConfig, label: &str) -> [u8; 32] {
+    let mut data = cfg.seed.to_le_bytes().to_vec();
+    data.extend_from_slice(cfg.enterprise.as_str().as_bytes());
+    data.push(0);
+    data.extend_from_slice(label.as_bytes());
+    tagged_hash(DERIVE_DOMAIN, &data).0
+}
+
+/// Consumption between two readings of a cumulative register that counts modulo `register_max`
+/// (values in `[0, register_max)`, wrapping to `0 + remainder`). A later value below the earlier
+/// one means exactly one rollover.
+pub fn register_delta(prev: Quantity, cur: Quantity, register_max: Quantity) -> Quantity {
+    let d = cur.micros() - prev.micros();
+    Quantity::from_micros(if d < 0 { d + register_max.micros() } else { d })
+}
+
+impl Plant {
+    /// Builds the plant described by `cfg`: layout, specs, keys and initial register values.
+    pub fn new(mut cfg: PlantConfig) -> Plant {
+        cfg.noise = cfg.noise.clamp(0.0, 0.9);
+        let code = cfg.enterprise.as_str().to_string();
+        let gateway_id =
+            DeviceId::new(format!("{code}-GW01")).expect("credit code plus suffix is a valid id");
+        let gateway_key = SigningKey::ed25519_from_seed(derive(&cfg, "gateway"));
+        let mut rng = ChaCha20Rng::from_seed(derive(&cfg, "layout"));
+        let workshop_weights: Vec<(usize, f64)> = WORKSHOPS
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (i, w.share))
+            .collect();
+        let mut meters = Vec::with_capacity(cfg.meters);
+        for i in 0..cfg.meters {
+            let ws = &WORKSHOPS[pick(&workshop_weights, rng.random())];
+            let kind = pick(ws.kinds, rng.random());
+            let p = kind_params(kind);
+            let line = rng.random_range(1..=ws.lines);
+            let equipment = p
+                .branch
+                .unwrap_or(ws.equipment[rng.random_range(0..ws.equipment.len())]);
+            let unit_no: u32 = rng.random_range(1..=12);
+            let u: f64 = rng.random();
+            // Skewed towards small consumers: many sub-meters, few large feeders.
+            let rated_per_hour = p.rated.0 + (p.rated.1 - p.rated.0) * u * u;
+            let base_load = (ws.base_load * rng.random_range(0.6..1.4)).min(0.9);
+            let max = p.register_max_micros;
+            let register = if evenly_selected(i + 7, cfg.near_max_share) {
+                // A few rated hours below the maximum: rolls over within a working day or two.
+                let hours: f64 = rng.random_range(0.5..8.0);
+                max - ((rated_per_hour * hours * Quantity::SCALE as f64) as i64).clamp(1, max - 1)
+            } else {
+                // Up to about five years of past consumption, always well below the maximum.
+                let hours: f64 = rng.random_range(0.0..43_800.0);
+                ((rated_per_hour * hours * 0.6 * Quantity::SCALE as f64) as i64).min(max / 2)
+            };
+            let id = DeviceId::new(format!("{code}-{}{:04}", p.tag, i + 1)).expect("valid id");
+            let key = evenly_selected(i, cfg.meter_key_share)
+                .then(|| SigningKey::ed25519_from_seed(derive(&cfg, id.as_str())));
+            let spec = MeterSpec {
+                id,
+                gateway: gateway_id.clone(),
+                name: format!(
+                    "{}{}线 {equipment}-{unit_no:02} {}表",
+                    ws.zh,
+                    line,
+                    kind.chinese_name()
+                ),
+                energy: kind,
+                unit: p.unit,
+                register: RegisterKind::Cumulative,
+                accuracy: AccuracyClass(p.accuracy),
+                location: LocationPath(vec![
+                    "site-01".into(),
+                    ws.id.into(),
+                    format!("line-{line:02}"),
+                    format!("{equipment}-{unit_no:02}"),
+                ]),
+                register_max: Quantity::from_micros(max),
+                public_key: key.as_ref().map(SigningKey::public_key),
+            };
+            meters.push(SimMeter {
+                spec,
+                key,
+                rated_per_hour,
+                base_load,
+                register,
+                consumed: 0,
+                seq: 0,
+            });
+        }
+        let noise_rng = ChaCha20Rng::from_seed(derive(&cfg, "noise"));
+        Plant {
+            clock_ms: cfg.start_ms,
+            cfg,
+            gateway_id,
+            gateway_key,
+            meters,
+            noise_rng,
+            read_once: false,
+        }
+    }
+
+    /// The configuration (with `noise` clamped).
+    pub fn config(&self) -> &PlantConfig {
+        &self.cfg
+    }
+
+    /// The gateway's device id, `<enterprise code>-GW01`.
+    pub fn gateway_id(&self) -> &DeviceId {
+        &self.gateway_id
+    }
+
+    /// The gateway's signing key: it signs `SubmitReadings` transactions and the readings of
+    /// meters without their own key.
+    pub fn gateway_key(&self) -> &SigningKey {
+        &self.gateway_key
+    }
+
+    /// The specs of every meter, in plant order, for `RegisterMeter` transactions.
+    pub fn meter_specs(&self) -> Vec<MeterSpec> {
+        self.meters.iter().map(|m| m.spec.clone()).collect()
+    }
+
+    /// The meters that sign their own readings, with their keys, in plant order.
+    pub fn meter_keys(&self) -> Vec<(DeviceId, SigningKey)> {
+        self.meters
+            .iter()
+            .filter_map(|m| m.key.clone().map(|k| (m.spec.id.clone(), k)))
+            .collect()
+    }
+
+    /// Rated hourly consumption of every meter, in its register unit per hour.
+    pub fn rated_per_hour(&self) -> BTreeMap<DeviceId, f64> {
+        self.meters
+            .iter()
+            .map(|m| (m.spec.id.clone(), m.rated_per_hour))
+            .collect()
+    }
+
+    /// The key that must verify a reading of this plant: the meter's own key for
+    /// [`ReadingSigner::Meter`], the gateway's for [`ReadingSigner::Gateway`]. `None` for a meter
+    /// of another plant or a meter-signed reading of a meter without a key.
+    pub fn verifying_key(&self, r: &SignedReading) -> Option<PublicKey> {
+        let m = self.meters.iter().find(|m| m.spec.id == r.reading.meter)?;
+        match r.signer {
+            ReadingSigner::Meter => m.spec.public_key.clone(),
+            ReadingSigner::Gateway => Some(self.gateway_key.public_key()),
+        }
+    }
+
+    /// The instant the registers currently stand at (Unix ms).
+    pub fn now_ms(&self) -> i64 {
+        self.clock_ms
+    }
+
+    /// True consumption per meter since the start, in micro-units: exactly what the registers
+    /// advanced by, counting every rollover.
+    pub fn energy_totals(&self) -> BTreeMap<DeviceId, Quantity> {
+        self.meters
+            .iter()
+            .map(|m| (m.spec.id.clone(), Quantity::from_micros(m.consumed)))
+            .collect()
+    }
+
+    /// Advances every meter to `now_ms` and returns one signed reading per meter, in plant order,
+    /// timestamped `now_ms`, with the next per-meter sequence number (starting at 1).
+    ///
+    /// The first call may be at the start time and then reports the initial registers. Any later
+    /// call must move time forward: a `now_ms` at or before the last reading (or before the start)
+    /// returns no readings and changes nothing. Each meter consumes
+    /// `rated × hours × (base + (1 − base) × mean production factor) × (1 ± noise)` over the
+    /// interval, rounded to a micro-unit; a register passing its maximum wraps to `0 + remainder`.
+    pub fn tick(&mut self, now_ms: i64) -> Vec<SignedReading> {
+        if now_ms < self.clock_ms || (self.read_once && now_ms == self.clock_ms) {
+            return Vec::new();
+        }
+        let hours = (now_ms - self.clock_ms) as f64 / 3_600_000.0;
+        let shape = time::mean_production_factor(self.clock_ms, now_ms);
+        let mut out = Vec::with_capacity(self.meters.len());
+        for m in &mut self.meters {
+            if hours > 0.0 {
+                let noise = 1.0
+                    + self
+                        .noise_rng
+                        .random_range(-self.cfg.noise..=self.cfg.noise);
+                let amount =
+                    m.rated_per_hour * hours * (m.base_load + (1.0 - m.base_load) * shape) * noise;
+                let micros = Quantity::from_f64_round(amount.max(0.0))
+                    .expect("consumption is finite and in range")
+                    .micros();
+                m.consumed += micros;
+                m.register = (m.register + micros) % m.spec.register_max.micros();
+            }
+            m.seq += 1;
+            let reading = Reading {
+                meter: m.spec.id.clone(),
+                seq: m.seq,
+                timestamp_ms: now_ms,
+                value: Quantity::from_micros(m.register),
+                unit: m.spec.unit,
+                manual: false,
+            };
+            out.push(match &m.key {
+                Some(k) => sign_reading(k, reading, ReadingSigner::Meter),
+                None => sign_reading(&self.gateway_key, reading, ReadingSigner::Gateway),
+            });
+        }
+        self.clock_ms = now_ms;
+        self.read_once = true;
+        out
+    }
+
+    /// [`Plant::tick`] one `interval_ms` after the current time (or at the start, the first time).
+    pub fn advance(&mut self) -> Vec<SignedReading> {
+        let next = if self.read_once {
+            self.clock_ms + self.cfg.interval_ms.max(1)
+        } else {
+            self.clock_ms
+        };
+        self.tick(next)
+    }
+
+    /// Splits readings into `SubmitReadings` payloads for this plant's gateway, at most
+    /// `max_per_tx` readings each (clamped to `1..=MAX_READINGS_PER_TX`), order preserved.
+    pub fn batches(&self, readings: Vec<SignedReading>, max_per_tx: usize) -> Vec<TxPayload> {
+        let n = max_per_tx.clamp(1, MAX_READINGS_PER_TX);
+        readings
+            .chunks(n)
+            .map(|c| TxPayload::SubmitReadings {
+                gateway: self.gateway_id.clone(),
+                readings: c.to_vec(),
+            })
+            .collect()
+    }
+
+    /// The `RegisterGateway` payload for this plant's gateway (sent by an enterprise account).
+    pub fn register_gateway_payload(&self) -> TxPayload {
+        TxPayload::RegisterGateway {
+            id: self.gateway_id.clone(),
+            public_key: self.gateway_key.public_key(),
+        }
+    }
+
+    /// One `RegisterMeter` payload per meter, in plant order (sent by an enterprise account).
+    pub fn register_meter_payloads(&self) -> Vec<TxPayload> {
+        self.meter_specs()
+            .into_iter()
+            .map(|meter| TxPayload::RegisterMeter { meter })
+            .collect()
+    }
+
+    /// One `RecordCalibration` payload per meter with a certificate from `issuer` (a metrology
+    /// authority, which must send them) valid over `[valid_from_ms, valid_until_ms)`.
+    pub fn calibration_payloads(
+        &self,
+        issuer: &UnifiedSocialCreditCode,
+        valid_from_ms: i64,
+        valid_until_ms: i64,
+    ) -> Vec<TxPayload> {
+        self.meters
+            .iter()
+            .map(|m| TxPayload::RecordCalibration {
+                meter: m.spec.id.clone(),
+                calibration: Calibration {
+                    certificate_no: format!("JL{}-{}", &issuer.as_str()[8..17], m.spec.id),
+                    issuer: issuer.clone(),
+                    valid_from_ms,
+                    valid_until_ms,
+                },
+            })
+            .collect()
+    }
+
+    /// A [`TxSigner`] for the gateway key on `chain_id`, starting at nonce `first_nonce`.
+    pub fn gateway_signer(&self, chain_id: ChainId, first_nonce: u64) -> TxSigner {
+        TxSigner::new(self.gateway_key.clone(), chain_id, first_nonce)
+    }
+}
+
+/// Signs transactions for one key on one chain with strictly increasing nonces.
+#[derive(Clone, Debug)]
+pub struct TxSigner {
+    key: SigningKey,
+    chain_id: ChainId,
+    next_nonce: u64,
+}
+
+impl TxSigner {
+    /// A signer whose first transaction gets `first_nonce` (at least 1; pass the sender's last
+    /// accepted nonce + 1, i.e. 1 for a fresh key).
+    pub fn new(key: SigningKey, chain_id: ChainId, first_nonce: u64) -> Self {
+        TxSigner {
+            key,
+            chain_id,
+            next_nonce: first_nonce.max(1),
+        }
+    }
+
+    /// Signs `payload` with the next nonce.
+    pub fn sign(&mut self, payload: TxPayload) -> Transaction {
+        let body = TxBody {
+            chain_id: self.chain_id.clone(),
+            sender: self.key.public_key(),
+            nonce: self.next_nonce,
+            payload,
+        };
+        self.next_nonce += 1;
+        sign_tx(&self.key, body)
+    }
+
+    /// Signs every payload in order, with consecutive nonces.
+    pub fn sign_all(&mut self, payloads: impl IntoIterator<Item = TxPayload>) -> Vec<Transaction> {
+        payloads.into_iter().map(|p| self.sign(p)).collect()
+    }
+
+    /// The nonce the next transaction will carry.
+    pub fn next_nonce(&self) -> u64 {
+        self.next_nonce
+    }
+
+    /// The sender key.
+    pub fn public_key(&self) -> PublicKey {
+        self.key.public_key()
+    }
+
+    /// The chain the transactions are signed for.
+    pub fn chain_id(&self) -> &ChainId {
+        &self.chain_id
+    }
+}

@@ -1,0 +1,313 @@
+//! Behaviour of the simulated plant, checked from the outside.
+
+use std::collections::{BTreeMap, BTreeSet};
+use trustmeter_crypto::verify;
+use trustmeter_plant::time::{SHANGHAI_OFFSET_MS, local_time};
+use trustmeter_plant::{DEFAULT_START_MS, Plant, PlantConfig, register_delta};
+use trustmeter_types::codec::Validate;
+use trustmeter_types::{
+    ChainId, EnergyKind, ReadingSigner, RegisterKind, SignedReading, TxPayload,
+    UnifiedSocialCreditCode, encode,
+};
+
+const HOUR: i64 = 3_600_000;
+
+fn code() -> UnifiedSocialCreditCode {
+    UnifiedSocialCreditCode::new("91350100M000100Y43").unwrap()
+}
+
+fn plant(seed: u64, meters: usize) -> Plant {
+    Plant::new(PlantConfig {
+        meters,
+        ..PlantConfig::new(code(), seed)
+    })
+}
+
+/// Runs `ticks` readings (the first at the start) and returns them all.
+fn run(p: &mut Plant, ticks: usize) -> Vec<Vec<SignedReading>> {
+    (0..ticks).map(|_| p.advance()).collect()
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_bytes() {
+    let (mut a, mut b, mut c) = (plant(7, 60), plant(7, 60), plant(8, 60));
+    let (ra, rb, rc) = (run(&mut a, 30), run(&mut b, 30), run(&mut c, 30));
+    assert_eq!(encode(&ra), encode(&rb));
+    assert_eq!(a.meter_specs(), b.meter_specs());
+    assert_eq!(a.gateway_key().public_key(), b.gateway_key().public_key());
+    assert_eq!(a.energy_totals(), b.energy_totals());
+    assert_ne!(encode(&ra), encode(&rc));
+    assert_ne!(a.gateway_key().public_key(), c.gateway_key().public_key());
+    // Same seed, another enterprise: no shared keys.
+    let other = UnifiedSocialCreditCode::new("91110000802100433B").unwrap();
+    let d = Plant::new(PlantConfig {
+        meters: 60,
+        ..PlantConfig::new(other, 7)
+    });
+    assert_ne!(a.gateway_key().public_key(), d.gateway_key().public_key());
+}
+
+#[test]
+fn every_reading_verifies_with_the_right_key_only() {
+    let mut p = plant(1, 300);
+    let specs: BTreeMap<_, _> = p
+        .meter_specs()
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    let gw = p.gateway_key().public_key();
+    assert_eq!(p.gateway_id().as_str(), "91350100M000100Y43-GW01");
+    assert_eq!(
+        p.meter_keys().len(),
+        100,
+        "a third of the meters sign themselves"
+    );
+    for (id, k) in p.meter_keys() {
+        assert_eq!(specs[&id].public_key.as_ref(), Some(&k.public_key()));
+    }
+    let mut by_meter = 0;
+    for r in run(&mut p, 4).concat() {
+        let spec = &specs[&r.reading.meter];
+        let msg = r.reading.signing_payload();
+        let (right, wrong) = match r.signer {
+            ReadingSigner::Meter => {
+                by_meter += 1;
+                (
+                    spec.public_key
+                        .clone()
+                        .expect("meter-signed readings come from meters with keys"),
+                    gw.clone(),
+                )
+            }
+            ReadingSigner::Gateway => {
+                assert!(
+                    spec.public_key.is_none(),
+                    "meters with keys sign themselves"
+                );
+                (
+                    gw.clone(),
+                    specs.values().find_map(|s| s.public_key.clone()).unwrap(),
+                )
+            }
+        };
+        assert!(verify(&right, &msg, &r.signature).is_ok());
+        assert!(verify(&wrong, &msg, &r.signature).is_err());
+        assert_eq!(p.verifying_key(&r), Some(right));
+        assert_eq!(r.reading.unit, spec.unit);
+        assert!(!r.reading.manual);
+    }
+    assert_eq!(by_meter, 400);
+}
+
+#[test]
+fn sequences_increase_rollover_happens_and_deltas_sum_to_totals() {
+    let mut p = plant(42, 300);
+    let specs: BTreeMap<_, _> = p
+        .meter_specs()
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    let rated = p.rated_per_hour();
+    let ticks = run(&mut p, 2 * 96 + 1);
+    assert!(
+        ticks[0]
+            .iter()
+            .all(|r| r.reading.seq == 1 && r.reading.timestamp_ms == DEFAULT_START_MS)
+    );
+    let mut last: BTreeMap<_, (u64, i64, i64)> = BTreeMap::new();
+    let mut sums: BTreeMap<_, i64> = BTreeMap::new();
+    let (mut rolled, mut near_max) = (BTreeSet::new(), BTreeSet::new());
+    for r in ticks.iter().flatten() {
+        let r = &r.reading;
+        let max = specs[&r.meter].register_max.micros();
+        assert!(
+            (0..max).contains(&r.value.micros()),
+            "{} value {} outside [0, {max})",
+            r.meter,
+            r.value
+        );
+        match last.get(&r.meter) {
+            None => {
+                if r.value.micros() > max - (rated[&r.meter] * 8.0 * 1e6) as i64 {
+                    near_max.insert(r.meter.clone());
+                }
+            }
+            Some(&(seq, ts, prev)) => {
+                assert!(
+                    r.seq > seq && r.timestamp_ms > ts,
+                    "{} went backwards",
+                    r.meter
+                );
+                let cur = r.value.micros();
+                let delta = if cur >= prev {
+                    cur - prev
+                } else {
+                    cur + max - prev
+                };
+                if cur < prev {
+                    rolled.insert(r.meter.clone());
+                }
+                let q = trustmeter_types::Quantity::from_micros;
+                assert_eq!(register_delta(q(prev), r.value, q(max)).micros(), delta);
+                *sums.entry(r.meter.clone()).or_default() += delta;
+            }
+        }
+        last.insert(r.meter.clone(), (r.seq, r.timestamp_ms, r.value.micros()));
+    }
+    assert_eq!(
+        near_max.len(),
+        15,
+        "5 % of 300 meters start near their maximum"
+    );
+    assert_eq!(
+        rolled, near_max,
+        "exactly the near-maximum meters roll over within two days"
+    );
+    let totals = p.energy_totals();
+    assert_eq!(totals.len(), 300);
+    for (id, total) in &totals {
+        assert!(total.micros() > 0, "{id} consumed nothing");
+        assert_eq!(
+            sums[id],
+            total.micros(),
+            "{id}: register deltas differ from true consumption"
+        );
+    }
+}
+
+#[test]
+fn nights_lunch_and_weekends_are_lower_than_weekday_day_shift() {
+    let mut p = plant(3, 60);
+    let ticks = run(&mut p, 7 * 96 + 1);
+    let specs = p.meter_specs();
+    let mut prev: Vec<i64> = ticks[0].iter().map(|r| r.reading.value.micros()).collect();
+    // Sum over meters of consumption per interval, normalised by each meter's rated load.
+    let rated: Vec<f64> = specs.iter().map(|s| p.rated_per_hour()[&s.id]).collect();
+    let mut cat: BTreeMap<&str, (f64, u32)> = BTreeMap::new();
+    for t in &ticks[1..] {
+        let mut load = 0.0;
+        for (i, r) in t.iter().enumerate() {
+            let (cur, max) = (r.reading.value.micros(), specs[i].register_max.micros());
+            load += (if cur >= prev[i] {
+                cur - prev[i]
+            } else {
+                cur + max - prev[i]
+            }) as f64
+                / 1e6
+                / rated[i];
+            prev[i] = cur;
+        }
+        let mid = t[0].reading.timestamp_ms - 450_000;
+        let local_hour = (mid + SHANGHAI_OFFSET_MS).rem_euclid(24 * HOUR) / HOUR;
+        let (weekday, minute) = local_time(mid);
+        let key = match (weekday >= 5, local_hour, minute) {
+            (true, _, _) => "weekend",
+            (false, 0..=7, _) => "night",
+            (false, _, 690..=749) => "lunch",
+            (false, 8..=15, _) => "day",
+            _ => "evening",
+        };
+        let e = cat.entry(key).or_default();
+        e.0 += load;
+        e.1 += 1;
+    }
+    let avg = |k: &str| cat[k].0 / cat[k].1 as f64;
+    assert_eq!(cat["weekend"].1, 2 * 96);
+    assert_eq!(cat["lunch"].1, 5 * 4);
+    let day = avg("day");
+    assert!(avg("evening") < 0.9 * day, "{cat:?}");
+    assert!(avg("night") < 0.75 * day, "{cat:?}");
+    assert!(avg("lunch") < 0.85 * day, "{cat:?}");
+    assert!(avg("weekend") < 0.6 * day, "{cat:?}");
+    assert!(avg("weekend") > 0.0, "base load keeps running at weekends");
+}
+
+#[test]
+fn specs_are_valid_meters_of_a_realistic_layout() {
+    let p = plant(11, 300);
+    let specs = p.meter_specs();
+    let ids: BTreeSet<_> = specs.iter().map(|s| s.id.clone()).collect();
+    assert_eq!(ids.len(), 300);
+    let mut kinds: BTreeMap<EnergyKind, usize> = BTreeMap::new();
+    let mut workshops = BTreeSet::new();
+    for s in &specs {
+        s.clone()
+            .into_meter(code())
+            .check()
+            .unwrap_or_else(|e| panic!("{}: {e}", s.id));
+        assert_eq!(&s.gateway, p.gateway_id());
+        assert_eq!(s.register, RegisterKind::Cumulative);
+        assert!(s.id.as_str().starts_with("91350100M000100Y43-"));
+        assert_eq!(s.location.0.len(), 4);
+        assert_eq!(s.location.0[0], "site-01");
+        workshops.insert(s.location.0[1].clone());
+        *kinds.entry(s.energy).or_default() += 1;
+    }
+    assert_eq!(workshops.len(), 5, "{workshops:?}");
+    assert_eq!(kinds.len(), 5, "{kinds:?}");
+    assert!(kinds[&EnergyKind::Electricity] > 150, "{kinds:?}");
+    let kwh = specs
+        .iter()
+        .find(|s| s.energy == EnergyKind::Electricity)
+        .unwrap();
+    assert_eq!(kwh.register_max.to_string(), "99999999.990000");
+}
+
+#[test]
+fn batches_and_signed_transactions_are_valid() {
+    let mut p = plant(5, 300);
+    let readings = p.advance();
+    let batches = p.batches(readings.clone(), 128);
+    assert_eq!(
+        batches
+            .iter()
+            .map(TxPayload::reading_count)
+            .collect::<Vec<_>>(),
+        vec![128, 128, 44]
+    );
+    let flat: Vec<SignedReading> = batches
+        .iter()
+        .flat_map(|b| match b {
+            TxPayload::SubmitReadings { gateway, readings } => {
+                assert_eq!(gateway, p.gateway_id());
+                readings.clone()
+            }
+            other => panic!("unexpected payload {}", other.kind()),
+        })
+        .collect();
+    assert_eq!(flat, readings);
+    assert_eq!(p.batches(readings[..3].to_vec(), 0).len(), 3);
+    let chain = ChainId::new("hunan-1").unwrap();
+    let mut signer = p.gateway_signer(chain.clone(), 5);
+    let txs = signer.sign_all(batches);
+    assert_eq!(signer.next_nonce(), 8);
+    for (i, tx) in txs.iter().enumerate() {
+        assert_eq!(tx.body.nonce, 5 + i as u64);
+        assert_eq!(tx.body.chain_id, chain);
+        assert_eq!(tx.body.sender, p.gateway_key().public_key());
+        assert!(verify(&tx.body.sender, &tx.body.signing_payload(), &tx.signature).is_ok());
+        tx.validate().unwrap();
+    }
+    let mut reg = p.gateway_signer(chain, 0);
+    let regs = reg
+        .sign_all(std::iter::once(p.register_gateway_payload()).chain(p.register_meter_payloads()));
+    assert_eq!(regs[0].body.nonce, 1);
+    regs.iter().for_each(|t| t.validate().unwrap());
+    let authority = UnifiedSocialCreditCode::new("91110000802100433B").unwrap();
+    for c in p.calibration_payloads(&authority, 0, i64::MAX) {
+        reg.sign(c).validate().unwrap();
+    }
+}
+
+#[test]
+fn time_must_move_forward() {
+    let mut p = plant(9, 20);
+    assert_eq!(p.tick(DEFAULT_START_MS - 1).len(), 0);
+    let first = p.tick(DEFAULT_START_MS);
+    assert_eq!(first.len(), 20);
+    assert!(p.energy_totals().values().all(|q| q.micros() == 0));
+    assert!(p.tick(DEFAULT_START_MS).is_empty());
+    assert_eq!(p.tick(DEFAULT_START_MS + 7 * 60_000).len(), 20);
+    assert!(p.tick(DEFAULT_START_MS + 60_000).is_empty());
+    assert!(p.advance().iter().all(|r| r.reading.seq == 3 && r.reading.timestamp_ms == DEFAULT_START_MS + 22 * 60_000));
+}

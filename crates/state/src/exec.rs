@@ -1,0 +1,487 @@
+//! Transaction rules, block building and block execution.
+
+use crate::sigs::SignatureVerdicts;
+use crate::state::{DUPLICATE_WINDOW, MeterProgress, State};
+use trustmeter_crypto::{block_digest, merkle, reading_leaf, tx_hash};
+use trustmeter_types::codec::Validate;
+use trustmeter_types::limits::{MAX_READINGS_PER_BLOCK, MAX_TX_BYTES, MAX_TXS_PER_BLOCK};
+use trustmeter_types::{
+    Block, BlockHeader, DeviceStatus, Gateway, Genesis, Hash32, OrgKind, PublicKey, ReadingOutcome,
+    ReadingSigner, Receipt, RegisterKind, RejectCode, Rejection, SignedReading, Transaction,
+    TxOutcome, TxPayload, UnifiedSocialCreditCode, encode,
+};
+
+/// Why a block is invalid. An invalid block is refused by every honest validator.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BlockError {
+    /// The header does not extend the parent (chain, parent digest, height, time).
+    #[error("block does not extend its parent: {0}")]
+    BadLink(String),
+    /// The body breaks a limit or does not match the header counts.
+    #[error("block body is invalid: {0}")]
+    BadBody(String),
+    /// A transaction should never have been proposed (wrong chain, bad signature).
+    #[error("transaction {index} must not be in a block: {reason}")]
+    BadTransaction {
+        /// Position in the block.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+    /// Executing the block gives different commitments than its header claims.
+    #[error("header commitment {field} is {claimed} but execution gives {computed}")]
+    CommitmentMismatch {
+        /// Which commitment.
+        field: &'static str,
+        /// In the header.
+        claimed: String,
+        /// Recomputed.
+        computed: String,
+    },
+}
+
+/// The consensus context of a block being built.
+#[derive(Clone, Debug)]
+pub struct BlockContext {
+    /// Epoch.
+    pub epoch: u64,
+    /// View.
+    pub view: u64,
+    /// Proposer's timestamp, Unix ms.
+    pub timestamp_ms: i64,
+}
+
+/// The result of executing a block.
+#[derive(Clone, Debug)]
+pub struct BlockOutput {
+    /// State after the block.
+    pub state: State,
+    /// One receipt per transaction.
+    pub receipts: Vec<Receipt>,
+    /// `(tx index, reading index)` of every recorded reading, in readings-tree order.
+    pub recorded: Vec<(u32, u32)>,
+}
+
+/// The genesis block and the state after it.
+pub fn genesis_block(genesis: &Genesis) -> (Block, State) {
+    let mut state = State::from_genesis(genesis);
+    let header = BlockHeader {
+        chain_id: genesis.chain_id.clone(),
+        parent: Hash32::ZERO,
+        height: 0,
+        epoch: 0,
+        view: 0,
+        timestamp_ms: genesis.genesis_time_ms,
+        tx_root: merkle::empty_root(),
+        readings_root: merkle::empty_root(),
+        state_root: state.root(),
+        receipts_root: merkle::empty_root(),
+        tx_count: 0,
+        reading_count: 0,
+        readings_accepted: 0,
+    };
+    state.block_digest = block_digest(&header);
+    (Block { header, txs: vec![] }, state)
+}
+
+/// Checks what a proposer must check before putting a transaction in a block: it decodes within
+/// limits, names this chain and carries a valid sender signature.
+pub fn check_includable(state: &State, tx: &Transaction, verdicts: &SignatureVerdicts) -> Result<(), Rejection> {
+    if let Err(e) = tx.validate() {
+        return Err(Rejection::new(RejectCode::Malformed, e));
+    }
+    if encode(tx).len() > MAX_TX_BYTES {
+        return Err(Rejection::new(RejectCode::Malformed, format!("transaction is larger than {MAX_TX_BYTES} bytes")));
+    }
+    if tx.body.chain_id != state.chain_id {
+        return Err(Rejection::new(
+            RejectCode::WrongChain,
+            format!("transaction is signed for chain {} but this is {}; sign it for this chain", tx.body.chain_id, state.chain_id),
+        ));
+    }
+    if !verdicts.check(&tx.body.sender, &tx.body.signing_payload(), &tx.signature) {
+        return Err(Rejection::new(RejectCode::BadTxSignature, "the transaction signature does not verify for the sender key; re-sign the exact body"));
+    }
+    Ok(())
+}
+
+/// Builds a block on `parent` from candidate transactions, in order, skipping any that must not
+/// be included and stopping at the block limits.
+pub fn build_block(
+    parent: &State,
+    ctx: &BlockContext,
+    candidates: impl IntoIterator<Item = Transaction>,
+    verdicts: &SignatureVerdicts,
+) -> (Block, BlockOutput) {
+    let mut state = parent.clone();
+    let height = parent.height + 1;
+    let timestamp_ms = ctx.timestamp_ms.max(parent.timestamp_ms + 1);
+    let mut txs = Vec::new();
+    let mut receipts = Vec::new();
+    let mut recorded = Vec::new();
+    let mut readings = 0usize;
+    let max_txs = (parent.params.max_block_txs as usize).min(MAX_TXS_PER_BLOCK);
+    let max_readings = (parent.params.max_block_readings as usize).min(MAX_READINGS_PER_BLOCK);
+    for tx in candidates {
+        if txs.len() >= max_txs {
+            break;
+        }
+        let n = tx.body.payload.reading_count();
+        if readings + n > max_readings {
+            continue;
+        }
+        if check_includable(&state, &tx, verdicts).is_err() {
+            continue;
+        }
+        let receipt = apply_tx(&mut state, height, timestamp_ms, &tx, verdicts);
+        push_recorded(&mut recorded, txs.len() as u32, &receipt);
+        readings += n;
+        receipts.push(receipt);
+        txs.push(tx);
+    }
+    let header = make_header(parent, ctx, height, timestamp_ms, &txs, &receipts, &recorded, &state);
+    finish(&mut state, &header);
+    (Block { header, txs }, BlockOutput { state, receipts, recorded })
+}
+
+/// Executes `block` on `parent` and checks every commitment in its header.
+pub fn execute_block(parent: &State, block: &Block, verdicts: &SignatureVerdicts) -> Result<BlockOutput, BlockError> {
+    let h = &block.header;
+    if h.chain_id != parent.chain_id {
+        return Err(BlockError::BadLink(format!("block is for chain {} but this is {}", h.chain_id, parent.chain_id)));
+    }
+    if h.parent != parent.block_digest {
+        return Err(BlockError::BadLink(format!("parent is {} but the state is at {}", h.parent, parent.block_digest)));
+    }
+    if h.height != parent.height + 1 {
+        return Err(BlockError::BadLink(format!("height {} does not follow {}", h.height, parent.height)));
+    }
+    if h.timestamp_ms <= parent.timestamp_ms {
+        return Err(BlockError::BadLink(format!("timestamp {} is not after the parent's {}", h.timestamp_ms, parent.timestamp_ms)));
+    }
+    block.validate().map_err(BlockError::BadBody)?;
+    if h.reading_count as usize > parent.params.max_block_readings as usize || h.tx_count as usize > parent.params.max_block_txs as usize {
+        return Err(BlockError::BadBody("block exceeds the chain's block limits".into()));
+    }
+    let mut state = parent.clone();
+    let mut receipts = Vec::with_capacity(block.txs.len());
+    let mut recorded = Vec::new();
+    for (i, tx) in block.txs.iter().enumerate() {
+        check_includable(&state, tx, verdicts).map_err(|r| BlockError::BadTransaction { index: i, reason: r.to_string() })?;
+        let receipt = apply_tx(&mut state, h.height, h.timestamp_ms, tx, verdicts);
+        push_recorded(&mut recorded, i as u32, &receipt);
+        receipts.push(receipt);
+    }
+    let ctx = BlockContext { epoch: h.epoch, view: h.view, timestamp_ms: h.timestamp_ms };
+    let expected = make_header(parent, &ctx, h.height, h.timestamp_ms, &block.txs, &receipts, &recorded, &state);
+    let compare = |field: &'static str, a: &Hash32, b: &Hash32| {
+        if a != b {
+            Err(BlockError::CommitmentMismatch { field, claimed: a.to_hex(), computed: b.to_hex() })
+        } else {
+            Ok(())
+        }
+    };
+    compare("tx_root", &h.tx_root, &expected.tx_root)?;
+    compare("readings_root", &h.readings_root, &expected.readings_root)?;
+    compare("receipts_root", &h.receipts_root, &expected.receipts_root)?;
+    compare("state_root", &h.state_root, &expected.state_root)?;
+    if h.readings_accepted != expected.readings_accepted {
+        return Err(BlockError::CommitmentMismatch {
+            field: "readings_accepted",
+            claimed: h.readings_accepted.to_string(),
+            computed: expected.readings_accepted.to_string(),
+        });
+    }
+    finish(&mut state, h);
+    Ok(BlockOutput { state, receipts, recorded })
+}
+
+fn push_recorded(recorded: &mut Vec<(u32, u32)>, tx_index: u32, receipt: &Receipt) {
+    for (j, o) in receipt.readings.iter().enumerate() {
+        if *o == ReadingOutcome::Accepted {
+            recorded.push((tx_index, j as u32));
+        }
+    }
+}
+
+/// The leaf hashes of a block's recorded readings, in tree order.
+pub fn recorded_leaves(txs: &[Transaction], recorded: &[(u32, u32)]) -> Vec<Hash32> {
+    recorded
+        .iter()
+        .map(|(t, r)| match &txs[*t as usize].body.payload {
+            TxPayload::SubmitReadings { readings, .. } => reading_leaf(&readings[*r as usize]),
+            _ => unreachable!("recorded readings come from reading batches"),
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_header(
+    parent: &State,
+    ctx: &BlockContext,
+    height: u64,
+    timestamp_ms: i64,
+    txs: &[Transaction],
+    receipts: &[Receipt],
+    recorded: &[(u32, u32)],
+    state: &State,
+) -> BlockHeader {
+    let tx_leaves: Vec<Hash32> = txs.iter().map(|t| merkle::leaf_hash(&encode(t))).collect();
+    let receipt_leaves: Vec<Hash32> = receipts.iter().map(|r| merkle::leaf_hash(&encode(r))).collect();
+    BlockHeader {
+        chain_id: parent.chain_id.clone(),
+        parent: parent.block_digest,
+        height,
+        epoch: ctx.epoch,
+        view: ctx.view,
+        timestamp_ms,
+        tx_root: merkle::root(&tx_leaves),
+        readings_root: merkle::root(&recorded_leaves(txs, recorded)),
+        state_root: state.root(),
+        receipts_root: merkle::root(&receipt_leaves),
+        tx_count: txs.len() as u32,
+        reading_count: txs.iter().map(|t| t.body.payload.reading_count() as u32).sum(),
+        readings_accepted: recorded.len() as u32,
+    }
+}
+
+fn finish(state: &mut State, header: &BlockHeader) {
+    state.height = header.height;
+    state.timestamp_ms = header.timestamp_ms;
+    state.block_digest = block_digest(header);
+}
+
+fn reject(tx: &Transaction, code: RejectCode, msg: impl Into<String>) -> Receipt {
+    Receipt { tx_hash: tx_hash(tx), outcome: TxOutcome::Rejected(Rejection::new(code, msg)), readings: vec![] }
+}
+
+/// The organisation of the sender account, with its kind.
+fn sender_org(state: &State, sender: &PublicKey) -> Option<(UnifiedSocialCreditCode, OrgKind)> {
+    let org = state.account_org(sender)?;
+    let kind = state.organisation(org)?.kind;
+    Some((org.clone(), kind))
+}
+
+/// Applies one includable transaction. Returns its receipt; a rejected transaction changes nothing
+/// but the sender's nonce (when the sender is known and the nonce fresh).
+pub fn apply_tx(state: &mut State, height: u64, timestamp_ms: i64, tx: &Transaction, verdicts: &SignatureVerdicts) -> Receipt {
+    let _ = height;
+    let body = &tx.body;
+    let sender = &body.sender;
+    // Who is sending: an account of a member organisation, or (for readings) a gateway.
+    let is_reading_batch = matches!(body.payload, TxPayload::SubmitReadings { .. });
+    let account = sender_org(state, sender);
+    if account.is_none() && !is_reading_batch {
+        return reject(tx, RejectCode::UnknownSender, format!("sender {sender} is not an account of any member organisation; register the key first"));
+    }
+    let last = state.nonce(sender);
+    if body.nonce <= last {
+        return reject(tx, RejectCode::StaleNonce, format!("nonce {} is not above the sender's last accepted nonce {last}: this transaction is a replay or was superseded", body.nonce));
+    }
+    let outcome = match &body.payload {
+        TxPayload::SubmitReadings { gateway, readings } => {
+            let Some(gw) = state.gateway(gateway).cloned() else {
+                return reject(tx, RejectCode::UnknownDevice, format!("gateway {gateway} is not registered on this chain"));
+            };
+            if &gw.public_key != sender {
+                return reject(tx, RejectCode::UnknownSender, format!("reading batches for gateway {gateway} must be signed with that gateway's registered key"));
+            }
+            state.set_nonce(sender, body.nonce);
+            if gw.status != DeviceStatus::Active {
+                return reject(tx, RejectCode::GatewayNotActive, format!("gateway {gateway} is {:?}; a regulator must activate it before its readings are accepted", gw.status));
+            }
+            let outcomes = readings.iter().map(|r| apply_reading(state, &gw, timestamp_ms, r, verdicts)).collect();
+            return Receipt { tx_hash: tx_hash(tx), outcome: TxOutcome::Accepted, readings: outcomes };
+        }
+        other => {
+            let (org, kind) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            apply_registry(state, &org, kind, other)
+        }
+    };
+    Receipt { tx_hash: tx_hash(tx), outcome, readings: vec![] }
+}
+
+fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKind, payload: &TxPayload) -> TxOutcome {
+    let rejected = |code, msg: String| TxOutcome::Rejected(Rejection::new(code, msg));
+    let device_exists = |state: &State, id| state.gateway(id).is_some() || state.meter(id).is_some();
+    match payload {
+        TxPayload::RegisterAccount { public_key } => {
+            if state.key_in_use(public_key) {
+                return rejected(RejectCode::AlreadyRegistered, format!("key {public_key} is already registered; generate a new key"));
+            }
+            state.set_account(public_key, org.clone());
+        }
+        TxPayload::RegisterGateway { id, public_key } => {
+            if kind != OrgKind::Enterprise {
+                return rejected(RejectCode::NotAuthorised, format!("only an enterprise registers gateways; {org} is a {kind:?}"));
+            }
+            if device_exists(state, id) {
+                return rejected(RejectCode::AlreadyRegistered, format!("device id {id} is already registered; choose another id"));
+            }
+            if state.key_in_use(public_key) {
+                return rejected(RejectCode::AlreadyRegistered, format!("key {public_key} is already registered; the gateway must generate its own key"));
+            }
+            state.set_gateway(Gateway { id: id.clone(), owner: org.clone(), public_key: public_key.clone(), status: DeviceStatus::Registered });
+        }
+        TxPayload::RegisterMeter { meter } => {
+            if kind != OrgKind::Enterprise {
+                return rejected(RejectCode::NotAuthorised, format!("only an enterprise registers meters; {org} is a {kind:?}"));
+            }
+            if device_exists(state, &meter.id) {
+                return rejected(RejectCode::AlreadyRegistered, format!("device id {} is already registered; choose another id", meter.id));
+            }
+            match state.gateway(&meter.gateway) {
+                None => return rejected(RejectCode::UnknownDevice, format!("gateway {} is not registered; register it first", meter.gateway)),
+                Some(g) if &g.owner != org => {
+                    return rejected(RejectCode::MeterNotOwned, format!("gateway {} belongs to {}, not to {org}", meter.gateway, g.owner));
+                }
+                Some(g) if g.status == DeviceStatus::Revoked => {
+                    return rejected(RejectCode::InvalidTransition, format!("gateway {} is revoked; attach the meter to an active gateway", meter.gateway));
+                }
+                Some(_) => {}
+            }
+            if let Some(k) = &meter.public_key
+                && state.key_in_use(k)
+            {
+                return rejected(RejectCode::AlreadyRegistered, format!("meter key {k} is already registered"));
+            }
+            state.set_meter(meter.clone().into_meter(org.clone()));
+        }
+        TxPayload::RecordCalibration { meter, calibration } => {
+            if kind != OrgKind::MetrologyAuthority {
+                return rejected(RejectCode::NotAuthorised, format!("only a metrology authority records calibrations; {org} is a {kind:?}"));
+            }
+            if &calibration.issuer != org {
+                return rejected(RejectCode::NotAuthorised, format!("certificate names issuer {} but the sender belongs to {org}; an authority records only its own certificates", calibration.issuer));
+            }
+            let Some(mut m) = state.meter(meter).cloned() else {
+                return rejected(RejectCode::UnknownDevice, format!("meter {meter} is not registered"));
+            };
+            if m.status == DeviceStatus::Revoked {
+                return rejected(RejectCode::InvalidTransition, format!("meter {meter} is revoked"));
+            }
+            m.calibration = Some(calibration.clone());
+            state.set_meter(m);
+        }
+        TxPayload::ActivateDevice { device } => {
+            if kind != OrgKind::Regulator {
+                return rejected(RejectCode::NotAuthorised, format!("only a regulator activates devices; {org} is a {kind:?}"));
+            }
+            return set_status(state, device, DeviceStatus::Active, None);
+        }
+        TxPayload::RevokeDevice { device, .. } => {
+            let owner_ok = |o: &UnifiedSocialCreditCode| kind == OrgKind::Regulator || o == org;
+            let owner = state.gateway(device).map(|g| g.owner.clone()).or_else(|| state.meter(device).map(|m| m.owner.clone()));
+            if let Some(o) = &owner
+                && !owner_ok(o)
+            {
+                return rejected(RejectCode::NotAuthorised, format!("only a regulator or the owning enterprise {o} may revoke {device}"));
+            }
+            return set_status(state, device, DeviceStatus::Revoked, Some(org));
+        }
+        TxPayload::SubmitReadings { .. } => unreachable!("handled by apply_tx"),
+    }
+    TxOutcome::Accepted
+}
+
+fn set_status(state: &mut State, device: &trustmeter_types::DeviceId, to: DeviceStatus, _by: Option<&UnifiedSocialCreditCode>) -> TxOutcome {
+    let transition_ok = |from: DeviceStatus| match to {
+        DeviceStatus::Active => from == DeviceStatus::Registered,
+        DeviceStatus::Revoked => from != DeviceStatus::Revoked,
+        DeviceStatus::Registered => false,
+    };
+    let bad = |from: DeviceStatus| {
+        TxOutcome::Rejected(Rejection::new(RejectCode::InvalidTransition, format!("device {device} is {from:?} and cannot become {to:?}")))
+    };
+    if let Some(mut g) = state.gateway(device).cloned() {
+        if !transition_ok(g.status) {
+            return bad(g.status);
+        }
+        g.status = to;
+        state.set_gateway(g);
+    } else if let Some(mut m) = state.meter(device).cloned() {
+        if !transition_ok(m.status) {
+            return bad(m.status);
+        }
+        m.status = to;
+        state.set_meter(m);
+    } else {
+        return TxOutcome::Rejected(Rejection::new(RejectCode::UnknownDevice, format!("device {device} is not registered")));
+    }
+    TxOutcome::Accepted
+}
+
+fn apply_reading(state: &mut State, gw: &Gateway, block_ts: i64, sr: &SignedReading, verdicts: &SignatureVerdicts) -> ReadingOutcome {
+    let r = &sr.reading;
+    let rej = |code, msg: String| ReadingOutcome::Rejected(Rejection::new(code, msg));
+    let Some(meter) = state.meter(&r.meter) else {
+        return rej(RejectCode::UnknownDevice, format!("meter {} is not registered on this chain", r.meter));
+    };
+    if meter.gateway != gw.id || meter.owner != gw.owner {
+        return rej(RejectCode::MeterNotOwned, format!("meter {} is attached to gateway {}, not {}", r.meter, meter.gateway, gw.id));
+    }
+    if meter.status != DeviceStatus::Active {
+        return rej(RejectCode::MeterNotActive, format!("meter {} is {:?}; only active meters report", r.meter, meter.status));
+    }
+    let key = match sr.signer {
+        ReadingSigner::Gateway => match &meter.public_key {
+            None => &gw.public_key,
+            Some(_) => return rej(RejectCode::WrongSigner, format!("meter {} has its own registered key, so it must sign its readings itself; the gateway may not sign for it", r.meter)),
+        },
+        ReadingSigner::Meter => match &meter.public_key {
+            Some(k) => k,
+            None => return rej(RejectCode::WrongSigner, format!("reading says meter {} signed it, but the meter has no registered key; sign with the gateway", r.meter)),
+        },
+    };
+    if !verdicts.check(key, &r.signing_payload(), &sr.signature) {
+        return rej(RejectCode::BadReadingSignature, format!("signature of reading {} of meter {} does not verify with the {:?} key", r.seq, r.meter, sr.signer));
+    }
+    if r.unit != meter.unit {
+        return rej(RejectCode::WrongUnit, format!("reading is in {} but meter {} is registered in {}", r.unit.symbol(), r.meter, meter.unit.symbol()));
+    }
+    let min = if meter.register == RegisterKind::Cumulative { 0 } else { -meter.register_max.micros() };
+    if r.value.micros() < min || r.value > meter.register_max {
+        return rej(RejectCode::ValueOutOfRange, format!("value {} is outside the meter's range [{}, {}]", r.value, trustmeter_types::Quantity::from_micros(min), meter.register_max));
+    }
+    if r.timestamp_ms > block_ts.saturating_add(state.params.max_future_skew_ms) {
+        return rej(RejectCode::BadTimestamp, format!("timestamp {} ms is more than {} ms after the block time {}; check the gateway clock", r.timestamp_ms, state.params.max_future_skew_ms, block_ts));
+    }
+    match &meter.calibration {
+        None => return rej(RejectCode::CalibrationInvalid, format!("meter {} has no calibration certificate on record", r.meter)),
+        Some(c) if !c.covers(r.timestamp_ms) => {
+            return rej(RejectCode::CalibrationInvalid, format!("certificate {} of meter {} is valid from {} to {} ms, not at {}", c.certificate_no, r.meter, c.valid_from_ms, c.valid_until_ms, r.timestamp_ms));
+        }
+        Some(_) => {}
+    }
+    let leaf = reading_leaf(sr);
+    let meter_id = r.meter.clone();
+    let mut progress = state.progress(&meter_id).cloned().unwrap_or(MeterProgress { last_seq: 0, last_timestamp_ms: 0, accepted: 0, recent: vec![] });
+    if progress.accepted > 0 && r.seq <= progress.last_seq {
+        if let Some((_, h)) = progress.recent.iter().find(|(s, _)| *s == r.seq) {
+            return if *h == leaf {
+                ReadingOutcome::Duplicate
+            } else {
+                rej(RejectCode::SequenceConflict, format!("meter {} already recorded a different reading with sequence {}", r.meter, r.seq))
+            };
+        }
+        let oldest = progress.recent.first().map(|(s, _)| *s).unwrap_or(progress.last_seq);
+        return if r.seq < oldest {
+            rej(RejectCode::StaleSequence, format!("sequence {} is below the last {} readings of meter {} (last {}); if it was acknowledged before, nothing is lost", r.seq, DUPLICATE_WINDOW, r.meter, progress.last_seq))
+        } else {
+            rej(RejectCode::SequenceConflict, format!("sequence {} arrives after {} for meter {}; sequences must increase", r.seq, progress.last_seq, r.meter))
+        };
+    }
+    if progress.accepted > 0 && r.timestamp_ms < progress.last_timestamp_ms {
+        return rej(RejectCode::BadTimestamp, format!("timestamp {} ms is before the previous reading of meter {} at {} ms; readings must not go back in time", r.timestamp_ms, r.meter, progress.last_timestamp_ms));
+    }
+    progress.last_seq = r.seq;
+    progress.last_timestamp_ms = r.timestamp_ms;
+    progress.accepted += 1;
+    progress.recent.push((r.seq, leaf));
+    if progress.recent.len() > DUPLICATE_WINDOW {
+        progress.recent.remove(0);
+    }
+    state.set_progress(&meter_id, progress);
+    ReadingOutcome::Accepted
+}

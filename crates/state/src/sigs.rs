@@ -1,0 +1,91 @@
+//! Signature pre-verification.
+//!
+//! Verifying signatures is most of the cost of a block (see the ingest benchmark). Outside the
+//! pure core, the node verifies all signatures of a block or a mempool batch together with
+//! [`SignatureVerdicts::batch_verify`]. Execution then looks each signature up by
+//! `(key, signature, message)`: a verdict is only ever used for the exact key it was made with,
+//! and anything without a verdict is verified on the spot. Under ZIP-215 a batch and a single
+//! verification agree, so the outcome never depends on which path ran.
+
+use rand::{CryptoRng, Rng};
+use std::collections::HashMap;
+use trustmeter_crypto::{BatchVerifier, tagged_hash, verify};
+use trustmeter_types::{Hash32, PublicKey, ReadingSigner, Signature, Transaction, TxPayload, encode};
+
+use crate::State;
+
+const VERDICT_DOMAIN: &[u8] = b"trustmeter/verdict/v1";
+
+/// Known signature verdicts, keyed by a hash of (key, signature, message).
+#[derive(Default, Debug, Clone)]
+pub struct SignatureVerdicts {
+    verdicts: HashMap<Hash32, bool>,
+}
+
+fn verdict_key(pk: &PublicKey, sig: &Signature, msg: &[u8]) -> Hash32 {
+    // The signature goes in with its scheme tag and length prefix: a verdict must never be shared
+    // by two signatures that `verify` would judge differently (same bytes, other scheme tag).
+    let mut data = encode(pk);
+    data.extend_from_slice(&encode(sig));
+    data.extend_from_slice(msg);
+    tagged_hash(VERDICT_DOMAIN, &data)
+}
+
+impl SignatureVerdicts {
+    /// No verdicts: execution verifies everything itself.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Number of verdicts held.
+    pub fn len(&self) -> usize {
+        self.verdicts.len()
+    }
+
+    /// Whether no verdicts are held.
+    pub fn is_empty(&self) -> bool {
+        self.verdicts.is_empty()
+    }
+
+    /// Adds every verdict of `other`.
+    pub fn extend(&mut self, other: SignatureVerdicts) {
+        self.verdicts.extend(other.verdicts);
+    }
+
+    /// Checks a signature, using a known verdict when there is one.
+    pub fn check(&self, pk: &PublicKey, msg: &[u8], sig: &Signature) -> bool {
+        match self.verdicts.get(&verdict_key(pk, sig, msg)) {
+            Some(v) => *v,
+            None => verify(pk, msg, sig).is_ok(),
+        }
+    }
+
+    /// Verifies in one batch every transaction signature and every reading signature whose key
+    /// `state` already knows.
+    pub fn batch_verify<R: Rng + CryptoRng>(state: &State, txs: &[&Transaction], rng: &mut R) -> Self {
+        let mut batch = BatchVerifier::new();
+        let mut keys = Vec::new();
+        let mut push = |batch: &mut BatchVerifier, pk: &PublicKey, msg: Vec<u8>, sig: &Signature| {
+            keys.push(verdict_key(pk, sig, &msg));
+            batch.queue(pk, &msg, sig);
+        };
+        for tx in txs {
+            push(&mut batch, &tx.body.sender, tx.body.signing_payload(), &tx.signature);
+            if let TxPayload::SubmitReadings { gateway, readings } = &tx.body.payload {
+                let gateway_key = state.gateway(gateway).map(|g| g.public_key.clone());
+                for r in readings {
+                    let key = match r.signer {
+                        ReadingSigner::Gateway => gateway_key.clone(),
+                        ReadingSigner::Meter => state.meter(&r.reading.meter).and_then(|m| m.public_key.clone()),
+                    };
+                    if let Some(pk) = key {
+                        push(&mut batch, &pk, r.reading.signing_payload(), &r.signature);
+                    }
+                }
+            }
+        }
+        let results = batch.verify(rng);
+        let verdicts = keys.into_iter().zip(results).map(|(k, r)| (k, r.is_ok())).collect();
+        SignatureVerdicts { verdicts }
+    }
+}

@@ -1,0 +1,330 @@
+//! The state and its authenticated commitment.
+//!
+//! State lives in persistent ordered maps (`imbl::OrdMap`): cloning a state for a speculative
+//! block is O(1), and iteration order is the key order, never a hash order.
+//!
+//! **Commitment.** Every entry is a [`StateEntry`] `(key, value)`; its leaf is
+//! `leaf_hash(encode(entry))`; the state root is the RFC 6962 root over all leaves in key order.
+//! A [`StateProof`] is an entry, its index, the tree size and the audit path. Leaf hashes are cached
+//! per key, so a block costs one hash per changed entry plus one pass over the cached leaves
+//! (about 3 interior hashes per meter; ~10 ms for 10 000 meters on one core).
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use imbl::OrdMap;
+use serde::{Deserialize, Serialize};
+use trustmeter_crypto::merkle::{self, Tree};
+use trustmeter_types::{
+    ChainId, ChainParams, DeviceId, Gateway, Genesis, Hash32, Meter, Organisation, PublicKey,
+    UnifiedSocialCreditCode, encode,
+};
+
+/// How many recent readings per meter are remembered for duplicate detection. A resubmitted
+/// reading within this window is acknowledged as a duplicate; an older one is refused as stale.
+pub const DUPLICATE_WINDOW: usize = 128;
+
+/// What the chain remembers of a meter's readings.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct MeterProgress {
+    /// Highest accepted sequence number.
+    pub last_seq: u64,
+    /// Timestamp of that reading.
+    pub last_timestamp_ms: i64,
+    /// Number of readings accepted.
+    pub accepted: u64,
+    /// `(seq, reading leaf hash)` of the most recent accepted readings, oldest first, at most
+    /// [`DUPLICATE_WINDOW`].
+    pub recent: Vec<(u64, Hash32)>,
+}
+
+/// A key in the state.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum StateKey {
+    /// An organisation.
+    Organisation(UnifiedSocialCreditCode),
+    /// An account key, mapped to its organisation.
+    Account(PublicKey),
+    /// The last accepted nonce of a sender key.
+    Nonce(PublicKey),
+    /// A gateway.
+    Gateway(DeviceId),
+    /// A meter.
+    Meter(DeviceId),
+    /// A meter's reading progress.
+    Progress(DeviceId),
+}
+
+/// A value in the state.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum StateValue {
+    /// An organisation record.
+    Organisation(Organisation),
+    /// The organisation an account belongs to.
+    Account(UnifiedSocialCreditCode),
+    /// A nonce.
+    Nonce(u64),
+    /// A gateway record.
+    Gateway(Gateway),
+    /// A meter record.
+    Meter(Meter),
+    /// A meter's progress.
+    Progress(MeterProgress),
+}
+
+/// One committed `(key, value)` pair: the data of one leaf of the state tree.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct StateEntry {
+    /// The key.
+    pub key: StateKey,
+    /// The value.
+    pub value: StateValue,
+}
+
+impl StateEntry {
+    /// The leaf hash of this entry in the state tree.
+    pub fn leaf(&self) -> Hash32 {
+        merkle::leaf_hash(&encode(self))
+    }
+}
+
+/// Proof that an entry is in the state with a given root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateProof {
+    /// The entry.
+    pub entry: StateEntry,
+    /// Its position in key order.
+    pub index: u64,
+    /// Number of entries in the state.
+    pub size: u64,
+    /// RFC 9162 audit path.
+    pub path: Vec<Hash32>,
+}
+
+impl StateProof {
+    /// Checks the proof against a state root.
+    pub fn verify(&self, root: &Hash32) -> bool {
+        merkle::verify_inclusion(&self.entry.leaf(), self.index, self.size, &self.path, root)
+    }
+}
+
+/// The replicated state of one chain.
+#[derive(Clone, Debug)]
+pub struct State {
+    /// The chain.
+    pub chain_id: ChainId,
+    /// Consensus parameters from genesis.
+    pub params: ChainParams,
+    /// Height of the last applied block.
+    pub height: u64,
+    /// Digest of the last applied block.
+    pub block_digest: Hash32,
+    /// Timestamp of the last applied block.
+    pub timestamp_ms: i64,
+    entries: OrdMap<StateKey, (StateValue, Hash32)>,
+}
+
+impl State {
+    /// The state before block 1: the genesis organisations and accounts.
+    pub fn from_genesis(genesis: &Genesis) -> Self {
+        let mut s = State {
+            chain_id: genesis.chain_id.clone(),
+            params: genesis.params.clone(),
+            height: 0,
+            block_digest: Hash32::ZERO,
+            timestamp_ms: genesis.genesis_time_ms,
+            entries: OrdMap::new(),
+        };
+        for o in &genesis.organisations {
+            s.put(StateKey::Organisation(o.id.clone()), StateValue::Organisation(o.clone()));
+        }
+        for a in &genesis.accounts {
+            s.put(StateKey::Account(a.public_key.clone()), StateValue::Account(a.org.clone()));
+        }
+        s
+    }
+
+    pub(crate) fn put(&mut self, key: StateKey, value: StateValue) {
+        let leaf = StateEntry { key: key.clone(), value: value.clone() }.leaf();
+        self.entries.insert(key, (value, leaf));
+    }
+
+    fn get(&self, key: &StateKey) -> Option<&StateValue> {
+        self.entries.get(key).map(|(v, _)| v)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the state has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The authenticated root over all entries.
+    pub fn root(&self) -> Hash32 {
+        let leaves: Vec<Hash32> = self.entries.values().map(|(_, l)| *l).collect();
+        merkle::root(&leaves)
+    }
+
+    /// Proves the entry under `key`, if present.
+    pub fn prove(&self, key: &StateKey) -> Option<StateProof> {
+        let tree = self.tree();
+        self.prove_with(&tree, key)
+    }
+
+    /// The whole state tree, to serve several proofs at once.
+    pub fn tree(&self) -> Tree {
+        Tree::new(self.entries.values().map(|(_, l)| *l).collect())
+    }
+
+    /// Proves `key` with a tree previously built by [`State::tree`] on this same state.
+    pub fn prove_with(&self, tree: &Tree, key: &StateKey) -> Option<StateProof> {
+        let (value, _) = self.entries.get(key)?;
+        let index = self.entries.range(..key.clone()).count() as u64;
+        Some(StateProof {
+            entry: StateEntry { key: key.clone(), value: value.clone() },
+            index,
+            size: tree.size(),
+            path: tree.proof(index)?,
+        })
+    }
+
+    /// An organisation.
+    pub fn organisation(&self, id: &UnifiedSocialCreditCode) -> Option<&Organisation> {
+        match self.get(&StateKey::Organisation(id.clone())) {
+            Some(StateValue::Organisation(o)) => Some(o),
+            _ => None,
+        }
+    }
+    /// The organisation of an account key.
+    pub fn account_org(&self, key: &PublicKey) -> Option<&UnifiedSocialCreditCode> {
+        match self.get(&StateKey::Account(key.clone())) {
+            Some(StateValue::Account(o)) => Some(o),
+            _ => None,
+        }
+    }
+    /// Last accepted nonce of a sender (0 if none).
+    pub fn nonce(&self, key: &PublicKey) -> u64 {
+        match self.get(&StateKey::Nonce(key.clone())) {
+            Some(StateValue::Nonce(n)) => *n,
+            _ => 0,
+        }
+    }
+    /// A gateway.
+    pub fn gateway(&self, id: &DeviceId) -> Option<&Gateway> {
+        match self.get(&StateKey::Gateway(id.clone())) {
+            Some(StateValue::Gateway(g)) => Some(g),
+            _ => None,
+        }
+    }
+    /// A meter.
+    pub fn meter(&self, id: &DeviceId) -> Option<&Meter> {
+        match self.get(&StateKey::Meter(id.clone())) {
+            Some(StateValue::Meter(m)) => Some(m),
+            _ => None,
+        }
+    }
+    /// A meter's progress.
+    pub fn progress(&self, id: &DeviceId) -> Option<&MeterProgress> {
+        match self.get(&StateKey::Progress(id.clone())) {
+            Some(StateValue::Progress(p)) => Some(p),
+            _ => None,
+        }
+    }
+    /// Whether a key is in use by an account, a gateway or a meter.
+    pub fn key_in_use(&self, key: &PublicKey) -> bool {
+        if self.account_org(key).is_some() {
+            return true;
+        }
+        self.entries.iter().any(|(_, (v, _))| match v {
+            StateValue::Gateway(g) => &g.public_key == key,
+            StateValue::Meter(m) => m.public_key.as_ref() == Some(key),
+            _ => false,
+        })
+    }
+    /// All gateways, in id order.
+    pub fn gateways(&self) -> impl Iterator<Item = &Gateway> {
+        self.entries.iter().filter_map(|(_, (v, _))| match v {
+            StateValue::Gateway(g) => Some(g),
+            _ => None,
+        })
+    }
+    /// All meters, in id order.
+    pub fn meters(&self) -> impl Iterator<Item = &Meter> {
+        self.entries.iter().filter_map(|(_, (v, _))| match v {
+            StateValue::Meter(m) => Some(m),
+            _ => None,
+        })
+    }
+    /// All organisations, in id order.
+    pub fn organisations(&self) -> impl Iterator<Item = &Organisation> {
+        self.entries.iter().filter_map(|(_, (v, _))| match v {
+            StateValue::Organisation(o) => Some(o),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn set_nonce(&mut self, key: &PublicKey, n: u64) {
+        self.put(StateKey::Nonce(key.clone()), StateValue::Nonce(n));
+    }
+    pub(crate) fn set_gateway(&mut self, g: Gateway) {
+        self.put(StateKey::Gateway(g.id.clone()), StateValue::Gateway(g));
+    }
+    pub(crate) fn set_meter(&mut self, m: Meter) {
+        self.put(StateKey::Meter(m.id.clone()), StateValue::Meter(m));
+    }
+    pub(crate) fn set_progress(&mut self, id: &DeviceId, p: MeterProgress) {
+        debug_assert!(p.recent.len() <= DUPLICATE_WINDOW);
+        self.put(StateKey::Progress(id.clone()), StateValue::Progress(p));
+    }
+    pub(crate) fn set_account(&mut self, key: &PublicKey, org: UnifiedSocialCreditCode) {
+        self.put(StateKey::Account(key.clone()), StateValue::Account(org));
+    }
+
+    /// Canonical encoding of the whole state, for snapshots.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let entries: Vec<StateEntry> = self
+            .entries
+            .iter()
+            .map(|(k, (v, _))| StateEntry { key: k.clone(), value: v.clone() })
+            .collect();
+        encode(&Snapshot {
+            chain_id: self.chain_id.clone(),
+            params: self.params.clone(),
+            height: self.height,
+            block_digest: self.block_digest,
+            timestamp_ms: self.timestamp_ms,
+            entries,
+        })
+    }
+
+    /// Restores a state from [`State::snapshot`] bytes.
+    pub fn restore(bytes: &[u8]) -> Result<Self, String> {
+        let s: Snapshot = borsh::from_slice(bytes).map_err(|e| format!("state snapshot does not decode: {e}"))?;
+        let mut state = State {
+            chain_id: s.chain_id,
+            params: s.params,
+            height: s.height,
+            block_digest: s.block_digest,
+            timestamp_ms: s.timestamp_ms,
+            entries: OrdMap::new(),
+        };
+        for e in s.entries {
+            state.put(e.key, e.value);
+        }
+        Ok(state)
+    }
+}
+
+#[derive(BorshSerialize, BorshDeserialize)]
+struct Snapshot {
+    chain_id: ChainId,
+    params: ChainParams,
+    height: u64,
+    block_digest: Hash32,
+    timestamp_ms: i64,
+    entries: Vec<StateEntry>,
+}

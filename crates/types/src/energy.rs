@@ -1,0 +1,253 @@
+//! Energy kinds, units and fixed-point quantities.
+//!
+//! Quantities in state are integers: [`Quantity`] holds millionths of its unit in an `i64`
+//! (±9.2 × 10¹² units, enough for a year of any plant's largest register). Formulas that need
+//! fractions work in `f64` and round once, at the boundary, with [`Quantity::from_f64_round`].
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A kind of energy or energy-consuming working medium (耗能工质), following the categories of
+/// the energy statistics forms (205-1) and GB/T 2589.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[borsh(use_discriminant = true)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum EnergyKind {
+    /// Electricity (电力).
+    Electricity = 0,
+    /// Fresh water (新水), a working medium.
+    Water = 1,
+    /// Natural gas (天然气).
+    NaturalGas = 2,
+    /// Steam (蒸汽), part of heat (热力).
+    Steam = 3,
+    /// Heat other than steam, e.g. hot water (热力).
+    Heat = 4,
+    /// Raw coal (原煤).
+    RawCoal = 5,
+    /// Coke (焦炭).
+    Coke = 6,
+    /// Fuel oil (燃料油).
+    FuelOil = 7,
+    /// Diesel (柴油).
+    Diesel = 8,
+    /// Gasoline (汽油).
+    Gasoline = 9,
+    /// Liquefied petroleum gas (液化石油气).
+    Lpg = 10,
+    /// Liquefied natural gas (液化天然气).
+    Lng = 11,
+    /// Compressed air (压缩空气), a working medium.
+    CompressedAir = 12,
+    /// Oxygen (氧气), a working medium.
+    Oxygen = 13,
+    /// Nitrogen (氮气), a working medium.
+    Nitrogen = 14,
+    /// Kerosene (煤油).
+    Kerosene = 15,
+}
+
+impl EnergyKind {
+    /// Every kind, in tag order.
+    pub const ALL: [EnergyKind; 16] = [
+        EnergyKind::Electricity,
+        EnergyKind::Water,
+        EnergyKind::NaturalGas,
+        EnergyKind::Steam,
+        EnergyKind::Heat,
+        EnergyKind::RawCoal,
+        EnergyKind::Coke,
+        EnergyKind::FuelOil,
+        EnergyKind::Diesel,
+        EnergyKind::Gasoline,
+        EnergyKind::Lpg,
+        EnergyKind::Lng,
+        EnergyKind::CompressedAir,
+        EnergyKind::Oxygen,
+        EnergyKind::Nitrogen,
+        EnergyKind::Kerosene,
+    ];
+
+    /// The Chinese statistical name.
+    pub fn chinese_name(self) -> &'static str {
+        match self {
+            EnergyKind::Electricity => "电力",
+            EnergyKind::Water => "新水",
+            EnergyKind::NaturalGas => "天然气",
+            EnergyKind::Steam => "蒸汽",
+            EnergyKind::Heat => "热力",
+            EnergyKind::RawCoal => "原煤",
+            EnergyKind::Coke => "焦炭",
+            EnergyKind::FuelOil => "燃料油",
+            EnergyKind::Diesel => "柴油",
+            EnergyKind::Gasoline => "汽油",
+            EnergyKind::Lpg => "液化石油气",
+            EnergyKind::Lng => "液化天然气",
+            EnergyKind::CompressedAir => "压缩空气",
+            EnergyKind::Oxygen => "氧气",
+            EnergyKind::Nitrogen => "氮气",
+            EnergyKind::Kerosene => "煤油",
+        }
+    }
+
+    /// Whether this is an energy-consuming working medium (耗能工质) rather than an energy.
+    pub fn is_working_medium(self) -> bool {
+        matches!(self, EnergyKind::Water | EnergyKind::CompressedAir | EnergyKind::Oxygen | EnergyKind::Nitrogen)
+    }
+
+    /// Units a meter of this kind may report in.
+    pub fn allowed_units(self) -> &'static [Unit] {
+        use Unit::*;
+        match self {
+            EnergyKind::Electricity => &[KilowattHour, MegawattHour, Kilowatt],
+            EnergyKind::Water => &[CubicMetre, Tonne],
+            EnergyKind::NaturalGas => &[NormalCubicMetre, CubicMetre],
+            EnergyKind::Steam => &[Tonne, Gigajoule, TonnePerHour],
+            EnergyKind::Heat => &[Gigajoule, Megajoule],
+            EnergyKind::RawCoal | EnergyKind::Coke => &[Tonne, Kilogram],
+            EnergyKind::FuelOil | EnergyKind::Diesel | EnergyKind::Gasoline | EnergyKind::Kerosene => &[Tonne, Kilogram, Litre],
+            EnergyKind::Lpg | EnergyKind::Lng => &[Tonne, Kilogram],
+            EnergyKind::CompressedAir | EnergyKind::Oxygen | EnergyKind::Nitrogen => &[NormalCubicMetre, CubicMetre],
+        }
+    }
+}
+
+/// A unit of measure. Instantaneous (rate) units are used with instantaneous registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[borsh(use_discriminant = true)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum Unit {
+    /// kWh.
+    KilowattHour = 0,
+    /// MWh.
+    MegawattHour = 1,
+    /// m³ at working conditions.
+    CubicMetre = 2,
+    /// Nm³ (normal cubic metres, 0 °C and 101.325 kPa).
+    NormalCubicMetre = 3,
+    /// t.
+    Tonne = 4,
+    /// kg.
+    Kilogram = 5,
+    /// GJ.
+    Gigajoule = 6,
+    /// MJ.
+    Megajoule = 7,
+    /// L.
+    Litre = 8,
+    /// kW (instantaneous power).
+    Kilowatt = 9,
+    /// t/h (instantaneous steam flow).
+    TonnePerHour = 10,
+}
+
+impl Unit {
+    /// Conventional symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Unit::KilowattHour => "kWh",
+            Unit::MegawattHour => "MWh",
+            Unit::CubicMetre => "m3",
+            Unit::NormalCubicMetre => "Nm3",
+            Unit::Tonne => "t",
+            Unit::Kilogram => "kg",
+            Unit::Gigajoule => "GJ",
+            Unit::Megajoule => "MJ",
+            Unit::Litre => "L",
+            Unit::Kilowatt => "kW",
+            Unit::TonnePerHour => "t/h",
+        }
+    }
+    /// Whether this unit measures a rate rather than an amount.
+    pub fn is_rate(self) -> bool {
+        matches!(self, Unit::Kilowatt | Unit::TonnePerHour)
+    }
+}
+
+/// How a meter's register behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[borsh(use_discriminant = true)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum RegisterKind {
+    /// A cumulative (totalising) register: consumption is the difference of two readings. It rolls
+    /// over to zero past the meter's register maximum.
+    Cumulative = 0,
+    /// An instantaneous value (power, flow): consumption is integrated over time.
+    Instantaneous = 1,
+}
+
+/// A fixed-point quantity: millionths of a unit, in an `i64`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Quantity(pub i64);
+
+impl Quantity {
+    /// Scale: micro-units per unit.
+    pub const SCALE: i64 = 1_000_000;
+
+    /// From millionths of a unit.
+    pub const fn from_micros(micros: i64) -> Self {
+        Quantity(micros)
+    }
+    /// Millionths of a unit.
+    pub const fn micros(self) -> i64 {
+        self.0
+    }
+    /// From a floating-point amount, rounding half away from zero to the nearest millionth.
+    /// Returns `None` for NaN, infinities and values out of range.
+    pub fn from_f64_round(v: f64) -> Option<Self> {
+        if !v.is_finite() {
+            return None;
+        }
+        let scaled = (v * Self::SCALE as f64).round();
+        if scaled.abs() > i64::MAX as f64 * 0.999 {
+            return None;
+        }
+        Some(Quantity(scaled as i64))
+    }
+    /// As `f64` (display and analytics only; never fed back into state).
+    pub fn as_f64(self) -> f64 {
+        self.0 as f64 / Self::SCALE as f64
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
+    }
+}
+impl fmt::Debug for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Quantity({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantity_rounds_once_and_displays_exactly() {
+        assert_eq!(Quantity::from_f64_round(1.0000005).unwrap().micros(), 1_000_001);
+        assert_eq!(Quantity::from_f64_round(-2.5).unwrap().to_string(), "-2.500000");
+        assert_eq!(Quantity::from_micros(123_456_789).to_string(), "123.456789");
+        assert!(Quantity::from_f64_round(f64::NAN).is_none());
+        assert!(Quantity::from_f64_round(1e20).is_none());
+    }
+
+    #[test]
+    fn the_required_kinds_exist_with_units() {
+        for k in EnergyKind::ALL {
+            assert!(!k.allowed_units().is_empty(), "{k:?}");
+        }
+        assert!(EnergyKind::CompressedAir.is_working_medium());
+        assert!(!EnergyKind::Steam.is_working_medium());
+        assert!(EnergyKind::Electricity.allowed_units().contains(&Unit::KilowattHour));
+    }
+}

@@ -1,0 +1,109 @@
+//! The founding document of a chain: its id, parameters, founding organisations, their accounts
+//! and the validator set. Every node of the chain holds the same genesis; its hash names the chain's
+//! history, and offline verifiers check finality certificates against its validator set.
+
+use crate::codec::{Validate, check_len};
+use crate::ids::{ChainId, UnifiedSocialCreditCode};
+use crate::keys::PublicKey;
+use crate::limits::*;
+use crate::registry::Organisation;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// Consensus-relevant parameters.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ChainParams {
+    /// How far a reading's timestamp may lie after its block's timestamp (clock skew allowance).
+    pub max_future_skew_ms: i64,
+    /// Most transactions a proposer puts in one block (≤ the protocol limit).
+    pub max_block_txs: u32,
+    /// Most readings a proposer puts in one block (≤ the protocol limit).
+    pub max_block_readings: u32,
+}
+
+impl Default for ChainParams {
+    fn default() -> Self {
+        Self { max_future_skew_ms: 120_000, max_block_txs: 1_024, max_block_readings: 16_384 }
+    }
+}
+
+/// A founding organisation.
+pub type GenesisOrganisation = Organisation;
+
+/// A founding account: a key of a founding organisation.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct GenesisAccount {
+    /// The organisation.
+    pub org: UnifiedSocialCreditCode,
+    /// The account key.
+    pub public_key: PublicKey,
+}
+
+/// A genesis validator.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct GenesisValidator {
+    /// Short name (used for data directories and logs).
+    pub name: String,
+    /// The organisation that runs it.
+    pub org: UnifiedSocialCreditCode,
+    /// Consensus and p2p identity: Ed25519 public key, 64 hex characters.
+    pub consensus_key: String,
+    /// p2p listen address, `host:port`.
+    pub p2p_address: String,
+}
+
+/// The genesis document.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Genesis {
+    /// The chain.
+    pub chain_id: ChainId,
+    /// Genesis time, Unix milliseconds: the timestamp of block 0.
+    pub genesis_time_ms: i64,
+    /// Parameters.
+    pub params: ChainParams,
+    /// Founding organisations.
+    pub organisations: Vec<GenesisOrganisation>,
+    /// Founding accounts.
+    pub accounts: Vec<GenesisAccount>,
+    /// The validator set.
+    pub validators: Vec<GenesisValidator>,
+}
+
+impl Validate for Genesis {
+    fn validate(&self) -> Result<(), String> {
+        self.chain_id.check()?;
+        check_len("genesis organisations", self.organisations.len(), MAX_GENESIS_ENTRIES)?;
+        check_len("genesis accounts", self.accounts.len(), MAX_GENESIS_ENTRIES)?;
+        check_len("genesis validators", self.validators.len(), MAX_GENESIS_ENTRIES)?;
+        if self.validators.is_empty() {
+            return Err("genesis has no validators".into());
+        }
+        if self.params.max_block_txs as usize > MAX_TXS_PER_BLOCK || self.params.max_block_readings as usize > MAX_READINGS_PER_BLOCK {
+            return Err("block limits in params exceed the protocol limits".into());
+        }
+        if self.params.max_future_skew_ms < 0 {
+            return Err("max_future_skew_ms must not be negative".into());
+        }
+        for o in &self.organisations {
+            o.check().map_err(|e| format!("organisation {}: {e}", o.id))?;
+        }
+        let known = |org: &UnifiedSocialCreditCode| self.organisations.iter().any(|o| &o.id == org);
+        for a in &self.accounts {
+            a.public_key.check()?;
+            if !known(&a.org) {
+                return Err(format!("account {} names unknown organisation {}", a.public_key, a.org));
+            }
+        }
+        for v in &self.validators {
+            check_len("validator name", v.name.len(), MAX_NAME_LEN)?;
+            if !known(&v.org) {
+                return Err(format!("validator {} names unknown organisation {}", v.name, v.org));
+            }
+            let key = hex::decode(&v.consensus_key).map_err(|_| format!("validator {} key is not hex", v.name))?;
+            if key.len() != 32 {
+                return Err(format!("validator {} key must be 32 bytes", v.name));
+            }
+        }
+        Ok(())
+    }
+}

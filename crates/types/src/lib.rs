@@ -1,0 +1,48 @@
+//! # trustmeter-types
+//!
+//! The domain model of Trustmeter and its one canonical binary encoding.
+//!
+//! Everything that is signed or hashed anywhere in the system is a type from this crate, encoded
+//! with [`codec::encode`] (borsh: fixed field order, little-endian fixed-width integers, `u32`
+//! length prefixes, strict tags) and decoded with [`codec::decode`], which rejects trailing bytes
+//! and then checks every length limit in [`limits`]. `encode(decode(b)) == b` holds for every byte
+//! string that decodes.
+//!
+//! This crate does no I/O, reads no clock and draws no randomness. Hash functions and signature
+//! schemes live in `trustmeter-crypto`; this crate only carries their bytes with a scheme tag.
+//!
+//! Layout:
+//! - [`ids`]: identifiers (chain, organisation by unified social credit code, device ids, hashes).
+//! - [`keys`]: public keys and signatures tagged with their scheme.
+//! - [`energy`]: energy kinds, units, fixed-point quantities.
+//! - [`registry`]: organisations, accounts, gateways, meters, calibration certificates.
+//! - [`reading`]: meter readings and their signatures.
+//! - [`tx`]: transactions and their payloads.
+//! - [`block`]: block headers and blocks.
+//! - [`receipt`]: execution outcomes with machine-readable codes.
+//! - [`genesis`]: the founding document of a chain.
+
+pub mod block;
+pub mod codec;
+pub mod energy;
+pub mod genesis;
+pub mod ids;
+pub mod keys;
+pub mod limits;
+pub mod reading;
+pub mod receipt;
+pub mod registry;
+pub mod tx;
+
+pub use block::{Block, BlockHeader};
+pub use codec::{DecodeError, decode, encode};
+pub use energy::{EnergyKind, Quantity, RegisterKind, Unit};
+pub use genesis::{ChainParams, Genesis, GenesisAccount, GenesisOrganisation, GenesisValidator};
+pub use ids::{ChainId, DeviceId, Hash32, IdError, UnifiedSocialCreditCode};
+pub use keys::{KeyScheme, PublicKey, Signature};
+pub use reading::{Reading, ReadingSigner, SignedReading};
+pub use receipt::{ReadingOutcome, Receipt, RejectCode, Rejection, TxOutcome};
+pub use registry::{
+    AccuracyClass, Calibration, DeviceStatus, Gateway, LocationPath, Meter, OrgKind, Organisation,
+};
+pub use tx::{Transaction, TxBody, TxPayload};

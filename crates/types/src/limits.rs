@@ -1,0 +1,35 @@
+//! Hard limits on every length that crosses a trust boundary.
+//!
+//! Decoding checks these (see [`crate::codec::decode`]); state-machine admission checks them
+//! again. They are part of the protocol: changing one is a hard fork.
+
+/// Longest chain id, in bytes (ASCII).
+pub const MAX_CHAIN_ID_LEN: usize = 32;
+/// Longest device (gateway or meter) id, in bytes (ASCII).
+pub const MAX_DEVICE_ID_LEN: usize = 64;
+/// Longest human-readable name (organisation, meter), in bytes of UTF-8.
+pub const MAX_NAME_LEN: usize = 128;
+/// Most levels in a location path (site / workshop / line / equipment).
+pub const MAX_LOCATION_DEPTH: usize = 4;
+/// Longest single segment of a location path, in bytes of UTF-8.
+pub const MAX_LOCATION_SEGMENT_LEN: usize = 64;
+/// Longest calibration certificate number, in bytes.
+pub const MAX_CERTIFICATE_NO_LEN: usize = 64;
+/// Longest public key, in bytes (Ed25519: 32; SM2 compressed SEC1: 33).
+pub const MAX_PUBLIC_KEY_LEN: usize = 33;
+/// Longest signature, in bytes (Ed25519: 64; SM2 r‖s: 64).
+pub const MAX_SIGNATURE_LEN: usize = 64;
+/// Most readings in one `SubmitReadings` transaction.
+pub const MAX_READINGS_PER_TX: usize = 4_096;
+/// Largest encoded transaction, in bytes.
+pub const MAX_TX_BYTES: usize = 1 << 20;
+/// Most transactions in one block.
+pub const MAX_TXS_PER_BLOCK: usize = 2_048;
+/// Most readings in one block (across all its transactions).
+pub const MAX_READINGS_PER_BLOCK: usize = 32_768;
+/// Largest encoded block, in bytes. Marshal and p2p message sizes are derived from it.
+pub const MAX_BLOCK_BYTES: usize = 8 << 20;
+/// Longest human-readable rejection message, in bytes.
+pub const MAX_MESSAGE_LEN: usize = 256;
+/// Most organisations, accounts or validators in a genesis document.
+pub const MAX_GENESIS_ENTRIES: usize = 1_024;

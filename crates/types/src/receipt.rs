@@ -1,0 +1,145 @@
+//! Execution outcomes. Every rejection carries a machine-readable code and a sentence a person
+//! can act on.
+
+use crate::ids::Hash32;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// Why a transaction or a reading was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[borsh(use_discriminant = true)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum RejectCode {
+    /// The bytes did not decode, or a limit was exceeded.
+    Malformed = 0,
+    /// The transaction names another chain.
+    WrongChain = 1,
+    /// The transaction signature does not verify.
+    BadTxSignature = 2,
+    /// The sender is not a registered account or gateway.
+    UnknownSender = 3,
+    /// The nonce is not above the sender's last accepted nonce (a replay).
+    StaleNonce = 4,
+    /// The sender's organisation may not send this kind of transaction.
+    NotAuthorised = 5,
+    /// The device id is already registered.
+    AlreadyRegistered = 6,
+    /// The device is not registered.
+    UnknownDevice = 7,
+    /// The gateway is not active.
+    GatewayNotActive = 8,
+    /// The meter is not active.
+    MeterNotActive = 9,
+    /// The meter belongs to another enterprise or gateway.
+    MeterNotOwned = 10,
+    /// The meter has no calibration covering the reading's timestamp.
+    CalibrationInvalid = 11,
+    /// The reading signature does not verify.
+    BadReadingSignature = 12,
+    /// The sequence number is not above the meter's last one and differs from what was recorded.
+    SequenceConflict = 13,
+    /// The reading's timestamp is too far in the future, or before the previous reading.
+    BadTimestamp = 14,
+    /// The reading's unit differs from the meter's registered unit.
+    WrongUnit = 15,
+    /// The value is out of the meter's range.
+    ValueOutOfRange = 16,
+    /// The device is in a state that does not allow the change (e.g. activating a revoked device).
+    InvalidTransition = 17,
+    /// The meter asked to sign itself but has no registered key, or the reverse.
+    WrongSigner = 18,
+    /// The mempool is full; retry later.
+    MempoolFull = 19,
+    /// The same transaction is already pending or included.
+    DuplicateTx = 20,
+    /// The sequence number is at or below the meter's last one and older than the duplicate
+    /// window, so it cannot be told apart from a replay.
+    StaleSequence = 21,
+}
+
+impl RejectCode {
+    /// Stable snake_case code, as used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::Malformed => "malformed",
+            RejectCode::WrongChain => "wrong_chain",
+            RejectCode::BadTxSignature => "bad_tx_signature",
+            RejectCode::UnknownSender => "unknown_sender",
+            RejectCode::StaleNonce => "stale_nonce",
+            RejectCode::NotAuthorised => "not_authorised",
+            RejectCode::AlreadyRegistered => "already_registered",
+            RejectCode::UnknownDevice => "unknown_device",
+            RejectCode::GatewayNotActive => "gateway_not_active",
+            RejectCode::MeterNotActive => "meter_not_active",
+            RejectCode::MeterNotOwned => "meter_not_owned",
+            RejectCode::CalibrationInvalid => "calibration_invalid",
+            RejectCode::BadReadingSignature => "bad_reading_signature",
+            RejectCode::SequenceConflict => "sequence_conflict",
+            RejectCode::BadTimestamp => "bad_timestamp",
+            RejectCode::WrongUnit => "wrong_unit",
+            RejectCode::ValueOutOfRange => "value_out_of_range",
+            RejectCode::InvalidTransition => "invalid_transition",
+            RejectCode::WrongSigner => "wrong_signer",
+            RejectCode::MempoolFull => "mempool_full",
+            RejectCode::DuplicateTx => "duplicate_tx",
+            RejectCode::StaleSequence => "stale_sequence",
+        }
+    }
+}
+
+/// A rejection: code plus explanation.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Rejection {
+    /// Machine-readable code.
+    pub code: RejectCode,
+    /// What happened and what to do about it.
+    pub message: String,
+}
+
+impl Rejection {
+    /// Builds a rejection.
+    pub fn new(code: RejectCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+/// The outcome of one reading in an accepted batch.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ReadingOutcome {
+    /// Newly recorded.
+    Accepted,
+    /// Identical to a reading already recorded (same meter, sequence and content): acknowledged,
+    /// not stored twice.
+    Duplicate,
+    /// Refused.
+    Rejected(Rejection),
+}
+
+/// The outcome of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TxOutcome {
+    /// Executed. For a reading batch, see the per-reading outcomes.
+    Accepted,
+    /// Refused as a whole; nothing in it changed state.
+    Rejected(Rejection),
+}
+
+/// What happened to one transaction in a block.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Transaction hash.
+    pub tx_hash: Hash32,
+    /// Outcome of the transaction.
+    pub outcome: TxOutcome,
+    /// Per-reading outcomes, in batch order (empty for other payloads).
+    pub readings: Vec<ReadingOutcome>,
+}

@@ -1,0 +1,216 @@
+//! Who and what is registered on a chain: organisations, gateways, meters and calibrations.
+
+use crate::codec::check_len;
+use crate::energy::{EnergyKind, Quantity, RegisterKind, Unit};
+use crate::ids::{DeviceId, UnifiedSocialCreditCode};
+use crate::keys::PublicKey;
+use crate::limits::*;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+/// The role an organisation plays in the consortium. Roles decide which transactions its
+/// accounts may send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[borsh(use_discriminant = true)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum OrgKind {
+    /// Energy-saving authority (节能主管部门), national or provincial: activates and revokes devices.
+    Regulator = 0,
+    /// Statistics bureau (统计局).
+    StatisticsBureau = 1,
+    /// Metrology authority (质监 / 计量): records calibration certificates.
+    MetrologyAuthority = 2,
+    /// Key energy-consuming enterprise (重点用能单位): registers its gateways and meters.
+    Enterprise = 3,
+    /// Industry association (行业协会).
+    IndustryAssociation = 4,
+    /// Third-party verifier (第三方核查机构).
+    Verifier = 5,
+    /// Data consumer: bank, supply-chain partner, researcher.
+    DataConsumer = 6,
+}
+
+/// A member organisation.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Organisation {
+    /// Unified social credit code (统一社会信用代码).
+    pub id: UnifiedSocialCreditCode,
+    /// Registered name.
+    pub name: String,
+    /// Role in the consortium.
+    pub kind: OrgKind,
+    /// Administrative region code (GB/T 2260, six digits, e.g. 430000 for Hunan).
+    pub region: u32,
+}
+
+impl Organisation {
+    /// Checks limits and field formats.
+    pub fn check(&self) -> Result<(), String> {
+        self.id.check()?;
+        check_len("organisation name", self.name.len(), MAX_NAME_LEN)?;
+        if self.name.trim().is_empty() {
+            return Err("organisation name is empty".into());
+        }
+        if !(100_000..=999_999).contains(&self.region) {
+            return Err(format!("region code {} is not a six-digit GB/T 2260 code", self.region));
+        }
+        Ok(())
+    }
+}
+
+/// Lifecycle of a device (gateway or meter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[borsh(use_discriminant = true)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum DeviceStatus {
+    /// Registered by its enterprise, awaiting activation by a regulator.
+    Registered = 0,
+    /// Active: its readings are admitted.
+    Active = 1,
+    /// Revoked: its readings are rejected from the revocation on. Final.
+    Revoked = 2,
+}
+
+/// A trusted terminal (端设备 / 可信边缘网关) at an enterprise.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Gateway {
+    /// Device id.
+    pub id: DeviceId,
+    /// Owning enterprise.
+    pub owner: UnifiedSocialCreditCode,
+    /// The key the gateway signs transactions (and readings on a meter's behalf) with.
+    pub public_key: PublicKey,
+    /// Lifecycle state.
+    pub status: DeviceStatus,
+}
+
+/// Accuracy class of a meter (准确度等级), e.g. 0.5S for a revenue electricity meter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccuracyClass(pub u16);
+
+impl AccuracyClass {
+    /// Class from hundredths of a percent (e.g. 50 for class 0.5).
+    pub fn percent(self) -> f64 {
+        self.0 as f64 / 100.0
+    }
+}
+
+/// Where a meter sits: site / workshop / line / equipment (厂区 / 车间 / 产线 / 设备), at least the site.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LocationPath(pub Vec<String>);
+
+impl LocationPath {
+    /// Checks depth and segment lengths.
+    pub fn check(&self) -> Result<(), String> {
+        if self.0.is_empty() {
+            return Err("location path is empty; give at least the site".into());
+        }
+        check_len("location path depth", self.0.len(), MAX_LOCATION_DEPTH)?;
+        for s in &self.0 {
+            check_len("location segment", s.len(), MAX_LOCATION_SEGMENT_LEN)?;
+            if s.is_empty() || s.contains('/') {
+                return Err(format!("location segment {s:?} must be non-empty and contain no '/'"));
+            }
+        }
+        Ok(())
+    }
+    /// Joined with '/'.
+    pub fn display(&self) -> String {
+        self.0.join("/")
+    }
+}
+
+/// A calibration (检定/校准) certificate issued by a metrology authority.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Certificate number.
+    pub certificate_no: String,
+    /// The metrology authority that issued it.
+    pub issuer: UnifiedSocialCreditCode,
+    /// Valid from (Unix milliseconds, inclusive).
+    pub valid_from_ms: i64,
+    /// Valid until (Unix milliseconds, exclusive).
+    pub valid_until_ms: i64,
+}
+
+impl Calibration {
+    /// Checks limits and the validity interval.
+    pub fn check(&self) -> Result<(), String> {
+        check_len("certificate number", self.certificate_no.len(), MAX_CERTIFICATE_NO_LEN)?;
+        if self.certificate_no.is_empty() {
+            return Err("certificate number is empty".into());
+        }
+        self.issuer.check()?;
+        if self.valid_until_ms <= self.valid_from_ms {
+            return Err("calibration ends before it starts".into());
+        }
+        Ok(())
+    }
+    /// Whether the certificate covers the instant `t_ms`.
+    pub fn covers(&self, t_ms: i64) -> bool {
+        self.valid_from_ms <= t_ms && t_ms < self.valid_until_ms
+    }
+}
+
+/// A meter (计量器具) registered to an enterprise and read through one of its gateways.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Meter {
+    /// Device id.
+    pub id: DeviceId,
+    /// Owning enterprise.
+    pub owner: UnifiedSocialCreditCode,
+    /// The gateway that reads it and submits its readings.
+    pub gateway: DeviceId,
+    /// Human-readable name.
+    pub name: String,
+    /// What it measures.
+    pub energy: EnergyKind,
+    /// Unit of its register.
+    pub unit: Unit,
+    /// Cumulative or instantaneous register.
+    pub register: RegisterKind,
+    /// Accuracy class.
+    pub accuracy: AccuracyClass,
+    /// Location in the plant.
+    pub location: LocationPath,
+    /// Register maximum: a cumulative register rolls over to zero past it. Also the upper bound of
+    /// admissible values.
+    pub register_max: Quantity,
+    /// The meter's own signing key, if it has one; otherwise its gateway signs on its behalf.
+    pub public_key: Option<PublicKey>,
+    /// The current calibration certificate, if one has been recorded.
+    pub calibration: Option<Calibration>,
+    /// Lifecycle state.
+    pub status: DeviceStatus,
+}
+
+impl Meter {
+    /// Checks limits and consistency of a meter record.
+    pub fn check(&self) -> Result<(), String> {
+        self.id.check()?;
+        self.owner.check()?;
+        self.gateway.check()?;
+        check_len("meter name", self.name.len(), MAX_NAME_LEN)?;
+        self.location.check()?;
+        if !self.energy.allowed_units().contains(&self.unit) {
+            return Err(format!("unit {} is not a unit for {:?}", self.unit.symbol(), self.energy));
+        }
+        if self.unit.is_rate() != (self.register == RegisterKind::Instantaneous) {
+            return Err("rate units go with instantaneous registers, amount units with cumulative ones".into());
+        }
+        if self.register_max.micros() <= 0 {
+            return Err("register maximum must be positive".into());
+        }
+        if let Some(k) = &self.public_key {
+            k.check()?;
+        }
+        if let Some(c) = &self.calibration {
+            c.check()?;
+        }
+        Ok(())
+    }
+}
