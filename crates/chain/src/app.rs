@@ -59,6 +59,8 @@ pub type FinalizedSink = mpsc::UnboundedSender<Finalized>;
 
 /// How far ahead of our clock a proposer's timestamp may be before we wait for our clock.
 const MAX_PROPOSER_CLOCK_AHEAD: Duration = Duration::from_secs(5);
+/// Least time between two blocks when there is nothing to include.
+const MIN_EMPTY_BLOCK_INTERVAL: Duration = Duration::from_millis(200);
 /// Speculative states kept for unfinalized blocks, at most.
 const MAX_SPECULATIVE_STATES: usize = 1_024;
 
@@ -88,6 +90,7 @@ pub struct App {
     ready_tx: Arc<Mutex<Vec<futures::channel::oneshot::Sender<()>>>>,
     updates: mpsc::UnboundedSender<Update<ChainBlock>>,
     behaviour: Behaviour,
+    refused: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The half of the application that applies finalized blocks; run it with [`Finalizer::run`].
@@ -115,6 +118,7 @@ impl App {
             ready_tx: Arc::new(Mutex::new(vec![])),
             updates: tx,
             behaviour,
+            refused: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         };
         (app.clone(), Finalizer { app, updates: rx })
     }
@@ -132,6 +136,11 @@ impl App {
     /// The latest finalized state.
     pub fn finalized_state(&self) -> State {
         self.inner.lock().expect("app lock").finalized.state.clone()
+    }
+
+    /// How many proposed blocks this node refused as invalid.
+    pub fn refused_blocks(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The shared mempool.
@@ -184,7 +193,7 @@ impl App {
                 break out;
             }
             if block.height().get() <= finalized_height {
-                warn!(height = block.height().get(), "ancestry leaves the finalized chain");
+                debug!(height = block.height().get(), "ancestry leaves the finalized chain");
                 return None;
             }
             unknown.push(block);
@@ -222,11 +231,17 @@ where
     type Block = ChainBlock;
     type Input = ();
 
-    async fn propose(&mut self, (runtime, context): (E, ConsensusContext), mut ancestry: impl Ancestry<ChainBlock>, _input: ()) -> Option<Digested<ChainBlock>> {
+    async fn propose(&mut self, (runtime, context): (E, ConsensusContext), ancestry: impl Ancestry<ChainBlock>, _input: ()) -> Option<Digested<ChainBlock>> {
         self.wait_ready().await;
-        let parent = self.state_of(ancestry.clone()).await?;
-        let _ = ancestry.next().await;
+        let parent = self.state_of(ancestry).await?;
         let parent_state = &parent.state;
+        // Without transactions waiting, keep at least MIN_EMPTY_BLOCK_INTERVAL between blocks
+        // rather than finalizing empty blocks as fast as the network allows.
+        let idle = self.mempool.lock().expect("mempool lock").is_empty();
+        let wait = parent_state.timestamp_ms + MIN_EMPTY_BLOCK_INTERVAL.as_millis() as i64 - now_ms(&runtime);
+        if idle && wait > 0 {
+            runtime.sleep(Duration::from_millis(wait as u64)).await;
+        }
         let max_txs = parent_state.params.max_block_txs as usize;
         let max_readings = parent_state.params.max_block_readings as usize;
         let candidates = self.mempool.lock().expect("mempool lock").candidates(max_txs * 2, max_readings);
@@ -274,6 +289,7 @@ where
             }
             Err(e) => {
                 warn!(height = b.block.header.height, error = %e, "refusing invalid block");
+                self.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 false
             }
         }

@@ -80,6 +80,9 @@ pub struct ValidatorConfig {
     pub behaviour: Behaviour,
     /// The mempool shared with the API.
     pub mempool: Arc<Mutex<Mempool>>,
+    /// Receivers of finalized blocks from the first applied block on, including the blocks
+    /// replayed at start-up (an indexer rebuilds itself from these).
+    pub sinks: Vec<crate::app::FinalizedSink>,
 }
 
 /// The five network channels of a validator.
@@ -199,6 +202,9 @@ where
     .await;
 
     let (app, finalizer): (App, Finalizer) = App::new(&cfg.genesis, cfg.mempool.clone(), cfg.behaviour);
+    for sink in cfg.sinks {
+        app.subscribe(sink);
+    }
     marshal_actor.start(app.clone(), buffer, resolver);
     let marshal_for_finalizer = marshal_mailbox.clone();
     context.child("finalizer").spawn(move |_| finalizer.run(marshal_for_finalizer));

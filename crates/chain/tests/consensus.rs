@@ -126,5 +126,9 @@ fn byzantine_proposer_with_wrong_state_root_is_refused() {
         // so none of the Byzantine validator's corrupted proposals was finalized.
         let s = c.app(1).finalized_state();
         assert_eq!(c.histories[1].lock().unwrap()[&s.height].1, s.root());
+        // And the honest validators did see, and refuse, the corrupted proposals.
+        let refused: u64 = [1, 2, 3].iter().map(|i| c.app(*i).refused_blocks()).sum();
+        assert!(refused > 0, "the Byzantine validator's proposals were never checked");
+        assert_eq!(c.app(0).refused_blocks(), 0);
     });
 }

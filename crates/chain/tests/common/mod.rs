@@ -94,6 +94,7 @@ impl Cluster {
             backfill: reg.next().unwrap(),
             broadcast: reg.next().unwrap(),
         };
+        let (tx, mut rx) = futures::channel::mpsc::unbounded();
         // A restarted validator gets a fresh mempool (in-memory, like a real process restart).
         self.mempools[i] = Arc::new(Mutex::new(Mempool::new(MempoolLimits::default())));
         let cfg = ValidatorConfig {
@@ -104,12 +105,11 @@ impl Cluster {
             timeouts: Timeouts::default(),
             behaviour: self.behaviours[i],
             mempool: self.mempools[i].clone(),
+            sinks: vec![tx],
         };
         let vctx = self.ctx.child("validator").with_attribute("index", i).with_attribute("restart", self.restarts[i]);
         self.restarts[i] += 1;
         let v = start_validator(vctx, cfg, self.oracle.manager(), self.oracle.control(self.keys[i].clone()), net).await;
-        let (tx, mut rx) = futures::channel::mpsc::unbounded();
-        v.app.subscribe(tx);
         let history = self.histories[i].clone();
         self.ctx.child("observer").spawn(move |_| async move {
             while let Some(f) = rx.next().await {

@@ -1,0 +1,135 @@
+//! `trustmeter node init` and `trustmeter node run`.
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use commonware_runtime::Runner;
+use std::path::PathBuf;
+use std::time::Duration;
+use trustmeter_chain::devnet::Devnet;
+use trustmeter_chain::engine::Timeouts;
+use trustmeter_node::config::{NodeConfig, load_genesis, load_validator_key, validator_key_hex, write_private};
+use trustmeter_node::{NodeSpec, start_node};
+
+/// Node commands.
+#[derive(Subcommand)]
+pub enum NodeCommand {
+    /// Write a local consortium: genesis, one config and key per validator, member account keys.
+    Init(InitArgs),
+    /// Run one validator from its config file until Ctrl-C.
+    Run {
+        /// The node's TOML config.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+/// Options of `node init`.
+#[derive(Args)]
+pub struct InitArgs {
+    /// Output directory.
+    #[arg(long, default_value = "trustmeter-net")]
+    pub dir: PathBuf,
+    /// Chain id.
+    #[arg(long, default_value = "hunan-1")]
+    pub chain_id: String,
+    /// Number of validators.
+    #[arg(long, default_value_t = 4)]
+    pub validators: usize,
+    /// Number of founding enterprises.
+    #[arg(long, default_value_t = 1)]
+    pub enterprises: usize,
+    /// First p2p port; validator i listens on base + i.
+    #[arg(long, default_value_t = 30_300)]
+    pub p2p_port: u16,
+    /// First API port; validator i serves on base + i.
+    #[arg(long, default_value_t = 8_080)]
+    pub api_port: u16,
+    /// Seed for the local keys (local consortia only; production keys are generated per machine).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Writes a local consortium's files.
+pub fn init(args: &InitArgs, genesis_time_ms: i64) -> Result<Devnet> {
+    anyhow::ensure!(args.validators >= 1, "a chain needs at least one validator");
+    std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
+    let devnet = Devnet::new(&args.chain_id, args.validators, args.enterprises, args.seed, genesis_time_ms, args.p2p_port);
+    let genesis_path = args.dir.join("genesis.json");
+    std::fs::write(&genesis_path, serde_json::to_string_pretty(&devnet.genesis)?)?;
+    for (i, key) in devnet.validator_keys.iter().enumerate() {
+        let name = format!("validator-{i}");
+        let dir = args.dir.join(&name);
+        std::fs::create_dir_all(&dir)?;
+        write_private(&dir.join("validator.key"), &validator_key_hex(key))?;
+        let cfg = NodeConfig {
+            name: name.clone(),
+            data_dir: PathBuf::from("data"),
+            genesis: PathBuf::from("../genesis.json"),
+            key_file: PathBuf::from("validator.key"),
+            p2p_listen: format!("127.0.0.1:{}", args.p2p_port + i as u16).parse()?,
+            api_listen: format!("127.0.0.1:{}", args.api_port + i as u16).parse()?,
+            allow_private_ips: true,
+            leader_timeout_ms: 1_000,
+        };
+        std::fs::write(dir.join("node.toml"), toml::to_string_pretty(&cfg)?)?;
+    }
+    let members = args.dir.join("members");
+    std::fs::create_dir_all(&members)?;
+    let mut all = vec![("regulator".to_string(), &devnet.regulator), ("metrology".to_string(), &devnet.metrology), ("statistics".to_string(), &devnet.statistics)];
+    for (i, e) in devnet.enterprises.iter().enumerate() {
+        all.push((format!("enterprise-{i}"), e));
+    }
+    for (label, m) in all {
+        let v = serde_json::json!({
+            "organisation": m.org,
+            "public_key": m.key.public_key(),
+            "scheme": "ed25519",
+            "secret_hex": hex::encode(m.key.secret_bytes()),
+        });
+        write_private(&members.join(format!("{label}.json")), &serde_json::to_string_pretty(&v)?)?;
+    }
+    Ok(devnet)
+}
+
+/// Runs a node command.
+pub fn run(cmd: NodeCommand) -> Result<()> {
+    match cmd {
+        NodeCommand::Init(args) => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+            let devnet = init(&args, now)?;
+            println!("wrote a {}-validator consortium for chain {} to {}", devnet.validator_keys.len(), args.chain_id, args.dir.display());
+            println!("  genesis:  {}", args.dir.join("genesis.json").display());
+            for i in 0..devnet.validator_keys.len() {
+                println!("  start:    trustmeter node run --config {}", args.dir.join(format!("validator-{i}/node.toml")).display());
+            }
+            println!("  accounts: {} (keep these secret)", args.dir.join("members").display());
+            Ok(())
+        }
+        NodeCommand::Run { config } => {
+            let cfg = NodeConfig::load(&config)?;
+            let genesis = load_genesis(&cfg.genesis)?;
+            let key = load_validator_key(&cfg.key_file)?;
+            std::fs::create_dir_all(&cfg.data_dir)?;
+            let storage = cfg.data_dir.join("consensus");
+            let index_path = cfg.data_dir.join("index.redb");
+            let runner = commonware_runtime::tokio::Runner::new(commonware_runtime::tokio::Config::new().with_storage_directory(storage));
+            let spec = NodeSpec {
+                name: cfg.name.clone(),
+                genesis,
+                key,
+                p2p_listen: cfg.p2p_listen,
+                api_listen: cfg.api_listen,
+                index_path,
+                allow_private_ips: cfg.allow_private_ips,
+                timeouts: Timeouts { leader: Duration::from_millis(cfg.leader_timeout_ms), certification: Duration::from_millis(cfg.leader_timeout_ms * 2), ..Timeouts::default() },
+            };
+            runner.start(|ctx| async move {
+                let node = start_node(ctx, spec).await?;
+                println!("{} running; API on http://{}/v1/status (OpenAPI at /openapi.json). Ctrl-C to stop.", node.name, node.api_addr);
+                tokio::signal::ctrl_c().await?;
+                println!("stopping {}", node.name);
+                Ok::<(), anyhow::Error>(())
+            })
+        }
+    }
+}

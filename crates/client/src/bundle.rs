@@ -1,0 +1,294 @@
+//! Proof bundles: what a verifier needs to check one reading offline, and how a node makes them.
+
+use commonware_codec::Encode;
+use serde::{Deserialize, Serialize};
+use trustmeter_chain::{BlockFinalization, Finalized};
+use trustmeter_crypto::{block_digest, merkle::Tree};
+use trustmeter_state::exec::recorded_leaves;
+use trustmeter_state::{BlockOutput, StateKey, StateProof};
+use trustmeter_types::{
+    Block, BlockHeader, ChainId, DeviceId, Genesis, Hash32, SignedReading, TxPayload,
+};
+
+/// The value of [`ProofBundle::version`] this crate writes and reads.
+pub const PROOF_VERSION: &str = "trustmeter-proof/v1";
+
+/// Everything needed to check, offline, that one signed reading was recorded in a finalized block
+/// of a Trustmeter chain. Serialized as JSON; see `docs/proof-format.md` for every field.
+///
+/// A bundle is not trusted because of where it came from: [`crate::verify()`] checks every part of
+/// it, and the only things a verifier has to trust are the genesis (its chain id and validator
+/// set) and the usual assumption that fewer than a third of those validators are faulty.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofBundle {
+    /// Format version, always [`PROOF_VERSION`] (`"trustmeter-proof/v1"`).
+    pub version: String,
+    /// The chain's genesis document. Its validator set is what the finalization certificate is
+    /// checked against; a verifier who holds the chain's genesis from elsewhere passes it to
+    /// [`crate::verify()`], which then requires this copy to be identical.
+    pub genesis: Genesis,
+    /// Header of the finalized block that recorded the reading.
+    pub header: BlockHeader,
+    /// The signed reading, exactly as its gateway submitted it.
+    pub reading: SignedReading,
+    /// Position of the reading in the block's readings tree (0-based, in block order).
+    pub index: u64,
+    /// Number of leaves of the readings tree; equals `header.readings_accepted`.
+    pub tree_size: u64,
+    /// RFC 9162 §2.1.3 audit path of the reading's leaf, bottom-up.
+    pub audit_path: Vec<Hash32>,
+    /// The gateway that submitted the reading (the meter's registered gateway).
+    pub gateway: DeviceId,
+    /// Proof of the meter's registry record (`StateKey::Meter`) against `header.state_root`.
+    pub meter_proof: StateProof,
+    /// Proof of the gateway's registry record (`StateKey::Gateway`) against `header.state_root`.
+    pub gateway_proof: StateProof,
+    /// The block's finalization certificate: lowercase hex of its Commonware codec encoding.
+    pub finalization: String,
+}
+
+/// Why a bundle could not be built from a node's data. These are errors of the caller's inputs
+/// (wrong block, wrong output, unknown reading), never of the chain.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BuildError {
+    /// The block header names another chain than the genesis.
+    #[error("the block is for chain {block} but the genesis is for chain {genesis}")]
+    ChainMismatch {
+        /// Chain id in the header.
+        block: ChainId,
+        /// Chain id in the genesis.
+        genesis: ChainId,
+    },
+    /// The execution output given is not the output of this block.
+    #[error(
+        "the execution output is for block {output} (height {output_height}), not for block {block} (height {block_height})"
+    )]
+    OutputMismatch {
+        /// Digest recorded in the output's state.
+        output: Hash32,
+        /// Height recorded in the output's state.
+        output_height: u64,
+        /// Digest of the block.
+        block: Hash32,
+        /// Height of the block.
+        block_height: u64,
+    },
+    /// The finalization certificate given finalizes another block.
+    #[error("the finalization certificate is for block {certified}, not for block {block}")]
+    FinalizationMismatch {
+        /// Payload of the certificate.
+        certified: Hash32,
+        /// Digest of the block.
+        block: Hash32,
+    },
+    /// The finalized event carries no finalization certificate (the node did not have it yet).
+    #[error(
+        "block {height} was delivered without its finalization certificate; ask again later or fetch it from another node"
+    )]
+    NoFinalization {
+        /// Height of the block.
+        height: u64,
+    },
+    /// No recorded reading at this position.
+    #[error(
+        "block {height} recorded {recorded} readings; there is no reading at position {position}"
+    )]
+    NoSuchPosition {
+        /// Height of the block.
+        height: u64,
+        /// Requested position.
+        position: usize,
+        /// Number of recorded readings.
+        recorded: usize,
+    },
+    /// The block did not record this reading.
+    #[error("block {height} did not record reading {seq} of meter {meter}")]
+    ReadingNotInBlock {
+        /// Height of the block.
+        height: u64,
+        /// The meter.
+        meter: DeviceId,
+        /// The sequence number.
+        seq: u64,
+    },
+    /// The output's recorded-reading list does not fit the block's transactions or header.
+    #[error("the execution output does not match the block: {0}")]
+    Inconsistent(String),
+    /// A registry record the proof needs is missing from the post-block state.
+    #[error("the state after block {height} has no entry {key:?}")]
+    MissingStateEntry {
+        /// Height of the block.
+        height: u64,
+        /// The missing key.
+        key: StateKey,
+    },
+}
+
+impl ProofBundle {
+    /// Builds the bundle for the reading at `position` in the readings tree of `block`
+    /// (`0 ≤ position < block.header.readings_accepted`).
+    ///
+    /// `output` must be the execution output of `block` (its post-state, receipts and recorded
+    /// readings) and `finalization` the block's finalization certificate. The state proofs are
+    /// taken from the post-block state, whose root is `block.header.state_root`.
+    pub fn build(
+        genesis: &Genesis,
+        block: &Block,
+        output: &BlockOutput,
+        finalization: &BlockFinalization,
+        position: usize,
+    ) -> Result<ProofBundle, BuildError> {
+        let header = &block.header;
+        let digest = block_digest(header);
+        if header.chain_id != genesis.chain_id {
+            return Err(BuildError::ChainMismatch {
+                block: header.chain_id.clone(),
+                genesis: genesis.chain_id.clone(),
+            });
+        }
+        if output.state.block_digest != digest {
+            return Err(BuildError::OutputMismatch {
+                output: output.state.block_digest,
+                output_height: output.state.height,
+                block: digest,
+                block_height: header.height,
+            });
+        }
+        let certified = Hash32(finalization.proposal.payload.0);
+        if certified != digest {
+            return Err(BuildError::FinalizationMismatch {
+                certified,
+                block: digest,
+            });
+        }
+        let recorded = &output.recorded;
+        let Some(&(t, r)) = recorded.get(position) else {
+            return Err(BuildError::NoSuchPosition {
+                height: header.height,
+                position,
+                recorded: recorded.len(),
+            });
+        };
+        let (gateway, reading) = recorded_reading(block, t, r)?;
+        if recorded.len() != header.readings_accepted as usize {
+            return Err(BuildError::Inconsistent(format!(
+                "{} recorded readings but the header says {}",
+                recorded.len(),
+                header.readings_accepted
+            )));
+        }
+        for &(t, r) in recorded {
+            recorded_reading(block, t, r)?;
+        }
+        let tree = Tree::new(recorded_leaves(&block.txs, recorded));
+        if tree.root() != header.readings_root {
+            return Err(BuildError::Inconsistent(
+                "the recorded readings do not hash to the header's readings root".into(),
+            ));
+        }
+        let audit_path = tree
+            .proof(position as u64)
+            .expect("position is below the tree size");
+
+        let state_tree = output.state.tree();
+        let prove = |key: StateKey| {
+            output
+                .state
+                .prove_with(&state_tree, &key)
+                .ok_or(BuildError::MissingStateEntry {
+                    height: header.height,
+                    key,
+                })
+        };
+        let meter_proof = prove(StateKey::Meter(reading.reading.meter.clone()))?;
+        let gateway_proof = prove(StateKey::Gateway(gateway.clone()))?;
+
+        Ok(ProofBundle {
+            version: PROOF_VERSION.to_string(),
+            genesis: genesis.clone(),
+            header: header.clone(),
+            reading: reading.clone(),
+            index: position as u64,
+            tree_size: recorded.len() as u64,
+            audit_path,
+            gateway: gateway.clone(),
+            meter_proof,
+            gateway_proof,
+            finalization: hex::encode(finalization.encode()),
+        })
+    }
+
+    /// Builds the bundle for reading `seq` of `meter` from a finalized-block event, as a node's
+    /// indexer or API receives it.
+    pub fn find(
+        genesis: &Genesis,
+        finalized: &Finalized,
+        meter: &DeviceId,
+        seq: u64,
+    ) -> Result<ProofBundle, BuildError> {
+        let block = &finalized.block.block;
+        let height = block.header.height;
+        let finalization = finalized
+            .finalization
+            .as_ref()
+            .ok_or(BuildError::NoFinalization { height })?;
+        let mut position = None;
+        for (p, &(t, r)) in finalized.output.recorded.iter().enumerate() {
+            let (_, sr) = recorded_reading(block, t, r)?;
+            if &sr.reading.meter == meter && sr.reading.seq == seq {
+                position = Some(p);
+                break;
+            }
+        }
+        let position = position.ok_or_else(|| BuildError::ReadingNotInBlock {
+            height,
+            meter: meter.clone(),
+            seq,
+        })?;
+        Self::build(genesis, block, &finalized.output, finalization, position)
+    }
+
+    /// The bundle as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a proof bundle always serializes")
+    }
+
+    /// Parses a bundle from JSON. Unknown fields are refused. Parsing checks the shape only;
+    /// call [`crate::verify()`] to check the proof.
+    pub fn from_json(json: &str) -> Result<ProofBundle, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    /// Checks this bundle; see [`crate::verify()`].
+    pub fn verify(
+        &self,
+        trusted_genesis: Option<&Genesis>,
+    ) -> Result<crate::VerifiedReading, crate::VerifyError> {
+        crate::verify(self, trusted_genesis)
+    }
+}
+
+/// The gateway and the signed reading at `(tx index, reading index)` of a block.
+fn recorded_reading(
+    block: &Block,
+    t: u32,
+    r: u32,
+) -> Result<(&DeviceId, &SignedReading), BuildError> {
+    let tx = block.txs.get(t as usize).ok_or_else(|| {
+        BuildError::Inconsistent(format!(
+            "recorded reading names transaction {t}, but the block has {}",
+            block.txs.len()
+        ))
+    })?;
+    match &tx.body.payload {
+        TxPayload::SubmitReadings { gateway, readings } => readings
+            .get(r as usize)
+            .map(|sr| (gateway, sr))
+            .ok_or_else(|| BuildError::Inconsistent(format!("transaction {t} has no reading {r}"))),
+        other => Err(BuildError::Inconsistent(format!(
+            "recorded reading names transaction {t}, which is a {} transaction",
+            other.kind()
+        ))),
+    }
+}

@@ -1,0 +1,35 @@
+//! # trustmeter-client
+//!
+//! The Trustmeter light client and offline verifier.
+//!
+//! A [`ProofBundle`] is a self-contained JSON document that lets anyone — an auditor, a bank, a
+//! statistics bureau, a court — check that one signed meter reading was recorded on a Trustmeter
+//! chain and finalized by its validators, without trusting the node that served it and without
+//! talking to the chain at all. It carries:
+//!
+//! - the chain's [`Genesis`](trustmeter_types::Genesis) (chain id and validator set),
+//! - the finalized block's header,
+//! - the signed reading, its position in the block's readings tree and the RFC 6962 audit path,
+//! - membership proofs, against the header's state root, of the meter's record (registration,
+//!   status, calibration certificate, key) and of its gateway's record (key, status),
+//! - the block's finalization certificate (Commonware simplex, Ed25519, one signature per
+//!   validator of the quorum).
+//!
+//! [`ProofBundle::build`] and [`ProofBundle::find`] make bundles from what a node has after it
+//! applied a finalized block; [`verify()`] checks a bundle, optionally against a genesis the
+//! verifier obtained separately (and trusts), and returns a [`VerifiedReading`] summary or a
+//! [`VerifyError`] naming the failed step and what mismatched.
+//!
+//! **This crate does no network I/O**, reads no files and keeps no state: verification is a pure
+//! function of the bundle and the trusted genesis (plus local randomness for batch signature
+//! verification, which cannot change the verdict). The byte-level format and the verification
+//! algorithm are specified in `docs/proof-format.md`, precisely enough to re-implement the check
+//! with any SHA-256 and Ed25519 library.
+
+#![deny(missing_docs)]
+
+pub mod bundle;
+pub mod verify;
+
+pub use bundle::{BuildError, PROOF_VERSION, ProofBundle};
+pub use verify::{Step, VerifiedReading, VerifyError, verify};

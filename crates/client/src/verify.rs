@@ -1,0 +1,842 @@
+//! Offline verification of a [`ProofBundle`].
+//!
+//! [`verify`] runs the steps below in order and stops at the first failure, returning a
+//! [`VerifyError`] whose message names the step and what mismatched:
+//!
+//! 0. **format**: the bundle's version is [`PROOF_VERSION`].
+//! 1. **(a) genesis**: the bundle's genesis equals the trusted genesis (if one is given), its
+//!    validator set is usable, and the header's chain id is the genesis chain id.
+//! 2. **(b) reading signature**: the reading's Ed25519 signature verifies over
+//!    `"trustmeter/reading/v1" ‖ borsh(Reading)` with the meter's registered key (signer `meter`)
+//!    or its gateway's key (signer `gateway`, allowed only for meters without a key of their own),
+//!    both read from the registry records in the bundle.
+//! 3. **(c) registry**: the meter record is this meter's, it is attached to the bundle's gateway
+//!    and owned by the same enterprise, it is active, its unit is the reading's unit, and its
+//!    calibration certificate covers the reading's timestamp; the gateway record is active.
+//! 4. **(d) state proofs**: both records are proven under `StateKey::Meter(meter)` and
+//!    `StateKey::Gateway(gateway)` against the header's state root.
+//! 5. **(e) inclusion**: the reading's leaf is at `index` of a readings tree of `tree_size`
+//!    leaves whose root is the header's readings root, and `tree_size` is the header's
+//!    `readings_accepted`.
+//! 6. **(f) finality**: the finalization certificate decodes, finalizes exactly this header's
+//!    block digest, and carries valid signatures of a quorum of the genesis validators.
+//!
+//! Only step (f) ties the header to the chain; the earlier steps tie everything else to the
+//! header. All steps are needed; the order only decides which error a broken bundle reports.
+
+use crate::bundle::{PROOF_VERSION, ProofBundle};
+use commonware_codec::{Decode, Encode};
+use commonware_consensus::simplex::scheme::Namespace;
+use commonware_cryptography::{Verifier as _, ed25519};
+use commonware_parallel::Sequential;
+use commonware_utils::N3f1;
+use commonware_utils::ordered::{Quorum, Set};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use trustmeter_chain::devnet::participants;
+use trustmeter_chain::engine::consensus_namespace;
+use trustmeter_chain::{BlockFinalization, Scheme};
+use trustmeter_crypto::merkle::verify_inclusion;
+use trustmeter_crypto::{block_digest, reading_leaf};
+use trustmeter_state::state::StateValue;
+use trustmeter_state::{StateKey, StateProof};
+use trustmeter_types::{
+    ChainId, DeviceId, DeviceStatus, EnergyKind, Gateway, Genesis, Hash32, Meter, Quantity,
+    ReadingSigner, UnifiedSocialCreditCode, Unit,
+};
+
+/// The verification steps, in the order [`verify`] runs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Step 0: the bundle's format version.
+    Format,
+    /// Step (a): genesis and chain id.
+    Genesis,
+    /// Step (b): the reading's signature.
+    ReadingSignature,
+    /// Step (c): the meter's and the gateway's registry records.
+    Registry,
+    /// Step (d): the state proofs against the header's state root.
+    StateProofs,
+    /// Step (e): the reading's inclusion in the header's readings root.
+    Inclusion,
+    /// Step (f): the finalization certificate.
+    Finality,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Format => "step 0 (format)",
+            Step::Genesis => "step a (genesis)",
+            Step::ReadingSignature => "step b (reading signature)",
+            Step::Registry => "step c (registry records)",
+            Step::StateProofs => "step d (state proofs)",
+            Step::Inclusion => "step e (reading inclusion)",
+            Step::Finality => "step f (finality)",
+        })
+    }
+}
+
+/// Why a bundle does not prove its reading. Every message starts with the step that failed and
+/// says what mismatched, so a person can tell a wrong input (another chain's genesis, a stale
+/// bundle) from a forged or corrupted one.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum VerifyError {
+    /// The bundle has another format version.
+    #[error(
+        "{}: the bundle's version is {found:?} but this verifier reads {expected:?}; use a verifier for that version",
+        Step::Format
+    )]
+    UnsupportedVersion {
+        /// Version in the bundle.
+        found: String,
+        /// Version this verifier reads.
+        expected: &'static str,
+    },
+    /// The bundle's genesis is not the trusted genesis.
+    #[error(
+        "{}: the bundle's genesis differs from the trusted genesis ({detail}); the proof is for another chain or another validator set",
+        Step::Genesis
+    )]
+    GenesisMismatch {
+        /// What differs.
+        detail: String,
+    },
+    /// The header names another chain than the genesis.
+    #[error(
+        "{}: the block header is for chain {header:?} but the genesis is for chain {genesis:?}",
+        Step::Genesis
+    )]
+    ChainMismatch {
+        /// Chain id in the header.
+        header: ChainId,
+        /// Chain id in the genesis.
+        genesis: ChainId,
+    },
+    /// The genesis validator set cannot be used to check signatures.
+    #[error("{}: the genesis validator set is unusable: {}", Step::Genesis, .0)]
+    BadValidatorSet(String),
+    /// The meter proof does not hold a meter record.
+    #[error(
+        "{}: the meter proof holds a {found} entry, not a meter record, so the meter's key and registration cannot be read",
+        Step::ReadingSignature
+    )]
+    NotAMeterRecord {
+        /// Kind of entry found.
+        found: &'static str,
+    },
+    /// The gateway proof does not hold a gateway record.
+    #[error(
+        "{}: the gateway proof holds a {found} entry, not a gateway record, so the gateway's key and status cannot be read",
+        Step::ReadingSignature
+    )]
+    NotAGatewayRecord {
+        /// Kind of entry found.
+        found: &'static str,
+    },
+    /// The reading names a signer the chain would not accept for this meter.
+    #[error("{}: {}", Step::ReadingSignature, .0)]
+    WrongSigner(String),
+    /// The reading's signature does not verify.
+    #[error(
+        "{}: the signature of reading {seq} of meter {meter} does not verify with the {signer} key {key} ({reason}); the reading or its signature was altered, or it was signed by another key",
+        Step::ReadingSignature
+    )]
+    BadReadingSignature {
+        /// The meter.
+        meter: DeviceId,
+        /// The reading's sequence number.
+        seq: u64,
+        /// `meter` or `gateway`.
+        signer: &'static str,
+        /// The key tried, `scheme:hex`.
+        key: String,
+        /// What the signature library said.
+        reason: String,
+    },
+    /// The meter record is another meter's.
+    #[error(
+        "{}: the meter record is for meter {record}, but the reading is from meter {reading}",
+        Step::Registry
+    )]
+    MeterRecordMismatch {
+        /// Id in the record.
+        record: DeviceId,
+        /// Meter of the reading.
+        reading: DeviceId,
+    },
+    /// The gateway record is another gateway's.
+    #[error(
+        "{}: the gateway record is for gateway {record}, but the bundle names gateway {bundle}",
+        Step::Registry
+    )]
+    GatewayRecordMismatch {
+        /// Id in the record.
+        record: DeviceId,
+        /// Gateway named by the bundle.
+        bundle: DeviceId,
+    },
+    /// The meter is attached to another gateway.
+    #[error(
+        "{}: meter {meter} is attached to gateway {meter_gateway}, not to gateway {gateway}",
+        Step::Registry
+    )]
+    MeterNotOnGateway {
+        /// The meter.
+        meter: DeviceId,
+        /// The gateway in the meter's record.
+        meter_gateway: DeviceId,
+        /// The gateway named by the bundle.
+        gateway: DeviceId,
+    },
+    /// Meter and gateway belong to different enterprises.
+    #[error(
+        "{}: meter {meter} belongs to {meter_owner} but gateway {gateway} belongs to {gateway_owner}",
+        Step::Registry
+    )]
+    OwnerMismatch {
+        /// The meter.
+        meter: DeviceId,
+        /// Owner in the meter's record.
+        meter_owner: UnifiedSocialCreditCode,
+        /// The gateway.
+        gateway: DeviceId,
+        /// Owner in the gateway's record.
+        gateway_owner: UnifiedSocialCreditCode,
+    },
+    /// The meter is not active.
+    #[error(
+        "{}: meter {meter} is {status:?} in the block's state; only active meters report",
+        Step::Registry
+    )]
+    MeterNotActive {
+        /// The meter.
+        meter: DeviceId,
+        /// Its status.
+        status: DeviceStatus,
+    },
+    /// The gateway is not active.
+    #[error(
+        "{}: gateway {gateway} is {status:?} in the block's state; only active gateways submit readings",
+        Step::Registry
+    )]
+    GatewayNotActive {
+        /// The gateway.
+        gateway: DeviceId,
+        /// Its status.
+        status: DeviceStatus,
+    },
+    /// The reading's unit is not the meter's.
+    #[error(
+        "{}: the reading is in {reading_unit:?} but meter {meter} is registered in {meter_unit:?}",
+        Step::Registry
+    )]
+    UnitMismatch {
+        /// The meter.
+        meter: DeviceId,
+        /// Unit of the reading.
+        reading_unit: Unit,
+        /// Unit of the meter.
+        meter_unit: Unit,
+    },
+    /// The meter has no calibration certificate.
+    #[error(
+        "{}: meter {meter} has no calibration certificate on record",
+        Step::Registry
+    )]
+    NoCalibration {
+        /// The meter.
+        meter: DeviceId,
+    },
+    /// The calibration certificate does not cover the reading's time.
+    #[error(
+        "{}: calibration certificate {certificate_no} of meter {meter} is valid from {valid_from_ms} to {valid_until_ms} ms (end exclusive), which does not cover the reading's timestamp {timestamp_ms} ms",
+        Step::Registry
+    )]
+    CalibrationDoesNotCover {
+        /// The meter.
+        meter: DeviceId,
+        /// Certificate number.
+        certificate_no: String,
+        /// Start of validity, Unix ms, inclusive.
+        valid_from_ms: i64,
+        /// End of validity, Unix ms, exclusive.
+        valid_until_ms: i64,
+        /// The reading's timestamp.
+        timestamp_ms: i64,
+    },
+    /// A state proof is for another key than the one needed.
+    #[error(
+        "{}: the {which} proof is for key {found} but must be for key {expected}",
+        Step::StateProofs
+    )]
+    StateKeyMismatch {
+        /// `meter` or `gateway`.
+        which: &'static str,
+        /// The key needed.
+        expected: String,
+        /// The key in the proof.
+        found: String,
+    },
+    /// A state proof does not lead to the header's state root.
+    #[error(
+        "{}: the {which} record under key {key} (leaf {index} of {size}) does not hash up to the header's state root {state_root}; the record, its position, its path or the header's state root was altered",
+        Step::StateProofs
+    )]
+    StateProofInvalid {
+        /// `meter` or `gateway`.
+        which: &'static str,
+        /// The proven key.
+        key: String,
+        /// Claimed leaf position.
+        index: u64,
+        /// Claimed state size.
+        size: u64,
+        /// The header's state root.
+        state_root: Hash32,
+    },
+    /// The readings tree size is not the header's.
+    #[error(
+        "{}: the bundle says the readings tree has {tree_size} leaves but the header says the block recorded {readings_accepted} readings",
+        Step::Inclusion
+    )]
+    TreeSizeMismatch {
+        /// Tree size in the bundle.
+        tree_size: u64,
+        /// `readings_accepted` in the header.
+        readings_accepted: u32,
+    },
+    /// The reading's leaf does not lead to the header's readings root.
+    #[error(
+        "{}: the reading's leaf {leaf} at index {index} of {tree_size} does not hash up to the header's readings root {readings_root} with the audit path given; the reading, its index, the path or the header's readings root was altered",
+        Step::Inclusion
+    )]
+    ReadingNotIncluded {
+        /// The reading's leaf hash.
+        leaf: Hash32,
+        /// Claimed index.
+        index: u64,
+        /// Tree size.
+        tree_size: u64,
+        /// The header's readings root.
+        readings_root: Hash32,
+    },
+    /// The finalization field is not hex.
+    #[error("{}: the finalization certificate is not hex: {}", Step::Finality, .0)]
+    FinalizationNotHex(String),
+    /// The finalization bytes do not decode.
+    #[error(
+        "{}: the finalization certificate does not decode as a simplex Ed25519 finalization for {validators} validators: {reason}",
+        Step::Finality
+    )]
+    FinalizationMalformed {
+        /// Number of genesis validators.
+        validators: usize,
+        /// Decoder message.
+        reason: String,
+    },
+    /// The certificate finalizes another block.
+    #[error(
+        "{}: the finalization certificate finalizes block {certified}, but the header's block digest is {block}; the header was altered or the certificate belongs to another block",
+        Step::Finality
+    )]
+    FinalizationForOtherBlock {
+        /// Digest the certificate finalizes.
+        certified: Hash32,
+        /// `block_digest(header)`.
+        block: Hash32,
+    },
+    /// The certificate's signer bitmap is for another committee size.
+    #[error(
+        "{}: the certificate's signer bitmap covers {bitmap} validators but the genesis names {validators}",
+        Step::Finality
+    )]
+    FinalizationCommitteeSize {
+        /// Bitmap length.
+        bitmap: usize,
+        /// Number of genesis validators.
+        validators: usize,
+    },
+    /// Too few signatures.
+    #[error(
+        "{}: the certificate has {signers} signatures but {quorum} of the {validators} genesis validators are needed",
+        Step::Finality
+    )]
+    FinalizationNoQuorum {
+        /// Signatures in the certificate.
+        signers: usize,
+        /// Quorum.
+        quorum: usize,
+        /// Number of genesis validators.
+        validators: usize,
+    },
+    /// Some validator signatures do not verify.
+    #[error("{}: the finalize signatures of {} do not verify for this block under the genesis validator keys; the certificate was altered or was made by another validator set", Step::Finality, .validators.join(", "))]
+    FinalizationBadSignatures {
+        /// Names (from genesis) of the validators whose signatures fail.
+        validators: Vec<String>,
+    },
+}
+
+impl VerifyError {
+    /// The step that failed.
+    pub fn step(&self) -> Step {
+        use VerifyError::*;
+        match self {
+            UnsupportedVersion { .. } => Step::Format,
+            GenesisMismatch { .. } | ChainMismatch { .. } | BadValidatorSet(_) => Step::Genesis,
+            NotAMeterRecord { .. }
+            | NotAGatewayRecord { .. }
+            | WrongSigner(_)
+            | BadReadingSignature { .. } => Step::ReadingSignature,
+            MeterRecordMismatch { .. }
+            | GatewayRecordMismatch { .. }
+            | MeterNotOnGateway { .. }
+            | OwnerMismatch { .. }
+            | MeterNotActive { .. }
+            | GatewayNotActive { .. }
+            | UnitMismatch { .. }
+            | NoCalibration { .. }
+            | CalibrationDoesNotCover { .. } => Step::Registry,
+            StateKeyMismatch { .. } | StateProofInvalid { .. } => Step::StateProofs,
+            TreeSizeMismatch { .. } | ReadingNotIncluded { .. } => Step::Inclusion,
+            FinalizationNotHex(_)
+            | FinalizationMalformed { .. }
+            | FinalizationForOtherBlock { .. }
+            | FinalizationCommitteeSize { .. }
+            | FinalizationNoQuorum { .. }
+            | FinalizationBadSignatures { .. } => Step::Finality,
+        }
+    }
+}
+
+/// What a verified bundle proves: this reading, from this meter, was recorded in this finalized
+/// block of this chain, and the registry (as of that block) shows an active, calibrated meter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedReading {
+    /// The chain.
+    pub chain_id: ChainId,
+    /// The meter.
+    pub meter: DeviceId,
+    /// The meter's display name from its registry record.
+    pub meter_name: String,
+    /// What it measures.
+    pub energy: EnergyKind,
+    /// The enterprise owning meter and gateway.
+    pub owner: UnifiedSocialCreditCode,
+    /// The gateway that submitted the reading.
+    pub gateway: DeviceId,
+    /// Per-meter sequence number.
+    pub seq: u64,
+    /// The register value (millionths of `unit`).
+    pub value: Quantity,
+    /// Unit of `value`.
+    pub unit: Unit,
+    /// Collection time, Unix ms.
+    pub timestamp_ms: i64,
+    /// Entered by hand rather than collected online.
+    pub manual: bool,
+    /// Which key signed the reading.
+    pub signer: ReadingSigner,
+    /// Number of the meter's calibration certificate covering the reading.
+    pub calibration_certificate_no: String,
+    /// Height of the block that recorded the reading.
+    pub height: u64,
+    /// Digest of that block.
+    pub block_digest: Hash32,
+    /// The block's timestamp, Unix ms.
+    pub block_timestamp_ms: i64,
+    /// Consensus epoch of the finalization.
+    pub finalized_epoch: u64,
+    /// Consensus view of the finalization.
+    pub finalized_view: u64,
+    /// Number of validator signatures in the finalization certificate.
+    pub validator_signatures: usize,
+    /// Number of validators in the genesis.
+    pub validators: usize,
+    /// Signatures a certificate needs (the quorum `n - ⌊(n-1)/3⌋`).
+    pub quorum: usize,
+}
+
+/// Checks a proof bundle offline (see the [module documentation](self) for the steps).
+///
+/// With `trusted_genesis`, the bundle's genesis must equal it; without, the bundle's own genesis
+/// is trusted, which proves only that *some* validator set with that genesis finalized the block —
+/// a verifier should compare the genesis (or its hash) with one obtained independently.
+pub fn verify(
+    bundle: &ProofBundle,
+    trusted_genesis: Option<&Genesis>,
+) -> Result<VerifiedReading, VerifyError> {
+    // Step 0: format.
+    if bundle.version != PROOF_VERSION {
+        return Err(VerifyError::UnsupportedVersion {
+            found: bundle.version.clone(),
+            expected: PROOF_VERSION,
+        });
+    }
+
+    // Step (a): genesis.
+    let genesis = &bundle.genesis;
+    if let Some(trusted) = trusted_genesis
+        && trusted != genesis
+    {
+        return Err(VerifyError::GenesisMismatch {
+            detail: genesis_difference(trusted, genesis),
+        });
+    }
+    let validators = participants(genesis).map_err(VerifyError::BadValidatorSet)?;
+    let header = &bundle.header;
+    if header.chain_id != genesis.chain_id {
+        return Err(VerifyError::ChainMismatch {
+            header: header.chain_id.clone(),
+            genesis: genesis.chain_id.clone(),
+        });
+    }
+
+    // Step (b): the reading's signature, with the key from the registry records.
+    let sr = &bundle.reading;
+    let r = &sr.reading;
+    let meter = meter_record(&bundle.meter_proof)?;
+    let gateway = gateway_record(&bundle.gateway_proof)?;
+    let (signer_name, key) = match (sr.signer, &meter.public_key) {
+        (ReadingSigner::Meter, Some(k)) => ("meter", k),
+        (ReadingSigner::Meter, None) => {
+            return Err(VerifyError::WrongSigner(format!(
+                "the reading says meter {} signed it, but the meter record has no key; such readings are signed by the gateway",
+                r.meter
+            )));
+        }
+        (ReadingSigner::Gateway, None) => ("gateway", &gateway.public_key),
+        (ReadingSigner::Gateway, Some(_)) => {
+            return Err(VerifyError::WrongSigner(format!(
+                "the reading says gateway {} signed it, but meter {} has its own registered key and the chain accepts only the meter's own signatures",
+                gateway.id, r.meter
+            )));
+        }
+    };
+    trustmeter_crypto::verify(key, &r.signing_payload(), &sr.signature).map_err(|e| {
+        VerifyError::BadReadingSignature {
+            meter: r.meter.clone(),
+            seq: r.seq,
+            signer: signer_name,
+            key: key.to_text(),
+            reason: e.to_string(),
+        }
+    })?;
+
+    // Step (c): registry records.
+    if meter.id != r.meter {
+        return Err(VerifyError::MeterRecordMismatch {
+            record: meter.id.clone(),
+            reading: r.meter.clone(),
+        });
+    }
+    if gateway.id != bundle.gateway {
+        return Err(VerifyError::GatewayRecordMismatch {
+            record: gateway.id.clone(),
+            bundle: bundle.gateway.clone(),
+        });
+    }
+    if meter.gateway != gateway.id {
+        return Err(VerifyError::MeterNotOnGateway {
+            meter: meter.id.clone(),
+            meter_gateway: meter.gateway.clone(),
+            gateway: gateway.id.clone(),
+        });
+    }
+    if meter.owner != gateway.owner {
+        return Err(VerifyError::OwnerMismatch {
+            meter: meter.id.clone(),
+            meter_owner: meter.owner.clone(),
+            gateway: gateway.id.clone(),
+            gateway_owner: gateway.owner.clone(),
+        });
+    }
+    if meter.status != DeviceStatus::Active {
+        return Err(VerifyError::MeterNotActive {
+            meter: meter.id.clone(),
+            status: meter.status,
+        });
+    }
+    if r.unit != meter.unit {
+        return Err(VerifyError::UnitMismatch {
+            meter: meter.id.clone(),
+            reading_unit: r.unit,
+            meter_unit: meter.unit,
+        });
+    }
+    let calibration = meter
+        .calibration
+        .as_ref()
+        .ok_or_else(|| VerifyError::NoCalibration {
+            meter: meter.id.clone(),
+        })?;
+    if !calibration.covers(r.timestamp_ms) {
+        return Err(VerifyError::CalibrationDoesNotCover {
+            meter: meter.id.clone(),
+            certificate_no: calibration.certificate_no.clone(),
+            valid_from_ms: calibration.valid_from_ms,
+            valid_until_ms: calibration.valid_until_ms,
+            timestamp_ms: r.timestamp_ms,
+        });
+    }
+    if gateway.status != DeviceStatus::Active {
+        return Err(VerifyError::GatewayNotActive {
+            gateway: gateway.id.clone(),
+            status: gateway.status,
+        });
+    }
+
+    // Step (d): both records are in the state the header commits to.
+    check_state_proof(
+        "meter",
+        &bundle.meter_proof,
+        &StateKey::Meter(r.meter.clone()),
+        &header.state_root,
+    )?;
+    check_state_proof(
+        "gateway",
+        &bundle.gateway_proof,
+        &StateKey::Gateway(bundle.gateway.clone()),
+        &header.state_root,
+    )?;
+
+    // Step (e): the reading is in the block's readings tree.
+    if bundle.tree_size != u64::from(header.readings_accepted) {
+        return Err(VerifyError::TreeSizeMismatch {
+            tree_size: bundle.tree_size,
+            readings_accepted: header.readings_accepted,
+        });
+    }
+    let leaf = reading_leaf(sr);
+    if !verify_inclusion(
+        &leaf,
+        bundle.index,
+        bundle.tree_size,
+        &bundle.audit_path,
+        &header.readings_root,
+    ) {
+        return Err(VerifyError::ReadingNotIncluded {
+            leaf,
+            index: bundle.index,
+            tree_size: bundle.tree_size,
+            readings_root: header.readings_root,
+        });
+    }
+
+    // Step (f): a quorum of the genesis validators finalized exactly this header.
+    let digest = block_digest(header);
+    let finalization = check_finalization(&bundle.finalization, genesis, &validators, &digest)?;
+
+    Ok(VerifiedReading {
+        chain_id: header.chain_id.clone(),
+        meter: r.meter.clone(),
+        meter_name: meter.name.clone(),
+        energy: meter.energy,
+        owner: meter.owner.clone(),
+        gateway: gateway.id.clone(),
+        seq: r.seq,
+        value: r.value,
+        unit: r.unit,
+        timestamp_ms: r.timestamp_ms,
+        manual: r.manual,
+        signer: sr.signer,
+        calibration_certificate_no: calibration.certificate_no.clone(),
+        height: header.height,
+        block_digest: digest,
+        block_timestamp_ms: header.timestamp_ms,
+        finalized_epoch: finalization.proposal.round.epoch().get(),
+        finalized_view: finalization.proposal.round.view().get(),
+        validator_signatures: finalization.certificate.signers.count(),
+        validators: validators.len(),
+        quorum: validators.quorum::<N3f1>() as usize,
+    })
+}
+
+/// A short description of how two genesis documents differ.
+fn genesis_difference(trusted: &Genesis, bundle: &Genesis) -> String {
+    if trusted.chain_id != bundle.chain_id {
+        return format!(
+            "chain id {:?} in the bundle, {:?} trusted",
+            bundle.chain_id.as_str(),
+            trusted.chain_id.as_str()
+        );
+    }
+    if trusted.validators != bundle.validators {
+        let keys = |g: &Genesis| {
+            g.validators
+                .iter()
+                .map(|v| v.consensus_key.clone())
+                .collect::<Vec<_>>()
+        };
+        if keys(trusted) != keys(bundle) {
+            return format!(
+                "the validator keys differ: the bundle names {} validators, {} of which are not in the trusted set",
+                bundle.validators.len(),
+                bundle
+                    .validators
+                    .iter()
+                    .filter(|v| !trusted
+                        .validators
+                        .iter()
+                        .any(|t| t.consensus_key == v.consensus_key))
+                    .count()
+            );
+        }
+        return "the validator entries differ (names, organisations or addresses)".into();
+    }
+    if trusted.genesis_time_ms != bundle.genesis_time_ms {
+        return format!(
+            "genesis time {} ms in the bundle, {} ms trusted",
+            bundle.genesis_time_ms, trusted.genesis_time_ms
+        );
+    }
+    if trusted.params != bundle.params {
+        return "the chain parameters differ".into();
+    }
+    "the founding organisations or accounts differ".into()
+}
+
+fn value_kind(v: &StateValue) -> &'static str {
+    match v {
+        StateValue::Organisation(_) => "organisation",
+        StateValue::Account(_) => "account",
+        StateValue::Nonce(_) => "nonce",
+        StateValue::Gateway(_) => "gateway",
+        StateValue::Meter(_) => "meter",
+        StateValue::Progress(_) => "meter progress",
+    }
+}
+
+fn meter_record(p: &StateProof) -> Result<&Meter, VerifyError> {
+    match &p.entry.value {
+        StateValue::Meter(m) => Ok(m),
+        other => Err(VerifyError::NotAMeterRecord {
+            found: value_kind(other),
+        }),
+    }
+}
+
+fn gateway_record(p: &StateProof) -> Result<&Gateway, VerifyError> {
+    match &p.entry.value {
+        StateValue::Gateway(g) => Ok(g),
+        other => Err(VerifyError::NotAGatewayRecord {
+            found: value_kind(other),
+        }),
+    }
+}
+
+fn key_text(k: &StateKey) -> String {
+    match k {
+        StateKey::Organisation(id) => format!("organisation/{id}"),
+        StateKey::Account(pk) => format!("account/{pk}"),
+        StateKey::Nonce(pk) => format!("nonce/{pk}"),
+        StateKey::Gateway(id) => format!("gateway/{id}"),
+        StateKey::Meter(id) => format!("meter/{id}"),
+        StateKey::Progress(id) => format!("progress/{id}"),
+    }
+}
+
+fn check_state_proof(
+    which: &'static str,
+    proof: &StateProof,
+    expected: &StateKey,
+    root: &Hash32,
+) -> Result<(), VerifyError> {
+    if &proof.entry.key != expected {
+        return Err(VerifyError::StateKeyMismatch {
+            which,
+            expected: key_text(expected),
+            found: key_text(&proof.entry.key),
+        });
+    }
+    if !proof.verify(root) {
+        return Err(VerifyError::StateProofInvalid {
+            which,
+            key: key_text(expected),
+            index: proof.index,
+            size: proof.size,
+            state_root: *root,
+        });
+    }
+    Ok(())
+}
+
+/// Decodes the certificate and checks it finalizes `digest` with a quorum of valid signatures.
+fn check_finalization(
+    hex_bytes: &str,
+    genesis: &Genesis,
+    validators: &Set<ed25519::PublicKey>,
+    digest: &Hash32,
+) -> Result<BlockFinalization, VerifyError> {
+    let bytes =
+        hex::decode(hex_bytes).map_err(|e| VerifyError::FinalizationNotHex(e.to_string()))?;
+    let finalization = BlockFinalization::decode_cfg(bytes, &validators.len()).map_err(|e| {
+        VerifyError::FinalizationMalformed {
+            validators: validators.len(),
+            reason: e.to_string(),
+        }
+    })?;
+    let certified = Hash32(finalization.proposal.payload.0);
+    if &certified != digest {
+        return Err(VerifyError::FinalizationForOtherBlock {
+            certified,
+            block: *digest,
+        });
+    }
+    let certificate = &finalization.certificate;
+    if certificate.signers.len() != validators.len() {
+        return Err(VerifyError::FinalizationCommitteeSize {
+            bitmap: certificate.signers.len(),
+            validators: validators.len(),
+        });
+    }
+    let quorum = validators.quorum::<N3f1>() as usize;
+    if certificate.signers.count() < quorum {
+        return Err(VerifyError::FinalizationNoQuorum {
+            signers: certificate.signers.count(),
+            quorum,
+            validators: validators.len(),
+        });
+    }
+    let namespace = consensus_namespace(genesis);
+    let scheme = Scheme::verifier(&namespace, validators.clone());
+    if finalization.verify(&mut rand::rng(), &scheme, &Sequential) {
+        return Ok(finalization);
+    }
+    // Find out whose signatures fail, one by one, to say so.
+    let finalize_namespace = Namespace::new(&namespace).finalize;
+    let message = finalization.proposal.encode();
+    let mut bad = Vec::new();
+    for (signer, signature) in certificate.signers.iter().zip(&certificate.signatures) {
+        let index = signer.get() as usize;
+        let key = validators.get(index);
+        let ok = match (key, signature.get()) {
+            (Some(k), Some(s)) => k.verify(&finalize_namespace, &message, s),
+            _ => false,
+        };
+        if !ok {
+            bad.push(validator_name(genesis, key, index));
+        }
+    }
+    if bad.is_empty() {
+        bad.push("the certificate as a whole (no single signature could be blamed)".into());
+    }
+    Err(VerifyError::FinalizationBadSignatures { validators: bad })
+}
+
+/// The genesis name of the validator at `index` of the sorted validator set.
+fn validator_name(genesis: &Genesis, key: Option<&ed25519::PublicKey>, index: usize) -> String {
+    let Some(key) = key else {
+        return format!("signer #{index} (no such validator)");
+    };
+    let hex_key = hex::encode(key.as_ref());
+    genesis
+        .validators
+        .iter()
+        .find(|v| v.consensus_key.eq_ignore_ascii_case(&hex_key))
+        .map(|v| format!("{} (signer #{index}, key {hex_key})", v.name))
+        .unwrap_or_else(|| format!("signer #{index} (key {hex_key})"))
+}

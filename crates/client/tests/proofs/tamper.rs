@@ -1,0 +1,693 @@
+//! Tampering with any part of a bundle makes verification fail, with the error of the step that
+//! catches it.
+
+use super::{fixture, genesis_with_other_validators};
+use commonware_codec::types::lazy::Lazy;
+use commonware_codec::{Decode, Encode};
+use commonware_cryptography::certificate::Signers;
+use commonware_utils::Participant;
+use trustmeter_chain::BlockFinalization;
+use trustmeter_client::{ProofBundle, Step, VerifyError, verify};
+use trustmeter_crypto::{SigningKey, sign_reading};
+use trustmeter_state::StateKey;
+use trustmeter_state::state::StateValue;
+use trustmeter_types::{
+    ChainId, DeviceId, DeviceStatus, Gateway, Genesis, Hash32, Meter, ReadingSigner,
+    UnifiedSocialCreditCode, Unit,
+};
+
+/// Verifies a bundle that must fail; checks the message names the failed step.
+fn fails(b: &ProofBundle, trusted: Option<&Genesis>) -> VerifyError {
+    let e = verify(b, trusted).expect_err("a tampered bundle must not verify");
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&e.step().to_string()),
+        "the message names the step: {msg}"
+    );
+    e
+}
+
+/// Asserts that verifying `$bundle` against the fixture's genesis fails with `$pat`.
+macro_rules! assert_fails {
+    ($what:expr, $bundle:expr, $pat:pat) => {
+        assert_fails_with!($what, $bundle, Some(&fixture().genesis), $pat)
+    };
+}
+
+/// Asserts that verifying `$bundle` against `$trusted` fails with `$pat`.
+macro_rules! assert_fails_with {
+    ($what:expr, $bundle:expr, $trusted:expr, $pat:pat) => {{
+        let e = fails(&$bundle, $trusted);
+        assert!(matches!(e, $pat), "{}: wrong error: {e}", $what);
+        e
+    }};
+}
+
+fn flip(h: &mut Hash32) {
+    h.0[7] ^= 0x20;
+}
+
+fn meter_mut(b: &mut ProofBundle) -> &mut Meter {
+    match &mut b.meter_proof.entry.value {
+        StateValue::Meter(m) => m,
+        _ => unreachable!("meter proof holds a meter"),
+    }
+}
+
+fn gateway_mut(b: &mut ProofBundle) -> &mut Gateway {
+    match &mut b.gateway_proof.entry.value {
+        StateValue::Gateway(g) => g,
+        _ => unreachable!("gateway proof holds a gateway"),
+    }
+}
+
+fn both() -> [ProofBundle; 2] {
+    [fixture().meter_signed(), fixture().gateway_signed()]
+}
+
+fn decode_fin(b: &ProofBundle) -> BlockFinalization {
+    BlockFinalization::decode_cfg(
+        hex::decode(&b.finalization).unwrap(),
+        &b.genesis.validators.len(),
+    )
+    .unwrap()
+}
+
+fn set_fin(b: &mut ProofBundle, f: &BlockFinalization) {
+    b.finalization = hex::encode(f.encode());
+}
+
+#[test]
+fn the_untampered_bundles_verify() {
+    for b in both() {
+        verify(&b, Some(&fixture().genesis)).unwrap();
+    }
+}
+
+#[test]
+fn header_fields_that_commit_to_the_proof_are_checked() {
+    let base = fixture().meter_signed();
+    let mut b = base.clone();
+    flip(&mut b.header.state_root);
+    assert_fails!(
+        "state_root",
+        b,
+        VerifyError::StateProofInvalid { which: "meter", .. }
+    );
+    let mut b = base.clone();
+    flip(&mut b.header.readings_root);
+    assert_fails!("readings_root", b, VerifyError::ReadingNotIncluded { .. });
+    let mut b = base.clone();
+    b.header.readings_accepted += 1;
+    assert_fails!("readings_accepted", b, VerifyError::TreeSizeMismatch { .. });
+    let mut b = base.clone();
+    b.header.chain_id = ChainId::new("national-1").unwrap();
+    assert_fails_with!("chain_id", b, None, VerifyError::ChainMismatch { .. });
+}
+
+#[test]
+fn every_other_header_field_changes_the_block_digest() {
+    let base = fixture().meter_signed();
+    type Edit = fn(&mut ProofBundle);
+    let edits: [(&str, Edit); 10] = [
+        ("height + 1", |b| b.header.height += 1),
+        ("height - 1", |b| b.header.height -= 1),
+        ("parent", |b| flip(&mut b.header.parent)),
+        ("timestamp_ms", |b| b.header.timestamp_ms += 1),
+        ("epoch", |b| b.header.epoch += 1),
+        ("view", |b| b.header.view += 1),
+        ("tx_root", |b| flip(&mut b.header.tx_root)),
+        ("receipts_root", |b| flip(&mut b.header.receipts_root)),
+        ("tx_count", |b| b.header.tx_count += 1),
+        ("reading_count", |b| b.header.reading_count += 1),
+    ];
+    for (what, edit) in edits {
+        let mut b = base.clone();
+        edit(&mut b);
+        assert_fails!(what, b, VerifyError::FinalizationForOtherBlock { .. });
+    }
+}
+
+#[test]
+fn the_reading_and_its_signature_are_checked() {
+    for base in both() {
+        type Edit = fn(&mut ProofBundle);
+        let edits: [(&str, Edit); 7] = [
+            ("value", |b| b.reading.reading.value.0 += 1),
+            ("seq", |b| b.reading.reading.seq += 1),
+            ("timestamp_ms", |b| b.reading.reading.timestamp_ms -= 1),
+            ("manual", |b| {
+                b.reading.reading.manual = !b.reading.reading.manual
+            }),
+            ("unit", |b| b.reading.reading.unit = Unit::MegawattHour),
+            ("signature first byte", |b| {
+                b.reading.signature.bytes[0] ^= 1
+            }),
+            ("signature last byte", |b| {
+                *b.reading.signature.bytes.last_mut().unwrap() ^= 0x80
+            }),
+        ];
+        for (what, edit) in edits {
+            let mut b = base.clone();
+            edit(&mut b);
+            let e = assert_fails!(what, b, VerifyError::BadReadingSignature { .. });
+            assert_eq!(e.step(), Step::ReadingSignature);
+        }
+        let mut b = base.clone();
+        b.reading.signer = match b.reading.signer {
+            ReadingSigner::Meter => ReadingSigner::Gateway,
+            ReadingSigner::Gateway => ReadingSigner::Meter,
+        };
+        assert_fails!("signer", b, VerifyError::WrongSigner(_));
+    }
+}
+
+#[test]
+fn a_reading_spliced_from_another_position_is_not_included() {
+    let f = fixture();
+    let a = f.meter_signed();
+    let other = f
+        .bundles
+        .iter()
+        .find(|o| o.header == a.header && o.index != a.index)
+        .unwrap();
+    // Another genuine reading of the same block, with its own genuine registry records, but
+    // claimed at this bundle's position.
+    let mut b = a.clone();
+    b.reading = other.reading.clone();
+    b.meter_proof = other.meter_proof.clone();
+    assert_fails!("spliced reading", b, VerifyError::ReadingNotIncluded { .. });
+}
+
+#[test]
+fn the_audit_path_and_position_are_checked() {
+    let base = fixture().meter_signed();
+    assert!(!base.audit_path.is_empty());
+    for i in 0..base.audit_path.len() {
+        let mut b = base.clone();
+        flip(&mut b.audit_path[i]);
+        assert_fails!(
+            format!("path element {i}"),
+            b,
+            VerifyError::ReadingNotIncluded { .. }
+        );
+    }
+    let mut b = base.clone();
+    b.audit_path.pop();
+    assert_fails!("shortened path", b, VerifyError::ReadingNotIncluded { .. });
+    let mut b = base.clone();
+    b.audit_path.push(Hash32([3; 32]));
+    assert_fails!("lengthened path", b, VerifyError::ReadingNotIncluded { .. });
+    for index in [
+        base.index + 1,
+        base.index.wrapping_sub(1),
+        base.tree_size,
+        u64::MAX,
+    ] {
+        if index == base.index {
+            continue;
+        }
+        let mut b = base.clone();
+        b.index = index;
+        assert_fails!(
+            format!("index {index}"),
+            b,
+            VerifyError::ReadingNotIncluded { .. }
+        );
+    }
+    let mut b = base.clone();
+    b.tree_size += 1;
+    assert_fails!("tree_size", b, VerifyError::TreeSizeMismatch { .. });
+}
+
+#[test]
+fn the_meter_record_is_checked() {
+    let base = fixture().meter_signed();
+    let ts = base.reading.reading.timestamp_ms;
+
+    for status in [DeviceStatus::Registered, DeviceStatus::Revoked] {
+        let mut b = base.clone();
+        meter_mut(&mut b).status = status;
+        assert_fails!(
+            format!("status {status:?}"),
+            b,
+            VerifyError::MeterNotActive { .. }
+        );
+    }
+    let mut b = base.clone();
+    meter_mut(&mut b)
+        .calibration
+        .as_mut()
+        .unwrap()
+        .valid_until_ms = ts;
+    assert_fails!(
+        "calibration expired at the reading",
+        b,
+        VerifyError::CalibrationDoesNotCover { .. }
+    );
+    let mut b = base.clone();
+    meter_mut(&mut b)
+        .calibration
+        .as_mut()
+        .unwrap()
+        .valid_from_ms = ts + 1;
+    assert_fails!(
+        "calibration starts after the reading",
+        b,
+        VerifyError::CalibrationDoesNotCover { .. }
+    );
+    let mut b = base.clone();
+    meter_mut(&mut b).calibration = None;
+    assert_fails!("no calibration", b, VerifyError::NoCalibration { .. });
+    // Edits that keep the record plausible are caught by the state proof.
+    let mut b = base.clone();
+    meter_mut(&mut b)
+        .calibration
+        .as_mut()
+        .unwrap()
+        .valid_from_ms -= 1;
+    assert_fails!(
+        "calibration start moved but still covering",
+        b,
+        VerifyError::StateProofInvalid { which: "meter", .. }
+    );
+    let mut b = base.clone();
+    meter_mut(&mut b)
+        .calibration
+        .as_mut()
+        .unwrap()
+        .valid_until_ms += 86_400_000;
+    assert_fails!(
+        "calibration extended",
+        b,
+        VerifyError::StateProofInvalid { which: "meter", .. }
+    );
+    let mut b = base.clone();
+    meter_mut(&mut b)
+        .calibration
+        .as_mut()
+        .unwrap()
+        .certificate_no = "HN-2026-9999".into();
+    assert_fails!(
+        "certificate number",
+        b,
+        VerifyError::StateProofInvalid { which: "meter", .. }
+    );
+    let mut b = base.clone();
+    meter_mut(&mut b).name = "a nicer name".into();
+    assert_fails!(
+        "meter name",
+        b,
+        VerifyError::StateProofInvalid { which: "meter", .. }
+    );
+
+    let mut b = base.clone();
+    meter_mut(&mut b).unit = Unit::MegawattHour;
+    assert_fails!("unit", b, VerifyError::UnitMismatch { .. });
+    let mut b = base.clone();
+    meter_mut(&mut b).gateway = DeviceId::new("ACME-GW99").unwrap();
+    assert_fails!("meter's gateway", b, VerifyError::MeterNotOnGateway { .. });
+    let mut b = base.clone();
+    meter_mut(&mut b).owner = UnifiedSocialCreditCode::new("91350100M000100Y43").unwrap();
+    assert_fails!("meter's owner", b, VerifyError::OwnerMismatch { .. });
+    let mut b = base.clone();
+    meter_mut(&mut b).id = DeviceId::new("ACME-EM99").unwrap();
+    assert_fails!(
+        "meter record id",
+        b,
+        VerifyError::MeterRecordMismatch { .. }
+    );
+    let mut b = base.clone();
+    meter_mut(&mut b).public_key = None;
+    assert_fails!("meter key removed", b, VerifyError::WrongSigner(_));
+}
+
+#[test]
+fn a_forged_meter_key_with_a_forged_signature_fails_at_the_state_proof() {
+    let base = fixture().meter_signed();
+    let forger = SigningKey::ed25519_from_seed([9; 32]);
+    let mut b = base.clone();
+    b.reading.reading.value.0 *= 2;
+    b.reading = sign_reading(&forger, b.reading.reading.clone(), ReadingSigner::Meter);
+    meter_mut(&mut b).public_key = Some(forger.public_key());
+    assert_fails!(
+        "forged key",
+        b,
+        VerifyError::StateProofInvalid { which: "meter", .. }
+    );
+    // Same for a gateway-signed reading with a forged gateway key.
+    let base = fixture().gateway_signed();
+    let mut b = base.clone();
+    b.reading.reading.value.0 += 1;
+    b.reading = sign_reading(&forger, b.reading.reading.clone(), ReadingSigner::Gateway);
+    gateway_mut(&mut b).public_key = forger.public_key();
+    assert_fails!(
+        "forged gateway key",
+        b,
+        VerifyError::StateProofInvalid {
+            which: "gateway",
+            ..
+        }
+    );
+}
+
+#[test]
+fn the_state_proofs_themselves_are_checked() {
+    let base = fixture().meter_signed();
+    let mut b = base.clone();
+    b.meter_proof.index ^= 1;
+    assert_fails!(
+        "meter proof index",
+        b,
+        VerifyError::StateProofInvalid { which: "meter", .. }
+    );
+    // The header does not commit to the number of state entries, so `size` only steers the
+    // path (a path can fit more than one size; see docs/proof-format.md). Sizes that do not fit
+    // the path fail.
+    let index = base.meter_proof.index;
+    for size in [index, index + 1, 1, 0, u64::MAX] {
+        let mut b = base.clone();
+        b.meter_proof.size = size;
+        assert_fails!(
+            format!("meter proof size {size}"),
+            b,
+            VerifyError::StateProofInvalid { which: "meter", .. }
+        );
+    }
+    let mut b = base.clone();
+    flip(&mut b.meter_proof.path[0]);
+    assert_fails!(
+        "meter proof path",
+        b,
+        VerifyError::StateProofInvalid { which: "meter", .. }
+    );
+    let mut b = base.clone();
+    flip(b.gateway_proof.path.last_mut().unwrap());
+    assert_fails!(
+        "gateway proof path",
+        b,
+        VerifyError::StateProofInvalid {
+            which: "gateway",
+            ..
+        }
+    );
+    let mut b = base.clone();
+    b.meter_proof.entry.key = StateKey::Meter(DeviceId::new("ACME-EM03").unwrap());
+    assert_fails!(
+        "meter proof key",
+        b,
+        VerifyError::StateKeyMismatch { which: "meter", .. }
+    );
+    let mut b = base.clone();
+    b.meter_proof.entry.key = StateKey::Progress(base.reading.reading.meter.clone());
+    assert_fails!(
+        "meter proof key kind",
+        b,
+        VerifyError::StateKeyMismatch { which: "meter", .. }
+    );
+    let mut b = base.clone();
+    b.gateway_proof.entry.key = StateKey::Gateway(DeviceId::new("ACME-GW02").unwrap());
+    assert_fails!(
+        "gateway proof key",
+        b,
+        VerifyError::StateKeyMismatch {
+            which: "gateway",
+            ..
+        }
+    );
+    let mut b = base.clone();
+    b.meter_proof = base.gateway_proof.clone();
+    assert_fails!(
+        "gateway proof as meter proof",
+        b,
+        VerifyError::NotAMeterRecord { found: "gateway" }
+    );
+    let mut b = base.clone();
+    b.gateway_proof = base.meter_proof.clone();
+    assert_fails!(
+        "meter proof as gateway proof",
+        b,
+        VerifyError::NotAGatewayRecord { found: "meter" }
+    );
+}
+
+#[test]
+fn the_gateway_record_is_checked() {
+    let [meter_signed, gateway_signed] = both();
+    let other_key = SigningKey::ed25519_from_seed([8; 32]).public_key();
+    // The gateway's key signs gateway-signed readings: changing it breaks the signature…
+    let mut b = gateway_signed.clone();
+    gateway_mut(&mut b).public_key = other_key.clone();
+    assert_fails!(
+        "gateway key (gateway-signed)",
+        b,
+        VerifyError::BadReadingSignature {
+            signer: "gateway",
+            ..
+        }
+    );
+    // …and for meter-signed readings, the gateway record's proof.
+    let mut b = meter_signed.clone();
+    gateway_mut(&mut b).public_key = other_key;
+    assert_fails!(
+        "gateway key (meter-signed)",
+        b,
+        VerifyError::StateProofInvalid {
+            which: "gateway",
+            ..
+        }
+    );
+    for base in [meter_signed, gateway_signed] {
+        let mut b = base.clone();
+        gateway_mut(&mut b).status = DeviceStatus::Revoked;
+        assert_fails!("gateway status", b, VerifyError::GatewayNotActive { .. });
+        let mut b = base.clone();
+        gateway_mut(&mut b).owner = UnifiedSocialCreditCode::new("91350100M000100Y43").unwrap();
+        assert_fails!("gateway owner", b, VerifyError::OwnerMismatch { .. });
+        let mut b = base.clone();
+        b.gateway = DeviceId::new("ACME-GW02").unwrap();
+        assert_fails!(
+            "bundle gateway id",
+            b,
+            VerifyError::GatewayRecordMismatch { .. }
+        );
+        let mut b = base.clone();
+        gateway_mut(&mut b).id = DeviceId::new("ACME-GW02").unwrap();
+        b.gateway = DeviceId::new("ACME-GW02").unwrap();
+        assert_fails!(
+            "gateway id in record and bundle",
+            b,
+            VerifyError::MeterNotOnGateway { .. }
+        );
+    }
+}
+
+#[test]
+fn a_flipped_signature_byte_in_the_certificate_names_the_validator() {
+    let base = fixture().meter_signed();
+    let bytes = hex::decode(&base.finalization).unwrap();
+    let fin = decode_fin(&base);
+    let signers = fin.certificate.signers.count();
+    // The certificate ends with the signatures, 64 bytes each, in signer order.
+    for k in 0..signers {
+        let mut tampered = bytes.clone();
+        let at = bytes.len() - 64 * (signers - k) + 10;
+        tampered[at] ^= 0x01;
+        let mut b = base.clone();
+        b.finalization = hex::encode(&tampered);
+        let e = assert_fails!(
+            format!("signature {k}"),
+            b,
+            VerifyError::FinalizationBadSignatures { .. }
+        );
+        let VerifyError::FinalizationBadSignatures { validators } = &e else {
+            unreachable!()
+        };
+        assert_eq!(validators.len(), 1, "exactly one validator is blamed: {e}");
+        let index = fin.certificate.signers.iter().nth(k).unwrap().get();
+        assert!(validators[0].contains(&format!("signer #{index}")), "{e}");
+        assert!(
+            validators[0].starts_with("validator-"),
+            "named from genesis: {e}"
+        );
+    }
+}
+
+#[test]
+fn malformed_certificates_are_refused() {
+    let base = fixture().meter_signed();
+    let bytes = hex::decode(&base.finalization).unwrap();
+    let mut b = base.clone();
+    b.finalization = hex::encode(&bytes[..bytes.len() - 1]);
+    assert_fails!("truncated", b, VerifyError::FinalizationMalformed { .. });
+    let mut b = base.clone();
+    b.finalization = hex::encode([bytes.as_slice(), &[0]].concat());
+    assert_fails!(
+        "trailing byte",
+        b,
+        VerifyError::FinalizationMalformed { .. }
+    );
+    let mut b = base.clone();
+    b.finalization = String::new();
+    assert_fails!("empty", b, VerifyError::FinalizationMalformed { .. });
+    let mut b = base.clone();
+    b.finalization.push('z');
+    assert_fails!("not hex", b, VerifyError::FinalizationNotHex(_));
+}
+
+#[test]
+fn the_certificate_must_finalize_this_block_with_a_quorum() {
+    let f = fixture();
+    let base = f.meter_signed();
+    let fin = decode_fin(&base);
+
+    // A genuine certificate of another block.
+    let mut b = base.clone();
+    b.finalization = f.other_finalization(&base);
+    assert_fails!(
+        "other block's certificate",
+        b,
+        VerifyError::FinalizationForOtherBlock { .. }
+    );
+
+    // This certificate's signatures, claimed for another payload or round.
+    let mut other = fin.clone();
+    other.proposal.payload.0[0] ^= 1;
+    let mut b = base.clone();
+    set_fin(&mut b, &other);
+    assert_fails!(
+        "payload changed",
+        b,
+        VerifyError::FinalizationForOtherBlock { .. }
+    );
+    let mut other = fin.clone();
+    other.proposal.parent = commonware_consensus::types::View::new(other.proposal.parent.get() + 1);
+    let mut b = base.clone();
+    set_fin(&mut b, &other);
+    let e = assert_fails!(
+        "parent view changed",
+        b,
+        VerifyError::FinalizationBadSignatures { .. }
+    );
+    let VerifyError::FinalizationBadSignatures { validators } = e else {
+        unreachable!()
+    };
+    assert_eq!(
+        validators.len(),
+        fin.certificate.signers.count(),
+        "every signature fails"
+    );
+
+    // Exactly a quorum still verifies; one less does not.
+    let signed: Vec<Participant> = fin.certificate.signers.iter().collect();
+    let with = |n: usize| {
+        let mut c = fin.clone();
+        c.certificate.signers = Signers::new(4, signed[..n].iter().copied()).unwrap();
+        c.certificate.signatures = fin.certificate.signatures[..n].to_vec();
+        let mut b = base.clone();
+        set_fin(&mut b, &c);
+        b
+    };
+    let v = verify(&with(3), Some(&f.genesis)).unwrap();
+    assert_eq!(v.validator_signatures, 3);
+    assert_fails!(
+        "two signatures",
+        with(2),
+        VerifyError::FinalizationNoQuorum {
+            signers: 2,
+            quorum: 3,
+            validators: 4
+        }
+    );
+
+    // A bitmap for a smaller committee.
+    let mut c = fin.clone();
+    c.certificate.signers = Signers::new(3, [0, 1, 2].map(Participant::new)).unwrap();
+    c.certificate.signatures = fin.certificate.signatures[..3].to_vec();
+    let mut b = base.clone();
+    set_fin(&mut b, &c);
+    assert_fails!(
+        "smaller committee",
+        b,
+        VerifyError::FinalizationCommitteeSize {
+            bitmap: 3,
+            validators: 4
+        }
+    );
+
+    // One validator's signature presented as another's.
+    let mut c = fin.clone();
+    let first: Lazy<_> = fin.certificate.signatures[0].clone();
+    c.certificate.signatures[1] = first;
+    let mut b = base.clone();
+    set_fin(&mut b, &c);
+    let e = assert_fails!(
+        "duplicated signature",
+        b,
+        VerifyError::FinalizationBadSignatures { .. }
+    );
+    let VerifyError::FinalizationBadSignatures { validators } = e else {
+        unreachable!()
+    };
+    assert_eq!(validators.len(), 1);
+    assert!(validators[0].contains(&format!("signer #{}", signed[1].get())));
+}
+
+#[test]
+fn another_validator_set_is_refused() {
+    let f = fixture();
+    let other = genesis_with_other_validators(&f.genesis);
+    for base in both() {
+        // Trusting another genesis: refused at step (a).
+        let e = assert_fails_with!(
+            "other trusted genesis",
+            base,
+            Some(&other),
+            VerifyError::GenesisMismatch { .. }
+        );
+        assert!(e.to_string().contains("validator keys differ"), "{e}");
+        // A bundle carrying another validator set: the certificate does not verify under it.
+        let mut b = base.clone();
+        b.genesis = other.clone();
+        assert_fails_with!(
+            "bundle genesis swapped, nothing trusted",
+            b,
+            None,
+            VerifyError::FinalizationBadSignatures { .. }
+        );
+        assert_fails_with!(
+            "bundle genesis swapped, original trusted",
+            b,
+            Some(&f.genesis),
+            VerifyError::GenesisMismatch { .. }
+        );
+    }
+    let base = f.meter_signed();
+    let mut g = f.genesis.clone();
+    g.chain_id = ChainId::new("national-1").unwrap();
+    assert_fails_with!(
+        "trusted genesis of another chain",
+        base,
+        Some(&g),
+        VerifyError::GenesisMismatch { .. }
+    );
+    let mut g = f.genesis.clone();
+    g.genesis_time_ms += 1;
+    assert_fails_with!(
+        "trusted genesis with another time",
+        base,
+        Some(&g),
+        VerifyError::GenesisMismatch { .. }
+    );
+    let mut b = base.clone();
+    b.genesis.validators[0].consensus_key = "not hex".into();
+    assert_fails_with!(
+        "unusable validator key",
+        b,
+        None,
+        VerifyError::BadValidatorSet(_)
+    );
+    let mut b = base.clone();
+    b.version = "trustmeter-proof/v2".into();
+    assert_fails!("version", b, VerifyError::UnsupportedVersion { .. });
+}

@@ -1,0 +1,272 @@
+//! # trustmeter-index
+//!
+//! Indexes for queries, derived from finalized blocks and nothing else. The node feeds every
+//! finalized block (including the ones it replays at start-up) to [`Index::apply`]; applying is
+//! idempotent by height, so deleting the index file and restarting the node rebuilds it.
+//!
+//! Tables (redb, one file):
+//! - `meta`: the indexed height.
+//! - `blocks`: height → canonical block.
+//! - `finalizations`: height → the finalization certificate (Commonware encoding).
+//! - `receipts`: transaction hash → (height, position, receipt).
+//! - `readings`: (meter, timestamp, seq) → (height, position in the readings tree, signed
+//!   reading), for time-range queries; `reading_seq`: (meter, seq) → (height, timestamp).
+//! - `snapshots`: every [`SNAPSHOT_INTERVAL`] heights, the post-state, so the state at any height
+//!   (for proofs) is one snapshot plus at most that many re-executed blocks away.
+//!
+//! This crate must not decide anything consensus depends on.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use commonware_codec::Encode;
+use futures::StreamExt;
+use futures::channel::mpsc::UnboundedReceiver;
+use redb::{Database, ReadableDatabase, TableDefinition};
+use std::path::Path;
+use std::sync::Arc;
+use tracing::{debug, info, warn};
+use trustmeter_chain::Finalized;
+use trustmeter_state::{BlockOutput, SignatureVerdicts, State, execute_block};
+use trustmeter_types::{Block, DeviceId, Genesis, Hash32, ReadingOutcome, Receipt, SignedReading, TxPayload};
+
+/// Heights between two stored state snapshots.
+pub const SNAPSHOT_INTERVAL: u64 = 64;
+/// Most readings one range query returns.
+pub const MAX_RANGE_RESULTS: usize = 100_000;
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const FINALIZATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("finalizations");
+const RECEIPTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("receipts");
+const READINGS: TableDefinition<(&str, i64, u64), &[u8]> = TableDefinition::new("readings");
+const READING_SEQ: TableDefinition<(&str, u64), (u64, i64)> = TableDefinition::new("reading_seq");
+const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshots");
+
+/// Index errors.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The database failed.
+    #[error("index database error: {0}")]
+    Db(String),
+    /// Stored bytes do not decode (the file is damaged; delete it to rebuild).
+    #[error("index entry does not decode: {0}; delete the index file to rebuild it from the chain")]
+    Corrupt(String),
+    /// A height is missing.
+    #[error("height {0} is not indexed")]
+    Missing(u64),
+}
+
+fn dberr<E: std::fmt::Display>(e: E) -> IndexError {
+    IndexError::Db(e.to_string())
+}
+
+/// Where a transaction ended up.
+#[derive(Clone, Debug, BorshSerialize, BorshDeserialize)]
+pub struct IndexedReceipt {
+    /// Block height.
+    pub height: u64,
+    /// Position in the block.
+    pub index: u32,
+    /// The receipt.
+    pub receipt: Receipt,
+}
+
+/// A recorded reading with its location.
+#[derive(Clone, Debug, BorshSerialize, BorshDeserialize)]
+pub struct IndexedReading {
+    /// Block height.
+    pub height: u64,
+    /// Position in the block's readings tree.
+    pub position: u32,
+    /// The signed reading.
+    pub reading: SignedReading,
+}
+
+/// The query indexes of one node.
+#[derive(Clone)]
+pub struct Index {
+    db: Arc<Database>,
+    genesis: Genesis,
+}
+
+impl Index {
+    /// Opens (or creates) the index file.
+    pub fn open(path: &Path, genesis: Genesis) -> Result<Self, IndexError> {
+        let database = Database::create(path).map_err(dberr)?;
+        let w = database.begin_write().map_err(dberr)?;
+        {
+            w.open_table(META).map_err(dberr)?;
+            w.open_table(BLOCKS).map_err(dberr)?;
+            w.open_table(FINALIZATIONS).map_err(dberr)?;
+            w.open_table(RECEIPTS).map_err(dberr)?;
+            w.open_table(READINGS).map_err(dberr)?;
+            w.open_table(READING_SEQ).map_err(dberr)?;
+            w.open_table(SNAPSHOTS).map_err(dberr)?;
+        }
+        w.commit().map_err(dberr)?;
+        Ok(Self { db: Arc::new(database), genesis })
+    }
+
+    /// The genesis this index belongs to.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// Highest indexed height (0 when empty).
+    pub fn height(&self) -> u64 {
+        let r = match self.db.begin_read() {
+            Ok(r) => r,
+            Err(_) => return 0,
+        };
+        r.open_table(META).ok().and_then(|t| t.get("height").ok().flatten().map(|v| v.value())).unwrap_or(0)
+    }
+
+    /// Indexes one finalized block. Blocks at or below the indexed height are ignored; a gap is
+    /// an error (blocks arrive in order).
+    pub fn apply(&self, f: &Finalized) -> Result<(), IndexError> {
+        let block = &f.block.block;
+        let h = block.header.height;
+        let current = self.height();
+        if h <= current {
+            return Ok(());
+        }
+        if h != current + 1 {
+            return Err(IndexError::Missing(current + 1));
+        }
+        let w = self.db.begin_write().map_err(dberr)?;
+        {
+            w.open_table(BLOCKS).map_err(dberr)?.insert(h, f.block.encoded()).map_err(dberr)?;
+            if let Some(fin) = &f.finalization {
+                w.open_table(FINALIZATIONS).map_err(dberr)?.insert(h, fin.encode().as_ref()).map_err(dberr)?;
+            }
+            let mut receipts = w.open_table(RECEIPTS).map_err(dberr)?;
+            for (i, r) in f.output.receipts.iter().enumerate() {
+                let v = borsh::to_vec(&IndexedReceipt { height: h, index: i as u32, receipt: r.clone() }).expect("encode");
+                receipts.insert(&r.tx_hash.0, v.as_slice()).map_err(dberr)?;
+            }
+            let mut readings = w.open_table(READINGS).map_err(dberr)?;
+            let mut by_seq = w.open_table(READING_SEQ).map_err(dberr)?;
+            for (pos, (t, r)) in f.output.recorded.iter().enumerate() {
+                let TxPayload::SubmitReadings { readings: batch, .. } = &block.txs[*t as usize].body.payload else { continue };
+                let sr = &batch[*r as usize];
+                let rd = &sr.reading;
+                let v = borsh::to_vec(&IndexedReading { height: h, position: pos as u32, reading: sr.clone() }).expect("encode");
+                readings.insert((rd.meter.as_str(), rd.timestamp_ms, rd.seq), v.as_slice()).map_err(dberr)?;
+                by_seq.insert((rd.meter.as_str(), rd.seq), (h, rd.timestamp_ms)).map_err(dberr)?;
+            }
+            if h % SNAPSHOT_INTERVAL == 0 {
+                w.open_table(SNAPSHOTS).map_err(dberr)?.insert(h, f.output.state.snapshot().as_slice()).map_err(dberr)?;
+            }
+            w.open_table(META).map_err(dberr)?.insert("height", h).map_err(dberr)?;
+        }
+        w.commit().map_err(dberr)?;
+        debug!(height = h, "indexed");
+        Ok(())
+    }
+
+    /// Applies finalized blocks from a channel until it closes.
+    pub async fn run(self, mut rx: UnboundedReceiver<Finalized>) {
+        let start = self.height();
+        if start > 0 {
+            info!(height = start, "index opened");
+        }
+        while let Some(f) = rx.next().await {
+            if let Err(e) = self.apply(&f) {
+                warn!(error = %e, "indexing failed; the index will be rebuilt from the chain on the next start if it was lost");
+            }
+        }
+    }
+
+    /// A block by height.
+    pub fn block(&self, h: u64) -> Result<Option<Block>, IndexError> {
+        let r = self.db.begin_read().map_err(dberr)?;
+        let t = r.open_table(BLOCKS).map_err(dberr)?;
+        match t.get(h).map_err(dberr)? {
+            None => Ok(None),
+            Some(v) => borsh::from_slice(v.value()).map(Some).map_err(|e| IndexError::Corrupt(e.to_string())),
+        }
+    }
+
+    /// The finalization certificate of a height (Commonware encoding).
+    pub fn finalization(&self, h: u64) -> Result<Option<Vec<u8>>, IndexError> {
+        let r = self.db.begin_read().map_err(dberr)?;
+        let t = r.open_table(FINALIZATIONS).map_err(dberr)?;
+        Ok(t.get(h).map_err(dberr)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Where a transaction was included, with its receipt.
+    pub fn receipt(&self, tx: &Hash32) -> Result<Option<IndexedReceipt>, IndexError> {
+        let r = self.db.begin_read().map_err(dberr)?;
+        let t = r.open_table(RECEIPTS).map_err(dberr)?;
+        match t.get(&tx.0).map_err(dberr)? {
+            None => Ok(None),
+            Some(v) => borsh::from_slice(v.value()).map(Some).map_err(|e| IndexError::Corrupt(e.to_string())),
+        }
+    }
+
+    /// Recorded readings of a meter with `from_ms <= timestamp < to_ms`, in time order, at most
+    /// `limit` (capped at [`MAX_RANGE_RESULTS`]).
+    pub fn readings(&self, meter: &DeviceId, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<IndexedReading>, IndexError> {
+        let r = self.db.begin_read().map_err(dberr)?;
+        let t = r.open_table(READINGS).map_err(dberr)?;
+        let m = meter.as_str();
+        let mut out = Vec::new();
+        if from_ms >= to_ms {
+            return Ok(out);
+        }
+        for item in t.range((m, from_ms, 0u64)..(m, to_ms, 0u64)).map_err(dberr)? {
+            if out.len() >= limit.min(MAX_RANGE_RESULTS) {
+                break;
+            }
+            let (_, v) = item.map_err(dberr)?;
+            out.push(borsh::from_slice(v.value()).map_err(|e| IndexError::Corrupt(e.to_string()))?);
+        }
+        Ok(out)
+    }
+
+    /// The recorded reading of a meter with sequence `seq`.
+    pub fn reading(&self, meter: &DeviceId, seq: u64) -> Result<Option<IndexedReading>, IndexError> {
+        let r = self.db.begin_read().map_err(dberr)?;
+        let t = r.open_table(READING_SEQ).map_err(dberr)?;
+        let Some((_, ts)) = t.get((meter.as_str(), seq)).map_err(dberr)?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        let t = r.open_table(READINGS).map_err(dberr)?;
+        match t.get((meter.as_str(), ts, seq)).map_err(dberr)? {
+            None => Ok(None),
+            Some(v) => borsh::from_slice(v.value()).map(Some).map_err(|e| IndexError::Corrupt(e.to_string())),
+        }
+    }
+
+    /// Re-executes block `h` on the state before it (from the nearest snapshot, replaying the
+    /// blocks in between without re-checking signatures this node already verified) and returns
+    /// the block and its execution output: what a proof of anything in block `h` needs.
+    pub fn execution_at(&self, h: u64) -> Result<(Block, BlockOutput), IndexError> {
+        if h == 0 || h > self.height() {
+            return Err(IndexError::Missing(h));
+        }
+        let r = self.db.begin_read().map_err(dberr)?;
+        let snaps = r.open_table(SNAPSHOTS).map_err(dberr)?;
+        let mut state = match snaps.range(..h).map_err(dberr)?.next_back() {
+            Some(item) => {
+                let (_, v) = item.map_err(dberr)?;
+                State::restore(v.value()).map_err(IndexError::Corrupt)?
+            }
+            None => trustmeter_state::genesis_block(&self.genesis).1,
+        };
+        let trusted = SignatureVerdicts::trust_finalized();
+        loop {
+            let next = state.height + 1;
+            let block = self.block(next)?.ok_or(IndexError::Missing(next))?;
+            let out = execute_block(&state, &block, &trusted).map_err(|e| IndexError::Corrupt(format!("block {next} does not re-execute: {e}")))?;
+            if next == h {
+                return Ok((block, out));
+            }
+            state = out.state;
+        }
+    }
+
+    /// Counts recorded readings of a block's receipts (for status displays).
+    pub fn recorded_in(receipts: &[Receipt]) -> usize {
+        receipts.iter().flat_map(|r| r.readings.iter()).filter(|o| **o == ReadingOutcome::Accepted).count()
+    }
+}

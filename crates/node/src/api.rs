@@ -1,0 +1,441 @@
+//! The HTTP/JSON API. `GET /openapi.json` serves its OpenAPI document.
+//!
+//! Errors are JSON `{ "code": ..., "message": ... }` with a machine-readable code and a sentence a
+//! person can act on.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use commonware_codec::Decode;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use trustmeter_chain::app::MarshalMailbox;
+use trustmeter_chain::{App, BlockFinalization};
+use trustmeter_crypto::tx_hash;
+use trustmeter_index::Index;
+use trustmeter_types::limits::MAX_TX_BYTES;
+use trustmeter_types::{DeviceId, Genesis, Hash32, Transaction, UnifiedSocialCreditCode, decode};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+/// Shared state of the API handlers.
+#[derive(Clone)]
+pub struct ApiState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    genesis: Genesis,
+    genesis_hash: Hash32,
+    app: App,
+    index: Index,
+    #[allow(dead_code)]
+    marshal: MarshalMailbox,
+}
+
+impl ApiState {
+    /// Builds the API state.
+    pub fn new(name: String, genesis: Genesis, app: App, index: Index, marshal: MarshalMailbox) -> Self {
+        let genesis_hash = trustmeter_crypto::tagged_hash(b"trustmeter/genesis/v1", &trustmeter_types::encode(&genesis));
+        Self { inner: Arc::new(Inner { name, genesis, genesis_hash, app, index, marshal }) }
+    }
+}
+
+/// An API error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiError {
+    /// Machine-readable code.
+    pub code: String,
+    /// What went wrong and what to do.
+    pub message: String,
+    /// The transaction concerned, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tx_hash: Option<String>,
+    #[serde(skip)]
+    status: u16,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self { code: code.into(), message: message.into(), tx_hash: None, status: status.as_u16() }
+    }
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+    fn internal(e: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// Chain status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusView {
+    /// Node name.
+    pub node: String,
+    /// Chain id.
+    pub chain_id: String,
+    /// Hash of the genesis document.
+    pub genesis_hash: String,
+    /// Latest finalized height (applied to state).
+    pub finalized_height: u64,
+    /// Digest of the latest finalized block.
+    pub finalized_digest: String,
+    /// State root after it.
+    pub state_root: String,
+    /// Timestamp of the latest finalized block (Unix ms).
+    pub finalized_time_ms: i64,
+    /// Height the query index has reached.
+    pub indexed_height: u64,
+    /// Consensus epoch.
+    pub epoch: u64,
+    /// Validators (from genesis).
+    pub validators: Vec<ValidatorView>,
+    /// Transactions waiting in this node's mempool.
+    pub mempool_txs: usize,
+    /// Readings waiting in this node's mempool.
+    pub mempool_readings: usize,
+    /// Proposed blocks this node refused as invalid.
+    pub refused_blocks: u64,
+}
+
+/// A validator.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValidatorView {
+    /// Name.
+    pub name: String,
+    /// Operating organisation.
+    pub org: String,
+    /// Consensus key (hex).
+    pub consensus_key: String,
+    /// p2p address.
+    pub p2p_address: String,
+}
+
+/// A block.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlockView {
+    /// Block digest.
+    pub digest: String,
+    /// Header fields.
+    #[schema(value_type = Object)]
+    pub header: trustmeter_types::BlockHeader,
+    /// Transaction hashes, in order.
+    pub txs: Vec<String>,
+    /// Whether a finalization certificate is stored for it.
+    pub finalized: bool,
+}
+
+/// Accepted for inclusion.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubmitView {
+    /// Transaction hash: poll `GET /v1/transactions/{hash}`.
+    pub tx_hash: String,
+    /// Always `pending`: a transaction is acknowledged only once its block is finalized.
+    pub status: String,
+}
+
+/// Where a transaction stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiptView {
+    /// Transaction hash.
+    pub tx_hash: String,
+    /// `pending`, `rejected` (at admission, never in a block) or `finalized`.
+    pub status: String,
+    /// Height of the finalized block that includes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u64>,
+    /// Position in that block.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// The execution receipt (outcome and per-reading outcomes) for a finalized transaction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub receipt: Option<trustmeter_types::Receipt>,
+    /// The admission rejection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub rejection: Option<trustmeter_types::Rejection>,
+}
+
+/// A recorded reading.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadingView {
+    /// Meter.
+    pub meter: String,
+    /// Sequence number.
+    pub seq: u64,
+    /// Collection time (Unix ms).
+    pub timestamp_ms: i64,
+    /// Value, decimal text (exact fixed-point).
+    pub value: String,
+    /// Value in millionths of the unit.
+    pub value_micros: i64,
+    /// Unit symbol.
+    pub unit: String,
+    /// Entered by hand.
+    pub manual: bool,
+    /// `meter` or `gateway`.
+    pub signer: String,
+    /// Block height.
+    pub height: u64,
+    /// Proof bundle URL.
+    pub proof: String,
+}
+
+/// Range query parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RangeQuery {
+    /// From (Unix ms, inclusive); default 0.
+    pub from: Option<i64>,
+    /// To (Unix ms, exclusive); default unbounded.
+    pub to: Option<i64>,
+    /// Most results; default 10 000, at most 100 000.
+    pub limit: Option<usize>,
+}
+
+/// A meter with its reading progress.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeterView {
+    /// The registry record.
+    #[schema(value_type = Object)]
+    pub meter: trustmeter_types::Meter,
+    /// What the chain recorded of its readings.
+    #[schema(value_type = Object)]
+    pub progress: Option<trustmeter_state::MeterProgress>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Trustmeter node API", description = "Chain status, blocks, transaction submission and receipts, registry lookups, readings and offline-verifiable proofs."),
+    paths(status, block, submit, receipt, readings, meter, meters, gateway, organisation, proof),
+    components(schemas(StatusView, ValidatorView, BlockView, SubmitView, ReceiptView, ReadingView, MeterView, ApiError))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The API router.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .route("/v1/status", get(status))
+        .route("/v1/blocks/{height}", get(block))
+        .route("/v1/transactions", post(submit))
+        .route("/v1/transactions/{hash}", get(receipt))
+        .route("/v1/meters", get(meters))
+        .route("/v1/meters/{id}", get(meter))
+        .route("/v1/meters/{id}/readings", get(readings))
+        .route("/v1/meters/{id}/readings/{seq}/proof", get(proof))
+        .route("/v1/gateways/{id}", get(gateway))
+        .route("/v1/organisations/{id}", get(organisation))
+        .with_state(state)
+}
+
+#[utoipa::path(get, path = "/v1/status", responses((status = 200, body = StatusView)))]
+async fn status(State(s): State<ApiState>) -> ApiResult<StatusView> {
+    let st = s.inner.app.finalized_state();
+    let (txs, readings) = {
+        let m = s.inner.app.mempool();
+        let m = m.lock().expect("mempool lock");
+        (m.len(), m.readings())
+    };
+    Ok(Json(StatusView {
+        node: s.inner.name.clone(),
+        chain_id: s.inner.genesis.chain_id.to_string(),
+        genesis_hash: s.inner.genesis_hash.to_hex(),
+        finalized_height: st.height,
+        finalized_digest: st.block_digest.to_hex(),
+        state_root: st.root().to_hex(),
+        finalized_time_ms: st.timestamp_ms,
+        indexed_height: s.inner.index.height(),
+        epoch: 0,
+        validators: s
+            .inner
+            .genesis
+            .validators
+            .iter()
+            .map(|v| ValidatorView { name: v.name.clone(), org: v.org.to_string(), consensus_key: v.consensus_key.clone(), p2p_address: v.p2p_address.clone() })
+            .collect(),
+        mempool_txs: txs,
+        mempool_readings: readings,
+        refused_blocks: s.inner.app.refused_blocks(),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/blocks/{height}", params(("height" = u64, Path, description = "Block height")), responses((status = 200, body = BlockView), (status = 404, body = ApiError)))]
+async fn block(State(s): State<ApiState>, Path(height): Path<u64>) -> ApiResult<BlockView> {
+    let b = s.inner.index.block(height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("block {height} is not finalized (or not indexed yet)")))?;
+    Ok(Json(BlockView {
+        digest: trustmeter_crypto::block_digest(&b.header).to_hex(),
+        txs: b.txs.iter().map(|t| tx_hash(t).to_hex()).collect(),
+        finalized: s.inner.index.finalization(height).map_err(ApiError::internal)?.is_some(),
+        header: b.header,
+    }))
+}
+
+/// Submit a signed transaction: JSON (`application/json`) or its canonical encoding
+/// (`application/octet-stream`).
+#[utoipa::path(post, path = "/v1/transactions", request_body(content = Object, description = "A signed Transaction (JSON), or its canonical bytes"), responses((status = 202, body = SubmitView), (status = 422, body = ApiError), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
+async fn submit(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
+    if body.len() > MAX_TX_BYTES + 1024 * 1024 {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "malformed", format!("body is larger than the transaction limit of {MAX_TX_BYTES} bytes")).into_response();
+    }
+    let binary = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|v| v.starts_with("application/octet-stream")).unwrap_or(false);
+    let tx: Transaction = if binary {
+        match decode(&body, MAX_TX_BYTES) {
+            Ok(t) => t,
+            Err(e) => return ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.to_string()).into_response(),
+        }
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(t) => t,
+            Err(e) => return ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the body is not a transaction: {e}")).into_response(),
+        }
+    };
+    let h = tx_hash(&tx);
+    let app = s.inner.app.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let mempool = app.mempool();
+        if mempool.lock().expect("mempool lock").contains(&h) {
+            return Ok(h);
+        }
+        let readings = tx.body.payload.reading_count();
+        mempool.lock().expect("mempool lock").check_capacity(readings)?;
+        let state = app.finalized_state();
+        match trustmeter_chain::mempool::precheck(&state, &tx) {
+            Ok(v) => mempool.lock().expect("mempool lock").insert(tx, v),
+            Err(r) => {
+                mempool.lock().expect("mempool lock").remember_rejection(h, r.clone());
+                Err(r)
+            }
+        }
+    })
+    .await;
+    match result {
+        Ok(Ok(h)) => (StatusCode::ACCEPTED, Json(SubmitView { tx_hash: h.to_hex(), status: "pending".into() })).into_response(),
+        Ok(Err(r)) => {
+            let status = if r.code == trustmeter_types::RejectCode::MempoolFull { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::UNPROCESSABLE_ENTITY };
+            let mut e = ApiError::new(status, r.code.as_str(), r.message);
+            e.tx_hash = Some(h.to_hex());
+            e.into_response()
+        }
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+#[utoipa::path(get, path = "/v1/transactions/{hash}", params(("hash" = String, Path, description = "Transaction hash (hex)")), responses((status = 200, body = ReceiptView), (status = 404, body = ApiError)))]
+async fn receipt(State(s): State<ApiState>, Path(hash): Path<String>) -> ApiResult<ReceiptView> {
+    let h = Hash32::from_hex(&hash).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut view = ReceiptView { tx_hash: h.to_hex(), status: String::new(), height: None, index: None, receipt: None, rejection: None };
+    if let Some(r) = s.inner.index.receipt(&h).map_err(ApiError::internal)? {
+        view.status = "finalized".into();
+        view.height = Some(r.height);
+        view.index = Some(r.index);
+        view.receipt = Some(r.receipt);
+        return Ok(Json(view));
+    }
+    let mempool = s.inner.app.mempool();
+    let m = mempool.lock().expect("mempool lock");
+    if m.contains(&h) {
+        view.status = "pending".into();
+    } else if let Some(r) = m.rejection(&h) {
+        view.status = "rejected".into();
+        view.rejection = Some(r.clone());
+    } else {
+        return Err(ApiError::not_found("this node never received that transaction, or forgot its rejection; submit it again"));
+    }
+    Ok(Json(view))
+}
+
+fn device(id: &str) -> Result<DeviceId, ApiError> {
+    DeviceId::new(id).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+#[utoipa::path(get, path = "/v1/meters/{id}/readings", params(("id" = String, Path, description = "Meter id"), RangeQuery), responses((status = 200, body = [ReadingView]), (status = 400, body = ApiError)))]
+async fn readings(State(s): State<ApiState>, Path(id): Path<String>, Query(q): Query<RangeQuery>) -> ApiResult<Vec<ReadingView>> {
+    let meter = device(&id)?;
+    let rows = s.inner.index.readings(&meter, q.from.unwrap_or(0), q.to.unwrap_or(i64::MAX), q.limit.unwrap_or(10_000)).map_err(ApiError::internal)?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| {
+                let rd = &r.reading.reading;
+                ReadingView {
+                    meter: rd.meter.to_string(),
+                    seq: rd.seq,
+                    timestamp_ms: rd.timestamp_ms,
+                    value: rd.value.to_string(),
+                    value_micros: rd.value.micros(),
+                    unit: rd.unit.symbol().into(),
+                    manual: rd.manual,
+                    signer: match r.reading.signer {
+                        trustmeter_types::ReadingSigner::Meter => "meter".into(),
+                        trustmeter_types::ReadingSigner::Gateway => "gateway".into(),
+                    },
+                    height: r.height,
+                    proof: format!("/v1/meters/{}/readings/{}/proof", rd.meter, rd.seq),
+                }
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/meters/{id}", params(("id" = String, Path, description = "Meter id")), responses((status = 200, body = MeterView), (status = 404, body = ApiError)))]
+async fn meter(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<MeterView> {
+    let id = device(&id)?;
+    let st = s.inner.app.finalized_state();
+    let m = st.meter(&id).cloned().ok_or_else(|| ApiError::not_found(format!("meter {id} is not registered")))?;
+    Ok(Json(MeterView { meter: m, progress: st.progress(&id).cloned() }))
+}
+
+#[utoipa::path(get, path = "/v1/meters", responses((status = 200, body = [Object])))]
+async fn meters(State(s): State<ApiState>) -> Json<Vec<trustmeter_types::Meter>> {
+    Json(s.inner.app.finalized_state().meters().cloned().collect())
+}
+
+#[utoipa::path(get, path = "/v1/gateways/{id}", params(("id" = String, Path, description = "Gateway id")), responses((status = 200, body = Object), (status = 404, body = ApiError)))]
+async fn gateway(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<trustmeter_types::Gateway> {
+    let id = device(&id)?;
+    s.inner.app.finalized_state().gateway(&id).cloned().map(Json).ok_or_else(|| ApiError::not_found(format!("gateway {id} is not registered")))
+}
+
+#[utoipa::path(get, path = "/v1/organisations/{id}", params(("id" = String, Path, description = "Unified social credit code")), responses((status = 200, body = Object), (status = 404, body = ApiError)))]
+async fn organisation(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<trustmeter_types::Organisation> {
+    let id = UnifiedSocialCreditCode::new(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    s.inner.app.finalized_state().organisation(&id).cloned().map(Json).ok_or_else(|| ApiError::not_found(format!("organisation {id} is not a member")))
+}
+
+/// A reading's proof bundle, checkable offline with `trustmeter verify`.
+#[utoipa::path(get, path = "/v1/meters/{id}/readings/{seq}/proof", params(("id" = String, Path, description = "Meter id"), ("seq" = u64, Path, description = "Sequence number")), responses((status = 200, body = Object), (status = 404, body = ApiError)))]
+async fn proof(State(s): State<ApiState>, Path((id, seq)): Path<(String, u64)>) -> Result<Json<trustmeter_client::ProofBundle>, ApiError> {
+    let meter = device(&id)?;
+    let index = s.inner.index.clone();
+    let genesis = s.inner.genesis.clone();
+    tokio::task::spawn_blocking(move || {
+        let r = index.reading(&meter, seq).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("meter {meter} has no recorded reading with sequence {seq}")))?;
+        let fin_bytes = index.finalization(r.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("no finalization certificate stored for height {}", r.height)))?;
+        let participants = genesis.validators.len();
+        let fin = BlockFinalization::decode_cfg(fin_bytes, &participants).map_err(|e| ApiError::internal(format!("stored finalization does not decode: {e:?}")))?;
+        let (block, output) = index.execution_at(r.height).map_err(ApiError::internal)?;
+        trustmeter_client::ProofBundle::build(&genesis, &block, &output, &fin, r.position as usize).map(Json).map_err(ApiError::internal)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}

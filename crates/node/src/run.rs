@@ -1,0 +1,132 @@
+//! Starting a validator on the tokio runtime with authenticated p2p.
+
+use crate::api::{self, ApiState};
+use anyhow::{Context as _, Result};
+use commonware_cryptography::{ChaCha20Poly1305, Signer, ed25519};
+use commonware_p2p::AddressableManager;
+use commonware_p2p::authenticated::{self, lookup};
+use commonware_runtime::{Quota, Spawner, Supervisor, tokio as cw_tokio};
+use commonware_stream::cups::{self, Cups};
+use commonware_stream::sake::{self, Sake};
+use commonware_utils::ordered::Map;
+use commonware_utils::{NZU32, NZUsize};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tracing::info;
+use trustmeter_chain::engine::{Channels, Timeouts, ValidatorConfig, channels, max_message_size, start_validator};
+use trustmeter_chain::{App, Behaviour, Mempool, MempoolLimits};
+use trustmeter_index::Index;
+use trustmeter_types::Genesis;
+
+/// Everything needed to start one validator.
+pub struct NodeSpec {
+    /// Validator name (storage prefix, logs).
+    pub name: String,
+    /// Genesis.
+    pub genesis: Genesis,
+    /// This validator's key.
+    pub key: ed25519::PrivateKey,
+    /// p2p listen address.
+    pub p2p_listen: SocketAddr,
+    /// API listen address (port 0 picks a free port).
+    pub api_listen: SocketAddr,
+    /// Index file.
+    pub index_path: std::path::PathBuf,
+    /// Accept private and loopback peers.
+    pub allow_private_ips: bool,
+    /// Consensus timeouts.
+    pub timeouts: Timeouts,
+}
+
+/// A running validator.
+#[derive(Clone)]
+pub struct RunningNode {
+    /// Name.
+    pub name: String,
+    /// The application (finalized state, mempool).
+    pub app: App,
+    /// The index.
+    pub index: Index,
+    /// Where the API listens.
+    pub api_addr: SocketAddr,
+}
+
+/// Starts one validator inside a commonware tokio context.
+pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<RunningNode> {
+    let genesis = spec.genesis.clone();
+    let participants = trustmeter_chain::devnet::participants(&genesis).map_err(anyhow::Error::msg)?;
+    let me = spec.key.public_key();
+    anyhow::ensure!(participants.position(&me).is_some(), "this node's key is not a validator in genesis {}", genesis.chain_id);
+
+    // Authenticated p2p among the genesis validators only.
+    let mut peers = Vec::new();
+    for v in &genesis.validators {
+        let key_bytes = hex::decode(&v.consensus_key)?;
+        let key = ed25519::PublicKey::try_from(key_bytes.as_slice()).map_err(|e| anyhow::anyhow!("validator {} key: {e:?}", v.name))?;
+        let addr: SocketAddr = v.p2p_address.parse().with_context(|| format!("validator {} address {}", v.name, v.p2p_address))?;
+        peers.push((key, commonware_p2p::Address::from(addr)));
+    }
+    let peers: Map<ed25519::PublicKey, commonware_p2p::Address> = peers.try_into().map_err(|_| anyhow::anyhow!("validator keys in genesis must be distinct"))?;
+    let namespace = format!("trustmeter/p2p/{}", genesis.chain_id).into_bytes();
+    let handshake = Cups::<_, ChaCha20Poly1305>::new(
+        Sake { signer: spec.key.clone(), synchrony_bound: Duration::from_secs(5), max_handshake_age: Duration::from_secs(10), version: sake::Version::V1 },
+        cups::Version::V1,
+    );
+    let max_peers = authenticated::peer_set_limit(&participants, &me);
+    let msg = max_message_size(participants.len() as u32);
+    let p2p_cfg = if spec.allow_private_ips {
+        lookup::Config::local(handshake, &namespace, spec.p2p_listen, max_peers, msg, NZUsize!(4_096))
+    } else {
+        lookup::Config::recommended(handshake, &namespace, spec.p2p_listen, max_peers, msg, NZUsize!(4_096))
+    };
+    let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p_cfg);
+    let _ = oracle.track(0, peers);
+    let quota = Quota::per_second(NZU32!(10_000));
+    let mut reg = |ch: u64| network.register(ch, quota);
+    let net = Channels {
+        votes: reg(channels::VOTES),
+        certificates: reg(channels::CERTIFICATES),
+        resolver: reg(channels::RESOLVER),
+        backfill: reg(channels::BACKFILL),
+        broadcast: reg(channels::BROADCAST),
+    };
+    network.start();
+
+    // Index: fed with every finalized block, including the ones replayed at start-up.
+    let index = Index::open(&spec.index_path, genesis.clone()).with_context(|| format!("opening index {}", spec.index_path.display()))?;
+    let (sink, rx) = futures::channel::mpsc::unbounded();
+    let idx = index.clone();
+    context.child("index").spawn(move |_| idx.run(rx));
+
+    let mempool = Arc::new(Mutex::new(Mempool::new(MempoolLimits::default())));
+    let validator = start_validator(
+        context.child("validator"),
+        ValidatorConfig {
+            signer: spec.key.clone(),
+            participants,
+            genesis: genesis.clone(),
+            partition_prefix: spec.name.clone(),
+            timeouts: spec.timeouts,
+            behaviour: Behaviour::Honest,
+            mempool: mempool.clone(),
+            sinks: vec![sink],
+        },
+        oracle.clone(),
+        oracle,
+        net,
+    )
+    .await;
+
+    let listener = tokio::net::TcpListener::bind(spec.api_listen).await.with_context(|| format!("binding the API on {}", spec.api_listen))?;
+    let api_addr = listener.local_addr()?;
+    let state = ApiState::new(spec.name.clone(), genesis, validator.app.clone(), index.clone(), validator.marshal.clone());
+    let router = api::router(state);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "API server stopped");
+        }
+    });
+    info!(name = %spec.name, api = %api_addr, p2p = %spec.p2p_listen, "validator started");
+    Ok(RunningNode { name: spec.name, app: validator.app, index, api_addr })
+}
