@@ -13,9 +13,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use trustmeter_crypto::tx_hash;
-use trustmeter_state::exec::{apply_tx, check_includable};
+use trustmeter_state::exec::{admission_check, check_includable};
 use trustmeter_state::{SignatureVerdicts, State};
-use trustmeter_types::{Hash32, RejectCode, Rejection, Transaction, TxOutcome};
+use trustmeter_types::{Hash32, RejectCode, Rejection, Transaction};
 
 /// Capacity limits.
 #[derive(Clone, Copy, Debug)]
@@ -51,17 +51,14 @@ pub struct Mempool {
     rejected_order: VecDeque<Hash32>,
 }
 
-/// The checks of admission that need no lock: signatures in a batch and a dry run against `state`.
-/// Returns the verdicts to keep with the transaction.
+/// The checks of admission that need no lock: every signature in one batch, then the rules that
+/// would reject the transaction as a whole, against `state`. Returns the signature verdicts to keep
+/// with the transaction, so the block that includes it does not verify them again.
 pub fn precheck(state: &State, tx: &Transaction) -> Result<SignatureVerdicts, Rejection> {
     let verdicts = SignatureVerdicts::batch_verify(state, &[tx], &mut rand::rng());
     check_includable(state, tx, &verdicts)?;
-    let mut scratch = state.clone();
-    let receipt = apply_tx(&mut scratch, state.height + 1, state.timestamp_ms, tx, &verdicts);
-    match receipt.outcome {
-        TxOutcome::Rejected(r) => Err(r),
-        TxOutcome::Accepted => Ok(verdicts),
-    }
+    admission_check(state, tx, &verdicts)?;
+    Ok(verdicts)
 }
 
 impl Mempool {

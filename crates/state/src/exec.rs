@@ -139,6 +139,7 @@ pub fn build_block(
         receipts.push(receipt);
         txs.push(tx);
     }
+    state.seal();
     let header = make_header(parent, ctx, height, timestamp_ms, &txs, &receipts, &recorded, &state);
     finish(&mut state, &header);
     (Block { header, txs }, BlockOutput { state, receipts, recorded })
@@ -172,6 +173,7 @@ pub fn execute_block(parent: &State, block: &Block, verdicts: &SignatureVerdicts
         push_recorded(&mut recorded, i as u32, &receipt);
         receipts.push(receipt);
     }
+    state.seal();
     let ctx = BlockContext { epoch: h.epoch, view: h.view, timestamp_ms: h.timestamp_ms };
     let expected = make_header(parent, &ctx, h.height, h.timestamp_ms, &block.txs, &receipts, &recorded, &state);
     let compare = |field: &'static str, a: &Hash32, b: &Hash32| {
@@ -260,6 +262,32 @@ fn sender_org(state: &State, sender: &PublicKey) -> Option<(UnifiedSocialCreditC
     let org = state.account_org(sender)?;
     let kind = state.organisation(org)?.kind;
     Some((org.clone(), kind))
+}
+
+/// What admission checks before a transaction waits for a block: everything that would reject
+/// the transaction as a whole (sender, nonce, roles, registry rules, gateway status), on a scratch
+/// copy of `state`. Per-reading rules are left to execution, which reports them per reading in the
+/// receipt; the signatures were checked by the caller.
+pub fn admission_check(state: &State, tx: &Transaction, verdicts: &SignatureVerdicts) -> Result<(), Rejection> {
+    let mut scratch = state.clone();
+    let receipt = match &tx.body.payload {
+        TxPayload::SubmitReadings { gateway, .. } => {
+            // Run the batch-level rules on an empty stand-in: no per-reading work.
+            let stand_in = Transaction {
+                body: trustmeter_types::TxBody {
+                    payload: TxPayload::SubmitReadings { gateway: gateway.clone(), readings: vec![] },
+                    ..tx.body.clone()
+                },
+                signature: tx.signature.clone(),
+            };
+            apply_tx(&mut scratch, state.height + 1, state.timestamp_ms, &stand_in, verdicts)
+        }
+        _ => apply_tx(&mut scratch, state.height + 1, state.timestamp_ms, tx, verdicts),
+    };
+    match receipt.outcome {
+        TxOutcome::Rejected(r) => Err(r),
+        TxOutcome::Accepted => Ok(()),
+    }
 }
 
 /// Applies one includable transaction. Returns its receipt; a rejected transaction changes nothing

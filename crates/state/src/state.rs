@@ -7,7 +7,8 @@
 //! `leaf_hash(encode(entry))`; the state root is the RFC 6962 root over all leaves in key order.
 //! A [`StateProof`] is an entry, its index, the tree size and the audit path. Leaf hashes are cached
 //! per key, so a block costs one hash per changed entry plus one pass over the cached leaves
-//! (about 3 interior hashes per meter; ~10 ms for 10 000 meters on one core).
+//! (about 3 interior hashes per meter; ~10 ms for 10 000 meters on one core). Leaf hashes are
+//! computed lazily, once per changed entry per block ([`State::seal`]), not once per write.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use imbl::OrdMap;
@@ -121,7 +122,9 @@ pub struct State {
     pub block_digest: Hash32,
     /// Timestamp of the last applied block.
     pub timestamp_ms: i64,
-    entries: OrdMap<StateKey, (StateValue, Hash32)>,
+    /// Each value with its leaf hash; `None` until [`State::seal`] hashes it (a value changed
+    /// several times in a block is hashed once).
+    entries: OrdMap<StateKey, (StateValue, Option<Hash32>)>,
 }
 
 impl State {
@@ -141,12 +144,29 @@ impl State {
         for a in &genesis.accounts {
             s.put(StateKey::Account(a.public_key.clone()), StateValue::Account(a.org.clone()));
         }
+        s.seal();
         s
     }
 
     pub(crate) fn put(&mut self, key: StateKey, value: StateValue) {
-        let leaf = StateEntry { key: key.clone(), value: value.clone() }.leaf();
-        self.entries.insert(key, (value, leaf));
+        self.entries.insert(key, (value, None));
+    }
+
+    /// Hashes every entry changed since the last seal, caching the leaf hashes.
+    pub fn seal(&mut self) {
+        let dirty: Vec<StateKey> = self.entries.iter().filter(|(_, (_, l))| l.is_none()).map(|(k, _)| k.clone()).collect();
+        for k in dirty {
+            if let Some((v, l)) = self.entries.get_mut(&k) {
+                *l = Some(StateEntry { key: k.clone(), value: v.clone() }.leaf());
+            }
+        }
+    }
+
+    fn leaves(&self) -> Vec<Hash32> {
+        self.entries
+            .iter()
+            .map(|(k, (v, l))| l.unwrap_or_else(|| StateEntry { key: k.clone(), value: v.clone() }.leaf()))
+            .collect()
     }
 
     fn get(&self, key: &StateKey) -> Option<&StateValue> {
@@ -165,8 +185,7 @@ impl State {
 
     /// The authenticated root over all entries.
     pub fn root(&self) -> Hash32 {
-        let leaves: Vec<Hash32> = self.entries.values().map(|(_, l)| *l).collect();
-        merkle::root(&leaves)
+        merkle::root(&self.leaves())
     }
 
     /// Proves the entry under `key`, if present.
@@ -177,7 +196,7 @@ impl State {
 
     /// The whole state tree, to serve several proofs at once.
     pub fn tree(&self) -> Tree {
-        Tree::new(self.entries.values().map(|(_, l)| *l).collect())
+        Tree::new(self.leaves())
     }
 
     /// Proves `key` with a tree previously built by [`State::tree`] on this same state.
@@ -315,6 +334,7 @@ impl State {
         for e in s.entries {
             state.put(e.key, e.value);
         }
+        state.seal();
         Ok(state)
     }
 }

@@ -337,10 +337,3 @@ fn build_refuses_mismatched_inputs() {
     let err = ProofBundle::build(&g, block, &event.output, fin, 0).unwrap_err();
     assert!(matches!(err, BuildError::ChainMismatch { .. }), "{err}");
 }
-
-#[test]
-fn zz_print_example() {
-    let f = fixture();
-    std::fs::write("/tmp/example_meter.json", f.meter_signed().to_json()).unwrap();
-    std::fs::write("/tmp/example_gateway.json", f.gateway_signed().to_json()).unwrap();
-}
