@@ -61,6 +61,8 @@ pub type FinalizedSink = mpsc::UnboundedSender<Finalized>;
 const MAX_PROPOSER_CLOCK_AHEAD: Duration = Duration::from_secs(5);
 /// Least time between two blocks when there is nothing to include.
 const MIN_EMPTY_BLOCK_INTERVAL: Duration = Duration::from_millis(200);
+/// Post-states of recently finalized blocks kept for ancestry walks.
+const RECENT_FINALIZED_KEPT: u64 = 32;
 /// Speculative states kept for unfinalized blocks, at most.
 const MAX_SPECULATIVE_STATES: usize = 1_024;
 
@@ -177,7 +179,7 @@ impl App {
         let mut inner = self.inner.lock().expect("app lock");
         if inner.speculative.len() >= MAX_SPECULATIVE_STATES {
             let floor = inner.finalized.state.height;
-            inner.speculative.retain(|_, o| o.state.height > floor);
+            inner.speculative.retain(|_, o| o.state.height + RECENT_FINALIZED_KEPT > floor);
         }
         inner.speculative.insert(digest, out);
     }
@@ -370,7 +372,10 @@ impl Finalizer {
         let sinks = {
             let mut inner = self.app.inner.lock().expect("app lock");
             inner.finalized = out.clone();
-            inner.speculative.retain(|_, o| o.state.height > height);
+            // Keep the post-states of the last few finalized blocks too: a proposal being verified
+            // concurrently may still walk its ancestry down to one of them.
+            inner.speculative.insert(digest, out.clone());
+            inner.speculative.retain(|_, o| o.state.height + RECENT_FINALIZED_KEPT > height);
             inner.sinks.retain(|s| !s.is_closed());
             inner.sinks.clone()
         };

@@ -23,8 +23,12 @@ async fn feed(c: &Cluster, plant: &mut Plant, batches: usize) {
     }
 }
 
-/// Runs a whole scenario and returns what every validator finalized (for replay comparison).
-fn all_online(seed: u64) -> (Vec<Vec<(u64, String, String)>>, String) {
+/// Per validator: (height, block hash, state root) of every finalized block.
+type Histories = Vec<Vec<(u64, String, String)>>;
+
+/// Runs a whole scenario and returns what every validator finalized and the runtime's audit
+/// digest (for replay comparison).
+fn all_online(seed: u64) -> (Histories, String) {
     runner(seed).start(|ctx| async move {
         let c = Cluster::new(ctx.child("cluster"), 4, vec![]).await;
         let mut plant = Plant::new();

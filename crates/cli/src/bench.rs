@@ -37,11 +37,17 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     }
 }
 
+/// Applies setup transactions in as many blocks as the block limits need.
 fn apply(state: &State, txs: Vec<Transaction>, ts: i64) -> State {
-    let ctx = BlockContext { epoch: 0, view: state.height + 1, timestamp_ms: ts };
-    let v = SignatureVerdicts::batch_verify(state, &txs.iter().collect::<Vec<_>>(), &mut rand::rng());
-    let (_, out) = build_block(state, &ctx, txs, &v);
-    out.state
+    let mut state = state.clone();
+    for (i, chunk) in txs.chunks(state.params.max_block_txs as usize).enumerate() {
+        let ctx = BlockContext { epoch: 0, view: state.height + 1, timestamp_ms: ts + i as i64 };
+        let v = SignatureVerdicts::batch_verify(&state, &chunk.iter().collect::<Vec<_>>(), &mut rand::rng());
+        let (block, out) = build_block(&state, &ctx, chunk.to_vec(), &v);
+        assert_eq!(block.txs.len(), chunk.len(), "setup transactions must all fit");
+        state = out.state;
+    }
+    state
 }
 
 fn ingest(meters: usize, intervals: usize, batch: usize) -> Result<()> {
@@ -110,6 +116,7 @@ fn ingest(meters: usize, intervals: usize, batch: usize) -> Result<()> {
     let t = Instant::now();
     let per_block = state.params.max_block_readings as usize;
     let mut recorded = 0usize;
+    let mut rejections = std::collections::BTreeMap::new();
     let mut ts = plant.now_ms() + 1;
     let mut pending = admitted.into_iter().peekable();
     while pending.peek().is_some() {
@@ -129,10 +136,18 @@ fn ingest(meters: usize, intervals: usize, batch: usize) -> Result<()> {
         ts += 1;
         let (block, out) = build_block(&state, &ctx, block_txs, &verdicts);
         recorded += block.header.readings_accepted as usize;
+        for r in out.receipts.iter().flat_map(|r| r.readings.iter()) {
+            if let trustmeter_types::ReadingOutcome::Rejected(rej) = r {
+                *rejections.entry(rej.code.as_str()).or_insert(0usize) += 1;
+                if rejections.len() == 1 && rejections.values().sum::<usize>() == 1 {
+                    eprintln!("first rejection: {rej}");
+                }
+            }
+        }
         state = out.state;
     }
     let exec_s = t.elapsed().as_secs_f64();
-    anyhow::ensure!(recorded == n_readings, "only {recorded} of {n_readings} readings were recorded");
+    anyhow::ensure!(recorded == n_readings, "only {recorded} of {n_readings} readings were recorded; rejections: {rejections:?}");
     let total = admit_s + exec_s;
     let rate = n_readings as f64 / total;
     println!();

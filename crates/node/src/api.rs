@@ -345,24 +345,44 @@ async fn submit(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> R
 async fn receipt(State(s): State<ApiState>, Path(hash): Path<String>) -> ApiResult<ReceiptView> {
     let h = Hash32::from_hex(&hash).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let mut view = ReceiptView { tx_hash: h.to_hex(), status: String::new(), height: None, index: None, receipt: None, rejection: None };
-    if let Some(r) = s.inner.index.receipt(&h).map_err(ApiError::internal)? {
-        view.status = "finalized".into();
-        view.height = Some(r.height);
-        view.index = Some(r.index);
-        view.receipt = Some(r.receipt);
-        return Ok(Json(view));
+    let mut waited_for_index = false;
+    loop {
+        if let Some(r) = s.inner.index.receipt(&h).map_err(ApiError::internal)? {
+            view.status = "finalized".into();
+            view.height = Some(r.height);
+            view.index = Some(r.index);
+            view.receipt = Some(r.receipt);
+            return Ok(Json(view));
+        }
+        {
+            let mempool = s.inner.app.mempool();
+            let m = mempool.lock().expect("mempool lock");
+            if m.contains(&h) {
+                view.status = "pending".into();
+                return Ok(Json(view));
+            } else if let Some(r) = m.rejection(&h) {
+                view.status = "rejected".into();
+                view.rejection = Some(r.clone());
+                return Ok(Json(view));
+            }
+        }
+        if waited_for_index {
+            return Err(ApiError::not_found("this node never received that transaction, or forgot its rejection; submit it again"));
+        }
+        // A transaction leaves the mempool as soon as its block is finalized, a moment before the
+        // index records that block: before answering "unknown", let the index reach the finalized
+        // height once and look again.
+        wait_for_index(&s, s.inner.app.finalized_state().height).await;
+        waited_for_index = true;
     }
-    let mempool = s.inner.app.mempool();
-    let m = mempool.lock().expect("mempool lock");
-    if m.contains(&h) {
-        view.status = "pending".into();
-    } else if let Some(r) = m.rejection(&h) {
-        view.status = "rejected".into();
-        view.rejection = Some(r.clone());
-    } else {
-        return Err(ApiError::not_found("this node never received that transaction, or forgot its rejection; submit it again"));
+}
+
+/// Waits (a few seconds at most) until the index has reached `height`.
+async fn wait_for_index(s: &ApiState, height: u64) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while s.inner.index.height() < height && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    Ok(Json(view))
 }
 
 fn device(id: &str) -> Result<DeviceId, ApiError> {

@@ -1,0 +1,855 @@
+//! End-to-end tests of a whole consortium with real components and no mocks.
+//!
+//! Four validators run with [`start_node`] inside one `commonware_runtime::tokio::Runner` (storage
+//! in a temporary directory), talk over authenticated p2p on loopback, and are driven only through
+//! their HTTP API with `reqwest`: a simulated plant is onboarded (enterprise registers its gateway
+//! and meters, the metrology authority records calibrations, the regulator activates), reading
+//! batches are submitted and read back, proof bundles are fetched and verified offline, admission
+//! rejections are checked code by code, and the cluster is stopped and restarted on the same
+//! storage (once as is, once without validator 0's index file).
+//!
+//! Every transaction of one sender goes to the same validator (nonces increase strictly per
+//! sender and mempools are per node), as the demo's submitter does.
+
+use anyhow::{Context as _, Result, bail, ensure};
+use commonware_runtime::{Runner as _, Supervisor as _};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use trustmeter_chain::devnet::{Devnet, Member, credit_code};
+use trustmeter_chain::engine::Timeouts;
+use trustmeter_client::{ProofBundle, verify};
+use trustmeter_crypto::{SigningKey, sign_reading, tx_hash};
+use trustmeter_node::{NodeSpec, start_node};
+use trustmeter_plant::{Plant, PlantConfig, TxSigner};
+use trustmeter_types::{
+    ChainId, DeviceId, Genesis, Hash32, PublicKey, Reading, ReadingSigner, SignedReading, Transaction,
+    TxPayload, encode,
+};
+
+const VALIDATORS: usize = 4;
+/// Longest wait for anything the chain should do (a block, a receipt, a catch-up).
+const PATIENCE: Duration = Duration::from_secs(60);
+const INTERVAL_MS: i64 = 15 * 60_000;
+const DAY_MS: i64 = 86_400_000;
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
+}
+
+fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
+/// Free loopback addresses: bind port 0, note the port, drop the listener.
+fn free_addrs(n: usize) -> Vec<SocketAddr> {
+    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port")).collect();
+    listeners.iter().map(|l| l.local_addr().expect("local address")).collect()
+}
+
+fn u64_of(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("expected an unsigned integer, found {v}"))
+}
+
+/// A consortium's files and addresses: the same across restarts.
+struct Cluster {
+    dir: tempfile::TempDir,
+    devnet: Devnet,
+    p2p: Vec<SocketAddr>,
+    api: Vec<SocketAddr>,
+}
+
+impl Cluster {
+    fn new(chain_id: &str, seed: u64) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let addrs = free_addrs(2 * VALIDATORS);
+        let (p2p, api) = addrs.split_at(VALIDATORS);
+        let mut devnet = Devnet::new(chain_id, VALIDATORS, 1, seed, now_ms(), 0);
+        for (v, addr) in devnet.genesis.validators.iter_mut().zip(p2p) {
+            v.p2p_address = addr.to_string();
+        }
+        Cluster { dir, devnet, p2p: p2p.to_vec(), api: api.to_vec() }
+    }
+
+    fn genesis(&self) -> &Genesis {
+        &self.devnet.genesis
+    }
+
+    fn index_path(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("validator-{i}-index.redb"))
+    }
+
+    fn runner(&self) -> commonware_runtime::tokio::Runner {
+        commonware_runtime::tokio::Runner::new(commonware_runtime::tokio::Config::new().with_storage_directory(self.dir.path().join("consensus")))
+    }
+
+    /// Starts every validator in `ctx` and returns a client for their APIs.
+    async fn start(&self, ctx: commonware_runtime::tokio::Context) -> Result<Api> {
+        let mut urls = Vec::new();
+        for (i, key) in self.devnet.validator_keys.iter().enumerate() {
+            let spec = NodeSpec {
+                name: format!("validator-{i}"),
+                genesis: self.devnet.genesis.clone(),
+                key: key.clone(),
+                p2p_listen: self.p2p[i],
+                api_listen: self.api[i],
+                index_path: self.index_path(i),
+                allow_private_ips: true,
+                timeouts: Timeouts::default(),
+            };
+            let node = start_node(ctx.child("node").with_attribute("index", i), spec).await.with_context(|| format!("starting validator {i}"))?;
+            ensure!(node.api_addr == self.api[i], "validator {i} API bound {} instead of {}", node.api_addr, self.api[i]);
+            urls.push(format!("http://{}", node.api_addr));
+        }
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?;
+        Ok(Api { http, urls })
+    }
+}
+
+/// How a transaction is posted.
+#[derive(Clone, Copy, Debug)]
+enum Encoding {
+    Json,
+    Binary,
+}
+
+/// The HTTP API of every validator.
+#[derive(Clone)]
+struct Api {
+    http: reqwest::Client,
+    urls: Vec<String>,
+}
+
+impl Api {
+    /// The validator a sender's transactions always go to.
+    fn home(&self, sender: &PublicKey) -> usize {
+        sender.bytes.iter().fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(*b as usize)) % self.urls.len()
+    }
+
+    async fn json_of(resp: reqwest::Response, what: &str) -> Result<(u16, Value)> {
+        let status = resp.status().as_u16();
+        let text = resp.text().await.with_context(|| format!("{what}: reading the body"))?;
+        let v = serde_json::from_str(&text).with_context(|| format!("{what}: HTTP {status} body is not JSON: {text}"))?;
+        Ok((status, v))
+    }
+
+    async fn get(&self, node: usize, path: &str) -> Result<(u16, Value)> {
+        let what = format!("GET {path} on validator {node}");
+        let resp = self.http.get(format!("{}{path}", self.urls[node])).send().await.with_context(|| what.clone())?;
+        Self::json_of(resp, &what).await
+    }
+
+    async fn get_ok(&self, node: usize, path: &str) -> Result<Value> {
+        let (status, v) = self.get(node, path).await?;
+        ensure!(status == 200, "GET {path} on validator {node}: HTTP {status}: {v}");
+        Ok(v)
+    }
+
+    async fn post(&self, node: usize, content_type: &str, body: Vec<u8>) -> Result<(u16, Value)> {
+        let what = format!("POST /v1/transactions on validator {node}");
+        let resp = self
+            .http
+            .post(format!("{}/v1/transactions", self.urls[node]))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .with_context(|| what.clone())?;
+        Self::json_of(resp, &what).await
+    }
+
+    /// Posts a transaction to its sender's validator.
+    async fn post_tx(&self, tx: &Transaction, encoding: Encoding) -> Result<(u16, Value)> {
+        let node = self.home(&tx.body.sender);
+        match encoding {
+            Encoding::Json => self.post(node, "application/json", serde_json::to_vec(tx)?).await,
+            Encoding::Binary => self.post(node, "application/octet-stream", encode(tx)).await,
+        }
+    }
+
+    /// Posts a transaction that must be admitted.
+    async fn submit(&self, tx: &Transaction, encoding: Encoding) -> Result<Hash32> {
+        let h = tx_hash(tx);
+        let (status, v) = self.post_tx(tx, encoding).await?;
+        ensure!(status == 202, "{} transaction {h} ({encoding:?}) not admitted: HTTP {status}: {v}", tx.body.payload.kind());
+        ensure!(v["tx_hash"] == h.to_hex() && v["status"] == "pending", "unexpected admission answer {v} for {h}");
+        Ok(h)
+    }
+
+    /// Posts a transaction that must be refused at admission with `code`, and checks that its
+    /// receipt then says so.
+    async fn expect_refused(&self, tx: &Transaction, encoding: Encoding, code: &str) -> Result<()> {
+        let h = tx_hash(tx);
+        let (status, v) = self.post_tx(tx, encoding).await?;
+        ensure!(status == 422, "expected HTTP 422 {code} for {h}, got {status}: {v}");
+        ensure!(v["code"] == code, "expected code {code}, got {v}");
+        ensure!(v["tx_hash"] == h.to_hex(), "refusal names another transaction: {v}");
+        ensure!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "refusal without a message: {v}");
+        Ok(())
+    }
+
+    /// Polls the receipt of `tx` on its sender's validator until it is finalized (returns the
+    /// receipt view); fails when it is rejected or takes too long.
+    async fn wait_finalized(&self, tx: &Transaction) -> Result<Value> {
+        let node = self.home(&tx.body.sender);
+        let h = tx_hash(tx);
+        let start = Instant::now();
+        loop {
+            let (status, v) = self.get(node, &format!("/v1/transactions/{h}")).await?;
+            ensure!(status == 200, "receipt of {h}: HTTP {status}: {v}");
+            match v["status"].as_str() {
+                Some("finalized") => return Ok(v),
+                Some("pending") => {}
+                _ => bail!("{} transaction {h} was not finalized: {v}", tx.body.payload.kind()),
+            }
+            ensure!(start.elapsed() < PATIENCE, "{} transaction {h} not finalized within {PATIENCE:?}", tx.body.payload.kind());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// [`Api::wait_finalized`] for a transaction that must also execute successfully.
+    async fn wait_accepted(&self, tx: &Transaction) -> Result<Value> {
+        let v = self.wait_finalized(tx).await?;
+        ensure!(v["receipt"]["outcome"]["status"] == "accepted", "{} transaction {} finalized but not accepted: {v}", tx.body.payload.kind(), tx_hash(tx));
+        ensure!(v["receipt"]["tx_hash"] == tx_hash(tx).to_hex(), "receipt names another transaction: {v}");
+        Ok(v)
+    }
+
+    async fn status(&self, node: usize) -> Result<Value> {
+        self.get_ok(node, "/v1/status").await
+    }
+
+    /// Polls a validator's status until `ok` holds.
+    async fn wait_status(&self, node: usize, what: &str, ok: impl Fn(&Value) -> bool) -> Result<Value> {
+        let start = Instant::now();
+        loop {
+            // The API may answer before the node finished replaying; connection errors too are
+            // retried while the node comes up.
+            if let Ok(st) = self.status(node).await
+                && ok(&st)
+            {
+                return Ok(st);
+            }
+            ensure!(start.elapsed() < PATIENCE, "validator {node}: {what} not reached within {PATIENCE:?} (status {:?})", self.status(node).await.ok());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn wait_indexed(&self, node: usize, height: u64) -> Result<Value> {
+        self.wait_status(node, &format!("indexed height {height}"), |s| s["indexed_height"].as_u64().unwrap_or(0) >= height).await
+    }
+}
+
+/// A recorded reading and the height of the block that recorded it.
+#[derive(Clone)]
+struct Recorded {
+    reading: SignedReading,
+    height: u64,
+}
+
+/// The consortium's members, a simulated plant and everything the chain should have recorded.
+struct World {
+    genesis: Genesis,
+    chain: ChainId,
+    enterprise: Member,
+    metrology: Member,
+    plant: Plant,
+    ent: TxSigner,
+    metro: TxSigner,
+    reg: TxSigner,
+    gw: TxSigner,
+    /// Start of the plant's history (readings are back-dated, never in the future).
+    start_ms: i64,
+    /// Readings recorded, per meter, in order.
+    recorded: BTreeMap<DeviceId, Vec<Recorded>>,
+    /// Finalized transactions with their heights.
+    finalized: Vec<(Transaction, u64)>,
+}
+
+impl World {
+    fn new(devnet: &Devnet, meters: usize, seed: u64) -> Self {
+        let enterprise = devnet.enterprises[0].clone();
+        // Six hours of history: enough for every tick the tests make, all in the past.
+        let start_ms = (now_ms() - 6 * 3_600_000) / INTERVAL_MS * INTERVAL_MS;
+        let plant = Plant::new(PlantConfig { meters, start_ms, ..PlantConfig::new(enterprise.org.id.clone(), seed) });
+        let chain = devnet.genesis.chain_id.clone();
+        World {
+            genesis: devnet.genesis.clone(),
+            ent: TxSigner::new(enterprise.key.clone(), chain.clone(), 1),
+            metro: TxSigner::new(devnet.metrology.key.clone(), chain.clone(), 1),
+            reg: TxSigner::new(devnet.regulator.key.clone(), chain.clone(), 1),
+            gw: plant.gateway_signer(chain.clone(), 1),
+            chain,
+            enterprise,
+            metrology: devnet.metrology.clone(),
+            plant,
+            start_ms,
+            recorded: BTreeMap::new(),
+            finalized: Vec::new(),
+        }
+    }
+
+    fn meter_ids(&self) -> Vec<DeviceId> {
+        self.plant.meter_specs().into_iter().map(|s| s.id).collect()
+    }
+
+    /// Submits transactions (admitted) and waits until all are finalized and accepted.
+    async fn run_txs(&mut self, api: &Api, txs: Vec<(Transaction, Encoding)>) -> Result<Vec<Value>> {
+        for (tx, enc) in &txs {
+            api.submit(tx, *enc).await?;
+        }
+        let mut receipts = Vec::new();
+        for (tx, _) in txs {
+            let v = api.wait_accepted(&tx).await?;
+            self.finalized.push((tx, u64_of(&v["height"])));
+            receipts.push(v);
+        }
+        Ok(receipts)
+    }
+
+    /// Onboards the plant: the enterprise registers gateway and meters (posted as JSON), the
+    /// metrology authority records calibrations and the regulator activates every device (posted
+    /// as canonical bytes). Each step waits for the previous one to be final, as admission checks
+    /// against the finalized state.
+    async fn onboard(&mut self, api: &Api) -> Result<()> {
+        let gw = self.ent.sign(self.plant.register_gateway_payload());
+        self.run_txs(api, vec![(gw, Encoding::Json)]).await.context("gateway registration")?;
+        let meters: Vec<_> = self.plant.register_meter_payloads().into_iter().map(|p| (self.ent.sign(p), Encoding::Json)).collect();
+        self.run_txs(api, meters).await.context("meter registration")?;
+        let mut txs = Vec::new();
+        for p in self.plant.calibration_payloads(&self.metrology.org.id, self.start_ms - DAY_MS, now_ms() + 365 * DAY_MS) {
+            txs.push((self.metro.sign(p), Encoding::Binary));
+        }
+        txs.push((self.reg.sign(TxPayload::ActivateDevice { device: self.plant.gateway_id().clone() }), Encoding::Binary));
+        for spec in self.plant.meter_specs() {
+            txs.push((self.reg.sign(TxPayload::ActivateDevice { device: spec.id }), Encoding::Binary));
+        }
+        self.run_txs(api, txs).await.context("calibration and activation")?;
+        Ok(())
+    }
+
+    /// The plant's next readings (one per meter, one interval later), never in the future.
+    fn next_readings(&mut self) -> Vec<SignedReading> {
+        let readings = self.plant.advance();
+        assert!(self.plant.now_ms() <= now_ms(), "the test ran out of back-dated plant history");
+        readings
+    }
+
+    /// Reports `ticks` intervals of readings, one batch per interval (alternating JSON and
+    /// canonical bytes), waits for them and checks that every reading was recorded.
+    async fn report(&mut self, api: &Api, ticks: usize) -> Result<()> {
+        let mut batches = Vec::new();
+        for i in 0..ticks {
+            let readings = self.next_readings();
+            for payload in self.plant.batches(readings.clone(), 1_000) {
+                let tx = self.gw.sign(payload);
+                batches.push((tx, if i % 2 == 0 { Encoding::Binary } else { Encoding::Json }));
+            }
+        }
+        let receipts = self.run_txs(api, batches.clone()).await.context("reading batches")?;
+        for ((tx, _), v) in batches.iter().zip(receipts) {
+            let TxPayload::SubmitReadings { readings, .. } = &tx.body.payload else { unreachable!() };
+            let outcomes = v["receipt"]["readings"].as_array().context("per-reading outcomes")?;
+            ensure!(outcomes.len() == readings.len(), "{} outcomes for {} readings: {v}", outcomes.len(), readings.len());
+            ensure!(outcomes.iter().all(|o| o["status"] == "accepted"), "a reading was not accepted: {v}");
+            let height = u64_of(&v["height"]);
+            for r in readings {
+                self.recorded.entry(r.reading.meter.clone()).or_default().push(Recorded { reading: r.clone(), height });
+            }
+        }
+        Ok(())
+    }
+
+    fn last_height(&self) -> u64 {
+        self.finalized.iter().map(|(_, h)| *h).max().unwrap_or(0)
+    }
+
+    /// Checks that `node` returns exactly the recorded readings of every meter: values,
+    /// sequence numbers, order, signer and block height.
+    async fn check_readings(&self, api: &Api, node: usize) -> Result<()> {
+        api.wait_indexed(node, self.last_height()).await?;
+        for id in self.meter_ids() {
+            let path = format!("/v1/meters/{id}/readings?from={}&to={}", self.start_ms, now_ms() + DAY_MS);
+            let got = api.get_ok(node, &path).await?;
+            let got = got.as_array().context("readings array")?;
+            let want = self.recorded.get(&id).cloned().unwrap_or_default();
+            ensure!(got.len() == want.len(), "validator {node}: meter {id} has {} readings, expected {}", got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                check_reading_view(g, w).with_context(|| format!("validator {node}, meter {id}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_reading_view(got: &Value, want: &Recorded) -> Result<()> {
+    let r = &want.reading.reading;
+    let signer = match want.reading.signer {
+        ReadingSigner::Meter => "meter",
+        ReadingSigner::Gateway => "gateway",
+    };
+    let expected = serde_json::json!({
+        "meter": r.meter.as_str(),
+        "seq": r.seq,
+        "timestamp_ms": r.timestamp_ms,
+        "value": r.value.to_string(),
+        "value_micros": r.value.micros(),
+        "unit": r.unit.symbol(),
+        "manual": r.manual,
+        "signer": signer,
+        "height": want.height,
+        "proof": format!("/v1/meters/{}/readings/{}/proof", r.meter, r.seq),
+    });
+    ensure!(*got == expected, "reading view differs:\n got  {got}\n want {expected}");
+    Ok(())
+}
+
+/// Fetches and verifies a proof bundle for a recorded reading; checks every summary field.
+async fn check_proof(api: &Api, node: usize, world: &World, meter: &DeviceId, seq: u64) -> Result<ProofBundle> {
+    let want = world.recorded[meter].iter().find(|r| r.reading.reading.seq == seq).context("reading not recorded")?.clone();
+    let v = api.get_ok(node, &format!("/v1/meters/{meter}/readings/{seq}/proof")).await?;
+    let bundle: ProofBundle = serde_json::from_value(v).context("proof bundle JSON")?;
+    let verified = verify(&bundle, Some(&world.genesis)).map_err(|e| anyhow::anyhow!("proof of {meter} seq {seq} from validator {node} does not verify: {e}"))?;
+    let r = &want.reading.reading;
+    ensure!(bundle.reading == want.reading, "the bundle carries another reading");
+    ensure!(bundle.gateway == *world.plant.gateway_id());
+    ensure!(verified.chain_id == world.chain);
+    ensure!(verified.meter == *meter && verified.seq == seq);
+    ensure!(verified.value == r.value && verified.unit == r.unit && verified.timestamp_ms == r.timestamp_ms && verified.manual == r.manual);
+    ensure!(verified.signer == want.reading.signer);
+    ensure!(verified.gateway == *world.plant.gateway_id());
+    ensure!(verified.owner == world.enterprise.org.id);
+    ensure!(verified.height == want.height && bundle.header.height == want.height, "proof is for height {}, reading recorded at {}", verified.height, want.height);
+    ensure!(verified.validators == VALIDATORS && verified.quorum == 3 && verified.validator_signatures >= verified.quorum, "certificate: {verified:?}");
+    let cert = format!("JL{}-{}", &world.metrology.org.id.as_str()[8..17], meter);
+    ensure!(verified.calibration_certificate_no == cert, "calibration {} != {cert}", verified.calibration_certificate_no);
+    let block = api.get_ok(node, &format!("/v1/blocks/{}", want.height)).await?;
+    ensure!(block["digest"] == verified.block_digest.to_hex(), "proof names block {} but the API says {}", verified.block_digest, block["digest"]);
+    ensure!(block["header"]["timestamp_ms"] == verified.block_timestamp_ms);
+    Ok(bundle)
+}
+
+fn rejection_code(outcome: &Value) -> Option<&str> {
+    (outcome["status"] == "rejected").then(|| outcome["code"].as_str()).flatten()
+}
+
+#[test]
+fn onboarding_readings_queries_proofs_and_rejections() {
+    init_logs();
+    let started = Instant::now();
+    let cluster = Cluster::new("hunan-e2e-1", 11);
+    let mut world = World::new(&cluster.devnet, 6, 11);
+    let (cluster_ref, world_ref) = (&cluster, &mut world);
+    cluster
+        .runner()
+        .start(|ctx| async move {
+            let cluster = cluster_ref;
+            let world = world_ref;
+            let api = cluster.start(ctx).await?;
+            happy_path(&api, cluster, world).await.context("happy path")?;
+            rejections(&api, world).await.context("rejections")?;
+            Ok::<(), anyhow::Error>(())
+        })
+        .expect("end-to-end run");
+    eprintln!("onboarding/readings/proofs/rejections: {:.1} s", started.elapsed().as_secs_f64());
+}
+
+async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<()> {
+    let genesis = cluster.genesis();
+
+    // Status: every validator serves the same chain and validator set, and blocks finalize.
+    let mut genesis_hash = None;
+    for n in 0..VALIDATORS {
+        let st = api.wait_status(n, "first finalized block", |s| s["finalized_height"].as_u64().unwrap_or(0) >= 1).await?;
+        ensure!(st["node"] == format!("validator-{n}"), "{st}");
+        ensure!(st["chain_id"] == genesis.chain_id.as_str(), "{st}");
+        ensure!(st["epoch"] == 0 && st["refused_blocks"] == 0, "{st}");
+        let vals = st["validators"].as_array().context("validators")?;
+        ensure!(vals.len() == VALIDATORS, "{} validators in status", vals.len());
+        for (v, g) in vals.iter().zip(&genesis.validators) {
+            ensure!(v["name"] == g.name && v["consensus_key"] == g.consensus_key && v["p2p_address"] == g.p2p_address && v["org"] == g.org.as_str(), "validator {v} vs genesis");
+        }
+        let gh = st["genesis_hash"].as_str().context("genesis hash")?.to_string();
+        ensure!(gh.len() == 64);
+        ensure!(genesis_hash.get_or_insert(gh.clone()) == &gh, "validators disagree on the genesis hash");
+    }
+    let first_height = u64_of(&api.status(0).await?["finalized_height"]);
+
+    // OpenAPI lists every route with its method, and nothing else.
+    let doc = api.get_ok(0, "/openapi.json").await?;
+    let paths = doc["paths"].as_object().context("openapi paths")?;
+    let listed: BTreeSet<(String, String)> = paths.iter().flat_map(|(p, ops)| ops.as_object().into_iter().flat_map(|o| o.keys()).map(move |m| (p.clone(), m.clone()))).collect();
+    let routes: BTreeSet<(String, String)> = [
+        ("/v1/status", "get"),
+        ("/v1/blocks/{height}", "get"),
+        ("/v1/transactions", "post"),
+        ("/v1/transactions/{hash}", "get"),
+        ("/v1/meters", "get"),
+        ("/v1/meters/{id}", "get"),
+        ("/v1/meters/{id}/readings", "get"),
+        ("/v1/meters/{id}/readings/{seq}/proof", "get"),
+        ("/v1/gateways/{id}", "get"),
+        ("/v1/organisations/{id}", "get"),
+    ]
+    .into_iter()
+    .map(|(p, m)| (p.to_string(), m.to_string()))
+    .collect();
+    ensure!(listed == routes, "OpenAPI lists {listed:?}, the router serves {routes:?}");
+    ensure!(doc["components"]["schemas"]["StatusView"].is_object() && doc["components"]["schemas"]["ApiError"].is_object());
+
+    // Onboarding through the API.
+    world.onboard(api).await?;
+
+    // Registry lookups.
+    let gw_id = world.plant.gateway_id().clone();
+    let g = api.get_ok(1, &format!("/v1/gateways/{gw_id}")).await?;
+    ensure!(g["id"] == gw_id.as_str() && g["owner"] == world.enterprise.org.id.as_str() && g["status"] == "active", "{g}");
+    ensure!(g["public_key"] == world.plant.gateway_key().public_key().to_text(), "{g}");
+    let specs = world.plant.meter_specs();
+    ensure!(specs.iter().any(|s| s.public_key.is_some()) && specs.iter().any(|s| s.public_key.is_none()), "the plant should have meters of both kinds of signer");
+    for spec in &specs {
+        let m = api.get_ok(2, &format!("/v1/meters/{}", spec.id)).await?;
+        let rec = &m["meter"];
+        ensure!(rec["id"] == spec.id.as_str() && rec["owner"] == world.enterprise.org.id.as_str() && rec["gateway"] == gw_id.as_str(), "{m}");
+        ensure!(rec["status"] == "active" && rec["name"] == spec.name && rec["unit"] == serde_json::to_value(spec.unit)?, "{m}");
+        ensure!(rec["public_key"] == serde_json::to_value(&spec.public_key)?, "{m}");
+        ensure!(rec["calibration"]["issuer"] == world.metrology.org.id.as_str(), "{m}");
+        ensure!(rec["calibration"]["certificate_no"] == format!("JL{}-{}", &world.metrology.org.id.as_str()[8..17], spec.id), "{m}");
+        ensure!(m["progress"].is_null(), "no readings yet: {m}");
+    }
+    let all = api.get_ok(3, "/v1/meters").await?;
+    ensure!(all.as_array().map(Vec::len) == Some(specs.len()), "{all}");
+    let o = api.get_ok(0, &format!("/v1/organisations/{}", world.enterprise.org.id)).await?;
+    ensure!(o["id"] == world.enterprise.org.id.as_str() && o["name"] == world.enterprise.org.name && o["kind"] == "enterprise" && o["region"] == 430_000, "{o}");
+    let o = api.get_ok(0, &format!("/v1/organisations/{}", world.metrology.org.id)).await?;
+    ensure!(o["kind"] == "metrology_authority", "{o}");
+    let (s, e) = api.get(0, &format!("/v1/organisations/{}", credit_code("91430100799999999"))).await?;
+    ensure!(s == 404 && e["code"] == "not_found", "{s} {e}");
+    let (s, e) = api.get(0, &format!("/v1/meters/{}-XX9999", world.enterprise.org.id)).await?;
+    ensure!(s == 404 && e["code"] == "not_found", "{s} {e}");
+    let (s, e) = api.get(0, "/v1/gateways/no%20such%20id").await?;
+    ensure!(s == 400 && e["code"] == "bad_request", "{s} {e}");
+
+    // Readings: eight intervals, one batch each.
+    const TICKS: usize = 8;
+    world.report(api, TICKS).await?;
+    for n in 0..VALIDATORS {
+        world.check_readings(api, n).await?;
+    }
+    // Time-range and limit queries.
+    let id = specs[0].id.clone();
+    let recorded = world.recorded[&id].clone();
+    ensure!(recorded.len() == TICKS);
+    let (from, to) = (recorded[2].reading.reading.timestamp_ms, recorded[5].reading.reading.timestamp_ms);
+    let got = api.get_ok(1, &format!("/v1/meters/{id}/readings?from={from}&to={to}")).await?;
+    let got = got.as_array().context("array")?;
+    ensure!(got.len() == 3, "[from, to) should hold readings 3..=5, got {}", got.len());
+    for (g, w) in got.iter().zip(&recorded[2..5]) {
+        check_reading_view(g, w)?;
+    }
+    let got = api.get_ok(1, &format!("/v1/meters/{id}/readings?limit=2")).await?;
+    ensure!(got.as_array().map(Vec::len) == Some(2) && got[0]["seq"] == 1 && got[1]["seq"] == 2, "{got}");
+    let got = api.get_ok(1, &format!("/v1/meters/{id}/readings?from={}", now_ms())).await?;
+    ensure!(got.as_array().is_some_and(Vec::is_empty), "{got}");
+    for spec in &specs {
+        let m = api.get_ok(0, &format!("/v1/meters/{}", spec.id)).await?;
+        let last = world.recorded[&spec.id].last().context("recorded")?;
+        ensure!(m["progress"]["last_seq"] == TICKS as u64 && m["progress"]["accepted"] == TICKS as u64 && m["progress"]["last_timestamp_ms"] == last.reading.reading.timestamp_ms, "{m}");
+    }
+
+    // Blocks: the block of the first reading batch is the same everywhere and holds the batch.
+    let (first_batch, batch_height) = world.finalized.iter().find(|(t, _)| matches!(t.body.payload, TxPayload::SubmitReadings { .. })).cloned().context("a batch")?;
+    let receipt = api.get_ok(0, &format!("/v1/transactions/{}", tx_hash(&first_batch))).await?;
+    ensure!(receipt["status"] == "finalized" && receipt["height"] == batch_height, "{receipt}");
+    let position = u64_of(&receipt["index"]) as usize;
+    let mut digest = None;
+    for n in 0..VALIDATORS {
+        let b = api.get_ok(n, &format!("/v1/blocks/{batch_height}")).await?;
+        ensure!(b["finalized"] == true && b["header"]["height"] == batch_height && b["header"]["chain_id"] == genesis.chain_id.as_str(), "{b}");
+        let txs = b["txs"].as_array().context("txs")?;
+        ensure!(txs.len() as u64 == u64_of(&b["header"]["tx_count"]) && txs[position] == tx_hash(&first_batch).to_hex(), "{b}");
+        ensure!(u64_of(&b["header"]["readings_accepted"]) >= specs.len() as u64, "{b}");
+        let d = b["digest"].as_str().context("digest")?.to_string();
+        ensure!(digest.get_or_insert(d.clone()) == &d, "validators disagree on block {batch_height}");
+        let parent = api.get_ok(n, &format!("/v1/blocks/{}", batch_height - 1)).await?;
+        ensure!(b["header"]["parent"] == parent["digest"], "block {batch_height} does not link to its parent");
+    }
+    let (s, e) = api.get(0, "/v1/blocks/999999999").await?;
+    ensure!(s == 404 && e["code"] == "not_found", "{s} {e}");
+    // The status tip matches the block API.
+    let st = api.status(2).await?;
+    let tip = u64_of(&st["finalized_height"]);
+    api.wait_indexed(2, tip).await?;
+    let b = api.get_ok(2, &format!("/v1/blocks/{tip}")).await?;
+    ensure!(b["digest"] == st["finalized_digest"] && b["header"]["state_root"] == st["state_root"] && b["header"]["timestamp_ms"] == st["finalized_time_ms"], "status {st} vs block {b}");
+
+    // Proofs verify offline against the genesis, from any validator, for both kinds of signer.
+    let own_key = specs.iter().find(|s| s.public_key.is_some()).context("meter with a key")?.id.clone();
+    let by_gateway = specs.iter().find(|s| s.public_key.is_none()).context("meter without a key")?.id.clone();
+    let bundle = check_proof(api, 1, world, &own_key, 3).await?;
+    ensure!(bundle.reading.signer == ReadingSigner::Meter);
+    let b2 = check_proof(api, 3, world, &by_gateway, TICKS as u64).await?;
+    ensure!(b2.reading.signer == ReadingSigner::Gateway);
+    // A tampered bundle, or one checked against another chain's genesis, does not verify.
+    let mut tampered = bundle.clone();
+    tampered.reading.reading.value = trustmeter_types::Quantity::from_micros(tampered.reading.reading.value.micros() + 1);
+    ensure!(verify(&tampered, Some(genesis)).is_err(), "a tampered reading verified");
+    let other = Devnet::new("hunan-e2e-other", VALIDATORS, 1, 99, genesis.genesis_time_ms, 0);
+    ensure!(verify(&bundle, Some(&other.genesis)).is_err(), "a bundle verified against another genesis");
+    let (s, e) = api.get(0, &format!("/v1/meters/{own_key}/readings/999/proof")).await?;
+    ensure!(s == 404 && e["code"] == "not_found", "{s} {e}");
+
+    // The chain keeps finalizing.
+    let later = u64_of(&api.status(0).await?["finalized_height"]);
+    ensure!(later > first_height, "finalized height did not grow: {first_height} -> {later}");
+    Ok(())
+}
+
+async fn rejections(api: &Api, world: &mut World) -> Result<()> {
+    let ent_home = api.home(&world.enterprise.key.public_key());
+
+    // Malformed bodies: not JSON, JSON that is not a transaction, bytes that do not decode.
+    for (ct, body) in [
+        ("application/json", b"{ this is not json".to_vec()),
+        ("application/json", br#"{"body": 42, "signature": "ed25519:00"}"#.to_vec()),
+        ("application/octet-stream", vec![0xff; 40]),
+    ] {
+        let (s, e) = api.post(ent_home, ct, body).await?;
+        ensure!(s == 400 && e["code"] == "malformed" && e["tx_hash"].is_null(), "{ct}: {s} {e}");
+    }
+
+    // Transactions refused at admission, each with its code; their receipts say `rejected` with
+    // the same code on the validator that refused them, which is the only one that knows them.
+    let fresh_key = |b: u8| SigningKey::ed25519_from_seed([b; 32]).public_key();
+    let mut refused: Vec<(Transaction, &str)> = Vec::new();
+    // Signed for another chain.
+    let mut other_chain = TxSigner::new(world.enterprise.key.clone(), ChainId::new("hunan-e2e-other")?, world.ent.next_nonce());
+    refused.push((other_chain.sign(TxPayload::RegisterAccount { public_key: fresh_key(1) }), "wrong_chain"));
+    // A signature that does not verify.
+    let mut tx = world.ent.clone().sign(TxPayload::RegisterAccount { public_key: fresh_key(2) });
+    tx.signature.bytes[7] ^= 0x40;
+    refused.push((tx, "bad_tx_signature"));
+    // A key no organisation registered.
+    let mut stranger = TxSigner::new(SigningKey::ed25519_from_seed([3; 32]), world.chain.clone(), 1);
+    refused.push((stranger.sign(TxPayload::RegisterGateway { id: DeviceId::new("STRANGER-GW01")?, public_key: fresh_key(4) }), "unknown_sender"));
+    // An enterprise recording a calibration.
+    let meter = world.meter_ids()[0].clone();
+    let calibration = match world.plant.calibration_payloads(&world.enterprise.org.id, world.start_ms, now_ms() + DAY_MS).remove(0) {
+        TxPayload::RecordCalibration { calibration, .. } => calibration,
+        _ => unreachable!(),
+    };
+    refused.push((world.ent.clone().sign(TxPayload::RecordCalibration { meter: meter.clone(), calibration }), "not_authorised"));
+    for (i, (tx, code)) in refused.iter().enumerate() {
+        let enc = if i % 2 == 0 { Encoding::Json } else { Encoding::Binary };
+        api.expect_refused(tx, enc, code).await?;
+        let home = api.home(&tx.body.sender);
+        let h = tx_hash(tx);
+        let v = api.get_ok(home, &format!("/v1/transactions/{h}")).await?;
+        ensure!(v["status"] == "rejected" && v["rejection"]["code"] == *code && v["tx_hash"] == h.to_hex(), "receipt of a {code} transaction: {v}");
+        ensure!(v["height"].is_null() && v["receipt"].is_null(), "{v}");
+        let (s, e) = api.get((home + 1) % VALIDATORS, &format!("/v1/transactions/{h}")).await?;
+        ensure!(s == 404 && e["code"] == "not_found", "another validator knows the refused {h}: {s} {e}");
+    }
+
+    // Replays of finalized transactions (a registration and a reading batch), in either
+    // encoding: stale nonce. Their receipts still show the original inclusion.
+    let replays: Vec<(Transaction, u64)> = [
+        world.finalized.first().cloned().context("a registration")?,
+        world.finalized.iter().rev().find(|(t, _)| matches!(t.body.payload, TxPayload::SubmitReadings { .. })).cloned().context("a batch")?,
+    ]
+    .into();
+    for (tx, height) in &replays {
+        for enc in [Encoding::Json, Encoding::Binary] {
+            api.expect_refused(tx, enc, "stale_nonce").await?;
+        }
+        let v = api.get_ok(api.home(&tx.body.sender), &format!("/v1/transactions/{}", tx_hash(tx))).await?;
+        ensure!(v["status"] == "finalized" && v["height"] == *height, "{v}");
+    }
+
+    // A batch mixing valid readings, a reading of an unregistered meter and a reading whose
+    // signature is broken: the transaction is accepted and the receipt judges each reading.
+    let mut readings = world.next_readings();
+    let broken_meter = readings[1].reading.meter.clone();
+    readings[1].signature.bytes[0] ^= 0x01;
+    let unknown = Reading {
+        meter: DeviceId::new(format!("{}-XX9999", world.enterprise.org.id))?,
+        seq: 1,
+        timestamp_ms: readings[0].reading.timestamp_ms,
+        value: trustmeter_types::Quantity::from_micros(1_000_000),
+        unit: readings[0].reading.unit,
+        manual: false,
+    };
+    readings.insert(1, sign_reading(world.plant.gateway_key(), unknown, ReadingSigner::Gateway));
+    let batch = world.gw.sign(TxPayload::SubmitReadings { gateway: world.plant.gateway_id().clone(), readings: readings.clone() });
+    api.submit(&batch, Encoding::Json).await?;
+    let v = api.wait_accepted(&batch).await?;
+    let height = u64_of(&v["height"]);
+    world.finalized.push((batch.clone(), height));
+    let outcomes = v["receipt"]["readings"].as_array().context("outcomes")?;
+    ensure!(outcomes.len() == readings.len(), "{v}");
+    for (i, (o, r)) in outcomes.iter().zip(&readings).enumerate() {
+        let want = match i {
+            1 => Some("unknown_device"),
+            2 => Some("bad_reading_signature"),
+            _ => None,
+        };
+        match want {
+            Some(code) => ensure!(rejection_code(o) == Some(code) && o["message"].as_str().is_some_and(|m| !m.is_empty()), "reading {i}: expected {code}, got {o}"),
+            None => {
+                ensure!(o["status"] == "accepted", "reading {i}: {o}");
+                world.recorded.entry(r.reading.meter.clone()).or_default().push(Recorded { reading: r.clone(), height });
+            }
+        }
+    }
+    let b = api.get_ok(0, &format!("/v1/blocks/{height}")).await?;
+    ensure!(b["txs"].as_array().is_some_and(|t| t.contains(&Value::from(tx_hash(&batch).to_hex()))), "{b}");
+    // The valid ones are queryable everywhere; the refused ones are not recorded.
+    for n in 0..VALIDATORS {
+        world.check_readings(api, n).await?;
+    }
+    let m = api.get_ok(1, &format!("/v1/meters/{broken_meter}")).await?;
+    let broken_seq = readings[2].reading.seq;
+    ensure!(m["progress"]["last_seq"] == broken_seq - 1, "a reading with a broken signature advanced the meter: {m}");
+    let (s, _) = api.get(1, &format!("/v1/meters/{broken_meter}/readings/{broken_seq}/proof")).await?;
+    ensure!(s == 404, "proof served for a refused reading");
+    let ok_meter = readings[0].reading.meter.clone();
+    check_proof(api, 0, world, &ok_meter, readings[0].reading.seq).await?;
+    // The meter whose reading was refused goes on with its next sequence number, and proofs of
+    // later blocks (re-executed through the mixed one) still verify.
+    world.report(api, 1).await?;
+    world.check_readings(api, 2).await?;
+    check_proof(api, 2, world, &broken_meter, broken_seq + 1).await?;
+    Ok(())
+}
+
+/// What the cluster looked like right before it was stopped.
+#[derive(Debug)]
+struct Checkpoint {
+    /// Each validator's finalized height.
+    heights: Vec<u64>,
+    /// A height indexed by every validator, and that block's digest and state root.
+    height: u64,
+    digest: Value,
+    state_root: Value,
+}
+
+async fn checkpoint(api: &Api, world: &World) -> Result<Checkpoint> {
+    let height = world.last_height();
+    let mut digest = None;
+    let mut state_root = None;
+    for n in 0..VALIDATORS {
+        api.wait_indexed(n, height).await?;
+        let b = api.get_ok(n, &format!("/v1/blocks/{height}")).await?;
+        ensure!(digest.get_or_insert(b["digest"].clone()) == &b["digest"], "validators disagree on block {height}");
+        ensure!(state_root.get_or_insert(b["header"]["state_root"].clone()) == &b["header"]["state_root"]);
+    }
+    let mut heights = Vec::new();
+    for n in 0..VALIDATORS {
+        heights.push(u64_of(&api.status(n).await?["finalized_height"]));
+    }
+    Ok(Checkpoint { heights, height, digest: digest.expect("validators"), state_root: state_root.expect("validators") })
+}
+
+/// After a restart: every validator is back at (at least) its height, agrees on the checkpoint
+/// block and serves every recorded reading and receipt.
+async fn check_restarted(api: &Api, world: &World, before: &Checkpoint) -> Result<()> {
+    for n in 0..VALIDATORS {
+        let h = before.heights[n];
+        api.wait_status(n, &format!("finalized height {h} again"), |s| s["finalized_height"].as_u64().unwrap_or(0) >= h).await?;
+        api.wait_indexed(n, h).await?;
+        let b = api.get_ok(n, &format!("/v1/blocks/{}", before.height)).await?;
+        ensure!(b["digest"] == before.digest && b["header"]["state_root"] == before.state_root, "validator {n}: block {} changed across the restart: {b} vs {before:?}", before.height);
+        world.check_readings(api, n).await?;
+    }
+    for (tx, height) in &world.finalized {
+        let v = api.get_ok(0, &format!("/v1/transactions/{}", tx_hash(tx))).await?;
+        ensure!(v["status"] == "finalized" && v["height"] == *height, "receipt of {} after restart: {v}", tx_hash(tx));
+    }
+    Ok(())
+}
+
+#[test]
+fn restart_keeps_the_chain_and_rebuilds_a_lost_index() {
+    init_logs();
+    let started = Instant::now();
+    let cluster = Cluster::new("hunan-e2e-2", 23);
+    let mut world = World::new(&cluster.devnet, 4, 23);
+
+    // First run: onboard and report a few intervals.
+    let first = {
+        let (cluster, world) = (&cluster, &mut world);
+        cluster
+            .runner()
+            .start(|ctx| async move {
+                let api = cluster.start(ctx).await?;
+                world.onboard(&api).await?;
+                world.report(&api, 3).await?;
+                world.check_readings(&api, 0).await?;
+                checkpoint(&api, world).await
+            })
+            .expect("first run")
+    };
+    eprintln!("first run done at {:.1} s: {first:?}", started.elapsed().as_secs_f64());
+
+    // Second run on the same storage, index files and ports.
+    let second = {
+        let (cluster, world) = (&cluster, &mut world);
+        cluster
+            .runner()
+            .start(|ctx| async move {
+                let api = cluster.start(ctx).await?;
+                check_restarted(&api, world, &first).await.context("after restart")?;
+                // The chain keeps finalizing new transactions.
+                world.report(&api, 2).await.context("reporting after restart")?;
+                for n in 0..VALIDATORS {
+                    world.check_readings(&api, n).await?;
+                }
+                let id = world.meter_ids()[0].clone();
+                check_proof(&api, 2, world, &id, 1).await?;
+                let cp = checkpoint(&api, world).await?;
+                ensure!(cp.height > first.height, "no new blocks after the restart");
+                Ok(cp)
+            })
+            .expect("second run")
+    };
+    eprintln!("second run done at {:.1} s: {second:?}", started.elapsed().as_secs_f64());
+
+    // Third run without validator 0's index: it is rebuilt from the chain.
+    let index0 = cluster.index_path(0);
+    ensure_file(&index0);
+    std::fs::remove_file(&index0).expect("delete validator 0's index");
+    {
+        let (cluster, world) = (&cluster, &mut world);
+        cluster
+            .runner()
+            .start(|ctx| async move {
+                let api = cluster.start(ctx).await?;
+                check_restarted(&api, world, &second).await.context("after losing the index")?;
+                // The rebuilt index catches up with the chain's tip.
+                let tip = u64_of(&api.status(0).await?["finalized_height"]);
+                ensure!(tip >= second.heights[0], "validator 0 is behind its height before the restart");
+                api.wait_indexed(0, tip).await?;
+                for h in 1..=second.height {
+                    let (a, b) = (api.get_ok(0, &format!("/v1/blocks/{h}")).await?, api.get_ok(1, &format!("/v1/blocks/{h}")).await?);
+                    ensure!(a == b, "rebuilt block {h} differs: {a} vs {b}");
+                }
+                let ids = world.meter_ids();
+                check_proof(&api, 0, world, &ids[1], 2).await?;
+                world.report(&api, 1).await?;
+                world.check_readings(&api, 0).await?;
+                Ok::<(), anyhow::Error>(())
+            })
+            .expect("third run");
+    }
+    ensure_file(&index0);
+    eprintln!("restart test: {:.1} s", started.elapsed().as_secs_f64());
+}
+
+fn ensure_file(p: &std::path::Path) {
+    assert!(p.is_file(), "{} should exist", p.display());
+}
