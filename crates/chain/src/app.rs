@@ -203,7 +203,8 @@ impl App {
         let mut out = base;
         for block in unknown.into_iter().rev() {
             let b = block.inner();
-            let verdicts = SignatureVerdicts::batch_verify(&out.state, &b.block.txs.iter().collect::<Vec<_>>(), &mut rand::rng());
+            let verdicts =
+                SignatureVerdicts::batch_verify(&out.state, &b.block.txs.iter().collect::<Vec<_>>(), &mut rand::rng());
             match execute_block(&out.state, &b.block, &verdicts) {
                 Ok(o) => {
                     let o = Arc::new(o);
@@ -233,7 +234,12 @@ where
     type Block = ChainBlock;
     type Input = ();
 
-    async fn propose(&mut self, (runtime, context): (E, ConsensusContext), ancestry: impl Ancestry<ChainBlock>, _input: ()) -> Option<Digested<ChainBlock>> {
+    async fn propose(
+        &mut self,
+        (runtime, context): (E, ConsensusContext),
+        ancestry: impl Ancestry<ChainBlock>,
+        _input: (),
+    ) -> Option<Digested<ChainBlock>> {
         self.wait_ready().await;
         let parent = self.state_of(ancestry).await?;
         let parent_state = &parent.state;
@@ -256,19 +262,32 @@ where
             verdicts.extend((*v).clone());
             txs.push((*tx).clone());
         }
-        let ctx = BlockContext { epoch: context.round.epoch().get(), view: context.round.view().get(), timestamp_ms: now_ms(&runtime) };
+        let ctx = BlockContext {
+            epoch: context.round.epoch().get(),
+            view: context.round.view().get(),
+            timestamp_ms: now_ms(&runtime),
+        };
         let (mut block, out) = build_block(parent_state, &ctx, txs, &verdicts);
         if self.behaviour == Behaviour::CorruptStateRoot {
             block.header.state_root.0[0] ^= 0xff;
         }
         let chain_block = ChainBlock::new(block);
         let digest = chain_block.digest();
-        debug!(height = chain_block.block.header.height, txs = chain_block.block.txs.len(), readings = chain_block.block.header.readings_accepted, "proposed");
+        debug!(
+            height = chain_block.block.header.height,
+            txs = chain_block.block.txs.len(),
+            readings = chain_block.block.header.readings_accepted,
+            "proposed"
+        );
         self.remember(digest, Arc::new(out));
         Some(Digested::precomputed(chain_block, digest))
     }
 
-    async fn verify(&mut self, (runtime, _context): (E, ConsensusContext), mut ancestry: impl Ancestry<ChainBlock>) -> bool {
+    async fn verify(
+        &mut self,
+        (runtime, _context): (E, ConsensusContext),
+        mut ancestry: impl Ancestry<ChainBlock>,
+    ) -> bool {
         self.wait_ready().await;
         let Some(block) = ancestry.next().await else { return false };
         if self.known_output(&block.digest()).is_some() {
@@ -283,7 +302,8 @@ where
         if ahead > MAX_PROPOSER_CLOCK_AHEAD.as_millis() as i64 {
             runtime.sleep(Duration::from_millis(ahead as u64) - MAX_PROPOSER_CLOCK_AHEAD).await;
         }
-        let verdicts = SignatureVerdicts::batch_verify(&parent.state, &b.block.txs.iter().collect::<Vec<_>>(), &mut rand::rng());
+        let verdicts =
+            SignatureVerdicts::batch_verify(&parent.state, &b.block.txs.iter().collect::<Vec<_>>(), &mut rand::rng());
         match execute_block(&parent.state, &b.block, &verdicts) {
             Ok(out) => {
                 self.remember(block.digest(), Arc::new(out));
@@ -361,10 +381,16 @@ impl Finalizer {
         let out = match cached {
             Some(o) if o.state.block_digest == from_digest(&digest) => o,
             _ => {
-                let verdicts = SignatureVerdicts::batch_verify(&finalized.state, &block.block.txs.iter().collect::<Vec<_>>(), &mut rand::rng());
+                let verdicts = SignatureVerdicts::batch_verify(
+                    &finalized.state,
+                    &block.block.txs.iter().collect::<Vec<_>>(),
+                    &mut rand::rng(),
+                );
                 match execute_block(&finalized.state, &block.block, &verdicts) {
                     Ok(o) => Arc::new(o),
-                    Err(e) => panic!("a finalized block does not execute on the finalized state: {e}; the node's state is corrupt"),
+                    Err(e) => panic!(
+                        "a finalized block does not execute on the finalized state: {e}; the node's state is corrupt"
+                    ),
                 }
             }
         };

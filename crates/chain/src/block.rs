@@ -75,7 +75,8 @@ impl Read for ChainBlock {
         }
         let mut bytes = vec![0u8; len];
         buf.copy_to_slice(&mut bytes);
-        let block: Block = decode(&bytes, MAX_BLOCK_BYTES).map_err(|_| CodecError::Invalid("ChainBlock", "block does not decode"))?;
+        let block: Block =
+            decode(&bytes, MAX_BLOCK_BYTES).map_err(|_| CodecError::Invalid("ChainBlock", "block does not decode"))?;
         Ok(ChainBlock::new(block))
     }
 }

@@ -4,8 +4,8 @@
 //! networks only; a real deployment generates every key on its own machine.
 
 use commonware_cryptography::{Signer, ed25519};
-use commonware_utils::ordered::Set;
 use commonware_utils::TryCollect;
+use commonware_utils::ordered::Set;
 use trustmeter_crypto::SigningKey;
 use trustmeter_types::{
     ChainId, ChainParams, Genesis, GenesisAccount, GenesisValidator, OrgKind, Organisation, UnifiedSocialCreditCode,
@@ -53,20 +53,51 @@ fn seed_key(seed: u64, label: &str) -> SigningKey {
 impl Devnet {
     /// A consortium of `validators` validators (one per founding authority, cycling) and
     /// `enterprises` enterprises, with p2p ports from `base_port`.
-    pub fn new(chain_id: &str, validators: usize, enterprises: usize, seed: u64, genesis_time_ms: i64, base_port: u16) -> Self {
+    pub fn new(
+        chain_id: &str,
+        validators: usize,
+        enterprises: usize,
+        seed: u64,
+        genesis_time_ms: i64,
+        base_port: u16,
+    ) -> Self {
         let region = 430_000; // Hunan
         let member = |body: &str, name: &str, kind, label: &str| Member {
             org: Organisation { id: credit_code(body), name: name.into(), kind, region },
             key: seed_key(seed, label),
         };
-        let regulator = member("11430000MB1234567", "Hunan Provincial Energy Conservation Supervision Center", OrgKind::Regulator, "regulator");
-        let metrology = member("12430000MB7654321", "Hunan Institute of Metrology and Test", OrgKind::MetrologyAuthority, "metrology");
-        let statistics = member("11430000MB0000001", "Hunan Provincial Bureau of Statistics", OrgKind::StatisticsBureau, "statistics");
+        let regulator = member(
+            "11430000MB1234567",
+            "Hunan Provincial Energy Conservation Supervision Center",
+            OrgKind::Regulator,
+            "regulator",
+        );
+        let metrology = member(
+            "12430000MB7654321",
+            "Hunan Institute of Metrology and Test",
+            OrgKind::MetrologyAuthority,
+            "metrology",
+        );
+        let statistics = member(
+            "11430000MB0000001",
+            "Hunan Provincial Bureau of Statistics",
+            OrgKind::StatisticsBureau,
+            "statistics",
+        );
         let enterprises: Vec<Member> = (0..enterprises)
-            .map(|i| member(&format!("914301007{:08}", 1000 + i), &format!("Changsha Machinery Works No. {}", i + 1), OrgKind::Enterprise, &format!("enterprise-{i}")))
+            .map(|i| {
+                member(
+                    &format!("914301007{:08}", 1000 + i),
+                    &format!("Changsha Machinery Works No. {}", i + 1),
+                    OrgKind::Enterprise,
+                    &format!("enterprise-{i}"),
+                )
+            })
             .collect();
         let authorities = [&regulator, &metrology, &statistics];
-        let validator_keys: Vec<ed25519::PrivateKey> = (0..validators).map(|i| ed25519::PrivateKey::from_seed(seed.wrapping_mul(1_000).wrapping_add(i as u64))).collect();
+        let validator_keys: Vec<ed25519::PrivateKey> = (0..validators)
+            .map(|i| ed25519::PrivateKey::from_seed(seed.wrapping_mul(1_000).wrapping_add(i as u64)))
+            .collect();
         let validators_g = validator_keys
             .iter()
             .enumerate()
@@ -79,8 +110,13 @@ impl Devnet {
             .collect();
         let mut organisations: Vec<Organisation> = authorities.iter().map(|m| m.org.clone()).collect();
         organisations.extend(enterprises.iter().map(|m| m.org.clone()));
-        let mut accounts: Vec<GenesisAccount> = authorities.iter().map(|m| GenesisAccount { org: m.org.id.clone(), public_key: m.key.public_key() }).collect();
-        accounts.extend(enterprises.iter().map(|m| GenesisAccount { org: m.org.id.clone(), public_key: m.key.public_key() }));
+        let mut accounts: Vec<GenesisAccount> = authorities
+            .iter()
+            .map(|m| GenesisAccount { org: m.org.id.clone(), public_key: m.key.public_key() })
+            .collect();
+        accounts.extend(
+            enterprises.iter().map(|m| GenesisAccount { org: m.org.id.clone(), public_key: m.key.public_key() }),
+        );
         let genesis = Genesis {
             chain_id: ChainId::new(chain_id).expect("valid chain id"),
             genesis_time_ms,
@@ -105,7 +141,8 @@ pub fn participants(genesis: &Genesis) -> Result<Set<ed25519::PublicKey>, String
         .iter()
         .map(|v| {
             let bytes = hex::decode(&v.consensus_key).map_err(|_| format!("validator {} key is not hex", v.name))?;
-            ed25519::PublicKey::try_from(bytes.as_slice()).map_err(|e| format!("validator {} key is invalid: {e:?}", v.name))
+            ed25519::PublicKey::try_from(bytes.as_slice())
+                .map_err(|e| format!("validator {} key is invalid: {e:?}", v.name))
         })
         .collect::<Result<Vec<_>, String>>()?
         .into_iter()

@@ -10,7 +10,11 @@ use crate::app::{App, Behaviour, Finalizer, MarshalMailbox, Scheme};
 use crate::block::ChainBlock;
 use crate::mempool::Mempool;
 use commonware_broadcast::buffered;
-use commonware_consensus::marshal::{self, Start, resolver::p2p as marshal_resolver, standard::{Inline, Standard}};
+use commonware_consensus::marshal::{
+    self, Start,
+    resolver::p2p as marshal_resolver,
+    standard::{Inline, Standard},
+};
 use commonware_consensus::simplex::{self, ForwardPolicy, SkipPolicy, elector::RoundRobin};
 use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
 use commonware_cryptography::certificate::ConstantProvider;
@@ -60,7 +64,11 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { leader: Duration::from_millis(1_000), certification: Duration::from_millis(2_000), retry: Duration::from_millis(500) }
+        Self {
+            leader: Duration::from_millis(1_000),
+            certification: Duration::from_millis(2_000),
+            retry: Duration::from_millis(500),
+        }
     }
 }
 
@@ -124,7 +132,13 @@ pub fn max_message_size(participants: u32) -> u32 {
 }
 
 /// Starts one validator.
-pub async fn start_validator<E, P, B, S, R>(context: E, cfg: ValidatorConfig, peer_provider: P, blocker: B, net: Channels<S, R>) -> Validator
+pub async fn start_validator<E, P, B, S, R>(
+    context: E,
+    cfg: ValidatorConfig,
+    peer_provider: P,
+    blocker: B,
+    net: Channels<S, R>,
+) -> Validator
 where
     E: Spawner + Clock + Storage + Metrics + Supervisor + CryptoRng,
     P: Provider<PublicKey = ed25519::PublicKey> + Clone,
@@ -134,7 +148,8 @@ where
 {
     let public_key = cfg.signer.public_key();
     let namespace = consensus_namespace(&cfg.genesis);
-    let scheme = Scheme::signer(&namespace, cfg.participants.clone(), cfg.signer.clone()).expect("this validator's key must be in the validator set");
+    let scheme = Scheme::signer(&namespace, cfg.participants.clone(), cfg.signer.clone())
+        .expect("this validator's key must be in the validator set");
     let prefix = cfg.partition_prefix.clone();
     let page_cache = CacheRef::new(NZU16!(16_384), NZUsize!(4_096));
 
@@ -169,37 +184,43 @@ where
     );
     broadcast_engine.start(net.broadcast);
 
-    let finalizations = immutable::Archive::init(context.child("finalizations"), archive_config(&prefix, "finalizations", &page_cache, cfg.participants.len()))
+    let finalizations = immutable::Archive::init(
+        context.child("finalizations"),
+        archive_config(&prefix, "finalizations", &page_cache, cfg.participants.len()),
+    )
+    .await
+    .expect("finalizations archive must open");
+    let blocks = immutable::Archive::init(context.child("blocks"), archive_config(&prefix, "blocks", &page_cache, ()))
         .await
-        .expect("finalizations archive must open");
-    let blocks = immutable::Archive::init(context.child("blocks"), archive_config(&prefix, "blocks", &page_cache, ())).await.expect("blocks archive must open");
+        .expect("blocks archive must open");
 
     let genesis_block = App::genesis_block(&cfg.genesis);
     let genesis_digest = genesis_block.digest();
     let provider = ConstantProvider::new(scheme.clone());
-    let (marshal_actor, marshal_mailbox, _floor) = marshal::core::Actor::<_, Standard<ChainBlock>, _, _, _, _, _>::init(
-        context.child("marshal"),
-        finalizations,
-        blocks,
-        marshal::Config {
-            provider,
-            epocher: FixedEpocher::new(NZU64!(EPOCH_LENGTH)),
-            start: Start::Genesis(commonware_cryptography::Digested::precomputed(genesis_block, genesis_digest)),
-            partition_prefix: format!("{prefix}-marshal"),
-            mailbox_size: MAILBOX,
-            view_retention: ViewDelta::new(32),
-            prunable_items_per_section: NZU64!(64),
-            page_cache: page_cache.clone(),
-            replay_buffer: IO_BUFFER,
-            key_write_buffer: IO_BUFFER,
-            value_write_buffer: IO_BUFFER,
-            block_codec_config: (),
-            max_repair: NZUsize!(64),
-            max_pending_acks: NZUsize!(16),
-            strategy: Sequential,
-        },
-    )
-    .await;
+    let (marshal_actor, marshal_mailbox, _floor) =
+        marshal::core::Actor::<_, Standard<ChainBlock>, _, _, _, _, _>::init(
+            context.child("marshal"),
+            finalizations,
+            blocks,
+            marshal::Config {
+                provider,
+                epocher: FixedEpocher::new(NZU64!(EPOCH_LENGTH)),
+                start: Start::Genesis(commonware_cryptography::Digested::precomputed(genesis_block, genesis_digest)),
+                partition_prefix: format!("{prefix}-marshal"),
+                mailbox_size: MAILBOX,
+                view_retention: ViewDelta::new(32),
+                prunable_items_per_section: NZU64!(64),
+                page_cache: page_cache.clone(),
+                replay_buffer: IO_BUFFER,
+                key_write_buffer: IO_BUFFER,
+                value_write_buffer: IO_BUFFER,
+                block_codec_config: (),
+                max_repair: NZUsize!(64),
+                max_pending_acks: NZUsize!(16),
+                strategy: Sequential,
+            },
+        )
+        .await;
 
     let (app, finalizer): (App, Finalizer) = App::new(&cfg.genesis, cfg.mempool.clone(), cfg.behaviour);
     for sink in cfg.sinks {
@@ -209,7 +230,12 @@ where
     let marshal_for_finalizer = marshal_mailbox.clone();
     context.child("finalizer").spawn(move |_| finalizer.run(marshal_for_finalizer));
 
-    let inline = Inline::new(context.child("inline"), app.clone(), marshal_mailbox.clone(), FixedEpocher::new(NZU64!(EPOCH_LENGTH)));
+    let inline = Inline::new(
+        context.child("inline"),
+        app.clone(),
+        marshal_mailbox.clone(),
+        FixedEpocher::new(NZU64!(EPOCH_LENGTH)),
+    );
     let t = cfg.timeouts;
     // The engine takes the validator's root context last, so aborting its handle stops every task
     // this validator spawned (how the simulator crashes a validator).

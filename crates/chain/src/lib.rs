@@ -10,8 +10,8 @@
 
 pub mod app;
 pub mod block;
-pub mod engine;
 pub mod devnet;
+pub mod engine;
 pub mod mempool;
 
 pub use app::{App, Behaviour, BlockFinalization, Finalized, FinalizedSink, Scheme};

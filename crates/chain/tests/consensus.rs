@@ -10,14 +10,17 @@ use std::time::Duration;
 use trustmeter_chain::app::Behaviour;
 
 fn runner(seed: u64) -> deterministic::Runner {
-    deterministic::Runner::new(deterministic::Config::default().with_seed(seed).with_timeout(Some(Duration::from_secs(600))))
+    deterministic::Runner::new(
+        deterministic::Config::default().with_seed(seed).with_timeout(Some(Duration::from_secs(600))),
+    )
 }
 
 /// Submits `batches` reading batches, one every simulated 15 minutes of reading time.
 async fn feed(c: &Cluster, plant: &mut Plant, batches: usize) {
     for b in 0..batches {
         let t = GENESIS_MS + (b as i64 + 1) * 900_000;
-        let tx = plant.batch(&c.devnet, t.min(c.ctx.current().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64));
+        let tx = plant
+            .batch(&c.devnet, t.min(c.ctx.current().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64));
         c.submit(&tx);
         c.ctx.sleep(Duration::from_millis(200)).await;
     }
@@ -43,11 +46,18 @@ fn all_online(seed: u64) -> (Histories, String) {
         })
         .await;
         for i in all {
-            c.wait_state(i, "readings everywhere", Duration::from_secs(60), |s| plant.meters.iter().all(|(id, _)| s.progress(id).map(|p| p.accepted == 10).unwrap_or(false))).await;
+            c.wait_state(i, "readings everywhere", Duration::from_secs(60), |s| {
+                plant.meters.iter().all(|(id, _)| s.progress(id).map(|p| p.accepted == 10).unwrap_or(false))
+            })
+            .await;
             assert_eq!(plant.accepted(&c, i), 40);
         }
         c.assert_agreement(&all);
-        let hist = c.histories.iter().map(|h| h.lock().unwrap().iter().map(|(k, (b, r))| (*k, b.to_hex(), r.to_hex())).collect()).collect();
+        let hist = c
+            .histories
+            .iter()
+            .map(|h| h.lock().unwrap().iter().map(|(k, (b, r))| (*k, b.to_hex(), r.to_hex())).collect())
+            .collect();
         (hist, ctx.auditor().state())
     })
 }

@@ -71,7 +71,8 @@ struct Submitter {
 
 impl Submitter {
     async fn submit(&self, tx: &Transaction) -> Result<Hash32> {
-        let i = tx.body.sender.bytes.iter().fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(*b as usize)) % self.apis.len();
+        let i = tx.body.sender.bytes.iter().fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(*b as usize))
+            % self.apis.len();
         let h = tx_hash(tx);
         self.sent.lock().expect("lock").insert(h, Instant::now());
         let resp = self
@@ -93,7 +94,8 @@ impl Submitter {
         let start = Instant::now();
         for h in hashes {
             loop {
-                let v: serde_json::Value = self.http.get(format!("{}/v1/transactions/{}", self.apis[0], h)).send().await?.json().await?;
+                let v: serde_json::Value =
+                    self.http.get(format!("{}/v1/transactions/{}", self.apis[0], h)).send().await?.json().await?;
                 match v["status"].as_str() {
                     Some("finalized") => {
                         if v["receipt"]["outcome"]["status"] != "accepted" {
@@ -144,9 +146,16 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let devnet = Devnet::new("hunan-1", args.validators, 1, args.seed, genesis_ms, args.p2p_port);
     let genesis_path = dir.join("genesis.json");
     std::fs::write(&genesis_path, serde_json::to_string_pretty(&devnet.genesis)?)?;
-    println!("Trustmeter demo: chain {} with {} validators; data in {}", devnet.genesis.chain_id, args.validators, dir.display());
+    println!(
+        "Trustmeter demo: chain {} with {} validators; data in {}",
+        devnet.genesis.chain_id,
+        args.validators,
+        dir.display()
+    );
 
-    let runner = commonware_runtime::tokio::Runner::new(commonware_runtime::tokio::Config::new().with_storage_directory(dir.join("consensus")));
+    let runner = commonware_runtime::tokio::Runner::new(
+        commonware_runtime::tokio::Config::new().with_storage_directory(dir.join("consensus")),
+    );
     runner.start(|ctx| async move {
         let mut nodes: Vec<RunningNode> = Vec::new();
         for (i, key) in devnet.validator_keys.iter().enumerate() {

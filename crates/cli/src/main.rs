@@ -48,7 +48,10 @@ fn main() -> Result<()> {
         _ => "warn",
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
@@ -61,7 +64,8 @@ fn main() -> Result<()> {
 
 fn verify(proof: PathBuf, genesis: Option<PathBuf>) -> Result<()> {
     let text = std::fs::read_to_string(&proof).with_context(|| format!("reading {}", proof.display()))?;
-    let bundle: trustmeter_client::ProofBundle = serde_json::from_str(&text).with_context(|| format!("{} is not a proof bundle", proof.display()))?;
+    let bundle: trustmeter_client::ProofBundle =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a proof bundle", proof.display()))?;
     let trusted = match genesis {
         Some(p) => Some(trustmeter_node::config::load_genesis(&p)?),
         None => None,
@@ -71,10 +75,20 @@ fn verify(proof: PathBuf, genesis: Option<PathBuf>) -> Result<()> {
             println!("VALID");
             println!("  chain        {}", v.chain_id);
             println!("  meter        {} ({}, {:?}) of {}", v.meter, v.meter_name, v.energy, v.owner);
-            println!("  reading      seq {} = {} {} at {} ms{}", v.seq, v.value, v.unit.symbol(), v.timestamp_ms, if v.manual { " (manual entry)" } else { "" });
+            println!(
+                "  reading      seq {} = {} {} at {} ms{}",
+                v.seq,
+                v.value,
+                v.unit.symbol(),
+                v.timestamp_ms,
+                if v.manual { " (manual entry)" } else { "" }
+            );
             println!("  signed by    {:?} key; calibration certificate {}", v.signer, v.calibration_certificate_no);
             println!("  recorded in  block {} ({}) at {} ms", v.height, v.block_digest, v.block_timestamp_ms);
-            println!("  finalized    by {} of {} validators (quorum {}), epoch {} view {}", v.validator_signatures, v.validators, v.quorum, v.finalized_epoch, v.finalized_view);
+            println!(
+                "  finalized    by {} of {} validators (quorum {}), epoch {} view {}",
+                v.validator_signatures, v.validators, v.quorum, v.finalized_epoch, v.finalized_view
+            );
             if trusted.is_none() {
                 println!(
                     "note: checked against the genesis inside the bundle (chain {}, {} validators); pass --genesis to check against one you trust",

@@ -53,7 +53,8 @@ pub struct InitArgs {
 pub fn init(args: &InitArgs, genesis_time_ms: i64) -> Result<Devnet> {
     anyhow::ensure!(args.validators >= 1, "a chain needs at least one validator");
     std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
-    let devnet = Devnet::new(&args.chain_id, args.validators, args.enterprises, args.seed, genesis_time_ms, args.p2p_port);
+    let devnet =
+        Devnet::new(&args.chain_id, args.validators, args.enterprises, args.seed, genesis_time_ms, args.p2p_port);
     let genesis_path = args.dir.join("genesis.json");
     std::fs::write(&genesis_path, serde_json::to_string_pretty(&devnet.genesis)?)?;
     for (i, key) in devnet.validator_keys.iter().enumerate() {
@@ -75,7 +76,11 @@ pub fn init(args: &InitArgs, genesis_time_ms: i64) -> Result<Devnet> {
     }
     let members = args.dir.join("members");
     std::fs::create_dir_all(&members)?;
-    let mut all = vec![("regulator".to_string(), &devnet.regulator), ("metrology".to_string(), &devnet.metrology), ("statistics".to_string(), &devnet.statistics)];
+    let mut all = vec![
+        ("regulator".to_string(), &devnet.regulator),
+        ("metrology".to_string(), &devnet.metrology),
+        ("statistics".to_string(), &devnet.statistics),
+    ];
     for (i, e) in devnet.enterprises.iter().enumerate() {
         all.push((format!("enterprise-{i}"), e));
     }
@@ -97,10 +102,18 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
         NodeCommand::Init(args) => {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
             let devnet = init(&args, now)?;
-            println!("wrote a {}-validator consortium for chain {} to {}", devnet.validator_keys.len(), args.chain_id, args.dir.display());
+            println!(
+                "wrote a {}-validator consortium for chain {} to {}",
+                devnet.validator_keys.len(),
+                args.chain_id,
+                args.dir.display()
+            );
             println!("  genesis:  {}", args.dir.join("genesis.json").display());
             for i in 0..devnet.validator_keys.len() {
-                println!("  start:    trustmeter node run --config {}", args.dir.join(format!("validator-{i}/node.toml")).display());
+                println!(
+                    "  start:    trustmeter node run --config {}",
+                    args.dir.join(format!("validator-{i}/node.toml")).display()
+                );
             }
             println!("  accounts: {} (keep these secret)", args.dir.join("members").display());
             Ok(())
@@ -112,7 +125,9 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
             std::fs::create_dir_all(&cfg.data_dir)?;
             let storage = cfg.data_dir.join("consensus");
             let index_path = cfg.data_dir.join("index.redb");
-            let runner = commonware_runtime::tokio::Runner::new(commonware_runtime::tokio::Config::new().with_storage_directory(storage));
+            let runner = commonware_runtime::tokio::Runner::new(
+                commonware_runtime::tokio::Config::new().with_storage_directory(storage),
+            );
             let spec = NodeSpec {
                 name: cfg.name.clone(),
                 genesis,
@@ -121,11 +136,18 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
                 api_listen: cfg.api_listen,
                 index_path,
                 allow_private_ips: cfg.allow_private_ips,
-                timeouts: Timeouts { leader: Duration::from_millis(cfg.leader_timeout_ms), certification: Duration::from_millis(cfg.leader_timeout_ms * 2), ..Timeouts::default() },
+                timeouts: Timeouts {
+                    leader: Duration::from_millis(cfg.leader_timeout_ms),
+                    certification: Duration::from_millis(cfg.leader_timeout_ms * 2),
+                    ..Timeouts::default()
+                },
             };
             runner.start(|ctx| async move {
                 let node = start_node(ctx, spec).await?;
-                println!("{} running; API on http://{}/v1/status (OpenAPI at /openapi.json). Ctrl-C to stop.", node.name, node.api_addr);
+                println!(
+                    "{} running; API on http://{}/v1/status (OpenAPI at /openapi.json). Ctrl-C to stop.",
+                    node.name, node.api_addr
+                );
                 tokio::signal::ctrl_c().await?;
                 println!("stopping {}", node.name);
                 Ok::<(), anyhow::Error>(())

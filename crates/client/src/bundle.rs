@@ -6,9 +6,7 @@ use trustmeter_chain::{BlockFinalization, Finalized};
 use trustmeter_crypto::{block_digest, merkle::Tree};
 use trustmeter_state::exec::recorded_leaves;
 use trustmeter_state::{BlockOutput, StateKey, StateProof};
-use trustmeter_types::{
-    Block, BlockHeader, ChainId, DeviceId, Genesis, Hash32, SignedReading, TxPayload,
-};
+use trustmeter_types::{Block, BlockHeader, ChainId, DeviceId, Genesis, Hash32, SignedReading, TxPayload};
 
 /// The value of [`ProofBundle::version`] this crate writes and reads.
 pub const PROOF_VERSION: &str = "trustmeter-proof/v1";
@@ -91,9 +89,7 @@ pub enum BuildError {
         height: u64,
     },
     /// No recorded reading at this position.
-    #[error(
-        "block {height} recorded {recorded} readings; there is no reading at position {position}"
-    )]
+    #[error("block {height} recorded {recorded} readings; there is no reading at position {position}")]
     NoSuchPosition {
         /// Height of the block.
         height: u64,
@@ -157,18 +153,11 @@ impl ProofBundle {
         }
         let certified = Hash32(finalization.proposal.payload.0);
         if certified != digest {
-            return Err(BuildError::FinalizationMismatch {
-                certified,
-                block: digest,
-            });
+            return Err(BuildError::FinalizationMismatch { certified, block: digest });
         }
         let recorded = &output.recorded;
         let Some(&(t, r)) = recorded.get(position) else {
-            return Err(BuildError::NoSuchPosition {
-                height: header.height,
-                position,
-                recorded: recorded.len(),
-            });
+            return Err(BuildError::NoSuchPosition { height: header.height, position, recorded: recorded.len() });
         };
         let (gateway, reading) = recorded_reading(block, t, r)?;
         if recorded.len() != header.readings_accepted as usize {
@@ -187,19 +176,14 @@ impl ProofBundle {
                 "the recorded readings do not hash to the header's readings root".into(),
             ));
         }
-        let audit_path = tree
-            .proof(position as u64)
-            .expect("position is below the tree size");
+        let audit_path = tree.proof(position as u64).expect("position is below the tree size");
 
         let state_tree = output.state.tree();
         let prove = |key: StateKey| {
             output
                 .state
                 .prove_with(&state_tree, &key)
-                .ok_or(BuildError::MissingStateEntry {
-                    height: header.height,
-                    key,
-                })
+                .ok_or(BuildError::MissingStateEntry { height: header.height, key })
         };
         let meter_proof = prove(StateKey::Meter(reading.reading.meter.clone()))?;
         let gateway_proof = prove(StateKey::Gateway(gateway.clone()))?;
@@ -229,10 +213,7 @@ impl ProofBundle {
     ) -> Result<ProofBundle, BuildError> {
         let block = &finalized.block.block;
         let height = block.header.height;
-        let finalization = finalized
-            .finalization
-            .as_ref()
-            .ok_or(BuildError::NoFinalization { height })?;
+        let finalization = finalized.finalization.as_ref().ok_or(BuildError::NoFinalization { height })?;
         let mut position = None;
         for (p, &(t, r)) in finalized.output.recorded.iter().enumerate() {
             let (_, sr) = recorded_reading(block, t, r)?;
@@ -241,11 +222,7 @@ impl ProofBundle {
                 break;
             }
         }
-        let position = position.ok_or_else(|| BuildError::ReadingNotInBlock {
-            height,
-            meter: meter.clone(),
-            seq,
-        })?;
+        let position = position.ok_or_else(|| BuildError::ReadingNotInBlock { height, meter: meter.clone(), seq })?;
         Self::build(genesis, block, &finalized.output, finalization, position)
     }
 
@@ -261,20 +238,13 @@ impl ProofBundle {
     }
 
     /// Checks this bundle; see [`crate::verify()`].
-    pub fn verify(
-        &self,
-        trusted_genesis: Option<&Genesis>,
-    ) -> Result<crate::VerifiedReading, crate::VerifyError> {
+    pub fn verify(&self, trusted_genesis: Option<&Genesis>) -> Result<crate::VerifiedReading, crate::VerifyError> {
         crate::verify(self, trusted_genesis)
     }
 }
 
 /// The gateway and the signed reading at `(tx index, reading index)` of a block.
-fn recorded_reading(
-    block: &Block,
-    t: u32,
-    r: u32,
-) -> Result<(&DeviceId, &SignedReading), BuildError> {
+fn recorded_reading(block: &Block, t: u32, r: u32) -> Result<(&DeviceId, &SignedReading), BuildError> {
     let tx = block.txs.get(t as usize).ok_or_else(|| {
         BuildError::Inconsistent(format!(
             "recorded reading names transaction {t}, but the block has {}",

@@ -41,8 +41,8 @@ use trustmeter_crypto::{block_digest, reading_leaf};
 use trustmeter_state::state::StateValue;
 use trustmeter_state::{StateKey, StateProof};
 use trustmeter_types::{
-    ChainId, DeviceId, DeviceStatus, EnergyKind, Gateway, Genesis, Hash32, Meter, Quantity,
-    ReadingSigner, UnifiedSocialCreditCode, Unit,
+    ChainId, DeviceId, DeviceStatus, EnergyKind, Gateway, Genesis, Hash32, Meter, Quantity, ReadingSigner,
+    UnifiedSocialCreditCode, Unit,
 };
 
 /// The verification steps, in the order [`verify`] runs them.
@@ -105,10 +105,7 @@ pub enum VerifyError {
         detail: String,
     },
     /// The header names another chain than the genesis.
-    #[error(
-        "{}: the block header is for chain {header:?} but the genesis is for chain {genesis:?}",
-        Step::Genesis
-    )]
+    #[error("{}: the block header is for chain {header:?} but the genesis is for chain {genesis:?}", Step::Genesis)]
     ChainMismatch {
         /// Chain id in the header.
         header: ChainId,
@@ -157,10 +154,7 @@ pub enum VerifyError {
         reason: String,
     },
     /// The meter record is another meter's.
-    #[error(
-        "{}: the meter record is for meter {record}, but the reading is from meter {reading}",
-        Step::Registry
-    )]
+    #[error("{}: the meter record is for meter {record}, but the reading is from meter {reading}", Step::Registry)]
     MeterRecordMismatch {
         /// Id in the record.
         record: DeviceId,
@@ -168,10 +162,7 @@ pub enum VerifyError {
         reading: DeviceId,
     },
     /// The gateway record is another gateway's.
-    #[error(
-        "{}: the gateway record is for gateway {record}, but the bundle names gateway {bundle}",
-        Step::Registry
-    )]
+    #[error("{}: the gateway record is for gateway {record}, but the bundle names gateway {bundle}", Step::Registry)]
     GatewayRecordMismatch {
         /// Id in the record.
         record: DeviceId,
@@ -179,10 +170,7 @@ pub enum VerifyError {
         bundle: DeviceId,
     },
     /// The meter is attached to another gateway.
-    #[error(
-        "{}: meter {meter} is attached to gateway {meter_gateway}, not to gateway {gateway}",
-        Step::Registry
-    )]
+    #[error("{}: meter {meter} is attached to gateway {meter_gateway}, not to gateway {gateway}", Step::Registry)]
     MeterNotOnGateway {
         /// The meter.
         meter: DeviceId,
@@ -207,10 +195,7 @@ pub enum VerifyError {
         gateway_owner: UnifiedSocialCreditCode,
     },
     /// The meter is not active.
-    #[error(
-        "{}: meter {meter} is {status:?} in the block's state; only active meters report",
-        Step::Registry
-    )]
+    #[error("{}: meter {meter} is {status:?} in the block's state; only active meters report", Step::Registry)]
     MeterNotActive {
         /// The meter.
         meter: DeviceId,
@@ -229,10 +214,7 @@ pub enum VerifyError {
         status: DeviceStatus,
     },
     /// The reading's unit is not the meter's.
-    #[error(
-        "{}: the reading is in {reading_unit:?} but meter {meter} is registered in {meter_unit:?}",
-        Step::Registry
-    )]
+    #[error("{}: the reading is in {reading_unit:?} but meter {meter} is registered in {meter_unit:?}", Step::Registry)]
     UnitMismatch {
         /// The meter.
         meter: DeviceId,
@@ -242,10 +224,7 @@ pub enum VerifyError {
         meter_unit: Unit,
     },
     /// The meter has no calibration certificate.
-    #[error(
-        "{}: meter {meter} has no calibration certificate on record",
-        Step::Registry
-    )]
+    #[error("{}: meter {meter} has no calibration certificate on record", Step::Registry)]
     NoCalibration {
         /// The meter.
         meter: DeviceId,
@@ -268,10 +247,7 @@ pub enum VerifyError {
         timestamp_ms: i64,
     },
     /// A state proof is for another key than the one needed.
-    #[error(
-        "{}: the {which} proof is for key {found} but must be for key {expected}",
-        Step::StateProofs
-    )]
+    #[error("{}: the {which} proof is for key {found} but must be for key {expected}", Step::StateProofs)]
     StateKeyMismatch {
         /// `meter` or `gateway`.
         which: &'static str,
@@ -387,10 +363,9 @@ impl VerifyError {
         match self {
             UnsupportedVersion { .. } => Step::Format,
             GenesisMismatch { .. } | ChainMismatch { .. } | BadValidatorSet(_) => Step::Genesis,
-            NotAMeterRecord { .. }
-            | NotAGatewayRecord { .. }
-            | WrongSigner(_)
-            | BadReadingSignature { .. } => Step::ReadingSignature,
+            NotAMeterRecord { .. } | NotAGatewayRecord { .. } | WrongSigner(_) | BadReadingSignature { .. } => {
+                Step::ReadingSignature
+            }
             MeterRecordMismatch { .. }
             | GatewayRecordMismatch { .. }
             | MeterNotOnGateway { .. }
@@ -465,16 +440,10 @@ pub struct VerifiedReading {
 /// With `trusted_genesis`, the bundle's genesis must equal it; without, the bundle's own genesis
 /// is trusted, which proves only that *some* validator set with that genesis finalized the block —
 /// a verifier should compare the genesis (or its hash) with one obtained independently.
-pub fn verify(
-    bundle: &ProofBundle,
-    trusted_genesis: Option<&Genesis>,
-) -> Result<VerifiedReading, VerifyError> {
+pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result<VerifiedReading, VerifyError> {
     // Step 0: format.
     if bundle.version != PROOF_VERSION {
-        return Err(VerifyError::UnsupportedVersion {
-            found: bundle.version.clone(),
-            expected: PROOF_VERSION,
-        });
+        return Err(VerifyError::UnsupportedVersion { found: bundle.version.clone(), expected: PROOF_VERSION });
     }
 
     // Step (a): genesis.
@@ -482,17 +451,12 @@ pub fn verify(
     if let Some(trusted) = trusted_genesis
         && trusted != genesis
     {
-        return Err(VerifyError::GenesisMismatch {
-            detail: genesis_difference(trusted, genesis),
-        });
+        return Err(VerifyError::GenesisMismatch { detail: genesis_difference(trusted, genesis) });
     }
     let validators = participants(genesis).map_err(VerifyError::BadValidatorSet)?;
     let header = &bundle.header;
     if header.chain_id != genesis.chain_id {
-        return Err(VerifyError::ChainMismatch {
-            header: header.chain_id.clone(),
-            genesis: genesis.chain_id.clone(),
-        });
+        return Err(VerifyError::ChainMismatch { header: header.chain_id.clone(), genesis: genesis.chain_id.clone() });
     }
 
     // Step (b): the reading's signature, with the key from the registry records.
@@ -528,16 +492,10 @@ pub fn verify(
 
     // Step (c): registry records.
     if meter.id != r.meter {
-        return Err(VerifyError::MeterRecordMismatch {
-            record: meter.id.clone(),
-            reading: r.meter.clone(),
-        });
+        return Err(VerifyError::MeterRecordMismatch { record: meter.id.clone(), reading: r.meter.clone() });
     }
     if gateway.id != bundle.gateway {
-        return Err(VerifyError::GatewayRecordMismatch {
-            record: gateway.id.clone(),
-            bundle: bundle.gateway.clone(),
-        });
+        return Err(VerifyError::GatewayRecordMismatch { record: gateway.id.clone(), bundle: bundle.gateway.clone() });
     }
     if meter.gateway != gateway.id {
         return Err(VerifyError::MeterNotOnGateway {
@@ -555,10 +513,7 @@ pub fn verify(
         });
     }
     if meter.status != DeviceStatus::Active {
-        return Err(VerifyError::MeterNotActive {
-            meter: meter.id.clone(),
-            status: meter.status,
-        });
+        return Err(VerifyError::MeterNotActive { meter: meter.id.clone(), status: meter.status });
     }
     if r.unit != meter.unit {
         return Err(VerifyError::UnitMismatch {
@@ -567,12 +522,8 @@ pub fn verify(
             meter_unit: meter.unit,
         });
     }
-    let calibration = meter
-        .calibration
-        .as_ref()
-        .ok_or_else(|| VerifyError::NoCalibration {
-            meter: meter.id.clone(),
-        })?;
+    let calibration =
+        meter.calibration.as_ref().ok_or_else(|| VerifyError::NoCalibration { meter: meter.id.clone() })?;
     if !calibration.covers(r.timestamp_ms) {
         return Err(VerifyError::CalibrationDoesNotCover {
             meter: meter.id.clone(),
@@ -583,19 +534,11 @@ pub fn verify(
         });
     }
     if gateway.status != DeviceStatus::Active {
-        return Err(VerifyError::GatewayNotActive {
-            gateway: gateway.id.clone(),
-            status: gateway.status,
-        });
+        return Err(VerifyError::GatewayNotActive { gateway: gateway.id.clone(), status: gateway.status });
     }
 
     // Step (d): both records are in the state the header commits to.
-    check_state_proof(
-        "meter",
-        &bundle.meter_proof,
-        &StateKey::Meter(r.meter.clone()),
-        &header.state_root,
-    )?;
+    check_state_proof("meter", &bundle.meter_proof, &StateKey::Meter(r.meter.clone()), &header.state_root)?;
     check_state_proof(
         "gateway",
         &bundle.gateway_proof,
@@ -611,13 +554,7 @@ pub fn verify(
         });
     }
     let leaf = reading_leaf(sr);
-    if !verify_inclusion(
-        &leaf,
-        bundle.index,
-        bundle.tree_size,
-        &bundle.audit_path,
-        &header.readings_root,
-    ) {
+    if !verify_inclusion(&leaf, bundle.index, bundle.tree_size, &bundle.audit_path, &header.readings_root) {
         return Err(VerifyError::ReadingNotIncluded {
             leaf,
             index: bundle.index,
@@ -665,12 +602,7 @@ fn genesis_difference(trusted: &Genesis, bundle: &Genesis) -> String {
         );
     }
     if trusted.validators != bundle.validators {
-        let keys = |g: &Genesis| {
-            g.validators
-                .iter()
-                .map(|v| v.consensus_key.clone())
-                .collect::<Vec<_>>()
-        };
+        let keys = |g: &Genesis| g.validators.iter().map(|v| v.consensus_key.clone()).collect::<Vec<_>>();
         if keys(trusted) != keys(bundle) {
             return format!(
                 "the validator keys differ: the bundle names {} validators, {} of which are not in the trusted set",
@@ -678,10 +610,7 @@ fn genesis_difference(trusted: &Genesis, bundle: &Genesis) -> String {
                 bundle
                     .validators
                     .iter()
-                    .filter(|v| !trusted
-                        .validators
-                        .iter()
-                        .any(|t| t.consensus_key == v.consensus_key))
+                    .filter(|v| !trusted.validators.iter().any(|t| t.consensus_key == v.consensus_key))
                     .count()
             );
         }
@@ -713,18 +642,14 @@ fn value_kind(v: &StateValue) -> &'static str {
 fn meter_record(p: &StateProof) -> Result<&Meter, VerifyError> {
     match &p.entry.value {
         StateValue::Meter(m) => Ok(m),
-        other => Err(VerifyError::NotAMeterRecord {
-            found: value_kind(other),
-        }),
+        other => Err(VerifyError::NotAMeterRecord { found: value_kind(other) }),
     }
 }
 
 fn gateway_record(p: &StateProof) -> Result<&Gateway, VerifyError> {
     match &p.entry.value {
         StateValue::Gateway(g) => Ok(g),
-        other => Err(VerifyError::NotAGatewayRecord {
-            found: value_kind(other),
-        }),
+        other => Err(VerifyError::NotAGatewayRecord { found: value_kind(other) }),
     }
 }
 
@@ -771,20 +696,12 @@ fn check_finalization(
     validators: &Set<ed25519::PublicKey>,
     digest: &Hash32,
 ) -> Result<BlockFinalization, VerifyError> {
-    let bytes =
-        hex::decode(hex_bytes).map_err(|e| VerifyError::FinalizationNotHex(e.to_string()))?;
-    let finalization = BlockFinalization::decode_cfg(bytes, &validators.len()).map_err(|e| {
-        VerifyError::FinalizationMalformed {
-            validators: validators.len(),
-            reason: e.to_string(),
-        }
-    })?;
+    let bytes = hex::decode(hex_bytes).map_err(|e| VerifyError::FinalizationNotHex(e.to_string()))?;
+    let finalization = BlockFinalization::decode_cfg(bytes, &validators.len())
+        .map_err(|e| VerifyError::FinalizationMalformed { validators: validators.len(), reason: e.to_string() })?;
     let certified = Hash32(finalization.proposal.payload.0);
     if &certified != digest {
-        return Err(VerifyError::FinalizationForOtherBlock {
-            certified,
-            block: *digest,
-        });
+        return Err(VerifyError::FinalizationForOtherBlock { certified, block: *digest });
     }
     let certificate = &finalization.certificate;
     if certificate.signers.len() != validators.len() {

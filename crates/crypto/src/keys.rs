@@ -66,7 +66,8 @@ impl SigningKey {
     pub fn from_secret(scheme: KeyScheme, bytes: &[u8]) -> Result<Self, CryptoError> {
         match scheme {
             KeyScheme::Ed25519 => {
-                let seed: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadSecretKey("Ed25519 secrets are 32 bytes".into()))?;
+                let seed: [u8; 32] =
+                    bytes.try_into().map_err(|_| CryptoError::BadSecretKey("Ed25519 secrets are 32 bytes".into()))?;
                 Ok(Self::ed25519_from_seed(seed))
             }
             KeyScheme::Sm2 => Err(CryptoError::Unsupported("sm2")),
@@ -93,7 +94,10 @@ impl SigningKey {
     }
 }
 
-fn ed25519_parts(pk: &PublicKey, sig: &Signature) -> Result<(ed25519_zebra::VerificationKeyBytes, ed25519_zebra::Signature), CryptoError> {
+fn ed25519_parts(
+    pk: &PublicKey,
+    sig: &Signature,
+) -> Result<(ed25519_zebra::VerificationKeyBytes, ed25519_zebra::Signature), CryptoError> {
     let pk: [u8; 32] = pk.bytes.as_slice().try_into().map_err(|_| CryptoError::BadPublicKey("ed25519"))?;
     let sig: [u8; 64] = sig.bytes.as_slice().try_into().map_err(|_| CryptoError::BadSignature("ed25519"))?;
     Ok((ed25519_zebra::VerificationKeyBytes::from(pk), ed25519_zebra::Signature::from(sig)))
@@ -133,7 +137,8 @@ impl BatchVerifier {
         let id = self.count;
         self.count += 1;
         if pk.scheme != sig.scheme {
-            self.failed_early.push((id, CryptoError::SchemeMismatch { key: pk.scheme.name(), signature: sig.scheme.name() }));
+            self.failed_early
+                .push((id, CryptoError::SchemeMismatch { key: pk.scheme.name(), signature: sig.scheme.name() }));
             return id;
         }
         match pk.scheme {
@@ -196,9 +201,15 @@ mod tests {
     #[test]
     fn rfc8032_test_vector_1() {
         // RFC 8032 §7.1, TEST 1 (empty message).
-        let seed: [u8; 32] = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap().try_into().unwrap();
+        let seed: [u8; 32] = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+            .unwrap()
+            .try_into()
+            .unwrap();
         let k = SigningKey::ed25519_from_seed(seed);
-        assert_eq!(hex::encode(&k.public_key().bytes), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+        assert_eq!(
+            hex::encode(&k.public_key().bytes),
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+        );
         let sig = k.sign(b"");
         assert_eq!(
             hex::encode(&sig.bytes),

@@ -35,10 +35,7 @@ pub fn empty_root() -> Hash32 {
 }
 
 fn next_level(level: &[Hash32]) -> Vec<Hash32> {
-    level
-        .chunks(2)
-        .map(|pair| if pair.len() == 2 { node_hash(&pair[0], &pair[1]) } else { pair[0] })
-        .collect()
+    level.chunks(2).map(|pair| if pair.len() == 2 { node_hash(&pair[0], &pair[1]) } else { pair[0] }).collect()
 }
 
 /// Root over the given leaf hashes.

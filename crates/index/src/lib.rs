@@ -140,21 +140,28 @@ impl Index {
             }
             let mut receipts = w.open_table(RECEIPTS).map_err(dberr)?;
             for (i, r) in f.output.receipts.iter().enumerate() {
-                let v = borsh::to_vec(&IndexedReceipt { height: h, index: i as u32, receipt: r.clone() }).expect("encode");
+                let v =
+                    borsh::to_vec(&IndexedReceipt { height: h, index: i as u32, receipt: r.clone() }).expect("encode");
                 receipts.insert(&r.tx_hash.0, v.as_slice()).map_err(dberr)?;
             }
             let mut readings = w.open_table(READINGS).map_err(dberr)?;
             let mut by_seq = w.open_table(READING_SEQ).map_err(dberr)?;
             for (pos, (t, r)) in f.output.recorded.iter().enumerate() {
-                let TxPayload::SubmitReadings { readings: batch, .. } = &block.txs[*t as usize].body.payload else { continue };
+                let TxPayload::SubmitReadings { readings: batch, .. } = &block.txs[*t as usize].body.payload else {
+                    continue;
+                };
                 let sr = &batch[*r as usize];
                 let rd = &sr.reading;
-                let v = borsh::to_vec(&IndexedReading { height: h, position: pos as u32, reading: sr.clone() }).expect("encode");
+                let v = borsh::to_vec(&IndexedReading { height: h, position: pos as u32, reading: sr.clone() })
+                    .expect("encode");
                 readings.insert((rd.meter.as_str(), rd.timestamp_ms, rd.seq), v.as_slice()).map_err(dberr)?;
                 by_seq.insert((rd.meter.as_str(), rd.seq), (h, rd.timestamp_ms)).map_err(dberr)?;
             }
             if h.is_multiple_of(SNAPSHOT_INTERVAL) {
-                w.open_table(SNAPSHOTS).map_err(dberr)?.insert(h, f.output.state.snapshot().as_slice()).map_err(dberr)?;
+                w.open_table(SNAPSHOTS)
+                    .map_err(dberr)?
+                    .insert(h, f.output.state.snapshot().as_slice())
+                    .map_err(dberr)?;
             }
             w.open_table(META).map_err(dberr)?.insert("height", h).map_err(dberr)?;
         }
@@ -205,7 +212,13 @@ impl Index {
 
     /// Recorded readings of a meter with `from_ms <= timestamp < to_ms`, in time order, at most
     /// `limit` (capped at [`MAX_RANGE_RESULTS`]).
-    pub fn readings(&self, meter: &DeviceId, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<IndexedReading>, IndexError> {
+    pub fn readings(
+        &self,
+        meter: &DeviceId,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<IndexedReading>, IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;
         let t = r.open_table(READINGS).map_err(dberr)?;
         let m = meter.as_str();
@@ -264,7 +277,8 @@ impl Index {
             // signatures.
             let out = match execute_block(&state, &block, &trusted) {
                 Ok(out) => out,
-                Err(_) => execute_block(&state, &block, &SignatureVerdicts::none()).map_err(|e| IndexError::Corrupt(format!("block {next} does not re-execute: {e}")))?,
+                Err(_) => execute_block(&state, &block, &SignatureVerdicts::none())
+                    .map_err(|e| IndexError::Corrupt(format!("block {next} does not re-execute: {e}")))?,
             };
             if next == h {
                 return Ok((block, out));

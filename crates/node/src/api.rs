@@ -39,7 +39,8 @@ struct Inner {
 impl ApiState {
     /// Builds the API state.
     pub fn new(name: String, genesis: Genesis, app: App, index: Index, marshal: MarshalMailbox) -> Self {
-        let genesis_hash = trustmeter_crypto::tagged_hash(b"trustmeter/genesis/v1", &trustmeter_types::encode(&genesis));
+        let genesis_hash =
+            trustmeter_crypto::tagged_hash(b"trustmeter/genesis/v1", &trustmeter_types::encode(&genesis));
         Self { inner: Arc::new(Inner { name, genesis, genesis_hash, app, index, marshal }) }
     }
 }
@@ -221,9 +222,21 @@ pub struct MeterView {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Trustmeter node API", description = "Chain status, blocks, transaction submission and receipts, registry lookups, readings and offline-verifiable proofs."),
+    info(
+        title = "Trustmeter node API",
+        description = "Chain status, blocks, transaction submission and receipts, registry lookups, readings and offline-verifiable proofs."
+    ),
     paths(status, block, submit, receipt, readings, meter, meters, gateway, organisation, proof),
-    components(schemas(StatusView, ValidatorView, BlockView, SubmitView, ReceiptView, ReadingView, MeterView, ApiError))
+    components(schemas(
+        StatusView,
+        ValidatorView,
+        BlockView,
+        SubmitView,
+        ReceiptView,
+        ReadingView,
+        MeterView,
+        ApiError
+    ))
 )]
 struct ApiDoc;
 
@@ -272,7 +285,12 @@ async fn status(State(s): State<ApiState>) -> ApiResult<StatusView> {
             .genesis
             .validators
             .iter()
-            .map(|v| ValidatorView { name: v.name.clone(), org: v.org.to_string(), consensus_key: v.consensus_key.clone(), p2p_address: v.p2p_address.clone() })
+            .map(|v| ValidatorView {
+                name: v.name.clone(),
+                org: v.org.to_string(),
+                consensus_key: v.consensus_key.clone(),
+                p2p_address: v.p2p_address.clone(),
+            })
             .collect(),
         mempool_txs: txs,
         mempool_readings: readings,
@@ -282,7 +300,12 @@ async fn status(State(s): State<ApiState>) -> ApiResult<StatusView> {
 
 #[utoipa::path(get, path = "/v1/blocks/{height}", params(("height" = u64, Path, description = "Block height")), responses((status = 200, body = BlockView), (status = 404, body = ApiError)))]
 async fn block(State(s): State<ApiState>, Path(height): Path<u64>) -> ApiResult<BlockView> {
-    let b = s.inner.index.block(height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("block {height} is not finalized (or not indexed yet)")))?;
+    let b = s
+        .inner
+        .index
+        .block(height)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("block {height} is not finalized (or not indexed yet)")))?;
     Ok(Json(BlockView {
         digest: trustmeter_crypto::block_digest(&b.header).to_hex(),
         txs: b.txs.iter().map(|t| tx_hash(t).to_hex()).collect(),
@@ -296,9 +319,18 @@ async fn block(State(s): State<ApiState>, Path(height): Path<u64>) -> ApiResult<
 #[utoipa::path(post, path = "/v1/transactions", request_body(content = Object, description = "A signed Transaction (JSON), or its canonical bytes"), responses((status = 202, body = SubmitView), (status = 422, body = ApiError), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
 async fn submit(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
     if body.len() > MAX_TX_BYTES + 1024 * 1024 {
-        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "malformed", format!("body is larger than the transaction limit of {MAX_TX_BYTES} bytes")).into_response();
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "malformed",
+            format!("body is larger than the transaction limit of {MAX_TX_BYTES} bytes"),
+        )
+        .into_response();
     }
-    let binary = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|v| v.starts_with("application/octet-stream")).unwrap_or(false);
+    let binary = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.starts_with("application/octet-stream"))
+        .unwrap_or(false);
     let tx: Transaction = if binary {
         match decode(&body, MAX_TX_BYTES) {
             Ok(t) => t,
@@ -307,7 +339,14 @@ async fn submit(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> R
     } else {
         match serde_json::from_slice(&body) {
             Ok(t) => t,
-            Err(e) => return ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("the body is not a transaction: {e}")).into_response(),
+            Err(e) => {
+                return ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed",
+                    format!("the body is not a transaction: {e}"),
+                )
+                .into_response();
+            }
         }
     };
     let h = tx_hash(&tx);
@@ -330,9 +369,15 @@ async fn submit(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> R
     })
     .await;
     match result {
-        Ok(Ok(h)) => (StatusCode::ACCEPTED, Json(SubmitView { tx_hash: h.to_hex(), status: "pending".into() })).into_response(),
+        Ok(Ok(h)) => {
+            (StatusCode::ACCEPTED, Json(SubmitView { tx_hash: h.to_hex(), status: "pending".into() })).into_response()
+        }
         Ok(Err(r)) => {
-            let status = if r.code == trustmeter_types::RejectCode::MempoolFull { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::UNPROCESSABLE_ENTITY };
+            let status = if r.code == trustmeter_types::RejectCode::MempoolFull {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
             let mut e = ApiError::new(status, r.code.as_str(), r.message);
             e.tx_hash = Some(h.to_hex());
             e.into_response()
@@ -344,7 +389,14 @@ async fn submit(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> R
 #[utoipa::path(get, path = "/v1/transactions/{hash}", params(("hash" = String, Path, description = "Transaction hash (hex)")), responses((status = 200, body = ReceiptView), (status = 404, body = ApiError)))]
 async fn receipt(State(s): State<ApiState>, Path(hash): Path<String>) -> ApiResult<ReceiptView> {
     let h = Hash32::from_hex(&hash).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let mut view = ReceiptView { tx_hash: h.to_hex(), status: String::new(), height: None, index: None, receipt: None, rejection: None };
+    let mut view = ReceiptView {
+        tx_hash: h.to_hex(),
+        status: String::new(),
+        height: None,
+        index: None,
+        receipt: None,
+        rejection: None,
+    };
     let mut waited_for_index = false;
     loop {
         if let Some(r) = s.inner.index.receipt(&h).map_err(ApiError::internal)? {
@@ -367,7 +419,9 @@ async fn receipt(State(s): State<ApiState>, Path(hash): Path<String>) -> ApiResu
             }
         }
         if waited_for_index {
-            return Err(ApiError::not_found("this node never received that transaction, or forgot its rejection; submit it again"));
+            return Err(ApiError::not_found(
+                "this node never received that transaction, or forgot its rejection; submit it again",
+            ));
         }
         // A transaction leaves the mempool as soon as its block is finalized, a moment before the
         // index records that block: before answering "unknown", let the index reach the finalized
@@ -390,9 +444,17 @@ fn device(id: &str) -> Result<DeviceId, ApiError> {
 }
 
 #[utoipa::path(get, path = "/v1/meters/{id}/readings", params(("id" = String, Path, description = "Meter id"), RangeQuery), responses((status = 200, body = [ReadingView]), (status = 400, body = ApiError)))]
-async fn readings(State(s): State<ApiState>, Path(id): Path<String>, Query(q): Query<RangeQuery>) -> ApiResult<Vec<ReadingView>> {
+async fn readings(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Query(q): Query<RangeQuery>,
+) -> ApiResult<Vec<ReadingView>> {
     let meter = device(&id)?;
-    let rows = s.inner.index.readings(&meter, q.from.unwrap_or(0), q.to.unwrap_or(i64::MAX), q.limit.unwrap_or(10_000)).map_err(ApiError::internal)?;
+    let rows = s
+        .inner
+        .index
+        .readings(&meter, q.from.unwrap_or(0), q.to.unwrap_or(i64::MAX), q.limit.unwrap_or(10_000))
+        .map_err(ApiError::internal)?;
     Ok(Json(
         rows.into_iter()
             .map(|r| {
@@ -433,28 +495,51 @@ async fn meters(State(s): State<ApiState>) -> Json<Vec<trustmeter_types::Meter>>
 #[utoipa::path(get, path = "/v1/gateways/{id}", params(("id" = String, Path, description = "Gateway id")), responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 async fn gateway(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<trustmeter_types::Gateway> {
     let id = device(&id)?;
-    s.inner.app.finalized_state().gateway(&id).cloned().map(Json).ok_or_else(|| ApiError::not_found(format!("gateway {id} is not registered")))
+    s.inner
+        .app
+        .finalized_state()
+        .gateway(&id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("gateway {id} is not registered")))
 }
 
 #[utoipa::path(get, path = "/v1/organisations/{id}", params(("id" = String, Path, description = "Unified social credit code")), responses((status = 200, body = Object), (status = 404, body = ApiError)))]
 async fn organisation(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<trustmeter_types::Organisation> {
     let id = UnifiedSocialCreditCode::new(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    s.inner.app.finalized_state().organisation(&id).cloned().map(Json).ok_or_else(|| ApiError::not_found(format!("organisation {id} is not a member")))
+    s.inner
+        .app
+        .finalized_state()
+        .organisation(&id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("organisation {id} is not a member")))
 }
 
 /// A reading's proof bundle, checkable offline with `trustmeter verify`.
 #[utoipa::path(get, path = "/v1/meters/{id}/readings/{seq}/proof", params(("id" = String, Path, description = "Meter id"), ("seq" = u64, Path, description = "Sequence number")), responses((status = 200, body = Object), (status = 404, body = ApiError)))]
-async fn proof(State(s): State<ApiState>, Path((id, seq)): Path<(String, u64)>) -> Result<Json<trustmeter_client::ProofBundle>, ApiError> {
+async fn proof(
+    State(s): State<ApiState>,
+    Path((id, seq)): Path<(String, u64)>,
+) -> Result<Json<trustmeter_client::ProofBundle>, ApiError> {
     let meter = device(&id)?;
     let index = s.inner.index.clone();
     let genesis = s.inner.genesis.clone();
     tokio::task::spawn_blocking(move || {
-        let r = index.reading(&meter, seq).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("meter {meter} has no recorded reading with sequence {seq}")))?;
-        let fin_bytes = index.finalization(r.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("no finalization certificate stored for height {}", r.height)))?;
+        let r = index
+            .reading(&meter, seq)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::not_found(format!("meter {meter} has no recorded reading with sequence {seq}")))?;
+        let fin_bytes = index.finalization(r.height).map_err(ApiError::internal)?.ok_or_else(|| {
+            ApiError::not_found(format!("no finalization certificate stored for height {}", r.height))
+        })?;
         let participants = genesis.validators.len();
-        let fin = BlockFinalization::decode_cfg(fin_bytes, &participants).map_err(|e| ApiError::internal(format!("stored finalization does not decode: {e:?}")))?;
+        let fin = BlockFinalization::decode_cfg(fin_bytes, &participants)
+            .map_err(|e| ApiError::internal(format!("stored finalization does not decode: {e:?}")))?;
         let (block, output) = index.execution_at(r.height).map_err(ApiError::internal)?;
-        trustmeter_client::ProofBundle::build(&genesis, &block, &output, &fin, r.position as usize).map(Json).map_err(ApiError::internal)
+        trustmeter_client::ProofBundle::build(&genesis, &block, &output, &fin, r.position as usize)
+            .map(Json)
+            .map_err(ApiError::internal)
     })
     .await
     .map_err(ApiError::internal)?

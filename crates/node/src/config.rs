@@ -42,7 +42,8 @@ impl NodeConfig {
     /// Reads a config file.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading node config {}", path.display()))?;
-        let mut cfg: NodeConfig = toml::from_str(&text).with_context(|| format!("parsing node config {}", path.display()))?;
+        let mut cfg: NodeConfig =
+            toml::from_str(&text).with_context(|| format!("parsing node config {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [&mut cfg.data_dir, &mut cfg.genesis, &mut cfg.key_file] {
             if p.is_relative() {
@@ -82,9 +83,16 @@ pub fn load_validator_key(path: &Path) -> Result<ed25519::PrivateKey> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).with_context(|| format!("reading key file {}", path.display()))?.permissions().mode();
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("reading key file {}", path.display()))?
+            .permissions()
+            .mode();
         if mode & 0o077 != 0 {
-            bail!("key file {} is readable by other users (mode {:o}); run chmod 600 on it", path.display(), mode & 0o777);
+            bail!(
+                "key file {} is readable by other users (mode {:o}); run chmod 600 on it",
+                path.display(),
+                mode & 0o777
+            );
         }
     }
     let text = std::fs::read_to_string(path)?;

@@ -57,20 +57,32 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     let genesis = spec.genesis.clone();
     let participants = trustmeter_chain::devnet::participants(&genesis).map_err(anyhow::Error::msg)?;
     let me = spec.key.public_key();
-    anyhow::ensure!(participants.position(&me).is_some(), "this node's key is not a validator in genesis {}", genesis.chain_id);
+    anyhow::ensure!(
+        participants.position(&me).is_some(),
+        "this node's key is not a validator in genesis {}",
+        genesis.chain_id
+    );
 
     // Authenticated p2p among the genesis validators only.
     let mut peers = Vec::new();
     for v in &genesis.validators {
         let key_bytes = hex::decode(&v.consensus_key)?;
-        let key = ed25519::PublicKey::try_from(key_bytes.as_slice()).map_err(|e| anyhow::anyhow!("validator {} key: {e:?}", v.name))?;
-        let addr: SocketAddr = v.p2p_address.parse().with_context(|| format!("validator {} address {}", v.name, v.p2p_address))?;
+        let key = ed25519::PublicKey::try_from(key_bytes.as_slice())
+            .map_err(|e| anyhow::anyhow!("validator {} key: {e:?}", v.name))?;
+        let addr: SocketAddr =
+            v.p2p_address.parse().with_context(|| format!("validator {} address {}", v.name, v.p2p_address))?;
         peers.push((key, commonware_p2p::Address::from(addr)));
     }
-    let peers: Map<ed25519::PublicKey, commonware_p2p::Address> = peers.try_into().map_err(|_| anyhow::anyhow!("validator keys in genesis must be distinct"))?;
+    let peers: Map<ed25519::PublicKey, commonware_p2p::Address> =
+        peers.try_into().map_err(|_| anyhow::anyhow!("validator keys in genesis must be distinct"))?;
     let namespace = format!("trustmeter/p2p/{}", genesis.chain_id).into_bytes();
     let handshake = Cups::<_, ChaCha20Poly1305>::new(
-        Sake { signer: spec.key.clone(), synchrony_bound: Duration::from_secs(5), max_handshake_age: Duration::from_secs(10), version: sake::Version::V1 },
+        Sake {
+            signer: spec.key.clone(),
+            synchrony_bound: Duration::from_secs(5),
+            max_handshake_age: Duration::from_secs(10),
+            version: sake::Version::V1,
+        },
         cups::Version::V1,
     );
     let max_peers = authenticated::peer_set_limit(&participants, &me);
@@ -94,7 +106,8 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     network.start();
 
     // Index: fed with every finalized block, including the ones replayed at start-up.
-    let index = Index::open(&spec.index_path, genesis.clone()).with_context(|| format!("opening index {}", spec.index_path.display()))?;
+    let index = Index::open(&spec.index_path, genesis.clone())
+        .with_context(|| format!("opening index {}", spec.index_path.display()))?;
     let (sink, rx) = futures::channel::mpsc::unbounded();
     let idx = index.clone();
     context.child("index").spawn(move |_| idx.run(rx));
@@ -118,9 +131,12 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     )
     .await;
 
-    let listener = tokio::net::TcpListener::bind(spec.api_listen).await.with_context(|| format!("binding the API on {}", spec.api_listen))?;
+    let listener = tokio::net::TcpListener::bind(spec.api_listen)
+        .await
+        .with_context(|| format!("binding the API on {}", spec.api_listen))?;
     let api_addr = listener.local_addr()?;
-    let state = ApiState::new(spec.name.clone(), genesis, validator.app.clone(), index.clone(), validator.marshal.clone());
+    let state =
+        ApiState::new(spec.name.clone(), genesis, validator.app.clone(), index.clone(), validator.marshal.clone());
     let router = api::router(state);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {

@@ -25,8 +25,8 @@ use trustmeter_crypto::{SigningKey, sign_reading, tx_hash};
 use trustmeter_node::{NodeSpec, start_node};
 use trustmeter_plant::{Plant, PlantConfig, TxSigner};
 use trustmeter_types::{
-    ChainId, DeviceId, Genesis, Hash32, PublicKey, Reading, ReadingSigner, SignedReading, Transaction,
-    TxPayload, encode,
+    ChainId, DeviceId, Genesis, Hash32, PublicKey, Reading, ReadingSigner, SignedReading, Transaction, TxPayload,
+    encode,
 };
 
 const VALIDATORS: usize = 4;
@@ -48,7 +48,8 @@ fn init_logs() {
 
 /// Free loopback addresses: bind port 0, note the port, drop the listener.
 fn free_addrs(n: usize) -> Vec<SocketAddr> {
-    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port")).collect();
+    let listeners: Vec<TcpListener> =
+        (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port")).collect();
     listeners.iter().map(|l| l.local_addr().expect("local address")).collect()
 }
 
@@ -85,7 +86,9 @@ impl Cluster {
     }
 
     fn runner(&self) -> commonware_runtime::tokio::Runner {
-        commonware_runtime::tokio::Runner::new(commonware_runtime::tokio::Config::new().with_storage_directory(self.dir.path().join("consensus")))
+        commonware_runtime::tokio::Runner::new(
+            commonware_runtime::tokio::Config::new().with_storage_directory(self.dir.path().join("consensus")),
+        )
     }
 
     /// Starts every validator in `ctx` and returns a client for their APIs.
@@ -102,8 +105,15 @@ impl Cluster {
                 allow_private_ips: true,
                 timeouts: Timeouts::default(),
             };
-            let node = start_node(ctx.child("node").with_attribute("index", i), spec).await.with_context(|| format!("starting validator {i}"))?;
-            ensure!(node.api_addr == self.api[i], "validator {i} API bound {} instead of {}", node.api_addr, self.api[i]);
+            let node = start_node(ctx.child("node").with_attribute("index", i), spec)
+                .await
+                .with_context(|| format!("starting validator {i}"))?;
+            ensure!(
+                node.api_addr == self.api[i],
+                "validator {i} API bound {} instead of {}",
+                node.api_addr,
+                self.api[i]
+            );
             urls.push(format!("http://{}", node.api_addr));
         }
         let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?;
@@ -134,7 +144,8 @@ impl Api {
     async fn json_of(resp: reqwest::Response, what: &str) -> Result<(u16, Value)> {
         let status = resp.status().as_u16();
         let text = resp.text().await.with_context(|| format!("{what}: reading the body"))?;
-        let v = serde_json::from_str(&text).with_context(|| format!("{what}: HTTP {status} body is not JSON: {text}"))?;
+        let v =
+            serde_json::from_str(&text).with_context(|| format!("{what}: HTTP {status} body is not JSON: {text}"))?;
         Ok((status, v))
     }
 
@@ -176,7 +187,11 @@ impl Api {
     async fn submit(&self, tx: &Transaction, encoding: Encoding) -> Result<Hash32> {
         let h = tx_hash(tx);
         let (status, v) = self.post_tx(tx, encoding).await?;
-        ensure!(status == 202, "{} transaction {h} ({encoding:?}) not admitted: HTTP {status}: {v}", tx.body.payload.kind());
+        ensure!(
+            status == 202,
+            "{} transaction {h} ({encoding:?}) not admitted: HTTP {status}: {v}",
+            tx.body.payload.kind()
+        );
         ensure!(v["tx_hash"] == h.to_hex() && v["status"] == "pending", "unexpected admission answer {v} for {h}");
         Ok(h)
     }
@@ -207,7 +222,11 @@ impl Api {
                 Some("pending") => {}
                 _ => bail!("{} transaction {h} was not finalized: {v}", tx.body.payload.kind()),
             }
-            ensure!(start.elapsed() < PATIENCE, "{} transaction {h} not finalized within {PATIENCE:?}", tx.body.payload.kind());
+            ensure!(
+                start.elapsed() < PATIENCE,
+                "{} transaction {h} not finalized within {PATIENCE:?}",
+                tx.body.payload.kind()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -215,7 +234,12 @@ impl Api {
     /// [`Api::wait_finalized`] for a transaction that must also execute successfully.
     async fn wait_accepted(&self, tx: &Transaction) -> Result<Value> {
         let v = self.wait_finalized(tx).await?;
-        ensure!(v["receipt"]["outcome"]["status"] == "accepted", "{} transaction {} finalized but not accepted: {v}", tx.body.payload.kind(), tx_hash(tx));
+        ensure!(
+            v["receipt"]["outcome"]["status"] == "accepted",
+            "{} transaction {} finalized but not accepted: {v}",
+            tx.body.payload.kind(),
+            tx_hash(tx)
+        );
         ensure!(v["receipt"]["tx_hash"] == tx_hash(tx).to_hex(), "receipt names another transaction: {v}");
         Ok(v)
     }
@@ -235,13 +259,20 @@ impl Api {
             {
                 return Ok(st);
             }
-            ensure!(start.elapsed() < PATIENCE, "validator {node}: {what} not reached within {PATIENCE:?} (status {:?})", self.status(node).await.ok());
+            ensure!(
+                start.elapsed() < PATIENCE,
+                "validator {node}: {what} not reached within {PATIENCE:?} (status {:?})",
+                self.status(node).await.ok()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     async fn wait_indexed(&self, node: usize, height: u64) -> Result<Value> {
-        self.wait_status(node, &format!("indexed height {height}"), |s| s["indexed_height"].as_u64().unwrap_or(0) >= height).await
+        self.wait_status(node, &format!("indexed height {height}"), |s| {
+            s["indexed_height"].as_u64().unwrap_or(0) >= height
+        })
+        .await
     }
 }
 
@@ -319,13 +350,19 @@ impl World {
     async fn onboard(&mut self, api: &Api) -> Result<()> {
         let gw = self.ent.sign(self.plant.register_gateway_payload());
         self.run_txs(api, vec![(gw, Encoding::Json)]).await.context("gateway registration")?;
-        let meters: Vec<_> = self.plant.register_meter_payloads().into_iter().map(|p| (self.ent.sign(p), Encoding::Json)).collect();
+        let meters: Vec<_> =
+            self.plant.register_meter_payloads().into_iter().map(|p| (self.ent.sign(p), Encoding::Json)).collect();
         self.run_txs(api, meters).await.context("meter registration")?;
         let mut txs = Vec::new();
-        for p in self.plant.calibration_payloads(&self.metrology.org.id, self.start_ms - DAY_MS, now_ms() + 365 * DAY_MS) {
+        for p in
+            self.plant.calibration_payloads(&self.metrology.org.id, self.start_ms - DAY_MS, now_ms() + 365 * DAY_MS)
+        {
             txs.push((self.metro.sign(p), Encoding::Binary));
         }
-        txs.push((self.reg.sign(TxPayload::ActivateDevice { device: self.plant.gateway_id().clone() }), Encoding::Binary));
+        txs.push((
+            self.reg.sign(TxPayload::ActivateDevice { device: self.plant.gateway_id().clone() }),
+            Encoding::Binary,
+        ));
         for spec in self.plant.meter_specs() {
             txs.push((self.reg.sign(TxPayload::ActivateDevice { device: spec.id }), Encoding::Binary));
         }
@@ -355,7 +392,12 @@ impl World {
         for ((tx, _), v) in batches.iter().zip(receipts) {
             let TxPayload::SubmitReadings { readings, .. } = &tx.body.payload else { unreachable!() };
             let outcomes = v["receipt"]["readings"].as_array().context("per-reading outcomes")?;
-            ensure!(outcomes.len() == readings.len(), "{} outcomes for {} readings: {v}", outcomes.len(), readings.len());
+            ensure!(
+                outcomes.len() == readings.len(),
+                "{} outcomes for {} readings: {v}",
+                outcomes.len(),
+                readings.len()
+            );
             ensure!(outcomes.iter().all(|o| o["status"] == "accepted"), "a reading was not accepted: {v}");
             let height = u64_of(&v["height"]);
             for r in readings {
@@ -378,7 +420,12 @@ impl World {
             let got = api.get_ok(node, &path).await?;
             let got = got.as_array().context("readings array")?;
             let want = self.recorded.get(&id).cloned().unwrap_or_default();
-            ensure!(got.len() == want.len(), "validator {node}: meter {id} has {} readings, expected {}", got.len(), want.len());
+            ensure!(
+                got.len() == want.len(),
+                "validator {node}: meter {id} has {} readings, expected {}",
+                got.len(),
+                want.len()
+            );
             for (g, w) in got.iter().zip(&want) {
                 check_reading_view(g, w).with_context(|| format!("validator {node}, meter {id}"))?;
             }
@@ -411,25 +458,49 @@ fn check_reading_view(got: &Value, want: &Recorded) -> Result<()> {
 
 /// Fetches and verifies a proof bundle for a recorded reading; checks every summary field.
 async fn check_proof(api: &Api, node: usize, world: &World, meter: &DeviceId, seq: u64) -> Result<ProofBundle> {
-    let want = world.recorded[meter].iter().find(|r| r.reading.reading.seq == seq).context("reading not recorded")?.clone();
+    let want =
+        world.recorded[meter].iter().find(|r| r.reading.reading.seq == seq).context("reading not recorded")?.clone();
     let v = api.get_ok(node, &format!("/v1/meters/{meter}/readings/{seq}/proof")).await?;
     let bundle: ProofBundle = serde_json::from_value(v).context("proof bundle JSON")?;
-    let verified = verify(&bundle, Some(&world.genesis)).map_err(|e| anyhow::anyhow!("proof of {meter} seq {seq} from validator {node} does not verify: {e}"))?;
+    let verified = verify(&bundle, Some(&world.genesis))
+        .map_err(|e| anyhow::anyhow!("proof of {meter} seq {seq} from validator {node} does not verify: {e}"))?;
     let r = &want.reading.reading;
     ensure!(bundle.reading == want.reading, "the bundle carries another reading");
     ensure!(bundle.gateway == *world.plant.gateway_id());
     ensure!(verified.chain_id == world.chain);
     ensure!(verified.meter == *meter && verified.seq == seq);
-    ensure!(verified.value == r.value && verified.unit == r.unit && verified.timestamp_ms == r.timestamp_ms && verified.manual == r.manual);
+    ensure!(
+        verified.value == r.value
+            && verified.unit == r.unit
+            && verified.timestamp_ms == r.timestamp_ms
+            && verified.manual == r.manual
+    );
     ensure!(verified.signer == want.reading.signer);
     ensure!(verified.gateway == *world.plant.gateway_id());
     ensure!(verified.owner == world.enterprise.org.id);
-    ensure!(verified.height == want.height && bundle.header.height == want.height, "proof is for height {}, reading recorded at {}", verified.height, want.height);
-    ensure!(verified.validators == VALIDATORS && verified.quorum == 3 && verified.validator_signatures >= verified.quorum, "certificate: {verified:?}");
+    ensure!(
+        verified.height == want.height && bundle.header.height == want.height,
+        "proof is for height {}, reading recorded at {}",
+        verified.height,
+        want.height
+    );
+    ensure!(
+        verified.validators == VALIDATORS && verified.quorum == 3 && verified.validator_signatures >= verified.quorum,
+        "certificate: {verified:?}"
+    );
     let cert = format!("JL{}-{}", &world.metrology.org.id.as_str()[8..17], meter);
-    ensure!(verified.calibration_certificate_no == cert, "calibration {} != {cert}", verified.calibration_certificate_no);
+    ensure!(
+        verified.calibration_certificate_no == cert,
+        "calibration {} != {cert}",
+        verified.calibration_certificate_no
+    );
     let block = api.get_ok(node, &format!("/v1/blocks/{}", want.height)).await?;
-    ensure!(block["digest"] == verified.block_digest.to_hex(), "proof names block {} but the API says {}", verified.block_digest, block["digest"]);
+    ensure!(
+        block["digest"] == verified.block_digest.to_hex(),
+        "proof names block {} but the API says {}",
+        verified.block_digest,
+        block["digest"]
+    );
     ensure!(block["header"]["timestamp_ms"] == verified.block_timestamp_ms);
     Ok(bundle)
 }
@@ -465,14 +536,21 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
     // Status: every validator serves the same chain and validator set, and blocks finalize.
     let mut genesis_hash = None;
     for n in 0..VALIDATORS {
-        let st = api.wait_status(n, "first finalized block", |s| s["finalized_height"].as_u64().unwrap_or(0) >= 1).await?;
+        let st =
+            api.wait_status(n, "first finalized block", |s| s["finalized_height"].as_u64().unwrap_or(0) >= 1).await?;
         ensure!(st["node"] == format!("validator-{n}"), "{st}");
         ensure!(st["chain_id"] == genesis.chain_id.as_str(), "{st}");
         ensure!(st["epoch"] == 0 && st["refused_blocks"] == 0, "{st}");
         let vals = st["validators"].as_array().context("validators")?;
         ensure!(vals.len() == VALIDATORS, "{} validators in status", vals.len());
         for (v, g) in vals.iter().zip(&genesis.validators) {
-            ensure!(v["name"] == g.name && v["consensus_key"] == g.consensus_key && v["p2p_address"] == g.p2p_address && v["org"] == g.org.as_str(), "validator {v} vs genesis");
+            ensure!(
+                v["name"] == g.name
+                    && v["consensus_key"] == g.consensus_key
+                    && v["p2p_address"] == g.p2p_address
+                    && v["org"] == g.org.as_str(),
+                "validator {v} vs genesis"
+            );
         }
         let gh = st["genesis_hash"].as_str().context("genesis hash")?.to_string();
         ensure!(gh.len() == 64);
@@ -483,7 +561,10 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
     // OpenAPI lists every route with its method, and nothing else.
     let doc = api.get_ok(0, "/openapi.json").await?;
     let paths = doc["paths"].as_object().context("openapi paths")?;
-    let listed: BTreeSet<(String, String)> = paths.iter().flat_map(|(p, ops)| ops.as_object().into_iter().flat_map(|o| o.keys()).map(move |m| (p.clone(), m.clone()))).collect();
+    let listed: BTreeSet<(String, String)> = paths
+        .iter()
+        .flat_map(|(p, ops)| ops.as_object().into_iter().flat_map(|o| o.keys()).map(move |m| (p.clone(), m.clone())))
+        .collect();
     let routes: BTreeSet<(String, String)> = [
         ("/v1/status", "get"),
         ("/v1/blocks/{height}", "get"),
@@ -500,7 +581,9 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
     .map(|(p, m)| (p.to_string(), m.to_string()))
     .collect();
     ensure!(listed == routes, "OpenAPI lists {listed:?}, the router serves {routes:?}");
-    ensure!(doc["components"]["schemas"]["StatusView"].is_object() && doc["components"]["schemas"]["ApiError"].is_object());
+    ensure!(
+        doc["components"]["schemas"]["StatusView"].is_object() && doc["components"]["schemas"]["ApiError"].is_object()
+    );
 
     // Onboarding through the API.
     world.onboard(api).await?;
@@ -508,24 +591,48 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
     // Registry lookups.
     let gw_id = world.plant.gateway_id().clone();
     let g = api.get_ok(1, &format!("/v1/gateways/{gw_id}")).await?;
-    ensure!(g["id"] == gw_id.as_str() && g["owner"] == world.enterprise.org.id.as_str() && g["status"] == "active", "{g}");
+    ensure!(
+        g["id"] == gw_id.as_str() && g["owner"] == world.enterprise.org.id.as_str() && g["status"] == "active",
+        "{g}"
+    );
     ensure!(g["public_key"] == world.plant.gateway_key().public_key().to_text(), "{g}");
     let specs = world.plant.meter_specs();
-    ensure!(specs.iter().any(|s| s.public_key.is_some()) && specs.iter().any(|s| s.public_key.is_none()), "the plant should have meters of both kinds of signer");
+    ensure!(
+        specs.iter().any(|s| s.public_key.is_some()) && specs.iter().any(|s| s.public_key.is_none()),
+        "the plant should have meters of both kinds of signer"
+    );
     for spec in &specs {
         let m = api.get_ok(2, &format!("/v1/meters/{}", spec.id)).await?;
         let rec = &m["meter"];
-        ensure!(rec["id"] == spec.id.as_str() && rec["owner"] == world.enterprise.org.id.as_str() && rec["gateway"] == gw_id.as_str(), "{m}");
-        ensure!(rec["status"] == "active" && rec["name"] == spec.name && rec["unit"] == serde_json::to_value(spec.unit)?, "{m}");
+        ensure!(
+            rec["id"] == spec.id.as_str()
+                && rec["owner"] == world.enterprise.org.id.as_str()
+                && rec["gateway"] == gw_id.as_str(),
+            "{m}"
+        );
+        ensure!(
+            rec["status"] == "active" && rec["name"] == spec.name && rec["unit"] == serde_json::to_value(spec.unit)?,
+            "{m}"
+        );
         ensure!(rec["public_key"] == serde_json::to_value(&spec.public_key)?, "{m}");
         ensure!(rec["calibration"]["issuer"] == world.metrology.org.id.as_str(), "{m}");
-        ensure!(rec["calibration"]["certificate_no"] == format!("JL{}-{}", &world.metrology.org.id.as_str()[8..17], spec.id), "{m}");
+        ensure!(
+            rec["calibration"]["certificate_no"]
+                == format!("JL{}-{}", &world.metrology.org.id.as_str()[8..17], spec.id),
+            "{m}"
+        );
         ensure!(m["progress"].is_null(), "no readings yet: {m}");
     }
     let all = api.get_ok(3, "/v1/meters").await?;
     ensure!(all.as_array().map(Vec::len) == Some(specs.len()), "{all}");
     let o = api.get_ok(0, &format!("/v1/organisations/{}", world.enterprise.org.id)).await?;
-    ensure!(o["id"] == world.enterprise.org.id.as_str() && o["name"] == world.enterprise.org.name && o["kind"] == "enterprise" && o["region"] == 430_000, "{o}");
+    ensure!(
+        o["id"] == world.enterprise.org.id.as_str()
+            && o["name"] == world.enterprise.org.name
+            && o["kind"] == "enterprise"
+            && o["region"] == 430_000,
+        "{o}"
+    );
     let o = api.get_ok(0, &format!("/v1/organisations/{}", world.metrology.org.id)).await?;
     ensure!(o["kind"] == "metrology_authority", "{o}");
     let (s, e) = api.get(0, &format!("/v1/organisations/{}", credit_code("91430100799999999"))).await?;
@@ -559,20 +666,38 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
     for spec in &specs {
         let m = api.get_ok(0, &format!("/v1/meters/{}", spec.id)).await?;
         let last = world.recorded[&spec.id].last().context("recorded")?;
-        ensure!(m["progress"]["last_seq"] == TICKS as u64 && m["progress"]["accepted"] == TICKS as u64 && m["progress"]["last_timestamp_ms"] == last.reading.reading.timestamp_ms, "{m}");
+        ensure!(
+            m["progress"]["last_seq"] == TICKS as u64
+                && m["progress"]["accepted"] == TICKS as u64
+                && m["progress"]["last_timestamp_ms"] == last.reading.reading.timestamp_ms,
+            "{m}"
+        );
     }
 
     // Blocks: the block of the first reading batch is the same everywhere and holds the batch.
-    let (first_batch, batch_height) = world.finalized.iter().find(|(t, _)| matches!(t.body.payload, TxPayload::SubmitReadings { .. })).cloned().context("a batch")?;
+    let (first_batch, batch_height) = world
+        .finalized
+        .iter()
+        .find(|(t, _)| matches!(t.body.payload, TxPayload::SubmitReadings { .. }))
+        .cloned()
+        .context("a batch")?;
     let receipt = api.get_ok(0, &format!("/v1/transactions/{}", tx_hash(&first_batch))).await?;
     ensure!(receipt["status"] == "finalized" && receipt["height"] == batch_height, "{receipt}");
     let position = u64_of(&receipt["index"]) as usize;
     let mut digest = None;
     for n in 0..VALIDATORS {
         let b = api.get_ok(n, &format!("/v1/blocks/{batch_height}")).await?;
-        ensure!(b["finalized"] == true && b["header"]["height"] == batch_height && b["header"]["chain_id"] == genesis.chain_id.as_str(), "{b}");
+        ensure!(
+            b["finalized"] == true
+                && b["header"]["height"] == batch_height
+                && b["header"]["chain_id"] == genesis.chain_id.as_str(),
+            "{b}"
+        );
         let txs = b["txs"].as_array().context("txs")?;
-        ensure!(txs.len() as u64 == u64_of(&b["header"]["tx_count"]) && txs[position] == tx_hash(&first_batch).to_hex(), "{b}");
+        ensure!(
+            txs.len() as u64 == u64_of(&b["header"]["tx_count"]) && txs[position] == tx_hash(&first_batch).to_hex(),
+            "{b}"
+        );
         ensure!(u64_of(&b["header"]["readings_accepted"]) >= specs.len() as u64, "{b}");
         let d = b["digest"].as_str().context("digest")?.to_string();
         ensure!(digest.get_or_insert(d.clone()) == &d, "validators disagree on block {batch_height}");
@@ -586,7 +711,12 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
     let tip = u64_of(&st["finalized_height"]);
     api.wait_indexed(2, tip).await?;
     let b = api.get_ok(2, &format!("/v1/blocks/{tip}")).await?;
-    ensure!(b["digest"] == st["finalized_digest"] && b["header"]["state_root"] == st["state_root"] && b["header"]["timestamp_ms"] == st["finalized_time_ms"], "status {st} vs block {b}");
+    ensure!(
+        b["digest"] == st["finalized_digest"]
+            && b["header"]["state_root"] == st["state_root"]
+            && b["header"]["timestamp_ms"] == st["finalized_time_ms"],
+        "status {st} vs block {b}"
+    );
 
     // Proofs verify offline against the genesis, from any validator, for both kinds of signer.
     let own_key = specs.iter().find(|s| s.public_key.is_some()).context("meter with a key")?.id.clone();
@@ -597,7 +727,8 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
     ensure!(b2.reading.signer == ReadingSigner::Gateway);
     // A tampered bundle, or one checked against another chain's genesis, does not verify.
     let mut tampered = bundle.clone();
-    tampered.reading.reading.value = trustmeter_types::Quantity::from_micros(tampered.reading.reading.value.micros() + 1);
+    tampered.reading.reading.value =
+        trustmeter_types::Quantity::from_micros(tampered.reading.reading.value.micros() + 1);
     ensure!(verify(&tampered, Some(genesis)).is_err(), "a tampered reading verified");
     let other = Devnet::new("hunan-e2e-other", VALIDATORS, 1, 99, genesis.genesis_time_ms, 0);
     ensure!(verify(&bundle, Some(&other.genesis)).is_err(), "a bundle verified against another genesis");
@@ -628,7 +759,8 @@ async fn rejections(api: &Api, world: &mut World) -> Result<()> {
     let fresh_key = |b: u8| SigningKey::ed25519_from_seed([b; 32]).public_key();
     let mut refused: Vec<(Transaction, &str)> = Vec::new();
     // Signed for another chain.
-    let mut other_chain = TxSigner::new(world.enterprise.key.clone(), ChainId::new("hunan-e2e-other")?, world.ent.next_nonce());
+    let mut other_chain =
+        TxSigner::new(world.enterprise.key.clone(), ChainId::new("hunan-e2e-other")?, world.ent.next_nonce());
     refused.push((other_chain.sign(TxPayload::RegisterAccount { public_key: fresh_key(1) }), "wrong_chain"));
     // A signature that does not verify.
     let mut tx = world.ent.clone().sign(TxPayload::RegisterAccount { public_key: fresh_key(2) });
@@ -636,21 +768,31 @@ async fn rejections(api: &Api, world: &mut World) -> Result<()> {
     refused.push((tx, "bad_tx_signature"));
     // A key no organisation registered.
     let mut stranger = TxSigner::new(SigningKey::ed25519_from_seed([3; 32]), world.chain.clone(), 1);
-    refused.push((stranger.sign(TxPayload::RegisterGateway { id: DeviceId::new("STRANGER-GW01")?, public_key: fresh_key(4) }), "unknown_sender"));
+    refused.push((
+        stranger.sign(TxPayload::RegisterGateway { id: DeviceId::new("STRANGER-GW01")?, public_key: fresh_key(4) }),
+        "unknown_sender",
+    ));
     // An enterprise recording a calibration.
     let meter = world.meter_ids()[0].clone();
-    let calibration = match world.plant.calibration_payloads(&world.enterprise.org.id, world.start_ms, now_ms() + DAY_MS).remove(0) {
-        TxPayload::RecordCalibration { calibration, .. } => calibration,
-        _ => unreachable!(),
-    };
-    refused.push((world.ent.clone().sign(TxPayload::RecordCalibration { meter: meter.clone(), calibration }), "not_authorised"));
+    let calibration =
+        match world.plant.calibration_payloads(&world.enterprise.org.id, world.start_ms, now_ms() + DAY_MS).remove(0) {
+            TxPayload::RecordCalibration { calibration, .. } => calibration,
+            _ => unreachable!(),
+        };
+    refused.push((
+        world.ent.clone().sign(TxPayload::RecordCalibration { meter: meter.clone(), calibration }),
+        "not_authorised",
+    ));
     for (i, (tx, code)) in refused.iter().enumerate() {
         let enc = if i % 2 == 0 { Encoding::Json } else { Encoding::Binary };
         api.expect_refused(tx, enc, code).await?;
         let home = api.home(&tx.body.sender);
         let h = tx_hash(tx);
         let v = api.get_ok(home, &format!("/v1/transactions/{h}")).await?;
-        ensure!(v["status"] == "rejected" && v["rejection"]["code"] == *code && v["tx_hash"] == h.to_hex(), "receipt of a {code} transaction: {v}");
+        ensure!(
+            v["status"] == "rejected" && v["rejection"]["code"] == *code && v["tx_hash"] == h.to_hex(),
+            "receipt of a {code} transaction: {v}"
+        );
         ensure!(v["height"].is_null() && v["receipt"].is_null(), "{v}");
         let (s, e) = api.get((home + 1) % VALIDATORS, &format!("/v1/transactions/{h}")).await?;
         ensure!(s == 404 && e["code"] == "not_found", "another validator knows the refused {h}: {s} {e}");
@@ -660,7 +802,13 @@ async fn rejections(api: &Api, world: &mut World) -> Result<()> {
     // encoding: stale nonce. Their receipts still show the original inclusion.
     let replays: Vec<(Transaction, u64)> = [
         world.finalized.first().cloned().context("a registration")?,
-        world.finalized.iter().rev().find(|(t, _)| matches!(t.body.payload, TxPayload::SubmitReadings { .. })).cloned().context("a batch")?,
+        world
+            .finalized
+            .iter()
+            .rev()
+            .find(|(t, _)| matches!(t.body.payload, TxPayload::SubmitReadings { .. }))
+            .cloned()
+            .context("a batch")?,
     ]
     .into();
     for (tx, height) in &replays {
@@ -685,7 +833,9 @@ async fn rejections(api: &Api, world: &mut World) -> Result<()> {
         manual: false,
     };
     readings.insert(1, sign_reading(world.plant.gateway_key(), unknown, ReadingSigner::Gateway));
-    let batch = world.gw.sign(TxPayload::SubmitReadings { gateway: world.plant.gateway_id().clone(), readings: readings.clone() });
+    let batch = world
+        .gw
+        .sign(TxPayload::SubmitReadings { gateway: world.plant.gateway_id().clone(), readings: readings.clone() });
     api.submit(&batch, Encoding::Json).await?;
     let v = api.wait_accepted(&batch).await?;
     let height = u64_of(&v["height"]);
@@ -699,10 +849,17 @@ async fn rejections(api: &Api, world: &mut World) -> Result<()> {
             _ => None,
         };
         match want {
-            Some(code) => ensure!(rejection_code(o) == Some(code) && o["message"].as_str().is_some_and(|m| !m.is_empty()), "reading {i}: expected {code}, got {o}"),
+            Some(code) => ensure!(
+                rejection_code(o) == Some(code) && o["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "reading {i}: expected {code}, got {o}"
+            ),
             None => {
                 ensure!(o["status"] == "accepted", "reading {i}: {o}");
-                world.recorded.entry(r.reading.meter.clone()).or_default().push(Recorded { reading: r.clone(), height });
+                world
+                    .recorded
+                    .entry(r.reading.meter.clone())
+                    .or_default()
+                    .push(Recorded { reading: r.clone(), height });
             }
         }
     }
@@ -760,10 +917,17 @@ async fn checkpoint(api: &Api, world: &World) -> Result<Checkpoint> {
 async fn check_restarted(api: &Api, world: &World, before: &Checkpoint) -> Result<()> {
     for n in 0..VALIDATORS {
         let h = before.heights[n];
-        api.wait_status(n, &format!("finalized height {h} again"), |s| s["finalized_height"].as_u64().unwrap_or(0) >= h).await?;
+        api.wait_status(n, &format!("finalized height {h} again"), |s| {
+            s["finalized_height"].as_u64().unwrap_or(0) >= h
+        })
+        .await?;
         api.wait_indexed(n, h).await?;
         let b = api.get_ok(n, &format!("/v1/blocks/{}", before.height)).await?;
-        ensure!(b["digest"] == before.digest && b["header"]["state_root"] == before.state_root, "validator {n}: block {} changed across the restart: {b} vs {before:?}", before.height);
+        ensure!(
+            b["digest"] == before.digest && b["header"]["state_root"] == before.state_root,
+            "validator {n}: block {} changed across the restart: {b} vs {before:?}",
+            before.height
+        );
         world.check_readings(api, n).await?;
     }
     for (tx, height) in &world.finalized {
@@ -835,7 +999,10 @@ fn restart_keeps_the_chain_and_rebuilds_a_lost_index() {
                 ensure!(tip >= second.heights[0], "validator 0 is behind its height before the restart");
                 api.wait_indexed(0, tip).await?;
                 for h in 1..=second.height {
-                    let (a, b) = (api.get_ok(0, &format!("/v1/blocks/{h}")).await?, api.get_ok(1, &format!("/v1/blocks/{h}")).await?);
+                    let (a, b) = (
+                        api.get_ok(0, &format!("/v1/blocks/{h}")).await?,
+                        api.get_ok(1, &format!("/v1/blocks/{h}")).await?,
+                    );
                     ensure!(a == b, "rebuilt block {h} differs: {a} vs {b}");
                 }
                 let ids = world.meter_ids();

@@ -41,15 +41,7 @@ const fn ws(
     equipment: &'static [&'static str],
     base_load: f64,
 ) -> Workshop {
-    Workshop {
-        id,
-        zh,
-        share,
-        lines,
-        kinds,
-        equipment,
-        base_load,
-    }
+    Workshop { id, zh, share, lines, kinds, equipment, base_load }
 }
 
 /// Register and sizing parameters of one meter kind.
@@ -71,57 +63,15 @@ pub(crate) struct KindParams {
 /// Parameters for the kinds the plant meters.
 pub(crate) fn kind_params(kind: EnergyKind) -> KindParams {
     let (unit, max, rated, accuracy, tag, branch) = match kind {
-        Elec => (
-            Unit::KilowattHour,
-            9_999_999_999i64,
-            (5.0, 600.0),
-            50,
-            "EM",
-            None,
-        ),
-        Water => (
-            Unit::CubicMetre,
-            999_999_999,
-            (0.2, 20.0),
-            200,
-            "WM",
-            Some("water-branch"),
-        ),
-        Gas => (
-            Unit::NormalCubicMetre,
-            999_999_999,
-            (5.0, 300.0),
-            150,
-            "GM",
-            Some("gas-branch"),
-        ),
-        Steam => (
-            Unit::Tonne,
-            99_999_999,
-            (0.1, 6.0),
-            100,
-            "SM",
-            Some("steam-branch"),
-        ),
-        Air => (
-            Unit::NormalCubicMetre,
-            9_999_999_999,
-            (30.0, 1500.0),
-            150,
-            "AM",
-            Some("air-branch"),
-        ),
+        Elec => (Unit::KilowattHour, 9_999_999_999i64, (5.0, 600.0), 50, "EM", None),
+        Water => (Unit::CubicMetre, 999_999_999, (0.2, 20.0), 200, "WM", Some("water-branch")),
+        Gas => (Unit::NormalCubicMetre, 999_999_999, (5.0, 300.0), 150, "GM", Some("gas-branch")),
+        Steam => (Unit::Tonne, 99_999_999, (0.1, 6.0), 100, "SM", Some("steam-branch")),
+        Air => (Unit::NormalCubicMetre, 9_999_999_999, (30.0, 1500.0), 150, "AM", Some("air-branch")),
         other => unreachable!("the plant has no {other:?} meters"),
     };
     // `max` is in hundredths of a unit (e.g. 99 999 999.99 kWh); convert to micro-units.
-    KindParams {
-        unit,
-        register_max_micros: max * 10_000,
-        rated,
-        accuracy,
-        tag,
-        branch,
-    }
+    KindParams { unit, register_max_micros: max * 10_000, rated, accuracy, tag, branch }
 }
 
 /// Picks from weighted choices with `u` uniform in `[0, 1)`.

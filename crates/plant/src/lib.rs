@@ -33,9 +33,8 @@ use std::collections::BTreeMap;
 use trustmeter_crypto::{SigningKey, sign_reading, sign_tx, tagged_hash};
 use trustmeter_types::limits::MAX_READINGS_PER_TX;
 use trustmeter_types::{
-    AccuracyClass, Calibration, ChainId, DeviceId, LocationPath, PublicKey, Quantity, Reading,
-    ReadingSigner, RegisterKind, SignedReading, Transaction, TxBody, TxPayload,
-    UnifiedSocialCreditCode, tx::MeterSpec,
+    AccuracyClass, Calibration, ChainId, DeviceId, LocationPath, PublicKey, Quantity, Reading, ReadingSigner,
+    RegisterKind, SignedReading, Transaction, TxBody, TxPayload, UnifiedSocialCreditCode, tx::MeterSpec,
 };
 
 /// Default number of meters in a plant.
@@ -131,24 +130,17 @@ impl Plant {
     pub fn new(mut cfg: PlantConfig) -> Plant {
         cfg.noise = cfg.noise.clamp(0.0, 0.9);
         let code = cfg.enterprise.as_str().to_string();
-        let gateway_id =
-            DeviceId::new(format!("{code}-GW01")).expect("credit code plus suffix is a valid id");
+        let gateway_id = DeviceId::new(format!("{code}-GW01")).expect("credit code plus suffix is a valid id");
         let gateway_key = SigningKey::ed25519_from_seed(derive(&cfg, "gateway"));
         let mut rng = ChaCha20Rng::from_seed(derive(&cfg, "layout"));
-        let workshop_weights: Vec<(usize, f64)> = WORKSHOPS
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (i, w.share))
-            .collect();
+        let workshop_weights: Vec<(usize, f64)> = WORKSHOPS.iter().enumerate().map(|(i, w)| (i, w.share)).collect();
         let mut meters = Vec::with_capacity(cfg.meters);
         for i in 0..cfg.meters {
             let ws = &WORKSHOPS[pick(&workshop_weights, rng.random())];
             let kind = pick(ws.kinds, rng.random());
             let p = kind_params(kind);
             let line = rng.random_range(1..=ws.lines);
-            let equipment = p
-                .branch
-                .unwrap_or(ws.equipment[rng.random_range(0..ws.equipment.len())]);
+            let equipment = p.branch.unwrap_or(ws.equipment[rng.random_range(0..ws.equipment.len())]);
             let unit_no: u32 = rng.random_range(1..=12);
             let u: f64 = rng.random();
             // Skewed towards small consumers: many sub-meters, few large feeders.
@@ -170,12 +162,7 @@ impl Plant {
             let spec = MeterSpec {
                 id,
                 gateway: gateway_id.clone(),
-                name: format!(
-                    "{}{}线 {equipment}-{unit_no:02} {}表",
-                    ws.zh,
-                    line,
-                    kind.chinese_name()
-                ),
+                name: format!("{}{}线 {equipment}-{unit_no:02} {}表", ws.zh, line, kind.chinese_name()),
                 energy: kind,
                 unit: p.unit,
                 register: RegisterKind::Cumulative,
@@ -189,26 +176,10 @@ impl Plant {
                 register_max: Quantity::from_micros(max),
                 public_key: key.as_ref().map(SigningKey::public_key),
             };
-            meters.push(SimMeter {
-                spec,
-                key,
-                rated_per_hour,
-                base_load,
-                register,
-                consumed: 0,
-                seq: 0,
-            });
+            meters.push(SimMeter { spec, key, rated_per_hour, base_load, register, consumed: 0, seq: 0 });
         }
         let noise_rng = ChaCha20Rng::from_seed(derive(&cfg, "noise"));
-        Plant {
-            clock_ms: cfg.start_ms,
-            cfg,
-            gateway_id,
-            gateway_key,
-            meters,
-            noise_rng,
-            read_once: false,
-        }
+        Plant { clock_ms: cfg.start_ms, cfg, gateway_id, gateway_key, meters, noise_rng, read_once: false }
     }
 
     /// The configuration (with `noise` clamped).
@@ -234,18 +205,12 @@ impl Plant {
 
     /// The meters that sign their own readings, with their keys, in plant order.
     pub fn meter_keys(&self) -> Vec<(DeviceId, SigningKey)> {
-        self.meters
-            .iter()
-            .filter_map(|m| m.key.clone().map(|k| (m.spec.id.clone(), k)))
-            .collect()
+        self.meters.iter().filter_map(|m| m.key.clone().map(|k| (m.spec.id.clone(), k))).collect()
     }
 
     /// Rated hourly consumption of every meter, in its register unit per hour.
     pub fn rated_per_hour(&self) -> BTreeMap<DeviceId, f64> {
-        self.meters
-            .iter()
-            .map(|m| (m.spec.id.clone(), m.rated_per_hour))
-            .collect()
+        self.meters.iter().map(|m| (m.spec.id.clone(), m.rated_per_hour)).collect()
     }
 
     /// The key that must verify a reading of this plant: the meter's own key for
@@ -267,10 +232,7 @@ impl Plant {
     /// True consumption per meter since the start, in micro-units: exactly what the registers
     /// advanced by, counting every rollover.
     pub fn energy_totals(&self) -> BTreeMap<DeviceId, Quantity> {
-        self.meters
-            .iter()
-            .map(|m| (m.spec.id.clone(), Quantity::from_micros(m.consumed)))
-            .collect()
+        self.meters.iter().map(|m| (m.spec.id.clone(), Quantity::from_micros(m.consumed))).collect()
     }
 
     /// Advances every meter to `now_ms` and returns one signed reading per meter, in plant order,
@@ -290,15 +252,10 @@ impl Plant {
         let mut out = Vec::with_capacity(self.meters.len());
         for m in &mut self.meters {
             if hours > 0.0 {
-                let noise = 1.0
-                    + self
-                        .noise_rng
-                        .random_range(-self.cfg.noise..=self.cfg.noise);
-                let amount =
-                    m.rated_per_hour * hours * (m.base_load + (1.0 - m.base_load) * shape) * noise;
-                let micros = Quantity::from_f64_round(amount.max(0.0))
-                    .expect("consumption is finite and in range")
-                    .micros();
+                let noise = 1.0 + self.noise_rng.random_range(-self.cfg.noise..=self.cfg.noise);
+                let amount = m.rated_per_hour * hours * (m.base_load + (1.0 - m.base_load) * shape) * noise;
+                let micros =
+                    Quantity::from_f64_round(amount.max(0.0)).expect("consumption is finite and in range").micros();
                 m.consumed += micros;
                 m.register = (m.register + micros) % m.spec.register_max.micros();
             }
@@ -323,11 +280,7 @@ impl Plant {
 
     /// [`Plant::tick`] one `interval_ms` after the current time (or at the start, the first time).
     pub fn advance(&mut self) -> Vec<SignedReading> {
-        let next = if self.read_once {
-            self.clock_ms + self.cfg.interval_ms.max(1)
-        } else {
-            self.clock_ms
-        };
+        let next = if self.read_once { self.clock_ms + self.cfg.interval_ms.max(1) } else { self.clock_ms };
         self.tick(next)
     }
 
@@ -337,27 +290,18 @@ impl Plant {
         let n = max_per_tx.clamp(1, MAX_READINGS_PER_TX);
         readings
             .chunks(n)
-            .map(|c| TxPayload::SubmitReadings {
-                gateway: self.gateway_id.clone(),
-                readings: c.to_vec(),
-            })
+            .map(|c| TxPayload::SubmitReadings { gateway: self.gateway_id.clone(), readings: c.to_vec() })
             .collect()
     }
 
     /// The `RegisterGateway` payload for this plant's gateway (sent by an enterprise account).
     pub fn register_gateway_payload(&self) -> TxPayload {
-        TxPayload::RegisterGateway {
-            id: self.gateway_id.clone(),
-            public_key: self.gateway_key.public_key(),
-        }
+        TxPayload::RegisterGateway { id: self.gateway_id.clone(), public_key: self.gateway_key.public_key() }
     }
 
     /// One `RegisterMeter` payload per meter, in plant order (sent by an enterprise account).
     pub fn register_meter_payloads(&self) -> Vec<TxPayload> {
-        self.meter_specs()
-            .into_iter()
-            .map(|meter| TxPayload::RegisterMeter { meter })
-            .collect()
+        self.meter_specs().into_iter().map(|meter| TxPayload::RegisterMeter { meter }).collect()
     }
 
     /// One `RecordCalibration` payload per meter with a certificate from `issuer` (a metrology
@@ -400,21 +344,13 @@ impl TxSigner {
     /// A signer whose first transaction gets `first_nonce` (at least 1; pass the sender's last
     /// accepted nonce + 1, i.e. 1 for a fresh key).
     pub fn new(key: SigningKey, chain_id: ChainId, first_nonce: u64) -> Self {
-        TxSigner {
-            key,
-            chain_id,
-            next_nonce: first_nonce.max(1),
-        }
+        TxSigner { key, chain_id, next_nonce: first_nonce.max(1) }
     }
 
     /// Signs `payload` with the next nonce.
     pub fn sign(&mut self, payload: TxPayload) -> Transaction {
-        let body = TxBody {
-            chain_id: self.chain_id.clone(),
-            sender: self.key.public_key(),
-            nonce: self.next_nonce,
-            payload,
-        };
+        let body =
+            TxBody { chain_id: self.chain_id.clone(), sender: self.key.public_key(), nonce: self.next_nonce, payload };
         self.next_nonce += 1;
         sign_tx(&self.key, body)
     }

@@ -6,8 +6,7 @@ use trustmeter_plant::time::{SHANGHAI_OFFSET_MS, local_time};
 use trustmeter_plant::{DEFAULT_START_MS, Plant, PlantConfig, register_delta};
 use trustmeter_types::codec::Validate;
 use trustmeter_types::{
-    ChainId, EnergyKind, ReadingSigner, RegisterKind, SignedReading, TxPayload,
-    UnifiedSocialCreditCode, encode,
+    ChainId, EnergyKind, ReadingSigner, RegisterKind, SignedReading, TxPayload, UnifiedSocialCreditCode, encode,
 };
 
 const HOUR: i64 = 3_600_000;
@@ -17,10 +16,7 @@ fn code() -> UnifiedSocialCreditCode {
 }
 
 fn plant(seed: u64, meters: usize) -> Plant {
-    Plant::new(PlantConfig {
-        meters,
-        ..PlantConfig::new(code(), seed)
-    })
+    Plant::new(PlantConfig { meters, ..PlantConfig::new(code(), seed) })
 }
 
 /// Runs `ticks` readings (the first at the start) and returns them all.
@@ -40,28 +36,17 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     assert_ne!(a.gateway_key().public_key(), c.gateway_key().public_key());
     // Same seed, another enterprise: no shared keys.
     let other = UnifiedSocialCreditCode::new("91110000802100433B").unwrap();
-    let d = Plant::new(PlantConfig {
-        meters: 60,
-        ..PlantConfig::new(other, 7)
-    });
+    let d = Plant::new(PlantConfig { meters: 60, ..PlantConfig::new(other, 7) });
     assert_ne!(a.gateway_key().public_key(), d.gateway_key().public_key());
 }
 
 #[test]
 fn every_reading_verifies_with_the_right_key_only() {
     let mut p = plant(1, 300);
-    let specs: BTreeMap<_, _> = p
-        .meter_specs()
-        .into_iter()
-        .map(|s| (s.id.clone(), s))
-        .collect();
+    let specs: BTreeMap<_, _> = p.meter_specs().into_iter().map(|s| (s.id.clone(), s)).collect();
     let gw = p.gateway_key().public_key();
     assert_eq!(p.gateway_id().as_str(), "91350100M000100Y43-GW01");
-    assert_eq!(
-        p.meter_keys().len(),
-        100,
-        "a third of the meters sign themselves"
-    );
+    assert_eq!(p.meter_keys().len(), 100, "a third of the meters sign themselves");
     for (id, k) in p.meter_keys() {
         assert_eq!(specs[&id].public_key.as_ref(), Some(&k.public_key()));
     }
@@ -72,22 +57,11 @@ fn every_reading_verifies_with_the_right_key_only() {
         let (right, wrong) = match r.signer {
             ReadingSigner::Meter => {
                 by_meter += 1;
-                (
-                    spec.public_key
-                        .clone()
-                        .expect("meter-signed readings come from meters with keys"),
-                    gw.clone(),
-                )
+                (spec.public_key.clone().expect("meter-signed readings come from meters with keys"), gw.clone())
             }
             ReadingSigner::Gateway => {
-                assert!(
-                    spec.public_key.is_none(),
-                    "meters with keys sign themselves"
-                );
-                (
-                    gw.clone(),
-                    specs.values().find_map(|s| s.public_key.clone()).unwrap(),
-                )
+                assert!(spec.public_key.is_none(), "meters with keys sign themselves");
+                (gw.clone(), specs.values().find_map(|s| s.public_key.clone()).unwrap())
             }
         };
         assert!(verify(&right, &msg, &r.signature).is_ok());
@@ -102,30 +76,17 @@ fn every_reading_verifies_with_the_right_key_only() {
 #[test]
 fn sequences_increase_rollover_happens_and_deltas_sum_to_totals() {
     let mut p = plant(42, 300);
-    let specs: BTreeMap<_, _> = p
-        .meter_specs()
-        .into_iter()
-        .map(|s| (s.id.clone(), s))
-        .collect();
+    let specs: BTreeMap<_, _> = p.meter_specs().into_iter().map(|s| (s.id.clone(), s)).collect();
     let rated = p.rated_per_hour();
     let ticks = run(&mut p, 2 * 96 + 1);
-    assert!(
-        ticks[0]
-            .iter()
-            .all(|r| r.reading.seq == 1 && r.reading.timestamp_ms == DEFAULT_START_MS)
-    );
+    assert!(ticks[0].iter().all(|r| r.reading.seq == 1 && r.reading.timestamp_ms == DEFAULT_START_MS));
     let mut last: BTreeMap<_, (u64, i64, i64)> = BTreeMap::new();
     let mut sums: BTreeMap<_, i64> = BTreeMap::new();
     let (mut rolled, mut near_max) = (BTreeSet::new(), BTreeSet::new());
     for r in ticks.iter().flatten() {
         let r = &r.reading;
         let max = specs[&r.meter].register_max.micros();
-        assert!(
-            (0..max).contains(&r.value.micros()),
-            "{} value {} outside [0, {max})",
-            r.meter,
-            r.value
-        );
+        assert!((0..max).contains(&r.value.micros()), "{} value {} outside [0, {max})", r.meter, r.value);
         match last.get(&r.meter) {
             None => {
                 if r.value.micros() > max - (rated[&r.meter] * 8.0 * 1e6) as i64 {
@@ -133,17 +94,9 @@ fn sequences_increase_rollover_happens_and_deltas_sum_to_totals() {
                 }
             }
             Some(&(seq, ts, prev)) => {
-                assert!(
-                    r.seq > seq && r.timestamp_ms > ts,
-                    "{} went backwards",
-                    r.meter
-                );
+                assert!(r.seq > seq && r.timestamp_ms > ts, "{} went backwards", r.meter);
                 let cur = r.value.micros();
-                let delta = if cur >= prev {
-                    cur - prev
-                } else {
-                    cur + max - prev
-                };
+                let delta = if cur >= prev { cur - prev } else { cur + max - prev };
                 if cur < prev {
                     rolled.insert(r.meter.clone());
                 }
@@ -154,24 +107,13 @@ fn sequences_increase_rollover_happens_and_deltas_sum_to_totals() {
         }
         last.insert(r.meter.clone(), (r.seq, r.timestamp_ms, r.value.micros()));
     }
-    assert_eq!(
-        near_max.len(),
-        15,
-        "5 % of 300 meters start near their maximum"
-    );
-    assert_eq!(
-        rolled, near_max,
-        "exactly the near-maximum meters roll over within two days"
-    );
+    assert_eq!(near_max.len(), 15, "5 % of 300 meters start near their maximum");
+    assert_eq!(rolled, near_max, "exactly the near-maximum meters roll over within two days");
     let totals = p.energy_totals();
     assert_eq!(totals.len(), 300);
     for (id, total) in &totals {
         assert!(total.micros() > 0, "{id} consumed nothing");
-        assert_eq!(
-            sums[id],
-            total.micros(),
-            "{id}: register deltas differ from true consumption"
-        );
+        assert_eq!(sums[id], total.micros(), "{id}: register deltas differ from true consumption");
     }
 }
 
@@ -188,13 +130,7 @@ fn nights_lunch_and_weekends_are_lower_than_weekday_day_shift() {
         let mut load = 0.0;
         for (i, r) in t.iter().enumerate() {
             let (cur, max) = (r.reading.value.micros(), specs[i].register_max.micros());
-            load += (if cur >= prev[i] {
-                cur - prev[i]
-            } else {
-                cur + max - prev[i]
-            }) as f64
-                / 1e6
-                / rated[i];
+            load += (if cur >= prev[i] { cur - prev[i] } else { cur + max - prev[i] }) as f64 / 1e6 / rated[i];
             prev[i] = cur;
         }
         let mid = t[0].reading.timestamp_ms - 450_000;
@@ -231,10 +167,7 @@ fn specs_are_valid_meters_of_a_realistic_layout() {
     let mut kinds: BTreeMap<EnergyKind, usize> = BTreeMap::new();
     let mut workshops = BTreeSet::new();
     for s in &specs {
-        s.clone()
-            .into_meter(code())
-            .check()
-            .unwrap_or_else(|e| panic!("{}: {e}", s.id));
+        s.clone().into_meter(code()).check().unwrap_or_else(|e| panic!("{}: {e}", s.id));
         assert_eq!(&s.gateway, p.gateway_id());
         assert_eq!(s.register, RegisterKind::Cumulative);
         assert!(s.id.as_str().starts_with("91350100M000100Y43-"));
@@ -246,10 +179,7 @@ fn specs_are_valid_meters_of_a_realistic_layout() {
     assert_eq!(workshops.len(), 5, "{workshops:?}");
     assert_eq!(kinds.len(), 5, "{kinds:?}");
     assert!(kinds[&EnergyKind::Electricity] > 150, "{kinds:?}");
-    let kwh = specs
-        .iter()
-        .find(|s| s.energy == EnergyKind::Electricity)
-        .unwrap();
+    let kwh = specs.iter().find(|s| s.energy == EnergyKind::Electricity).unwrap();
     assert_eq!(kwh.register_max.to_string(), "99999999.990000");
 }
 
@@ -258,13 +188,7 @@ fn batches_and_signed_transactions_are_valid() {
     let mut p = plant(5, 300);
     let readings = p.advance();
     let batches = p.batches(readings.clone(), 128);
-    assert_eq!(
-        batches
-            .iter()
-            .map(TxPayload::reading_count)
-            .collect::<Vec<_>>(),
-        vec![128, 128, 44]
-    );
+    assert_eq!(batches.iter().map(TxPayload::reading_count).collect::<Vec<_>>(), vec![128, 128, 44]);
     let flat: Vec<SignedReading> = batches
         .iter()
         .flat_map(|b| match b {
@@ -289,8 +213,7 @@ fn batches_and_signed_transactions_are_valid() {
         tx.validate().unwrap();
     }
     let mut reg = p.gateway_signer(chain, 0);
-    let regs = reg
-        .sign_all(std::iter::once(p.register_gateway_payload()).chain(p.register_meter_payloads()));
+    let regs = reg.sign_all(std::iter::once(p.register_gateway_payload()).chain(p.register_meter_payloads()));
     assert_eq!(regs[0].body.nonce, 1);
     regs.iter().for_each(|t| t.validate().unwrap());
     let authority = UnifiedSocialCreditCode::new("91110000802100433B").unwrap();

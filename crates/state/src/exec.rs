@@ -6,9 +6,9 @@ use trustmeter_crypto::{block_digest, merkle, reading_leaf, tx_hash};
 use trustmeter_types::codec::Validate;
 use trustmeter_types::limits::{MAX_READINGS_PER_BLOCK, MAX_TX_BYTES, MAX_TXS_PER_BLOCK};
 use trustmeter_types::{
-    Block, BlockHeader, DeviceStatus, Gateway, Genesis, Hash32, OrgKind, PublicKey, ReadingOutcome,
-    ReadingSigner, Receipt, RegisterKind, RejectCode, Rejection, SignedReading, Transaction,
-    TxOutcome, TxPayload, UnifiedSocialCreditCode, encode,
+    Block, BlockHeader, DeviceStatus, Gateway, Genesis, Hash32, OrgKind, PublicKey, ReadingOutcome, ReadingSigner,
+    Receipt, RegisterKind, RejectCode, Rejection, SignedReading, Transaction, TxOutcome, TxPayload,
+    UnifiedSocialCreditCode, encode,
 };
 
 /// Why a block is invalid. An invalid block is refused by every honest validator.
@@ -90,17 +90,23 @@ pub fn check_includable(state: &State, tx: &Transaction, verdicts: &SignatureVer
     if let Err(e) = tx.validate() {
         return Err(Rejection::new(RejectCode::Malformed, e));
     }
-    if encode(tx).len() > MAX_TX_BYTES {
+    if borsh::object_length(tx).unwrap_or(usize::MAX) > MAX_TX_BYTES {
         return Err(Rejection::new(RejectCode::Malformed, format!("transaction is larger than {MAX_TX_BYTES} bytes")));
     }
     if tx.body.chain_id != state.chain_id {
         return Err(Rejection::new(
             RejectCode::WrongChain,
-            format!("transaction is signed for chain {} but this is {}; sign it for this chain", tx.body.chain_id, state.chain_id),
+            format!(
+                "transaction is signed for chain {} but this is {}; sign it for this chain",
+                tx.body.chain_id, state.chain_id
+            ),
         ));
     }
     if !verdicts.check(&tx.body.sender, &tx.body.signing_payload(), &tx.signature) {
-        return Err(Rejection::new(RejectCode::BadTxSignature, "the transaction signature does not verify for the sender key; re-sign the exact body"));
+        return Err(Rejection::new(
+            RejectCode::BadTxSignature,
+            "the transaction signature does not verify for the sender key; re-sign the exact body",
+        ));
     }
     Ok(())
 }
@@ -158,17 +164,23 @@ pub fn execute_block(parent: &State, block: &Block, verdicts: &SignatureVerdicts
         return Err(BlockError::BadLink(format!("height {} does not follow {}", h.height, parent.height)));
     }
     if h.timestamp_ms <= parent.timestamp_ms {
-        return Err(BlockError::BadLink(format!("timestamp {} is not after the parent's {}", h.timestamp_ms, parent.timestamp_ms)));
+        return Err(BlockError::BadLink(format!(
+            "timestamp {} is not after the parent's {}",
+            h.timestamp_ms, parent.timestamp_ms
+        )));
     }
     block.validate().map_err(BlockError::BadBody)?;
-    if h.reading_count as usize > parent.params.max_block_readings as usize || h.tx_count as usize > parent.params.max_block_txs as usize {
+    if h.reading_count as usize > parent.params.max_block_readings as usize
+        || h.tx_count as usize > parent.params.max_block_txs as usize
+    {
         return Err(BlockError::BadBody("block exceeds the chain's block limits".into()));
     }
     let mut state = parent.clone();
     let mut receipts = Vec::with_capacity(block.txs.len());
     let mut recorded = Vec::new();
     for (i, tx) in block.txs.iter().enumerate() {
-        check_includable(&state, tx, verdicts).map_err(|r| BlockError::BadTransaction { index: i, reason: r.to_string() })?;
+        check_includable(&state, tx, verdicts)
+            .map_err(|r| BlockError::BadTransaction { index: i, reason: r.to_string() })?;
         let receipt = apply_tx(&mut state, h.height, h.timestamp_ms, tx, verdicts);
         push_recorded(&mut recorded, i as u32, &receipt);
         receipts.push(receipt);
@@ -292,7 +304,13 @@ pub fn admission_check(state: &State, tx: &Transaction, verdicts: &SignatureVerd
 
 /// Applies one includable transaction. Returns its receipt; a rejected transaction changes nothing
 /// but the sender's nonce (when the sender is known and the nonce fresh).
-pub fn apply_tx(state: &mut State, height: u64, timestamp_ms: i64, tx: &Transaction, verdicts: &SignatureVerdicts) -> Receipt {
+pub fn apply_tx(
+    state: &mut State,
+    height: u64,
+    timestamp_ms: i64,
+    tx: &Transaction,
+    verdicts: &SignatureVerdicts,
+) -> Receipt {
     let _ = height;
     let body = &tx.body;
     let sender = &body.sender;
@@ -300,26 +318,57 @@ pub fn apply_tx(state: &mut State, height: u64, timestamp_ms: i64, tx: &Transact
     let is_reading_batch = matches!(body.payload, TxPayload::SubmitReadings { .. });
     let account = sender_org(state, sender);
     if account.is_none() && !is_reading_batch {
-        return reject(tx, RejectCode::UnknownSender, format!("sender {sender} is not an account of any member organisation; register the key first"));
+        return reject(
+            tx,
+            RejectCode::UnknownSender,
+            format!("sender {sender} is not an account of any member organisation; register the key first"),
+        );
     }
     let last = state.nonce(sender);
     if body.nonce <= last {
-        return reject(tx, RejectCode::StaleNonce, format!("nonce {} is not above the sender's last accepted nonce {last}: this transaction is a replay or was superseded", body.nonce));
+        return reject(
+            tx,
+            RejectCode::StaleNonce,
+            format!(
+                "nonce {} is not above the sender's last accepted nonce {last}: this transaction is a replay or was superseded",
+                body.nonce
+            ),
+        );
     }
     let outcome = match &body.payload {
         TxPayload::SubmitReadings { gateway, readings } => {
             let Some(gw) = state.gateway(gateway).cloned() else {
-                return reject(tx, RejectCode::UnknownDevice, format!("gateway {gateway} is not registered on this chain"));
+                return reject(
+                    tx,
+                    RejectCode::UnknownDevice,
+                    format!("gateway {gateway} is not registered on this chain"),
+                );
             };
             if &gw.public_key != sender {
-                return reject(tx, RejectCode::UnknownSender, format!("reading batches for gateway {gateway} must be signed with that gateway's registered key"));
+                return reject(
+                    tx,
+                    RejectCode::UnknownSender,
+                    format!("reading batches for gateway {gateway} must be signed with that gateway's registered key"),
+                );
             }
             state.set_nonce(sender, body.nonce);
             if gw.status != DeviceStatus::Active {
-                return reject(tx, RejectCode::GatewayNotActive, format!("gateway {gateway} is {:?}; a regulator must activate it before its readings are accepted", gw.status));
+                return reject(
+                    tx,
+                    RejectCode::GatewayNotActive,
+                    format!(
+                        "gateway {gateway} is {:?}; a regulator must activate it before its readings are accepted",
+                        gw.status
+                    ),
+                );
             }
-            let outcomes = readings.iter().map(|r| apply_reading(state, &gw, timestamp_ms, r, verdicts)).collect();
-            return Receipt { tx_hash: tx_hash(tx), outcome: TxOutcome::Accepted, readings: outcomes };
+            let h = tx_hash(tx);
+            let outcomes = readings
+                .iter()
+                .enumerate()
+                .map(|(i, r)| apply_reading(state, &gw, timestamp_ms, (&h, i as u32), r, verdicts))
+                .collect();
+            return Receipt { tx_hash: h, outcome: TxOutcome::Accepted, readings: outcomes };
         }
         other => {
             let (org, kind) = account.expect("checked above");
@@ -336,36 +385,70 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
     match payload {
         TxPayload::RegisterAccount { public_key } => {
             if state.key_in_use(public_key) {
-                return rejected(RejectCode::AlreadyRegistered, format!("key {public_key} is already registered; generate a new key"));
+                return rejected(
+                    RejectCode::AlreadyRegistered,
+                    format!("key {public_key} is already registered; generate a new key"),
+                );
             }
             state.set_account(public_key, org.clone());
         }
         TxPayload::RegisterGateway { id, public_key } => {
             if kind != OrgKind::Enterprise {
-                return rejected(RejectCode::NotAuthorised, format!("only an enterprise registers gateways; {org} is a {kind:?}"));
+                return rejected(
+                    RejectCode::NotAuthorised,
+                    format!("only an enterprise registers gateways; {org} is a {kind:?}"),
+                );
             }
             if device_exists(state, id) {
-                return rejected(RejectCode::AlreadyRegistered, format!("device id {id} is already registered; choose another id"));
+                return rejected(
+                    RejectCode::AlreadyRegistered,
+                    format!("device id {id} is already registered; choose another id"),
+                );
             }
             if state.key_in_use(public_key) {
-                return rejected(RejectCode::AlreadyRegistered, format!("key {public_key} is already registered; the gateway must generate its own key"));
+                return rejected(
+                    RejectCode::AlreadyRegistered,
+                    format!("key {public_key} is already registered; the gateway must generate its own key"),
+                );
             }
-            state.set_gateway(Gateway { id: id.clone(), owner: org.clone(), public_key: public_key.clone(), status: DeviceStatus::Registered });
+            state.set_gateway(Gateway {
+                id: id.clone(),
+                owner: org.clone(),
+                public_key: public_key.clone(),
+                status: DeviceStatus::Registered,
+            });
         }
         TxPayload::RegisterMeter { meter } => {
             if kind != OrgKind::Enterprise {
-                return rejected(RejectCode::NotAuthorised, format!("only an enterprise registers meters; {org} is a {kind:?}"));
+                return rejected(
+                    RejectCode::NotAuthorised,
+                    format!("only an enterprise registers meters; {org} is a {kind:?}"),
+                );
             }
             if device_exists(state, &meter.id) {
-                return rejected(RejectCode::AlreadyRegistered, format!("device id {} is already registered; choose another id", meter.id));
+                return rejected(
+                    RejectCode::AlreadyRegistered,
+                    format!("device id {} is already registered; choose another id", meter.id),
+                );
             }
             match state.gateway(&meter.gateway) {
-                None => return rejected(RejectCode::UnknownDevice, format!("gateway {} is not registered; register it first", meter.gateway)),
+                None => {
+                    return rejected(
+                        RejectCode::UnknownDevice,
+                        format!("gateway {} is not registered; register it first", meter.gateway),
+                    );
+                }
                 Some(g) if &g.owner != org => {
-                    return rejected(RejectCode::MeterNotOwned, format!("gateway {} belongs to {}, not to {org}", meter.gateway, g.owner));
+                    return rejected(
+                        RejectCode::MeterNotOwned,
+                        format!("gateway {} belongs to {}, not to {org}", meter.gateway, g.owner),
+                    );
                 }
                 Some(g) if g.status == DeviceStatus::Revoked => {
-                    return rejected(RejectCode::InvalidTransition, format!("gateway {} is revoked; attach the meter to an active gateway", meter.gateway));
+                    return rejected(
+                        RejectCode::InvalidTransition,
+                        format!("gateway {} is revoked; attach the meter to an active gateway", meter.gateway),
+                    );
                 }
                 Some(_) => {}
             }
@@ -378,10 +461,19 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
         }
         TxPayload::RecordCalibration { meter, calibration } => {
             if kind != OrgKind::MetrologyAuthority {
-                return rejected(RejectCode::NotAuthorised, format!("only a metrology authority records calibrations; {org} is a {kind:?}"));
+                return rejected(
+                    RejectCode::NotAuthorised,
+                    format!("only a metrology authority records calibrations; {org} is a {kind:?}"),
+                );
             }
             if &calibration.issuer != org {
-                return rejected(RejectCode::NotAuthorised, format!("certificate names issuer {} but the sender belongs to {org}; an authority records only its own certificates", calibration.issuer));
+                return rejected(
+                    RejectCode::NotAuthorised,
+                    format!(
+                        "certificate names issuer {} but the sender belongs to {org}; an authority records only its own certificates",
+                        calibration.issuer
+                    ),
+                );
             }
             let Some(mut m) = state.meter(meter).cloned() else {
                 return rejected(RejectCode::UnknownDevice, format!("meter {meter} is not registered"));
@@ -394,17 +486,24 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
         }
         TxPayload::ActivateDevice { device } => {
             if kind != OrgKind::Regulator {
-                return rejected(RejectCode::NotAuthorised, format!("only a regulator activates devices; {org} is a {kind:?}"));
+                return rejected(
+                    RejectCode::NotAuthorised,
+                    format!("only a regulator activates devices; {org} is a {kind:?}"),
+                );
             }
             return set_status(state, device, DeviceStatus::Active, None);
         }
         TxPayload::RevokeDevice { device, .. } => {
             let owner_ok = |o: &UnifiedSocialCreditCode| kind == OrgKind::Regulator || o == org;
-            let owner = state.gateway(device).map(|g| g.owner.clone()).or_else(|| state.meter(device).map(|m| m.owner.clone()));
+            let owner =
+                state.gateway(device).map(|g| g.owner.clone()).or_else(|| state.meter(device).map(|m| m.owner.clone()));
             if let Some(o) = &owner
                 && !owner_ok(o)
             {
-                return rejected(RejectCode::NotAuthorised, format!("only a regulator or the owning enterprise {o} may revoke {device}"));
+                return rejected(
+                    RejectCode::NotAuthorised,
+                    format!("only a regulator or the owning enterprise {o} may revoke {device}"),
+                );
             }
             return set_status(state, device, DeviceStatus::Revoked, Some(org));
         }
@@ -413,14 +512,22 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
     TxOutcome::Accepted
 }
 
-fn set_status(state: &mut State, device: &trustmeter_types::DeviceId, to: DeviceStatus, _by: Option<&UnifiedSocialCreditCode>) -> TxOutcome {
+fn set_status(
+    state: &mut State,
+    device: &trustmeter_types::DeviceId,
+    to: DeviceStatus,
+    _by: Option<&UnifiedSocialCreditCode>,
+) -> TxOutcome {
     let transition_ok = |from: DeviceStatus| match to {
         DeviceStatus::Active => from == DeviceStatus::Registered,
         DeviceStatus::Revoked => from != DeviceStatus::Revoked,
         DeviceStatus::Registered => false,
     };
     let bad = |from: DeviceStatus| {
-        TxOutcome::Rejected(Rejection::new(RejectCode::InvalidTransition, format!("device {device} is {from:?} and cannot become {to:?}")))
+        TxOutcome::Rejected(Rejection::new(
+            RejectCode::InvalidTransition,
+            format!("device {device} is {from:?} and cannot become {to:?}"),
+        ))
     };
     if let Some(mut g) = state.gateway(device).cloned() {
         if !transition_ok(g.status) {
@@ -435,77 +542,168 @@ fn set_status(state: &mut State, device: &trustmeter_types::DeviceId, to: Device
         m.status = to;
         state.set_meter(m);
     } else {
-        return TxOutcome::Rejected(Rejection::new(RejectCode::UnknownDevice, format!("device {device} is not registered")));
+        return TxOutcome::Rejected(Rejection::new(
+            RejectCode::UnknownDevice,
+            format!("device {device} is not registered"),
+        ));
     }
     TxOutcome::Accepted
 }
 
-fn apply_reading(state: &mut State, gw: &Gateway, block_ts: i64, sr: &SignedReading, verdicts: &SignatureVerdicts) -> ReadingOutcome {
+fn apply_reading(
+    state: &mut State,
+    gw: &Gateway,
+    block_ts: i64,
+    position: (&Hash32, u32),
+    sr: &SignedReading,
+    verdicts: &SignatureVerdicts,
+) -> ReadingOutcome {
     let r = &sr.reading;
     let rej = |code, msg: String| ReadingOutcome::Rejected(Rejection::new(code, msg));
     let Some(meter) = state.meter(&r.meter) else {
         return rej(RejectCode::UnknownDevice, format!("meter {} is not registered on this chain", r.meter));
     };
     if meter.gateway != gw.id || meter.owner != gw.owner {
-        return rej(RejectCode::MeterNotOwned, format!("meter {} is attached to gateway {}, not {}", r.meter, meter.gateway, gw.id));
+        return rej(
+            RejectCode::MeterNotOwned,
+            format!("meter {} is attached to gateway {}, not {}", r.meter, meter.gateway, gw.id),
+        );
     }
     if meter.status != DeviceStatus::Active {
-        return rej(RejectCode::MeterNotActive, format!("meter {} is {:?}; only active meters report", r.meter, meter.status));
+        return rej(
+            RejectCode::MeterNotActive,
+            format!("meter {} is {:?}; only active meters report", r.meter, meter.status),
+        );
     }
     let key = match sr.signer {
         ReadingSigner::Gateway => match &meter.public_key {
             None => &gw.public_key,
-            Some(_) => return rej(RejectCode::WrongSigner, format!("meter {} has its own registered key, so it must sign its readings itself; the gateway may not sign for it", r.meter)),
+            Some(_) => {
+                return rej(
+                    RejectCode::WrongSigner,
+                    format!(
+                        "meter {} has its own registered key, so it must sign its readings itself; the gateway may not sign for it",
+                        r.meter
+                    ),
+                );
+            }
         },
         ReadingSigner::Meter => match &meter.public_key {
             Some(k) => k,
-            None => return rej(RejectCode::WrongSigner, format!("reading says meter {} signed it, but the meter has no registered key; sign with the gateway", r.meter)),
+            None => {
+                return rej(
+                    RejectCode::WrongSigner,
+                    format!(
+                        "reading says meter {} signed it, but the meter has no registered key; sign with the gateway",
+                        r.meter
+                    ),
+                );
+            }
         },
     };
-    if !verdicts.check(key, &r.signing_payload(), &sr.signature) {
-        return rej(RejectCode::BadReadingSignature, format!("signature of reading {} of meter {} does not verify with the {:?} key", r.seq, r.meter, sr.signer));
+    if !verdicts.check_reading(position.0, position.1, key, sr) {
+        return rej(
+            RejectCode::BadReadingSignature,
+            format!("signature of reading {} of meter {} does not verify with the {:?} key", r.seq, r.meter, sr.signer),
+        );
     }
     if r.unit != meter.unit {
-        return rej(RejectCode::WrongUnit, format!("reading is in {} but meter {} is registered in {}", r.unit.symbol(), r.meter, meter.unit.symbol()));
+        return rej(
+            RejectCode::WrongUnit,
+            format!("reading is in {} but meter {} is registered in {}", r.unit.symbol(), r.meter, meter.unit.symbol()),
+        );
     }
     let min = if meter.register == RegisterKind::Cumulative { 0 } else { -meter.register_max.micros() };
     if r.value.micros() < min || r.value > meter.register_max {
-        return rej(RejectCode::ValueOutOfRange, format!("value {} is outside the meter's range [{}, {}]", r.value, trustmeter_types::Quantity::from_micros(min), meter.register_max));
+        return rej(
+            RejectCode::ValueOutOfRange,
+            format!(
+                "value {} is outside the meter's range [{}, {}]",
+                r.value,
+                trustmeter_types::Quantity::from_micros(min),
+                meter.register_max
+            ),
+        );
     }
     if r.timestamp_ms > block_ts.saturating_add(state.params.max_future_skew_ms) {
-        return rej(RejectCode::BadTimestamp, format!("timestamp {} ms is more than {} ms after the block time {}; check the gateway clock", r.timestamp_ms, state.params.max_future_skew_ms, block_ts));
+        return rej(
+            RejectCode::BadTimestamp,
+            format!(
+                "timestamp {} ms is more than {} ms after the block time {}; check the gateway clock",
+                r.timestamp_ms, state.params.max_future_skew_ms, block_ts
+            ),
+        );
     }
     match &meter.calibration {
-        None => return rej(RejectCode::CalibrationInvalid, format!("meter {} has no calibration certificate on record", r.meter)),
+        None => {
+            return rej(
+                RejectCode::CalibrationInvalid,
+                format!("meter {} has no calibration certificate on record", r.meter),
+            );
+        }
         Some(c) if !c.covers(r.timestamp_ms) => {
-            return rej(RejectCode::CalibrationInvalid, format!("certificate {} of meter {} is valid from {} to {} ms, not at {}", c.certificate_no, r.meter, c.valid_from_ms, c.valid_until_ms, r.timestamp_ms));
+            return rej(
+                RejectCode::CalibrationInvalid,
+                format!(
+                    "certificate {} of meter {} is valid from {} to {} ms, not at {}",
+                    c.certificate_no, r.meter, c.valid_from_ms, c.valid_until_ms, r.timestamp_ms
+                ),
+            );
         }
         Some(_) => {}
     }
     let leaf = reading_leaf(sr);
     let meter_id = r.meter.clone();
-    let mut progress = state.progress(&meter_id).cloned().unwrap_or(MeterProgress { last_seq: 0, last_timestamp_ms: 0, accepted: 0, recent: vec![] });
+    let mut progress = state.progress(&meter_id).cloned().unwrap_or(MeterProgress {
+        last_seq: 0,
+        last_timestamp_ms: 0,
+        accepted: 0,
+        history: Hash32::ZERO,
+        recent: vec![],
+    });
     if progress.accepted > 0 && r.seq <= progress.last_seq {
         if let Some((_, h)) = progress.recent.iter().find(|(s, _)| *s == r.seq) {
             return if *h == leaf {
                 ReadingOutcome::Duplicate
             } else {
-                rej(RejectCode::SequenceConflict, format!("meter {} already recorded a different reading with sequence {}", r.meter, r.seq))
+                rej(
+                    RejectCode::SequenceConflict,
+                    format!("meter {} already recorded a different reading with sequence {}", r.meter, r.seq),
+                )
             };
         }
         let oldest = progress.recent.first().map(|(s, _)| *s).unwrap_or(progress.last_seq);
         return if r.seq < oldest {
-            rej(RejectCode::StaleSequence, format!("sequence {} is below the last {} readings of meter {} (last {}); if it was acknowledged before, nothing is lost", r.seq, DUPLICATE_WINDOW, r.meter, progress.last_seq))
+            rej(
+                RejectCode::StaleSequence,
+                format!(
+                    "sequence {} is below the last {} readings of meter {} (last {}); if it was acknowledged before, nothing is lost",
+                    r.seq, DUPLICATE_WINDOW, r.meter, progress.last_seq
+                ),
+            )
         } else {
-            rej(RejectCode::SequenceConflict, format!("sequence {} arrives after {} for meter {}; sequences must increase", r.seq, progress.last_seq, r.meter))
+            rej(
+                RejectCode::SequenceConflict,
+                format!(
+                    "sequence {} arrives after {} for meter {}; sequences must increase",
+                    r.seq, progress.last_seq, r.meter
+                ),
+            )
         };
     }
     if progress.accepted > 0 && r.timestamp_ms < progress.last_timestamp_ms {
-        return rej(RejectCode::BadTimestamp, format!("timestamp {} ms is before the previous reading of meter {} at {} ms; readings must not go back in time", r.timestamp_ms, r.meter, progress.last_timestamp_ms));
+        return rej(
+            RejectCode::BadTimestamp,
+            format!(
+                "timestamp {} ms is before the previous reading of meter {} at {} ms; readings must not go back in time",
+                r.timestamp_ms, r.meter, progress.last_timestamp_ms
+            ),
+        );
     }
     progress.last_seq = r.seq;
     progress.last_timestamp_ms = r.timestamp_ms;
     progress.accepted += 1;
+    progress.history = MeterProgress::chain(&progress.history, r.seq, &leaf);
     progress.recent.push((r.seq, leaf));
     if progress.recent.len() > DUPLICATE_WINDOW {
         progress.recent.remove(0);

@@ -16,10 +16,14 @@ use crate::State;
 
 const VERDICT_DOMAIN: &[u8] = b"trustmeter/verdict/v1";
 
-/// Known signature verdicts, keyed by a hash of (key, signature, message).
+/// Known signature verdicts: transaction signatures keyed by a hash of (key, signature,
+/// message); reading signatures keyed by (transaction hash, position in the batch) together with
+/// the key they were checked against. The transaction hash covers every byte of the transaction,
+/// so a position names exactly one signed reading.
 #[derive(Default, Debug, Clone)]
 pub struct SignatureVerdicts {
     verdicts: HashMap<Hash32, bool>,
+    readings: HashMap<(Hash32, u32), (PublicKey, bool)>,
     trust_all: bool,
 }
 
@@ -40,24 +44,25 @@ impl SignatureVerdicts {
 
     /// Number of verdicts held.
     pub fn len(&self) -> usize {
-        self.verdicts.len()
+        self.verdicts.len() + self.readings.len()
     }
 
     /// Whether no verdicts are held.
     pub fn is_empty(&self) -> bool {
-        self.verdicts.is_empty()
+        self.verdicts.is_empty() && self.readings.is_empty()
     }
 
     /// Adds every verdict of `other`.
     pub fn extend(&mut self, other: SignatureVerdicts) {
         self.verdicts.extend(other.verdicts);
+        self.readings.extend(other.readings);
     }
 
     /// Accepts every signature without checking. Only for re-executing blocks that this node
     /// already verified and finalized, read back from its own disk (index rebuilds, proof
     /// generation); never for anything received from the network.
     pub fn trust_finalized() -> Self {
-        Self { verdicts: HashMap::new(), trust_all: true }
+        Self { trust_all: true, ..Self::default() }
     }
 
     /// Checks a signature, using a known verdict when there is one.
@@ -71,32 +76,64 @@ impl SignatureVerdicts {
         }
     }
 
+    /// Checks the signature of reading `index` of transaction `tx` against `pk`, using the verdict
+    /// made for exactly that position and key when there is one.
+    pub fn check_reading(
+        &self,
+        tx: &Hash32,
+        index: u32,
+        pk: &PublicKey,
+        reading: &trustmeter_types::SignedReading,
+    ) -> bool {
+        if self.trust_all {
+            return true;
+        }
+        match self.readings.get(&(*tx, index)) {
+            Some((k, ok)) if k == pk => *ok,
+            _ => verify(pk, &reading.reading.signing_payload(), &reading.signature).is_ok(),
+        }
+    }
+
     /// Verifies in one batch every transaction signature and every reading signature whose key
     /// `state` already knows.
     pub fn batch_verify<R: Rng + CryptoRng>(state: &State, txs: &[&Transaction], rng: &mut R) -> Self {
+        enum Slot {
+            Tx(Hash32),
+            Reading(Hash32, u32, PublicKey),
+        }
         let mut batch = BatchVerifier::new();
-        let mut keys = Vec::new();
-        let mut push = |batch: &mut BatchVerifier, pk: &PublicKey, msg: Vec<u8>, sig: &Signature| {
-            keys.push(verdict_key(pk, sig, &msg));
-            batch.queue(pk, &msg, sig);
-        };
+        let mut slots = Vec::new();
         for tx in txs {
-            push(&mut batch, &tx.body.sender, tx.body.signing_payload(), &tx.signature);
+            let msg = tx.body.signing_payload();
+            slots.push(Slot::Tx(verdict_key(&tx.body.sender, &tx.signature, &msg)));
+            batch.queue(&tx.body.sender, &msg, &tx.signature);
             if let TxPayload::SubmitReadings { gateway, readings } = &tx.body.payload {
+                let h = trustmeter_crypto::tx_hash(tx);
                 let gateway_key = state.gateway(gateway).map(|g| g.public_key.clone());
-                for r in readings {
+                for (i, r) in readings.iter().enumerate() {
                     let key = match r.signer {
                         ReadingSigner::Gateway => gateway_key.clone(),
                         ReadingSigner::Meter => state.meter(&r.reading.meter).and_then(|m| m.public_key.clone()),
                     };
                     if let Some(pk) = key {
-                        push(&mut batch, &pk, r.reading.signing_payload(), &r.signature);
+                        batch.queue(&pk, &r.reading.signing_payload(), &r.signature);
+                        slots.push(Slot::Reading(h, i as u32, pk));
                     }
                 }
             }
         }
         let results = batch.verify(rng);
-        let verdicts = keys.into_iter().zip(results).map(|(k, r)| (k, r.is_ok())).collect();
-        SignatureVerdicts { verdicts, trust_all: false }
+        let mut out = SignatureVerdicts::default();
+        for (slot, r) in slots.into_iter().zip(results) {
+            match slot {
+                Slot::Tx(k) => {
+                    out.verdicts.insert(k, r.is_ok());
+                }
+                Slot::Reading(h, i, pk) => {
+                    out.readings.insert((h, i), (pk, r.is_ok()));
+                }
+            }
+        }
+        out
     }
 }

@@ -15,8 +15,8 @@ use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 use trustmeter_crypto::merkle::{self, Tree};
 use trustmeter_types::{
-    ChainId, ChainParams, DeviceId, Gateway, Genesis, Hash32, Meter, Organisation, PublicKey,
-    UnifiedSocialCreditCode, encode,
+    ChainId, ChainParams, DeviceId, Gateway, Genesis, Hash32, Meter, Organisation, PublicKey, UnifiedSocialCreditCode,
+    encode,
 };
 
 /// How many recent readings per meter are remembered for duplicate detection. A resubmitted
@@ -24,6 +24,12 @@ use trustmeter_types::{
 pub const DUPLICATE_WINDOW: usize = 128;
 
 /// What the chain remembers of a meter's readings.
+///
+/// The committed part (what the state root covers) is small: the last sequence and timestamp, the
+/// count, and `history`, a hash chain over every accepted reading of the meter
+/// (`history' = SHA-256("trustmeter/meter-history/v1" ‖ history ‖ seq_le ‖ reading_leaf)`).
+/// The duplicate-detection window `recent` is derived from the same readings, identical on every
+/// validator, kept in snapshots, but not re-hashed into the leaf on every update.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct MeterProgress {
     /// Highest accepted sequence number.
@@ -32,13 +38,29 @@ pub struct MeterProgress {
     pub last_timestamp_ms: i64,
     /// Number of readings accepted.
     pub accepted: u64,
+    /// Hash chain over all accepted readings, oldest first.
+    pub history: Hash32,
     /// `(seq, reading leaf hash)` of the most recent accepted readings, oldest first, at most
-    /// [`DUPLICATE_WINDOW`].
+    /// [`DUPLICATE_WINDOW`]. Not part of the committed encoding.
+    #[borsh(skip)]
     pub recent: Vec<(u64, Hash32)>,
 }
 
+impl MeterProgress {
+    /// Extends the history chain with one accepted reading.
+    pub fn chain(history: &Hash32, seq: u64, leaf: &Hash32) -> Hash32 {
+        let mut data = Vec::with_capacity(72);
+        data.extend_from_slice(&history.0);
+        data.extend_from_slice(&seq.to_le_bytes());
+        data.extend_from_slice(&leaf.0);
+        trustmeter_crypto::tagged_hash(b"trustmeter/meter-history/v1", &data)
+    }
+}
+
 /// A key in the state.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum StateKey {
     /// An organisation.
@@ -154,7 +176,8 @@ impl State {
 
     /// Hashes every entry changed since the last seal, caching the leaf hashes.
     pub fn seal(&mut self) {
-        let dirty: Vec<StateKey> = self.entries.iter().filter(|(_, (_, l))| l.is_none()).map(|(k, _)| k.clone()).collect();
+        let dirty: Vec<StateKey> =
+            self.entries.iter().filter(|(_, (_, l))| l.is_none()).map(|(k, _)| k.clone()).collect();
         for k in dirty {
             if let Some((v, l)) = self.entries.get_mut(&k) {
                 *l = Some(StateEntry { key: k.clone(), value: v.clone() }.leaf());
@@ -305,12 +328,18 @@ impl State {
 
     /// Canonical encoding of the whole state, for snapshots.
     pub fn snapshot(&self) -> Vec<u8> {
-        let entries: Vec<StateEntry> = self
+        let entries: Vec<StateEntry> =
+            self.entries.iter().map(|(k, (v, _))| StateEntry { key: k.clone(), value: v.clone() }).collect();
+        let windows = self
             .entries
             .iter()
-            .map(|(k, (v, _))| StateEntry { key: k.clone(), value: v.clone() })
+            .filter_map(|(k, (v, _))| match (k, v) {
+                (StateKey::Progress(id), StateValue::Progress(p)) => Some((id.clone(), p.recent.clone())),
+                _ => None,
+            })
             .collect();
         encode(&Snapshot {
+            windows,
             chain_id: self.chain_id.clone(),
             params: self.params.clone(),
             height: self.height,
@@ -331,7 +360,11 @@ impl State {
             timestamp_ms: s.timestamp_ms,
             entries: OrdMap::new(),
         };
-        for e in s.entries {
+        let mut windows: std::collections::BTreeMap<DeviceId, Vec<(u64, Hash32)>> = s.windows.into_iter().collect();
+        for mut e in s.entries {
+            if let (StateKey::Progress(id), StateValue::Progress(p)) = (&e.key, &mut e.value) {
+                p.recent = windows.remove(id).unwrap_or_default();
+            }
             state.put(e.key, e.value);
         }
         state.seal();
@@ -347,4 +380,5 @@ struct Snapshot {
     block_digest: Hash32,
     timestamp_ms: i64,
     entries: Vec<StateEntry>,
+    windows: Vec<(DeviceId, Vec<(u64, Hash32)>)>,
 }

@@ -12,19 +12,9 @@ fn busy() -> Fx {
     let mut fx = Fx::ready();
     let t = fx.state.timestamp_ms;
     let g = gw_a1();
-    let tx = fx.submit(
-        &g,
-        A_GW1,
-        vec![
-            by_gateway(&g, kwh(A_EM1, 1, t, 1)),
-            by_meter(&em_a2(), kwh(A_EM2, 1, t, 2)),
-        ],
-    );
+    let tx = fx.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, 1, t, 1)), by_meter(&em_a2(), kwh(A_EM2, 1, t, 2))]);
     let b = fx.exec(vec![tx]);
-    assert_eq!(
-        b.output.receipts[0].readings,
-        vec![ReadingOutcome::Accepted, ReadingOutcome::Accepted]
-    );
+    assert_eq!(b.output.receipts[0].readings, vec![ReadingOutcome::Accepted, ReadingOutcome::Accepted]);
     fx
 }
 
@@ -105,31 +95,15 @@ fn every_entry_has_a_proof() {
         StateKey::Progress(dev(A_EM1)),
         StateKey::Progress(dev(A_EM2)),
     ];
-    keys.extend(
-        [A_EM1, A_EM2, A_PW3, A_WM4, B_EM1]
-            .iter()
-            .map(|m| StateKey::Meter(dev(m))),
-    );
+    keys.extend([A_EM1, A_EM2, A_PW3, A_WM4, B_EM1].iter().map(|m| StateKey::Meter(dev(m))));
     let mut indices = std::collections::BTreeSet::new();
     for k in &keys {
-        let p = fx
-            .state
-            .prove(k)
-            .unwrap_or_else(|| panic!("{k:?} should be in the state"));
+        let p = fx.state.prove(k).unwrap_or_else(|| panic!("{k:?} should be in the state"));
         assert!(p.verify(&root), "{k:?}");
         assert_eq!(fx.state.prove_with(&tree, k).as_ref(), Some(&p));
-        assert!(
-            indices.insert(p.index),
-            "distinct entries have distinct positions"
-        );
+        assert!(indices.insert(p.index), "distinct entries have distinct positions");
     }
-    match fx
-        .state
-        .prove(&StateKey::Nonce(gw_a1().public_key()))
-        .unwrap()
-        .entry
-        .value
-    {
+    match fx.state.prove(&StateKey::Nonce(gw_a1().public_key())).unwrap().entry.value {
         StateValue::Nonce(n) => assert_eq!(n, fx.state.nonce(&gw_a1().public_key())),
         other => panic!("unexpected value {other:?}"),
     }
@@ -140,19 +114,10 @@ fn proofs_follow_state_changes() {
     let mut fx = busy();
     let key = StateKey::Meter(dev(A_EM1));
     let before = fx.state.prove(&key).unwrap();
-    let revoke = fx.tx(
-        &regulator(),
-        TxPayload::RevokeDevice {
-            device: dev(A_EM1),
-            reason: "audit".into(),
-        },
-    );
+    let revoke = fx.tx(&regulator(), TxPayload::RevokeDevice { device: dev(A_EM1), reason: "audit".into() });
     fx.exec(vec![revoke]);
     let after = fx.state.prove(&key).unwrap();
-    assert!(
-        !before.verify(&fx.state.root()),
-        "the old entry is not in the new state"
-    );
+    assert!(!before.verify(&fx.state.root()), "the old entry is not in the new state");
     assert!(after.verify(&fx.state.root()));
     assert_ne!(before.entry, after.entry);
 }
@@ -162,46 +127,17 @@ fn state_root_depends_on_content_not_history() {
     // Two chains reach the same content through different transaction orders.
     let mut one = Fx::genesis_only(CHAIN);
     let mut two = Fx::genesis_only(CHAIN);
-    let xa = one.tx(
-        &ent_a(),
-        TxPayload::RegisterGateway {
-            id: dev("X-1"),
-            public_key: key(40).public_key(),
-        },
-    );
-    let yb = one.tx(
-        &ent_b(),
-        TxPayload::RegisterGateway {
-            id: dev("Y-1"),
-            public_key: key(41).public_key(),
-        },
-    );
-    let xa2 = two.tx(
-        &ent_a(),
-        TxPayload::RegisterGateway {
-            id: dev("X-1"),
-            public_key: key(40).public_key(),
-        },
-    );
-    let yb2 = two.tx(
-        &ent_b(),
-        TxPayload::RegisterGateway {
-            id: dev("Y-1"),
-            public_key: key(41).public_key(),
-        },
-    );
+    let xa = one.tx(&ent_a(), TxPayload::RegisterGateway { id: dev("X-1"), public_key: key(40).public_key() });
+    let yb = one.tx(&ent_b(), TxPayload::RegisterGateway { id: dev("Y-1"), public_key: key(41).public_key() });
+    let xa2 = two.tx(&ent_a(), TxPayload::RegisterGateway { id: dev("X-1"), public_key: key(40).public_key() });
+    let yb2 = two.tx(&ent_b(), TxPayload::RegisterGateway { id: dev("Y-1"), public_key: key(41).public_key() });
     one.exec(vec![xa, yb]);
     two.exec(vec![yb2]);
     two.exec(vec![xa2]);
     assert_eq!(one.state.root(), two.state.root());
     assert_eq!(one.state.len(), two.state.len());
     // ...and differs as soon as the content differs.
-    let z = two.tx(
-        &ent_a(),
-        TxPayload::RegisterAccount {
-            public_key: key(42).public_key(),
-        },
-    );
+    let z = two.tx(&ent_a(), TxPayload::RegisterAccount { public_key: key(42).public_key() });
     two.exec(vec![z]);
     assert_ne!(one.state.root(), two.state.root());
 }
@@ -219,10 +155,7 @@ fn snapshot_restore_round_trips() {
     assert_eq!(restored.block_digest, fx.state.block_digest);
     assert_eq!(restored.timestamp_ms, fx.state.timestamp_ms);
     assert_eq!(restored.snapshot(), bytes);
-    assert_eq!(
-        restored.progress(&dev(A_EM1)),
-        fx.state.progress(&dev(A_EM1))
-    );
+    assert_eq!(restored.progress(&dev(A_EM1)), fx.state.progress(&dev(A_EM1)));
 
     // The restored state executes the next block exactly like the original.
     let t = fx.state.timestamp_ms;
@@ -232,36 +165,16 @@ fn snapshot_restore_round_trips() {
         TxPayload::SubmitReadings { readings, .. } => readings[0].clone(),
         _ => unreachable!(),
     };
-    let tx = fx.submit(
-        &g,
-        A_GW1,
-        vec![
-            recorded,
-            by_gateway(&g, kwh(A_EM1, 1, t, 9)),
-            by_gateway(&g, kwh(A_EM1, 2, t, 2)),
-        ],
-    );
-    let ctx = trustmeter_state::exec::BlockContext {
-        epoch: 2,
-        view: 9,
-        timestamp_ms: fx.next_ts(),
-    };
-    let (b1, o1) = build_block(
-        &fx.state,
-        &ctx,
-        vec![tx.clone()],
-        &SignatureVerdicts::none(),
-    );
+    let tx =
+        fx.submit(&g, A_GW1, vec![recorded, by_gateway(&g, kwh(A_EM1, 1, t, 9)), by_gateway(&g, kwh(A_EM1, 2, t, 2))]);
+    let ctx = trustmeter_state::exec::BlockContext { epoch: 2, view: 9, timestamp_ms: fx.next_ts() };
+    let (b1, o1) = build_block(&fx.state, &ctx, vec![tx.clone()], &SignatureVerdicts::none());
     let (b2, o2) = build_block(&restored, &ctx, vec![tx], &SignatureVerdicts::none());
     assert_eq!(b1, b2);
     assert_eq!(o1.receipts, o2.receipts);
     assert_eq!(
         o1.receipts[0].readings,
-        vec![
-            ReadingOutcome::Duplicate,
-            o1.receipts[0].readings[1].clone(),
-            ReadingOutcome::Accepted
-        ]
+        vec![ReadingOutcome::Duplicate, o1.receipts[0].readings[1].clone(), ReadingOutcome::Accepted]
     );
     assert!(
         matches!(&o1.receipts[0].readings[1], ReadingOutcome::Rejected(r) if r.code == trustmeter_types::RejectCode::SequenceConflict)

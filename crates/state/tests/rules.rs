@@ -9,8 +9,7 @@ use common::*;
 use trustmeter_crypto::{merkle, reading_leaf};
 use trustmeter_state::state::DUPLICATE_WINDOW;
 use trustmeter_types::{
-    Calibration, ChainId, DeviceStatus, Quantity, ReadingOutcome, RejectCode, TxPayload,
-    UnifiedSocialCreditCode, Unit,
+    Calibration, ChainId, DeviceStatus, Quantity, ReadingOutcome, RejectCode, TxPayload, UnifiedSocialCreditCode, Unit,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -35,22 +34,13 @@ fn fixture_codes_genesis_and_devices_are_valid() {
         assert_eq!(g.status, DeviceStatus::Active);
         assert_eq!(g.owner, owner);
     }
-    for (m, owner) in [
-        (A_EM1, org_a()),
-        (A_EM2, org_a()),
-        (A_PW3, org_a()),
-        (A_WM4, org_a()),
-        (B_EM1, org_b()),
-    ] {
+    for (m, owner) in [(A_EM1, org_a()), (A_EM2, org_a()), (A_PW3, org_a()), (A_WM4, org_a()), (B_EM1, org_b())] {
         let m = fx.state.meter(&dev(m)).expect("meter registered");
         assert_eq!(m.status, DeviceStatus::Active);
         assert_eq!(m.owner, owner);
         assert!(m.calibration.is_some());
     }
-    assert_eq!(
-        fx.state.meter(&dev(A_EM2)).unwrap().public_key,
-        Some(em_a2().public_key())
-    );
+    assert_eq!(fx.state.meter(&dev(A_EM2)).unwrap().public_key, Some(em_a2().public_key()));
     assert_eq!(fx.state.meter(&dev(A_EM1)).unwrap().public_key, None);
 }
 
@@ -66,33 +56,14 @@ fn unknown_sender_is_rejected_and_changes_nothing() {
     let s = stranger();
     let txs = vec![
         // A key that is no account sends a registry transaction.
-        fx.tx(
-            &s,
-            TxPayload::RegisterGateway {
-                id: dev("X-GW"),
-                public_key: key(50).public_key(),
-            },
-        ),
-        fx.tx(
-            &s,
-            TxPayload::RegisterAccount {
-                public_key: key(51).public_key(),
-            },
-        ),
+        fx.tx(&s, TxPayload::RegisterGateway { id: dev("X-GW"), public_key: key(50).public_key() }),
+        fx.tx(&s, TxPayload::RegisterAccount { public_key: key(51).public_key() }),
         // A reading batch for a real gateway signed with a key that is not the gateway's.
         fx.submit(&s, A_GW1, vec![by_gateway(&s, kwh(A_EM1, 1, t, 10))]),
         // Even the owning enterprise's account may not send its gateway's batches.
-        fx.submit(
-            &ent_a(),
-            A_GW1,
-            vec![by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 10))],
-        ),
+        fx.submit(&ent_a(), A_GW1, vec![by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 10))]),
         // Another gateway's key.
-        fx.submit(
-            &gw_b1(),
-            A_GW1,
-            vec![by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 10))],
-        ),
+        fx.submit(&gw_b1(), A_GW1, vec![by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 10))]),
     ];
     let b = fx.exec(txs);
     for i in 0..5 {
@@ -101,17 +72,9 @@ fn unknown_sender_is_rejected_and_changes_nothing() {
     assert!(fx.state.gateway(&dev("X-GW")).is_none());
     assert!(fx.state.account_org(&key(51).public_key()).is_none());
     assert!(fx.state.progress(&dev(A_EM1)).is_none());
-    assert_eq!(
-        fx.state.nonce(&s.public_key()),
-        0,
-        "an unknown sender has no nonce to consume"
-    );
+    assert_eq!(fx.state.nonce(&s.public_key()), 0, "an unknown sender has no nonce to consume");
     assert_eq!(b.block.header.readings_accepted, 0);
-    assert_eq!(
-        fx.state.root(),
-        root,
-        "rejections of unknown senders leave the state untouched"
-    );
+    assert_eq!(fx.state.root(), root, "rejections of unknown senders leave the state untouched");
 }
 
 #[test]
@@ -120,13 +83,7 @@ fn replayed_transactions_are_stale_nonces() {
     let t = fx.state.timestamp_ms;
 
     // Accepted once, refused when replayed in a later block.
-    let reg = fx.tx(
-        &ent_a(),
-        TxPayload::RegisterGateway {
-            id: dev("A-GW9"),
-            public_key: key(60).public_key(),
-        },
-    );
+    let reg = fx.tx(&ent_a(), TxPayload::RegisterGateway { id: dev("A-GW9"), public_key: key(60).public_key() });
     assert_tx_accepted(fx.exec(vec![reg.clone()]).receipt(0));
     let root = fx.state.root();
     let b = fx.exec(vec![reg.clone()]);
@@ -135,12 +92,7 @@ fn replayed_transactions_are_stale_nonces() {
     assert_eq!(fx.state.root(), root, "a replay changes nothing");
 
     // The same transaction twice in one block.
-    let acc = fx.tx(
-        &ent_a(),
-        TxPayload::RegisterAccount {
-            public_key: key(61).public_key(),
-        },
-    );
+    let acc = fx.tx(&ent_a(), TxPayload::RegisterAccount { public_key: key(61).public_key() });
     let b = fx.exec(vec![acc.clone(), acc.clone()]);
     assert_tx_accepted(b.receipt(0));
     assert_tx_rejected(b.receipt(1), RejectCode::StaleNonce);
@@ -148,20 +100,8 @@ fn replayed_transactions_are_stale_nonces() {
     // A fresh body with an old nonce, and with the current nonce.
     let last = fx.state.nonce(&ent_a().public_key());
     assert!(last >= 2);
-    let old = fx.tx_with_nonce(
-        &ent_a(),
-        1,
-        TxPayload::RegisterAccount {
-            public_key: key(62).public_key(),
-        },
-    );
-    let same = fx.tx_with_nonce(
-        &ent_a(),
-        last,
-        TxPayload::RegisterAccount {
-            public_key: key(63).public_key(),
-        },
-    );
+    let old = fx.tx_with_nonce(&ent_a(), 1, TxPayload::RegisterAccount { public_key: key(62).public_key() });
+    let same = fx.tx_with_nonce(&ent_a(), last, TxPayload::RegisterAccount { public_key: key(63).public_key() });
     let b = fx.exec(vec![old, same]);
     assert_tx_rejected(b.receipt(0), RejectCode::StaleNonce);
     assert_tx_rejected(b.receipt(1), RejectCode::StaleNonce);
@@ -169,25 +109,13 @@ fn replayed_transactions_are_stale_nonces() {
     assert!(fx.state.account_org(&key(63).public_key()).is_none());
 
     // A rejected (unauthorised) transaction still consumes its nonce, so it cannot be replayed.
-    let act = fx.tx(
-        &ent_a(),
-        TxPayload::ActivateDevice {
-            device: dev("A-GW9"),
-        },
-    );
-    assert_tx_rejected(
-        fx.exec(vec![act.clone()]).receipt(0),
-        RejectCode::NotAuthorised,
-    );
+    let act = fx.tx(&ent_a(), TxPayload::ActivateDevice { device: dev("A-GW9") });
+    assert_tx_rejected(fx.exec(vec![act.clone()]).receipt(0), RejectCode::NotAuthorised);
     assert_eq!(fx.state.nonce(&ent_a().public_key()), act.body.nonce);
     assert_tx_rejected(fx.exec(vec![act]).receipt(0), RejectCode::StaleNonce);
 
     // Gateways have nonces too: a replayed reading batch is refused as a whole.
-    let batch = fx.submit(
-        &gw_a1(),
-        A_GW1,
-        vec![by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 10))],
-    );
+    let batch = fx.submit(&gw_a1(), A_GW1, vec![by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 10))]);
     let b = fx.exec(vec![batch.clone()]);
     assert_eq!(b.reading(0, 0), &ReadingOutcome::Accepted);
     let b = fx.exec(vec![batch]);
@@ -200,19 +128,10 @@ fn transaction_signed_for_another_chain_is_never_included() {
     let mut home = Fx::ready_on("hunan-1");
     let mut other = Fx::ready_on("national-1");
     // Same organisations and keys on both chains; a transaction accepted on one...
-    let tx = home.tx(
-        &ent_a(),
-        TxPayload::RegisterGateway {
-            id: dev("A-GW9"),
-            public_key: key(60).public_key(),
-        },
-    );
+    let tx = home.tx(&ent_a(), TxPayload::RegisterGateway { id: dev("A-GW9"), public_key: key(60).public_key() });
     assert_tx_accepted(home.exec(vec![tx.clone()]).receipt(0));
     // ...is refused on the other even though its nonce would be fresh there.
-    assert_eq!(
-        other.state.nonce(&ent_a().public_key()),
-        home.state.nonce(&ent_a().public_key()) - 1
-    );
+    assert_eq!(other.state.nonce(&ent_a().public_key()), home.state.nonce(&ent_a().public_key()) - 1);
     assert_never_included(&mut other, &tx, RejectCode::WrongChain);
     // Re-labelling the chain id breaks the signature.
     let mut relabelled = tx.clone();
@@ -225,12 +144,7 @@ fn transaction_signed_for_another_chain_is_never_included() {
 fn bad_transaction_signature_is_never_included() {
     let mut fx = Fx::ready();
     let t = fx.state.timestamp_ms;
-    let tx = fx.tx(
-        &ent_a(),
-        TxPayload::RegisterAccount {
-            public_key: key(70).public_key(),
-        },
-    );
+    let tx = fx.tx(&ent_a(), TxPayload::RegisterAccount { public_key: key(70).public_key() });
 
     let mut flipped = tx.clone();
     flipped.signature.bytes[7] ^= 0x01;
@@ -241,21 +155,12 @@ fn bad_transaction_signature_is_never_included() {
     assert_never_included(&mut fx, &altered, RejectCode::BadTxSignature);
 
     // Signed by B, claiming A as the sender.
-    let mut impostor = fx.tx(
-        &ent_b(),
-        TxPayload::RegisterAccount {
-            public_key: key(71).public_key(),
-        },
-    );
+    let mut impostor = fx.tx(&ent_b(), TxPayload::RegisterAccount { public_key: key(71).public_key() });
     impostor.body.sender = ent_a().public_key();
     assert_never_included(&mut fx, &impostor, RejectCode::BadTxSignature);
 
     // A reading batch whose readings were changed after the gateway signed the transaction.
-    let mut batch = fx.submit(
-        &gw_a1(),
-        A_GW1,
-        vec![by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 10))],
-    );
+    let mut batch = fx.submit(&gw_a1(), A_GW1, vec![by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 10))]);
     if let TxPayload::SubmitReadings { readings, .. } = &mut batch.body.payload {
         readings.push(by_gateway(&gw_a1(), kwh(A_EM1, 2, t, 11)));
     }
@@ -273,90 +178,30 @@ fn bad_transaction_signature_is_never_included() {
 fn roles_are_enforced() {
     let mut fx = Fx::ready();
     let before_cal = fx.state.meter(&dev(A_EM1)).unwrap().calibration.clone();
-    let foreign_cal = |issuer| Calibration {
-        issuer,
-        ..calibration("X-1", CAL_FROM, CAL_UNTIL)
-    };
+    let foreign_cal = |issuer| Calibration { issuer, ..calibration("X-1", CAL_FROM, CAL_UNTIL) };
     let txs = vec![
         // 0: an enterprise records a calibration (in the authority's name, and in its own).
         fx.tx(
             &ent_a(),
-            TxPayload::RecordCalibration {
-                meter: dev(A_EM1),
-                calibration: calibration("X-1", CAL_FROM, CAL_UNTIL),
-            },
+            TxPayload::RecordCalibration { meter: dev(A_EM1), calibration: calibration("X-1", CAL_FROM, CAL_UNTIL) },
         ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RecordCalibration {
-                meter: dev(A_EM1),
-                calibration: foreign_cal(org_a()),
-            },
-        ),
+        fx.tx(&ent_a(), TxPayload::RecordCalibration { meter: dev(A_EM1), calibration: foreign_cal(org_a()) }),
         // 2: the authority records a certificate in another issuer's name.
         fx.tx(
             &metrology(),
-            TxPayload::RecordCalibration {
-                meter: dev(A_EM1),
-                calibration: foreign_cal(org_regulator()),
-            },
+            TxPayload::RecordCalibration { meter: dev(A_EM1), calibration: foreign_cal(org_regulator()) },
         ),
         // 3: the metrology authority registers a gateway; the regulator a meter.
-        fx.tx(
-            &metrology(),
-            TxPayload::RegisterGateway {
-                id: dev("M-GW"),
-                public_key: key(80).public_key(),
-            },
-        ),
-        fx.tx(
-            &regulator(),
-            TxPayload::RegisterMeter {
-                meter: kwh_meter("R-EM", A_GW1),
-            },
-        ),
+        fx.tx(&metrology(), TxPayload::RegisterGateway { id: dev("M-GW"), public_key: key(80).public_key() }),
+        fx.tx(&regulator(), TxPayload::RegisterMeter { meter: kwh_meter("R-EM", A_GW1) }),
         // 5: A registers a gateway (accepted), then A and the authority try to activate it.
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterGateway {
-                id: dev("A-GW9"),
-                public_key: key(81).public_key(),
-            },
-        ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::ActivateDevice {
-                device: dev("A-GW9"),
-            },
-        ),
-        fx.tx(
-            &metrology(),
-            TxPayload::ActivateDevice {
-                device: dev("A-GW9"),
-            },
-        ),
+        fx.tx(&ent_a(), TxPayload::RegisterGateway { id: dev("A-GW9"), public_key: key(81).public_key() }),
+        fx.tx(&ent_a(), TxPayload::ActivateDevice { device: dev("A-GW9") }),
+        fx.tx(&metrology(), TxPayload::ActivateDevice { device: dev("A-GW9") }),
         // 8: B revokes A's meter and gateway; the authority revokes A's meter.
-        fx.tx(
-            &ent_b(),
-            TxPayload::RevokeDevice {
-                device: dev(A_EM1),
-                reason: "not ours but let's try".into(),
-            },
-        ),
-        fx.tx(
-            &ent_b(),
-            TxPayload::RevokeDevice {
-                device: dev(A_GW1),
-                reason: "competitor".into(),
-            },
-        ),
-        fx.tx(
-            &metrology(),
-            TxPayload::RevokeDevice {
-                device: dev(A_EM1),
-                reason: "overdue".into(),
-            },
-        ),
+        fx.tx(&ent_b(), TxPayload::RevokeDevice { device: dev(A_EM1), reason: "not ours but let's try".into() }),
+        fx.tx(&ent_b(), TxPayload::RevokeDevice { device: dev(A_GW1), reason: "competitor".into() }),
+        fx.tx(&metrology(), TxPayload::RevokeDevice { device: dev(A_EM1), reason: "overdue".into() }),
     ];
     let b = fx.exec(txs);
     for i in [0, 1, 2, 3, 4, 6, 7, 8, 9, 10] {
@@ -366,75 +211,28 @@ fn roles_are_enforced() {
     assert_eq!(fx.state.meter(&dev(A_EM1)).unwrap().calibration, before_cal);
     assert!(fx.state.gateway(&dev("M-GW")).is_none());
     assert!(fx.state.meter(&dev("R-EM")).is_none());
-    assert_eq!(
-        fx.state.gateway(&dev("A-GW9")).unwrap().status,
-        DeviceStatus::Registered
-    );
-    assert_eq!(
-        fx.state.meter(&dev(A_EM1)).unwrap().status,
-        DeviceStatus::Active
-    );
-    assert_eq!(
-        fx.state.gateway(&dev(A_GW1)).unwrap().status,
-        DeviceStatus::Active
-    );
+    assert_eq!(fx.state.gateway(&dev("A-GW9")).unwrap().status, DeviceStatus::Registered);
+    assert_eq!(fx.state.meter(&dev(A_EM1)).unwrap().status, DeviceStatus::Active);
+    assert_eq!(fx.state.gateway(&dev(A_GW1)).unwrap().status, DeviceStatus::Active);
 
     // The right roles succeed.
     let txs = vec![
-        fx.tx(
-            &regulator(),
-            TxPayload::ActivateDevice {
-                device: dev("A-GW9"),
-            },
-        ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RevokeDevice {
-                device: dev(A_PW3),
-                reason: "decommissioned".into(),
-            },
-        ),
-        fx.tx(
-            &regulator(),
-            TxPayload::RevokeDevice {
-                device: dev(B_EM1),
-                reason: "tampering found".into(),
-            },
-        ),
+        fx.tx(&regulator(), TxPayload::ActivateDevice { device: dev("A-GW9") }),
+        fx.tx(&ent_a(), TxPayload::RevokeDevice { device: dev(A_PW3), reason: "decommissioned".into() }),
+        fx.tx(&regulator(), TxPayload::RevokeDevice { device: dev(B_EM1), reason: "tampering found".into() }),
         fx.tx(
             &metrology(),
-            TxPayload::RecordCalibration {
-                meter: dev(A_EM1),
-                calibration: calibration("JD-NEW", T0, CAL_UNTIL),
-            },
+            TxPayload::RecordCalibration { meter: dev(A_EM1), calibration: calibration("JD-NEW", T0, CAL_UNTIL) },
         ),
     ];
     let b = fx.exec(txs);
     for r in &b.output.receipts {
         assert_tx_accepted(r);
     }
-    assert_eq!(
-        fx.state.gateway(&dev("A-GW9")).unwrap().status,
-        DeviceStatus::Active
-    );
-    assert_eq!(
-        fx.state.meter(&dev(A_PW3)).unwrap().status,
-        DeviceStatus::Revoked
-    );
-    assert_eq!(
-        fx.state.meter(&dev(B_EM1)).unwrap().status,
-        DeviceStatus::Revoked
-    );
-    assert_eq!(
-        fx.state
-            .meter(&dev(A_EM1))
-            .unwrap()
-            .calibration
-            .as_ref()
-            .unwrap()
-            .certificate_no,
-        "JD-NEW"
-    );
+    assert_eq!(fx.state.gateway(&dev("A-GW9")).unwrap().status, DeviceStatus::Active);
+    assert_eq!(fx.state.meter(&dev(A_PW3)).unwrap().status, DeviceStatus::Revoked);
+    assert_eq!(fx.state.meter(&dev(B_EM1)).unwrap().status, DeviceStatus::Revoked);
+    assert_eq!(fx.state.meter(&dev(A_EM1)).unwrap().calibration.as_ref().unwrap().certificate_no, "JD-NEW");
 }
 
 #[test]
@@ -443,47 +241,13 @@ fn already_registered_ids_and_keys_are_refused() {
     let em2 = em_a2();
     let txs = vec![
         // Device ids in use, by the same or another enterprise, gateway or meter.
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterGateway {
-                id: dev(A_GW1),
-                public_key: key(81).public_key(),
-            },
-        ),
-        fx.tx(
-            &ent_b(),
-            TxPayload::RegisterGateway {
-                id: dev(A_EM1),
-                public_key: key(82).public_key(),
-            },
-        ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterMeter {
-                meter: kwh_meter(A_GW2, A_GW1),
-            },
-        ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterMeter {
-                meter: kwh_meter(A_EM1, A_GW1),
-            },
-        ),
+        fx.tx(&ent_a(), TxPayload::RegisterGateway { id: dev(A_GW1), public_key: key(81).public_key() }),
+        fx.tx(&ent_b(), TxPayload::RegisterGateway { id: dev(A_EM1), public_key: key(82).public_key() }),
+        fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter(A_GW2, A_GW1) }),
+        fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter(A_EM1, A_GW1) }),
         // Keys in use: a gateway's, an account's, a meter's.
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterGateway {
-                id: dev("A-GW9"),
-                public_key: gw_b1().public_key(),
-            },
-        ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterGateway {
-                id: dev("A-GW8"),
-                public_key: regulator().public_key(),
-            },
-        ),
+        fx.tx(&ent_a(), TxPayload::RegisterGateway { id: dev("A-GW9"), public_key: gw_b1().public_key() }),
+        fx.tx(&ent_a(), TxPayload::RegisterGateway { id: dev("A-GW8"), public_key: regulator().public_key() }),
         fx.tx(
             &ent_a(),
             TxPayload::RegisterMeter {
@@ -496,45 +260,18 @@ fn already_registered_ids_and_keys_are_refused() {
                 ),
             },
         ),
-        fx.tx(
-            &ent_b(),
-            TxPayload::RegisterAccount {
-                public_key: ent_a().public_key(),
-            },
-        ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterAccount {
-                public_key: gw_a1().public_key(),
-            },
-        ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterAccount {
-                public_key: em2.public_key(),
-            },
-        ),
+        fx.tx(&ent_b(), TxPayload::RegisterAccount { public_key: ent_a().public_key() }),
+        fx.tx(&ent_a(), TxPayload::RegisterAccount { public_key: gw_a1().public_key() }),
+        fx.tx(&ent_a(), TxPayload::RegisterAccount { public_key: em2.public_key() }),
     ];
     let b = fx.exec(txs);
     for i in 0..10 {
         assert_tx_rejected(b.receipt(i), RejectCode::AlreadyRegistered);
     }
-    assert_eq!(
-        fx.state.gateway(&dev(A_GW1)).unwrap().public_key,
-        gw_a1().public_key()
-    );
+    assert_eq!(fx.state.gateway(&dev(A_GW1)).unwrap().public_key, gw_a1().public_key());
     assert!(fx.state.gateway(&dev(A_EM1)).is_none());
     assert!(fx.state.meter(&dev(A_GW2)).is_none());
-    assert_eq!(
-        fx.state
-            .meter(&dev(A_EM1))
-            .unwrap()
-            .calibration
-            .as_ref()
-            .unwrap()
-            .certificate_no,
-        "JD-A-EM1"
-    );
+    assert_eq!(fx.state.meter(&dev(A_EM1)).unwrap().calibration.as_ref().unwrap().certificate_no, "JD-A-EM1");
     assert!(fx.state.gateway(&dev("A-GW9")).is_none());
     assert!(fx.state.gateway(&dev("A-GW8")).is_none());
     assert!(fx.state.meter(&dev("A-EM9")).is_none());
@@ -547,19 +284,8 @@ fn unknown_devices_are_refused() {
     let mut fx = Fx::ready();
     let t = fx.state.timestamp_ms;
     let txs = vec![
-        fx.tx(
-            &regulator(),
-            TxPayload::ActivateDevice {
-                device: dev("NOPE-1"),
-            },
-        ),
-        fx.tx(
-            &regulator(),
-            TxPayload::RevokeDevice {
-                device: dev("NOPE-1"),
-                reason: "none".into(),
-            },
-        ),
+        fx.tx(&regulator(), TxPayload::ActivateDevice { device: dev("NOPE-1") }),
+        fx.tx(&regulator(), TxPayload::RevokeDevice { device: dev("NOPE-1"), reason: "none".into() }),
         fx.tx(
             &metrology(),
             TxPayload::RecordCalibration {
@@ -570,31 +296,16 @@ fn unknown_devices_are_refused() {
         // Calibrating a gateway: it is not a meter.
         fx.tx(
             &metrology(),
-            TxPayload::RecordCalibration {
-                meter: dev(A_GW1),
-                calibration: calibration("JD-9", CAL_FROM, CAL_UNTIL),
-            },
+            TxPayload::RecordCalibration { meter: dev(A_GW1), calibration: calibration("JD-9", CAL_FROM, CAL_UNTIL) },
         ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterMeter {
-                meter: kwh_meter("A-EM9", "NOPE-GW"),
-            },
-        ),
+        fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter("A-EM9", "NOPE-GW") }),
         // A batch for a gateway that does not exist.
-        fx.submit(
-            &gw_a1(),
-            "NOPE-GW",
-            vec![by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 10))],
-        ),
+        fx.submit(&gw_a1(), "NOPE-GW", vec![by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 10))]),
         // A batch naming an unknown meter, next to a valid reading.
         fx.submit(
             &gw_a1(),
             A_GW1,
-            vec![
-                by_gateway(&gw_a1(), kwh("NOPE-M", 1, t, 10)),
-                by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 10)),
-            ],
+            vec![by_gateway(&gw_a1(), kwh("NOPE-M", 1, t, 10)), by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 10))],
         ),
     ];
     let b = fx.exec(txs);
@@ -614,50 +325,18 @@ fn devices_follow_their_lifecycle() {
     let mut fx = Fx::ready();
     let txs = vec![
         // Active -> Active.
-        fx.tx(
-            &regulator(),
-            TxPayload::ActivateDevice { device: dev(A_EM1) },
-        ),
+        fx.tx(&regulator(), TxPayload::ActivateDevice { device: dev(A_EM1) }),
         // Revoke, then revoke again, re-activate, re-calibrate.
-        fx.tx(
-            &ent_a(),
-            TxPayload::RevokeDevice {
-                device: dev(A_GW2),
-                reason: "replaced".into(),
-            },
-        ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RevokeDevice {
-                device: dev(A_GW2),
-                reason: "replaced".into(),
-            },
-        ),
-        fx.tx(
-            &regulator(),
-            TxPayload::ActivateDevice { device: dev(A_GW2) },
-        ),
-        fx.tx(
-            &regulator(),
-            TxPayload::RevokeDevice {
-                device: dev(A_WM4),
-                reason: "broken".into(),
-            },
-        ),
+        fx.tx(&ent_a(), TxPayload::RevokeDevice { device: dev(A_GW2), reason: "replaced".into() }),
+        fx.tx(&ent_a(), TxPayload::RevokeDevice { device: dev(A_GW2), reason: "replaced".into() }),
+        fx.tx(&regulator(), TxPayload::ActivateDevice { device: dev(A_GW2) }),
+        fx.tx(&regulator(), TxPayload::RevokeDevice { device: dev(A_WM4), reason: "broken".into() }),
         fx.tx(
             &metrology(),
-            TxPayload::RecordCalibration {
-                meter: dev(A_WM4),
-                calibration: calibration("JD-9", CAL_FROM, CAL_UNTIL),
-            },
+            TxPayload::RecordCalibration { meter: dev(A_WM4), calibration: calibration("JD-9", CAL_FROM, CAL_UNTIL) },
         ),
         // A new meter on a revoked gateway.
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterMeter {
-                meter: kwh_meter("A-EM9", A_GW2),
-            },
-        ),
+        fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter("A-EM9", A_GW2) }),
     ];
     let b = fx.exec(txs);
     assert_tx_rejected(b.receipt(0), RejectCode::InvalidTransition);
@@ -667,20 +346,8 @@ fn devices_follow_their_lifecycle() {
     assert_tx_accepted(b.receipt(4));
     assert_tx_rejected(b.receipt(5), RejectCode::InvalidTransition);
     assert_tx_rejected(b.receipt(6), RejectCode::InvalidTransition);
-    assert_eq!(
-        fx.state.gateway(&dev(A_GW2)).unwrap().status,
-        DeviceStatus::Revoked
-    );
-    assert_eq!(
-        fx.state
-            .meter(&dev(A_WM4))
-            .unwrap()
-            .calibration
-            .as_ref()
-            .unwrap()
-            .certificate_no,
-        "JD-A-WM4"
-    );
+    assert_eq!(fx.state.gateway(&dev(A_GW2)).unwrap().status, DeviceStatus::Revoked);
+    assert_eq!(fx.state.meter(&dev(A_WM4)).unwrap().calibration.as_ref().unwrap().certificate_no, "JD-A-WM4");
     assert!(fx.state.meter(&dev("A-EM9")).is_none());
 }
 
@@ -694,32 +361,13 @@ fn batches_of_an_inactive_gateway_are_refused() {
     let gw9 = key(90);
     // A gateway that is registered but not activated, with an active, calibrated meter.
     let txs = vec![
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterGateway {
-                id: dev("A-GW9"),
-                public_key: gw9.public_key(),
-            },
-        ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterMeter {
-                meter: kwh_meter("A-EM9", "A-GW9"),
-            },
-        ),
+        fx.tx(&ent_a(), TxPayload::RegisterGateway { id: dev("A-GW9"), public_key: gw9.public_key() }),
+        fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter("A-EM9", "A-GW9") }),
         fx.tx(
             &metrology(),
-            TxPayload::RecordCalibration {
-                meter: dev("A-EM9"),
-                calibration: calibration("JD-9", CAL_FROM, CAL_UNTIL),
-            },
+            TxPayload::RecordCalibration { meter: dev("A-EM9"), calibration: calibration("JD-9", CAL_FROM, CAL_UNTIL) },
         ),
-        fx.tx(
-            &regulator(),
-            TxPayload::ActivateDevice {
-                device: dev("A-EM9"),
-            },
-        ),
+        fx.tx(&regulator(), TxPayload::ActivateDevice { device: dev("A-EM9") }),
     ];
     for r in &fx.exec(txs).output.receipts {
         assert_tx_accepted(r);
@@ -729,29 +377,12 @@ fn batches_of_an_inactive_gateway_are_refused() {
     let b = fx.exec(vec![batch.clone()]);
     assert_tx_rejected(b.receipt(0), RejectCode::GatewayNotActive);
     assert!(fx.state.progress(&dev("A-EM9")).is_none());
-    assert_eq!(
-        fx.state.nonce(&gw9.public_key()),
-        batch.body.nonce,
-        "the gateway's nonce is consumed"
-    );
+    assert_eq!(fx.state.nonce(&gw9.public_key()), batch.body.nonce, "the gateway's nonce is consumed");
 
     // A revoked gateway.
-    let revoke = fx.tx(
-        &regulator(),
-        TxPayload::RevokeDevice {
-            device: dev(A_GW2),
-            reason: "seal broken".into(),
-        },
-    );
+    let revoke = fx.tx(&regulator(), TxPayload::RevokeDevice { device: dev(A_GW2), reason: "seal broken".into() });
     let t = fx.state.timestamp_ms;
-    let batch = fx.submit(
-        &gw_a2(),
-        A_GW2,
-        vec![by_gateway(
-            &gw_a2(),
-            reading(A_WM4, 1, t, 5, Unit::CubicMetre),
-        )],
-    );
+    let batch = fx.submit(&gw_a2(), A_GW2, vec![by_gateway(&gw_a2(), reading(A_WM4, 1, t, 5, Unit::CubicMetre))]);
     let b = fx.exec(vec![revoke, batch]);
     assert_tx_accepted(b.receipt(0));
     assert_tx_rejected(b.receipt(1), RejectCode::GatewayNotActive);
@@ -763,37 +394,21 @@ fn batches_of_an_inactive_gateway_are_refused() {
     assert_tx_accepted(fx.exec(vec![act]).receipt(0));
     let t = fx.state.timestamp_ms;
     let batch = fx.submit(&gw9, "A-GW9", vec![by_gateway(&gw9, kwh("A-EM9", 1, t, 1))]);
-    assert_eq!(
-        fx.exec(vec![batch]).reading(0, 0),
-        &ReadingOutcome::Accepted
-    );
+    assert_eq!(fx.exec(vec![batch]).reading(0, 0), &ReadingOutcome::Accepted);
 }
 
 fn fx_activate(fx: &mut Fx, device: &str) -> trustmeter_types::Transaction {
-    fx.tx(
-        &regulator(),
-        TxPayload::ActivateDevice {
-            device: dev(device),
-        },
-    )
+    fx.tx(&regulator(), TxPayload::ActivateDevice { device: dev(device) })
 }
 
 #[test]
 fn readings_of_an_inactive_meter_are_refused() {
     let mut fx = Fx::ready();
     let txs = vec![
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterMeter {
-                meter: kwh_meter("A-EM9", A_GW1),
-            },
-        ),
+        fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter("A-EM9", A_GW1) }),
         fx.tx(
             &metrology(),
-            TxPayload::RecordCalibration {
-                meter: dev("A-EM9"),
-                calibration: calibration("JD-9", CAL_FROM, CAL_UNTIL),
-            },
+            TxPayload::RecordCalibration { meter: dev("A-EM9"), calibration: calibration("JD-9", CAL_FROM, CAL_UNTIL) },
         ),
     ];
     fx.exec(txs);
@@ -801,10 +416,7 @@ fn readings_of_an_inactive_meter_are_refused() {
     let batch = fx.submit(
         &gw_a1(),
         A_GW1,
-        vec![
-            by_gateway(&gw_a1(), kwh("A-EM9", 1, t, 1)),
-            by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 1)),
-        ],
+        vec![by_gateway(&gw_a1(), kwh("A-EM9", 1, t, 1)), by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 1))],
     );
     let b = fx.exec(vec![batch]);
     let msg = assert_reading_rejected(b.reading(0, 0), RejectCode::MeterNotActive);
@@ -814,68 +426,36 @@ fn readings_of_an_inactive_meter_are_refused() {
 
     let act = fx_activate(&mut fx, "A-EM9");
     let t = fx.state.timestamp_ms;
-    let batch = fx.submit(
-        &gw_a1(),
-        A_GW1,
-        vec![by_gateway(&gw_a1(), kwh("A-EM9", 1, t, 1))],
-    );
+    let batch = fx.submit(&gw_a1(), A_GW1, vec![by_gateway(&gw_a1(), kwh("A-EM9", 1, t, 1))]);
     let b = fx.exec(vec![act, batch]);
-    assert_eq!(
-        b.reading(1, 0),
-        &ReadingOutcome::Accepted,
-        "activation takes effect within the block"
-    );
+    assert_eq!(b.reading(1, 0), &ReadingOutcome::Accepted, "activation takes effect within the block");
 }
 
 #[test]
 fn revoked_meter_readings_are_refused_from_the_revocation_on() {
     let mut fx = Fx::ready();
     let t = fx.state.timestamp_ms;
-    let first = fx.submit(
-        &gw_a1(),
-        A_GW1,
-        vec![by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 10))],
-    );
-    let revoke = fx.tx(
-        &ent_a(),
-        TxPayload::RevokeDevice {
-            device: dev(A_EM1),
-            reason: "meter replaced".into(),
-        },
-    );
+    let first = fx.submit(&gw_a1(), A_GW1, vec![by_gateway(&gw_a1(), kwh(A_EM1, 1, t, 10))]);
+    let revoke = fx.tx(&ent_a(), TxPayload::RevokeDevice { device: dev(A_EM1), reason: "meter replaced".into() });
     let later = fx.submit(
         &gw_a1(),
         A_GW1,
-        vec![
-            by_gateway(&gw_a1(), kwh(A_EM1, 2, t, 11)),
-            by_gateway(&gw_a1(), kwh(B_EM1, 1, t, 1)),
-        ],
+        vec![by_gateway(&gw_a1(), kwh(A_EM1, 2, t, 11)), by_gateway(&gw_a1(), kwh(B_EM1, 1, t, 1))],
     );
     let b = fx.exec(vec![first, revoke, later]);
-    assert_eq!(
-        b.reading(0, 0),
-        &ReadingOutcome::Accepted,
-        "readings before the revocation stand"
-    );
+    assert_eq!(b.reading(0, 0), &ReadingOutcome::Accepted, "readings before the revocation stand");
     assert_tx_accepted(b.receipt(1));
     assert_reading_rejected(b.reading(2, 0), RejectCode::MeterNotActive);
     assert_eq!(fx.state.progress(&dev(A_EM1)).unwrap().accepted, 1);
 
     // In later blocks too, and the revocation is final.
     let t = fx.state.timestamp_ms;
-    let batch = fx.submit(
-        &gw_a1(),
-        A_GW1,
-        vec![by_gateway(&gw_a1(), kwh(A_EM1, 3, t, 12))],
-    );
+    let batch = fx.submit(&gw_a1(), A_GW1, vec![by_gateway(&gw_a1(), kwh(A_EM1, 3, t, 12))]);
     let react = fx_activate(&mut fx, A_EM1);
     let b = fx.exec(vec![batch, react]);
     assert_reading_rejected(b.reading(0, 0), RejectCode::MeterNotActive);
     assert_tx_rejected(b.receipt(1), RejectCode::InvalidTransition);
-    assert_eq!(
-        fx.state.meter(&dev(A_EM1)).unwrap().status,
-        DeviceStatus::Revoked
-    );
+    assert_eq!(fx.state.meter(&dev(A_EM1)).unwrap().status, DeviceStatus::Revoked);
 }
 
 #[test]
@@ -896,12 +476,7 @@ fn meter_of_another_gateway_or_enterprise_is_not_owned() {
         ],
     );
     // B registering a meter on A's gateway.
-    let reg = fx.tx(
-        &ent_b(),
-        TxPayload::RegisterMeter {
-            meter: kwh_meter("B-EM9", A_GW1),
-        },
-    );
+    let reg = fx.tx(&ent_b(), TxPayload::RegisterMeter { meter: kwh_meter("B-EM9", A_GW1) });
     let b = fx.exec(vec![batch, reg]);
     assert_reading_rejected(b.reading(0, 0), RejectCode::MeterNotOwned);
     assert_reading_rejected(b.reading(0, 1), RejectCode::MeterNotOwned);
@@ -916,26 +491,12 @@ fn meter_of_another_gateway_or_enterprise_is_not_owned() {
 fn reading_without_calibration_is_refused() {
     let mut fx = Fx::ready();
     let txs = vec![
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterMeter {
-                meter: kwh_meter("A-EM9", A_GW1),
-            },
-        ),
-        fx.tx(
-            &regulator(),
-            TxPayload::ActivateDevice {
-                device: dev("A-EM9"),
-            },
-        ),
+        fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter("A-EM9", A_GW1) }),
+        fx.tx(&regulator(), TxPayload::ActivateDevice { device: dev("A-EM9") }),
     ];
     fx.exec(txs);
     let t = fx.state.timestamp_ms;
-    let batch = fx.submit(
-        &gw_a1(),
-        A_GW1,
-        vec![by_gateway(&gw_a1(), kwh("A-EM9", 1, t, 1))],
-    );
+    let batch = fx.submit(&gw_a1(), A_GW1, vec![by_gateway(&gw_a1(), kwh("A-EM9", 1, t, 1))]);
     let b = fx.exec(vec![batch]);
     let msg = assert_reading_rejected(b.reading(0, 0), RejectCode::CalibrationInvalid);
     assert!(msg.contains("calibration"), "{msg}");
@@ -949,10 +510,7 @@ fn reading_after_calibration_expiry_is_refused() {
     let until = fx.state.timestamp_ms + 500;
     let rec = fx.tx(
         &metrology(),
-        TxPayload::RecordCalibration {
-            meter: dev(A_EM1),
-            calibration: calibration("JD-OLD", CAL_FROM, until),
-        },
+        TxPayload::RecordCalibration { meter: dev(A_EM1), calibration: calibration("JD-OLD", CAL_FROM, until) },
     );
     assert_tx_accepted(fx.exec(vec![rec]).receipt(0));
     let g = gw_a1();
@@ -974,10 +532,7 @@ fn reading_after_calibration_expiry_is_refused() {
     // A renewed certificate lets readings in again.
     let rec = fx.tx(
         &metrology(),
-        TxPayload::RecordCalibration {
-            meter: dev(A_EM1),
-            calibration: calibration("JD-NEW", until, CAL_UNTIL),
-        },
+        TxPayload::RecordCalibration { meter: dev(A_EM1), calibration: calibration("JD-NEW", until, CAL_UNTIL) },
     );
     let batch = fx.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, 2, until, 2))]);
     let b = fx.exec(vec![rec, batch]);
@@ -993,10 +548,7 @@ fn reading_before_calibration_validity_is_refused() {
     assert!(from - block_ts <= fx.state.params.max_future_skew_ms);
     let rec = fx.tx(
         &metrology(),
-        TxPayload::RecordCalibration {
-            meter: dev(A_EM1),
-            calibration: calibration("JD-FUT", from, CAL_UNTIL),
-        },
+        TxPayload::RecordCalibration { meter: dev(A_EM1), calibration: calibration("JD-FUT", from, CAL_UNTIL) },
     );
     assert_tx_accepted(fx.exec(vec![rec]).receipt(0));
     let g = gw_a1();
@@ -1060,10 +612,7 @@ fn meter_signing_with_its_own_key_is_accepted() {
     let b = fx.exec(vec![batch]);
     assert_eq!(b.reading(0, 0), &ReadingOutcome::Accepted);
     assert_eq!(b.block.header.readings_accepted, 1);
-    assert_eq!(
-        b.block.header.readings_root,
-        merkle::root(&[reading_leaf(&signed)])
-    );
+    assert_eq!(b.block.header.readings_root, merkle::root(&[reading_leaf(&signed)]));
     let p = fx.state.progress(&dev(A_EM2)).unwrap();
     assert_eq!((p.last_seq, p.accepted), (1, 1));
     assert_eq!(p.recent, vec![(1, reading_leaf(&signed))]);
@@ -1103,10 +652,7 @@ fn wrong_unit_is_refused() {
     let b1 = fx.submit(
         &g1,
         A_GW1,
-        vec![
-            by_gateway(&g1, reading(A_EM1, 1, t, 1, Unit::MegawattHour)),
-            by_gateway(&g1, kwh(A_EM1, 1, t, 1)),
-        ],
+        vec![by_gateway(&g1, reading(A_EM1, 1, t, 1, Unit::MegawattHour)), by_gateway(&g1, kwh(A_EM1, 1, t, 1))],
     );
     let b2 = fx.submit(
         &g2,
@@ -1229,38 +775,22 @@ fn identical_resubmission_is_a_duplicate_and_not_recorded_again() {
     assert_eq!(b.block.header.reading_count, 1);
     assert_eq!(b.block.header.readings_root, merkle::empty_root());
     assert!(b.output.recorded.is_empty());
-    assert_eq!(
-        fx.state.progress(&dev(A_EM1)),
-        Some(&progress),
-        "a duplicate leaves the progress alone"
-    );
+    assert_eq!(fx.state.progress(&dev(A_EM1)), Some(&progress), "a duplicate leaves the progress alone");
 
     // Twice in one batch and once more in a second transaction of the same block.
     let r2 = by_gateway(&g, kwh(A_EM1, 2, t, 101));
     let tx1 = fx_submit(&mut fx, vec![r2.clone(), r2.clone()]);
     let tx2 = fx_submit(&mut fx, vec![r2.clone(), r1.clone()]);
     let b = fx.exec(vec![tx1, tx2]);
-    assert_eq!(
-        b.output.receipts[0].readings,
-        vec![ReadingOutcome::Accepted, ReadingOutcome::Duplicate]
-    );
-    assert_eq!(
-        b.output.receipts[1].readings,
-        vec![ReadingOutcome::Duplicate, ReadingOutcome::Duplicate]
-    );
+    assert_eq!(b.output.receipts[0].readings, vec![ReadingOutcome::Accepted, ReadingOutcome::Duplicate]);
+    assert_eq!(b.output.receipts[1].readings, vec![ReadingOutcome::Duplicate, ReadingOutcome::Duplicate]);
     assert_eq!(b.block.header.readings_accepted, 1);
     assert_eq!(b.output.recorded, vec![(0, 0)]);
-    assert_eq!(
-        b.block.header.readings_root,
-        merkle::root(&[reading_leaf(&r2)])
-    );
+    assert_eq!(b.block.header.readings_root, merkle::root(&[reading_leaf(&r2)]));
     assert_eq!(fx.state.progress(&dev(A_EM1)).unwrap().accepted, 2);
 }
 
-fn fx_submit(
-    fx: &mut Fx,
-    readings: Vec<trustmeter_types::SignedReading>,
-) -> trustmeter_types::Transaction {
+fn fx_submit(fx: &mut Fx, readings: Vec<trustmeter_types::SignedReading>) -> trustmeter_types::Transaction {
     fx.submit(&gw_a1(), A_GW1, readings)
 }
 
@@ -1288,11 +818,7 @@ fn conflicting_reading_with_the_same_sequence_is_refused() {
         assert!(msg.contains("sequence 1"), "{msg}");
     }
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
-    assert_eq!(
-        p.recent,
-        vec![(1, reading_leaf(&r1))],
-        "the recorded reading is kept"
-    );
+    assert_eq!(p.recent, vec![(1, reading_leaf(&r1))], "the recorded reading is kept");
     assert_eq!(p.accepted, 1);
 }
 
@@ -1301,13 +827,7 @@ fn lower_sequence_within_the_window_is_a_conflict() {
     let mut fx = Fx::ready();
     let t = fx.state.timestamp_ms;
     let g = gw_a1();
-    let tx = fx_submit(
-        &mut fx,
-        vec![
-            by_gateway(&g, kwh(A_EM1, 1, t, 1)),
-            by_gateway(&g, kwh(A_EM1, 5, t, 5)),
-        ],
-    );
+    let tx = fx_submit(&mut fx, vec![by_gateway(&g, kwh(A_EM1, 1, t, 1)), by_gateway(&g, kwh(A_EM1, 5, t, 5))]);
     let b = fx.exec(vec![tx]);
     assert_eq!(
         b.output.receipts[0].readings,
@@ -1333,10 +853,7 @@ fn lower_sequence_within_the_window_is_a_conflict() {
     assert_eq!(b.reading(0, 3), &ReadingOutcome::Accepted);
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
     assert_eq!((p.last_seq, p.accepted), (10, 4));
-    assert_eq!(
-        p.recent.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
-        vec![1, 5, 6, 10]
-    );
+    assert_eq!(p.recent.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 5, 6, 10]);
 }
 
 #[test]
@@ -1345,25 +862,14 @@ fn sequence_older_than_the_duplicate_window_is_stale() {
     let t = fx.state.timestamp_ms - 10_000;
     let g = gw_a1();
     let n = DUPLICATE_WINDOW as u64 + 2;
-    let all: Vec<_> = (1..=n)
-        .map(|s| by_gateway(&g, kwh(A_EM1, s, t + s as i64, s as i64)))
-        .collect();
+    let all: Vec<_> = (1..=n).map(|s| by_gateway(&g, kwh(A_EM1, s, t + s as i64, s as i64))).collect();
     let tx = fx_submit(&mut fx, all.clone());
     let b = fx.exec(vec![tx]);
-    assert!(
-        b.output.receipts[0]
-            .readings
-            .iter()
-            .all(|o| *o == ReadingOutcome::Accepted)
-    );
+    assert!(b.output.receipts[0].readings.iter().all(|o| *o == ReadingOutcome::Accepted));
     assert_eq!(b.block.header.readings_accepted as u64, n);
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
     assert_eq!(p.recent.len(), DUPLICATE_WINDOW);
-    assert_eq!(
-        p.recent.first().unwrap().0,
-        3,
-        "the two oldest fell out of the window"
-    );
+    assert_eq!(p.recent.first().unwrap().0, 3, "the two oldest fell out of the window");
     assert_eq!((p.last_seq, p.accepted), (n, n));
 
     let at = |s: u64| all[(s - 1) as usize].clone();
@@ -1408,19 +914,19 @@ fn valid_readings_survive_invalid_neighbours() {
     let mut bad_sig = by_gateway(&g, kwh(A_EM1, 2, t, 2));
     bad_sig.signature.bytes[31] ^= 4;
     let readings = vec![
-        by_gateway(&g, kwh(A_EM1, 1, t, 1)), // 0 accepted
-        by_gateway(&g, reading(A_EM1, 2, t, 2, Unit::MegawattHour)), // 1 wrong unit
-        by_gateway(&g, kwh(B_EM1, 1, t, 1)), // 2 not owned
-        bad_sig,                             // 3 bad signature
-        by_meter(&m2, kwh(A_EM2, 1, t, 7)),  // 4 accepted
+        by_gateway(&g, kwh(A_EM1, 1, t, 1)),                              // 0 accepted
+        by_gateway(&g, reading(A_EM1, 2, t, 2, Unit::MegawattHour)),      // 1 wrong unit
+        by_gateway(&g, kwh(B_EM1, 1, t, 1)),                              // 2 not owned
+        bad_sig,                                                          // 3 bad signature
+        by_meter(&m2, kwh(A_EM2, 1, t, 7)),                               // 4 accepted
         by_gateway(&g, reading(A_PW3, 1, t, KW_MAX + 1, Unit::Kilowatt)), // 5 out of range
-        by_gateway(&g, kwh("NOPE-M", 1, t, 1)), // 6 unknown meter
-        by_gateway(&g, kwh(A_EM1, 1, t, 9)), // 7 conflict
-        by_gateway(&g, kwh(A_EM1, 1, t, 1)), // 8 duplicate
-        by_gateway(&g, kwh(A_EM1, 2, block_ts + 10 * DAY, 2)), // 9 future
-        by_meter(&m2, kwh(A_EM1, 2, t, 2)),  // 10 wrong signer
-        by_gateway(&g, kwh(A_EM1, 2, t, 2)), // 11 accepted
-        by_gateway(&g, reading(A_PW3, 1, t, 5, Unit::Kilowatt)), // 12 accepted
+        by_gateway(&g, kwh("NOPE-M", 1, t, 1)),                           // 6 unknown meter
+        by_gateway(&g, kwh(A_EM1, 1, t, 9)),                              // 7 conflict
+        by_gateway(&g, kwh(A_EM1, 1, t, 1)),                              // 8 duplicate
+        by_gateway(&g, kwh(A_EM1, 2, block_ts + 10 * DAY, 2)),            // 9 future
+        by_meter(&m2, kwh(A_EM1, 2, t, 2)),                               // 10 wrong signer
+        by_gateway(&g, kwh(A_EM1, 2, t, 2)),                              // 11 accepted
+        by_gateway(&g, reading(A_PW3, 1, t, 5, Unit::Kilowatt)),          // 12 accepted
     ];
     let tx1 = fx_submit(&mut fx, readings.clone());
     let water = by_gateway(&g2, reading(A_WM4, 1, t, 3, Unit::CubicMetre));
@@ -1446,20 +952,9 @@ fn valid_readings_survive_invalid_neighbours() {
     assert_eq!(b.reading(1, 0), &ReadingOutcome::Accepted);
     assert_eq!(b.block.header.reading_count, 14);
     assert_eq!(b.block.header.readings_accepted, 5);
-    assert_eq!(
-        b.output.recorded,
-        vec![(0, 0), (0, 4), (0, 11), (0, 12), (1, 0)]
-    );
-    let leaves: Vec<_> = [
-        &readings[0],
-        &readings[4],
-        &readings[11],
-        &readings[12],
-        &water,
-    ]
-    .iter()
-    .map(|r| reading_leaf(r))
-    .collect();
+    assert_eq!(b.output.recorded, vec![(0, 0), (0, 4), (0, 11), (0, 12), (1, 0)]);
+    let leaves: Vec<_> =
+        [&readings[0], &readings[4], &readings[11], &readings[12], &water].iter().map(|r| reading_leaf(r)).collect();
     assert_eq!(b.block.header.readings_root, merkle::root(&leaves));
     assert_eq!(fx.state.progress(&dev(A_EM1)).unwrap().accepted, 2);
     assert_eq!(fx.state.progress(&dev(A_EM2)).unwrap().accepted, 1);
@@ -1484,57 +979,23 @@ fn messages_fit_the_limit_with_the_longest_identifiers() {
     let (kx, ky) = (key(95), key(96));
     let expired_at = fx.state.timestamp_ms;
     let txs = vec![
+        fx.tx(&ent_a(), TxPayload::RegisterGateway { id: dev(&gx), public_key: kx.public_key() }),
+        fx.tx(&ent_a(), TxPayload::RegisterGateway { id: dev(&gy), public_key: ky.public_key() }),
+        fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter(&m1, &gx) }),
+        fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter(&m2, &gy) }),
         fx.tx(
-            &ent_a(),
-            TxPayload::RegisterGateway {
-                id: dev(&gx),
-                public_key: kx.public_key(),
-            },
-        ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterGateway {
-                id: dev(&gy),
-                public_key: ky.public_key(),
-            },
-        ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterMeter {
-                meter: kwh_meter(&m1, &gx),
-            },
-        ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterMeter {
-                meter: kwh_meter(&m2, &gy),
-            },
+            &metrology(),
+            TxPayload::RecordCalibration { meter: dev(&m1), calibration: calibration(&cert, i64::MIN, expired_at) },
         ),
         fx.tx(
             &metrology(),
-            TxPayload::RecordCalibration {
-                meter: dev(&m1),
-                calibration: calibration(&cert, i64::MIN, expired_at),
-            },
-        ),
-        fx.tx(
-            &metrology(),
-            TxPayload::RecordCalibration {
-                meter: dev(&m2),
-                calibration: calibration(&cert, i64::MIN, i64::MAX),
-            },
+            TxPayload::RecordCalibration { meter: dev(&m2), calibration: calibration(&cert, i64::MIN, i64::MAX) },
         ),
     ];
     let b = fx.exec(txs);
     b.output.receipts.iter().for_each(assert_tx_accepted);
-    let txs = [gx.as_str(), gy.as_str(), m1.as_str(), m2.as_str()]
-        .map(|d| fx_activate(&mut fx, d))
-        .to_vec();
-    fx.exec(txs)
-        .output
-        .receipts
-        .iter()
-        .for_each(assert_tx_accepted);
+    let txs = [gx.as_str(), gy.as_str(), m1.as_str(), m2.as_str()].map(|d| fx_activate(&mut fx, d)).to_vec();
+    fx.exec(txs).output.receipts.iter().for_each(assert_tx_accepted);
 
     let t = fx.state.timestamp_ms;
     let txs = vec![
@@ -1542,12 +1003,12 @@ fn messages_fit_the_limit_with_the_longest_identifiers() {
             &kx,
             &gx,
             vec![
-                by_gateway(&kx, kwh(&m2, u64::MAX, t, 1)), // not owned
-                by_gateway(&kx, kwh(&m1, u64::MAX, t, 1)), // expired
+                by_gateway(&kx, kwh(&m2, u64::MAX, t, 1)),                         // not owned
+                by_gateway(&kx, kwh(&m1, u64::MAX, t, 1)),                         // expired
                 by_gateway(&kx, reading(&m1, 1, t, i64::MIN, Unit::KilowattHour)), // range
-                by_gateway(&kx, kwh(&m1, 1, i64::MAX, 1)), // future
-                by_meter(&kx, kwh(&m1, 1, t, 1)),          // wrong signer
-                by_gateway(&kx, kwh(&long("Z"), 1, t, 1)), // unknown
+                by_gateway(&kx, kwh(&m1, 1, i64::MAX, 1)),                         // future
+                by_meter(&kx, kwh(&m1, 1, t, 1)),                                  // wrong signer
+                by_gateway(&kx, kwh(&long("Z"), 1, t, 1)),                         // unknown
             ],
         ),
         fx.submit(
@@ -1561,35 +1022,15 @@ fn messages_fit_the_limit_with_the_longest_identifiers() {
                 by_gateway(&kx, kwh(&m2, u64::MAX, t, 2)),        // bad signature
             ],
         ),
-        fx.tx(
-            &ent_b(),
-            TxPayload::RevokeDevice {
-                device: dev(&m1),
-                reason: "x".repeat(256),
-            },
-        ),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterGateway {
-                id: dev(&gx),
-                public_key: key(97).public_key(),
-            },
-        ),
+        fx.tx(&ent_b(), TxPayload::RevokeDevice { device: dev(&m1), reason: "x".repeat(256) }),
+        fx.tx(&ent_a(), TxPayload::RegisterGateway { id: dev(&gx), public_key: key(97).public_key() }),
         fx.submit(&kx, &long("Q"), vec![by_gateway(&kx, kwh(&m1, 1, t, 1))]),
-        fx.tx(
-            &ent_a(),
-            TxPayload::RegisterMeter {
-                meter: kwh_meter(&long("P"), &long("Q")),
-            },
-        ),
+        fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter(&long("P"), &long("Q")) }),
         fx.tx(
             &metrology(),
             TxPayload::RecordCalibration {
                 meter: dev(&m1),
-                calibration: Calibration {
-                    issuer: uscc(99_999),
-                    ..calibration(&cert, i64::MIN, i64::MAX)
-                },
+                calibration: Calibration { issuer: uscc(99_999), ..calibration(&cert, i64::MIN, i64::MAX) },
             },
         ),
     ];
@@ -1627,28 +1068,14 @@ fn malformed_transaction_is_never_included() {
     let mut fx = Fx::ready();
     // An empty reading batch breaks a limit that decoding enforces; a proposer must check it too.
     let empty = fx.submit(&gw_a1(), A_GW1, vec![]);
-    let rej = trustmeter_state::exec::check_includable(
-        &fx.state,
-        &empty,
-        &trustmeter_state::SignatureVerdicts::none(),
-    )
-    .expect_err("an empty batch is not includable");
+    let rej = trustmeter_state::exec::check_includable(&fx.state, &empty, &trustmeter_state::SignatureVerdicts::none())
+        .expect_err("an empty batch is not includable");
     assert_eq!(rej.code, RejectCode::Malformed);
     assert!(!rej.message.is_empty());
-    let good = fx.tx(
-        &ent_a(),
-        TxPayload::RegisterAccount {
-            public_key: key(64).public_key(),
-        },
-    );
-    let ctx = trustmeter_state::exec::BlockContext {
-        epoch: 1,
-        view: 1,
-        timestamp_ms: fx.next_ts(),
-    };
+    let good = fx.tx(&ent_a(), TxPayload::RegisterAccount { public_key: key(64).public_key() });
+    let ctx = trustmeter_state::exec::BlockContext { epoch: 1, view: 1, timestamp_ms: fx.next_ts() };
     let none = trustmeter_state::SignatureVerdicts::none();
-    let (block, _) =
-        trustmeter_state::build_block(&fx.state, &ctx, vec![empty.clone(), good.clone()], &none);
+    let (block, _) = trustmeter_state::build_block(&fx.state, &ctx, vec![empty.clone(), good.clone()], &none);
     assert_eq!(block.txs, vec![good]);
     // A block carrying it fails the body check before anything executes.
     let mut forged = block.clone();

@@ -49,9 +49,5 @@ pub fn decode<T: BorshDeserialize + Validate>(bytes: &[u8], max_len: usize) -> R
 
 /// Returns an error sentence when `len > max`.
 pub(crate) fn check_len(what: &str, len: usize, max: usize) -> Result<(), String> {
-    if len > max {
-        Err(format!("{what} has length {len}, more than the limit of {max}"))
-    } else {
-        Ok(())
-    }
+    if len > max { Err(format!("{what} has length {len}, more than the limit of {max}")) } else { Ok(()) }
 }

@@ -10,7 +10,9 @@ use std::fmt;
 
 /// A kind of energy or energy-consuming working medium (耗能工质), following the categories of
 /// the energy statistics forms (205-1) and GB/T 2589.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[borsh(use_discriminant = true)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
@@ -107,7 +109,9 @@ impl EnergyKind {
             EnergyKind::Steam => &[Tonne, Gigajoule, TonnePerHour],
             EnergyKind::Heat => &[Gigajoule, Megajoule],
             EnergyKind::RawCoal | EnergyKind::Coke => &[Tonne, Kilogram],
-            EnergyKind::FuelOil | EnergyKind::Diesel | EnergyKind::Gasoline | EnergyKind::Kerosene => &[Tonne, Kilogram, Litre],
+            EnergyKind::FuelOil | EnergyKind::Diesel | EnergyKind::Gasoline | EnergyKind::Kerosene => {
+                &[Tonne, Kilogram, Litre]
+            }
             EnergyKind::Lpg | EnergyKind::Lng => &[Tonne, Kilogram],
             EnergyKind::CompressedAir | EnergyKind::Oxygen | EnergyKind::Nitrogen => &[NormalCubicMetre, CubicMetre],
         }
@@ -115,7 +119,9 @@ impl EnergyKind {
 }
 
 /// A unit of measure. Instantaneous (rate) units are used with instantaneous registers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[borsh(use_discriminant = true)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
@@ -168,7 +174,9 @@ impl Unit {
 }
 
 /// How a meter's register behaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[borsh(use_discriminant = true)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
@@ -181,7 +189,9 @@ pub enum RegisterKind {
 }
 
 /// A fixed-point quantity: millionths of a unit, in an `i64`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Quantity(pub i64);
 

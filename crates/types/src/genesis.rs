@@ -78,7 +78,9 @@ impl Validate for Genesis {
         if self.validators.is_empty() {
             return Err("genesis has no validators".into());
         }
-        if self.params.max_block_txs as usize > MAX_TXS_PER_BLOCK || self.params.max_block_readings as usize > MAX_READINGS_PER_BLOCK {
+        if self.params.max_block_txs as usize > MAX_TXS_PER_BLOCK
+            || self.params.max_block_readings as usize > MAX_READINGS_PER_BLOCK
+        {
             return Err("block limits in params exceed the protocol limits".into());
         }
         if self.params.max_future_skew_ms < 0 {

@@ -109,7 +109,11 @@ impl Hash32 {
     }
     /// Parses 64 hex characters.
     pub fn from_hex(s: &str) -> Result<Self, IdError> {
-        let bad = |reason: &str| IdError::Invalid { what: "hash", value: s.chars().take(80).collect(), reason: reason.into() };
+        let bad = |reason: &str| IdError::Invalid {
+            what: "hash",
+            value: s.chars().take(80).collect(),
+            reason: reason.into(),
+        };
         let v = hex::decode(s).map_err(|_| bad("not hex"))?;
         let arr: [u8; 32] = v.try_into().map_err(|_| bad("not 32 bytes"))?;
         Ok(Hash32(arr))
@@ -172,7 +176,11 @@ impl UnifiedSocialCreditCode {
     }
 
     fn check_str(s: &str) -> Result<(), IdError> {
-        let bad = |reason: String| IdError::Invalid { what: "unified social credit code", value: s.chars().take(40).collect(), reason };
+        let bad = |reason: String| IdError::Invalid {
+            what: "unified social credit code",
+            value: s.chars().take(40).collect(),
+            reason,
+        };
         if s.len() != 18 || !s.is_ascii() {
             return Err(bad(format!("it must be 18 characters, found {}", s.chars().count())));
         }

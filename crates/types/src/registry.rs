@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 /// The role an organisation plays in the consortium. Roles decide which transactions its
 /// accounts may send.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[borsh(use_discriminant = true)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
@@ -60,7 +62,9 @@ impl Organisation {
 }
 
 /// Lifecycle of a device (gateway or meter).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[borsh(use_discriminant = true)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
@@ -87,7 +91,9 @@ pub struct Gateway {
 }
 
 /// Accuracy class of a meter (准确度等级), e.g. 0.5S for a revenue electricity meter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct AccuracyClass(pub u16);
 
@@ -99,7 +105,9 @@ impl AccuracyClass {
 }
 
 /// Where a meter sits: site / workshop / line / equipment (厂区 / 车间 / 产线 / 设备), at least the site.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct LocationPath(pub Vec<String>);
 

@@ -181,9 +181,7 @@ impl Validate for Transaction {
                 id.check()?;
                 public_key.check()
             }
-            TxPayload::RegisterMeter { meter } => {
-                meter.clone().into_meter(placeholder_owner()).check()
-            }
+            TxPayload::RegisterMeter { meter } => meter.clone().into_meter(placeholder_owner()).check(),
             TxPayload::RecordCalibration { meter, calibration } => {
                 meter.check()?;
                 calibration.check()

@@ -4,15 +4,15 @@
 
 use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
 use trustmeter_types::limits::{
-    MAX_BLOCK_BYTES, MAX_DEVICE_ID_LEN, MAX_MESSAGE_LEN, MAX_READINGS_PER_BLOCK,
-    MAX_READINGS_PER_TX, MAX_TX_BYTES, MAX_TXS_PER_BLOCK,
+    MAX_BLOCK_BYTES, MAX_DEVICE_ID_LEN, MAX_MESSAGE_LEN, MAX_READINGS_PER_BLOCK, MAX_READINGS_PER_TX, MAX_TX_BYTES,
+    MAX_TXS_PER_BLOCK,
 };
 use trustmeter_types::tx::MeterSpec;
 use trustmeter_types::{
-    AccuracyClass, Block, BlockHeader, Calibration, ChainId, ChainParams, DecodeError, DeviceId,
-    EnergyKind, Genesis, GenesisAccount, GenesisValidator, Hash32, KeyScheme, LocationPath,
-    OrgKind, Organisation, PublicKey, Quantity, Reading, ReadingSigner, RegisterKind, Signature,
-    SignedReading, Transaction, TxBody, TxPayload, UnifiedSocialCreditCode, Unit, decode, encode,
+    AccuracyClass, Block, BlockHeader, Calibration, ChainId, ChainParams, DecodeError, DeviceId, EnergyKind, Genesis,
+    GenesisAccount, GenesisValidator, Hash32, KeyScheme, LocationPath, OrgKind, Organisation, PublicKey, Quantity,
+    Reading, ReadingSigner, RegisterKind, Signature, SignedReading, Transaction, TxBody, TxPayload,
+    UnifiedSocialCreditCode, Unit, decode, encode,
 };
 
 fn key(seed: u8) -> SigningKey {
@@ -58,10 +58,7 @@ fn unsigned_reading(seq: u64) -> SignedReading {
     SignedReading {
         reading: reading("A-EM1", seq),
         signer: ReadingSigner::Gateway,
-        signature: Signature {
-            scheme: KeyScheme::Ed25519,
-            bytes: vec![7; 64],
-        },
+        signature: Signature { scheme: KeyScheme::Ed25519, bytes: vec![7; 64] },
     }
 }
 
@@ -92,69 +89,32 @@ fn calibration() -> Calibration {
 /// One payload of every kind.
 fn payloads() -> Vec<TxPayload> {
     vec![
-        TxPayload::RegisterAccount {
-            public_key: key(30).public_key(),
-        },
-        TxPayload::RegisterGateway {
-            id: dev("A-GW1"),
-            public_key: key(11).public_key(),
-        },
-        TxPayload::RegisterMeter {
-            meter: meter_spec(),
-        },
-        TxPayload::RecordCalibration {
-            meter: dev("A-EM1"),
-            calibration: calibration(),
-        },
-        TxPayload::ActivateDevice {
-            device: dev("A-EM1"),
-        },
-        TxPayload::RevokeDevice {
-            device: dev("A-EM1"),
-            reason: "铅封损坏 (seal broken)".into(),
-        },
-        TxPayload::SubmitReadings {
-            gateway: dev("A-GW1"),
-            readings: (1..=3).map(signed_reading).collect(),
-        },
+        TxPayload::RegisterAccount { public_key: key(30).public_key() },
+        TxPayload::RegisterGateway { id: dev("A-GW1"), public_key: key(11).public_key() },
+        TxPayload::RegisterMeter { meter: meter_spec() },
+        TxPayload::RecordCalibration { meter: dev("A-EM1"), calibration: calibration() },
+        TxPayload::ActivateDevice { device: dev("A-EM1") },
+        TxPayload::RevokeDevice { device: dev("A-EM1"), reason: "铅封损坏 (seal broken)".into() },
+        TxPayload::SubmitReadings { gateway: dev("A-GW1"), readings: (1..=3).map(signed_reading).collect() },
     ]
 }
 
 fn tx(payload: TxPayload) -> Transaction {
     let k = key(3);
-    sign_tx(
-        &k,
-        TxBody {
-            chain_id: chain(),
-            sender: k.public_key(),
-            nonce: 42,
-            payload,
-        },
-    )
+    sign_tx(&k, TxBody { chain_id: chain(), sender: k.public_key(), nonce: 42, payload })
 }
 
 /// A transaction whose body is taken as given, with a placeholder signature of the right shape.
 fn unsigned_tx(payload: TxPayload) -> Transaction {
     let k = key(3);
     Transaction {
-        body: TxBody {
-            chain_id: chain(),
-            sender: k.public_key(),
-            nonce: 1,
-            payload,
-        },
-        signature: Signature {
-            scheme: KeyScheme::Ed25519,
-            bytes: vec![9; 64],
-        },
+        body: TxBody { chain_id: chain(), sender: k.public_key(), nonce: 1, payload },
+        signature: Signature { scheme: KeyScheme::Ed25519, bytes: vec![9; 64] },
     }
 }
 
 fn batch(n: usize) -> TxPayload {
-    TxPayload::SubmitReadings {
-        gateway: dev("A-GW1"),
-        readings: (1..=n as u64).map(unsigned_reading).collect(),
-    }
+    TxPayload::SubmitReadings { gateway: dev("A-GW1"), readings: (1..=n as u64).map(unsigned_reading).collect() }
 }
 
 fn decode_tx(bytes: &[u8]) -> Result<Transaction, DecodeError> {
@@ -190,30 +150,20 @@ fn header(txs: &[Transaction]) -> BlockHeader {
         state_root: Hash32([4; 32]),
         receipts_root: Hash32([5; 32]),
         tx_count: txs.len() as u32,
-        reading_count: txs
-            .iter()
-            .map(|t| t.body.payload.reading_count() as u32)
-            .sum(),
+        reading_count: txs.iter().map(|t| t.body.payload.reading_count() as u32).sum(),
         readings_accepted: 2,
     }
 }
 
 fn block(txs: Vec<Transaction>) -> Block {
-    Block {
-        header: header(&txs),
-        txs,
-    }
+    Block { header: header(&txs), txs }
 }
 
 /// Position of the single byte where two encodings of equal length differ.
 fn differing_byte(a: &[u8], b: &[u8]) -> usize {
     assert_eq!(a.len(), b.len());
     let diffs: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
-    assert_eq!(
-        diffs.len(),
-        1,
-        "the encodings should differ in exactly one byte"
-    );
+    assert_eq!(diffs.len(), 1, "the encodings should differ in exactly one byte");
     diffs[0]
 }
 
@@ -231,12 +181,7 @@ fn transactions_of_every_kind_round_trip() {
         assert_eq!(back, t, "{kind}");
         assert_eq!(encode(&back), bytes, "{kind}: encode(decode(b)) == b");
         // And the signature still verifies over the decoded body.
-        trustmeter_crypto::verify(
-            &back.body.sender,
-            &back.body.signing_payload(),
-            &back.signature,
-        )
-        .unwrap();
+        trustmeter_crypto::verify(&back.body.sender, &back.body.signing_payload(), &back.signature).unwrap();
     }
 }
 
@@ -263,10 +208,7 @@ fn genesis_round_trips_and_is_checked() {
             kind: OrgKind::Regulator,
             region: 430_000,
         }],
-        accounts: vec![GenesisAccount {
-            org: uscc(1),
-            public_key: key(1).public_key(),
-        }],
+        accounts: vec![GenesisAccount { org: uscc(1), public_key: key(1).public_key() }],
         validators: vec![GenesisValidator {
             name: "v1".into(),
             org: uscc(1),
@@ -280,16 +222,10 @@ fn genesis_round_trips_and_is_checked() {
     assert_eq!(encode(&back), bytes);
     let mut no_validators = g.clone();
     no_validators.validators.clear();
-    assert!(matches!(
-        decode::<Genesis>(&encode(&no_validators), 1 << 20),
-        Err(DecodeError::Invalid(_))
-    ));
+    assert!(matches!(decode::<Genesis>(&encode(&no_validators), 1 << 20), Err(DecodeError::Invalid(_))));
     let mut unknown_org = g;
     unknown_org.accounts[0].org = uscc(9);
-    assert!(matches!(
-        decode::<Genesis>(&encode(&unknown_org), 1 << 20),
-        Err(DecodeError::Invalid(_))
-    ));
+    assert!(matches!(decode::<Genesis>(&encode(&unknown_org), 1 << 20), Err(DecodeError::Invalid(_))));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,9 +234,7 @@ fn genesis_round_trips_and_is_checked() {
 
 #[test]
 fn trailing_bytes_are_refused() {
-    let t = tx(TxPayload::ActivateDevice {
-        device: dev("A-EM1"),
-    });
+    let t = tx(TxPayload::ActivateDevice { device: dev("A-EM1") });
     for extra in [&[0u8][..], &[1u8, 2, 3][..], &encode(&t)[..]] {
         let mut bytes = encode(&t);
         bytes.extend_from_slice(extra);
@@ -308,18 +242,12 @@ fn trailing_bytes_are_refused() {
     }
     let mut bytes = encode(&block(vec![t]));
     bytes.push(0);
-    assert!(matches!(
-        decode::<Block>(&bytes, MAX_BLOCK_BYTES),
-        Err(DecodeError::Malformed(_))
-    ));
+    assert!(matches!(decode::<Block>(&bytes, MAX_BLOCK_BYTES), Err(DecodeError::Malformed(_))));
 }
 
 #[test]
 fn truncated_input_is_refused() {
-    let bytes = encode(&tx(TxPayload::RecordCalibration {
-        meter: dev("A-EM1"),
-        calibration: calibration(),
-    }));
+    let bytes = encode(&tx(TxPayload::RecordCalibration { meter: dev("A-EM1"), calibration: calibration() }));
     for n in 0..bytes.len() {
         expect_malformed(&bytes[..n]);
     }
@@ -329,38 +257,22 @@ fn truncated_input_is_refused() {
 fn oversize_input_is_refused_before_decoding() {
     // Garbage that would not even decode: the length check comes first.
     let big = vec![0xFFu8; MAX_TX_BYTES + 1];
-    assert_eq!(
-        decode_tx(&big),
-        Err(DecodeError::TooLong {
-            len: MAX_TX_BYTES + 1,
-            max: MAX_TX_BYTES
-        })
-    );
+    assert_eq!(decode_tx(&big), Err(DecodeError::TooLong { len: MAX_TX_BYTES + 1, max: MAX_TX_BYTES }));
     // A valid transaction against a bound one byte too small, and exactly at its size.
-    let bytes = encode(&tx(TxPayload::ActivateDevice {
-        device: dev("A-EM1"),
-    }));
+    let bytes = encode(&tx(TxPayload::ActivateDevice { device: dev("A-EM1") }));
     assert_eq!(
         decode::<Transaction>(&bytes, bytes.len() - 1),
-        Err(DecodeError::TooLong {
-            len: bytes.len(),
-            max: bytes.len() - 1
-        })
+        Err(DecodeError::TooLong { len: bytes.len(), max: bytes.len() - 1 })
     );
     assert!(decode::<Transaction>(&bytes, bytes.len()).is_ok());
     let b = encode(&block(vec![]));
-    assert!(matches!(
-        decode::<Block>(&b, b.len() - 1),
-        Err(DecodeError::TooLong { .. })
-    ));
+    assert!(matches!(decode::<Block>(&b, b.len() - 1), Err(DecodeError::TooLong { .. })));
 }
 
 #[test]
 fn absurd_length_prefixes_are_malformed_not_fatal() {
     // The chain id's u32 length prefix is the first four bytes.
-    let mut bytes = encode(&tx(TxPayload::ActivateDevice {
-        device: dev("A-EM1"),
-    }));
+    let mut bytes = encode(&tx(TxPayload::ActivateDevice { device: dev("A-EM1") }));
     bytes[..4].copy_from_slice(&u32::MAX.to_le_bytes());
     expect_malformed(&bytes);
     // The reading vector's length prefix.
@@ -381,10 +293,7 @@ fn absurd_length_prefixes_are_malformed_not_fatal() {
 #[test]
 fn reading_batch_over_the_limit_is_invalid() {
     let at_limit = unsigned_tx(batch(MAX_READINGS_PER_TX));
-    assert!(
-        encode(&at_limit).len() < MAX_TX_BYTES,
-        "the limit test must not trip the size bound"
-    );
+    assert!(encode(&at_limit).len() < MAX_TX_BYTES, "the limit test must not trip the size bound");
     assert!(decode_tx(&encode(&at_limit)).is_ok());
     let over = unsigned_tx(batch(MAX_READINGS_PER_TX + 1));
     assert!(encode(&over).len() < MAX_TX_BYTES);
@@ -400,140 +309,63 @@ fn empty_reading_batch_is_invalid() {
 fn device_id_longer_than_64_is_invalid() {
     let ok = "D".repeat(MAX_DEVICE_ID_LEN);
     let long = "D".repeat(MAX_DEVICE_ID_LEN + 1);
-    assert!(
-        decode_tx(&encode(&unsigned_tx(TxPayload::ActivateDevice {
-            device: raw_device_id(&ok)
-        })))
-        .is_ok()
-    );
+    assert!(decode_tx(&encode(&unsigned_tx(TxPayload::ActivateDevice { device: raw_device_id(&ok) }))).is_ok());
+    expect_invalid(&unsigned_tx(TxPayload::ActivateDevice { device: raw_device_id(&long) }), "device id");
     expect_invalid(
-        &unsigned_tx(TxPayload::ActivateDevice {
-            device: raw_device_id(&long),
-        }),
+        &unsigned_tx(TxPayload::RegisterGateway { id: raw_device_id(&long), public_key: key(5).public_key() }),
         "device id",
     );
     expect_invalid(
-        &unsigned_tx(TxPayload::RegisterGateway {
-            id: raw_device_id(&long),
-            public_key: key(5).public_key(),
-        }),
-        "device id",
-    );
-    expect_invalid(
-        &unsigned_tx(TxPayload::SubmitReadings {
-            gateway: raw_device_id(&long),
-            readings: vec![unsigned_reading(1)],
-        }),
+        &unsigned_tx(TxPayload::SubmitReadings { gateway: raw_device_id(&long), readings: vec![unsigned_reading(1)] }),
         "device id",
     );
     let mut r = unsigned_reading(1);
     r.reading.meter = raw_device_id(&long);
-    expect_invalid(
-        &unsigned_tx(TxPayload::SubmitReadings {
-            gateway: dev("A-GW1"),
-            readings: vec![r],
-        }),
-        "reading 0",
-    );
+    expect_invalid(&unsigned_tx(TxPayload::SubmitReadings { gateway: dev("A-GW1"), readings: vec![r] }), "reading 0");
     let mut spec = meter_spec();
     spec.gateway = raw_device_id(&long);
-    expect_invalid(
-        &unsigned_tx(TxPayload::RegisterMeter { meter: spec }),
-        "device id",
-    );
+    expect_invalid(&unsigned_tx(TxPayload::RegisterMeter { meter: spec }), "device id");
     // Characters outside the allowed set and the empty id are refused the same way.
-    expect_invalid(
-        &unsigned_tx(TxPayload::ActivateDevice {
-            device: raw_device_id("a b"),
-        }),
-        "device id",
-    );
-    expect_invalid(
-        &unsigned_tx(TxPayload::ActivateDevice {
-            device: raw_device_id(""),
-        }),
-        "device id",
-    );
+    expect_invalid(&unsigned_tx(TxPayload::ActivateDevice { device: raw_device_id("a b") }), "device id");
+    expect_invalid(&unsigned_tx(TxPayload::ActivateDevice { device: raw_device_id("") }), "device id");
 }
 
 #[test]
 fn public_keys_and_signatures_of_wrong_length_are_invalid() {
-    let short = PublicKey {
-        scheme: KeyScheme::Ed25519,
-        bytes: vec![1; 31],
-    };
-    let long = PublicKey {
-        scheme: KeyScheme::Ed25519,
-        bytes: vec![1; 33],
-    };
-    expect_invalid(
-        &unsigned_tx(TxPayload::RegisterAccount {
-            public_key: short.clone(),
-        }),
-        "public key",
-    );
-    expect_invalid(
-        &unsigned_tx(TxPayload::RegisterGateway {
-            id: dev("A-GW1"),
-            public_key: long,
-        }),
-        "public key",
-    );
+    let short = PublicKey { scheme: KeyScheme::Ed25519, bytes: vec![1; 31] };
+    let long = PublicKey { scheme: KeyScheme::Ed25519, bytes: vec![1; 33] };
+    expect_invalid(&unsigned_tx(TxPayload::RegisterAccount { public_key: short.clone() }), "public key");
+    expect_invalid(&unsigned_tx(TxPayload::RegisterGateway { id: dev("A-GW1"), public_key: long }), "public key");
     let mut spec = meter_spec();
     spec.public_key = Some(short.clone());
-    expect_invalid(
-        &unsigned_tx(TxPayload::RegisterMeter { meter: spec }),
-        "public key",
-    );
-    let mut t = unsigned_tx(TxPayload::ActivateDevice {
-        device: dev("A-EM1"),
-    });
+    expect_invalid(&unsigned_tx(TxPayload::RegisterMeter { meter: spec }), "public key");
+    let mut t = unsigned_tx(TxPayload::ActivateDevice { device: dev("A-EM1") });
     t.body.sender = short;
     expect_invalid(&t, "public key");
     // An SM2 key has 33 bytes; 32 is wrong for it.
-    let mut t = unsigned_tx(TxPayload::ActivateDevice {
-        device: dev("A-EM1"),
-    });
-    t.body.sender = PublicKey {
-        scheme: KeyScheme::Sm2,
-        bytes: vec![2; 32],
-    };
+    let mut t = unsigned_tx(TxPayload::ActivateDevice { device: dev("A-EM1") });
+    t.body.sender = PublicKey { scheme: KeyScheme::Sm2, bytes: vec![2; 32] };
     expect_invalid(&t, "public key");
     // Signatures.
-    let mut t = unsigned_tx(TxPayload::ActivateDevice {
-        device: dev("A-EM1"),
-    });
+    let mut t = unsigned_tx(TxPayload::ActivateDevice { device: dev("A-EM1") });
     t.signature.bytes.pop();
     expect_invalid(&t, "signature");
     let mut r = unsigned_reading(1);
     r.signature.bytes.push(0);
-    expect_invalid(
-        &unsigned_tx(TxPayload::SubmitReadings {
-            gateway: dev("A-GW1"),
-            readings: vec![r],
-        }),
-        "signature",
-    );
+    expect_invalid(&unsigned_tx(TxPayload::SubmitReadings { gateway: dev("A-GW1"), readings: vec![r] }), "signature");
     // A signature whose scheme differs from the sender's.
-    let mut t = unsigned_tx(TxPayload::ActivateDevice {
-        device: dev("A-EM1"),
-    });
+    let mut t = unsigned_tx(TxPayload::ActivateDevice { device: dev("A-EM1") });
     t.signature.scheme = KeyScheme::Sm2;
     expect_invalid(&t, "scheme");
 }
 
 #[test]
 fn other_field_limits_are_invalid() {
-    let mut t = unsigned_tx(TxPayload::ActivateDevice {
-        device: dev("A-EM1"),
-    });
+    let mut t = unsigned_tx(TxPayload::ActivateDevice { device: dev("A-EM1") });
     t.body.chain_id = borsh::from_slice(&borsh::to_vec(&"c".repeat(33)).unwrap()).unwrap();
     expect_invalid(&t, "chain id");
     expect_invalid(
-        &unsigned_tx(TxPayload::RevokeDevice {
-            device: dev("A-EM1"),
-            reason: "x".repeat(MAX_MESSAGE_LEN + 1),
-        }),
+        &unsigned_tx(TxPayload::RevokeDevice { device: dev("A-EM1"), reason: "x".repeat(MAX_MESSAGE_LEN + 1) }),
         "revocation reason",
     );
     assert!(
@@ -549,28 +381,19 @@ fn other_field_limits_are_invalid() {
     let wrong = if s.ends_with('0') { "1" } else { "0" };
     c.issuer = borsh::from_slice(&borsh::to_vec(&format!("{}{wrong}", &s[..17])).unwrap()).unwrap();
     expect_invalid(
-        &unsigned_tx(TxPayload::RecordCalibration {
-            meter: dev("A-EM1"),
-            calibration: c,
-        }),
+        &unsigned_tx(TxPayload::RecordCalibration { meter: dev("A-EM1"), calibration: c }),
         "check character",
     );
     let mut c = calibration();
     c.valid_until_ms = c.valid_from_ms;
     expect_invalid(
-        &unsigned_tx(TxPayload::RecordCalibration {
-            meter: dev("A-EM1"),
-            calibration: c,
-        }),
+        &unsigned_tx(TxPayload::RecordCalibration { meter: dev("A-EM1"), calibration: c }),
         "ends before it starts",
     );
     let mut c = calibration();
     c.certificate_no.clear();
     expect_invalid(
-        &unsigned_tx(TxPayload::RecordCalibration {
-            meter: dev("A-EM1"),
-            calibration: c,
-        }),
+        &unsigned_tx(TxPayload::RecordCalibration { meter: dev("A-EM1"), calibration: c }),
         "certificate number",
     );
     // Meter specs: unit not of the energy kind, rate unit on a cumulative register, empty
@@ -579,26 +402,14 @@ fn other_field_limits_are_invalid() {
     let cases: Vec<(Edit, &str)> = vec![
         (|m| m.unit = Unit::CubicMetre, "not a unit for"),
         (|m| m.unit = Unit::Kilowatt, "rate units"),
-        (
-            |m| m.location = LocationPath(vec![]),
-            "location path is empty",
-        ),
-        (
-            |m| m.location = LocationPath(vec!["a/b".into()]),
-            "location segment",
-        ),
-        (
-            |m| m.register_max = Quantity::from_micros(0),
-            "register maximum",
-        ),
+        (|m| m.location = LocationPath(vec![]), "location path is empty"),
+        (|m| m.location = LocationPath(vec!["a/b".into()]), "location segment"),
+        (|m| m.register_max = Quantity::from_micros(0), "register maximum"),
     ];
     for (f, needle) in cases {
         let mut spec = meter_spec();
         f(&mut spec);
-        expect_invalid(
-            &unsigned_tx(TxPayload::RegisterMeter { meter: spec }),
-            needle,
-        );
+        expect_invalid(&unsigned_tx(TxPayload::RegisterMeter { meter: spec }), needle);
     }
 }
 
@@ -609,15 +420,10 @@ fn other_field_limits_are_invalid() {
 #[test]
 fn bad_enum_tags_are_malformed() {
     // The payload tag follows the chain id, the sender key and the nonce.
-    let t = tx(TxPayload::ActivateDevice {
-        device: dev("A-EM1"),
-    });
+    let t = tx(TxPayload::ActivateDevice { device: dev("A-EM1") });
     let bytes = encode(&t);
     let payload_at = encode(&t.body.chain_id).len() + encode(&t.body.sender).len() + 8;
-    assert_eq!(
-        bytes[payload_at], 4,
-        "ActivateDevice is the fifth payload kind"
-    );
+    assert_eq!(bytes[payload_at], 4, "ActivateDevice is the fifth payload kind");
     for tag in [7u8, 8, 0xFF] {
         let mut b = bytes.clone();
         b[payload_at] = tag;
@@ -634,10 +440,7 @@ fn bad_enum_tags_are_malformed() {
     let with = |f: &dyn Fn(&mut SignedReading)| {
         let mut r = unsigned_reading(1);
         f(&mut r);
-        encode(&unsigned_tx(TxPayload::SubmitReadings {
-            gateway: dev("A-GW1"),
-            readings: vec![r],
-        }))
+        encode(&unsigned_tx(TxPayload::SubmitReadings { gateway: dev("A-GW1"), readings: vec![r] }))
     };
     let base = with(&|_| {});
     let cases: [(Vec<u8>, &[u8]); 3] = [
@@ -690,14 +493,10 @@ fn block_counts_and_limits_are_checked() {
 
     let mut b = block(txs.clone());
     b.header.tx_count += 1;
-    assert!(
-        matches!(decode_block(&b), Err(DecodeError::Invalid(m)) if m.contains("transaction count"))
-    );
+    assert!(matches!(decode_block(&b), Err(DecodeError::Invalid(m)) if m.contains("transaction count")));
     let mut b = block(txs.clone());
     b.header.reading_count -= 1;
-    assert!(
-        matches!(decode_block(&b), Err(DecodeError::Invalid(m)) if m.contains("reading count"))
-    );
+    assert!(matches!(decode_block(&b), Err(DecodeError::Invalid(m)) if m.contains("reading count")));
 
     // An invalid transaction inside a block names its position.
     let mut inner = txs.clone();
@@ -707,15 +506,11 @@ fn block_counts_and_limits_are_checked() {
     );
 
     // Too many transactions.
-    let small = unsigned_tx(TxPayload::ActivateDevice {
-        device: dev("A-EM1"),
-    });
+    let small = unsigned_tx(TxPayload::ActivateDevice { device: dev("A-EM1") });
     let at_limit = block(vec![small.clone(); MAX_TXS_PER_BLOCK]);
     assert!(decode_block(&at_limit).is_ok());
     let over = block(vec![small; MAX_TXS_PER_BLOCK + 1]);
-    assert!(
-        matches!(decode_block(&over), Err(DecodeError::Invalid(m)) if m.contains("block transactions"))
-    );
+    assert!(matches!(decode_block(&over), Err(DecodeError::Invalid(m)) if m.contains("block transactions")));
 
     // Too many readings across transactions, each batch within its own limit.
     let full = unsigned_tx(batch(MAX_READINGS_PER_TX));
@@ -727,7 +522,5 @@ fn block_counts_and_limits_are_checked() {
     over.push(unsigned_tx(batch(1)));
     let over = block(over);
     assert!(encode(&over).len() <= MAX_BLOCK_BYTES);
-    assert!(
-        matches!(decode_block(&over), Err(DecodeError::Invalid(m)) if m.contains("block readings"))
-    );
+    assert!(matches!(decode_block(&over), Err(DecodeError::Invalid(m)) if m.contains("block readings")));
 }

@@ -20,7 +20,8 @@ use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
 use trustmeter_types::registry::{AccuracyClass, Calibration, LocationPath};
 use trustmeter_types::tx::MeterSpec;
 use trustmeter_types::{
-    DeviceId, DeviceStatus, EnergyKind, Hash32, Quantity, Reading, ReadingSigner, RegisterKind, Transaction, TxBody, TxPayload, Unit,
+    DeviceId, DeviceStatus, EnergyKind, Hash32, Quantity, Reading, ReadingSigner, RegisterKind, Transaction, TxBody,
+    TxPayload, Unit,
 };
 
 /// What one validator saw finalized: height → (block hash, state root).
@@ -44,7 +45,10 @@ pub const GENESIS_MS: i64 = 0;
 
 impl Cluster {
     pub async fn new(ctx: deterministic::Context, n: usize, behaviours: Vec<Behaviour>) -> Self {
-        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let devnet = Devnet::new("hunan-test", n, 1, 7, GENESIS_MS, 30_000);
         let keys: Vec<ed25519::PublicKey> = devnet.validator_keys.iter().map(|k| k.public_key()).collect();
         let (network, oracle) = Network::new_with_peers(
@@ -59,7 +63,11 @@ impl Cluster {
         )
         .await;
         network.start();
-        let link = Link { latency: Duration::from_millis(20), jitter: Duration::from_millis(5), success_rate: probability!(1.0) };
+        let link = Link {
+            latency: Duration::from_millis(20),
+            jitter: Duration::from_millis(5),
+            success_rate: probability!(1.0),
+        };
         let mut c = Cluster {
             ctx,
             oracle,
@@ -83,7 +91,8 @@ impl Cluster {
         let control = self.oracle.control(self.keys[i].clone());
         let quota = Quota::per_second(NZU32!(100_000));
         let mut reg = Vec::new();
-        for ch in [channels::VOTES, channels::CERTIFICATES, channels::RESOLVER, channels::BACKFILL, channels::BROADCAST] {
+        for ch in [channels::VOTES, channels::CERTIFICATES, channels::RESOLVER, channels::BACKFILL, channels::BROADCAST]
+        {
             reg.push(control.register(ch, quota).await.expect("register channel"));
         }
         let mut reg = reg.into_iter();
@@ -115,7 +124,11 @@ impl Cluster {
             while let Some(f) = rx.next().await {
                 let b = &f.block.block.header;
                 let prev = history.lock().unwrap().insert(b.height, (f.block.hash(), f.output.state.root()));
-                assert!(prev.is_none() || prev == Some((f.block.hash(), f.output.state.root())), "a validator changed its mind about height {}", b.height);
+                assert!(
+                    prev.is_none() || prev == Some((f.block.hash(), f.output.state.root())),
+                    "a validator changed its mind about height {}",
+                    b.height
+                );
             }
         });
         self.validators[i] = Some(v);
@@ -184,18 +197,30 @@ impl Cluster {
                 return;
             }
             if self.ctx.current().duration_since(start).unwrap() > limit {
-                panic!("validators {who:?} did not reach height {height} within {limit:?}: heights {:?}", who.iter().map(|i| self.height(*i)).collect::<Vec<_>>());
+                panic!(
+                    "validators {who:?} did not reach height {height} within {limit:?}: heights {:?}",
+                    who.iter().map(|i| self.height(*i)).collect::<Vec<_>>()
+                );
             }
             self.ctx.sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// Waits until `pred` holds on validator `i`'s finalized state.
-    pub async fn wait_state(&self, i: usize, what: &str, limit: Duration, pred: impl Fn(&trustmeter_state::State) -> bool) {
+    pub async fn wait_state(
+        &self,
+        i: usize,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&trustmeter_state::State) -> bool,
+    ) {
         let start = self.ctx.current();
         while !pred(&self.app(i).finalized_state()) {
             if self.ctx.current().duration_since(start).unwrap() > limit {
-                panic!("validator {i}: {what} did not happen within {limit:?} (heights {:?})", self.running().iter().map(|i| self.height(*i)).collect::<Vec<_>>());
+                panic!(
+                    "validator {i}: {what} did not happen within {limit:?} (heights {:?})",
+                    self.running().iter().map(|i| self.height(*i)).collect::<Vec<_>>()
+                );
             }
             self.ctx.sleep(Duration::from_millis(50)).await;
         }
@@ -203,7 +228,8 @@ impl Cluster {
 
     /// Every pair of validators agrees at every height both finalized; returns the common height.
     pub fn assert_agreement(&self, who: &[usize]) -> u64 {
-        let hs: Vec<BTreeMap<u64, (Hash32, Hash32)>> = who.iter().map(|i| self.histories[*i].lock().unwrap().clone()).collect();
+        let hs: Vec<BTreeMap<u64, (Hash32, Hash32)>> =
+            who.iter().map(|i| self.histories[*i].lock().unwrap().clone()).collect();
         for (a, ha) in hs.iter().enumerate() {
             for hb in hs.iter().skip(a + 1) {
                 for (h, va) in ha {
@@ -233,7 +259,11 @@ impl Plant {
         Plant {
             gateway_id: DeviceId::new("ACME-GW01").unwrap(),
             gateway_key: k(200),
-            meters: (0..4).map(|i| (DeviceId::new(format!("ACME-EM{i:02}")).unwrap(), if i % 2 == 0 { Some(k(100 + i)) } else { None })).collect(),
+            meters: (0..4)
+                .map(|i| {
+                    (DeviceId::new(format!("ACME-EM{i:02}")).unwrap(), if i % 2 == 0 { Some(k(100 + i)) } else { None })
+                })
+                .collect(),
             seqs: vec![0; 4],
             registers: vec![1_000_000; 4],
             nonce: 0,
@@ -249,7 +279,12 @@ impl Plant {
         let dn = &c.devnet;
         let ent = &dn.enterprises[0];
         let mut n = 1;
-        let tx = Self::sign(&ent.key, dn, n, TxPayload::RegisterGateway { id: self.gateway_id.clone(), public_key: self.gateway_key.public_key() });
+        let tx = Self::sign(
+            &ent.key,
+            dn,
+            n,
+            TxPayload::RegisterGateway { id: self.gateway_id.clone(), public_key: self.gateway_key.public_key() },
+        );
         c.submit(&tx);
         let v = c.running()[0];
         c.wait_state(v, "gateway registered", Duration::from_secs(30), |s| s.gateway(&self.gateway_id).is_some()).await;
@@ -269,10 +304,23 @@ impl Plant {
             };
             c.submit(&Self::sign(&ent.key, dn, n, TxPayload::RegisterMeter { meter: spec }));
         }
-        c.wait_state(v, "meters registered", Duration::from_secs(30), |s| self.meters.iter().all(|(id, _)| s.meter(id).is_some())).await;
+        c.wait_state(v, "meters registered", Duration::from_secs(30), |s| {
+            self.meters.iter().all(|(id, _)| s.meter(id).is_some())
+        })
+        .await;
         for (i, (id, _)) in self.meters.iter().enumerate() {
-            let cal = Calibration { certificate_no: format!("HN-2026-{i:04}"), issuer: dn.metrology.org.id.clone(), valid_from_ms: GENESIS_MS - 86_400_000, valid_until_ms: GENESIS_MS + 365 * 86_400_000 };
-            c.submit(&Self::sign(&dn.metrology.key, dn, 1 + i as u64, TxPayload::RecordCalibration { meter: id.clone(), calibration: cal }));
+            let cal = Calibration {
+                certificate_no: format!("HN-2026-{i:04}"),
+                issuer: dn.metrology.org.id.clone(),
+                valid_from_ms: GENESIS_MS - 86_400_000,
+                valid_until_ms: GENESIS_MS + 365 * 86_400_000,
+            };
+            c.submit(&Self::sign(
+                &dn.metrology.key,
+                dn,
+                1 + i as u64,
+                TxPayload::RecordCalibration { meter: id.clone(), calibration: cal },
+            ));
         }
         let mut rn = 1;
         c.submit(&Self::sign(&dn.regulator.key, dn, rn, TxPayload::ActivateDevice { device: self.gateway_id.clone() }));
@@ -282,7 +330,9 @@ impl Plant {
         }
         c.wait_state(v, "devices active and calibrated", Duration::from_secs(30), |s| {
             s.gateway(&self.gateway_id).map(|g| g.status == DeviceStatus::Active).unwrap_or(false)
-                && self.meters.iter().all(|(id, _)| s.meter(id).map(|m| m.status == DeviceStatus::Active && m.calibration.is_some()).unwrap_or(false))
+                && self.meters.iter().all(|(id, _)| {
+                    s.meter(id).map(|m| m.status == DeviceStatus::Active && m.calibration.is_some()).unwrap_or(false)
+                })
         })
         .await;
     }
@@ -293,14 +343,26 @@ impl Plant {
         for (i, (id, key)) in self.meters.iter().enumerate() {
             self.seqs[i] += 1;
             self.registers[i] += 1_500_000 + (i as i64) * 10_000;
-            let r = Reading { meter: id.clone(), seq: self.seqs[i], timestamp_ms: t_ms, value: Quantity::from_micros(self.registers[i]), unit: Unit::KilowattHour, manual: false };
+            let r = Reading {
+                meter: id.clone(),
+                seq: self.seqs[i],
+                timestamp_ms: t_ms,
+                value: Quantity::from_micros(self.registers[i]),
+                unit: Unit::KilowattHour,
+                manual: false,
+            };
             readings.push(match key {
                 Some(k) => sign_reading(k, r, ReadingSigner::Meter),
                 None => sign_reading(&self.gateway_key, r, ReadingSigner::Gateway),
             });
         }
         self.nonce += 1;
-        Self::sign(&self.gateway_key, chain, self.nonce, TxPayload::SubmitReadings { gateway: self.gateway_id.clone(), readings })
+        Self::sign(
+            &self.gateway_key,
+            chain,
+            self.nonce,
+            TxPayload::SubmitReadings { gateway: self.gateway_id.clone(), readings },
+        )
     }
 
     /// Readings accepted on chain, per meter, as validator `i` sees it.

@@ -13,17 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use trustmeter_chain::app::Behaviour;
 use trustmeter_chain::devnet::Devnet;
-use trustmeter_chain::engine::{
-    Channels, Timeouts, ValidatorConfig, channels, max_message_size, start_validator,
-};
+use trustmeter_chain::engine::{Channels, Timeouts, ValidatorConfig, channels, max_message_size, start_validator};
 use trustmeter_chain::mempool::{Mempool, MempoolLimits, precheck};
 use trustmeter_chain::{App, Validator};
 use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
 use trustmeter_types::registry::{AccuracyClass, Calibration, LocationPath};
 use trustmeter_types::tx::MeterSpec;
 use trustmeter_types::{
-    DeviceId, DeviceStatus, EnergyKind, Hash32, Quantity, Reading, ReadingSigner, RegisterKind,
-    Transaction, TxBody, TxPayload, Unit,
+    DeviceId, DeviceStatus, EnergyKind, Hash32, Quantity, Reading, ReadingSigner, RegisterKind, Transaction, TxBody,
+    TxPayload, Unit,
 };
 
 /// What one validator saw finalized: height → (block hash, state root).
@@ -52,11 +50,7 @@ impl Cluster {
             .with_test_writer()
             .try_init();
         let devnet = Devnet::new("hunan-test", n, 1, 7, GENESIS_MS, 30_000);
-        let keys: Vec<ed25519::PublicKey> = devnet
-            .validator_keys
-            .iter()
-            .map(|k| k.public_key())
-            .collect();
+        let keys: Vec<ed25519::PublicKey> = devnet.validator_keys.iter().map(|k| k.public_key()).collect();
         let (network, oracle) = Network::new_with_peers(
             ctx.child("network"),
             simulated::Config {
@@ -80,15 +74,9 @@ impl Cluster {
             devnet,
             keys,
             validators: (0..n).map(|_| None).collect(),
-            histories: (0..n)
-                .map(|_| Arc::new(Mutex::new(BTreeMap::new())))
-                .collect(),
-            mempools: (0..n)
-                .map(|_| Arc::new(Mutex::new(Mempool::new(MempoolLimits::default()))))
-                .collect(),
-            behaviours: (0..n)
-                .map(|i| behaviours.get(i).copied().unwrap_or_default())
-                .collect(),
+            histories: (0..n).map(|_| Arc::new(Mutex::new(BTreeMap::new()))).collect(),
+            mempools: (0..n).map(|_| Arc::new(Mutex::new(Mempool::new(MempoolLimits::default())))).collect(),
+            behaviours: (0..n).map(|i| behaviours.get(i).copied().unwrap_or_default()).collect(),
             restarts: vec![0; n],
             link,
         };
@@ -103,13 +91,8 @@ impl Cluster {
         let control = self.oracle.control(self.keys[i].clone());
         let quota = Quota::per_second(NZU32!(100_000));
         let mut reg = Vec::new();
-        for ch in [
-            channels::VOTES,
-            channels::CERTIFICATES,
-            channels::RESOLVER,
-            channels::BACKFILL,
-            channels::BROADCAST,
-        ] {
+        for ch in [channels::VOTES, channels::CERTIFICATES, channels::RESOLVER, channels::BACKFILL, channels::BROADCAST]
+        {
             reg.push(control.register(ch, quota).await.expect("register channel"));
         }
         let mut reg = reg.into_iter();
@@ -133,28 +116,14 @@ impl Cluster {
             mempool: self.mempools[i].clone(),
             sinks: vec![tx],
         };
-        let vctx = self
-            .ctx
-            .child("validator")
-            .with_attribute("index", i)
-            .with_attribute("restart", self.restarts[i]);
+        let vctx = self.ctx.child("validator").with_attribute("index", i).with_attribute("restart", self.restarts[i]);
         self.restarts[i] += 1;
-        let v = start_validator(
-            vctx,
-            cfg,
-            self.oracle.manager(),
-            self.oracle.control(self.keys[i].clone()),
-            net,
-        )
-        .await;
+        let v = start_validator(vctx, cfg, self.oracle.manager(), self.oracle.control(self.keys[i].clone()), net).await;
         let history = self.histories[i].clone();
         self.ctx.child("observer").spawn(move |_| async move {
             while let Some(f) = rx.next().await {
                 let b = &f.block.block.header;
-                let prev = history
-                    .lock()
-                    .unwrap()
-                    .insert(b.height, (f.block.hash(), f.output.state.root()));
+                let prev = history.lock().unwrap().insert(b.height, (f.block.hash(), f.output.state.root()));
                 assert!(
                     prev.is_none() || prev == Some((f.block.hash(), f.output.state.root())),
                     "a validator changed its mind about height {}",
@@ -178,19 +147,9 @@ impl Cluster {
                 if a == b {
                     continue;
                 }
-                let _ = self
-                    .oracle
-                    .remove_link(self.keys[a].clone(), self.keys[b].clone())
-                    .await;
+                let _ = self.oracle.remove_link(self.keys[a].clone(), self.keys[b].clone()).await;
                 if f(a, b) {
-                    self.oracle
-                        .add_link(
-                            self.keys[a].clone(),
-                            self.keys[b].clone(),
-                            self.link.clone(),
-                        )
-                        .await
-                        .unwrap();
+                    self.oracle.add_link(self.keys[a].clone(), self.keys[b].clone(), self.link.clone()).await.unwrap();
                 }
             }
         }
@@ -210,19 +169,11 @@ impl Cluster {
     }
 
     pub fn running(&self) -> Vec<usize> {
-        (0..self.validators.len())
-            .filter(|i| self.validators[*i].is_some())
-            .collect()
+        (0..self.validators.len()).filter(|i| self.validators[*i].is_some()).collect()
     }
 
     pub fn height(&self, i: usize) -> u64 {
-        self.histories[i]
-            .lock()
-            .unwrap()
-            .keys()
-            .next_back()
-            .copied()
-            .unwrap_or(0)
+        self.histories[i].lock().unwrap().keys().next_back().copied().unwrap_or(0)
     }
 
     /// Admits a transaction into every running validator's mempool (each checks it itself).
@@ -268,10 +219,7 @@ impl Cluster {
             if self.ctx.current().duration_since(start).unwrap() > limit {
                 panic!(
                     "validator {i}: {what} did not happen within {limit:?} (heights {:?})",
-                    self.running()
-                        .iter()
-                        .map(|i| self.height(*i))
-                        .collect::<Vec<_>>()
+                    self.running().iter().map(|i| self.height(*i)).collect::<Vec<_>>()
                 );
             }
             self.ctx.sleep(Duration::from_millis(50)).await;
@@ -280,10 +228,8 @@ impl Cluster {
 
     /// Every pair of validators agrees at every height both finalized; returns the common height.
     pub fn assert_agreement(&self, who: &[usize]) -> u64 {
-        let hs: Vec<BTreeMap<u64, (Hash32, Hash32)>> = who
-            .iter()
-            .map(|i| self.histories[*i].lock().unwrap().clone())
-            .collect();
+        let hs: Vec<BTreeMap<u64, (Hash32, Hash32)>> =
+            who.iter().map(|i| self.histories[*i].lock().unwrap().clone()).collect();
         for (a, ha) in hs.iter().enumerate() {
             for hb in hs.iter().skip(a + 1) {
                 for (h, va) in ha {
@@ -293,10 +239,7 @@ impl Cluster {
                 }
             }
         }
-        hs.iter()
-            .map(|h| h.keys().next_back().copied().unwrap_or(0))
-            .min()
-            .unwrap_or(0)
+        hs.iter().map(|h| h.keys().next_back().copied().unwrap_or(0)).min().unwrap_or(0)
     }
 }
 
@@ -318,10 +261,7 @@ impl Plant {
             gateway_key: k(200),
             meters: (0..4)
                 .map(|i| {
-                    (
-                        DeviceId::new(format!("ACME-EM{i:02}")).unwrap(),
-                        if i % 2 == 0 { Some(k(100 + i)) } else { None },
-                    )
+                    (DeviceId::new(format!("ACME-EM{i:02}")).unwrap(), if i % 2 == 0 { Some(k(100 + i)) } else { None })
                 })
                 .collect(),
             seqs: vec![0; 4],
@@ -331,15 +271,7 @@ impl Plant {
     }
 
     fn sign(key: &SigningKey, chain: &Devnet, nonce: u64, payload: TxPayload) -> Transaction {
-        sign_tx(
-            key,
-            TxBody {
-                chain_id: chain.genesis.chain_id.clone(),
-                sender: key.public_key(),
-                nonce,
-                payload,
-            },
-        )
+        sign_tx(key, TxBody { chain_id: chain.genesis.chain_id.clone(), sender: key.public_key(), nonce, payload })
     }
 
     /// Registration, calibration and activation, finalized step by step.
@@ -351,17 +283,11 @@ impl Plant {
             &ent.key,
             dn,
             n,
-            TxPayload::RegisterGateway {
-                id: self.gateway_id.clone(),
-                public_key: self.gateway_key.public_key(),
-            },
+            TxPayload::RegisterGateway { id: self.gateway_id.clone(), public_key: self.gateway_key.public_key() },
         );
         c.submit(&tx);
         let v = c.running()[0];
-        c.wait_state(v, "gateway registered", Duration::from_secs(30), |s| {
-            s.gateway(&self.gateway_id).is_some()
-        })
-        .await;
+        c.wait_state(v, "gateway registered", Duration::from_secs(30), |s| s.gateway(&self.gateway_id).is_some()).await;
         for (id, key) in &self.meters {
             n += 1;
             let spec = MeterSpec {
@@ -376,12 +302,7 @@ impl Plant {
                 register_max: Quantity::from_micros(99_999_999 * Quantity::SCALE),
                 public_key: key.as_ref().map(|k| k.public_key()),
             };
-            c.submit(&Self::sign(
-                &ent.key,
-                dn,
-                n,
-                TxPayload::RegisterMeter { meter: spec },
-            ));
+            c.submit(&Self::sign(&ent.key, dn, n, TxPayload::RegisterMeter { meter: spec }));
         }
         c.wait_state(v, "meters registered", Duration::from_secs(30), |s| {
             self.meters.iter().all(|(id, _)| s.meter(id).is_some())
@@ -398,45 +319,21 @@ impl Plant {
                 &dn.metrology.key,
                 dn,
                 1 + i as u64,
-                TxPayload::RecordCalibration {
-                    meter: id.clone(),
-                    calibration: cal,
-                },
+                TxPayload::RecordCalibration { meter: id.clone(), calibration: cal },
             ));
         }
         let mut rn = 1;
-        c.submit(&Self::sign(
-            &dn.regulator.key,
-            dn,
-            rn,
-            TxPayload::ActivateDevice {
-                device: self.gateway_id.clone(),
-            },
-        ));
+        c.submit(&Self::sign(&dn.regulator.key, dn, rn, TxPayload::ActivateDevice { device: self.gateway_id.clone() }));
         for (id, _) in &self.meters {
             rn += 1;
-            c.submit(&Self::sign(
-                &dn.regulator.key,
-                dn,
-                rn,
-                TxPayload::ActivateDevice { device: id.clone() },
-            ));
+            c.submit(&Self::sign(&dn.regulator.key, dn, rn, TxPayload::ActivateDevice { device: id.clone() }));
         }
-        c.wait_state(
-            v,
-            "devices active and calibrated",
-            Duration::from_secs(30),
-            |s| {
-                s.gateway(&self.gateway_id)
-                    .map(|g| g.status == DeviceStatus::Active)
-                    .unwrap_or(false)
-                    && self.meters.iter().all(|(id, _)| {
-                        s.meter(id)
-                            .map(|m| m.status == DeviceStatus::Active && m.calibration.is_some())
-                            .unwrap_or(false)
-                    })
-            },
-        )
+        c.wait_state(v, "devices active and calibrated", Duration::from_secs(30), |s| {
+            s.gateway(&self.gateway_id).map(|g| g.status == DeviceStatus::Active).unwrap_or(false)
+                && self.meters.iter().all(|(id, _)| {
+                    s.meter(id).map(|m| m.status == DeviceStatus::Active && m.calibration.is_some()).unwrap_or(false)
+                })
+        })
         .await;
     }
 
@@ -464,19 +361,13 @@ impl Plant {
             &self.gateway_key,
             chain,
             self.nonce,
-            TxPayload::SubmitReadings {
-                gateway: self.gateway_id.clone(),
-                readings,
-            },
+            TxPayload::SubmitReadings { gateway: self.gateway_id.clone(), readings },
         )
     }
 
     /// Readings accepted on chain, per meter, as validator `i` sees it.
     pub fn accepted(&self, c: &Cluster, i: usize) -> u64 {
         let s = c.app(i).finalized_state();
-        self.meters
-            .iter()
-            .map(|(id, _)| s.progress(id).map(|p| p.accepted).unwrap_or(0))
-            .sum()
+        self.meters.iter().map(|(id, _)| s.progress(id).map(|p| p.accepted).unwrap_or(0)).sum()
     }
 }

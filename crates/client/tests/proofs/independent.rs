@@ -42,21 +42,11 @@ const ENERGY: [&str; 16] = [
 const REGISTERS: [&str; 2] = ["cumulative", "instantaneous"];
 const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
-const STATE_KINDS: [&str; 6] = [
-    "organisation",
-    "account",
-    "nonce",
-    "gateway",
-    "meter",
-    "progress",
-];
+const STATE_KINDS: [&str; 6] = ["organisation", "account", "nonce", "gateway", "meter", "progress"];
 
 fn tag(table: &[&str], v: &Value) -> u8 {
     let name = v.as_str().unwrap();
-    table
-        .iter()
-        .position(|t| *t == name)
-        .unwrap_or_else(|| panic!("unknown name {name}")) as u8
+    table.iter().position(|t| *t == name).unwrap_or_else(|| panic!("unknown name {name}")) as u8
 }
 
 /// A borsh writer for the few shapes the document lists.
@@ -68,8 +58,7 @@ impl W {
         self.0.push(v);
     }
     fn u16(&mut self, v: &Value) {
-        self.0
-            .extend_from_slice(&(v.as_u64().unwrap() as u16).to_le_bytes());
+        self.0.extend_from_slice(&(v.as_u64().unwrap() as u16).to_le_bytes());
     }
     fn u32(&mut self, v: u32) {
         self.0.extend_from_slice(&v.to_le_bytes());
@@ -226,23 +215,11 @@ fn included(leaf: [u8; 32], index: u64, size: u64, path: &[[u8; 32]], root: [u8;
 }
 
 fn hashes(v: &Value) -> Vec<[u8; 32]> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            hex::decode(h.as_str().unwrap())
-                .unwrap()
-                .try_into()
-                .unwrap()
-        })
-        .collect()
+    v.as_array().unwrap().iter().map(|h| hex::decode(h.as_str().unwrap()).unwrap().try_into().unwrap()).collect()
 }
 
 fn hash(v: &Value) -> [u8; 32] {
-    hex::decode(v.as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap()
+    hex::decode(v.as_str().unwrap()).unwrap().try_into().unwrap()
 }
 
 fn ed25519_ok(key: &[u8], msg: &[u8], sig: &[u8]) -> bool {
@@ -305,10 +282,7 @@ fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     let r = &sr["reading"];
     let meter = &bundle["meter_proof"]["entry"]["value"]["value"];
     let gateway = &bundle["gateway_proof"]["entry"]["value"]["value"];
-    let key = match (
-        sr["signer"].as_str().unwrap(),
-        meter["public_key"].is_null(),
-    ) {
+    let key = match (sr["signer"].as_str().unwrap(), meter["public_key"].is_null()) {
         ("meter", false) => key_bytes(&meter["public_key"]),
         ("gateway", true) => key_bytes(&gateway["public_key"]),
         _ => return Err("(b) signer".into()),
@@ -330,18 +304,16 @@ fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
         || meter["status"] != "active"
         || meter["unit"] != r["unit"]
         || cal.is_null()
-        || !(cal["valid_from_ms"].as_i64().unwrap() <= ts
-            && ts < cal["valid_until_ms"].as_i64().unwrap())
+        || !(cal["valid_from_ms"].as_i64().unwrap() <= ts && ts < cal["valid_until_ms"].as_i64().unwrap())
         || gateway["status"] != "active"
     {
         return Err("(c) registry".into());
     }
     // (d)
     let state_root = hash(&h["state_root"]);
-    for (proof, kind, id) in [
-        (&bundle["meter_proof"], "meter", &r["meter"]),
-        (&bundle["gateway_proof"], "gateway", &bundle["gateway"]),
-    ] {
+    for (proof, kind, id) in
+        [(&bundle["meter_proof"], "meter", &r["meter"]), (&bundle["gateway_proof"], "gateway", &bundle["gateway"])]
+    {
         if proof["entry"]["key"]["kind"] != kind || &proof["entry"]["key"]["id"] != id {
             return Err("(d) state key".into());
         }
@@ -376,32 +348,18 @@ fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     let _epoch = varint(&cert, &mut pos)?;
     let _view = varint(&cert, &mut pos)?;
     let _parent = varint(&cert, &mut pos)?;
-    let payload: [u8; 32] = cert
-        .get(pos..pos + 32)
-        .ok_or("(f) short")?
-        .try_into()
-        .unwrap();
+    let payload: [u8; 32] = cert.get(pos..pos + 32).ok_or("(f) short")?.try_into().unwrap();
     pos += 32;
     let proposal = &cert[..pos];
     let digest = sha256(&[b"trustmeter/block/v1", &header(h)]);
     if payload != digest {
         return Err("(f) certificate is for another block".into());
     }
-    let bits = u64::from_be_bytes(
-        cert.get(pos..pos + 8)
-            .ok_or("(f) short")?
-            .try_into()
-            .unwrap(),
-    ) as usize;
+    let bits = u64::from_be_bytes(cert.get(pos..pos + 8).ok_or("(f) short")?.try_into().unwrap()) as usize;
     pos += 8;
-    let bitmap = cert
-        .get(pos..pos + bits.div_ceil(8))
-        .ok_or("(f) short")?
-        .to_vec();
+    let bitmap = cert.get(pos..pos + bits.div_ceil(8)).ok_or("(f) short")?.to_vec();
     pos += bits.div_ceil(8);
-    let signers: Vec<usize> = (0..bits)
-        .filter(|i| bitmap[i / 8] >> (i % 8) & 1 == 1)
-        .collect();
+    let signers: Vec<usize> = (0..bits).filter(|i| bitmap[i / 8] >> (i % 8) & 1 == 1).collect();
     let count = varint(&cert, &mut pos)? as usize;
     if count != signers.len() || cert.len() != pos + 64 * count {
         return Err("(f) malformed certificate".into());
@@ -417,10 +375,7 @@ fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     if bits != n || count < n - (n - 1) / 3 {
         return Err("(f) committee or quorum".into());
     }
-    let namespace = format!(
-        "trustmeter/consensus/{}_FINALIZE",
-        genesis["chain_id"].as_str().unwrap()
-    );
+    let namespace = format!("trustmeter/consensus/{}_FINALIZE", genesis["chain_id"].as_str().unwrap());
     let mut signed = Vec::new();
     write_varint(namespace.len() as u64, &mut signed);
     signed.extend_from_slice(namespace.as_bytes());
@@ -441,16 +396,8 @@ fn the_documented_check_accepts_every_bundle_and_agrees_on_the_bytes() {
     for b in &f.bundles {
         let v: Value = serde_json::from_str(&b.to_json()).unwrap();
         // The hand-written encodings are the canonical ones.
-        assert_eq!(
-            signed_reading(&v["reading"]),
-            trustmeter_types::encode(&b.reading),
-            "SignedReading layout"
-        );
-        assert_eq!(
-            header(&v["header"]),
-            trustmeter_types::encode(&b.header),
-            "BlockHeader layout"
-        );
+        assert_eq!(signed_reading(&v["reading"]), trustmeter_types::encode(&b.reading), "SignedReading layout");
+        assert_eq!(header(&v["header"]), trustmeter_types::encode(&b.header), "BlockHeader layout");
         assert_eq!(
             state_entry(&v["meter_proof"]["entry"]),
             trustmeter_types::encode(&b.meter_proof.entry),
@@ -461,14 +408,9 @@ fn the_documented_check_accepts_every_bundle_and_agrees_on_the_bytes() {
             trustmeter_types::encode(&b.gateway_proof.entry),
             "gateway StateEntry layout"
         );
-        let signatures = check(&v, &trusted)
-            .unwrap_or_else(|e| panic!("the documented check refuses a good bundle at {e}"));
-        assert_eq!(
-            signatures,
-            trustmeter_client::verify(b, None)
-                .unwrap()
-                .validator_signatures
-        );
+        let signatures =
+            check(&v, &trusted).unwrap_or_else(|e| panic!("the documented check refuses a good bundle at {e}"));
+        assert_eq!(signatures, trustmeter_client::verify(b, None).unwrap().validator_signatures);
     }
 }
 
@@ -480,42 +422,27 @@ fn the_documented_check_refuses_tampered_bundles() {
     type Edit = fn(&mut Value);
     let edits: [(&str, Edit); 8] = [
         ("value", |v| {
-            v["reading"]["reading"]["value"] =
-                (v["reading"]["reading"]["value"].as_i64().unwrap() + 1).into()
+            v["reading"]["reading"]["value"] = (v["reading"]["reading"]["value"].as_i64().unwrap() + 1).into()
         }),
-        ("height", |v| {
-            v["header"]["height"] = (v["header"]["height"].as_u64().unwrap() + 1).into()
-        }),
-        ("index", |v| {
-            v["index"] = (v["index"].as_u64().unwrap() ^ 1).into()
-        }),
-        ("status", |v| {
-            v["meter_proof"]["entry"]["value"]["value"]["status"] = "revoked".into()
-        }),
+        ("height", |v| v["header"]["height"] = (v["header"]["height"].as_u64().unwrap() + 1).into()),
+        ("index", |v| v["index"] = (v["index"].as_u64().unwrap() ^ 1).into()),
+        ("status", |v| v["meter_proof"]["entry"]["value"]["value"]["status"] = "revoked".into()),
         ("calibration", |v| {
-            let c =
-                &mut v["meter_proof"]["entry"]["value"]["value"]["calibration"]["valid_until_ms"];
+            let c = &mut v["meter_proof"]["entry"]["value"]["value"]["calibration"]["valid_until_ms"];
             *c = (c.as_i64().unwrap() + 1).into()
         }),
-        ("state root", |v| {
-            v["header"]["state_root"] = "00".repeat(32).into()
-        }),
+        ("state root", |v| v["header"]["state_root"] = "00".repeat(32).into()),
         ("certificate signature", |v| {
             let mut c = hex::decode(v["finalization"].as_str().unwrap()).unwrap();
             let n = c.len();
             c[n - 1] ^= 1;
             v["finalization"] = hex::encode(c).into()
         }),
-        ("genesis", |v| {
-            v["genesis"]["validators"][0]["name"] = "mallory".into()
-        }),
+        ("genesis", |v| v["genesis"]["validators"][0]["name"] = "mallory".into()),
     ];
     for (what, edit) in edits {
         let mut t = b.clone();
         edit(&mut t);
-        assert!(
-            check(&t, &trusted).is_err(),
-            "the documented check accepts a bundle with its {what} changed"
-        );
+        assert!(check(&t, &trusted).is_err(), "the documented check accepts a bundle with its {what} changed");
     }
 }

@@ -60,9 +60,7 @@ impl Fixture {
 
 fn runner(seed: u64) -> deterministic::Runner {
     deterministic::Runner::new(
-        deterministic::Config::default()
-            .with_seed(seed)
-            .with_timeout(Some(Duration::from_secs(600))),
+        deterministic::Config::default().with_seed(seed).with_timeout(Some(Duration::from_secs(600))),
     )
 }
 
@@ -76,21 +74,12 @@ fn simulate() -> Fixture {
         let mut plant = Plant::new();
         plant.onboard(&c).await;
         for _ in 0..BATCHES {
-            let now = c
-                .ctx
-                .current()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as i64;
+            let now = c.ctx.current().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
             c.submit(&plant.batch(&c.devnet, now));
             c.ctx.sleep(Duration::from_millis(300)).await;
         }
         c.wait_state(0, "all readings finalized", Duration::from_secs(120), |s| {
-            plant.meters.iter().all(|(id, _)| {
-                s.progress(id)
-                    .map(|p| p.accepted == BATCHES as u64)
-                    .unwrap_or(false)
-            })
+            plant.meters.iter().all(|(id, _)| s.progress(id).map(|p| p.accepted == BATCHES as u64).unwrap_or(false))
         })
         .await;
         // One more block after the readings, so every block with readings has a successor.
@@ -105,17 +94,10 @@ fn simulate() -> Fixture {
         for e in &events {
             let Some(fin) = &e.finalization else { continue };
             for p in 0..e.output.recorded.len() {
-                bundles.push(
-                    ProofBundle::build(&genesis, &e.block.block, &e.output, fin, p)
-                        .expect("bundle builds"),
-                );
+                bundles.push(ProofBundle::build(&genesis, &e.block.block, &e.output, fin, p).expect("bundle builds"));
             }
         }
-        Fixture {
-            genesis,
-            events,
-            bundles,
-        }
+        Fixture { genesis, events, bundles }
     })
 }
 
@@ -127,14 +109,7 @@ pub fn fixture() -> &'static Fixture {
 
 /// A genesis identical to `g` except for the validator keys, which come from another seed.
 pub fn genesis_with_other_validators(g: &Genesis) -> Genesis {
-    let other = Devnet::new(
-        g.chain_id.as_str(),
-        g.validators.len(),
-        1,
-        8,
-        g.genesis_time_ms,
-        30_000,
-    );
+    let other = Devnet::new(g.chain_id.as_str(), g.validators.len(), 1, 8, g.genesis_time_ms, 30_000);
     let mut out = g.clone();
     for (v, o) in out.validators.iter_mut().zip(&other.genesis.validators) {
         v.consensus_key = o.consensus_key.clone();
@@ -156,31 +131,12 @@ fn check_summary(b: &ProofBundle, v: &VerifiedReading) {
     assert_eq!(v.block_digest, block_digest(&b.header));
     assert_eq!(v.block_timestamp_ms, b.header.timestamp_ms);
     assert_eq!(v.gateway, DeviceId::new("ACME-GW01").unwrap());
-    let meter_no: usize = r
-        .meter
-        .as_str()
-        .trim_start_matches("ACME-EM")
-        .parse()
-        .unwrap();
-    assert_eq!(
-        v.calibration_certificate_no,
-        format!("HN-2026-{meter_no:04}")
-    );
-    assert_eq!(
-        v.signer,
-        if meter_no.is_multiple_of(2) {
-            ReadingSigner::Meter
-        } else {
-            ReadingSigner::Gateway
-        }
-    );
+    let meter_no: usize = r.meter.as_str().trim_start_matches("ACME-EM").parse().unwrap();
+    assert_eq!(v.calibration_certificate_no, format!("HN-2026-{meter_no:04}"));
+    assert_eq!(v.signer, if meter_no.is_multiple_of(2) { ReadingSigner::Meter } else { ReadingSigner::Gateway });
     assert_eq!(v.validators, 4);
     assert_eq!(v.quorum, 3);
-    assert!(
-        (3..=4).contains(&v.validator_signatures),
-        "{} signatures",
-        v.validator_signatures
-    );
+    assert!((3..=4).contains(&v.validator_signatures), "{} signatures", v.validator_signatures);
     assert_eq!(v.finalized_view, b.header.view);
     assert_eq!(v.finalized_epoch, b.header.epoch);
 }
@@ -188,35 +144,18 @@ fn check_summary(b: &ProofBundle, v: &VerifiedReading) {
 #[test]
 fn every_reading_of_the_simulation_has_a_verifying_bundle() {
     let f = fixture();
-    let readings: u64 = f
-        .events
-        .iter()
-        .map(|e| e.block.block.header.readings_accepted as u64)
-        .sum();
-    assert_eq!(
-        readings,
-        (BATCHES * 4) as u64,
-        "every reading was recorded in a block validator 0 reported"
-    );
+    let readings: u64 = f.events.iter().map(|e| e.block.block.header.readings_accepted as u64).sum();
+    assert_eq!(readings, (BATCHES * 4) as u64, "every reading was recorded in a block validator 0 reported");
     assert!(
-        f.events
-            .iter()
-            .filter(|e| e.block.block.header.readings_accepted > 0)
-            .all(|e| e.finalization.is_some()),
+        f.events.iter().filter(|e| e.block.block.header.readings_accepted > 0).all(|e| e.finalization.is_some()),
         "blocks with readings came with their certificates"
     );
     assert_eq!(f.bundles.len(), BATCHES * 4);
-    assert!(
-        f.bundles.iter().any(|b| b.tree_size >= 2),
-        "some block recorded several readings"
-    );
+    assert!(f.bundles.iter().any(|b| b.tree_size >= 2), "some block recorded several readings");
     for b in &f.bundles {
         assert_eq!(b.version, PROOF_VERSION);
         let trusted = verify(b, Some(&f.genesis)).unwrap_or_else(|e| {
-            panic!(
-                "bundle for {} #{} does not verify: {e}",
-                b.reading.reading.meter, b.reading.reading.seq
-            )
+            panic!("bundle for {} #{} does not verify: {e}", b.reading.reading.meter, b.reading.reading.seq)
         });
         let untrusted = verify(b, None).unwrap();
         assert_eq!(trusted, untrusted);
@@ -265,33 +204,15 @@ fn json_round_trip_preserves_and_verifies() {
 fn find_locates_the_reading_and_matches_build() {
     let f = fixture();
     let b = f.meter_signed();
-    let event = f
-        .events
-        .iter()
-        .find(|e| e.block.block.header.height == b.header.height)
-        .unwrap();
-    let found = ProofBundle::find(
-        &f.genesis,
-        event,
-        &b.reading.reading.meter,
-        b.reading.reading.seq,
-    )
-    .unwrap();
+    let event = f.events.iter().find(|e| e.block.block.header.height == b.header.height).unwrap();
+    let found = ProofBundle::find(&f.genesis, event, &b.reading.reading.meter, b.reading.reading.seq).unwrap();
     assert_eq!(found, b);
     let err = ProofBundle::find(&f.genesis, event, &b.reading.reading.meter, 999).unwrap_err();
-    assert!(
-        matches!(err, BuildError::ReadingNotInBlock { seq: 999, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, BuildError::ReadingNotInBlock { seq: 999, .. }), "{err}");
     let mut without = event.clone();
     without.finalization = None;
     assert!(matches!(
-        ProofBundle::find(
-            &f.genesis,
-            &without,
-            &b.reading.reading.meter,
-            b.reading.reading.seq
-        ),
+        ProofBundle::find(&f.genesis, &without, &b.reading.reading.meter, b.reading.reading.seq),
         Err(BuildError::NoFinalization { .. })
     ));
 }
@@ -300,16 +221,9 @@ fn find_locates_the_reading_and_matches_build() {
 fn build_refuses_mismatched_inputs() {
     let f = fixture();
     let b = f.meter_signed();
-    let event = f
-        .events
-        .iter()
-        .find(|e| e.block.block.header.height == b.header.height)
-        .unwrap();
-    let other = f
-        .events
-        .iter()
-        .find(|e| e.block.block.header.height != b.header.height && e.finalization.is_some())
-        .unwrap();
+    let event = f.events.iter().find(|e| e.block.block.header.height == b.header.height).unwrap();
+    let other =
+        f.events.iter().find(|e| e.block.block.header.height != b.header.height && e.finalization.is_some()).unwrap();
     let fin = event.finalization.as_ref().unwrap();
     let block = &event.block.block;
     let n = event.output.recorded.len();
@@ -318,18 +232,9 @@ fn build_refuses_mismatched_inputs() {
         matches!(err, BuildError::NoSuchPosition { position, recorded, .. } if position == n && recorded == n),
         "{err}"
     );
-    let err = ProofBundle::build(
-        &f.genesis,
-        block,
-        &event.output,
-        other.finalization.as_ref().unwrap(),
-        0,
-    )
-    .unwrap_err();
-    assert!(
-        matches!(err, BuildError::FinalizationMismatch { .. }),
-        "{err}"
-    );
+    let err =
+        ProofBundle::build(&f.genesis, block, &event.output, other.finalization.as_ref().unwrap(), 0).unwrap_err();
+    assert!(matches!(err, BuildError::FinalizationMismatch { .. }), "{err}");
     let err = ProofBundle::build(&f.genesis, block, &other.output, fin, 0).unwrap_err();
     assert!(matches!(err, BuildError::OutputMismatch { .. }), "{err}");
     let mut g = f.genesis.clone();

@@ -12,18 +12,14 @@ use trustmeter_crypto::{SigningKey, sign_reading};
 use trustmeter_state::StateKey;
 use trustmeter_state::state::StateValue;
 use trustmeter_types::{
-    ChainId, DeviceId, DeviceStatus, Gateway, Genesis, Hash32, Meter, ReadingSigner,
-    UnifiedSocialCreditCode, Unit,
+    ChainId, DeviceId, DeviceStatus, Gateway, Genesis, Hash32, Meter, ReadingSigner, UnifiedSocialCreditCode, Unit,
 };
 
 /// Verifies a bundle that must fail; checks the message names the failed step.
 fn fails(b: &ProofBundle, trusted: Option<&Genesis>) -> VerifyError {
     let e = verify(b, trusted).expect_err("a tampered bundle must not verify");
     let msg = e.to_string();
-    assert!(
-        msg.starts_with(&e.step().to_string()),
-        "the message names the step: {msg}"
-    );
+    assert!(msg.starts_with(&e.step().to_string()), "the message names the step: {msg}");
     e
 }
 
@@ -66,11 +62,7 @@ fn both() -> [ProofBundle; 2] {
 }
 
 fn decode_fin(b: &ProofBundle) -> BlockFinalization {
-    BlockFinalization::decode_cfg(
-        hex::decode(&b.finalization).unwrap(),
-        &b.genesis.validators.len(),
-    )
-    .unwrap()
+    BlockFinalization::decode_cfg(hex::decode(&b.finalization).unwrap(), &b.genesis.validators.len()).unwrap()
 }
 
 fn set_fin(b: &mut ProofBundle, f: &BlockFinalization) {
@@ -89,11 +81,7 @@ fn header_fields_that_commit_to_the_proof_are_checked() {
     let base = fixture().meter_signed();
     let mut b = base.clone();
     flip(&mut b.header.state_root);
-    assert_fails!(
-        "state_root",
-        b,
-        VerifyError::StateProofInvalid { which: "meter", .. }
-    );
+    assert_fails!("state_root", b, VerifyError::StateProofInvalid { which: "meter", .. });
     let mut b = base.clone();
     flip(&mut b.header.readings_root);
     assert_fails!("readings_root", b, VerifyError::ReadingNotIncluded { .. });
@@ -136,16 +124,10 @@ fn the_reading_and_its_signature_are_checked() {
             ("value", |b| b.reading.reading.value.0 += 1),
             ("seq", |b| b.reading.reading.seq += 1),
             ("timestamp_ms", |b| b.reading.reading.timestamp_ms -= 1),
-            ("manual", |b| {
-                b.reading.reading.manual = !b.reading.reading.manual
-            }),
+            ("manual", |b| b.reading.reading.manual = !b.reading.reading.manual),
             ("unit", |b| b.reading.reading.unit = Unit::MegawattHour),
-            ("signature first byte", |b| {
-                b.reading.signature.bytes[0] ^= 1
-            }),
-            ("signature last byte", |b| {
-                *b.reading.signature.bytes.last_mut().unwrap() ^= 0x80
-            }),
+            ("signature first byte", |b| b.reading.signature.bytes[0] ^= 1),
+            ("signature last byte", |b| *b.reading.signature.bytes.last_mut().unwrap() ^= 0x80),
         ];
         for (what, edit) in edits {
             let mut b = base.clone();
@@ -166,11 +148,7 @@ fn the_reading_and_its_signature_are_checked() {
 fn a_reading_spliced_from_another_position_is_not_included() {
     let f = fixture();
     let a = f.meter_signed();
-    let other = f
-        .bundles
-        .iter()
-        .find(|o| o.header == a.header && o.index != a.index)
-        .unwrap();
+    let other = f.bundles.iter().find(|o| o.header == a.header && o.index != a.index).unwrap();
     // Another genuine reading of the same block, with its own genuine registry records, but
     // claimed at this bundle's position.
     let mut b = a.clone();
@@ -186,11 +164,7 @@ fn the_audit_path_and_position_are_checked() {
     for i in 0..base.audit_path.len() {
         let mut b = base.clone();
         flip(&mut b.audit_path[i]);
-        assert_fails!(
-            format!("path element {i}"),
-            b,
-            VerifyError::ReadingNotIncluded { .. }
-        );
+        assert_fails!(format!("path element {i}"), b, VerifyError::ReadingNotIncluded { .. });
     }
     let mut b = base.clone();
     b.audit_path.pop();
@@ -198,22 +172,13 @@ fn the_audit_path_and_position_are_checked() {
     let mut b = base.clone();
     b.audit_path.push(Hash32([3; 32]));
     assert_fails!("lengthened path", b, VerifyError::ReadingNotIncluded { .. });
-    for index in [
-        base.index + 1,
-        base.index.wrapping_sub(1),
-        base.tree_size,
-        u64::MAX,
-    ] {
+    for index in [base.index + 1, base.index.wrapping_sub(1), base.tree_size, u64::MAX] {
         if index == base.index {
             continue;
         }
         let mut b = base.clone();
         b.index = index;
-        assert_fails!(
-            format!("index {index}"),
-            b,
-            VerifyError::ReadingNotIncluded { .. }
-        );
+        assert_fails!(format!("index {index}"), b, VerifyError::ReadingNotIncluded { .. });
     }
     let mut b = base.clone();
     b.tree_size += 1;
@@ -228,78 +193,34 @@ fn the_meter_record_is_checked() {
     for status in [DeviceStatus::Registered, DeviceStatus::Revoked] {
         let mut b = base.clone();
         meter_mut(&mut b).status = status;
-        assert_fails!(
-            format!("status {status:?}"),
-            b,
-            VerifyError::MeterNotActive { .. }
-        );
+        assert_fails!(format!("status {status:?}"), b, VerifyError::MeterNotActive { .. });
     }
     let mut b = base.clone();
-    meter_mut(&mut b)
-        .calibration
-        .as_mut()
-        .unwrap()
-        .valid_until_ms = ts;
-    assert_fails!(
-        "calibration expired at the reading",
-        b,
-        VerifyError::CalibrationDoesNotCover { .. }
-    );
+    meter_mut(&mut b).calibration.as_mut().unwrap().valid_until_ms = ts;
+    assert_fails!("calibration expired at the reading", b, VerifyError::CalibrationDoesNotCover { .. });
     let mut b = base.clone();
-    meter_mut(&mut b)
-        .calibration
-        .as_mut()
-        .unwrap()
-        .valid_from_ms = ts + 1;
-    assert_fails!(
-        "calibration starts after the reading",
-        b,
-        VerifyError::CalibrationDoesNotCover { .. }
-    );
+    meter_mut(&mut b).calibration.as_mut().unwrap().valid_from_ms = ts + 1;
+    assert_fails!("calibration starts after the reading", b, VerifyError::CalibrationDoesNotCover { .. });
     let mut b = base.clone();
     meter_mut(&mut b).calibration = None;
     assert_fails!("no calibration", b, VerifyError::NoCalibration { .. });
     // Edits that keep the record plausible are caught by the state proof.
     let mut b = base.clone();
-    meter_mut(&mut b)
-        .calibration
-        .as_mut()
-        .unwrap()
-        .valid_from_ms -= 1;
+    meter_mut(&mut b).calibration.as_mut().unwrap().valid_from_ms -= 1;
     assert_fails!(
         "calibration start moved but still covering",
         b,
         VerifyError::StateProofInvalid { which: "meter", .. }
     );
     let mut b = base.clone();
-    meter_mut(&mut b)
-        .calibration
-        .as_mut()
-        .unwrap()
-        .valid_until_ms += 86_400_000;
-    assert_fails!(
-        "calibration extended",
-        b,
-        VerifyError::StateProofInvalid { which: "meter", .. }
-    );
+    meter_mut(&mut b).calibration.as_mut().unwrap().valid_until_ms += 86_400_000;
+    assert_fails!("calibration extended", b, VerifyError::StateProofInvalid { which: "meter", .. });
     let mut b = base.clone();
-    meter_mut(&mut b)
-        .calibration
-        .as_mut()
-        .unwrap()
-        .certificate_no = "HN-2026-9999".into();
-    assert_fails!(
-        "certificate number",
-        b,
-        VerifyError::StateProofInvalid { which: "meter", .. }
-    );
+    meter_mut(&mut b).calibration.as_mut().unwrap().certificate_no = "HN-2026-9999".into();
+    assert_fails!("certificate number", b, VerifyError::StateProofInvalid { which: "meter", .. });
     let mut b = base.clone();
     meter_mut(&mut b).name = "a nicer name".into();
-    assert_fails!(
-        "meter name",
-        b,
-        VerifyError::StateProofInvalid { which: "meter", .. }
-    );
+    assert_fails!("meter name", b, VerifyError::StateProofInvalid { which: "meter", .. });
 
     let mut b = base.clone();
     meter_mut(&mut b).unit = Unit::MegawattHour;
@@ -312,11 +233,7 @@ fn the_meter_record_is_checked() {
     assert_fails!("meter's owner", b, VerifyError::OwnerMismatch { .. });
     let mut b = base.clone();
     meter_mut(&mut b).id = DeviceId::new("ACME-EM99").unwrap();
-    assert_fails!(
-        "meter record id",
-        b,
-        VerifyError::MeterRecordMismatch { .. }
-    );
+    assert_fails!("meter record id", b, VerifyError::MeterRecordMismatch { .. });
     let mut b = base.clone();
     meter_mut(&mut b).public_key = None;
     assert_fails!("meter key removed", b, VerifyError::WrongSigner(_));
@@ -330,25 +247,14 @@ fn a_forged_meter_key_with_a_forged_signature_fails_at_the_state_proof() {
     b.reading.reading.value.0 *= 2;
     b.reading = sign_reading(&forger, b.reading.reading.clone(), ReadingSigner::Meter);
     meter_mut(&mut b).public_key = Some(forger.public_key());
-    assert_fails!(
-        "forged key",
-        b,
-        VerifyError::StateProofInvalid { which: "meter", .. }
-    );
+    assert_fails!("forged key", b, VerifyError::StateProofInvalid { which: "meter", .. });
     // Same for a gateway-signed reading with a forged gateway key.
     let base = fixture().gateway_signed();
     let mut b = base.clone();
     b.reading.reading.value.0 += 1;
     b.reading = sign_reading(&forger, b.reading.reading.clone(), ReadingSigner::Gateway);
     gateway_mut(&mut b).public_key = forger.public_key();
-    assert_fails!(
-        "forged gateway key",
-        b,
-        VerifyError::StateProofInvalid {
-            which: "gateway",
-            ..
-        }
-    );
+    assert_fails!("forged gateway key", b, VerifyError::StateProofInvalid { which: "gateway", .. });
 }
 
 #[test]
@@ -356,11 +262,7 @@ fn the_state_proofs_themselves_are_checked() {
     let base = fixture().meter_signed();
     let mut b = base.clone();
     b.meter_proof.index ^= 1;
-    assert_fails!(
-        "meter proof index",
-        b,
-        VerifyError::StateProofInvalid { which: "meter", .. }
-    );
+    assert_fails!("meter proof index", b, VerifyError::StateProofInvalid { which: "meter", .. });
     // The header does not commit to the number of state entries, so `size` only steers the
     // path (a path can fit more than one size; see docs/proof-format.md). Sizes that do not fit
     // the path fail.
@@ -368,67 +270,29 @@ fn the_state_proofs_themselves_are_checked() {
     for size in [index, index + 1, 1, 0, u64::MAX] {
         let mut b = base.clone();
         b.meter_proof.size = size;
-        assert_fails!(
-            format!("meter proof size {size}"),
-            b,
-            VerifyError::StateProofInvalid { which: "meter", .. }
-        );
+        assert_fails!(format!("meter proof size {size}"), b, VerifyError::StateProofInvalid { which: "meter", .. });
     }
     let mut b = base.clone();
     flip(&mut b.meter_proof.path[0]);
-    assert_fails!(
-        "meter proof path",
-        b,
-        VerifyError::StateProofInvalid { which: "meter", .. }
-    );
+    assert_fails!("meter proof path", b, VerifyError::StateProofInvalid { which: "meter", .. });
     let mut b = base.clone();
     flip(b.gateway_proof.path.last_mut().unwrap());
-    assert_fails!(
-        "gateway proof path",
-        b,
-        VerifyError::StateProofInvalid {
-            which: "gateway",
-            ..
-        }
-    );
+    assert_fails!("gateway proof path", b, VerifyError::StateProofInvalid { which: "gateway", .. });
     let mut b = base.clone();
     b.meter_proof.entry.key = StateKey::Meter(DeviceId::new("ACME-EM03").unwrap());
-    assert_fails!(
-        "meter proof key",
-        b,
-        VerifyError::StateKeyMismatch { which: "meter", .. }
-    );
+    assert_fails!("meter proof key", b, VerifyError::StateKeyMismatch { which: "meter", .. });
     let mut b = base.clone();
     b.meter_proof.entry.key = StateKey::Progress(base.reading.reading.meter.clone());
-    assert_fails!(
-        "meter proof key kind",
-        b,
-        VerifyError::StateKeyMismatch { which: "meter", .. }
-    );
+    assert_fails!("meter proof key kind", b, VerifyError::StateKeyMismatch { which: "meter", .. });
     let mut b = base.clone();
     b.gateway_proof.entry.key = StateKey::Gateway(DeviceId::new("ACME-GW02").unwrap());
-    assert_fails!(
-        "gateway proof key",
-        b,
-        VerifyError::StateKeyMismatch {
-            which: "gateway",
-            ..
-        }
-    );
+    assert_fails!("gateway proof key", b, VerifyError::StateKeyMismatch { which: "gateway", .. });
     let mut b = base.clone();
     b.meter_proof = base.gateway_proof.clone();
-    assert_fails!(
-        "gateway proof as meter proof",
-        b,
-        VerifyError::NotAMeterRecord { found: "gateway" }
-    );
+    assert_fails!("gateway proof as meter proof", b, VerifyError::NotAMeterRecord { found: "gateway" });
     let mut b = base.clone();
     b.gateway_proof = base.meter_proof.clone();
-    assert_fails!(
-        "meter proof as gateway proof",
-        b,
-        VerifyError::NotAGatewayRecord { found: "meter" }
-    );
+    assert_fails!("meter proof as gateway proof", b, VerifyError::NotAGatewayRecord { found: "meter" });
 }
 
 #[test]
@@ -438,25 +302,11 @@ fn the_gateway_record_is_checked() {
     // The gateway's key signs gateway-signed readings: changing it breaks the signature…
     let mut b = gateway_signed.clone();
     gateway_mut(&mut b).public_key = other_key.clone();
-    assert_fails!(
-        "gateway key (gateway-signed)",
-        b,
-        VerifyError::BadReadingSignature {
-            signer: "gateway",
-            ..
-        }
-    );
+    assert_fails!("gateway key (gateway-signed)", b, VerifyError::BadReadingSignature { signer: "gateway", .. });
     // …and for meter-signed readings, the gateway record's proof.
     let mut b = meter_signed.clone();
     gateway_mut(&mut b).public_key = other_key;
-    assert_fails!(
-        "gateway key (meter-signed)",
-        b,
-        VerifyError::StateProofInvalid {
-            which: "gateway",
-            ..
-        }
-    );
+    assert_fails!("gateway key (meter-signed)", b, VerifyError::StateProofInvalid { which: "gateway", .. });
     for base in [meter_signed, gateway_signed] {
         let mut b = base.clone();
         gateway_mut(&mut b).status = DeviceStatus::Revoked;
@@ -466,19 +316,11 @@ fn the_gateway_record_is_checked() {
         assert_fails!("gateway owner", b, VerifyError::OwnerMismatch { .. });
         let mut b = base.clone();
         b.gateway = DeviceId::new("ACME-GW02").unwrap();
-        assert_fails!(
-            "bundle gateway id",
-            b,
-            VerifyError::GatewayRecordMismatch { .. }
-        );
+        assert_fails!("bundle gateway id", b, VerifyError::GatewayRecordMismatch { .. });
         let mut b = base.clone();
         gateway_mut(&mut b).id = DeviceId::new("ACME-GW02").unwrap();
         b.gateway = DeviceId::new("ACME-GW02").unwrap();
-        assert_fails!(
-            "gateway id in record and bundle",
-            b,
-            VerifyError::MeterNotOnGateway { .. }
-        );
+        assert_fails!("gateway id in record and bundle", b, VerifyError::MeterNotOnGateway { .. });
     }
 }
 
@@ -495,21 +337,12 @@ fn a_flipped_signature_byte_in_the_certificate_names_the_validator() {
         tampered[at] ^= 0x01;
         let mut b = base.clone();
         b.finalization = hex::encode(&tampered);
-        let e = assert_fails!(
-            format!("signature {k}"),
-            b,
-            VerifyError::FinalizationBadSignatures { .. }
-        );
-        let VerifyError::FinalizationBadSignatures { validators } = &e else {
-            unreachable!()
-        };
+        let e = assert_fails!(format!("signature {k}"), b, VerifyError::FinalizationBadSignatures { .. });
+        let VerifyError::FinalizationBadSignatures { validators } = &e else { unreachable!() };
         assert_eq!(validators.len(), 1, "exactly one validator is blamed: {e}");
         let index = fin.certificate.signers.iter().nth(k).unwrap().get();
         assert!(validators[0].contains(&format!("signer #{index}")), "{e}");
-        assert!(
-            validators[0].starts_with("validator-"),
-            "named from genesis: {e}"
-        );
+        assert!(validators[0].starts_with("validator-"), "named from genesis: {e}");
     }
 }
 
@@ -522,11 +355,7 @@ fn malformed_certificates_are_refused() {
     assert_fails!("truncated", b, VerifyError::FinalizationMalformed { .. });
     let mut b = base.clone();
     b.finalization = hex::encode([bytes.as_slice(), &[0]].concat());
-    assert_fails!(
-        "trailing byte",
-        b,
-        VerifyError::FinalizationMalformed { .. }
-    );
+    assert_fails!("trailing byte", b, VerifyError::FinalizationMalformed { .. });
     let mut b = base.clone();
     b.finalization = String::new();
     assert_fails!("empty", b, VerifyError::FinalizationMalformed { .. });
@@ -544,39 +373,21 @@ fn the_certificate_must_finalize_this_block_with_a_quorum() {
     // A genuine certificate of another block.
     let mut b = base.clone();
     b.finalization = f.other_finalization(&base);
-    assert_fails!(
-        "other block's certificate",
-        b,
-        VerifyError::FinalizationForOtherBlock { .. }
-    );
+    assert_fails!("other block's certificate", b, VerifyError::FinalizationForOtherBlock { .. });
 
     // This certificate's signatures, claimed for another payload or round.
     let mut other = fin.clone();
     other.proposal.payload.0[0] ^= 1;
     let mut b = base.clone();
     set_fin(&mut b, &other);
-    assert_fails!(
-        "payload changed",
-        b,
-        VerifyError::FinalizationForOtherBlock { .. }
-    );
+    assert_fails!("payload changed", b, VerifyError::FinalizationForOtherBlock { .. });
     let mut other = fin.clone();
     other.proposal.parent = commonware_consensus::types::View::new(other.proposal.parent.get() + 1);
     let mut b = base.clone();
     set_fin(&mut b, &other);
-    let e = assert_fails!(
-        "parent view changed",
-        b,
-        VerifyError::FinalizationBadSignatures { .. }
-    );
-    let VerifyError::FinalizationBadSignatures { validators } = e else {
-        unreachable!()
-    };
-    assert_eq!(
-        validators.len(),
-        fin.certificate.signers.count(),
-        "every signature fails"
-    );
+    let e = assert_fails!("parent view changed", b, VerifyError::FinalizationBadSignatures { .. });
+    let VerifyError::FinalizationBadSignatures { validators } = e else { unreachable!() };
+    assert_eq!(validators.len(), fin.certificate.signers.count(), "every signature fails");
 
     // Exactly a quorum still verifies; one less does not.
     let signed: Vec<Participant> = fin.certificate.signers.iter().collect();
@@ -593,11 +404,7 @@ fn the_certificate_must_finalize_this_block_with_a_quorum() {
     assert_fails!(
         "two signatures",
         with(2),
-        VerifyError::FinalizationNoQuorum {
-            signers: 2,
-            quorum: 3,
-            validators: 4
-        }
+        VerifyError::FinalizationNoQuorum { signers: 2, quorum: 3, validators: 4 }
     );
 
     // A bitmap for a smaller committee.
@@ -606,14 +413,7 @@ fn the_certificate_must_finalize_this_block_with_a_quorum() {
     c.certificate.signatures = fin.certificate.signatures[..3].to_vec();
     let mut b = base.clone();
     set_fin(&mut b, &c);
-    assert_fails!(
-        "smaller committee",
-        b,
-        VerifyError::FinalizationCommitteeSize {
-            bitmap: 3,
-            validators: 4
-        }
-    );
+    assert_fails!("smaller committee", b, VerifyError::FinalizationCommitteeSize { bitmap: 3, validators: 4 });
 
     // One validator's signature presented as another's.
     let mut c = fin.clone();
@@ -621,14 +421,8 @@ fn the_certificate_must_finalize_this_block_with_a_quorum() {
     c.certificate.signatures[1] = first;
     let mut b = base.clone();
     set_fin(&mut b, &c);
-    let e = assert_fails!(
-        "duplicated signature",
-        b,
-        VerifyError::FinalizationBadSignatures { .. }
-    );
-    let VerifyError::FinalizationBadSignatures { validators } = e else {
-        unreachable!()
-    };
+    let e = assert_fails!("duplicated signature", b, VerifyError::FinalizationBadSignatures { .. });
+    let VerifyError::FinalizationBadSignatures { validators } = e else { unreachable!() };
     assert_eq!(validators.len(), 1);
     assert!(validators[0].contains(&format!("signer #{}", signed[1].get())));
 }
@@ -639,12 +433,7 @@ fn another_validator_set_is_refused() {
     let other = genesis_with_other_validators(&f.genesis);
     for base in both() {
         // Trusting another genesis: refused at step (a).
-        let e = assert_fails_with!(
-            "other trusted genesis",
-            base,
-            Some(&other),
-            VerifyError::GenesisMismatch { .. }
-        );
+        let e = assert_fails_with!("other trusted genesis", base, Some(&other), VerifyError::GenesisMismatch { .. });
         assert!(e.to_string().contains("validator keys differ"), "{e}");
         // A bundle carrying another validator set: the certificate does not verify under it.
         let mut b = base.clone();
@@ -665,28 +454,13 @@ fn another_validator_set_is_refused() {
     let base = f.meter_signed();
     let mut g = f.genesis.clone();
     g.chain_id = ChainId::new("national-1").unwrap();
-    assert_fails_with!(
-        "trusted genesis of another chain",
-        base,
-        Some(&g),
-        VerifyError::GenesisMismatch { .. }
-    );
+    assert_fails_with!("trusted genesis of another chain", base, Some(&g), VerifyError::GenesisMismatch { .. });
     let mut g = f.genesis.clone();
     g.genesis_time_ms += 1;
-    assert_fails_with!(
-        "trusted genesis with another time",
-        base,
-        Some(&g),
-        VerifyError::GenesisMismatch { .. }
-    );
+    assert_fails_with!("trusted genesis with another time", base, Some(&g), VerifyError::GenesisMismatch { .. });
     let mut b = base.clone();
     b.genesis.validators[0].consensus_key = "not hex".into();
-    assert_fails_with!(
-        "unusable validator key",
-        b,
-        None,
-        VerifyError::BadValidatorSet(_)
-    );
+    assert_fails_with!("unusable validator key", b, None, VerifyError::BadValidatorSet(_));
     let mut b = base.clone();
     b.version = "trustmeter-proof/v2".into();
     assert_fails!("version", b, VerifyError::UnsupportedVersion { .. });

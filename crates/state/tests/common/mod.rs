@@ -12,17 +12,14 @@ use std::collections::BTreeMap;
 
 use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
 use trustmeter_state::exec::{BlockContext, check_includable};
-use trustmeter_state::{
-    BlockError, BlockOutput, SignatureVerdicts, State, build_block, execute_block, genesis_block,
-};
+use trustmeter_state::{BlockError, BlockOutput, SignatureVerdicts, State, build_block, execute_block, genesis_block};
 use trustmeter_types::codec::Validate;
 use trustmeter_types::limits::MAX_MESSAGE_LEN;
 use trustmeter_types::tx::MeterSpec;
 use trustmeter_types::{
-    AccuracyClass, Block, Calibration, ChainId, ChainParams, DeviceId, EnergyKind, Genesis,
-    GenesisAccount, GenesisValidator, LocationPath, OrgKind, Organisation, Quantity, Reading,
-    ReadingOutcome, ReadingSigner, Receipt, RegisterKind, RejectCode, SignedReading, Transaction,
-    TxBody, TxOutcome, TxPayload, UnifiedSocialCreditCode, Unit,
+    AccuracyClass, Block, Calibration, ChainId, ChainParams, DeviceId, EnergyKind, Genesis, GenesisAccount,
+    GenesisValidator, LocationPath, OrgKind, Organisation, Quantity, Reading, ReadingOutcome, ReadingSigner, Receipt,
+    RegisterKind, RejectCode, SignedReading, Transaction, TxBody, TxOutcome, TxPayload, UnifiedSocialCreditCode, Unit,
 };
 
 /// Genesis time: 2026-01-01T00:00:00Z.
@@ -137,21 +134,14 @@ pub fn genesis(chain: &str) -> Genesis {
         kind,
         region: 430_100,
     };
-    let account = |org: UnifiedSocialCreditCode, k: SigningKey| GenesisAccount {
-        org,
-        public_key: k.public_key(),
-    };
+    let account = |org: UnifiedSocialCreditCode, k: SigningKey| GenesisAccount { org, public_key: k.public_key() };
     Genesis {
         chain_id: ChainId::new(chain).expect("chain id"),
         genesis_time_ms: T0,
         params: ChainParams::default(),
         organisations: vec![
             org(org_regulator(), "长沙市节能监察中心", OrgKind::Regulator),
-            org(
-                org_metrology(),
-                "长沙市计量检定测试所",
-                OrgKind::MetrologyAuthority,
-            ),
+            org(org_metrology(), "长沙市计量检定测试所", OrgKind::MetrologyAuthority),
             org(org_a(), "Enterprise A Steel Co.", OrgKind::Enterprise),
             org(org_b(), "Enterprise B Cement Co.", OrgKind::Enterprise),
         ],
@@ -171,26 +161,13 @@ pub fn genesis(chain: &str) -> Genesis {
 }
 
 fn hex_key(k: &SigningKey) -> String {
-    k.public_key()
-        .bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    k.public_key().bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A meter spec with sensible defaults.
-pub fn meter_spec(
-    id: &str,
-    gateway: &str,
-    energy: EnergyKind,
-    unit: Unit,
-    own_key: Option<&SigningKey>,
-) -> MeterSpec {
-    let (register, max) = if unit.is_rate() {
-        (RegisterKind::Instantaneous, KW_MAX)
-    } else {
-        (RegisterKind::Cumulative, KWH_MAX)
-    };
+pub fn meter_spec(id: &str, gateway: &str, energy: EnergyKind, unit: Unit, own_key: Option<&SigningKey>) -> MeterSpec {
+    let (register, max) =
+        if unit.is_rate() { (RegisterKind::Instantaneous, KW_MAX) } else { (RegisterKind::Cumulative, KWH_MAX) };
     MeterSpec {
         id: dev(id),
         gateway: dev(gateway),
@@ -207,35 +184,17 @@ pub fn meter_spec(
 
 /// A kWh meter spec without a key.
 pub fn kwh_meter(id: &str, gateway: &str) -> MeterSpec {
-    meter_spec(
-        id,
-        gateway,
-        EnergyKind::Electricity,
-        Unit::KilowattHour,
-        None,
-    )
+    meter_spec(id, gateway, EnergyKind::Electricity, Unit::KilowattHour, None)
 }
 
 /// A calibration certificate issued by the fixture's metrology authority.
 pub fn calibration(no: &str, from: i64, until: i64) -> Calibration {
-    Calibration {
-        certificate_no: no.into(),
-        issuer: org_metrology(),
-        valid_from_ms: from,
-        valid_until_ms: until,
-    }
+    Calibration { certificate_no: no.into(), issuer: org_metrology(), valid_from_ms: from, valid_until_ms: until }
 }
 
 /// A reading.
 pub fn reading(meter: &str, seq: u64, ts: i64, micros: i64, unit: Unit) -> Reading {
-    Reading {
-        meter: dev(meter),
-        seq,
-        timestamp_ms: ts,
-        value: Quantity::from_micros(micros),
-        unit,
-        manual: false,
-    }
+    Reading { meter: dev(meter), seq, timestamp_ms: ts, value: Quantity::from_micros(micros), unit, manual: false }
 }
 /// A kWh reading of `kwh` whole kilowatt-hours.
 pub fn kwh(meter: &str, seq: u64, ts: i64, kwh: i64) -> Reading {
@@ -254,24 +213,13 @@ pub fn by_meter(k: &SigningKey, r: Reading) -> SignedReading {
 /// protocol's message limit.
 pub fn assert_sentence(msg: &str) {
     assert!(!msg.trim().is_empty(), "rejection message is empty");
-    assert!(
-        msg.split_whitespace().count() >= 4,
-        "rejection message {msg:?} is not a sentence"
-    );
-    assert!(
-        msg.len() <= MAX_MESSAGE_LEN,
-        "rejection message is {} bytes, over {MAX_MESSAGE_LEN}: {msg}",
-        msg.len()
-    );
+    assert!(msg.split_whitespace().count() >= 4, "rejection message {msg:?} is not a sentence");
+    assert!(msg.len() <= MAX_MESSAGE_LEN, "rejection message is {} bytes, over {MAX_MESSAGE_LEN}: {msg}", msg.len());
 }
 
 /// Asserts the transaction was accepted.
 pub fn assert_tx_accepted(r: &Receipt) {
-    assert_eq!(
-        r.outcome,
-        TxOutcome::Accepted,
-        "transaction should be accepted"
-    );
+    assert_eq!(r.outcome, TxOutcome::Accepted, "transaction should be accepted");
 }
 
 /// Asserts the transaction was rejected with `code` and a proper message; returns the message.
@@ -280,10 +228,7 @@ pub fn assert_tx_rejected(r: &Receipt, code: RejectCode) -> String {
         TxOutcome::Rejected(rej) => {
             assert_eq!(rej.code, code, "wrong code; message: {}", rej.message);
             assert_sentence(&rej.message);
-            assert!(
-                r.readings.is_empty(),
-                "a rejected transaction has no reading outcomes"
-            );
+            assert!(r.readings.is_empty(), "a rejected transaction has no reading outcomes");
             rej.message.clone()
         }
         TxOutcome::Accepted => panic!("transaction accepted, expected rejection {code:?}"),
@@ -338,12 +283,7 @@ impl Fx {
         let g = genesis(chain);
         g.validate().expect("fixture genesis is valid");
         let (block, state) = genesis_block(&g);
-        Fx {
-            genesis: g,
-            state,
-            blocks: vec![block],
-            nonces: BTreeMap::new(),
-        }
+        Fx { genesis: g, state, blocks: vec![block], nonces: BTreeMap::new() }
     }
 
     /// A chain on which both enterprises have registered, calibrated and activated gateways and
@@ -357,43 +297,14 @@ impl Fx {
         let mut fx = Self::genesis_only(chain);
         let em2 = em_a2();
         let txs = vec![
-            fx.tx(
-                &ent_a(),
-                TxPayload::RegisterGateway {
-                    id: dev(A_GW1),
-                    public_key: gw_a1().public_key(),
-                },
-            ),
-            fx.tx(
-                &ent_a(),
-                TxPayload::RegisterGateway {
-                    id: dev(A_GW2),
-                    public_key: gw_a2().public_key(),
-                },
-            ),
-            fx.tx(
-                &ent_b(),
-                TxPayload::RegisterGateway {
-                    id: dev(B_GW1),
-                    public_key: gw_b1().public_key(),
-                },
-            ),
+            fx.tx(&ent_a(), TxPayload::RegisterGateway { id: dev(A_GW1), public_key: gw_a1().public_key() }),
+            fx.tx(&ent_a(), TxPayload::RegisterGateway { id: dev(A_GW2), public_key: gw_a2().public_key() }),
+            fx.tx(&ent_b(), TxPayload::RegisterGateway { id: dev(B_GW1), public_key: gw_b1().public_key() }),
+            fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter(A_EM1, A_GW1) }),
             fx.tx(
                 &ent_a(),
                 TxPayload::RegisterMeter {
-                    meter: kwh_meter(A_EM1, A_GW1),
-                },
-            ),
-            fx.tx(
-                &ent_a(),
-                TxPayload::RegisterMeter {
-                    meter: meter_spec(
-                        A_EM2,
-                        A_GW1,
-                        EnergyKind::Electricity,
-                        Unit::KilowattHour,
-                        Some(&em2),
-                    ),
+                    meter: meter_spec(A_EM2, A_GW1, EnergyKind::Electricity, Unit::KilowattHour, Some(&em2)),
                 },
             ),
             fx.tx(
@@ -404,16 +315,9 @@ impl Fx {
             ),
             fx.tx(
                 &ent_a(),
-                TxPayload::RegisterMeter {
-                    meter: meter_spec(A_WM4, A_GW2, EnergyKind::Water, Unit::CubicMetre, None),
-                },
+                TxPayload::RegisterMeter { meter: meter_spec(A_WM4, A_GW2, EnergyKind::Water, Unit::CubicMetre, None) },
             ),
-            fx.tx(
-                &ent_b(),
-                TxPayload::RegisterMeter {
-                    meter: kwh_meter(B_EM1, B_GW1),
-                },
-            ),
+            fx.tx(&ent_b(), TxPayload::RegisterMeter { meter: kwh_meter(B_EM1, B_GW1) }),
         ];
         let b = fx.exec(txs);
         for r in &b.output.receipts {
@@ -463,31 +367,12 @@ impl Fx {
 
     /// A transaction from `k` for this chain with an explicit nonce.
     pub fn tx_with_nonce(&self, k: &SigningKey, nonce: u64, payload: TxPayload) -> Transaction {
-        sign_tx(
-            k,
-            TxBody {
-                chain_id: self.state.chain_id.clone(),
-                sender: k.public_key(),
-                nonce,
-                payload,
-            },
-        )
+        sign_tx(k, TxBody { chain_id: self.state.chain_id.clone(), sender: k.public_key(), nonce, payload })
     }
 
     /// A reading batch sent by a gateway.
-    pub fn submit(
-        &mut self,
-        gw: &SigningKey,
-        gateway: &str,
-        readings: Vec<SignedReading>,
-    ) -> Transaction {
-        self.tx(
-            gw,
-            TxPayload::SubmitReadings {
-                gateway: dev(gateway),
-                readings,
-            },
-        )
+    pub fn submit(&mut self, gw: &SigningKey, gateway: &str, readings: Vec<SignedReading>) -> Transaction {
+        self.tx(gw, TxPayload::SubmitReadings { gateway: dev(gateway), readings })
     }
 
     /// Timestamp the next fixture block gets.
@@ -504,13 +389,8 @@ impl Fx {
 
     /// Like [`Fx::exec`] at an explicit block timestamp.
     pub fn exec_at(&mut self, ts: i64, txs: Vec<Transaction>) -> Executed {
-        let ctx = BlockContext {
-            epoch: 1,
-            view: self.state.height + 1,
-            timestamp_ms: ts,
-        };
-        let (block, output) =
-            build_block(&self.state, &ctx, txs.clone(), &SignatureVerdicts::none());
+        let ctx = BlockContext { epoch: 1, view: self.state.height + 1, timestamp_ms: ts };
+        let (block, output) = build_block(&self.state, &ctx, txs.clone(), &SignatureVerdicts::none());
         assert_eq!(block.txs, txs, "build_block left out a candidate");
         assert_eq!(block.header.timestamp_ms, ts);
         cross_check(&self.state, &block, &output);
@@ -525,24 +405,13 @@ impl Fx {
 pub fn cross_check(parent: &State, block: &Block, built: &BlockOutput) {
     let refs: Vec<&Transaction> = block.txs.iter().collect();
     let batch = SignatureVerdicts::batch_verify(parent, &refs, &mut rand::rng());
-    for (what, verdicts) in [
-        ("no verdicts", SignatureVerdicts::none()),
-        ("batch verdicts", batch),
-    ] {
-        let out = execute_block(parent, block, &verdicts)
-            .unwrap_or_else(|e| panic!("execute_block with {what}: {e}"));
+    for (what, verdicts) in [("no verdicts", SignatureVerdicts::none()), ("batch verdicts", batch)] {
+        let out = execute_block(parent, block, &verdicts).unwrap_or_else(|e| panic!("execute_block with {what}: {e}"));
         assert_eq!(out.state.root(), built.state.root(), "{what}: state root");
-        assert_eq!(
-            out.state.root(),
-            block.header.state_root,
-            "{what}: header state root"
-        );
+        assert_eq!(out.state.root(), block.header.state_root, "{what}: header state root");
         assert_eq!(out.receipts, built.receipts, "{what}: receipts");
         assert_eq!(out.recorded, built.recorded, "{what}: recorded readings");
-        assert_eq!(
-            out.state.block_digest, built.state.block_digest,
-            "{what}: block digest"
-        );
+        assert_eq!(out.state.block_digest, built.state.block_digest, "{what}: block digest");
         assert_eq!(out.state.height, built.state.height);
         assert_eq!(out.state.timestamp_ms, built.state.timestamp_ms);
     }
@@ -555,35 +424,16 @@ pub fn assert_never_included(fx: &mut Fx, bad: &Transaction, code: RejectCode) {
     let none = SignatureVerdicts::none();
     let batch = SignatureVerdicts::batch_verify(&fx.state, &[bad], &mut rand::rng());
     for v in [&none, &batch] {
-        let rej = check_includable(&fx.state, bad, v)
-            .expect_err("the transaction must not be includable");
+        let rej = check_includable(&fx.state, bad, v).expect_err("the transaction must not be includable");
         assert_eq!(rej.code, code, "{}", rej.message);
         assert_sentence(&rej.message);
     }
     // An includable neighbour (its own outcome does not matter here).
-    let good = fx.tx(
-        &regulator(),
-        TxPayload::ActivateDevice {
-            device: dev("ANY-DEVICE"),
-        },
-    );
-    let ctx = BlockContext {
-        epoch: 1,
-        view: fx.state.height + 1,
-        timestamp_ms: fx.next_ts(),
-    };
+    let good = fx.tx(&regulator(), TxPayload::ActivateDevice { device: dev("ANY-DEVICE") });
+    let ctx = BlockContext { epoch: 1, view: fx.state.height + 1, timestamp_ms: fx.next_ts() };
     for v in [&none, &batch] {
-        let (block, out) = build_block(
-            &fx.state,
-            &ctx,
-            vec![bad.clone(), good.clone(), bad.clone()],
-            v,
-        );
-        assert_eq!(
-            block.txs,
-            vec![good.clone()],
-            "build_block must leave the transaction out"
-        );
+        let (block, out) = build_block(&fx.state, &ctx, vec![bad.clone(), good.clone(), bad.clone()], v);
+        assert_eq!(block.txs, vec![good.clone()], "build_block must leave the transaction out");
         assert_eq!(out.receipts.len(), 1);
         for pos in [0, 1] {
             let mut forged = block.clone();
