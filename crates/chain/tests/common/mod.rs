@@ -226,6 +226,14 @@ impl Cluster {
         }
     }
 
+    /// Waits until `pred` holds on every running validator's finalized state (so a transaction
+    /// that depends on it is admitted everywhere).
+    pub async fn wait_all(&self, what: &str, limit: Duration, pred: impl Fn(&trustmeter_state::State) -> bool) {
+        for i in self.running() {
+            self.wait_state(i, what, limit, &pred).await;
+        }
+    }
+
     /// Every pair of validators agrees at every height both finalized; returns the common height.
     pub fn assert_agreement(&self, who: &[usize]) -> u64 {
         let hs: Vec<BTreeMap<u64, (Hash32, Hash32)>> =
@@ -286,8 +294,7 @@ impl Plant {
             TxPayload::RegisterGateway { id: self.gateway_id.clone(), public_key: self.gateway_key.public_key() },
         );
         c.submit(&tx);
-        let v = c.running()[0];
-        c.wait_state(v, "gateway registered", Duration::from_secs(30), |s| s.gateway(&self.gateway_id).is_some()).await;
+        c.wait_all("gateway registered", Duration::from_secs(30), |s| s.gateway(&self.gateway_id).is_some()).await;
         for (id, key) in &self.meters {
             n += 1;
             let spec = MeterSpec {
@@ -304,7 +311,7 @@ impl Plant {
             };
             c.submit(&Self::sign(&ent.key, dn, n, TxPayload::RegisterMeter { meter: spec }));
         }
-        c.wait_state(v, "meters registered", Duration::from_secs(30), |s| {
+        c.wait_all("meters registered", Duration::from_secs(30), |s| {
             self.meters.iter().all(|(id, _)| s.meter(id).is_some())
         })
         .await;
@@ -328,7 +335,7 @@ impl Plant {
             rn += 1;
             c.submit(&Self::sign(&dn.regulator.key, dn, rn, TxPayload::ActivateDevice { device: id.clone() }));
         }
-        c.wait_state(v, "devices active and calibrated", Duration::from_secs(30), |s| {
+        c.wait_all("devices active and calibrated", Duration::from_secs(30), |s| {
             s.gateway(&self.gateway_id).map(|g| g.status == DeviceStatus::Active).unwrap_or(false)
                 && self.meters.iter().all(|(id, _)| {
                     s.meter(id).map(|m| m.status == DeviceStatus::Active && m.calibration.is_some()).unwrap_or(false)

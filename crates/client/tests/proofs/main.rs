@@ -4,7 +4,7 @@
 //!
 //! The simulation runs once per test binary (see [`fixture`]); every test works on its output.
 
-#[path = "../common/mod.rs"]
+#[path = "../../../chain/tests/common/mod.rs"]
 mod common;
 mod independent;
 mod tamper;
