@@ -26,12 +26,12 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 use tracing::{debug, info, warn};
 use trustmeter_crypto::tx_hash;
 use trustmeter_state::exec::BlockContext;
 use trustmeter_state::{BlockOutput, SignatureVerdicts, State, build_block, execute_block};
-use trustmeter_types::{Block, Genesis, Hash32};
+use trustmeter_types::Genesis;
 
 /// The consensus signing scheme: Ed25519 votes, attributable, one signature per quorum member in a
 /// certificate — so offline verifiers check finality against the genesis validator keys.
@@ -104,8 +104,7 @@ pub struct Finalizer {
 impl App {
     /// Creates the application for `genesis`, sharing `mempool` with the API.
     pub fn new(genesis: &Genesis, mempool: Arc<Mutex<Mempool>>, behaviour: Behaviour) -> (Self, Finalizer) {
-        let (block, state) = trustmeter_state::genesis_block(genesis);
-        let _ = block;
+        let (_, state) = trustmeter_state::genesis_block(genesis);
         let out = Arc::new(BlockOutput { state, receipts: vec![], recorded: vec![] });
         let (tx, rx) = mpsc::unbounded();
         let app = App {
@@ -415,16 +414,4 @@ impl Finalizer {
             let _ = s.unbounded_send(event.clone());
         }
     }
-}
-
-/// Hash of a finalized block as our type.
-pub fn block_hash(b: &Block) -> Hash32 {
-    trustmeter_crypto::block_digest(&b.header)
-}
-
-#[allow(dead_code)]
-fn _assert_traits() {
-    fn is_send<T: Send>() {}
-    is_send::<App>();
-    let _ = SystemTime::now();
 }

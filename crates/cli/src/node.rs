@@ -145,10 +145,14 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
             runner.start(|ctx| async move {
                 let node = start_node(ctx, spec).await?;
                 println!(
-                    "{} running; API on http://{}/v1/status (OpenAPI at /openapi.json). Ctrl-C to stop.",
+                    "{} running; API on http://{}/v1/status (OpenAPI at /openapi.json). Ctrl-C or SIGTERM to stop.",
                     node.name, node.api_addr
                 );
-                tokio::signal::ctrl_c().await?;
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => r?,
+                    _ = term.recv() => {}
+                }
                 println!("stopping {}", node.name);
                 Ok::<(), anyhow::Error>(())
             })

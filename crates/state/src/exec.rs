@@ -303,15 +303,15 @@ pub fn admission_check(state: &State, tx: &Transaction, verdicts: &SignatureVerd
 }
 
 /// Applies one includable transaction. Returns its receipt; a rejected transaction changes nothing
-/// but the sender's nonce (when the sender is known and the nonce fresh).
+/// but the sender's nonce (when the sender is known and the nonce fresh). `_height` is the block
+/// height, reserved for height-dependent rules (policy versions with an effective height).
 pub fn apply_tx(
     state: &mut State,
-    height: u64,
+    _height: u64,
     timestamp_ms: i64,
     tx: &Transaction,
     verdicts: &SignatureVerdicts,
 ) -> Receipt {
-    let _ = height;
     let body = &tx.body;
     let sender = &body.sender;
     // Who is sending: an account of a member organisation, or (for readings) a gateway.
