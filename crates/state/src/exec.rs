@@ -672,8 +672,11 @@ fn apply_reading(
                 )
             };
         }
+        // Only a full window can have forgotten a reading; otherwise every accepted reading is in
+        // it, and a sequence not found there was never recorded: it arrives out of order.
         let oldest = progress.recent.first().map(|(s, _)| *s).unwrap_or(progress.last_seq);
-        return if r.seq < oldest {
+        let window_full = progress.recent.len() >= DUPLICATE_WINDOW;
+        return if window_full && r.seq < oldest {
             rej(
                 RejectCode::StaleSequence,
                 format!(
