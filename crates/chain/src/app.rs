@@ -31,7 +31,7 @@ use tracing::{debug, info, warn};
 use trustmeter_crypto::tx_hash;
 use trustmeter_state::exec::BlockContext;
 use trustmeter_state::{BlockOutput, SignatureVerdicts, State, build_block, execute_block};
-use trustmeter_types::Genesis;
+use trustmeter_types::{Genesis, Hash32, Rejection, Transaction};
 
 /// The consensus signing scheme: Ed25519 votes, attributable, one signature per quorum member in a
 /// certificate — so offline verifiers check finality against the genesis validator keys.
@@ -93,6 +93,7 @@ pub struct App {
     updates: mpsc::UnboundedSender<Update<ChainBlock>>,
     behaviour: Behaviour,
     refused: Arc<std::sync::atomic::AtomicU64>,
+    gossip: Arc<Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>>,
 }
 
 /// The half of the application that applies finalized blocks; run it with [`Finalizer::run`].
@@ -120,6 +121,7 @@ impl App {
             updates: tx,
             behaviour,
             refused: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            gossip: Arc::new(Mutex::new(None)),
         };
         (app.clone(), Finalizer { app, updates: rx })
     }
@@ -137,6 +139,50 @@ impl App {
     /// The latest finalized state.
     pub fn finalized_state(&self) -> State {
         self.inner.lock().expect("app lock").finalized.state.clone()
+    }
+
+    /// Connects the outbound side of transaction gossip.
+    pub fn set_gossip(&self, tx: mpsc::UnboundedSender<Vec<u8>>) {
+        *self.gossip.lock().expect("gossip lock") = Some(tx);
+    }
+
+    /// Admits a transaction into this node's mempool after every admission check against the
+    /// finalized state (signatures in one batch, sender, nonce, roles, registry rules), and with
+    /// `gossip` sends it on to the other validators. Idempotent; CPU-bound (signature checks).
+    pub fn admit(&self, tx: Transaction, gossip: bool) -> Result<Hash32, Rejection> {
+        let h = tx_hash(&tx);
+        {
+            let m = self.mempool.lock().expect("mempool lock");
+            if m.contains(&h) {
+                return Ok(h);
+            }
+            m.check_capacity(tx.body.payload.reading_count())?;
+        }
+        let state = self.finalized_state();
+        match crate::mempool::precheck(&state, &tx) {
+            Ok(v) => {
+                let bytes = gossip.then(|| trustmeter_types::encode(&tx));
+                self.mempool.lock().expect("mempool lock").insert(tx, v)?;
+                if let (Some(bytes), Some(g)) = (bytes, self.gossip.lock().expect("gossip lock").as_ref()) {
+                    let _ = g.unbounded_send(bytes);
+                }
+                Ok(h)
+            }
+            Err(r) => {
+                self.mempool.lock().expect("mempool lock").remember_rejection(h, r.clone());
+                Err(r)
+            }
+        }
+    }
+
+    /// Signature verdicts for `txs`: the mempool's for the transactions it holds, one batch for
+    /// the rest.
+    fn verdicts_for(&self, state: &State, txs: &[Transaction]) -> SignatureVerdicts {
+        let (mut verdicts, missing) = self.mempool.lock().expect("mempool lock").verdicts_for(txs);
+        if !missing.is_empty() {
+            verdicts.extend(SignatureVerdicts::batch_verify(state, &missing, &mut rand::rng()));
+        }
+        verdicts
     }
 
     /// How many proposed blocks this node refused as invalid.
@@ -301,8 +347,7 @@ where
         if ahead > MAX_PROPOSER_CLOCK_AHEAD.as_millis() as i64 {
             runtime.sleep(Duration::from_millis(ahead as u64) - MAX_PROPOSER_CLOCK_AHEAD).await;
         }
-        let verdicts =
-            SignatureVerdicts::batch_verify(&parent.state, &b.block.txs.iter().collect::<Vec<_>>(), &mut rand::rng());
+        let verdicts = self.verdicts_for(&parent.state, &b.block.txs);
         match execute_block(&parent.state, &b.block, &verdicts) {
             Ok(out) => {
                 self.remember(block.digest(), Arc::new(out));

@@ -49,6 +49,8 @@ pub mod channels {
     pub const BACKFILL: u64 = 3;
     /// Block broadcast.
     pub const BROADCAST: u64 = 4;
+    /// Transaction gossip.
+    pub const TXS: u64 = 5;
 }
 
 /// Consensus timeouts.
@@ -105,6 +107,8 @@ pub struct Channels<S, R> {
     pub backfill: (S, R),
     /// Block broadcast.
     pub broadcast: (S, R),
+    /// Transaction gossip.
+    pub txs: (S, R),
 }
 
 /// A running validator.
@@ -227,6 +231,7 @@ where
         app.subscribe(sink);
     }
     marshal_actor.start(app.clone(), buffer, resolver);
+    crate::gossip::start(context.child("gossip"), app.clone(), net.txs);
     let marshal_for_finalizer = marshal_mailbox.clone();
     context.child("finalizer").spawn(move |_| finalizer.run(marshal_for_finalizer));
 

@@ -12,6 +12,7 @@ pub mod app;
 pub mod block;
 pub mod devnet;
 pub mod engine;
+pub mod gossip;
 pub mod mempool;
 
 pub use app::{App, Behaviour, BlockFinalization, Finalized, FinalizedSink, Scheme};

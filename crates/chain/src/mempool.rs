@@ -155,7 +155,34 @@ impl Mempool {
             readings += p.readings;
             out.push((p.tx.clone(), p.verdicts.clone()));
         }
-        out
+        // Transactions of one sender may arrive out of nonce order (through different nodes):
+        // keep the arrival slots but fill each sender's slots in nonce order.
+        let mut slots: HashMap<&trustmeter_types::PublicKey, Vec<usize>> = HashMap::new();
+        for (i, (tx, _)) in out.iter().enumerate() {
+            slots.entry(&tx.body.sender).or_default().push(i);
+        }
+        let mut ordered = out.clone();
+        for positions in slots.values() {
+            let mut mine: Vec<_> = positions.iter().map(|i| out[*i].clone()).collect();
+            mine.sort_by_key(|(tx, _)| tx.body.nonce);
+            for (pos, item) in positions.iter().zip(mine) {
+                ordered[*pos] = item;
+            }
+        }
+        ordered
+    }
+
+    /// The verdicts held for those of `txs` that wait here, and the ones that do not.
+    pub fn verdicts_for<'a>(&self, txs: &'a [Transaction]) -> (SignatureVerdicts, Vec<&'a Transaction>) {
+        let mut verdicts = SignatureVerdicts::none();
+        let mut missing = Vec::new();
+        for tx in txs {
+            match self.pending.get(&tx_hash(tx)) {
+                Some((_, p)) => verdicts.extend((*p.verdicts).clone()),
+                None => missing.push(tx),
+            }
+        }
+        (verdicts, missing)
     }
 
     /// Removes transactions (included in a finalized block, or no longer valid).

@@ -146,3 +146,29 @@ fn byzantine_proposer_with_wrong_state_root_is_refused() {
         assert_eq!(c.app(0).refused_blocks(), 0);
     });
 }
+
+#[test]
+fn gossiped_transaction_survives_its_entry_node_crashing() {
+    runner(6).start(|ctx| async move {
+        let mut c = Cluster::new(ctx.child("cluster"), 4, vec![]).await;
+        let mut plant = Plant::new();
+        plant.onboard(&c).await;
+        // Admitted at validator 1 only, which gossips it; then validator 1 crashes before it leads.
+        let t = c.ctx.current().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+        let tx = plant.batch(&c.devnet, t);
+        c.submit_to(1, &tx).expect("admitted at its entry node");
+        c.ctx.sleep(Duration::from_millis(100)).await;
+        for i in [0, 2, 3] {
+            assert!(
+                c.mempools[i].lock().unwrap().contains(&trustmeter_crypto::tx_hash(&tx)),
+                "validator {i} did not receive the gossip"
+            );
+        }
+        c.crash(1);
+        c.wait_state(0, "the gossiped batch finalized without its entry node", Duration::from_secs(60), |s| {
+            plant.meters.iter().all(|(id, _)| s.progress(id).map(|p| p.accepted == 1).unwrap_or(false))
+        })
+        .await;
+        c.assert_agreement(&[0, 2, 3]);
+    });
+}

@@ -351,23 +351,9 @@ async fn submit(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> R
     };
     let h = tx_hash(&tx);
     let app = s.inner.app.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        let mempool = app.mempool();
-        if mempool.lock().expect("mempool lock").contains(&h) {
-            return Ok(h);
-        }
-        let readings = tx.body.payload.reading_count();
-        mempool.lock().expect("mempool lock").check_capacity(readings)?;
-        let state = app.finalized_state();
-        match trustmeter_chain::mempool::precheck(&state, &tx) {
-            Ok(v) => mempool.lock().expect("mempool lock").insert(tx, v),
-            Err(r) => {
-                mempool.lock().expect("mempool lock").remember_rejection(h, r.clone());
-                Err(r)
-            }
-        }
-    })
-    .await;
+    // Admission verifies every signature in the transaction: off the async threads. Admitted
+    // transactions are gossiped to the other validators.
+    let result = tokio::task::spawn_blocking(move || app.admit(tx, true)).await;
     match result {
         Ok(Ok(h)) => {
             (StatusCode::ACCEPTED, Json(SubmitView { tx_hash: h.to_hex(), status: "pending".into() })).into_response()

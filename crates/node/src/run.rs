@@ -102,6 +102,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         resolver: reg(channels::RESOLVER),
         backfill: reg(channels::BACKFILL),
         broadcast: reg(channels::BROADCAST),
+        txs: reg(channels::TXS),
     };
     network.start();
 

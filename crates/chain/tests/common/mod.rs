@@ -14,7 +14,7 @@ use std::time::Duration;
 use trustmeter_chain::app::Behaviour;
 use trustmeter_chain::devnet::Devnet;
 use trustmeter_chain::engine::{Channels, Timeouts, ValidatorConfig, channels, max_message_size, start_validator};
-use trustmeter_chain::mempool::{Mempool, MempoolLimits, precheck};
+use trustmeter_chain::mempool::{Mempool, MempoolLimits};
 use trustmeter_chain::{App, Validator};
 use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
 use trustmeter_types::registry::{AccuracyClass, Calibration, LocationPath};
@@ -91,8 +91,14 @@ impl Cluster {
         let control = self.oracle.control(self.keys[i].clone());
         let quota = Quota::per_second(NZU32!(100_000));
         let mut reg = Vec::new();
-        for ch in [channels::VOTES, channels::CERTIFICATES, channels::RESOLVER, channels::BACKFILL, channels::BROADCAST]
-        {
+        for ch in [
+            channels::VOTES,
+            channels::CERTIFICATES,
+            channels::RESOLVER,
+            channels::BACKFILL,
+            channels::BROADCAST,
+            channels::TXS,
+        ] {
             reg.push(control.register(ch, quota).await.expect("register channel"));
         }
         let mut reg = reg.into_iter();
@@ -102,6 +108,7 @@ impl Cluster {
             resolver: reg.next().unwrap(),
             backfill: reg.next().unwrap(),
             broadcast: reg.next().unwrap(),
+            txs: reg.next().unwrap(),
         };
         let (tx, mut rx) = futures::channel::mpsc::unbounded();
         // A restarted validator gets a fresh mempool (in-memory, like a real process restart).
@@ -179,14 +186,15 @@ impl Cluster {
     /// Admits a transaction into every running validator's mempool (each checks it itself).
     pub fn submit(&self, tx: &Transaction) {
         for i in self.running() {
-            let state = self.app(i).finalized_state();
-            match precheck(&state, tx) {
-                Ok(v) => {
-                    let _ = self.mempools[i].lock().unwrap().insert(tx.clone(), v);
-                }
-                Err(e) => tracing::warn!(validator = i, error = %e, "transaction not admitted"),
+            if let Err(e) = self.app(i).admit(tx.clone(), false) {
+                tracing::warn!(validator = i, error = %e, "transaction not admitted");
             }
         }
+    }
+
+    /// Admits a transaction at one validator, which gossips it to the others.
+    pub fn submit_to(&self, i: usize, tx: &Transaction) -> Result<Hash32, trustmeter_types::Rejection> {
+        self.app(i).admit(tx.clone(), true)
     }
 
     /// Waits until every validator in `who` has finalized at least `height`.
