@@ -159,6 +159,10 @@ impl App {
             m.check_capacity(tx.body.payload.reading_count())?;
         }
         let state = self.finalized_state();
+        if !gossip && tx.body.nonce <= state.nonce(&tx.body.sender) {
+            // A gossiped copy of a transaction already finalized here: nothing to check again.
+            return Err(Rejection::new(trustmeter_types::RejectCode::StaleNonce, "already superseded on this node"));
+        }
         match crate::mempool::precheck(&state, &tx) {
             Ok(v) => {
                 let bytes = gossip.then(|| trustmeter_types::encode(&tx));
