@@ -12,6 +12,7 @@ mod node;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use trustmeter_types::ReadingOrigin;
 
 #[derive(Parser)]
 #[command(name = "trustmeter", version, about = "Trusted energy-consumption data on a consortium chain")]
@@ -81,7 +82,10 @@ fn verify(proof: PathBuf, genesis: Option<PathBuf>) -> Result<()> {
                 v.value,
                 v.unit.symbol(),
                 v.timestamp_ms,
-                if v.manual { " (manual entry)" } else { "" }
+                match (v.origin, v.clock_suspect) {
+                    (ReadingOrigin::Online, false) => String::new(),
+                    (o, suspect) => format!(" ({}{})", o.as_str(), if suspect { ", clock suspect" } else { "" }),
+                }
             );
             println!("  signed by    {:?} key; calibration certificate {}", v.signer, v.calibration_certificate_no);
             println!("  recorded in  block {} ({}) at {} ms", v.height, v.block_digest, v.block_timestamp_ms);

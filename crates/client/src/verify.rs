@@ -41,8 +41,8 @@ use trustmeter_crypto::{block_digest, reading_leaf};
 use trustmeter_state::state::StateValue;
 use trustmeter_state::{StateKey, StateProof};
 use trustmeter_types::{
-    ChainId, DeviceId, DeviceStatus, EnergyKind, Gateway, Genesis, Hash32, Meter, Quantity, ReadingSigner,
-    UnifiedSocialCreditCode, Unit,
+    ChainId, DeviceId, DeviceStatus, EnergyKind, Gateway, Genesis, Hash32, Meter, Quantity, ReadingOrigin,
+    ReadingSigner, UnifiedSocialCreditCode, Unit,
 };
 
 /// The verification steps, in the order [`verify`] runs them.
@@ -411,8 +411,10 @@ pub struct VerifiedReading {
     pub unit: Unit,
     /// Collection time, Unix ms.
     pub timestamp_ms: i64,
-    /// Entered by hand rather than collected online.
-    pub manual: bool,
+    /// How the value reached the gateway (online, manual entry, file import).
+    pub origin: ReadingOrigin,
+    /// The gateway's clock was suspect when the reading was collected.
+    pub clock_suspect: bool,
     /// Which key signed the reading.
     pub signer: ReadingSigner,
     /// Number of the meter's calibration certificate covering the reading.
@@ -578,7 +580,8 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
         value: r.value,
         unit: r.unit,
         timestamp_ms: r.timestamp_ms,
-        manual: r.manual,
+        origin: r.origin,
+        clock_suspect: r.clock_suspect,
         signer: sr.signer,
         calibration_certificate_no: calibration.certificate_no.clone(),
         height: header.height,

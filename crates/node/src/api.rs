@@ -188,8 +188,10 @@ pub struct ReadingView {
     pub value_micros: i64,
     /// Unit symbol.
     pub unit: String,
-    /// Entered by hand.
-    pub manual: bool,
+    /// `online`, `manual` (entered by hand) or `imported` (from a history file).
+    pub origin: String,
+    /// The gateway's clock was suspect when the reading was collected.
+    pub clock_suspect: bool,
     /// `meter` or `gateway`.
     pub signer: String,
     /// Block height.
@@ -452,7 +454,8 @@ async fn readings(
                     value: rd.value.to_string(),
                     value_micros: rd.value.micros(),
                     unit: rd.unit.symbol().into(),
-                    manual: rd.manual,
+                    origin: rd.origin.as_str().to_string(),
+                    clock_suspect: rd.clock_suspect,
                     signer: match r.reading.signer {
                         trustmeter_types::ReadingSigner::Meter => "meter".into(),
                         trustmeter_types::ReadingSigner::Gateway => "gateway".into(),

@@ -25,8 +25,8 @@ use trustmeter_crypto::{SigningKey, sign_reading, tx_hash};
 use trustmeter_node::{NodeSpec, start_node};
 use trustmeter_plant::{Plant, PlantConfig, TxSigner};
 use trustmeter_types::{
-    ChainId, DeviceId, Genesis, Hash32, PublicKey, Reading, ReadingSigner, SignedReading, Transaction, TxPayload,
-    encode,
+    ChainId, DeviceId, Genesis, Hash32, PublicKey, Reading, ReadingOrigin, ReadingSigner, SignedReading, Transaction,
+    TxPayload, encode,
 };
 
 const VALIDATORS: usize = 4;
@@ -447,7 +447,8 @@ fn check_reading_view(got: &Value, want: &Recorded) -> Result<()> {
         "value": r.value.to_string(),
         "value_micros": r.value.micros(),
         "unit": r.unit.symbol(),
-        "manual": r.manual,
+        "origin": r.origin,
+        "clock_suspect": r.clock_suspect,
         "signer": signer,
         "height": want.height,
         "proof": format!("/v1/meters/{}/readings/{}/proof", r.meter, r.seq),
@@ -473,7 +474,8 @@ async fn check_proof(api: &Api, node: usize, world: &World, meter: &DeviceId, se
         verified.value == r.value
             && verified.unit == r.unit
             && verified.timestamp_ms == r.timestamp_ms
-            && verified.manual == r.manual
+            && verified.origin == r.origin
+            && verified.clock_suspect == r.clock_suspect
     );
     ensure!(verified.signer == want.reading.signer);
     ensure!(verified.gateway == *world.plant.gateway_id());
@@ -830,7 +832,8 @@ async fn rejections(api: &Api, world: &mut World) -> Result<()> {
         timestamp_ms: readings[0].reading.timestamp_ms,
         value: trustmeter_types::Quantity::from_micros(1_000_000),
         unit: readings[0].reading.unit,
-        manual: false,
+        origin: ReadingOrigin::Online,
+        clock_suspect: false,
     };
     readings.insert(1, sign_reading(world.plant.gateway_key(), unknown, ReadingSigner::Gateway));
     let batch = world

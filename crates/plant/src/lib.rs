@@ -33,8 +33,8 @@ use std::collections::BTreeMap;
 use trustmeter_crypto::{SigningKey, sign_reading, sign_tx, tagged_hash};
 use trustmeter_types::limits::MAX_READINGS_PER_TX;
 use trustmeter_types::{
-    AccuracyClass, Calibration, ChainId, DeviceId, LocationPath, PublicKey, Quantity, Reading, ReadingSigner,
-    RegisterKind, SignedReading, Transaction, TxBody, TxPayload, UnifiedSocialCreditCode, tx::MeterSpec,
+    AccuracyClass, Calibration, ChainId, DeviceId, LocationPath, PublicKey, Quantity, Reading, ReadingOrigin,
+    ReadingSigner, RegisterKind, SignedReading, Transaction, TxBody, TxPayload, UnifiedSocialCreditCode, tx::MeterSpec,
 };
 
 /// Default number of meters in a plant.
@@ -266,7 +266,8 @@ impl Plant {
                 timestamp_ms: now_ms,
                 value: Quantity::from_micros(m.register),
                 unit: m.spec.unit,
-                manual: false,
+                origin: ReadingOrigin::Online,
+                clock_suspect: false,
             };
             out.push(match &m.key {
                 Some(k) => sign_reading(k, reading, ReadingSigner::Meter),

@@ -68,7 +68,8 @@ fn every_reading_verifies_with_the_right_key_only() {
         assert!(verify(&wrong, &msg, &r.signature).is_err());
         assert_eq!(p.verifying_key(&r), Some(right));
         assert_eq!(r.reading.unit, spec.unit);
-        assert!(!r.reading.manual);
+        assert_eq!(r.reading.origin, trustmeter_types::ReadingOrigin::Online);
+        assert!(!r.reading.clock_suspect);
     }
     assert_eq!(by_meter, 400);
 }

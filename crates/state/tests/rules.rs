@@ -9,7 +9,8 @@ use common::*;
 use trustmeter_crypto::{merkle, reading_leaf};
 use trustmeter_state::state::DUPLICATE_WINDOW;
 use trustmeter_types::{
-    Calibration, ChainId, DeviceStatus, Quantity, ReadingOutcome, RejectCode, TxPayload, UnifiedSocialCreditCode, Unit,
+    Calibration, ChainId, DeviceStatus, Quantity, ReadingOrigin, ReadingOutcome, RejectCode, TxPayload,
+    UnifiedSocialCreditCode, Unit,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -803,7 +804,7 @@ fn conflicting_reading_with_the_same_sequence_is_refused() {
     let tx = fx_submit(&mut fx, vec![r1.clone()]);
     fx.exec(vec![tx]);
     let mut manual = kwh(A_EM1, 1, t, 100);
-    manual.manual = true;
+    manual.origin = ReadingOrigin::Manual;
     let batch = fx_submit(
         &mut fx,
         vec![

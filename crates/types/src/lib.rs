@@ -40,7 +40,7 @@ pub use energy::{EnergyKind, Quantity, RegisterKind, Unit};
 pub use genesis::{ChainParams, Genesis, GenesisAccount, GenesisOrganisation, GenesisValidator};
 pub use ids::{ChainId, DeviceId, Hash32, IdError, UnifiedSocialCreditCode};
 pub use keys::{KeyScheme, PublicKey, Signature};
-pub use reading::{Reading, ReadingSigner, SignedReading};
+pub use reading::{Reading, ReadingOrigin, ReadingSigner, SignedReading};
 pub use receipt::{ReadingOutcome, Receipt, RejectCode, Rejection, TxOutcome};
 pub use registry::{AccuracyClass, Calibration, DeviceStatus, Gateway, LocationPath, Meter, OrgKind, Organisation};
 pub use tx::{Transaction, TxBody, TxPayload};

@@ -25,8 +25,40 @@ pub struct Reading {
     pub value: Quantity,
     /// Unit of `value`; must match the meter's registered unit.
     pub unit: Unit,
-    /// Entered by hand (手工填报) rather than collected online.
-    pub manual: bool,
+    /// How the value reached the gateway: collected online, entered by hand (手工填报) or imported
+    /// from a file of historical data.
+    pub origin: ReadingOrigin,
+    /// The gateway's clock had jumped or drifted beyond its bound when the reading was collected,
+    /// so `timestamp_ms` is not trustworthy. Such readings are recorded, never silently re-stamped.
+    pub clock_suspect: bool,
+}
+
+/// How a reading's value reached the gateway.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[borsh(use_discriminant = true)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum ReadingOrigin {
+    /// Collected online from the meter by a driver (Modbus, DL/T 645, MQTT, simulator).
+    #[default]
+    Online = 0,
+    /// Entered by hand for data that cannot be collected online (手工填报).
+    Manual = 1,
+    /// Imported from a CSV or JSON file of historical data.
+    Imported = 2,
+}
+
+impl ReadingOrigin {
+    /// Stable snake_case name, as used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadingOrigin::Online => "online",
+            ReadingOrigin::Manual => "manual",
+            ReadingOrigin::Imported => "imported",
+        }
+    }
 }
 
 impl Reading {

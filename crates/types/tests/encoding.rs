@@ -11,7 +11,7 @@ use trustmeter_types::tx::MeterSpec;
 use trustmeter_types::{
     AccuracyClass, Block, BlockHeader, Calibration, ChainId, ChainParams, DecodeError, DeviceId, EnergyKind, Genesis,
     GenesisAccount, GenesisValidator, Hash32, KeyScheme, LocationPath, OrgKind, Organisation, PublicKey, Quantity,
-    Reading, ReadingSigner, RegisterKind, Signature, SignedReading, Transaction, TxBody, TxPayload,
+    Reading, ReadingOrigin, ReadingSigner, RegisterKind, Signature, SignedReading, Transaction, TxBody, TxPayload,
     UnifiedSocialCreditCode, Unit, decode, encode,
 };
 
@@ -45,7 +45,8 @@ fn reading(meter: &str, seq: u64) -> Reading {
         timestamp_ms: 1_767_225_600_000 + seq as i64,
         value: Quantity::from_micros(123_456_789),
         unit: Unit::KilowattHour,
-        manual: false,
+        origin: ReadingOrigin::Online,
+        clock_suspect: false,
     }
 }
 
@@ -436,17 +437,18 @@ fn bad_enum_tags_are_malformed() {
     b[scheme_at] = 2;
     expect_malformed(&b);
 
-    // Tags inside a reading: unit, signer, the `manual` bool.
+    // Tags inside a reading: unit, signer, origin, the `clock_suspect` bool.
     let with = |f: &dyn Fn(&mut SignedReading)| {
         let mut r = unsigned_reading(1);
         f(&mut r);
         encode(&unsigned_tx(TxPayload::SubmitReadings { gateway: dev("A-GW1"), readings: vec![r] }))
     };
     let base = with(&|_| {});
-    let cases: [(Vec<u8>, &[u8]); 3] = [
+    let cases: [(Vec<u8>, &[u8]); 4] = [
         (with(&|r| r.reading.unit = Unit::MegawattHour), &[11, 0xFF]),
         (with(&|r| r.signer = ReadingSigner::Meter), &[2, 0xFF]),
-        (with(&|r| r.reading.manual = true), &[2, 0xFF]),
+        (with(&|r| r.reading.origin = ReadingOrigin::Imported), &[3, 0xFF]),
+        (with(&|r| r.reading.clock_suspect = true), &[2, 0xFF]),
     ];
     for (changed, bad_values) in cases {
         let at = differing_byte(&base, &changed);

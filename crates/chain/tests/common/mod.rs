@@ -20,8 +20,8 @@ use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
 use trustmeter_types::registry::{AccuracyClass, Calibration, LocationPath};
 use trustmeter_types::tx::MeterSpec;
 use trustmeter_types::{
-    DeviceId, DeviceStatus, EnergyKind, Hash32, Quantity, Reading, ReadingSigner, RegisterKind, Transaction, TxBody,
-    TxPayload, Unit,
+    DeviceId, DeviceStatus, EnergyKind, Hash32, Quantity, Reading, ReadingOrigin, ReadingSigner, RegisterKind,
+    Transaction, TxBody, TxPayload, Unit,
 };
 
 /// What one validator saw finalized: height → (block hash, state root).
@@ -364,7 +364,8 @@ impl Plant {
                 timestamp_ms: t_ms,
                 value: Quantity::from_micros(self.registers[i]),
                 unit: Unit::KilowattHour,
-                manual: false,
+                origin: ReadingOrigin::Online,
+                clock_suspect: false,
             };
             readings.push(match key {
                 Some(k) => sign_reading(k, r, ReadingSigner::Meter),

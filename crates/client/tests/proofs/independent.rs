@@ -42,6 +42,7 @@ const ENERGY: [&str; 16] = [
 const REGISTERS: [&str; 2] = ["cumulative", "instantaneous"];
 const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
+const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
 const STATE_KINDS: [&str; 6] = ["organisation", "account", "nonce", "gateway", "meter", "progress"];
 
 fn tag(table: &[&str], v: &Value) -> u8 {
@@ -106,7 +107,8 @@ fn reading(w: &mut W, r: &Value) {
     w.i64(&r["timestamp_ms"]);
     w.i64(&r["value"]);
     w.u8(tag(&UNITS, &r["unit"]));
-    w.bool(&r["manual"]);
+    w.u8(tag(&ORIGINS, &r["origin"]));
+    w.bool(&r["clock_suspect"]);
 }
 
 fn signed_reading(sr: &Value) -> Vec<u8> {

@@ -120,11 +120,12 @@ fn every_other_header_field_changes_the_block_digest() {
 fn the_reading_and_its_signature_are_checked() {
     for base in both() {
         type Edit = fn(&mut ProofBundle);
-        let edits: [(&str, Edit); 7] = [
+        let edits: [(&str, Edit); 8] = [
             ("value", |b| b.reading.reading.value.0 += 1),
             ("seq", |b| b.reading.reading.seq += 1),
             ("timestamp_ms", |b| b.reading.reading.timestamp_ms -= 1),
-            ("manual", |b| b.reading.reading.manual = !b.reading.reading.manual),
+            ("origin", |b| b.reading.reading.origin = trustmeter_types::ReadingOrigin::Manual),
+            ("clock_suspect", |b| b.reading.reading.clock_suspect = !b.reading.reading.clock_suspect),
             ("unit", |b| b.reading.reading.unit = Unit::MegawattHour),
             ("signature first byte", |b| b.reading.signature.bytes[0] ^= 1),
             ("signature last byte", |b| *b.reading.signature.bytes.last_mut().unwrap() ^= 0x80),

@@ -18,8 +18,9 @@ use trustmeter_types::limits::MAX_MESSAGE_LEN;
 use trustmeter_types::tx::MeterSpec;
 use trustmeter_types::{
     AccuracyClass, Block, Calibration, ChainId, ChainParams, DeviceId, EnergyKind, Genesis, GenesisAccount,
-    GenesisValidator, LocationPath, OrgKind, Organisation, Quantity, Reading, ReadingOutcome, ReadingSigner, Receipt,
-    RegisterKind, RejectCode, SignedReading, Transaction, TxBody, TxOutcome, TxPayload, UnifiedSocialCreditCode, Unit,
+    GenesisValidator, LocationPath, OrgKind, Organisation, Quantity, Reading, ReadingOrigin, ReadingOutcome,
+    ReadingSigner, Receipt, RegisterKind, RejectCode, SignedReading, Transaction, TxBody, TxOutcome, TxPayload,
+    UnifiedSocialCreditCode, Unit,
 };
 
 /// Genesis time: 2026-01-01T00:00:00Z.
@@ -194,7 +195,15 @@ pub fn calibration(no: &str, from: i64, until: i64) -> Calibration {
 
 /// A reading.
 pub fn reading(meter: &str, seq: u64, ts: i64, micros: i64, unit: Unit) -> Reading {
-    Reading { meter: dev(meter), seq, timestamp_ms: ts, value: Quantity::from_micros(micros), unit, manual: false }
+    Reading {
+        meter: dev(meter),
+        seq,
+        timestamp_ms: ts,
+        value: Quantity::from_micros(micros),
+        unit,
+        origin: ReadingOrigin::Online,
+        clock_suspect: false,
+    }
 }
 /// A kWh reading of `kwh` whole kilowatt-hours.
 pub fn kwh(meter: &str, seq: u64, ts: i64, kwh: i64) -> Reading {
