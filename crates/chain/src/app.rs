@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 use tracing::{debug, info, warn};
-use trustmeter_crypto::tx_hash;
+use trustmeter_crypto::{HashAlg, tx_hash};
 use trustmeter_state::exec::BlockContext;
 use trustmeter_state::{BlockOutput, SignatureVerdicts, State, build_block, execute_block};
 use trustmeter_types::{Genesis, Hash32, Rejection, Transaction};
@@ -87,6 +87,7 @@ pub enum Behaviour {
 /// The application. Cheap to clone; clones share state.
 #[derive(Clone)]
 pub struct App {
+    hash: HashAlg,
     inner: Arc<Mutex<Inner>>,
     mempool: Arc<Mutex<Mempool>>,
     ready_tx: Arc<Mutex<Vec<futures::channel::oneshot::Sender<()>>>>,
@@ -104,7 +105,17 @@ pub struct Finalizer {
 
 impl App {
     /// Creates the application for `genesis`, sharing `mempool` with the API.
+    ///
+    /// # Panics
+    ///
+    /// If the mempool hashes with another algorithm than the genesis names (a wiring error).
     pub fn new(genesis: &Genesis, mempool: Arc<Mutex<Mempool>>, behaviour: Behaviour) -> (Self, Finalizer) {
+        let hash = genesis.params.hash;
+        assert_eq!(
+            mempool.lock().expect("mempool lock").hash_alg(),
+            hash,
+            "the mempool must hash with the chain's algorithm (create it with Mempool::new(genesis.params.hash, ..))"
+        );
         let (_, state) = trustmeter_state::genesis_block(genesis);
         let out = Arc::new(BlockOutput { state, receipts: vec![], recorded: vec![] });
         let (tx, rx) = mpsc::unbounded();
@@ -116,6 +127,7 @@ impl App {
                 ready: false,
                 sinks: vec![],
             })),
+            hash,
             mempool,
             ready_tx: Arc::new(Mutex::new(vec![])),
             updates: tx,
@@ -128,7 +140,7 @@ impl App {
 
     /// The genesis block as marshal wants it.
     pub fn genesis_block(genesis: &Genesis) -> ChainBlock {
-        ChainBlock::new(trustmeter_state::genesis_block(genesis).0)
+        ChainBlock::new(genesis.params.hash, trustmeter_state::genesis_block(genesis).0)
     }
 
     /// Adds a receiver of finalized blocks (from the next applied block on).
@@ -150,7 +162,7 @@ impl App {
     /// finalized state (signatures in one batch, sender, nonce, roles, registry rules), and with
     /// `gossip` sends it on to the other validators. Idempotent; CPU-bound (signature checks).
     pub fn admit(&self, tx: Transaction, gossip: bool) -> Result<Hash32, Rejection> {
-        let h = tx_hash(&tx);
+        let h = tx_hash(self.hash, &tx);
         {
             let m = self.mempool.lock().expect("mempool lock");
             if m.contains(&h) {
@@ -192,6 +204,11 @@ impl App {
     /// How many proposed blocks this node refused as invalid.
     pub fn refused_blocks(&self) -> u64 {
         self.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The chain's hash algorithm (from genesis).
+    pub fn hash_alg(&self) -> HashAlg {
+        self.hash
     }
 
     /// The shared mempool.
@@ -320,7 +337,7 @@ where
         if self.behaviour == Behaviour::CorruptStateRoot {
             block.header.state_root.0[0] ^= 0xff;
         }
-        let chain_block = ChainBlock::new(block);
+        let chain_block = ChainBlock::new(self.hash, block);
         let digest = chain_block.digest();
         debug!(
             height = chain_block.block.header.height,
@@ -455,7 +472,7 @@ impl Finalizer {
         };
         {
             let mut mempool = self.app.mempool.lock().expect("mempool lock");
-            mempool.remove(block.block.txs.iter().map(tx_hash));
+            mempool.remove(block.block.txs.iter().map(|t| tx_hash(self.app.hash, t)));
             mempool.prune_stale(&out.state);
         }
         let event = Finalized { block, output: out, finalization };

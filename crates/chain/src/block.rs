@@ -3,13 +3,18 @@
 //! On the wire and on disk it is a `u32` length followed by the canonical (borsh) encoding. Decoding
 //! refuses a length over [`MAX_BLOCK_BYTES`], trailing bytes and any limit the types check, so
 //! `encode(decode(b)) == b` for every accepted byte string.
+//!
+//! The digest is our block digest (`trustmeter_crypto::block_digest`) with the chain's hash
+//! algorithm, carried in Commonware's 32-byte `sha256::Digest` type: consensus only compares and
+//! signs those 32 bytes, so an SM3 digest fits the same type. Decoding therefore needs the
+//! algorithm: it is the codec configuration (`Read::Cfg = HashAlg`).
 
 use bytes::{Buf, BufMut};
 use commonware_codec::{EncodeSize, Error as CodecError, Read, Write};
 use commonware_consensus::{Heightable, types::Height};
 use commonware_cryptography::{Digestible, sha256};
 use trustmeter_types::limits::MAX_BLOCK_BYTES;
-use trustmeter_types::{Block, Hash32, decode, encode};
+use trustmeter_types::{Block, Hash32, HashAlg, decode, encode};
 
 /// A block with its digest computed once.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,10 +26,11 @@ pub struct ChainBlock {
 }
 
 impl ChainBlock {
-    /// Wraps a block, computing its digest (the tagged hash of the header).
-    pub fn new(block: Block) -> Self {
+    /// Wraps a block, computing its digest (the tagged hash of the header with the chain's
+    /// algorithm `alg`).
+    pub fn new(alg: HashAlg, block: Block) -> Self {
         let encoded = encode(&block);
-        let digest = to_digest(&trustmeter_crypto::block_digest(&block.header));
+        let digest = to_digest(&trustmeter_crypto::block_digest(alg, &block.header));
         Self { block, encoded, digest }
     }
     /// The digest as our hash type.
@@ -37,12 +43,12 @@ impl ChainBlock {
     }
 }
 
-/// Converts our hash to Commonware's SHA-256 digest type.
+/// Converts our hash (SHA-256 or SM3) to Commonware's 32-byte digest type.
 pub fn to_digest(h: &Hash32) -> sha256::Digest {
     sha256::Digest(h.0)
 }
 
-/// Converts Commonware's SHA-256 digest to our hash type.
+/// Converts Commonware's 32-byte digest type to our hash type.
 pub fn from_digest(d: &sha256::Digest) -> Hash32 {
     Hash32(d.0)
 }
@@ -61,8 +67,8 @@ impl EncodeSize for ChainBlock {
 }
 
 impl Read for ChainBlock {
-    type Cfg = ();
-    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+    type Cfg = HashAlg;
+    fn read_cfg(buf: &mut impl Buf, alg: &HashAlg) -> Result<Self, CodecError> {
         if buf.remaining() < 4 {
             return Err(CodecError::EndOfBuffer);
         }
@@ -77,7 +83,7 @@ impl Read for ChainBlock {
         buf.copy_to_slice(&mut bytes);
         let block: Block =
             decode(&bytes, MAX_BLOCK_BYTES).map_err(|_| CodecError::Invalid("ChainBlock", "block does not decode"))?;
-        Ok(ChainBlock::new(block))
+        Ok(ChainBlock::new(*alg, block))
     }
 }
 
@@ -101,7 +107,7 @@ impl commonware_consensus::Block for ChainBlock {
 }
 
 impl commonware_consensus::BoundedBlock for ChainBlock {
-    fn max_encode_size(_: &()) -> usize {
+    fn max_encode_size(_: &HashAlg) -> usize {
         4 + MAX_BLOCK_BYTES
     }
 }

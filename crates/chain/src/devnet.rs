@@ -6,9 +6,10 @@
 use commonware_cryptography::{Signer, ed25519};
 use commonware_utils::TryCollect;
 use commonware_utils::ordered::Set;
-use trustmeter_crypto::SigningKey;
+use trustmeter_crypto::{HashAlg, SigningKey};
 use trustmeter_types::{
-    ChainId, ChainParams, Genesis, GenesisAccount, GenesisValidator, OrgKind, Organisation, UnifiedSocialCreditCode,
+    ChainId, ChainParams, Genesis, GenesisAccount, GenesisValidator, KeyScheme, OrgKind, Organisation,
+    UnifiedSocialCreditCode,
 };
 
 /// Makes a valid unified social credit code from a 17-character body.
@@ -43,16 +44,37 @@ pub struct Devnet {
     pub enterprises: Vec<Member>,
 }
 
-fn seed_key(seed: u64, label: &str) -> SigningKey {
-    let mut s = [0u8; 32];
-    let h = trustmeter_crypto::tagged_hash(b"trustmeter/devnet-key/v1", format!("{seed}/{label}").as_bytes());
-    s.copy_from_slice(&h.0);
-    SigningKey::ed25519_from_seed(s)
+/// The cryptography of a local consortium's chain data and member accounts. Consensus keys are
+/// Ed25519 whatever is chosen here (Commonware's attributable Ed25519 scheme).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DevnetCrypto {
+    /// The chain's hash algorithm (`ChainParams::hash`).
+    pub hash: HashAlg,
+    /// The scheme of the founding members' account keys.
+    pub account_scheme: KeyScheme,
+}
+
+impl Default for DevnetCrypto {
+    /// SHA-256 and Ed25519.
+    fn default() -> Self {
+        Self { hash: HashAlg::Sha256, account_scheme: KeyScheme::Ed25519 }
+    }
+}
+
+/// A key of `scheme` derived from the devnet seed and a label (local networks only).
+pub fn seed_key(seed: u64, label: &str, scheme: KeyScheme) -> SigningKey {
+    // Key derivation is not chain data: always SHA-256, so Ed25519 devnet keys stay the same.
+    let h = trustmeter_crypto::tagged_hash(
+        HashAlg::Sha256,
+        b"trustmeter/devnet-key/v1",
+        format!("{seed}/{label}").as_bytes(),
+    );
+    SigningKey::from_seed(scheme, h.0)
 }
 
 impl Devnet {
     /// A consortium of `validators` validators (one per founding authority, cycling) and
-    /// `enterprises` enterprises, with p2p ports from `base_port`.
+    /// `enterprises` enterprises, with p2p ports from `base_port`; SHA-256 and Ed25519 accounts.
     pub fn new(
         chain_id: &str,
         validators: usize,
@@ -61,10 +83,24 @@ impl Devnet {
         genesis_time_ms: i64,
         base_port: u16,
     ) -> Self {
+        Self::with_crypto(chain_id, validators, enterprises, seed, genesis_time_ms, base_port, DevnetCrypto::default())
+    }
+
+    /// Like [`Devnet::new`], with the chain's hash algorithm and the members' key scheme chosen
+    /// (e.g. SM3 and SM2 for a 国密 deployment).
+    pub fn with_crypto(
+        chain_id: &str,
+        validators: usize,
+        enterprises: usize,
+        seed: u64,
+        genesis_time_ms: i64,
+        base_port: u16,
+        crypto: DevnetCrypto,
+    ) -> Self {
         let region = 430_000; // Hunan
         let member = |body: &str, name: &str, kind, label: &str| Member {
             org: Organisation { id: credit_code(body), name: name.into(), kind, region },
-            key: seed_key(seed, label),
+            key: seed_key(seed, label, crypto.account_scheme),
         };
         let regulator = member(
             "11430000MB1234567",
@@ -120,7 +156,7 @@ impl Devnet {
         let genesis = Genesis {
             chain_id: ChainId::new(chain_id).expect("valid chain id"),
             genesis_time_ms,
-            params: ChainParams::default(),
+            params: ChainParams { hash: crypto.hash, ..ChainParams::default() },
             organisations,
             accounts,
             validators: validators_g,

@@ -30,7 +30,7 @@ use rand::CryptoRng;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use trustmeter_types::Genesis;
+use trustmeter_types::{Genesis, HashAlg};
 
 /// Epoch length in blocks. Validators are constant for the whole chain until DPoS elections land.
 pub const EPOCH_LENGTH: u64 = u64::MAX / 2;
@@ -131,7 +131,8 @@ pub fn consensus_namespace(genesis: &Genesis) -> Vec<u8> {
 pub fn max_message_size(participants: u32) -> u32 {
     commonware_p2p::max_message_size(&[
         simplex::max_payload_size::<Scheme, commonware_cryptography::sha256::Digest>(participants),
-        marshal::max_payload_size::<Standard<ChainBlock>, Scheme>(participants, &()),
+        // The block codec's configuration (the hash algorithm) does not change a block's size.
+        marshal::max_payload_size::<Standard<ChainBlock>, Scheme>(participants, &HashAlg::default()),
     ])
 }
 
@@ -181,7 +182,7 @@ where
             mailbox_size: MAILBOX,
             deque_size: 16,
             priority: false,
-            codec_config: (),
+            codec_config: cfg.genesis.params.hash,
             peer_provider: peer_provider.clone(),
             strategy: Sequential,
         },
@@ -194,7 +195,7 @@ where
     )
     .await
     .expect("finalizations archive must open");
-    let blocks = immutable::Archive::init(context.child("blocks"), archive_config(&prefix, "blocks", &page_cache, ()))
+    let blocks = immutable::Archive::init(context.child("blocks"), archive_config(&prefix, "blocks", &page_cache, cfg.genesis.params.hash))
         .await
         .expect("blocks archive must open");
 
@@ -218,7 +219,7 @@ where
                 replay_buffer: IO_BUFFER,
                 key_write_buffer: IO_BUFFER,
                 value_write_buffer: IO_BUFFER,
-                block_codec_config: (),
+                block_codec_config: cfg.genesis.params.hash,
                 max_repair: NZUsize!(64),
                 max_pending_acks: NZUsize!(16),
                 strategy: Sequential,

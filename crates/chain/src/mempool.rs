@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use trustmeter_crypto::tx_hash;
+use trustmeter_crypto::{HashAlg, tx_hash};
 use trustmeter_state::exec::{admission_check, check_includable};
 use trustmeter_state::{SignatureVerdicts, State};
 use trustmeter_types::{Hash32, RejectCode, Rejection, Transaction};
@@ -42,6 +42,7 @@ struct Pending {
 
 /// Transactions waiting to be proposed.
 pub struct Mempool {
+    alg: HashAlg,
     limits: MempoolLimits,
     next_arrival: u64,
     order: BTreeMap<u64, Hash32>,
@@ -62,9 +63,10 @@ pub fn precheck(state: &State, tx: &Transaction) -> Result<SignatureVerdicts, Re
 }
 
 impl Mempool {
-    /// An empty mempool.
-    pub fn new(limits: MempoolLimits) -> Self {
+    /// An empty mempool for a chain hashing with `alg` (transactions are keyed by their id).
+    pub fn new(alg: HashAlg, limits: MempoolLimits) -> Self {
         Self {
+            alg,
             limits,
             next_arrival: 0,
             order: BTreeMap::new(),
@@ -73,6 +75,11 @@ impl Mempool {
             rejected: HashMap::new(),
             rejected_order: VecDeque::new(),
         }
+    }
+
+    /// The hash algorithm of transaction ids here.
+    pub fn hash_alg(&self) -> HashAlg {
+        self.alg
     }
 
     /// Number of waiting transactions.
@@ -125,7 +132,7 @@ impl Mempool {
 
     /// Inserts a transaction that passed [`precheck`]. Idempotent.
     pub fn insert(&mut self, tx: Transaction, verdicts: SignatureVerdicts) -> Result<Hash32, Rejection> {
-        let h = tx_hash(&tx);
+        let h = tx_hash(self.alg, &tx);
         if self.pending.contains_key(&h) {
             return Ok(h);
         }
@@ -177,7 +184,7 @@ impl Mempool {
         let mut verdicts = SignatureVerdicts::none();
         let mut missing = Vec::new();
         for tx in txs {
-            match self.pending.get(&tx_hash(tx)) {
+            match self.pending.get(&tx_hash(self.alg, tx)) {
                 Some((_, p)) => verdicts.extend((*p.verdicts).clone()),
                 None => missing.push(tx),
             }

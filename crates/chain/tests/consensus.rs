@@ -1,6 +1,7 @@
 //! Deterministic simulation of a 4-validator consortium (Commonware's deterministic runtime and
 //! simulated network): all online, a partition healed, a crash and restart from disk, a Byzantine
-//! proposer, and replay from a seed.
+//! proposer, and replay from a seed; and a 国密 chain (SM3 chain hashing, SM2 member and device
+//! keys) that finalizes readings and replays identically.
 
 mod common;
 
@@ -8,6 +9,9 @@ use common::{Cluster, GENESIS_MS, Plant};
 use commonware_runtime::{Clock, Runner, Supervisor, deterministic};
 use std::time::Duration;
 use trustmeter_chain::app::Behaviour;
+use trustmeter_chain::devnet::DevnetCrypto;
+use trustmeter_crypto::HashAlg;
+use trustmeter_types::KeyScheme;
 
 fn runner(seed: u64) -> deterministic::Runner {
     deterministic::Runner::new(
@@ -32,9 +36,15 @@ type Histories = Vec<Vec<(u64, String, String)>>;
 /// Runs a whole scenario and returns what every validator finalized and the runtime's audit
 /// digest (for replay comparison).
 fn all_online(seed: u64) -> (Histories, String) {
+    scenario(seed, DevnetCrypto::default())
+}
+
+/// [`all_online`] on a chain with the given hash algorithm, member keys and device keys (the
+/// plant's keys use the members' scheme).
+fn scenario(seed: u64, crypto: DevnetCrypto) -> (Histories, String) {
     runner(seed).start(|ctx| async move {
-        let c = Cluster::new(ctx.child("cluster"), 4, vec![]).await;
-        let mut plant = Plant::new();
+        let c = Cluster::with_crypto(ctx.child("cluster"), 4, vec![], crypto).await;
+        let mut plant = Plant::with_scheme(crypto.account_scheme);
         plant.onboard(&c).await;
         feed(&c, &mut plant, 10).await;
         let target = c.height(0) + 3;
@@ -53,6 +63,9 @@ fn all_online(seed: u64) -> (Histories, String) {
             assert_eq!(plant.accepted(&c, i), 40);
         }
         c.assert_agreement(&all);
+        let s = c.app(0).finalized_state();
+        assert_eq!(s.hash_alg(), crypto.hash);
+        assert_eq!(c.histories[0].lock().unwrap()[&s.height], (s.block_digest, s.root()));
         let hist = c
             .histories
             .iter()
@@ -74,6 +87,19 @@ fn same_seed_replays_identically() {
     let b = all_online(42);
     assert_eq!(a.0, b.0, "finalized history differs between two runs of the same seed");
     assert_eq!(a.1, b.1, "runtime audit state differs between two runs of the same seed");
+}
+
+#[test]
+fn gm_chain_with_sm3_and_sm2_finalizes_readings_and_replays_identically() {
+    let gm = DevnetCrypto { hash: HashAlg::Sm3, account_scheme: KeyScheme::Sm2 };
+    let a = scenario(9, gm);
+    assert!(a.0.iter().all(|h| h.len() >= 5), "every validator finalized blocks");
+    let b = scenario(9, gm);
+    assert_eq!(a.0, b.0, "finalized history differs between two runs of the same seed");
+    assert_eq!(a.1, b.1, "runtime audit state differs between two runs of the same seed");
+    // The same scenario on a SHA-256 chain with the same keys has other block digests.
+    let sha = scenario(9, DevnetCrypto { hash: HashAlg::Sha256, account_scheme: KeyScheme::Sm2 });
+    assert_ne!(a.0[0][0].1, sha.0[0][0].1, "SM3 and SHA-256 chains must not share block digests");
 }
 
 #[test]
@@ -160,7 +186,7 @@ fn gossiped_transaction_survives_its_entry_node_crashing() {
         c.ctx.sleep(Duration::from_millis(100)).await;
         for i in [0, 2, 3] {
             assert!(
-                c.mempools[i].lock().unwrap().contains(&trustmeter_crypto::tx_hash(&tx)),
+                c.mempools[i].lock().unwrap().contains(&trustmeter_crypto::tx_hash(HashAlg::Sha256, &tx)),
                 "validator {i} did not receive the gossip"
             );
         }

@@ -2,8 +2,9 @@
 //!
 //! Key schemes, signatures, domain-separated hashing and RFC 6962 Merkle trees.
 //!
-//! - [`hash`]: SHA-256 with a domain tag per kind of object (transaction id, block digest, …).
-//! - [`merkle`]: RFC 6962 / RFC 9162 Merkle tree hashing, inclusion proofs and their check, so
+//! - [`hash`]: the chain's hash algorithm ([`HashAlg`]: SHA-256 or SM3, always passed explicitly)
+//!   with a domain tag per kind of object (transaction id, block digest, …).
+//! - [`merkle`]: RFC 6962 / RFC 9162 Merkle tree hashing (over either algorithm), inclusion proofs and their check, so
 //!   that a third party can verify our proofs with any standard implementation.
 //! - [`keys`]: signing keys, single and batch verification, for two schemes. Ed25519 follows
 //!   ZIP-215 rules (`ed25519-zebra`): a batch accepts exactly what single verification accepts, so
@@ -20,5 +21,5 @@ pub mod hash;
 pub mod keys;
 pub mod merkle;
 
-pub use hash::{block_digest, reading_leaf, sha256, tagged_hash, tx_hash};
+pub use hash::{HashAlg, Hasher, block_digest, hash, reading_leaf, sha256, sm3, tagged_hash, tx_hash};
 pub use keys::{BatchVerifier, CryptoError, SM2_DEFAULT_ID, SigningKey, sign_reading, sign_tx, verify};

@@ -30,10 +30,10 @@ use layout::{WORKSHOPS, evenly_selected, kind_params, pick};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use std::collections::BTreeMap;
-use trustmeter_crypto::{SigningKey, sign_reading, sign_tx, tagged_hash};
+use trustmeter_crypto::{HashAlg, SigningKey, sign_reading, sign_tx, tagged_hash};
 use trustmeter_types::limits::MAX_READINGS_PER_TX;
 use trustmeter_types::{
-    AccuracyClass, Calibration, ChainId, DeviceId, LocationPath, PublicKey, Quantity, Reading, ReadingOrigin,
+    AccuracyClass, Calibration, ChainId, DeviceId, KeyScheme, LocationPath, PublicKey, Quantity, Reading, ReadingOrigin,
     ReadingSigner, RegisterKind, SignedReading, Transaction, TxBody, TxPayload, UnifiedSocialCreditCode, tx::MeterSpec,
 };
 
@@ -65,6 +65,8 @@ pub struct PlantConfig {
     pub near_max_share: f64,
     /// Relative amplitude of the uniform per-interval noise (0.08 = ±8 %), clamped to `[0, 0.9]`.
     pub noise: f64,
+    /// Scheme of the gateway's and the meters' keys (Ed25519 by default; SM2 for 国密 plants).
+    pub key_scheme: KeyScheme,
 }
 
 impl PlantConfig {
@@ -80,6 +82,7 @@ impl PlantConfig {
             meter_key_share: 1.0 / 3.0,
             near_max_share: 0.05,
             noise: 0.08,
+            key_scheme: KeyScheme::Ed25519,
         }
     }
 }
@@ -114,7 +117,8 @@ fn derive(cfg: &PlantConfig, label: &str) -> [u8; 32] {
     data.extend_from_slice(cfg.enterprise.as_str().as_bytes());
     data.push(0);
     data.extend_from_slice(label.as_bytes());
-    tagged_hash(DERIVE_DOMAIN, &data).0
+    // Key and RNG derivation, not chain data: always SHA-256, whatever the chain hashes with.
+    tagged_hash(HashAlg::Sha256, DERIVE_DOMAIN, &data).0
 }
 
 /// Consumption between two readings of a cumulative register that counts modulo `register_max`
@@ -131,7 +135,7 @@ impl Plant {
         cfg.noise = cfg.noise.clamp(0.0, 0.9);
         let code = cfg.enterprise.as_str().to_string();
         let gateway_id = DeviceId::new(format!("{code}-GW01")).expect("credit code plus suffix is a valid id");
-        let gateway_key = SigningKey::ed25519_from_seed(derive(&cfg, "gateway"));
+        let gateway_key = SigningKey::from_seed(cfg.key_scheme, derive(&cfg, "gateway"));
         let mut rng = ChaCha20Rng::from_seed(derive(&cfg, "layout"));
         let workshop_weights: Vec<(usize, f64)> = WORKSHOPS.iter().enumerate().map(|(i, w)| (i, w.share)).collect();
         let mut meters = Vec::with_capacity(cfg.meters);
@@ -158,7 +162,7 @@ impl Plant {
             };
             let id = DeviceId::new(format!("{code}-{}{:04}", p.tag, i + 1)).expect("valid id");
             let key = evenly_selected(i, cfg.meter_key_share)
-                .then(|| SigningKey::ed25519_from_seed(derive(&cfg, id.as_str())));
+                .then(|| SigningKey::from_seed(cfg.key_scheme, derive(&cfg, id.as_str())));
             let spec = MeterSpec {
                 id,
                 gateway: gateway_id.clone(),

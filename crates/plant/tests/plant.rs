@@ -6,7 +6,7 @@ use trustmeter_plant::time::{SHANGHAI_OFFSET_MS, local_time};
 use trustmeter_plant::{DEFAULT_START_MS, Plant, PlantConfig, register_delta};
 use trustmeter_types::codec::Validate;
 use trustmeter_types::{
-    ChainId, EnergyKind, ReadingSigner, RegisterKind, SignedReading, TxPayload, UnifiedSocialCreditCode, encode,
+    ChainId, EnergyKind, KeyScheme, ReadingSigner, RegisterKind, SignedReading, TxPayload, UnifiedSocialCreditCode, encode,
 };
 
 const HOUR: i64 = 3_600_000;
@@ -42,7 +42,22 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
 
 #[test]
 fn every_reading_verifies_with_the_right_key_only() {
-    let mut p = plant(1, 300);
+    check_signatures(plant(1, 300));
+}
+
+#[test]
+fn an_sm2_plant_signs_with_sm2_keys() {
+    let p = Plant::new(PlantConfig { meters: 300, key_scheme: KeyScheme::Sm2, ..PlantConfig::new(code(), 1) });
+    assert_eq!(p.gateway_key().scheme(), KeyScheme::Sm2);
+    assert!(p.meter_keys().iter().all(|(_, k)| k.scheme() == KeyScheme::Sm2));
+    // Same layout as the Ed25519 plant of the same seed; only the keys differ.
+    let ed = plant(1, 300);
+    let strip = |p: &Plant| p.meter_specs().into_iter().map(|mut s| (s.public_key.take(), s).1).collect::<Vec<_>>();
+    assert_eq!(strip(&p), strip(&ed));
+    check_signatures(p);
+}
+
+fn check_signatures(mut p: Plant) {
     let specs: BTreeMap<_, _> = p.meter_specs().into_iter().map(|s| (s.id.clone(), s)).collect();
     let gw = p.gateway_key().public_key();
     assert_eq!(p.gateway_id().as_str(), "91350100M000100Y43-GW01");

@@ -2,7 +2,7 @@
 
 use crate::sigs::SignatureVerdicts;
 use crate::state::{DUPLICATE_WINDOW, MeterProgress, State};
-use trustmeter_crypto::{block_digest, merkle, reading_leaf, tx_hash};
+use trustmeter_crypto::{HashAlg, block_digest, merkle, reading_leaf, tx_hash};
 use trustmeter_types::codec::Validate;
 use trustmeter_types::limits::{MAX_READINGS_PER_BLOCK, MAX_TX_BYTES, MAX_TXS_PER_BLOCK};
 use trustmeter_types::{
@@ -65,6 +65,7 @@ pub struct BlockOutput {
 /// The genesis block and the state after it.
 pub fn genesis_block(genesis: &Genesis) -> (Block, State) {
     let mut state = State::from_genesis(genesis);
+    let alg = state.hash_alg();
     let header = BlockHeader {
         chain_id: genesis.chain_id.clone(),
         parent: Hash32::ZERO,
@@ -72,15 +73,15 @@ pub fn genesis_block(genesis: &Genesis) -> (Block, State) {
         epoch: 0,
         view: 0,
         timestamp_ms: genesis.genesis_time_ms,
-        tx_root: merkle::empty_root(),
-        readings_root: merkle::empty_root(),
+        tx_root: merkle::empty_root(alg),
+        readings_root: merkle::empty_root(alg),
         state_root: state.root(),
-        receipts_root: merkle::empty_root(),
+        receipts_root: merkle::empty_root(alg),
         tx_count: 0,
         reading_count: 0,
         readings_accepted: 0,
     };
-    state.block_digest = block_digest(&header);
+    state.block_digest = block_digest(alg, &header);
     (Block { header, txs: vec![] }, state)
 }
 
@@ -218,12 +219,12 @@ fn push_recorded(recorded: &mut Vec<(u32, u32)>, tx_index: u32, receipt: &Receip
     }
 }
 
-/// The leaf hashes of a block's recorded readings, in tree order.
-pub fn recorded_leaves(txs: &[Transaction], recorded: &[(u32, u32)]) -> Vec<Hash32> {
+/// The leaf hashes of a block's recorded readings, in tree order, with the chain's algorithm.
+pub fn recorded_leaves(alg: HashAlg, txs: &[Transaction], recorded: &[(u32, u32)]) -> Vec<Hash32> {
     recorded
         .iter()
         .map(|(t, r)| match &txs[*t as usize].body.payload {
-            TxPayload::SubmitReadings { readings, .. } => reading_leaf(&readings[*r as usize]),
+            TxPayload::SubmitReadings { readings, .. } => reading_leaf(alg, &readings[*r as usize]),
             _ => unreachable!("recorded readings come from reading batches"),
         })
         .collect()
@@ -240,8 +241,9 @@ fn make_header(
     recorded: &[(u32, u32)],
     state: &State,
 ) -> BlockHeader {
-    let tx_leaves: Vec<Hash32> = txs.iter().map(|t| merkle::leaf_hash(&encode(t))).collect();
-    let receipt_leaves: Vec<Hash32> = receipts.iter().map(|r| merkle::leaf_hash(&encode(r))).collect();
+    let alg = parent.hash_alg();
+    let tx_leaves: Vec<Hash32> = txs.iter().map(|t| merkle::leaf_hash(alg, &encode(t))).collect();
+    let receipt_leaves: Vec<Hash32> = receipts.iter().map(|r| merkle::leaf_hash(alg, &encode(r))).collect();
     BlockHeader {
         chain_id: parent.chain_id.clone(),
         parent: parent.block_digest,
@@ -249,10 +251,10 @@ fn make_header(
         epoch: ctx.epoch,
         view: ctx.view,
         timestamp_ms,
-        tx_root: merkle::root(&tx_leaves),
-        readings_root: merkle::root(&recorded_leaves(txs, recorded)),
+        tx_root: merkle::root(alg, &tx_leaves),
+        readings_root: merkle::root(alg, &recorded_leaves(alg, txs, recorded)),
         state_root: state.root(),
-        receipts_root: merkle::root(&receipt_leaves),
+        receipts_root: merkle::root(alg, &receipt_leaves),
         tx_count: txs.len() as u32,
         reading_count: txs.iter().map(|t| t.body.payload.reading_count() as u32).sum(),
         readings_accepted: recorded.len() as u32,
@@ -262,11 +264,11 @@ fn make_header(
 fn finish(state: &mut State, header: &BlockHeader) {
     state.height = header.height;
     state.timestamp_ms = header.timestamp_ms;
-    state.block_digest = block_digest(header);
+    state.block_digest = block_digest(state.hash_alg(), header);
 }
 
-fn reject(tx: &Transaction, code: RejectCode, msg: impl Into<String>) -> Receipt {
-    Receipt { tx_hash: tx_hash(tx), outcome: TxOutcome::Rejected(Rejection::new(code, msg)), readings: vec![] }
+fn reject(state: &State, tx: &Transaction, code: RejectCode, msg: impl Into<String>) -> Receipt {
+    Receipt { tx_hash: tx_hash(state.hash_alg(), tx), outcome: TxOutcome::Rejected(Rejection::new(code, msg)), readings: vec![] }
 }
 
 /// The organisation of the sender account, with its kind.
@@ -319,7 +321,7 @@ pub fn apply_tx(
     let account = sender_org(state, sender);
     if account.is_none() && !is_reading_batch {
         return reject(
-            tx,
+            state, tx,
             RejectCode::UnknownSender,
             format!("sender {sender} is not an account of any member organisation; register the key first"),
         );
@@ -327,7 +329,7 @@ pub fn apply_tx(
     let last = state.nonce(sender);
     if body.nonce <= last {
         return reject(
-            tx,
+            state, tx,
             RejectCode::StaleNonce,
             format!(
                 "nonce {} is not above the sender's last accepted nonce {last}: this transaction is a replay or was superseded",
@@ -339,14 +341,14 @@ pub fn apply_tx(
         TxPayload::SubmitReadings { gateway, readings } => {
             let Some(gw) = state.gateway(gateway).cloned() else {
                 return reject(
-                    tx,
+                    state, tx,
                     RejectCode::UnknownDevice,
                     format!("gateway {gateway} is not registered on this chain"),
                 );
             };
             if &gw.public_key != sender {
                 return reject(
-                    tx,
+                    state, tx,
                     RejectCode::UnknownSender,
                     format!("reading batches for gateway {gateway} must be signed with that gateway's registered key"),
                 );
@@ -354,7 +356,7 @@ pub fn apply_tx(
             state.set_nonce(sender, body.nonce);
             if gw.status != DeviceStatus::Active {
                 return reject(
-                    tx,
+                    state, tx,
                     RejectCode::GatewayNotActive,
                     format!(
                         "gateway {gateway} is {:?}; a regulator must activate it before its readings are accepted",
@@ -362,7 +364,7 @@ pub fn apply_tx(
                     ),
                 );
             }
-            let h = tx_hash(tx);
+            let h = tx_hash(state.hash_alg(), tx);
             let outcomes = readings
                 .iter()
                 .enumerate()
@@ -376,7 +378,7 @@ pub fn apply_tx(
             apply_registry(state, &org, kind, other)
         }
     };
-    Receipt { tx_hash: tx_hash(tx), outcome, readings: vec![] }
+    Receipt { tx_hash: tx_hash(state.hash_alg(), tx), outcome, readings: vec![] }
 }
 
 fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKind, payload: &TxPayload) -> TxOutcome {
@@ -652,7 +654,7 @@ fn apply_reading(
         }
         Some(_) => {}
     }
-    let leaf = reading_leaf(sr);
+    let leaf = reading_leaf(state.hash_alg(), sr);
     let meter_id = r.meter.clone();
     let mut progress = state.progress(&meter_id).cloned().unwrap_or(MeterProgress {
         last_seq: 0,
@@ -706,7 +708,7 @@ fn apply_reading(
     progress.last_seq = r.seq;
     progress.last_timestamp_ms = r.timestamp_ms;
     progress.accepted += 1;
-    progress.history = MeterProgress::chain(&progress.history, r.seq, &leaf);
+    progress.history = MeterProgress::chain(state.hash_alg(), &progress.history, r.seq, &leaf);
     progress.recent.push((r.seq, leaf));
     if progress.recent.len() > DUPLICATE_WINDOW {
         progress.recent.remove(0);

@@ -9,7 +9,7 @@
 
 use rand::{CryptoRng, Rng};
 use std::collections::HashMap;
-use trustmeter_crypto::{BatchVerifier, tagged_hash, verify};
+use trustmeter_crypto::{BatchVerifier, HashAlg, tagged_hash, verify};
 use trustmeter_types::{Hash32, PublicKey, ReadingSigner, Signature, Transaction, TxPayload, encode};
 
 use crate::State;
@@ -33,7 +33,8 @@ fn verdict_key(pk: &PublicKey, sig: &Signature, msg: &[u8]) -> Hash32 {
     let mut data = encode(pk);
     data.extend_from_slice(&encode(sig));
     data.extend_from_slice(msg);
-    tagged_hash(VERDICT_DOMAIN, &data)
+    // A node-local cache key, never part of chain data: always SHA-256, whatever the chain hashes with.
+    tagged_hash(HashAlg::Sha256, VERDICT_DOMAIN, &data)
 }
 
 impl SignatureVerdicts {
@@ -108,7 +109,7 @@ impl SignatureVerdicts {
             slots.push(Slot::Tx(verdict_key(&tx.body.sender, &tx.signature, &msg)));
             batch.queue(&tx.body.sender, &msg, &tx.signature);
             if let TxPayload::SubmitReadings { gateway, readings } = &tx.body.payload {
-                let h = trustmeter_crypto::tx_hash(tx);
+                let h = trustmeter_crypto::tx_hash(state.hash_alg(), tx);
                 let gateway_key = state.gateway(gateway).map(|g| g.public_key.clone());
                 for (i, r) in readings.iter().enumerate() {
                     let key = match r.signer {

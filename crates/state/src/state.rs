@@ -4,7 +4,8 @@
 //! block is O(1), and iteration order is the key order, never a hash order.
 //!
 //! **Commitment.** Every entry is a [`StateEntry`] `(key, value)`; its leaf is
-//! `leaf_hash(encode(entry))`; the state root is the RFC 6962 root over all leaves in key order.
+//! `leaf_hash(encode(entry))`; the state root is the RFC 6962 root over all leaves in key order,
+//! both with the chain's hash algorithm (`ChainParams::hash`, SHA-256 or SM3).
 //! A [`StateProof`] is an entry, its index, the tree size and the audit path. Leaf hashes are cached
 //! per key, so a block costs one hash per changed entry plus one pass over the cached leaves
 //! (about 3 interior hashes per meter; ~10 ms for 10 000 meters on one core). Leaf hashes are
@@ -13,6 +14,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
+use trustmeter_crypto::HashAlg;
 use trustmeter_crypto::merkle::{self, Tree};
 use trustmeter_types::{
     ChainId, ChainParams, DeviceId, Gateway, Genesis, Hash32, Meter, Organisation, PublicKey, UnifiedSocialCreditCode,
@@ -27,7 +29,8 @@ pub const DUPLICATE_WINDOW: usize = 128;
 ///
 /// The committed part (what the state root covers) is small: the last sequence and timestamp, the
 /// count, and `history`, a hash chain over every accepted reading of the meter
-/// (`history' = SHA-256("trustmeter/meter-history/v1" ‖ history ‖ seq_le ‖ reading_leaf)`).
+/// (`history' = H("trustmeter/meter-history/v1" ‖ history ‖ seq_le ‖ reading_leaf)`, `H` the
+/// chain's hash algorithm).
 /// The duplicate-detection window `recent` is derived from the same readings, identical on every
 /// validator, kept in snapshots, but not re-hashed into the leaf on every update.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -48,12 +51,12 @@ pub struct MeterProgress {
 
 impl MeterProgress {
     /// Extends the history chain with one accepted reading.
-    pub fn chain(history: &Hash32, seq: u64, leaf: &Hash32) -> Hash32 {
+    pub fn chain(alg: HashAlg, history: &Hash32, seq: u64, leaf: &Hash32) -> Hash32 {
         let mut data = Vec::with_capacity(72);
         data.extend_from_slice(&history.0);
         data.extend_from_slice(&seq.to_le_bytes());
         data.extend_from_slice(&leaf.0);
-        trustmeter_crypto::tagged_hash(b"trustmeter/meter-history/v1", &data)
+        trustmeter_crypto::tagged_hash(alg, b"trustmeter/meter-history/v1", &data)
     }
 }
 
@@ -105,9 +108,9 @@ pub struct StateEntry {
 }
 
 impl StateEntry {
-    /// The leaf hash of this entry in the state tree.
-    pub fn leaf(&self) -> Hash32 {
-        merkle::leaf_hash(&encode(self))
+    /// The leaf hash of this entry in the state tree of a chain hashing with `alg`.
+    pub fn leaf(&self, alg: HashAlg) -> Hash32 {
+        merkle::leaf_hash(alg, &encode(self))
     }
 }
 
@@ -125,9 +128,9 @@ pub struct StateProof {
 }
 
 impl StateProof {
-    /// Checks the proof against a state root.
-    pub fn verify(&self, root: &Hash32) -> bool {
-        merkle::verify_inclusion(&self.entry.leaf(), self.index, self.size, &self.path, root)
+    /// Checks the proof against a state root of a chain hashing with `alg`.
+    pub fn verify(&self, alg: HashAlg, root: &Hash32) -> bool {
+        merkle::verify_inclusion(alg, &self.entry.leaf(alg), self.index, self.size, &self.path, root)
     }
 }
 
@@ -174,21 +177,28 @@ impl State {
         self.entries.insert(key, (value, None));
     }
 
+    /// The chain's hash algorithm (from genesis): every hash of chain data uses it.
+    pub fn hash_alg(&self) -> HashAlg {
+        self.params.hash
+    }
+
     /// Hashes every entry changed since the last seal, caching the leaf hashes.
     pub fn seal(&mut self) {
+        let alg = self.hash_alg();
         let dirty: Vec<StateKey> =
             self.entries.iter().filter(|(_, (_, l))| l.is_none()).map(|(k, _)| k.clone()).collect();
         for k in dirty {
             if let Some((v, l)) = self.entries.get_mut(&k) {
-                *l = Some(StateEntry { key: k.clone(), value: v.clone() }.leaf());
+                *l = Some(StateEntry { key: k.clone(), value: v.clone() }.leaf(alg));
             }
         }
     }
 
     fn leaves(&self) -> Vec<Hash32> {
+        let alg = self.hash_alg();
         self.entries
             .iter()
-            .map(|(k, (v, l))| l.unwrap_or_else(|| StateEntry { key: k.clone(), value: v.clone() }.leaf()))
+            .map(|(k, (v, l))| l.unwrap_or_else(|| StateEntry { key: k.clone(), value: v.clone() }.leaf(alg)))
             .collect()
     }
 
@@ -208,7 +218,7 @@ impl State {
 
     /// The authenticated root over all entries.
     pub fn root(&self) -> Hash32 {
-        merkle::root(&self.leaves())
+        merkle::root(self.hash_alg(), &self.leaves())
     }
 
     /// Proves the entry under `key`, if present.
@@ -219,7 +229,7 @@ impl State {
 
     /// The whole state tree, to serve several proofs at once.
     pub fn tree(&self) -> Tree {
-        Tree::new(self.leaves())
+        Tree::new(self.hash_alg(), self.leaves())
     }
 
     /// Proves `key` with a tree previously built by [`State::tree`] on this same state.

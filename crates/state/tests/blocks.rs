@@ -61,7 +61,7 @@ fn same_parent_and_transactions_give_identical_blocks() {
     let (b1, o1) = build_block(&one.state, &ctx(&one), txs1.clone(), &SignatureVerdicts::none());
     let (b2, o2) = build_block(&two.state, &ctx(&two), txs2, &SignatureVerdicts::none());
     assert_eq!(b1, b2);
-    assert_eq!(block_digest(&b1.header), block_digest(&b2.header));
+    assert_eq!(block_digest(SHA, &b1.header), block_digest(SHA, &b2.header));
     assert_eq!(o1.receipts, o2.receipts);
     assert_eq!(o1.recorded, o2.recorded);
     assert_eq!(o1.state.root(), o2.state.root());
@@ -87,7 +87,7 @@ fn built_block_executes_to_the_same_state() {
     assert_eq!(block.header.state_root, built.state.root());
     let out = execute_block(&fx.state, &block, &SignatureVerdicts::none()).expect("a built block executes");
     assert_eq!(out.state.root(), block.header.state_root);
-    assert_eq!(out.state.block_digest, block_digest(&block.header));
+    assert_eq!(out.state.block_digest, block_digest(SHA, &block.header));
     assert_eq!(out.state.height, fx.state.height + 1);
     assert_eq!(out.state.timestamp_ms, block.header.timestamp_ms);
     assert_eq!(out.receipts, built.receipts);
@@ -97,7 +97,7 @@ fn built_block_executes_to_the_same_state() {
     let g = gw_a1();
     let next = fx.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, 5, t, 5))]);
     let b = fx.exec(vec![next]);
-    assert_eq!(b.block.header.parent, block_digest(&block.header));
+    assert_eq!(b.block.header.parent, block_digest(SHA, &block.header));
     assert_eq!(b.reading(0, 0), &ReadingOutcome::Accepted);
 }
 
@@ -159,7 +159,7 @@ fn tampered_header_commitments_are_refused() {
     expect_mismatch(parent, &tamper(&|b| b.header.readings_accepted += 1), "readings_accepted");
     expect_mismatch(parent, &tamper(&|b| b.header.readings_accepted -= 1), "readings_accepted");
     // Empty-tree roots where the block has content.
-    expect_mismatch(parent, &tamper(&|b| b.header.readings_root = merkle::empty_root()), "readings_root");
+    expect_mismatch(parent, &tamper(&|b| b.header.readings_root = merkle::empty_root(SHA)), "readings_root");
 
     // Links.
     expect_bad_link(parent, &tamper(&|b| b.header.parent = flip(&b.header.parent)));
@@ -319,7 +319,7 @@ fn retagged_signature_does_not_share_a_verdict_with_the_genuine_one() {
         let out = execute_block(&fx.state, &block, &batch).expect("batch-verified execution agrees with the block");
         assert_eq!(out.receipts, built.receipts);
         assert_eq!(out.recorded, vec![(0, gi as u32)]);
-        assert_eq!(out.state.progress(&dev(A_EM1)).unwrap().recent, vec![(1, reading_leaf(&genuine_copy(&block, gi)))]);
+        assert_eq!(out.state.progress(&dev(A_EM1)).unwrap().recent, vec![(1, reading_leaf(SHA, &genuine_copy(&block, gi)))]);
     }
 }
 

@@ -613,10 +613,10 @@ fn meter_signing_with_its_own_key_is_accepted() {
     let b = fx.exec(vec![batch]);
     assert_eq!(b.reading(0, 0), &ReadingOutcome::Accepted);
     assert_eq!(b.block.header.readings_accepted, 1);
-    assert_eq!(b.block.header.readings_root, merkle::root(&[reading_leaf(&signed)]));
+    assert_eq!(b.block.header.readings_root, merkle::root(SHA, &[reading_leaf(SHA, &signed)]));
     let p = fx.state.progress(&dev(A_EM2)).unwrap();
     assert_eq!((p.last_seq, p.accepted), (1, 1));
-    assert_eq!(p.recent, vec![(1, reading_leaf(&signed))]);
+    assert_eq!(p.recent, vec![(1, reading_leaf(SHA, &signed))]);
 }
 
 #[test]
@@ -774,7 +774,7 @@ fn identical_resubmission_is_a_duplicate_and_not_recorded_again() {
     assert_eq!(b.reading(0, 0), &ReadingOutcome::Duplicate);
     assert_eq!(b.block.header.readings_accepted, 0);
     assert_eq!(b.block.header.reading_count, 1);
-    assert_eq!(b.block.header.readings_root, merkle::empty_root());
+    assert_eq!(b.block.header.readings_root, merkle::empty_root(SHA));
     assert!(b.output.recorded.is_empty());
     assert_eq!(fx.state.progress(&dev(A_EM1)), Some(&progress), "a duplicate leaves the progress alone");
 
@@ -787,7 +787,7 @@ fn identical_resubmission_is_a_duplicate_and_not_recorded_again() {
     assert_eq!(b.output.receipts[1].readings, vec![ReadingOutcome::Duplicate, ReadingOutcome::Duplicate]);
     assert_eq!(b.block.header.readings_accepted, 1);
     assert_eq!(b.output.recorded, vec![(0, 0)]);
-    assert_eq!(b.block.header.readings_root, merkle::root(&[reading_leaf(&r2)]));
+    assert_eq!(b.block.header.readings_root, merkle::root(SHA, &[reading_leaf(SHA, &r2)]));
     assert_eq!(fx.state.progress(&dev(A_EM1)).unwrap().accepted, 2);
 }
 
@@ -819,7 +819,7 @@ fn conflicting_reading_with_the_same_sequence_is_refused() {
         assert!(msg.contains("sequence 1"), "{msg}");
     }
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
-    assert_eq!(p.recent, vec![(1, reading_leaf(&r1))], "the recorded reading is kept");
+    assert_eq!(p.recent, vec![(1, reading_leaf(SHA, &r1))], "the recorded reading is kept");
     assert_eq!(p.accepted, 1);
 }
 
@@ -955,8 +955,8 @@ fn valid_readings_survive_invalid_neighbours() {
     assert_eq!(b.block.header.readings_accepted, 5);
     assert_eq!(b.output.recorded, vec![(0, 0), (0, 4), (0, 11), (0, 12), (1, 0)]);
     let leaves: Vec<_> =
-        [&readings[0], &readings[4], &readings[11], &readings[12], &water].iter().map(|r| reading_leaf(r)).collect();
-    assert_eq!(b.block.header.readings_root, merkle::root(&leaves));
+        [&readings[0], &readings[4], &readings[11], &readings[12], &water].iter().map(|r| reading_leaf(SHA, r)).collect();
+    assert_eq!(b.block.header.readings_root, merkle::root(SHA, &leaves));
     assert_eq!(fx.state.progress(&dev(A_EM1)).unwrap().accepted, 2);
     assert_eq!(fx.state.progress(&dev(A_EM2)).unwrap().accepted, 1);
     assert_eq!(fx.state.progress(&dev(A_PW3)).unwrap().accepted, 1);

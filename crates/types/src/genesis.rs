@@ -10,6 +10,64 @@ use crate::registry::Organisation;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+/// The hash function a chain uses for its own data: transaction ids, Merkle trees (transactions,
+/// readings, receipts, state), state leaves, meter history chains and block digests.
+///
+/// Fixed at genesis and never changed. It does not apply to Commonware's consensus machinery
+/// (votes, certificates, leader election, p2p), which keeps its own Ed25519 and SHA-256.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+#[borsh(use_discriminant = true)]
+#[serde(rename_all = "lowercase")]
+#[repr(u8)]
+pub enum HashAlg {
+    /// SHA-256 (FIPS 180-4). The default.
+    #[default]
+    Sha256 = 0,
+    /// SM3 (GB/T 32905-2016, 国密), for deployments that require Chinese national algorithms.
+    Sm3 = 1,
+}
+
+impl HashAlg {
+    /// Lowercase name, as in genesis files and on the command line (`sha256`, `sm3`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlg::Sha256 => "sha256",
+            HashAlg::Sm3 => "sm3",
+        }
+    }
+}
+
+impl std::fmt::Display for HashAlg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for HashAlg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "sha256" | "sha-256" => Ok(HashAlg::Sha256),
+            "sm3" => Ok(HashAlg::Sm3),
+            _ => Err(format!("unknown hash algorithm {s:?}; use sha256 or sm3")),
+        }
+    }
+}
+
 /// Consensus-relevant parameters.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ChainParams {
@@ -19,11 +77,19 @@ pub struct ChainParams {
     pub max_block_txs: u32,
     /// Most readings a proposer puts in one block (≤ the protocol limit).
     pub max_block_readings: u32,
+    /// The hash function of the chain's data. Absent from older genesis files, which means
+    /// SHA-256; omitted from JSON when SHA-256, so those files and proof bundles read as before.
+    #[serde(default, skip_serializing_if = "is_sha256")]
+    pub hash: HashAlg,
+}
+
+fn is_sha256(alg: &HashAlg) -> bool {
+    *alg == HashAlg::Sha256
 }
 
 impl Default for ChainParams {
     fn default() -> Self {
-        Self { max_future_skew_ms: 120_000, max_block_txs: 1_024, max_block_readings: 16_384 }
+        Self { max_future_skew_ms: 120_000, max_block_txs: 1_024, max_block_readings: 16_384, hash: HashAlg::Sha256 }
     }
 }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use trustmeter_chain::app::Behaviour;
-use trustmeter_chain::devnet::Devnet;
+use trustmeter_chain::devnet::{Devnet, DevnetCrypto};
 use trustmeter_chain::engine::{Channels, Timeouts, ValidatorConfig, channels, max_message_size, start_validator};
 use trustmeter_chain::mempool::{Mempool, MempoolLimits};
 use trustmeter_chain::{App, Validator};
@@ -20,7 +20,7 @@ use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
 use trustmeter_types::registry::{AccuracyClass, Calibration, LocationPath};
 use trustmeter_types::tx::MeterSpec;
 use trustmeter_types::{
-    DeviceId, DeviceStatus, EnergyKind, Hash32, Quantity, Reading, ReadingOrigin, ReadingSigner, RegisterKind,
+    DeviceId, DeviceStatus, EnergyKind, Hash32, KeyScheme, Quantity, Reading, ReadingOrigin, ReadingSigner, RegisterKind,
     Transaction, TxBody, TxPayload, Unit,
 };
 
@@ -45,11 +45,22 @@ pub const GENESIS_MS: i64 = 0;
 
 impl Cluster {
     pub async fn new(ctx: deterministic::Context, n: usize, behaviours: Vec<Behaviour>) -> Self {
+        Self::with_crypto(ctx, n, behaviours, DevnetCrypto::default()).await
+    }
+
+    /// A cluster whose chain hashes with `crypto.hash` and whose members hold `crypto.account_scheme` keys.
+    pub async fn with_crypto(
+        ctx: deterministic::Context,
+        n: usize,
+        behaviours: Vec<Behaviour>,
+        crypto: DevnetCrypto,
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let devnet = Devnet::new("hunan-test", n, 1, 7, GENESIS_MS, 30_000);
+        let devnet = Devnet::with_crypto("hunan-test", n, 1, 7, GENESIS_MS, 30_000, crypto);
+        let alg = devnet.genesis.params.hash;
         let keys: Vec<ed25519::PublicKey> = devnet.validator_keys.iter().map(|k| k.public_key()).collect();
         let (network, oracle) = Network::new_with_peers(
             ctx.child("network"),
@@ -75,7 +86,7 @@ impl Cluster {
             keys,
             validators: (0..n).map(|_| None).collect(),
             histories: (0..n).map(|_| Arc::new(Mutex::new(BTreeMap::new()))).collect(),
-            mempools: (0..n).map(|_| Arc::new(Mutex::new(Mempool::new(MempoolLimits::default())))).collect(),
+            mempools: (0..n).map(|_| Arc::new(Mutex::new(Mempool::new(alg, MempoolLimits::default())))).collect(),
             behaviours: (0..n).map(|i| behaviours.get(i).copied().unwrap_or_default()).collect(),
             restarts: vec![0; n],
             link,
@@ -112,7 +123,8 @@ impl Cluster {
         };
         let (tx, mut rx) = futures::channel::mpsc::unbounded();
         // A restarted validator gets a fresh mempool (in-memory, like a real process restart).
-        self.mempools[i] = Arc::new(Mutex::new(Mempool::new(MempoolLimits::default())));
+        let alg = self.devnet.genesis.params.hash;
+        self.mempools[i] = Arc::new(Mutex::new(Mempool::new(alg, MempoolLimits::default())));
         let cfg = ValidatorConfig {
             signer: self.devnet.validator_keys[i].clone(),
             participants: self.devnet.participants(),
@@ -271,7 +283,12 @@ pub struct Plant {
 
 impl Plant {
     pub fn new() -> Self {
-        let k = |i: u8| SigningKey::ed25519_from_seed([i; 32]);
+        Self::with_scheme(KeyScheme::Ed25519)
+    }
+
+    /// The same plant with device keys of `scheme`.
+    pub fn with_scheme(scheme: KeyScheme) -> Self {
+        let k = |i: u8| SigningKey::from_seed(scheme, [i; 32]);
         Plant {
             gateway_id: DeviceId::new("ACME-GW01").unwrap(),
             gateway_key: k(200),

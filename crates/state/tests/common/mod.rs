@@ -4,7 +4,7 @@
 //! path agrees before advancing the chain.
 //!
 //! Nothing here is mocked: every block goes through `build_block` and `execute_block`, every
-//! signature is a real Ed25519 signature.
+//! signature is a real Ed25519 (or, in `gm.rs`, SM2) signature.
 
 #![allow(dead_code)]
 
@@ -22,6 +22,9 @@ use trustmeter_types::{
     ReadingSigner, Receipt, RegisterKind, RejectCode, SignedReading, Transaction, TxBody, TxOutcome, TxPayload,
     UnifiedSocialCreditCode, Unit,
 };
+
+/// The hash algorithm of the default fixture chain.
+pub const SHA: trustmeter_crypto::HashAlg = trustmeter_crypto::HashAlg::Sha256;
 
 /// Genesis time: 2026-01-01T00:00:00Z.
 pub const T0: i64 = 1_767_225_600_000;
@@ -289,7 +292,11 @@ pub struct Fx {
 impl Fx {
     /// Only the genesis block.
     pub fn genesis_only(chain: &str) -> Self {
-        let g = genesis(chain);
+        Self::from_genesis(genesis(chain))
+    }
+
+    /// Only the genesis block of the given genesis (e.g. one with other parameters).
+    pub fn from_genesis(g: Genesis) -> Self {
         g.validate().expect("fixture genesis is valid");
         let (block, state) = genesis_block(&g);
         Fx { genesis: g, state, blocks: vec![block], nonces: BTreeMap::new() }
