@@ -23,7 +23,8 @@ pub struct ProofBundle {
     /// Format version, always [`PROOF_VERSION`] (`"trustmeter-proof/v1"`).
     pub version: String,
     /// The chain's genesis document. Its validator set is what the finalization certificate is
-    /// checked against; a verifier who holds the chain's genesis from elsewhere passes it to
+    /// checked against, and its `params.hash` is the hash algorithm of every hash in the bundle
+    /// (absent: SHA-256); a verifier who holds the chain's genesis from elsewhere passes it to
     /// [`crate::verify()`], which then requires this copy to be identical.
     pub genesis: Genesis,
     /// Header of the finalized block that recorded the reading.
@@ -136,7 +137,8 @@ impl ProofBundle {
         position: usize,
     ) -> Result<ProofBundle, BuildError> {
         let header = &block.header;
-        let digest = block_digest(header);
+        let alg = genesis.params.hash;
+        let digest = block_digest(alg, header);
         if header.chain_id != genesis.chain_id {
             return Err(BuildError::ChainMismatch {
                 block: header.chain_id.clone(),
@@ -170,7 +172,7 @@ impl ProofBundle {
         for &(t, r) in recorded {
             recorded_reading(block, t, r)?;
         }
-        let tree = Tree::new(recorded_leaves(&block.txs, recorded));
+        let tree = Tree::new(alg, recorded_leaves(alg, &block.txs, recorded));
         if tree.root() != header.readings_root {
             return Err(BuildError::Inconsistent(
                 "the recorded readings do not hash to the header's readings root".into(),

@@ -7,7 +7,8 @@
 //! chain and finalized by its validators, without trusting the node that served it and without
 //! talking to the chain at all. It carries:
 //!
-//! - the chain's [`Genesis`](trustmeter_types::Genesis) (chain id and validator set),
+//! - the chain's [`Genesis`](trustmeter_types::Genesis) (chain id, validator set, and the hash
+//!   algorithm of the chain's data, SHA-256 or SM3),
 //! - the finalized block's header,
 //! - the signed reading, its position in the block's readings tree and the RFC 6962 audit path,
 //! - membership proofs, against the header's state root, of the meter's record (registration,
@@ -24,7 +25,7 @@
 //! function of the bundle and the trusted genesis (plus local randomness for batch signature
 //! verification, which cannot change the verdict). The byte-level format and the verification
 //! algorithm are specified in `docs/proof-format.md`, precisely enough to re-implement the check
-//! with any SHA-256 and Ed25519 library.
+//! with any SHA-256 (or SM3) and Ed25519 (or SM2) library.
 
 #![deny(missing_docs)]
 

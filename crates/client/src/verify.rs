@@ -5,8 +5,10 @@
 //!
 //! 0. **format**: the bundle's version is [`PROOF_VERSION`].
 //! 1. **(a) genesis**: the bundle's genesis equals the trusted genesis (if one is given), its
-//!    validator set is usable, and the header's chain id is the genesis chain id.
-//! 2. **(b) reading signature**: the reading's Ed25519 signature verifies over
+//!    validator set is usable, and the header's chain id is the genesis chain id. The genesis
+//!    names the chain's hash algorithm `H` (`params.hash`: SHA-256, or SM3); every later step
+//!    hashes with it.
+//! 2. **(b) reading signature**: the reading's Ed25519 or SM2 signature verifies over
 //!    `"trustmeter/reading/v1" ‖ borsh(Reading)` with the meter's registered key (signer `meter`)
 //!    or its gateway's key (signer `gateway`, allowed only for meters without a key of their own),
 //!    both read from the registry records in the bundle.
@@ -37,7 +39,7 @@ use trustmeter_chain::devnet::participants;
 use trustmeter_chain::engine::consensus_namespace;
 use trustmeter_chain::{BlockFinalization, Scheme};
 use trustmeter_crypto::merkle::verify_inclusion;
-use trustmeter_crypto::{block_digest, reading_leaf};
+use trustmeter_crypto::{HashAlg, block_digest, reading_leaf};
 use trustmeter_state::state::StateValue;
 use trustmeter_state::{StateKey, StateProof};
 use trustmeter_types::{
@@ -423,6 +425,8 @@ pub struct VerifiedReading {
     pub height: u64,
     /// Digest of that block.
     pub block_digest: Hash32,
+    /// The chain's hash algorithm (from the genesis), used for every hash checked.
+    pub hash: HashAlg,
     /// The block's timestamp, Unix ms.
     pub block_timestamp_ms: i64,
     /// Consensus epoch of the finalization.
@@ -442,6 +446,11 @@ pub struct VerifiedReading {
 /// With `trusted_genesis`, the bundle's genesis must equal it; without, the bundle's own genesis
 /// is trusted, which proves only that *some* validator set with that genesis finalized the block —
 /// a verifier should compare the genesis (or its hash) with one obtained independently.
+///
+/// The hash algorithm is the genesis's (`params.hash`), never guessed: with a trusted genesis a
+/// bundle cannot choose it, and without one a bundle that names another algorithm than its chain
+/// used fails at the state proofs (and at the finality check, whose certificate signs the digest
+/// the validators computed).
 pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result<VerifiedReading, VerifyError> {
     // Step 0: format.
     if bundle.version != PROOF_VERSION {
@@ -460,6 +469,7 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
     if header.chain_id != genesis.chain_id {
         return Err(VerifyError::ChainMismatch { header: header.chain_id.clone(), genesis: genesis.chain_id.clone() });
     }
+    let alg = genesis.params.hash;
 
     // Step (b): the reading's signature, with the key from the registry records.
     let sr = &bundle.reading;
@@ -540,8 +550,9 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
     }
 
     // Step (d): both records are in the state the header commits to.
-    check_state_proof("meter", &bundle.meter_proof, &StateKey::Meter(r.meter.clone()), &header.state_root)?;
+    check_state_proof(alg, "meter", &bundle.meter_proof, &StateKey::Meter(r.meter.clone()), &header.state_root)?;
     check_state_proof(
+        alg,
         "gateway",
         &bundle.gateway_proof,
         &StateKey::Gateway(bundle.gateway.clone()),
@@ -555,8 +566,8 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
             readings_accepted: header.readings_accepted,
         });
     }
-    let leaf = reading_leaf(sr);
-    if !verify_inclusion(&leaf, bundle.index, bundle.tree_size, &bundle.audit_path, &header.readings_root) {
+    let leaf = reading_leaf(alg, sr);
+    if !verify_inclusion(alg, &leaf, bundle.index, bundle.tree_size, &bundle.audit_path, &header.readings_root) {
         return Err(VerifyError::ReadingNotIncluded {
             leaf,
             index: bundle.index,
@@ -566,7 +577,7 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
     }
 
     // Step (f): a quorum of the genesis validators finalized exactly this header.
-    let digest = block_digest(header);
+    let digest = block_digest(alg, header);
     let finalization = check_finalization(&bundle.finalization, genesis, &validators, &digest)?;
 
     Ok(VerifiedReading {
@@ -586,6 +597,7 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
         calibration_certificate_no: calibration.certificate_no.clone(),
         height: header.height,
         block_digest: digest,
+        hash: alg,
         block_timestamp_ms: header.timestamp_ms,
         finalized_epoch: finalization.proposal.round.epoch().get(),
         finalized_view: finalization.proposal.round.view().get(),
@@ -623,6 +635,12 @@ fn genesis_difference(trusted: &Genesis, bundle: &Genesis) -> String {
         return format!(
             "genesis time {} ms in the bundle, {} ms trusted",
             bundle.genesis_time_ms, trusted.genesis_time_ms
+        );
+    }
+    if trusted.params.hash != bundle.params.hash {
+        return format!(
+            "the bundle's genesis says the chain hashes with {} but the trusted genesis says {}",
+            bundle.params.hash, trusted.params.hash
         );
     }
     if trusted.params != bundle.params {
@@ -668,6 +686,7 @@ fn key_text(k: &StateKey) -> String {
 }
 
 fn check_state_proof(
+    alg: HashAlg,
     which: &'static str,
     proof: &StateProof,
     expected: &StateKey,
@@ -680,7 +699,7 @@ fn check_state_proof(
             found: key_text(&proof.entry.key),
         });
     }
-    if !proof.verify(root) {
+    if !proof.verify(alg, root) {
         return Err(VerifyError::StateProofInvalid {
             which,
             key: key_text(expected),

@@ -1,11 +1,12 @@
 //! An independent check of proof bundles, written from `docs/proof-format.md` alone, with only
-//! `serde_json`, `sha2`, `ed25519-zebra` and `hex`: no Trustmeter or Commonware type or code is
+//! `serde_json`, `sha2`, `sm3`, `ed25519-zebra`, `sm2` and `hex`: no Trustmeter or Commonware type or code is
 //! used to check the proof (they are used only to cross-check intermediate bytes, so that a
 //! mismatch points at the sentence of the document that is wrong).
 
-use super::fixture;
+use super::{Fixture, fixture, fixture_gm};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use sm2::dsa::signature::Verifier as _;
 
 const SCHEMES: [&str; 2] = ["ed25519", "sm2"];
 const UNITS: [&str; 11] = [
@@ -179,20 +180,46 @@ fn state_entry(e: &Value) -> Vec<u8> {
     w.0
 }
 
-fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().into()
+/// The chain's hash function `H`, named by `genesis.params.hash` (absent: SHA-256).
+#[derive(Clone, Copy)]
+enum Alg {
+    Sha256,
+    Sm3,
 }
 
-fn leaf(data: &[u8]) -> [u8; 32] {
-    sha256(&[&[0], data])
+fn alg_of(genesis: &Value) -> Result<Alg, String> {
+    match genesis["params"].get("hash").map(|h| h.as_str()) {
+        None | Some(Some("sha256")) => Ok(Alg::Sha256),
+        Some(Some("sm3")) => Ok(Alg::Sm3),
+        other => Err(format!("(a) unknown hash algorithm {other:?}")),
+    }
+}
+
+fn hash_parts(alg: Alg, parts: &[&[u8]]) -> [u8; 32] {
+    match alg {
+        Alg::Sha256 => {
+            let mut h = Sha256::new();
+            for p in parts {
+                h.update(p);
+            }
+            h.finalize().into()
+        }
+        Alg::Sm3 => {
+            let mut h = sm3::Sm3::new();
+            for p in parts {
+                h.update(p);
+            }
+            h.finalize().into()
+        }
+    }
+}
+
+fn leaf(alg: Alg, data: &[u8]) -> [u8; 32] {
+    hash_parts(alg, &[&[0], data])
 }
 
 /// RFC 9162 §2.1.3.2, transcribed from the RFC.
-fn included(leaf: [u8; 32], index: u64, size: u64, path: &[[u8; 32]], root: [u8; 32]) -> bool {
+fn included(alg: Alg, leaf: [u8; 32], index: u64, size: u64, path: &[[u8; 32]], root: [u8; 32]) -> bool {
     if index >= size {
         return false;
     }
@@ -202,13 +229,13 @@ fn included(leaf: [u8; 32], index: u64, size: u64, path: &[[u8; 32]], root: [u8;
             return false;
         }
         if fnode & 1 == 1 || fnode == snode {
-            r = sha256(&[&[1], p, &r]);
+            r = hash_parts(alg, &[&[1], p, &r]);
             while fnode & 1 == 0 && fnode != 0 {
                 fnode >>= 1;
                 snode >>= 1;
             }
         } else {
-            r = sha256(&[&[1], &r, p]);
+            r = hash_parts(alg, &[&[1], &r, p]);
         }
         fnode >>= 1;
         snode >>= 1;
@@ -237,10 +264,31 @@ fn ed25519_ok(key: &[u8], msg: &[u8], sig: &[u8]) -> bool {
     vk.verify(&ed25519_zebra::Signature::from(sig), msg).is_ok()
 }
 
-fn key_bytes(text: &Value) -> Vec<u8> {
+/// SM2 (GB/T 32918.2) with the default user id "1234567812345678"; `r ‖ s` signatures.
+fn sm2_ok(key: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+    let Ok(vk) = sm2::dsa::VerifyingKey::from_sec1_bytes("1234567812345678", key) else {
+        return false;
+    };
+    let Ok(sig) = sm2::dsa::Signature::from_slice(sig) else {
+        return false;
+    };
+    key.len() == 33 && vk.verify(msg, &sig).is_ok()
+}
+
+/// A `scheme:hex` text form, split.
+fn key_bytes(text: &Value) -> (String, Vec<u8>) {
     let (scheme, h) = text.as_str().unwrap().split_once(':').unwrap();
-    assert_eq!(scheme, "ed25519");
-    hex::decode(h).unwrap()
+    (scheme.to_string(), hex::decode(h).unwrap())
+}
+
+/// A signature check by the scheme both the key and the signature name.
+fn signature_ok(key: &Value, msg: &[u8], sig: &Value) -> bool {
+    let ((ks, k), (ss, s)) = (key_bytes(key), key_bytes(sig));
+    match (ks.as_str(), ss.as_str()) {
+        ("ed25519", "ed25519") => ed25519_ok(&k, msg, &s),
+        ("sm2", "sm2") => sm2_ok(&k, msg, &s),
+        _ => false,
+    }
 }
 
 /// Protobuf-style unsigned varint (7 bits per byte, least significant group first).
@@ -279,21 +327,22 @@ fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     if h["chain_id"] != genesis["chain_id"] {
         return Err("(a) chain id".into());
     }
+    let alg = alg_of(genesis)?;
     // (b)
     let sr = &bundle["reading"];
     let r = &sr["reading"];
     let meter = &bundle["meter_proof"]["entry"]["value"]["value"];
     let gateway = &bundle["gateway_proof"]["entry"]["value"]["value"];
     let key = match (sr["signer"].as_str().unwrap(), meter["public_key"].is_null()) {
-        ("meter", false) => key_bytes(&meter["public_key"]),
-        ("gateway", true) => key_bytes(&gateway["public_key"]),
+        ("meter", false) => &meter["public_key"],
+        ("gateway", true) => &gateway["public_key"],
         _ => return Err("(b) signer".into()),
     };
     let mut msg = b"trustmeter/reading/v1".to_vec();
     let mut w = W::default();
     reading(&mut w, r);
     msg.extend_from_slice(&w.0);
-    if !ed25519_ok(&key, &msg, &key_bytes(&sr["signature"])) {
+    if !signature_ok(key, &msg, &sr["signature"]) {
         return Err("(b) reading signature".into());
     }
     // (c)
@@ -319,8 +368,9 @@ fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
         if proof["entry"]["key"]["kind"] != kind || &proof["entry"]["key"]["id"] != id {
             return Err("(d) state key".into());
         }
-        let l = leaf(&state_entry(&proof["entry"]));
+        let l = leaf(alg, &state_entry(&proof["entry"]));
         if !included(
+            alg,
             l,
             proof["index"].as_u64().unwrap(),
             proof["size"].as_u64().unwrap(),
@@ -336,7 +386,8 @@ fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
         return Err("(e) tree size".into());
     }
     if !included(
-        leaf(&signed_reading(sr)),
+        alg,
+        leaf(alg, &signed_reading(sr)),
         bundle["index"].as_u64().unwrap(),
         size,
         &hashes(&bundle["audit_path"]),
@@ -353,7 +404,7 @@ fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     let payload: [u8; 32] = cert.get(pos..pos + 32).ok_or("(f) short")?.try_into().unwrap();
     pos += 32;
     let proposal = &cert[..pos];
-    let digest = sha256(&[b"trustmeter/block/v1", &header(h)]);
+    let digest = hash_parts(alg, &[b"trustmeter/block/v1", &header(h)]);
     if payload != digest {
         return Err("(f) certificate is for another block".into());
     }
@@ -393,7 +444,17 @@ fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
 
 #[test]
 fn the_documented_check_accepts_every_bundle_and_agrees_on_the_bytes() {
-    let f = fixture();
+    accepts_every_bundle(fixture());
+}
+
+#[test]
+fn the_documented_check_accepts_every_sm3_sm2_bundle() {
+    let f = fixture_gm();
+    assert_eq!(serde_json::to_value(&f.genesis).unwrap()["params"]["hash"], "sm3");
+    accepts_every_bundle(f);
+}
+
+fn accepts_every_bundle(f: &Fixture) {
     let trusted = serde_json::to_value(&f.genesis).unwrap();
     for b in &f.bundles {
         let v: Value = serde_json::from_str(&b.to_json()).unwrap();
@@ -418,11 +479,19 @@ fn the_documented_check_accepts_every_bundle_and_agrees_on_the_bytes() {
 
 #[test]
 fn the_documented_check_refuses_tampered_bundles() {
-    let f = fixture();
+    refuses_tampered_bundles(fixture());
+}
+
+#[test]
+fn the_documented_check_refuses_tampered_sm3_sm2_bundles() {
+    refuses_tampered_bundles(fixture_gm());
+}
+
+fn refuses_tampered_bundles(f: &Fixture) {
     let trusted = serde_json::to_value(&f.genesis).unwrap();
     let b: Value = serde_json::from_str(&f.meter_signed().to_json()).unwrap();
     type Edit = fn(&mut Value);
-    let edits: [(&str, Edit); 8] = [
+    let edits: [(&str, Edit); 9] = [
         ("value", |v| {
             v["reading"]["reading"]["value"] = (v["reading"]["reading"]["value"].as_i64().unwrap() + 1).into()
         }),
@@ -441,10 +510,23 @@ fn the_documented_check_refuses_tampered_bundles() {
             v["finalization"] = hex::encode(c).into()
         }),
         ("genesis", |v| v["genesis"]["validators"][0]["name"] = "mallory".into()),
+        ("reading signature", |v| {
+            let (scheme, mut s) = key_bytes(&v["reading"]["signature"]);
+            s[20] ^= 1;
+            v["reading"]["signature"] = format!("{scheme}:{}", hex::encode(s)).into()
+        }),
     ];
     for (what, edit) in edits {
         let mut t = b.clone();
         edit(&mut t);
         assert!(check(&t, &trusted).is_err(), "the documented check accepts a bundle with its {what} changed");
     }
+    // A bundle that names another hash algorithm than its chain used fails even when its
+    // (equally edited) genesis is the one trusted.
+    let mut lie = b.clone();
+    let other = if alg_of(&b["genesis"]).map(|a| matches!(a, Alg::Sm3)).unwrap() { "sha256" } else { "sm3" };
+    lie["genesis"]["params"]["hash"] = other.into();
+    let lied_genesis = lie["genesis"].clone();
+    assert!(check(&lie, &trusted).is_err(), "another algorithm than the trusted genesis names");
+    assert!(check(&lie, &lied_genesis).is_err(), "a bundle that lies about its algorithm");
 }

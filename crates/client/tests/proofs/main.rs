@@ -1,11 +1,13 @@
 //! Proof bundles from a deterministic 4-validator simulation: building, verifying, JSON round
 //! trips, tampering with every part, and an independent re-implementation of the documented
-//! check (`docs/proof-format.md`) with plain SHA-256 and Ed25519 libraries.
+//! check (`docs/proof-format.md`) with plain SHA-256/SM3 and Ed25519/SM2 libraries.
 //!
-//! The simulation runs once per test binary (see [`fixture`]); every test works on its output.
+//! The simulations run once per test binary (see [`fixture`] for a SHA-256 chain with Ed25519
+//! keys and [`fixture_gm`] for an SM3 chain with SM2 keys); every test works on their output.
 
 #[path = "../../../chain/tests/common/mod.rs"]
 mod common;
+mod gm;
 mod independent;
 mod tamper;
 
@@ -14,10 +16,10 @@ use commonware_runtime::{Clock, Runner, Supervisor, deterministic};
 use std::sync::OnceLock;
 use std::time::{Duration, UNIX_EPOCH};
 use trustmeter_chain::Finalized;
-use trustmeter_chain::devnet::Devnet;
+use trustmeter_chain::devnet::{Devnet, DevnetCrypto};
 use trustmeter_client::{BuildError, PROOF_VERSION, ProofBundle, VerifiedReading, verify};
-use trustmeter_crypto::block_digest;
-use trustmeter_types::{DeviceId, Genesis, ReadingSigner, Unit};
+use trustmeter_crypto::{HashAlg, block_digest};
+use trustmeter_types::{DeviceId, Genesis, KeyScheme, ReadingSigner, Unit};
 
 /// What the simulation produced.
 pub struct Fixture {
@@ -64,14 +66,14 @@ fn runner(seed: u64) -> deterministic::Runner {
     )
 }
 
-const BATCHES: usize = 3;
+pub const BATCHES: usize = 3;
 
-fn simulate() -> Fixture {
-    runner(11).start(|ctx| async move {
-        let c = Cluster::new(ctx.child("cluster"), 4, vec![]).await;
+fn simulate(seed: u64, crypto: DevnetCrypto) -> Fixture {
+    runner(seed).start(|ctx| async move {
+        let c = Cluster::with_crypto(ctx.child("cluster"), 4, vec![], crypto).await;
         let (tx, mut rx) = futures::channel::mpsc::unbounded();
         c.app(0).subscribe(tx);
-        let mut plant = Plant::new();
+        let mut plant = Plant::with_scheme(crypto.account_scheme);
         plant.onboard(&c).await;
         for _ in 0..BATCHES {
             let now = c.ctx.current().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
@@ -104,7 +106,13 @@ fn simulate() -> Fixture {
 /// The simulation's output, computed once for all tests of this binary.
 pub fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(simulate)
+    FIXTURE.get_or_init(|| simulate(11, DevnetCrypto::default()))
+}
+
+/// The output of a 国密 simulation: an SM3 chain whose members, gateway and meters hold SM2 keys.
+pub fn fixture_gm() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| simulate(12, DevnetCrypto { hash: HashAlg::Sm3, account_scheme: KeyScheme::Sm2 }))
 }
 
 /// A genesis identical to `g` except for the validator keys, which come from another seed.
@@ -118,7 +126,7 @@ pub fn genesis_with_other_validators(g: &Genesis) -> Genesis {
     out
 }
 
-fn check_summary(b: &ProofBundle, v: &VerifiedReading) {
+pub fn check_summary(b: &ProofBundle, v: &VerifiedReading) {
     let r = &b.reading.reading;
     assert_eq!(v.chain_id, b.header.chain_id);
     assert_eq!(v.meter, r.meter);
@@ -128,7 +136,8 @@ fn check_summary(b: &ProofBundle, v: &VerifiedReading) {
     assert_eq!(v.timestamp_ms, r.timestamp_ms);
     assert_eq!(v.signer, b.reading.signer);
     assert_eq!(v.height, b.header.height);
-    assert_eq!(v.block_digest, block_digest(&b.header));
+    assert_eq!(v.hash, b.genesis.params.hash);
+    assert_eq!(v.block_digest, block_digest(b.genesis.params.hash, &b.header));
     assert_eq!(v.block_timestamp_ms, b.header.timestamp_ms);
     assert_eq!(v.gateway, DeviceId::new("ACME-GW01").unwrap());
     let meter_no: usize = r.meter.as_str().trim_start_matches("ACME-EM").parse().unwrap();
