@@ -195,9 +195,12 @@ where
     )
     .await
     .expect("finalizations archive must open");
-    let blocks = immutable::Archive::init(context.child("blocks"), archive_config(&prefix, "blocks", &page_cache, cfg.genesis.params.hash))
-        .await
-        .expect("blocks archive must open");
+    let blocks = immutable::Archive::init(
+        context.child("blocks"),
+        archive_config(&prefix, "blocks", &page_cache, cfg.genesis.params.hash),
+    )
+    .await
+    .expect("blocks archive must open");
 
     let genesis_block = App::genesis_block(&cfg.genesis);
     let genesis_digest = genesis_block.digest();

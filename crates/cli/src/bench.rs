@@ -1,16 +1,20 @@
 //! `trustmeter bench ingest`: meter-signed readings per second through admission and execution on
-//! one node, against Ed25519 batch verification alone, measured in the same run on the same core.
+//! one node, against signature verification alone (Ed25519 batches, SM2 one by one), measured in
+//! the same run on the same core.
+//!
+//! `trustmeter bench crypto`: sign/s and verify/s per signature scheme (Ed25519 single and batch,
+//! SM2) and MB/s per hash algorithm (SHA-256, SM3), one thread.
 
 use anyhow::Result;
 use clap::Subcommand;
 use std::time::Instant;
-use trustmeter_chain::devnet::Devnet;
+use trustmeter_chain::devnet::{Devnet, DevnetCrypto};
 use trustmeter_chain::mempool::precheck;
-use trustmeter_crypto::BatchVerifier;
+use trustmeter_crypto::{BatchVerifier, HashAlg, Hasher, SigningKey, verify};
 use trustmeter_plant::{Plant, PlantConfig, TxSigner};
 use trustmeter_state::exec::BlockContext;
 use trustmeter_state::{SignatureVerdicts, State, build_block};
-use trustmeter_types::{ReadingSigner, Transaction, TxPayload};
+use trustmeter_types::{KeyScheme, ReadingSigner, Transaction, TxPayload};
 
 /// Benchmarks.
 #[derive(Subcommand)]
@@ -27,14 +31,161 @@ pub enum BenchCommand {
         /// Readings per transaction.
         #[arg(long, default_value_t = 1_000)]
         batch: usize,
+        /// The chain's hash algorithm: `sha256` or `sm3`.
+        #[arg(long = "hash", default_value = "sha256")]
+        hash: HashAlg,
+        /// Scheme of every key (members, gateway, meters): `ed25519` or `sm2`.
+        #[arg(long, default_value = "ed25519")]
+        key_scheme: KeyScheme,
+    },
+    /// Sign/s and verify/s per signature scheme (Ed25519 single and batch, SM2) and MB/s per hash
+    /// algorithm (SHA-256, SM3), single thread, with the ratios between them.
+    Crypto {
+        /// Signatures made and verified per scheme (each over a distinct reading payload).
+        #[arg(long, default_value_t = 4_000)]
+        signatures: usize,
+        /// Ed25519 batch size.
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        /// MiB hashed per algorithm (in 1 MiB buffers).
+        #[arg(long, default_value_t = 256)]
+        mib: usize,
     },
 }
 
 /// Runs a benchmark.
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
-        BenchCommand::Ingest { meters, intervals, batch } => ingest(meters, intervals, batch),
+        BenchCommand::Ingest { meters, intervals, batch, hash, key_scheme } => {
+            ingest(meters, intervals, batch, DevnetCrypto { hash, account_scheme: key_scheme })
+        }
+        BenchCommand::Crypto { signatures, batch, mib } => crypto(signatures, batch, mib),
     }
+}
+
+/// Per-operation rates of one scheme.
+struct SchemeRates {
+    sign: f64,
+    verify: f64,
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let t = Instant::now();
+    let out = f();
+    (out, t.elapsed().as_secs_f64())
+}
+
+/// Signs `msgs` with one key of `scheme`, verifies them one by one; returns the rates.
+fn scheme_rates(scheme: KeyScheme, msgs: &[Vec<u8>]) -> (SchemeRates, SigningKey, Vec<trustmeter_types::Signature>) {
+    let key = SigningKey::from_seed(scheme, [42; 32]);
+    let pk = key.public_key();
+    let (sigs, sign_s) = time(|| msgs.iter().map(|m| key.sign(m)).collect::<Vec<_>>());
+    let (ok, verify_s) = time(|| msgs.iter().zip(&sigs).all(|(m, s)| verify(&pk, m, s).is_ok()));
+    assert!(ok, "{} signatures must verify", scheme.name());
+    let n = msgs.len() as f64;
+    (SchemeRates { sign: n / sign_s, verify: n / verify_s }, key, sigs)
+}
+
+/// MB/s (10⁶ bytes) of `alg` over `mib` MiB in 1 MiB buffers, and hashes/s of 65-byte inputs
+/// (the size of a Merkle interior node: tag byte and two hashes).
+fn hash_rates(alg: HashAlg, mib: usize) -> (f64, f64) {
+    let buf: Vec<u8> = (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let (_, s) = time(|| {
+        let mut h = Hasher::new(alg);
+        for _ in 0..mib {
+            h.update(&buf);
+        }
+        std::hint::black_box(h.finalize())
+    });
+    let bulk = (mib << 20) as f64 / 1e6 / s;
+    let n = 1_000_000;
+    let node = [7u8; 65];
+    let (_, s) = time(|| {
+        let mut acc = trustmeter_types::Hash32::ZERO;
+        for i in 0..n {
+            let mut h = Hasher::new(alg);
+            h.update(&node);
+            h.update(&(i as u32).to_le_bytes());
+            acc = h.finalize();
+        }
+        std::hint::black_box(acc)
+    });
+    (bulk, n as f64 / s)
+}
+
+fn crypto(signatures: usize, batch: usize, mib: usize) -> Result<()> {
+    anyhow::ensure!(signatures > 0 && batch > 0 && mib > 0, "signatures, batch and mib must be positive");
+    println!("crypto benchmark: one thread; {signatures} signatures per scheme over distinct reading payloads");
+    let msgs: Vec<Vec<u8>> = (0..signatures)
+        .map(|i| {
+            trustmeter_types::Reading {
+                meter: trustmeter_types::DeviceId::new(format!("91430100MA4L00001X-EM{i:04}")).expect("valid id"),
+                seq: i as u64 + 1,
+                timestamp_ms: 1_767_542_400_000 + i as i64 * 900_000,
+                value: trustmeter_types::Quantity::from_micros(123_456_789 + i as i64),
+                unit: trustmeter_types::Unit::KilowattHour,
+                origin: trustmeter_types::ReadingOrigin::Online,
+                clock_suspect: false,
+            }
+            .signing_payload()
+        })
+        .collect();
+    let (ed, ed_key, ed_sigs) = scheme_rates(KeyScheme::Ed25519, &msgs);
+    let (sm2, _, _) = scheme_rates(KeyScheme::Sm2, &msgs);
+    // Ed25519 in batches of `batch`, each signature under a distinct key (the ingest worst case)
+    // and under one key (a gateway signing for its meters).
+    let keys: Vec<SigningKey> = (0..signatures.min(batch))
+        .map(|i| trustmeter_chain::devnet::seed_key(1, &format!("bench-{i}"), KeyScheme::Ed25519))
+        .collect();
+    let distinct: Vec<_> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let k = &keys[i % keys.len()];
+            (k.public_key(), k.sign(m))
+        })
+        .collect();
+    let batch_rate = |items: &[(trustmeter_types::PublicKey, trustmeter_types::Signature)]| {
+        let (ok, s) = time(|| {
+            let mut rng = rand::rng();
+            let mut all = true;
+            for (chunk, msgs) in items.chunks(batch).zip(msgs.chunks(batch)) {
+                let mut b = BatchVerifier::new();
+                for ((pk, sig), m) in chunk.iter().zip(msgs) {
+                    b.queue(pk, m, sig);
+                }
+                all &= b.verify(&mut rng).iter().all(|r| r.is_ok());
+            }
+            all
+        });
+        assert!(ok, "batch must verify");
+        items.len() as f64 / s
+    };
+    let ed_pk = ed_key.public_key();
+    let one_key: Vec<_> = ed_sigs.iter().map(|s| (ed_pk.clone(), s.clone())).collect();
+    let ed_batch_distinct = batch_rate(&distinct);
+    let ed_batch_one = batch_rate(&one_key);
+    let (sha_bulk, sha_node) = hash_rates(HashAlg::Sha256, mib);
+    let (sm3_bulk, sm3_node) = hash_rates(HashAlg::Sm3, mib);
+
+    println!();
+    println!("signatures                               sign/s     verify/s");
+    println!("Ed25519 (ed25519-zebra), single     : {:>10.0} {:>12.0}", ed.sign, ed.verify);
+    println!("Ed25519, batch of {batch:<5} distinct keys: {:>10} {:>12.0}", "-", ed_batch_distinct);
+    println!("Ed25519, batch of {batch:<5} one key      : {:>10} {:>12.0}", "-", ed_batch_one);
+    println!("SM2 (sm2, Z_A with default id)      : {:>10.0} {:>12.0}", sm2.sign, sm2.verify);
+    println!(
+        "SM2 / Ed25519 single               : {:>10.2} {:>12.2}   (SM2 / Ed25519 batch, distinct keys: {:.2})",
+        sm2.sign / ed.sign,
+        sm2.verify / ed.verify,
+        sm2.verify / ed_batch_distinct
+    );
+    println!();
+    println!("hashes                          MB/s (1 MiB buffers)   65-byte inputs/s");
+    println!("SHA-256 (sha2)              : {:>12.0} {:>22.0}", sha_bulk, sha_node);
+    println!("SM3 (sm3)                   : {:>12.0} {:>22.0}", sm3_bulk, sm3_node);
+    println!("SM3 / SHA-256               : {:>12.2} {:>22.2}", sm3_bulk / sha_bulk, sm3_node / sha_node);
+    Ok(())
 }
 
 /// Applies setup transactions in as many blocks as the block limits need.
@@ -50,12 +201,21 @@ fn apply(state: &State, txs: Vec<Transaction>, ts: i64) -> State {
     state
 }
 
-fn ingest(meters: usize, intervals: usize, batch: usize) -> Result<()> {
-    println!("setting up: {meters} meters, {intervals} intervals, {batch} readings per transaction (single thread)");
+fn ingest(meters: usize, intervals: usize, batch: usize, crypto: DevnetCrypto) -> Result<()> {
+    println!(
+        "setting up: {meters} meters, {intervals} intervals, {batch} readings per transaction (single thread); {} chain, {} keys",
+        crypto.hash,
+        crypto.account_scheme.name()
+    );
     let start_ms = 1_767_542_400_000; // 2026-01-05 00:00 Asia/Shanghai
-    let devnet = Devnet::new("bench-1", 4, 1, 1, start_ms - 86_400_000, 40_000);
+    let devnet = Devnet::with_crypto("bench-1", 4, 1, 1, start_ms - 86_400_000, 40_000, crypto);
     let ent = &devnet.enterprises[0];
-    let mut plant = Plant::new(PlantConfig { meters, start_ms, ..PlantConfig::new(ent.org.id.clone(), 1) });
+    let mut plant = Plant::new(PlantConfig {
+        meters,
+        start_ms,
+        key_scheme: crypto.account_scheme,
+        ..PlantConfig::new(ent.org.id.clone(), 1)
+    });
     let chain = devnet.genesis.chain_id.clone();
     let (_, mut state) = trustmeter_state::genesis_block(&devnet.genesis);
     let mut e = TxSigner::new(ent.key.clone(), chain.clone(), 1);
@@ -95,7 +255,8 @@ fn ingest(meters: usize, intervals: usize, batch: usize) -> Result<()> {
         txs.len()
     );
 
-    // A: Ed25519 batch verification alone, same signatures, same grouping, same thread.
+    // A: signature verification alone (Ed25519 in batches, SM2 one by one), same signatures, same
+    // grouping, same thread.
     let keys: std::collections::HashMap<_, _> =
         plant.meter_keys().into_iter().map(|(id, k)| (id, k.public_key())).collect();
     let gateway_key = plant.gateway_key().public_key();
@@ -167,8 +328,13 @@ fn ingest(meters: usize, intervals: usize, batch: usize) -> Result<()> {
     let rate = n_readings as f64 / total;
     println!();
     println!(
-        "Ed25519 batch verification alone : {:>9.0} readings/s ({sigs} signatures in {:.3} s)",
-        verify_rate, verify_s
+        "{:<33}: {:>9.0} readings/s ({sigs} signatures in {:.3} s)",
+        match crypto.account_scheme {
+            KeyScheme::Ed25519 => "Ed25519 batch verification alone",
+            KeyScheme::Sm2 => "SM2 verification alone",
+        },
+        verify_rate,
+        verify_s
     );
     println!("admission + execution            : {:>9.0} readings/s ({:.3} s)", rate, total);
     println!("  admission (verify + dry run)   : {:>9.3} s ({:.0}%)", admit_s, 100.0 * admit_s / total);

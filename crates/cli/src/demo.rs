@@ -15,12 +15,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use trustmeter_chain::devnet::Devnet;
+use trustmeter_chain::devnet::{Devnet, DevnetCrypto};
 use trustmeter_chain::engine::Timeouts;
 use trustmeter_crypto::tx_hash;
 use trustmeter_node::{NodeSpec, RunningNode, start_node};
 use trustmeter_plant::{Plant, PlantConfig, TxSigner};
-use trustmeter_types::{Hash32, Transaction, TxPayload, encode};
+use trustmeter_types::{Hash32, HashAlg, KeyScheme, Transaction, TxPayload, encode};
 
 /// Options of `trustmeter demo`.
 #[derive(Args, Clone)]
@@ -52,6 +52,12 @@ pub struct DemoArgs {
     /// Seed for keys and the plant.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Hash algorithm of the chain's data: `sha256` or `sm3` (国密).
+    #[arg(long = "hash", default_value = "sha256")]
+    pub hash: HashAlg,
+    /// Scheme of the members', the gateway's and the meters' keys: `ed25519` or `sm2` (国密).
+    #[arg(long, default_value = "ed25519")]
+    pub key_scheme: KeyScheme,
 }
 
 fn now_ms() -> i64 {
@@ -64,6 +70,7 @@ fn now_ms() -> i64 {
 /// nonce order; different senders spread over all validators.
 #[derive(Clone)]
 struct Submitter {
+    alg: HashAlg,
     http: reqwest::Client,
     apis: Vec<String>,
     sent: Arc<Mutex<HashMap<Hash32, Instant>>>,
@@ -73,7 +80,7 @@ impl Submitter {
     async fn submit(&self, tx: &Transaction) -> Result<Hash32> {
         let i = tx.body.sender.bytes.iter().fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(*b as usize))
             % self.apis.len();
-        let h = tx_hash(tx);
+        let h = tx_hash(self.alg, tx);
         self.sent.lock().expect("lock").insert(h, Instant::now());
         let resp = self
             .http
@@ -143,13 +150,17 @@ pub fn run(args: DemoArgs) -> Result<()> {
     }
     std::fs::create_dir_all(&dir)?;
     let genesis_ms = now_ms();
-    let devnet = Devnet::new("hunan-1", args.validators, 1, args.seed, genesis_ms, args.p2p_port);
+    let crypto = DevnetCrypto { hash: args.hash, account_scheme: args.key_scheme };
+    let devnet = Devnet::with_crypto("hunan-1", args.validators, 1, args.seed, genesis_ms, args.p2p_port, crypto);
+    let alg = args.hash;
     let genesis_path = dir.join("genesis.json");
     std::fs::write(&genesis_path, serde_json::to_string_pretty(&devnet.genesis)?)?;
     println!(
-        "Trustmeter demo: chain {} with {} validators; data in {}",
+        "Trustmeter demo: chain {} with {} validators ({} hashing, {} keys); data in {}",
         devnet.genesis.chain_id,
         args.validators,
+        args.hash,
+        args.key_scheme.name(),
         dir.display()
     );
 
@@ -173,7 +184,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         }
         let apis: Vec<String> = nodes.iter().map(|n| format!("http://{}", n.api_addr)).collect();
         println!("API: {}/v1/status  (OpenAPI: {}/openapi.json); all validators: {}", apis[0], apis[0], apis.join(" "));
-        let submitter = Submitter { http: reqwest::Client::new(), apis, sent: Arc::new(Mutex::new(HashMap::new())) };
+        let submitter = Submitter { alg, http: reqwest::Client::new(), apis, sent: Arc::new(Mutex::new(HashMap::new())) };
 
         // Statistics from validator 0's finalized blocks.
         let stats = Arc::new(Mutex::new(Stats::default()));
@@ -191,7 +202,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
                     s.finality_ms.push((now - f.block.block.header.timestamp_ms).max(0) as u64);
                     let mut sent = sent.lock().expect("lock");
                     for tx in &f.block.block.txs {
-                        if let Some(t) = sent.remove(&tx_hash(tx)) {
+                        if let Some(t) = sent.remove(&tx_hash(alg, tx)) {
                             s.ack_ms.push(t.elapsed().as_millis() as u64);
                         }
                     }
@@ -202,7 +213,12 @@ pub fn run(args: DemoArgs) -> Result<()> {
         // Onboard the plant: registration, calibration, activation.
         let enterprise = &devnet.enterprises[0];
         let start_ms = (now_ms() - args.history_days * 86_400_000) / 900_000 * 900_000;
-        let mut plant = Plant::new(PlantConfig { meters: args.meters, start_ms, ..PlantConfig::new(enterprise.org.id.clone(), args.seed) });
+        let mut plant = Plant::new(PlantConfig {
+            meters: args.meters,
+            start_ms,
+            key_scheme: args.key_scheme,
+            ..PlantConfig::new(enterprise.org.id.clone(), args.seed)
+        });
         let chain = devnet.genesis.chain_id.clone();
         let mut ent = TxSigner::new(enterprise.key.clone(), chain.clone(), 1);
         let t0 = Instant::now();

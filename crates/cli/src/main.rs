@@ -89,6 +89,7 @@ fn verify(proof: PathBuf, genesis: Option<PathBuf>) -> Result<()> {
             );
             println!("  signed by    {:?} key; calibration certificate {}", v.signer, v.calibration_certificate_no);
             println!("  recorded in  block {} ({}) at {} ms", v.height, v.block_digest, v.block_timestamp_ms);
+            println!("  hashes       {} (the chain's hash algorithm, from its genesis)", v.hash);
             println!(
                 "  finalized    by {} of {} validators (quorum {}), epoch {} view {}",
                 v.validator_signatures, v.validators, v.quorum, v.finalized_epoch, v.finalized_view

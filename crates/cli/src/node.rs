@@ -5,10 +5,11 @@ use clap::{Args, Subcommand};
 use commonware_runtime::Runner;
 use std::path::PathBuf;
 use std::time::Duration;
-use trustmeter_chain::devnet::Devnet;
+use trustmeter_chain::devnet::{Devnet, DevnetCrypto};
 use trustmeter_chain::engine::Timeouts;
 use trustmeter_node::config::{NodeConfig, load_genesis, load_validator_key, validator_key_hex, write_private};
 use trustmeter_node::{NodeSpec, start_node};
+use trustmeter_types::{HashAlg, KeyScheme};
 
 /// Node commands.
 #[derive(Subcommand)]
@@ -47,14 +48,29 @@ pub struct InitArgs {
     /// Seed for the local keys (local consortia only; production keys are generated per machine).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Hash algorithm of the chain's data (transaction ids, Merkle roots, block digests):
+    /// `sha256` or `sm3` (国密). Fixed for the chain's life. Consensus keeps Ed25519/SHA-256.
+    #[arg(long = "hash", default_value = "sha256")]
+    pub hash: HashAlg,
+    /// Scheme of the founding members' account keys: `ed25519` or `sm2` (国密).
+    #[arg(long, default_value = "ed25519")]
+    pub key_scheme: KeyScheme,
 }
 
 /// Writes a local consortium's files.
 pub fn init(args: &InitArgs, genesis_time_ms: i64) -> Result<Devnet> {
     anyhow::ensure!(args.validators >= 1, "a chain needs at least one validator");
     std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
-    let devnet =
-        Devnet::new(&args.chain_id, args.validators, args.enterprises, args.seed, genesis_time_ms, args.p2p_port);
+    let crypto = DevnetCrypto { hash: args.hash, account_scheme: args.key_scheme };
+    let devnet = Devnet::with_crypto(
+        &args.chain_id,
+        args.validators,
+        args.enterprises,
+        args.seed,
+        genesis_time_ms,
+        args.p2p_port,
+        crypto,
+    );
     let genesis_path = args.dir.join("genesis.json");
     std::fs::write(&genesis_path, serde_json::to_string_pretty(&devnet.genesis)?)?;
     for (i, key) in devnet.validator_keys.iter().enumerate() {
@@ -88,7 +104,7 @@ pub fn init(args: &InitArgs, genesis_time_ms: i64) -> Result<Devnet> {
         let v = serde_json::json!({
             "organisation": m.org,
             "public_key": m.key.public_key(),
-            "scheme": "ed25519",
+            "scheme": m.key.scheme(),
             "secret_hex": hex::encode(m.key.secret_bytes()),
         });
         write_private(&members.join(format!("{label}.json")), &serde_json::to_string_pretty(&v)?)?;
@@ -103,9 +119,11 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
             let devnet = init(&args, now)?;
             println!(
-                "wrote a {}-validator consortium for chain {} to {}",
+                "wrote a {}-validator consortium for chain {} ({} chain hashing, {} member keys) to {}",
                 devnet.validator_keys.len(),
                 args.chain_id,
+                args.hash,
+                args.key_scheme.name(),
                 args.dir.display()
             );
             println!("  genesis:  {}", args.dir.join("genesis.json").display());
@@ -157,5 +175,63 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
                 Ok::<(), anyhow::Error>(())
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use trustmeter_crypto::SigningKey;
+    use trustmeter_types::PublicKey;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        node: NodeCommand,
+    }
+
+    fn init_args(extra: &[&str], dir: &std::path::Path) -> InitArgs {
+        let mut argv = vec!["trustmeter", "init", "--dir", dir.to_str().unwrap(), "--validators", "2"];
+        argv.extend_from_slice(extra);
+        match Cli::parse_from(argv).node {
+            NodeCommand::Init(a) => a,
+            NodeCommand::Run { .. } => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn node_init_writes_an_sm3_chain_with_sm2_members() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = init_args(&["--hash", "sm3", "--key-scheme", "sm2"], dir.path());
+        init(&args, 1_767_225_600_000).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("genesis.json")).unwrap();
+        let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(raw["params"]["hash"], "sm3");
+        let genesis = trustmeter_node::config::load_genesis(&dir.path().join("genesis.json")).unwrap();
+        assert_eq!(genesis.params.hash, HashAlg::Sm3);
+        assert!(genesis.accounts.iter().all(|a| a.public_key.scheme == KeyScheme::Sm2));
+        // Member key files restore to the keys genesis names.
+        let member: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("members/regulator.json")).unwrap()).unwrap();
+        assert_eq!(member["scheme"], "sm2");
+        let key =
+            SigningKey::from_secret(KeyScheme::Sm2, &hex::decode(member["secret_hex"].as_str().unwrap()).unwrap())
+                .unwrap();
+        let public: PublicKey = serde_json::from_value(member["public_key"].clone()).unwrap();
+        assert_eq!(key.public_key(), public);
+        assert!(genesis.accounts.iter().any(|a| a.public_key == public));
+    }
+
+    #[test]
+    fn node_init_defaults_to_sha256_and_ed25519_and_omits_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        init(&init_args(&[], dir.path()), 1_767_225_600_000).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("genesis.json")).unwrap();
+        assert!(!text.contains("\"hash\""), "a SHA-256 genesis reads exactly as before: {text}");
+        let genesis = trustmeter_node::config::load_genesis(&dir.path().join("genesis.json")).unwrap();
+        assert_eq!(genesis.params.hash, HashAlg::Sha256);
+        assert!(genesis.accounts.iter().all(|a| a.public_key.scheme == KeyScheme::Ed25519));
+        assert!(Cli::try_parse_from(["trustmeter", "init", "--hash", "md5"]).is_err());
     }
 }

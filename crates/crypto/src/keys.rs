@@ -11,10 +11,10 @@
 //!   a [`BatchVerifier`] checks SM2 signatures one by one and Ed25519 ones in a batch.
 
 use rand_core::CryptoRng;
-use sm2::elliptic_curve::sec1::ToSec1Point;
-use sm2::elliptic_curve::PrimeField;
-use sm2::elliptic_curve::subtle::ConstantTimeEq;
 use sm2::dsa::signature::{Signer as _, Verifier as _};
+use sm2::elliptic_curve::PrimeField;
+use sm2::elliptic_curve::sec1::ToSec1Point;
+use sm2::elliptic_curve::subtle::ConstantTimeEq;
 use sm3::Digest as _;
 use trustmeter_types::{KeyScheme, PublicKey, Reading, ReadingSigner, Signature, SignedReading, Transaction, TxBody};
 
@@ -219,10 +219,11 @@ fn sm2_verifying_key(pk: &PublicKey) -> Result<sm2::dsa::VerifyingKey, CryptoErr
 
 /// An SM2 signature `r ‖ s`, each a big-endian integer in `[1, n-1]`.
 fn sm2_signature(sig: &Signature) -> Result<sm2::dsa::Signature, CryptoError> {
-    let bytes: &[u8; 64] = sig.bytes.as_slice().try_into().map_err(|_| CryptoError::NonCanonicalSignature {
-        scheme: "sm2",
-        reason: "it must be 64 bytes (r ‖ s)",
-    })?;
+    let bytes: &[u8; 64] = sig
+        .bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| CryptoError::NonCanonicalSignature { scheme: "sm2", reason: "it must be 64 bytes (r ‖ s)" })?;
     let in_range = |b: &[u8]| {
         let arr: [u8; 32] = b.try_into().expect("32 bytes");
         Option::<sm2::Scalar>::from(sm2::Scalar::from_repr(arr.into())).is_some_and(|x| !bool::from(x.is_zero()))
@@ -412,7 +413,10 @@ mod tests {
         let pk = PublicKey::new(KeyScheme::Sm2, hex::decode(KAT_PUBLIC).unwrap()).unwrap();
         let sig = sm2_sig(KAT_OPENSSL_SIG);
         assert_eq!(verify(&pk, KAT_MESSAGE, &sig), Ok(()));
-        assert_eq!(verify(&pk, b"trustmeter/reading/v1 known-answer tesT", &sig), Err(CryptoError::BadSignature("sm2")));
+        assert_eq!(
+            verify(&pk, b"trustmeter/reading/v1 known-answer tesT", &sig),
+            Err(CryptoError::BadSignature("sm2"))
+        );
         // Our signatures are deterministic (RFC 6979 nonces): this one is pinned, and OpenSSL
         // verifies it (`openssl dgst -sm3 -verify pub.pem -sigopt distid:1234567812345678`).
         let ours = k.sign(KAT_MESSAGE);
@@ -460,7 +464,10 @@ mod tests {
         );
         // Ed25519 through the same generic constructors.
         let e = SigningKey::from_seed(KeyScheme::Ed25519, [7; 32]);
-        assert_eq!(SigningKey::from_secret(KeyScheme::Ed25519, &e.secret_bytes()).unwrap().public_key(), e.public_key());
+        assert_eq!(
+            SigningKey::from_secret(KeyScheme::Ed25519, &e.secret_bytes()).unwrap().public_key(),
+            e.public_key()
+        );
         assert_eq!(SigningKey::generate(KeyScheme::Sm2, &mut rng).scheme(), KeyScheme::Sm2);
         assert_eq!(SigningKey::generate(KeyScheme::Ed25519, &mut rng).scheme(), KeyScheme::Ed25519);
     }
@@ -539,9 +546,12 @@ mod tests {
     #[test]
     fn mixed_batches_give_the_single_verdicts() {
         let mut rng = rand::rng();
-        let keys: Vec<SigningKey> = (0..12)
-            .map(|i| if i % 3 == 0 { SigningKey::generate_sm2(&mut rng) } else { SigningKey::generate_ed25519(&mut rng) })
-            .collect();
+        let keys: Vec<SigningKey> =
+            (0..12)
+                .map(|i| {
+                    if i % 3 == 0 { SigningKey::generate_sm2(&mut rng) } else { SigningKey::generate_ed25519(&mut rng) }
+                })
+                .collect();
         for bad in [None, Some(0usize), Some(1), Some(3), Some(4)] {
             let mut b = BatchVerifier::new();
             let mut items = Vec::new();

@@ -39,8 +39,11 @@ struct Inner {
 impl ApiState {
     /// Builds the API state.
     pub fn new(name: String, genesis: Genesis, app: App, index: Index, marshal: MarshalMailbox) -> Self {
-        let genesis_hash =
-            trustmeter_crypto::tagged_hash(b"trustmeter/genesis/v1", &trustmeter_types::encode(&genesis));
+        let genesis_hash = trustmeter_crypto::tagged_hash(
+            genesis.params.hash,
+            b"trustmeter/genesis/v1",
+            &trustmeter_types::encode(&genesis),
+        );
         Self { inner: Arc::new(Inner { name, genesis, genesis_hash, app, index, marshal }) }
     }
 }
@@ -90,8 +93,11 @@ pub struct StatusView {
     pub node: String,
     /// Chain id.
     pub chain_id: String,
-    /// Hash of the genesis document.
+    /// Hash of the genesis document (with the chain's hash algorithm).
     pub genesis_hash: String,
+    /// The chain's hash algorithm for its data (`sha256` or `sm3`): transaction ids, block
+    /// digests, Merkle roots and proofs.
+    pub hash_alg: String,
     /// Latest finalized height (applied to state).
     pub finalized_height: u64,
     /// Digest of the latest finalized block.
@@ -276,6 +282,7 @@ async fn status(State(s): State<ApiState>) -> ApiResult<StatusView> {
         node: s.inner.name.clone(),
         chain_id: s.inner.genesis.chain_id.to_string(),
         genesis_hash: s.inner.genesis_hash.to_hex(),
+        hash_alg: s.inner.genesis.params.hash.to_string(),
         finalized_height: st.height,
         finalized_digest: st.block_digest.to_hex(),
         state_root: st.root().to_hex(),
@@ -309,8 +316,8 @@ async fn block(State(s): State<ApiState>, Path(height): Path<u64>) -> ApiResult<
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(format!("block {height} is not finalized (or not indexed yet)")))?;
     Ok(Json(BlockView {
-        digest: trustmeter_crypto::block_digest(&b.header).to_hex(),
-        txs: b.txs.iter().map(|t| tx_hash(t).to_hex()).collect(),
+        digest: trustmeter_crypto::block_digest(s.inner.genesis.params.hash, &b.header).to_hex(),
+        txs: b.txs.iter().map(|t| tx_hash(s.inner.genesis.params.hash, t).to_hex()).collect(),
         finalized: s.inner.index.finalization(height).map_err(ApiError::internal)?.is_some(),
         header: b.header,
     }))
@@ -351,7 +358,7 @@ async fn submit(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> R
             }
         }
     };
-    let h = tx_hash(&tx);
+    let h = tx_hash(s.inner.genesis.params.hash, &tx);
     let app = s.inner.app.clone();
     // Admission verifies every signature in the transaction: off the async threads. Admitted
     // transactions are gossiped to the other validators.

@@ -113,7 +113,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     let idx = index.clone();
     context.child("index").spawn(move |_| idx.run(rx));
 
-    let mempool = Arc::new(Mutex::new(Mempool::new(MempoolLimits::default())));
+    let mempool = Arc::new(Mutex::new(Mempool::new(genesis.params.hash, MempoolLimits::default())));
     let validator = start_validator(
         context.child("validator"),
         ValidatorConfig {

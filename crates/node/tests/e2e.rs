@@ -18,15 +18,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use trustmeter_chain::devnet::{Devnet, Member, credit_code};
+use trustmeter_chain::devnet::{Devnet, DevnetCrypto, Member, credit_code};
 use trustmeter_chain::engine::Timeouts;
 use trustmeter_client::{ProofBundle, verify};
-use trustmeter_crypto::{SigningKey, sign_reading, tx_hash};
+use trustmeter_crypto::{HashAlg, SigningKey, sign_reading, tx_hash};
 use trustmeter_node::{NodeSpec, start_node};
 use trustmeter_plant::{Plant, PlantConfig, TxSigner};
 use trustmeter_types::{
-    ChainId, DeviceId, Genesis, Hash32, PublicKey, Reading, ReadingOrigin, ReadingSigner, SignedReading, Transaction,
-    TxPayload, encode,
+    ChainId, DeviceId, Genesis, Hash32, KeyScheme, PublicKey, Reading, ReadingOrigin, ReadingSigner, SignedReading,
+    Transaction, TxPayload, encode,
 };
 
 const VALIDATORS: usize = 4;
@@ -67,10 +67,14 @@ struct Cluster {
 
 impl Cluster {
     fn new(chain_id: &str, seed: u64) -> Self {
+        Self::with_crypto(chain_id, seed, DevnetCrypto::default())
+    }
+
+    fn with_crypto(chain_id: &str, seed: u64, crypto: DevnetCrypto) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let addrs = free_addrs(2 * VALIDATORS);
         let (p2p, api) = addrs.split_at(VALIDATORS);
-        let mut devnet = Devnet::new(chain_id, VALIDATORS, 1, seed, now_ms(), 0);
+        let mut devnet = Devnet::with_crypto(chain_id, VALIDATORS, 1, seed, now_ms(), 0, crypto);
         for (v, addr) in devnet.genesis.validators.iter_mut().zip(p2p) {
             v.p2p_address = addr.to_string();
         }
@@ -117,7 +121,7 @@ impl Cluster {
             urls.push(format!("http://{}", node.api_addr));
         }
         let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?;
-        Ok(Api { http, urls })
+        Ok(Api { http, urls, alg: self.devnet.genesis.params.hash })
     }
 }
 
@@ -133,6 +137,8 @@ enum Encoding {
 struct Api {
     http: reqwest::Client,
     urls: Vec<String>,
+    /// The chain's hash algorithm, for transaction ids.
+    alg: HashAlg,
 }
 
 impl Api {
@@ -185,7 +191,7 @@ impl Api {
 
     /// Posts a transaction that must be admitted.
     async fn submit(&self, tx: &Transaction, encoding: Encoding) -> Result<Hash32> {
-        let h = tx_hash(tx);
+        let h = tx_hash(self.alg, tx);
         let (status, v) = self.post_tx(tx, encoding).await?;
         ensure!(
             status == 202,
@@ -199,7 +205,7 @@ impl Api {
     /// Posts a transaction that must be refused at admission with `code`, and checks that its
     /// receipt then says so.
     async fn expect_refused(&self, tx: &Transaction, encoding: Encoding, code: &str) -> Result<()> {
-        let h = tx_hash(tx);
+        let h = tx_hash(self.alg, tx);
         let (status, v) = self.post_tx(tx, encoding).await?;
         ensure!(status == 422, "expected HTTP 422 {code} for {h}, got {status}: {v}");
         ensure!(v["code"] == code, "expected code {code}, got {v}");
@@ -212,7 +218,7 @@ impl Api {
     /// receipt view); fails when it is rejected or takes too long.
     async fn wait_finalized(&self, tx: &Transaction) -> Result<Value> {
         let node = self.home(&tx.body.sender);
-        let h = tx_hash(tx);
+        let h = tx_hash(self.alg, tx);
         let start = Instant::now();
         loop {
             let (status, v) = self.get(node, &format!("/v1/transactions/{h}")).await?;
@@ -238,9 +244,9 @@ impl Api {
             v["receipt"]["outcome"]["status"] == "accepted",
             "{} transaction {} finalized but not accepted: {v}",
             tx.body.payload.kind(),
-            tx_hash(tx)
+            tx_hash(self.alg, tx)
         );
-        ensure!(v["receipt"]["tx_hash"] == tx_hash(tx).to_hex(), "receipt names another transaction: {v}");
+        ensure!(v["receipt"]["tx_hash"] == tx_hash(self.alg, tx).to_hex(), "receipt names another transaction: {v}");
         Ok(v)
     }
 
@@ -304,10 +310,20 @@ struct World {
 
 impl World {
     fn new(devnet: &Devnet, meters: usize, seed: u64) -> Self {
+        Self::with_scheme(devnet, meters, seed, KeyScheme::Ed25519)
+    }
+
+    /// A world whose plant's gateway and meters hold keys of `key_scheme`.
+    fn with_scheme(devnet: &Devnet, meters: usize, seed: u64, key_scheme: KeyScheme) -> Self {
         let enterprise = devnet.enterprises[0].clone();
         // Six hours of history: enough for every tick the tests make, all in the past.
         let start_ms = (now_ms() - 6 * 3_600_000) / INTERVAL_MS * INTERVAL_MS;
-        let plant = Plant::new(PlantConfig { meters, start_ms, ..PlantConfig::new(enterprise.org.id.clone(), seed) });
+        let plant = Plant::new(PlantConfig {
+            meters,
+            start_ms,
+            key_scheme,
+            ..PlantConfig::new(enterprise.org.id.clone(), seed)
+        });
         let chain = devnet.genesis.chain_id.clone();
         World {
             genesis: devnet.genesis.clone(),
@@ -683,7 +699,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         .find(|(t, _)| matches!(t.body.payload, TxPayload::SubmitReadings { .. }))
         .cloned()
         .context("a batch")?;
-    let receipt = api.get_ok(0, &format!("/v1/transactions/{}", tx_hash(&first_batch))).await?;
+    let receipt = api.get_ok(0, &format!("/v1/transactions/{}", tx_hash(api.alg, &first_batch))).await?;
     ensure!(receipt["status"] == "finalized" && receipt["height"] == batch_height, "{receipt}");
     let position = u64_of(&receipt["index"]) as usize;
     let mut digest = None;
@@ -697,7 +713,8 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         );
         let txs = b["txs"].as_array().context("txs")?;
         ensure!(
-            txs.len() as u64 == u64_of(&b["header"]["tx_count"]) && txs[position] == tx_hash(&first_batch).to_hex(),
+            txs.len() as u64 == u64_of(&b["header"]["tx_count"])
+                && txs[position] == tx_hash(api.alg, &first_batch).to_hex(),
             "{b}"
         );
         ensure!(u64_of(&b["header"]["readings_accepted"]) >= specs.len() as u64, "{b}");
@@ -789,7 +806,7 @@ async fn rejections(api: &Api, world: &mut World) -> Result<()> {
         let enc = if i % 2 == 0 { Encoding::Json } else { Encoding::Binary };
         api.expect_refused(tx, enc, code).await?;
         let home = api.home(&tx.body.sender);
-        let h = tx_hash(tx);
+        let h = tx_hash(api.alg, tx);
         let v = api.get_ok(home, &format!("/v1/transactions/{h}")).await?;
         ensure!(
             v["status"] == "rejected" && v["rejection"]["code"] == *code && v["tx_hash"] == h.to_hex(),
@@ -817,7 +834,7 @@ async fn rejections(api: &Api, world: &mut World) -> Result<()> {
         for enc in [Encoding::Json, Encoding::Binary] {
             api.expect_refused(tx, enc, "stale_nonce").await?;
         }
-        let v = api.get_ok(api.home(&tx.body.sender), &format!("/v1/transactions/{}", tx_hash(tx))).await?;
+        let v = api.get_ok(api.home(&tx.body.sender), &format!("/v1/transactions/{}", tx_hash(api.alg, tx))).await?;
         ensure!(v["status"] == "finalized" && v["height"] == *height, "{v}");
     }
 
@@ -867,7 +884,7 @@ async fn rejections(api: &Api, world: &mut World) -> Result<()> {
         }
     }
     let b = api.get_ok(0, &format!("/v1/blocks/{height}")).await?;
-    ensure!(b["txs"].as_array().is_some_and(|t| t.contains(&Value::from(tx_hash(&batch).to_hex()))), "{b}");
+    ensure!(b["txs"].as_array().is_some_and(|t| t.contains(&Value::from(tx_hash(api.alg, &batch).to_hex()))), "{b}");
     // The valid ones are queryable everywhere; the refused ones are not recorded.
     for n in 0..VALIDATORS {
         world.check_readings(api, n).await?;
@@ -934,8 +951,12 @@ async fn check_restarted(api: &Api, world: &World, before: &Checkpoint) -> Resul
         world.check_readings(api, n).await?;
     }
     for (tx, height) in &world.finalized {
-        let v = api.get_ok(0, &format!("/v1/transactions/{}", tx_hash(tx))).await?;
-        ensure!(v["status"] == "finalized" && v["height"] == *height, "receipt of {} after restart: {v}", tx_hash(tx));
+        let v = api.get_ok(0, &format!("/v1/transactions/{}", tx_hash(api.alg, tx))).await?;
+        ensure!(
+            v["status"] == "finalized" && v["height"] == *height,
+            "receipt of {} after restart: {v}",
+            tx_hash(api.alg, tx)
+        );
     }
     Ok(())
 }
@@ -1018,6 +1039,45 @@ fn restart_keeps_the_chain_and_rebuilds_a_lost_index() {
     }
     ensure_file(&index0);
     eprintln!("restart test: {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// 国密 end to end: an SM3 chain whose members, gateway and meters hold SM2 keys, driven through
+/// the HTTP API like the SHA-256 one; its proofs verify offline and name SM3.
+#[test]
+fn sm3_chain_with_sm2_keys_end_to_end() {
+    init_logs();
+    let started = Instant::now();
+    let gm = DevnetCrypto { hash: HashAlg::Sm3, account_scheme: KeyScheme::Sm2 };
+    let cluster = Cluster::with_crypto("hunan-gm-1", 31, gm);
+    let mut world = World::with_scheme(&cluster.devnet, 4, 31, KeyScheme::Sm2);
+    ensure_eq_scheme(&world);
+    let (cluster_ref, world_ref) = (&cluster, &mut world);
+    cluster
+        .runner()
+        .start(|ctx| async move {
+            let (cluster, world) = (cluster_ref, world_ref);
+            let api = cluster.start(ctx).await?;
+            let st = api.wait_status(0, "first block", |s| s["finalized_height"].as_u64().unwrap_or(0) >= 1).await?;
+            ensure!(st["hash_alg"] == "sm3", "status names the chain's hash algorithm: {st}");
+            world.onboard(&api).await?;
+            world.report(&api, 2).await?;
+            world.check_readings(&api, 1).await?;
+            let ids = world.meter_ids();
+            for (i, id) in ids.iter().enumerate() {
+                let bundle = check_proof(&api, i % VALIDATORS, world, id, 2).await?;
+                ensure!(bundle.genesis.params.hash == HashAlg::Sm3);
+                ensure!(bundle.reading.signature.scheme == KeyScheme::Sm2);
+                ensure!(verify(&bundle, Some(&world.genesis))?.hash == HashAlg::Sm3);
+            }
+            Ok::<(), anyhow::Error>(())
+        })
+        .expect("SM3/SM2 end-to-end run");
+    eprintln!("SM3/SM2 end to end: {:.1} s", started.elapsed().as_secs_f64());
+}
+
+fn ensure_eq_scheme(world: &World) {
+    assert_eq!(world.enterprise.key.scheme(), KeyScheme::Sm2);
+    assert_eq!(world.plant.gateway_key().scheme(), KeyScheme::Sm2);
 }
 
 fn ensure_file(p: &std::path::Path) {

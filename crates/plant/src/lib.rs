@@ -33,8 +33,9 @@ use std::collections::BTreeMap;
 use trustmeter_crypto::{HashAlg, SigningKey, sign_reading, sign_tx, tagged_hash};
 use trustmeter_types::limits::MAX_READINGS_PER_TX;
 use trustmeter_types::{
-    AccuracyClass, Calibration, ChainId, DeviceId, KeyScheme, LocationPath, PublicKey, Quantity, Reading, ReadingOrigin,
-    ReadingSigner, RegisterKind, SignedReading, Transaction, TxBody, TxPayload, UnifiedSocialCreditCode, tx::MeterSpec,
+    AccuracyClass, Calibration, ChainId, DeviceId, KeyScheme, LocationPath, PublicKey, Quantity, Reading,
+    ReadingOrigin, ReadingSigner, RegisterKind, SignedReading, Transaction, TxBody, TxPayload, UnifiedSocialCreditCode,
+    tx::MeterSpec,
 };
 
 /// Default number of meters in a plant.

@@ -6,7 +6,8 @@ use trustmeter_plant::time::{SHANGHAI_OFFSET_MS, local_time};
 use trustmeter_plant::{DEFAULT_START_MS, Plant, PlantConfig, register_delta};
 use trustmeter_types::codec::Validate;
 use trustmeter_types::{
-    ChainId, EnergyKind, KeyScheme, ReadingSigner, RegisterKind, SignedReading, TxPayload, UnifiedSocialCreditCode, encode,
+    ChainId, EnergyKind, KeyScheme, ReadingSigner, RegisterKind, SignedReading, TxPayload, UnifiedSocialCreditCode,
+    encode,
 };
 
 const HOUR: i64 = 3_600_000;

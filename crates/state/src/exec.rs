@@ -268,7 +268,11 @@ fn finish(state: &mut State, header: &BlockHeader) {
 }
 
 fn reject(state: &State, tx: &Transaction, code: RejectCode, msg: impl Into<String>) -> Receipt {
-    Receipt { tx_hash: tx_hash(state.hash_alg(), tx), outcome: TxOutcome::Rejected(Rejection::new(code, msg)), readings: vec![] }
+    Receipt {
+        tx_hash: tx_hash(state.hash_alg(), tx),
+        outcome: TxOutcome::Rejected(Rejection::new(code, msg)),
+        readings: vec![],
+    }
 }
 
 /// The organisation of the sender account, with its kind.
@@ -321,7 +325,8 @@ pub fn apply_tx(
     let account = sender_org(state, sender);
     if account.is_none() && !is_reading_batch {
         return reject(
-            state, tx,
+            state,
+            tx,
             RejectCode::UnknownSender,
             format!("sender {sender} is not an account of any member organisation; register the key first"),
         );
@@ -329,7 +334,8 @@ pub fn apply_tx(
     let last = state.nonce(sender);
     if body.nonce <= last {
         return reject(
-            state, tx,
+            state,
+            tx,
             RejectCode::StaleNonce,
             format!(
                 "nonce {} is not above the sender's last accepted nonce {last}: this transaction is a replay or was superseded",
@@ -341,14 +347,16 @@ pub fn apply_tx(
         TxPayload::SubmitReadings { gateway, readings } => {
             let Some(gw) = state.gateway(gateway).cloned() else {
                 return reject(
-                    state, tx,
+                    state,
+                    tx,
                     RejectCode::UnknownDevice,
                     format!("gateway {gateway} is not registered on this chain"),
                 );
             };
             if &gw.public_key != sender {
                 return reject(
-                    state, tx,
+                    state,
+                    tx,
                     RejectCode::UnknownSender,
                     format!("reading batches for gateway {gateway} must be signed with that gateway's registered key"),
                 );
@@ -356,7 +364,8 @@ pub fn apply_tx(
             state.set_nonce(sender, body.nonce);
             if gw.status != DeviceStatus::Active {
                 return reject(
-                    state, tx,
+                    state,
+                    tx,
                     RejectCode::GatewayNotActive,
                     format!(
                         "gateway {gateway} is {:?}; a regulator must activate it before its readings are accepted",

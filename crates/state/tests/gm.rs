@@ -48,7 +48,8 @@ fn onboard(fx: &mut Fx) {
     assert_tx_accepted(b.receipt(0));
     let txs = vec![
         fx.tx(&acct, TxPayload::RegisterGateway { id: dev(GM_GW), public_key: gm_gateway().public_key() }),
-        fx.tx(&acct,
+        fx.tx(
+            &acct,
             TxPayload::RegisterMeter {
                 meter: meter_spec(GM_EM_OWN, GM_GW, EnergyKind::Electricity, Unit::KilowattHour, Some(&gm_meter())),
             },
@@ -62,7 +63,8 @@ fn onboard(fx: &mut Fx) {
     let txs = [GM_EM_OWN, GM_EM_GW]
         .iter()
         .map(|m| {
-            fx.tx(&metrology(),
+            fx.tx(
+                &metrology(),
                 TxPayload::RecordCalibration {
                     meter: dev(m),
                     calibration: calibration(&format!("JD-{m}"), CAL_FROM, CAL_UNTIL),
@@ -123,7 +125,8 @@ fn mixed_schemes_in_one_block_agree_with_and_without_batch_verdicts() {
     let b = fx.exec(txs);
     assert_tx_accepted(b.receipt(0));
     assert_tx_accepted(b.receipt(1));
-    let cal = fx.tx(&metrology(),
+    let cal = fx.tx(
+        &metrology(),
         TxPayload::RecordCalibration { meter: dev(A_EM1), calibration: calibration("JD-A", CAL_FROM, CAL_UNTIL) },
     );
     fx.exec(vec![cal]);
@@ -164,8 +167,11 @@ fn forged_sm2_reading_signatures_are_refused() {
         let other_key = by_meter(&sm2(77), kwh(GM_EM_OWN, 1, t, 10));
         let by_gw = by_gateway(&gm_gateway(), kwh(GM_EM_OWN, 1, t, 10));
         // The meter's signature moved onto another reading.
-        let moved =
-            SignedReading { reading: kwh(GM_EM_OWN, 1, t, 11), signer: ReadingSigner::Meter, signature: genuine.signature.clone() };
+        let moved = SignedReading {
+            reading: kwh(GM_EM_OWN, 1, t, 11),
+            signer: ReadingSigner::Meter,
+            signature: genuine.signature.clone(),
+        };
         // An SM2 signature relabelled as Ed25519 (scheme mismatch with the registered key).
         let mut relabelled = genuine.clone();
         relabelled.signature = Signature { scheme: KeyScheme::Ed25519, bytes: genuine.signature.bytes.clone() };
@@ -256,7 +262,8 @@ fn build_block_on_an_sm3_chain_matches_execution() {
     let mut fx = chain(HashAlg::Sm3);
     onboard(&mut fx);
     let t = fx.state.timestamp_ms;
-    let tx = fx.submit(&gm_gateway(), GM_GW, vec![sign_reading(&gm_meter(), kwh(GM_EM_OWN, 1, t, 1), ReadingSigner::Meter)]);
+    let tx =
+        fx.submit(&gm_gateway(), GM_GW, vec![sign_reading(&gm_meter(), kwh(GM_EM_OWN, 1, t, 1), ReadingSigner::Meter)]);
     let ctx = BlockContext { epoch: 1, view: 99, timestamp_ms: t + 1_000 };
     let (block, built) = build_block(&fx.state, &ctx, vec![tx], &SignatureVerdicts::none());
     cross_check(&fx.state, &block, &built);

@@ -954,8 +954,10 @@ fn valid_readings_survive_invalid_neighbours() {
     assert_eq!(b.block.header.reading_count, 14);
     assert_eq!(b.block.header.readings_accepted, 5);
     assert_eq!(b.output.recorded, vec![(0, 0), (0, 4), (0, 11), (0, 12), (1, 0)]);
-    let leaves: Vec<_> =
-        [&readings[0], &readings[4], &readings[11], &readings[12], &water].iter().map(|r| reading_leaf(SHA, r)).collect();
+    let leaves: Vec<_> = [&readings[0], &readings[4], &readings[11], &readings[12], &water]
+        .iter()
+        .map(|r| reading_leaf(SHA, r))
+        .collect();
     assert_eq!(b.block.header.readings_root, merkle::root(SHA, &leaves));
     assert_eq!(fx.state.progress(&dev(A_EM1)).unwrap().accepted, 2);
     assert_eq!(fx.state.progress(&dev(A_EM2)).unwrap().accepted, 1);

@@ -40,12 +40,20 @@ impl KeyScheme {
             KeyScheme::Sm2 => "sm2",
         }
     }
-    fn from_name(s: &str) -> Option<Self> {
+    /// The scheme of a lowercase name (`ed25519`, `sm2`).
+    pub fn from_name(s: &str) -> Option<Self> {
         match s {
             "ed25519" => Some(KeyScheme::Ed25519),
             "sm2" => Some(KeyScheme::Sm2),
             _ => None,
         }
+    }
+}
+
+impl std::str::FromStr for KeyScheme {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::from_name(&s.to_ascii_lowercase()).ok_or_else(|| format!("unknown key scheme {s:?}; use ed25519 or sm2"))
     }
 }
 

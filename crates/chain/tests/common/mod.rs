@@ -20,8 +20,8 @@ use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
 use trustmeter_types::registry::{AccuracyClass, Calibration, LocationPath};
 use trustmeter_types::tx::MeterSpec;
 use trustmeter_types::{
-    DeviceId, DeviceStatus, EnergyKind, Hash32, KeyScheme, Quantity, Reading, ReadingOrigin, ReadingSigner, RegisterKind,
-    Transaction, TxBody, TxPayload, Unit,
+    DeviceId, DeviceStatus, EnergyKind, Hash32, KeyScheme, Quantity, Reading, ReadingOrigin, ReadingSigner,
+    RegisterKind, Transaction, TxBody, TxPayload, Unit,
 };
 
 /// What one validator saw finalized: height → (block hash, state root).

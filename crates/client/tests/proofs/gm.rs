@@ -13,10 +13,7 @@ fn sm3_bundles() -> Vec<ProofBundle> {
         .map(|who| {
             f.bundles
                 .iter()
-                .find(|b| {
-                    b.tree_size >= 2
-                        && (b.reading.signer == ReadingSigner::Meter) == (*who == "meter")
-                })
+                .find(|b| b.tree_size >= 2 && (b.reading.signer == ReadingSigner::Meter) == (*who == "meter"))
                 .expect("a bundle of each signer")
                 .clone()
         })
