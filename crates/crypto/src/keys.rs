@@ -64,7 +64,7 @@ pub enum SigningKey {
     /// Ed25519.
     Ed25519(ed25519_zebra::SigningKey),
     /// SM2 with the default user id [`SM2_DEFAULT_ID`].
-    Sm2(Box<sm2::dsa::SigningKey>),
+    Sm2(sm2::dsa::SigningKey),
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -85,7 +85,7 @@ fn sm2_key(d: sm2::Scalar) -> SigningKey {
     let nz = sm2::NonZeroScalar::new(d).expect("checked non-zero");
     let k = sm2::dsa::SigningKey::from_nonzero_scalar(SM2_DEFAULT_ID, nz)
         .expect("the default user id is short enough for Z_A");
-    SigningKey::Sm2(Box::new(k))
+    SigningKey::Sm2(k)
 }
 
 impl SigningKey {

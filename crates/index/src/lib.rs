@@ -260,13 +260,21 @@ impl Index {
         }
         let r = self.db.begin_read().map_err(dberr)?;
         let snaps = r.open_table(SNAPSHOTS).map_err(dberr)?;
-        let mut state = match snaps.range(..h).map_err(dberr)?.next_back() {
-            Some(item) => {
-                let (_, v) = item.map_err(dberr)?;
-                State::restore(v.value()).map_err(IndexError::Corrupt)?
+        // The newest snapshot below `h` that restores to this chain's parameters (hash algorithm
+        // included); a snapshot written by an older release whose encoding no longer decodes is
+        // skipped, at the price of replaying more blocks.
+        let mut restored = None;
+        for item in snaps.range(..h).map_err(dberr)?.rev() {
+            let (_, v) = item.map_err(dberr)?;
+            if let Ok(s) = State::restore(v.value())
+                && s.params == self.genesis.params
+                && s.chain_id == self.genesis.chain_id
+            {
+                restored = Some(s);
+                break;
             }
-            None => trustmeter_state::genesis_block(&self.genesis).1,
-        };
+        }
+        let mut state = restored.unwrap_or_else(|| trustmeter_state::genesis_block(&self.genesis).1);
         let trusted = SignatureVerdicts::trust_finalized();
         loop {
             let next = state.height + 1;
