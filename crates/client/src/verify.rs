@@ -466,7 +466,8 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
     let r = &sr.reading;
     let meter = meter_record(&bundle.meter_proof)?;
     let gateway = gateway_record(&bundle.gateway_proof)?;
-    let (signer_name, key) = match (sr.signer, &meter.public_key) {
+    // The key that signed at the reading's time: a rotation retires a key for later readings only.
+    let (signer_name, key) = match (sr.signer, meter.key_at(r.timestamp_ms)) {
         (ReadingSigner::Meter, Some(k)) => ("meter", k),
         (ReadingSigner::Meter, None) => {
             return Err(VerifyError::WrongSigner(format!(
@@ -474,7 +475,7 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
                 r.meter
             )));
         }
-        (ReadingSigner::Gateway, None) => ("gateway", &gateway.public_key),
+        (ReadingSigner::Gateway, None) => ("gateway", gateway.key_at(r.timestamp_ms)),
         (ReadingSigner::Gateway, Some(_)) => {
             return Err(VerifyError::WrongSigner(format!(
                 "the reading says gateway {} signed it, but meter {} has its own registered key and the chain accepts only the meter's own signatures",

@@ -109,11 +109,12 @@ impl SignatureVerdicts {
             batch.queue(&tx.body.sender, &msg, &tx.signature);
             if let TxPayload::SubmitReadings { gateway, readings } = &tx.body.payload {
                 let h = trustmeter_crypto::tx_hash(tx);
-                let gateway_key = state.gateway(gateway).map(|g| g.public_key.clone());
+                let gateway = state.gateway(gateway);
                 for (i, r) in readings.iter().enumerate() {
+                    let t = r.reading.timestamp_ms;
                     let key = match r.signer {
-                        ReadingSigner::Gateway => gateway_key.clone(),
-                        ReadingSigner::Meter => state.meter(&r.reading.meter).and_then(|m| m.public_key.clone()),
+                        ReadingSigner::Gateway => gateway.map(|g| g.key_at(t).clone()),
+                        ReadingSigner::Meter => state.meter(&r.reading.meter).and_then(|m| m.key_at(t).cloned()),
                     };
                     if let Some(pk) = key {
                         batch.queue(&pk, &r.reading.signing_payload(), &r.signature);

@@ -19,11 +19,22 @@ pub struct ChainParams {
     pub max_block_txs: u32,
     /// Most readings a proposer puts in one block (≤ the protocol limit).
     pub max_block_readings: u32,
+    /// How long before a meter's calibration certificate expires the chain raises a
+    /// `calibration_expiring` alarm (检定到期预警), in milliseconds.
+    pub calibration_warning_ms: i64,
 }
+
+/// Default calibration warning window: 30 days.
+pub const DEFAULT_CALIBRATION_WARNING_MS: i64 = 30 * 24 * 3_600_000;
 
 impl Default for ChainParams {
     fn default() -> Self {
-        Self { max_future_skew_ms: 120_000, max_block_txs: 1_024, max_block_readings: 16_384 }
+        Self {
+            max_future_skew_ms: 120_000,
+            max_block_txs: 1_024,
+            max_block_readings: 16_384,
+            calibration_warning_ms: DEFAULT_CALIBRATION_WARNING_MS,
+        }
     }
 }
 
@@ -85,6 +96,9 @@ impl Validate for Genesis {
         }
         if self.params.max_future_skew_ms < 0 {
             return Err("max_future_skew_ms must not be negative".into());
+        }
+        if self.params.calibration_warning_ms < 0 {
+            return Err("calibration_warning_ms must not be negative".into());
         }
         for o in &self.organisations {
             o.check().map_err(|e| format!("organisation {}: {e}", o.id))?;

@@ -77,6 +77,40 @@ pub enum DeviceStatus {
     Revoked = 2,
 }
 
+/// A key a device signed with before a rotation.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RetiredKey {
+    /// The retired key.
+    pub public_key: PublicKey,
+    /// Block time of the rotation (Unix ms): readings stamped before it verify with this key.
+    pub retired_at_ms: i64,
+}
+
+/// The key that signed at `t_ms`: the first retired key retired after `t_ms`, else the current
+/// one. Retired keys are in rotation order and readings of a meter never go back in time.
+fn key_at<'a>(current: &'a PublicKey, retired: &'a [RetiredKey], t_ms: i64) -> &'a PublicKey {
+    retired.iter().find(|k| t_ms < k.retired_at_ms).map(|k| &k.public_key).unwrap_or(current)
+}
+
+fn check_retired(retired: &[RetiredKey]) -> Result<(), String> {
+    check_len("retired keys", retired.len(), MAX_RETIRED_KEYS)?;
+    for k in retired {
+        k.public_key.check()?;
+    }
+    if retired.windows(2).any(|w| w[0].retired_at_ms > w[1].retired_at_ms) {
+        return Err("retired keys are not in rotation order".into());
+    }
+    Ok(())
+}
+
+/// Appends a retired key, forgetting the oldest past [`MAX_RETIRED_KEYS`].
+pub(crate) fn retire(retired: &mut Vec<RetiredKey>, key: PublicKey, at_ms: i64) {
+    retired.push(RetiredKey { public_key: key, retired_at_ms: at_ms });
+    if retired.len() > MAX_RETIRED_KEYS {
+        retired.remove(0);
+    }
+}
+
 /// A trusted terminal (端设备 / 可信边缘网关) at an enterprise.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Gateway {
@@ -86,8 +120,33 @@ pub struct Gateway {
     pub owner: UnifiedSocialCreditCode,
     /// The key the gateway signs transactions (and readings on a meter's behalf) with.
     pub public_key: PublicKey,
+    /// Keys used before rotations, oldest first.
+    pub retired_keys: Vec<RetiredKey>,
     /// Lifecycle state.
     pub status: DeviceStatus,
+}
+
+impl Gateway {
+    /// The key that signed readings stamped at `t_ms` (see [`RetiredKey`]).
+    pub fn key_at(&self, t_ms: i64) -> &PublicKey {
+        key_at(&self.public_key, &self.retired_keys, t_ms)
+    }
+    /// Makes `new` the current key, retiring the old one at `at_ms`.
+    pub fn rotate(&mut self, new: PublicKey, at_ms: i64) {
+        let old = std::mem::replace(&mut self.public_key, new);
+        retire(&mut self.retired_keys, old, at_ms);
+    }
+    /// Whether `key` is the current or a retired key of this gateway.
+    pub fn uses_key(&self, key: &PublicKey) -> bool {
+        &self.public_key == key || self.retired_keys.iter().any(|k| &k.public_key == key)
+    }
+    /// Checks limits.
+    pub fn check(&self) -> Result<(), String> {
+        self.id.check()?;
+        self.owner.check()?;
+        self.public_key.check()?;
+        check_retired(&self.retired_keys)
+    }
 }
 
 /// Accuracy class of a meter (准确度等级), e.g. 0.5S for a revenue electricity meter.
@@ -190,6 +249,8 @@ pub struct Meter {
     pub register_max: Quantity,
     /// The meter's own signing key, if it has one; otherwise its gateway signs on its behalf.
     pub public_key: Option<PublicKey>,
+    /// The meter's own keys used before rotations, oldest first.
+    pub retired_keys: Vec<RetiredKey>,
     /// The current calibration certificate, if one has been recorded.
     pub calibration: Option<Calibration>,
     /// Lifecycle state.
@@ -219,6 +280,26 @@ impl Meter {
         if let Some(c) = &self.calibration {
             c.check()?;
         }
-        Ok(())
+        if self.public_key.is_none() && !self.retired_keys.is_empty() {
+            return Err("a meter without its own key has no retired keys".into());
+        }
+        check_retired(&self.retired_keys)
+    }
+
+    /// The meter's own key that signed readings stamped at `t_ms`, if the meter has a key.
+    pub fn key_at(&self, t_ms: i64) -> Option<&PublicKey> {
+        self.public_key.as_ref().map(|k| key_at(k, &self.retired_keys, t_ms))
+    }
+
+    /// Makes `new` the meter's key, retiring the old one (if any) at `at_ms`.
+    pub fn rotate(&mut self, new: PublicKey, at_ms: i64) {
+        if let Some(old) = self.public_key.replace(new) {
+            retire(&mut self.retired_keys, old, at_ms);
+        }
+    }
+
+    /// Whether `key` is the current or a retired key of this meter.
+    pub fn uses_key(&self, key: &PublicKey) -> bool {
+        self.public_key.as_ref() == Some(key) || self.retired_keys.iter().any(|k| &k.public_key == key)
     }
 }

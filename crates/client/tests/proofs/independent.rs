@@ -111,6 +111,15 @@ fn reading(w: &mut W, r: &Value) {
     w.bool(&r["clock_suspect"]);
 }
 
+fn retired_keys(w: &mut W, v: &Value) {
+    let keys = v.as_array().unwrap();
+    w.u32(keys.len() as u32);
+    for k in keys {
+        w.tagged(&k["public_key"]);
+        w.i64(&k["retired_at_ms"]);
+    }
+}
+
 fn signed_reading(sr: &Value) -> Vec<u8> {
     let mut w = W::default();
     reading(&mut w, &sr["reading"]);
@@ -149,6 +158,7 @@ fn state_entry(e: &Value) -> Vec<u8> {
             w.string(&v["id"]);
             w.string(&v["owner"]);
             w.tagged(&v["public_key"]);
+            retired_keys(&mut w, &v["retired_keys"]);
             w.u8(tag(&STATUSES, &v["status"]));
         }
         "meter" => {
@@ -166,6 +176,7 @@ fn state_entry(e: &Value) -> Vec<u8> {
             }
             w.i64(&v["register_max"]);
             w.option(&v["public_key"], |w, k| w.tagged(k));
+            retired_keys(&mut w, &v["retired_keys"]);
             w.option(&v["calibration"], |w, c| {
                 w.string(&c["certificate_no"]);
                 w.string(&c["issuer"]);
@@ -284,9 +295,17 @@ fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     let r = &sr["reading"];
     let meter = &bundle["meter_proof"]["entry"]["value"]["value"];
     let gateway = &bundle["gateway_proof"]["entry"]["value"]["value"];
+    // The key current at the reading's time: the first retired key retired after it, else the
+    // current key.
+    let key_at = |record: &Value| {
+        let t = r["timestamp_ms"].as_i64().unwrap();
+        let retired = record["retired_keys"].as_array().unwrap();
+        let k = retired.iter().find(|k| t < k["retired_at_ms"].as_i64().unwrap()).map(|k| &k["public_key"]);
+        key_bytes(k.unwrap_or(&record["public_key"]))
+    };
     let key = match (sr["signer"].as_str().unwrap(), meter["public_key"].is_null()) {
-        ("meter", false) => key_bytes(&meter["public_key"]),
-        ("gateway", true) => key_bytes(&gateway["public_key"]),
+        ("meter", false) => key_at(meter),
+        ("gateway", true) => key_at(gateway),
         _ => return Err("(b) signer".into()),
     };
     let mut msg = b"trustmeter/reading/v1".to_vec();
