@@ -550,7 +550,10 @@ fn apply_rotation(
         );
     }
     if status == DeviceStatus::Revoked {
-        return rejected(RejectCode::InvalidTransition, format!("device {device} is revoked; a revoked device stays revoked"));
+        return rejected(
+            RejectCode::InvalidTransition,
+            format!("device {device} is revoked; a revoked device stays revoked"),
+        );
     }
     if meter.as_ref().is_some_and(|m| m.public_key.is_none()) {
         return rejected(
@@ -568,7 +571,9 @@ fn apply_rotation(
     if verify(new_public_key, &proof_payload, proof).is_err() {
         return rejected(
             RejectCode::BadTxSignature,
-            format!("the proof of possession of {new_public_key} does not verify; the new key must sign the rotation proof"),
+            format!(
+                "the proof of possession of {new_public_key} does not verify; the new key must sign the rotation proof"
+            ),
         );
     }
     if let Some(mut g) = gateway {
@@ -646,7 +651,7 @@ fn apply_reading(
     }
     let key = match sr.signer {
         ReadingSigner::Gateway => match &meter.public_key {
-            None => gw.key_at(r.timestamp_ms),
+            None => gw.keys_at(r.timestamp_ms),
             Some(_) => {
                 return rej(
                     RejectCode::WrongSigner,
@@ -657,7 +662,7 @@ fn apply_reading(
                 );
             }
         },
-        ReadingSigner::Meter => match meter.key_at(r.timestamp_ms) {
+        ReadingSigner::Meter => match meter.keys_at(r.timestamp_ms) {
             Some(k) => k,
             None => {
                 return rej(
@@ -670,7 +675,7 @@ fn apply_reading(
             }
         },
     };
-    if !verdicts.check_reading(position.0, position.1, key, sr) {
+    if !key.iter().any(|k| verdicts.check_reading(position.0, position.1, k, sr)) {
         return rej(
             RejectCode::BadReadingSignature,
             format!("signature of reading {} of meter {} does not verify with the {:?} key", r.seq, r.meter, sr.signer),

@@ -113,8 +113,10 @@ impl SignatureVerdicts {
                 for (i, r) in readings.iter().enumerate() {
                     let t = r.reading.timestamp_ms;
                     let key = match r.signer {
-                        ReadingSigner::Gateway => gateway.map(|g| g.key_at(t).clone()),
-                        ReadingSigner::Meter => state.meter(&r.reading.meter).and_then(|m| m.key_at(t).cloned()),
+                        ReadingSigner::Gateway => gateway.map(|g| g.keys_at(t).likely().clone()),
+                        ReadingSigner::Meter => {
+                            state.meter(&r.reading.meter).and_then(|m| m.keys_at(t)).map(|k| k.likely().clone())
+                        }
                     };
                     if let Some(pk) = key {
                         batch.queue(&pk, &r.reading.signing_payload(), &r.signature);

@@ -35,8 +35,9 @@ fn a_gateway_rotates_its_own_key_and_its_backlog_still_verifies() {
     assert_eq!(gw.retired_keys.len(), 1);
     assert_eq!(gw.retired_keys[0].public_key, old.public_key());
     assert_eq!(gw.retired_keys[0].retired_at_ms, rotated_at);
-    assert_eq!(gw.key_at(rotated_at - 1), &old.public_key());
-    assert_eq!(gw.key_at(rotated_at), &new.public_key());
+    let before = gw.keys_at(rotated_at - 1);
+    assert_eq!(before.iter().collect::<Vec<_>>(), vec![&old.public_key(), &new.public_key()]);
+    assert_eq!(gw.keys_at(rotated_at).iter().collect::<Vec<_>>(), vec![&new.public_key()]);
 
     // A batch sent with the old key is refused as a whole: the sender must be the current key.
     let stale_sender = fx.submit(&old, A_GW1, backlog.clone());
@@ -48,16 +49,25 @@ fn a_gateway_rotates_its_own_key_and_its_backlog_still_verifies() {
     let t_after = fx.next_ts();
     let batch = vec![
         backlog[0].clone(),
+        // Stamped before the rotation but signed with the new key: a gateway sending to two chains
+        // switches keys before both have recorded the rotation.
+        by_gateway(&new, kwh(A_EM1, 2, t_before + 1, 11)),
         // Stamped after the rotation but signed with the retired key: forged or stale.
-        by_gateway(&old, kwh(A_EM1, 2, t_after, 11)),
-        by_gateway(&new, kwh(A_EM1, 3, t_after, 12)),
+        by_gateway(&old, kwh(A_EM1, 3, t_after, 12)),
+        by_gateway(&new, kwh(A_EM1, 4, t_after, 13)),
     ];
     let tx = fx.submit(&new, A_GW1, batch);
     let b = fx.exec(vec![tx]);
     assert_tx_accepted(b.receipt(0));
     assert_eq!(b.reading(0, 0), &ReadingOutcome::Accepted);
-    assert_reading_rejected(b.reading(0, 1), RejectCode::BadReadingSignature);
-    assert_eq!(b.reading(0, 2), &ReadingOutcome::Accepted);
+    assert_eq!(b.reading(0, 1), &ReadingOutcome::Accepted);
+    let msg = assert_reading_rejected(b.reading(0, 2), RejectCode::BadReadingSignature);
+    assert!(msg.contains("does not verify"), "{msg}");
+    assert_eq!(b.reading(0, 3), &ReadingOutcome::Accepted);
+    // A key that was never this gateway's signs nothing, whatever the time.
+    let t = fx.next_ts();
+    let tx = fx.submit(&new, A_GW1, vec![by_gateway(&key(205), kwh(A_EM1, 5, t, 14))]);
+    assert_reading_rejected(fx.exec(vec![tx]).reading(0, 0), RejectCode::BadReadingSignature);
 }
 
 #[test]

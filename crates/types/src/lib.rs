@@ -44,5 +44,6 @@ pub use reading::{Reading, ReadingOrigin, ReadingSigner, SignedReading};
 pub use receipt::{ReadingOutcome, Receipt, RejectCode, Rejection, TxOutcome};
 pub use registry::{
     AccuracyClass, Calibration, DeviceStatus, Gateway, LocationPath, Meter, OrgKind, Organisation, RetiredKey,
+    SigningKeys,
 };
 pub use tx::{Transaction, TxBody, TxPayload, rotation_proof_payload};

@@ -86,10 +86,33 @@ pub struct RetiredKey {
     pub retired_at_ms: i64,
 }
 
-/// The key that signed at `t_ms`: the first retired key retired after `t_ms`, else the current
-/// one. Retired keys are in rotation order and readings of a meter never go back in time.
-fn key_at<'a>(current: &'a PublicKey, retired: &'a [RetiredKey], t_ms: i64) -> &'a PublicKey {
-    retired.iter().find(|k| t_ms < k.retired_at_ms).map(|k| &k.public_key).unwrap_or(current)
+/// The keys that may have signed a reading stamped at `t_ms`: the retired key that was current
+/// then (the first one retired after `t_ms`), if any, and the current key. The current key may
+/// sign readings stamped before its rotation: a gateway that sends to two chains switches to its
+/// new key before both chains have recorded the rotation, at different block times. A retired key
+/// never signs readings stamped after its retirement.
+fn keys_at<'a>(current: &'a PublicKey, retired: &'a [RetiredKey], t_ms: i64) -> SigningKeys<'a> {
+    SigningKeys { retired: retired.iter().find(|k| t_ms < k.retired_at_ms).map(|k| &k.public_key), current }
+}
+
+/// The keys that may have signed a reading (see [`Gateway::keys_at`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SigningKeys<'a> {
+    /// The key that was current at the reading's time, if it has been retired since.
+    pub retired: Option<&'a PublicKey>,
+    /// The current key.
+    pub current: &'a PublicKey,
+}
+
+impl<'a> SigningKeys<'a> {
+    /// The candidates, the retired key (the usual signer of such a reading) first.
+    pub fn iter(&self) -> impl Iterator<Item = &'a PublicKey> + use<'a> {
+        self.retired.into_iter().chain(std::iter::once(self.current))
+    }
+    /// The key a reading stamped at that time was most likely signed with.
+    pub fn likely(&self) -> &'a PublicKey {
+        self.retired.unwrap_or(self.current)
+    }
 }
 
 fn check_retired(retired: &[RetiredKey]) -> Result<(), String> {
@@ -127,9 +150,9 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// The key that signed readings stamped at `t_ms` (see [`RetiredKey`]).
-    pub fn key_at(&self, t_ms: i64) -> &PublicKey {
-        key_at(&self.public_key, &self.retired_keys, t_ms)
+    /// The keys that may have signed a reading stamped at `t_ms` (see [`SigningKeys`]).
+    pub fn keys_at(&self, t_ms: i64) -> SigningKeys<'_> {
+        keys_at(&self.public_key, &self.retired_keys, t_ms)
     }
     /// Makes `new` the current key, retiring the old one at `at_ms`.
     pub fn rotate(&mut self, new: PublicKey, at_ms: i64) {
@@ -286,9 +309,10 @@ impl Meter {
         check_retired(&self.retired_keys)
     }
 
-    /// The meter's own key that signed readings stamped at `t_ms`, if the meter has a key.
-    pub fn key_at(&self, t_ms: i64) -> Option<&PublicKey> {
-        self.public_key.as_ref().map(|k| key_at(k, &self.retired_keys, t_ms))
+    /// The meter's own keys that may have signed a reading stamped at `t_ms`, if the meter has a
+    /// key (see [`SigningKeys`]).
+    pub fn keys_at(&self, t_ms: i64) -> Option<SigningKeys<'_>> {
+        self.public_key.as_ref().map(|k| keys_at(k, &self.retired_keys, t_ms))
     }
 
     /// Makes `new` the meter's key, retiring the old one (if any) at `at_ms`.

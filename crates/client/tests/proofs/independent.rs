@@ -295,24 +295,25 @@ fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     let r = &sr["reading"];
     let meter = &bundle["meter_proof"]["entry"]["value"]["value"];
     let gateway = &bundle["gateway_proof"]["entry"]["value"]["value"];
-    // The key current at the reading's time: the first retired key retired after it, else the
-    // current key.
-    let key_at = |record: &Value| {
+    // Candidate keys: the retired key current at the reading's time (the first one retired after
+    // it), if any, and the current key.
+    let keys_at = |record: &Value| {
         let t = r["timestamp_ms"].as_i64().unwrap();
         let retired = record["retired_keys"].as_array().unwrap();
-        let k = retired.iter().find(|k| t < k["retired_at_ms"].as_i64().unwrap()).map(|k| &k["public_key"]);
-        key_bytes(k.unwrap_or(&record["public_key"]))
+        let old =
+            retired.iter().find(|k| t < k["retired_at_ms"].as_i64().unwrap()).map(|k| key_bytes(&k["public_key"]));
+        old.into_iter().chain([key_bytes(&record["public_key"])]).collect::<Vec<_>>()
     };
-    let key = match (sr["signer"].as_str().unwrap(), meter["public_key"].is_null()) {
-        ("meter", false) => key_at(meter),
-        ("gateway", true) => key_at(gateway),
+    let keys = match (sr["signer"].as_str().unwrap(), meter["public_key"].is_null()) {
+        ("meter", false) => keys_at(meter),
+        ("gateway", true) => keys_at(gateway),
         _ => return Err("(b) signer".into()),
     };
     let mut msg = b"trustmeter/reading/v1".to_vec();
     let mut w = W::default();
     reading(&mut w, r);
     msg.extend_from_slice(&w.0);
-    if !ed25519_ok(&key, &msg, &key_bytes(&sr["signature"])) {
+    if !keys.iter().any(|key| ed25519_ok(key, &msg, &key_bytes(&sr["signature"]))) {
         return Err("(b) reading signature".into());
     }
     // (c)
