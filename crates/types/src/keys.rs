@@ -40,7 +40,8 @@ impl KeyScheme {
             KeyScheme::Sm2 => "sm2",
         }
     }
-    fn from_name(s: &str) -> Option<Self> {
+    /// The scheme named `ed25519` or `sm2`.
+    pub fn from_name(s: &str) -> Option<Self> {
         match s {
             "ed25519" => Some(KeyScheme::Ed25519),
             "sm2" => Some(KeyScheme::Sm2),
