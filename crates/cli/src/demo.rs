@@ -15,12 +15,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use trustmeter_chain::devnet::{Devnet, DevnetCrypto};
+use trustmeter_chain::devnet::Devnet;
 use trustmeter_chain::engine::Timeouts;
 use trustmeter_crypto::tx_hash;
 use trustmeter_node::{NodeSpec, RunningNode, start_node};
 use trustmeter_plant::{Plant, PlantConfig, TxSigner};
-use trustmeter_types::{Hash32, HashAlg, KeyScheme, Transaction, TxPayload, encode};
+use trustmeter_gateway::config::GatewayConfig;
+use trustmeter_types::{Hash32, Transaction, TxPayload, encode};
 
 /// Options of `trustmeter demo`.
 #[derive(Args, Clone)]
@@ -49,15 +50,15 @@ pub struct DemoArgs {
     /// Reading intervals (15 min each) replayed per second while catching up.
     #[arg(long, default_value_t = 4)]
     pub speed: u32,
+    /// Chains: 1 (provincial) or 2 (provincial and national; the gateway sends to both).
+    #[arg(long, default_value_t = 2)]
+    pub chains: usize,
+    /// Port of the gateway's local API.
+    #[arg(long, default_value_t = 7_070)]
+    pub gateway_port: u16,
     /// Seed for keys and the plant.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Hash algorithm of the chain's data: `sha256` or `sm3` (国密).
-    #[arg(long = "hash", default_value = "sha256")]
-    pub hash: HashAlg,
-    /// Scheme of the members', the gateway's and the meters' keys: `ed25519` or `sm2` (国密).
-    #[arg(long, default_value = "ed25519")]
-    pub key_scheme: KeyScheme,
 }
 
 fn now_ms() -> i64 {
@@ -70,7 +71,6 @@ fn now_ms() -> i64 {
 /// nonce order; different senders spread over all validators.
 #[derive(Clone)]
 struct Submitter {
-    alg: HashAlg,
     http: reqwest::Client,
     apis: Vec<String>,
     sent: Arc<Mutex<HashMap<Hash32, Instant>>>,
@@ -80,7 +80,7 @@ impl Submitter {
     async fn submit(&self, tx: &Transaction) -> Result<Hash32> {
         let i = tx.body.sender.bytes.iter().fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(*b as usize))
             % self.apis.len();
-        let h = tx_hash(self.alg, tx);
+        let h = tx_hash(tx);
         self.sent.lock().expect("lock").insert(h, Instant::now());
         let resp = self
             .http
@@ -128,7 +128,6 @@ struct Stats {
     readings: u64,
     blocks: u64,
     finality_ms: Vec<u64>,
-    ack_ms: Vec<u64>,
 }
 
 fn p50(v: &mut [u64]) -> u64 {
@@ -137,6 +136,128 @@ fn p50(v: &mut [u64]) -> u64 {
     }
     v.sort_unstable();
     v[v.len() / 2]
+}
+
+/// One chain of the demo: its devnet, running validators and onboarding client.
+struct DemoChain {
+    devnet: Devnet,
+    nodes: Vec<RunningNode>,
+    submitter: Submitter,
+    stats: Arc<Mutex<Stats>>,
+    genesis_path: PathBuf,
+}
+
+/// Starts `validators` validators of `chain_id` in `ctx`.
+async fn start_chain(
+    ctx: &commonware_runtime::tokio::Context,
+    dir: &std::path::Path,
+    chain_id: &str,
+    validators: usize,
+    seed: u64,
+    p2p_port: u16,
+    api_port: u16,
+) -> Result<DemoChain> {
+    let devnet = Devnet::new(chain_id, validators, 1, seed, now_ms(), p2p_port);
+    let genesis_path = dir.join(format!("{chain_id}-genesis.json"));
+    std::fs::write(&genesis_path, serde_json::to_string_pretty(&devnet.genesis)?)?;
+    let mut nodes: Vec<RunningNode> = Vec::new();
+    for (i, key) in devnet.validator_keys.iter().enumerate() {
+        let spec = NodeSpec {
+            name: format!("{chain_id}-validator-{i}"),
+            genesis: devnet.genesis.clone(),
+            key: key.clone(),
+            p2p_listen: format!("127.0.0.1:{}", p2p_port + i as u16).parse()?,
+            api_listen: format!("127.0.0.1:{}", api_port + i as u16).parse()?,
+            index_path: dir.join(format!("{chain_id}-validator-{i}-index.redb")),
+            allow_private_ips: true,
+            timeouts: Timeouts::default(),
+        };
+        let node = start_node(ctx.child("node").with_attribute("chain", chain_id).with_attribute("index", i), spec)
+            .await
+            .with_context(|| format!("starting {chain_id} validator {i}"))?;
+        nodes.push(node);
+    }
+    let apis: Vec<String> = nodes.iter().map(|n| format!("http://{}", n.api_addr)).collect();
+    println!("chain {chain_id}: {validators} validators; API {}/v1/status (OpenAPI {}/openapi.json)", apis[0], apis[0]);
+    let submitter = Submitter { http: reqwest::Client::new(), apis, sent: Arc::new(Mutex::new(HashMap::new())) };
+    // Statistics from validator 0's finalized blocks.
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let (sink, mut rx) = futures::channel::mpsc::unbounded();
+    nodes[0].app.subscribe(sink);
+    {
+        let stats = stats.clone();
+        tokio::spawn(async move {
+            while let Some(f) = rx.next().await {
+                let now = now_ms();
+                let mut s = stats.lock().expect("lock");
+                s.blocks += 1;
+                s.readings += f.block.block.header.readings_accepted as u64;
+                s.finality_ms.push((now - f.block.block.header.timestamp_ms).max(0) as u64);
+            }
+        });
+    }
+    Ok(DemoChain { devnet, nodes, submitter, stats, genesis_path })
+}
+
+/// Onboards the plant's gateway (with key `gateway_key`) and meters on `chain`: the enterprise
+/// registers, the metrology authority calibrates, the regulator activates (meters first, the
+/// gateway last).
+async fn onboard(chain: &DemoChain, plant: &Plant, gateway_key: &trustmeter_types::PublicKey, cal: (i64, i64)) -> Result<()> {
+    let d = &chain.devnet;
+    let id = d.genesis.chain_id.clone();
+    let sub = &chain.submitter;
+    let mut ent = TxSigner::new(d.enterprises[0].key.clone(), id.clone(), 1);
+    let h = sub
+        .submit(&ent.sign(TxPayload::RegisterGateway { id: plant.gateway_id().clone(), public_key: gateway_key.clone() }))
+        .await?;
+    sub.wait_finalized(&[h], "gateway registration").await?;
+    let mut hs = Vec::new();
+    for p in plant.register_meter_payloads() {
+        hs.push(sub.submit(&ent.sign(p)).await?);
+    }
+    sub.wait_finalized(&hs, "meter registration").await?;
+    let mut metrology = TxSigner::new(d.metrology.key.clone(), id.clone(), 1);
+    let mut regulator = TxSigner::new(d.regulator.key.clone(), id.clone(), 1);
+    let mut hs = Vec::new();
+    for p in plant.calibration_payloads(&d.metrology.org.id, cal.0, cal.1) {
+        hs.push(sub.submit(&metrology.sign(p)).await?);
+    }
+    for spec in plant.meter_specs() {
+        hs.push(sub.submit(&regulator.sign(TxPayload::ActivateDevice { device: spec.id })).await?);
+    }
+    hs.push(sub.submit(&regulator.sign(TxPayload::ActivateDevice { device: plant.gateway_id().clone() })).await?);
+    sub.wait_finalized(&hs, "calibration and activation").await?;
+    Ok(())
+}
+
+/// The gateway's config for the plant: one simulator point per meter, polled every 15 minutes
+/// of simulated time, sent to every chain.
+fn gateway_config(plant: &Plant, dir: &std::path::Path, chains: &[DemoChain], args: &DemoArgs, start_ms: i64) -> Result<GatewayConfig> {
+    use std::fmt::Write as _;
+    let mut t = String::new();
+    writeln!(t, "[gateway]\nid = \"{}\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"", plant.gateway_id(), dir.join("gateway").display(), args.gateway_port)?;
+    writeln!(t, "simulation_speed = {}\nsimulation_start_ms = {start_ms}", args.speed as f64 * 900.0)?;
+    // Simulated time runs hours per second: an hour-old backlog is normal while replaying.
+    writeln!(t, "\n[alarms]\nbacklog_age_s = 604800")?;
+    for (i, c) in chains.iter().enumerate() {
+        let name = if i == 0 { "provincial" } else { "national" };
+        let nodes: Vec<String> = c.submitter.apis.iter().map(|u| format!("{u:?}")).collect();
+        writeln!(t, "\n[[destination]]\nname = \"{name}\"\nnodes = [{}]\nmax_backoff_ms = 2000", nodes.join(", "))?;
+    }
+    let rated = plant.rated_per_hour();
+    for (i, spec) in plant.meter_specs().iter().enumerate() {
+        let unit = serde_json::to_value(spec.unit)?;
+        writeln!(
+            t,
+            "\n[[point]]\nmeter = \"{}\"\ndriver = \"simulator\"\nseed = {}\nrated_per_hour = {}\nstart = \"{}\"\nregister_max = \"{}\"\nunit = {unit}\npoll_interval_s = 900",
+            spec.id,
+            args.seed * 100_000 + i as u64,
+            rated[&spec.id],
+            (i as i64 * 7_919) % 100_000,
+            spec.register_max,
+        )?;
+    }
+    Ok(GatewayConfig::parse(&t)?)
 }
 
 /// Runs the demo.
@@ -149,177 +270,115 @@ pub fn run(args: DemoArgs) -> Result<()> {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
     std::fs::create_dir_all(&dir)?;
-    let genesis_ms = now_ms();
-    let crypto = DevnetCrypto { hash: args.hash, account_scheme: args.key_scheme };
-    let devnet = Devnet::with_crypto("hunan-1", args.validators, 1, args.seed, genesis_ms, args.p2p_port, crypto);
-    let alg = args.hash;
-    let genesis_path = dir.join("genesis.json");
-    std::fs::write(&genesis_path, serde_json::to_string_pretty(&devnet.genesis)?)?;
-    println!(
-        "Trustmeter demo: chain {} with {} validators ({} hashing, {} keys); data in {}",
-        devnet.genesis.chain_id,
-        args.validators,
-        args.hash,
-        args.key_scheme.name(),
-        dir.display()
-    );
+    anyhow::ensure!((1..=2).contains(&args.chains), "--chains is 1 (provincial) or 2 (provincial and national)");
+    println!("Trustmeter demo: {} chain(s) of {} validators, a {}-meter plant behind one gateway; data in {}", args.chains, args.validators, args.meters, dir.display());
 
     let runner = commonware_runtime::tokio::Runner::new(
         commonware_runtime::tokio::Config::new().with_storage_directory(dir.join("consensus")),
     );
     runner.start(|ctx| async move {
-        let mut nodes: Vec<RunningNode> = Vec::new();
-        for (i, key) in devnet.validator_keys.iter().enumerate() {
-            let spec = NodeSpec {
-                name: format!("validator-{i}"),
-                genesis: devnet.genesis.clone(),
-                key: key.clone(),
-                p2p_listen: format!("127.0.0.1:{}", args.p2p_port + i as u16).parse()?,
-                api_listen: format!("127.0.0.1:{}", args.api_port + i as u16).parse()?,
-                index_path: dir.join(format!("validator-{i}-index.redb")),
-                allow_private_ips: true,
-                timeouts: Timeouts::default(),
-            };
-            nodes.push(start_node(ctx.child("node").with_attribute("index", i), spec).await?);
-        }
-        let apis: Vec<String> = nodes.iter().map(|n| format!("http://{}", n.api_addr)).collect();
-        println!("API: {}/v1/status  (OpenAPI: {}/openapi.json); all validators: {}", apis[0], apis[0], apis.join(" "));
-        let submitter = Submitter { alg, http: reqwest::Client::new(), apis, sent: Arc::new(Mutex::new(HashMap::new())) };
-
-        // Statistics from validator 0's finalized blocks.
-        let stats = Arc::new(Mutex::new(Stats::default()));
-        let (sink, mut rx) = futures::channel::mpsc::unbounded();
-        nodes[0].app.subscribe(sink);
-        {
-            let stats = stats.clone();
-            let sent = submitter.sent.clone();
-            tokio::spawn(async move {
-                while let Some(f) = rx.next().await {
-                    let now = now_ms();
-                    let mut s = stats.lock().expect("lock");
-                    s.blocks += 1;
-                    s.readings += f.block.block.header.readings_accepted as u64;
-                    s.finality_ms.push((now - f.block.block.header.timestamp_ms).max(0) as u64);
-                    let mut sent = sent.lock().expect("lock");
-                    for tx in &f.block.block.txs {
-                        if let Some(t) = sent.remove(&tx_hash(alg, tx)) {
-                            s.ack_ms.push(t.elapsed().as_millis() as u64);
-                        }
-                    }
-                }
-            });
+        let mut chains = Vec::new();
+        for (i, id) in ["hunan-1", "national-1"].iter().take(args.chains).enumerate() {
+            let off = (i * 100) as u16;
+            chains.push(start_chain(&ctx, &dir, id, args.validators, args.seed, args.p2p_port + off, args.api_port + off).await?);
         }
 
-        // Onboard the plant: registration, calibration, activation.
-        let enterprise = &devnet.enterprises[0];
+        // The plant, its gateway key (generated on the device, kept in a key file) and onboarding.
+        let enterprise = &chains[0].devnet.enterprises[0];
         let start_ms = (now_ms() - args.history_days * 86_400_000) / 900_000 * 900_000;
-        let mut plant = Plant::new(PlantConfig {
+        let plant = Plant::new(PlantConfig {
             meters: args.meters,
             start_ms,
-            key_scheme: args.key_scheme,
+            meter_key_share: 0.0,
             ..PlantConfig::new(enterprise.org.id.clone(), args.seed)
         });
-        let chain = devnet.genesis.chain_id.clone();
-        let mut ent = TxSigner::new(enterprise.key.clone(), chain.clone(), 1);
+        let key_path = dir.join("gateway").join("gateway.key");
+        std::fs::create_dir_all(dir.join("gateway"))?;
+        let meta = trustmeter_keystore::KeyMeta { organisation: Some(enterprise.org.id.clone()), device: Some(plant.gateway_id().clone()) };
+        let gateway_key = trustmeter_keystore::KeyFile::generate(&key_path, trustmeter_types::KeyScheme::Ed25519, "demo gateway", &meta, None)?;
         let t0 = Instant::now();
-        let h = submitter.submit(&ent.sign(plant.register_gateway_payload())).await?;
-        submitter.wait_finalized(&[h], "gateway registration").await?;
-        let mut hs = Vec::new();
-        for p in plant.register_meter_payloads() {
-            hs.push(submitter.submit(&ent.sign(p)).await?);
+        let cal = (start_ms - 30 * 86_400_000, now_ms() + 365 * 86_400_000);
+        for c in &chains {
+            onboard(c, &plant, &gateway_key.public_key(), cal).await?;
         }
-        submitter.wait_finalized(&hs, "meter registration").await?;
-        let mut metrology = TxSigner::new(devnet.metrology.key.clone(), chain.clone(), 1);
-        let mut regulator = TxSigner::new(devnet.regulator.key.clone(), chain.clone(), 1);
-        let mut hs = Vec::new();
-        for p in plant.calibration_payloads(&devnet.metrology.org.id, start_ms - 30 * 86_400_000, now_ms() + 365 * 86_400_000) {
-            hs.push(submitter.submit(&metrology.sign(p)).await?);
-        }
-        hs.push(submitter.submit(&regulator.sign(TxPayload::ActivateDevice { device: plant.gateway_id().clone() })).await?);
-        for spec in plant.meter_specs() {
-            hs.push(submitter.submit(&regulator.sign(TxPayload::ActivateDevice { device: spec.id })).await?);
-        }
-        submitter.wait_finalized(&hs, "calibration and activation").await?;
         println!(
-            "onboarded gateway {} and {} meters (registered by the enterprise, calibrated by the metrology authority, activated by the regulator) in {:.1} s",
+            "onboarded gateway {} and {} meters on {} chain(s) (registered by the enterprise, calibrated by the metrology authority, activated by the regulator) in {:.1} s",
             plant.gateway_id(),
             args.meters,
+            chains.len(),
             t0.elapsed().as_secs_f64()
         );
 
-        // Report readings: replay history at `speed` intervals per second, then follow real time.
-        let mut gateway = plant.gateway_signer(chain.clone(), 1);
+        // The gateway: simulated meters, replaying `history_days` at `speed` intervals per second,
+        // then real time; it signs, stores and sends to every chain.
+        let cfg = gateway_config(&plant, &dir, &chains, &args, start_ms)?;
+        let clock = trustmeter_gateway::clock_for(&cfg);
+        let gw = trustmeter_gateway::start(cfg, gateway_key, clock).await?;
+        println!("gateway running; status: trustmeter gateway status --config <its config> or http://{}/status", gw.api_addr);
+
         let deadline = (args.duration > 0).then(|| Instant::now() + Duration::from_secs(args.duration));
         let started = Instant::now();
-        let mut last_print = Instant::now();
-        let mut last_readings = 0u64;
-        let mut last_height_time = Instant::now();
+        let mut last = vec![(0u64, Instant::now()); chains.len()];
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
-        let mut tick = tokio::time::interval(Duration::from_millis(1_000 / args.speed.max(1) as u64));
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        tick.tick().await;
         loop {
             tokio::select! {
                 _ = &mut ctrl_c => { println!("\nCtrl-C: stopping"); break; }
                 _ = tick.tick() => {}
             }
+            let status = gw.runtime.status()?;
+            let mut line = format!("[{:>4}s] plant time {}  stored {:>7}", started.elapsed().as_secs(), fmt_time(status.now_ms), status.next_id - 1);
+            for (i, c) in chains.iter().enumerate() {
+                let st = c.nodes[0].app.finalized_state();
+                let mut s = c.stats.lock().expect("lock");
+                let rate = (s.readings - last[i].0) as f64 / last[i].1.elapsed().as_secs_f64();
+                last[i] = (s.readings, Instant::now());
+                let fin = p50(&mut s.finality_ms);
+                s.finality_ms.clear();
+                let backlog = status.destinations.iter().find(|d| d.chain_id.as_deref() == Some(c.devnet.genesis.chain_id.as_str())).map(|d| d.backlog).unwrap_or(0);
+                line.push_str(&format!(
+                    " | {} h{:>5} {:>7} rec ({:>5.0}/s) fin p50 {:>3} ms backlog {:>5}",
+                    c.devnet.genesis.chain_id, st.height, s.readings, rate, fin, backlog
+                ));
+            }
+            if !status.alarms.is_empty() {
+                line.push_str(&format!(" | {} alarms", status.alarms.len()));
+            }
+            println!("{line}");
             if deadline.map(|d| Instant::now() >= d).unwrap_or(false) {
                 println!("\n--duration reached: stopping");
                 break;
             }
-            if plant.now_ms() + 900_000 <= now_ms() {
-                let readings = plant.advance();
-                for payload in plant.batches(readings, 1_000) {
-                    let tx = gateway.sign(payload);
-                    if let Err(e) = submitter.submit(&tx).await {
-                        eprintln!("warning: {e}");
-                    }
-                }
-            }
-            if last_print.elapsed() >= Duration::from_secs(2) {
-                let st = nodes[0].app.finalized_state();
-                let mut s = stats.lock().expect("lock");
-                let rate = (s.readings - last_readings) as f64 / last_height_time.elapsed().as_secs_f64();
-                last_readings = s.readings;
-                last_height_time = Instant::now();
-                let fin = p50(&mut s.finality_ms);
-                let ack = p50(&mut s.ack_ms);
-                s.finality_ms.clear();
-                s.ack_ms.clear();
-                let backlog = submitter.sent.lock().expect("lock").len();
-                println!(
-                    "[{:>4}s] height {:>5}  readings {:>8} finalized ({:>6.0}/s)  finality p50 {:>4} ms  submit->final p50 {:>5} ms  unacknowledged {:>3} tx  plant time {}",
-                    started.elapsed().as_secs(),
-                    st.height,
-                    s.readings,
-                    rate,
-                    fin,
-                    ack,
-                    backlog,
-                    fmt_time(plant.now_ms())
-                );
-                last_print = Instant::now();
-            }
+        }
+        let status = gw.runtime.status()?;
+        gw.stop().await;
+        for a in &status.alarms {
+            println!("alarm [{}] {} {}: {}", a.severity, a.kind, a.subject, a.message);
         }
 
-        // A proof for one recorded reading, checked offline.
+        // A proof for one recorded reading on each chain, checked offline.
         let meter = plant.meter_specs()[0].id.clone();
-        let proof_path = dir.join("proof-example.json");
-        let url = format!("http://{}/v1/meters/{}/readings/1/proof", nodes[0].api_addr, meter);
-        match submitter.http.get(&url).send().await {
-            Ok(r) if r.status().is_success() => {
-                let text = r.text().await?;
-                std::fs::write(&proof_path, &text)?;
-                let bundle: trustmeter_client::ProofBundle = serde_json::from_str(&text)?;
-                match trustmeter_client::verify(&bundle, Some(&devnet.genesis)) {
-                    Ok(v) => println!("proof of {} seq {} (block {}) verifies offline; try: trustmeter verify {} --genesis {}", v.meter, v.seq, v.height, proof_path.display(), genesis_path.display()),
-                    Err(e) => println!("proof did NOT verify: {e}"),
+        for c in &chains {
+            let proof_path = dir.join(format!("proof-{}.json", c.devnet.genesis.chain_id));
+            let url = format!("{}/v1/meters/{}/readings/1/proof", c.submitter.apis[0], meter);
+            match c.submitter.http.get(&url).send().await {
+                Ok(r) if r.status().is_success() => {
+                    let text = r.text().await?;
+                    std::fs::write(&proof_path, &text)?;
+                    let bundle: trustmeter_client::ProofBundle = serde_json::from_str(&text)?;
+                    match trustmeter_client::verify(&bundle, Some(&c.devnet.genesis)) {
+                        Ok(v) => println!("{}: proof of {} seq {} (block {}) verifies offline; try: trustmeter verify {} --genesis {}", c.devnet.genesis.chain_id, v.meter, v.seq, v.height, proof_path.display(), c.genesis_path.display()),
+                        Err(e) => println!("{}: proof did NOT verify: {e}", c.devnet.genesis.chain_id),
+                    }
                 }
+                Ok(r) => println!("{}: no proof yet for {meter}: {}", c.devnet.genesis.chain_id, r.status()),
+                Err(e) => println!("could not fetch a proof: {e}"),
             }
-            Ok(r) => println!("no proof yet for {meter}: {}", r.status()),
-            Err(e) => println!("could not fetch a proof: {e}"),
+            let st = c.nodes[0].app.finalized_state();
+            println!("{}: height {}, state root {}, {} readings recorded", c.devnet.genesis.chain_id, st.height, st.root(), c.stats.lock().expect("lock").readings);
         }
-        let st = nodes[0].app.finalized_state();
-        println!("final: height {}, state root {}, {} readings finalized", st.height, st.root(), stats.lock().expect("lock").readings);
         Ok::<(), anyhow::Error>(())
     })
 }

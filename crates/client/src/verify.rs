@@ -476,7 +476,8 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
     let r = &sr.reading;
     let meter = meter_record(&bundle.meter_proof)?;
     let gateway = gateway_record(&bundle.gateway_proof)?;
-    let (signer_name, key) = match (sr.signer, &meter.public_key) {
+    // The key that signed at the reading's time: a rotation retires a key for later readings only.
+    let (signer_name, keys) = match (sr.signer, meter.keys_at(r.timestamp_ms)) {
         (ReadingSigner::Meter, Some(k)) => ("meter", k),
         (ReadingSigner::Meter, None) => {
             return Err(VerifyError::WrongSigner(format!(
@@ -484,7 +485,7 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
                 r.meter
             )));
         }
-        (ReadingSigner::Gateway, None) => ("gateway", &gateway.public_key),
+        (ReadingSigner::Gateway, None) => ("gateway", gateway.keys_at(r.timestamp_ms)),
         (ReadingSigner::Gateway, Some(_)) => {
             return Err(VerifyError::WrongSigner(format!(
                 "the reading says gateway {} signed it, but meter {} has its own registered key and the chain accepts only the meter's own signatures",
@@ -492,15 +493,29 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
             )));
         }
     };
-    trustmeter_crypto::verify(key, &r.signing_payload(), &sr.signature).map_err(|e| {
-        VerifyError::BadReadingSignature {
-            meter: r.meter.clone(),
-            seq: r.seq,
-            signer: signer_name,
-            key: key.to_text(),
-            reason: e.to_string(),
+    // The key current at the reading's time, or the current key (see `SigningKeys`).
+    let payload = r.signing_payload();
+    let mut first_error = None;
+    for key in keys.iter() {
+        match trustmeter_crypto::verify(key, &payload, &sr.signature) {
+            Ok(()) => {
+                first_error = None;
+                break;
+            }
+            Err(e) => {
+                first_error.get_or_insert(VerifyError::BadReadingSignature {
+                    meter: r.meter.clone(),
+                    seq: r.seq,
+                    signer: signer_name,
+                    key: key.to_text(),
+                    reason: e.to_string(),
+                });
+            }
         }
-    })?;
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
 
     // Step (c): registry records.
     if meter.id != r.meter {

@@ -234,13 +234,14 @@ pub struct MeterView {
         title = "Trustmeter node API",
         description = "Chain status, blocks, transaction submission and receipts, registry lookups, readings and offline-verifiable proofs."
     ),
-    paths(status, block, submit, receipt, readings, meter, meters, gateway, organisation, proof),
+    paths(status, block, submit, receipt, readings, meter, meters, gateway, organisation, account, proof),
     components(schemas(
         StatusView,
         ValidatorView,
         BlockView,
         SubmitView,
         ReceiptView,
+        AccountView,
         ReadingView,
         MeterView,
         ApiError
@@ -267,6 +268,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/meters/{id}/readings/{seq}/proof", get(proof))
         .route("/v1/gateways/{id}", get(gateway))
         .route("/v1/organisations/{id}", get(organisation))
+        .route("/v1/accounts/{public_key}", get(account))
         .with_state(state)
 }
 
@@ -510,6 +512,31 @@ async fn organisation(State(s): State<ApiState>, Path(id): Path<String>) -> ApiR
         .cloned()
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("organisation {id} is not a member")))
+}
+
+/// A sender key: its organisation (if it is a member account) and its last accepted nonce.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    /// The key, as `<scheme>:<hex>`.
+    pub public_key: String,
+    /// The organisation the key is an account of; absent for a device key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+    /// Last nonce accepted from this key in a finalized block (0 if none): the next transaction
+    /// must carry a higher one.
+    pub last_nonce: u64,
+}
+
+/// A sender key's organisation and last finalized nonce.
+#[utoipa::path(get, path = "/v1/accounts/{public_key}", params(("public_key" = String, Path, description = "Key as <scheme>:<hex>")), responses((status = 200, body = AccountView), (status = 400, body = ApiError)))]
+async fn account(State(s): State<ApiState>, Path(key): Path<String>) -> ApiResult<AccountView> {
+    let pk = trustmeter_types::PublicKey::from_text(&key).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let st = s.inner.app.finalized_state();
+    Ok(Json(AccountView {
+        public_key: pk.to_text(),
+        organisation: st.account_org(&pk).map(|o| o.to_string()),
+        last_nonce: st.nonce(&pk),
+    }))
 }
 
 /// A reading's proof bundle, checkable offline with `trustmeter verify`.

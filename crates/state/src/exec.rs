@@ -2,7 +2,7 @@
 
 use crate::sigs::SignatureVerdicts;
 use crate::state::{DUPLICATE_WINDOW, MeterProgress, State};
-use trustmeter_crypto::{HashAlg, block_digest, merkle, reading_leaf, tx_hash};
+use trustmeter_crypto::{HashAlg, block_digest, merkle, reading_leaf, tx_hash, verify};
 use trustmeter_types::codec::Validate;
 use trustmeter_types::limits::{MAX_READINGS_PER_BLOCK, MAX_TX_BYTES, MAX_TXS_PER_BLOCK};
 use trustmeter_types::{
@@ -321,9 +321,13 @@ pub fn apply_tx(
     let body = &tx.body;
     let sender = &body.sender;
     // Who is sending: an account of a member organisation, or (for readings) a gateway.
-    let is_reading_batch = matches!(body.payload, TxPayload::SubmitReadings { .. });
+    let sent_by_device = match &body.payload {
+        TxPayload::SubmitReadings { .. } => true,
+        TxPayload::RotateKey { device, .. } => state.gateway(device).is_some_and(|g| &g.public_key == sender),
+        _ => false,
+    };
     let account = sender_org(state, sender);
-    if account.is_none() && !is_reading_batch {
+    if account.is_none() && !sent_by_device {
         return reject(
             state,
             tx,
@@ -381,6 +385,10 @@ pub fn apply_tx(
                 .collect();
             return Receipt { tx_hash: h, outcome: TxOutcome::Accepted, readings: outcomes };
         }
+        rotation @ TxPayload::RotateKey { .. } => {
+            state.set_nonce(sender, body.nonce);
+            apply_rotation(state, timestamp_ms, sender, account.as_ref().map(|(o, _)| o), rotation)
+        }
         other => {
             let (org, kind) = account.expect("checked above");
             state.set_nonce(sender, body.nonce);
@@ -426,6 +434,7 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
                 id: id.clone(),
                 owner: org.clone(),
                 public_key: public_key.clone(),
+                retired_keys: vec![],
                 status: DeviceStatus::Registered,
             });
         }
@@ -518,7 +527,72 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
             }
             return set_status(state, device, DeviceStatus::Revoked, Some(org));
         }
-        TxPayload::SubmitReadings { .. } => unreachable!("handled by apply_tx"),
+        TxPayload::SubmitReadings { .. } | TxPayload::RotateKey { .. } => unreachable!("handled by apply_tx"),
+    }
+    TxOutcome::Accepted
+}
+
+/// Applies a key rotation. `sender_org` is the sender's organisation when the sender is an
+/// account; a gateway may also rotate its own key, sending with its current key.
+fn apply_rotation(
+    state: &mut State,
+    timestamp_ms: i64,
+    sender: &PublicKey,
+    sender_org: Option<&UnifiedSocialCreditCode>,
+    payload: &TxPayload,
+) -> TxOutcome {
+    let TxPayload::RotateKey { device, new_public_key, proof } = payload else {
+        unreachable!("only called for RotateKey")
+    };
+    let rejected = |code, msg: String| TxOutcome::Rejected(Rejection::new(code, msg));
+    let gateway = state.gateway(device).cloned();
+    let meter = state.meter(device).cloned();
+    let (owner, status) = match (&gateway, &meter) {
+        (Some(g), _) => (g.owner.clone(), g.status),
+        (None, Some(m)) => (m.owner.clone(), m.status),
+        (None, None) => return rejected(RejectCode::UnknownDevice, format!("device {device} is not registered")),
+    };
+    let by_owner = sender_org == Some(&owner);
+    let by_itself = gateway.as_ref().is_some_and(|g| &g.public_key == sender);
+    if !by_owner && !by_itself {
+        return rejected(
+            RejectCode::NotAuthorised,
+            format!("only {owner}, which owns {device}, or the gateway itself with its current key may rotate its key"),
+        );
+    }
+    if status == DeviceStatus::Revoked {
+        return rejected(
+            RejectCode::InvalidTransition,
+            format!("device {device} is revoked; a revoked device stays revoked"),
+        );
+    }
+    if meter.as_ref().is_some_and(|m| m.public_key.is_none()) {
+        return rejected(
+            RejectCode::WrongSigner,
+            format!("meter {device} has no key of its own to rotate; its gateway signs for it"),
+        );
+    }
+    if state.key_in_use(new_public_key) {
+        return rejected(
+            RejectCode::AlreadyRegistered,
+            format!("key {new_public_key} is or was already registered; generate a fresh key on the device"),
+        );
+    }
+    let proof_payload = trustmeter_types::rotation_proof_payload(&state.chain_id, device, new_public_key);
+    if verify(new_public_key, &proof_payload, proof).is_err() {
+        return rejected(
+            RejectCode::BadTxSignature,
+            format!(
+                "the proof of possession of {new_public_key} does not verify; the new key must sign the rotation proof"
+            ),
+        );
+    }
+    if let Some(mut g) = gateway {
+        g.rotate(new_public_key.clone(), timestamp_ms);
+        state.set_gateway(g);
+    } else if let Some(mut m) = meter {
+        m.rotate(new_public_key.clone(), timestamp_ms);
+        state.set_meter(m);
     }
     TxOutcome::Accepted
 }
@@ -588,7 +662,7 @@ fn apply_reading(
     }
     let key = match sr.signer {
         ReadingSigner::Gateway => match &meter.public_key {
-            None => &gw.public_key,
+            None => gw.keys_at(r.timestamp_ms),
             Some(_) => {
                 return rej(
                     RejectCode::WrongSigner,
@@ -599,7 +673,7 @@ fn apply_reading(
                 );
             }
         },
-        ReadingSigner::Meter => match &meter.public_key {
+        ReadingSigner::Meter => match meter.keys_at(r.timestamp_ms) {
             Some(k) => k,
             None => {
                 return rej(
@@ -612,7 +686,7 @@ fn apply_reading(
             }
         },
     };
-    if !verdicts.check_reading(position.0, position.1, key, sr) {
+    if !key.iter().any(|k| verdicts.check_reading(position.0, position.1, k, sr)) {
         return rej(
             RejectCode::BadReadingSignature,
             format!("signature of reading {} of meter {} does not verify with the {:?} key", r.seq, r.meter, sr.signer),

@@ -110,11 +110,14 @@ impl SignatureVerdicts {
             batch.queue(&tx.body.sender, &msg, &tx.signature);
             if let TxPayload::SubmitReadings { gateway, readings } = &tx.body.payload {
                 let h = trustmeter_crypto::tx_hash(state.hash_alg(), tx);
-                let gateway_key = state.gateway(gateway).map(|g| g.public_key.clone());
+                let gateway = state.gateway(gateway);
                 for (i, r) in readings.iter().enumerate() {
+                    let t = r.reading.timestamp_ms;
                     let key = match r.signer {
-                        ReadingSigner::Gateway => gateway_key.clone(),
-                        ReadingSigner::Meter => state.meter(&r.reading.meter).and_then(|m| m.public_key.clone()),
+                        ReadingSigner::Gateway => gateway.map(|g| g.keys_at(t).likely().clone()),
+                        ReadingSigner::Meter => {
+                            state.meter(&r.reading.meter).and_then(|m| m.keys_at(t)).map(|k| k.likely().clone())
+                        }
                     };
                     if let Some(pk) = key {
                         batch.queue(&pk, &r.reading.signing_payload(), &r.signature);

@@ -292,8 +292,8 @@ impl State {
             return true;
         }
         self.entries.iter().any(|(_, (v, _))| match v {
-            StateValue::Gateway(g) => &g.public_key == key,
-            StateValue::Meter(m) => m.public_key.as_ref() == Some(key),
+            StateValue::Gateway(g) => g.uses_key(key),
+            StateValue::Meter(m) => m.uses_key(key),
             _ => false,
         })
     }

@@ -152,6 +152,26 @@ pub enum Unit {
 
 impl Unit {
     /// Conventional symbol.
+    /// Every unit, in tag order.
+    pub const ALL: [Unit; 11] = [
+        Unit::KilowattHour,
+        Unit::MegawattHour,
+        Unit::CubicMetre,
+        Unit::NormalCubicMetre,
+        Unit::Tonne,
+        Unit::Kilogram,
+        Unit::Gigajoule,
+        Unit::Megajoule,
+        Unit::Litre,
+        Unit::Kilowatt,
+        Unit::TonnePerHour,
+    ];
+
+    /// The unit with this symbol (`kWh`, `m3`, `Nm3`, `t/h`, …).
+    pub fn from_symbol(s: &str) -> Option<Unit> {
+        Self::ALL.into_iter().find(|u| u.symbol() == s)
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             Unit::KilowattHour => "kWh",

@@ -77,6 +77,10 @@ pub struct ChainParams {
     pub max_block_txs: u32,
     /// Most readings a proposer puts in one block (≤ the protocol limit).
     pub max_block_readings: u32,
+    /// How long before a meter's calibration certificate expires the chain raises a
+    /// `calibration_expiring` alarm (检定到期预警), in milliseconds.
+    #[serde(default = "default_calibration_warning_ms")]
+    pub calibration_warning_ms: i64,
     /// The hash function of the chain's data. Absent from older genesis files, which means
     /// SHA-256; omitted from JSON when SHA-256, so those files and proof bundles read as before.
     #[serde(default, skip_serializing_if = "is_sha256")]
@@ -87,9 +91,18 @@ fn is_sha256(alg: &HashAlg) -> bool {
     *alg == HashAlg::Sha256
 }
 
+/// Default calibration warning window: 30 days.
+pub const DEFAULT_CALIBRATION_WARNING_MS: i64 = 30 * 24 * 3_600_000;
+
 impl Default for ChainParams {
     fn default() -> Self {
-        Self { max_future_skew_ms: 120_000, max_block_txs: 1_024, max_block_readings: 16_384, hash: HashAlg::Sha256 }
+        Self {
+            max_future_skew_ms: 120_000,
+            max_block_txs: 1_024,
+            max_block_readings: 16_384,
+            calibration_warning_ms: DEFAULT_CALIBRATION_WARNING_MS,
+            hash: HashAlg::Sha256,
+        }
     }
 }
 
@@ -152,6 +165,9 @@ impl Validate for Genesis {
         if self.params.max_future_skew_ms < 0 {
             return Err("max_future_skew_ms must not be negative".into());
         }
+        if self.params.calibration_warning_ms < 0 {
+            return Err("calibration_warning_ms must not be negative".into());
+        }
         for o in &self.organisations {
             o.check().map_err(|e| format!("organisation {}: {e}", o.id))?;
         }
@@ -174,4 +190,8 @@ impl Validate for Genesis {
         }
         Ok(())
     }
+}
+
+fn default_calibration_warning_ms() -> i64 {
+    DEFAULT_CALIBRATION_WARNING_MS
 }

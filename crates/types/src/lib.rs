@@ -42,5 +42,8 @@ pub use ids::{ChainId, DeviceId, Hash32, IdError, UnifiedSocialCreditCode};
 pub use keys::{KeyScheme, PublicKey, Signature};
 pub use reading::{Reading, ReadingOrigin, ReadingSigner, SignedReading};
 pub use receipt::{ReadingOutcome, Receipt, RejectCode, Rejection, TxOutcome};
-pub use registry::{AccuracyClass, Calibration, DeviceStatus, Gateway, LocationPath, Meter, OrgKind, Organisation};
-pub use tx::{Transaction, TxBody, TxPayload};
+pub use registry::{
+    AccuracyClass, Calibration, DeviceStatus, Gateway, LocationPath, Meter, OrgKind, Organisation, RetiredKey,
+    SigningKeys,
+};
+pub use tx::{Transaction, TxBody, TxPayload, rotation_proof_payload};

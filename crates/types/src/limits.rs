@@ -19,6 +19,8 @@ pub const MAX_CERTIFICATE_NO_LEN: usize = 64;
 pub const MAX_PUBLIC_KEY_LEN: usize = 33;
 /// Longest signature, in bytes (Ed25519: 64; SM2 r‖s: 64).
 pub const MAX_SIGNATURE_LEN: usize = 64;
+/// Most retired keys a device keeps after rotations; a rotation beyond it forgets the oldest.
+pub const MAX_RETIRED_KEYS: usize = 8;
 /// Most readings in one `SubmitReadings` transaction.
 pub const MAX_READINGS_PER_TX: usize = 4_096;
 /// Largest encoded transaction, in bytes.

@@ -86,6 +86,43 @@ impl RejectCode {
             RejectCode::StaleSequence => "stale_sequence",
         }
     }
+
+    /// Every code, in tag order.
+    pub const ALL: [RejectCode; 22] = [
+        RejectCode::Malformed,
+        RejectCode::WrongChain,
+        RejectCode::BadTxSignature,
+        RejectCode::UnknownSender,
+        RejectCode::StaleNonce,
+        RejectCode::NotAuthorised,
+        RejectCode::AlreadyRegistered,
+        RejectCode::UnknownDevice,
+        RejectCode::GatewayNotActive,
+        RejectCode::MeterNotActive,
+        RejectCode::MeterNotOwned,
+        RejectCode::CalibrationInvalid,
+        RejectCode::BadReadingSignature,
+        RejectCode::SequenceConflict,
+        RejectCode::BadTimestamp,
+        RejectCode::WrongUnit,
+        RejectCode::ValueOutOfRange,
+        RejectCode::InvalidTransition,
+        RejectCode::WrongSigner,
+        RejectCode::MempoolFull,
+        RejectCode::DuplicateTx,
+        RejectCode::StaleSequence,
+    ];
+
+    /// The code named by [`RejectCode::as_str`], if any.
+    pub fn from_str_code(s: &str) -> Option<RejectCode> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Whether retrying the same data later can succeed without anyone changing anything on
+    /// chain (a full mempool); every other code needs the data or the registry to change.
+    pub fn is_transient(self) -> bool {
+        self == RejectCode::MempoolFull
+    }
 }
 
 /// A rejection: code plus explanation.
@@ -142,4 +179,21 @@ pub struct Receipt {
     pub outcome: TxOutcome,
     /// Per-reading outcomes, in batch order (empty for other payloads).
     pub readings: Vec<ReadingOutcome>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RejectCode;
+
+    #[test]
+    fn every_code_is_listed_once_in_tag_order_and_round_trips_through_its_name() {
+        for (i, c) in RejectCode::ALL.into_iter().enumerate() {
+            assert_eq!(c as usize, i, "{c:?} out of tag order");
+            assert_eq!(RejectCode::from_str_code(c.as_str()), Some(c));
+        }
+        // The tag after the last listed one does not decode: ALL is complete.
+        let next = [RejectCode::ALL.len() as u8];
+        assert!(<RejectCode as borsh::BorshDeserialize>::try_from_slice(&next).is_err());
+        assert_eq!(RejectCode::from_str_code("no_such_code"), None);
+    }
 }

@@ -77,6 +77,63 @@ pub enum DeviceStatus {
     Revoked = 2,
 }
 
+/// A key a device signed with before a rotation.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RetiredKey {
+    /// The retired key.
+    pub public_key: PublicKey,
+    /// Block time of the rotation (Unix ms): readings stamped before it verify with this key.
+    pub retired_at_ms: i64,
+}
+
+/// The keys that may have signed a reading stamped at `t_ms`: the retired key that was current
+/// then (the first one retired after `t_ms`), if any, and the current key. The current key may
+/// sign readings stamped before its rotation: a gateway that sends to two chains switches to its
+/// new key before both chains have recorded the rotation, at different block times. A retired key
+/// never signs readings stamped after its retirement.
+fn keys_at<'a>(current: &'a PublicKey, retired: &'a [RetiredKey], t_ms: i64) -> SigningKeys<'a> {
+    SigningKeys { retired: retired.iter().find(|k| t_ms < k.retired_at_ms).map(|k| &k.public_key), current }
+}
+
+/// The keys that may have signed a reading (see [`Gateway::keys_at`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SigningKeys<'a> {
+    /// The key that was current at the reading's time, if it has been retired since.
+    pub retired: Option<&'a PublicKey>,
+    /// The current key.
+    pub current: &'a PublicKey,
+}
+
+impl<'a> SigningKeys<'a> {
+    /// The candidates, the retired key (the usual signer of such a reading) first.
+    pub fn iter(&self) -> impl Iterator<Item = &'a PublicKey> + use<'a> {
+        self.retired.into_iter().chain(std::iter::once(self.current))
+    }
+    /// The key a reading stamped at that time was most likely signed with.
+    pub fn likely(&self) -> &'a PublicKey {
+        self.retired.unwrap_or(self.current)
+    }
+}
+
+fn check_retired(retired: &[RetiredKey]) -> Result<(), String> {
+    check_len("retired keys", retired.len(), MAX_RETIRED_KEYS)?;
+    for k in retired {
+        k.public_key.check()?;
+    }
+    if retired.windows(2).any(|w| w[0].retired_at_ms > w[1].retired_at_ms) {
+        return Err("retired keys are not in rotation order".into());
+    }
+    Ok(())
+}
+
+/// Appends a retired key, forgetting the oldest past [`MAX_RETIRED_KEYS`].
+pub(crate) fn retire(retired: &mut Vec<RetiredKey>, key: PublicKey, at_ms: i64) {
+    retired.push(RetiredKey { public_key: key, retired_at_ms: at_ms });
+    if retired.len() > MAX_RETIRED_KEYS {
+        retired.remove(0);
+    }
+}
+
 /// A trusted terminal (端设备 / 可信边缘网关) at an enterprise.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Gateway {
@@ -86,8 +143,33 @@ pub struct Gateway {
     pub owner: UnifiedSocialCreditCode,
     /// The key the gateway signs transactions (and readings on a meter's behalf) with.
     pub public_key: PublicKey,
+    /// Keys used before rotations, oldest first.
+    pub retired_keys: Vec<RetiredKey>,
     /// Lifecycle state.
     pub status: DeviceStatus,
+}
+
+impl Gateway {
+    /// The keys that may have signed a reading stamped at `t_ms` (see [`SigningKeys`]).
+    pub fn keys_at(&self, t_ms: i64) -> SigningKeys<'_> {
+        keys_at(&self.public_key, &self.retired_keys, t_ms)
+    }
+    /// Makes `new` the current key, retiring the old one at `at_ms`.
+    pub fn rotate(&mut self, new: PublicKey, at_ms: i64) {
+        let old = std::mem::replace(&mut self.public_key, new);
+        retire(&mut self.retired_keys, old, at_ms);
+    }
+    /// Whether `key` is the current or a retired key of this gateway.
+    pub fn uses_key(&self, key: &PublicKey) -> bool {
+        &self.public_key == key || self.retired_keys.iter().any(|k| &k.public_key == key)
+    }
+    /// Checks limits.
+    pub fn check(&self) -> Result<(), String> {
+        self.id.check()?;
+        self.owner.check()?;
+        self.public_key.check()?;
+        check_retired(&self.retired_keys)
+    }
 }
 
 /// Accuracy class of a meter (准确度等级), e.g. 0.5S for a revenue electricity meter.
@@ -190,6 +272,8 @@ pub struct Meter {
     pub register_max: Quantity,
     /// The meter's own signing key, if it has one; otherwise its gateway signs on its behalf.
     pub public_key: Option<PublicKey>,
+    /// The meter's own keys used before rotations, oldest first.
+    pub retired_keys: Vec<RetiredKey>,
     /// The current calibration certificate, if one has been recorded.
     pub calibration: Option<Calibration>,
     /// Lifecycle state.
@@ -219,6 +303,27 @@ impl Meter {
         if let Some(c) = &self.calibration {
             c.check()?;
         }
-        Ok(())
+        if self.public_key.is_none() && !self.retired_keys.is_empty() {
+            return Err("a meter without its own key has no retired keys".into());
+        }
+        check_retired(&self.retired_keys)
+    }
+
+    /// The meter's own keys that may have signed a reading stamped at `t_ms`, if the meter has a
+    /// key (see [`SigningKeys`]).
+    pub fn keys_at(&self, t_ms: i64) -> Option<SigningKeys<'_>> {
+        self.public_key.as_ref().map(|k| keys_at(k, &self.retired_keys, t_ms))
+    }
+
+    /// Makes `new` the meter's key, retiring the old one (if any) at `at_ms`.
+    pub fn rotate(&mut self, new: PublicKey, at_ms: i64) {
+        if let Some(old) = self.public_key.replace(new) {
+            retire(&mut self.retired_keys, old, at_ms);
+        }
+    }
+
+    /// Whether `key` is the current or a retired key of this meter.
+    pub fn uses_key(&self, key: &PublicKey) -> bool {
+        self.public_key.as_ref() == Some(key) || self.retired_keys.iter().any(|k| &k.public_key == key)
     }
 }

@@ -57,6 +57,7 @@ impl MeterSpec {
             location: self.location,
             register_max: self.register_max,
             public_key: self.public_key,
+            retired_keys: vec![],
             calibration: None,
             status: DeviceStatus::Registered,
         }
@@ -111,6 +112,30 @@ pub enum TxPayload {
         /// The readings, each signed by its meter or by the gateway on its behalf.
         readings: Vec<SignedReading>,
     },
+    /// Replaces a device's signing key (密钥轮换). The new key is generated on the device; `proof`
+    /// is its signature over [`rotation_proof_payload`], so nobody can rotate a device to a key
+    /// they do not hold. The device's own enterprise, or a gateway itself (signing with its
+    /// current key), may send it. Readings stamped before the rotation still verify with the
+    /// retired key, so a gateway's backlog survives a rotation.
+    RotateKey {
+        /// Gateway or meter id (a meter must already have its own key).
+        device: DeviceId,
+        /// The new key.
+        new_public_key: PublicKey,
+        /// The new key's signature over [`rotation_proof_payload`].
+        proof: Signature,
+    },
+}
+
+/// Domain tag of a key-rotation proof of possession.
+pub const ROTATION_PROOF_DOMAIN: &[u8] = b"trustmeter/rotate/v1";
+
+/// The bytes the new key signs to prove possession: the domain tag, the chain, the device and the
+/// new key. Naming the chain keeps a proof for one chain from being replayed on another.
+pub fn rotation_proof_payload(chain: &ChainId, device: &DeviceId, new_public_key: &PublicKey) -> Vec<u8> {
+    let mut out = ROTATION_PROOF_DOMAIN.to_vec();
+    out.extend_from_slice(&encode(&(chain, device, new_public_key)));
+    out
 }
 
 impl TxPayload {
@@ -124,6 +149,7 @@ impl TxPayload {
             TxPayload::ActivateDevice { .. } => "activate_device",
             TxPayload::RevokeDevice { .. } => "revoke_device",
             TxPayload::SubmitReadings { .. } => "submit_readings",
+            TxPayload::RotateKey { .. } => "rotate_key",
         }
     }
 
@@ -201,6 +227,11 @@ impl Validate for Transaction {
                     r.check().map_err(|e| format!("reading {i}: {e}"))?;
                 }
                 Ok(())
+            }
+            TxPayload::RotateKey { device, new_public_key, proof } => {
+                device.check()?;
+                new_public_key.check()?;
+                proof.check()
             }
         }
     }

@@ -112,6 +112,15 @@ fn reading(w: &mut W, r: &Value) {
     w.bool(&r["clock_suspect"]);
 }
 
+fn retired_keys(w: &mut W, v: &Value) {
+    let keys = v.as_array().unwrap();
+    w.u32(keys.len() as u32);
+    for k in keys {
+        w.tagged(&k["public_key"]);
+        w.i64(&k["retired_at_ms"]);
+    }
+}
+
 fn signed_reading(sr: &Value) -> Vec<u8> {
     let mut w = W::default();
     reading(&mut w, &sr["reading"]);
@@ -150,6 +159,7 @@ fn state_entry(e: &Value) -> Vec<u8> {
             w.string(&v["id"]);
             w.string(&v["owner"]);
             w.tagged(&v["public_key"]);
+            retired_keys(&mut w, &v["retired_keys"]);
             w.u8(tag(&STATUSES, &v["status"]));
         }
         "meter" => {
@@ -167,6 +177,7 @@ fn state_entry(e: &Value) -> Vec<u8> {
             }
             w.i64(&v["register_max"]);
             w.option(&v["public_key"], |w, k| w.tagged(k));
+            retired_keys(&mut w, &v["retired_keys"]);
             w.option(&v["calibration"], |w, c| {
                 w.string(&c["certificate_no"]);
                 w.string(&c["issuer"]);
@@ -333,16 +344,24 @@ fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     let r = &sr["reading"];
     let meter = &bundle["meter_proof"]["entry"]["value"]["value"];
     let gateway = &bundle["gateway_proof"]["entry"]["value"]["value"];
-    let key = match (sr["signer"].as_str().unwrap(), meter["public_key"].is_null()) {
-        ("meter", false) => &meter["public_key"],
-        ("gateway", true) => &gateway["public_key"],
+    // Candidate keys: the retired key current at the reading's time (the first one retired after
+    // it), if any, and the current key.
+    let keys_at = |record: &Value| {
+        let t = r["timestamp_ms"].as_i64().unwrap();
+        let retired = record["retired_keys"].as_array().unwrap();
+        let old = retired.iter().find(|k| t < k["retired_at_ms"].as_i64().unwrap()).map(|k| k["public_key"].clone());
+        old.into_iter().chain([record["public_key"].clone()]).collect::<Vec<Value>>()
+    };
+    let keys = match (sr["signer"].as_str().unwrap(), meter["public_key"].is_null()) {
+        ("meter", false) => keys_at(meter),
+        ("gateway", true) => keys_at(gateway),
         _ => return Err("(b) signer".into()),
     };
     let mut msg = b"trustmeter/reading/v1".to_vec();
     let mut w = W::default();
     reading(&mut w, r);
     msg.extend_from_slice(&w.0);
-    if !signature_ok(key, &msg, &sr["signature"]) {
+    if !keys.iter().any(|key| signature_ok(key, &msg, &sr["signature"])) {
         return Err("(b) reading signature".into());
     }
     // (c)

@@ -1,0 +1,324 @@
+//! # trustmeter-api-client
+//!
+//! A typed HTTP client for a Trustmeter node's API (see the node crate's `api` module and
+//! `/openapi.json`). One [`NodeClient`] talks to the nodes of one chain and fails over between
+//! them. See the README for what it does not do.
+
+#![deny(missing_docs)]
+
+use serde::Deserialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use trustmeter_types::{DeviceId, Gateway, Hash32, Meter, PublicKey, Receipt, Rejection, Transaction, encode};
+
+/// Most node URLs one client fails over between.
+pub const MAX_NODES: usize = 16;
+
+/// What can go wrong talking to nodes.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No node could be reached or every node answered with a server error.
+    #[error("no node of {tried} answered ({last}); check that the chain's nodes are running and reachable")]
+    Unreachable {
+        /// How many nodes were tried.
+        tried: usize,
+        /// The last error seen.
+        last: String,
+    },
+    /// A node answered with something this client does not understand.
+    #[error("node {url} answered {status} with an unexpected body: {detail}")]
+    Protocol {
+        /// The node.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// What did not parse.
+        detail: String,
+    },
+    /// The client was configured wrongly.
+    #[error("client configuration: {0}")]
+    Config(String),
+}
+
+/// The answer to a submission.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Submitted {
+    /// Admitted to a mempool; follow it with [`NodeClient::status_of`]. Not an acknowledgement.
+    Pending(Hash32),
+    /// Refused at admission, with the chain's reason. `MempoolFull` is worth retrying later.
+    Rejected(Rejection),
+}
+
+/// Where a transaction stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxStatus {
+    /// Waiting in the node's mempool.
+    Pending,
+    /// Included in a finalized block: the acknowledgement.
+    Finalized {
+        /// Block height.
+        height: u64,
+        /// The execution receipt.
+        receipt: Receipt,
+    },
+    /// Refused at admission.
+    Rejected(Rejection),
+    /// The node does not know it (never received, or forgotten after a restart): submit again.
+    Unknown,
+}
+
+/// A sender key as the chain sees it.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Account {
+    /// The key.
+    pub public_key: String,
+    /// Its organisation, for a member account.
+    pub organisation: Option<String>,
+    /// Last finalized nonce.
+    pub last_nonce: u64,
+}
+
+/// Chain status (a subset of `GET /v1/status`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct ChainStatus {
+    /// Node name.
+    pub node: String,
+    /// Chain id.
+    pub chain_id: String,
+    /// Latest finalized height.
+    pub finalized_height: u64,
+    /// Timestamp of the latest finalized block (Unix ms).
+    pub finalized_time_ms: i64,
+    /// Readings waiting in the node's mempool.
+    pub mempool_readings: usize,
+    /// The chain's hash algorithm (`sha256` or `sm3`); transaction ids are computed with it.
+    #[serde(default)]
+    pub hash_alg: trustmeter_types::HashAlg,
+}
+
+#[derive(Deserialize)]
+struct ReceiptBody {
+    status: String,
+    height: Option<u64>,
+    receipt: Option<Receipt>,
+    rejection: Option<Rejection>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: String,
+    message: String,
+    tx_hash: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SubmitBody {
+    tx_hash: String,
+}
+
+#[derive(Deserialize)]
+struct MeterBody {
+    meter: Meter,
+}
+
+/// An HTTP client for the nodes of one chain.
+#[derive(Debug)]
+pub struct NodeClient {
+    http: reqwest::Client,
+    urls: Vec<String>,
+    preferred: AtomicUsize,
+}
+
+impl NodeClient {
+    /// A client for `urls` (e.g. `http://127.0.0.1:8080`), each request bounded by `timeout`.
+    pub fn new(urls: Vec<String>, timeout: Duration) -> Result<Self, ClientError> {
+        if urls.is_empty() || urls.len() > MAX_NODES {
+            return Err(ClientError::Config(format!("give between 1 and {MAX_NODES} node URLs, not {}", urls.len())));
+        }
+        let urls: Vec<String> = urls.into_iter().map(|u| u.trim_end_matches('/').to_string()).collect();
+        for u in &urls {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(ClientError::Config(format!("node URL {u:?} must start with http:// or https://")));
+            }
+        }
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| ClientError::Config(e.to_string()))?;
+        Ok(Self { http, urls, preferred: AtomicUsize::new(0) })
+    }
+
+    /// The node URLs.
+    pub fn urls(&self) -> &[String] {
+        &self.urls
+    }
+
+    /// Sends one request to the preferred node, failing over to the others on connection errors
+    /// and 5xx answers (except 503 "mempool full", which is an answer). Returns the URL, status
+    /// and body of the first real answer.
+    async fn request(
+        &self,
+        build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    ) -> Result<(String, u16, Vec<u8>), ClientError> {
+        let n = self.urls.len();
+        let start = self.preferred.load(Ordering::Relaxed) % n;
+        let mut last = String::new();
+        for i in 0..n {
+            let idx = (start + i) % n;
+            let url = &self.urls[idx];
+            match build(&self.http, url).send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let body = match resp.bytes().await {
+                        Ok(b) => b.to_vec(),
+                        Err(e) => {
+                            last = format!("{url}: {e}");
+                            continue;
+                        }
+                    };
+                    if status >= 500 && status != 503 {
+                        last = format!("{url}: HTTP {status}");
+                        continue;
+                    }
+                    self.preferred.store(idx, Ordering::Relaxed);
+                    return Ok((url.clone(), status, body));
+                }
+                Err(e) => {
+                    last = format!("{url}: {e}");
+                    tracing::debug!(%url, error = %e, "node unreachable, trying the next");
+                }
+            }
+        }
+        Err(ClientError::Unreachable { tried: n, last })
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(url: &str, status: u16, body: &[u8]) -> Result<T, ClientError> {
+        serde_json::from_slice(body).map_err(|e| ClientError::Protocol {
+            url: url.to_string(),
+            status,
+            detail: format!("{e}: {}", String::from_utf8_lossy(&body[..body.len().min(200)])),
+        })
+    }
+
+    /// Submits a signed transaction (its canonical bytes).
+    pub async fn submit(&self, tx: &Transaction) -> Result<Submitted, ClientError> {
+        let bytes = encode(tx);
+        let (url, status, body) = self
+            .request(|c, u| {
+                c.post(format!("{u}/v1/transactions"))
+                    .header("content-type", "application/octet-stream")
+                    .body(bytes.clone())
+            })
+            .await?;
+        match status {
+            202 => {
+                let b: SubmitBody = Self::parse(&url, status, &body)?;
+                let h = Hash32::from_hex(&b.tx_hash).map_err(|e| ClientError::Protocol {
+                    url,
+                    status,
+                    detail: format!("tx_hash: {e}"),
+                })?;
+                Ok(Submitted::Pending(h))
+            }
+            _ => {
+                let e: ErrorBody = Self::parse(&url, status, &body)?;
+                let code =
+                    trustmeter_types::RejectCode::from_str_code(&e.code).ok_or_else(|| ClientError::Protocol {
+                        url: url.clone(),
+                        status,
+                        detail: format!("unknown rejection code {:?}: {}", e.code, e.message),
+                    })?;
+                // Already pending or included: follow the existing one.
+                if code == trustmeter_types::RejectCode::DuplicateTx
+                    && let Some(h) = e.tx_hash.as_deref().and_then(|h| Hash32::from_hex(h).ok())
+                {
+                    return Ok(Submitted::Pending(h));
+                }
+                Ok(Submitted::Rejected(Rejection::new(code, e.message)))
+            }
+        }
+    }
+
+    /// Where transaction `hash` stands.
+    pub async fn status_of(&self, hash: &Hash32) -> Result<TxStatus, ClientError> {
+        let h = hash.to_hex();
+        let (url, status, body) = self.request(|c, u| c.get(format!("{u}/v1/transactions/{h}"))).await?;
+        if status == 404 {
+            return Ok(TxStatus::Unknown);
+        }
+        let b: ReceiptBody = Self::parse(&url, status, &body)?;
+        let bad = |detail: &str| ClientError::Protocol { url: url.clone(), status, detail: detail.to_string() };
+        match b.status.as_str() {
+            "pending" => Ok(TxStatus::Pending),
+            "finalized" => Ok(TxStatus::Finalized {
+                height: b.height.ok_or_else(|| bad("finalized without height"))?,
+                receipt: b.receipt.ok_or_else(|| bad("finalized without receipt"))?,
+            }),
+            "rejected" => Ok(TxStatus::Rejected(b.rejection.ok_or_else(|| bad("rejected without reason"))?)),
+            other => Err(bad(&format!("unknown status {other:?}"))),
+        }
+    }
+
+    /// The chain's view of a sender key (its last finalized nonce).
+    pub async fn account(&self, key: &PublicKey) -> Result<Account, ClientError> {
+        let k = key.to_text();
+        let (url, status, body) = self.request(|c, u| c.get(format!("{u}/v1/accounts/{k}"))).await?;
+        Self::parse(&url, status, &body)
+    }
+
+    /// A gateway's registry record, if registered.
+    pub async fn gateway(&self, id: &DeviceId) -> Result<Option<Gateway>, ClientError> {
+        let (url, status, body) = self.request(|c, u| c.get(format!("{u}/v1/gateways/{id}"))).await?;
+        if status == 404 {
+            return Ok(None);
+        }
+        Self::parse(&url, status, &body).map(Some)
+    }
+
+    /// A meter's registry record, if registered.
+    pub async fn meter(&self, id: &DeviceId) -> Result<Option<Meter>, ClientError> {
+        let (url, status, body) = self.request(|c, u| c.get(format!("{u}/v1/meters/{id}"))).await?;
+        if status == 404 {
+            return Ok(None);
+        }
+        Self::parse::<MeterBody>(&url, status, &body).map(|b| Some(b.meter))
+    }
+
+    /// Chain status from the preferred node.
+    pub async fn status(&self) -> Result<ChainStatus, ClientError> {
+        let (url, status, body) = self.request(|c, u| c.get(format!("{u}/v1/status"))).await?;
+        Self::parse(&url, status, &body)
+    }
+
+    /// Submits `tx` and waits until it is finalized or rejected, polling every `poll`, for at most
+    /// `deadline`. Resubmits if a node forgot it. For one-off commands; the gateway's senders
+    /// run their own loop.
+    pub async fn submit_and_wait(
+        &self,
+        tx: &Transaction,
+        poll: Duration,
+        deadline: Duration,
+    ) -> Result<TxStatus, ClientError> {
+        let end = std::time::Instant::now() + deadline;
+        let hash = match self.submit(tx).await? {
+            Submitted::Pending(h) => h,
+            Submitted::Rejected(r) => return Ok(TxStatus::Rejected(r)),
+        };
+        loop {
+            match self.status_of(&hash).await? {
+                TxStatus::Pending => {}
+                TxStatus::Unknown => {
+                    if let Submitted::Rejected(r) = self.submit(tx).await? {
+                        return Ok(TxStatus::Rejected(r));
+                    }
+                }
+                done => return Ok(done),
+            }
+            if std::time::Instant::now() >= end {
+                return Ok(TxStatus::Pending);
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The gateway's local HTTP API (loopback by default): status, queries and exports of the local
+//! store, manual entry and file import. `trustmeter gateway status|readings|manual|import|rejected`
+//! are thin clients of it.
+//!
+//! | Route | What |
+//! |---|---|
+//! | `GET /status` | [`StatusReport`]: points, destinations with backlog, alarms, clock |
+//! | `GET /readings?meter=&from=&to=&limit=&format=json\|csv` | stored readings |
+//! | `GET /rejected?destination=&limit=` | readings a chain rejected, with reasons |
+//! | `POST /manual` | `{meter, value, unit, timestamp_ms?}`: a hand-entered reading (手工填报) |
+//! | `POST /import` | a CSV (`text/csv`) or JSON file of historical readings |
+
+use crate::Runtime;
+use crate::producer::{Item, Produced};
+use crate::status::StatusReport;
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use trustmeter_types::{DeviceId, Quantity, ReadingOrigin, RegisterKind, Unit};
+
+/// Largest request body (an import file), in bytes.
+pub const MAX_BODY_BYTES: usize = 64 << 20;
+
+/// An error answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: String,
+}
+
+fn err(status: StatusCode, e: impl std::fmt::Display) -> Response {
+    (status, Json(ErrorBody { error: e.to_string() })).into_response()
+}
+
+/// Builds the router.
+pub fn router(rt: Arc<Runtime>) -> Router {
+    Router::new()
+        .route("/status", get(status))
+        .route("/readings", get(readings))
+        .route("/rejected", get(rejected))
+        .route("/manual", post(manual))
+        .route("/import", post(import))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(rt)
+}
+
+async fn status(State(rt): State<Arc<Runtime>>) -> Response {
+    match tokio::task::spawn_blocking(move || rt.status()).await {
+        Ok(Ok(s)) => Json::<StatusReport>(s).into_response(),
+        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// Query of `GET /readings`.
+#[derive(Debug, Deserialize)]
+pub struct ReadingsQuery {
+    /// Only this meter.
+    pub meter: Option<String>,
+    /// From (Unix ms, inclusive).
+    pub from: Option<i64>,
+    /// To (Unix ms, exclusive).
+    pub to: Option<i64>,
+    /// Most rows.
+    pub limit: Option<usize>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// One stored reading, as exported.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, Clone)]
+pub struct ReadingRow {
+    /// Store id.
+    pub id: u64,
+    /// Meter.
+    pub meter: String,
+    /// Sequence number.
+    pub seq: u64,
+    /// Collection time (Unix ms).
+    pub timestamp_ms: i64,
+    /// Collection time, Asia/Shanghai.
+    pub local_time: String,
+    /// Value (decimal text).
+    pub value: String,
+    /// Unit symbol.
+    pub unit: String,
+    /// `online`, `manual` or `imported`.
+    pub origin: String,
+    /// Clock suspect at collection.
+    pub clock_suspect: bool,
+    /// The 15-minute boundary it is aligned to, if on the grid.
+    pub interval_boundary_ms: Option<i64>,
+    /// Signature (`<scheme>:<hex>`).
+    pub signature: String,
+}
+
+async fn readings(State(rt): State<Arc<Runtime>>, Query(q): Query<ReadingsQuery>) -> Response {
+    let meter = match q.meter.as_deref().map(DeviceId::new).transpose() {
+        Ok(m) => m,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => return err(StatusCode::BAD_REQUEST, format!("format {other:?}: use json or csv")),
+    };
+    let store = rt.store.clone();
+    let rows = tokio::task::spawn_blocking(move || {
+        store.query(meter.as_ref(), q.from.unwrap_or(i64::MIN), q.to.unwrap_or(i64::MAX), q.limit.unwrap_or(100_000))
+    })
+    .await;
+    let rows = match rows {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let rows: Vec<ReadingRow> = rows
+        .into_iter()
+        .map(|(id, s)| {
+            let r = &s.signed.reading;
+            ReadingRow {
+                id,
+                meter: r.meter.to_string(),
+                seq: r.seq,
+                timestamp_ms: r.timestamp_ms,
+                local_time: crate::time::local_text(r.timestamp_ms),
+                value: r.value.to_string(),
+                unit: r.unit.symbol().to_string(),
+                origin: r.origin.as_str().to_string(),
+                clock_suspect: r.clock_suspect,
+                interval_boundary_ms: s.interval_start_ms,
+                signature: s.signed.signature.to_text(),
+            }
+        })
+        .collect();
+    if csv {
+        let mut out = String::from(
+            "id,meter,seq,timestamp_ms,local_time,value,unit,origin,clock_suspect,interval_boundary_ms,signature\n",
+        );
+        for r in rows {
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{},{},{}\n",
+                r.id,
+                r.meter,
+                r.seq,
+                r.timestamp_ms,
+                r.local_time,
+                r.value,
+                r.unit,
+                r.origin,
+                r.clock_suspect,
+                r.interval_boundary_ms.map(|v| v.to_string()).unwrap_or_default(),
+                r.signature
+            ));
+        }
+        return ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response();
+    }
+    Json(rows).into_response()
+}
+
+/// Query of `GET /rejected`.
+#[derive(Debug, Deserialize)]
+pub struct RejectedQuery {
+    /// Destination name.
+    pub destination: String,
+    /// Most rows.
+    pub limit: Option<usize>,
+}
+
+/// A rejected reading.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RejectedRow {
+    /// Store id.
+    pub id: u64,
+    /// Meter, if the reading is still stored.
+    pub meter: Option<String>,
+    /// Sequence number.
+    pub seq: Option<u64>,
+    /// Rejection code.
+    pub code: String,
+    /// The chain's reason.
+    pub message: String,
+}
+
+async fn rejected(State(rt): State<Arc<Runtime>>, Query(q): Query<RejectedQuery>) -> Response {
+    let store = rt.store.clone();
+    let r = tokio::task::spawn_blocking(move || -> Result<Vec<RejectedRow>, crate::store::StoreError> {
+        let mut out = Vec::new();
+        for (id, rej) in store.rejected(&q.destination, q.limit.unwrap_or(10_000))? {
+            let s = store.get(id)?;
+            out.push(RejectedRow {
+                id,
+                meter: s.as_ref().map(|s| s.signed.reading.meter.to_string()),
+                seq: s.as_ref().map(|s| s.signed.reading.seq),
+                code: rej.code.as_str().to_string(),
+                message: rej.message,
+            });
+        }
+        Ok(out)
+    })
+    .await;
+    match r {
+        Ok(Ok(rows)) => Json(rows).into_response(),
+        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// Body of `POST /manual`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ManualEntry {
+    /// Meter id.
+    pub meter: String,
+    /// Value, decimal text.
+    pub value: String,
+    /// Unit (serde name, e.g. `kilowatt_hour`, or symbol `kWh`).
+    pub unit: String,
+    /// When the value was read off the meter (Unix ms); default now.
+    pub timestamp_ms: Option<i64>,
+}
+
+fn parse_unit(s: &str) -> Result<Unit, String> {
+    if let Ok(u) = serde_json::from_value::<Unit>(serde_json::Value::String(s.to_string())) {
+        return Ok(u);
+    }
+    Unit::from_symbol(s).ok_or_else(|| format!("unknown unit {s:?}; use a symbol like kWh, m3, Nm3, t, GJ, kW"))
+}
+
+async fn manual(State(rt): State<Arc<Runtime>>, Json(m): Json<ManualEntry>) -> Response {
+    let meter = match DeviceId::new(m.meter) {
+        Ok(id) => id,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    let value = match trustmeter_meters::parse_manual_value(&m.value) {
+        Ok(v) => v,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    let unit = match parse_unit(&m.unit) {
+        Ok(u) => u,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    let now = rt.clock.now_ms();
+    let item = Item {
+        meter,
+        value,
+        unit,
+        timestamp_ms: m.timestamp_ms.unwrap_or(now),
+        origin: ReadingOrigin::Manual,
+        stamped_by_gateway: m.timestamp_ms.is_none(),
+        point: None,
+        kind: if unit.is_rate() { RegisterKind::Instantaneous } else { RegisterKind::Cumulative },
+        range: (None, None),
+    };
+    produce_answer(rt.produce(vec![item]).await)
+}
+
+fn produce_answer(r: Result<Produced, crate::GatewayError>) -> Response {
+    match r {
+        Ok(p) if !p.refused.is_empty() && p.ids.is_empty() => (StatusCode::UNPROCESSABLE_ENTITY, Json(p)).into_response(),
+        Ok(p) => Json(p).into_response(),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn import(State(rt): State<Arc<Runtime>>, headers: HeaderMap, body: Bytes) -> Response {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let rows = if json { trustmeter_meters::parse_json(&body[..]) } else { trustmeter_meters::parse_csv(&body[..]) };
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        let unit = match row.unit.or_else(|| rt.unit_of(&row.meter)) {
+            Some(u) => u,
+            None => {
+                return err(
+                    StatusCode::BAD_REQUEST,
+                    format!("meter {} is not a configured point; give its unit in a `unit` column", row.meter),
+                );
+            }
+        };
+        items.push(Item {
+            meter: row.meter,
+            value: row.value,
+            unit,
+            timestamp_ms: row.timestamp_ms,
+            origin: ReadingOrigin::Imported,
+            stamped_by_gateway: false,
+            point: None,
+            kind: if unit.is_rate() { RegisterKind::Instantaneous } else { RegisterKind::Cumulative },
+            range: (None, None),
+        });
+    }
+    // A file is produced in time order per meter.
+    items.sort_by(|a, b| a.meter.cmp(&b.meter).then(a.timestamp_ms.cmp(&b.timestamp_ms)));
+    let mut total = Produced::default();
+    for chunk in items.chunks(crate::producer::MAX_PRODUCE_BATCH) {
+        match rt.produce(chunk.to_vec()).await {
+            Ok(p) => {
+                total.ids.extend(p.ids);
+                total.duplicates += p.duplicates;
+                total.refused.extend(p.refused);
+            }
+            Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
+        }
+    }
+    produce_answer(Ok(total))
+}
+
+/// Parses `Quantity` decimal text (re-exported for the CLI).
+pub fn parse_quantity(s: &str) -> Result<Quantity, String> {
+    trustmeter_meters::parse_manual_value(s).map_err(|e| e.to_string())
+}

@@ -1,0 +1,479 @@
+//! # trustmeter-gateway
+//!
+//! The enterprise gateway (trusted terminal, 端设备 / 可信边缘网关): where the trust problem
+//! starts. It reads the configured points through the drivers of `trustmeter-meters`, turns each
+//! value into a [`Reading`](trustmeter_types::Reading) with the meter's next sequence number,
+//! signs it with the device key, stores it durably ([`store`]), and sends it to every configured
+//! destination chain ([`sender`]) until that chain reports it finalized.
+//!
+//! ```text
+//!  drivers ──DriverEvent──▶ collector ──Item──▶ Producer ──(sign, append)──▶ Store
+//!  manual / import (API) ──────────────Item──▶     │                           │
+//!                                                  └── wake ──▶ Sender(provincial) ─▶ chain
+//!                                                           └─▶ Sender(national)   ─▶ chain
+//! ```
+//!
+//! Guarantees: a value becomes a reading only when it is on disk; a stored reading is sent to
+//! every destination, in production order, until finalized there (or rejected with a reason,
+//! kept in the store); a crash at any moment loses nothing stored and duplicates nothing on
+//! chain (the in-flight transaction is recorded before it is sent, and chains acknowledge a
+//! resent reading as a duplicate).
+//!
+//! What it does not do: it keeps no meter registry of its own (the chains' records are
+//! authoritative; it reads them for alarms), and it does not compute intervals or energy totals.
+
+#![warn(missing_docs)]
+
+pub mod alarms;
+pub mod api;
+pub mod config;
+pub mod producer;
+pub mod sender;
+pub mod status;
+pub mod store;
+pub mod time;
+
+use crate::alarms::{AlarmBoard, AlarmKind, Severity};
+use crate::config::GatewayConfig;
+use crate::producer::{Item, Produced, Producer};
+use crate::status::{AlarmView, PointStatus, Shared, StatusReport};
+use crate::store::{Store, StoreError};
+use crate::time::ClockGuard;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use trustmeter_crypto::SigningKey;
+use trustmeter_meters::{Clock, DriverEvent, PointConfig, SourceConfig};
+use trustmeter_types::{DeviceId, ReadingOrigin, Unit};
+
+pub use config::ConfigError;
+
+/// Capacity of the driver event channel.
+pub const EVENT_QUEUE: usize = 16_384;
+/// How often points are checked for missing data and old readings pruned (real time).
+pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Gateway errors.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The configuration is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The local API could not bind.
+    #[error("cannot listen on {addr} for the gateway's local API: {detail}")]
+    Listen {
+        /// Address.
+        addr: SocketAddr,
+        /// Why.
+        detail: String,
+    },
+    /// A node client could not be built.
+    #[error("destination {name}: {detail}")]
+    Destination {
+        /// Destination name.
+        name: String,
+        /// Why.
+        detail: String,
+    },
+    /// A blocking task failed.
+    #[error("internal task failed: {0}")]
+    Task(String),
+}
+
+/// Simulated time that never runs ahead of the real clock: accelerated until it catches up with
+/// now, then real time. Chains refuse readings from the future, so a demo can run for as long
+/// as anyone watches.
+#[derive(Debug)]
+pub struct CatchUpClock {
+    scaled: trustmeter_meters::ScaledClock,
+}
+
+impl CatchUpClock {
+    /// Starts at `start_ms`, running `factor` times faster than real time until it reaches now.
+    pub fn new(start_ms: i64, factor: f64) -> Self {
+        Self { scaled: trustmeter_meters::ScaledClock::new(start_ms, factor) }
+    }
+}
+
+impl Clock for CatchUpClock {
+    fn now_ms(&self) -> i64 {
+        self.scaled.now_ms().min(trustmeter_meters::SystemClock.now_ms())
+    }
+    fn real_until(&self, at_ms: i64) -> Duration {
+        self.scaled.real_until(at_ms).max(trustmeter_meters::SystemClock.real_until(at_ms))
+    }
+    fn started_at_ms(&self) -> i64 {
+        self.scaled.started_at_ms()
+    }
+}
+
+/// The running gateway's shared parts (used by the local API and the tasks).
+pub struct Runtime {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The gateway clock.
+    pub clock: Arc<dyn Clock>,
+    /// Live state.
+    pub shared: Arc<Mutex<Shared>>,
+    producer: Arc<Mutex<Producer>>,
+    wake: watch::Sender<u64>,
+    points: Vec<PointConfig>,
+    gateway: DeviceId,
+    key: Arc<SigningKey>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("gateway", &self.gateway).finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Signs and stores `items` (off the async threads), then wakes the senders.
+    pub async fn produce(&self, items: Vec<Item>) -> Result<Produced, GatewayError> {
+        let producer = self.producer.clone();
+        let now = self.clock.now_ms();
+        let suspect = {
+            let mut s = self.shared.lock().expect("shared lock");
+            let suspect = s.clock.observe(now);
+            clock_alarm(&mut s, now);
+            suspect
+        };
+        let produced = tokio::task::spawn_blocking(move || {
+            producer.lock().expect("producer lock").produce(items, now, suspect)
+        })
+        .await
+        .map_err(|e| GatewayError::Task(e.to_string()))??;
+        if let Some(last) = produced.ids.last() {
+            self.wake.send_replace(*last);
+        }
+        Ok(produced)
+    }
+
+    /// The unit of a configured meter.
+    pub fn unit_of(&self, meter: &DeviceId) -> Option<Unit> {
+        self.points.iter().find(|p| &p.meter == meter).map(|p| p.unit)
+    }
+
+    /// The gateway's status now.
+    pub fn status(&self) -> Result<StatusReport, StoreError> {
+        let stored = self.store.len()?;
+        let oldest = self.store.oldest()?.map(|(_, r)| r.signed.reading.timestamp_ms);
+        let next_id = self.store.next_id()?;
+        let now = self.clock.now_ms();
+        let s = self.shared.lock().expect("shared lock");
+        Ok(StatusReport {
+            gateway: self.gateway.to_string(),
+            public_key: self.key.public_key().to_text(),
+            now_ms: now,
+            now_local: time::local_text(now),
+            clock: status::clock_text(s.clock.state()),
+            stored_readings: stored,
+            oldest_stored_ms: oldest,
+            next_id,
+            points: s.points.clone(),
+            destinations: s.destinations.values().cloned().collect(),
+            alarms: s.alarms.list().into_iter().map(AlarmView::from).collect(),
+        })
+    }
+}
+
+fn clock_alarm(s: &mut Shared, now: i64) {
+    match s.clock.state() {
+        time::ClockState::Good => {
+            s.alarms.clear(AlarmKind::ClockJump, "clock");
+            s.alarms.clear(AlarmKind::ClockDrift, "clock");
+        }
+        st @ time::ClockState::Jumped(_) => {
+            s.alarms.raise(AlarmKind::ClockJump, Severity::Critical, "clock", status::clock_text(st), now)
+        }
+        st @ time::ClockState::Drifted(_) => {
+            s.alarms.raise(AlarmKind::ClockDrift, Severity::Critical, "clock", status::clock_text(st), now)
+        }
+    }
+}
+
+/// A running gateway.
+pub struct GatewayHandle {
+    /// Shared parts.
+    pub runtime: Arc<Runtime>,
+    /// Where the local API listens.
+    pub api_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl std::fmt::Debug for GatewayHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayHandle").field("api_addr", &self.api_addr).finish_non_exhaustive()
+    }
+}
+
+impl GatewayHandle {
+    /// Stops every task and waits for them (the store is consistent at every instant, so this is
+    /// a courtesy, not a requirement: a killed gateway loses nothing it stored).
+    pub async fn stop(mut self) {
+        self.shutdown.send_replace(true);
+        let deadline = tokio::time::sleep(Duration::from_secs(5));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                r = self.tasks.join_next() => if r.is_none() { break },
+                _ = &mut deadline => { self.tasks.abort_all(); break }
+            }
+        }
+    }
+}
+
+fn driver_name(p: &PointConfig) -> &'static str {
+    match p.source {
+        SourceConfig::Modbus(_) => "modbus",
+        SourceConfig::Dlt645(_) => "dlt645",
+        SourceConfig::Mqtt(_) => "mqtt",
+        SourceConfig::Simulator(_) => "simulator",
+    }
+}
+
+/// The clock a config asks for: simulated (catch-up) time or the system clock.
+pub fn clock_for(cfg: &GatewayConfig) -> Arc<dyn Clock> {
+    match cfg.gateway.simulation_speed {
+        Some(speed) => {
+            let start = cfg.gateway.simulation_start_ms.unwrap_or_else(|| trustmeter_meters::SystemClock.now_ms());
+            Arc::new(CatchUpClock::new(start, speed))
+        }
+        None => Arc::new(trustmeter_meters::SystemClock),
+    }
+}
+
+/// Starts a gateway: opens the store, starts the drivers, the collector, one sender per
+/// destination, housekeeping and the local API.
+pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -> Result<GatewayHandle, GatewayError> {
+    cfg.validate()?;
+    std::fs::create_dir_all(&cfg.gateway.data_dir)
+        .map_err(|e| StoreError::Db { path: cfg.gateway.data_dir.display().to_string(), detail: e.to_string() })?;
+    let store = Arc::new(Store::open(&cfg.store_path())?);
+    let simulated = cfg.gateway.simulation_speed.is_some();
+    let guard = if simulated {
+        // Simulated time is not compared with anything real.
+        ClockGuard::new(1.0, i64::MAX / 4, i64::MAX / 4)
+    } else {
+        ClockGuard::new(1.0, cfg.gateway.max_clock_step_ms, cfg.gateway.max_chain_drift_ms)
+    };
+    let points: Vec<PointStatus> = cfg
+        .points
+        .iter()
+        .map(|p| PointStatus {
+            meter: p.meter.to_string(),
+            driver: driver_name(p).into(),
+            unit: p.unit.symbol().into(),
+            poll_interval_s: if matches!(p.source, SourceConfig::Mqtt(_)) { 0 } else { p.poll_interval_s },
+            ..PointStatus::default()
+        })
+        .collect();
+    let shared = Arc::new(Mutex::new(Shared {
+        alarms: AlarmBoard::default(),
+        points,
+        destinations: BTreeMap::new(),
+        clock: guard,
+    }));
+    let key = Arc::new(key);
+    let producer = Arc::new(Mutex::new(Producer::new(store.clone(), (*key).clone(), shared.clone())?));
+    let (wake, wake_rx) = watch::channel(store.next_id()?);
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let runtime = Arc::new(Runtime {
+        store: store.clone(),
+        clock: clock.clone(),
+        shared: shared.clone(),
+        producer,
+        wake,
+        points: cfg.points.clone(),
+        gateway: cfg.gateway.id.clone(),
+        key: key.clone(),
+    });
+    let mut tasks = JoinSet::new();
+
+    // Drivers and the collector.
+    let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+    tasks.spawn(trustmeter_meters::run_points(cfg.points.clone(), clock.clone(), events_tx, shutdown_rx.clone()));
+    tasks.spawn(collect(runtime.clone(), events_rx, shutdown_rx.clone()));
+
+    // Senders.
+    let meters: Vec<DeviceId> = cfg.points.iter().map(|p| p.meter.clone()).collect();
+    for d in &cfg.destinations {
+        let client =
+            trustmeter_api_client::NodeClient::new(d.nodes.clone(), Duration::from_millis(d.request_timeout_ms))
+                .map_err(|e| GatewayError::Destination { name: d.name.clone(), detail: e.to_string() })?;
+        let sender = sender::Sender {
+            cfg: d.clone(),
+            client,
+            store: store.clone(),
+            key: key.clone(),
+            gateway: cfg.gateway.id.clone(),
+            meters: meters.clone(),
+            calibration_warning_days: cfg.alarms.calibration_warning_days,
+            backlog_alarm: (cfg.alarms.backlog_readings, cfg.alarms.backlog_age_s),
+            clock: clock.clone(),
+            simulated_clock: simulated,
+            shared: shared.clone(),
+            wake: wake_rx.clone(),
+            shutdown: shutdown_rx.clone(),
+        };
+        tasks.spawn(sender.run());
+    }
+
+    // Housekeeping: missing data, retention.
+    tasks.spawn(housekeeping(runtime.clone(), cfg.clone(), shutdown_rx.clone()));
+
+    // Local API.
+    let listener = tokio::net::TcpListener::bind(cfg.gateway.listen)
+        .await
+        .map_err(|e| GatewayError::Listen { addr: cfg.gateway.listen, detail: e.to_string() })?;
+    let api_addr = listener.local_addr().map_err(|e| GatewayError::Listen { addr: cfg.gateway.listen, detail: e.to_string() })?;
+    let app = api::router(runtime.clone());
+    let mut stop = shutdown_rx.clone();
+    tasks.spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|v| *v).await;
+            })
+            .await;
+    });
+    tracing::info!(gateway = %cfg.gateway.id, points = cfg.points.len(), destinations = cfg.destinations.len(), %api_addr, "gateway started");
+    Ok(GatewayHandle { runtime, api_addr, shutdown, tasks })
+}
+
+/// Receives driver events, in batches, and produces readings.
+async fn collect(rt: Arc<Runtime>, mut events: mpsc::Receiver<DriverEvent>, mut shutdown: watch::Receiver<bool>) {
+    let mut buf = Vec::new();
+    loop {
+        tokio::select! {
+            n = events.recv_many(&mut buf, producer::MAX_PRODUCE_BATCH) => if n == 0 { return },
+            _ = shutdown.wait_for(|v| *v) => return,
+        }
+        let mut items = Vec::with_capacity(buf.len());
+        {
+            let mut s = rt.shared.lock().expect("shared lock");
+            let now = rt.clock.now_ms();
+            for ev in buf.drain(..) {
+                match ev {
+                    DriverEvent::Sample(smp) => {
+                        let Some(p) = rt.points.get(smp.point) else { continue };
+                        if let Some(st) = s.points.get_mut(smp.point) {
+                            st.samples += 1;
+                            st.last_value = Some(smp.value.to_string());
+                            st.last_collected_ms = Some(smp.collected_at_ms);
+                            st.last_error = None;
+                        }
+                        s.alarms.clear(AlarmKind::DriverError, smp.meter.as_str());
+                        s.alarms.clear(AlarmKind::NoData, smp.meter.as_str());
+                        items.push(Item {
+                            meter: smp.meter,
+                            value: smp.value,
+                            unit: p.unit,
+                            timestamp_ms: smp.collected_at_ms,
+                            origin: ReadingOrigin::Online,
+                            stamped_by_gateway: !smp.source_timestamp,
+                            point: Some(smp.point),
+                            kind: p.kind,
+                            range: (p.min, p.max),
+                        });
+                    }
+                    DriverEvent::Error { point, meter, error } => {
+                        let msg = error.to_string();
+                        if let Some(st) = s.points.get_mut(point) {
+                            st.errors += 1;
+                            st.last_error = Some(msg.clone());
+                        }
+                        s.alarms.raise(
+                            AlarmKind::DriverError,
+                            Severity::Warning,
+                            meter.as_str(),
+                            format!("reading meter {meter} failed: {msg}"),
+                            now,
+                        );
+                    }
+                }
+            }
+        }
+        if items.is_empty() {
+            continue;
+        }
+        match rt.produce(items).await {
+            Ok(p) => {
+                for r in &p.refused {
+                    tracing::warn!(meter = %r.meter, reason = %r.reason, "value refused");
+                }
+            }
+            Err(e) => {
+                // The store is unusable (disk full?): nothing was acknowledged; say so loudly.
+                tracing::error!(error = %e, "could not store readings");
+                let now = rt.clock.now_ms();
+                rt.shared.lock().expect("shared lock").alarms.raise(
+                    AlarmKind::DriverError,
+                    Severity::Critical,
+                    "store",
+                    format!("readings could not be stored: {e}; check the disk"),
+                    now,
+                );
+            }
+        }
+    }
+}
+
+/// Raises `no_data` for silent points and prunes readings past retention.
+async fn housekeeping(rt: Arc<Runtime>, cfg: GatewayConfig, mut shutdown: watch::Receiver<bool>) {
+    let retention_ms = i64::from(cfg.gateway.retention_days) * 86_400_000;
+    let names: Vec<String> = cfg.destinations.iter().map(|d| d.name.clone()).collect();
+    let mut last_prune = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(HOUSEKEEPING_INTERVAL) => {}
+            _ = shutdown.wait_for(|v| *v) => return,
+        }
+        let now = rt.clock.now_ms();
+        {
+            let mut guard = rt.shared.lock().expect("shared lock");
+            let s = &mut *guard;
+            for (i, p) in rt.points.iter().enumerate() {
+                let silence_ms = match p.source {
+                    SourceConfig::Mqtt(_) => cfg.alarms.push_silence_s as i64 * 1_000,
+                    _ => p.poll_interval_s as i64 * 1_000 * i64::from(cfg.alarms.no_data_polls),
+                };
+                let last = s.points.get(i).and_then(|st| st.last_collected_ms);
+                let started = rt.clock.started_at_ms();
+                let silent_since = last.unwrap_or(started);
+                if now - silent_since > silence_ms {
+                    s.alarms.raise(
+                        AlarmKind::NoData,
+                        Severity::Critical,
+                        p.meter.as_str(),
+                        format!(
+                            "no value from meter {} since {}; check the meter, its wiring and the driver settings",
+                            p.meter,
+                            time::local_text(silent_since)
+                        ),
+                        now,
+                    );
+                }
+            }
+            clock_alarm(s, now);
+        }
+        if last_prune.elapsed() >= Duration::from_secs(60) {
+            last_prune = std::time::Instant::now();
+            let store = rt.store.clone();
+            let names = names.clone();
+            let cutoff = now - retention_ms;
+            match tokio::task::spawn_blocking(move || store.prune(&names, cutoff)).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!(pruned = n, "readings past retention deleted"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "pruning failed"),
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! One sender per destination (一端双发: each chain has its own durable queue and its own task,
+//! so one chain being down never holds up the other).
+//!
+//! The loop, for one destination:
+//! 1. If a transaction is in flight (recorded in the store before it was sent), follow it: once
+//!    the chain reports it **finalized**, settle each reading (recorded, duplicate, or rejected
+//!    with the chain's reason) and move the cursor past the batch. A node that forgot it (e.g. it
+//!    restarted) gets the same bytes again; a transaction the chain can no longer take (stale
+//!    nonce) is rebuilt with a fresh nonce from the same readings.
+//! 2. Otherwise take the next readings after the cursor, in production order, sign a
+//!    `SubmitReadings` transaction with the next nonce, record it as in flight, and send it.
+//!
+//! Failures back off exponentially with ±50 % jitter, from `min_backoff_ms` to `max_backoff_ms`.
+//! An HTTP 202 is not an acknowledgement; only a finalized receipt is. Readings are never
+//! dropped: a batch refused as a whole is retried until the chain accepts it or an operator acts.
+
+use crate::alarms::{AlarmKind, Severity};
+use crate::config::DestinationConfig;
+use crate::status::Shared;
+use crate::store::{InFlight, Settlement, Store, StoreError};
+use rand::RngExt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use trustmeter_api_client::{ClientError, NodeClient, Submitted, TxStatus};
+use trustmeter_crypto::{SigningKey, sign_tx, tx_hash};
+use trustmeter_meters::Clock;
+use trustmeter_types::{
+    ChainId, DeviceId, ReadingOutcome, RejectCode, Rejection, Transaction, TxBody, TxOutcome, TxPayload, decode, encode,
+};
+
+/// How often the sender refreshes the chain's time and the meters' calibration (gateway real
+/// time).
+pub const REGISTRY_REFRESH: Duration = Duration::from_secs(30);
+
+/// Everything a sender needs.
+pub struct Sender {
+    /// Destination settings.
+    pub cfg: DestinationConfig,
+    /// The node client.
+    pub client: NodeClient,
+    /// The store.
+    pub store: Arc<Store>,
+    /// The gateway's signing key.
+    pub key: Arc<SigningKey>,
+    /// The gateway's device id.
+    pub gateway: DeviceId,
+    /// The meters this gateway reads (for calibration checks).
+    pub meters: Vec<DeviceId>,
+    /// Days of calibration warning.
+    pub calibration_warning_days: u32,
+    /// Backlog alarm thresholds: readings, age (s).
+    pub backlog_alarm: (u64, u64),
+    /// Gateway clock.
+    pub clock: Arc<dyn Clock>,
+    /// Whether the clock is simulated (then it is not compared with the chain's time).
+    pub simulated_clock: bool,
+    /// Shared live state.
+    pub shared: Arc<Mutex<Shared>>,
+    /// Changes when new readings are stored.
+    pub wake: watch::Receiver<u64>,
+    /// Becomes `true` on shutdown.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+#[derive(Debug)]
+enum Step {
+    /// Progress was made; go on at once.
+    Progressed,
+    /// Nothing to do until new readings arrive.
+    Idle,
+    /// Waiting for finality; poll again soon.
+    Waiting,
+    /// Failed; back off.
+    Failed(String),
+}
+
+impl Sender {
+    fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut crate::status::DestinationStatus, &mut crate::alarms::AlarmBoard)) {
+        let mut s = self.shared.lock().expect("shared lock");
+        let s = &mut *s;
+        let d = s.destinations.entry(self.cfg.name.clone()).or_default();
+        f(d, &mut s.alarms);
+    }
+
+    fn raise(&self, kind: AlarmKind, severity: Severity, message: String) {
+        let now = self.now();
+        let name = self.cfg.name.clone();
+        self.update(|_, a| a.raise(kind, severity, &name, message, now));
+    }
+
+    fn clear(&self, kind: AlarmKind) {
+        let name = self.cfg.name.clone();
+        self.update(|_, a| a.clear(kind, &name));
+    }
+
+    /// Runs until shutdown.
+    pub async fn run(mut self) {
+        let mut backoff = self.cfg.min_backoff_ms;
+        let mut chain: Option<(ChainId, trustmeter_types::HashAlg)> = None;
+        let mut next_nonce: Option<u64> = None;
+        let mut last_refresh: Option<std::time::Instant> = None;
+        loop {
+            if *self.shutdown.borrow() {
+                return;
+            }
+            if last_refresh.is_none_or(|t| t.elapsed() >= REGISTRY_REFRESH) && self.refresh(&mut chain).await {
+                last_refresh = Some(std::time::Instant::now());
+            }
+            let step = match &chain {
+                None => Step::Failed("chain not reached yet".into()),
+                Some((c, alg)) => {
+                    let (c, alg) = (c.clone(), *alg);
+                    self.step(&c, alg, &mut next_nonce).await.unwrap_or_else(|e| Step::Failed(e.to_string()))
+                }
+            };
+            self.report_backlog();
+            let wait = match step {
+                Step::Progressed => {
+                    backoff = self.cfg.min_backoff_ms;
+                    self.update(|d, _| d.last_error = None);
+                    continue;
+                }
+                Step::Waiting => Duration::from_millis(self.cfg.poll_ms),
+                Step::Idle => Duration::from_secs(1),
+                Step::Failed(e) => {
+                    tracing::debug!(destination = %self.cfg.name, error = %e, "send failed; backing off");
+                    self.update(|d, _| d.last_error = Some(e.clone()));
+                    let jitter = rand::rng().random_range(0.5..1.5);
+                    let d = Duration::from_millis((backoff as f64 * jitter) as u64);
+                    backoff = (backoff * 2).min(self.cfg.max_backoff_ms);
+                    d
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.wake.changed() => {}
+                _ = self.shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Refreshes the chain id, the clock comparison and the calibration alarms. `false` if the
+    /// chain could not be reached.
+    async fn refresh(&self, chain: &mut Option<(ChainId, trustmeter_types::HashAlg)>) -> bool {
+        let status = match self.client.status().await {
+            Ok(s) => s,
+            Err(e) => {
+                self.raise(
+                    AlarmKind::DestinationUnreachable,
+                    Severity::Critical,
+                    format!("{}; readings queue on disk and are sent when it is back", e),
+                );
+                return false;
+            }
+        };
+        self.clear(AlarmKind::DestinationUnreachable);
+        match ChainId::new(status.chain_id.clone()) {
+            Ok(c) => *chain = Some((c, status.hash_alg)),
+            Err(e) => {
+                tracing::error!(destination = %self.cfg.name, error = %e, "node reports an invalid chain id");
+                return false;
+            }
+        }
+        let chain_id = status.chain_id.clone();
+        self.update(|d, _| d.chain_id = Some(chain_id));
+        if !self.simulated_clock {
+            let now = self.now();
+            let mut s = self.shared.lock().expect("shared lock");
+            s.clock.observe_chain(now, status.finalized_time_ms);
+        }
+        self.check_registry(status.finalized_time_ms).await;
+        true
+    }
+
+    /// Raises calibration and activation alarms from the chain's registry records.
+    async fn check_registry(&self, chain_time_ms: i64) {
+        let now = if self.simulated_clock { self.now() } else { chain_time_ms };
+        let warn_ms = i64::from(self.calibration_warning_days) * 86_400_000;
+        let subject = |m: &DeviceId| format!("{}@{}", m, self.cfg.name);
+        if let Ok(Some(g)) = self.client.gateway(&self.gateway).await {
+            let s = format!("{}@{}", self.gateway, self.cfg.name);
+            let now_ms = self.now();
+            self.update(|_, a| {
+                if g.status == trustmeter_types::DeviceStatus::Active {
+                    a.clear(AlarmKind::DeviceNotActive, &s);
+                } else {
+                    a.raise(
+                        AlarmKind::DeviceNotActive,
+                        Severity::Critical,
+                        &s,
+                        format!("gateway {} is {:?} on {}; a regulator must activate it", g.id, g.status, s),
+                        now_ms,
+                    );
+                }
+            });
+        }
+        for m in &self.meters {
+            let Ok(rec) = self.client.meter(m).await else { return };
+            let s = subject(m);
+            let now_ms = self.now();
+            self.update(|_, a| match rec {
+                None => a.raise(
+                    AlarmKind::DeviceNotActive,
+                    Severity::Critical,
+                    &s,
+                    format!("meter {m} is not registered on this chain; register it (trustmeter tx register-meter)"),
+                    now_ms,
+                ),
+                Some(rec) => {
+                    if rec.status == trustmeter_types::DeviceStatus::Active {
+                        a.clear(AlarmKind::DeviceNotActive, &s);
+                    } else {
+                        a.raise(
+                            AlarmKind::DeviceNotActive,
+                            Severity::Critical,
+                            &s,
+                            format!("meter {m} is {:?}; its readings are rejected until a regulator activates it", rec.status),
+                            now_ms,
+                        );
+                    }
+                    match &rec.calibration {
+                        None => a.raise(
+                            AlarmKind::CalibrationInvalid,
+                            Severity::Critical,
+                            &s,
+                            format!("meter {m} has no calibration certificate on record; its readings are rejected"),
+                            now_ms,
+                        ),
+                        Some(c) if c.valid_until_ms <= now => a.raise(
+                            AlarmKind::CalibrationInvalid,
+                            Severity::Critical,
+                            &s,
+                            format!(
+                                "calibration certificate {} of meter {m} expired on {}; its readings are rejected until a new certificate is recorded",
+                                c.certificate_no,
+                                crate::time::local_text(c.valid_until_ms)
+                            ),
+                            now_ms,
+                        ),
+                        Some(c) => {
+                            a.clear(AlarmKind::CalibrationInvalid, &s);
+                            if c.valid_until_ms - now <= warn_ms {
+                                a.raise(
+                                    AlarmKind::CalibrationExpiring,
+                                    Severity::Warning,
+                                    &s,
+                                    format!(
+                                        "calibration certificate {} of meter {m} expires on {} ({} days); have it recalibrated",
+                                        c.certificate_no,
+                                        crate::time::local_text(c.valid_until_ms),
+                                        (c.valid_until_ms - now) / 86_400_000
+                                    ),
+                                    now_ms,
+                                );
+                            } else {
+                                a.clear(AlarmKind::CalibrationExpiring, &s);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    fn report_backlog(&self) {
+        let Ok(cursor) = self.store.destination(&self.cfg.name) else { return };
+        let Ok(next) = self.store.next_id() else { return };
+        let backlog = next.saturating_sub(1).saturating_sub(cursor.settled_through);
+        let oldest = if backlog > 0 {
+            self.store.get(cursor.settled_through + 1).ok().flatten().map(|r| r.signed.reading.timestamp_ms)
+        } else {
+            None
+        };
+        let in_flight = cursor.in_flight.as_ref().map(|f| f.last_id - f.first_id + 1).unwrap_or(0);
+        let now = self.now();
+        let (max_n, max_age_s) = self.backlog_alarm;
+        let old = oldest.is_some_and(|t| now - t > (max_age_s as i64) * 1_000);
+        let name = self.cfg.name.clone();
+        self.update(|d, a| {
+            d.name = name.clone();
+            d.nodes = self.client.urls().to_vec();
+            d.backlog = backlog;
+            d.oldest_unsettled_ms = oldest;
+            d.acknowledged = cursor.acknowledged;
+            d.rejected = cursor.rejected;
+            d.last_height = cursor.last_height;
+            d.in_flight = in_flight;
+            if backlog > max_n || old {
+                a.raise(
+                    AlarmKind::Backlog,
+                    Severity::Warning,
+                    &name,
+                    format!(
+                        "{backlog} readings wait for {name}, the oldest from {}; check the chain's nodes and the gateway's network",
+                        oldest.map(crate::time::local_text).unwrap_or_default()
+                    ),
+                    now,
+                );
+            } else {
+                a.clear(AlarmKind::Backlog, &name);
+            }
+            if cursor.rejected > 0 {
+                a.raise(
+                    AlarmKind::ReadingsRejected,
+                    Severity::Warning,
+                    &name,
+                    format!(
+                        "{} readings were rejected by {name}; see `trustmeter gateway rejected --destination {name}` for the reasons",
+                        cursor.rejected
+                    ),
+                    now,
+                );
+            }
+        });
+    }
+
+    /// One step of the loop.
+    async fn step(
+        &self,
+        chain: &ChainId,
+        alg: trustmeter_types::HashAlg,
+        next_nonce: &mut Option<u64>,
+    ) -> Result<Step, SendError> {
+        let cursor = self.store.destination(&self.cfg.name)?;
+        if let Some(inf) = cursor.in_flight {
+            return self.follow(chain, inf, next_nonce).await;
+        }
+        let batch = self.store.after(cursor.settled_through, self.cfg.max_batch_readings)?;
+        if batch.is_empty() {
+            return Ok(Step::Idle);
+        }
+        let nonce = match *next_nonce {
+            Some(n) => n,
+            None => self.client.account(&self.key.public_key()).await?.last_nonce + 1,
+        };
+        let first_id = batch[0].0;
+        let last_id = batch[batch.len() - 1].0;
+        debug_assert_eq!(last_id - first_id + 1, batch.len() as u64, "ids are gap-free");
+        let tx = sign_tx(
+            &self.key,
+            TxBody {
+                chain_id: chain.clone(),
+                sender: self.key.public_key(),
+                nonce,
+                payload: TxPayload::SubmitReadings {
+                    gateway: self.gateway.clone(),
+                    readings: batch.into_iter().map(|(_, r)| r.signed).collect(),
+                },
+            },
+        );
+        let inf = InFlight {
+            first_id,
+            last_id,
+            tx_hash: tx_hash(alg, &tx),
+            nonce,
+            tx_bytes: encode(&tx),
+            submitted_at_ms: self.now(),
+        };
+        // Durable before it leaves the gateway: after a crash the same bytes are followed up.
+        self.store.set_in_flight(&self.cfg.name, Some(inf.clone()))?;
+        *next_nonce = Some(nonce + 1);
+        self.submit(&tx, &inf, next_nonce).await
+    }
+
+    async fn submit(&self, tx: &Transaction, inf: &InFlight, next_nonce: &mut Option<u64>) -> Result<Step, SendError> {
+        match self.client.submit(tx).await? {
+            Submitted::Pending(_) => {
+                self.clear(AlarmKind::DestinationRefusing);
+                Ok(Step::Waiting)
+            }
+            Submitted::Rejected(r) => self.refused(inf, r, next_nonce).await,
+        }
+    }
+
+    /// The chain refused the in-flight transaction at admission.
+    async fn refused(&self, inf: &InFlight, r: Rejection, next_nonce: &mut Option<u64>) -> Result<Step, SendError> {
+        match r.code {
+            RejectCode::MempoolFull => Ok(Step::Failed(format!("chain busy: {}", r.message))),
+            RejectCode::StaleNonce => {
+                // Either this very transaction was finalized (then its receipt settles it) or
+                // the nonce was used up: rebuild the batch with a fresh nonce.
+                if let TxStatus::Finalized { height, receipt } = self.client.status_of(&inf.tx_hash).await? {
+                    self.settle(inf, height, receipt.outcome, &receipt.readings)?;
+                    return Ok(Step::Progressed);
+                }
+                *next_nonce = None;
+                self.store.set_in_flight(&self.cfg.name, None)?;
+                Ok(Step::Progressed)
+            }
+            _ => {
+                // Refused as a whole (gateway not active, unknown, bad signature…): nothing in it
+                // is lost; keep the readings and retry, rebuilt, after a backoff.
+                self.raise(
+                    AlarmKind::DestinationRefusing,
+                    Severity::Critical,
+                    format!("{} refuses the gateway's batches: {r}", self.cfg.name),
+                );
+                *next_nonce = None;
+                self.store.set_in_flight(&self.cfg.name, None)?;
+                Ok(Step::Failed(r.to_string()))
+            }
+        }
+    }
+
+    async fn follow(&self, _chain: &ChainId, inf: InFlight, next_nonce: &mut Option<u64>) -> Result<Step, SendError> {
+        match self.client.status_of(&inf.tx_hash).await? {
+            TxStatus::Pending => Ok(Step::Waiting),
+            TxStatus::Finalized { height, receipt } => {
+                *next_nonce = Some(inf.nonce + 1);
+                self.settle(&inf, height, receipt.outcome, &receipt.readings)?;
+                Ok(Step::Progressed)
+            }
+            TxStatus::Rejected(r) => self.refused(&inf, r, next_nonce).await,
+            TxStatus::Unknown => {
+                // The node never got it or forgot it (restart): send the same bytes again.
+                let tx: Transaction = decode(&inf.tx_bytes, trustmeter_types::limits::MAX_TX_BYTES)
+                    .map_err(|e| SendError::Corrupt(e.to_string()))?;
+                self.submit(&tx, &inf, next_nonce).await
+            }
+        }
+    }
+
+    fn settle(
+        &self,
+        inf: &InFlight,
+        height: u64,
+        outcome: TxOutcome,
+        readings: &[ReadingOutcome],
+    ) -> Result<(), SendError> {
+        if let TxOutcome::Rejected(r) = outcome {
+            // Executed but refused as a whole: nothing was recorded; the nonce is used up.
+            self.raise(
+                AlarmKind::DestinationRefusing,
+                Severity::Critical,
+                format!("{} refused a finalized batch as a whole: {r}", self.cfg.name),
+            );
+            self.store.set_in_flight(&self.cfg.name, None)?;
+            return Ok(());
+        }
+        let n = (inf.last_id - inf.first_id + 1) as usize;
+        if readings.len() != n {
+            return Err(SendError::Corrupt(format!("receipt has {} reading outcomes for a batch of {n}", readings.len())));
+        }
+        let outcomes: Vec<(u64, Settlement)> = readings
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let s = match o {
+                    ReadingOutcome::Accepted | ReadingOutcome::Duplicate => Settlement::Acknowledged,
+                    ReadingOutcome::Rejected(r) => Settlement::Rejected(r.clone()),
+                };
+                (inf.first_id + i as u64, s)
+            })
+            .collect();
+        self.store.settle(&self.cfg.name, &outcomes, height)?;
+        let now = self.now();
+        self.update(|d, a| {
+            d.last_settled_ms = Some(now);
+            a.clear(AlarmKind::DestinationRefusing, &d.name.clone());
+        });
+        Ok(())
+    }
+}
+
+/// Why a send step failed.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("inconsistent data: {0}")]
+    Corrupt(String),
+}

@@ -1,0 +1,191 @@
+//! MQTT driver against an embedded rumqttd broker, with a real rumqttc publisher.
+
+mod common;
+
+use common::*;
+use rumqttc::{AsyncClient, MqttOptions, QoS};
+use std::time::Duration;
+use trustmeter_meters::emulator::MqttBroker;
+use trustmeter_meters::limits::MAX_MQTT_PAYLOAD_BYTES;
+use trustmeter_meters::{DriverError, DriverEvent, MqttSource, Scale, SourceConfig};
+use trustmeter_types::{Quantity, RegisterKind, Unit};
+
+async fn publisher(broker: &MqttBroker, id: &str) -> AsyncClient {
+    let mut o = MqttOptions::new(id, "127.0.0.1", broker.local_addr().port());
+    o.set_max_packet_size(4 * MAX_MQTT_PAYLOAD_BYTES, 4 * MAX_MQTT_PAYLOAD_BYTES);
+    let (client, mut eventloop) = AsyncClient::new(o, 64);
+    tokio::spawn(async move {
+        loop {
+            if eventloop.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+    client
+}
+
+fn mqtt(broker: &MqttBroker, topic: &str, field: &str, ts: Option<&str>) -> SourceConfig {
+    SourceConfig::Mqtt(MqttSource {
+        broker: broker.address(),
+        topic: topic.into(),
+        field: field.into(),
+        timestamp_field: ts.map(Into::into),
+        client_id: None,
+    })
+}
+
+/// Publishes `payload` every 100 ms until point `point` reports something: the gateway's
+/// subscription is then in place.
+async fn until_subscribed(run: &mut Run, pubc: &AsyncClient, topic: &str, payload: &str, point: usize) -> DriverEvent {
+    for _ in 0..50 {
+        pubc.publish(topic, QoS::AtLeastOnce, false, payload.as_bytes().to_vec()).await.unwrap();
+        if let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(100), run.rx.recv()).await {
+            let p = match &ev {
+                DriverEvent::Sample(s) => s.point,
+                DriverEvent::Error { point, .. } => *point,
+            };
+            if p == point {
+                return ev;
+            }
+        }
+    }
+    panic!("the driver never subscribed");
+}
+
+async fn publish(c: &AsyncClient, topic: &str, payload: impl Into<Vec<u8>>) {
+    c.publish(topic, QoS::AtLeastOnce, false, payload.into()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn points_pick_their_fields_from_json() {
+    let broker = MqttBroker::start(0).await.unwrap();
+    let mut power = point("P-1", mqtt(&broker, "plant/ws1/meter1", "power", None));
+    power.kind = RegisterKind::Instantaneous;
+    power.unit = Unit::Kilowatt;
+    let mut scaled = point("E-2", mqtt(&broker, "plant/+/meter2", "/raw", Some("/ts")));
+    scaled.scale = Scale::parse("0.01").unwrap();
+    let points = vec![
+        point("E-1", mqtt(&broker, "plant/ws1/meter1", "/energy/total", None)),
+        power,
+        scaled,
+        point("E-3", mqtt(&broker, "plant/#", "/energy/total", Some("time"))),
+    ];
+    let clock = fast_clock();
+    let mut run = run(points, clock.clone());
+    let pubc = publisher(&broker, "test-pub-1").await;
+    until_subscribed(
+        &mut run,
+        &pubc,
+        "plant/ws1/meter1",
+        r#"{"energy":{"total":1},"power":0,"time":"2026-01-05T09:00:00+08:00"}"#,
+        0,
+    )
+    .await;
+    // Drain what the warm-up produced.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while run.rx.try_recv().is_ok() {}
+
+    let before = clock.now_ms();
+    publish(
+        &pubc,
+        "plant/ws1/meter1",
+        r#"{"energy":{"total":1234.56},"power":"87.125","time":"2026-01-05T10:15:00+08:00"}"#,
+    )
+    .await;
+    let s0 = run.sample_with(0, Quantity::from_micros(1_234_560_000), 5).await;
+    assert!(!s0.source_timestamp && s0.collected_at_ms >= before);
+    run.sample_with(1, Quantity::from_micros(87_125_000), 5).await;
+    let s3 = run.sample_with(3, Quantity::from_micros(1_234_560_000), 5).await;
+    assert!(s3.source_timestamp);
+    assert_eq!(s3.collected_at_ms, MONDAY_MS + (10 * 60 + 15) * 60_000);
+
+    // Wildcard topic, nested pointer, integer Unix-ms timestamp, scale 0.01.
+    publish(&pubc, "plant/ws2/meter2", r#"{"raw":123456,"ts":1767580200000,"energy":{"total":5}}"#).await;
+    let s2 = run.sample_of(2, 5).await;
+    assert_eq!(s2.value, Quantity::from_micros(1_234_560_000));
+    assert_eq!((s2.collected_at_ms, s2.source_timestamp), (1_767_580_200_000, true));
+    // The same message also matches plant/# but has no "time" field: an error naming it.
+    match run.error_of(3, 5).await {
+        DriverError::Payload { topic, field, reason } => {
+            assert_eq!((topic.as_str(), field.as_str()), ("plant/ws2/meter2", "time"));
+            assert!(reason.contains("missing"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_missing_and_oversize_messages_are_errors() {
+    let broker = MqttBroker::start(0).await.unwrap();
+    let points = vec![
+        point("E-1", mqtt(&broker, "site/m1", "/energy/total", None)),
+        point("E-2", mqtt(&broker, "site/m1", "total", Some("/ts"))),
+    ];
+    let mut run = run(points, fast_clock());
+    let pubc = publisher(&broker, "test-pub-2").await;
+    until_subscribed(&mut run, &pubc, "site/m1", r#"{"energy":{"total":1},"total":1,"ts":1767580200000}"#, 0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while run.rx.try_recv().is_ok() {}
+
+    publish(&pubc, "site/m1", "this is not json").await;
+    for (i, field) in [(0, "/energy/total"), (1, "total")] {
+        let e = run.error_of(i, 5).await;
+        let text = e.to_string();
+        assert!(text.contains("\"site/m1\"") && text.contains(field) && text.contains("not valid JSON"), "{text}");
+    }
+
+    publish(&pubc, "site/m1", r#"{"energy":{},"total":"12,5","ts":1767580200000}"#).await;
+    let e0 = run.error_of(0, 5).await;
+    assert!(e0.to_string().contains("missing"), "{e0}");
+    let e1 = run.error_of(1, 5).await;
+    assert!(e1.to_string().contains("not a decimal number"), "{e1}");
+
+    publish(&pubc, "site/m1", r#"{"energy":{"total":true},"total":1,"ts":1767580200}"#).await;
+    assert!(run.error_of(0, 5).await.to_string().contains("boolean"));
+    assert!(run.error_of(1, 5).await.to_string().contains("seconds"));
+
+    // One byte over the limit, otherwise valid JSON.
+    let head = r#"{"energy":{"total":1},"total":1,"ts":1767580200000,"pad":""#;
+    let pad = MAX_MQTT_PAYLOAD_BYTES + 1 - head.len() - 2;
+    let big = format!("{head}{}\"}}", "x".repeat(pad));
+    assert_eq!(big.len(), MAX_MQTT_PAYLOAD_BYTES + 1);
+    publish(&pubc, "site/m1", big).await;
+    for i in 0..2 {
+        match run.error_of(i, 5).await {
+            DriverError::PayloadTooLarge { topic, size, max } => {
+                assert_eq!(
+                    (topic.as_str(), size, max),
+                    ("site/m1", MAX_MQTT_PAYLOAD_BYTES + 1, MAX_MQTT_PAYLOAD_BYTES)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The connection survived: a good message still arrives.
+    publish(&pubc, "site/m1", r#"{"energy":{"total":"7.000001"},"total":8,"ts":1767580200000}"#).await;
+    run.sample_with(0, Quantity::from_micros(7_000_001), 5).await;
+    run.sample_with(1, Quantity::from_micros(8_000_000), 5).await;
+    run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_broker_is_reported_and_retried() {
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let src = SourceConfig::Mqtt(MqttSource {
+        broker: format!("127.0.0.1:{port}"),
+        topic: "x".into(),
+        field: "v".into(),
+        timestamp_field: None,
+        client_id: Some("gw-test".into()),
+    });
+    let mut run = run(vec![point("E-1", src)], fast_clock());
+    for _ in 0..2 {
+        match run.error_of(0, 5).await {
+            DriverError::Mqtt { broker, .. } => assert_eq!(broker, format!("127.0.0.1:{port}")),
+            other => panic!("{other:?}"),
+        }
+    }
+    run.stop().await;
+}
