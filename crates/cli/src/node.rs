@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use trustmeter_chain::devnet::Devnet;
 use trustmeter_chain::engine::Timeouts;
+use trustmeter_keystore::{KeyFile, KeyMeta};
 use trustmeter_node::config::{NodeConfig, load_genesis, load_validator_key, validator_key_hex, write_private};
 use trustmeter_node::{NodeSpec, start_node};
 
@@ -85,13 +86,12 @@ pub fn init(args: &InitArgs, genesis_time_ms: i64) -> Result<Devnet> {
         all.push((format!("enterprise-{i}"), e));
     }
     for (label, m) in all {
-        let v = serde_json::json!({
-            "organisation": m.org,
-            "public_key": m.key.public_key(),
-            "scheme": "ed25519",
-            "secret_hex": hex::encode(m.key.secret_bytes()),
-        });
-        write_private(&members.join(format!("{label}.json")), &serde_json::to_string_pretty(&v)?)?;
+        // Key files in the clear: a local devnet's keys are derived from a seed anyway. Re-running
+        // init rewrites the whole consortium, so the files are replaced.
+        let path = members.join(format!("{label}.json"));
+        let meta = KeyMeta { organisation: Some(m.org.id.clone()), device: None };
+        KeyFile::write(&path, &m.key, &format!("{label} account"), &meta, None, true)
+            .with_context(|| format!("writing member key file {}", path.display()))?;
     }
     Ok(devnet)
 }
@@ -115,7 +115,10 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
                     args.dir.join(format!("validator-{i}/node.toml")).display()
                 );
             }
-            println!("  accounts: {} (keep these secret)", args.dir.join("members").display());
+            println!(
+                "  accounts: {} (key files in the clear, for a local devnet only; use them with `trustmeter tx --key`)",
+                args.dir.join("members").display()
+            );
             Ok(())
         }
         NodeCommand::Run { config } => {
