@@ -16,6 +16,8 @@ use trustmeter_state::exec::BlockContext;
 use trustmeter_state::{SignatureVerdicts, State, build_block};
 use trustmeter_types::{KeyScheme, ReadingSigner, Transaction, TxPayload};
 
+mod gateway;
+
 /// Benchmarks.
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -51,11 +53,38 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 256)]
         mib: usize,
     },
+    /// Readings signed and persisted per second by one gateway's producer at batch sizes 1, 100,
+    /// 1000 and 8192, against Ed25519 signing alone and durable redb commits alone; and the
+    /// memory of a running gateway with 10 000 points whose chain is unreachable.
+    Gateway {
+        /// Meters the throughput readings are spread over.
+        #[arg(long, default_value_t = 10_000)]
+        meters: usize,
+        /// Readings per meter offered at each batch size (readings = meters × rounds).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Time budget of each throughput measurement, in seconds (batch size 1 is fsync-bound).
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Points of the gateway whose memory is measured.
+        #[arg(long, default_value_t = 10_000)]
+        points: usize,
+        /// How long that gateway runs, in seconds.
+        #[arg(long, default_value_t = 20)]
+        run_seconds: u64,
+    },
 }
 
 /// Runs a benchmark.
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
+        BenchCommand::Gateway { meters, rounds, seconds, points, run_seconds } => gateway::run(gateway::Options {
+            meters,
+            rounds,
+            budget: std::time::Duration::from_secs(seconds),
+            points,
+            run: std::time::Duration::from_secs(run_seconds),
+        }),
         BenchCommand::Ingest { meters, intervals, batch, hash, key_scheme } => {
             ingest(meters, intervals, batch, DevnetCrypto { hash, account_scheme: key_scheme })
         }

@@ -11,16 +11,14 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use commonware_runtime::{Runner, Supervisor};
 use futures::StreamExt;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use trustmeter_chain::devnet::Devnet;
 use trustmeter_chain::engine::Timeouts;
-use trustmeter_crypto::tx_hash;
+use trustmeter_gateway::config::GatewayConfig;
 use trustmeter_node::{NodeSpec, RunningNode, start_node};
 use trustmeter_plant::{Plant, PlantConfig, TxSigner};
-use trustmeter_gateway::config::GatewayConfig;
 use trustmeter_types::{Hash32, Transaction, TxPayload, encode};
 
 /// Options of `trustmeter demo`.
@@ -73,15 +71,12 @@ fn now_ms() -> i64 {
 struct Submitter {
     http: reqwest::Client,
     apis: Vec<String>,
-    sent: Arc<Mutex<HashMap<Hash32, Instant>>>,
 }
 
 impl Submitter {
     async fn submit(&self, tx: &Transaction) -> Result<Hash32> {
         let i = tx.body.sender.bytes.iter().fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(*b as usize))
             % self.apis.len();
-        let h = tx_hash(tx);
-        self.sent.lock().expect("lock").insert(h, Instant::now());
         let resp = self
             .http
             .post(format!("{}/v1/transactions", self.apis[i]))
@@ -92,8 +87,13 @@ impl Submitter {
             .context("posting a transaction")?;
         if !resp.status().is_success() {
             let body = resp.text().await.unwrap_or_default();
-            bail!("transaction {} refused: {body}", h);
+            bail!("transaction {} refused: {body}", tx.body.payload.kind());
         }
+        let v: serde_json::Value = resp.json().await.context("submission answer")?;
+        let h = v["tx_hash"]
+            .as_str()
+            .and_then(|h| Hash32::from_hex(h).ok())
+            .context("submission answer without tx_hash")?;
         Ok(h)
     }
 
@@ -179,7 +179,7 @@ async fn start_chain(
     }
     let apis: Vec<String> = nodes.iter().map(|n| format!("http://{}", n.api_addr)).collect();
     println!("chain {chain_id}: {validators} validators; API {}/v1/status (OpenAPI {}/openapi.json)", apis[0], apis[0]);
-    let submitter = Submitter { http: reqwest::Client::new(), apis, sent: Arc::new(Mutex::new(HashMap::new())) };
+    let submitter = Submitter { http: reqwest::Client::new(), apis };
     // Statistics from validator 0's finalized blocks.
     let stats = Arc::new(Mutex::new(Stats::default()));
     let (sink, mut rx) = futures::channel::mpsc::unbounded();
@@ -202,13 +202,20 @@ async fn start_chain(
 /// Onboards the plant's gateway (with key `gateway_key`) and meters on `chain`: the enterprise
 /// registers, the metrology authority calibrates, the regulator activates (meters first, the
 /// gateway last).
-async fn onboard(chain: &DemoChain, plant: &Plant, gateway_key: &trustmeter_types::PublicKey, cal: (i64, i64)) -> Result<()> {
+async fn onboard(
+    chain: &DemoChain,
+    plant: &Plant,
+    gateway_key: &trustmeter_types::PublicKey,
+    cal: (i64, i64),
+) -> Result<()> {
     let d = &chain.devnet;
     let id = d.genesis.chain_id.clone();
     let sub = &chain.submitter;
     let mut ent = TxSigner::new(d.enterprises[0].key.clone(), id.clone(), 1);
     let h = sub
-        .submit(&ent.sign(TxPayload::RegisterGateway { id: plant.gateway_id().clone(), public_key: gateway_key.clone() }))
+        .submit(
+            &ent.sign(TxPayload::RegisterGateway { id: plant.gateway_id().clone(), public_key: gateway_key.clone() }),
+        )
         .await?;
     sub.wait_finalized(&[h], "gateway registration").await?;
     let mut hs = Vec::new();
@@ -232,10 +239,22 @@ async fn onboard(chain: &DemoChain, plant: &Plant, gateway_key: &trustmeter_type
 
 /// The gateway's config for the plant: one simulator point per meter, polled every 15 minutes
 /// of simulated time, sent to every chain.
-fn gateway_config(plant: &Plant, dir: &std::path::Path, chains: &[DemoChain], args: &DemoArgs, start_ms: i64) -> Result<GatewayConfig> {
+fn gateway_config(
+    plant: &Plant,
+    dir: &std::path::Path,
+    chains: &[DemoChain],
+    args: &DemoArgs,
+    start_ms: i64,
+) -> Result<GatewayConfig> {
     use std::fmt::Write as _;
     let mut t = String::new();
-    writeln!(t, "[gateway]\nid = \"{}\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"", plant.gateway_id(), dir.join("gateway").display(), args.gateway_port)?;
+    writeln!(
+        t,
+        "[gateway]\nid = \"{}\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"",
+        plant.gateway_id(),
+        dir.join("gateway").display(),
+        args.gateway_port
+    )?;
     writeln!(t, "simulation_speed = {}\nsimulation_start_ms = {start_ms}", args.speed as f64 * 900.0)?;
     // Simulated time runs hours per second: an hour-old backlog is normal while replaying.
     writeln!(t, "\n[alarms]\nbacklog_age_s = 604800")?;
@@ -271,7 +290,13 @@ pub fn run(args: DemoArgs) -> Result<()> {
     }
     std::fs::create_dir_all(&dir)?;
     anyhow::ensure!((1..=2).contains(&args.chains), "--chains is 1 (provincial) or 2 (provincial and national)");
-    println!("Trustmeter demo: {} chain(s) of {} validators, a {}-meter plant behind one gateway; data in {}", args.chains, args.validators, args.meters, dir.display());
+    println!(
+        "Trustmeter demo: {} chain(s) of {} validators, a {}-meter plant behind one gateway; data in {}",
+        args.chains,
+        args.validators,
+        args.meters,
+        dir.display()
+    );
 
     let runner = commonware_runtime::tokio::Runner::new(
         commonware_runtime::tokio::Config::new().with_storage_directory(dir.join("consensus")),

@@ -165,8 +165,9 @@ pub fn load_key(cfg: &GatewayConfig) -> Result<trustmeter_crypto::SigningKey> {
         None => None,
     };
     let path = cfg.key_path();
-    let (key, info) = KeyFile::load(&path, pass.as_ref().map(|p| p.as_str()))
-        .with_context(|| format!("loading the gateway key {}; create it with `trustmeter gateway init`", path.display()))?;
+    let (key, info) = KeyFile::load(&path, pass.as_ref().map(|p| p.as_str())).with_context(|| {
+        format!("loading the gateway key {}; create it with `trustmeter gateway init`", path.display())
+    })?;
     if let Some(d) = &info.meta.device
         && d != &cfg.gateway.id
     {
@@ -181,7 +182,9 @@ fn print_status(s: &StatusReport) {
     println!(
         "store     {} readings{}; next id {}",
         s.stored_readings,
-        s.oldest_stored_ms.map(|t| format!(", oldest from {}", trustmeter_gateway::time::local_text(t))).unwrap_or_default(),
+        s.oldest_stored_ms
+            .map(|t| format!(", oldest from {}", trustmeter_gateway::time::local_text(t)))
+            .unwrap_or_default(),
         s.next_id
     );
     println!("\nDESTINATION   CHAIN          BACKLOG  IN FLIGHT  ACKED      REJECTED  HEIGHT    LAST ERROR");
@@ -198,7 +201,9 @@ fn print_status(s: &StatusReport) {
             d.last_error.as_deref().unwrap_or("-")
         );
     }
-    println!("\nMETER                                    DRIVER     LAST VALUE         AT                    SAMPLES  ERRORS");
+    println!(
+        "\nMETER                                    DRIVER     LAST VALUE         AT                    SAMPLES  ERRORS"
+    );
     for p in &s.points {
         println!(
             "{:<40} {:<10} {:>14} {:<4} {:<20} {:>8} {:>7}{}",
@@ -232,7 +237,8 @@ async fn run_async(cmd: GatewayCommand) -> Result<()> {
     match cmd {
         GatewayCommand::Init { config, scheme } => {
             let cfg = load(&config)?;
-            let scheme = KeyScheme::from_name(&scheme).with_context(|| format!("unknown scheme {scheme:?}; use ed25519 or sm2"))?;
+            let scheme = KeyScheme::from_name(&scheme)
+                .with_context(|| format!("unknown scheme {scheme:?}; use ed25519 or sm2"))?;
             let pass = match &cfg.gateway.passphrase_env {
                 Some(var) => Some(trustmeter_keystore::passphrase_from_env(var)?),
                 None => None,
@@ -240,8 +246,14 @@ async fn run_async(cmd: GatewayCommand) -> Result<()> {
             std::fs::create_dir_all(&cfg.gateway.data_dir)?;
             let path = cfg.key_path();
             let meta = KeyMeta { organisation: None, device: Some(cfg.gateway.id.clone()) };
-            let key = KeyFile::generate(&path, scheme, &format!("gateway {}", cfg.gateway.id), &meta, pass.as_ref().map(|p| p.as_str()))
-                .with_context(|| format!("writing {}", path.display()))?;
+            let key = KeyFile::generate(
+                &path,
+                scheme,
+                &format!("gateway {}", cfg.gateway.id),
+                &meta,
+                pass.as_ref().map(|p| p.as_str()),
+            )
+            .with_context(|| format!("writing {}", path.display()))?;
             println!("generated the device key of gateway {} in {}", cfg.gateway.id, path.display());
             println!("public key: {}", key.public_key().to_text());
             println!(
@@ -274,7 +286,8 @@ async fn run_async(cmd: GatewayCommand) -> Result<()> {
         }
         GatewayCommand::Status { config, json } => {
             let cfg = load(&config)?;
-            let resp = http()?.get(format!("{}/status", base_url(&cfg))).send().await.with_context(|| not_running(&cfg))?;
+            let resp =
+                http()?.get(format!("{}/status", base_url(&cfg))).send().await.with_context(|| not_running(&cfg))?;
             let s: StatusReport = answer(resp).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
@@ -318,7 +331,9 @@ async fn run_async(cmd: GatewayCommand) -> Result<()> {
                 if a.format == "json" {
                     serde_json::to_string_pretty(&rows)?
                 } else {
-                    let mut out = String::from("METER                                      SEQ  LOCAL TIME           VALUE            ORIGIN   FLAGS\n");
+                    let mut out = String::from(
+                        "METER                                      SEQ  LOCAL TIME           VALUE            ORIGIN   FLAGS\n",
+                    );
                     for r in &rows {
                         out.push_str(&format!(
                             "{:<40} {:>6}  {}  {:>14} {:<4} {:<8} {}{}\n",
@@ -406,7 +421,10 @@ async fn report_produced(resp: reqwest::Response) -> Result<()> {
         bail!("refused: {}", e.as_str().unwrap_or_default());
     }
     let stored = v["ids"].as_array().map(|a| a.len()).unwrap_or(0);
-    println!("stored {stored} readings (signed; they are sent to every destination), {} duplicates skipped", v["duplicates"]);
+    println!(
+        "stored {stored} readings (signed; they are sent to every destination), {} duplicates skipped",
+        v["duplicates"]
+    );
     if let Some(refused) = v["refused"].as_array() {
         for r in refused {
             println!("refused {} at {}: {}", r["meter"], r["timestamp_ms"], r["reason"].as_str().unwrap_or_default());

@@ -3,11 +3,15 @@
 //! - `demo`: a 4-validator consortium on loopback with a simulated plant feeding it.
 //! - `node init` / `node run`: write a local consortium's files; run one validator.
 //! - `verify`: check a reading's proof bundle offline.
+//! - `keys` / `tx`: generate keys on this machine; sign and submit registry transactions.
 //! - `bench ingest`: readings/s through admission and execution against the Ed25519 batch limit.
 
 mod bench;
 mod demo;
+mod gateway;
+mod keys;
 mod node;
+mod tx;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -37,6 +41,15 @@ enum Command {
         #[arg(long)]
         genesis: Option<PathBuf>,
     },
+    /// The enterprise gateway (trusted terminal): init its key, run it, query it.
+    #[command(subcommand)]
+    Gateway(gateway::GatewayCommand),
+    /// Generate a key on this machine, or show a key file's public part.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Sign a registry transaction with a key file, submit it and wait for finality.
+    #[command(subcommand)]
+    Tx(tx::TxCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -45,7 +58,10 @@ enum Command {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let default_level = match &cli.command {
-        Command::Demo(_) | Command::Node(_) => "warn,trustmeter=info,trustmeter_node=info",
+        Command::Demo(_) => "warn,trustmeter=info,trustmeter_node=info,trustmeter_meters=error",
+        Command::Node(_) | Command::Gateway(gateway::GatewayCommand::Run { .. }) => {
+            "warn,trustmeter=info,trustmeter_node=info,trustmeter_gateway=info"
+        }
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -59,6 +75,9 @@ fn main() -> Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Node(cmd) => node::run(cmd),
         Command::Verify { proof, genesis } => verify(proof, genesis),
+        Command::Gateway(cmd) => gateway::run(cmd),
+        Command::Keys(cmd) => keys::run(cmd),
+        Command::Tx(cmd) => tx::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use trustmeter_chain::devnet::{Devnet, DevnetCrypto};
 use trustmeter_chain::engine::Timeouts;
+use trustmeter_keystore::{KeyFile, KeyMeta};
 use trustmeter_node::config::{NodeConfig, load_genesis, load_validator_key, validator_key_hex, write_private};
 use trustmeter_node::{NodeSpec, start_node};
 use trustmeter_types::{HashAlg, KeyScheme};
@@ -101,13 +102,12 @@ pub fn init(args: &InitArgs, genesis_time_ms: i64) -> Result<Devnet> {
         all.push((format!("enterprise-{i}"), e));
     }
     for (label, m) in all {
-        let v = serde_json::json!({
-            "organisation": m.org,
-            "public_key": m.key.public_key(),
-            "scheme": m.key.scheme(),
-            "secret_hex": hex::encode(m.key.secret_bytes()),
-        });
-        write_private(&members.join(format!("{label}.json")), &serde_json::to_string_pretty(&v)?)?;
+        // Key files in the clear: a local devnet's keys are derived from a seed anyway. Re-running
+        // init rewrites the whole consortium, so the files are replaced.
+        let path = members.join(format!("{label}.json"));
+        let meta = KeyMeta { organisation: Some(m.org.id.clone()), device: None };
+        KeyFile::write(&path, &m.key, &format!("{label} account"), &meta, None, true)
+            .with_context(|| format!("writing member key file {}", path.display()))?;
     }
     Ok(devnet)
 }
@@ -133,7 +133,10 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
                     args.dir.join(format!("validator-{i}/node.toml")).display()
                 );
             }
-            println!("  accounts: {} (keep these secret)", args.dir.join("members").display());
+            println!(
+                "  accounts: {} (key files in the clear, for a local devnet only; use them with `trustmeter tx --key`)",
+                args.dir.join("members").display()
+            );
             Ok(())
         }
         NodeCommand::Run { config } => {
@@ -182,7 +185,6 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
 mod tests {
     use super::*;
     use clap::Parser;
-    use trustmeter_crypto::SigningKey;
     use trustmeter_types::PublicKey;
 
     #[derive(Parser)]
@@ -212,13 +214,9 @@ mod tests {
         assert_eq!(genesis.params.hash, HashAlg::Sm3);
         assert!(genesis.accounts.iter().all(|a| a.public_key.scheme == KeyScheme::Sm2));
         // Member key files restore to the keys genesis names.
-        let member: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.path().join("members/regulator.json")).unwrap()).unwrap();
-        assert_eq!(member["scheme"], "sm2");
-        let key =
-            SigningKey::from_secret(KeyScheme::Sm2, &hex::decode(member["secret_hex"].as_str().unwrap()).unwrap())
-                .unwrap();
-        let public: PublicKey = serde_json::from_value(member["public_key"].clone()).unwrap();
+        let (key, info) = KeyFile::load(&dir.path().join("members/regulator.json"), None).unwrap();
+        assert_eq!(info.scheme, KeyScheme::Sm2);
+        let public: PublicKey = info.public_key.clone();
         assert_eq!(key.public_key(), public);
         assert!(genesis.accounts.iter().any(|a| a.public_key == public));
     }

@@ -262,7 +262,9 @@ async fn manual(State(rt): State<Arc<Runtime>>, Json(m): Json<ManualEntry>) -> R
 
 fn produce_answer(r: Result<Produced, crate::GatewayError>) -> Response {
     match r {
-        Ok(p) if !p.refused.is_empty() && p.ids.is_empty() => (StatusCode::UNPROCESSABLE_ENTITY, Json(p)).into_response(),
+        Ok(p) if !p.refused.is_empty() && p.ids.is_empty() => {
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(p)).into_response()
+        }
         Ok(p) => Json(p).into_response(),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
     }

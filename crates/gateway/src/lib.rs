@@ -145,11 +145,10 @@ impl Runtime {
             clock_alarm(&mut s, now);
             suspect
         };
-        let produced = tokio::task::spawn_blocking(move || {
-            producer.lock().expect("producer lock").produce(items, now, suspect)
-        })
-        .await
-        .map_err(|e| GatewayError::Task(e.to_string()))??;
+        let produced =
+            tokio::task::spawn_blocking(move || producer.lock().expect("producer lock").produce(items, now, suspect))
+                .await
+                .map_err(|e| GatewayError::Task(e.to_string()))??;
         if let Some(last) = produced.ids.last() {
             self.wake.send_replace(*last);
         }
@@ -334,7 +333,8 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
     let listener = tokio::net::TcpListener::bind(cfg.gateway.listen)
         .await
         .map_err(|e| GatewayError::Listen { addr: cfg.gateway.listen, detail: e.to_string() })?;
-    let api_addr = listener.local_addr().map_err(|e| GatewayError::Listen { addr: cfg.gateway.listen, detail: e.to_string() })?;
+    let api_addr =
+        listener.local_addr().map_err(|e| GatewayError::Listen { addr: cfg.gateway.listen, detail: e.to_string() })?;
     let app = api::router(runtime.clone());
     let mut stop = shutdown_rx.clone();
     tasks.spawn(async move {

@@ -165,11 +165,7 @@ impl Producer {
                 it.meter.clone(),
                 MeterCursor { last_seq: cursor.last_seq + 1, last_timestamp_ms: it.timestamp_ms, last_value: it.value },
             );
-            batch.push(NewReading {
-                interval_start_ms: grid_boundary(it.timestamp_ms),
-                signed,
-                stored_at_ms: now_ms,
-            });
+            batch.push(NewReading { interval_start_ms: grid_boundary(it.timestamp_ms), signed, stored_at_ms: now_ms });
         }
         if !batch.is_empty() {
             out.ids = self.store.append(&batch)?;

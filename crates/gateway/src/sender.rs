@@ -444,7 +444,10 @@ impl Sender {
         }
         let n = (inf.last_id - inf.first_id + 1) as usize;
         if readings.len() != n {
-            return Err(SendError::Corrupt(format!("receipt has {} reading outcomes for a batch of {n}", readings.len())));
+            return Err(SendError::Corrupt(format!(
+                "receipt has {} reading outcomes for a batch of {n}",
+                readings.len()
+            )));
         }
         let outcomes: Vec<(u64, Settlement)> = readings
             .iter()

@@ -129,7 +129,9 @@ impl From<Alarm> for AlarmView {
 pub fn clock_text(s: ClockState) -> String {
     match s {
         ClockState::Good => "good".into(),
-        ClockState::Jumped(ms) => format!("jumped by {ms} ms; readings are flagged clock_suspect until a chain confirms the time"),
+        ClockState::Jumped(ms) => {
+            format!("jumped by {ms} ms; readings are flagged clock_suspect until a chain confirms the time")
+        }
         ClockState::Drifted(ms) => format!("{ms} ms off the chains' time; readings are flagged clock_suspect; fix NTP"),
     }
 }

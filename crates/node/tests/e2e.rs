@@ -11,276 +11,25 @@
 //! Every transaction of one sender goes to the same validator (nonces increase strictly per
 //! sender and mempools are per node), as the demo's submitter does.
 
-use anyhow::{Context as _, Result, bail, ensure};
-use commonware_runtime::{Runner as _, Supervisor as _};
+use anyhow::{Context as _, Result, ensure};
+use commonware_runtime::Runner as _;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use trustmeter_chain::devnet::{Devnet, DevnetCrypto, Member, credit_code};
-use trustmeter_chain::engine::Timeouts;
 use trustmeter_client::{ProofBundle, verify};
 use trustmeter_crypto::{HashAlg, SigningKey, sign_reading, tx_hash};
-use trustmeter_node::{NodeSpec, start_node};
 use trustmeter_plant::{Plant, PlantConfig, TxSigner};
 use trustmeter_types::{
-    ChainId, DeviceId, Genesis, Hash32, KeyScheme, PublicKey, Reading, ReadingOrigin, ReadingSigner, SignedReading,
-    Transaction, TxPayload, encode,
+    ChainId, DeviceId, Genesis, KeyScheme, Reading, ReadingOrigin, ReadingSigner, SignedReading, Transaction, TxPayload,
 };
 
-const VALIDATORS: usize = 4;
-/// Longest wait for anything the chain should do (a block, a receipt, a catch-up).
-const PATIENCE: Duration = Duration::from_secs(60);
+mod common;
+
+use common::*;
+
 const INTERVAL_MS: i64 = 15 * 60_000;
 const DAY_MS: i64 = 86_400_000;
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
-}
-
-fn init_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
-        .with_test_writer()
-        .try_init();
-}
-
-/// Free loopback addresses: bind port 0, note the port, drop the listener.
-fn free_addrs(n: usize) -> Vec<SocketAddr> {
-    let listeners: Vec<TcpListener> =
-        (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port")).collect();
-    listeners.iter().map(|l| l.local_addr().expect("local address")).collect()
-}
-
-fn u64_of(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("expected an unsigned integer, found {v}"))
-}
-
-/// A consortium's files and addresses: the same across restarts.
-struct Cluster {
-    dir: tempfile::TempDir,
-    devnet: Devnet,
-    p2p: Vec<SocketAddr>,
-    api: Vec<SocketAddr>,
-}
-
-impl Cluster {
-    fn new(chain_id: &str, seed: u64) -> Self {
-        Self::with_crypto(chain_id, seed, DevnetCrypto::default())
-    }
-
-    fn with_crypto(chain_id: &str, seed: u64, crypto: DevnetCrypto) -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let addrs = free_addrs(2 * VALIDATORS);
-        let (p2p, api) = addrs.split_at(VALIDATORS);
-        let mut devnet = Devnet::with_crypto(chain_id, VALIDATORS, 1, seed, now_ms(), 0, crypto);
-        for (v, addr) in devnet.genesis.validators.iter_mut().zip(p2p) {
-            v.p2p_address = addr.to_string();
-        }
-        Cluster { dir, devnet, p2p: p2p.to_vec(), api: api.to_vec() }
-    }
-
-    fn genesis(&self) -> &Genesis {
-        &self.devnet.genesis
-    }
-
-    fn index_path(&self, i: usize) -> PathBuf {
-        self.dir.path().join(format!("validator-{i}-index.redb"))
-    }
-
-    fn runner(&self) -> commonware_runtime::tokio::Runner {
-        commonware_runtime::tokio::Runner::new(
-            commonware_runtime::tokio::Config::new().with_storage_directory(self.dir.path().join("consensus")),
-        )
-    }
-
-    /// Starts every validator in `ctx` and returns a client for their APIs.
-    async fn start(&self, ctx: commonware_runtime::tokio::Context) -> Result<Api> {
-        let mut urls = Vec::new();
-        for (i, key) in self.devnet.validator_keys.iter().enumerate() {
-            let spec = NodeSpec {
-                name: format!("validator-{i}"),
-                genesis: self.devnet.genesis.clone(),
-                key: key.clone(),
-                p2p_listen: self.p2p[i],
-                api_listen: self.api[i],
-                index_path: self.index_path(i),
-                allow_private_ips: true,
-                timeouts: Timeouts::default(),
-            };
-            let node = start_node(ctx.child("node").with_attribute("index", i), spec)
-                .await
-                .with_context(|| format!("starting validator {i}"))?;
-            ensure!(
-                node.api_addr == self.api[i],
-                "validator {i} API bound {} instead of {}",
-                node.api_addr,
-                self.api[i]
-            );
-            urls.push(format!("http://{}", node.api_addr));
-        }
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?;
-        Ok(Api { http, urls, alg: self.devnet.genesis.params.hash })
-    }
-}
-
-/// How a transaction is posted.
-#[derive(Clone, Copy, Debug)]
-enum Encoding {
-    Json,
-    Binary,
-}
-
-/// The HTTP API of every validator.
-#[derive(Clone)]
-struct Api {
-    http: reqwest::Client,
-    urls: Vec<String>,
-    /// The chain's hash algorithm, for transaction ids.
-    alg: HashAlg,
-}
-
-impl Api {
-    /// The validator a sender's transactions always go to.
-    fn home(&self, sender: &PublicKey) -> usize {
-        sender.bytes.iter().fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(*b as usize)) % self.urls.len()
-    }
-
-    async fn json_of(resp: reqwest::Response, what: &str) -> Result<(u16, Value)> {
-        let status = resp.status().as_u16();
-        let text = resp.text().await.with_context(|| format!("{what}: reading the body"))?;
-        let v =
-            serde_json::from_str(&text).with_context(|| format!("{what}: HTTP {status} body is not JSON: {text}"))?;
-        Ok((status, v))
-    }
-
-    async fn get(&self, node: usize, path: &str) -> Result<(u16, Value)> {
-        let what = format!("GET {path} on validator {node}");
-        let resp = self.http.get(format!("{}{path}", self.urls[node])).send().await.with_context(|| what.clone())?;
-        Self::json_of(resp, &what).await
-    }
-
-    async fn get_ok(&self, node: usize, path: &str) -> Result<Value> {
-        let (status, v) = self.get(node, path).await?;
-        ensure!(status == 200, "GET {path} on validator {node}: HTTP {status}: {v}");
-        Ok(v)
-    }
-
-    async fn post(&self, node: usize, content_type: &str, body: Vec<u8>) -> Result<(u16, Value)> {
-        let what = format!("POST /v1/transactions on validator {node}");
-        let resp = self
-            .http
-            .post(format!("{}/v1/transactions", self.urls[node]))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .with_context(|| what.clone())?;
-        Self::json_of(resp, &what).await
-    }
-
-    /// Posts a transaction to its sender's validator.
-    async fn post_tx(&self, tx: &Transaction, encoding: Encoding) -> Result<(u16, Value)> {
-        let node = self.home(&tx.body.sender);
-        match encoding {
-            Encoding::Json => self.post(node, "application/json", serde_json::to_vec(tx)?).await,
-            Encoding::Binary => self.post(node, "application/octet-stream", encode(tx)).await,
-        }
-    }
-
-    /// Posts a transaction that must be admitted.
-    async fn submit(&self, tx: &Transaction, encoding: Encoding) -> Result<Hash32> {
-        let h = tx_hash(self.alg, tx);
-        let (status, v) = self.post_tx(tx, encoding).await?;
-        ensure!(
-            status == 202,
-            "{} transaction {h} ({encoding:?}) not admitted: HTTP {status}: {v}",
-            tx.body.payload.kind()
-        );
-        ensure!(v["tx_hash"] == h.to_hex() && v["status"] == "pending", "unexpected admission answer {v} for {h}");
-        Ok(h)
-    }
-
-    /// Posts a transaction that must be refused at admission with `code`, and checks that its
-    /// receipt then says so.
-    async fn expect_refused(&self, tx: &Transaction, encoding: Encoding, code: &str) -> Result<()> {
-        let h = tx_hash(self.alg, tx);
-        let (status, v) = self.post_tx(tx, encoding).await?;
-        ensure!(status == 422, "expected HTTP 422 {code} for {h}, got {status}: {v}");
-        ensure!(v["code"] == code, "expected code {code}, got {v}");
-        ensure!(v["tx_hash"] == h.to_hex(), "refusal names another transaction: {v}");
-        ensure!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "refusal without a message: {v}");
-        Ok(())
-    }
-
-    /// Polls the receipt of `tx` on its sender's validator until it is finalized (returns the
-    /// receipt view); fails when it is rejected or takes too long.
-    async fn wait_finalized(&self, tx: &Transaction) -> Result<Value> {
-        let node = self.home(&tx.body.sender);
-        let h = tx_hash(self.alg, tx);
-        let start = Instant::now();
-        loop {
-            let (status, v) = self.get(node, &format!("/v1/transactions/{h}")).await?;
-            ensure!(status == 200, "receipt of {h}: HTTP {status}: {v}");
-            match v["status"].as_str() {
-                Some("finalized") => return Ok(v),
-                Some("pending") => {}
-                _ => bail!("{} transaction {h} was not finalized: {v}", tx.body.payload.kind()),
-            }
-            ensure!(
-                start.elapsed() < PATIENCE,
-                "{} transaction {h} not finalized within {PATIENCE:?}",
-                tx.body.payload.kind()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// [`Api::wait_finalized`] for a transaction that must also execute successfully.
-    async fn wait_accepted(&self, tx: &Transaction) -> Result<Value> {
-        let v = self.wait_finalized(tx).await?;
-        ensure!(
-            v["receipt"]["outcome"]["status"] == "accepted",
-            "{} transaction {} finalized but not accepted: {v}",
-            tx.body.payload.kind(),
-            tx_hash(self.alg, tx)
-        );
-        ensure!(v["receipt"]["tx_hash"] == tx_hash(self.alg, tx).to_hex(), "receipt names another transaction: {v}");
-        Ok(v)
-    }
-
-    async fn status(&self, node: usize) -> Result<Value> {
-        self.get_ok(node, "/v1/status").await
-    }
-
-    /// Polls a validator's status until `ok` holds.
-    async fn wait_status(&self, node: usize, what: &str, ok: impl Fn(&Value) -> bool) -> Result<Value> {
-        let start = Instant::now();
-        loop {
-            // The API may answer before the node finished replaying; connection errors too are
-            // retried while the node comes up.
-            if let Ok(st) = self.status(node).await
-                && ok(&st)
-            {
-                return Ok(st);
-            }
-            ensure!(
-                start.elapsed() < PATIENCE,
-                "validator {node}: {what} not reached within {PATIENCE:?} (status {:?})",
-                self.status(node).await.ok()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn wait_indexed(&self, node: usize, height: u64) -> Result<Value> {
-        self.wait_status(node, &format!("indexed height {height}"), |s| {
-            s["indexed_height"].as_u64().unwrap_or(0) >= height
-        })
-        .await
-    }
-}
 
 /// A recorded reading and the height of the block that recorded it.
 #[derive(Clone)]
@@ -594,6 +343,8 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/meters/{id}/readings/{seq}/proof", "get"),
         ("/v1/gateways/{id}", "get"),
         ("/v1/organisations/{id}", "get"),
+        ("/v1/accounts/{public_key}", "get"),
+        ("/v1/alarms", "get"),
     ]
     .into_iter()
     .map(|(p, m)| (p.to_string(), m.to_string()))
@@ -1041,6 +792,10 @@ fn restart_keeps_the_chain_and_rebuilds_a_lost_index() {
     eprintln!("restart test: {:.1} s", started.elapsed().as_secs_f64());
 }
 
+fn ensure_file(p: &std::path::Path) {
+    assert!(p.is_file(), "{} should exist", p.display());
+}
+
 /// 国密 end to end: an SM3 chain whose members, gateway and meters hold SM2 keys, driven through
 /// the HTTP API like the SHA-256 one; its proofs verify offline and name SM3.
 #[test]
@@ -1048,7 +803,7 @@ fn sm3_chain_with_sm2_keys_end_to_end() {
     init_logs();
     let started = Instant::now();
     let gm = DevnetCrypto { hash: HashAlg::Sm3, account_scheme: KeyScheme::Sm2 };
-    let cluster = Cluster::with_crypto("hunan-gm-1", 31, gm);
+    let cluster = Cluster::with_crypto("hunan-gm-1", 31, 1, gm);
     let mut world = World::with_scheme(&cluster.devnet, 4, 31, KeyScheme::Sm2);
     ensure_eq_scheme(&world);
     let (cluster_ref, world_ref) = (&cluster, &mut world);
@@ -1078,8 +833,4 @@ fn sm3_chain_with_sm2_keys_end_to_end() {
 fn ensure_eq_scheme(world: &World) {
     assert_eq!(world.enterprise.key.scheme(), KeyScheme::Sm2);
     assert_eq!(world.plant.gateway_key().scheme(), KeyScheme::Sm2);
-}
-
-fn ensure_file(p: &std::path::Path) {
-    assert!(p.is_file(), "{} should exist", p.display());
 }

@@ -13,8 +13,8 @@ use trustmeter_crypto::{SigningKey, sign_tx};
 use trustmeter_node::{NodeSpec, start_node};
 use trustmeter_types::tx::MeterSpec;
 use trustmeter_types::{
-    AccuracyClass, Calibration, ChainId, DeviceId, EnergyKind, LocationPath, Quantity, RegisterKind, TxBody,
-    TxOutcome, TxPayload, Unit,
+    AccuracyClass, Calibration, ChainId, DeviceId, EnergyKind, LocationPath, Quantity, RegisterKind, TxBody, TxOutcome,
+    TxPayload, Unit,
 };
 
 /// Longest wait for anything a chain or the gateway should do.

@@ -1,0 +1,556 @@
+//! `trustmeter tx`: sign one registry transaction with a key file, submit it to the chain's
+//! nodes and wait until it is finalized.
+//!
+//! Every command reads the chain id from `GET /v1/status`, the sender's next nonce from
+//! `GET /v1/accounts/{key}` (last finalized nonce + 1), signs, submits and follows the
+//! transaction. Run one sender's commands one after the other: two at once would pick the same
+//! nonce.
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use chrono::{DateTime, NaiveDate, TimeZone};
+use chrono_tz::Asia::Shanghai;
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use trustmeter_api_client::{NodeClient, TxStatus};
+use trustmeter_crypto::{SigningKey, sign_tx, tx_hash};
+use trustmeter_keystore::{KeyFile, KeyInfo, passphrase_from_env};
+use trustmeter_types::tx::MeterSpec;
+use trustmeter_types::{
+    AccuracyClass, Calibration, ChainId, DeviceId, EnergyKind, LocationPath, PublicKey, Quantity, RegisterKind,
+    Transaction, TxBody, TxOutcome, TxPayload, UnifiedSocialCreditCode, Unit, rotation_proof_payload,
+};
+
+/// Bound on each HTTP request to a node.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the transaction's status is polled.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// Default wait for finality, seconds.
+const DEFAULT_WAIT_SECS: u64 = 60;
+/// Exit code: the chain rejected the transaction (at admission or in its block).
+const EXIT_REJECTED: i32 = 1;
+/// Exit code: the transaction was not finalized within the wait (it may still be).
+const EXIT_NOT_FINALIZED: i32 = 2;
+/// Most fraction digits in a register maximum (micro-units).
+const MAX_QUANTITY_DECIMALS: usize = 6;
+/// Most fraction digits in an accuracy class (hundredths of a percent).
+const MAX_ACCURACY_DECIMALS: usize = 2;
+
+/// Options shared by every transaction command.
+#[derive(Args, Debug)]
+pub struct TxCommon {
+    /// A node's API URL, e.g. http://127.0.0.1:8080; repeat to fail over between nodes of the
+    /// same chain.
+    #[arg(long = "node", value_name = "URL", required = true)]
+    pub nodes: Vec<String>,
+    /// The sender's key file.
+    #[arg(long, value_name = "KEYFILE")]
+    pub key: PathBuf,
+    /// The environment variable holding the key file's passphrase, if it is encrypted.
+    #[arg(long, value_name = "VAR")]
+    pub passphrase_env: Option<String>,
+    /// Print the receipt (or rejection) as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds to wait for finality before giving up (exit code 2; it may still finalize).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_WAIT_SECS)]
+    pub wait: u64,
+}
+
+/// Transaction commands. Exit code 0: finalized and accepted; 1: rejected (the code and reason
+/// are printed); 2: not finalized in time.
+#[derive(Subcommand, Debug)]
+pub enum TxCommand {
+    /// Add a key to the sender's own organisation.
+    RegisterAccount(RegisterAccountArgs),
+    /// Register a gateway to the sender's enterprise.
+    RegisterGateway(RegisterGatewayArgs),
+    /// Register a meter to the sender's enterprise.
+    RegisterMeter(RegisterMeterArgs),
+    /// Record a calibration certificate (metrology authority only, for its own certificates).
+    Calibrate(CalibrateArgs),
+    /// Activate a registered gateway or meter (regulator only).
+    Activate(DeviceArgs),
+    /// Revoke a gateway or meter for good (regulator, or the owning enterprise).
+    Revoke(RevokeArgs),
+    /// Replace a device's signing key with a new key generated on the device (the owning
+    /// enterprise, or a gateway itself).
+    RotateKey(RotateKeyArgs),
+}
+
+/// `tx register-account`.
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("new_key").required(true).args(["public_key", "account_key_file"]))]
+pub struct RegisterAccountArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The new account's public key (`ed25519:<hex>`).
+    #[arg(long)]
+    public_key: Option<String>,
+    /// The new account's key file (only its public part is read).
+    #[arg(long, value_name = "FILE")]
+    account_key_file: Option<PathBuf>,
+}
+
+/// `tx register-gateway`.
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("gw_key").required(true).args(["public_key", "gateway_key_file"]))]
+pub struct RegisterGatewayArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// Device id, e.g. `<credit code>-GW01`.
+    #[arg(long)]
+    id: String,
+    /// The gateway's public key, as `trustmeter keys generate` printed it on the gateway.
+    #[arg(long)]
+    public_key: Option<String>,
+    /// The gateway's key file (only its public part is read).
+    #[arg(long, value_name = "FILE")]
+    gateway_key_file: Option<PathBuf>,
+}
+
+/// `tx register-meter`.
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("meter_key").args(["public_key", "meter_key_file"]))]
+pub struct RegisterMeterArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// Device id, e.g. `<credit code>-EM0001`.
+    #[arg(long)]
+    id: String,
+    /// The gateway (registered to the same enterprise) that reads it.
+    #[arg(long)]
+    gateway: String,
+    /// Human-readable name.
+    #[arg(long)]
+    name: String,
+    /// What it measures: electricity, water, natural_gas, steam, heat, compressed_air, …
+    #[arg(long)]
+    energy: String,
+    /// Unit symbol: kWh, MWh, kW, m3, Nm3, t, kg, GJ, MJ, L, t/h.
+    #[arg(long)]
+    unit: String,
+    /// cumulative or instantaneous (default: instantaneous for rate units such as kW, else
+    /// cumulative).
+    #[arg(long)]
+    register: Option<String>,
+    /// Accuracy class, e.g. 0.5S, 0.2, 1, 2 (stored in hundredths of a percent; the S suffix of
+    /// electricity meters is not recorded).
+    #[arg(long)]
+    accuracy: String,
+    /// Location: site/workshop/line/equipment, at least the site.
+    #[arg(long)]
+    location: String,
+    /// Register maximum (rollover point) in the meter's unit, e.g. 99999999.99.
+    #[arg(long)]
+    register_max: String,
+    /// The meter's own public key, if it signs its readings itself.
+    #[arg(long)]
+    public_key: Option<String>,
+    /// The meter's own key file (only its public part is read).
+    #[arg(long, value_name = "FILE")]
+    meter_key_file: Option<PathBuf>,
+}
+
+/// `tx calibrate`.
+#[derive(Args, Debug)]
+pub struct CalibrateArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The meter.
+    #[arg(long)]
+    meter: String,
+    /// Certificate number.
+    #[arg(long)]
+    certificate: String,
+    /// Issuing metrology authority (credit code); default: the sender key's organisation.
+    #[arg(long)]
+    issuer: Option<String>,
+    /// First day of validity, YYYY-MM-DD (Asia/Shanghai, from 00:00), or an RFC 3339 instant.
+    #[arg(long)]
+    valid_from: String,
+    /// Last day of validity, YYYY-MM-DD (Asia/Shanghai, through 24:00 of that day), or an RFC
+    /// 3339 instant (exclusive).
+    #[arg(long)]
+    valid_until: String,
+}
+
+/// `tx activate`.
+#[derive(Args, Debug)]
+pub struct DeviceArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// Gateway or meter id.
+    #[arg(long)]
+    device: String,
+}
+
+/// `tx revoke`.
+#[derive(Args, Debug)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// Gateway or meter id.
+    #[arg(long)]
+    device: String,
+    /// Why (kept in the receipt).
+    #[arg(long)]
+    reason: String,
+}
+
+/// `tx rotate-key`.
+#[derive(Args, Debug)]
+pub struct RotateKeyArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// Gateway or meter id.
+    #[arg(long)]
+    device: String,
+    /// The new key file, generated on the device (its secret signs the proof of possession).
+    #[arg(long, value_name = "FILE")]
+    new_key_file: PathBuf,
+    /// The environment variable holding the new key file's passphrase, if it is encrypted.
+    #[arg(long, value_name = "VAR")]
+    new_passphrase_env: Option<String>,
+}
+
+/// What a command needs from the chain before it can build its payload.
+struct ChainContext {
+    chain: ChainId,
+    /// The sender key's organisation on chain, if it is a member account.
+    organisation: Option<String>,
+}
+
+/// Runs a transaction command; exits the process with a non-zero code on rejection.
+pub fn run(cmd: TxCommand) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let code = rt.block_on(run_async(cmd))?;
+    if code != 0 {
+        std::process::exit(code);
+    }
+    Ok(())
+}
+
+fn common(cmd: &TxCommand) -> &TxCommon {
+    match cmd {
+        TxCommand::RegisterAccount(a) => &a.common,
+        TxCommand::RegisterGateway(a) => &a.common,
+        TxCommand::RegisterMeter(a) => &a.common,
+        TxCommand::Calibrate(a) => &a.common,
+        TxCommand::Activate(a) => &a.common,
+        TxCommand::Revoke(a) => &a.common,
+        TxCommand::RotateKey(a) => &a.common,
+    }
+}
+
+async fn run_async(cmd: TxCommand) -> Result<i32> {
+    let c = common(&cmd);
+    let (key, info) = load_key(&c.key, c.passphrase_env.as_deref())?;
+    let client = NodeClient::new(c.nodes.clone(), REQUEST_TIMEOUT)?;
+    let status = client.status().await.context("reading the chain id from GET /v1/status")?;
+    let chain = ChainId::new(status.chain_id.clone()).context("the node reports an invalid chain id")?;
+    let sender = key.public_key();
+    let account = client.account(&sender).await.context("reading the sender's nonce from GET /v1/accounts")?;
+    let ctx = ChainContext { chain: chain.clone(), organisation: account.organisation.clone() };
+    let payload = payload(&cmd, &ctx, &info)?;
+    let body = TxBody { chain_id: chain, sender: sender.clone(), nonce: account.last_nonce + 1, payload };
+    let tx = sign_tx(&key, body);
+    let hash = tx_hash(status.hash_alg, &tx);
+    let c = common(&cmd);
+    eprintln!(
+        "{} {hash}: sender {sender} ({}) nonce {} on chain {}",
+        tx.body.payload.kind(),
+        account.organisation.as_deref().unwrap_or("no organisation"),
+        tx.body.nonce,
+        status.chain_id
+    );
+    let outcome = client
+        .submit_and_wait(&tx, POLL_INTERVAL, Duration::from_secs(c.wait))
+        .await
+        .context("submitting the transaction")?;
+    Ok(report(&tx, &hash.to_hex(), outcome, c.json, &cmd))
+}
+
+fn load_key(path: &Path, passphrase_env: Option<&str>) -> Result<(SigningKey, KeyInfo)> {
+    let pass = passphrase_env.map(passphrase_from_env).transpose()?;
+    KeyFile::load(path, pass.as_deref().map(String::as_str))
+        .with_context(|| format!("loading key file {}", path.display()))
+}
+
+/// Prints the outcome; returns the exit code.
+fn report(_tx: &Transaction, hash: &str, outcome: TxStatus, json: bool, cmd: &TxCommand) -> i32 {
+    match outcome {
+        TxStatus::Finalized { height, receipt } => {
+            if json {
+                let v =
+                    serde_json::json!({"tx_hash": hash, "status": "finalized", "height": height, "receipt": receipt});
+                println!("{}", serde_json::to_string_pretty(&v).expect("JSON"));
+            }
+            match &receipt.outcome {
+                TxOutcome::Accepted => {
+                    if !json {
+                        println!("finalized at height {height}");
+                        if let Some(hint) = next_step(cmd) {
+                            eprintln!("{hint}");
+                        }
+                    }
+                    0
+                }
+                TxOutcome::Rejected(r) => {
+                    eprintln!("rejected in block {height}: {}: {}", r.code.as_str(), r.message);
+                    EXIT_REJECTED
+                }
+            }
+        }
+        TxStatus::Rejected(r) => {
+            if json {
+                let v = serde_json::json!({"tx_hash": hash, "status": "rejected", "rejection": r});
+                println!("{}", serde_json::to_string_pretty(&v).expect("JSON"));
+            }
+            eprintln!("rejected: {}: {}", r.code.as_str(), r.message);
+            EXIT_REJECTED
+        }
+        TxStatus::Pending | TxStatus::Unknown => {
+            eprintln!(
+                "transaction {hash} was not finalized within the wait; it may still be: follow it with GET /v1/transactions/{hash}"
+            );
+            EXIT_NOT_FINALIZED
+        }
+    }
+}
+
+fn next_step(cmd: &TxCommand) -> Option<String> {
+    match cmd {
+        TxCommand::RegisterGateway(a) => {
+            Some(format!("next: a regulator activates it: trustmeter tx activate --device {} ...", a.id))
+        }
+        TxCommand::RegisterMeter(a) => Some(format!(
+            "next: the metrology authority records its calibration (trustmeter tx calibrate --meter {} ...) and a regulator activates it",
+            a.id
+        )),
+        TxCommand::RotateKey(a) => Some(format!(
+            "device {} now signs with the key in {}; switch the device to that file",
+            a.device,
+            a.new_key_file.display()
+        )),
+        _ => None,
+    }
+}
+
+fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPayload> {
+    Ok(match cmd {
+        TxCommand::RegisterAccount(a) => TxPayload::RegisterAccount {
+            public_key: public_key_arg(a.public_key.as_deref(), a.account_key_file.as_deref(), None)?
+                .context("give --public-key or --account-key-file")?,
+        },
+        TxCommand::RegisterGateway(a) => {
+            let id = device(&a.id, "--id")?;
+            TxPayload::RegisterGateway {
+                public_key: public_key_arg(a.public_key.as_deref(), a.gateway_key_file.as_deref(), Some(&id))?
+                    .context("give --public-key or --gateway-key-file")?,
+                id,
+            }
+        }
+        TxCommand::RegisterMeter(a) => {
+            let id = device(&a.id, "--id")?;
+            let unit = parse_unit(&a.unit)?;
+            let register = match &a.register {
+                Some(r) => parse_snake::<RegisterKind>(r, "--register", "cumulative, instantaneous")?,
+                None if unit.is_rate() => RegisterKind::Instantaneous,
+                None => RegisterKind::Cumulative,
+            };
+            let public_key = public_key_arg(a.public_key.as_deref(), a.meter_key_file.as_deref(), Some(&id))?;
+            let location = LocationPath(a.location.split('/').map(str::to_string).collect());
+            location.check().map_err(|e| anyhow!("--location {:?}: {e}", a.location))?;
+            TxPayload::RegisterMeter {
+                meter: MeterSpec {
+                    gateway: device(&a.gateway, "--gateway")?,
+                    name: a.name.clone(),
+                    energy: parse_energy(&a.energy)?,
+                    unit,
+                    register,
+                    accuracy: parse_accuracy(&a.accuracy)?,
+                    location,
+                    register_max: parse_quantity(&a.register_max).context("--register-max")?,
+                    public_key,
+                    id,
+                },
+            }
+        }
+        TxCommand::Calibrate(a) => {
+            let issuer = match (&a.issuer, &sender.meta.organisation, &ctx.organisation) {
+                (Some(i), _, _) => UnifiedSocialCreditCode::new(i.clone()).context("--issuer")?,
+                (None, Some(o), _) => o.clone(),
+                (None, None, Some(o)) => {
+                    UnifiedSocialCreditCode::new(o.clone()).context("the account's organisation")?
+                }
+                (None, None, None) => {
+                    bail!("the sender key names no organisation and is not a member account; give --issuer")
+                }
+            };
+            let valid_from_ms = parse_time(&a.valid_from, false).context("--valid-from")?;
+            let valid_until_ms = parse_time(&a.valid_until, true).context("--valid-until")?;
+            ensure!(valid_until_ms > valid_from_ms, "--valid-until must be after --valid-from");
+            let calibration =
+                Calibration { certificate_no: a.certificate.clone(), issuer, valid_from_ms, valid_until_ms };
+            calibration.check().map_err(|e| anyhow!("calibration certificate: {e}"))?;
+            TxPayload::RecordCalibration { meter: device(&a.meter, "--meter")?, calibration }
+        }
+        TxCommand::Activate(a) => TxPayload::ActivateDevice { device: device(&a.device, "--device")? },
+        TxCommand::Revoke(a) => {
+            TxPayload::RevokeDevice { device: device(&a.device, "--device")?, reason: a.reason.clone() }
+        }
+        TxCommand::RotateKey(a) => {
+            let id = device(&a.device, "--device")?;
+            let (new_key, new_info) = load_key(&a.new_key_file, a.new_passphrase_env.as_deref())?;
+            check_device(&new_info, &id)?;
+            let new_public_key = new_key.public_key();
+            let proof = new_key.sign(&rotation_proof_payload(&ctx.chain, &id, &new_public_key));
+            TxPayload::RotateKey { device: id, new_public_key, proof }
+        }
+    })
+}
+
+fn device(s: &str, flag: &str) -> Result<DeviceId> {
+    DeviceId::new(s).with_context(|| format!("{flag} is not a valid device id"))
+}
+
+/// A key file made for another device must not be registered for this one.
+fn check_device(info: &KeyInfo, id: &DeviceId) -> Result<()> {
+    match &info.meta.device {
+        Some(d) if d != id => bail!("key file {} was made for device {d}, not {id}", info.path.display()),
+        _ => Ok(()),
+    }
+}
+
+/// The public key given as text, or read from a key file's public part.
+fn public_key_arg(text: Option<&str>, file: Option<&Path>, device: Option<&DeviceId>) -> Result<Option<PublicKey>> {
+    match (text, file) {
+        (Some(t), _) => Ok(Some(PublicKey::from_text(t).map_err(|e| anyhow!("--public-key: {e}"))?)),
+        (None, Some(f)) => {
+            let info = KeyFile::info(f)?;
+            if let Some(id) = device {
+                check_device(&info, id)?;
+            }
+            Ok(Some(info.public_key))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// Parses a snake_case enum name (hyphens accepted) through serde.
+fn parse_snake<T: serde::de::DeserializeOwned>(s: &str, flag: &str, choices: &str) -> Result<T> {
+    let name = s.trim().to_ascii_lowercase().replace('-', "_");
+    serde_json::from_value(serde_json::Value::String(name))
+        .map_err(|_| anyhow!("{flag} {s:?} is not one of: {choices}"))
+}
+
+fn parse_energy(s: &str) -> Result<EnergyKind> {
+    let names: Vec<String> = EnergyKind::ALL
+        .iter()
+        .map(|k| serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+        .collect();
+    parse_snake(s, "--energy", &names.join(", "))
+}
+
+fn parse_unit(s: &str) -> Result<Unit> {
+    if let Some(u) = Unit::ALL.into_iter().find(|u| u.symbol() == s) {
+        return Ok(u);
+    }
+    if let Some(u) = Unit::ALL.into_iter().find(|u| u.symbol().eq_ignore_ascii_case(s)) {
+        return Ok(u);
+    }
+    let symbols: Vec<&str> = Unit::ALL.iter().map(|u| u.symbol()).collect();
+    parse_snake(s, "--unit", &symbols.join(", "))
+}
+
+/// An accuracy class such as `0.5S` or `1` in hundredths of a percent.
+fn parse_accuracy(s: &str) -> Result<AccuracyClass> {
+    let digits = s.trim().trim_end_matches(['S', 's']);
+    let v = parse_fixed(digits, MAX_ACCURACY_DECIMALS)
+        .with_context(|| format!("--accuracy {s:?} must be a class such as 0.2S, 0.5, 1 or 2"))?;
+    ensure!(v > 0, "--accuracy {s:?} must be above zero");
+    Ok(AccuracyClass(u16::try_from(v).map_err(|_| anyhow!("--accuracy {s:?} is too large"))?))
+}
+
+/// A positive decimal amount, exactly, in micro-units.
+fn parse_quantity(s: &str) -> Result<Quantity> {
+    let micros = parse_fixed(s.trim(), MAX_QUANTITY_DECIMALS)?;
+    ensure!(micros > 0, "{s:?} must be above zero");
+    Ok(Quantity::from_micros(micros))
+}
+
+/// Parses an unsigned decimal with at most `decimals` fraction digits into an integer scaled by
+/// 10^decimals, with no floating point.
+fn parse_fixed(s: &str, decimals: usize) -> Result<i64> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    ensure!(
+        !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit()),
+        "{s:?} is not a decimal number such as 99999999.99"
+    );
+    ensure!(frac.len() <= decimals, "{s:?} has more than {decimals} decimals");
+    let text = format!("{int}{frac:0<decimals$}");
+    text.parse::<i64>().map_err(|_| anyhow!("{s:?} is too large"))
+}
+
+/// A date `YYYY-MM-DD` in Asia/Shanghai (start of the day; with `end_of_day`, the start of the
+/// next day, i.e. through that day), or an RFC 3339 instant. Unix milliseconds.
+fn parse_time(s: &str, end_of_day: bool) -> Result<i64> {
+    let s = s.trim();
+    if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let day = if end_of_day { date.succ_opt().context("date out of range")? } else { date };
+        let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+        let local = Shanghai
+            .from_local_datetime(&midnight)
+            .earliest()
+            .with_context(|| format!("{s} has no midnight in Asia/Shanghai"))?;
+        return Ok(local.timestamp_millis());
+    }
+    let t = DateTime::parse_from_rfc3339(s).with_context(|| {
+        format!("{s:?} is neither a date YYYY-MM-DD nor an RFC 3339 time such as 2027-05-31T00:00:00+08:00")
+    })?;
+    Ok(t.timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_parsed_exactly() {
+        assert_eq!(parse_quantity("99999999.99").unwrap().micros(), 99_999_999_990_000);
+        assert_eq!(parse_quantity("1").unwrap().micros(), 1_000_000);
+        assert_eq!(parse_quantity("0.000001").unwrap().micros(), 1);
+        assert!(parse_quantity("0.0000001").is_err());
+        assert!(parse_quantity("0").is_err());
+        assert!(parse_quantity("-1").is_err());
+        assert!(parse_quantity("1e6").is_err());
+        assert!(parse_quantity("99999999999999999999").is_err());
+        assert_eq!(parse_accuracy("0.5S").unwrap(), AccuracyClass(50));
+        assert_eq!(parse_accuracy("0.2s").unwrap(), AccuracyClass(20));
+        assert_eq!(parse_accuracy("1").unwrap(), AccuracyClass(100));
+        assert_eq!(parse_accuracy("2.5").unwrap(), AccuracyClass(250));
+        assert!(parse_accuracy("0.05S").is_ok());
+        assert!(parse_accuracy("0.005").is_err());
+        assert!(parse_accuracy("S").is_err());
+    }
+
+    #[test]
+    fn names_units_and_dates() {
+        assert_eq!(parse_energy("electricity").unwrap(), EnergyKind::Electricity);
+        assert_eq!(parse_energy("natural-gas").unwrap(), EnergyKind::NaturalGas);
+        let e = parse_energy("plutonium").unwrap_err().to_string();
+        assert!(e.contains("compressed_air"), "{e}");
+        assert_eq!(parse_unit("kWh").unwrap(), Unit::KilowattHour);
+        assert_eq!(parse_unit("kwh").unwrap(), Unit::KilowattHour);
+        assert_eq!(parse_unit("Nm3").unwrap(), Unit::NormalCubicMetre);
+        assert_eq!(parse_unit("t/h").unwrap(), Unit::TonnePerHour);
+        assert_eq!(parse_unit("kilowatt_hour").unwrap(), Unit::KilowattHour);
+        assert!(parse_unit("furlong").unwrap_err().to_string().contains("kWh"));
+        // 2026-01-01 00:00 in Shanghai is 2025-12-31 16:00 UTC.
+        assert_eq!(parse_time("2026-01-01", false).unwrap(), 1_767_196_800_000);
+        assert_eq!(parse_time("2026-01-01", true).unwrap(), 1_767_196_800_000 + 86_400_000);
+        assert_eq!(parse_time("2026-01-01T00:00:00+08:00", true).unwrap(), 1_767_196_800_000);
+        assert!(parse_time("2026-13-01", false).is_err());
+    }
+}

@@ -1,0 +1,289 @@
+//! Helpers shared by the node's end-to-end tests: a consortium of validators started with
+//! [`start_node`] on free loopback ports, and a client for their HTTP APIs.
+//!
+//! Each test binary uses a subset of these helpers.
+#![allow(dead_code)]
+
+use anyhow::{Context as _, Result, bail, ensure};
+use commonware_runtime::Supervisor as _;
+use serde_json::Value;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use trustmeter_chain::devnet::{Devnet, DevnetCrypto};
+use trustmeter_chain::engine::Timeouts;
+use trustmeter_crypto::{HashAlg, tx_hash};
+use trustmeter_node::{NodeSpec, start_node};
+use trustmeter_types::{Genesis, Hash32, PublicKey, Transaction, encode};
+
+/// Validators per test consortium.
+pub const VALIDATORS: usize = 4;
+/// Longest wait for anything the chain should do (a block, a receipt, a catch-up).
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Wall-clock time, Unix ms.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
+}
+
+/// Logs to the test writer, filtered by `RUST_LOG` (default `warn`).
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
+/// Free loopback addresses: bind port 0, note the port, drop the listener.
+pub fn free_addrs(n: usize) -> Vec<SocketAddr> {
+    let listeners: Vec<TcpListener> =
+        (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port")).collect();
+    listeners.iter().map(|l| l.local_addr().expect("local address")).collect()
+}
+
+/// The unsigned integer in `v`; panics with the value otherwise.
+pub fn u64_of(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("expected an unsigned integer, found {v}"))
+}
+
+/// A consortium's files and addresses: the same across restarts.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub devnet: Devnet,
+    pub p2p: Vec<SocketAddr>,
+    pub api: Vec<SocketAddr>,
+}
+
+impl Cluster {
+    /// A consortium with one enterprise.
+    pub fn new(chain_id: &str, seed: u64) -> Self {
+        Self::with_enterprises(chain_id, seed, 1)
+    }
+
+    /// A consortium with `enterprises` enterprises.
+    pub fn with_enterprises(chain_id: &str, seed: u64, enterprises: usize) -> Self {
+        Self::with_crypto(chain_id, seed, enterprises, DevnetCrypto::default())
+    }
+
+    /// A consortium with `enterprises` enterprises and the given hash algorithm and account
+    /// key scheme.
+    pub fn with_crypto(chain_id: &str, seed: u64, enterprises: usize, crypto: DevnetCrypto) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let addrs = free_addrs(2 * VALIDATORS);
+        let (p2p, api) = addrs.split_at(VALIDATORS);
+        let mut devnet = Devnet::with_crypto(chain_id, VALIDATORS, enterprises, seed, now_ms(), 0, crypto);
+        for (v, addr) in devnet.genesis.validators.iter_mut().zip(p2p) {
+            v.p2p_address = addr.to_string();
+        }
+        Cluster { dir, devnet, p2p: p2p.to_vec(), api: api.to_vec() }
+    }
+
+    /// The genesis document.
+    pub fn genesis(&self) -> &Genesis {
+        &self.devnet.genesis
+    }
+
+    /// Validator `i`'s index file.
+    pub fn index_path(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("validator-{i}-index.redb"))
+    }
+
+    /// A tokio runner whose storage lives in the cluster directory (the same across restarts).
+    pub fn runner(&self) -> commonware_runtime::tokio::Runner {
+        commonware_runtime::tokio::Runner::new(
+            commonware_runtime::tokio::Config::new().with_storage_directory(self.dir.path().join("consensus")),
+        )
+    }
+
+    /// Starts every validator in `ctx` and returns a client for their APIs.
+    pub async fn start(&self, ctx: commonware_runtime::tokio::Context) -> Result<Api> {
+        let mut urls = Vec::new();
+        for (i, key) in self.devnet.validator_keys.iter().enumerate() {
+            let spec = NodeSpec {
+                name: format!("validator-{i}"),
+                genesis: self.devnet.genesis.clone(),
+                key: key.clone(),
+                p2p_listen: self.p2p[i],
+                api_listen: self.api[i],
+                index_path: self.index_path(i),
+                allow_private_ips: true,
+                timeouts: Timeouts::default(),
+            };
+            let node = start_node(ctx.child("node").with_attribute("index", i), spec)
+                .await
+                .with_context(|| format!("starting validator {i}"))?;
+            ensure!(
+                node.api_addr == self.api[i],
+                "validator {i} API bound {} instead of {}",
+                node.api_addr,
+                self.api[i]
+            );
+            urls.push(format!("http://{}", node.api_addr));
+        }
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?;
+        Ok(Api { http, urls, alg: self.devnet.genesis.params.hash })
+    }
+}
+
+/// How a transaction is posted.
+#[derive(Clone, Copy, Debug)]
+pub enum Encoding {
+    Json,
+    Binary,
+}
+
+/// The HTTP API of every validator.
+#[derive(Clone)]
+pub struct Api {
+    pub http: reqwest::Client,
+    pub urls: Vec<String>,
+    /// The chain's hash algorithm, for transaction ids.
+    pub alg: HashAlg,
+}
+
+impl Api {
+    /// The validator a sender's transactions always go to.
+    pub fn home(&self, sender: &PublicKey) -> usize {
+        sender.bytes.iter().fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(*b as usize)) % self.urls.len()
+    }
+
+    /// Status and JSON body of a response.
+    pub async fn json_of(resp: reqwest::Response, what: &str) -> Result<(u16, Value)> {
+        let status = resp.status().as_u16();
+        let text = resp.text().await.with_context(|| format!("{what}: reading the body"))?;
+        let v =
+            serde_json::from_str(&text).with_context(|| format!("{what}: HTTP {status} body is not JSON: {text}"))?;
+        Ok((status, v))
+    }
+
+    /// `GET path` on validator `node`: status and JSON body.
+    pub async fn get(&self, node: usize, path: &str) -> Result<(u16, Value)> {
+        let what = format!("GET {path} on validator {node}");
+        let resp = self.http.get(format!("{}{path}", self.urls[node])).send().await.with_context(|| what.clone())?;
+        Self::json_of(resp, &what).await
+    }
+
+    /// `GET path` on validator `node`, which must answer 200.
+    pub async fn get_ok(&self, node: usize, path: &str) -> Result<Value> {
+        let (status, v) = self.get(node, path).await?;
+        ensure!(status == 200, "GET {path} on validator {node}: HTTP {status}: {v}");
+        Ok(v)
+    }
+
+    /// `POST /v1/transactions` with a raw body.
+    pub async fn post(&self, node: usize, content_type: &str, body: Vec<u8>) -> Result<(u16, Value)> {
+        let what = format!("POST /v1/transactions on validator {node}");
+        let resp = self
+            .http
+            .post(format!("{}/v1/transactions", self.urls[node]))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .with_context(|| what.clone())?;
+        Self::json_of(resp, &what).await
+    }
+
+    /// Posts a transaction to its sender's validator.
+    pub async fn post_tx(&self, tx: &Transaction, encoding: Encoding) -> Result<(u16, Value)> {
+        let node = self.home(&tx.body.sender);
+        match encoding {
+            Encoding::Json => self.post(node, "application/json", serde_json::to_vec(tx)?).await,
+            Encoding::Binary => self.post(node, "application/octet-stream", encode(tx)).await,
+        }
+    }
+
+    /// Posts a transaction that must be admitted.
+    pub async fn submit(&self, tx: &Transaction, encoding: Encoding) -> Result<Hash32> {
+        let h = tx_hash(self.alg, tx);
+        let (status, v) = self.post_tx(tx, encoding).await?;
+        ensure!(
+            status == 202,
+            "{} transaction {h} ({encoding:?}) not admitted: HTTP {status}: {v}",
+            tx.body.payload.kind()
+        );
+        ensure!(v["tx_hash"] == h.to_hex() && v["status"] == "pending", "unexpected admission answer {v} for {h}");
+        Ok(h)
+    }
+
+    /// Posts a transaction that must be refused at admission with `code`, and checks that its
+    /// receipt then says so.
+    pub async fn expect_refused(&self, tx: &Transaction, encoding: Encoding, code: &str) -> Result<()> {
+        let h = tx_hash(self.alg, tx);
+        let (status, v) = self.post_tx(tx, encoding).await?;
+        ensure!(status == 422, "expected HTTP 422 {code} for {h}, got {status}: {v}");
+        ensure!(v["code"] == code, "expected code {code}, got {v}");
+        ensure!(v["tx_hash"] == h.to_hex(), "refusal names another transaction: {v}");
+        ensure!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "refusal without a message: {v}");
+        Ok(())
+    }
+
+    /// Polls the receipt of `tx` on its sender's validator until it is finalized (returns the
+    /// receipt view); fails when it is rejected or takes too long.
+    pub async fn wait_finalized(&self, tx: &Transaction) -> Result<Value> {
+        let node = self.home(&tx.body.sender);
+        let h = tx_hash(self.alg, tx);
+        let start = Instant::now();
+        loop {
+            let (status, v) = self.get(node, &format!("/v1/transactions/{h}")).await?;
+            ensure!(status == 200, "receipt of {h}: HTTP {status}: {v}");
+            match v["status"].as_str() {
+                Some("finalized") => return Ok(v),
+                Some("pending") => {}
+                _ => bail!("{} transaction {h} was not finalized: {v}", tx.body.payload.kind()),
+            }
+            ensure!(
+                start.elapsed() < PATIENCE,
+                "{} transaction {h} not finalized within {PATIENCE:?}",
+                tx.body.payload.kind()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// [`Api::wait_finalized`] for a transaction that must also execute successfully.
+    pub async fn wait_accepted(&self, tx: &Transaction) -> Result<Value> {
+        let v = self.wait_finalized(tx).await?;
+        ensure!(
+            v["receipt"]["outcome"]["status"] == "accepted",
+            "{} transaction {} finalized but not accepted: {v}",
+            tx.body.payload.kind(),
+            tx_hash(self.alg, tx)
+        );
+        ensure!(v["receipt"]["tx_hash"] == tx_hash(self.alg, tx).to_hex(), "receipt names another transaction: {v}");
+        Ok(v)
+    }
+
+    /// Validator `node`'s `/v1/status`.
+    pub async fn status(&self, node: usize) -> Result<Value> {
+        self.get_ok(node, "/v1/status").await
+    }
+
+    /// Polls a validator's status until `ok` holds.
+    pub async fn wait_status(&self, node: usize, what: &str, ok: impl Fn(&Value) -> bool) -> Result<Value> {
+        let start = Instant::now();
+        loop {
+            // The API may answer before the node finished replaying; connection errors too are
+            // retried while the node comes up.
+            if let Ok(st) = self.status(node).await
+                && ok(&st)
+            {
+                return Ok(st);
+            }
+            ensure!(
+                start.elapsed() < PATIENCE,
+                "validator {node}: {what} not reached within {PATIENCE:?} (status {:?})",
+                self.status(node).await.ok()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until validator `node`'s index reached `height`.
+    pub async fn wait_indexed(&self, node: usize, height: u64) -> Result<Value> {
+        self.wait_status(node, &format!("indexed height {height}"), |s| {
+            s["indexed_height"].as_u64().unwrap_or(0) >= height
+        })
+        .await
+    }
+}
