@@ -303,6 +303,16 @@ impl NodeClient {
         let end = std::time::Instant::now() + deadline;
         let hash = match self.submit(tx).await? {
             Submitted::Pending(h) => h,
+            Submitted::Rejected(r) if r.code == trustmeter_types::RejectCode::StaleNonce => {
+                // Perhaps this very transaction was finalized already (a resubmission after a
+                // crash): its receipt is the answer, not the nonce complaint.
+                let alg = self.status().await?.hash_alg;
+                let h = trustmeter_crypto::tx_hash(alg, tx);
+                return match self.status_of(&h).await? {
+                    done @ TxStatus::Finalized { .. } => Ok(done),
+                    _ => Ok(TxStatus::Rejected(r)),
+                };
+            }
             Submitted::Rejected(r) => return Ok(TxStatus::Rejected(r)),
         };
         loop {

@@ -28,6 +28,8 @@ use trustmeter_types::{DeviceId, Hash32, Quantity, Rejection, SignedReading};
 pub const DEFAULT_RETENTION_DAYS: u32 = 183;
 /// Most readings one query or export returns.
 pub const MAX_QUERY_ROWS: usize = 1_000_000;
+/// Page cache of the store (redb's default is 1 GiB, too much for an edge device).
+pub const STORE_CACHE_BYTES: usize = 32 << 20;
 /// Most readings deleted per pruning pass (keeps write transactions short).
 pub const MAX_PRUNE_PER_PASS: usize = 100_000;
 
@@ -158,7 +160,12 @@ impl Store {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let p = path.display().to_string();
-        let db = Database::create(path).map_err(|e| StoreError::Db { path: p.clone(), detail: e.to_string() })?;
+        // redb's default page cache is 1 GiB; a gateway is an edge device whose backlog can grow
+        // for days during an outage, so the cache is bounded explicitly.
+        let db = redb::Builder::new()
+            .set_cache_size(STORE_CACHE_BYTES)
+            .create(path)
+            .map_err(|e| StoreError::Db { path: p.clone(), detail: e.to_string() })?;
         let store = Store { db, path: p };
         let w = store.write()?;
         {

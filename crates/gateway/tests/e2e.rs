@@ -36,6 +36,7 @@ struct Meters {
     history: DeviceId,
 }
 
+#[allow(clippy::too_many_arguments)] // one test config, every address spelled out
 fn config(
     gw: &DeviceId,
     data_dir: &std::path::Path,
