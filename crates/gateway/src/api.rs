@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use trustmeter_types::{DeviceId, Quantity, ReadingOrigin, RegisterKind, Unit};
+use trustmeter_types::{DeviceId, Quantity, ReadingOrigin, RegisterKind};
 
 /// Largest request body (an import file), in bytes.
 pub const MAX_BODY_BYTES: usize = 64 << 20;
@@ -225,13 +225,6 @@ pub struct ManualEntry {
     pub timestamp_ms: Option<i64>,
 }
 
-fn parse_unit(s: &str) -> Result<Unit, String> {
-    if let Ok(u) = serde_json::from_value::<Unit>(serde_json::Value::String(s.to_string())) {
-        return Ok(u);
-    }
-    Unit::from_symbol(s).ok_or_else(|| format!("unknown unit {s:?}; use a symbol like kWh, m3, Nm3, t, GJ, kW"))
-}
-
 async fn manual(State(rt): State<Arc<Runtime>>, Json(m): Json<ManualEntry>) -> Response {
     let meter = match DeviceId::new(m.meter) {
         Ok(id) => id,
@@ -241,7 +234,7 @@ async fn manual(State(rt): State<Arc<Runtime>>, Json(m): Json<ManualEntry>) -> R
         Ok(v) => v,
         Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };
-    let unit = match parse_unit(&m.unit) {
+    let unit = match trustmeter_meters::import::parse_unit(&m.unit) {
         Ok(u) => u,
         Err(e) => return err(StatusCode::BAD_REQUEST, e),
     };

@@ -175,21 +175,6 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
         .into())
 }
 
-/// Every unit, for matching symbols.
-const UNITS: [Unit; 11] = [
-    Unit::KilowattHour,
-    Unit::MegawattHour,
-    Unit::CubicMetre,
-    Unit::NormalCubicMetre,
-    Unit::Tonne,
-    Unit::Kilogram,
-    Unit::Gigajoule,
-    Unit::Megajoule,
-    Unit::Litre,
-    Unit::Kilowatt,
-    Unit::TonnePerHour,
-];
-
 /// Parses a unit: its serde name (`kilowatt_hour`) or its symbol (`kWh`; case-insensitive, `³`
 /// accepted for `3`).
 pub fn parse_unit(text: &str) -> Result<Unit, String> {
@@ -198,8 +183,8 @@ pub fn parse_unit(text: &str) -> Result<Unit, String> {
         return Ok(u);
     }
     let norm = t.replace('³', "3").to_lowercase();
-    UNITS.into_iter().find(|u| u.symbol().to_lowercase() == norm).ok_or_else(|| {
-        let known: Vec<&str> = UNITS.iter().map(|u| u.symbol()).collect();
+    Unit::ALL.into_iter().find(|u| u.symbol().to_lowercase() == norm).ok_or_else(|| {
+        let known: Vec<&str> = Unit::ALL.iter().map(|u| u.symbol()).collect();
         format!("is not a unit; use one of {} (or its name, e.g. kilowatt_hour)", known.join(", "))
     })
 }
