@@ -94,6 +94,47 @@ pub struct ChainStatus {
     /// The chain's hash algorithm (`sha256` or `sm3`); transaction ids are computed with it.
     #[serde(default)]
     pub hash_alg: trustmeter_types::HashAlg,
+    /// How far a reading may be ahead of the block time (ms), if the node says.
+    #[serde(default)]
+    pub max_future_skew_ms: Option<i64>,
+    /// How far a reading may be behind the block time (ms), if the node says.
+    #[serde(default)]
+    pub late_window_ms: Option<i64>,
+}
+
+/// One version of a chain's audit policy (from `GET /v1/policy`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct PolicyInForce {
+    /// The document's version.
+    pub version: u32,
+    /// The document (TOML), verbatim: parse it with `trustmeter_policy::Policy::parse`.
+    pub text: String,
+    /// First height whose readings it audits.
+    pub effective_height: u64,
+    /// The document's name, if the node says.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `in_force`, `pending` or `superseded`, if the node says.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// A chain's audit policy: the version in force for the next block and those deployed to take
+/// effect at a later height.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainPolicy {
+    /// The version in force.
+    pub in_force: PolicyInForce,
+    /// Versions deployed with a later effective height.
+    pub pending: Vec<PolicyInForce>,
+}
+
+#[derive(Deserialize)]
+struct PolicyBody {
+    #[serde(alias = "in_force")]
+    active: PolicyInForce,
+    #[serde(default)]
+    versions: Vec<PolicyInForce>,
 }
 
 #[derive(Deserialize)]
@@ -283,6 +324,30 @@ impl NodeClient {
             return Ok(None);
         }
         Self::parse::<MeterBody>(&url, status, &body).map(|b| Some(b.meter))
+    }
+
+    /// The audit policy in force on the chain, with any pending versions. `None` when the node
+    /// does not serve `GET /v1/policy` (HTTP 404: an older node).
+    pub async fn policy(&self) -> Result<Option<ChainPolicy>, ClientError> {
+        let (url, status, body) = self.request(|c, u| c.get(format!("{u}/v1/policy"))).await?;
+        if status == 404 {
+            return Ok(None);
+        }
+        if status != 200 {
+            return Err(ClientError::Protocol {
+                url,
+                status,
+                detail: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+            });
+        }
+        Self::parse::<PolicyBody>(&url, status, &body).map(|b| {
+            let pending = b
+                .versions
+                .into_iter()
+                .filter(|v| v.status.as_deref() == Some("pending") && v.version > b.active.version)
+                .collect();
+            Some(ChainPolicy { in_force: b.active, pending })
+        })
     }
 
     /// Chain status from the preferred node.

@@ -2,6 +2,9 @@
 //! one node, against signature verification alone (Ed25519 batches, SM2 one by one), measured in
 //! the same run on the same core.
 //!
+//! `trustmeter bench query`: a year of 15-minute data for one meter and a one-day region rollup of
+//! 1 000 enterprises through the figures API's functions (see `bench/query.rs`).
+//!
 //! `trustmeter bench crypto`: sign/s and verify/s per signature scheme (Ed25519 single and batch,
 //! SM2) and MB/s per hash algorithm (SHA-256, SM3), one thread.
 
@@ -17,6 +20,7 @@ use trustmeter_state::{SignatureVerdicts, State, build_block};
 use trustmeter_types::{KeyScheme, ReadingSigner, Transaction, TxPayload};
 
 mod gateway;
+mod query;
 
 /// Benchmarks.
 #[derive(Subcommand)]
@@ -73,6 +77,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         run_seconds: u64,
     },
+    /// The figures API's heaviest reads on real state and index data: a year of 15-minute data
+    /// for one meter (35 040 readings) and a one-day rollup of a region of 1 000 enterprises, each
+    /// against the floor of reading the same data alone.
+    Query {
+        /// Days of 15-minute readings for the one meter.
+        #[arg(long, default_value_t = 365)]
+        days: i32,
+        /// Enterprises in the region.
+        #[arg(long, default_value_t = 1_000)]
+        enterprises: usize,
+    },
 }
 
 /// Runs a benchmark.
@@ -89,6 +104,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             ingest(meters, intervals, batch, DevnetCrypto { hash, account_scheme: key_scheme })
         }
         BenchCommand::Crypto { signatures, batch, mib } => crypto(signatures, batch, mib),
+        BenchCommand::Query { days, enterprises } => query::run(query::Options { days, enterprises }),
     }
 }
 

@@ -171,6 +171,7 @@ async fn start_chain(
             index_path: dir.join(format!("{chain_id}-validator-{i}-index.redb")),
             allow_private_ips: true,
             timeouts: Timeouts::default(),
+            alarms: Default::default(),
         };
         let node = start_node(ctx.child("node").with_attribute("chain", chain_id).with_attribute("index", i), spec)
             .await
@@ -347,6 +348,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
         let mut tick = tokio::time::interval(Duration::from_secs(2));
+        let mut ticks = 0u64;
         tick.tick().await;
         loop {
             tokio::select! {
@@ -372,6 +374,11 @@ pub fn run(args: DemoArgs) -> Result<()> {
                 line.push_str(&format!(" | {} alarms", status.alarms.len()));
             }
             println!("{line}");
+            ticks += 1;
+            if ticks.is_multiple_of(5) {
+                let st = chains[0].nodes[0].app.finalized_state();
+                println!("        {}: {}", chains[0].devnet.genesis.chain_id, crate::demo_figures::day_line(&st, &enterprise.org.id, status.now_ms));
+            }
             if deadline.map(|d| Instant::now() >= d).unwrap_or(false) {
                 println!("\n--duration reached: stopping");
                 break;
@@ -403,7 +410,10 @@ pub fn run(args: DemoArgs) -> Result<()> {
             }
             let st = c.nodes[0].app.finalized_state();
             println!("{}: height {}, state root {}, {} readings recorded", c.devnet.genesis.chain_id, st.height, st.root(), c.stats.lock().expect("lock").readings);
+            println!("        {}", crate::demo_figures::day_line(&st, &enterprise.org.id, status.now_ms));
         }
+        let (api, org) = (&chains[0].submitter.apis[0], &enterprise.org.id);
+        println!("figures through the API (while a demo runs): {api}/v1/figures/daily?org={org}  {api}/v1/quality?org={org}  {api}/v1/figures/ranking?region=430000  {api}/v1/figures/tou?org={org}  {api}/v1/policy  {api}/v1/alarms/stream");
         Ok::<(), anyhow::Error>(())
     })
 }

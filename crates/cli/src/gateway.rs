@@ -200,6 +200,16 @@ fn print_status(s: &StatusReport) {
             d.last_height,
             d.last_error.as_deref().unwrap_or("-")
         );
+        println!(
+            "{:<13} audit policy: {}{}",
+            "",
+            d.audit_policy.as_deref().unwrap_or("unknown (readings sent unchecked)"),
+            if d.rejected_before_sending > 0 {
+                format!("; {} refused before sending", d.rejected_before_sending)
+            } else {
+                String::new()
+            }
+        );
     }
     println!(
         "\nMETER                                    DRIVER     LAST VALUE         AT                    SAMPLES  ERRORS"

@@ -2,15 +2,20 @@
 //!
 //! - `demo`: a 4-validator consortium on loopback with a simulated plant feeding it.
 //! - `node init` / `node run`: write a local consortium's files; run one validator.
-//! - `verify`: check a reading's proof bundle offline.
+//! - `verify`: check a reading's proof bundle (or, with `--figure`, a daily figure's proof) offline.
+//! - `query`: energy figures from a node (daily, series, ranking, quality, enterprise, tou).
 //! - `keys` / `tx`: generate keys on this machine; sign and submit registry transactions.
 //! - `bench ingest`: readings/s through admission and execution against the Ed25519 batch limit.
+//! - `alarms`: a node's active alarms, and with `--follow` its alarm feed (server-sent events).
 
+mod alarms;
 mod bench;
 mod demo;
+mod demo_figures;
 mod gateway;
 mod keys;
 mod node;
+mod query;
 mod tx;
 
 use anyhow::{Context, Result};
@@ -32,10 +37,15 @@ enum Command {
     /// Initialise or run validator nodes.
     #[command(subcommand)]
     Node(node::NodeCommand),
-    /// Verify a reading's proof bundle offline.
+    /// Verify a reading's proof bundle, or a daily figure's proof (`--figure`), offline.
     Verify {
         /// The proof bundle (JSON), as served by `GET /v1/meters/{id}/readings/{seq}/proof`.
-        proof: PathBuf,
+        #[arg(required_unless_present = "figure", conflicts_with = "figure")]
+        proof: Option<PathBuf>,
+        /// A daily figure's proof (JSON), as served by
+        /// `GET /v1/proofs/daily/{org}/{day}/{energy}/{unit}`.
+        #[arg(long, value_name = "FILE")]
+        figure: Option<PathBuf>,
         /// A genesis file you trust; by default the genesis inside the bundle is used and printed
         /// so you can compare its hash with the one you know.
         #[arg(long)]
@@ -53,6 +63,13 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Energy figures from a node: daily figures, series, rankings, quality, an enterprise's
+    /// month, time of use.
+    #[command(subcommand)]
+    Query(query::QueryCommand),
+    /// A node's active alarms (over-use, missing data, calibration, anomalies); `--follow` streams
+    /// raised and cleared alarms until Ctrl-C.
+    Alarms(alarms::AlarmsArgs),
 }
 
 fn main() -> Result<()> {
@@ -74,11 +91,69 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Node(cmd) => node::run(cmd),
-        Command::Verify { proof, genesis } => verify(proof, genesis),
+        Command::Verify { figure: Some(figure), genesis, .. } => verify_figure(figure, genesis),
+        Command::Verify { proof: Some(proof), genesis, .. } => verify(proof, genesis),
+        Command::Verify { .. } => anyhow::bail!("give a proof bundle file, or --figure FILE"),
         Command::Gateway(cmd) => gateway::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Tx(cmd) => tx::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Query(cmd) => query::run(cmd),
+        Command::Alarms(args) => alarms::run(args),
+    }
+}
+
+fn verify_figure(path: PathBuf, genesis: Option<PathBuf>) -> Result<()> {
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let proof = trustmeter_client::FigureProof::from_json(&text)
+        .with_context(|| format!("{} is not a figure proof (trustmeter-figure-proof/v1)", path.display()))?;
+    let trusted = match genesis {
+        Some(p) => Some(trustmeter_node::config::load_genesis(&p)?),
+        None => None,
+    };
+    match trustmeter_client::verify_figure(&proof, trusted.as_ref()) {
+        Ok(v) => {
+            let f = &v.figure;
+            println!("VALID");
+            println!("  chain        {}", v.chain_id);
+            println!(
+                "  figure       {} on {} ({}): {} {:?} in {}",
+                v.org,
+                v.day_label,
+                v.day,
+                f.consumption,
+                v.energy,
+                v.unit.symbol()
+            );
+            println!("  parts        estimated {}, manual {}; {} readings ({} on time, {} late, {} flagged)", f.estimated, f.manual, f.points, f.on_time, f.late, f.flagged);
+            match &f.kgce_missing {
+                None => println!("  coal         {} kgce equivalent, {} kgce equal value (reference {})", f.kgce_equivalent, f.kgce_equal_value, f.reference),
+                Some(why) => println!("  coal         not computed: {why}"),
+            }
+            if f.tiers.iter().any(|t| t.0 != 0) {
+                let names = ["critical_peak", "peak", "flat", "valley", "deep_valley"];
+                let tiers: Vec<String> = names.iter().zip(f.tiers).filter(|(_, q)| q.0 != 0).map(|(n, q)| format!("{n} {q}")).collect();
+                println!("  tiers        {} ({})", tiers.join(", "), f.tou_schedule.as_deref().unwrap_or("no schedule"));
+            }
+            println!("  in state of  block {} ({}) at {} ms", v.height, v.block_digest, v.block_timestamp_ms);
+            println!("  hashes       {} (the chain's hash algorithm, from its genesis)", v.hash);
+            println!(
+                "  finalized    by {} of {} validators (quorum {}), epoch {} view {}",
+                v.validator_signatures, v.validators, v.quorum, v.finalized_epoch, v.finalized_view
+            );
+            if trusted.is_none() {
+                println!(
+                    "note: checked against the genesis inside the proof (chain {}, {} validators); pass --genesis to check against one you trust",
+                    proof.genesis.chain_id,
+                    proof.genesis.validators.len()
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("INVALID: {e}");
+            std::process::exit(1);
+        }
     }
 }
 

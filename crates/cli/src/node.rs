@@ -88,6 +88,7 @@ pub fn init(args: &InitArgs, genesis_time_ms: i64) -> Result<Devnet> {
             api_listen: format!("127.0.0.1:{}", args.api_port + i as u16).parse()?,
             allow_private_ips: true,
             leader_timeout_ms: 1_000,
+            alarms: Default::default(),
         };
         std::fs::write(dir.join("node.toml"), toml::to_string_pretty(&cfg)?)?;
     }
@@ -162,6 +163,7 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
                     certification: Duration::from_millis(cfg.leader_timeout_ms * 2),
                     ..Timeouts::default()
                 },
+                alarms: cfg.alarms.clone(),
             };
             runner.start(|ctx| async move {
                 let node = start_node(ctx, spec).await?;

@@ -15,7 +15,8 @@ use std::time::Duration;
 use trustmeter_api_client::{NodeClient, TxStatus};
 use trustmeter_crypto::{SigningKey, sign_tx, tx_hash};
 use trustmeter_keystore::{KeyFile, KeyInfo, passphrase_from_env};
-use trustmeter_types::tx::MeterSpec;
+use trustmeter_types::limits::MAX_POLICY_BYTES;
+use trustmeter_types::tx::{MeterSpec, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
     AccuracyClass, Calibration, ChainId, DeviceId, EnergyKind, LocationPath, PublicKey, Quantity, RegisterKind,
     Transaction, TxBody, TxOutcome, TxPayload, UnifiedSocialCreditCode, Unit, rotation_proof_payload,
@@ -76,6 +77,14 @@ pub enum TxCommand {
     /// Replace a device's signing key with a new key generated on the device (the owning
     /// enterprise, or a gateway itself).
     RotateKey(RotateKeyArgs),
+    /// Deploy a new version of the audit policy (regulator only), effective at a later height.
+    DeployPolicy(DeployPolicyArgs),
+    /// Record a meter replacement (换表): the old register's final value and the new one's first
+    /// (the meter's enterprise).
+    ReplaceMeter(ReplaceMeterArgs),
+    /// File the enterprise's monthly report (月报): consumption per energy kind and production
+    /// output per product.
+    MonthlyReport(MonthlyReportArgs),
 }
 
 /// `tx register-account`.
@@ -144,6 +153,16 @@ pub struct RegisterMeterArgs {
     /// Register maximum (rollover point) in the meter's unit, e.g. 99999999.99.
     #[arg(long)]
     register_max: String,
+    /// Rated capacity per hour in the meter's unit (额定容量, e.g. 2000 for a 2 MW feeder in kWh);
+    /// the audit policy's rate-of-change rule uses it. Default: unknown.
+    #[arg(long)]
+    rated_per_hour: Option<String>,
+    /// For a DL/T 645 tariff register: the total register's meter id it belongs to.
+    #[arg(long, requires = "tariff")]
+    tariff_of: Option<String>,
+    /// For a DL/T 645 tariff register: the tariff, 1–4 (尖/峰/平/谷).
+    #[arg(long, requires = "tariff_of")]
+    tariff: Option<u8>,
     /// The meter's own public key, if it signs its readings itself.
     #[arg(long)]
     public_key: Option<String>,
@@ -214,9 +233,62 @@ pub struct RotateKeyArgs {
     new_passphrase_env: Option<String>,
 }
 
+/// `tx deploy-policy`.
+#[derive(Args, Debug)]
+pub struct DeployPolicyArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The policy document (TOML with CEL expressions), e.g. crates/policy/policies/default-audit.toml
+    /// with a higher `version`.
+    #[arg(long, value_name = "FILE")]
+    file: PathBuf,
+    /// First height whose readings the policy audits; must be above the chain's current height
+    /// (every validator switches at that height).
+    #[arg(long, value_name = "HEIGHT")]
+    effective_height: u64,
+}
+
+/// `tx replace-meter`.
+#[derive(Args, Debug)]
+pub struct ReplaceMeterArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The meter (its id is kept; its register restarts).
+    #[arg(long)]
+    meter: String,
+    /// When the new meter took over: an RFC 3339 time such as 2026-11-21T10:30:00+08:00, or a
+    /// date YYYY-MM-DD (00:00 Asia/Shanghai). Within the chain's late-data window.
+    #[arg(long)]
+    at: String,
+    /// The old register's last value, in the meter's unit.
+    #[arg(long)]
+    old_final: String,
+    /// The new register's first value, in the meter's unit (often 0).
+    #[arg(long)]
+    new_initial: String,
+}
+
+/// `tx monthly-report`.
+#[derive(Args, Debug)]
+pub struct MonthlyReportArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The month, YYYYMM (Asia/Shanghai).
+    #[arg(long)]
+    month: u32,
+    /// Reported consumption as ENERGY:UNIT:AMOUNT, e.g. electricity:kWh:12345.6; repeat per kind.
+    #[arg(long, value_name = "ENERGY:UNIT:AMOUNT")]
+    consumption: Vec<String>,
+    /// Production output as PRODUCT:UNIT:AMOUNT, e.g. "steel:t:56"; repeat per product.
+    #[arg(long, value_name = "PRODUCT:UNIT:AMOUNT")]
+    production: Vec<String>,
+}
+
 /// What a command needs from the chain before it can build its payload.
 struct ChainContext {
     chain: ChainId,
+    /// The latest finalized height.
+    height: u64,
     /// The sender key's organisation on chain, if it is a member account.
     organisation: Option<String>,
 }
@@ -240,6 +312,9 @@ fn common(cmd: &TxCommand) -> &TxCommon {
         TxCommand::Activate(a) => &a.common,
         TxCommand::Revoke(a) => &a.common,
         TxCommand::RotateKey(a) => &a.common,
+        TxCommand::DeployPolicy(a) => &a.common,
+        TxCommand::ReplaceMeter(a) => &a.common,
+        TxCommand::MonthlyReport(a) => &a.common,
     }
 }
 
@@ -251,7 +326,11 @@ async fn run_async(cmd: TxCommand) -> Result<i32> {
     let chain = ChainId::new(status.chain_id.clone()).context("the node reports an invalid chain id")?;
     let sender = key.public_key();
     let account = client.account(&sender).await.context("reading the sender's nonce from GET /v1/accounts")?;
-    let ctx = ChainContext { chain: chain.clone(), organisation: account.organisation.clone() };
+    let ctx = ChainContext {
+        chain: chain.clone(),
+        height: status.finalized_height,
+        organisation: account.organisation.clone(),
+    };
     let payload = payload(&cmd, &ctx, &info)?;
     let body = TxBody { chain_id: chain, sender: sender.clone(), nonce: account.last_nonce + 1, payload };
     let tx = sign_tx(&key, body);
@@ -333,6 +412,18 @@ fn next_step(cmd: &TxCommand) -> Option<String> {
             a.device,
             a.new_key_file.display()
         )),
+        TxCommand::DeployPolicy(a) => Some(format!(
+            "the policy audits readings from height {}; GET /v1/policy shows every version",
+            a.effective_height
+        )),
+        TxCommand::ReplaceMeter(a) => Some(format!(
+            "the accounting now bridges the register jump of {}; see trustmeter query series --scope meter --id {}",
+            a.meter, a.meter
+        )),
+        TxCommand::MonthlyReport(a) => Some(format!(
+            "check it against the daily figures: trustmeter query enterprise --org <credit code> --month {}",
+            a.month
+        )),
         _ => None,
     }
 }
@@ -372,6 +463,16 @@ fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPa
                     accuracy: parse_accuracy(&a.accuracy)?,
                     location,
                     register_max: parse_quantity(&a.register_max).context("--register-max")?,
+                    rated_per_hour: match &a.rated_per_hour {
+                        Some(r) => parse_quantity(r).context("--rated-per-hour")?,
+                        None => Default::default(),
+                    },
+                    tariff: match (&a.tariff_of, a.tariff) {
+                        (Some(total), Some(tariff)) => {
+                            Some(trustmeter_types::TariffRegister { total: device(total, "--tariff-of")?, tariff })
+                        }
+                        _ => None,
+                    },
                     public_key,
                     id,
                 },
@@ -407,6 +508,66 @@ fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPa
             let new_public_key = new_key.public_key();
             let proof = new_key.sign(&rotation_proof_payload(&ctx.chain, &id, &new_public_key));
             TxPayload::RotateKey { device: id, new_public_key, proof }
+        }
+        TxCommand::DeployPolicy(a) => {
+            let text = std::fs::read_to_string(&a.file)
+                .with_context(|| format!("reading the policy document {}", a.file.display()))?;
+            ensure!(
+                text.len() <= MAX_POLICY_BYTES,
+                "{} is {} bytes; a policy document may have at most {MAX_POLICY_BYTES}",
+                a.file.display(),
+                text.len()
+            );
+            let policy = trustmeter_policy::Policy::parse(&text)
+                .map_err(|e| anyhow!("{} is not a valid policy document: {e}", a.file.display()))?;
+            ensure!(
+                a.effective_height > ctx.height,
+                "--effective-height {} must be above the chain's current height {}; pick a height a few blocks ahead",
+                a.effective_height,
+                ctx.height
+            );
+            eprintln!("policy {} version {}", policy.name(), policy.version());
+            TxPayload::DeployPolicy { text, effective_height: a.effective_height }
+        }
+        TxCommand::ReplaceMeter(a) => TxPayload::ReplaceMeter {
+            meter: device(&a.meter, "--meter")?,
+            at_ms: parse_time(&a.at, false).context("--at")?,
+            old_final: parse_amount(&a.old_final).context("--old-final")?,
+            new_initial: parse_amount(&a.new_initial).context("--new-initial")?,
+        },
+        TxCommand::MonthlyReport(a) => {
+            let (y, m) = (a.month / 100, a.month % 100);
+            ensure!((1900..=9999).contains(&y) && (1..=12).contains(&m), "--month {} is not YYYYMM", a.month);
+            ensure!(
+                !a.consumption.is_empty() || !a.production.is_empty(),
+                "give at least one --consumption ENERGY:UNIT:AMOUNT or --production PRODUCT:UNIT:AMOUNT"
+            );
+            let consumption = a
+                .consumption
+                .iter()
+                .map(|c| {
+                    let [energy, unit, amount] = triple(c, "--consumption", "ENERGY:UNIT:AMOUNT")?;
+                    Ok(ReportedConsumption {
+                        energy: parse_energy(energy)?,
+                        unit: parse_unit(unit)?,
+                        quantity: parse_amount(amount).with_context(|| format!("--consumption {c:?}"))?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let production = a
+                .production
+                .iter()
+                .map(|p| {
+                    let [product, unit, amount] = triple(p, "--production", "PRODUCT:UNIT:AMOUNT")?;
+                    ensure!(!product.trim().is_empty(), "--production {p:?} names no product");
+                    Ok(ProductOutput {
+                        product: product.trim().to_string(),
+                        unit: unit.trim().to_string(),
+                        quantity: parse_amount(amount).with_context(|| format!("--production {p:?}"))?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            TxPayload::MonthlyReport { month: a.month, consumption, production, heating_values: vec![] }
         }
     })
 }
@@ -471,6 +632,21 @@ fn parse_accuracy(s: &str) -> Result<AccuracyClass> {
         .with_context(|| format!("--accuracy {s:?} must be a class such as 0.2S, 0.5, 1 or 2"))?;
     ensure!(v > 0, "--accuracy {s:?} must be above zero");
     Ok(AccuracyClass(u16::try_from(v).map_err(|_| anyhow!("--accuracy {s:?} is too large"))?))
+}
+
+/// `A:B:C`, split at the last two colons (so the first part may contain colons).
+fn triple<'a>(s: &'a str, flag: &str, shape: &str) -> Result<[&'a str; 3]> {
+    let mut parts = s.rsplitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(c), Some(b), Some(a)) => Ok([a, b, c]),
+        _ => bail!("{flag} {s:?} is not {shape}"),
+    }
+}
+
+/// A non-negative decimal amount, exactly, in micro-units (a register reading or a reported
+/// quantity, which may be zero).
+fn parse_amount(s: &str) -> Result<Quantity> {
+    Ok(Quantity::from_micros(parse_fixed(s.trim(), MAX_QUANTITY_DECIMALS)?))
 }
 
 /// A positive decimal amount, exactly, in micro-units.
@@ -552,5 +728,18 @@ mod tests {
         assert_eq!(parse_time("2026-01-01", true).unwrap(), 1_767_196_800_000 + 86_400_000);
         assert_eq!(parse_time("2026-01-01T00:00:00+08:00", true).unwrap(), 1_767_196_800_000);
         assert!(parse_time("2026-13-01", false).is_err());
+    }
+
+    #[test]
+    fn report_lines_and_amounts() {
+        assert_eq!(
+            triple("electricity:kWh:12345.5", "--consumption", "E:U:A").unwrap(),
+            ["electricity", "kWh", "12345.5"]
+        );
+        assert_eq!(triple("steel: bars:t:56", "--production", "P:U:A").unwrap(), ["steel: bars", "t", "56"]);
+        assert!(triple("steel:56", "--production", "P:U:A").is_err());
+        assert_eq!(parse_amount("0").unwrap().micros(), 0);
+        assert_eq!(parse_amount("12.5").unwrap().micros(), 12_500_000);
+        assert!(parse_amount("-1").is_err());
     }
 }

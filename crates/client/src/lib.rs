@@ -16,6 +16,9 @@
 //! - the block's finalization certificate (Commonware simplex, Ed25519, one signature per
 //!   validator of the quorum).
 //!
+//! A [`FigureProof`] does the same for an enterprise's consensus daily figure (日能耗): the state
+//! proof of the figure against a finalized header, checked by [`verify_figure`].
+//!
 //! [`ProofBundle::build`] and [`ProofBundle::find`] make bundles from what a node has after it
 //! applied a finalized block; [`verify()`] checks a bundle, optionally against a genesis the
 //! verifier obtained separately (and trusts), and returns a [`VerifiedReading`] summary or a
@@ -30,7 +33,9 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod figure;
 pub mod verify;
 
 pub use bundle::{BuildError, PROOF_VERSION, ProofBundle};
+pub use figure::{FIGURE_PROOF_VERSION, FigureBuildError, FigureProof, VerifiedFigure, verify_figure};
 pub use verify::{Step, VerifiedReading, VerifyError, verify};

@@ -43,7 +43,7 @@ use trustmeter_crypto::{HashAlg, block_digest, reading_leaf};
 use trustmeter_state::state::StateValue;
 use trustmeter_state::{StateKey, StateProof};
 use trustmeter_types::{
-    ChainId, DeviceId, DeviceStatus, EnergyKind, Gateway, Genesis, Hash32, Meter, Quantity, ReadingOrigin,
+    BlockHeader, ChainId, DeviceId, DeviceStatus, EnergyKind, Gateway, Genesis, Hash32, Meter, Quantity, ReadingOrigin,
     ReadingSigner, UnifiedSocialCreditCode, Unit,
 };
 
@@ -275,6 +275,15 @@ pub enum VerifyError {
         /// The header's state root.
         state_root: Hash32,
     },
+    /// A figure proof's entry is not a daily figure.
+    #[error(
+        "{}: the figure proof holds the entry {key}, not a daily figure (`daily` key with a `daily` value)",
+        Step::StateProofs
+    )]
+    NotADailyFigure {
+        /// The key found, as text.
+        key: String,
+    },
     /// The readings tree size is not the header's.
     #[error(
         "{}: the bundle says the readings tree has {tree_size} leaves but the header says the block recorded {readings_accepted} readings",
@@ -377,7 +386,7 @@ impl VerifyError {
             | UnitMismatch { .. }
             | NoCalibration { .. }
             | CalibrationDoesNotCover { .. } => Step::Registry,
-            StateKeyMismatch { .. } | StateProofInvalid { .. } => Step::StateProofs,
+            StateKeyMismatch { .. } | StateProofInvalid { .. } | NotADailyFigure { .. } => Step::StateProofs,
             TreeSizeMismatch { .. } | ReadingNotIncluded { .. } => Step::Inclusion,
             FinalizationNotHex(_)
             | FinalizationMalformed { .. }
@@ -458,17 +467,8 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
     }
 
     // Step (a): genesis.
-    let genesis = &bundle.genesis;
-    if let Some(trusted) = trusted_genesis
-        && trusted != genesis
-    {
-        return Err(VerifyError::GenesisMismatch { detail: genesis_difference(trusted, genesis) });
-    }
-    let validators = participants(genesis).map_err(VerifyError::BadValidatorSet)?;
     let header = &bundle.header;
-    if header.chain_id != genesis.chain_id {
-        return Err(VerifyError::ChainMismatch { header: header.chain_id.clone(), genesis: genesis.chain_id.clone() });
-    }
+    let (genesis, validators) = check_genesis(&bundle.genesis, header, trusted_genesis)?;
     let alg = genesis.params.hash;
 
     // Step (b): the reading's signature, with the key from the registry records.
@@ -622,6 +622,25 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
     })
 }
 
+/// Step (a), shared by reading and figure proofs: the bundle's genesis equals the trusted one
+/// (if given), its validator set is usable, and the header names its chain.
+pub(crate) fn check_genesis<'a>(
+    genesis: &'a Genesis,
+    header: &BlockHeader,
+    trusted_genesis: Option<&Genesis>,
+) -> Result<(&'a Genesis, Set<ed25519::PublicKey>), VerifyError> {
+    if let Some(trusted) = trusted_genesis
+        && trusted != genesis
+    {
+        return Err(VerifyError::GenesisMismatch { detail: genesis_difference(trusted, genesis) });
+    }
+    let validators = participants(genesis).map_err(VerifyError::BadValidatorSet)?;
+    if header.chain_id != genesis.chain_id {
+        return Err(VerifyError::ChainMismatch { header: header.chain_id.clone(), genesis: genesis.chain_id.clone() });
+    }
+    Ok((genesis, validators))
+}
+
 /// A short description of how two genesis documents differ.
 fn genesis_difference(trusted: &Genesis, bundle: &Genesis) -> String {
     if trusted.chain_id != bundle.chain_id {
@@ -672,6 +691,9 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::Gateway(_) => "gateway",
         StateValue::Meter(_) => "meter",
         StateValue::Progress(_) => "meter progress",
+        StateValue::Policy(_) => "audit policy",
+        StateValue::Daily(_) => "daily figure",
+        StateValue::MonthlyReport(_) => "monthly report",
     }
 }
 
@@ -689,7 +711,7 @@ fn gateway_record(p: &StateProof) -> Result<&Gateway, VerifyError> {
     }
 }
 
-fn key_text(k: &StateKey) -> String {
+pub(crate) fn key_text(k: &StateKey) -> String {
     match k {
         StateKey::Organisation(id) => format!("organisation/{id}"),
         StateKey::Account(pk) => format!("account/{pk}"),
@@ -697,6 +719,15 @@ fn key_text(k: &StateKey) -> String {
         StateKey::Gateway(id) => format!("gateway/{id}"),
         StateKey::Meter(id) => format!("meter/{id}"),
         StateKey::Progress(id) => format!("progress/{id}"),
+        StateKey::Policy(v) => format!("policy/{v}"),
+        StateKey::Daily(k) => format!(
+            "daily/{}/{}/{}/{}",
+            k.org,
+            trustmeter_energy::calendar::day_label(k.day),
+            serde_json::to_value(k.energy).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            k.unit.symbol()
+        ),
+        StateKey::MonthlyReport(org, month) => format!("monthly-report/{org}/{month}"),
     }
 }
 
@@ -727,7 +758,7 @@ fn check_state_proof(
 }
 
 /// Decodes the certificate and checks it finalizes `digest` with a quorum of valid signatures.
-fn check_finalization(
+pub(crate) fn check_finalization(
     hex_bytes: &str,
     genesis: &Genesis,
     validators: &Set<ed25519::PublicKey>,

@@ -34,6 +34,9 @@ pub enum AlarmKind {
     DestinationRefusing,
     /// A destination rejected readings (kept with the reasons; see `gateway rejected`).
     ReadingsRejected,
+    /// A destination's audit policy is unknown (not served, not fetched or not parseable): readings
+    /// are sent without the gateway's pre-audit, and the chain audits them.
+    PolicyUnavailable,
     /// The gateway clock jumped.
     ClockJump,
     /// The gateway clock differs from the chains' time.

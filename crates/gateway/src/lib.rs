@@ -26,6 +26,7 @@
 
 pub mod alarms;
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod producer;
 pub mod sender;
@@ -322,6 +323,7 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
             shared: shared.clone(),
             wake: wake_rx.clone(),
             shutdown: shutdown_rx.clone(),
+            pre_audit: Default::default(),
         };
         tasks.spawn(sender.run());
     }

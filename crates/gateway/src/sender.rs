@@ -10,15 +10,21 @@
 //! 2. Otherwise take the next readings after the cursor, in production order, sign a
 //!    `SubmitReadings` transaction with the next nonce, record it as in flight, and send it.
 //!
+//! Before a batch is built, the destination's audit policy is evaluated on each reading
+//! ([`crate::audit`]): readings it rejects are settled as rejected and never sent, and the batch is
+//! cut before the first of them.
+//!
 //! Failures back off exponentially with ±50 % jitter, from `min_backoff_ms` to `max_backoff_ms`.
 //! An HTTP 202 is not an acknowledgement; only a finalized receipt is. Readings are never
 //! dropped: a batch refused as a whole is retried until the chain accepts it or an operator acts.
 
 use crate::alarms::{AlarmKind, Severity};
+use crate::audit::{Decision, PreAudit, decide};
 use crate::config::DestinationConfig;
 use crate::status::Shared;
-use crate::store::{InFlight, Settlement, Store, StoreError};
+use crate::store::{InFlight, Settlement, Store, StoreError, StoredReading};
 use rand::RngExt;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -26,7 +32,8 @@ use trustmeter_api_client::{ClientError, NodeClient, Submitted, TxStatus};
 use trustmeter_crypto::{SigningKey, sign_tx, tx_hash};
 use trustmeter_meters::Clock;
 use trustmeter_types::{
-    ChainId, DeviceId, ReadingOutcome, RejectCode, Rejection, Transaction, TxBody, TxOutcome, TxPayload, decode, encode,
+    ChainId, DeviceId, Meter, Quantity, ReadingOutcome, RejectCode, Rejection, Transaction, TxBody, TxOutcome,
+    TxPayload, decode, encode,
 };
 
 /// How often the sender refreshes the chain's time and the meters' calibration (gateway real
@@ -61,6 +68,16 @@ pub struct Sender {
     pub wake: watch::Receiver<u64>,
     /// Becomes `true` on shutdown.
     pub shutdown: watch::Receiver<bool>,
+    /// The destination's audit policy and meter records, for the pre-audit.
+    pub pre_audit: PreAudit,
+}
+
+/// What the pre-audit made of a batch.
+enum Audited {
+    /// Send these (the batch, possibly cut before a reading the policy rejects).
+    Send(Vec<(u64, StoredReading)>),
+    /// The readings at the head of the queue were rejected by the policy and settled.
+    Settled,
 }
 
 #[derive(Debug)]
@@ -111,6 +128,9 @@ impl Sender {
             if last_refresh.is_none_or(|t| t.elapsed() >= REGISTRY_REFRESH) && self.refresh(&mut chain).await {
                 last_refresh = Some(std::time::Instant::now());
             }
+            if chain.is_some() && self.pre_audit.fetch_due() {
+                self.fetch_policy().await;
+            }
             let step = match &chain {
                 None => Step::Failed("chain not reached yet".into()),
                 Some((c, alg)) => {
@@ -159,6 +179,7 @@ impl Sender {
             }
         };
         self.clear(AlarmKind::DestinationUnreachable);
+        self.pre_audit.observe_status(&status);
         match ChainId::new(status.chain_id.clone()) {
             Ok(c) => *chain = Some((c, status.hash_alg)),
             Err(e) => {
@@ -201,6 +222,7 @@ impl Sender {
         }
         for m in &self.meters {
             let Ok(rec) = self.client.meter(m).await else { return };
+            self.pre_audit.remember_meter(m, rec.clone());
             let s = subject(m);
             let now_ms = self.now();
             self.update(|_, a| match rec {
@@ -334,6 +356,10 @@ impl Sender {
         if batch.is_empty() {
             return Ok(Step::Idle);
         }
+        let batch = match self.pre_audit_batch(batch).await? {
+            Audited::Send(b) => b,
+            Audited::Settled => return Ok(Step::Progressed),
+        };
         let nonce = match *next_nonce {
             Some(n) => n,
             None => self.client.account(&self.key.public_key()).await?.last_nonce + 1,
@@ -365,6 +391,93 @@ impl Sender {
         self.store.set_in_flight(&self.cfg.name, Some(inf.clone()))?;
         *next_nonce = Some(nonce + 1);
         self.submit(&tx, &inf, next_nonce).await
+    }
+
+    /// Fetches the destination's audit policy; raises or clears `policy_unavailable`.
+    async fn fetch_policy(&self) {
+        let fetched = self.client.policy().await.map_err(|e| e.to_string());
+        let result = self.pre_audit.install(fetched);
+        let loaded = self.pre_audit.policy().map(|p| p.label());
+        self.update(|d, _| d.audit_policy = loaded.clone());
+        match result {
+            Ok(changed) => {
+                if changed {
+                    tracing::info!(destination = %self.cfg.name, policy = ?loaded, "audit policy installed for the pre-audit");
+                }
+                self.clear(AlarmKind::PolicyUnavailable);
+            }
+            Err(e) => self.raise(AlarmKind::PolicyUnavailable, Severity::Warning, format!("{}: {e}", self.cfg.name)),
+        }
+    }
+
+    /// The destination's record of a meter (cached); `None` if it is not registered there or
+    /// could not be fetched (then the reading is sent unchecked).
+    async fn meter_record(&self, id: &DeviceId) -> Option<Meter> {
+        if let Some(rec) = self.pre_audit.cached_meter(id) {
+            return rec;
+        }
+        match self.client.meter(id).await {
+            Ok(rec) => {
+                self.pre_audit.remember_meter(id, rec.clone());
+                rec
+            }
+            Err(e) => {
+                tracing::debug!(destination = %self.cfg.name, meter = %id, error = %e, "meter record not fetched; sending unchecked");
+                None
+            }
+        }
+    }
+
+    /// Evaluates the destination's policy on a batch (see [`crate::audit`]): settles the rejected
+    /// readings at its head, or returns the readings up to the first rejected one.
+    async fn pre_audit_batch(&self, batch: Vec<(u64, StoredReading)>) -> Result<Audited, SendError> {
+        let Some(policy) = self.pre_audit.policy() else { return Ok(Audited::Send(batch)) };
+        let block = self.pre_audit.block(self.now());
+        let mut previous: BTreeMap<DeviceId, Option<(i64, Quantity)>> = BTreeMap::new();
+        let mut rejected: Vec<(u64, Rejection)> = Vec::new();
+        for (i, (id, stored)) in batch.iter().enumerate() {
+            let r = &stored.signed.reading;
+            let decision = match self.meter_record(&r.meter).await {
+                None => Decision::Send,
+                Some(meter) => {
+                    let prev = match previous.get(&r.meter) {
+                        Some(p) => *p,
+                        None => {
+                            let skip: Vec<u64> = rejected.iter().map(|(id, _)| *id).collect();
+                            self.store.previous_sent(&self.cfg.name, &r.meter, r.seq, &skip)?
+                        }
+                    };
+                    decide(&policy, &self.cfg.name, r, &meter, prev, block)
+                }
+            };
+            match decision {
+                Decision::Reject(rej) if i == rejected.len() => {
+                    tracing::info!(destination = %self.cfg.name, meter = %r.meter, seq = r.seq, reason = %rej.message, "reading refused by the pre-audit");
+                    rejected.push((*id, rej));
+                }
+                Decision::Reject(_) => {
+                    // Send what precedes it; it heads the next batch.
+                    return Ok(Audited::Send(batch.into_iter().take(i).collect()));
+                }
+                Decision::Send if !rejected.is_empty() => break,
+                Decision::Send => {
+                    previous.insert(r.meter.clone(), Some((r.timestamp_ms, r.value)));
+                }
+            }
+        }
+        if rejected.is_empty() {
+            return Ok(Audited::Send(batch));
+        }
+        let n = rejected.len() as u64;
+        let outcomes: Vec<(u64, Settlement)> =
+            rejected.into_iter().map(|(id, r)| (id, Settlement::Rejected(r))).collect();
+        self.store.settle(&self.cfg.name, &outcomes, 0)?;
+        let now = self.now();
+        self.update(|d, _| {
+            d.rejected_before_sending += n;
+            d.last_settled_ms = Some(now);
+        });
+        Ok(Audited::Settled)
     }
 
     async fn submit(&self, tx: &Transaction, inf: &InFlight, next_nonce: &mut Option<u64>) -> Result<Step, SendError> {
@@ -454,7 +567,9 @@ impl Sender {
             .enumerate()
             .map(|(i, o)| {
                 let s = match o {
-                    ReadingOutcome::Accepted | ReadingOutcome::Duplicate => Settlement::Acknowledged,
+                    ReadingOutcome::Accepted | ReadingOutcome::Flagged { .. } | ReadingOutcome::Duplicate => {
+                        Settlement::Acknowledged
+                    }
                     ReadingOutcome::Rejected(r) => Settlement::Rejected(r.clone()),
                 };
                 (inf.first_id + i as u64, s)

@@ -68,6 +68,13 @@ pub struct DestinationStatus {
     pub last_error: Option<String>,
     /// Gateway time of the last settled batch.
     pub last_settled_ms: Option<i64>,
+    /// The chain's audit policy the gateway checks readings against before sending
+    /// (`name vN`); none while it is unknown (then readings are sent unchecked).
+    #[serde(default)]
+    pub audit_policy: Option<String>,
+    /// Readings this chain's policy rejected at the gateway (never sent; part of `rejected`).
+    #[serde(default)]
+    pub rejected_before_sending: u64,
 }
 
 /// The answer of `GET /status`.

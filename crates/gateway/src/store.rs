@@ -32,6 +32,8 @@ pub const MAX_QUERY_ROWS: usize = 1_000_000;
 pub const STORE_CACHE_BYTES: usize = 32 << 20;
 /// Most readings deleted per pruning pass (keeps write transactions short).
 pub const MAX_PRUNE_PER_PASS: usize = 100_000;
+/// Most readings [`Store::previous_sent`] looks back over (rejected ones are skipped).
+pub const MAX_PREVIOUS_SCAN: usize = 128;
 
 const SCHEMA_VERSION: u64 = 1;
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -411,6 +413,36 @@ impl Store {
             t.insert(name, enc(&c).as_slice()).map_err(|e| self.err(e))?;
         }
         w.commit().map_err(|e| self.err(e))
+    }
+
+    /// The latest reading of `meter` before sequence `before_seq` that `destination` has not
+    /// rejected (ids in `skip` count as rejected too): `(timestamp, value)`, what the chain sees as
+    /// the meter's previous reading when the next one arrives. Looks at most
+    /// [`MAX_PREVIOUS_SCAN`] readings back; `None` if there is none (or all were pruned).
+    pub fn previous_sent(
+        &self,
+        destination: &str,
+        meter: &DeviceId,
+        before_seq: u64,
+        skip: &[u64],
+    ) -> Result<Option<(i64, Quantity)>, StoreError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let by = r.open_table(BY_METER).map_err(|e| self.err(e))?;
+        let readings = r.open_table(READINGS).map_err(|e| self.err(e))?;
+        let rejected = r.open_table(REJECTED).map_err(|e| self.err(e))?;
+        let range = by.range((meter.as_str(), 0)..(meter.as_str(), before_seq)).map_err(|e| self.err(e))?;
+        for row in range.rev().take(MAX_PREVIOUS_SCAN) {
+            let (_, id) = row.map_err(|e| self.err(e))?;
+            let id = id.value();
+            if skip.contains(&id) || rejected.get((destination, id)).map_err(|e| self.err(e))?.is_some() {
+                continue;
+            }
+            if let Some(v) = readings.get(id).map_err(|e| self.err(e))? {
+                let s: StoredReading = dec(v.value(), "reading")?;
+                return Ok(Some((s.signed.reading.timestamp_ms, s.signed.reading.value)));
+            }
+        }
+        Ok(None)
     }
 
     /// A destination's rejected readings (id, rejection), oldest first, at most `limit`.

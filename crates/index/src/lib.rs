@@ -26,7 +26,7 @@ use std::sync::Arc;
 use tracing::{debug, info, warn};
 use trustmeter_chain::Finalized;
 use trustmeter_state::{BlockOutput, SignatureVerdicts, State, execute_block};
-use trustmeter_types::{Block, DeviceId, Genesis, Hash32, ReadingOutcome, Receipt, SignedReading, TxPayload};
+use trustmeter_types::{Block, DeviceId, Genesis, Hash32, Receipt, SignedReading, TxPayload};
 
 /// Heights between two stored state snapshots.
 pub const SNAPSHOT_INTERVAL: u64 = 64;
@@ -236,6 +236,32 @@ impl Index {
         Ok(out)
     }
 
+    /// The latest recorded reading of a meter with `timestamp < before_ms`, and the earliest with
+    /// `timestamp >= after_ms`: the register points just outside a range, which the intervals
+    /// crossing its edges need.
+    pub fn readings_around(
+        &self,
+        meter: &DeviceId,
+        before_ms: i64,
+        after_ms: i64,
+    ) -> Result<(Option<IndexedReading>, Option<IndexedReading>), IndexError> {
+        let r = self.db.begin_read().map_err(dberr)?;
+        let t = r.open_table(READINGS).map_err(dberr)?;
+        let m = meter.as_str();
+        let decode = |v: redb::AccessGuard<'_, &[u8]>| -> Result<IndexedReading, IndexError> {
+            borsh::from_slice(v.value()).map_err(|e| IndexError::Corrupt(e.to_string()))
+        };
+        let before = match t.range((m, i64::MIN, 0u64)..(m, before_ms, 0u64)).map_err(dberr)?.next_back() {
+            Some(item) => Some(decode(item.map_err(dberr)?.1)?),
+            None => None,
+        };
+        let after = match t.range((m, after_ms, 0u64)..=(m, i64::MAX, u64::MAX)).map_err(dberr)?.next() {
+            Some(item) => Some(decode(item.map_err(dberr)?.1)?),
+            None => None,
+        };
+        Ok((before, after))
+    }
+
     /// The recorded reading of a meter with sequence `seq`.
     pub fn reading(&self, meter: &DeviceId, seq: u64) -> Result<Option<IndexedReading>, IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;
@@ -297,6 +323,6 @@ impl Index {
 
     /// Counts recorded readings of a block's receipts (for status displays).
     pub fn recorded_in(receipts: &[Receipt]) -> usize {
-        receipts.iter().flat_map(|r| r.readings.iter()).filter(|o| **o == ReadingOutcome::Accepted).count()
+        receipts.iter().flat_map(|r| r.readings.iter()).filter(|o| o.is_recorded()).count()
     }
 }

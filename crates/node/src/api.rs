@@ -20,6 +20,8 @@ use trustmeter_types::limits::MAX_TX_BYTES;
 use trustmeter_types::{DeviceId, Genesis, Hash32, Transaction, UnifiedSocialCreditCode, decode};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use crate::alarms::{AlarmConfig, AlarmEvent, AlarmHub, AlarmKind, AlarmView, AlarmsView, EventKind, Severity};
+
 /// Shared state of the API handlers.
 #[derive(Clone)]
 pub struct ApiState {
@@ -34,17 +36,50 @@ struct Inner {
     index: Index,
     #[allow(dead_code)]
     marshal: MarshalMailbox,
+    alarms: AlarmHub,
 }
 
 impl ApiState {
-    /// Builds the API state.
+    /// Builds the API state, with an alarm engine of the default configuration.
     pub fn new(name: String, genesis: Genesis, app: App, index: Index, marshal: MarshalMailbox) -> Self {
+        Self::with_alarms(name, genesis, app, index, marshal, AlarmHub::new(AlarmConfig::default()))
+    }
+
+    /// Builds the API state around an alarm engine (whose passes `alarms::run` drives).
+    pub fn with_alarms(
+        name: String,
+        genesis: Genesis,
+        app: App,
+        index: Index,
+        marshal: MarshalMailbox,
+        alarms: AlarmHub,
+    ) -> Self {
         let genesis_hash = trustmeter_crypto::tagged_hash(
             genesis.params.hash,
             b"trustmeter/genesis/v1",
             &trustmeter_types::encode(&genesis),
         );
-        Self { inner: Arc::new(Inner { name, genesis, genesis_hash, app, index, marshal }) }
+        Self { inner: Arc::new(Inner { name, genesis, genesis_hash, app, index, marshal, alarms }) }
+    }
+
+    /// The application (finalized state, mempool).
+    pub fn app(&self) -> &App {
+        &self.inner.app
+    }
+
+    /// The alarm engine.
+    pub fn alarms(&self) -> &AlarmHub {
+        &self.inner.alarms
+    }
+
+    /// The query index (readings, blocks, finalization certificates).
+    pub fn index(&self) -> &Index {
+        &self.inner.index
+    }
+
+    /// The chain's genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.inner.genesis
     }
 }
 
@@ -63,13 +98,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self { code: code.into(), message: message.into(), tx_hash: None, status: status.as_u16() }
     }
     fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
     fn internal(e: impl std::fmt::Display) -> Self {
@@ -118,6 +153,12 @@ pub struct StatusView {
     pub mempool_readings: usize,
     /// Proposed blocks this node refused as invalid.
     pub refused_blocks: u64,
+    /// How far a reading may lie after its block's time (ms): the audit policy's `block.max_future_skew_ms`.
+    pub max_future_skew_ms: i64,
+    /// The late-data window (ms): how far behind the block time an out-of-order reading may lie.
+    pub late_window_ms: i64,
+    /// The reference data set the chain's energy figures are computed with.
+    pub reference: String,
 }
 
 /// A validator.
@@ -234,7 +275,21 @@ pub struct MeterView {
         title = "Trustmeter node API",
         description = "Chain status, blocks, transaction submission and receipts, registry lookups, readings and offline-verifiable proofs."
     ),
-    paths(status, block, submit, receipt, readings, meter, meters, gateway, organisation, account, proof, alarms),
+    paths(
+        status,
+        block,
+        submit,
+        receipt,
+        readings,
+        meter,
+        meters,
+        gateway,
+        organisation,
+        account,
+        proof,
+        crate::alarms::alarms,
+        crate::alarms::alarm_stream
+    ),
     components(schemas(
         StatusView,
         ValidatorView,
@@ -248,6 +303,8 @@ pub struct MeterView {
         AlarmView,
         AlarmKind,
         Severity,
+        AlarmEvent,
+        EventKind,
         ApiError
     ))
 )]
@@ -255,7 +312,9 @@ struct ApiDoc;
 
 /// The OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(<crate::figures::FiguresDoc as OpenApi>::openapi());
+    doc
 }
 
 /// The API router.
@@ -273,7 +332,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/gateways/{id}", get(gateway))
         .route("/v1/organisations/{id}", get(organisation))
         .route("/v1/accounts/{public_key}", get(account))
-        .route("/v1/alarms", get(alarms))
+        .route("/v1/alarms", get(crate::alarms::alarms))
+        .route("/v1/alarms/stream", get(crate::alarms::alarm_stream))
+        .merge(crate::figures::routes())
         .with_state(state)
 }
 
@@ -311,6 +372,9 @@ async fn status(State(s): State<ApiState>) -> ApiResult<StatusView> {
         mempool_txs: txs,
         mempool_readings: readings,
         refused_blocks: s.inner.app.refused_blocks(),
+        max_future_skew_ms: st.params.max_future_skew_ms,
+        late_window_ms: st.params.accounting.late_window_ms,
+        reference: st.params.accounting.reference.clone(),
     }))
 }
 
@@ -571,313 +635,4 @@ async fn proof(
     })
     .await
     .map_err(ApiError::internal)?
-}
-
-/// Milliseconds per day.
-const DAY_MS: i64 = 86_400_000;
-/// Offset of Asia/Shanghai from UTC (China keeps no daylight saving time), for the dates in alarm
-/// messages.
-const CHINA_OFFSET_SECS: i32 = 8 * 3_600;
-
-/// What an alarm is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AlarmKind {
-    /// The meter has no calibration certificate: its readings are refused.
-    CalibrationMissing,
-    /// The meter's certificate has expired (valid until ≤ block time): its readings are refused.
-    CalibrationExpired,
-    /// The meter's certificate expires within the chain's warning window
-    /// (`genesis.params.calibration_warning_ms`).
-    CalibrationExpiring,
-}
-
-/// How urgent an alarm is. Sorted most urgent first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Readings are being refused now.
-    Critical,
-    /// Action needed soon.
-    Warning,
-}
-
-/// One alarm about one meter.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
-pub struct AlarmView {
-    /// What the alarm is about.
-    pub kind: AlarmKind,
-    /// `critical` or `warning`.
-    pub severity: Severity,
-    /// The meter.
-    pub meter: String,
-    /// The owning enterprise (unified social credit code).
-    pub owner: String,
-    /// The current certificate's number, if the meter has one.
-    pub certificate_no: Option<String>,
-    /// End of the current certificate's validity (Unix ms, exclusive), if the meter has one.
-    pub valid_until_ms: Option<i64>,
-    /// What is wrong and what to do, in a sentence.
-    pub message: String,
-}
-
-/// Calibration alarms computed from the latest finalized state.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AlarmsView {
-    /// The finalized height the alarms were computed at.
-    pub height: u64,
-    /// That block's timestamp (Unix ms): "now" for every alarm.
-    pub block_time_ms: i64,
-    /// The chain's warning window for expiring certificates (ms).
-    pub calibration_warning_ms: i64,
-    /// The alarms: critical before warning, then by expiry (missing certificates first), then by
-    /// meter id.
-    pub alarms: Vec<AlarmView>,
-}
-
-/// Alarm query parameters.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct AlarmsQuery {
-    /// Only meters of this enterprise (unified social credit code).
-    pub owner: Option<String>,
-}
-
-/// "3 days", "1 day", "less than a day".
-fn days_text(ms: i64) -> String {
-    match ms / DAY_MS {
-        0 => "less than a day".into(),
-        1 => "1 day".into(),
-        n => format!("{n} days"),
-    }
-}
-
-/// The last day (Asia/Shanghai) a certificate valid until `valid_until_ms` (exclusive) covers.
-fn last_valid_day(valid_until_ms: i64) -> String {
-    let offset = chrono::FixedOffset::east_opt(CHINA_OFFSET_SECS).expect("UTC+8 is a valid offset");
-    chrono::DateTime::from_timestamp_millis(valid_until_ms.saturating_sub(1))
-        .map(|t| t.with_timezone(&offset).format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| format!("{valid_until_ms} ms"))
-}
-
-/// The calibration alarms of every meter that is not revoked (of `owner` only, if given), at
-/// the state's block time.
-pub fn calibration_alarms(state: &trustmeter_state::State, owner: Option<&UnifiedSocialCreditCode>) -> Vec<AlarmView> {
-    let now = state.timestamp_ms;
-    let window = state.params.calibration_warning_ms;
-    let mut out: Vec<AlarmView> = state
-        .meters()
-        .filter(|m| m.status != trustmeter_types::DeviceStatus::Revoked)
-        .filter(|m| owner.is_none_or(|o| &m.owner == o))
-        .filter_map(|m| {
-            let alarm = |kind, severity, message: String| AlarmView {
-                kind,
-                severity,
-                meter: m.id.to_string(),
-                owner: m.owner.to_string(),
-                certificate_no: m.calibration.as_ref().map(|c| c.certificate_no.clone()),
-                valid_until_ms: m.calibration.as_ref().map(|c| c.valid_until_ms),
-                message,
-            };
-            let Some(c) = &m.calibration else {
-                return Some(alarm(
-                    AlarmKind::CalibrationMissing,
-                    Severity::Critical,
-                    format!(
-                        "meter {} ({}) has no calibration certificate, so its readings are refused; have the metrology authority record one",
-                        m.id, m.name
-                    ),
-                ));
-            };
-            let left = c.valid_until_ms.saturating_sub(now);
-            if left <= 0 {
-                Some(alarm(
-                    AlarmKind::CalibrationExpired,
-                    Severity::Critical,
-                    format!(
-                        "calibration certificate {} of meter {} expired {} ago (last valid day {}), so its readings are refused; have the metrology authority record a new certificate",
-                        c.certificate_no,
-                        m.id,
-                        days_text(-left),
-                        last_valid_day(c.valid_until_ms)
-                    ),
-                ))
-            } else if left <= window {
-                Some(alarm(
-                    AlarmKind::CalibrationExpiring,
-                    Severity::Warning,
-                    format!(
-                        "calibration certificate {} of meter {} expires in {} (last valid day {}); have the metrology authority record a new certificate before then",
-                        c.certificate_no,
-                        m.id,
-                        days_text(left),
-                        last_valid_day(c.valid_until_ms)
-                    ),
-                ))
-            } else {
-                None
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| (a.severity, a.valid_until_ms, &a.meter).cmp(&(b.severity, b.valid_until_ms, &b.meter)));
-    out
-}
-
-/// Calibration alarms (检定到期预警) of every meter that is not revoked, computed from the latest
-/// finalized state at its block time: `calibration_missing` and `calibration_expired`
-/// (critical: readings are refused) and `calibration_expiring` (warning: the certificate ends
-/// within the chain's `calibration_warning_ms`).
-#[utoipa::path(get, path = "/v1/alarms", params(AlarmsQuery), responses((status = 200, body = AlarmsView), (status = 400, body = ApiError)))]
-async fn alarms(State(s): State<ApiState>, Query(q): Query<AlarmsQuery>) -> ApiResult<AlarmsView> {
-    let owner = q
-        .owner
-        .map(|o| UnifiedSocialCreditCode::new(o).map_err(|e| ApiError::bad_request(e.to_string())))
-        .transpose()?;
-    let st = s.inner.app.finalized_state();
-    Ok(Json(AlarmsView {
-        height: st.height,
-        block_time_ms: st.timestamp_ms,
-        calibration_warning_ms: st.params.calibration_warning_ms,
-        alarms: calibration_alarms(&st, owner.as_ref()),
-    }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use trustmeter_chain::devnet::Devnet;
-    use trustmeter_plant::TxSigner;
-    use trustmeter_state::exec::BlockContext;
-    use trustmeter_state::{SignatureVerdicts, State, build_block, genesis_block};
-    use trustmeter_types::tx::MeterSpec;
-    use trustmeter_types::{
-        AccuracyClass, Calibration, EnergyKind, LocationPath, Quantity, RegisterKind, TxOutcome, TxPayload, Unit,
-    };
-
-    /// 2026-11-21 00:00 in Asia/Shanghai.
-    const T0: i64 = 1_795_190_400_000;
-
-    fn meter(owner: &UnifiedSocialCreditCode, n: u32) -> MeterSpec {
-        MeterSpec {
-            id: DeviceId::new(format!("{owner}-EM{n:04}")).unwrap(),
-            gateway: DeviceId::new(format!("{owner}-GW01")).unwrap(),
-            name: format!("meter {n}"),
-            energy: EnergyKind::Electricity,
-            unit: Unit::KilowattHour,
-            register: RegisterKind::Cumulative,
-            accuracy: AccuracyClass(50),
-            location: LocationPath(vec!["site".into()]),
-            register_max: Quantity::from_micros(1_000_000_000),
-            public_key: None,
-        }
-    }
-
-    /// Applies one block of `txs` at `t`; every transaction must be accepted.
-    fn block(state: &State, t: i64, txs: Vec<trustmeter_types::Transaction>) -> State {
-        let n = txs.len();
-        let ctx = BlockContext { epoch: 0, view: state.height + 1, timestamp_ms: t };
-        let (b, out) = build_block(state, &ctx, txs, &SignatureVerdicts::none());
-        assert_eq!(b.txs.len(), n, "a transaction was not includable");
-        for r in &out.receipts {
-            assert_eq!(r.outcome, TxOutcome::Accepted, "{r:?}");
-        }
-        out.state
-    }
-
-    #[test]
-    fn calibration_alarms_follow_the_finalized_state() {
-        let devnet = Devnet::new("alarms-unit", 1, 2, 5, T0 - 3_600_000, 0);
-        let (_, mut st) = genesis_block(&devnet.genesis);
-        let chain = devnet.genesis.chain_id.clone();
-        let (e0, e1) = (&devnet.enterprises[0], &devnet.enterprises[1]);
-        let mut ents =
-            [TxSigner::new(e0.key.clone(), chain.clone(), 1), TxSigner::new(e1.key.clone(), chain.clone(), 1)];
-        let mut metro = TxSigner::new(devnet.metrology.key.clone(), chain.clone(), 1);
-        let issuer = devnet.metrology.org.id.clone();
-        let mut txs = Vec::new();
-        for (i, e) in [e0, e1].iter().enumerate() {
-            let gw = TxPayload::RegisterGateway {
-                id: DeviceId::new(format!("{}-GW01", e.org.id)).unwrap(),
-                public_key: trustmeter_crypto::SigningKey::ed25519_from_seed([i as u8 + 1; 32]).public_key(),
-            };
-            txs.push(ents[i].sign(gw));
-        }
-        st = block(&st, T0 - 1_000, txs);
-        // Enterprise 0: meter 1 never calibrated, 2 expired 3 days ago, 3 expiring in 12 days,
-        // 4 valid for a year, 5 expiring in 2 days; enterprise 1: meter 1 expiring in 20 days.
-        let cal = |no: &str, until: i64| Calibration {
-            certificate_no: no.into(),
-            issuer: issuer.clone(),
-            valid_from_ms: T0 - 365 * DAY_MS,
-            valid_until_ms: until,
-        };
-        let mut txs: Vec<_> =
-            (1..=5).map(|n| ents[0].sign(TxPayload::RegisterMeter { meter: meter(&e0.org.id, n) })).collect();
-        txs.push(ents[1].sign(TxPayload::RegisterMeter { meter: meter(&e1.org.id, 1) }));
-        for (owner, n, no, until) in [
-            (&e0.org.id, 2, "JD-002", T0 - 3 * DAY_MS),
-            (&e0.org.id, 3, "JD-003", T0 + 12 * DAY_MS + 6 * 3_600_000),
-            (&e0.org.id, 4, "JD-004", T0 + 365 * DAY_MS),
-            (&e0.org.id, 5, "JD-005", T0 + 2 * DAY_MS),
-            (&e1.org.id, 1, "JD-101", T0 + 20 * DAY_MS),
-        ] {
-            txs.push(
-                metro.sign(TxPayload::RecordCalibration { meter: meter(owner, n).id, calibration: cal(no, until) }),
-            );
-        }
-        st = block(&st, T0, txs);
-        assert_eq!(st.timestamp_ms, T0);
-
-        let all = calibration_alarms(&st, None);
-        let got: Vec<(AlarmKind, Severity, String)> =
-            all.iter().map(|a| (a.kind, a.severity, a.meter.clone())).collect();
-        let id = |o: &UnifiedSocialCreditCode, n| meter(o, n).id.to_string();
-        assert_eq!(
-            got,
-            vec![
-                (AlarmKind::CalibrationMissing, Severity::Critical, id(&e0.org.id, 1)),
-                (AlarmKind::CalibrationExpired, Severity::Critical, id(&e0.org.id, 2)),
-                (AlarmKind::CalibrationExpiring, Severity::Warning, id(&e0.org.id, 5)),
-                (AlarmKind::CalibrationExpiring, Severity::Warning, id(&e0.org.id, 3)),
-                (AlarmKind::CalibrationExpiring, Severity::Warning, id(&e1.org.id, 1)),
-            ]
-        );
-        assert_eq!(all[0].certificate_no, None);
-        assert!(all[0].message.contains("has no calibration certificate"), "{}", all[0].message);
-        assert_eq!(
-            all[1].message,
-            format!(
-                "calibration certificate JD-002 of meter {} expired 3 days ago (last valid day 2026-11-17), so its readings are refused; have the metrology authority record a new certificate",
-                id(&e0.org.id, 2)
-            )
-        );
-        assert_eq!(
-            all[3].message,
-            format!(
-                "calibration certificate JD-003 of meter {} expires in 12 days (last valid day 2026-12-03); have the metrology authority record a new certificate before then",
-                id(&e0.org.id, 3)
-            )
-        );
-        assert_eq!(
-            (all[3].certificate_no.as_deref(), all[3].valid_until_ms),
-            (Some("JD-003"), Some(T0 + 12 * DAY_MS + 6 * 3_600_000))
-        );
-        assert_eq!(all[4].owner, e1.org.id.to_string());
-        let only_e1 = calibration_alarms(&st, Some(&e1.org.id));
-        assert_eq!(only_e1, vec![all[4].clone()]);
-
-        // A new certificate for meter 3 and a revocation of meter 2 clear their alarms; a day
-        // later meter 5 has less than a day left.
-        let txs = vec![
-            metro.sign(TxPayload::RecordCalibration {
-                meter: meter(&e0.org.id, 3).id,
-                calibration: cal("JD-003b", T0 + 400 * DAY_MS),
-            }),
-            ents[0].sign(TxPayload::RevokeDevice { device: meter(&e0.org.id, 2).id, reason: "scrapped".into() }),
-        ];
-        st = block(&st, T0 + DAY_MS + 1, txs);
-        let after: Vec<String> = calibration_alarms(&st, Some(&e0.org.id)).iter().map(|a| a.meter.clone()).collect();
-        assert_eq!(after, vec![id(&e0.org.id, 1), id(&e0.org.id, 5)]);
-        let m5 = &calibration_alarms(&st, Some(&e0.org.id))[1];
-        assert!(m5.message.contains("expires in less than a day (last valid day 2026-11-22)"), "{}", m5.message);
-    }
 }

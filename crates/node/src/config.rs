@@ -29,6 +29,10 @@ pub struct NodeConfig {
     /// Consensus leader timeout, milliseconds.
     #[serde(default = "default_leader_timeout")]
     pub leader_timeout_ms: u64,
+    /// The alarm engine (`[alarms]`: pass interval, `[[alarms.thresholds]]` over-use limits,
+    /// `[alarms.anomaly]`); defaults to no thresholds and the default anomaly rule.
+    #[serde(default)]
+    pub alarms: crate::alarms::AlarmConfig,
 }
 
 fn default_true() -> bool {
@@ -49,6 +53,9 @@ impl NodeConfig {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
+        }
+        if let Err(e) = cfg.alarms.validate() {
+            bail!("node config {}: {e}", path.display());
         }
         Ok(cfg)
     }

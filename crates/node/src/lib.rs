@@ -2,10 +2,13 @@
 //!
 //! A validator on the tokio runtime: [`config`] (TOML config, genesis and key files),
 //! [`run`] (authenticated p2p among the genesis validators, Commonware storage in the data
-//! directory, the index, the API) and [`api`] (HTTP/JSON with an OpenAPI document).
+//! directory, the index, the API), [`api`] (HTTP/JSON with an OpenAPI document) and [`alarms`]
+//! (the alarm engine: derived from the finalized state, never consensus; served as JSON and SSE).
 
+pub mod alarms;
 pub mod api;
 pub mod config;
+pub mod figures;
 pub mod run;
 
 pub use run::{NodeSpec, RunningNode, start_node};

@@ -37,6 +37,8 @@ pub struct NodeSpec {
     pub allow_private_ips: bool,
     /// Consensus timeouts.
     pub timeouts: Timeouts,
+    /// The alarm engine's configuration (`[alarms]` of the node config).
+    pub alarms: crate::alarms::AlarmConfig,
 }
 
 /// A running validator.
@@ -56,6 +58,7 @@ pub struct RunningNode {
 pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<RunningNode> {
     let genesis = spec.genesis.clone();
     let participants = trustmeter_chain::devnet::participants(&genesis).map_err(anyhow::Error::msg)?;
+    spec.alarms.validate().map_err(|e| anyhow::anyhow!("alarm configuration: {e}"))?;
     let me = spec.key.public_key();
     anyhow::ensure!(
         participants.position(&me).is_some(),
@@ -136,8 +139,17 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         .await
         .with_context(|| format!("binding the API on {}", spec.api_listen))?;
     let api_addr = listener.local_addr()?;
-    let state =
-        ApiState::new(spec.name.clone(), genesis, validator.app.clone(), index.clone(), validator.marshal.clone());
+    // Alarms: derived from the finalized state and the index, never consensus.
+    let hub = crate::alarms::AlarmHub::new(spec.alarms.clone());
+    tokio::spawn(crate::alarms::run(hub.clone(), validator.app.clone(), index.clone()));
+    let state = ApiState::with_alarms(
+        spec.name.clone(),
+        genesis,
+        validator.app.clone(),
+        index.clone(),
+        validator.marshal.clone(),
+        hub,
+    );
     let router = api::router(state);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {

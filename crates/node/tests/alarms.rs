@@ -1,18 +1,20 @@
-//! `GET /v1/alarms` on a real 4-validator consortium (tokio, p2p and HTTP on loopback): meters
-//! whose calibration is missing, expired or about to expire are reported by every validator from
-//! its finalized state; recording a new certificate or revoking the meter clears the alarm.
+//! `GET /v1/alarms` and `GET /v1/alarms/stream` on a real 4-validator consortium (tokio, p2p and
+//! HTTP on loopback): meters whose calibration is missing, expired or about to expire are reported
+//! by every validator from its finalized state; recording a new certificate or revoking the meter
+//! clears the alarm. A meter that stops reporting raises `missing_data` on the server-sent event
+//! feed, and its next reading clears it; a low threshold raises `over_use`.
 
 use anyhow::{Context as _, Result, ensure};
 use commonware_runtime::Runner as _;
 use serde_json::Value;
 use std::time::Instant;
 use trustmeter_chain::devnet::Member;
-use trustmeter_crypto::SigningKey;
+use trustmeter_crypto::{SigningKey, sign_reading};
 use trustmeter_plant::TxSigner;
 use trustmeter_types::tx::MeterSpec;
 use trustmeter_types::{
-    AccuracyClass, Calibration, DeviceId, EnergyKind, LocationPath, Quantity, RegisterKind, Transaction, TxPayload,
-    Unit,
+    AccuracyClass, Calibration, DeviceId, EnergyKind, LocationPath, Quantity, Reading, ReadingOrigin, ReadingSigner,
+    RegisterKind, Transaction, TxPayload, Unit,
 };
 
 mod common;
@@ -36,6 +38,8 @@ fn meter(m: &Member, n: u32) -> MeterSpec {
         accuracy: AccuracyClass(50),
         location: LocationPath(vec!["plant".into(), "workshop-1".into()]),
         register_max: Quantity::from_micros(99_999_999_990_000),
+        rated_per_hour: Default::default(),
+        tariff: None,
         public_key: None,
     }
 }
@@ -219,4 +223,203 @@ async fn scenario(api: &Api, cluster: &Cluster) -> Result<()> {
         ensure!(summary(&v) == vec![alarm("calibration_missing", "critical", &missing)], "validator {n}: {v}");
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The alarm feed (`GET /v1/alarms/stream`): a meter stops reporting, then reports again.
+
+/// One server-sent event: its type, id and JSON data.
+#[derive(Debug)]
+struct Sse {
+    event: String,
+    id: Option<u64>,
+    data: Value,
+}
+
+/// Reads `GET path` on `url` as server-sent events into a channel, until the stream ends.
+async fn sse(url: String) -> Result<tokio::sync::mpsc::UnboundedReceiver<Sse>> {
+    // No overall timeout: the stream lives as long as the test.
+    let http = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5)).build()?;
+    let mut resp = http.get(&url).send().await.with_context(|| format!("GET {url}"))?;
+    ensure!(resp.status() == 200, "GET {url}: HTTP {}", resp.status());
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    ensure!(ct.starts_with("text/event-stream"), "GET {url}: content type {ct}");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut buf = String::new();
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                let block: String = buf.drain(..end + 2).collect();
+                let (mut event, mut id, mut data) = (String::from("message"), None, String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                let data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+                if tx.send(Sse { event, id, data }).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(rx)
+}
+
+/// The next event whose alarm key is `key` and type `event` (others are skipped), within 60 s.
+async fn next_event(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Sse>, event: &str, key: &str) -> Result<Sse> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let e = tokio::time::timeout(left, rx.recv())
+            .await
+            .with_context(|| format!("no `{event}` event for {key} within {PATIENCE:?}"))?
+            .context("the alarm stream ended")?;
+        if e.event == event && e.data["alarm"]["key"] == key {
+            return Ok(e);
+        }
+    }
+}
+
+#[test]
+fn alarm_stream_raises_and_clears_missing_data() {
+    init_logs();
+    let started = Instant::now();
+    let mut cluster = Cluster::with_enterprises("hunan-alarms-2", 32, 2);
+    // A 2-second collection interval, so that a meter is missing data after 4 seconds; passes
+    // every 200 ms.
+    cluster.devnet.genesis.params.accounting.nominal_interval_ms = 2_000;
+    cluster.alarms.interval_ms = 200;
+    let e0 = cluster.devnet.enterprises[0].org.id.clone();
+    let m = DeviceId::new(format!("{e0}-EM0001")).expect("valid id");
+    cluster.alarms.thresholds = vec![
+        // 100 kWh in a day is over 50: raised by the second reading, cleared only tomorrow.
+        toml::from_str(&format!("meter = \"{m}\"\nenergy = \"electricity\"\nperiod = \"day\"\nlimit = 50"))
+            .expect("threshold"),
+    ];
+    let cluster_ref = &cluster;
+    cluster
+        .runner()
+        .start(|ctx| async move {
+            let cluster = cluster_ref;
+            let api = cluster.start(ctx).await?;
+            stream_scenario(&api, cluster).await
+        })
+        .expect("alarm stream run");
+    eprintln!("alarm stream: {:.1} s", started.elapsed().as_secs_f64());
+}
+
+async fn stream_scenario(api: &Api, cluster: &Cluster) -> Result<()> {
+    let devnet = &cluster.devnet;
+    let chain = devnet.genesis.chain_id.clone();
+    let (e0, e1) = (&devnet.enterprises[0], &devnet.enterprises[1]);
+    let mut ent = TxSigner::new(e0.key.clone(), chain.clone(), 1);
+    let mut metro = TxSigner::new(devnet.metrology.key.clone(), chain.clone(), 1);
+    let mut reg = TxSigner::new(devnet.regulator.key.clone(), chain.clone(), 1);
+    let gw_key = SigningKey::ed25519_from_seed([9; 32]);
+    let mut gw = TxSigner::new(gw_key.clone(), chain.clone(), 1);
+    let spec = meter(e0, 1);
+    api.wait_status(1, "first finalized block", |s| s["finalized_height"].as_u64().unwrap_or(0) >= 1).await?;
+
+    // Subscribe (validator 1, enterprise 0 only; another stream for enterprise 1) before anything
+    // happens: the first event is the snapshot of the active set.
+    let mut feed = sse(format!("{}/v1/alarms/stream?org={}", api.urls[1], e0.org.id)).await?;
+    let mut other = sse(format!("{}/v1/alarms/stream?org={}", api.urls[2], e1.org.id)).await?;
+    let first = tokio::time::timeout(PATIENCE, feed.recv()).await?.context("stream ended")?;
+    ensure!(first.event == "snapshot" && first.data["alarms"].is_array(), "{first:?}");
+    let doc = api.get_ok(0, "/openapi.json").await?;
+    ensure!(doc["paths"]["/v1/alarms/stream"]["get"].is_object(), "OpenAPI does not document /v1/alarms/stream");
+
+    // Onboard a gateway and a meter, calibrated and active.
+    let now = now_ms();
+    run(api, vec![ent.sign(TxPayload::RegisterGateway { id: gateway_id(e0), public_key: gw_key.public_key() })])
+        .await?;
+    run(api, vec![ent.sign(TxPayload::RegisterMeter { meter: spec.clone() })]).await?;
+    run(
+        api,
+        vec![metro.sign(TxPayload::RecordCalibration {
+            meter: spec.id.clone(),
+            calibration: Calibration {
+                certificate_no: "JD-SSE-1".into(),
+                issuer: devnet.metrology.org.id.clone(),
+                valid_from_ms: now - DAY_MS,
+                valid_until_ms: now + 365 * DAY_MS,
+            },
+        })],
+    )
+    .await?;
+    run(
+        api,
+        vec![
+            reg.sign(TxPayload::ActivateDevice { device: spec.id.clone() }),
+            reg.sign(TxPayload::ActivateDevice { device: gateway_id(e0) }),
+        ],
+    )
+    .await?;
+    let mut seq = 0;
+    let mut report = |value_kwh: i64| {
+        seq += 1;
+        let r = Reading {
+            meter: spec.id.clone(),
+            seq,
+            timestamp_ms: now_ms(),
+            value: Quantity::from_micros(value_kwh * Quantity::SCALE),
+            unit: Unit::KilowattHour,
+            origin: ReadingOrigin::Online,
+            clock_suspect: false,
+        };
+        gw.sign(TxPayload::SubmitReadings {
+            gateway: gateway_id(e0),
+            readings: vec![sign_reading(&gw_key, r, ReadingSigner::Gateway)],
+        })
+    };
+
+    // One reading, then silence: after two 2-second intervals the meter is missing data.
+    run(api, vec![report(100)]).await.context("first reading")?;
+    let key = format!("missing_data/{}", spec.id);
+    let raised = next_event(&mut feed, "raised", &key).await?;
+    let a = &raised.data["alarm"];
+    ensure!(
+        a["kind"] == "missing_data" && a["severity"] == "warning" && a["owner"] == e0.org.id.as_str(),
+        "{raised:?}"
+    );
+    ensure!(a["meter"] == spec.id.as_str() && a["message"].as_str().is_some_and(|m| m.contains("has sent no reading")));
+    ensure!(raised.id.is_some_and(|id| raised.data["id"] == id), "SSE id and event id differ: {raised:?}");
+    // The active set agrees, filtered by org (and the other enterprise sees none of it).
+    let v = api.get_ok(1, &format!("/v1/alarms?org={}", e0.org.id)).await?;
+    ensure!(v["alarms"].as_array().is_some_and(|a| a.iter().any(|x| x["key"] == key.as_str())), "{v}");
+    let v = api.get_ok(1, &format!("/v1/alarms?org={}", e1.org.id)).await?;
+    ensure!(v["alarms"].as_array().is_some_and(|a| a.iter().all(|x| x["owner"] == e1.org.id.as_str())), "{v}");
+
+    // The meter reports again: the alarm clears (same key, later id). The second reading puts
+    // the day at 100 kWh, over the configured 50: over-use is raised too.
+    run(api, vec![report(200)]).await.context("second reading")?;
+    let cleared = next_event(&mut feed, "cleared", &key).await?;
+    ensure!(cleared.id > raised.id, "{cleared:?} after {raised:?}");
+    let day = trustmeter_energy_day_start(now_ms());
+    let over = format!("over_use/{}/electricity/kWh/day/{day}", spec.id);
+    let o = next_event(&mut feed, "raised", &over).await?;
+    ensure!(
+        o.data["alarm"]["message"].as_str().is_some_and(|m| m.contains("used 100 kWh of electricity so far")),
+        "{o:?}"
+    );
+    // Enterprise 1's stream saw none of enterprise 0's events.
+    while let Ok(e) = other.try_recv() {
+        ensure!(e.event == "snapshot" || e.data["alarm"]["owner"] == e1.org.id.as_str(), "{e:?}");
+    }
+    Ok(())
+}
+
+/// Start (Unix ms) of the Asia/Shanghai day containing `t`.
+fn trustmeter_energy_day_start(t: i64) -> i64 {
+    const OFFSET: i64 = 8 * 3_600_000;
+    (t + OFFSET).div_euclid(DAY_MS) * DAY_MS - OFFSET
 }

@@ -345,6 +345,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/organisations/{id}", "get"),
         ("/v1/accounts/{public_key}", "get"),
         ("/v1/alarms", "get"),
+        ("/v1/alarms/stream", "get"),
     ]
     .into_iter()
     .map(|(p, m)| (p.to_string(), m.to_string()))

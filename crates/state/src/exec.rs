@@ -1,7 +1,9 @@
 //! Transaction rules, block building and block execution.
 
+use crate::accounting::{self, PointRec};
 use crate::sigs::SignatureVerdicts;
 use crate::state::{DUPLICATE_WINDOW, MeterProgress, State};
+use trustmeter_policy::{AuditInput, Verdict};
 use trustmeter_crypto::{HashAlg, block_digest, merkle, reading_leaf, tx_hash, verify};
 use trustmeter_types::codec::Validate;
 use trustmeter_types::limits::{MAX_READINGS_PER_BLOCK, MAX_TX_BYTES, MAX_TXS_PER_BLOCK};
@@ -213,7 +215,7 @@ pub fn execute_block(parent: &State, block: &Block, verdicts: &SignatureVerdicts
 
 fn push_recorded(recorded: &mut Vec<(u32, u32)>, tx_index: u32, receipt: &Receipt) {
     for (j, o) in receipt.readings.iter().enumerate() {
-        if *o == ReadingOutcome::Accepted {
+        if o.is_recorded() {
             recorded.push((tx_index, j as u32));
         }
     }
@@ -304,8 +306,46 @@ pub fn admission_check(state: &State, tx: &Transaction, verdicts: &SignatureVerd
     };
     match receipt.outcome {
         TxOutcome::Rejected(r) => Err(r),
-        TxOutcome::Accepted => Ok(()),
+        TxOutcome::Accepted => match &tx.body.payload {
+            TxPayload::SubmitReadings { readings, .. } => admission_audit(state, readings),
+            _ => Ok(()),
+        },
     }
+}
+
+/// The audit policy at admission: a batch whose every reading the policy in force would reject
+/// never enters a block (it could only fill one with rejections). A batch with at least one
+/// admissible reading goes on; each reading gets its own outcome at execution.
+fn admission_audit(state: &State, readings: &[SignedReading]) -> Result<(), Rejection> {
+    let height = state.height + 1;
+    let (_, policy) = state.policy_at(height);
+    let mut first = None;
+    for sr in readings {
+        let r = &sr.reading;
+        let Some(meter) = state.meter(&r.meter) else { return Ok(()) };
+        let previous = state
+            .progress(&r.meter)
+            .and_then(|p| accounting::neighbours(&p.points, r.timestamp_ms).previous());
+        // The next block's time is not known yet; judge the reading as a block at its own time
+        // (never before the last block) would, so a reading ahead of the last block is not
+        // refused here for being "in the future" — execution decides that with the real time.
+        let block_ts = state.timestamp_ms.max(r.timestamp_ms);
+        match policy.evaluate(&audit_input(state, meter, r, previous.as_ref(), block_ts)) {
+            Verdict::Rejected(f) => {
+                first.get_or_insert_with(|| {
+                    Rejection::new(
+                        RejectCode::PolicyRejected,
+                        format!(
+                            "every reading of the batch breaks the audit policy; first: meter {} seq {}: rule {} ({}): {}",
+                            r.meter, r.seq, f.rule, f.code, f.reason
+                        ),
+                    )
+                });
+            }
+            _ => return Ok(()),
+        }
+    }
+    first.map_or(Ok(()), Err)
 }
 
 /// Applies one includable transaction. Returns its receipt; a rejected transaction changes nothing
@@ -313,7 +353,7 @@ pub fn admission_check(state: &State, tx: &Transaction, verdicts: &SignatureVerd
 /// height, reserved for height-dependent rules (policy versions with an effective height).
 pub fn apply_tx(
     state: &mut State,
-    _height: u64,
+    height: u64,
     timestamp_ms: i64,
     tx: &Transaction,
     verdicts: &SignatureVerdicts,
@@ -381,13 +421,18 @@ pub fn apply_tx(
             let outcomes = readings
                 .iter()
                 .enumerate()
-                .map(|(i, r)| apply_reading(state, &gw, timestamp_ms, (&h, i as u32), r, verdicts))
+                .map(|(i, r)| apply_reading(state, &gw, height, timestamp_ms, (&h, i as u32), r, verdicts))
                 .collect();
             return Receipt { tx_hash: h, outcome: TxOutcome::Accepted, readings: outcomes };
         }
         rotation @ TxPayload::RotateKey { .. } => {
             state.set_nonce(sender, body.nonce);
             apply_rotation(state, timestamp_ms, sender, account.as_ref().map(|(o, _)| o), rotation)
+        }
+        p @ (TxPayload::DeployPolicy { .. } | TxPayload::ReplaceMeter { .. } | TxPayload::MonthlyReport { .. }) => {
+            let (org, kind) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            apply_accounting_tx(state, height, timestamp_ms, &org, kind, p)
         }
         other => {
             let (org, kind) = account.expect("checked above");
@@ -527,7 +572,122 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
             }
             return set_status(state, device, DeviceStatus::Revoked, Some(org));
         }
-        TxPayload::SubmitReadings { .. } | TxPayload::RotateKey { .. } => unreachable!("handled by apply_tx"),
+        TxPayload::SubmitReadings { .. }
+        | TxPayload::RotateKey { .. }
+        | TxPayload::DeployPolicy { .. }
+        | TxPayload::ReplaceMeter { .. }
+        | TxPayload::MonthlyReport { .. } => unreachable!("handled by apply_tx"),
+    }
+    TxOutcome::Accepted
+}
+
+/// Policy deployment, meter replacement and monthly reports.
+fn apply_accounting_tx(
+    state: &mut State,
+    height: u64,
+    timestamp_ms: i64,
+    org: &UnifiedSocialCreditCode,
+    kind: OrgKind,
+    payload: &TxPayload,
+) -> TxOutcome {
+    let rejected = |code, msg: String| TxOutcome::Rejected(Rejection::new(code, msg));
+    match payload {
+        TxPayload::DeployPolicy { text, effective_height } => {
+            if kind != OrgKind::Regulator {
+                return rejected(
+                    RejectCode::NotAuthorised,
+                    format!("only a regulator deploys audit policies; {org} is a {kind:?}"),
+                );
+            }
+            if *effective_height <= height {
+                return rejected(
+                    RejectCode::InvalidPolicy,
+                    format!(
+                        "effective height {effective_height} is not after this block ({height}); every validator must know the policy before it applies"
+                    ),
+                );
+            }
+            let policy = match crate::state::parsed_policy(text) {
+                Ok(p) => p,
+                Err(e) => return rejected(RejectCode::InvalidPolicy, format!("policy refused: {e}")),
+            };
+            let latest = state.latest_policy_version();
+            if policy.version() <= latest {
+                return rejected(
+                    RejectCode::InvalidPolicy,
+                    format!("policy version {} is not above the latest deployed version {latest}", policy.version()),
+                );
+            }
+            let rec = crate::state::PolicyRecord {
+                name: policy.name().to_string(),
+                version: policy.version(),
+                text: text.clone(),
+                effective_height: *effective_height,
+                deployed_height: height,
+                deployed_by: Some(org.clone()),
+            };
+            state.install_policy(rec, policy);
+        }
+        TxPayload::ReplaceMeter { meter, at_ms, old_final, new_initial } => {
+            let Some(m) = state.meter(meter).cloned() else {
+                return rejected(RejectCode::UnknownDevice, format!("meter {meter} is not registered"));
+            };
+            if &m.owner != org {
+                return rejected(
+                    RejectCode::NotAuthorised,
+                    format!("only the owning enterprise {} records replacements of {meter}", m.owner),
+                );
+            }
+            if m.register != RegisterKind::Cumulative {
+                return rejected(
+                    RejectCode::InvalidTransition,
+                    format!("meter {meter} has an instantaneous register; a replacement only matters to cumulative ones"),
+                );
+            }
+            if old_final > &m.register_max || new_initial > &m.register_max {
+                return rejected(
+                    RejectCode::ValueOutOfRange,
+                    format!("replacement values must lie within the register range [0, {}]", m.register_max),
+                );
+            }
+            let mut progress = state.progress(meter).cloned().unwrap_or_default();
+            let earliest = accounting::earliest_admissible(&progress, timestamp_ms, &state.params.accounting);
+            if *at_ms < earliest || *at_ms > timestamp_ms + state.params.max_future_skew_ms {
+                return rejected(
+                    RejectCode::BadTimestamp,
+                    format!("replacement time {at_ms} ms must lie between {earliest} ms (late-data window) and the block time"),
+                );
+            }
+            if progress.replacements.iter().any(|r| r.at_ms == *at_ms) {
+                return rejected(
+                    RejectCode::AlreadyRegistered,
+                    format!("a replacement of {meter} at {at_ms} ms is already recorded"),
+                );
+            }
+            let rep = accounting::ReplacementRec {
+                at_ms: *at_ms,
+                old_final: old_final.micros(),
+                new_initial: new_initial.micros(),
+            };
+            accounting::record_replacement(state, &m, &mut progress, rep, timestamp_ms);
+            state.set_progress(meter, progress);
+        }
+        TxPayload::MonthlyReport { month, consumption, production, heating_values } => {
+            if kind != OrgKind::Enterprise {
+                return rejected(
+                    RejectCode::NotAuthorised,
+                    format!("only an enterprise files monthly reports; {org} is a {kind:?}"),
+                );
+            }
+            let rec = crate::state::MonthlyReportRecord {
+                consumption: consumption.clone(),
+                production: production.clone(),
+                heating_values: heating_values.clone(),
+                height,
+            };
+            state.set_monthly_report(org, *month, rec);
+        }
+        _ => unreachable!("only accounting payloads come here"),
     }
     TxOutcome::Accepted
 }
@@ -638,6 +798,7 @@ fn set_status(
 fn apply_reading(
     state: &mut State,
     gw: &Gateway,
+    height: u64,
     block_ts: i64,
     position: (&Hash32, u32),
     sr: &SignedReading,
@@ -645,7 +806,7 @@ fn apply_reading(
 ) -> ReadingOutcome {
     let r = &sr.reading;
     let rej = |code, msg: String| ReadingOutcome::Rejected(Rejection::new(code, msg));
-    let Some(meter) = state.meter(&r.meter) else {
+    let Some(meter) = state.meter(&r.meter).cloned() else {
         return rej(RejectCode::UnknownDevice, format!("meter {} is not registered on this chain", r.meter));
     };
     if meter.gateway != gw.id || meter.owner != gw.owner {
@@ -739,13 +900,7 @@ fn apply_reading(
     }
     let leaf = reading_leaf(state.hash_alg(), sr);
     let meter_id = r.meter.clone();
-    let mut progress = state.progress(&meter_id).cloned().unwrap_or(MeterProgress {
-        last_seq: 0,
-        last_timestamp_ms: 0,
-        accepted: 0,
-        history: Hash32::ZERO,
-        recent: vec![],
-    });
+    let mut progress = state.progress(&meter_id).cloned().unwrap_or_default();
     if progress.accepted > 0 && r.seq <= progress.last_seq {
         if let Some((_, h)) = progress.recent.iter().find(|(s, _)| *s == r.seq) {
             return if *h == leaf {
@@ -779,23 +934,97 @@ fn apply_reading(
             )
         };
     }
-    if progress.accepted > 0 && r.timestamp_ms < progress.last_timestamp_ms {
+    // Late data: a reading older than the meter's latest is placed by its own timestamp, as long
+    // as it lies inside the late window (the chain still holds its neighbours).
+    let params = state.params.accounting.clone();
+    let earliest = accounting::earliest_admissible(&progress, block_ts, &params);
+    if progress.accepted > 0 && r.timestamp_ms < progress.last_timestamp_ms && r.timestamp_ms < earliest {
         return rej(
             RejectCode::BadTimestamp,
             format!(
-                "timestamp {} ms is before the previous reading of meter {} at {} ms; readings must not go back in time",
-                r.timestamp_ms, r.meter, progress.last_timestamp_ms
+                "timestamp {} ms is before the meter's latest reading ({} ms) and older than the late-data window allows ({} ms, {} h behind the block time); record it through the enterprise's monthly report instead",
+                r.timestamp_ms,
+                progress.last_timestamp_ms,
+                earliest,
+                params.late_window_ms / 3_600_000
             ),
         );
     }
+    let n = accounting::neighbours(&progress.points, r.timestamp_ms);
+    if n.at.is_some() && n.after.is_some() {
+        return rej(
+            RejectCode::BadTimestamp,
+            format!(
+                "meter {} already has a reading at {} ms; a register has one value per instant",
+                r.meter, r.timestamp_ms
+            ),
+        );
+    }
+    // The audit policy in force at this height (审核规则).
+    let (_, policy) = state.policy_at(height);
+    let input = audit_input(state, &meter, r, n.previous().as_ref(), block_ts);
+    let mut flags = match policy.evaluate(&input) {
+        Verdict::Accepted => vec![],
+        Verdict::Flagged(found) => found.into_iter().map(finding_flag).collect(),
+        Verdict::Rejected(f) => {
+            return rej(RejectCode::PolicyRejected, format!("rule {} ({}): {}", f.rule, f.code, f.reason));
+        }
+    };
+    if r.timestamp_ms > progress.last_timestamp_ms || progress.accepted == 0 {
+        progress.last_timestamp_ms = r.timestamp_ms;
+    }
     progress.last_seq = r.seq;
-    progress.last_timestamp_ms = r.timestamp_ms;
     progress.accepted += 1;
     progress.history = MeterProgress::chain(state.hash_alg(), &progress.history, r.seq, &leaf);
     progress.recent.push((r.seq, leaf));
     if progress.recent.len() > DUPLICATE_WINDOW {
         progress.recent.remove(0);
     }
+    let point = PointRec { ts_ms: r.timestamp_ms, value: r.value.micros(), origin: r.origin };
+    let found = accounting::record_point(state, &meter, &mut progress, point, block_ts, !flags.is_empty());
+    flags.extend(found);
     state.set_progress(&meter_id, progress);
-    ReadingOutcome::Accepted
+    if flags.is_empty() { ReadingOutcome::Accepted } else { ReadingOutcome::Flagged { flags } }
+}
+
+/// What the audit policy sees of a reading: the reading, its meter, the meter's previous reading in
+/// time order and the block. The same facts at the gateway give the same verdict.
+pub fn audit_input(
+    _state: &State,
+    meter: &trustmeter_types::Meter,
+    r: &trustmeter_types::Reading,
+    previous: Option<&PointRec>,
+    block_ts: i64,
+) -> AuditInput {
+    policy_facts(meter, r, previous.map(|p| (p.ts_ms, p.value)), block_ts, &_state.params)
+}
+
+/// Builds the policy's input from plain facts (shared with the gateway, which keeps its own
+/// previous readings).
+pub fn policy_facts(
+    meter: &trustmeter_types::Meter,
+    r: &trustmeter_types::Reading,
+    previous: Option<(i64, i64)>,
+    block_ts: i64,
+    params: &trustmeter_types::ChainParams,
+) -> AuditInput {
+    use trustmeter_policy::{BlockFacts, MeterFacts, PreviousFacts, ReadingFacts};
+    AuditInput {
+        reading: ReadingFacts::from_reading(r),
+        meter: MeterFacts::from_meter(meter),
+        previous: previous.map(|(timestamp_ms, value)| PreviousFacts {
+            timestamp_ms,
+            value: trustmeter_types::Quantity::from_micros(value).as_f64(),
+        }),
+        block: BlockFacts {
+            timestamp_ms: block_ts,
+            max_future_skew_ms: params.max_future_skew_ms,
+            late_window_ms: params.accounting.late_window_ms,
+        },
+    }
+}
+
+fn finding_flag(f: trustmeter_policy::Finding) -> trustmeter_types::Flag {
+    use trustmeter_types::receipt::bounded_message;
+    trustmeter_types::Flag { code: bounded_message(f.code), rule: bounded_message(f.rule), reason: bounded_message(f.reason) }
 }

@@ -10,10 +10,12 @@
 //! - [`sigs`]: signature pre-verification in batches, outside the pure core; execution trusts a
 //!   verdict only for the exact key it was made with and verifies anything else itself.
 
+pub mod accounting;
 pub mod exec;
 pub mod sigs;
 pub mod state;
 
 pub use exec::{BlockError, BlockOutput, build_block, execute_block, genesis_block};
 pub use sigs::SignatureVerdicts;
-pub use state::{MeterProgress, State, StateEntry, StateKey, StateProof};
+pub use accounting::{DailyKey, DailyTotal};
+pub use state::{MeterProgress, MonthlyReportRecord, PolicyRecord, State, StateEntry, StateKey, StateProof};

@@ -16,6 +16,10 @@ use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 use trustmeter_crypto::HashAlg;
 use trustmeter_crypto::merkle::{self, Tree};
+use crate::accounting::{DailyKey, DailyTotal, PointRec, ReplacementRec};
+use std::sync::Arc;
+use trustmeter_policy::Policy;
+use trustmeter_types::tx::{MeasuredHeatingValue, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
     ChainId, ChainParams, DeviceId, Gateway, Genesis, Hash32, Meter, Organisation, PublicKey, UnifiedSocialCreditCode,
     encode,
@@ -47,6 +51,35 @@ pub struct MeterProgress {
     /// [`DUPLICATE_WINDOW`]. Not part of the committed encoding.
     #[borsh(skip)]
     pub recent: Vec<(u64, Hash32)>,
+    /// Meter replacements (换表) inside the late window, in time order (committed).
+    pub replacements: Vec<ReplacementRec>,
+    /// Register points of the late window in time order, at most
+    /// [`MAX_WINDOW_POINTS`](crate::accounting::MAX_WINDOW_POINTS): where a late reading lands.
+    /// Derived from recorded readings like `recent`; not part of the committed encoding.
+    #[borsh(skip)]
+    #[serde(skip)]
+    pub points: imbl::Vector<PointRec>,
+}
+
+impl MeterProgress {
+    /// A meter with nothing recorded yet.
+    pub fn new() -> Self {
+        Self {
+            last_seq: 0,
+            last_timestamp_ms: 0,
+            accepted: 0,
+            history: Hash32::ZERO,
+            recent: vec![],
+            replacements: vec![],
+            points: imbl::Vector::new(),
+        }
+    }
+}
+
+impl Default for MeterProgress {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MeterProgress {
@@ -78,6 +111,12 @@ pub enum StateKey {
     Meter(DeviceId),
     /// A meter's reading progress.
     Progress(DeviceId),
+    /// A version of the audit policy.
+    Policy(u32),
+    /// An enterprise's daily figure for one energy kind.
+    Daily(DailyKey),
+    /// An enterprise's monthly report (`YYYYMM`).
+    MonthlyReport(UnifiedSocialCreditCode, u32),
 }
 
 /// A value in the state.
@@ -96,6 +135,42 @@ pub enum StateValue {
     Meter(Meter),
     /// A meter's progress.
     Progress(MeterProgress),
+    /// A deployed audit policy.
+    Policy(PolicyRecord),
+    /// A daily figure.
+    Daily(DailyTotal),
+    /// A monthly report.
+    MonthlyReport(MonthlyReportRecord),
+}
+
+/// A deployed version of the audit policy (审核规则).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    /// Policy name from the document.
+    pub name: String,
+    /// Version from the document (strictly increasing across deployments).
+    pub version: u32,
+    /// The document, verbatim.
+    pub text: String,
+    /// First height whose readings it audits.
+    pub effective_height: u64,
+    /// Height of the block that deployed it (0 = the default shipped with genesis).
+    pub deployed_height: u64,
+    /// The regulator that deployed it (none for the default).
+    pub deployed_by: Option<UnifiedSocialCreditCode>,
+}
+
+/// An enterprise's monthly report (月报), as last submitted.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct MonthlyReportRecord {
+    /// Reported consumption per energy kind.
+    pub consumption: Vec<ReportedConsumption>,
+    /// Production output per product (manual data).
+    pub production: Vec<ProductOutput>,
+    /// Measured heating values for the month (override the reference coefficients).
+    pub heating_values: Vec<MeasuredHeatingValue>,
+    /// Height of the block that recorded it (a later report of the same month replaces it).
+    pub height: u64,
 }
 
 /// One committed `(key, value)` pair: the data of one leaf of the state tree.
@@ -150,6 +225,8 @@ pub struct State {
     /// Each value with its leaf hash; `None` until [`State::seal`] hashes it (a value changed
     /// several times in a block is hashed once).
     entries: OrdMap<StateKey, (StateValue, Option<Hash32>)>,
+    /// Parsed audit policies by version (a cache of the `Policy` entries, rebuilt on restore).
+    policies: OrdMap<u32, Arc<Policy>>,
 }
 
 impl State {
@@ -162,7 +239,20 @@ impl State {
             block_digest: Hash32::ZERO,
             timestamp_ms: genesis.genesis_time_ms,
             entries: OrdMap::new(),
+            policies: OrdMap::new(),
         };
+        let default = Policy::default_audit();
+        s.install_policy(
+            PolicyRecord {
+                name: default.name().to_string(),
+                version: default.version(),
+                text: default.text().to_string(),
+                effective_height: 0,
+                deployed_height: 0,
+                deployed_by: None,
+            },
+            Arc::new(default),
+        );
         for o in &genesis.organisations {
             s.put(StateKey::Organisation(o.id.clone()), StateValue::Organisation(o.clone()));
         }
@@ -319,6 +409,76 @@ impl State {
         })
     }
 
+    /// A daily figure.
+    pub fn daily(&self, key: &DailyKey) -> Option<&DailyTotal> {
+        match self.get(&StateKey::Daily(key.clone())) {
+            Some(StateValue::Daily(d)) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// An enterprise's daily figures for days in `[from_day, to_day]`, in (day, energy, unit) order.
+    pub fn daily_range(
+        &self,
+        org: &UnifiedSocialCreditCode,
+        from_day: i32,
+        to_day: i32,
+    ) -> impl Iterator<Item = (&DailyKey, &DailyTotal)> {
+        let lo = StateKey::Daily(DailyKey {
+            org: org.clone(),
+            day: from_day,
+            energy: trustmeter_types::EnergyKind::ALL[0],
+            unit: trustmeter_types::Unit::ALL[0],
+        });
+        let org = org.clone();
+        self.entries
+            .range(lo..)
+            .map_while(move |(k, (v, _))| match (k, v) {
+                (StateKey::Daily(k), StateValue::Daily(d)) if k.org == org && k.day <= to_day => Some((k, d)),
+                _ => None,
+            })
+    }
+
+    /// An enterprise's monthly report.
+    pub fn monthly_report(&self, org: &UnifiedSocialCreditCode, month: u32) -> Option<&MonthlyReportRecord> {
+        match self.get(&StateKey::MonthlyReport(org.clone(), month)) {
+            Some(StateValue::MonthlyReport(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Every deployed policy version, oldest first.
+    pub fn policies(&self) -> impl Iterator<Item = &PolicyRecord> {
+        self.entries.range(StateKey::Policy(0)..=StateKey::Policy(u32::MAX)).filter_map(|(_, (v, _))| match v {
+            StateValue::Policy(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// The audit policy in force at `height`: the highest version whose effective height has come.
+    pub fn policy_at(&self, height: u64) -> (&PolicyRecord, &Arc<Policy>) {
+        let rec = self
+            .policies()
+            .filter(|p| p.effective_height <= height)
+            .max_by_key(|p| p.version)
+            .expect("the default policy is installed at genesis with effective height 0");
+        (rec, self.policies.get(&rec.version).expect("every policy entry has its parsed form"))
+    }
+
+    /// The highest deployed version (in force or pending).
+    pub fn latest_policy_version(&self) -> u32 {
+        self.policies.keys().next_back().copied().unwrap_or(0)
+    }
+
+    pub(crate) fn install_policy(&mut self, rec: PolicyRecord, parsed: Arc<Policy>) {
+        self.policies.insert(rec.version, parsed);
+        self.put(StateKey::Policy(rec.version), StateValue::Policy(rec));
+    }
+
+    pub(crate) fn set_monthly_report(&mut self, org: &UnifiedSocialCreditCode, month: u32, r: MonthlyReportRecord) {
+        self.put(StateKey::MonthlyReport(org.clone(), month), StateValue::MonthlyReport(r));
+    }
+
     pub(crate) fn set_nonce(&mut self, key: &PublicKey, n: u64) {
         self.put(StateKey::Nonce(key.clone()), StateValue::Nonce(n));
     }
@@ -344,7 +504,9 @@ impl State {
             .entries
             .iter()
             .filter_map(|(k, (v, _))| match (k, v) {
-                (StateKey::Progress(id), StateValue::Progress(p)) => Some((id.clone(), p.recent.clone())),
+                (StateKey::Progress(id), StateValue::Progress(p)) => {
+                    Some((id.clone(), p.recent.clone(), p.points.iter().copied().collect()))
+                }
                 _ => None,
             })
             .collect();
@@ -369,11 +531,20 @@ impl State {
             block_digest: s.block_digest,
             timestamp_ms: s.timestamp_ms,
             entries: OrdMap::new(),
+            policies: OrdMap::new(),
         };
-        let mut windows: std::collections::BTreeMap<DeviceId, Vec<(u64, Hash32)>> = s.windows.into_iter().collect();
+        let mut windows: std::collections::BTreeMap<DeviceId, MeterWindows> =
+            s.windows.into_iter().map(|(id, recent, points)| (id, (recent, points))).collect();
         for mut e in s.entries {
             if let (StateKey::Progress(id), StateValue::Progress(p)) = (&e.key, &mut e.value) {
-                p.recent = windows.remove(id).unwrap_or_default();
+                let (recent, points) = windows.remove(id).unwrap_or_default();
+                p.recent = recent;
+                p.points = points.into_iter().collect();
+            }
+            if let StateValue::Policy(rec) = &e.value {
+                let policy = parsed_policy(&rec.text)
+                    .map_err(|err| format!("policy version {} in the snapshot does not parse: {err}", rec.version))?;
+                state.policies.insert(rec.version, policy);
             }
             state.put(e.key, e.value);
         }
@@ -381,6 +552,28 @@ impl State {
         Ok(state)
     }
 }
+
+/// Parsing a policy runs its dry run (milliseconds); restoring snapshots (node start, proof
+/// generation) would repeat it for every snapshot. Parsing is a pure function of the text, so a
+/// small process-wide cache of parsed documents by text is safe. Bounded: cleared when full.
+pub(crate) fn parsed_policy(text: &str) -> Result<Arc<Policy>, trustmeter_policy::PolicyError> {
+    const MAX_CACHED: usize = 64;
+    static CACHE: std::sync::LazyLock<std::sync::Mutex<std::collections::BTreeMap<String, Arc<Policy>>>> =
+        std::sync::LazyLock::new(Default::default);
+    if let Some(p) = CACHE.lock().expect("policy cache").get(text) {
+        return Ok(p.clone());
+    }
+    let parsed = Arc::new(Policy::parse(text)?);
+    let mut cache = CACHE.lock().expect("policy cache");
+    if cache.len() >= MAX_CACHED {
+        cache.clear();
+    }
+    cache.insert(text.to_string(), parsed.clone());
+    Ok(parsed)
+}
+
+/// A meter's derived windows in a snapshot: duplicate detection and register points.
+type MeterWindows = (Vec<(u64, Hash32)>, Vec<PointRec>);
 
 #[derive(BorshSerialize, BorshDeserialize)]
 struct Snapshot {
@@ -390,5 +583,5 @@ struct Snapshot {
     block_digest: Hash32,
     timestamp_ms: i64,
     entries: Vec<StateEntry>,
-    windows: Vec<(DeviceId, Vec<(u64, Hash32)>)>,
+    windows: Vec<(DeviceId, Vec<(u64, Hash32)>, Vec<PointRec>)>,
 }

@@ -686,7 +686,7 @@ fn values_out_of_range_are_refused() {
             em(1, KWH_MAX + 1),
             em(1, -1), // a cumulative register is never negative
             em(1, i64::MIN),
-            em(1, KWH_MAX), // the maximum itself is fine
+            em(1, KWH_MAX), // the maximum itself is where the register wraps: the audit policy refuses it
             kw(1, KW_MAX + 1),
             kw(1, -KW_MAX - 1),
             kw(1, -KW_MAX), // an instantaneous register may be negative (export)
@@ -697,10 +697,12 @@ fn values_out_of_range_are_refused() {
     for j in [0, 1, 2, 4, 5] {
         assert_reading_rejected(b.reading(0, j), RejectCode::ValueOutOfRange);
     }
-    for j in [3, 6, 7] {
+    let msg = assert_reading_rejected(b.reading(0, 3), RejectCode::PolicyRejected);
+    assert!(msg.contains("cumulative_range"), "{msg}");
+    for j in [6, 7] {
         assert_eq!(b.reading(0, j), &ReadingOutcome::Accepted, "reading {j}");
     }
-    assert_eq!(b.block.header.readings_accepted, 3);
+    assert_eq!(b.block.header.readings_accepted, 2);
 }
 
 #[test]
@@ -727,8 +729,9 @@ fn timestamps_too_far_in_the_future_are_refused() {
 }
 
 #[test]
-fn timestamps_before_the_previous_reading_are_refused() {
-    // RejectCode::BadTimestamp: "too far in the future, or before the previous reading".
+fn timestamps_before_the_previous_reading_are_placed_late() {
+    // Late data (inside the late window) is recorded by its own time and flagged; the window
+    // itself is tested in accounting.rs.
     let mut fx = Fx::ready();
     let t = fx.state.timestamp_ms;
     let g = gw_a1();
@@ -737,18 +740,22 @@ fn timestamps_before_the_previous_reading_are_refused() {
         A_GW1,
         vec![
             by_gateway(&g, kwh(A_EM1, 1, t, 1)),
-            by_gateway(&g, kwh(A_EM1, 2, t - 1, 2)), // higher sequence, earlier time
-            by_gateway(&g, kwh(A_EM1, 2, t, 2)),     // same time is fine
-            by_gateway(&g, kwh(A_EM1, 3, t + 1, 3)),
+            by_gateway(&g, kwh(A_EM1, 2, t - 1, 1)), // higher sequence, earlier time: late
+            by_gateway(&g, kwh(A_EM1, 3, t - 1, 1)), // a second value at an occupied earlier instant
+            by_gateway(&g, kwh(A_EM1, 3, t, 2)),     // same time as the latest is fine
+            by_gateway(&g, kwh(A_EM1, 4, t + 1, 3)),
         ],
     );
     let b = fx.exec(vec![batch]);
     assert_eq!(b.reading(0, 0), &ReadingOutcome::Accepted);
-    assert_reading_rejected(b.reading(0, 1), RejectCode::BadTimestamp);
-    assert_eq!(b.reading(0, 2), &ReadingOutcome::Accepted);
+    let ReadingOutcome::Flagged { flags } = b.reading(0, 1) else { panic!("{:?}", b.reading(0, 1)) };
+    assert_eq!(flags.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(), ["late_reading"]);
+    let msg = assert_reading_rejected(b.reading(0, 2), RejectCode::BadTimestamp);
+    assert!(msg.contains("already has a reading"), "{msg}");
     assert_eq!(b.reading(0, 3), &ReadingOutcome::Accepted);
+    assert_eq!(b.reading(0, 4), &ReadingOutcome::Accepted);
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
-    assert_eq!((p.last_seq, p.last_timestamp_ms, p.accepted), (3, t + 1, 3));
+    assert_eq!((p.last_seq, p.last_timestamp_ms, p.accepted), (4, t + 1, 4));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -894,7 +901,8 @@ fn sequence_older_than_the_duplicate_window_is_stale() {
     assert_eq!(b.reading(0, 3), &ReadingOutcome::Duplicate);
     assert_reading_rejected(b.reading(0, 4), RejectCode::SequenceConflict);
     assert_eq!(b.reading(0, 5), &ReadingOutcome::Duplicate);
-    assert_eq!(b.reading(0, 6), &ReadingOutcome::Accepted);
+    // Recorded; its register value fell (130 → 1), so the audit policy and the accounting flag it.
+    assert!(b.reading(0, 6).is_recorded(), "{:?}", b.reading(0, 6));
     assert_eq!(b.block.header.readings_accepted, 1);
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
     assert_eq!(p.recent.len(), DUPLICATE_WINDOW);

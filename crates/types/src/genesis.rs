@@ -85,7 +85,42 @@ pub struct ChainParams {
     /// SHA-256; omitted from JSON when SHA-256, so those files and proof bundles read as before.
     #[serde(default, skip_serializing_if = "is_sha256")]
     pub hash: HashAlg,
+    /// How readings become energy figures (reference data version, late-data window, collection
+    /// interval). Absent from older genesis files, which means the defaults.
+    #[serde(default)]
+    pub accounting: AccountingParams,
 }
+
+/// Parameters of the on-chain energy accounting (能耗核算).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountingParams {
+    /// The built-in reference data set (coal coefficients, 等价值 per year, time-of-use schedules)
+    /// every figure on this chain is computed with, e.g. `"cn-2026.1"`. Each figure records it.
+    pub reference: String,
+    /// How late a reading may arrive, behind the block time, and still be placed by its own
+    /// timestamp (correcting the periods it falls in). Older readings are refused.
+    pub late_window_ms: i64,
+    /// The nominal collection interval (15 min): the grid for completeness, and gaps longer than
+    /// twice this are marked estimated.
+    pub nominal_interval_ms: i64,
+    /// A reading recorded within this long after its timestamp counts as timely (及时性).
+    pub timeliness_ms: i64,
+}
+
+impl Default for AccountingParams {
+    fn default() -> Self {
+        Self {
+            reference: DEFAULT_REFERENCE_SET.to_string(),
+            late_window_ms: 7 * 24 * 3_600_000,
+            nominal_interval_ms: 15 * 60_000,
+            timeliness_ms: 3_600_000,
+        }
+    }
+}
+
+/// The reference data set new chains use (`trustmeter_energy::reference::LATEST`).
+pub const DEFAULT_REFERENCE_SET: &str = "cn-2026.1";
 
 fn is_sha256(alg: &HashAlg) -> bool {
     *alg == HashAlg::Sha256
@@ -102,6 +137,7 @@ impl Default for ChainParams {
             max_block_readings: 16_384,
             calibration_warning_ms: DEFAULT_CALIBRATION_WARNING_MS,
             hash: HashAlg::Sha256,
+            accounting: AccountingParams::default(),
         }
     }
 }

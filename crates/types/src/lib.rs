@@ -37,13 +37,13 @@ pub mod tx;
 pub use block::{Block, BlockHeader};
 pub use codec::{DecodeError, decode, encode};
 pub use energy::{EnergyKind, Quantity, RegisterKind, Unit};
-pub use genesis::{ChainParams, Genesis, GenesisAccount, GenesisOrganisation, GenesisValidator, HashAlg};
+pub use genesis::{AccountingParams, ChainParams, Genesis, GenesisAccount, GenesisOrganisation, GenesisValidator, HashAlg};
 pub use ids::{ChainId, DeviceId, Hash32, IdError, UnifiedSocialCreditCode};
 pub use keys::{KeyScheme, PublicKey, Signature};
 pub use reading::{Reading, ReadingOrigin, ReadingSigner, SignedReading};
-pub use receipt::{ReadingOutcome, Receipt, RejectCode, Rejection, TxOutcome};
+pub use receipt::{Flag, ReadingOutcome, Receipt, RejectCode, Rejection, TxOutcome};
 pub use registry::{
     AccuracyClass, Calibration, DeviceStatus, Gateway, LocationPath, Meter, OrgKind, Organisation, RetiredKey,
-    SigningKeys,
+    SigningKeys, TariffRegister,
 };
 pub use tx::{Transaction, TxBody, TxPayload, rotation_proof_payload};

@@ -35,3 +35,8 @@ pub const MAX_BLOCK_BYTES: usize = 8 << 20;
 pub const MAX_MESSAGE_LEN: usize = 256;
 /// Most organisations, accounts or validators in a genesis document.
 pub const MAX_GENESIS_ENTRIES: usize = 1_024;
+
+/// Largest policy document (bytes) a `DeployPolicy` transaction may carry.
+pub const MAX_POLICY_BYTES: usize = 16 * 1024;
+/// Most lines (energy kinds or products) in a monthly report.
+pub const MAX_REPORT_LINES: usize = 64;

@@ -56,6 +56,10 @@ pub enum RejectCode {
     /// The sequence number is at or below the meter's last one and older than the duplicate
     /// window, so it cannot be told apart from a replay.
     StaleSequence = 21,
+    /// The chain's audit policy rejected the reading; the message names the rule and its reason.
+    PolicyRejected = 22,
+    /// A policy document failed to parse or exceeds an evaluation limit; it was not deployed.
+    InvalidPolicy = 23,
 }
 
 impl RejectCode {
@@ -84,11 +88,13 @@ impl RejectCode {
             RejectCode::MempoolFull => "mempool_full",
             RejectCode::DuplicateTx => "duplicate_tx",
             RejectCode::StaleSequence => "stale_sequence",
+            RejectCode::PolicyRejected => "policy_rejected",
+            RejectCode::InvalidPolicy => "invalid_policy",
         }
     }
 
     /// Every code, in tag order.
-    pub const ALL: [RejectCode; 22] = [
+    pub const ALL: [RejectCode; 24] = [
         RejectCode::Malformed,
         RejectCode::WrongChain,
         RejectCode::BadTxSignature,
@@ -111,6 +117,8 @@ impl RejectCode {
         RejectCode::MempoolFull,
         RejectCode::DuplicateTx,
         RejectCode::StaleSequence,
+        RejectCode::PolicyRejected,
+        RejectCode::InvalidPolicy,
     ];
 
     /// The code named by [`RejectCode::as_str`], if any.
@@ -136,8 +144,10 @@ pub struct Rejection {
 
 impl Rejection {
     /// Builds a rejection.
+    /// Messages longer than [`MAX_MESSAGE_LEN`](crate::limits::MAX_MESSAGE_LEN) bytes are cut at a
+    /// character boundary and end in `…`, so a receipt stays bounded whatever produced the text.
     pub fn new(code: RejectCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: bounded_message(message.into()) }
     }
 }
 
@@ -153,11 +163,55 @@ impl std::fmt::Display for Rejection {
 pub enum ReadingOutcome {
     /// Newly recorded.
     Accepted,
+    /// Newly recorded, with findings of the audit policy (or of the accounting) that the figures
+    /// built on it carry: e.g. a manual entry, a late reading, a rate above the meter's capacity.
+    Flagged {
+        /// What was found, in policy order.
+        flags: Vec<Flag>,
+    },
     /// Identical to a reading already recorded (same meter, sequence and content): acknowledged,
     /// not stored twice.
     Duplicate,
     /// Refused.
     Rejected(Rejection),
+}
+
+impl ReadingOutcome {
+    /// Whether the reading is now on chain because of this outcome (accepted or flagged).
+    pub fn is_recorded(&self) -> bool {
+        matches!(self, ReadingOutcome::Accepted | ReadingOutcome::Flagged { .. })
+    }
+    /// Whether the chain holds the reading (recorded now or before).
+    pub fn is_settled_ok(&self) -> bool {
+        self.is_recorded() || *self == ReadingOutcome::Duplicate
+    }
+}
+
+/// `text` cut to at most [`MAX_MESSAGE_LEN`](crate::limits::MAX_MESSAGE_LEN) bytes at a character
+/// boundary, ending in `…` when cut.
+pub fn bounded_message(mut text: String) -> String {
+    let max = crate::limits::MAX_MESSAGE_LEN;
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push('…');
+    text
+}
+
+/// One finding on a recorded reading.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Flag {
+    /// Stable snake_case code, e.g. `late_reading`, `manual_entry`, `rate_exceeds_capacity`.
+    pub code: String,
+    /// The rule that raised it (policy rule id, or `accounting`).
+    pub rule: String,
+    /// What was found, for a person.
+    pub reason: String,
 }
 
 /// The outcome of a transaction.

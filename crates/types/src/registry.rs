@@ -270,6 +270,12 @@ pub struct Meter {
     /// Register maximum: a cumulative register rolls over to zero past it. Also the upper bound of
     /// admissible values.
     pub register_max: Quantity,
+    /// Rated capacity (额定容量) per hour in the meter's unit; 0 = unknown.
+    #[serde(default)]
+    pub rated_per_hour: Quantity,
+    /// For a tariff register (费率寄存器): the total register it belongs to and its tariff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tariff: Option<TariffRegister>,
     /// The meter's own signing key, if it has one; otherwise its gateway signs on its behalf.
     pub public_key: Option<PublicKey>,
     /// The meter's own keys used before rotations, oldest first.
@@ -278,6 +284,15 @@ pub struct Meter {
     pub calibration: Option<Calibration>,
     /// Lifecycle state.
     pub status: DeviceStatus,
+}
+
+/// A tariff register of a multi-rate electricity meter: DL/T 645 tariffs 1–4 are 尖/峰/平/谷.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct TariffRegister {
+    /// The meter id of the total register (正向有功总) it is part of.
+    pub total: DeviceId,
+    /// Tariff number 1–4 (1 尖 critical peak, 2 峰 peak, 3 平 flat, 4 谷 valley).
+    pub tariff: u8,
 }
 
 impl Meter {
@@ -293,6 +308,18 @@ impl Meter {
         }
         if self.unit.is_rate() != (self.register == RegisterKind::Instantaneous) {
             return Err("rate units go with instantaneous registers, amount units with cumulative ones".into());
+        }
+        if let Some(t) = &self.tariff {
+            t.total.check()?;
+            if !(1..=4).contains(&t.tariff) {
+                return Err(format!("tariff {} is not 1–4 (尖/峰/平/谷)", t.tariff));
+            }
+            if t.total == self.id {
+                return Err("a tariff register cannot belong to itself".into());
+            }
+        }
+        if self.rated_per_hour.micros() < 0 {
+            return Err("rated capacity must not be negative".into());
         }
         if self.register_max.micros() <= 0 {
             return Err("register maximum must be positive".into());

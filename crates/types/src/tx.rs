@@ -10,7 +10,7 @@ use crate::ids::{ChainId, DeviceId, UnifiedSocialCreditCode};
 use crate::keys::{PublicKey, Signature};
 use crate::limits::*;
 use crate::reading::SignedReading;
-use crate::registry::{AccuracyClass, Calibration, DeviceStatus, LocationPath, Meter};
+use crate::registry::{AccuracyClass, Calibration, DeviceStatus, LocationPath, Meter, TariffRegister};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +38,15 @@ pub struct MeterSpec {
     pub location: LocationPath,
     /// Register maximum (rollover point).
     pub register_max: Quantity,
+    /// Rated capacity (额定容量): the most the meter can plausibly record per hour, in its unit
+    /// (kWh per hour for an energy register); 0 = unknown. The audit policy's rate-of-change rule
+    /// and the rollover test use it.
+    #[serde(default)]
+    pub rated_per_hour: Quantity,
+    /// For a tariff register of a multi-rate meter (DL/T 645 费率1..4), which total register it
+    /// belongs to and which tariff it counts; the accounting reconciles the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tariff: Option<TariffRegister>,
     /// The meter's own key, if it signs its readings itself.
     pub public_key: Option<PublicKey>,
 }
@@ -56,6 +65,8 @@ impl MeterSpec {
             accuracy: self.accuracy,
             location: self.location,
             register_max: self.register_max,
+            rated_per_hour: self.rated_per_hour,
+            tariff: self.tariff,
             public_key: self.public_key,
             retired_keys: vec![],
             calibration: None,
@@ -125,6 +136,79 @@ pub enum TxPayload {
         /// The new key's signature over [`rotation_proof_payload`].
         proof: Signature,
     },
+    /// Deploys a new version of the audit policy (审核规则), a CEL policy document. Only a regulator
+    /// may send it. The document is parsed and checked against every evaluation limit when the
+    /// transaction executes; a document that fails is refused here, so it can never fail at block
+    /// execution later. It takes effect at `effective_height` (which must be above the current
+    /// height) on every validator at once.
+    DeployPolicy {
+        /// The policy document (TOML with CEL expressions).
+        text: String,
+        /// First height whose readings it audits.
+        effective_height: u64,
+    },
+    /// Records a meter replacement (换表) at `at_ms`: the old meter's final register value and
+    /// the new meter's initial one, so the accounting bridges the register jump. The meter's own
+    /// enterprise sends it.
+    ReplaceMeter {
+        /// The meter (the id is kept; its register restarts).
+        meter: DeviceId,
+        /// When the new meter took over.
+        at_ms: i64,
+        /// The old meter's last register value.
+        old_final: Quantity,
+        /// The new meter's first register value.
+        new_initial: Quantity,
+    },
+    /// An enterprise's monthly report (月报): consumption per energy kind as the enterprise
+    /// reports it (checked against the sum of the daily figures, 5 % rule) and production output
+    /// (entered by hand, for unit-product energy consumption, 单位产品能耗).
+    MonthlyReport {
+        /// The month, as `YYYYMM` in Asia/Shanghai.
+        month: u32,
+        /// Reported consumption per energy kind and unit.
+        consumption: Vec<ReportedConsumption>,
+        /// Production output per product.
+        production: Vec<ProductOutput>,
+        /// Measured heating values for the month (low heating value from a lab report, or for
+        /// steam the enthalpy rise over feedwater), which override the reference coefficients in
+        /// the month's standard-coal figures. Empty: the reference coefficients apply.
+        #[serde(default)]
+        heating_values: Vec<MeasuredHeatingValue>,
+    },
+}
+
+/// A measured heating value in a [`TxPayload::MonthlyReport`] (实测低位发热量 / 蒸汽焓值).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct MeasuredHeatingValue {
+    /// Energy kind.
+    pub energy: EnergyKind,
+    /// The unit the value is per (kg, Nm³, t …).
+    pub unit: Unit,
+    /// Kilojoules per unit (for steam: enthalpy minus feedwater enthalpy, per tonne).
+    pub kj_per_unit: Quantity,
+}
+
+/// One energy kind's consumption in a [`TxPayload::MonthlyReport`].
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ReportedConsumption {
+    /// Energy kind.
+    pub energy: EnergyKind,
+    /// Unit.
+    pub unit: Unit,
+    /// Amount.
+    pub quantity: Quantity,
+}
+
+/// One product's output in a [`TxPayload::MonthlyReport`] (manual data).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ProductOutput {
+    /// Product name (e.g. "cement clinker").
+    pub product: String,
+    /// Unit of output (e.g. "t").
+    pub unit: String,
+    /// Amount.
+    pub quantity: Quantity,
 }
 
 /// Domain tag of a key-rotation proof of possession.
@@ -150,6 +234,9 @@ impl TxPayload {
             TxPayload::RevokeDevice { .. } => "revoke_device",
             TxPayload::SubmitReadings { .. } => "submit_readings",
             TxPayload::RotateKey { .. } => "rotate_key",
+            TxPayload::DeployPolicy { .. } => "deploy_policy",
+            TxPayload::ReplaceMeter { .. } => "replace_meter",
+            TxPayload::MonthlyReport { .. } => "monthly_report",
         }
     }
 
@@ -232,6 +319,38 @@ impl Validate for Transaction {
                 device.check()?;
                 new_public_key.check()?;
                 proof.check()
+            }
+            TxPayload::DeployPolicy { text, .. } => check_len("policy document", text.len(), MAX_POLICY_BYTES),
+            TxPayload::ReplaceMeter { meter, old_final, new_initial, .. } => {
+                meter.check()?;
+                if old_final.micros() < 0 || new_initial.micros() < 0 {
+                    return Err("register values of a replacement must not be negative".into());
+                }
+                Ok(())
+            }
+            TxPayload::MonthlyReport { month, consumption, production, heating_values } => {
+                check_len("heating values", heating_values.len(), MAX_REPORT_LINES)?;
+                if let Some(h) = heating_values.iter().find(|h| h.kj_per_unit.micros() <= 0) {
+                    return Err(format!("the measured heating value of {:?} must be positive", h.energy));
+                }
+                if !(190_001..=999_912).contains(month) || !(1..=12).contains(&(month % 100)) {
+                    return Err(format!("month {month} is not YYYYMM"));
+                }
+                check_len("reported consumption lines", consumption.len(), MAX_REPORT_LINES)?;
+                check_len("production lines", production.len(), MAX_REPORT_LINES)?;
+                for c in consumption {
+                    if c.quantity.micros() < 0 {
+                        return Err(format!("reported {:?} consumption is negative", c.energy));
+                    }
+                }
+                for p in production {
+                    check_len("product name", p.product.len(), MAX_NAME_LEN)?;
+                    check_len("product unit", p.unit.len(), MAX_NAME_LEN)?;
+                    if p.product.is_empty() || p.quantity.micros() < 0 {
+                        return Err(format!("product '{}' needs a name and a non-negative output", p.product));
+                    }
+                }
+                Ok(())
             }
         }
     }

@@ -74,6 +74,8 @@ fn meter_spec() -> MeterSpec {
         accuracy: AccuracyClass(50),
         location: LocationPath(vec!["厂区".into(), "车间-2".into()]),
         register_max: Quantity::from_micros(1_000_000 * Quantity::SCALE),
+        rated_per_hour: Default::default(),
+        tariff: None,
         public_key: Some(key(21).public_key()),
     }
 }

@@ -332,6 +332,8 @@ impl Plant {
                 accuracy: AccuracyClass(50),
                 location: LocationPath(vec!["site-1".into(), "workshop-a".into()]),
                 register_max: Quantity::from_micros(99_999_999 * Quantity::SCALE),
+                rated_per_hour: Default::default(),
+                tariff: None,
                 public_key: key.as_ref().map(|k| k.public_key()),
             };
             c.submit(&Self::sign(&ent.key, dn, n, TxPayload::RegisterMeter { meter: spec }));

@@ -404,6 +404,8 @@ pub fn meter_spec(id: &DeviceId, gw: &DeviceId) -> MeterSpec {
         accuracy: AccuracyClass(50),
         location: LocationPath(vec!["site".into(), "workshop".into()]),
         register_max: Quantity::from_micros(99_999_999 * Quantity::SCALE),
+        rated_per_hour: Default::default(),
+        tariff: None,
         public_key: None,
     }
 }

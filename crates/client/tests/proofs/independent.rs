@@ -176,6 +176,11 @@ fn state_entry(e: &Value) -> Vec<u8> {
                 w.string(s);
             }
             w.i64(&v["register_max"]);
+            w.i64(&v["rated_per_hour"]);
+            w.option(&v["tariff"], |w, t| {
+                w.string(&t["total"]);
+                w.u8(t["tariff"].as_u64().unwrap() as u8);
+            });
             w.option(&v["public_key"], |w, k| w.tagged(k));
             retired_keys(&mut w, &v["retired_keys"]);
             w.option(&v["calibration"], |w, c| {

@@ -72,6 +72,7 @@ impl TestChain {
                 index_path: dir.join(format!("{chain_id}-{i}-index.redb")),
                 allow_private_ips: true,
                 timeouts: Timeouts::default(),
+                alarms: Default::default(),
             };
             let node = start_node(ctx.child("node").with_attribute("chain", chain_id).with_attribute("index", i), spec)
                 .await
@@ -182,6 +183,8 @@ pub fn meter_spec(id: &DeviceId, gw: &DeviceId, unit: Unit) -> MeterSpec {
         accuracy: AccuracyClass(50),
         location: LocationPath(vec!["site".into(), "workshop".into()]),
         register_max: Quantity::from_micros(99_999_999 * Quantity::SCALE),
+        rated_per_hour: Default::default(),
+        tariff: None,
         public_key: None,
     }
 }

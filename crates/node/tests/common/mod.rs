@@ -52,6 +52,8 @@ pub struct Cluster {
     pub devnet: Devnet,
     pub p2p: Vec<SocketAddr>,
     pub api: Vec<SocketAddr>,
+    /// The validators' alarm engine configuration (default: no thresholds).
+    pub alarms: trustmeter_node::alarms::AlarmConfig,
 }
 
 impl Cluster {
@@ -75,7 +77,7 @@ impl Cluster {
         for (v, addr) in devnet.genesis.validators.iter_mut().zip(p2p) {
             v.p2p_address = addr.to_string();
         }
-        Cluster { dir, devnet, p2p: p2p.to_vec(), api: api.to_vec() }
+        Cluster { dir, devnet, p2p: p2p.to_vec(), api: api.to_vec(), alarms: Default::default() }
     }
 
     /// The genesis document.
@@ -108,6 +110,7 @@ impl Cluster {
                 index_path: self.index_path(i),
                 allow_private_ips: true,
                 timeouts: Timeouts::default(),
+                alarms: self.alarms.clone(),
             };
             let node = start_node(ctx.child("node").with_attribute("index", i), spec)
                 .await

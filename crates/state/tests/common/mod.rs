@@ -182,6 +182,8 @@ pub fn meter_spec(id: &str, gateway: &str, energy: EnergyKind, unit: Unit, own_k
         accuracy: AccuracyClass(50),
         location: LocationPath(vec!["site-1".into(), "workshop-2".into()]),
         register_max: Quantity::from_micros(max),
+        rated_per_hour: Default::default(),
+        tariff: None,
         public_key: own_key.map(|k| k.public_key()),
     }
 }
@@ -300,6 +302,12 @@ impl Fx {
         g.validate().expect("fixture genesis is valid");
         let (block, state) = genesis_block(&g);
         Fx { genesis: g, state, blocks: vec![block], nonces: BTreeMap::new() }
+    }
+
+    /// A twin of this chain continuing from `state` (e.g. one restored from a snapshot), with the
+    /// same nonces.
+    pub fn clone_with_state(&self, state: State) -> Self {
+        Fx { genesis: self.genesis.clone(), state, blocks: self.blocks.clone(), nonces: self.nonces.clone() }
     }
 
     /// A chain on which both enterprises have registered, calibrated and activated gateways and

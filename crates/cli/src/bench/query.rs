@@ -1,0 +1,342 @@
+//! `trustmeter bench query`: the figures API's two heaviest reads, through the functions its
+//! handlers call (`trustmeter_node::figures`), on data built with the real state machine and index:
+//!
+//! - **(a)** a year of 15-minute data for one meter: 35 040 readings recorded in blocks and
+//!   indexed, then `figures::series` (scope meter, period 15m) and its JSON, against the floor of
+//!   reading and decoding the same rows from the index alone;
+//! - **(b)** a one-day rollup of a region of 1 000 enterprises from the consensus daily figures:
+//!   `figures::ranking` and a region `figures::series`, against the floor of visiting the same
+//!   daily figures in the state map alone.
+//!
+//! Each measurement is the best of several runs on one thread.
+
+use anyhow::{Context, Result, ensure};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use trustmeter_chain::devnet::{Devnet, seed_key};
+use trustmeter_chain::{ChainBlock, Finalized};
+use trustmeter_crypto::{SigningKey, sign_reading};
+use trustmeter_energy::calendar::{self, Period};
+use trustmeter_energy::coal::ElectricityBasis;
+use trustmeter_index::Index;
+use trustmeter_node::figures::{self, DayRange, Region, Scope, SeriesRequest};
+use trustmeter_plant::TxSigner;
+use trustmeter_state::exec::BlockContext;
+use trustmeter_state::{SignatureVerdicts, State, build_block};
+use trustmeter_types::limits::MAX_READINGS_PER_TX;
+use trustmeter_types::tx::MeterSpec;
+use trustmeter_types::{
+    AccuracyClass, Calibration, DeviceId, EnergyKind, KeyScheme, LocationPath, Quantity, Reading, ReadingOrigin,
+    ReadingSigner, RegisterKind, SignedReading, Transaction, TxPayload, Unit,
+};
+
+/// Runs of each measurement (the best is reported).
+const RUNS: usize = 5;
+/// The first day of part (a) and the day of part (b) (Asia/Shanghai).
+const YEAR_START: &str = "2025-01-01";
+
+/// Options of `bench query`.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Days of 15-minute readings for the one meter (365: 35 040 readings).
+    pub days: i32,
+    /// Enterprises of the region.
+    pub enterprises: usize,
+}
+
+/// An index file under the system temp dir, removed on drop.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The best of `RUNS` timings of `f`, in seconds, with the last result.
+fn best<T>(mut f: impl FnMut() -> Result<T>) -> Result<(T, f64)> {
+    let mut out = None;
+    let mut best = f64::INFINITY;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let v = f()?;
+        best = best.min(t.elapsed().as_secs_f64());
+        out = Some(v);
+    }
+    Ok((out.expect("RUNS > 0"), best))
+}
+
+/// Applies transactions in blocks (as many as the chain's limits need), feeding each finalized
+/// block to the index when one is given.
+fn apply(state: State, txs: Vec<Transaction>, ts: &mut i64, index: Option<&Index>) -> Result<State> {
+    let mut state = state;
+    let max_txs = state.params.max_block_txs as usize;
+    let max_readings = state.params.max_block_readings as usize;
+    let mut pending = txs.into_iter().peekable();
+    while pending.peek().is_some() {
+        let (mut block_txs, mut n) = (vec![], 0);
+        while let Some(tx) = pending.peek() {
+            let r = tx.body.payload.reading_count();
+            if block_txs.len() == max_txs || (n > 0 && n + r > max_readings) {
+                break;
+            }
+            n += r;
+            block_txs.push(pending.next().expect("peeked"));
+        }
+        let count = block_txs.len();
+        let verdicts = SignatureVerdicts::batch_verify(&state, &block_txs.iter().collect::<Vec<_>>(), &mut rand::rng());
+        let ctx = BlockContext { epoch: 0, view: state.height + 1, timestamp_ms: *ts };
+        *ts += 1_000;
+        let (block, out) = build_block(&state, &ctx, block_txs, &verdicts);
+        ensure!(block.txs.len() == count, "a setup transaction did not fit its block");
+        for r in &out.receipts {
+            ensure!(r.outcome == trustmeter_types::TxOutcome::Accepted, "setup transaction rejected: {r:?}");
+            ensure!(
+                r.readings.iter().all(|o| o.is_recorded()),
+                "a setup reading was not recorded: {:?}",
+                r.readings.iter().find(|o| !o.is_recorded())
+            );
+        }
+        let out = Arc::new(out);
+        if let Some(index) = index {
+            let alg = state.params.hash;
+            index.apply(&Finalized { block: ChainBlock::new(alg, block), output: out.clone(), finalization: None })?;
+        }
+        state = out.state.clone();
+    }
+    Ok(state)
+}
+
+/// Per enterprise: the gateway's key, the gateway's id and the meter's id.
+type Devices = Vec<(SigningKey, DeviceId, DeviceId)>;
+
+fn meter_spec(org: &trustmeter_types::UnifiedSocialCreditCode, gateway: &DeviceId) -> MeterSpec {
+    MeterSpec {
+        id: DeviceId::new(format!("{org}-EM0001")).expect("valid id"),
+        gateway: gateway.clone(),
+        name: "main feeder".into(),
+        energy: EnergyKind::Electricity,
+        unit: Unit::KilowattHour,
+        register: RegisterKind::Cumulative,
+        accuracy: AccuracyClass(50),
+        location: LocationPath(vec!["site-01".into(), "main".into()]),
+        register_max: Quantity::from_micros(999_999_999_000_000),
+        rated_per_hour: Default::default(),
+        tariff: None,
+        public_key: None,
+    }
+}
+
+/// Onboards one gateway and one meter per enterprise of `devnet` (registered, calibrated over
+/// `[from, until)`, activated); returns the state, the gateway keys and ids, and the meter ids.
+fn onboard(
+    devnet: &Devnet,
+    mut state: State,
+    ts: &mut i64,
+    index: Option<&Index>,
+    from: i64,
+    until: i64,
+) -> Result<(State, Devices)> {
+    let chain = devnet.genesis.chain_id.clone();
+    let mut ents: Vec<TxSigner> =
+        devnet.enterprises.iter().map(|e| TxSigner::new(e.key.clone(), chain.clone(), 1)).collect();
+    let devices: Devices = devnet
+        .enterprises
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let gw = DeviceId::new(format!("{}-GW01", e.org.id)).expect("valid id");
+            let m = meter_spec(&e.org.id, &gw).id;
+            (seed_key(7, &format!("bench-query-gw-{i}"), KeyScheme::Ed25519), gw, m)
+        })
+        .collect();
+    let txs = ents
+        .iter_mut()
+        .zip(&devices)
+        .map(|(s, (k, gw, _))| s.sign(TxPayload::RegisterGateway { id: gw.clone(), public_key: k.public_key() }))
+        .collect();
+    state = apply(state, txs, ts, index)?;
+    let txs = ents
+        .iter_mut()
+        .zip(devnet.enterprises.iter().zip(&devices))
+        .map(|(s, (e, (_, gw, _)))| s.sign(TxPayload::RegisterMeter { meter: meter_spec(&e.org.id, gw) }))
+        .collect();
+    state = apply(state, txs, ts, index)?;
+    let mut metro = TxSigner::new(devnet.metrology.key.clone(), chain.clone(), 1);
+    let mut reg = TxSigner::new(devnet.regulator.key.clone(), chain, 1);
+    let mut txs = vec![];
+    for (_, gw, m) in &devices {
+        txs.push(metro.sign(TxPayload::RecordCalibration {
+            meter: m.clone(),
+            calibration: Calibration {
+                certificate_no: format!("JD-{m}"),
+                issuer: devnet.metrology.org.id.clone(),
+                valid_from_ms: from,
+                valid_until_ms: until,
+            },
+        }));
+        txs.push(reg.sign(TxPayload::ActivateDevice { device: gw.clone() }));
+        txs.push(reg.sign(TxPayload::ActivateDevice { device: m.clone() }));
+    }
+    state = apply(state, txs, ts, index)?;
+    Ok((state, devices))
+}
+
+/// Signed cumulative readings of `meter` at `times`, a plausible load (80–120 kWh per quarter).
+fn readings(key: &SigningKey, meter: &DeviceId, times: &[i64], first_seq: u64) -> Vec<SignedReading> {
+    let mut value = 1_000_000 * 1_000_000i64;
+    times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            value += (80 + (i as i64 * 7919) % 41) * 1_000_000;
+            let r = Reading {
+                meter: meter.clone(),
+                seq: first_seq + i as u64,
+                timestamp_ms: *t,
+                value: Quantity::from_micros(value),
+                unit: Unit::KilowattHour,
+                origin: ReadingOrigin::Online,
+                clock_suspect: false,
+            };
+            sign_reading(key, r, ReadingSigner::Gateway)
+        })
+        .collect()
+}
+
+/// Runs the benchmark.
+pub fn run(opts: Options) -> Result<()> {
+    ensure!((1..=figures::MAX_DERIVED_RANGE_DAYS).contains(&opts.days), "--days must be 1 to 366");
+    ensure!(opts.enterprises >= 1, "--enterprises must be at least 1");
+    let first_day = calendar::parse_day(YEAR_START).expect("valid date");
+    let last_day = first_day + opts.days - 1;
+    let start = calendar::day_start_ms(first_day);
+    let end = calendar::day_start_ms(last_day + 1);
+    let n_readings = ((end - start) / calendar::QUARTER_MS) as usize;
+
+    // (a) One meter, a year of 15-minute readings, recorded and indexed.
+    println!(
+        "setting up (a): one meter, {n_readings} readings every 15 minutes from {YEAR_START}, recorded in blocks and indexed"
+    );
+    let t_setup = Instant::now();
+    let devnet = Devnet::new("bench-query-a", 1, 1, 11, start - 86_400_000, 0);
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("trustmeter-bench-query-{}-{}.redb", std::process::id(), start)));
+    let index = Index::open(&scratch.0, devnet.genesis.clone()).context("opening a scratch index")?;
+    let (_, state) = trustmeter_state::genesis_block(&devnet.genesis);
+    let mut ts = start - 3_600_000;
+    let (state, devices) = onboard(&devnet, state, &mut ts, Some(&index), start - 86_400_000, end + 366 * 86_400_000)?;
+    let (key, gw, meter) = devices[0].clone();
+    // One reading per quarter start, and the one at the end closing the last quarter.
+    let times: Vec<i64> = (0..=n_readings as i64).map(|i| start + i * calendar::QUARTER_MS).collect();
+    let signed = readings(&key, &meter, &times, 1);
+    let mut gw_signer = TxSigner::new(key.clone(), devnet.genesis.chain_id.clone(), 1);
+    let txs: Vec<Transaction> = signed
+        .chunks(MAX_READINGS_PER_TX)
+        .map(|c| gw_signer.sign(TxPayload::SubmitReadings { gateway: gw.clone(), readings: c.to_vec() }))
+        .collect();
+    let mut ts = end + 60_000;
+    let state = apply(state, txs, &mut ts, Some(&index))?;
+    println!("  setup {:.1} s; index height {}", t_setup.elapsed().as_secs_f64(), index.height());
+
+    let range =
+        DayRange::new(first_day, last_day, figures::MAX_DERIVED_RANGE_DAYS).map_err(|e| anyhow::anyhow!(e.message))?;
+    let (rows, raw_s) = best(|| Ok(index.readings(&meter, start, end, trustmeter_index::MAX_RANGE_RESULTS)?.len()))?;
+    let req = SeriesRequest {
+        scope: Scope::Meter(meter.clone()),
+        energy: None,
+        unit: None,
+        period: Period::Quarter,
+        range,
+        max_points: figures::MAX_POINTS,
+    };
+    let ((points, bytes, total), series_s) = best(|| {
+        let v = figures::series(&state, &index, &req).map_err(|e| anyhow::anyhow!(e.message))?;
+        let json = serde_json::to_vec(&v)?;
+        Ok((v.points.len(), json.len(), v.total))
+    })?;
+    ensure!(points == n_readings, "expected {n_readings} quarter points, got {points}");
+    ensure!(rows == n_readings, "expected {n_readings} indexed readings in the range, got {rows}");
+
+    // (b) A region of enterprises with one day of hourly readings each.
+    let n = opts.enterprises;
+    println!();
+    println!("setting up (b): {n} enterprises in region 430000, one meter each, 25 hourly readings on {YEAR_START}");
+    let t_setup = Instant::now();
+    let devnet = Devnet::new("bench-query-b", 1, n, 12, start - 86_400_000, 0);
+    let (_, state) = trustmeter_state::genesis_block(&devnet.genesis);
+    let mut ts = start - 3_600_000;
+    let day_end = calendar::day_start_ms(first_day + 1);
+    let (state, devices) = onboard(&devnet, state, &mut ts, None, start - 86_400_000, day_end + 366 * 86_400_000)?;
+    let hours: Vec<i64> = (0..=24).map(|h| start + h * 3_600_000).collect();
+    let txs: Vec<Transaction> = devices
+        .iter()
+        .map(|(k, gw, m)| {
+            TxSigner::new(k.clone(), devnet.genesis.chain_id.clone(), 1)
+                .sign(TxPayload::SubmitReadings { gateway: gw.clone(), readings: readings(k, m, &hours, 1) })
+        })
+        .collect();
+    let mut ts = day_end + 60_000;
+    let state = apply(state, txs, &mut ts, None)?;
+    println!("  setup {:.1} s; state {} entries", t_setup.elapsed().as_secs_f64(), state.len());
+    let day = DayRange::new(first_day, first_day, 1).map_err(|e| anyhow::anyhow!(e.message))?;
+    let orgs: Vec<_> = devnet.enterprises.iter().map(|e| e.org.id.clone()).collect();
+    let (figs, floor_s) = best(|| {
+        Ok(orgs
+            .iter()
+            .map(|o| state.daily_range(o, first_day, first_day).map(|(_, d)| d.consumption.0).sum::<i64>())
+            .filter(|c| *c > 0)
+            .count())
+    })?;
+    ensure!(figs == n, "expected a daily figure for each of the {n} enterprises, found {figs}");
+    let ((entries, total_kgce), rank_s) = best(|| {
+        let v = figures::ranking(
+            &state,
+            Region(430_000),
+            day,
+            ElectricityBasis::Equivalent,
+            n.min(figures::MAX_RANKING_LIMIT),
+        )
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+        let _ = serde_json::to_vec(&v)?;
+        Ok((v.entries.len(), v.total_kgce_equivalent))
+    })?;
+    let region_req = SeriesRequest {
+        scope: Scope::Region(Region(430_000)),
+        energy: Some(EnergyKind::Electricity),
+        unit: None,
+        period: Period::Day,
+        range: day,
+        max_points: figures::DEFAULT_MAX_POINTS,
+    };
+    // A region series reads no readings; the function takes an index all the same.
+    let empty = Scratch(std::env::temp_dir().join(format!("trustmeter-bench-query-empty-{}.redb", std::process::id())));
+    let empty_index = Index::open(&empty.0, devnet.genesis.clone()).context("opening a scratch index")?;
+    let (region_total, region_s) = best(|| {
+        let v = figures::series(&state, &empty_index, &region_req).map_err(|e| anyhow::anyhow!(e.message))?;
+        Ok(v.total)
+    })?;
+
+    let line = |label: String, s: f64, per: String| println!("  {label:<34}: {:>9.3} ms  ({per})", s * 1e3);
+    println!();
+    println!(
+        "(a) one meter, {n_readings} quarter hours ({YEAR_START} .. {}), total {total} kWh",
+        calendar::day_label(last_day)
+    );
+    line("index read alone (floor)".into(), raw_s, format!("{:.2} µs per reading", raw_s * 1e6 / rows as f64));
+    line(
+        format!("series 15m + JSON ({:.1} MB)", bytes as f64 / 1e6),
+        series_s,
+        format!("{:.2} µs per point", series_s * 1e6 / points as f64),
+    );
+    println!("  {:<34}: {:>9.2}", "ratio (series / index floor)", series_s / raw_s);
+    println!("(b) region 430000, {n} enterprises, one day ({YEAR_START}); total {total_kgce} kgce, {region_total} kWh");
+    let per = |s: f64| format!("{:.2} µs per enterprise", s * 1e6 / n as f64);
+    line("state scan alone (floor)".into(), floor_s, per(floor_s));
+    line(format!("ranking + JSON ({entries} entries)"), rank_s, per(rank_s));
+    line("region series (day)".into(), region_s, per(region_s));
+    println!("  {:<34}: {:>9.2}", "ratio (ranking / state floor)", rank_s / floor_s);
+    drop((scratch, empty));
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! The demo's live energy figures: what the provincial chain's consensus state says about the
+//! simulated enterprise for the current plant day — consumption per energy kind, the Hunan
+//! time-of-use split of electricity, standard coal by both electricity methods (当量值 / 等价值),
+//! completeness against the 90 % rule, and the late and flagged readings behind them.
+
+use trustmeter_energy::calendar;
+use trustmeter_energy::quality::{self, QualityCounts};
+use trustmeter_energy::tou::Tier;
+use trustmeter_state::State;
+use trustmeter_types::{DeviceStatus, Quantity, UnifiedSocialCreditCode};
+
+/// One line of figures for `org` on the day containing `plant_now_ms`, from a finalized state.
+pub fn day_line(state: &State, org: &UnifiedSocialCreditCode, plant_now_ms: i64) -> String {
+    let day = calendar::day_number(plant_now_ms);
+    let day_start = calendar::day_start_ms(day);
+    let mut kinds = vec![];
+    let (mut tce_eq, mut tce_ev) = (0i64, 0i64);
+    let (mut points, mut late, mut flagged, mut on_time) = (0u64, 0u64, 0u64, 0u64);
+    let mut tiers = [0i64; 5];
+    for (k, d) in state.daily_range(org, day, day) {
+        kinds.push(format!("{} {:.1} {}", k.energy.chinese_name(), d.consumption.as_f64(), k.unit.symbol()));
+        tce_eq += d.kgce_equivalent.micros();
+        tce_ev += d.kgce_equal_value.micros();
+        points += u64::from(d.points);
+        late += u64::from(d.late);
+        flagged += u64::from(d.flagged);
+        on_time += u64::from(d.on_time);
+        for (t, q) in tiers.iter_mut().zip(d.tiers) {
+            *t += q.micros();
+        }
+    }
+    if kinds.is_empty() {
+        return format!("figures {}: no readings yet", calendar::day_label(day));
+    }
+    let meters: Vec<_> =
+        state.meters().filter(|m| &m.owner == org && m.status == DeviceStatus::Active).collect();
+    let interval = state.params.accounting.nominal_interval_ms;
+    // Expected so far today: the grid slots up to the plant's current time.
+    let expected = quality::expected_points(interval, day_start, plant_now_ms.max(day_start) + 1) * meters.len() as u64;
+    let q = quality::index(&QualityCounts {
+        expected_points: expected,
+        received_points: points,
+        on_time_points: on_time,
+        meters: meters.len() as u32,
+        meters_in_calibration: meters
+            .iter()
+            .filter(|m| m.calibration.as_ref().is_some_and(|c| c.covers(plant_now_ms)))
+            .count() as u32,
+        daily_sum: None,
+        monthly_report: None,
+    });
+    let total: i64 = tiers.iter().sum();
+    let tou = if total > 0 {
+        Tier::ALL
+            .iter()
+            .zip(tiers)
+            .filter(|(_, v)| *v != 0)
+            .map(|(t, v)| format!("{} {:.0}%", t.chinese_name(), v as f64 * 100.0 / total as f64))
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        "-".into()
+    };
+    format!(
+        "figures {} (consensus): {} | 分时 {} | {:.3} tce 当量 / {:.3} tce 等价 | completeness {:.1}% ({}) timeliness {:.1}% | late {} flagged {}",
+        calendar::day_label(day),
+        kinds.join(", "),
+        tou,
+        Quantity::from_micros(tce_eq).as_f64() / 1000.0,
+        Quantity::from_micros(tce_ev).as_f64() / 1000.0,
+        f64::from(q.completeness_bp) / 100.0,
+        if q.completeness_ok { "≥ 90 % ok" } else { "below 90 %" },
+        f64::from(q.timeliness_bp) / 100.0,
+        late,
+        flagged,
+    )
+}

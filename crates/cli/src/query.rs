@@ -1,0 +1,581 @@
+//! `trustmeter query`: energy figures from a node's figures API, printed as readable tables (or the
+//! node's JSON with `--json`, its CSV with `--csv` where the API has one).
+//!
+//! Every command is one `GET` to the first node that answers (the others are tried when a node
+//! cannot be reached or is unavailable); an API error is printed with its code and message and
+//! exits with code 1.
+
+use anyhow::{Context, Result, anyhow};
+use clap::{Args, Subcommand};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Bound on each HTTP request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Exit code: the node answered with an error.
+const EXIT_API_ERROR: i32 = 1;
+
+/// Options shared by every query.
+#[derive(Args, Debug)]
+pub struct QueryCommon {
+    /// A node's API URL, e.g. http://127.0.0.1:8080; repeat to fail over between nodes.
+    #[arg(long = "node", value_name = "URL", required = true)]
+    pub nodes: Vec<String>,
+    /// Print the node's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Figures queries.
+#[derive(Subcommand, Debug)]
+pub enum QueryCommand {
+    /// An enterprise's consensus daily figures (日能耗), each with its proof link.
+    Daily {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The enterprise (unified social credit code).
+        #[arg(long)]
+        org: String,
+        /// First day, YYYY-MM-DD (Asia/Shanghai).
+        #[arg(long)]
+        from: String,
+        /// Last day, inclusive (default: --from).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only this energy kind (electricity, water, natural_gas, ...).
+        #[arg(long)]
+        energy: Option<String>,
+        /// Print the node's CSV.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
+    /// A time series of a meter or location (derived from readings) or of an enterprise or region
+    /// (sums of consensus daily figures).
+    Series {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// meter, location, org or region.
+        #[arg(long)]
+        scope: String,
+        /// Meter id, location path (site-01/stamping), credit code or region code.
+        #[arg(long)]
+        id: String,
+        /// The enterprise of a location path.
+        #[arg(long)]
+        org: Option<String>,
+        /// Energy kind (not needed for a meter).
+        #[arg(long)]
+        energy: Option<String>,
+        /// Unit, when the kind appears in several.
+        #[arg(long)]
+        unit: Option<String>,
+        /// 15m, hour, day, month or year.
+        #[arg(long, default_value = "day")]
+        period: String,
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Last day, inclusive (default: --from).
+        #[arg(long)]
+        to: Option<String>,
+        /// Most points before the period is coarsened.
+        #[arg(long)]
+        max_points: Option<usize>,
+        /// Print the node's CSV.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
+    /// Enterprises of a region ranked by comprehensive consumption in standard coal.
+    Ranking {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// Region code: 430000 (province), 430100 (city), ...
+        #[arg(long)]
+        region: String,
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Last day, inclusive (default: --from).
+        #[arg(long)]
+        to: Option<String>,
+        /// equivalent (当量值) or equal_value (等价值).
+        #[arg(long, default_value = "equivalent")]
+        basis: String,
+        /// Most entries.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Print the node's CSV.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
+    /// Data-quality indices of an enterprise, or of a region's enterprises and their sum.
+    Quality {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// One enterprise.
+        #[arg(long, conflicts_with = "region", required_unless_present = "region")]
+        org: Option<String>,
+        /// A region's enterprises.
+        #[arg(long)]
+        region: Option<String>,
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Last day, inclusive (default: --from).
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// An enterprise's month: comprehensive consumption (综合能耗), unit-product consumption, and
+    /// the deviation from its monthly report.
+    Enterprise {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The enterprise.
+        #[arg(long)]
+        org: String,
+        /// The month, YYYYMM.
+        #[arg(long)]
+        month: String,
+    },
+    /// Time-of-use electricity and cost per tier, and multi-rate meter reconciliations.
+    Tou {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The enterprise.
+        #[arg(long)]
+        org: String,
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Last day, inclusive (default: --from).
+        #[arg(long)]
+        to: Option<String>,
+    },
+}
+
+/// Runs a query command.
+pub fn run(cmd: QueryCommand) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(run_async(cmd))
+}
+
+/// A query string from `(name, value)` pairs, leaving out absent values.
+fn query_string(pairs: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> =
+        pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v)))).collect();
+    parts.join("&")
+}
+
+/// Percent-encodes a query value (everything but unreserved characters and `/`).
+fn encode(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// GETs `path` from the first node that answers; returns the body text of a 200 answer.
+async fn get(nodes: &[String], path: &str) -> Result<String> {
+    let http = reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build()?;
+    let mut last = None;
+    for node in nodes {
+        let url = format!("{}{path}", node.trim_end_matches('/'));
+        let resp = match http.get(&url).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                last = Some(anyhow!("{url}: {e}"));
+                continue;
+            }
+        };
+        let status = resp.status();
+        let text = resp.text().await.with_context(|| format!("reading the answer of {url}"))?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        let (code, message) = match serde_json::from_str::<Value>(&text) {
+            Ok(v) => {
+                (v["code"].as_str().unwrap_or("error").to_string(), v["message"].as_str().unwrap_or(&text).to_string())
+            }
+            Err(_) => ("error".into(), text),
+        };
+        if status.as_u16() == 503 {
+            last = Some(anyhow!("{url}: {code}: {message}"));
+            continue;
+        }
+        eprintln!("error: HTTP {}: {code}: {message}", status.as_u16());
+        std::process::exit(EXIT_API_ERROR);
+    }
+    Err(last.unwrap_or_else(|| anyhow!("no node given")).context("no node answered; check --node"))
+}
+
+async fn get_json(nodes: &[String], path: &str) -> Result<Value> {
+    let text = get(nodes, path).await?;
+    serde_json::from_str(&text).with_context(|| format!("the answer to {path} is not JSON"))
+}
+
+async fn run_async(cmd: QueryCommand) -> Result<()> {
+    let s = |v: &str| Some(v.to_string());
+    match cmd {
+        QueryCommand::Daily { common, org, from, to, energy, csv } => {
+            let q = query_string(&[
+                ("org", s(&org)),
+                ("from", s(&from)),
+                ("to", to),
+                ("energy", energy),
+                ("format", csv.then(|| "csv".to_string())),
+            ]);
+            output(&common, csv, &format!("/v1/figures/daily?{q}"), print_daily).await
+        }
+        QueryCommand::Series { common, scope, id, org, energy, unit, period, from, to, max_points, csv } => {
+            let q = query_string(&[
+                ("scope", s(&scope)),
+                ("id", s(&id)),
+                ("org", org),
+                ("energy", energy),
+                ("unit", unit),
+                ("period", s(&period)),
+                ("from", s(&from)),
+                ("to", to),
+                ("max_points", max_points.map(|n| n.to_string())),
+                ("format", csv.then(|| "csv".to_string())),
+            ]);
+            output(&common, csv, &format!("/v1/figures/series?{q}"), print_series).await
+        }
+        QueryCommand::Ranking { common, region, from, to, basis, limit, csv } => {
+            let q = query_string(&[
+                ("region", s(&region)),
+                ("from", s(&from)),
+                ("to", to),
+                ("basis", s(&basis)),
+                ("limit", limit.map(|n| n.to_string())),
+                ("format", csv.then(|| "csv".to_string())),
+            ]);
+            output(&common, csv, &format!("/v1/figures/ranking?{q}"), print_ranking).await
+        }
+        QueryCommand::Quality { common, org, region, from, to } => {
+            let q = query_string(&[("org", org), ("region", region), ("from", s(&from)), ("to", to)]);
+            output(&common, false, &format!("/v1/quality?{q}"), print_quality).await
+        }
+        QueryCommand::Enterprise { common, org, month } => {
+            let q = query_string(&[("month", s(&month))]);
+            output(&common, false, &format!("/v1/enterprises/{}/energy?{q}", encode(&org)), print_enterprise).await
+        }
+        QueryCommand::Tou { common, org, from, to } => {
+            let q = query_string(&[("org", s(&org)), ("from", s(&from)), ("to", to)]);
+            output(&common, false, &format!("/v1/figures/tou?{q}"), print_tou).await
+        }
+    }
+}
+
+/// Prints the CSV as served, the JSON pretty-printed, or a table.
+async fn output(common: &QueryCommon, csv: bool, path: &str, table: fn(&Value)) -> Result<()> {
+    if csv {
+        print!("{}", get(&common.nodes, path).await?);
+        return Ok(());
+    }
+    let v = get_json(&common.nodes, path).await?;
+    if common.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        table(&v);
+    }
+    Ok(())
+}
+
+/// A JSON value as table text: strings bare, null as `-`.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Prints rows under a header with aligned columns (numbers right-aligned).
+fn table(header: &[&str], rows: &[Vec<String>]) {
+    let width = |s: &str| s.chars().map(|c| if (c as u32) >= 0x2E80 { 2 } else { 1 }).sum::<usize>();
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(width(c));
+        }
+    }
+    let numeric = |c: &str| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_digit() || ".-% ".contains(ch));
+    let line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| {
+                let pad = " ".repeat(w.saturating_sub(width(c)));
+                if numeric(c) { format!("{pad}{c}") } else { format!("{c}{pad}") }
+            })
+            .collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    line(widths.iter().map(|w| "-".repeat(*w)).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+fn list(v: &Value) -> &[Value] {
+    v.as_array().map(Vec::as_slice).unwrap_or(&[])
+}
+
+fn notes(v: &Value) {
+    for n in list(&v["notes"]) {
+        println!("note: {}", cell(n));
+    }
+}
+
+fn print_daily(v: &Value) {
+    println!(
+        "{} {} (region {}), {} .. {}, finalized height {}",
+        cell(&v["org"]),
+        cell(&v["org_name"]),
+        cell(&v["region"]),
+        cell(&v["from"]),
+        cell(&v["to"]),
+        cell(&v["height"])
+    );
+    let rows: Vec<Vec<String>> = list(&v["figures"])
+        .iter()
+        .map(|f| {
+            vec![
+                cell(&f["label"]),
+                cell(&f["energy"]),
+                cell(&f["unit"]),
+                cell(&f["consumption"]),
+                cell(&f["estimated"]),
+                cell(&f["manual"]),
+                format!("{}/{}", cell(&f["on_time"]), cell(&f["points"])),
+                cell(&f["kgce_equivalent"]),
+                cell(&f["kgce_equal_value"]),
+                cell(&f["proof"]),
+            ]
+        })
+        .collect();
+    table(
+        &["day", "energy", "unit", "consumption", "estimated", "manual", "on time", "kgce 当量", "kgce 等价", "proof"],
+        &rows,
+    );
+}
+
+fn print_series(v: &Value) {
+    println!(
+        "{} {} ({} in {}), {} per {} from {} to {}{}",
+        cell(&v["scope"]),
+        cell(&v["id"]),
+        cell(&v["energy"]),
+        cell(&v["unit"]),
+        if v["derived"] == true { "derived from readings" } else { "consensus daily figures" },
+        cell(&v["period"]),
+        cell(&v["from"]),
+        cell(&v["to"]),
+        if v["coarsened"] == true { format!(" (asked {})", cell(&v["requested_period"])) } else { String::new() }
+    );
+    notes(v);
+    let rows: Vec<Vec<String>> = list(&v["points"])
+        .iter()
+        .map(|p| {
+            vec![
+                cell(&p["label"]),
+                cell(&p["consumption"]),
+                cell(&p["estimated"]),
+                cell(&p["manual"]),
+                cell(&p["kgce_equivalent"]),
+                cell(&p["kgce_equal_value"]),
+            ]
+        })
+        .collect();
+    table(&["period", "consumption", "estimated", "manual", "kgce 当量", "kgce 等价"], &rows);
+    println!(
+        "total {} {} = {} kgce (equivalent), {} kgce (equal value)",
+        cell(&v["total"]),
+        cell(&v["unit"]),
+        cell(&v["total_kgce_equivalent"]),
+        cell(&v["total_kgce_equal_value"])
+    );
+}
+
+fn print_ranking(v: &Value) {
+    println!(
+        "region {}: {} enterprises, {} .. {}, ranked by {}; total {} kgce (equivalent), {} kgce (equal value)",
+        cell(&v["region"]),
+        cell(&v["enterprises"]),
+        cell(&v["from"]),
+        cell(&v["to"]),
+        cell(&v["basis"]),
+        cell(&v["total_kgce_equivalent"]),
+        cell(&v["total_kgce_equal_value"])
+    );
+    let rows: Vec<Vec<String>> = list(&v["entries"])
+        .iter()
+        .map(|e| {
+            vec![
+                cell(&e["rank"]),
+                cell(&e["org"]),
+                cell(&e["name"]),
+                cell(&e["region"]),
+                cell(&e["kgce_equivalent"]),
+                cell(&e["kgce_equal_value"]),
+                cell(&e["tce"]),
+                cell(&e["figures"]),
+            ]
+        })
+        .collect();
+    table(&["rank", "org", "name", "region", "kgce 当量", "kgce 等价", "tce", "figures"], &rows);
+}
+
+fn print_quality(v: &Value) {
+    println!(
+        "quality {} .. {} (points expected until {} ms, one per {} ms per active meter), height {}",
+        cell(&v["from"]),
+        cell(&v["to"]),
+        cell(&v["evaluated_until_ms"]),
+        cell(&v["nominal_interval_ms"]),
+        cell(&v["height"])
+    );
+    let entries: Vec<&Value> =
+        list(&v["enterprises"]).iter().chain(v["total"].as_object().map(|_| &v["total"])).collect();
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                if e["org"].is_null() { "region total".into() } else { cell(&e["org"]) },
+                format!(
+                    "{} ({}/{})",
+                    cell(&e["completeness"]),
+                    cell(&e["counts"]["received_points"]),
+                    cell(&e["counts"]["expected_points"])
+                ),
+                cell(&e["timeliness"]),
+                cell(&e["accuracy"]),
+                e["index"]["deviation_bp"]
+                    .as_u64()
+                    .map(|b| format!("{}.{:02} %", b / 100, b % 100))
+                    .unwrap_or("-".into()),
+                cell(&e["composite"]),
+            ]
+        })
+        .collect();
+    table(&["enterprise", "completeness", "timeliness", "accuracy", "deviation", "composite"], &rows);
+    for e in entries {
+        for f in list(&e["flags"]) {
+            println!("{}: {}", if e["org"].is_null() { "region".into() } else { cell(&e["org"]) }, cell(f));
+        }
+    }
+}
+
+fn print_enterprise(v: &Value) {
+    println!(
+        "{} {} (region {}), month {}{}",
+        cell(&v["org"]),
+        cell(&v["name"]),
+        cell(&v["region"]),
+        cell(&v["month"]),
+        if v["complete"] == true { "" } else { " (partial)" }
+    );
+    println!(
+        "comprehensive energy consumption (综合能耗): {} kgce equivalent (当量值), {} kgce equal value (等价值), {} tce",
+        cell(&v["comprehensive_kgce_equivalent"]),
+        cell(&v["comprehensive_kgce_equal_value"]),
+        cell(&v["comprehensive_tce_equivalent"])
+    );
+    let rows: Vec<Vec<String>> = list(&v["kinds"])
+        .iter()
+        .map(|k| {
+            vec![
+                cell(&k["energy"]),
+                cell(&k["unit"]),
+                cell(&k["consumption"]),
+                cell(&k["kgce_equivalent"]),
+                cell(&k["kgce_equal_value"]),
+                cell(&k["reported"]),
+                cell(&k["deviation"]),
+                match k["deviation_ok"].as_bool() {
+                    Some(true) => "ok".into(),
+                    Some(false) => "> 5 %".into(),
+                    None => "-".into(),
+                },
+            ]
+        })
+        .collect();
+    table(&["energy", "unit", "daily sum", "kgce 当量", "kgce 等价", "reported", "deviation", "5 % rule"], &rows);
+    let rows: Vec<Vec<String>> = list(&v["unit_product"])
+        .iter()
+        .map(|p| {
+            vec![
+                cell(&p["product"]),
+                format!("{} {}", cell(&p["output"]), cell(&p["unit"])),
+                cell(&p["kgce_per_unit_equivalent"]),
+                cell(&p["kgce_per_unit_equal_value"]),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        println!();
+        table(&["product", "output", "kgce/unit 当量", "kgce/unit 等价"], &rows);
+    }
+    notes(v);
+}
+
+fn print_tou(v: &Value) {
+    println!(
+        "{} time of use, {} .. {}, schedules {}",
+        cell(&v["org"]),
+        cell(&v["from"]),
+        cell(&v["to"]),
+        cell(&v["schedules"])
+    );
+    let rows: Vec<Vec<String>> = list(&v["tiers"])
+        .iter()
+        .map(|t| vec![cell(&t["tier"]), cell(&t["name"]), cell(&t["kwh"]), cell(&t["cost_cny"])])
+        .collect();
+    table(&["tier", "名称", "kWh", "cost CNY"], &rows);
+    println!(
+        "total {} kWh ({} untiered); cost {}{}",
+        cell(&v["total_kwh"]),
+        cell(&v["untiered_kwh"]),
+        cell(&v["cost_cny"]),
+        v["cost_note"].as_str().map(|n| format!(" ({n})")).unwrap_or_default()
+    );
+    for r in list(&v["reconciliations"]) {
+        println!();
+        println!(
+            "multi-rate meter {} ({}): {}",
+            cell(&r["total_meter"]),
+            list(&r["registers"]).iter().map(cell).collect::<Vec<_>>().join(", "),
+            if r["mismatch"] == true { format!("MISMATCH: {}", cell(&r["reason"])) } else { "registers agree".into() }
+        );
+        let rows: Vec<Vec<String>> = list(&r["computed"])
+            .iter()
+            .zip(list(&r["reported"]))
+            .zip(list(&r["diff_bp"]))
+            .map(|((c, rep), d)| vec![cell(&c["tier"]), cell(&c["amount"]), cell(&rep["amount"]), cell(d)])
+            .collect();
+        table(&["tier", "computed kWh", "registers kWh", "diff bp"], &rows);
+    }
+    notes(v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_are_encoded() {
+        let q = query_string(&[
+            ("org", Some("91430100MA4L00001X".into())),
+            ("to", None),
+            ("id", Some("site 01/a&b".into())),
+        ]);
+        assert_eq!(q, "org=91430100MA4L00001X&id=site%2001/a%26b");
+    }
+}

@@ -1,0 +1,242 @@
+//! Figure proofs: an enterprise's consensus daily figure (日能耗, `StateKey::Daily`), proven against
+//! the state root of a finalized block, checkable offline like a reading's [`ProofBundle`].
+//!
+//! A [`FigureProof`] carries the genesis, the header of a finalized block, the state proof of the
+//! daily figure against that header's state root and the block's finalization certificate.
+//! [`verify_figure`] runs these steps, stopping at the first failure:
+//!
+//! 0. **format**: the version is [`FIGURE_PROOF_VERSION`];
+//! 1. **(a) genesis**: as for readings (equal to the trusted genesis if one is given, a usable
+//!    validator set, the header's chain id); the genesis names the hash algorithm `H`;
+//! 2. **(d) state proof**: the entry is a daily figure (`StateKey::Daily` with a `StateValue::Daily`)
+//!    and hashes up to the header's state root;
+//! 3. **(f) finality**: a quorum of the genesis validators finalized exactly this header.
+//!
+//! What it proves: *as of that block*, the chain's state held this figure under this key. Daily
+//! figures change when late readings arrive (within the chain's late-data window), so a later
+//! proof of the same key may show another value; each proof names its height.
+//!
+//! [`ProofBundle`]: crate::ProofBundle
+
+use crate::verify::{VerifyError, check_finalization, check_genesis, key_text};
+use commonware_codec::Encode;
+use serde::{Deserialize, Serialize};
+use trustmeter_chain::BlockFinalization;
+use trustmeter_crypto::{HashAlg, block_digest};
+use trustmeter_state::accounting::{DailyKey, DailyTotal};
+use trustmeter_state::state::StateValue;
+use trustmeter_state::{State, StateKey, StateProof};
+use trustmeter_types::{BlockHeader, ChainId, EnergyKind, Genesis, Hash32, UnifiedSocialCreditCode, Unit};
+
+/// The value of [`FigureProof::version`] this crate writes and reads.
+pub const FIGURE_PROOF_VERSION: &str = "trustmeter-figure-proof/v1";
+
+/// Everything needed to check, offline, that a daily figure was in the state of a finalized block.
+/// Serialized as JSON; see `docs/proof-format.md` §10.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FigureProof {
+    /// Format version, always [`FIGURE_PROOF_VERSION`].
+    pub version: String,
+    /// The chain's genesis document (validator set, hash algorithm); compare it with one you trust.
+    pub genesis: Genesis,
+    /// Header of the finalized block whose post-state holds the figure.
+    pub header: BlockHeader,
+    /// Proof of the `StateKey::Daily` entry against `header.state_root`.
+    pub figure: StateProof,
+    /// The block's finalization certificate: lowercase hex of its Commonware codec encoding.
+    pub finalization: String,
+}
+
+/// Why a figure proof could not be built from a node's data (errors of the caller's inputs).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FigureBuildError {
+    /// The header names another chain than the genesis.
+    #[error("the block is for chain {block} but the genesis is for chain {genesis}")]
+    ChainMismatch {
+        /// Chain id in the header.
+        block: ChainId,
+        /// Chain id in the genesis.
+        genesis: ChainId,
+    },
+    /// The state given is not the post-state of this header's block.
+    #[error(
+        "the state is at height {state_height} (block {state_digest}), not the post-state of block {block} at height {block_height}; take the state and the header at the same height"
+    )]
+    StateMismatch {
+        /// Height of the state.
+        state_height: u64,
+        /// Digest recorded in the state.
+        state_digest: Hash32,
+        /// Height of the header.
+        block_height: u64,
+        /// Digest of the header.
+        block: Hash32,
+    },
+    /// The finalization certificate finalizes another block.
+    #[error("the finalization certificate is for block {certified}, not for block {block}")]
+    FinalizationMismatch {
+        /// Payload of the certificate.
+        certified: Hash32,
+        /// Digest of the header.
+        block: Hash32,
+    },
+    /// The state holds no figure under the key.
+    #[error("the state at height {height} holds no daily figure {key}")]
+    NoFigure {
+        /// Height of the state.
+        height: u64,
+        /// The key, as text.
+        key: String,
+    },
+}
+
+impl FigureProof {
+    /// Builds the proof of the daily figure `key` from `state`, which must be the post-state of
+    /// the block with `header` (`state.block_digest` = the header's digest), and that block's
+    /// `finalization`.
+    pub fn build(
+        genesis: &Genesis,
+        header: &BlockHeader,
+        state: &State,
+        key: &DailyKey,
+        finalization: &BlockFinalization,
+    ) -> Result<FigureProof, FigureBuildError> {
+        let alg = genesis.params.hash;
+        if header.chain_id != genesis.chain_id {
+            return Err(FigureBuildError::ChainMismatch {
+                block: header.chain_id.clone(),
+                genesis: genesis.chain_id.clone(),
+            });
+        }
+        let digest = block_digest(alg, header);
+        if state.block_digest != digest || state.height != header.height {
+            return Err(FigureBuildError::StateMismatch {
+                state_height: state.height,
+                state_digest: state.block_digest,
+                block_height: header.height,
+                block: digest,
+            });
+        }
+        let certified = Hash32(finalization.proposal.payload.0);
+        if certified != digest {
+            return Err(FigureBuildError::FinalizationMismatch { certified, block: digest });
+        }
+        let state_key = StateKey::Daily(key.clone());
+        let figure = state
+            .prove(&state_key)
+            .ok_or_else(|| FigureBuildError::NoFigure { height: state.height, key: key_text(&state_key) })?;
+        Ok(FigureProof {
+            version: FIGURE_PROOF_VERSION.to_string(),
+            genesis: genesis.clone(),
+            header: header.clone(),
+            figure,
+            finalization: hex::encode(finalization.encode()),
+        })
+    }
+
+    /// The proof as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a figure proof always serializes")
+    }
+
+    /// Parses a proof from JSON (shape only; call [`verify_figure`] to check it).
+    pub fn from_json(json: &str) -> Result<FigureProof, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    /// Checks this proof; see [`verify_figure`].
+    pub fn verify(&self, trusted_genesis: Option<&Genesis>) -> Result<VerifiedFigure, VerifyError> {
+        verify_figure(self, trusted_genesis)
+    }
+}
+
+/// What a verified figure proof shows: this daily figure was in the state after this finalized
+/// block of this chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedFigure {
+    /// The chain.
+    pub chain_id: ChainId,
+    /// The enterprise.
+    pub org: UnifiedSocialCreditCode,
+    /// The day (days since 1970-01-01, Asia/Shanghai).
+    pub day: i32,
+    /// The day as `YYYY-MM-DD`.
+    pub day_label: String,
+    /// The energy kind.
+    pub energy: EnergyKind,
+    /// The unit of the amounts.
+    pub unit: Unit,
+    /// The figure as the state holds it (micro-units).
+    pub figure: DailyTotal,
+    /// Height of the block whose post-state holds it.
+    pub height: u64,
+    /// Digest of that block.
+    pub block_digest: Hash32,
+    /// The block's timestamp, Unix ms.
+    pub block_timestamp_ms: i64,
+    /// The chain's hash algorithm (from the genesis).
+    pub hash: HashAlg,
+    /// Consensus epoch of the finalization.
+    pub finalized_epoch: u64,
+    /// Consensus view of the finalization.
+    pub finalized_view: u64,
+    /// Number of validator signatures in the finalization certificate.
+    pub validator_signatures: usize,
+    /// Number of validators in the genesis.
+    pub validators: usize,
+    /// Signatures a certificate needs.
+    pub quorum: usize,
+}
+
+/// Checks a figure proof offline (steps in the [module documentation](self)). With
+/// `trusted_genesis`, the proof's genesis must equal it; without, the proof's own genesis is
+/// trusted, which a verifier should compare with one obtained independently.
+pub fn verify_figure(proof: &FigureProof, trusted_genesis: Option<&Genesis>) -> Result<VerifiedFigure, VerifyError> {
+    if proof.version != FIGURE_PROOF_VERSION {
+        return Err(VerifyError::UnsupportedVersion { found: proof.version.clone(), expected: FIGURE_PROOF_VERSION });
+    }
+    let header = &proof.header;
+    let (genesis, validators) = check_genesis(&proof.genesis, header, trusted_genesis)?;
+    let alg = genesis.params.hash;
+
+    // Step (d): the entry is a daily figure, in the state the header commits to.
+    let (key, figure) = match (&proof.figure.entry.key, &proof.figure.entry.value) {
+        (StateKey::Daily(k), StateValue::Daily(d)) => (k, d),
+        (k, _) => return Err(VerifyError::NotADailyFigure { key: key_text(k) }),
+    };
+    if !proof.figure.verify(alg, &header.state_root) {
+        return Err(VerifyError::StateProofInvalid {
+            which: "daily figure",
+            key: key_text(&proof.figure.entry.key),
+            index: proof.figure.index,
+            size: proof.figure.size,
+            state_root: header.state_root,
+        });
+    }
+
+    // Step (f): a quorum of the genesis validators finalized exactly this header.
+    let digest = block_digest(alg, header);
+    let finalization = check_finalization(&proof.finalization, genesis, &validators, &digest)?;
+    Ok(VerifiedFigure {
+        chain_id: header.chain_id.clone(),
+        org: key.org.clone(),
+        day: key.day,
+        day_label: trustmeter_energy::calendar::day_label(key.day),
+        energy: key.energy,
+        unit: key.unit,
+        figure: figure.clone(),
+        height: header.height,
+        block_digest: digest,
+        block_timestamp_ms: header.timestamp_ms,
+        hash: alg,
+        finalized_epoch: finalization.proposal.round.epoch().get(),
+        finalized_view: finalization.proposal.round.view().get(),
+        validator_signatures: finalization.certificate.signers.count(),
+        validators: validators.len(),
+        quorum: {
+            use commonware_utils::ordered::Quorum as _;
+            validators.quorum::<commonware_utils::N3f1>() as usize
+        },
+    })
+}

@@ -1,0 +1,2000 @@
+//! The alarm engine (告警): derived data, never consensus.
+//!
+//! Every node evaluates its alarms on its own **finalized** state (and, for series, on the readings
+//! its index holds); nothing here feeds back into blocks, and two nodes may briefly disagree while
+//! one of them is a block behind. One pass runs at most every [`AlarmConfig::interval_ms`] (default
+//! [`DEFAULT_INTERVAL_MS`]) and only when the finalized height moved (chain time only advances with
+//! blocks). A pass compares the alarms it finds with the active set and publishes one `raised`
+//! event per new alarm and one `cleared` event per alarm whose condition ended, each with a
+//! process-wide increasing id, on a bounded broadcast channel ([`EVENT_CHANNEL_CAPACITY`]) that
+//! `GET /v1/alarms/stream` serves as server-sent events. An alarm that stays active keeps its key
+//! and `raised_at_ms`; its message and figures follow the latest pass (a silence grows longer)
+//! without an event.
+//!
+//! # Kinds (stable codes)
+//!
+//! | code | severity | subject | rule |
+//! |---|---|---|---|
+//! | `calibration_missing` | critical | meter | a meter that is not revoked has no calibration certificate |
+//! | `calibration_expired` | critical | meter | its certificate's validity ended at or before the chain's time |
+//! | `calibration_expiring` | warning | meter | it ends within the chain's `calibration_warning_ms` |
+//! | `missing_data` | warning | meter | an active meter that has reported before has no reading for more than [`MISSING_DATA_INTERVALS`] × the chain's `nominal_interval_ms` behind the chain's time |
+//! | `over_use` | warning | org or meter | consumption in the current or the previous hour/day exceeds a configured [`Threshold`] |
+//! | `anomaly` | warning | meter | the last completed hour lies outside the meter's baseline for that hour of the week (see below) |
+//!
+//! "Now" is always the latest finalized block's timestamp, never the node's clock, so every node
+//! that reached the same height finds the same alarms.
+//!
+//! # Series
+//!
+//! Hourly consumption of a meter is derived from the register readings in the index with
+//! [`trustmeter_energy::register::intervals`] (rollover, replacements, negative deltas excluded)
+//! and [`trustmeter_energy::register::allocate`] by hour (Asia/Shanghai), reading at most
+//! [`MAX_POINTS_PER_READ`] points around the window ([`LOOKBACK_MS`] either side). An hour counts as
+//! *complete* only when readings exist at or before its start and at or after its end and no
+//! excluded interval touches it.
+//!
+//! - **Over-use**: a meter threshold reads its meter's series; an organisation threshold by day
+//!   uses the chain's own daily figures (`DailyTotal::consumption`, the figures regulators see); an
+//!   organisation threshold by hour sums the series of the organisation's meters of that energy
+//!   kind (tariff registers excluded, they are part of a total; at most
+//!   [`MAX_METERS_PER_ORG_THRESHOLD`] meters). The current period counts what has been recorded so
+//!   far; the previous period is kept so an over-use near the end of a period stays visible for
+//!   one more period. The alarm clears when neither period exceeds the limit.
+//! - **Anomaly**: for a meter's last completed hour `H`, the baseline is the same hour of the week
+//!   in each of the previous [`AnomalyConfig::weeks`] weeks (`H − 1 week`, `H − 2 weeks`, …), using
+//!   only complete hours. With fewer than [`MIN_BASELINE_WEEKS`] complete weeks there is no alarm.
+//!   Otherwise with `m` the median and `MAD` the median absolute deviation of the baseline, the
+//!   hour is an anomaly when it lies outside `m ± max(k·MAD, x % · |m|, floor)`, with
+//!   `k` = [`AnomalyConfig::mad_factor`] (default 3: for normally distributed load about 2σ,
+//!   since σ ≈ 1.4826·MAD), `x` = [`AnomalyConfig::min_deviation_pct`] (default 50 %: a steady
+//!   load whose MAD is near zero is not flagged for ordinary variation) and `floor` =
+//!   [`AnomalyConfig::min_deviation`] units (default 1: a meter that is idle at that hour is not
+//!   flagged for a trickle). The alarm concerns hour `H` and clears once the next hour completes
+//!   within its band.
+//!
+//! # Bounded work
+//!
+//! A pass reads at most [`MAX_SERIES_READS_PER_PASS`] series windows from the index. Thresholds
+//! and meters are served round robin; whatever did not fit keeps its previous result until a later
+//! pass reaches it. An anomaly verdict is computed once per meter and completed hour. State-only
+//! rules (calibration, missing data, organisation days) cost one walk over the meters. At most
+//! [`MAX_ACTIVE_ALARMS`] alarms are kept (most severe first); the rest are counted as `dropped`.
+
+use crate::api::{ApiError, ApiState};
+use axum::Json;
+use axum::extract::{Query, State as AxState};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+use trustmeter_chain::App;
+use trustmeter_energy::calendar::{self, Period};
+use trustmeter_energy::register::{self, RegisterPoint, Replacement};
+use trustmeter_index::Index;
+use trustmeter_state::State;
+use trustmeter_state::accounting::{amount_unit, register_spec};
+use trustmeter_types::{DeviceId, DeviceStatus, EnergyKind, Meter, Quantity, UnifiedSocialCreditCode, Unit};
+use utoipa::{IntoParams, ToSchema};
+
+/// Default time between two passes of the engine, in milliseconds.
+pub const DEFAULT_INTERVAL_MS: u64 = 1_000;
+/// Shortest allowed time between two passes, in milliseconds.
+pub const MIN_INTERVAL_MS: u64 = 100;
+/// Longest allowed time between two passes (10 minutes), in milliseconds.
+pub const MAX_INTERVAL_MS: u64 = 600_000;
+/// Most over-use thresholds in a node config.
+pub const MAX_THRESHOLDS: usize = 256;
+/// Most alarms kept active at once; beyond it the least severe are dropped and counted.
+pub const MAX_ACTIVE_ALARMS: usize = 10_000;
+/// Events the broadcast channel holds for its slowest subscriber; a client further behind gets a
+/// `lagged` event and misses those events (it should fetch `GET /v1/alarms` again).
+pub const EVENT_CHANNEL_CAPACITY: usize = 1_024;
+/// Most concurrent `GET /v1/alarms/stream` clients per node; more get HTTP 503.
+pub const MAX_STREAM_CLIENTS: usize = 256;
+/// Interval of SSE keep-alive comments.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How long `GET /v1/alarms` waits for the engine to evaluate the finalized height it saw.
+pub const FRESHNESS_WAIT: Duration = Duration::from_secs(5);
+/// Most series windows (one meter, one time range) one pass reads from the index.
+pub const MAX_SERIES_READS_PER_PASS: usize = 2_000;
+/// Most meters an hourly organisation threshold sums (in id order).
+pub const MAX_METERS_PER_ORG_THRESHOLD: usize = 1_000;
+/// Most register points read for one series window.
+pub const MAX_POINTS_PER_READ: usize = 8_192;
+/// How far before and after a window readings are read, so that the intervals crossing its
+/// edges are known (3 hours).
+pub const LOOKBACK_MS: i64 = 3 * HOUR_MS;
+/// A meter is missing data after this many nominal collection intervals without a reading.
+pub const MISSING_DATA_INTERVALS: i64 = 2;
+/// Fewest complete weeks of history the anomaly rule needs.
+pub const MIN_BASELINE_WEEKS: u32 = 3;
+/// Most weeks of history the anomaly rule may look at.
+pub const MAX_BASELINE_WEEKS: u32 = 12;
+
+const HOUR_MS: i64 = calendar::HOUR_MS;
+const DAY_MS: i64 = calendar::DAY_MS;
+const WEEK_MS: i64 = 7 * DAY_MS;
+/// Offset of Asia/Shanghai from UTC (China keeps no daylight saving time).
+const CHINA_OFFSET_SECS: i32 = 8 * 3_600;
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+/// `[alarms]` in the node config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmConfig {
+    /// Time between two passes of the engine, in milliseconds ([`MIN_INTERVAL_MS`] to
+    /// [`MAX_INTERVAL_MS`]).
+    #[serde(default = "default_interval_ms")]
+    pub interval_ms: u64,
+    /// Over-use thresholds (`[[alarms.thresholds]]`); none by default.
+    #[serde(default)]
+    pub thresholds: Vec<Threshold>,
+    /// The anomaly rule (`[alarms.anomaly]`).
+    #[serde(default)]
+    pub anomaly: AnomalyConfig,
+}
+
+fn default_interval_ms() -> u64 {
+    DEFAULT_INTERVAL_MS
+}
+
+impl Default for AlarmConfig {
+    fn default() -> Self {
+        Self { interval_ms: DEFAULT_INTERVAL_MS, thresholds: Vec::new(), anomaly: AnomalyConfig::default() }
+    }
+}
+
+/// The period an over-use threshold applies to (Asia/Shanghai clock hours and days).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdPeriod {
+    /// A clock hour.
+    Hour,
+    /// A day, 00:00 to 00:00.
+    Day,
+}
+
+impl ThresholdPeriod {
+    fn period(self) -> Period {
+        match self {
+            ThresholdPeriod::Hour => Period::Hour,
+            ThresholdPeriod::Day => Period::Day,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            ThresholdPeriod::Hour => "hour",
+            ThresholdPeriod::Day => "day",
+        }
+    }
+}
+
+/// `[[alarms.thresholds]]`: an over-use limit for one organisation or one meter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// The organisation (unified social credit code); give either `org` or `meter`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<UnifiedSocialCreditCode>,
+    /// The meter; give either `org` or `meter`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meter: Option<DeviceId>,
+    /// Energy kind (`electricity`, `natural_gas`, …).
+    pub energy: EnergyKind,
+    /// `hour` or `day`.
+    pub period: ThresholdPeriod,
+    /// The most consumption allowed per period, in `unit` (or in each unit the figures come in).
+    pub limit: f64,
+    /// The amount unit the limit is in, by symbol (`kWh`, `Nm3`, `t`, …); by default the limit
+    /// applies to each unit the energy kind is recorded in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+impl Threshold {
+    fn unit(&self) -> Option<Unit> {
+        self.unit.as_deref().and_then(parse_unit)
+    }
+    fn limit_micros(&self) -> i64 {
+        Quantity::from_f64_round(self.limit).map(Quantity::micros).unwrap_or(i64::MAX)
+    }
+    fn subject(&self) -> String {
+        match (&self.org, &self.meter) {
+            (_, Some(m)) => m.to_string(),
+            (Some(o), None) => o.to_string(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+fn parse_unit(s: &str) -> Option<Unit> {
+    Unit::from_symbol(s).or_else(|| serde_json::from_value(serde_json::Value::String(s.to_string())).ok())
+}
+
+/// `[alarms.anomaly]`: the seasonal-baseline rule (see the module doc).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnomalyConfig {
+    /// Whether the rule runs.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Weeks of history the baseline looks at ([`MIN_BASELINE_WEEKS`] to [`MAX_BASELINE_WEEKS`]).
+    #[serde(default = "default_weeks")]
+    pub weeks: u32,
+    /// `k`: the band is at least `k` median absolute deviations wide on each side.
+    #[serde(default = "default_mad_factor")]
+    pub mad_factor: f64,
+    /// `x`: the band is at least this percentage of the median wide on each side.
+    #[serde(default = "default_min_deviation_pct")]
+    pub min_deviation_pct: f64,
+    /// The band is at least this many units (of the meter's amount unit) wide on each side.
+    #[serde(default = "default_min_deviation")]
+    pub min_deviation: f64,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_weeks() -> u32 {
+    4
+}
+fn default_mad_factor() -> f64 {
+    3.0
+}
+fn default_min_deviation_pct() -> f64 {
+    50.0
+}
+fn default_min_deviation() -> f64 {
+    1.0
+}
+
+impl Default for AnomalyConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            weeks: default_weeks(),
+            mad_factor: default_mad_factor(),
+            min_deviation_pct: default_min_deviation_pct(),
+            min_deviation: default_min_deviation(),
+        }
+    }
+}
+
+impl AlarmConfig {
+    /// Checks the section; the error says which entry is wrong and how to fix it.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(MIN_INTERVAL_MS..=MAX_INTERVAL_MS).contains(&self.interval_ms) {
+            return Err(format!(
+                "[alarms] interval_ms = {} must lie between {MIN_INTERVAL_MS} and {MAX_INTERVAL_MS}",
+                self.interval_ms
+            ));
+        }
+        if self.thresholds.len() > MAX_THRESHOLDS {
+            return Err(format!(
+                "[alarms] has {} thresholds; at most {MAX_THRESHOLDS} are allowed (use organisation thresholds instead of one per meter)",
+                self.thresholds.len()
+            ));
+        }
+        for (i, t) in self.thresholds.iter().enumerate() {
+            let at = format!("[[alarms.thresholds]] entry {} ({:?}, {})", i + 1, t.energy, t.period.name());
+            match (&t.org, &t.meter) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(format!("{at}: give exactly one of `org` or `meter`"));
+                }
+                _ => {}
+            }
+            if !(t.limit.is_finite() && t.limit > 0.0 && Quantity::from_f64_round(t.limit).is_some()) {
+                return Err(format!("{at}: limit {} must be a positive number", t.limit));
+            }
+            if let Some(u) = &t.unit {
+                match parse_unit(u) {
+                    None => {
+                        return Err(format!(
+                            "{at}: unit {u:?} is not a known unit symbol (kWh, MWh, m3, Nm3, t, kg, GJ, MJ, L)"
+                        ));
+                    }
+                    Some(unit) if unit.is_rate() => {
+                        return Err(format!(
+                            "{at}: unit {u:?} is a rate; give the amount it adds up to ({})",
+                            amount_unit(unit).symbol()
+                        ));
+                    }
+                    Some(unit) if !t.energy.allowed_units().iter().any(|a| amount_unit(*a) == unit) => {
+                        return Err(format!("{at}: {:?} is never recorded in {u}", t.energy));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let a = &self.anomaly;
+        if !(MIN_BASELINE_WEEKS..=MAX_BASELINE_WEEKS).contains(&a.weeks) {
+            return Err(format!(
+                "[alarms.anomaly] weeks = {} must lie between {MIN_BASELINE_WEEKS} and {MAX_BASELINE_WEEKS}",
+                a.weeks
+            ));
+        }
+        for (name, v) in [
+            ("mad_factor", a.mad_factor),
+            ("min_deviation_pct", a.min_deviation_pct),
+            ("min_deviation", a.min_deviation),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("[alarms.anomaly] {name} = {v} must be a number ≥ 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alarms and events
+
+/// What an alarm is about: its stable code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmKind {
+    /// The meter has no calibration certificate: its readings are refused.
+    CalibrationMissing,
+    /// The meter's certificate has expired (valid until ≤ block time): its readings are refused.
+    CalibrationExpired,
+    /// The meter's certificate expires within the chain's warning window
+    /// (`genesis.params.calibration_warning_ms`).
+    CalibrationExpiring,
+    /// An active meter has sent no reading for more than twice the nominal collection interval.
+    MissingData,
+    /// Consumption in an hour or a day exceeds a configured threshold.
+    OverUse,
+    /// The last completed hour is outside the meter's baseline for that hour of the week.
+    Anomaly,
+}
+
+impl AlarmKind {
+    /// The stable code, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmKind::CalibrationMissing => "calibration_missing",
+            AlarmKind::CalibrationExpired => "calibration_expired",
+            AlarmKind::CalibrationExpiring => "calibration_expiring",
+            AlarmKind::MissingData => "missing_data",
+            AlarmKind::OverUse => "over_use",
+            AlarmKind::Anomaly => "anomaly",
+        }
+    }
+}
+
+/// How urgent an alarm is. Sorted most urgent first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Readings are being refused now.
+    Critical,
+    /// Action needed soon.
+    Warning,
+}
+
+/// One active alarm.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlarmView {
+    /// What the alarm is about (its stable code).
+    pub kind: AlarmKind,
+    /// `critical` or `warning`.
+    pub severity: Severity,
+    /// Identifies the alarm while it is active, e.g. `missing_data/<meter>` or
+    /// `over_use/<org>/electricity/kWh/day/<period start ms>`; a `cleared` event names the same key.
+    pub key: String,
+    /// The meter, for meter alarms; absent (null) for an organisation's over-use.
+    pub meter: Option<String>,
+    /// The enterprise concerned (unified social credit code).
+    pub owner: String,
+    /// The current certificate's number, for calibration alarms of a meter that has one.
+    pub certificate_no: Option<String>,
+    /// End of the current certificate's validity (Unix ms, exclusive), for calibration alarms.
+    pub valid_until_ms: Option<i64>,
+    /// What is wrong and what to do, in a sentence.
+    pub message: String,
+    /// Chain time (block timestamp, Unix ms) of the pass that first raised it.
+    pub raised_at_ms: i64,
+    /// Finalized height of that pass.
+    pub raised_height: u64,
+    /// Figures behind the alarm (over-use: value, limit, unit, period; anomaly: value, median,
+    /// MAD, band; missing data: last reading time), when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub detail: Option<serde_json::Value>,
+}
+
+impl AlarmView {
+    fn order(&self) -> (Severity, Option<i64>, AlarmKind, &str, &str) {
+        (self.severity, self.valid_until_ms, self.kind, &self.owner, &self.key)
+    }
+}
+
+/// The active alarms of a node.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlarmsView {
+    /// The finalized height the alarms were last evaluated at (0 before the first pass).
+    pub height: u64,
+    /// That block's timestamp (Unix ms): "now" for every alarm.
+    pub block_time_ms: i64,
+    /// The chain's warning window for expiring certificates (ms).
+    pub calibration_warning_ms: i64,
+    /// Alarms found but not kept because more than `MAX_ACTIVE_ALARMS` were active.
+    pub dropped: u64,
+    /// The alarms: critical before warning, then by certificate expiry (none first), kind,
+    /// enterprise and key.
+    pub alarms: Vec<AlarmView>,
+}
+
+/// Whether an alarm appeared or went away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A new alarm (a key that was not active).
+    Raised,
+    /// An alarm whose condition ended (its last known form).
+    Cleared,
+}
+
+/// One event of the alarm feed (`GET /v1/alarms/stream`, SSE `data:` as JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AlarmEvent {
+    /// Increasing per node process (also the SSE `id:`).
+    pub id: u64,
+    /// `raised` or `cleared` (also the SSE `event:`).
+    pub event: EventKind,
+    /// Finalized height of the pass that found it.
+    pub height: u64,
+    /// That block's timestamp (Unix ms).
+    pub block_time_ms: i64,
+    /// The alarm.
+    pub alarm: AlarmView,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules on the state
+
+/// "3 days", "1 day", "less than a day".
+fn days_text(ms: i64) -> String {
+    match ms / DAY_MS {
+        0 => "less than a day".into(),
+        1 => "1 day".into(),
+        n => format!("{n} days"),
+    }
+}
+
+/// "40 min", "3 h 5 min", "2 days 4 h".
+fn duration_text(ms: i64) -> String {
+    let min = ms.max(0) / 60_000;
+    match (min / 1_440, (min % 1_440) / 60, min % 60) {
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (1, h, _) => format!("1 day {h} h"),
+        (d, h, _) => format!("{d} days {h} h"),
+    }
+}
+
+fn local(ts_ms: i64, fmt: &str) -> String {
+    let offset = chrono::FixedOffset::east_opt(CHINA_OFFSET_SECS).expect("UTC+8 is a valid offset");
+    chrono::DateTime::from_timestamp_millis(ts_ms)
+        .map(|t| t.with_timezone(&offset).format(fmt).to_string())
+        .unwrap_or_else(|| format!("{ts_ms} ms"))
+}
+
+/// The last day (Asia/Shanghai) a certificate valid until `valid_until_ms` (exclusive) covers.
+fn last_valid_day(valid_until_ms: i64) -> String {
+    local(valid_until_ms.saturating_sub(1), "%Y-%m-%d")
+}
+
+/// An exact decimal, trailing zeros trimmed: `12.5`, `100`.
+fn amount(micros: i64) -> String {
+    let q = Quantity::from_micros(micros).to_string();
+    let t = q.trim_end_matches('0');
+    t.strip_suffix('.').unwrap_or(t).to_string()
+}
+
+fn base(kind: AlarmKind, severity: Severity, key: String, owner: &UnifiedSocialCreditCode, state: &State) -> AlarmView {
+    AlarmView {
+        kind,
+        severity,
+        key,
+        meter: None,
+        owner: owner.to_string(),
+        certificate_no: None,
+        valid_until_ms: None,
+        message: String::new(),
+        raised_at_ms: state.timestamp_ms,
+        raised_height: state.height,
+        detail: None,
+    }
+}
+
+/// The calibration alarms of every meter that is not revoked (of `owner` only, if given), at
+/// the state's block time, sorted critical first, then by expiry (missing first), then by meter.
+pub fn calibration_alarms(state: &State, owner: Option<&UnifiedSocialCreditCode>) -> Vec<AlarmView> {
+    let now = state.timestamp_ms;
+    let window = state.params.calibration_warning_ms;
+    let mut out: Vec<AlarmView> = state
+        .meters()
+        .filter(|m| m.status != DeviceStatus::Revoked)
+        .filter(|m| owner.is_none_or(|o| &m.owner == o))
+        .filter_map(|m| {
+            let alarm = |kind: AlarmKind, severity, message: String| AlarmView {
+                meter: Some(m.id.to_string()),
+                certificate_no: m.calibration.as_ref().map(|c| c.certificate_no.clone()),
+                valid_until_ms: m.calibration.as_ref().map(|c| c.valid_until_ms),
+                message,
+                ..base(kind, severity, format!("{}/{}", kind.as_str(), m.id), &m.owner, state)
+            };
+            let Some(c) = &m.calibration else {
+                return Some(alarm(
+                    AlarmKind::CalibrationMissing,
+                    Severity::Critical,
+                    format!(
+                        "meter {} ({}) has no calibration certificate, so its readings are refused; have the metrology authority record one",
+                        m.id, m.name
+                    ),
+                ));
+            };
+            let left = c.valid_until_ms.saturating_sub(now);
+            if left <= 0 {
+                Some(alarm(
+                    AlarmKind::CalibrationExpired,
+                    Severity::Critical,
+                    format!(
+                        "calibration certificate {} of meter {} expired {} ago (last valid day {}), so its readings are refused; have the metrology authority record a new certificate",
+                        c.certificate_no,
+                        m.id,
+                        days_text(-left),
+                        last_valid_day(c.valid_until_ms)
+                    ),
+                ))
+            } else if left <= window {
+                Some(alarm(
+                    AlarmKind::CalibrationExpiring,
+                    Severity::Warning,
+                    format!(
+                        "calibration certificate {} of meter {} expires in {} (last valid day {}); have the metrology authority record a new certificate before then",
+                        c.certificate_no,
+                        m.id,
+                        days_text(left),
+                        last_valid_day(c.valid_until_ms)
+                    ),
+                ))
+            } else {
+                None
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (a.severity, a.valid_until_ms, &a.meter).cmp(&(b.severity, b.valid_until_ms, &b.meter)));
+    out
+}
+
+/// `missing_data` for every active meter that has reported before and whose latest reading is
+/// more than [`MISSING_DATA_INTERVALS`] nominal intervals behind the state's block time.
+pub fn missing_data_alarms(state: &State) -> Vec<AlarmView> {
+    let nominal = state.params.accounting.nominal_interval_ms;
+    if nominal <= 0 {
+        return Vec::new();
+    }
+    let limit = nominal.saturating_mul(MISSING_DATA_INTERVALS);
+    let now = state.timestamp_ms;
+    state
+        .meters()
+        .filter(|m| m.status == DeviceStatus::Active)
+        .filter_map(|m| {
+            let p = state.progress(&m.id).filter(|p| p.accepted > 0)?;
+            let silent = now.saturating_sub(p.last_timestamp_ms);
+            (silent > limit).then(|| AlarmView {
+                meter: Some(m.id.to_string()),
+                message: format!(
+                    "meter {} ({}) has sent no reading for {} (latest reading at {} Asia/Shanghai), more than {MISSING_DATA_INTERVALS} × its {} collection interval; check the meter, gateway {} and the gateway's link to the chain",
+                    m.id,
+                    m.name,
+                    duration_text(silent),
+                    local(p.last_timestamp_ms, "%Y-%m-%d %H:%M:%S"),
+                    duration_text(nominal),
+                    m.gateway
+                ),
+                detail: Some(serde_json::json!({
+                    "last_timestamp_ms": p.last_timestamp_ms,
+                    "silent_ms": silent,
+                    "nominal_interval_ms": nominal,
+                })),
+                ..base(AlarmKind::MissingData, Severity::Warning, format!("missing_data/{}", m.id), &m.owner, state)
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Series
+
+/// Where register readings come from (the index; a fixture in tests).
+pub trait ReadingSource {
+    /// Register points of `meter` with `from_ms <= timestamp < to_ms`, in time order, at most
+    /// `limit`.
+    fn points(&self, meter: &DeviceId, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<RegisterPoint>, String>;
+}
+
+impl ReadingSource for Index {
+    fn points(&self, meter: &DeviceId, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<RegisterPoint>, String> {
+        Ok(self
+            .readings(meter, from_ms, to_ms, limit)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|r| {
+                let rd = &r.reading.reading;
+                RegisterPoint { ts_ms: rd.timestamp_ms, value: rd.value.micros(), origin: rd.origin }
+            })
+            .collect())
+    }
+}
+
+/// A meter's consumption per clock hour (Asia/Shanghai), in micro-units of its amount unit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HourlySeries {
+    /// Hour start (Unix ms) → consumption allocated to that hour.
+    pub hours: BTreeMap<i64, i64>,
+    /// First and last reading time seen.
+    pub covered: Option<(i64, i64)>,
+    /// Intervals excluded by the register rules (negative deltas), `(start, end)`.
+    pub excluded: Vec<(i64, i64)>,
+}
+
+impl HourlySeries {
+    /// Derives the series within `[from_ms, to_ms)` from register points (any order) with
+    /// `register::intervals` and `register::allocate` by hour.
+    pub fn from_points(
+        points: &[RegisterPoint],
+        spec: &register::RegisterSpec,
+        replacements: &[Replacement],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Self {
+        let mut s = HourlySeries::default();
+        if points.is_empty() {
+            return s;
+        }
+        let first = points.iter().map(|p| p.ts_ms).min().unwrap_or(0);
+        let last = points.iter().map(|p| p.ts_ms).max().unwrap_or(0);
+        s.covered = Some((first, last));
+        for iv in register::intervals(points, spec, replacements) {
+            if iv.end_ms <= from_ms || iv.start_ms >= to_ms {
+                continue;
+            }
+            if iv.excluded() {
+                s.excluded.push((iv.start_ms, iv.end_ms));
+                continue;
+            }
+            let Ok(shares) = register::try_allocate(&iv, Period::Hour) else {
+                s.excluded.push((iv.start_ms, iv.end_ms));
+                continue;
+            };
+            for (hour, share) in shares {
+                if hour >= calendar::period_start(Period::Hour, from_ms) && hour < to_ms {
+                    *s.hours.entry(hour).or_default() += share;
+                }
+            }
+        }
+        s
+    }
+
+    /// Whether `[start, end)` is covered by readings on both sides and touches no excluded interval.
+    pub fn complete(&self, start: i64, end: i64) -> bool {
+        self.covered.is_some_and(|(a, b)| a <= start && b >= end)
+            && !self.excluded.iter().any(|&(a, b)| a < end && b > start)
+    }
+
+    /// Consumption allocated to hours starting in `[start, end)`.
+    pub fn sum(&self, start: i64, end: i64) -> i64 {
+        self.hours.range(start..end).map(|(_, v)| *v).fold(0i64, |a, v| a.saturating_add(v))
+    }
+}
+
+/// Reads a meter's hourly series for `[from_ms, to_ms)`.
+fn meter_series(
+    state: &State,
+    source: &dyn ReadingSource,
+    meter: &Meter,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<HourlySeries, String> {
+    let points = source.points(
+        &meter.id,
+        from_ms.saturating_sub(LOOKBACK_MS),
+        to_ms.saturating_add(LOOKBACK_MS),
+        MAX_POINTS_PER_READ,
+    )?;
+    let spec = register_spec(meter, &state.params.accounting);
+    let reps: Vec<Replacement> = state
+        .progress(&meter.id)
+        .map(|p| {
+            p.replacements
+                .iter()
+                .map(|r| Replacement { at_ms: r.at_ms, old_final: r.old_final, new_initial: r.new_initial })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(HourlySeries::from_points(&points, &spec, &reps, from_ms, to_ms))
+}
+
+/// A budget of series reads for one pass.
+#[derive(Debug)]
+struct Budget {
+    left: usize,
+}
+
+impl Budget {
+    fn take(&mut self, n: usize) -> bool {
+        if n > self.left {
+            return false;
+        }
+        self.left -= n;
+        true
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Over-use
+
+/// One over-use finding.
+struct OverUse<'a> {
+    threshold: &'a Threshold,
+    owner: &'a UnifiedSocialCreditCode,
+    meter: Option<&'a Meter>,
+    unit: Unit,
+    period_start: i64,
+    current: bool,
+    value: i64,
+}
+
+fn over_use_alarm(state: &State, o: OverUse<'_>) -> AlarmView {
+    let t = o.threshold;
+    let subject = t.subject();
+    let period = t.period;
+    let label = match period {
+        ThresholdPeriod::Hour => {
+            format!("the hour {}–{}", local(o.period_start, "%Y-%m-%d %H:%M"), local(o.period_start + HOUR_MS, "%H:%M"))
+        }
+        ThresholdPeriod::Day => format!("the day {}", local(o.period_start, "%Y-%m-%d")),
+    };
+    let who = match o.meter {
+        Some(m) => format!("meter {} ({}) of {}", m.id, m.name, m.owner),
+        None => format!("enterprise {}", o.owner),
+    };
+    let so_far = if o.current { " so far" } else { "" };
+    let energy = energy_name(t.energy);
+    AlarmView {
+        meter: o.meter.map(|m| m.id.to_string()),
+        message: format!(
+            "{who} used {} {} of {energy}{so_far} in {label} (Asia/Shanghai), over the limit of {} {} per {} set in this node's [alarms] config; check the load, or raise the limit if it is expected",
+            amount(o.value),
+            o.unit.symbol(),
+            amount(t.limit_micros()),
+            o.unit.symbol(),
+            period.name()
+        ),
+        detail: Some(serde_json::json!({
+            "value": amount(o.value),
+            "limit": amount(t.limit_micros()),
+            "unit": o.unit.symbol(),
+            "energy": energy,
+            "period": period.name(),
+            "period_start_ms": o.period_start,
+            "current_period": o.current,
+        })),
+        ..base(
+            AlarmKind::OverUse,
+            Severity::Warning,
+            format!("over_use/{subject}/{energy}/{}/{}/{}", o.unit.symbol(), period.name(), o.period_start),
+            o.owner,
+            state,
+        )
+    }
+}
+
+/// The snake_case name of an energy kind, as serialised.
+fn energy_name(kind: EnergyKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| format!("{kind:?}"))
+}
+
+/// The meters an organisation threshold sums: active or registered (not revoked), of the energy
+/// kind, not a tariff register, in id order, at most [`MAX_METERS_PER_ORG_THRESHOLD`].
+fn org_meters<'a>(state: &'a State, org: &UnifiedSocialCreditCode, t: &Threshold) -> Vec<&'a Meter> {
+    state
+        .meters()
+        .filter(|m| {
+            &m.owner == org
+                && m.energy == t.energy
+                && m.status != DeviceStatus::Revoked
+                && m.tariff.is_none()
+                && t.unit().is_none_or(|u| amount_unit(m.unit) == u)
+        })
+        .take(MAX_METERS_PER_ORG_THRESHOLD)
+        .collect()
+}
+
+/// Series reads a threshold needs in one pass.
+fn threshold_cost(state: &State, t: &Threshold) -> usize {
+    match (&t.org, &t.meter, t.period) {
+        (_, Some(_), _) => 1,
+        (Some(_), None, ThresholdPeriod::Day) => 0,
+        (Some(o), None, ThresholdPeriod::Hour) => org_meters(state, o, t).len(),
+        (None, None, _) => 0,
+    }
+}
+
+/// The over-use alarms of one threshold at the state's time: the current and the previous period.
+pub fn over_use_alarms(state: &State, source: &dyn ReadingSource, t: &Threshold) -> Vec<AlarmView> {
+    let now = state.timestamp_ms;
+    let p = t.period.period();
+    let cur = calendar::period_start(p, now);
+    let prev = calendar::period_start(p, cur - 1);
+    let limit = t.limit_micros();
+    // (unit, period start) → consumption.
+    let mut sums: BTreeMap<(Unit, i64), i64> = BTreeMap::new();
+    let mut meter_of: Option<&Meter> = None;
+    let owner: UnifiedSocialCreditCode;
+    match (&t.org, &t.meter) {
+        (_, Some(id)) => {
+            let Some(m) = state.meter(id) else { return Vec::new() };
+            if m.energy != t.energy || t.unit().is_some_and(|u| u != amount_unit(m.unit)) {
+                return Vec::new();
+            }
+            owner = m.owner.clone();
+            meter_of = Some(m);
+            match meter_series(state, source, m, prev, now.saturating_add(1)) {
+                Ok(s) => {
+                    for start in [prev, cur] {
+                        let end = calendar::period_end(p, start);
+                        sums.insert((amount_unit(m.unit), start), s.sum(start, end));
+                    }
+                }
+                Err(e) => tracing::warn!(meter = %m.id, error = %e, "over-use series could not be read"),
+            }
+        }
+        (Some(org), None) => {
+            owner = org.clone();
+            match t.period {
+                ThresholdPeriod::Day => {
+                    let (d_prev, d_cur) = (calendar::day_number(prev), calendar::day_number(cur));
+                    for (k, d) in state.daily_range(org, d_prev, d_cur) {
+                        if k.energy == t.energy && t.unit().is_none_or(|u| u == k.unit) {
+                            sums.insert((k.unit, calendar::day_start_ms(k.day)), d.consumption.micros());
+                        }
+                    }
+                }
+                ThresholdPeriod::Hour => {
+                    for m in org_meters(state, org, t) {
+                        match meter_series(state, source, m, prev, now.saturating_add(1)) {
+                            Ok(s) => {
+                                for start in [prev, cur] {
+                                    let e = sums.entry((amount_unit(m.unit), start)).or_default();
+                                    *e = e.saturating_add(s.sum(start, start + HOUR_MS));
+                                }
+                            }
+                            Err(e) => tracing::warn!(meter = %m.id, error = %e, "over-use series could not be read"),
+                        }
+                    }
+                }
+            }
+        }
+        (None, None) => return Vec::new(),
+    }
+    sums.into_iter()
+        .filter(|(_, v)| *v > limit)
+        .map(|((unit, start), value)| {
+            over_use_alarm(
+                state,
+                OverUse {
+                    threshold: t,
+                    owner: &owner,
+                    meter: meter_of,
+                    unit,
+                    period_start: start,
+                    current: start == cur,
+                    value,
+                },
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Anomaly
+
+/// The anomaly rule's verdict on one hour.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnomalyOutcome {
+    /// Fewer than [`MIN_BASELINE_WEEKS`] complete weeks of history: no verdict.
+    NotEnoughHistory {
+        /// Complete weeks found.
+        weeks: usize,
+    },
+    /// Within the band.
+    Normal(Baseline),
+    /// Outside the band.
+    Anomalous(Baseline),
+}
+
+/// The baseline an hour was judged against, micro-units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Baseline {
+    /// Median of the baseline hours.
+    pub median: i64,
+    /// Median absolute deviation.
+    pub mad: i64,
+    /// Half-width of the band.
+    pub band: i64,
+    /// Weeks of history used.
+    pub weeks: usize,
+}
+
+fn median(sorted: &[i64]) -> i64 {
+    let n = sorted.len();
+    if n % 2 == 1 { sorted[n / 2] } else { ((i128::from(sorted[n / 2 - 1]) + i128::from(sorted[n / 2])) / 2) as i64 }
+}
+
+/// Judges `value` against the same hour of the week in earlier weeks (`baseline`, complete hours
+/// only): anomalous outside `median ± max(k·MAD, x % · |median|, floor)`.
+pub fn anomaly_rule(value: i64, baseline: &[i64], cfg: &AnomalyConfig) -> AnomalyOutcome {
+    if baseline.len() < MIN_BASELINE_WEEKS as usize {
+        return AnomalyOutcome::NotEnoughHistory { weeks: baseline.len() };
+    }
+    let mut b = baseline.to_vec();
+    b.sort_unstable();
+    let m = median(&b);
+    let mut dev: Vec<i64> =
+        b.iter().map(|v| (i128::from(*v) - i128::from(m)).unsigned_abs().min(i64::MAX as u128) as i64).collect();
+    dev.sort_unstable();
+    let mad = median(&dev);
+    let floor = cfg.min_deviation * Quantity::SCALE as f64;
+    let band = (cfg.mad_factor * mad as f64).max(cfg.min_deviation_pct / 100.0 * (m as f64).abs()).max(floor);
+    let band = if band >= i64::MAX as f64 { i64::MAX } else { band.round() as i64 };
+    let base = Baseline { median: m, mad, band, weeks: b.len() };
+    let (low, high) = (i128::from(m) - i128::from(band), i128::from(m) + i128::from(band));
+    if i128::from(value) < low || i128::from(value) > high {
+        AnomalyOutcome::Anomalous(base)
+    } else {
+        AnomalyOutcome::Normal(base)
+    }
+}
+
+/// A cached anomaly verdict for one meter.
+#[derive(Clone, Debug)]
+struct AnomalyCached {
+    /// Start of the hour judged.
+    hour: i64,
+    /// Whether the verdict is final for that hour (the hour was complete in the index).
+    done: bool,
+    /// The alarm, if anomalous.
+    alarm: Option<AlarmView>,
+}
+
+/// Judges a meter's hour `[hour, hour + 1 h)` against the previous `cfg.weeks` weeks.
+/// `None` when the hour itself is not complete yet (try again later).
+fn anomaly_check(
+    state: &State,
+    source: &dyn ReadingSource,
+    m: &Meter,
+    hour: i64,
+    cfg: &AnomalyConfig,
+) -> Result<Option<Option<AlarmView>>, String> {
+    let end = hour + HOUR_MS;
+    let s = meter_series(state, source, m, hour, end)?;
+    if !s.complete(hour, end) {
+        return Ok(None);
+    }
+    let value = s.sum(hour, end);
+    let mut baseline = Vec::new();
+    for w in 1..=i64::from(cfg.weeks) {
+        let h = hour - w * WEEK_MS;
+        let s = meter_series(state, source, m, h, h + HOUR_MS)?;
+        if s.complete(h, h + HOUR_MS) {
+            baseline.push(s.sum(h, h + HOUR_MS));
+        }
+    }
+    let Baseline { median, mad, band, weeks } = match anomaly_rule(value, &baseline, cfg) {
+        AnomalyOutcome::Anomalous(b) => b,
+        AnomalyOutcome::Normal(_) | AnomalyOutcome::NotEnoughHistory { .. } => return Ok(Some(None)),
+    };
+    let unit = amount_unit(m.unit).symbol();
+    let low = median.saturating_sub(band);
+    let high = median.saturating_add(band);
+    let direction = if value > high { "above" } else { "below" };
+    Ok(Some(Some(AlarmView {
+        meter: Some(m.id.to_string()),
+        message: format!(
+            "meter {} ({}) recorded {} {unit} in the hour {}–{} (Asia/Shanghai), {direction} its usual range for that hour of the week: median {} {unit} over the previous {weeks} weeks, normal range {}–{} {unit}; check the process it supplies and the meter",
+            m.id,
+            m.name,
+            amount(value),
+            local(hour, "%Y-%m-%d %H:%M"),
+            local(end, "%H:%M"),
+            amount(median),
+            amount(if value >= 0 { low.max(0) } else { low }),
+            amount(high),
+        ),
+        detail: Some(serde_json::json!({
+            "hour_start_ms": hour,
+            "value": amount(value),
+            "median": amount(median),
+            "mad": amount(mad),
+            "band": amount(band),
+            "low": amount(low),
+            "high": amount(high),
+            "unit": unit,
+            "weeks": weeks,
+        })),
+        ..base(AlarmKind::Anomaly, Severity::Warning, format!("anomaly/{}/{hour}", m.id), &m.owner, state)
+    })))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The engine
+
+/// The engine's memory between passes: cached series results and round-robin cursors.
+#[derive(Debug, Default)]
+struct Engine {
+    /// Per threshold, the alarms of its last evaluation.
+    thresholds: Vec<Vec<AlarmView>>,
+    /// Next threshold to evaluate.
+    threshold_cursor: usize,
+    /// Per meter, the verdict on its last completed hour.
+    anomaly: BTreeMap<DeviceId, AnomalyCached>,
+    /// Last meter whose anomaly verdict was computed (round robin).
+    anomaly_cursor: Option<DeviceId>,
+}
+
+impl Engine {
+    /// Every alarm that holds at the state's time (with `raised_at` = now).
+    fn pass(&mut self, cfg: &AlarmConfig, state: &State, source: &dyn ReadingSource) -> Vec<AlarmView> {
+        let mut budget = Budget { left: MAX_SERIES_READS_PER_PASS };
+        let mut out = calibration_alarms(state, None);
+        out.extend(missing_data_alarms(state));
+
+        // Over-use, round robin over the thresholds.
+        let n = cfg.thresholds.len();
+        self.thresholds.resize(n, Vec::new());
+        let start = self.threshold_cursor % n.max(1);
+        for step in 0..n {
+            let i = (start + step) % n;
+            let t = &cfg.thresholds[i];
+            if !budget.take(threshold_cost(state, t)) {
+                break;
+            }
+            self.thresholds[i] = over_use_alarms(state, source, t);
+            self.threshold_cursor = (i + 1) % n;
+        }
+        out.extend(self.thresholds.iter().flatten().cloned());
+
+        // Anomalies on the last completed hour.
+        if cfg.anomaly.enabled {
+            let hour_end = calendar::period_start(Period::Hour, state.timestamp_ms);
+            let hour = hour_end - HOUR_MS;
+            let eligible: Vec<&Meter> = state
+                .meters()
+                .filter(|m| m.status == DeviceStatus::Active)
+                .filter(|m| state.progress(&m.id).is_some_and(|p| p.accepted > 0 && p.last_timestamp_ms >= hour_end))
+                .collect();
+            let ids: BTreeSet<&DeviceId> = eligible.iter().map(|m| &m.id).collect();
+            self.anomaly.retain(|id, c| c.hour == hour && ids.contains(id));
+            let split = match &self.anomaly_cursor {
+                Some(c) => eligible.partition_point(|m| &m.id <= c),
+                None => 0,
+            };
+            let cost = cfg.anomaly.weeks as usize + 1;
+            for m in eligible[split..].iter().chain(&eligible[..split]) {
+                if self.anomaly.get(&m.id).is_some_and(|c| c.done) {
+                    continue;
+                }
+                if !budget.take(cost) {
+                    break;
+                }
+                self.anomaly_cursor = Some(m.id.clone());
+                match anomaly_check(state, source, m, hour, &cfg.anomaly) {
+                    Ok(Some(alarm)) => {
+                        self.anomaly.insert(m.id.clone(), AnomalyCached { hour, done: true, alarm });
+                    }
+                    Ok(None) => {
+                        self.anomaly.insert(m.id.clone(), AnomalyCached { hour, done: false, alarm: None });
+                    }
+                    Err(e) => tracing::warn!(meter = %m.id, error = %e, "anomaly series could not be read"),
+                }
+            }
+            out.extend(self.anomaly.values().filter_map(|c| c.alarm.clone()));
+        }
+        out
+    }
+}
+
+/// What clients see: the active set and where the event ids are.
+#[derive(Debug)]
+struct Snapshot {
+    height: u64,
+    block_time_ms: i64,
+    calibration_warning_ms: i64,
+    dropped: u64,
+    alarms: BTreeMap<String, AlarmView>,
+    next_id: u64,
+}
+
+struct HubInner {
+    config: AlarmConfig,
+    engine: Mutex<Engine>,
+    snapshot: Mutex<Snapshot>,
+    events: broadcast::Sender<AlarmEvent>,
+    evaluated: watch::Sender<u64>,
+    streams: AtomicUsize,
+}
+
+/// The alarm engine of one node: its configuration, caches, active set and event channel. Cheap
+/// to clone (shared).
+#[derive(Clone)]
+pub struct AlarmHub {
+    inner: Arc<HubInner>,
+}
+
+impl std::fmt::Debug for AlarmHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlarmHub").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+/// What one pass changed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PassReport {
+    /// Events published, in order.
+    pub events: Vec<AlarmEvent>,
+    /// Alarms active after the pass.
+    pub active: usize,
+}
+
+impl AlarmHub {
+    /// A hub with `config` (checked by [`AlarmConfig::validate`] beforehand) and nothing active.
+    pub fn new(config: AlarmConfig) -> Self {
+        let (events, _) = broadcast::channel(EVENT_CHANNEL_CAPACITY);
+        let (evaluated, _) = watch::channel(0);
+        Self {
+            inner: Arc::new(HubInner {
+                config,
+                engine: Mutex::new(Engine::default()),
+                snapshot: Mutex::new(Snapshot {
+                    height: 0,
+                    block_time_ms: 0,
+                    calibration_warning_ms: 0,
+                    dropped: 0,
+                    alarms: BTreeMap::new(),
+                    next_id: 1,
+                }),
+                events,
+                evaluated,
+                streams: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AlarmConfig {
+        &self.inner.config
+    }
+
+    /// Runs one pass on `state` (series from `source`) and publishes what changed. Blocking (index
+    /// reads): call it off the async threads.
+    pub fn evaluate(&self, state: &State, source: &dyn ReadingSource) -> PassReport {
+        let found = self.inner.engine.lock().expect("alarm engine lock").pass(&self.inner.config, state, source);
+        self.publish(state, found)
+    }
+
+    fn publish(&self, state: &State, mut found: Vec<AlarmView>) -> PassReport {
+        found.sort_by(|a, b| a.order().cmp(&b.order()));
+        let mut desired: BTreeMap<String, AlarmView> = BTreeMap::new();
+        let mut dropped = 0u64;
+        for a in found {
+            if desired.contains_key(&a.key) {
+                continue;
+            }
+            if desired.len() >= MAX_ACTIVE_ALARMS {
+                dropped += 1;
+                continue;
+            }
+            desired.insert(a.key.clone(), a);
+        }
+        let mut snap = self.inner.snapshot.lock().expect("alarm snapshot lock");
+        let mut events = Vec::new();
+        let mut event = |snap: &mut Snapshot, kind: EventKind, alarm: AlarmView| {
+            let e = AlarmEvent {
+                id: snap.next_id,
+                event: kind,
+                height: state.height,
+                block_time_ms: state.timestamp_ms,
+                alarm,
+            };
+            snap.next_id += 1;
+            events.push(e);
+        };
+        let gone: Vec<String> = snap.alarms.keys().filter(|k| !desired.contains_key(*k)).cloned().collect();
+        for k in gone {
+            if let Some(a) = snap.alarms.remove(&k) {
+                tracing::info!(key = %a.key, "alarm cleared");
+                event(&mut snap, EventKind::Cleared, a);
+            }
+        }
+        for (k, a) in desired.iter_mut() {
+            match snap.alarms.get(k) {
+                Some(old) => {
+                    a.raised_at_ms = old.raised_at_ms;
+                    a.raised_height = old.raised_height;
+                }
+                None => {
+                    tracing::info!(key = %a.key, message = %a.message, "alarm raised");
+                    event(&mut snap, EventKind::Raised, a.clone());
+                }
+            }
+        }
+        snap.alarms = desired;
+        snap.height = state.height;
+        snap.block_time_ms = state.timestamp_ms;
+        snap.calibration_warning_ms = state.params.calibration_warning_ms;
+        snap.dropped = dropped;
+        for e in &events {
+            // No receiver is not an error: nobody is listening.
+            let _ = self.inner.events.send(e.clone());
+        }
+        let active = snap.alarms.len();
+        drop(snap);
+        self.inner.evaluated.send_replace(state.height);
+        PassReport { events, active }
+    }
+
+    /// The active alarms (of `org` only, if given).
+    pub fn active(&self, org: Option<&UnifiedSocialCreditCode>) -> AlarmsView {
+        let snap = self.inner.snapshot.lock().expect("alarm snapshot lock");
+        Self::view(&snap, org)
+    }
+
+    fn view(snap: &Snapshot, org: Option<&UnifiedSocialCreditCode>) -> AlarmsView {
+        let mut alarms: Vec<AlarmView> =
+            snap.alarms.values().filter(|a| org.is_none_or(|o| a.owner == o.as_str())).cloned().collect();
+        alarms.sort_by(|a, b| a.order().cmp(&b.order()));
+        AlarmsView {
+            height: snap.height,
+            block_time_ms: snap.block_time_ms,
+            calibration_warning_ms: snap.calibration_warning_ms,
+            dropped: snap.dropped,
+            alarms,
+        }
+    }
+
+    /// Subscribes to events, with the active set at that instant (no event is missed or seen
+    /// twice between the two).
+    pub fn subscribe(&self, org: Option<&UnifiedSocialCreditCode>) -> (AlarmsView, broadcast::Receiver<AlarmEvent>) {
+        let snap = self.inner.snapshot.lock().expect("alarm snapshot lock");
+        let rx = self.inner.events.subscribe();
+        (Self::view(&snap, org), rx)
+    }
+
+    /// Waits (at most `timeout`) until a pass has evaluated `height` or later.
+    pub async fn wait_evaluated(&self, height: u64, timeout: Duration) {
+        let mut rx = self.inner.evaluated.subscribe();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|h| *h >= height)).await;
+    }
+}
+
+/// Runs the engine until the process ends: a pass every [`AlarmConfig::interval_ms`] when the
+/// finalized height moved.
+pub async fn run(hub: AlarmHub, app: App, index: Index) {
+    let interval = Duration::from_millis(hub.config().interval_ms);
+    let mut last: Option<u64> = None;
+    loop {
+        let state = app.finalized_state();
+        let height = state.height;
+        if last != Some(height) {
+            let (h, idx) = (hub.clone(), index.clone());
+            match tokio::task::spawn_blocking(move || h.evaluate(&state, &idx)).await {
+                Ok(_) => last = Some(height),
+                Err(e) => tracing::error!(error = %e, "alarm pass failed"),
+            }
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+/// Alarm query parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AlarmsQuery {
+    /// Only alarms of this enterprise (unified social credit code).
+    pub org: Option<String>,
+    /// The same as `org` (the parameter's earlier name).
+    pub owner: Option<String>,
+}
+
+impl AlarmsQuery {
+    fn org(self) -> Result<Option<UnifiedSocialCreditCode>, ApiError> {
+        let org = match (self.org, self.owner) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(ApiError::bad_request(format!(
+                    "org={a} and owner={b} disagree; give one of them (owner is the older name of org)"
+                )));
+            }
+            (a, b) => a.or(b),
+        };
+        org.map(|o| UnifiedSocialCreditCode::new(o).map_err(|e| ApiError::bad_request(e.to_string()))).transpose()
+    }
+}
+
+/// Active alarms (告警), evaluated by this node on its finalized state: calibration
+/// (`calibration_missing`, `calibration_expired`: critical, readings are refused;
+/// `calibration_expiring`: warning), `missing_data`, `over_use` (thresholds in the node config)
+/// and `anomaly` (the last completed hour against the same hour of the week in earlier weeks).
+/// Answers once the engine has evaluated the finalized height current when the request arrived
+/// (at most a few seconds).
+#[utoipa::path(get, path = "/v1/alarms", params(AlarmsQuery), responses((status = 200, body = AlarmsView), (status = 400, body = ApiError)))]
+pub async fn alarms(AxState(s): AxState<ApiState>, Query(q): Query<AlarmsQuery>) -> Result<Json<AlarmsView>, ApiError> {
+    let org = q.org()?;
+    let height = s.app().finalized_state().height;
+    s.alarms().wait_evaluated(height, FRESHNESS_WAIT).await;
+    Ok(Json(s.alarms().active(org.as_ref())))
+}
+
+/// Counts a stream client while it is connected.
+struct StreamGuard(AlarmHub);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.inner.streams.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+struct Feed {
+    first: Option<Event>,
+    rx: broadcast::Receiver<AlarmEvent>,
+    org: Option<UnifiedSocialCreditCode>,
+    _guard: StreamGuard,
+}
+
+fn sse_json(kind: &str, data: &impl Serialize) -> Event {
+    Event::default().event(kind).data(serde_json::to_string(data).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")))
+}
+
+/// The alarm feed as server-sent events. The first event, `snapshot`, holds the active set (as
+/// `GET /v1/alarms`); then each `raised` and `cleared` event carries an [`AlarmEvent`] as JSON with
+/// its id. A client that falls more than 1 024 events behind gets a `lagged` event
+/// (`{"missed": n}`) instead of those events and should fetch `GET /v1/alarms` again. Keep-alive
+/// comments every 15 s. At most 256 clients per node (503 beyond).
+#[utoipa::path(get, path = "/v1/alarms/stream", params(AlarmsQuery), responses((status = 200, description = "text/event-stream of `snapshot`, `raised`, `cleared` and `lagged` events", body = AlarmEvent, content_type = "text/event-stream"), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
+pub async fn alarm_stream(
+    AxState(s): AxState<ApiState>,
+    Query(q): Query<AlarmsQuery>,
+) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let org = q.org()?;
+    let hub = s.alarms().clone();
+    if hub.inner.streams.fetch_add(1, Ordering::Relaxed) >= MAX_STREAM_CLIENTS {
+        hub.inner.streams.fetch_sub(1, Ordering::Relaxed);
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_streams",
+            format!("this node already serves {MAX_STREAM_CLIENTS} alarm streams; try another node or later"),
+        ));
+    }
+    let guard = StreamGuard(hub.clone());
+    let (view, rx) = hub.subscribe(org.as_ref());
+    let feed = Feed { first: Some(sse_json("snapshot", &view)), rx, org, _guard: guard };
+    let stream = futures::stream::unfold(feed, |mut f| async move {
+        if let Some(e) = f.first.take() {
+            return Some((Ok(e), f));
+        }
+        loop {
+            match f.rx.recv().await {
+                Ok(ev) => {
+                    if f.org.as_ref().is_some_and(|o| ev.alarm.owner != o.as_str()) {
+                        continue;
+                    }
+                    let kind = match ev.event {
+                        EventKind::Raised => "raised",
+                        EventKind::Cleared => "cleared",
+                    };
+                    let e = sse_json(kind, &ev).id(ev.id.to_string());
+                    return Some((Ok(e), f));
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    let body = serde_json::json!({
+                        "missed": n,
+                        "message": format!("this client fell {n} events behind and missed them; fetch GET /v1/alarms for the active set"),
+                    });
+                    return Some((Ok(sse_json("lagged", &body)), f));
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trustmeter_chain::devnet::Devnet;
+    use trustmeter_plant::TxSigner;
+    use trustmeter_state::exec::BlockContext;
+    use trustmeter_state::{SignatureVerdicts, State, build_block, genesis_block};
+    use trustmeter_types::tx::MeterSpec;
+    use trustmeter_types::{
+        AccuracyClass, Calibration, EnergyKind, LocationPath, Quantity, ReadingOrigin, RegisterKind, TxOutcome,
+        TxPayload, Unit,
+    };
+
+    /// 2026-11-21 00:00 in Asia/Shanghai.
+    const T0: i64 = 1_795_190_400_000;
+
+    fn meter(owner: &UnifiedSocialCreditCode, n: u32) -> MeterSpec {
+        MeterSpec {
+            id: DeviceId::new(format!("{owner}-EM{n:04}")).unwrap(),
+            gateway: DeviceId::new(format!("{owner}-GW01")).unwrap(),
+            name: format!("meter {n}"),
+            energy: EnergyKind::Electricity,
+            unit: Unit::KilowattHour,
+            register: RegisterKind::Cumulative,
+            accuracy: AccuracyClass(50),
+            location: LocationPath(vec!["site".into()]),
+            register_max: Quantity::from_micros(1_000_000_000),
+            rated_per_hour: Default::default(),
+            tariff: None,
+            public_key: None,
+        }
+    }
+
+    /// Applies one block of `txs` at `t`; every transaction must be accepted.
+    fn block(state: &State, t: i64, txs: Vec<trustmeter_types::Transaction>) -> State {
+        let n = txs.len();
+        let ctx = BlockContext { epoch: 0, view: state.height + 1, timestamp_ms: t };
+        let (b, out) = build_block(state, &ctx, txs, &SignatureVerdicts::none());
+        assert_eq!(b.txs.len(), n, "a transaction was not includable");
+        for r in &out.receipts {
+            assert_eq!(r.outcome, TxOutcome::Accepted, "{r:?}");
+        }
+        out.state
+    }
+
+    #[test]
+    fn calibration_alarms_follow_the_finalized_state() {
+        let devnet = Devnet::new("alarms-unit", 1, 2, 5, T0 - 3_600_000, 0);
+        let (_, mut st) = genesis_block(&devnet.genesis);
+        let chain = devnet.genesis.chain_id.clone();
+        let (e0, e1) = (&devnet.enterprises[0], &devnet.enterprises[1]);
+        let mut ents =
+            [TxSigner::new(e0.key.clone(), chain.clone(), 1), TxSigner::new(e1.key.clone(), chain.clone(), 1)];
+        let mut metro = TxSigner::new(devnet.metrology.key.clone(), chain.clone(), 1);
+        let issuer = devnet.metrology.org.id.clone();
+        let mut txs = Vec::new();
+        for (i, e) in [e0, e1].iter().enumerate() {
+            let gw = TxPayload::RegisterGateway {
+                id: DeviceId::new(format!("{}-GW01", e.org.id)).unwrap(),
+                public_key: trustmeter_crypto::SigningKey::ed25519_from_seed([i as u8 + 1; 32]).public_key(),
+            };
+            txs.push(ents[i].sign(gw));
+        }
+        st = block(&st, T0 - 1_000, txs);
+        // Enterprise 0: meter 1 never calibrated, 2 expired 3 days ago, 3 expiring in 12 days,
+        // 4 valid for a year, 5 expiring in 2 days; enterprise 1: meter 1 expiring in 20 days.
+        let cal = |no: &str, until: i64| Calibration {
+            certificate_no: no.into(),
+            issuer: issuer.clone(),
+            valid_from_ms: T0 - 365 * DAY_MS,
+            valid_until_ms: until,
+        };
+        let mut txs: Vec<_> =
+            (1..=5).map(|n| ents[0].sign(TxPayload::RegisterMeter { meter: meter(&e0.org.id, n) })).collect();
+        txs.push(ents[1].sign(TxPayload::RegisterMeter { meter: meter(&e1.org.id, 1) }));
+        for (owner, n, no, until) in [
+            (&e0.org.id, 2, "JD-002", T0 - 3 * DAY_MS),
+            (&e0.org.id, 3, "JD-003", T0 + 12 * DAY_MS + 6 * 3_600_000),
+            (&e0.org.id, 4, "JD-004", T0 + 365 * DAY_MS),
+            (&e0.org.id, 5, "JD-005", T0 + 2 * DAY_MS),
+            (&e1.org.id, 1, "JD-101", T0 + 20 * DAY_MS),
+        ] {
+            txs.push(
+                metro.sign(TxPayload::RecordCalibration { meter: meter(owner, n).id, calibration: cal(no, until) }),
+            );
+        }
+        st = block(&st, T0, txs);
+        assert_eq!(st.timestamp_ms, T0);
+
+        let all = calibration_alarms(&st, None);
+        let got: Vec<(AlarmKind, Severity, String)> =
+            all.iter().map(|a| (a.kind, a.severity, a.meter.clone().unwrap())).collect();
+        let id = |o: &UnifiedSocialCreditCode, n| meter(o, n).id.to_string();
+        assert_eq!(
+            got,
+            vec![
+                (AlarmKind::CalibrationMissing, Severity::Critical, id(&e0.org.id, 1)),
+                (AlarmKind::CalibrationExpired, Severity::Critical, id(&e0.org.id, 2)),
+                (AlarmKind::CalibrationExpiring, Severity::Warning, id(&e0.org.id, 5)),
+                (AlarmKind::CalibrationExpiring, Severity::Warning, id(&e0.org.id, 3)),
+                (AlarmKind::CalibrationExpiring, Severity::Warning, id(&e1.org.id, 1)),
+            ]
+        );
+        assert_eq!(all[0].certificate_no, None);
+        assert!(all[0].message.contains("has no calibration certificate"), "{}", all[0].message);
+        assert_eq!(
+            all[1].message,
+            format!(
+                "calibration certificate JD-002 of meter {} expired 3 days ago (last valid day 2026-11-17), so its readings are refused; have the metrology authority record a new certificate",
+                id(&e0.org.id, 2)
+            )
+        );
+        assert_eq!(
+            all[3].message,
+            format!(
+                "calibration certificate JD-003 of meter {} expires in 12 days (last valid day 2026-12-03); have the metrology authority record a new certificate before then",
+                id(&e0.org.id, 3)
+            )
+        );
+        assert_eq!(
+            (all[3].certificate_no.as_deref(), all[3].valid_until_ms),
+            (Some("JD-003"), Some(T0 + 12 * DAY_MS + 6 * 3_600_000))
+        );
+        assert_eq!(all[4].owner, e1.org.id.to_string());
+        let only_e1 = calibration_alarms(&st, Some(&e1.org.id));
+        assert_eq!(only_e1, vec![all[4].clone()]);
+
+        // A new certificate for meter 3 and a revocation of meter 2 clear their alarms; a day
+        // later meter 5 has less than a day left.
+        let txs = vec![
+            metro.sign(TxPayload::RecordCalibration {
+                meter: meter(&e0.org.id, 3).id,
+                calibration: cal("JD-003b", T0 + 400 * DAY_MS),
+            }),
+            ents[0].sign(TxPayload::RevokeDevice { device: meter(&e0.org.id, 2).id, reason: "scrapped".into() }),
+        ];
+        st = block(&st, T0 + DAY_MS + 1, txs);
+        let after: Vec<String> =
+            calibration_alarms(&st, Some(&e0.org.id)).iter().map(|a| a.meter.clone().unwrap()).collect();
+        assert_eq!(after, vec![id(&e0.org.id, 1), id(&e0.org.id, 5)]);
+        let m5 = &calibration_alarms(&st, Some(&e0.org.id))[1];
+        assert!(m5.message.contains("expires in less than a day (last valid day 2026-11-22)"), "{}", m5.message);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Missing data, over-use, anomaly, clearing.
+
+    const MIN: i64 = 60_000;
+
+    /// Series from a fixed list of points.
+    struct Points(Vec<(DeviceId, RegisterPoint)>);
+
+    impl ReadingSource for Points {
+        fn points(&self, meter: &DeviceId, from: i64, to: i64, limit: usize) -> Result<Vec<RegisterPoint>, String> {
+            let mut v: Vec<RegisterPoint> = self
+                .0
+                .iter()
+                .filter(|(m, p)| m == meter && p.ts_ms >= from && p.ts_ms < to)
+                .map(|(_, p)| p.clone())
+                .collect();
+            v.sort_by_key(|p| p.ts_ms);
+            v.truncate(limit);
+            Ok(v)
+        }
+    }
+
+    fn pt(ts_ms: i64, kwh: f64) -> RegisterPoint {
+        RegisterPoint { ts_ms, value: Quantity::from_f64_round(kwh).unwrap().micros(), origin: ReadingOrigin::Online }
+    }
+
+    fn kwh(v: f64) -> i64 {
+        Quantity::from_f64_round(v).unwrap().micros()
+    }
+
+    /// A chain with one enterprise whose gateway and meter 1 are registered, calibrated and
+    /// active, at `T0 - 1 s`.
+    struct Fixture {
+        st: State,
+        chain: trustmeter_types::ChainId,
+        org: UnifiedSocialCreditCode,
+        meter: MeterSpec,
+        gw_key: trustmeter_crypto::SigningKey,
+        gw: TxSigner,
+        seq: u64,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let devnet = Devnet::new("alarms-rules", 1, 1, 9, T0 - 3_600_000, 0);
+            let (_, st) = genesis_block(&devnet.genesis);
+            let chain = devnet.genesis.chain_id.clone();
+            let e0 = &devnet.enterprises[0];
+            let org = e0.org.id.clone();
+            let mut ent = TxSigner::new(e0.key.clone(), chain.clone(), 1);
+            let mut reg = TxSigner::new(devnet.regulator.key.clone(), chain.clone(), 1);
+            let mut metro = TxSigner::new(devnet.metrology.key.clone(), chain.clone(), 1);
+            let gw_key = trustmeter_crypto::SigningKey::ed25519_from_seed([7; 32]);
+            let mut m = meter(&org, 1);
+            m.register_max = Quantity::from_micros(kwh(1_000_000.0));
+            let gw_id = m.gateway.clone();
+            let st = block(
+                &st,
+                T0 - 3_000,
+                vec![
+                    ent.sign(TxPayload::RegisterGateway { id: gw_id.clone(), public_key: gw_key.public_key() }),
+                    ent.sign(TxPayload::RegisterMeter { meter: m.clone() }),
+                ],
+            );
+            let cal = Calibration {
+                certificate_no: "JD-1".into(),
+                issuer: devnet.metrology.org.id.clone(),
+                valid_from_ms: T0 - 365 * DAY_MS,
+                valid_until_ms: T0 + 365 * DAY_MS,
+            };
+            let st = block(
+                &st,
+                T0 - 2_000,
+                vec![metro.sign(TxPayload::RecordCalibration { meter: m.id.clone(), calibration: cal })],
+            );
+            let st = block(
+                &st,
+                T0 - 1_000,
+                vec![
+                    reg.sign(TxPayload::ActivateDevice { device: m.id.clone() }),
+                    reg.sign(TxPayload::ActivateDevice { device: gw_id }),
+                ],
+            );
+            let gw = TxSigner::new(gw_key.clone(), chain.clone(), 1);
+            Fixture { st, chain, org, meter: m, gw_key, gw, seq: 0 }
+        }
+
+        /// A block at `t` recording a reading of meter 1 at `ts` (kWh), or an empty block.
+        fn at(&mut self, t: i64, reading: Option<(i64, f64)>) {
+            let txs = match reading {
+                None => vec![],
+                Some((ts, v)) => {
+                    self.seq += 1;
+                    let r = trustmeter_types::Reading {
+                        meter: self.meter.id.clone(),
+                        seq: self.seq,
+                        timestamp_ms: ts,
+                        value: Quantity::from_f64_round(v).unwrap(),
+                        unit: Unit::KilowattHour,
+                        origin: ReadingOrigin::Online,
+                        clock_suspect: false,
+                    };
+                    let sr = trustmeter_crypto::sign_reading(&self.gw_key, r, trustmeter_types::ReadingSigner::Gateway);
+                    vec![
+                        self.gw.sign(TxPayload::SubmitReadings {
+                            gateway: self.meter.gateway.clone(),
+                            readings: vec![sr],
+                        }),
+                    ]
+                }
+            };
+            let _ = &self.chain;
+            self.st = block(&self.st, t, txs);
+        }
+    }
+
+    fn keys(r: &PassReport, kind: EventKind) -> Vec<String> {
+        r.events.iter().filter(|e| e.event == kind).map(|e| e.alarm.key.clone()).collect()
+    }
+
+    #[test]
+    fn missing_data_is_raised_after_two_intervals_and_cleared_by_a_reading() {
+        let mut f = Fixture::new();
+        let hub = AlarmHub::new(AlarmConfig::default());
+        let none = Points(vec![]);
+        f.at(T0 + 1_000, Some((T0, 100.0)));
+        let r = hub.evaluate(&f.st, &none);
+        assert!(r.events.is_empty(), "{r:?}");
+        // 30 minutes is exactly two 15-minute intervals: not yet.
+        f.at(T0 + 30 * MIN, None);
+        assert!(hub.evaluate(&f.st, &none).events.is_empty());
+        f.at(T0 + 31 * MIN, None);
+        let r = hub.evaluate(&f.st, &none);
+        let key = format!("missing_data/{}", f.meter.id);
+        assert_eq!(keys(&r, EventKind::Raised), vec![key.clone()]);
+        let a = &r.events[0].alarm;
+        assert_eq!(
+            (a.kind, a.severity, a.meter.as_deref()),
+            (AlarmKind::MissingData, Severity::Warning, Some(f.meter.id.as_str()))
+        );
+        assert_eq!(a.owner, f.org.to_string());
+        assert_eq!(a.raised_at_ms, T0 + 31 * MIN);
+        assert!(
+            a.message.contains("has sent no reading for 31 min (latest reading at 2026-11-21 00:00:00 Asia/Shanghai)")
+                && a.message.contains("check the meter"),
+            "{}",
+            a.message
+        );
+        // Still silent: nothing new, the alarm keeps its first time.
+        f.at(T0 + 40 * MIN, None);
+        let r = hub.evaluate(&f.st, &none);
+        assert!(r.events.is_empty());
+        assert_eq!(hub.active(None).alarms[0].raised_at_ms, T0 + 31 * MIN);
+        assert!(hub.active(None).alarms[0].message.contains("for 40 min"));
+        // A reading clears it.
+        f.at(T0 + 45 * MIN + 1_000, Some((T0 + 45 * MIN, 101.0)));
+        let r = hub.evaluate(&f.st, &none);
+        assert_eq!(keys(&r, EventKind::Cleared), vec![key]);
+        assert!(r.events[0].id > 1 && hub.active(None).alarms.is_empty());
+        // Another organisation's filter sees nothing, this one's sees the same.
+        assert!(hub.active(Some(&f.org)).alarms.is_empty());
+    }
+
+    fn threshold(
+        org: Option<&UnifiedSocialCreditCode>,
+        meter: Option<&DeviceId>,
+        period: ThresholdPeriod,
+        limit: f64,
+    ) -> Threshold {
+        Threshold {
+            org: org.cloned(),
+            meter: meter.cloned(),
+            energy: EnergyKind::Electricity,
+            period,
+            limit,
+            unit: Some("kWh".into()),
+        }
+    }
+
+    #[test]
+    fn over_use_of_an_organisation_day_comes_from_the_chain_figures_and_clears_after_the_next_day() {
+        let mut f = Fixture::new();
+        let cfg = AlarmConfig {
+            thresholds: vec![threshold(Some(&f.org), None, ThresholdPeriod::Day, 500.0)],
+            ..AlarmConfig::default()
+        };
+        cfg.validate().unwrap();
+        let hub = AlarmHub::new(cfg);
+        let none = Points(vec![]);
+        f.at(T0 + 1_000, Some((T0, 100.0)));
+        f.at(T0 + 15 * MIN + 1_000, Some((T0 + 15 * MIN, 400.0)));
+        assert!(keys(&hub.evaluate(&f.st, &none), EventKind::Raised).iter().all(|k| !k.starts_with("over_use")));
+        f.at(T0 + 30 * MIN + 1_000, Some((T0 + 30 * MIN, 700.0)));
+        let r = hub.evaluate(&f.st, &none);
+        let key = format!("over_use/{}/electricity/kWh/day/{T0}", f.org);
+        assert_eq!(keys(&r, EventKind::Raised), vec![key.clone()]);
+        let a = &r.events[0].alarm;
+        assert_eq!((a.kind, a.meter.as_ref()), (AlarmKind::OverUse, None));
+        assert_eq!(
+            a.message,
+            format!(
+                "enterprise {} used 600 kWh of electricity so far in the day 2026-11-21 (Asia/Shanghai), over the limit of 500 kWh per day set in this node's [alarms] config; check the load, or raise the limit if it is expected",
+                f.org
+            )
+        );
+        assert_eq!(a.detail.as_ref().unwrap()["value"], "600");
+        // The next day the previous day's over-use is still shown; the day after it clears.
+        f.at(T0 + DAY_MS + 1_000, Some((T0 + DAY_MS, 701.0)));
+        assert!(hub.evaluate(&f.st, &none).events.iter().all(|e| e.alarm.key != key));
+        assert!(hub.active(None).alarms.iter().any(|a| a.key == key));
+        f.at(T0 + 2 * DAY_MS + 1_000, Some((T0 + 2 * DAY_MS, 702.0)));
+        let r = hub.evaluate(&f.st, &none);
+        assert_eq!(keys(&r, EventKind::Cleared), vec![key]);
+    }
+
+    #[test]
+    fn over_use_of_a_meter_hour_comes_from_its_readings() {
+        let mut f = Fixture::new();
+        f.at(T0 + 20 * MIN, Some((T0 + 15 * MIN, 700.0)));
+        let id = f.meter.id.clone();
+        // 100 → 700 kWh between 23:45 and 00:15: 300 kWh in each hour.
+        let src = Points(vec![(id.clone(), pt(T0 - 15 * MIN, 100.0)), (id.clone(), pt(T0 + 15 * MIN, 700.0))]);
+        let low = threshold(None, Some(&id), ThresholdPeriod::Hour, 250.0);
+        let got: Vec<(String, bool)> = over_use_alarms(&f.st, &src, &low)
+            .into_iter()
+            .map(|a| (a.key.clone(), a.detail.unwrap()["current_period"].as_bool().unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (format!("over_use/{id}/electricity/kWh/hour/{}", T0 - HOUR_MS), false),
+                (format!("over_use/{id}/electricity/kWh/hour/{T0}"), true),
+            ]
+        );
+        let a = &over_use_alarms(&f.st, &src, &low)[1];
+        assert!(
+            a.message.starts_with(&format!(
+                "meter {id} (meter 1) of {} used 300 kWh of electricity so far in the hour 2026-11-21 00:00–01:00",
+                f.org
+            )),
+            "{}",
+            a.message
+        );
+        assert!(over_use_alarms(&f.st, &src, &threshold(None, Some(&id), ThresholdPeriod::Hour, 300.0)).is_empty());
+        // The same by organisation and hour (the sum of its meters), and by meter and day.
+        assert_eq!(over_use_alarms(&f.st, &src, &threshold(Some(&f.org), None, ThresholdPeriod::Hour, 250.0)).len(), 2);
+        let day = over_use_alarms(&f.st, &src, &threshold(None, Some(&id), ThresholdPeriod::Day, 250.0));
+        assert_eq!(
+            day.iter().map(|a| a.key.clone()).collect::<Vec<_>>(),
+            vec![
+                format!("over_use/{id}/electricity/kWh/day/{}", T0 - DAY_MS),
+                format!("over_use/{id}/electricity/kWh/day/{T0}"),
+            ]
+        );
+        // A threshold in another unit does not apply.
+        let mut mwh = threshold(None, Some(&id), ThresholdPeriod::Hour, 0.1);
+        mwh.unit = Some("MWh".into());
+        assert!(over_use_alarms(&f.st, &src, &mwh).is_empty());
+    }
+
+    /// Points every 15 minutes from `h − 30 min` to `h + 2 h 30 min` of a cumulative register
+    /// starting at `base`: `c1` kWh spread evenly over the hour from `h`, `c2` over the next.
+    fn two_hours(id: &DeviceId, h: i64, base: f64, c1: f64, c2: f64) -> Vec<(DeviceId, RegisterPoint)> {
+        (-2..=10)
+            .map(|q: i64| {
+                let t = h + q * 15 * MIN;
+                let first = (q.clamp(0, 4) as f64) / 4.0 * c1;
+                let second = ((q - 4).clamp(0, 4) as f64) / 4.0 * c2;
+                (id.clone(), pt(t, base + first + second))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn anomaly_compares_the_last_hour_with_the_same_hour_in_earlier_weeks() {
+        let mut f = Fixture::new();
+        // Chain time 00:20; the last completed hour is 23:00–00:00 the day before.
+        f.at(T0 + 20 * MIN, Some((T0 + 15 * MIN, 10.0)));
+        let id = f.meter.id.clone();
+        let h = T0 - HOUR_MS;
+        let history = |weeks: &[(i64, f64)], now: f64| {
+            let mut pts = Vec::new();
+            for (w, c) in weeks {
+                pts.extend(two_hours(&id, h - w * WEEK_MS, 1_000.0 * (10 - w) as f64, *c, 100.0));
+            }
+            pts.extend(two_hours(&id, h, 20_000.0, now, 100.0));
+            Points(pts)
+        };
+        let four = [(1, 100.0), (2, 110.0), (3, 90.0), (4, 105.0)];
+        // Median 102.5, MAD 5: the band is max(3 × 5, 50 % × 102.5, 1) = 51.25.
+        let hub = AlarmHub::new(AlarmConfig::default());
+        let r = hub.evaluate(&f.st, &history(&four, 300.0));
+        let key = format!("anomaly/{id}/{h}");
+        assert_eq!(keys(&r, EventKind::Raised), vec![key.clone()]);
+        let a = &r.events[0].alarm;
+        let d = a.detail.as_ref().unwrap();
+        assert_eq!(
+            (d["median"].as_str(), d["mad"].as_str(), d["band"].as_str()),
+            (Some("102.5"), Some("5"), Some("51.25"))
+        );
+        assert!(
+            a.message
+                .contains("recorded 300 kWh in the hour 2026-11-20 23:00–00:00 (Asia/Shanghai), above its usual range")
+                && a.message.contains("normal range 51.25–153.75 kWh"),
+            "{}",
+            a.message
+        );
+        // Within the band: no alarm; below it: an alarm.
+        let fresh = || AlarmHub::new(AlarmConfig::default());
+        assert!(fresh().evaluate(&f.st, &history(&four, 150.0)).events.is_empty());
+        assert_eq!(fresh().evaluate(&f.st, &history(&four, 40.0)).events.len(), 1);
+        // Two weeks of history are not enough, whatever the hour holds.
+        let two = [(1, 100.0), (2, 110.0)];
+        assert!(fresh().evaluate(&f.st, &history(&two, 10_000.0)).events.is_empty());
+        // A week whose hour is not covered by readings is not history; three complete weeks are
+        // enough (median 100, MAD 10, band 50).
+        let mut gappy = history(&four, 300.0);
+        gappy.0.retain(|(_, p)| !(p.ts_ms >= h - 4 * WEEK_MS - HOUR_MS && p.ts_ms < h - 4 * WEEK_MS + HOUR_MS));
+        let r = fresh().evaluate(&f.st, &gappy);
+        assert_eq!(r.events.len(), 1);
+        assert_eq!(r.events[0].alarm.detail.as_ref().unwrap()["weeks"], 3);
+        // The hour itself not covered yet (the index lags): no verdict, and no alarm.
+        let mut lagging = history(&four, 300.0);
+        lagging.0.retain(|(_, p)| p.ts_ms < T0 - 2 * MIN || p.ts_ms < h - DAY_MS);
+        assert!(fresh().evaluate(&f.st, &lagging).events.is_empty());
+        // Disabled: nothing.
+        let off = AlarmConfig {
+            anomaly: AnomalyConfig { enabled: false, ..AnomalyConfig::default() },
+            ..AlarmConfig::default()
+        };
+        assert!(AlarmHub::new(off).evaluate(&f.st, &history(&four, 300.0)).events.is_empty());
+
+        // The next hour (100 kWh, as in every earlier week) completes within its band: the
+        // alarm clears.
+        f.at(T0 + HOUR_MS + 20 * MIN, Some((T0 + HOUR_MS + 15 * MIN, 11.0)));
+        let r = hub.evaluate(&f.st, &history(&four, 300.0));
+        assert_eq!(keys(&r, EventKind::Cleared), vec![key]);
+        assert!(keys(&r, EventKind::Raised).is_empty(), "{r:?}");
+    }
+
+    #[test]
+    fn the_anomaly_rule_needs_history_and_has_a_floor() {
+        let cfg = AnomalyConfig::default();
+        assert_eq!(anomaly_rule(kwh(5.0), &[kwh(1.0), kwh(1.0)], &cfg), AnomalyOutcome::NotEnoughHistory { weeks: 2 });
+        // An idle hour: a trickle below the 1-unit floor is normal, more is not.
+        let idle = [0, 0, 0, 0];
+        assert!(matches!(anomaly_rule(kwh(0.9), &idle, &cfg), AnomalyOutcome::Normal(_)));
+        assert!(matches!(anomaly_rule(kwh(1.5), &idle, &cfg), AnomalyOutcome::Anomalous(b) if b.band == kwh(1.0)));
+        // A noisy baseline widens the band to k · MAD (3 × 30 = 90 > 50 % of 100).
+        let noisy = [kwh(100.0), kwh(160.0), kwh(40.0), kwh(130.0), kwh(70.0)];
+        match anomaly_rule(kwh(180.0), &noisy, &cfg) {
+            AnomalyOutcome::Normal(b) => {
+                assert_eq!((b.median, b.mad, b.band, b.weeks), (kwh(100.0), kwh(30.0), kwh(90.0), 5))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(anomaly_rule(kwh(191.0), &noisy, &cfg), AnomalyOutcome::Anomalous(_)));
+        assert!(matches!(anomaly_rule(kwh(9.0), &noisy, &cfg), AnomalyOutcome::Anomalous(_)));
+        // A steady baseline (MAD 0) still has a band of x % of its median.
+        let steady = [kwh(100.0); 4];
+        assert!(matches!(anomaly_rule(kwh(149.0), &steady, &cfg), AnomalyOutcome::Normal(_)));
+        let k1 = AnomalyConfig { mad_factor: 1.0, min_deviation_pct: 0.0, ..cfg };
+        assert!(matches!(anomaly_rule(kwh(131.0), &noisy, &k1), AnomalyOutcome::Anomalous(_)));
+    }
+
+    #[test]
+    fn the_alarms_section_parses_and_refuses_mistakes() {
+        let text = r#"
+            interval_ms = 500
+            [[thresholds]]
+            org = "91350100M000100Y43"
+            energy = "electricity"
+            period = "day"
+            limit = 12000
+            [[thresholds]]
+            meter = "M-1"
+            energy = "natural_gas"
+            period = "hour"
+            limit = 30.5
+            unit = "Nm3"
+            [anomaly]
+            weeks = 6
+            mad_factor = 4
+        "#;
+        let cfg: AlarmConfig = toml::from_str(text).unwrap();
+        assert_eq!(cfg.thresholds.len(), 2);
+        assert_eq!((cfg.thresholds[0].limit, cfg.thresholds[1].period), (12_000.0, ThresholdPeriod::Hour));
+        assert_eq!((cfg.anomaly.weeks, cfg.anomaly.mad_factor, cfg.anomaly.min_deviation_pct), (6, 4.0, 50.0));
+        assert_eq!(AlarmConfig::default().thresholds, vec![]);
+        let bad = |f: &dyn Fn(&mut AlarmConfig)| {
+            let mut c = cfg.clone();
+            f(&mut c);
+            c.validate().unwrap_err()
+        };
+        assert!(
+            bad(&|c| c.thresholds[0].meter = Some(DeviceId::new("M-2").unwrap()))
+                .contains("exactly one of `org` or `meter`")
+        );
+        assert!(bad(&|c| c.thresholds[1].limit = -1.0).contains("must be a positive number"));
+        assert!(bad(&|c| c.thresholds[1].unit = Some("kWh".into())).contains("NaturalGas is never recorded in kWh"));
+        assert!(bad(&|c| c.thresholds[1].unit = Some("kW".into())).contains("is a rate"));
+        assert!(bad(&|c| c.anomaly.weeks = 2).contains("weeks = 2 must lie between 3 and 12"));
+        assert!(bad(&|c| c.interval_ms = 1).contains("interval_ms = 1"));
+        cfg.validate().unwrap();
+        assert!(
+            toml::from_str::<AlarmConfig>(
+                "thresholds = [{ org = \"x\", energy = \"electricity\", period = \"week\", limit = 1 }]"
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn events_are_numbered_and_subscribers_get_the_snapshot_first() {
+        let mut f = Fixture::new();
+        let hub = AlarmHub::new(AlarmConfig::default());
+        let none = Points(vec![]);
+        f.at(T0 + 1_000, Some((T0, 100.0)));
+        hub.evaluate(&f.st, &none);
+        let (view, mut rx) = hub.subscribe(None);
+        assert!(view.alarms.is_empty() && view.height == f.st.height);
+        f.at(T0 + 31 * MIN, None);
+        hub.evaluate(&f.st, &none);
+        let ev = rx.try_recv().unwrap();
+        assert_eq!((ev.event, ev.alarm.kind, ev.height), (EventKind::Raised, AlarmKind::MissingData, f.st.height));
+        let (view, _) = hub.subscribe(Some(&f.org));
+        assert_eq!(view.alarms.len(), 1);
+        let other = UnifiedSocialCreditCode::new("91350100M000100Y43").unwrap();
+        assert!(hub.subscribe(Some(&other)).0.alarms.is_empty());
+    }
+}

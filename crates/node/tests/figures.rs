@@ -1,0 +1,475 @@
+//! The figures API on a real 4-validator consortium (tokio, p2p and HTTP on loopback).
+//!
+//! Three enterprises in three regions (Changsha 430100 and Zhuzhou 430200 in Hunan, Guangzhou
+//! 440100) report register readings around midnight between two days; the test checks the
+//! consensus daily figures against values computed by hand, the series (derived and consensus,
+//! with downsampling), breakdowns, the region ranking, CSV export, comprehensive consumption and
+//! the monthly report's deviation, quality indices, time-of-use tiers and a multi-rate meter's
+//! reconciliation, the policy, the OpenAPI document, and a figure proof that verifies offline and
+//! fails once the figure is altered.
+
+use anyhow::{Context as _, Result, ensure};
+use commonware_runtime::Runner as _;
+use serde_json::Value;
+use trustmeter_chain::devnet::Member;
+use trustmeter_client::{FigureProof, VerifyError, verify_figure};
+use trustmeter_crypto::{SigningKey, sign_reading};
+use trustmeter_energy::calendar;
+use trustmeter_plant::TxSigner;
+use trustmeter_state::state::StateValue;
+use trustmeter_types::tx::{MeterSpec, ProductOutput, ReportedConsumption};
+use trustmeter_types::{
+    AccuracyClass, Calibration, DeviceId, EnergyKind, LocationPath, Quantity, Reading, ReadingOrigin, ReadingSigner,
+    RegisterKind, TariffRegister, Transaction, TxPayload, Unit,
+};
+
+mod common;
+
+use common::*;
+
+const DAY_MS: i64 = 86_400_000;
+const QUARTER_MS: i64 = 900_000;
+const KWH: i64 = 1_000_000;
+
+fn gateway_id(m: &Member) -> DeviceId {
+    DeviceId::new(format!("{}-GW01", m.org.id)).expect("valid id")
+}
+
+fn spec(m: &Member, name: &str, energy: EnergyKind, unit: Unit, location: &str) -> MeterSpec {
+    MeterSpec {
+        id: DeviceId::new(format!("{}-{name}", m.org.id)).expect("valid id"),
+        gateway: gateway_id(m),
+        name: format!("meter {name}"),
+        energy,
+        unit,
+        register: RegisterKind::Cumulative,
+        accuracy: AccuracyClass(50),
+        location: LocationPath(location.split('/').map(str::to_string).collect()),
+        register_max: Quantity::from_micros(99_999_999 * KWH),
+        rated_per_hour: Default::default(),
+        tariff: None,
+        public_key: None,
+    }
+}
+
+/// Submits transactions and waits until all are finalized and accepted; returns the highest
+/// height. One transaction per sender is in flight at a time: gossip may deliver a sender's
+/// transactions to another proposer out of order, and a later nonce in a block makes the earlier
+/// one stale.
+async fn run(api: &Api, txs: Vec<Transaction>) -> Result<u64> {
+    let mut queues: Vec<std::collections::VecDeque<Transaction>> = vec![];
+    for tx in txs {
+        match queues.iter_mut().find(|q| q.front().is_some_and(|f| f.body.sender == tx.body.sender)) {
+            Some(q) => q.push_back(tx),
+            None => queues.push([tx].into()),
+        }
+    }
+    let mut height = 0;
+    while queues.iter().any(|q| !q.is_empty()) {
+        let round: Vec<Transaction> = queues.iter_mut().filter_map(|q| q.pop_front()).collect();
+        for tx in &round {
+            api.submit(tx, Encoding::Json).await?;
+        }
+        for tx in &round {
+            let v = api.wait_accepted(tx).await?;
+            if let Some(outcomes) = v["receipt"]["readings"].as_array() {
+                ensure!(
+                    outcomes.iter().all(|o| o["status"] == "accepted" || o["status"] == "flagged"),
+                    "a reading was refused: {v}"
+                );
+            }
+            height = height.max(u64_of(&v["height"]));
+        }
+    }
+    Ok(height)
+}
+
+/// One enterprise's gateway key and its meters with the register values of the 7 readings taken
+/// every 15 minutes from 23:00 on day 1 to 00:30 on day 2.
+struct Site {
+    member: Member,
+    gateway_key: SigningKey,
+    meters: Vec<(MeterSpec, [i64; 7])>,
+}
+
+fn text<'a>(v: &'a Value, what: &str) -> &'a str {
+    v.as_str().unwrap_or_else(|| panic!("{what}: expected a string, found {v}"))
+}
+
+#[test]
+fn figures_api_end_to_end() -> Result<()> {
+    init_logs();
+    let mut cluster = Cluster::with_enterprises("figures-e2e", 71, 3);
+    // Regions: Changsha, Zhuzhou (both Hunan), Guangzhou.
+    let regions = [430_100, 430_200, 440_100];
+    for (e, region) in cluster.devnet.enterprises.iter_mut().zip(regions) {
+        e.org.region = region;
+    }
+    for o in cluster.devnet.genesis.organisations.iter_mut() {
+        if let Some(e) = cluster.devnet.enterprises.iter().find(|e| e.org.id == o.id) {
+            o.region = e.org.region;
+        }
+    }
+    let devnet = cluster.devnet.clone();
+    let genesis = devnet.genesis.clone();
+    let chain = genesis.chain_id.clone();
+    let today = calendar::day_number(now_ms());
+    let (d1, d2) = (today - 2, today - 1);
+    let t0 = calendar::day_start_ms(d2) - 4 * QUARTER_MS; // day 1, 23:00
+    let times: Vec<i64> = (0..7).map(|i| t0 + i * QUARTER_MS).collect();
+    let kwh = |v: [i64; 7]| v.map(|x| x * KWH);
+
+    let e = &devnet.enterprises;
+    let ent0 = Site {
+        member: e[0].clone(),
+        gateway_key: SigningKey::ed25519_from_seed([10; 32]),
+        meters: vec![
+            (
+                spec(&e[0], "EM01", EnergyKind::Electricity, Unit::KilowattHour, "site-01/stamping/line-1"),
+                kwh([1000, 1010, 1022, 1036, 1052, 1070, 1090]),
+            ),
+            (
+                spec(&e[0], "EM02", EnergyKind::Electricity, Unit::KilowattHour, "site-01/welding"),
+                kwh([500, 505, 510, 515, 520, 525, 530]),
+            ),
+            (
+                spec(&e[0], "WM01", EnergyKind::Water, Unit::Tonne, "site-01/utilities"),
+                kwh([200, 201, 202, 203, 204, 205, 206]),
+            ),
+        ],
+    };
+    // Enterprise 1: a multi-rate meter whose valley register agrees with the total (all readings
+    // fall in Hunan's 23:00–07:00 valley) and whose flat register counts what the schedule says
+    // is zero: a mismatch.
+    let total = spec(&e[1], "EM01", EnergyKind::Electricity, Unit::KilowattHour, "site-01");
+    let mut valley = spec(&e[1], "EM01-T4", EnergyKind::Electricity, Unit::KilowattHour, "site-01");
+    valley.tariff = Some(TariffRegister { total: total.id.clone(), tariff: 4 });
+    let mut flat = spec(&e[1], "EM01-T3", EnergyKind::Electricity, Unit::KilowattHour, "site-01");
+    flat.tariff = Some(TariffRegister { total: total.id.clone(), tariff: 3 });
+    let ent1 = Site {
+        member: e[1].clone(),
+        gateway_key: SigningKey::ed25519_from_seed([11; 32]),
+        meters: vec![
+            (total, kwh([10_000, 10_100, 10_200, 10_300, 10_400, 10_500, 10_600])),
+            (valley, kwh([5_000, 5_100, 5_200, 5_300, 5_400, 5_500, 5_600])),
+            (flat, kwh([3_000, 3_005, 3_010, 3_015, 3_020, 3_025, 3_030])),
+        ],
+    };
+    let ent2 = Site {
+        member: e[2].clone(),
+        gateway_key: SigningKey::ed25519_from_seed([12; 32]),
+        meters: vec![(
+            spec(&e[2], "EM01", EnergyKind::Electricity, Unit::KilowattHour, "site-01"),
+            kwh([1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000]),
+        )],
+    };
+    let sites = [ent0, ent1, ent2];
+
+    let runner = cluster.runner();
+    runner.start(|ctx| async move {
+        let api = cluster.start(ctx).await?;
+        let mut ents: Vec<TxSigner> =
+            sites.iter().map(|s| TxSigner::new(s.member.key.clone(), chain.clone(), 1)).collect();
+        let mut metro = TxSigner::new(devnet.metrology.key.clone(), chain.clone(), 1);
+        let mut reg = TxSigner::new(devnet.regulator.key.clone(), chain.clone(), 1);
+
+        // Onboarding: gateways, meters, calibrations and activations.
+        let txs = sites
+            .iter()
+            .zip(ents.iter_mut())
+            .map(|(s, t)| {
+                t.sign(TxPayload::RegisterGateway { id: gateway_id(&s.member), public_key: s.gateway_key.public_key() })
+            })
+            .collect();
+        run(&api, txs).await.context("gateways")?;
+        let mut txs = vec![];
+        for (s, t) in sites.iter().zip(ents.iter_mut()) {
+            for (m, _) in &s.meters {
+                txs.push(t.sign(TxPayload::RegisterMeter { meter: m.clone() }));
+            }
+        }
+        run(&api, txs).await.context("meters")?;
+        let mut txs = vec![];
+        for s in &sites {
+            txs.push(reg.sign(TxPayload::ActivateDevice { device: gateway_id(&s.member) }));
+            for (m, _) in &s.meters {
+                txs.push(metro.sign(TxPayload::RecordCalibration {
+                    meter: m.id.clone(),
+                    calibration: Calibration {
+                        certificate_no: format!("JD-{}", m.id),
+                        issuer: devnet.metrology.org.id.clone(),
+                        valid_from_ms: t0 - 10 * DAY_MS,
+                        valid_until_ms: now_ms() + 365 * DAY_MS,
+                    },
+                }));
+                txs.push(reg.sign(TxPayload::ActivateDevice { device: m.id.clone() }));
+            }
+        }
+        run(&api, txs).await.context("calibrations and activations")?;
+
+        // Readings, and enterprise 0's monthly report for the month of day 1.
+        let (year, month) = calendar::month_of_day(d1);
+        let month_code = year as u32 * 100 + month;
+        let same_month = calendar::month_of_day(d2) == (year, month);
+        let elec_month: i64 = if same_month { 120 } else { 72 };
+        let water_month: i64 = if same_month { 6 } else { 4 };
+        let mut txs = vec![];
+        for s in &sites {
+            let mut readings = vec![];
+            for (m, values) in &s.meters {
+                for (i, (ts, v)) in times.iter().zip(values).enumerate() {
+                    let r = Reading {
+                        meter: m.id.clone(),
+                        seq: i as u64 + 1,
+                        timestamp_ms: *ts,
+                        value: Quantity::from_micros(*v),
+                        unit: m.unit,
+                        origin: ReadingOrigin::Online,
+                        clock_suspect: false,
+                    };
+                    readings.push(sign_reading(&s.gateway_key, r, ReadingSigner::Gateway));
+                }
+            }
+            let mut gw = TxSigner::new(s.gateway_key.clone(), chain.clone(), 1);
+            txs.push(gw.sign(TxPayload::SubmitReadings { gateway: gateway_id(&s.member), readings }));
+        }
+        txs.push(ents[0].sign(TxPayload::MonthlyReport {
+            month: month_code,
+            consumption: vec![
+                ReportedConsumption {
+                    energy: EnergyKind::Electricity,
+                    unit: Unit::KilowattHour,
+                    quantity: Quantity::from_micros(elec_month * KWH),
+                },
+                ReportedConsumption {
+                    energy: EnergyKind::Water,
+                    unit: Unit::Tonne,
+                    quantity: Quantity::from_micros(10 * KWH),
+                },
+            ],
+            production: vec![ProductOutput {
+                product: "stamped parts".into(),
+                unit: "t".into(),
+                quantity: Quantity::from_micros(10 * KWH),
+            }],
+            heating_values: vec![],
+        }));
+        let height = run(&api, txs).await.context("readings and monthly report")?;
+        api.wait_indexed(0, height).await?;
+
+        let org0 = sites[0].member.org.id.to_string();
+        let org1 = sites[1].member.org.id.to_string();
+        let org2 = sites[2].member.org.id.to_string();
+        let (l1, l2) = (calendar::day_label(d1), calendar::day_label(d2));
+
+        // Daily figures, computed by hand: electricity 52 + 20 = 72 kWh on day 1 (every interval
+        // up to 00:00), 18 + 20 + 5 + 5 = 48 kWh on day 2; water 4 t and 2 t. All in Hunan's valley
+        // tier. Equivalent standard coal: 0.1229 kgce/kWh, 0.0857 kgce/t.
+        let v = api.get_ok(0, &format!("/v1/figures/daily?org={org0}&from={l1}&to={l2}")).await?;
+        let figs = v["figures"].as_array().context("figures")?;
+        let find = |day: &str, energy: &str| {
+            figs.iter()
+                .find(|f| f["label"] == day && f["energy"] == energy)
+                .unwrap_or_else(|| panic!("no {energy} figure on {day}: {v}"))
+                .clone()
+        };
+        ensure!(figs.len() == 4, "two days × two kinds: {v}");
+        for (day, energy, unit, consumption, points, kgce) in [
+            (&l1, "electricity", "kWh", "72.000000", 8, "8.848800"),
+            (&l2, "electricity", "kWh", "48.000000", 6, "5.899200"),
+            (&l1, "water", "t", "4.000000", 4, "0.342800"),
+            (&l2, "water", "t", "2.000000", 3, "0.171400"),
+        ] {
+            let f = find(day, energy);
+            ensure!(f["unit"] == unit && f["consumption"] == consumption, "{day} {energy}: {f}");
+            ensure!(f["points"] == points && f["on_time"] == 0 && f["estimated"] == "0.000000", "{day} {energy}: {f}");
+            ensure!(f["kgce_equivalent"] == kgce, "{day} {energy} kgce: {f}");
+            ensure!(f["proof"] == format!("/v1/proofs/daily/{org0}/{day}/{energy}/{unit}"), "proof link: {f}");
+        }
+        let e1 = find(&l1, "electricity");
+        let valley = e1["tiers"].as_array().context("tiers")?.iter().find(|t| t["tier"] == "valley").cloned();
+        ensure!(valley.is_some_and(|t| t["amount"] == "72.000000" && t["name"] == "低谷"), "tiers: {e1}");
+        ensure!(e1["tou_schedule"].as_str().is_some_and(|s| s.starts_with("hn-")), "schedule: {e1}");
+
+        // CSV export: a header and one row per figure.
+        let url = format!("{}/v1/figures/daily?org={org0}&from={l1}&to={l2}&format=csv", api.urls[0]);
+        let resp = api.http.get(&url).send().await?;
+        ensure!(resp.status() == 200, "CSV: HTTP {}", resp.status());
+        let ct = resp.headers()["content-type"].to_str()?.to_string();
+        ensure!(ct.starts_with("text/csv"), "content type {ct}");
+        let body = resp.text().await?;
+        let lines: Vec<&str> = body.lines().collect();
+        ensure!(lines.len() == 5, "header + 4 rows: {body}");
+        ensure!(lines[0].starts_with("org,day,energy,unit,consumption,estimated,manual"), "header: {}", lines[0]);
+        ensure!(lines[1].starts_with(&format!("{org0},{l1},electricity,kWh,72.000000,")), "row: {}", lines[1]);
+        ensure!(body.contains(&format!("{org0},{l2},water,t,2.000000,")), "water row: {body}");
+
+        // A figure proof verifies offline against the trusted genesis, and fails once altered.
+        let p = api.get_ok(0, &format!("/v1/proofs/daily/{org0}/{l1}/electricity/kWh")).await?;
+        let proof: FigureProof = serde_json::from_value(p).context("figure proof JSON")?;
+        let verified = verify_figure(&proof, Some(&genesis)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        ensure!(verified.figure.consumption == Quantity::from_micros(72 * KWH) && verified.day_label == l1);
+        ensure!(verified.org.to_string() == org0 && verified.validator_signatures >= verified.quorum);
+        let mut forged = proof.clone();
+        if let StateValue::Daily(d) = &mut forged.figure.entry.value {
+            d.consumption = Quantity::from_micros(7 * KWH);
+        }
+        let err = verify_figure(&forged, Some(&genesis)).expect_err("an altered figure must not verify");
+        ensure!(matches!(err, VerifyError::StateProofInvalid { which: "daily figure", .. }), "{err}");
+        let mut moved = proof.clone();
+        moved.header.state_root = trustmeter_types::Hash32([7; 32]);
+        ensure!(verify_figure(&moved, Some(&genesis)).is_err(), "a header with another state root must fail");
+        let (status, err) = api.get(0, &format!("/v1/proofs/daily/{org0}/{l1}/steam/t")).await?;
+        ensure!(status == 404 && err["code"] == "not_found", "{status} {err}");
+
+        // Series: a meter's quarters coarsen to hours past max_points; derived; sums by hand.
+        let em01 = &sites[0].meters[0].0.id;
+        let s = api
+            .get_ok(0, &format!("/v1/figures/series?scope=meter&id={em01}&period=15m&from={l1}&to={l2}&max_points=100"))
+            .await?;
+        ensure!(s["coarsened"] == true && s["period"] == "hour" && s["derived"] == true, "{s}");
+        let pts = s["points"].as_array().context("points")?;
+        ensure!(pts.len() == 48 && s["total"] == "90.000000", "48 hours, 90 kWh: {s}");
+        ensure!(pts[23]["label"] == format!("{l1}T23") && pts[23]["consumption"] == "52.000000", "{}", pts[23]);
+        ensure!(pts[24]["consumption"] == "38.000000" && pts[24]["kgce_equivalent"] == "4.670200", "{}", pts[24]);
+        ensure!(s["notes"][0].as_str().is_some_and(|n| n.contains("coarsened to hour")), "{s}");
+        let q = api
+            .get_ok(0, &format!("/v1/figures/series?scope=meter&id={em01}&period=15m&from={l1}&to={l1}&max_points=96"))
+            .await?;
+        let qp = q["points"].as_array().context("points")?;
+        ensure!(q["coarsened"] == false && qp.len() == 96 && qp[95]["consumption"] == "16.000000", "{q}");
+        // Location and enterprise series agree with the daily figures.
+        let loc = api
+            .get_ok(
+                0,
+                &format!(
+                    "/v1/figures/series?scope=location&org={org0}&id=site-01&energy=electricity&from={l1}&to={l2}"
+                ),
+            )
+            .await?;
+        let org_s = api
+            .get_ok(0, &format!("/v1/figures/series?scope=org&id={org0}&energy=electricity&from={l1}&to={l2}"))
+            .await?;
+        for (what, s) in [("location", &loc), ("org", &org_s)] {
+            let c: Vec<&str> =
+                s["points"].as_array().context("points")?.iter().map(|p| text(&p["consumption"], what)).collect();
+            ensure!(c == ["72.000000", "48.000000"], "{what} series: {s}");
+        }
+        ensure!(loc["derived"] == true && org_s["derived"] == false, "derived flags");
+        ensure!(org_s["points"][0]["proofs"][0] == format!("/v1/proofs/daily/{org0}/{l1}/electricity/kWh"), "{org_s}");
+        let (status, err) = api
+            .get(0, &format!("/v1/figures/series?scope=org&id={org0}&energy=electricity&period=15m&from={l1}"))
+            .await?;
+        ensure!(status == 400 && text(&err["message"], "message").contains("finest period is day"), "{err}");
+        let url = format!(
+            "{}/v1/figures/series?scope=org&id={org0}&energy=electricity&from={l1}&to={l2}&format=csv",
+            api.urls[0]
+        );
+        let body = api.http.get(&url).send().await?.text().await?;
+        ensure!(body.lines().count() == 3 && body.contains(&format!(",{l2},48.000000,")), "series CSV: {body}");
+
+        // Breakdowns by energy, location and tier.
+        let b =
+            api.get_ok(0, &format!("/v1/figures/breakdown?org={org0}&from={l1}&to={l2}&by=location&depth=2")).await?;
+        let rows: Vec<(String, String)> = b["rows"]
+            .as_array()
+            .context("rows")?
+            .iter()
+            .map(|r| (text(&r["key"], "key").to_string(), text(&r["consumption"], "consumption").to_string()))
+            .collect();
+        ensure!(
+            rows == [
+                ("site-01/stamping".to_string(), "90.000000".to_string()),
+                ("site-01/utilities".to_string(), "6.000000".to_string()),
+                ("site-01/welding".to_string(), "30.000000".to_string()),
+            ],
+            "{b}"
+        );
+        let b = api.get_ok(0, &format!("/v1/figures/breakdown?org={org0}&from={l1}&to={l2}&by=tier")).await?;
+        let valley = b["rows"].as_array().context("rows")?.iter().find(|r| r["key"] == "valley").cloned();
+        ensure!(valley.is_some_and(|r| r["consumption"] == "120.000000" && r["share"] == "100.00 %"), "{b}");
+        let b = api.get_ok(0, &format!("/v1/figures/breakdown?org={org0}&from={l1}&to={l2}&by=energy")).await?;
+        ensure!(b["rows"].as_array().is_some_and(|r| r.len() == 2), "{b}");
+
+        // Ranking: Hunan holds enterprises 1 and 0 (1 first); Guangzhou is elsewhere.
+        let r = api.get_ok(0, &format!("/v1/figures/ranking?region=430000&from={l1}&to={l2}")).await?;
+        let order: Vec<&str> =
+            r["entries"].as_array().context("entries")?.iter().map(|e| text(&e["org"], "org")).collect();
+        ensure!(order == [org1.as_str(), org0.as_str()] && r["enterprises"] == 2, "{r}");
+        ensure!(r["entries"][1]["kgce_equivalent"] == "15.262200", "72+48 kWh and 6 t of water: {r}");
+        ensure!(r["entries"][1]["proofs"].as_array().is_some_and(|p| p.len() == 4), "{r}");
+        let r =
+            api.get_ok(0, &format!("/v1/figures/ranking?region=430100&from={l1}&to={l2}&basis=equal_value")).await?;
+        ensure!(r["entries"].as_array().is_some_and(|e| e.len() == 1 && e[0]["org"] == org0.as_str()), "{r}");
+        let r = api.get_ok(0, &format!("/v1/figures/ranking?region=440000&from={l1}&to={l2}")).await?;
+        ensure!(r["entries"][0]["org"] == org2.as_str() && r["entries"][0]["rank"] == 1, "{r}");
+        let url = format!("{}/v1/figures/ranking?region=430000&from={l1}&to={l2}&format=csv", api.urls[0]);
+        let body = api.http.get(&url).send().await?.text().await?;
+        let lines: Vec<&str> = body.lines().collect();
+        ensure!(
+            lines.len() == 3
+                && lines[1].starts_with(&format!("1,{org1},"))
+                && lines[2].starts_with(&format!("2,{org0},")),
+            "{body}"
+        );
+
+        // Comprehensive consumption, unit-product consumption and the 5 % rule.
+        let m = api.get_ok(0, &format!("/v1/enterprises/{org0}/energy?month={month_code}")).await?;
+        let comprehensive = elec_month * 122_900 + water_month * 85_700; // micro-kgce
+        ensure!(m["comprehensive_kgce_equivalent"] == Quantity::from_micros(comprehensive).to_string(), "{m}");
+        ensure!(
+            m["unit_product"][0]["kgce_per_unit_equivalent"] == Quantity::from_micros(comprehensive / 10).to_string(),
+            "10 t of product: {m}"
+        );
+        let kinds = m["kinds"].as_array().context("kinds")?;
+        let kind = |k: &str| kinds.iter().find(|x| x["energy"] == k).cloned().unwrap_or_default();
+        ensure!(kind("electricity")["deviation_ok"] == true && kind("electricity")["deviation_bp"] == 0, "{m}");
+        ensure!(kind("water")["deviation_ok"] == false, "water reported 10 t against {water_month} t: {m}");
+
+        // Quality: 21 points received of 3 meters × 192 quarter hours.
+        let qv = api.get_ok(0, &format!("/v1/quality?org={org0}&from={l1}&to={l2}")).await?;
+        let q0 = &qv["enterprises"][0];
+        ensure!(q0["counts"]["expected_points"] == 576 && q0["counts"]["received_points"] == 21, "{qv}");
+        ensure!(q0["index"]["completeness_ok"] == false && q0["index"]["completeness_bp"] == 364, "{qv}");
+        ensure!(q0["index"]["accuracy_bp"] == 10_000 && q0["index"]["timeliness_bp"] == 0, "{qv}");
+        ensure!(q0["flags"][0].as_str().is_some_and(|f| f.contains("below the 90 % rule")), "{qv}");
+        let qr = api.get_ok(0, &format!("/v1/quality?region=430000&from={l1}&to={l2}")).await?;
+        ensure!(
+            qr["enterprises"].as_array().is_some_and(|e| e.len() == 2) && qr["total"]["counts"]["meters"] == 6,
+            "{qr}"
+        );
+        let (status, _) = api.get(0, &format!("/v1/quality?org={org0}&region=430000&from={l1}")).await?;
+        ensure!(status == 400, "org and region together");
+
+        // Time of use: all valley, no prices in the Hunan schedule; the flat register mismatches.
+        let t = api.get_ok(0, &format!("/v1/figures/tou?org={org0}&from={l1}&to={l2}")).await?;
+        let valley = t["tiers"].as_array().context("tiers")?.iter().find(|x| x["tier"] == "valley").cloned();
+        ensure!(valley.is_some_and(|x| x["kwh"] == "120.000000") && t["cost_cny"].is_null(), "{t}");
+        ensure!(t["cost_note"].as_str().is_some_and(|n| n.contains("no price")), "{t}");
+        let t = api.get_ok(0, &format!("/v1/figures/tou?org={org1}&from={l1}&to={l2}")).await?;
+        let rec = &t["reconciliations"][0];
+        ensure!(rec["mismatch"] == true && text(&rec["reason"], "reason").contains("flat"), "{t}");
+        let computed_valley =
+            rec["computed"].as_array().context("computed")?.iter().find(|x| x["tier"] == "valley").cloned();
+        ensure!(computed_valley.is_some_and(|x| x["amount"] == "600.000000"), "{t}");
+
+        // Policy, errors, OpenAPI.
+        let p = api.get_ok(0, "/v1/policy").await?;
+        ensure!(p["in_force"]["status"] == "in_force" && !text(&p["in_force"]["text"], "text").is_empty(), "{p}");
+        let (status, err) = api.get(0, "/v1/figures/daily?org=not-a-code&from=2026-01-01").await?;
+        ensure!(status == 400 && err["code"] == "bad_request", "{err}");
+        let (status, err) = api.get(0, &format!("/v1/figures/daily?org={org0}&from=2000-01-01&to=2026-01-01")).await?;
+        ensure!(status == 400 && err["code"] == "limit_exceeded", "{err}");
+        let doc = api.get_ok(0, "/openapi.json").await?;
+        for path in [
+            "/v1/figures/daily",
+            "/v1/figures/series",
+            "/v1/figures/ranking",
+            "/v1/quality",
+            "/v1/proofs/daily/{org}/{day}/{energy}/{unit}",
+        ] {
+            ensure!(doc["paths"][path].is_object(), "OpenAPI lacks {path}");
+        }
+        Ok(())
+    })
+}

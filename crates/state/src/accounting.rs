@@ -1,0 +1,425 @@
+//! Energy accounting inside the state machine (能耗核算): from recorded register readings to daily
+//! figures per enterprise, energy kind and unit — consumption, its estimated and manual parts,
+//! time-of-use tiers, standard coal by both electricity methods — the figures that feed reports and
+//! rankings, so every validator agrees on them and each is provable against a state root.
+//!
+//! **How a reading becomes figures.** The chain keeps, per meter, the register points of the last
+//! [`AccountingParams::late_window_ms`](trustmeter_types::AccountingParams) (at most
+//! [`MAX_WINDOW_POINTS`]) in time order. A new point at `t` lands between its neighbours `a < t < b`
+//! by its *own timestamp*, whatever order it arrived in: the allocation of interval `(a, b)` is
+//! taken back out of the daily figures and those of `(a, t)` and `(t, b)` go in. An interval's
+//! consumption ([`trustmeter_energy::register::interval_between`]: rollover, replacement,
+//! negative delta excluded, gap estimated, manual marked) is split over Asia/Shanghai days and, for
+//! electricity, over the tariff tiers of the enterprise's province, exactly (the shares sum to the
+//! interval). So late data correct the days they fall in and everything summed from those days,
+//! and the order readings arrive in never changes the figures.
+//!
+//! **Rounding.** Interval shares are exact integers (largest remainder). Standard coal is converted
+//! once per daily figure from its total (not per share), rounding half to even to a micro-kgce.
+//!
+//! The point window is derived from recorded readings, like the duplicate window: identical on
+//! every validator, kept in snapshots, not re-hashed into the meter's leaf. Replacements come from
+//! transactions and are committed.
+
+use crate::state::{MeterProgress, State, StateKey, StateValue};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use trustmeter_energy::calendar;
+use trustmeter_energy::coal::{self, ElectricityBasis};
+use trustmeter_energy::reference::{self, ReferenceSet};
+use trustmeter_energy::register::{self, Interval, RegisterMode, RegisterPoint, RegisterSpec, Replacement};
+use trustmeter_energy::tou::{self, Tier};
+use trustmeter_types::{
+    AccountingParams, EnergyKind, Flag, Meter, Quantity, ReadingOrigin, RegisterKind, Unit, UnifiedSocialCreditCode,
+};
+
+/// Most register points the chain keeps per meter for late data (a week of 15-minute readings is
+/// 672). When full, the oldest go first, and a reading older than the oldest kept point is too late.
+pub const MAX_WINDOW_POINTS: usize = 4_096;
+
+/// Most meter replacements remembered per meter (older ones leave with the window).
+pub const MAX_REPLACEMENTS: usize = 16;
+
+/// One register point the chain remembers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PointRec {
+    /// The reading's own timestamp (Unix ms).
+    pub ts_ms: i64,
+    /// Register value, micro-units.
+    pub value: i64,
+    /// Online, manual or imported.
+    pub origin: ReadingOrigin,
+}
+
+impl PointRec {
+    fn point(&self) -> RegisterPoint {
+        RegisterPoint { ts_ms: self.ts_ms, value: self.value, origin: self.origin }
+    }
+}
+
+/// A recorded meter replacement (换表).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ReplacementRec {
+    /// When the new meter took over (Unix ms).
+    pub at_ms: i64,
+    /// The old meter's last register value, micro-units.
+    pub old_final: i64,
+    /// The new meter's first register value, micro-units.
+    pub new_initial: i64,
+}
+
+impl ReplacementRec {
+    fn replacement(&self) -> Replacement {
+        Replacement { at_ms: self.at_ms, old_final: self.old_final, new_initial: self.new_initial }
+    }
+}
+
+/// Key of a daily figure: one enterprise, one Asia/Shanghai day, one energy kind in one unit.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct DailyKey {
+    /// The enterprise (用能单位).
+    pub org: UnifiedSocialCreditCode,
+    /// Days since 1970-01-01 in Asia/Shanghai.
+    pub day: i32,
+    /// Energy kind.
+    pub energy: EnergyKind,
+    /// Unit of the amounts (an amount unit: kW meters add up in kWh).
+    pub unit: Unit,
+}
+
+/// An enterprise's daily figure for one energy kind (日能耗), part of consensus state.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct DailyTotal {
+    /// Consumption allocated to the day, micro-units of the key's unit.
+    pub consumption: Quantity,
+    /// The part of it from gaps (whose placement in time is estimated).
+    pub estimated: Quantity,
+    /// The part of it from intervals with a manual or imported end.
+    pub manual: Quantity,
+    /// Intervals excluded as negative deltas (register fell without a rollover or replacement).
+    pub excluded_intervals: i32,
+    /// Readings recorded with a timestamp in this day.
+    pub points: u32,
+    /// Of which recorded within the chain's timeliness limit of their timestamp (及时性).
+    pub on_time: u32,
+    /// Of which arrived after a later reading of the same meter (placed by their own time).
+    pub late: u32,
+    /// Of which carry findings of the audit policy.
+    pub flagged: u32,
+    /// Electricity per tariff tier (尖峰, 高峰, 平, 低谷, 深谷); zeros for other kinds.
+    pub tiers: [Quantity; 5],
+    /// Standard coal by the equivalent value (当量值), micro-kgce.
+    pub kgce_equivalent: Quantity,
+    /// Standard coal by the equal value (等价值) for electricity; the same as equivalent for the rest.
+    pub kgce_equal_value: Quantity,
+    /// Why standard coal could not be computed, if it could not (no factor for this unit).
+    pub kgce_missing: Option<String>,
+    /// The reference data set the figures were computed with.
+    pub reference: String,
+    /// The time-of-use schedule the tiers were split by, if any.
+    pub tou_schedule: Option<String>,
+}
+
+impl DailyTotal {
+    fn empty(reference: &str) -> Self {
+        Self {
+            consumption: Quantity(0),
+            estimated: Quantity(0),
+            manual: Quantity(0),
+            excluded_intervals: 0,
+            points: 0,
+            on_time: 0,
+            late: 0,
+            flagged: 0,
+            tiers: [Quantity(0); 5],
+            kgce_equivalent: Quantity(0),
+            kgce_equal_value: Quantity(0),
+            kgce_missing: None,
+            reference: reference.to_string(),
+            tou_schedule: None,
+        }
+    }
+}
+
+/// The unit consumption adds up in for a meter's unit (a rate integrates to an amount).
+pub fn amount_unit(unit: Unit) -> Unit {
+    match unit {
+        Unit::Kilowatt => Unit::KilowattHour,
+        Unit::TonnePerHour => Unit::Tonne,
+        u => u,
+    }
+}
+
+/// The register behaviour of a meter, for the interval rules.
+pub fn register_spec(meter: &Meter, params: &AccountingParams) -> RegisterSpec {
+    RegisterSpec {
+        mode: match meter.register {
+            RegisterKind::Cumulative => RegisterMode::Cumulative,
+            RegisterKind::Instantaneous => RegisterMode::Instantaneous,
+        },
+        register_max: meter.register_max.micros(),
+        rated_per_hour: meter.rated_per_hour.micros(),
+        nominal_interval_ms: params.nominal_interval_ms,
+    }
+}
+
+/// The chain's reference data set. A genesis naming an unknown set is refused by `node init`; if
+/// one slips through, figures are still counted and standard coal is reported missing.
+pub fn reference_set(params: &AccountingParams) -> Option<&'static ReferenceSet> {
+    reference::builtin(&params.reference)
+}
+
+/// Where a new point at `ts` lands in a meter's window.
+pub struct Neighbours {
+    /// The latest point strictly before `ts`.
+    pub before: Option<PointRec>,
+    /// The first and the last point at exactly `ts`, if any (several only when readings arrived
+    /// in order with equal timestamps).
+    pub at: Option<(PointRec, PointRec)>,
+    /// The earliest point strictly after `ts`.
+    pub after: Option<PointRec>,
+    /// Index a new point at `ts` is inserted at (after every point at `ts`).
+    pub index: usize,
+}
+
+impl Neighbours {
+    /// The point a new point at `ts` follows in time: the last one at `ts`, else the one before.
+    pub fn previous(&self) -> Option<PointRec> {
+        self.at.map(|(_, last)| last).or(self.before)
+    }
+}
+
+/// Finds the neighbours of `ts` in a time-ordered window.
+pub fn neighbours(points: &imbl::Vector<PointRec>, ts: i64) -> Neighbours {
+    let lo = partition(points, |p| p.ts_ms < ts);
+    let hi = partition(points, |p| p.ts_ms <= ts);
+    let before = if lo > 0 { points.get(lo - 1).copied() } else { None };
+    let at = (hi > lo).then(|| (points[lo], points[hi - 1]));
+    Neighbours { before, at, after: points.get(hi).copied(), index: hi }
+}
+
+/// The first index whose point does not satisfy `pred` (which holds for a prefix).
+fn partition(points: &imbl::Vector<PointRec>, pred: impl Fn(&PointRec) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, points.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if pred(&points[mid]) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// The interval between two points of a meter, with the meter's replacements.
+pub fn interval(meter: &Meter, params: &AccountingParams, reps: &[ReplacementRec], a: &PointRec, b: &PointRec) -> Interval {
+    let reps: Vec<Replacement> = reps.iter().map(ReplacementRec::replacement).collect();
+    register::interval_between(&a.point(), &b.point(), &register_spec(meter, params), &reps)
+}
+
+/// Records a new register point of `meter` in `progress` (not yet written back) and moves the
+/// daily figures accordingly. Returns the accounting's own findings (an excluded negative delta).
+/// The caller has checked that no point has the same timestamp.
+pub(crate) fn record_point(
+    state: &mut State,
+    meter: &Meter,
+    progress: &mut MeterProgress,
+    p: PointRec,
+    block_ts: i64,
+    flagged: bool,
+) -> Vec<Flag> {
+    let params = state.params.accounting.clone();
+    let n = neighbours(&progress.points, p.ts_ms);
+    debug_assert!(n.at.is_none() || n.after.is_none(), "caller refuses a late point at an occupied instant");
+    let prev = n.previous();
+    let mut flags = vec![];
+    if let (Some(a), Some(b)) = (&prev, &n.after) {
+        let old = interval(meter, &params, &progress.replacements, a, b);
+        apply_interval(state, meter, &old, -1);
+    }
+    let late = n.after.is_some();
+    if let Some(b) = &n.after {
+        flags.push(Flag {
+            code: "late_reading".into(),
+            rule: "accounting".into(),
+            reason: format!(
+                "reading time {} ms is before the meter's reading at {} ms: placed by its own time, and the figures of the days it falls in were revised",
+                p.ts_ms, b.ts_ms
+            ),
+        });
+    }
+    if let Some(a) = &prev {
+        let iv = interval(meter, &params, &progress.replacements, a, &p);
+        if iv.flags.negative_delta {
+            flags.push(Flag {
+                code: "negative_delta_excluded".into(),
+                rule: "accounting".into(),
+                reason: trustmeter_types::receipt::bounded_message(
+                    iv.note.clone().unwrap_or_else(|| "register decreased; interval excluded".into()),
+                ),
+            });
+        }
+        apply_interval(state, meter, &iv, 1);
+    }
+    if let Some(b) = &n.after {
+        let iv = interval(meter, &params, &progress.replacements, &p, b);
+        apply_interval(state, meter, &iv, 1);
+    }
+    progress.points.insert(n.index, p);
+    // Count the point in its day.
+    let key = daily_key(meter, calendar::day_number(p.ts_ms));
+    let mut d = daily(state, &key, &params);
+    d.points += 1;
+    if block_ts.saturating_sub(p.ts_ms) <= params.timeliness_ms {
+        d.on_time += 1;
+    }
+    if late {
+        d.late += 1;
+    }
+    if flagged || !flags.is_empty() {
+        d.flagged += 1;
+    }
+    put_daily(state, key, d);
+    prune(progress, block_ts - params.late_window_ms);
+    flags
+}
+
+/// Records a meter replacement and re-allocates the interval it falls in.
+pub(crate) fn record_replacement(
+    state: &mut State,
+    meter: &Meter,
+    progress: &mut MeterProgress,
+    rep: ReplacementRec,
+    block_ts: i64,
+) {
+    let params = state.params.accounting.clone();
+    let n = neighbours(&progress.points, rep.at_ms);
+    // A replacement at exactly a point's time belongs to the interval ending there.
+    let (a, b) = match n.at {
+        Some((first, _)) => (n.before, Some(first)),
+        None => (n.before, n.after),
+    };
+    if let (Some(a), Some(b)) = (&a, &b) {
+        let old = interval(meter, &params, &progress.replacements, a, b);
+        apply_interval(state, meter, &old, -1);
+    }
+    let at = progress.replacements.partition_point(|r| r.at_ms <= rep.at_ms);
+    progress.replacements.insert(at, rep);
+    if let (Some(a), Some(b)) = (&a, &b) {
+        let new = interval(meter, &params, &progress.replacements, a, b);
+        apply_interval(state, meter, &new, 1);
+    }
+    prune(progress, block_ts - params.late_window_ms);
+}
+
+/// Drops points older than `cutoff` (keeping the last one before it, which a late point right
+/// after the cutoff needs as its predecessor) and beyond [`MAX_WINDOW_POINTS`]; drops replacements
+/// older than the oldest kept point.
+fn prune(progress: &mut MeterProgress, cutoff: i64) {
+    let first_kept = progress.points.iter().position(|p| p.ts_ms >= cutoff).unwrap_or(progress.points.len());
+    let drop = first_kept.saturating_sub(1).max(progress.points.len().saturating_sub(MAX_WINDOW_POINTS));
+    if drop > 0 {
+        progress.points = progress.points.skip(drop);
+    }
+    let oldest = progress.points.front().map(|p| p.ts_ms).unwrap_or(i64::MIN);
+    progress.replacements.retain(|r| r.at_ms > oldest);
+    while progress.replacements.len() > MAX_REPLACEMENTS {
+        progress.replacements.remove(0);
+    }
+    debug_assert!(progress.points.len() <= MAX_WINDOW_POINTS);
+}
+
+/// The earliest timestamp an *out-of-order* point of this meter may have (one older than the
+/// meter's latest): inside the late window, and after the oldest point the chain still holds once
+/// older ones have been pruned (before it, the new point's predecessor is unknown). In-order
+/// points are never too old: a gateway back from a long outage sends its backlog in order.
+pub fn earliest_admissible(progress: &MeterProgress, block_ts: i64, params: &AccountingParams) -> i64 {
+    let window = block_ts.saturating_sub(params.late_window_ms);
+    let pruned = (progress.points.len() as u64) < progress.accepted;
+    match progress.points.front() {
+        Some(p) if pruned => window.max(p.ts_ms.saturating_add(1)),
+        _ => window,
+    }
+}
+
+fn daily_key(meter: &Meter, day: i32) -> DailyKey {
+    DailyKey { org: meter.owner.clone(), day, energy: meter.energy, unit: amount_unit(meter.unit) }
+}
+
+fn daily(state: &State, key: &DailyKey, params: &AccountingParams) -> DailyTotal {
+    state.daily(key).cloned().unwrap_or_else(|| DailyTotal::empty(&params.reference))
+}
+
+fn put_daily(state: &mut State, key: DailyKey, d: DailyTotal) {
+    state.put(StateKey::Daily(key), StateValue::Daily(d));
+}
+
+/// Adds (`sign` = 1) or takes back (`sign` = -1) an interval's allocation to the daily figures.
+fn apply_interval(state: &mut State, meter: &Meter, iv: &Interval, sign: i64) {
+    let params = state.params.accounting.clone();
+    let refs = reference_set(&params);
+    let region = state.organisation(&meter.owner).map(|o| o.region).unwrap_or(0);
+    let schedule = match (meter.energy, refs) {
+        (EnergyKind::Electricity, Some(r)) => tou::schedule_for(r, region, iv.start_ms),
+        _ => None,
+    };
+    let segment = |t: i64| {
+        let day = calendar::day_number(t);
+        let day_end = calendar::day_start_ms(day + 1);
+        match schedule {
+            Some(s) => ((day, Some(s.tier_at(t))), day_end.min(s.next_change_after(t))),
+            None => ((day, None::<Tier>), day_end),
+        }
+    };
+    // An interval too long to split (years between two readings) goes whole to the day it ends
+    // in, untiered: a deterministic answer instead of a panic, and it is estimated anyway.
+    let shares = register::try_split(iv, segment).unwrap_or_else(|_| {
+        let end_day = calendar::day_number(iv.end_ms);
+        vec![((end_day, None), iv.consumption)]
+    });
+    for ((day, tier), share) in shares {
+        let key = daily_key(meter, day);
+        let mut d = daily(state, &key, &params);
+        let amount = sign * share;
+        d.consumption.0 += amount;
+        if iv.flags.estimated {
+            d.estimated.0 += amount;
+        }
+        if iv.flags.manual || iv.flags.imported {
+            d.manual.0 += amount;
+        }
+        if iv.flags.negative_delta {
+            d.excluded_intervals += sign as i32;
+        }
+        if let Some(t) = tier {
+            d.tiers[t as usize].0 += amount;
+            d.tou_schedule = schedule.map(|s| s.id.clone());
+        }
+        convert(&mut d, &key, refs);
+        put_daily(state, key, d);
+    }
+}
+
+/// Recomputes a daily figure's standard coal from its total.
+fn convert(d: &mut DailyTotal, key: &DailyKey, refs: Option<&ReferenceSet>) {
+    let Some(refs) = refs else {
+        d.kgce_missing = Some(format!("reference data set {} is not built in", d.reference));
+        return;
+    };
+    let (year, _) = calendar::month_of_day(key.day);
+    let eq = coal::to_kgce(refs, key.energy, key.unit, d.consumption.0, ElectricityBasis::Equivalent, year, None);
+    let ev = coal::to_kgce(refs, key.energy, key.unit, d.consumption.0, ElectricityBasis::EqualValue, year, None);
+    match (eq, ev) {
+        (Ok(a), Ok(b)) => {
+            d.kgce_equivalent = Quantity(a.kgce_micros);
+            d.kgce_equal_value = Quantity(b.kgce_micros);
+            d.kgce_missing = None;
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            d.kgce_missing = Some(e.to_string());
+        }
+    }
+}

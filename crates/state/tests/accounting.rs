@@ -1,0 +1,290 @@
+//! Energy accounting in consensus state: daily figures from registers, late data correcting a
+//! published day, arrival order never changing a figure, rollover, replacement, negative deltas,
+//! time-of-use tiers (Hunan), standard coal, monthly reports, and audit policy deployment and
+//! upgrade at its effective height. Expected values are computed by hand in the comments and
+//! independently in the test, never read back from the code under test.
+
+mod common;
+
+use common::*;
+use trustmeter_energy::calendar;
+use trustmeter_policy::DEFAULT_AUDIT_TOML;
+use trustmeter_state::{DailyKey, DailyTotal, State};
+use trustmeter_types::tx::{ProductOutput, ReportedConsumption};
+use trustmeter_types::{EnergyKind, Quantity, ReadingOutcome, RejectCode, TxPayload, Unit};
+
+const H: i64 = 3_600_000;
+const MIN: i64 = 60_000;
+
+/// Local midnight (Asia/Shanghai) that starts 2026-01-02 = 2026-01-01T16:00Z.
+const MIDNIGHT: i64 = T0 + 16 * H;
+
+fn day_of(ts: i64) -> i32 {
+    calendar::day_number(ts)
+}
+
+fn daily(state: &State, ts: i64) -> DailyTotal {
+    let key = DailyKey { org: org_a(), day: day_of(ts), energy: EnergyKind::Electricity, unit: Unit::KilowattHour };
+    state.daily(&key).cloned().unwrap_or_else(|| panic!("no daily figure for day {}", calendar::day_label(key.day)))
+}
+
+fn kwh_micros(kwh_thousandths: i64) -> i64 {
+    kwh_thousandths * 1_000
+}
+
+/// Submits readings of A-EM1 (value in whole kWh) at the given times, one block each, the block
+/// a minute after the reading.
+fn feed(fx: &mut Fx, readings: &[(u64, i64, i64)]) -> Vec<ReadingOutcome> {
+    let g = gw_a1();
+    let mut out = vec![];
+    for &(seq, ts, value) in readings {
+        let block_ts = (ts + MIN).max(fx.next_ts());
+        let tx = fx.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, seq, ts, value))]);
+        let e = fx.exec_at(block_ts, vec![tx]);
+        out.push(e.reading(0, 0).clone());
+    }
+    out
+}
+
+fn ready_after(ts: i64) -> Fx {
+    let fx = Fx::ready();
+    assert!(fx.state.timestamp_ms < ts, "fixture setup must end before the test's readings");
+    fx
+}
+
+#[test]
+fn an_interval_across_midnight_is_split_by_time_and_marked_estimated() {
+    let mut fx = ready_after(MIDNIGHT - 30 * MIN);
+    // 23:30 → 00:30 local, 100 → 160 kWh: 60 kWh over an hour, half on each day; an hour is
+    // more than twice the 15-minute interval, so the placement is an estimate.
+    let out = feed(&mut fx, &[(1, MIDNIGHT - 30 * MIN, 100), (2, MIDNIGHT + 30 * MIN, 160)]);
+    assert!(out.iter().all(ReadingOutcome::is_recorded), "{out:?}");
+    let d1 = daily(&fx.state, MIDNIGHT - 1);
+    let d2 = daily(&fx.state, MIDNIGHT);
+    assert_eq!(d1.consumption.micros(), kwh_micros(30_000));
+    assert_eq!(d2.consumption.micros(), kwh_micros(30_000));
+    assert_eq!(d1.estimated, d1.consumption);
+    assert_eq!((d1.points, d2.points), (1, 1));
+    assert_eq!(d1.reference, trustmeter_types::genesis::DEFAULT_REFERENCE_SET);
+}
+
+#[test]
+fn late_data_corrects_an_already_published_day() {
+    let mut fx = ready_after(MIDNIGHT - 30 * MIN);
+    feed(&mut fx, &[(1, MIDNIGHT - 30 * MIN, 100), (2, MIDNIGHT + 30 * MIN, 160)]);
+    let before = daily(&fx.state, MIDNIGHT - 1);
+    assert_eq!(before.consumption.micros(), kwh_micros(30_000));
+    // Hours later the gateway delivers a reading it had missed: 23:50, 150 kWh.
+    let g = gw_a1();
+    let tx = fx.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, 3, MIDNIGHT - 10 * MIN, 150))]);
+    let e = fx.exec_at(MIDNIGHT + 5 * H, vec![tx]);
+    let ReadingOutcome::Flagged { flags } = e.reading(0, 0) else {
+        panic!("a late reading is recorded with a flag, got {:?}", e.reading(0, 0))
+    };
+    assert!(flags.iter().any(|f| f.code == "late_reading"), "{flags:?}");
+    // (23:30, 23:50) = 50 kWh all on day 1; (23:50, 00:30) = 10 kWh over 40 min: 10 min (2.5 kWh)
+    // on day 1, 30 min (7.5 kWh) on day 2.
+    let d1 = daily(&fx.state, MIDNIGHT - 1);
+    let d2 = daily(&fx.state, MIDNIGHT);
+    assert_eq!(d1.consumption.micros(), kwh_micros(52_500));
+    assert_eq!(d2.consumption.micros(), kwh_micros(7_500));
+    assert_eq!(d1.late, 1);
+    assert_eq!(d1.points, 2);
+    // Standard coal follows the corrected total: 52.5 kWh × 0.1229 kgce/kWh = 6.45225 kgce.
+    assert_eq!(d1.kgce_equivalent.micros(), 6_452_250);
+    // The total over both days is what the registers say: 160 − 100.
+    assert_eq!(d1.consumption.micros() + d2.consumption.micros(), kwh_micros(60_000));
+}
+
+#[test]
+fn the_order_readings_arrive_in_never_changes_a_figure() {
+    let points = [
+        (MIDNIGHT - 45 * MIN, 1_000),
+        (MIDNIGHT - 30 * MIN, 1_010),
+        (MIDNIGHT - 15 * MIN, 1_025),
+        (MIDNIGHT, 1_027),
+        (MIDNIGHT + 15 * MIN, 1_050),
+        (MIDNIGHT + 60 * MIN, 1_090),
+    ];
+    let figures = |order: &[usize]| {
+        let mut fx = ready_after(MIDNIGHT - H);
+        let g = gw_a1();
+        let readings: Vec<_> = order
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| by_gateway(&g, kwh(A_EM1, i as u64 + 1, points[k].0, points[k].1)))
+            .collect();
+        let tx = fx.submit(&g, A_GW1, readings);
+        let e = fx.exec_at(MIDNIGHT + 2 * H, vec![tx]);
+        assert!(e.receipt(0).readings.iter().all(ReadingOutcome::is_recorded), "{:?}", e.receipt(0).readings);
+        let strip = |d: DailyTotal| (d.consumption, d.estimated, d.tiers, d.kgce_equivalent, d.kgce_equal_value);
+        (strip(daily(&fx.state, MIDNIGHT - 1)), strip(daily(&fx.state, MIDNIGHT)))
+    };
+    let in_order = figures(&[0, 1, 2, 3, 4, 5]);
+    assert_eq!(in_order.0.0.micros() + in_order.1.0.micros(), kwh_micros(90_000));
+    for order in [[5, 4, 3, 2, 1, 0], [2, 0, 5, 1, 3, 4], [3, 5, 0, 4, 2, 1]] {
+        assert_eq!(figures(&order), in_order, "arrival order {order:?}");
+    }
+}
+
+#[test]
+fn hunan_tariff_tiers_split_electricity_by_the_hour() {
+    // Hunan: 峰 15–19, 尖 19–22. 18:30 → 19:30 local, 10 kWh: 5 peak, 5 critical peak.
+    let local_1830 = MIDNIGHT + 18 * H + 30 * MIN;
+    let mut fx = ready_after(local_1830);
+    feed(
+        &mut fx,
+        &[(1, local_1830, 500), (2, local_1830 + 15 * MIN, 502), (3, local_1830 + 30 * MIN, 505), (4, local_1830 + H, 510)],
+    );
+    let d = daily(&fx.state, local_1830);
+    let tiers: Vec<i64> = d.tiers.iter().map(|q| q.micros()).collect();
+    assert_eq!(tiers, vec![kwh_micros(5_000), kwh_micros(5_000), 0, 0, 0], "尖/峰/平/谷/深谷");
+    let refs = trustmeter_energy::reference::builtin(&fx.state.params.accounting.reference).expect("built-in set");
+    let hunan = trustmeter_energy::tou::schedule_for(refs, 430_000, local_1830).expect("a Hunan schedule");
+    assert_eq!(d.tou_schedule.as_deref(), Some(hunan.id.as_str()));
+}
+
+#[test]
+fn rollover_replacement_and_negative_deltas() {
+    let mut fx = ready_after(MIDNIGHT - 4 * H);
+    let max_kwh = KWH_MAX / Quantity::SCALE; // 1 000 000 kWh
+    let t = MIDNIGHT - 4 * H;
+    // Rollover: 999 990 → 15 is 25 kWh.
+    feed(&mut fx, &[(1, t, max_kwh - 10), (2, t + 15 * MIN, 15)]);
+    assert_eq!(daily(&fx.state, t).consumption.micros(), kwh_micros(25_000));
+    // Replacement at t + 20 min: old meter ended at 20, new one started at 3; next reading 7:
+    // (20 − 15) + (7 − 3) = 9 kWh.
+    let tx = fx.tx(
+        &ent_a(),
+        TxPayload::ReplaceMeter {
+            meter: dev(A_EM1),
+            at_ms: t + 20 * MIN,
+            old_final: Quantity::from_micros(20 * Quantity::SCALE),
+            new_initial: Quantity::from_micros(3 * Quantity::SCALE),
+        },
+    );
+    let e = fx.exec_at(t + 25 * MIN, vec![tx]);
+    assert_tx_accepted(e.receipt(0));
+    feed(&mut fx, &[(3, t + 30 * MIN, 7)]);
+    assert_eq!(daily(&fx.state, t).consumption.micros(), kwh_micros(34_000));
+    // A fall that is no rollover and no replacement: excluded, flagged, the total unchanged.
+    let out = feed(&mut fx, &[(4, t + 45 * MIN, 2)]);
+    let ReadingOutcome::Flagged { flags } = &out[0] else { panic!("{out:?}") };
+    assert!(flags.iter().any(|f| f.code == "negative_delta_excluded"), "{flags:?}");
+    let d = daily(&fx.state, t);
+    assert_eq!(d.consumption.micros(), kwh_micros(34_000));
+    assert_eq!(d.excluded_intervals, 1);
+}
+
+#[test]
+fn an_old_out_of_order_reading_is_refused_but_an_old_backlog_in_order_is_not() {
+    let mut fx = ready_after(MIDNIGHT - 30 * MIN);
+    let late_window = fx.state.params.accounting.late_window_ms;
+    // A backlog older than the late window, in order: recorded.
+    let old = fx.state.timestamp_ms + MIN;
+    let now = old + late_window + 2 * 24 * H;
+    let g = gw_a1();
+    let tx = fx.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, 1, old, 10)), by_gateway(&g, kwh(A_EM1, 2, now - H, 20))]);
+    let e = fx.exec_at(now, vec![tx]);
+    assert!(e.receipt(0).readings.iter().all(ReadingOutcome::is_recorded), "{:?}", e.receipt(0).readings);
+    // Behind the latest reading and outside the window: refused with a reason.
+    let tx = fx.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, 3, old + H, 12))]);
+    let e = fx.exec_at(now + MIN, vec![tx]);
+    let msg = assert_reading_rejected(e.reading(0, 0), RejectCode::BadTimestamp);
+    assert!(msg.contains("late-data window"), "{msg}");
+}
+
+#[test]
+fn monthly_reports_are_filed_by_enterprises_only() {
+    let mut fx = Fx::ready();
+    let report = TxPayload::MonthlyReport {
+        month: 202601,
+        consumption: vec![ReportedConsumption {
+            energy: EnergyKind::Electricity,
+            unit: Unit::KilowattHour,
+            quantity: Quantity::from_micros(1_234 * Quantity::SCALE),
+        }],
+        production: vec![ProductOutput {
+            product: "steel billet".into(),
+            unit: "t".into(),
+            quantity: Quantity::from_micros(56 * Quantity::SCALE),
+        }],
+        heating_values: vec![],
+    };
+    let by_a = fx.tx(&ent_a(), report.clone());
+    let by_reg = fx.tx(&regulator(), report);
+    let e = fx.exec(vec![by_a, by_reg]);
+    assert_tx_accepted(e.receipt(0));
+    assert_tx_rejected(e.receipt(1), RejectCode::NotAuthorised);
+    let r = fx.state.monthly_report(&org_a(), 202601).expect("report recorded");
+    assert_eq!(r.production[0].quantity.micros(), 56 * Quantity::SCALE);
+}
+
+fn stricter_policy(version: u32) -> String {
+    let base = DEFAULT_AUDIT_TOML.replacen("version = 1", &format!("version = {version}"), 1);
+    assert!(version == 1 || base != DEFAULT_AUDIT_TOML, "the default policy declares `version = 1`");
+    format!(
+        "{base}\n[[rules]]\nid = \"test_cap\"\ncode = \"above_test_cap\"\naction = \"reject\"\ncheck = \"reading.value <= 1000.0\"\nreason = \"value {{reading.value}} is above the test cap of 1000\"\ndescription = \"test\"\n"
+    )
+}
+
+#[test]
+fn a_policy_upgrade_takes_effect_at_its_height() {
+    let mut fx = ready_after(MIDNIGHT - 3 * H);
+    let effective = fx.state.height + 3;
+    let deploy = fx.tx(&regulator(), TxPayload::DeployPolicy { text: stricter_policy(2), effective_height: effective });
+    let e = fx.exec_at(MIDNIGHT - 3 * H, vec![deploy]);
+    assert_tx_accepted(e.receipt(0));
+    assert_eq!(fx.state.policy_at(fx.state.height).0.version, 1, "not yet in force");
+    assert_eq!(fx.state.policy_at(effective).0.version, 2);
+    // Below the effective height the old policy admits 2 000 kWh …
+    let t = MIDNIGHT - 2 * H;
+    let out = feed(&mut fx, &[(1, t, 2_000)]);
+    assert!(out[0].is_recorded(), "{out:?}");
+    assert!(fx.state.height < effective);
+    // … from the effective height on, the same kind of reading is refused by the new rule.
+    while fx.state.height + 1 < effective {
+        let ts = fx.next_ts();
+        fx.exec_at(ts, vec![]);
+    }
+    let out = feed(&mut fx, &[(2, t + 15 * MIN, 2_010)]);
+    let msg = assert_reading_rejected(&out[0], RejectCode::PolicyRejected);
+    assert!(msg.contains("above_test_cap"), "{msg}");
+}
+
+#[test]
+fn a_bad_policy_is_refused_at_deployment_and_only_regulators_deploy() {
+    let mut fx = Fx::ready();
+    let h = fx.state.height + 5;
+    let broken = stricter_policy(2).replace("reading.value <= 1000.0", "reading.value <= (");
+    let txs = vec![
+        fx.tx(&regulator(), TxPayload::DeployPolicy { text: broken, effective_height: h }),
+        fx.tx(&ent_a(), TxPayload::DeployPolicy { text: stricter_policy(2), effective_height: h }),
+        fx.tx(&regulator(), TxPayload::DeployPolicy { text: stricter_policy(1), effective_height: h }),
+        fx.tx(&regulator(), TxPayload::DeployPolicy { text: stricter_policy(2), effective_height: 1 }),
+    ];
+    let e = fx.exec(txs);
+    let msg = assert_tx_rejected(e.receipt(0), RejectCode::InvalidPolicy);
+    assert!(msg.contains("test_cap"), "the message names the broken rule: {msg}");
+    assert_tx_rejected(e.receipt(1), RejectCode::NotAuthorised);
+    let msg = assert_tx_rejected(e.receipt(2), RejectCode::InvalidPolicy);
+    assert!(msg.contains("version"), "{msg}");
+    assert_tx_rejected(e.receipt(3), RejectCode::InvalidPolicy);
+    assert_eq!(fx.state.latest_policy_version(), 1);
+}
+
+#[test]
+fn figures_survive_a_snapshot_and_restore() {
+    let mut fx = ready_after(MIDNIGHT - 30 * MIN);
+    feed(&mut fx, &[(1, MIDNIGHT - 30 * MIN, 100), (2, MIDNIGHT + 30 * MIN, 160)]);
+    let restored = State::restore(&fx.state.snapshot()).expect("restores");
+    assert_eq!(restored.root(), fx.state.root());
+    // The late-data window came back too: a late reading lands the same way on both.
+    let g = gw_a1();
+    let tx = fx.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, 3, MIDNIGHT - 10 * MIN, 150))]);
+    let mut twin = fx.clone_with_state(restored);
+    fx.exec_at(MIDNIGHT + H, vec![tx.clone()]);
+    twin.exec_at(MIDNIGHT + H, vec![tx]);
+    assert_eq!(twin.state.root(), fx.state.root());
+    assert_eq!(daily(&twin.state, MIDNIGHT - 1).consumption.micros(), kwh_micros(52_500));
+}
