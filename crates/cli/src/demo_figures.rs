@@ -32,8 +32,7 @@ pub fn day_line(state: &State, org: &UnifiedSocialCreditCode, plant_now_ms: i64)
     if kinds.is_empty() {
         return format!("figures {}: no readings yet", calendar::day_label(day));
     }
-    let meters: Vec<_> =
-        state.meters().filter(|m| &m.owner == org && m.status == DeviceStatus::Active).collect();
+    let meters: Vec<_> = state.meters().filter(|m| &m.owner == org && m.status == DeviceStatus::Active).collect();
     let interval = state.params.accounting.nominal_interval_ms;
     // Expected so far today: the grid slots up to the plant's current time.
     let expected = quality::expected_points(interval, day_start, plant_now_ms.max(day_start) + 1) * meters.len() as u64;

@@ -125,15 +125,26 @@ fn verify_figure(path: PathBuf, genesis: Option<PathBuf>) -> Result<()> {
                 v.energy,
                 v.unit.symbol()
             );
-            println!("  parts        estimated {}, manual {}; {} readings ({} on time, {} late, {} flagged)", f.estimated, f.manual, f.points, f.on_time, f.late, f.flagged);
+            println!(
+                "  parts        estimated {}, manual {}; {} readings ({} on time, {} late, {} flagged)",
+                f.estimated, f.manual, f.points, f.on_time, f.late, f.flagged
+            );
             match &f.kgce_missing {
-                None => println!("  coal         {} kgce equivalent, {} kgce equal value (reference {})", f.kgce_equivalent, f.kgce_equal_value, f.reference),
+                None => println!(
+                    "  coal         {} kgce equivalent, {} kgce equal value (reference {})",
+                    f.kgce_equivalent, f.kgce_equal_value, f.reference
+                ),
                 Some(why) => println!("  coal         not computed: {why}"),
             }
             if f.tiers.iter().any(|t| t.0 != 0) {
                 let names = ["critical_peak", "peak", "flat", "valley", "deep_valley"];
-                let tiers: Vec<String> = names.iter().zip(f.tiers).filter(|(_, q)| q.0 != 0).map(|(n, q)| format!("{n} {q}")).collect();
-                println!("  tiers        {} ({})", tiers.join(", "), f.tou_schedule.as_deref().unwrap_or("no schedule"));
+                let tiers: Vec<String> =
+                    names.iter().zip(f.tiers).filter(|(_, q)| q.0 != 0).map(|(n, q)| format!("{n} {q}")).collect();
+                println!(
+                    "  tiers        {} ({})",
+                    tiers.join(", "),
+                    f.tou_schedule.as_deref().unwrap_or("no schedule")
+                );
             }
             println!("  in state of  block {} ({}) at {} ms", v.height, v.block_digest, v.block_timestamp_ms);
             println!("  hashes       {} (the chain's hash algorithm, from its genesis)", v.hash);

@@ -346,6 +346,15 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/accounts/{public_key}", "get"),
         ("/v1/alarms", "get"),
         ("/v1/alarms/stream", "get"),
+        ("/v1/figures/daily", "get"),
+        ("/v1/figures/series", "get"),
+        ("/v1/figures/breakdown", "get"),
+        ("/v1/figures/ranking", "get"),
+        ("/v1/figures/tou", "get"),
+        ("/v1/enterprises/{org}/energy", "get"),
+        ("/v1/quality", "get"),
+        ("/v1/policy", "get"),
+        ("/v1/proofs/daily/{org}/{day}/{energy}/{unit}", "get"),
     ]
     .into_iter()
     .map(|(p, m)| (p.to_string(), m.to_string()))

@@ -83,10 +83,7 @@ fn instantaneous_values_must_be_in_the_range_of_their_energy_kind() {
         let f = rejected(&instantaneous(bad));
         assert_eq!((f.rule.as_str(), f.code.as_str()), ("instantaneous_range", "value_out_of_range"));
     }
-    assert_eq!(
-        rejected(&instantaneous(-1_000_002.5)).reason,
-        "electricity value -1000002.5 kW is outside ±1000000"
-    );
+    assert_eq!(rejected(&instantaneous(-1_000_002.5)).reason, "electricity value -1000002.5 kW is outside ±1000000");
     // steam in t/h has its own bound
     let mut steam = instantaneous(5_000.5);
     steam.meter.energy = "steam".into();

@@ -30,7 +30,7 @@ use trustmeter_energy::reference::{self, ReferenceSet};
 use trustmeter_energy::register::{self, Interval, RegisterMode, RegisterPoint, RegisterSpec, Replacement};
 use trustmeter_energy::tou::{self, Tier};
 use trustmeter_types::{
-    AccountingParams, EnergyKind, Flag, Meter, Quantity, ReadingOrigin, RegisterKind, Unit, UnifiedSocialCreditCode,
+    AccountingParams, EnergyKind, Flag, Meter, Quantity, ReadingOrigin, RegisterKind, UnifiedSocialCreditCode, Unit,
 };
 
 /// Most register points the chain keeps per meter for late data (a week of 15-minute readings is
@@ -215,7 +215,13 @@ fn partition(points: &imbl::Vector<PointRec>, pred: impl Fn(&PointRec) -> bool) 
 }
 
 /// The interval between two points of a meter, with the meter's replacements.
-pub fn interval(meter: &Meter, params: &AccountingParams, reps: &[ReplacementRec], a: &PointRec, b: &PointRec) -> Interval {
+pub fn interval(
+    meter: &Meter,
+    params: &AccountingParams,
+    reps: &[ReplacementRec],
+    a: &PointRec,
+    b: &PointRec,
+) -> Interval {
     let reps: Vec<Replacement> = reps.iter().map(ReplacementRec::replacement).collect();
     register::interval_between(&a.point(), &b.point(), &register_spec(meter, params), &reps)
 }

@@ -3,8 +3,8 @@
 use crate::accounting::{self, PointRec};
 use crate::sigs::SignatureVerdicts;
 use crate::state::{DUPLICATE_WINDOW, MeterProgress, State};
-use trustmeter_policy::{AuditInput, Verdict};
 use trustmeter_crypto::{HashAlg, block_digest, merkle, reading_leaf, tx_hash, verify};
+use trustmeter_policy::{AuditInput, Verdict};
 use trustmeter_types::codec::Validate;
 use trustmeter_types::limits::{MAX_READINGS_PER_BLOCK, MAX_TX_BYTES, MAX_TXS_PER_BLOCK};
 use trustmeter_types::{
@@ -323,9 +323,8 @@ fn admission_audit(state: &State, readings: &[SignedReading]) -> Result<(), Reje
     for sr in readings {
         let r = &sr.reading;
         let Some(meter) = state.meter(&r.meter) else { return Ok(()) };
-        let previous = state
-            .progress(&r.meter)
-            .and_then(|p| accounting::neighbours(&p.points, r.timestamp_ms).previous());
+        let previous =
+            state.progress(&r.meter).and_then(|p| accounting::neighbours(&p.points, r.timestamp_ms).previous());
         // The next block's time is not known yet; judge the reading as a block at its own time
         // (never before the last block) would, so a reading ahead of the last block is not
         // refused here for being "in the future" — execution decides that with the real time.
@@ -641,7 +640,9 @@ fn apply_accounting_tx(
             if m.register != RegisterKind::Cumulative {
                 return rejected(
                     RejectCode::InvalidTransition,
-                    format!("meter {meter} has an instantaneous register; a replacement only matters to cumulative ones"),
+                    format!(
+                        "meter {meter} has an instantaneous register; a replacement only matters to cumulative ones"
+                    ),
                 );
             }
             if old_final > &m.register_max || new_initial > &m.register_max {
@@ -655,7 +656,9 @@ fn apply_accounting_tx(
             if *at_ms < earliest || *at_ms > timestamp_ms + state.params.max_future_skew_ms {
                 return rejected(
                     RejectCode::BadTimestamp,
-                    format!("replacement time {at_ms} ms must lie between {earliest} ms (late-data window) and the block time"),
+                    format!(
+                        "replacement time {at_ms} ms must lie between {earliest} ms (late-data window) and the block time"
+                    ),
                 );
             }
             if progress.replacements.iter().any(|r| r.at_ms == *at_ms) {
@@ -1026,5 +1029,9 @@ pub fn policy_facts(
 
 fn finding_flag(f: trustmeter_policy::Finding) -> trustmeter_types::Flag {
     use trustmeter_types::receipt::bounded_message;
-    trustmeter_types::Flag { code: bounded_message(f.code), rule: bounded_message(f.rule), reason: bounded_message(f.reason) }
+    trustmeter_types::Flag {
+        code: bounded_message(f.code),
+        rule: bounded_message(f.rule),
+        reason: bounded_message(f.reason),
+    }
 }

@@ -15,7 +15,7 @@ pub mod exec;
 pub mod sigs;
 pub mod state;
 
+pub use accounting::{DailyKey, DailyTotal};
 pub use exec::{BlockError, BlockOutput, build_block, execute_block, genesis_block};
 pub use sigs::SignatureVerdicts;
-pub use accounting::{DailyKey, DailyTotal};
 pub use state::{MeterProgress, MonthlyReportRecord, PolicyRecord, State, StateEntry, StateKey, StateProof};

@@ -11,13 +11,13 @@
 //! (about 3 interior hashes per meter; ~10 ms for 10 000 meters on one core). Leaf hashes are
 //! computed lazily, once per changed entry per block ([`State::seal`]), not once per write.
 
+use crate::accounting::{DailyKey, DailyTotal, PointRec, ReplacementRec};
 use borsh::{BorshDeserialize, BorshSerialize};
 use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use trustmeter_crypto::HashAlg;
 use trustmeter_crypto::merkle::{self, Tree};
-use crate::accounting::{DailyKey, DailyTotal, PointRec, ReplacementRec};
-use std::sync::Arc;
 use trustmeter_policy::Policy;
 use trustmeter_types::tx::{MeasuredHeatingValue, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
@@ -431,12 +431,10 @@ impl State {
             unit: trustmeter_types::Unit::ALL[0],
         });
         let org = org.clone();
-        self.entries
-            .range(lo..)
-            .map_while(move |(k, (v, _))| match (k, v) {
-                (StateKey::Daily(k), StateValue::Daily(d)) if k.org == org && k.day <= to_day => Some((k, d)),
-                _ => None,
-            })
+        self.entries.range(lo..).map_while(move |(k, (v, _))| match (k, v) {
+            (StateKey::Daily(k), StateValue::Daily(d)) if k.org == org && k.day <= to_day => Some((k, d)),
+            _ => None,
+        })
     }
 
     /// An enterprise's monthly report.
@@ -573,7 +571,13 @@ pub(crate) fn parsed_policy(text: &str) -> Result<Arc<Policy>, trustmeter_policy
 }
 
 /// A meter's derived windows in a snapshot: duplicate detection and register points.
-type MeterWindows = (Vec<(u64, Hash32)>, Vec<PointRec>);
+type MeterWindows = (DuplicateWindow, PointWindow);
+
+/// A meter's duplicate-detection window in a snapshot: `(seq, reading leaf)`, oldest first.
+type DuplicateWindow = Vec<(u64, Hash32)>;
+
+/// A meter's register points in a snapshot, in time order.
+type PointWindow = Vec<PointRec>;
 
 #[derive(BorshSerialize, BorshDeserialize)]
 struct Snapshot {
@@ -583,5 +587,5 @@ struct Snapshot {
     block_digest: Hash32,
     timestamp_ms: i64,
     entries: Vec<StateEntry>,
-    windows: Vec<(DeviceId, Vec<(u64, Hash32)>, Vec<PointRec>)>,
+    windows: Vec<(DeviceId, DuplicateWindow, PointWindow)>,
 }

@@ -134,7 +134,12 @@ fn hunan_tariff_tiers_split_electricity_by_the_hour() {
     let mut fx = ready_after(local_1830);
     feed(
         &mut fx,
-        &[(1, local_1830, 500), (2, local_1830 + 15 * MIN, 502), (3, local_1830 + 30 * MIN, 505), (4, local_1830 + H, 510)],
+        &[
+            (1, local_1830, 500),
+            (2, local_1830 + 15 * MIN, 502),
+            (3, local_1830 + 30 * MIN, 505),
+            (4, local_1830 + H, 510),
+        ],
     );
     let d = daily(&fx.state, local_1830);
     let tiers: Vec<i64> = d.tiers.iter().map(|q| q.micros()).collect();
@@ -184,7 +189,8 @@ fn an_old_out_of_order_reading_is_refused_but_an_old_backlog_in_order_is_not() {
     let old = fx.state.timestamp_ms + MIN;
     let now = old + late_window + 2 * 24 * H;
     let g = gw_a1();
-    let tx = fx.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, 1, old, 10)), by_gateway(&g, kwh(A_EM1, 2, now - H, 20))]);
+    let tx =
+        fx.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, 1, old, 10)), by_gateway(&g, kwh(A_EM1, 2, now - H, 20))]);
     let e = fx.exec_at(now, vec![tx]);
     assert!(e.receipt(0).readings.iter().all(ReadingOutcome::is_recorded), "{:?}", e.receipt(0).readings);
     // Behind the latest reading and outside the window: refused with a reason.

@@ -37,7 +37,9 @@ pub mod tx;
 pub use block::{Block, BlockHeader};
 pub use codec::{DecodeError, decode, encode};
 pub use energy::{EnergyKind, Quantity, RegisterKind, Unit};
-pub use genesis::{AccountingParams, ChainParams, Genesis, GenesisAccount, GenesisOrganisation, GenesisValidator, HashAlg};
+pub use genesis::{
+    AccountingParams, ChainParams, Genesis, GenesisAccount, GenesisOrganisation, GenesisValidator, HashAlg,
+};
 pub use ids::{ChainId, DeviceId, Hash32, IdError, UnifiedSocialCreditCode};
 pub use keys::{KeyScheme, PublicKey, Signature};
 pub use reading::{Reading, ReadingOrigin, ReadingSigner, SignedReading};
