@@ -282,6 +282,11 @@ pub struct MonthlyReportArgs {
     /// Production output as PRODUCT:UNIT:AMOUNT, e.g. "steel:t:56"; repeat per product.
     #[arg(long, value_name = "PRODUCT:UNIT:AMOUNT")]
     production: Vec<String>,
+    /// A measured heating value as ENERGY:UNIT:KJ, kJ per unit (lab-measured low heating value, or
+    /// for steam the enthalpy rise over feedwater per tonne), e.g. raw_coal:kg:21500; it replaces
+    /// the reference coefficient in the month's standard coal. Repeat per kind.
+    #[arg(long, value_name = "ENERGY:UNIT:KJ")]
+    heating_value: Vec<String>,
 }
 
 /// What a command needs from the chain before it can build its payload.
@@ -567,7 +572,19 @@ fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPa
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            TxPayload::MonthlyReport { month: a.month, consumption, production, heating_values: vec![] }
+            let heating_values = a
+                .heating_value
+                .iter()
+                .map(|h| {
+                    let [energy, unit, kj] = triple(h, "--heating-value", "ENERGY:UNIT:KJ")?;
+                    Ok(trustmeter_types::tx::MeasuredHeatingValue {
+                        energy: parse_energy(energy)?,
+                        unit: parse_unit(unit)?,
+                        kj_per_unit: parse_amount(kj).with_context(|| format!("--heating-value {h:?}"))?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            TxPayload::MonthlyReport { month: a.month, consumption, production, heating_values }
         }
     })
 }

@@ -1979,11 +1979,51 @@ pub fn enterprise_energy(
 ) -> Result<EnterpriseEnergyView, ApiError> {
     let o = member(state, org)?;
     let range = month_days(month)?;
-    let t = OrgTotals::of(state, org, range, 0);
-    let (eq, ev) = t.comprehensive();
+    let mut t = OrgTotals::of(state, org, range, 0);
     let report = state.monthly_report(org, month);
-    let mut notes: Vec<String> =
-        t.missing().into_iter().map(|m| format!("not in the comprehensive figure: {m}")).collect();
+    let mut notes: Vec<String> = vec![];
+    // Measured heating values of the month (实测低位发热量, steam enthalpy) replace the reference
+    // coefficients for the month's total of that kind: one conversion of the total, same rounding.
+    if let (Some(r), Some(refs)) = (report, trustmeter_energy::reference::builtin(&state.params.accounting.reference)) {
+        for h in &r.heating_values {
+            let Some((b, _, _)) = t.kinds.get_mut(&(h.energy, h.unit)) else {
+                notes.push(format!(
+                    "measured heating value of {} per {} not applied: no daily figure in that unit this month",
+                    energy_name(h.energy),
+                    h.unit.symbol()
+                ));
+                continue;
+            };
+            let measured = coal::MeasuredHeatingValue {
+                kj_per_unit: trustmeter_energy::reference::Decimal { mantissa: i128::from(h.kj_per_unit.0), scale: 6 },
+            };
+            let amount = b.consumption.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+            let year = (month / 100) as i32;
+            let eq = coal::to_kgce(refs, h.energy, h.unit, amount, ElectricityBasis::Equivalent, year, Some(&measured));
+            let ev = coal::to_kgce(refs, h.energy, h.unit, amount, ElectricityBasis::EqualValue, year, Some(&measured));
+            match (eq, ev) {
+                (Ok(a), Ok(v)) => {
+                    b.kgce_eq = i128::from(a.kgce_micros);
+                    b.kgce_ev = i128::from(v.kgce_micros);
+                    b.kgce_missing = false;
+                    notes.push(format!(
+                        "{}: measured heating value {} kJ/{} from the monthly report applied ({}, {} kgce per {})",
+                        energy_name(h.energy),
+                        h.kj_per_unit,
+                        h.unit.symbol(),
+                        a.method,
+                        a.coefficient,
+                        h.unit.symbol()
+                    ));
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    notes.push(format!("measured heating value of {} not applied: {e}", energy_name(h.energy)))
+                }
+            }
+        }
+    }
+    let (eq, ev) = t.comprehensive();
+    notes.extend(t.missing().into_iter().map(|m| format!("not in the comprehensive figure: {m}")));
     let mut kinds: Vec<MonthKind> = t
         .kind_totals()
         .into_iter()

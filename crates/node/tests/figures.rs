@@ -252,7 +252,13 @@ fn figures_api_end_to_end() -> Result<()> {
                 unit: "t".into(),
                 quantity: Quantity::from_micros(10 * KWH),
             }],
-            heating_values: vec![],
+            // Lab-measured content of the fresh water (the 2008 edition's 7.54 MJ/t): it replaces
+            // the 2020 reference coefficient (0.0857 kgce/t) in the month's standard coal.
+            heating_values: vec![trustmeter_types::tx::MeasuredHeatingValue {
+                energy: EnergyKind::Water,
+                unit: Unit::Tonne,
+                kj_per_unit: Quantity::from_micros(7_540 * 1_000_000),
+            }],
         }));
         let height = run(&api, txs).await.context("readings and monthly report")?;
         api.wait_indexed(0, height).await?;
@@ -415,10 +421,24 @@ fn figures_api_end_to_end() -> Result<()> {
 
         // Comprehensive consumption, unit-product consumption and the 5 % rule.
         let m = api.get_ok(0, &format!("/v1/enterprises/{org0}/energy?month={month_code}")).await?;
-        let comprehensive = elec_month * 122_900 + water_month * 85_700; // micro-kgce
+        // Water by its measured heating value: t × 7 540 kJ/t ÷ 29 307.6 kJ/kgce, in micro-kgce,
+        // rounded half to even (computed here independently of the energy crate).
+        let half_even = |num: i128, den: i128| {
+            let (q, r) = (num / den, num % den);
+            if 2 * r > den || (2 * r == den && q % 2 == 1) { q + 1 } else { q }
+        };
+        let water_kgce = half_even(i128::from(water_month) * 7_540 * 1_000_000 * 10, 293_076) as i64;
+        let comprehensive = elec_month * 122_900 + water_kgce; // micro-kgce
         ensure!(m["comprehensive_kgce_equivalent"] == Quantity::from_micros(comprehensive).to_string(), "{m}");
         ensure!(
-            m["unit_product"][0]["kgce_per_unit_equivalent"] == Quantity::from_micros(comprehensive / 10).to_string(),
+            m["notes"].as_array().is_some_and(|n| n
+                .iter()
+                .any(|x| x.as_str().is_some_and(|x| x.contains("water: measured heating value")))),
+            "the note says the measured value was applied: {m}"
+        );
+        ensure!(
+            m["unit_product"][0]["kgce_per_unit_equivalent"]
+                == Quantity::from_micros(half_even(i128::from(comprehensive), 10) as i64).to_string(),
             "10 t of product: {m}"
         );
         let kinds = m["kinds"].as_array().context("kinds")?;
