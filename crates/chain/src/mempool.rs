@@ -202,14 +202,26 @@ impl Mempool {
         }
     }
 
-    /// Drops waiting transactions whose nonce the finalized state has passed.
+    /// Drops waiting transactions whose nonce the finalized state has passed, and remembers why,
+    /// so their receipt says `stale_nonce` (sign again with a fresh nonce) instead of "unknown".
     pub fn prune_stale(&mut self, state: &State) {
-        let stale: Vec<Hash32> = self
+        let stale: Vec<(Hash32, u64, u64)> = self
             .pending
             .iter()
             .filter(|(_, (_, p))| p.tx.body.nonce <= state.nonce(&p.tx.body.sender))
-            .map(|(h, _)| *h)
+            .map(|(h, (_, p))| (*h, p.tx.body.nonce, state.nonce(&p.tx.body.sender)))
             .collect();
-        self.remove(stale);
+        for (h, nonce, last) in &stale {
+            self.remember_rejection(
+                *h,
+                Rejection::new(
+                    RejectCode::StaleNonce,
+                    format!(
+                        "the sender's nonce reached {last} in a finalized block before this transaction (nonce {nonce}) was included; sign it again with a fresh nonce"
+                    ),
+                ),
+            );
+        }
+        self.remove(stale.into_iter().map(|(h, _, _)| h));
     }
 }
