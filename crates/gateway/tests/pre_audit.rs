@@ -122,7 +122,8 @@ fn a_reading_the_destination_policy_rejects_is_settled_locally_and_never_sent() 
         // The gateway knows both policies before anything is produced.
         let s = eventually("both policies fetched", || async {
             let s = status(&api).await;
-            s.destinations.iter().all(|d| d.audit_policy.is_some()).then_some(s)
+            // Both destinations listed (an empty list would pass `all`), each with its policy.
+            (s.destinations.len() == 2 && s.destinations.iter().all(|d| d.audit_policy.is_some())).then_some(s)
         })
         .await;
         let policy_of = |name: &str| s.destinations.iter().find(|d| d.name == name).unwrap().audit_policy.clone();
