@@ -365,6 +365,11 @@ fn put_daily(state: &mut State, key: DailyKey, d: DailyTotal) {
 
 /// Adds (`sign` = 1) or takes back (`sign` = -1) an interval's allocation to the daily figures.
 fn apply_interval(state: &mut State, meter: &Meter, iv: &Interval, sign: i64) {
+    // A tariff register (费率寄存器) counts part of its total register's energy: adding it too
+    // would count that electricity twice. It is kept for reconciliation, not summed.
+    if meter.tariff.is_some() {
+        return;
+    }
     let params = state.params.accounting.clone();
     let refs = reference_set(&params);
     let region = state.organisation(&meter.owner).map(|o| o.region).unwrap_or(0);
