@@ -3,12 +3,14 @@
 //! A validator on the tokio runtime: [`config`] (TOML config, genesis and key files),
 //! [`run`] (authenticated p2p among the genesis validators, Commonware storage in the data
 //! directory, the index, the API), [`api`] (HTTP/JSON with an OpenAPI document) and [`alarms`]
-//! (the alarm engine: derived from the finalized state, never consensus; served as JSON and SSE).
+//! (the alarm engine: derived from the finalized state, never consensus; served as JSON and SSE),
+//! and [`ports`] (loopback ports for local clusters that outgoing connections cannot steal).
 
 pub mod alarms;
 pub mod api;
 pub mod config;
 pub mod figures;
+pub mod ports;
 pub mod run;
 
 pub use run::{NodeSpec, RunningNode, start_node};

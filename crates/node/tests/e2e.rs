@@ -261,7 +261,7 @@ async fn check_proof(api: &Api, node: usize, world: &World, meter: &DeviceId, se
         "calibration {} != {cert}",
         verified.calibration_certificate_no
     );
-    let block = api.get_ok(node, &format!("/v1/blocks/{}", want.height)).await?;
+    let block = api.block(node, want.height).await?;
     ensure!(
         block["digest"] == verified.block_digest.to_hex(),
         "proof names block {} but the API says {}",
@@ -465,7 +465,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
     let position = u64_of(&receipt["index"]) as usize;
     let mut digest = None;
     for n in 0..VALIDATORS {
-        let b = api.get_ok(n, &format!("/v1/blocks/{batch_height}")).await?;
+        let b = api.block(n, batch_height).await?;
         ensure!(
             b["finalized"] == true
                 && b["header"]["height"] == batch_height
@@ -481,7 +481,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ensure!(u64_of(&b["header"]["readings_accepted"]) >= specs.len() as u64, "{b}");
         let d = b["digest"].as_str().context("digest")?.to_string();
         ensure!(digest.get_or_insert(d.clone()) == &d, "validators disagree on block {batch_height}");
-        let parent = api.get_ok(n, &format!("/v1/blocks/{}", batch_height - 1)).await?;
+        let parent = api.block(n, batch_height - 1).await?;
         ensure!(b["header"]["parent"] == parent["digest"], "block {batch_height} does not link to its parent");
     }
     let (s, e) = api.get(0, "/v1/blocks/999999999").await?;
@@ -490,7 +490,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
     let st = api.status(2).await?;
     let tip = u64_of(&st["finalized_height"]);
     api.wait_indexed(2, tip).await?;
-    let b = api.get_ok(2, &format!("/v1/blocks/{tip}")).await?;
+    let b = api.block(2, tip).await?;
     ensure!(
         b["digest"] == st["finalized_digest"]
             && b["header"]["state_root"] == st["state_root"]
@@ -644,7 +644,7 @@ async fn rejections(api: &Api, world: &mut World) -> Result<()> {
             }
         }
     }
-    let b = api.get_ok(0, &format!("/v1/blocks/{height}")).await?;
+    let b = api.block(0, height).await?;
     ensure!(b["txs"].as_array().is_some_and(|t| t.contains(&Value::from(tx_hash(api.alg, &batch).to_hex()))), "{b}");
     // The valid ones are queryable everywhere; the refused ones are not recorded.
     for n in 0..VALIDATORS {
@@ -682,7 +682,7 @@ async fn checkpoint(api: &Api, world: &World) -> Result<Checkpoint> {
     let mut state_root = None;
     for n in 0..VALIDATORS {
         api.wait_indexed(n, height).await?;
-        let b = api.get_ok(n, &format!("/v1/blocks/{height}")).await?;
+        let b = api.block(n, height).await?;
         ensure!(digest.get_or_insert(b["digest"].clone()) == &b["digest"], "validators disagree on block {height}");
         ensure!(state_root.get_or_insert(b["header"]["state_root"].clone()) == &b["header"]["state_root"]);
     }
@@ -703,7 +703,7 @@ async fn check_restarted(api: &Api, world: &World, before: &Checkpoint) -> Resul
         })
         .await?;
         api.wait_indexed(n, h).await?;
-        let b = api.get_ok(n, &format!("/v1/blocks/{}", before.height)).await?;
+        let b = api.block(n, before.height).await?;
         ensure!(
             b["digest"] == before.digest && b["header"]["state_root"] == before.state_root,
             "validator {n}: block {} changed across the restart: {b} vs {before:?}",
@@ -784,10 +784,7 @@ fn restart_keeps_the_chain_and_rebuilds_a_lost_index() {
                 ensure!(tip >= second.heights[0], "validator 0 is behind its height before the restart");
                 api.wait_indexed(0, tip).await?;
                 for h in 1..=second.height {
-                    let (a, b) = (
-                        api.get_ok(0, &format!("/v1/blocks/{h}")).await?,
-                        api.get_ok(1, &format!("/v1/blocks/{h}")).await?,
-                    );
+                    let (a, b) = (api.block(0, h).await?, api.block(1, h).await?);
                     ensure!(a == b, "rebuilt block {h} differs: {a} vs {b}");
                 }
                 let ids = world.meter_ids();

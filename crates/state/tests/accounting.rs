@@ -150,6 +150,45 @@ fn hunan_tariff_tiers_split_electricity_by_the_hour() {
 }
 
 #[test]
+fn a_tariff_register_is_kept_but_not_added_to_the_total() {
+    // A-EM1 is the total register (正向有功总); A-EM1-T4 is its valley tariff register (谷).
+    // Between 01:00 and 02:00 local (valley in Hunan) the total advances 10 kWh and the tariff
+    // register 10 kWh too: the day consumed 10 kWh, not 20.
+    const T4: &str = "A-EM1-T4";
+    let local_0100 = MIDNIGHT + H;
+    let mut fx = ready_after(local_0100);
+    let mut spec = kwh_meter(T4, A_GW1);
+    spec.tariff = Some(trustmeter_types::TariffRegister { total: dev(A_EM1), tariff: 4 });
+    let register = fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: spec });
+    let calibrate = fx.tx(
+        &metrology(),
+        TxPayload::RecordCalibration { meter: dev(T4), calibration: calibration("JD-T4", CAL_FROM, CAL_UNTIL) },
+    );
+    let activate = fx.tx(&regulator(), TxPayload::ActivateDevice { device: dev(T4) });
+    for tx in [register, calibrate, activate] {
+        let b = fx.exec(vec![tx]);
+        assert_tx_accepted(&b.output.receipts[0]);
+    }
+    let g = gw_a1();
+    for (seq, ts, value) in [(1, local_0100, 100), (2, local_0100 + H, 110)] {
+        let block_ts = (ts + MIN).max(fx.next_ts());
+        let tx = fx.submit(
+            &g,
+            A_GW1,
+            vec![by_gateway(&g, kwh(A_EM1, seq, ts, value)), by_gateway(&g, kwh(T4, seq, ts, value - 60))],
+        );
+        let e = fx.exec_at(block_ts, vec![tx]);
+        assert!(e.reading(0, 0).is_recorded() && e.reading(0, 1).is_recorded(), "{:?}", e.reading(0, 1));
+    }
+    let d = daily(&fx.state, local_0100);
+    assert_eq!(d.consumption.micros(), kwh_micros(10_000), "the tariff register must not be counted again");
+    // An hour of the total register is 4 nominal 15-minute points; the tariff register adds none.
+    assert_eq!(d.points, 4, "points of the total register only");
+    // Both registers' readings are on chain: the tariff register is recorded for reconciliation.
+    assert_eq!(fx.state.progress(&dev(T4)).expect("recorded").last_seq, 2);
+}
+
+#[test]
 fn rollover_replacement_and_negative_deltas() {
     let mut fx = ready_after(MIDNIGHT - 4 * H);
     let max_kwh = KWH_MAX / Quantity::SCALE; // 1 000 000 kWh

@@ -137,17 +137,18 @@ impl Drop for Processes {
     }
 }
 
-/// A free loopback port (bind port 0, note it, release it).
+/// A free loopback port below the ephemeral range (see [`trustmeter_node::ports`]).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("local address").port()
+    trustmeter_node::ports::loopback_addrs(1)[0].port()
 }
 
 /// The first of `n` consecutive loopback ports that are all free right now, from a random base
-/// in 20000–60000.
+/// below the kernel's ephemeral range (see [`trustmeter_node::ports`]), where outgoing
+/// connections cannot take them in the meantime.
 pub fn free_port_block(n: u16) -> u16 {
     let mut rng = rand::rng();
     for _ in 0..200 {
-        let base: u16 = rng.random_range(20_000..60_000 - n);
+        let base: u16 = rng.random_range(trustmeter_node::ports::FIRST_PORT..trustmeter_node::ports::END_PORT - n);
         let held: Vec<TcpListener> =
             (base..base + n).filter_map(|p| TcpListener::bind(("127.0.0.1", p)).ok()).collect();
         if held.len() == usize::from(n) {

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use commonware_runtime::Supervisor as _;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use trustmeter_api_client::{NodeClient, TxStatus};
 use trustmeter_chain::devnet::{Devnet, Member};
@@ -32,10 +32,9 @@ pub fn init_logs() {
         .try_init();
 }
 
-/// Free loopback addresses.
+/// Free loopback addresses below the ephemeral range (see [`trustmeter_node::ports`]).
 pub fn free_addrs(n: usize) -> Vec<SocketAddr> {
-    let ls: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
-    ls.iter().map(|l| l.local_addr().expect("addr")).collect()
+    trustmeter_node::ports::loopback_addrs(n)
 }
 
 /// One chain: its devnet (keys of the regulator, metrology authority, enterprise) and API URLs.

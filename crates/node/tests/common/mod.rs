@@ -7,7 +7,7 @@
 use anyhow::{Context as _, Result, bail, ensure};
 use commonware_runtime::Supervisor as _;
 use serde_json::Value;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use trustmeter_chain::devnet::{Devnet, DevnetCrypto};
@@ -34,11 +34,9 @@ pub fn init_logs() {
         .try_init();
 }
 
-/// Free loopback addresses: bind port 0, note the port, drop the listener.
+/// Free loopback addresses below the ephemeral range (see [`trustmeter_node::ports`]).
 pub fn free_addrs(n: usize) -> Vec<SocketAddr> {
-    let listeners: Vec<TcpListener> =
-        (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port")).collect();
-    listeners.iter().map(|l| l.local_addr().expect("local address")).collect()
+    trustmeter_node::ports::loopback_addrs(n)
 }
 
 /// The unsigned integer in `v`; panics with the value otherwise.
@@ -280,6 +278,13 @@ impl Api {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Block `height` as validator `node` serves it, once its index has reached that height (a
+    /// receipt on one validator does not mean another has indexed the block yet).
+    pub async fn block(&self, node: usize, height: u64) -> Result<Value> {
+        self.wait_indexed(node, height).await?;
+        self.get_ok(node, &format!("/v1/blocks/{height}")).await
     }
 
     /// Waits until validator `node`'s index reached `height`.
