@@ -389,21 +389,25 @@ impl State {
     }
     /// All gateways, in id order.
     pub fn gateways(&self) -> impl Iterator<Item = &Gateway> {
-        self.entries.iter().filter_map(|(_, (v, _))| match v {
+        // Keys sort by variant first: gateways are one contiguous run, and the iteration stops
+        // where it ends instead of walking the (much larger) progress and daily entries after it.
+        self.entries.iter().skip_while(|(k, _)| !matches!(k, StateKey::Gateway(_))).map_while(|(_, (v, _))| match v {
             StateValue::Gateway(g) => Some(g),
             _ => None,
         })
     }
     /// All meters, in id order.
     pub fn meters(&self) -> impl Iterator<Item = &Meter> {
-        self.entries.iter().filter_map(|(_, (v, _))| match v {
+        // One contiguous run of keys (see `gateways`).
+        self.entries.iter().skip_while(|(k, _)| !matches!(k, StateKey::Meter(_))).map_while(|(_, (v, _))| match v {
             StateValue::Meter(m) => Some(m),
             _ => None,
         })
     }
     /// All organisations, in id order.
     pub fn organisations(&self) -> impl Iterator<Item = &Organisation> {
-        self.entries.iter().filter_map(|(_, (v, _))| match v {
+        // The first run of keys (see `gateways`).
+        self.entries.iter().map_while(|(_, (v, _))| match v {
             StateValue::Organisation(o) => Some(o),
             _ => None,
         })

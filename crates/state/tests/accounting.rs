@@ -182,10 +182,15 @@ fn a_tariff_register_is_kept_but_not_added_to_the_total() {
     }
     let d = daily(&fx.state, local_0100);
     assert_eq!(d.consumption.micros(), kwh_micros(10_000), "the tariff register must not be counted again");
-    // An hour of the total register is 4 nominal 15-minute points; the tariff register adds none.
-    assert_eq!(d.points, 4, "points of the total register only");
+    // Points count readings (for completeness), of both registers: 2 + 2.
+    assert_eq!(d.points, 4, "readings of the day");
     // Both registers' readings are on chain: the tariff register is recorded for reconciliation.
     assert_eq!(fx.state.progress(&dev(T4)).expect("recorded").last_seq, 2);
+    // With progress and daily entries after them in key order, the registries are still whole.
+    let meters: Vec<String> = fx.state.meters().map(|m| m.id.to_string()).collect();
+    assert_eq!(meters, ["A-EM1", "A-EM1-T4", "A-EM2", "A-PW3", "A-WM4", "B-EM1"]);
+    assert_eq!(fx.state.gateways().count(), 3);
+    assert_eq!(fx.state.organisations().count(), 4, "regulator, metrology authority, A and B");
 }
 
 #[test]
