@@ -60,12 +60,19 @@ pub fn run(args: AlarmsArgs) -> Result<()> {
     })
 }
 
-/// Streams the feed, reconnecting after a break (each connection starts with the active set).
+/// Streams the feed, reconnecting after a break with the id of the last event seen, so the node
+/// sends exactly the events missed meanwhile (or the active set again, if it no longer holds
+/// them, e.g. after a restart).
 async fn follow(base: &str, query: &str, json: bool) -> Result<()> {
     let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
     let url = format!("{base}/v1/alarms/stream{query}");
+    let mut last_id: Option<String> = None;
     loop {
-        let resp = match http.get(&url).header("accept", "text/event-stream").send().await {
+        let mut req = http.get(&url).header("accept", "text/event-stream");
+        if let Some(id) = &last_id {
+            req = req.header("last-event-id", id.as_str());
+        }
+        let resp = match req.send().await {
             Ok(r) if r.status().is_success() => r,
             Ok(r) => {
                 let status = r.status();
@@ -83,14 +90,15 @@ async fn follow(base: &str, query: &str, json: bool) -> Result<()> {
                 continue;
             }
         };
-        let why = read_feed(resp, json).await;
+        let why = read_feed(resp, json, &mut last_id).await;
         eprintln!("the alarm stream stopped ({why}); reconnecting in {} s", RECONNECT_DELAY.as_secs());
         tokio::time::sleep(RECONNECT_DELAY).await;
     }
 }
 
-/// Prints events until the stream ends; returns why it ended.
-async fn read_feed(mut resp: reqwest::Response, json: bool) -> String {
+/// Prints events until the stream ends, noting the id of the last one in `last_id`; returns why
+/// it ended.
+async fn read_feed(mut resp: reqwest::Response, json: bool, last_id: &mut Option<String>) -> String {
     let mut buf: Vec<u8> = Vec::new();
     loop {
         let chunk = match resp.chunk().await {
@@ -101,7 +109,10 @@ async fn read_feed(mut resp: reqwest::Response, json: bool) -> String {
         buf.extend_from_slice(&chunk);
         while let Some(end) = find_blank_line(&buf) {
             let block: Vec<u8> = buf.drain(..end).collect();
-            if let Some((event, data)) = parse_event(&String::from_utf8_lossy(&block)) {
+            if let Some((event, id, data)) = parse_event(&String::from_utf8_lossy(&block)) {
+                if id.is_some() {
+                    *last_id = id;
+                }
                 show(&event, &data, json);
             }
         }
@@ -121,17 +132,19 @@ fn find_blank_line(buf: &[u8]) -> Option<usize> {
     }
 }
 
-/// `(event type, data)` of one SSE event block; `None` for comments (keep-alives).
-fn parse_event(block: &str) -> Option<(String, String)> {
-    let (mut event, mut data) = (String::from("message"), Vec::new());
+/// `(event type, id, data)` of one SSE event block; `None` for comments (keep-alives).
+fn parse_event(block: &str) -> Option<(String, Option<String>, String)> {
+    let (mut event, mut id, mut data) = (String::from("message"), None, Vec::new());
     for line in block.lines() {
         if let Some(v) = line.strip_prefix("event:") {
             event = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("id:") {
+            id = Some(v.trim().to_string());
         } else if let Some(v) = line.strip_prefix("data:") {
             data.push(v.strip_prefix(' ').unwrap_or(v).to_string());
         }
     }
-    (!data.is_empty()).then(|| (event, data.join("\n")))
+    (!data.is_empty()).then(|| (event, id, data.join("\n")))
 }
 
 fn show(event: &str, data: &str, json: bool) {
@@ -151,6 +164,10 @@ fn show(event: &str, data: &str, json: bool) {
             Ok(e) => println!("{}", event_line(&e)),
             Err(err) => eprintln!("unreadable {event} event ({err}): {data}"),
         },
+        "resumed" => {
+            let v: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+            println!("-- reconnected; {} events missed meanwhile follow --", v["missed"]);
+        }
         "lagged" => {
             let v: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
             println!(
@@ -232,13 +249,16 @@ mod tests {
                 .to_vec();
         let end = find_blank_line(&buf).unwrap();
         let first: Vec<u8> = buf.drain(..end).collect();
-        assert_eq!(parse_event(&String::from_utf8_lossy(&first)), Some(("raised".into(), "{\"a\":1}".into())));
+        assert_eq!(
+            parse_event(&String::from_utf8_lossy(&first)),
+            Some(("raised".into(), Some("3".into()), "{\"a\":1}".into()))
+        );
         let end = find_blank_line(&buf).unwrap();
         let ka: Vec<u8> = buf.drain(..end).collect();
         assert_eq!(parse_event(&String::from_utf8_lossy(&ka)), None);
         let end = find_blank_line(&buf).unwrap();
         let third: Vec<u8> = buf.drain(..end).collect();
-        assert_eq!(parse_event(&String::from_utf8_lossy(&third)), Some(("cleared".into(), "x".into())));
+        assert_eq!(parse_event(&String::from_utf8_lossy(&third)), Some(("cleared".into(), None, "x".into())));
         assert_eq!(find_blank_line(&buf), None);
     }
 }

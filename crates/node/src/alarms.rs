@@ -6,8 +6,11 @@
 //! [`DEFAULT_INTERVAL_MS`]) and only when the finalized height moved (chain time only advances with
 //! blocks). A pass compares the alarms it finds with the active set and publishes one `raised`
 //! event per new alarm and one `cleared` event per alarm whose condition ended, each with a
-//! process-wide increasing id, on a bounded broadcast channel ([`EVENT_CHANNEL_CAPACITY`]) that
-//! `GET /v1/alarms/stream` serves as server-sent events. An alarm that stays active keeps its key
+//! increasing id, on a bounded broadcast channel ([`EVENT_CHANNEL_CAPACITY`]) that
+//! `GET /v1/alarms/stream` serves as server-sent events. The last [`RESUME_EVENTS`] events are
+//! kept, so a client that reconnects with `Last-Event-ID` gets exactly the events it missed;
+//! ids start at the process's start time in microseconds, so they keep increasing across restarts
+//! and an id from before a restart (or too old) gets a fresh snapshot instead. An alarm that stays active keeps its key
 //! and `raised_at_ms`; its message and figures follow the latest pass (a silence grows longer)
 //! without an event.
 //!
@@ -21,6 +24,7 @@
 //! | `missing_data` | warning | meter | an active meter that has reported before has no reading for more than [`MISSING_DATA_INTERVALS`] × the chain's `nominal_interval_ms` behind the chain's time |
 //! | `over_use` | warning | org or meter | consumption in the current or the previous hour/day exceeds a configured [`Threshold`] |
 //! | `anomaly` | warning | meter | the last completed hour lies outside the meter's baseline for that hour of the week (see below) |
+//! | `audit_flags` | warning | org | today's readings of one energy kind carry audit-policy findings more often than [`AuditFlagsConfig::max_share_pct`] (from the chain's daily figures) |
 //!
 //! "Now" is always the latest finalized block's timestamp, never the node's clock, so every node
 //! that reached the same height finds the same alarms.
@@ -67,7 +71,7 @@ use axum::extract::{Query, State as AxState};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -95,6 +99,9 @@ pub const MAX_ACTIVE_ALARMS: usize = 10_000;
 /// Events the broadcast channel holds for its slowest subscriber; a client further behind gets a
 /// `lagged` event and misses those events (it should fetch `GET /v1/alarms` again).
 pub const EVENT_CHANNEL_CAPACITY: usize = 1_024;
+/// Events kept for clients that reconnect with `Last-Event-ID` (or fall behind the broadcast
+/// channel); a client that missed more gets the active set (a `snapshot`) or a `lagged` event.
+pub const RESUME_EVENTS: usize = 4 * EVENT_CHANNEL_CAPACITY;
 /// Most concurrent `GET /v1/alarms/stream` clients per node; more get HTTP 503.
 pub const MAX_STREAM_CLIENTS: usize = 256;
 /// Interval of SSE keep-alive comments.
@@ -140,6 +147,9 @@ pub struct AlarmConfig {
     /// The anomaly rule (`[alarms.anomaly]`).
     #[serde(default)]
     pub anomaly: AnomalyConfig,
+    /// The audit-findings rule (`[alarms.audit_flags]`).
+    #[serde(default)]
+    pub audit_flags: AuditFlagsConfig,
 }
 
 fn default_interval_ms() -> u64 {
@@ -148,7 +158,12 @@ fn default_interval_ms() -> u64 {
 
 impl Default for AlarmConfig {
     fn default() -> Self {
-        Self { interval_ms: DEFAULT_INTERVAL_MS, thresholds: Vec::new(), anomaly: AnomalyConfig::default() }
+        Self {
+            interval_ms: DEFAULT_INTERVAL_MS,
+            thresholds: Vec::new(),
+            anomaly: AnomalyConfig::default(),
+            audit_flags: AuditFlagsConfig::default(),
+        }
     }
 }
 
@@ -268,6 +283,37 @@ impl Default for AnomalyConfig {
     }
 }
 
+/// `[alarms.audit_flags]`: an enterprise whose readings today often carry findings of the audit
+/// policy (数据审核异常), from the chain's daily figures (`DailyTotal::flagged` of
+/// `DailyTotal::points`), per energy kind and unit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFlagsConfig {
+    /// Whether the rule runs.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The alarm is raised when more than this percentage of the day's readings are flagged.
+    #[serde(default = "default_max_share_pct")]
+    pub max_share_pct: f64,
+    /// Fewest readings in the day before the share is judged (a handful of readings early in the
+    /// day is not a trend).
+    #[serde(default = "default_min_readings")]
+    pub min_readings: u32,
+}
+
+fn default_max_share_pct() -> f64 {
+    5.0
+}
+fn default_min_readings() -> u32 {
+    20
+}
+
+impl Default for AuditFlagsConfig {
+    fn default() -> Self {
+        Self { enabled: true, max_share_pct: default_max_share_pct(), min_readings: default_min_readings() }
+    }
+}
+
 impl AlarmConfig {
     /// Checks the section; the error says which entry is wrong and how to fix it.
     pub fn validate(&self) -> Result<(), String> {
@@ -330,6 +376,13 @@ impl AlarmConfig {
                 return Err(format!("[alarms.anomaly] {name} = {v} must be a number ≥ 0"));
             }
         }
+        let f = &self.audit_flags;
+        if !(f.max_share_pct.is_finite() && (0.0..100.0).contains(&f.max_share_pct)) {
+            return Err(format!(
+                "[alarms.audit_flags] max_share_pct = {} must be a percentage ≥ 0 and < 100",
+                f.max_share_pct
+            ));
+        }
         Ok(())
     }
 }
@@ -354,6 +407,8 @@ pub enum AlarmKind {
     OverUse,
     /// The last completed hour is outside the meter's baseline for that hour of the week.
     Anomaly,
+    /// Too many of an enterprise's readings today carry audit-policy findings.
+    AuditFlags,
 }
 
 impl AlarmKind {
@@ -366,6 +421,7 @@ impl AlarmKind {
             AlarmKind::MissingData => "missing_data",
             AlarmKind::OverUse => "over_use",
             AlarmKind::Anomaly => "anomaly",
+            AlarmKind::AuditFlags => "audit_flags",
         }
     }
 }
@@ -446,7 +502,7 @@ pub enum EventKind {
 /// One event of the alarm feed (`GET /v1/alarms/stream`, SSE `data:` as JSON).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AlarmEvent {
-    /// Increasing per node process (also the SSE `id:`).
+    /// Increasing, also across restarts of the node (also the SSE `id:`).
     pub id: u64,
     /// `raised` or `cleared` (also the SSE `event:`).
     pub event: EventKind,
@@ -613,6 +669,57 @@ pub fn missing_data_alarms(state: &State) -> Vec<AlarmView> {
             })
         })
         .collect()
+}
+
+/// The `audit_flags` alarms: per enterprise, energy kind and unit, today's (Asia/Shanghai, by
+/// the chain's time) share of readings with audit-policy findings, from the consensus daily
+/// figures. Costs one walk over the organisations and a range read of each one's day.
+pub fn audit_flag_alarms(state: &State, cfg: &AuditFlagsConfig) -> Vec<AlarmView> {
+    if !cfg.enabled {
+        return Vec::new();
+    }
+    let today = calendar::day_number(state.timestamp_ms);
+    let mut out = Vec::new();
+    for org in state.organisations() {
+        for (key, d) in state.daily_range(&org.id, today, today) {
+            if d.points < cfg.min_readings.max(1) {
+                continue;
+            }
+            let share = f64::from(d.flagged) * 100.0 / f64::from(d.points);
+            if share <= cfg.max_share_pct {
+                continue;
+            }
+            let energy = energy_name(key.energy);
+            let unit = key.unit.symbol();
+            out.push(AlarmView {
+                message: format!(
+                    "{} of {} {energy} readings ({unit}) of {} ({}) today carry audit-policy findings ({share:.1} %, more than {} %); see the flags in the readings' receipts and /v1/quality, and check the meters and the gateway's clock",
+                    d.flagged,
+                    d.points,
+                    org.name,
+                    org.id,
+                    cfg.max_share_pct
+                ),
+                detail: Some(serde_json::json!({
+                    "day": calendar::day_label(today),
+                    "energy": energy,
+                    "unit": unit,
+                    "flagged": d.flagged,
+                    "readings": d.points,
+                    "share_pct": share,
+                    "max_share_pct": cfg.max_share_pct,
+                })),
+                ..base(
+                    AlarmKind::AuditFlags,
+                    Severity::Warning,
+                    format!("audit_flags/{}/{energy}/{unit}/{}", org.id, calendar::day_label(today)),
+                    &org.id,
+                    state,
+                )
+            });
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1061,6 +1168,7 @@ impl Engine {
         let mut budget = Budget { left: MAX_SERIES_READS_PER_PASS };
         let mut out = calibration_alarms(state, None);
         out.extend(missing_data_alarms(state));
+        out.extend(audit_flag_alarms(state, &cfg.audit_flags));
 
         // Over-use, round robin over the thresholds.
         let n = cfg.thresholds.len();
@@ -1125,7 +1233,43 @@ struct Snapshot {
     calibration_warning_ms: i64,
     dropped: u64,
     alarms: BTreeMap<String, AlarmView>,
+    /// The id the first event of this process gets.
+    first_id: u64,
     next_id: u64,
+    /// The last [`RESUME_EVENTS`] events, oldest first.
+    recent: VecDeque<AlarmEvent>,
+}
+
+impl Snapshot {
+    /// The events after `last` (of `org` only, if given), if this node still holds all of them:
+    /// `last` must be an id of this process (or the one before its first) not older than the
+    /// oldest event kept.
+    fn events_after(&self, last: u64, org: Option<&UnifiedSocialCreditCode>) -> Option<Vec<AlarmEvent>> {
+        let oldest = self.recent.front().map_or(self.next_id, |e| e.id);
+        let held = last < self.next_id && last.checked_add(1).is_some_and(|n| n >= oldest.max(self.first_id));
+        held.then(|| {
+            self.recent
+                .iter()
+                .filter(|e| e.id > last && org.is_none_or(|o| e.alarm.owner == o.as_str()))
+                .cloned()
+                .collect()
+        })
+    }
+}
+
+/// Where a stream begins.
+#[derive(Clone, Debug)]
+pub enum StreamStart {
+    /// The active set, and the id of the last event it includes (a new client, or one whose last
+    /// event this node does not hold).
+    Snapshot(AlarmsView, u64),
+    /// The events after the client's last one (`after`), possibly none.
+    Resume {
+        /// The client's `Last-Event-ID`.
+        after: u64,
+        /// What it missed, oldest first.
+        events: Vec<AlarmEvent>,
+    },
 }
 
 struct HubInner {
@@ -1174,13 +1318,26 @@ impl AlarmHub {
                     calibration_warning_ms: 0,
                     dropped: 0,
                     alarms: BTreeMap::new(),
-                    next_id: 1,
+                    first_id: Self::first_event_id(),
+                    next_id: Self::first_event_id(),
+                    recent: VecDeque::new(),
                 }),
                 events,
                 evaluated,
                 streams: AtomicUsize::new(0),
             }),
         }
+    }
+
+    /// Event ids of a process start at its start time in microseconds since the Unix epoch: they
+    /// keep increasing across restarts (as long as a process raises fewer events than a
+    /// microsecond each), so a `Last-Event-ID` from an earlier process is never mistaken for one
+    /// of this process.
+    fn first_event_id() -> u64 {
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2));
+        micros.max(1)
     }
 
     /// The configuration.
@@ -1249,6 +1406,10 @@ impl AlarmHub {
         for e in &events {
             // No receiver is not an error: nobody is listening.
             let _ = self.inner.events.send(e.clone());
+            if snap.recent.len() == RESUME_EVENTS {
+                snap.recent.pop_front();
+            }
+            snap.recent.push_back(e.clone());
         }
         let active = snap.alarms.len();
         drop(snap);
@@ -1278,9 +1439,31 @@ impl AlarmHub {
     /// Subscribes to events, with the active set at that instant (no event is missed or seen
     /// twice between the two).
     pub fn subscribe(&self, org: Option<&UnifiedSocialCreditCode>) -> (AlarmsView, broadcast::Receiver<AlarmEvent>) {
+        match self.subscribe_after(org, None) {
+            (StreamStart::Snapshot(view, _), rx) => (view, rx),
+            (StreamStart::Resume { .. }, _) => unreachable!("no last event id given"),
+        }
+    }
+
+    /// Subscribes to events after `last` (a client's `Last-Event-ID`) when this node still holds
+    /// every event since, else with the active set; nothing is missed or seen twice in between.
+    pub fn subscribe_after(
+        &self,
+        org: Option<&UnifiedSocialCreditCode>,
+        last: Option<u64>,
+    ) -> (StreamStart, broadcast::Receiver<AlarmEvent>) {
         let snap = self.inner.snapshot.lock().expect("alarm snapshot lock");
         let rx = self.inner.events.subscribe();
-        (Self::view(&snap, org), rx)
+        let start = match last.and_then(|l| Some((l, snap.events_after(l, org)?))) {
+            Some((after, events)) => StreamStart::Resume { after, events },
+            None => StreamStart::Snapshot(Self::view(&snap, org), snap.next_id - 1),
+        };
+        (start, rx)
+    }
+
+    /// The events after `last` (of `org` only), if still held (see [`AlarmHub::subscribe_after`]).
+    pub fn events_after(&self, last: u64, org: Option<&UnifiedSocialCreditCode>) -> Option<Vec<AlarmEvent>> {
+        self.inner.snapshot.lock().expect("alarm snapshot lock").events_after(last, org)
     }
 
     /// Waits (at most `timeout`) until a pass has evaluated `height` or later.
@@ -1359,10 +1542,22 @@ impl Drop for StreamGuard {
 }
 
 struct Feed {
-    first: Option<Event>,
+    /// Events to send before reading the channel.
+    queued: VecDeque<Event>,
     rx: broadcast::Receiver<AlarmEvent>,
     org: Option<UnifiedSocialCreditCode>,
+    /// The id of the last event sent (or included in the snapshot): older ones are not sent again.
+    last_id: u64,
+    hub: AlarmHub,
     _guard: StreamGuard,
+}
+
+fn event_sse(ev: &AlarmEvent) -> Event {
+    let kind = match ev.event {
+        EventKind::Raised => "raised",
+        EventKind::Cleared => "cleared",
+    };
+    sse_json(kind, ev).id(ev.id.to_string())
 }
 
 fn sse_json(kind: &str, data: &impl Serialize) -> Event {
@@ -1370,16 +1565,28 @@ fn sse_json(kind: &str, data: &impl Serialize) -> Event {
 }
 
 /// The alarm feed as server-sent events. The first event, `snapshot`, holds the active set (as
-/// `GET /v1/alarms`); then each `raised` and `cleared` event carries an [`AlarmEvent`] as JSON with
-/// its id. A client that falls more than 1 024 events behind gets a `lagged` event
-/// (`{"missed": n}`) instead of those events and should fetch `GET /v1/alarms` again. Keep-alive
-/// comments every 15 s. At most 256 clients per node (503 beyond).
-#[utoipa::path(get, path = "/v1/alarms/stream", params(AlarmsQuery), responses((status = 200, description = "text/event-stream of `snapshot`, `raised`, `cleared` and `lagged` events", body = AlarmEvent, content_type = "text/event-stream"), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
+/// `GET /v1/alarms`) with the id of the last event it includes; then each `raised` and `cleared`
+/// event carries an [`AlarmEvent`] as JSON with its id. A client that reconnects with the
+/// `Last-Event-ID` header gets a `resumed` event (`{"after": id, "missed": n}`) and exactly the
+/// events it missed, when this node still holds them (the last 4 096), else a new `snapshot`. A
+/// client that falls behind is caught up from the same store; only one more than 4 096 events
+/// behind gets a `lagged` event (`{"missed": n}`) and should fetch `GET /v1/alarms` again.
+/// Keep-alive comments every 15 s. At most 256 clients per node (503 beyond).
+#[utoipa::path(get, path = "/v1/alarms/stream", params(AlarmsQuery, ("Last-Event-ID" = Option<u64>, Header, description = "The id of the last event received; the stream resumes after it")), responses((status = 200, description = "text/event-stream of `snapshot`, `resumed`, `raised`, `cleared` and `lagged` events", body = AlarmEvent, content_type = "text/event-stream"), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
 pub async fn alarm_stream(
     AxState(s): AxState<ApiState>,
     Query(q): Query<AlarmsQuery>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let org = q.org()?;
+    let last = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(v.to_str().ok().and_then(|t| t.trim().parse::<u64>().ok()).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Last-Event-ID {v:?} is not an event id (a decimal number from the id: line of an event)"
+            ))
+        })?),
+    };
     let hub = s.alarms().clone();
     if hub.inner.streams.fetch_add(1, Ordering::Relaxed) >= MAX_STREAM_CLIENTS {
         hub.inner.streams.fetch_sub(1, Ordering::Relaxed);
@@ -1390,32 +1597,53 @@ pub async fn alarm_stream(
         ));
     }
     let guard = StreamGuard(hub.clone());
-    let (view, rx) = hub.subscribe(org.as_ref());
-    let feed = Feed { first: Some(sse_json("snapshot", &view)), rx, org, _guard: guard };
+    let (start, rx) = hub.subscribe_after(org.as_ref(), last);
+    let (queued, last_id) = match start {
+        StreamStart::Snapshot(view, id) => (VecDeque::from([sse_json("snapshot", &view).id(id.to_string())]), id),
+        StreamStart::Resume { after, events } => {
+            let mut q =
+                VecDeque::from([sse_json("resumed", &serde_json::json!({ "after": after, "missed": events.len() }))]);
+            let last_id = events.last().map_or(after, |e| e.id);
+            q.extend(events.iter().map(event_sse));
+            (q, last_id)
+        }
+    };
+    let feed = Feed { queued, rx, org, last_id, hub, _guard: guard };
     let stream = futures::stream::unfold(feed, |mut f| async move {
-        if let Some(e) = f.first.take() {
+        if let Some(e) = f.queued.pop_front() {
             return Some((Ok(e), f));
         }
         loop {
             match f.rx.recv().await {
                 Ok(ev) => {
+                    if ev.id <= f.last_id {
+                        continue; // already sent (from the store, after a lag)
+                    }
+                    f.last_id = ev.id;
                     if f.org.as_ref().is_some_and(|o| ev.alarm.owner != o.as_str()) {
                         continue;
                     }
-                    let kind = match ev.event {
-                        EventKind::Raised => "raised",
-                        EventKind::Cleared => "cleared",
-                    };
-                    let e = sse_json(kind, &ev).id(ev.id.to_string());
-                    return Some((Ok(e), f));
+                    return Some((Ok(event_sse(&ev)), f));
                 }
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    let body = serde_json::json!({
-                        "missed": n,
-                        "message": format!("this client fell {n} events behind and missed them; fetch GET /v1/alarms for the active set"),
-                    });
-                    return Some((Ok(sse_json("lagged", &body)), f));
-                }
+                Err(broadcast::error::RecvError::Lagged(n)) => match f.hub.events_after(f.last_id, f.org.as_ref()) {
+                    // Caught up from the store; the channel's older events are skipped by id.
+                    Some(missed) => {
+                        if let Some(e) = missed.last() {
+                            f.last_id = e.id;
+                        }
+                        f.queued.extend(missed.iter().map(event_sse));
+                        if let Some(e) = f.queued.pop_front() {
+                            return Some((Ok(e), f));
+                        }
+                    }
+                    None => {
+                        let body = serde_json::json!({
+                            "missed": n,
+                            "message": format!("this client fell {n} events behind and missed them; fetch GET /v1/alarms for the active set"),
+                        });
+                        return Some((Ok(sse_json("lagged", &body)), f));
+                    }
+                },
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
@@ -1607,6 +1835,9 @@ mod tests {
         gw_key: trustmeter_crypto::SigningKey,
         gw: TxSigner,
         seq: u64,
+        /// Whether the next readings carry the gateway's clock-suspect mark (flagged by the
+        /// default audit policy).
+        clock_suspect: bool,
     }
 
     impl Fixture {
@@ -1651,7 +1882,7 @@ mod tests {
                 ],
             );
             let gw = TxSigner::new(gw_key.clone(), chain.clone(), 1);
-            Fixture { st, chain, org, meter: m, gw_key, gw, seq: 0 }
+            Fixture { st, chain, org, meter: m, gw_key, gw, seq: 0, clock_suspect: false }
         }
 
         /// A block at `t` recording a reading of meter 1 at `ts` (kWh), or an empty block.
@@ -1667,7 +1898,7 @@ mod tests {
                         value: Quantity::from_f64_round(v).unwrap(),
                         unit: Unit::KilowattHour,
                         origin: ReadingOrigin::Online,
-                        clock_suspect: false,
+                        clock_suspect: self.clock_suspect,
                     };
                     let sr = trustmeter_crypto::sign_reading(&self.gw_key, r, trustmeter_types::ReadingSigner::Gateway);
                     vec![
@@ -1970,6 +2201,7 @@ mod tests {
         assert!(bad(&|c| c.thresholds[1].unit = Some("kW".into())).contains("is a rate"));
         assert!(bad(&|c| c.anomaly.weeks = 2).contains("weeks = 2 must lie between 3 and 12"));
         assert!(bad(&|c| c.interval_ms = 1).contains("interval_ms = 1"));
+        assert!(bad(&|c| c.audit_flags.max_share_pct = 100.0).contains("[alarms.audit_flags] max_share_pct = 100"));
         cfg.validate().unwrap();
         assert!(
             toml::from_str::<AlarmConfig>(
@@ -1996,5 +2228,100 @@ mod tests {
         assert_eq!(view.alarms.len(), 1);
         let other = UnifiedSocialCreditCode::new("91350100M000100Y43").unwrap();
         assert!(hub.subscribe(Some(&other)).0.alarms.is_empty());
+    }
+
+    #[test]
+    fn a_client_resumes_after_its_last_event_or_gets_a_snapshot() {
+        let mut f = Fixture::new();
+        let hub = AlarmHub::new(AlarmConfig::default());
+        let none = Points(vec![]);
+        f.at(T0 + 1_000, Some((T0, 100.0)));
+        hub.evaluate(&f.st, &none);
+        let StreamStart::Snapshot(_, start) = hub.subscribe_after(None, None).0 else { panic!("a new client") };
+        // Raised, then cleared.
+        f.at(T0 + 31 * MIN, None);
+        let raised = hub.evaluate(&f.st, &none).events;
+        f.at(T0 + 45 * MIN + 1_000, Some((T0 + 45 * MIN, 101.0)));
+        let cleared = hub.evaluate(&f.st, &none).events;
+        assert_eq!((raised.len(), cleared.len()), (1, 1));
+        assert_eq!((raised[0].id, cleared[0].id), (start + 1, start + 2), "ids follow the snapshot's");
+        let resume = |org: Option<&UnifiedSocialCreditCode>, last: u64| match hub.subscribe_after(org, Some(last)).0 {
+            StreamStart::Resume { after, events } => {
+                assert_eq!(after, last);
+                Some(events.iter().map(|e| e.id).collect::<Vec<_>>())
+            }
+            StreamStart::Snapshot(..) => None,
+        };
+        assert_eq!(resume(None, start), Some(vec![start + 1, start + 2]));
+        assert_eq!(resume(None, start + 1), Some(vec![start + 2]));
+        assert_eq!(resume(None, start + 2), Some(vec![]), "nothing missed");
+        assert_eq!(resume(Some(&f.org), start), Some(vec![start + 1, start + 2]));
+        let other = UnifiedSocialCreditCode::new("91350100M000100Y43").unwrap();
+        assert_eq!(resume(Some(&other), start), Some(vec![]), "another enterprise's events are not replayed");
+        // An id of an earlier process (ids start at the start time in µs) or one this node never
+        // gave out: a snapshot.
+        assert_eq!(resume(None, 41), None);
+        assert_eq!(resume(None, start + 3), None);
+        // Once more than RESUME_EVENTS events followed, the old id is no longer held.
+        let a = raised[0].alarm.clone();
+        for i in 0..RESUME_EVENTS {
+            hub.publish(&f.st, if i % 2 == 0 { vec![a.clone()] } else { vec![] });
+        }
+        assert_eq!(resume(None, start + 2).map(|v| v.len()), Some(RESUME_EVENTS), "exactly the store");
+        assert_eq!(resume(None, start + 1), None, "one event too old");
+        // A new hub (a restarted node) starts above every id of this one.
+        std::thread::sleep(Duration::from_millis(2));
+        let StreamStart::Snapshot(_, restarted) = AlarmHub::new(AlarmConfig::default()).subscribe_after(None, None).0
+        else {
+            panic!("a new client")
+        };
+        assert!(restarted > start + 2 + RESUME_EVENTS as u64, "{restarted} vs {start}");
+    }
+
+    #[test]
+    fn audit_flags_are_raised_from_the_daily_share_and_clear_the_next_day() {
+        let mut f = Fixture::new();
+        let cfg = AlarmConfig {
+            audit_flags: AuditFlagsConfig { enabled: true, max_share_pct: 30.0, min_readings: 4 },
+            ..AlarmConfig::default()
+        };
+        cfg.validate().unwrap();
+        let hub = AlarmHub::new(cfg);
+        let none = Points(vec![]);
+        let mut v = 100.0;
+        let mut reading = |f: &mut Fixture, k: i64, suspect: bool| {
+            f.clock_suspect = suspect;
+            v += 1.0;
+            f.at(T0 + k * 15 * MIN + 1_000, Some((T0 + k * 15 * MIN, v)));
+        };
+        // 1 of 4 flagged: 25 %, not over 30 %.
+        for k in 0..4 {
+            reading(&mut f, k, k == 1);
+        }
+        let r = hub.evaluate(&f.st, &none);
+        assert!(keys(&r, EventKind::Raised).iter().all(|k| !k.starts_with("audit_flags")), "{r:?}");
+        // 2 of 5: 40 %.
+        reading(&mut f, 4, true);
+        let r = hub.evaluate(&f.st, &none);
+        let key = format!("audit_flags/{}/electricity/kWh/2026-11-21", f.org);
+        assert_eq!(keys(&r, EventKind::Raised), vec![key.clone()]);
+        let a = &r.events[0].alarm;
+        assert_eq!((a.kind, a.severity, a.meter.as_deref()), (AlarmKind::AuditFlags, Severity::Warning, None));
+        assert!(a.message.starts_with("2 of 5 electricity readings (kWh) of "), "{}", a.message);
+        assert!(a.message.contains("(40.0 %, more than 30 %)"), "{}", a.message);
+        let d = a.detail.as_ref().unwrap();
+        assert_eq!((d["flagged"].as_u64(), d["readings"].as_u64()), (Some(2), Some(5)));
+        // Below the minimum number of readings nothing is judged.
+        let strict = AlarmConfig {
+            audit_flags: AuditFlagsConfig { enabled: true, max_share_pct: 30.0, min_readings: 6 },
+            ..AlarmConfig::default()
+        };
+        assert!(audit_flag_alarms(&f.st, &strict.audit_flags).is_empty());
+        let off = AuditFlagsConfig { enabled: false, ..AuditFlagsConfig::default() };
+        assert!(audit_flag_alarms(&f.st, &off).is_empty());
+        // The next day starts without findings: cleared.
+        reading(&mut f, 96, false);
+        let r = hub.evaluate(&f.st, &none);
+        assert_eq!(keys(&r, EventKind::Cleared), vec![key]);
     }
 }

@@ -236,11 +236,16 @@ struct Sse {
     data: Value,
 }
 
-/// Reads `GET path` on `url` as server-sent events into a channel, until the stream ends.
-async fn sse(url: String) -> Result<tokio::sync::mpsc::UnboundedReceiver<Sse>> {
+/// Reads `GET url` as server-sent events into a channel, until the stream ends; with `last`, as
+/// a client reconnecting after the event with that id.
+async fn sse_after(url: String, last: Option<u64>) -> Result<tokio::sync::mpsc::UnboundedReceiver<Sse>> {
     // No overall timeout: the stream lives as long as the test.
     let http = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5)).build()?;
-    let mut resp = http.get(&url).send().await.with_context(|| format!("GET {url}"))?;
+    let mut req = http.get(&url);
+    if let Some(id) = last {
+        req = req.header("last-event-id", id.to_string());
+    }
+    let mut resp = req.send().await.with_context(|| format!("GET {url}"))?;
     ensure!(resp.status() == 200, "GET {url}: HTTP {}", resp.status());
     let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     ensure!(ct.starts_with("text/event-stream"), "GET {url}: content type {ct}");
@@ -272,6 +277,16 @@ async fn sse(url: String) -> Result<tokio::sync::mpsc::UnboundedReceiver<Sse>> {
         }
     });
     Ok(rx)
+}
+
+/// Reads `GET url` as server-sent events from the start (a snapshot first).
+async fn sse(url: String) -> Result<tokio::sync::mpsc::UnboundedReceiver<Sse>> {
+    sse_after(url, None).await
+}
+
+/// The next event of any kind, within the patience.
+async fn next_any(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Sse>) -> Result<Sse> {
+    tokio::time::timeout(PATIENCE, rx.recv()).await.context("no event")?.context("the alarm stream ended")
 }
 
 /// The next event whose alarm key is `key` and type `event` (others are skipped), within 60 s.
@@ -411,6 +426,32 @@ async fn stream_scenario(api: &Api, cluster: &Cluster) -> Result<()> {
         o.data["alarm"]["message"].as_str().is_some_and(|m| m.contains("used 100 kWh of electricity so far")),
         "{o:?}"
     );
+    // A client that lost its connection after the `raised` event reconnects with its id and gets
+    // exactly what it missed (on another validator the ids differ: resuming is per node).
+    let stream_url = format!("{}/v1/alarms/stream?org={}", api.urls[1], e0.org.id);
+    let mut again = sse_after(stream_url.clone(), raised.id).await?;
+    let resumed = next_any(&mut again).await?;
+    ensure!(resumed.event == "resumed" && resumed.data["after"] == raised.id.context("raised id")?, "{resumed:?}");
+    let missed = u64_of(&resumed.data["missed"]);
+    ensure!(missed >= 2, "cleared and over-use were missed: {resumed:?}");
+    let replay_1 = next_any(&mut again).await?;
+    ensure!(replay_1.event == "cleared" && replay_1.id == cleared.id, "{replay_1:?} vs {cleared:?}");
+    let mut replayed = vec![replay_1.id];
+    for _ in 1..missed {
+        replayed.push(next_any(&mut again).await?.id);
+    }
+    ensure!(replayed.contains(&o.id), "the over-use event was not replayed: {replayed:?}");
+    ensure!(replayed.windows(2).all(|w| w[0] < w[1]), "replay out of order: {replayed:?}");
+    // An id this node never gave out (e.g. from before a restart) gets a fresh snapshot.
+    let mut fresh = sse_after(stream_url.clone(), Some(7)).await?;
+    let snap = next_any(&mut fresh).await?;
+    ensure!(
+        snap.event == "snapshot" && snap.data["alarms"].as_array().is_some_and(|a| a.iter().any(|x| x["key"] == over)),
+        "{snap:?}"
+    );
+    let (s, e) = api.get_with(1, "/v1/alarms/stream", &[("last-event-id", "yesterday")]).await?;
+    ensure!(s == 400 && e["message"].as_str().is_some_and(|m| m.contains("Last-Event-ID")), "{s} {e}");
+
     // Enterprise 1's stream saw none of enterprise 0's events.
     while let Ok(e) = other.try_recv() {
         ensure!(e.event == "snapshot" || e.data["alarm"]["owner"] == e1.org.id.as_str(), "{e:?}");

@@ -159,8 +159,17 @@ impl Api {
 
     /// `GET path` on validator `node`: status and JSON body.
     pub async fn get(&self, node: usize, path: &str) -> Result<(u16, Value)> {
+        self.get_with(node, path, &[]).await
+    }
+
+    /// `GET path` on validator `node` with extra request headers; status and JSON body.
+    pub async fn get_with(&self, node: usize, path: &str, headers: &[(&str, &str)]) -> Result<(u16, Value)> {
         let what = format!("GET {path} on validator {node}");
-        let resp = self.http.get(format!("{}{path}", self.urls[node])).send().await.with_context(|| what.clone())?;
+        let mut req = self.http.get(format!("{}{path}", self.urls[node]));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let resp = req.send().await.with_context(|| what.clone())?;
         Self::json_of(resp, &what).await
     }
 
