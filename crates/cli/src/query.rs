@@ -296,6 +296,11 @@ fn cell(v: &Value) -> String {
     }
 }
 
+/// The fields of `row` named in `fields`, as [`cell`]s.
+fn cells(row: &Value, fields: &[&str]) -> Vec<String> {
+    fields.iter().map(|f| cell(&row[*f])).collect()
+}
+
 /// Prints rows under a header with aligned columns (numbers right-aligned).
 fn table(header: &[&str], rows: &[Vec<String>]) {
     let width = |s: &str| s.chars().map(|c| if (c as u32) >= 0x2E80 { 2 } else { 1 }).sum::<usize>();
@@ -383,16 +388,7 @@ fn print_series(v: &Value) {
     notes(v);
     let rows: Vec<Vec<String>> = list(&v["points"])
         .iter()
-        .map(|p| {
-            vec![
-                cell(&p["label"]),
-                cell(&p["consumption"]),
-                cell(&p["estimated"]),
-                cell(&p["manual"]),
-                cell(&p["kgce_equivalent"]),
-                cell(&p["kgce_equal_value"]),
-            ]
-        })
+        .map(|p| cells(p, &["label", "consumption", "estimated", "manual", "kgce_equivalent", "kgce_equal_value"]))
         .collect();
     table(&["period", "consumption", "estimated", "manual", "kgce 当量", "kgce 等价"], &rows);
     println!(
@@ -417,18 +413,7 @@ fn print_ranking(v: &Value) {
     );
     let rows: Vec<Vec<String>> = list(&v["entries"])
         .iter()
-        .map(|e| {
-            vec![
-                cell(&e["rank"]),
-                cell(&e["org"]),
-                cell(&e["name"]),
-                cell(&e["region"]),
-                cell(&e["kgce_equivalent"]),
-                cell(&e["kgce_equal_value"]),
-                cell(&e["tce"]),
-                cell(&e["figures"]),
-            ]
-        })
+        .map(|e| cells(e, &["rank", "org", "name", "region", "kgce_equivalent", "kgce_equal_value", "tce", "figures"]))
         .collect();
     table(&["rank", "org", "name", "region", "kgce 当量", "kgce 等价", "tce", "figures"], &rows);
 }
@@ -534,10 +519,8 @@ fn print_tou(v: &Value) {
         cell(&v["to"]),
         cell(&v["schedules"])
     );
-    let rows: Vec<Vec<String>> = list(&v["tiers"])
-        .iter()
-        .map(|t| vec![cell(&t["tier"]), cell(&t["name"]), cell(&t["kwh"]), cell(&t["cost_cny"])])
-        .collect();
+    let rows: Vec<Vec<String>> =
+        list(&v["tiers"]).iter().map(|t| cells(t, &["tier", "name", "kwh", "cost_cny"])).collect();
     table(&["tier", "名称", "kWh", "cost CNY"], &rows);
     println!(
         "total {} kWh ({} untiered); cost {}{}",
