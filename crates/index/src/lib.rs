@@ -5,12 +5,16 @@
 //! idempotent by height, so deleting the index file and restarting the node rebuilds it.
 //!
 //! Tables (redb, one file):
-//! - `meta`: the indexed height.
+//! - `meta`: the indexed height and the schema version ([`SCHEMA_VERSION`]); an index of another
+//!   version is emptied when opened and rebuilt from the chain the node replays at start-up.
 //! - `blocks`: height → canonical block.
 //! - `finalizations`: height → the finalization certificate (Commonware encoding).
 //! - `receipts`: transaction hash → (height, position, receipt).
 //! - `readings`: (meter, timestamp, seq) → (height, position in the readings tree, signed
 //!   reading), for time-range queries; `reading_seq`: (meter, seq) → (height, timestamp).
+//! - `replacements`: (meter, time of the swap) → (old meter's final register value, new meter's
+//!   initial value, height) of every accepted `ReplaceMeter`: all of them, where the chain's state
+//!   keeps only those within its late-data window.
 //! - `snapshots`: every [`SNAPSHOT_INTERVAL`] heights, the post-state, so the state at any height
 //!   (for proofs) is one snapshot plus at most that many re-executed blocks away.
 //!
@@ -20,13 +24,13 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use commonware_codec::Encode;
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
 use std::sync::Arc;
 use tracing::{debug, info, warn};
 use trustmeter_chain::Finalized;
 use trustmeter_state::{BlockOutput, SignatureVerdicts, State, execute_block};
-use trustmeter_types::{Block, DeviceId, Genesis, Hash32, Receipt, SignedReading, TxPayload};
+use trustmeter_types::{Block, DeviceId, Genesis, Hash32, Quantity, Receipt, SignedReading, TxOutcome, TxPayload};
 
 /// Heights between two stored state snapshots.
 pub const SNAPSHOT_INTERVAL: u64 = 64;
@@ -40,6 +44,11 @@ const RECEIPTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("receip
 const READINGS: TableDefinition<(&str, i64, u64), &[u8]> = TableDefinition::new("readings");
 const READING_SEQ: TableDefinition<(&str, u64), (u64, i64)> = TableDefinition::new("reading_seq");
 const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshots");
+const REPLACEMENTS: TableDefinition<(&str, i64), (i64, i64, u64)> = TableDefinition::new("replacements");
+
+/// The layout version of the index file. Raise it when a table is added or changed: an index
+/// written with another version is emptied on open and rebuilt from the replayed chain.
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Index errors.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +90,19 @@ pub struct IndexedReading {
     pub reading: SignedReading,
 }
 
+/// A meter replacement (换表) as the chain recorded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexedReplacement {
+    /// When the new meter took over, Unix ms.
+    pub at_ms: i64,
+    /// The old meter's last register value.
+    pub old_final: Quantity,
+    /// The new meter's first register value.
+    pub new_initial: Quantity,
+    /// The height of the block that recorded it.
+    pub height: u64,
+}
+
 /// The query indexes of one node.
 #[derive(Clone)]
 pub struct Index {
@@ -94,13 +116,35 @@ impl Index {
         let database = Database::create(path).map_err(dberr)?;
         let w = database.begin_write().map_err(dberr)?;
         {
-            w.open_table(META).map_err(dberr)?;
+            let (height, schema) = {
+                let meta = w.open_table(META).map_err(dberr)?;
+                let get = |k: &str| meta.get(k).ok().flatten().map(|v| v.value());
+                (get("height").unwrap_or(0), get("schema"))
+            };
+            if height > 0 && schema != Some(SCHEMA_VERSION) {
+                warn!(
+                    path = %path.display(),
+                    found = schema.unwrap_or(1),
+                    want = SCHEMA_VERSION,
+                    "the index was written by another version; emptying it to rebuild it from the chain"
+                );
+                w.delete_table(META).map_err(dberr)?;
+                w.delete_table(BLOCKS).map_err(dberr)?;
+                w.delete_table(FINALIZATIONS).map_err(dberr)?;
+                w.delete_table(RECEIPTS).map_err(dberr)?;
+                w.delete_table(READINGS).map_err(dberr)?;
+                w.delete_table(READING_SEQ).map_err(dberr)?;
+                w.delete_table(SNAPSHOTS).map_err(dberr)?;
+                w.delete_table(REPLACEMENTS).map_err(dberr)?;
+            }
+            w.open_table(META).map_err(dberr)?.insert("schema", SCHEMA_VERSION).map_err(dberr)?;
             w.open_table(BLOCKS).map_err(dberr)?;
             w.open_table(FINALIZATIONS).map_err(dberr)?;
             w.open_table(RECEIPTS).map_err(dberr)?;
             w.open_table(READINGS).map_err(dberr)?;
             w.open_table(READING_SEQ).map_err(dberr)?;
             w.open_table(SNAPSHOTS).map_err(dberr)?;
+            w.open_table(REPLACEMENTS).map_err(dberr)?;
         }
         w.commit().map_err(dberr)?;
         Ok(Self { db: Arc::new(database), genesis })
@@ -156,6 +200,16 @@ impl Index {
                     .expect("encode");
                 readings.insert((rd.meter.as_str(), rd.timestamp_ms, rd.seq), v.as_slice()).map_err(dberr)?;
                 by_seq.insert((rd.meter.as_str(), rd.seq), (h, rd.timestamp_ms)).map_err(dberr)?;
+            }
+            let mut replacements = w.open_table(REPLACEMENTS).map_err(dberr)?;
+            for (tx, r) in block.txs.iter().zip(&f.output.receipts) {
+                if let (TxPayload::ReplaceMeter { meter, at_ms, old_final, new_initial }, TxOutcome::Accepted) =
+                    (&tx.body.payload, &r.outcome)
+                {
+                    replacements
+                        .insert((meter.as_str(), *at_ms), (old_final.micros(), new_initial.micros(), h))
+                        .map_err(dberr)?;
+                }
             }
             if h.is_multiple_of(SNAPSHOT_INTERVAL) {
                 w.open_table(SNAPSHOTS)
@@ -262,6 +316,25 @@ impl Index {
         Ok((before, after))
     }
 
+    /// Every replacement of `meter` the chain recorded, oldest first.
+    pub fn replacements(&self, meter: &DeviceId) -> Result<Vec<IndexedReplacement>, IndexError> {
+        let r = self.db.begin_read().map_err(dberr)?;
+        let t = r.open_table(REPLACEMENTS).map_err(dberr)?;
+        let m = meter.as_str();
+        let mut out = Vec::new();
+        for item in t.range((m, i64::MIN)..=(m, i64::MAX)).map_err(dberr)? {
+            let (k, v) = item.map_err(dberr)?;
+            let (old_final, new_initial, height) = v.value();
+            out.push(IndexedReplacement {
+                at_ms: k.value().1,
+                old_final: Quantity::from_micros(old_final),
+                new_initial: Quantity::from_micros(new_initial),
+                height,
+            });
+        }
+        Ok(out)
+    }
+
     /// The recorded reading of a meter with sequence `seq`.
     pub fn reading(&self, meter: &DeviceId, seq: u64) -> Result<Option<IndexedReading>, IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;
@@ -324,5 +397,53 @@ impl Index {
     /// Counts recorded readings of a block's receipts (for status displays).
     pub fn recorded_in(receipts: &[Receipt]) -> usize {
         receipts.iter().flat_map(|r| r.readings.iter()).filter(|o| o.is_recorded()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set_meta(index: &Index, height: u64, schema: Option<u64>) {
+        let w = index.db.begin_write().unwrap();
+        {
+            let mut meta = w.open_table(META).unwrap();
+            meta.insert("height", height).unwrap();
+            match schema {
+                Some(v) => meta.insert("schema", v).map(|_| ()).unwrap(),
+                None => meta.remove("schema").map(|_| ()).unwrap(),
+            }
+            w.open_table(BLOCKS).unwrap().insert(height, b"a block".as_slice()).unwrap();
+        }
+        w.commit().unwrap();
+    }
+
+    fn has_block(index: &Index, height: u64) -> bool {
+        index.db.begin_read().unwrap().open_table(BLOCKS).unwrap().get(height).unwrap().is_some()
+    }
+
+    #[test]
+    fn an_index_of_another_layout_is_emptied_to_be_rebuilt_and_one_of_this_layout_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.redb");
+        let genesis = trustmeter_chain::devnet::Devnet::new("index-schema", 1, 1, 1, 0, 0).genesis;
+        // Written by version 1 (no schema entry): emptied.
+        let index = Index::open(&path, genesis.clone()).unwrap();
+        set_meta(&index, 7, None);
+        drop(index);
+        let index = Index::open(&path, genesis.clone()).unwrap();
+        assert_eq!(index.height(), 0);
+        assert!(!has_block(&index, 7));
+        // Written by this version: kept as it is.
+        set_meta(&index, 3, Some(SCHEMA_VERSION));
+        drop(index);
+        let index = Index::open(&path, genesis.clone()).unwrap();
+        assert_eq!(index.height(), 3);
+        assert!(has_block(&index, 3));
+        // A newer layout (a downgrade): emptied too, never misread.
+        set_meta(&index, 4, Some(SCHEMA_VERSION + 1));
+        drop(index);
+        let index = Index::open(&path, genesis).unwrap();
+        assert_eq!(index.height(), 0);
     }
 }

@@ -730,6 +730,12 @@ pub trait ReadingSource {
     /// Register points of `meter` with `from_ms <= timestamp < to_ms`, in time order, at most
     /// `limit`.
     fn points(&self, meter: &DeviceId, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<RegisterPoint>, String>;
+
+    /// Every recorded replacement of `meter` (none by default: then only the chain's late
+    /// window is used).
+    fn replacements(&self, _meter: &DeviceId) -> Result<Vec<trustmeter_index::IndexedReplacement>, String> {
+        Ok(Vec::new())
+    }
 }
 
 impl ReadingSource for Index {
@@ -743,6 +749,10 @@ impl ReadingSource for Index {
                 RegisterPoint { ts_ms: rd.timestamp_ms, value: rd.value.micros(), origin: rd.origin }
             })
             .collect())
+    }
+
+    fn replacements(&self, meter: &DeviceId) -> Result<Vec<trustmeter_index::IndexedReplacement>, String> {
+        Index::replacements(self, meter).map_err(|e| e.to_string())
     }
 }
 
@@ -822,15 +832,7 @@ fn meter_series(
         MAX_POINTS_PER_READ,
     )?;
     let spec = register_spec(meter, &state.params.accounting);
-    let reps: Vec<Replacement> = state
-        .progress(&meter.id)
-        .map(|p| {
-            p.replacements
-                .iter()
-                .map(|r| Replacement { at_ms: r.at_ms, old_final: r.old_final, new_initial: r.new_initial })
-                .collect()
-        })
-        .unwrap_or_default();
+    let reps = crate::figures::merge_replacements(state, &meter.id, &source.replacements(&meter.id)?);
     Ok(HourlySeries::from_points(&points, &spec, &reps, from_ms, to_ms))
 }
 
@@ -1654,47 +1656,11 @@ pub async fn alarm_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{Fixture, T0, block, meter};
     use trustmeter_chain::devnet::Devnet;
     use trustmeter_plant::TxSigner;
-    use trustmeter_state::exec::BlockContext;
-    use trustmeter_state::{SignatureVerdicts, State, build_block, genesis_block};
-    use trustmeter_types::tx::MeterSpec;
-    use trustmeter_types::{
-        AccuracyClass, Calibration, EnergyKind, LocationPath, Quantity, ReadingOrigin, RegisterKind, TxOutcome,
-        TxPayload, Unit,
-    };
-
-    /// 2026-11-21 00:00 in Asia/Shanghai.
-    const T0: i64 = 1_795_190_400_000;
-
-    fn meter(owner: &UnifiedSocialCreditCode, n: u32) -> MeterSpec {
-        MeterSpec {
-            id: DeviceId::new(format!("{owner}-EM{n:04}")).unwrap(),
-            gateway: DeviceId::new(format!("{owner}-GW01")).unwrap(),
-            name: format!("meter {n}"),
-            energy: EnergyKind::Electricity,
-            unit: Unit::KilowattHour,
-            register: RegisterKind::Cumulative,
-            accuracy: AccuracyClass(50),
-            location: LocationPath(vec!["site".into()]),
-            register_max: Quantity::from_micros(1_000_000_000),
-            rated_per_hour: Default::default(),
-            tariff: None,
-            public_key: None,
-        }
-    }
-
-    /// Applies one block of `txs` at `t`; every transaction must be accepted.
-    fn block(state: &State, t: i64, txs: Vec<trustmeter_types::Transaction>) -> State {
-        let n = txs.len();
-        let ctx = BlockContext { epoch: 0, view: state.height + 1, timestamp_ms: t };
-        let (b, out) = build_block(state, &ctx, txs, &SignatureVerdicts::none());
-        assert_eq!(b.txs.len(), n, "a transaction was not includable");
-        for r in &out.receipts {
-            assert_eq!(r.outcome, TxOutcome::Accepted, "{r:?}");
-        }
-        out.state
-    }
+    use trustmeter_state::genesis_block;
+    use trustmeter_types::{Calibration, EnergyKind, Quantity, ReadingOrigin, TxPayload};
 
     #[test]
     fn calibration_alarms_follow_the_finalized_state() {
@@ -1823,95 +1789,6 @@ mod tests {
 
     fn kwh(v: f64) -> i64 {
         Quantity::from_f64_round(v).unwrap().micros()
-    }
-
-    /// A chain with one enterprise whose gateway and meter 1 are registered, calibrated and
-    /// active, at `T0 - 1 s`.
-    struct Fixture {
-        st: State,
-        chain: trustmeter_types::ChainId,
-        org: UnifiedSocialCreditCode,
-        meter: MeterSpec,
-        gw_key: trustmeter_crypto::SigningKey,
-        gw: TxSigner,
-        seq: u64,
-        /// Whether the next readings carry the gateway's clock-suspect mark (flagged by the
-        /// default audit policy).
-        clock_suspect: bool,
-    }
-
-    impl Fixture {
-        fn new() -> Self {
-            let devnet = Devnet::new("alarms-rules", 1, 1, 9, T0 - 3_600_000, 0);
-            let (_, st) = genesis_block(&devnet.genesis);
-            let chain = devnet.genesis.chain_id.clone();
-            let e0 = &devnet.enterprises[0];
-            let org = e0.org.id.clone();
-            let mut ent = TxSigner::new(e0.key.clone(), chain.clone(), 1);
-            let mut reg = TxSigner::new(devnet.regulator.key.clone(), chain.clone(), 1);
-            let mut metro = TxSigner::new(devnet.metrology.key.clone(), chain.clone(), 1);
-            let gw_key = trustmeter_crypto::SigningKey::ed25519_from_seed([7; 32]);
-            let mut m = meter(&org, 1);
-            m.register_max = Quantity::from_micros(kwh(1_000_000.0));
-            let gw_id = m.gateway.clone();
-            let st = block(
-                &st,
-                T0 - 3_000,
-                vec![
-                    ent.sign(TxPayload::RegisterGateway { id: gw_id.clone(), public_key: gw_key.public_key() }),
-                    ent.sign(TxPayload::RegisterMeter { meter: m.clone() }),
-                ],
-            );
-            let cal = Calibration {
-                certificate_no: "JD-1".into(),
-                issuer: devnet.metrology.org.id.clone(),
-                valid_from_ms: T0 - 365 * DAY_MS,
-                valid_until_ms: T0 + 365 * DAY_MS,
-            };
-            let st = block(
-                &st,
-                T0 - 2_000,
-                vec![metro.sign(TxPayload::RecordCalibration { meter: m.id.clone(), calibration: cal })],
-            );
-            let st = block(
-                &st,
-                T0 - 1_000,
-                vec![
-                    reg.sign(TxPayload::ActivateDevice { device: m.id.clone() }),
-                    reg.sign(TxPayload::ActivateDevice { device: gw_id }),
-                ],
-            );
-            let gw = TxSigner::new(gw_key.clone(), chain.clone(), 1);
-            Fixture { st, chain, org, meter: m, gw_key, gw, seq: 0, clock_suspect: false }
-        }
-
-        /// A block at `t` recording a reading of meter 1 at `ts` (kWh), or an empty block.
-        fn at(&mut self, t: i64, reading: Option<(i64, f64)>) {
-            let txs = match reading {
-                None => vec![],
-                Some((ts, v)) => {
-                    self.seq += 1;
-                    let r = trustmeter_types::Reading {
-                        meter: self.meter.id.clone(),
-                        seq: self.seq,
-                        timestamp_ms: ts,
-                        value: Quantity::from_f64_round(v).unwrap(),
-                        unit: Unit::KilowattHour,
-                        origin: ReadingOrigin::Online,
-                        clock_suspect: self.clock_suspect,
-                    };
-                    let sr = trustmeter_crypto::sign_reading(&self.gw_key, r, trustmeter_types::ReadingSigner::Gateway);
-                    vec![
-                        self.gw.sign(TxPayload::SubmitReadings {
-                            gateway: self.meter.gateway.clone(),
-                            readings: vec![sr],
-                        }),
-                    ]
-                }
-            };
-            let _ = &self.chain;
-            self.st = block(&self.st, t, txs);
-        }
     }
 
     fn keys(r: &PassReport, kind: EventKind) -> Vec<String> {

@@ -13,8 +13,8 @@
 //!   time-of-use reconciliation of tariff registers, computed on request from the readings in this
 //!   node's index with the same interval rules as the chain (`trustmeter_energy::register`).
 //!   Each reading is provable (`/v1/meters/{id}/readings/{seq}/proof`); the sums are not part of
-//!   consensus. Meter replacements are taken from the chain's late window, so a derived interval
-//!   across a replacement older than that window is computed without it.
+//!   consensus. Meter replacements come from the index (every one the chain recorded) and the
+//!   chain's late window (those the index has not reached yet).
 //!
 //! Days, months and years are Asia/Shanghai calendar periods; `from`/`to` are local dates
 //! `YYYY-MM-DD`, both inclusive. Amounts are exact decimal strings of micro-units (6 decimals);
@@ -823,7 +823,7 @@ fn derive_meter(
     let (from_ms, to_ms) = (range.from_ms(), range.to_ms());
     let points = meter_points(index, &meter.id, from_ms, to_ms, budget)?;
     let n = points.len();
-    let reps = replacements(state, &meter.id);
+    let reps = replacements(state, index, &meter.id)?;
     let spec = accounting::register_spec(meter, &state.params.accounting);
     for iv in register::intervals(&points, &spec, &reps) {
         if iv.excluded() || iv.consumption == 0 {
@@ -890,17 +890,36 @@ fn meter_points(
     Ok(points)
 }
 
-/// A meter's replacements the chain still remembers (its late window).
-fn replacements(state: &State, meter: &DeviceId) -> Vec<Replacement> {
-    state
-        .progress(meter)
-        .map(|p| {
-            p.replacements
-                .iter()
-                .map(|r| Replacement { at_ms: r.at_ms, old_final: r.old_final, new_initial: r.new_initial })
-                .collect()
+/// A meter's replacements for the register rules: every one in `indexed` (the index keeps all
+/// the chain recorded) and those in the chain's late window (which the index may not have
+/// reached yet); oldest first, each swap time once.
+pub(crate) fn merge_replacements(
+    state: &State,
+    meter: &DeviceId,
+    indexed: &[trustmeter_index::IndexedReplacement],
+) -> Vec<Replacement> {
+    let mut by_time: BTreeMap<i64, Replacement> = indexed
+        .iter()
+        .map(|r| {
+            (
+                r.at_ms,
+                Replacement { at_ms: r.at_ms, old_final: r.old_final.micros(), new_initial: r.new_initial.micros() },
+            )
         })
-        .unwrap_or_default()
+        .collect();
+    for r in state.progress(meter).map(|p| p.replacements.iter()).into_iter().flatten() {
+        by_time.entry(r.at_ms).or_insert(Replacement {
+            at_ms: r.at_ms,
+            old_final: r.old_final,
+            new_initial: r.new_initial,
+        });
+    }
+    by_time.into_values().collect()
+}
+
+/// A meter's replacements: the index's and the late window's (see [`merge_replacements`]).
+fn replacements(state: &State, index: &Index, meter: &DeviceId) -> Result<Vec<Replacement>, ApiError> {
+    Ok(merge_replacements(state, meter, &index.replacements(meter).map_err(internal)?))
 }
 
 /// The meters under a location prefix (tariff registers excluded: their total meter counts).
@@ -2569,7 +2588,7 @@ fn derived_split<K: Copy + Eq + Ord>(
 ) -> Result<BTreeMap<K, i128>, ApiError> {
     let (from_ms, to_ms) = (range.from_ms(), range.to_ms());
     let points = meter_points(index, &meter.id, from_ms, to_ms, budget)?;
-    let reps = replacements(state, &meter.id);
+    let reps = replacements(state, index, &meter.id)?;
     let spec = accounting::register_spec(meter, &state.params.accounting);
     let mut out = BTreeMap::new();
     for iv in register::intervals(&points, &spec, &reps) {
@@ -2945,3 +2964,55 @@ pub fn routes() -> Router<ApiState> {
     ))
 )]
 pub struct FiguresDoc;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{Fixture, T0};
+    use trustmeter_types::TxPayload;
+
+    const H: i64 = calendar::HOUR_MS;
+
+    /// The meter's derived daily series over `day` (days after T0's day).
+    fn day_total(f: &Fixture, day: i32) -> String {
+        let first = calendar::day_number(T0) + day;
+        let req = SeriesRequest {
+            scope: Scope::Meter(f.meter.id.clone()),
+            energy: None,
+            unit: None,
+            period: Period::Day,
+            range: DayRange::new(first, first, MAX_DERIVED_RANGE_DAYS).expect("a range"),
+            max_points: MAX_POINTS,
+        };
+        series(&f.st, f.index.as_ref().expect("indexed"), &req).expect("a series").total
+    }
+
+    #[test]
+    fn a_replacement_older_than_the_late_window_still_counts_in_derived_series() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut f = Fixture::with_index(Some(&dir.path().join("index.redb")));
+        // Day 0: 100 kWh at 00:00, 150 at 12:00; the meter is replaced at 12:30 (old one's last
+        // value 155, new one's first 5); 10 at 13:00, 40 at 24:00. The day used
+        // 50 + (155 − 150) + (10 − 5) + 30 = 90 kWh.
+        f.at(T0 + 60_000, Some((T0, 100.0)));
+        f.at(T0 + 12 * H + 60_000, Some((T0 + 12 * H, 150.0)));
+        let replace = f.ent.sign(TxPayload::ReplaceMeter {
+            meter: f.meter.id.clone(),
+            at_ms: T0 + 12 * H + 30 * 60_000,
+            old_final: Quantity::from_micros(155 * Quantity::SCALE),
+            new_initial: Quantity::from_micros(5 * Quantity::SCALE),
+        });
+        f.txs(T0 + 12 * H + 31 * 60_000, vec![replace]);
+        f.at(T0 + 13 * H + 60_000, Some((T0 + 13 * H, 10.0)));
+        f.at(T0 + 24 * H + 60_000, Some((T0 + 24 * H, 40.0)));
+        assert_eq!(day_total(&f, 0), "90.000000", "while the chain still holds the replacement");
+        // Ten more days, one reading each: the chain's 7-day window forgets the replacement.
+        for d in 2..=11 {
+            f.at(T0 + d * 24 * H + 60_000, Some((T0 + d * 24 * H, 40.0 + 24.0 * (d - 1) as f64)));
+        }
+        let progress = f.st.progress(&f.meter.id).expect("progress");
+        assert!(progress.replacements.is_empty(), "the window still holds it: {:?}", progress.replacements);
+        assert_eq!(day_total(&f, 0), "90.000000", "from the index's record of the replacement");
+        assert_eq!(day_total(&f, 5), "24.000000");
+    }
+}

@@ -12,5 +12,7 @@ pub mod config;
 pub mod figures;
 pub mod ports;
 pub mod run;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 pub use run::{NodeSpec, RunningNode, start_node};
