@@ -378,6 +378,16 @@ pub fn run(args: DemoArgs) -> Result<()> {
             if ticks.is_multiple_of(5) {
                 let st = chains[0].nodes[0].app.finalized_state();
                 println!("        {}: {}", chains[0].devnet.genesis.chain_id, crate::demo_figures::day_line(&st, &enterprise.org.id, status.now_ms));
+                let active = chains[0].nodes[0].alarms.active(Some(&enterprise.org.id));
+                if !active.alarms.is_empty() {
+                    println!(
+                        "        {}: alarms {} ({}); trustmeter alarms --node {} --follow",
+                        chains[0].devnet.genesis.chain_id,
+                        active.alarms.len(),
+                        trustmeter_node::alarms::AlarmHub::by_kind(&active.alarms),
+                        chains[0].submitter.apis[0]
+                    );
+                }
             }
             if deadline.map(|d| Instant::now() >= d).unwrap_or(false) {
                 println!("\n--duration reached: stopping");

@@ -1384,7 +1384,7 @@ impl AlarmHub {
         let gone: Vec<String> = snap.alarms.keys().filter(|k| !desired.contains_key(*k)).cloned().collect();
         for k in gone {
             if let Some(a) = snap.alarms.remove(&k) {
-                tracing::info!(key = %a.key, "alarm cleared");
+                tracing::debug!(key = %a.key, "alarm cleared");
                 event(&mut snap, EventKind::Cleared, a);
             }
         }
@@ -1395,7 +1395,7 @@ impl AlarmHub {
                     a.raised_height = old.raised_height;
                 }
                 None => {
-                    tracing::info!(key = %a.key, message = %a.message, "alarm raised");
+                    tracing::debug!(key = %a.key, message = %a.message, "alarm raised");
                     event(&mut snap, EventKind::Raised, a.clone());
                 }
             }
@@ -1414,9 +1414,33 @@ impl AlarmHub {
             snap.recent.push_back(e.clone());
         }
         let active = snap.alarms.len();
+        if !events.is_empty() {
+            // One line per pass that changed something (a pass can raise thousands: every meter of
+            // a plant whose link went down); each event is at debug level and on the feed.
+            let raised = events.iter().filter(|e| e.event == EventKind::Raised).count();
+            tracing::info!(
+                height = state.height,
+                raised,
+                cleared = events.len() - raised,
+                active,
+                by_kind = %Self::by_kind(snap.alarms.values()),
+                "alarms changed"
+            );
+        }
         drop(snap);
         self.inner.evaluated.send_replace(state.height);
         PassReport { events, active }
+    }
+
+    /// `"missing_data 300, calibration_expiring 2"`: how many alarms of each kind, most first.
+    pub fn by_kind<'a>(alarms: impl IntoIterator<Item = &'a AlarmView>) -> String {
+        let mut counts: BTreeMap<AlarmKind, usize> = BTreeMap::new();
+        for a in alarms {
+            *counts.entry(a.kind).or_default() += 1;
+        }
+        let mut counts: Vec<(AlarmKind, usize)> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        counts.iter().map(|(k, n)| format!("{} {n}", k.as_str())).collect::<Vec<_>>().join(", ")
     }
 
     /// The active alarms (of `org` only, if given).

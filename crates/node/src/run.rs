@@ -52,6 +52,8 @@ pub struct RunningNode {
     pub index: Index,
     /// Where the API listens.
     pub api_addr: SocketAddr,
+    /// The alarm engine (what `/v1/alarms` serves).
+    pub alarms: crate::alarms::AlarmHub,
 }
 
 /// Starts one validator inside a commonware tokio context.
@@ -148,7 +150,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         validator.app.clone(),
         index.clone(),
         validator.marshal.clone(),
-        hub,
+        hub.clone(),
     );
     let router = api::router(state);
     tokio::spawn(async move {
@@ -157,5 +159,5 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         }
     });
     info!(name = %spec.name, api = %api_addr, p2p = %spec.p2p_listen, "validator started");
-    Ok(RunningNode { name: spec.name, app: validator.app, index, api_addr })
+    Ok(RunningNode { name: spec.name, app: validator.app, index, api_addr, alarms: hub })
 }
