@@ -54,12 +54,7 @@ async fn run(api: &Api, txs: Vec<Transaction>) -> Result<u64> {
     for tx in &txs {
         height = height.max(u64_of(&api.wait_accepted(tx).await?["height"]));
     }
-    for n in 0..VALIDATORS {
-        api.wait_status(n, &format!("finalized height {height}"), |s| {
-            s["finalized_height"].as_u64().unwrap_or(0) >= height
-        })
-        .await?;
-    }
+    api.wait_finalized_everywhere(height).await?;
     Ok(height)
 }
 

@@ -100,11 +100,15 @@ impl World {
             api.submit(tx, *enc).await?;
         }
         let mut receipts = Vec::new();
+        let mut height = 0;
         for (tx, _) in txs {
             let v = api.wait_accepted(&tx).await?;
+            height = height.max(u64_of(&v["height"]));
             self.finalized.push((tx, u64_of(&v["height"])));
             receipts.push(v);
         }
+        // The next step may be sent to any validator: each must have finalized these first.
+        api.wait_finalized_everywhere(height).await?;
         Ok(receipts)
     }
 

@@ -80,6 +80,8 @@ async fn run(api: &Api, txs: Vec<Transaction>) -> Result<u64> {
             }
             height = height.max(u64_of(&v["height"]));
         }
+        // The next round goes to other validators, whose admission reads their own finalized state.
+        api.wait_finalized_everywhere(height).await?;
     }
     Ok(height)
 }

@@ -296,6 +296,20 @@ impl Api {
         self.get_ok(node, &format!("/v1/blocks/{height}")).await
     }
 
+    /// Waits until every validator has finalized `height`. Admission checks against a
+    /// validator's own finalized state, so a transaction that depends on one just finalized (a
+    /// calibration after the meter's registration) must wait for this before it is sent to a
+    /// validator that may be a block behind.
+    pub async fn wait_finalized_everywhere(&self, height: u64) -> Result<()> {
+        for n in 0..self.urls.len() {
+            self.wait_status(n, &format!("finalized height {height}"), |s| {
+                s["finalized_height"].as_u64().unwrap_or(0) >= height
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Waits until validator `node`'s index reached `height`.
     pub async fn wait_indexed(&self, node: usize, height: u64) -> Result<Value> {
         self.wait_status(node, &format!("indexed height {height}"), |s| {
