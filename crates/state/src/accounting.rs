@@ -18,9 +18,11 @@
 //! once per daily figure from its total (not per share), rounding half to even to a micro-kgce.
 //!
 //! The point window is derived from recorded readings, like the duplicate window: identical on
-//! every validator, kept in snapshots, not re-hashed into the meter's leaf. Replacements come from
+//! every validator, one derived entry per point ([`StateKey::Point`]) stored with the state but
+//! committed in no tree, so a meter's progress record stays small. Replacements come from
 //! transactions and are committed.
 
+use crate::keys::KeyRange;
 use crate::state::{MeterProgress, State, StateKey, StateValue};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -30,7 +32,8 @@ use trustmeter_energy::reference::{self, ReferenceSet};
 use trustmeter_energy::register::{self, Interval, RegisterMode, RegisterPoint, RegisterSpec, Replacement};
 use trustmeter_energy::tou::{self, Tier};
 use trustmeter_types::{
-    AccountingParams, EnergyKind, Flag, Meter, Quantity, ReadingOrigin, RegisterKind, UnifiedSocialCreditCode, Unit,
+    AccountingParams, DeviceId, EnergyKind, Flag, Meter, Quantity, ReadingOrigin, RegisterKind,
+    UnifiedSocialCreditCode, Unit,
 };
 
 /// Most register points the chain keeps per meter for late data (a week of 15-minute readings is
@@ -172,6 +175,7 @@ pub fn reference_set(params: &AccountingParams) -> Option<&'static ReferenceSet>
 }
 
 /// Where a new point at `ts` lands in a meter's window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Neighbours {
     /// The latest point strictly before `ts`.
     pub before: Option<PointRec>,
@@ -180,8 +184,6 @@ pub struct Neighbours {
     pub at: Option<(PointRec, PointRec)>,
     /// The earliest point strictly after `ts`.
     pub after: Option<PointRec>,
-    /// Index a new point at `ts` is inserted at (after every point at `ts`).
-    pub index: usize,
 }
 
 impl Neighbours {
@@ -191,27 +193,33 @@ impl Neighbours {
     }
 }
 
-/// Finds the neighbours of `ts` in a time-ordered window.
-pub fn neighbours(points: &imbl::Vector<PointRec>, ts: i64) -> Neighbours {
-    let lo = partition(points, |p| p.ts_ms < ts);
-    let hi = partition(points, |p| p.ts_ms <= ts);
-    let before = if lo > 0 { points.get(lo - 1).copied() } else { None };
-    let at = (hi > lo).then(|| (points[lo], points[hi - 1]));
-    Neighbours { before, at, after: points.get(hi).copied(), index: hi }
+fn point_of(entry: Option<(StateKey, StateValue)>) -> Option<PointRec> {
+    match entry {
+        Some((_, StateValue::Point(p))) => Some(p),
+        _ => None,
+    }
 }
 
-/// The first index whose point does not satisfy `pred` (which holds for a prefix).
-fn partition(points: &imbl::Vector<PointRec>, pred: impl Fn(&PointRec) -> bool) -> usize {
-    let (mut lo, mut hi) = (0, points.len());
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if pred(&points[mid]) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
+/// One point of a meter's window at the start (`reverse` false) or end of `range`.
+fn edge(state: &State, range: &KeyRange, reverse: bool) -> Option<PointRec> {
+    point_of(state.scan(range, reverse, 1).into_iter().next())
+}
+
+/// Finds the neighbours of `ts` in a meter's window (at most four one-entry range reads; one for
+/// a point after every other, the usual case).
+pub fn neighbours(state: &State, meter: &DeviceId, progress: &MeterProgress, ts: i64) -> Neighbours {
+    if progress.window_points == 0 {
+        return Neighbours::default();
     }
-    lo
+    if ts > progress.last_timestamp_ms {
+        // After the meter's latest reading, which is the newest point of the window.
+        return Neighbours { before: edge(state, &KeyRange::all_points(meter), true), ..Default::default() };
+    }
+    let before = edge(state, &KeyRange::points(meter, i64::MIN, ts), true);
+    let here = KeyRange::points(meter, ts, ts.saturating_add(1));
+    let at = edge(state, &here, false).zip(edge(state, &here, true));
+    let after = if ts == i64::MAX { None } else { edge(state, &KeyRange::points_from(meter, ts + 1), false) };
+    Neighbours { before, at, after }
 }
 
 /// The interval between two points of a meter, with the meter's replacements.
@@ -238,7 +246,7 @@ pub(crate) fn record_point(
     flagged: bool,
 ) -> Vec<Flag> {
     let params = state.params.accounting.clone();
-    let n = neighbours(&progress.points, p.ts_ms);
+    let n = neighbours(state, &meter.id, progress, p.ts_ms);
     debug_assert!(n.at.is_none() || n.after.is_none(), "caller refuses a late point at an occupied instant");
     let prev = n.previous();
     let mut flags = vec![];
@@ -274,7 +282,12 @@ pub(crate) fn record_point(
         let iv = interval(meter, &params, &progress.replacements, &p, b);
         apply_interval(state, meter, &iv, 1);
     }
-    progress.points.insert(n.index, p);
+    // The arrival ordinal orders points at equal times; `accepted` counts this reading already.
+    state.put(StateKey::Point(meter.id.clone(), p.ts_ms, progress.accepted), StateValue::Point(p));
+    if progress.window_points == 0 || p.ts_ms < progress.window_oldest_ms {
+        progress.window_oldest_ms = p.ts_ms;
+    }
+    progress.window_points += 1;
     // Count the point in its day.
     let key = daily_key(meter, calendar::day_number(p.ts_ms));
     let mut d = daily(state, &key, &params);
@@ -289,7 +302,7 @@ pub(crate) fn record_point(
         d.flagged += 1;
     }
     put_daily(state, key, d);
-    prune(progress, block_ts - params.late_window_ms);
+    prune(state, &meter.id, progress, block_ts - params.late_window_ms);
     flags
 }
 
@@ -302,7 +315,7 @@ pub(crate) fn record_replacement(
     block_ts: i64,
 ) {
     let params = state.params.accounting.clone();
-    let n = neighbours(&progress.points, rep.at_ms);
+    let n = neighbours(state, &meter.id, progress, rep.at_ms);
     // A replacement at exactly a point's time belongs to the interval ending there.
     let (a, b) = match n.at {
         Some((first, _)) => (n.before, Some(first)),
@@ -318,24 +331,42 @@ pub(crate) fn record_replacement(
         let new = interval(meter, &params, &progress.replacements, a, b);
         apply_interval(state, meter, &new, 1);
     }
-    prune(progress, block_ts - params.late_window_ms);
+    prune(state, &meter.id, progress, block_ts - params.late_window_ms);
 }
 
 /// Drops points older than `cutoff` (keeping the last one before it, which a late point right
 /// after the cutoff needs as its predecessor) and beyond [`MAX_WINDOW_POINTS`]; drops replacements
 /// older than the oldest kept point.
-fn prune(progress: &mut MeterProgress, cutoff: i64) {
-    let first_kept = progress.points.iter().position(|p| p.ts_ms >= cutoff).unwrap_or(progress.points.len());
-    let drop = first_kept.saturating_sub(1).max(progress.points.len().saturating_sub(MAX_WINDOW_POINTS));
-    if drop > 0 {
-        progress.points = progress.points.skip(drop);
+fn prune(state: &mut State, meter: &DeviceId, progress: &mut MeterProgress, cutoff: i64) {
+    if progress.window_points == 0 {
+        return;
     }
-    let oldest = progress.points.front().map(|p| p.ts_ms).unwrap_or(i64::MIN);
+    let mut removed = 0u32;
+    if progress.window_oldest_ms < cutoff {
+        // The window never holds more than MAX_WINDOW_POINTS + 1 points (one added per call).
+        let old = state.scan(&KeyRange::points(meter, i64::MIN, cutoff), false, MAX_WINDOW_POINTS + 1);
+        for (k, _) in old.iter().take(old.len().saturating_sub(1)) {
+            state.delete(k);
+            removed += 1;
+        }
+    }
+    progress.window_points -= removed;
+    let excess = (progress.window_points as usize).saturating_sub(MAX_WINDOW_POINTS);
+    if excess > 0 {
+        for (k, _) in state.scan(&KeyRange::all_points(meter), false, excess) {
+            state.delete(&k);
+            progress.window_points -= 1;
+        }
+    }
+    if removed > 0 || excess > 0 {
+        progress.window_oldest_ms = edge(state, &KeyRange::all_points(meter), false).map_or(0, |p| p.ts_ms);
+    }
+    let oldest = if progress.window_points > 0 { progress.window_oldest_ms } else { i64::MIN };
     progress.replacements.retain(|r| r.at_ms > oldest);
     while progress.replacements.len() > MAX_REPLACEMENTS {
         progress.replacements.remove(0);
     }
-    debug_assert!(progress.points.len() <= MAX_WINDOW_POINTS);
+    debug_assert!(progress.window_points as usize <= MAX_WINDOW_POINTS);
 }
 
 /// The earliest timestamp an *out-of-order* point of this meter may have (one older than the
@@ -344,11 +375,8 @@ fn prune(progress: &mut MeterProgress, cutoff: i64) {
 /// points are never too old: a gateway back from a long outage sends its backlog in order.
 pub fn earliest_admissible(progress: &MeterProgress, block_ts: i64, params: &AccountingParams) -> i64 {
     let window = block_ts.saturating_sub(params.late_window_ms);
-    let pruned = (progress.points.len() as u64) < progress.accepted;
-    match progress.points.front() {
-        Some(p) if pruned => window.max(p.ts_ms.saturating_add(1)),
-        _ => window,
-    }
+    let pruned = u64::from(progress.window_points) < progress.accepted;
+    if pruned && progress.window_points > 0 { window.max(progress.window_oldest_ms.saturating_add(1)) } else { window }
 }
 
 fn daily_key(meter: &Meter, day: i32) -> DailyKey {
@@ -356,7 +384,7 @@ fn daily_key(meter: &Meter, day: i32) -> DailyKey {
 }
 
 fn daily(state: &State, key: &DailyKey, params: &AccountingParams) -> DailyTotal {
-    state.daily(key).cloned().unwrap_or_else(|| DailyTotal::empty(&params.reference))
+    state.daily(key).unwrap_or_else(|| DailyTotal::empty(&params.reference))
 }
 
 fn put_daily(state: &mut State, key: DailyKey, d: DailyTotal) {

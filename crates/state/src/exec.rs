@@ -2,7 +2,7 @@
 
 use crate::accounting::{self, PointRec};
 use crate::sigs::SignatureVerdicts;
-use crate::state::{DUPLICATE_WINDOW, MeterProgress, State};
+use crate::state::{DUPLICATE_WINDOW, MeterProgress, State, StateKey, StateValue};
 use trustmeter_crypto::{HashAlg, block_digest, merkle, reading_leaf, tx_hash, verify};
 use trustmeter_policy::{AuditInput, Verdict};
 use trustmeter_types::codec::Validate;
@@ -66,7 +66,16 @@ pub struct BlockOutput {
 
 /// The genesis block and the state after it.
 pub fn genesis_block(genesis: &Genesis) -> (Block, State) {
-    let mut state = State::from_genesis(genesis);
+    genesis_block_in(genesis, std::sync::Arc::new(crate::store::MemStore::new()))
+        .expect("a fresh in-memory store takes the genesis")
+}
+
+/// The genesis block, and the state after it written into the empty `store`.
+pub fn genesis_block_in(
+    genesis: &Genesis,
+    store: std::sync::Arc<dyn crate::store::Store>,
+) -> Result<(Block, State), crate::state::StateError> {
+    let mut state = State::genesis_overlay(genesis, store)?;
     let alg = state.hash_alg();
     let header = BlockHeader {
         chain_id: genesis.chain_id.clone(),
@@ -84,7 +93,8 @@ pub fn genesis_block(genesis: &Genesis) -> (Block, State) {
         readings_accepted: 0,
     };
     state.block_digest = block_digest(alg, &header);
-    (Block { header, txs: vec![] }, state)
+    let state = state.commit()?;
+    Ok((Block { header, txs: vec![] }, state))
 }
 
 /// Checks what a proposer must check before putting a transaction in a block: it decodes within
@@ -280,8 +290,8 @@ fn reject(state: &State, tx: &Transaction, code: RejectCode, msg: impl Into<Stri
 /// The organisation of the sender account, with its kind.
 fn sender_org(state: &State, sender: &PublicKey) -> Option<(UnifiedSocialCreditCode, OrgKind)> {
     let org = state.account_org(sender)?;
-    let kind = state.organisation(org)?.kind;
-    Some((org.clone(), kind))
+    let kind = state.organisation(&org)?.kind;
+    Some((org, kind))
 }
 
 /// What admission checks before a transaction waits for a block: everything that would reject
@@ -318,13 +328,15 @@ pub fn admission_check(state: &State, tx: &Transaction, verdicts: &SignatureVerd
 /// admissible reading goes on; each reading gets its own outcome at execution.
 fn admission_audit(state: &State, readings: &[SignedReading]) -> Result<(), Rejection> {
     let height = state.height + 1;
-    let (_, policy) = state.policy_at(height);
+    let policy = state.policy_in_force(height);
     let mut first = None;
     for sr in readings {
         let r = &sr.reading;
         let Some(meter) = state.meter(&r.meter) else { return Ok(()) };
-        let previous =
-            state.progress(&r.meter).and_then(|p| accounting::neighbours(&p.points, r.timestamp_ms).previous());
+        let meter = &meter;
+        let previous = state
+            .progress(&r.meter)
+            .and_then(|p| accounting::neighbours(state, &r.meter, &p, r.timestamp_ms).previous());
         // The next block's time is not known yet; judge the reading as a block at its own time
         // (never before the last block) would, so a reading ahead of the last block is not
         // refused here for being "in the future" — execution decides that with the real time.
@@ -388,7 +400,7 @@ pub fn apply_tx(
     }
     let outcome = match &body.payload {
         TxPayload::SubmitReadings { gateway, readings } => {
-            let Some(gw) = state.gateway(gateway).cloned() else {
+            let Some(gw) = state.gateway(gateway) else {
                 return reject(
                     state,
                     tx,
@@ -539,7 +551,7 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
                     ),
                 );
             }
-            let Some(mut m) = state.meter(meter).cloned() else {
+            let Some(mut m) = state.meter(meter) else {
                 return rejected(RejectCode::UnknownDevice, format!("meter {meter} is not registered"));
             };
             if m.status == DeviceStatus::Revoked {
@@ -628,7 +640,7 @@ fn apply_accounting_tx(
             state.install_policy(rec, policy);
         }
         TxPayload::ReplaceMeter { meter, at_ms, old_final, new_initial } => {
-            let Some(m) = state.meter(meter).cloned() else {
+            let Some(m) = state.meter(meter) else {
                 return rejected(RejectCode::UnknownDevice, format!("meter {meter} is not registered"));
             };
             if &m.owner != org {
@@ -651,7 +663,7 @@ fn apply_accounting_tx(
                     format!("replacement values must lie within the register range [0, {}]", m.register_max),
                 );
             }
-            let mut progress = state.progress(meter).cloned().unwrap_or_default();
+            let mut progress = state.progress(meter).unwrap_or_default();
             let earliest = accounting::earliest_admissible(&progress, timestamp_ms, &state.params.accounting);
             if *at_ms < earliest || *at_ms > timestamp_ms + state.params.max_future_skew_ms {
                 return rejected(
@@ -708,8 +720,8 @@ fn apply_rotation(
         unreachable!("only called for RotateKey")
     };
     let rejected = |code, msg: String| TxOutcome::Rejected(Rejection::new(code, msg));
-    let gateway = state.gateway(device).cloned();
-    let meter = state.meter(device).cloned();
+    let gateway = state.gateway(device);
+    let meter = state.meter(device);
     let (owner, status) = match (&gateway, &meter) {
         (Some(g), _) => (g.owner.clone(), g.status),
         (None, Some(m)) => (m.owner.clone(), m.status),
@@ -777,13 +789,13 @@ fn set_status(
             format!("device {device} is {from:?} and cannot become {to:?}"),
         ))
     };
-    if let Some(mut g) = state.gateway(device).cloned() {
+    if let Some(mut g) = state.gateway(device) {
         if !transition_ok(g.status) {
             return bad(g.status);
         }
         g.status = to;
         state.set_gateway(g);
-    } else if let Some(mut m) = state.meter(device).cloned() {
+    } else if let Some(mut m) = state.meter(device) {
         if !transition_ok(m.status) {
             return bad(m.status);
         }
@@ -809,7 +821,7 @@ fn apply_reading(
 ) -> ReadingOutcome {
     let r = &sr.reading;
     let rej = |code, msg: String| ReadingOutcome::Rejected(Rejection::new(code, msg));
-    let Some(meter) = state.meter(&r.meter).cloned() else {
+    let Some(meter) = state.meter(&r.meter) else {
         return rej(RejectCode::UnknownDevice, format!("meter {} is not registered on this chain", r.meter));
     };
     if meter.gateway != gw.id || meter.owner != gw.owner {
@@ -903,10 +915,10 @@ fn apply_reading(
     }
     let leaf = reading_leaf(state.hash_alg(), sr);
     let meter_id = r.meter.clone();
-    let mut progress = state.progress(&meter_id).cloned().unwrap_or_default();
+    let mut progress = state.progress(&meter_id).unwrap_or_default();
     if progress.accepted > 0 && r.seq <= progress.last_seq {
-        if let Some((_, h)) = progress.recent.iter().find(|(s, _)| *s == r.seq) {
-            return if *h == leaf {
+        if let Some(h) = state.recent(&meter_id, r.seq) {
+            return if h == leaf {
                 ReadingOutcome::Duplicate
             } else {
                 rej(
@@ -917,8 +929,8 @@ fn apply_reading(
         }
         // Only a full window can have forgotten a reading; otherwise every accepted reading is in
         // it, and a sequence not found there was never recorded: it arrives out of order.
-        let oldest = progress.recent.first().map(|(s, _)| *s).unwrap_or(progress.last_seq);
-        let window_full = progress.recent.len() >= DUPLICATE_WINDOW;
+        let window_full = progress.accepted >= DUPLICATE_WINDOW as u64;
+        let oldest = if window_full { oldest_recent(state, &meter_id).unwrap_or(progress.last_seq) } else { 0 };
         return if window_full && r.seq < oldest {
             rej(
                 RejectCode::StaleSequence,
@@ -953,7 +965,7 @@ fn apply_reading(
             ),
         );
     }
-    let n = accounting::neighbours(&progress.points, r.timestamp_ms);
+    let n = accounting::neighbours(state, &meter_id, &progress, r.timestamp_ms);
     if n.at.is_some() && n.after.is_some() {
         return rej(
             RejectCode::BadTimestamp,
@@ -964,7 +976,7 @@ fn apply_reading(
         );
     }
     // The audit policy in force at this height (审核规则).
-    let (_, policy) = state.policy_at(height);
+    let policy = state.policy_in_force(height);
     let input = audit_input(state, &meter, r, n.previous().as_ref(), block_ts);
     let mut flags = match policy.evaluate(&input) {
         Verdict::Accepted => vec![],
@@ -979,15 +991,25 @@ fn apply_reading(
     progress.last_seq = r.seq;
     progress.accepted += 1;
     progress.history = MeterProgress::chain(state.hash_alg(), &progress.history, r.seq, &leaf);
-    progress.recent.push((r.seq, leaf));
-    if progress.recent.len() > DUPLICATE_WINDOW {
-        progress.recent.remove(0);
+    state.put(StateKey::Recent(meter_id.clone(), r.seq), StateValue::Recent(leaf));
+    if progress.accepted > DUPLICATE_WINDOW as u64
+        && let Some(seq) = oldest_recent(state, &meter_id)
+    {
+        state.delete(&StateKey::Recent(meter_id.clone(), seq));
     }
     let point = PointRec { ts_ms: r.timestamp_ms, value: r.value.micros(), origin: r.origin };
     let found = accounting::record_point(state, &meter, &mut progress, point, block_ts, !flags.is_empty());
     flags.extend(found);
     state.set_progress(&meter_id, progress);
     if flags.is_empty() { ReadingOutcome::Accepted } else { ReadingOutcome::Flagged { flags } }
+}
+
+/// The oldest sequence in a meter's duplicate window.
+fn oldest_recent(state: &State, meter: &trustmeter_types::DeviceId) -> Option<u64> {
+    match state.scan(&crate::keys::KeyRange::recent(meter), false, 1).into_iter().next() {
+        Some((StateKey::Recent(_, seq), _)) => Some(seq),
+        _ => None,
+    }
 }
 
 /// What the audit policy sees of a reading: the reading, its meter, the meter's previous reading in

@@ -4,18 +4,31 @@
 //! randomness, no I/O, no hash-map iteration. Every validator runs it on every block and must reach
 //! the same [`State::root`]. Indexes for queries are derived from its outputs elsewhere.
 //!
-//! - [`state`]: the state (registry, nonces, per-meter progress) in persistent ordered maps, with
-//!   an authenticated root and membership proofs.
+//! - [`state`]: the state (registry, nonces, per-meter progress, figures): a snapshot of a
+//!   [`Store`] plus an overlay of changes, with an authenticated root and proofs (current and
+//!   historical, membership and absence).
+//! - [`keys`]: key classes (registry, activity, derived) and the store's key order.
+//! - [`commit`]: the two Jellyfish Merkle trees and their hashing.
+//! - [`store`]: the [`Store`] boundary (a disk implementation lives in `trustmeter-statedb`) and
+//!   the in-memory [`MemStore`].
 //! - [`exec`]: transaction and reading rules, block building and block checking.
 //! - [`sigs`]: signature pre-verification in batches, outside the pure core; execution trusts a
 //!   verdict only for the exact key it was made with and verifies anything else itself.
 
 pub mod accounting;
+pub mod commit;
 pub mod exec;
+pub mod keys;
 pub mod sigs;
 pub mod state;
+pub mod store;
 
 pub use accounting::{DailyKey, DailyTotal};
-pub use exec::{BlockError, BlockOutput, build_block, execute_block, genesis_block};
+pub use exec::{BlockError, BlockOutput, build_block, execute_block, genesis_block, genesis_block_in};
 pub use sigs::SignatureVerdicts;
-pub use state::{MeterProgress, MonthlyReportRecord, PolicyRecord, State, StateEntry, StateKey, StateProof};
+pub use keys::{KeyClass, KeyRange, Tree, state_root};
+pub use state::{
+    AbsenceProof, MeterProgress, MonthlyReportRecord, PolicyRecord, State, StateEntry, StateError, StateKey, StateProof,
+    StateRoots, StateValue,
+};
+pub use store::{MemStore, Snapshot, Store, StoreError};

@@ -114,9 +114,9 @@ impl SignatureVerdicts {
                 for (i, r) in readings.iter().enumerate() {
                     let t = r.reading.timestamp_ms;
                     let key = match r.signer {
-                        ReadingSigner::Gateway => gateway.map(|g| g.keys_at(t).likely().clone()),
+                        ReadingSigner::Gateway => gateway.as_ref().map(|g| g.keys_at(t).likely().clone()),
                         ReadingSigner::Meter => {
-                            state.meter(&r.reading.meter).and_then(|m| m.keys_at(t)).map(|k| k.likely().clone())
+                            state.meter(&r.reading.meter).and_then(|m| m.keys_at(t).map(|k| k.likely().clone()))
                         }
                     };
                     if let Some(pk) = key {

@@ -1,23 +1,25 @@
 //! The state and its authenticated commitment.
 //!
-//! State lives in persistent ordered maps (`imbl::OrdMap`): cloning a state for a speculative
-//! block is O(1), and iteration order is the key order, never a hash order.
+//! A [`State`] is a snapshot of its [`Store`] at the committed height plus an overlay of the
+//! changes since, in a persistent ordered map (`imbl::OrdMap`): cloning a state for a speculative
+//! block is O(1), reads look in the overlay then in the store, and nothing is held whole in memory.
 //!
-//! **Commitment.** Every entry is a [`StateEntry`] `(key, value)`; its leaf is
-//! `leaf_hash(encode(entry))`; the state root is the RFC 6962 root over all leaves in key order,
-//! both with the chain's hash algorithm (`ChainParams::hash`, SHA-256 or SM3).
-//! A [`StateProof`] is an entry, its index, the tree size and the audit path. Leaf hashes are cached
-//! per key, so a block costs one hash per changed entry plus one pass over the cached leaves
-//! (about 3 interior hashes per meter; ~10 ms for 10 000 meters on one core). Leaf hashes are
-//! computed lazily, once per changed entry per block ([`State::seal`]), not once per write.
+//! **Commitment.** Registry entries and activity entries are committed in two Jellyfish Merkle
+//! trees (see [`crate::keys`] and [`crate::commit`]); the state root is
+//! `H("trustmeter/state-root/v2" ‖ registry_root ‖ activity_root)`. A block costs one tree update
+//! per changed entry (about log₁₆ of the state's size in node hashes), whatever the state's size.
+//! A [`StateProof`] is an entry and its path's sibling hashes; the registry tree keeps every
+//! version, so a meter's record can be proven as of any block ([`State::prove_at`]).
 
 use crate::accounting::{DailyKey, DailyTotal, PointRec, ReplacementRec};
+use crate::commit;
+use crate::keys::{KeyRange, Tree};
+use crate::store::{CommitBatch, EMPTY_TREE_ROOT, Head, Snapshot, Store, StoreError, TreeBatch, TreeHeads};
 use borsh::{BorshDeserialize, BorshSerialize};
 use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use trustmeter_crypto::HashAlg;
-use trustmeter_crypto::merkle::{self, Tree};
 use trustmeter_policy::Policy;
 use trustmeter_types::tx::{MeasuredHeatingValue, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
@@ -29,15 +31,16 @@ use trustmeter_types::{
 /// reading within this window is acknowledged as a duplicate; an older one is refused as stale.
 pub const DUPLICATE_WINDOW: usize = 128;
 
-/// What the chain remembers of a meter's readings.
+/// What the chain remembers of a meter's readings (committed in the activity tree).
 ///
-/// The committed part (what the state root covers) is small: the last sequence and timestamp, the
-/// count, and `history`, a hash chain over every accepted reading of the meter
+/// `history` is a hash chain over every accepted reading of the meter
 /// (`history' = H("trustmeter/meter-history/v1" ‖ history ‖ seq_le ‖ reading_leaf)`, `H` the
-/// chain's hash algorithm).
-/// The duplicate-detection window `recent` is derived from the same readings, identical on every
-/// validator, kept in snapshots, but not re-hashed into the leaf on every update.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+/// chain's hash algorithm). The duplicate-detection window (the last [`DUPLICATE_WINDOW`]
+/// readings) and the late-data point window are derived entries of their own
+/// ([`StateKey::Recent`], [`StateKey::Point`]), read and written one entry at a time, so a meter
+/// costs the same small record whatever its windows hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MeterProgress {
     /// Highest accepted sequence number.
     pub last_seq: u64,
@@ -47,38 +50,19 @@ pub struct MeterProgress {
     pub accepted: u64,
     /// Hash chain over all accepted readings, oldest first.
     pub history: Hash32,
-    /// `(seq, reading leaf hash)` of the most recent accepted readings, oldest first, at most
-    /// [`DUPLICATE_WINDOW`]. Not part of the committed encoding.
-    #[borsh(skip)]
-    pub recent: Vec<(u64, Hash32)>,
-    /// Meter replacements (换表) inside the late window, in time order (committed).
+    /// Meter replacements (换表) inside the late window, in time order.
     pub replacements: Vec<ReplacementRec>,
-    /// Register points of the late window in time order, at most
-    /// [`MAX_WINDOW_POINTS`](crate::accounting::MAX_WINDOW_POINTS): where a late reading lands.
-    /// Derived from recorded readings like `recent`; not part of the committed encoding.
-    #[borsh(skip)]
-    #[serde(skip)]
-    pub points: imbl::Vector<PointRec>,
+    /// Number of register points in the meter's late-data window (at most
+    /// [`MAX_WINDOW_POINTS`](crate::accounting::MAX_WINDOW_POINTS)).
+    pub window_points: u32,
+    /// Timestamp of the oldest point in the window (0 when it is empty).
+    pub window_oldest_ms: i64,
 }
 
 impl MeterProgress {
     /// A meter with nothing recorded yet.
     pub fn new() -> Self {
-        Self {
-            last_seq: 0,
-            last_timestamp_ms: 0,
-            accepted: 0,
-            history: Hash32::ZERO,
-            recent: vec![],
-            replacements: vec![],
-            points: imbl::Vector::new(),
-        }
-    }
-}
-
-impl Default for MeterProgress {
-    fn default() -> Self {
-        Self::new()
+        Self::default()
     }
 }
 
@@ -117,6 +101,13 @@ pub enum StateKey {
     Daily(DailyKey),
     /// An enterprise's monthly report (`YYYYMM`).
     MonthlyReport(UnifiedSocialCreditCode, u32),
+    /// Derived: a meter's duplicate-window entry for one sequence number.
+    Recent(DeviceId, u64),
+    /// Derived: a register point of a meter's late-data window: (meter, timestamp, arrival
+    /// ordinal — the meter's accepted count when it was recorded).
+    Point(DeviceId, i64, u64),
+    /// Derived: a public key that is, or was, a device's (never reusable).
+    KeyUse(PublicKey),
 }
 
 /// A value in the state.
@@ -141,6 +132,12 @@ pub enum StateValue {
     Daily(DailyTotal),
     /// A monthly report.
     MonthlyReport(MonthlyReportRecord),
+    /// A duplicate-window entry: the reading's leaf hash.
+    Recent(Hash32),
+    /// A window point.
+    Point(PointRec),
+    /// The device that uses, or used, a key.
+    KeyUse(DeviceId),
 }
 
 /// A deployed version of the audit policy (审核规则).
@@ -182,35 +179,134 @@ pub struct StateEntry {
     pub value: StateValue,
 }
 
-impl StateEntry {
-    /// The leaf hash of this entry in the state tree of a chain hashing with `alg`.
-    pub fn leaf(&self, alg: HashAlg) -> Hash32 {
-        merkle::leaf_hash(alg, &encode(self))
-    }
-}
-
-/// Proof that an entry is in the state with a given root.
+/// A state proof: an entry and the sibling hashes of its leaf's path in its tree, deepest first.
+/// The tree is the one the entry's key belongs to ([`StateKey::tree`]); a proof of a derived key
+/// cannot be made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StateProof {
-    /// The entry.
+    /// The entry proven.
     pub entry: StateEntry,
-    /// Its position in key order.
-    pub index: u64,
-    /// Number of entries in the state.
-    pub size: u64,
-    /// RFC 9162 audit path.
-    pub path: Vec<Hash32>,
+    /// Sibling hashes from the leaf's level up to the root's children (at most 256).
+    pub siblings: Vec<Hash32>,
 }
 
 impl StateProof {
-    /// Checks the proof against a state root of a chain hashing with `alg`.
-    pub fn verify(&self, alg: HashAlg, root: &Hash32) -> bool {
-        merkle::verify_inclusion(alg, &self.entry.leaf(alg), self.index, self.size, &self.path, root)
+    /// Checks the proof against the tree roots of a chain hashing with `alg`.
+    pub fn verify(&self, alg: HashAlg, roots: &StateRoots) -> bool {
+        let Some(tree) = self.entry.key.tree() else { return false };
+        let kh = self.entry.key.key_hash(alg);
+        let vh = trustmeter_crypto::hash(alg, &encode(&self.entry.value));
+        let leaf = commit::leaf_hash(alg, &kh, &vh);
+        commit::root_from_path(alg, &kh, leaf, &self.siblings) == Some(roots.get(tree))
     }
 }
 
-/// The replicated state of one chain.
+/// A proof that a key has no entry: the leaf met on the key's path (another key's, or none: an
+/// empty subtree) and the sibling hashes, deepest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AbsenceProof {
+    /// The key proven absent.
+    pub key: StateKey,
+    /// `(key hash, value hash)` of the other leaf at the end of the path, if the path ends in one.
+    pub leaf: Option<(Hash32, Hash32)>,
+    /// Sibling hashes, deepest first.
+    pub siblings: Vec<Hash32>,
+}
+
+impl AbsenceProof {
+    /// Checks the proof against the tree roots of a chain hashing with `alg`.
+    pub fn verify(&self, alg: HashAlg, roots: &StateRoots) -> bool {
+        let Some(tree) = self.key.tree() else { return false };
+        let kh = self.key.key_hash(alg);
+        let start = match &self.leaf {
+            None => EMPTY_TREE_ROOT,
+            Some((other, vh)) => {
+                if *other == kh || commit::common_prefix_bits(other, &kh) < self.siblings.len() {
+                    return false;
+                }
+                commit::leaf_hash(alg, other, vh)
+            }
+        };
+        commit::root_from_path(alg, &kh, start, &self.siblings) == Some(roots.get(tree))
+    }
+}
+
+/// The roots of the two trees; the state root commits to both ([`crate::keys::state_root`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateRoots {
+    /// Root of the registry tree.
+    pub registry: Hash32,
+    /// Root of the activity tree.
+    pub activity: Hash32,
+}
+
+impl StateRoots {
+    /// Root of `tree`.
+    pub fn get(&self, tree: Tree) -> Hash32 {
+        match tree {
+            Tree::Registry => self.registry,
+            Tree::Activity => self.activity,
+        }
+    }
+    /// The state root over both.
+    pub fn state_root(&self, alg: HashAlg) -> Hash32 {
+        crate::keys::state_root(alg, &self.registry, &self.activity)
+    }
+}
+
+/// Why a state could not be opened, committed or proven from.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The store failed or refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The store holds another chain's state, or data that does not decode.
+    #[error("state store is not usable for this chain: {0}")]
+    Mismatch(String),
+    /// The state's overlay does not start at the store's committed height.
+    #[error("state at height {state} cannot be committed on a store at height {store}")]
+    NotNext {
+        /// Committed height of the store.
+        store: u64,
+        /// Height of the state.
+        state: u64,
+    },
+    /// The requested height is not committed, or its tree version was pruned.
+    #[error("no {tree} tree is kept for height {height}")]
+    NotKept {
+        /// Height asked for.
+        height: u64,
+        /// Tree.
+        tree: &'static str,
+    },
+}
+
+/// One changed key in a state's overlay: the height of the block that wrote it and the entry
+/// (`None`: deleted).
 #[derive(Clone, Debug)]
+struct Slot {
+    height: u64,
+    entry: Option<Arc<(StateKey, StateValue)>>,
+}
+
+/// Roots computed by [`State::seal`], with what committing them would write.
+#[derive(Debug)]
+struct Sealed {
+    /// Store height the trees were computed against.
+    base: Option<u64>,
+    roots: [Hash32; 2],
+    batches: [Option<TreeBatch>; 2],
+    /// Committed entries after the overlay (both trees).
+    entries: u64,
+}
+
+/// The replicated state of one chain: a snapshot of its store at the committed height plus the
+/// changes since (an overlay). Cloning is O(1) (the overlay is a persistent map), so speculative
+/// blocks each get their own state cheaply; reads look in the overlay, then in the snapshot.
+#[derive(Clone)]
 pub struct State {
     /// The chain.
     pub chain_id: ChainId,
@@ -222,24 +318,53 @@ pub struct State {
     pub block_digest: Hash32,
     /// Timestamp of the last applied block.
     pub timestamp_ms: i64,
-    /// Each value with its leaf hash; `None` until [`State::seal`] hashes it (a value changed
-    /// several times in a block is hashed once).
-    entries: OrdMap<StateKey, (StateValue, Option<Hash32>)>,
-    /// Parsed audit policies by version (a cache of the `Policy` entries, rebuilt on restore).
+    store: Arc<dyn Store>,
+    snap: Arc<dyn Snapshot>,
+    overlay: OrdMap<Vec<u8>, Slot>,
+    /// Parsed audit policies by version (a cache of the `Policy` entries).
     policies: OrdMap<u32, Arc<Policy>>,
+    sealed: Option<Arc<Sealed>>,
 }
 
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("chain_id", &self.chain_id)
+            .field("height", &self.height)
+            .field("block_digest", &self.block_digest)
+            .field("overlay", &self.overlay.len())
+            .finish()
+    }
+}
+
+/// Entries read per round trip to the store by the iterators.
+const SCAN_CHUNK: usize = 1_024;
+
 impl State {
-    /// The state before block 1: the genesis organisations and accounts.
+    /// The state after the genesis block (the genesis organisations, accounts and default
+    /// policy), committed in a fresh in-memory store.
     pub fn from_genesis(genesis: &Genesis) -> Self {
+        crate::exec::genesis_block(genesis).1
+    }
+
+    /// The genesis entries over an empty `store`, not yet committed (the genesis block commits
+    /// them with its digest).
+    pub(crate) fn genesis_overlay(genesis: &Genesis, store: Arc<dyn Store>) -> Result<Self, StateError> {
+        let snap = store.snapshot();
+        if snap.head().is_some() {
+            return Err(StateError::Mismatch("the store already holds a state; open it instead".into()));
+        }
         let mut s = State {
             chain_id: genesis.chain_id.clone(),
             params: genesis.params.clone(),
             height: 0,
             block_digest: Hash32::ZERO,
             timestamp_ms: genesis.genesis_time_ms,
-            entries: OrdMap::new(),
+            store,
+            snap,
+            overlay: OrdMap::new(),
             policies: OrdMap::new(),
+            sealed: None,
         };
         let default = Policy::default_audit();
         s.install_policy(
@@ -260,11 +385,55 @@ impl State {
             s.put(StateKey::Account(a.public_key.clone()), StateValue::Account(a.org.clone()));
         }
         s.seal();
-        s
+        Ok(s)
     }
 
+    /// Opens the state committed in `store` for `genesis`'s chain, or writes the genesis state if
+    /// the store is empty. The block digest of a committed height comes from the store's head.
+    pub fn open(genesis: &Genesis, store: Arc<dyn Store>) -> Result<Self, StateError> {
+        let snap = store.snapshot();
+        let Some(head) = snap.head() else { return Ok(crate::exec::genesis_block_in(genesis, store)?.1) };
+        let mut s = State {
+            chain_id: genesis.chain_id.clone(),
+            params: genesis.params.clone(),
+            height: head.height,
+            block_digest: head.block_digest,
+            timestamp_ms: head.timestamp_ms,
+            store,
+            snap,
+            overlay: OrdMap::new(),
+            policies: OrdMap::new(),
+            sealed: None,
+        };
+        for rec in s.policies().collect::<Vec<_>>() {
+            let policy = parsed_policy(&rec.text).map_err(|e| {
+                StateError::Mismatch(format!("policy version {} in the store does not parse: {e}", rec.version))
+            })?;
+            s.policies.insert(rec.version, policy);
+        }
+        if s.policies.is_empty() {
+            return Err(StateError::Mismatch("the store holds no audit policy (not a Trustmeter state?)".into()));
+        }
+        Ok(s)
+    }
+
+    /// The store this state reads from and commits to.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Records a change written by the block being executed (height `self.height + 1`; the
+    /// genesis entries count as height 1, above the empty store).
     pub(crate) fn put(&mut self, key: StateKey, value: StateValue) {
-        self.entries.insert(key, (value, None));
+        debug_assert!(crate::keys::matches(&key, &value), "{key:?} cannot hold {value:?}");
+        self.sealed = None;
+        self.overlay.insert(key.ordered(), Slot { height: self.height + 1, entry: Some(Arc::new((key, value))) });
+    }
+
+    /// Deletes an entry (derived data only: registry and activity entries are never deleted).
+    pub(crate) fn delete(&mut self, key: &StateKey) {
+        self.sealed = None;
+        self.overlay.insert(key.ordered(), Slot { height: self.height + 1, entry: None });
     }
 
     /// The chain's hash algorithm (from genesis): every hash of chain data uses it.
@@ -272,77 +441,284 @@ impl State {
         self.params.hash
     }
 
-    /// Hashes every entry changed since the last seal, caching the leaf hashes.
-    pub fn seal(&mut self) {
-        let alg = self.hash_alg();
-        let dirty: Vec<StateKey> =
-            self.entries.iter().filter(|(_, (_, l))| l.is_none()).map(|(k, _)| k.clone()).collect();
-        for k in dirty {
-            if let Some((v, l)) = self.entries.get_mut(&k) {
-                *l = Some(StateEntry { key: k.clone(), value: v.clone() }.leaf(alg));
-            }
+    fn decode(key: &[u8], bytes: &[u8]) -> (StateKey, StateValue) {
+        // The store holds only what commits wrote; an entry that does not decode is corruption.
+        let e: StateEntry = borsh::from_slice(bytes)
+            .unwrap_or_else(|err| panic!("state store entry {} does not decode: {err}", hex_prefix(key)));
+        debug_assert_eq!(e.key.ordered(), key, "state store entry under the wrong key");
+        (e.key, e.value)
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &StateKey) -> Option<StateValue> {
+        let k = key.ordered();
+        match self.overlay.get(&k) {
+            Some(slot) => slot.entry.as_ref().map(|e| e.1.clone()),
+            None => self.snap.get(&k).map(|b| Self::decode(&k, &b).1),
         }
     }
 
-    fn leaves(&self) -> Vec<Hash32> {
-        let alg = self.hash_alg();
-        self.entries
-            .iter()
-            .map(|(k, (v, l))| l.unwrap_or_else(|| StateEntry { key: k.clone(), value: v.clone() }.leaf(alg)))
-            .collect()
+    /// Entries in `range`, in key order (reversed with `reverse`), at most `limit`: the overlay
+    /// merged over the snapshot.
+    pub fn scan(&self, range: &KeyRange, reverse: bool, limit: usize) -> Vec<(StateKey, StateValue)> {
+        use std::ops::Bound;
+        let hi = match &range.hi {
+            Some(h) => Bound::Excluded(h.clone()),
+            None => Bound::Unbounded,
+        };
+        let over: Vec<(&Vec<u8>, &Slot)> = {
+            let it = self.overlay.range((Bound::Included(range.lo.clone()), hi));
+            if reverse { it.rev().collect() } else { it.collect() }
+        };
+        // Each overlay slot in the range can hide at most one snapshot entry.
+        let base = self.snap.range(range, reverse, limit.saturating_add(over.len()));
+        let before = |a: &[u8], b: &[u8]| if reverse { a > b } else { a < b };
+        let mut out = Vec::with_capacity(limit.min(base.len() + over.len()));
+        let (mut i, mut j) = (0, 0);
+        while out.len() < limit && (i < base.len() || j < over.len()) {
+            let take_base = match (base.get(i), over.get(j)) {
+                (Some((bk, _)), Some((ok, _))) => {
+                    if bk.as_slice() == ok.as_slice() {
+                        i += 1; // shadowed by the overlay
+                        false
+                    } else {
+                        before(bk, ok)
+                    }
+                }
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if take_base {
+                let (k, v) = &base[i];
+                out.push(Self::decode(k, v));
+                i += 1;
+            } else {
+                let (_, slot) = over[j];
+                if let Some(e) = &slot.entry {
+                    out.push((e.0.clone(), e.1.clone()));
+                }
+                j += 1;
+            }
+        }
+        out
     }
 
-    fn get(&self, key: &StateKey) -> Option<&StateValue> {
-        self.entries.get(key).map(|(v, _)| v)
-    }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether the state has no entries.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// The authenticated root over all entries.
-    pub fn root(&self) -> Hash32 {
-        merkle::root(self.hash_alg(), &self.leaves())
-    }
-
-    /// Proves the entry under `key`, if present.
-    pub fn prove(&self, key: &StateKey) -> Option<StateProof> {
-        let tree = self.tree();
-        self.prove_with(&tree, key)
-    }
-
-    /// The whole state tree, to serve several proofs at once.
-    pub fn tree(&self) -> Tree {
-        Tree::new(self.hash_alg(), self.leaves())
-    }
-
-    /// Proves `key` with a tree previously built by [`State::tree`] on this same state.
-    pub fn prove_with(&self, tree: &Tree, key: &StateKey) -> Option<StateProof> {
-        let (value, _) = self.entries.get(key)?;
-        let index = self.entries.range(..key.clone()).count() as u64;
-        Some(StateProof {
-            entry: StateEntry { key: key.clone(), value: value.clone() },
-            index,
-            size: tree.size(),
-            path: tree.proof(index)?,
+    /// Every entry in `range` in key order, read from the store in chunks.
+    pub fn iter_range(&self, range: KeyRange) -> impl Iterator<Item = (StateKey, StateValue)> + '_ {
+        let mut next = Some(range);
+        let mut buf = std::collections::VecDeque::new();
+        std::iter::from_fn(move || {
+            if buf.is_empty() {
+                let r = next.take()?;
+                let chunk = self.scan(&r, false, SCAN_CHUNK);
+                if chunk.len() == SCAN_CHUNK {
+                    let mut lo = chunk.last().expect("full chunk").0.ordered();
+                    lo.push(0); // the next key after the last one read
+                    next = Some(KeyRange { lo, hi: r.hi });
+                }
+                buf.extend(chunk);
+            }
+            buf.pop_front()
         })
     }
 
+    /// Number of committed entries in both trees (derived data not counted).
+    pub fn len(&self) -> u64 {
+        match &self.sealed {
+            Some(s) => s.entries,
+            None => self.sealed_now().entries,
+        }
+    }
+
+    /// Whether the trees hold no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Changes of the overlay to `tree`, as jmt takes them.
+    fn tree_changes(&self, tree: Tree, above: Option<u64>) -> Vec<commit::TreeChange> {
+        let alg = self.hash_alg();
+        self.overlay
+            .values()
+            .filter(|s| above.is_none_or(|h| s.height > h))
+            .filter_map(|s| {
+                let e = s.entry.as_ref()?;
+                (e.0.tree() == Some(tree)).then(|| (e.0.key_hash(alg), Some(encode(&e.1))))
+            })
+            .collect()
+    }
+
+    /// Computes the tree roots of this state (and what committing it would write) against its
+    /// own snapshot. Idempotent; called at the end of every block.
+    pub fn seal(&mut self) {
+        if self.sealed.is_none() {
+            self.sealed = Some(Arc::new(self.sealed_now()));
+        }
+    }
+
+    fn sealed_now(&self) -> Sealed {
+        self.seal_against(self.snap.as_ref(), None)
+    }
+
+    /// Trees after the overlay's changes above height `above` (all, if `None`) applied on `snap`.
+    fn seal_against(&self, snap: &dyn Snapshot, above: Option<u64>) -> Sealed {
+        let head = snap.head();
+        let heads = head.as_ref().map_or(TreeHeads::EMPTY, |h| h.trees);
+        let mut entries = head.as_ref().map_or(0, |h| h.entries) as i64;
+        let mut roots = heads.roots;
+        let mut batches = [None, None];
+        for tree in Tree::ALL {
+            let changes = self.tree_changes(tree, above);
+            if changes.is_empty() && heads.version(tree).is_some() {
+                continue;
+            }
+            let (root, batch, delta) = commit::apply(self.hash_alg(), snap, tree, changes);
+            roots[tree.index()] = root;
+            entries += delta;
+            batches[tree.index()] = Some(batch);
+        }
+        Sealed { base: head.map(|h| h.height), roots, batches, entries: entries.max(0) as u64 }
+    }
+
+    /// The roots of both trees.
+    pub fn roots(&self) -> StateRoots {
+        let roots = match &self.sealed {
+            Some(s) => s.roots,
+            None => self.sealed_now().roots,
+        };
+        StateRoots { registry: roots[0], activity: roots[1] }
+    }
+
+    /// The authenticated state root (over both trees' roots).
+    pub fn root(&self) -> Hash32 {
+        self.roots().state_root(self.hash_alg())
+    }
+
+    /// Writes this state's changes to its store (atomically, durably) and returns the state
+    /// re-read from the store, with an empty overlay. The store must be at a height below this
+    /// state's and on its chain of blocks: changes of heights it already holds are skipped, so a
+    /// state computed speculatively before its parent was committed commits correctly.
+    pub fn commit(&self) -> Result<State, StateError> {
+        let current = self.store.snapshot();
+        let base = current.head().map(|h| h.height);
+        if base.is_some_and(|b| b >= self.height) {
+            return Err(StateError::NotNext { store: base.unwrap_or(0), state: self.height });
+        }
+        let sealed = match &self.sealed {
+            Some(s) if s.base == base => s.clone(),
+            _ => Arc::new(self.seal_against(current.as_ref(), base)),
+        };
+        let own_roots = self.roots();
+        assert_eq!(
+            (sealed.roots[0], sealed.roots[1]),
+            (own_roots.registry, own_roots.activity),
+            "committing height {} on the store at {:?} gives other roots than the state's own: the overlay does not extend the store",
+            self.height,
+            base
+        );
+        let values = self
+            .overlay
+            .iter()
+            .filter(|(_, s)| base.is_none_or(|b| s.height > b))
+            .map(|(k, s)| {
+                let bytes = s.entry.as_ref().map(|e| encode(&StateEntry { key: e.0.clone(), value: e.1.clone() }));
+                (k.clone(), bytes)
+            })
+            .collect();
+        let trees = TreeHeads {
+            versions: [0, 1].map(|i| {
+                sealed.batches[i].as_ref().map(|b| b.version).or(current.head().and_then(|h| h.trees.versions[i]))
+            }),
+            roots: sealed.roots,
+        };
+        let head = Head {
+            height: self.height,
+            block_digest: self.block_digest,
+            timestamp_ms: self.timestamp_ms,
+            trees,
+            entries: sealed.entries,
+        };
+        let batches = [sealed.batches[0].clone(), sealed.batches[1].clone()];
+        self.store.write(CommitBatch { head, values, trees: batches })?;
+        let snap = self.store.snapshot();
+        let sealed = Some(Arc::new(Sealed {
+            base: Some(self.height),
+            roots: sealed.roots,
+            batches: [None, None],
+            entries: sealed.entries,
+        }));
+        Ok(State { snap, overlay: OrdMap::new(), sealed, ..self.clone() })
+    }
+
+    /// Proves the entry under `key` against this state's roots. The state must be committed (an
+    /// empty overlay); `None` if the key has no entry or belongs to no tree.
+    pub fn prove(&self, key: &StateKey) -> Option<StateProof> {
+        if !self.overlay.is_empty() {
+            return None;
+        }
+        let head = self.snap.head()?;
+        self.prove_in(&head.trees, key)
+    }
+
+    /// Proves the entry under `key` as of block `height` (its post-state): any height for a
+    /// registry key, recent heights for an activity key (older activity versions are pruned).
+    pub fn prove_at(&self, height: u64, key: &StateKey) -> Result<Option<StateProof>, StateError> {
+        let tree = key.tree().ok_or(StateError::NotKept { height, tree: "no" })?;
+        let trees = self.snap.trees_at(height).ok_or(StateError::NotKept { height, tree: tree.name() })?;
+        Ok(self.prove_in(&trees, key))
+    }
+
+    /// The tree roots after block `height`, if the store has them.
+    pub fn roots_at(&self, height: u64) -> Option<StateRoots> {
+        self.snap.trees_at(height).map(|t| StateRoots { registry: t.roots[0], activity: t.roots[1] })
+    }
+
+    fn prove_in(&self, trees: &TreeHeads, key: &StateKey) -> Option<StateProof> {
+        let tree = key.tree()?;
+        let version = trees.version(tree)?;
+        let alg = self.hash_alg();
+        let kh = key.key_hash(alg);
+        let raw = commit::prove(alg, self.snap.as_ref(), tree, version, &kh)?;
+        let (leaf_key, _) = raw.leaf?;
+        if leaf_key != kh {
+            return None;
+        }
+        let value = match tree {
+            Tree::Registry => {
+                let bytes = self.snap.registry_value(&kh, version)?;
+                borsh::from_slice::<StateValue>(&bytes).ok()?
+            }
+            Tree::Activity => self.get(key)?,
+        };
+        Some(StateProof { entry: StateEntry { key: key.clone(), value }, siblings: raw.siblings })
+    }
+
+    /// Proves that `key` has no entry in this (committed) state.
+    pub fn prove_absent(&self, key: &StateKey) -> Option<AbsenceProof> {
+        if !self.overlay.is_empty() {
+            return None;
+        }
+        let tree = key.tree()?;
+        let trees = self.snap.head()?.trees;
+        let version = trees.version(tree)?;
+        let alg = self.hash_alg();
+        let kh = key.key_hash(alg);
+        let raw = commit::prove(alg, self.snap.as_ref(), tree, version, &kh)?;
+        if raw.leaf.is_some_and(|(k, _)| k == kh) {
+            return None;
+        }
+        Some(AbsenceProof { key: key.clone(), leaf: raw.leaf, siblings: raw.siblings })
+    }
+
     /// An organisation.
-    pub fn organisation(&self, id: &UnifiedSocialCreditCode) -> Option<&Organisation> {
+    pub fn organisation(&self, id: &UnifiedSocialCreditCode) -> Option<Organisation> {
         match self.get(&StateKey::Organisation(id.clone())) {
             Some(StateValue::Organisation(o)) => Some(o),
             _ => None,
         }
     }
     /// The organisation of an account key.
-    pub fn account_org(&self, key: &PublicKey) -> Option<&UnifiedSocialCreditCode> {
+    pub fn account_org(&self, key: &PublicKey) -> Option<UnifiedSocialCreditCode> {
         match self.get(&StateKey::Account(key.clone())) {
             Some(StateValue::Account(o)) => Some(o),
             _ => None,
@@ -351,70 +727,105 @@ impl State {
     /// Last accepted nonce of a sender (0 if none).
     pub fn nonce(&self, key: &PublicKey) -> u64 {
         match self.get(&StateKey::Nonce(key.clone())) {
-            Some(StateValue::Nonce(n)) => *n,
+            Some(StateValue::Nonce(n)) => n,
             _ => 0,
         }
     }
     /// A gateway.
-    pub fn gateway(&self, id: &DeviceId) -> Option<&Gateway> {
+    pub fn gateway(&self, id: &DeviceId) -> Option<Gateway> {
         match self.get(&StateKey::Gateway(id.clone())) {
             Some(StateValue::Gateway(g)) => Some(g),
             _ => None,
         }
     }
     /// A meter.
-    pub fn meter(&self, id: &DeviceId) -> Option<&Meter> {
+    pub fn meter(&self, id: &DeviceId) -> Option<Meter> {
         match self.get(&StateKey::Meter(id.clone())) {
             Some(StateValue::Meter(m)) => Some(m),
             _ => None,
         }
     }
     /// A meter's progress.
-    pub fn progress(&self, id: &DeviceId) -> Option<&MeterProgress> {
+    pub fn progress(&self, id: &DeviceId) -> Option<MeterProgress> {
         match self.get(&StateKey::Progress(id.clone())) {
             Some(StateValue::Progress(p)) => Some(p),
             _ => None,
         }
     }
-    /// Whether a key is in use by an account, a gateway or a meter.
+    /// Whether a key is, or ever was, an account's or a device's key (retired device keys are
+    /// never reusable).
     pub fn key_in_use(&self, key: &PublicKey) -> bool {
-        if self.account_org(key).is_some() {
-            return true;
-        }
-        self.entries.iter().any(|(_, (v, _))| match v {
-            StateValue::Gateway(g) => g.uses_key(key),
-            StateValue::Meter(m) => m.uses_key(key),
-            _ => false,
-        })
+        self.account_org(key).is_some() || self.get(&StateKey::KeyUse(key.clone())).is_some()
     }
-    /// All gateways, in id order.
-    pub fn gateways(&self) -> impl Iterator<Item = &Gateway> {
-        // Keys sort by variant first: gateways are one contiguous run, and the iteration stops
-        // where it ends instead of walking the (much larger) progress and daily entries after it.
-        self.entries.iter().skip_while(|(k, _)| !matches!(k, StateKey::Gateway(_))).map_while(|(_, (v, _))| match v {
+    /// All gateways, in id order (read from the store in chunks).
+    pub fn gateways(&self) -> impl Iterator<Item = Gateway> + '_ {
+        self.iter_range(KeyRange::gateways()).filter_map(|(_, v)| match v {
             StateValue::Gateway(g) => Some(g),
             _ => None,
         })
     }
-    /// All meters, in id order.
-    pub fn meters(&self) -> impl Iterator<Item = &Meter> {
-        // One contiguous run of keys (see `gateways`).
-        self.entries.iter().skip_while(|(k, _)| !matches!(k, StateKey::Meter(_))).map_while(|(_, (v, _))| match v {
+    /// All meters, in id order (read from the store in chunks).
+    pub fn meters(&self) -> impl Iterator<Item = Meter> + '_ {
+        self.iter_range(KeyRange::meters()).filter_map(|(_, v)| match v {
             StateValue::Meter(m) => Some(m),
             _ => None,
         })
     }
     /// All organisations, in id order.
-    pub fn organisations(&self) -> impl Iterator<Item = &Organisation> {
-        // The first run of keys (see `gateways`).
-        self.entries.iter().map_while(|(_, (v, _))| match v {
+    pub fn organisations(&self) -> impl Iterator<Item = Organisation> + '_ {
+        self.iter_range(KeyRange::organisations()).filter_map(|(_, v)| match v {
             StateValue::Organisation(o) => Some(o),
             _ => None,
         })
     }
+    /// At most `limit` meters with ids after `after`, in id order: one page of a listing.
+    pub fn meters_after(&self, after: Option<&DeviceId>, limit: usize) -> Vec<Meter> {
+        let mut range = KeyRange::meters();
+        if let Some(a) = after {
+            range.lo = StateKey::Meter(a.clone()).ordered();
+            range.lo.push(0);
+        }
+        self.scan(&range, false, limit)
+            .into_iter()
+            .filter_map(|(_, v)| match v {
+                StateValue::Meter(m) => Some(m),
+                _ => None,
+            })
+            .collect()
+    }
+    /// At most `limit` gateways with ids after `after`, in id order.
+    pub fn gateways_after(&self, after: Option<&DeviceId>, limit: usize) -> Vec<Gateway> {
+        let mut range = KeyRange::gateways();
+        if let Some(a) = after {
+            range.lo = StateKey::Gateway(a.clone()).ordered();
+            range.lo.push(0);
+        }
+        self.scan(&range, false, limit)
+            .into_iter()
+            .filter_map(|(_, v)| match v {
+                StateValue::Gateway(g) => Some(g),
+                _ => None,
+            })
+            .collect()
+    }
+    /// At most `limit` organisations with ids after `after`, in id order.
+    pub fn organisations_after(&self, after: Option<&UnifiedSocialCreditCode>, limit: usize) -> Vec<Organisation> {
+        let mut range = KeyRange::organisations();
+        if let Some(a) = after {
+            range.lo = StateKey::Organisation(a.clone()).ordered();
+            range.lo.push(0);
+        }
+        self.scan(&range, false, limit)
+            .into_iter()
+            .filter_map(|(_, v)| match v {
+                StateValue::Organisation(o) => Some(o),
+                _ => None,
+            })
+            .collect()
+    }
 
     /// A daily figure.
-    pub fn daily(&self, key: &DailyKey) -> Option<&DailyTotal> {
+    pub fn daily(&self, key: &DailyKey) -> Option<DailyTotal> {
         match self.get(&StateKey::Daily(key.clone())) {
             Some(StateValue::Daily(d)) => Some(d),
             _ => None,
@@ -427,22 +838,15 @@ impl State {
         org: &UnifiedSocialCreditCode,
         from_day: i32,
         to_day: i32,
-    ) -> impl Iterator<Item = (&DailyKey, &DailyTotal)> {
-        let lo = StateKey::Daily(DailyKey {
-            org: org.clone(),
-            day: from_day,
-            energy: trustmeter_types::EnergyKind::ALL[0],
-            unit: trustmeter_types::Unit::ALL[0],
-        });
-        let org = org.clone();
-        self.entries.range(lo..).map_while(move |(k, (v, _))| match (k, v) {
-            (StateKey::Daily(k), StateValue::Daily(d)) if k.org == org && k.day <= to_day => Some((k, d)),
+    ) -> impl Iterator<Item = (DailyKey, DailyTotal)> + '_ {
+        self.iter_range(KeyRange::daily(org, from_day, to_day)).filter_map(|(k, v)| match (k, v) {
+            (StateKey::Daily(k), StateValue::Daily(d)) => Some((k, d)),
             _ => None,
         })
     }
 
     /// An enterprise's monthly report.
-    pub fn monthly_report(&self, org: &UnifiedSocialCreditCode, month: u32) -> Option<&MonthlyReportRecord> {
+    pub fn monthly_report(&self, org: &UnifiedSocialCreditCode, month: u32) -> Option<MonthlyReportRecord> {
         match self.get(&StateKey::MonthlyReport(org.clone(), month)) {
             Some(StateValue::MonthlyReport(r)) => Some(r),
             _ => None,
@@ -450,21 +854,27 @@ impl State {
     }
 
     /// Every deployed policy version, oldest first.
-    pub fn policies(&self) -> impl Iterator<Item = &PolicyRecord> {
-        self.entries.range(StateKey::Policy(0)..=StateKey::Policy(u32::MAX)).filter_map(|(_, (v, _))| match v {
+    pub fn policies(&self) -> impl Iterator<Item = PolicyRecord> + '_ {
+        self.iter_range(KeyRange::policies()).filter_map(|(_, v)| match v {
             StateValue::Policy(p) => Some(p),
             _ => None,
         })
     }
 
     /// The audit policy in force at `height`: the highest version whose effective height has come.
-    pub fn policy_at(&self, height: u64) -> (&PolicyRecord, &Arc<Policy>) {
+    pub fn policy_at(&self, height: u64) -> (PolicyRecord, Arc<Policy>) {
         let rec = self
             .policies()
             .filter(|p| p.effective_height <= height)
             .max_by_key(|p| p.version)
             .expect("the default policy is installed at genesis with effective height 0");
-        (rec, self.policies.get(&rec.version).expect("every policy entry has its parsed form"))
+        let parsed = self.policies.get(&rec.version).expect("every policy entry has its parsed form").clone();
+        (rec, parsed)
+    }
+
+    /// The parsed audit policy in force at `height` (no store read when it is cached).
+    pub fn policy_in_force(&self, height: u64) -> Arc<Policy> {
+        self.policy_at(height).1
     }
 
     /// The highest deployed version (in force or pending).
@@ -485,78 +895,78 @@ impl State {
         self.put(StateKey::Nonce(key.clone()), StateValue::Nonce(n));
     }
     pub(crate) fn set_gateway(&mut self, g: Gateway) {
+        self.note_key(&g.public_key, &g.id);
+        for k in &g.retired_keys {
+            self.note_key(&k.public_key, &g.id);
+        }
         self.put(StateKey::Gateway(g.id.clone()), StateValue::Gateway(g));
     }
     pub(crate) fn set_meter(&mut self, m: Meter) {
+        if let Some(k) = &m.public_key {
+            self.note_key(k, &m.id);
+        }
+        for k in &m.retired_keys {
+            self.note_key(&k.public_key, &m.id);
+        }
         self.put(StateKey::Meter(m.id.clone()), StateValue::Meter(m));
     }
+    fn note_key(&mut self, key: &PublicKey, device: &DeviceId) {
+        let k = StateKey::KeyUse(key.clone());
+        if self.get(&k).is_none() {
+            self.put(k, StateValue::KeyUse(device.clone()));
+        }
+    }
     pub(crate) fn set_progress(&mut self, id: &DeviceId, p: MeterProgress) {
-        debug_assert!(p.recent.len() <= DUPLICATE_WINDOW);
         self.put(StateKey::Progress(id.clone()), StateValue::Progress(p));
     }
     pub(crate) fn set_account(&mut self, key: &PublicKey, org: UnifiedSocialCreditCode) {
         self.put(StateKey::Account(key.clone()), StateValue::Account(org));
     }
 
-    /// Canonical encoding of the whole state, for snapshots.
-    pub fn snapshot(&self) -> Vec<u8> {
-        let entries: Vec<StateEntry> =
-            self.entries.iter().map(|(k, (v, _))| StateEntry { key: k.clone(), value: v.clone() }).collect();
-        let windows = self
-            .entries
-            .iter()
-            .filter_map(|(k, (v, _))| match (k, v) {
-                (StateKey::Progress(id), StateValue::Progress(p)) => {
-                    Some((id.clone(), p.recent.clone(), p.points.iter().copied().collect()))
-                }
-                _ => None,
-            })
-            .collect();
-        encode(&Snapshot {
-            windows,
-            chain_id: self.chain_id.clone(),
-            params: self.params.clone(),
-            height: self.height,
-            block_digest: self.block_digest,
-            timestamp_ms: self.timestamp_ms,
-            entries,
-        })
+    /// Every entry of the state, committed and derived, in store order.
+    pub fn entries(&self) -> impl Iterator<Item = (StateKey, StateValue)> + '_ {
+        self.iter_range(KeyRange { lo: vec![], hi: None })
     }
 
-    /// Restores a state from [`State::snapshot`] bytes.
-    pub fn restore(bytes: &[u8]) -> Result<Self, String> {
-        let s: Snapshot = borsh::from_slice(bytes).map_err(|e| format!("state snapshot does not decode: {e}"))?;
-        let mut state = State {
-            chain_id: s.chain_id,
-            params: s.params,
-            height: s.height,
-            block_digest: s.block_digest,
-            timestamp_ms: s.timestamp_ms,
-            entries: OrdMap::new(),
-            policies: OrdMap::new(),
-        };
-        let mut windows: std::collections::BTreeMap<DeviceId, MeterWindows> =
-            s.windows.into_iter().map(|(id, recent, points)| (id, (recent, points))).collect();
-        for mut e in s.entries {
-            if let (StateKey::Progress(id), StateValue::Progress(p)) = (&e.key, &mut e.value) {
-                let (recent, points) = windows.remove(id).unwrap_or_default();
-                p.recent = recent;
-                p.points = points.into_iter().collect();
-            }
-            if let StateValue::Policy(rec) = &e.value {
-                let policy = parsed_policy(&rec.text)
-                    .map_err(|err| format!("policy version {} in the snapshot does not parse: {err}", rec.version))?;
-                state.policies.insert(rec.version, policy);
-            }
-            state.put(e.key, e.value);
+    /// A meter's duplicate-detection window: `(sequence, reading leaf)` of its last accepted
+    /// readings (at most [`DUPLICATE_WINDOW`]), oldest first.
+    pub fn duplicate_window(&self, meter: &DeviceId) -> Vec<(u64, Hash32)> {
+        self.scan(&KeyRange::recent(meter), false, DUPLICATE_WINDOW + 1)
+            .into_iter()
+            .filter_map(|(k, v)| match (k, v) {
+                (StateKey::Recent(_, seq), StateValue::Recent(h)) => Some((seq, h)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A meter's late-data window: its register points in time order (then arrival order).
+    pub fn window_points(&self, meter: &DeviceId) -> Vec<PointRec> {
+        self.scan(&KeyRange::all_points(meter), false, crate::accounting::MAX_WINDOW_POINTS + 1)
+            .into_iter()
+            .filter_map(|(_, v)| match v {
+                StateValue::Point(p) => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A meter's duplicate-window entry for sequence `seq`: the reading's leaf hash.
+    pub(crate) fn recent(&self, meter: &DeviceId, seq: u64) -> Option<Hash32> {
+        match self.get(&StateKey::Recent(meter.clone(), seq)) {
+            Some(StateValue::Recent(h)) => Some(h),
+            _ => None,
         }
-        state.seal();
-        Ok(state)
     }
 }
 
-/// Parsing a policy runs its dry run (milliseconds); restoring snapshots (node start, proof
-/// generation) would repeat it for every snapshot. Parsing is a pure function of the text, so a
+fn hex_prefix(key: &[u8]) -> String {
+    let n = key.len().min(24);
+    format!("{}{}", hex::encode(&key[..n]), if key.len() > n { "…" } else { "" })
+}
+
+/// Parsing a policy runs its dry run (milliseconds); opening a state (node start, tools) would
+/// repeat it for every policy version. Parsing is a pure function of the text, so a
 /// small process-wide cache of parsed documents by text is safe. Bounded: cleared when full.
 pub(crate) fn parsed_policy(text: &str) -> Result<Arc<Policy>, trustmeter_policy::PolicyError> {
     const MAX_CACHED: usize = 64;
@@ -574,22 +984,3 @@ pub(crate) fn parsed_policy(text: &str) -> Result<Arc<Policy>, trustmeter_policy
     Ok(parsed)
 }
 
-/// A meter's derived windows in a snapshot: duplicate detection and register points.
-type MeterWindows = (DuplicateWindow, PointWindow);
-
-/// A meter's duplicate-detection window in a snapshot: `(seq, reading leaf)`, oldest first.
-type DuplicateWindow = Vec<(u64, Hash32)>;
-
-/// A meter's register points in a snapshot, in time order.
-type PointWindow = Vec<PointRec>;
-
-#[derive(BorshSerialize, BorshDeserialize)]
-struct Snapshot {
-    chain_id: ChainId,
-    params: ChainParams,
-    height: u64,
-    block_digest: Hash32,
-    timestamp_ms: i64,
-    entries: Vec<StateEntry>,
-    windows: Vec<(DeviceId, DuplicateWindow, PointWindow)>,
-}

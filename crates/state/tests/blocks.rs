@@ -53,7 +53,7 @@ fn same_parent_and_transactions_give_identical_blocks() {
     let mut two = Fx::ready();
     assert_eq!(one.blocks, two.blocks, "independent runs build the same setup blocks");
     assert_eq!(one.state.root(), two.state.root());
-    assert_eq!(one.state.snapshot(), two.state.snapshot());
+    assert_eq!(one.state.entries().collect::<Vec<_>>(), two.state.entries().collect::<Vec<_>>());
 
     let txs1 = varied_txs(&mut one);
     let txs2 = varied_txs(&mut two);
@@ -65,7 +65,7 @@ fn same_parent_and_transactions_give_identical_blocks() {
     assert_eq!(o1.receipts, o2.receipts);
     assert_eq!(o1.recorded, o2.recorded);
     assert_eq!(o1.state.root(), o2.state.root());
-    assert_eq!(o1.state.snapshot(), o2.state.snapshot());
+    assert_eq!(o1.state.entries().collect::<Vec<_>>(), o2.state.entries().collect::<Vec<_>>());
     // The block is not trivial: something was accepted and something rejected.
     assert_eq!(b1.header.tx_count, 5);
     assert!(b1.header.readings_accepted > 0 && b1.header.readings_accepted < b1.header.reading_count);
@@ -320,7 +320,7 @@ fn retagged_signature_does_not_share_a_verdict_with_the_genuine_one() {
         assert_eq!(out.receipts, built.receipts);
         assert_eq!(out.recorded, vec![(0, gi as u32)]);
         assert_eq!(
-            out.state.progress(&dev(A_EM1)).unwrap().recent,
+            out.state.duplicate_window(&dev(A_EM1)),
             vec![(1, reading_leaf(SHA, &genuine_copy(&block, gi)))]
         );
     }

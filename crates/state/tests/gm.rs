@@ -248,13 +248,16 @@ fn an_sm3_chain_hashes_every_commitment_with_sm3() {
         trustmeter_state::MeterProgress::chain(alg, &trustmeter_types::Hash32::ZERO, 1, &reading_leaf(alg, &r))
     );
     let proof = sm3.state.prove(&StateKey::Meter(dev(GM_EM_OWN))).unwrap();
-    assert!(proof.verify(alg, &h.state_root));
-    assert!(!proof.verify(HashAlg::Sha256, &h.state_root));
+    let roots = sm3.state.roots();
+    assert_eq!(roots.state_root(alg), h.state_root);
+    assert!(proof.verify(alg, &roots));
+    assert!(!proof.verify(HashAlg::Sha256, &roots));
+    assert_ne!(roots.state_root(HashAlg::Sha256), h.state_root);
     assert_ne!(sha.state.root(), sm3.state.root());
-    // Snapshots keep the algorithm.
-    let restored = trustmeter_state::State::restore(&sm3.state.snapshot()).unwrap();
-    assert_eq!(restored.hash_alg(), alg);
-    assert_eq!(restored.root(), sm3.state.root());
+    // A reopened state keeps the algorithm.
+    let reopened = trustmeter_state::State::open(&sm3.genesis, sm3.state.store().clone()).unwrap();
+    assert_eq!(reopened.hash_alg(), alg);
+    assert_eq!(reopened.root(), sm3.state.root());
 }
 
 #[test]

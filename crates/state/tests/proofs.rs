@@ -1,11 +1,16 @@
-//! State commitments: membership proofs against the state root, and snapshots.
+//! State commitments: inclusion, absence and historical proofs against the two tree roots, the
+//! roots against an independent sparse-Merkle computation, and reopening a committed state.
 
 mod common;
 
 use common::*;
-use trustmeter_state::state::StateValue;
-use trustmeter_state::{SignatureVerdicts, State, StateKey, build_block, execute_block};
-use trustmeter_types::{DeviceStatus, Hash32, Quantity, ReadingOutcome, TxPayload};
+use std::sync::Arc;
+use trustmeter_crypto::HashAlg;
+use trustmeter_state::commit::{internal_hash, leaf_hash};
+use trustmeter_state::{
+    MemStore, SignatureVerdicts, State, StateKey, StateRoots, StateValue, Store, Tree, build_block, execute_block,
+};
+use trustmeter_types::{DeviceStatus, Hash32, Quantity, ReadingOutcome, TxPayload, encode};
 
 /// A chain with some readings recorded, so that every kind of entry exists.
 fn busy() -> Fx {
@@ -18,73 +23,148 @@ fn busy() -> Fx {
     fx
 }
 
+/// The root of a sparse Merkle tree over `(key hash, value hash)` pairs, computed naively from its
+/// definition (a subtree holding one leaf is that leaf; an empty one is the placeholder), with no
+/// code shared with jmt or the state crate's proof walking.
+fn naive_root(alg: HashAlg, leaves: &[(Hash32, Hash32)], depth: usize) -> Hash32 {
+    match leaves {
+        [] => Hash32(*b"SPARSE_MERKLE_PLACEHOLDER_HASH__"),
+        [(k, v)] => leaf_hash(alg, k, v),
+        _ => {
+            let bit = |k: &Hash32| (k.0[depth / 8] >> (7 - depth % 8)) & 1 == 1;
+            let (right, left): (Vec<_>, Vec<_>) = leaves.iter().partition(|(k, _)| bit(k));
+            internal_hash(alg, &naive_root(alg, &left, depth + 1), &naive_root(alg, &right, depth + 1))
+        }
+    }
+}
+
+fn naive_roots(state: &State) -> StateRoots {
+    let alg = state.hash_alg();
+    let mut trees: [Vec<(Hash32, Hash32)>; 2] = [vec![], vec![]];
+    for (k, v) in state.entries() {
+        if let Some(t) = k.tree() {
+            trees[t.index()].push((k.key_hash(alg), trustmeter_crypto::hash(alg, &encode(&v))));
+        }
+    }
+    StateRoots { registry: naive_root(alg, &trees[0], 0), activity: naive_root(alg, &trees[1], 0) }
+}
+
 #[test]
-fn meter_proof_verifies_against_the_root_only() {
+fn tree_roots_match_an_independent_computation() {
+    let mut fx = busy();
+    assert_eq!(fx.state.roots(), naive_roots(&fx.state));
+    assert_eq!(fx.state.roots().state_root(SHA), fx.blocks.last().unwrap().header.state_root);
+    // Still after more blocks, and on an uncommitted state (roots computed over the overlay).
+    let t = fx.state.timestamp_ms;
+    let g = gw_a1();
+    let tx = fx.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, 2, t, 3))]);
+    let b = fx.exec(vec![tx]);
+    assert_eq!(b.output.state.roots(), naive_roots(&b.output.state));
+    assert_eq!(fx.state.roots(), naive_roots(&fx.state));
+    // The entry count covers both trees and no derived entry.
+    let committed = fx.state.entries().filter(|(k, _)| k.tree().is_some()).count() as u64;
+    assert_eq!(fx.state.len(), committed);
+    assert!(fx.state.entries().any(|(k, _)| k.tree().is_none()), "derived entries exist (windows, key index)");
+}
+
+#[test]
+fn meter_proof_verifies_against_the_roots_only() {
     let fx = busy();
-    let root = fx.state.root();
+    let roots = fx.state.roots();
     let key = StateKey::Meter(dev(A_EM1));
     let proof = fx.state.prove(&key).expect("the meter is in the state");
-    assert!(proof.verify(SHA, &root));
+    assert!(proof.verify(SHA, &roots));
+    assert!(!proof.verify(HashAlg::Sm3, &roots), "another hash algorithm");
     assert_eq!(proof.entry.key, key);
     match &proof.entry.value {
-        StateValue::Meter(m) => assert_eq!(m, fx.state.meter(&dev(A_EM1)).unwrap()),
+        StateValue::Meter(m) => assert_eq!(Some(m), fx.state.meter(&dev(A_EM1)).as_ref()),
         other => panic!("unexpected value {other:?}"),
     }
-    assert_eq!(proof.size as usize, fx.state.len());
 
-    // Another root: a flipped bit, the zero hash, the root of an earlier state.
-    let mut other = root;
-    other.0[31] ^= 1;
+    // Other roots: a flipped bit, the trees swapped, the roots of an earlier state.
+    let mut other = roots;
+    other.registry.0[31] ^= 1;
     assert!(!proof.verify(SHA, &other));
-    assert!(!proof.verify(SHA, &Hash32::ZERO));
-    let earlier = fx.blocks[fx.blocks.len() - 2].header.state_root;
-    assert_ne!(earlier, root);
-    assert!(!proof.verify(SHA, &earlier));
+    let swapped = StateRoots { registry: roots.activity, activity: roots.registry };
+    assert!(!proof.verify(SHA, &swapped));
+    let earlier = fx.state.roots_at(fx.state.height - 1).expect("kept");
+    assert_ne!(earlier.activity, roots.activity);
 
     // An altered entry.
     let mut p = proof.clone();
     if let StateValue::Meter(m) = &mut p.entry.value {
         m.status = DeviceStatus::Revoked;
     }
-    assert!(!p.verify(SHA, &root));
+    assert!(!p.verify(SHA, &roots));
     let mut p = proof.clone();
     if let StateValue::Meter(m) = &mut p.entry.value {
         m.register_max = Quantity::from_micros(m.register_max.micros() + 1);
     }
-    assert!(!p.verify(SHA, &root));
-    let mut p = proof.clone();
-    if let StateValue::Meter(m) = &mut p.entry.value {
-        m.calibration = None;
-    }
-    assert!(!p.verify(SHA, &root));
+    assert!(!p.verify(SHA, &roots));
     // The same value under another key.
     let mut p = proof.clone();
     p.entry.key = StateKey::Meter(dev(A_EM2));
-    assert!(!p.verify(SHA, &root));
-    // Altered position or path.
+    assert!(!p.verify(SHA, &roots));
+    // An altered, shortened, lengthened or over-long path.
+    for i in 0..proof.siblings.len() {
+        let mut p = proof.clone();
+        p.siblings[i].0[0] ^= 1;
+        assert!(!p.verify(SHA, &roots), "sibling {i}");
+    }
     let mut p = proof.clone();
-    p.index ^= 1;
-    assert!(!p.verify(SHA, &root));
-    // (The claimed `size` is not bound by the root on its own: under RFC 9162 some paths also
-    // verify with a larger size, so it is deliberately not tested here.)
+    p.siblings.pop();
+    assert!(!p.verify(SHA, &roots));
     let mut p = proof.clone();
-    p.path[0].0[0] ^= 1;
-    assert!(!p.verify(SHA, &root));
+    p.siblings.push(Hash32::ZERO);
+    assert!(!p.verify(SHA, &roots));
     let mut p = proof.clone();
-    p.path.pop();
-    assert!(!p.verify(SHA, &root));
+    p.siblings = vec![Hash32::ZERO; 257];
+    assert!(!p.verify(SHA, &roots));
 
-    // Absent keys have no proof.
+    // Absent keys and derived keys have no inclusion proof.
     assert!(fx.state.prove(&StateKey::Meter(dev("NOPE-1"))).is_none());
     assert!(fx.state.prove(&StateKey::Gateway(dev(A_EM1))).is_none());
+    assert!(fx.state.prove(&StateKey::KeyUse(gw_a1().public_key())).is_none());
+}
+
+#[test]
+fn absence_proofs() {
+    let fx = busy();
+    let roots = fx.state.roots();
+    for key in [
+        StateKey::Meter(dev("NOPE-1")),
+        StateKey::Gateway(dev(A_EM1)),
+        StateKey::Nonce(key(77).public_key()),
+        StateKey::Account(key(78).public_key()),
+    ] {
+        let p = fx.state.prove_absent(&key).unwrap_or_else(|| panic!("{key:?} is absent"));
+        assert!(p.verify(SHA, &roots), "{key:?}");
+        // Not against another tree's root, nor for another key on the same path claim.
+        let mut q = p.clone();
+        q.key = StateKey::Meter(dev(A_EM1));
+        assert!(!q.verify(SHA, &roots), "a present key cannot be proven absent with this path");
+        if let Some((k, v)) = p.leaf {
+            let mut q = p.clone();
+            q.leaf = Some((k, Hash32([9; 32])));
+            assert!(!q.verify(SHA, &roots));
+            let mut q = p.clone();
+            q.leaf = Some((key.key_hash(SHA), v));
+            assert!(!q.verify(SHA, &roots), "the key's own hash as the other leaf");
+        }
+        if !p.siblings.is_empty() {
+            let mut q = p.clone();
+            q.siblings[0].0[5] ^= 0x10;
+            assert!(!q.verify(SHA, &roots));
+        }
+    }
+    // A present key has no absence proof.
+    assert!(fx.state.prove_absent(&StateKey::Meter(dev(A_EM1))).is_none());
 }
 
 #[test]
 fn every_entry_has_a_proof() {
     let fx = busy();
-    let root = fx.state.root();
-    let tree = fx.state.tree();
-    assert_eq!(tree.root(), root);
+    let roots = fx.state.roots();
     let mut keys = vec![
         StateKey::Organisation(org_regulator()),
         StateKey::Organisation(org_b()),
@@ -94,32 +174,67 @@ fn every_entry_has_a_proof() {
         StateKey::Gateway(dev(B_GW1)),
         StateKey::Progress(dev(A_EM1)),
         StateKey::Progress(dev(A_EM2)),
+        StateKey::Policy(1),
     ];
     keys.extend([A_EM1, A_EM2, A_PW3, A_WM4, B_EM1].iter().map(|m| StateKey::Meter(dev(m))));
-    let mut indices = std::collections::BTreeSet::new();
     for k in &keys {
         let p = fx.state.prove(k).unwrap_or_else(|| panic!("{k:?} should be in the state"));
-        assert!(p.verify(SHA, &root), "{k:?}");
-        assert_eq!(fx.state.prove_with(&tree, k).as_ref(), Some(&p));
-        assert!(indices.insert(p.index), "distinct entries have distinct positions");
+        assert!(p.verify(SHA, &roots), "{k:?}");
+        assert_eq!(Some(p.entry.value), fx.state.get(k));
     }
     match fx.state.prove(&StateKey::Nonce(gw_a1().public_key())).unwrap().entry.value {
         StateValue::Nonce(n) => assert_eq!(n, fx.state.nonce(&gw_a1().public_key())),
         other => panic!("unexpected value {other:?}"),
     }
+    // Every committed entry of the state, whatever its kind.
+    for (k, _) in fx.state.entries().filter(|(k, _)| k.tree().is_some()) {
+        assert!(fx.state.prove(&k).is_some_and(|p| p.verify(SHA, &roots)), "{k:?}");
+    }
 }
 
 #[test]
-fn proofs_follow_state_changes() {
+fn registry_proofs_are_historical() {
     let mut fx = busy();
-    let key = StateKey::Meter(dev(A_EM1));
-    let before = fx.state.prove(&key).unwrap();
+    let early = fx.state.height;
+    let early_root = fx.blocks.last().unwrap().header.state_root;
+    let meter = StateKey::Meter(dev(A_EM1));
+    let gateway = StateKey::Gateway(dev(A_GW1));
+    let before = fx.state.prove(&meter).unwrap();
+    // Later: the gateway rotates its key, the meter is revoked, and more blocks pass.
+    let new_key = key(90);
+    let proof = new_key.sign(&trustmeter_types::rotation_proof_payload(
+        &fx.state.chain_id,
+        &dev(A_GW1),
+        &new_key.public_key(),
+    ));
+    let rotate =
+        fx.tx(&gw_a1(), TxPayload::RotateKey { device: dev(A_GW1), new_public_key: new_key.public_key(), proof });
+    fx.exec(vec![rotate]);
     let revoke = fx.tx(&regulator(), TxPayload::RevokeDevice { device: dev(A_EM1), reason: "audit".into() });
     fx.exec(vec![revoke]);
-    let after = fx.state.prove(&key).unwrap();
-    assert!(!before.verify(SHA, &fx.state.root()), "the old entry is not in the new state");
-    assert!(after.verify(SHA, &fx.state.root()));
+    for _ in 0..5 {
+        fx.exec(vec![]);
+    }
+    let now = fx.state.roots();
+    let after = fx.state.prove(&meter).unwrap();
+    assert!(after.verify(SHA, &now));
+    assert!(!before.verify(SHA, &now), "the old entry is not in the new state");
     assert_ne!(before.entry, after.entry);
+
+    // As of the early block: the records then, proven against that block's state root.
+    let then = fx.state.roots_at(early).expect("every height's roots are kept");
+    assert_eq!(then.state_root(SHA), early_root);
+    let old_meter = fx.state.prove_at(early, &meter).unwrap().expect("the meter existed then");
+    assert_eq!(old_meter, before);
+    assert!(old_meter.verify(SHA, &then));
+    assert!(matches!(&old_meter.entry.value, StateValue::Meter(m) if m.status == DeviceStatus::Active));
+    let old_gw = fx.state.prove_at(early, &gateway).unwrap().unwrap();
+    assert!(old_gw.verify(SHA, &then));
+    assert!(matches!(&old_gw.entry.value, StateValue::Gateway(g) if g.public_key == gw_a1().public_key()));
+    let new_gw = fx.state.prove(&gateway).unwrap();
+    assert!(matches!(&new_gw.entry.value, StateValue::Gateway(g) if g.public_key == new_key.public_key()));
+    // A height not committed is not proven.
+    assert!(fx.state.prove_at(fx.state.height + 1, &meter).is_err());
 }
 
 #[test]
@@ -134,33 +249,31 @@ fn state_root_depends_on_content_not_history() {
     one.exec(vec![xa, yb]);
     two.exec(vec![yb2]);
     two.exec(vec![xa2]);
-    assert_eq!(one.state.root(), two.state.root());
-    assert_eq!(one.state.len(), two.state.len());
+    assert_eq!(one.state.roots().registry, two.state.roots().registry);
     // ...and differs as soon as the content differs.
     let z = two.tx(&ent_a(), TxPayload::RegisterAccount { public_key: key(42).public_key() });
     two.exec(vec![z]);
-    assert_ne!(one.state.root(), two.state.root());
+    assert_ne!(one.state.roots().registry, two.state.roots().registry);
 }
 
 #[test]
-fn snapshot_restore_round_trips() {
+fn a_committed_state_reopens_from_its_store() {
     let mut fx = busy();
-    let bytes = fx.state.snapshot();
-    let restored = State::restore(&bytes).expect("a snapshot restores");
-    assert_eq!(restored.root(), fx.state.root());
-    assert_eq!(restored.len(), fx.state.len());
-    assert_eq!(restored.chain_id, fx.state.chain_id);
-    assert_eq!(restored.params, fx.state.params);
-    assert_eq!(restored.height, fx.state.height);
-    assert_eq!(restored.block_digest, fx.state.block_digest);
-    assert_eq!(restored.timestamp_ms, fx.state.timestamp_ms);
-    assert_eq!(restored.snapshot(), bytes);
-    assert_eq!(restored.progress(&dev(A_EM1)), fx.state.progress(&dev(A_EM1)));
+    let store = fx.state.store().clone();
+    let reopened = State::open(&fx.genesis, store).expect("reopens");
+    assert_eq!(reopened.root(), fx.state.root());
+    assert_eq!(reopened.len(), fx.state.len());
+    assert_eq!(reopened.chain_id, fx.state.chain_id);
+    assert_eq!(reopened.params, fx.state.params);
+    assert_eq!(reopened.height, fx.state.height);
+    assert_eq!(reopened.block_digest, fx.state.block_digest);
+    assert_eq!(reopened.timestamp_ms, fx.state.timestamp_ms);
+    assert_eq!(reopened.entries().collect::<Vec<_>>(), fx.state.entries().collect::<Vec<_>>());
 
-    // The restored state executes the next block exactly like the original.
+    // The reopened state executes the next block exactly like the original.
     let t = fx.state.timestamp_ms;
     let g = gw_a1();
-    // The first reading recorded by `busy`, resubmitted: the restored duplicate window knows it.
+    // The first reading recorded by `busy`, resubmitted: the reopened duplicate window knows it.
     let recorded = match &fx.blocks.last().unwrap().txs[0].body.payload {
         TxPayload::SubmitReadings { readings, .. } => readings[0].clone(),
         _ => unreachable!(),
@@ -169,7 +282,7 @@ fn snapshot_restore_round_trips() {
         fx.submit(&g, A_GW1, vec![recorded, by_gateway(&g, kwh(A_EM1, 1, t, 9)), by_gateway(&g, kwh(A_EM1, 2, t, 2))]);
     let ctx = trustmeter_state::exec::BlockContext { epoch: 2, view: 9, timestamp_ms: fx.next_ts() };
     let (b1, o1) = build_block(&fx.state, &ctx, vec![tx.clone()], &SignatureVerdicts::none());
-    let (b2, o2) = build_block(&restored, &ctx, vec![tx], &SignatureVerdicts::none());
+    let (b2, o2) = build_block(&reopened, &ctx, vec![tx], &SignatureVerdicts::none());
     assert_eq!(b1, b2);
     assert_eq!(o1.receipts, o2.receipts);
     assert_eq!(
@@ -179,21 +292,45 @@ fn snapshot_restore_round_trips() {
     assert!(
         matches!(&o1.receipts[0].readings[1], ReadingOutcome::Rejected(r) if r.code == trustmeter_types::RejectCode::SequenceConflict)
     );
-    assert!(execute_block(&restored, &b1, &SignatureVerdicts::none()).is_ok());
+    assert!(execute_block(&reopened, &b1, &SignatureVerdicts::none()).is_ok());
 
-    // Corrupt snapshots are refused.
-    let mut trailing = bytes.clone();
-    trailing.push(0);
-    assert!(State::restore(&trailing).is_err());
-    assert!(State::restore(&bytes[..bytes.len() - 1]).is_err());
-    assert!(State::restore(&[]).is_err());
+    // A store holds one chain of commits: committing the same height twice is refused.
+    let committed = o1.state.commit().expect("first commit");
+    assert!(o2.state.commit().is_err(), "height {} is already committed", committed.height);
 }
 
 #[test]
-fn genesis_state_snapshot_round_trips() {
+fn a_speculative_child_commits_after_its_parent() {
+    // Block h+2 executed on the uncommitted post-state of h+1, then both committed in order: the
+    // child's overlay repeats h+1's changes, which the store already holds.
+    let fx = busy();
+    let t = fx.state.timestamp_ms;
+    let g = gw_a1();
+    let mut f2 = fx.clone_with_state(fx.state.clone());
+    let tx1 = f2.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, 2, t, 5))]);
+    let tx2 = f2.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, 3, t + 1_000, 6))]);
+    let c1 = trustmeter_state::exec::BlockContext { epoch: 1, view: 50, timestamp_ms: t + 10 };
+    let (_, o1) = build_block(&fx.state, &c1, vec![tx1], &SignatureVerdicts::none());
+    let c2 = trustmeter_state::exec::BlockContext { epoch: 1, view: 51, timestamp_ms: t + 20 };
+    let (_, o2) = build_block(&o1.state, &c2, vec![tx2], &SignatureVerdicts::none());
+    let s1 = o1.state.commit().expect("parent commits");
+    let s2 = o2.state.commit().expect("child commits after it");
+    assert_eq!(s1.root(), o1.state.root());
+    assert_eq!(s2.root(), o2.state.root());
+    assert_eq!(s2.roots(), naive_roots(&s2));
+    assert_eq!(s2.duplicate_window(&dev(A_EM1)).iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 2, 3]);
+}
+
+#[test]
+fn genesis_state_reopens() {
     let fx = Fx::genesis_only(CHAIN);
-    let restored = State::restore(&fx.state.snapshot()).unwrap();
-    assert_eq!(restored.root(), fx.state.root());
-    assert_eq!(restored.root(), fx.blocks[0].header.state_root);
-    assert_eq!(restored.block_digest, fx.state.block_digest);
+    let reopened = State::open(&fx.genesis, fx.state.store().clone()).unwrap();
+    assert_eq!(reopened.root(), fx.state.root());
+    assert_eq!(reopened.root(), fx.blocks[0].header.state_root);
+    assert_eq!(reopened.block_digest, fx.state.block_digest);
+    // A fresh store opened for the genesis gets the same state.
+    let store: Arc<dyn Store> = Arc::new(MemStore::new());
+    let fresh = State::open(&fx.genesis, store).unwrap();
+    assert_eq!(fresh.root(), fx.blocks[0].header.state_root);
+    assert_eq!(fresh.roots().get(Tree::Activity), Hash32(*b"SPARSE_MERKLE_PLACEHOLDER_HASH__"));
 }

@@ -276,7 +276,7 @@ fn already_registered_ids_and_keys_are_refused() {
     assert!(fx.state.gateway(&dev("A-GW9")).is_none());
     assert!(fx.state.gateway(&dev("A-GW8")).is_none());
     assert!(fx.state.meter(&dev("A-EM9")).is_none());
-    assert_eq!(fx.state.account_org(&ent_a().public_key()), Some(&org_a()));
+    assert_eq!(fx.state.account_org(&ent_a().public_key()), Some(org_a()));
     assert!(fx.state.account_org(&gw_a1().public_key()).is_none());
 }
 
@@ -616,7 +616,7 @@ fn meter_signing_with_its_own_key_is_accepted() {
     assert_eq!(b.block.header.readings_root, merkle::root(SHA, &[reading_leaf(SHA, &signed)]));
     let p = fx.state.progress(&dev(A_EM2)).unwrap();
     assert_eq!((p.last_seq, p.accepted), (1, 1));
-    assert_eq!(p.recent, vec![(1, reading_leaf(SHA, &signed))]);
+    assert_eq!(fx.state.duplicate_window(&dev(A_EM2)), vec![(1, reading_leaf(SHA, &signed))]);
 }
 
 #[test]
@@ -772,7 +772,7 @@ fn identical_resubmission_is_a_duplicate_and_not_recorded_again() {
     let b = fx.exec(vec![tx]);
     assert_eq!(b.reading(0, 0), &ReadingOutcome::Accepted);
     assert_eq!(b.block.header.readings_accepted, 1);
-    let progress = fx.state.progress(&dev(A_EM1)).cloned().unwrap();
+    let progress = fx.state.progress(&dev(A_EM1)).unwrap();
 
     // Resubmitted in a later block (a new transaction, so no nonce problem).
     let tx = fx_submit(&mut fx, vec![r1.clone()]);
@@ -783,7 +783,7 @@ fn identical_resubmission_is_a_duplicate_and_not_recorded_again() {
     assert_eq!(b.block.header.reading_count, 1);
     assert_eq!(b.block.header.readings_root, merkle::empty_root(SHA));
     assert!(b.output.recorded.is_empty());
-    assert_eq!(fx.state.progress(&dev(A_EM1)), Some(&progress), "a duplicate leaves the progress alone");
+    assert_eq!(fx.state.progress(&dev(A_EM1)), Some(progress.clone()), "a duplicate leaves the progress alone");
 
     // Twice in one batch and once more in a second transaction of the same block.
     let r2 = by_gateway(&g, kwh(A_EM1, 2, t, 101));
@@ -826,7 +826,7 @@ fn conflicting_reading_with_the_same_sequence_is_refused() {
         assert!(msg.contains("sequence 1"), "{msg}");
     }
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
-    assert_eq!(p.recent, vec![(1, reading_leaf(SHA, &r1))], "the recorded reading is kept");
+    assert_eq!(fx.state.duplicate_window(&dev(A_EM1)), vec![(1, reading_leaf(SHA, &r1))], "the recorded reading is kept");
     assert_eq!(p.accepted, 1);
 }
 
@@ -861,7 +861,8 @@ fn lower_sequence_within_the_window_is_a_conflict() {
     assert_eq!(b.reading(0, 3), &ReadingOutcome::Accepted);
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
     assert_eq!((p.last_seq, p.accepted), (10, 4));
-    assert_eq!(p.recent.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 5, 6, 10]);
+    let window = fx.state.duplicate_window(&dev(A_EM1));
+    assert_eq!(window.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 5, 6, 10]);
 }
 
 #[test]
@@ -876,8 +877,9 @@ fn sequence_older_than_the_duplicate_window_is_stale() {
     assert!(b.output.receipts[0].readings.iter().all(|o| *o == ReadingOutcome::Accepted));
     assert_eq!(b.block.header.readings_accepted as u64, n);
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
-    assert_eq!(p.recent.len(), DUPLICATE_WINDOW);
-    assert_eq!(p.recent.first().unwrap().0, 3, "the two oldest fell out of the window");
+    let window = fx.state.duplicate_window(&dev(A_EM1));
+    assert_eq!(window.len(), DUPLICATE_WINDOW);
+    assert_eq!(window.first().unwrap().0, 3, "the two oldest fell out of the window");
     assert_eq!((p.last_seq, p.accepted), (n, n));
 
     let at = |s: u64| all[(s - 1) as usize].clone();
@@ -905,8 +907,9 @@ fn sequence_older_than_the_duplicate_window_is_stale() {
     assert!(b.reading(0, 6).is_recorded(), "{:?}", b.reading(0, 6));
     assert_eq!(b.block.header.readings_accepted, 1);
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
-    assert_eq!(p.recent.len(), DUPLICATE_WINDOW);
-    assert_eq!(p.recent.first().unwrap().0, 4);
+    let window = fx.state.duplicate_window(&dev(A_EM1));
+    assert_eq!(window.len(), DUPLICATE_WINDOW);
+    assert_eq!(window.first().unwrap().0, 4);
     assert_eq!((p.last_seq, p.accepted), (n + 1, n + 1));
 }
 

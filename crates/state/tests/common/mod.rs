@@ -418,7 +418,8 @@ impl Fx {
         assert_eq!(block.txs, txs, "build_block left out a candidate");
         assert_eq!(block.header.timestamp_ms, ts);
         cross_check(&self.state, &block, &output);
-        self.state = output.state.clone();
+        // As a validator's finalizer does: the next block executes on the committed state.
+        self.state = output.state.commit().expect("the block commits on its parent's store");
         self.blocks.push(block.clone());
         Executed { block, output }
     }
