@@ -1,0 +1,342 @@
+//! # trustmeter-statedb
+//!
+//! A chain's state on disk: [`DiskStore`] implements the state machine's
+//! [`Store`](trustmeter_state::Store) on one embedded redb file, so a validator holds the state
+//! without keeping it in memory, restarts without replaying the chain, and proves registry records
+//! as of any past block.
+//!
+//! **Tables** (all written by one redb transaction per commit, so a crash leaves the previous
+//! commit or the next, never a mix):
+//!
+//! | table | key → value | kept |
+//! |---|---|---|
+//! | `meta` | `"head"` → `borsh(Head)` | the last commit |
+//! | `entries` | ordered state key → `borsh(StateEntry)` | current values only |
+//! | `registry_nodes`, `activity_nodes` | `version_be ‖ borsh(nibble path)` → `borsh(Node)` | registry: all; activity: last [`DiskStoreConfig::activity_versions_kept`] versions |
+//! | `registry_values` | `key_hash ‖ version_be` → `0` (deleted) or `1 ‖ value` | all |
+//! | `activity_stale` | `stale_since_be ‖ node key` → `()` | until pruned |
+//! | `heights` | height → `borsh(TreeHeads)` | all (≈ 90 bytes a block) |
+//!
+//! Node keys start with the version, big-endian, so each commit's new nodes are appended at the
+//! end of the node tables rather than scattered through them.
+//!
+//! **Pruning.** After each commit, activity-tree nodes that became stale more than
+//! `activity_versions_kept` versions ago are deleted, at most [`PRUNE_PER_COMMIT`] per commit
+//! (pruning catches up over a few commits after a burst). Registry nodes and values are never
+//! pruned: they back historical proofs.
+//!
+//! **Failures.** A read error or an undecodable record means the disk or the file is corrupt; the
+//! state machine cannot continue deterministically, so snapshot reads panic with the table and
+//! the error (the node restarts and, if the file stays corrupt, must be resynced).
+
+use borsh::BorshDeserialize;
+use jmt::storage::{Node, NodeKey};
+use redb::{
+    Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+};
+use std::path::Path;
+use std::sync::Arc;
+use trustmeter_state::keys::{KeyRange, Tree};
+use trustmeter_state::store::{CommitBatch, Head, Snapshot, Store, StoreError, TreeHeads};
+use trustmeter_types::Hash32;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("entries");
+const REGISTRY_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("registry_nodes");
+const ACTIVITY_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("activity_nodes");
+const REGISTRY_VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("registry_values");
+const ACTIVITY_STALE: TableDefinition<&[u8], ()> = TableDefinition::new("activity_stale");
+const HEIGHTS: TableDefinition<u64, &[u8]> = TableDefinition::new("heights");
+
+/// Most stale activity nodes deleted per commit.
+pub const PRUNE_PER_COMMIT: usize = 200_000;
+
+/// The layout version written in `meta` (`"layout"`); a file of another layout is refused.
+pub const LAYOUT_VERSION: u64 = 1;
+
+/// Tuning of a [`DiskStore`].
+#[derive(Clone, Debug)]
+pub struct DiskStoreConfig {
+    /// redb's page cache, bytes.
+    pub cache_bytes: usize,
+    /// Activity-tree versions kept for proofs and state sync (older ones are pruned).
+    pub activity_versions_kept: u64,
+}
+
+impl Default for DiskStoreConfig {
+    fn default() -> Self {
+        Self { cache_bytes: 256 << 20, activity_versions_kept: 256 }
+    }
+}
+
+/// Why a store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// redb could not open or create the file.
+    #[error("state store {path}: {reason}")]
+    Database {
+        /// The file.
+        path: String,
+        /// What redb said.
+        reason: String,
+    },
+    /// The file was written with another layout.
+    #[error("state store {path} has layout {found}, this build writes {LAYOUT_VERSION}; remove it to resync")]
+    Layout {
+        /// The file.
+        path: String,
+        /// Its layout.
+        found: u64,
+    },
+}
+
+/// A chain's state in one redb file.
+pub struct DiskStore {
+    db: Arc<Database>,
+    config: DiskStoreConfig,
+}
+
+fn node_key_bytes(k: &NodeKey) -> Vec<u8> {
+    let mut out = k.version().to_be_bytes().to_vec();
+    borsh::to_writer(&mut out, k.nibble_path()).expect("in-memory encoding");
+    out
+}
+
+fn value_key(kh: &Hash32, version: u64) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..32].copy_from_slice(&kh.0);
+    k[32..].copy_from_slice(&version.to_be_bytes());
+    k
+}
+
+fn backend<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl DiskStore {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path, config: DiskStoreConfig) -> Result<Self, OpenError> {
+        let err = |e: &dyn std::fmt::Display| OpenError::Database { path: path.display().to_string(), reason: e.to_string() };
+        let db = Database::builder().set_cache_size(config.cache_bytes).create(path).map_err(|e| err(&e))?;
+        let w = db.begin_write().map_err(|e| err(&e))?;
+        {
+            let mut meta = w.open_table(META).map_err(|e| err(&e))?;
+            let layout = meta.get("layout").map_err(|e| err(&e))?.map(|v| {
+                let b = v.value();
+                u64::from_le_bytes(b.try_into().unwrap_or([0xff; 8]))
+            });
+            match layout {
+                Some(found) if found != LAYOUT_VERSION => {
+                    return Err(OpenError::Layout { path: path.display().to_string(), found });
+                }
+                Some(_) => {}
+                None => {
+                    meta.insert("layout", LAYOUT_VERSION.to_le_bytes().as_slice()).map_err(|e| err(&e))?;
+                }
+            }
+            w.open_table(ENTRIES).map_err(|e| err(&e))?;
+            w.open_table(REGISTRY_NODES).map_err(|e| err(&e))?;
+            w.open_table(ACTIVITY_NODES).map_err(|e| err(&e))?;
+            w.open_table(REGISTRY_VALUES).map_err(|e| err(&e))?;
+            w.open_table(ACTIVITY_STALE).map_err(|e| err(&e))?;
+            w.open_table(HEIGHTS).map_err(|e| err(&e))?;
+        }
+        w.commit().map_err(|e| err(&e))?;
+        Ok(Self { db: Arc::new(db), config })
+    }
+
+    /// The committed height (`None`: empty store).
+    pub fn height(&self) -> Option<u64> {
+        self.snapshot().head().map(|h| h.height)
+    }
+
+    /// Stale activity nodes: `(total, old enough to prune but not pruned yet)`.
+    pub fn stale_nodes(&self) -> (u64, u64) {
+        let r = self.db.begin_read().expect("state store read");
+        let Ok(t) = r.open_table(ACTIVITY_STALE) else { return (0, 0) };
+        let total = t.len().unwrap_or(0);
+        let version = read_head(&r).and_then(|h| h.trees.version(Tree::Activity)).unwrap_or(0);
+        let due = match version.checked_sub(self.config.activity_versions_kept) {
+            Some(cutoff) => {
+                let hi = (cutoff + 1).to_be_bytes();
+                t.range::<&[u8]>(..hi.as_slice()).map(|r| r.count() as u64).unwrap_or(0)
+            }
+            None => 0,
+        };
+        (total, due)
+    }
+
+    fn prune(&self, w: &redb::WriteTransaction, act_version: u64) -> Result<usize, StoreError> {
+        let Some(cutoff) = act_version.checked_sub(self.config.activity_versions_kept) else { return Ok(0) };
+        let mut stale = w.open_table(ACTIVITY_STALE).map_err(backend)?;
+        let mut nodes = w.open_table(ACTIVITY_NODES).map_err(backend)?;
+        let hi = (cutoff + 1).to_be_bytes();
+        let mut doomed = Vec::new();
+        for row in stale.range::<&[u8]>(..hi.as_slice()).map_err(backend)?.take(PRUNE_PER_COMMIT) {
+            let (k, _) = row.map_err(backend)?;
+            doomed.push(k.value().to_vec());
+        }
+        for k in &doomed {
+            nodes.remove(&k[8..]).map_err(backend)?;
+            stale.remove(k.as_slice()).map_err(backend)?;
+        }
+        Ok(doomed.len())
+    }
+}
+
+impl Store for DiskStore {
+    fn snapshot(&self) -> Arc<dyn Snapshot> {
+        let tx = self.db.begin_read().expect("state store: cannot begin a read transaction");
+        let open = |def: TableDefinition<&[u8], &[u8]>| {
+            tx.open_table(def).unwrap_or_else(|e| panic!("state store: table {def}: {e}"))
+        };
+        let snap = DiskSnapshot {
+            entries: open(ENTRIES),
+            nodes: [open(REGISTRY_NODES), open(ACTIVITY_NODES)],
+            registry_values: open(REGISTRY_VALUES),
+            heights: tx.open_table(HEIGHTS).unwrap_or_else(|e| panic!("state store: table heights: {e}")),
+            head: read_head(&tx),
+            _tx: tx,
+        };
+        Arc::new(snap)
+    }
+
+    fn write(&self, batch: CommitBatch) -> Result<(), StoreError> {
+        let w = self.db.begin_write().map_err(backend)?;
+        {
+            let mut meta = w.open_table(META).map_err(backend)?;
+            let committed = match meta.get("head").map_err(backend)? {
+                Some(v) => Some(Head::try_from_slice(v.value()).map_err(backend)?),
+                None => None,
+            };
+            if let Some(c) = committed
+                && batch.head.height <= c.height
+            {
+                return Err(StoreError::OutOfOrder { committed: c.height, got: batch.head.height });
+            }
+            meta.insert("head", borsh::to_vec(&batch.head).expect("in-memory encoding").as_slice()).map_err(backend)?;
+            let mut entries = w.open_table(ENTRIES).map_err(backend)?;
+            for (k, v) in &batch.values {
+                match v {
+                    Some(v) => entries.insert(k.as_slice(), v.as_slice()).map_err(backend)?,
+                    None => entries.remove(k.as_slice()).map_err(backend)?,
+                };
+            }
+            for tree in Tree::ALL {
+                let Some(tb) = &batch.trees[tree.index()] else { continue };
+                let def = if tree == Tree::Registry { REGISTRY_NODES } else { ACTIVITY_NODES };
+                let mut nodes = w.open_table(def).map_err(backend)?;
+                for (k, n) in &tb.nodes {
+                    let bytes = borsh::to_vec(n).expect("in-memory encoding");
+                    nodes.insert(node_key_bytes(k).as_slice(), bytes.as_slice()).map_err(backend)?;
+                }
+                match tree {
+                    Tree::Registry => {
+                        let mut values = w.open_table(REGISTRY_VALUES).map_err(backend)?;
+                        for ((version, kh), v) in &tb.values {
+                            let mut bytes = Vec::with_capacity(1 + v.as_ref().map_or(0, |v| v.len()));
+                            match v {
+                                Some(v) => {
+                                    bytes.push(1);
+                                    bytes.extend_from_slice(v);
+                                }
+                                None => bytes.push(0),
+                            }
+                            values.insert(value_key(kh, *version).as_slice(), bytes.as_slice()).map_err(backend)?;
+                        }
+                    }
+                    Tree::Activity => {
+                        let mut stale = w.open_table(ACTIVITY_STALE).map_err(backend)?;
+                        for (since, k) in &tb.stale {
+                            let mut key = since.to_be_bytes().to_vec();
+                            key.extend_from_slice(&node_key_bytes(k));
+                            stale.insert(key.as_slice(), ()).map_err(backend)?;
+                        }
+                    }
+                }
+            }
+            let mut heights = w.open_table(HEIGHTS).map_err(backend)?;
+            heights
+                .insert(batch.head.height, borsh::to_vec(&batch.head.trees).expect("in-memory encoding").as_slice())
+                .map_err(backend)?;
+        }
+        if let Some(v) = batch.head.trees.version(Tree::Activity) {
+            self.prune(&w, v)?;
+        }
+        w.commit().map_err(backend)?;
+        Ok(())
+    }
+}
+
+fn read_head(tx: &ReadTransaction) -> Option<Head> {
+    let meta = tx.open_table(META).unwrap_or_else(|e| panic!("state store: table meta: {e}"));
+    let v = meta.get("head").unwrap_or_else(|e| panic!("state store: head: {e}"))?;
+    Some(Head::try_from_slice(v.value()).unwrap_or_else(|e| panic!("state store: head does not decode: {e}")))
+}
+
+struct DiskSnapshot {
+    entries: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    nodes: [ReadOnlyTable<&'static [u8], &'static [u8]>; 2],
+    registry_values: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    heights: ReadOnlyTable<u64, &'static [u8]>,
+    head: Option<Head>,
+    _tx: ReadTransaction,
+}
+
+/// Ends the process on a read error (see "Failures" in the crate documentation).
+trait OrDie<T> {
+    fn or_die(self, what: &str) -> T;
+}
+
+impl<T, E: std::fmt::Display> OrDie<T> for Result<T, E> {
+    fn or_die(self, what: &str) -> T {
+        self.unwrap_or_else(|e| panic!("state store: reading {what}: {e}"))
+    }
+}
+
+impl Snapshot for DiskSnapshot {
+    fn head(&self) -> Option<Head> {
+        self.head.clone()
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.entries.get(key).or_die("entries").map(|v| v.value().to_vec())
+    }
+
+    fn range(&self, range: &KeyRange, reverse: bool, limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        use std::ops::Bound;
+        let lo = Bound::Included(range.lo.as_slice());
+        let hi = match &range.hi {
+            Some(h) => Bound::Excluded(h.as_slice()),
+            None => Bound::Unbounded,
+        };
+        let it = self.entries.range::<&[u8]>((lo, hi)).or_die("entries");
+        let pick = |row: Result<(redb::AccessGuard<&[u8]>, redb::AccessGuard<&[u8]>), redb::StorageError>| {
+            let (k, v) = row.or_die("entries");
+            (k.value().to_vec(), v.value().to_vec())
+        };
+        if reverse { it.rev().take(limit).map(pick).collect() } else { it.take(limit).map(pick).collect() }
+    }
+
+    fn node(&self, tree: Tree, key: &NodeKey) -> Option<Node> {
+        let v = self.nodes[tree.index()].get(node_key_bytes(key).as_slice()).or_die("tree nodes")?;
+        Some(Node::try_from_slice(v.value()).or_die("a tree node"))
+    }
+
+    fn registry_value(&self, key_hash: &Hash32, max_version: u64) -> Option<Vec<u8>> {
+        let lo = value_key(key_hash, 0);
+        let hi = value_key(key_hash, max_version);
+        let mut it = self.registry_values.range::<&[u8]>(lo.as_slice()..=hi.as_slice()).or_die("registry values");
+        let (_, v) = it.next_back()?.or_die("registry values");
+        let b = v.value();
+        match b.first() {
+            Some(1) => Some(b[1..].to_vec()),
+            _ => None,
+        }
+    }
+
+    fn trees_at(&self, height: u64) -> Option<TreeHeads> {
+        let v = self.heights.get(height).or_die("heights")?;
+        Some(TreeHeads::try_from_slice(v.value()).or_die("a height's trees"))
+    }
+}
