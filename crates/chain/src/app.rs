@@ -9,9 +9,12 @@
 //!   skipped, so redelivery after a restart is harmless. Each applied block is announced to the
 //!   [`FinalizedSink`]s (the indexer, tests) with its finalization certificate.
 //!
-//! **Restart**: state is a pure function of the finalized blocks, and marshal keeps them durably.
-//! On start, [`App::replay`] re-executes blocks `1..=processed` from marshal's archive (verifying
-//! every signature again) before proposing or verifying anything.
+//! **Durability and restart**: the finalizer executes each finalized block on the committed state,
+//! hands it to the durable hooks (the index) and then commits the state to the [`Store`] before it
+//! acknowledges the block to marshal. On start the state is the store's committed state; only the
+//! blocks marshal processed after the last commit (a crash between acknowledgement and commit, or
+//! a wiped store: then every block from genesis) are re-executed from marshal's archive before the
+//! app proposes or verifies anything. The number is reported by [`App::replayed_blocks`].
 
 use crate::block::{ChainBlock, from_digest, to_digest};
 use crate::mempool::Mempool;
@@ -30,7 +33,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use tracing::{debug, info, warn};
 use trustmeter_crypto::{HashAlg, tx_hash};
 use trustmeter_state::exec::BlockContext;
-use trustmeter_state::{BlockOutput, SignatureVerdicts, State, build_block, execute_block};
+use trustmeter_state::{BlockOutput, SignatureVerdicts, State, Store, build_block, execute_block};
 use trustmeter_types::{Genesis, Hash32, Rejection, Transaction};
 
 /// The consensus signing scheme: Ed25519 votes, attributable, one signature per quorum member in a
@@ -57,6 +60,12 @@ pub struct Finalized {
 /// A receiver of finalized blocks, in height order.
 pub type FinalizedSink = mpsc::UnboundedSender<Finalized>;
 
+/// A durable consumer of finalized blocks (the index), called by the finalizer before the state
+/// is committed, so that after a crash it never lags behind the committed state. It must skip
+/// heights it already holds (a block is offered again after a crash between the hook and the
+/// commit). An error stops the node: the index could no longer follow the chain.
+pub type DurableHook = Arc<dyn Fn(&Finalized) -> Result<(), String> + Send + Sync>;
+
 /// How far ahead of our clock a proposer's timestamp may be before we wait for our clock.
 const MAX_PROPOSER_CLOCK_AHEAD: Duration = Duration::from_secs(5);
 /// Least time between two blocks when there is nothing to include.
@@ -67,11 +76,12 @@ const RECENT_FINALIZED_KEPT: u64 = 32;
 const MAX_SPECULATIVE_STATES: usize = 1_024;
 
 struct Inner {
-    genesis: Arc<BlockOutput>,
     finalized: Arc<BlockOutput>,
     speculative: HashMap<sha256::Digest, Arc<BlockOutput>>,
     ready: bool,
     sinks: Vec<FinalizedSink>,
+    hooks: Vec<DurableHook>,
+    replayed: u64,
 }
 
 /// Test-only misbehaviour, to check that honest validators refuse it.
@@ -104,28 +114,38 @@ pub struct Finalizer {
 }
 
 impl App {
-    /// Creates the application for `genesis`, sharing `mempool` with the API.
+    /// Creates the application for `genesis` on the state committed in `store` (the genesis
+    /// state if it is empty), sharing `mempool` with the API.
     ///
     /// # Panics
     ///
     /// If the mempool hashes with another algorithm than the genesis names (a wiring error).
-    pub fn new(genesis: &Genesis, mempool: Arc<Mutex<Mempool>>, behaviour: Behaviour) -> (Self, Finalizer) {
+    pub fn new(
+        genesis: &Genesis,
+        mempool: Arc<Mutex<Mempool>>,
+        behaviour: Behaviour,
+        store: Arc<dyn Store>,
+    ) -> Result<(Self, Finalizer), trustmeter_state::StateError> {
         let hash = genesis.params.hash;
         assert_eq!(
             mempool.lock().expect("mempool lock").hash_alg(),
             hash,
             "the mempool must hash with the chain's algorithm (create it with Mempool::new(genesis.params.hash, ..))"
         );
-        let (_, state) = trustmeter_state::genesis_block(genesis);
+        let state = State::open(genesis, store)?;
+        if state.height > 0 {
+            info!(height = state.height, root = %state.root(), "state opened from the store");
+        }
         let out = Arc::new(BlockOutput { state, receipts: vec![], recorded: vec![] });
         let (tx, rx) = mpsc::unbounded();
         let app = App {
             inner: Arc::new(Mutex::new(Inner {
-                genesis: out.clone(),
                 finalized: out,
                 speculative: HashMap::new(),
                 ready: false,
                 sinks: vec![],
+                hooks: vec![],
+                replayed: 0,
             })),
             hash,
             mempool,
@@ -135,7 +155,7 @@ impl App {
             refused: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             gossip: Arc::new(Mutex::new(None)),
         };
-        (app.clone(), Finalizer { app, updates: rx })
+        Ok((app.clone(), Finalizer { app, updates: rx }))
     }
 
     /// The genesis block as marshal wants it.
@@ -146,6 +166,23 @@ impl App {
     /// Adds a receiver of finalized blocks (from the next applied block on).
     pub fn subscribe(&self, sink: FinalizedSink) {
         self.inner.lock().expect("app lock").sinks.push(sink);
+    }
+
+    /// Adds a durable hook, called with every finalized block before the state commits (see
+    /// [`DurableHook`]).
+    pub fn add_durable_hook(&self, hook: DurableHook) {
+        self.inner.lock().expect("app lock").hooks.push(hook);
+    }
+
+    /// How many finalized blocks the finalizer re-executed from marshal's archive at start-up
+    /// (0 after a clean stop: the committed state was current).
+    pub fn replayed_blocks(&self) -> u64 {
+        self.inner.lock().expect("app lock").replayed
+    }
+
+    /// Whether the finalizer has caught up with marshal's processed height after start-up.
+    pub fn is_ready(&self) -> bool {
+        self.inner.lock().expect("app lock").ready
     }
 
     /// The latest finalized state.
@@ -234,9 +271,6 @@ impl App {
         let inner = self.inner.lock().expect("app lock");
         if to_digest(&inner.finalized.state.block_digest) == *digest {
             return Some(inner.finalized.clone());
-        }
-        if to_digest(&inner.genesis.state.block_digest) == *digest {
-            return Some(inner.genesis.clone());
         }
         inner.speculative.get(digest).cloned()
     }
@@ -414,15 +448,17 @@ impl Finalizer {
 
     async fn replay(&mut self, marshal: &MarshalMailbox) {
         let processed = marshal.get_processed().await.map(|p| p.height().get()).unwrap_or(0);
-        if processed > 0 {
-            info!(processed, "replaying finalized blocks to rebuild state");
+        let committed = self.app.inner.lock().expect("app lock").finalized.state.height;
+        if processed > committed {
+            info!(committed, processed, "re-executing finalized blocks the state store has not committed");
         }
-        for h in 1..=processed {
+        for h in committed + 1..=processed {
             let Some(block) = marshal.get_block(Height::new(h)).await else {
                 warn!(height = h, "finalized block missing from marshal's archive; stopping replay");
                 break;
             };
             self.apply(block.inner().clone(), marshal).await;
+            self.app.inner.lock().expect("app lock").replayed += 1;
         }
         let mut inner = self.app.inner.lock().expect("app lock");
         inner.ready = true;
@@ -460,6 +496,25 @@ impl Finalizer {
             }
         };
         let finalization = marshal.get_finalization(Height::new(height)).await;
+        let hooks = self.app.inner.lock().expect("app lock").hooks.clone();
+        let mut event = Finalized { block, output: out, finalization };
+        for hook in &hooks {
+            if let Err(e) = hook(&event) {
+                panic!("a durable consumer of finalized blocks failed at height {height}: {e}");
+            }
+        }
+        // Durable: the state after this block, committed before marshal hears it was processed.
+        let committed = event
+            .output
+            .state
+            .commit()
+            .unwrap_or_else(|e| panic!("committing the state of finalized block {height} failed: {e}"));
+        let out = Arc::new(BlockOutput {
+            state: committed,
+            receipts: event.output.receipts.clone(),
+            recorded: event.output.recorded.clone(),
+        });
+        event.output = out.clone();
         let sinks = {
             let mut inner = self.app.inner.lock().expect("app lock");
             inner.finalized = out.clone();
@@ -472,10 +527,9 @@ impl Finalizer {
         };
         {
             let mut mempool = self.app.mempool.lock().expect("mempool lock");
-            mempool.remove(block.block.txs.iter().map(|t| tx_hash(self.app.hash, t)));
+            mempool.remove(event.block.block.txs.iter().map(|t| tx_hash(self.app.hash, t)));
             mempool.prune_stale(&out.state);
         }
-        let event = Finalized { block, output: out, finalization };
         for s in sinks {
             let _ = s.unbounded_send(event.clone());
         }

@@ -91,8 +91,12 @@ pub struct ValidatorConfig {
     /// The mempool shared with the API.
     pub mempool: Arc<Mutex<Mempool>>,
     /// Receivers of finalized blocks from the first applied block on, including the blocks
-    /// replayed at start-up (an indexer rebuilds itself from these).
+    /// re-executed at start-up.
     pub sinks: Vec<crate::app::FinalizedSink>,
+    /// Durable consumers of finalized blocks, called before each commit (the index).
+    pub hooks: Vec<crate::app::DurableHook>,
+    /// Where the state lives (a `trustmeter_statedb::DiskStore` on a node).
+    pub store: Arc<dyn trustmeter_state::Store>,
 }
 
 /// The five network channels of a validator.
@@ -230,9 +234,13 @@ where
         )
         .await;
 
-    let (app, finalizer): (App, Finalizer) = App::new(&cfg.genesis, cfg.mempool.clone(), cfg.behaviour);
+    let (app, finalizer): (App, Finalizer) = App::new(&cfg.genesis, cfg.mempool.clone(), cfg.behaviour, cfg.store)
+        .expect("the state store holds this chain's state");
     for sink in cfg.sinks {
         app.subscribe(sink);
+    }
+    for hook in cfg.hooks {
+        app.add_durable_hook(hook);
     }
     marshal_actor.start(app.clone(), buffer, resolver);
     crate::gossip::start(context.child("gossip"), app.clone(), net.txs);

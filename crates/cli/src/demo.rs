@@ -169,6 +169,7 @@ async fn start_chain(
             p2p_listen: format!("127.0.0.1:{}", p2p_port + i as u16).parse()?,
             api_listen: format!("127.0.0.1:{}", api_port + i as u16).parse()?,
             index_path: dir.join(format!("{chain_id}-validator-{i}-index.redb")),
+            state_path: dir.join(format!("{chain_id}-validator-{i}-state.redb")),
             allow_private_ips: true,
             timeouts: Timeouts::default(),
             alarms: Default::default(),

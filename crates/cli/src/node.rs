@@ -157,6 +157,7 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
                 p2p_listen: cfg.p2p_listen,
                 api_listen: cfg.api_listen,
                 index_path,
+                state_path: cfg.data_dir.join("state.redb"),
                 allow_private_ips: cfg.allow_private_ips,
                 timeouts: Timeouts {
                     leader: Duration::from_millis(cfg.leader_timeout_ms),

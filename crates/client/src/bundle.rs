@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 use trustmeter_chain::{BlockFinalization, Finalized};
 use trustmeter_crypto::{block_digest, merkle::Tree};
 use trustmeter_state::exec::recorded_leaves;
-use trustmeter_state::{BlockOutput, StateKey, StateProof};
+use trustmeter_state::{State, StateKey, StateProof, StateRoots};
 use trustmeter_types::{Block, BlockHeader, ChainId, DeviceId, Genesis, Hash32, SignedReading, TxPayload};
 
 /// The value of [`ProofBundle::version`] this crate writes and reads.
-pub const PROOF_VERSION: &str = "trustmeter-proof/v1";
+pub const PROOF_VERSION: &str = "trustmeter-proof/v2";
 
 /// Everything needed to check, offline, that one signed reading was recorded in a finalized block
 /// of a Trustmeter chain. Serialized as JSON; see `docs/proof-format.md` for every field.
@@ -39,9 +39,11 @@ pub struct ProofBundle {
     pub audit_path: Vec<Hash32>,
     /// The gateway that submitted the reading (the meter's registered gateway).
     pub gateway: DeviceId,
-    /// Proof of the meter's registry record (`StateKey::Meter`) against `header.state_root`.
+    /// The roots of the two state trees after the block; they hash to `header.state_root`.
+    pub state_roots: StateRoots,
+    /// Proof of the meter's registry record (`StateKey::Meter`) in the registry tree.
     pub meter_proof: StateProof,
-    /// Proof of the gateway's registry record (`StateKey::Gateway`) against `header.state_root`.
+    /// Proof of the gateway's registry record (`StateKey::Gateway`) in the registry tree.
     pub gateway_proof: StateProof,
     /// The block's finalization certificate: lowercase hex of its Commonware codec encoding.
     pub finalization: String,
@@ -59,15 +61,11 @@ pub enum BuildError {
         /// Chain id in the genesis.
         genesis: ChainId,
     },
-    /// The execution output given is not the output of this block.
+    /// The state store has no tree roots for the block's height that match its header.
     #[error(
-        "the execution output is for block {output} (height {output_height}), not for block {block} (height {block_height})"
+        "the state store has no roots for block {block} at height {block_height} that hash to its state root (another chain, or a height not committed)"
     )]
-    OutputMismatch {
-        /// Digest recorded in the output's state.
-        output: Hash32,
-        /// Height recorded in the output's state.
-        output_height: u64,
+    RootsMismatch {
         /// Digest of the block.
         block: Hash32,
         /// Height of the block.
@@ -126,13 +124,16 @@ impl ProofBundle {
     /// Builds the bundle for the reading at `position` in the readings tree of `block`
     /// (`0 ≤ position < block.header.readings_accepted`).
     ///
-    /// `output` must be the execution output of `block` (its post-state, receipts and recorded
-    /// readings) and `finalization` the block's finalization certificate. The state proofs are
-    /// taken from the post-block state, whose root is `block.header.state_root`.
+    /// `recorded` are the `(tx index, reading index)` of the readings the block recorded, in tree
+    /// order (from its receipts), `state` any state of the chain whose store holds the block's
+    /// height (the registry of every height is kept: a node's finalized state serves proofs of any
+    /// block), and `finalization` the block's finalization certificate. The state proofs are of
+    /// the registry as of the block, against the roots its header commits to.
     pub fn build(
         genesis: &Genesis,
         block: &Block,
-        output: &BlockOutput,
+        recorded: &[(u32, u32)],
+        state: &State,
         finalization: &BlockFinalization,
         position: usize,
     ) -> Result<ProofBundle, BuildError> {
@@ -145,19 +146,14 @@ impl ProofBundle {
                 genesis: genesis.chain_id.clone(),
             });
         }
-        if output.state.block_digest != digest {
-            return Err(BuildError::OutputMismatch {
-                output: output.state.block_digest,
-                output_height: output.state.height,
-                block: digest,
-                block_height: header.height,
-            });
-        }
+        let state_roots = state
+            .roots_at(header.height)
+            .filter(|r| r.state_root(alg) == header.state_root)
+            .ok_or(BuildError::RootsMismatch { block: digest, block_height: header.height })?;
         let certified = Hash32(finalization.proposal.payload.0);
         if certified != digest {
             return Err(BuildError::FinalizationMismatch { certified, block: digest });
         }
-        let recorded = &output.recorded;
         let Some(&(t, r)) = recorded.get(position) else {
             return Err(BuildError::NoSuchPosition { height: header.height, position, recorded: recorded.len() });
         };
@@ -180,11 +176,11 @@ impl ProofBundle {
         }
         let audit_path = tree.proof(position as u64).expect("position is below the tree size");
 
-        let state_tree = output.state.tree();
         let prove = |key: StateKey| {
-            output
-                .state
-                .prove_with(&state_tree, &key)
+            state
+                .prove_at(header.height, &key)
+                .ok()
+                .flatten()
                 .ok_or(BuildError::MissingStateEntry { height: header.height, key })
         };
         let meter_proof = prove(StateKey::Meter(reading.reading.meter.clone()))?;
@@ -199,6 +195,7 @@ impl ProofBundle {
             tree_size: recorded.len() as u64,
             audit_path,
             gateway: gateway.clone(),
+            state_roots,
             meter_proof,
             gateway_proof,
             finalization: hex::encode(finalization.encode()),
@@ -225,7 +222,7 @@ impl ProofBundle {
             }
         }
         let position = position.ok_or_else(|| BuildError::ReadingNotInBlock { height, meter: meter.clone(), seq })?;
-        Self::build(genesis, block, &finalized.output, finalization, position)
+        Self::build(genesis, block, &finalized.output.recorded, &finalized.output.state, finalization, position)
     }
 
     /// The bundle as pretty-printed JSON.

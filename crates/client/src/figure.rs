@@ -25,11 +25,11 @@ use trustmeter_chain::BlockFinalization;
 use trustmeter_crypto::{HashAlg, block_digest};
 use trustmeter_state::accounting::{DailyKey, DailyTotal};
 use trustmeter_state::state::StateValue;
-use trustmeter_state::{State, StateKey, StateProof};
+use trustmeter_state::{State, StateKey, StateProof, StateRoots};
 use trustmeter_types::{BlockHeader, ChainId, EnergyKind, Genesis, Hash32, UnifiedSocialCreditCode, Unit};
 
 /// The value of [`FigureProof::version`] this crate writes and reads.
-pub const FIGURE_PROOF_VERSION: &str = "trustmeter-figure-proof/v1";
+pub const FIGURE_PROOF_VERSION: &str = "trustmeter-figure-proof/v2";
 
 /// Everything needed to check, offline, that a daily figure was in the state of a finalized block.
 /// Serialized as JSON; see `docs/proof-format.md` §10.
@@ -42,7 +42,9 @@ pub struct FigureProof {
     pub genesis: Genesis,
     /// Header of the finalized block whose post-state holds the figure.
     pub header: BlockHeader,
-    /// Proof of the `StateKey::Daily` entry against `header.state_root`.
+    /// The roots of the two state trees after that block; they hash to `header.state_root`.
+    pub state_roots: StateRoots,
+    /// Proof of the `StateKey::Daily` entry in the activity tree.
     pub figure: StateProof,
     /// The block's finalization certificate: lowercase hex of its Commonware codec encoding.
     pub finalization: String,
@@ -61,7 +63,7 @@ pub enum FigureBuildError {
     },
     /// The state given is not the post-state of this header's block.
     #[error(
-        "the state is at height {state_height} (block {state_digest}), not the post-state of block {block} at height {block_height}; take the state and the header at the same height"
+        "the state (at height {state_height}, block {state_digest}) has no roots for block {block} at height {block_height} that match its header: another chain, or a height not committed"
     )]
     StateMismatch {
         /// Height of the state.
@@ -92,9 +94,9 @@ pub enum FigureBuildError {
 }
 
 impl FigureProof {
-    /// Builds the proof of the daily figure `key` from `state`, which must be the post-state of
-    /// the block with `header` (`state.block_digest` = the header's digest), and that block's
-    /// `finalization`.
+    /// Builds the proof of the daily figure `key` as of the block with `header`, from any state of
+    /// the same chain whose store still keeps that height's activity tree (the finalized state:
+    /// recent heights), and that block's `finalization`.
     pub fn build(
         genesis: &Genesis,
         header: &BlockHeader,
@@ -110,26 +112,30 @@ impl FigureProof {
             });
         }
         let digest = block_digest(alg, header);
-        if state.block_digest != digest || state.height != header.height {
+        let roots = state.roots_at(header.height).filter(|r| r.state_root(alg) == header.state_root);
+        let Some(state_roots) = roots else {
             return Err(FigureBuildError::StateMismatch {
                 state_height: state.height,
                 state_digest: state.block_digest,
                 block_height: header.height,
                 block: digest,
             });
-        }
+        };
         let certified = Hash32(finalization.proposal.payload.0);
         if certified != digest {
             return Err(FigureBuildError::FinalizationMismatch { certified, block: digest });
         }
         let state_key = StateKey::Daily(key.clone());
         let figure = state
-            .prove(&state_key)
-            .ok_or_else(|| FigureBuildError::NoFigure { height: state.height, key: key_text(&state_key) })?;
+            .prove_at(header.height, &state_key)
+            .ok()
+            .flatten()
+            .ok_or_else(|| FigureBuildError::NoFigure { height: header.height, key: key_text(&state_key) })?;
         Ok(FigureProof {
             version: FIGURE_PROOF_VERSION.to_string(),
             genesis: genesis.clone(),
             header: header.clone(),
+            state_roots,
             figure,
             finalization: hex::encode(finalization.encode()),
         })
@@ -205,15 +211,9 @@ pub fn verify_figure(proof: &FigureProof, trusted_genesis: Option<&Genesis>) -> 
         (StateKey::Daily(k), StateValue::Daily(d)) => (k, d),
         (k, _) => return Err(VerifyError::NotADailyFigure { key: key_text(k) }),
     };
-    if !proof.figure.verify(alg, &header.state_root) {
-        return Err(VerifyError::StateProofInvalid {
-            which: "daily figure",
-            key: key_text(&proof.figure.entry.key),
-            index: proof.figure.index,
-            size: proof.figure.size,
-            state_root: header.state_root,
-        });
-    }
+    crate::verify::check_roots(alg, &proof.state_roots, &header.state_root)?;
+    let state_key = proof.figure.entry.key.clone();
+    crate::verify::check_state_proof(alg, "daily figure", &proof.figure, &state_key, &proof.state_roots)?;
 
     // Step (f): a quorum of the genesis validators finalized exactly this header.
     let digest = block_digest(alg, header);

@@ -15,8 +15,9 @@
 //! 3. **(c) registry**: the meter record is this meter's, it is attached to the bundle's gateway
 //!    and owned by the same enterprise, it is active, its unit is the reading's unit, and its
 //!    calibration certificate covers the reading's timestamp; the gateway record is active.
-//! 4. **(d) state proofs**: both records are proven under `StateKey::Meter(meter)` and
-//!    `StateKey::Gateway(gateway)` against the header's state root.
+//! 4. **(d) state proofs**: the two tree roots hash to the header's state root, and both records
+//!    are proven under `StateKey::Meter(meter)` and `StateKey::Gateway(gateway)` in the registry
+//!    tree (the registry as of that block, however long ago).
 //! 5. **(e) inclusion**: the reading's leaf is at `index` of a readings tree of `tree_size`
 //!    leaves whose root is the header's readings root, and `tree_size` is the header's
 //!    `readings_accepted`.
@@ -41,7 +42,7 @@ use trustmeter_chain::{BlockFinalization, Scheme};
 use trustmeter_crypto::merkle::verify_inclusion;
 use trustmeter_crypto::{HashAlg, block_digest, reading_leaf};
 use trustmeter_state::state::StateValue;
-use trustmeter_state::{StateKey, StateProof};
+use trustmeter_state::{StateKey, StateProof, StateRoots};
 use trustmeter_types::{
     BlockHeader, ChainId, DeviceId, DeviceStatus, EnergyKind, Gateway, Genesis, Hash32, Meter, Quantity, ReadingOrigin,
     ReadingSigner, UnifiedSocialCreditCode, Unit,
@@ -260,18 +261,33 @@ pub enum VerifyError {
     },
     /// A state proof does not lead to the header's state root.
     #[error(
-        "{}: the {which} record under key {key} (leaf {index} of {size}) does not hash up to the header's state root {state_root}; the record, its position, its path or the header's state root was altered",
+        "{}: the {which} record under key {key} ({siblings} siblings) does not hash up to the {tree} tree root {tree_root}; the record, its path or the root was altered",
         Step::StateProofs
     )]
     StateProofInvalid {
-        /// `meter` or `gateway`.
+        /// `meter`, `gateway` or `figure`.
         which: &'static str,
         /// The proven key.
         key: String,
-        /// Claimed leaf position.
-        index: u64,
-        /// Claimed state size.
-        size: u64,
+        /// Number of sibling hashes in the proof.
+        siblings: usize,
+        /// The tree the key belongs to.
+        tree: &'static str,
+        /// That tree's root in the bundle.
+        tree_root: Hash32,
+    },
+    /// The bundle's tree roots do not hash to the header's state root.
+    #[error(
+        "{}: the registry root {registry} and activity root {activity} hash to {computed}, not to the header's state root {state_root}; a root or the header was altered",
+        Step::StateProofs
+    )]
+    StateRootsMismatch {
+        /// Registry root in the bundle.
+        registry: Hash32,
+        /// Activity root in the bundle.
+        activity: Hash32,
+        /// What they hash to.
+        computed: Hash32,
         /// The header's state root.
         state_root: Hash32,
     },
@@ -386,7 +402,9 @@ impl VerifyError {
             | UnitMismatch { .. }
             | NoCalibration { .. }
             | CalibrationDoesNotCover { .. } => Step::Registry,
-            StateKeyMismatch { .. } | StateProofInvalid { .. } | NotADailyFigure { .. } => Step::StateProofs,
+            StateKeyMismatch { .. } | StateProofInvalid { .. } | StateRootsMismatch { .. } | NotADailyFigure { .. } => {
+                Step::StateProofs
+            }
             TreeSizeMismatch { .. } | ReadingNotIncluded { .. } => Step::Inclusion,
             FinalizationNotHex(_)
             | FinalizationMalformed { .. }
@@ -565,13 +583,14 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
     }
 
     // Step (d): both records are in the state the header commits to.
-    check_state_proof(alg, "meter", &bundle.meter_proof, &StateKey::Meter(r.meter.clone()), &header.state_root)?;
+    check_roots(alg, &bundle.state_roots, &header.state_root)?;
+    check_state_proof(alg, "meter", &bundle.meter_proof, &StateKey::Meter(r.meter.clone()), &bundle.state_roots)?;
     check_state_proof(
         alg,
         "gateway",
         &bundle.gateway_proof,
         &StateKey::Gateway(bundle.gateway.clone()),
-        &header.state_root,
+        &bundle.state_roots,
     )?;
 
     // Step (e): the reading is in the block's readings tree.
@@ -694,6 +713,9 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::Policy(_) => "audit policy",
         StateValue::Daily(_) => "daily figure",
         StateValue::MonthlyReport(_) => "monthly report",
+        StateValue::Recent(_) => "duplicate-window entry",
+        StateValue::Point(_) => "window point",
+        StateValue::KeyUse(_) => "key use",
     }
 }
 
@@ -728,15 +750,32 @@ pub(crate) fn key_text(k: &StateKey) -> String {
             k.unit.symbol()
         ),
         StateKey::MonthlyReport(org, month) => format!("monthly-report/{org}/{month}"),
+        StateKey::Recent(id, seq) => format!("recent/{id}/{seq}"),
+        StateKey::Point(id, ts, ord) => format!("point/{id}/{ts}/{ord}"),
+        StateKey::KeyUse(pk) => format!("key-use/{pk}"),
     }
 }
 
-fn check_state_proof(
+/// Checks that the two tree roots hash to the header's state root.
+pub(crate) fn check_roots(alg: HashAlg, roots: &StateRoots, state_root: &Hash32) -> Result<(), VerifyError> {
+    let computed = roots.state_root(alg);
+    if &computed != state_root {
+        return Err(VerifyError::StateRootsMismatch {
+            registry: roots.registry,
+            activity: roots.activity,
+            computed,
+            state_root: *state_root,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn check_state_proof(
     alg: HashAlg,
     which: &'static str,
     proof: &StateProof,
     expected: &StateKey,
-    root: &Hash32,
+    roots: &StateRoots,
 ) -> Result<(), VerifyError> {
     if &proof.entry.key != expected {
         return Err(VerifyError::StateKeyMismatch {
@@ -745,13 +784,14 @@ fn check_state_proof(
             found: key_text(&proof.entry.key),
         });
     }
-    if !proof.verify(alg, root) {
+    if !proof.verify(alg, roots) {
+        let tree = expected.tree().unwrap_or(trustmeter_state::Tree::Registry);
         return Err(VerifyError::StateProofInvalid {
             which,
             key: key_text(expected),
-            index: proof.index,
-            size: proof.size,
-            state_root: *root,
+            siblings: proof.siblings.len(),
+            tree: tree.name(),
+            tree_root: roots.get(tree),
         });
     }
     Ok(())

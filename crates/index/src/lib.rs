@@ -15,8 +15,9 @@
 //! - `replacements`: (meter, time of the swap) → (old meter's final register value, new meter's
 //!   initial value, height) of every accepted `ReplaceMeter`: all of them, where the chain's state
 //!   keeps only those within its late-data window.
-//! - `snapshots`: every [`SNAPSHOT_INTERVAL`] heights, the post-state, so the state at any height
-//!   (for proofs) is one snapshot plus at most that many re-executed blocks away.
+//!
+//! State proofs come from the state store (`trustmeter-statedb`), which keeps the registry of
+//! every height; a block's receipts are here, so a reading's proof never re-executes a block.
 //!
 //! This crate must not decide anything consensus depends on.
 
@@ -29,11 +30,8 @@ use std::path::Path;
 use std::sync::Arc;
 use tracing::{debug, info, warn};
 use trustmeter_chain::Finalized;
-use trustmeter_state::{BlockOutput, SignatureVerdicts, State, execute_block};
 use trustmeter_types::{Block, DeviceId, Genesis, Hash32, Quantity, Receipt, SignedReading, TxOutcome, TxPayload};
 
-/// Heights between two stored state snapshots.
-pub const SNAPSHOT_INTERVAL: u64 = 64;
 /// Most readings one range query returns.
 pub const MAX_RANGE_RESULTS: usize = 100_000;
 
@@ -43,12 +41,13 @@ const FINALIZATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("finaliz
 const RECEIPTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("receipts");
 const READINGS: TableDefinition<(&str, i64, u64), &[u8]> = TableDefinition::new("readings");
 const READING_SEQ: TableDefinition<(&str, u64), (u64, i64)> = TableDefinition::new("reading_seq");
+/// Written by schema 2 and earlier; deleted on open.
 const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshots");
 const REPLACEMENTS: TableDefinition<(&str, i64), (i64, i64, u64)> = TableDefinition::new("replacements");
 
 /// The layout version of the index file. Raise it when a table is added or changed: an index
 /// written with another version is emptied on open and rebuilt from the replayed chain.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Index errors.
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +142,7 @@ impl Index {
             w.open_table(RECEIPTS).map_err(dberr)?;
             w.open_table(READINGS).map_err(dberr)?;
             w.open_table(READING_SEQ).map_err(dberr)?;
-            w.open_table(SNAPSHOTS).map_err(dberr)?;
+            w.delete_table(SNAPSHOTS).map_err(dberr)?;
             w.open_table(REPLACEMENTS).map_err(dberr)?;
         }
         w.commit().map_err(dberr)?;
@@ -210,12 +209,6 @@ impl Index {
                         .insert((meter.as_str(), *at_ms), (old_final.micros(), new_initial.micros(), h))
                         .map_err(dberr)?;
                 }
-            }
-            if h.is_multiple_of(SNAPSHOT_INTERVAL) {
-                w.open_table(SNAPSHOTS)
-                    .map_err(dberr)?
-                    .insert(h, f.output.state.snapshot().as_slice())
-                    .map_err(dberr)?;
             }
             w.open_table(META).map_err(dberr)?.insert("height", h).map_err(dberr)?;
         }
@@ -349,49 +342,28 @@ impl Index {
         }
     }
 
-    /// Re-executes block `h` on the state before it (from the nearest snapshot, replaying the
-    /// blocks in between without re-checking signatures this node already verified, unless a block
-    /// holds a reading refused for its signature) and returns
-    /// the block and its execution output: what a proof of anything in block `h` needs.
-    pub fn execution_at(&self, h: u64) -> Result<(Block, BlockOutput), IndexError> {
-        if h == 0 || h > self.height() {
-            return Err(IndexError::Missing(h));
+    /// Block `h`, its receipts in transaction order and the `(tx index, reading index)` of every
+    /// reading it recorded, in readings-tree order: what a proof of a reading in block `h` needs
+    /// besides the state proofs.
+    pub fn recorded_at(&self, h: u64) -> Result<(Block, Vec<Receipt>, Vec<(u32, u32)>), IndexError> {
+        let block = self.block(h)?.ok_or(IndexError::Missing(h))?;
+        let alg = self.genesis.params.hash;
+        let mut receipts = Vec::with_capacity(block.txs.len());
+        for tx in &block.txs {
+            let hash = trustmeter_crypto::tx_hash(alg, tx);
+            let r = self
+                .receipt(&hash)?
+                .ok_or_else(|| IndexError::Corrupt(format!("block {h} is indexed without the receipt of {hash}")))?;
+            receipts.push(r.receipt);
         }
-        let r = self.db.begin_read().map_err(dberr)?;
-        let snaps = r.open_table(SNAPSHOTS).map_err(dberr)?;
-        // The newest snapshot below `h` that restores to this chain's parameters (hash algorithm
-        // included); a snapshot written by an older release whose encoding no longer decodes is
-        // skipped, at the price of replaying more blocks.
-        let mut restored = None;
-        for item in snaps.range(..h).map_err(dberr)?.rev() {
-            let (_, v) = item.map_err(dberr)?;
-            if let Ok(s) = State::restore(v.value())
-                && s.params == self.genesis.params
-                && s.chain_id == self.genesis.chain_id
-            {
-                restored = Some(s);
-                break;
-            }
-        }
-        let mut state = restored.unwrap_or_else(|| trustmeter_state::genesis_block(&self.genesis).1);
-        let trusted = SignatureVerdicts::trust_finalized();
-        loop {
-            let next = state.height + 1;
-            let block = self.block(next)?.ok_or(IndexError::Missing(next))?;
-            // Trusting every signature is only right for blocks whose signatures all verified: a
-            // reading with a bad signature is in its block but was rejected, and trusting it would
-            // record it. Such a block fails its header commitments; re-execute it checking
-            // signatures.
-            let out = match execute_block(&state, &block, &trusted) {
-                Ok(out) => out,
-                Err(_) => execute_block(&state, &block, &SignatureVerdicts::none())
-                    .map_err(|e| IndexError::Corrupt(format!("block {next} does not re-execute: {e}")))?,
-            };
-            if next == h {
-                return Ok((block, out));
-            }
-            state = out.state;
-        }
+        let recorded = receipts
+            .iter()
+            .enumerate()
+            .flat_map(|(t, r)| {
+                r.readings.iter().enumerate().filter(|(_, o)| o.is_recorded()).map(move |(j, _)| (t as u32, j as u32))
+            })
+            .collect();
+        Ok((block, receipts, recorded))
     }
 
     /// Counts recorded readings of a block's receipts (for status displays).

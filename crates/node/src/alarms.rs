@@ -918,7 +918,7 @@ fn energy_name(kind: EnergyKind) -> String {
 
 /// The meters an organisation threshold sums: active or registered (not revoked), of the energy
 /// kind, not a tariff register, in id order, at most [`MAX_METERS_PER_ORG_THRESHOLD`].
-fn org_meters<'a>(state: &'a State, org: &UnifiedSocialCreditCode, t: &Threshold) -> Vec<&'a Meter> {
+fn org_meters(state: &State, org: &UnifiedSocialCreditCode, t: &Threshold) -> Vec<Meter> {
     state
         .meters()
         .filter(|m| {
@@ -951,7 +951,7 @@ pub fn over_use_alarms(state: &State, source: &dyn ReadingSource, t: &Threshold)
     let limit = t.limit_micros();
     // (unit, period start) → consumption.
     let mut sums: BTreeMap<(Unit, i64), i64> = BTreeMap::new();
-    let mut meter_of: Option<&Meter> = None;
+    let mut meter_of: Option<Meter> = None;
     let owner: UnifiedSocialCreditCode;
     match (&t.org, &t.meter) {
         (_, Some(id)) => {
@@ -960,8 +960,8 @@ pub fn over_use_alarms(state: &State, source: &dyn ReadingSource, t: &Threshold)
                 return Vec::new();
             }
             owner = m.owner.clone();
-            meter_of = Some(m);
-            match meter_series(state, source, m, prev, now.saturating_add(1)) {
+            meter_of = Some(m.clone());
+            match meter_series(state, source, &m, prev, now.saturating_add(1)) {
                 Ok(s) => {
                     for start in [prev, cur] {
                         let end = calendar::period_end(p, start);
@@ -984,7 +984,7 @@ pub fn over_use_alarms(state: &State, source: &dyn ReadingSource, t: &Threshold)
                 }
                 ThresholdPeriod::Hour => {
                     for m in org_meters(state, org, t) {
-                        match meter_series(state, source, m, prev, now.saturating_add(1)) {
+                        match meter_series(state, source, &m, prev, now.saturating_add(1)) {
                             Ok(s) => {
                                 for start in [prev, cur] {
                                     let e = sums.entry((amount_unit(m.unit), start)).or_default();
@@ -1007,7 +1007,7 @@ pub fn over_use_alarms(state: &State, source: &dyn ReadingSource, t: &Threshold)
                 OverUse {
                     threshold: t,
                     owner: &owner,
-                    meter: meter_of,
+                    meter: meter_of.as_ref(),
                     unit,
                     period_start: start,
                     current: start == cur,
@@ -1191,7 +1191,7 @@ impl Engine {
         if cfg.anomaly.enabled {
             let hour_end = calendar::period_start(Period::Hour, state.timestamp_ms);
             let hour = hour_end - HOUR_MS;
-            let eligible: Vec<&Meter> = state
+            let eligible: Vec<Meter> = state
                 .meters()
                 .filter(|m| m.status == DeviceStatus::Active)
                 .filter(|m| state.progress(&m.id).is_some_and(|p| p.accepted > 0 && p.last_timestamp_ms >= hour_end))

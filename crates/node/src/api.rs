@@ -554,13 +554,13 @@ async fn readings(
 async fn meter(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<MeterView> {
     let id = device(&id)?;
     let st = s.inner.app.finalized_state();
-    let m = st.meter(&id).cloned().ok_or_else(|| ApiError::not_found(format!("meter {id} is not registered")))?;
-    Ok(Json(MeterView { meter: m, progress: st.progress(&id).cloned() }))
+    let m = st.meter(&id).ok_or_else(|| ApiError::not_found(format!("meter {id} is not registered")))?;
+    Ok(Json(MeterView { meter: m, progress: st.progress(&id) }))
 }
 
 #[utoipa::path(get, path = "/v1/meters", responses((status = 200, body = [Object])))]
 async fn meters(State(s): State<ApiState>) -> Json<Vec<trustmeter_types::Meter>> {
-    Json(s.inner.app.finalized_state().meters().cloned().collect())
+    Json(s.inner.app.finalized_state().meters().collect())
 }
 
 #[utoipa::path(get, path = "/v1/gateways/{id}", params(("id" = String, Path, description = "Gateway id")), responses((status = 200, body = Object), (status = 404, body = ApiError)))]
@@ -570,7 +570,6 @@ async fn gateway(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult
         .app
         .finalized_state()
         .gateway(&id)
-        .cloned()
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("gateway {id} is not registered")))
 }
@@ -582,7 +581,6 @@ async fn organisation(State(s): State<ApiState>, Path(id): Path<String>) -> ApiR
         .app
         .finalized_state()
         .organisation(&id)
-        .cloned()
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("organisation {id} is not a member")))
 }
@@ -621,6 +619,7 @@ async fn proof(
     let meter = device(&id)?;
     let index = s.inner.index.clone();
     let genesis = s.inner.genesis.clone();
+    let state = s.inner.app.finalized_state();
     tokio::task::spawn_blocking(move || {
         let r = index
             .reading(&meter, seq)
@@ -632,8 +631,8 @@ async fn proof(
         let participants = genesis.validators.len();
         let fin = BlockFinalization::decode_cfg(fin_bytes, &participants)
             .map_err(|e| ApiError::internal(format!("stored finalization does not decode: {e:?}")))?;
-        let (block, output) = index.execution_at(r.height).map_err(ApiError::internal)?;
-        trustmeter_client::ProofBundle::build(&genesis, &block, &output, &fin, r.position as usize)
+        let (block, _, recorded) = index.recorded_at(r.height).map_err(ApiError::internal)?;
+        trustmeter_client::ProofBundle::build(&genesis, &block, &recorded, &state, &fin, r.position as usize)
             .map(Json)
             .map_err(ApiError::internal)
     })

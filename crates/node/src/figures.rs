@@ -189,7 +189,7 @@ fn parse_org(s: Option<&str>) -> Result<UnifiedSocialCreditCode, ApiError> {
         .map_err(|e| bad(format!("org={s:?} is not a unified social credit code (18 characters): {e}")))
 }
 
-fn member<'a>(state: &'a State, org: &UnifiedSocialCreditCode) -> Result<&'a Organisation, ApiError> {
+fn member(state: &State, org: &UnifiedSocialCreditCode) -> Result<Organisation, ApiError> {
     state
         .organisation(org)
         .ok_or_else(|| not_found(format!("organisation {org} is not a member of this chain; check the credit code")))
@@ -256,7 +256,7 @@ impl Region {
 }
 
 /// The enterprises of a region, in id order.
-fn enterprises_in(state: &State, region: Region) -> Vec<&Organisation> {
+fn enterprises_in(state: &State, region: Region) -> Vec<Organisation> {
     state.organisations().filter(|o| o.kind == OrgKind::Enterprise && region.contains(o.region)).collect()
 }
 
@@ -501,7 +501,7 @@ pub fn daily(
     let figures = state
         .daily_range(org, range.from_day, range.to_day)
         .filter(|(k, _)| energy.is_none_or(|e| k.energy == e))
-        .map(|(k, d)| DailyFigureView::new(k, d))
+        .map(|(k, d)| DailyFigureView::new(&k, &d))
         .collect();
     Ok(DailyFiguresView {
         org: org.to_string(),
@@ -907,7 +907,7 @@ pub(crate) fn merge_replacements(
             )
         })
         .collect();
-    for r in state.progress(meter).map(|p| p.replacements.iter()).into_iter().flatten() {
+    for r in state.progress(meter).map(|p| p.replacements).unwrap_or_default().iter() {
         by_time.entry(r.at_ms).or_insert(Replacement {
             at_ms: r.at_ms,
             old_final: r.old_final,
@@ -923,7 +923,7 @@ fn replacements(state: &State, index: &Index, meter: &DeviceId) -> Result<Vec<Re
 }
 
 /// The meters under a location prefix (tariff registers excluded: their total meter counts).
-fn location_meters<'a>(state: &'a State, org: &UnifiedSocialCreditCode, prefix: &[String]) -> Vec<&'a Meter> {
+fn location_meters(state: &State, org: &UnifiedSocialCreditCode, prefix: &[String]) -> Vec<Meter> {
     state.meters().filter(|m| &m.owner == org && m.tariff.is_none() && m.location.0.starts_with(prefix)).collect()
 }
 
@@ -994,7 +994,7 @@ pub fn series(state: &State, index: &Index, req: &SeriesRequest) -> Result<Serie
                 )));
             }
             let mut budget = MAX_DERIVED_READINGS;
-            readings = derive_meter(state, index, m, req.range, period, &starts, &mut buckets, &mut budget)?;
+            readings = derive_meter(state, index, &m, req.range, period, &starts, &mut buckets, &mut budget)?;
             meters_read.push(m.id.to_string());
             (scope_name, id, org, energy, unit) =
                 ("meter", meter_id.to_string(), Some(m.owner.clone()), m.energy, accounting::amount_unit(m.unit));
@@ -1017,7 +1017,7 @@ pub fn series(state: &State, index: &Index, req: &SeriesRequest) -> Result<Serie
             let chosen = chosen.ok_or_else(|| {
                 not_found(format!("no {} meters under location {:?} of {o}", energy_name(kind), prefix.join("/")))
             })?;
-            let ms: Vec<&Meter> =
+            let ms: Vec<Meter> =
                 all.into_iter().filter(|m| m.energy == kind && accounting::amount_unit(m.unit) == chosen).collect();
             if ms.len() > MAX_DERIVED_METERS {
                 return Err(limit(format!(
@@ -1028,7 +1028,7 @@ pub fn series(state: &State, index: &Index, req: &SeriesRequest) -> Result<Serie
             }
             let mut budget = MAX_DERIVED_READINGS;
             for m in ms {
-                readings += derive_meter(state, index, m, req.range, period, &starts, &mut buckets, &mut budget)?;
+                readings += derive_meter(state, index, &m, req.range, period, &starts, &mut buckets, &mut budget)?;
                 meters_read.push(m.id.to_string());
             }
             (scope_name, id, org, energy, unit) = ("location", prefix.join("/"), Some(o.clone()), kind, chosen);
@@ -1166,7 +1166,7 @@ fn sum_daily(
         b.kgce_ev += i128::from(d.kgce_equal_value.0);
         b.kgce_missing |= d.kgce_missing.is_some();
         if let Some(p) = proofs.as_deref_mut() {
-            p[i].push(proof_link(k));
+            p[i].push(proof_link(&k));
         }
     }
 }
@@ -1471,7 +1471,7 @@ pub fn breakdown(
                 // Per day, so standard coal uses each day's year.
                 let mut days = vec![Bucket::default(); range.days() as usize];
                 let day_starts: Vec<i64> = (range.from_day..=range.to_day).map(calendar::day_start_ms).collect();
-                derive_meter(state, index, m, range, Period::Day, &day_starts, &mut days, &mut budget)?;
+                derive_meter(state, index, &m, range, Period::Day, &day_starts, &mut days, &mut budget)?;
                 let path = m.location.0.iter().take(depth).cloned().collect::<Vec<_>>().join("/");
                 let unit = accounting::amount_unit(m.unit);
                 let (g, n) = groups.entry((path, m.energy, unit)).or_default();
@@ -1648,7 +1648,7 @@ impl OrgTotals {
             *n += 1;
             t.figures += 1;
             if t.links.len() < keep_links {
-                t.links.push(proof_link(k));
+                t.links.push(proof_link(&k));
             }
         }
         t
@@ -1782,7 +1782,7 @@ pub fn ranking(
         .map(|o| {
             let t = OrgTotals::of(state, &o.id, range, MAX_PROOF_LINKS + 1);
             let (eq, ev) = t.comprehensive();
-            (eq, ev, *o, t)
+            (eq, ev, o, t)
         })
         .collect();
     let key = |s: &(i64, i64, &Organisation, OrgTotals)| match basis {
@@ -2003,7 +2003,7 @@ pub fn enterprise_energy(
     let mut notes: Vec<String> = vec![];
     // Measured heating values of the month (实测低位发热量, steam enthalpy) replace the reference
     // coefficients for the month's total of that kind: one conversion of the total, same rounding.
-    if let (Some(r), Some(refs)) = (report, trustmeter_energy::reference::builtin(&state.params.accounting.reference)) {
+    if let (Some(r), Some(refs)) = (&report, trustmeter_energy::reference::builtin(&state.params.accounting.reference)) {
         for h in &r.heating_values {
             let Some((b, _, _)) = t.kinds.get_mut(&(h.energy, h.unit)) else {
                 notes.push(format!(
@@ -2048,7 +2048,7 @@ pub fn enterprise_energy(
         .into_iter()
         .zip(t.kinds.iter())
         .map(|(total, ((e, u), (b, _, _)))| {
-            let reported = report.and_then(|r| {
+            let reported = report.as_ref().and_then(|r| {
                 r.consumption.iter().filter(|c| c.energy == *e).find_map(|c| convert_unit(c.quantity.0, c.unit, *u))
             });
             let (bp, ok) = match reported {
@@ -2072,7 +2072,7 @@ pub fn enterprise_energy(
         })
         .collect();
     // Reported kinds without any daily figure deviate by 100 %.
-    if let Some(r) = report {
+    if let Some(r) = &report {
         for c in &r.consumption {
             let covered =
                 t.kinds.keys().any(|(e, u)| *e == c.energy && convert_unit(c.quantity.0, c.unit, *u).is_some());
@@ -2110,6 +2110,7 @@ pub fn enterprise_energy(
         ));
     }
     let unit_product = report
+        .as_ref()
         .map(|r| {
             r.production
                 .iter()
@@ -2303,13 +2304,13 @@ fn quality_entry(org: Option<&Organisation>, counts: QualityCounts, deviations: 
 fn quality_counts(
     state: &State,
     org: &UnifiedSocialCreditCode,
-    meters: &[&Meter],
+    meters: &[Meter],
     range: DayRange,
     until: i64,
 ) -> (QualityCounts, Vec<DeviationView>) {
     let params = &state.params.accounting;
     let slots = quality::expected_points(params.nominal_interval_ms, range.from_ms(), until);
-    let active: Vec<&&Meter> = meters.iter().filter(|m| m.status == DeviceStatus::Active).collect();
+    let active: Vec<&Meter> = meters.iter().filter(|m| m.status == DeviceStatus::Active).collect();
     let calibrated =
         active.iter().filter(|m| m.calibration.as_ref().is_some_and(|c| c.covers(until.saturating_sub(1)))).count();
     let (mut received, mut on_time) = (0u64, 0u64);
@@ -2390,14 +2391,14 @@ pub enum QualityScope<'a> {
 
 /// Data-quality indices (数据质量指标) of an enterprise or of a region's enterprises.
 pub fn quality(state: &State, scope: QualityScope<'_>, range: DayRange) -> Result<QualityView, ApiError> {
-    let orgs: Vec<&Organisation> = match scope {
+    let orgs: Vec<Organisation> = match scope {
         QualityScope::Org(o) => vec![member(state, o)?],
         QualityScope::Region(r) => enterprises_in(state, r),
     };
     let until = range.to_ms().min(state.timestamp_ms).max(range.from_ms());
-    let mut by_owner: BTreeMap<&UnifiedSocialCreditCode, Vec<&Meter>> = BTreeMap::new();
+    let mut by_owner: BTreeMap<UnifiedSocialCreditCode, Vec<Meter>> = BTreeMap::new();
     for m in state.meters() {
-        by_owner.entry(&m.owner).or_default().push(m);
+        by_owner.entry(m.owner.clone()).or_default().push(m);
     }
     let mut all = vec![];
     let enterprises: Vec<QualityEntry> = orgs
@@ -2685,7 +2686,7 @@ pub fn tou(state: &State, index: &Index, org: &UnifiedSocialCreditCode, range: D
         notes.push(format!("{} kWh fall on days without a time-of-use schedule and have no tier", dec(untiered)));
     }
     // Multi-rate meters: tariff registers grouped by their total meter.
-    let mut groups: BTreeMap<DeviceId, Vec<&Meter>> = BTreeMap::new();
+    let mut groups: BTreeMap<DeviceId, Vec<Meter>> = BTreeMap::new();
     for m in state.meters().filter(|m| &m.owner == org) {
         if let Some(t) = &m.tariff {
             groups.entry(t.total.clone()).or_default().push(m);
@@ -2703,7 +2704,7 @@ pub fn tou(state: &State, index: &Index, org: &UnifiedSocialCreditCode, range: D
             break;
         };
         let region = o.region;
-        let computed = derived_split(state, index, total_meter, range, &mut budget, |iv, t| {
+        let computed = derived_split(state, index, &total_meter, range, &mut budget, |iv, t| {
             match tou::schedule_for(refs, region, iv.start_ms) {
                 Some(s) => (Some(s.tier_at(t)), s.next_change_after(t)),
                 None => (None, calendar::day_start_ms(calendar::day_number(t) + 1)),
@@ -2827,7 +2828,11 @@ pub fn policy(state: &State) -> PolicyView {
         .into(),
         text: p.text.clone(),
     };
-    PolicyView { height: state.height, in_force: view(current), versions: state.policies().map(view).collect() }
+    PolicyView {
+        height: state.height,
+        in_force: view(&current),
+        versions: state.policies().map(|p| view(&p)).collect(),
+    }
 }
 
 /// The audit policy (审核规则) in force and all deployed versions.
@@ -2863,11 +2868,13 @@ pub fn figure_proof(genesis: &Genesis, index: &Index, state: &State, key: &Daily
     }
     for back in (h.saturating_sub(PROOF_FALLBACK_HEIGHTS).max(1)..h).rev() {
         let Some(fin) = index.finalization(back).map_err(internal)? else { continue };
-        let (block, out) = index.execution_at(back).map_err(internal)?;
-        if out.state.daily(key).is_none() {
-            break;
+        let Some(block) = index.block(back).map_err(internal)? else { continue };
+        // The figure as of `back`, from the activity tree versions the state store keeps.
+        match FigureProof::build(genesis, &block.header, state, key, &decode_fin(fin)?) {
+            Ok(p) => return Ok(p),
+            Err(trustmeter_client::FigureBuildError::NoFigure { .. }) => break,
+            Err(e) => return Err(internal(e)),
         }
-        return FigureProof::build(genesis, &block.header, &out.state, key, &decode_fin(fin)?).map_err(internal);
     }
     Err(unavailable(format!(
         "no finalization certificate is stored for height {h} or the heights just below it that hold the figure; retry in a moment or ask another node"

@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result};
 use commonware_cryptography::{ChaCha20Poly1305, Signer, ed25519};
 use commonware_p2p::AddressableManager;
 use commonware_p2p::authenticated::{self, lookup};
-use commonware_runtime::{Quota, Spawner, Supervisor, tokio as cw_tokio};
+use commonware_runtime::{Quota, Supervisor, tokio as cw_tokio};
 use commonware_stream::cups::{self, Cups};
 use commonware_stream::sake::{self, Sake};
 use commonware_utils::ordered::Map;
@@ -33,6 +33,8 @@ pub struct NodeSpec {
     pub api_listen: SocketAddr,
     /// Index file.
     pub index_path: std::path::PathBuf,
+    /// State store file (`trustmeter-statedb`).
+    pub state_path: std::path::PathBuf,
     /// Accept private and loopback peers.
     pub allow_private_ips: bool,
     /// Consensus timeouts.
@@ -111,12 +113,13 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     };
     network.start();
 
-    // Index: fed with every finalized block, including the ones replayed at start-up.
+    // Index: written with every finalized block before the state commits it, so it is never
+    // behind the committed state after a crash.
     let index = Index::open(&spec.index_path, genesis.clone())
         .with_context(|| format!("opening index {}", spec.index_path.display()))?;
-    let (sink, rx) = futures::channel::mpsc::unbounded();
+    let store = open_state_store(&spec.state_path, index.height())?;
     let idx = index.clone();
-    context.child("index").spawn(move |_| idx.run(rx));
+    let hook: trustmeter_chain::app::DurableHook = Arc::new(move |f| idx.apply(f).map_err(|e| e.to_string()));
 
     let mempool = Arc::new(Mutex::new(Mempool::new(genesis.params.hash, MempoolLimits::default())));
     let validator = start_validator(
@@ -129,7 +132,9 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
             timeouts: spec.timeouts,
             behaviour: Behaviour::Honest,
             mempool: mempool.clone(),
-            sinks: vec![sink],
+            sinks: vec![],
+            hooks: vec![hook],
+            store,
         },
         oracle.clone(),
         oracle,
@@ -160,4 +165,29 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     });
     info!(name = %spec.name, api = %api_addr, p2p = %spec.p2p_listen, "validator started");
     Ok(RunningNode { name: spec.name, app: validator.app, index, api_addr, alarms: hub })
+}
+
+/// Opens the state store. The index is written before the state commits each block, so it is
+/// never behind the store; if it is (the index file was deleted or replaced), the store is
+/// emptied so that both are rebuilt by re-executing the chain from genesis (marshal keeps every
+/// block).
+fn open_state_store(path: &std::path::Path, index_height: u64) -> Result<Arc<dyn trustmeter_state::Store>> {
+    use trustmeter_statedb::{DiskStore, DiskStoreConfig};
+    let open = || {
+        DiskStore::open(path, DiskStoreConfig::default()).with_context(|| format!("opening state store {}", path.display()))
+    };
+    let store = open()?;
+    let committed = store.height().unwrap_or(0);
+    if committed > index_height {
+        tracing::warn!(
+            committed,
+            index_height,
+            path = %path.display(),
+            "the index is behind the state store (index lost?); emptying the state store to rebuild both from genesis"
+        );
+        drop(store);
+        std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+        return Ok(Arc::new(open()?));
+    }
+    Ok(Arc::new(store))
 }

@@ -35,6 +35,8 @@ pub struct Cluster {
     pub validators: Vec<Option<Validator>>,
     pub histories: Vec<History>,
     pub mempools: Vec<Arc<Mutex<Mempool>>>,
+    /// Each validator's state store: kept across a crash and restart, like a disk.
+    pub stores: Vec<Arc<trustmeter_state::MemStore>>,
     pub behaviours: Vec<Behaviour>,
     restarts: Vec<u32>,
     pub link: Link,
@@ -87,6 +89,7 @@ impl Cluster {
             validators: (0..n).map(|_| None).collect(),
             histories: (0..n).map(|_| Arc::new(Mutex::new(BTreeMap::new()))).collect(),
             mempools: (0..n).map(|_| Arc::new(Mutex::new(Mempool::new(alg, MempoolLimits::default())))).collect(),
+            stores: (0..n).map(|_| Arc::new(trustmeter_state::MemStore::new())).collect(),
             behaviours: (0..n).map(|i| behaviours.get(i).copied().unwrap_or_default()).collect(),
             restarts: vec![0; n],
             link,
@@ -134,6 +137,8 @@ impl Cluster {
             behaviour: self.behaviours[i],
             mempool: self.mempools[i].clone(),
             sinks: vec![tx],
+            hooks: vec![],
+            store: self.stores[i].clone(),
         };
         let vctx = self.ctx.child("validator").with_attribute("index", i).with_attribute("restart", self.restarts[i]);
         self.restarts[i] += 1;

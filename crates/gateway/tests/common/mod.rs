@@ -69,6 +69,7 @@ impl TestChain {
                 p2p_listen: p2p[i],
                 api_listen: api[i],
                 index_path: dir.join(format!("{chain_id}-{i}-index.redb")),
+                state_path: dir.join(format!("{chain_id}-{i}-state.redb")),
                 allow_private_ips: true,
                 timeouts: Timeouts::default(),
                 alarms: Default::default(),

@@ -106,6 +106,7 @@ impl Cluster {
                 p2p_listen: self.p2p[i],
                 api_listen: self.api[i],
                 index_path: self.index_path(i),
+                state_path: self.index_path(i).with_extension("state.redb"),
                 allow_private_ips: true,
                 timeouts: Timeouts::default(),
                 alarms: self.alarms.clone(),
