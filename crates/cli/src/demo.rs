@@ -410,7 +410,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
                 Ok(r) if r.status().is_success() => {
                     let text = r.text().await?;
                     std::fs::write(&proof_path, &text)?;
-                    let bundle: trustmeter_client::ProofBundle = serde_json::from_str(&text)?;
+                    let bundle = trustmeter_client::ProofBundle::from_json(&text)?;
                     match trustmeter_client::verify(&bundle, Some(&c.devnet.genesis)) {
                         Ok(v) => println!("{}: proof of {} seq {} (block {}) verifies offline; try: trustmeter verify {} --genesis {}", c.devnet.genesis.chain_id, v.meter, v.seq, v.height, proof_path.display(), c.genesis_path.display()),
                         Err(e) => println!("{}: proof did NOT verify: {e}", c.devnet.genesis.chain_id),

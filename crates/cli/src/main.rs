@@ -170,8 +170,8 @@ fn verify_figure(path: PathBuf, genesis: Option<PathBuf>) -> Result<()> {
 
 fn verify(proof: PathBuf, genesis: Option<PathBuf>) -> Result<()> {
     let text = std::fs::read_to_string(&proof).with_context(|| format!("reading {}", proof.display()))?;
-    let bundle: trustmeter_client::ProofBundle =
-        serde_json::from_str(&text).with_context(|| format!("{} is not a proof bundle", proof.display()))?;
+    let bundle = trustmeter_client::ProofBundle::from_json(&text)
+        .with_context(|| format!("{} is not a proof bundle (trustmeter-proof/v1)", proof.display()))?;
     let trusted = match genesis {
         Some(p) => Some(trustmeter_node::config::load_genesis(&p)?),
         None => None,

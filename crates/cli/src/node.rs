@@ -225,11 +225,15 @@ mod tests {
     }
 
     #[test]
-    fn node_init_defaults_to_sha256_and_ed25519_and_omits_the_field() {
+    fn node_init_defaults_to_sha256_and_ed25519_and_writes_every_field() {
         let dir = tempfile::tempdir().unwrap();
         init(&init_args(&[], dir.path()), 1_767_225_600_000).unwrap();
         let text = std::fs::read_to_string(dir.path().join("genesis.json")).unwrap();
-        assert!(!text.contains("\"hash\""), "a SHA-256 genesis reads exactly as before: {text}");
+        let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(raw["params"]["hash"], "sha256", "no genesis field is optional: {text}");
+        for field in ["calibration_warning_ms", "accounting"] {
+            assert!(raw["params"].get(field).is_some(), "{field} is written: {text}");
+        }
         let genesis = trustmeter_node::config::load_genesis(&dir.path().join("genesis.json")).unwrap();
         assert_eq!(genesis.params.hash, HashAlg::Sha256);
         assert!(genesis.accounts.iter().all(|a| a.public_key.scheme == KeyScheme::Ed25519));

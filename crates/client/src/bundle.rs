@@ -230,10 +230,11 @@ impl ProofBundle {
         serde_json::to_string_pretty(self).expect("a proof bundle always serializes")
     }
 
-    /// Parses a bundle from JSON. Unknown fields are refused. Parsing checks the shape only;
-    /// call [`crate::verify()`] to check the proof.
+    /// Parses a bundle from JSON, strictly: an unknown, missing or duplicate field at any level is
+    /// an error naming it and its path ([`crate::strict`]). Parsing checks the shape only; call
+    /// [`crate::verify()`] to check the proof.
     pub fn from_json(json: &str) -> Result<ProofBundle, serde_json::Error> {
-        serde_json::from_str(json)
+        crate::strict::parse(json)
     }
 
     /// Checks this bundle; see [`crate::verify()`].

@@ -146,9 +146,11 @@ impl FigureProof {
         serde_json::to_string_pretty(self).expect("a figure proof always serializes")
     }
 
-    /// Parses a proof from JSON (shape only; call [`verify_figure`] to check it).
+    /// Parses a proof from JSON, strictly: an unknown, missing or duplicate field at any level is
+    /// an error naming it and its path ([`crate::strict`]). Shape only; call [`verify_figure`] to
+    /// check the proof.
     pub fn from_json(json: &str) -> Result<FigureProof, serde_json::Error> {
-        serde_json::from_str(json)
+        crate::strict::parse(json)
     }
 
     /// Checks this proof; see [`verify_figure`].
@@ -217,7 +219,7 @@ pub fn verify_figure(proof: &FigureProof, trusted_genesis: Option<&Genesis>) -> 
 
     // Step (f): a quorum of the genesis validators finalized exactly this header.
     let digest = block_digest(alg, header);
-    let finalization = check_finalization(&proof.finalization, genesis, &validators, &digest)?;
+    let finalization = check_finalization(&proof.finalization, genesis, &validators, header, &digest)?;
     Ok(VerifiedFigure {
         chain_id: header.chain_id.clone(),
         org: key.org.clone(),

@@ -34,6 +34,7 @@
 
 pub mod bundle;
 pub mod figure;
+pub mod strict;
 pub mod verify;
 
 pub use bundle::{BuildError, PROOF_VERSION, ProofBundle};

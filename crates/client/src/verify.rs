@@ -351,6 +351,21 @@ pub enum VerifyError {
         /// `block_digest(header)`.
         block: Hash32,
     },
+    /// The certificate's round is not the header's epoch and view.
+    #[error(
+        "{}: the finalization certificate is for epoch {certified_epoch} view {certified_view}, but the header says epoch {header_epoch} view {header_view}",
+        Step::Finality
+    )]
+    FinalizationRoundMismatch {
+        /// Epoch of the certified proposal.
+        certified_epoch: u64,
+        /// View of the certified proposal.
+        certified_view: u64,
+        /// `header.epoch`.
+        header_epoch: u64,
+        /// `header.view`.
+        header_view: u64,
+    },
     /// The certificate's signer bitmap is for another committee size.
     #[error(
         "{}: the certificate's signer bitmap covers {bitmap} validators but the genesis names {validators}",
@@ -409,6 +424,7 @@ impl VerifyError {
             FinalizationNotHex(_)
             | FinalizationMalformed { .. }
             | FinalizationForOtherBlock { .. }
+            | FinalizationRoundMismatch { .. }
             | FinalizationCommitteeSize { .. }
             | FinalizationNoQuorum { .. }
             | FinalizationBadSignatures { .. } => Step::Finality,
@@ -612,7 +628,7 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
 
     // Step (f): a quorum of the genesis validators finalized exactly this header.
     let digest = block_digest(alg, header);
-    let finalization = check_finalization(&bundle.finalization, genesis, &validators, &digest)?;
+    let finalization = check_finalization(&bundle.finalization, genesis, &validators, header, &digest)?;
 
     Ok(VerifiedReading {
         chain_id: header.chain_id.clone(),
@@ -648,8 +664,10 @@ pub(crate) fn check_genesis<'a>(
     header: &BlockHeader,
     trusted_genesis: Option<&Genesis>,
 ) -> Result<(&'a Genesis, Set<ed25519::PublicKey>), VerifyError> {
+    // Genesis documents are compared by their canonical encodings (docs/proof-format.md §7, a.1),
+    // which is equality of every parsed field, arrays in order.
     if let Some(trusted) = trusted_genesis
-        && trusted != genesis
+        && trustmeter_types::encode(trusted) != trustmeter_types::encode(genesis)
     {
         return Err(VerifyError::GenesisMismatch { detail: genesis_difference(trusted, genesis) });
     }
@@ -802,6 +820,7 @@ pub(crate) fn check_finalization(
     hex_bytes: &str,
     genesis: &Genesis,
     validators: &Set<ed25519::PublicKey>,
+    header: &BlockHeader,
     digest: &Hash32,
 ) -> Result<BlockFinalization, VerifyError> {
     let bytes = hex::decode(hex_bytes).map_err(|e| VerifyError::FinalizationNotHex(e.to_string()))?;
@@ -810,6 +829,15 @@ pub(crate) fn check_finalization(
     let certified = Hash32(finalization.proposal.payload.0);
     if &certified != digest {
         return Err(VerifyError::FinalizationForOtherBlock { certified, block: *digest });
+    }
+    let round = finalization.proposal.round;
+    if (round.epoch().get(), round.view().get()) != (header.epoch, header.view) {
+        return Err(VerifyError::FinalizationRoundMismatch {
+            certified_epoch: round.epoch().get(),
+            certified_view: round.view().get(),
+            header_epoch: header.epoch,
+            header_view: header.view,
+        });
     }
     let certificate = &finalization.certificate;
     if certificate.signers.len() != validators.len() {

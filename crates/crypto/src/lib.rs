@@ -6,6 +6,9 @@
 //!   with a domain tag per kind of object (transaction id, block digest, …).
 //! - [`merkle`]: RFC 6962 / RFC 9162 Merkle tree hashing (over either algorithm), inclusion proofs and their check, so
 //!   that a third party can verify our proofs with any standard implementation.
+//! - [`smt`]: verification of sparse Merkle tree proofs (Jellyfish Merkle tree layout) of the
+//!   state commitment of `trustmeter-proof/v2`: inclusion, exclusion, the combined state root.
+//!   Pure functions, no storage, for embedding in any verifier.
 //! - [`keys`]: signing keys, single and batch verification, for two schemes. Ed25519 follows
 //!   ZIP-215 rules (`ed25519-zebra`): a batch accepts exactly what single verification accepts, so
 //!   validators cannot disagree on a signature. SM2 (GB/T 32918.2, `sm2`) signs `SM3(Z_A ‖ m)` with
@@ -20,6 +23,7 @@
 pub mod hash;
 pub mod keys;
 pub mod merkle;
+pub mod smt;
 
 pub use hash::{HashAlg, Hasher, block_digest, hash, reading_leaf, sha256, sm3, tagged_hash, tx_hash};
 pub use keys::{BatchVerifier, CryptoError, SM2_DEFAULT_ID, SigningKey, sign_reading, sign_tx, verify};

@@ -14,6 +14,7 @@ pub const BLOCK_DIGEST_DOMAIN: &[u8] = b"trustmeter/block/v1";
 /// are bound through `tx_root`, the readings through `readings_root`, the state after executing
 /// the block through `state_root` and the execution outcomes through `receipts_root`.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BlockHeader {
     /// The chain.
     pub chain_id: ChainId,

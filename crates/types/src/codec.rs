@@ -48,6 +48,20 @@ pub fn decode<T: BorshDeserialize + Validate>(bytes: &[u8], max_len: usize) -> R
 }
 
 /// Returns an error sentence when `len > max`.
+/// Deserializes an `Option<T>` field that must be present in JSON, as `null` or a value.
+///
+/// Use as `#[serde(deserialize_with = "trustmeter_types::codec::required_option")]`. Without it,
+/// serde's derive reads a *missing* `Option` field as `None`, so a document could leave out a
+/// field the canonical form always has; the proof formats (`docs/proof-format.md`) have no
+/// optional fields.
+pub fn required_option<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d)
+}
+
 pub(crate) fn check_len(what: &str, len: usize, max: usize) -> Result<(), String> {
     if len > max { Err(format!("{what} has length {len}, more than the limit of {max}")) } else { Ok(()) }
 }

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "lowercase")]
 #[repr(u8)]
 pub enum HashAlg {
-    /// SHA-256 (FIPS 180-4). The default.
+    /// SHA-256 (FIPS 180-4). The default of `trustmeter node init`.
     #[default]
     Sha256 = 0,
     /// SM3 (GB/T 32905-2016, 国密), for deployments that require Chinese national algorithms.
@@ -68,8 +68,9 @@ impl std::str::FromStr for HashAlg {
     }
 }
 
-/// Consensus-relevant parameters.
+/// Consensus-relevant parameters. In JSON every field is required and no other is accepted.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChainParams {
     /// How far a reading's timestamp may lie after its block's timestamp (clock skew allowance).
     pub max_future_skew_ms: i64,
@@ -79,21 +80,17 @@ pub struct ChainParams {
     pub max_block_readings: u32,
     /// How long before a meter's calibration certificate expires the chain raises a
     /// `calibration_expiring` alarm (检定到期预警), in milliseconds.
-    #[serde(default = "default_calibration_warning_ms")]
     pub calibration_warning_ms: i64,
-    /// The hash function of the chain's data. Absent from older genesis files, which means
-    /// SHA-256; omitted from JSON when SHA-256, so those files and proof bundles read as before.
-    #[serde(default, skip_serializing_if = "is_sha256")]
+    /// The hash function of the chain's data (`"sha256"` or `"sm3"`).
     pub hash: HashAlg,
     /// How readings become energy figures (reference data version, late-data window, collection
-    /// interval). Absent from older genesis files, which means the defaults.
-    #[serde(default)]
+    /// interval).
     pub accounting: AccountingParams,
 }
 
-/// Parameters of the on-chain energy accounting (能耗核算).
+/// Parameters of the on-chain energy accounting (能耗核算). In JSON every field is required.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(deny_unknown_fields)]
 pub struct AccountingParams {
     /// The built-in reference data set (coal coefficients, 等价值 per year, time-of-use schedules)
     /// every figure on this chain is computed with, e.g. `"cn-2026.1"`. Each figure records it.
@@ -122,10 +119,6 @@ impl Default for AccountingParams {
 /// The reference data set new chains use (`trustmeter_energy::reference::LATEST`).
 pub const DEFAULT_REFERENCE_SET: &str = "cn-2026.1";
 
-fn is_sha256(alg: &HashAlg) -> bool {
-    *alg == HashAlg::Sha256
-}
-
 /// Default calibration warning window: 30 days.
 pub const DEFAULT_CALIBRATION_WARNING_MS: i64 = 30 * 24 * 3_600_000;
 
@@ -147,6 +140,7 @@ pub type GenesisOrganisation = Organisation;
 
 /// A founding account: a key of a founding organisation.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GenesisAccount {
     /// The organisation.
     pub org: UnifiedSocialCreditCode,
@@ -156,6 +150,7 @@ pub struct GenesisAccount {
 
 /// A genesis validator.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GenesisValidator {
     /// Short name (used for data directories and logs).
     pub name: String,
@@ -167,8 +162,11 @@ pub struct GenesisValidator {
     pub p2p_address: String,
 }
 
-/// The genesis document.
+/// The genesis document. In JSON every field, at every level, is required and no other field is
+/// accepted. Two genesis documents are the same chain's when their canonical (borsh) encodings
+/// are equal.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Genesis {
     /// The chain.
     pub chain_id: ChainId,
@@ -226,8 +224,4 @@ impl Validate for Genesis {
         }
         Ok(())
     }
-}
-
-fn default_calibration_warning_ms() -> i64 {
-    DEFAULT_CALIBRATION_WARNING_MS
 }

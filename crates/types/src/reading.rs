@@ -14,6 +14,7 @@ pub const READING_SIGNING_DOMAIN: &[u8] = b"trustmeter/reading/v1";
 
 /// One value read from one meter.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Reading {
     /// The meter.
     pub meter: DeviceId,
@@ -85,6 +86,7 @@ pub enum ReadingSigner {
 
 /// A reading with its signature.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignedReading {
     /// The reading.
     pub reading: Reading,

@@ -35,6 +35,7 @@ pub enum OrgKind {
 
 /// A member organisation.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Organisation {
     /// Unified social credit code (统一社会信用代码).
     pub id: UnifiedSocialCreditCode,
@@ -79,6 +80,7 @@ pub enum DeviceStatus {
 
 /// A key a device signed with before a rotation.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RetiredKey {
     /// The retired key.
     pub public_key: PublicKey,
@@ -136,6 +138,7 @@ pub(crate) fn retire(retired: &mut Vec<RetiredKey>, key: PublicKey, at_ms: i64) 
 
 /// A trusted terminal (端设备 / 可信边缘网关) at an enterprise.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Gateway {
     /// Device id.
     pub id: DeviceId,
@@ -216,6 +219,7 @@ impl LocationPath {
 
 /// A calibration (检定/校准) certificate issued by a metrology authority.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Calibration {
     /// Certificate number.
     pub certificate_no: String,
@@ -247,7 +251,10 @@ impl Calibration {
 }
 
 /// A meter (计量器具) registered to an enterprise and read through one of its gateways.
+///
+/// In JSON every field is required (`Option` fields as `null` or a value) and no other is accepted.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Meter {
     /// Device id.
     pub id: DeviceId,
@@ -271,16 +278,17 @@ pub struct Meter {
     /// admissible values.
     pub register_max: Quantity,
     /// Rated capacity (额定容量) per hour in the meter's unit; 0 = unknown.
-    #[serde(default)]
     pub rated_per_hour: Quantity,
     /// For a tariff register (费率寄存器): the total register it belongs to and its tariff.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::codec::required_option")]
     pub tariff: Option<TariffRegister>,
     /// The meter's own signing key, if it has one; otherwise its gateway signs on its behalf.
+    #[serde(deserialize_with = "crate::codec::required_option")]
     pub public_key: Option<PublicKey>,
     /// The meter's own keys used before rotations, oldest first.
     pub retired_keys: Vec<RetiredKey>,
     /// The current calibration certificate, if one has been recorded.
+    #[serde(deserialize_with = "crate::codec::required_option")]
     pub calibration: Option<Calibration>,
     /// Lifecycle state.
     pub status: DeviceStatus,
@@ -288,6 +296,7 @@ pub struct Meter {
 
 /// A tariff register of a multi-rate electricity meter: DL/T 645 tariffs 1–4 are 尖/峰/平/谷.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TariffRegister {
     /// The meter id of the total register (正向有功总) it is part of.
     pub total: DeviceId,

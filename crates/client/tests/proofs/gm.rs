@@ -37,8 +37,8 @@ fn every_sm3_bundle_verifies_offline() {
         assert!(json.contains("\"hash\": \"sm3\""), "the bundle names its algorithm");
         assert_eq!(&ProofBundle::from_json(&json).unwrap(), b);
     }
-    // A SHA-256 bundle's JSON does not mention the algorithm (byte-identical to before SM3).
-    assert!(!fixture().meter_signed().to_json().contains("\"hash\""));
+    // A SHA-256 bundle names its algorithm too: no genesis field is optional.
+    assert!(fixture().meter_signed().to_json().contains("\"hash\": \"sha256\""));
 }
 
 #[test]

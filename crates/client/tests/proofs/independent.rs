@@ -2,7 +2,14 @@
 //! `serde_json`, `sha2`, `sm3`, `ed25519-zebra`, `sm2` and `hex`: no Trustmeter or Commonware type or code is
 //! used to check the proof (they are used only to cross-check intermediate bytes, so that a
 //! mismatch points at the sentence of the document that is wrong).
+//!
+//! It checks `trustmeter-proof/v2` bundles as the document specifies them (strict fields, §2;
+//! sparse Merkle state proofs, §5.2; the worked example of §9) and, until the node's builder
+//! switches to v2, the `trustmeter-proof/v1` bundles the node serves today, whose only difference
+//! is step d (an RFC 9162 proof of `H_leaf(borsh(entry))` against `header.state_root`, with its
+//! `index`, `size` and `path`).
 
+use super::jmt_store::{Sha256Hasher, Sm3Hasher, Stream, Tree};
 use super::{Fixture, fixture, fixture_gm};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -44,7 +51,20 @@ const REGISTERS: [&str; 2] = ["cumulative", "instantaneous"];
 const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
 const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
-const STATE_KINDS: [&str; 6] = ["organisation", "account", "nonce", "gateway", "meter", "progress"];
+const STATE_KINDS: [&str; 9] =
+    ["organisation", "account", "nonce", "gateway", "meter", "progress", "policy", "daily", "monthly_report"];
+const HASHES: [&str; 2] = ["sha256", "sm3"];
+const ORG_KINDS: [&str; 7] = [
+    "regulator",
+    "statistics_bureau",
+    "metrology_authority",
+    "enterprise",
+    "industry_association",
+    "verifier",
+    "data_consumer",
+];
+/// §4.2: the tags of the registry tree's entries (the others are in the activity tree).
+const REGISTRY_TAGS: [u8; 5] = [0, 1, 3, 4, 6];
 
 fn tag(table: &[&str], v: &Value) -> u8 {
     let name = v.as_str().unwrap();
@@ -64,6 +84,12 @@ impl W {
     }
     fn u32(&mut self, v: u32) {
         self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u32v(&mut self, v: &Value) {
+        self.u32(u32::try_from(v.as_u64().unwrap()).unwrap());
+    }
+    fn i32(&mut self, v: &Value) {
+        self.0.extend_from_slice(&i32::try_from(v.as_i64().unwrap()).unwrap().to_le_bytes());
     }
     fn u64(&mut self, v: &Value) {
         self.0.extend_from_slice(&v.as_u64().unwrap().to_le_bytes());
@@ -146,12 +172,33 @@ fn header(h: &Value) -> Vec<u8> {
     w.0
 }
 
-fn state_entry(e: &Value) -> Vec<u8> {
+/// `borsh(StateKey)` for every tag of §4.2.
+fn state_key(key: &Value) -> Vec<u8> {
     let mut w = W::default();
-    let key = &e["key"];
-    w.u8(tag(&STATE_KINDS, &key["kind"]));
-    w.string(&key["id"]); // gateway and meter keys are device ids
-    let value = &e["value"];
+    let t = tag(&STATE_KINDS, &key["kind"]);
+    w.u8(t);
+    let id = &key["id"];
+    match t {
+        0 | 3 | 4 | 5 => w.string(id),
+        1 | 2 => w.tagged(id),
+        6 => w.u32v(id),
+        7 => {
+            w.string(&id["org"]);
+            w.i32(&id["day"]);
+            w.u8(tag(&ENERGY, &id["energy"]));
+            w.u8(tag(&UNITS, &id["unit"]));
+        }
+        _ => {
+            w.string(&id[0]);
+            w.u32v(&id[1]);
+        }
+    }
+    w.0
+}
+
+/// `borsh(StateValue)` for the two records a reading bundle carries.
+fn state_value(value: &Value) -> Vec<u8> {
+    let mut w = W::default();
     w.u8(tag(&STATE_KINDS, &value["kind"]));
     let v = &value["value"];
     match value["kind"].as_str().unwrap() {
@@ -191,12 +238,187 @@ fn state_entry(e: &Value) -> Vec<u8> {
             });
             w.u8(tag(&STATUSES, &v["status"]));
         }
-        other => panic!("the document's checker only needs gateway and meter entries, not {other}"),
+        other => panic!("the document's checker only needs gateway and meter records, not {other}"),
     }
     w.0
 }
 
-/// The chain's hash function `H`, named by `genesis.params.hash` (absent: SHA-256).
+/// `borsh(StateEntry)` of v1 (`key ‖ value`).
+fn state_entry(e: &Value) -> Vec<u8> {
+    [state_key(&e["key"]), state_value(&e["value"])].concat()
+}
+
+/// `borsh(Genesis)` (§4.1), for the genesis equality of step a.1.
+fn genesis_bytes(g: &Value) -> Vec<u8> {
+    let mut w = W::default();
+    w.string(&g["chain_id"]);
+    w.i64(&g["genesis_time_ms"]);
+    let p = &g["params"];
+    w.i64(&p["max_future_skew_ms"]);
+    w.u32v(&p["max_block_txs"]);
+    w.u32v(&p["max_block_readings"]);
+    w.i64(&p["calibration_warning_ms"]);
+    w.u8(tag(&HASHES, &p["hash"]));
+    let a = &p["accounting"];
+    w.string(&a["reference"]);
+    for f in ["late_window_ms", "nominal_interval_ms", "timeliness_ms"] {
+        w.i64(&a[f]);
+    }
+    let list = |w: &mut W, v: &Value, f: &dyn Fn(&mut W, &Value)| {
+        let items = v.as_array().unwrap();
+        w.u32(items.len() as u32);
+        for i in items {
+            f(w, i);
+        }
+    };
+    list(&mut w, &g["organisations"], &|w, o| {
+        w.string(&o["id"]);
+        w.string(&o["name"]);
+        w.u8(tag(&ORG_KINDS, &o["kind"]));
+        w.u32v(&o["region"]);
+    });
+    list(&mut w, &g["accounts"], &|w, a| {
+        w.string(&a["org"]);
+        w.tagged(&a["public_key"]);
+    });
+    list(&mut w, &g["validators"], &|w, v| {
+        for f in ["name", "org", "consensus_key", "p2p_address"] {
+            w.string(&v[f]);
+        }
+    });
+    w.0
+}
+
+/// §2: every object has exactly the fields its table lists (none optional).
+fn exactly(v: &Value, fields: &[&str], what: &str) -> Result<(), String> {
+    let o = v.as_object().ok_or(format!("(0) {what} is not an object"))?;
+    if let Some(k) = o.keys().find(|k| !fields.contains(&k.as_str())) {
+        return Err(format!("(0) unknown field {k} in {what}"));
+    }
+    if let Some(f) = fields.iter().find(|f| !o.contains_key(**f)) {
+        return Err(format!("(0) missing field {f} in {what}"));
+    }
+    Ok(())
+}
+
+fn each(v: &Value, f: impl Fn(&Value) -> Result<(), String>) -> Result<(), String> {
+    v.as_array().ok_or("(0) not an array")?.iter().try_for_each(f)
+}
+
+/// The field tables of §3 for a v2 bundle (the meter and gateway records of §3.4).
+fn shape_v2(b: &Value) -> Result<(), String> {
+    exactly(
+        b,
+        &[
+            "version",
+            "genesis",
+            "header",
+            "reading",
+            "index",
+            "tree_size",
+            "audit_path",
+            "gateway",
+            "state_roots",
+            "meter_proof",
+            "gateway_proof",
+            "finalization",
+        ],
+        "the bundle",
+    )?;
+    let g = &b["genesis"];
+    exactly(g, &["chain_id", "genesis_time_ms", "params", "organisations", "accounts", "validators"], "genesis")?;
+    exactly(
+        &g["params"],
+        &["max_future_skew_ms", "max_block_txs", "max_block_readings", "calibration_warning_ms", "hash", "accounting"],
+        "params",
+    )?;
+    exactly(
+        &g["params"]["accounting"],
+        &["reference", "late_window_ms", "nominal_interval_ms", "timeliness_ms"],
+        "accounting",
+    )?;
+    each(&g["organisations"], |o| exactly(o, &["id", "name", "kind", "region"], "organisation"))?;
+    each(&g["accounts"], |a| exactly(a, &["org", "public_key"], "account"))?;
+    each(&g["validators"], |v| exactly(v, &["name", "org", "consensus_key", "p2p_address"], "validator"))?;
+    exactly(
+        &b["header"],
+        &[
+            "chain_id",
+            "parent",
+            "height",
+            "epoch",
+            "view",
+            "timestamp_ms",
+            "tx_root",
+            "readings_root",
+            "state_root",
+            "receipts_root",
+            "tx_count",
+            "reading_count",
+            "readings_accepted",
+        ],
+        "header",
+    )?;
+    exactly(&b["reading"], &["reading", "signer", "signature"], "signed reading")?;
+    exactly(
+        &b["reading"]["reading"],
+        &["meter", "seq", "timestamp_ms", "value", "unit", "origin", "clock_suspect"],
+        "reading",
+    )?;
+    exactly(&b["state_roots"], &["registry", "activity"], "state_roots")?;
+    let retired = |v: &Value| each(v, |k| exactly(k, &["public_key", "retired_at_ms"], "retired key"));
+    for (p, kind) in [(&b["meter_proof"], "meter"), (&b["gateway_proof"], "gateway")] {
+        exactly(p, &["entry", "siblings"], "state proof")?;
+        exactly(&p["entry"], &["key", "value"], "entry")?;
+        exactly(&p["entry"]["key"], &["kind", "id"], "state key")?;
+        exactly(&p["entry"]["value"], &["kind", "value"], "state value")?;
+        let r = &p["entry"]["value"]["value"];
+        match kind {
+            "meter" => {
+                exactly(
+                    r,
+                    &[
+                        "id",
+                        "owner",
+                        "gateway",
+                        "name",
+                        "energy",
+                        "unit",
+                        "register",
+                        "accuracy",
+                        "location",
+                        "register_max",
+                        "rated_per_hour",
+                        "tariff",
+                        "public_key",
+                        "retired_keys",
+                        "calibration",
+                        "status",
+                    ],
+                    "meter",
+                )?;
+                if !r["tariff"].is_null() {
+                    exactly(&r["tariff"], &["total", "tariff"], "tariff")?;
+                }
+                if !r["calibration"].is_null() {
+                    exactly(
+                        &r["calibration"],
+                        &["certificate_no", "issuer", "valid_from_ms", "valid_until_ms"],
+                        "calibration",
+                    )?;
+                }
+                retired(&r["retired_keys"])?;
+            }
+            _ => {
+                exactly(r, &["id", "owner", "public_key", "retired_keys", "status"], "gateway")?;
+                retired(&r["retired_keys"])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The chain's hash function `H`, named by `genesis.params.hash`.
 #[derive(Clone, Copy)]
 enum Alg {
     Sha256,
@@ -204,9 +426,9 @@ enum Alg {
 }
 
 fn alg_of(genesis: &Value) -> Result<Alg, String> {
-    match genesis["params"].get("hash").map(|h| h.as_str()) {
-        None | Some(Some("sha256")) => Ok(Alg::Sha256),
-        Some(Some("sm3")) => Ok(Alg::Sm3),
+    match genesis["params"]["hash"].as_str() {
+        Some("sha256") => Ok(Alg::Sha256),
+        Some("sm3") => Ok(Alg::Sm3),
         other => Err(format!("(a) unknown hash algorithm {other:?}")),
     }
 }
@@ -329,14 +551,96 @@ fn write_varint(mut v: u64, out: &mut Vec<u8>) {
     out.push(v as u8);
 }
 
-/// The whole documented check. Returns the number of validator signatures.
-fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
-    if bundle["version"] != "trustmeter-proof/v1" {
-        return Err("version".into());
+/// §5.2: the key hash of a `StateKey`.
+fn key_hash(alg: Alg, key: &Value) -> [u8; 32] {
+    hash_parts(alg, &[b"trustmeter/state-key/v2", &state_key(key)])
+}
+
+/// §5.2: `EMPTY`.
+const EMPTY: [u8; 32] = *b"SPARSE_MERKLE_PLACEHOLDER_HASH__";
+
+fn smt_leaf(alg: Alg, kh: &[u8; 32], vh: &[u8; 32]) -> [u8; 32] {
+    hash_parts(alg, &[b"JMT::LeafNode", kh, vh])
+}
+
+fn smt_internal(alg: Alg, l: &[u8; 32], r: &[u8; 32]) -> [u8; 32] {
+    hash_parts(alg, &[b"JMT::IntrnalNode", l, r])
+}
+
+fn bit(kh: &[u8; 32], d: usize) -> u8 {
+    (kh[d / 8] >> (7 - d % 8)) & 1
+}
+
+/// §5.2 `RootFromPath`.
+fn root_from_path(alg: Alg, kh: &[u8; 32], start: [u8; 32], siblings: &[[u8; 32]]) -> Option<[u8; 32]> {
+    if siblings.len() > 256 {
+        return None;
+    }
+    let len = siblings.len();
+    let mut h = start;
+    for (i, s) in siblings.iter().enumerate() {
+        let d = len - 1 - i;
+        h = if bit(kh, d) == 1 { smt_internal(alg, s, &h) } else { smt_internal(alg, &h, s) };
+    }
+    Some(h)
+}
+
+/// §5.2 `VerifyInclusion` of a state tree.
+fn smt_included(alg: Alg, root: &[u8; 32], kh: &[u8; 32], vh: &[u8; 32], siblings: &[[u8; 32]]) -> bool {
+    root_from_path(alg, kh, smt_leaf(alg, kh, vh), siblings).as_ref() == Some(root)
+}
+
+/// §5.2 `VerifyAbsence`; `leaf` is `null` or `{key_hash, value_hash}`.
+fn smt_absent(alg: Alg, root: &[u8; 32], kh: &[u8; 32], leaf: &Value, siblings: &[[u8; 32]]) -> bool {
+    let start = if leaf.is_null() {
+        EMPTY
+    } else {
+        let (lk, lv) = (hash(&leaf["key_hash"]), hash(&leaf["value_hash"]));
+        if &lk == kh || (0..siblings.len()).any(|d| bit(&lk, d) != bit(kh, d)) {
+            return false;
+        }
+        smt_leaf(alg, &lk, &lv)
+    };
+    root_from_path(alg, kh, start, siblings).as_ref() == Some(root)
+}
+
+/// §5.2: the combined state root.
+fn combined_root(alg: Alg, registry: &[u8; 32], activity: &[u8; 32]) -> [u8; 32] {
+    hash_parts(alg, &[b"trustmeter/state-root/v2", registry, activity])
+}
+
+/// §11: an absence proof against `state_roots` (whose combination the caller has tied to a
+/// finalized header).
+pub fn check_absence(alg_name: &str, absence: &Value, state_roots: &Value) -> Result<(), String> {
+    let alg = alg_of(&serde_json::json!({"params": {"hash": alg_name}}))?;
+    exactly(absence, &["key", "leaf", "siblings"], "absence proof")?;
+    if !absence["leaf"].is_null() {
+        exactly(&absence["leaf"], &["key_hash", "value_hash"], "absence leaf")?;
+    }
+    let key = &absence["key"];
+    let tree = if REGISTRY_TAGS.contains(&tag(&STATE_KINDS, &key["kind"])) { "registry" } else { "activity" };
+    let root = hash(&state_roots[tree]);
+    if smt_absent(alg, &root, &key_hash(alg, key), &absence["leaf"], &hashes(&absence["siblings"])) {
+        Ok(())
+    } else {
+        Err(format!("absence proof fails against the {tree} root"))
+    }
+}
+
+/// The whole documented check of a bundle of either version. Returns the number of validator
+/// signatures.
+pub fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
+    let v2 = match bundle["version"].as_str() {
+        Some("trustmeter-proof/v2") => true,
+        Some("trustmeter-proof/v1") => false,
+        _ => return Err("version".into()),
+    };
+    if v2 {
+        shape_v2(bundle)?;
     }
     // (a)
     let genesis = &bundle["genesis"];
-    if genesis != trusted_genesis {
+    if genesis_bytes(genesis) != genesis_bytes(trusted_genesis) {
         return Err("(a) genesis differs".into());
     }
     let h = &bundle["header"];
@@ -386,11 +690,23 @@ fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     }
     // (d)
     let state_root = hash(&h["state_root"]);
+    let registry = if v2 { hash(&bundle["state_roots"]["registry"]) } else { [0; 32] };
+    if v2 && combined_root(alg, &registry, &hash(&bundle["state_roots"]["activity"])) != state_root {
+        return Err("(d) state roots".into());
+    }
     for (proof, kind, id) in
         [(&bundle["meter_proof"], "meter", &r["meter"]), (&bundle["gateway_proof"], "gateway", &bundle["gateway"])]
     {
         if proof["entry"]["key"]["kind"] != kind || &proof["entry"]["key"]["id"] != id {
             return Err("(d) state key".into());
+        }
+        if v2 {
+            let vh = hash_parts(alg, &[&state_value(&proof["entry"]["value"])]);
+            let kh = key_hash(alg, &proof["entry"]["key"]);
+            if !smt_included(alg, &registry, &kh, &vh, &hashes(&proof["siblings"])) {
+                return Err(format!("(d) {kind} state proof"));
+            }
+            continue;
         }
         let l = leaf(alg, &state_entry(&proof["entry"]));
         if !included(
@@ -422,9 +738,12 @@ fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     // (f)
     let cert = hex::decode(bundle["finalization"].as_str().unwrap()).map_err(|_| "(f) hex")?;
     let mut pos = 0;
-    let _epoch = varint(&cert, &mut pos)?;
-    let _view = varint(&cert, &mut pos)?;
+    let epoch = varint(&cert, &mut pos)?;
+    let view = varint(&cert, &mut pos)?;
     let _parent = varint(&cert, &mut pos)?;
+    if Some(epoch) != h["epoch"].as_u64() || Some(view) != h["view"].as_u64() {
+        return Err("(f) the certificate's round is not the header's".into());
+    }
     let payload: [u8; 32] = cert.get(pos..pos + 32).ok_or("(f) short")?.try_into().unwrap();
     pos += 32;
     let proposal = &cert[..pos];
@@ -480,6 +799,7 @@ fn the_documented_check_accepts_every_sm3_sm2_bundle() {
 
 fn accepts_every_bundle(f: &Fixture) {
     let trusted = serde_json::to_value(&f.genesis).unwrap();
+    assert_eq!(genesis_bytes(&trusted), trustmeter_types::encode(&f.genesis), "Genesis layout");
     for b in &f.bundles {
         let v: Value = serde_json::from_str(&b.to_json()).unwrap();
         // The hand-written encodings are the canonical ones.
@@ -553,4 +873,118 @@ fn refuses_tampered_bundles(f: &Fixture) {
     let lied_genesis = lie["genesis"].clone();
     assert!(check(&lie, &trusted).is_err(), "another algorithm than the trusted genesis names");
     assert!(check(&lie, &lied_genesis).is_err(), "a bundle that lies about its algorithm");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The state trees (§5.2), on proofs made by the `jmt` crate.
+
+/// The published vectors (`crates/crypto/tests/vectors/smt-v2.json`, made with `jmt`): every case
+/// is judged as the file says, and the key and value hashes follow from the encoded bytes.
+#[test]
+fn the_documented_smt_check_agrees_with_the_published_vectors() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crypto/tests/vectors/smt-v2.json");
+    let vectors: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for (name, alg) in [("sha256", Alg::Sha256), ("sm3", Alg::Sm3)] {
+        let v = &vectors[name];
+        assert_eq!(hash(&v["placeholder"]), EMPTY);
+        assert_eq!(hash(&v["internal_of_placeholders"]), smt_internal(alg, &EMPTY, &EMPTY));
+        let roots = &v["state_root"];
+        assert_eq!(
+            combined_root(alg, &hash(&roots["registry"]), &hash(&roots["activity"])),
+            hash(&roots["state_root"])
+        );
+        let cases = v["cases"].as_array().unwrap();
+        let (mut valid, mut invalid) = (0, 0);
+        for c in cases {
+            let encoded_key = hex::decode(c["encoded_key"].as_str().unwrap()).unwrap();
+            let kh = hash_parts(alg, &[b"trustmeter/state-key/v2", &encoded_key]);
+            assert_eq!(kh, hash(&c["key_hash"]), "key hash of {c}");
+            let siblings = hashes(&c["siblings"]);
+            let root = hash(&c["root"]);
+            let verdict = match c["kind"].as_str().unwrap() {
+                "inclusion" => {
+                    let vh = hash_parts(alg, &[&hex::decode(c["encoded_value"].as_str().unwrap()).unwrap()]);
+                    assert_eq!(vh, hash(&c["value_hash"]));
+                    smt_included(alg, &root, &kh, &vh, &siblings)
+                }
+                _ => smt_absent(alg, &root, &kh, &c["leaf"], &siblings),
+            };
+            assert_eq!(Value::Bool(verdict), c["valid"], "{name}: {}", c["why"]);
+            if verdict { valid += 1 } else { invalid += 1 }
+        }
+        assert!(valid >= 14 && invalid >= 8, "{name}: {valid} valid, {invalid} invalid cases");
+    }
+}
+
+fn jmt_trees<H: jmt::SimpleHasher + std::fmt::Debug>(alg: Alg, name: &str) {
+    // Keys are real state keys: meters ACME-EM0000.. in the registry layout of §4.2.
+    let meter_key = |i: usize| serde_json::json!({"kind": "meter", "id": format!("ACME-EM{i:04}")});
+    let mut s = Stream::new(name);
+    let mut tree = Tree::<H>::default();
+    let entries: Vec<([u8; 32], Vec<u8>)> =
+        (0..700).map(|i| (key_hash(alg, &meter_key(i)), s.next32()[..(1 + i % 32)].to_vec())).collect();
+    let root = tree.put(entries.iter().map(|(k, v)| (*k, Some(v.clone()))).collect());
+    for (i, (k, v)) in entries.iter().enumerate() {
+        let (value, p) = tree.prove(*k, 0);
+        assert_eq!(value.as_ref(), Some(v));
+        let vh = hash_parts(alg, &[v]);
+        assert!(smt_included(alg, &root, k, &vh, &p.siblings), "{name}: inclusion of meter {i}");
+        if i % 50 == 0 {
+            for j in 0..p.siblings.len() {
+                let mut t = p.siblings.clone();
+                t[j][s.below(32) as usize] ^= 1 << s.below(8);
+                assert!(!smt_included(alg, &root, k, &vh, &t), "{name}: flipped sibling {j}");
+            }
+            assert!(!smt_included(alg, &root, k, &hash_parts(alg, &[b"other"]), &p.siblings), "wrong value");
+            assert!(!smt_included(alg, &root, &entries[i + 1].0, &vh, &p.siblings), "wrong key");
+            let longer = [p.siblings.clone(), vec![EMPTY]].concat();
+            assert!(!smt_included(alg, &root, k, &vh, &longer), "extra sibling");
+            assert!(!smt_included(alg, &root, k, &vh, &p.siblings[1..]), "missing sibling");
+            let as_leaf = serde_json::json!({"key_hash": hex::encode(k), "value_hash": hex::encode(vh)});
+            assert!(!smt_absent(alg, &root, k, &as_leaf, &p.siblings), "absence of a present key");
+            assert!(!smt_absent(alg, &root, k, &Value::Null, &p.siblings), "absence of a present key");
+        }
+    }
+    let (mut empty, mut other_leaf) = (0, 0);
+    for i in 700..1_000 {
+        let k = key_hash(alg, &meter_key(i));
+        let (value, p) = tree.prove(k, 0);
+        assert!(value.is_none());
+        let leaf = match p.leaf {
+            None => {
+                empty += 1;
+                Value::Null
+            }
+            Some((lk, lv)) => {
+                other_leaf += 1;
+                serde_json::json!({"key_hash": hex::encode(lk), "value_hash": hex::encode(lv)})
+            }
+        };
+        assert!(smt_absent(alg, &root, &k, &leaf, &p.siblings), "{name}: absence of meter {i}");
+        let absence = serde_json::json!({
+            "key": meter_key(i),
+            "leaf": leaf,
+            "siblings": p.siblings.iter().map(hex::encode).collect::<Vec<_>>(),
+        });
+        let roots = serde_json::json!({"registry": hex::encode(root), "activity": hex::encode(EMPTY)});
+        check_absence(name, &absence, &roots).unwrap();
+        if !p.siblings.is_empty() {
+            let mut t = p.siblings.clone();
+            t[0][0] ^= 0x80;
+            assert!(!smt_absent(alg, &root, &k, &leaf, &t), "{name}: tampered absence of meter {i}");
+        }
+        let flipped = if leaf.is_null() {
+            serde_json::json!({"key_hash": hex::encode(entries[0].0), "value_hash": hex::encode(EMPTY)})
+        } else {
+            Value::Null
+        };
+        assert!(!smt_absent(alg, &root, &k, &flipped, &p.siblings), "{name}: wrong end of path");
+    }
+    assert!(empty > 20 && other_leaf > 20, "{name}: {empty} empty, {other_leaf} leaf-ended absence proofs");
+}
+
+#[test]
+fn the_documented_smt_check_accepts_jmt_proofs_and_refuses_tampered_ones() {
+    jmt_trees::<Sha256Hasher>(Alg::Sha256, "sha256");
+    jmt_trees::<Sm3Hasher>(Alg::Sm3, "sm3");
 }

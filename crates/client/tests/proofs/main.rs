@@ -7,9 +7,14 @@
 
 #[path = "../../../chain/tests/common/mod.rs"]
 mod common;
+mod example;
 mod gm;
 mod independent;
+#[path = "../../../crypto/tests/common/jmt_store.rs"]
+mod jmt_store;
+mod strict;
 mod tamper;
+mod worked_example;
 
 use common::{Cluster, Plant};
 use commonware_runtime::{Clock, Runner, Supervisor, deterministic};
