@@ -278,15 +278,11 @@ pub enum VerifyError {
     },
     /// The bundle's tree roots do not hash to the header's state root.
     #[error(
-        "{}: the registry root {registry} and activity root {activity} hash to {computed}, not to the header's state root {state_root}; a root or the header was altered",
+        "{}: the bundle's registry and activity roots hash to {computed}, not to the header's state root {state_root}; a root or the header was altered",
         Step::StateProofs
     )]
     StateRootsMismatch {
-        /// Registry root in the bundle.
-        registry: Hash32,
-        /// Activity root in the bundle.
-        activity: Hash32,
-        /// What they hash to.
+        /// What the bundle's two tree roots hash to.
         computed: Hash32,
         /// The header's state root.
         state_root: Hash32,
@@ -779,8 +775,6 @@ pub(crate) fn check_roots(alg: HashAlg, roots: &StateRoots, state_root: &Hash32)
     let computed = roots.state_root(alg);
     if &computed != state_root {
         return Err(VerifyError::StateRootsMismatch {
-            registry: roots.registry,
-            activity: roots.activity,
             computed,
             state_root: *state_root,
         });

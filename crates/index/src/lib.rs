@@ -32,6 +32,10 @@ use tracing::{debug, info, warn};
 use trustmeter_chain::Finalized;
 use trustmeter_types::{Block, DeviceId, Genesis, Hash32, Quantity, Receipt, SignedReading, TxOutcome, TxPayload};
 
+
+/// A finalized block, its receipts in transaction order and the `(tx index, reading index)` of
+/// every reading it recorded, in readings-tree order ([`Index::recorded_at`]).
+pub type RecordedBlock = (Block, Vec<Receipt>, Vec<(u32, u32)>);
 /// Most readings one range query returns.
 pub const MAX_RANGE_RESULTS: usize = 100_000;
 
@@ -345,7 +349,7 @@ impl Index {
     /// Block `h`, its receipts in transaction order and the `(tx index, reading index)` of every
     /// reading it recorded, in readings-tree order: what a proof of a reading in block `h` needs
     /// besides the state proofs.
-    pub fn recorded_at(&self, h: u64) -> Result<(Block, Vec<Receipt>, Vec<(u32, u32)>), IndexError> {
+    pub fn recorded_at(&self, h: u64) -> Result<RecordedBlock, IndexError> {
         let block = self.block(h)?.ok_or(IndexError::Missing(h))?;
         let alg = self.genesis.params.hash;
         let mut receipts = Vec::with_capacity(block.txs.len());

@@ -2003,7 +2003,8 @@ pub fn enterprise_energy(
     let mut notes: Vec<String> = vec![];
     // Measured heating values of the month (实测低位发热量, steam enthalpy) replace the reference
     // coefficients for the month's total of that kind: one conversion of the total, same rounding.
-    if let (Some(r), Some(refs)) = (&report, trustmeter_energy::reference::builtin(&state.params.accounting.reference)) {
+    if let (Some(r), Some(refs)) = (&report, trustmeter_energy::reference::builtin(&state.params.accounting.reference))
+    {
         for h in &r.heating_values {
             let Some((b, _, _)) = t.kinds.get_mut(&(h.energy, h.unit)) else {
                 notes.push(format!(
@@ -2704,12 +2705,13 @@ pub fn tou(state: &State, index: &Index, org: &UnifiedSocialCreditCode, range: D
             break;
         };
         let region = o.region;
-        let computed = derived_split(state, index, &total_meter, range, &mut budget, |iv, t| {
-            match tou::schedule_for(refs, region, iv.start_ms) {
-                Some(s) => (Some(s.tier_at(t)), s.next_change_after(t)),
-                None => (None, calendar::day_start_ms(calendar::day_number(t) + 1)),
-            }
-        })?;
+        let computed =
+            derived_split(state, index, &total_meter, range, &mut budget, |iv, t| {
+                match tou::schedule_for(refs, region, iv.start_ms) {
+                    Some(s) => (Some(s.tier_at(t)), s.next_change_after(t)),
+                    None => (None, calendar::day_start_ms(calendar::day_number(t) + 1)),
+                }
+            })?;
         let mut reported = [0i64; 5];
         for r in registers {
             let Some(tier) = r.tariff.as_ref().and_then(|t| Tier::from_dlt645_rate(t.tariff)) else { continue };

@@ -174,7 +174,8 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
 fn open_state_store(path: &std::path::Path, index_height: u64) -> Result<Arc<dyn trustmeter_state::Store>> {
     use trustmeter_statedb::{DiskStore, DiskStoreConfig};
     let open = || {
-        DiskStore::open(path, DiskStoreConfig::default()).with_context(|| format!("opening state store {}", path.display()))
+        DiskStore::open(path, DiskStoreConfig::default())
+            .with_context(|| format!("opening state store {}", path.display()))
     };
     let store = open()?;
     let committed = store.height().unwrap_or(0);

@@ -159,50 +159,6 @@ fn prove_with<H: SimpleHasher>(
     Some(RawProof { leaf, siblings })
 }
 
-/// `H("JMT::LeafNode" ‖ key_hash ‖ value_hash)`.
-pub fn leaf_hash(alg: HashAlg, key_hash: &Hash32, value_hash: &Hash32) -> Hash32 {
-    let mut h = Hasher::new(alg);
-    h.update(b"JMT::LeafNode");
-    h.update(&key_hash.0);
-    h.update(&value_hash.0);
-    h.finalize()
-}
-
-/// `H("JMT::IntrnalNode" ‖ left ‖ right)`.
-pub fn internal_hash(alg: HashAlg, left: &Hash32, right: &Hash32) -> Hash32 {
-    let mut h = Hasher::new(alg);
-    h.update(b"JMT::IntrnalNode");
-    h.update(&left.0);
-    h.update(&right.0);
-    h.finalize()
-}
-
-/// Most siblings a path can have (one per bit of the key hash).
-pub const MAX_SIBLINGS: usize = 256;
-
-/// The root a path leads to from `start` (a leaf hash, or the empty subtree) at the end of
-/// `key_hash`'s path of `siblings.len()` levels; `None` if the path is longer than a key hash.
-pub fn root_from_path(alg: HashAlg, key_hash: &Hash32, start: Hash32, siblings: &[Hash32]) -> Option<Hash32> {
-    if siblings.len() > MAX_SIBLINGS {
-        return None;
-    }
-    let depth = siblings.len();
-    let mut cur = start;
-    for (i, sib) in siblings.iter().enumerate() {
-        let d = depth - 1 - i;
-        let bit = (key_hash.0[d / 8] >> (7 - d % 8)) & 1 == 1;
-        cur = if bit { internal_hash(alg, sib, &cur) } else { internal_hash(alg, &cur, sib) };
-    }
-    Some(cur)
-}
-
-/// Number of leading bits two hashes share.
-pub(crate) fn common_prefix_bits(a: &Hash32, b: &Hash32) -> usize {
-    for (i, (x, y)) in a.0.iter().zip(b.0.iter()).enumerate() {
-        let d = x ^ y;
-        if d != 0 {
-            return i * 8 + d.leading_zeros() as usize;
-        }
-    }
-    256
-}
+// The hashes and the path walk are the embeddable verifier's (`trustmeter_crypto::smt`): one
+// definition for the validators, the proof builders and every verifier.
+pub use trustmeter_crypto::smt::{MAX_SIBLINGS, common_prefix_bits, internal_hash, leaf_hash, root_from_path};

@@ -22,9 +22,9 @@ use trustmeter_crypto::HashAlg;
 use trustmeter_types::{DeviceId, Hash32, UnifiedSocialCreditCode, encode};
 
 /// Domain tag of a state key's hash (the position of its leaf in a tree).
-pub const STATE_KEY_DOMAIN: &[u8] = b"trustmeter/state-key/v2";
+pub use trustmeter_crypto::smt::STATE_KEY_DOMAIN;
 /// Domain tag of the state root over the two tree roots.
-pub const STATE_ROOT_DOMAIN: &[u8] = b"trustmeter/state-root/v2";
+pub use trustmeter_crypto::smt::STATE_ROOT_DOMAIN;
 
 /// Which commitment a key belongs to (see the module documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -159,11 +159,9 @@ impl StateKey {
             StateKey::Policy(v) => Enc::new(tag::POLICY).u32(*v),
             StateKey::Nonce(k) => Enc::new(tag::NONCE).u8(k.scheme as u8).bytes(&k.bytes),
             StateKey::Progress(d) => Enc::new(tag::PROGRESS).id(d.as_str()),
-            StateKey::Daily(k) => Enc::new(tag::DAILY)
-                .id(k.org.as_str())
-                .i32(k.day)
-                .u8(k.energy as u8)
-                .u8(k.unit as u8),
+            StateKey::Daily(k) => {
+                Enc::new(tag::DAILY).id(k.org.as_str()).i32(k.day).u8(k.energy as u8).u8(k.unit as u8)
+            }
             StateKey::MonthlyReport(o, m) => Enc::new(tag::MONTHLY_REPORT).id(o.as_str()).u32(*m),
             StateKey::Recent(d, seq) => Enc::new(tag::RECENT).id(d.as_str()).u64(*seq),
             StateKey::Point(d, ts, ord) => Enc::new(tag::POINT).id(d.as_str()).i64(*ts).u64(*ord),
@@ -174,7 +172,7 @@ impl StateKey {
 
     /// The key's hash: the position of its leaf in its tree (`H(STATE_KEY_DOMAIN ‖ borsh(key))`).
     pub fn key_hash(&self, alg: HashAlg) -> Hash32 {
-        trustmeter_crypto::tagged_hash(alg, STATE_KEY_DOMAIN, &encode(self))
+        trustmeter_crypto::smt::key_hash(alg, &encode(self))
     }
 }
 
@@ -260,12 +258,7 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The state root of a chain: `H(STATE_ROOT_DOMAIN ‖ registry_root ‖ activity_root)`.
-pub fn state_root(alg: HashAlg, registry: &Hash32, activity: &Hash32) -> Hash32 {
-    let mut data = [0u8; 64];
-    data[..32].copy_from_slice(&registry.0);
-    data[32..].copy_from_slice(&activity.0);
-    trustmeter_crypto::tagged_hash(alg, STATE_ROOT_DOMAIN, &data)
-}
+pub use trustmeter_crypto::smt::state_root;
 
 /// Whether a value may be stored under a key (the variants match). Checked when the store's
 /// bytes are decoded, so a corrupted store is noticed rather than misread.

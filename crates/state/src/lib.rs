@@ -25,10 +25,10 @@ pub mod store;
 
 pub use accounting::{DailyKey, DailyTotal};
 pub use exec::{BlockError, BlockOutput, build_block, execute_block, genesis_block, genesis_block_in};
-pub use sigs::SignatureVerdicts;
 pub use keys::{KeyClass, KeyRange, Tree, state_root};
+pub use sigs::SignatureVerdicts;
 pub use state::{
-    AbsenceProof, MeterProgress, MonthlyReportRecord, PolicyRecord, State, StateEntry, StateError, StateKey, StateProof,
-    StateRoots, StateValue,
+    AbsenceProof, MeterProgress, MonthlyReportRecord, PolicyRecord, State, StateEntry, StateError, StateKey,
+    StateProof, StateRoots, StateValue,
 };
 pub use store::{MemStore, Snapshot, Store, StoreError};

@@ -679,7 +679,7 @@ impl State {
         let alg = self.hash_alg();
         let kh = key.key_hash(alg);
         let raw = commit::prove(alg, self.snap.as_ref(), tree, version, &kh)?;
-        let (leaf_key, _) = raw.leaf?;
+        let (leaf_key, leaf_value) = raw.leaf?;
         if leaf_key != kh {
             return None;
         }
@@ -688,8 +688,13 @@ impl State {
                 let bytes = self.snap.registry_value(&kh, version)?;
                 borsh::from_slice::<StateValue>(&bytes).ok()?
             }
+            // Activity values are kept at the head only: a proof at an older height exists when
+            // the value has not changed since.
             Tree::Activity => self.get(key)?,
         };
+        if trustmeter_crypto::smt::value_hash(alg, &encode(&value)) != leaf_value {
+            return None;
+        }
         Some(StateProof { entry: StateEntry { key: key.clone(), value }, siblings: raw.siblings })
     }
 
@@ -983,4 +988,3 @@ pub(crate) fn parsed_policy(text: &str) -> Result<Arc<Policy>, trustmeter_policy
     cache.insert(text.to_string(), parsed.clone());
     Ok(parsed)
 }
-

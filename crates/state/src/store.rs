@@ -22,7 +22,7 @@ use std::sync::{Arc, RwLock};
 use trustmeter_types::Hash32;
 
 /// The 32 ASCII bytes jmt uses as the hash of an empty subtree (the root of an empty tree).
-pub const EMPTY_TREE_ROOT: Hash32 = Hash32(*b"SPARSE_MERKLE_PLACEHOLDER_HASH__");
+pub const EMPTY_TREE_ROOT: Hash32 = trustmeter_crypto::smt::PLACEHOLDER;
 
 /// The committed head of a store: what the last commit made durable.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -62,6 +62,9 @@ impl TreeHeads {
     }
 }
 
+/// A value of a tree version: `((version, key hash), encoded value or None if deleted)`.
+pub type VersionedValue = ((u64, Hash32), Option<Vec<u8>>);
+
 /// New nodes and values of one tree version, as jmt computed them.
 #[derive(Clone, Debug, Default)]
 pub struct TreeBatch {
@@ -71,7 +74,7 @@ pub struct TreeBatch {
     pub nodes: Vec<(NodeKey, Node)>,
     /// Values by `(version, key hash)` (`None`: deleted at that version). Stored for the registry
     /// tree only.
-    pub values: Vec<((u64, Hash32), Option<Vec<u8>>)>,
+    pub values: Vec<VersionedValue>,
     /// Nodes made stale by this version: `(stale since version, node)`. Used to prune the
     /// activity tree.
     pub stale: Vec<(u64, NodeKey)>,

@@ -319,10 +319,7 @@ fn retagged_signature_does_not_share_a_verdict_with_the_genuine_one() {
         let out = execute_block(&fx.state, &block, &batch).expect("batch-verified execution agrees with the block");
         assert_eq!(out.receipts, built.receipts);
         assert_eq!(out.recorded, vec![(0, gi as u32)]);
-        assert_eq!(
-            out.state.duplicate_window(&dev(A_EM1)),
-            vec![(1, reading_leaf(SHA, &genuine_copy(&block, gi)))]
-        );
+        assert_eq!(out.state.duplicate_window(&dev(A_EM1)), vec![(1, reading_leaf(SHA, &genuine_copy(&block, gi)))]);
     }
 }
 

@@ -202,11 +202,8 @@ fn registry_proofs_are_historical() {
     let before = fx.state.prove(&meter).unwrap();
     // Later: the gateway rotates its key, the meter is revoked, and more blocks pass.
     let new_key = key(90);
-    let proof = new_key.sign(&trustmeter_types::rotation_proof_payload(
-        &fx.state.chain_id,
-        &dev(A_GW1),
-        &new_key.public_key(),
-    ));
+    let proof =
+        new_key.sign(&trustmeter_types::rotation_proof_payload(&fx.state.chain_id, &dev(A_GW1), &new_key.public_key()));
     let rotate =
         fx.tx(&gw_a1(), TxPayload::RotateKey { device: dev(A_GW1), new_public_key: new_key.public_key(), proof });
     fx.exec(vec![rotate]);

@@ -826,7 +826,11 @@ fn conflicting_reading_with_the_same_sequence_is_refused() {
         assert!(msg.contains("sequence 1"), "{msg}");
     }
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
-    assert_eq!(fx.state.duplicate_window(&dev(A_EM1)), vec![(1, reading_leaf(SHA, &r1))], "the recorded reading is kept");
+    assert_eq!(
+        fx.state.duplicate_window(&dev(A_EM1)),
+        vec![(1, reading_leaf(SHA, &r1))],
+        "the recorded reading is kept"
+    );
     assert_eq!(p.accepted, 1);
 }
 

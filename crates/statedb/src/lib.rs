@@ -116,7 +116,8 @@ fn backend<E: std::fmt::Display>(e: E) -> StoreError {
 impl DiskStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path, config: DiskStoreConfig) -> Result<Self, OpenError> {
-        let err = |e: &dyn std::fmt::Display| OpenError::Database { path: path.display().to_string(), reason: e.to_string() };
+        let err =
+            |e: &dyn std::fmt::Display| OpenError::Database { path: path.display().to_string(), reason: e.to_string() };
         let db = Database::builder().set_cache_size(config.cache_bytes).create(path).map_err(|e| err(&e))?;
         let w = db.begin_write().map_err(|e| err(&e))?;
         {
@@ -311,7 +312,8 @@ impl Snapshot for DiskSnapshot {
             None => Bound::Unbounded,
         };
         let it = self.entries.range::<&[u8]>((lo, hi)).or_die("entries");
-        let pick = |row: Result<(redb::AccessGuard<&[u8]>, redb::AccessGuard<&[u8]>), redb::StorageError>| {
+        type Row<'a> = Result<(redb::AccessGuard<'a, &'static [u8]>, redb::AccessGuard<'a, &'static [u8]>), redb::StorageError>;
+        let pick = |row: Row<'_>| {
             let (k, v) = row.or_die("entries");
             (k.value().to_vec(), v.value().to_vec())
         };

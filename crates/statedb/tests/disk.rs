@@ -85,7 +85,9 @@ fn disk_and_memory_agree_reopen_and_prove_history() {
     assert_eq!(then.state_root(SHA), early_root);
     let proof = on_disk.state.prove_at(early, &key).unwrap().expect("kept forever");
     assert!(proof.verify(SHA, &then));
-    assert!(matches!(&proof.entry.value, trustmeter_state::StateValue::Meter(m) if m.status == trustmeter_types::DeviceStatus::Active));
+    assert!(
+        matches!(&proof.entry.value, trustmeter_state::StateValue::Meter(m) if m.status == trustmeter_types::DeviceStatus::Active)
+    );
     assert!(on_disk.state.prove(&key).unwrap().verify(SHA, &on_disk.state.roots()));
     // Activity versions older than the 4 kept are pruned: a progress proof at the early height is
     // gone, a recent one is there.

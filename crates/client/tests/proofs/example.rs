@@ -56,12 +56,19 @@ impl Chain {
     pub fn state(&self) -> &State {
         &self.output.state
     }
-    /// The `trustmeter-proof/v1` bundle of the reading at `position` of block 2 (what the node
-    /// serves today; its state proofs are the RFC 9162 ones).
+    /// The `trustmeter-proof/v2` bundle of the reading at `position` of block 2.
     pub fn bundle(&self, position: usize) -> ProofBundle {
-        ProofBundle::build(self.genesis(), &self.block, &self.output, &self.finalization, position).expect("bundle")
+        ProofBundle::build(
+            self.genesis(),
+            &self.block,
+            &self.output.recorded,
+            &self.output.state,
+            &self.finalization,
+            position,
+        )
+        .expect("bundle")
     }
-    /// A `trustmeter-figure-proof/v1` of one of the enterprise's daily figures after block 2.
+    /// A `trustmeter-figure-proof/v2` of one of the enterprise's daily figures after block 2.
     pub fn figure(&self) -> FigureProof {
         let org = &self.devnet.enterprises[0].org.id;
         let (key, _) = self.state().daily_range(org, i32::MIN, i32::MAX).next().expect("a daily figure");
@@ -116,6 +123,8 @@ fn build(parent: &State, view: u64, timestamp_ms: i64, txs: Vec<Transaction>) ->
             block.txs[i].body.payload.kind()
         );
     }
+    // Finalized blocks' states are committed to the store (proofs are read from it).
+    let output = BlockOutput { state: output.state.commit().expect("the block commits"), ..output };
     (block, output)
 }
 

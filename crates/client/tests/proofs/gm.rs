@@ -89,10 +89,13 @@ fn a_bundle_cannot_lie_about_its_hash_algorithm() {
         // Even with state proofs and audit path recomputed under the lie, the certificate signs
         // the digest the validators computed with the real algorithm.
         let mut forged = lie.clone();
-        forged.meter_proof.path.clear();
-        forged.meter_proof.size = 1;
-        forged.meter_proof.index = 0;
-        forged.header.state_root = forged.meter_proof.entry.leaf(other);
+        // The registry tree rebuilt under the lie as the meter's leaf alone.
+        let entry = &forged.meter_proof.entry;
+        let kh = entry.key.key_hash(other);
+        let vh = trustmeter_crypto::hash(other, &trustmeter_types::encode(&entry.value));
+        forged.meter_proof.siblings.clear();
+        forged.state_roots.registry = trustmeter_crypto::smt::leaf_hash(other, &kh, &vh);
+        forged.header.state_root = forged.state_roots.state_root(other);
         let e = verify(&forged, None).unwrap_err();
         assert!(matches!(e.step(), Step::StateProofs | Step::Inclusion | Step::Finality), "{e}");
     }

@@ -101,7 +101,10 @@ fn simulate(seed: u64, crypto: DevnetCrypto) -> Fixture {
         for e in &events {
             let Some(fin) = &e.finalization else { continue };
             for p in 0..e.output.recorded.len() {
-                bundles.push(ProofBundle::build(&genesis, &e.block.block, &e.output, fin, p).expect("bundle builds"));
+                bundles.push(
+                    ProofBundle::build(&genesis, &e.block.block, &e.output.recorded, &e.output.state, fin, p)
+                        .expect("bundle builds"),
+                );
             }
         }
         Fixture { genesis, events, bundles }
@@ -202,11 +205,12 @@ fn json_round_trip_preserves_and_verifies() {
                 "index",
                 "meter_proof",
                 "reading",
+                "state_roots",
                 "tree_size",
                 "version"
             ]
         );
-        assert_eq!(v["version"], "trustmeter-proof/v1");
+        assert_eq!(v["version"], "trustmeter-proof/v2");
         // Unknown fields are refused rather than ignored.
         let mut extra = v.clone();
         extra["note"] = serde_json::json!("trust me");
@@ -241,18 +245,26 @@ fn build_refuses_mismatched_inputs() {
     let fin = event.finalization.as_ref().unwrap();
     let block = &event.block.block;
     let n = event.output.recorded.len();
-    let err = ProofBundle::build(&f.genesis, block, &event.output, fin, n).unwrap_err();
+    let err = ProofBundle::build(&f.genesis, block, &event.output.recorded, &event.output.state, fin, n).unwrap_err();
     assert!(
         matches!(err, BuildError::NoSuchPosition { position, recorded, .. } if position == n && recorded == n),
         "{err}"
     );
-    let err =
-        ProofBundle::build(&f.genesis, block, &event.output, other.finalization.as_ref().unwrap(), 0).unwrap_err();
+    let err = ProofBundle::build(
+        &f.genesis,
+        block,
+        &event.output.recorded,
+        &event.output.state,
+        other.finalization.as_ref().unwrap(),
+        0,
+    )
+    .unwrap_err();
     assert!(matches!(err, BuildError::FinalizationMismatch { .. }), "{err}");
-    let err = ProofBundle::build(&f.genesis, block, &other.output, fin, 0).unwrap_err();
-    assert!(matches!(err, BuildError::OutputMismatch { .. }), "{err}");
+    // Another block's state: no roots at this height hash to this block's state root.
+    let err = ProofBundle::build(&f.genesis, block, &event.output.recorded, &other.output.state, fin, 0).unwrap_err();
+    assert!(matches!(err, BuildError::RootsMismatch { .. }), "{err}");
     let mut g = f.genesis.clone();
     g.chain_id = trustmeter_types::ChainId::new("other-chain").unwrap();
-    let err = ProofBundle::build(&g, block, &event.output, fin, 0).unwrap_err();
+    let err = ProofBundle::build(&g, block, &event.output.recorded, &event.output.state, fin, 0).unwrap_err();
     assert!(matches!(err, BuildError::ChainMismatch { .. }), "{err}");
 }

@@ -81,7 +81,7 @@ fn header_fields_that_commit_to_the_proof_are_checked() {
     let base = fixture().meter_signed();
     let mut b = base.clone();
     flip(&mut b.header.state_root);
-    assert_fails!("state_root", b, VerifyError::StateProofInvalid { which: "meter", .. });
+    assert_fails!("state_root", b, VerifyError::StateRootsMismatch { .. });
     let mut b = base.clone();
     flip(&mut b.header.readings_root);
     assert_fails!("readings_root", b, VerifyError::ReadingNotIncluded { .. });
@@ -262,23 +262,32 @@ fn a_forged_meter_key_with_a_forged_signature_fails_at_the_state_proof() {
 fn the_state_proofs_themselves_are_checked() {
     let base = fixture().meter_signed();
     let mut b = base.clone();
-    b.meter_proof.index ^= 1;
-    assert_fails!("meter proof index", b, VerifyError::StateProofInvalid { which: "meter", .. });
-    // The header does not commit to the number of state entries, so `size` only steers the
-    // path (a path can fit more than one size; see docs/proof-format.md). Sizes that do not fit
-    // the path fail.
-    let index = base.meter_proof.index;
-    for size in [index, index + 1, 1, 0, u64::MAX] {
-        let mut b = base.clone();
-        b.meter_proof.size = size;
-        assert_fails!(format!("meter proof size {size}"), b, VerifyError::StateProofInvalid { which: "meter", .. });
+    b.meter_proof.siblings.pop();
+    assert_fails!("meter proof one sibling short", b, VerifyError::StateProofInvalid { which: "meter", .. });
+    let mut b = base.clone();
+    b.meter_proof.siblings.push(Hash32::ZERO);
+    assert_fails!("meter proof one sibling more", b, VerifyError::StateProofInvalid { which: "meter", .. });
+    let mut b = base.clone();
+    b.meter_proof.siblings.swap(0, 1);
+    if b.meter_proof.siblings != base.meter_proof.siblings {
+        assert_fails!("meter proof siblings swapped", b, VerifyError::StateProofInvalid { which: "meter", .. });
     }
     let mut b = base.clone();
-    flip(&mut b.meter_proof.path[0]);
-    assert_fails!("meter proof path", b, VerifyError::StateProofInvalid { which: "meter", .. });
+    b.meter_proof.siblings = vec![Hash32::ZERO; 257];
+    assert_fails!("a path longer than a key hash", b, VerifyError::StateProofInvalid { which: "meter", .. });
     let mut b = base.clone();
-    flip(b.gateway_proof.path.last_mut().unwrap());
-    assert_fails!("gateway proof path", b, VerifyError::StateProofInvalid { which: "gateway", .. });
+    flip(&mut b.meter_proof.siblings[0]);
+    assert_fails!("meter proof sibling", b, VerifyError::StateProofInvalid { which: "meter", .. });
+    let mut b = base.clone();
+    flip(b.gateway_proof.siblings.last_mut().unwrap());
+    assert_fails!("gateway proof sibling", b, VerifyError::StateProofInvalid { which: "gateway", .. });
+    // The two tree roots: either changed (header no longer matches) or swapped.
+    let mut b = base.clone();
+    flip(&mut b.state_roots.activity);
+    assert_fails!("activity root", b, VerifyError::StateRootsMismatch { .. });
+    let mut b = base.clone();
+    std::mem::swap(&mut b.state_roots.registry, &mut b.state_roots.activity);
+    assert_fails!("tree roots swapped", b, VerifyError::StateRootsMismatch { .. });
     let mut b = base.clone();
     b.meter_proof.entry.key = StateKey::Meter(DeviceId::new("ACME-EM03").unwrap());
     assert_fails!("meter proof key", b, VerifyError::StateKeyMismatch { which: "meter", .. });
@@ -462,7 +471,10 @@ fn another_validator_set_is_refused() {
     let mut b = base.clone();
     b.genesis.validators[0].consensus_key = "not hex".into();
     assert_fails_with!("unusable validator key", b, None, VerifyError::BadValidatorSet(_));
-    let mut b = base.clone();
-    b.version = "trustmeter-proof/v2".into();
-    assert_fails!("version", b, VerifyError::UnsupportedVersion { .. });
+    // The previous format (RFC 9162 state proofs over every entry) and an unknown future one.
+    for version in ["trustmeter-proof/v1", "trustmeter-proof/v3"] {
+        let mut b = base.clone();
+        b.version = version.into();
+        assert_fails!(version, b, VerifyError::UnsupportedVersion { .. });
+    }
 }
