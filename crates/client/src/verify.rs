@@ -774,10 +774,7 @@ pub(crate) fn key_text(k: &StateKey) -> String {
 pub(crate) fn check_roots(alg: HashAlg, roots: &StateRoots, state_root: &Hash32) -> Result<(), VerifyError> {
     let computed = roots.state_root(alg);
     if &computed != state_root {
-        return Err(VerifyError::StateRootsMismatch {
-            computed,
-            state_root: *state_root,
-        });
+        return Err(VerifyError::StateRootsMismatch { computed, state_root: *state_root });
     }
     Ok(())
 }

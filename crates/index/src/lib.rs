@@ -32,7 +32,6 @@ use tracing::{debug, info, warn};
 use trustmeter_chain::Finalized;
 use trustmeter_types::{Block, DeviceId, Genesis, Hash32, Quantity, Receipt, SignedReading, TxOutcome, TxPayload};
 
-
 /// A finalized block, its receipts in transaction order and the `(tx index, reading index)` of
 /// every reading it recorded, in readings-tree order ([`Index::recorded_at`]).
 pub type RecordedBlock = (Block, Vec<Receipt>, Vec<(u32, u32)>);

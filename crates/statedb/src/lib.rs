@@ -312,7 +312,8 @@ impl Snapshot for DiskSnapshot {
             None => Bound::Unbounded,
         };
         let it = self.entries.range::<&[u8]>((lo, hi)).or_die("entries");
-        type Row<'a> = Result<(redb::AccessGuard<'a, &'static [u8]>, redb::AccessGuard<'a, &'static [u8]>), redb::StorageError>;
+        type Row<'a> =
+            Result<(redb::AccessGuard<'a, &'static [u8]>, redb::AccessGuard<'a, &'static [u8]>), redb::StorageError>;
         let pick = |row: Row<'_>| {
             let (k, v) = row.or_die("entries");
             (k.value().to_vec(), v.value().to_vec())
