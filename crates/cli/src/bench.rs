@@ -21,6 +21,7 @@ use trustmeter_types::{KeyScheme, ReadingSigner, Transaction, TxPayload};
 
 mod gateway;
 mod query;
+pub mod state;
 
 /// Benchmarks.
 #[derive(Subcommand)]
@@ -88,6 +89,39 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000)]
         enterprises: usize,
     },
+    /// The authenticated state stores on disk: jmt (versioned sparse Merkle tree) over redb
+    /// against Commonware's QMDB (`current::ordered::variable`): load, per-block update time,
+    /// bytes written, disk, RSS, proofs (current, historical, absence), pruning. See
+    /// `docs/state-backend-evaluation.md`.
+    State {
+        /// Keys loaded (32-byte hashed keys, 100-byte values), in blocks of 100 000.
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: u64,
+        /// Writes per steady-state block (99 % random existing keys, 1 % new keys).
+        #[arg(long, default_value_t = 10_000)]
+        updates_per_block: usize,
+        /// Steady-state blocks.
+        #[arg(long, default_value_t = 50)]
+        blocks: usize,
+        /// Store(s) to measure.
+        #[arg(long, value_enum, default_value = "both")]
+        backend: state::Backend,
+        /// Data directory (must be empty; kept). Default: a temp directory removed at exit.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// Cache of each store (redb cache, QMDB page cache), MiB.
+        #[arg(long, default_value_t = 512)]
+        cache_mib: usize,
+        /// Versions (blocks) kept when pruning at the end.
+        #[arg(long, default_value_t = 10)]
+        prune_keep: u64,
+        /// Merkle structure under QMDB's log.
+        #[arg(long, value_enum, default_value = "mmr")]
+        qmdb_family: state::QmdbFamily,
+        /// Skip the disk probe (256 MiB sequential write + fsync).
+        #[arg(long)]
+        no_disk_probe: bool,
+    },
 }
 
 /// Runs a benchmark.
@@ -105,6 +139,28 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         }
         BenchCommand::Crypto { signatures, batch, mib } => crypto(signatures, batch, mib),
         BenchCommand::Query { days, enterprises } => query::run(query::Options { days, enterprises }),
+        BenchCommand::State {
+            keys,
+            updates_per_block,
+            blocks,
+            backend,
+            dir,
+            cache_mib,
+            prune_keep,
+            qmdb_family,
+            no_disk_probe,
+        } => state::run(state::Options {
+            keys,
+            updates_per_block,
+            blocks,
+            backend,
+            dir,
+            cache_mib,
+            prune_keep,
+            qmdb_family,
+            load_block: state::LOAD_BLOCK,
+            disk_probe: !no_disk_probe,
+        }),
     }
 }
 
