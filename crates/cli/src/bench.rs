@@ -19,6 +19,7 @@ use trustmeter_state::exec::BlockContext;
 use trustmeter_state::{SignatureVerdicts, State, build_block};
 use trustmeter_types::{KeyScheme, ReadingSigner, Transaction, TxPayload};
 
+mod cluster;
 mod gateway;
 mod query;
 
@@ -88,6 +89,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000)]
         enterprises: usize,
     },
+    /// A saturated cluster: validators on loopback with real p2p and HTTP, and a load generator
+    /// in another process offering pre-signed readings at a rate raised step by step until the
+    /// chain stops keeping up; finalized readings/s, finality, CPU per component, and the ratio
+    /// to the machine's signature-verification bound.
+    Cluster(cluster::ClusterArgs),
+    /// The load generator of `bench cluster` (started by it).
+    #[command(hide = true)]
+    ClusterLoad(cluster::load::LoadArgs),
 }
 
 /// Runs a benchmark.
@@ -105,6 +114,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         }
         BenchCommand::Crypto { signatures, batch, mib } => crypto(signatures, batch, mib),
         BenchCommand::Query { days, enterprises } => query::run(query::Options { days, enterprises }),
+        BenchCommand::Cluster(args) => cluster::run(args),
+        BenchCommand::ClusterLoad(args) => cluster::load::run(args),
     }
 }
 
