@@ -19,6 +19,7 @@ use trustmeter_state::exec::BlockContext;
 use trustmeter_state::{SignatureVerdicts, State, build_block};
 use trustmeter_types::{KeyScheme, ReadingSigner, Transaction, TxPayload};
 
+mod cluster;
 mod gateway;
 mod query;
 pub mod state;
@@ -122,6 +123,14 @@ pub enum BenchCommand {
         #[arg(long)]
         no_disk_probe: bool,
     },
+    /// A saturated cluster: validators on loopback with real p2p and HTTP, and a load generator
+    /// in another process offering pre-signed readings at a rate raised step by step until the
+    /// chain stops keeping up; finalized readings/s, finality, CPU per component, and the ratio
+    /// to the machine's signature-verification bound.
+    Cluster(cluster::ClusterArgs),
+    /// The load generator of `bench cluster` (started by it).
+    #[command(hide = true)]
+    ClusterLoad(cluster::load::LoadArgs),
 }
 
 /// Runs a benchmark.
@@ -161,6 +170,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             load_block: state::LOAD_BLOCK,
             disk_probe: !no_disk_probe,
         }),
+        BenchCommand::Cluster(args) => cluster::run(args),
+        BenchCommand::ClusterLoad(args) => cluster::load::run(args),
     }
 }
 

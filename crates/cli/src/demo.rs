@@ -6,7 +6,11 @@
 //! API — gateway and meters registered by the enterprise, calibrations recorded by the metrology
 //! authority, devices activated by the regulator — and then replays its recent history and keeps
 //! reporting signed readings, each batch posted to one of the validators' APIs.
+//!
+//! Without `--data-dir` the data directory is a fresh one under the system temp dir, removed when
+//! the demo ends: at `--duration`, on Ctrl-C or SIGTERM (start-up included) and on errors.
 
+use crate::scratch::{DataDir, StopSignals};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use commonware_runtime::{Runner, Supervisor};
@@ -33,7 +37,8 @@ pub struct DemoArgs {
     /// Stop after this many seconds (0 = run until Ctrl-C).
     #[arg(long, default_value_t = 0)]
     pub duration: u64,
-    /// Data directory (default: a fresh directory under the system temp dir).
+    /// Data directory, emptied at start and kept at the end (default: a fresh directory under the
+    /// system temp dir, removed when the demo ends, however it ends).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// First API port (validator i serves on port + i).
@@ -281,152 +286,231 @@ fn gateway_config(
     Ok(GatewayConfig::parse(&t)?)
 }
 
-/// Runs the demo.
-pub fn run(args: DemoArgs) -> Result<()> {
-    let dir = match &args.data_dir {
-        Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("trustmeter-demo-{}", std::process::id())),
-    };
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+/// Everything the demo started before it reports live.
+struct Running {
+    chains: Vec<DemoChain>,
+    plant: Plant,
+    enterprise: trustmeter_chain::devnet::Member,
+    gateway: trustmeter_gateway::GatewayHandle,
+}
+
+/// Starts the chains, onboards the plant on each and starts its gateway.
+async fn start_all(
+    ctx: &commonware_runtime::tokio::Context,
+    dir: &std::path::Path,
+    args: &DemoArgs,
+) -> Result<Running> {
+    let mut chains = Vec::new();
+    for (i, id) in ["hunan-1", "national-1"].iter().take(args.chains).enumerate() {
+        let off = (i * 100) as u16;
+        chains.push(
+            start_chain(ctx, dir, id, args.validators, args.seed, args.p2p_port + off, args.api_port + off).await?,
+        );
     }
-    std::fs::create_dir_all(&dir)?;
-    anyhow::ensure!((1..=2).contains(&args.chains), "--chains is 1 (provincial) or 2 (provincial and national)");
+
+    // The plant, its gateway key (generated on the device, kept in a key file) and onboarding.
+    let enterprise = chains[0].devnet.enterprises[0].clone();
+    let start_ms = (now_ms() - args.history_days * 86_400_000) / 900_000 * 900_000;
+    let plant = Plant::new(PlantConfig {
+        meters: args.meters,
+        start_ms,
+        meter_key_share: 0.0,
+        ..PlantConfig::new(enterprise.org.id.clone(), args.seed)
+    });
+    let key_path = dir.join("gateway").join("gateway.key");
+    std::fs::create_dir_all(dir.join("gateway"))?;
+    let meta = trustmeter_keystore::KeyMeta {
+        organisation: Some(enterprise.org.id.clone()),
+        device: Some(plant.gateway_id().clone()),
+    };
+    let gateway_key = trustmeter_keystore::KeyFile::generate(
+        &key_path,
+        trustmeter_types::KeyScheme::Ed25519,
+        "demo gateway",
+        &meta,
+        None,
+    )?;
+    let t0 = Instant::now();
+    let cal = (start_ms - 30 * 86_400_000, now_ms() + 365 * 86_400_000);
+    for c in &chains {
+        onboard(c, &plant, &gateway_key.public_key(), cal).await?;
+    }
     println!(
-        "Trustmeter demo: {} chain(s) of {} validators, a {}-meter plant behind one gateway; data in {}",
+        "onboarded gateway {} and {} meters on {} chain(s) (registered by the enterprise, calibrated by the metrology authority, activated by the regulator) in {:.1} s",
+        plant.gateway_id(),
+        args.meters,
+        chains.len(),
+        t0.elapsed().as_secs_f64()
+    );
+
+    // The gateway: simulated meters, replaying `history_days` at `speed` intervals per second,
+    // then real time; it signs, stores and sends to every chain.
+    let cfg = gateway_config(&plant, dir, &chains, args, start_ms)?;
+    let clock = trustmeter_gateway::clock_for(&cfg);
+    let gateway = trustmeter_gateway::start(cfg, gateway_key, clock).await?;
+    println!(
+        "gateway running; status: trustmeter gateway status --config <its config> or http://{}/status",
+        gateway.api_addr
+    );
+    Ok(Running { chains, plant, enterprise, gateway })
+}
+
+/// Runs the demo.
+///
+/// Its data directory is removed when it ends — at `--duration`, on Ctrl-C or SIGTERM (at any
+/// moment, start-up included), or on an error — unless `--data-dir` was given.
+pub fn run(args: DemoArgs) -> Result<()> {
+    anyhow::ensure!((1..=2).contains(&args.chains), "--chains is 1 (provincial) or 2 (provincial and national)");
+    let data = DataDir::new(args.data_dir.as_deref(), "trustmeter-demo")?;
+    let dir = data.path().to_path_buf();
+    println!(
+        "Trustmeter demo: {} chain(s) of {} validators, a {}-meter plant behind one gateway; data in {} ({})",
         args.chains,
         args.validators,
         args.meters,
-        dir.display()
+        dir.display(),
+        data.fate()
     );
 
     let runner = commonware_runtime::tokio::Runner::new(
         commonware_runtime::tokio::Config::new().with_storage_directory(dir.join("consensus")),
     );
-    runner.start(|ctx| async move {
-        let mut chains = Vec::new();
-        for (i, id) in ["hunan-1", "national-1"].iter().take(args.chains).enumerate() {
-            let off = (i * 100) as u16;
-            chains.push(start_chain(&ctx, &dir, id, args.validators, args.seed, args.p2p_port + off, args.api_port + off).await?);
-        }
+    let result = runner.start(|ctx| async move {
+        let mut stop = StopSignals::new()?;
+        let running = tokio::select! {
+            r = start_all(&ctx, &dir, &args) => r?,
+            sig = stop.recv() => {
+                println!("\n{sig} while starting: stopping");
+                return Ok(());
+            }
+        };
+        live(running, &dir, &args, &mut stop).await
+    });
+    // Every task has stopped (the runtime is gone): now the directory can go.
+    let (path, temporary) = (data.path().to_path_buf(), data.is_temporary());
+    drop(data);
+    if temporary && !path.exists() {
+        println!("removed the demo's data directory {} (--data-dir DIR keeps it)", path.display());
+    }
+    result
+}
 
-        // The plant, its gateway key (generated on the device, kept in a key file) and onboarding.
-        let enterprise = &chains[0].devnet.enterprises[0];
-        let start_ms = (now_ms() - args.history_days * 86_400_000) / 900_000 * 900_000;
-        let plant = Plant::new(PlantConfig {
-            meters: args.meters,
-            start_ms,
-            meter_key_share: 0.0,
-            ..PlantConfig::new(enterprise.org.id.clone(), args.seed)
-        });
-        let key_path = dir.join("gateway").join("gateway.key");
-        std::fs::create_dir_all(dir.join("gateway"))?;
-        let meta = trustmeter_keystore::KeyMeta { organisation: Some(enterprise.org.id.clone()), device: Some(plant.gateway_id().clone()) };
-        let gateway_key = trustmeter_keystore::KeyFile::generate(&key_path, trustmeter_types::KeyScheme::Ed25519, "demo gateway", &meta, None)?;
-        let t0 = Instant::now();
-        let cal = (start_ms - 30 * 86_400_000, now_ms() + 365 * 86_400_000);
-        for c in &chains {
-            onboard(c, &plant, &gateway_key.public_key(), cal).await?;
-        }
-        println!(
-            "onboarded gateway {} and {} meters on {} chain(s) (registered by the enterprise, calibrated by the metrology authority, activated by the regulator) in {:.1} s",
-            plant.gateway_id(),
-            args.meters,
-            chains.len(),
-            t0.elapsed().as_secs_f64()
-        );
-
-        // The gateway: simulated meters, replaying `history_days` at `speed` intervals per second,
-        // then real time; it signs, stores and sends to every chain.
-        let cfg = gateway_config(&plant, &dir, &chains, &args, start_ms)?;
-        let clock = trustmeter_gateway::clock_for(&cfg);
-        let gw = trustmeter_gateway::start(cfg, gateway_key, clock).await?;
-        println!("gateway running; status: trustmeter gateway status --config <its config> or http://{}/status", gw.api_addr);
-
-        let deadline = (args.duration > 0).then(|| Instant::now() + Duration::from_secs(args.duration));
-        let started = Instant::now();
-        let mut last = vec![(0u64, Instant::now()); chains.len()];
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
-        let mut tick = tokio::time::interval(Duration::from_secs(2));
-        let mut ticks = 0u64;
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = &mut ctrl_c => { println!("\nCtrl-C: stopping"); break; }
-                _ = tick.tick() => {}
-            }
-            let status = gw.runtime.status()?;
-            let mut line = format!("[{:>4}s] plant time {}  stored {:>7}", started.elapsed().as_secs(), fmt_time(status.now_ms), status.next_id - 1);
-            for (i, c) in chains.iter().enumerate() {
-                let st = c.nodes[0].app.finalized_state();
-                let mut s = c.stats.lock().expect("lock");
-                let rate = (s.readings - last[i].0) as f64 / last[i].1.elapsed().as_secs_f64();
-                last[i] = (s.readings, Instant::now());
-                let fin = p50(&mut s.finality_ms);
-                s.finality_ms.clear();
-                let backlog = status.destinations.iter().find(|d| d.chain_id.as_deref() == Some(c.devnet.genesis.chain_id.as_str())).map(|d| d.backlog).unwrap_or(0);
-                line.push_str(&format!(
-                    " | {} h{:>5} {:>7} rec ({:>5.0}/s) fin p50 {:>3} ms backlog {:>5}",
-                    c.devnet.genesis.chain_id, st.height, s.readings, rate, fin, backlog
-                ));
-            }
-            if !status.alarms.is_empty() {
-                line.push_str(&format!(" | {} alarms", status.alarms.len()));
-            }
-            println!("{line}");
-            ticks += 1;
-            if ticks.is_multiple_of(5) {
-                let st = chains[0].nodes[0].app.finalized_state();
-                println!("        {}: {}", chains[0].devnet.genesis.chain_id, crate::demo_figures::day_line(&st, &enterprise.org.id, status.now_ms));
-                let active = chains[0].nodes[0].alarms.active(Some(&enterprise.org.id));
-                if !active.alarms.is_empty() {
-                    println!(
-                        "        {}: alarms {} ({}); trustmeter alarms --node {} --follow",
-                        chains[0].devnet.genesis.chain_id,
-                        active.alarms.len(),
-                        trustmeter_node::alarms::AlarmHub::by_kind(&active.alarms),
-                        chains[0].submitter.apis[0]
-                    );
-                }
-            }
-            if deadline.map(|d| Instant::now() >= d).unwrap_or(false) {
-                println!("\n--duration reached: stopping");
-                break;
-            }
+/// Reports progress until `--duration` or a stop signal, then stops the gateway and checks a
+/// proof of one reading on each chain.
+async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &mut StopSignals) -> Result<()> {
+    let Running { chains, plant, enterprise, gateway: gw } = running;
+    let deadline = (args.duration > 0).then(|| Instant::now() + Duration::from_secs(args.duration));
+    let started = Instant::now();
+    let mut last = vec![(0u64, Instant::now()); chains.len()];
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let mut ticks = 0u64;
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            sig = stop.recv() => { println!("\n{sig}: stopping"); break; }
+            _ = tick.tick() => {}
         }
         let status = gw.runtime.status()?;
-        gw.stop().await;
-        for a in &status.alarms {
-            println!("alarm [{}] {} {}: {}", a.severity, a.kind, a.subject, a.message);
-        }
-
-        // A proof for one recorded reading on each chain, checked offline.
-        let meter = plant.meter_specs()[0].id.clone();
-        for c in &chains {
-            let proof_path = dir.join(format!("proof-{}.json", c.devnet.genesis.chain_id));
-            let url = format!("{}/v1/meters/{}/readings/1/proof", c.submitter.apis[0], meter);
-            match c.submitter.http.get(&url).send().await {
-                Ok(r) if r.status().is_success() => {
-                    let text = r.text().await?;
-                    std::fs::write(&proof_path, &text)?;
-                    let bundle = trustmeter_client::ProofBundle::from_json(&text)?;
-                    match trustmeter_client::verify(&bundle, Some(&c.devnet.genesis)) {
-                        Ok(v) => println!("{}: proof of {} seq {} (block {}) verifies offline; try: trustmeter verify {} --genesis {}", c.devnet.genesis.chain_id, v.meter, v.seq, v.height, proof_path.display(), c.genesis_path.display()),
-                        Err(e) => println!("{}: proof did NOT verify: {e}", c.devnet.genesis.chain_id),
-                    }
-                }
-                Ok(r) => println!("{}: no proof yet for {meter}: {}", c.devnet.genesis.chain_id, r.status()),
-                Err(e) => println!("could not fetch a proof: {e}"),
-            }
+        let mut line = format!(
+            "[{:>4}s] plant time {}  stored {:>7}",
+            started.elapsed().as_secs(),
+            fmt_time(status.now_ms),
+            status.next_id - 1
+        );
+        for (i, c) in chains.iter().enumerate() {
             let st = c.nodes[0].app.finalized_state();
-            println!("{}: height {}, state root {}, {} readings recorded", c.devnet.genesis.chain_id, st.height, st.root(), c.stats.lock().expect("lock").readings);
-            println!("        {}", crate::demo_figures::day_line(&st, &enterprise.org.id, status.now_ms));
+            let mut s = c.stats.lock().expect("lock");
+            let rate = (s.readings - last[i].0) as f64 / last[i].1.elapsed().as_secs_f64();
+            last[i] = (s.readings, Instant::now());
+            let fin = p50(&mut s.finality_ms);
+            s.finality_ms.clear();
+            let backlog = status
+                .destinations
+                .iter()
+                .find(|d| d.chain_id.as_deref() == Some(c.devnet.genesis.chain_id.as_str()))
+                .map(|d| d.backlog)
+                .unwrap_or(0);
+            line.push_str(&format!(
+                " | {} h{:>5} {:>7} rec ({:>5.0}/s) fin p50 {:>3} ms backlog {:>5}",
+                c.devnet.genesis.chain_id, st.height, s.readings, rate, fin, backlog
+            ));
         }
-        let (api, org) = (&chains[0].submitter.apis[0], &enterprise.org.id);
-        println!("figures through the API (while a demo runs): {api}/v1/figures/daily?org={org}  {api}/v1/quality?org={org}  {api}/v1/figures/ranking?region=430000  {api}/v1/figures/tou?org={org}  {api}/v1/policy  {api}/v1/alarms/stream");
-        Ok::<(), anyhow::Error>(())
-    })
+        if !status.alarms.is_empty() {
+            line.push_str(&format!(" | {} alarms", status.alarms.len()));
+        }
+        println!("{line}");
+        ticks += 1;
+        if ticks.is_multiple_of(5) {
+            let st = chains[0].nodes[0].app.finalized_state();
+            println!(
+                "        {}: {}",
+                chains[0].devnet.genesis.chain_id,
+                crate::demo_figures::day_line(&st, &enterprise.org.id, status.now_ms)
+            );
+            let active = chains[0].nodes[0].alarms.active(Some(&enterprise.org.id));
+            if !active.alarms.is_empty() {
+                println!(
+                    "        {}: alarms {} ({}); trustmeter alarms --node {} --follow",
+                    chains[0].devnet.genesis.chain_id,
+                    active.alarms.len(),
+                    trustmeter_node::alarms::AlarmHub::by_kind(&active.alarms),
+                    chains[0].submitter.apis[0]
+                );
+            }
+        }
+        if deadline.map(|d| Instant::now() >= d).unwrap_or(false) {
+            println!("\n--duration reached: stopping");
+            break;
+        }
+    }
+    let status = gw.runtime.status()?;
+    gw.stop().await;
+    for a in &status.alarms {
+        println!("alarm [{}] {} {}: {}", a.severity, a.kind, a.subject, a.message);
+    }
+
+    // A proof for one recorded reading on each chain, checked offline.
+    let keep = if args.data_dir.is_some() { "" } else { " (rerun with --data-dir DIR to keep these files)" };
+    let meter = plant.meter_specs()[0].id.clone();
+    for c in &chains {
+        let proof_path = dir.join(format!("proof-{}.json", c.devnet.genesis.chain_id));
+        let url = format!("{}/v1/meters/{}/readings/1/proof", c.submitter.apis[0], meter);
+        match c.submitter.http.get(&url).send().await {
+            Ok(r) if r.status().is_success() => {
+                let text = r.text().await?;
+                std::fs::write(&proof_path, &text)?;
+                let bundle = trustmeter_client::ProofBundle::from_json(&text)?;
+                match trustmeter_client::verify(&bundle, Some(&c.devnet.genesis)) {
+                    Ok(v) => println!(
+                        "{}: proof of {} seq {} (block {}) verifies offline; try: trustmeter verify {} --genesis {}{keep}",
+                        c.devnet.genesis.chain_id,
+                        v.meter,
+                        v.seq,
+                        v.height,
+                        proof_path.display(),
+                        c.genesis_path.display()
+                    ),
+                    Err(e) => println!("{}: proof did NOT verify: {e}", c.devnet.genesis.chain_id),
+                }
+            }
+            Ok(r) => println!("{}: no proof yet for {meter}: {}", c.devnet.genesis.chain_id, r.status()),
+            Err(e) => println!("could not fetch a proof: {e}"),
+        }
+        let st = c.nodes[0].app.finalized_state();
+        println!(
+            "{}: height {}, state root {}, {} readings recorded",
+            c.devnet.genesis.chain_id,
+            st.height,
+            st.root(),
+            c.stats.lock().expect("lock").readings
+        );
+        println!("        {}", crate::demo_figures::day_line(&st, &enterprise.org.id, status.now_ms));
+    }
+    let (api, org) = (&chains[0].submitter.apis[0], &enterprise.org.id);
+    println!(
+        "figures through the API (while a demo runs): {api}/v1/figures/daily?org={org}  {api}/v1/quality?org={org}  {api}/v1/figures/ranking?region=430000  {api}/v1/figures/tou?org={org}  {api}/v1/policy  {api}/v1/alarms/stream"
+    );
+    Ok(())
 }
 
 fn fmt_time(ms: i64) -> String {

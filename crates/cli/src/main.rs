@@ -16,6 +16,7 @@ mod gateway;
 mod keys;
 mod node;
 mod query;
+mod scratch;
 mod tx;
 
 use anyhow::{Context, Result};
