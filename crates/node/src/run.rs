@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result};
 use commonware_cryptography::{ChaCha20Poly1305, Signer, ed25519};
 use commonware_p2p::AddressableManager;
 use commonware_p2p::authenticated::{self, lookup};
-use commonware_runtime::{Quota, Spawner, Supervisor, tokio as cw_tokio};
+use commonware_runtime::{Metrics as _, Quota, Spawner, Supervisor, tokio as cw_tokio};
 use commonware_stream::cups::{self, Cups};
 use commonware_stream::sake::{self, Sake};
 use commonware_utils::ordered::Map;
@@ -39,6 +39,8 @@ pub struct NodeSpec {
     pub timeouts: Timeouts,
     /// The alarm engine's configuration (`[alarms]` of the node config).
     pub alarms: crate::alarms::AlarmConfig,
+    /// The API's bounds on concurrent expensive requests (`[api]` of the node config).
+    pub api: crate::limits::ApiConfig,
 }
 
 /// A running validator.
@@ -54,6 +56,8 @@ pub struct RunningNode {
     pub api_addr: SocketAddr,
     /// The alarm engine (what `/v1/alarms` serves).
     pub alarms: crate::alarms::AlarmHub,
+    /// The API's bounds on concurrent expensive requests (shared with the API).
+    pub limits: crate::limits::RequestLimits,
 }
 
 /// Starts one validator inside a commonware tokio context.
@@ -61,6 +65,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     let genesis = spec.genesis.clone();
     let participants = trustmeter_chain::devnet::participants(&genesis).map_err(anyhow::Error::msg)?;
     spec.alarms.validate().map_err(|e| anyhow::anyhow!("alarm configuration: {e}"))?;
+    spec.api.validate().map_err(|e| anyhow::anyhow!("API configuration: {e}"))?;
     let me = spec.key.public_key();
     anyhow::ensure!(
         participants.position(&me).is_some(),
@@ -116,7 +121,9 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         .with_context(|| format!("opening index {}", spec.index_path.display()))?;
     let (sink, rx) = futures::channel::mpsc::unbounded();
     let idx = index.clone();
-    context.child("index").spawn(move |_| idx.run(rx));
+    let node_metrics = crate::metrics::NodeMetrics::new();
+    let m = node_metrics.clone();
+    context.child("index").spawn(move |_| crate::metrics::index_blocks(idx, rx, m));
 
     let mempool = Arc::new(Mutex::new(Mempool::new(genesis.params.hash, MempoolLimits::default())));
     let validator = start_validator(
@@ -144,13 +151,21 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     // Alarms: derived from the finalized state and the index, never consensus.
     let hub = crate::alarms::AlarmHub::new(spec.alarms.clone());
     tokio::spawn(crate::alarms::run(hub.clone(), validator.app.clone(), index.clone()));
-    let state = ApiState::with_alarms(
+    let limits = crate::limits::RequestLimits::new(&spec.api);
+    // `encode` on any context renders the runtime's whole registry (Commonware's metrics).
+    let runtime = context.child("metrics");
+    let state = ApiState::with_options(
         spec.name.clone(),
         genesis,
         validator.app.clone(),
         index.clone(),
         validator.marshal.clone(),
         hub.clone(),
+        api::ApiOptions {
+            limits: limits.clone(),
+            metrics: node_metrics,
+            runtime_metrics: Some(Arc::new(move || runtime.encode())),
+        },
     );
     let router = api::router(state);
     tokio::spawn(async move {
@@ -159,5 +174,5 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         }
     });
     info!(name = %spec.name, api = %api_addr, p2p = %spec.p2p_listen, "validator started");
-    Ok(RunningNode { name: spec.name, app: validator.app, index, api_addr, alarms: hub })
+    Ok(RunningNode { name: spec.name, app: validator.app, index, api_addr, alarms: hub, limits })
 }
