@@ -9,10 +9,14 @@
 use serde::Deserialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use trustmeter_types::{DeviceId, Gateway, Hash32, Meter, PublicKey, Receipt, Rejection, Transaction, encode};
+use trustmeter_types::{
+    DeviceId, Gateway, Hash32, Meter, Organisation, PublicKey, Receipt, Rejection, Transaction, encode,
+};
 
 /// Most node URLs one client fails over between.
 pub const MAX_NODES: usize = 16;
+/// Most pages one `*_all` call walks (a bound on the work a hostile or broken node can cause).
+pub const MAX_PAGES: usize = 10_000;
 
 /// What can go wrong talking to nodes.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,55 @@ pub enum ClientError {
     /// The client was configured wrongly.
     #[error("client configuration: {0}")]
     Config(String),
+    /// A node refused the request with an API error (`{code, message}`), e.g. `bad_request` for
+    /// a malformed cursor or `busy` when it serves too many expensive requests at once.
+    #[error("node {url} answered {status} {code}: {message}")]
+    Api {
+        /// The node.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The API's error code.
+        code: String,
+        /// What went wrong and what to do.
+        message: String,
+    },
+}
+
+/// One page of a node list (`{items, next}`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items, in the list's order (ids; a meter's readings by time).
+    pub items: Vec<T>,
+    /// The cursor of the next page (pass it as `after`), `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// A recorded reading as `GET /v1/meters/{id}/readings` serves it.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct RecordedReading {
+    /// Meter.
+    pub meter: String,
+    /// Sequence number.
+    pub seq: u64,
+    /// Collection time (Unix ms).
+    pub timestamp_ms: i64,
+    /// Value, decimal text.
+    pub value: String,
+    /// Value in millionths of the unit.
+    pub value_micros: i64,
+    /// Unit symbol.
+    pub unit: String,
+    /// `online`, `manual` or `imported`.
+    pub origin: String,
+    /// The gateway's clock was suspect at collection.
+    pub clock_suspect: bool,
+    /// `meter` or `gateway`.
+    pub signer: String,
+    /// Height of the block that recorded it.
+    pub height: u64,
+    /// Path of its proof bundle.
+    pub proof: String,
 }
 
 /// The answer to a submission.
@@ -350,6 +403,113 @@ impl NodeClient {
         })
     }
 
+    /// One page of a list at `path` (which already carries its other query parameters after
+    /// `?`, or none), after `after`, at most `limit` items (the node's default when `None`).
+    async fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Page<T>, ClientError> {
+        let mut query: Vec<String> = Vec::new();
+        if let Some(a) = after {
+            query.push(format!("after={}", percent(a)));
+        }
+        if let Some(n) = limit {
+            query.push(format!("limit={n}"));
+        }
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let full = if query.is_empty() { path.to_string() } else { format!("{path}{sep}{}", query.join("&")) };
+        let (url, status, body) = self.request(|c, u| c.get(format!("{u}{full}"))).await?;
+        if status != 200 {
+            return Err(Self::api_error(url, status, &body));
+        }
+        Self::parse(&url, status, &body)
+    }
+
+    fn api_error(url: String, status: u16, body: &[u8]) -> ClientError {
+        match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(e) => ClientError::Api { url, status, code: e.code, message: e.message },
+            Err(_) => ClientError::Protocol {
+                url,
+                status,
+                detail: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+            },
+        }
+    }
+
+    /// Walks every page of a list from the start, up to `max_items` items (and at most
+    /// [`MAX_PAGES`] pages).
+    async fn all<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        page_size: Option<usize>,
+        max_items: usize,
+    ) -> Result<Vec<T>, ClientError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page: Page<T> = self.page(path, after.as_deref(), page_size).await?;
+            out.extend(page.items);
+            if out.len() >= max_items {
+                out.truncate(max_items);
+                return Ok(out);
+            }
+            match page.next {
+                Some(n) if Some(&n) != after.as_ref() => after = Some(n),
+                _ => return Ok(out),
+            }
+        }
+        Ok(out)
+    }
+
+    /// A page of the registered meters (in id order).
+    pub async fn meters_page(&self, after: Option<&str>, limit: Option<usize>) -> Result<Page<Meter>, ClientError> {
+        self.page("/v1/meters", after, limit).await
+    }
+
+    /// A page of the registered gateways (in id order).
+    pub async fn gateways_page(&self, after: Option<&str>, limit: Option<usize>) -> Result<Page<Gateway>, ClientError> {
+        self.page("/v1/gateways", after, limit).await
+    }
+
+    /// A page of the member organisations (in credit-code order).
+    pub async fn organisations_page(
+        &self,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Page<Organisation>, ClientError> {
+        self.page("/v1/organisations", after, limit).await
+    }
+
+    /// A page of `meter`'s readings with `from <= timestamp < to` (Unix ms), in time order.
+    pub async fn readings_page(
+        &self,
+        meter: &DeviceId,
+        from: Option<i64>,
+        to: Option<i64>,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Page<RecordedReading>, ClientError> {
+        self.page(&readings_path(meter, from, to), after, limit).await
+    }
+
+    /// Every registered meter, page by page, at most `max_items`.
+    pub async fn meters_all(&self, max_items: usize) -> Result<Vec<Meter>, ClientError> {
+        self.all("/v1/meters", None, max_items).await
+    }
+
+    /// Every reading of `meter` in `[from, to)`, page by page, at most `max_items`.
+    pub async fn readings_all(
+        &self,
+        meter: &DeviceId,
+        from: Option<i64>,
+        to: Option<i64>,
+        max_items: usize,
+    ) -> Result<Vec<RecordedReading>, ClientError> {
+        self.all(&readings_path(meter, from, to), None, max_items).await
+    }
+
     /// Chain status from the preferred node.
     pub async fn status(&self) -> Result<ChainStatus, ClientError> {
         let (url, status, body) = self.request(|c, u| c.get(format!("{u}/v1/status"))).await?;
@@ -395,5 +555,44 @@ impl NodeClient {
             }
             tokio::time::sleep(poll).await;
         }
+    }
+}
+
+/// The readings path of `meter` with its time range.
+fn readings_path(meter: &DeviceId, from: Option<i64>, to: Option<i64>) -> String {
+    let mut q = Vec::new();
+    if let Some(f) = from {
+        q.push(format!("from={f}"));
+    }
+    if let Some(t) = to {
+        q.push(format!("to={t}"));
+    }
+    let base = format!("/v1/meters/{}/readings", percent(meter.as_str()));
+    if q.is_empty() { base } else { format!("{base}?{}", q.join("&")) }
+}
+
+/// Percent-encodes a path segment or query value (everything but unreserved characters).
+fn percent(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_encoded() {
+        let m = DeviceId::new("91430100MA4L0001X0-EM_1.a").unwrap();
+        assert_eq!(readings_path(&m, None, None), "/v1/meters/91430100MA4L0001X0-EM_1.a/readings");
+        assert_eq!(readings_path(&m, Some(5), Some(-1)), "/v1/meters/91430100MA4L0001X0-EM_1.a/readings?from=5&to=-1");
+        assert_eq!(percent("a/b&c"), "a%2Fb%26c");
     }
 }

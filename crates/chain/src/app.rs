@@ -18,6 +18,7 @@
 
 use crate::block::{ChainBlock, from_digest, to_digest};
 use crate::mempool::Mempool;
+use crate::metrics::{ChainMetrics, Phase};
 use commonware_consensus::marshal::{Update, ancestry::Ancestry, core::Mailbox, standard::Standard};
 use commonware_consensus::simplex::types::{Context, Finalization};
 use commonware_consensus::types::Height;
@@ -105,6 +106,8 @@ pub struct App {
     behaviour: Behaviour,
     refused: Arc<std::sync::atomic::AtomicU64>,
     gossip: Arc<Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>>,
+    /// Prometheus metrics (chain/src/metrics.rs).
+    metrics: ChainMetrics,
 }
 
 /// The half of the application that applies finalized blocks; run it with [`Finalizer::run`].
@@ -154,6 +157,7 @@ impl App {
             behaviour,
             refused: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             gossip: Arc::new(Mutex::new(None)),
+            metrics: ChainMetrics::new(),
         };
         Ok((app.clone(), Finalizer { app, updates: rx }))
     }
@@ -195,10 +199,23 @@ impl App {
         *self.gossip.lock().expect("gossip lock") = Some(tx);
     }
 
+    /// This application's Prometheus metrics.
+    pub fn metrics(&self) -> &ChainMetrics {
+        &self.metrics
+    }
+
     /// Admits a transaction into this node's mempool after every admission check against the
     /// finalized state (signatures in one batch, sender, nonce, roles, registry rules), and with
     /// `gossip` sends it on to the other validators. Idempotent; CPU-bound (signature checks).
     pub fn admit(&self, tx: Transaction, gossip: bool) -> Result<Hash32, Rejection> {
+        // Metrics: time and outcome of every admission (chain/src/metrics.rs).
+        let (started, readings) = (std::time::Instant::now(), tx.body.payload.reading_count());
+        let result = self.admit_checked(tx, gossip);
+        self.metrics.admitted(started.elapsed(), readings, result.as_ref().err());
+        result
+    }
+
+    fn admit_checked(&self, tx: Transaction, gossip: bool) -> Result<Hash32, Rejection> {
         let h = tx_hash(self.hash, &tx);
         {
             let m = self.mempool.lock().expect("mempool lock");
@@ -233,7 +250,9 @@ impl App {
     fn verdicts_for(&self, state: &State, txs: &[Transaction]) -> SignatureVerdicts {
         let (mut verdicts, missing) = self.mempool.lock().expect("mempool lock").verdicts_for(txs);
         if !missing.is_empty() {
-            verdicts.extend(SignatureVerdicts::batch_verify(state, &missing, &mut rand::rng()));
+            verdicts.extend(
+                self.metrics.signature_verify(|| SignatureVerdicts::batch_verify(state, &missing, &mut rand::rng())),
+            );
         }
         verdicts
     }
@@ -303,9 +322,10 @@ impl App {
         let mut out = base;
         for block in unknown.into_iter().rev() {
             let b = block.inner();
-            let verdicts =
-                SignatureVerdicts::batch_verify(&out.state, &b.block.txs.iter().collect::<Vec<_>>(), &mut rand::rng());
-            match execute_block(&out.state, &b.block, &verdicts) {
+            let verdicts = self.metrics.signature_verify(|| {
+                SignatureVerdicts::batch_verify(&out.state, &b.block.txs.iter().collect::<Vec<_>>(), &mut rand::rng())
+            });
+            match self.metrics.execution(Phase::Verify, || execute_block(&out.state, &b.block, &verdicts)) {
                 Ok(o) => {
                     let o = Arc::new(o);
                     self.remember(block.digest(), o.clone());
@@ -367,7 +387,8 @@ where
             view: context.round.view().get(),
             timestamp_ms: now_ms(&runtime),
         };
-        let (mut block, out) = build_block(parent_state, &ctx, txs, &verdicts);
+        let (mut block, out) =
+            self.metrics.execution(Phase::Propose, || build_block(parent_state, &ctx, txs, &verdicts));
         if self.behaviour == Behaviour::CorruptStateRoot {
             block.header.state_root.0[0] ^= 0xff;
         }
@@ -403,7 +424,7 @@ where
             runtime.sleep(Duration::from_millis(ahead as u64) - MAX_PROPOSER_CLOCK_AHEAD).await;
         }
         let verdicts = self.verdicts_for(&parent.state, &b.block.txs);
-        match execute_block(&parent.state, &b.block, &verdicts) {
+        match self.metrics.execution(Phase::Verify, || execute_block(&parent.state, &b.block, &verdicts)) {
             Ok(out) => {
                 self.remember(block.digest(), Arc::new(out));
                 true
@@ -482,12 +503,18 @@ impl Finalizer {
         let out = match cached {
             Some(o) if o.state.block_digest == from_digest(&digest) => o,
             _ => {
-                let verdicts = SignatureVerdicts::batch_verify(
-                    &finalized.state,
-                    &block.block.txs.iter().collect::<Vec<_>>(),
-                    &mut rand::rng(),
-                );
-                match execute_block(&finalized.state, &block.block, &verdicts) {
+                let verdicts = self.app.metrics.signature_verify(|| {
+                    SignatureVerdicts::batch_verify(
+                        &finalized.state,
+                        &block.block.txs.iter().collect::<Vec<_>>(),
+                        &mut rand::rng(),
+                    )
+                });
+                match self
+                    .app
+                    .metrics
+                    .execution(Phase::Finalize, || execute_block(&finalized.state, &block.block, &verdicts))
+                {
                     Ok(o) => Arc::new(o),
                     Err(e) => panic!(
                         "a finalized block does not execute on the finalized state: {e}; the node's state is corrupt"
@@ -498,16 +525,18 @@ impl Finalizer {
         let finalization = marshal.get_finalization(Height::new(height)).await;
         let hooks = self.app.inner.lock().expect("app lock").hooks.clone();
         let mut event = Finalized { block, output: out, finalization };
-        for hook in &hooks {
-            if let Err(e) = hook(&event) {
-                panic!("a durable consumer of finalized blocks failed at height {height}: {e}");
+        self.app.metrics.execution(Phase::Hooks, || {
+            for hook in &hooks {
+                if let Err(e) = hook(&event) {
+                    panic!("a durable consumer of finalized blocks failed at height {height}: {e}");
+                }
             }
-        }
+        });
         // Durable: the state after this block, committed before marshal hears it was processed.
-        let committed = event
-            .output
-            .state
-            .commit()
+        let committed = self
+            .app
+            .metrics
+            .execution(Phase::Commit, || event.output.state.commit())
             .unwrap_or_else(|e| panic!("committing the state of finalized block {height} failed: {e}"));
         let out = Arc::new(BlockOutput {
             state: committed,
@@ -525,6 +554,7 @@ impl Finalizer {
             inner.sinks.retain(|s| !s.is_closed());
             inner.sinks.clone()
         };
+        self.app.metrics.finalized(&event.block.block.header); // metrics (chain/src/metrics.rs)
         {
             let mut mempool = self.app.mempool.lock().expect("mempool lock");
             mempool.remove(event.block.block.txs.iter().map(|t| tx_hash(self.app.hash, t)));

@@ -5,6 +5,7 @@
 //! - [`block`]: the block type consensus carries, with the codec marshal and p2p need.
 //! - [`mempool`]: admission and waiting transactions, with explicit limits.
 //! - [`app`]: propose / verify / apply-finalized, speculative states, restart replay.
+//! - [`metrics`]: Prometheus metrics of admission, execution and finalization.
 //! - [`engine`]: one validator = Simplex + marshal + broadcast + resolver + app, generic over the
 //!   runtime and the network so tests run it in the deterministic simulator.
 
@@ -14,8 +15,10 @@ pub mod devnet;
 pub mod engine;
 pub mod gossip;
 pub mod mempool;
+pub mod metrics;
 
 pub use app::{App, Behaviour, BlockFinalization, Finalized, FinalizedSink, Scheme};
 pub use block::ChainBlock;
 pub use engine::{Channels, Timeouts, Validator, ValidatorConfig, start_validator};
 pub use mempool::{Mempool, MempoolLimits};
+pub use metrics::ChainMetrics;

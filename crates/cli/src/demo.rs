@@ -178,6 +178,7 @@ async fn start_chain(
             allow_private_ips: true,
             timeouts: Timeouts::default(),
             alarms: Default::default(),
+            api: Default::default(),
         };
         let node = start_node(ctx.child("node").with_attribute("chain", chain_id).with_attribute("index", i), spec)
             .await

@@ -89,6 +89,7 @@ pub fn init(args: &InitArgs, genesis_time_ms: i64) -> Result<Devnet> {
             allow_private_ips: true,
             leader_timeout_ms: 1_000,
             alarms: Default::default(),
+            api: Default::default(),
         };
         std::fs::write(dir.join("node.toml"), toml::to_string_pretty(&cfg)?)?;
     }
@@ -165,6 +166,7 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
                     ..Timeouts::default()
                 },
                 alarms: cfg.alarms.clone(),
+                api: cfg.api.clone(),
             };
             runner.start(|ctx| async move {
                 let node = start_node(ctx, spec).await?;

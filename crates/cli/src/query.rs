@@ -1,5 +1,10 @@
-//! `trustmeter query`: energy figures from a node's figures API, printed as readable tables (or the
-//! node's JSON with `--json`, its CSV with `--csv` where the API has one).
+//! `trustmeter query`: energy figures from a node's figures API and the registry and readings
+//! lists, printed as readable tables (or the node's JSON with `--json`, its CSV with `--csv` where
+//! the API has one).
+//!
+//! Lists (`meters`, `gateways`, `organisations`, `readings`) are paged by the node: one page is
+//! printed with the cursor of the next (`--after`); `--all` follows the cursors to the end (at
+//! most [`MAX_LIST_PAGES`] pages).
 //!
 //! Every command is one `GET` to the first node that answers (the others are tried when a node
 //! cannot be reached or is unavailable); an API error is printed with its code and message and
@@ -14,6 +19,22 @@ use std::time::Duration;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Exit code: the node answered with an error.
 const EXIT_API_ERROR: i32 = 1;
+/// Most pages `--all` walks.
+pub const MAX_LIST_PAGES: usize = 10_000;
+
+/// Paging options of a list.
+#[derive(Args, Debug)]
+pub struct PageArgs {
+    /// Start after this cursor (the `next` of a previous page).
+    #[arg(long, conflicts_with = "all")]
+    pub after: Option<String>,
+    /// Items per page (the node's default when absent; registry lists at most 1000, readings 10000).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Follow the cursors and print every page.
+    #[arg(long)]
+    pub all: bool,
+}
 
 /// Options shared by every query.
 #[derive(Args, Debug)]
@@ -26,9 +47,46 @@ pub struct QueryCommon {
     pub json: bool,
 }
 
-/// Figures queries.
+/// Figures queries and lists.
 #[derive(Subcommand, Debug)]
 pub enum QueryCommand {
+    /// Registered meters (finalized state), in id order.
+    Meters {
+        #[command(flatten)]
+        common: QueryCommon,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Registered gateways, in id order.
+    Gateways {
+        #[command(flatten)]
+        common: QueryCommon,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Member organisations, in credit-code order.
+    Organisations {
+        #[command(flatten)]
+        common: QueryCommon,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// A meter's recorded readings in time order, each with its proof path.
+    Readings {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The meter id.
+        #[arg(long)]
+        meter: String,
+        /// From (Unix ms, inclusive).
+        #[arg(long)]
+        from: Option<i64>,
+        /// To (Unix ms, exclusive).
+        #[arg(long)]
+        to: Option<i64>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
     /// An enterprise's consensus daily figures (日能耗), each with its proof link.
     Daily {
         #[command(flatten)]
@@ -221,6 +279,17 @@ async fn get_json(nodes: &[String], path: &str) -> Result<Value> {
 async fn run_async(cmd: QueryCommand) -> Result<()> {
     let s = |v: &str| Some(v.to_string());
     match cmd {
+        QueryCommand::Meters { common, page } => list_pages(&common, "/v1/meters", vec![], page, print_meters).await,
+        QueryCommand::Gateways { common, page } => {
+            list_pages(&common, "/v1/gateways", vec![], page, print_gateways).await
+        }
+        QueryCommand::Organisations { common, page } => {
+            list_pages(&common, "/v1/organisations", vec![], page, print_organisations).await
+        }
+        QueryCommand::Readings { common, meter, from, to, page } => {
+            let q = vec![("from", from.map(|v| v.to_string())), ("to", to.map(|v| v.to_string()))];
+            list_pages(&common, &format!("/v1/meters/{}/readings", encode(&meter)), q, page, print_readings).await
+        }
         QueryCommand::Daily { common, org, from, to, energy, csv } => {
             let q = query_string(&[
                 ("org", s(&org)),
@@ -270,6 +339,83 @@ async fn run_async(cmd: QueryCommand) -> Result<()> {
             output(&common, false, &format!("/v1/figures/tou?{q}"), print_tou).await
         }
     }
+}
+
+/// Fetches one page of a list (or every page with `--all`) and prints the items as a table (or
+/// the JSON `{items, next}`), with the cursor of the next page.
+async fn list_pages(
+    common: &QueryCommon,
+    path: &str,
+    mut query: Vec<(&str, Option<String>)>,
+    page: PageArgs,
+    table: fn(&[Value]),
+) -> Result<()> {
+    query.push(("limit", page.limit.map(|n| n.to_string())));
+    let mut items: Vec<Value> = Vec::new();
+    let mut after = page.after.clone();
+    let mut next = None;
+    for _ in 0..MAX_LIST_PAGES {
+        let mut q = query.clone();
+        q.push(("after", after.clone()));
+        let v = get_json(&common.nodes, &format!("{path}?{}", query_string(&q))).await?;
+        items.extend(list(&v["items"]).iter().cloned());
+        next = v["next"].as_str().map(str::to_string);
+        if !page.all || next.is_none() || next == after {
+            break;
+        }
+        after = next.clone();
+    }
+    if common.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "items": items, "next": next }))?);
+        return Ok(());
+    }
+    table(&items);
+    match next {
+        Some(n) => println!("{} shown; next page: --after {n}", items.len()),
+        None => println!("{} shown; end of the list", items.len()),
+    }
+    Ok(())
+}
+
+fn print_meters(items: &[Value]) {
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|m| {
+            let mut r = cells(m, &["id", "owner", "gateway", "energy", "unit", "status"]);
+            r.push(m["calibration"]["valid_until_ms"].as_i64().map(local_time).unwrap_or_else(|| "-".into()));
+            r
+        })
+        .collect();
+    table(&["meter", "owner", "gateway", "energy", "unit", "status", "calibrated until"], &rows);
+}
+
+fn print_gateways(items: &[Value]) {
+    let rows: Vec<Vec<String>> = items.iter().map(|g| cells(g, &["id", "owner", "status", "public_key"])).collect();
+    table(&["gateway", "owner", "status", "public key"], &rows);
+}
+
+fn print_organisations(items: &[Value]) {
+    let rows: Vec<Vec<String>> = items.iter().map(|o| cells(o, &["id", "name", "kind", "region"])).collect();
+    table(&["organisation", "name", "kind", "region"], &rows);
+}
+
+fn print_readings(items: &[Value]) {
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|r| {
+            let mut row = vec![cell(&r["seq"]), r["timestamp_ms"].as_i64().map(local_time).unwrap_or_default()];
+            row.extend(cells(r, &["value", "unit", "origin", "signer", "height", "proof"]));
+            row
+        })
+        .collect();
+    table(&["seq", "time (Asia/Shanghai)", "value", "unit", "origin", "signer", "height", "proof"], &rows);
+}
+
+/// Unix ms as Asia/Shanghai local time (UTC+8, no daylight saving).
+fn local_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms + 8 * 3_600_000)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| ms.to_string())
 }
 
 /// Prints the CSV as served, the JSON pretty-printed, or a table.
@@ -551,6 +697,12 @@ fn print_tou(v: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_times_are_shanghai() {
+        assert_eq!(local_time(0), "1970-01-01 08:00:00");
+        assert_eq!(local_time(1_795_190_400_000), "2026-11-21 00:00:00");
+    }
 
     #[test]
     fn query_strings_are_encoded() {

@@ -5,6 +5,7 @@
 //! | Route | What |
 //! |---|---|
 //! | `GET /status` | [`StatusReport`]: points, destinations with backlog, alarms, clock |
+//! | `GET /metrics` | Prometheus metrics ([`crate::metrics`]): backlog per destination, readings produced, batches sent/settled/refused, store size |
 //! | `GET /readings?meter=&from=&to=&limit=&format=json\|csv` | stored readings |
 //! | `GET /rejected?destination=&limit=` | readings a chain rejected, with reasons |
 //! | `POST /manual` | `{meter, value, unit, timestamp_ms?}`: a hand-entered reading (手工填报) |
@@ -42,6 +43,7 @@ fn err(status: StatusCode, e: impl std::fmt::Display) -> Response {
 pub fn router(rt: Arc<Runtime>) -> Router {
     Router::new()
         .route("/status", get(status))
+        .route("/metrics", get(metrics))
         .route("/readings", get(readings))
         .route("/rejected", get(rejected))
         .route("/manual", post(manual))
@@ -53,6 +55,15 @@ pub fn router(rt: Arc<Runtime>) -> Router {
 async fn status(State(rt): State<Arc<Runtime>>) -> Response {
     match tokio::task::spawn_blocking(move || rt.status()).await {
         Ok(Ok(s)) => Json::<StatusReport>(s).into_response(),
+        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn metrics(State(rt): State<Arc<Runtime>>) -> Response {
+    let r = rt.clone();
+    match tokio::task::spawn_blocking(move || r.status()).await {
+        Ok(Ok(s)) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], rt.metrics.render(&s)).into_response(),
         Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
     }

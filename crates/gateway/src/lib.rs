@@ -28,6 +28,7 @@ pub mod alarms;
 pub mod api;
 pub mod audit;
 pub mod config;
+pub mod metrics;
 pub mod producer;
 pub mod sender;
 pub mod status;
@@ -127,6 +128,8 @@ pub struct Runtime {
     points: Vec<PointConfig>,
     gateway: DeviceId,
     key: Arc<SigningKey>,
+    /// Prometheus metrics (`GET /metrics`).
+    pub metrics: metrics::GatewayMetrics,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -150,6 +153,7 @@ impl Runtime {
             tokio::task::spawn_blocking(move || producer.lock().expect("producer lock").produce(items, now, suspect))
                 .await
                 .map_err(|e| GatewayError::Task(e.to_string()))??;
+        self.metrics.produced(produced.ids.len());
         if let Some(last) = produced.ids.last() {
             self.wake.send_replace(*last);
         }
@@ -286,6 +290,10 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
     let producer = Arc::new(Mutex::new(Producer::new(store.clone(), (*key).clone(), shared.clone())?));
     let (wake, wake_rx) = watch::channel(store.next_id()?);
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let gateway_metrics = metrics::GatewayMetrics::new();
+    for d in &cfg.destinations {
+        gateway_metrics.destination(&d.name);
+    }
     let runtime = Arc::new(Runtime {
         store: store.clone(),
         clock: clock.clone(),
@@ -295,6 +303,7 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
         points: cfg.points.clone(),
         gateway: cfg.gateway.id.clone(),
         key: key.clone(),
+        metrics: gateway_metrics.clone(),
     });
     let mut tasks = JoinSet::new();
 
@@ -324,6 +333,7 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
             wake: wake_rx.clone(),
             shutdown: shutdown_rx.clone(),
             pre_audit: Default::default(),
+            metrics: gateway_metrics.clone(),
         };
         tasks.spawn(sender.run());
     }

@@ -70,6 +70,8 @@ pub struct Sender {
     pub shutdown: watch::Receiver<bool>,
     /// The destination's audit policy and meter records, for the pre-audit.
     pub pre_audit: PreAudit,
+    /// The gateway's metrics (batches sent, settled, refused).
+    pub metrics: crate::metrics::GatewayMetrics,
 }
 
 /// What the pre-audit made of a batch.
@@ -481,6 +483,7 @@ impl Sender {
     }
 
     async fn submit(&self, tx: &Transaction, inf: &InFlight, next_nonce: &mut Option<u64>) -> Result<Step, SendError> {
+        self.metrics.sent(&self.cfg.name);
         match self.client.submit(tx).await? {
             Submitted::Pending(_) => {
                 self.clear(AlarmKind::DestinationRefusing);
@@ -493,7 +496,10 @@ impl Sender {
     /// The chain refused the in-flight transaction at admission.
     async fn refused(&self, inf: &InFlight, r: Rejection, next_nonce: &mut Option<u64>) -> Result<Step, SendError> {
         match r.code {
-            RejectCode::MempoolFull => Ok(Step::Failed(format!("chain busy: {}", r.message))),
+            RejectCode::MempoolFull => {
+                self.metrics.refused(&self.cfg.name);
+                Ok(Step::Failed(format!("chain busy: {}", r.message)))
+            }
             RejectCode::StaleNonce => {
                 // Either this very transaction was finalized (then its receipt settles it) or
                 // the nonce was used up: rebuild the batch with a fresh nonce.
@@ -508,6 +514,7 @@ impl Sender {
             _ => {
                 // Refused as a whole (gateway not active, unknown, bad signature…): nothing in it
                 // is lost; keep the readings and retry, rebuilt, after a backoff.
+                self.metrics.refused(&self.cfg.name);
                 self.raise(
                     AlarmKind::DestinationRefusing,
                     Severity::Critical,
@@ -547,6 +554,7 @@ impl Sender {
     ) -> Result<(), SendError> {
         if let TxOutcome::Rejected(r) = outcome {
             // Executed but refused as a whole: nothing was recorded; the nonce is used up.
+            self.metrics.refused(&self.cfg.name);
             self.raise(
                 AlarmKind::DestinationRefusing,
                 Severity::Critical,
@@ -576,6 +584,7 @@ impl Sender {
             })
             .collect();
         self.store.settle(&self.cfg.name, &outcomes, height)?;
+        self.metrics.settled(&self.cfg.name);
         let now = self.now();
         self.update(|d, a| {
             d.last_settled_ms = Some(now);

@@ -10,17 +10,25 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use commonware_codec::Decode;
+use commonware_consensus::types::Height;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use trustmeter_chain::app::MarshalMailbox;
 use trustmeter_chain::{App, BlockFinalization};
 use trustmeter_crypto::tx_hash;
 use trustmeter_index::Index;
 use trustmeter_types::limits::MAX_TX_BYTES;
-use trustmeter_types::{DeviceId, Genesis, Hash32, Transaction, UnifiedSocialCreditCode, decode};
+use trustmeter_types::{BlockHeader, DeviceId, Genesis, Hash32, Transaction, UnifiedSocialCreditCode, decode};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::alarms::{AlarmConfig, AlarmEvent, AlarmHub, AlarmKind, AlarmView, AlarmsView, EventKind, Severity};
+use crate::limits::{RequestClass, RequestLimits};
+use crate::metrics::{NodeMetrics, RuntimeEncoder};
+use crate::paging::{
+    DEFAULT_PAGE_LIMIT, DEFAULT_READINGS_LIMIT, ListKind, MAX_PAGE_LIMIT, MAX_READINGS_LIMIT, PageQuery, RecordsPage,
+    device_cursor, encode_cursor, organisation_cursor, page_gateways, page_limit, page_meters, page_organisations,
+    page_readings, readings_cursor, readings_cursor_of,
+};
 
 /// Shared state of the API handlers.
 #[derive(Clone)]
@@ -34,9 +42,45 @@ struct Inner {
     genesis_hash: Hash32,
     app: App,
     index: Index,
-    #[allow(dead_code)]
     marshal: MarshalMailbox,
     alarms: AlarmHub,
+    limits: RequestLimits,
+    metrics: NodeMetrics,
+    runtime_metrics: Option<RuntimeEncoder>,
+    /// The latest finalized header's figures `/v1/status` serves (cached per height).
+    tip: Mutex<Tip>,
+}
+
+/// What `/v1/status` says about the latest finalized block, from its header.
+#[derive(Clone, Debug)]
+struct Tip {
+    height: u64,
+    digest: Hash32,
+    state_root: Hash32,
+    timestamp_ms: i64,
+}
+
+impl Tip {
+    fn of(alg: trustmeter_crypto::HashAlg, header: &BlockHeader) -> Self {
+        Tip {
+            height: header.height,
+            digest: trustmeter_crypto::block_digest(alg, header),
+            state_root: header.state_root,
+            timestamp_ms: header.timestamp_ms,
+        }
+    }
+}
+
+/// Optional parts of the API state (defaults: default limits, fresh node metrics, no runtime
+/// metrics).
+#[derive(Clone, Default)]
+pub struct ApiOptions {
+    /// Bounds on concurrent expensive requests.
+    pub limits: RequestLimits,
+    /// The node's metrics (index, mempool, API).
+    pub metrics: NodeMetrics,
+    /// Renders the runtime's (Commonware's) metrics registry for `GET /metrics`.
+    pub runtime_metrics: Option<RuntimeEncoder>,
 }
 
 impl ApiState {
@@ -54,12 +98,77 @@ impl ApiState {
         marshal: MarshalMailbox,
         alarms: AlarmHub,
     ) -> Self {
-        let genesis_hash = trustmeter_crypto::tagged_hash(
-            genesis.params.hash,
-            b"trustmeter/genesis/v1",
-            &trustmeter_types::encode(&genesis),
-        );
-        Self { inner: Arc::new(Inner { name, genesis, genesis_hash, app, index, marshal, alarms }) }
+        Self::with_options(name, genesis, app, index, marshal, alarms, ApiOptions::default())
+    }
+
+    /// Builds the API state around an alarm engine, with request limits and metrics.
+    pub fn with_options(
+        name: String,
+        genesis: Genesis,
+        app: App,
+        index: Index,
+        marshal: MarshalMailbox,
+        alarms: AlarmHub,
+        options: ApiOptions,
+    ) -> Self {
+        let alg = genesis.params.hash;
+        let genesis_hash =
+            trustmeter_crypto::tagged_hash(alg, b"trustmeter/genesis/v1", &trustmeter_types::encode(&genesis));
+        let tip = Mutex::new(Tip::of(alg, &App::genesis_block(&genesis).block.header));
+        Self {
+            inner: Arc::new(Inner {
+                name,
+                genesis,
+                genesis_hash,
+                app,
+                index,
+                marshal,
+                alarms,
+                limits: options.limits,
+                metrics: options.metrics,
+                runtime_metrics: options.runtime_metrics,
+                tip,
+            }),
+        }
+    }
+
+    /// The bounds on concurrent expensive requests.
+    pub fn limits(&self) -> &RequestLimits {
+        &self.inner.limits
+    }
+
+    /// The node's metrics (index, mempool, API).
+    pub fn node_metrics(&self) -> &NodeMetrics {
+        &self.inner.metrics
+    }
+
+    /// Renders the runtime's metrics registry, when the node runs on one.
+    pub fn runtime_metrics(&self) -> Option<&RuntimeEncoder> {
+        self.inner.runtime_metrics.as_ref()
+    }
+
+    /// The latest finalized block's header figures at `height`: from the cache, else from the
+    /// header marshal stores for that height (one lookup per height); if marshal cannot give it,
+    /// the latest cached ones (an older height, still consistent). Never walks the state.
+    async fn tip(&self, height: u64) -> Tip {
+        {
+            let tip = self.inner.tip.lock().expect("tip lock");
+            if tip.height >= height {
+                return tip.clone();
+            }
+        }
+        if let Some(block) = self.inner.marshal.get_block(Height::new(height)).await {
+            let header = &block.inner().block.header;
+            if header.height == height {
+                let fresh = Tip::of(self.inner.genesis.params.hash, header);
+                let mut tip = self.inner.tip.lock().expect("tip lock");
+                if fresh.height > tip.height {
+                    *tip = fresh;
+                }
+                return tip.clone();
+            }
+        }
+        self.inner.tip.lock().expect("tip lock").clone()
     }
 
     /// The application (finalized state, mempool).
@@ -95,11 +204,22 @@ pub struct ApiError {
     pub tx_hash: Option<String>,
     #[serde(skip)]
     status: u16,
+    #[serde(skip)]
+    retry_after_s: Option<u32>,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into(), tx_hash: None, status: status.as_u16() }
+        Self { code: code.into(), message: message.into(), tx_hash: None, status: status.as_u16(), retry_after_s: None }
+    }
+    /// The same error, telling the client to retry after `seconds` (`Retry-After`).
+    pub(crate) fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after_s = Some(seconds);
+        self
+    }
+    /// The `Retry-After` this error carries, if any.
+    pub fn retry_after(&self) -> Option<u32> {
+        self.retry_after_s
     }
     fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
@@ -115,7 +235,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self)).into_response()
+        match self.retry_after_s {
+            Some(s) => (status, [(header::RETRY_AFTER, s.to_string())], Json(self)).into_response(),
+            None => (status, Json(self)).into_response(),
+        }
     }
 }
 
@@ -247,15 +370,26 @@ pub struct ReadingView {
     pub proof: String,
 }
 
-/// Range query parameters.
+/// Range query parameters of a meter's readings.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct RangeQuery {
     /// From (Unix ms, inclusive); default 0.
     pub from: Option<i64>,
     /// To (Unix ms, exclusive); default unbounded.
     pub to: Option<i64>,
-    /// Most results; default 10 000, at most 100 000.
+    /// The `next` cursor of the previous page; absent for the first page.
+    pub after: Option<String>,
+    /// Readings per page: default 1 000, at most 10 000.
     pub limit: Option<usize>,
+}
+
+/// A page of a meter's readings, in time order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadingsPage {
+    /// The readings.
+    pub items: Vec<ReadingView>,
+    /// Cursor of the next page (`?after=`, same `from`/`to`), `null` on the last page.
+    pub next: Option<String>,
 }
 
 /// A meter with its reading progress.
@@ -284,9 +418,12 @@ pub struct MeterView {
         meter,
         meters,
         gateway,
+        gateways,
         organisation,
+        organisations,
         account,
         proof,
+        metrics,
         crate::alarms::alarms,
         crate::alarms::alarm_stream
     ),
@@ -298,6 +435,8 @@ pub struct MeterView {
         ReceiptView,
         AccountView,
         ReadingView,
+        ReadingsPage,
+        crate::paging::RecordsPageDoc,
         MeterView,
         AlarmsView,
         AlarmView,
@@ -321,6 +460,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .route("/metrics", get(metrics))
         .route("/v1/status", get(status))
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/transactions", post(submit))
@@ -329,18 +469,32 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/meters/{id}", get(meter))
         .route("/v1/meters/{id}/readings", get(readings))
         .route("/v1/meters/{id}/readings/{seq}/proof", get(proof))
+        .route("/v1/gateways", get(gateways))
         .route("/v1/gateways/{id}", get(gateway))
+        .route("/v1/organisations", get(organisations))
         .route("/v1/organisations/{id}", get(organisation))
         .route("/v1/accounts/{public_key}", get(account))
         .route("/v1/alarms", get(crate::alarms::alarms))
         .route("/v1/alarms/stream", get(crate::alarms::alarm_stream))
         .merge(crate::figures::routes())
+        // Counted and timed per route template (a route layer: unmatched paths are not counted).
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .with_state(state)
 }
 
+/// Prometheus metrics: Commonware's registry (p2p, consensus, marshal, storage, runtime), then the
+/// application's and the node's (`trustmeter_*`); see the `metrics` module.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain; version=0.0.4", body = String)))]
+async fn metrics(state: State<ApiState>) -> Response {
+    crate::metrics::metrics_handler(state).await
+}
+
+/// Chain status. O(1): the height, digest, state root and time come from the latest finalized
+/// block's header (cached per height), never from walking the state.
 #[utoipa::path(get, path = "/v1/status", responses((status = 200, body = StatusView)))]
 async fn status(State(s): State<ApiState>) -> ApiResult<StatusView> {
-    let st = s.inner.app.finalized_state();
+    let tip = s.tip(s.inner.app.finalized_state().height).await;
+    let params = &s.inner.genesis.params;
     let (txs, readings) = {
         let m = s.inner.app.mempool();
         let m = m.lock().expect("mempool lock");
@@ -351,10 +505,10 @@ async fn status(State(s): State<ApiState>) -> ApiResult<StatusView> {
         chain_id: s.inner.genesis.chain_id.to_string(),
         genesis_hash: s.inner.genesis_hash.to_hex(),
         hash_alg: s.inner.genesis.params.hash.to_string(),
-        finalized_height: st.height,
-        finalized_digest: st.block_digest.to_hex(),
-        state_root: st.root().to_hex(),
-        finalized_time_ms: st.timestamp_ms,
+        finalized_height: tip.height,
+        finalized_digest: tip.digest.to_hex(),
+        state_root: tip.state_root.to_hex(),
+        finalized_time_ms: tip.timestamp_ms,
         indexed_height: s.inner.index.height(),
         epoch: 0,
         validators: s
@@ -372,9 +526,9 @@ async fn status(State(s): State<ApiState>) -> ApiResult<StatusView> {
         mempool_txs: txs,
         mempool_readings: readings,
         refused_blocks: s.inner.app.refused_blocks(),
-        max_future_skew_ms: st.params.max_future_skew_ms,
-        late_window_ms: st.params.accounting.late_window_ms,
-        reference: st.params.accounting.reference.clone(),
+        max_future_skew_ms: params.max_future_skew_ms,
+        late_window_ms: params.accounting.late_window_ms,
+        reference: params.accounting.reference.clone(),
     }))
 }
 
@@ -513,41 +667,47 @@ fn device(id: &str) -> Result<DeviceId, ApiError> {
     DeviceId::new(id).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-#[utoipa::path(get, path = "/v1/meters/{id}/readings", params(("id" = String, Path, description = "Meter id"), RangeQuery), responses((status = 200, body = [ReadingView]), (status = 400, body = ApiError)))]
+/// A meter's recorded readings over a time range, a page at a time.
+#[utoipa::path(get, path = "/v1/meters/{id}/readings", params(("id" = String, Path, description = "Meter id"), RangeQuery), responses((status = 200, body = ReadingsPage), (status = 400, body = ApiError)))]
 async fn readings(
     State(s): State<ApiState>,
     Path(id): Path<String>,
     Query(q): Query<RangeQuery>,
-) -> ApiResult<Vec<ReadingView>> {
+) -> ApiResult<ReadingsPage> {
     let meter = device(&id)?;
-    let rows = s
-        .inner
-        .index
-        .readings(&meter, q.from.unwrap_or(0), q.to.unwrap_or(i64::MAX), q.limit.unwrap_or(10_000))
-        .map_err(ApiError::internal)?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| {
-                let rd = &r.reading.reading;
-                ReadingView {
-                    meter: rd.meter.to_string(),
-                    seq: rd.seq,
-                    timestamp_ms: rd.timestamp_ms,
-                    value: rd.value.to_string(),
-                    value_micros: rd.value.micros(),
-                    unit: rd.unit.symbol().into(),
-                    origin: rd.origin.as_str().to_string(),
-                    clock_suspect: rd.clock_suspect,
-                    signer: match r.reading.signer {
-                        trustmeter_types::ReadingSigner::Meter => "meter".into(),
-                        trustmeter_types::ReadingSigner::Gateway => "gateway".into(),
-                    },
-                    height: r.height,
-                    proof: format!("/v1/meters/{}/readings/{}/proof", rd.meter, rd.seq),
-                }
-            })
-            .collect(),
-    ))
+    let limit = page_limit(q.limit, DEFAULT_READINGS_LIMIT, MAX_READINGS_LIMIT)?;
+    let after = q.after.as_deref().map(readings_cursor).transpose()?;
+    let index = s.inner.index.clone();
+    let page = tokio::task::spawn_blocking(move || {
+        page_readings(&index, &meter, q.from.unwrap_or(0), q.to.unwrap_or(i64::MAX), after, limit)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|r| {
+            let rd = &r.reading.reading;
+            ReadingView {
+                meter: rd.meter.to_string(),
+                seq: rd.seq,
+                timestamp_ms: rd.timestamp_ms,
+                value: rd.value.to_string(),
+                value_micros: rd.value.micros(),
+                unit: rd.unit.symbol().into(),
+                origin: rd.origin.as_str().to_string(),
+                clock_suspect: rd.clock_suspect,
+                signer: match r.reading.signer {
+                    trustmeter_types::ReadingSigner::Meter => "meter".into(),
+                    trustmeter_types::ReadingSigner::Gateway => "gateway".into(),
+                },
+                height: r.height,
+                proof: format!("/v1/meters/{}/readings/{}/proof", rd.meter, rd.seq),
+            }
+        })
+        .collect();
+    Ok(Json(ReadingsPage { items, next: page.next.map(|(ts, seq)| readings_cursor_of(ts, seq)) }))
 }
 
 #[utoipa::path(get, path = "/v1/meters/{id}", params(("id" = String, Path, description = "Meter id")), responses((status = 200, body = MeterView), (status = 404, body = ApiError)))]
@@ -558,9 +718,49 @@ async fn meter(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<M
     Ok(Json(MeterView { meter: m, progress: st.progress(&id) }))
 }
 
-#[utoipa::path(get, path = "/v1/meters", responses((status = 200, body = [Object])))]
-async fn meters(State(s): State<ApiState>) -> Json<Vec<trustmeter_types::Meter>> {
-    Json(s.inner.app.finalized_state().meters().collect())
+/// Registered meters (finalized state), in id order, a page at a time.
+#[utoipa::path(get, path = "/v1/meters", params(PageQuery), responses((status = 200, body = crate::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
+async fn meters(
+    State(s): State<ApiState>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<RecordsPage<trustmeter_types::Meter>> {
+    let limit = page_limit(q.limit, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)?;
+    let after = q.after.as_deref().map(|c| device_cursor(ListKind::Meters, c)).transpose()?;
+    let page = page_meters(&s.inner.app.finalized_state(), after.as_ref(), limit);
+    Ok(Json(RecordsPage {
+        items: page.items,
+        next: page.next.map(|k| encode_cursor(ListKind::Meters, k.as_str().as_bytes())),
+    }))
+}
+
+/// Registered gateways (finalized state), in id order, a page at a time.
+#[utoipa::path(get, path = "/v1/gateways", params(PageQuery), responses((status = 200, body = crate::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
+async fn gateways(
+    State(s): State<ApiState>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<RecordsPage<trustmeter_types::Gateway>> {
+    let limit = page_limit(q.limit, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)?;
+    let after = q.after.as_deref().map(|c| device_cursor(ListKind::Gateways, c)).transpose()?;
+    let page = page_gateways(&s.inner.app.finalized_state(), after.as_ref(), limit);
+    Ok(Json(RecordsPage {
+        items: page.items,
+        next: page.next.map(|k| encode_cursor(ListKind::Gateways, k.as_str().as_bytes())),
+    }))
+}
+
+/// Member organisations (finalized state), in credit-code order, a page at a time.
+#[utoipa::path(get, path = "/v1/organisations", params(PageQuery), responses((status = 200, body = crate::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
+async fn organisations(
+    State(s): State<ApiState>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<RecordsPage<trustmeter_types::Organisation>> {
+    let limit = page_limit(q.limit, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)?;
+    let after = q.after.as_deref().map(organisation_cursor).transpose()?;
+    let page = page_organisations(&s.inner.app.finalized_state(), after.as_ref(), limit);
+    Ok(Json(RecordsPage {
+        items: page.items,
+        next: page.next.map(|k| encode_cursor(ListKind::Organisations, k.as_str().as_bytes())),
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/gateways/{id}", params(("id" = String, Path, description = "Gateway id")), responses((status = 200, body = Object), (status = 404, body = ApiError)))]
@@ -611,16 +811,18 @@ async fn account(State(s): State<ApiState>, Path(key): Path<String>) -> ApiResul
 }
 
 /// A reading's proof bundle, checkable offline with `trustmeter verify`.
-#[utoipa::path(get, path = "/v1/meters/{id}/readings/{seq}/proof", params(("id" = String, Path, description = "Meter id"), ("seq" = u64, Path, description = "Sequence number")), responses((status = 200, body = Object), (status = 404, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/meters/{id}/readings/{seq}/proof", params(("id" = String, Path, description = "Meter id"), ("seq" = u64, Path, description = "Sequence number")), responses((status = 200, body = Object), (status = 404, body = ApiError), (status = 503, description = "busy: too many proofs being built; retry after `Retry-After` seconds", body = ApiError)))]
 async fn proof(
     State(s): State<ApiState>,
     Path((id, seq)): Path<(String, u64)>,
 ) -> Result<Json<trustmeter_client::ProofBundle>, ApiError> {
     let meter = device(&id)?;
+    let permit = s.inner.limits.acquire(RequestClass::Proofs)?;
     let index = s.inner.index.clone();
     let genesis = s.inner.genesis.clone();
     let state = s.inner.app.finalized_state();
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let r = index
             .reading(&meter, seq)
             .map_err(ApiError::internal)?

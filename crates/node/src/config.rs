@@ -33,6 +33,10 @@ pub struct NodeConfig {
     /// `[alarms.anomaly]`); defaults to no thresholds and the default anomaly rule.
     #[serde(default)]
     pub alarms: crate::alarms::AlarmConfig,
+    /// The API (`[api]`): how many expensive requests (proofs, series, exports, figure rollups)
+    /// run at once; beyond, `503 busy` with `Retry-After`.
+    #[serde(default)]
+    pub api: crate::limits::ApiConfig,
 }
 
 fn default_true() -> bool {
@@ -55,6 +59,9 @@ impl NodeConfig {
             }
         }
         if let Err(e) = cfg.alarms.validate() {
+            bail!("node config {}: {e}", path.display());
+        }
+        if let Err(e) = cfg.api.validate() {
             bail!("node config {}: {e}", path.display());
         }
         Ok(cfg)

@@ -26,6 +26,7 @@
 //! the index, so benchmarks and tests call exactly what the handlers call.
 
 use crate::api::{ApiError, ApiState};
+use crate::limits::RequestClass;
 use axum::extract::{Path, Query, State as AxumState};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -580,12 +581,13 @@ fn daily_csv(v: &DailyFiguresView) -> String {
 }
 
 /// An enterprise's consensus daily figures (日能耗), each with its proof link.
-#[utoipa::path(get, path = "/v1/figures/daily", params(DailyQuery), responses((status = 200, body = DailyFiguresView), (status = 200, description = "format=csv: text/csv with a header row", content_type = "text/csv", body = String), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/figures/daily", params(DailyQuery), responses((status = 200, body = DailyFiguresView), (status = 200, description = "format=csv: text/csv with a header row", content_type = "text/csv", body = String), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, description = "busy: too many such requests at once; retry after `Retry-After` seconds", body = ApiError)))]
 async fn daily_handler(AxumState(s): AxumState<ApiState>, Query(q): Query<DailyQuery>) -> Result<Response, ApiError> {
     let org = parse_org(q.org.as_deref())?;
     let range = DayRange::parse(q.from.as_deref(), q.to.as_deref(), MAX_RANGE_DAYS)?;
     let energy = q.energy.as_deref().map(parse_energy).transpose()?;
     let format = parse_format(q.format.as_deref())?;
+    let _permit = s.limits().acquire_for(RequestClass::Rollups, format == Format::Csv)?;
     let state = s.app().finalized_state();
     let v = blocking(move || daily(&state, &org, range, energy)).await?;
     Ok(match format {
@@ -1250,10 +1252,11 @@ pub fn series_request(q: &SeriesQuery) -> Result<SeriesRequest, ApiError> {
 /// A time series per 15 minutes, hour, day, month or year: of a meter or a location (derived from
 /// readings) or of an enterprise or a region (sums of consensus daily figures, with proof links).
 /// More periods than `max_points` coarsen the period, and the response says so.
-#[utoipa::path(get, path = "/v1/figures/series", params(SeriesQuery), responses((status = 200, body = SeriesView), (status = 200, description = "format=csv", content_type = "text/csv", body = String), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/figures/series", params(SeriesQuery), responses((status = 200, body = SeriesView), (status = 200, description = "format=csv", content_type = "text/csv", body = String), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, description = "busy: too many such requests at once; retry after `Retry-After` seconds", body = ApiError)))]
 async fn series_handler(AxumState(s): AxumState<ApiState>, Query(q): Query<SeriesQuery>) -> Result<Response, ApiError> {
     let req = series_request(&q)?;
     let format = parse_format(q.format.as_deref())?;
+    let _permit = s.limits().acquire_for(RequestClass::Series, format == Format::Csv)?;
     let state = s.app().finalized_state();
     let index = s.index().clone();
     let v = blocking(move || series(&state, &index, &req)).await?;
@@ -1569,7 +1572,7 @@ fn breakdown_csv(v: &BreakdownView) -> String {
 
 /// An enterprise's consumption by energy kind or tariff tier (sums of consensus daily figures), or
 /// by location (derived from its meters' readings, grouped by location path at `depth`).
-#[utoipa::path(get, path = "/v1/figures/breakdown", params(BreakdownQuery), responses((status = 200, body = BreakdownView), (status = 200, description = "format=csv", content_type = "text/csv", body = String), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/figures/breakdown", params(BreakdownQuery), responses((status = 200, body = BreakdownView), (status = 200, description = "format=csv", content_type = "text/csv", body = String), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, description = "busy: too many such requests at once; retry after `Retry-After` seconds", body = ApiError)))]
 async fn breakdown_handler(
     AxumState(s): AxumState<ApiState>,
     Query(q): Query<BreakdownQuery>,
@@ -1589,6 +1592,7 @@ async fn breakdown_handler(
         Some(other) => return Err(bad(format!("by={other:?} is not one of energy, location, tier"))),
     };
     let format = parse_format(q.format.as_deref())?;
+    let _permit = s.limits().acquire_for(RequestClass::Rollups, format == Format::Csv)?;
     let state = s.app().finalized_state();
     let index = s.index().clone();
     let v = blocking(move || breakdown(&state, &index, &org, range, by)).await?;
@@ -1869,7 +1873,7 @@ fn ranking_csv(v: &RankingView) -> String {
 
 /// Enterprises of a region (province 430000 matches 43xxxx, city 430100 matches 4301xx) ranked by
 /// comprehensive energy consumption in standard coal, from consensus daily figures.
-#[utoipa::path(get, path = "/v1/figures/ranking", params(RankingQuery), responses((status = 200, body = RankingView), (status = 200, description = "format=csv", content_type = "text/csv", body = String), (status = 400, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/figures/ranking", params(RankingQuery), responses((status = 200, body = RankingView), (status = 200, description = "format=csv", content_type = "text/csv", body = String), (status = 400, body = ApiError), (status = 503, description = "busy: too many such requests at once; retry after `Retry-After` seconds", body = ApiError)))]
 async fn ranking_handler(
     AxumState(s): AxumState<ApiState>,
     Query(q): Query<RankingQuery>,
@@ -1879,6 +1883,7 @@ async fn ranking_handler(
     let basis = parse_basis(q.basis.as_deref())?;
     let n = q.limit.unwrap_or(DEFAULT_RANKING_LIMIT);
     let format = parse_format(q.format.as_deref())?;
+    let _permit = s.limits().acquire_for(RequestClass::Rollups, format == Format::Csv)?;
     let state = s.app().finalized_state();
     let v = blocking(move || ranking(&state, region, range, basis, n)).await?;
     Ok(match format {
@@ -2153,7 +2158,7 @@ pub fn enterprise_energy(
 /// An enterprise's comprehensive energy consumption (综合能耗) in a month on both bases, per kind,
 /// unit-product consumption (单位产品能耗) per product of its monthly report, and the deviation of
 /// the daily figures from that report per kind (5 % rule).
-#[utoipa::path(get, path = "/v1/enterprises/{org}/energy", params(("org" = String, Path, description = "Unified social credit code"), EnterpriseEnergyQuery), responses((status = 200, body = EnterpriseEnergyView), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/enterprises/{org}/energy", params(("org" = String, Path, description = "Unified social credit code"), EnterpriseEnergyQuery), responses((status = 200, body = EnterpriseEnergyView), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, description = "busy: too many such requests at once; retry after `Retry-After` seconds", body = ApiError)))]
 async fn enterprise_energy_handler(
     AxumState(s): AxumState<ApiState>,
     Path(org): Path<String>,
@@ -2162,6 +2167,7 @@ async fn enterprise_energy_handler(
     let org = parse_org(Some(&org))?;
     let text = q.month.ok_or_else(|| bad("month=YYYYMM is required, e.g. month=202611"))?;
     let month: u32 = text.trim().parse().map_err(|_| bad(format!("month={text:?} is not YYYYMM (e.g. 202611)")))?;
+    let _permit = s.limits().acquire(RequestClass::Rollups)?;
     let state = s.app().finalized_state();
     blocking(move || enterprise_energy(&state, &org, month)).await.map(Json)
 }
@@ -2474,13 +2480,14 @@ fn quality_csv(v: &QualityView) -> String {
 /// (points in daily figures vs active meters × nominal slots, as of the finalized state),
 /// timeliness, accuracy (meters calibrated at the end of the range) and the deviation of daily
 /// figures from monthly reports of whole months in the range (5 % rule).
-#[utoipa::path(get, path = "/v1/quality", params(QualityQuery), responses((status = 200, body = QualityView), (status = 200, description = "format=csv", content_type = "text/csv", body = String), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/quality", params(QualityQuery), responses((status = 200, body = QualityView), (status = 200, description = "format=csv", content_type = "text/csv", body = String), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, description = "busy: too many such requests at once; retry after `Retry-After` seconds", body = ApiError)))]
 async fn quality_handler(
     AxumState(s): AxumState<ApiState>,
     Query(q): Query<QualityQuery>,
 ) -> Result<Response, ApiError> {
     let range = DayRange::parse(q.from.as_deref(), q.to.as_deref(), MAX_RANGE_DAYS)?;
     let format = parse_format(q.format.as_deref())?;
+    let _permit = s.limits().acquire_for(RequestClass::Rollups, format == Format::Csv)?;
     let state = s.app().finalized_state();
     let v = match (q.org.as_deref(), q.region.as_deref()) {
         (Some(o), None) => {
@@ -2767,10 +2774,11 @@ pub fn tou(state: &State, index: &Index, org: &UnifiedSocialCreditCode, range: D
 /// figures (cost when the schedule gives prices, else `null` with a note), and for multi-rate
 /// meters the reconciliation of their tariff registers against the schedule's split of the total
 /// register (derived from readings), flagging a mismatch.
-#[utoipa::path(get, path = "/v1/figures/tou", params(TouQuery), responses((status = 200, body = TouView), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/figures/tou", params(TouQuery), responses((status = 200, body = TouView), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, description = "busy: too many such requests at once; retry after `Retry-After` seconds", body = ApiError)))]
 async fn tou_handler(AxumState(s): AxumState<ApiState>, Query(q): Query<TouQuery>) -> Result<Json<TouView>, ApiError> {
     let org = parse_org(q.org.as_deref())?;
     let range = DayRange::parse(q.from.as_deref(), q.to.as_deref(), MAX_DERIVED_RANGE_DAYS)?;
+    let _permit = s.limits().acquire(RequestClass::Rollups)?;
     let state = s.app().finalized_state();
     let index = s.index().clone();
     blocking(move || tou(&state, &index, &org, range)).await.map(Json)
@@ -2897,6 +2905,7 @@ async fn proof_handler(
         energy: parse_energy(&energy)?,
         unit: parse_unit(&unit)?,
     };
+    let _permit = s.limits().acquire(RequestClass::Proofs)?;
     let state = s.app().finalized_state();
     if state.daily(&key).is_none() {
         return Err(not_found(format!(

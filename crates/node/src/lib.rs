@@ -4,12 +4,17 @@
 //! [`run`] (authenticated p2p among the genesis validators, Commonware storage in the data
 //! directory, the index, the API), [`api`] (HTTP/JSON with an OpenAPI document) and [`alarms`]
 //! (the alarm engine: derived from the finalized state, never consensus; served as JSON and SSE),
-//! and [`ports`] (loopback ports for local clusters that outgoing connections cannot steal).
+//! [`ports`] (loopback ports for local clusters that outgoing connections cannot steal),
+//! [`metrics`] (`GET /metrics`: Commonware's registry and ours), [`paging`] (cursor pagination of
+//! the lists) and [`limits`] (bounds on concurrent expensive requests).
 
 pub mod alarms;
 pub mod api;
 pub mod config;
 pub mod figures;
+pub mod limits;
+pub mod metrics;
+pub mod paging;
 pub mod ports;
 pub mod run;
 #[cfg(test)]

@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result};
 use commonware_cryptography::{ChaCha20Poly1305, Signer, ed25519};
 use commonware_p2p::AddressableManager;
 use commonware_p2p::authenticated::{self, lookup};
-use commonware_runtime::{Quota, Supervisor, tokio as cw_tokio};
+use commonware_runtime::{Metrics as _, Quota, Supervisor, tokio as cw_tokio};
 use commonware_stream::cups::{self, Cups};
 use commonware_stream::sake::{self, Sake};
 use commonware_utils::ordered::Map;
@@ -41,6 +41,8 @@ pub struct NodeSpec {
     pub timeouts: Timeouts,
     /// The alarm engine's configuration (`[alarms]` of the node config).
     pub alarms: crate::alarms::AlarmConfig,
+    /// The API's bounds on concurrent expensive requests (`[api]` of the node config).
+    pub api: crate::limits::ApiConfig,
 }
 
 /// A running validator.
@@ -56,6 +58,8 @@ pub struct RunningNode {
     pub api_addr: SocketAddr,
     /// The alarm engine (what `/v1/alarms` serves).
     pub alarms: crate::alarms::AlarmHub,
+    /// The API's bounds on concurrent expensive requests (shared with the API).
+    pub limits: crate::limits::RequestLimits,
 }
 
 /// Starts one validator inside a commonware tokio context.
@@ -63,6 +67,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     let genesis = spec.genesis.clone();
     let participants = trustmeter_chain::devnet::participants(&genesis).map_err(anyhow::Error::msg)?;
     spec.alarms.validate().map_err(|e| anyhow::anyhow!("alarm configuration: {e}"))?;
+    spec.api.validate().map_err(|e| anyhow::anyhow!("API configuration: {e}"))?;
     let me = spec.key.public_key();
     anyhow::ensure!(
         participants.position(&me).is_some(),
@@ -119,7 +124,14 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         .with_context(|| format!("opening index {}", spec.index_path.display()))?;
     let store = open_state_store(&spec.state_path, index.height())?;
     let idx = index.clone();
-    let hook: trustmeter_chain::app::DurableHook = Arc::new(move |f| idx.apply(f).map_err(|e| e.to_string()));
+    let node_metrics = crate::metrics::NodeMetrics::new();
+    let m = node_metrics.clone();
+    let hook: trustmeter_chain::app::DurableHook = Arc::new(move |f| {
+        let started = std::time::Instant::now();
+        let result = idx.apply(f).map_err(|e| e.to_string());
+        m.indexed(started.elapsed().as_secs_f64());
+        result
+    });
 
     let mempool = Arc::new(Mutex::new(Mempool::new(genesis.params.hash, MempoolLimits::default())));
     let validator = start_validator(
@@ -149,13 +161,21 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     // Alarms: derived from the finalized state and the index, never consensus.
     let hub = crate::alarms::AlarmHub::new(spec.alarms.clone());
     tokio::spawn(crate::alarms::run(hub.clone(), validator.app.clone(), index.clone()));
-    let state = ApiState::with_alarms(
+    let limits = crate::limits::RequestLimits::new(&spec.api);
+    // `encode` on any context renders the runtime's whole registry (Commonware's metrics).
+    let runtime = context.child("metrics");
+    let state = ApiState::with_options(
         spec.name.clone(),
         genesis,
         validator.app.clone(),
         index.clone(),
         validator.marshal.clone(),
         hub.clone(),
+        api::ApiOptions {
+            limits: limits.clone(),
+            metrics: node_metrics,
+            runtime_metrics: Some(Arc::new(move || runtime.encode())),
+        },
     );
     let router = api::router(state);
     tokio::spawn(async move {
@@ -164,7 +184,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         }
     });
     info!(name = %spec.name, api = %api_addr, p2p = %spec.p2p_listen, "validator started");
-    Ok(RunningNode { name: spec.name, app: validator.app, index, api_addr, alarms: hub })
+    Ok(RunningNode { name: spec.name, app: validator.app, index, api_addr, alarms: hub, limits })
 }
 
 /// Opens the state store. The index is written before the state commits each block, so it is

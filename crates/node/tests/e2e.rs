@@ -186,8 +186,8 @@ impl World {
         api.wait_indexed(node, self.last_height()).await?;
         for id in self.meter_ids() {
             let path = format!("/v1/meters/{id}/readings?from={}&to={}", self.start_ms, now_ms() + DAY_MS);
-            let got = api.get_ok(node, &path).await?;
-            let got = got.as_array().context("readings array")?;
+            // Small pages, so that the cursors are exercised.
+            let got = api.all_pages(node, &path, Some(3)).await?;
             let want = self.recorded.get(&id).cloned().unwrap_or_default();
             ensure!(
                 got.len() == want.len(),
@@ -345,8 +345,11 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/meters/{id}", "get"),
         ("/v1/meters/{id}/readings", "get"),
         ("/v1/meters/{id}/readings/{seq}/proof", "get"),
+        ("/v1/gateways", "get"),
         ("/v1/gateways/{id}", "get"),
+        ("/v1/organisations", "get"),
         ("/v1/organisations/{id}", "get"),
+        ("/metrics", "get"),
         ("/v1/accounts/{public_key}", "get"),
         ("/v1/alarms", "get"),
         ("/v1/alarms/stream", "get"),
@@ -407,7 +410,28 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ensure!(m["progress"].is_null(), "no readings yet: {m}");
     }
     let all = api.get_ok(3, "/v1/meters").await?;
-    ensure!(all.as_array().map(Vec::len) == Some(specs.len()), "{all}");
+    ensure!(all["items"].as_array().map(Vec::len) == Some(specs.len()) && all["next"].is_null(), "{all}");
+    // Paged two at a time: every meter once, in id order.
+    let paged: Vec<String> = api
+        .all_pages(3, "/v1/meters", Some(2))
+        .await?
+        .iter()
+        .map(|m| m["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let mut ids: Vec<String> = specs.iter().map(|s| s.id.to_string()).collect();
+    ids.sort();
+    ensure!(paged == ids, "meters paged two at a time: {paged:?}, registered {ids:?}");
+    let gws = api.all_pages(3, "/v1/gateways", Some(1)).await?;
+    ensure!(gws.len() == 1 && gws[0]["id"] == gw_id.as_str(), "{gws:?}");
+    let orgs = api.all_pages(3, "/v1/organisations", Some(2)).await?;
+    let org_ids: Vec<&str> = orgs.iter().filter_map(|o| o["id"].as_str()).collect();
+    let mut want: Vec<&str> = genesis.organisations.iter().map(|o| o.id.as_str()).collect();
+    want.sort();
+    ensure!(org_ids == want, "organisations: {org_ids:?}, genesis {want:?}");
+    let (s, e) = api.get(3, "/v1/meters?limit=1001").await?;
+    ensure!(s == 400 && e["code"] == "limit_exceeded", "{s} {e}");
+    let (s, e) = api.get(3, "/v1/meters?after=zz").await?;
+    ensure!(s == 400 && e["code"] == "bad_request", "{s} {e}");
     let o = api.get_ok(0, &format!("/v1/organisations/{}", world.enterprise.org.id)).await?;
     ensure!(
         o["id"] == world.enterprise.org.id.as_str()
@@ -436,16 +460,23 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
     let recorded = world.recorded[&id].clone();
     ensure!(recorded.len() == TICKS);
     let (from, to) = (recorded[2].reading.reading.timestamp_ms, recorded[5].reading.reading.timestamp_ms);
-    let got = api.get_ok(1, &format!("/v1/meters/{id}/readings?from={from}&to={to}")).await?;
-    let got = got.as_array().context("array")?;
-    ensure!(got.len() == 3, "[from, to) should hold readings 3..=5, got {}", got.len());
+    let page = api.get_ok(1, &format!("/v1/meters/{id}/readings?from={from}&to={to}")).await?;
+    let got = page["items"].as_array().context("items")?;
+    ensure!(got.len() == 3 && page["next"].is_null(), "[from, to) should hold readings 3..=5, got {page}");
     for (g, w) in got.iter().zip(&recorded[2..5]) {
         check_reading_view(g, w)?;
     }
     let got = api.get_ok(1, &format!("/v1/meters/{id}/readings?limit=2")).await?;
-    ensure!(got.as_array().map(Vec::len) == Some(2) && got[0]["seq"] == 1 && got[1]["seq"] == 2, "{got}");
+    let items = &got["items"];
+    ensure!(items.as_array().map(Vec::len) == Some(2) && items[0]["seq"] == 1 && items[1]["seq"] == 2, "{got}");
+    let next = got["next"].as_str().context("a next cursor after 2 of 8 readings")?;
+    let got = api.get_ok(1, &format!("/v1/meters/{id}/readings?limit=2&after={next}")).await?;
+    let items = &got["items"];
+    ensure!(items.as_array().map(Vec::len) == Some(2) && items[0]["seq"] == 3 && items[1]["seq"] == 4, "{got}");
+    let (s, e) = api.get(1, &format!("/v1/meters/{id}/readings?after={}", "01".repeat(3))).await?;
+    ensure!(s == 400 && e["code"] == "bad_request", "a cursor of another list: {s} {e}");
     let got = api.get_ok(1, &format!("/v1/meters/{id}/readings?from={}", now_ms())).await?;
-    ensure!(got.as_array().is_some_and(Vec::is_empty), "{got}");
+    ensure!(got["items"].as_array().is_some_and(Vec::is_empty) && got["next"].is_null(), "{got}");
     for spec in &specs {
         let m = api.get_ok(0, &format!("/v1/meters/{}", spec.id)).await?;
         let last = world.recorded[&spec.id].last().context("recorded")?;

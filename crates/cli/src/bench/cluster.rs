@@ -295,9 +295,11 @@ async fn drive(ctx: &commonware_runtime::tokio::Context, dir: &Path, args: &Clus
             p2p_listen: p2p[i],
             api_listen: "127.0.0.1:0".parse()?,
             index_path: dir.join(format!("validator-{i}-index.redb")),
+            state_path: dir.join(format!("validator-{i}-state.redb")),
             allow_private_ips: true,
             timeouts: Timeouts::default(),
             alarms: Default::default(),
+            api: Default::default(),
         };
         let node = start_node(ctx.child("node").with_attribute("index", i), spec)
             .await

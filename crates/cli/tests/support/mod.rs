@@ -279,20 +279,32 @@ impl Consortium {
 
     /// The recorded readings of `meter` on validator `i`, in sequence order.
     pub async fn readings(&self, i: usize, meter: &DeviceId) -> Result<Vec<Row>, String> {
-        let url = format!("{}/v1/meters/{meter}/readings?limit=100000", self.urls[i]);
-        let resp = self.http.get(&url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
-        let status = resp.status();
-        let v: serde_json::Value = resp.json().await.map_err(|e| format!("GET {url}: {e}"))?;
-        if !status.is_success() {
-            return Err(format!("GET {url}: {status} {v}"));
+        // The node serves a meter's readings a page at a time: follow the cursors.
+        let mut rows = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut url = format!("{}/v1/meters/{meter}/readings?limit=10000", self.urls[i]);
+            if let Some(a) = &after {
+                url.push_str(&format!("&after={a}"));
+            }
+            let resp = self.http.get(&url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
+            let status = resp.status();
+            let v: serde_json::Value = resp.json().await.map_err(|e| format!("GET {url}: {e}"))?;
+            if !status.is_success() {
+                return Err(format!("GET {url}: {status} {v}"));
+            }
+            let items = v["items"].as_array().ok_or_else(|| format!("GET {url}: no items: {v}"))?;
+            for r in items {
+                match (r["seq"].as_u64(), r["timestamp_ms"].as_i64(), r["value_micros"].as_i64()) {
+                    (Some(s), Some(t), Some(m)) => rows.push((s, t, m)),
+                    _ => return Err(format!("GET {url}: malformed reading {r}")),
+                }
+            }
+            match v["next"].as_str() {
+                Some(n) => after = Some(n.to_string()),
+                None => return Ok(rows),
+            }
         }
-        let rows = v.as_array().ok_or_else(|| format!("GET {url}: not an array: {v}"))?;
-        rows.iter()
-            .map(|r| match (r["seq"].as_u64(), r["timestamp_ms"].as_i64(), r["value_micros"].as_i64()) {
-                (Some(s), Some(t), Some(m)) => Ok((s, t, m)),
-                _ => Err(format!("GET {url}: malformed reading {r}")),
-            })
-            .collect()
     }
 
     /// A member's key, as `node init` wrote it under `members/`.

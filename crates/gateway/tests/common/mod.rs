@@ -73,6 +73,7 @@ impl TestChain {
                 allow_private_ips: true,
                 timeouts: Timeouts::default(),
                 alarms: Default::default(),
+                api: Default::default(),
             };
             let node = start_node(ctx.child("node").with_attribute("chain", chain_id).with_attribute("index", i), spec)
                 .await
@@ -149,19 +150,15 @@ impl TestChain {
 
     /// A meter's recorded readings on this chain: (seq, timestamp, value micros, origin).
     pub async fn readings(&self, meter: &DeviceId) -> Vec<(u64, i64, i64, String)> {
-        let url = format!("{}/v1/meters/{meter}/readings?limit=100000", self.urls[0]);
-        let v: serde_json::Value = reqwest::get(&url).await.expect("get").json().await.expect("json");
-        v.as_array()
-            .expect("array")
-            .iter()
-            .map(|r| {
-                (
-                    r["seq"].as_u64().unwrap(),
-                    r["timestamp_ms"].as_i64().unwrap(),
-                    r["value_micros"].as_i64().unwrap(),
-                    r["origin"].as_str().unwrap().to_string(),
-                )
-            })
+        // Every page, through the API client (the node serves a meter's readings a page at a time).
+        let client = trustmeter_api_client::NodeClient::new(vec![self.urls[0].clone()], Duration::from_secs(30))
+            .expect("client");
+        client
+            .readings_all(meter, None, None, 1_000_000)
+            .await
+            .expect("readings")
+            .into_iter()
+            .map(|r| (r.seq, r.timestamp_ms, r.value_micros, r.origin))
             .collect()
     }
 }

@@ -52,6 +52,8 @@ pub struct Cluster {
     pub api: Vec<SocketAddr>,
     /// The validators' alarm engine configuration (default: no thresholds).
     pub alarms: trustmeter_node::alarms::AlarmConfig,
+    /// The validators' API limits (default: the node's defaults).
+    pub api_config: trustmeter_node::limits::ApiConfig,
 }
 
 impl Cluster {
@@ -75,7 +77,14 @@ impl Cluster {
         for (v, addr) in devnet.genesis.validators.iter_mut().zip(p2p) {
             v.p2p_address = addr.to_string();
         }
-        Cluster { dir, devnet, p2p: p2p.to_vec(), api: api.to_vec(), alarms: Default::default() }
+        Cluster {
+            dir,
+            devnet,
+            p2p: p2p.to_vec(),
+            api: api.to_vec(),
+            alarms: Default::default(),
+            api_config: Default::default(),
+        }
     }
 
     /// The genesis document.
@@ -97,7 +106,16 @@ impl Cluster {
 
     /// Starts every validator in `ctx` and returns a client for their APIs.
     pub async fn start(&self, ctx: commonware_runtime::tokio::Context) -> Result<Api> {
+        Ok(self.start_nodes(ctx).await?.0)
+    }
+
+    /// Starts every validator in `ctx`; returns a client for their APIs and the running nodes.
+    pub async fn start_nodes(
+        &self,
+        ctx: commonware_runtime::tokio::Context,
+    ) -> Result<(Api, Vec<trustmeter_node::RunningNode>)> {
         let mut urls = Vec::new();
+        let mut nodes = Vec::new();
         for (i, key) in self.devnet.validator_keys.iter().enumerate() {
             let spec = NodeSpec {
                 name: format!("validator-{i}"),
@@ -110,6 +128,7 @@ impl Cluster {
                 allow_private_ips: true,
                 timeouts: Timeouts::default(),
                 alarms: self.alarms.clone(),
+                api: self.api_config.clone(),
             };
             let node = start_node(ctx.child("node").with_attribute("index", i), spec)
                 .await
@@ -121,9 +140,10 @@ impl Cluster {
                 self.api[i]
             );
             urls.push(format!("http://{}", node.api_addr));
+            nodes.push(node);
         }
         let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?;
-        Ok(Api { http, urls, alg: self.devnet.genesis.params.hash })
+        Ok((Api { http, urls, alg: self.devnet.genesis.params.hash }, nodes))
     }
 }
 
@@ -263,6 +283,43 @@ impl Api {
         );
         ensure!(v["receipt"]["tx_hash"] == tx_hash(self.alg, tx).to_hex(), "receipt names another transaction: {v}");
         Ok(v)
+    }
+
+    /// Every item of a paged list at `path` (which may carry a query) on validator `node`,
+    /// following the `next` cursors; checks each page holds at most `limit` items (when `path`
+    /// sets one) and that cursors advance.
+    pub async fn all_pages(&self, node: usize, path: &str, limit: Option<usize>) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..100_000 {
+            let mut p = path.to_string();
+            let mut sep = if p.contains('?') { '&' } else { '?' };
+            if let Some(n) = limit {
+                p.push_str(&format!("{sep}limit={n}"));
+                sep = '&';
+            }
+            if let Some(a) = &after {
+                p.push_str(&format!("{sep}after={a}"));
+            }
+            let page = self.get_ok(node, &p).await?;
+            let got = page["items"].as_array().with_context(|| format!("GET {p}: no items: {page}"))?;
+            if let Some(n) = limit {
+                ensure!(got.len() <= n, "GET {p}: {} items in a page of {n}", got.len());
+            }
+            items.extend(got.iter().cloned());
+            match page["next"].as_str() {
+                Some(n) => {
+                    ensure!(!got.is_empty(), "GET {p}: an empty page with a next cursor");
+                    ensure!(after.as_deref() != Some(n), "GET {p}: the cursor did not advance");
+                    after = Some(n.to_string());
+                }
+                None => {
+                    ensure!(page["next"].is_null(), "GET {p}: next is neither a cursor nor null: {page}");
+                    return Ok(items);
+                }
+            }
+        }
+        bail!("GET {path}: more than 100 000 pages")
     }
 
     /// Validator `node`'s `/v1/status`.

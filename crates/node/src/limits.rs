@@ -1,0 +1,191 @@
+//! Bounds on concurrent expensive API requests.
+//!
+//! Each class of expensive request has its own semaphore; a request that finds its class full is
+//! answered at once with `503 {code: "busy"}` and a `Retry-After` header instead of queueing
+//! (a queue would only turn overload into latency for everyone). Cheap requests (status, registry
+//! lookups, pages of lists, submissions) never wait for these, so the node keeps answering them
+//! while the expensive ones are saturated.
+//!
+//! | class | requests |
+//! |---|---|
+//! | `proofs` | a reading's proof bundle, a daily figure's proof |
+//! | `series` | `/v1/figures/series` (JSON) |
+//! | `exports` | any `format=csv` answer |
+//! | `rollups` | `/v1/figures/{daily,breakdown,ranking,tou}`, `/v1/quality`, `/v1/enterprises/{org}/energy` (JSON) |
+
+use crate::api::ApiError;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Largest value any of the limits may be set to.
+pub const MAX_CONCURRENCY: usize = 1_024;
+
+/// A class of expensive request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestClass {
+    /// Proof bundles (a reading's, a daily figure's).
+    Proofs,
+    /// Time series.
+    Series,
+    /// CSV exports.
+    Exports,
+    /// Figure rollups (daily figures, breakdowns, rankings, TOU, quality, an enterprise's month).
+    Rollups,
+}
+
+impl RequestClass {
+    /// The class's name (as in the configuration and the 503 message).
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestClass::Proofs => "proofs",
+            RequestClass::Series => "series",
+            RequestClass::Exports => "exports",
+            RequestClass::Rollups => "rollups",
+        }
+    }
+}
+
+/// `[api]` of the node config: how many expensive requests of each class run at once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Proof bundles at once (each may read and re-execute blocks).
+    pub max_concurrent_proofs: usize,
+    /// Series at once (a derived series reads up to 2 000 000 readings).
+    pub max_concurrent_series: usize,
+    /// CSV exports at once.
+    pub max_concurrent_exports: usize,
+    /// Figure rollups at once.
+    pub max_concurrent_rollups: usize,
+    /// Seconds a refused client is told to wait (`Retry-After`).
+    pub retry_after_s: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        // A node runs on a few cores shared with consensus: a handful of each at once keeps the
+        // blocking pool and the CPU for consensus and cheap requests.
+        Self {
+            max_concurrent_proofs: 4,
+            max_concurrent_series: 4,
+            max_concurrent_exports: 2,
+            max_concurrent_rollups: 8,
+            retry_after_s: 1,
+        }
+    }
+}
+
+impl ApiConfig {
+    /// Checks every limit is between 1 and [`MAX_CONCURRENCY`] and the retry delay 1–3 600 s.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("max_concurrent_proofs", self.max_concurrent_proofs),
+            ("max_concurrent_series", self.max_concurrent_series),
+            ("max_concurrent_exports", self.max_concurrent_exports),
+            ("max_concurrent_rollups", self.max_concurrent_rollups),
+        ] {
+            if !(1..=MAX_CONCURRENCY).contains(&v) {
+                return Err(format!("[api] {name} = {v} must be between 1 and {MAX_CONCURRENCY}"));
+            }
+        }
+        if !(1..=3_600).contains(&self.retry_after_s) {
+            return Err(format!("[api] retry_after_s = {} must be between 1 and 3600", self.retry_after_s));
+        }
+        Ok(())
+    }
+}
+
+/// The semaphores of every class. Cheap to clone; clones share the permits.
+#[derive(Clone, Debug)]
+pub struct RequestLimits {
+    proofs: Arc<Semaphore>,
+    series: Arc<Semaphore>,
+    exports: Arc<Semaphore>,
+    rollups: Arc<Semaphore>,
+    retry_after_s: u32,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self::new(&ApiConfig::default())
+    }
+}
+
+impl RequestLimits {
+    /// Semaphores sized by `config`.
+    pub fn new(config: &ApiConfig) -> Self {
+        Self {
+            proofs: Arc::new(Semaphore::new(config.max_concurrent_proofs)),
+            series: Arc::new(Semaphore::new(config.max_concurrent_series)),
+            exports: Arc::new(Semaphore::new(config.max_concurrent_exports)),
+            rollups: Arc::new(Semaphore::new(config.max_concurrent_rollups)),
+            retry_after_s: config.retry_after_s,
+        }
+    }
+
+    /// The semaphore of `class`.
+    pub fn semaphore(&self, class: RequestClass) -> &Arc<Semaphore> {
+        match class {
+            RequestClass::Proofs => &self.proofs,
+            RequestClass::Series => &self.series,
+            RequestClass::Exports => &self.exports,
+            RequestClass::Rollups => &self.rollups,
+        }
+    }
+
+    /// A permit of `class`, held while the request runs; `503 busy` with `Retry-After` when the
+    /// class is full.
+    pub fn acquire(&self, class: RequestClass) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.semaphore(class).clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                format!(
+                    "this node is already serving as many {} requests as it is configured to; retry in {} s, or ask another node",
+                    class.name(),
+                    self.retry_after_s
+                ),
+            )
+            .with_retry_after(self.retry_after_s)
+        })
+    }
+
+    /// The permit of a request that is an export when `csv`, else of class `class`.
+    pub fn acquire_for(&self, class: RequestClass, csv: bool) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.acquire(if csv { RequestClass::Exports } else { class })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_class_refuses_with_retry_after_and_other_classes_still_run() {
+        let limits =
+            RequestLimits::new(&ApiConfig { max_concurrent_proofs: 2, retry_after_s: 7, ..Default::default() });
+        let a = limits.acquire(RequestClass::Proofs).unwrap();
+        let _b = limits.acquire(RequestClass::Proofs).unwrap();
+        let e = limits.acquire(RequestClass::Proofs).unwrap_err();
+        assert_eq!(e.code, "busy");
+        assert_eq!(e.retry_after(), Some(7));
+        assert!(e.message.contains("proofs"), "{}", e.message);
+        let _s = limits.acquire(RequestClass::Series).unwrap();
+        let _x = limits.acquire_for(RequestClass::Series, true).unwrap();
+        drop(a);
+        assert!(limits.acquire(RequestClass::Proofs).is_ok(), "a finished request frees its permit");
+    }
+
+    #[test]
+    fn config_bounds() {
+        assert!(ApiConfig::default().validate().is_ok());
+        assert!(ApiConfig { max_concurrent_series: 0, ..Default::default() }.validate().is_err());
+        assert!(ApiConfig { max_concurrent_exports: MAX_CONCURRENCY + 1, ..Default::default() }.validate().is_err());
+        assert!(ApiConfig { retry_after_s: 0, ..Default::default() }.validate().is_err());
+        let c: ApiConfig = toml::from_str("max_concurrent_proofs = 9").unwrap();
+        assert_eq!(c, ApiConfig { max_concurrent_proofs: 9, ..Default::default() });
+        assert!(toml::from_str::<ApiConfig>("max_concurrent_proof = 9").is_err(), "typos are refused");
+    }
+}
