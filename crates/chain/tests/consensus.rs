@@ -138,8 +138,13 @@ fn crashed_validator_restarts_from_disk_and_catches_up() {
         let target = c.height(0) + 3;
         c.wait_height(&[0, 1, 3], target, Duration::from_secs(60)).await;
         c.start(2).await;
-        // The restarted node rebuilds its state by replaying its own finalized blocks, then
+        // The restarted node starts from the state its store committed (nothing replayed), then
         // backfills what it missed from its peers.
+        while !c.app(2).is_ready() {
+            c.ctx.sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(c.app(2).replayed_blocks(), 0, "the committed state was current: nothing to replay");
+        assert!(c.app(2).finalized_state().height >= before, "the store holds the state of the last block processed");
         c.wait_height(&[2], target, Duration::from_secs(120)).await;
         assert!(c.histories[2].lock().unwrap().keys().next().copied().unwrap_or(0) <= before + 1);
         c.assert_agreement(&[0, 1, 2, 3]);
@@ -267,4 +272,61 @@ async fn feed_at(c: &Cluster, plant: &mut Plant, b: usize) {
     let tx = plant.batch(&c.devnet, t.min(now));
     c.submit(&tx);
     c.ctx.sleep(Duration::from_millis(200)).await;
+}
+
+/// A validator restarted after a long history starts from its committed state: it replays none
+/// of the blocks, its state root is the others' at the same height, and it goes on voting. With
+/// its state store lost (consensus archive kept), it re-executes every block from genesis, as a
+/// check, and reaches the same roots.
+#[test]
+fn restart_after_many_blocks_replays_nothing_and_replay_from_genesis_agrees() {
+    runner(11).start(|ctx| async move {
+        let mut c = Cluster::new(ctx.child("cluster"), 4, vec![]).await;
+        let mut plant = Plant::new();
+        plant.onboard(&c).await;
+        for b in 1..=30 {
+            feed_at(&c, &mut plant, b).await;
+        }
+        let long = c.height(0);
+        assert!(long >= 30, "a long history: {long} blocks");
+        c.wait_height(&[1], long, Duration::from_secs(60)).await;
+
+        // Restart: nothing replayed, same state, still voting.
+        c.crash(1);
+        c.start(1).await;
+        while !c.app(1).is_ready() {
+            c.ctx.sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(c.app(1).replayed_blocks(), 0, "restart after {long} blocks replays nothing");
+        let s1 = c.app(1).finalized_state();
+        assert!(s1.height >= long);
+        assert_eq!(c.histories[0].lock().unwrap()[&s1.height].1, s1.root(), "same root as validator 0");
+        // Validators 1 and 2 down: no quorum without the restarted node (3 of 4 needed).
+        c.crash(2);
+        let before = c.height(0);
+        feed_at(&c, &mut plant, 31).await;
+        c.wait_height(&[0, 1, 3], before + 2, Duration::from_secs(120)).await;
+        c.start(2).await;
+        c.wait_height(&[2], before + 2, Duration::from_secs(120)).await;
+
+        // State store lost: every block re-executed from genesis, same roots.
+        c.crash(3);
+        c.wipe_state(3);
+        c.start(3).await;
+        // The replay runs before the app proposes or verifies anything.
+        while !c.app(3).is_ready() {
+            c.ctx.sleep(Duration::from_millis(10)).await;
+        }
+        let processed = c.app(3).finalized_state().height;
+        assert!(processed >= long, "replayed up to the archive's last processed block ({processed})");
+        // Every block of its archive re-executed (blocks finalized after the replay are applied as
+        // usual and not counted).
+        let replayed = c.app(3).replayed_blocks();
+        assert!(long <= replayed && replayed <= processed, "replayed {replayed} of {processed} blocks");
+        assert_eq!(c.histories[0].lock().unwrap()[&processed].1, c.app(3).finalized_state().root());
+        let target = c.height(0) + 2;
+        feed_at(&c, &mut plant, 32).await;
+        c.wait_height(&[0, 1, 2, 3], target, Duration::from_secs(120)).await;
+        c.assert_agreement(&[0, 1, 2, 3]);
+    });
 }

@@ -158,6 +158,12 @@ impl Cluster {
         self.validators[i] = Some(v);
     }
 
+    /// Empties validator `i`'s state store (its disk lost the state file but kept the consensus
+    /// archive): the next start re-executes every finalized block from genesis.
+    pub fn wipe_state(&mut self, i: usize) {
+        self.stores[i] = Arc::new(trustmeter_state::MemStore::new());
+    }
+
     pub fn crash(&mut self, i: usize) {
         if let Some(v) = self.validators[i].take() {
             v.engine.abort();
