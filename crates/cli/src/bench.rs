@@ -13,11 +13,11 @@ use clap::Subcommand;
 use std::time::Instant;
 use trustmeter_chain::devnet::{Devnet, DevnetCrypto};
 use trustmeter_chain::mempool::precheck;
-use trustmeter_crypto::{BatchVerifier, HashAlg, Hasher, SigningKey, verify};
-use trustmeter_plant::{Plant, PlantConfig, TxSigner};
+use trustmeter_crypto::{BatchVerifier, HashAlg, Hasher, SigningKey, sign_tx, verify};
+use trustmeter_plant::{Plant, PlantConfig};
 use trustmeter_state::exec::BlockContext;
 use trustmeter_state::{SignatureVerdicts, State, build_block};
-use trustmeter_types::{KeyScheme, ReadingSigner, Transaction, TxPayload};
+use trustmeter_types::{KeyScheme, ReadingSigner, Transaction, TxBody, TxPayload};
 
 mod cluster;
 mod gateway;
@@ -33,9 +33,10 @@ pub enum BenchCommand {
         /// Meters in the plant.
         #[arg(long, default_value_t = 1_000)]
         meters: usize,
-        /// Reading intervals to generate (readings = meters × intervals).
-        #[arg(long, default_value_t = 40)]
-        intervals: usize,
+        /// Reading intervals to generate (readings = meters × intervals). Default: 40, fewer for
+        /// large plants so that a run stays near 2 million readings (at least 2).
+        #[arg(long)]
+        intervals: Option<usize>,
         /// Readings per transaction.
         #[arg(long, default_value_t = 1_000)]
         batch: usize,
@@ -300,144 +301,346 @@ fn crypto(signatures: usize, batch: usize, mib: usize) -> Result<()> {
     Ok(())
 }
 
-/// Applies setup transactions in as many blocks as the block limits need.
-fn apply(state: &State, txs: Vec<Transaction>, ts: i64) -> State {
-    let mut state = state.clone();
-    for (i, chunk) in txs.chunks(state.params.max_block_txs as usize).enumerate() {
-        let ctx = BlockContext { epoch: 0, view: state.height + 1, timestamp_ms: ts + i as i64 };
-        let v = SignatureVerdicts::batch_verify(&state, &chunk.iter().collect::<Vec<_>>(), &mut rand::rng());
-        let (block, out) = build_block(&state, &ctx, chunk.to_vec(), &v);
-        assert_eq!(block.txs.len(), chunk.len(), "setup transactions must all fit");
-        state = out.state;
-    }
-    state
+/// Largest plant `bench ingest` builds: the target of a national chain (10⁷ meters).
+const MAX_INGEST_METERS: usize = 10_000_000;
+/// Most reading intervals one `bench ingest` run generates.
+const MAX_INGEST_INTERVALS: usize = 10_000;
+/// Readings a run aims at when `--intervals` is not given (at least 2 intervals, at most 40).
+const DEFAULT_INGEST_READINGS: usize = 2_000_000;
+/// Readings of the last interval on which the audit policy is timed on its own.
+const POLICY_SAMPLE: usize = 100_000;
+
+/// The default number of intervals: 40 (40 000 readings for the default 1 000 meters), fewer
+/// for large plants so that a run stays near [`DEFAULT_INGEST_READINGS`], never fewer than 2
+/// (the second interval is the first whose readings have a previous one to be audited against).
+fn default_intervals(meters: usize) -> usize {
+    (DEFAULT_INGEST_READINGS / meters.max(1)).clamp(2, 40)
 }
 
-fn ingest(meters: usize, intervals: usize, batch: usize, crypto: DevnetCrypto) -> Result<()> {
+/// Maps `f` over `items` on up to `threads` scoped threads, order preserved.
+fn par_map<T: Send, U: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+    if threads <= 1 || items.len() < 256 {
+        return items.into_iter().map(f).collect();
+    }
+    let per_thread = items.len().div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = items.into_iter();
+    loop {
+        let part: Vec<T> = rest.by_ref().take(per_thread).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            parts.into_iter().map(|part| scope.spawn(move || part.into_iter().map(f).collect::<Vec<U>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a worker thread panicked")).collect()
+    })
+}
+
+/// Signs setup transactions for one account with consecutive nonces, on several threads.
+struct SetupSigner {
+    key: SigningKey,
+    chain: trustmeter_types::ChainId,
+    next_nonce: u64,
+}
+
+impl SetupSigner {
+    fn new(key: SigningKey, chain: trustmeter_types::ChainId) -> Self {
+        SetupSigner { key, chain, next_nonce: 1 }
+    }
+
+    fn sign_all(&mut self, payloads: Vec<TxPayload>, threads: usize) -> Vec<Transaction> {
+        let sender = self.key.public_key();
+        let bodies: Vec<TxBody> = payloads
+            .into_iter()
+            .map(|payload| {
+                let nonce = self.next_nonce;
+                self.next_nonce += 1;
+                TxBody { chain_id: self.chain.clone(), sender: sender.clone(), nonce, payload }
+            })
+            .collect();
+        par_map(bodies, threads, |b| sign_tx(&self.key, b))
+    }
+}
+
+/// Applies setup transactions through ordinary blocks, as many as the chain's block limits need
+/// (signatures trusted: they are our own, and setup is not measured); returns the state and the
+/// number of blocks.
+fn apply(mut state: State, txs: Vec<Transaction>, ts: &mut i64) -> (State, usize) {
+    let per_block = (state.params.max_block_txs as usize).clamp(1, trustmeter_types::limits::MAX_TXS_PER_BLOCK);
+    let trusted = SignatureVerdicts::trust_finalized();
+    let mut blocks = 0;
+    let mut rest = txs.into_iter().peekable();
+    while rest.peek().is_some() {
+        let chunk: Vec<Transaction> = rest.by_ref().take(per_block).collect();
+        let n = chunk.len();
+        *ts += 1;
+        let ctx = BlockContext { epoch: 0, view: state.height + 1, timestamp_ms: *ts };
+        let (block, out) = build_block(&state, &ctx, chunk, &trusted);
+        assert_eq!(block.txs.len(), n, "setup transactions must all fit");
+        assert!(
+            out.receipts.iter().all(|r| matches!(r.outcome, trustmeter_types::TxOutcome::Accepted)),
+            "a setup transaction was refused: {:?}",
+            out.receipts.iter().find(|r| !matches!(r.outcome, trustmeter_types::TxOutcome::Accepted))
+        );
+        state = out.state;
+        blocks += 1;
+    }
+    (state, blocks)
+}
+
+/// This process's memory from `/proc/self/status`: (current VmRSS, peak VmHWM) in MiB.
+fn rss_mib() -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<f64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Resets the peak RSS (`VmHWM`) to the current RSS (Linux `clear_refs`); whether it worked.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn show_mib(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.0} MiB"))
+}
+
+/// The audit policy on its own, on readings the run just recorded: seconds per evaluation for
+/// building the input as execution does, evaluating it (compiled), and evaluating it with the
+/// CEL interpreter alone; checks both give the same verdicts.
+struct PolicyCost {
+    build: f64,
+    compiled: f64,
+    interpreter: f64,
+    sample: usize,
+    compiled_expressions: (usize, usize),
+}
+
+fn policy_cost(
+    state: &State,
+    last: &[trustmeter_types::SignedReading],
+    before: &[trustmeter_types::SignedReading],
+) -> Result<PolicyCost> {
+    let (_, policy) = state.policy_at(state.height + 1);
+    let previous: std::collections::HashMap<&trustmeter_types::DeviceId, (i64, i64)> =
+        before.iter().map(|r| (&r.reading.meter, (r.reading.timestamp_ms, r.reading.value.micros()))).collect();
+    let block_ts = state.timestamp_ms;
+    let (inputs, build) = time(|| {
+        last.iter()
+            .filter_map(|sr| {
+                let meter = state.meter(&sr.reading.meter)?;
+                let prev = previous.get(&sr.reading.meter).copied();
+                Some(trustmeter_state::exec::policy_facts(&meter, &sr.reading, prev, block_ts, &state.params))
+            })
+            .collect::<Vec<_>>()
+    });
+    anyhow::ensure!(!inputs.is_empty(), "no recorded reading to time the policy on");
+    let (fast, compiled) = time(|| inputs.iter().map(|i| policy.evaluate(i)).collect::<Vec<_>>());
+    let (reference, interpreter) = time(|| inputs.iter().map(|i| policy.evaluate_reference(i)).collect::<Vec<_>>());
+    anyhow::ensure!(fast == reference, "the compiled policy and the interpreter disagree on a benchmark reading");
+    let n = inputs.len() as f64;
+    Ok(PolicyCost {
+        build: build / n,
+        compiled: compiled / n,
+        interpreter: interpreter / n,
+        sample: inputs.len(),
+        compiled_expressions: policy.compiled_expressions(),
+    })
+}
+
+fn ingest(meters: usize, intervals: Option<usize>, batch: usize, crypto: DevnetCrypto) -> Result<()> {
+    anyhow::ensure!((1..=MAX_INGEST_METERS).contains(&meters), "--meters must be in 1..={MAX_INGEST_METERS}");
+    let intervals = intervals.unwrap_or_else(|| default_intervals(meters));
+    anyhow::ensure!(
+        (1..=MAX_INGEST_INTERVALS).contains(&intervals),
+        "--intervals must be in 1..={MAX_INGEST_INTERVALS}"
+    );
+    anyhow::ensure!(batch > 0, "--batch must be positive");
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "setting up: {meters} meters, {intervals} intervals, {batch} readings per transaction (single thread); {} chain, {} keys",
+        "bench ingest: {meters} meters × {intervals} intervals = {} readings, {batch} per transaction; {} chain, {} keys",
+        meters * intervals,
         crypto.hash,
         crypto.account_scheme.name()
     );
+    println!("measured phases on one thread; set-up and reading generation (signing) on {threads}");
+    let rss_start = rss_mib();
     let start_ms = 1_767_542_400_000; // 2026-01-05 00:00 Asia/Shanghai
     let devnet = Devnet::with_crypto("bench-1", 4, 1, 1, start_ms - 86_400_000, 40_000, crypto);
     let ent = &devnet.enterprises[0];
-    let mut plant = Plant::new(PlantConfig {
-        meters,
-        start_ms,
-        key_scheme: crypto.account_scheme,
-        ..PlantConfig::new(ent.org.id.clone(), 1)
+    let (mut plant, plant_s) = time(|| {
+        let mut plant = Plant::new(PlantConfig {
+            meters,
+            start_ms,
+            key_scheme: crypto.account_scheme,
+            ..PlantConfig::new(ent.org.id.clone(), 1)
+        });
+        plant.set_signing_threads(threads);
+        plant
     });
+    let rss_plant = rss_mib();
     let chain = devnet.genesis.chain_id.clone();
+    let t = Instant::now();
     let (_, mut state) = trustmeter_state::genesis_block(&devnet.genesis);
-    let mut e = TxSigner::new(ent.key.clone(), chain.clone(), 1);
-    state = apply(&state, vec![e.sign(plant.register_gateway_payload())], start_ms - 3_600_000);
-    state = apply(&state, e.sign_all(plant.register_meter_payloads()), start_ms - 3_500_000);
-    let mut m = TxSigner::new(devnet.metrology.key.clone(), chain.clone(), 1);
-    let mut r = TxSigner::new(devnet.regulator.key.clone(), chain.clone(), 1);
-    let mut setup = m.sign_all(plant.calibration_payloads(
-        &devnet.metrology.org.id,
-        start_ms - 86_400_000,
-        start_ms + 400 * 86_400_000,
-    ));
-    setup.push(r.sign(TxPayload::ActivateDevice { device: plant.gateway_id().clone() }));
-    setup.extend(plant.meter_specs().into_iter().map(|s| r.sign(TxPayload::ActivateDevice { device: s.id })));
-    state = apply(&state, setup, start_ms - 3_400_000);
-
-    let mut gw = plant.gateway_signer(chain, 1);
-    let mut txs = Vec::new();
-    for _ in 0..intervals {
-        let readings = plant.advance();
-        for p in plant.batches(readings, batch) {
-            txs.push(gw.sign(p));
+    let mut ts = start_ms - 3_600_000;
+    let mut setup_blocks = 0;
+    let mut setup_txs = 0;
+    let mut e = SetupSigner::new(ent.key.clone(), chain.clone());
+    let mut m = SetupSigner::new(devnet.metrology.key.clone(), chain.clone());
+    let mut r = SetupSigner::new(devnet.regulator.key.clone(), chain.clone());
+    let mut gateway = vec![plant.register_gateway_payload()];
+    let activate_gateway = TxPayload::ActivateDevice { device: plant.gateway_id().clone() };
+    // registration, then calibration, then activation, each in block-sized chunks of meters
+    let specs = plant.meter_specs();
+    let calibrations =
+        plant.calibration_payloads(&devnet.metrology.org.id, start_ms - 86_400_000, start_ms + 400 * 86_400_000);
+    let chunk = 64 * (state.params.max_block_txs as usize).max(1);
+    for (i, specs) in specs.chunks(chunk).enumerate() {
+        let mut payloads = std::mem::take(&mut gateway);
+        payloads.extend(specs.iter().map(|meter| TxPayload::RegisterMeter { meter: meter.clone() }));
+        let txs = e.sign_all(payloads, threads);
+        setup_txs += txs.len();
+        let (s, b) = apply(state, txs, &mut ts);
+        (state, setup_blocks) = (s, setup_blocks + b);
+        if i == 0 {
+            let (s, b) = apply(state, r.sign_all(vec![activate_gateway.clone()], 1), &mut ts);
+            (state, setup_blocks, setup_txs) = (s, setup_blocks + b, setup_txs + 1);
         }
     }
-    let n_readings: usize = txs.iter().map(|t| t.body.payload.reading_count()).sum();
-    let own_key = txs
-        .iter()
-        .map(|t| match &t.body.payload {
-            TxPayload::SubmitReadings { readings, .. } => {
-                readings.iter().filter(|r| r.signer == ReadingSigner::Meter).count()
-            }
-            _ => 0,
-        })
-        .sum::<usize>();
+    drop(specs);
+    for (calibrations, specs) in calibrations.chunks(chunk).zip(plant.meter_specs().chunks(chunk)) {
+        let txs = m.sign_all(calibrations.to_vec(), threads);
+        setup_txs += txs.len();
+        let (s, b) = apply(state, txs, &mut ts);
+        let activations = specs.iter().map(|s| TxPayload::ActivateDevice { device: s.id.clone() }).collect();
+        let txs = r.sign_all(activations, threads);
+        setup_txs += txs.len();
+        let (s, b2) = apply(s, txs, &mut ts);
+        (state, setup_blocks) = (s, setup_blocks + b + b2);
+    }
+    drop(calibrations);
+    let setup_s = t.elapsed().as_secs_f64();
+    let rss_setup = rss_mib();
+    let peak_reset = reset_peak_rss();
+    let entries_after_setup = state.len();
     println!(
-        "generated {n_readings} signed readings in {} transactions ({own_key} signed by the meters' own keys)",
-        txs.len()
+        "set-up: plant {plant_s:.1} s; {setup_txs} registry transactions in {setup_blocks} blocks {setup_s:.1} s \
+         (signatures trusted); state {entries_after_setup} entries"
     );
 
-    // A: signature verification alone (Ed25519 in batches, SM2 one by one), same signatures, same
-    // grouping, same thread.
+    // Each interval: generate and sign its readings (not measured), then
+    // A: signature verification alone (Ed25519 in batches, SM2 one by one), same signatures, same grouping;
+    // B: admission (batch signature check + dry run per transaction);
+    // C: execution (blocks of up to the chain's reading limit, with the admission verdicts).
     let keys: std::collections::HashMap<_, _> =
         plant.meter_keys().into_iter().map(|(id, k)| (id, k.public_key())).collect();
     let gateway_key = plant.gateway_key().public_key();
-    let t = Instant::now();
-    let mut sigs = 0usize;
-    for tx in &txs {
-        let mut b = BatchVerifier::new();
-        b.queue(&tx.body.sender, &tx.body.signing_payload(), &tx.signature);
-        if let TxPayload::SubmitReadings { readings, .. } = &tx.body.payload {
-            for sr in readings {
-                let key = if sr.signer == ReadingSigner::Meter { &keys[&sr.reading.meter] } else { &gateway_key };
-                b.queue(key, &sr.reading.signing_payload(), &sr.signature);
-            }
-        }
-        sigs += b.len();
-        assert!(b.verify(&mut rand::rng()).iter().all(|r| r.is_ok()));
-    }
-    let verify_s = t.elapsed().as_secs_f64();
-    let verify_rate = n_readings as f64 / verify_s;
-
-    // B: admission (batch signature check + dry run per transaction) then execution (blocks of
-    // up to the chain's reading limit, with the admission verdicts).
-    let t = Instant::now();
-    let mut admitted = Vec::new();
-    for tx in &txs {
-        let v = precheck(&state, tx).map_err(|e| anyhow::anyhow!("admission refused a benchmark transaction: {e}"))?;
-        admitted.push((tx.clone(), v));
-    }
-    let admit_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
+    let mut gw = plant.gateway_signer(chain, 1);
     let per_block = state.params.max_block_readings as usize;
-    let mut recorded = 0usize;
+    let (mut generate_s, mut verify_s, mut admit_s, mut exec_s) = (0.0, 0.0, 0.0, 0.0);
+    let (mut n_readings, mut n_txs, mut sigs, mut own_key, mut blocks, mut recorded) = (0, 0, 0, 0, 0, 0);
     let mut rejections = std::collections::BTreeMap::new();
-    let mut ts = plant.now_ms() + 1;
-    let mut pending = admitted.into_iter().peekable();
-    while pending.peek().is_some() {
-        let mut verdicts = SignatureVerdicts::none();
-        let mut block_txs = Vec::new();
-        let mut n = 0;
-        while let Some((tx, _)) = pending.peek() {
-            if n + tx.body.payload.reading_count() > per_block {
-                break;
+    let mut block_ts = plant.now_ms() + 1;
+    let (mut last, mut before) = (Vec::new(), Vec::new());
+    for _ in 0..intervals {
+        let t = Instant::now();
+        let readings = plant.advance();
+        // the blocks of this interval are made just after its readings were taken
+        block_ts = block_ts.max(plant.now_ms() + 1);
+        before = std::mem::replace(&mut last, readings[..readings.len().min(POLICY_SAMPLE)].to_vec());
+        let txs: Vec<Transaction> = plant.batches(readings, batch).into_iter().map(|p| gw.sign(p)).collect();
+        generate_s += t.elapsed().as_secs_f64();
+        n_txs += txs.len();
+        for tx in &txs {
+            if let TxPayload::SubmitReadings { readings, .. } = &tx.body.payload {
+                n_readings += readings.len();
+                own_key += readings.iter().filter(|r| r.signer == ReadingSigner::Meter).count();
             }
-            let (tx, v) = pending.next().expect("peeked");
-            n += tx.body.payload.reading_count();
-            verdicts.extend(v);
-            block_txs.push(tx);
         }
-        let ctx = BlockContext { epoch: 0, view: state.height + 1, timestamp_ms: ts };
-        ts += 1;
-        let (block, out) = build_block(&state, &ctx, block_txs, &verdicts);
-        recorded += block.header.readings_accepted as usize;
-        for r in out.receipts.iter().flat_map(|r| r.readings.iter()) {
-            if let trustmeter_types::ReadingOutcome::Rejected(rej) = r {
-                *rejections.entry(rej.code.as_str()).or_insert(0usize) += 1;
-                if rejections.len() == 1 && rejections.values().sum::<usize>() == 1 {
-                    eprintln!("first rejection: {rej}");
+
+        let t = Instant::now();
+        for tx in &txs {
+            let mut b = BatchVerifier::new();
+            b.queue(&tx.body.sender, &tx.body.signing_payload(), &tx.signature);
+            if let TxPayload::SubmitReadings { readings, .. } = &tx.body.payload {
+                for sr in readings {
+                    let key = if sr.signer == ReadingSigner::Meter { &keys[&sr.reading.meter] } else { &gateway_key };
+                    b.queue(key, &sr.reading.signing_payload(), &sr.signature);
                 }
             }
+            sigs += b.len();
+            anyhow::ensure!(b.verify(&mut rand::rng()).iter().all(|r| r.is_ok()), "a benchmark signature failed");
         }
-        state = out.state;
+        verify_s += t.elapsed().as_secs_f64();
+
+        let t = Instant::now();
+        let mut admitted = Vec::with_capacity(txs.len());
+        for tx in txs {
+            let v =
+                precheck(&state, &tx).map_err(|e| anyhow::anyhow!("admission refused a benchmark transaction: {e}"))?;
+            admitted.push((tx, v));
+        }
+        admit_s += t.elapsed().as_secs_f64();
+
+        let t = Instant::now();
+        let mut pending = admitted.into_iter().peekable();
+        while pending.peek().is_some() {
+            let mut verdicts = SignatureVerdicts::none();
+            let mut block_txs = Vec::new();
+            let mut n = 0;
+            while let Some((tx, _)) = pending.peek() {
+                if n + tx.body.payload.reading_count() > per_block {
+                    break;
+                }
+                let (tx, v) = pending.next().expect("peeked");
+                n += tx.body.payload.reading_count();
+                verdicts.extend(v);
+                block_txs.push(tx);
+            }
+            let ctx = BlockContext { epoch: 0, view: state.height + 1, timestamp_ms: block_ts };
+            block_ts += 1;
+            let (block, out) = build_block(&state, &ctx, block_txs, &verdicts);
+            blocks += 1;
+            recorded += block.header.readings_accepted as usize;
+            for r in out.receipts.iter().flat_map(|r| r.readings.iter()) {
+                if let trustmeter_types::ReadingOutcome::Rejected(rej) = r {
+                    if rejections.is_empty() {
+                        eprintln!("first rejection: {rej}");
+                    }
+                    *rejections.entry(rej.code.as_str().to_owned()).or_insert(0usize) += 1;
+                }
+            }
+            state = out.state;
+        }
+        exec_s += t.elapsed().as_secs_f64();
     }
-    let exec_s = t.elapsed().as_secs_f64();
     anyhow::ensure!(
         recorded == n_readings,
         "only {recorded} of {n_readings} readings were recorded; rejections: {rejections:?}"
     );
+    let rss_end = rss_mib();
+    let (root, root_s) = time(|| state.root());
+    let policy = policy_cost(&state, &last, &before)?;
+
     let total = admit_s + exec_s;
     let rate = n_readings as f64 / total;
+    let verify_rate = n_readings as f64 / verify_s;
+    // execution evaluates the policy once per reading; admission at least once per transaction
+    // (until a reading the policy does not reject)
+    let evaluations = (n_readings + n_txs) as f64;
+    let policy_s = evaluations * (policy.build + policy.compiled);
+    let interpreted_s = evaluations * (policy.build + policy.interpreter);
+    println!(
+        "generated {n_readings} signed readings in {n_txs} transactions ({own_key} signed by the meters' own keys) \
+         in {generate_s:.1} s"
+    );
     println!();
     println!(
         "{:<33}: {:>9.0} readings/s ({sigs} signatures in {:.3} s)",
@@ -450,8 +653,40 @@ fn ingest(meters: usize, intervals: usize, batch: usize, crypto: DevnetCrypto) -
     );
     println!("admission + execution            : {:>9.0} readings/s ({:.3} s)", rate, total);
     println!("  admission (verify + dry run)   : {:>9.3} s ({:.0}%)", admit_s, 100.0 * admit_s / total);
-    println!("  execution (blocks, state root) : {:>9.3} s ({:.0}%)", exec_s, 100.0 * exec_s / total);
+    println!("  execution (blocks, state root) : {:>9.3} s ({:.0}%), {blocks} blocks", exec_s, 100.0 * exec_s / total);
+    println!(
+        "  audit policy (timed apart)     : {:>9.3} s (~{:.0}%): {:.2} µs per evaluation ({:.2} building the input, \
+         {:.2} evaluating; {}/{} expressions compiled)",
+        policy_s,
+        100.0 * policy_s / total,
+        1e6 * (policy.build + policy.compiled),
+        1e6 * policy.build,
+        1e6 * policy.compiled,
+        policy.compiled_expressions.0,
+        policy.compiled_expressions.1,
+    );
+    println!(
+        "    with the CEL interpreter     : {:>9.3} s (~{:.0}% of an ingest that used it): {:.2} µs per evaluation",
+        interpreted_s,
+        100.0 * interpreted_s / (total - policy_s + interpreted_s),
+        1e6 * (policy.build + policy.interpreter)
+    );
     println!("ratio (ingest / batch verify)    : {:>9.2}", rate / verify_rate);
-    println!("state: {} entries, root {}", state.len(), state.root());
+    println!(
+        "state: {} entries ({} after set-up); root {root} (State::root() alone: {:.1} ms)",
+        state.len(),
+        entries_after_setup,
+        1e3 * root_s
+    );
+    println!(
+        "memory: peak RSS {} {}; RSS {} at the start, {} with the plant built, {} after set-up, {} at the end",
+        show_mib(rss_end.map(|r| r.1)),
+        if peak_reset { "during the measured phases" } else { "(whole run: the peak could not be reset)" },
+        show_mib(rss_start.map(|r| r.0)),
+        show_mib(rss_plant.map(|r| r.0)),
+        show_mib(rss_setup.map(|r| r.0)),
+        show_mib(rss_end.map(|r| r.0)),
+    );
+    println!("  (policy timed on {} readings of the last interval)", policy.sample);
     Ok(())
 }

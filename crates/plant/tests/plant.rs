@@ -42,6 +42,23 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
 }
 
 #[test]
+fn signing_on_several_threads_gives_the_same_bytes() {
+    // above the size from which a tick is split over threads
+    let (mut one, mut three) = (plant(5, 9_000), plant(5, 9_000));
+    three.set_signing_threads(3);
+    let (a, b) = (run(&mut one, 2), run(&mut three, 2));
+    assert_eq!(a[1].len(), 9_000);
+    assert_eq!(encode(&a), encode(&b));
+    // and the split readings still verify, in plant order
+    let last = &b[1];
+    for (i, r) in last.iter().enumerate().step_by(997) {
+        let key = three.verifying_key(r).expect("a reading of this plant");
+        assert!(verify(&key, &r.reading.signing_payload(), &r.signature).is_ok(), "reading {i}");
+        assert_eq!(r.reading.meter, three.meter_specs()[i].id);
+    }
+}
+
+#[test]
 fn every_reading_verifies_with_the_right_key_only() {
     check_signatures(plant(1, 300));
 }

@@ -4,7 +4,8 @@ use crate::check::{Checker, Ty, count_nodes};
 use crate::document::{Action, Document, params_value};
 use crate::dryrun;
 use crate::error::PolicyError;
-use crate::eval::{self, Failure, Scope};
+use crate::eval::{self, Failure, Scope, Shown};
+use crate::fast::{self, V};
 use crate::input::AuditInput;
 use crate::rewrite;
 use crate::template::{self, Piece};
@@ -15,6 +16,7 @@ use crate::{
 use cel::IdedExpr;
 use cel::common::value::Val;
 use serde::{Deserialize, Serialize};
+use std::cell::OnceCell;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
@@ -75,18 +77,36 @@ impl Verdict {
     }
 }
 
+/// One expression of a rule: the checked, rewritten syntax tree the CEL interpreter runs (the
+/// reference, see [`crate::rewrite`]) and, when its shape is covered, the same expression compiled
+/// for the specialised evaluator ([`crate::fast`]), which gives the interpreter's result faster
+/// and leaves every failure to it.
+pub(crate) struct Expression {
+    pub(crate) reference: IdedExpr,
+    pub(crate) fast: Option<fast::Program>,
+}
+
 /// A reason template, compiled.
 enum ReasonPiece {
     Text(String),
-    Value(IdedExpr),
+    Value(Expression),
 }
 
-/// A rule's expressions, checked and rewritten for evaluation (see [`crate::rewrite`]).
+/// A rule's expressions, checked and compiled for evaluation.
 struct CompiledRule {
     info: RuleInfo,
-    when: Option<IdedExpr>,
-    check: IdedExpr,
+    when: Option<Expression>,
+    check: Expression,
     reason: Vec<ReasonPiece>,
+}
+
+impl CompiledRule {
+    fn expressions(&self) -> impl Iterator<Item = &Expression> {
+        self.when.iter().chain(std::iter::once(&self.check)).chain(self.reason.iter().filter_map(|p| match p {
+            ReasonPiece::Value(e) => Some(e),
+            ReasonPiece::Text(_) => None,
+        }))
+    }
 }
 
 struct Inner {
@@ -122,7 +142,12 @@ impl fmt::Debug for Policy {
 }
 
 /// Compiles and statically checks one expression of a rule (`part` names it in messages).
-fn compile(rule: &str, part: &str, source: &str, params: &toml::Value) -> Result<(IdedExpr, Shape, u64), PolicyError> {
+pub(crate) fn compile(
+    rule: &str,
+    part: &str,
+    source: &str,
+    params: &toml::Value,
+) -> Result<(Expression, Shape, u64), PolicyError> {
     if source.len() > MAX_EXPRESSION_BYTES {
         return Err(PolicyError::TooLarge {
             what: format!("rule `{rule}`: {part}"),
@@ -154,12 +179,17 @@ fn compile(rule: &str, part: &str, source: &str, params: &toml::Value) -> Result
         t if t.is_scalar() => Shape::Scalar(t.name()),
         t => Shape::Other(t.name()),
     };
-    Ok((rewrite::rewrite(program.expression(), params), shape, checked.cost))
+    let reference = rewrite::rewrite(program.expression(), params);
+    // the compiler folds constants by running the evaluator, which is written never to panic; were
+    // it to, the expression would run on the interpreter rather than the deployment fail
+    let fast =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fast::compile(&reference, params))).ok().flatten();
+    Ok((Expression { reference, fast }, shape, checked.cost))
 }
 
 /// What an expression gives, as far as the caller cares.
 #[derive(Clone, PartialEq, Eq)]
-enum Shape {
+pub(crate) enum Shape {
     Bool,
     /// A single value of this type.
     Scalar(String),
@@ -294,18 +324,18 @@ impl Policy {
             let ctx = eval::context(&scope);
             for rule in &self.inner.compiled {
                 if let Some(when) = &rule.when {
-                    match eval::run_bool(when, &ctx) {
+                    match eval::run_bool(&when.reference, &ctx) {
                         Ok(true) => {}
                         Ok(false) => continue,
                         Err(f) => return Err(fail(rule, "when", &sample.label, f)),
                     }
                 }
-                if let Err(f) = eval::run_bool(&rule.check, &ctx) {
+                if let Err(f) = eval::run_bool(&rule.check.reference, &ctx) {
                     return Err(fail(rule, "check", &sample.label, f));
                 }
                 for piece in &rule.reason {
                     if let ReasonPiece::Value(p) = piece
-                        && let Err(f) = eval::run_scalar(p, &ctx)
+                        && let Err(f) = eval::run_scalar(&p.reference, &ctx)
                     {
                         return Err(fail(rule, "a reason placeholder", &sample.label, f));
                     }
@@ -376,25 +406,67 @@ impl Policy {
     /// rule ends the evaluation with [`Verdict::Rejected`]; otherwise every failing flag rule is
     /// listed in [`Verdict::Flagged`]. A rule that cannot be evaluated adds a
     /// [`POLICY_ERROR_CODE`] finding (whatever its action), so a policy bug never rejects readings.
+    ///
+    /// Expressions run on the specialised evaluator when their shape is covered, on the CEL
+    /// interpreter otherwise and whenever an expression fails: the verdict is always exactly
+    /// [`Policy::evaluate_reference`]'s.
     pub fn evaluate(&self, input: &AuditInput) -> Verdict {
-        let scope = Scope::new(input, self.inner.params.as_ref());
-        let ctx = eval::context(&scope);
+        self.verdict(input, true)
+    }
+
+    /// The same verdict as [`Policy::evaluate`], every expression run by the CEL interpreter: the
+    /// reference the specialised evaluator is tested against, several times slower.
+    pub fn evaluate_reference(&self, input: &AuditInput) -> Verdict {
+        self.verdict(input, false)
+    }
+
+    /// How many of the policy's expressions (guards, checks and reason placeholders) run on the
+    /// specialised evaluator, and how many there are; the others always run on the interpreter.
+    pub fn compiled_expressions(&self) -> (usize, usize) {
+        let all = self.inner.compiled.iter().flat_map(CompiledRule::expressions);
+        all.fold((0, 0), |(fast, total), e| (fast + usize::from(e.fast.is_some()), total + 1))
+    }
+
+    fn verdict(&self, input: &AuditInput, use_fast: bool) -> Verdict {
+        // the interpreter's context, made only if an expression needs it
+        let scope = OnceCell::new();
+        let ctx = OnceCell::new();
+        let interpreter =
+            || ctx.get_or_init(|| eval::context(scope.get_or_init(|| Scope::new(input, self.inner.params.as_ref()))));
+        let run_bool = |e: &Expression| -> Result<bool, Failure> {
+            if use_fast
+                && let Some(p) = &e.fast
+                && let Some(V::Bool(b)) = run_fast(p, input)
+            {
+                return Ok(b);
+            }
+            eval::run_bool(&e.reference, interpreter())
+        };
+        let run_scalar = |e: &Expression| -> Result<Shown, Failure> {
+            if use_fast
+                && let Some(p) = &e.fast
+                && let Some(v) = run_fast(p, input)
+            {
+                return Ok(shown(v));
+            }
+            eval::run_scalar(&e.reference, interpreter())
+        };
         let mut findings = Vec::new();
         for rule in &self.inner.compiled {
             let id = &rule.info.id;
             let passed = match &rule.when {
-                Some(when) => match eval::run_bool(when, &ctx) {
-                    Ok(true) => eval::run_bool(&rule.check, &ctx).map_err(|f| ("check", f)),
+                Some(when) => match run_bool(when) {
+                    Ok(true) => run_bool(&rule.check).map_err(|f| ("check", f)),
                     Ok(false) => Ok(true),
                     Err(f) => Err(("when", f)),
                 },
-                None => eval::run_bool(&rule.check, &ctx).map_err(|f| ("check", f)),
+                None => run_bool(&rule.check).map_err(|f| ("check", f)),
             };
             match passed {
                 Ok(true) => {}
                 Ok(false) => {
                     let finding =
-                        Finding { rule: id.clone(), code: rule.info.code.clone(), reason: render(rule, &ctx) };
+                        Finding { rule: id.clone(), code: rule.info.code.clone(), reason: render(rule, &run_scalar) };
                     match rule.info.action {
                         Action::Reject => return Verdict::Rejected(finding),
                         Action::Flag => findings.push(finding),
@@ -421,16 +493,33 @@ impl Policy {
 }
 
 /// The reason of a failed rule; a placeholder that cannot be evaluated shows as `?`.
-fn render(rule: &CompiledRule, ctx: &cel::Context<'_, '_>) -> String {
+fn render(rule: &CompiledRule, run_scalar: &dyn Fn(&Expression) -> Result<Shown, Failure>) -> String {
     let mut out = String::new();
     for piece in &rule.reason {
         match piece {
             ReasonPiece::Text(t) => out.push_str(t),
-            ReasonPiece::Value(p) => match eval::run_scalar(p, ctx) {
+            ReasonPiece::Value(e) => match run_scalar(e) {
                 Ok(v) => out.push_str(&v.to_string()),
                 Err(_) => out.push('?'),
             },
         }
     }
     template::truncate(out)
+}
+
+/// Runs a compiled expression; `None` when the interpreter must decide (or, should the evaluator
+/// ever panic, which it is written never to do).
+pub(crate) fn run_fast<'a>(p: &'a fast::Program, input: &'a AuditInput) -> Option<V<'a>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.run(input))).ok()?.ok()
+}
+
+/// A value of the specialised evaluator as a reason shows it (as the interpreter's would be).
+pub(crate) fn shown(v: V<'_>) -> Shown {
+    match v {
+        V::Bool(b) => Shown::Bool(b),
+        V::Int(i) => Shown::Int(i),
+        V::UInt(u) => Shown::UInt(u),
+        V::Double(d) => Shown::Double(d),
+        V::Str(s) => Shown::Str(s.to_owned()),
+    }
 }

@@ -72,7 +72,7 @@ fn fold(e: &IdedExpr, params: &toml::Value) -> Option<IdedExpr> {
 }
 
 /// The parameter a path (`params.a.b`, `params.a['b']`, `params.list[0]`) names, if it is one.
-fn static_param<'p>(e: &IdedExpr, params: &'p toml::Value) -> Option<&'p toml::Value> {
+pub(crate) fn static_param<'p>(e: &IdedExpr, params: &'p toml::Value) -> Option<&'p toml::Value> {
     match &e.expr {
         Expr::Ident(name) if name == "params" => Some(params),
         Expr::Select(s) if !s.test => static_param(&s.operand, params)?.as_table()?.get(&s.field),
