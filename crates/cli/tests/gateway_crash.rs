@@ -16,10 +16,9 @@ mod support;
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use support::*;
-use trustmeter_gateway::status::StatusReport;
 use trustmeter_gateway::store::{MAX_QUERY_ROWS, Store};
 use trustmeter_keystore::KeyFile;
 use trustmeter_types::DeviceId;
@@ -29,8 +28,6 @@ const METERS: usize = 20;
 /// Simulated time runs this many times faster than real time (each meter is read once per
 /// simulated second, so the gateway produces `METERS × SPEED` readings per real second).
 const SPEED: u32 = 10;
-/// The destination's name in the gateway config.
-const DESTINATION: &str = "hunan";
 /// The process name of the gateway.
 const GATEWAY: &str = "gateway";
 
@@ -89,104 +86,6 @@ fn schedule(rng: &mut StdRng) -> Vec<Run> {
     runs
 }
 
-/// Keeps the test directory (and says where) if the test panics or `GATEWAY_CRASH_KEEP` is set;
-/// deletes it otherwise.
-struct Scratch(Option<tempfile::TempDir>);
-
-impl Scratch {
-    fn path(&self) -> &Path {
-        self.0.as_ref().expect("scratch directory").path()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let keep = std::env::var_os("GATEWAY_CRASH_KEEP").is_some();
-        if (std::thread::panicking() || keep)
-            && let Some(dir) = self.0.take()
-        {
-            eprintln!("gateway_crash: logs and data kept in {}", dir.keep().display());
-        }
-    }
-}
-
-/// What the gateway config is made of.
-struct GatewaySetup {
-    /// The file.
-    path: PathBuf,
-    /// The gateway's device id.
-    id: DeviceId,
-    /// Its data directory (store, key).
-    data_dir: PathBuf,
-    /// Its local API port.
-    port: u16,
-    /// The chain's node URLs.
-    nodes: Vec<String>,
-    /// The meters it reads.
-    meters: Vec<DeviceId>,
-}
-
-impl GatewaySetup {
-    /// Writes the config with simulated time starting at `simulation_start_ms`; without
-    /// `points` the gateway reads nothing and only drains its store.
-    fn write(&self, simulation_start_ms: i64, points: bool) {
-        let nodes = self.nodes.iter().map(|u| format!("{u:?}")).collect::<Vec<_>>().join(", ");
-        let mut text = format!(
-            r#"[gateway]
-id = "{id}"
-data_dir = "{dir}"
-listen = "127.0.0.1:{port}"
-simulation_speed = {SPEED}.0
-simulation_start_ms = {simulation_start_ms}
-
-[[destination]]
-name = "{DESTINATION}"
-nodes = [{nodes}]
-min_backoff_ms = 50
-max_backoff_ms = 500
-request_timeout_ms = 2000
-"#,
-            id = self.id,
-            dir = self.data_dir.display(),
-            port = self.port,
-        );
-        if points {
-            for (i, m) in self.meters.iter().enumerate() {
-                text.push_str(&format!(
-                    r#"
-[[point]]
-meter = "{m}"
-driver = "simulator"
-seed = {i}
-rated_per_hour = {rate}
-start = "{start}"
-unit = "kilowatt_hour"
-poll_interval_s = 1
-"#,
-                    rate = 100 + 50 * i,
-                    start = 1_000 * (i + 1),
-                ));
-            }
-        }
-        std::fs::write(&self.path, text).unwrap_or_else(|e| panic!("write {}: {e}", self.path.display()));
-    }
-
-    /// The arguments of `trustmeter gateway <cmd> --config <path>`.
-    fn args(&self, cmd: &str) -> Vec<String> {
-        vec!["gateway".into(), cmd.into(), "--config".into(), self.path.display().to_string()]
-    }
-}
-
-/// The running gateway's status, if its local API answers.
-async fn gateway_status(http: &reqwest::Client, port: u16) -> Option<StatusReport> {
-    http.get(format!("http://127.0.0.1:{port}/status")).send().await.ok()?.json().await.ok()
-}
-
-/// Sleeps until `at` (at once if it has passed).
-async fn sleep_until(at: Instant) {
-    tokio::time::sleep(at.saturating_duration_since(Instant::now())).await;
-}
-
 /// What the store says right after a kill.
 struct AfterKill {
     /// The id the next reading gets.
@@ -234,7 +133,7 @@ async fn gateway_killed_at_random_moments_while_the_chain_restarts_puts_every_re
     let plan = schedule(&mut rng);
 
     // Declared before the processes, so they are killed before the directory goes.
-    let scratch = Scratch(Some(tempfile::tempdir().expect("temp dir")));
+    let scratch = Scratch::new("GATEWAY_CRASH_KEEP");
     let dir = scratch.path().to_path_buf();
     let mut procs = Processes::default();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("http client");
@@ -260,6 +159,7 @@ async fn gateway_killed_at_random_moments_while_the_chain_restarts_puts_every_re
         port: free_port(),
         nodes: chain.urls.clone(),
         meters: meters.clone(),
+        speed: SPEED,
     };
     let (data_dir, port) = (setup.data_dir.clone(), setup.port);
     let store_path = data_dir.join("gateway.redb");

@@ -276,6 +276,12 @@ pub struct StatusView {
     pub mempool_readings: usize,
     /// Proposed blocks this node refused as invalid.
     pub refused_blocks: u64,
+    /// Finalized blocks this node re-executed at start-up because its state store had not
+    /// committed them (0 after a restart with a current store; every block after the store was
+    /// lost).
+    pub replayed_blocks: u64,
+    /// Entries in the two state trees (registry and activity) at the finalized height.
+    pub state_entries: u64,
     /// How far a reading may lie after its block's time (ms): the audit policy's `block.max_future_skew_ms`.
     pub max_future_skew_ms: i64,
     /// The late-data window (ms): how far behind the block time an out-of-order reading may lie.
@@ -526,6 +532,8 @@ async fn status(State(s): State<ApiState>) -> ApiResult<StatusView> {
         mempool_txs: txs,
         mempool_readings: readings,
         refused_blocks: s.inner.app.refused_blocks(),
+        replayed_blocks: s.inner.app.replayed_blocks(),
+        state_entries: s.inner.app.finalized_state().len(),
         max_future_skew_ms: params.max_future_skew_ms,
         late_window_ms: params.accounting.late_window_ms,
         reference: params.accounting.reference.clone(),

@@ -446,3 +446,117 @@ pub fn mismatch(stored: &[Row], chain: &[Row]) -> Option<String> {
         }
     ))
 }
+
+/// A test's directory: kept (and its path printed) if the test panics or the environment
+/// variable named by `keep_var` is set; deleted otherwise.
+pub struct Scratch {
+    dir: Option<tempfile::TempDir>,
+    keep_var: &'static str,
+}
+
+impl Scratch {
+    /// A fresh temporary directory.
+    pub fn new(keep_var: &'static str) -> Self {
+        Scratch { dir: Some(tempfile::tempdir().expect("temp dir")), keep_var }
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().expect("scratch directory").path()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let keep = std::env::var_os(self.keep_var).is_some();
+        if (std::thread::panicking() || keep)
+            && let Some(dir) = self.dir.take()
+        {
+            eprintln!("logs and data kept in {}", dir.keep().display());
+        }
+    }
+}
+
+/// The destination's name in the gateway configs the tests write.
+pub const DESTINATION: &str = "hunan";
+
+/// What the gateway config is made of.
+pub struct GatewaySetup {
+    /// The file.
+    pub path: PathBuf,
+    /// The gateway's device id.
+    pub id: DeviceId,
+    /// Its data directory (store, key).
+    pub data_dir: PathBuf,
+    /// Its local API port.
+    pub port: u16,
+    /// The chain's node URLs.
+    pub nodes: Vec<String>,
+    /// The meters it reads.
+    pub meters: Vec<DeviceId>,
+    /// Simulated time runs this many times faster than real time (each meter is read once per
+    /// simulated second).
+    pub speed: u32,
+}
+
+impl GatewaySetup {
+    /// Writes the config with simulated time starting at `simulation_start_ms`; without
+    /// `points` the gateway reads nothing and only drains its store.
+    pub fn write(&self, simulation_start_ms: i64, points: bool) {
+        let nodes = self.nodes.iter().map(|u| format!("{u:?}")).collect::<Vec<_>>().join(", ");
+        let mut text = format!(
+            r#"[gateway]
+id = "{id}"
+data_dir = "{dir}"
+listen = "127.0.0.1:{port}"
+simulation_speed = {speed}.0
+simulation_start_ms = {simulation_start_ms}
+
+[[destination]]
+name = "{DESTINATION}"
+nodes = [{nodes}]
+min_backoff_ms = 50
+max_backoff_ms = 500
+request_timeout_ms = 2000
+"#,
+            id = self.id,
+            dir = self.data_dir.display(),
+            port = self.port,
+            speed = self.speed,
+        );
+        if points {
+            for (i, m) in self.meters.iter().enumerate() {
+                text.push_str(&format!(
+                    r#"
+[[point]]
+meter = "{m}"
+driver = "simulator"
+seed = {i}
+rated_per_hour = {rate}
+start = "{start}"
+unit = "kilowatt_hour"
+poll_interval_s = 1
+"#,
+                    rate = 100 + 50 * i,
+                    start = 1_000 * (i + 1),
+                ));
+            }
+        }
+        std::fs::write(&self.path, text).unwrap_or_else(|e| panic!("write {}: {e}", self.path.display()));
+    }
+
+    /// The arguments of `trustmeter gateway <cmd> --config <path>`.
+    pub fn args(&self, cmd: &str) -> Vec<String> {
+        vec!["gateway".into(), cmd.into(), "--config".into(), self.path.display().to_string()]
+    }
+}
+
+/// The running gateway's status, if its local API answers.
+pub async fn gateway_status(http: &reqwest::Client, port: u16) -> Option<trustmeter_gateway::status::StatusReport> {
+    http.get(format!("http://127.0.0.1:{port}/status")).send().await.ok()?.json().await.ok()
+}
+
+/// Sleeps until `at` (at once if it has passed).
+pub async fn sleep_until(at: Instant) {
+    tokio::time::sleep(at.saturating_duration_since(Instant::now())).await;
+}
