@@ -8,7 +8,7 @@
 //! `trustmeter bench crypto`: sign/s and verify/s per signature scheme (Ed25519 single and batch,
 //! SM2) and MB/s per hash algorithm (SHA-256, SM3), one thread.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::Subcommand;
 use std::time::Instant;
 use trustmeter_chain::devnet::{Devnet, DevnetCrypto};
@@ -386,10 +386,16 @@ fn apply(mut state: State, txs: Vec<Transaction>, ts: &mut i64) -> (State, usize
             "a setup transaction was refused: {:?}",
             out.receipts.iter().find(|r| !matches!(r.outcome, trustmeter_types::TxOutcome::Accepted))
         );
-        state = out.state;
+        state = out.state.commit().expect("the benchmark's state store takes a block");
         blocks += 1;
     }
     (state, blocks)
+}
+
+/// Bytes this process caused to be written to storage (`write_bytes` of `/proc/self/io`).
+fn io_write_bytes() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok())
 }
 
 /// This process's memory from `/proc/self/status`: (current VmRSS, peak VmHWM) in MiB.
@@ -488,7 +494,15 @@ fn ingest(meters: usize, intervals: Option<usize>, batch: usize, crypto: DevnetC
     let rss_plant = rss_mib();
     let chain = devnet.genesis.chain_id.clone();
     let t = Instant::now();
-    let (_, mut state) = trustmeter_state::genesis_block(&devnet.genesis);
+    // The state lives in a state store on disk, committed (durably) after every block, as on a
+    // validator; the directory is removed at the end.
+    let store_dir = crate::scratch::DataDir::new(None, "trustmeter-bench-ingest")?;
+    let store_path = store_dir.path().join("state.redb");
+    let store = std::sync::Arc::new(
+        trustmeter_statedb::DiskStore::open(&store_path, trustmeter_statedb::DiskStoreConfig::default())
+            .context("opening the benchmark's state store")?,
+    );
+    let (_, mut state) = trustmeter_state::exec::genesis_block_in(&devnet.genesis, store)?;
     let mut ts = start_ms - 3_600_000;
     let mut setup_blocks = 0;
     let mut setup_txs = 0;
@@ -544,7 +558,8 @@ fn ingest(meters: usize, intervals: Option<usize>, batch: usize, crypto: DevnetC
     let gateway_key = plant.gateway_key().public_key();
     let mut gw = plant.gateway_signer(chain, 1);
     let per_block = state.params.max_block_readings as usize;
-    let (mut generate_s, mut verify_s, mut admit_s, mut exec_s) = (0.0, 0.0, 0.0, 0.0);
+    let (mut generate_s, mut verify_s, mut admit_s, mut exec_s, mut commit_s) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let written_before = io_write_bytes();
     let (mut n_readings, mut n_txs, mut sigs, mut own_key, mut blocks, mut recorded) = (0, 0, 0, 0, 0, 0);
     let mut rejections = std::collections::BTreeMap::new();
     let mut block_ts = plant.now_ms() + 1;
@@ -617,10 +632,15 @@ fn ingest(meters: usize, intervals: Option<usize>, batch: usize, crypto: DevnetC
                     *rejections.entry(rej.code.as_str().to_owned()).or_insert(0usize) += 1;
                 }
             }
-            state = out.state;
+            let c = Instant::now();
+            state = out.state.commit().context("committing a block to the state store")?;
+            commit_s += c.elapsed().as_secs_f64();
         }
         exec_s += t.elapsed().as_secs_f64();
     }
+    exec_s -= commit_s;
+    let written = io_write_bytes().zip(written_before).map(|(a, b)| a.saturating_sub(b));
+    let disk = std::fs::metadata(&store_path).map(|m| m.len()).ok();
     anyhow::ensure!(
         recorded == n_readings,
         "only {recorded} of {n_readings} readings were recorded; rejections: {rejections:?}"
@@ -672,6 +692,19 @@ fn ingest(meters: usize, intervals: Option<usize>, batch: usize, crypto: DevnetC
         1e6 * (policy.build + policy.interpreter)
     );
     println!("ratio (ingest / batch verify)    : {:>9.2}", rate / verify_rate);
+    println!(
+        "state store commits (durable)    : {:>9.3} s, {:.2} ms per block; with them: {:.0} readings/s, ratio {:.2}",
+        commit_s,
+        1e3 * commit_s / blocks.max(1) as f64,
+        n_readings as f64 / (total + commit_s),
+        n_readings as f64 / (total + commit_s) / verify_rate
+    );
+    println!(
+        "state store on disk: {} written during the measured phases ({} per reading), file {}",
+        written.map_or("?".into(), |b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64)),
+        written.map_or("?".into(), |b| format!("{:.0} B", b as f64 / n_readings.max(1) as f64)),
+        disk.map_or("?".into(), |b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64)),
+    );
     println!(
         "state: {} entries ({} after set-up); root {root} (State::root() alone: {:.1} ms)",
         state.len(),

@@ -100,7 +100,7 @@ fn metrics_and_request_limits_on_a_live_cluster() {
             let mut gw = plant.gateway_signer(chain.clone(), 1);
             let mut submitted = 0usize;
             let gateway_tx = ent.sign(plant.register_gateway_payload());
-            run_txs(&api, &[gateway_tx.clone()]).await?;
+            run_txs(&api, std::slice::from_ref(&gateway_tx)).await?;
             let meter_txs = ent.sign_all(plant.register_meter_payloads());
             run_txs(&api, &meter_txs).await?;
             let mut txs = metro.sign_all(plant.calibration_payloads(

@@ -420,12 +420,13 @@ fn bytes_under(path: &Path) -> u64 {
 }
 
 /// Prints what each validator keeps on disk after the run, per reading it recorded: its
-/// Commonware partitions (block and finalization archives, marshal's and consensus's journals)
-/// and its index.
+/// Commonware partitions (block and finalization archives, marshal's and consensus's journals),
+/// its index and its state store.
 fn disk_report(dir: &Path, validators: usize, readings: u64) {
     let mut archive = 0u64;
     let mut other = 0u64;
     let mut index = 0u64;
+    let mut state = 0u64;
     if let Ok(rd) = std::fs::read_dir(dir.join("consensus")) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -439,17 +440,21 @@ fn disk_report(dir: &Path, validators: usize, readings: u64) {
     }
     for i in 0..validators {
         index += bytes_under(&dir.join(format!("validator-{i}-index.redb")));
+        state += bytes_under(&dir.join(format!("validator-{i}-state.redb")));
     }
     let per = |b: u64| b as f64 / validators as f64;
     let per_reading = |b: u64| if readings == 0 { f64::NAN } else { per(b) / readings as f64 };
     println!(
-        "disk per validator: {:.1} MiB archives (blocks, finalizations; {:.0} B per reading), {:.1} MiB journals, {:.1} MiB index ({:.0} B per reading); index / archive {:.2}",
+        "disk per validator: {:.1} MiB archives (blocks, finalizations; {:.0} B per reading), {:.1} MiB journals, {:.1} MiB index ({:.0} B per reading), {:.1} MiB state store ({:.0} B per reading); index / archive {:.2}, (index + state) / archive {:.2}",
         per(archive) / (1 << 20) as f64,
         per_reading(archive),
         per(other) / (1 << 20) as f64,
         per(index) / (1 << 20) as f64,
         per_reading(index),
-        index as f64 / archive.max(1) as f64
+        per(state) / (1 << 20) as f64,
+        per_reading(state),
+        index as f64 / archive.max(1) as f64,
+        (index + state) as f64 / archive.max(1) as f64
     );
 }
 
