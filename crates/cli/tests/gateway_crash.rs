@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 use support::*;
 use trustmeter_gateway::store::{MAX_QUERY_ROWS, Store};
 use trustmeter_keystore::KeyFile;
-use trustmeter_types::DeviceId;
 
 /// Simulated meters the gateway reads.
 const METERS: usize = 20;
@@ -147,20 +146,8 @@ async fn gateway_killed_at_random_moments_while_the_chain_restarts_puts_every_re
     tracing::info!(urls = ?chain.urls, elapsed = ?started.elapsed(), "chain running");
 
     // The gateway's key, made by `gateway init` on "the device".
-    let (_, org) = chain.member_key("enterprise-0");
-    let org = org.expect("the enterprise key file names its organisation");
-    let gw = DeviceId::new(format!("{org}-GW-01")).expect("gateway id");
-    let meters: Vec<DeviceId> =
-        (1..=METERS).map(|i| DeviceId::new(format!("{org}-EM-{i:02}")).expect("meter id")).collect();
-    let setup = GatewaySetup {
-        path: dir.join("gateway.toml"),
-        id: gw.clone(),
-        data_dir: dir.join("gateway"),
-        port: free_port(),
-        nodes: chain.urls.clone(),
-        meters: meters.clone(),
-        speed: SPEED,
-    };
+    let setup = GatewaySetup::new(&chain, &dir, METERS, SPEED);
+    let (gw, meters) = (setup.id.clone(), setup.meters.clone());
     let (data_dir, port) = (setup.data_dir.clone(), setup.port);
     let store_path = data_dir.join("gateway.redb");
     let sim_origin_ms = now_ms() - 30 * DAY_MS;

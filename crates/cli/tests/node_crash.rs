@@ -24,7 +24,7 @@ use support::*;
 use trustmeter_client::ProofBundle;
 use trustmeter_gateway::store::{MAX_QUERY_ROWS, Store};
 use trustmeter_keystore::KeyFile;
-use trustmeter_types::{DeviceId, Genesis};
+use trustmeter_types::Genesis;
 
 /// Simulated meters the gateway reads.
 const METERS: usize = 10;
@@ -91,20 +91,8 @@ async fn validator_killed_mid_block_restarts_without_replay_and_agrees_with_the_
             .expect("genesis");
 
     // A gateway and its meters, onboarded through the API; it runs for the whole test.
-    let (_, org) = chain.member_key("enterprise-0");
-    let org = org.expect("the enterprise key file names its organisation");
-    let gw = DeviceId::new(format!("{org}-GW-01")).expect("gateway id");
-    let meters: Vec<DeviceId> =
-        (1..=METERS).map(|i| DeviceId::new(format!("{org}-EM-{i:02}")).expect("meter id")).collect();
-    let setup = GatewaySetup {
-        path: dir.join("gateway.toml"),
-        id: gw.clone(),
-        data_dir: dir.join("gateway"),
-        port: free_port(),
-        nodes: chain.urls.clone(),
-        meters: meters.clone(),
-        speed: SPEED,
-    };
+    let setup = GatewaySetup::new(&chain, &dir, METERS, SPEED);
+    let (gw, meters) = (setup.id.clone(), setup.meters.clone());
     let sim_origin_ms = now_ms() - 30 * DAY_MS;
     setup.write(sim_origin_ms, true);
     let init = std::process::Command::new(BIN).args(setup.args("init")).output().expect("run gateway init");

@@ -500,6 +500,23 @@ pub struct GatewaySetup {
 }
 
 impl GatewaySetup {
+    /// The gateway `<org>-GW-01` of the consortium's first enterprise and its meters
+    /// `<org>-EM-01..`, configured in `dir` (`gateway.toml`, data in `gateway/`) to send to every
+    /// node of `chain`.
+    pub fn new(chain: &Consortium, dir: &Path, meters: usize, speed: u32) -> Self {
+        let (_, org) = chain.member_key("enterprise-0");
+        let org = org.expect("the enterprise key file names its organisation");
+        GatewaySetup {
+            path: dir.join("gateway.toml"),
+            id: DeviceId::new(format!("{org}-GW-01")).expect("gateway id"),
+            data_dir: dir.join("gateway"),
+            port: free_port(),
+            nodes: chain.urls.clone(),
+            meters: (1..=meters).map(|i| DeviceId::new(format!("{org}-EM-{i:02}")).expect("meter id")).collect(),
+            speed,
+        }
+    }
+
     /// Writes the config with simulated time starting at `simulation_start_ms`; without
     /// `points` the gateway reads nothing and only drains its store.
     pub fn write(&self, simulation_start_ms: i64, points: bool) {
