@@ -393,7 +393,7 @@ fn apply(mut state: State, txs: Vec<Transaction>, ts: &mut i64) -> (State, usize
 }
 
 /// Bytes this process caused to be written to storage (`write_bytes` of `/proc/self/io`).
-fn io_write_bytes() -> Option<u64> {
+pub(crate) fn io_write_bytes() -> Option<u64> {
     let io = std::fs::read_to_string("/proc/self/io").ok()?;
     io.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok())
 }

@@ -286,6 +286,7 @@ async fn drive(ctx: &commonware_runtime::tokio::Context, dir: &Path, args: &Clus
     }
     let genesis_path = dir.join("genesis.json");
     std::fs::write(&genesis_path, serde_json::to_string_pretty(&devnet.genesis)?)?;
+    let written_at_start = super::io_write_bytes();
     let mut nodes: Vec<RunningNode> = Vec::new();
     for (i, key) in devnet.validator_keys.iter().enumerate() {
         let spec = NodeSpec {
@@ -378,6 +379,13 @@ async fn drive(ctx: &commonware_runtime::tokio::Context, dir: &Path, args: &Clus
         "chain: validator 0 finalized {blocks} blocks recording {readings} readings; all {v} validators hold state root {root} at height {height}"
     );
     disk_report(dir, v, readings);
+    if let (Some(end), Some(start)) = (super::io_write_bytes(), written_at_start) {
+        println!(
+            "written by the validators' process: {:.1} MiB, {:.0} B per recorded reading per validator (archives, journals, index, state store; onboarding included)",
+            end.saturating_sub(start) as f64 / (1 << 20) as f64,
+            end.saturating_sub(start) as f64 / v as f64 / readings.max(1) as f64
+        );
+    }
     Ok(final_line)
 }
 

@@ -209,11 +209,7 @@ impl Workload {
 // ---------------------------------------------------------------------------------------------
 // Measurements of the process and the machine
 
-/// Bytes this process caused to be sent to the storage layer (`/proc/self/io` `write_bytes`).
-fn io_write_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/io").ok()?;
-    text.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok())
-}
+use super::io_write_bytes;
 
 /// (VmRSS, VmHWM) of this process in KiB.
 fn rss_kib() -> (u64, u64) {
