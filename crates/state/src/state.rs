@@ -295,12 +295,98 @@ struct Slot {
 /// Roots computed by [`State::seal`], with what committing them would write.
 #[derive(Debug)]
 struct Sealed {
-    /// Store height the trees were computed against.
+    /// Height the trees were computed against: the store's, or the newest uncommitted ancestor
+    /// layer's (see [`State::layers`]).
     base: Option<u64>,
+    /// Height of the state that was sealed (its overlay's slots are at or below it).
+    height: u64,
     roots: [Hash32; 2],
     batches: [Option<TreeBatch>; 2],
     /// Committed entries after the overlay (both trees).
     entries: u64,
+}
+
+/// Most uncommitted ancestor layers a state keeps (beyond, it seals against the store alone).
+const MAX_LAYERS: usize = 64;
+
+/// A snapshot seen through the sealed trees of uncommitted ancestor blocks (oldest first): the
+/// tree heads of the newest, and nodes and registry values from the layers before the store.
+/// Only what [`commit::apply`] reads is served from the layers.
+struct Layered<'a> {
+    snap: &'a dyn Snapshot,
+    layers: &'a [Arc<Sealed>],
+    /// Per layer and tree: node key → position in that layer's batch.
+    index: Vec<[std::collections::HashMap<&'a jmt::storage::NodeKey, usize>; 2]>,
+}
+
+impl<'a> Layered<'a> {
+    fn new(snap: &'a dyn Snapshot, layers: &'a [Arc<Sealed>]) -> Self {
+        let index = layers
+            .iter()
+            .map(|l| {
+                [0, 1].map(|t| {
+                    l.batches[t]
+                        .as_ref()
+                        .map(|b| b.nodes.iter().enumerate().map(|(i, (k, _))| (k, i)).collect())
+                        .unwrap_or_default()
+                })
+            })
+            .collect();
+        Layered { snap, layers, index }
+    }
+}
+
+impl Snapshot for Layered<'_> {
+    fn head(&self) -> Option<Head> {
+        let newest = self.layers.last()?;
+        let base = self.snap.head();
+        let mut trees = base.as_ref().map_or(TreeHeads::EMPTY, |h| h.trees);
+        for l in self.layers {
+            for t in 0..2 {
+                if let Some(b) = &l.batches[t] {
+                    trees.versions[t] = Some(b.version);
+                }
+            }
+        }
+        trees.roots = newest.roots;
+        Some(Head {
+            height: newest.height,
+            block_digest: Hash32::ZERO,
+            timestamp_ms: 0,
+            trees,
+            entries: newest.entries,
+        })
+    }
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.snap.get(key)
+    }
+    fn range(&self, range: &KeyRange, reverse: bool, limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.snap.range(range, reverse, limit)
+    }
+    fn node(&self, tree: Tree, key: &jmt::storage::NodeKey) -> Option<jmt::storage::Node> {
+        let t = tree.index();
+        for (l, index) in self.layers.iter().zip(&self.index).rev() {
+            if let (Some(b), Some(&i)) = (&l.batches[t], index[t].get(key)) {
+                return Some(b.nodes[i].1.clone());
+            }
+        }
+        self.snap.node(tree, key)
+    }
+    fn registry_value(&self, key_hash: &Hash32, max_version: u64) -> Option<Vec<u8>> {
+        let t = Tree::Registry.index();
+        for l in self.layers.iter().rev() {
+            if let Some(b) = &l.batches[t]
+                && b.version <= max_version
+                && let Some((_, v)) = b.values.iter().find(|((_, k), _)| k == key_hash)
+            {
+                return v.clone();
+            }
+        }
+        self.snap.registry_value(key_hash, max_version)
+    }
+    fn trees_at(&self, height: u64) -> Option<TreeHeads> {
+        self.snap.trees_at(height)
+    }
 }
 
 /// The replicated state of one chain: a snapshot of its store at the committed height plus the
@@ -324,6 +410,10 @@ pub struct State {
     /// Parsed audit policies by version (a cache of the `Policy` entries).
     policies: OrdMap<u32, Arc<Policy>>,
     sealed: Option<Arc<Sealed>>,
+    /// Sealed trees of the uncommitted ancestor blocks this state extends, oldest first: its own
+    /// trees are computed on top of them, so that once its parent is committed the batches it
+    /// computed are exactly what its own commit writes (no second tree update per block).
+    layers: Vec<Arc<Sealed>>,
 }
 
 impl std::fmt::Debug for State {
@@ -365,6 +455,7 @@ impl State {
             overlay: OrdMap::new(),
             policies: OrdMap::new(),
             sealed: None,
+            layers: Vec::new(),
         };
         let default = Policy::default_audit();
         s.install_policy(
@@ -404,6 +495,7 @@ impl State {
             overlay: OrdMap::new(),
             policies: OrdMap::new(),
             sealed: None,
+            layers: Vec::new(),
         };
         for rec in s.policies().collect::<Vec<_>>() {
             let policy = parsed_policy(&rec.text).map_err(|e| {
@@ -426,14 +518,28 @@ impl State {
     /// genesis entries count as height 1, above the empty store).
     pub(crate) fn put(&mut self, key: StateKey, value: StateValue) {
         debug_assert!(crate::keys::matches(&key, &value), "{key:?} cannot hold {value:?}");
-        self.sealed = None;
+        self.unseal();
         self.overlay.insert(key.ordered(), Slot { height: self.height + 1, entry: Some(Arc::new((key, value))) });
     }
 
     /// Deletes an entry (derived data only: registry and activity entries are never deleted).
     pub(crate) fn delete(&mut self, key: &StateKey) {
-        self.sealed = None;
+        self.unseal();
         self.overlay.insert(key.ordered(), Slot { height: self.height + 1, entry: None });
+    }
+
+    /// Forgets this state's sealed trees before a change. Sealed trees that hold uncommitted
+    /// work (a speculative block's) become a layer the next seal builds on: the change is at
+    /// `self.height + 1`, above every slot they cover.
+    fn unseal(&mut self) {
+        let Some(sealed) = self.sealed.take() else { return };
+        let store_height = self.snap.head().map(|h| h.height);
+        let uncommitted = store_height.is_none_or(|b| sealed.height > b) && sealed.batches.iter().any(Option::is_some);
+        if uncommitted && sealed.height == self.height && self.layers.len() < MAX_LAYERS {
+            self.layers.push(sealed);
+        } else if !uncommitted {
+            self.layers.clear();
+        }
     }
 
     /// The chain's hash algorithm (from genesis): every hash of chain data uses it.
@@ -557,7 +663,24 @@ impl State {
     }
 
     fn sealed_now(&self) -> Sealed {
-        self.seal_against(self.snap.as_ref(), None)
+        // On top of the ancestors' sealed trees when they extend this state's snapshot exactly
+        // (each layer's slots directly above the previous one), else on the snapshot alone.
+        let snap_height = self.snap.head().map(|h| h.height);
+        let layers: &[Arc<Sealed>] = match (self.layers.first(), self.layers.last()) {
+            (Some(first), Some(_))
+                if first.base == snap_height && self.layers.windows(2).all(|w| w[1].base == Some(w[0].height)) =>
+            {
+                &self.layers
+            }
+            _ => &[],
+        };
+        match layers.last() {
+            Some(newest) => {
+                let layered = Layered::new(self.snap.as_ref(), layers);
+                self.seal_against(&layered, Some(newest.height))
+            }
+            None => self.seal_against(self.snap.as_ref(), None),
+        }
     }
 
     /// Trees after the overlay's changes above height `above` (all, if `None`) applied on `snap`.
@@ -577,7 +700,7 @@ impl State {
             entries += delta;
             batches[tree.index()] = Some(batch);
         }
-        Sealed { base: head.map(|h| h.height), roots, batches, entries: entries.max(0) as u64 }
+        Sealed { base: head.map(|h| h.height), height: self.height, roots, batches, entries: entries.max(0) as u64 }
     }
 
     /// The roots of both trees.
@@ -608,6 +731,34 @@ impl State {
             Some(s) if s.base == base => s.clone(),
             _ => Arc::new(self.seal_against(current.as_ref(), base)),
         };
+        // Debug builds (the tests) check that trees sealed on top of ancestor layers are exactly
+        // what sealing on the committed store gives.
+        #[cfg(debug_assertions)]
+        {
+            let direct = self.seal_against(current.as_ref(), base);
+            assert_eq!(
+                (direct.roots, direct.entries),
+                (sealed.roots, sealed.entries),
+                "height {}: trees sealed on ancestor layers differ from the store's",
+                self.height
+            );
+            for t in 0..2 {
+                let keys = |s: &Sealed| {
+                    s.batches[t].as_ref().map(|b| {
+                        let mut n: Vec<_> = b.nodes.iter().map(|(k, n)| (k.clone(), n.clone())).collect();
+                        n.sort_by(|a, b| a.0.cmp(&b.0));
+                        let mut st = b.stale.clone();
+                        st.sort();
+                        (b.version, n, st, b.values.clone())
+                    })
+                };
+                assert!(
+                    keys(&direct) == keys(&sealed),
+                    "height {}: tree batch {t} differs from the store's",
+                    self.height
+                );
+            }
+        }
         let own_roots = self.roots();
         assert_eq!(
             (sealed.roots[0], sealed.roots[1]),
@@ -643,11 +794,12 @@ impl State {
         let snap = self.store.snapshot();
         let sealed = Some(Arc::new(Sealed {
             base: Some(self.height),
+            height: self.height,
             roots: sealed.roots,
             batches: [None, None],
             entries: sealed.entries,
         }));
-        Ok(State { snap, overlay: OrdMap::new(), sealed, ..self.clone() })
+        Ok(State { snap, overlay: OrdMap::new(), sealed, layers: Vec::new(), ..self.clone() })
     }
 
     /// Proves the entry under `key` against this state's roots. The state must be committed (an
