@@ -429,6 +429,9 @@ impl Load {
             }
         });
         futures::future::try_join_all(registrations).await?;
+        // Each node admits against its own finalized state: wait until every node has applied
+        // the registrations before sending calibrations and activations through other nodes.
+        self.wait_all_caught_up().await?;
         let mut metrology = TxSigner::new(self.devnet.metrology.key.clone(), chain.clone(), 1);
         let calibrations =
             metrology.sign_all(gateways.iter().flat_map(|g| {
@@ -448,6 +451,32 @@ impl Load {
             self.send_in_order(node(2), activations, "activating devices"),
         )
         .await?;
+        Ok(())
+    }
+
+    /// Waits until every node's finalized height reaches the highest any node reports now.
+    async fn wait_all_caught_up(&self) -> Result<()> {
+        let height = |n: &str| {
+            let url = format!("{n}/v1/status");
+            async move {
+                let v: serde_json::Value = self.http.get(url).send().await?.json().await?;
+                anyhow::Ok(v["finalized_height"].as_u64().unwrap_or(0))
+            }
+        };
+        let mut target = 0;
+        for n in &self.args.nodes {
+            target = target.max(height(n).await?);
+        }
+        let deadline = Instant::now() + SETUP_PATIENCE;
+        for n in &self.args.nodes {
+            while height(n).await? < target {
+                anyhow::ensure!(
+                    Instant::now() < deadline,
+                    "{n} did not reach height {target} within {SETUP_PATIENCE:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         Ok(())
     }
 
