@@ -328,5 +328,7 @@ fn restart_after_many_blocks_replays_nothing_and_replay_from_genesis_agrees() {
         feed_at(&c, &mut plant, 32).await;
         c.wait_height(&[0, 1, 2, 3], target, Duration::from_secs(120)).await;
         c.assert_agreement(&[0, 1, 2, 3]);
+        let (commits, resealed) = trustmeter_state::state::commit_counts();
+        println!("state commits: {commits}, of which re-sealed on the store: {resealed}");
     });
 }

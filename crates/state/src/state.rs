@@ -306,6 +306,17 @@ struct Sealed {
     entries: u64,
 }
 
+static COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static RESEALED_COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Commits in this process, and how many of them had to update the trees again because the
+/// state's sealed trees were not computed on the store's head (a diagnostic: with layered
+/// sealing the second number stays near zero).
+pub fn commit_counts() -> (u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (COMMITS.load(Relaxed), RESEALED_COMMITS.load(Relaxed))
+}
+
 /// Most uncommitted ancestor layers a state keeps (beyond, it seals against the store alone).
 const MAX_LAYERS: usize = 64;
 
@@ -729,8 +740,12 @@ impl State {
         }
         let sealed = match &self.sealed {
             Some(s) if s.base == base => s.clone(),
-            _ => Arc::new(self.seal_against(current.as_ref(), base)),
+            _ => {
+                RESEALED_COMMITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Arc::new(self.seal_against(current.as_ref(), base))
+            }
         };
+        COMMITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Debug builds (the tests) check that trees sealed on top of ancestor layers are exactly
         // what sealing on the committed store gives.
         #[cfg(debug_assertions)]
