@@ -124,6 +124,24 @@ impl Submitter {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+        // Each validator admits against its own finalized state, and the next step may go
+        // through another one: wait until every validator has applied these transactions.
+        let height = |api: &str| {
+            let url = format!("{api}/v1/status");
+            async move {
+                let v: serde_json::Value = self.http.get(url).send().await?.json().await?;
+                anyhow::Ok(v["finalized_height"].as_u64().unwrap_or(0))
+            }
+        };
+        let target = height(&self.apis[0]).await?;
+        for api in &self.apis {
+            while height(api).await? < target {
+                if start.elapsed() > Duration::from_secs(60) {
+                    bail!("{what}: {api} did not reach height {target} within 60 s");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         Ok(())
     }
 }

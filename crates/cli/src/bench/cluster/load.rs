@@ -451,7 +451,8 @@ impl Load {
             self.send_in_order(node(2), activations, "activating devices"),
         )
         .await?;
-        Ok(())
+        // Readings go through every node: each must see the devices active first.
+        self.wait_all_caught_up().await
     }
 
     /// Waits until every node's finalized height reaches the highest any node reports now.
