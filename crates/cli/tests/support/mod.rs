@@ -364,6 +364,15 @@ impl Consortium {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+        // Every validator re-checks gossiped transactions against its own finalized state: the
+        // next batch (which may depend on this one) waits until all of them have applied it.
+        let target = self.height(0).await.expect("validator 0 answers");
+        for i in 0..self.validators {
+            while self.height(i).await.is_none_or(|h| h < target) {
+                assert!(start.elapsed() < PATIENCE, "validator {i} did not reach height {target}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 
     /// Registers gateway `gw` (key `gw_key`) and `meters` (kWh, cumulative, read by `gw`),
