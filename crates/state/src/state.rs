@@ -950,50 +950,42 @@ impl State {
             _ => None,
         })
     }
-    /// At most `limit` meters with ids after `after`, in id order: one page of a listing.
-    pub fn meters_after(&self, after: Option<&DeviceId>, limit: usize) -> Vec<Meter> {
-        let mut range = KeyRange::meters();
+    /// At most `limit` entries of `range` whose keys come after `after`, in key order, mapped by
+    /// `pick`: one page of a registry listing (a range scan from the cursor, never a walk).
+    fn page_after<T>(
+        &self,
+        mut range: KeyRange,
+        after: Option<StateKey>,
+        limit: usize,
+        pick: impl Fn(StateValue) -> Option<T>,
+    ) -> Vec<T> {
         if let Some(a) = after {
-            range.lo = StateKey::Meter(a.clone()).ordered();
+            range.lo = a.ordered();
             range.lo.push(0);
         }
-        self.scan(&range, false, limit)
-            .into_iter()
-            .filter_map(|(_, v)| match v {
-                StateValue::Meter(m) => Some(m),
-                _ => None,
-            })
-            .collect()
+        self.scan(&range, false, limit).into_iter().filter_map(|(_, v)| pick(v)).collect()
+    }
+    /// At most `limit` meters with ids after `after`, in id order: one page of a listing.
+    pub fn meters_after(&self, after: Option<&DeviceId>, limit: usize) -> Vec<Meter> {
+        self.page_after(KeyRange::meters(), after.map(|a| StateKey::Meter(a.clone())), limit, |v| match v {
+            StateValue::Meter(m) => Some(m),
+            _ => None,
+        })
     }
     /// At most `limit` gateways with ids after `after`, in id order.
     pub fn gateways_after(&self, after: Option<&DeviceId>, limit: usize) -> Vec<Gateway> {
-        let mut range = KeyRange::gateways();
-        if let Some(a) = after {
-            range.lo = StateKey::Gateway(a.clone()).ordered();
-            range.lo.push(0);
-        }
-        self.scan(&range, false, limit)
-            .into_iter()
-            .filter_map(|(_, v)| match v {
-                StateValue::Gateway(g) => Some(g),
-                _ => None,
-            })
-            .collect()
+        self.page_after(KeyRange::gateways(), after.map(|a| StateKey::Gateway(a.clone())), limit, |v| match v {
+            StateValue::Gateway(g) => Some(g),
+            _ => None,
+        })
     }
     /// At most `limit` organisations with ids after `after`, in id order.
     pub fn organisations_after(&self, after: Option<&UnifiedSocialCreditCode>, limit: usize) -> Vec<Organisation> {
-        let mut range = KeyRange::organisations();
-        if let Some(a) = after {
-            range.lo = StateKey::Organisation(a.clone()).ordered();
-            range.lo.push(0);
-        }
-        self.scan(&range, false, limit)
-            .into_iter()
-            .filter_map(|(_, v)| match v {
-                StateValue::Organisation(o) => Some(o),
-                _ => None,
-            })
-            .collect()
+        self.page_after(KeyRange::organisations(), after.map(|a| StateKey::Organisation(a.clone())), limit, |v| match v
+        {
+            StateValue::Organisation(o) => Some(o),
+            _ => None,
+        })
     }
 
     /// A daily figure.
