@@ -81,6 +81,7 @@ struct Inner {
     speculative: HashMap<sha256::Digest, Arc<BlockOutput>>,
     ready: bool,
     sinks: Vec<FinalizedSink>,
+    height_watchers: Vec<mpsc::UnboundedSender<u64>>,
     hooks: Vec<DurableHook>,
     replayed: u64,
 }
@@ -147,6 +148,7 @@ impl App {
                 speculative: HashMap::new(),
                 ready: false,
                 sinks: vec![],
+                height_watchers: vec![],
                 hooks: vec![],
                 replayed: 0,
             })),
@@ -172,6 +174,12 @@ impl App {
         self.inner.lock().expect("app lock").sinks.push(sink);
     }
 
+    /// Adds a receiver of the height of every finalized block applied to the state (from the
+    /// next one on); lighter than [`App::subscribe`].
+    pub fn watch_finalized_heights(&self, watcher: mpsc::UnboundedSender<u64>) {
+        self.inner.lock().expect("app lock").height_watchers.push(watcher);
+    }
+
     /// Adds a durable hook, called with every finalized block before the state commits (see
     /// [`DurableHook`]).
     pub fn add_durable_hook(&self, hook: DurableHook) {
@@ -192,6 +200,11 @@ impl App {
     /// The latest finalized state.
     pub fn finalized_state(&self) -> State {
         self.inner.lock().expect("app lock").finalized.state.clone()
+    }
+
+    /// The height of the latest finalized state.
+    pub fn finalized_height(&self) -> u64 {
+        self.inner.lock().expect("app lock").finalized.state.height
     }
 
     /// Connects the outbound side of transaction gossip.
@@ -231,7 +244,8 @@ impl App {
         }
         match crate::mempool::precheck(&state, &tx) {
             Ok(v) => {
-                let bytes = gossip.then(|| trustmeter_types::encode(&tx));
+                // The frame names the height admitted at: a peer behind it holds the transaction.
+                let bytes = gossip.then(|| crate::gossip::encode_frame(state.height, &tx));
                 self.mempool.lock().expect("mempool lock").insert(tx, v)?;
                 if let (Some(bytes), Some(g)) = (bytes, self.gossip.lock().expect("gossip lock").as_ref()) {
                     let _ = g.unbounded_send(bytes);
@@ -552,6 +566,7 @@ impl Finalizer {
             inner.speculative.insert(digest, out.clone());
             inner.speculative.retain(|_, o| o.state.height + RECENT_FINALIZED_KEPT > height);
             inner.sinks.retain(|s| !s.is_closed());
+            inner.height_watchers.retain(|w| w.unbounded_send(height).is_ok());
             inner.sinks.clone()
         };
         self.app.metrics.finalized(&event.block.block.header); // metrics (chain/src/metrics.rs)

@@ -2,17 +2,137 @@
 //! each admits it after its own checks, so whichever validator leads next can include it.
 //!
 //! Gossiped transactions are not forwarded again (the originator sends to all validators
-//! directly). A transaction that a peer cannot admit yet — e.g. it depends on a registration that
-//! peer has not finalized — simply stays with the nodes that did admit it.
+//! directly).
+//!
+//! **Held until caught up.** Admission checks a transaction against the node's own finalized
+//! state, and validators finalize a block at slightly different moments. A transaction admitted
+//! by its origin at height `h` may depend on a block at `h` (a meter's registration names a
+//! gateway registered one block earlier); a validator still at `h - 1` would refuse it, and —
+//! since nonces need only increase — a later transaction of the same sender that it did admit
+//! could be included first and make the refused one stale for ever. So every gossip message
+//! carries the height its origin admitted it at ([`encode_frame`]), and a validator that has not
+//! finalized that height yet holds the transaction ([`Held`]) until it has, then checks it once.
+//! Later transactions of a sender with one on hold are held behind it, so a sender's order is
+//! kept. The hold is bounded ([`MAX_HELD_BYTES`], [`MAX_HOLD_AHEAD`]): what does not fit is
+//! dropped here and stays with the validators that admitted it.
 
 use crate::app::App;
+use crate::metrics::HeldOutcome;
+use commonware_macros::select;
 use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::{Spawner, Supervisor};
 use futures::StreamExt;
 use futures::channel::mpsc;
+use std::collections::{HashMap, HashSet, VecDeque};
 use tracing::debug;
 use trustmeter_types::limits::MAX_TX_BYTES;
-use trustmeter_types::{Transaction, decode};
+use trustmeter_types::{PublicKey, Transaction, decode, encode};
+
+/// Most bytes of gossiped transactions held for this node's finalized state to catch up (the
+/// frames' sizes; at most 64 of the largest transactions).
+pub const MAX_HELD_BYTES: usize = 64 << 20;
+/// How many heights ahead of this node's finalized height a gossiped transaction's origin may
+/// have admitted it and still be held here. A node further behind is catching up, and would not
+/// admit it anyway; an origin claiming more is lying.
+pub const MAX_HOLD_AHEAD: u64 = 256;
+/// Bytes of a frame before the transaction: the origin's finalized height (big-endian u64).
+const FRAME_HEADER: usize = 8;
+
+/// The gossip message for `tx`, admitted by this node against its finalized state at
+/// `admitted_at`.
+pub fn encode_frame(admitted_at: u64, tx: &Transaction) -> Vec<u8> {
+    let body = encode(tx);
+    let mut frame = Vec::with_capacity(FRAME_HEADER + body.len());
+    frame.extend_from_slice(&admitted_at.to_be_bytes());
+    frame.extend_from_slice(&body);
+    frame
+}
+
+/// A gossip message's origin height and transaction.
+pub fn decode_frame(frame: &[u8]) -> Result<(u64, Transaction), String> {
+    let Some((height, body)) = frame.split_first_chunk::<FRAME_HEADER>() else {
+        return Err(format!("{} bytes are shorter than a gossip frame's header", frame.len()));
+    };
+    let tx = decode::<Transaction>(body, MAX_TX_BYTES).map_err(|e| e.to_string())?;
+    Ok((u64::from_be_bytes(*height), tx))
+}
+
+/// Gossiped transactions waiting for this node to finalize the height their origin admitted them
+/// at, in arrival order. Bounded by [`MAX_HELD_BYTES`].
+#[derive(Debug, Default)]
+pub struct Held {
+    entries: VecDeque<(u64, usize, Transaction)>,
+    bytes: usize,
+    senders: HashMap<PublicKey, usize>,
+}
+
+/// Why a gossiped transaction was not held.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotHeld {
+    /// The origin claims a height more than [`MAX_HOLD_AHEAD`] beyond ours.
+    TooFarAhead,
+    /// The hold is full.
+    Full,
+}
+
+impl Held {
+    /// Whether a transaction of `sender` admitted by its origin at `admitted_at` must wait here,
+    /// this node having finalized `height`: the origin was ahead, or an earlier transaction of the
+    /// same sender waits.
+    pub fn must_wait(&self, admitted_at: u64, height: u64, sender: &PublicKey) -> bool {
+        admitted_at > height || self.senders.contains_key(sender)
+    }
+
+    /// Holds `tx` (`bytes` long on the wire) until this node, now at `height`, finalizes
+    /// `admitted_at`.
+    pub fn hold(&mut self, admitted_at: u64, height: u64, bytes: usize, tx: Transaction) -> Result<(), NotHeld> {
+        if admitted_at > height.saturating_add(MAX_HOLD_AHEAD) {
+            return Err(NotHeld::TooFarAhead);
+        }
+        if self.bytes + bytes > MAX_HELD_BYTES {
+            return Err(NotHeld::Full);
+        }
+        self.bytes += bytes;
+        *self.senders.entry(tx.body.sender.clone()).or_default() += 1;
+        self.entries.push_back((admitted_at, bytes, tx));
+        Ok(())
+    }
+
+    /// Takes, in arrival order, the transactions due once `height` is finalized: admitted at or
+    /// below it, and with no earlier transaction of their sender still waiting.
+    pub fn take_due(&mut self, height: u64) -> Vec<Transaction> {
+        let mut blocked: HashSet<PublicKey> = HashSet::new();
+        let mut due = Vec::new();
+        let mut keep = VecDeque::with_capacity(self.entries.len());
+        for (at, bytes, tx) in std::mem::take(&mut self.entries) {
+            if at > height || blocked.contains(&tx.body.sender) {
+                blocked.insert(tx.body.sender.clone());
+                keep.push_back((at, bytes, tx));
+                continue;
+            }
+            self.bytes -= bytes;
+            match self.senders.get_mut(&tx.body.sender) {
+                Some(n) if *n > 1 => *n -= 1,
+                _ => {
+                    self.senders.remove(&tx.body.sender);
+                }
+            }
+            due.push(tx);
+        }
+        self.entries = keep;
+        due
+    }
+
+    /// Transactions waiting.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none waits.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
 
 /// Starts the gossip tasks on the `txs` channel and connects them to `app`.
 pub fn start<E, S, R>(context: E, app: App, (mut sender, mut receiver): (S, R))
@@ -23,22 +143,128 @@ where
 {
     let (tx, mut rx) = mpsc::unbounded::<Vec<u8>>();
     app.set_gossip(tx);
+    let (heights_tx, mut heights) = mpsc::unbounded::<u64>();
+    app.watch_finalized_heights(heights_tx);
     context.child("gossip_out").spawn(move |_| async move {
         while let Some(bytes) = rx.next().await {
             let _ = sender.send(Recipients::All, bytes, false);
         }
     });
     context.child("gossip_in").spawn(move |_| async move {
-        while let Ok((peer, msg)) = receiver.recv().await {
-            let bytes: Vec<u8> = msg.as_ref().to_vec();
-            match decode::<Transaction>(&bytes, MAX_TX_BYTES) {
-                Ok(tx) => {
-                    if let Err(r) = app.admit(tx, false) {
-                        debug!(?peer, reason = %r, "gossiped transaction not admitted here");
+        let mut held = Held::default();
+        let admit = |tx: Transaction| {
+            if let Err(r) = app.admit(tx, false) {
+                debug!(reason = %r, "gossiped transaction not admitted here");
+            }
+        };
+        loop {
+            select! {
+                msg = receiver.recv() => {
+                    let Ok((peer, msg)) = msg else { break };
+                    let (admitted_at, tx) = match decode_frame(msg.as_ref()) {
+                        Ok(frame) => frame,
+                        Err(e) => {
+                            debug!(?peer, error = %e, "gossiped bytes are not a transaction frame");
+                            continue;
+                        }
+                    };
+                    let height = app.finalized_height();
+                    if !held.must_wait(admitted_at, height, &tx.body.sender) {
+                        admit(tx);
+                        continue;
                     }
-                }
-                Err(e) => debug!(?peer, error = %e, "gossiped bytes are not a transaction"),
+                    match held.hold(admitted_at, height, msg.as_ref().len(), tx) {
+                        Ok(()) => app.metrics().gossip_held(HeldOutcome::Held, 1),
+                        Err(why) => {
+                            debug!(?peer, admitted_at, height, ?why, "gossiped transaction not held");
+                            app.metrics().gossip_held(HeldOutcome::Dropped, 1);
+                        }
+                    }
+                },
+                height = heights.next() => {
+                    let Some(height) = height else { break };
+                    if held.is_empty() {
+                        continue;
+                    }
+                    let due = held.take_due(height);
+                    app.metrics().gossip_held(HeldOutcome::Released, due.len());
+                    due.into_iter().for_each(admit);
+                },
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trustmeter_crypto::{SigningKey, sign_tx};
+    use trustmeter_types::KeyScheme;
+    use trustmeter_types::{ChainId, DeviceId, TxBody, TxPayload};
+
+    fn key(sender: u8) -> SigningKey {
+        SigningKey::from_seed(KeyScheme::Ed25519, [sender; 32])
+    }
+
+    fn tx(sender: u8, nonce: u64) -> Transaction {
+        let key = key(sender);
+        let body = TxBody {
+            chain_id: ChainId::new("test").unwrap(),
+            sender: key.public_key(),
+            nonce,
+            payload: TxPayload::ActivateDevice { device: DeviceId::new("ACME-GW01").unwrap() },
+        };
+        sign_tx(&key, body)
+    }
+
+    fn nonces(txs: &[Transaction]) -> Vec<(PublicKey, u64)> {
+        txs.iter().map(|t| (t.body.sender.clone(), t.body.nonce)).collect()
+    }
+
+    #[test]
+    fn frames_round_trip_and_garbage_is_refused() {
+        let t = tx(1, 7);
+        let frame = encode_frame(42, &t);
+        assert_eq!(decode_frame(&frame).unwrap(), (42, t));
+        assert!(decode_frame(&frame[..5]).unwrap_err().contains("shorter"));
+        assert!(decode_frame(&frame[..frame.len() - 1]).is_err());
+        assert!(decode_frame(&[0u8; FRAME_HEADER]).is_err());
+    }
+
+    #[test]
+    fn a_transaction_waits_for_its_height_and_a_senders_later_ones_wait_behind_it() {
+        let mut held = Held::default();
+        let height = 10;
+        // Sender 1's nonce 2 was admitted at height 12; its nonce 3 at 10 must wait behind it.
+        assert!(held.must_wait(12, height, &tx(1, 2).body.sender));
+        held.hold(12, height, 100, tx(1, 2)).unwrap();
+        assert!(held.must_wait(10, height, &tx(1, 3).body.sender));
+        held.hold(10, height, 100, tx(1, 3)).unwrap();
+        // Sender 2 at a height we have: no wait.
+        assert!(!held.must_wait(10, height, &tx(2, 1).body.sender));
+        held.hold(11, height, 100, tx(2, 1)).unwrap();
+        assert_eq!(held.len(), 3);
+
+        assert_eq!(nonces(&held.take_due(10)), vec![]);
+        assert_eq!(nonces(&held.take_due(11)), vec![(key(2).public_key(), 1)]);
+        assert_eq!(held.len(), 2);
+        assert_eq!(nonces(&held.take_due(12)), vec![(key(1).public_key(), 2), (key(1).public_key(), 3)]);
+        assert!(held.is_empty());
+        assert_eq!(held.bytes, 0);
+        assert!(held.senders.is_empty());
+        // Nothing waits for sender 1 any more.
+        assert!(!held.must_wait(12, 12, &tx(1, 4).body.sender));
+    }
+
+    #[test]
+    fn the_hold_is_bounded() {
+        let mut held = Held::default();
+        assert_eq!(held.hold(10 + MAX_HOLD_AHEAD + 1, 10, 1, tx(1, 1)), Err(NotHeld::TooFarAhead));
+        held.hold(10 + MAX_HOLD_AHEAD, 10, MAX_HELD_BYTES - 10, tx(1, 1)).unwrap();
+        assert_eq!(held.hold(11, 10, 11, tx(2, 1)), Err(NotHeld::Full));
+        held.hold(11, 10, 10, tx(2, 1)).unwrap();
+        assert_eq!(held.len(), 2);
+        assert_eq!(held.take_due(u64::MAX).len(), 2);
+        assert_eq!(held.bytes, 0);
+    }
 }

@@ -19,6 +19,7 @@
 //! | `trustmeter_blocks_finalized_total` | counter | finalized blocks applied by this process (replayed ones included) |
 //! | `trustmeter_readings_finalized_total` | counter | readings recorded by those blocks |
 //! | `trustmeter_finalized_height` | gauge | height of the latest applied finalized block |
+//! | `trustmeter_gossip_held_total{outcome}` | counter | gossiped transactions admitted by their origin at a height this node had not finalized yet, held until it had: `held`, then `released` (checked) or `dropped` (hold full, or too far ahead) |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode_registry;
@@ -68,6 +69,33 @@ struct PhaseLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+/// What became of a gossiped transaction held for this node's finalized state to catch up.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum HeldOutcome {
+    /// Put on hold.
+    Held,
+    /// Checked after this node finalized the height its origin had admitted it at.
+    Released,
+    /// Not held: the hold was full, or the origin claimed a height too far ahead.
+    Dropped,
+}
+
+impl HeldOutcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeldOutcome::Held => "held",
+            HeldOutcome::Released => "released",
+            HeldOutcome::Dropped => "dropped",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CodeLabel {
     code: &'static str,
 }
@@ -89,6 +117,7 @@ struct Inner {
     blocks_finalized: Counter,
     readings_finalized: Counter,
     finalized_height: Gauge,
+    gossip_held: Family<OutcomeLabel, Counter>,
 }
 
 impl Default for ChainMetrics {
@@ -116,6 +145,7 @@ impl ChainMetrics {
         let blocks_finalized = Counter::default();
         let readings_finalized = Counter::default();
         let finalized_height = Gauge::default();
+        let gossip_held = Family::<OutcomeLabel, Counter>::default();
         // Counter names get `_total` appended when encoded.
         registry.register(
             "trustmeter_admission_seconds",
@@ -162,6 +192,14 @@ impl ChainMetrics {
             "Height of the latest finalized block applied to the state",
             finalized_height.clone(),
         );
+        registry.register(
+            "trustmeter_gossip_held",
+            "Gossiped transactions held until this node finalized the height their origin admitted them at, by outcome (held, released, dropped)",
+            gossip_held.clone(),
+        );
+        for outcome in [HeldOutcome::Held, HeldOutcome::Released, HeldOutcome::Dropped] {
+            let _ = gossip_held.get_or_create(&OutcomeLabel { outcome: outcome.as_str() });
+        }
         for phase in [Phase::Propose, Phase::Verify, Phase::Finalize, Phase::Commit, Phase::Hooks] {
             // Present from the start (at 0), so a scraper sees every phase.
             let _ = execution_seconds.get_or_create(&PhaseLabel { phase: phase.as_str() });
@@ -178,6 +216,7 @@ impl ChainMetrics {
                 blocks_finalized,
                 readings_finalized,
                 finalized_height,
+                gossip_held,
             }),
         }
     }
@@ -210,6 +249,16 @@ impl ChainMetrics {
         let out = f();
         self.inner.signature_verify_seconds.inc_by(started.elapsed().as_secs_f64());
         out
+    }
+
+    /// Counts `n` gossiped transactions with `outcome` (see [`HeldOutcome`]).
+    pub fn gossip_held(&self, outcome: HeldOutcome, n: usize) {
+        self.inner.gossip_held.get_or_create(&OutcomeLabel { outcome: outcome.as_str() }).inc_by(n as u64);
+    }
+
+    /// How many gossiped transactions had `outcome` so far.
+    pub fn gossip_held_total(&self, outcome: HeldOutcome) -> u64 {
+        self.inner.gossip_held.get_or_create(&OutcomeLabel { outcome: outcome.as_str() }).get()
     }
 
     /// Records an applied finalized block (its header).

@@ -318,36 +318,40 @@ impl Plant {
         sign_tx(key, TxBody { chain_id: chain.genesis.chain_id.clone(), sender: key.public_key(), nonce, payload })
     }
 
+    /// The enterprise's registration of the gateway (its nonce 1).
+    pub fn gateway_registration(&self, dn: &Devnet) -> Transaction {
+        let payload =
+            TxPayload::RegisterGateway { id: self.gateway_id.clone(), public_key: self.gateway_key.public_key() };
+        Self::sign(&dn.enterprises[0].key, dn, 1, payload)
+    }
+
+    /// The enterprise's registration of meter `i` (its nonce `2 + i`), behind the gateway.
+    pub fn meter_registration(&self, dn: &Devnet, i: usize) -> Transaction {
+        let (id, key) = &self.meters[i];
+        let spec = MeterSpec {
+            id: id.clone(),
+            gateway: self.gateway_id.clone(),
+            name: format!("meter {id}"),
+            energy: EnergyKind::Electricity,
+            unit: Unit::KilowattHour,
+            register: RegisterKind::Cumulative,
+            accuracy: AccuracyClass(50),
+            location: LocationPath(vec!["site-1".into(), "workshop-a".into()]),
+            register_max: Quantity::from_micros(99_999_999 * Quantity::SCALE),
+            rated_per_hour: Default::default(),
+            tariff: None,
+            public_key: key.as_ref().map(|k| k.public_key()),
+        };
+        Self::sign(&dn.enterprises[0].key, dn, 2 + i as u64, TxPayload::RegisterMeter { meter: spec })
+    }
+
     /// Registration, calibration and activation, finalized step by step.
     pub async fn onboard(&self, c: &Cluster) {
         let dn = &c.devnet;
-        let ent = &dn.enterprises[0];
-        let mut n = 1;
-        let tx = Self::sign(
-            &ent.key,
-            dn,
-            n,
-            TxPayload::RegisterGateway { id: self.gateway_id.clone(), public_key: self.gateway_key.public_key() },
-        );
-        c.submit(&tx);
+        c.submit(&self.gateway_registration(dn));
         c.wait_all("gateway registered", Duration::from_secs(30), |s| s.gateway(&self.gateway_id).is_some()).await;
-        for (id, key) in &self.meters {
-            n += 1;
-            let spec = MeterSpec {
-                id: id.clone(),
-                gateway: self.gateway_id.clone(),
-                name: format!("meter {id}"),
-                energy: EnergyKind::Electricity,
-                unit: Unit::KilowattHour,
-                register: RegisterKind::Cumulative,
-                accuracy: AccuracyClass(50),
-                location: LocationPath(vec!["site-1".into(), "workshop-a".into()]),
-                register_max: Quantity::from_micros(99_999_999 * Quantity::SCALE),
-                rated_per_hour: Default::default(),
-                tariff: None,
-                public_key: key.as_ref().map(|k| k.public_key()),
-            };
-            c.submit(&Self::sign(&ent.key, dn, n, TxPayload::RegisterMeter { meter: spec }));
+        for i in 0..self.meters.len() {
+            c.submit(&self.meter_registration(dn, i));
         }
         c.wait_all("meters registered", Duration::from_secs(30), |s| {
             self.meters.iter().all(|(id, _)| s.meter(id).is_some())

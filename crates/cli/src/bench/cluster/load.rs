@@ -28,6 +28,7 @@ use super::stats::{self, COMPONENTS};
 use super::{BlockEvent, LoadPlan, MAX_VALIDATORS, now_us};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
+use futures::StreamExt as _;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -385,10 +386,10 @@ impl Load {
     }
 
     /// Sends `txs` one after another through `node` (so they are admitted in nonce order),
-    /// waits until the last is finalized and checks it was accepted.
+    /// waits until the last is finalized and checks that every one was accepted.
     async fn send_in_order(&self, node: &str, txs: Vec<Transaction>, what: &str) -> Result<()> {
         let Some(last) = txs.last() else { return Ok(()) };
-        let (sender, nonce, hash) = (last.body.sender.clone(), last.body.nonce, tx_hash(self.alg, last));
+        let (sender, nonce) = (last.body.sender.clone(), last.body.nonce);
         let deadline = Instant::now() + SETUP_PATIENCE;
         for tx in &txs {
             let bytes = encode(tx);
@@ -406,10 +407,20 @@ impl Load {
             anyhow::ensure!(Instant::now() < deadline, "{what}: not finalized within {SETUP_PATIENCE:?}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let v: serde_json::Value =
-            self.http.get(format!("{node}/v1/transactions/{}", hash.to_hex())).send().await?.json().await?;
-        if v["status"] != "finalized" || v["receipt"]["outcome"]["status"] != "accepted" {
-            bail!("{what}: the last transaction was not accepted: {v}");
+        // Every receipt, not only the last: nonces need only increase, so a lost transaction
+        // would not stop the later ones.
+        let receipts = futures::stream::iter(txs.iter().map(|tx| {
+            let url = format!("{node}/v1/transactions/{}", tx_hash(self.alg, tx).to_hex());
+            async move { anyhow::Ok(self.http.get(url).send().await?.json::<serde_json::Value>().await?) }
+        }))
+        .buffered(16)
+        .collect::<Vec<_>>()
+        .await;
+        for v in receipts {
+            let v = v?;
+            if v["status"] != "finalized" || v["receipt"]["outcome"]["status"] != "accepted" {
+                bail!("{what}: a transaction was not accepted: {v}");
+            }
         }
         Ok(())
     }
