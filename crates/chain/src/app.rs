@@ -504,54 +504,101 @@ impl Finalizer {
     }
 
     async fn apply(&mut self, block: ChainBlock, marshal: &MarshalMailbox) {
+        let height = block.block.header.height;
+        let finalization = marshal.get_finalization(Height::new(height)).await;
+        if let Err(e) = self.app.apply_finalized(block, finalization) {
+            panic!("{e}; the node's state is corrupt");
+        }
+    }
+}
+
+/// Why a finalized block could not be applied ([`App::apply_finalized`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The block is not the next one after the finalized state.
+    #[error("block {got} does not follow the finalized height {finalized}")]
+    OutOfOrder {
+        /// The finalized height.
+        finalized: u64,
+        /// The block's height.
+        got: u64,
+    },
+    /// The block does not execute on the finalized state (or its header's results differ).
+    #[error("finalized block {height} does not execute on the finalized state: {source}")]
+    Execution {
+        /// The block's height.
+        height: u64,
+        /// Why.
+        source: trustmeter_state::BlockError,
+    },
+    /// A durable hook (the index) failed.
+    #[error("a durable consumer of finalized blocks failed at height {height}: {reason}")]
+    Hook {
+        /// The block's height.
+        height: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The state store failed.
+    #[error("committing the state of finalized block {height} failed: {reason}")]
+    Commit {
+        /// The block's height.
+        height: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl App {
+    /// Applies the finalized block after the finalized state: executes it (unless this node
+    /// already did, as a proposal), runs the durable hooks, commits the state, and tells the
+    /// subscribers. A block at or below the finalized height is ignored. The finalizer calls it
+    /// for every block marshal delivers; a follower node calls it for every block it has checked
+    /// against a finalization certificate.
+    pub fn apply_finalized(
+        &self,
+        block: ChainBlock,
+        finalization: Option<BlockFinalization>,
+    ) -> Result<(), ApplyError> {
         let digest = block.digest();
         let (finalized, cached) = {
-            let inner = self.app.inner.lock().expect("app lock");
+            let inner = self.inner.lock().expect("app lock");
             (inner.finalized.clone(), inner.speculative.get(&digest).cloned())
         };
         let height = block.block.header.height;
         if height <= finalized.state.height {
-            return; // redelivery
+            return Ok(()); // redelivery
         }
-        assert_eq!(height, finalized.state.height + 1, "marshal delivers finalized blocks in order without gaps");
+        if height != finalized.state.height + 1 {
+            return Err(ApplyError::OutOfOrder { finalized: finalized.state.height, got: height });
+        }
         let out = match cached {
             Some(o) if o.state.block_digest == from_digest(&digest) => o,
             _ => {
-                let verdicts = self.app.metrics.signature_verify(|| {
+                let verdicts = self.metrics.signature_verify(|| {
                     SignatureVerdicts::batch_verify(
                         &finalized.state,
                         &block.block.txs.iter().collect::<Vec<_>>(),
                         &mut rand::rng(),
                     )
                 });
-                match self
-                    .app
+                let out = self
                     .metrics
                     .execution(Phase::Finalize, || execute_block(&finalized.state, &block.block, &verdicts))
-                {
-                    Ok(o) => Arc::new(o),
-                    Err(e) => panic!(
-                        "a finalized block does not execute on the finalized state: {e}; the node's state is corrupt"
-                    ),
-                }
+                    .map_err(|source| ApplyError::Execution { height, source })?;
+                Arc::new(out)
             }
         };
-        let finalization = marshal.get_finalization(Height::new(height)).await;
-        let hooks = self.app.inner.lock().expect("app lock").hooks.clone();
+        let hooks = self.inner.lock().expect("app lock").hooks.clone();
         let mut event = Finalized { block, output: out, finalization };
-        self.app.metrics.execution(Phase::Hooks, || {
-            for hook in &hooks {
-                if let Err(e) = hook(&event) {
-                    panic!("a durable consumer of finalized blocks failed at height {height}: {e}");
-                }
-            }
-        });
+        self.metrics.execution(Phase::Hooks, || {
+            hooks.iter().try_for_each(|hook| hook(&event).map_err(|reason| ApplyError::Hook { height, reason }))
+        })?;
         // Durable: the state after this block, committed before marshal hears it was processed.
         let committed = self
-            .app
             .metrics
             .execution(Phase::Commit, || event.output.state.commit())
-            .unwrap_or_else(|e| panic!("committing the state of finalized block {height} failed: {e}"));
+            .map_err(|e| ApplyError::Commit { height, reason: e.to_string() })?;
         let out = Arc::new(BlockOutput {
             state: committed,
             receipts: event.output.receipts.clone(),
@@ -559,7 +606,7 @@ impl Finalizer {
         });
         event.output = out.clone();
         let sinks = {
-            let mut inner = self.app.inner.lock().expect("app lock");
+            let mut inner = self.inner.lock().expect("app lock");
             inner.finalized = out.clone();
             // Keep the post-states of the last few finalized blocks too: a proposal being verified
             // concurrently may still walk its ancestry down to one of them.
@@ -569,14 +616,25 @@ impl Finalizer {
             inner.height_watchers.retain(|w| w.unbounded_send(height).is_ok());
             inner.sinks.clone()
         };
-        self.app.metrics.finalized(&event.block.block.header); // metrics (chain/src/metrics.rs)
+        self.metrics.finalized(&event.block.block.header); // metrics (chain/src/metrics.rs)
         {
-            let mut mempool = self.app.mempool.lock().expect("mempool lock");
-            mempool.remove(event.block.block.txs.iter().map(|t| tx_hash(self.app.hash, t)));
+            let mut mempool = self.mempool.lock().expect("mempool lock");
+            mempool.remove(event.block.block.txs.iter().map(|t| tx_hash(self.hash, t)));
             mempool.prune_stale(&out.state);
         }
         for s in sinks {
             let _ = s.unbounded_send(event.clone());
+        }
+        Ok(())
+    }
+
+    /// Marks the application ready without a finalizer (a follower node, which applies finalized
+    /// blocks itself with [`App::apply_finalized`]).
+    pub fn set_ready(&self) {
+        let mut inner = self.inner.lock().expect("app lock");
+        inner.ready = true;
+        for tx in self.ready_tx.lock().expect("ready lock").drain(..) {
+            let _ = tx.send(());
         }
     }
 }

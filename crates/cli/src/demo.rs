@@ -62,6 +62,11 @@ pub struct DemoArgs {
     /// Seed for keys and the plant.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Also start a follower (non-voting) node of the first chain on API port `api_port + 50`:
+    /// it follows the validators' APIs, checks every block's finalization certificate, keeps
+    /// its own state and index and serves the read API.
+    #[arg(long)]
+    pub follower: bool,
 }
 
 fn now_ms() -> i64 {
@@ -308,6 +313,7 @@ fn gateway_config(
 /// Everything the demo started before it reports live.
 struct Running {
     chains: Vec<DemoChain>,
+    follower: Option<RunningNode>,
     plant: Plant,
     enterprise: trustmeter_chain::devnet::Member,
     gateway: trustmeter_gateway::GatewayHandle,
@@ -326,6 +332,28 @@ async fn start_all(
             start_chain(ctx, dir, id, args.validators, args.seed, args.p2p_port + off, args.api_port + off).await?,
         );
     }
+
+    let follower = if args.follower {
+        let c = &chains[0];
+        let spec = trustmeter_node::follow::FollowerSpec {
+            name: format!("{}-follower", c.devnet.genesis.chain_id),
+            genesis: c.devnet.genesis.clone(),
+            upstream: c.submitter.apis.clone(),
+            api_listen: format!("127.0.0.1:{}", args.api_port + 50).parse()?,
+            index_path: dir.join(format!("{}-follower-index.redb", c.devnet.genesis.chain_id)),
+            state_path: dir.join(format!("{}-follower-state.redb", c.devnet.genesis.chain_id)),
+            alarms: Default::default(),
+            api: Default::default(),
+        };
+        let node = trustmeter_node::follow::start_follower(spec).await.context("starting the follower")?;
+        println!(
+            "chain {}: follower (non-voting, checks every finalization certificate) API http://{}/v1/status",
+            c.devnet.genesis.chain_id, node.api_addr
+        );
+        Some(node)
+    } else {
+        None
+    };
 
     // The plant, its gateway key (generated on the device, kept in a key file) and onboarding.
     let enterprise = chains[0].devnet.enterprises[0].clone();
@@ -371,7 +399,7 @@ async fn start_all(
         "gateway running; status: trustmeter gateway status --config <its config> or http://{}/status",
         gateway.api_addr
     );
-    Ok(Running { chains, plant, enterprise, gateway })
+    Ok(Running { chains, follower, plant, enterprise, gateway })
 }
 
 /// Runs the demo.
@@ -417,7 +445,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
 /// Reports progress until `--duration` or a stop signal, then stops the gateway and checks a
 /// proof of one reading on each chain.
 async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &mut StopSignals) -> Result<()> {
-    let Running { chains, plant, enterprise, gateway: gw } = running;
+    let Running { chains, follower, plant, enterprise, gateway: gw } = running;
     let deadline = (args.duration > 0).then(|| Instant::now() + Duration::from_secs(args.duration));
     let started = Instant::now();
     let mut last = vec![(0u64, Instant::now()); chains.len()];
@@ -525,11 +553,53 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
         );
         println!("        {}", crate::demo_figures::day_line(&st, &enterprise.org.id, status.now_ms));
     }
+    if let Some(f) = &follower {
+        report_follower(f, &chains[0], &meter).await;
+    }
     let (api, org) = (&chains[0].submitter.apis[0], &enterprise.org.id);
     println!(
         "figures through the API (while a demo runs): {api}/v1/figures/daily?org={org}  {api}/v1/quality?org={org}  {api}/v1/figures/ranking?region=430000  {api}/v1/figures/tou?org={org}  {api}/v1/policy  {api}/v1/alarms/stream"
     );
     Ok(())
+}
+
+/// Waits (up to 30 s) for the follower to reach validator 0's height, then compares their state
+/// roots and checks a proof the follower serves.
+async fn report_follower(f: &RunningNode, chain: &DemoChain, meter: &trustmeter_types::DeviceId) {
+    let id = &chain.devnet.genesis.chain_id;
+    let target = chain.nodes[0].app.finalized_height();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while f.app.finalized_height() < target && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (fs, vs) = (f.app.finalized_state(), chain.nodes[0].app.finalized_state());
+    let same = fs.height == vs.height && fs.root() == vs.root();
+    println!(
+        "{id}: follower at height {} (validator 0 at {}), state root {} ({})",
+        fs.height,
+        vs.height,
+        fs.root(),
+        if same { "the same as validator 0's" } else { "differs from validator 0's or is behind" }
+    );
+    let url = format!("http://{}/v1/meters/{meter}/readings/1/proof", f.api_addr);
+    let verified = match chain.submitter.http.get(&url).send().await {
+        Ok(r) if r.status().is_success() => match r.text().await.map(|t| trustmeter_client::ProofBundle::from_json(&t))
+        {
+            Ok(Ok(bundle)) => {
+                trustmeter_client::verify(&bundle, Some(&chain.devnet.genesis)).map_err(|e| e.to_string())
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        },
+        Ok(r) => Err(format!("HTTP {}", r.status())),
+        Err(e) => Err(e.to_string()),
+    };
+    match verified {
+        Ok(v) => {
+            println!("{id}: the follower's proof of {} seq {} (block {}) verifies offline", v.meter, v.seq, v.height)
+        }
+        Err(e) => println!("{id}: the follower's proof did NOT verify: {e}"),
+    }
 }
 
 fn fmt_time(ms: i64) -> String {

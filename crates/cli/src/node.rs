@@ -17,11 +17,27 @@ use trustmeter_types::{HashAlg, KeyScheme};
 pub enum NodeCommand {
     /// Write a local consortium: genesis, one config and key per validator, member account keys.
     Init(InitArgs),
-    /// Run one validator from its config file until Ctrl-C.
+    /// Run one validator from its config file until Ctrl-C; or, with `--follow`, a follower
+    /// (non-voting) node that follows the finalized chain from validators' APIs, checks every
+    /// block's finalization certificate against the genesis validators, keeps its own state and
+    /// index, and serves the read API.
     Run {
-        /// The node's TOML config.
+        /// The validator's TOML config.
+        #[arg(long, required_unless_present = "follow", conflicts_with = "follow")]
+        config: Option<PathBuf>,
+        /// Follower mode: a validator API to follow (`http://host:port`); repeat or separate with
+        /// commas for several (tried in turn).
+        #[arg(long, value_delimiter = ',', requires_all = ["genesis", "data_dir"])]
+        follow: Vec<String>,
+        /// Follower mode: the chain's genesis document (the only thing a follower trusts).
         #[arg(long)]
-        config: PathBuf,
+        genesis: Option<PathBuf>,
+        /// Follower mode: directory for its state store and index.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Follower mode: where its API binds.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        api_listen: std::net::SocketAddr,
     },
 }
 
@@ -136,12 +152,50 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
                 );
             }
             println!(
+                "  follower: trustmeter node run --follow http://127.0.0.1:{} --genesis {} --data-dir {}",
+                args.api_port,
+                args.dir.join("genesis.json").display(),
+                args.dir.join("follower").display()
+            );
+            println!(
                 "  accounts: {} (key files in the clear, for a local devnet only; use them with `trustmeter tx --key`)",
                 args.dir.join("members").display()
             );
             Ok(())
         }
-        NodeCommand::Run { config } => {
+        NodeCommand::Run { config: None, follow, genesis, data_dir, api_listen } => {
+            let (Some(genesis), Some(data_dir)) = (genesis, data_dir) else {
+                anyhow::bail!("a follower needs --genesis and --data-dir");
+            };
+            let genesis = load_genesis(&genesis)?;
+            std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+            let spec = trustmeter_node::follow::FollowerSpec {
+                name: format!("follower-{}", api_listen.port()),
+                genesis,
+                upstream: follow,
+                api_listen,
+                index_path: data_dir.join("index.redb"),
+                state_path: data_dir.join("state.redb"),
+                alarms: Default::default(),
+                api: Default::default(),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(async move {
+                let node = trustmeter_node::follow::start_follower(spec).await?;
+                println!(
+                    "{} following; API on http://{}/v1/status (OpenAPI at /openapi.json). Ctrl-C or SIGTERM to stop.",
+                    node.name, node.api_addr
+                );
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => r?,
+                    _ = term.recv() => {}
+                }
+                println!("stopping {}", node.name);
+                Ok::<(), anyhow::Error>(())
+            })
+        }
+        NodeCommand::Run { config: Some(config), .. } => {
             let cfg = NodeConfig::load(&config)?;
             let genesis = load_genesis(&cfg.genesis)?;
             let key = load_validator_key(&cfg.key_file)?;

@@ -39,4 +39,4 @@ pub mod verify;
 
 pub use bundle::{BuildError, PROOF_VERSION, ProofBundle};
 pub use figure::{FIGURE_PROOF_VERSION, FigureBuildError, FigureProof, VerifiedFigure, verify_figure};
-pub use verify::{Step, VerifiedReading, VerifyError, verify};
+pub use verify::{Step, VerifiedReading, VerifyError, verify, verify_finalization};

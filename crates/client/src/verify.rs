@@ -806,7 +806,8 @@ pub(crate) fn check_state_proof(
     Ok(())
 }
 
-/// Decodes the certificate and checks it finalizes `digest` with a quorum of valid signatures.
+/// Decodes the certificate (hex) and checks it finalizes `digest` with a quorum of valid
+/// signatures.
 pub(crate) fn check_finalization(
     hex_bytes: &str,
     genesis: &Genesis,
@@ -815,7 +816,20 @@ pub(crate) fn check_finalization(
     digest: &Hash32,
 ) -> Result<BlockFinalization, VerifyError> {
     let bytes = hex::decode(hex_bytes).map_err(|e| VerifyError::FinalizationNotHex(e.to_string()))?;
-    let finalization = BlockFinalization::decode_cfg(bytes, &validators.len())
+    verify_finalization(&bytes, genesis, validators, header, digest)
+}
+
+/// Decodes a finalization certificate (Commonware encoding) and checks that it finalizes the
+/// block `digest` with `header`'s epoch and view, signed by a quorum of `validators` (the genesis
+/// validator set) — proof step (f), for any holder of raw certificate bytes (a follower node).
+pub fn verify_finalization(
+    bytes: &[u8],
+    genesis: &Genesis,
+    validators: &Set<ed25519::PublicKey>,
+    header: &BlockHeader,
+    digest: &Hash32,
+) -> Result<BlockFinalization, VerifyError> {
+    let finalization = BlockFinalization::decode_cfg(bytes.to_vec(), &validators.len())
         .map_err(|e| VerifyError::FinalizationMalformed { validators: validators.len(), reason: e.to_string() })?;
     let certified = Hash32(finalization.proposal.payload.0);
     if &certified != digest {

@@ -243,6 +243,13 @@ impl Index {
         }
     }
 
+    /// A block's canonical encoding by height (what a follower node fetches).
+    pub fn raw_block(&self, h: u64) -> Result<Option<Vec<u8>>, IndexError> {
+        let r = self.db.begin_read().map_err(dberr)?;
+        let t = r.open_table(BLOCKS).map_err(dberr)?;
+        Ok(t.get(h).map_err(dberr)?.map(|v| v.value().to_vec()))
+    }
+
     /// The finalization certificate of a height (Commonware encoding).
     pub fn finalization(&self, h: u64) -> Result<Option<Vec<u8>>, IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;

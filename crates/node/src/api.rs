@@ -42,7 +42,10 @@ struct Inner {
     genesis_hash: Hash32,
     app: App,
     index: Index,
-    marshal: MarshalMailbox,
+    /// Marshal's mailbox on a validator (block headers for the tip); `None` on a follower.
+    marshal: Option<MarshalMailbox>,
+    /// On a follower: the validators' APIs it follows (transactions go there).
+    upstream: Option<Vec<String>>,
     alarms: AlarmHub,
     limits: RequestLimits,
     metrics: NodeMetrics,
@@ -81,6 +84,9 @@ pub struct ApiOptions {
     pub metrics: NodeMetrics,
     /// Renders the runtime's (Commonware's) metrics registry for `GET /metrics`.
     pub runtime_metrics: Option<RuntimeEncoder>,
+    /// Set on a follower node: the validators' APIs it follows. Its API then refuses
+    /// transactions (naming these) and says `"role": "follower"` in its status.
+    pub upstream: Option<Vec<String>>,
 }
 
 impl ApiState {
@@ -98,7 +104,7 @@ impl ApiState {
         marshal: MarshalMailbox,
         alarms: AlarmHub,
     ) -> Self {
-        Self::with_options(name, genesis, app, index, marshal, alarms, ApiOptions::default())
+        Self::with_options(name, genesis, app, index, Some(marshal), alarms, ApiOptions::default())
     }
 
     /// Builds the API state around an alarm engine, with request limits and metrics.
@@ -107,7 +113,7 @@ impl ApiState {
         genesis: Genesis,
         app: App,
         index: Index,
-        marshal: MarshalMailbox,
+        marshal: Option<MarshalMailbox>,
         alarms: AlarmHub,
         options: ApiOptions,
     ) -> Self {
@@ -123,6 +129,7 @@ impl ApiState {
                 app,
                 index,
                 marshal,
+                upstream: options.upstream,
                 alarms,
                 limits: options.limits,
                 metrics: options.metrics,
@@ -148,7 +155,8 @@ impl ApiState {
     }
 
     /// The latest finalized block's header figures at `height`: from the cache, else from the
-    /// header marshal stores for that height (one lookup per height); if marshal cannot give it,
+    /// header marshal (a follower: the index) stores for that height (one lookup per height); if
+    /// it cannot give it,
     /// the latest cached ones (an older height, still consistent). Never walks the state.
     async fn tip(&self, height: u64) -> Tip {
         {
@@ -157,16 +165,19 @@ impl ApiState {
                 return tip.clone();
             }
         }
-        if let Some(block) = self.inner.marshal.get_block(Height::new(height)).await {
-            let header = &block.inner().block.header;
-            if header.height == height {
-                let fresh = Tip::of(self.inner.genesis.params.hash, header);
-                let mut tip = self.inner.tip.lock().expect("tip lock");
-                if fresh.height > tip.height {
-                    *tip = fresh;
-                }
-                return tip.clone();
+        let header = match &self.inner.marshal {
+            Some(marshal) => marshal.get_block(Height::new(height)).await.map(|b| b.inner().block.header.clone()),
+            None => self.inner.index.block(height).ok().flatten().map(|b| b.header),
+        };
+        if let Some(header) = &header
+            && header.height == height
+        {
+            let fresh = Tip::of(self.inner.genesis.params.hash, header);
+            let mut tip = self.inner.tip.lock().expect("tip lock");
+            if fresh.height > tip.height {
+                *tip = fresh;
             }
+            return tip.clone();
         }
         self.inner.tip.lock().expect("tip lock").clone()
     }
@@ -249,6 +260,9 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 pub struct StatusView {
     /// Node name.
     pub node: String,
+    /// `validator` (votes in consensus) or `follower` (follows finalized blocks from validators,
+    /// checking every finalization certificate; serves reads, refuses transactions).
+    pub role: String,
     /// Chain id.
     pub chain_id: String,
     /// Hash of the genesis document (with the chain's hash algorithm).
@@ -418,6 +432,7 @@ pub struct MeterView {
     paths(
         status,
         block,
+        finalized_block,
         submit,
         receipt,
         readings,
@@ -469,6 +484,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/status", get(status))
         .route("/v1/blocks/{height}", get(block))
+        .route("/v1/chain/finalized/{height}", get(finalized_block))
         .route("/v1/transactions", post(submit))
         .route("/v1/transactions/{hash}", get(receipt))
         .route("/v1/meters", get(meters))
@@ -508,6 +524,7 @@ async fn status(State(s): State<ApiState>) -> ApiResult<StatusView> {
     };
     Ok(Json(StatusView {
         node: s.inner.name.clone(),
+        role: if s.inner.upstream.is_some() { "follower" } else { "validator" }.into(),
         chain_id: s.inner.genesis.chain_id.to_string(),
         genesis_hash: s.inner.genesis_hash.to_hex(),
         hash_alg: s.inner.genesis.params.hash.to_string(),
@@ -556,6 +573,33 @@ async fn block(State(s): State<ApiState>, Path(height): Path<u64>) -> ApiResult<
     }))
 }
 
+/// A finalized block's canonical bytes and its finalization certificate, for follower nodes
+/// (`crate::follow`): `u32` big-endian length of the block, the block (canonical encoding), then
+/// the certificate (Commonware encoding), or nothing when no certificate names this height (a
+/// later certified block finalizes it through the parent links).
+#[utoipa::path(get, path = "/v1/chain/finalized/{height}", params(("height" = u64, Path, description = "Block height")), responses((status = 200, content_type = "application/octet-stream", description = "length-prefixed block, then the certificate"), (status = 404, body = ApiError)))]
+async fn finalized_block(State(s): State<ApiState>, Path(height): Path<u64>) -> Response {
+    let index = s.inner.index.clone();
+    let found = tokio::task::spawn_blocking(move || -> Result<_, trustmeter_index::IndexError> {
+        Ok(index.raw_block(height)?.map(|b| (b, index.finalization(height))))
+    })
+    .await;
+    let (block, finalization) = match found {
+        Ok(Ok(Some((block, Ok(fin))))) => (block, fin),
+        Ok(Ok(None)) => {
+            return ApiError::not_found(format!("block {height} is not finalized (or not indexed yet)"))
+                .into_response();
+        }
+        Ok(Ok(Some((_, Err(e))))) | Ok(Err(e)) => return ApiError::internal(e).into_response(),
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let mut body = Vec::with_capacity(4 + block.len() + finalization.as_ref().map_or(0, Vec::len));
+    body.extend_from_slice(&(block.len() as u32).to_be_bytes());
+    body.extend_from_slice(&block);
+    body.extend_from_slice(finalization.as_deref().unwrap_or_default());
+    ([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response()
+}
+
 /// Submit a signed transaction: JSON (`application/json`) or its canonical encoding
 /// (`application/octet-stream`).
 #[utoipa::path(post, path = "/v1/transactions", request_body(content = Object, description = "A signed Transaction (JSON), or its canonical bytes"), responses((status = 202, body = SubmitView), (status = 422, body = ApiError), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
@@ -591,6 +635,17 @@ async fn submit(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> R
             }
         }
     };
+    if let Some(upstream) = &s.inner.upstream {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "follower",
+            format!(
+                "this node is a follower and does not take transactions; submit to a validator: {}",
+                upstream.join(", ")
+            ),
+        )
+        .into_response();
+    }
     let h = tx_hash(s.inner.genesis.params.hash, &tx);
     let app = s.inner.app.clone();
     // Admission verifies every signature in the transaction: off the async threads. Admitted

@@ -12,6 +12,7 @@ pub mod alarms;
 pub mod api;
 pub mod config;
 pub mod figures;
+pub mod follow;
 pub mod limits;
 pub mod metrics;
 pub mod paging;

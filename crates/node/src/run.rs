@@ -118,21 +118,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     };
     network.start();
 
-    // Index: written with every finalized block before the state commits it, so it is never
-    // behind the committed state after a crash.
-    let index = Index::open(&spec.index_path, genesis.clone())
-        .with_context(|| format!("opening index {}", spec.index_path.display()))?;
-    let store = open_state_store(&spec.state_path, index.height())?;
-    let idx = index.clone();
-    let node_metrics = crate::metrics::NodeMetrics::new();
-    let m = node_metrics.clone();
-    let hook: trustmeter_chain::app::DurableHook = Arc::new(move |f| {
-        let started = std::time::Instant::now();
-        let result = idx.apply(f).map_err(|e| e.to_string());
-        m.indexed(started.elapsed().as_secs_f64());
-        result
-    });
-
+    let storage = open_storage(&spec.index_path, &spec.state_path, &genesis)?;
     let mempool = Arc::new(Mutex::new(Mempool::new(genesis.params.hash, MempoolLimits::default())));
     let validator = start_validator(
         context.child("validator"),
@@ -145,8 +131,8 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
             behaviour: Behaviour::Honest,
             mempool: mempool.clone(),
             sinks: vec![],
-            hooks: vec![hook],
-            store,
+            hooks: vec![storage.hook.clone()],
+            store: storage.store.clone(),
         },
         oracle.clone(),
         oracle,
@@ -154,27 +140,94 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     )
     .await;
 
-    let listener = tokio::net::TcpListener::bind(spec.api_listen)
-        .await
-        .with_context(|| format!("binding the API on {}", spec.api_listen))?;
-    let api_addr = listener.local_addr()?;
-    // Alarms: derived from the finalized state and the index, never consensus.
-    let hub = crate::alarms::AlarmHub::new(spec.alarms.clone());
-    tokio::spawn(crate::alarms::run(hub.clone(), validator.app.clone(), index.clone()));
-    let limits = crate::limits::RequestLimits::new(&spec.api);
     // `encode` on any context renders the runtime's whole registry (Commonware's metrics).
     let runtime = context.child("metrics");
+    let node = serve(
+        Serve {
+            name: spec.name.clone(),
+            genesis,
+            app: validator.app.clone(),
+            index: storage.index,
+            marshal: Some(validator.marshal.clone()),
+            upstream: None,
+            alarms: spec.alarms.clone(),
+            api: spec.api.clone(),
+            metrics: storage.metrics,
+            runtime_metrics: Some(Arc::new(move || runtime.encode())),
+        },
+        spec.api_listen,
+    )
+    .await?;
+    info!(name = %spec.name, api = %node.api_addr, p2p = %spec.p2p_listen, "validator started");
+    Ok(node)
+}
+
+/// A node's query index and state store, and the durable hook that indexes each finalized block
+/// before the state commits it (so that the index is never behind the committed state after a
+/// crash).
+pub(crate) struct Storage {
+    pub(crate) index: Index,
+    pub(crate) store: Arc<dyn trustmeter_state::Store>,
+    pub(crate) hook: trustmeter_chain::app::DurableHook,
+    pub(crate) metrics: crate::metrics::NodeMetrics,
+}
+
+/// Opens the index and the state store of a node (validator or follower).
+pub(crate) fn open_storage(
+    index_path: &std::path::Path,
+    state_path: &std::path::Path,
+    genesis: &Genesis,
+) -> Result<Storage> {
+    let index =
+        Index::open(index_path, genesis.clone()).with_context(|| format!("opening index {}", index_path.display()))?;
+    let store = open_state_store(state_path, index.height())?;
+    let idx = index.clone();
+    let metrics = crate::metrics::NodeMetrics::new();
+    let m = metrics.clone();
+    let hook: trustmeter_chain::app::DurableHook = Arc::new(move |f| {
+        let started = std::time::Instant::now();
+        let result = idx.apply(f).map_err(|e| e.to_string());
+        m.indexed(started.elapsed().as_secs_f64());
+        result
+    });
+    Ok(Storage { index, store, hook, metrics })
+}
+
+/// What the API of a node (validator or follower) is built from.
+pub(crate) struct Serve {
+    pub(crate) name: String,
+    pub(crate) genesis: Genesis,
+    pub(crate) app: App,
+    pub(crate) index: Index,
+    pub(crate) marshal: Option<trustmeter_chain::app::MarshalMailbox>,
+    pub(crate) upstream: Option<Vec<String>>,
+    pub(crate) alarms: crate::alarms::AlarmConfig,
+    pub(crate) api: crate::limits::ApiConfig,
+    pub(crate) metrics: crate::metrics::NodeMetrics,
+    pub(crate) runtime_metrics: Option<crate::metrics::RuntimeEncoder>,
+}
+
+/// Starts the alarm engine and the HTTP API of a node on `listen`.
+pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding the API on {listen}"))?;
+    let api_addr = listener.local_addr()?;
+    // Alarms: derived from the finalized state and the index, never consensus.
+    let hub = crate::alarms::AlarmHub::new(s.alarms.clone());
+    tokio::spawn(crate::alarms::run(hub.clone(), s.app.clone(), s.index.clone()));
+    let limits = crate::limits::RequestLimits::new(&s.api);
     let state = ApiState::with_options(
-        spec.name.clone(),
-        genesis,
-        validator.app.clone(),
-        index.clone(),
-        validator.marshal.clone(),
+        s.name.clone(),
+        s.genesis,
+        s.app.clone(),
+        s.index.clone(),
+        s.marshal,
         hub.clone(),
         api::ApiOptions {
             limits: limits.clone(),
-            metrics: node_metrics,
-            runtime_metrics: Some(Arc::new(move || runtime.encode())),
+            metrics: s.metrics,
+            runtime_metrics: s.runtime_metrics,
+            upstream: s.upstream,
         },
     );
     let router = api::router(state);
@@ -183,8 +236,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
             tracing::error!(error = %e, "API server stopped");
         }
     });
-    info!(name = %spec.name, api = %api_addr, p2p = %spec.p2p_listen, "validator started");
-    Ok(RunningNode { name: spec.name, app: validator.app, index, api_addr, alarms: hub, limits })
+    Ok(RunningNode { name: s.name, app: s.app, index: s.index, api_addr, alarms: hub, limits })
 }
 
 /// Opens the state store. The index is written before the state commits each block, so it is

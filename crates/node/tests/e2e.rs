@@ -876,3 +876,125 @@ fn ensure_eq_scheme(world: &World) {
     assert_eq!(world.enterprise.key.scheme(), KeyScheme::Sm2);
     assert_eq!(world.plant.gateway_key().scheme(), KeyScheme::Sm2);
 }
+
+/// A follower's spec: following `upstream`, storage in `dir` under `name`.
+fn follower_spec(cluster: &Cluster, name: &str, upstream: Vec<String>) -> trustmeter_node::follow::FollowerSpec {
+    trustmeter_node::follow::FollowerSpec {
+        name: name.into(),
+        genesis: cluster.genesis().clone(),
+        upstream,
+        api_listen: "127.0.0.1:0".parse().expect("address"),
+        index_path: cluster.dir.path().join(format!("{name}-index.redb")),
+        state_path: cluster.dir.path().join(format!("{name}-state.redb")),
+        alarms: Default::default(),
+        api: Default::default(),
+    }
+}
+
+/// An upstream that lies: it serves a validator's blocks with each header's timestamp moved by
+/// 1 ms (so the block no longer matches its certificate), keeping the real certificate.
+async fn lying_upstream(validator: String) -> Result<String> {
+    use axum::extract::Path;
+    let http = reqwest::Client::new();
+    let app = axum::Router::new().route(
+        "/v1/chain/finalized/{h}",
+        axum::routing::get(move |Path(h): Path<u64>| {
+            let (http, validator) = (http.clone(), validator.clone());
+            async move {
+                let Ok(r) = http.get(format!("{validator}/v1/chain/finalized/{h}")).send().await else {
+                    return (axum::http::StatusCode::BAD_GATEWAY, Vec::new());
+                };
+                let status = r.status();
+                let frame = r.bytes().await.unwrap_or_default().to_vec();
+                if !status.is_success() {
+                    return (axum::http::StatusCode::NOT_FOUND, Vec::new());
+                }
+                let (block, cert) = trustmeter_node::follow::split_frame(&frame).expect("a validator's frame");
+                let mut block: trustmeter_types::Block =
+                    trustmeter_types::decode(block, trustmeter_types::limits::MAX_BLOCK_BYTES).expect("block");
+                block.header.timestamp_ms += 1;
+                let bytes = trustmeter_types::encode(&block);
+                let mut out = (bytes.len() as u32).to_be_bytes().to_vec();
+                out.extend_from_slice(&bytes);
+                out.extend_from_slice(cert.unwrap_or_default());
+                (axum::http::StatusCode::OK, out)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(format!("http://{addr}"))
+}
+
+/// A follower (non-voting node) started after some history catches up from genesis and keeps
+/// following the validators' APIs: every block checked against its finalization certificate,
+/// executed on its own state store (same state roots as the validators at every height it
+/// reports), indexed (same blocks and readings), proofs it serves verify offline, and it refuses
+/// transactions. Its first upstream is unreachable and its second lies (blocks altered under
+/// their certificates): it skips both for the honest third. A follower with only the liar never
+/// applies a block.
+#[test]
+fn a_follower_checks_every_block_and_serves_the_same_reads() {
+    init_logs();
+    let started = Instant::now();
+    let cluster = Cluster::new("hunan-e2e-follow", 31);
+    let mut world = World::new(&cluster.devnet, 4, 31);
+    let (cluster_ref, world_ref) = (&cluster, &mut world);
+    cluster
+        .runner()
+        .start(|ctx| async move {
+            let (cluster, world) = (cluster_ref, world_ref);
+            let api = cluster.start(ctx).await?;
+            world.onboard(&api).await?;
+            world.report(&api, 2).await?;
+            let liar = lying_upstream(api.urls[0].clone()).await?;
+            let dead = format!("http://{}", free_addrs(1)[0]);
+            let follower = trustmeter_node::follow::start_follower(follower_spec(
+                cluster,
+                "follower",
+                vec![dead, liar.clone(), api.urls[1].clone()],
+            ))
+            .await?;
+            let fooled = trustmeter_node::follow::start_follower(follower_spec(cluster, "fooled", vec![liar])).await?;
+            world.report(&api, 2).await?;
+
+            let fapi =
+                Api { http: api.http.clone(), urls: vec![format!("http://{}", follower.api_addr)], alg: api.alg };
+            let tip = world.last_height();
+            let status =
+                fapi.wait_status(0, "the follower reached the tip", |s| u64_of(&s["finalized_height"]) >= tip).await?;
+            ensure!(status["role"] == "follower", "status: {status}");
+            // Same state root as the validators at the height it reports.
+            let h = u64_of(&status["finalized_height"]);
+            let header = api.block(1, h).await?["header"].clone();
+            ensure!(
+                status["state_root"] == header["state_root"],
+                "follower's state root at {h} is {} but validator 1's block says {}",
+                status["state_root"],
+                header["state_root"]
+            );
+            ensure!(follower.app.finalized_state().root().to_hex() == header["state_root"].as_str().unwrap_or(""));
+            for height in 1..=h {
+                let (a, b) = (fapi.block(0, height).await?, api.block(2, height).await?);
+                ensure!(a == b, "block {height} differs on the follower: {a} vs {b}");
+            }
+            world.check_readings(&fapi, 0).await.context("the follower's readings")?;
+            let id = world.meter_ids()[0].clone();
+            check_proof(&fapi, 0, world, &id, 1).await.context("a proof from the follower")?;
+            // Transactions go to validators.
+            let tx = world.ent.sign(TxPayload::ActivateDevice { device: id.clone() });
+            let (code, body) = fapi.post(0, "application/octet-stream", trustmeter_types::encode(&tx)).await?;
+            ensure!(code == 503 && body["code"] == "follower", "follower took a transaction: {code} {body}");
+            // The follower that only hears the liar applied nothing.
+            ensure!(
+                fooled.app.finalized_height() == 0,
+                "the fooled follower applied {}",
+                fooled.app.finalized_height()
+            );
+            ensure!(fooled.index.height() == 0);
+            Ok::<(), anyhow::Error>(())
+        })
+        .expect("follower run");
+    eprintln!("follower test: {:.1} s", started.elapsed().as_secs_f64());
+}
