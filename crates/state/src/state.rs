@@ -520,6 +520,109 @@ impl State {
         Ok(s)
     }
 
+    /// A page of the committed entries (every class, derived included) in key order, strictly
+    /// after `after`, at most `max_entries` and about `max_bytes`: what a peer serves to a node
+    /// syncing this state. The state must be committed (an empty overlay). Returns the raw
+    /// `(ordered key, borsh(StateEntry))` pairs and whether more follow.
+    pub fn export_page(
+        &self,
+        after: Option<&[u8]>,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, bool), StateError> {
+        if !self.overlay.is_empty() {
+            return Err(StateError::Mismatch("only a committed state is exported".into()));
+        }
+        let lo = after.map_or_else(Vec::new, |a| {
+            let mut lo = a.to_vec();
+            lo.push(0); // the next key after `after`
+            lo
+        });
+        let page = self.snap.range(&KeyRange { lo, hi: None }, false, max_entries.saturating_add(1));
+        let mut out = Vec::with_capacity(page.len().min(max_entries));
+        let mut bytes = 0usize;
+        for (k, v) in page {
+            if out.len() == max_entries || (bytes > 0 && bytes + k.len() + v.len() > max_bytes) {
+                return Ok((out, true));
+            }
+            bytes += k.len() + v.len();
+            out.push((k, v));
+        }
+        Ok((out, false))
+    }
+
+    /// Rebuilds, in the empty `store`, the state after the finalized block `header` (digest
+    /// `digest`) from `entries` a peer exported ([`State::export_page`], in key order), and
+    /// commits it — state sync instead of replaying every block from genesis. Every entry must
+    /// decode under its own key, in strictly ascending order; the registry and activity trees
+    /// rebuilt from them must give the header's state root, or nothing is committed. Derived
+    /// entries (duplicate window, late-window points, key uses) are in no tree: they are taken as
+    /// given, and a wrong one would make a later block's execution differ from its certified
+    /// header, which stops the node rather than let it diverge.
+    pub fn restore(
+        genesis: &Genesis,
+        store: Arc<dyn Store>,
+        header: &trustmeter_types::BlockHeader,
+        digest: Hash32,
+        entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+    ) -> Result<State, StateError> {
+        let snap = store.snapshot();
+        if snap.head().is_some() {
+            return Err(StateError::Mismatch("state sync needs an empty state store".into()));
+        }
+        if header.chain_id != genesis.chain_id || header.height == 0 {
+            return Err(StateError::Mismatch(format!(
+                "block {} of chain {} is not a sync target for chain {}",
+                header.height, header.chain_id, genesis.chain_id
+            )));
+        }
+        let mut s = State {
+            chain_id: genesis.chain_id.clone(),
+            params: genesis.params.clone(),
+            height: header.height - 1,
+            block_digest: digest,
+            timestamp_ms: header.timestamp_ms,
+            store,
+            snap,
+            overlay: OrdMap::new(),
+            policies: OrdMap::new(),
+            sealed: None,
+            layers: Vec::new(),
+        };
+        let mut last: Option<Vec<u8>> = None;
+        for (k, v) in entries {
+            if last.as_ref().is_some_and(|l| *l >= k) {
+                return Err(StateError::Mismatch(format!("entry {} is out of order", hex_prefix(&k))));
+            }
+            let e: StateEntry = borsh::from_slice(&v)
+                .map_err(|err| StateError::Mismatch(format!("entry {} does not decode: {err}", hex_prefix(&k))))?;
+            if e.key.ordered() != k || !crate::keys::matches(&e.key, &e.value) {
+                return Err(StateError::Mismatch(format!("entry {} is not under its own key", hex_prefix(&k))));
+            }
+            if let StateValue::Policy(rec) = &e.value {
+                let parsed = parsed_policy(&rec.text).map_err(|err| {
+                    StateError::Mismatch(format!("policy version {} does not parse: {err}", rec.version))
+                })?;
+                s.policies.insert(rec.version, parsed);
+            }
+            s.overlay.insert(k.clone(), Slot { height: header.height, entry: Some(Arc::new((e.key, e.value))) });
+            last = Some(k);
+        }
+        if s.policies.is_empty() {
+            return Err(StateError::Mismatch("the entries hold no audit policy".into()));
+        }
+        s.height = header.height;
+        s.seal();
+        let root = s.root();
+        if root != header.state_root {
+            return Err(StateError::Mismatch(format!(
+                "the entries give state root {root}, but block {} certifies {}",
+                header.height, header.state_root
+            )));
+        }
+        s.commit()
+    }
+
     /// The store this state reads from and commits to.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store

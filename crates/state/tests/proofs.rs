@@ -331,3 +331,86 @@ fn genesis_state_reopens() {
     assert_eq!(fresh.root(), fx.blocks[0].header.state_root);
     assert_eq!(fresh.roots().get(Tree::Activity), Hash32(*b"SPARSE_MERKLE_PLACEHOLDER_HASH__"));
 }
+
+/// Every committed entry of `state`, exported a few at a time as a peer serves a syncing node.
+fn export_all(state: &State, page: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    loop {
+        let after = out.last().map(|(k, _)| k.clone());
+        let (entries, more) = state.export_page(after.as_deref(), page, 1 << 20).expect("committed state");
+        out.extend(entries);
+        if !more {
+            return out;
+        }
+    }
+}
+
+#[test]
+fn a_state_restored_from_exported_entries_is_the_same_state() {
+    let mut fx = busy();
+    let header = fx.blocks.last().unwrap().header.clone();
+    let entries = export_all(&fx.state, 3);
+    assert!(entries.len() > 10, "{} entries", entries.len());
+    let restored =
+        State::restore(&fx.genesis, Arc::new(MemStore::new()), &header, fx.state.block_digest, entries.clone())
+            .expect("restores");
+    assert_eq!(restored.root(), header.state_root);
+    assert_eq!(
+        (restored.height, restored.block_digest, restored.timestamp_ms),
+        (fx.state.height, fx.state.block_digest, fx.state.timestamp_ms)
+    );
+    assert_eq!(restored.entries().collect::<Vec<_>>(), fx.state.entries().collect::<Vec<_>>());
+    assert_eq!(restored.duplicate_window(&dev(A_EM1)), fx.state.duplicate_window(&dev(A_EM1)));
+    assert_eq!(restored.roots(), naive_roots(&restored));
+    // It reopens from its store, and executes the next block exactly like the original.
+    let reopened = State::open(&fx.genesis, restored.store().clone()).expect("reopens");
+    assert_eq!(reopened.root(), header.state_root);
+    let t = fx.state.timestamp_ms;
+    let g = gw_a1();
+    let tx = fx.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, 2, t + 1_000, 3))]);
+    let ctx = trustmeter_state::exec::BlockContext { epoch: 0, view: 99, timestamp_ms: fx.next_ts() };
+    let (b1, o1) = build_block(&fx.state, &ctx, vec![tx.clone()], &SignatureVerdicts::none());
+    let (b2, o2) = build_block(&reopened, &ctx, vec![tx], &SignatureVerdicts::none());
+    assert_eq!(b1, b2);
+    assert_eq!(o1.receipts, o2.receipts);
+    // Historical proofs before the sync height are not kept; the synced height's are.
+    assert!(reopened.prove(&StateKey::Meter(dev(A_EM1))).is_some());
+}
+
+#[test]
+fn a_restore_refuses_what_the_certified_root_does_not_cover() {
+    let fx = busy();
+    let header = fx.blocks.last().unwrap().header.clone();
+    let digest = fx.state.block_digest;
+    let entries = export_all(&fx.state, 1_000);
+    let restore = |entries: Vec<(Vec<u8>, Vec<u8>)>| {
+        State::restore(&fx.genesis, Arc::new(MemStore::new()), &header, digest, entries).map(|s| s.root())
+    };
+    // A committed entry altered: the rebuilt trees do not give the header's root.
+    let progress = StateKey::Progress(dev(A_EM1)).ordered();
+    let mut altered = entries.clone();
+    let slot = altered.iter_mut().find(|(k, _)| *k == progress).expect("progress exported");
+    let mut entry: trustmeter_state::StateEntry = borsh::from_slice(&slot.1).unwrap();
+    if let StateValue::Progress(p) = &mut entry.value {
+        p.accepted += 1;
+    }
+    slot.1 = borsh::to_vec(&entry).unwrap();
+    let err = restore(altered).unwrap_err().to_string();
+    assert!(err.contains("certifies"), "{err}");
+    // An entry dropped, one out of order, one under another key.
+    let mut dropped = entries.clone();
+    dropped.retain(|(k, _)| *k != progress);
+    assert!(restore(dropped).unwrap_err().to_string().contains("certifies"));
+    let mut swapped = entries.clone();
+    swapped.swap(1, 2);
+    assert!(restore(swapped).unwrap_err().to_string().contains("out of order"));
+    let mut moved = entries.clone();
+    moved[0].0.push(0);
+    assert!(restore(moved).unwrap_err().to_string().contains("own key"));
+    // Another block's header, or a store that already holds a state.
+    let mut other = header.clone();
+    other.state_root = Hash32([7; 32]);
+    assert!(State::restore(&fx.genesis, Arc::new(MemStore::new()), &other, digest, entries.clone()).is_err());
+    assert!(State::restore(&fx.genesis, fx.state.store().clone(), &header, digest, entries.clone()).is_err());
+    assert_eq!(restore(entries).unwrap(), header.state_root);
+}
