@@ -84,6 +84,7 @@ struct Inner {
     height_watchers: Vec<mpsc::UnboundedSender<u64>>,
     hooks: Vec<DurableHook>,
     replayed: u64,
+    synced_at: Option<(u64, u32)>,
 }
 
 /// Test-only misbehaviour, to check that honest validators refuse it.
@@ -94,6 +95,8 @@ pub enum Behaviour {
     Honest,
     /// Propose blocks whose state root is wrong.
     CorruptStateRoot,
+    /// Serve state sync pages with their first entry altered.
+    LyingStateSync,
 }
 
 /// The application. Cheap to clone; clones share state.
@@ -151,6 +154,7 @@ impl App {
                 height_watchers: vec![],
                 hooks: vec![],
                 replayed: 0,
+                synced_at: None,
             })),
             hash,
             mempool,
@@ -190,6 +194,21 @@ impl App {
     /// (0 after a clean stop: the committed state was current).
     pub fn replayed_blocks(&self) -> u64 {
         self.inner.lock().expect("app lock").replayed
+    }
+
+    /// The height whose state this node restored by state sync at start-up, and how many peers'
+    /// answers it refused on the way, if it synced.
+    pub fn state_synced_at(&self) -> Option<(u64, u32)> {
+        self.inner.lock().expect("app lock").synced_at
+    }
+
+    pub(crate) fn set_synced_at(&self, height: u64, refused: u32) {
+        self.inner.lock().expect("app lock").synced_at = Some((height, refused));
+    }
+
+    /// The test-only misbehaviour this application was started with.
+    pub fn behaviour(&self) -> Behaviour {
+        self.behaviour
     }
 
     /// Whether the finalizer has caught up with marshal's processed height after start-up.

@@ -51,6 +51,8 @@ pub mod channels {
     pub const BROADCAST: u64 = 4;
     /// Transaction gossip.
     pub const TXS: u64 = 5;
+    /// State sync (`crate::statesync`).
+    pub const STATE_SYNC: u64 = 6;
 }
 
 /// Consensus timeouts.
@@ -97,6 +99,9 @@ pub struct ValidatorConfig {
     pub hooks: Vec<crate::app::DurableHook>,
     /// Where the state lives (a `trustmeter_statedb::DiskStore` on a node).
     pub store: Arc<dyn trustmeter_state::Store>,
+    /// When the store is empty, first try to sync the state at a peer's latest certified
+    /// height (`crate::statesync`) instead of executing every block from genesis.
+    pub state_sync: bool,
 }
 
 /// The five network channels of a validator.
@@ -113,6 +118,8 @@ pub struct Channels<S, R> {
     pub broadcast: (S, R),
     /// Transaction gossip.
     pub txs: (S, R),
+    /// State sync.
+    pub state_sync: (S, R),
 }
 
 /// A running validator.
@@ -206,6 +213,23 @@ where
     .await
     .expect("blocks archive must open");
 
+    // State sync: an empty store starts from a peer's certified state when asked to.
+    let mut sync_channel = net.state_sync;
+    let synced = if cfg.state_sync && cfg.store.snapshot().head().is_none() {
+        crate::statesync::sync(
+            &context,
+            &cfg.genesis,
+            &cfg.participants,
+            &public_key,
+            cfg.store.clone(),
+            &mut sync_channel,
+        )
+        .await
+    } else {
+        None
+    };
+    let floor = synced.as_ref().map(|s| s.finalization.clone());
+
     let genesis_block = App::genesis_block(&cfg.genesis);
     let genesis_digest = genesis_block.digest();
     let provider = ConstantProvider::new(scheme.clone());
@@ -217,7 +241,12 @@ where
             marshal::Config {
                 provider,
                 epocher: FixedEpocher::new(NZU64!(EPOCH_LENGTH)),
-                start: Start::Genesis(commonware_cryptography::Digested::precomputed(genesis_block, genesis_digest)),
+                start: match &floor {
+                    Some(f) => Start::Floor(f.clone()),
+                    None => {
+                        Start::Genesis(commonware_cryptography::Digested::precomputed(genesis_block, genesis_digest))
+                    }
+                },
                 partition_prefix: format!("{prefix}-marshal"),
                 mailbox_size: MAILBOX,
                 view_retention: ViewDelta::new(32),
@@ -236,6 +265,9 @@ where
 
     let (app, finalizer): (App, Finalizer) = App::new(&cfg.genesis, cfg.mempool.clone(), cfg.behaviour, cfg.store)
         .expect("the state store holds this chain's state");
+    if let Some(s) = &synced {
+        app.set_synced_at(s.state.height, s.refused);
+    }
     for sink in cfg.sinks {
         app.subscribe(sink);
     }
@@ -244,6 +276,10 @@ where
     }
     marshal_actor.start(app.clone(), buffer, resolver);
     crate::gossip::start(context.child("gossip"), app.clone(), net.txs);
+    {
+        let (ctx, app, marshal) = (context.child("state_sync"), app.clone(), marshal_mailbox.clone());
+        context.child("state_sync_server").spawn(move |_| crate::statesync::serve(ctx, app, marshal, sync_channel));
+    }
     let marshal_for_finalizer = marshal_mailbox.clone();
     context.child("finalizer").spawn(move |_| finalizer.run(marshal_for_finalizer));
 
@@ -269,7 +305,10 @@ where
             partition: format!("{prefix}-simplex-epoch-0"),
             mailbox_size: MAILBOX,
             epoch: Epoch::zero(),
-            floor: simplex::Floor::Genesis(genesis_digest),
+            floor: match floor {
+                Some(f) => simplex::Floor::Finalized(f),
+                None => simplex::Floor::Genesis(genesis_digest),
+            },
             replay_buffer: IO_BUFFER,
             write_buffer: IO_BUFFER,
             page_cache,

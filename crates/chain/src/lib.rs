@@ -16,6 +16,7 @@ pub mod engine;
 pub mod gossip;
 pub mod mempool;
 pub mod metrics;
+pub mod statesync;
 
 pub use app::{App, Behaviour, BlockFinalization, Finalized, FinalizedSink, Scheme};
 pub use block::ChainBlock;

@@ -205,6 +205,61 @@ fn gossiped_transaction_survives_its_entry_node_crashing() {
     });
 }
 
+/// A validator whose disk is lost (consensus archive and state store) rejoins by state sync: it
+/// restores a peer's state at a certified height (checked against the certificate and the state
+/// root), executes none of the blocks before it, reaches the same state roots as the others at
+/// every later height, and keeps voting — with another validator down, the chain finalizes only
+/// if it votes. The two peers it asks first lie when serving state sync (one entry altered per
+/// page): it refuses both and syncs from the third. Three seeds.
+#[test]
+fn a_wiped_validator_rejoins_by_state_sync_and_keeps_voting() {
+    for seed in [31, 32, 33] {
+        runner(seed).start(|ctx| async move {
+            let mut c = Cluster::new(ctx.child("cluster"), 4, vec![]).await;
+            let mut plant = Plant::new();
+            plant.onboard(&c).await;
+            feed(&c, &mut plant, 6).await;
+            // Peers are asked in key order: the first two lie (restarted on their own disks).
+            let mut order: Vec<usize> = (0..3).collect();
+            order.sort_by(|a, b| c.keys[*a].cmp(&c.keys[*b]));
+            for &liar in &order[..2] {
+                c.behaviours[liar] = Behaviour::LyingStateSync;
+                c.crash(liar);
+                c.start(liar).await;
+            }
+            feed(&c, &mut plant, 2).await;
+            let before = c.app(0).finalized_height();
+            assert!(before > 5, "seed {seed}: only {before} blocks");
+            c.rejoin_by_state_sync(3).await;
+            let (synced, refused) = c.app(3).state_synced_at().expect("validator 3 synced its state");
+            assert_eq!(refused, 2, "seed {seed}: the two lying peers were not both refused");
+            eprintln!("seed {seed}: synced at {synced} after refusing {refused} lying peers");
+            assert!(synced >= before, "seed {seed}: synced at {synced}, the chain was at {before}");
+            assert_eq!(c.app(3).replayed_blocks(), 0);
+            assert_eq!(c.app(3).finalized_height(), synced);
+            // It follows the chain from there, with the same roots.
+            feed(&c, &mut plant, 3).await;
+            let target = c.app(0).finalized_height();
+            c.wait_height(&[0, 1, 2, 3], target, Duration::from_secs(60)).await;
+            c.assert_agreement(&[0, 1, 2, 3]);
+            assert_eq!(c.app(3).finalized_state().root(), c.app(0).finalized_state().root());
+            // Without the honest peer it synced from, finalizing needs validator 3's votes.
+            let (down, rest) = (order[2], [order[0], order[1], 3]);
+            c.crash(down);
+            let accepted = plant.accepted(&c, rest[0]);
+            feed(&c, &mut plant, 3).await;
+            c.wait_state(rest[0], "readings finalized with a validator down", Duration::from_secs(120), |s| {
+                plant.meters.iter().map(|(id, _)| s.progress(id).map(|p| p.accepted).unwrap_or(0)).sum::<u64>()
+                    > accepted
+            })
+            .await;
+            let h = c.app(rest[0]).finalized_height();
+            c.wait_height(&rest, h, Duration::from_secs(60)).await;
+            c.assert_agreement(&rest);
+        });
+    }
+}
+
 /// A validator behind its peers holds the gossiped transactions their origin admitted at a height
 /// it has not finalized yet, and checks them once it has: validator 3 is cut off while the
 /// gateway's registration finalizes, then linked again and sent (by gossip from validator 0) the

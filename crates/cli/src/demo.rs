@@ -202,6 +202,7 @@ async fn start_chain(
             timeouts: Timeouts::default(),
             alarms: Default::default(),
             api: Default::default(),
+            state_sync: false,
         };
         let node = start_node(ctx.child("node").with_attribute("chain", chain_id).with_attribute("index", i), spec)
             .await

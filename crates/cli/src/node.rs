@@ -106,6 +106,7 @@ pub fn init(args: &InitArgs, genesis_time_ms: i64) -> Result<Devnet> {
             leader_timeout_ms: 1_000,
             alarms: Default::default(),
             api: Default::default(),
+            state_sync: false,
         };
         std::fs::write(dir.join("node.toml"), toml::to_string_pretty(&cfg)?)?;
     }
@@ -221,6 +222,7 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
                 },
                 alarms: cfg.alarms.clone(),
                 api: cfg.api.clone(),
+                state_sync: cfg.state_sync,
             };
             runner.start(|ctx| async move {
                 let node = start_node(ctx, spec).await?;

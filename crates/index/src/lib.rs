@@ -19,6 +19,10 @@
 //! State proofs come from the state store (`trustmeter-statedb`), which keeps the registry of
 //! every height; a block's receipts are here, so a reading's proof never re-executes a block.
 //!
+//! A node that restored its state by state sync at height `H` indexes from `H + 1`: an empty
+//! index accepts a first block above height 1; blocks and readings before it are served by the
+//! nodes that have them.
+//!
 //! This crate must not decide anything consensus depends on.
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -176,7 +180,12 @@ impl Index {
             return Ok(());
         }
         if h != current + 1 {
-            return Err(IndexError::Missing(current + 1));
+            // A node whose state was restored by state sync at `h - 1` indexes from there on:
+            // only an index that holds nothing yet starts above height 1.
+            if current != 0 || !self.is_empty()? {
+                return Err(IndexError::Missing(current + 1));
+            }
+            info!(from = h, "the index starts above genesis (the node's state was synced at {})", h - 1);
         }
         let w = self.db.begin_write().map_err(dberr)?;
         {
@@ -231,6 +240,17 @@ impl Index {
                 warn!(error = %e, "indexing failed; the index will be rebuilt from the chain on the next start if it was lost");
             }
         }
+    }
+
+    /// Whether no block is indexed.
+    pub fn is_empty(&self) -> Result<bool, IndexError> {
+        let r = self.db.begin_read().map_err(dberr)?;
+        let t = match r.open_table(BLOCKS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(true),
+            Err(e) => return Err(dberr(e)),
+        };
+        Ok(t.first().map_err(dberr)?.is_none())
     }
 
     /// A block by height.

@@ -37,6 +37,11 @@ pub struct NodeConfig {
     /// run at once; beyond, `503 busy` with `Retry-After`.
     #[serde(default)]
     pub api: crate::limits::ApiConfig,
+    /// With an empty data directory, sync the state at a peer's latest certified height instead
+    /// of executing every block from genesis (a new validator, or one whose disk was lost). The
+    /// synced node keeps blocks and proofs from that height on.
+    #[serde(default)]
+    pub state_sync: bool,
 }
 
 fn default_true() -> bool {

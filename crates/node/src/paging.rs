@@ -360,4 +360,34 @@ mod tests {
         assert_eq!(seqs(&r), vec![3]);
         assert_eq!(r.next, Some((t0 + 2 * Q, 3)));
     }
+
+    /// A node that synced its state at some height indexes from the next one: an empty index
+    /// takes a first block above height 1, and then only the next ones.
+    #[test]
+    fn an_empty_index_starts_at_the_first_block_it_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut fx = crate::testkit::Fixture::new();
+        let start = fx.st.height;
+        let index = Index::open(
+            &dir.path().join("index.redb"),
+            trustmeter_chain::devnet::Devnet::new("alarms-rules", 1, 1, 9, crate::testkit::T0 - 3_600_000, 0).genesis,
+        )
+        .unwrap();
+        assert!(index.is_empty().unwrap());
+        fx.index = Some(index.clone());
+        fx.at(crate::testkit::T0, Some((crate::testkit::T0 - 500, 1.0)));
+        fx.at(crate::testkit::T0 + 1_000, Some((crate::testkit::T0 + 500, 2.0)));
+        assert_eq!(index.height(), start + 2);
+        assert!(index.block(start).unwrap().is_none(), "nothing before the first block given");
+        assert!(index.block(start + 1).unwrap().is_some());
+        assert_eq!(index.reading(&fx.meter.id, 2).unwrap().map(|r| r.height), Some(start + 2));
+        // Once it holds blocks, a gap is refused.
+        fx.index = None;
+        fx.at(crate::testkit::T0 + 2_000, None);
+        fx.index = Some(index.clone());
+        let before = index.height();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fx.at(crate::testkit::T0 + 3_000, None)));
+        assert!(result.is_err(), "a gap after the first block must be refused");
+        assert_eq!(index.height(), before);
+    }
 }

@@ -43,6 +43,9 @@ pub struct NodeSpec {
     pub alarms: crate::alarms::AlarmConfig,
     /// The API's bounds on concurrent expensive requests (`[api]` of the node config).
     pub api: crate::limits::ApiConfig,
+    /// With an empty state store, sync the state at a peer's latest certified height instead of
+    /// executing every block from genesis (`state_sync` of the node config).
+    pub state_sync: bool,
 }
 
 /// A running validator.
@@ -115,6 +118,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         backfill: reg(channels::BACKFILL),
         broadcast: reg(channels::BROADCAST),
         txs: reg(channels::TXS),
+        state_sync: reg(channels::STATE_SYNC),
     };
     network.start();
 
@@ -133,6 +137,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
             sinks: vec![],
             hooks: vec![storage.hook.clone()],
             store: storage.store.clone(),
+            state_sync: spec.state_sync,
         },
         oracle.clone(),
         oracle,

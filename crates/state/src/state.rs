@@ -400,6 +400,9 @@ impl Snapshot for Layered<'_> {
     }
 }
 
+/// A committed entry as the store holds it: `(ordered key, borsh(StateEntry))`.
+pub type RawEntry = (Vec<u8>, Vec<u8>);
+
 /// The replicated state of one chain: a snapshot of its store at the committed height plus the
 /// changes since (an overlay). Cloning is O(1) (the overlay is a persistent map), so speculative
 /// blocks each get their own state cheaply; reads look in the overlay, then in the snapshot.
@@ -529,7 +532,7 @@ impl State {
         after: Option<&[u8]>,
         max_entries: usize,
         max_bytes: usize,
-    ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, bool), StateError> {
+    ) -> Result<(Vec<RawEntry>, bool), StateError> {
         if !self.overlay.is_empty() {
             return Err(StateError::Mismatch("only a committed state is exported".into()));
         }
@@ -564,7 +567,7 @@ impl State {
         store: Arc<dyn Store>,
         header: &trustmeter_types::BlockHeader,
         digest: Hash32,
-        entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+        entries: impl IntoIterator<Item = RawEntry>,
     ) -> Result<State, StateError> {
         let snap = store.snapshot();
         if snap.head().is_some() {

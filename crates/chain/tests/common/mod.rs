@@ -38,6 +38,10 @@ pub struct Cluster {
     /// Each validator's state store: kept across a crash and restart, like a disk.
     pub stores: Vec<Arc<trustmeter_state::MemStore>>,
     pub behaviours: Vec<Behaviour>,
+    /// Each validator's consensus storage prefix (a new one is a new, empty disk).
+    pub prefixes: Vec<String>,
+    /// Whether each validator syncs its state from peers when its store is empty.
+    pub state_sync: Vec<bool>,
     restarts: Vec<u32>,
     pub link: Link,
 }
@@ -91,6 +95,8 @@ impl Cluster {
             mempools: (0..n).map(|_| Arc::new(Mutex::new(Mempool::new(alg, MempoolLimits::default())))).collect(),
             stores: (0..n).map(|_| Arc::new(trustmeter_state::MemStore::new())).collect(),
             behaviours: (0..n).map(|i| behaviours.get(i).copied().unwrap_or_default()).collect(),
+            prefixes: (0..n).map(|i| format!("validator-{i}")).collect(),
+            state_sync: vec![false; n],
             restarts: vec![0; n],
             link,
         };
@@ -112,6 +118,7 @@ impl Cluster {
             channels::BACKFILL,
             channels::BROADCAST,
             channels::TXS,
+            channels::STATE_SYNC,
         ] {
             reg.push(control.register(ch, quota).await.expect("register channel"));
         }
@@ -123,6 +130,7 @@ impl Cluster {
             backfill: reg.next().unwrap(),
             broadcast: reg.next().unwrap(),
             txs: reg.next().unwrap(),
+            state_sync: reg.next().unwrap(),
         };
         let (tx, mut rx) = futures::channel::mpsc::unbounded();
         // A restarted validator gets a fresh mempool (in-memory, like a real process restart).
@@ -132,13 +140,14 @@ impl Cluster {
             signer: self.devnet.validator_keys[i].clone(),
             participants: self.devnet.participants(),
             genesis: self.devnet.genesis.clone(),
-            partition_prefix: format!("validator-{i}"),
+            partition_prefix: self.prefixes[i].clone(),
             timeouts: Timeouts::default(),
             behaviour: self.behaviours[i],
             mempool: self.mempools[i].clone(),
             sinks: vec![tx],
             hooks: vec![],
             store: self.stores[i].clone(),
+            state_sync: self.state_sync[i],
         };
         let vctx = self.ctx.child("validator").with_attribute("index", i).with_attribute("restart", self.restarts[i]);
         self.restarts[i] += 1;
@@ -162,6 +171,17 @@ impl Cluster {
     /// archive): the next start re-executes every finalized block from genesis.
     pub fn wipe_state(&mut self, i: usize) {
         self.stores[i] = Arc::new(trustmeter_state::MemStore::new());
+    }
+
+    /// Replaces validator `i`'s whole disk (consensus storage and state store) with an empty one
+    /// and starts it with state sync: it restores a peer's certified state instead of executing
+    /// the chain from genesis.
+    pub async fn rejoin_by_state_sync(&mut self, i: usize) {
+        self.crash(i);
+        self.stores[i] = Arc::new(trustmeter_state::MemStore::new());
+        self.prefixes[i] = format!("validator-{i}-disk-{}", self.restarts[i]);
+        self.state_sync[i] = true;
+        self.start(i).await;
     }
 
     pub fn crash(&mut self, i: usize) {

@@ -301,6 +301,7 @@ async fn drive(ctx: &commonware_runtime::tokio::Context, dir: &Path, args: &Clus
             timeouts: Timeouts::default(),
             alarms: Default::default(),
             api: Default::default(),
+            state_sync: false,
         };
         let node = start_node(ctx.child("node").with_attribute("index", i), spec)
             .await

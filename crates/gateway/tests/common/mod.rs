@@ -74,6 +74,7 @@ impl TestChain {
                 timeouts: Timeouts::default(),
                 alarms: Default::default(),
                 api: Default::default(),
+                state_sync: false,
             };
             let node = start_node(ctx.child("node").with_attribute("chain", chain_id).with_attribute("index", i), spec)
                 .await

@@ -129,6 +129,7 @@ impl Cluster {
                 timeouts: Timeouts::default(),
                 alarms: self.alarms.clone(),
                 api: self.api_config.clone(),
+                state_sync: false,
             };
             let node = start_node(ctx.child("node").with_attribute("index", i), spec)
                 .await

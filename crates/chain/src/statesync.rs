@@ -1,0 +1,344 @@
+//! State sync (状态同步): a new or wiped validator fetches the state at a peer's latest
+//! certified height instead of re-executing every block since genesis.
+//!
+//! Every validator serves ([`serve`]) on its own p2p channel ([`crate::engine::channels::STATE_SYNC`]):
+//! - a **target**: its latest finalized block that has its own finalization certificate, with
+//!   that certificate; it pins its committed state at that height (at most [`MAX_PINS`] pins,
+//!   each dropped after [`PIN_TTL`] without a request);
+//! - **pages** of that pinned state's entries in key order ([`State::export_page`]), at most
+//!   [`MAX_PAGE_ENTRIES`] entries and about [`MAX_PAGE_BYTES`] each.
+//!
+//! A syncing validator ([`sync`]) asks its peers in turn. It trusts nothing a peer says: the
+//! target's certificate must finalize exactly that block with a quorum of the genesis validators'
+//! signatures, and the entries rebuilt into trees must give that block's state root
+//! ([`State::restore`]) — or it asks the next peer. With a restored state at height `H` it starts
+//! marshal and consensus from that certificate (`Start::Floor`, `Floor::Finalized`), so it fetches
+//! and executes only the blocks after `H`. Replaying from genesis stays the default (a node that
+//! keeps its consensus archive but lost its state store re-executes it).
+//!
+//! Limits, stated: the restored state is built in one commit (its entries in memory: about
+//! 200 bytes each, bounded by [`MAX_SYNC_BYTES`]); derived entries (duplicate window, late-window
+//! points, key uses) are in no tree and are taken from the peer as given — a wrong one makes a
+//! later block execute differently from its certified header, which stops the node instead of
+//! letting it diverge; the synced node keeps registry history (historical proofs) from `H` on.
+
+use crate::app::{App, BlockFinalization, MarshalMailbox, Scheme};
+use crate::block::ChainBlock;
+use borsh::{BorshDeserialize, BorshSerialize};
+use commonware_codec::{Decode as _, Encode as _};
+use commonware_consensus::types::Height;
+use commonware_cryptography::{Digestible, ed25519};
+use commonware_macros::select;
+use commonware_p2p::{Receiver, Recipients, Sender};
+use commonware_parallel::Sequential;
+use commonware_runtime::{Clock, Spawner};
+use commonware_utils::ordered::Set;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tracing::{debug, info, warn};
+use trustmeter_state::{State, Store};
+use trustmeter_types::limits::MAX_BLOCK_BYTES;
+use trustmeter_types::{Block, Genesis, Hash32, decode};
+
+/// Most entries in one page.
+pub const MAX_PAGE_ENTRIES: usize = 4_096;
+/// About the most bytes of entries in one page (a page holds at least one entry).
+pub const MAX_PAGE_BYTES: usize = 1 << 20;
+/// States pinned for syncing peers at once.
+pub const MAX_PINS: usize = 2;
+/// A pin unused this long is dropped.
+pub const PIN_TTL: Duration = Duration::from_secs(120);
+/// Most bytes of entries a sync accepts (the restore is one commit, in memory).
+pub const MAX_SYNC_BYTES: usize = 8 << 30;
+/// How long a syncing node waits for one answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rounds over every peer before a syncing node gives up and starts from genesis.
+const MAX_ROUNDS: usize = 3;
+
+/// The state sync protocol's messages.
+#[derive(Debug, BorshSerialize, BorshDeserialize)]
+enum Message {
+    /// Asks for the peer's sync target.
+    TargetRequest { id: u64 },
+    /// The target: the block (canonical encoding) and its certificate (Commonware encoding).
+    Target { id: u64, block: Vec<u8>, finalization: Vec<u8> },
+    /// Asks for the entries of the state at `height` after key `after`.
+    PageRequest { id: u64, height: u64, after: Option<Vec<u8>> },
+    /// A page of entries; `more` if others follow.
+    Page { id: u64, entries: Vec<(Vec<u8>, Vec<u8>)>, more: bool },
+    /// The request cannot be served (no certified tip yet, the pin expired, ...).
+    Unavailable { id: u64, reason: String },
+}
+
+impl Message {
+    fn id(&self) -> u64 {
+        match self {
+            Message::TargetRequest { id }
+            | Message::Target { id, .. }
+            | Message::PageRequest { id, .. }
+            | Message::Page { id, .. }
+            | Message::Unavailable { id, .. } => *id,
+        }
+    }
+}
+
+/// Serves state sync to peers until the channel closes.
+pub async fn serve<E, S, R>(context: E, app: App, marshal: MarshalMailbox, (mut sender, mut receiver): (S, R))
+where
+    E: Clock,
+    S: Sender<PublicKey = ed25519::PublicKey>,
+    R: Receiver<PublicKey = ed25519::PublicKey>,
+{
+    let mut pins: VecDeque<(SystemTime, State)> = VecDeque::new();
+    while let Ok((peer, msg)) = receiver.recv().await {
+        let Ok(request) = borsh::from_slice::<Message>(msg.as_ref()) else {
+            debug!(?peer, "state sync message does not decode");
+            continue;
+        };
+        let now = context.current();
+        pins.retain(|(used, _)| now.duration_since(*used).unwrap_or_default() < PIN_TTL);
+        let answer = match request {
+            Message::TargetRequest { id } => {
+                let state = app.finalized_state();
+                let height = state.height;
+                let finalization = marshal.get_finalization(Height::new(height)).await;
+                let block = marshal.get_block(Height::new(height)).await;
+                match (height, finalization, block) {
+                    (0, ..) => Message::Unavailable { id, reason: "nothing finalized yet".into() },
+                    (_, Some(f), Some(b)) => {
+                        if !pins.iter().any(|(_, s)| s.height == height) {
+                            if pins.len() >= MAX_PINS {
+                                pins.pop_front();
+                            }
+                            pins.push_back((now, state));
+                        }
+                        Message::Target { id, block: b.inner().encoded().to_vec(), finalization: f.encode().to_vec() }
+                    }
+                    _ => Message::Unavailable { id, reason: format!("no certificate stored for height {height}") },
+                }
+            }
+            Message::PageRequest { id, height, after } => match pins.iter_mut().find(|(_, s)| s.height == height) {
+                Some((used, state)) => {
+                    *used = now;
+                    match state.export_page(after.as_deref(), MAX_PAGE_ENTRIES, MAX_PAGE_BYTES) {
+                        Ok((mut entries, more)) => {
+                            if app.behaviour() == crate::app::Behaviour::LyingStateSync
+                                && let Some((_, v)) = entries.first_mut()
+                                && let Some(b) = v.last_mut()
+                            {
+                                *b ^= 1; // test-only: a peer that lies about its state
+                            }
+                            Message::Page { id, entries, more }
+                        }
+                        Err(e) => Message::Unavailable { id, reason: e.to_string() },
+                    }
+                }
+                None => Message::Unavailable { id, reason: format!("the state at height {height} is not pinned here") },
+            },
+            _ => continue,
+        };
+        let bytes = borsh::to_vec(&answer).expect("encode");
+        let _ = sender.send(Recipients::One(peer), bytes, false);
+    }
+}
+
+/// Why a peer's sync answer was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No answer in time, or an unexpected one.
+    #[error("peer {peer}: {reason}")]
+    Peer {
+        /// The peer.
+        peer: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The target does not hold.
+    #[error("peer {peer}: its sync target does not hold: {reason}")]
+    BadTarget {
+        /// The peer.
+        peer: String,
+        /// Why.
+        reason: String,
+    },
+    /// The entries do not give the certified state.
+    #[error("peer {peer}: its entries do not restore the certified state: {source}")]
+    BadState {
+        /// The peer.
+        peer: String,
+        /// Why.
+        source: trustmeter_state::StateError,
+    },
+}
+
+/// A state restored by sync, and the certificate consensus starts from.
+pub struct Synced {
+    /// The restored, committed state.
+    pub state: State,
+    /// The finalization of its block.
+    pub finalization: BlockFinalization,
+    /// Peers whose answers were refused on the way (no answer, a bad target, bad entries).
+    pub refused: u32,
+}
+
+/// Syncs the state into the empty `store` from `peers` (other validators), each tried in turn
+/// for [`MAX_ROUNDS`] rounds; `None` if none had a certified height above genesis (a new chain:
+/// start from genesis).
+pub async fn sync<E, S, R>(
+    context: &E,
+    genesis: &Genesis,
+    participants: &Set<ed25519::PublicKey>,
+    me: &ed25519::PublicKey,
+    store: Arc<dyn Store>,
+    channel: &mut (S, R),
+) -> Option<Synced>
+where
+    E: Clock + Spawner,
+    S: Sender<PublicKey = ed25519::PublicKey>,
+    R: Receiver<PublicKey = ed25519::PublicKey>,
+{
+    let peers: Vec<ed25519::PublicKey> = participants.iter().filter(|p| *p != me).cloned().collect();
+    let mut client = Client { context, channel, next_id: 1 };
+    let mut refused = 0u32;
+    for round in 0..MAX_ROUNDS {
+        for peer in &peers {
+            match client.sync_from(genesis, participants, peer, store.clone()).await {
+                Ok(Some(mut synced)) => {
+                    info!(height = synced.state.height, root = %synced.state.root(), ?peer, refused, "state synced");
+                    synced.refused = refused;
+                    return Some(synced);
+                }
+                Ok(None) => debug!(?peer, round, "peer has nothing to sync from"),
+                Err(e) => {
+                    refused += 1;
+                    warn!(error = %e, round, "state sync from a peer failed; trying the next");
+                }
+            }
+        }
+        context.sleep(Duration::from_secs(1)).await;
+    }
+    info!("no peer offered a certified state: starting from genesis");
+    None
+}
+
+struct Client<'a, E, S, R> {
+    context: &'a E,
+    channel: &'a mut (S, R),
+    next_id: u64,
+}
+
+impl<E, S, R> Client<'_, E, S, R>
+where
+    E: Clock + Spawner,
+    S: Sender<PublicKey = ed25519::PublicKey>,
+    R: Receiver<PublicKey = ed25519::PublicKey>,
+{
+    /// Sends `request` to `peer` and waits for its answer with the same id.
+    async fn ask(&mut self, peer: &ed25519::PublicKey, request: Message) -> Result<Message, SyncError> {
+        let id = request.id();
+        let bytes = borsh::to_vec(&request).expect("encode");
+        let failed = |reason: String| SyncError::Peer { peer: format!("{peer}"), reason };
+        let _ = self.channel.0.send(Recipients::One(peer.clone()), bytes, false);
+        let deadline = self.context.current() + ANSWER_TIMEOUT;
+        loop {
+            let wait = deadline.duration_since(self.context.current()).unwrap_or_default();
+            select! {
+                msg = self.channel.1.recv() => {
+                    let (from, msg) = msg.map_err(|e| failed(format!("network closed: {e}")))?;
+                    if &from != peer {
+                        continue; // another peer's request or a late answer: not served while syncing
+                    }
+                    match borsh::from_slice::<Message>(msg.as_ref()) {
+                        Ok(m) if m.id() == id => return Ok(m),
+                        _ => continue,
+                    }
+                },
+                _ = self.context.sleep(wait) => return Err(failed(format!("no answer within {ANSWER_TIMEOUT:?}"))),
+            }
+        }
+    }
+
+    async fn sync_from(
+        &mut self,
+        genesis: &Genesis,
+        participants: &Set<ed25519::PublicKey>,
+        peer: &ed25519::PublicKey,
+        store: Arc<dyn Store>,
+    ) -> Result<Option<Synced>, SyncError> {
+        let name = format!("{peer}");
+        self.next_id += 1;
+        let (block, finalization) = match self.ask(peer, Message::TargetRequest { id: self.next_id }).await? {
+            Message::Target { block, finalization, .. } => (block, finalization),
+            Message::Unavailable { .. } => return Ok(None),
+            other => return Err(SyncError::Peer { peer: name, reason: format!("answered {other:?}") }),
+        };
+        let (block, finalization) = check_target(genesis, participants, &block, &finalization)
+            .map_err(|reason| SyncError::BadTarget { peer: name.clone(), reason })?;
+        let header = block.block.header.clone();
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut bytes = 0usize;
+        loop {
+            self.next_id += 1;
+            let after = entries.last().map(|(k, _)| k.clone());
+            let request = Message::PageRequest { id: self.next_id, height: header.height, after };
+            match self.ask(peer, request).await? {
+                Message::Page { entries: page, more, .. } => {
+                    if page.is_empty() && more {
+                        return Err(SyncError::Peer { peer: name, reason: "an empty page with more to come".into() });
+                    }
+                    bytes += page.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+                    if bytes > MAX_SYNC_BYTES {
+                        return Err(SyncError::Peer {
+                            peer: name,
+                            reason: format!("more than {MAX_SYNC_BYTES} bytes"),
+                        });
+                    }
+                    entries.extend(page);
+                    if !more {
+                        break;
+                    }
+                }
+                other => return Err(SyncError::Peer { peer: name, reason: format!("answered {other:?}") }),
+            }
+        }
+        debug!(height = header.height, entries = entries.len(), bytes, "state entries received");
+        let state = State::restore(genesis, store, &header, block.hash(), entries)
+            .map_err(|source| SyncError::BadState { peer: name, source })?;
+        Ok(Some(Synced { state, finalization, refused: 0 }))
+    }
+}
+
+/// Decodes a sync target and checks that the certificate finalizes exactly this block (digest,
+/// epoch and view) with a quorum of `participants`' signatures.
+fn check_target(
+    genesis: &Genesis,
+    participants: &Set<ed25519::PublicKey>,
+    block: &[u8],
+    finalization: &[u8],
+) -> Result<(ChainBlock, BlockFinalization), String> {
+    let block: Block = decode(block, MAX_BLOCK_BYTES).map_err(|e| format!("block: {e}"))?;
+    if block.header.chain_id != genesis.chain_id {
+        return Err(format!("block of chain {}", block.header.chain_id));
+    }
+    let block = ChainBlock::new(genesis.params.hash, block);
+    let f = BlockFinalization::decode_cfg(finalization.to_vec(), &participants.len())
+        .map_err(|e| format!("certificate: {e}"))?;
+    if f.proposal.payload != block.digest() {
+        return Err(format!(
+            "the certificate finalizes {} but the block is {}",
+            Hash32(f.proposal.payload.0),
+            block.hash()
+        ));
+    }
+    let round = f.proposal.round;
+    let h = &block.block.header;
+    if (round.epoch().get(), round.view().get()) != (h.epoch, h.view) {
+        return Err("the certificate's round is not the block's".into());
+    }
+    let scheme = Scheme::verifier(&crate::engine::consensus_namespace(genesis), participants.clone());
+    if !f.verify(&mut rand::rng(), &scheme, &Sequential) {
+        return Err("the certificate's signatures do not verify for the genesis validators".into());
+    }
+    Ok((block, f))
+}
