@@ -339,6 +339,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
     let routes: BTreeSet<(String, String)> = [
         ("/v1/status", "get"),
         ("/v1/blocks/{height}", "get"),
+        ("/v1/chain/finalized/{height}", "get"),
         ("/v1/transactions", "post"),
         ("/v1/transactions/{hash}", "get"),
         ("/v1/meters", "get"),
