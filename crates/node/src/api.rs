@@ -577,10 +577,15 @@ async fn block(State(s): State<ApiState>, Path(height): Path<u64>) -> ApiResult<
 /// (`crate::follow`): `u32` big-endian length of the block, the block (canonical encoding), then
 /// the certificate (Commonware encoding), or nothing when no certificate names this height (a
 /// later certified block finalizes it through the parent links).
-#[utoipa::path(get, path = "/v1/chain/finalized/{height}", params(("height" = u64, Path, description = "Block height")), responses((status = 200, content_type = "application/octet-stream", description = "length-prefixed block, then the certificate"), (status = 404, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/chain/finalized/{height}", params(("height" = u64, Path, description = "Block height")), responses((status = 200, content_type = "application/octet-stream", description = "length-prefixed block, then the certificate"), (status = 404, body = ApiError), (status = 503, description = "busy: too many blocks being served; retry after `Retry-After` seconds", body = ApiError)))]
 async fn finalized_block(State(s): State<ApiState>, Path(height): Path<u64>) -> Response {
+    let permit = match s.inner.limits.acquire(RequestClass::Blocks) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
     let index = s.inner.index.clone();
     let found = tokio::task::spawn_blocking(move || -> Result<_, trustmeter_index::IndexError> {
+        let _permit = permit;
         Ok(index.raw_block(height)?.map(|b| (b, index.finalization(height))))
     })
     .await;

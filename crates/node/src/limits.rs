@@ -33,6 +33,8 @@ pub enum RequestClass {
     Exports,
     /// Figure rollups (daily figures, breakdowns, rankings, TOU, quality, an enterprise's month).
     Rollups,
+    /// Raw finalized blocks with their certificates (what followers fetch; up to 8 MiB each).
+    Blocks,
 }
 
 impl RequestClass {
@@ -43,6 +45,7 @@ impl RequestClass {
             RequestClass::Series => "series",
             RequestClass::Exports => "exports",
             RequestClass::Rollups => "rollups",
+            RequestClass::Blocks => "blocks",
         }
     }
 }
@@ -59,6 +62,8 @@ pub struct ApiConfig {
     pub max_concurrent_exports: usize,
     /// Figure rollups at once.
     pub max_concurrent_rollups: usize,
+    /// Raw finalized blocks at once (followers fetch one at a time each).
+    pub max_concurrent_blocks: usize,
     /// Seconds a refused client is told to wait (`Retry-After`).
     pub retry_after_s: u32,
 }
@@ -72,6 +77,7 @@ impl Default for ApiConfig {
             max_concurrent_series: 4,
             max_concurrent_exports: 2,
             max_concurrent_rollups: 8,
+            max_concurrent_blocks: 8,
             retry_after_s: 1,
         }
     }
@@ -85,6 +91,7 @@ impl ApiConfig {
             ("max_concurrent_series", self.max_concurrent_series),
             ("max_concurrent_exports", self.max_concurrent_exports),
             ("max_concurrent_rollups", self.max_concurrent_rollups),
+            ("max_concurrent_blocks", self.max_concurrent_blocks),
         ] {
             if !(1..=MAX_CONCURRENCY).contains(&v) {
                 return Err(format!("[api] {name} = {v} must be between 1 and {MAX_CONCURRENCY}"));
@@ -104,6 +111,7 @@ pub struct RequestLimits {
     series: Arc<Semaphore>,
     exports: Arc<Semaphore>,
     rollups: Arc<Semaphore>,
+    blocks: Arc<Semaphore>,
     retry_after_s: u32,
 }
 
@@ -121,6 +129,7 @@ impl RequestLimits {
             series: Arc::new(Semaphore::new(config.max_concurrent_series)),
             exports: Arc::new(Semaphore::new(config.max_concurrent_exports)),
             rollups: Arc::new(Semaphore::new(config.max_concurrent_rollups)),
+            blocks: Arc::new(Semaphore::new(config.max_concurrent_blocks)),
             retry_after_s: config.retry_after_s,
         }
     }
@@ -132,6 +141,7 @@ impl RequestLimits {
             RequestClass::Series => &self.series,
             RequestClass::Exports => &self.exports,
             RequestClass::Rollups => &self.rollups,
+            RequestClass::Blocks => &self.blocks,
         }
     }
 
