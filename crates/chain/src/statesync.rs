@@ -146,7 +146,13 @@ where
 /// Why a peer's sync answer was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    /// No answer in time, or an unexpected one.
+    /// No answer in time (not connected yet, busy, or gone).
+    #[error("peer {peer}: no answer within {ANSWER_TIMEOUT:?}")]
+    NoAnswer {
+        /// The peer.
+        peer: String,
+    },
+    /// An unexpected answer, or the network closed.
     #[error("peer {peer}: {reason}")]
     Peer {
         /// The peer.
@@ -178,7 +184,8 @@ pub struct Synced {
     pub state: State,
     /// The finalization of its block.
     pub finalization: BlockFinalization,
-    /// Peers whose answers were refused on the way (no answer, a bad target, bad entries).
+    /// Peers' answers refused on the way (a bad target, bad entries, an unexpected answer; a
+    /// peer that does not answer is not counted).
     pub refused: u32,
 }
 
@@ -210,6 +217,7 @@ where
                     return Some(synced);
                 }
                 Ok(None) => debug!(?peer, round, "peer has nothing to sync from"),
+                Err(e @ SyncError::NoAnswer { .. }) => debug!(error = %e, round, "trying the next peer"),
                 Err(e) => {
                     refused += 1;
                     warn!(error = %e, round, "state sync from a peer failed; trying the next");
@@ -254,7 +262,7 @@ where
                         _ => continue,
                     }
                 },
-                _ = self.context.sleep(wait) => return Err(failed(format!("no answer within {ANSWER_TIMEOUT:?}"))),
+                _ = self.context.sleep(wait) => return Err(SyncError::NoAnswer { peer: format!("{peer}") }),
             }
         }
     }

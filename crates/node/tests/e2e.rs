@@ -999,3 +999,61 @@ fn a_follower_checks_every_block_and_serves_the_same_reads() {
         .expect("follower run");
     eprintln!("follower test: {:.1} s", started.elapsed().as_secs_f64());
 }
+
+/// A validator that joins a running chain late with `state_sync = true` restores a peer's
+/// certified state over real p2p (on disk, `statedb`) instead of executing the chain from
+/// genesis: it replays nothing, reaches the others' height and state root, follows and indexes
+/// the blocks after its sync height (earlier ones are not indexed there), and serves proofs of
+/// readings recorded after it that verify offline.
+#[test]
+fn a_new_validator_joins_by_state_sync() {
+    init_logs();
+    let started = Instant::now();
+    let cluster = Cluster::new("hunan-e2e-sync", 41);
+    let mut world = World::new(&cluster.devnet, 4, 41);
+    let (cluster_ref, world_ref) = (&cluster, &mut world);
+    cluster
+        .runner()
+        .start(|ctx| async move {
+            let (cluster, world) = (cluster_ref, world_ref);
+            // Three of four validators are a quorum: the chain runs without validator 3.
+            let _first = cluster.start_some(&ctx, &[0, 1, 2], false).await?;
+            let three = cluster.api_of(&[0, 1, 2])?;
+            world.onboard(&three).await?;
+            world.report(&three, 3).await?;
+            let before = world.last_height();
+            let joined = cluster.start_some(&ctx, &[3], true).await?;
+            let all = cluster.api_of(&[0, 1, 2, 3])?;
+            let (synced, refused) = joined[0].app.state_synced_at().context("validator 3 did not sync its state")?;
+            ensure!(synced >= before, "synced at {synced}, the chain was at {before}");
+            ensure!(refused == 0, "honest peers' answers were refused {refused} times");
+            let status = all.status(3).await?;
+            ensure!(u64_of(&status["replayed_blocks"]) == 0, "status: {status}");
+            // The chain goes on; validator 3 follows it and indexes from its sync height on.
+            world.report(&three, 2).await?;
+            let tip = world.last_height();
+            ensure!(tip > synced, "no block after the sync height");
+            all.wait_indexed(3, tip).await?;
+            for h in synced + 1..=tip {
+                let (a, b) = (all.block(3, h).await?, all.block(0, h).await?);
+                ensure!(a == b, "block {h} differs on the synced validator: {a} vs {b}");
+            }
+            let (code, _) = all.get(3, &format!("/v1/blocks/{synced}")).await?;
+            ensure!(code == 404, "block {synced} (before the sync) is served: {code}");
+            let v0 = all.status(0).await?;
+            let v3 = all
+                .wait_status(3, "the same height as validator 0", |s| s["finalized_height"] == v0["finalized_height"])
+                .await?;
+            ensure!(v3["state_root"] == v0["state_root"], "state roots differ: {v3} vs {v0}");
+            // A proof of a reading recorded after the sync height, from validator 3.
+            let (meter, seq) = world
+                .recorded
+                .iter()
+                .find_map(|(m, rs)| rs.iter().find(|r| r.height > synced).map(|r| (m.clone(), r.reading.reading.seq)))
+                .context("a reading recorded after the sync")?;
+            check_proof(&all, 3, world, &meter, seq).await.context("a proof from the synced validator")?;
+            Ok::<(), anyhow::Error>(())
+        })
+        .expect("state sync run");
+    eprintln!("state sync test: {:.1} s", started.elapsed().as_secs_f64());
+}

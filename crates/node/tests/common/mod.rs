@@ -114,13 +114,31 @@ impl Cluster {
         &self,
         ctx: commonware_runtime::tokio::Context,
     ) -> Result<(Api, Vec<trustmeter_node::RunningNode>)> {
-        let mut urls = Vec::new();
+        let all: Vec<usize> = (0..self.devnet.validator_keys.len()).collect();
+        let nodes = self.start_some(&ctx, &all, false).await?;
+        Ok((self.api_of(&all)?, nodes))
+    }
+
+    /// A client for the APIs of validators `which` (a sender's home is among them).
+    pub fn api_of(&self, which: &[usize]) -> Result<Api> {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?;
+        let urls = which.iter().map(|i| format!("http://{}", self.api[*i])).collect();
+        Ok(Api { http, urls, alg: self.devnet.genesis.params.hash })
+    }
+
+    /// Starts validators `which` in `ctx`, with state sync on or off.
+    pub async fn start_some(
+        &self,
+        ctx: &commonware_runtime::tokio::Context,
+        which: &[usize],
+        state_sync: bool,
+    ) -> Result<Vec<trustmeter_node::RunningNode>> {
         let mut nodes = Vec::new();
-        for (i, key) in self.devnet.validator_keys.iter().enumerate() {
+        for &i in which {
             let spec = NodeSpec {
                 name: format!("validator-{i}"),
                 genesis: self.devnet.genesis.clone(),
-                key: key.clone(),
+                key: self.devnet.validator_keys[i].clone(),
                 p2p_listen: self.p2p[i],
                 api_listen: self.api[i],
                 index_path: self.index_path(i),
@@ -129,7 +147,7 @@ impl Cluster {
                 timeouts: Timeouts::default(),
                 alarms: self.alarms.clone(),
                 api: self.api_config.clone(),
-                state_sync: false,
+                state_sync,
             };
             let node = start_node(ctx.child("node").with_attribute("index", i), spec)
                 .await
@@ -140,11 +158,9 @@ impl Cluster {
                 node.api_addr,
                 self.api[i]
             );
-            urls.push(format!("http://{}", node.api_addr));
             nodes.push(node);
         }
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?;
-        Ok((Api { http, urls, alg: self.devnet.genesis.params.hash }, nodes))
+        Ok(nodes)
     }
 }
 
