@@ -559,8 +559,9 @@ impl State {
     /// commits it — state sync instead of replaying every block from genesis. Every entry must
     /// decode under its own key, in strictly ascending order; the registry and activity trees
     /// rebuilt from them must give the header's state root, or nothing is committed. Derived
-    /// entries (duplicate window, late-window points, key uses) are in no tree: they are taken as
-    /// given, and a wrong one would make a later block's execution differ from its certified
+    /// entries (duplicate window, late-window points, key uses) are in no tree: their shape is
+    /// checked against the committed entries ([`State::check_derived`]), their values are taken
+    /// as given — a wrong one would make a later block's execution differ from its certified
     /// header, which stops the node rather than let it diverge.
     pub fn restore(
         genesis: &Genesis,
@@ -623,7 +624,67 @@ impl State {
                 header.height, header.state_root
             )));
         }
+        s.check_derived()?;
         s.commit()
+    }
+
+    /// Checks the derived entries of a restored overlay against the committed ones they follow
+    /// from: per meter, as many duplicate-window entries as its progress implies (ending at its
+    /// last sequence) and as many late-window points as it counts (the oldest at its recorded
+    /// time); no window entry of a meter without progress; every key use names a registered
+    /// device. Values inside the windows are not covered by any commitment (see `restore`).
+    pub(crate) fn check_derived(&self) -> Result<(), StateError> {
+        use std::collections::HashMap;
+        #[derive(Default)]
+        struct Seen {
+            recent: u64,
+            last_seq: u64,
+            points: u64,
+            oldest_ms: Option<i64>,
+        }
+        let mut seen: HashMap<DeviceId, Seen> = HashMap::new();
+        let mut progress: Vec<(DeviceId, MeterProgress)> = Vec::new();
+        for slot in self.overlay.values() {
+            let Some(e) = &slot.entry else { continue };
+            match (&e.0, &e.1) {
+                (StateKey::Progress(m), StateValue::Progress(p)) => progress.push((m.clone(), p.clone())),
+                (StateKey::Recent(m, seq), _) => {
+                    let s = seen.entry(m.clone()).or_default();
+                    s.recent += 1;
+                    s.last_seq = s.last_seq.max(*seq);
+                }
+                (StateKey::Point(m, ts, _), _) => {
+                    let s = seen.entry(m.clone()).or_default();
+                    s.points += 1;
+                    s.oldest_ms = Some(s.oldest_ms.map_or(*ts, |o| o.min(*ts)));
+                }
+                (StateKey::KeyUse(k), StateValue::KeyUse(d))
+                    if self.gateway(d).is_none() && self.meter(d).is_none() =>
+                {
+                    return Err(StateError::Mismatch(format!("key use of {k} names {d}, which is not registered")));
+                }
+                _ => {}
+            }
+        }
+        for (m, p) in progress {
+            let s = seen.remove(&m).unwrap_or_default();
+            let recent = p.accepted.min(DUPLICATE_WINDOW as u64);
+            let oldest = (p.window_points > 0).then_some(p.window_oldest_ms);
+            if s.recent != recent
+                || (recent > 0 && s.last_seq != p.last_seq)
+                || s.points != u64::from(p.window_points)
+                || s.oldest_ms != oldest
+            {
+                return Err(StateError::Mismatch(format!(
+                    "meter {m}: {} duplicate-window entries up to sequence {} and {} window points from {:?} do not match its progress ({recent} up to {}, {} points from {oldest:?})",
+                    s.recent, s.last_seq, s.points, s.oldest_ms, p.last_seq, p.window_points
+                )));
+            }
+        }
+        if let Some(m) = seen.keys().next() {
+            return Err(StateError::Mismatch(format!("window entries of meter {m}, which has no progress")));
+        }
+        Ok(())
     }
 
     /// The store this state reads from and commits to.

@@ -407,6 +407,30 @@ fn a_restore_refuses_what_the_certified_root_does_not_cover() {
     let mut moved = entries.clone();
     moved[0].0.push(0);
     assert!(restore(moved).unwrap_err().to_string().contains("own key"));
+    // Derived entries are in no tree: a dropped or extra window entry is caught against the
+    // meter's progress, a key use naming no registered device against the registry.
+    let recent = StateKey::Recent(dev(A_EM1), 1).ordered();
+    let mut no_window = entries.clone();
+    no_window.retain(|(k, _)| *k != recent);
+    let err = restore(no_window).unwrap_err().to_string();
+    assert!(err.contains("do not match its progress"), "{err}");
+    let mut extra = entries.clone();
+    let stray = trustmeter_state::StateEntry {
+        key: StateKey::Recent(dev(A_EM1), 0),
+        value: StateValue::Recent(Hash32([1; 32])),
+    };
+    extra.push((stray.key.ordered(), borsh::to_vec(&stray).unwrap()));
+    extra.sort();
+    assert!(restore(extra).unwrap_err().to_string().contains("do not match its progress"));
+    let mut bad_use = entries.clone();
+    let slot = bad_use
+        .iter_mut()
+        .find(|(_, v)| matches!(borsh::from_slice::<trustmeter_state::StateEntry>(v).unwrap().key, StateKey::KeyUse(_)))
+        .expect("a key use exported");
+    let mut e: trustmeter_state::StateEntry = borsh::from_slice(&slot.1).unwrap();
+    e.value = StateValue::KeyUse(dev("NOBODY-GW99"));
+    slot.1 = borsh::to_vec(&e).unwrap();
+    assert!(restore(bad_use).unwrap_err().to_string().contains("not registered"));
     // Another block's header, or a store that already holds a state.
     let mut other = header.clone();
     other.state_root = Hash32([7; 32]);
