@@ -183,17 +183,7 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(async move {
                 let node = trustmeter_node::follow::start_follower(spec).await?;
-                println!(
-                    "{} following; API on http://{}/v1/status (OpenAPI at /openapi.json). Ctrl-C or SIGTERM to stop.",
-                    node.name, node.api_addr
-                );
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-                tokio::select! {
-                    r = tokio::signal::ctrl_c() => r?,
-                    _ = term.recv() => {}
-                }
-                println!("stopping {}", node.name);
-                Ok::<(), anyhow::Error>(())
+                until_stopped(&node, "following").await
             })
         }
         NodeCommand::Run { config: Some(config), .. } => {
@@ -226,20 +216,25 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
             };
             runner.start(|ctx| async move {
                 let node = start_node(ctx, spec).await?;
-                println!(
-                    "{} running; API on http://{}/v1/status (OpenAPI at /openapi.json). Ctrl-C or SIGTERM to stop.",
-                    node.name, node.api_addr
-                );
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-                tokio::select! {
-                    r = tokio::signal::ctrl_c() => r?,
-                    _ = term.recv() => {}
-                }
-                println!("stopping {}", node.name);
-                Ok::<(), anyhow::Error>(())
+                until_stopped(&node, "running").await
             })
         }
     }
+}
+
+/// Says where `node` serves, then waits for Ctrl-C or SIGTERM.
+async fn until_stopped(node: &trustmeter_node::RunningNode, doing: &str) -> Result<()> {
+    println!(
+        "{} {doing}; API on http://{}/v1/status (OpenAPI at /openapi.json). Ctrl-C or SIGTERM to stop.",
+        node.name, node.api_addr
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    println!("stopping {}", node.name);
+    Ok(())
 }
 
 #[cfg(test)]

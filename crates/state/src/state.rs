@@ -445,6 +445,24 @@ impl std::fmt::Debug for State {
 const SCAN_CHUNK: usize = 1_024;
 
 impl State {
+    /// A state of `genesis`'s chain reading `snap` of `store`, at `(height, block digest,
+    /// timestamp)`, with nothing in its overlay.
+    fn over(genesis: &Genesis, store: Arc<dyn Store>, snap: Arc<dyn Snapshot>, at: (u64, Hash32, i64)) -> Self {
+        State {
+            chain_id: genesis.chain_id.clone(),
+            params: genesis.params.clone(),
+            height: at.0,
+            block_digest: at.1,
+            timestamp_ms: at.2,
+            store,
+            snap,
+            overlay: OrdMap::new(),
+            policies: OrdMap::new(),
+            sealed: None,
+            layers: Vec::new(),
+        }
+    }
+
     /// The state after the genesis block (the genesis organisations, accounts and default
     /// policy), committed in a fresh in-memory store.
     pub fn from_genesis(genesis: &Genesis) -> Self {
@@ -458,19 +476,7 @@ impl State {
         if snap.head().is_some() {
             return Err(StateError::Mismatch("the store already holds a state; open it instead".into()));
         }
-        let mut s = State {
-            chain_id: genesis.chain_id.clone(),
-            params: genesis.params.clone(),
-            height: 0,
-            block_digest: Hash32::ZERO,
-            timestamp_ms: genesis.genesis_time_ms,
-            store,
-            snap,
-            overlay: OrdMap::new(),
-            policies: OrdMap::new(),
-            sealed: None,
-            layers: Vec::new(),
-        };
+        let mut s = State::over(genesis, store, snap, (0, Hash32::ZERO, genesis.genesis_time_ms));
         let default = Policy::default_audit();
         s.install_policy(
             PolicyRecord {
@@ -498,19 +504,7 @@ impl State {
     pub fn open(genesis: &Genesis, store: Arc<dyn Store>) -> Result<Self, StateError> {
         let snap = store.snapshot();
         let Some(head) = snap.head() else { return Ok(crate::exec::genesis_block_in(genesis, store)?.1) };
-        let mut s = State {
-            chain_id: genesis.chain_id.clone(),
-            params: genesis.params.clone(),
-            height: head.height,
-            block_digest: head.block_digest,
-            timestamp_ms: head.timestamp_ms,
-            store,
-            snap,
-            overlay: OrdMap::new(),
-            policies: OrdMap::new(),
-            sealed: None,
-            layers: Vec::new(),
-        };
+        let mut s = State::over(genesis, store, snap, (head.height, head.block_digest, head.timestamp_ms));
         for rec in s.policies().collect::<Vec<_>>() {
             let policy = parsed_policy(&rec.text).map_err(|e| {
                 StateError::Mismatch(format!("policy version {} in the store does not parse: {e}", rec.version))
@@ -580,19 +574,7 @@ impl State {
                 header.height, header.chain_id, genesis.chain_id
             )));
         }
-        let mut s = State {
-            chain_id: genesis.chain_id.clone(),
-            params: genesis.params.clone(),
-            height: header.height - 1,
-            block_digest: digest,
-            timestamp_ms: header.timestamp_ms,
-            store,
-            snap,
-            overlay: OrdMap::new(),
-            policies: OrdMap::new(),
-            sealed: None,
-            layers: Vec::new(),
-        };
+        let mut s = State::over(genesis, store, snap, (header.height - 1, digest, header.timestamp_ms));
         let mut last: Option<Vec<u8>> = None;
         for (k, v) in entries {
             if last.as_ref().is_some_and(|l| *l >= k) {
