@@ -31,6 +31,9 @@ use trustmeter_types::{Block, Genesis, Hash32, decode};
 /// Most consecutive blocks without their own certificate held while waiting for one that covers
 /// them (Simplex certifies nearly every block; a longer run means the upstream withholds them).
 pub const MAX_UNCERTIFIED_RUN: usize = 256;
+/// Most bytes of blocks held while waiting for a certificate (a lying upstream could otherwise
+/// make the follower hold [`MAX_UNCERTIFIED_RUN`] blocks of 8 MiB).
+pub const MAX_UNCERTIFIED_BYTES: usize = 64 << 20;
 /// Most bytes of one fetched block and its certificate.
 pub const MAX_FETCH_BYTES: usize = MAX_BLOCK_BYTES + 64 * 1024;
 /// Pause before asking again when the upstream has no newer block, or failed.
@@ -102,7 +105,9 @@ pub enum FollowError {
         source: Box<trustmeter_client::VerifyError>,
     },
     /// Too many blocks without a certificate in a row.
-    #[error("{url}: {MAX_UNCERTIFIED_RUN} blocks in a row from {from} have no certificate")]
+    #[error(
+        "{url}: too many blocks in a row from {from} have no certificate ({MAX_UNCERTIFIED_RUN} blocks or {MAX_UNCERTIFIED_BYTES} bytes)"
+    )]
     Uncertified {
         /// Upstream URL.
         url: String,
@@ -238,7 +243,8 @@ impl Follower {
         let certified = finalization.is_some();
         pending.push((block, finalization));
         if !certified {
-            if pending.len() >= MAX_UNCERTIFIED_RUN {
+            let held: usize = pending.iter().map(|(b, _)| b.encoded().len()).sum();
+            if pending.len() >= MAX_UNCERTIFIED_RUN || held > MAX_UNCERTIFIED_BYTES {
                 let from = height + 1 - pending.len() as u64;
                 return Err(Stop::Upstream(FollowError::Uncertified { url: url.into(), from }));
             }
