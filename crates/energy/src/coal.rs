@@ -133,6 +133,14 @@ fn mul_round(amount_micros: i64, coef: Decimal) -> Result<i64, CoalError> {
     i64::try_from(div_round_half_even(n, d)).map_err(|_| CoalError::Overflow)
 }
 
+/// `round_half_even(amount_micros × coefficient)`: what [`to_kgce`] computes from the
+/// coefficient it returns, for its `default_coefficient` and `equal_value_*` methods. A series of
+/// many amounts of one kind, unit and year looks the coefficient up once (a conversion with
+/// amount 0) and applies it here, with the same result to the micro.
+pub fn apply_coefficient(amount_micros: i64, coefficient: Decimal) -> Result<i64, CoalError> {
+    mul_round(amount_micros, coefficient)
+}
+
 /// `round_half_even(amount_micros × factor / 29 307.6)`, exactly; and the display coefficient.
 fn div_kgce(amount_micros: i64, factor: Decimal) -> Result<(i64, Decimal), CoalError> {
     // kgce = amount × f.m / 10^f.s / (293 076 / 10) = amount × f.m × 10 / (10^f.s × 293 076)

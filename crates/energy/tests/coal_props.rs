@@ -2,7 +2,7 @@
 //! way (decimal-string long multiplication), and agrees with f64 within 1 micro for moderate amounts.
 
 use proptest::prelude::*;
-use trustmeter_energy::coal::{ElectricityBasis, MeasuredHeatingValue, to_kgce};
+use trustmeter_energy::coal::{ElectricityBasis, MeasuredHeatingValue, apply_coefficient, to_kgce};
 use trustmeter_energy::reference::{Decimal, LATEST, builtin};
 use trustmeter_types::{EnergyKind, Unit};
 
@@ -92,6 +92,22 @@ proptest! {
         // Symmetric rounding: −a converts to −convert(a).
         let neg = to_kgce(refs, kind, unit, -amount, ElectricityBasis::Equivalent, 2025, None).unwrap();
         prop_assert_eq!(neg.kgce_micros, -c.kgce_micros);
+    }
+
+    #[test]
+    fn a_coefficient_looked_up_once_converts_like_the_full_conversion(
+        case in 0..CASES.len(), amount in -(1i64 << 52)..(1i64 << 52), equal_value in any::<bool>(),
+    ) {
+        let (kind, unit, _) = CASES[case];
+        let basis = if equal_value { ElectricityBasis::EqualValue } else { ElectricityBasis::Equivalent };
+        let refs = builtin(LATEST).unwrap();
+        let Ok(once) = to_kgce(refs, kind, unit, 0, basis, 2025, None) else {
+            // No equal value for this unit: the full conversion refuses it too.
+            prop_assert!(to_kgce(refs, kind, unit, amount, basis, 2025, None).is_err());
+            return Ok(());
+        };
+        let full = to_kgce(refs, kind, unit, amount, basis, 2025, None).unwrap();
+        prop_assert_eq!(apply_coefficient(amount, once.coefficient).unwrap(), full.kgce_micros);
     }
 
     #[test]

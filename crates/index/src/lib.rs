@@ -7,11 +7,17 @@
 //! Tables (redb, one file):
 //! - `meta`: the indexed height and the schema version ([`SCHEMA_VERSION`]); an index of another
 //!   version is emptied when opened and rebuilt from the chain the node replays at start-up.
-//! - `blocks`: height → canonical block.
+//! - `blocks`: height → the block's canonical encoding with the readings of its
+//!   `SubmitReadings` transactions cut out (a *shell*: the bytes around them and where each cut
+//!   was), and `block_readings`: (height, transaction, slot) → the signed reading's canonical
+//!   bytes. Every signed reading is stored once; [`Index::raw_block`] splices them back and
+//!   gives the block byte for byte.
 //! - `finalizations`: height → the finalization certificate (Commonware encoding).
 //! - `receipts`: transaction hash → (height, position, receipt).
-//! - `readings`: (meter, timestamp, seq) → (height, position in the readings tree, signed
-//!   reading), for time-range queries; `reading_seq`: (meter, seq) → (height, timestamp).
+//! - `readings`: (meter, timestamp, seq) → (height, position in the readings tree, transaction,
+//!   slot, value, origin, clock suspect): a fixed 30-byte row, for time-range queries that need
+//!   only the register values ([`Index::points`]) or, through the slot, the signed readings
+//!   ([`Index::readings`]); `reading_seq`: (meter, seq) → (height, timestamp).
 //! - `replacements`: (meter, time of the swap) → (old meter's final register value, new meter's
 //!   initial value, height) of every accepted `ReplaceMeter`: all of them, where the chain's state
 //!   keeps only those within its late-data window.
@@ -34,7 +40,9 @@ use std::path::Path;
 use std::sync::Arc;
 use tracing::{debug, info, warn};
 use trustmeter_chain::Finalized;
-use trustmeter_types::{Block, DeviceId, Genesis, Hash32, Quantity, Receipt, SignedReading, TxOutcome, TxPayload};
+use trustmeter_types::{
+    Block, DeviceId, Genesis, Hash32, Quantity, ReadingOrigin, Receipt, SignedReading, TxOutcome, TxPayload,
+};
 
 /// A finalized block, its receipts in transaction order and the `(tx index, reading index)` of
 /// every reading it recorded, in readings-tree order ([`Index::recorded_at`]).
@@ -46,7 +54,10 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const FINALIZATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("finalizations");
 const RECEIPTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("receipts");
-const READINGS: TableDefinition<(&str, i64, u64), &[u8]> = TableDefinition::new("readings");
+const BLOCK_READINGS: TableDefinition<(u64, u32, u32), &[u8]> = TableDefinition::new("block_readings");
+/// (meter, timestamp, seq) → (height, position, transaction, slot, value in micro-units, origin,
+/// clock suspect).
+const READINGS: TableDefinition<(&str, i64, u64), ReadingRow> = TableDefinition::new("readings");
 const READING_SEQ: TableDefinition<(&str, u64), (u64, i64)> = TableDefinition::new("reading_seq");
 /// Written by schema 2 and earlier; deleted on open.
 const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshots");
@@ -54,7 +65,11 @@ const REPLACEMENTS: TableDefinition<(&str, i64), (i64, i64, u64)> = TableDefinit
 
 /// The layout version of the index file. Raise it when a table is added or changed: an index
 /// written with another version is emptied on open and rebuilt from the replayed chain.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
+
+/// A `readings` row: height, position in the readings tree, transaction, slot in it, value
+/// (micro-units), origin (its encoding byte), clock suspect.
+type ReadingRow = (u64, u32, u32, u32, i64, u8, bool);
 
 /// Index errors.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +110,29 @@ pub struct IndexedReading {
     /// The signed reading.
     pub reading: SignedReading,
 }
+
+/// A recorded reading's register point and location, without its signature: what queries that
+/// sum or chart values need ([`Index::points`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadingPoint {
+    /// Collection time, Unix ms.
+    pub timestamp_ms: i64,
+    /// The meter's sequence number.
+    pub seq: u64,
+    /// The register value.
+    pub value: Quantity,
+    /// How the value reached the gateway.
+    pub origin: ReadingOrigin,
+    /// The gateway's clock was suspect.
+    pub clock_suspect: bool,
+    /// Block height.
+    pub height: u64,
+    /// Position in the block's readings tree.
+    pub position: u32,
+}
+
+/// Where each cut of a block shell was: (offset in the shell, transaction, readings cut).
+type Cuts = Vec<(u64, u32, u32)>;
 
 /// A meter replacement (换表) as the chain recorded it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,7 +176,9 @@ impl Index {
                 w.delete_table(BLOCKS).map_err(dberr)?;
                 w.delete_table(FINALIZATIONS).map_err(dberr)?;
                 w.delete_table(RECEIPTS).map_err(dberr)?;
-                w.delete_table(READINGS).map_err(dberr)?;
+                w.delete_table(BLOCK_READINGS).map_err(dberr)?;
+                // Schema 3 and earlier kept rows of another type under the same name.
+                w.delete_table(TableDefinition::<(&str, i64, u64), &[u8]>::new("readings")).map_err(dberr)?;
                 w.delete_table(READING_SEQ).map_err(dberr)?;
                 w.delete_table(SNAPSHOTS).map_err(dberr)?;
                 w.delete_table(REPLACEMENTS).map_err(dberr)?;
@@ -147,6 +187,7 @@ impl Index {
             w.open_table(BLOCKS).map_err(dberr)?;
             w.open_table(FINALIZATIONS).map_err(dberr)?;
             w.open_table(RECEIPTS).map_err(dberr)?;
+            w.open_table(BLOCK_READINGS).map_err(dberr)?;
             w.open_table(READINGS).map_err(dberr)?;
             w.open_table(READING_SEQ).map_err(dberr)?;
             w.delete_table(SNAPSHOTS).map_err(dberr)?;
@@ -189,7 +230,11 @@ impl Index {
         }
         let w = self.db.begin_write().map_err(dberr)?;
         {
-            w.open_table(BLOCKS).map_err(dberr)?.insert(h, f.block.encoded()).map_err(dberr)?;
+            let mut slots = w.open_table(BLOCK_READINGS).map_err(dberr)?;
+            let shell = cut_readings(h, block, f.block.encoded(), |key, bytes| {
+                slots.insert(key, bytes).map(|_| ()).map_err(dberr)
+            })?;
+            w.open_table(BLOCKS).map_err(dberr)?.insert(h, shell.as_slice()).map_err(dberr)?;
             if let Some(fin) = &f.finalization {
                 w.open_table(FINALIZATIONS).map_err(dberr)?.insert(h, fin.encode().as_ref()).map_err(dberr)?;
             }
@@ -205,11 +250,9 @@ impl Index {
                 let TxPayload::SubmitReadings { readings: batch, .. } = &block.txs[*t as usize].body.payload else {
                     continue;
                 };
-                let sr = &batch[*r as usize];
-                let rd = &sr.reading;
-                let v = borsh::to_vec(&IndexedReading { height: h, position: pos as u32, reading: sr.clone() })
-                    .expect("encode");
-                readings.insert((rd.meter.as_str(), rd.timestamp_ms, rd.seq), v.as_slice()).map_err(dberr)?;
+                let rd = &batch[*r as usize].reading;
+                let row: ReadingRow = (h, pos as u32, *t, *r, rd.value.micros(), rd.origin as u8, rd.clock_suspect);
+                readings.insert((rd.meter.as_str(), rd.timestamp_ms, rd.seq), row).map_err(dberr)?;
                 by_seq.insert((rd.meter.as_str(), rd.seq), (h, rd.timestamp_ms)).map_err(dberr)?;
             }
             let mut replacements = w.open_table(REPLACEMENTS).map_err(dberr)?;
@@ -255,19 +298,39 @@ impl Index {
 
     /// A block by height.
     pub fn block(&self, h: u64) -> Result<Option<Block>, IndexError> {
-        let r = self.db.begin_read().map_err(dberr)?;
-        let t = r.open_table(BLOCKS).map_err(dberr)?;
-        match t.get(h).map_err(dberr)? {
+        match self.raw_block(h)? {
             None => Ok(None),
-            Some(v) => borsh::from_slice(v.value()).map(Some).map_err(|e| IndexError::Corrupt(e.to_string())),
+            Some(v) => borsh::from_slice(&v).map(Some).map_err(|e| IndexError::Corrupt(e.to_string())),
         }
     }
 
-    /// A block's canonical encoding by height (what a follower node fetches).
+    /// A block's canonical encoding by height (what a follower node fetches), spliced from its
+    /// shell and its readings.
     pub fn raw_block(&self, h: u64) -> Result<Option<Vec<u8>>, IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;
         let t = r.open_table(BLOCKS).map_err(dberr)?;
-        Ok(t.get(h).map_err(dberr)?.map(|v| v.value().to_vec()))
+        let Some(stored) = t.get(h).map_err(dberr)? else { return Ok(None) };
+        let (cuts, shell): (Cuts, Vec<u8>) =
+            borsh::from_slice(stored.value()).map_err(|e| IndexError::Corrupt(format!("block {h}: {e}")))?;
+        let slots = r.open_table(BLOCK_READINGS).map_err(dberr)?;
+        let mut out = Vec::with_capacity(shell.len());
+        let mut from = 0usize;
+        for (at, tx, count) in cuts {
+            let at = usize::try_from(at).ok().filter(|a| (from..=shell.len()).contains(a));
+            let at = at.ok_or_else(|| IndexError::Corrupt(format!("block {h}: a cut lies outside its shell")))?;
+            out.extend_from_slice(&shell[from..at]);
+            let mut n = 0u32;
+            for item in slots.range((h, tx, 0)..(h, tx, count)).map_err(dberr)? {
+                out.extend_from_slice(item.map_err(dberr)?.1.value());
+                n += 1;
+            }
+            if n != count {
+                return Err(IndexError::Corrupt(format!("block {h}: transaction {tx} lacks {} readings", count - n)));
+            }
+            from = at;
+        }
+        out.extend_from_slice(&shell[from..]);
+        Ok(Some(out))
     }
 
     /// The finalization certificate of a height (Commonware encoding).
@@ -288,7 +351,7 @@ impl Index {
     }
 
     /// Recorded readings of a meter with `from_ms <= timestamp < to_ms`, in time order, at most
-    /// `limit` (capped at [`MAX_RANGE_RESULTS`]).
+    /// `limit` (capped at [`MAX_RANGE_RESULTS`]), with their signatures.
     pub fn readings(
         &self,
         meter: &DeviceId,
@@ -297,43 +360,80 @@ impl Index {
         limit: usize,
     ) -> Result<Vec<IndexedReading>, IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;
+        let slots = r.open_table(BLOCK_READINGS).map_err(dberr)?;
+        self.rows(&r, meter, from_ms, to_ms, limit, |_, row| signed(&slots, row))
+    }
+
+    /// The register points of a meter's recorded readings with `from_ms <= timestamp < to_ms`,
+    /// in time order, at most `limit` (capped at [`MAX_RANGE_RESULTS`]): [`Index::readings`]
+    /// without the signatures, read from the fixed rows alone.
+    pub fn points(
+        &self,
+        meter: &DeviceId,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ReadingPoint>, IndexError> {
+        let r = self.db.begin_read().map_err(dberr)?;
+        self.rows(&r, meter, from_ms, to_ms, limit, point)
+    }
+
+    /// The `readings` rows of a meter in a time range, each given to `f` with its (timestamp,
+    /// seq).
+    fn rows<T>(
+        &self,
+        r: &redb::ReadTransaction,
+        meter: &DeviceId,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+        mut f: impl FnMut((i64, u64), ReadingRow) -> Result<T, IndexError>,
+    ) -> Result<Vec<T>, IndexError> {
         let t = r.open_table(READINGS).map_err(dberr)?;
         let m = meter.as_str();
+        let limit = limit.min(MAX_RANGE_RESULTS);
         let mut out = Vec::new();
         if from_ms >= to_ms {
             return Ok(out);
         }
         for item in t.range((m, from_ms, 0u64)..(m, to_ms, 0u64)).map_err(dberr)? {
-            if out.len() >= limit.min(MAX_RANGE_RESULTS) {
+            if out.len() >= limit {
                 break;
             }
-            let (_, v) = item.map_err(dberr)?;
-            out.push(borsh::from_slice(v.value()).map_err(|e| IndexError::Corrupt(e.to_string()))?);
+            let (k, v) = item.map_err(dberr)?;
+            let (_, ts, seq) = k.value();
+            out.push(f((ts, seq), v.value())?);
         }
         Ok(out)
     }
 
     /// The latest recorded reading of a meter with `timestamp < before_ms`, and the earliest with
-    /// `timestamp >= after_ms`: the register points just outside a range, which the intervals
-    /// crossing its edges need.
-    pub fn readings_around(
+    /// `timestamp >= after_ms`, as register points: the points just outside a range, which the
+    /// intervals crossing its edges need.
+    pub fn points_around(
         &self,
         meter: &DeviceId,
         before_ms: i64,
         after_ms: i64,
-    ) -> Result<(Option<IndexedReading>, Option<IndexedReading>), IndexError> {
+    ) -> Result<(Option<ReadingPoint>, Option<ReadingPoint>), IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;
         let t = r.open_table(READINGS).map_err(dberr)?;
         let m = meter.as_str();
-        let decode = |v: redb::AccessGuard<'_, &[u8]>| -> Result<IndexedReading, IndexError> {
-            borsh::from_slice(v.value()).map_err(|e| IndexError::Corrupt(e.to_string()))
+        type Item<'a> = Result<
+            (redb::AccessGuard<'a, (&'static str, i64, u64)>, redb::AccessGuard<'a, ReadingRow>),
+            redb::StorageError,
+        >;
+        let decode = |item: Item<'_>| -> Result<ReadingPoint, IndexError> {
+            let (k, v) = item.map_err(dberr)?;
+            let (_, ts, seq) = k.value();
+            point((ts, seq), v.value())
         };
         let before = match t.range((m, i64::MIN, 0u64)..(m, before_ms, 0u64)).map_err(dberr)?.next_back() {
-            Some(item) => Some(decode(item.map_err(dberr)?.1)?),
+            Some(item) => Some(decode(item)?),
             None => None,
         };
         let after = match t.range((m, after_ms, 0u64)..=(m, i64::MAX, u64::MAX)).map_err(dberr)?.next() {
-            Some(item) => Some(decode(item.map_err(dberr)?.1)?),
+            Some(item) => Some(decode(item)?),
             None => None,
         };
         Ok((before, after))
@@ -366,10 +466,10 @@ impl Index {
             return Ok(None);
         };
         let t = r.open_table(READINGS).map_err(dberr)?;
-        match t.get((meter.as_str(), ts, seq)).map_err(dberr)? {
-            None => Ok(None),
-            Some(v) => borsh::from_slice(v.value()).map(Some).map_err(|e| IndexError::Corrupt(e.to_string())),
-        }
+        let Some(row) = t.get((meter.as_str(), ts, seq)).map_err(dberr)?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        signed(&r.open_table(BLOCK_READINGS).map_err(dberr)?, row).map(Some)
     }
 
     /// Block `h`, its receipts in transaction order and the `(tx index, reading index)` of every
@@ -402,6 +502,77 @@ impl Index {
     }
 }
 
+/// A `readings` row as a register point.
+fn point((timestamp_ms, seq): (i64, u64), row: ReadingRow) -> Result<ReadingPoint, IndexError> {
+    let (height, position, _, _, value, origin, clock_suspect) = row;
+    let origin = borsh::from_slice::<ReadingOrigin>(&[origin])
+        .map_err(|_| IndexError::Corrupt(format!("reading origin {origin} is not one the index writes")))?;
+    Ok(ReadingPoint { timestamp_ms, seq, value: Quantity::from_micros(value), origin, clock_suspect, height, position })
+}
+
+/// The signed reading a `readings` row points at.
+fn signed(slots: &redb::ReadOnlyTable<(u64, u32, u32), &[u8]>, row: ReadingRow) -> Result<IndexedReading, IndexError> {
+    let (height, position, tx, slot, ..) = row;
+    let bytes = slots
+        .get((height, tx, slot))
+        .map_err(dberr)?
+        .ok_or_else(|| IndexError::Corrupt(format!("block {height} lacks the reading in slot {tx}/{slot}")))?;
+    let reading = borsh::from_slice(bytes.value()).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+    Ok(IndexedReading { height, position, reading })
+}
+
+/// Cuts the signed readings out of block `h`'s canonical encoding `encoded`: hands each one's
+/// bytes to `slot` under (height, transaction, slot) and returns the shell (borsh of the cuts and
+/// the remaining bytes) that [`Index::raw_block`] splices them back into.
+///
+/// A block encodes as `header ‖ u32 count ‖ tx…` and a transaction as `body ‖ signature`, with
+/// the readings the last field of the body: a `SubmitReadings` transaction's readings end where
+/// its signature begins. Each reading's bytes are checked against its own encoding, so a layout
+/// change fails here instead of storing wrong slices.
+fn cut_readings(
+    h: u64,
+    block: &Block,
+    encoded: &[u8],
+    mut slot: impl FnMut((u64, u32, u32), &[u8]) -> Result<(), IndexError>,
+) -> Result<Vec<u8>, IndexError> {
+    let layout = |what: &str| IndexError::Corrupt(format!("block {h}: {what}; the block layout changed"));
+    let mut pos = borsh::object_length(&block.header).expect("encode") + 4;
+    let mut shell = Vec::with_capacity(encoded.len() / 8);
+    let mut cuts: Cuts = Vec::new();
+    let mut kept_to = 0usize;
+    let mut buf = Vec::new();
+    for (t, tx) in block.txs.iter().enumerate() {
+        let tx_len = borsh::object_length(tx).expect("encode");
+        if let TxPayload::SubmitReadings { readings, .. } = &tx.body.payload
+            && !readings.is_empty()
+        {
+            let sig_len = borsh::object_length(&tx.signature).expect("encode");
+            let items_end = pos + tx_len - sig_len;
+            let items_len: usize = readings.iter().map(|sr| borsh::object_length(sr).expect("encode")).sum();
+            let mut at =
+                items_end.checked_sub(items_len).filter(|a| *a >= kept_to).ok_or_else(|| layout("readings overlap"))?;
+            shell.extend_from_slice(encoded.get(kept_to..at).ok_or_else(|| layout("a cut lies outside the block"))?);
+            cuts.push((shell.len() as u64, t as u32, readings.len() as u32));
+            for (j, sr) in readings.iter().enumerate() {
+                buf.clear();
+                BorshSerialize::serialize(sr, &mut buf).expect("encode");
+                if encoded.get(at..at + buf.len()) != Some(buf.as_slice()) {
+                    return Err(layout("a reading's bytes are not where the layout puts them"));
+                }
+                slot((h, t as u32, j as u32), &buf)?;
+                at += buf.len();
+            }
+            kept_to = items_end;
+        }
+        pos += tx_len;
+    }
+    if pos != encoded.len() {
+        return Err(layout("the transactions do not end where the block does"));
+    }
+    shell.extend_from_slice(&encoded[kept_to..]);
+    Ok(borsh::to_vec(&(cuts, shell)).expect("encode"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,7 +586,8 @@ mod tests {
                 Some(v) => meta.insert("schema", v).map(|_| ()).unwrap(),
                 None => meta.remove("schema").map(|_| ()).unwrap(),
             }
-            w.open_table(BLOCKS).unwrap().insert(height, b"a block".as_slice()).unwrap();
+            let shell = borsh::to_vec(&(Cuts::new(), b"a block".to_vec())).unwrap();
+            w.open_table(BLOCKS).unwrap().insert(height, shell.as_slice()).unwrap();
         }
         w.commit().unwrap();
     }

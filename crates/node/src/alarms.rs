@@ -741,13 +741,10 @@ pub trait ReadingSource {
 impl ReadingSource for Index {
     fn points(&self, meter: &DeviceId, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<RegisterPoint>, String> {
         Ok(self
-            .readings(meter, from_ms, to_ms, limit)
+            .points(meter, from_ms, to_ms, limit)
             .map_err(|e| e.to_string())?
             .into_iter()
-            .map(|r| {
-                let rd = &r.reading.reading;
-                RegisterPoint { ts_ms: rd.timestamp_ms, value: rd.value.micros(), origin: rd.origin }
-            })
+            .map(|p| RegisterPoint { ts_ms: p.timestamp_ms, value: p.value.micros(), origin: p.origin })
             .collect())
     }
 

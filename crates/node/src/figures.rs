@@ -41,10 +41,10 @@ use trustmeter_client::FigureProof;
 use trustmeter_energy::calendar::{self, Period};
 use trustmeter_energy::coal::{self, ElectricityBasis};
 use trustmeter_energy::quality::{self, QualityCounts, QualityIndex};
-use trustmeter_energy::reference::{ReferenceSet, div_round_half_even};
+use trustmeter_energy::reference::{Decimal, ReferenceSet, div_round_half_even};
 use trustmeter_energy::register::{self, RegisterPoint, Replacement};
 use trustmeter_energy::tou::{self, Tier};
-use trustmeter_index::{Index, IndexedReading, MAX_RANGE_RESULTS};
+use trustmeter_index::{Index, MAX_RANGE_RESULTS, ReadingPoint};
 use trustmeter_state::State;
 use trustmeter_state::accounting::{self, DailyKey, DailyTotal};
 use trustmeter_types::{
@@ -298,7 +298,12 @@ fn basis_name(b: ElectricityBasis) -> &'static str {
 
 /// Exact decimal text of micro-units (6 decimals).
 fn dec(micros: i128) -> String {
-    Quantity(micros.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64).to_string()
+    decimal(micros).to_string()
+}
+
+/// Micro-units as a [`DecimalText`], saturating at the `i64` range.
+fn decimal(micros: i128) -> DecimalText {
+    DecimalText(Quantity(micros.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64))
 }
 
 /// Basis points as a percentage, e.g. `"4.16 %"`.
@@ -342,6 +347,16 @@ fn csv_response(name: &str, body: String) -> Response {
         body,
     )
         .into_response()
+}
+
+/// A series as its JSON response body, written into a buffer sized for it up front (a year of
+/// quarter hours is ~6.5 MB; growing the buffer by doubling costs more than writing it).
+pub fn series_json(v: &SeriesView) -> Vec<u8> {
+    /// Bytes of one point with every field present, rounded up.
+    const POINT_BYTES: usize = 200;
+    let mut out = Vec::with_capacity(4096 + v.points.len() * POINT_BYTES);
+    serde_json::to_writer(&mut out, v).expect("a series serializes");
+    out
 }
 
 fn opt(s: &Option<String>) -> String {
@@ -639,30 +654,53 @@ pub struct SeriesRequest {
     pub max_points: usize,
 }
 
+/// A fixed-point amount that JSON and CSV show as its exact decimal text (`"12.345600"`), the
+/// way every other amount of the API is shown; kept as a number until it is written, so a long
+/// series allocates no text per value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecimalText(pub Quantity);
+
+impl Serialize for DecimalText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.decimal(&mut [0; Quantity::DECIMAL_MAX]))
+    }
+}
+
+impl std::fmt::Display for DecimalText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// One point of a series.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct SeriesPoint {
     /// Period start (Unix ms).
     pub start_ms: i64,
     /// Period label in local time (`2026-11-21T08:15`, `2026-11-21T08`, `2026-11-21`, `2026-11`, `2026`).
     pub label: String,
     /// Consumption in the period.
-    pub consumption: String,
+    #[schema(value_type = String)]
+    pub consumption: DecimalText,
     /// Its estimated part (from gaps).
-    pub estimated: String,
+    #[schema(value_type = String)]
+    pub estimated: DecimalText,
     /// Its manual/imported part.
-    pub manual: String,
+    #[schema(value_type = String)]
+    pub manual: DecimalText,
     /// Standard coal, equivalent value, kgce (absent where it cannot be computed).
-    pub kgce_equivalent: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub kgce_equivalent: Option<DecimalText>,
     /// Standard coal, equal value, kgce.
-    pub kgce_equal_value: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub kgce_equal_value: Option<DecimalText>,
     /// Proofs of the daily figures summed into this point (enterprise series only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub proofs: Vec<String>,
 }
 
 /// A time series.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct SeriesView {
     /// `meter`, `location`, `org` or `region`.
     pub scope: String,
@@ -809,6 +847,20 @@ fn kgce(refs: Option<&ReferenceSet>, kind: EnergyKind, unit: Unit, micros: i64, 
     Some((eq.kgce_micros, ev.kgce_micros))
 }
 
+/// The equivalent-value and equal-value coefficients (kgce per unit) of `kind` in `unit` in
+/// `year`, for [`coal::apply_coefficient`]: what [`kgce`] converts with, looked up once.
+fn kgce_coefficients(
+    refs: Option<&ReferenceSet>,
+    kind: EnergyKind,
+    unit: Unit,
+    year: i32,
+) -> Option<(Decimal, Decimal)> {
+    let refs = refs?;
+    let eq = coal::to_kgce(refs, kind, unit, 0, ElectricityBasis::Equivalent, year, None).ok()?;
+    let ev = coal::to_kgce(refs, kind, unit, 0, ElectricityBasis::EqualValue, year, None).ok()?;
+    Some((eq.coefficient, ev.coefficient))
+}
+
 /// Accumulates derived consumption of one meter into the buckets of `starts` (period starts of
 /// `period` covering the range). Returns the number of readings read.
 #[allow(clippy::too_many_arguments)]
@@ -867,7 +919,7 @@ fn meter_points(
     to_ms: i64,
     budget: &mut usize,
 ) -> Result<Vec<RegisterPoint>, ApiError> {
-    let rows = index.readings(meter, from_ms, to_ms, MAX_RANGE_RESULTS).map_err(internal)?;
+    let rows = index.points(meter, from_ms, to_ms, MAX_RANGE_RESULTS).map_err(internal)?;
     if rows.len() >= MAX_RANGE_RESULTS {
         return Err(limit(format!(
             "meter {meter} has more than {MAX_RANGE_RESULTS} readings in the range; narrow the range"
@@ -879,12 +931,8 @@ fn meter_points(
         )));
     }
     *budget -= rows.len();
-    let (before, after) = index.readings_around(meter, from_ms, to_ms).map_err(internal)?;
-    let point = |r: &IndexedReading| RegisterPoint {
-        ts_ms: r.reading.reading.timestamp_ms,
-        value: r.reading.reading.value.micros(),
-        origin: r.reading.reading.origin,
-    };
+    let (before, after) = index.points_around(meter, from_ms, to_ms).map_err(internal)?;
+    let point = |r: &ReadingPoint| RegisterPoint { ts_ms: r.timestamp_ms, value: r.value.micros(), origin: r.origin };
     let mut points = Vec::with_capacity(rows.len() + 2);
     points.extend(before.as_ref().map(point));
     points.extend(rows.iter().map(point));
@@ -1058,13 +1106,30 @@ pub fn series(state: &State, index: &Index, req: &SeriesRequest) -> Result<Serie
             (scope_name, id, org, energy, unit) = ("region", r.0.to_string(), None, kind, chosen);
         }
     }
-    // Standard coal of derived points, from each point's consumption.
+    // Standard coal of derived points, from each point's consumption, with each year's two
+    // coefficients looked up once (a year of quarter hours is 35 040 points).
     if derived {
+        let mut year_coefficients: Option<(i32, Option<(Decimal, Decimal)>)> = None;
         for (b, start) in buckets.iter_mut().zip(&starts) {
+            if b.consumption == 0 {
+                continue; // no standard coal to convert (and the conversion of zero is zero)
+            }
             let year = calendar::month_of_day(calendar::day_number(*start)).0;
-            match kgce(refs, energy, unit, b.consumption.clamp(0, i128::from(i64::MAX)) as i64, year) {
+            let coefficients = match year_coefficients {
+                Some((y, c)) if y == year => c,
+                _ => {
+                    let c = kgce_coefficients(refs, energy, unit, year);
+                    year_coefficients = Some((year, c));
+                    c
+                }
+            };
+            let amount = b.consumption.clamp(0, i128::from(i64::MAX)) as i64;
+            let converted = coefficients.and_then(|(eq, ev)| {
+                Some((coal::apply_coefficient(amount, eq).ok()?, coal::apply_coefficient(amount, ev).ok()?))
+            });
+            match converted {
                 Some((eq, ev)) => (b.kgce_eq, b.kgce_ev) = (i128::from(eq), i128::from(ev)),
-                None => b.kgce_missing = b.consumption != 0,
+                None => b.kgce_missing = true,
             }
         }
     }
@@ -1084,11 +1149,11 @@ pub fn series(state: &State, index: &Index, req: &SeriesRequest) -> Result<Serie
         .map(|((start, b), proofs)| SeriesPoint {
             start_ms: *start,
             label: calendar::label(period, *start),
-            consumption: dec(b.consumption),
-            estimated: dec(b.estimated),
-            manual: dec(b.manual),
-            kgce_equivalent: (!b.kgce_missing).then(|| dec(b.kgce_eq)),
-            kgce_equal_value: (!b.kgce_missing).then(|| dec(b.kgce_ev)),
+            consumption: decimal(b.consumption),
+            estimated: decimal(b.estimated),
+            manual: decimal(b.manual),
+            kgce_equivalent: (!b.kgce_missing).then(|| decimal(b.kgce_eq)),
+            kgce_equal_value: (!b.kgce_missing).then(|| decimal(b.kgce_ev)),
             proofs,
         })
         .collect();
@@ -1190,11 +1255,11 @@ fn series_csv(v: &SeriesView) -> String {
             vec![
                 p.start_ms.to_string(),
                 p.label.clone(),
-                p.consumption.clone(),
-                p.estimated.clone(),
-                p.manual.clone(),
-                opt(&p.kgce_equivalent),
-                opt(&p.kgce_equal_value),
+                p.consumption.to_string(),
+                p.estimated.to_string(),
+                p.manual.to_string(),
+                p.kgce_equivalent.map_or_else(String::new, |v| v.to_string()),
+                p.kgce_equal_value.map_or_else(String::new, |v| v.to_string()),
                 v.unit.clone(),
                 v.derived.to_string(),
             ]
@@ -1261,7 +1326,7 @@ async fn series_handler(AxumState(s): AxumState<ApiState>, Query(q): Query<Serie
     let index = s.index().clone();
     let v = blocking(move || series(&state, &index, &req)).await?;
     Ok(match format {
-        Format::Json => Json(v).into_response(),
+        Format::Json => ([(header::CONTENT_TYPE, "application/json")], series_json(&v)).into_response(),
         Format::Csv => csv_response(&format!("series-{}-{}-{}", v.scope, v.period, v.from), series_csv(&v)),
     })
 }

@@ -238,6 +238,7 @@ pub fn page_readings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trustmeter_types::{Quantity, ReadingOrigin, TxPayload};
 
     #[test]
     fn cursors_round_trip_and_refuse_other_lists() {
@@ -359,6 +360,72 @@ mod tests {
         let r = page_readings(&index, &meter, t0 + 2 * Q, i64::MAX, Some((t0, 1)), 1).unwrap();
         assert_eq!(seqs(&r), vec![3]);
         assert_eq!(r.next, Some((t0 + 2 * Q, 3)));
+    }
+
+    /// The index keeps each signed reading once, cut out of its block: the block comes back byte
+    /// for byte (checked by `testkit::block_indexed` for every block), readings refused inside an
+    /// accepted transaction included, and rows, points and signed readings agree.
+    #[test]
+    fn the_index_splices_blocks_back_from_their_shells_and_readings() {
+        use trustmeter_types::{Reading, ReadingSigner, Unit};
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = crate::testkit::Fixture::with_index(Some(&dir.path().join("index.redb")));
+        let t0 = crate::testkit::T0;
+        let index = f.index.clone().unwrap();
+        let meter = f.meter.id.clone();
+        let signed = |seq: u64, minutes: i64, v: i64, origin: ReadingOrigin| {
+            let r = Reading {
+                meter: meter.clone(),
+                seq,
+                timestamp_ms: t0 + minutes * 60_000,
+                value: Quantity::from_micros(v),
+                unit: Unit::KilowattHour,
+                origin,
+                clock_suspect: seq == 2,
+            };
+            trustmeter_crypto::sign_reading(&f.gw_key, r, ReadingSigner::Gateway)
+        };
+        let first = vec![
+            signed(1, 0, 1_000_000, ReadingOrigin::Online),
+            signed(2, 15, 2_500_000, ReadingOrigin::Manual),
+            signed(2, 16, 2_600_000, ReadingOrigin::Online), // the same seq again: refused
+        ];
+        let second = vec![signed(3, 30, 4_000_000, ReadingOrigin::Imported)];
+        let gw = f.meter.gateway.clone();
+        let txs = vec![
+            f.gw.sign(TxPayload::SubmitReadings { gateway: gw.clone(), readings: first.clone() }),
+            f.ent.sign(TxPayload::RegisterMeter { meter: crate::testkit::meter(&f.org, 2) }),
+            f.gw.sign(TxPayload::SubmitReadings { gateway: gw, readings: second.clone() }),
+        ];
+        f.txs(t0 + 3_600_000, txs);
+        let h = f.st.height;
+        let (block, receipts, recorded) = index.recorded_at(h).unwrap();
+        assert_eq!(block.txs.len(), 3);
+        assert!(!receipts[0].readings[2].is_recorded(), "the repeated seq is refused");
+        assert_eq!(recorded, vec![(0, 0), (0, 1), (2, 0)]);
+
+        let rows = index.readings(&meter, 0, i64::MAX, 100).unwrap();
+        let want = [&first[0], &first[1], &second[0]];
+        assert_eq!(rows.len(), 3);
+        for (i, (row, sr)) in rows.iter().zip(want).enumerate() {
+            assert_eq!(&row.reading, sr, "row {i}: the signed reading, signature included");
+            assert_eq!((row.height, row.position), (h, i as u32));
+        }
+        let points = index.points(&meter, 0, i64::MAX, 100).unwrap();
+        let got: Vec<_> =
+            points.iter().map(|p| (p.seq, p.timestamp_ms, p.value.micros(), p.origin, p.clock_suspect)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, t0, 1_000_000, ReadingOrigin::Online, false),
+                (2, t0 + 15 * 60_000, 2_500_000, ReadingOrigin::Manual, true),
+                (3, t0 + 30 * 60_000, 4_000_000, ReadingOrigin::Imported, false),
+            ]
+        );
+        assert_eq!(index.reading(&meter, 3).unwrap().unwrap().reading, second[0]);
+        let (before, after) = index.points_around(&meter, t0 + 10 * 60_000, t0 + 20 * 60_000).unwrap();
+        assert_eq!((before.unwrap().seq, after.unwrap().seq), (1, 3));
+        assert!(index.points(&meter, 5, 5, 100).unwrap().is_empty());
     }
 
     /// A node that synced its state at some height indexes from the next one: an empty index

@@ -58,6 +58,9 @@ pub(crate) fn block_indexed(
     if let Some(index) = index {
         let f = Finalized { block: ChainBlock::new(state.params.hash, b), output: out.clone(), finalization: None };
         index.apply(&f).expect("indexed");
+        // The index stores the block cut into a shell and its readings; spliced, it is the same.
+        let raw = index.raw_block(f.block.block.header.height).expect("read").expect("indexed");
+        assert!(raw == f.block.encoded(), "the index gives back the block byte for byte");
     }
     out.state.clone()
 }

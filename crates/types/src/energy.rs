@@ -243,13 +243,40 @@ impl Quantity {
     pub fn as_f64(self) -> f64 {
         self.0 as f64 / Self::SCALE as f64
     }
+    /// Longest decimal text of a quantity: sign, 13 integer digits, point, 6 decimals.
+    pub const DECIMAL_MAX: usize = 21;
+    /// The exact decimal text (`-12.345600`: sign, integer part, six decimals), written into
+    /// `buf` without the formatting machinery (series of 10⁵ points format ~10⁶ of these).
+    pub fn decimal(self, buf: &mut [u8; Self::DECIMAL_MAX]) -> &str {
+        let abs = self.0.unsigned_abs();
+        let (mut int, mut frac) = (abs / 1_000_000, abs % 1_000_000);
+        let mut i = buf.len();
+        for _ in 0..6 {
+            i -= 1;
+            buf[i] = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        i -= 1;
+        buf[i] = b'.';
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (int % 10) as u8;
+            int /= 10;
+            if int == 0 {
+                break;
+            }
+        }
+        if self.0 < 0 {
+            i -= 1;
+            buf[i] = b'-';
+        }
+        std::str::from_utf8(&buf[i..]).expect("ASCII digits")
+    }
 }
 
 impl fmt::Display for Quantity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let abs = self.0.unsigned_abs();
-        write!(f, "{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
+        f.write_str(self.decimal(&mut [0; Self::DECIMAL_MAX]))
     }
 }
 impl fmt::Debug for Quantity {
@@ -267,6 +294,13 @@ mod tests {
         assert_eq!(Quantity::from_f64_round(1.0000005).unwrap().micros(), 1_000_001);
         assert_eq!(Quantity::from_f64_round(-2.5).unwrap().to_string(), "-2.500000");
         assert_eq!(Quantity::from_micros(123_456_789).to_string(), "123.456789");
+        // The fast formatter against the arithmetic definition, at the edges and in between.
+        for v in [0, 1, -1, 999_999, -999_999, 1_000_000, -1_000_000, 120_000_001, i64::MAX, i64::MIN, i64::MIN + 1] {
+            let sign = if v < 0 { "-" } else { "" };
+            let want = format!("{sign}{}.{:06}", v.unsigned_abs() / 1_000_000, v.unsigned_abs() % 1_000_000);
+            assert_eq!(Quantity::from_micros(v).to_string(), want, "{v}");
+        }
+        assert_eq!(Quantity::from_micros(i64::MIN).to_string().len(), Quantity::DECIMAL_MAX);
         assert!(Quantity::from_f64_round(f64::NAN).is_none());
         assert!(Quantity::from_f64_round(1e20).is_none());
     }
