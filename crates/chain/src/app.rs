@@ -9,12 +9,17 @@
 //!   skipped, so redelivery after a restart is harmless. Each applied block is announced to the
 //!   [`FinalizedSink`]s (the indexer, tests) with its finalization certificate.
 //!
-//! **Durability and restart**: the finalizer executes each finalized block on the committed state,
-//! hands it to the durable hooks (the index) and then commits the state to the [`Store`] before it
-//! acknowledges the block to marshal. On start the state is the store's committed state; only the
-//! blocks marshal processed after the last commit (a crash between acknowledgement and commit, or
-//! a wiped store: then every block from genesis) are re-executed from marshal's archive before the
-//! app proposes or verifies anything. The number is reported by [`App::replayed_blocks`].
+//! **Durability and restart**: the finalizer executes each finalized block on the finalized state
+//! and hands it to the durable hooks (the index) before it acknowledges the block to marshal. It
+//! commits the state to the [`Store`] in groups (*group commit*): the blocks finalized since the
+//! last commit are written together in one transaction once there are [`MAX_UNCOMMITTED_BLOCKS`]
+//! of them, once they span [`MAX_UNCOMMITTED_MS`] of block time, or at a block that changed the
+//! registry ([`State::commit_chain`]: every height keeps its own tree versions and roots). Marshal's
+//! archive holds every finalized block, so nothing is lost in between: on start the state is the
+//! store's committed state, and the blocks marshal processed after the last commit (at most
+//! [`MAX_UNCOMMITTED_BLOCKS`] after a crash; every block from genesis for a wiped store) are
+//! re-executed from the archive before the app proposes or verifies anything. The number is
+//! reported by [`App::replayed_blocks`].
 
 use crate::block::{ChainBlock, from_digest, to_digest};
 use crate::mempool::Mempool;
@@ -26,6 +31,7 @@ use commonware_consensus::{Application, Heightable, Reporter};
 use commonware_cryptography::{Digested, Digestible, ed25519, sha256};
 use commonware_runtime::{Clock, Metrics, Spawner};
 use commonware_utils::Acknowledgement;
+use commonware_utils::vec::NonEmptyVec;
 use futures::StreamExt;
 use futures::channel::mpsc;
 use std::collections::HashMap;
@@ -61,16 +67,30 @@ pub struct Finalized {
 /// A receiver of finalized blocks, in height order.
 pub type FinalizedSink = mpsc::UnboundedSender<Finalized>;
 
-/// A durable consumer of finalized blocks (the index), called by the finalizer before the state
-/// is committed, so that after a crash it never lags behind the committed state. It must skip
-/// heights it already holds (a block is offered again after a crash between the hook and the
-/// commit). An error stops the node: the index could no longer follow the chain.
-pub type DurableHook = Arc<dyn Fn(&Finalized) -> Result<(), String> + Send + Sync>;
+/// A durable consumer of finalized blocks (the index), called by the finalizer with every block
+/// before the state is committed, so that after a crash it never lags behind the committed state.
+/// The flag says whether the state commits right after this block (group commit): the hook must
+/// then have made everything it holds up to this block durable; in between it may write without
+/// syncing. It must skip heights it already holds (a block is offered again after a crash between
+/// the hook and the commit). An error stops the node: the index could no longer follow the chain.
+pub type DurableHook = Arc<dyn Fn(&Finalized, bool) -> Result<(), String> + Send + Sync>;
 
 /// How far ahead of our clock a proposer's timestamp may be before we wait for our clock.
 const MAX_PROPOSER_CLOCK_AHEAD: Duration = Duration::from_secs(5);
-/// Least time between two blocks when there is nothing to include.
-const MIN_EMPTY_BLOCK_INTERVAL: Duration = Duration::from_millis(200);
+/// Least time between a block and its parent, unless a full block's transactions are waiting
+/// (see `propose`).
+const MIN_BLOCK_INTERVAL: Duration = Duration::from_millis(200);
+/// Group commit: most finalized blocks whose state stays in memory only before the node writes
+/// them to its store together (one durable write instead of one per block). A crash loses none
+/// of them: marshal's archive keeps every finalized block, and start-up re-executes those above
+/// the store's height ([`App::replayed_blocks`]), so at most this many. Far below
+/// the state's layer limit, so each block's trees are still computed once.
+pub const MAX_UNCOMMITTED_BLOCKS: usize = 16;
+/// Group commit: a finalized block is committed at the latest once its timestamp is this far past
+/// the committed block's (block time, so that every run of the same blocks commits alike).
+pub const MAX_UNCOMMITTED_MS: i64 = 1_000;
+/// Group commit: most changed entries held uncommitted (bounds the memory of the overlay).
+pub const MAX_UNCOMMITTED_ENTRIES: usize = 1 << 18;
 /// Post-states of recently finalized blocks kept for ancestry walks.
 const RECENT_FINALIZED_KEPT: u64 = 32;
 /// Speculative states kept for unfinalized blocks, at most.
@@ -78,6 +98,11 @@ const MAX_SPECULATIVE_STATES: usize = 1_024;
 
 struct Inner {
     finalized: Arc<BlockOutput>,
+    /// The last finalized block whose state the store holds (at or below `finalized`).
+    committed: Arc<BlockOutput>,
+    /// Finalized blocks above `committed`, ascending: committed together later (see
+    /// [`MAX_UNCOMMITTED_BLOCKS`]).
+    uncommitted: Vec<Arc<BlockOutput>>,
     speculative: HashMap<sha256::Digest, Arc<BlockOutput>>,
     ready: bool,
     sinks: Vec<FinalizedSink>,
@@ -118,7 +143,24 @@ pub struct App {
 pub struct Finalizer {
     app: App,
     updates: mpsc::UnboundedReceiver<Update<ChainBlock>>,
+    /// Heights up to which a block marshal holds no certificate for is applied without waiting
+    /// for one (set after a wait that found none; see [`CERTIFICATE_WAIT`]).
+    impatient_until: u64,
 }
+
+/// How long the finalizer waits, before applying a finalized block, for its finalization
+/// certificate when marshal holds none (a block that reached this node through its parent links:
+/// the ancestors of a block it verified after a state sync or an outage). The certificate is
+/// asked of the other validators; the index stores it, so the block's readings can be proven.
+pub const CERTIFICATE_WAIT: Duration = Duration::from_secs(2);
+
+/// After a wait that found no certificate (a block finalized only through a descendant: its own
+/// view's finalize votes never reached a quorum), the next this many heights are applied without
+/// waiting, so that a run of such blocks costs one wait, not one each.
+const IMPATIENT_HEIGHTS: u64 = 64;
+
+/// How often the finalizer asks marshal again during [`CERTIFICATE_WAIT`].
+const CERTIFICATE_POLL: Duration = Duration::from_millis(50);
 
 impl App {
     /// Creates the application for `genesis` on the state committed in `store` (the genesis
@@ -147,7 +189,9 @@ impl App {
         let (tx, rx) = mpsc::unbounded();
         let app = App {
             inner: Arc::new(Mutex::new(Inner {
-                finalized: out,
+                finalized: out.clone(),
+                committed: out,
+                uncommitted: Vec::new(),
                 speculative: HashMap::new(),
                 ready: false,
                 sinks: vec![],
@@ -165,7 +209,7 @@ impl App {
             gossip: Arc::new(Mutex::new(None)),
             metrics: ChainMetrics::new(),
         };
-        Ok((app.clone(), Finalizer { app, updates: rx }))
+        Ok((app.clone(), Finalizer { app, updates: rx, impatient_until: 0 }))
     }
 
     /// The genesis block as marshal wants it.
@@ -219,6 +263,12 @@ impl App {
     /// The latest finalized state.
     pub fn finalized_state(&self) -> State {
         self.inner.lock().expect("app lock").finalized.state.clone()
+    }
+
+    /// The latest finalized state the store holds: what proofs and state sync are made from
+    /// (its height trails [`App::finalized_height`] by at most [`MAX_UNCOMMITTED_BLOCKS`]).
+    pub fn committed_state(&self) -> State {
+        self.inner.lock().expect("app lock").committed.state.clone()
     }
 
     /// The height of the latest finalized state.
@@ -396,15 +446,20 @@ where
         self.wait_ready().await;
         let parent = self.state_of(ancestry).await?;
         let parent_state = &parent.state;
-        // Without transactions waiting, keep at least MIN_EMPTY_BLOCK_INTERVAL between blocks
-        // rather than finalizing empty blocks as fast as the network allows.
-        let idle = self.mempool.lock().expect("mempool lock").is_empty();
-        let wait = parent_state.timestamp_ms + MIN_EMPTY_BLOCK_INTERVAL.as_millis() as i64 - now_ms(&runtime);
-        if idle && wait > 0 {
-            runtime.sleep(Duration::from_millis(wait as u64)).await;
-        }
         let max_txs = parent_state.params.max_block_txs as usize;
         let max_readings = parent_state.params.max_block_readings as usize;
+        // Pacing: a block waits until MIN_BLOCK_INTERVAL after its parent unless a full block is
+        // already waiting. Every block costs every validator a commit, an index write, archive
+        // entries and a round of votes whatever it carries, so a chain under load makes fewer,
+        // fuller blocks instead of finalizing a few readings as fast as the network allows.
+        let full = {
+            let m = self.mempool.lock().expect("mempool lock");
+            m.len() >= max_txs || m.readings() >= max_readings
+        };
+        let wait = parent_state.timestamp_ms + MIN_BLOCK_INTERVAL.as_millis() as i64 - now_ms(&runtime);
+        if !full && wait > 0 {
+            runtime.sleep(Duration::from_millis(wait as u64)).await;
+        }
         let candidates = self.mempool.lock().expect("mempool lock").candidates(max_txs * 2, max_readings);
         let mut verdicts = SignatureVerdicts::none();
         let mut txs = Vec::with_capacity(candidates.len());
@@ -484,15 +539,17 @@ impl Reporter for App {
 
 impl Finalizer {
     /// Replays finalized blocks `1..=processed` from marshal, then applies updates until the
-    /// channel closes.
-    pub async fn run(mut self, marshal: MarshalMailbox) {
-        self.replay(&marshal).await;
+    /// channel closes. `peers` are the validators asked for a certificate marshal lacks.
+    pub async fn run<C: Clock>(mut self, clock: C, marshal: MarshalMailbox, peers: Vec<ed25519::PublicKey>) {
+        self.replay::<C>(&marshal).await;
+        let peers = NonEmptyVec::try_from(peers).ok();
         while let Some(update) = self.updates.next().await {
             match update {
                 Update::Tip(..) => {}
                 Update::Block(block, ack) => {
                     let height = block.height().get();
-                    self.apply(block.inner().clone(), &marshal).await;
+                    let fetch = peers.as_ref().map(|p| (&clock, p));
+                    self.apply(block.inner().clone(), &marshal, fetch).await;
                     debug!(height, "finalized");
                     ack.acknowledge();
                 }
@@ -500,7 +557,7 @@ impl Finalizer {
         }
     }
 
-    async fn replay(&mut self, marshal: &MarshalMailbox) {
+    async fn replay<C: Clock>(&mut self, marshal: &MarshalMailbox) {
         let processed = marshal.get_processed().await.map(|p| p.height().get()).unwrap_or(0);
         let committed = self.app.inner.lock().expect("app lock").finalized.state.height;
         if processed > committed {
@@ -511,7 +568,8 @@ impl Finalizer {
                 warn!(height = h, "finalized block missing from marshal's archive; stopping replay");
                 break;
             };
-            self.apply(block.inner().clone(), marshal).await;
+            // Already processed by marshal: a certificate it lacks can no longer be fetched.
+            self.apply(block.inner().clone(), marshal, None::<(&C, _)>).await;
             self.app.inner.lock().expect("app lock").replayed += 1;
         }
         let mut inner = self.app.inner.lock().expect("app lock");
@@ -522,9 +580,34 @@ impl Finalizer {
         info!(height = inner.finalized.state.height, root = %inner.finalized.state.root(), "state ready");
     }
 
-    async fn apply(&mut self, block: ChainBlock, marshal: &MarshalMailbox) {
+    /// Applies a finalized block with its certificate. When marshal holds none and `fetch` names
+    /// a clock and peers, the certificate is asked of the peers first and awaited for at most
+    /// [`CERTIFICATE_WAIT`] (marshal only fetches for heights it has not processed, so this must
+    /// happen before the block is acknowledged).
+    async fn apply(
+        &mut self,
+        block: ChainBlock,
+        marshal: &MarshalMailbox,
+        fetch: Option<(&impl Clock, &NonEmptyVec<ed25519::PublicKey>)>,
+    ) {
         let height = block.block.header.height;
-        let finalization = marshal.get_finalization(Height::new(height)).await;
+        let mut finalization = marshal.get_finalization(Height::new(height)).await;
+        if let (None, Some((clock, peers))) = (&finalization, fetch)
+            && height > self.impatient_until
+        {
+            marshal.hint_finalized(Height::new(height), peers.clone());
+            let deadline = clock.current() + CERTIFICATE_WAIT;
+            while finalization.is_none() && clock.current() < deadline {
+                clock.sleep(CERTIFICATE_POLL).await;
+                finalization = marshal.get_finalization(Height::new(height)).await;
+            }
+            if finalization.is_none() {
+                self.impatient_until = height + IMPATIENT_HEIGHTS;
+                warn!(height, "no finalization certificate for a finalized block (finalized through a descendant)");
+            } else {
+                debug!(height, "fetched the finalization certificate of a block that arrived without one");
+            }
+        }
         if let Err(e) = self.app.apply_finalized(block, finalization) {
             panic!("{e}; the node's state is corrupt");
         }
@@ -570,10 +653,11 @@ pub enum ApplyError {
 
 impl App {
     /// Applies the finalized block after the finalized state: executes it (unless this node
-    /// already did, as a proposal), runs the durable hooks, commits the state, and tells the
-    /// subscribers. A block at or below the finalized height is ignored. The finalizer calls it
-    /// for every block marshal delivers; a follower node calls it for every block it has checked
-    /// against a finalization certificate.
+    /// already did, as a proposal), runs the durable hooks, commits the state when the group
+    /// commit says so (see the module documentation), and tells the subscribers. A block at or
+    /// below the finalized height is ignored. The finalizer calls it for every block marshal
+    /// delivers; a follower node calls it for every block it has checked against a finalization
+    /// certificate.
     pub fn apply_finalized(
         &self,
         block: ChainBlock,
@@ -608,25 +692,50 @@ impl App {
                 Arc::new(out)
             }
         };
-        let hooks = self.inner.lock().expect("app lock").hooks.clone();
+        let (hooks, committed, uncommitted) = {
+            let inner = self.inner.lock().expect("app lock");
+            (inner.hooks.clone(), inner.committed.clone(), inner.uncommitted.clone())
+        };
         let mut event = Finalized { block, output: out, finalization };
+        // Group commit: the blocks since the last commit are written together, once there are
+        // enough of them, once they span enough time, or at a block that changed the registry (so
+        // that the registry's versions, kept for ever, are written at the heights that made them).
+        let state = &event.output.state;
+        let commit_now = uncommitted.len() + 1 >= MAX_UNCOMMITTED_BLOCKS
+            || state.timestamp_ms.saturating_sub(committed.state.timestamp_ms) >= MAX_UNCOMMITTED_MS
+            || state.uncommitted_entries() >= MAX_UNCOMMITTED_ENTRIES
+            || state.changed_registry_at(height);
         self.metrics.execution(Phase::Hooks, || {
-            hooks.iter().try_for_each(|hook| hook(&event).map_err(|reason| ApplyError::Hook { height, reason }))
+            hooks
+                .iter()
+                .try_for_each(|hook| hook(&event, commit_now).map_err(|reason| ApplyError::Hook { height, reason }))
         })?;
-        // Durable: the state after this block, committed before marshal hears it was processed.
-        let committed = self
-            .metrics
-            .execution(Phase::Commit, || event.output.state.commit())
-            .map_err(|e| ApplyError::Commit { height, reason: e.to_string() })?;
-        let out = Arc::new(BlockOutput {
-            state: committed,
-            receipts: event.output.receipts.clone(),
-            recorded: event.output.recorded.clone(),
-        });
+        let state = &event.output.state;
+        let out = if commit_now {
+            let chain: Vec<State> =
+                uncommitted.iter().map(|o| o.state.clone()).chain(std::iter::once(state.clone())).collect();
+            let committed = self
+                .metrics
+                .execution(Phase::Commit, || State::commit_chain(&chain))
+                .map_err(|e| ApplyError::Commit { height, reason: e.to_string() })?;
+            Arc::new(BlockOutput {
+                state: committed,
+                receipts: event.output.receipts.clone(),
+                recorded: event.output.recorded.clone(),
+            })
+        } else {
+            event.output.clone()
+        };
         event.output = out.clone();
         let sinks = {
             let mut inner = self.inner.lock().expect("app lock");
             inner.finalized = out.clone();
+            if commit_now {
+                inner.committed = out.clone();
+                inner.uncommitted.clear();
+            } else {
+                inner.uncommitted.push(out.clone());
+            }
             // Keep the post-states of the last few finalized blocks too: a proposal being verified
             // concurrently may still walk its ancestry down to one of them.
             inner.speculative.insert(digest, out.clone());

@@ -281,7 +281,8 @@ where
         context.child("state_sync_server").spawn(move |_| crate::statesync::serve(ctx, app, marshal, sync_channel));
     }
     let marshal_for_finalizer = marshal_mailbox.clone();
-    context.child("finalizer").spawn(move |_| finalizer.run(marshal_for_finalizer));
+    let peers: Vec<_> = cfg.participants.iter().filter(|k| **k != public_key).cloned().collect();
+    context.child("finalizer").spawn(move |ctx| finalizer.run(ctx, marshal_for_finalizer, peers));
 
     let inline = Inline::new(
         context.child("inline"),

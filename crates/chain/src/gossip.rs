@@ -13,8 +13,15 @@
 //! carries the height its origin admitted it at ([`encode_frame`]), and a validator that has not
 //! finalized that height yet holds the transaction ([`Held`]) until it has, then checks it once.
 //! Later transactions of a sender with one on hold are held behind it, so a sender's order is
-//! kept. The hold is bounded ([`MAX_HELD_BYTES`], [`MAX_HOLD_AHEAD`]): what does not fit is
-//! dropped here and stays with the validators that admitted it.
+//! kept. A transaction this node's mempool has no room for is held the same way, until the next
+//! finalized height frees room. The hold is bounded ([`MAX_HELD_BYTES`], [`MAX_HOLD_AHEAD`]): what
+//! does not fit is dropped here and stays with the validators that admitted it — and so do its
+//! sender's later transactions, until the dropped one's nonce is finalized ([`Held::gapped`]):
+//! otherwise this node could include a later one first, when it leads, and make the dropped one
+//! stale for ever (seen under a burst of registrations that filled the mempools). A lying peer
+//! (frames claiming a height far ahead, or filling the hold) can make this node drop a sender's
+//! gossip until that sender's next transaction is finalized; bounded by [`MAX_GAPPED_SENDERS`], and
+//! the transactions still reach blocks through the validators that admitted them from the client.
 
 use crate::app::App;
 use crate::metrics::HeldOutcome;
@@ -26,7 +33,7 @@ use futures::channel::mpsc;
 use std::collections::{HashMap, HashSet, VecDeque};
 use tracing::debug;
 use trustmeter_types::limits::MAX_TX_BYTES;
-use trustmeter_types::{PublicKey, Transaction, decode, encode};
+use trustmeter_types::{PublicKey, RejectCode, Transaction, decode, encode};
 
 /// Most bytes of gossiped transactions held for this node's finalized state to catch up (the
 /// frames' sizes; at most 64 of the largest transactions).
@@ -35,6 +42,9 @@ pub const MAX_HELD_BYTES: usize = 64 << 20;
 /// have admitted it and still be held here. A node further behind is catching up, and would not
 /// admit it anyway; an origin claiming more is lying.
 pub const MAX_HOLD_AHEAD: u64 = 256;
+/// Most senders with a dropped transaction remembered ([`Held::gapped`]); beyond, the oldest
+/// are forgotten.
+pub const MAX_GAPPED_SENDERS: usize = 65_536;
 /// Bytes of a frame before the transaction: the origin's finalized height (big-endian u64).
 const FRAME_HEADER: usize = 8;
 
@@ -64,6 +74,10 @@ pub struct Held {
     entries: VecDeque<(u64, usize, Transaction)>,
     bytes: usize,
     senders: HashMap<PublicKey, usize>,
+    /// Sender → the lowest nonce of theirs dropped here, with the senders in the order they were
+    /// first remembered (for the bound).
+    dropped: HashMap<PublicKey, u64>,
+    dropped_order: VecDeque<PublicKey>,
 }
 
 /// Why a gossiped transaction was not held.
@@ -123,6 +137,34 @@ impl Held {
         due
     }
 
+    /// Remembers that `sender`'s transaction `nonce` was dropped here (neither admitted nor held).
+    pub fn mark_dropped(&mut self, sender: &PublicKey, nonce: u64) {
+        if let Some(n) = self.dropped.get_mut(sender) {
+            *n = (*n).min(nonce);
+            return;
+        }
+        if self.dropped.len() >= MAX_GAPPED_SENDERS
+            && let Some(oldest) = self.dropped_order.pop_front()
+        {
+            self.dropped.remove(&oldest);
+        }
+        self.dropped.insert(sender.clone(), nonce);
+        self.dropped_order.push_back(sender.clone());
+    }
+
+    /// Whether `sender`'s transaction `nonce` must be dropped here because an earlier one of
+    /// theirs was, and that one's nonce is not finalized yet (`finalized_nonce` gives the
+    /// sender's last finalized nonce; asked only for a sender with a drop remembered).
+    pub fn gapped(&mut self, sender: &PublicKey, nonce: u64, finalized_nonce: impl FnOnce() -> u64) -> bool {
+        let Some(&dropped) = self.dropped.get(sender) else { return false };
+        if finalized_nonce() >= dropped {
+            self.dropped.remove(sender);
+            self.dropped_order.retain(|s| s != sender);
+            return false;
+        }
+        nonce > dropped
+    }
+
     /// Transactions waiting.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -152,11 +194,6 @@ where
     });
     context.child("gossip_in").spawn(move |_| async move {
         let mut held = Held::default();
-        let admit = |tx: Transaction| {
-            if let Err(r) = app.admit(tx, false) {
-                debug!(reason = %r, "gossiped transaction not admitted here");
-            }
-        };
         loop {
             select! {
                 msg = receiver.recv() => {
@@ -169,17 +206,7 @@ where
                         }
                     };
                     let height = app.finalized_height();
-                    if !held.must_wait(admitted_at, height, &tx.body.sender) {
-                        admit(tx);
-                        continue;
-                    }
-                    match held.hold(admitted_at, height, msg.as_ref().len(), tx) {
-                        Ok(()) => app.metrics().gossip_held(HeldOutcome::Held, 1),
-                        Err(why) => {
-                            debug!(?peer, admitted_at, height, ?why, "gossiped transaction not held");
-                            app.metrics().gossip_held(HeldOutcome::Dropped, 1);
-                        }
-                    }
+                    receive(&app, &mut held, admitted_at, height, msg.as_ref().len(), tx);
                 },
                 height = heights.next() => {
                     let Some(height) = height else { break };
@@ -188,11 +215,46 @@ where
                     }
                     let due = held.take_due(height);
                     app.metrics().gossip_held(HeldOutcome::Released, due.len());
-                    due.into_iter().for_each(admit);
+                    for tx in due {
+                        let bytes = encode(&tx).len() + FRAME_HEADER;
+                        receive(&app, &mut held, height, height, bytes, tx);
+                    }
                 },
             }
         }
     });
+}
+
+/// Admits, holds or drops one gossiped transaction (`bytes` long on the wire) that its origin
+/// admitted at `admitted_at`, this node having finalized `height`.
+fn receive(app: &App, held: &mut Held, admitted_at: u64, height: u64, bytes: usize, tx: Transaction) {
+    let (sender, nonce) = (tx.body.sender.clone(), tx.body.nonce);
+    if held.gapped(&sender, nonce, || app.finalized_state().nonce(&sender)) {
+        debug!(nonce, "gossiped transaction dropped behind an earlier one of its sender");
+        app.metrics().gossip_held(HeldOutcome::Dropped, 1);
+        return;
+    }
+    let wait_until = if held.must_wait(admitted_at, height, &sender) {
+        admitted_at
+    } else {
+        match app.admit(tx.clone(), false) {
+            Ok(_) => return,
+            // No room now: wait for the next finalized block to empty the mempool a little.
+            Err(r) if r.code == RejectCode::MempoolFull => height + 1,
+            Err(r) => {
+                debug!(reason = %r, "gossiped transaction not admitted here");
+                return;
+            }
+        }
+    };
+    match held.hold(wait_until, height, bytes, tx) {
+        Ok(()) => app.metrics().gossip_held(HeldOutcome::Held, 1),
+        Err(why) => {
+            debug!(wait_until, height, ?why, "gossiped transaction not held");
+            held.mark_dropped(&sender, nonce);
+            app.metrics().gossip_held(HeldOutcome::Dropped, 1);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -266,5 +328,37 @@ mod tests {
         assert_eq!(held.len(), 2);
         assert_eq!(held.take_due(u64::MAX).len(), 2);
         assert_eq!(held.bytes, 0);
+    }
+
+    #[test]
+    fn after_a_drop_a_senders_later_transactions_are_dropped_until_it_is_finalized() {
+        let mut held = Held::default();
+        let s1 = tx(1, 5).body.sender;
+        let s2 = tx(2, 1).body.sender;
+        assert!(!held.gapped(&s1, 6, || unreachable!("no drop remembered: the state is not asked")));
+        held.mark_dropped(&s1, 5);
+        held.mark_dropped(&s1, 7); // a later drop keeps the lowest nonce
+        // Finalized nonce 3: 6 and 9 would jump the dropped 5; 5 itself (resent) may pass.
+        assert!(held.gapped(&s1, 6, || 3));
+        assert!(held.gapped(&s1, 9, || 4));
+        assert!(!held.gapped(&s1, 5, || 4));
+        assert!(!held.gapped(&s2, 2, || 0), "other senders are not affected");
+        // Once 5 is finalized (by the validators that had it), the sender is clear again.
+        assert!(!held.gapped(&s1, 9, || 5));
+        assert!(held.dropped.is_empty() && held.dropped_order.is_empty());
+        assert!(!held.gapped(&s1, 10, || unreachable!("forgotten")));
+    }
+
+    #[test]
+    fn remembered_drops_are_bounded() {
+        let mut held = Held::default();
+        for i in 0..MAX_GAPPED_SENDERS as u64 + 3 {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&i.to_le_bytes());
+            let k = SigningKey::from_seed(KeyScheme::Ed25519, seed).public_key();
+            held.mark_dropped(&k, 1);
+        }
+        assert_eq!(held.dropped.len(), MAX_GAPPED_SENDERS);
+        assert_eq!(held.dropped_order.len(), MAX_GAPPED_SENDERS);
     }
 }

@@ -101,7 +101,7 @@ where
         pins.retain(|(used, _)| now.duration_since(*used).unwrap_or_default() < PIN_TTL);
         let answer = match request {
             Message::TargetRequest { id } => {
-                let state = app.finalized_state();
+                let state = app.committed_state();
                 let height = state.height;
                 let finalization = marshal.get_finalization(Height::new(height)).await;
                 let block = marshal.get_block(Height::new(height)).await;

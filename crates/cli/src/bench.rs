@@ -120,6 +120,10 @@ pub enum BenchCommand {
         /// Merkle structure under QMDB's log.
         #[arg(long, value_enum, default_value = "mmr")]
         qmdb_family: state::QmdbFamily,
+        /// Also sync QMDB fully (Merkle nodes, not only the log) every this many blocks; 0: only
+        /// at the end (each block is committed durably either way).
+        #[arg(long, default_value_t = 0)]
+        qmdb_sync_every: usize,
         /// Skip the disk probe (256 MiB sequential write + fsync).
         #[arg(long)]
         no_disk_probe: bool,
@@ -158,6 +162,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             cache_mib,
             prune_keep,
             qmdb_family,
+            qmdb_sync_every,
             no_disk_probe,
         } => state::run(state::Options {
             keys,
@@ -168,6 +173,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             cache_mib,
             prune_keep,
             qmdb_family,
+            qmdb_sync_every,
             load_block: state::LOAD_BLOCK,
             disk_probe: !no_disk_probe,
         }),

@@ -1,11 +1,13 @@
 //! Crash test of validators with real processes: four `trustmeter node run` processes finalize
-//! the readings a `trustmeter gateway run` process sends (a block every ~200 ms, each executed,
-//! indexed and committed to the state store as it is finalized), and one validator at a time is
-//! killed with SIGKILL at a random moment, ten times, and restarted on its data.
+//! the readings a `trustmeter gateway run` process sends (a block every ~200 ms, each executed
+//! and indexed as it is finalized, and committed to the state store in groups of at most
+//! `MAX_UNCOMMITTED_BLOCKS`), and one validator at a time is killed with SIGKILL at a random
+//! moment, ten times, and restarted on its data.
 //!
-//! After each restart: the node serves its API again; it re-executed no finalized block at
-//! start-up (`replayed_blocks` is 0: its state store had committed every block marshal had
-//! processed, so its start-up does not depend on the chain's length); it catches up and goes on
+//! After each restart: the node serves its API again; it re-executed at most one group commit's
+//! blocks at start-up (`replayed_blocks` ≤ `MAX_UNCOMMITTED_BLOCKS`: the blocks marshal had
+//! processed above its state store's height, so its start-up does not depend on the chain's
+//! length); it catches up and goes on
 //! finalizing; and at the common finalized height every validator reports the same block digest
 //! and state root, and the restarted node's proof of a reading recorded before the kill verifies
 //! offline against the genesis. At the end every validator holds the same readings of every
@@ -21,6 +23,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
 use std::time::{Duration, Instant};
 use support::*;
+use trustmeter_chain::app::MAX_UNCOMMITTED_BLOCKS;
 use trustmeter_client::ProofBundle;
 use trustmeter_gateway::store::{MAX_QUERY_ROWS, Store};
 use trustmeter_keystore::KeyFile;
@@ -104,6 +107,7 @@ async fn validator_killed_mid_block_restarts_without_replay_and_agrees_with_the_
     procs.spawn(GATEWAY, &setup.args("run"), &gateway_log, &[("RUST_LOG", "warn")]);
 
     let mut api_up = Vec::new();
+    let mut most_replayed = 0;
     for k in 0..KILLS {
         let victim = rng.random_range(0..chain.validators);
         tokio::time::sleep(Duration::from_millis(rng.random_range(300..2_500))).await;
@@ -115,16 +119,31 @@ async fn validator_killed_mid_block_restarts_without_replay_and_agrees_with_the_
         let st = loop {
             procs.assert_running(&Consortium::name(victim));
             if let Some(s) = status(&http, &chain, victim).await {
-                break s;
+                if api_up.len() == k {
+                    api_up.push(restarted.elapsed());
+                }
+                // Start-up re-execution done: the replay count is final.
+                if s["ready"].as_bool() == Some(true) {
+                    break s;
+                }
             }
-            assert!(restarted.elapsed() < PATIENCE, "kill {k}: validator {victim} does not answer after restart");
+            assert!(restarted.elapsed() < PATIENCE, "kill {k}: validator {victim} is not ready after restart");
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        api_up.push(restarted.elapsed());
         let replayed = st["replayed_blocks"].as_u64().expect("replayed_blocks");
         let h = st["finalized_height"].as_u64().expect("finalized_height");
-        assert_eq!(replayed, 0, "kill {k}: validator {victim} re-executed {replayed} blocks at start-up");
-        assert!(h >= before, "kill {k}: validator {victim} came back at height {h}, below {before} before the kill");
+        assert!(
+            replayed <= MAX_UNCOMMITTED_BLOCKS as u64,
+            "kill {k}: validator {victim} re-executed {replayed} blocks at start-up, more than one group commit"
+        );
+        most_replayed = most_replayed.max(replayed);
+        // It comes back where marshal's archive says it had processed, which may be a block or two
+        // below what its API had shown (the acknowledgement to marshal follows the block's
+        // application); those blocks are delivered again right after.
+        assert!(
+            h + MAX_UNCOMMITTED_BLOCKS as u64 >= before,
+            "kill {k}: validator {victim} came back at height {h}, far below {before} before the kill"
+        );
 
         // It catches up and goes on finalizing with the others.
         let tip = common_height(&chain).await.max(h);
@@ -201,7 +220,7 @@ async fn validator_killed_mid_block_restarts_without_replay_and_agrees_with_the_
     }
     let max_up = api_up.iter().max().copied().unwrap_or_default();
     let summary = format!(
-        "node_crash: seed {seed}; {KILLS} validator SIGKILLs, 0 blocks replayed at any restart, API back within \
+        "node_crash: seed {seed}; {KILLS} validator SIGKILLs, at most {most_replayed} blocks replayed at a restart, API back within \
          {:.2} s at most (median {:.2} s); {total} readings of {METERS} meters identical on {} validators; total {:.1} s",
         max_up.as_secs_f64(),
         {

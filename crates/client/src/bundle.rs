@@ -203,10 +203,13 @@ impl ProofBundle {
     }
 
     /// Builds the bundle for reading `seq` of `meter` from a finalized-block event, as a node's
-    /// indexer or API receives it.
+    /// indexer or API receives it, proving the registry records from `state`: a state whose store
+    /// holds the block's height (a node's committed state, `App::committed_state`; the event's
+    /// own state may not be committed yet, the finalizer commits in groups).
     pub fn find(
         genesis: &Genesis,
         finalized: &Finalized,
+        state: &State,
         meter: &DeviceId,
         seq: u64,
     ) -> Result<ProofBundle, BuildError> {
@@ -222,7 +225,7 @@ impl ProofBundle {
             }
         }
         let position = position.ok_or_else(|| BuildError::ReadingNotInBlock { height, meter: meter.clone(), seq })?;
-        Self::build(genesis, block, &finalized.output.recorded, &finalized.output.state, finalization, position)
+        Self::build(genesis, block, &finalized.output.recorded, state, finalization, position)
     }
 
     /// The bundle as pretty-printed JSON.

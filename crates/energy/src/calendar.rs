@@ -109,6 +109,21 @@ fn local_ms(ts_ms: i64) -> i128 {
     i128::from(ts_ms) + i128::from(SHANGHAI_OFFSET_MS)
 }
 
+/// Local day number and milliseconds into that local day. In `i64` arithmetic unless adding the
+/// offset overflows (only within 8 h of `i64::MAX`), as `i128` division is a library call and this
+/// runs per point of a series; both paths give the same result (tested).
+fn local_day_and_ms(ts_ms: i64) -> (i64, i64) {
+    match ts_ms.checked_add(SHANGHAI_OFFSET_MS) {
+        Some(local) => (local.div_euclid(DAY_MS), local.rem_euclid(DAY_MS)),
+        None => local_day_and_ms_wide(ts_ms),
+    }
+}
+
+fn local_day_and_ms_wide(ts_ms: i64) -> (i64, i64) {
+    let local = local_ms(ts_ms);
+    (local.div_euclid(i128::from(DAY_MS)) as i64, local.rem_euclid(i128::from(DAY_MS)) as i64)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's `days_from_civil`).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let (m, d) = (i64::from(m), i64::from(d));
@@ -142,7 +157,7 @@ fn day_start_sat(day: i64) -> i64 {
 
 /// Local day number of a timestamp as `i64`.
 fn day_number_i64(ts_ms: i64) -> i64 {
-    local_ms(ts_ms).div_euclid(i128::from(DAY_MS)) as i64
+    local_day_and_ms(ts_ms).0
 }
 
 /// Start of the period `p` containing `ts_ms` (Unix ms, inclusive), in Asia/Shanghai local time.
@@ -150,12 +165,8 @@ fn day_number_i64(ts_ms: i64) -> i64 {
 /// Quarters, hours and days are aligned to local midnight; months and years follow the local
 /// calendar. Saturates to `i64::MIN` if the start is before the `i64` range.
 pub fn period_start(p: Period, ts_ms: i64) -> i64 {
-    let local = local_ms(ts_ms);
     match p.fixed_len_ms() {
-        Some(len) => {
-            let len = i128::from(len);
-            sat(local.div_euclid(len) * len - i128::from(SHANGHAI_OFFSET_MS))
-        }
+        Some(len) => fixed_bound(ts_ms, len, 0),
         None => {
             let (y, m, _) = civil_from_days(day_number_i64(ts_ms));
             let first = if p == Period::Month { days_from_civil(y, m, 1) } else { days_from_civil(y, 1, 1) };
@@ -164,17 +175,31 @@ pub fn period_start(p: Period, ts_ms: i64) -> i64 {
     }
 }
 
+/// Start (`next = 0`) or exclusive end (`next = 1`) of the fixed-length local period of `len` ms
+/// containing `ts_ms`, saturating at the `i64` range. In `i64` arithmetic when nothing overflows
+/// (every real timestamp: a year of quarter hours calls this ~70 000 times, and `i128` division
+/// is a library call), else in `i128`; both give the same result (tested).
+fn fixed_bound(ts_ms: i64, len: i64, next: i64) -> i64 {
+    fixed_bound_narrow(ts_ms, len, next).unwrap_or_else(|| fixed_bound_wide(ts_ms, len, next))
+}
+
+fn fixed_bound_narrow(ts_ms: i64, len: i64, next: i64) -> Option<i64> {
+    let local = ts_ms.checked_add(SHANGHAI_OFFSET_MS)?;
+    local.div_euclid(len).checked_add(next)?.checked_mul(len)?.checked_sub(SHANGHAI_OFFSET_MS)
+}
+
+fn fixed_bound_wide(ts_ms: i64, len: i64, next: i64) -> i64 {
+    let len = i128::from(len);
+    sat((local_ms(ts_ms).div_euclid(len) + i128::from(next)) * len - i128::from(SHANGHAI_OFFSET_MS))
+}
+
 /// Exclusive end of the period `p` containing `ts_ms`: the start of the next period (Unix ms).
 ///
 /// Always `> ts_ms`, except that it saturates to `i64::MAX` when the next period starts beyond
 /// the `i64` range (so `period_end(p, i64::MAX) == i64::MAX`).
 pub fn period_end(p: Period, ts_ms: i64) -> i64 {
-    let local = local_ms(ts_ms);
     match p.fixed_len_ms() {
-        Some(len) => {
-            let len = i128::from(len);
-            sat((local.div_euclid(len) + 1) * len - i128::from(SHANGHAI_OFFSET_MS))
-        }
+        Some(len) => fixed_bound(ts_ms, len, 1),
         None => {
             let (y, m, _) = civil_from_days(day_number_i64(ts_ms));
             let next = match p {
@@ -272,9 +297,7 @@ pub fn local_datetime(ts_ms: i64) -> chrono::NaiveDateTime {
 /// `"2026-11-21T08:15"` (15 min), `"2026-11-21T08"` (hour), `"2026-11-21"` (day), `"2026-11"`
 /// (month), `"2026"` (year).
 pub fn label(p: Period, start_ms: i64) -> String {
-    let local = local_ms(start_ms);
-    let day = local.div_euclid(i128::from(DAY_MS)) as i64;
-    let ms_of_day = local.rem_euclid(i128::from(DAY_MS)) as i64;
+    let (day, ms_of_day) = local_day_and_ms(start_ms);
     let (y, m, d) = civil_from_days(day);
     // Written digit by digit: a year of quarter hours is 35 040 labels.
     let two = |s: &mut String, n: i64| {
@@ -317,4 +340,82 @@ pub fn periods_between(p: Period, from_ms: i64, to_ms: i64) -> impl Iterator<Ite
         let next = period_end(p, cur);
         (next > cur && next < to_ms).then_some(next)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn check(ts: i64, len: i64) {
+        for next in [0, 1] {
+            if let Some(narrow) = fixed_bound_narrow(ts, len, next) {
+                assert_eq!(narrow, fixed_bound_wide(ts, len, next), "ts {ts}, len {len}, next {next}");
+            }
+            assert_eq!(fixed_bound(ts, len, next), fixed_bound_wide(ts, len, next), "ts {ts}, len {len}, next {next}");
+        }
+    }
+
+    const LENS: [i64; 3] = [QUARTER_MS, HOUR_MS, DAY_MS];
+
+    #[test]
+    fn fixed_bounds_agree_at_the_edges_of_the_range() {
+        let edges = [
+            i64::MIN,
+            i64::MIN + 1,
+            i64::MIN + SHANGHAI_OFFSET_MS,
+            -1,
+            0,
+            1,
+            i64::MAX - SHANGHAI_OFFSET_MS,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        for len in LENS {
+            for e in edges {
+                for d in [-DAY_MS, -len, -1, 0, 1, len, DAY_MS] {
+                    check(e.saturating_add(d), len);
+                }
+            }
+        }
+        // Near i64::MAX the narrow path gives up and the wide one saturates.
+        assert_eq!(fixed_bound_narrow(i64::MAX, QUARTER_MS, 1), None);
+        assert_eq!(period_end(Period::Quarter, i64::MAX), i64::MAX);
+        // A hand-checked value: 2026-01-01T00:07 Shanghai is 2025-12-31T16:07Z.
+        let ts = 1_767_196_800_000 + 7 * 60_000;
+        assert_eq!(period_start(Period::Quarter, ts), 1_767_196_800_000);
+        assert_eq!(period_end(Period::Quarter, ts), 1_767_196_800_000 + QUARTER_MS);
+    }
+
+    #[test]
+    fn local_days_agree_at_the_edges_of_the_range() {
+        for ts in [
+            i64::MIN,
+            i64::MIN + 1,
+            -DAY_MS - 1,
+            -1,
+            0,
+            1,
+            i64::MAX - SHANGHAI_OFFSET_MS,
+            i64::MAX - SHANGHAI_OFFSET_MS + 1,
+            i64::MAX,
+        ] {
+            assert_eq!(local_day_and_ms(ts), local_day_and_ms_wide(ts), "ts {ts}");
+        }
+        // 1970-01-01T00:00 Shanghai is 8 h before the epoch: day 0, 0 ms; one ms earlier is day -1.
+        assert_eq!(local_day_and_ms(-SHANGHAI_OFFSET_MS), (0, 0));
+        assert_eq!(local_day_and_ms(-SHANGHAI_OFFSET_MS - 1), (-1, DAY_MS - 1));
+    }
+
+    proptest! {
+        #[test]
+        fn fixed_bounds_agree_everywhere(ts in any::<i64>(), l in 0usize..3) {
+            check(ts, LENS[l]);
+        }
+
+        #[test]
+        fn local_days_agree_everywhere(ts in any::<i64>()) {
+            prop_assert_eq!(local_day_and_ms(ts), local_day_and_ms_wide(ts));
+        }
+    }
 }

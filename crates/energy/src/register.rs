@@ -498,6 +498,11 @@ pub fn try_split<K: Copy + Eq>(
         }
         t = seg_end;
     }
+    // One segment (the common case: an interval inside one period) takes the whole consumption,
+    // which is what the sharing below gives it, without its divisions and allocations.
+    if let [(key, _)] = segs[..] {
+        return Ok(vec![(key, iv.consumption)]);
+    }
     // |consumption| <= 2^63 and total <= 2^64 - 1: every product fits in i128.
     let total = i128::from(end) - i128::from(start);
     let c = i128::from(iv.consumption);

@@ -40,6 +40,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tracing::{debug, info, warn};
 use trustmeter_chain::Finalized;
+use trustmeter_statedb::{CountingFile, WriteCounters};
 use trustmeter_types::{
     Block, DeviceId, Genesis, Hash32, Quantity, ReadingOrigin, Receipt, SignedReading, TxOutcome, TxPayload,
 };
@@ -152,12 +153,15 @@ pub struct IndexedReplacement {
 pub struct Index {
     db: Arc<Database>,
     genesis: Genesis,
+    written: Arc<WriteCounters>,
 }
 
 impl Index {
     /// Opens (or creates) the index file.
     pub fn open(path: &Path, genesis: Genesis) -> Result<Self, IndexError> {
-        let database = Database::create(path).map_err(dberr)?;
+        let file = CountingFile::open(path).map_err(dberr)?;
+        let written = file.counters();
+        let database = Database::builder().create_with_backend(file).map_err(dberr)?;
         let w = database.begin_write().map_err(dberr)?;
         {
             let (height, schema) = {
@@ -194,7 +198,7 @@ impl Index {
             w.open_table(REPLACEMENTS).map_err(dberr)?;
         }
         w.commit().map_err(dberr)?;
-        Ok(Self { db: Arc::new(database), genesis })
+        Ok(Self { db: Arc::new(database), genesis, written })
     }
 
     /// The genesis this index belongs to.
@@ -214,6 +218,14 @@ impl Index {
     /// Indexes one finalized block. Blocks at or below the indexed height are ignored; a gap is
     /// an error (blocks arrive in order).
     pub fn apply(&self, f: &Finalized) -> Result<(), IndexError> {
+        self.apply_with(f, true)
+    }
+
+    /// [`Index::apply`], durable (synced before it returns, with every block applied before it)
+    /// or not: a node indexes every finalized block at once, so queries see it, but syncs only
+    /// when its state store commits (group commit), the one moment the index must not be behind
+    /// it after a crash. Blocks lost in a crash are indexed again when the node re-executes them.
+    pub fn apply_with(&self, f: &Finalized, durable: bool) -> Result<(), IndexError> {
         let block = &f.block.block;
         let h = block.header.height;
         let current = self.height();
@@ -228,7 +240,10 @@ impl Index {
             }
             info!(from = h, "the index starts above genesis (the node's state was synced at {})", h - 1);
         }
-        let w = self.db.begin_write().map_err(dberr)?;
+        let mut w = self.db.begin_write().map_err(dberr)?;
+        if !durable {
+            w.set_durability(redb::Durability::None).map_err(dberr)?;
+        }
         {
             let mut slots = w.open_table(BLOCK_READINGS).map_err(dberr)?;
             let shell = cut_readings(h, block, f.block.encoded(), |key, bytes| {
@@ -270,6 +285,11 @@ impl Index {
         w.commit().map_err(dberr)?;
         debug!(height = h, "indexed");
         Ok(())
+    }
+
+    /// What the index file has written since it was opened (bytes, syncs).
+    pub fn write_counters(&self) -> Arc<WriteCounters> {
+        self.written.clone()
     }
 
     /// Applies finalized blocks from a channel until it closes.

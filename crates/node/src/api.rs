@@ -291,9 +291,15 @@ pub struct StatusView {
     /// Proposed blocks this node refused as invalid.
     pub refused_blocks: u64,
     /// Finalized blocks this node re-executed at start-up because its state store had not
-    /// committed them (0 after a restart with a current store; every block after the store was
-    /// lost).
+    /// committed them (at most one group commit's after a restart; every block after the store
+    /// was lost).
     pub replayed_blocks: u64,
+    /// Whether the start-up re-execution is done (until then the node neither votes nor proposes,
+    /// and `finalized_height` is still rising to where it stopped).
+    pub ready: bool,
+    /// Height of the state this node's store holds (group commit: at most 16 blocks, or one
+    /// second of block time, below `finalized_height`); proofs are made from it.
+    pub committed_height: u64,
     /// Entries in the two state trees (registry and activity) at the finalized height.
     pub state_entries: u64,
     /// How far a reading may lie after its block's time (ms): the audit policy's `block.max_future_skew_ms`.
@@ -550,6 +556,8 @@ async fn status(State(s): State<ApiState>) -> ApiResult<StatusView> {
         mempool_readings: readings,
         refused_blocks: s.inner.app.refused_blocks(),
         replayed_blocks: s.inner.app.replayed_blocks(),
+        ready: s.inner.app.is_ready(),
+        committed_height: s.inner.app.committed_state().height,
         state_entries: s.inner.app.finalized_state().len(),
         max_future_skew_ms: params.max_future_skew_ms,
         late_window_ms: params.accounting.late_window_ms,
@@ -690,6 +698,14 @@ async fn receipt(State(s): State<ApiState>, Path(hash): Path<String>) -> ApiResu
     let mut waited_for_index = 0;
     loop {
         if let Some(r) = s.inner.index.receipt(&h).map_err(ApiError::internal)? {
+            // The index records a block (a durable hook) a moment before the finalized state
+            // moves past it. "finalized" promises that this node's state includes the
+            // transaction, so the sender's next transaction, which may depend on it (a meter's
+            // calibration after its registration), is checked against a state that has it.
+            if !wait_for_state(&s, r.height).await {
+                view.status = "pending".into();
+                return Ok(Json(view));
+            }
             view.status = "finalized".into();
             view.height = Some(r.height);
             view.index = Some(r.index);
@@ -720,6 +736,32 @@ async fn receipt(State(s): State<ApiState>, Path(hash): Path<String>) -> ApiResu
         wait_for_index(&s, s.inner.app.finalized_state().height).await;
         tokio::time::sleep(std::time::Duration::from_millis(25 << waited_for_index)).await;
         waited_for_index += 1;
+    }
+}
+
+/// Waits (two seconds at most) until this node's finalized state has reached `height`; whether it
+/// did.
+async fn wait_for_state(s: &ApiState, height: u64) -> bool {
+    wait_for_height(s, height, App::finalized_height).await
+}
+
+/// Waits (two seconds at most: group commits happen at least once a second of block time) until
+/// this node's state store holds `height`; whether it does.
+pub(crate) async fn wait_for_commit(s: &ApiState, height: u64) -> bool {
+    wait_for_height(s, height, |app| app.committed_state().height).await
+}
+
+/// Polls `height_of` this node's app until it reaches `height`, two seconds at most.
+async fn wait_for_height(s: &ApiState, height: u64, height_of: impl Fn(&App) -> u64) -> bool {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        if height_of(&s.inner.app) >= height {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 
@@ -888,24 +930,46 @@ async fn proof(
     let permit = s.inner.limits.acquire(RequestClass::Proofs)?;
     let index = s.inner.index.clone();
     let genesis = s.inner.genesis.clone();
-    let state = s.inner.app.finalized_state();
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let r = index
-            .reading(&meter, seq)
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::not_found(format!("meter {meter} has no recorded reading with sequence {seq}")))?;
-        let fin_bytes = index.finalization(r.height).map_err(ApiError::internal)?.ok_or_else(|| {
-            ApiError::not_found(format!("no finalization certificate stored for height {}", r.height))
-        })?;
-        let participants = genesis.validators.len();
-        let fin = BlockFinalization::decode_cfg(fin_bytes, &participants)
-            .map_err(|e| ApiError::internal(format!("stored finalization does not decode: {e:?}")))?;
-        let (block, _, recorded) = index.recorded_at(r.height).map_err(ApiError::internal)?;
-        trustmeter_client::ProofBundle::build(&genesis, &block, &recorded, &state, &fin, r.position as usize)
-            .map(Json)
-            .map_err(ApiError::internal)
-    })
-    .await
-    .map_err(ApiError::internal)?
+    // Proofs come from the state the store holds (group commit: it trails the finalized state by
+    // at most a second of blocks). A reading finalized since is proven once that state has it.
+    let _permit = permit;
+    let mut waited = false;
+    loop {
+        let state = s.inner.app.committed_state();
+        let (index, genesis, meter) = (index.clone(), genesis.clone(), meter.clone());
+        let built = tokio::task::spawn_blocking(move || {
+            let r = index.reading(&meter, seq).map_err(ApiError::internal)?.ok_or_else(|| {
+                ApiError::not_found(format!("meter {meter} has no recorded reading with sequence {seq}"))
+            })?;
+            if r.height > state.height {
+                return Ok(Err(r.height));
+            }
+            let fin_bytes = index.finalization(r.height).map_err(ApiError::internal)?.ok_or_else(|| {
+                ApiError::not_found(format!("no finalization certificate stored for height {}", r.height))
+            })?;
+            let participants = genesis.validators.len();
+            let fin = BlockFinalization::decode_cfg(fin_bytes, &participants)
+                .map_err(|e| ApiError::internal(format!("stored finalization does not decode: {e:?}")))?;
+            let (block, _, recorded) = index.recorded_at(r.height).map_err(ApiError::internal)?;
+            trustmeter_client::ProofBundle::build(&genesis, &block, &recorded, &state, &fin, r.position as usize)
+                .map(|b| Ok(Json(b)))
+                .map_err(ApiError::internal)
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        match built {
+            Ok(bundle) => return Ok(bundle),
+            Err(height) if !waited && wait_for_commit(&s, height).await => waited = true,
+            Err(height) => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    format!(
+                        "the reading was finalized at height {height}, which this node's state store does not hold yet; retry in a second"
+                    ),
+                )
+                .with_retry_after(1));
+            }
+        }
+    }
 }

@@ -351,12 +351,65 @@ fn csv_response(name: &str, body: String) -> Response {
 
 /// A series as its JSON response body, written into a buffer sized for it up front (a year of
 /// quarter hours is ~6.5 MB; growing the buffer by doubling costs more than writing it).
-pub fn series_json(v: &SeriesView) -> Vec<u8> {
+/// Byte for byte what `serde_json::to_vec(&v)` gives (tested), at several times its speed.
+pub fn series_json(mut v: SeriesView) -> Vec<u8> {
+    let points = std::mem::take(&mut v.points);
+    series_json_parts(&v, &points)
+}
+
+/// [`series_json`] of `head` with `points` in place of its own (empty) points: the header
+/// through serde, then each point written directly (the points are the last field, so the
+/// header ends in `"points":[]}`). A point whose label would need escaping, or that carries
+/// proof links, goes through serde too.
+pub fn series_json_parts(head: &SeriesView, points: &[SeriesPoint]) -> Vec<u8> {
     /// Bytes of one point with every field present, rounded up.
     const POINT_BYTES: usize = 200;
-    let mut out = Vec::with_capacity(4096 + v.points.len() * POINT_BYTES);
-    serde_json::to_writer(&mut out, v).expect("a series serializes");
+    debug_assert!(head.points.is_empty(), "the points come separately");
+    let mut out = Vec::with_capacity(4096 + points.len() * POINT_BYTES);
+    serde_json::to_writer(&mut out, head).expect("a series serializes");
+    assert!(out.ends_with(b"\"points\":[]}"), "the points are the series' last field");
+    out.truncate(out.len() - 2);
+    for (i, p) in points.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_point(&mut out, p);
+    }
+    out.extend_from_slice(b"]}");
     out
+}
+
+/// One [`SeriesPoint`] as serde_json writes it (fields in declaration order, `null` for an
+/// absent standard coal figure, no `proofs` key when there are none).
+fn write_point(out: &mut Vec<u8>, p: &SeriesPoint) {
+    let plain = |s: &str| s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if !p.proofs.is_empty() || !plain(&p.label) {
+        serde_json::to_writer(&mut *out, p).expect("a point serializes");
+        return;
+    }
+    let mut buf = [0; Quantity::DECIMAL_MAX];
+    let mut amount = |out: &mut Vec<u8>, key: &[u8], q: Option<DecimalText>| {
+        out.extend_from_slice(key);
+        match q {
+            Some(q) => {
+                out.push(b'"');
+                out.extend_from_slice(q.0.decimal(&mut buf).as_bytes());
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+    };
+    out.extend_from_slice(b"{\"start_ms\":");
+    out.extend_from_slice(itoa::Buffer::new().format(p.start_ms).as_bytes());
+    out.extend_from_slice(b",\"label\":\"");
+    out.extend_from_slice(p.label.as_bytes());
+    out.push(b'"');
+    amount(out, b",\"consumption\":", Some(p.consumption));
+    amount(out, b",\"estimated\":", Some(p.estimated));
+    amount(out, b",\"manual\":", Some(p.manual));
+    amount(out, b",\"kgce_equivalent\":", p.kgce_equivalent);
+    amount(out, b",\"kgce_equal_value\":", p.kgce_equal_value);
+    out.push(b'}');
 }
 
 fn opt(s: &Option<String>) -> String {
@@ -879,6 +932,9 @@ fn derive_meter(
     let n = points.len();
     let reps = replacements(state, index, &meter.id)?;
     let spec = accounting::register_spec(meter, &state.params.accounting);
+    // The bucket of the previous share: intervals come in time order, so the next share's bucket
+    // is almost always this one or the next (a binary search otherwise).
+    let mut hint = 0usize;
     for iv in register::intervals(&points, &spec, &reps) {
         if iv.excluded() || iv.consumption == 0 {
             continue;
@@ -895,7 +951,15 @@ fn derive_meter(
         .map_err(|e| internal(format!("meter {}: {e}", meter.id)))?;
         for (start, share) in shares {
             let Some(start) = start else { continue };
-            let Ok(i) = starts.binary_search(&start) else { continue };
+            let i = if starts.get(hint) == Some(&start) {
+                hint
+            } else if starts.get(hint + 1) == Some(&start) {
+                hint + 1
+            } else {
+                let Ok(i) = starts.binary_search(&start) else { continue };
+                i
+            };
+            hint = i;
             let b = &mut buckets[i];
             let share = i128::from(share);
             b.consumption += share;
@@ -1326,7 +1390,7 @@ async fn series_handler(AxumState(s): AxumState<ApiState>, Query(q): Query<Serie
     let index = s.index().clone();
     let v = blocking(move || series(&state, &index, &req)).await?;
     Ok(match format {
-        Format::Json => ([(header::CONTENT_TYPE, "application/json")], series_json(&v)).into_response(),
+        Format::Json => ([(header::CONTENT_TYPE, "application/json")], series_json(v)).into_response(),
         Format::Csv => csv_response(&format!("series-{}-{}-{}", v.scope, v.period, v.from), series_csv(&v)),
     })
 }
@@ -2971,7 +3035,21 @@ async fn proof_handler(
         unit: parse_unit(&unit)?,
     };
     let _permit = s.limits().acquire(RequestClass::Proofs)?;
-    let state = s.app().finalized_state();
+    // Proven from the state the store holds (group commit: it trails the finalized state by at
+    // most a second of blocks; a figure first finalized since is proven once the store has it).
+    let mut state = s.app().committed_state();
+    if state.daily(&key).is_none() {
+        let finalized = s.app().finalized_state();
+        if finalized.daily(&key).is_some() {
+            if !crate::api::wait_for_commit(&s, finalized.height).await {
+                return Err(unavailable(
+                    "the figure was finalized a moment ago and is not in this node's state store yet; retry in a second",
+                )
+                .with_retry_after(1));
+            }
+            state = s.app().committed_state();
+        }
+    }
     if state.daily(&key).is_none() {
         return Err(not_found(format!(
             "the chain has no {} figure in {} for {} on {day}; list the enterprise's figures with /v1/figures/daily?org={}&from={day}",
@@ -3055,6 +3133,56 @@ mod tests {
     use trustmeter_types::TxPayload;
 
     const H: i64 = calendar::HOUR_MS;
+
+    #[test]
+    fn the_hand_written_series_json_is_what_serde_writes() {
+        let point = |start_ms: i64, label: &str, micros: i64, coal: bool, proofs: Vec<String>| SeriesPoint {
+            start_ms,
+            label: label.into(),
+            consumption: DecimalText(Quantity(micros)),
+            estimated: DecimalText(Quantity(micros / 3)),
+            manual: DecimalText(Quantity(micros / -7)),
+            kgce_equivalent: coal.then_some(DecimalText(Quantity(micros.saturating_mul(3)))),
+            kgce_equal_value: coal.then_some(DecimalText(Quantity(i64::MIN))),
+            proofs,
+        };
+        let points = vec![
+            point(1_767_196_800_000, "2026-01-01T00:00", 1_234_567, true, vec![]),
+            point(-1, "1969", 0, false, vec![]),
+            point(i64::MIN, "with \"quotes\" and \\ and \u{1}", i64::MAX, true, vec![]),
+            point(i64::MAX, "二〇二六", -1, true, vec!["/v1/proofs/daily/x?day=2026-01-01".into(), "b\"".into()]),
+            point(0, "", i64::MIN, false, vec![]),
+        ];
+        for (notes, points) in [(vec![], vec![]), (vec!["coarsened: \"x\"".to_string()], points)] {
+            let v = SeriesView {
+                scope: "meter".into(),
+                id: "GW-01/M\"1".into(),
+                org: None,
+                energy: "electricity".into(),
+                unit: "kWh".into(),
+                period: "quarter".into(),
+                requested_period: "quarter".into(),
+                coarsened: !notes.is_empty(),
+                notes,
+                derived: true,
+                from: "2026-01-01".into(),
+                to: "2026-12-31".into(),
+                from_ms: 1,
+                to_ms: 2,
+                height: 7,
+                meters: vec!["m".into()],
+                readings: 3,
+                enterprises: vec![],
+                total: "1.000000".into(),
+                total_kgce_equivalent: Some("0.123000".into()),
+                total_kgce_equal_value: None,
+                points,
+            };
+            let expected = serde_json::to_vec(&v).expect("serde");
+            let written = series_json(v);
+            assert_eq!(String::from_utf8(written).expect("UTF-8"), String::from_utf8(expected).expect("UTF-8"));
+        }
+    }
 
     /// The meter's derived daily series over `day` (days after T0's day).
     fn day_total(f: &Fixture, day: i32) -> String {

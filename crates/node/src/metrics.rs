@@ -19,6 +19,8 @@
 //! | `trustmeter_index_seconds_total` | counter | wall seconds writing finalized blocks to the index |
 //! | `trustmeter_index_lag_blocks` | gauge | finalized height − indexed height, at scrape time |
 //! | `trustmeter_mempool_transactions`, `trustmeter_mempool_readings` | gauge | waiting in this node's mempool |
+//! | `trustmeter_store_bytes_written_total{store}` | counter | bytes written to the `state` store's and the `index`'s files since the node started |
+//! | `trustmeter_store_syncs_total{store}` | counter | their fsyncs (`sync_data` calls) |
 //! | `trustmeter_api_requests_total{route,status}` | counter | API requests by route template (`/v1/meters/{id}`) and status class (`2xx`…`5xx`) |
 //! | `trustmeter_api_request_seconds{route,status}` | histogram | their latency (time to the response head; a stream's body is not counted) |
 //!
@@ -39,6 +41,7 @@ use prometheus_client::registry::Registry;
 use std::sync::Arc;
 use std::time::Instant;
 use trustmeter_chain::metrics::{SecondsCounter, encode_without_eof, exposition};
+use trustmeter_statedb::WriteCounters;
 
 /// The content type of `GET /metrics` (Prometheus text format 0.0.4, as Commonware's own
 /// telemetry server uses).
@@ -50,6 +53,11 @@ pub const LATENCY_BUCKETS: [f64; 16] =
 
 /// Renders the runtime's (Commonware's) registry.
 pub type RuntimeEncoder = Arc<dyn Fn() -> String + Send + Sync>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabels {
+    store: &'static str,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -75,6 +83,10 @@ struct Inner {
     mempool_readings: Gauge,
     api_requests: Family<RequestLabels, Counter>,
     api_seconds: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    store_bytes: Family<StoreLabels, Counter>,
+    store_syncs: Family<StoreLabels, Counter>,
+    /// The stores whose files are counted, by label.
+    stores: std::sync::Mutex<Vec<(&'static str, Arc<WriteCounters>)>>,
 }
 
 impl Default for NodeMetrics {
@@ -120,6 +132,18 @@ impl NodeMetrics {
             "Readings waiting in this node's mempool",
             mempool_readings.clone(),
         );
+        let store_bytes = Family::<StoreLabels, Counter>::default();
+        let store_syncs = Family::<StoreLabels, Counter>::default();
+        registry.register(
+            "trustmeter_store_bytes_written",
+            "Bytes written to a store's file (state, index) since the node started",
+            store_bytes.clone(),
+        );
+        registry.register(
+            "trustmeter_store_syncs",
+            "fsyncs of a store's file since the node started",
+            store_syncs.clone(),
+        );
         registry.register(
             "trustmeter_api_requests",
             "API requests by route template and status class",
@@ -139,8 +163,16 @@ impl NodeMetrics {
                 mempool_readings,
                 api_requests,
                 api_seconds,
+                store_bytes,
+                store_syncs,
+                stores: Default::default(),
             }),
         }
+    }
+
+    /// Reports the writes of a store's file under `store` (`state`, `index`).
+    pub fn watch_store(&self, store: &'static str, counters: Arc<WriteCounters>) {
+        self.inner.stores.lock().expect("stores lock").push((store, counters));
     }
 
     /// Records one API request.
@@ -161,6 +193,14 @@ impl NodeMetrics {
         m.index_lag.set(gauge(finalized.saturating_sub(indexed)));
         m.mempool_transactions.set(gauge(mempool.0 as u64));
         m.mempool_readings.set(gauge(mempool.1 as u64));
+        for (store, c) in m.stores.lock().expect("stores lock").iter() {
+            let labels = StoreLabels { store };
+            // Counters only go up: add what the file wrote since the last scrape.
+            let bytes = m.store_bytes.get_or_create(&labels);
+            bytes.inc_by(c.bytes().saturating_sub(bytes.get()));
+            let syncs = m.store_syncs.get_or_create(&labels);
+            syncs.inc_by(c.syncs().saturating_sub(syncs.get()));
+        }
         encode_without_eof(&m.registry)
     }
 }
@@ -245,5 +285,27 @@ mod tests {
         assert!(has("trustmeter_index_lag_blocks 3"), "{text}");
         assert!(has("trustmeter_mempool_transactions 3"), "{text}");
         assert!(has("trustmeter_mempool_readings 1200"), "{text}");
+    }
+
+    #[test]
+    fn store_writes_are_reported_from_the_files_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = trustmeter_statedb::DiskStore::open(&dir.path().join("s.redb"), Default::default()).unwrap();
+        let m = NodeMetrics::new();
+        m.watch_store("state", store.write_counters());
+        let at_open = store.write_counters().bytes();
+        assert!(at_open > 0, "creating the tables wrote the file");
+        let text = m.encode(0, 0, (0, 0));
+        let line = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}{{store=\"state\"}} ")))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("{name} missing: {text}"))
+        };
+        assert_eq!(line("trustmeter_store_bytes_written_total"), at_open);
+        assert_eq!(line("trustmeter_store_syncs_total"), store.write_counters().syncs());
+        // A second scrape adds only what was written since (nothing here).
+        let again = m.encode(0, 0, (0, 0));
+        assert_eq!(text, again);
     }
 }

@@ -185,13 +185,15 @@ pub(crate) fn open_storage(
 ) -> Result<Storage> {
     let index =
         Index::open(index_path, genesis.clone()).with_context(|| format!("opening index {}", index_path.display()))?;
-    let store = open_state_store(state_path, index.height())?;
+    let (store, state_written) = open_state_store(state_path, index.height())?;
     let idx = index.clone();
     let metrics = crate::metrics::NodeMetrics::new();
+    metrics.watch_store("state", state_written);
+    metrics.watch_store("index", index.write_counters());
     let m = metrics.clone();
-    let hook: trustmeter_chain::app::DurableHook = Arc::new(move |f| {
+    let hook: trustmeter_chain::app::DurableHook = Arc::new(move |f, durable| {
         let started = std::time::Instant::now();
-        let result = idx.apply(f).map_err(|e| e.to_string());
+        let result = idx.apply_with(f, durable).map_err(|e| e.to_string());
         m.indexed(started.elapsed().as_secs_f64());
         result
     });
@@ -248,7 +250,10 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
 /// never behind the store; if it is (the index file was deleted or replaced), the store is
 /// emptied so that both are rebuilt by re-executing the chain from genesis (marshal keeps every
 /// block).
-fn open_state_store(path: &std::path::Path, index_height: u64) -> Result<Arc<dyn trustmeter_state::Store>> {
+fn open_state_store(
+    path: &std::path::Path,
+    index_height: u64,
+) -> Result<(Arc<dyn trustmeter_state::Store>, Arc<trustmeter_statedb::WriteCounters>)> {
     use trustmeter_statedb::{DiskStore, DiskStoreConfig};
     let open = || {
         DiskStore::open(path, DiskStoreConfig::default())
@@ -265,7 +270,10 @@ fn open_state_store(path: &std::path::Path, index_height: u64) -> Result<Arc<dyn
         );
         drop(store);
         std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
-        return Ok(Arc::new(open()?));
+        let store = open()?;
+        let written = store.write_counters();
+        return Ok((Arc::new(store), written));
     }
-    Ok(Arc::new(store))
+    let written = store.write_counters();
+    Ok((Arc::new(store), written))
 }

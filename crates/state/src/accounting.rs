@@ -236,17 +236,20 @@ pub fn interval(
 
 /// Records a new register point of `meter` in `progress` (not yet written back) and moves the
 /// daily figures accordingly. Returns the accounting's own findings (an excluded negative delta).
-/// The caller has checked that no point has the same timestamp.
+/// `n` is [`neighbours`] of the point's time, taken by the caller before this reading changed
+/// anything (it has checked with them that no point has the same timestamp; finding them again
+/// here would cost four more range reads per reading).
 pub(crate) fn record_point(
     state: &mut State,
     meter: &Meter,
     progress: &mut MeterProgress,
     p: PointRec,
+    n: Neighbours,
     block_ts: i64,
     flagged: bool,
 ) -> Vec<Flag> {
     let params = state.params.accounting.clone();
-    let n = neighbours(state, &meter.id, progress, p.ts_ms);
+    debug_assert!(n == neighbours(state, &meter.id, progress, p.ts_ms), "the caller's neighbours are current");
     debug_assert!(n.at.is_none() || n.after.is_none(), "caller refuses a late point at an occupied instant");
     let prev = n.previous();
     let mut flags = vec![];

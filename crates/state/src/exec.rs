@@ -158,6 +158,9 @@ pub fn build_block(
         receipts.push(receipt);
         txs.push(tx);
     }
+    // The trees are sealed at the block's own height (its changes' height): the child block then
+    // computes its trees on top of them, as a layer, instead of again from the store.
+    state.height = height;
     state.seal();
     let header = make_header(parent, ctx, height, timestamp_ms, &txs, &receipts, &recorded, &state);
     finish(&mut state, &header);
@@ -198,6 +201,7 @@ pub fn execute_block(parent: &State, block: &Block, verdicts: &SignatureVerdicts
         push_recorded(&mut recorded, i as u32, &receipt);
         receipts.push(receipt);
     }
+    state.height = h.height; // sealed at the block's own height, as in `build_block`
     state.seal();
     let ctx = BlockContext { epoch: h.epoch, view: h.view, timestamp_ms: h.timestamp_ms };
     let expected = make_header(parent, &ctx, h.height, h.timestamp_ms, &block.txs, &receipts, &recorded, &state);
@@ -998,7 +1002,7 @@ fn apply_reading(
         state.delete(&StateKey::Recent(meter_id.clone(), seq));
     }
     let point = PointRec { ts_ms: r.timestamp_ms, value: r.value.micros(), origin: r.origin };
-    let found = accounting::record_point(state, &meter, &mut progress, point, block_ts, !flags.is_empty());
+    let found = accounting::record_point(state, &meter, &mut progress, point, n, block_ts, !flags.is_empty());
     flags.extend(found);
     state.set_progress(&meter_id, progress);
     if flags.is_empty() { ReadingOutcome::Accepted } else { ReadingOutcome::Flagged { flags } }

@@ -14,7 +14,9 @@
 use crate::accounting::{DailyKey, DailyTotal, PointRec, ReplacementRec};
 use crate::commit;
 use crate::keys::{KeyRange, Tree};
-use crate::store::{CommitBatch, EMPTY_TREE_ROOT, Head, Snapshot, Store, StoreError, TreeBatch, TreeHeads};
+use crate::store::{
+    CommitBatch, EMPTY_TREE_ROOT, Head, InterimHeight, Snapshot, Store, StoreError, TreeBatch, TreeHeads,
+};
 use borsh::{BorshDeserialize, BorshSerialize};
 use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
@@ -400,6 +402,28 @@ impl Snapshot for Layered<'_> {
     }
 }
 
+/// One block of a [`State::commit_chain`]: its state, its trees, and the tree versions it writes
+/// (`None`: an empty block, which writes none).
+struct Planned<'a> {
+    state: &'a State,
+    trees: TreeHeads,
+    batches: Option<[Option<TreeBatch>; 2]>,
+}
+
+/// Whether `batches` are the next versions of trees at `versions` (each new version one above).
+fn versions_follow(versions: &[Option<u64>; 2], batches: &[Option<TreeBatch>; 2]) -> bool {
+    versions.iter().zip(batches).all(|(v, b)| b.as_ref().is_none_or(|b| b.version == v.map_or(0, |v| v + 1)))
+}
+
+/// The tree versions after a block that wrote `batches`.
+fn advance_versions(versions: &mut [Option<u64>; 2], batches: &[Option<TreeBatch>; 2]) {
+    for (v, b) in versions.iter_mut().zip(batches) {
+        if let Some(b) = b {
+            *v = Some(b.version);
+        }
+    }
+}
+
 /// A committed entry as the store holds it: `(ordered key, borsh(StateEntry))`.
 pub type RawEntry = (Vec<u8>, Vec<u8>);
 
@@ -421,8 +445,9 @@ pub struct State {
     store: Arc<dyn Store>,
     snap: Arc<dyn Snapshot>,
     overlay: OrdMap<Vec<u8>, Slot>,
-    /// Parsed audit policies by version (a cache of the `Policy` entries).
-    policies: OrdMap<u32, Arc<Policy>>,
+    /// Parsed audit policies by version with their effective heights (a cache of the `Policy`
+    /// entries: the policy in force is looked up for every reading).
+    policies: OrdMap<u32, (u64, Arc<Policy>)>,
     sealed: Option<Arc<Sealed>>,
     /// Sealed trees of the uncommitted ancestor blocks this state extends, oldest first: its own
     /// trees are computed on top of them, so that once its parent is committed the batches it
@@ -509,7 +534,7 @@ impl State {
             let policy = parsed_policy(&rec.text).map_err(|e| {
                 StateError::Mismatch(format!("policy version {} in the store does not parse: {e}", rec.version))
             })?;
-            s.policies.insert(rec.version, policy);
+            s.policies.insert(rec.version, (rec.effective_height, policy));
         }
         if s.policies.is_empty() {
             return Err(StateError::Mismatch("the store holds no audit policy (not a Trustmeter state?)".into()));
@@ -589,7 +614,7 @@ impl State {
                 let parsed = parsed_policy(&rec.text).map_err(|err| {
                     StateError::Mismatch(format!("policy version {} does not parse: {err}", rec.version))
                 })?;
-                s.policies.insert(rec.version, parsed);
+                s.policies.insert(rec.version, (rec.effective_height, parsed));
             }
             s.overlay.insert(k.clone(), Slot { height: header.height, entry: Some(Arc::new((e.key, e.value))) });
             last = Some(k);
@@ -690,12 +715,14 @@ impl State {
 
     /// Forgets this state's sealed trees before a change. Sealed trees that hold uncommitted
     /// work (a speculative block's) become a layer the next seal builds on: the change is at
-    /// `self.height + 1`, above every slot they cover.
+    /// `self.height + 1`, above every slot they cover (sealed at this height, or at a lower one
+    /// with only empty blocks since: nothing changed since they were sealed, or they would have
+    /// been forgotten then).
     fn unseal(&mut self) {
         let Some(sealed) = self.sealed.take() else { return };
         let store_height = self.snap.head().map(|h| h.height);
         let uncommitted = store_height.is_none_or(|b| sealed.height > b) && sealed.batches.iter().any(Option::is_some);
-        if uncommitted && sealed.height == self.height && self.layers.len() < MAX_LAYERS {
+        if uncommitted && sealed.height <= self.height && self.layers.len() < MAX_LAYERS {
             self.layers.push(sealed);
         } else if !uncommitted {
             self.layers.clear();
@@ -887,8 +914,12 @@ impl State {
         if base.is_some_and(|b| b >= self.height) {
             return Err(StateError::NotNext { store: base.unwrap_or(0), state: self.height });
         }
+        // The sealed trees are reused only if they were computed on exactly the store's trees: at
+        // its height and on its tree versions (a safety net: release builds do not run the
+        // comparison below, and reusing a batch computed on other versions would corrupt the tree).
+        let versions = current.head().map_or([None, None], |h| h.trees.versions);
         let sealed = match &self.sealed {
-            Some(s) if s.base == base => s.clone(),
+            Some(s) if s.base == base && versions_follow(&versions, &s.batches) => s.clone(),
             _ => {
                 RESEALED_COMMITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Arc::new(self.seal_against(current.as_ref(), base))
@@ -931,15 +962,7 @@ impl State {
             self.height,
             base
         );
-        let values = self
-            .overlay
-            .iter()
-            .filter(|(_, s)| base.is_none_or(|b| s.height > b))
-            .map(|(k, s)| {
-                let bytes = s.entry.as_ref().map(|e| encode(&StateEntry { key: e.0.clone(), value: e.1.clone() }));
-                (k.clone(), bytes)
-            })
-            .collect();
+        let values = self.changes_above(base);
         let trees = TreeHeads {
             versions: [0, 1].map(|i| {
                 sealed.batches[i].as_ref().map(|b| b.version).or(current.head().and_then(|h| h.trees.versions[i]))
@@ -954,7 +977,7 @@ impl State {
             entries: sealed.entries,
         };
         let batches = [sealed.batches[0].clone(), sealed.batches[1].clone()];
-        self.store.write(CommitBatch { head, values, trees: batches })?;
+        self.store.write(CommitBatch { head, values, trees: batches, interim: Vec::new() })?;
         let snap = self.store.snapshot();
         let sealed = Some(Arc::new(Sealed {
             base: Some(self.height),
@@ -964,6 +987,147 @@ impl State {
             entries: sealed.entries,
         }));
         Ok(State { snap, overlay: OrdMap::new(), sealed, layers: Vec::new(), ..self.clone() })
+    }
+
+    /// Commits the finalized states `chain` — consecutive blocks, each state computed from the one
+    /// before it, the first from the store's head — in **one** store transaction: the last state's
+    /// entries and, for every block, its tree versions and per-height roots exactly as committing
+    /// the blocks one by one would write them (proofs at every height stay possible). One
+    /// durable write, and one copy of each changed page, instead of one per block: that is what
+    /// a node's group commit buys (`App`'s commit policy). States at or below the store's height
+    /// are skipped. Each block's trees are the ones its execution sealed on top of its uncommitted
+    /// ancestors ([`State::layers`]); where they do not line up with the store (a restart, a
+    /// proposal built before its ancestors' trees were known), the blocks that do are committed
+    /// together and the rest one at a time. Returns the last state re-read from the store.
+    pub fn commit_chain(chain: &[State]) -> Result<State, StateError> {
+        let Some(last) = chain.last() else {
+            return Err(StateError::Mismatch("an empty chain of states to commit".into()));
+        };
+        let base = last.store.snapshot().head().map(|h| h.height);
+        let chain: Vec<&State> = chain.iter().filter(|s| base.is_none_or(|b| s.height > b)).collect();
+        let Some(first) = chain.first() else {
+            return Err(StateError::NotNext { store: base.unwrap_or(0), state: last.height });
+        };
+        for w in chain.windows(2) {
+            if w[1].height != w[0].height + 1 {
+                return Err(StateError::Mismatch(format!(
+                    "states to commit together must be consecutive: {} then {}",
+                    w[0].height, w[1].height
+                )));
+            }
+        }
+        if base.is_some_and(|b| first.height != b + 1) {
+            return Err(StateError::NotNext { store: base.unwrap_or(0), state: first.height });
+        }
+        // The longest prefix whose sealed trees extend the store, block by block. A block that
+        // changed nothing carries its parent's sealed trees (or the committed ones): it adds a
+        // height with the same trees and writes no tree version.
+        let mut versions = last.store.snapshot().head().map_or([None, None], |h| h.trees.versions);
+        let mut sealed_height = base;
+        let mut plan: Vec<Planned> = Vec::with_capacity(chain.len());
+        for s in &chain {
+            let Some(sealed) = &s.sealed else { break };
+            if Some(sealed.height) == sealed_height && sealed.height < s.height {
+                plan.push(Planned { state: s, trees: TreeHeads { versions, roots: sealed.roots }, batches: None });
+                continue;
+            }
+            let follows = sealed.height == s.height
+                && sealed.base == sealed_height
+                && versions_follow(&versions, &sealed.batches);
+            if !follows {
+                break;
+            }
+            advance_versions(&mut versions, &sealed.batches);
+            sealed_height = Some(s.height);
+            let trees = TreeHeads { versions, roots: sealed.roots };
+            plan.push(Planned { state: s, trees, batches: Some(sealed.batches.clone()) });
+        }
+        let lined = plan.len();
+        let mut committed = match lined {
+            0 | 1 => chain[0].commit()?,
+            _ => Self::commit_planned(plan)?,
+        };
+        for s in &chain[lined.max(1)..] {
+            committed = s.commit()?;
+        }
+        Ok(committed)
+    }
+
+    /// Writes a [`State::commit_chain`] plan of at least two blocks in one store transaction.
+    fn commit_planned(mut plan: Vec<Planned>) -> Result<State, StateError> {
+        let last = plan.pop().expect("at least two blocks");
+        let current = last.state.store.snapshot();
+        let base = current.head().map(|h| h.height);
+        let last_sealed = last.state.sealed.clone().expect("planned states are sealed");
+        // Debug builds (the tests): the last block's trees, built block by block on the layers,
+        // are the trees of all the chain's changes applied to the store at once.
+        #[cfg(debug_assertions)]
+        {
+            let direct = last.state.seal_against(current.as_ref(), base);
+            assert_eq!(
+                (direct.roots, direct.entries),
+                (last_sealed.roots, last_sealed.entries),
+                "heights {}..={}: trees sealed block by block differ from the store's",
+                plan[0].state.height,
+                last.state.height
+            );
+        }
+        COMMITS.fetch_add(plan.len() as u64 + 1, std::sync::atomic::Ordering::Relaxed);
+        let interim = plan
+            .iter()
+            .map(|p| InterimHeight {
+                height: p.state.height,
+                trees: p.trees,
+                batches: p.batches.clone().unwrap_or([None, None]),
+            })
+            .collect();
+        let values = last.state.changes_above(base);
+        let head = Head {
+            height: last.state.height,
+            block_digest: last.state.block_digest,
+            timestamp_ms: last.state.timestamp_ms,
+            trees: last.trees,
+            entries: last_sealed.entries,
+        };
+        let trees = last.batches.unwrap_or([None, None]);
+        last.state.store.write(CommitBatch { head, values, trees, interim })?;
+        let snap = last.state.store.snapshot();
+        let sealed = Some(Arc::new(Sealed {
+            base: Some(last.state.height),
+            height: last.state.height,
+            roots: last_sealed.roots,
+            batches: [None, None],
+            entries: last_sealed.entries,
+        }));
+        Ok(State { snap, overlay: OrdMap::new(), sealed, layers: Vec::new(), ..last.state.clone() })
+    }
+
+    /// The overlay's entries changed above the store's height `base` (all, if `None`), as a
+    /// commit writes them: ordered key → `borsh(StateEntry)`, `None` to delete.
+    fn changes_above(&self, base: Option<u64>) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        self.overlay
+            .iter()
+            .filter(|(_, s)| base.is_none_or(|b| s.height > b))
+            .map(|(k, s)| {
+                let bytes = s.entry.as_ref().map(|e| encode(&StateEntry { key: e.0.clone(), value: e.1.clone() }));
+                (k.clone(), bytes)
+            })
+            .collect()
+    }
+
+    /// Whether the block at `height` changed a registry entry (organisations, accounts,
+    /// gateways, meters, policies) in this state's overlay. Registry keys sort first, so this
+    /// looks only at the overlay's registry slots.
+    pub fn changed_registry_at(&self, height: u64) -> bool {
+        self.overlay
+            .values()
+            .map_while(|s| s.entry.as_ref().filter(|e| e.0.tree() == Some(Tree::Registry)).map(|_| s.height))
+            .any(|h| h == height)
+    }
+
+    /// Entries changed since the committed state (the overlay's size).
+    pub fn uncommitted_entries(&self) -> usize {
+        self.overlay.len()
     }
 
     /// Proves the entry under `key` against this state's roots. The state must be committed (an
@@ -1181,13 +1345,20 @@ impl State {
             .filter(|p| p.effective_height <= height)
             .max_by_key(|p| p.version)
             .expect("the default policy is installed at genesis with effective height 0");
-        let parsed = self.policies.get(&rec.version).expect("every policy entry has its parsed form").clone();
+        let parsed = self.policies.get(&rec.version).expect("every policy entry has its parsed form").1.clone();
         (rec, parsed)
     }
 
-    /// The parsed audit policy in force at `height` (no store read when it is cached).
+    /// The parsed audit policy in force at `height`, as [`State::policy_at`] finds it, from the
+    /// cache alone (no store read).
     pub fn policy_in_force(&self, height: u64) -> Arc<Policy> {
-        self.policy_at(height).1
+        let (_, (_, policy)) = self
+            .policies
+            .iter()
+            .rev()
+            .find(|(_, (effective, _))| *effective <= height)
+            .expect("the default policy is installed at genesis with effective height 0");
+        policy.clone()
     }
 
     /// The highest deployed version (in force or pending).
@@ -1196,7 +1367,7 @@ impl State {
     }
 
     pub(crate) fn install_policy(&mut self, rec: PolicyRecord, parsed: Arc<Policy>) {
-        self.policies.insert(rec.version, parsed);
+        self.policies.insert(rec.version, (rec.effective_height, parsed));
         self.put(StateKey::Policy(rec.version), StateValue::Policy(rec));
     }
 

@@ -89,6 +89,22 @@ pub struct CommitBatch {
     pub values: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// New tree versions ([`Tree::index`] order), for trees that changed.
     pub trees: [Option<TreeBatch>; 2],
+    /// The blocks between the committed head and this batch's head when one commit holds several
+    /// finalized blocks ([`State::commit_chain`](crate::State::commit_chain)), ascending: each
+    /// height with its trees and its new tree versions, written before the head's.
+    pub interim: Vec<InterimHeight>,
+}
+
+/// One block inside a commit of several: its height, its trees after it, and the tree versions
+/// it wrote.
+#[derive(Clone, Debug)]
+pub struct InterimHeight {
+    /// The block's height.
+    pub height: u64,
+    /// Both trees' versions and roots after it.
+    pub trees: TreeHeads,
+    /// Its new tree versions ([`Tree::index`] order), for trees it changed.
+    pub batches: [Option<TreeBatch>; 2],
 }
 
 /// A consistent read-only view of a store at one committed height.
@@ -163,10 +179,11 @@ impl Store for MemStore {
 
     fn write(&self, batch: CommitBatch) -> Result<(), StoreError> {
         let mut guard = self.inner.write().expect("mem store lock");
+        let first = batch.interim.first().map_or(batch.head.height, |i| i.height);
         if let Some(h) = &guard.head
-            && batch.head.height <= h.height
+            && first <= h.height
         {
-            return Err(StoreError::OutOfOrder { committed: h.height, got: batch.head.height });
+            return Err(StoreError::OutOfOrder { committed: h.height, got: first });
         }
         let data = Arc::make_mut(&mut guard);
         for (k, v) in batch.values {
@@ -175,17 +192,22 @@ impl Store for MemStore {
                 None => data.values.remove(&k),
             };
         }
-        for tree in Tree::ALL {
-            if let Some(tb) = &batch.trees[tree.index()] {
-                data.nodes[tree.index()].extend(tb.nodes.iter().cloned());
-                if tree == Tree::Registry {
-                    for ((version, kh), v) in &tb.values {
-                        data.registry_values.insert((*kh, *version), v.clone());
+        let heights = batch.interim.iter().map(|i| (i.height, i.trees, &i.batches));
+        for (height, trees, batches) in
+            heights.chain(std::iter::once((batch.head.height, batch.head.trees, &batch.trees)))
+        {
+            for tree in Tree::ALL {
+                if let Some(tb) = &batches[tree.index()] {
+                    data.nodes[tree.index()].extend(tb.nodes.iter().cloned());
+                    if tree == Tree::Registry {
+                        for ((version, kh), v) in &tb.values {
+                            data.registry_values.insert((*kh, *version), v.clone());
+                        }
                     }
                 }
             }
+            data.heights.insert(height, trees);
         }
-        data.heights.insert(batch.head.height, batch.head.trees);
         data.head = Some(batch.head);
         Ok(())
     }

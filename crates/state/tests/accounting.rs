@@ -287,6 +287,11 @@ fn a_policy_upgrade_takes_effect_at_its_height() {
     assert_tx_accepted(e.receipt(0));
     assert_eq!(fx.state.policy_at(fx.state.height).0.version, 1, "not yet in force");
     assert_eq!(fx.state.policy_at(effective).0.version, 2);
+    // The cached lookup execution uses agrees, on either side of the effective height.
+    for h in [fx.state.height, effective - 1, effective, effective + 10] {
+        assert!(std::sync::Arc::ptr_eq(&fx.state.policy_in_force(h), &fx.state.policy_at(h).1), "height {h}");
+    }
+    assert!(!std::sync::Arc::ptr_eq(&fx.state.policy_in_force(effective - 1), &fx.state.policy_in_force(effective)));
     // Below the effective height the old policy admits 2 000 kWh …
     let t = MIDNIGHT - 2 * H;
     let out = feed(&mut fx, &[(1, t, 2_000)]);

@@ -438,3 +438,88 @@ fn a_restore_refuses_what_the_certified_root_does_not_cover() {
     assert!(State::restore(&fx.genesis, fx.state.store().clone(), &header, digest, entries.clone()).is_err());
     assert_eq!(restore(entries).unwrap(), header.state_root);
 }
+
+/// Four blocks built one on the other's uncommitted state (as a validator's proposals and
+/// verifications are): a meter's reading, the meter's revocation (a registry change), another
+/// reading, an empty block. Returns their post-states.
+fn four_speculative_blocks(fx: &mut Fx) -> Vec<State> {
+    let t = fx.state.timestamp_ms;
+    let g = gw_a1();
+    let mut f = fx.clone_with_state(fx.state.clone());
+    let r1 = f.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, 2, t, 5))]);
+    let revoke = f.tx(&regulator(), TxPayload::RevokeDevice { device: dev(A_EM1), reason: "audit".into() });
+    let r2 = f.submit(&g, A_GW1, vec![by_meter(&em_a2(), kwh(A_EM2, 2, t + 1_000, 7))]);
+    let mut states = Vec::new();
+    let mut parent = fx.state.clone();
+    for (i, txs) in [vec![r1], vec![revoke], vec![r2], vec![]].into_iter().enumerate() {
+        let ctx = trustmeter_state::exec::BlockContext {
+            epoch: 1,
+            view: 60 + i as u64,
+            timestamp_ms: t + 10 * (i as i64 + 1),
+        };
+        let (_, out) = build_block(&parent, &ctx, txs, &SignatureVerdicts::none());
+        assert!(out.receipts.iter().all(|r| r.outcome == trustmeter_types::TxOutcome::Accepted), "{:?}", out.receipts);
+        parent = out.state.clone();
+        states.push(out.state);
+    }
+    states
+}
+
+#[test]
+fn a_chain_of_blocks_commits_in_one_write_exactly_as_one_by_one() {
+    // Group commit: the same four blocks committed together on one store and one at a time on
+    // another give the same entries, and the same roots and proofs at every height.
+    let (mut together, mut apart) = (busy(), busy());
+    let base = together.state.height;
+    let chain = four_speculative_blocks(&mut together);
+    let singles = four_speculative_blocks(&mut apart);
+    assert!(chain[1].changed_registry_at(base + 2), "the revocation changes the registry");
+    assert!(!chain[1].changed_registry_at(base + 1) && !chain[3].changed_registry_at(base + 4));
+    assert!(chain[3].uncommitted_entries() > 0);
+
+    let (commits_before, _) = trustmeter_state::state::commit_counts();
+    let one = State::commit_chain(&chain).expect("the chain commits in one write");
+    assert!(trustmeter_state::state::commit_counts().0 >= commits_before + 4);
+    let mut each = apart.state.clone();
+    for s in &singles {
+        each = s.commit().expect("one block commits");
+    }
+    assert_eq!((one.height, one.root()), (each.height, each.root()));
+    assert_eq!(one.root(), chain[3].root());
+    assert_eq!(export_all(&one, 7), export_all(&each, 7), "the same entries");
+    let meter = StateKey::Meter(dev(A_EM1));
+    for (i, s) in chain.iter().enumerate() {
+        let h = base + 1 + i as u64;
+        let roots = one.roots_at(h).expect("every height of the chain keeps its roots");
+        assert_eq!(roots, s.roots(), "height {h}");
+        assert_eq!(Some(roots), each.roots_at(h));
+        // The meter as of each height: active before the revocation, revoked from it on.
+        let p = one.prove_at(h, &meter).unwrap().expect("the meter is proven at every height");
+        assert!(p.verify(SHA, &roots), "height {h}");
+        assert_eq!(Some(p.clone()), each.prove_at(h, &meter).unwrap());
+        let revoked = matches!(&p.entry.value, StateValue::Meter(m) if m.status == DeviceStatus::Revoked);
+        assert_eq!(revoked, i >= 1, "height {h}");
+    }
+    // An activity entry unchanged since an interim height is proven there too.
+    let progress = StateKey::Progress(dev(A_EM2));
+    let h = base + 3;
+    let p = one.prove_at(h, &progress).unwrap().expect("EM2's progress, unchanged since its reading");
+    assert!(p.verify(SHA, &one.roots_at(h).unwrap()));
+    // The chain goes on from the state the group commit returned.
+    let mut next = together.clone_with_state(one);
+    next.exec(vec![]);
+}
+
+#[test]
+fn a_chain_commit_refuses_what_is_not_a_chain() {
+    let mut fx = busy();
+    let chain = four_speculative_blocks(&mut fx);
+    assert!(State::commit_chain(&[]).is_err(), "nothing to commit");
+    assert!(State::commit_chain(&[chain[0].clone(), chain[2].clone()]).is_err(), "a gap");
+    assert!(State::commit_chain(&chain[1..]).is_err(), "not the child of the store's head");
+    // Blocks the store already holds are skipped.
+    let first = State::commit_chain(&chain[..2]).expect("the first two");
+    let rest = State::commit_chain(&chain).expect("the rest");
+    assert_eq!((first.height + 2, rest.root()), (rest.height, chain[3].root()));
+    assert!(State::commit_chain(&chain).is_err(), "all committed already");
+}

@@ -37,8 +37,11 @@ use redb::{
 use std::path::Path;
 use std::sync::Arc;
 use trustmeter_state::keys::{KeyRange, Tree};
-use trustmeter_state::store::{CommitBatch, Head, Snapshot, Store, StoreError, TreeHeads};
+use trustmeter_state::store::{CommitBatch, Head, Snapshot, Store, StoreError, TreeBatch, TreeHeads};
 use trustmeter_types::Hash32;
+
+pub mod counting;
+pub use counting::{CountingFile, WriteCounters};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("entries");
@@ -94,6 +97,7 @@ pub enum OpenError {
 pub struct DiskStore {
     db: Arc<Database>,
     config: DiskStoreConfig,
+    written: Arc<WriteCounters>,
 }
 
 fn node_key_bytes(k: &NodeKey) -> Vec<u8> {
@@ -118,7 +122,10 @@ impl DiskStore {
     pub fn open(path: &Path, config: DiskStoreConfig) -> Result<Self, OpenError> {
         let err =
             |e: &dyn std::fmt::Display| OpenError::Database { path: path.display().to_string(), reason: e.to_string() };
-        let db = Database::builder().set_cache_size(config.cache_bytes).create(path).map_err(|e| err(&e))?;
+        let file = CountingFile::open(path).map_err(|e| err(&e))?;
+        let written = file.counters();
+        let db =
+            Database::builder().set_cache_size(config.cache_bytes).create_with_backend(file).map_err(|e| err(&e))?;
         let w = db.begin_write().map_err(|e| err(&e))?;
         {
             let mut meta = w.open_table(META).map_err(|e| err(&e))?;
@@ -143,7 +150,12 @@ impl DiskStore {
             w.open_table(HEIGHTS).map_err(|e| err(&e))?;
         }
         w.commit().map_err(|e| err(&e))?;
-        Ok(Self { db: Arc::new(db), config })
+        Ok(Self { db: Arc::new(db), config, written })
+    }
+
+    /// What this store's file has written since it was opened (bytes, syncs).
+    pub fn write_counters(&self) -> Arc<WriteCounters> {
+        self.written.clone()
     }
 
     /// The committed height (`None`: empty store).
@@ -210,10 +222,11 @@ impl Store for DiskStore {
                 Some(v) => Some(Head::try_from_slice(v.value()).map_err(backend)?),
                 None => None,
             };
+            let first = batch.interim.first().map_or(batch.head.height, |i| i.height);
             if let Some(c) = committed
-                && batch.head.height <= c.height
+                && first <= c.height
             {
-                return Err(StoreError::OutOfOrder { committed: c.height, got: batch.head.height });
+                return Err(StoreError::OutOfOrder { committed: c.height, got: first });
             }
             meta.insert("head", borsh::to_vec(&batch.head).expect("in-memory encoding").as_slice()).map_err(backend)?;
             let mut entries = w.open_table(ENTRIES).map_err(backend)?;
@@ -223,43 +236,17 @@ impl Store for DiskStore {
                     None => entries.remove(k.as_slice()).map_err(backend)?,
                 };
             }
-            for tree in Tree::ALL {
-                let Some(tb) = &batch.trees[tree.index()] else { continue };
-                let def = if tree == Tree::Registry { REGISTRY_NODES } else { ACTIVITY_NODES };
-                let mut nodes = w.open_table(def).map_err(backend)?;
-                for (k, n) in &tb.nodes {
-                    let bytes = borsh::to_vec(n).expect("in-memory encoding");
-                    nodes.insert(node_key_bytes(k).as_slice(), bytes.as_slice()).map_err(backend)?;
-                }
-                match tree {
-                    Tree::Registry => {
-                        let mut values = w.open_table(REGISTRY_VALUES).map_err(backend)?;
-                        for ((version, kh), v) in &tb.values {
-                            let mut bytes = Vec::with_capacity(1 + v.as_ref().map_or(0, |v| v.len()));
-                            match v {
-                                Some(v) => {
-                                    bytes.push(1);
-                                    bytes.extend_from_slice(v);
-                                }
-                                None => bytes.push(0),
-                            }
-                            values.insert(value_key(kh, *version).as_slice(), bytes.as_slice()).map_err(backend)?;
-                        }
-                    }
-                    Tree::Activity => {
-                        let mut stale = w.open_table(ACTIVITY_STALE).map_err(backend)?;
-                        for (since, k) in &tb.stale {
-                            let mut key = since.to_be_bytes().to_vec();
-                            key.extend_from_slice(&node_key_bytes(k));
-                            stale.insert(key.as_slice(), ()).map_err(backend)?;
-                        }
-                    }
-                }
+            // The interim blocks' tree versions first (a commit of several blocks), then the head's.
+            let heights = batch.interim.iter().map(|i| (i.height, &i.trees, &i.batches));
+            let mut heights_table = w.open_table(HEIGHTS).map_err(backend)?;
+            for (height, trees, batches) in
+                heights.chain(std::iter::once((batch.head.height, &batch.head.trees, &batch.trees)))
+            {
+                write_tree_batches(&w, batches)?;
+                heights_table
+                    .insert(height, borsh::to_vec(trees).expect("in-memory encoding").as_slice())
+                    .map_err(backend)?;
             }
-            let mut heights = w.open_table(HEIGHTS).map_err(backend)?;
-            heights
-                .insert(batch.head.height, borsh::to_vec(&batch.head.trees).expect("in-memory encoding").as_slice())
-                .map_err(backend)?;
         }
         if let Some(v) = batch.head.trees.version(Tree::Activity) {
             self.prune(&w, v)?;
@@ -267,6 +254,44 @@ impl Store for DiskStore {
         w.commit().map_err(backend)?;
         Ok(())
     }
+}
+
+/// Writes one block's new tree versions: nodes, registry values by version, stale activity nodes.
+fn write_tree_batches(w: &redb::WriteTransaction, batches: &[Option<TreeBatch>; 2]) -> Result<(), StoreError> {
+    for tree in Tree::ALL {
+        let Some(tb) = &batches[tree.index()] else { continue };
+        let def = if tree == Tree::Registry { REGISTRY_NODES } else { ACTIVITY_NODES };
+        let mut nodes = w.open_table(def).map_err(backend)?;
+        for (k, n) in &tb.nodes {
+            let bytes = borsh::to_vec(n).expect("in-memory encoding");
+            nodes.insert(node_key_bytes(k).as_slice(), bytes.as_slice()).map_err(backend)?;
+        }
+        match tree {
+            Tree::Registry => {
+                let mut values = w.open_table(REGISTRY_VALUES).map_err(backend)?;
+                for ((version, kh), v) in &tb.values {
+                    let mut bytes = Vec::with_capacity(1 + v.as_ref().map_or(0, |v| v.len()));
+                    match v {
+                        Some(v) => {
+                            bytes.push(1);
+                            bytes.extend_from_slice(v);
+                        }
+                        None => bytes.push(0),
+                    }
+                    values.insert(value_key(kh, *version).as_slice(), bytes.as_slice()).map_err(backend)?;
+                }
+            }
+            Tree::Activity => {
+                let mut stale = w.open_table(ACTIVITY_STALE).map_err(backend)?;
+                for (since, k) in &tb.stale {
+                    let mut key = since.to_be_bytes().to_vec();
+                    key.extend_from_slice(&node_key_bytes(k));
+                    stale.insert(key.as_slice(), ()).map_err(backend)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn read_head(tx: &ReadTransaction) -> Option<Head> {

@@ -34,6 +34,8 @@ pub struct Cluster {
     pub keys: Vec<ed25519::PublicKey>,
     pub validators: Vec<Option<Validator>>,
     pub histories: Vec<History>,
+    /// The heights each validator applied with their finalization certificate.
+    pub certified: Vec<Arc<Mutex<std::collections::BTreeSet<u64>>>>,
     pub mempools: Vec<Arc<Mutex<Mempool>>>,
     /// Each validator's state store: kept across a crash and restart, like a disk.
     pub stores: Vec<Arc<trustmeter_state::MemStore>>,
@@ -92,6 +94,7 @@ impl Cluster {
             keys,
             validators: (0..n).map(|_| None).collect(),
             histories: (0..n).map(|_| Arc::new(Mutex::new(BTreeMap::new()))).collect(),
+            certified: (0..n).map(|_| Arc::default()).collect(),
             mempools: (0..n).map(|_| Arc::new(Mutex::new(Mempool::new(alg, MempoolLimits::default())))).collect(),
             stores: (0..n).map(|_| Arc::new(trustmeter_state::MemStore::new())).collect(),
             behaviours: (0..n).map(|i| behaviours.get(i).copied().unwrap_or_default()).collect(),
@@ -152,10 +155,13 @@ impl Cluster {
         let vctx = self.ctx.child("validator").with_attribute("index", i).with_attribute("restart", self.restarts[i]);
         self.restarts[i] += 1;
         let v = start_validator(vctx, cfg, self.oracle.manager(), self.oracle.control(self.keys[i].clone()), net).await;
-        let history = self.histories[i].clone();
+        let (history, certified) = (self.histories[i].clone(), self.certified[i].clone());
         self.ctx.child("observer").spawn(move |_| async move {
             while let Some(f) = rx.next().await {
                 let b = &f.block.block.header;
+                if f.finalization.is_some() {
+                    certified.lock().unwrap().insert(b.height);
+                }
                 let prev = history.lock().unwrap().insert(b.height, (f.block.hash(), f.output.state.root()));
                 assert!(
                     prev.is_none() || prev == Some((f.block.hash(), f.output.state.root())),

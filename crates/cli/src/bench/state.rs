@@ -91,6 +91,8 @@ pub struct Options {
     pub prune_keep: u64,
     /// QMDB's Merkle family.
     pub qmdb_family: QmdbFamily,
+    /// Full QMDB sync (Merkle nodes too) every this many blocks; 0: only at the end.
+    pub qmdb_sync_every: usize,
     /// Keys per load block.
     pub load_block: u64,
     /// Measure the disk's sequential write rate and fsync latency (256 MiB written).
@@ -958,6 +960,14 @@ impl<F: Graftable, E: commonware_storage::Context + commonware_runtime::Spawner>
         db.exclusion_proof(&Digest(*key)).await.map_err(|e| anyhow!("qmdb exclusion proof: {e}"))
     }
 
+    /// Syncs everything to disk, the Merkle nodes included (a commit makes the log durable; the
+    /// nodes added since the last sync stay in memory until this).
+    pub async fn sync(&mut self) -> Result<()> {
+        let db = self.db.take().ok_or_else(|| anyhow!("qmdb handle lost after an earlier error"))?;
+        self.db = Some(db.sync().await.map_err(|e| anyhow!("qmdb sync: {e}"))?);
+        Ok(())
+    }
+
     /// Prunes the operation log below its sync boundary (everything below the inactivity floor),
     /// then syncs.
     pub async fn prune(&mut self) -> Result<()> {
@@ -989,6 +999,9 @@ async fn run_qmdb<F: Graftable>(ctx: commonware_runtime::tokio::Context, opts: &
         let block = work.load_block(n);
         let writes: Vec<_> = block.writes.into_iter().map(|(_, k, v)| (k, v)).collect();
         store.apply(&writes).await?;
+        if opts.qmdb_sync_every > 0 && (b + 1) % opts.qmdb_sync_every as u64 == 0 {
+            store.sync().await?;
+        }
         if (b + 1) % every == 0 || b + 1 == load_blocks {
             let s = t.elapsed().as_secs_f64();
             println!(
@@ -1013,6 +1026,9 @@ async fn run_qmdb<F: Graftable>(ctx: commonware_runtime::tokio::Context, opts: &
         let writes: Vec<_> = block.writes.into_iter().map(|(_, k, v)| (k, v)).collect();
         let t = Instant::now();
         last_root = store.apply(&writes).await?;
+        if opts.qmdb_sync_every > 0 && (b + 1) % opts.qmdb_sync_every == 0 {
+            store.sync().await?;
+        }
         report.block_s.push(t.elapsed().as_secs_f64());
         report.updates += writes.len() as u64;
         if (b + 1) % 10 == 0 || b + 1 == opts.blocks {

@@ -34,6 +34,8 @@ pub struct Fixture {
     pub events: Vec<Finalized>,
     /// A bundle for every recorded reading of every finalized block that has a certificate.
     pub bundles: Vec<ProofBundle>,
+    /// Validator 0's committed state once it held every block of `events`.
+    pub state: trustmeter_state::State,
 }
 
 impl Fixture {
@@ -97,17 +99,24 @@ fn simulate(seed: u64, crypto: DevnetCrypto) -> Fixture {
             events.push(f);
         }
         let genesis = c.devnet.genesis.clone();
+        // Proofs come from the state the store holds, which the finalizer writes in groups: wait
+        // until it holds every block seen, then prove each one's readings as of its height.
+        let last = events.last().map_or(0, |e| e.block.block.header.height);
+        while c.app(0).committed_state().height < last {
+            c.ctx.sleep(Duration::from_millis(50)).await;
+        }
+        let committed = c.app(0).committed_state();
         let mut bundles = Vec::new();
         for e in &events {
             let Some(fin) = &e.finalization else { continue };
             for p in 0..e.output.recorded.len() {
                 bundles.push(
-                    ProofBundle::build(&genesis, &e.block.block, &e.output.recorded, &e.output.state, fin, p)
+                    ProofBundle::build(&genesis, &e.block.block, &e.output.recorded, &committed, fin, p)
                         .expect("bundle builds"),
                 );
             }
         }
-        Fixture { genesis, events, bundles }
+        Fixture { genesis, events, bundles, state: committed }
     })
 }
 
@@ -223,14 +232,15 @@ fn find_locates_the_reading_and_matches_build() {
     let f = fixture();
     let b = f.meter_signed();
     let event = f.events.iter().find(|e| e.block.block.header.height == b.header.height).unwrap();
-    let found = ProofBundle::find(&f.genesis, event, &b.reading.reading.meter, b.reading.reading.seq).unwrap();
+    let found =
+        ProofBundle::find(&f.genesis, event, &f.state, &b.reading.reading.meter, b.reading.reading.seq).unwrap();
     assert_eq!(found, b);
-    let err = ProofBundle::find(&f.genesis, event, &b.reading.reading.meter, 999).unwrap_err();
+    let err = ProofBundle::find(&f.genesis, event, &f.state, &b.reading.reading.meter, 999).unwrap_err();
     assert!(matches!(err, BuildError::ReadingNotInBlock { seq: 999, .. }), "{err}");
     let mut without = event.clone();
     without.finalization = None;
     assert!(matches!(
-        ProofBundle::find(&f.genesis, &without, &b.reading.reading.meter, b.reading.reading.seq),
+        ProofBundle::find(&f.genesis, &without, &f.state, &b.reading.reading.meter, b.reading.reading.seq),
         Err(BuildError::NoFinalization { .. })
     ));
 }
@@ -245,7 +255,7 @@ fn build_refuses_mismatched_inputs() {
     let fin = event.finalization.as_ref().unwrap();
     let block = &event.block.block;
     let n = event.output.recorded.len();
-    let err = ProofBundle::build(&f.genesis, block, &event.output.recorded, &event.output.state, fin, n).unwrap_err();
+    let err = ProofBundle::build(&f.genesis, block, &event.output.recorded, &f.state, fin, n).unwrap_err();
     assert!(
         matches!(err, BuildError::NoSuchPosition { position, recorded, .. } if position == n && recorded == n),
         "{err}"
@@ -254,17 +264,20 @@ fn build_refuses_mismatched_inputs() {
         &f.genesis,
         block,
         &event.output.recorded,
-        &event.output.state,
+        &f.state,
         other.finalization.as_ref().unwrap(),
         0,
     )
     .unwrap_err();
     assert!(matches!(err, BuildError::FinalizationMismatch { .. }), "{err}");
-    // Another block's state: no roots at this height hash to this block's state root.
-    let err = ProofBundle::build(&f.genesis, block, &event.output.recorded, &other.output.state, fin, 0).unwrap_err();
+    // A state whose store does not hold this height (the genesis state): no roots to prove against.
+    let genesis_state =
+        trustmeter_state::State::open(&f.genesis, std::sync::Arc::new(trustmeter_state::MemStore::new()))
+            .expect("the genesis state");
+    let err = ProofBundle::build(&f.genesis, block, &event.output.recorded, &genesis_state, fin, 0).unwrap_err();
     assert!(matches!(err, BuildError::RootsMismatch { .. }), "{err}");
     let mut g = f.genesis.clone();
     g.chain_id = trustmeter_types::ChainId::new("other-chain").unwrap();
-    let err = ProofBundle::build(&g, block, &event.output.recorded, &event.output.state, fin, 0).unwrap_err();
+    let err = ProofBundle::build(&g, block, &event.output.recorded, &f.state, fin, 0).unwrap_err();
     assert!(matches!(err, BuildError::ChainMismatch { .. }), "{err}");
 }

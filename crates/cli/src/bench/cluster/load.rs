@@ -183,6 +183,9 @@ struct StepResult {
     /// `trustmeter_readings_finalized_total` per validator over the window, as a share of the
     /// readings the feed saw finalized (about 1 when the metrics are read right).
     metrics_check: Option<f64>,
+    /// Bytes written to each store's file per finalized reading per validator over the window
+    /// (`trustmeter_store_bytes_written_total`), by store.
+    written: Vec<(String, Option<f64>)>,
 }
 
 struct Load {
@@ -661,6 +664,15 @@ impl Load {
             delta(a.metrics.get("readings finalized").copied(), b.metrics.get("readings finalized").copied())
                 .filter(|_| finalized > 0)
                 .map(|m| m / self.args.nodes.len() as f64 / finalized as f64);
+        let validators = self.args.nodes.len() as f64;
+        let written = ["state", "index"]
+            .iter()
+            .map(|store| {
+                let k = format!("written/{store}");
+                let bytes = delta(a.metrics.get(&k).copied(), b.metrics.get(&k).copied());
+                (store.to_string(), bytes.filter(|_| finalized > 0).map(|w| w / validators / finalized as f64))
+            })
+            .collect();
         let kept_up = finalized_rate >= KEEP_UP_SHARE * rate && not_finalized == 0 && !latency_growing;
         StepResult {
             index: step,
@@ -679,6 +691,7 @@ impl Load {
             kept_up,
             cpu,
             metrics_check,
+            written,
         }
     }
 
@@ -737,6 +750,7 @@ impl Load {
         );
         let cpu: Vec<String> = shown.cpu.iter().map(|(k, v)| format!("{k} {}", fmt_cpu(*v))).collect();
         println!("  CPU s per 1 000 readings   : {}", cpu.join(", "));
+        println!("  written per reading        : {} per validator (this step's window)", fmt_written(&shown.written));
         match (verify_rate, bound) {
             (Some(v), Some(b)) => {
                 println!(
@@ -939,6 +953,15 @@ fn warm_up(step_seconds: u64) -> Duration {
     Duration::from_secs_f64((step_seconds as f64 / 5.0).min(3.0))
 }
 
+/// `state 812 B, index 431 B` (`n/a` where a node did not report it).
+fn fmt_written(w: &[(String, Option<f64>)]) -> String {
+    let parts: Vec<String> = w
+        .iter()
+        .map(|(store, b)| format!("{store} {}", b.map(|b| format!("{b:.0} B")).unwrap_or_else(|| "n/a".into())))
+        .collect();
+    parts.join(", ")
+}
+
 fn print_step(r: &StepResult) {
     println!(
         "  submitted {:.0}/s (admission p50 {} ms, p99 {} ms; {} × mempool full, {} not sent) | finalized {:.0}/s = {:.2} of offered | backlog at end {}",
@@ -963,6 +986,7 @@ fn print_step(r: &StepResult) {
     );
     let cpu: Vec<String> = r.cpu.iter().map(|(k, v)| format!("{k} {}", fmt_cpu(*v))).collect();
     println!("  CPU s / 1 000 readings ({:.1} s window): {}", r.window_s, cpu.join(", "));
+    println!("  written per finalized reading per validator: {}", fmt_written(&r.written));
     if let Some(m) = r.metrics_check {
         println!(
             "  (trustmeter_readings_finalized_total per validator = {m:.2} × the readings finalized in the window)"

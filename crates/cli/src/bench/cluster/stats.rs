@@ -22,6 +22,9 @@ pub const COMPONENTS: [(&str, &str, Option<&str>); 4] = [
 ];
 /// Readings finalized, per node.
 pub const READINGS_FINALIZED: &str = "trustmeter_readings_finalized_total";
+/// Bytes a node wrote to its stores' files, by store (`state`, `index`): totals keys
+/// `written/state`, `written/index`.
+pub const STORE_BYTES_WRITTEN: &str = "trustmeter_store_bytes_written_total";
 
 /// One sample of a Prometheus text exposition: metric name, labels in order, value.
 #[derive(Clone, Debug, PartialEq)]
@@ -121,7 +124,11 @@ fn parse_line(line: &str) -> Option<Sample> {
 /// validator once per node, so when all scrapes hold the same series and one scrape alone holds a
 /// series of the per-node counters for every validator, that one scrape is the total.
 pub fn totals(scrapes: &[Option<Vec<Sample>>], validators: usize) -> BTreeMap<String, f64> {
-    let ours = |s: &Sample| s.name == READINGS_FINALIZED || COMPONENTS.iter().any(|(_, name, _)| s.name == *name);
+    let ours = |s: &Sample| {
+        s.name == READINGS_FINALIZED
+            || s.name == STORE_BYTES_WRITTEN
+            || COMPONENTS.iter().any(|(_, name, _)| s.name == *name)
+    };
     let present: Vec<Vec<&Sample>> = scrapes.iter().flatten().map(|v| v.iter().filter(|s| ours(s)).collect()).collect();
     let keys = |v: &Vec<&Sample>| v.iter().map(|s| s.key()).collect::<std::collections::BTreeSet<_>>();
     let process_wide = present.len() == scrapes.len()
@@ -135,6 +142,8 @@ pub fn totals(scrapes: &[Option<Vec<Sample>>], validators: usize) -> BTreeMap<St
     for s in used.iter().flatten() {
         let component = if s.name == READINGS_FINALIZED {
             "readings finalized".to_string()
+        } else if s.name == STORE_BYTES_WRITTEN {
+            format!("written/{}", s.label("store").unwrap_or("?"))
         } else {
             let (label, _, split) = COMPONENTS.iter().find(|(_, n, _)| *n == s.name).expect("filtered to ours");
             match split.and_then(|l| s.label(l)) {
@@ -213,7 +222,12 @@ mod tests {
         let b = scrape(
             "trustmeter_admission_seconds_total 3\ntrustmeter_execution_seconds_total{phase=\"verify\"} 4\ntrustmeter_readings_finalized_total 10\n",
         );
-        let t = totals(&[a, b, None], 3);
+        let c = scrape(
+            "trustmeter_store_bytes_written_total{store=\"state\"} 4096\ntrustmeter_store_bytes_written_total{store=\"index\"} 100\n",
+        );
+        let t = totals(&[a, b, None, c], 4);
+        assert_eq!(t["written/state"], 4096.0);
+        assert_eq!(t["written/index"], 100.0);
         assert_eq!(t["admission"], 4.0);
         assert_eq!(t["execution/verify"], 6.0);
         assert_eq!(t["readings finalized"], 20.0);
