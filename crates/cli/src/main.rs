@@ -206,6 +206,13 @@ fn verify(proof: PathBuf, genesis: Option<PathBuf>) -> Result<()> {
                 "  finalized    by {} of {} validators (quorum {}), epoch {} view {}",
                 v.validator_signatures, v.validators, v.quorum, v.finalized_epoch, v.finalized_view
             );
+            if v.certified_height != v.height {
+                println!(
+                    "  through      block {}, which descends from it ({} headers linked by parent digests)",
+                    v.certified_height,
+                    v.certified_height - v.height
+                );
+            }
             if trusted.is_none() {
                 println!(
                     "note: checked against the genesis inside the bundle (chain {}, {} validators); pass --genesis to check against one you trust",

@@ -9,7 +9,11 @@ use trustmeter_state::{State, StateKey, StateProof, StateRoots};
 use trustmeter_types::{Block, BlockHeader, ChainId, DeviceId, Genesis, Hash32, SignedReading, TxPayload};
 
 /// The value of [`ProofBundle::version`] this crate writes and reads.
-pub const PROOF_VERSION: &str = "trustmeter-proof/v2";
+pub const PROOF_VERSION: &str = "trustmeter-proof/v3";
+
+/// The most block headers a bundle may carry between the recording block and the certified one
+/// ([`ProofBundle::descendants`]); a verifier refuses more.
+pub const MAX_DESCENDANTS: usize = 256;
 
 /// Everything needed to check, offline, that one signed reading was recorded in a finalized block
 /// of a Trustmeter chain. Serialized as JSON; see `docs/proof-format.md` for every field.
@@ -20,7 +24,7 @@ pub const PROOF_VERSION: &str = "trustmeter-proof/v2";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProofBundle {
-    /// Format version, always [`PROOF_VERSION`] (`"trustmeter-proof/v1"`).
+    /// Format version, always [`PROOF_VERSION`] (`"trustmeter-proof/v3"`).
     pub version: String,
     /// The chain's genesis document. Its validator set is what the finalization certificate is
     /// checked against, and its `params.hash` is the hash algorithm of every hash in the bundle
@@ -45,7 +49,13 @@ pub struct ProofBundle {
     pub meter_proof: StateProof,
     /// Proof of the gateway's registry record (`StateKey::Gateway`) in the registry tree.
     pub gateway_proof: StateProof,
-    /// The block's finalization certificate: lowercase hex of its Commonware codec encoding.
+    /// Headers of the blocks after `header`, in height order, up to the one `finalization`
+    /// certifies; empty when it certifies `header` itself. A block whose own view never gathered a
+    /// quorum of finalize votes is final because a later certified block descends from it: each
+    /// header here names the previous one's digest as its parent (at most [`MAX_DESCENDANTS`]).
+    pub descendants: Vec<BlockHeader>,
+    /// The finalization certificate of the last of `descendants` (of `header` if there are none):
+    /// lowercase hex of its Commonware codec encoding.
     pub finalization: String,
 }
 
@@ -78,6 +88,14 @@ pub enum BuildError {
         certified: Hash32,
         /// Digest of the block.
         block: Hash32,
+    },
+    /// The descendants given are not a chain of children from the block to the certified one.
+    #[error("the descendants of block {height} are not a chain of children: {reason}")]
+    BrokenDescendants {
+        /// Height of the recording block.
+        height: u64,
+        /// What is wrong.
+        reason: String,
     },
     /// The finalized event carries no finalization certificate (the node did not have it yet).
     #[error(
@@ -137,9 +155,35 @@ impl ProofBundle {
         finalization: &BlockFinalization,
         position: usize,
     ) -> Result<ProofBundle, BuildError> {
+        Self::build_through(genesis, block, recorded, state, &[], finalization, position)
+    }
+
+    /// [`ProofBundle::build`] for a block that has no certificate of its own: `descendants` are
+    /// the headers of the blocks after it, in height order, and `finalization` certifies the last
+    /// of them (with no descendants, the block itself).
+    pub fn build_through(
+        genesis: &Genesis,
+        block: &Block,
+        recorded: &[(u32, u32)],
+        state: &State,
+        descendants: &[BlockHeader],
+        finalization: &BlockFinalization,
+        position: usize,
+    ) -> Result<ProofBundle, BuildError> {
         let header = &block.header;
         let alg = genesis.params.hash;
         let digest = block_digest(alg, header);
+        let broken = |reason: String| BuildError::BrokenDescendants { height: header.height, reason };
+        if descendants.len() > MAX_DESCENDANTS {
+            return Err(broken(format!("{} headers, at most {MAX_DESCENDANTS}", descendants.len())));
+        }
+        let mut tip = (header.height, digest);
+        for d in descendants {
+            if d.height != tip.0 + 1 || d.parent != tip.1 || d.chain_id != header.chain_id {
+                return Err(broken(format!("header {} is not the child of block {} ({})", d.height, tip.0, tip.1)));
+            }
+            tip = (d.height, block_digest(alg, d));
+        }
         if header.chain_id != genesis.chain_id {
             return Err(BuildError::ChainMismatch {
                 block: header.chain_id.clone(),
@@ -151,8 +195,8 @@ impl ProofBundle {
             .filter(|r| r.state_root(alg) == header.state_root)
             .ok_or(BuildError::RootsMismatch { block: digest, block_height: header.height })?;
         let certified = Hash32(finalization.proposal.payload.0);
-        if certified != digest {
-            return Err(BuildError::FinalizationMismatch { certified, block: digest });
+        if certified != tip.1 {
+            return Err(BuildError::FinalizationMismatch { certified, block: tip.1 });
         }
         let Some(&(t, r)) = recorded.get(position) else {
             return Err(BuildError::NoSuchPosition { height: header.height, position, recorded: recorded.len() });
@@ -198,6 +242,7 @@ impl ProofBundle {
             state_roots,
             meter_proof,
             gateway_proof,
+            descendants: descendants.to_vec(),
             finalization: hex::encode(finalization.encode()),
         })
     }

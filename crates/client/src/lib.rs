@@ -37,6 +37,6 @@ pub mod figure;
 pub mod strict;
 pub mod verify;
 
-pub use bundle::{BuildError, PROOF_VERSION, ProofBundle};
+pub use bundle::{BuildError, MAX_DESCENDANTS, PROOF_VERSION, ProofBundle};
 pub use figure::{FIGURE_PROOF_VERSION, FigureBuildError, FigureProof, VerifiedFigure, verify_figure};
 pub use verify::{Step, VerifiedReading, VerifyError, verify, verify_finalization};

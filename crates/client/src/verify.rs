@@ -344,8 +344,35 @@ pub enum VerifyError {
     FinalizationForOtherBlock {
         /// Digest the certificate finalizes.
         certified: Hash32,
-        /// `block_digest(header)`.
+        /// `block_digest(header)` (of the last descendant, if there are any).
         block: Hash32,
+    },
+    /// The bundle carries more descendant headers than a verifier accepts.
+    #[error("{}: the bundle carries {count} descendant headers, at most {max} are accepted", Step::Finality)]
+    TooManyDescendants {
+        /// Headers in the bundle.
+        count: usize,
+        /// [`crate::MAX_DESCENDANTS`].
+        max: usize,
+    },
+    /// A descendant header is not the child of the block before it.
+    #[error(
+        "{}: descendant header {index} (height {height}, parent {parent}) is not the child of block {expected_height} ({expected_parent}) of chain {chain_id}; the chain of descendants is broken",
+        Step::Finality
+    )]
+    DescendantNotChild {
+        /// Position in `descendants`.
+        index: usize,
+        /// The header's height.
+        height: u64,
+        /// The header's parent digest.
+        parent: Hash32,
+        /// Height of the block before it.
+        expected_height: u64,
+        /// Digest of the block before it.
+        expected_parent: Hash32,
+        /// The chain the recording block is on.
+        chain_id: ChainId,
     },
     /// The certificate's round is not the header's epoch and view.
     #[error(
@@ -420,6 +447,8 @@ impl VerifyError {
             FinalizationNotHex(_)
             | FinalizationMalformed { .. }
             | FinalizationForOtherBlock { .. }
+            | TooManyDescendants { .. }
+            | DescendantNotChild { .. }
             | FinalizationRoundMismatch { .. }
             | FinalizationCommitteeSize { .. }
             | FinalizationNoQuorum { .. }
@@ -464,6 +493,9 @@ pub struct VerifiedReading {
     pub height: u64,
     /// Digest of that block.
     pub block_digest: Hash32,
+    /// Height of the block the finalization certificate is for: `height`, or a descendant's
+    /// when the recording block is final through it (`ProofBundle::descendants`).
+    pub certified_height: u64,
     /// The chain's hash algorithm (from the genesis), used for every hash checked.
     pub hash: HashAlg,
     /// The block's timestamp, Unix ms.
@@ -622,9 +654,12 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
         });
     }
 
-    // Step (f): a quorum of the genesis validators finalized exactly this header.
+    // Step (f): a quorum of the genesis validators finalized exactly this header, or a block
+    // descending from it through the bundle's chain of child headers.
     let digest = block_digest(alg, header);
-    let finalization = check_finalization(&bundle.finalization, genesis, &validators, header, &digest)?;
+    let (certified_header, certified_digest) = check_descendants(alg, header, digest, &bundle.descendants)?;
+    let finalization =
+        check_finalization(&bundle.finalization, genesis, &validators, certified_header, &certified_digest)?;
 
     Ok(VerifiedReading {
         chain_id: header.chain_id.clone(),
@@ -643,6 +678,7 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
         calibration_certificate_no: calibration.certificate_no.clone(),
         height: header.height,
         block_digest: digest,
+        certified_height: certified_header.height,
         hash: alg,
         block_timestamp_ms: header.timestamp_ms,
         finalized_epoch: finalization.proposal.round.epoch().get(),
@@ -804,6 +840,36 @@ pub(crate) fn check_state_proof(
         });
     }
     Ok(())
+}
+
+/// Step (f.1): `descendants` is a chain of children of `header` (digest `digest`), each naming
+/// the previous block's digest as its parent at the next height on the same chain, at most
+/// [`crate::MAX_DESCENDANTS`] long. Returns the last block's header and digest (`header`'s own
+/// without descendants): the one the certificate must finalize.
+fn check_descendants<'a>(
+    alg: HashAlg,
+    header: &'a BlockHeader,
+    digest: Hash32,
+    descendants: &'a [BlockHeader],
+) -> Result<(&'a BlockHeader, Hash32), VerifyError> {
+    if descendants.len() > crate::MAX_DESCENDANTS {
+        return Err(VerifyError::TooManyDescendants { count: descendants.len(), max: crate::MAX_DESCENDANTS });
+    }
+    let mut tip = (header, digest);
+    for (index, d) in descendants.iter().enumerate() {
+        if d.height != tip.0.height.saturating_add(1) || d.parent != tip.1 || d.chain_id != header.chain_id {
+            return Err(VerifyError::DescendantNotChild {
+                index,
+                height: d.height,
+                parent: d.parent,
+                expected_height: tip.0.height,
+                expected_parent: tip.1,
+                chain_id: header.chain_id.clone(),
+            });
+        }
+        tip = (d, block_digest(alg, d));
+    }
+    Ok(tip)
 }
 
 /// Decodes the certificate (hex) and checks it finalizes `digest` with a quorum of valid

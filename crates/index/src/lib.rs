@@ -42,8 +42,13 @@ use tracing::{debug, info, warn};
 use trustmeter_chain::Finalized;
 use trustmeter_statedb::{CountingFile, WriteCounters};
 use trustmeter_types::{
-    Block, DeviceId, Genesis, Hash32, Quantity, ReadingOrigin, Receipt, SignedReading, TxOutcome, TxPayload,
+    Block, BlockHeader, DeviceId, Genesis, Hash32, Quantity, ReadingOrigin, Receipt, SignedReading, TxOutcome,
+    TxPayload,
 };
+
+/// The headers from a block's child to the first certified block after it, and that block's
+/// finalization certificate (Commonware encoding) ([`Index::certified_descendant`]).
+pub type CertifiedDescendant = (Vec<BlockHeader>, Vec<u8>);
 
 /// A finalized block, its receipts in transaction order and the `(tx index, reading index)` of
 /// every reading it recorded, in readings-tree order ([`Index::recorded_at`]).
@@ -353,6 +358,47 @@ impl Index {
         Ok(Some(out))
     }
 
+    /// A block's header by height, read from the front of its stored shell (no readings spliced).
+    pub fn header(&self, h: u64) -> Result<Option<BlockHeader>, IndexError> {
+        let r = self.db.begin_read().map_err(dberr)?;
+        let t = r.open_table(BLOCKS).map_err(dberr)?;
+        let Some(stored) = t.get(h).map_err(dberr)? else { return Ok(None) };
+        let (_, shell): (Cuts, Vec<u8>) =
+            borsh::from_slice(stored.value()).map_err(|e| IndexError::Corrupt(format!("block {h}: {e}")))?;
+        // A block's encoding starts with its header, and readings are cut from its transactions
+        // only, so the shell starts with the whole header.
+        BlockHeader::deserialize(&mut shell.as_slice())
+            .map(Some)
+            .map_err(|e| IndexError::Corrupt(format!("block {h}: header: {e}")))
+    }
+
+    /// The first block above `h`, at most `max` heights above it, that has a finalization
+    /// certificate: the headers of the blocks `h + 1 ..=` it, in height order, and its
+    /// certificate. A block without its own certificate is final through such a descendant
+    /// (`ProofBundle::descendants`). `None` if no block in that range has one (yet).
+    pub fn certified_descendant(&self, h: u64, max: u64) -> Result<Option<CertifiedDescendant>, IndexError> {
+        let Some(first) = h.checked_add(1) else { return Ok(None) };
+        let found = {
+            let r = self.db.begin_read().map_err(dberr)?;
+            let t = r.open_table(FINALIZATIONS).map_err(dberr)?;
+            let mut range = t.range(first..=h.saturating_add(max)).map_err(dberr)?;
+            match range.next() {
+                Some(item) => {
+                    let (k, v) = item.map_err(dberr)?;
+                    Some((k.value(), v.value().to_vec()))
+                }
+                None => None,
+            }
+        };
+        let Some((certified, fin)) = found else { return Ok(None) };
+        let mut headers = Vec::with_capacity((certified - h) as usize);
+        for d in first..=certified {
+            let header = self.header(d)?.ok_or_else(|| IndexError::Corrupt(format!("block {d} is missing")))?;
+            headers.push(header);
+        }
+        Ok(Some((headers, fin)))
+    }
+
     /// The finalization certificate of a height (Commonware encoding).
     pub fn finalization(&self, h: u64) -> Result<Option<Vec<u8>>, IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;
@@ -614,6 +660,67 @@ mod tests {
 
     fn has_block(index: &Index, height: u64) -> bool {
         index.db.begin_read().unwrap().open_table(BLOCKS).unwrap().get(height).unwrap().is_some()
+    }
+
+    /// Blocks `1..=5` stored as shells (header and no transactions), certificates at `certified`.
+    fn chain_of_shells(index: &Index, certified: &[u64]) -> Vec<BlockHeader> {
+        let chain_id = index.genesis().chain_id.clone();
+        let headers: Vec<BlockHeader> = (1..=5u64)
+            .map(|height| BlockHeader {
+                chain_id: chain_id.clone(),
+                parent: Hash32([height as u8; 32]),
+                height,
+                epoch: 0,
+                view: height + 1,
+                timestamp_ms: height as i64 * 1000,
+                tx_root: Hash32::ZERO,
+                readings_root: Hash32::ZERO,
+                state_root: Hash32([9; 32]),
+                receipts_root: Hash32::ZERO,
+                tx_count: 0,
+                reading_count: 0,
+                readings_accepted: 0,
+            })
+            .collect();
+        let w = index.db.begin_write().unwrap();
+        {
+            let mut blocks = w.open_table(BLOCKS).unwrap();
+            for h in &headers {
+                let block = Block { header: h.clone(), txs: Vec::new() };
+                let encoded = borsh::to_vec(&block).unwrap();
+                let stored = cut_readings(h.height, &block, &encoded, |_, _| Ok(())).unwrap();
+                blocks.insert(h.height, stored.as_slice()).unwrap();
+            }
+            let mut fins = w.open_table(FINALIZATIONS).unwrap();
+            for &c in certified {
+                fins.insert(c, [c as u8; 3].as_slice()).unwrap();
+            }
+        }
+        w.commit().unwrap();
+        headers
+    }
+
+    #[test]
+    fn a_block_without_a_certificate_is_linked_to_the_next_certified_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let genesis = trustmeter_chain::devnet::Devnet::new("index-descendants", 1, 1, 1, 0, 0).genesis;
+        let index = Index::open(&dir.path().join("index.redb"), genesis).unwrap();
+        let headers = chain_of_shells(&index, &[2, 5]);
+        for h in &headers {
+            assert_eq!(index.header(h.height).unwrap().as_ref(), Some(h), "header {} from its shell", h.height);
+        }
+        assert_eq!(index.header(6).unwrap(), None);
+        // Block 3 is final through block 5: the headers of 4 and 5 and block 5's certificate.
+        let (ds, fin) = index.certified_descendant(3, 256).unwrap().expect("block 5 is certified");
+        assert_eq!(ds, headers[3..5].to_vec());
+        assert_eq!(fin, vec![5; 3]);
+        // From block 1, the nearest certified block is 2; from 2, it is 5 (its own is not a descendant).
+        assert_eq!(index.certified_descendant(1, 256).unwrap().unwrap().0, headers[1..2].to_vec());
+        assert_eq!(index.certified_descendant(2, 256).unwrap().unwrap().0, headers[2..5].to_vec());
+        // Not within `max` heights, or nothing certified above: none.
+        assert_eq!(index.certified_descendant(2, 2).unwrap(), None);
+        assert_eq!(index.certified_descendant(5, 256).unwrap(), None);
+        assert_eq!(index.certified_descendant(u64::MAX, 256).unwrap(), None);
     }
 
     #[test]

@@ -944,16 +944,42 @@ async fn proof(
             if r.height > state.height {
                 return Ok(Err(r.height));
             }
-            let fin_bytes = index.finalization(r.height).map_err(ApiError::internal)?.ok_or_else(|| {
-                ApiError::not_found(format!("no finalization certificate stored for height {}", r.height))
-            })?;
+            // The block's own certificate or, for a block final through a descendant (its view
+            // gathered no quorum of finalize votes), the next certified block's and the headers
+            // linking the two.
+            let (descendants, fin_bytes) = match index.finalization(r.height).map_err(ApiError::internal)? {
+                Some(fin) => (Vec::new(), fin),
+                None => index
+                    .certified_descendant(r.height, trustmeter_client::MAX_DESCENDANTS as u64)
+                    .map_err(ApiError::internal)?
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "unavailable",
+                            format!(
+                                "no finalization certificate is stored for height {} or the {} heights after it; retry later or ask another node",
+                                r.height,
+                                trustmeter_client::MAX_DESCENDANTS
+                            ),
+                        )
+                        .with_retry_after(1)
+                    })?,
+            };
             let participants = genesis.validators.len();
             let fin = BlockFinalization::decode_cfg(fin_bytes, &participants)
                 .map_err(|e| ApiError::internal(format!("stored finalization does not decode: {e:?}")))?;
             let (block, _, recorded) = index.recorded_at(r.height).map_err(ApiError::internal)?;
-            trustmeter_client::ProofBundle::build(&genesis, &block, &recorded, &state, &fin, r.position as usize)
-                .map(|b| Ok(Json(b)))
-                .map_err(ApiError::internal)
+            trustmeter_client::ProofBundle::build_through(
+                &genesis,
+                &block,
+                &recorded,
+                &state,
+                &descendants,
+                &fin,
+                r.position as usize,
+            )
+            .map(|b| Ok(Json(b)))
+            .map_err(ApiError::internal)
         })
         .await
         .map_err(ApiError::internal)??;

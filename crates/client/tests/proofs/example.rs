@@ -56,7 +56,7 @@ impl Chain {
     pub fn state(&self) -> &State {
         &self.output.state
     }
-    /// The `trustmeter-proof/v2` bundle of the reading at `position` of block 2.
+    /// The `trustmeter-proof/v3` bundle of the reading at `position` of block 2.
     pub fn bundle(&self, position: usize) -> ProofBundle {
         ProofBundle::build(
             self.genesis(),

@@ -3,11 +3,11 @@
 //! used to check the proof (they are used only to cross-check intermediate bytes, so that a
 //! mismatch points at the sentence of the document that is wrong).
 //!
-//! It checks `trustmeter-proof/v2` bundles as the document specifies them (strict fields, §2;
-//! sparse Merkle state proofs, §5.2; the worked example of §9) and, until the node's builder
-//! switches to v2, the `trustmeter-proof/v1` bundles the node serves today, whose only difference
-//! is step d (an RFC 9162 proof of `H_leaf(borsh(entry))` against `header.state_root`, with its
-//! `index`, `size` and `path`).
+//! It checks `trustmeter-proof/v3` bundles as the document specifies them (strict fields, §2;
+//! sparse Merkle state proofs, §5.2; finality through descendant headers, §7 f; the worked example
+//! of §9) and the older `trustmeter-proof/v1` layout, whose differences are step d (an RFC 9162
+//! proof of `H_leaf(borsh(entry))` against `header.state_root`, with its `index`, `size` and
+//! `path`) and no descendants.
 
 use super::jmt_store::{Sha256Hasher, Sm3Hasher, Stream, Tree};
 use super::{Fixture, fixture, fixture_gm};
@@ -305,8 +305,8 @@ fn each(v: &Value, f: impl Fn(&Value) -> Result<(), String>) -> Result<(), Strin
     v.as_array().ok_or("(0) not an array")?.iter().try_for_each(f)
 }
 
-/// The field tables of §3 for a v2 bundle (the meter and gateway records of §3.4).
-fn shape_v2(b: &Value) -> Result<(), String> {
+/// The field tables of §3 for a v3 bundle (the meter and gateway records of §3.4).
+fn shape_v3(b: &Value) -> Result<(), String> {
     exactly(
         b,
         &[
@@ -321,6 +321,7 @@ fn shape_v2(b: &Value) -> Result<(), String> {
             "state_roots",
             "meter_proof",
             "gateway_proof",
+            "descendants",
             "finalization",
         ],
         "the bundle",
@@ -340,25 +341,23 @@ fn shape_v2(b: &Value) -> Result<(), String> {
     each(&g["organisations"], |o| exactly(o, &["id", "name", "kind", "region"], "organisation"))?;
     each(&g["accounts"], |a| exactly(a, &["org", "public_key"], "account"))?;
     each(&g["validators"], |v| exactly(v, &["name", "org", "consensus_key", "p2p_address"], "validator"))?;
-    exactly(
-        &b["header"],
-        &[
-            "chain_id",
-            "parent",
-            "height",
-            "epoch",
-            "view",
-            "timestamp_ms",
-            "tx_root",
-            "readings_root",
-            "state_root",
-            "receipts_root",
-            "tx_count",
-            "reading_count",
-            "readings_accepted",
-        ],
-        "header",
-    )?;
+    let header_fields = [
+        "chain_id",
+        "parent",
+        "height",
+        "epoch",
+        "view",
+        "timestamp_ms",
+        "tx_root",
+        "readings_root",
+        "state_root",
+        "receipts_root",
+        "tx_count",
+        "reading_count",
+        "readings_accepted",
+    ];
+    exactly(&b["header"], &header_fields, "header")?;
+    each(&b["descendants"], |d| exactly(d, &header_fields, "descendant header"))?;
     exactly(&b["reading"], &["reading", "signer", "signature"], "signed reading")?;
     exactly(
         &b["reading"]["reading"],
@@ -630,13 +629,13 @@ pub fn check_absence(alg_name: &str, absence: &Value, state_roots: &Value) -> Re
 /// The whole documented check of a bundle of either version. Returns the number of validator
 /// signatures.
 pub fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
-    let v2 = match bundle["version"].as_str() {
-        Some("trustmeter-proof/v2") => true,
+    let v3 = match bundle["version"].as_str() {
+        Some("trustmeter-proof/v3") => true,
         Some("trustmeter-proof/v1") => false,
         _ => return Err("version".into()),
     };
-    if v2 {
-        shape_v2(bundle)?;
+    if v3 {
+        shape_v3(bundle)?;
     }
     // (a)
     let genesis = &bundle["genesis"];
@@ -690,8 +689,8 @@ pub fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     }
     // (d)
     let state_root = hash(&h["state_root"]);
-    let registry = if v2 { hash(&bundle["state_roots"]["registry"]) } else { [0; 32] };
-    if v2 && combined_root(alg, &registry, &hash(&bundle["state_roots"]["activity"])) != state_root {
+    let registry = if v3 { hash(&bundle["state_roots"]["registry"]) } else { [0; 32] };
+    if v3 && combined_root(alg, &registry, &hash(&bundle["state_roots"]["activity"])) != state_root {
         return Err("(d) state roots".into());
     }
     for (proof, kind, id) in
@@ -700,7 +699,7 @@ pub fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
         if proof["entry"]["key"]["kind"] != kind || &proof["entry"]["key"]["id"] != id {
             return Err("(d) state key".into());
         }
-        if v2 {
+        if v3 {
             let vh = hash_parts(alg, &[&state_value(&proof["entry"]["value"])]);
             let kh = key_hash(alg, &proof["entry"]["key"]);
             if !smt_included(alg, &registry, &kh, &vh, &hashes(&proof["siblings"])) {
@@ -735,7 +734,25 @@ pub fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     ) {
         return Err("(e) inclusion".into());
     }
-    // (f)
+    // (f) 1: the descendants, each the child of the block before it, at most 256.
+    let mut h = h;
+    let mut digest = hash_parts(alg, &[b"trustmeter/block/v1", &header(h)]);
+    let no_descendants = Vec::new();
+    let descendants = if v3 { bundle["descendants"].as_array().unwrap() } else { &no_descendants };
+    if descendants.len() > 256 {
+        return Err("(f) too many descendants".into());
+    }
+    for d in descendants {
+        if d["height"].as_u64() != Some(h["height"].as_u64().unwrap() + 1)
+            || hash(&d["parent"]) != digest
+            || d["chain_id"] != h["chain_id"]
+        {
+            return Err("(f) a descendant is not the child of the block before it".into());
+        }
+        h = d;
+        digest = hash_parts(alg, &[b"trustmeter/block/v1", &header(h)]);
+    }
+    // (f) 2–5: the certificate, for the last of them.
     let cert = hex::decode(bundle["finalization"].as_str().unwrap()).map_err(|_| "(f) hex")?;
     let mut pos = 0;
     let epoch = varint(&cert, &mut pos)?;
@@ -747,7 +764,6 @@ pub fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     let payload: [u8; 32] = cert.get(pos..pos + 32).ok_or("(f) short")?.try_into().unwrap();
     pos += 32;
     let proposal = &cert[..pos];
-    let digest = hash_parts(alg, &[b"trustmeter/block/v1", &header(h)]);
     if payload != digest {
         return Err("(f) certificate is for another block".into());
     }

@@ -206,6 +206,7 @@ fn json_round_trip_preserves_and_verifies() {
             keys,
             [
                 "audit_path",
+                "descendants",
                 "finalization",
                 "gateway",
                 "gateway_proof",
@@ -219,7 +220,7 @@ fn json_round_trip_preserves_and_verifies() {
                 "version"
             ]
         );
-        assert_eq!(v["version"], "trustmeter-proof/v2");
+        assert_eq!(v["version"], "trustmeter-proof/v3");
         // Unknown fields are refused rather than ignored.
         let mut extra = v.clone();
         extra["note"] = serde_json::json!("trust me");

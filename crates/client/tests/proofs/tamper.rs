@@ -471,10 +471,98 @@ fn another_validator_set_is_refused() {
     let mut b = base.clone();
     b.genesis.validators[0].consensus_key = "not hex".into();
     assert_fails_with!("unusable validator key", b, None, VerifyError::BadValidatorSet(_));
-    // The previous format (RFC 9162 state proofs over every entry) and an unknown future one.
-    for version in ["trustmeter-proof/v1", "trustmeter-proof/v3"] {
+    // Earlier formats (v1: RFC 9162 state proofs over every entry; v2: no descendants) and an
+    // unknown future one.
+    for version in ["trustmeter-proof/v1", "trustmeter-proof/v2", "trustmeter-proof/v4"] {
         let mut b = base.clone();
         b.version = version.into();
         assert_fails!(version, b, VerifyError::UnsupportedVersion { .. });
     }
+}
+
+/// A block is proven final through a later certified block when its own certificate is not at
+/// hand (a view that gathered no quorum of finalize votes): the bundle carries the headers from
+/// the block's child to the certified block. Every link is checked, by the verifier and by the
+/// independent checker; a broken, shifted, emptied or overlong chain is refused.
+#[test]
+fn finality_through_descendant_headers_is_checked_link_by_link() {
+    let f = fixture();
+    let base = f.meter_signed();
+    let h = base.header.height;
+    let event = f.events.iter().find(|e| e.block.block.header.height == h).expect("the block's event");
+    // Every block after it up to the last certified one that validator 0 finalized.
+    let last = f
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.block.block.header.height > h && e.finalization.is_some())
+        .expect("a certified block after the reading's");
+    let descendants: Vec<_> = f
+        .events
+        .iter()
+        .map(|e| e.block.block.header.clone())
+        .filter(|d| d.height > h && d.height <= last.block.block.header.height)
+        .collect();
+    assert_eq!(descendants.len() as u64, last.block.block.header.height - h, "consecutive heights");
+    let fin = last.finalization.as_ref().unwrap();
+    let build = |ds: &[trustmeter_types::BlockHeader]| {
+        ProofBundle::build_through(
+            &f.genesis,
+            &event.block.block,
+            &event.output.recorded,
+            &f.state,
+            ds,
+            fin,
+            base.index as usize,
+        )
+    };
+    let b = build(&descendants).expect("a bundle through descendants");
+    let v = b.verify(Some(&f.genesis)).expect("it verifies");
+    assert_eq!((v.height, v.certified_height), (h, last.block.block.header.height));
+    assert_eq!((v.meter, v.seq), (base.reading.reading.meter.clone(), base.reading.reading.seq));
+    // The strict JSON form round-trips, and the checker written from the document agrees.
+    let json = b.to_json();
+    assert_eq!(ProofBundle::from_json(&json).unwrap(), b);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let trusted = serde_json::to_value(&f.genesis).unwrap();
+    assert_eq!(super::independent::check(&doc, &trusted), Ok(v.validator_signatures));
+
+    // The builder refuses what the verifier would.
+    let mut broken = descendants.clone();
+    broken[0].parent = Hash32([7; 32]);
+    assert!(matches!(build(&broken), Err(trustmeter_client::BuildError::BrokenDescendants { .. })));
+    assert!(matches!(build(&[]), Err(trustmeter_client::BuildError::FinalizationMismatch { .. })));
+
+    let tampered = |what: &str, change: &dyn Fn(&mut ProofBundle)| {
+        let mut t = b.clone();
+        change(&mut t);
+        let e = fails(&t, Some(&f.genesis));
+        let doc = serde_json::to_value(&t).unwrap();
+        assert!(super::independent::check(&doc, &trusted).is_err(), "{what}: the independent checker accepts it");
+        e
+    };
+    let e = tampered("a link to another parent", &|t| t.descendants[0].parent = Hash32([7; 32]));
+    assert!(matches!(e, VerifyError::DescendantNotChild { index: 0, .. }), "{e}");
+    let e = tampered("a skipped height", &|t| t.descendants[0].height += 1);
+    assert!(matches!(e, VerifyError::DescendantNotChild { index: 0, .. }), "{e}");
+    let e = tampered("another chain's header", &|t| {
+        t.descendants[0].chain_id = ChainId::new("national-1").unwrap();
+    });
+    assert!(matches!(e, VerifyError::DescendantNotChild { index: 0, .. }), "{e}");
+    let e = tampered("the descendants dropped", &|t| t.descendants.clear());
+    assert!(matches!(e, VerifyError::FinalizationForOtherBlock { .. }), "{e}");
+    let e = tampered("the certified header altered", &|t| t.descendants.last_mut().unwrap().timestamp_ms += 1);
+    assert!(matches!(e, VerifyError::FinalizationForOtherBlock { .. } | VerifyError::DescendantNotChild { .. }), "{e}");
+    let e = tampered("a header appended after the certified one", &|t| {
+        let mut extra = t.descendants.last().unwrap().clone();
+        extra.parent = trustmeter_crypto::block_digest(f.genesis.params.hash, &extra);
+        extra.height += 1;
+        t.descendants.push(extra);
+    });
+    assert!(matches!(e, VerifyError::FinalizationForOtherBlock { .. }), "{e}");
+    let e = tampered("too many headers", &|t| {
+        let d = t.descendants[0].clone();
+        t.descendants = vec![d; trustmeter_client::MAX_DESCENDANTS + 1];
+    });
+    assert!(matches!(e, VerifyError::TooManyDescendants { count: 257, max: 256 }), "{e}");
 }

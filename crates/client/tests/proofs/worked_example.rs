@@ -10,7 +10,7 @@
 //! which rewrites the text between the `BEGIN GENERATED worked-example` and `END GENERATED` markers
 //! of the document; without the variable the test fails on any difference.
 //!
-//! The example is a `trustmeter-proof/v2` bundle. Its state parts are also made here, apart from
+//! The example is a `trustmeter-proof/v3` bundle. Its state parts are also made here, apart from
 //! the chain: the post-state entries of the example block are put in a registry and an activity
 //! tree of the `jmt` crate (§5.2, hashing with another SHA-256 implementation), and the test
 //! checks that the header the chain made commits to their roots and that `ProofBundle::build`
@@ -41,9 +41,9 @@ struct SmtProof {
     siblings: Vec<Hash32>,
 }
 
-/// A v2 bundle, fields in the document's order.
+/// A v3 bundle, fields in the document's order.
 #[derive(Serialize)]
-struct BundleV2<'a> {
+struct BundleV3<'a> {
     version: &'static str,
     genesis: &'a Genesis,
     header: BlockHeader,
@@ -55,6 +55,7 @@ struct BundleV2<'a> {
     state_roots: StateRoots,
     meter_proof: SmtProof,
     gateway_proof: SmtProof,
+    descendants: Vec<BlockHeader>,
     finalization: String,
 }
 
@@ -146,8 +147,8 @@ fn key_hash(k: &StateKey) -> Hash32 {
     smt::key_hash(ALG, &encode(k))
 }
 
-/// The v2 bundle of the example block's first reading (the meter-signed one).
-fn v2_bundle() -> Example {
+/// The v3 bundle of the example block's first reading (the meter-signed one).
+fn v3_bundle() -> Example {
     let c = chain();
     assert_eq!(c.genesis().params.hash, ALG);
     let (mut registry, mut activity) = (Tree::<Sha256Hasher>::default(), Tree::<Sha256Hasher>::default());
@@ -167,8 +168,8 @@ fn v2_bundle() -> Example {
         assert_eq!(value, Some(encode(&entry.value)));
         SmtProof { entry, siblings: p.siblings.into_iter().map(Hash32).collect() }
     };
-    let bundle = BundleV2 {
-        version: "trustmeter-proof/v2",
+    let bundle = BundleV3 {
+        version: "trustmeter-proof/v3",
         genesis: c.genesis(),
         header: header.clone(),
         reading: v1.reading.clone(),
@@ -179,6 +180,7 @@ fn v2_bundle() -> Example {
         state_roots: StateRoots { registry: registry_root, activity: activity_root },
         meter_proof: prove(v1.meter_proof.entry.clone()),
         gateway_proof: prove(v1.gateway_proof.entry.clone()),
+        descendants: Vec::new(),
         finalization: hex::encode(&finalization),
     };
     let absent = StateKey::Meter(DeviceId::new("ACME-EM99").unwrap());
@@ -363,7 +365,7 @@ fn first_json(text: &str) -> &str {
 
 #[test]
 fn worked_example_in_the_document_is_generated_and_verifies() {
-    let e = v2_bundle();
+    let e = v3_bundle();
     let generated = markdown(&e);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/proof-format.md");
     let doc = std::fs::read_to_string(&path).unwrap();
@@ -419,7 +421,7 @@ fn worked_example_in_the_document_is_generated_and_verifies() {
 /// The independent checker refuses the example with any part of the v2 state proofs changed.
 #[test]
 fn tampered_v2_examples_are_refused() {
-    let e = v2_bundle();
+    let e = v3_bundle();
     let bundle: Value = serde_json::from_str(&e.bundle).unwrap();
     let trusted = serde_json::to_value(chain().genesis()).unwrap();
     assert_eq!(independent::check(&bundle, &trusted), Ok(3));
