@@ -23,7 +23,7 @@
 
 use crate::block::{ChainBlock, from_digest, to_digest};
 use crate::mempool::Mempool;
-use crate::metrics::{ChainMetrics, Phase};
+use crate::metrics::{CertificateSource, ChainMetrics, Phase};
 use commonware_consensus::marshal::{Update, ancestry::Ancestry, core::Mailbox, standard::Standard};
 use commonware_consensus::simplex::types::{Context, Finalization};
 use commonware_consensus::types::Height;
@@ -591,7 +591,11 @@ impl Finalizer {
         fetch: Option<(&impl Clock, &NonEmptyVec<ed25519::PublicKey>)>,
     ) {
         let height = block.block.header.height;
+        if height <= self.app.finalized_height() {
+            return; // genesis, or a block redelivered after a restart: already applied
+        }
         let mut finalization = marshal.get_finalization(Height::new(height)).await;
+        let mut source = CertificateSource::Local;
         if let (None, Some((clock, peers))) = (&finalization, fetch)
             && height > self.impatient_until
         {
@@ -605,9 +609,14 @@ impl Finalizer {
                 self.impatient_until = height + IMPATIENT_HEIGHTS;
                 warn!(height, "no finalization certificate for a finalized block (finalized through a descendant)");
             } else {
+                source = CertificateSource::Fetched;
                 debug!(height, "fetched the finalization certificate of a block that arrived without one");
             }
         }
+        if finalization.is_none() {
+            source = CertificateSource::Missing;
+        }
+        self.app.metrics.block_certificate(source);
         if let Err(e) = self.app.apply_finalized(block, finalization) {
             panic!("{e}; the node's state is corrupt");
         }

@@ -19,6 +19,7 @@
 //! | `trustmeter_blocks_finalized_total` | counter | finalized blocks applied by this process (replayed ones included) |
 //! | `trustmeter_readings_finalized_total` | counter | readings recorded by those blocks |
 //! | `trustmeter_finalized_height` | gauge | height of the latest applied finalized block |
+//! | `trustmeter_block_certificates_total{how}` | counter | finalized blocks applied, by how their finalization certificate was had: `local` (marshal held it), `fetched` (asked of the other validators first: a block that arrived through parent links), `missing` (none: final only through a descendant) |
 //! | `trustmeter_gossip_held_total{outcome}` | counter | gossiped transactions admitted by their origin at a height this node had not finalized yet, held until it had: `held`, then `released` (checked) or `dropped` (hold full, or too far ahead) |
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -96,6 +97,33 @@ impl HeldOutcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HowLabel {
+    how: &'static str,
+}
+
+/// How the finalizer had a finalized block's certificate.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum CertificateSource {
+    /// Marshal held it.
+    Local,
+    /// Asked of the other validators before the block was applied.
+    Fetched,
+    /// None to be had: the block is final only through a descendant.
+    Missing,
+}
+
+impl CertificateSource {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateSource::Local => "local",
+            CertificateSource::Fetched => "fetched",
+            CertificateSource::Missing => "missing",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CodeLabel {
     code: &'static str,
 }
@@ -118,6 +146,7 @@ struct Inner {
     readings_finalized: Counter,
     finalized_height: Gauge,
     gossip_held: Family<OutcomeLabel, Counter>,
+    block_certificates: Family<HowLabel, Counter>,
 }
 
 impl Default for ChainMetrics {
@@ -146,6 +175,7 @@ impl ChainMetrics {
         let readings_finalized = Counter::default();
         let finalized_height = Gauge::default();
         let gossip_held = Family::<OutcomeLabel, Counter>::default();
+        let block_certificates = Family::<HowLabel, Counter>::default();
         // Counter names get `_total` appended when encoded.
         registry.register(
             "trustmeter_admission_seconds",
@@ -197,6 +227,14 @@ impl ChainMetrics {
             "Gossiped transactions held until this node finalized the height their origin admitted them at, by outcome (held, released, dropped)",
             gossip_held.clone(),
         );
+        registry.register(
+            "trustmeter_block_certificates",
+            "Finalized blocks applied, by how their finalization certificate was had (local, fetched from the other validators, missing: final only through a descendant)",
+            block_certificates.clone(),
+        );
+        for how in [CertificateSource::Local, CertificateSource::Fetched, CertificateSource::Missing] {
+            let _ = block_certificates.get_or_create(&HowLabel { how: how.as_str() });
+        }
         for outcome in [HeldOutcome::Held, HeldOutcome::Released, HeldOutcome::Dropped] {
             let _ = gossip_held.get_or_create(&OutcomeLabel { outcome: outcome.as_str() });
         }
@@ -217,6 +255,7 @@ impl ChainMetrics {
                 readings_finalized,
                 finalized_height,
                 gossip_held,
+                block_certificates,
             }),
         }
     }
@@ -259,6 +298,16 @@ impl ChainMetrics {
     /// How many gossiped transactions had `outcome` so far.
     pub fn gossip_held_total(&self, outcome: HeldOutcome) -> u64 {
         self.inner.gossip_held.get_or_create(&OutcomeLabel { outcome: outcome.as_str() }).get()
+    }
+
+    /// Counts a finalized block whose certificate came from `how`.
+    pub fn block_certificate(&self, how: CertificateSource) {
+        self.inner.block_certificates.get_or_create(&HowLabel { how: how.as_str() }).inc();
+    }
+
+    /// How many finalized blocks had their certificate from `how` so far.
+    pub fn block_certificates_total(&self, how: CertificateSource) -> u64 {
+        self.inner.block_certificates.get_or_create(&HowLabel { how: how.as_str() }).get()
     }
 
     /// Records an applied finalized block (its header).
@@ -328,6 +377,9 @@ mod tests {
         m.execution(Phase::Verify, || std::thread::sleep(Duration::from_millis(2)));
         m.finalized_block(42, 1_000);
         m.finalized_block(43, 24);
+        m.block_certificate(CertificateSource::Local);
+        m.block_certificate(CertificateSource::Fetched);
+        m.block_certificate(CertificateSource::Fetched);
         let text = m.encode();
         assert!(!text.contains("# EOF"), "{text}");
         assert_eq!(sample(&text, "trustmeter_admission_seconds_total"), Some(2.0), "{text}");
@@ -341,6 +393,11 @@ mod tests {
         assert_eq!(sample(&text, "trustmeter_execution_seconds_total{phase=\"propose\"}"), Some(0.0), "{text}");
         assert_eq!(sample(&text, "trustmeter_signature_verify_seconds_total"), Some(0.0));
         assert!(text.contains("# TYPE trustmeter_finalized_height gauge"), "{text}");
+        let certificates = |how: &str| sample(&text, &format!("trustmeter_block_certificates_total{{how=\"{how}\"}}"));
+        assert_eq!(
+            (certificates("local"), certificates("fetched"), certificates("missing")),
+            (Some(1.0), Some(2.0), Some(0.0))
+        );
     }
 
     #[test]

@@ -349,6 +349,14 @@ impl Load {
             "readings: submitted {}, finalized {} (recorded {}, duplicate {}, rejected {}), not finalized {}",
             totals.0, totals.1, totals.2, totals.3, totals.4, totals.5
         );
+        let end = self.snapshot().await;
+        let certificates = |how: &str| end.metrics.get(&format!("certificates/{how}")).copied().unwrap_or(0.0);
+        println!(
+            "finalized blocks' certificates (all validators): {:.0} held, {:.0} fetched from peers, {:.0} none (final through a descendant)",
+            certificates("local"),
+            certificates("fetched"),
+            certificates("missing")
+        );
         let bad = self.tracker.lock().expect("tracker").bad_lines;
         anyhow::ensure!(bad == 0, "{bad} lines of the block feed did not parse");
         self.summary(&results, verify_rate)

@@ -26,6 +26,9 @@ pub const READINGS_FINALIZED: &str = "trustmeter_readings_finalized_total";
 /// `written/state`, `written/index`.
 pub const STORE_BYTES_WRITTEN: &str = "trustmeter_store_bytes_written_total";
 
+/// Finalized blocks by how their certificate was had (`how`: local, fetched, missing).
+pub const BLOCK_CERTIFICATES: &str = "trustmeter_block_certificates_total";
+
 /// One sample of a Prometheus text exposition: metric name, labels in order, value.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
@@ -127,6 +130,7 @@ pub fn totals(scrapes: &[Option<Vec<Sample>>], validators: usize) -> BTreeMap<St
     let ours = |s: &Sample| {
         s.name == READINGS_FINALIZED
             || s.name == STORE_BYTES_WRITTEN
+            || s.name == BLOCK_CERTIFICATES
             || COMPONENTS.iter().any(|(_, name, _)| s.name == *name)
     };
     let present: Vec<Vec<&Sample>> = scrapes.iter().flatten().map(|v| v.iter().filter(|s| ours(s)).collect()).collect();
@@ -144,6 +148,8 @@ pub fn totals(scrapes: &[Option<Vec<Sample>>], validators: usize) -> BTreeMap<St
             "readings finalized".to_string()
         } else if s.name == STORE_BYTES_WRITTEN {
             format!("written/{}", s.label("store").unwrap_or("?"))
+        } else if s.name == BLOCK_CERTIFICATES {
+            format!("certificates/{}", s.label("how").unwrap_or("?"))
         } else {
             let (label, _, split) = COMPONENTS.iter().find(|(_, n, _)| *n == s.name).expect("filtered to ours");
             match split.and_then(|l| s.label(l)) {
