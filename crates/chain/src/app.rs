@@ -307,15 +307,25 @@ impl App {
             m.check_capacity(tx.body.payload.reading_count())?;
         }
         let state = self.finalized_state();
-        if !gossip && tx.body.nonce <= state.nonce(&tx.body.sender) {
+        let finalized_nonce = state.nonce(&tx.body.sender);
+        if !gossip && tx.body.nonce <= finalized_nonce {
             // A gossiped copy of a transaction already finalized here: nothing to check again.
             return Err(Rejection::new(trustmeter_types::RejectCode::StaleNonce, "already superseded on this node"));
         }
         match crate::mempool::precheck(&state, &tx) {
             Ok(v) => {
-                // The frame names the height admitted at: a peer behind it holds the transaction.
-                let bytes = gossip.then(|| crate::gossip::encode_frame(state.height, &tx));
-                self.mempool.lock().expect("mempool lock").insert(tx, v)?;
+                let bytes = {
+                    let mut m = self.mempool.lock().expect("mempool lock");
+                    // The frame names the height admitted at (a peer behind it holds the
+                    // transaction) and the sender's previous nonce here (a peer that never got
+                    // that one must not let this one go first).
+                    let bytes = gossip.then(|| {
+                        let prev_nonce = m.nonce_below(&tx.body.sender, tx.body.nonce).unwrap_or(finalized_nonce);
+                        crate::gossip::encode_frame(state.height, prev_nonce, &tx)
+                    });
+                    m.insert(tx, v)?;
+                    bytes
+                };
                 if let (Some(bytes), Some(g)) = (bytes, self.gossip.lock().expect("gossip lock").as_ref()) {
                     let _ = g.unbounded_send(bytes);
                 }

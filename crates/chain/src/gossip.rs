@@ -18,7 +18,12 @@
 //! does not fit is dropped here and stays with the validators that admitted it — and so do its
 //! sender's later transactions, until the dropped one's nonce is finalized ([`Held::gapped`]):
 //! otherwise this node could include a later one first, when it leads, and make the dropped one
-//! stale for ever (seen under a burst of registrations that filled the mempools). A lying peer
+//! stale for ever (seen under a burst of registrations that filled the mempools). The p2p layer
+//! itself may drop a message (backpressure: a burst of a thousand registrations from one sender
+//! lost some on the way, and a validator that received the later ones included them first, making
+//! the lost one stale at its origin). So a frame also names the sender's previous transaction the
+//! origin held ([`Frame::prev_nonce`]); a validator that has not finalized that nonce and does not
+//! hold it itself treats it as dropped here, with the same consequence. A lying peer
 //! (frames claiming a height far ahead, or filling the hold) can make this node drop a sender's
 //! gossip until that sender's next transaction is finalized; bounded by [`MAX_GAPPED_SENDERS`], and
 //! the transactions still reach blocks through the validators that admitted them from the client.
@@ -45,33 +50,50 @@ pub const MAX_HOLD_AHEAD: u64 = 256;
 /// Most senders with a dropped transaction remembered ([`Held::gapped`]); beyond, the oldest
 /// are forgotten.
 pub const MAX_GAPPED_SENDERS: usize = 65_536;
-/// Bytes of a frame before the transaction: the origin's finalized height (big-endian u64).
-const FRAME_HEADER: usize = 8;
+/// Bytes of a frame before the transaction: the origin's finalized height and the sender's
+/// previous nonce (big-endian u64 each).
+const FRAME_HEADER: usize = 16;
 
-/// The gossip message for `tx`, admitted by this node against its finalized state at
-/// `admitted_at`.
-pub fn encode_frame(admitted_at: u64, tx: &Transaction) -> Vec<u8> {
-    let body = encode(tx);
-    let mut frame = Vec::with_capacity(FRAME_HEADER + body.len());
-    frame.extend_from_slice(&admitted_at.to_be_bytes());
-    frame.extend_from_slice(&body);
-    frame
+/// A gossip message: a transaction and what its origin knew when it admitted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// The origin's finalized height when it admitted the transaction.
+    pub admitted_at: u64,
+    /// The sender's previous nonce at the origin: the highest of their nonces waiting in the
+    /// origin's mempool below this transaction's, or else their finalized nonce there. A node
+    /// that has neither finalized nor holds it must not let this transaction go first.
+    pub prev_nonce: u64,
+    /// The transaction.
+    pub tx: Transaction,
 }
 
-/// A gossip message's origin height and transaction.
-pub fn decode_frame(frame: &[u8]) -> Result<(u64, Transaction), String> {
-    let Some((height, body)) = frame.split_first_chunk::<FRAME_HEADER>() else {
-        return Err(format!("{} bytes are shorter than a gossip frame's header", frame.len()));
+/// The gossip message of a [`Frame`] with these fields (borrowing the transaction).
+pub fn encode_frame(admitted_at: u64, prev_nonce: u64, tx: &Transaction) -> Vec<u8> {
+    let body = encode(tx);
+    let mut bytes = Vec::with_capacity(FRAME_HEADER + body.len());
+    bytes.extend_from_slice(&admitted_at.to_be_bytes());
+    bytes.extend_from_slice(&prev_nonce.to_be_bytes());
+    bytes.extend_from_slice(&body);
+    bytes
+}
+
+/// A gossip message's frame.
+pub fn decode_frame(bytes: &[u8]) -> Result<Frame, String> {
+    let Some((header, body)) = bytes.split_first_chunk::<FRAME_HEADER>() else {
+        return Err(format!("{} bytes are shorter than a gossip frame's header", bytes.len()));
     };
+    let (height, prev) = header.split_at(8);
     let tx = decode::<Transaction>(body, MAX_TX_BYTES).map_err(|e| e.to_string())?;
-    Ok((u64::from_be_bytes(*height), tx))
+    let u64_of = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8 bytes"));
+    Ok(Frame { admitted_at: u64_of(height), prev_nonce: u64_of(prev), tx })
 }
 
 /// Gossiped transactions waiting for this node to finalize the height their origin admitted them
 /// at, in arrival order. Bounded by [`MAX_HELD_BYTES`].
 #[derive(Debug, Default)]
 pub struct Held {
-    entries: VecDeque<(u64, usize, Transaction)>,
+    /// (the height to wait for, bytes on the wire, the frame), in arrival order.
+    entries: VecDeque<(u64, usize, Frame)>,
     bytes: usize,
     senders: HashMap<PublicKey, usize>,
     /// Sender → the lowest nonce of theirs dropped here, with the senders in the order they were
@@ -97,41 +119,47 @@ impl Held {
         admitted_at > height || self.senders.contains_key(sender)
     }
 
-    /// Holds `tx` (`bytes` long on the wire) until this node, now at `height`, finalizes
-    /// `admitted_at`.
-    pub fn hold(&mut self, admitted_at: u64, height: u64, bytes: usize, tx: Transaction) -> Result<(), NotHeld> {
-        if admitted_at > height.saturating_add(MAX_HOLD_AHEAD) {
+    /// Holds `frame` (`bytes` long on the wire) until this node, now at `height`, finalizes
+    /// `wait_until`.
+    pub fn hold(&mut self, wait_until: u64, height: u64, bytes: usize, frame: Frame) -> Result<(), NotHeld> {
+        if wait_until > height.saturating_add(MAX_HOLD_AHEAD) {
             return Err(NotHeld::TooFarAhead);
         }
         if self.bytes + bytes > MAX_HELD_BYTES {
             return Err(NotHeld::Full);
         }
         self.bytes += bytes;
-        *self.senders.entry(tx.body.sender.clone()).or_default() += 1;
-        self.entries.push_back((admitted_at, bytes, tx));
+        *self.senders.entry(frame.tx.body.sender.clone()).or_default() += 1;
+        self.entries.push_back((wait_until, bytes, frame));
         Ok(())
     }
 
-    /// Takes, in arrival order, the transactions due once `height` is finalized: admitted at or
-    /// below it, and with no earlier transaction of their sender still waiting.
-    pub fn take_due(&mut self, height: u64) -> Vec<Transaction> {
+    /// Whether a transaction of `sender` waits here.
+    pub fn holds_sender(&self, sender: &PublicKey) -> bool {
+        self.senders.contains_key(sender)
+    }
+
+    /// Takes, in arrival order, the frames due once `height` is finalized: waiting for it or an
+    /// earlier height, and with no earlier transaction of their sender still waiting.
+    pub fn take_due(&mut self, height: u64) -> Vec<Frame> {
         let mut blocked: HashSet<PublicKey> = HashSet::new();
         let mut due = Vec::new();
         let mut keep = VecDeque::with_capacity(self.entries.len());
-        for (at, bytes, tx) in std::mem::take(&mut self.entries) {
-            if at > height || blocked.contains(&tx.body.sender) {
-                blocked.insert(tx.body.sender.clone());
-                keep.push_back((at, bytes, tx));
+        for (at, bytes, frame) in std::mem::take(&mut self.entries) {
+            let sender = &frame.tx.body.sender;
+            if at > height || blocked.contains(sender) {
+                blocked.insert(sender.clone());
+                keep.push_back((at, bytes, frame));
                 continue;
             }
             self.bytes -= bytes;
-            match self.senders.get_mut(&tx.body.sender) {
+            match self.senders.get_mut(sender) {
                 Some(n) if *n > 1 => *n -= 1,
                 _ => {
-                    self.senders.remove(&tx.body.sender);
+                    self.senders.remove(sender);
                 }
             }
-            due.push(tx);
+            due.push(frame);
         }
         self.entries = keep;
         due
@@ -198,7 +226,7 @@ where
             select! {
                 msg = receiver.recv() => {
                     let Ok((peer, msg)) = msg else { break };
-                    let (admitted_at, tx) = match decode_frame(msg.as_ref()) {
+                    let frame = match decode_frame(msg.as_ref()) {
                         Ok(frame) => frame,
                         Err(e) => {
                             debug!(?peer, error = %e, "gossiped bytes are not a transaction frame");
@@ -206,7 +234,7 @@ where
                         }
                     };
                     let height = app.finalized_height();
-                    receive(&app, &mut held, admitted_at, height, msg.as_ref().len(), tx);
+                    receive(&app, &mut held, height, msg.as_ref().len(), frame);
                 },
                 height = heights.next() => {
                     let Some(height) = height else { break };
@@ -215,9 +243,10 @@ where
                     }
                     let due = held.take_due(height);
                     app.metrics().gossip_held(HeldOutcome::Released, due.len());
-                    for tx in due {
-                        let bytes = encode(&tx).len() + FRAME_HEADER;
-                        receive(&app, &mut held, height, height, bytes, tx);
+                    for mut frame in due {
+                        let bytes = encode(&frame.tx).len() + FRAME_HEADER;
+                        frame.admitted_at = frame.admitted_at.min(height);
+                        receive(&app, &mut held, height, bytes, frame);
                     }
                 },
             }
@@ -225,19 +254,33 @@ where
     });
 }
 
-/// Admits, holds or drops one gossiped transaction (`bytes` long on the wire) that its origin
-/// admitted at `admitted_at`, this node having finalized `height`.
-fn receive(app: &App, held: &mut Held, admitted_at: u64, height: u64, bytes: usize, tx: Transaction) {
-    let (sender, nonce) = (tx.body.sender.clone(), tx.body.nonce);
+/// Admits, holds or drops one gossiped frame (`bytes` long on the wire), this node having
+/// finalized `height`.
+fn receive(app: &App, held: &mut Held, height: u64, bytes: usize, frame: Frame) {
+    let (sender, nonce) = (frame.tx.body.sender.clone(), frame.tx.body.nonce);
     if held.gapped(&sender, nonce, || app.finalized_state().nonce(&sender)) {
         debug!(nonce, "gossiped transaction dropped behind an earlier one of its sender");
         app.metrics().gossip_held(HeldOutcome::Dropped, 1);
         return;
     }
-    let wait_until = if held.must_wait(admitted_at, height, &sender) {
-        admitted_at
+    let wait_until = if held.must_wait(frame.admitted_at, height, &sender) {
+        frame.admitted_at
     } else {
-        match app.admit(tx.clone(), false) {
+        // This node has finalized what the origin had, and holds nothing of the sender's. If the
+        // origin's earlier transaction of this sender never reached this node (lost on the way),
+        // admitting this one could let it be included first, when this node leads, and make the
+        // earlier one stale at its origin: treat the earlier one as dropped here.
+        if frame.prev_nonce > 0
+            && frame.prev_nonce < nonce
+            && !app.mempool().lock().expect("mempool lock").has_nonce(&sender, frame.prev_nonce)
+            && app.finalized_state().nonce(&sender) < frame.prev_nonce
+        {
+            debug!(nonce, prev = frame.prev_nonce, "gossiped transaction's predecessor never reached this node");
+            held.mark_dropped(&sender, frame.prev_nonce);
+            app.metrics().gossip_held(HeldOutcome::Dropped, 1);
+            return;
+        }
+        match app.admit(frame.tx.clone(), false) {
             Ok(_) => return,
             // No room now: wait for the next finalized block to empty the mempool a little.
             Err(r) if r.code == RejectCode::MempoolFull => height + 1,
@@ -247,7 +290,7 @@ fn receive(app: &App, held: &mut Held, admitted_at: u64, height: u64, bytes: usi
             }
         }
     };
-    match held.hold(wait_until, height, bytes, tx) {
+    match held.hold(wait_until, height, bytes, frame) {
         Ok(()) => app.metrics().gossip_held(HeldOutcome::Held, 1),
         Err(why) => {
             debug!(wait_until, height, ?why, "gossiped transaction not held");
@@ -279,17 +322,24 @@ mod tests {
         sign_tx(&key, body)
     }
 
-    fn nonces(txs: &[Transaction]) -> Vec<(PublicKey, u64)> {
-        txs.iter().map(|t| (t.body.sender.clone(), t.body.nonce)).collect()
+    /// A frame of `tx` admitted at `admitted_at`, its sender's previous nonce 0.
+    fn frame(admitted_at: u64, tx: Transaction) -> Frame {
+        Frame { admitted_at, prev_nonce: 0, tx }
+    }
+
+    fn nonces(frames: &[Frame]) -> Vec<(PublicKey, u64)> {
+        frames.iter().map(|f| (f.tx.body.sender.clone(), f.tx.body.nonce)).collect()
     }
 
     #[test]
     fn frames_round_trip_and_garbage_is_refused() {
         let t = tx(1, 7);
-        let frame = encode_frame(42, &t);
-        assert_eq!(decode_frame(&frame).unwrap(), (42, t));
-        assert!(decode_frame(&frame[..5]).unwrap_err().contains("shorter"));
-        assert!(decode_frame(&frame[..frame.len() - 1]).is_err());
+        let bytes = encode_frame(42, 6, &t);
+        assert_eq!(&bytes[..16], &[0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0, 0, 0, 0, 0, 6]);
+        assert_eq!(decode_frame(&bytes).unwrap(), Frame { admitted_at: 42, prev_nonce: 6, tx: t });
+        assert!(decode_frame(&bytes[..5]).unwrap_err().contains("shorter"));
+        assert!(decode_frame(&bytes[..15]).unwrap_err().contains("shorter"));
+        assert!(decode_frame(&bytes[..bytes.len() - 1]).is_err());
         assert!(decode_frame(&[0u8; FRAME_HEADER]).is_err());
     }
 
@@ -299,12 +349,13 @@ mod tests {
         let height = 10;
         // Sender 1's nonce 2 was admitted at height 12; its nonce 3 at 10 must wait behind it.
         assert!(held.must_wait(12, height, &tx(1, 2).body.sender));
-        held.hold(12, height, 100, tx(1, 2)).unwrap();
+        held.hold(12, height, 100, frame(12, tx(1, 2))).unwrap();
+        assert!(held.holds_sender(&tx(1, 2).body.sender) && !held.holds_sender(&tx(2, 1).body.sender));
         assert!(held.must_wait(10, height, &tx(1, 3).body.sender));
-        held.hold(10, height, 100, tx(1, 3)).unwrap();
+        held.hold(10, height, 100, frame(10, tx(1, 3))).unwrap();
         // Sender 2 at a height we have: no wait.
         assert!(!held.must_wait(10, height, &tx(2, 1).body.sender));
-        held.hold(11, height, 100, tx(2, 1)).unwrap();
+        held.hold(11, height, 100, frame(11, tx(2, 1))).unwrap();
         assert_eq!(held.len(), 3);
 
         assert_eq!(nonces(&held.take_due(10)), vec![]);
@@ -321,10 +372,10 @@ mod tests {
     #[test]
     fn the_hold_is_bounded() {
         let mut held = Held::default();
-        assert_eq!(held.hold(10 + MAX_HOLD_AHEAD + 1, 10, 1, tx(1, 1)), Err(NotHeld::TooFarAhead));
-        held.hold(10 + MAX_HOLD_AHEAD, 10, MAX_HELD_BYTES - 10, tx(1, 1)).unwrap();
-        assert_eq!(held.hold(11, 10, 11, tx(2, 1)), Err(NotHeld::Full));
-        held.hold(11, 10, 10, tx(2, 1)).unwrap();
+        assert_eq!(held.hold(10 + MAX_HOLD_AHEAD + 1, 10, 1, frame(0, tx(1, 1))), Err(NotHeld::TooFarAhead));
+        held.hold(10 + MAX_HOLD_AHEAD, 10, MAX_HELD_BYTES - 10, frame(0, tx(1, 1))).unwrap();
+        assert_eq!(held.hold(11, 10, 11, frame(0, tx(2, 1))), Err(NotHeld::Full));
+        held.hold(11, 10, 10, frame(0, tx(2, 1))).unwrap();
         assert_eq!(held.len(), 2);
         assert_eq!(held.take_due(u64::MAX).len(), 2);
         assert_eq!(held.bytes, 0);

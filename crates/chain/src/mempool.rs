@@ -10,12 +10,12 @@
 //! [`MempoolLimits::max_readings`] readings wait at once; past that, admission answers
 //! `mempool_full` and the client retries later (nothing acknowledged is lost).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use trustmeter_crypto::{HashAlg, tx_hash};
 use trustmeter_state::exec::{admission_check, check_includable};
 use trustmeter_state::{SignatureVerdicts, State};
-use trustmeter_types::{Hash32, RejectCode, Rejection, Transaction};
+use trustmeter_types::{Hash32, PublicKey, RejectCode, Rejection, Transaction};
 
 /// Capacity limits.
 #[derive(Clone, Copy, Debug)]
@@ -47,6 +47,8 @@ pub struct Mempool {
     next_arrival: u64,
     order: BTreeMap<u64, Hash32>,
     pending: HashMap<Hash32, (u64, Pending)>,
+    /// The nonces waiting per sender (what gossip frames name as a transaction's predecessor).
+    nonces: HashMap<PublicKey, BTreeSet<u64>>,
     readings: usize,
     rejected: HashMap<Hash32, Rejection>,
     rejected_order: VecDeque<Hash32>,
@@ -71,6 +73,7 @@ impl Mempool {
             next_arrival: 0,
             order: BTreeMap::new(),
             pending: HashMap::new(),
+            nonces: HashMap::new(),
             readings: 0,
             rejected: HashMap::new(),
             rejected_order: VecDeque::new(),
@@ -98,6 +101,17 @@ impl Mempool {
     pub fn contains(&self, h: &Hash32) -> bool {
         self.pending.contains_key(h)
     }
+    /// The highest nonce of `sender` waiting here below `nonce`, if any: the predecessor a gossip
+    /// frame names for a transaction of theirs this node admitted from a client.
+    pub fn nonce_below(&self, sender: &PublicKey, nonce: u64) -> Option<u64> {
+        self.nonces.get(sender)?.range(..nonce).next_back().copied()
+    }
+
+    /// Whether a transaction of `sender` with `nonce` waits here.
+    pub fn has_nonce(&self, sender: &PublicKey, nonce: u64) -> bool {
+        self.nonces.get(sender).is_some_and(|set| set.contains(&nonce))
+    }
+
     /// The rejection recorded at admission for a transaction, if any.
     pub fn rejection(&self, h: &Hash32) -> Option<&Rejection> {
         self.rejected.get(h)
@@ -142,6 +156,7 @@ impl Mempool {
         self.next_arrival += 1;
         self.order.insert(arrival, h);
         self.readings += readings;
+        self.nonces.entry(tx.body.sender.clone()).or_default().insert(tx.body.nonce);
         self.pending.insert(h, (arrival, Pending { tx: Arc::new(tx), verdicts: Arc::new(verdicts), readings }));
         self.rejected.remove(&h);
         Ok(h)
@@ -198,6 +213,13 @@ impl Mempool {
             if let Some((arrival, p)) = self.pending.remove(&h) {
                 self.order.remove(&arrival);
                 self.readings -= p.readings;
+                let sender = &p.tx.body.sender;
+                if let Some(set) = self.nonces.get_mut(sender) {
+                    set.remove(&p.tx.body.nonce);
+                    if set.is_empty() {
+                        self.nonces.remove(sender);
+                    }
+                }
             }
         }
     }
@@ -223,5 +245,46 @@ impl Mempool {
             );
         }
         self.remove(stale.into_iter().map(|(h, _, _)| h));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trustmeter_crypto::{SigningKey, sign_tx};
+    use trustmeter_types::{ChainId, DeviceId, KeyScheme, TxBody, TxPayload};
+
+    fn tx(sender: u8, nonce: u64) -> Transaction {
+        let key = SigningKey::from_seed(KeyScheme::Ed25519, [sender; 32]);
+        let body = TxBody {
+            chain_id: ChainId::new("test").unwrap(),
+            sender: key.public_key(),
+            nonce,
+            payload: TxPayload::ActivateDevice { device: DeviceId::new("ACME-GW01").unwrap() },
+        };
+        sign_tx(&key, body)
+    }
+
+    #[test]
+    fn a_senders_waiting_nonces_are_tracked_through_insert_and_remove() {
+        let mut m = Mempool::new(HashAlg::Sha256, MempoolLimits::default());
+        let s1 = tx(1, 0).body.sender;
+        let s2 = tx(2, 0).body.sender;
+        let hashes: Vec<Hash32> = [tx(1, 3), tx(1, 7), tx(2, 5)]
+            .into_iter()
+            .map(|t| m.insert(t, SignatureVerdicts::none()).unwrap())
+            .collect();
+        assert_eq!(m.nonce_below(&s1, 7), Some(3));
+        assert_eq!(m.nonce_below(&s1, 100), Some(7));
+        assert_eq!(m.nonce_below(&s1, 3), None);
+        assert_eq!(m.nonce_below(&s2, 6), Some(5));
+        assert!(m.has_nonce(&s1, 3) && m.has_nonce(&s1, 7) && !m.has_nonce(&s1, 5) && !m.has_nonce(&s2, 3));
+        // Inserting the same transaction again changes nothing; removing forgets its nonce.
+        m.insert(tx(1, 3), SignatureVerdicts::none()).unwrap();
+        m.remove([hashes[0]]);
+        assert!(!m.has_nonce(&s1, 3));
+        assert_eq!(m.nonce_below(&s1, 7), None);
+        m.remove([hashes[1], hashes[2]]);
+        assert!(m.nonces.is_empty(), "no sender is remembered once nothing of theirs waits");
     }
 }

@@ -333,8 +333,22 @@ pub struct BlockView {
     pub header: trustmeter_types::BlockHeader,
     /// Transaction hashes, in order.
     pub txs: Vec<String>,
-    /// Whether a finalization certificate is stored for it.
+    /// Always `true`: a block is served only once finalized.
     pub finalized: bool,
+    /// How its finality is proven: `own` (this node stores its finalization certificate) or
+    /// `descendant` (its view gathered no quorum of finalize votes; it is final through a later
+    /// certified block, and proofs of its readings carry the headers in between).
+    pub certificate: CertificateKind,
+}
+
+/// How a block's finality is proven ([`BlockView::certificate`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateKind {
+    /// Its own finalization certificate.
+    Own,
+    /// A later certified block's, through the parent links.
+    Descendant,
 }
 
 /// Accepted for inclusion.
@@ -458,6 +472,7 @@ pub struct MeterView {
         StatusView,
         ValidatorView,
         BlockView,
+        CertificateKind,
         SubmitView,
         ReceiptView,
         AccountView,
@@ -576,7 +591,11 @@ async fn block(State(s): State<ApiState>, Path(height): Path<u64>) -> ApiResult<
     Ok(Json(BlockView {
         digest: trustmeter_crypto::block_digest(s.inner.genesis.params.hash, &b.header).to_hex(),
         txs: b.txs.iter().map(|t| tx_hash(s.inner.genesis.params.hash, t).to_hex()).collect(),
-        finalized: s.inner.index.finalization(height).map_err(ApiError::internal)?.is_some(),
+        finalized: true,
+        certificate: match s.inner.index.finalization(height).map_err(ApiError::internal)? {
+            Some(_) => CertificateKind::Own,
+            None => CertificateKind::Descendant,
+        },
         header: b.header,
     }))
 }

@@ -504,6 +504,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         let b = api.block(n, batch_height).await?;
         ensure!(
             b["finalized"] == true
+                && b["certificate"] == "own"
                 && b["header"]["height"] == batch_height
                 && b["header"]["chain_id"] == genesis.chain_id.as_str(),
             "{b}"
