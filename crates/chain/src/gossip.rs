@@ -303,23 +303,12 @@ fn receive(app: &App, held: &mut Held, height: u64, bytes: usize, frame: Frame) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trustmeter_crypto::{SigningKey, sign_tx};
+    use crate::mempool::tests::tx;
+    use trustmeter_crypto::SigningKey;
     use trustmeter_types::KeyScheme;
-    use trustmeter_types::{ChainId, DeviceId, TxBody, TxPayload};
 
     fn key(sender: u8) -> SigningKey {
         SigningKey::from_seed(KeyScheme::Ed25519, [sender; 32])
-    }
-
-    fn tx(sender: u8, nonce: u64) -> Transaction {
-        let key = key(sender);
-        let body = TxBody {
-            chain_id: ChainId::new("test").unwrap(),
-            sender: key.public_key(),
-            nonce,
-            payload: TxPayload::ActivateDevice { device: DeviceId::new("ACME-GW01").unwrap() },
-        };
-        sign_tx(&key, body)
     }
 
     /// A frame of `tx` admitted at `admitted_at`, its sender's previous nonce 0.

@@ -249,12 +249,14 @@ impl Mempool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use trustmeter_crypto::{SigningKey, sign_tx};
     use trustmeter_types::{ChainId, DeviceId, KeyScheme, TxBody, TxPayload};
 
-    fn tx(sender: u8, nonce: u64) -> Transaction {
+    /// A signed transaction of the sender whose key has seed `[sender; 32]` (shared by the gossip
+    /// tests).
+    pub(crate) fn tx(sender: u8, nonce: u64) -> Transaction {
         let key = SigningKey::from_seed(KeyScheme::Ed25519, [sender; 32]);
         let body = TxBody {
             chain_id: ChainId::new("test").unwrap(),
