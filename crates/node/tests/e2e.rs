@@ -893,15 +893,18 @@ fn follower_spec(cluster: &Cluster, name: &str, upstream: Vec<String>) -> trustm
     }
 }
 
-/// An upstream that lies: it serves a validator's blocks with each header's timestamp moved by
-/// 1 ms (so the block no longer matches its certificate), keeping the real certificate.
-async fn lying_upstream(validator: String) -> Result<String> {
+/// An upstream that serves a validator's frames (`GET /v1/chain/finalized/{h}`) changed by
+/// `change` (height, block, certificate).
+async fn proxy_upstream(
+    validator: String,
+    change: impl Fn(u64, &mut trustmeter_types::Block, &mut Option<Vec<u8>>) + Clone + Send + Sync + 'static,
+) -> Result<String> {
     use axum::extract::Path;
     let http = reqwest::Client::new();
     let app = axum::Router::new().route(
         "/v1/chain/finalized/{h}",
         axum::routing::get(move |Path(h): Path<u64>| {
-            let (http, validator) = (http.clone(), validator.clone());
+            let (http, validator, change) = (http.clone(), validator.clone(), change.clone());
             async move {
                 let Ok(r) = http.get(format!("{validator}/v1/chain/finalized/{h}")).send().await else {
                     return (axum::http::StatusCode::BAD_GATEWAY, Vec::new());
@@ -914,11 +917,12 @@ async fn lying_upstream(validator: String) -> Result<String> {
                 let (block, cert) = trustmeter_node::follow::split_frame(&frame).expect("a validator's frame");
                 let mut block: trustmeter_types::Block =
                     trustmeter_types::decode(block, trustmeter_types::limits::MAX_BLOCK_BYTES).expect("block");
-                block.header.timestamp_ms += 1;
+                let mut cert = cert.map(<[u8]>::to_vec);
+                change(h, &mut block, &mut cert);
                 let bytes = trustmeter_types::encode(&block);
                 let mut out = (bytes.len() as u32).to_be_bytes().to_vec();
                 out.extend_from_slice(&bytes);
-                out.extend_from_slice(cert.unwrap_or_default());
+                out.extend_from_slice(&cert.unwrap_or_default());
                 (axum::http::StatusCode::OK, out)
             }
         }),
@@ -927,6 +931,12 @@ async fn lying_upstream(validator: String) -> Result<String> {
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(format!("http://{addr}"))
+}
+
+/// An upstream that lies: it serves a validator's blocks with each header's timestamp moved by
+/// 1 ms (so the block no longer matches its certificate), keeping the real certificate.
+async fn lying_upstream(validator: String) -> Result<String> {
+    proxy_upstream(validator, |_, block, _| block.header.timestamp_ms += 1).await
 }
 
 /// A follower (non-voting node) started after some history catches up from genesis and keeps
@@ -959,6 +969,19 @@ fn a_follower_checks_every_block_and_serves_the_same_reads() {
             ))
             .await?;
             let fooled = trustmeter_node::follow::start_follower(follower_spec(cluster, "fooled", vec![liar])).await?;
+            // A follower whose upstream serves one block without its certificate (as for a block
+            // whose view gathered no finalize quorum): it applies the block once a certified
+            // descendant covers it, and proves its readings through that descendant.
+            let id = world.meter_ids()[0].clone();
+            let uncertified = world.recorded[&id].iter().find(|r| r.reading.reading.seq == 1).context("seq 1")?.height;
+            let stripping = proxy_upstream(api.urls[2].clone(), move |h, _, cert| {
+                if h == uncertified {
+                    *cert = None;
+                }
+            })
+            .await?;
+            let linked =
+                trustmeter_node::follow::start_follower(follower_spec(cluster, "linked", vec![stripping])).await?;
             world.report(&api, 2).await?;
 
             let fapi =
@@ -982,8 +1005,21 @@ fn a_follower_checks_every_block_and_serves_the_same_reads() {
                 ensure!(a == b, "block {height} differs on the follower: {a} vs {b}");
             }
             world.check_readings(&fapi, 0).await.context("the follower's readings")?;
-            let id = world.meter_ids()[0].clone();
             check_proof(&fapi, 0, world, &id, 1).await.context("a proof from the follower")?;
+            let lapi = Api { http: api.http.clone(), urls: vec![format!("http://{}", linked.api_addr)], alg: api.alg };
+            lapi.wait_status(0, "the linked follower reached the tip", |s| u64_of(&s["finalized_height"]) >= tip)
+                .await?;
+            let b = lapi.block(0, uncertified).await?;
+            ensure!(b["finalized"] == true && b["certificate"] == "descendant", "block {uncertified}: {b}");
+            let bundle = check_proof(&lapi, 0, world, &id, 1).await.context("a proof through a descendant")?;
+            ensure!(
+                !bundle.descendants.is_empty()
+                    && bundle.descendants[0].height == uncertified + 1
+                    && bundle.descendants[0].parent
+                        == trustmeter_crypto::block_digest(world.genesis.params.hash, &bundle.header),
+                "the bundle of a reading at {uncertified} carries {} descendants",
+                bundle.descendants.len()
+            );
             // Transactions go to validators.
             let tx = world.ent.sign(TxPayload::ActivateDevice { device: id.clone() });
             let (code, body) = fapi.post(0, "application/octet-stream", trustmeter_types::encode(&tx)).await?;
