@@ -504,7 +504,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         let b = api.block(n, batch_height).await?;
         ensure!(
             b["finalized"] == true
-                && b["certificate"] == "own"
+                && (b["certificate"] == "own" || b["certificate"] == "descendant")
                 && b["header"]["height"] == batch_height
                 && b["header"]["chain_id"] == genesis.chain_id.as_str(),
             "{b}"
@@ -1075,10 +1075,22 @@ fn a_new_validator_joins_by_state_sync() {
             let tip = world.last_height();
             ensure!(tip > synced, "no block after the sync height");
             all.wait_indexed(3, tip).await?;
+            // The same blocks. Whether each is proven by its own certificate may differ: one that
+            // reached validator 3 through parent links has its certificate only if the fetch from
+            // a peer (≤ 0.5 s) succeeded; either way its readings are provable.
+            let mut own = 0;
             for h in synced + 1..=tip {
-                let (a, b) = (all.block(3, h).await?, all.block(0, h).await?);
+                let (mut a, mut b) = (all.block(3, h).await?, all.block(0, h).await?);
+                own += u32::from(a["certificate"] == "own");
+                for v in [&mut a, &mut b] {
+                    v.as_object_mut().context("a block object")?.remove("certificate");
+                }
                 ensure!(a == b, "block {h} differs on the synced validator: {a} vs {b}");
             }
+            eprintln!(
+                "state sync test: {own} of {} blocks after the sync height with their own certificate",
+                tip - synced
+            );
             let (code, _) = all.get(3, &format!("/v1/blocks/{synced}")).await?;
             ensure!(code == 404, "block {synced} (before the sync) is served: {code}");
             let v0 = all.status(0).await?;
