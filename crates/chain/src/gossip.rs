@@ -23,7 +23,9 @@
 //! lost some on the way, and a validator that received the later ones included them first, making
 //! the lost one stale at its origin). So a frame also names the sender's previous transaction the
 //! origin held ([`Frame::prev_nonce`]); a validator that has not finalized that nonce and does not
-//! hold it itself treats it as dropped here, with the same consequence. A lying peer
+//! hold it itself treats it as dropped here, with the same consequence. A peer that lies about the
+//! previous nonce can only name one below the transaction's own, which the sender signed, so the
+//! drop ends once that transaction is finalized through a validator that admitted it. A lying peer
 //! (frames claiming a height far ahead, or filling the hold) can make this node drop a sender's
 //! gossip until that sender's next transaction is finalized; bounded by [`MAX_GAPPED_SENDERS`], and
 //! the transactions still reach blocks through the validators that admitted them from the client.
