@@ -14,10 +14,11 @@
 //!   gives the block byte for byte.
 //! - `finalizations`: height → the finalization certificate (Commonware encoding).
 //! - `receipts`: transaction hash → (height, position, receipt).
-//! - `readings`: (meter, timestamp, seq) → (height, position in the readings tree, transaction,
-//!   slot, value, origin, clock suspect): a fixed 30-byte row, for time-range queries that need
-//!   only the register values ([`Index::points`]) or, through the slot, the signed readings
-//!   ([`Index::readings`]); `reading_seq`: (meter, seq) → (height, timestamp).
+//! - readings by (meter, time) for time-range queries that need only the register values
+//!   ([`Index::points`]) or, through (height, transaction, slot), the signed readings
+//!   ([`Index::readings`]): written in block order into a table per day (`recent/<day>`) and
+//!   packed per meter-day (`packs`) once the day is over; `meter_gateways` and `packing` serve
+//!   them. The layout, and why, is in [`by_meter`].
 //! - `replacements`: (meter, time of the swap) → (old meter's final register value, new meter's
 //!   initial value, height) of every accepted `ReplaceMeter`: all of them, where the chain's state
 //!   keeps only those within its late-data window.
@@ -35,7 +36,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use commonware_codec::Encode;
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use std::path::Path;
 use std::sync::Arc;
 use tracing::{debug, info, warn};
@@ -53,6 +54,8 @@ pub type CertifiedDescendant = (Vec<BlockHeader>, Vec<u8>);
 /// A finalized block, its receipts in transaction order and the `(tx index, reading index)` of
 /// every reading it recorded, in readings-tree order ([`Index::recorded_at`]).
 pub type RecordedBlock = (Block, Vec<Receipt>, Vec<(u32, u32)>);
+pub mod by_meter;
+
 /// Most readings one range query returns.
 pub const MAX_RANGE_RESULTS: usize = 100_000;
 
@@ -61,21 +64,17 @@ const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const FINALIZATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("finalizations");
 const RECEIPTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("receipts");
 const BLOCK_READINGS: TableDefinition<(u64, u32, u32), &[u8]> = TableDefinition::new("block_readings");
-/// (meter, timestamp, seq) → (height, position, transaction, slot, value in micro-units, origin,
-/// clock suspect).
-const READINGS: TableDefinition<(&str, i64, u64), ReadingRow> = TableDefinition::new("readings");
-const READING_SEQ: TableDefinition<(&str, u64), (u64, i64)> = TableDefinition::new("reading_seq");
+/// Written by schema 4 and earlier; deleted on open.
+const OLD_READINGS: TableDefinition<(&str, i64, u64), &[u8]> = TableDefinition::new("readings");
+/// Written by schema 4 and earlier; deleted on open.
+const OLD_READING_SEQ: TableDefinition<(&str, u64), (u64, i64)> = TableDefinition::new("reading_seq");
 /// Written by schema 2 and earlier; deleted on open.
 const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshots");
 const REPLACEMENTS: TableDefinition<(&str, i64), (i64, i64, u64)> = TableDefinition::new("replacements");
 
 /// The layout version of the index file. Raise it when a table is added or changed: an index
 /// written with another version is emptied on open and rebuilt from the replayed chain.
-pub const SCHEMA_VERSION: u64 = 4;
-
-/// A `readings` row: height, position in the readings tree, transaction, slot in it, value
-/// (micro-units), origin (its encoding byte), clock suspect.
-type ReadingRow = (u64, u32, u32, u32, i64, u8, bool);
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// Index errors.
 #[derive(Debug, thiserror::Error)]
@@ -186,19 +185,30 @@ impl Index {
                 w.delete_table(FINALIZATIONS).map_err(dberr)?;
                 w.delete_table(RECEIPTS).map_err(dberr)?;
                 w.delete_table(BLOCK_READINGS).map_err(dberr)?;
-                // Schema 3 and earlier kept rows of another type under the same name.
-                w.delete_table(TableDefinition::<(&str, i64, u64), &[u8]>::new("readings")).map_err(dberr)?;
-                w.delete_table(READING_SEQ).map_err(dberr)?;
                 w.delete_table(SNAPSHOTS).map_err(dberr)?;
                 w.delete_table(REPLACEMENTS).map_err(dberr)?;
+                w.delete_table(by_meter::PACKS).map_err(dberr)?;
+                w.delete_table(by_meter::METER_GATEWAYS).map_err(dberr)?;
+                w.delete_table(by_meter::PACKING).map_err(dberr)?;
+                let recent: Vec<String> = w
+                    .list_tables()
+                    .map_err(dberr)?
+                    .map(|t| t.name().to_string())
+                    .filter(|n| n.starts_with("recent/"))
+                    .collect();
+                for name in recent {
+                    w.delete_table(TableDefinition::<u64, u64>::new(&name)).map_err(dberr)?;
+                }
             }
+            // Schema 4 and earlier kept `readings` and `reading_seq` by meter (a page written per
+            // reading); deleting by name does not look at the rows' types.
+            w.delete_table(OLD_READINGS).map_err(dberr)?;
+            w.delete_table(OLD_READING_SEQ).map_err(dberr)?;
             w.open_table(META).map_err(dberr)?.insert("schema", SCHEMA_VERSION).map_err(dberr)?;
             w.open_table(BLOCKS).map_err(dberr)?;
             w.open_table(FINALIZATIONS).map_err(dberr)?;
             w.open_table(RECEIPTS).map_err(dberr)?;
             w.open_table(BLOCK_READINGS).map_err(dberr)?;
-            w.open_table(READINGS).map_err(dberr)?;
-            w.open_table(READING_SEQ).map_err(dberr)?;
             w.delete_table(SNAPSHOTS).map_err(dberr)?;
             w.open_table(REPLACEMENTS).map_err(dberr)?;
         }
@@ -264,17 +274,30 @@ impl Index {
                     borsh::to_vec(&IndexedReceipt { height: h, index: i as u32, receipt: r.clone() }).expect("encode");
                 receipts.insert(&r.tx_hash.0, v.as_slice()).map_err(dberr)?;
             }
-            let mut readings = w.open_table(READINGS).map_err(dberr)?;
-            let mut by_seq = w.open_table(READING_SEQ).map_err(dberr)?;
+            let mut rows = Vec::with_capacity(f.output.recorded.len());
             for (pos, (t, r)) in f.output.recorded.iter().enumerate() {
-                let TxPayload::SubmitReadings { readings: batch, .. } = &block.txs[*t as usize].body.payload else {
+                let TxPayload::SubmitReadings { gateway, readings: batch } = &block.txs[*t as usize].body.payload
+                else {
                     continue;
                 };
                 let rd = &batch[*r as usize].reading;
-                let row: ReadingRow = (h, pos as u32, *t, *r, rd.value.micros(), rd.origin as u8, rd.clock_suspect);
-                readings.insert((rd.meter.as_str(), rd.timestamp_ms, rd.seq), row).map_err(dberr)?;
-                by_seq.insert((rd.meter.as_str(), rd.seq), (h, rd.timestamp_ms)).map_err(dberr)?;
+                rows.push(by_meter::NewRow {
+                    gateway: gateway.as_str(),
+                    meter: rd.meter.as_str(),
+                    row: by_meter::Row {
+                        ts: rd.timestamp_ms,
+                        seq: rd.seq,
+                        value: rd.value.micros(),
+                        origin: rd.origin as u8,
+                        suspect: rd.clock_suspect,
+                        height: h,
+                        position: pos as u32,
+                        tx: *t,
+                        slot: *r,
+                    },
+                });
             }
+            by_meter::apply(&w, block.header.timestamp_ms, &rows)?;
             let mut replacements = w.open_table(REPLACEMENTS).map_err(dberr)?;
             for (tx, r) in block.txs.iter().zip(&f.output.receipts) {
                 if let (TxPayload::ReplaceMeter { meter, at_ms, old_final, new_initial }, TxOutcome::Accepted) =
@@ -426,13 +449,14 @@ impl Index {
         limit: usize,
     ) -> Result<Vec<IndexedReading>, IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;
+        let rows = self.rows(&r, meter, from_ms, to_ms, limit)?;
         let slots = r.open_table(BLOCK_READINGS).map_err(dberr)?;
-        self.rows(&r, meter, from_ms, to_ms, limit, |_, row| signed(&slots, row))
+        rows.into_iter().map(|row| signed(&slots, row)).collect()
     }
 
     /// The register points of a meter's recorded readings with `from_ms <= timestamp < to_ms`,
     /// in time order, at most `limit` (capped at [`MAX_RANGE_RESULTS`]): [`Index::readings`]
-    /// without the signatures, read from the fixed rows alone.
+    /// without the signatures.
     pub fn points(
         &self,
         meter: &DeviceId,
@@ -441,35 +465,29 @@ impl Index {
         limit: usize,
     ) -> Result<Vec<ReadingPoint>, IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;
-        self.rows(&r, meter, from_ms, to_ms, limit, point)
+        self.rows(&r, meter, from_ms, to_ms, limit)?.into_iter().map(point).collect()
     }
 
-    /// The `readings` rows of a meter in a time range, each given to `f` with its (timestamp,
-    /// seq).
-    fn rows<T>(
+    /// A meter's rows in a time range, in (timestamp, seq) order, at most `limit`.
+    fn rows(
         &self,
         r: &redb::ReadTransaction,
         meter: &DeviceId,
         from_ms: i64,
         to_ms: i64,
         limit: usize,
-        mut f: impl FnMut((i64, u64), ReadingRow) -> Result<T, IndexError>,
-    ) -> Result<Vec<T>, IndexError> {
-        let t = r.open_table(READINGS).map_err(dberr)?;
-        let m = meter.as_str();
+    ) -> Result<Vec<by_meter::Row>, IndexError> {
         let limit = limit.min(MAX_RANGE_RESULTS);
         let mut out = Vec::new();
-        if from_ms >= to_ms {
+        if from_ms >= to_ms || limit == 0 {
             return Ok(out);
         }
-        for item in t.range((m, from_ms, 0u64)..(m, to_ms, 0u64)).map_err(dberr)? {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = item.map_err(dberr)?;
-            let (_, ts, seq) = k.value();
-            out.push(f((ts, seq), v.value())?);
-        }
+        let reader = by_meter::Reader::new(r)?;
+        let (first, last) = (by_meter::day_of(from_ms), by_meter::day_of(to_ms - 1));
+        reader.walk_days(meter.as_str(), first, last, false, |_, rows| {
+            out.extend(rows.into_iter().filter(|row| (from_ms..to_ms).contains(&row.ts)).take(limit - out.len()));
+            Ok(out.len() < limit)
+        })?;
         Ok(out)
     }
 
@@ -483,26 +501,21 @@ impl Index {
         after_ms: i64,
     ) -> Result<(Option<ReadingPoint>, Option<ReadingPoint>), IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;
-        let t = r.open_table(READINGS).map_err(dberr)?;
+        let reader = by_meter::Reader::new(&r)?;
         let m = meter.as_str();
-        type Item<'a> = Result<
-            (redb::AccessGuard<'a, (&'static str, i64, u64)>, redb::AccessGuard<'a, ReadingRow>),
-            redb::StorageError,
-        >;
-        let decode = |item: Item<'_>| -> Result<ReadingPoint, IndexError> {
-            let (k, v) = item.map_err(dberr)?;
-            let (_, ts, seq) = k.value();
-            point((ts, seq), v.value())
-        };
-        let before = match t.range((m, i64::MIN, 0u64)..(m, before_ms, 0u64)).map_err(dberr)?.next_back() {
-            Some(item) => Some(decode(item)?),
-            None => None,
-        };
-        let after = match t.range((m, after_ms, 0u64)..=(m, i64::MAX, u64::MAX)).map_err(dberr)?.next() {
-            Some(item) => Some(decode(item)?),
-            None => None,
-        };
-        Ok((before, after))
+        let mut before = None;
+        if before_ms > i64::MIN {
+            reader.walk_days(m, i64::MIN / by_meter::DAY_MS, by_meter::day_of(before_ms - 1), true, |_, rows| {
+                before = rows.into_iter().rev().find(|row| row.ts < before_ms);
+                Ok(before.is_none())
+            })?;
+        }
+        let mut after = None;
+        reader.walk_days(m, by_meter::day_of(after_ms), i64::MAX / by_meter::DAY_MS, false, |_, rows| {
+            after = rows.into_iter().find(|row| row.ts >= after_ms);
+            Ok(after.is_none())
+        })?;
+        Ok((before.map(point).transpose()?, after.map(point).transpose()?))
     }
 
     /// Every replacement of `meter` the chain recorded, oldest first.
@@ -527,14 +540,7 @@ impl Index {
     /// The recorded reading of a meter with sequence `seq`.
     pub fn reading(&self, meter: &DeviceId, seq: u64) -> Result<Option<IndexedReading>, IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;
-        let t = r.open_table(READING_SEQ).map_err(dberr)?;
-        let Some((_, ts)) = t.get((meter.as_str(), seq)).map_err(dberr)?.map(|v| v.value()) else {
-            return Ok(None);
-        };
-        let t = r.open_table(READINGS).map_err(dberr)?;
-        let Some(row) = t.get((meter.as_str(), ts, seq)).map_err(dberr)?.map(|v| v.value()) else {
-            return Ok(None);
-        };
+        let Some(row) = by_meter::Reader::new(&r)?.by_seq(meter.as_str(), seq)? else { return Ok(None) };
         signed(&r.open_table(BLOCK_READINGS).map_err(dberr)?, row).map(Some)
     }
 
@@ -568,17 +574,27 @@ impl Index {
     }
 }
 
-/// A `readings` row as a register point.
-fn point((timestamp_ms, seq): (i64, u64), row: ReadingRow) -> Result<ReadingPoint, IndexError> {
-    let (height, position, _, _, value, origin, clock_suspect) = row;
-    let origin = borsh::from_slice::<ReadingOrigin>(&[origin])
-        .map_err(|_| IndexError::Corrupt(format!("reading origin {origin} is not one the index writes")))?;
-    Ok(ReadingPoint { timestamp_ms, seq, value: Quantity::from_micros(value), origin, clock_suspect, height, position })
+/// A by-meter row as a register point.
+fn point(row: by_meter::Row) -> Result<ReadingPoint, IndexError> {
+    let origin = borsh::from_slice::<ReadingOrigin>(&[row.origin])
+        .map_err(|_| IndexError::Corrupt(format!("reading origin {} is not one the index writes", row.origin)))?;
+    Ok(ReadingPoint {
+        timestamp_ms: row.ts,
+        seq: row.seq,
+        value: Quantity::from_micros(row.value),
+        origin,
+        clock_suspect: row.suspect,
+        height: row.height,
+        position: row.position,
+    })
 }
 
-/// The signed reading a `readings` row points at.
-fn signed(slots: &redb::ReadOnlyTable<(u64, u32, u32), &[u8]>, row: ReadingRow) -> Result<IndexedReading, IndexError> {
-    let (height, position, tx, slot, ..) = row;
+/// The signed reading a by-meter row points at.
+fn signed(
+    slots: &redb::ReadOnlyTable<(u64, u32, u32), &[u8]>,
+    row: by_meter::Row,
+) -> Result<IndexedReading, IndexError> {
+    let by_meter::Row { height, position, tx, slot, .. } = row;
     let bytes = slots
         .get((height, tx, slot))
         .map_err(dberr)?
