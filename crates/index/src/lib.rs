@@ -74,7 +74,7 @@ const REPLACEMENTS: TableDefinition<(&str, i64), (i64, i64, u64)> = TableDefinit
 
 /// The layout version of the index file. Raise it when a table is added or changed: an index
 /// written with another version is emptied on open and rebuilt from the replayed chain.
-pub const SCHEMA_VERSION: u64 = 5;
+pub const SCHEMA_VERSION: u64 = 6;
 
 /// Index errors.
 #[derive(Debug, thiserror::Error)]
@@ -194,7 +194,7 @@ impl Index {
                     .list_tables()
                     .map_err(dberr)?
                     .map(|t| t.name().to_string())
-                    .filter(|n| n.starts_with("recent/"))
+                    .filter(|n| n.starts_with("recent/") || n.starts_with("txs/"))
                     .collect();
                 for name in recent {
                     w.delete_table(TableDefinition::<u64, u64>::new(&name)).map_err(dberr)?;
