@@ -723,7 +723,7 @@ mod write_cost {
                 }
             }
             let mut w = db.begin_write().unwrap();
-            if h % 5 != 0 {
+            if h % std::env::var("DUR").map(|v| v.parse().unwrap()).unwrap_or(5) != 0 {
                 w.set_durability(redb::Durability::None).unwrap();
             }
             apply(&w, ts, &rows).unwrap();
