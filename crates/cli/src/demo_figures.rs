@@ -60,8 +60,19 @@ pub fn day_line(state: &State, org: &UnifiedSocialCreditCode, plant_now_ms: i64)
     } else {
         "-".into()
     };
+    // The plant replays past days faster than real time: its readings reach the chain long after
+    // their collection time, so the timeliness index (recorded within the limit) is honestly low.
+    let behind_ms = state.timestamp_ms.saturating_sub(plant_now_ms);
+    let replay = if behind_ms > state.params.accounting.timeliness_ms {
+        format!(
+            " (a replay {:.1} days behind the chain's clock: not on time by design)",
+            behind_ms as f64 / 86_400_000.0
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "figures {} (consensus): {} | 分时 {} | {:.3} tce 当量 / {:.3} tce 等价 | completeness {:.1}% ({}) timeliness {:.1}% | late {} flagged {}",
+        "figures {} (consensus): {} | 分时 {} | {:.3} tce 当量 / {:.3} tce 等价 | completeness {:.1}% ({}) timeliness {:.1}%{} | late {} flagged {}",
         calendar::day_label(day),
         kinds.join(", "),
         tou,
@@ -70,6 +81,7 @@ pub fn day_line(state: &State, org: &UnifiedSocialCreditCode, plant_now_ms: i64)
         f64::from(q.completeness_bp) / 100.0,
         if q.completeness_ok { "≥ 90 % ok" } else { "below 90 %" },
         f64::from(q.timeliness_bp) / 100.0,
+        replay,
         late,
         flagged,
     )

@@ -314,7 +314,13 @@ impl Index {
         w.commit().map_err(dberr)?;
         // redb keeps a non-durable commit's pages in memory: they are written (and counted) by
         // the next durable one.
-        debug!(height = h, durable, readings = f.output.recorded.len(), bytes = self.written.bytes() - before, "indexed");
+        debug!(
+            height = h,
+            durable,
+            readings = f.output.recorded.len(),
+            bytes = self.written.bytes() - before,
+            "indexed"
+        );
         Ok(())
     }
 
