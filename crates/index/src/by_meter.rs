@@ -1,40 +1,44 @@
-//! Readings by meter and time, written in block order and packed per meter-day.
+//! Readings by meter and time: a list per day of the transactions that hold its readings, and
+//! packs per meter-day.
 //!
 //! Why not one table keyed by (meter, time): every reading would be inserted at its meter's place,
 //! and a commit rewrites each page it touches (4 KiB in redb), so with one reading per meter per
 //! commit — what 15-minute meters and one commit a second give — each reading costs a page
-//! (measured: 0.8–2.5 KB written per reading). Here a reading is written twice, both times next to
-//! rows written with it:
+//! (measured: 0.8–2.5 KB written per reading). Here a reading is found through rows written next
+//! to rows written with it:
 //!
-//! 1. **Recent rows**, in one table per UTC day of the reading's timestamp (`recent/<day>`), keyed
-//!    by (height, transaction, meter, timestamp, seq): keys only grow, so pages are filled in order
-//!    and written once. A second table per day (`txs/<day>`: (gateway, height, transaction)) lists
-//!    each gateway's transactions that hold readings of that day.
-//! 2. **Day packs**, `packs`: (meter, day) → that meter's rows of that day, sorted by (timestamp,
-//!    seq). Once a day has ended and [`GRACE_MS`] of block time has passed, the day's recent table
-//!    is read in key order, its rows are grouped by meter and merged into packs (one value per
-//!    meter-day, ~45 B per reading), and the day's two tables are deleted whole. Packing goes
-//!    gateway by gateway (a gateway's transactions hold all of its meters' rows, so each pack is
-//!    written once) and is incremental: about [`PACK_BUDGET`] rows per indexed block, from a
-//!    cursor (day, gateway, height, transaction) kept in the same transaction, so a national day
-//!    (~10⁹ rows) is packed over many blocks without a pause.
+//! 1. **Recent days.** A reading's signed bytes are in `signed_readings` ([`crate::signed`]),
+//!    keyed by (height, transaction, meter, timestamp, seq, slot): keys only grow, pages fill in
+//!    order. A table per UTC day of the readings' timestamps (`txs/<day>`: (gateway, height,
+//!    transaction)) lists each gateway's transactions that hold readings of that day; a query for a
+//!    meter's day seeks once per transaction of the meter's gateways that day.
+//! 2. **Day packs**, `packs`: (meter, day) → that meter's rows of that day (value, origin, flags
+//!    and where the signed reading is), sorted by (timestamp, seq). Once a day has ended and
+//!    [`GRACE_MS`] of block time has passed, the day's transactions are read in list order, their
+//!    rows of that day grouped by meter and merged into packs (one value per meter-day, ~45 B per
+//!    reading), and the day's list is deleted. Packing goes gateway by gateway (a gateway's
+//!    transactions hold all of its meters' rows, so each pack is written once) and is incremental:
+//!    about [`PACK_BUDGET`] rows per indexed block, from a cursor (day, gateway, height,
+//!    transaction) kept in the same transaction, so a national day (~10⁹ rows) is packed over many
+//!    blocks without a pause.
 //!
-//! A reading whose day has no recent table and is past its grace (late data, e.g. a gateway back
-//! from a long outage), or more than a day ahead of the block, is merged into its pack directly
-//! (read, merge, write: one value per meter-day and block). `meter_gateways` records which
-//! gateways ever submitted a meter's readings, so a query finds its recent rows: for each of those
-//! gateways' transactions that day, one seek; a query over packed days reads one run of values
-//! ((meter, first day) ..= (meter, last day)).
+//! A reading whose day has no list and is past its grace (late data, e.g. a gateway back from a
+//! long outage), or more than a day ahead of the block, is merged into its pack directly (read,
+//! merge, write: one value per meter-day and block). `meter_gateways` records which gateways ever
+//! submitted a meter's readings, so a query finds its recent rows; a query over packed days reads
+//! one run of values ((meter, first day) ..= (meter, last day)).
 //!
-//! Every row is in exactly one place: a recent table, or a pack. On the day being packed, rows of
-//! transactions below the cursor (in (gateway, height, transaction) order) are in packs, the
-//! others still in the recent table; a new row below the cursor (its gateway already packed) is
-//! merged into its pack.
+//! Every recorded reading is found in exactly one place: through its day's list, or in a pack. On
+//! the day being packed, rows of transactions below the cursor (in (gateway, height, transaction)
+//! order) are in packs, the others found through the list; a new row below the cursor (its gateway
+//! already packed) is merged into its pack. The signed readings stay in `signed_readings` for
+//! ever (blocks and proofs need them); packing only moves where queries look.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use redb::{ReadableTable, TableDefinition, TableHandle};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use crate::signed::{self, SIGNED, SignedKey};
 use crate::{IndexError, dberr};
 
 /// Milliseconds in a day; days are UTC and internal to the index (queries take any range).
@@ -58,27 +62,21 @@ pub(crate) const PACKS: TableDefinition<(&str, i64), &[u8]> = TableDefinition::n
 pub(crate) const METER_GATEWAYS: TableDefinition<(&str, &str), u64> = TableDefinition::new("meter_gateways");
 /// The packing cursor: "cursor" → borsh [`Cursor`], absent when no day is being packed.
 pub(crate) const PACKING: TableDefinition<&str, &[u8]> = TableDefinition::new("packing");
-/// Recent tables are named `recent/<day>`, their transaction lists `txs/<day>`.
-const RECENT_PREFIX: &str = "recent/";
-const TXS_PREFIX: &str = "txs/";
-
-/// A recent row's key: (height, transaction, meter, timestamp, seq).
-type RecentKey<'a> = (u64, u32, &'a str, i64, u64);
-/// A recent row's value: (position in the block's readings tree, slot in the transaction, value
-/// in micro-units, origin byte, clock suspect).
-type RecentValue = (u32, u32, i64, u8, bool);
-
-fn recent_def(name: &str) -> TableDefinition<'_, RecentKey<'static>, RecentValue> {
-    TableDefinition::new(name)
-}
+/// How long (block time) a closed day's list, reopened by late data, collects rows before it is
+/// packed: a gateway back from an outage sends its backlog over minutes, so each of its meter-days
+/// is packed once, not rewritten with every block that brings it a few more rows.
+pub const LATE_GRACE_MS: i64 = 3_600_000;
+/// Days whose list was reopened by late data after the day closed: day → the block time of the
+/// first late row.
+pub(crate) const LATE_DAYS: TableDefinition<i64, i64> = TableDefinition::new("late_days");
+/// A day's transaction list is named `txs/<day>`.
+pub(crate) const TXS_PREFIX: &str = "txs/";
+/// Schema 6 kept a table of rows per day under this prefix; deleted on open.
+pub(crate) const OLD_RECENT_PREFIX: &str = "recent/";
 
 /// (gateway, height, transaction) → ().
 fn txs_def(name: &str) -> TableDefinition<'_, (&'static str, u64, u32), ()> {
     TableDefinition::new(name)
-}
-
-fn recent_name(day: i64) -> String {
-    format!("{RECENT_PREFIX}{day}")
 }
 
 fn txs_name(day: i64) -> String {
@@ -90,8 +88,8 @@ pub fn day_of(ts_ms: i64) -> i64 {
     ts_ms.div_euclid(DAY_MS)
 }
 
-/// One recorded reading, as the by-meter tables keep it (no signature: the signed reading is in
-/// `block_readings` under (height, tx, slot)).
+/// One recorded reading, as a pack keeps it (no signature: the signed reading is in
+/// `signed_readings` under [`Row::key`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub(crate) struct Row {
     pub ts: i64,
@@ -105,25 +103,90 @@ pub(crate) struct Row {
     pub slot: u32,
 }
 
-/// A meter-day's rows: its sequence range first, so a lookup by sequence reads 16 bytes of a pack
-/// that does not hold it.
-#[derive(BorshSerialize, BorshDeserialize)]
-struct Pack {
-    min_seq: u64,
-    max_seq: u64,
-    rows: Vec<Row>,
+impl Row {
+    /// The key of the signed reading in `signed_readings`.
+    pub(crate) fn key<'a>(&self, meter: &'a str) -> SignedKey<'a> {
+        (self.height, self.tx, meter, self.ts, self.seq, self.slot)
+    }
+
+    /// The row of a recorded reading in `signed_readings`.
+    fn of(key: SignedKey<'_>, position: u32, tail: &[u8]) -> Result<Row, IndexError> {
+        let (height, tx, _, ts, seq, slot) = key;
+        let (value, origin, suspect) = signed::fields(key, tail)?;
+        Ok(Row { ts, seq, value: value.micros(), origin: origin as u8, suspect, height, position, tx, slot })
+    }
 }
 
+/// A meter-day's rows, encoded: `u64 min_seq ‖ u64 max_seq` (little-endian, so a lookup by
+/// sequence reads 16 bytes of a pack that does not hold it), the row count, then each row as
+/// varints of its differences from the row before (timestamp, seq, value, height: zigzag; the
+/// origin and clock flag in one byte; position, transaction, slot as they are). ~15 B per row
+/// where borsh took 46: a national index packs ~3·10¹¹ readings a year.
 fn encode_pack(rows: Vec<Row>) -> Vec<u8> {
+    use integer_encoding::VarInt;
     let min_seq = rows.iter().map(|r| r.seq).min().unwrap_or(0);
     let max_seq = rows.iter().map(|r| r.seq).max().unwrap_or(0);
-    borsh::to_vec(&Pack { min_seq, max_seq, rows }).expect("encode")
+    let mut out = Vec::with_capacity(20 + rows.len() * 16);
+    out.extend_from_slice(&min_seq.to_le_bytes());
+    out.extend_from_slice(&max_seq.to_le_bytes());
+    fn put<T: VarInt>(out: &mut Vec<u8>, v: T) {
+        let mut buf = [0u8; 10];
+        let n = v.encode_var(&mut buf);
+        out.extend_from_slice(&buf[..n]);
+    }
+    put(&mut out, rows.len() as u64);
+    let mut prev = Row { ts: 0, seq: 0, value: 0, origin: 0, suspect: false, height: 0, position: 0, tx: 0, slot: 0 };
+    for r in rows {
+        put(&mut out, r.ts.wrapping_sub(prev.ts));
+        put(&mut out, (r.seq as i64).wrapping_sub(prev.seq as i64));
+        put(&mut out, r.value.wrapping_sub(prev.value));
+        put(&mut out, (r.height as i64).wrapping_sub(prev.height as i64));
+        out.push(r.origin | (u8::from(r.suspect) << 7));
+        put(&mut out, r.position);
+        put(&mut out, r.tx);
+        put(&mut out, r.slot);
+        prev = r;
+    }
+    out
 }
 
 fn decode_pack(meter: &str, day: i64, bytes: &[u8]) -> Result<Vec<Row>, IndexError> {
-    borsh::from_slice::<Pack>(bytes)
-        .map(|p| p.rows)
-        .map_err(|e| IndexError::Corrupt(format!("pack of meter {meter} day {day}: {e}")))
+    use integer_encoding::VarInt;
+    let bad = |what: &str| IndexError::Corrupt(format!("pack of meter {meter} day {day}: {what}"));
+    let mut at = 16usize.min(bytes.len());
+    fn next<T: VarInt>(bytes: &[u8], at: &mut usize) -> Option<T> {
+        let (v, n) = T::decode_var(bytes.get(*at..)?)?;
+        *at += n;
+        Some(v)
+    }
+    let count: u64 = next(bytes, &mut at).ok_or_else(|| bad("no row count"))?;
+    // Every row takes at least 8 bytes: a count beyond that is damage, not a reason to allocate.
+    if count > (bytes.len() / 8) as u64 {
+        return Err(bad("row count beyond its bytes"));
+    }
+    let mut rows = Vec::with_capacity(count as usize);
+    let mut prev = Row { ts: 0, seq: 0, value: 0, origin: 0, suspect: false, height: 0, position: 0, tx: 0, slot: 0 };
+    for _ in 0..count {
+        let row = (|| {
+            let ts = prev.ts.wrapping_add(next::<i64>(bytes, &mut at)?);
+            let seq = (prev.seq as i64).wrapping_add(next::<i64>(bytes, &mut at)?) as u64;
+            let value = prev.value.wrapping_add(next::<i64>(bytes, &mut at)?);
+            let height = (prev.height as i64).wrapping_add(next::<i64>(bytes, &mut at)?) as u64;
+            let flags = *bytes.get(at)?;
+            at += 1;
+            let position = next::<u32>(bytes, &mut at)?;
+            let tx = next::<u32>(bytes, &mut at)?;
+            let slot = next::<u32>(bytes, &mut at)?;
+            Some(Row { ts, seq, value, origin: flags & 0x7f, suspect: flags & 0x80 != 0, height, position, tx, slot })
+        })()
+        .ok_or_else(|| bad("a row is cut short"))?;
+        rows.push(row);
+        prev = row;
+    }
+    if at != bytes.len() {
+        return Err(bad("bytes after its last row"));
+    }
+    Ok(rows)
 }
 
 fn pack_seq_range(meter: &str, day: i64, bytes: &[u8]) -> Result<(u64, u64), IndexError> {
@@ -143,8 +206,8 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
-    /// Whether the rows of `day` in `gateway`'s transaction (`height`, `tx`) belong in the recent
-    /// table (not passed by the cursor).
+    /// Whether the rows of `day` in `gateway`'s transaction (`height`, `tx`) are found through the
+    /// day's list (not passed by the cursor).
     fn keeps_recent(cursor: Option<&Cursor>, day: i64, gateway: &str, height: u64, tx: u32) -> bool {
         match cursor {
             Some(c) if c.day == day => (gateway, height, tx) >= (c.gateway.as_str(), c.height, c.tx),
@@ -153,11 +216,14 @@ impl Cursor {
     }
 }
 
-/// A reading to index: its gateway, meter and row.
+/// A signed reading to index: its gateway, meter, row (`position` unused when it was not
+/// recorded), whether its block recorded it, and its tail ([`signed::tail`]).
 pub(crate) struct NewRow<'a> {
     pub gateway: &'a str,
     pub meter: &'a str,
     pub row: Row,
+    pub recorded: bool,
+    pub tail: &'a [u8],
 }
 
 fn read_cursor(t: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Option<Cursor>, IndexError> {
@@ -170,7 +236,7 @@ fn read_cursor(t: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Op
 }
 
 fn recent_days_of(names: impl Iterator<Item = String>) -> BTreeSet<i64> {
-    names.filter_map(|n| n.strip_prefix(RECENT_PREFIX).and_then(|d| d.parse().ok())).collect()
+    names.filter_map(|n| n.strip_prefix(TXS_PREFIX).and_then(|d| d.parse().ok())).collect()
 }
 
 /// Merges `rows` into the pack of (`meter`, `day`).
@@ -204,20 +270,47 @@ fn apply_with_budget(
     let mut recent_days = recent_days_of(w.list_tables().map_err(dberr)?.map(|t| t.name().to_string()));
     let block_day = day_of(block_ts);
     let open = |day: i64| day <= block_day + 1 && (day + 1).saturating_mul(DAY_MS).saturating_add(GRACE_MS) > block_ts;
+    let mut late_days: BTreeMap<i64, i64> = BTreeMap::new();
+    for item in w.open_table(LATE_DAYS).map_err(dberr)?.iter().map_err(dberr)? {
+        let (k, v) = item.map_err(dberr)?;
+        late_days.insert(k.value(), v.value());
+    }
+    let late_days_before = late_days.clone();
     let mut late: BTreeMap<(&str, i64), Vec<Row>> = BTreeMap::new();
     {
+        let mut entries: Vec<(SignedKey<'_>, Vec<u8>)> = rows
+            .iter()
+            .map(|n| (n.row.key(n.meter), signed::value(n.recorded.then_some(n.row.position), n.tail)))
+            .collect();
+        // In key order: every key is above the table's last (the block's height is), so each
+        // insert lands at the end, where redb fills a page before starting the next; out of order
+        // (a transaction's readings are in the gateway's order, not the meters'), pages are split
+        // in half and every byte is written about twice (measured: 338 B written per 125-byte
+        // reading, 238 B in order, packing included).
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut all = w.open_table(SIGNED).map_err(dberr)?;
+        for (k, v) in &entries {
+            all.insert(*k, v.as_slice()).map_err(dberr)?;
+        }
         let mut gateways = w.open_table(METER_GATEWAYS).map_err(dberr)?;
         let mut seen = HashSet::new();
         let mut by_day: BTreeMap<i64, Vec<&NewRow<'_>>> = BTreeMap::new();
-        for n in rows {
+        for n in rows.iter().filter(|n| n.recorded) {
             if seen.insert((n.meter, n.gateway)) && gateways.get((n.meter, n.gateway)).map_err(dberr)?.is_none() {
                 gateways.insert((n.meter, n.gateway), n.row.height).map_err(dberr)?;
             }
             let day = day_of(n.row.ts);
+            // A row goes to its day's list, new or existing, unless packing has passed its
+            // gateway's place on that day (then into its pack at once: only while that day is
+            // being packed). A closed day's list, reopened by late data, is packed
+            // `LATE_GRACE_MS` after its first late row.
             let recent = if recent_days.contains(&day) {
                 Cursor::keeps_recent(cursor.as_ref(), day, n.gateway, n.row.height, n.row.tx)
             } else {
-                open(day)
+                if !open(day) {
+                    late_days.entry(day).or_insert(block_ts);
+                }
+                true
             };
             if recent {
                 by_day.entry(day).or_default().push(n);
@@ -226,8 +319,7 @@ fn apply_with_budget(
             }
         }
         for (day, day_rows) in by_day {
-            let (name, names) = (recent_name(day), txs_name(day));
-            let mut t = w.open_table(recent_def(&name)).map_err(dberr)?;
+            let names = txs_name(day);
             let mut txs = w.open_table(txs_def(&names)).map_err(dberr)?;
             recent_days.insert(day);
             let mut last_tx = None;
@@ -237,8 +329,6 @@ fn apply_with_budget(
                     txs.insert((n.gateway, r.height, r.tx), ()).map_err(dberr)?;
                     last_tx = Some((r.height, r.tx));
                 }
-                t.insert((r.height, r.tx, n.meter, r.ts, r.seq), (r.position, r.slot, r.value, r.origin, r.suspect))
-                    .map_err(dberr)?;
             }
         }
     }
@@ -250,20 +340,23 @@ fn apply_with_budget(
     }
     // Pack what is due, oldest day first, a gateway's transactions at a time (so each meter's
     // pack is written once), within the budget.
+    let due = |day: i64, late_days: &BTreeMap<i64, i64>| {
+        !open(day) && late_days.get(&day).is_none_or(|first| block_ts >= first.saturating_add(LATE_GRACE_MS))
+    };
     let mut budget = budget;
     while budget > 0 {
         let (day, from) = match cursor.take() {
             Some(c) => (c.day, (c.gateway, c.height, c.tx)),
-            None => match recent_days.first().copied().filter(|d| !open(*d)) {
+            None => match recent_days.iter().copied().find(|d| due(*d, &late_days)) {
                 Some(d) => (d, (String::new(), 0, 0)),
                 None => break,
             },
         };
-        let (name, names) = (recent_name(day), txs_name(day));
+        let names = txs_name(day);
         let (taken, next) = {
-            let t = w.open_table(recent_def(&name)).map_err(dberr)?;
+            let t = w.open_table(SIGNED).map_err(dberr)?;
             let txs = w.open_table(txs_def(&names)).map_err(dberr)?;
-            take_rows(&txs, &t, (from.0.as_str(), from.1, from.2), budget)?
+            take_rows(&txs, &t, day, (from.0.as_str(), from.1, from.2), budget)?
         };
         budget = budget.saturating_sub(taken.len().max(1));
         let mut grouped: BTreeMap<String, Vec<Row>> = BTreeMap::new();
@@ -282,10 +375,19 @@ fn apply_with_budget(
                 break;
             }
             None => {
-                w.delete_table(recent_def(&name)).map_err(dberr)?;
                 w.delete_table(txs_def(&names)).map_err(dberr)?;
                 recent_days.remove(&day);
+                late_days.remove(&day);
             }
+        }
+    }
+    if late_days != late_days_before {
+        let mut t = w.open_table(LATE_DAYS).map_err(dberr)?;
+        for day in late_days_before.keys().filter(|d| !late_days.contains_key(d)) {
+            t.remove(day).map_err(dberr)?;
+        }
+        for (day, first) in late_days.iter().filter(|(d, f)| late_days_before.get(d) != Some(f)) {
+            t.insert(day, first).map_err(dberr)?;
         }
     }
     let mut t = w.open_table(PACKING).map_err(dberr)?;
@@ -296,16 +398,17 @@ fn apply_with_budget(
     Ok(())
 }
 
-/// Rows taken from a recent table (with their meters), and the transaction to go on from.
+/// Rows of a day taken for packing (with their meters), and the transaction to go on from.
 type Taken = (Vec<(String, Row)>, Option<(String, u64, u32)>);
 
-/// The rows of the transactions in a day's list from (gateway, height, tx) on: whole gateways
+/// The recorded rows of `day` in the transactions of its list from (gateway, height, tx) on: whole gateways
 /// until `budget` rows are reached, or, within a gateway whose day holds more than
 /// [`GATEWAY_CHUNK`] × `budget` rows, whole transactions; and the transaction to go on from, if
 /// any.
 fn take_rows(
     txs: &impl ReadableTable<(&'static str, u64, u32), ()>,
-    t: &impl ReadableTable<RecentKey<'static>, RecentValue>,
+    t: &impl ReadableTable<SignedKey<'static>, &'static [u8]>,
+    day: i64,
     from: (&str, u64, u32),
     budget: usize,
 ) -> Result<Taken, IndexError> {
@@ -321,14 +424,18 @@ fn take_rows(
         if new_gateway {
             gateway = Some(g.to_string());
         }
-        for item in t.range((height, tx, "", i64::MIN, 0u64)..).map_err(dberr)? {
+        for item in t.range((height, tx, "", i64::MIN, 0u64, 0u32)..).map_err(dberr)? {
             let (k, v) = item.map_err(dberr)?;
-            let (h, x, meter, ts, seq) = k.value();
-            if (h, x) != (height, tx) {
+            let key = k.value();
+            if (key.0, key.1) != (height, tx) {
                 break;
             }
-            let (position, slot, value, origin, suspect) = v.value();
-            out.push((meter.to_string(), Row { ts, seq, value, origin, suspect, height, position, tx, slot }));
+            if day_of(key.3) != day {
+                continue;
+            }
+            if let (Some(position), tail) = signed::split(key, v.value())? {
+                out.push((key.2.to_string(), Row::of(key, position, tail)?));
+            }
         }
     }
     Ok((out, None))
@@ -377,13 +484,14 @@ impl<'r> Reader<'r> {
         Ok(out)
     }
 
-    /// The meter's rows of `day` in its recent table (none if the day has none), unsorted.
+    /// The meter's rows of `day` found through the day's list (none if the day has none),
+    /// unsorted.
     fn recent_rows(&self, meter: &str, gateways: &[String], day: i64, out: &mut Vec<Row>) -> Result<(), IndexError> {
         if !self.recent_days.contains(&day) {
             return Ok(());
         }
-        let (name, names) = (recent_name(day), txs_name(day));
-        let (Some(t), Some(txs)) = (open_opt(self.r, recent_def(&name))?, open_opt(self.r, txs_def(&names))?) else {
+        let names = txs_name(day);
+        let (Some(t), Some(txs)) = (open_opt(self.r, SIGNED)?, open_opt(self.r, txs_def(&names))?) else {
             return Ok(());
         };
         for g in gateways {
@@ -395,13 +503,24 @@ impl<'r> Reader<'r> {
                     continue;
                 }
                 for item in t
-                    .range((height, tx, meter, i64::MIN, 0u64)..=(height, tx, meter, i64::MAX, u64::MAX))
+                    .range(
+                        (height, tx, meter, day.saturating_mul(DAY_MS), 0u64, 0u32)
+                            ..=(
+                                height,
+                                tx,
+                                meter,
+                                day.saturating_mul(DAY_MS).saturating_add(DAY_MS - 1),
+                                u64::MAX,
+                                u32::MAX,
+                            ),
+                    )
                     .map_err(dberr)?
                 {
                     let (k, v) = item.map_err(dberr)?;
-                    let (_, _, _, ts, seq) = k.value();
-                    let (position, slot, value, origin, suspect) = v.value();
-                    out.push(Row { ts, seq, value, origin, suspect, height, position, tx, slot });
+                    let key = k.value();
+                    if let (Some(position), tail) = signed::split(key, v.value())? {
+                        out.push(Row::of(key, position, tail)?);
+                    }
                 }
             }
         }
@@ -539,15 +658,46 @@ mod tests {
     use super::*;
     use redb::{Database, ReadableDatabase};
 
-    /// Row counts for tests and tools: (recent rows, packs).
+    /// Row counts for tests and tools: (recorded rows found through days' lists, packs).
     pub(super) fn counts(r: &redb::ReadTransaction) -> (u64, u64) {
         use redb::ReadableTableMetadata;
+        let reader = Reader::new(r).unwrap();
+        let t = r.open_table(SIGNED).unwrap();
         let mut recent = 0;
-        for name in recent_days_of(r.list_tables().unwrap().map(|t| t.name().to_string())) {
-            recent += r.open_table(recent_def(&recent_name(name))).unwrap().len().unwrap();
+        for &day in &reader.recent_days {
+            let txs = r.open_table(txs_def(&txs_name(day))).unwrap();
+            for item in txs.iter().unwrap() {
+                let (k, _) = item.unwrap();
+                let (g, height, tx) = k.value();
+                if !Cursor::keeps_recent(reader.cursor.as_ref(), day, g, height, tx) {
+                    continue;
+                }
+                let taken = take_rows(&txs, &t, day, (g, height, tx), 0).unwrap();
+                assert_eq!(taken.1, Some((g.to_string(), height, tx)), "a budget of 0 takes nothing");
+                for item in t.range((height, tx, "", i64::MIN, 0u64, 0u32)..).unwrap() {
+                    let (k, v) = item.unwrap();
+                    let key = k.value();
+                    if (key.0, key.1) != (height, tx) {
+                        break;
+                    }
+                    let recorded = signed::split(key, v.value()).unwrap().0.is_some();
+                    recent += u64::from(recorded && day_of(key.3) == day);
+                }
+            }
         }
         let packs = open_opt(r, PACKS).unwrap().map(|t| t.len().unwrap()).unwrap_or(0);
         (recent, packs)
+    }
+
+    /// A tail ([`signed::tail`]) holding a row's value, origin and flag, and a signature's worth
+    /// of bytes.
+    pub(super) fn tail_of(row: &Row) -> Vec<u8> {
+        use trustmeter_types::{Quantity, ReadingOrigin, Unit};
+        let origin = borsh::from_slice::<ReadingOrigin>(&[row.origin]).unwrap();
+        let mut v =
+            borsh::to_vec(&(Quantity::from_micros(row.value), Unit::KilowattHour, origin, row.suspect)).unwrap();
+        v.extend_from_slice(&[1u8; 66]);
+        v
     }
 
     /// xorshift64*: deterministic, no dependency.
@@ -603,7 +753,7 @@ mod tests {
         let mut packed_once = false;
         for height in 1..=9 * 144u64 {
             let block_ts = start + height as i64 * 600_000;
-            let mut new: Vec<(String, String, Row)> = Vec::new();
+            let mut new: Vec<(String, String, Row, bool)> = Vec::new();
             let mut position = 0u32;
             for (t, gateway) in GATEWAYS.iter().enumerate() {
                 if rng.below(3) == 0 {
@@ -612,7 +762,13 @@ mod tests {
                 let members: Vec<usize> =
                     (0..METERS.len()).filter(|m| m % GATEWAYS.len() == t || rng.below(7) == 0).collect();
                 for (slot, m) in members.into_iter().enumerate() {
-                    seqs[m] += 1 + rng.below(2);
+                    // One in 15 is refused by its block: kept for the block's bytes, never
+                    // found by a query (it repeats the meter's last sequence, as a duplicate
+                    // would).
+                    let recorded = rng.below(15) != 0;
+                    if recorded {
+                        seqs[m] += 1 + rng.below(2);
+                    }
                     let ts = match rng.below(40) {
                         0 => block_ts - (rng.below(3 * DAY_MS as u64) as i64),
                         1 => block_ts + DAY_MS + rng.below(3 * DAY_MS as u64) as i64,
@@ -629,16 +785,26 @@ mod tests {
                         tx: t as u32,
                         slot: slot as u32,
                     };
-                    position += 1;
-                    new.push((gateway.to_string(), METERS[m].to_string(), row));
+                    position += u32::from(recorded);
+                    new.push((gateway.to_string(), METERS[m].to_string(), row, recorded));
                 }
             }
-            let rows: Vec<NewRow<'_>> =
-                new.iter().map(|(g, m, row)| NewRow { gateway: g, meter: m, row: *row }).collect();
+            let tails: Vec<Vec<u8>> = new.iter().map(|(_, _, row, _)| tail_of(row)).collect();
+            let rows: Vec<NewRow<'_>> = new
+                .iter()
+                .zip(&tails)
+                .map(|((g, m, row, recorded), tail)| NewRow {
+                    gateway: g,
+                    meter: m,
+                    row: *row,
+                    recorded: *recorded,
+                    tail,
+                })
+                .collect();
             let w = db.begin_write().unwrap();
             apply_with_budget(&w, block_ts, &rows, budget).unwrap();
             w.commit().unwrap();
-            model.extend(new.into_iter().map(|(_, m, r)| (m, r)));
+            model.extend(new.into_iter().filter(|n| n.3).map(|(_, m, r, _)| (m, r)));
             let (recent, packs) = counts(&db.begin_read().unwrap());
             packed_once |= packs > 0;
             assert!(recent + packs <= model.len() as u64, "every row is in one place");
@@ -675,6 +841,43 @@ mod tests {
     }
 
     #[test]
+    fn packs_round_trip_any_values_and_refuse_damage() {
+        let row = |ts, seq, value, height, position, suspect| Row {
+            ts,
+            seq,
+            value,
+            origin: 2,
+            suspect,
+            height,
+            position,
+            tx: u32::MAX,
+            slot: 7,
+        };
+        let rows = vec![
+            row(i64::MIN, u64::MAX, i64::MAX, u64::MAX, u32::MAX, true),
+            row(i64::MAX, 0, i64::MIN, 0, 0, false),
+            row(-1, 1, 0, 1, 1, true),
+            row(-1, u64::MAX - 1, -5, 2, 3, false),
+        ];
+        let bytes = encode_pack(rows.clone());
+        assert_eq!(pack_seq_range("m", 1, &bytes).unwrap(), (0, u64::MAX));
+        assert_eq!(decode_pack("m", 1, &bytes).unwrap(), rows);
+        assert_eq!(decode_pack("m", 1, &encode_pack(vec![])).unwrap(), vec![]);
+        // Cut short anywhere, or with bytes after the last row: refused, never a wrong pack.
+        for cut in 0..bytes.len() {
+            assert!(decode_pack("m", 1, &bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode_pack("m", 1, &longer).is_err());
+        // A count far beyond the bytes is refused before anything is allocated for it.
+        let mut huge = bytes[..16].to_vec();
+        huge.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+        let e = decode_pack("m", 1, &huge).unwrap_err().to_string();
+        assert!(e.contains("row count beyond its bytes"), "{e}");
+    }
+
+    #[test]
     fn rows_are_found_wherever_packing_left_them() {
         for (seed, budget) in [(1, PACK_BUDGET), (2, 7), (3, 1), (4, 40)] {
             run(seed, budget);
@@ -688,13 +891,14 @@ mod write_cost {
     use redb::{Database, ReadableDatabase};
     use trustmeter_statedb::CountingFile;
 
-    /// 800 meters on 4 gateways, one transaction of 200 readings per gateway every 5 minutes, for
-    /// 2.5 days (two days packed), blocks non-durable but every fifth as a node writes them: the
-    /// bytes redb writes per reading, recent rows and packing together. One random page per
-    /// reading, the layout this replaced, wrote 0.8–2.5 KB; this one ~190 B (rows ~80 B, packs
-    /// ~50 B, pages and commits the rest).
-    #[test]
-    fn the_by_meter_tables_write_a_few_hundred_bytes_per_reading() {
+    /// 800 meters on 4 gateways, one transaction of 200 readings per gateway per block, 5 minutes
+    /// of readings apart, for 2.5 days, blocks non-durable but every fifth as a node writes them;
+    /// then 30 empty blocks over 5 hours. In real time a block comes 20 s after its readings'
+    /// time, so two days are packed and the third is still open; as a backlog (gateways back
+    /// from an outage, 4 days behind) a block comes every 5 s and every day is late, packed an
+    /// hour after its first late row. Returns the bytes redb writes per reading — the signed
+    /// reading, the days' lists and packing — and the signed reading's own bytes.
+    fn bytes_per_reading(backlog: bool) -> (u64, u64) {
         let dir = tempfile::tempdir().unwrap();
         let file = CountingFile::open(&dir.path().join("p.redb")).unwrap();
         let c = file.counters();
@@ -702,14 +906,15 @@ mod write_cost {
         let meters: Vec<String> = (0..800).map(|i| format!("91430000MA4L000{:05}-EM{i:05}", i % 4)).collect();
         let gws: Vec<String> = (0..4).map(|g| format!("91430000MA4L0000{g}X-GW01")).collect();
         let t0 = 20_000 * DAY_MS;
-        let mut n = 0u64;
+        let block_time = |h: u64, ts: i64| if backlog { t0 + 4 * DAY_MS + h as i64 * 5_000 } else { ts + 20_000 };
+        let (mut n, mut signed_bytes, mut last_block) = (0u64, 0u64, 0i64);
         for (seq, h) in (1..=720u64).enumerate() {
-            let ts = t0 + h as i64 * 300_000;
+            let ts = t0 + h as i64 * 300_000 - 20_000;
             let mut rows = Vec::new();
             for (g, gateway) in gws.iter().enumerate() {
                 for s in 0..200u32 {
                     let row = Row {
-                        ts: ts - 20_000,
+                        ts,
                         seq: seq as u64 + 1,
                         value: 5,
                         origin: 0,
@@ -719,22 +924,58 @@ mod write_cost {
                         tx: g as u32,
                         slot: s,
                     };
-                    rows.push(NewRow { gateway, meter: &meters[g * 200 + s as usize], row });
+                    rows.push((gateway, &meters[g * 200 + s as usize], row));
                 }
             }
             let mut w = db.begin_write().unwrap();
-            if h % std::env::var("DUR").map(|v| v.parse().unwrap()).unwrap_or(5) != 0 {
+            if h % 5 != 0 {
                 w.set_durability(redb::Durability::None).unwrap();
             }
-            apply(&w, ts, &rows).unwrap();
+            let tails: Vec<Vec<u8>> = rows.iter().map(|(_, _, row)| tests::tail_of(row)).collect();
+            let new: Vec<NewRow<'_>> = rows
+                .iter()
+                .zip(&tails)
+                .map(|((gateway, meter, row), tail)| NewRow { gateway, meter, row: *row, recorded: true, tail })
+                .collect();
+            last_block = block_time(h, ts);
+            apply(&w, last_block, &new).unwrap();
             w.commit().unwrap();
             n += rows.len() as u64;
+            signed_bytes +=
+                rows.iter().zip(&tails).map(|((_, m, _), t)| (4 + m.len() + 16 + t.len()) as u64).sum::<u64>();
+        }
+        for k in 1..=30 {
+            let w = db.begin_write().unwrap();
+            apply(&w, last_block + k * 600_000, &[]).unwrap();
+            w.commit().unwrap();
         }
         let (recent, packs) = tests::counts(&db.begin_read().unwrap());
-        assert_eq!(packs, 2 * 800, "two days packed, one pack per meter-day");
-        assert_eq!(recent + 2 * 288 * 800, n, "the rest is recent");
-        let per_reading = c.bytes() / n;
-        println!("by-meter tables: {per_reading} B written per reading ({n} readings, {packs} packs)");
-        assert!(per_reading < 320, "{per_reading} B written per reading");
+        if backlog {
+            assert_eq!((recent, packs), (0, 3 * 800), "three late days packed, one pack per meter-day");
+        } else {
+            assert_eq!(packs, 2 * 800, "two days packed, one pack per meter-day");
+            assert_eq!(recent + 2 * 288 * 800, n, "the rest is recent");
+        }
+        let (per_reading, own) = (c.bytes() / n, signed_bytes / n);
+        println!(
+            "{}: signed readings and by-meter tables: {per_reading} B written per reading of {own} B \
+             ({:.2}×; {n} readings, {packs} packs)",
+            if backlog { "backlog" } else { "real time" },
+            per_reading as f64 / own as f64
+        );
+        (per_reading, own)
+    }
+
+    /// Derived data must stay within 2× the block archive's bytes per reading, which hold at least
+    /// the signed reading itself. One random page per reading per table, schema 4's layout, wrote
+    /// 0.8–2.5 KB; schema 6 (a second row per reading for queries) ~190 B for the by-meter tables
+    /// alone, and a backlog's rows were merged into their packs block by block (each pack
+    /// rewritten with every row it gained).
+    #[test]
+    fn a_reading_costs_at_most_twice_its_own_bytes_in_real_time_and_as_a_backlog() {
+        for backlog in [false, true] {
+            let (per_reading, own) = bytes_per_reading(backlog);
+            assert!(per_reading <= 2 * own, "backlog {backlog}: {per_reading} B written per reading of {own} B");
+        }
     }
 }

@@ -9,16 +9,17 @@
 //!   version is emptied when opened and rebuilt from the chain the node replays at start-up.
 //! - `blocks`: height → the block's canonical encoding with the readings of its
 //!   `SubmitReadings` transactions cut out (a *shell*: the bytes around them and where each cut
-//!   was), and `block_readings`: (height, transaction, slot) → the signed reading's canonical
-//!   bytes. Every signed reading is stored once; [`Index::raw_block`] splices them back and
+//!   was), and `signed_readings`: (height, transaction, meter, timestamp, seq, slot) → the
+//!   reading's position in the block's readings tree and the rest of its canonical bytes
+//!   ([`signed`]). Every signed reading is stored once; [`Index::raw_block`] splices them back and
 //!   gives the block byte for byte.
 //! - `finalizations`: height → the finalization certificate (Commonware encoding).
 //! - `receipts`: transaction hash → (height, position, receipt).
 //! - readings by (meter, time) for time-range queries that need only the register values
-//!   ([`Index::points`]) or, through (height, transaction, slot), the signed readings
-//!   ([`Index::readings`]): written in block order into a table per day (`recent/<day>`) and
-//!   packed per meter-day (`packs`) once the day is over; `meter_gateways` and `packing` serve
-//!   them. The layout, and why, is in [`by_meter`].
+//!   ([`Index::points`]) or the signed readings ([`Index::readings`]): found through a list per
+//!   day of the transactions holding that day's readings (`txs/<day>`) and, once the day is over,
+//!   in packs per meter-day (`packs`); `meter_gateways` and `packing` serve them. The layout, and
+//!   why, is in [`by_meter`].
 //! - `replacements`: (meter, time of the swap) → (old meter's final register value, new meter's
 //!   initial value, height) of every accepted `ReplaceMeter`: all of them, where the chain's state
 //!   keeps only those within its late-data window.
@@ -55,6 +56,7 @@ pub type CertifiedDescendant = (Vec<BlockHeader>, Vec<u8>);
 /// every reading it recorded, in readings-tree order ([`Index::recorded_at`]).
 pub type RecordedBlock = (Block, Vec<Receipt>, Vec<(u32, u32)>);
 pub mod by_meter;
+mod signed;
 
 /// Most readings one range query returns.
 pub const MAX_RANGE_RESULTS: usize = 100_000;
@@ -63,7 +65,8 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const FINALIZATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("finalizations");
 const RECEIPTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("receipts");
-const BLOCK_READINGS: TableDefinition<(u64, u32, u32), &[u8]> = TableDefinition::new("block_readings");
+/// Written by schema 6 and earlier (the signed readings by (height, tx, slot)); deleted on open.
+const OLD_BLOCK_READINGS: TableDefinition<(u64, u32, u32), &[u8]> = TableDefinition::new("block_readings");
 /// Written by schema 4 and earlier; deleted on open.
 const OLD_READINGS: TableDefinition<(&str, i64, u64), &[u8]> = TableDefinition::new("readings");
 /// Written by schema 4 and earlier; deleted on open.
@@ -74,7 +77,7 @@ const REPLACEMENTS: TableDefinition<(&str, i64), (i64, i64, u64)> = TableDefinit
 
 /// The layout version of the index file. Raise it when a table is added or changed: an index
 /// written with another version is emptied on open and rebuilt from the replayed chain.
-pub const SCHEMA_VERSION: u64 = 6;
+pub const SCHEMA_VERSION: u64 = 7;
 
 /// Index errors.
 #[derive(Debug, thiserror::Error)]
@@ -184,17 +187,18 @@ impl Index {
                 w.delete_table(BLOCKS).map_err(dberr)?;
                 w.delete_table(FINALIZATIONS).map_err(dberr)?;
                 w.delete_table(RECEIPTS).map_err(dberr)?;
-                w.delete_table(BLOCK_READINGS).map_err(dberr)?;
+                w.delete_table(signed::SIGNED).map_err(dberr)?;
                 w.delete_table(SNAPSHOTS).map_err(dberr)?;
                 w.delete_table(REPLACEMENTS).map_err(dberr)?;
                 w.delete_table(by_meter::PACKS).map_err(dberr)?;
                 w.delete_table(by_meter::METER_GATEWAYS).map_err(dberr)?;
                 w.delete_table(by_meter::PACKING).map_err(dberr)?;
+                w.delete_table(by_meter::LATE_DAYS).map_err(dberr)?;
                 let recent: Vec<String> = w
                     .list_tables()
                     .map_err(dberr)?
                     .map(|t| t.name().to_string())
-                    .filter(|n| n.starts_with("recent/") || n.starts_with("txs/"))
+                    .filter(|n| n.starts_with(by_meter::OLD_RECENT_PREFIX) || n.starts_with(by_meter::TXS_PREFIX))
                     .collect();
                 for name in recent {
                     w.delete_table(TableDefinition::<u64, u64>::new(&name)).map_err(dberr)?;
@@ -204,11 +208,12 @@ impl Index {
             // reading); deleting by name does not look at the rows' types.
             w.delete_table(OLD_READINGS).map_err(dberr)?;
             w.delete_table(OLD_READING_SEQ).map_err(dberr)?;
+            w.delete_table(OLD_BLOCK_READINGS).map_err(dberr)?;
             w.open_table(META).map_err(dberr)?.insert("schema", SCHEMA_VERSION).map_err(dberr)?;
             w.open_table(BLOCKS).map_err(dberr)?;
             w.open_table(FINALIZATIONS).map_err(dberr)?;
             w.open_table(RECEIPTS).map_err(dberr)?;
-            w.open_table(BLOCK_READINGS).map_err(dberr)?;
+            w.open_table(signed::SIGNED).map_err(dberr)?;
             w.delete_table(SNAPSHOTS).map_err(dberr)?;
             w.open_table(REPLACEMENTS).map_err(dberr)?;
         }
@@ -260,9 +265,11 @@ impl Index {
             w.set_durability(redb::Durability::None).map_err(dberr)?;
         }
         {
-            let mut slots = w.open_table(BLOCK_READINGS).map_err(dberr)?;
-            let shell = cut_readings(h, block, f.block.encoded(), |key, bytes| {
-                slots.insert(key, bytes).map(|_| ()).map_err(dberr)
+            let encoded = f.block.encoded();
+            let mut cut = Vec::new();
+            let shell = cut_readings(h, block, encoded, |t, j, bytes| {
+                cut.push((t, j, bytes));
+                Ok(())
             })?;
             w.open_table(BLOCKS).map_err(dberr)?.insert(h, shell.as_slice()).map_err(dberr)?;
             if let Some(fin) = &f.finalization {
@@ -274,13 +281,16 @@ impl Index {
                     borsh::to_vec(&IndexedReceipt { height: h, index: i as u32, receipt: r.clone() }).expect("encode");
                 receipts.insert(&r.tx_hash.0, v.as_slice()).map_err(dberr)?;
             }
-            let mut rows = Vec::with_capacity(f.output.recorded.len());
-            for (pos, (t, r)) in f.output.recorded.iter().enumerate() {
-                let TxPayload::SubmitReadings { gateway, readings: batch } = &block.txs[*t as usize].body.payload
-                else {
-                    continue;
+            let positions: std::collections::HashMap<(u32, u32), u32> =
+                f.output.recorded.iter().enumerate().map(|(pos, at)| (*at, pos as u32)).collect();
+            let mut rows = Vec::with_capacity(cut.len());
+            for (t, j, range) in cut {
+                let TxPayload::SubmitReadings { gateway, readings } = &block.txs[t as usize].body.payload else {
+                    return Err(IndexError::Corrupt(format!("block {h}: a cut outside a SubmitReadings transaction")));
                 };
-                let rd = &batch[*r as usize].reading;
+                let sr = &readings[j as usize];
+                let rd = &sr.reading;
+                let position = positions.get(&(t, j)).copied();
                 rows.push(by_meter::NewRow {
                     gateway: gateway.as_str(),
                     meter: rd.meter.as_str(),
@@ -291,11 +301,16 @@ impl Index {
                         origin: rd.origin as u8,
                         suspect: rd.clock_suspect,
                         height: h,
-                        position: pos as u32,
-                        tx: *t,
-                        slot: *r,
+                        position: position.unwrap_or(0),
+                        tx: t,
+                        slot: j,
                     },
+                    recorded: position.is_some(),
+                    tail: signed::tail(sr, &encoded[range])?,
                 });
+            }
+            if positions.len() != rows.iter().filter(|r| r.recorded).count() {
+                return Err(IndexError::Corrupt(format!("block {h}: a recorded reading is not in the block")));
             }
             by_meter::apply(&w, block.header.timestamp_ms, &rows)?;
             let mut replacements = w.open_table(REPLACEMENTS).map_err(dberr)?;
@@ -369,20 +384,15 @@ impl Index {
         let Some(stored) = t.get(h).map_err(dberr)? else { return Ok(None) };
         let (cuts, shell): (Cuts, Vec<u8>) =
             borsh::from_slice(stored.value()).map_err(|e| IndexError::Corrupt(format!("block {h}: {e}")))?;
-        let slots = r.open_table(BLOCK_READINGS).map_err(dberr)?;
+        let slots = r.open_table(signed::SIGNED).map_err(dberr)?;
         let mut out = Vec::with_capacity(shell.len());
         let mut from = 0usize;
         for (at, tx, count) in cuts {
             let at = usize::try_from(at).ok().filter(|a| (from..=shell.len()).contains(a));
             let at = at.ok_or_else(|| IndexError::Corrupt(format!("block {h}: a cut lies outside its shell")))?;
             out.extend_from_slice(&shell[from..at]);
-            let mut n = 0u32;
-            for item in slots.range((h, tx, 0)..(h, tx, count)).map_err(dberr)? {
-                out.extend_from_slice(item.map_err(dberr)?.1.value());
-                n += 1;
-            }
-            if n != count {
-                return Err(IndexError::Corrupt(format!("block {h}: transaction {tx} lacks {} readings", count - n)));
+            for bytes in signed::of_transaction(&slots, h, tx, count)? {
+                out.extend_from_slice(&bytes);
             }
             from = at;
         }
@@ -459,8 +469,8 @@ impl Index {
     ) -> Result<Vec<IndexedReading>, IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;
         let rows = self.rows(&r, meter, from_ms, to_ms, limit)?;
-        let slots = r.open_table(BLOCK_READINGS).map_err(dberr)?;
-        rows.into_iter().map(|row| signed(&slots, row)).collect()
+        let t = r.open_table(signed::SIGNED).map_err(dberr)?;
+        rows.into_iter().map(|row| indexed(&t, meter, row)).collect()
     }
 
     /// The register points of a meter's recorded readings with `from_ms <= timestamp < to_ms`,
@@ -550,7 +560,7 @@ impl Index {
     pub fn reading(&self, meter: &DeviceId, seq: u64) -> Result<Option<IndexedReading>, IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;
         let Some(row) = by_meter::Reader::new(&r)?.by_seq(meter.as_str(), seq)? else { return Ok(None) };
-        signed(&r.open_table(BLOCK_READINGS).map_err(dberr)?, row).map(Some)
+        indexed(&r.open_table(signed::SIGNED).map_err(dberr)?, meter, row).map(Some)
     }
 
     /// Block `h`, its receipts in transaction order and the `(tx index, reading index)` of every
@@ -598,23 +608,19 @@ fn point(row: by_meter::Row) -> Result<ReadingPoint, IndexError> {
     })
 }
 
-/// The signed reading a by-meter row points at.
-fn signed(
-    slots: &redb::ReadOnlyTable<(u64, u32, u32), &[u8]>,
+/// The signed reading a by-meter row of `meter` points at.
+fn indexed(
+    t: &redb::ReadOnlyTable<signed::SignedKey<'static>, &'static [u8]>,
+    meter: &DeviceId,
     row: by_meter::Row,
 ) -> Result<IndexedReading, IndexError> {
-    let by_meter::Row { height, position, tx, slot, .. } = row;
-    let bytes = slots
-        .get((height, tx, slot))
-        .map_err(dberr)?
-        .ok_or_else(|| IndexError::Corrupt(format!("block {height} lacks the reading in slot {tx}/{slot}")))?;
-    let reading = borsh::from_slice(bytes.value()).map_err(|e| IndexError::Corrupt(e.to_string()))?;
-    Ok(IndexedReading { height, position, reading })
+    let reading = signed::get(t, row.key(meter.as_str()))?;
+    Ok(IndexedReading { height: row.height, position: row.position, reading })
 }
 
 /// Cuts the signed readings out of block `h`'s canonical encoding `encoded`: hands each one's
-/// bytes to `slot` under (height, transaction, slot) and returns the shell (borsh of the cuts and
-/// the remaining bytes) that [`Index::raw_block`] splices them back into.
+/// place (transaction, slot, byte range in `encoded`) to `slot` and returns the shell (borsh of
+/// the cuts and the remaining bytes) that [`Index::raw_block`] splices them back into.
 ///
 /// A block encodes as `header ‖ u32 count ‖ tx…` and a transaction as `body ‖ signature`, with
 /// the readings the last field of the body: a `SubmitReadings` transaction's readings end where
@@ -624,7 +630,7 @@ fn cut_readings(
     h: u64,
     block: &Block,
     encoded: &[u8],
-    mut slot: impl FnMut((u64, u32, u32), &[u8]) -> Result<(), IndexError>,
+    mut slot: impl FnMut(u32, u32, std::ops::Range<usize>) -> Result<(), IndexError>,
 ) -> Result<Vec<u8>, IndexError> {
     let layout = |what: &str| IndexError::Corrupt(format!("block {h}: {what}; the block layout changed"));
     let mut pos = borsh::object_length(&block.header).expect("encode") + 4;
@@ -650,7 +656,7 @@ fn cut_readings(
                 if encoded.get(at..at + buf.len()) != Some(buf.as_slice()) {
                     return Err(layout("a reading's bytes are not where the layout puts them"));
                 }
-                slot((h, t as u32, j as u32), &buf)?;
+                slot(t as u32, j as u32, at..at + buf.len())?;
                 at += buf.len();
             }
             kept_to = items_end;
@@ -713,7 +719,7 @@ mod tests {
             for h in &headers {
                 let block = Block { header: h.clone(), txs: Vec::new() };
                 let encoded = borsh::to_vec(&block).unwrap();
-                let stored = cut_readings(h.height, &block, &encoded, |_, _| Ok(())).unwrap();
+                let stored = cut_readings(h.height, &block, &encoded, |_, _, _| Ok(())).unwrap();
                 blocks.insert(h.height, stored.as_slice()).unwrap();
             }
             let mut fins = w.open_table(FINALIZATIONS).unwrap();

@@ -262,9 +262,14 @@ fn write_tree_batches(w: &redb::WriteTransaction, batches: &[Option<TreeBatch>; 
         let Some(tb) = &batches[tree.index()] else { continue };
         let def = if tree == Tree::Registry { REGISTRY_NODES } else { ACTIVITY_NODES };
         let mut nodes = w.open_table(def).map_err(backend)?;
-        for (k, n) in &tb.nodes {
-            let bytes = borsh::to_vec(n).expect("in-memory encoding");
-            nodes.insert(node_key_bytes(k).as_slice(), bytes.as_slice()).map_err(backend)?;
+        // A version's keys all follow the last version's: inserted in key order, each lands at the
+        // end of the table, where redb fills a page before starting the next (out of order, a full
+        // page is split in half and left half empty: twice the bytes written).
+        let mut rows: Vec<(Vec<u8>, Vec<u8>)> =
+            tb.nodes.iter().map(|(k, n)| (node_key_bytes(k), borsh::to_vec(n).expect("in-memory encoding"))).collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (k, v) in &rows {
+            nodes.insert(k.as_slice(), v.as_slice()).map_err(backend)?;
         }
         match tree {
             Tree::Registry => {
@@ -283,10 +288,19 @@ fn write_tree_batches(w: &redb::WriteTransaction, batches: &[Option<TreeBatch>; 
             }
             Tree::Activity => {
                 let mut stale = w.open_table(ACTIVITY_STALE).map_err(backend)?;
-                for (since, k) in &tb.stale {
-                    let mut key = since.to_be_bytes().to_vec();
-                    key.extend_from_slice(&node_key_bytes(k));
-                    stale.insert(key.as_slice(), ()).map_err(backend)?;
+                let mut keys: Vec<Vec<u8>> = tb
+                    .stale
+                    .iter()
+                    .map(|(since, k)| {
+                        let mut key = since.to_be_bytes().to_vec();
+                        key.extend_from_slice(&node_key_bytes(k));
+                        key
+                    })
+                    .collect();
+                keys.sort_unstable();
+                // Marked stale by this version: after every key already there, in key order (above).
+                for k in &keys {
+                    stale.insert(k.as_slice(), ()).map_err(backend)?;
                 }
             }
         }

@@ -454,7 +454,7 @@ fn disk_report(dir: &Path, validators: usize, readings: u64) {
     let per = |b: u64| b as f64 / validators as f64;
     let per_reading = |b: u64| if readings == 0 { f64::NAN } else { per(b) / readings as f64 };
     println!(
-        "disk per validator: {:.1} MiB archives (blocks, finalizations; {:.0} B per reading), {:.1} MiB journals, {:.1} MiB index ({:.0} B per reading), {:.1} MiB state store ({:.0} B per reading); index / archive {:.2}, (index + state) / archive {:.2}",
+        "disk per validator (file sizes at the end, onboarding included): {:.1} MiB archives (blocks, finalizations; {:.0} B per reading), {:.1} MiB journals, {:.1} MiB index ({:.0} B per reading), {:.1} MiB state store ({:.0} B per reading); index / archive {:.2}, (index + state) / archive {:.2}",
         per(archive) / (1 << 20) as f64,
         per_reading(archive),
         per(other) / (1 << 20) as f64,
