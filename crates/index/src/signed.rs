@@ -110,6 +110,9 @@ pub(crate) fn of_transaction(
     tx: u32,
     count: u32,
 ) -> Result<Vec<Vec<u8>>, IndexError> {
+    if count as usize > trustmeter_types::limits::MAX_READINGS_PER_TX {
+        return Err(IndexError::Corrupt(format!("block {h} transaction {tx}: a shell claims {count} readings")));
+    }
     let mut by_slot: Vec<Option<Vec<u8>>> = vec![None; count as usize];
     for item in t.range((h, tx, "", i64::MIN, 0u64, 0u32)..).map_err(dberr)? {
         let (k, v) = item.map_err(dberr)?;
