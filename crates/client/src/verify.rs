@@ -759,7 +759,7 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::Nonce(_) => "nonce",
         StateValue::Gateway(_) => "gateway",
         StateValue::Meter(_) => "meter",
-        StateValue::Progress(_) => "meter progress",
+        StateValue::Progress(_) => "progress of a gateway's meters",
         StateValue::Policy(_) => "audit policy",
         StateValue::Daily(_) => "daily figure",
         StateValue::MonthlyReport(_) => "monthly report",
@@ -790,7 +790,7 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::Nonce(pk) => format!("nonce/{pk}"),
         StateKey::Gateway(id) => format!("gateway/{id}"),
         StateKey::Meter(id) => format!("meter/{id}"),
-        StateKey::Progress(id) => format!("progress/{id}"),
+        StateKey::Progress(g, n) => format!("progress/{g}/{n}"),
         StateKey::Policy(v) => format!("policy/{v}"),
         StateKey::Daily(k) => format!(
             "daily/{}/{}/{}/{}",

@@ -245,6 +245,7 @@ description = "Manual values are flagged."
             id: DeviceId::new("M-1").unwrap(),
             owner: UnifiedSocialCreditCode::new("91350100M000100Y43").unwrap(),
             gateway: DeviceId::new("GW-1").unwrap(),
+            slot: 0,
             name: "m".into(),
             energy: EnergyKind::Electricity,
             unit: Unit::KilowattHour,

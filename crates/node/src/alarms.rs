@@ -643,11 +643,12 @@ pub fn missing_data_alarms(state: &State) -> Vec<AlarmView> {
     }
     let limit = nominal.saturating_mul(MISSING_DATA_INTERVALS);
     let now = state.timestamp_ms;
+    let mut progress = state.progress_reader();
     state
         .meters()
         .filter(|m| m.status == DeviceStatus::Active)
         .filter_map(|m| {
-            let p = state.progress(&m.id).filter(|p| p.accepted > 0)?;
+            let p = progress.get(&m).filter(|p| p.accepted > 0)?;
             let silent = now.saturating_sub(p.last_timestamp_ms);
             (silent > limit).then(|| AlarmView {
                 meter: Some(m.id.to_string()),
@@ -1188,10 +1189,11 @@ impl Engine {
         if cfg.anomaly.enabled {
             let hour_end = calendar::period_start(Period::Hour, state.timestamp_ms);
             let hour = hour_end - HOUR_MS;
+            let mut progress = state.progress_reader();
             let eligible: Vec<Meter> = state
                 .meters()
                 .filter(|m| m.status == DeviceStatus::Active)
-                .filter(|m| state.progress(&m.id).is_some_and(|p| p.accepted > 0 && p.last_timestamp_ms >= hour_end))
+                .filter(|m| progress.get(m).is_some_and(|p| p.accepted > 0 && p.last_timestamp_ms >= hour_end))
                 .collect();
             let ids: BTreeSet<&DeviceId> = eligible.iter().map(|m| &m.id).collect();
             self.anomaly.retain(|id, c| c.hour == hour && ids.contains(id));

@@ -201,7 +201,7 @@ fn specs_are_valid_meters_of_a_realistic_layout() {
     let mut kinds: BTreeMap<EnergyKind, usize> = BTreeMap::new();
     let mut workshops = BTreeSet::new();
     for s in &specs {
-        s.clone().into_meter(code()).check().unwrap_or_else(|e| panic!("{}: {e}", s.id));
+        s.clone().into_meter(code(), 0).check().unwrap_or_else(|e| panic!("{}: {e}", s.id));
         assert_eq!(&s.gateway, p.gateway_id());
         assert_eq!(s.register, RegisterKind::Cumulative);
         assert!(s.id.as_str().starts_with("91350100M000100Y43-"));

@@ -2,7 +2,7 @@
 
 use crate::accounting::{self, PointRec};
 use crate::sigs::SignatureVerdicts;
-use crate::state::{DUPLICATE_WINDOW, MeterProgress, State, StateKey, StateValue};
+use crate::state::{DUPLICATE_WINDOW, MeterProgress, ProgressCache, State, StateKey, StateValue};
 use trustmeter_crypto::{HashAlg, block_digest, merkle, reading_leaf, tx_hash, verify};
 use trustmeter_policy::{AuditInput, Verdict};
 use trustmeter_types::codec::Validate;
@@ -334,12 +334,13 @@ fn admission_audit(state: &State, readings: &[SignedReading]) -> Result<(), Reje
     let height = state.height + 1;
     let policy = state.policy_in_force(height);
     let mut first = None;
+    let mut progress = ProgressCache::default();
     for sr in readings {
         let r = &sr.reading;
         let Some(meter) = state.meter(&r.meter) else { return Ok(()) };
         let meter = &meter;
-        let previous = state
-            .progress(&r.meter)
+        let previous = progress
+            .get(state, meter)
             .and_then(|p| accounting::neighbours(state, &r.meter, &p, r.timestamp_ms).previous());
         // The next block's time is not known yet; judge the reading as a block at its own time
         // (never before the last block) would, so a reading ahead of the last block is not
@@ -433,11 +434,15 @@ pub fn apply_tx(
                 );
             }
             let h = tx_hash(state.hash_alg(), tx);
+            let mut progress = ProgressCache::default();
             let outcomes = readings
                 .iter()
                 .enumerate()
-                .map(|(i, r)| apply_reading(state, &gw, height, timestamp_ms, (&h, i as u32), r, verdicts))
+                .map(|(i, r)| {
+                    apply_reading(state, &mut progress, &gw, height, timestamp_ms, (&h, i as u32), r, verdicts)
+                })
                 .collect();
+            progress.flush(state);
             return Receipt { tx_hash: h, outcome: TxOutcome::Accepted, readings: outcomes };
         }
         rotation @ TxPayload::RotateKey { .. } => {
@@ -537,7 +542,8 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
             {
                 return rejected(RejectCode::AlreadyRegistered, format!("meter key {k} is already registered"));
             }
-            state.set_meter(meter.clone().into_meter(org.clone()));
+            let slot = state.assign_slot(&meter.gateway, &meter.id);
+            state.set_meter(meter.clone().into_meter(org.clone(), slot));
         }
         TxPayload::RecordCalibration { meter, calibration } => {
             if kind != OrgKind::MetrologyAuthority {
@@ -667,7 +673,7 @@ fn apply_accounting_tx(
                     format!("replacement values must lie within the register range [0, {}]", m.register_max),
                 );
             }
-            let mut progress = state.progress(meter).unwrap_or_default();
+            let mut progress = state.progress_of(&m).unwrap_or_default();
             let earliest = accounting::earliest_admissible(&progress, timestamp_ms, &state.params.accounting);
             if *at_ms < earliest || *at_ms > timestamp_ms + state.params.max_future_skew_ms {
                 return rejected(
@@ -689,7 +695,7 @@ fn apply_accounting_tx(
                 new_initial: new_initial.micros(),
             };
             accounting::record_replacement(state, &m, &mut progress, rep, timestamp_ms);
-            state.set_progress(meter, progress);
+            state.set_progress(&m, progress);
         }
         TxPayload::MonthlyReport { month, consumption, production, heating_values } => {
             if kind != OrgKind::Enterprise {
@@ -814,8 +820,10 @@ fn set_status(
     TxOutcome::Accepted
 }
 
+#[allow(clippy::too_many_arguments)]
 fn apply_reading(
     state: &mut State,
+    progress_cache: &mut ProgressCache,
     gw: &Gateway,
     height: u64,
     block_ts: i64,
@@ -919,7 +927,7 @@ fn apply_reading(
     }
     let leaf = reading_leaf(state.hash_alg(), sr);
     let meter_id = r.meter.clone();
-    let mut progress = state.progress(&meter_id).unwrap_or_default();
+    let mut progress = progress_cache.get(state, &meter).unwrap_or_default();
     if progress.accepted > 0 && r.seq <= progress.last_seq {
         if let Some(h) = state.recent(&meter_id, r.seq) {
             return if h == leaf {
@@ -1004,7 +1012,7 @@ fn apply_reading(
     let point = PointRec { ts_ms: r.timestamp_ms, value: r.value.micros(), origin: r.origin };
     let found = accounting::record_point(state, &meter, &mut progress, point, n, block_ts, !flags.is_empty());
     flags.extend(found);
-    state.set_progress(&meter_id, progress);
+    progress_cache.set(state, &meter, progress);
     if flags.is_empty() { ReadingOutcome::Accepted } else { ReadingOutcome::Flagged { flags } }
 }
 

@@ -5,8 +5,9 @@
 //! - [`KeyClass::Registry`]: organisations, accounts, gateways, meters, policies. Rarely written,
 //!   committed in the *registry tree*, whose every version is kept, so a proof of a meter's record
 //!   as of any past block stays available for as long as the chain exists.
-//! - [`KeyClass::Activity`]: nonces, per-meter progress, daily figures, monthly reports. Written by
-//!   almost every reading, committed in the *activity tree*, whose old versions are pruned.
+//! - [`KeyClass::Activity`]: nonces, meters' progress (in chunks of a gateway's meters), daily
+//!   figures, monthly reports. Written by almost every reading, committed in the *activity tree*,
+//!   whose old versions are pruned.
 //! - [`KeyClass::Derived`]: the duplicate window, the late-data point window and the index of device
 //!   keys in use. Pure functions of committed data (identical on every validator), kept durably
 //!   with the state, but not committed in either tree.
@@ -132,7 +133,7 @@ impl StateKey {
             | StateKey::Gateway(_)
             | StateKey::Meter(_)
             | StateKey::Policy(_) => KeyClass::Registry,
-            StateKey::Nonce(_) | StateKey::Progress(_) | StateKey::Daily(_) | StateKey::MonthlyReport(..) => {
+            StateKey::Nonce(_) | StateKey::Progress(..) | StateKey::Daily(_) | StateKey::MonthlyReport(..) => {
                 KeyClass::Activity
             }
             StateKey::Recent(..) | StateKey::Point(..) | StateKey::KeyUse(_) => KeyClass::Derived,
@@ -158,7 +159,7 @@ impl StateKey {
             StateKey::Meter(d) => Enc::new(tag::METER).id(d.as_str()),
             StateKey::Policy(v) => Enc::new(tag::POLICY).u32(*v),
             StateKey::Nonce(k) => Enc::new(tag::NONCE).u8(k.scheme as u8).bytes(&k.bytes),
-            StateKey::Progress(d) => Enc::new(tag::PROGRESS).id(d.as_str()),
+            StateKey::Progress(g, chunk) => Enc::new(tag::PROGRESS).id(g.as_str()).u32(*chunk),
             StateKey::Daily(k) => {
                 Enc::new(tag::DAILY).id(k.org.as_str()).i32(k.day).u8(k.energy as u8).u8(k.unit as u8)
             }
@@ -223,6 +224,10 @@ impl KeyRange {
         };
         KeyRange { lo, hi }
     }
+    /// A gateway's progress chunks, by chunk number.
+    pub fn progress_chunks(gateway: &DeviceId) -> Self {
+        Self::prefix(Enc::new(tag::PROGRESS).id(gateway.as_str()).0)
+    }
     /// A meter's duplicate-window entries, by sequence.
     pub fn recent(meter: &DeviceId) -> Self {
         Self::prefix(Enc::new(tag::RECENT).id(meter.as_str()).0)
@@ -270,7 +275,7 @@ pub(crate) fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::Nonce(_), StateValue::Nonce(_))
             | (StateKey::Gateway(_), StateValue::Gateway(_))
             | (StateKey::Meter(_), StateValue::Meter(_))
-            | (StateKey::Progress(_), StateValue::Progress(_))
+            | (StateKey::Progress(..), StateValue::Progress(_))
             | (StateKey::Policy(_), StateValue::Policy(_))
             | (StateKey::Daily(_), StateValue::Daily(_))
             | (StateKey::MonthlyReport(..), StateValue::MonthlyReport(_))

@@ -28,7 +28,7 @@ pub use exec::{BlockError, BlockOutput, build_block, execute_block, genesis_bloc
 pub use keys::{KeyClass, KeyRange, Tree, state_root};
 pub use sigs::SignatureVerdicts;
 pub use state::{
-    AbsenceProof, MeterProgress, MonthlyReportRecord, PolicyRecord, RawEntry, State, StateEntry, StateError, StateKey,
-    StateProof, StateRoots, StateValue,
+    AbsenceProof, MeterProgress, MeterSlot, MonthlyReportRecord, PolicyRecord, ProgressChunk, ProgressReader, RawEntry,
+    State, StateEntry, StateError, StateKey, StateProof, StateRoots, StateValue,
 };
 pub use store::{MemStore, Snapshot, Store, StoreError};

@@ -25,15 +25,16 @@ use trustmeter_crypto::HashAlg;
 use trustmeter_policy::Policy;
 use trustmeter_types::tx::{MeasuredHeatingValue, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
-    ChainId, ChainParams, DeviceId, Gateway, Genesis, Hash32, Meter, Organisation, PublicKey, UnifiedSocialCreditCode,
-    encode,
+    ChainId, ChainParams, DeviceId, Gateway, Genesis, Hash32, METERS_PER_PROGRESS_CHUNK, Meter, Organisation,
+    PublicKey, UnifiedSocialCreditCode, encode,
 };
 
 /// How many recent readings per meter are remembered for duplicate detection. A resubmitted
 /// reading within this window is acknowledged as a duplicate; an older one is refused as stale.
 pub const DUPLICATE_WINDOW: usize = 128;
 
-/// What the chain remembers of a meter's readings (committed in the activity tree).
+/// What the chain remembers of a meter's readings (committed in the activity tree, in its
+/// gateway's [`ProgressChunk`]).
 ///
 /// `history` is a hash chain over every accepted reading of the meter
 /// (`history' = H("trustmeter/meter-history/v1" ‖ history ‖ seq_le ‖ reading_leaf)`, `H` the
@@ -79,6 +80,100 @@ impl MeterProgress {
     }
 }
 
+/// The progress of up to [`METERS_PER_PROGRESS_CHUNK`] meters of one gateway, in slot order
+/// ([`Meter::slot`]): one activity-tree entry, so that a gateway's batch of readings updates a few
+/// tree leaves instead of one per meter (a leaf update costs ~log₁₆(n) node hashes and writes).
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressChunk {
+    /// One per slot assigned so far, slot `chunk × METERS_PER_PROGRESS_CHUNK + i` at index `i`.
+    pub meters: Vec<MeterSlot>,
+}
+
+/// A meter's place in its gateway's [`ProgressChunk`].
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeterSlot {
+    /// The meter holding the slot.
+    pub meter: DeviceId,
+    /// Its progress; `None` until it records or is replaced for the first time.
+    #[serde(deserialize_with = "trustmeter_types::codec::required_option")]
+    pub progress: Option<MeterProgress>,
+}
+
+impl ProgressChunk {
+    /// The progress of `meter`, if its slot is in this chunk and it has any.
+    pub fn progress_of(&self, meter: &Meter) -> Option<&MeterProgress> {
+        let s = self.meters.get((meter.slot % METERS_PER_PROGRESS_CHUNK) as usize)?;
+        (s.meter == meter.id).then_some(s.progress.as_ref()).flatten()
+    }
+}
+
+/// Reads many meters' progress, keeping the last few chunks it decoded (meters listed in id order
+/// mostly share their gateway's chunks), so a pass over all meters decodes each chunk about once.
+pub struct ProgressReader<'a> {
+    state: &'a State,
+    recent: std::collections::VecDeque<((DeviceId, u32), Option<ProgressChunk>)>,
+}
+
+impl ProgressReader<'_> {
+    /// Chunks kept.
+    const KEEP: usize = 16;
+
+    /// The progress of `meter` (as [`State::progress_of`]).
+    pub fn get(&mut self, meter: &Meter) -> Option<MeterProgress> {
+        let key = (meter.gateway.clone(), meter.slot / METERS_PER_PROGRESS_CHUNK);
+        let i = match self.recent.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                if self.recent.len() == Self::KEEP {
+                    self.recent.pop_front();
+                }
+                let c = self.state.progress_chunk(&key.0, key.1);
+                self.recent.push_back((key, c));
+                self.recent.len() - 1
+            }
+        };
+        self.recent[i].1.as_ref()?.progress_of(meter).cloned()
+    }
+}
+
+/// The progress chunks a batch of readings touches, read once and written back once
+/// ([`ProgressCache::flush`]) instead of once per reading.
+#[derive(Default)]
+pub(crate) struct ProgressCache {
+    chunks: std::collections::BTreeMap<(DeviceId, u32), ProgressChunk>,
+}
+
+impl ProgressCache {
+    fn chunk<'a>(&'a mut self, state: &State, meter: &Meter) -> &'a mut ProgressChunk {
+        let key = (meter.gateway.clone(), meter.slot / METERS_PER_PROGRESS_CHUNK);
+        self.chunks.entry(key).or_insert_with_key(|(g, n)| state.progress_chunk(g, *n).unwrap_or_default())
+    }
+
+    /// A meter's progress, as last set in this cache or as in `state`.
+    pub(crate) fn get(&mut self, state: &State, meter: &Meter) -> Option<MeterProgress> {
+        self.chunk(state, meter).progress_of(meter).cloned()
+    }
+
+    /// Sets a meter's progress. Its slot exists (assigned at registration); a meter whose slot
+    /// does not name it is a broken invariant.
+    pub(crate) fn set(&mut self, state: &State, meter: &Meter, p: MeterProgress) {
+        let i = (meter.slot % METERS_PER_PROGRESS_CHUNK) as usize;
+        let slot = self.chunk(state, meter).meters.get_mut(i);
+        let slot = slot.filter(|s| s.meter == meter.id);
+        let slot = slot.unwrap_or_else(|| panic!("meter {} has no progress slot {}", meter.id, meter.slot));
+        slot.progress = Some(p);
+    }
+
+    /// Writes the chunks back into the state.
+    pub(crate) fn flush(self, state: &mut State) {
+        for ((g, n), c) in self.chunks {
+            state.put(StateKey::Progress(g, n), StateValue::Progress(c));
+        }
+    }
+}
+
 /// A key in the state.
 #[derive(
     Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
@@ -95,8 +190,10 @@ pub enum StateKey {
     Gateway(DeviceId),
     /// A meter.
     Meter(DeviceId),
-    /// A meter's reading progress.
-    Progress(DeviceId),
+    /// The reading progress of a gateway's meters, [`METERS_PER_PROGRESS_CHUNK`] to a chunk:
+    /// (gateway, chunk number). A meter's is in chunk `slot / METERS_PER_PROGRESS_CHUNK` of its
+    /// gateway ([`Meter::slot`]).
+    Progress(DeviceId, u32),
     /// A version of the audit policy.
     Policy(u32),
     /// An enterprise's daily figure for one energy kind.
@@ -126,8 +223,8 @@ pub enum StateValue {
     Gateway(Gateway),
     /// A meter record.
     Meter(Meter),
-    /// A meter's progress.
-    Progress(MeterProgress),
+    /// A chunk of meters' progress.
+    Progress(ProgressChunk),
     /// A deployed audit policy.
     Policy(PolicyRecord),
     /// A daily figure.
@@ -654,7 +751,21 @@ impl State {
         for slot in self.overlay.values() {
             let Some(e) = &slot.entry else { continue };
             match (&e.0, &e.1) {
-                (StateKey::Progress(m), StateValue::Progress(p)) => progress.push((m.clone(), p.clone())),
+                (StateKey::Progress(g, n), StateValue::Progress(c)) => {
+                    for (i, s) in c.meters.iter().enumerate() {
+                        let slot = u64::from(*n) * u64::from(METERS_PER_PROGRESS_CHUNK) + i as u64;
+                        let named = self.meter(&s.meter).is_some_and(|m| &m.gateway == g && u64::from(m.slot) == slot);
+                        if i >= METERS_PER_PROGRESS_CHUNK as usize || !named {
+                            return Err(StateError::Mismatch(format!(
+                                "progress slot {slot} of gateway {g} names meter {}, whose record does not hold that slot",
+                                s.meter
+                            )));
+                        }
+                        if let Some(p) = &s.progress {
+                            progress.push((s.meter.clone(), p.clone()));
+                        }
+                    }
+                }
                 (StateKey::Recent(m, seq), _) => {
                     let s = seen.entry(m.clone()).or_default();
                     s.recent += 1;
@@ -1230,10 +1341,23 @@ impl State {
             _ => None,
         }
     }
-    /// A meter's progress.
+    /// A meter's progress (`None` for an unknown meter or one that has recorded nothing).
     pub fn progress(&self, id: &DeviceId) -> Option<MeterProgress> {
-        match self.get(&StateKey::Progress(id.clone())) {
-            Some(StateValue::Progress(p)) => Some(p),
+        self.meter(id).and_then(|m| self.progress_of(&m))
+    }
+    /// The progress of a meter whose record the caller holds.
+    pub fn progress_of(&self, meter: &Meter) -> Option<MeterProgress> {
+        let chunk = self.progress_chunk(&meter.gateway, meter.slot / METERS_PER_PROGRESS_CHUNK)?;
+        chunk.progress_of(meter).cloned()
+    }
+    /// A reader of many meters' progress (see [`ProgressReader`]).
+    pub fn progress_reader(&self) -> ProgressReader<'_> {
+        ProgressReader { state: self, recent: Default::default() }
+    }
+    /// Chunk `chunk` of a gateway's meters' progress.
+    pub fn progress_chunk(&self, gateway: &DeviceId, chunk: u32) -> Option<ProgressChunk> {
+        match self.get(&StateKey::Progress(gateway.clone(), chunk)) {
+            Some(StateValue::Progress(c)) => Some(c),
             _ => None,
         }
     }
@@ -1400,8 +1524,30 @@ impl State {
             self.put(k, StateValue::KeyUse(device.clone()));
         }
     }
-    pub(crate) fn set_progress(&mut self, id: &DeviceId, p: MeterProgress) {
-        self.put(StateKey::Progress(id.clone()), StateValue::Progress(p));
+    /// Sets one meter's progress (reading and writing its whole chunk: batches of readings go
+    /// through [`ProgressCache`] instead).
+    pub(crate) fn set_progress(&mut self, meter: &Meter, p: MeterProgress) {
+        let mut cache = ProgressCache::default();
+        cache.set(self, meter, p);
+        cache.flush(self);
+    }
+    /// Gives a newly registered meter of `gateway` the next slot: the last chunk's next place, or
+    /// the first place of a new chunk.
+    pub(crate) fn assign_slot(&mut self, gateway: &DeviceId, meter: &DeviceId) -> u32 {
+        let last = self.scan(&KeyRange::progress_chunks(gateway), true, 1).into_iter().next();
+        let (number, mut chunk) = match last {
+            Some((StateKey::Progress(_, n), StateValue::Progress(c)))
+                if (c.meters.len() as u32) < METERS_PER_PROGRESS_CHUNK =>
+            {
+                (n, c)
+            }
+            Some((StateKey::Progress(_, n), _)) => (n + 1, ProgressChunk::default()),
+            _ => (0, ProgressChunk::default()),
+        };
+        let slot = number * METERS_PER_PROGRESS_CHUNK + chunk.meters.len() as u32;
+        chunk.meters.push(MeterSlot { meter: meter.clone(), progress: None });
+        self.put(StateKey::Progress(gateway.clone(), number), StateValue::Progress(chunk));
+        slot
     }
     pub(crate) fn set_account(&mut self, key: &PublicKey, org: UnifiedSocialCreditCode) {
         self.put(StateKey::Account(key.clone()), StateValue::Account(org));

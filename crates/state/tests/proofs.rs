@@ -172,8 +172,8 @@ fn every_entry_has_a_proof() {
         StateKey::Nonce(gw_a1().public_key()),
         StateKey::Nonce(regulator().public_key()),
         StateKey::Gateway(dev(B_GW1)),
-        StateKey::Progress(dev(A_EM1)),
-        StateKey::Progress(dev(A_EM2)),
+        StateKey::Progress(dev(A_GW1), 0),
+        StateKey::Progress(dev(A_GW2), 0),
         StateKey::Policy(1),
     ];
     keys.extend([A_EM1, A_EM2, A_PW3, A_WM4, B_EM1].iter().map(|m| StateKey::Meter(dev(m))));
@@ -387,12 +387,12 @@ fn a_restore_refuses_what_the_certified_root_does_not_cover() {
         State::restore(&fx.genesis, Arc::new(MemStore::new()), &header, digest, entries).map(|s| s.root())
     };
     // A committed entry altered: the rebuilt trees do not give the header's root.
-    let progress = StateKey::Progress(dev(A_EM1)).ordered();
+    let progress = StateKey::Progress(dev(A_GW1), 0).ordered();
     let mut altered = entries.clone();
     let slot = altered.iter_mut().find(|(k, _)| *k == progress).expect("progress exported");
     let mut entry: trustmeter_state::StateEntry = borsh::from_slice(&slot.1).unwrap();
-    if let StateValue::Progress(p) = &mut entry.value {
-        p.accepted += 1;
+    if let StateValue::Progress(c) = &mut entry.value {
+        c.meters[0].progress.as_mut().expect("A-EM1 recorded readings").accepted += 1;
     }
     slot.1 = borsh::to_vec(&entry).unwrap();
     let err = restore(altered).unwrap_err().to_string();
@@ -501,9 +501,9 @@ fn a_chain_of_blocks_commits_in_one_write_exactly_as_one_by_one() {
         assert_eq!(revoked, i >= 1, "height {h}");
     }
     // An activity entry unchanged since an interim height is proven there too.
-    let progress = StateKey::Progress(dev(A_EM2));
+    let progress = StateKey::Progress(dev(A_GW1), 0);
     let h = base + 3;
-    let p = one.prove_at(h, &progress).unwrap().expect("EM2's progress, unchanged since its reading");
+    let p = one.prove_at(h, &progress).unwrap().expect("EM2's progress chunk, unchanged since its reading");
     assert!(p.verify(SHA, &one.roots_at(h).unwrap()));
     // The chain goes on from the state the group commit returned.
     let mut next = together.clone_with_state(one);

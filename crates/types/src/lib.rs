@@ -45,7 +45,7 @@ pub use keys::{KeyScheme, PublicKey, Signature};
 pub use reading::{Reading, ReadingOrigin, ReadingSigner, SignedReading};
 pub use receipt::{Flag, ReadingOutcome, Receipt, RejectCode, Rejection, TxOutcome};
 pub use registry::{
-    AccuracyClass, Calibration, DeviceStatus, Gateway, LocationPath, Meter, OrgKind, Organisation, RetiredKey,
-    SigningKeys, TariffRegister,
+    AccuracyClass, Calibration, DeviceStatus, Gateway, LocationPath, METERS_PER_PROGRESS_CHUNK, Meter, OrgKind,
+    Organisation, RetiredKey, SigningKeys, TariffRegister,
 };
 pub use tx::{Transaction, TxBody, TxPayload, rotation_proof_payload};

@@ -250,6 +250,10 @@ impl Calibration {
     }
 }
 
+/// How many meters' progress records share one state entry (see [`Meter::slot`]): a gateway's
+/// batch of readings then changes a few entries of the activity tree instead of one per meter.
+pub const METERS_PER_PROGRESS_CHUNK: u32 = 256;
+
 /// A meter (计量器具) registered to an enterprise and read through one of its gateways.
 ///
 /// In JSON every field is required (`Option` fields as `null` or a value) and no other is accepted.
@@ -262,6 +266,11 @@ pub struct Meter {
     pub owner: UnifiedSocialCreditCode,
     /// The gateway that reads it and submits its readings.
     pub gateway: DeviceId,
+    /// The meter's place among its gateway's meters, in registration order from 0, assigned by
+    /// the chain when the meter is registered. The chain keeps a gateway's meters' progress
+    /// records together, [`METERS_PER_PROGRESS_CHUNK`] to a state entry: this meter's is in chunk
+    /// `slot / METERS_PER_PROGRESS_CHUNK` of its gateway.
+    pub slot: u32,
     /// Human-readable name.
     pub name: String,
     /// What it measures.

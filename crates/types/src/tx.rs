@@ -52,12 +52,14 @@ pub struct MeterSpec {
 }
 
 impl MeterSpec {
-    /// The meter record this spec creates for `owner`: registered, not yet calibrated.
-    pub fn into_meter(self, owner: UnifiedSocialCreditCode) -> Meter {
+    /// The meter record this spec creates for `owner` at place `slot` among its gateway's meters
+    /// ([`Meter::slot`]): registered, not yet calibrated.
+    pub fn into_meter(self, owner: UnifiedSocialCreditCode, slot: u32) -> Meter {
         Meter {
             id: self.id,
             owner,
             gateway: self.gateway,
+            slot,
             name: self.name,
             energy: self.energy,
             unit: self.unit,
@@ -294,7 +296,7 @@ impl Validate for Transaction {
                 id.check()?;
                 public_key.check()
             }
-            TxPayload::RegisterMeter { meter } => meter.clone().into_meter(placeholder_owner()).check(),
+            TxPayload::RegisterMeter { meter } => meter.clone().into_meter(placeholder_owner(), 0).check(),
             TxPayload::RecordCalibration { meter, calibration } => {
                 meter.check()?;
                 calibration.check()

@@ -179,7 +179,7 @@ fn state_key(key: &Value) -> Vec<u8> {
     w.u8(t);
     let id = &key["id"];
     match t {
-        0 | 3 | 4 | 5 => w.string(id),
+        0 | 3 | 4 => w.string(id),
         1 | 2 => w.tagged(id),
         6 => w.u32v(id),
         7 => {
@@ -188,6 +188,7 @@ fn state_key(key: &Value) -> Vec<u8> {
             w.u8(tag(&ENERGY, &id["energy"]));
             w.u8(tag(&UNITS, &id["unit"]));
         }
+        // 5 (progress: gateway, chunk) and 8 (monthly report: org, month)
         _ => {
             w.string(&id[0]);
             w.u32v(&id[1]);
@@ -210,9 +211,11 @@ fn state_value(value: &Value) -> Vec<u8> {
             w.u8(tag(&STATUSES, &v["status"]));
         }
         "meter" => {
-            for f in ["id", "owner", "gateway", "name"] {
+            for f in ["id", "owner", "gateway"] {
                 w.string(&v[f]);
             }
+            w.u32v(&v["slot"]);
+            w.string(&v["name"]);
             w.u8(tag(&ENERGY, &v["energy"]));
             w.u8(tag(&UNITS, &v["unit"]));
             w.u8(tag(&REGISTERS, &v["register"]));
@@ -380,6 +383,7 @@ fn shape_v3(b: &Value) -> Result<(), String> {
                         "id",
                         "owner",
                         "gateway",
+                        "slot",
                         "name",
                         "energy",
                         "unit",

@@ -292,7 +292,7 @@ fn the_state_proofs_themselves_are_checked() {
     b.meter_proof.entry.key = StateKey::Meter(DeviceId::new("ACME-EM03").unwrap());
     assert_fails!("meter proof key", b, VerifyError::StateKeyMismatch { which: "meter", .. });
     let mut b = base.clone();
-    b.meter_proof.entry.key = StateKey::Progress(base.reading.reading.meter.clone());
+    b.meter_proof.entry.key = StateKey::Progress(base.reading.reading.meter.clone(), 0);
     assert_fails!("meter proof key kind", b, VerifyError::StateKeyMismatch { which: "meter", .. });
     let mut b = base.clone();
     b.gateway_proof.entry.key = StateKey::Gateway(DeviceId::new("ACME-GW02").unwrap());

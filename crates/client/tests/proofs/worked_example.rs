@@ -111,12 +111,13 @@ fn entries() -> Vec<(StateKey, StateValue)> {
     }
     for g in s.gateways() {
         out.push((StateKey::Gateway(g.id.clone()), StateValue::Gateway(g.clone())));
+        for n in 0.. {
+            let Some(c) = s.progress_chunk(&g.id, n) else { break };
+            out.push((StateKey::Progress(g.id.clone(), n), StateValue::Progress(c)));
+        }
     }
     for m in s.meters() {
         out.push((StateKey::Meter(m.id.clone()), StateValue::Meter(m.clone())));
-        if let Some(p) = s.progress(&m.id) {
-            out.push((StateKey::Progress(m.id.clone()), StateValue::Progress(p.clone())));
-        }
     }
     for p in s.policies() {
         out.push((StateKey::Policy(p.version), StateValue::Policy(p.clone())));
