@@ -54,8 +54,10 @@ const HEIGHTS: TableDefinition<u64, &[u8]> = TableDefinition::new("heights");
 /// Most stale activity nodes deleted per commit.
 pub const PRUNE_PER_COMMIT: usize = 200_000;
 
-/// The layout version written in `meta` (`"layout"`); a file of another layout is refused.
-pub const LAYOUT_VERSION: u64 = 1;
+/// The layout version written in `meta` (`"layout"`); a file of another layout is refused. It
+/// covers the state's entry encodings too: 2 keeps meters' progress in chunks of a gateway's
+/// meters (`Meter::slot`).
+pub const LAYOUT_VERSION: u64 = 2;
 
 /// Tuning of a [`DiskStore`].
 #[derive(Clone, Debug)]
