@@ -17,9 +17,9 @@
 //! keeps its consensus archive but lost its state store re-executes it).
 //!
 //! Limits, stated: the restored state is built in one commit (its entries in memory: about
-//! 200 bytes each, bounded by [`MAX_SYNC_BYTES`]); derived entries (duplicate window, late-window
-//! points, key uses) are in no tree: their shape is checked against the committed progress and
-//! registry, their values are taken from the peer as given — a wrong one makes a later block
+//! 200 bytes each, bounded by [`MAX_SYNC_BYTES`]); derived entries (late-window points, key
+//! uses) are in no tree: their shape is checked against the committed progress and registry,
+//! their values are taken from the peer as given — a wrong one makes a later block
 //! execute differently from its certified header, which stops the node instead of letting it
 //! diverge; the synced node keeps registry history (historical proofs) from `H` on.
 

@@ -763,7 +763,6 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::Policy(_) => "audit policy",
         StateValue::Daily(_) => "daily figure",
         StateValue::MonthlyReport(_) => "monthly report",
-        StateValue::Recent(_) => "duplicate-window entry",
         StateValue::Point(_) => "window point",
         StateValue::KeyUse(_) => "key use",
     }
@@ -800,7 +799,6 @@ pub(crate) fn key_text(k: &StateKey) -> String {
             k.unit.symbol()
         ),
         StateKey::MonthlyReport(org, month) => format!("monthly-report/{org}/{month}"),
-        StateKey::Recent(id, seq) => format!("recent/{id}/{seq}"),
         StateKey::Point(id, ts, ord) => format!("point/{id}/{ts}/{ord}"),
         StateKey::KeyUse(pk) => format!("key-use/{pk}"),
     }

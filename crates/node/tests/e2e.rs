@@ -230,7 +230,7 @@ fn check_reading_view(got: &Value, want: &Recorded) -> Result<()> {
 async fn check_proof(api: &Api, node: usize, world: &World, meter: &DeviceId, seq: u64) -> Result<ProofBundle> {
     let want =
         world.recorded[meter].iter().find(|r| r.reading.reading.seq == seq).context("reading not recorded")?.clone();
-    let v = api.get_ok(node, &format!("/v1/meters/{meter}/readings/{seq}/proof")).await?;
+    let v = api.get_ok_retrying(node, &format!("/v1/meters/{meter}/readings/{seq}/proof")).await?;
     let bundle: ProofBundle = serde_json::from_value(v).context("proof bundle JSON")?;
     let verified = verify(&bundle, Some(&world.genesis))
         .map_err(|e| anyhow::anyhow!("proof of {meter} seq {seq} from validator {node} does not verify: {e}"))?;

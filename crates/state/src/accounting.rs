@@ -17,7 +17,7 @@
 //! **Rounding.** Interval shares are exact integers (largest remainder). Standard coal is converted
 //! once per daily figure from its total (not per share), rounding half to even to a micro-kgce.
 //!
-//! The point window is derived from recorded readings, like the duplicate window: identical on
+//! The point window is derived from recorded readings (and finds duplicates): identical on
 //! every validator, one derived entry per point ([`StateKey::Point`]) stored with the state but
 //! committed in no tree, so a meter's progress record stays small. Replacements come from
 //! transactions and are committed.
@@ -32,7 +32,7 @@ use trustmeter_energy::reference::{self, ReferenceSet};
 use trustmeter_energy::register::{self, Interval, RegisterMode, RegisterPoint, RegisterSpec, Replacement};
 use trustmeter_energy::tou::{self, Tier};
 use trustmeter_types::{
-    AccountingParams, DeviceId, EnergyKind, Flag, Meter, Quantity, ReadingOrigin, RegisterKind,
+    AccountingParams, DeviceId, EnergyKind, Flag, Meter, Quantity, Reading, ReadingOrigin, RegisterKind,
     UnifiedSocialCreditCode, Unit,
 };
 
@@ -43,7 +43,8 @@ pub const MAX_WINDOW_POINTS: usize = 4_096;
 /// Most meter replacements remembered per meter (older ones leave with the window).
 pub const MAX_REPLACEMENTS: usize = 16;
 
-/// One register point the chain remembers.
+/// One register point the chain remembers: a recorded reading's facts (its meter is the key's;
+/// its unit is the meter's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct PointRec {
     /// The reading's own timestamp (Unix ms).
@@ -52,9 +53,30 @@ pub struct PointRec {
     pub value: i64,
     /// Online, manual or imported.
     pub origin: ReadingOrigin,
+    /// The reading's sequence number.
+    pub seq: u64,
+    /// The reading's clock flag.
+    pub clock_suspect: bool,
 }
 
 impl PointRec {
+    /// The point a recorded reading makes.
+    pub fn of(r: &Reading) -> Self {
+        PointRec {
+            ts_ms: r.timestamp_ms,
+            value: r.value.micros(),
+            origin: r.origin,
+            seq: r.seq,
+            clock_suspect: r.clock_suspect,
+        }
+    }
+
+    /// Whether `r` is the reading this point recorded (a resubmission of it: the same sequence,
+    /// time, value, origin and clock flag; the meter and unit were checked before).
+    pub fn records(&self, r: &Reading) -> bool {
+        *self == PointRec::of(r)
+    }
+
     fn point(&self) -> RegisterPoint {
         RegisterPoint { ts_ms: self.ts_ms, value: self.value, origin: self.origin }
     }
@@ -203,6 +225,13 @@ fn point_of(entry: Option<(StateKey, StateValue)>) -> Option<PointRec> {
 /// One point of a meter's window at the start (`reverse` false) or end of `range`.
 fn edge(state: &State, range: &KeyRange, reverse: bool) -> Option<PointRec> {
     point_of(state.scan(range, reverse, 1).into_iter().next())
+}
+
+/// The points of a meter's window at exactly `ts`, in arrival order (several only when readings
+/// arrived in order with equal timestamps; at most the window's size).
+pub fn points_at(state: &State, meter: &DeviceId, ts: i64) -> Vec<PointRec> {
+    let here = KeyRange::points(meter, ts, ts.saturating_add(1));
+    state.scan(&here, false, MAX_WINDOW_POINTS + 1).into_iter().filter_map(|e| point_of(Some(e))).collect()
 }
 
 /// Finds the neighbours of `ts` in a meter's window (at most four one-entry range reads; one for

@@ -2,7 +2,7 @@
 
 use crate::accounting::{self, PointRec};
 use crate::sigs::SignatureVerdicts;
-use crate::state::{DUPLICATE_WINDOW, MeterProgress, ProgressCache, State, StateKey, StateValue};
+use crate::state::{MeterProgress, ProgressCache, State};
 use trustmeter_crypto::{HashAlg, block_digest, merkle, reading_leaf, tx_hash, verify};
 use trustmeter_policy::{AuditInput, Verdict};
 use trustmeter_types::codec::Validate;
@@ -929,8 +929,10 @@ fn apply_reading(
     let meter_id = r.meter.clone();
     let mut progress = progress_cache.get(state, &meter).unwrap_or_default();
     if progress.accepted > 0 && r.seq <= progress.last_seq {
-        if let Some(h) = state.recent(&meter_id, r.seq) {
-            return if h == leaf {
+        // A resubmission: every accepted reading is a point of the window, found by its own time.
+        let same_seq = accounting::points_at(state, &meter_id, r.timestamp_ms).into_iter().find(|p| p.seq == r.seq);
+        if let Some(p) = same_seq {
+            return if p.records(r) {
                 ReadingOutcome::Duplicate
             } else {
                 rej(
@@ -939,16 +941,17 @@ fn apply_reading(
                 )
             };
         }
-        // Only a full window can have forgotten a reading; otherwise every accepted reading is in
-        // it, and a sequence not found there was never recorded: it arrives out of order.
-        let window_full = progress.accepted >= DUPLICATE_WINDOW as u64;
-        let oldest = if window_full { oldest_recent(state, &meter_id).unwrap_or(progress.last_seq) } else { 0 };
-        return if window_full && r.seq < oldest {
+        // Only a window that has dropped points can have forgotten the reading, and only one
+        // stamped no later than its oldest kept point; otherwise a sequence not found there was
+        // never recorded: it arrives out of order.
+        let forgotten =
+            progress.accepted > u64::from(progress.window_points) && r.timestamp_ms <= progress.window_oldest_ms;
+        return if forgotten {
             rej(
                 RejectCode::StaleSequence,
                 format!(
-                    "sequence {} is below the last {} readings of meter {} (last {}); if it was acknowledged before, nothing is lost",
-                    r.seq, DUPLICATE_WINDOW, r.meter, progress.last_seq
+                    "reading {} of meter {} (time {} ms) is older than the readings the chain still remembers of it (from {} ms; last sequence {}); if it was acknowledged before, nothing is lost",
+                    r.seq, r.meter, r.timestamp_ms, progress.window_oldest_ms, progress.last_seq
                 ),
             )
         } else {
@@ -1003,25 +1006,11 @@ fn apply_reading(
     progress.last_seq = r.seq;
     progress.accepted += 1;
     progress.history = MeterProgress::chain(state.hash_alg(), &progress.history, r.seq, &leaf);
-    state.put(StateKey::Recent(meter_id.clone(), r.seq), StateValue::Recent(leaf));
-    if progress.accepted > DUPLICATE_WINDOW as u64
-        && let Some(seq) = oldest_recent(state, &meter_id)
-    {
-        state.delete(&StateKey::Recent(meter_id.clone(), seq));
-    }
-    let point = PointRec { ts_ms: r.timestamp_ms, value: r.value.micros(), origin: r.origin };
+    let point = PointRec::of(r);
     let found = accounting::record_point(state, &meter, &mut progress, point, n, block_ts, !flags.is_empty());
     flags.extend(found);
     progress_cache.set(state, &meter, progress);
     if flags.is_empty() { ReadingOutcome::Accepted } else { ReadingOutcome::Flagged { flags } }
-}
-
-/// The oldest sequence in a meter's duplicate window.
-fn oldest_recent(state: &State, meter: &trustmeter_types::DeviceId) -> Option<u64> {
-    match state.scan(&crate::keys::KeyRange::recent(meter), false, 1).into_iter().next() {
-        Some((StateKey::Recent(_, seq), _)) => Some(seq),
-        _ => None,
-    }
 }
 
 /// What the audit policy sees of a reading: the reading, its meter, the meter's previous reading in

@@ -8,7 +8,7 @@
 //! - [`KeyClass::Activity`]: nonces, meters' progress (in chunks of a gateway's meters), daily
 //!   figures, monthly reports. Written by almost every reading, committed in the *activity tree*,
 //!   whose old versions are pruned.
-//! - [`KeyClass::Derived`]: the duplicate window, the late-data point window and the index of device
+//! - [`KeyClass::Derived`]: the late-data point window (which also finds duplicates) and the index of device
 //!   keys in use. Pure functions of committed data (identical on every validator), kept durably
 //!   with the state, but not committed in either tree.
 //!
@@ -80,7 +80,7 @@ mod tag {
     pub const PROGRESS: u8 = 0x11;
     pub const DAILY: u8 = 0x12;
     pub const MONTHLY_REPORT: u8 = 0x13;
-    pub const RECENT: u8 = 0x20;
+    // 0x20 held the duplicate window until duplicates were found among the window points.
     pub const POINT: u8 = 0x21;
     pub const KEY_USE: u8 = 0x22;
 }
@@ -136,7 +136,7 @@ impl StateKey {
             StateKey::Nonce(_) | StateKey::Progress(..) | StateKey::Daily(_) | StateKey::MonthlyReport(..) => {
                 KeyClass::Activity
             }
-            StateKey::Recent(..) | StateKey::Point(..) | StateKey::KeyUse(_) => KeyClass::Derived,
+            StateKey::Point(..) | StateKey::KeyUse(_) => KeyClass::Derived,
         }
     }
 
@@ -164,7 +164,6 @@ impl StateKey {
                 Enc::new(tag::DAILY).id(k.org.as_str()).i32(k.day).u8(k.energy as u8).u8(k.unit as u8)
             }
             StateKey::MonthlyReport(o, m) => Enc::new(tag::MONTHLY_REPORT).id(o.as_str()).u32(*m),
-            StateKey::Recent(d, seq) => Enc::new(tag::RECENT).id(d.as_str()).u64(*seq),
             StateKey::Point(d, ts, ord) => Enc::new(tag::POINT).id(d.as_str()).i64(*ts).u64(*ord),
             StateKey::KeyUse(k) => Enc::new(tag::KEY_USE).u8(k.scheme as u8).bytes(&k.bytes),
         }
@@ -228,10 +227,6 @@ impl KeyRange {
     pub fn progress_chunks(gateway: &DeviceId) -> Self {
         Self::prefix(Enc::new(tag::PROGRESS).id(gateway.as_str()).0)
     }
-    /// A meter's duplicate-window entries, by sequence.
-    pub fn recent(meter: &DeviceId) -> Self {
-        Self::prefix(Enc::new(tag::RECENT).id(meter.as_str()).0)
-    }
     /// A meter's window points with timestamps in `[from_ms, to_ms)`, by time then arrival.
     pub fn points(meter: &DeviceId, from_ms: i64, to_ms: i64) -> Self {
         let base = Enc::new(tag::POINT).id(meter.as_str());
@@ -279,7 +274,6 @@ pub(crate) fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::Policy(_), StateValue::Policy(_))
             | (StateKey::Daily(_), StateValue::Daily(_))
             | (StateKey::MonthlyReport(..), StateValue::MonthlyReport(_))
-            | (StateKey::Recent(..), StateValue::Recent(_))
             | (StateKey::Point(..), StateValue::Point(_))
             | (StateKey::KeyUse(_), StateValue::KeyUse(_))
     )
@@ -311,8 +305,6 @@ mod tests {
             StateKey::Point(dev("m"), 3, 10),
             StateKey::Point(dev("m"), i64::MIN, 0),
             StateKey::Point(dev("m"), i64::MAX, 0),
-            StateKey::Recent(dev("m"), 1),
-            StateKey::Recent(dev("m"), u64::MAX),
         ];
         if let Some(org) = org {
             for day in [-3, 0, 20_000, i32::MAX] {

@@ -29,19 +29,15 @@ use trustmeter_types::{
     PublicKey, UnifiedSocialCreditCode, encode,
 };
 
-/// How many recent readings per meter are remembered for duplicate detection. A resubmitted
-/// reading within this window is acknowledged as a duplicate; an older one is refused as stale.
-pub const DUPLICATE_WINDOW: usize = 128;
-
 /// What the chain remembers of a meter's readings (committed in the activity tree, in its
 /// gateway's [`ProgressChunk`]).
 ///
 /// `history` is a hash chain over every accepted reading of the meter
 /// (`history' = H("trustmeter/meter-history/v1" ‖ history ‖ seq_le ‖ reading_leaf)`, `H` the
-/// chain's hash algorithm). The duplicate-detection window (the last [`DUPLICATE_WINDOW`]
-/// readings) and the late-data point window are derived entries of their own
-/// ([`StateKey::Recent`], [`StateKey::Point`]), read and written one entry at a time, so a meter
-/// costs the same small record whatever its windows hold.
+/// chain's hash algorithm). The late-data window's register points are derived entries of their
+/// own ([`StateKey::Point`]), read and written one at a time, so a meter costs the same small
+/// record whatever its window holds. They also serve duplicate detection: a resubmitted reading is
+/// found among them by its own time.
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MeterProgress {
@@ -200,8 +196,6 @@ pub enum StateKey {
     Daily(DailyKey),
     /// An enterprise's monthly report (`YYYYMM`).
     MonthlyReport(UnifiedSocialCreditCode, u32),
-    /// Derived: a meter's duplicate-window entry for one sequence number.
-    Recent(DeviceId, u64),
     /// Derived: a register point of a meter's late-data window: (meter, timestamp, arrival
     /// ordinal — the meter's accepted count when it was recorded).
     Point(DeviceId, i64, u64),
@@ -231,8 +225,6 @@ pub enum StateValue {
     Daily(DailyTotal),
     /// A monthly report.
     MonthlyReport(MonthlyReportRecord),
-    /// A duplicate-window entry: the reading's leaf hash.
-    Recent(Hash32),
     /// A window point.
     Point(PointRec),
     /// The device that uses, or used, a key.
@@ -675,7 +667,7 @@ impl State {
     /// commits it — state sync instead of replaying every block from genesis. Every entry must
     /// decode under its own key, in strictly ascending order; the registry and activity trees
     /// rebuilt from them must give the header's state root, or nothing is committed. Derived
-    /// entries (duplicate window, late-window points, key uses) are in no tree: their shape is
+    /// entries (late-window points, key uses) are in no tree: their shape is
     /// checked against the committed entries ([`State::check_derived`]), their values are taken
     /// as given — a wrong one would make a later block's execution differ from its certified
     /// header, which stops the node rather than let it diverge.
@@ -733,16 +725,13 @@ impl State {
     }
 
     /// Checks the derived entries of a restored overlay against the committed ones they follow
-    /// from: per meter, as many duplicate-window entries as its progress implies (ending at its
-    /// last sequence) and as many late-window points as it counts (the oldest at its recorded
-    /// time); no window entry of a meter without progress; every key use names a registered
+    /// from: per meter, as many late-window points as its progress counts (the oldest at its
+    /// recorded time); no window entry of a meter without progress; every key use names a registered
     /// device. Values inside the windows are not covered by any commitment (see `restore`).
     pub(crate) fn check_derived(&self) -> Result<(), StateError> {
         use std::collections::HashMap;
         #[derive(Default)]
         struct Seen {
-            recent: u64,
-            last_seq: u64,
             points: u64,
             oldest_ms: Option<i64>,
         }
@@ -766,11 +755,6 @@ impl State {
                         }
                     }
                 }
-                (StateKey::Recent(m, seq), _) => {
-                    let s = seen.entry(m.clone()).or_default();
-                    s.recent += 1;
-                    s.last_seq = s.last_seq.max(*seq);
-                }
                 (StateKey::Point(m, ts, _), _) => {
                     let s = seen.entry(m.clone()).or_default();
                     s.points += 1;
@@ -786,16 +770,11 @@ impl State {
         }
         for (m, p) in progress {
             let s = seen.remove(&m).unwrap_or_default();
-            let recent = p.accepted.min(DUPLICATE_WINDOW as u64);
             let oldest = (p.window_points > 0).then_some(p.window_oldest_ms);
-            if s.recent != recent
-                || (recent > 0 && s.last_seq != p.last_seq)
-                || s.points != u64::from(p.window_points)
-                || s.oldest_ms != oldest
-            {
+            if s.points != u64::from(p.window_points) || s.oldest_ms != oldest {
                 return Err(StateError::Mismatch(format!(
-                    "meter {m}: {} duplicate-window entries up to sequence {} and {} window points from {:?} do not match its progress ({recent} up to {}, {} points from {oldest:?})",
-                    s.recent, s.last_seq, s.points, s.oldest_ms, p.last_seq, p.window_points
+                    "meter {m}: {} window points from {:?} do not match its progress ({} points from {oldest:?})",
+                    s.points, s.oldest_ms, p.window_points
                 )));
             }
         }
@@ -1558,18 +1537,6 @@ impl State {
         self.iter_range(KeyRange { lo: vec![], hi: None })
     }
 
-    /// A meter's duplicate-detection window: `(sequence, reading leaf)` of its last accepted
-    /// readings (at most [`DUPLICATE_WINDOW`]), oldest first.
-    pub fn duplicate_window(&self, meter: &DeviceId) -> Vec<(u64, Hash32)> {
-        self.scan(&KeyRange::recent(meter), false, DUPLICATE_WINDOW + 1)
-            .into_iter()
-            .filter_map(|(k, v)| match (k, v) {
-                (StateKey::Recent(_, seq), StateValue::Recent(h)) => Some((seq, h)),
-                _ => None,
-            })
-            .collect()
-    }
-
     /// A meter's late-data window: its register points in time order (then arrival order).
     pub fn window_points(&self, meter: &DeviceId) -> Vec<PointRec> {
         self.scan(&KeyRange::all_points(meter), false, crate::accounting::MAX_WINDOW_POINTS + 1)
@@ -1579,14 +1546,6 @@ impl State {
                 _ => None,
             })
             .collect()
-    }
-
-    /// A meter's duplicate-window entry for sequence `seq`: the reading's leaf hash.
-    pub(crate) fn recent(&self, meter: &DeviceId, seq: u64) -> Option<Hash32> {
-        match self.get(&StateKey::Recent(meter.clone(), seq)) {
-            Some(StateValue::Recent(h)) => Some(h),
-            _ => None,
-        }
     }
 }
 

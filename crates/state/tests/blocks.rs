@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use trustmeter_crypto::{block_digest, merkle, reading_leaf};
+use trustmeter_crypto::{block_digest, merkle};
 use trustmeter_state::exec::BlockContext;
 use trustmeter_state::{BlockError, SignatureVerdicts, State, build_block, execute_block};
 use trustmeter_types::{
@@ -319,7 +319,8 @@ fn retagged_signature_does_not_share_a_verdict_with_the_genuine_one() {
         let out = execute_block(&fx.state, &block, &batch).expect("batch-verified execution agrees with the block");
         assert_eq!(out.receipts, built.receipts);
         assert_eq!(out.recorded, vec![(0, gi as u32)]);
-        assert_eq!(out.state.duplicate_window(&dev(A_EM1)), vec![(1, reading_leaf(SHA, &genuine_copy(&block, gi)))]);
+        let point = trustmeter_state::accounting::PointRec::of(&genuine_copy(&block, gi).reading);
+        assert_eq!(out.state.window_points(&dev(A_EM1)), vec![point]);
     }
 }
 

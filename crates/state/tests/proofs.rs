@@ -270,7 +270,7 @@ fn a_committed_state_reopens_from_its_store() {
     // The reopened state executes the next block exactly like the original.
     let t = fx.state.timestamp_ms;
     let g = gw_a1();
-    // The first reading recorded by `busy`, resubmitted: the reopened duplicate window knows it.
+    // The first reading recorded by `busy`, resubmitted: the reopened late-window points know it.
     let recorded = match &fx.blocks.last().unwrap().txs[0].body.payload {
         TxPayload::SubmitReadings { readings, .. } => readings[0].clone(),
         _ => unreachable!(),
@@ -315,7 +315,7 @@ fn a_speculative_child_commits_after_its_parent() {
     assert_eq!(s1.root(), o1.state.root());
     assert_eq!(s2.root(), o2.state.root());
     assert_eq!(s2.roots(), naive_roots(&s2));
-    assert_eq!(s2.duplicate_window(&dev(A_EM1)).iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(s2.window_points(&dev(A_EM1)).iter().map(|p| p.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
 }
 
 #[test]
@@ -360,7 +360,7 @@ fn a_state_restored_from_exported_entries_is_the_same_state() {
         (fx.state.height, fx.state.block_digest, fx.state.timestamp_ms)
     );
     assert_eq!(restored.entries().collect::<Vec<_>>(), fx.state.entries().collect::<Vec<_>>());
-    assert_eq!(restored.duplicate_window(&dev(A_EM1)), fx.state.duplicate_window(&dev(A_EM1)));
+    assert_eq!(restored.window_points(&dev(A_EM1)), fx.state.window_points(&dev(A_EM1)));
     assert_eq!(restored.roots(), naive_roots(&restored));
     // It reopens from its store, and executes the next block exactly like the original.
     let reopened = State::open(&fx.genesis, restored.store().clone()).expect("reopens");
@@ -409,15 +409,22 @@ fn a_restore_refuses_what_the_certified_root_does_not_cover() {
     assert!(restore(moved).unwrap_err().to_string().contains("own key"));
     // Derived entries are in no tree: a dropped or extra window entry is caught against the
     // meter's progress, a key use naming no registered device against the registry.
-    let recent = StateKey::Recent(dev(A_EM1), 1).ordered();
+    let point = entries
+        .iter()
+        .find(|(_, v)| {
+            matches!(borsh::from_slice::<trustmeter_state::StateEntry>(v).unwrap().key, StateKey::Point(ref m, ..) if *m == dev(A_EM1))
+        })
+        .expect("a window point of A-EM1 exported")
+        .0
+        .clone();
     let mut no_window = entries.clone();
-    no_window.retain(|(k, _)| *k != recent);
+    no_window.retain(|(k, _)| *k != point);
     let err = restore(no_window).unwrap_err().to_string();
     assert!(err.contains("do not match its progress"), "{err}");
     let mut extra = entries.clone();
     let stray = trustmeter_state::StateEntry {
-        key: StateKey::Recent(dev(A_EM1), 0),
-        value: StateValue::Recent(Hash32([1; 32])),
+        key: StateKey::Point(dev(A_EM1), i64::MAX, 0),
+        value: StateValue::Point(trustmeter_state::accounting::PointRec::of(&kwh(A_EM1, 99, i64::MAX, 1))),
     };
     extra.push((stray.key.ordered(), borsh::to_vec(&stray).unwrap()));
     extra.sort();

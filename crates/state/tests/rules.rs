@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use trustmeter_crypto::{merkle, reading_leaf};
-use trustmeter_state::state::DUPLICATE_WINDOW;
 use trustmeter_types::{
     Calibration, ChainId, DeviceStatus, Quantity, ReadingOrigin, ReadingOutcome, RejectCode, TxPayload,
     UnifiedSocialCreditCode, Unit,
@@ -616,7 +615,7 @@ fn meter_signing_with_its_own_key_is_accepted() {
     assert_eq!(b.block.header.readings_root, merkle::root(SHA, &[reading_leaf(SHA, &signed)]));
     let p = fx.state.progress(&dev(A_EM2)).unwrap();
     assert_eq!((p.last_seq, p.accepted), (1, 1));
-    assert_eq!(fx.state.duplicate_window(&dev(A_EM2)), vec![(1, reading_leaf(SHA, &signed))]);
+    assert_eq!(window_seqs(&fx, A_EM2), vec![1]);
 }
 
 #[test]
@@ -826,12 +825,14 @@ fn conflicting_reading_with_the_same_sequence_is_refused() {
         assert!(msg.contains("sequence 1"), "{msg}");
     }
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
-    assert_eq!(
-        fx.state.duplicate_window(&dev(A_EM1)),
-        vec![(1, reading_leaf(SHA, &r1))],
-        "the recorded reading is kept"
-    );
+    let window = fx.state.window_points(&dev(A_EM1));
+    assert_eq!(window, vec![trustmeter_state::accounting::PointRec::of(&r1.reading)], "the recorded reading is kept");
     assert_eq!(p.accepted, 1);
+}
+
+/// The sequence numbers of a meter's window points, in time order.
+fn window_seqs(fx: &Fx, meter: &str) -> Vec<u64> {
+    fx.state.window_points(&dev(meter)).iter().map(|p| p.seq).collect()
 }
 
 #[test]
@@ -865,26 +866,26 @@ fn lower_sequence_within_the_window_is_a_conflict() {
     assert_eq!(b.reading(0, 3), &ReadingOutcome::Accepted);
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
     assert_eq!((p.last_seq, p.accepted), (10, 4));
-    let window = fx.state.duplicate_window(&dev(A_EM1));
-    assert_eq!(window.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 5, 6, 10]);
+    assert_eq!(window_seqs(&fx, A_EM1), vec![1, 5, 6, 10]);
 }
 
 #[test]
-fn sequence_older_than_the_duplicate_window_is_stale() {
+fn sequence_older_than_the_remembered_readings_is_stale() {
+    // A backlog of ten daily readings, the oldest nine days before the block: the late window
+    // (7 days) keeps the points from the last one before its start on, so the two oldest go.
     let mut fx = Fx::ready();
-    let t = fx.state.timestamp_ms - 10_000;
+    let t = fx.state.timestamp_ms;
     let g = gw_a1();
-    let n = DUPLICATE_WINDOW as u64 + 2;
-    let all: Vec<_> = (1..=n).map(|s| by_gateway(&g, kwh(A_EM1, s, t + s as i64, s as i64))).collect();
+    let n = 10u64;
+    let ts = |s: u64| t - (n - s) as i64 * DAY;
+    let all: Vec<_> = (1..=n).map(|s| by_gateway(&g, kwh(A_EM1, s, ts(s), s as i64))).collect();
     let tx = fx_submit(&mut fx, all.clone());
     let b = fx.exec(vec![tx]);
-    assert!(b.output.receipts[0].readings.iter().all(|o| *o == ReadingOutcome::Accepted));
+    assert!(b.output.receipts[0].readings.iter().all(|o| o.is_recorded()), "{:?}", b.output.receipts[0]);
     assert_eq!(b.block.header.readings_accepted as u64, n);
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
-    let window = fx.state.duplicate_window(&dev(A_EM1));
-    assert_eq!(window.len(), DUPLICATE_WINDOW);
-    assert_eq!(window.first().unwrap().0, 3, "the two oldest fell out of the window");
-    assert_eq!((p.last_seq, p.accepted), (n, n));
+    assert_eq!(window_seqs(&fx, A_EM1), (3..=n).collect::<Vec<_>>(), "the two oldest fell out of the window");
+    assert_eq!((p.last_seq, p.accepted, p.window_oldest_ms), (n, n, ts(3)));
 
     let at = |s: u64| all[(s - 1) as usize].clone();
     let batch = fx_submit(
@@ -892,11 +893,12 @@ fn sequence_older_than_the_duplicate_window_is_stale() {
         vec![
             at(1), // identical to an accepted reading, but too old to tell
             at(2),
-            by_gateway(&g, kwh(A_EM1, 2, t, 999)), // different content, too old
-            at(3),                                 // oldest remembered: a duplicate
-            by_gateway(&g, kwh(A_EM1, 3, t, 999)), // oldest remembered, different: a conflict
+            by_gateway(&g, kwh(A_EM1, 2, ts(2), 999)), // different content, too old
+            at(3),                                     // oldest remembered: a duplicate
+            by_gateway(&g, kwh(A_EM1, 3, ts(3), 999)), // oldest remembered, different: a conflict
             at(n),
-            by_gateway(&g, kwh(A_EM1, n + 1, t + n as i64 + 1, 1)),
+            by_gateway(&g, kwh(A_EM1, 4, ts(4) + 1, 4)), // a sequence never recorded, inside the window
+            by_gateway(&g, kwh(A_EM1, n + 1, ts(n) + 1, 1)),
         ],
     );
     let b = fx.exec(vec![batch]);
@@ -905,15 +907,16 @@ fn sequence_older_than_the_duplicate_window_is_stale() {
         assert!(msg.contains("nothing is lost"), "{msg}");
     }
     assert_eq!(b.reading(0, 3), &ReadingOutcome::Duplicate);
-    assert_reading_rejected(b.reading(0, 4), RejectCode::SequenceConflict);
+    let msg = assert_reading_rejected(b.reading(0, 4), RejectCode::SequenceConflict);
+    assert!(msg.contains("different reading"), "{msg}");
     assert_eq!(b.reading(0, 5), &ReadingOutcome::Duplicate);
-    // Recorded; its register value fell (130 → 1), so the audit policy and the accounting flag it.
-    assert!(b.reading(0, 6).is_recorded(), "{:?}", b.reading(0, 6));
+    let msg = assert_reading_rejected(b.reading(0, 6), RejectCode::SequenceConflict);
+    assert!(msg.contains("sequences must increase"), "{msg}");
+    // Recorded; its register value fell (10 → 1), so the audit policy and the accounting flag it.
+    assert!(b.reading(0, 7).is_recorded(), "{:?}", b.reading(0, 7));
     assert_eq!(b.block.header.readings_accepted, 1);
     let p = fx.state.progress(&dev(A_EM1)).unwrap();
-    let window = fx.state.duplicate_window(&dev(A_EM1));
-    assert_eq!(window.len(), DUPLICATE_WINDOW);
-    assert_eq!(window.first().unwrap().0, 4);
+    assert_eq!(window_seqs(&fx, A_EM1), (3..=n + 1).collect::<Vec<_>>());
     assert_eq!((p.last_seq, p.accepted), (n + 1, n + 1));
 }
 

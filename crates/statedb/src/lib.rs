@@ -56,8 +56,9 @@ pub const PRUNE_PER_COMMIT: usize = 200_000;
 
 /// The layout version written in `meta` (`"layout"`); a file of another layout is refused. It
 /// covers the state's entry encodings too: 2 keeps meters' progress in chunks of a gateway's
-/// meters (`Meter::slot`).
-pub const LAYOUT_VERSION: u64 = 2;
+/// meters (`Meter::slot`); 3 finds duplicates among the window points (`PointRec::seq`, no
+/// duplicate window).
+pub const LAYOUT_VERSION: u64 = 3;
 
 /// Tuning of a [`DiskStore`].
 #[derive(Clone, Debug)]

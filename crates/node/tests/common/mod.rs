@@ -218,6 +218,24 @@ impl Api {
         Ok(v)
     }
 
+    /// `GET path` on validator `node`, which must answer 200; a `503` (the node has not caught
+    /// up with what was asked, e.g. its state store trails the index by a group commit) is
+    /// retried once a second, ten times at most, as a client honouring `Retry-After` would.
+    pub async fn get_ok_retrying(&self, node: usize, path: &str) -> Result<Value> {
+        let mut tries = 0;
+        loop {
+            let (status, v) = self.get(node, path).await?;
+            match status {
+                200 => return Ok(v),
+                503 if tries < 10 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                _ => bail!("GET {path} on validator {node}: HTTP {status}: {v}"),
+            }
+        }
+    }
+
     /// `POST /v1/transactions` with a raw body.
     pub async fn post(&self, node: usize, content_type: &str, body: Vec<u8>) -> Result<(u16, Value)> {
         let what = format!("POST /v1/transactions on validator {node}");
