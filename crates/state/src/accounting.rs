@@ -22,7 +22,7 @@
 //! committed in no tree, so a meter's progress record stays small. Replacements come from
 //! transactions and are committed.
 
-use crate::keys::KeyRange;
+use crate::keys::{KeyRange, POINT_HOUR_MS, point_hour};
 use crate::state::{MeterProgress, State, StateKey, StateValue};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,7 @@ use trustmeter_energy::coal::{self, ElectricityBasis};
 use trustmeter_energy::reference::{self, ReferenceSet};
 use trustmeter_energy::register::{self, Interval, RegisterMode, RegisterPoint, RegisterSpec, Replacement};
 use trustmeter_energy::tou::{self, Tier};
+use trustmeter_types::limits::{MAX_FUTURE_SKEW_MS, MAX_LATE_WINDOW_MS};
 use trustmeter_types::{
     AccountingParams, DeviceId, EnergyKind, Flag, Meter, Quantity, Reading, ReadingOrigin, RegisterKind,
     UnifiedSocialCreditCode, Unit,
@@ -215,39 +216,146 @@ impl Neighbours {
     }
 }
 
-fn point_of(entry: Option<(StateKey, StateValue)>) -> Option<PointRec> {
-    match entry {
-        Some((_, StateValue::Point(p))) => Some(p),
-        _ => None,
-    }
+/// Most time segments a meter's window points are looked for in: the oldest point's, and the
+/// hours of the late window plus the future skew (7 days + 2 minutes: 170 by default; a genesis
+/// allows at most 31 days + 1 hour) with a partial hour at each end.
+const MAX_POINT_SEGMENTS: usize = 3 + ((MAX_LATE_WINDOW_MS + MAX_FUTURE_SKEW_MS) / POINT_HOUR_MS) as usize;
+
+/// The time segments, oldest first and each inside one hour ([`point_hour`]), that hold every
+/// point of a meter's window: points are stored hour by hour (see `keys`), so a meter's points
+/// are read hour by hour.
+///
+/// Why these are enough: whenever a point is added, the window drops every point older than the
+/// block's time minus the late window except the newest of them ([`prune`]), and no point is
+/// later than its block's time plus the future skew. So every point but the oldest is at or after
+/// `last_timestamp − late window − skew`; the oldest point (kept as its successor's predecessor)
+/// can be any age and is looked for at its own time.
+fn point_segments(state: &State, progress: &MeterProgress) -> Vec<(i64, i64)> {
+    point_segments_with(state, progress, None)
 }
 
-/// One point of a meter's window at the start (`reverse` false) or end of `range`.
-fn edge(state: &State, range: &KeyRange, reverse: bool) -> Option<PointRec> {
-    point_of(state.scan(range, reverse, 1).into_iter().next())
+/// [`point_segments`] of a window that has gained a point at `added` since `progress` last
+/// described it (the window's latest time and the span it implies are the ones before).
+fn point_segments_with(state: &State, progress: &MeterProgress, added: Option<i64>) -> Vec<(i64, i64)> {
+    let mut segments = if progress.window_points == 0 { vec![] } else { window_segments(state, progress) };
+    if let Some(t) = added {
+        let at = segments.partition_point(|&(_, to)| to <= t);
+        if segments.get(at).is_none_or(|&(from, _)| from > t) {
+            segments.insert(at, (t, t.saturating_add(1)));
+        }
+    }
+    segments
+}
+
+fn window_segments(state: &State, progress: &MeterProgress) -> Vec<(i64, i64)> {
+    let span = state.params.accounting.late_window_ms.saturating_add(state.params.max_future_skew_ms);
+    let oldest = progress.window_oldest_ms;
+    let end = progress.last_timestamp_ms.saturating_add(1);
+    let recent = progress.last_timestamp_ms.saturating_sub(span).max(oldest);
+    let mut segments = Vec::with_capacity(2 + (span / POINT_HOUR_MS) as usize + 2);
+    if oldest < recent {
+        segments.push((oldest, oldest + 1));
+    }
+    let mut from = recent;
+    while from < end {
+        let to = point_hour(from).saturating_add(1).saturating_mul(POINT_HOUR_MS).min(end);
+        segments.push((from, to));
+        from = to;
+    }
+    debug_assert!(segments.len() <= MAX_POINT_SEGMENTS, "the genesis bounds the late window and the skew");
+    segments
+}
+
+/// A meter's window points with times in `[from, to)`: the first `limit` in time then arrival
+/// order, or the last `limit` in reverse order. One range read per hour visited, stopping as soon
+/// as `limit` are found.
+fn scan_points(
+    state: &State,
+    meter: &DeviceId,
+    progress: &MeterProgress,
+    (from, to): (i64, i64),
+    reverse: bool,
+    limit: usize,
+) -> Vec<(StateKey, PointRec)> {
+    scan_segments(state, meter, point_segments(state, progress), (from, to), reverse, limit)
+}
+
+/// [`scan_points`] over the given segments.
+fn scan_segments(
+    state: &State,
+    meter: &DeviceId,
+    segments: Vec<(i64, i64)>,
+    (from, to): (i64, i64),
+    reverse: bool,
+    limit: usize,
+) -> Vec<(StateKey, PointRec)> {
+    let clipped = segments.into_iter().filter_map(|(a, b)| {
+        let (a, b) = (a.max(from), b.min(to));
+        (a < b).then_some((a, b))
+    });
+    let clipped: Vec<(i64, i64)> = if reverse { clipped.rev().collect() } else { clipped.collect() };
+    let mut found = Vec::new();
+    for (a, b) in clipped {
+        if found.len() >= limit {
+            break;
+        }
+        for (k, v) in state.scan(&KeyRange::points(meter, a, b), reverse, limit - found.len()) {
+            if let StateValue::Point(p) = v {
+                found.push((k, p));
+            }
+        }
+    }
+    found
+}
+
+/// The one point of a meter's window at the start (`reverse` false) or end of `[from, to)`.
+fn edge(
+    state: &State,
+    meter: &DeviceId,
+    progress: &MeterProgress,
+    range: (i64, i64),
+    reverse: bool,
+) -> Option<PointRec> {
+    scan_points(state, meter, progress, range, reverse, 1).pop().map(|(_, p)| p)
+}
+
+/// A meter's whole window, in time then arrival order.
+pub fn window(state: &State, meter: &DeviceId, progress: &MeterProgress) -> Vec<PointRec> {
+    scan_points(state, meter, progress, (i64::MIN, i64::MAX), false, MAX_WINDOW_POINTS + 1)
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect()
 }
 
 /// The points of a meter's window at exactly `ts`, in arrival order (several only when readings
-/// arrived in order with equal timestamps; at most the window's size).
+/// arrived in order with equal timestamps; at most the window's size). One range read.
 pub fn points_at(state: &State, meter: &DeviceId, ts: i64) -> Vec<PointRec> {
     let here = KeyRange::points(meter, ts, ts.saturating_add(1));
-    state.scan(&here, false, MAX_WINDOW_POINTS + 1).into_iter().filter_map(|e| point_of(Some(e))).collect()
+    state
+        .scan(&here, false, MAX_WINDOW_POINTS + 1)
+        .into_iter()
+        .filter_map(|(_, v)| match v {
+            StateValue::Point(p) => Some(p),
+            _ => None,
+        })
+        .collect()
 }
 
-/// Finds the neighbours of `ts` in a meter's window (at most four one-entry range reads; one for
-/// a point after every other, the usual case).
+/// Finds the neighbours of `ts` in a meter's window: for a point after every other (the usual
+/// case) one range read; otherwise a few, one per hour walked to the nearest point on each side.
 pub fn neighbours(state: &State, meter: &DeviceId, progress: &MeterProgress, ts: i64) -> Neighbours {
     if progress.window_points == 0 {
         return Neighbours::default();
     }
+    let everything = (i64::MIN, i64::MAX);
     if ts > progress.last_timestamp_ms {
         // After the meter's latest reading, which is the newest point of the window.
-        return Neighbours { before: edge(state, &KeyRange::all_points(meter), true), ..Default::default() };
+        return Neighbours { before: edge(state, meter, progress, everything, true), ..Default::default() };
     }
-    let before = edge(state, &KeyRange::points(meter, i64::MIN, ts), true);
-    let here = KeyRange::points(meter, ts, ts.saturating_add(1));
-    let at = edge(state, &here, false).zip(edge(state, &here, true));
-    let after = if ts == i64::MAX { None } else { edge(state, &KeyRange::points_from(meter, ts + 1), false) };
+    let before = edge(state, meter, progress, (i64::MIN, ts), true);
+    let here = (ts, ts.saturating_add(1));
+    let at = edge(state, meter, progress, here, false).zip(edge(state, meter, progress, here, true));
+    let after = if ts == i64::MAX { None } else { edge(state, meter, progress, (ts + 1, i64::MAX), false) };
     Neighbours { before, at, after }
 }
 
@@ -315,6 +423,7 @@ pub(crate) fn record_point(
         apply_interval(state, meter, &iv, 1);
     }
     // The arrival ordinal orders points at equal times; `accepted` counts this reading already.
+    let before = progress.clone();
     state.put(StateKey::Point(meter.id.clone(), p.ts_ms, progress.accepted), StateValue::Point(p));
     if progress.window_points == 0 || p.ts_ms < progress.window_oldest_ms {
         progress.window_oldest_ms = p.ts_ms;
@@ -334,7 +443,11 @@ pub(crate) fn record_point(
         d.flagged += 1;
     }
     put_daily(state, key, d);
-    prune(state, &meter.id, progress, block_ts - params.late_window_ms);
+    let segments = point_segments_with(state, &before, Some(p.ts_ms));
+    prune(state, &meter.id, progress, segments, block_ts - params.late_window_ms);
+    if p.ts_ms > progress.last_timestamp_ms || progress.accepted == 1 {
+        progress.last_timestamp_ms = p.ts_ms;
+    }
     flags
 }
 
@@ -363,20 +476,22 @@ pub(crate) fn record_replacement(
         let new = interval(meter, &params, &progress.replacements, a, b);
         apply_interval(state, meter, &new, 1);
     }
-    prune(state, &meter.id, progress, block_ts - params.late_window_ms);
+    let segments = point_segments(state, progress);
+    prune(state, &meter.id, progress, segments, block_ts - params.late_window_ms);
 }
 
 /// Drops points older than `cutoff` (keeping the last one before it, which a late point right
 /// after the cutoff needs as its predecessor) and beyond [`MAX_WINDOW_POINTS`]; drops replacements
-/// older than the oldest kept point.
-fn prune(state: &mut State, meter: &DeviceId, progress: &mut MeterProgress, cutoff: i64) {
+/// older than the oldest kept point. `segments` hold every point of the window
+/// ([`point_segments`]); deleted points are simply gone from them.
+fn prune(state: &mut State, meter: &DeviceId, progress: &mut MeterProgress, segments: Vec<(i64, i64)>, cutoff: i64) {
     if progress.window_points == 0 {
         return;
     }
     let mut removed = 0u32;
     if progress.window_oldest_ms < cutoff {
         // The window never holds more than MAX_WINDOW_POINTS + 1 points (one added per call).
-        let old = state.scan(&KeyRange::points(meter, i64::MIN, cutoff), false, MAX_WINDOW_POINTS + 1);
+        let old = scan_segments(state, meter, segments.clone(), (i64::MIN, cutoff), false, MAX_WINDOW_POINTS + 1);
         for (k, _) in old.iter().take(old.len().saturating_sub(1)) {
             state.delete(k);
             removed += 1;
@@ -385,13 +500,14 @@ fn prune(state: &mut State, meter: &DeviceId, progress: &mut MeterProgress, cuto
     progress.window_points -= removed;
     let excess = (progress.window_points as usize).saturating_sub(MAX_WINDOW_POINTS);
     if excess > 0 {
-        for (k, _) in state.scan(&KeyRange::all_points(meter), false, excess) {
+        for (k, _) in scan_segments(state, meter, segments.clone(), (i64::MIN, i64::MAX), false, excess) {
             state.delete(&k);
             progress.window_points -= 1;
         }
     }
     if removed > 0 || excess > 0 {
-        progress.window_oldest_ms = edge(state, &KeyRange::all_points(meter), false).map_or(0, |p| p.ts_ms);
+        let first = scan_segments(state, meter, segments, (i64::MIN, i64::MAX), false, 1);
+        progress.window_oldest_ms = first.first().map_or(0, |(_, p)| p.ts_ms);
     }
     let oldest = if progress.window_points > 0 { progress.window_oldest_ms } else { i64::MIN };
     progress.replacements.retain(|r| r.at_ms > oldest);

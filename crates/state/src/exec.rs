@@ -1000,9 +1000,6 @@ fn apply_reading(
             return rej(RejectCode::PolicyRejected, format!("rule {} ({}): {}", f.rule, f.code, f.reason));
         }
     };
-    if r.timestamp_ms > progress.last_timestamp_ms || progress.accepted == 0 {
-        progress.last_timestamp_ms = r.timestamp_ms;
-    }
     progress.last_seq = r.seq;
     progress.accepted += 1;
     progress.history = MeterProgress::chain(state.hash_alg(), &progress.history, r.seq, &leaf);

@@ -15,8 +15,14 @@
 //! **Store order.** [`StateKey::ordered`] encodes a key so that byte order is the key's
 //! [`Ord`] order: one tag byte per variant, identifiers as their ASCII bytes closed by `0x00`
 //! (identifiers never contain NUL), unsigned integers big-endian, signed integers big-endian with
-//! the sign bit flipped. Range reads (an enterprise's days, a meter's window points, every meter in
-//! id order) are prefix ranges of that encoding.
+//! the sign bit flipped. Range reads (an enterprise's days, a meter's window points in an hour,
+//! every meter in id order) are prefix ranges of that encoding.
+//!
+//! **Window points sort by hour first** ([`point_hour`]), then meter, time and arrival: a block's
+//! readings, which are mostly of one hour and of a gateway's meters (whose ids share a prefix),
+//! land on a few neighbouring store pages instead of one page per meter, and a point pruned a week
+//! later leaves the same few pages. A meter's points are therefore found hour by hour
+//! ([`KeyRange::points`] spans one hour; `accounting` walks the hours a meter's window can hold).
 
 use crate::state::{StateKey, StateValue};
 use trustmeter_crypto::HashAlg;
@@ -164,7 +170,7 @@ impl StateKey {
                 Enc::new(tag::DAILY).id(k.org.as_str()).i32(k.day).u8(k.energy as u8).u8(k.unit as u8)
             }
             StateKey::MonthlyReport(o, m) => Enc::new(tag::MONTHLY_REPORT).id(o.as_str()).u32(*m),
-            StateKey::Point(d, ts, ord) => Enc::new(tag::POINT).id(d.as_str()).i64(*ts).u64(*ord),
+            StateKey::Point(d, ts, ord) => Enc::new(tag::POINT).i64(point_hour(*ts)).id(d.as_str()).i64(*ts).u64(*ord),
             StateKey::KeyUse(k) => Enc::new(tag::KEY_USE).u8(k.scheme as u8).bytes(&k.bytes),
         }
         .0
@@ -227,21 +233,25 @@ impl KeyRange {
     pub fn progress_chunks(gateway: &DeviceId) -> Self {
         Self::prefix(Enc::new(tag::PROGRESS).id(gateway.as_str()).0)
     }
-    /// A meter's window points with timestamps in `[from_ms, to_ms)`, by time then arrival.
+    /// A meter's window points of one hour with timestamps in `[from_ms, to_ms)`, by time then
+    /// arrival. The range must lie in one hour: `point_hour(from_ms) == point_hour(to_ms - 1)`.
     pub fn points(meter: &DeviceId, from_ms: i64, to_ms: i64) -> Self {
-        let base = Enc::new(tag::POINT).id(meter.as_str());
+        debug_assert!(from_ms < to_ms && point_hour(from_ms) == point_hour(to_ms - 1), "one hour's points");
+        let base = Enc::new(tag::POINT).i64(point_hour(from_ms)).id(meter.as_str());
         KeyRange { lo: Enc(base.0.clone()).i64(from_ms).0, hi: Some(Enc(base.0).i64(to_ms).0) }
     }
-    /// A meter's window points with timestamps from `from_ms` on.
-    pub fn points_from(meter: &DeviceId, from_ms: i64) -> Self {
-        let base = Enc::new(tag::POINT).id(meter.as_str());
-        let hi = prefix_end(&base.0);
-        KeyRange { lo: Enc(base.0).i64(from_ms).0, hi }
+    /// Every window point of every meter (hour by hour).
+    pub fn every_point() -> Self {
+        Self::prefix(vec![tag::POINT])
     }
-    /// Every window point of a meter.
-    pub fn all_points(meter: &DeviceId) -> Self {
-        Self::prefix(Enc::new(tag::POINT).id(meter.as_str()).0)
-    }
+}
+
+/// Length of the time buckets window points are stored by: one hour.
+pub const POINT_HOUR_MS: i64 = 3_600_000;
+
+/// The hour a window point at `ts_ms` is stored under (hours since the Unix epoch, floored).
+pub fn point_hour(ts_ms: i64) -> i64 {
+    ts_ms.div_euclid(POINT_HOUR_MS)
 }
 
 /// The first byte string greater than every string starting with `prefix` (`None`: no such
@@ -316,28 +326,42 @@ mod tests {
                 }));
             }
         }
-        // Within one variant, byte order of the encoding equals key order.
+        // Within one variant, byte order of the encoding equals key order; window points sort
+        // by hour first.
+        let order = |k: &StateKey| match k {
+            StateKey::Point(m, ts, ord) => (Some((point_hour(*ts), m.clone(), *ts, *ord)), k.clone()),
+            _ => (None, k.clone()),
+        };
         for a in &keys {
             for b in &keys {
                 if std::mem::discriminant(a) == std::mem::discriminant(b) {
-                    assert_eq!(a.cmp(b), a.ordered().cmp(&b.ordered()), "{a:?} vs {b:?}");
+                    assert_eq!(order(a).cmp(&order(b)), a.ordered().cmp(&b.ordered()), "{a:?} vs {b:?}");
                 }
             }
         }
+        // A later hour of one meter sorts after an earlier hour of every meter.
+        assert!(StateKey::Point(dev("a"), POINT_HOUR_MS, 0).ordered() > StateKey::Point(dev("z"), 0, 0).ordered());
     }
 
     #[test]
     fn ranges_hold_exactly_their_keys() {
         let m = dev("m1");
-        let r = KeyRange::points(&m, -10, 10);
-        assert!(r.contains(&StateKey::Point(m.clone(), -10, 0).ordered()));
+        let r = KeyRange::points(&m, 5, 10);
+        assert!(r.contains(&StateKey::Point(m.clone(), 5, 0).ordered()));
         assert!(r.contains(&StateKey::Point(m.clone(), 9, u64::MAX).ordered()));
         assert!(!r.contains(&StateKey::Point(m.clone(), 10, 0).ordered()));
-        assert!(!r.contains(&StateKey::Point(dev("m10"), 0, 0).ordered()));
-        assert!(!r.contains(&StateKey::Point(dev("m"), 0, 0).ordered()));
-        let all = KeyRange::all_points(&m);
-        assert!(all.contains(&StateKey::Point(m.clone(), i64::MAX, u64::MAX).ordered()));
-        assert!(!all.contains(&StateKey::Point(dev("m1-x"), 0, 0).ordered()));
+        assert!(!r.contains(&StateKey::Point(m.clone(), 4, u64::MAX).ordered()));
+        assert!(!r.contains(&StateKey::Point(dev("m10"), 6, 0).ordered()));
+        assert!(!r.contains(&StateKey::Point(dev("m"), 6, 0).ordered()));
+        // Negative times and the last millisecond of an hour.
+        let r = KeyRange::points(&m, -POINT_HOUR_MS, 0);
+        assert!(r.contains(&StateKey::Point(m.clone(), -1, 0).ordered()));
+        assert!(r.contains(&StateKey::Point(m.clone(), -POINT_HOUR_MS, 0).ordered()));
+        assert!(!r.contains(&StateKey::Point(m.clone(), 0, 0).ordered()));
+        assert!(!r.contains(&StateKey::Point(m.clone(), -POINT_HOUR_MS - 1, 0).ordered()));
+        let every = KeyRange::every_point();
+        assert!(every.contains(&StateKey::Point(m.clone(), i64::MAX, u64::MAX).ordered()));
+        assert!(every.contains(&StateKey::Point(m.clone(), i64::MIN, 0).ordered()));
         assert!(KeyRange::meters().contains(&StateKey::Meter(dev("zzz")).ordered()));
         assert!(!KeyRange::meters().contains(&StateKey::Gateway(dev("zzz")).ordered()));
         assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));

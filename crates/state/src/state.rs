@@ -734,6 +734,8 @@ impl State {
         struct Seen {
             points: u64,
             oldest_ms: Option<i64>,
+            /// The earliest time after the oldest: every point but the oldest is this recent.
+            next_ms: Option<i64>,
         }
         let mut seen: HashMap<DeviceId, Seen> = HashMap::new();
         let mut progress: Vec<(DeviceId, MeterProgress)> = Vec::new();
@@ -758,7 +760,15 @@ impl State {
                 (StateKey::Point(m, ts, _), _) => {
                     let s = seen.entry(m.clone()).or_default();
                     s.points += 1;
-                    s.oldest_ms = Some(s.oldest_ms.map_or(*ts, |o| o.min(*ts)));
+                    match s.oldest_ms {
+                        Some(o) if *ts < o => {
+                            s.next_ms = Some(o);
+                            s.oldest_ms = Some(*ts);
+                        }
+                        Some(o) if *ts > o => s.next_ms = Some(s.next_ms.map_or(*ts, |n| n.min(*ts))),
+                        Some(_) => {}
+                        None => s.oldest_ms = Some(*ts),
+                    }
                 }
                 (StateKey::KeyUse(k), StateValue::KeyUse(d))
                     if self.gateway(d).is_none() && self.meter(d).is_none() =>
@@ -768,6 +778,7 @@ impl State {
                 _ => {}
             }
         }
+        let span = self.params.accounting.late_window_ms.saturating_add(self.params.max_future_skew_ms);
         for (m, p) in progress {
             let s = seen.remove(&m).unwrap_or_default();
             let oldest = (p.window_points > 0).then_some(p.window_oldest_ms);
@@ -775,6 +786,16 @@ impl State {
                 return Err(StateError::Mismatch(format!(
                     "meter {m}: {} window points from {:?} do not match its progress ({} points from {oldest:?})",
                     s.points, s.oldest_ms, p.window_points
+                )));
+            }
+            // Every point but the oldest lies in the span the window is read from (accounting).
+            let recent = p.last_timestamp_ms.saturating_sub(span);
+            if s.next_ms.is_some_and(|n| n < recent || n > p.last_timestamp_ms)
+                || s.oldest_ms.is_some_and(|o| o > p.last_timestamp_ms)
+            {
+                return Err(StateError::Mismatch(format!(
+                    "meter {m}: window points outside the late window before its latest reading at {} ms",
+                    p.last_timestamp_ms
                 )));
             }
         }
@@ -1539,13 +1560,10 @@ impl State {
 
     /// A meter's late-data window: its register points in time order (then arrival order).
     pub fn window_points(&self, meter: &DeviceId) -> Vec<PointRec> {
-        self.scan(&KeyRange::all_points(meter), false, crate::accounting::MAX_WINDOW_POINTS + 1)
-            .into_iter()
-            .filter_map(|(_, v)| match v {
-                StateValue::Point(p) => Some(p),
-                _ => None,
-            })
-            .collect()
+        let Some(progress) = self.meter(meter).and_then(|m| self.progress_of(&m)) else {
+            return vec![];
+        };
+        crate::accounting::window(self, meter, &progress)
     }
 }
 

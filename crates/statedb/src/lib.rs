@@ -57,8 +57,8 @@ pub const PRUNE_PER_COMMIT: usize = 200_000;
 /// The layout version written in `meta` (`"layout"`); a file of another layout is refused. It
 /// covers the state's entry encodings too: 2 keeps meters' progress in chunks of a gateway's
 /// meters (`Meter::slot`); 3 finds duplicates among the window points (`PointRec::seq`, no
-/// duplicate window).
-pub const LAYOUT_VERSION: u64 = 3;
+/// duplicate window); 4 stores window points by hour first (`keys::point_hour`).
+pub const LAYOUT_VERSION: u64 = 4;
 
 /// Tuning of a [`DiskStore`].
 #[derive(Clone, Debug)]

@@ -196,8 +196,11 @@ impl Validate for Genesis {
         {
             return Err("block limits in params exceed the protocol limits".into());
         }
-        if self.params.max_future_skew_ms < 0 {
-            return Err("max_future_skew_ms must not be negative".into());
+        if !(0..=MAX_FUTURE_SKEW_MS).contains(&self.params.max_future_skew_ms) {
+            return Err(format!("max_future_skew_ms must be between 0 and {MAX_FUTURE_SKEW_MS}"));
+        }
+        if !(0..=MAX_LATE_WINDOW_MS).contains(&self.params.accounting.late_window_ms) {
+            return Err(format!("accounting.late_window_ms must be between 0 and {MAX_LATE_WINDOW_MS} (31 days)"));
         }
         if self.params.calibration_warning_ms < 0 {
             return Err("calibration_warning_ms must not be negative".into());

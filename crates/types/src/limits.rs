@@ -40,3 +40,9 @@ pub const MAX_GENESIS_ENTRIES: usize = 1_024;
 pub const MAX_POLICY_BYTES: usize = 16 * 1024;
 /// Most lines (energy kinds or products) in a monthly report.
 pub const MAX_REPORT_LINES: usize = 64;
+
+/// Longest late-data window a genesis may set (`AccountingParams::late_window_ms`): 31 days. A
+/// meter's window points are looked for hour by hour over this span.
+pub const MAX_LATE_WINDOW_MS: i64 = 31 * 24 * 3_600_000;
+/// Largest future clock skew a genesis may allow (`ChainParams::max_future_skew_ms`): one hour.
+pub const MAX_FUTURE_SKEW_MS: i64 = 3_600_000;
