@@ -376,9 +376,11 @@ pub fn interval(
 /// `n` is [`neighbours`] of the point's time, taken by the caller before this reading changed
 /// anything (it has checked with them that no point has the same timestamp; finding them again
 /// here would cost four more range reads per reading).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn record_point(
     state: &mut State,
     meter: &Meter,
+    region: u32,
     progress: &mut MeterProgress,
     p: PointRec,
     n: Neighbours,
@@ -392,7 +394,7 @@ pub(crate) fn record_point(
     let mut flags = vec![];
     if let (Some(a), Some(b)) = (&prev, &n.after) {
         let old = interval(meter, &params, &progress.replacements, a, b);
-        apply_interval(state, meter, &old, -1);
+        apply_interval(state, meter, region, &old, -1);
     }
     let late = n.after.is_some();
     if let Some(b) = &n.after {
@@ -416,11 +418,11 @@ pub(crate) fn record_point(
                 ),
             });
         }
-        apply_interval(state, meter, &iv, 1);
+        apply_interval(state, meter, region, &iv, 1);
     }
     if let Some(b) = &n.after {
         let iv = interval(meter, &params, &progress.replacements, &p, b);
-        apply_interval(state, meter, &iv, 1);
+        apply_interval(state, meter, region, &iv, 1);
     }
     // The arrival ordinal orders points at equal times; `accepted` counts this reading already.
     let before = progress.clone();
@@ -460,6 +462,7 @@ pub(crate) fn record_replacement(
     block_ts: i64,
 ) {
     let params = state.params.accounting.clone();
+    let region = state.organisation(&meter.owner).map_or(0, |o| o.region);
     let n = neighbours(state, &meter.id, progress, rep.at_ms);
     // A replacement at exactly a point's time belongs to the interval ending there.
     let (a, b) = match n.at {
@@ -468,13 +471,13 @@ pub(crate) fn record_replacement(
     };
     if let (Some(a), Some(b)) = (&a, &b) {
         let old = interval(meter, &params, &progress.replacements, a, b);
-        apply_interval(state, meter, &old, -1);
+        apply_interval(state, meter, region, &old, -1);
     }
     let at = progress.replacements.partition_point(|r| r.at_ms <= rep.at_ms);
     progress.replacements.insert(at, rep);
     if let (Some(a), Some(b)) = (&a, &b) {
         let new = interval(meter, &params, &progress.replacements, a, b);
-        apply_interval(state, meter, &new, 1);
+        apply_interval(state, meter, region, &new, 1);
     }
     let segments = point_segments(state, progress);
     prune(state, &meter.id, progress, segments, block_ts - params.late_window_ms);
@@ -540,7 +543,8 @@ fn put_daily(state: &mut State, key: DailyKey, d: DailyTotal) {
 }
 
 /// Adds (`sign` = 1) or takes back (`sign` = -1) an interval's allocation to the daily figures.
-fn apply_interval(state: &mut State, meter: &Meter, iv: &Interval, sign: i64) {
+/// `region` is the meter owner's (its time-of-use schedule).
+fn apply_interval(state: &mut State, meter: &Meter, region: u32, iv: &Interval, sign: i64) {
     // A tariff register (费率寄存器) counts part of its total register's energy: adding it too
     // would count that electricity twice. It is kept for reconciliation, not summed.
     if meter.tariff.is_some() {
@@ -548,7 +552,6 @@ fn apply_interval(state: &mut State, meter: &Meter, iv: &Interval, sign: i64) {
     }
     let params = state.params.accounting.clone();
     let refs = reference_set(&params);
-    let region = state.organisation(&meter.owner).map(|o| o.region).unwrap_or(0);
     let schedule = match (meter.energy, refs) {
         (EnergyKind::Electricity, Some(r)) => tou::schedule_for(r, region, iv.start_ms),
         _ => None,

@@ -435,11 +435,14 @@ pub fn apply_tx(
             }
             let h = tx_hash(state.hash_alg(), tx);
             let mut progress = ProgressCache::default();
+            // The region of the enterprise every accepted reading belongs to (its TOU schedule).
+            let region = state.organisation(&gw.owner).map_or(0, |o| o.region);
             let outcomes = readings
                 .iter()
                 .enumerate()
                 .map(|(i, r)| {
-                    apply_reading(state, &mut progress, &gw, height, timestamp_ms, (&h, i as u32), r, verdicts)
+                    let at = (&h, i as u32);
+                    apply_reading(state, &mut progress, (&gw, region), height, timestamp_ms, at, r, verdicts)
                 })
                 .collect();
             progress.flush(state);
@@ -824,7 +827,7 @@ fn set_status(
 fn apply_reading(
     state: &mut State,
     progress_cache: &mut ProgressCache,
-    gw: &Gateway,
+    (gw, region): (&Gateway, u32),
     height: u64,
     block_ts: i64,
     position: (&Hash32, u32),
@@ -1004,7 +1007,7 @@ fn apply_reading(
     progress.accepted += 1;
     progress.history = MeterProgress::chain(state.hash_alg(), &progress.history, r.seq, &leaf);
     let point = PointRec::of(r);
-    let found = accounting::record_point(state, &meter, &mut progress, point, n, block_ts, !flags.is_empty());
+    let found = accounting::record_point(state, &meter, region, &mut progress, point, n, block_ts, !flags.is_empty());
     flags.extend(found);
     progress_cache.set(state, &meter, progress);
     if flags.is_empty() { ReadingOutcome::Accepted } else { ReadingOutcome::Flagged { flags } }
