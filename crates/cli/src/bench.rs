@@ -46,6 +46,9 @@ pub enum BenchCommand {
         /// Scheme of every key (members, gateway, meters): `ed25519` or `sm2`.
         #[arg(long, default_value = "ed25519")]
         key_scheme: KeyScheme,
+        /// The state store's page cache, MiB (a validator's default: 256).
+        #[arg(long, default_value_t = 256)]
+        state_cache_mib: usize,
     },
     /// Sign/s and verify/s per signature scheme (Ed25519 single and batch, SM2) and MB/s per hash
     /// algorithm (SHA-256, SM3), single thread, with the ratios between them.
@@ -148,8 +151,9 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             points,
             run: std::time::Duration::from_secs(run_seconds),
         }),
-        BenchCommand::Ingest { meters, intervals, batch, hash, key_scheme } => {
-            ingest(meters, intervals, batch, DevnetCrypto { hash, account_scheme: key_scheme })
+        BenchCommand::Ingest { meters, intervals, batch, hash, key_scheme, state_cache_mib } => {
+            let crypto = DevnetCrypto { hash, account_scheme: key_scheme };
+            ingest(meters, intervals, batch, crypto, state_cache_mib)
         }
         BenchCommand::Crypto { signatures, batch, mib } => crypto(signatures, batch, mib),
         BenchCommand::Query { days, enterprises } => query::run(query::Options { days, enterprises }),
@@ -467,7 +471,13 @@ fn policy_cost(
     })
 }
 
-fn ingest(meters: usize, intervals: Option<usize>, batch: usize, crypto: DevnetCrypto) -> Result<()> {
+fn ingest(
+    meters: usize,
+    intervals: Option<usize>,
+    batch: usize,
+    crypto: DevnetCrypto,
+    state_cache_mib: usize,
+) -> Result<()> {
     anyhow::ensure!((1..=MAX_INGEST_METERS).contains(&meters), "--meters must be in 1..={MAX_INGEST_METERS}");
     let intervals = intervals.unwrap_or_else(|| default_intervals(meters));
     anyhow::ensure!(
@@ -475,6 +485,7 @@ fn ingest(meters: usize, intervals: Option<usize>, batch: usize, crypto: DevnetC
         "--intervals must be in 1..={MAX_INGEST_INTERVALS}"
     );
     anyhow::ensure!(batch > 0, "--batch must be positive");
+    anyhow::ensure!((16..=65_536).contains(&state_cache_mib), "--state-cache-mib must be in 16..=65536");
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "bench ingest: {meters} meters × {intervals} intervals = {} readings, {batch} per transaction; {} chain, {} keys",
@@ -505,8 +516,14 @@ fn ingest(meters: usize, intervals: Option<usize>, batch: usize, crypto: DevnetC
     let store_dir = crate::scratch::DataDir::new(None, "trustmeter-bench-ingest")?;
     let store_path = store_dir.path().join("state.redb");
     let store = std::sync::Arc::new(
-        trustmeter_statedb::DiskStore::open(&store_path, trustmeter_statedb::DiskStoreConfig::default())
-            .context("opening the benchmark's state store")?,
+        trustmeter_statedb::DiskStore::open(
+            &store_path,
+            trustmeter_statedb::DiskStoreConfig {
+                cache_bytes: state_cache_mib << 20,
+                ..trustmeter_statedb::DiskStoreConfig::default()
+            },
+        )
+        .context("opening the benchmark's state store")?,
     );
     let (_, mut state) = trustmeter_state::exec::genesis_block_in(&devnet.genesis, store)?;
     let mut ts = start_ms - 3_600_000;

@@ -107,6 +107,7 @@ pub fn init(args: &InitArgs, genesis_time_ms: i64) -> Result<Devnet> {
             alarms: Default::default(),
             api: Default::default(),
             state_sync: false,
+            state_cache_mib: trustmeter_node::config::DEFAULT_STATE_CACHE_MIB,
         };
         std::fs::write(dir.join("node.toml"), toml::to_string_pretty(&cfg)?)?;
     }
@@ -213,6 +214,7 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
                 alarms: cfg.alarms.clone(),
                 api: cfg.api.clone(),
                 state_sync: cfg.state_sync,
+                state_cache_mib: cfg.state_cache_mib,
             };
             runner.start(|ctx| async move {
                 let node = start_node(ctx, spec).await?;

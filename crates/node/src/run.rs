@@ -50,6 +50,8 @@ pub struct NodeSpec {
     /// With an empty state store, sync the state at a peer's latest certified height instead of
     /// executing every block from genesis (`state_sync` of the node config).
     pub state_sync: bool,
+    /// The state store's page cache, MiB (`state_cache_mib` of the node config).
+    pub state_cache_mib: usize,
 }
 
 /// A running validator.
@@ -132,7 +134,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     };
     network.start();
 
-    let storage = open_storage(&spec.index_path, &spec.state_path, &genesis)?;
+    let storage = open_storage(&spec.index_path, &spec.state_path, spec.state_cache_mib, &genesis)?;
     let mempool = Arc::new(Mutex::new(Mempool::new(genesis.params.hash, MempoolLimits::default())));
     let validator = start_validator(
         context.child("validator"),
@@ -191,11 +193,12 @@ pub(crate) struct Storage {
 pub(crate) fn open_storage(
     index_path: &std::path::Path,
     state_path: &std::path::Path,
+    state_cache_mib: usize,
     genesis: &Genesis,
 ) -> Result<Storage> {
     let index =
         Index::open(index_path, genesis.clone()).with_context(|| format!("opening index {}", index_path.display()))?;
-    let (store, state_written) = open_state_store(state_path, index.height())?;
+    let (store, state_written) = open_state_store(state_path, state_cache_mib, index.height())?;
     let idx = index.clone();
     let metrics = crate::metrics::NodeMetrics::new();
     metrics.watch_store("state", state_written);
@@ -262,11 +265,12 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
 /// block).
 fn open_state_store(
     path: &std::path::Path,
+    cache_mib: usize,
     index_height: u64,
 ) -> Result<(Arc<dyn trustmeter_state::Store>, Arc<trustmeter_statedb::WriteCounters>)> {
     use trustmeter_statedb::{DiskStore, DiskStoreConfig};
     let open = || {
-        DiskStore::open(path, DiskStoreConfig::default())
+        DiskStore::open(path, DiskStoreConfig { cache_bytes: cache_mib << 20, ..DiskStoreConfig::default() })
             .with_context(|| format!("opening state store {}", path.display()))
     };
     let store = open()?;

@@ -302,6 +302,7 @@ async fn drive(ctx: &commonware_runtime::tokio::Context, dir: &Path, args: &Clus
             alarms: Default::default(),
             api: Default::default(),
             state_sync: false,
+            state_cache_mib: trustmeter_node::config::DEFAULT_STATE_CACHE_MIB,
         };
         let node = start_node(ctx.child("node").with_attribute("index", i), spec)
             .await

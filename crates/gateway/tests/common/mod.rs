@@ -75,6 +75,7 @@ impl TestChain {
                 alarms: Default::default(),
                 api: Default::default(),
                 state_sync: false,
+                state_cache_mib: trustmeter_node::config::DEFAULT_STATE_CACHE_MIB,
             };
             let node = start_node(ctx.child("node").with_attribute("chain", chain_id).with_attribute("index", i), spec)
                 .await

@@ -148,6 +148,7 @@ impl Cluster {
                 alarms: self.alarms.clone(),
                 api: self.api_config.clone(),
                 state_sync,
+                state_cache_mib: trustmeter_node::config::DEFAULT_STATE_CACHE_MIB,
             };
             let node = start_node(ctx.child("node").with_attribute("index", i), spec)
                 .await
