@@ -81,8 +81,8 @@ use trustmeter_chain::App;
 use trustmeter_energy::calendar::{self, Period};
 use trustmeter_energy::register::{self, RegisterPoint, Replacement};
 use trustmeter_index::Index;
-use trustmeter_state::State;
 use trustmeter_state::accounting::{amount_unit, register_spec};
+use trustmeter_state::{MeterProgress, State};
 use trustmeter_types::{DeviceId, DeviceStatus, EnergyKind, Meter, Quantity, UnifiedSocialCreditCode, Unit};
 use utoipa::{IntoParams, ToSchema};
 
@@ -576,100 +576,110 @@ fn base(kind: AlarmKind, severity: Severity, key: String, owner: &UnifiedSocialC
 /// The calibration alarms of every meter that is not revoked (of `owner` only, if given), at
 /// the state's block time, sorted critical first, then by expiry (missing first), then by meter.
 pub fn calibration_alarms(state: &State, owner: Option<&UnifiedSocialCreditCode>) -> Vec<AlarmView> {
-    let now = state.timestamp_ms;
-    let window = state.params.calibration_warning_ms;
     let mut out: Vec<AlarmView> = state
         .meters()
-        .filter(|m| m.status != DeviceStatus::Revoked)
         .filter(|m| owner.is_none_or(|o| &m.owner == o))
-        .filter_map(|m| {
-            let alarm = |kind: AlarmKind, severity, message: String| AlarmView {
-                meter: Some(m.id.to_string()),
-                certificate_no: m.calibration.as_ref().map(|c| c.certificate_no.clone()),
-                valid_until_ms: m.calibration.as_ref().map(|c| c.valid_until_ms),
-                message,
-                ..base(kind, severity, format!("{}/{}", kind.as_str(), m.id), &m.owner, state)
-            };
-            let Some(c) = &m.calibration else {
-                return Some(alarm(
-                    AlarmKind::CalibrationMissing,
-                    Severity::Critical,
-                    format!(
-                        "meter {} ({}) has no calibration certificate, so its readings are refused; have the metrology authority record one",
-                        m.id, m.name
-                    ),
-                ));
-            };
-            let left = c.valid_until_ms.saturating_sub(now);
-            if left <= 0 {
-                Some(alarm(
-                    AlarmKind::CalibrationExpired,
-                    Severity::Critical,
-                    format!(
-                        "calibration certificate {} of meter {} expired {} ago (last valid day {}), so its readings are refused; have the metrology authority record a new certificate",
-                        c.certificate_no,
-                        m.id,
-                        days_text(-left),
-                        last_valid_day(c.valid_until_ms)
-                    ),
-                ))
-            } else if left <= window {
-                Some(alarm(
-                    AlarmKind::CalibrationExpiring,
-                    Severity::Warning,
-                    format!(
-                        "calibration certificate {} of meter {} expires in {} (last valid day {}); have the metrology authority record a new certificate before then",
-                        c.certificate_no,
-                        m.id,
-                        days_text(left),
-                        last_valid_day(c.valid_until_ms)
-                    ),
-                ))
-            } else {
-                None
-            }
-        })
+        .filter_map(|m| calibration_alarm(state, &m))
         .collect();
-    out.sort_by(|a, b| (a.severity, a.valid_until_ms, &a.meter).cmp(&(b.severity, b.valid_until_ms, &b.meter)));
+    sort_calibration(&mut out);
     out
+}
+
+/// Critical first, then by expiry (missing first), then by meter.
+fn sort_calibration(alarms: &mut [AlarmView]) {
+    alarms.sort_by(|a, b| (a.severity, a.valid_until_ms, &a.meter).cmp(&(b.severity, b.valid_until_ms, &b.meter)));
+}
+
+/// The calibration alarm of one meter at the state's block time, if any (none for a revoked one).
+fn calibration_alarm(state: &State, m: &Meter) -> Option<AlarmView> {
+    if m.status == DeviceStatus::Revoked {
+        return None;
+    }
+    let now = state.timestamp_ms;
+    let window = state.params.calibration_warning_ms;
+    let alarm = |kind: AlarmKind, severity, message: String| AlarmView {
+        meter: Some(m.id.to_string()),
+        certificate_no: m.calibration.as_ref().map(|c| c.certificate_no.clone()),
+        valid_until_ms: m.calibration.as_ref().map(|c| c.valid_until_ms),
+        message,
+        ..base(kind, severity, format!("{}/{}", kind.as_str(), m.id), &m.owner, state)
+    };
+    let Some(c) = &m.calibration else {
+        return Some(alarm(
+            AlarmKind::CalibrationMissing,
+            Severity::Critical,
+            format!(
+                "meter {} ({}) has no calibration certificate, so its readings are refused; have the metrology authority record one",
+                m.id, m.name
+            ),
+        ));
+    };
+    let left = c.valid_until_ms.saturating_sub(now);
+    if left <= 0 {
+        Some(alarm(
+            AlarmKind::CalibrationExpired,
+            Severity::Critical,
+            format!(
+                "calibration certificate {} of meter {} expired {} ago (last valid day {}), so its readings are refused; have the metrology authority record a new certificate",
+                c.certificate_no,
+                m.id,
+                days_text(-left),
+                last_valid_day(c.valid_until_ms)
+            ),
+        ))
+    } else if left <= window {
+        Some(alarm(
+            AlarmKind::CalibrationExpiring,
+            Severity::Warning,
+            format!(
+                "calibration certificate {} of meter {} expires in {} (last valid day {}); have the metrology authority record a new certificate before then",
+                c.certificate_no,
+                m.id,
+                days_text(left),
+                last_valid_day(c.valid_until_ms)
+            ),
+        ))
+    } else {
+        None
+    }
 }
 
 /// `missing_data` for every active meter that has reported before and whose latest reading is
 /// more than [`MISSING_DATA_INTERVALS`] nominal intervals behind the state's block time.
 pub fn missing_data_alarms(state: &State) -> Vec<AlarmView> {
+    let mut progress = state.progress_reader();
+    state.meters().filter_map(|m| missing_data_alarm(state, &m, progress.get(&m).as_ref())).collect()
+}
+
+/// The `missing_data` alarm of one meter, given its progress, if it is active, has reported
+/// before and its latest reading is more than [`MISSING_DATA_INTERVALS`] nominal intervals behind
+/// the state's block time.
+fn missing_data_alarm(state: &State, m: &Meter, progress: Option<&MeterProgress>) -> Option<AlarmView> {
     let nominal = state.params.accounting.nominal_interval_ms;
-    if nominal <= 0 {
-        return Vec::new();
+    if nominal <= 0 || m.status != DeviceStatus::Active {
+        return None;
     }
     let limit = nominal.saturating_mul(MISSING_DATA_INTERVALS);
-    let now = state.timestamp_ms;
-    let mut progress = state.progress_reader();
-    state
-        .meters()
-        .filter(|m| m.status == DeviceStatus::Active)
-        .filter_map(|m| {
-            let p = progress.get(&m).filter(|p| p.accepted > 0)?;
-            let silent = now.saturating_sub(p.last_timestamp_ms);
-            (silent > limit).then(|| AlarmView {
-                meter: Some(m.id.to_string()),
-                message: format!(
-                    "meter {} ({}) has sent no reading for {} (latest reading at {} Asia/Shanghai), more than {MISSING_DATA_INTERVALS} × its {} collection interval; check the meter, gateway {} and the gateway's link to the chain",
-                    m.id,
-                    m.name,
-                    duration_text(silent),
-                    local(p.last_timestamp_ms, "%Y-%m-%d %H:%M:%S"),
-                    duration_text(nominal),
-                    m.gateway
-                ),
-                detail: Some(serde_json::json!({
-                    "last_timestamp_ms": p.last_timestamp_ms,
-                    "silent_ms": silent,
-                    "nominal_interval_ms": nominal,
-                })),
-                ..base(AlarmKind::MissingData, Severity::Warning, format!("missing_data/{}", m.id), &m.owner, state)
-            })
-        })
-        .collect()
+    let p = progress.filter(|p| p.accepted > 0)?;
+    let silent = state.timestamp_ms.saturating_sub(p.last_timestamp_ms);
+    (silent > limit).then(|| AlarmView {
+        meter: Some(m.id.to_string()),
+        message: format!(
+            "meter {} ({}) has sent no reading for {} (latest reading at {} Asia/Shanghai), more than {MISSING_DATA_INTERVALS} × its {} collection interval; check the meter, gateway {} and the gateway's link to the chain",
+            m.id,
+            m.name,
+            duration_text(silent),
+            local(p.last_timestamp_ms, "%Y-%m-%d %H:%M:%S"),
+            duration_text(nominal),
+            m.gateway
+        ),
+        detail: Some(serde_json::json!({
+            "last_timestamp_ms": p.last_timestamp_ms,
+            "silent_ms": silent,
+            "nominal_interval_ms": nominal,
+        })),
+        ..base(AlarmKind::MissingData, Severity::Warning, format!("missing_data/{}", m.id), &m.owner, state)
+    })
 }
 
 /// The `audit_flags` alarms: per enterprise, energy kind and unit, today's (Asia/Shanghai, by
@@ -1166,8 +1176,25 @@ impl Engine {
     /// Every alarm that holds at the state's time (with `raised_at` = now).
     fn pass(&mut self, cfg: &AlarmConfig, state: &State, source: &dyn ReadingSource) -> Vec<AlarmView> {
         let mut budget = Budget { left: MAX_SERIES_READS_PER_PASS };
-        let mut out = calibration_alarms(state, None);
-        out.extend(missing_data_alarms(state));
+        // One walk over the meters (each record decoded once per pass): calibration, missing
+        // data, and which meters the anomaly rule may look at.
+        let hour_end = calendar::period_start(Period::Hour, state.timestamp_ms);
+        let mut calibration = Vec::new();
+        let mut out = Vec::new();
+        let mut eligible: Vec<DeviceId> = Vec::new();
+        let mut progress = state.progress_reader();
+        for m in state.meters() {
+            calibration.extend(calibration_alarm(state, &m));
+            let p = progress.get(&m);
+            out.extend(missing_data_alarm(state, &m, p.as_ref()));
+            if m.status == DeviceStatus::Active && p.is_some_and(|p| p.accepted > 0 && p.last_timestamp_ms >= hour_end)
+            {
+                eligible.push(m.id.clone());
+            }
+        }
+        sort_calibration(&mut calibration);
+        calibration.append(&mut out);
+        let mut out = calibration;
         out.extend(audit_flag_alarms(state, &cfg.audit_flags));
 
         // Over-use, round robin over the thresholds.
@@ -1187,29 +1214,24 @@ impl Engine {
 
         // Anomalies on the last completed hour.
         if cfg.anomaly.enabled {
-            let hour_end = calendar::period_start(Period::Hour, state.timestamp_ms);
             let hour = hour_end - HOUR_MS;
-            let mut progress = state.progress_reader();
-            let eligible: Vec<Meter> = state
-                .meters()
-                .filter(|m| m.status == DeviceStatus::Active)
-                .filter(|m| progress.get(m).is_some_and(|p| p.accepted > 0 && p.last_timestamp_ms >= hour_end))
-                .collect();
-            let ids: BTreeSet<&DeviceId> = eligible.iter().map(|m| &m.id).collect();
+            let ids: BTreeSet<&DeviceId> = eligible.iter().collect();
             self.anomaly.retain(|id, c| c.hour == hour && ids.contains(id));
             let split = match &self.anomaly_cursor {
-                Some(c) => eligible.partition_point(|m| &m.id <= c),
+                Some(c) => eligible.partition_point(|id| id <= c),
                 None => 0,
             };
             let cost = cfg.anomaly.weeks as usize + 1;
-            for m in eligible[split..].iter().chain(&eligible[..split]) {
-                if self.anomaly.get(&m.id).is_some_and(|c| c.done) {
+            for id in eligible[split..].iter().chain(&eligible[..split]) {
+                if self.anomaly.get(id).is_some_and(|c| c.done) {
                     continue;
                 }
                 if !budget.take(cost) {
                     break;
                 }
-                self.anomaly_cursor = Some(m.id.clone());
+                self.anomaly_cursor = Some(id.clone());
+                let Some(m) = state.meter(id) else { continue };
+                let m = &m;
                 match anomaly_check(state, source, m, hour, &cfg.anomaly) {
                     Ok(Some(alarm)) => {
                         self.anomaly.insert(m.id.clone(), AnomalyCached { hour, done: true, alarm });
