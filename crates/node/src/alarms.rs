@@ -1520,22 +1520,30 @@ impl AlarmHub {
     }
 }
 
+/// A pass is followed by a pause of at least this many times its own duration, so that the
+/// alarm engine uses at most a tenth of one core however many meters the chain holds (a pass
+/// walks every meter, so its duration grows with the chain).
+pub const PAUSE_PER_PASS_TIME: u32 = 9;
+
 /// Runs the engine until the process ends: a pass every [`AlarmConfig::interval_ms`] when the
-/// finalized height moved.
+/// finalized height moved, or less often when passes are long ([`PAUSE_PER_PASS_TIME`]).
 pub async fn run(hub: AlarmHub, app: App, index: Index) {
     let interval = Duration::from_millis(hub.config().interval_ms);
     let mut last: Option<u64> = None;
     loop {
         let state = app.finalized_state();
         let height = state.height;
+        let mut pause = interval;
         if last != Some(height) {
             let (h, idx) = (hub.clone(), index.clone());
+            let started = std::time::Instant::now();
             match tokio::task::spawn_blocking(move || h.evaluate(&state, &idx)).await {
                 Ok(_) => last = Some(height),
                 Err(e) => tracing::error!(error = %e, "alarm pass failed"),
             }
+            pause = pause.max(started.elapsed() * PAUSE_PER_PASS_TIME);
         }
-        tokio::time::sleep(interval).await;
+        tokio::time::sleep(pause).await;
     }
 }
 
