@@ -316,7 +316,7 @@ impl App {
             // A gossiped copy of a transaction already finalized here: nothing to check again.
             return Err(Rejection::new(trustmeter_types::RejectCode::StaleNonce, "already superseded on this node"));
         }
-        match crate::mempool::precheck(&state, &tx) {
+        match crate::mempool::precheck_hashed(&state, &tx, Some(h)) {
             Ok(v) => {
                 let bytes = {
                     let mut m = self.mempool.lock().expect("mempool lock");
@@ -327,7 +327,7 @@ impl App {
                         let prev_nonce = m.nonce_below(&tx.body.sender, tx.body.nonce).unwrap_or(finalized_nonce);
                         crate::gossip::encode_frame(state.height, prev_nonce, &tx)
                     });
-                    m.insert(tx, v)?;
+                    m.insert_hashed(tx, h, v)?;
                     bytes
                 };
                 if let (Some(bytes), Some(g)) = (bytes, self.gossip.lock().expect("gossip lock").as_ref()) {

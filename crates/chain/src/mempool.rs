@@ -58,7 +58,13 @@ pub struct Mempool {
 /// would reject the transaction as a whole, against `state`. Returns the signature verdicts to keep
 /// with the transaction, so the block that includes it does not verify them again.
 pub fn precheck(state: &State, tx: &Transaction) -> Result<SignatureVerdicts, Rejection> {
-    let verdicts = SignatureVerdicts::batch_verify(state, &[tx], &mut rand::rng());
+    precheck_hashed(state, tx, None)
+}
+
+/// [`precheck`] of a transaction whose hash the caller already computed (`Some`: exactly
+/// `tx_hash` of it under the chain's algorithm).
+pub fn precheck_hashed(state: &State, tx: &Transaction, hash: Option<Hash32>) -> Result<SignatureVerdicts, Rejection> {
+    let verdicts = SignatureVerdicts::batch_verify_hashed(state, [(tx, hash)], &mut rand::rng());
     check_includable(state, tx, &verdicts)?;
     admission_check(state, tx, &verdicts)?;
     Ok(verdicts)
@@ -147,6 +153,18 @@ impl Mempool {
     /// Inserts a transaction that passed [`precheck`]. Idempotent.
     pub fn insert(&mut self, tx: Transaction, verdicts: SignatureVerdicts) -> Result<Hash32, Rejection> {
         let h = tx_hash(self.alg, &tx);
+        self.insert_hashed(tx, h, verdicts)
+    }
+
+    /// [`Mempool::insert`] of a transaction whose id `h` the caller computed (`tx_hash` under
+    /// this mempool's algorithm): a 500-reading transaction is not hashed again under the lock.
+    pub fn insert_hashed(
+        &mut self,
+        tx: Transaction,
+        h: Hash32,
+        verdicts: SignatureVerdicts,
+    ) -> Result<Hash32, Rejection> {
+        debug_assert_eq!(h, tx_hash(self.alg, &tx));
         if self.pending.contains_key(&h) {
             return Ok(h);
         }

@@ -98,18 +98,30 @@ impl SignatureVerdicts {
     /// Verifies in one batch every transaction signature and every reading signature whose key
     /// `state` already knows.
     pub fn batch_verify<R: Rng + CryptoRng>(state: &State, txs: &[&Transaction], rng: &mut R) -> Self {
+        Self::batch_verify_hashed(state, txs.iter().map(|tx| (*tx, None)), rng)
+    }
+
+    /// [`SignatureVerdicts::batch_verify`] of transactions whose hashes the caller may already
+    /// hold (`Some`: it must be [`trustmeter_crypto::tx_hash`] of the transaction under the
+    /// chain's algorithm), so a 500-reading transaction is not encoded and hashed twice.
+    pub fn batch_verify_hashed<'a, R: Rng + CryptoRng>(
+        state: &State,
+        txs: impl IntoIterator<Item = (&'a Transaction, Option<Hash32>)>,
+        rng: &mut R,
+    ) -> Self {
         enum Slot {
             Tx(Hash32),
             Reading(Hash32, u32, PublicKey),
         }
         let mut batch = BatchVerifier::new();
         let mut slots = Vec::new();
-        for tx in txs {
+        for (tx, hash) in txs {
+            debug_assert!(hash.is_none_or(|h| h == trustmeter_crypto::tx_hash(state.hash_alg(), tx)));
             let msg = tx.body.signing_payload();
             slots.push(Slot::Tx(verdict_key(&tx.body.sender, &tx.signature, &msg)));
             batch.queue(&tx.body.sender, &msg, &tx.signature);
             if let TxPayload::SubmitReadings { gateway, readings } = &tx.body.payload {
-                let h = trustmeter_crypto::tx_hash(state.hash_alg(), tx);
+                let h = hash.unwrap_or_else(|| trustmeter_crypto::tx_hash(state.hash_alg(), tx));
                 let gateway = state.gateway(gateway);
                 for (i, r) in readings.iter().enumerate() {
                     let t = r.reading.timestamp_ms;
