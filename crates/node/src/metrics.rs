@@ -23,6 +23,9 @@
 //! | `trustmeter_store_syncs_total{store}` | counter | their fsyncs (`sync_data` calls) |
 //! | `trustmeter_api_requests_total{route,status}` | counter | API requests by route template (`/v1/meters/{id}`) and status class (`2xx`…`5xx`) |
 //! | `trustmeter_api_request_seconds{route,status}` | histogram | their latency (time to the response head; a stream's body is not counted) |
+//! | `trustmeter_alarm_passes_total{walk}` | counter | alarm passes; `walk="true"`: ones that looked at every meter (the first, or after a gap in the feed of touched meters) |
+//! | `trustmeter_alarm_meters_evaluated_total` | counter | meters the alarm passes looked at (touched by blocks, due by time, or walked) |
+//! | `trustmeter_alarm_seconds_total` | counter | wall seconds in alarm passes |
 //!
 //! Requests to paths no route matches are not counted (their label would be the raw path, an
 //! unbounded set).
@@ -60,6 +63,11 @@ struct StoreLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PassLabels {
+    walk: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: String,
     status: &'static str,
@@ -85,6 +93,9 @@ struct Inner {
     api_seconds: Family<RequestLabels, Histogram, fn() -> Histogram>,
     store_bytes: Family<StoreLabels, Counter>,
     store_syncs: Family<StoreLabels, Counter>,
+    alarm_passes: Family<PassLabels, Counter>,
+    alarm_meters: Counter,
+    alarm_seconds: SecondsCounter,
     /// The stores whose files are counted, by label.
     stores: std::sync::Mutex<Vec<(&'static str, Arc<WriteCounters>)>>,
 }
@@ -144,6 +155,20 @@ impl NodeMetrics {
             "fsyncs of a store's file since the node started",
             store_syncs.clone(),
         );
+        let alarm_passes = Family::<PassLabels, Counter>::default();
+        let alarm_meters = Counter::default();
+        let alarm_seconds = SecondsCounter::default();
+        registry.register(
+            "trustmeter_alarm_passes",
+            "Alarm passes; walk=true: ones that looked at every meter",
+            alarm_passes.clone(),
+        );
+        registry.register(
+            "trustmeter_alarm_meters_evaluated",
+            "Meters the alarm passes looked at",
+            alarm_meters.clone(),
+        );
+        registry.register("trustmeter_alarm_seconds", "Wall seconds in alarm passes", alarm_seconds.clone());
         registry.register(
             "trustmeter_api_requests",
             "API requests by route template and status class",
@@ -165,6 +190,9 @@ impl NodeMetrics {
                 api_seconds,
                 store_bytes,
                 store_syncs,
+                alarm_passes,
+                alarm_meters,
+                alarm_seconds,
                 stores: Default::default(),
             }),
         }
@@ -180,6 +208,14 @@ impl NodeMetrics {
         let labels = RequestLabels { route: route.to_string(), status: status_class(status) };
         self.inner.api_requests.get_or_create(&labels).inc();
         self.inner.api_seconds.get_or_create(&labels).observe(seconds);
+    }
+
+    /// Records one alarm pass.
+    pub fn alarm_pass(&self, walked_all: bool, meters: usize, seconds: f64) {
+        let m = &self.inner;
+        m.alarm_passes.get_or_create(&PassLabels { walk: if walked_all { "true" } else { "false" } }).inc();
+        m.alarm_meters.inc_by(meters as u64);
+        m.alarm_seconds.inc_by(seconds);
     }
 
     /// Adds time spent indexing.

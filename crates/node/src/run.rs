@@ -234,7 +234,14 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
     let api_addr = listener.local_addr()?;
     // Alarms: derived from the finalized state and the index, never consensus.
     let hub = crate::alarms::AlarmHub::new(s.alarms.clone());
-    tokio::spawn(crate::alarms::run(hub.clone(), s.app.clone(), s.index.clone()));
+    // Its feed of touched meters: every finalized block, before its state is published (the
+    // first pass, and any after a gap, walks every meter instead).
+    let feed = hub.clone();
+    s.app.add_durable_hook(std::sync::Arc::new(move |f: &trustmeter_chain::Finalized, _| {
+        feed.feed(&f.block.block);
+        Ok(())
+    }));
+    tokio::spawn(crate::alarms::run(hub.clone(), s.app.clone(), s.index.clone(), s.metrics.clone()));
     let limits = crate::limits::RequestLimits::new(&s.api);
     let state = ApiState::with_options(
         s.name.clone(),

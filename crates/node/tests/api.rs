@@ -191,6 +191,13 @@ fn metrics_and_request_limits_on_a_live_cluster() {
                 ensure!((0.0..1_000.0).contains(&lag), "validator {n}: index lag {lag}");
                 value(&s, "trustmeter_mempool_transactions")?;
                 value(&s, "trustmeter_mempool_readings")?;
+                // The alarm engine walked the meters once (its first pass; a second only if its
+                // feed of touched meters started after a block it then missed), then followed the
+                // blocks' touched meters.
+                let walks = value(&s, r#"trustmeter_alarm_passes_total{walk="true"}"#)?;
+                ensure!((1.0..=2.0).contains(&walks), "validator {n}: {walks} alarm passes walked every meter");
+                value(&s, "trustmeter_alarm_meters_evaluated_total")?;
+                ensure!(value(&s, "trustmeter_alarm_seconds_total")? > 0.0, "validator {n}: alarm time");
                 // Every status call the test made to this validator is counted under the route
                 // template, and the histogram counted the same requests.
                 let key = r#"{route="/v1/status",status="2xx"}"#;

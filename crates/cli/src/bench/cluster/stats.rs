@@ -14,11 +14,12 @@ pub fn quantile(v: &mut [f64], q: f64) -> Option<f64> {
 
 /// The counters of ours the benchmark reads from `GET /metrics`, in print order: metric name and
 /// the label whose values are shown apart (the others are summed).
-pub const COMPONENTS: [(&str, &str, Option<&str>); 4] = [
+pub const COMPONENTS: [(&str, &str, Option<&str>); 5] = [
     ("admission", "trustmeter_admission_seconds_total", None),
     ("signature verification", "trustmeter_signature_verify_seconds_total", None),
     ("execution", "trustmeter_execution_seconds_total", Some("phase")),
     ("index", "trustmeter_index_seconds_total", None),
+    ("alarm passes", "trustmeter_alarm_seconds_total", None),
 ];
 /// Readings finalized, per node.
 pub const READINGS_FINALIZED: &str = "trustmeter_readings_finalized_total";
