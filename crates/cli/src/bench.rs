@@ -378,10 +378,44 @@ impl SetupSigner {
     }
 }
 
+/// Progress of a long set-up, on stderr at most every [`SetupProgress::EVERY`]: done, rate, time
+/// left. (At 10⁷ meters the registry set-up — 3·10⁷ registry changes — takes over an hour.)
+struct SetupProgress {
+    total: usize,
+    done: usize,
+    started: Instant,
+    last: Instant,
+}
+
+impl SetupProgress {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+    fn new(total: usize) -> Self {
+        SetupProgress { total, done: 0, started: Instant::now(), last: Instant::now() }
+    }
+
+    fn add(&mut self, n: usize) {
+        self.done += n;
+        if self.last.elapsed() < Self::EVERY {
+            return;
+        }
+        self.last = Instant::now();
+        let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        let left = self.total.saturating_sub(self.done) as f64 / rate.max(1e-9);
+        eprintln!(
+            "set-up: {} of {} registry transactions ({:.0} %), {rate:.0}/s, about {:.0} min left",
+            self.done,
+            self.total,
+            100.0 * self.done as f64 / self.total.max(1) as f64,
+            left / 60.0
+        );
+    }
+}
+
 /// Applies setup transactions through ordinary blocks, as many as the chain's block limits need
 /// (signatures trusted: they are our own, and setup is not measured); returns the state and the
 /// number of blocks.
-fn apply(mut state: State, txs: Vec<Transaction>, ts: &mut i64) -> (State, usize) {
+fn apply(mut state: State, txs: Vec<Transaction>, ts: &mut i64, progress: &mut SetupProgress) -> (State, usize) {
     let per_block = (state.params.max_block_txs as usize).clamp(1, trustmeter_types::limits::MAX_TXS_PER_BLOCK);
     let trusted = SignatureVerdicts::trust_finalized();
     let mut blocks = 0;
@@ -400,6 +434,7 @@ fn apply(mut state: State, txs: Vec<Transaction>, ts: &mut i64) -> (State, usize
         );
         state = out.state.commit().expect("the benchmark's state store takes a block");
         blocks += 1;
+        progress.add(n);
     }
     (state, blocks)
 }
@@ -541,15 +576,17 @@ fn ingest(
     let calibrations =
         plant.calibration_payloads(&devnet.metrology.org.id, start_ms - 86_400_000, start_ms + 400 * 86_400_000);
     let chunk = 64 * (state.params.max_block_txs as usize).max(1);
+    // registrations, calibrations and activations of every meter, the gateway's two
+    let mut progress = SetupProgress::new(3 * specs.len() + 2);
     for (i, specs) in specs.chunks(chunk).enumerate() {
         let mut payloads = std::mem::take(&mut gateway);
         payloads.extend(specs.iter().map(|meter| TxPayload::RegisterMeter { meter: meter.clone() }));
         let txs = e.sign_all(payloads, threads);
         setup_txs += txs.len();
-        let (s, b) = apply(state, txs, &mut ts);
+        let (s, b) = apply(state, txs, &mut ts, &mut progress);
         (state, setup_blocks) = (s, setup_blocks + b);
         if i == 0 {
-            let (s, b) = apply(state, r.sign_all(vec![activate_gateway.clone()], 1), &mut ts);
+            let (s, b) = apply(state, r.sign_all(vec![activate_gateway.clone()], 1), &mut ts, &mut progress);
             (state, setup_blocks, setup_txs) = (s, setup_blocks + b, setup_txs + 1);
         }
     }
@@ -557,11 +594,11 @@ fn ingest(
     for (calibrations, specs) in calibrations.chunks(chunk).zip(plant.meter_specs().chunks(chunk)) {
         let txs = m.sign_all(calibrations.to_vec(), threads);
         setup_txs += txs.len();
-        let (s, b) = apply(state, txs, &mut ts);
+        let (s, b) = apply(state, txs, &mut ts, &mut progress);
         let activations = specs.iter().map(|s| TxPayload::ActivateDevice { device: s.id.clone() }).collect();
         let txs = r.sign_all(activations, threads);
         setup_txs += txs.len();
-        let (s, b2) = apply(s, txs, &mut ts);
+        let (s, b2) = apply(s, txs, &mut ts, &mut progress);
         (state, setup_blocks) = (s, setup_blocks + b + b2);
     }
     drop(calibrations);

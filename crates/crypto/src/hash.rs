@@ -89,7 +89,13 @@ pub fn tagged_hash(alg: HashAlg, domain: &[u8], data: &[u8]) -> Hash32 {
 
 /// A transaction's id: the tagged hash of its full canonical encoding (body and signature).
 pub fn tx_hash(alg: HashAlg, tx: &Transaction) -> Hash32 {
-    tagged_hash(alg, TX_ID_DOMAIN, &encode(tx))
+    tx_hash_of_encoding(alg, &encode(tx))
+}
+
+/// [`tx_hash`] of a transaction already encoded (`encoded` must be its canonical encoding): for
+/// callers that need the bytes for something else too, so a large transaction is encoded once.
+pub fn tx_hash_of_encoding(alg: HashAlg, encoded: &[u8]) -> Hash32 {
+    tagged_hash(alg, TX_ID_DOMAIN, encoded)
 }
 
 /// A block's digest: the tagged hash of its header's canonical encoding.

@@ -2,22 +2,22 @@
 //!
 //! Verifying signatures is most of the cost of a block (see the ingest benchmark). Outside the
 //! pure core, the node verifies all signatures of a block or a mempool batch together with
-//! [`SignatureVerdicts::batch_verify`]. Execution then looks each signature up by
-//! `(key, signature, message)`: a verdict is only ever used for the exact key it was made with,
+//! [`SignatureVerdicts::batch_verify`]. Execution then looks each signature up: a transaction's by
+//! its hash (which covers the key, the signature and the signed body), a reading's by its place in
+//! its transaction and the key; a verdict is only ever used for the exact key it was made with,
 //! and anything without a verdict is verified on the spot. Under ZIP-215 a batch and a single
 //! verification agree, so the outcome never depends on which path ran.
 
 use rand::{CryptoRng, Rng};
 use std::collections::HashMap;
-use trustmeter_crypto::{BatchVerifier, HashAlg, tagged_hash, verify};
-use trustmeter_types::{Hash32, PublicKey, ReadingSigner, Signature, Transaction, TxPayload, encode};
+use trustmeter_crypto::{BatchVerifier, verify};
+use trustmeter_types::{Hash32, PublicKey, ReadingSigner, Transaction, TxPayload};
 
 use crate::State;
 
-const VERDICT_DOMAIN: &[u8] = b"trustmeter/verdict/v1";
-
-/// Known signature verdicts: transaction signatures keyed by a hash of (key, signature,
-/// message); reading signatures keyed by (transaction hash, position in the batch) together with
+/// Known signature verdicts: transaction signatures keyed by the transaction's hash (under the
+/// chain's algorithm; it covers every byte of the transaction: sender key, body, signature);
+/// reading signatures keyed by (transaction hash, position in the batch) together with
 /// the key they were checked against. The transaction hash covers every byte of the transaction,
 /// so a position names exactly one signed reading.
 #[derive(Default, Debug, Clone)]
@@ -25,16 +25,6 @@ pub struct SignatureVerdicts {
     verdicts: HashMap<Hash32, bool>,
     readings: HashMap<(Hash32, u32), (PublicKey, bool)>,
     trust_all: bool,
-}
-
-fn verdict_key(pk: &PublicKey, sig: &Signature, msg: &[u8]) -> Hash32 {
-    // The signature goes in with its scheme tag and length prefix: a verdict must never be shared
-    // by two signatures that `verify` would judge differently (same bytes, other scheme tag).
-    let mut data = encode(pk);
-    data.extend_from_slice(&encode(sig));
-    data.extend_from_slice(msg);
-    // A node-local cache key, never part of chain data: always SHA-256, whatever the chain hashes with.
-    tagged_hash(HashAlg::Sha256, VERDICT_DOMAIN, &data)
 }
 
 impl SignatureVerdicts {
@@ -66,14 +56,15 @@ impl SignatureVerdicts {
         Self { trust_all: true, ..Self::default() }
     }
 
-    /// Checks a signature, using a known verdict when there is one.
-    pub fn check(&self, pk: &PublicKey, msg: &[u8], sig: &Signature) -> bool {
+    /// Checks the sender signature of `tx`, whose hash is `hash` ([`trustmeter_crypto::tx_hash`]
+    /// under the chain's algorithm), using a known verdict when there is one.
+    pub fn check_tx(&self, hash: &Hash32, tx: &Transaction) -> bool {
         if self.trust_all {
             return true;
         }
-        match self.verdicts.get(&verdict_key(pk, sig, msg)) {
+        match self.verdicts.get(hash) {
             Some(v) => *v,
-            None => verify(pk, msg, sig).is_ok(),
+            None => verify(&tx.body.sender, &tx.body.signing_payload(), &tx.signature).is_ok(),
         }
     }
 
@@ -117,11 +108,10 @@ impl SignatureVerdicts {
         let mut slots = Vec::new();
         for (tx, hash) in txs {
             debug_assert!(hash.is_none_or(|h| h == trustmeter_crypto::tx_hash(state.hash_alg(), tx)));
-            let msg = tx.body.signing_payload();
-            slots.push(Slot::Tx(verdict_key(&tx.body.sender, &tx.signature, &msg)));
-            batch.queue(&tx.body.sender, &msg, &tx.signature);
+            let h = hash.unwrap_or_else(|| trustmeter_crypto::tx_hash(state.hash_alg(), tx));
+            slots.push(Slot::Tx(h));
+            batch.queue(&tx.body.sender, &tx.body.signing_payload(), &tx.signature);
             if let TxPayload::SubmitReadings { gateway, readings } = &tx.body.payload {
-                let h = hash.unwrap_or_else(|| trustmeter_crypto::tx_hash(state.hash_alg(), tx));
                 let gateway = state.gateway(gateway);
                 for (i, r) in readings.iter().enumerate() {
                     let t = r.reading.timestamp_ms;
