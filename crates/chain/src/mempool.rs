@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use trustmeter_crypto::{HashAlg, tx_hash};
-use trustmeter_state::exec::{admission_check, check_includable};
+use trustmeter_state::exec::{admission_check, check_includable_hashed};
 use trustmeter_state::{SignatureVerdicts, State};
 use trustmeter_types::{Hash32, PublicKey, RejectCode, Rejection, Transaction};
 
@@ -64,8 +64,9 @@ pub fn precheck(state: &State, tx: &Transaction) -> Result<SignatureVerdicts, Re
 /// [`precheck`] of a transaction whose hash the caller already computed (`Some`: exactly
 /// `tx_hash` of it under the chain's algorithm).
 pub fn precheck_hashed(state: &State, tx: &Transaction, hash: Option<Hash32>) -> Result<SignatureVerdicts, Rejection> {
-    let verdicts = SignatureVerdicts::batch_verify_hashed(state, [(tx, hash)], &mut rand::rng());
-    check_includable(state, tx, &verdicts)?;
+    let hash = hash.unwrap_or_else(|| tx_hash(state.hash_alg(), tx));
+    let verdicts = SignatureVerdicts::batch_verify_hashed(state, [(tx, Some(hash))], &mut rand::rng());
+    check_includable_hashed(state, tx, &hash, &verdicts)?;
     admission_check(state, tx, &verdicts)?;
     Ok(verdicts)
 }

@@ -100,7 +100,20 @@ pub fn genesis_block_in(
 /// Checks what a proposer must check before putting a transaction in a block: it decodes within
 /// limits, names this chain and carries a valid sender signature.
 pub fn check_includable(state: &State, tx: &Transaction, verdicts: &SignatureVerdicts) -> Result<(), Rejection> {
-    check_encoded(state, tx, &TxBytes::of(state.hash_alg(), tx), verdicts)
+    check_includable_hashed(state, tx, &tx_hash(state.hash_alg(), tx), verdicts)
+}
+
+/// [`check_includable`] of a transaction whose hash the caller holds (exactly `tx_hash` of it
+/// under the chain's algorithm), so a large transaction is not encoded again.
+pub fn check_includable_hashed(
+    state: &State,
+    tx: &Transaction,
+    hash: &Hash32,
+    verdicts: &SignatureVerdicts,
+) -> Result<(), Rejection> {
+    debug_assert_eq!(*hash, tx_hash(state.hash_alg(), tx));
+    let len = borsh::object_length(tx).unwrap_or(usize::MAX);
+    check_parts(state, tx, len, hash, verdicts)
 }
 
 /// What execution derives from a transaction's encoding, computed once per transaction: its
@@ -123,12 +136,18 @@ impl TxBytes {
     }
 }
 
-/// [`check_includable`] with the transaction's encoding already derived.
-fn check_encoded(state: &State, tx: &Transaction, b: &TxBytes, verdicts: &SignatureVerdicts) -> Result<(), Rejection> {
+/// [`check_includable`] given the transaction's encoded length and hash.
+fn check_parts(
+    state: &State,
+    tx: &Transaction,
+    len: usize,
+    hash: &Hash32,
+    verdicts: &SignatureVerdicts,
+) -> Result<(), Rejection> {
     if let Err(e) = tx.validate() {
         return Err(Rejection::new(RejectCode::Malformed, e));
     }
-    if b.len > MAX_TX_BYTES {
+    if len > MAX_TX_BYTES {
         return Err(Rejection::new(RejectCode::Malformed, format!("transaction is larger than {MAX_TX_BYTES} bytes")));
     }
     if tx.body.chain_id != state.chain_id {
@@ -140,7 +159,7 @@ fn check_encoded(state: &State, tx: &Transaction, b: &TxBytes, verdicts: &Signat
             ),
         ));
     }
-    if !verdicts.check_tx(&b.hash, tx) {
+    if !verdicts.check_tx(hash, tx) {
         return Err(Rejection::new(
             RejectCode::BadTxSignature,
             "the transaction signature does not verify for the sender key; re-sign the exact body",
@@ -176,7 +195,7 @@ pub fn build_block(
             continue;
         }
         let b = TxBytes::of(parent.hash_alg(), &tx);
-        if check_encoded(&state, &tx, &b, verdicts).is_err() {
+        if check_parts(&state, &tx, b.len, &b.hash, verdicts).is_err() {
             continue;
         }
         let receipt = apply_tx(&mut state, height, timestamp_ms, &tx, &b.hash, verdicts, &mut reading_leaves);
@@ -226,7 +245,7 @@ pub fn execute_block(parent: &State, block: &Block, verdicts: &SignatureVerdicts
     let (mut tx_leaves, mut reading_leaves) = (Vec::with_capacity(block.txs.len()), Vec::new());
     for (i, tx) in block.txs.iter().enumerate() {
         let b = TxBytes::of(parent.hash_alg(), tx);
-        check_encoded(&state, tx, &b, verdicts)
+        check_parts(&state, tx, b.len, &b.hash, verdicts)
             .map_err(|r| BlockError::BadTransaction { index: i, reason: r.to_string() })?;
         let receipt = apply_tx(&mut state, h.height, h.timestamp_ms, tx, &b.hash, verdicts, &mut reading_leaves);
         push_recorded(&mut recorded, i as u32, &receipt);
