@@ -16,8 +16,11 @@
 //! and executes only the blocks after `H`. Replaying from genesis stays the default (a node that
 //! keeps its consensus archive but lost its state store re-executes it).
 //!
-//! Limits, stated: the restored state is built in one commit (its entries in memory: about
-//! 200 bytes each, bounded by [`MAX_SYNC_BYTES`]); derived entries (late-window points, key
+//! Limits, stated: each page is written to the store as it arrives, with both trees built page by
+//! page ([`Restore`]), so memory does not grow with the state (beyond ~100 bytes of window tallies
+//! per meter); nothing is trusted until the roots match at the end, so a lying peer costs up to
+//! [`MAX_SYNC_BYTES`] of disk and the time to receive them before it is found out (the store is
+//! then emptied and the next peer asked); derived entries (late-window points, key
 //! uses) are in no tree: their shape is checked against the committed progress and registry,
 //! their values are taken from the peer as given — a wrong one makes a later block
 //! execute differently from its certified header, which stops the node instead of letting it
@@ -38,7 +41,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tracing::{debug, info, warn};
-use trustmeter_state::{State, Store};
+use trustmeter_state::{Restore, State, Store};
 use trustmeter_types::limits::MAX_BLOCK_BYTES;
 use trustmeter_types::{Block, Genesis, Hash32, decode};
 
@@ -50,8 +53,9 @@ pub const MAX_PAGE_BYTES: usize = 1 << 20;
 pub const MAX_PINS: usize = 2;
 /// A pin unused this long is dropped.
 pub const PIN_TTL: Duration = Duration::from_secs(120);
-/// Most bytes of entries a sync accepts (the restore is one commit, in memory).
-pub const MAX_SYNC_BYTES: usize = 8 << 30;
+/// Most bytes of entries a sync accepts from one peer (written to disk as they arrive; a national
+/// chain's state with full late windows is a few hundred GB).
+pub const MAX_SYNC_BYTES: u64 = 1 << 40;
 /// How long a syncing node waits for one answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rounds over every peer before a syncing node gives up and starts from genesis.
@@ -285,25 +289,28 @@ where
         let (block, finalization) = check_target(genesis, participants, &block, &finalization)
             .map_err(|reason| SyncError::BadTarget { peer: name.clone(), reason })?;
         let header = block.block.header.clone();
-        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        let mut bytes = 0usize;
+        let bad_state = |source| SyncError::BadState { peer: name.clone(), source };
+        let mut restore = Restore::begin(genesis, store, &header, block.hash()).map_err(bad_state)?;
+        let mut after: Option<Vec<u8>> = None;
+        let (mut bytes, mut entries) = (0u64, 0u64);
         loop {
             self.next_id += 1;
-            let after = entries.last().map(|(k, _)| k.clone());
-            let request = Message::PageRequest { id: self.next_id, height: header.height, after };
+            let request = Message::PageRequest { id: self.next_id, height: header.height, after: after.clone() };
             match self.ask(peer, request).await? {
                 Message::Page { entries: page, more, .. } => {
                     if page.is_empty() && more {
                         return Err(SyncError::Peer { peer: name, reason: "an empty page with more to come".into() });
                     }
-                    bytes += page.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+                    bytes += page.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum::<u64>();
                     if bytes > MAX_SYNC_BYTES {
                         return Err(SyncError::Peer {
                             peer: name,
                             reason: format!("more than {MAX_SYNC_BYTES} bytes"),
                         });
                     }
-                    entries.extend(page);
+                    entries += page.len() as u64;
+                    after = page.last().map(|(k, _)| k.clone()).or(after);
+                    restore.add_page(page).map_err(bad_state)?;
                     if !more {
                         break;
                     }
@@ -311,9 +318,8 @@ where
                 other => return Err(SyncError::Peer { peer: name, reason: format!("answered {other:?}") }),
             }
         }
-        debug!(height = header.height, entries = entries.len(), bytes, "state entries received");
-        let state = State::restore(genesis, store, &header, block.hash(), entries)
-            .map_err(|source| SyncError::BadState { peer: name, source })?;
+        debug!(height = header.height, entries, bytes, "state entries received");
+        let state = restore.finish().map_err(bad_state)?;
         Ok(Some(Synced { state, finalization, refused: 0 }))
     }
 }

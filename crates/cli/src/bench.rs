@@ -51,6 +51,10 @@ pub enum BenchCommand {
         /// The state store's page cache, MiB (a validator's default: 256).
         #[arg(long, default_value_t = 256)]
         state_cache_mib: usize,
+        /// Then time a state sync's restore of the final state: every entry exported page by page
+        /// (as a peer serves them) and restored into a new store, checked against the root.
+        #[arg(long)]
+        restore: bool,
     },
     /// Sign/s and verify/s per signature scheme (Ed25519 single and batch, SM2) and MB/s per hash
     /// algorithm (SHA-256, SM3), single thread, with the ratios between them.
@@ -153,9 +157,9 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             points,
             run: std::time::Duration::from_secs(run_seconds),
         }),
-        BenchCommand::Ingest { meters, intervals, batch, hash, key_scheme, state_cache_mib } => {
+        BenchCommand::Ingest { meters, intervals, batch, hash, key_scheme, state_cache_mib, restore } => {
             let crypto = DevnetCrypto { hash, account_scheme: key_scheme };
-            ingest(meters, intervals, batch, crypto, state_cache_mib)
+            ingest(meters, intervals, batch, crypto, state_cache_mib, restore)
         }
         BenchCommand::Crypto { signatures, batch, mib } => crypto(signatures, batch, mib),
         BenchCommand::Query { days, enterprises } => query::run(query::Options { days, enterprises }),
@@ -378,20 +382,21 @@ impl SetupSigner {
     }
 }
 
-/// Progress of a long set-up, on stderr at most every [`SetupProgress::EVERY`]: done, rate, time
-/// left. (At 10⁷ meters the registry set-up — 3·10⁷ registry changes — takes over an hour.)
-struct SetupProgress {
+/// Progress of long work, on stderr at most every [`Progress::EVERY`]: done, rate, time left. (At
+/// 10⁷ meters the registry set-up — 3·10⁷ transactions — and each interval take many minutes.)
+struct Progress {
+    what: &'static str,
     total: usize,
     done: usize,
     started: Instant,
     last: Instant,
 }
 
-impl SetupProgress {
+impl Progress {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-    fn new(total: usize) -> Self {
-        SetupProgress { total, done: 0, started: Instant::now(), last: Instant::now() }
+    fn new(what: &'static str, total: usize) -> Self {
+        Progress { what, total, done: 0, started: Instant::now(), last: Instant::now() }
     }
 
     fn add(&mut self, n: usize) {
@@ -403,7 +408,8 @@ impl SetupProgress {
         let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
         let left = self.total.saturating_sub(self.done) as f64 / rate.max(1e-9);
         eprintln!(
-            "set-up: {} of {} registry transactions ({:.0} %), {rate:.0}/s, about {:.0} min left",
+            "{}: {} of {} ({:.0} %), {rate:.0}/s, about {:.0} min left",
+            self.what,
             self.done,
             self.total,
             100.0 * self.done as f64 / self.total.max(1) as f64,
@@ -412,11 +418,17 @@ impl SetupProgress {
     }
 }
 
-/// Applies setup transactions through ordinary blocks, as many as the chain's block limits need
-/// (signatures trusted: they are our own, and setup is not measured); returns the state and the
-/// number of blocks.
-fn apply(mut state: State, txs: Vec<Transaction>, ts: &mut i64, progress: &mut SetupProgress) -> (State, usize) {
-    let per_block = (state.params.max_block_txs as usize).clamp(1, trustmeter_types::limits::MAX_TXS_PER_BLOCK);
+/// Applies setup transactions through ordinary blocks of `per_block` transactions (within the
+/// chain's limit; signatures trusted: they are our own, and setup is not measured); returns the
+/// state and the number of blocks.
+fn apply(
+    mut state: State,
+    txs: Vec<Transaction>,
+    per_block: usize,
+    ts: &mut i64,
+    progress: &mut Progress,
+) -> (State, usize) {
+    assert!(per_block >= 1 && per_block <= state.params.max_block_txs as usize, "set-up blocks within the limit");
     let trusted = SignatureVerdicts::trust_finalized();
     let mut blocks = 0;
     let mut rest = txs.into_iter().peekable();
@@ -514,6 +526,7 @@ fn ingest(
     batch: usize,
     crypto: DevnetCrypto,
     state_cache_mib: usize,
+    restore: bool,
 ) -> Result<()> {
     anyhow::ensure!((1..=MAX_INGEST_METERS).contains(&meters), "--meters must be in 1..={MAX_INGEST_METERS}");
     let intervals = intervals.unwrap_or_else(|| default_intervals(meters));
@@ -562,46 +575,46 @@ fn ingest(
         )
         .context("opening the benchmark's state store")?,
     );
-    let (_, mut state) = trustmeter_state::exec::genesis_block_in(&devnet.genesis, store)?;
+    let (_, mut state) = trustmeter_state::exec::genesis_block_in(&devnet.genesis, store.clone())?;
     let mut ts = start_ms - 3_600_000;
     let mut setup_blocks = 0;
     let mut setup_txs = 0;
     let mut e = SetupSigner::new(ent.key.clone(), chain.clone());
     let mut m = SetupSigner::new(devnet.metrology.key.clone(), chain.clone());
     let mut r = SetupSigner::new(devnet.regulator.key.clone(), chain.clone());
-    let mut gateway = vec![plant.register_gateway_payload()];
+    // The gateway's registration and activation, then each meter's onboarding — registration
+    // (enterprise), calibration (metrology authority), activation (regulator) — in one block, as
+    // when the three parties act on the same day: one registry version per meter, not three.
     let activate_gateway = TxPayload::ActivateDevice { device: plant.gateway_id().clone() };
-    // registration, then calibration, then activation, each in block-sized chunks of meters
     let specs = plant.meter_specs();
     let calibrations =
         plant.calibration_payloads(&devnet.metrology.org.id, start_ms - 86_400_000, start_ms + 400 * 86_400_000);
-    let chunk = 64 * (state.params.max_block_txs as usize).max(1);
-    // registrations, calibrations and activations of every meter, the gateway's two
-    let mut progress = SetupProgress::new(3 * specs.len() + 2);
-    for (i, specs) in specs.chunks(chunk).enumerate() {
-        let mut payloads = std::mem::take(&mut gateway);
-        payloads.extend(specs.iter().map(|meter| TxPayload::RegisterMeter { meter: meter.clone() }));
-        let txs = e.sign_all(payloads, threads);
+    let per_block =
+        3 * ((state.params.max_block_txs as usize).clamp(3, trustmeter_types::limits::MAX_TXS_PER_BLOCK) / 3);
+    let mut progress = Progress::new("set-up: registry transactions", 3 * specs.len() + 2);
+    let mut txs = e.sign_all(vec![plant.register_gateway_payload()], 1);
+    txs.extend(r.sign_all(vec![activate_gateway], 1));
+    setup_txs += txs.len();
+    let (s, b) = apply(state, txs, 2, &mut ts, &mut progress);
+    (state, setup_blocks) = (s, setup_blocks + b);
+    // signed 64 blocks at a time (on every thread), applied block by block
+    for (specs, calibrations) in specs.chunks(64 * per_block / 3).zip(calibrations.chunks(64 * per_block / 3)) {
+        let registrations =
+            e.sign_all(specs.iter().map(|spec| TxPayload::RegisterMeter { meter: spec.clone() }).collect(), threads);
+        let calibrations = m.sign_all(calibrations.to_vec(), threads);
+        let activations =
+            r.sign_all(specs.iter().map(|s| TxPayload::ActivateDevice { device: s.id.clone() }).collect(), threads);
+        let txs: Vec<Transaction> = registrations
+            .into_iter()
+            .zip(calibrations)
+            .zip(activations)
+            .flat_map(|((reg, cal), act)| [reg, cal, act])
+            .collect();
         setup_txs += txs.len();
-        let (s, b) = apply(state, txs, &mut ts, &mut progress);
+        let (s, b) = apply(state, txs, per_block, &mut ts, &mut progress);
         (state, setup_blocks) = (s, setup_blocks + b);
-        if i == 0 {
-            let (s, b) = apply(state, r.sign_all(vec![activate_gateway.clone()], 1), &mut ts, &mut progress);
-            (state, setup_blocks, setup_txs) = (s, setup_blocks + b, setup_txs + 1);
-        }
     }
-    drop(specs);
-    for (calibrations, specs) in calibrations.chunks(chunk).zip(plant.meter_specs().chunks(chunk)) {
-        let txs = m.sign_all(calibrations.to_vec(), threads);
-        setup_txs += txs.len();
-        let (s, b) = apply(state, txs, &mut ts, &mut progress);
-        let activations = specs.iter().map(|s| TxPayload::ActivateDevice { device: s.id.clone() }).collect();
-        let txs = r.sign_all(activations, threads);
-        setup_txs += txs.len();
-        let (s, b2) = apply(s, txs, &mut ts, &mut progress);
-        (state, setup_blocks) = (s, setup_blocks + b + b2);
-    }
-    drop(calibrations);
+    drop((specs, calibrations));
     let setup_s = t.elapsed().as_secs_f64();
     let rss_setup = rss_mib();
     let peak_reset = reset_peak_rss();
@@ -610,6 +623,7 @@ fn ingest(
         "set-up: plant {plant_s:.1} s; {setup_txs} registry transactions in {setup_blocks} blocks {setup_s:.1} s \
          (signatures trusted); state {entries_after_setup} entries"
     );
+    print_table_usage(&store, "after set-up", "registry transaction", setup_txs);
 
     // Each interval: generate and sign its readings (not measured), then
     // A: signature verification alone (Ed25519 in batches, SM2 one by one), same signatures, same grouping;
@@ -626,6 +640,9 @@ fn ingest(
     let mut rejections = std::collections::BTreeMap::new();
     let mut block_ts = plant.now_ms() + 1;
     let (mut last, mut before) = (Vec::new(), Vec::new());
+    let mut last_header = None;
+    // (wall time of the whole measured part, signing and verification included)
+    let mut progress = Progress::new("readings through admission and execution", meters * intervals);
     for _ in 0..intervals {
         let t = Instant::now();
         let readings = plant.advance();
@@ -684,8 +701,10 @@ fn ingest(
             let ctx = BlockContext { epoch: 0, view: state.height + 1, timestamp_ms: block_ts };
             block_ts += 1;
             let (block, out) = build_block(&state, &ctx, block_txs, &verdicts);
+            last_header = Some(block.header.clone());
             blocks += 1;
             recorded += block.header.readings_accepted as usize;
+            progress.add(block.header.readings_accepted as usize);
             for r in out.receipts.iter().flat_map(|r| r.readings.iter()) {
                 if let trustmeter_types::ReadingOutcome::Rejected(rej) = r {
                     if rejections.is_empty() {
@@ -782,6 +801,95 @@ fn ingest(
         show_mib(rss_setup.map(|r| r.0)),
         show_mib(rss_end.map(|r| r.0)),
     );
+    print_table_usage(&store, "at the end", "reading", n_readings);
     println!("  (policy timed on {} readings of the last interval)", policy.sample);
+    if restore {
+        let header = last_header.context("no block was built")?;
+        restore_copy(&devnet.genesis, &state, &header, state_cache_mib)?;
+    }
     Ok(())
+}
+
+/// Times a state sync's restore of `state` (the state after block `header`): its entries exported
+/// in pages as a peer serves them ([`trustmeter_chain::statesync`]'s page limits), restored page
+/// by page into a new store on disk, and the result checked against the block's state root.
+fn restore_copy(
+    genesis: &trustmeter_types::Genesis,
+    state: &State,
+    header: &trustmeter_types::BlockHeader,
+    state_cache_mib: usize,
+) -> Result<()> {
+    use trustmeter_chain::statesync::{MAX_PAGE_BYTES, MAX_PAGE_ENTRIES};
+    let dir = crate::scratch::DataDir::new(None, "trustmeter-bench-restore")?;
+    let store = std::sync::Arc::new(
+        trustmeter_statedb::DiskStore::open(
+            &dir.path().join("state.redb"),
+            trustmeter_statedb::DiskStoreConfig {
+                cache_bytes: state_cache_mib << 20,
+                ..trustmeter_statedb::DiskStoreConfig::default()
+            },
+        )
+        .context("opening the restore's state store")?,
+    );
+    let rss_before = rss_mib();
+    let peak_reset = reset_peak_rss();
+    let t = Instant::now();
+    let mut restore = trustmeter_state::Restore::begin(genesis, store.clone(), header, state.block_digest)?;
+    let (mut after, mut entries, mut bytes, mut pages) = (None::<Vec<u8>>, 0u64, 0u64, 0u64);
+    let mut progress = Progress::new("restore: entries (against the trees' count; derived entries come on top)", usize::try_from(state.len()).unwrap_or(usize::MAX));
+    loop {
+        let (page, more) = state.export_page(after.as_deref(), MAX_PAGE_ENTRIES, MAX_PAGE_BYTES)?;
+        entries += page.len() as u64;
+        bytes += page.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum::<u64>();
+        pages += 1;
+        progress.add(page.len());
+        after = page.last().map(|(k, _)| k.clone()).or(after);
+        restore.add_page(page)?;
+        if !more {
+            break;
+        }
+    }
+    let restored = restore.finish()?;
+    let secs = t.elapsed().as_secs_f64();
+    anyhow::ensure!(restored.root() == header.state_root, "the restored state's root differs from the block's");
+    let rss = rss_mib();
+    let file = std::fs::metadata(dir.path().join("state.redb")).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "state sync restore: {entries} entries ({:.1} MiB in {pages} pages) exported and restored page by page in \
+         {secs:.1} s: {:.0} entries/s, {:.1} MiB/s; root checked; store file {:.1} MiB; peak RSS {} {} (RSS {} before)",
+        bytes as f64 / (1 << 20) as f64,
+        entries as f64 / secs,
+        bytes as f64 / (1 << 20) as f64 / secs,
+        file as f64 / (1 << 20) as f64,
+        show_mib(rss.map(|r| r.1)),
+        if peak_reset { "during the restore" } else { "(whole run)" },
+        show_mib(rss_before.map(|r| r.0)),
+    );
+    Ok(())
+}
+
+/// The state store's tables: rows and bytes, in all and per `unit` (of which there were `count`).
+fn print_table_usage(store: &trustmeter_statedb::DiskStore, when: &str, unit: &str, count: usize) {
+    let usage = match store.table_usage() {
+        Ok(u) => u,
+        Err(e) => {
+            println!("state store tables {when}: unreadable ({e})");
+            return;
+        }
+    };
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    println!("state store tables {when} (MiB: keys and values / redb metadata / fragmentation; B per {unit}):");
+    for t in usage.iter().filter(|t| t.entries > 0) {
+        let all = t.stored_bytes + t.metadata_bytes + t.fragmented_bytes;
+        println!(
+            "  {:<16} {:>11} rows {:>9.1} / {:>7.1} / {:>7.1} MiB, {:>6.0} B per row, {:>6.0} B per {unit}",
+            t.name,
+            t.entries,
+            mib(t.stored_bytes),
+            mib(t.metadata_bytes),
+            mib(t.fragmented_bytes),
+            all as f64 / t.entries as f64,
+            all as f64 / count.max(1) as f64,
+        );
+    }
 }

@@ -19,6 +19,7 @@ pub mod accounting;
 pub mod commit;
 pub mod exec;
 pub mod keys;
+pub mod restore;
 pub mod sigs;
 pub mod state;
 pub mod store;
@@ -26,6 +27,7 @@ pub mod store;
 pub use accounting::{DailyKey, DailyTotal};
 pub use exec::{BlockError, BlockOutput, build_block, execute_block, genesis_block, genesis_block_in};
 pub use keys::{KeyClass, KeyRange, Tree, state_root};
+pub use restore::Restore;
 pub use sigs::SignatureVerdicts;
 pub use state::{
     AbsenceProof, MeterProgress, MeterSlot, MonthlyReportRecord, PolicyRecord, ProgressChunk, ProgressReader, RawEntry,

@@ -14,6 +14,7 @@
 use crate::accounting::{DailyKey, DailyTotal, PointRec, ReplacementRec};
 use crate::commit;
 use crate::keys::{KeyRange, Tree};
+use crate::restore::Restore;
 use crate::store::{
     CommitBatch, EMPTY_TREE_ROOT, Head, InterimHeight, Snapshot, Store, StoreError, TreeBatch, TreeHeads,
 };
@@ -489,6 +490,9 @@ impl Snapshot for Layered<'_> {
     fn trees_at(&self, height: u64) -> Option<TreeHeads> {
         self.snap.trees_at(height)
     }
+    fn restoring(&self) -> Option<TreeHeads> {
+        self.snap.restoring()
+    }
 }
 
 /// One block of a [`State::commit_chain`]: its state, its trees, and the tree versions it writes
@@ -616,6 +620,10 @@ impl State {
     /// Opens the state committed in `store` for `genesis`'s chain, or writes the genesis state if
     /// the store is empty. The block digest of a committed height comes from the store's head.
     pub fn open(genesis: &Genesis, store: Arc<dyn Store>) -> Result<Self, StateError> {
+        if store.snapshot().head().is_none() {
+            // an unfinished state sync's pages: useless without their head
+            store.abandon_restore()?;
+        }
         let snap = store.snapshot();
         let Some(head) = snap.head() else { return Ok(crate::exec::genesis_block_in(genesis, store)?.1) };
         let mut s = State::over(genesis, store, snap, (head.height, head.block_digest, head.timestamp_ms));
@@ -664,13 +672,10 @@ impl State {
 
     /// Rebuilds, in the empty `store`, the state after the finalized block `header` (digest
     /// `digest`) from `entries` a peer exported ([`State::export_page`], in key order), and
-    /// commits it — state sync instead of replaying every block from genesis. Every entry must
-    /// decode under its own key, in strictly ascending order; the registry and activity trees
-    /// rebuilt from them must give the header's state root, or nothing is committed. Derived
-    /// entries (late-window points, key uses) are in no tree: their shape is
-    /// checked against the committed entries ([`State::check_derived`]), their values are taken
-    /// as given — a wrong one would make a later block's execution differ from its certified
-    /// header, which stops the node rather than let it diverge.
+    /// commits it — state sync instead of replaying every block from genesis. A [`Restore`] fed
+    /// pages of 4 096 entries: see there for what is checked (every entry under its own key in
+    /// strictly ascending order, both trees' roots against the header's state root, the derived
+    /// entries' shape); on an error nothing is committed and the store is emptied.
     pub fn restore(
         genesis: &Genesis,
         store: Arc<dyn Store>,
@@ -678,131 +683,25 @@ impl State {
         digest: Hash32,
         entries: impl IntoIterator<Item = RawEntry>,
     ) -> Result<State, StateError> {
-        let snap = store.snapshot();
-        if snap.head().is_some() {
-            return Err(StateError::Mismatch("state sync needs an empty state store".into()));
-        }
-        if header.chain_id != genesis.chain_id || header.height == 0 {
-            return Err(StateError::Mismatch(format!(
-                "block {} of chain {} is not a sync target for chain {}",
-                header.height, header.chain_id, genesis.chain_id
-            )));
-        }
-        let mut s = State::over(genesis, store, snap, (header.height - 1, digest, header.timestamp_ms));
-        let mut last: Option<Vec<u8>> = None;
-        for (k, v) in entries {
-            if last.as_ref().is_some_and(|l| *l >= k) {
-                return Err(StateError::Mismatch(format!("entry {} is out of order", hex_prefix(&k))));
+        let mut r = Restore::begin(genesis, store, header, digest)?;
+        let mut page = Vec::new();
+        for e in entries {
+            page.push(e);
+            if page.len() == 4_096 {
+                r.add_page(std::mem::take(&mut page))?;
             }
-            let e: StateEntry = borsh::from_slice(&v)
-                .map_err(|err| StateError::Mismatch(format!("entry {} does not decode: {err}", hex_prefix(&k))))?;
-            if e.key.ordered() != k || !crate::keys::matches(&e.key, &e.value) {
-                return Err(StateError::Mismatch(format!("entry {} is not under its own key", hex_prefix(&k))));
-            }
-            if let StateValue::Policy(rec) = &e.value {
-                let parsed = parsed_policy(&rec.text).map_err(|err| {
-                    StateError::Mismatch(format!("policy version {} does not parse: {err}", rec.version))
-                })?;
-                s.policies.insert(rec.version, (rec.effective_height, parsed));
-            }
-            s.overlay.insert(k.clone(), Slot { height: header.height, entry: Some(Arc::new((e.key, e.value))) });
-            last = Some(k);
         }
-        if s.policies.is_empty() {
-            return Err(StateError::Mismatch("the entries hold no audit policy".into()));
+        if !page.is_empty() {
+            r.add_page(page)?;
         }
-        s.height = header.height;
-        s.seal();
-        let root = s.root();
-        if root != header.state_root {
-            return Err(StateError::Mismatch(format!(
-                "the entries give state root {root}, but block {} certifies {}",
-                header.height, header.state_root
-            )));
-        }
-        s.check_derived()?;
-        s.commit()
+        r.finish()
     }
 
-    /// Checks the derived entries of a restored overlay against the committed ones they follow
-    /// from: per meter, as many late-window points as its progress counts (the oldest at its
-    /// recorded time); no window entry of a meter without progress; every key use names a registered
-    /// device. Values inside the windows are not covered by any commitment (see `restore`).
-    pub(crate) fn check_derived(&self) -> Result<(), StateError> {
-        use std::collections::HashMap;
-        #[derive(Default)]
-        struct Seen {
-            points: u64,
-            oldest_ms: Option<i64>,
-            /// The earliest time after the oldest: every point but the oldest is this recent.
-            next_ms: Option<i64>,
-        }
-        let mut seen: HashMap<DeviceId, Seen> = HashMap::new();
-        let mut progress: Vec<(DeviceId, MeterProgress)> = Vec::new();
-        for slot in self.overlay.values() {
-            let Some(e) = &slot.entry else { continue };
-            match (&e.0, &e.1) {
-                (StateKey::Progress(g, n), StateValue::Progress(c)) => {
-                    for (i, s) in c.meters.iter().enumerate() {
-                        let slot = u64::from(*n) * u64::from(METERS_PER_PROGRESS_CHUNK) + i as u64;
-                        let named = self.meter(&s.meter).is_some_and(|m| &m.gateway == g && u64::from(m.slot) == slot);
-                        if i >= METERS_PER_PROGRESS_CHUNK as usize || !named {
-                            return Err(StateError::Mismatch(format!(
-                                "progress slot {slot} of gateway {g} names meter {}, whose record does not hold that slot",
-                                s.meter
-                            )));
-                        }
-                        if let Some(p) = &s.progress {
-                            progress.push((s.meter.clone(), p.clone()));
-                        }
-                    }
-                }
-                (StateKey::Point(m, ts, _), _) => {
-                    let s = seen.entry(m.clone()).or_default();
-                    s.points += 1;
-                    match s.oldest_ms {
-                        Some(o) if *ts < o => {
-                            s.next_ms = Some(o);
-                            s.oldest_ms = Some(*ts);
-                        }
-                        Some(o) if *ts > o => s.next_ms = Some(s.next_ms.map_or(*ts, |n| n.min(*ts))),
-                        Some(_) => {}
-                        None => s.oldest_ms = Some(*ts),
-                    }
-                }
-                (StateKey::KeyUse(k), StateValue::KeyUse(d))
-                    if self.gateway(d).is_none() && self.meter(d).is_none() =>
-                {
-                    return Err(StateError::Mismatch(format!("key use of {k} names {d}, which is not registered")));
-                }
-                _ => {}
-            }
-        }
-        let span = self.params.accounting.late_window_ms.saturating_add(self.params.max_future_skew_ms);
-        for (m, p) in progress {
-            let s = seen.remove(&m).unwrap_or_default();
-            let oldest = (p.window_points > 0).then_some(p.window_oldest_ms);
-            if s.points != u64::from(p.window_points) || s.oldest_ms != oldest {
-                return Err(StateError::Mismatch(format!(
-                    "meter {m}: {} window points from {:?} do not match its progress ({} points from {oldest:?})",
-                    s.points, s.oldest_ms, p.window_points
-                )));
-            }
-            // Every point but the oldest lies in the span the window is read from (accounting).
-            let recent = p.last_timestamp_ms.saturating_sub(span);
-            if s.next_ms.is_some_and(|n| n < recent || n > p.last_timestamp_ms)
-                || s.oldest_ms.is_some_and(|o| o > p.last_timestamp_ms)
-            {
-                return Err(StateError::Mismatch(format!(
-                    "meter {m}: window points outside the late window before its latest reading at {} ms",
-                    p.last_timestamp_ms
-                )));
-            }
-        }
-        if let Some(m) = seen.keys().next() {
-            return Err(StateError::Mismatch(format!("window entries of meter {m}, which has no progress")));
-        }
-        Ok(())
+    /// A read-only view of what `store` holds, committed or restored so far (for a restore's
+    /// checks).
+    pub(crate) fn restoring_view(genesis: &Genesis, store: Arc<dyn Store>) -> State {
+        let snap = store.snapshot();
+        State::over(genesis, store, snap, (0, Hash32::ZERO, 0))
     }
 
     /// The store this state reads from and commits to.
@@ -1567,7 +1466,7 @@ impl State {
     }
 }
 
-fn hex_prefix(key: &[u8]) -> String {
+pub(crate) fn hex_prefix(key: &[u8]) -> String {
     let n = key.len().min(24);
     format!("{}{}", hex::encode(&key[..n]), if key.len() > n { "…" } else { "" })
 }

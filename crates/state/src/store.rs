@@ -95,6 +95,21 @@ pub struct CommitBatch {
     pub interim: Vec<InterimHeight>,
 }
 
+/// One page of a state being restored by state sync ([`crate::state::Restore`]): its entries and
+/// the tree versions they made. A restore writes pages with no head (the store reports
+/// [`Snapshot::restoring`] meanwhile) and ends with an ordinary [`CommitBatch`] of the synced
+/// block's head; a restore left unfinished is wiped ([`Store::abandon_restore`]).
+#[derive(Clone, Debug)]
+pub struct RestorePage {
+    /// Entries: ordered key → `borsh(StateEntry)`.
+    pub values: Vec<(Vec<u8>, Vec<u8>)>,
+    /// New tree versions ([`Tree::index`] order), for trees the page changed. Their stale nodes
+    /// are deleted at once: no height refers to a restore's intermediate versions.
+    pub trees: [Option<TreeBatch>; 2],
+    /// Both trees' versions and roots after this page.
+    pub heads: TreeHeads,
+}
+
 /// One block inside a commit of several: its height, its trees after it, and the tree versions
 /// it wrote.
 #[derive(Clone, Debug)]
@@ -122,6 +137,8 @@ pub trait Snapshot: Send + Sync {
     fn registry_value(&self, key_hash: &Hash32, max_version: u64) -> Option<Vec<u8>>;
     /// Tree versions and roots after block `height` (`None`: not committed here).
     fn trees_at(&self, height: u64) -> Option<TreeHeads>;
+    /// The trees of a restore under way (pages written, no head yet; see [`RestorePage`]).
+    fn restoring(&self) -> Option<TreeHeads>;
 }
 
 /// A durable (or in-memory) home for a chain's state.
@@ -129,8 +146,12 @@ pub trait Store: Send + Sync {
     /// A snapshot of the committed state.
     fn snapshot(&self) -> Arc<dyn Snapshot>;
     /// Writes a commit atomically and durably. A batch whose head is not above the committed one
-    /// is refused.
+    /// is refused. A commit ends a restore under way.
     fn write(&self, batch: CommitBatch) -> Result<(), StoreError>;
+    /// Writes a page of a restore, atomically and durably; refused once a head is committed.
+    fn write_restore(&self, page: RestorePage) -> Result<(), StoreError>;
+    /// Empties a store holding an unfinished restore (pages, no head); does nothing otherwise.
+    fn abandon_restore(&self) -> Result<(), StoreError>;
 }
 
 /// Why a store refused or failed a write.
@@ -144,6 +165,9 @@ pub enum StoreError {
         /// Height of the batch.
         got: u64,
     },
+    /// A restore page for a store that already has a committed state.
+    #[error("state store at height {0} cannot take a restore")]
+    NotEmpty(u64),
     /// The backend failed.
     #[error("state store: {0}")]
     Backend(String),
@@ -163,6 +187,7 @@ struct MemData {
     nodes: [HashMap<NodeKey, Node>; 2],
     registry_values: BTreeMap<(Hash32, u64), Option<Vec<u8>>>,
     heights: BTreeMap<u64, TreeHeads>,
+    restoring: Option<TreeHeads>,
 }
 
 impl MemStore {
@@ -209,6 +234,42 @@ impl Store for MemStore {
             data.heights.insert(height, trees);
         }
         data.head = Some(batch.head);
+        data.restoring = None;
+        Ok(())
+    }
+
+    fn write_restore(&self, page: RestorePage) -> Result<(), StoreError> {
+        let mut guard = self.inner.write().expect("mem store lock");
+        if let Some(h) = &guard.head {
+            return Err(StoreError::NotEmpty(h.height));
+        }
+        let data = Arc::make_mut(&mut guard);
+        data.values.extend(page.values);
+        for tree in Tree::ALL {
+            if let Some(tb) = &page.trees[tree.index()] {
+                let nodes = &mut data.nodes[tree.index()];
+                for (_, k) in &tb.stale {
+                    if k.version() < tb.version {
+                        nodes.remove(k);
+                    }
+                }
+                nodes.extend(tb.nodes.iter().cloned());
+                if tree == Tree::Registry {
+                    for ((version, kh), v) in &tb.values {
+                        data.registry_values.insert((*kh, *version), v.clone());
+                    }
+                }
+            }
+        }
+        data.restoring = Some(page.heads);
+        Ok(())
+    }
+
+    fn abandon_restore(&self) -> Result<(), StoreError> {
+        let mut guard = self.inner.write().expect("mem store lock");
+        if guard.head.is_none() && guard.restoring.is_some() {
+            *guard = Arc::new(MemData::default());
+        }
         Ok(())
     }
 }
@@ -240,6 +301,9 @@ impl Snapshot for MemSnapshot {
     }
     fn trees_at(&self, height: u64) -> Option<TreeHeads> {
         self.0.heights.get(&height).copied()
+    }
+    fn restoring(&self) -> Option<TreeHeads> {
+        self.0.restoring
     }
 }
 

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use trustmeter_crypto::HashAlg;
 use trustmeter_state::commit::{internal_hash, leaf_hash};
 use trustmeter_state::{
-    MemStore, SignatureVerdicts, State, StateKey, StateRoots, StateValue, Store, Tree, build_block, execute_block,
+    MemStore, Restore, SignatureVerdicts, State, StateKey, StateRoots, StateValue, Store, Tree, build_block,
+    execute_block,
 };
 use trustmeter_types::{DeviceStatus, Hash32, Quantity, ReadingOutcome, TxPayload, encode};
 
@@ -375,6 +376,62 @@ fn a_state_restored_from_exported_entries_is_the_same_state() {
     assert_eq!(o1.receipts, o2.receipts);
     // Historical proofs before the sync height are not kept; the synced height's are.
     assert!(reopened.prove(&StateKey::Meter(dev(A_EM1))).is_some());
+}
+
+#[test]
+fn a_state_restored_page_by_page_is_the_same_state() {
+    let fx = busy();
+    let header = fx.blocks.last().unwrap().header.clone();
+    let digest = fx.state.block_digest;
+    let entries = export_all(&fx.state, 1_000);
+    let whole = State::restore(&fx.genesis, Arc::new(MemStore::new()), &header, digest, entries.clone()).unwrap();
+    // Pages of 1, 2, 3 and 5 entries: each writes its own tree versions on top of the last.
+    let store: Arc<dyn trustmeter_state::Store> = Arc::new(MemStore::new());
+    let mut restore = Restore::begin(&fx.genesis, store.clone(), &header, digest).unwrap();
+    let mut rest = entries.as_slice();
+    for size in [1, 2, 3, 5].into_iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (page, tail) = rest.split_at(size.min(rest.len()));
+        restore.add_page(page.to_vec()).unwrap();
+        assert_eq!(store.snapshot().head(), None, "nothing committed before the end");
+        assert!(store.snapshot().restoring().is_some());
+        rest = tail;
+    }
+    let paged = restore.finish().expect("restores");
+    assert_eq!(paged.root(), header.state_root);
+    assert_eq!(paged.roots(), naive_roots(&paged));
+    assert_eq!(paged.entries().collect::<Vec<_>>(), whole.entries().collect::<Vec<_>>());
+    assert_eq!(store.snapshot().restoring(), None);
+    for key in [StateKey::Meter(dev(A_EM1)), StateKey::Progress(dev(A_GW1), 0), StateKey::Meter(dev("NOBODY-EM9"))] {
+        assert_eq!(paged.prove(&key).is_some(), whole.prove(&key).is_some(), "{key:?}");
+        if let Some(p) = paged.prove(&key) {
+            assert!(p.verify(SHA, &paged.roots()), "{key:?}");
+        }
+    }
+    let absent = StateKey::Meter(dev("NOBODY-EM9"));
+    assert!(paged.prove_absent(&absent).unwrap().verify(SHA, &paged.roots()));
+
+    // A bad page ends the restore and empties the store; a new restore there succeeds.
+    let store: Arc<dyn trustmeter_state::Store> = Arc::new(MemStore::new());
+    let mut restore = Restore::begin(&fx.genesis, store.clone(), &header, digest).unwrap();
+    restore.add_page(entries[..3].to_vec()).unwrap();
+    assert!(restore.add_page(entries[1..2].to_vec()).unwrap_err().to_string().contains("out of order"));
+    let snap = store.snapshot();
+    assert_eq!((snap.head(), snap.restoring()), (None, None));
+    assert!(snap.range(&trustmeter_state::KeyRange::prefix(vec![]), false, 1).is_empty(), "emptied");
+    let again = State::restore(&fx.genesis, store.clone(), &header, digest, entries.clone()).unwrap();
+    assert_eq!(again.root(), header.state_root);
+
+    // An interrupted restore (pages, no end) is removed when the store is opened.
+    let store: Arc<dyn trustmeter_state::Store> = Arc::new(MemStore::new());
+    let mut restore = Restore::begin(&fx.genesis, store.clone(), &header, digest).unwrap();
+    restore.add_page(entries[..entries.len() / 2].to_vec()).unwrap();
+    drop(restore);
+    let opened = State::open(&fx.genesis, store.clone()).unwrap();
+    assert_eq!(opened.root(), fx.blocks[0].header.state_root, "a fresh genesis state, nothing left over");
+    assert_eq!(opened.entries().count(), State::from_genesis(&fx.genesis).entries().count());
 }
 
 #[test]

@@ -10,9 +10,9 @@
 //!
 //! | table | key → value | kept |
 //! |---|---|---|
-//! | `meta` | `"head"` → `borsh(Head)` | the last commit |
+//! | `meta` | `"head"` → `borsh(Head)`; `"restoring"` → `borsh(TreeHeads)` during a state sync's restore | the last commit |
 //! | `entries` | ordered state key → `borsh(StateEntry)` | current values only |
-//! | `registry_nodes`, `activity_nodes` | `version_be ‖ borsh(nibble path)` → `borsh(Node)` | registry: all; activity: last [`DiskStoreConfig::activity_versions_kept`] versions |
+//! | `registry_nodes`, `activity_nodes` | `version_be ‖ borsh(nibble path)` → node ([`node_codec`]) | registry: all; activity: last [`DiskStoreConfig::activity_versions_kept`] versions |
 //! | `registry_values` | `key_hash ‖ version_be` → `0` (deleted) or `1 ‖ value` | all |
 //! | `activity_stale` | `stale_since_be ‖ node key` → `()` | until pruned |
 //! | `heights` | height → `borsh(TreeHeads)` | all (≈ 90 bytes a block) |
@@ -33,14 +33,16 @@ use borsh::BorshDeserialize;
 use jmt::storage::{Node, NodeKey};
 use redb::{
     Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    TableHandle,
 };
 use std::path::Path;
 use std::sync::Arc;
 use trustmeter_state::keys::{KeyRange, Tree};
-use trustmeter_state::store::{CommitBatch, Head, Snapshot, Store, StoreError, TreeBatch, TreeHeads};
+use trustmeter_state::store::{CommitBatch, Head, RestorePage, Snapshot, Store, StoreError, TreeBatch, TreeHeads};
 use trustmeter_types::Hash32;
 
 pub mod counting;
+pub mod node_codec;
 pub use counting::{CountingFile, WriteCounters};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -57,8 +59,9 @@ pub const PRUNE_PER_COMMIT: usize = 200_000;
 /// The layout version written in `meta` (`"layout"`); a file of another layout is refused. It
 /// covers the state's entry encodings too: 2 keeps meters' progress in chunks of a gateway's
 /// meters (`Meter::slot`); 3 finds duplicates among the window points (`PointRec::seq`, no
-/// duplicate window); 4 stores window points by hour first (`keys::point_hour`).
-pub const LAYOUT_VERSION: u64 = 4;
+/// duplicate window); 4 stores window points by hour first (`keys::point_hour`); 5 stores tree nodes
+/// in [`node_codec`]'s compact form (~30 % smaller than borsh).
+pub const LAYOUT_VERSION: u64 = 5;
 
 /// Tuning of a [`DiskStore`].
 #[derive(Clone, Debug)]
@@ -94,6 +97,21 @@ pub enum OpenError {
         /// Its layout.
         found: u64,
     },
+}
+
+/// One table's share of a [`DiskStore`]'s file ([`DiskStore::table_usage`]).
+#[derive(Clone, Debug)]
+pub struct TableUsage {
+    /// The table's name.
+    pub name: String,
+    /// Rows.
+    pub entries: u64,
+    /// Bytes of keys and values.
+    pub stored_bytes: u64,
+    /// Bytes of redb's branch pages and other metadata.
+    pub metadata_bytes: u64,
+    /// Bytes lost to partly filled pages.
+    pub fragmented_bytes: u64,
 }
 
 /// A chain's state in one redb file.
@@ -182,6 +200,34 @@ impl DiskStore {
         (total, due)
     }
 
+    /// What each table holds: entries and bytes (keys and values, redb's metadata, fragmentation),
+    /// in the order of the table list above. Reads every table's statistics; for benchmarks and
+    /// operators' tools, not for a hot path.
+    pub fn table_usage(&self) -> Result<Vec<TableUsage>, StoreError> {
+        let r = self.db.begin_read().map_err(backend)?;
+        let mut out = Vec::new();
+        let mut add = |name: &str, entries: u64, s: redb::TableStats| {
+            out.push(TableUsage {
+                name: name.to_owned(),
+                entries,
+                stored_bytes: s.stored_bytes(),
+                metadata_bytes: s.metadata_bytes(),
+                fragmented_bytes: s.fragmented_bytes(),
+            })
+        };
+        let t = r.open_table(META).map_err(backend)?;
+        add(META.name(), t.len().map_err(backend)?, t.stats().map_err(backend)?);
+        for def in [ENTRIES, REGISTRY_NODES, ACTIVITY_NODES, REGISTRY_VALUES] {
+            let t = r.open_table(def).map_err(backend)?;
+            add(def.name(), t.len().map_err(backend)?, t.stats().map_err(backend)?);
+        }
+        let t = r.open_table(ACTIVITY_STALE).map_err(backend)?;
+        add(ACTIVITY_STALE.name(), t.len().map_err(backend)?, t.stats().map_err(backend)?);
+        let t = r.open_table(HEIGHTS).map_err(backend)?;
+        add(HEIGHTS.name(), t.len().map_err(backend)?, t.stats().map_err(backend)?);
+        Ok(out)
+    }
+
     fn prune(&self, w: &redb::WriteTransaction, act_version: u64) -> Result<usize, StoreError> {
         let Some(cutoff) = act_version.checked_sub(self.config.activity_versions_kept) else { return Ok(0) };
         let mut stale = w.open_table(ACTIVITY_STALE).map_err(backend)?;
@@ -212,6 +258,7 @@ impl Store for DiskStore {
             registry_values: open(REGISTRY_VALUES),
             heights: tx.open_table(HEIGHTS).unwrap_or_else(|e| panic!("state store: table heights: {e}")),
             head: read_head(&tx),
+            restoring: read_restoring(&tx),
             _tx: tx,
         };
         Arc::new(snap)
@@ -232,6 +279,7 @@ impl Store for DiskStore {
                 return Err(StoreError::OutOfOrder { committed: c.height, got: first });
             }
             meta.insert("head", borsh::to_vec(&batch.head).expect("in-memory encoding").as_slice()).map_err(backend)?;
+            meta.remove("restoring").map_err(backend)?;
             let mut entries = w.open_table(ENTRIES).map_err(backend)?;
             for (k, v) in &batch.values {
                 match v {
@@ -257,6 +305,57 @@ impl Store for DiskStore {
         w.commit().map_err(backend)?;
         Ok(())
     }
+
+    fn write_restore(&self, page: RestorePage) -> Result<(), StoreError> {
+        let w = self.db.begin_write().map_err(backend)?;
+        {
+            let mut meta = w.open_table(META).map_err(backend)?;
+            if let Some(v) = meta.get("head").map_err(backend)? {
+                return Err(StoreError::NotEmpty(Head::try_from_slice(v.value()).map_err(backend)?.height));
+            }
+            meta.insert("restoring", borsh::to_vec(&page.heads).expect("in-memory encoding").as_slice())
+                .map_err(backend)?;
+            let mut entries = w.open_table(ENTRIES).map_err(backend)?;
+            for (k, v) in &page.values {
+                entries.insert(k.as_slice(), v.as_slice()).map_err(backend)?;
+            }
+        }
+        for tree in Tree::ALL {
+            let Some(tb) = &page.trees[tree.index()] else { continue };
+            // A restore's earlier versions are referred to by no height: what they lost goes now.
+            let def = if tree == Tree::Registry { REGISTRY_NODES } else { ACTIVITY_NODES };
+            let mut nodes = w.open_table(def).map_err(backend)?;
+            for (_, k) in tb.stale.iter().filter(|(_, k)| k.version() < tb.version) {
+                nodes.remove(node_key_bytes(k).as_slice()).map_err(backend)?;
+            }
+        }
+        let trees = page.trees.map(|t| t.map(|tb| TreeBatch { stale: Vec::new(), ..tb }));
+        write_tree_batches(&w, &trees)?;
+        w.commit().map_err(backend)?;
+        Ok(())
+    }
+
+    fn abandon_restore(&self) -> Result<(), StoreError> {
+        let w = self.db.begin_write().map_err(backend)?;
+        {
+            let meta = w.open_table(META).map_err(backend)?;
+            if meta.get("head").map_err(backend)?.is_some() || meta.get("restoring").map_err(backend)?.is_none() {
+                return Ok(());
+            }
+        }
+        tracing::warn!("state store: removing an unfinished state sync's entries");
+        for def in [ENTRIES, REGISTRY_NODES, ACTIVITY_NODES, REGISTRY_VALUES] {
+            w.delete_table(def).map_err(backend)?;
+            w.open_table(def).map_err(backend)?;
+        }
+        w.delete_table(ACTIVITY_STALE).map_err(backend)?;
+        w.open_table(ACTIVITY_STALE).map_err(backend)?;
+        w.delete_table(HEIGHTS).map_err(backend)?;
+        w.open_table(HEIGHTS).map_err(backend)?;
+        w.open_table(META).map_err(backend)?.remove("restoring").map_err(backend)?;
+        w.commit().map_err(backend)?;
+        Ok(())
+    }
 }
 
 /// Writes one block's new tree versions: nodes, registry values by version, stale activity nodes.
@@ -269,7 +368,7 @@ fn write_tree_batches(w: &redb::WriteTransaction, batches: &[Option<TreeBatch>; 
         // end of the table, where redb fills a page before starting the next (out of order, a full
         // page is split in half and left half empty: twice the bytes written).
         let mut rows: Vec<(Vec<u8>, Vec<u8>)> =
-            tb.nodes.iter().map(|(k, n)| (node_key_bytes(k), borsh::to_vec(n).expect("in-memory encoding"))).collect();
+            tb.nodes.iter().map(|(k, n)| (node_key_bytes(k), node_codec::encode(k, n))).collect();
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (k, v) in &rows {
             nodes.insert(k.as_slice(), v.as_slice()).map_err(backend)?;
@@ -311,6 +410,15 @@ fn write_tree_batches(w: &redb::WriteTransaction, batches: &[Option<TreeBatch>; 
     Ok(())
 }
 
+fn read_restoring(tx: &ReadTransaction) -> Option<TreeHeads> {
+    let meta = tx.open_table(META).unwrap_or_else(|e| panic!("state store: table meta: {e}"));
+    let v = meta.get("restoring").unwrap_or_else(|e| panic!("state store: restoring: {e}"))?;
+    Some(
+        TreeHeads::try_from_slice(v.value())
+            .unwrap_or_else(|e| panic!("state store: restore heads do not decode: {e}")),
+    )
+}
+
 fn read_head(tx: &ReadTransaction) -> Option<Head> {
     let meta = tx.open_table(META).unwrap_or_else(|e| panic!("state store: table meta: {e}"));
     let v = meta.get("head").unwrap_or_else(|e| panic!("state store: head: {e}"))?;
@@ -323,6 +431,7 @@ struct DiskSnapshot {
     registry_values: ReadOnlyTable<&'static [u8], &'static [u8]>,
     heights: ReadOnlyTable<u64, &'static [u8]>,
     head: Option<Head>,
+    restoring: Option<TreeHeads>,
     _tx: ReadTransaction,
 }
 
@@ -365,7 +474,7 @@ impl Snapshot for DiskSnapshot {
 
     fn node(&self, tree: Tree, key: &NodeKey) -> Option<Node> {
         let v = self.nodes[tree.index()].get(node_key_bytes(key).as_slice()).or_die("tree nodes")?;
-        Some(Node::try_from_slice(v.value()).or_die("a tree node"))
+        Some(node_codec::decode(key, v.value()).or_die("a tree node"))
     }
 
     fn registry_value(&self, key_hash: &Hash32, max_version: u64) -> Option<Vec<u8>> {
@@ -383,5 +492,9 @@ impl Snapshot for DiskSnapshot {
     fn trees_at(&self, height: u64) -> Option<TreeHeads> {
         let v = self.heights.get(height).or_die("heights")?;
         Some(TreeHeads::try_from_slice(v.value()).or_die("a height's trees"))
+    }
+
+    fn restoring(&self) -> Option<TreeHeads> {
+        self.restoring
     }
 }

@@ -115,3 +115,64 @@ fn a_store_refuses_commits_out_of_order() {
     // Committing the genesis state again (height 0 over height 0) is refused.
     assert!(s.commit().is_err());
 }
+
+#[test]
+fn a_restore_page_by_page_on_disk_leaves_the_trees_of_a_single_page_and_survives_interruption() {
+    let mut fx = Fx::ready();
+    let mut twin = Fx::ready();
+    for seq in 1..=6 {
+        step(&mut fx, &mut twin, seq, true);
+    }
+    let header = fx.blocks.last().unwrap().header.clone();
+    let digest = fx.state.block_digest;
+    let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    loop {
+        let after = entries.last().map(|(k, _)| k.clone());
+        let (page, more) = fx.state.export_page(after.as_deref(), 1_000, 1 << 20).unwrap();
+        entries.extend(page);
+        if !more {
+            break;
+        }
+    }
+    let restore_in = |dir: &std::path::Path, page: usize| {
+        let store = disk(dir, 4);
+        let mut r = trustmeter_state::Restore::begin(&fx.genesis, store.clone(), &header, digest).unwrap();
+        for p in entries.chunks(page) {
+            r.add_page(p.to_vec()).unwrap();
+        }
+        (r.finish().expect("restores on disk"), store)
+    };
+    let one = tempfile::tempdir().unwrap();
+    let (whole, whole_store) = restore_in(one.path(), entries.len());
+    let many = tempfile::tempdir().unwrap();
+    let (paged, paged_store) = restore_in(many.path(), 2);
+    assert_eq!(whole.root(), header.state_root);
+    assert_eq!(paged.root(), header.state_root);
+    // The nodes the early pages' versions replaced are gone: as many nodes as one page leaves.
+    let rows =
+        |s: &DiskStore, table: &str| s.table_usage().unwrap().into_iter().find(|t| t.name == table).unwrap().entries;
+    for table in ["registry_nodes", "activity_nodes", "entries"] {
+        assert_eq!(rows(&paged_store, table), rows(&whole_store, table), "{table}");
+    }
+    // Proofs at the synced height, and the next block executes the same on it.
+    let key = StateKey::Meter(dev(A_EM1));
+    assert!(paged.prove(&key).unwrap().verify(SHA, &paged.roots()));
+    let mut restored = fx.clone_with_state(paged);
+    step(&mut fx, &mut restored, 7, true);
+
+    // Interrupted after a few pages: reopening the file and the state removes what was written.
+    let cut = tempfile::tempdir().unwrap();
+    {
+        let store = disk(cut.path(), 4);
+        let mut r = trustmeter_state::Restore::begin(&fx.genesis, store.clone(), &header, digest).unwrap();
+        for p in entries.chunks(3).take(4) {
+            r.add_page(p.to_vec()).unwrap();
+        }
+    }
+    let store = disk(cut.path(), 4);
+    assert!(store.snapshot().restoring().is_some(), "the pages survived the process");
+    let opened = State::open(&fx.genesis, store.clone() as Arc<dyn Store>).unwrap();
+    assert_eq!(opened.root(), fx.blocks[0].header.state_root);
+    assert_eq!(store.snapshot().restoring(), None);
+    assert_eq!(opened.entries().count(), State::from_genesis(&fx.genesis).entries().count(), "nothing left over");
+}
