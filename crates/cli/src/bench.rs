@@ -836,7 +836,10 @@ fn restore_copy(
     let t = Instant::now();
     let mut restore = trustmeter_state::Restore::begin(genesis, store.clone(), header, state.block_digest)?;
     let (mut after, mut entries, mut bytes, mut pages) = (None::<Vec<u8>>, 0u64, 0u64, 0u64);
-    let mut progress = Progress::new("restore: entries (against the trees' count; derived entries come on top)", usize::try_from(state.len()).unwrap_or(usize::MAX));
+    let mut progress = Progress::new(
+        "restore: entries (against the trees' count; derived entries come on top)",
+        usize::try_from(state.len()).unwrap_or(usize::MAX),
+    );
     loop {
         let (page, more) = state.export_page(after.as_deref(), MAX_PAGE_ENTRIES, MAX_PAGE_BYTES)?;
         entries += page.len() as u64;

@@ -2,9 +2,10 @@
 //! into an empty store, with both trees built as the pages arrive, so a node restores a state of
 //! any size in bounded memory.
 //!
-//! Each page is checked (ascending keys, each entry decodes under its own key) and written at
-//! once with the tree versions its entries make (a restore's own versions, numbered from 0; the
-//! nodes they replace are deleted at once, since no height refers to them). Nothing is trusted
+//! Pages are gathered up to [`FLUSH_ENTRIES`] entries or [`FLUSH_BYTES`], then checked (ascending
+//! keys, each entry decodes under its own key) and written in one durable commit with the tree
+//! versions their entries make (a restore's own versions, numbered from 0; the nodes they replace
+//! are deleted at once, since no height refers to them). Nothing is trusted
 //! until the end: the trees' roots must give the synced block's state root, and the derived
 //! entries, which are in no tree, must have the shape the committed entries imply (per meter, as
 //! many late-window points as its progress counts, the oldest at its recorded time, all within the
@@ -29,6 +30,14 @@ use trustmeter_types::{BlockHeader, DeviceId, Genesis, Hash32, METERS_PER_PROGRE
 /// Most entries [`Restore::add_page`] takes at once (a page exported by a peer holds at most
 /// 4 096).
 pub const MAX_RESTORE_PAGE: usize = 1 << 16;
+
+/// Entries a restore gathers from pages before it writes them, with their tree versions, in one
+/// durable commit (unless [`FLUSH_BYTES`] come first): fewer syncs, and each tree path shared by
+/// more entries.
+pub const FLUSH_ENTRIES: usize = 1 << 16;
+
+/// Bytes of entries a restore gathers before writing them (see [`FLUSH_ENTRIES`]).
+pub const FLUSH_BYTES: usize = 16 << 20;
 
 /// What the derived entries of one meter must match.
 #[derive(Default)]
@@ -61,6 +70,11 @@ pub struct Restore {
     policies: u32,
     /// Per meter (by a 16-byte hash of its id): its window's tallies.
     windows: HashMap<[u8; 16], Window>,
+    /// Entries received, not yet written, and their bytes.
+    pending: Vec<(Vec<u8>, Vec<u8>)>,
+    pending_bytes: usize,
+    /// Entries written together ([`FLUSH_ENTRIES`]).
+    flush_entries: usize,
 }
 
 impl Restore {
@@ -94,26 +108,53 @@ impl Restore {
             leaves: 0,
             policies: 0,
             windows: HashMap::new(),
+            pending: Vec::new(),
+            pending_bytes: 0,
+            flush_entries: FLUSH_ENTRIES,
         })
     }
 
-    /// Checks and writes the next page of entries (ascending, after every key before). On an
-    /// error the store is emptied and the restore is over.
+    /// Writes every `entries` entries (at least 1) instead of [`FLUSH_ENTRIES`]: a test's way to
+    /// make many small writes, each its own tree version.
+    pub fn with_flush_entries(mut self, entries: usize) -> Self {
+        self.flush_entries = entries.max(1);
+        self
+    }
+
+    /// Takes the next page of entries (ascending, after every key before); they are checked and
+    /// written once [`FLUSH_ENTRIES`] or [`FLUSH_BYTES`] have gathered (and by
+    /// [`Restore::finish`]). On an error the store is emptied and the restore is over.
     pub fn add_page(&mut self, entries: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StateError> {
-        let r = self.page(entries);
+        if entries.len() > MAX_RESTORE_PAGE {
+            let _ = self.store.abandon_restore();
+            return Err(StateError::Mismatch(format!(
+                "a page of {} entries (at most {MAX_RESTORE_PAGE})",
+                entries.len()
+            )));
+        }
+        self.pending_bytes += entries.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        self.pending.extend(entries);
+        if self.pending.len() < self.flush_entries && self.pending_bytes < FLUSH_BYTES {
+            return Ok(());
+        }
+        self.flush()
+    }
+
+    /// Checks and writes the gathered entries.
+    fn flush(&mut self) -> Result<(), StateError> {
+        let entries = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let r = self.write(entries);
         if r.is_err() {
             let _ = self.store.abandon_restore();
         }
         r
     }
 
-    fn page(&mut self, entries: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StateError> {
-        if entries.len() > MAX_RESTORE_PAGE {
-            return Err(StateError::Mismatch(format!(
-                "a page of {} entries (at most {MAX_RESTORE_PAGE})",
-                entries.len()
-            )));
-        }
+    fn write(&mut self, entries: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StateError> {
         let mut decoded = Vec::with_capacity(entries.len());
         let mut changes: [Vec<commit::TreeChange>; 2] = [Vec::new(), Vec::new()];
         for (k, v) in &entries {
@@ -207,7 +248,8 @@ impl Restore {
 
     /// Checks the whole (roots against the block's state root, derived entries' shape) and
     /// commits the block's head; returns the restored state. On an error the store is emptied.
-    pub fn finish(self) -> Result<State, StateError> {
+    pub fn finish(mut self) -> Result<State, StateError> {
+        self.flush()?;
         let store = self.store.clone();
         let r = self.finish_inner();
         if r.is_err() {

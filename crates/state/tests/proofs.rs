@@ -387,7 +387,7 @@ fn a_state_restored_page_by_page_is_the_same_state() {
     let whole = State::restore(&fx.genesis, Arc::new(MemStore::new()), &header, digest, entries.clone()).unwrap();
     // Pages of 1, 2, 3 and 5 entries: each writes its own tree versions on top of the last.
     let store: Arc<dyn trustmeter_state::Store> = Arc::new(MemStore::new());
-    let mut restore = Restore::begin(&fx.genesis, store.clone(), &header, digest).unwrap();
+    let mut restore = Restore::begin(&fx.genesis, store.clone(), &header, digest).unwrap().with_flush_entries(1);
     let mut rest = entries.as_slice();
     for size in [1, 2, 3, 5].into_iter().cycle() {
         if rest.is_empty() {
@@ -415,7 +415,7 @@ fn a_state_restored_page_by_page_is_the_same_state() {
 
     // A bad page ends the restore and empties the store; a new restore there succeeds.
     let store: Arc<dyn trustmeter_state::Store> = Arc::new(MemStore::new());
-    let mut restore = Restore::begin(&fx.genesis, store.clone(), &header, digest).unwrap();
+    let mut restore = Restore::begin(&fx.genesis, store.clone(), &header, digest).unwrap().with_flush_entries(1);
     restore.add_page(entries[..3].to_vec()).unwrap();
     assert!(restore.add_page(entries[1..2].to_vec()).unwrap_err().to_string().contains("out of order"));
     let snap = store.snapshot();
@@ -426,7 +426,7 @@ fn a_state_restored_page_by_page_is_the_same_state() {
 
     // An interrupted restore (pages, no end) is removed when the store is opened.
     let store: Arc<dyn trustmeter_state::Store> = Arc::new(MemStore::new());
-    let mut restore = Restore::begin(&fx.genesis, store.clone(), &header, digest).unwrap();
+    let mut restore = Restore::begin(&fx.genesis, store.clone(), &header, digest).unwrap().with_flush_entries(1);
     restore.add_page(entries[..entries.len() / 2].to_vec()).unwrap();
     drop(restore);
     let opened = State::open(&fx.genesis, store.clone()).unwrap();

@@ -136,7 +136,9 @@ fn a_restore_page_by_page_on_disk_leaves_the_trees_of_a_single_page_and_survives
     }
     let restore_in = |dir: &std::path::Path, page: usize| {
         let store = disk(dir, 4);
-        let mut r = trustmeter_state::Restore::begin(&fx.genesis, store.clone(), &header, digest).unwrap();
+        let mut r = trustmeter_state::Restore::begin(&fx.genesis, store.clone(), &header, digest)
+            .unwrap()
+            .with_flush_entries(1);
         for p in entries.chunks(page) {
             r.add_page(p.to_vec()).unwrap();
         }
@@ -164,7 +166,9 @@ fn a_restore_page_by_page_on_disk_leaves_the_trees_of_a_single_page_and_survives
     let cut = tempfile::tempdir().unwrap();
     {
         let store = disk(cut.path(), 4);
-        let mut r = trustmeter_state::Restore::begin(&fx.genesis, store.clone(), &header, digest).unwrap();
+        let mut r = trustmeter_state::Restore::begin(&fx.genesis, store.clone(), &header, digest)
+            .unwrap()
+            .with_flush_entries(1);
         for p in entries.chunks(3).take(4) {
             r.add_page(p.to_vec()).unwrap();
         }
