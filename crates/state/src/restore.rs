@@ -75,6 +75,8 @@ pub struct Restore {
     pending_bytes: usize,
     /// Entries written together ([`FLUSH_ENTRIES`]).
     flush_entries: usize,
+    /// An error ended the restore (and emptied the store): nothing more is taken.
+    failed: bool,
 }
 
 impl Restore {
@@ -111,6 +113,7 @@ impl Restore {
             pending: Vec::new(),
             pending_bytes: 0,
             flush_entries: FLUSH_ENTRIES,
+            failed: false,
         })
     }
 
@@ -125,7 +128,11 @@ impl Restore {
     /// written once [`FLUSH_ENTRIES`] or [`FLUSH_BYTES`] have gathered (and by
     /// [`Restore::finish`]). On an error the store is emptied and the restore is over.
     pub fn add_page(&mut self, entries: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StateError> {
+        if self.failed {
+            return Err(StateError::Mismatch("the restore already failed".into()));
+        }
         if entries.len() > MAX_RESTORE_PAGE {
+            self.failed = true;
             let _ = self.store.abandon_restore();
             return Err(StateError::Mismatch(format!(
                 "a page of {} entries (at most {MAX_RESTORE_PAGE})",
@@ -149,6 +156,7 @@ impl Restore {
         }
         let r = self.write(entries);
         if r.is_err() {
+            self.failed = true;
             let _ = self.store.abandon_restore();
         }
         r
@@ -249,6 +257,9 @@ impl Restore {
     /// Checks the whole (roots against the block's state root, derived entries' shape) and
     /// commits the block's head; returns the restored state. On an error the store is emptied.
     pub fn finish(mut self) -> Result<State, StateError> {
+        if self.failed {
+            return Err(StateError::Mismatch("the restore already failed".into()));
+        }
         self.flush()?;
         let store = self.store.clone();
         let r = self.finish_inner();

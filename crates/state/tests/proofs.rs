@@ -418,6 +418,8 @@ fn a_state_restored_page_by_page_is_the_same_state() {
     let mut restore = Restore::begin(&fx.genesis, store.clone(), &header, digest).unwrap().with_flush_entries(1);
     restore.add_page(entries[..3].to_vec()).unwrap();
     assert!(restore.add_page(entries[1..2].to_vec()).unwrap_err().to_string().contains("out of order"));
+    // and refuses anything after (no page written over the emptied store)
+    assert!(restore.add_page(entries[3..4].to_vec()).unwrap_err().to_string().contains("already failed"));
     let snap = store.snapshot();
     assert_eq!((snap.head(), snap.restoring()), (None, None));
     assert!(snap.range(&trustmeter_state::KeyRange::prefix(vec![]), false, 1).is_empty(), "emptied");
