@@ -205,3 +205,26 @@ fn the_temporary_data_directory_is_removed_when_the_demo_fails() {
     assert!(dir.starts_with(tmp.path()), "{}", dir.display());
     assert!(!dir.exists(), "{} is still there after the demo failed:\n{stdout}\n{stderr}", dir.display());
 }
+
+#[test]
+fn a_taken_p2p_port_is_a_clear_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Hold the first validator's p2p port (Commonware's listener would panic on it).
+    let p2p = free_port_block(4);
+    let _held = std::net::TcpListener::bind(("127.0.0.1", p2p)).expect("hold the p2p port");
+    let (api, gw) = (free_port_block(4), free_port());
+    let out = Command::new(BIN)
+        .args(["demo", "--chains", "1", "--meters", "6", "--duration", "2"])
+        .args(["--api-port", &api.to_string(), "--p2p-port", &p2p.to_string(), "--gateway-port", &gw.to_string()])
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run trustmeter demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the demo should fail with its p2p port taken:\n{stdout}\n{stderr}");
+    assert!(stderr.contains(&format!("binding p2p on 127.0.0.1:{p2p}")), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let dir = data_dir(stdout.lines().next().expect("a first line"));
+    assert!(!dir.exists(), "{} is still there after the demo failed:\n{stdout}\n{stderr}", dir.display());
+}

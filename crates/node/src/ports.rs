@@ -49,6 +49,38 @@ pub fn loopback_addrs(n: usize) -> Vec<SocketAddr> {
     held.iter().map(|l| l.local_addr().expect("a bound listener has an address")).collect()
 }
 
+/// The first of `n` consecutive loopback ports that were all free a moment ago, below the
+/// ephemeral range, drawn from the same cursor as [`loopback_addrs`]: within a process no block
+/// overlaps another block or an address handed out before (until the range wraps around), so
+/// tests running in parallel threads never pick the same port.
+///
+/// # Panics
+/// When no such block can be bound (the machine's loopback is exhausted), or `n` is 0 or does not
+/// fit the range.
+pub fn loopback_block(n: u16) -> u16 {
+    let span = u32::from(END_PORT - FIRST_PORT);
+    assert!(n > 0 && u32::from(n) < span, "a block of {n} ports does not fit {FIRST_PORT}..{END_PORT}");
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id().wrapping_mul(7_919)) % span,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..MAX_TRIES / u32::from(n) {
+        let start = NEXT.fetch_add(u32::from(n), Ordering::SeqCst) % span;
+        if start + u32::from(n) > span {
+            continue; // would straddle the end of the range
+        }
+        let base = FIRST_PORT + start as u16;
+        let held: Vec<TcpListener> =
+            (base..base + n).filter_map(|p| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).ok()).collect();
+        if held.len() == usize::from(n) {
+            return base;
+        }
+    }
+    panic!("no {n} consecutive free loopback ports in {FIRST_PORT}..{END_PORT}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +97,19 @@ mod tests {
         }
         // Released: each can be bound again.
         let _held: Vec<_> = a.iter().map(|x| TcpListener::bind(x).expect("rebind")).collect();
+    }
+
+    #[test]
+    fn blocks_never_overlap_each_other_or_single_addresses() {
+        let mut seen = std::collections::BTreeSet::new();
+        for round in 0..50 {
+            let base = loopback_block(4);
+            assert!(FIRST_PORT <= base && base + 4 <= END_PORT, "{base}");
+            for p in base..base + 4 {
+                assert!(seen.insert(p), "port {p} handed out twice (round {round})");
+            }
+            let single = loopback_addrs(1)[0].port();
+            assert!(seen.insert(single), "port {single} handed out twice (round {round})");
+        }
     }
 }

@@ -113,6 +113,11 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     } else {
         lookup::Config::recommended(handshake, &namespace, spec.p2p_listen, max_peers, msg, NZUsize!(4_096))
     };
+    // Commonware's listener panics when its address cannot be bound; a port another process holds
+    // is an operator's mistake and gets an error instead. (Another process can still take the port
+    // between this check and the bind; that remains a panic, within milliseconds of start.)
+    std::net::TcpListener::bind(spec.p2p_listen)
+        .with_context(|| format!("binding p2p on {} (is another process using the port?)", spec.p2p_listen))?;
     let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p_cfg);
     let _ = oracle.track(0, peers);
     // Per peer and channel: 10 000 messages/s, bursts of 1 000 (a peer beyond it is made to wait,

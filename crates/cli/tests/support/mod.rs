@@ -5,10 +5,8 @@
 
 #![allow(dead_code)]
 
-use rand::RngExt as _;
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -142,20 +140,11 @@ pub fn free_port() -> u16 {
     trustmeter_node::ports::loopback_addrs(1)[0].port()
 }
 
-/// The first of `n` consecutive loopback ports that are all free right now, from a random base
-/// below the kernel's ephemeral range (see [`trustmeter_node::ports`]), where outgoing
-/// connections cannot take them in the meantime.
+/// The first of `n` consecutive loopback ports that are all free right now, below the kernel's
+/// ephemeral range and never overlapping another port this test process was handed (see
+/// [`trustmeter_node::ports::loopback_block`]): tests run in parallel threads.
 pub fn free_port_block(n: u16) -> u16 {
-    let mut rng = rand::rng();
-    for _ in 0..200 {
-        let base: u16 = rng.random_range(trustmeter_node::ports::FIRST_PORT..trustmeter_node::ports::END_PORT - n);
-        let held: Vec<TcpListener> =
-            (base..base + n).filter_map(|p| TcpListener::bind(("127.0.0.1", p)).ok()).collect();
-        if held.len() == usize::from(n) {
-            return base;
-        }
-    }
-    panic!("found no {n} consecutive free loopback ports in 200 tries");
+    trustmeter_node::ports::loopback_block(n)
 }
 
 /// A meter's readings as a chain or the gateway store holds them: (seq, timestamp ms, value
