@@ -590,9 +590,9 @@ mod tests {
 
     #[test]
     fn paths_are_encoded() {
-        let m = DeviceId::new("91430100MA4L0001X0-EM_1.a").unwrap();
-        assert_eq!(readings_path(&m, None, None), "/v1/meters/91430100MA4L0001X0-EM_1.a/readings");
-        assert_eq!(readings_path(&m, Some(5), Some(-1)), "/v1/meters/91430100MA4L0001X0-EM_1.a/readings?from=5&to=-1");
+        let m = DeviceId::new("91430100MA4L0001XA-EM_1.a").unwrap();
+        assert_eq!(readings_path(&m, None, None), "/v1/meters/91430100MA4L0001XA-EM_1.a/readings");
+        assert_eq!(readings_path(&m, Some(5), Some(-1)), "/v1/meters/91430100MA4L0001XA-EM_1.a/readings?from=5&to=-1");
         assert_eq!(percent("a/b&c"), "a%2Fb%26c");
     }
 }

@@ -281,7 +281,7 @@ pub(crate) mod tests {
             chain_id: ChainId::new("test").unwrap(),
             sender: key.public_key(),
             nonce,
-            payload: TxPayload::ActivateDevice { device: DeviceId::new("ACME-GW01").unwrap() },
+            payload: TxPayload::ActivateDevice { device: DeviceId::new("91430100700001000N-GW01").unwrap() },
         };
         sign_tx(&key, body)
     }

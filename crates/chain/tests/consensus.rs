@@ -330,7 +330,7 @@ fn a_burst_from_one_sender_survives_lossy_gossip() {
             let mut c = Cluster::new(ctx.child("cluster"), 4, vec![]).await;
             let mut plant = Plant::new();
             plant.meters = (0..METERS)
-                .map(|i| (trustmeter_types::DeviceId::new(format!("ACME-EM{i:02}")).unwrap(), None))
+                .map(|i| (trustmeter_types::DeviceId::new(format!("91430100700001000N-EM{i:02}")).unwrap(), None))
                 .collect();
             let enterprise = c.devnet.enterprises[0].key.public_key();
             c.submit_to(0, &plant.gateway_registration(&c.devnet)).expect("gateway registration admitted");

@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! [[point]]
-//! meter = "91430100MA4L0001X0-E01"
+//! meter = "91430100MA4L0001XA-E01"
 //! driver = "modbus"
 //! address = "192.168.1.20:502"
 //! unit_id = 1

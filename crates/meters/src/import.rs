@@ -6,8 +6,8 @@
 //!
 //! ```text
 //! meter,timestamp,value,unit
-//! 91430100MA4L0001X0-E01,2026-03-02 08:15,123456.78,kWh
-//! 91430100MA4L0001X0-E01,2026-03-02T08:30:00+08:00,123460.1,kilowatt_hour
+//! 91430100MA4L0001XA-E01,2026-03-02 08:15,123456.78,kWh
+//! 91430100MA4L0001XA-E01,2026-03-02T08:30:00+08:00,123460.1,kilowatt_hour
 //! ```
 //!
 //! **JSON**: an array of objects with the same fields; `value` a number or decimal string,

@@ -16,7 +16,7 @@ struct GatewayFile {
 const EXAMPLE: &str = r#"
 # Modbus TCP: a u32 energy register in 0.01 kWh, high word first.
 [[point]]
-meter = "91430100MA4L0001X0-E01"
+meter = "91430100MA4L0001XA-E01"
 driver = "modbus"
 address = "192.168.1.20:502"
 unit_id = 3
@@ -33,7 +33,7 @@ max = "99999999.99"
 
 # DL/T 645-2007 behind a serial-to-TCP converter: valley (谷) energy, CT ratio 200.
 [[point]]
-meter = "91430100MA4L0001X0-E02"
+meter = "91430100MA4L0001XA-E02"
 driver = "dlt645"
 address = "192.168.1.30:8899"
 meter_address = "000012345678"
@@ -44,7 +44,7 @@ poll_interval_s = 900
 
 # MQTT: a gas flow computer publishing JSON with its own timestamp.
 [[point]]
-meter = "91430100MA4L0001X0-G01"
+meter = "91430100MA4L0001XA-G01"
 driver = "mqtt"
 broker = "192.168.1.40:1883"
 topic = "plant/boiler1/gas"
@@ -55,7 +55,7 @@ unit = "normal_cubic_metre"
 
 # Simulator: 250 kWh per hour at full production, rolling over at 1 000 000.
 [[point]]
-meter = "91430100MA4L0001X0-E09"
+meter = "91430100MA4L0001XA-E09"
 driver = "simulator"
 seed = 42
 rated_per_hour = 250

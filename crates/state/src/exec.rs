@@ -8,8 +8,8 @@ use trustmeter_policy::{AuditInput, Verdict};
 use trustmeter_types::codec::Validate;
 use trustmeter_types::limits::{MAX_READINGS_PER_BLOCK, MAX_TX_BYTES, MAX_TXS_PER_BLOCK};
 use trustmeter_types::{
-    Block, BlockHeader, DeviceStatus, Gateway, Genesis, Hash32, OrgKind, PublicKey, ReadingOutcome, ReadingSigner,
-    Receipt, RegisterKind, RejectCode, Rejection, SignedReading, Transaction, TxOutcome, TxPayload,
+    Block, BlockHeader, DeviceId, DeviceStatus, Gateway, Genesis, Hash32, OrgKind, PublicKey, ReadingOutcome,
+    ReadingSigner, Receipt, RegisterKind, RejectCode, Rejection, SignedReading, Transaction, TxOutcome, TxPayload,
     UnifiedSocialCreditCode, encode,
 };
 
@@ -532,6 +532,15 @@ fn apply_tx(
     Receipt { tx_hash: *h, outcome, readings: vec![] }
 }
 
+/// Why `id` may not be registered by `org`: it must be `<org's credit code>-<local id>`.
+fn device_id_not_owned(id: &DeviceId, org: &UnifiedSocialCreditCode) -> String {
+    let named = match id.owner_code() {
+        Some(code) => format!("it is named under {code}"),
+        None => "it does not start with a valid credit code (check character included) and a local id".into(),
+    };
+    format!("device id {id} cannot be registered by {org}: {named}; an organisation names its devices {org}-<local id>")
+}
+
 fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKind, payload: &TxPayload) -> TxOutcome {
     let rejected = |code, msg: String| TxOutcome::Rejected(Rejection::new(code, msg));
     let device_exists = |state: &State, id| state.gateway(id).is_some() || state.meter(id).is_some();
@@ -551,6 +560,9 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
                     RejectCode::NotAuthorised,
                     format!("only an enterprise registers gateways; {org} is a {kind:?}"),
                 );
+            }
+            if !id.is_named_under(org) {
+                return rejected(RejectCode::DeviceIdNotOwned, device_id_not_owned(id, org));
             }
             if device_exists(state, id) {
                 return rejected(
@@ -578,6 +590,9 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
                     RejectCode::NotAuthorised,
                     format!("only an enterprise registers meters; {org} is a {kind:?}"),
                 );
+            }
+            if !meter.id.is_named_under(org) {
+                return rejected(RejectCode::DeviceIdNotOwned, device_id_not_owned(&meter.id, org));
             }
             if device_exists(state, &meter.id) {
                 return rejected(

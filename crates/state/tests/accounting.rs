@@ -11,7 +11,7 @@ use trustmeter_energy::calendar;
 use trustmeter_policy::DEFAULT_AUDIT_TOML;
 use trustmeter_state::{DailyKey, DailyTotal, State};
 use trustmeter_types::tx::{ProductOutput, ReportedConsumption};
-use trustmeter_types::{EnergyKind, Quantity, ReadingOutcome, RejectCode, TxPayload, Unit};
+use trustmeter_types::{DeviceId, EnergyKind, Quantity, ReadingOutcome, RejectCode, TxPayload, Unit};
 
 const H: i64 = 3_600_000;
 const MIN: i64 = 60_000;
@@ -187,8 +187,8 @@ fn a_tariff_register_is_kept_but_not_added_to_the_total() {
     // Both registers' readings are on chain: the tariff register is recorded for reconciliation.
     assert_eq!(fx.state.progress(&dev(T4)).expect("recorded").last_seq, 2);
     // With progress and daily entries after them in key order, the registries are still whole.
-    let meters: Vec<String> = fx.state.meters().map(|m| m.id.to_string()).collect();
-    assert_eq!(meters, ["A-EM1", "A-EM1-T4", "A-EM2", "A-PW3", "A-WM4", "B-EM1"]);
+    let meters: Vec<DeviceId> = fx.state.meters().map(|m| m.id).collect();
+    assert_eq!(meters, ["A-EM1", "A-EM1-T4", "A-EM2", "A-PW3", "A-WM4", "B-EM1"].map(dev));
     assert_eq!(fx.state.gateways().count(), 3);
     assert_eq!(fx.state.organisations().count(), 4, "regulator, metrology authority, A and B");
 }
@@ -431,7 +431,7 @@ fn points_found_hour_by_hour_are_every_stored_point_of_the_meter() {
             .state
             .entries()
             .filter_map(|(k, v)| match (k, v) {
-                (StateKey::Point(m, ts, ord), trustmeter_state::StateValue::Point(p)) if m.as_str() == A_EM1 => {
+                (StateKey::Point(m, ts, ord), trustmeter_state::StateValue::Point(p)) if m == dev(A_EM1) => {
                     Some((ts, ord, p))
                 }
                 _ => None,

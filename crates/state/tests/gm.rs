@@ -13,11 +13,11 @@ use trustmeter_types::{
     EnergyKind, KeyScheme, ReadingOutcome, ReadingSigner, RejectCode, Signature, SignedReading, TxPayload, Unit,
 };
 
-const GM_GW: &str = "GM-GW1";
+const GM_GW: &str = "A-GM-GW1";
 /// Meter with its own SM2 key.
-const GM_EM_OWN: &str = "GM-EM1";
+const GM_EM_OWN: &str = "A-GM-EM1";
 /// Meter without a key: its SM2 gateway signs for it.
-const GM_EM_GW: &str = "GM-EM2";
+const GM_EM_GW: &str = "A-GM-EM2";
 
 fn sm2(seed: u8) -> SigningKey {
     SigningKey::from_seed(KeyScheme::Sm2, [seed; 32])
@@ -207,7 +207,7 @@ fn forged_sm2_transaction_signatures_are_never_included() {
     tx.signature.bytes[7] ^= 1;
     assert_never_included(&mut fx, &tx, RejectCode::BadTxSignature);
     // An SM2 account's registry transaction with s = 0 (not canonical).
-    let mut tx = fx.tx(&gm_account(), TxPayload::RegisterMeter { meter: kwh_meter("GM-EM3", GM_GW) });
+    let mut tx = fx.tx(&gm_account(), TxPayload::RegisterMeter { meter: kwh_meter("A-GM-EM3", GM_GW) });
     tx.signature.bytes[32..].copy_from_slice(&[0; 32]);
     assert_never_included(&mut fx, &tx, RejectCode::BadTxSignature);
 }

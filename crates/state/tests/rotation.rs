@@ -6,12 +6,12 @@ mod common;
 use common::*;
 use trustmeter_crypto::SigningKey;
 use trustmeter_types::limits::MAX_RETIRED_KEYS;
-use trustmeter_types::{ChainId, DeviceId, ReadingOutcome, RejectCode, TxPayload, rotation_proof_payload};
+use trustmeter_types::{ChainId, ReadingOutcome, RejectCode, TxPayload, rotation_proof_payload};
 
 /// A rotation payload for `device` to `new`, with a proof of possession for `chain`.
 fn rotation(chain: &str, device: &str, new: &SigningKey) -> TxPayload {
     let chain = ChainId::new(chain).unwrap();
-    let device = DeviceId::new(device).unwrap();
+    let device = dev(device);
     let proof = new.sign(&rotation_proof_payload(&chain, &device, &new.public_key()));
     TxPayload::RotateKey { device, new_public_key: new.public_key(), proof }
 }

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use trustmeter_crypto::{merkle, reading_leaf};
 use trustmeter_types::{
-    Calibration, ChainId, DeviceStatus, Quantity, ReadingOrigin, ReadingOutcome, RejectCode, TxPayload,
+    Calibration, ChainId, DeviceId, DeviceStatus, Quantity, ReadingOrigin, ReadingOutcome, RejectCode, TxPayload,
     UnifiedSocialCreditCode, Unit,
 };
 
@@ -75,6 +75,45 @@ fn unknown_sender_is_rejected_and_changes_nothing() {
     assert_eq!(fx.state.nonce(&s.public_key()), 0, "an unknown sender has no nonce to consume");
     assert_eq!(b.block.header.readings_accepted, 0);
     assert_eq!(fx.state.root(), root, "rejections of unknown senders leave the state untouched");
+}
+
+#[test]
+fn an_enterprise_names_devices_only_under_its_own_credit_code() {
+    let mut fx = Fx::ready();
+    let raw = |s: String| DeviceId::new(s).unwrap();
+    let (a, b) = (org_a().to_string(), org_b().to_string());
+    // A valid code whose check character is wrong: the first 17 characters of A's and another last.
+    let bad_check = format!("{}{}", &a[..17], if a.ends_with('0') { '1' } else { '0' });
+    let attempts = [
+        raw(format!("{b}-GW7")),                 // B's code
+        raw(format!("{}-GW7", org_regulator())), // the regulator's code (tried from outside)
+        raw(format!("{bad_check}-GW7")),         // a code with a wrong check character
+        raw("GW7".into()),                       // no code at all
+        raw(format!("{a}-")),                    // A's code with no local id
+        raw(format!("{a}GW7")),                  // no separator
+    ];
+    let mut txs: Vec<_> = attempts
+        .iter()
+        .map(|id| fx.tx(&ent_a(), TxPayload::RegisterGateway { id: id.clone(), public_key: key(70).public_key() }))
+        .collect();
+    // A meter under B's code on A's own gateway, then the same under A's code (accepted).
+    txs.push(fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter(&format!("{b}-EM7"), A_GW1) }));
+    txs.push(
+        fx.tx(&ent_a(), TxPayload::RegisterGateway { id: raw(format!("{a}-GW7")), public_key: key(70).public_key() }),
+    );
+    txs.push(fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter(&format!("{a}-EM7"), A_GW1) }));
+    let b_block = fx.exec(txs);
+    for (i, id) in attempts.iter().enumerate() {
+        let msg = assert_tx_rejected(b_block.receipt(i), RejectCode::DeviceIdNotOwned);
+        assert!(msg.contains(id.as_str()) && msg.contains(&format!("{a}-<local id>")), "{msg}");
+        assert!(fx.state.gateway(id).is_none());
+    }
+    let msg = assert_tx_rejected(b_block.receipt(attempts.len()), RejectCode::DeviceIdNotOwned);
+    assert!(msg.contains(&format!("named under {b}")), "{msg}");
+    assert!(fx.state.meter(&raw(format!("{b}-EM7"))).is_none());
+    assert_tx_accepted(b_block.receipt(attempts.len() + 1));
+    assert_tx_accepted(b_block.receipt(attempts.len() + 2));
+    assert_eq!(fx.state.meter(&raw(format!("{a}-EM7"))).unwrap().owner, org_a());
 }
 
 #[test]
@@ -242,7 +281,7 @@ fn already_registered_ids_and_keys_are_refused() {
     let txs = vec![
         // Device ids in use, by the same or another enterprise, gateway or meter.
         fx.tx(&ent_a(), TxPayload::RegisterGateway { id: dev(A_GW1), public_key: key(81).public_key() }),
-        fx.tx(&ent_b(), TxPayload::RegisterGateway { id: dev(A_EM1), public_key: key(82).public_key() }),
+        fx.tx(&ent_b(), TxPayload::RegisterMeter { meter: kwh_meter(B_GW1, B_GW1) }),
         fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter(A_GW2, A_GW1) }),
         fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: kwh_meter(A_EM1, A_GW1) }),
         // Keys in use: a gateway's, an account's, a meter's.
@@ -993,7 +1032,8 @@ fn valid_readings_survive_invalid_neighbours() {
 #[test]
 fn messages_fit_the_limit_with_the_longest_identifiers() {
     let mut fx = Fx::ready();
-    let long = |c: &str| format!("A-{}", c.repeat(62));
+    // `<A's code>-` and a local id up to the limit.
+    let long = |c: &str| format!("{}-{}", org_a(), c.repeat(trustmeter_types::limits::MAX_DEVICE_ID_LEN - 19));
     let (gx, gy, m1, m2) = (long("X"), long("Y"), long("M"), long("N"));
     assert_eq!(m1.len(), trustmeter_types::limits::MAX_DEVICE_ID_LEN);
     let cert = "C".repeat(trustmeter_types::limits::MAX_CERTIFICATE_NO_LEN);

@@ -89,12 +89,32 @@ token_id!(
     MAX_CHAIN_ID_LEN
 );
 token_id!(
-    /// Identifies a device: a gateway (端设备) or a meter (计量器具). Unique per chain; the
-    /// convention is `<enterprise code>-<local id>`.
+    /// Identifies a device: a gateway (端设备) or a meter (计量器具). Unique per chain. A device
+    /// registered on chain is named `<owner's unified social credit code>-<local id>` (the state
+    /// machine refuses any other name, see [`DeviceId::owner_code`]), so an id alone tells whose
+    /// device it is and one enterprise cannot take names under another's code.
     DeviceId,
     "device id",
     MAX_DEVICE_ID_LEN
 );
+
+impl DeviceId {
+    /// The owner's credit code this id is named under: the 18 characters before the first `-`,
+    /// when they are a valid unified social credit code (check character included) and a
+    /// non-empty local id follows. `None` for any other shape.
+    pub fn owner_code(&self) -> Option<UnifiedSocialCreditCode> {
+        let (code, local) = self.0.split_once('-')?;
+        if local.is_empty() {
+            return None;
+        }
+        UnifiedSocialCreditCode::new(code).ok()
+    }
+
+    /// Whether this id is named under `owner`'s credit code (see [`DeviceId::owner_code`]).
+    pub fn is_named_under(&self, owner: &UnifiedSocialCreditCode) -> bool {
+        self.owner_code().is_some_and(|c| &c == owner)
+    }
+}
 
 /// A 32-byte hash (SHA-256, or SM3 on a chain configured for 国密). Shown as lowercase hex.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize)]
@@ -230,6 +250,31 @@ impl fmt::Debug for UnifiedSocialCreditCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_id_names_its_owner_only_with_a_valid_code_and_a_local_part() {
+        let code = "91430100700001000N";
+        let owner = UnifiedSocialCreditCode::new(code).unwrap();
+        let id = |s: &str| DeviceId::new(s).unwrap();
+        assert_eq!(id(&format!("{code}-GW01")).owner_code(), Some(owner.clone()));
+        assert!(id(&format!("{code}-EM-0001")).is_named_under(&owner), "later dashes belong to the local id");
+        let regulator = UnifiedSocialCreditCode::new("11430000MB12345670").unwrap();
+        assert!(!id("11430000MB12345670-GW01").is_named_under(&owner));
+        assert!(id("11430000MB12345670-GW01").is_named_under(&regulator));
+        // Wrong check character, no local part, no code, lower case, a code with a suffix.
+        for bad in [
+            "91430100700001000A-GW01".to_string(),
+            format!("{code}-"),
+            format!("{code}"),
+            "GW01".into(),
+            "ACME-GW01".into(),
+            "91430100700001000n-GW01".into(),
+            format!("{code}X-GW01"),
+        ] {
+            assert_eq!(id(&bad).owner_code(), None, "{bad}");
+            assert!(!id(&bad).is_named_under(&owner), "{bad}");
+        }
+    }
 
     /// Independent computation of the check character straight from GB 32100's definition:
     /// C18 = 31 - (Σ Ci·Wi mod 31), with Wi = 3^(i-1) mod 31.

@@ -60,6 +60,9 @@ pub enum RejectCode {
     PolicyRejected = 22,
     /// A policy document failed to parse or exceeds an evaluation limit; it was not deployed.
     InvalidPolicy = 23,
+    /// A device id is not named under the registering organisation's own credit code
+    /// (`<code>-<local id>`, see [`crate::DeviceId::owner_code`]).
+    DeviceIdNotOwned = 24,
 }
 
 impl RejectCode {
@@ -90,11 +93,12 @@ impl RejectCode {
             RejectCode::StaleSequence => "stale_sequence",
             RejectCode::PolicyRejected => "policy_rejected",
             RejectCode::InvalidPolicy => "invalid_policy",
+            RejectCode::DeviceIdNotOwned => "device_id_not_owned",
         }
     }
 
     /// Every code, in tag order.
-    pub const ALL: [RejectCode; 24] = [
+    pub const ALL: [RejectCode; 25] = [
         RejectCode::Malformed,
         RejectCode::WrongChain,
         RejectCode::BadTxSignature,
@@ -119,6 +123,7 @@ impl RejectCode {
         RejectCode::StaleSequence,
         RejectCode::PolicyRejected,
         RejectCode::InvalidPolicy,
+        RejectCode::DeviceIdNotOwned,
     ];
 
     /// The code named by [`RejectCode::as_str`], if any.

@@ -327,11 +327,14 @@ impl Plant {
     pub fn with_scheme(scheme: KeyScheme) -> Self {
         let k = |i: u8| SigningKey::from_seed(scheme, [i; 32]);
         Plant {
-            gateway_id: DeviceId::new("ACME-GW01").unwrap(),
+            gateway_id: DeviceId::new("91430100700001000N-GW01").unwrap(),
             gateway_key: k(200),
             meters: (0..4)
                 .map(|i| {
-                    (DeviceId::new(format!("ACME-EM{i:02}")).unwrap(), if i % 2 == 0 { Some(k(100 + i)) } else { None })
+                    (
+                        DeviceId::new(format!("91430100700001000N-EM{i:02}")).unwrap(),
+                        if i % 2 == 0 { Some(k(100 + i)) } else { None },
+                    )
                 })
                 .collect(),
             seqs: vec![0; 4],

@@ -136,9 +136,9 @@ fn make() -> Chain {
         sign_tx(key, TxBody { chain_id: genesis.chain_id.clone(), sender: key.public_key(), nonce, payload })
     };
     let enterprise = &devnet.enterprises[0];
-    let gateway = DeviceId::new("ACME-GW01").unwrap();
+    let gateway = DeviceId::new("91430100700001000N-GW01").unwrap();
     let (gateway_key, gateway_key_2) = (device_key(200), device_key(201));
-    let meters = [("ACME-EM01", Some(device_key(101))), ("ACME-EM02", None)];
+    let meters = [("91430100700001000N-EM01", Some(device_key(101))), ("91430100700001000N-EM02", None)];
 
     // Block 1: registrations, calibrations, activations and a gateway key rotation.
     let mut txs = vec![tx(
@@ -231,7 +231,7 @@ fn the_example_chain_is_deterministic_and_its_proofs_verify() {
         assert_eq!(v.validator_signatures, 3);
         assert_eq!(v.signer, if p == 0 { ReadingSigner::Meter } else { ReadingSigner::Gateway });
     }
-    let gw = c.state().gateway(&DeviceId::new("ACME-GW01").unwrap()).unwrap();
+    let gw = c.state().gateway(&DeviceId::new("91430100700001000N-GW01").unwrap()).unwrap();
     assert_eq!(gw.retired_keys.len(), 1, "the gateway's first key is retired");
     c.figure().verify(Some(c.genesis())).unwrap();
 }

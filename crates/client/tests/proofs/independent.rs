@@ -937,8 +937,8 @@ fn the_documented_smt_check_agrees_with_the_published_vectors() {
 }
 
 fn jmt_trees<H: jmt::SimpleHasher + std::fmt::Debug>(alg: Alg, name: &str) {
-    // Keys are real state keys: meters ACME-EM0000.. in the registry layout of §4.2.
-    let meter_key = |i: usize| serde_json::json!({"kind": "meter", "id": format!("ACME-EM{i:04}")});
+    // Keys are real state keys: meters 91430100700001000N-EM0000.. in the registry layout of §4.2.
+    let meter_key = |i: usize| serde_json::json!({"kind": "meter", "id": format!("91430100700001000N-EM{i:04}")});
     let mut s = Stream::new(name);
     let mut tree = Tree::<H>::default();
     let entries: Vec<([u8; 32], Vec<u8>)> =

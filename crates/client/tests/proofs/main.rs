@@ -156,8 +156,8 @@ pub fn check_summary(b: &ProofBundle, v: &VerifiedReading) {
     assert_eq!(v.hash, b.genesis.params.hash);
     assert_eq!(v.block_digest, block_digest(b.genesis.params.hash, &b.header));
     assert_eq!(v.block_timestamp_ms, b.header.timestamp_ms);
-    assert_eq!(v.gateway, DeviceId::new("ACME-GW01").unwrap());
-    let meter_no: usize = r.meter.as_str().trim_start_matches("ACME-EM").parse().unwrap();
+    assert_eq!(v.gateway, DeviceId::new("91430100700001000N-GW01").unwrap());
+    let meter_no: usize = r.meter.as_str().trim_start_matches("91430100700001000N-EM").parse().unwrap();
     assert_eq!(v.calibration_certificate_no, format!("HN-2026-{meter_no:04}"));
     assert_eq!(v.signer, if meter_no.is_multiple_of(2) { ReadingSigner::Meter } else { ReadingSigner::Gateway });
     assert_eq!(v.validators, 4);

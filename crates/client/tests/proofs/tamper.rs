@@ -227,13 +227,13 @@ fn the_meter_record_is_checked() {
     meter_mut(&mut b).unit = Unit::MegawattHour;
     assert_fails!("unit", b, VerifyError::UnitMismatch { .. });
     let mut b = base.clone();
-    meter_mut(&mut b).gateway = DeviceId::new("ACME-GW99").unwrap();
+    meter_mut(&mut b).gateway = DeviceId::new("91430100700001000N-GW99").unwrap();
     assert_fails!("meter's gateway", b, VerifyError::MeterNotOnGateway { .. });
     let mut b = base.clone();
     meter_mut(&mut b).owner = UnifiedSocialCreditCode::new("91350100M000100Y43").unwrap();
     assert_fails!("meter's owner", b, VerifyError::OwnerMismatch { .. });
     let mut b = base.clone();
-    meter_mut(&mut b).id = DeviceId::new("ACME-EM99").unwrap();
+    meter_mut(&mut b).id = DeviceId::new("91430100700001000N-EM99").unwrap();
     assert_fails!("meter record id", b, VerifyError::MeterRecordMismatch { .. });
     let mut b = base.clone();
     meter_mut(&mut b).public_key = None;
@@ -289,13 +289,13 @@ fn the_state_proofs_themselves_are_checked() {
     std::mem::swap(&mut b.state_roots.registry, &mut b.state_roots.activity);
     assert_fails!("tree roots swapped", b, VerifyError::StateRootsMismatch { .. });
     let mut b = base.clone();
-    b.meter_proof.entry.key = StateKey::Meter(DeviceId::new("ACME-EM03").unwrap());
+    b.meter_proof.entry.key = StateKey::Meter(DeviceId::new("91430100700001000N-EM03").unwrap());
     assert_fails!("meter proof key", b, VerifyError::StateKeyMismatch { which: "meter", .. });
     let mut b = base.clone();
     b.meter_proof.entry.key = StateKey::Progress(base.reading.reading.meter.clone(), 0);
     assert_fails!("meter proof key kind", b, VerifyError::StateKeyMismatch { which: "meter", .. });
     let mut b = base.clone();
-    b.gateway_proof.entry.key = StateKey::Gateway(DeviceId::new("ACME-GW02").unwrap());
+    b.gateway_proof.entry.key = StateKey::Gateway(DeviceId::new("91430100700001000N-GW02").unwrap());
     assert_fails!("gateway proof key", b, VerifyError::StateKeyMismatch { which: "gateway", .. });
     let mut b = base.clone();
     b.meter_proof = base.gateway_proof.clone();
@@ -325,11 +325,11 @@ fn the_gateway_record_is_checked() {
         gateway_mut(&mut b).owner = UnifiedSocialCreditCode::new("91350100M000100Y43").unwrap();
         assert_fails!("gateway owner", b, VerifyError::OwnerMismatch { .. });
         let mut b = base.clone();
-        b.gateway = DeviceId::new("ACME-GW02").unwrap();
+        b.gateway = DeviceId::new("91430100700001000N-GW02").unwrap();
         assert_fails!("bundle gateway id", b, VerifyError::GatewayRecordMismatch { .. });
         let mut b = base.clone();
-        gateway_mut(&mut b).id = DeviceId::new("ACME-GW02").unwrap();
-        b.gateway = DeviceId::new("ACME-GW02").unwrap();
+        gateway_mut(&mut b).id = DeviceId::new("91430100700001000N-GW02").unwrap();
+        b.gateway = DeviceId::new("91430100700001000N-GW02").unwrap();
         assert_fails!("gateway id in record and bundle", b, VerifyError::MeterNotOnGateway { .. });
     }
 }

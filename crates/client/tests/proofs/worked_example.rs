@@ -184,7 +184,7 @@ fn v3_bundle() -> Example {
         descendants: Vec::new(),
         finalization: hex::encode(&finalization),
     };
-    let absent = StateKey::Meter(DeviceId::new("ACME-EM99").unwrap());
+    let absent = StateKey::Meter(DeviceId::new("91430100700001000N-EM99").unwrap());
     let (value, p) = registry.prove(key_hash(&absent).0, 0);
     assert_eq!(value, None);
     let absence = Absence {
@@ -345,7 +345,7 @@ fn markdown(e: &Example) -> String {
 
     writeln!(
         w,
-        "An absence proof (§11): no meter `ACME-EM99` was registered after block {}; checked against \
+        "An absence proof (§11): no meter `91430100700001000N-EM99` was registered after block {}; checked against \
          `state_roots.registry` above:\n",
         e.header.height
     )

@@ -125,9 +125,22 @@ pub fn org_b() -> UnifiedSocialCreditCode {
     uscc(4)
 }
 
-/// A device id.
+/// A device id. The tests name devices by a short owner letter (`A-GW1`: enterprise A's, `B-…`,
+/// `M-…` the metrology authority's, `R-…` the regulator's); on chain a device is named under its
+/// owner's credit code, so those become `<code>-A-GW1`. Any other text is taken as it is.
 pub fn dev(s: &str) -> DeviceId {
-    DeviceId::new(s).expect("valid device id")
+    let owner = match s.split_once('-').map(|(o, _)| o) {
+        Some("A") => Some(org_a()),
+        Some("B") => Some(org_b()),
+        Some("M") => Some(org_metrology()),
+        Some("R") => Some(org_regulator()),
+        _ => None,
+    };
+    let full = match owner {
+        Some(code) => format!("{code}-{s}"),
+        None => s.to_string(),
+    };
+    DeviceId::new(full).expect("valid device id")
 }
 
 /// The genesis of a chain with the four founding organisations and one account each.
