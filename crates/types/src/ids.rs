@@ -265,7 +265,7 @@ mod tests {
         for bad in [
             "91430100700001000A-GW01".to_string(),
             format!("{code}-"),
-            format!("{code}"),
+            code.to_string(),
             "GW01".into(),
             "ACME-GW01".into(),
             "91430100700001000n-GW01".into(),
