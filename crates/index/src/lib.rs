@@ -537,13 +537,25 @@ impl Index {
         Ok((before.map(point).transpose()?, after.map(point).transpose()?))
     }
 
-    /// Every replacement of `meter` the chain recorded, oldest first.
-    pub fn replacements(&self, meter: &DeviceId) -> Result<Vec<IndexedReplacement>, IndexError> {
+    /// The replacements of `meter` the chain recorded with `after_ms < at_ms <= upto_ms` (the
+    /// ones that apply to intervals between readings at `after_ms` and `upto_ms`), oldest first,
+    /// at most `limit`. A meter's replacements over its whole life are not bounded (the chain
+    /// bounds them per late-data window), so every caller names a range and a limit.
+    pub fn replacements(
+        &self,
+        meter: &DeviceId,
+        after_ms: i64,
+        upto_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<IndexedReplacement>, IndexError> {
         let r = self.db.begin_read().map_err(dberr)?;
         let t = r.open_table(REPLACEMENTS).map_err(dberr)?;
         let m = meter.as_str();
         let mut out = Vec::new();
-        for item in t.range((m, i64::MIN)..=(m, i64::MAX)).map_err(dberr)? {
+        if after_ms >= upto_ms {
+            return Ok(out);
+        }
+        for item in t.range((m, after_ms.saturating_add(1))..=(m, upto_ms)).map_err(dberr)?.take(limit) {
             let (k, v) = item.map_err(dberr)?;
             let (old_final, new_initial, height) = v.value();
             out.push(IndexedReplacement {
@@ -729,6 +741,41 @@ mod tests {
         }
         w.commit().unwrap();
         headers
+    }
+
+    #[test]
+    fn replacements_are_read_by_range_and_limit_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let genesis = trustmeter_chain::devnet::Devnet::new("index-replacements", 1, 1, 1, 0, 0).genesis;
+        let index = Index::open(&dir.path().join("index.redb"), genesis).unwrap();
+        let (m, other) = (DeviceId::new("M-1").unwrap(), DeviceId::new("M-10").unwrap());
+        let w = index.db.begin_write().unwrap();
+        {
+            let mut t = w.open_table(REPLACEMENTS).unwrap();
+            for at in (0..20_000i64).map(|i| i * 1_000) {
+                t.insert((m.as_str(), at), (at, 1, 7)).unwrap();
+            }
+            t.insert((other.as_str(), 5_500), (0, 0, 0)).unwrap();
+        }
+        w.commit().unwrap();
+        let at = |v: Vec<IndexedReplacement>| v.into_iter().map(|r| r.at_ms).collect::<Vec<_>>();
+        // (after, upto]: 5 000 excluded, 8 000 included; another meter's never.
+        assert_eq!(at(index.replacements(&m, 5_000, 8_000, 100).unwrap()), [6_000, 7_000, 8_000]);
+        assert_eq!(at(index.replacements(&m, 5_000, 8_000, 2).unwrap()), [6_000, 7_000]);
+        assert!(index.replacements(&m, 8_000, 8_000, 100).unwrap().is_empty());
+        assert!(index.replacements(&m, 9_000, 1_000, 100).unwrap().is_empty());
+        // 20 000 recorded over the meter's life: a caller gets at most its limit.
+        assert_eq!(index.replacements(&m, i64::MIN, i64::MAX, 10_001).unwrap().len(), 10_001);
+        let r = index.replacements(&m, -1, 0, 5).unwrap();
+        assert_eq!(
+            r,
+            [IndexedReplacement {
+                at_ms: 0,
+                old_final: Quantity::from_micros(0),
+                new_initial: Quantity::from_micros(1),
+                height: 7
+            }]
+        );
     }
 
     #[test]

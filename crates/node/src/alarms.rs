@@ -746,9 +746,15 @@ pub trait ReadingSource {
     /// `limit`.
     fn points(&self, meter: &DeviceId, from_ms: i64, to_ms: i64, limit: usize) -> Result<Vec<RegisterPoint>, String>;
 
-    /// Every recorded replacement of `meter` (none by default: then only the chain's late
-    /// window is used).
-    fn replacements(&self, _meter: &DeviceId) -> Result<Vec<trustmeter_index::IndexedReplacement>, String> {
+    /// The recorded replacements of `meter` with `after_ms < at_ms <= upto_ms`, at most `limit`
+    /// (none by default: then only the chain's late window is used).
+    fn replacements(
+        &self,
+        _meter: &DeviceId,
+        _after_ms: i64,
+        _upto_ms: i64,
+        _limit: usize,
+    ) -> Result<Vec<trustmeter_index::IndexedReplacement>, String> {
         Ok(Vec::new())
     }
 }
@@ -763,8 +769,14 @@ impl ReadingSource for Index {
             .collect())
     }
 
-    fn replacements(&self, meter: &DeviceId) -> Result<Vec<trustmeter_index::IndexedReplacement>, String> {
-        Index::replacements(self, meter).map_err(|e| e.to_string())
+    fn replacements(
+        &self,
+        meter: &DeviceId,
+        after_ms: i64,
+        upto_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<trustmeter_index::IndexedReplacement>, String> {
+        Index::replacements(self, meter, after_ms, upto_ms, limit).map_err(|e| e.to_string())
     }
 }
 
@@ -844,7 +856,16 @@ fn meter_series(
         MAX_POINTS_PER_READ,
     )?;
     let spec = register_spec(meter, &state.params.accounting);
-    let reps = crate::figures::merge_replacements(state, &meter.id, &source.replacements(&meter.id)?);
+    let span = crate::figures::replacement_span(&points);
+    let indexed = source.replacements(&meter.id, span.0, span.1, register::MAX_REPLACEMENTS + 1)?;
+    let reps = crate::figures::merge_replacements(state, &meter.id, &indexed, span);
+    if reps.len() > register::MAX_REPLACEMENTS {
+        return Err(format!(
+            "meter {} has more than {} replacements in the series' range",
+            meter.id,
+            register::MAX_REPLACEMENTS
+        ));
+    }
     Ok(HourlySeries::from_points(&points, &spec, &reps, from_ms, to_ms))
 }
 
@@ -1388,8 +1409,21 @@ impl AlarmHub {
     /// Runs one pass on `state` (series from `source`) and publishes what changed. Blocking (index
     /// reads): call it off the async threads.
     pub fn evaluate(&self, state: &State, source: &dyn ReadingSource) -> PassReport {
-        let mut engine = self.inner.engine.lock().expect("alarm engine lock");
-        let touched = self.inner.feed.lock().expect("alarm feed lock").take(engine.meters.synced(), state.height);
+        // A pass that panicked left the engine half-updated and its lock poisoned; start over
+        // with a fresh engine (its next pass walks every meter) rather than freezing alarms.
+        let mut engine = self.inner.engine.lock().unwrap_or_else(|poisoned| {
+            tracing::error!("an alarm pass panicked; the alarm engine starts over with a walk of every meter");
+            self.inner.engine.clear_poison();
+            let mut engine = poisoned.into_inner();
+            *engine = Engine::default();
+            engine
+        });
+        let touched = self
+            .inner
+            .feed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(engine.meters.synced(), state.height);
         let found = engine.pass(&self.inner.config, state, source, touched);
         let (overflowed, meters_evaluated, walked_all) =
             (engine.meters.overflowed, engine.meters.evaluated, engine.meters.walked);
@@ -1916,6 +1950,33 @@ mod tests {
         assert!(r.events[0].id > 1 && hub.active(None).alarms.is_empty());
         // Another organisation's filter sees nothing, this one's sees the same.
         assert!(hub.active(Some(&f.org)).alarms.is_empty());
+    }
+
+    #[test]
+    fn a_pass_that_panicked_does_not_freeze_the_alarms() {
+        let mut f = Fixture::new();
+        let hub = AlarmHub::new(AlarmConfig::default());
+        let none = Points(vec![]);
+        f.at(T0 + 1_000, Some((T0, 100.0)));
+        hub.evaluate(&f.st, &none);
+        // Poison the engine's lock the way a panicking pass would.
+        let poisoned = std::thread::scope(|s| {
+            s.spawn(|| {
+                let _engine = hub.inner.engine.lock().unwrap();
+                panic!("a pass panics while it holds the engine");
+            })
+            .join()
+            .is_err()
+        });
+        assert!(poisoned && hub.inner.engine.is_poisoned());
+        // The next pass starts over with a walk and still raises what holds.
+        f.at(T0 + 31 * MIN, None);
+        let r = hub.evaluate(&f.st, &none);
+        assert!(r.walked_all, "a fresh engine walks every meter");
+        assert_eq!(keys(&r, EventKind::Raised), vec![format!("missing_data/{}", f.meter.id)]);
+        assert!(!hub.inner.engine.is_poisoned());
+        f.at(T0 + 45 * MIN + 1_000, Some((T0 + 45 * MIN, 101.0)));
+        assert_eq!(keys(&hub.evaluate(&f.st, &none), EventKind::Cleared).len(), 1);
     }
 
     /// A seeded generator, so the model test replays from its seed.

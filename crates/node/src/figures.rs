@@ -930,7 +930,7 @@ fn derive_meter(
     let (from_ms, to_ms) = (range.from_ms(), range.to_ms());
     let points = meter_points(index, &meter.id, from_ms, to_ms, budget)?;
     let n = points.len();
-    let reps = replacements(state, index, &meter.id)?;
+    let reps = replacements(state, index, &meter.id, &points)?;
     let spec = accounting::register_spec(meter, &state.params.accounting);
     // The bucket of the previous share: intervals come in time order, so the next share's bucket
     // is almost always this one or the next (a binary search otherwise).
@@ -1004,16 +1004,20 @@ fn meter_points(
     Ok(points)
 }
 
-/// A meter's replacements for the register rules: every one in `indexed` (the index keeps all
-/// the chain recorded) and those in the chain's late window (which the index may not have
-/// reached yet); oldest first, each swap time once.
+/// A meter's replacements for the register rules between readings at `after_ms` and `upto_ms`
+/// (`after_ms < at_ms <= upto_ms`): those in `indexed` (the index keeps all the chain recorded)
+/// and those in the chain's late window (which the index may not have reached yet); oldest
+/// first, each swap time once.
 pub(crate) fn merge_replacements(
     state: &State,
     meter: &DeviceId,
     indexed: &[trustmeter_index::IndexedReplacement],
+    (after_ms, upto_ms): (i64, i64),
 ) -> Vec<Replacement> {
+    let applies = |at_ms: i64| after_ms < at_ms && at_ms <= upto_ms;
     let mut by_time: BTreeMap<i64, Replacement> = indexed
         .iter()
+        .filter(|r| applies(r.at_ms))
         .map(|r| {
             (
                 r.at_ms,
@@ -1021,7 +1025,7 @@ pub(crate) fn merge_replacements(
             )
         })
         .collect();
-    for r in state.progress(meter).map(|p| p.replacements).unwrap_or_default().iter() {
+    for r in state.progress(meter).map(|p| p.replacements).unwrap_or_default().iter().filter(|r| applies(r.at_ms)) {
         by_time.entry(r.at_ms).or_insert(Replacement {
             at_ms: r.at_ms,
             old_final: r.old_final,
@@ -1031,9 +1035,32 @@ pub(crate) fn merge_replacements(
     by_time.into_values().collect()
 }
 
-/// A meter's replacements: the index's and the late window's (see [`merge_replacements`]).
-fn replacements(state: &State, index: &Index, meter: &DeviceId) -> Result<Vec<Replacement>, ApiError> {
-    Ok(merge_replacements(state, meter, &index.replacements(meter).map_err(internal)?))
+/// The time span `(first, last]` over which replacements apply to `points` (time order).
+pub(crate) fn replacement_span(points: &[RegisterPoint]) -> (i64, i64) {
+    match (points.first(), points.last()) {
+        (Some(a), Some(b)) => (a.ts_ms, b.ts_ms),
+        _ => (0, 0),
+    }
+}
+
+/// A meter's replacements that apply between `points` (the index's and the late window's, see
+/// [`merge_replacements`]); refused when more than the register rules take at once.
+fn replacements(
+    state: &State,
+    index: &Index,
+    meter: &DeviceId,
+    points: &[RegisterPoint],
+) -> Result<Vec<Replacement>, ApiError> {
+    let span = replacement_span(points);
+    let indexed = index.replacements(meter, span.0, span.1, register::MAX_REPLACEMENTS + 1).map_err(internal)?;
+    let reps = merge_replacements(state, meter, &indexed, span);
+    if reps.len() > register::MAX_REPLACEMENTS {
+        return Err(limit(format!(
+            "meter {meter} has more than {} replacements in the range; narrow the range",
+            register::MAX_REPLACEMENTS
+        )));
+    }
+    Ok(reps)
 }
 
 /// The meters under a location prefix (tariff registers excluded: their total meter counts).
@@ -2726,7 +2753,7 @@ fn derived_split<K: Copy + Eq + Ord>(
 ) -> Result<BTreeMap<K, i128>, ApiError> {
     let (from_ms, to_ms) = (range.from_ms(), range.to_ms());
     let points = meter_points(index, &meter.id, from_ms, to_ms, budget)?;
-    let reps = replacements(state, index, &meter.id)?;
+    let reps = replacements(state, index, &meter.id, &points)?;
     let spec = accounting::register_spec(meter, &state.params.accounting);
     let mut out = BTreeMap::new();
     for iv in register::intervals(&points, &spec, &reps) {

@@ -41,7 +41,9 @@ use trustmeter_types::{
 /// 672). When full, the oldest go first, and a reading older than the oldest kept point is too late.
 pub const MAX_WINDOW_POINTS: usize = 4_096;
 
-/// Most meter replacements remembered per meter (older ones leave with the window).
+/// Most meter replacements a meter may have inside its late-data window: a further one is
+/// refused (`limit_reached`) until readings move the window past the oldest. So a meter's
+/// progress record stays small, and any span of readings carries a bounded number of them.
 pub const MAX_REPLACEMENTS: usize = 16;
 
 /// One register point the chain remembers: a recorded reading's facts (its meter is the key's;
@@ -514,9 +516,8 @@ fn prune(state: &mut State, meter: &DeviceId, progress: &mut MeterProgress, segm
     }
     let oldest = if progress.window_points > 0 { progress.window_oldest_ms } else { i64::MIN };
     progress.replacements.retain(|r| r.at_ms > oldest);
-    while progress.replacements.len() > MAX_REPLACEMENTS {
-        progress.replacements.remove(0);
-    }
+    // Execution refuses a replacement beyond the bound, so none is ever dropped here.
+    debug_assert!(progress.replacements.len() <= MAX_REPLACEMENTS, "replacements beyond the bound");
     debug_assert!(progress.window_points as usize <= MAX_WINDOW_POINTS);
 }
 

@@ -773,6 +773,16 @@ fn apply_accounting_tx(
                     format!("a replacement of {meter} at {at_ms} ms is already recorded"),
                 );
             }
+            if progress.replacements.len() >= accounting::MAX_REPLACEMENTS {
+                let oldest = progress.replacements.first().map_or(0, |r| r.at_ms);
+                return rejected(
+                    RejectCode::LimitReached,
+                    format!(
+                        "meter {meter} already has {} replacements inside the late-data window (the oldest at {oldest} ms); another can be recorded once readings after it move the window past it",
+                        accounting::MAX_REPLACEMENTS
+                    ),
+                );
+            }
             let rep = accounting::ReplacementRec {
                 at_ms: *at_ms,
                 old_final: old_final.micros(),

@@ -226,6 +226,43 @@ fn rollover_replacement_and_negative_deltas() {
 }
 
 #[test]
+fn replacements_are_bounded_per_late_window_and_room_frees_up_as_the_window_moves() {
+    let mut fx = ready_after(MIDNIGHT - 4 * H);
+    let t = MIDNIGHT - 4 * H;
+    let bound = trustmeter_state::accounting::MAX_REPLACEMENTS;
+    let replace = |fx: &mut Fx, at_ms: i64| {
+        fx.tx(
+            &ent_a(),
+            TxPayload::ReplaceMeter {
+                meter: dev(A_EM1),
+                at_ms,
+                old_final: Quantity::from_micros(20 * Quantity::SCALE),
+                new_initial: Quantity::from_micros(3 * Quantity::SCALE),
+            },
+        )
+    };
+    feed(&mut fx, &[(1, t, 10)]);
+    // bound + 1 replacements at distinct minutes after the reading, in one block.
+    let txs: Vec<_> = (1..=bound as i64 + 1).map(|i| replace(&mut fx, t + i * MIN)).collect();
+    let e = fx.exec_at(t + 30 * MIN, txs);
+    for i in 0..bound {
+        assert_tx_accepted(e.receipt(i));
+    }
+    let msg = assert_tx_rejected(e.receipt(bound), RejectCode::LimitReached);
+    assert!(msg.contains(&format!("already has {bound} replacements")), "{msg}");
+    assert_eq!(fx.state.progress(&dev(A_EM1)).unwrap().replacements.len(), bound);
+    // A reading after them, then one more than a late window later: the window moves past every
+    // replacement (the oldest point kept is the one at t + 31 min), so there is room again.
+    let late = fx.state.params.accounting.late_window_ms;
+    feed(&mut fx, &[(2, t + 31 * MIN, 40), (3, t + late + 24 * H, 90)]);
+    assert!(fx.state.progress(&dev(A_EM1)).unwrap().replacements.is_empty());
+    let now = fx.next_ts();
+    let again = replace(&mut fx, now - MIN);
+    let e = fx.exec_at(now, vec![again]);
+    assert_tx_accepted(e.receipt(0));
+}
+
+#[test]
 fn an_old_out_of_order_reading_is_refused_but_an_old_backlog_in_order_is_not() {
     let mut fx = ready_after(MIDNIGHT - 30 * MIN);
     let late_window = fx.state.params.accounting.late_window_ms;

@@ -63,6 +63,9 @@ pub enum RejectCode {
     /// A device id is not named under the registering organisation's own credit code
     /// (`<code>-<local id>`, see [`crate::DeviceId::owner_code`]).
     DeviceIdNotOwned = 24,
+    /// A per-entity bound of the chain is reached (e.g. a meter's replacements inside the
+    /// late-data window); the message names the bound and when room frees up.
+    LimitReached = 25,
 }
 
 impl RejectCode {
@@ -94,11 +97,12 @@ impl RejectCode {
             RejectCode::PolicyRejected => "policy_rejected",
             RejectCode::InvalidPolicy => "invalid_policy",
             RejectCode::DeviceIdNotOwned => "device_id_not_owned",
+            RejectCode::LimitReached => "limit_reached",
         }
     }
 
     /// Every code, in tag order.
-    pub const ALL: [RejectCode; 25] = [
+    pub const ALL: [RejectCode; 26] = [
         RejectCode::Malformed,
         RejectCode::WrongChain,
         RejectCode::BadTxSignature,
@@ -124,6 +128,7 @@ impl RejectCode {
         RejectCode::PolicyRejected,
         RejectCode::InvalidPolicy,
         RejectCode::DeviceIdNotOwned,
+        RejectCode::LimitReached,
     ];
 
     /// The code named by [`RejectCode::as_str`], if any.
