@@ -80,7 +80,7 @@ pub enum TxCommand {
     /// Deploy a new version of the audit policy (regulator only), effective at a later height.
     DeployPolicy(DeployPolicyArgs),
     /// Record a meter replacement (换表): the old register's final value and the new one's first
-    /// (the meter's enterprise).
+    /// (metrology authority only: it attests both values).
     ReplaceMeter(ReplaceMeterArgs),
     /// File the enterprise's monthly report (月报): consumption per energy kind and production
     /// output per product.

@@ -183,13 +183,14 @@ fn ctrl_c_while_starting_and_sigterm_while_running_remove_it() {
     assert!(!dir.exists(), "{} is still there after SIGTERM:\n{out}", dir.display());
 }
 
-#[test]
-fn the_temporary_data_directory_is_removed_when_the_demo_fails() {
+/// Runs a short demo whose first validator's API port (`held_port == "api"`) or p2p port
+/// (`"p2p"`) another socket holds, and checks that it failed, said why (`reason`), did not panic,
+/// and removed its data directory inside `TMPDIR`.
+fn demo_with_a_taken_port(held_port: &str, reason: impl Fn(u16) -> String) {
     let tmp = tempfile::tempdir().unwrap();
-    // Hold the first validator's API port: starting it fails after its storage was created.
-    let api = free_port_block(4);
-    let _held = std::net::TcpListener::bind(("127.0.0.1", api)).expect("hold the API port");
-    let (p2p, gw) = (free_port_block(4), free_port());
+    let (taken, other, gw) = (free_port_block(4), free_port_block(4), free_port());
+    let _held = std::net::TcpListener::bind(("127.0.0.1", taken)).expect("hold the port");
+    let (api, p2p) = if held_port == "api" { (taken, other) } else { (other, taken) };
     let out = Command::new(BIN)
         .args(["demo", "--chains", "1", "--meters", "6", "--duration", "2"])
         .args(["--api-port", &api.to_string(), "--p2p-port", &p2p.to_string(), "--gateway-port", &gw.to_string()])
@@ -197,34 +198,24 @@ fn the_temporary_data_directory_is_removed_when_the_demo_fails() {
         .stdin(Stdio::null())
         .output()
         .expect("run trustmeter demo");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the demo should fail with its API port taken:\n{stdout}\n{stderr}");
-    assert!(stderr.contains("binding the API"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "the demo should fail with its {held_port} port taken:\n{stdout}\n{stderr}");
+    assert!(stderr.contains(&reason(taken)), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
     let dir = data_dir(stdout.lines().next().expect("a first line"));
     assert!(dir.starts_with(tmp.path()), "{}", dir.display());
     assert!(!dir.exists(), "{} is still there after the demo failed:\n{stdout}\n{stderr}", dir.display());
 }
 
 #[test]
+fn the_temporary_data_directory_is_removed_when_the_demo_fails() {
+    // Starting the first validator fails after its storage was created.
+    demo_with_a_taken_port("api", |_| "binding the API".into());
+}
+
+#[test]
 fn a_taken_p2p_port_is_a_clear_error_not_a_panic() {
-    let tmp = tempfile::tempdir().unwrap();
-    // Hold the first validator's p2p port (Commonware's listener would panic on it).
-    let p2p = free_port_block(4);
-    let _held = std::net::TcpListener::bind(("127.0.0.1", p2p)).expect("hold the p2p port");
-    let (api, gw) = (free_port_block(4), free_port());
-    let out = Command::new(BIN)
-        .args(["demo", "--chains", "1", "--meters", "6", "--duration", "2"])
-        .args(["--api-port", &api.to_string(), "--p2p-port", &p2p.to_string(), "--gateway-port", &gw.to_string()])
-        .env("TMPDIR", tmp.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run trustmeter demo");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the demo should fail with its p2p port taken:\n{stdout}\n{stderr}");
-    assert!(stderr.contains(&format!("binding p2p on 127.0.0.1:{p2p}")), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let dir = data_dir(stdout.lines().next().expect("a first line"));
-    assert!(!dir.exists(), "{} is still there after the demo failed:\n{stdout}\n{stderr}", dir.display());
+    // Commonware's listener would panic on it; the node checks the port first.
+    demo_with_a_taken_port("p2p", |port| format!("binding p2p on 127.0.0.1:{port}"));
 }

@@ -3234,7 +3234,7 @@ mod tests {
         // 50 + (155 − 150) + (10 − 5) + 30 = 90 kWh.
         f.at(T0 + 60_000, Some((T0, 100.0)));
         f.at(T0 + 12 * H + 60_000, Some((T0 + 12 * H, 150.0)));
-        let replace = f.ent.sign(TxPayload::ReplaceMeter {
+        let replace = f.metro.sign(TxPayload::ReplaceMeter {
             meter: f.meter.id.clone(),
             at_ms: T0 + 12 * H + 30 * 60_000,
             old_final: Quantity::from_micros(155 * Quantity::SCALE),

@@ -76,6 +76,8 @@ pub(crate) struct Fixture {
     pub(crate) gw: TxSigner,
     /// The enterprise's account.
     pub(crate) ent: TxSigner,
+    /// The metrology authority's account.
+    pub(crate) metro: TxSigner,
     pub(crate) seq: u64,
     /// Whether the next readings carry the gateway's clock-suspect mark (flagged by the
     /// default audit policy).
@@ -135,7 +137,7 @@ impl Fixture {
             index.as_ref(),
         );
         let gw = TxSigner::new(gw_key.clone(), chain.clone(), 1);
-        Fixture { st, chain, org, meter: m, gw_key, gw, seq: 0, clock_suspect: false, index, ent }
+        Fixture { st, chain, org, meter: m, gw_key, gw, seq: 0, clock_suspect: false, index, ent, metro }
     }
 
     /// A block at `t` recording a reading of meter 1 at `ts` (kWh), or an empty block.

@@ -737,11 +737,16 @@ fn apply_accounting_tx(
             let Some(m) = state.meter(meter) else {
                 return rejected(RejectCode::UnknownDevice, format!("meter {meter} is not registered"));
             };
-            if &m.owner != org {
+            if kind != OrgKind::MetrologyAuthority {
                 return rejected(
                     RejectCode::NotAuthorised,
-                    format!("only the owning enterprise {} records replacements of {meter}", m.owner),
+                    format!(
+                        "only a metrology authority records meter replacements (it attests the old meter's final and the new meter's first value, as it does calibrations); {org} is a {kind:?}"
+                    ),
                 );
+            }
+            if m.status == DeviceStatus::Revoked {
+                return rejected(RejectCode::InvalidTransition, format!("meter {meter} is revoked"));
             }
             if m.register != RegisterKind::Cumulative {
                 return rejected(

@@ -202,9 +202,20 @@ fn rollover_replacement_and_negative_deltas() {
     feed(&mut fx, &[(1, t, max_kwh - 10), (2, t + 15 * MIN, 15)]);
     assert_eq!(daily(&fx.state, t).consumption.micros(), kwh_micros(25_000));
     // Replacement at t + 20 min: old meter ended at 20, new one started at 3; next reading 7:
-    // (20 − 15) + (7 − 3) = 9 kWh.
+    // (20 − 15) + (7 − 3) = 9 kWh. The enterprise alone may not record it: the metrology
+    // authority attests the two values.
+    let payload = |old_final: i64| TxPayload::ReplaceMeter {
+        meter: dev(A_EM1),
+        at_ms: t + 20 * MIN,
+        old_final: Quantity::from_micros(old_final * Quantity::SCALE),
+        new_initial: Quantity::from_micros(3 * Quantity::SCALE),
+    };
+    let by_owner = fx.tx(&ent_a(), payload(20));
+    let e = fx.exec_at(t + 22 * MIN, vec![by_owner]);
+    let msg = assert_tx_rejected(e.receipt(0), RejectCode::NotAuthorised);
+    assert!(msg.contains("only a metrology authority records meter replacements"), "{msg}");
     let tx = fx.tx(
-        &ent_a(),
+        &metrology(),
         TxPayload::ReplaceMeter {
             meter: dev(A_EM1),
             at_ms: t + 20 * MIN,
@@ -232,7 +243,7 @@ fn replacements_are_bounded_per_late_window_and_room_frees_up_as_the_window_move
     let bound = trustmeter_state::accounting::MAX_REPLACEMENTS;
     let replace = |fx: &mut Fx, at_ms: i64| {
         fx.tx(
-            &ent_a(),
+            &metrology(),
             TxPayload::ReplaceMeter {
                 meter: dev(A_EM1),
                 at_ms,

@@ -150,8 +150,9 @@ pub enum TxPayload {
         effective_height: u64,
     },
     /// Records a meter replacement (换表) at `at_ms`: the old meter's final register value and
-    /// the new meter's initial one, so the accounting bridges the register jump. The meter's own
-    /// enterprise sends it.
+    /// the new meter's initial one, so the accounting bridges the register jump. Since it moves
+    /// consumption between intervals, a metrology authority (计量检定机构) records it, attesting
+    /// both values, as it records calibrations; at most 16 per meter inside the late window.
     ReplaceMeter {
         /// The meter (the id is kept; its register restarts).
         meter: DeviceId,
