@@ -98,9 +98,11 @@ impl Devnet {
         crypto: DevnetCrypto,
     ) -> Self {
         let region = 430_000; // Hunan
+        // Every key is derived from the seed *and the chain id*: two devnets from one seed (the
+        // demo's provincial and national chains) share no validator or account key.
         let member = |body: &str, name: &str, kind, label: &str| Member {
             org: Organisation { id: credit_code(body), name: name.into(), kind, region },
-            key: seed_key(seed, label, crypto.account_scheme),
+            key: seed_key(seed, &format!("{chain_id}/{label}"), crypto.account_scheme),
         };
         let regulator = member(
             "11430000MB1234567",
@@ -132,7 +134,15 @@ impl Devnet {
             .collect();
         let authorities = [&regulator, &metrology, &statistics];
         let validator_keys: Vec<ed25519::PrivateKey> = (0..validators)
-            .map(|i| ed25519::PrivateKey::from_seed(seed.wrapping_mul(1_000).wrapping_add(i as u64)))
+            .map(|i| {
+                let h = trustmeter_crypto::tagged_hash(
+                    HashAlg::Sha256,
+                    b"trustmeter/devnet-validator-key/v1",
+                    format!("{seed}/{chain_id}/{i}").as_bytes(),
+                );
+                let first8: [u8; 8] = h.0[..8].try_into().expect("a hash has 32 bytes");
+                ed25519::PrivateKey::from_seed(u64::from_le_bytes(first8))
+            })
             .collect();
         let validators_g = validator_keys
             .iter()
@@ -184,4 +194,27 @@ pub fn participants(genesis: &Genesis) -> Result<Set<ed25519::PublicKey>, String
         .into_iter()
         .try_collect()
         .map_err(|_| "validator keys must be distinct".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(d: &Devnet) -> Vec<String> {
+        let mut out: Vec<String> = d.validator_keys.iter().map(|k| hex::encode(k.public_key().as_ref())).collect();
+        out.extend(d.genesis.accounts.iter().map(|a| a.public_key.to_string()));
+        out
+    }
+
+    #[test]
+    fn two_chains_from_one_seed_share_no_key_and_each_is_reproducible() {
+        let provincial = Devnet::new("hunan-1", 4, 2, 1, 0, 0);
+        let national = Devnet::new("national-1", 4, 2, 1, 0, 0);
+        let (p, n) = (keys(&provincial), keys(&national));
+        assert_eq!(p.len(), 4 + 5);
+        let all: std::collections::BTreeSet<&String> = p.iter().chain(&n).collect();
+        assert_eq!(all.len(), p.len() + n.len(), "a key is shared between the chains or within one");
+        assert_eq!(keys(&Devnet::new("hunan-1", 4, 2, 1, 0, 0)), p, "the same seed and chain give the same keys");
+        assert_ne!(keys(&Devnet::new("hunan-1", 4, 2, 2, 0, 0)), p, "another seed gives other keys");
+    }
 }
