@@ -102,7 +102,7 @@ impl Devnet {
         // demo's provincial and national chains) share no validator or account key.
         let member = |body: &str, name: &str, kind, label: &str| Member {
             org: Organisation { id: credit_code(body), name: name.into(), kind, region },
-            key: seed_key(seed, &format!("{chain_id}/{label}"), crypto.account_scheme),
+            key: devnet_account_key(seed, chain_id, label, crypto.account_scheme),
         };
         let regulator = member(
             "11430000MB1234567",
@@ -133,17 +133,8 @@ impl Devnet {
             })
             .collect();
         let authorities = [&regulator, &metrology, &statistics];
-        let validator_keys: Vec<ed25519::PrivateKey> = (0..validators)
-            .map(|i| {
-                let h = trustmeter_crypto::tagged_hash(
-                    HashAlg::Sha256,
-                    b"trustmeter/devnet-validator-key/v1",
-                    format!("{seed}/{chain_id}/{i}").as_bytes(),
-                );
-                let first8: [u8; 8] = h.0[..8].try_into().expect("a hash has 32 bytes");
-                ed25519::PrivateKey::from_seed(u64::from_le_bytes(first8))
-            })
-            .collect();
+        let validator_keys: Vec<ed25519::PrivateKey> =
+            (0..validators).map(|i| devnet_validator_key(seed, chain_id, i)).collect();
         let validators_g = validator_keys
             .iter()
             .enumerate()
@@ -170,6 +161,7 @@ impl Devnet {
             organisations,
             accounts,
             validators: validators_g,
+            devnet_seed: Some(seed),
         };
         Devnet { genesis, validator_keys, regulator, metrology, statistics, enterprises }
     }
@@ -178,6 +170,78 @@ impl Devnet {
     pub fn participants(&self) -> Set<ed25519::PublicKey> {
         participants(&self.genesis).expect("devnet genesis is valid")
     }
+}
+
+/// Labels of a devnet's founding accounts, in genesis order: the three authorities, then
+/// `enterprise-0`, `enterprise-1` …
+fn devnet_account_label(i: usize) -> String {
+    match i {
+        0 => "regulator".into(),
+        1 => "metrology".into(),
+        2 => "statistics".into(),
+        _ => format!("enterprise-{}", i - 3),
+    }
+}
+
+/// A devnet founding account's key: derived from the seed, the chain id and the member's label
+/// (local networks only).
+pub fn devnet_account_key(seed: u64, chain_id: &str, label: &str, scheme: KeyScheme) -> SigningKey {
+    seed_key(seed, &format!("{chain_id}/{label}"), scheme)
+}
+
+/// A devnet validator's consensus key: the Ed25519 key whose RFC 8032 seed is
+/// `SHA-256("trustmeter/devnet-validator-key/v1" ‖ "<seed>/<chain id>/<index>")` (local networks
+/// only).
+pub fn devnet_validator_key(seed: u64, chain_id: &str, index: usize) -> ed25519::PrivateKey {
+    let h = trustmeter_crypto::tagged_hash(
+        HashAlg::Sha256,
+        b"trustmeter/devnet-validator-key/v1",
+        format!("{seed}/{chain_id}/{index}").as_bytes(),
+    );
+    consensus_key_from_seed(&h.0)
+}
+
+/// The consensus (Commonware) Ed25519 key with this RFC 8032 seed: the same key pair as
+/// `trustmeter_crypto::SigningKey` of scheme Ed25519 with the same secret bytes, so a validator
+/// key lives in an ordinary key file (`trustmeter-keystore`).
+pub fn consensus_key_from_seed(seed: &[u8; 32]) -> ed25519::PrivateKey {
+    <ed25519::PrivateKey as commonware_codec::DecodeExt<()>>::decode(seed.to_vec())
+        .expect("any 32 bytes are an Ed25519 seed")
+}
+
+/// Seeds `trustmeter node init` accepts (`--seed`), all of which [`devnet_keys_in`] checks.
+pub const DEVNET_SEEDS: std::ops::RangeInclusive<u64> = 0..=255;
+
+/// The genesis keys of a chain that come from the devnet derivation with any seed in
+/// [`DEVNET_SEEDS`] and the genesis's chain id, described ("validator validator-0 (devnet seed
+/// 1)"). A real chain (`devnet_seed: None`) must have none: those keys' secrets are public.
+///
+/// Cost: |seeds| × (validators + accounts) key derivations, ~30 ms for a four-party genesis.
+pub fn devnet_keys_in(genesis: &Genesis) -> Vec<String> {
+    let chain = genesis.chain_id.as_str();
+    let validators: std::collections::HashMap<String, &str> =
+        genesis.validators.iter().map(|v| (v.consensus_key.to_ascii_lowercase(), v.name.as_str())).collect();
+    let accounts: std::collections::HashMap<&trustmeter_types::PublicKey, &UnifiedSocialCreditCode> =
+        genesis.accounts.iter().map(|a| (&a.public_key, &a.org)).collect();
+    let schemes: std::collections::BTreeSet<KeyScheme> = genesis.accounts.iter().map(|a| a.public_key.scheme).collect();
+    let mut found = vec![];
+    for seed in DEVNET_SEEDS {
+        for i in 0..genesis.validators.len() {
+            let public = hex::encode(devnet_validator_key(seed, chain, i).public_key().as_ref());
+            if let Some(name) = validators.get(&public) {
+                found.push(format!("validator {name} (devnet seed {seed})"));
+            }
+        }
+        for i in 0..genesis.accounts.len() {
+            for scheme in &schemes {
+                let public = devnet_account_key(seed, chain, &devnet_account_label(i), *scheme).public_key();
+                if let Some(org) = accounts.get(&public) {
+                    found.push(format!("account {public} of {org} (devnet seed {seed})"));
+                }
+            }
+        }
+    }
+    found
 }
 
 /// The validator set named in a genesis document.

@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod block;
+pub mod ceremony;
 pub mod devnet;
 pub mod engine;
 pub mod gossip;

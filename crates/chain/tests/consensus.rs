@@ -315,7 +315,11 @@ fn a_lagging_validator_holds_dependent_gossip_until_it_catches_up() {
                 m.gossip_held_total(HeldOutcome::Dropped),
             );
             assert!(held > 0, "seed {seed}: validator 3 (at height {behind}) held nothing");
-            assert_eq!((released, dropped), (held, 0), "seed {seed}: held {held}");
+            // Every held transaction is released once the validator catches up. A frame that
+            // overtakes its sender's previous one on the simulated links (they reorder) is dropped
+            // on arrival when the validator is already caught up ("predecessor never reached this
+            // node"); the other validators still include it, as `wait_all` above showed.
+            assert_eq!(released, held, "seed {seed}: held {held}, dropped {dropped}");
             c.assert_agreement(&[0, 1, 2, 3]);
         });
     }

@@ -12,6 +12,23 @@ pub enum KeysCommand {
     /// Generate a key here and write it to a key file (mode 0600); prints the public key to
     /// register on chain. The secret never leaves this machine.
     Generate(GenerateArgs),
+    /// Prove possession of an account key for an organisation on a chain: prints the JSON that
+    /// `trustmeter tx register-account --account-proof` or `tx propose --action add-account`
+    /// takes, so the key never leaves this machine.
+    AccountProof {
+        /// The new account's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The chain.
+        #[arg(long)]
+        chain_id: String,
+        /// The organisation the key will belong to (credit code).
+        #[arg(long)]
+        organisation: String,
+        /// The environment variable holding the key file's passphrase, if it is encrypted.
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+    },
     /// Show a key file's public part (no passphrase needed).
     Show {
         /// The key file.
@@ -70,6 +87,16 @@ pub struct GenerateArgs {
 pub fn run(cmd: KeysCommand) -> Result<()> {
     match cmd {
         KeysCommand::Generate(a) => generate(a),
+        KeysCommand::AccountProof { key, chain_id, organisation, passphrase_env } => {
+            let pass = passphrase_env.as_deref().map(passphrase_from_env).transpose()?;
+            let (key, _) = KeyFile::load(&key, pass.as_deref().map(String::as_str))?;
+            let chain = trustmeter_types::ChainId::new(chain_id).context("--chain-id")?;
+            let org = UnifiedSocialCreditCode::new(organisation.trim()).context("--organisation")?;
+            let proof = key.sign(&trustmeter_types::account_proof_payload(&chain, &org, &key.public_key()));
+            let new = trustmeter_types::NewAccount { public_key: key.public_key(), proof };
+            println!("{}", serde_json::to_string_pretty(&new)?);
+            Ok(())
+        }
         KeysCommand::Show { file, json } => {
             let info = KeyFile::info(&file)?;
             if json {

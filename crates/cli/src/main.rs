@@ -16,6 +16,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod alarms;
 mod bench;
+mod ceremony;
 mod demo;
 mod demo_figures;
 mod gateway;
@@ -61,6 +62,13 @@ enum Command {
     /// The enterprise gateway (trusted terminal): init its key, run it, query it.
     #[command(subcommand)]
     Gateway(gateway::GatewayCommand),
+    /// A founding or joining organisation: generate its keys here and write its public
+    /// organisation file (genesis ceremony, admission).
+    #[command(subcommand)]
+    Org(ceremony::OrgCommand),
+    /// The genesis ceremony: assemble a genesis from organisation files; check one received.
+    #[command(subcommand)]
+    Genesis(ceremony::GenesisCommand),
     /// Generate a key on this machine, or show a key file's public part.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -105,6 +113,8 @@ fn main() -> Result<()> {
         Command::Verify { .. } => anyhow::bail!("give a proof bundle file, or --figure FILE"),
         Command::Gateway(cmd) => gateway::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
+        Command::Org(cmd) => ceremony::run_org(cmd),
+        Command::Genesis(cmd) => ceremony::run_genesis(cmd),
         Command::Tx(cmd) => tx::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Query(cmd) => query::run(cmd),

@@ -8,14 +8,17 @@ use std::time::Duration;
 use trustmeter_chain::devnet::{Devnet, DevnetCrypto};
 use trustmeter_chain::engine::Timeouts;
 use trustmeter_keystore::{KeyFile, KeyMeta};
-use trustmeter_node::config::{NodeConfig, load_genesis, load_validator_key, validator_key_hex, write_private};
+use trustmeter_node::config::{NodeConfig, load_genesis, load_validator_key, write_validator_key};
 use trustmeter_node::{NodeSpec, start_node};
 use trustmeter_types::{HashAlg, KeyScheme};
 
 /// Node commands.
 #[derive(Subcommand)]
 pub enum NodeCommand {
-    /// Write a local consortium: genesis, one config and key per validator, member account keys.
+    /// DEVNET ONLY: write a local consortium whose every key derives from a public seed
+    /// (genesis marked `devnet_seed`), with one config and key per validator and member account
+    /// keys in the clear. A real consortium runs a genesis ceremony instead (`trustmeter org
+    /// init`, `trustmeter genesis assemble`).
     Init(InitArgs),
     /// Run one validator from its config file until Ctrl-C; or, with `--follow`, a follower
     /// (non-voting) node that follows the finalized chain from validators' APIs, checks every
@@ -62,8 +65,9 @@ pub struct InitArgs {
     /// First API port; validator i serves on base + i.
     #[arg(long, default_value_t = 8_080)]
     pub api_port: u16,
-    /// Seed for the local keys (local consortia only; production keys are generated per machine).
-    #[arg(long, default_value_t = 1)]
+    /// Seed of the local keys, 0–255 (local consortia only: anyone can derive these keys; a
+    /// node refuses them on a genesis not marked devnet).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=255))]
     pub seed: u64,
     /// Hash algorithm of the chain's data (transaction ids, Merkle roots, block digests):
     /// `sha256` or `sm3` (国密). Fixed for the chain's life. Consensus keeps Ed25519/SHA-256.
@@ -94,12 +98,14 @@ pub fn init(args: &InitArgs, genesis_time_ms: i64) -> Result<Devnet> {
         let name = format!("validator-{i}");
         let dir = args.dir.join(&name);
         std::fs::create_dir_all(&dir)?;
-        write_private(&dir.join("validator.key"), &validator_key_hex(key))?;
+        let meta = KeyMeta { organisation: Some(devnet.genesis.validators[i].org.clone()), device: None };
+        write_validator_key(&dir.join("validator.key"), key, &format!("devnet {name}"), &meta, None, true)?;
         let cfg = NodeConfig {
             name: name.clone(),
             data_dir: PathBuf::from("data"),
             genesis: PathBuf::from("../genesis.json"),
             key_file: PathBuf::from("validator.key"),
+            key_passphrase_env: None,
             p2p_listen: format!("127.0.0.1:{}", args.p2p_port + i as u16).parse()?,
             api_listen: format!("127.0.0.1:{}", args.api_port + i as u16).parse()?,
             allow_private_ips: true,
@@ -139,12 +145,13 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
             let devnet = init(&args, now)?;
             println!(
-                "wrote a {}-validator consortium for chain {} ({} chain hashing, {} member keys) to {}",
+                "wrote a DEVNET {}-validator consortium for chain {} ({} chain hashing, {} member keys) to {}; its keys derive from public seed {}: never use it for real data",
                 devnet.validator_keys.len(),
                 args.chain_id,
                 args.hash,
                 args.key_scheme.name(),
-                args.dir.display()
+                args.dir.display(),
+                args.seed
             );
             println!("  genesis:  {}", args.dir.join("genesis.json").display());
             for i in 0..devnet.validator_keys.len() {
@@ -190,7 +197,8 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
         NodeCommand::Run { config: Some(config), .. } => {
             let cfg = NodeConfig::load(&config)?;
             let genesis = load_genesis(&cfg.genesis)?;
-            let key = load_validator_key(&cfg.key_file)?;
+            let pass = cfg.key_passphrase_env.as_deref().map(trustmeter_keystore::passphrase_from_env).transpose()?;
+            let key = load_validator_key(&cfg.key_file, pass.as_deref().map(String::as_str))?;
             std::fs::create_dir_all(&cfg.data_dir)?;
             let storage = cfg.data_dir.join("consensus");
             let index_path = cfg.data_dir.join("index.redb");

@@ -13,13 +13,15 @@ use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use trustmeter_api_client::{NodeClient, TxStatus};
+use trustmeter_chain::ceremony::OrgFile;
 use trustmeter_crypto::{SigningKey, sign_tx, tx_hash};
 use trustmeter_keystore::{KeyFile, KeyInfo, passphrase_from_env};
 use trustmeter_types::limits::MAX_POLICY_BYTES;
 use trustmeter_types::tx::{MeterSpec, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
-    AccuracyClass, Calibration, ChainId, DeviceId, EnergyKind, LocationPath, PublicKey, Quantity, RegisterKind,
-    Transaction, TxBody, TxOutcome, TxPayload, UnifiedSocialCreditCode, Unit, rotation_proof_payload,
+    AccuracyClass, Calibration, ChainId, DeviceId, EnergyKind, LocationPath, MembershipAction, NewAccount, PublicKey,
+    Quantity, RegisterKind, Transaction, TxBody, TxOutcome, TxPayload, UnifiedSocialCreditCode, Unit,
+    account_proof_payload, rotation_proof_payload,
 };
 
 /// Bound on each HTTP request to a node.
@@ -62,8 +64,19 @@ pub struct TxCommon {
 /// are printed); 2: not finalized in time.
 #[derive(Subcommand, Debug)]
 pub enum TxCommand {
-    /// Add a key to the sender's own organisation.
+    /// Add a key to the sender's own organisation (not a regulator's: use `propose --action
+    /// add-account`). The new key proves possession: give its key file, or the proof its holder
+    /// made with `trustmeter keys account-proof`.
     RegisterAccount(RegisterAccountArgs),
+    /// Revoke one of the sender's own organisation's account keys for good (not its last; not a
+    /// regulator's: use `propose --action revoke-account`).
+    RevokeAccount(RevokeAccountArgs),
+    /// Propose a membership change: admit, suspend, reinstate or remove an organisation, add or
+    /// revoke one of its account keys. Executes at once when one approval suffices (an
+    /// enterprise's provincial regulator); otherwise other regulators `approve` it.
+    Propose(ProposeArgs),
+    /// Approve a pending membership proposal (by the proposing transaction's hash).
+    Approve(ApproveArgs),
     /// Register a gateway to the sender's enterprise.
     RegisterGateway(RegisterGatewayArgs),
     /// Register a meter to the sender's enterprise.
@@ -89,16 +102,91 @@ pub enum TxCommand {
 
 /// `tx register-account`.
 #[derive(Args, Debug)]
-#[command(group = clap::ArgGroup::new("new_key").required(true).args(["public_key", "account_key_file"]))]
 pub struct RegisterAccountArgs {
     #[command(flatten)]
     common: TxCommon,
-    /// The new account's public key (`ed25519:<hex>`).
-    #[arg(long)]
-    public_key: Option<String>,
-    /// The new account's key file (only its public part is read).
+    #[command(flatten)]
+    new: NewAccountArgs,
+}
+
+/// A new account key with its proof of possession.
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("new_account").args(["account_key_file", "account_proof"]))]
+pub struct NewAccountArgs {
+    /// The new account's key file (its secret signs the proof of possession here).
     #[arg(long, value_name = "FILE")]
     account_key_file: Option<PathBuf>,
+    /// The environment variable holding that key file's passphrase, if it is encrypted.
+    #[arg(long, value_name = "VAR")]
+    account_passphrase_env: Option<String>,
+    /// The proof its holder made elsewhere (`trustmeter keys account-proof`, JSON).
+    #[arg(long, value_name = "FILE")]
+    account_proof: Option<PathBuf>,
+}
+
+/// `tx revoke-account`.
+#[derive(Args, Debug)]
+pub struct RevokeAccountArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The account key to revoke (`ed25519:<hex>`).
+    #[arg(long)]
+    public_key: String,
+    /// Why (kept on chain).
+    #[arg(long)]
+    reason: String,
+}
+
+/// What a proposal does.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ProposalAction {
+    /// Admit an organisation (`--org-file`, made by `trustmeter org init`).
+    Admit,
+    /// Suspend an organisation (`--org`, `--reason`).
+    Suspend,
+    /// Reinstate a suspended organisation (`--org`).
+    Reinstate,
+    /// Remove an organisation for good (`--org`, `--reason`).
+    Remove,
+    /// Add an account key to an organisation (`--org`, `--account-key-file` or `--account-proof`).
+    AddAccount,
+    /// Revoke an organisation's account key (`--org`, `--public-key`, `--reason`).
+    RevokeAccount,
+}
+
+/// `tx propose`.
+#[derive(Args, Debug)]
+pub struct ProposeArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The change.
+    #[arg(long, value_enum)]
+    action: ProposalAction,
+    /// The organisation concerned (credit code); for `admit`, read from `--org-file`.
+    #[arg(long)]
+    org: Option<String>,
+    /// For `admit`: the organisation file (`trustmeter-org/v1`) its holder made with
+    /// `trustmeter org init` for this chain.
+    #[arg(long, value_name = "FILE")]
+    org_file: Option<PathBuf>,
+    /// For `suspend`, `remove`, `revoke-account`: why (kept on chain).
+    #[arg(long)]
+    reason: Option<String>,
+    /// For `revoke-account`: the key.
+    #[arg(long)]
+    public_key: Option<String>,
+    #[command(flatten)]
+    new: NewAccountArgs,
+}
+
+/// `tx approve`.
+#[derive(Args, Debug)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The proposal: the hash of the transaction that made it (64 hex characters).
+    #[arg(long)]
+    proposal: String,
 }
 
 /// `tx register-gateway`.
@@ -311,6 +399,9 @@ pub fn run(cmd: TxCommand) -> Result<()> {
 fn common(cmd: &TxCommand) -> &TxCommon {
     match cmd {
         TxCommand::RegisterAccount(a) => &a.common,
+        TxCommand::RevokeAccount(a) => &a.common,
+        TxCommand::Propose(a) => &a.common,
+        TxCommand::Approve(a) => &a.common,
         TxCommand::RegisterGateway(a) => &a.common,
         TxCommand::RegisterMeter(a) => &a.common,
         TxCommand::Calibrate(a) => &a.common,
@@ -374,7 +465,7 @@ fn report(_tx: &Transaction, hash: &str, outcome: TxStatus, json: bool, cmd: &Tx
                 TxOutcome::Accepted => {
                     if !json {
                         println!("finalized at height {height}");
-                        if let Some(hint) = next_step(cmd) {
+                        if let Some(hint) = next_step(cmd, hash) {
                             eprintln!("{hint}");
                         }
                     }
@@ -403,8 +494,12 @@ fn report(_tx: &Transaction, hash: &str, outcome: TxStatus, json: bool, cmd: &Tx
     }
 }
 
-fn next_step(cmd: &TxCommand) -> Option<String> {
+fn next_step(cmd: &TxCommand, hash: &str) -> Option<String> {
     match cmd {
+        TxCommand::Propose(_) => Some(format!(
+            "proposal {hash}: GET /v1/proposals/{hash} shows whether it executed; if it needs more approvals, other regulators run: trustmeter tx approve --proposal {hash} ..."
+        )),
+        TxCommand::Approve(a) => Some(format!("GET /v1/proposals/{} shows whether it executed", a.proposal)),
         TxCommand::RegisterGateway(a) => {
             Some(format!("next: a regulator activates it: trustmeter tx activate --device {} ...", a.id))
         }
@@ -435,9 +530,19 @@ fn next_step(cmd: &TxCommand) -> Option<String> {
 
 fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPayload> {
     Ok(match cmd {
-        TxCommand::RegisterAccount(a) => TxPayload::RegisterAccount {
-            public_key: public_key_arg(a.public_key.as_deref(), a.account_key_file.as_deref(), None)?
-                .context("give --public-key or --account-key-file")?,
+        TxCommand::RegisterAccount(a) => {
+            let org = ctx.organisation.as_deref().context("the sender key is not an account of any organisation")?;
+            let new = new_account(&a.new, &ctx.chain, &code(org, "the sender's organisation")?)?;
+            TxPayload::RegisterAccount { public_key: new.public_key, proof: new.proof }
+        }
+        TxCommand::RevokeAccount(a) => TxPayload::RevokeAccount {
+            public_key: PublicKey::from_text(&a.public_key).map_err(|e| anyhow!("--public-key: {e}"))?,
+            reason: a.reason.clone(),
+        },
+        TxCommand::Propose(a) => TxPayload::Propose { action: proposal_action(a, &ctx.chain)? },
+        TxCommand::Approve(a) => TxPayload::Approve {
+            proposal: trustmeter_types::Hash32::from_hex(a.proposal.trim())
+                .map_err(|e| anyhow!("--proposal must be a transaction hash (64 hex characters): {e}"))?,
         },
         TxCommand::RegisterGateway(a) => {
             let id = device(&a.id, "--id")?;
@@ -599,6 +704,74 @@ fn check_device(info: &KeyInfo, id: &DeviceId) -> Result<()> {
         Some(d) if d != id => bail!("key file {} was made for device {d}, not {id}", info.path.display()),
         _ => Ok(()),
     }
+}
+
+fn code(s: &str, what: &str) -> Result<UnifiedSocialCreditCode> {
+    UnifiedSocialCreditCode::new(s.trim()).map_err(|e| anyhow!("{what} {s:?}: {e}"))
+}
+
+/// The new account key of `--account-key-file` (proof signed here) or `--account-proof`.
+fn new_account(a: &NewAccountArgs, chain: &ChainId, org: &UnifiedSocialCreditCode) -> Result<NewAccount> {
+    match (&a.account_key_file, &a.account_proof) {
+        (Some(file), _) => {
+            let (key, _) = load_key(file, a.account_passphrase_env.as_deref())?;
+            let proof = key.sign(&account_proof_payload(chain, org, &key.public_key()));
+            Ok(NewAccount { public_key: key.public_key(), proof })
+        }
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+            let new: NewAccount = serde_json::from_str(&text).with_context(|| {
+                format!("{} is not an account proof (trustmeter keys account-proof)", file.display())
+            })?;
+            let payload = account_proof_payload(chain, org, &new.public_key);
+            trustmeter_crypto::verify(&new.public_key, &payload, &new.proof).map_err(|_| {
+                anyhow!("the proof in {} is not for chain {chain} and organisation {org}", file.display())
+            })?;
+            Ok(new)
+        }
+        (None, None) => bail!("give the new key: --account-key-file FILE or --account-proof FILE"),
+    }
+}
+
+/// The membership change of `tx propose`.
+fn proposal_action(a: &ProposeArgs, chain: &ChainId) -> Result<MembershipAction> {
+    let org = || code(a.org.as_deref().context("give --org <credit code>")?, "--org");
+    let reason = || a.reason.clone().context("give --reason");
+    Ok(match a.action {
+        ProposalAction::Admit => {
+            let path = a.org_file.as_ref().context("admit needs --org-file (made by `trustmeter org init`)")?;
+            let file = read_org_file(path)?;
+            let problems = file.problems(chain);
+            ensure!(problems.is_empty(), "{} is refused:\n{}", path.display(), problems.join("\n"));
+            if !file.validators.is_empty() {
+                eprintln!(
+                    "note: {} names validators; validators join with DPoS epochs, not by admission: they are ignored",
+                    path.display()
+                );
+            }
+            MembershipAction::Admit { organisation: file.organisation, accounts: file.accounts }
+        }
+        ProposalAction::Suspend => MembershipAction::Suspend { org: org()?, reason: reason()? },
+        ProposalAction::Reinstate => MembershipAction::Reinstate { org: org()? },
+        ProposalAction::Remove => MembershipAction::Remove { org: org()?, reason: reason()? },
+        ProposalAction::AddAccount => {
+            let org = org()?;
+            MembershipAction::AddAccount { account: new_account(&a.new, chain, &org)?, org }
+        }
+        ProposalAction::RevokeAccount => MembershipAction::RevokeAccount {
+            org: org()?,
+            public_key: PublicKey::from_text(a.public_key.as_deref().context("give --public-key")?)
+                .map_err(|e| anyhow!("--public-key: {e}"))?,
+            reason: reason()?,
+        },
+    })
+}
+
+/// Reads an organisation file (`trustmeter-org/v1`).
+pub fn read_org_file(path: &Path) -> Result<OrgFile> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not an organisation file (trustmeter-org/v1)", path.display()))
 }
 
 /// The public key given as text, or read from a key file's public part.

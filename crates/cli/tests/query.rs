@@ -8,32 +8,16 @@ mod support;
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Instant;
-use support::{BIN, Consortium, Processes};
+use support::{Consortium, Processes, text};
 
 fn trustmeter(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap_or_else(|e| panic!("run trustmeter {args:?}: {e}"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    support::trustmeter(args, &[])
 }
 
 fn ok(args: &[&str]) -> String {
-    let out = trustmeter(args);
-    assert!(
-        out.status.success(),
-        "trustmeter {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+    support::ok(args, &[])
 }
 
 fn tx_ok(c: &Consortium, cmd: &str, key: &Path, rest: &[&str]) -> u64 {

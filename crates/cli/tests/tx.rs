@@ -10,38 +10,11 @@ use chrono::{Datelike, TimeZone};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
-use support::{BIN, Consortium, Processes};
+use support::{Consortium, Processes, ok, text, trustmeter};
 use trustmeter_api_client::NodeClient;
 use trustmeter_types::{DeviceId, DeviceStatus};
-
-/// Runs the binary to completion.
-fn trustmeter(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env("RUST_LOG", "warn");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap_or_else(|e| panic!("run trustmeter {args:?}: {e}"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Runs the binary and requires success; returns stdout.
-fn ok(args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = trustmeter(args, env);
-    assert!(
-        out.status.success(),
-        "trustmeter {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
 
 /// A `tx` command against the consortium: the node URLs and the sender key first.
 fn tx(c: &Consortium, cmd: &str, key: &Path, rest: &[&str]) -> Output {

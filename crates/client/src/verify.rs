@@ -765,6 +765,9 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::MonthlyReport(_) => "monthly report",
         StateValue::Point(_) => "window point",
         StateValue::KeyUse(_) => "key use",
+        StateValue::Membership(_) => "membership",
+        StateValue::Proposal(_) => "membership proposal",
+        StateValue::Regulators(_) => "regulator list",
     }
 }
 
@@ -801,6 +804,9 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::MonthlyReport(org, month) => format!("monthly-report/{org}/{month}"),
         StateKey::Point(id, ts, ord) => format!("point/{id}/{ts}/{ord}"),
         StateKey::KeyUse(pk) => format!("key-use/{pk}"),
+        StateKey::Membership(id) => format!("membership/{id}"),
+        StateKey::Proposal(h) => format!("proposal/{h}"),
+        StateKey::Regulators => "regulators".into(),
     }
 }
 

@@ -98,6 +98,15 @@ pub fn tx_hash_of_encoding(alg: HashAlg, encoded: &[u8]) -> Hash32 {
     tagged_hash(alg, TX_ID_DOMAIN, encoded)
 }
 
+/// Domain tag of a genesis document's hash.
+pub const GENESIS_HASH_DOMAIN: &[u8] = b"trustmeter/genesis/v1";
+
+/// A genesis document's hash, with the chain's own hash function: what every founding party
+/// compares before starting a node (`trustmeter genesis check --expect-hash`).
+pub fn genesis_hash(genesis: &trustmeter_types::Genesis) -> Hash32 {
+    tagged_hash(genesis.params.hash, GENESIS_HASH_DOMAIN, &encode(genesis))
+}
+
 /// A block's digest: the tagged hash of its header's canonical encoding.
 pub fn block_digest(alg: HashAlg, header: &BlockHeader) -> Hash32 {
     tagged_hash(alg, BLOCK_DIGEST_DOMAIN, &encode(header))

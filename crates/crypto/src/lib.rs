@@ -26,6 +26,7 @@ pub mod merkle;
 pub mod smt;
 
 pub use hash::{
-    HashAlg, Hasher, block_digest, hash, reading_leaf, sha256, sm3, tagged_hash, tx_hash, tx_hash_of_encoding,
+    HashAlg, Hasher, block_digest, genesis_hash, hash, reading_leaf, sha256, sm3, tagged_hash, tx_hash,
+    tx_hash_of_encoding,
 };
 pub use keys::{BatchVerifier, CryptoError, SM2_DEFAULT_ID, SigningKey, sign_reading, sign_tx, verify};

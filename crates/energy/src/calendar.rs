@@ -293,6 +293,17 @@ pub fn local_datetime(ts_ms: i64) -> chrono::NaiveDateTime {
         .expect("timestamp outside chrono's range")
 }
 
+/// A moment in local time to the minute, for messages: `"2026-11-21 08:17 (UTC+8)"`. Total.
+pub fn local_minute(ts_ms: i64) -> String {
+    let (day, ms_of_day) = local_day_and_ms(ts_ms);
+    let (y, m, d) = civil_from_days(day);
+    let minutes = ms_of_day / 60_000;
+    let mut s = String::with_capacity(26);
+    write_year(&mut s, y);
+    let _ = write!(s, "-{m:02}-{d:02} {:02}:{:02} (UTC+8)", minutes / 60, minutes % 60);
+    s
+}
+
 /// The label of the period `p` containing `start_ms` (normally its start), in local time:
 /// `"2026-11-21T08:15"` (15 min), `"2026-11-21T08"` (hour), `"2026-11-21"` (day), `"2026-11"`
 /// (month), `"2026"` (year).

@@ -463,6 +463,7 @@ pub struct MeterView {
         organisation,
         organisations,
         account,
+        proposal,
         proof,
         metrics,
         crate::alarms::alarms,
@@ -476,6 +477,7 @@ pub struct MeterView {
         SubmitView,
         ReceiptView,
         AccountView,
+        RevokedAccount,
         ReadingView,
         ReadingsPage,
         crate::paging::RecordsPageDoc,
@@ -517,6 +519,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/organisations", get(organisations))
         .route("/v1/organisations/{id}", get(organisation))
         .route("/v1/accounts/{public_key}", get(account))
+        .route("/v1/proposals/{id}", get(proposal))
         .route("/v1/alarms", get(crate::alarms::alarms))
         .route("/v1/alarms/stream", get(crate::alarms::alarm_stream))
         .merge(crate::figures::routes())
@@ -903,15 +906,24 @@ async fn gateway(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult
         .ok_or_else(|| ApiError::not_found(format!("gateway {id} is not registered")))
 }
 
-#[utoipa::path(get, path = "/v1/organisations/{id}", params(("id" = String, Path, description = "Unified social credit code")), responses((status = 200, body = Object), (status = 404, body = ApiError)))]
-async fn organisation(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<trustmeter_types::Organisation> {
+#[utoipa::path(get, path = "/v1/organisations/{id}", params(("id" = String, Path, description = "Unified social credit code")), responses((status = 200, description = "The organisation record with its `membership` (status active / suspended / removed, since, reason, active account keys)", body = Object), (status = 404, body = ApiError)))]
+async fn organisation(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<serde_json::Value> {
     let id = UnifiedSocialCreditCode::new(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    s.inner
-        .app
-        .finalized_state()
-        .organisation(&id)
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("organisation {id} is not a member")))
+    let state = s.inner.app.finalized_state();
+    let org =
+        state.organisation(&id).ok_or_else(|| ApiError::not_found(format!("organisation {id} is not a member")))?;
+    let mut v = serde_json::to_value(org).map_err(ApiError::internal)?;
+    v["membership"] = serde_json::to_value(state.membership(&id)).map_err(ApiError::internal)?;
+    Ok(Json(v))
+}
+
+/// A membership proposal: its action, approvals so far, the approvals it needs, and whether it
+/// executed.
+#[utoipa::path(get, path = "/v1/proposals/{id}", params(("id" = String, Path, description = "Hash of the proposing transaction (hex)")), responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+async fn proposal(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<trustmeter_types::Proposal> {
+    let h = trustmeter_types::Hash32::from_hex(&id)
+        .map_err(|e| ApiError::bad_request(format!("proposal id must be 64 hex characters: {e}")))?;
+    s.inner.app.finalized_state().proposal(&h).map(Json).ok_or_else(|| ApiError::not_found(format!("no proposal {id}")))
 }
 
 /// A sender key: its organisation (if it is a member account) and its last accepted nonce.
@@ -925,6 +937,18 @@ pub struct AccountView {
     /// Last nonce accepted from this key in a finalized block (0 if none): the next transaction
     /// must carry a higher one.
     pub last_nonce: u64,
+    /// For a revoked account key: its former organisation and the block time of the revocation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<RevokedAccount>,
+}
+
+/// A revoked account key's former organisation and revocation time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedAccount {
+    /// The organisation it was an account of.
+    pub organisation: String,
+    /// Block time of the revocation, Unix ms.
+    pub at_ms: i64,
 }
 
 /// A sender key's organisation and last finalized nonce.
@@ -936,6 +960,9 @@ async fn account(State(s): State<ApiState>, Path(key): Path<String>) -> ApiResul
         public_key: pk.to_text(),
         organisation: st.account_org(&pk).map(|o| o.to_string()),
         last_nonce: st.nonce(&pk),
+        revoked: st
+            .account(&pk)
+            .and_then(|a| a.revoked_at_ms.map(|at_ms| RevokedAccount { organisation: a.org.to_string(), at_ms })),
     }))
 }
 

@@ -5,7 +5,9 @@ use commonware_cryptography::{Signer, ed25519};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use trustmeter_types::{Genesis, codec::Validate};
+use trustmeter_crypto::SigningKey;
+use trustmeter_keystore::{KeyFile, KeyMeta};
+use trustmeter_types::{Genesis, KeyScheme, codec::Validate};
 
 /// One validator node's configuration file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -16,8 +18,12 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// The chain's genesis document (JSON).
     pub genesis: PathBuf,
-    /// The validator's private key file (hex, owner-only permissions).
+    /// The validator's key file (`trustmeter-keystore/v1`, Ed25519, mode 0600, optionally
+    /// encrypted), as `trustmeter org init` or `node init` wrote it.
     pub key_file: PathBuf,
+    /// The environment variable holding the key file's passphrase, if it is encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_passphrase_env: Option<String>,
     /// Where the p2p listener binds.
     pub p2p_listen: SocketAddr,
     /// Where the HTTP API binds.
@@ -96,48 +102,68 @@ pub fn load_genesis(path: &Path) -> Result<Genesis> {
     Ok(g)
 }
 
-/// Writes a file readable by its owner only (keys).
-pub fn write_private(path: &Path, contents: &str) -> Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts.open(path).with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
+/// Loads a validator's consensus key from its key file (`trustmeter-keystore/v1`, Ed25519):
+/// refuses files other users can read, and decrypts with `passphrase` if the file is encrypted.
+pub fn load_validator_key(path: &Path, passphrase: Option<&str>) -> Result<ed25519::PrivateKey> {
+    let (key, info) =
+        KeyFile::load(path, passphrase).with_context(|| format!("loading validator key file {}", path.display()))?;
+    if info.scheme != KeyScheme::Ed25519 {
+        bail!("validator key file {} holds an {} key; consensus keys are Ed25519", path.display(), info.scheme.name());
+    }
+    let secret = zeroize::Zeroizing::new(key.secret_bytes());
+    let seed: &[u8; 32] = secret.as_slice().try_into().context("an Ed25519 secret is 32 bytes")?;
+    let consensus = trustmeter_chain::devnet::consensus_key_from_seed(seed);
+    anyhow::ensure!(
+        consensus.public_key().as_ref() == info.public_key.bytes.as_slice(),
+        "validator key file {}: the consensus key differs from the file's public key",
+        path.display()
+    );
+    Ok(consensus)
+}
+
+/// Writes a validator's consensus key to a key file (atomically, mode 0600; encrypted when
+/// `passphrase` is given). `overwrite` replaces an existing file.
+pub fn write_validator_key(
+    path: &Path,
+    key: &ed25519::PrivateKey,
+    label: &str,
+    meta: &KeyMeta,
+    passphrase: Option<&str>,
+    overwrite: bool,
+) -> Result<()> {
+    use commonware_codec::Encode;
+    let seed: [u8; 32] = key.encode().as_ref().try_into().context("an Ed25519 consensus key is 32 bytes")?;
+    let ours = SigningKey::ed25519_from_seed(seed);
+    KeyFile::write(path, &ours, label, meta, passphrase, overwrite)
+        .with_context(|| format!("writing validator key file {}", path.display()))?;
     Ok(())
 }
 
-/// Reads a validator key file (hex of the 32-byte Ed25519 secret). Refuses files others can read.
-pub fn load_validator_key(path: &Path) -> Result<ed25519::PrivateKey> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .with_context(|| format!("reading key file {}", path.display()))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            bail!(
-                "key file {} is readable by other users (mode {:o}); run chmod 600 on it",
-                path.display(),
-                mode & 0o777
+/// Refuses a genesis that is not a devnet's but has keys from the devnet derivation, whose
+/// secrets anyone can compute; warns loudly about a devnet genesis.
+pub fn refuse_public_keys(genesis: &Genesis) -> Result<()> {
+    match genesis.devnet_seed {
+        Some(seed) => {
+            tracing::warn!(
+                chain = %genesis.chain_id,
+                seed,
+                "DEVNET: every key of this chain derives from a public seed; never use it for real data"
             );
+            Ok(())
+        }
+        None => {
+            let found = trustmeter_chain::devnet::devnet_keys_in(genesis);
+            if found.is_empty() {
+                Ok(())
+            } else {
+                bail!(
+                    "genesis of {} is not marked devnet, but these keys come from the public devnet derivation (anyone can sign with them): {}; make the genesis by a ceremony (trustmeter org init, trustmeter genesis assemble)",
+                    genesis.chain_id,
+                    found.join(", ")
+                )
+            }
         }
     }
-    let text = std::fs::read_to_string(path)?;
-    let bytes = hex::decode(text.trim()).with_context(|| format!("key file {} is not hex", path.display()))?;
-    let key = <ed25519::PrivateKey as commonware_codec::DecodeExt<()>>::decode(bytes)
-        .map_err(|e| anyhow::anyhow!("key file {} does not hold an Ed25519 key: {e:?}", path.display()))?;
-    Ok(key)
-}
-
-/// Hex of a validator private key, for its key file.
-pub fn validator_key_hex(key: &ed25519::PrivateKey) -> String {
-    use commonware_codec::Encode;
-    hex::encode(key.encode())
 }
 
 /// Hex of a validator public key, as genesis names it.

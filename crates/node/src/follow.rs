@@ -129,6 +129,7 @@ pub async fn start_follower(spec: FollowerSpec) -> Result<RunningNode> {
     spec.alarms.validate().map_err(|e| anyhow::anyhow!("alarm configuration: {e}"))?;
     spec.api.validate().map_err(|e| anyhow::anyhow!("API configuration: {e}"))?;
     let genesis = spec.genesis.clone();
+    crate::config::refuse_public_keys(&genesis)?;
     let validators = trustmeter_chain::devnet::participants(&genesis).map_err(anyhow::Error::msg)?;
     let storage = open_storage(&spec.index_path, &spec.state_path, crate::config::DEFAULT_STATE_CACHE_MIB, &genesis)?;
     let mempool = Arc::new(Mutex::new(Mempool::new(genesis.params.hash, MempoolLimits::default())));

@@ -74,6 +74,7 @@ pub struct RunningNode {
 /// Starts one validator inside a commonware tokio context.
 pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<RunningNode> {
     let genesis = spec.genesis.clone();
+    crate::config::refuse_public_keys(&genesis)?;
     let participants = trustmeter_chain::devnet::participants(&genesis).map_err(anyhow::Error::msg)?;
     spec.alarms.validate().map_err(|e| anyhow::anyhow!("alarm configuration: {e}"))?;
     spec.api.validate().map_err(|e| anyhow::anyhow!("API configuration: {e}"))?;

@@ -352,6 +352,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/organisations/{id}", "get"),
         ("/metrics", "get"),
         ("/v1/accounts/{public_key}", "get"),
+        ("/v1/proposals/{id}", "get"),
         ("/v1/alarms", "get"),
         ("/v1/alarms/stream", "get"),
         ("/v1/figures/daily", "get"),
@@ -574,13 +575,19 @@ async fn rejections(api: &Api, world: &mut World) -> Result<()> {
     // Transactions refused at admission, each with its code; their receipts say `rejected` with
     // the same code on the validator that refused them, which is the only one that knows them.
     let fresh_key = |b: u8| SigningKey::ed25519_from_seed([b; 32]).public_key();
+    let new_account = |b: u8| {
+        let k = SigningKey::ed25519_from_seed([b; 32]);
+        let proof =
+            k.sign(&trustmeter_types::account_proof_payload(&world.chain, &world.enterprise.org.id, &k.public_key()));
+        TxPayload::RegisterAccount { public_key: k.public_key(), proof }
+    };
     let mut refused: Vec<(Transaction, &str)> = Vec::new();
     // Signed for another chain.
     let mut other_chain =
         TxSigner::new(world.enterprise.key.clone(), ChainId::new("hunan-e2e-other")?, world.ent.next_nonce());
-    refused.push((other_chain.sign(TxPayload::RegisterAccount { public_key: fresh_key(1) }), "wrong_chain"));
+    refused.push((other_chain.sign(new_account(1)), "wrong_chain"));
     // A signature that does not verify.
-    let mut tx = world.ent.clone().sign(TxPayload::RegisterAccount { public_key: fresh_key(2) });
+    let mut tx = world.ent.clone().sign(new_account(2));
     tx.signature.bytes[7] ^= 0x40;
     refused.push((tx, "bad_tx_signature"));
     // A key no organisation registered.

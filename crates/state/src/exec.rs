@@ -462,6 +462,11 @@ fn apply_tx(
             format!("sender {sender} is not an account of any member organisation; register the key first"),
         );
     }
+    if let Some((org, _)) = &account
+        && let Err(r) = crate::membership::require_active(state, org)
+    {
+        return Receipt { tx_hash: *h, outcome: TxOutcome::Rejected(r), readings: vec![] };
+    }
     let last = state.nonce(sender);
     if body.nonce <= last {
         return reject(
@@ -490,6 +495,9 @@ fn apply_tx(
                 );
             }
             state.set_nonce(sender, body.nonce);
+            if let Err(r) = crate::membership::require_active(state, &gw.owner) {
+                return Receipt { tx_hash: *h, outcome: TxOutcome::Rejected(r), readings: vec![] };
+            }
             if gw.status != DeviceStatus::Active {
                 return reject(
                     h,
@@ -523,6 +531,14 @@ fn apply_tx(
             state.set_nonce(sender, body.nonce);
             apply_accounting_tx(state, height, timestamp_ms, &org, kind, p)
         }
+        p @ (TxPayload::RegisterAccount { .. }
+        | TxPayload::RevokeAccount { .. }
+        | TxPayload::Propose { .. }
+        | TxPayload::Approve { .. }) => {
+            let (org, kind) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            crate::membership::apply(state, height, timestamp_ms, h, &org, kind, p)
+        }
         other => {
             let (org, kind) = account.expect("checked above");
             state.set_nonce(sender, body.nonce);
@@ -545,15 +561,6 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
     let rejected = |code, msg: String| TxOutcome::Rejected(Rejection::new(code, msg));
     let device_exists = |state: &State, id| state.gateway(id).is_some() || state.meter(id).is_some();
     match payload {
-        TxPayload::RegisterAccount { public_key } => {
-            if state.key_in_use(public_key) {
-                return rejected(
-                    RejectCode::AlreadyRegistered,
-                    format!("key {public_key} is already registered; generate a new key"),
-                );
-            }
-            state.set_account(public_key, org.clone());
-        }
         TxPayload::RegisterGateway { id, public_key } => {
             if kind != OrgKind::Enterprise {
                 return rejected(
@@ -681,7 +688,11 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
         | TxPayload::RotateKey { .. }
         | TxPayload::DeployPolicy { .. }
         | TxPayload::ReplaceMeter { .. }
-        | TxPayload::MonthlyReport { .. } => unreachable!("handled by apply_tx"),
+        | TxPayload::MonthlyReport { .. }
+        | TxPayload::RegisterAccount { .. }
+        | TxPayload::RevokeAccount { .. }
+        | TxPayload::Propose { .. }
+        | TxPayload::Approve { .. } => unreachable!("handled by apply_tx"),
     }
     TxOutcome::Accepted
 }
@@ -836,6 +847,9 @@ fn apply_rotation(
         (None, Some(m)) => (m.owner.clone(), m.status),
         (None, None) => return rejected(RejectCode::UnknownDevice, format!("device {device} is not registered")),
     };
+    if let Err(r) = crate::membership::require_active(state, &owner) {
+        return TxOutcome::Rejected(r);
+    }
     let by_owner = sender_org == Some(&owner);
     let by_itself = gateway.as_ref().is_some_and(|g| &g.public_key == sender);
     if !by_owner && !by_itself {

@@ -82,6 +82,9 @@ mod tag {
     pub const GATEWAY: u8 = 0x03;
     pub const METER: u8 = 0x04;
     pub const POLICY: u8 = 0x05;
+    pub const MEMBERSHIP: u8 = 0x06;
+    pub const PROPOSAL: u8 = 0x07;
+    pub const REGULATORS: u8 = 0x08;
     pub const NONCE: u8 = 0x10;
     pub const PROGRESS: u8 = 0x11;
     pub const DAILY: u8 = 0x12;
@@ -138,7 +141,10 @@ impl StateKey {
             | StateKey::Account(_)
             | StateKey::Gateway(_)
             | StateKey::Meter(_)
-            | StateKey::Policy(_) => KeyClass::Registry,
+            | StateKey::Policy(_)
+            | StateKey::Membership(_)
+            | StateKey::Proposal(_)
+            | StateKey::Regulators => KeyClass::Registry,
             StateKey::Nonce(_) | StateKey::Progress(..) | StateKey::Daily(_) | StateKey::MonthlyReport(..) => {
                 KeyClass::Activity
             }
@@ -164,6 +170,9 @@ impl StateKey {
             StateKey::Gateway(d) => Enc::new(tag::GATEWAY).id(d.as_str()),
             StateKey::Meter(d) => Enc::new(tag::METER).id(d.as_str()),
             StateKey::Policy(v) => Enc::new(tag::POLICY).u32(*v),
+            StateKey::Membership(o) => Enc::new(tag::MEMBERSHIP).id(o.as_str()),
+            StateKey::Proposal(h) => Enc::new(tag::PROPOSAL).bytes(&h.0),
+            StateKey::Regulators => Enc::new(tag::REGULATORS),
             StateKey::Nonce(k) => Enc::new(tag::NONCE).u8(k.scheme as u8).bytes(&k.bytes),
             StateKey::Progress(g, chunk) => Enc::new(tag::PROGRESS).id(g.as_str()).u32(*chunk),
             StateKey::Daily(k) => {
@@ -286,6 +295,9 @@ pub(crate) fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::MonthlyReport(..), StateValue::MonthlyReport(_))
             | (StateKey::Point(..), StateValue::Point(_))
             | (StateKey::KeyUse(_), StateValue::KeyUse(_))
+            | (StateKey::Membership(_), StateValue::Membership(_))
+            | (StateKey::Proposal(_), StateValue::Proposal(_))
+            | (StateKey::Regulators, StateValue::Regulators(_))
     )
 }
 

@@ -19,6 +19,7 @@ pub mod accounting;
 pub mod commit;
 pub mod exec;
 pub mod keys;
+mod membership;
 pub mod restore;
 pub mod sigs;
 pub mod state;

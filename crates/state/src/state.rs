@@ -26,8 +26,8 @@ use trustmeter_crypto::HashAlg;
 use trustmeter_policy::Policy;
 use trustmeter_types::tx::{MeasuredHeatingValue, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
-    ChainId, ChainParams, DeviceId, Gateway, Genesis, Hash32, METERS_PER_PROGRESS_CHUNK, Meter, Organisation,
-    PublicKey, UnifiedSocialCreditCode, encode,
+    Account, ChainId, ChainParams, DeviceId, Gateway, Genesis, Hash32, METERS_PER_PROGRESS_CHUNK, Membership, Meter,
+    OrgKind, OrgStatus, Organisation, Proposal, PublicKey, UnifiedSocialCreditCode, encode,
 };
 
 /// What the chain remembers of a meter's readings (committed in the activity tree, in its
@@ -202,6 +202,12 @@ pub enum StateKey {
     Point(DeviceId, i64, u64),
     /// Derived: a public key that is, or was, a device's (never reusable).
     KeyUse(PublicKey),
+    /// An organisation's standing (active, suspended, removed) and its count of active keys.
+    Membership(UnifiedSocialCreditCode),
+    /// A membership proposal, by the hash of the transaction that made it.
+    Proposal(Hash32),
+    /// The active regulators, in id order: the set every k-of-n decision counts.
+    Regulators,
 }
 
 /// A value in the state.
@@ -210,8 +216,8 @@ pub enum StateKey {
 pub enum StateValue {
     /// An organisation record.
     Organisation(Organisation),
-    /// The organisation an account belongs to.
-    Account(UnifiedSocialCreditCode),
+    /// An account key's organisation, and its revocation if revoked.
+    Account(Account),
     /// A nonce.
     Nonce(u64),
     /// A gateway record.
@@ -230,6 +236,12 @@ pub enum StateValue {
     Point(PointRec),
     /// The device that uses, or used, a key.
     KeyUse(DeviceId),
+    /// An organisation's standing.
+    Membership(Membership),
+    /// A membership proposal.
+    Proposal(Proposal),
+    /// The active regulators.
+    Regulators(Vec<UnifiedSocialCreditCode>),
 }
 
 /// A deployed version of the audit policy (审核规则).
@@ -609,10 +621,23 @@ impl State {
         );
         for o in &genesis.organisations {
             s.put(StateKey::Organisation(o.id.clone()), StateValue::Organisation(o.clone()));
+            let active_accounts = genesis.accounts.iter().filter(|a| a.org == o.id).count() as u32;
+            let membership = Membership {
+                status: OrgStatus::Active,
+                since_ms: genesis.genesis_time_ms,
+                reason: String::new(),
+                active_accounts,
+            };
+            s.put(StateKey::Membership(o.id.clone()), StateValue::Membership(membership));
         }
         for a in &genesis.accounts {
-            s.put(StateKey::Account(a.public_key.clone()), StateValue::Account(a.org.clone()));
+            let account = Account { org: a.org.clone(), revoked_at_ms: None };
+            s.put(StateKey::Account(a.public_key.clone()), StateValue::Account(account));
         }
+        let mut regulators: Vec<_> =
+            genesis.organisations.iter().filter(|o| o.kind == OrgKind::Regulator).map(|o| o.id.clone()).collect();
+        regulators.sort();
+        s.put(StateKey::Regulators, StateValue::Regulators(regulators));
         s.seal();
         Ok(s)
     }
@@ -1212,11 +1237,36 @@ impl State {
             _ => None,
         }
     }
-    /// The organisation of an account key.
+    /// The organisation of an active (not revoked) account key.
     pub fn account_org(&self, key: &PublicKey) -> Option<UnifiedSocialCreditCode> {
+        self.account(key).filter(|a| a.revoked_at_ms.is_none()).map(|a| a.org)
+    }
+    /// An account key's record, revoked or not.
+    pub fn account(&self, key: &PublicKey) -> Option<Account> {
         match self.get(&StateKey::Account(key.clone())) {
-            Some(StateValue::Account(o)) => Some(o),
+            Some(StateValue::Account(a)) => Some(a),
             _ => None,
+        }
+    }
+    /// An organisation's standing.
+    pub fn membership(&self, org: &UnifiedSocialCreditCode) -> Option<Membership> {
+        match self.get(&StateKey::Membership(org.clone())) {
+            Some(StateValue::Membership(m)) => Some(m),
+            _ => None,
+        }
+    }
+    /// A membership proposal.
+    pub fn proposal(&self, id: &Hash32) -> Option<Proposal> {
+        match self.get(&StateKey::Proposal(*id)) {
+            Some(StateValue::Proposal(p)) => Some(p),
+            _ => None,
+        }
+    }
+    /// The active regulators, in id order.
+    pub fn regulators(&self) -> Vec<UnifiedSocialCreditCode> {
+        match self.get(&StateKey::Regulators) {
+            Some(StateValue::Regulators(r)) => r,
+            _ => vec![],
         }
     }
     /// Last accepted nonce of a sender (0 if none).
@@ -1263,7 +1313,7 @@ impl State {
     /// Whether a key is, or ever was, an account's or a device's key (retired device keys are
     /// never reusable).
     pub fn key_in_use(&self, key: &PublicKey) -> bool {
-        self.account_org(key).is_some() || self.get(&StateKey::KeyUse(key.clone())).is_some()
+        self.account(key).is_some() || self.get(&StateKey::KeyUse(key.clone())).is_some()
     }
     /// All gateways, in id order (read from the store in chunks).
     pub fn gateways(&self) -> impl Iterator<Item = Gateway> + '_ {
@@ -1448,8 +1498,20 @@ impl State {
         self.put(StateKey::Progress(gateway.clone(), number), StateValue::Progress(chunk));
         slot
     }
-    pub(crate) fn set_account(&mut self, key: &PublicKey, org: UnifiedSocialCreditCode) {
-        self.put(StateKey::Account(key.clone()), StateValue::Account(org));
+    pub(crate) fn set_account(&mut self, key: &PublicKey, account: Account) {
+        self.put(StateKey::Account(key.clone()), StateValue::Account(account));
+    }
+    pub(crate) fn set_membership(&mut self, org: &UnifiedSocialCreditCode, m: Membership) {
+        self.put(StateKey::Membership(org.clone()), StateValue::Membership(m));
+    }
+    pub(crate) fn set_proposal(&mut self, p: Proposal) {
+        self.put(StateKey::Proposal(p.id), StateValue::Proposal(p));
+    }
+    pub(crate) fn set_regulators(&mut self, r: Vec<UnifiedSocialCreditCode>) {
+        self.put(StateKey::Regulators, StateValue::Regulators(r));
+    }
+    pub(crate) fn set_organisation(&mut self, o: Organisation) {
+        self.put(StateKey::Organisation(o.id.clone()), StateValue::Organisation(o));
     }
 
     /// Every entry of the state, committed and derived, in store order.

@@ -214,7 +214,7 @@ fn tampered_block_bodies_are_refused() {
 
     // A different, valid transaction in place of one with the same reading count.
     let mut b = block.clone();
-    b.txs[0] = fx.tx(&ent_a(), TxPayload::RegisterAccount { public_key: key(91).public_key() });
+    b.txs[0] = fx.tx(&ent_a(), fx.new_account(&ent_a(), &key(91)));
     expect_mismatch(&fx.state, &b, "tx_root");
 }
 
@@ -245,8 +245,8 @@ fn chain_block_limits_bound_building_and_execution() {
     let g = gw_a1();
     let big = fx.submit(&g, A_GW1, (1..=4).map(|s| by_gateway(&g, kwh(A_EM1, s, t, s as i64))).collect());
     let small = fx.submit(&g, A_GW1, (5..=7).map(|s| by_gateway(&g, kwh(A_EM1, s, t, s as i64))).collect());
-    let a = fx.tx(&ent_a(), TxPayload::RegisterAccount { public_key: key(92).public_key() });
-    let b = fx.tx(&ent_a(), TxPayload::RegisterAccount { public_key: key(93).public_key() });
+    let a = fx.tx(&ent_a(), fx.new_account(&ent_a(), &key(92)));
+    let b = fx.tx(&ent_a(), fx.new_account(&ent_a(), &key(93)));
     let (block, _) =
         build_block(&fx.state, &ctx(&fx), vec![big.clone(), small.clone(), a.clone(), b], &SignatureVerdicts::none());
     // The oversized batch is skipped, the next fits, and the block stops at two transactions.

@@ -43,7 +43,7 @@ fn chain(alg: HashAlg) -> Fx {
 /// its two meters.
 fn onboard(fx: &mut Fx) {
     let acct = gm_account();
-    let tx = fx.tx(&ent_a(), TxPayload::RegisterAccount { public_key: acct.public_key() });
+    let tx = fx.tx(&ent_a(), fx.new_account(&ent_a(), &acct));
     let b = fx.exec(vec![tx]);
     assert_tx_accepted(b.receipt(0));
     let txs = vec![

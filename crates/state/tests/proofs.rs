@@ -249,7 +249,7 @@ fn state_root_depends_on_content_not_history() {
     two.exec(vec![xa2]);
     assert_eq!(one.state.roots().registry, two.state.roots().registry);
     // ...and differs as soon as the content differs.
-    let z = two.tx(&ent_a(), TxPayload::RegisterAccount { public_key: key(42).public_key() });
+    let z = two.tx(&ent_a(), two.new_account(&ent_a(), &key(42)));
     two.exec(vec![z]);
     assert_ne!(one.state.roots().registry, two.state.roots().registry);
 }

@@ -57,7 +57,7 @@ fn unknown_sender_is_rejected_and_changes_nothing() {
     let txs = vec![
         // A key that is no account sends a registry transaction.
         fx.tx(&s, TxPayload::RegisterGateway { id: dev("X-GW"), public_key: key(50).public_key() }),
-        fx.tx(&s, TxPayload::RegisterAccount { public_key: key(51).public_key() }),
+        fx.tx(&s, fx.new_account(&s, &key(51))),
         // A reading batch for a real gateway signed with a key that is not the gateway's.
         fx.submit(&s, A_GW1, vec![by_gateway(&s, kwh(A_EM1, 1, t, 10))]),
         // Even the owning enterprise's account may not send its gateway's batches.
@@ -131,7 +131,7 @@ fn replayed_transactions_are_stale_nonces() {
     assert_eq!(fx.state.root(), root, "a replay changes nothing");
 
     // The same transaction twice in one block.
-    let acc = fx.tx(&ent_a(), TxPayload::RegisterAccount { public_key: key(61).public_key() });
+    let acc = fx.tx(&ent_a(), fx.new_account(&ent_a(), &key(61)));
     let b = fx.exec(vec![acc.clone(), acc.clone()]);
     assert_tx_accepted(b.receipt(0));
     assert_tx_rejected(b.receipt(1), RejectCode::StaleNonce);
@@ -139,8 +139,8 @@ fn replayed_transactions_are_stale_nonces() {
     // A fresh body with an old nonce, and with the current nonce.
     let last = fx.state.nonce(&ent_a().public_key());
     assert!(last >= 2);
-    let old = fx.tx_with_nonce(&ent_a(), 1, TxPayload::RegisterAccount { public_key: key(62).public_key() });
-    let same = fx.tx_with_nonce(&ent_a(), last, TxPayload::RegisterAccount { public_key: key(63).public_key() });
+    let old = fx.tx_with_nonce(&ent_a(), 1, fx.new_account(&ent_a(), &key(62)));
+    let same = fx.tx_with_nonce(&ent_a(), last, fx.new_account(&ent_a(), &key(63)));
     let b = fx.exec(vec![old, same]);
     assert_tx_rejected(b.receipt(0), RejectCode::StaleNonce);
     assert_tx_rejected(b.receipt(1), RejectCode::StaleNonce);
@@ -183,7 +183,7 @@ fn transaction_signed_for_another_chain_is_never_included() {
 fn bad_transaction_signature_is_never_included() {
     let mut fx = Fx::ready();
     let t = fx.state.timestamp_ms;
-    let tx = fx.tx(&ent_a(), TxPayload::RegisterAccount { public_key: key(70).public_key() });
+    let tx = fx.tx(&ent_a(), fx.new_account(&ent_a(), &key(70)));
 
     let mut flipped = tx.clone();
     flipped.signature.bytes[7] ^= 0x01;
@@ -194,7 +194,7 @@ fn bad_transaction_signature_is_never_included() {
     assert_never_included(&mut fx, &altered, RejectCode::BadTxSignature);
 
     // Signed by B, claiming A as the sender.
-    let mut impostor = fx.tx(&ent_b(), TxPayload::RegisterAccount { public_key: key(71).public_key() });
+    let mut impostor = fx.tx(&ent_b(), fx.new_account(&ent_b(), &key(71)));
     impostor.body.sender = ent_a().public_key();
     assert_never_included(&mut fx, &impostor, RejectCode::BadTxSignature);
 
@@ -299,9 +299,9 @@ fn already_registered_ids_and_keys_are_refused() {
                 ),
             },
         ),
-        fx.tx(&ent_b(), TxPayload::RegisterAccount { public_key: ent_a().public_key() }),
-        fx.tx(&ent_a(), TxPayload::RegisterAccount { public_key: gw_a1().public_key() }),
-        fx.tx(&ent_a(), TxPayload::RegisterAccount { public_key: em2.public_key() }),
+        fx.tx(&ent_b(), fx.new_account(&ent_b(), &ent_a())),
+        fx.tx(&ent_a(), fx.new_account(&ent_a(), &gw_a1())),
+        fx.tx(&ent_a(), fx.new_account(&ent_a(), &em2)),
     ];
     let b = fx.exec(txs);
     for i in 0..10 {
@@ -1134,7 +1134,7 @@ fn malformed_transaction_is_never_included() {
         .expect_err("an empty batch is not includable");
     assert_eq!(rej.code, RejectCode::Malformed);
     assert!(!rej.message.is_empty());
-    let good = fx.tx(&ent_a(), TxPayload::RegisterAccount { public_key: key(64).public_key() });
+    let good = fx.tx(&ent_a(), fx.new_account(&ent_a(), &key(64)));
     let ctx = trustmeter_state::exec::BlockContext { epoch: 1, view: 1, timestamp_ms: fx.next_ts() };
     let none = trustmeter_state::SignatureVerdicts::none();
     let (block, _) = trustmeter_state::build_block(&fx.state, &ctx, vec![empty.clone(), good.clone()], &none);

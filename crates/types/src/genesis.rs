@@ -6,7 +6,8 @@ use crate::codec::{Validate, check_len};
 use crate::ids::{ChainId, UnifiedSocialCreditCode};
 use crate::keys::PublicKey;
 use crate::limits::*;
-use crate::registry::Organisation;
+use crate::membership::GovernanceParams;
+use crate::registry::{OrgKind, Organisation};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +87,8 @@ pub struct ChainParams {
     /// How readings become energy figures (reference data version, late-data window, collection
     /// interval).
     pub accounting: AccountingParams,
+    /// How membership decisions are taken after genesis (k of n regulators, proposal lifetime).
+    pub governance: GovernanceParams,
 }
 
 /// Parameters of the on-chain energy accounting (能耗核算). In JSON every field is required.
@@ -131,6 +134,7 @@ impl Default for ChainParams {
             calibration_warning_ms: DEFAULT_CALIBRATION_WARNING_MS,
             hash: HashAlg::Sha256,
             accounting: AccountingParams::default(),
+            governance: GovernanceParams::default(),
         }
     }
 }
@@ -180,6 +184,11 @@ pub struct Genesis {
     pub accounts: Vec<GenesisAccount>,
     /// The validator set.
     pub validators: Vec<GenesisValidator>,
+    /// `Some(seed)` for a local devnet (`trustmeter node init`), whose every key derives from that
+    /// public seed: never for real data. `None` for a real chain, made by a genesis ceremony from
+    /// keys generated on their owners' machines; a node refuses to run a real chain whose keys
+    /// come from the devnet derivation.
+    pub devnet_seed: Option<u64>,
 }
 
 impl Validate for Genesis {
@@ -205,8 +214,35 @@ impl Validate for Genesis {
         if self.params.calibration_warning_ms < 0 {
             return Err("calibration_warning_ms must not be negative".into());
         }
+        self.params.governance.check()?;
+        let mut ids = std::collections::BTreeSet::new();
         for o in &self.organisations {
             o.check().map_err(|e| format!("organisation {}: {e}", o.id))?;
+            if !ids.insert(&o.id) {
+                return Err(format!("organisation {} is listed twice", o.id));
+            }
+        }
+        let regulators = self.organisations.iter().filter(|o| o.kind == OrgKind::Regulator).count();
+        check_len("genesis regulators", regulators, MAX_REGULATORS)?;
+        let mut keys = std::collections::BTreeSet::new();
+        for a in &self.accounts {
+            if !keys.insert(&a.public_key) {
+                return Err(format!("account key {} is listed twice", a.public_key));
+            }
+            let n = self.accounts.iter().filter(|b| b.org == a.org).count();
+            if n > MAX_ACCOUNTS_PER_ORG {
+                return Err(format!("organisation {} has {n} accounts; at most {MAX_ACCOUNTS_PER_ORG}", a.org));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        let mut consensus_keys = std::collections::BTreeSet::new();
+        for v in &self.validators {
+            if !names.insert(&v.name) {
+                return Err(format!("validator name {} is used twice", v.name));
+            }
+            if !consensus_keys.insert(v.consensus_key.to_ascii_lowercase()) {
+                return Err(format!("validator key {} is listed twice", v.consensus_key));
+            }
         }
         let known = |org: &UnifiedSocialCreditCode| self.organisations.iter().any(|o| &o.id == org);
         for a in &self.accounts {

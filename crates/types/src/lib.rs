@@ -17,6 +17,7 @@
 //! - [`energy`]: energy kinds, units, fixed-point quantities.
 //! - [`registry`]: organisations, accounts, gateways, meters, calibration certificates.
 //! - [`reading`]: meter readings and their signatures.
+//! - [`membership`]: organisations and account keys after genesis: proposals and approvals.
 //! - [`tx`]: transactions and their payloads.
 //! - [`block`]: block headers and blocks.
 //! - [`receipt`]: execution outcomes with machine-readable codes.
@@ -29,6 +30,7 @@ pub mod genesis;
 pub mod ids;
 pub mod keys;
 pub mod limits;
+pub mod membership;
 pub mod reading;
 pub mod receipt;
 pub mod registry;
@@ -42,6 +44,10 @@ pub use genesis::{
 };
 pub use ids::{ChainId, DeviceId, Hash32, IdError, UnifiedSocialCreditCode};
 pub use keys::{KeyScheme, PublicKey, Signature};
+pub use membership::{
+    Account, GovernanceParams, Membership, MembershipAction, NewAccount, OrgStatus, Proposal, ProposalStatus,
+    account_proof_payload,
+};
 pub use reading::{Reading, ReadingOrigin, ReadingSigner, SignedReading};
 pub use receipt::{Flag, ReadingOutcome, Receipt, RejectCode, Rejection, TxOutcome};
 pub use registry::{

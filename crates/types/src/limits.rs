@@ -46,3 +46,11 @@ pub const MAX_REPORT_LINES: usize = 64;
 pub const MAX_LATE_WINDOW_MS: i64 = 31 * 24 * 3_600_000;
 /// Largest future clock skew a genesis may allow (`ChainParams::max_future_skew_ms`): one hour.
 pub const MAX_FUTURE_SKEW_MS: i64 = 3_600_000;
+
+/// Most active account keys one organisation may hold (revoked keys do not count).
+pub const MAX_ACCOUNTS_PER_ORG: usize = 16;
+/// Most active regulators a chain may have: the set every k-of-n decision counts.
+pub const MAX_REGULATORS: usize = 64;
+/// Longest a membership proposal may collect approvals (`GovernanceParams::proposal_lifetime_ms`):
+/// 90 days.
+pub const MAX_PROPOSAL_LIFETIME_MS: i64 = 90 * 24 * 3_600_000;

@@ -66,6 +66,13 @@ pub enum RejectCode {
     /// A per-entity bound of the chain is reached (e.g. a meter's replacements inside the
     /// late-data window); the message names the bound and when room frees up.
     LimitReached = 25,
+    /// The sender's organisation, or the gateway's owner, is suspended or removed; the message
+    /// says since when and why.
+    OrganisationNotActive = 26,
+    /// No pending proposal has this id, or it expired or was already executed.
+    ProposalNotPending = 27,
+    /// A proof of possession (of a new account or device key) does not verify.
+    BadProof = 28,
 }
 
 impl RejectCode {
@@ -98,11 +105,14 @@ impl RejectCode {
             RejectCode::InvalidPolicy => "invalid_policy",
             RejectCode::DeviceIdNotOwned => "device_id_not_owned",
             RejectCode::LimitReached => "limit_reached",
+            RejectCode::OrganisationNotActive => "organisation_not_active",
+            RejectCode::ProposalNotPending => "proposal_not_pending",
+            RejectCode::BadProof => "bad_proof",
         }
     }
 
     /// Every code, in tag order.
-    pub const ALL: [RejectCode; 26] = [
+    pub const ALL: [RejectCode; 29] = [
         RejectCode::Malformed,
         RejectCode::WrongChain,
         RejectCode::BadTxSignature,
@@ -129,6 +139,9 @@ impl RejectCode {
         RejectCode::InvalidPolicy,
         RejectCode::DeviceIdNotOwned,
         RejectCode::LimitReached,
+        RejectCode::OrganisationNotActive,
+        RejectCode::ProposalNotPending,
+        RejectCode::BadProof,
     ];
 
     /// The code named by [`RejectCode::as_str`], if any.

@@ -6,9 +6,10 @@
 
 use crate::codec::{Validate, check_len, encode};
 use crate::energy::{EnergyKind, Quantity, RegisterKind, Unit};
-use crate::ids::{ChainId, DeviceId, UnifiedSocialCreditCode};
+use crate::ids::{ChainId, DeviceId, Hash32, UnifiedSocialCreditCode};
 use crate::keys::{PublicKey, Signature};
 use crate::limits::*;
+use crate::membership::{MembershipAction, NewAccount, check_reason};
 use crate::reading::SignedReading;
 use crate::registry::{AccuracyClass, Calibration, DeviceStatus, LocationPath, Meter, TariffRegister};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -81,10 +82,14 @@ impl MeterSpec {
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TxPayload {
-    /// Adds a key to the sender's own organisation.
+    /// Adds a key to the sender's own organisation (not a regulator's: its keys change by
+    /// proposal, see [`MembershipAction::AddAccount`]). `proof` is the new key's signature over
+    /// [`crate::membership::account_proof_payload`], so nobody adds a key they do not hold.
     RegisterAccount {
         /// The new account's key.
         public_key: PublicKey,
+        /// The new key's proof of possession.
+        proof: Signature,
     },
     /// Registers a gateway to the sender's enterprise.
     RegisterGateway {
@@ -179,6 +184,26 @@ pub enum TxPayload {
         #[serde(default)]
         heating_values: Vec<MeasuredHeatingValue>,
     },
+    /// Revokes one of the sender's own organisation's account keys for good (not its last one;
+    /// not a regulator's: see [`MembershipAction::RevokeAccount`]).
+    RevokeAccount {
+        /// The key.
+        public_key: PublicKey,
+        /// Why (kept in the record).
+        reason: String,
+    },
+    /// Proposes a membership change (准入 / 暂停 / 恢复 / 移除, account keys). The proposer's own
+    /// approval counts; the change executes as soon as enough approvals are in (at once when one
+    /// approval suffices). Only an organisation that may approve the change may propose it.
+    Propose {
+        /// The change.
+        action: MembershipAction,
+    },
+    /// Approves a pending proposal (its id is the hash of the proposing transaction).
+    Approve {
+        /// The proposal.
+        proposal: Hash32,
+    },
 }
 
 /// A measured heating value in a [`TxPayload::MonthlyReport`] (实测低位发热量 / 蒸汽焓值).
@@ -230,6 +255,9 @@ impl TxPayload {
     pub fn kind(&self) -> &'static str {
         match self {
             TxPayload::RegisterAccount { .. } => "register_account",
+            TxPayload::RevokeAccount { .. } => "revoke_account",
+            TxPayload::Propose { .. } => "propose",
+            TxPayload::Approve { .. } => "approve",
             TxPayload::RegisterGateway { .. } => "register_gateway",
             TxPayload::RegisterMeter { .. } => "register_meter",
             TxPayload::RecordCalibration { .. } => "record_calibration",
@@ -292,7 +320,15 @@ impl Validate for Transaction {
             return Err("signature scheme differs from the sender key's scheme".into());
         }
         match &self.body.payload {
-            TxPayload::RegisterAccount { public_key } => public_key.check(),
+            TxPayload::RegisterAccount { public_key, proof } => {
+                NewAccount { public_key: public_key.clone(), proof: proof.clone() }.check()
+            }
+            TxPayload::RevokeAccount { public_key, reason } => {
+                public_key.check()?;
+                check_reason(reason)
+            }
+            TxPayload::Propose { action } => action.check(),
+            TxPayload::Approve { .. } => Ok(()),
             TxPayload::RegisterGateway { id, public_key } => {
                 id.check()?;
                 public_key.check()

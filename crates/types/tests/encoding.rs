@@ -92,7 +92,7 @@ fn calibration() -> Calibration {
 /// One payload of every kind.
 fn payloads() -> Vec<TxPayload> {
     vec![
-        TxPayload::RegisterAccount { public_key: key(30).public_key() },
+        TxPayload::RegisterAccount { public_key: key(30).public_key(), proof: key(30).sign(b"proof") },
         TxPayload::RegisterGateway { id: dev("A-GW1"), public_key: key(11).public_key() },
         TxPayload::RegisterMeter { meter: meter_spec() },
         TxPayload::RecordCalibration { meter: dev("A-EM1"), calibration: calibration() },
@@ -218,6 +218,7 @@ fn genesis_round_trips_and_is_checked() {
             consensus_key: "ab".repeat(32),
             p2p_address: "127.0.0.1:1".into(),
         }],
+        devnet_seed: None,
     };
     let bytes = encode(&g);
     let back = decode::<Genesis>(&bytes, 1 << 20).unwrap();
@@ -337,7 +338,10 @@ fn device_id_longer_than_64_is_invalid() {
 fn public_keys_and_signatures_of_wrong_length_are_invalid() {
     let short = PublicKey { scheme: KeyScheme::Ed25519, bytes: vec![1; 31] };
     let long = PublicKey { scheme: KeyScheme::Ed25519, bytes: vec![1; 33] };
-    expect_invalid(&unsigned_tx(TxPayload::RegisterAccount { public_key: short.clone() }), "public key");
+    expect_invalid(
+        &unsigned_tx(TxPayload::RegisterAccount { public_key: short.clone(), proof: key(1).sign(b"proof") }),
+        "public key",
+    );
     expect_invalid(&unsigned_tx(TxPayload::RegisterGateway { id: dev("A-GW1"), public_key: long }), "public key");
     let mut spec = meter_spec();
     spec.public_key = Some(short.clone());

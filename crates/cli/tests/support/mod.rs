@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use trustmeter_api_client::{NodeClient, Submitted, TxStatus};
 use trustmeter_crypto::{SigningKey, sign_tx};
@@ -25,6 +25,33 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_trustmeter");
 pub const PATIENCE: Duration = Duration::from_secs(90);
 /// One day in milliseconds.
 pub const DAY_MS: i64 = 86_400_000;
+
+/// Runs the binary to completion.
+pub fn trustmeter(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env("RUST_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap_or_else(|e| panic!("run trustmeter {args:?}: {e}"))
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs the binary and requires success; returns stdout.
+pub fn ok(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = trustmeter(args, env);
+    assert!(
+        out.status.success(),
+        "trustmeter {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
 
 /// Wall-clock time, Unix ms.
 pub fn now_ms() -> i64 {

@@ -51,8 +51,23 @@ const REGISTERS: [&str; 2] = ["cumulative", "instantaneous"];
 const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
 const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
-const STATE_KINDS: [&str; 9] =
-    ["organisation", "account", "nonce", "gateway", "meter", "progress", "policy", "daily", "monthly_report"];
+/// State key and value kinds by tag (§4.2); 9 and 10 are derived data, never in a proof.
+const STATE_KINDS: [&str; 14] = [
+    "organisation",
+    "account",
+    "nonce",
+    "gateway",
+    "meter",
+    "progress",
+    "policy",
+    "daily",
+    "monthly_report",
+    "point",
+    "key_use",
+    "membership",
+    "proposal",
+    "regulators",
+];
 const HASHES: [&str; 2] = ["sha256", "sm3"];
 const ORG_KINDS: [&str; 7] = [
     "regulator",
@@ -179,7 +194,9 @@ fn state_key(key: &Value) -> Vec<u8> {
     w.u8(t);
     let id = &key["id"];
     match t {
-        0 | 3 | 4 => w.string(id),
+        0 | 3 | 4 | 11 => w.string(id),
+        12 => w.hash(id),
+        13 => {}
         1 | 2 => w.tagged(id),
         6 => w.u32v(id),
         7 => {
@@ -267,6 +284,9 @@ fn genesis_bytes(g: &Value) -> Vec<u8> {
     for f in ["late_window_ms", "nominal_interval_ms", "timeliness_ms"] {
         w.i64(&a[f]);
     }
+    let gov = &p["governance"];
+    w.u8(gov["approval_percent"].as_u64().unwrap() as u8);
+    w.i64(&gov["proposal_lifetime_ms"]);
     let list = |w: &mut W, v: &Value, f: &dyn Fn(&mut W, &Value)| {
         let items = v.as_array().unwrap();
         w.u32(items.len() as u32);
@@ -289,6 +309,7 @@ fn genesis_bytes(g: &Value) -> Vec<u8> {
             w.string(&v[f]);
         }
     });
+    w.option(&g["devnet_seed"], |w, s| w.u64(s));
     w.0
 }
 
@@ -330,12 +351,25 @@ fn shape_v3(b: &Value) -> Result<(), String> {
         "the bundle",
     )?;
     let g = &b["genesis"];
-    exactly(g, &["chain_id", "genesis_time_ms", "params", "organisations", "accounts", "validators"], "genesis")?;
+    exactly(
+        g,
+        &["chain_id", "genesis_time_ms", "params", "organisations", "accounts", "validators", "devnet_seed"],
+        "genesis",
+    )?;
     exactly(
         &g["params"],
-        &["max_future_skew_ms", "max_block_txs", "max_block_readings", "calibration_warning_ms", "hash", "accounting"],
+        &[
+            "max_future_skew_ms",
+            "max_block_txs",
+            "max_block_readings",
+            "calibration_warning_ms",
+            "hash",
+            "accounting",
+            "governance",
+        ],
         "params",
     )?;
+    exactly(&g["params"]["governance"], &["approval_percent", "proposal_lifetime_ms"], "governance")?;
     exactly(
         &g["params"]["accounting"],
         &["reference", "late_window_ms", "nominal_interval_ms", "timeliness_ms"],

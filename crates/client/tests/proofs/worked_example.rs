@@ -83,6 +83,9 @@ fn in_registry(k: &StateKey) -> bool {
             | StateKey::Gateway(_)
             | StateKey::Meter(_)
             | StateKey::Policy(_)
+            | StateKey::Membership(_)
+            | StateKey::Proposal(_)
+            | StateKey::Regulators
     )
 }
 
@@ -93,10 +96,13 @@ fn entries() -> Vec<(StateKey, StateValue)> {
     let mut out: Vec<(StateKey, StateValue)> = Vec::new();
     for o in s.organisations() {
         out.push((StateKey::Organisation(o.id.clone()), StateValue::Organisation(o.clone())));
+        let m = s.membership(&o.id).expect("every organisation has a membership record");
+        out.push((StateKey::Membership(o.id.clone()), StateValue::Membership(m)));
     }
+    out.push((StateKey::Regulators, StateValue::Regulators(s.regulators())));
     for a in &c.genesis().accounts {
-        let org = s.account_org(&a.public_key).expect("a genesis account").clone();
-        out.push((StateKey::Account(a.public_key.clone()), StateValue::Account(org)));
+        let account = s.account(&a.public_key).expect("a genesis account");
+        out.push((StateKey::Account(a.public_key.clone()), StateValue::Account(account)));
     }
     let senders = c
         .genesis()

@@ -60,6 +60,9 @@ pub fn touched_meters(block: &Block) -> Vec<DeviceId> {
             | TxPayload::RevokeDevice { device, .. }
             | TxPayload::RotateKey { device, .. } => out.push(device.clone()),
             TxPayload::RegisterAccount { .. }
+            | TxPayload::RevokeAccount { .. }
+            | TxPayload::Propose { .. }
+            | TxPayload::Approve { .. }
             | TxPayload::RegisterGateway { .. }
             | TxPayload::DeployPolicy { .. }
             | TxPayload::MonthlyReport { .. } => {}

@@ -174,6 +174,7 @@ pub fn genesis(chain: &str) -> Genesis {
             consensus_key: hex_key(&key(200)),
             p2p_address: "127.0.0.1:7000".into(),
         }],
+        devnet_seed: None,
     }
 }
 
@@ -405,6 +406,14 @@ impl Fx {
     /// A transaction from `k` for this chain with an explicit nonce.
     pub fn tx_with_nonce(&self, k: &SigningKey, nonce: u64, payload: TxPayload) -> Transaction {
         sign_tx(k, TxBody { chain_id: self.state.chain_id.clone(), sender: k.public_key(), nonce, payload })
+    }
+
+    /// A `RegisterAccount` payload adding `new` to `sender`'s organisation, with the new key's
+    /// proof of possession.
+    pub fn new_account(&self, sender: &SigningKey, new: &SigningKey) -> TxPayload {
+        let org = self.state.account_org(&sender.public_key()).unwrap_or_else(|| uscc(999));
+        let proof = new.sign(&trustmeter_types::account_proof_payload(&self.state.chain_id, &org, &new.public_key()));
+        TxPayload::RegisterAccount { public_key: new.public_key(), proof }
     }
 
     /// A reading batch sent by a gateway.

@@ -1,0 +1,430 @@
+//! Membership rules (成员管理): who may admit, suspend, reinstate and remove organisations and
+//! change account keys, and how proposals collect approvals. See `trustmeter_types::membership`
+//! for the transactions and the rule in one paragraph.
+
+use crate::state::State;
+use trustmeter_crypto::verify;
+use trustmeter_types::limits::{MAX_ACCOUNTS_PER_ORG, MAX_REGULATORS};
+use trustmeter_types::membership::jurisdiction_covers;
+use trustmeter_types::{
+    Account, Hash32, Membership, MembershipAction, NewAccount, OrgKind, OrgStatus, Organisation, Proposal,
+    ProposalStatus, PublicKey, RejectCode, Rejection, TxOutcome, TxPayload, UnifiedSocialCreditCode,
+    account_proof_payload,
+};
+
+type Refusal = (RejectCode, String);
+
+fn refuse(code: RejectCode, msg: String) -> Refusal {
+    (code, msg)
+}
+
+/// An organisation's standing; an organisation without a record (never the case for a state
+/// built by this crate) counts as active with no known keys.
+fn standing(state: &State, org: &UnifiedSocialCreditCode) -> Membership {
+    state.membership(org).unwrap_or(Membership {
+        status: OrgStatus::Active,
+        since_ms: 0,
+        reason: String::new(),
+        active_accounts: 0,
+    })
+}
+
+/// Refuses an organisation that is not active: its accounts' transactions and its gateways'
+/// readings. The message says since when and why.
+pub(crate) fn require_active(state: &State, org: &UnifiedSocialCreditCode) -> Result<(), Rejection> {
+    let m = standing(state, org);
+    match m.status {
+        OrgStatus::Active => Ok(()),
+        status => Err(Rejection::new(
+            RejectCode::OrganisationNotActive,
+            format!(
+                "organisation {org} is {} since {} ({}): {}",
+                if status == OrgStatus::Suspended { "suspended" } else { "removed" },
+                trustmeter_energy::calendar::local_minute(m.since_ms),
+                m.reason,
+                if status == OrgStatus::Suspended {
+                    "its accounts and gateways are refused until its regulator reinstates it"
+                } else {
+                    "removal is final"
+                }
+            ),
+        )),
+    }
+}
+
+/// Who decides on changes to an organisation.
+enum Authority {
+    /// One active regulator whose jurisdiction covers this region (enterprises, data consumers).
+    Jurisdiction(u32),
+    /// k of the active regulators other than the organisation concerned (authorities); the
+    /// chain's only regulator alone when it is the organisation concerned.
+    Quorum { excluding: UnifiedSocialCreditCode },
+}
+
+fn authority(org: &Organisation) -> Authority {
+    match org.kind {
+        OrgKind::Enterprise | OrgKind::DataConsumer => Authority::Jurisdiction(org.region),
+        _ => Authority::Quorum { excluding: org.id.clone() },
+    }
+}
+
+impl Authority {
+    /// The regulators that may approve now.
+    fn eligible(&self, state: &State) -> Vec<UnifiedSocialCreditCode> {
+        let regulators = state.regulators();
+        match self {
+            Authority::Jurisdiction(region) => regulators
+                .into_iter()
+                .filter(|r| state.organisation(r).is_some_and(|o| jurisdiction_covers(o.region, *region)))
+                .collect(),
+            Authority::Quorum { excluding } => {
+                let others: Vec<_> = regulators.iter().filter(|r| *r != excluding).cloned().collect();
+                // A chain's only regulator decides about itself (its keys): there is nobody else.
+                if others.is_empty() { regulators } else { others }
+            }
+        }
+    }
+
+    /// Approvals needed out of the eligible regulators.
+    fn required(&self, state: &State, eligible: usize) -> u32 {
+        match self {
+            Authority::Jurisdiction(_) => 1,
+            Authority::Quorum { .. } => state.params.governance.required(eligible as u32),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Authority::Jurisdiction(region) => format!("a regulator whose jurisdiction covers region {region}"),
+            Authority::Quorum { excluding } => format!("k of n active regulators other than {excluding}"),
+        }
+    }
+}
+
+/// The organisation an action concerns, as it is (or, for an admission, will be).
+fn target(state: &State, action: &MembershipAction) -> Result<Organisation, Refusal> {
+    match action {
+        MembershipAction::Admit { organisation, .. } => Ok(organisation.clone()),
+        other => state.organisation(other.org()).ok_or_else(|| {
+            refuse(RejectCode::InvalidTransition, format!("organisation {} is not a member of this chain", other.org()))
+        }),
+    }
+}
+
+fn check_new_account(state: &State, org: &UnifiedSocialCreditCode, a: &NewAccount) -> Result<(), Refusal> {
+    if state.key_in_use(&a.public_key) {
+        return Err(refuse(
+            RejectCode::AlreadyRegistered,
+            format!("key {} is or was already registered; generate a new key", a.public_key),
+        ));
+    }
+    let payload = account_proof_payload(&state.chain_id, org, &a.public_key);
+    if verify(&a.public_key, &payload, &a.proof).is_err() {
+        return Err(refuse(
+            RejectCode::BadProof,
+            format!(
+                "the proof of possession of {} does not verify: the new key must sign (chain {}, organisation {org}, key)",
+                a.public_key, state.chain_id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the active regulators would stay within bounds and non-empty if `org` (a regulator)
+/// stopped being one.
+fn check_not_last_regulator(state: &State, org: &Organisation) -> Result<(), Refusal> {
+    if org.kind == OrgKind::Regulator && state.regulators().iter().all(|r| r == &org.id) {
+        return Err(refuse(
+            RejectCode::InvalidTransition,
+            format!("{} is the chain's only active regulator; admit another before it leaves", org.id),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `action` can be carried out on `state` now.
+fn check_action(state: &State, action: &MembershipAction) -> Result<(), Refusal> {
+    let org = action.org();
+    let m = state.membership(org);
+    let status = m.as_ref().map(|m| m.status);
+    match action {
+        MembershipAction::Admit { organisation, accounts } => {
+            if state.organisation(org).is_some() {
+                return Err(refuse(
+                    RejectCode::AlreadyRegistered,
+                    format!(
+                        "organisation {org} is already a member (or was; a removed organisation is not re-admitted)"
+                    ),
+                ));
+            }
+            if organisation.kind == OrgKind::Regulator && state.regulators().len() >= MAX_REGULATORS {
+                return Err(refuse(
+                    RejectCode::LimitReached,
+                    format!("a chain has at most {MAX_REGULATORS} regulators"),
+                ));
+            }
+            for (i, a) in accounts.iter().enumerate() {
+                if accounts[..i].iter().any(|b| b.public_key == a.public_key) {
+                    return Err(refuse(RejectCode::AlreadyRegistered, format!("key {} is listed twice", a.public_key)));
+                }
+                check_new_account(state, org, a)?;
+            }
+            Ok(())
+        }
+        MembershipAction::Suspend { .. } => {
+            if status != Some(OrgStatus::Active) {
+                return Err(refuse(RejectCode::InvalidTransition, format!("organisation {org} is not active")));
+            }
+            check_not_last_regulator(state, &target(state, action)?)
+        }
+        MembershipAction::Reinstate { .. } => {
+            if status != Some(OrgStatus::Suspended) {
+                return Err(refuse(RejectCode::InvalidTransition, format!("organisation {org} is not suspended")));
+            }
+            let o = target(state, action)?;
+            if o.kind == OrgKind::Regulator && state.regulators().len() >= MAX_REGULATORS {
+                return Err(refuse(
+                    RejectCode::LimitReached,
+                    format!("a chain has at most {MAX_REGULATORS} regulators"),
+                ));
+            }
+            Ok(())
+        }
+        MembershipAction::Remove { .. } => {
+            if status == Some(OrgStatus::Removed) {
+                return Err(refuse(RejectCode::InvalidTransition, format!("organisation {org} is already removed")));
+            }
+            check_not_last_regulator(state, &target(state, action)?)
+        }
+        MembershipAction::AddAccount { account, .. } => {
+            if status == Some(OrgStatus::Removed) {
+                return Err(refuse(RejectCode::InvalidTransition, format!("organisation {org} is removed")));
+            }
+            if m.as_ref().is_some_and(|m| m.active_accounts as usize >= MAX_ACCOUNTS_PER_ORG) {
+                return Err(refuse(
+                    RejectCode::LimitReached,
+                    format!("organisation {org} has {MAX_ACCOUNTS_PER_ORG} active account keys; revoke one first"),
+                ));
+            }
+            check_new_account(state, org, account)
+        }
+        MembershipAction::RevokeAccount { public_key, .. } => match state.account(public_key) {
+            Some(a) if &a.org == org && a.revoked_at_ms.is_none() => Ok(()),
+            Some(a) if &a.org == org => {
+                Err(refuse(RejectCode::InvalidTransition, format!("key {public_key} is already revoked")))
+            }
+            _ => Err(refuse(RejectCode::InvalidTransition, format!("key {public_key} is not an account of {org}"))),
+        },
+    }
+}
+
+fn set_regulator(state: &mut State, org: &UnifiedSocialCreditCode, active: bool) {
+    let mut list = state.regulators();
+    match list.binary_search(org) {
+        Ok(i) if !active => {
+            list.remove(i);
+        }
+        Err(i) if active => list.insert(i, org.clone()),
+        _ => return,
+    }
+    state.set_regulators(list);
+}
+
+/// Carries out a checked action at block time `ts`.
+fn execute(state: &mut State, ts: i64, action: &MembershipAction) {
+    let org = action.org().clone();
+    let mut m = standing(state, &org);
+    let kind = state.organisation(&org).map(|o| o.kind);
+    match action {
+        MembershipAction::Admit { organisation, accounts } => {
+            state.set_organisation(organisation.clone());
+            for a in accounts {
+                state.set_account(&a.public_key, Account { org: org.clone(), revoked_at_ms: None });
+            }
+            let m = Membership {
+                status: OrgStatus::Active,
+                since_ms: ts,
+                reason: String::new(),
+                active_accounts: accounts.len() as u32,
+            };
+            state.set_membership(&org, m);
+            if organisation.kind == OrgKind::Regulator {
+                set_regulator(state, &org, true);
+            }
+            return;
+        }
+        MembershipAction::Suspend { reason, .. } | MembershipAction::Remove { reason, .. } => {
+            m.status = if matches!(action, MembershipAction::Suspend { .. }) {
+                OrgStatus::Suspended
+            } else {
+                OrgStatus::Removed
+            };
+            m.since_ms = ts;
+            m.reason = reason.clone();
+            if kind == Some(OrgKind::Regulator) {
+                set_regulator(state, &org, false);
+            }
+        }
+        MembershipAction::Reinstate { .. } => {
+            m.status = OrgStatus::Active;
+            m.since_ms = ts;
+            m.reason = String::new();
+            if kind == Some(OrgKind::Regulator) {
+                set_regulator(state, &org, true);
+            }
+        }
+        MembershipAction::AddAccount { account, .. } => {
+            state.set_account(&account.public_key, Account { org: org.clone(), revoked_at_ms: None });
+            m.active_accounts += 1;
+        }
+        MembershipAction::RevokeAccount { public_key, .. } => {
+            state.set_account(public_key, Account { org: org.clone(), revoked_at_ms: Some(ts) });
+            m.active_accounts = m.active_accounts.saturating_sub(1);
+        }
+    }
+    state.set_membership(&org, m);
+}
+
+/// Applies a membership transaction (`RegisterAccount`, `RevokeAccount`, `Propose`, `Approve`)
+/// sent by an account of `org` (active), in the block at `height` and time `ts`, whose hash is `h`.
+pub(crate) fn apply(
+    state: &mut State,
+    height: u64,
+    ts: i64,
+    h: &Hash32,
+    org: &UnifiedSocialCreditCode,
+    kind: OrgKind,
+    payload: &TxPayload,
+) -> TxOutcome {
+    let result = match payload {
+        TxPayload::RegisterAccount { public_key, proof } => {
+            let action = MembershipAction::AddAccount {
+                org: org.clone(),
+                account: NewAccount { public_key: public_key.clone(), proof: proof.clone() },
+            };
+            self_service(state, ts, kind, &action)
+        }
+        TxPayload::RevokeAccount { public_key, reason } => revoke_own(state, ts, org, kind, public_key, reason),
+        TxPayload::Propose { action } => propose(state, height, ts, h, org, action),
+        TxPayload::Approve { proposal } => approve(state, height, ts, org, proposal),
+        _ => unreachable!("only membership transactions come here"),
+    };
+    match result {
+        Ok(()) => TxOutcome::Accepted,
+        Err((code, msg)) => TxOutcome::Rejected(Rejection::new(code, msg)),
+    }
+}
+
+fn regulators_by_proposal(what: &str) -> Refusal {
+    refuse(
+        RejectCode::NotAuthorised,
+        format!("a regulator's {what} by proposal, approved by k of n regulators (`trustmeter tx propose`)"),
+    )
+}
+
+fn self_service(state: &mut State, ts: i64, kind: OrgKind, action: &MembershipAction) -> Result<(), Refusal> {
+    if kind == OrgKind::Regulator {
+        return Err(regulators_by_proposal("keys are added"));
+    }
+    check_action(state, action)?;
+    execute(state, ts, action);
+    Ok(())
+}
+
+fn revoke_own(
+    state: &mut State,
+    ts: i64,
+    org: &UnifiedSocialCreditCode,
+    kind: OrgKind,
+    key: &PublicKey,
+    reason: &str,
+) -> Result<(), Refusal> {
+    if kind == OrgKind::Regulator {
+        return Err(regulators_by_proposal("keys are revoked"));
+    }
+    let action = MembershipAction::RevokeAccount { org: org.clone(), public_key: key.clone(), reason: reason.into() };
+    check_action(state, &action)?;
+    if standing(state, org).active_accounts <= 1 {
+        return Err(refuse(
+            RejectCode::InvalidTransition,
+            format!("{key} is {org}'s last active account key; add another before revoking it"),
+        ));
+    }
+    execute(state, ts, &action);
+    Ok(())
+}
+
+fn propose(
+    state: &mut State,
+    height: u64,
+    ts: i64,
+    h: &Hash32,
+    org: &UnifiedSocialCreditCode,
+    action: &MembershipAction,
+) -> Result<(), Refusal> {
+    let target = target(state, action)?;
+    let authority = authority(&target);
+    let eligible = authority.eligible(state);
+    if !eligible.contains(org) {
+        return Err(refuse(
+            RejectCode::NotAuthorised,
+            format!("{org} may not propose to {} {}: that takes {}", action.kind(), target.id, authority.describe()),
+        ));
+    }
+    check_action(state, action)?;
+    let required = authority.required(state, eligible.len());
+    let mut proposal = Proposal {
+        id: *h,
+        action: action.clone(),
+        proposed_by: org.clone(),
+        proposed_at_ms: ts,
+        expires_at_ms: ts.saturating_add(state.params.governance.proposal_lifetime_ms),
+        required,
+        approvals: vec![org.clone()],
+        status: ProposalStatus::Pending,
+    };
+    if required <= 1 {
+        execute(state, ts, action);
+        proposal.status = ProposalStatus::Executed { height };
+    }
+    state.set_proposal(proposal);
+    Ok(())
+}
+
+fn approve(state: &mut State, height: u64, ts: i64, org: &UnifiedSocialCreditCode, id: &Hash32) -> Result<(), Refusal> {
+    let not_pending = |why: &str| refuse(RejectCode::ProposalNotPending, format!("proposal {id} {why}"));
+    let Some(mut proposal) = state.proposal(id) else { return Err(not_pending("does not exist")) };
+    if proposal.status != ProposalStatus::Pending {
+        return Err(not_pending("was already executed"));
+    }
+    if ts > proposal.expires_at_ms {
+        return Err(not_pending(&format!(
+            "expired at {}; propose it again",
+            trustmeter_energy::calendar::local_minute(proposal.expires_at_ms)
+        )));
+    }
+    let target = target(state, &proposal.action)?;
+    let authority = authority(&target);
+    let eligible = authority.eligible(state);
+    if !eligible.contains(org) {
+        return Err(refuse(
+            RejectCode::NotAuthorised,
+            format!("{org} may not approve proposal {id}: it takes {}", authority.describe()),
+        ));
+    }
+    if proposal.approvals.contains(org) {
+        return Err(refuse(RejectCode::InvalidTransition, format!("{org} already approved proposal {id}")));
+    }
+    proposal.approvals.push(org.clone());
+    // Only approvals from organisations that are still eligible count (one suspended since does
+    // not), against the number fixed when the proposal was made.
+    let counted = proposal.approvals.iter().filter(|a| eligible.contains(a)).count() as u32;
+    if counted >= proposal.required {
+        check_action(state, &proposal.action)?;
+        execute(state, ts, &proposal.action);
+        proposal.status = ProposalStatus::Executed { height };
+    }
+    state.set_proposal(proposal);
+    Ok(())
+}
