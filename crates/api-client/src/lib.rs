@@ -221,6 +221,8 @@ pub struct NodeClient {
     http: reqwest::Client,
     urls: Vec<String>,
     preferred: AtomicUsize,
+    /// The member account key every request is signed with (RFC 9421), if any.
+    signer: Option<std::sync::Arc<trustmeter_crypto::SigningKey>>,
 }
 
 impl NodeClient {
@@ -240,7 +242,35 @@ impl NodeClient {
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .build()
             .map_err(|e| ClientError::Config(e.to_string()))?;
-        Ok(Self { http, urls, preferred: AtomicUsize::new(0) })
+        Ok(Self { http, urls, preferred: AtomicUsize::new(0), signer: None })
+    }
+
+    /// The same client, signing every request with a member's account key (RFC 9421 HTTP
+    /// message signatures, `trustmeter-httpsig`): a node that enforces access rules then knows
+    /// which organisation asks.
+    pub fn with_signer(mut self, key: trustmeter_crypto::SigningKey) -> Self {
+        self.signer = Some(std::sync::Arc::new(key));
+        self
+    }
+
+    /// Builds a request, signed when the client has a signer.
+    fn prepare(&self, builder: reqwest::RequestBuilder) -> Result<reqwest::Request, reqwest::Error> {
+        let mut req = builder.build()?;
+        if let Some(key) = &self.signer {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let url = req.url();
+            let signed = trustmeter_httpsig::sign(key, req.method().as_str(), url.path(), url.query(), now as i64);
+            let headers = req.headers_mut();
+            for (name, value) in [
+                (trustmeter_httpsig::SIGNATURE_INPUT, signed.signature_input),
+                (trustmeter_httpsig::SIGNATURE, signed.signature),
+            ] {
+                if let Ok(v) = reqwest::header::HeaderValue::from_str(&value) {
+                    headers.insert(name, v);
+                }
+            }
+        }
+        Ok(req)
     }
 
     /// The node URLs.
@@ -261,7 +291,11 @@ impl NodeClient {
         for i in 0..n {
             let idx = (start + i) % n;
             let url = &self.urls[idx];
-            match build(&self.http, url).send().await {
+            let sent = match self.prepare(build(&self.http, url)) {
+                Ok(req) => self.http.execute(req).await,
+                Err(e) => Err(e),
+            };
+            match sent {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let body = match resp.bytes().await {

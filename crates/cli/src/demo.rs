@@ -346,6 +346,7 @@ async fn start_all(
             state_path: dir.join(format!("{}-follower-state.redb", c.devnet.genesis.chain_id)),
             alarms: Default::default(),
             api: Default::default(),
+            key: None,
         };
         let node = trustmeter_node::follow::start_follower(spec).await.context("starting the follower")?;
         println!(

@@ -41,6 +41,14 @@ pub enum NodeCommand {
         /// Follower mode: where its API binds.
         #[arg(long, default_value = "127.0.0.1:8090")]
         api_listen: std::net::SocketAddr,
+        /// Follower mode: a member account key file to sign block fetches with (validators that
+        /// enforce access rules serve raw blocks to regulators, statistics bureaus and validator
+        /// operators).
+        #[arg(long, value_name = "KEYFILE", requires = "follow")]
+        key: Option<PathBuf>,
+        /// Follower mode: the environment variable holding that key file's passphrase.
+        #[arg(long, value_name = "VAR", requires = "key")]
+        passphrase_env: Option<String>,
     },
 }
 
@@ -172,7 +180,7 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
             );
             Ok(())
         }
-        NodeCommand::Run { config: None, follow, genesis, data_dir, api_listen } => {
+        NodeCommand::Run { config: None, follow, genesis, data_dir, api_listen, key, passphrase_env } => {
             let (Some(genesis), Some(data_dir)) = (genesis, data_dir) else {
                 anyhow::bail!("a follower needs --genesis and --data-dir");
             };
@@ -187,6 +195,14 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
                 state_path: data_dir.join("state.redb"),
                 alarms: Default::default(),
                 api: Default::default(),
+                key: match key {
+                    Some(path) => {
+                        let pass =
+                            passphrase_env.as_deref().map(trustmeter_keystore::passphrase_from_env).transpose()?;
+                        Some(KeyFile::load(&path, pass.as_deref().map(String::as_str))?.0)
+                    }
+                    None => None,
+                },
             };
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(async move {

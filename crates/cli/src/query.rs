@@ -45,6 +45,46 @@ pub struct QueryCommon {
     /// Print the node's JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Sign every request with this member account key file (RFC 9421): a node that enforces
+    /// access rules serves what the key's organisation may read.
+    #[arg(long, value_name = "KEYFILE")]
+    pub key: Option<std::path::PathBuf>,
+    /// The environment variable holding the key file's passphrase, if it is encrypted.
+    #[arg(long, value_name = "VAR")]
+    pub passphrase_env: Option<String>,
+}
+
+/// The key every request of this process is signed with (set once from `--key`).
+static SIGNER: std::sync::OnceLock<Option<trustmeter_crypto::SigningKey>> = std::sync::OnceLock::new();
+
+fn common(cmd: &QueryCommand) -> &QueryCommon {
+    match cmd {
+        QueryCommand::Meters { common, .. }
+        | QueryCommand::Gateways { common, .. }
+        | QueryCommand::Organisations { common, .. }
+        | QueryCommand::Readings { common, .. }
+        | QueryCommand::Daily { common, .. }
+        | QueryCommand::Series { common, .. }
+        | QueryCommand::Ranking { common, .. }
+        | QueryCommand::Quality { common, .. }
+        | QueryCommand::Enterprise { common, .. }
+        | QueryCommand::Tou { common, .. } => common,
+    }
+}
+
+/// Loads `--key` once for the process.
+fn load_signer(c: &QueryCommon) -> Result<()> {
+    let key = match &c.key {
+        Some(path) => {
+            let pass = c.passphrase_env.as_deref().map(trustmeter_keystore::passphrase_from_env).transpose()?;
+            let (key, _) = trustmeter_keystore::KeyFile::load(path, pass.as_deref().map(String::as_str))
+                .with_context(|| format!("loading key file {}", path.display()))?;
+            Some(key)
+        }
+        None => None,
+    };
+    let _ = SIGNER.set(key);
+    Ok(())
 }
 
 /// Figures queries and lists.
@@ -243,7 +283,15 @@ async fn get(nodes: &[String], path: &str) -> Result<String> {
     let mut last = None;
     for node in nodes {
         let url = format!("{}{path}", node.trim_end_matches('/'));
-        let resp = match http.get(&url).send().await {
+        let mut req = http.get(&url).build()?;
+        if let Some(key) = SIGNER.get().and_then(Option::as_ref) {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
+            let signed = trustmeter_httpsig::sign(key, "GET", req.url().path(), req.url().query(), now);
+            let headers = req.headers_mut();
+            headers.insert(trustmeter_httpsig::SIGNATURE_INPUT, signed.signature_input.parse()?);
+            headers.insert(trustmeter_httpsig::SIGNATURE, signed.signature.parse()?);
+        }
+        let resp = match http.execute(req).await {
             Ok(r) => r,
             Err(e) => {
                 last = Some(anyhow!("{url}: {e}"));
@@ -277,6 +325,7 @@ async fn get_json(nodes: &[String], path: &str) -> Result<Value> {
 }
 
 async fn run_async(cmd: QueryCommand) -> Result<()> {
+    load_signer(common(&cmd))?;
     let s = |v: &str| Some(v.to_string());
     match cmd {
         QueryCommand::Meters { common, page } => list_pages(&common, "/v1/meters", vec![], page, print_meters).await,

@@ -317,7 +317,10 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
     for d in &cfg.destinations {
         let client =
             trustmeter_api_client::NodeClient::new(d.nodes.clone(), Duration::from_millis(d.request_timeout_ms))
-                .map_err(|e| GatewayError::Destination { name: d.name.clone(), detail: e.to_string() })?;
+                .map_err(|e| GatewayError::Destination { name: d.name.clone(), detail: e.to_string() })?
+                // Its reads (the pre-audit's meter records) are signed with the device key: a
+                // node that enforces access rules serves a gateway its own enterprise's records.
+                .with_signer((*key).clone());
         let sender = sender::Sender {
             cfg: d.clone(),
             client,

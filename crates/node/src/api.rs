@@ -52,6 +52,8 @@ struct Inner {
     runtime_metrics: Option<RuntimeEncoder>,
     /// The latest finalized header's figures `/v1/status` serves (cached per height).
     tip: Mutex<Tip>,
+    /// Who may read what, and the log of reads.
+    access: crate::access::Access,
 }
 
 /// What `/v1/status` says about the latest finalized block, from its header.
@@ -87,6 +89,8 @@ pub struct ApiOptions {
     /// Set on a follower node: the validators' APIs it follows. Its API then refuses
     /// transactions (naming these) and says `"role": "follower"` in its status.
     pub upstream: Option<Vec<String>>,
+    /// Access rules (open or enforced) and the access log.
+    pub access: crate::access::Access,
 }
 
 impl ApiState {
@@ -118,8 +122,7 @@ impl ApiState {
         options: ApiOptions,
     ) -> Self {
         let alg = genesis.params.hash;
-        let genesis_hash =
-            trustmeter_crypto::tagged_hash(alg, b"trustmeter/genesis/v1", &trustmeter_types::encode(&genesis));
+        let genesis_hash = trustmeter_crypto::genesis_hash(&genesis);
         let tip = Mutex::new(Tip::of(alg, &App::genesis_block(&genesis).block.header));
         Self {
             inner: Arc::new(Inner {
@@ -135,6 +138,7 @@ impl ApiState {
                 metrics: options.metrics,
                 runtime_metrics: options.runtime_metrics,
                 tip,
+                access: options.access,
             }),
         }
     }
@@ -195,6 +199,11 @@ impl ApiState {
     /// The query index (readings, blocks, finalization certificates).
     pub fn index(&self) -> &Index {
         &self.inner.index
+    }
+
+    /// The access rules and log.
+    pub fn access(&self) -> &crate::access::Access {
+        &self.inner.access
     }
 
     /// The chain's genesis.
@@ -464,6 +473,7 @@ pub struct MeterView {
         organisations,
         account,
         proposal,
+        access_log,
         proof,
         metrics,
         crate::alarms::alarms,
@@ -478,6 +488,7 @@ pub struct MeterView {
         ReceiptView,
         AccountView,
         RevokedAccount,
+        crate::access::AccessEntry,
         ReadingView,
         ReadingsPage,
         crate::paging::RecordsPageDoc,
@@ -520,9 +531,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/organisations/{id}", get(organisation))
         .route("/v1/accounts/{public_key}", get(account))
         .route("/v1/proposals/{id}", get(proposal))
+        .route("/v1/access-log", get(access_log))
         .route("/v1/alarms", get(crate::alarms::alarms))
         .route("/v1/alarms/stream", get(crate::alarms::alarm_stream))
         .merge(crate::figures::routes())
+        // Who may read what: every route, before anything else runs.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::access::authorise))
         // Counted and timed per route template (a route layer: unmatched paths are not counted).
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .with_state(state)
@@ -924,6 +938,34 @@ async fn proposal(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResul
     let h = trustmeter_types::Hash32::from_hex(&id)
         .map_err(|e| ApiError::bad_request(format!("proposal id must be 64 hex characters: {e}")))?;
     s.inner.app.finalized_state().proposal(&h).map(Json).ok_or_else(|| ApiError::not_found(format!("no proposal {id}")))
+}
+
+/// Access log query.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AccessLogQuery {
+    /// The enterprise whose data was read (credit code).
+    pub org: String,
+    /// Most entries, newest first (default 100, at most 1 000).
+    pub limit: Option<usize>,
+}
+
+/// Who read an enterprise's data, and when (newest first). Kept when the node enforces access
+/// rules (`[api] access = "enforced"`); read by the enterprise and the regulators of its region.
+#[utoipa::path(get, path = "/v1/access-log", params(AccessLogQuery), responses((status = 200, body = [crate::access::AccessEntry]), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+async fn access_log(
+    State(s): State<ApiState>,
+    Query(q): Query<AccessLogQuery>,
+) -> ApiResult<Vec<crate::access::AccessEntry>> {
+    let org = UnifiedSocialCreditCode::new(q.org.clone()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let Some(log) = s.inner.access.log.clone() else {
+        return Err(ApiError::not_found("this node keeps no access log: its API is open ([api] access = \"open\")"));
+    };
+    let limit = q.limit.unwrap_or(100).min(crate::access::MAX_ACCESS_LOG_PAGE);
+    let rows = tokio::task::spawn_blocking(move || log.read(org.as_str(), limit))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(Json(rows))
 }
 
 /// A sender key: its organisation (if it is a member account) and its last accepted nonce.

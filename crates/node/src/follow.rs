@@ -59,6 +59,10 @@ pub struct FollowerSpec {
     pub alarms: crate::alarms::AlarmConfig,
     /// The API's bounds on concurrent expensive requests.
     pub api: crate::limits::ApiConfig,
+    /// A member account key the follower signs its block fetches with (RFC 9421): validators
+    /// that enforce access rules serve raw blocks to regulators, statistics bureaus and
+    /// validator operators only.
+    pub key: Option<trustmeter_crypto::SigningKey>,
 }
 
 /// Why a fetched block was not accepted (the upstream is then skipped for the next).
@@ -143,14 +147,21 @@ pub async fn start_follower(spec: FollowerSpec) -> Result<RunningNode> {
         .connect_timeout(Duration::from_secs(5))
         .build()
         .context("building the HTTP client")?;
-    let follower =
-        Follower { app: app.clone(), genesis: genesis.clone(), validators, upstream: upstream.clone(), http };
+    let follower = Follower {
+        app: app.clone(),
+        genesis: genesis.clone(),
+        validators,
+        upstream: upstream.clone(),
+        http,
+        key: spec.key.clone().map(Arc::new),
+    };
     tokio::spawn(follower.run());
     let node = serve(
         Serve {
             name: spec.name.clone(),
             genesis,
             app,
+            access_log: spec.index_path.with_extension("access.redb"),
             index: storage.index,
             marshal: None,
             upstream: Some(upstream.clone()),
@@ -173,6 +184,7 @@ struct Follower {
     validators: Set<ed25519::PublicKey>,
     upstream: Vec<String>,
     http: reqwest::Client,
+    key: Option<Arc<trustmeter_crypto::SigningKey>>,
 }
 
 /// A block fetched and linked, waiting for a certificate that covers it.
@@ -207,7 +219,7 @@ impl Follower {
     async fn step(&self, url: &str, pending: &mut Vec<Pending>) -> Result<Step, Stop> {
         let tip = self.app.finalized_state();
         let height = tip.height + pending.len() as u64 + 1;
-        let Some(bytes) = fetch(&self.http, url, height).await.map_err(Stop::Upstream)? else {
+        let Some(bytes) = fetch(&self.http, self.key.as_deref(), url, height).await.map_err(Stop::Upstream)? else {
             return Ok(Step::NotYet);
         };
         let malformed = |reason: String| Stop::Upstream(FollowError::Malformed { url: url.into(), height, reason });
@@ -294,10 +306,23 @@ pub fn split_frame(frame: &[u8]) -> Result<(&[u8], Option<&[u8]>), String> {
 
 /// Fetches block `height` from `url` (`None`: not finalized there yet), reading at most
 /// [`MAX_FETCH_BYTES`].
-async fn fetch(http: &reqwest::Client, url: &str, height: u64) -> Result<Option<Vec<u8>>, FollowError> {
+async fn fetch(
+    http: &reqwest::Client,
+    key: Option<&trustmeter_crypto::SigningKey>,
+    url: &str,
+    height: u64,
+) -> Result<Option<Vec<u8>>, FollowError> {
     let err = |reason: String| FollowError::Upstream { url: url.into(), reason };
-    let mut resp =
-        http.get(format!("{url}/v1/chain/finalized/{height}")).send().await.map_err(|e| err(e.to_string()))?;
+    let path = format!("/v1/chain/finalized/{height}");
+    let mut req = http.get(format!("{url}{path}"));
+    if let Some(key) = key {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let signed = trustmeter_httpsig::sign(key, "GET", &path, None, now);
+        req = req
+            .header(trustmeter_httpsig::SIGNATURE_INPUT, signed.signature_input)
+            .header(trustmeter_httpsig::SIGNATURE, signed.signature);
+    }
+    let mut resp = req.send().await.map_err(|e| err(e.to_string()))?;
     match resp.status().as_u16() {
         200 => {}
         404 => return Ok(None),

@@ -8,6 +8,7 @@
 //! [`metrics`] (`GET /metrics`: Commonware's registry and ours), [`paging`] (cursor pagination of
 //! the lists) and [`limits`] (bounds on concurrent expensive requests).
 
+pub mod access;
 pub mod alarms;
 pub mod api;
 pub mod config;

@@ -170,6 +170,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
             name: spec.name.clone(),
             genesis,
             app: validator.app.clone(),
+            access_log: spec.index_path.with_extension("access.redb"),
             index: storage.index,
             marshal: Some(validator.marshal.clone()),
             upstream: None,
@@ -231,6 +232,8 @@ pub(crate) struct Serve {
     pub(crate) api: crate::limits::ApiConfig,
     pub(crate) metrics: crate::metrics::NodeMetrics,
     pub(crate) runtime_metrics: Option<crate::metrics::RuntimeEncoder>,
+    /// Where the access log is kept when `[api] access = "enforced"`.
+    pub(crate) access_log: std::path::PathBuf,
 }
 
 /// Starts the alarm engine and the HTTP API of a node on `listen`.
@@ -249,6 +252,16 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
     }));
     tokio::spawn(crate::alarms::run(hub.clone(), s.app.clone(), s.index.clone(), s.metrics.clone()));
     let limits = crate::limits::RequestLimits::new(&s.api);
+    let access = crate::access::Access {
+        mode: s.api.access,
+        log: match s.api.access {
+            crate::access::AccessMode::Open => None,
+            crate::access::AccessMode::Enforced => Some(
+                crate::access::AccessLog::open(&s.access_log)
+                    .with_context(|| format!("opening the access log {}", s.access_log.display()))?,
+            ),
+        },
+    };
     let state = ApiState::with_options(
         s.name.clone(),
         s.genesis,
@@ -261,6 +274,7 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
             metrics: s.metrics,
             runtime_metrics: s.runtime_metrics,
             upstream: s.upstream,
+            access,
         },
     );
     let router = api::router(state);

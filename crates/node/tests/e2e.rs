@@ -353,6 +353,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/metrics", "get"),
         ("/v1/accounts/{public_key}", "get"),
         ("/v1/proposals/{id}", "get"),
+        ("/v1/access-log", "get"),
         ("/v1/alarms", "get"),
         ("/v1/alarms/stream", "get"),
         ("/v1/figures/daily", "get"),
@@ -897,6 +898,7 @@ fn follower_spec(cluster: &Cluster, name: &str, upstream: Vec<String>) -> trustm
         state_path: cluster.dir.path().join(format!("{name}-state.redb")),
         alarms: Default::default(),
         api: Default::default(),
+        key: None,
     }
 }
 

@@ -1467,6 +1467,13 @@ impl State {
         }
         self.put(StateKey::Meter(m.id.clone()), StateValue::Meter(m));
     }
+    /// The device that uses, or used, `key` (derived data: every device key ever registered).
+    pub fn device_of_key(&self, key: &PublicKey) -> Option<DeviceId> {
+        match self.get(&StateKey::KeyUse(key.clone())) {
+            Some(StateValue::KeyUse(d)) => Some(d),
+            _ => None,
+        }
+    }
     fn note_key(&mut self, key: &PublicKey, device: &DeviceId) {
         let k = StateKey::KeyUse(key.clone());
         if self.get(&k).is_none() {

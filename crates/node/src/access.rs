@@ -1,0 +1,490 @@
+//! Who may read what (数据访问授权), in one place for every route.
+//!
+//! A request is signed with a member's account key (RFC 9421, `trustmeter-httpsig`) or not at
+//! all. [`authorise`] (a middleware on every route) verifies the signature, finds the key's
+//! organisation in the finalized state, works out whose data the request touches (its
+//! *subject*: an enterprise, a region, or everything) from the route and its parameters, and
+//! decides by the route's [`Rule`] (the table [`ROUTES`]; a route without a rule is refused).
+//! Every allowed read of non-public data is appended to the node's access log, which the data's
+//! owner (and its regulators) read at `GET /v1/access-log`.
+//!
+//! | rule | who reads |
+//! |---|---|
+//! | public | anyone, unsigned (status, OpenAPI, metrics, submitting and following transactions, the member register, audit policies, proposals) |
+//! | chain | regulators, statistics bureaus and organisations that run a validator (raw blocks hold every reading) |
+//! | registry | an enterprise its own devices; regulators and statistics bureaus those of their region; metrology authorities all (they calibrate them) |
+//! | enterprise data | an enterprise its own readings, proofs, figures, quality and alarms; regulators and statistics bureaus those of their region |
+//! | access log | an enterprise its own; regulators those of their region |
+//!
+//! "Their region" follows GB/T 2260 (`trustmeter_types::membership::jurisdiction_covers`): the
+//! national authority (100000) covers everything, a province its cities and counties. A request
+//! about everything (a list with no enterprise named) needs a national regulator or statistics
+//! bureau (or, for registry lists, a metrology authority).
+//!
+//! With `[api] access = "open"` (the default until every client signs; see the README) the
+//! signature is still checked when given, but nothing is refused and nothing logged.
+
+use crate::api::{ApiError, ApiState};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use redb::{ReadableDatabase, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use trustmeter_state::State as ChainState;
+use trustmeter_types::membership::{NATIONAL_REGION, jurisdiction_covers};
+use trustmeter_types::{DeviceId, Genesis, OrgKind, OrgStatus, PublicKey, UnifiedSocialCreditCode};
+
+/// Whether the node enforces the rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessMode {
+    /// Signatures are checked when present; nothing is refused or logged.
+    #[default]
+    Open,
+    /// Every route's rule is enforced and every non-public read is logged.
+    Enforced,
+}
+
+/// What a route serves, for [`decide`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Anyone.
+    Public,
+    /// Raw blocks and certificates.
+    Chain,
+    /// Gateway and meter records.
+    Registry,
+    /// An enterprise's readings, proofs, figures, quality, alarms.
+    EnterpriseData,
+    /// The access log.
+    AccessLog,
+}
+
+/// Every route the API serves, with its rule: (method, path template, rule). The router and the
+/// OpenAPI document are checked against this table by tests; a request to a route missing here
+/// is refused.
+pub const ROUTES: &[(&str, &str, Rule)] = &[
+    ("GET", "/openapi.json", Rule::Public),
+    ("GET", "/metrics", Rule::Public),
+    ("GET", "/v1/status", Rule::Public),
+    ("POST", "/v1/transactions", Rule::Public),
+    ("GET", "/v1/transactions/{hash}", Rule::Public),
+    ("GET", "/v1/organisations", Rule::Public),
+    ("GET", "/v1/organisations/{id}", Rule::Public),
+    ("GET", "/v1/accounts/{public_key}", Rule::Public),
+    ("GET", "/v1/proposals/{id}", Rule::Public),
+    ("GET", "/v1/policy", Rule::Public),
+    ("GET", "/v1/blocks/{height}", Rule::Chain),
+    ("GET", "/v1/chain/finalized/{height}", Rule::Chain),
+    ("GET", "/v1/meters", Rule::Registry),
+    ("GET", "/v1/meters/{id}", Rule::Registry),
+    ("GET", "/v1/gateways", Rule::Registry),
+    ("GET", "/v1/gateways/{id}", Rule::Registry),
+    ("GET", "/v1/meters/{id}/readings", Rule::EnterpriseData),
+    ("GET", "/v1/meters/{id}/readings/{seq}/proof", Rule::EnterpriseData),
+    ("GET", "/v1/alarms", Rule::EnterpriseData),
+    ("GET", "/v1/alarms/stream", Rule::EnterpriseData),
+    ("GET", "/v1/figures/daily", Rule::EnterpriseData),
+    ("GET", "/v1/figures/series", Rule::EnterpriseData),
+    ("GET", "/v1/figures/breakdown", Rule::EnterpriseData),
+    ("GET", "/v1/figures/ranking", Rule::EnterpriseData),
+    ("GET", "/v1/figures/tou", Rule::EnterpriseData),
+    ("GET", "/v1/enterprises/{org}/energy", Rule::EnterpriseData),
+    ("GET", "/v1/quality", Rule::EnterpriseData),
+    ("GET", "/v1/proofs/daily/{org}/{day}/{energy}/{unit}", Rule::EnterpriseData),
+    ("GET", "/v1/access-log", Rule::AccessLog),
+];
+
+/// The rule of a route, if it has one.
+pub fn rule_of(method: &Method, template: &str) -> Option<Rule> {
+    ROUTES.iter().find(|(m, p, _)| *m == method.as_str() && *p == template).map(|(_, _, r)| *r)
+}
+
+/// A member that signed a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Its organisation.
+    pub org: UnifiedSocialCreditCode,
+    /// The organisation's kind.
+    pub kind: OrgKind,
+    /// The organisation's region.
+    pub region: u32,
+    /// The account key that signed.
+    pub key: PublicKey,
+}
+
+/// Who is asking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// An unsigned request.
+    Public,
+    /// A member's account.
+    Member(Member),
+    /// A valid signature by a key that is neither an active account of an active member nor an
+    /// active gateway's current key: public routes only.
+    Stranger(PublicKey),
+    /// An active gateway, with its current key: it reads its own enterprise's device records
+    /// (its pre-audit) and nothing else.
+    Gateway {
+        /// The gateway.
+        id: DeviceId,
+        /// Its enterprise.
+        owner: UnifiedSocialCreditCode,
+    },
+}
+
+/// Whose data a request touches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// One enterprise's.
+    Enterprise(UnifiedSocialCreditCode),
+    /// Every enterprise of a region.
+    Region(u32),
+    /// Everyone's.
+    All,
+}
+
+fn unauthorised(message: String) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+}
+
+fn forbidden(message: String) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+}
+
+/// The caller of a request with these signature headers, at `now_s` (Unix seconds): verifies the
+/// signature and finds an active account of an active member.
+pub fn caller(
+    state: &ChainState,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    signature_input: Option<&str>,
+    signature: Option<&str>,
+    now_s: i64,
+) -> Result<Caller, ApiError> {
+    let (input, sig) = match (signature_input, signature) {
+        (None, None) => return Ok(Caller::Public),
+        (Some(i), Some(s)) => (i, s),
+        _ => return Err(unauthorised(trustmeter_httpsig::AuthError::HalfSigned.to_string())),
+    };
+    let v =
+        trustmeter_httpsig::verify(method, path, query, input, sig, now_s).map_err(|e| unauthorised(e.to_string()))?;
+    let Some(org) = state.account_org(&v.key) else {
+        let gateway = state.device_of_key(&v.key).and_then(|id| state.gateway(&id));
+        return match gateway {
+            Some(g)
+                if g.public_key == v.key
+                    && g.status == trustmeter_types::DeviceStatus::Active
+                    && state.membership(&g.owner).is_none_or(|m| m.status == OrgStatus::Active) =>
+            {
+                Ok(Caller::Gateway { id: g.id, owner: g.owner })
+            }
+            _ => Ok(Caller::Stranger(v.key)),
+        };
+    };
+    let o = state.organisation(&org).ok_or_else(|| unauthorised(format!("organisation {org} is not a member")))?;
+    if state.membership(&org).is_some_and(|m| m.status != OrgStatus::Active) {
+        return Ok(Caller::Stranger(v.key));
+    }
+    Ok(Caller::Member(Member { org, kind: o.kind, region: o.region, key: v.key }))
+}
+
+/// One `key=value` of a query string (no percent-decoding: the values read here are codes and
+/// ids without reserved characters).
+fn param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
+    query?.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == key).map(|(_, v)| v)
+}
+
+fn org_code(s: &str) -> Result<UnifiedSocialCreditCode, ApiError> {
+    UnifiedSocialCreditCode::new(s).map_err(|e| ApiError::bad_request(format!("organisation {s:?}: {e}")))
+}
+
+/// The owner of a device: the credit code its id is named under, else the registry's record.
+fn device_owner(state: &ChainState, id: &str) -> Result<Subject, ApiError> {
+    let id = DeviceId::new(id).map_err(|e| ApiError::bad_request(format!("device id {id:?}: {e}")))?;
+    if let Some(code) = id.owner_code() {
+        return Ok(Subject::Enterprise(code));
+    }
+    let owner = state.meter(&id).map(|m| m.owner).or_else(|| state.gateway(&id).map(|g| g.owner));
+    Ok(owner.map_or(Subject::All, Subject::Enterprise))
+}
+
+/// Whose data a request to `template` (with this path and query) touches.
+pub fn subject(state: &ChainState, template: &str, path: &str, query: Option<&str>) -> Result<Subject, ApiError> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let template_segments: Vec<&str> = template.split('/').collect();
+    let path_param =
+        |name: &str| template_segments.iter().position(|s| *s == name).and_then(|i| segments.get(i).copied());
+    if let Some(id) =
+        path_param("{id}").filter(|_| template.starts_with("/v1/meters/") || template.starts_with("/v1/gateways/"))
+    {
+        return device_owner(state, id);
+    }
+    if let Some(org) = path_param("{org}") {
+        return Ok(Subject::Enterprise(org_code(org)?));
+    }
+    if let Some(org) = param(query, "org").or_else(|| param(query, "owner")) {
+        return Ok(Subject::Enterprise(org_code(org)?));
+    }
+    match (param(query, "scope"), param(query, "id")) {
+        (Some("meter"), Some(id)) => return device_owner(state, id),
+        (Some("org"), Some(id)) => return Ok(Subject::Enterprise(org_code(id)?)),
+        (Some("region"), Some(id)) => {
+            let r = id.parse().map_err(|_| ApiError::bad_request(format!("region {id:?} is not a code")))?;
+            return Ok(Subject::Region(r));
+        }
+        _ => {}
+    }
+    if let Some(r) = param(query, "region") {
+        let r = r.parse().map_err(|_| ApiError::bad_request(format!("region {r:?} is not a code")))?;
+        return Ok(Subject::Region(r));
+    }
+    Ok(Subject::All)
+}
+
+fn is_authority(kind: OrgKind) -> bool {
+    matches!(kind, OrgKind::Regulator | OrgKind::StatisticsBureau)
+}
+
+/// Whether `rule` lets `caller` read `subject`; the refusal says what is missing.
+pub fn decide(
+    state: &ChainState,
+    genesis: &Genesis,
+    rule: Rule,
+    caller: &Caller,
+    subject: &Subject,
+) -> Result<(), ApiError> {
+    if rule == Rule::Public {
+        return Ok(());
+    }
+    if let Caller::Gateway { id, owner } = caller {
+        return match (rule, subject) {
+            (Rule::Registry, Subject::Enterprise(o)) if o == owner => Ok(()),
+            _ => Err(forbidden(format!("gateway {id} reads only its own enterprise's device records"))),
+        };
+    }
+    if let Caller::Stranger(key) = caller {
+        return Err(unauthorised(format!(
+            "key {key} is not an active account of an active member organisation, nor an active gateway's current key; this route serves members' data"
+        )));
+    }
+    let Caller::Member(m) = caller else {
+        return Err(unauthorised(
+            "this route serves members' data: sign the request with a member account key (RFC 9421 HTTP message signature, see crates/httpsig/README.md; `trustmeter query --key`)".into(),
+        ));
+    };
+    let covers = |region: u32| is_authority(m.kind) && jurisdiction_covers(m.region, region);
+    let region_of = |org: &UnifiedSocialCreditCode| state.organisation(org).map(|o| o.region);
+    let national = is_authority(m.kind) && m.region == NATIONAL_REGION;
+    let ok = match (rule, subject) {
+        (Rule::Public, _) => true,
+        (Rule::Chain, _) => is_authority(m.kind) || genesis.validators.iter().any(|v| v.org == m.org),
+        (Rule::Registry, Subject::Enterprise(o)) => {
+            &m.org == o || m.kind == OrgKind::MetrologyAuthority || region_of(o).is_some_and(covers)
+        }
+        (Rule::Registry, Subject::All) => m.kind == OrgKind::MetrologyAuthority || national,
+        (Rule::EnterpriseData | Rule::AccessLog, Subject::Enterprise(o)) => {
+            &m.org == o
+                || region_of(o).is_some_and(|r| covers(r) && (rule != Rule::AccessLog || m.kind == OrgKind::Regulator))
+        }
+        (_, Subject::Region(r)) => covers(*r),
+        (_, Subject::All) => national,
+    };
+    if ok {
+        return Ok(());
+    }
+    let what = match subject {
+        Subject::Enterprise(o) => format!("enterprise {o}'s"),
+        Subject::Region(r) => format!("region {r}'s"),
+        Subject::All => "every enterprise's".into(),
+    };
+    let needs = match rule {
+        Rule::Chain => "raw blocks are read by regulators, statistics bureaus and validator operators",
+        Rule::Registry => {
+            "device records are read by their enterprise, the regulators and statistics bureaus of its region, and metrology authorities; a list of every device by a national authority or a metrology authority"
+        }
+        Rule::AccessLog => "an access log is read by its enterprise and the regulators of its region",
+        _ => {
+            "an enterprise's data is read by the enterprise itself and the regulators and statistics bureaus whose region covers it (a region's by those covering the region; everything by a national authority); others need a grant"
+        }
+    };
+    Err(forbidden(format!("{} ({:?}, region {}) may not read {what} data: {needs}", m.org, m.kind, m.region)))
+}
+
+/// The middleware on every route: authenticates, authorises and logs.
+pub async fn authorise(State(s): State<ApiState>, matched: MatchedPath, mut req: Request, next: Next) -> Response {
+    match check(&s, matched.as_str(), &req) {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Who asks, and whether the node's rules let them: the caller, or the refusal.
+fn check(s: &ApiState, template: &str, req: &Request) -> Result<Caller, ApiError> {
+    let (method, path, query) = (req.method(), req.uri().path(), req.uri().query());
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let (input, sig) = (header(trustmeter_httpsig::SIGNATURE_INPUT), header(trustmeter_httpsig::SIGNATURE));
+    let state = s.app().finalized_state();
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let access = s.access();
+    let caller = match caller(&state, method.as_str(), path, query, input, sig, now_s) {
+        Ok(c) => c,
+        // An open API refuses nothing: a signature that does not hold is ignored.
+        Err(e) if access.mode == AccessMode::Open => {
+            tracing::debug!(error = %e.message, "request signature ignored (access is open)");
+            Caller::Public
+        }
+        Err(e) => return Err(e),
+    };
+    if access.mode == AccessMode::Open {
+        return Ok(caller);
+    }
+    let rule =
+        rule_of(method, template).ok_or_else(|| forbidden(format!("route {method} {template} has no access rule")))?;
+    if rule == Rule::Public {
+        return Ok(caller);
+    }
+    let subject = subject(&state, template, path, query)?;
+    decide(&state, s.genesis(), rule, &caller, &subject)?;
+    if let (Caller::Member(m), Some(log)) = (&caller, &access.log) {
+        log.record(AccessEntry {
+            at_ms: now_s * 1_000,
+            subject: match &subject {
+                Subject::Enterprise(o) => o.to_string(),
+                Subject::Region(r) => format!("region:{r}"),
+                Subject::All => "all".into(),
+            },
+            reader: m.org.to_string(),
+            key: m.key.to_text(),
+            request: format!("{method} {path}{}", query.map(|q| format!("?{q}")).unwrap_or_default()),
+        });
+    }
+    Ok(caller)
+}
+
+/// The node's access rules and log.
+#[derive(Clone, Default)]
+pub struct Access {
+    /// Open or enforced.
+    pub mode: AccessMode,
+    /// Where allowed reads are recorded (enforced mode).
+    pub log: Option<Arc<AccessLog>>,
+}
+
+/// One recorded read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AccessEntry {
+    /// When, Unix ms (the node's clock).
+    pub at_ms: i64,
+    /// Whose data: a credit code, `region:<code>` or `all`.
+    pub subject: String,
+    /// The organisation that read it.
+    pub reader: String,
+    /// The account key that signed the request.
+    pub key: String,
+    /// Method, path and query.
+    pub request: String,
+}
+
+const LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("access_log");
+/// Reads waiting to be written before new ones are dropped (and counted).
+pub const ACCESS_LOG_QUEUE: usize = 10_000;
+/// Most entries one `GET /v1/access-log` returns.
+pub const MAX_ACCESS_LOG_PAGE: usize = 1_000;
+
+/// The access log: a redb file, written by its own thread in batches.
+pub struct AccessLog {
+    db: Arc<redb::Database>,
+    tx: SyncSender<AccessEntry>,
+    dropped: std::sync::atomic::AtomicU64,
+}
+
+impl AccessLog {
+    /// Opens (or creates) the log at `path` and starts its writer thread.
+    pub fn open(path: &Path) -> anyhow::Result<Arc<Self>> {
+        let db = Arc::new(redb::Database::create(path)?);
+        let w = db.begin_write()?;
+        w.open_table(LOG)?;
+        w.commit()?;
+        let (tx, rx) = sync_channel(ACCESS_LOG_QUEUE);
+        let writer = db.clone();
+        std::thread::Builder::new().name("access-log".into()).spawn(move || write_loop(&writer, rx))?;
+        Ok(Arc::new(AccessLog { db, tx, dropped: Default::default() }))
+    }
+
+    /// Queues an entry; if the writer is [`ACCESS_LOG_QUEUE`] behind, counts it as dropped.
+    pub fn record(&self, e: AccessEntry) {
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(e) {
+            let n = self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            tracing::warn!(dropped = n, "access log writer is behind; an entry was not recorded");
+        }
+    }
+
+    /// Entries whose subject is `subject`, newest first, at most `limit`.
+    pub fn read(&self, subject: &str, limit: usize) -> anyhow::Result<Vec<AccessEntry>> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(LOG)?;
+        let mut out = vec![];
+        for row in t.range((subject, 0)..=(subject, u64::MAX))?.rev().take(limit.min(MAX_ACCESS_LOG_PAGE)) {
+            let (_, v) = row?;
+            out.push(serde_json::from_slice(v.value())?);
+        }
+        Ok(out)
+    }
+}
+
+fn write_loop(db: &redb::Database, rx: Receiver<AccessEntry>) {
+    let mut seq =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter().take(ACCESS_LOG_QUEUE));
+        let mut write = || -> anyhow::Result<()> {
+            let w = db.begin_write()?;
+            {
+                let mut t = w.open_table(LOG)?;
+                for e in &batch {
+                    seq += 1;
+                    t.insert((e.subject.as_str(), seq), serde_json::to_vec(e)?.as_slice())?;
+                }
+            }
+            w.commit()?;
+            Ok(())
+        };
+        if let Err(e) = write() {
+            tracing::error!(error = %e, lost = batch.len(), "writing the access log failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_of_the_openapi_document_has_a_rule() {
+        let doc = crate::api::openapi();
+        for (path, item) in &doc.paths.paths {
+            let methods = [("GET", item.get.is_some()), ("POST", item.post.is_some())];
+            for (m, present) in methods {
+                if present {
+                    let method = Method::from_bytes(m.as_bytes()).unwrap();
+                    assert!(rule_of(&method, path).is_some(), "{m} {path} has no access rule in access::ROUTES");
+                }
+            }
+        }
+        for (m, p, _) in ROUTES {
+            let item = doc.paths.paths.get(*p);
+            let listed = item.is_some_and(|i| if *m == "GET" { i.get.is_some() } else { i.post.is_some() });
+            assert!(listed || *p == "/openapi.json", "{m} {p} has a rule but is not in the OpenAPI document");
+        }
+    }
+}

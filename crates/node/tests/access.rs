@@ -1,0 +1,343 @@
+//! Every read authorised, on a live 4-validator cluster with `[api] access = "enforced"`: every
+//! route of `access::ROUTES` is requested by every kind of caller (unsigned, the owning
+//! enterprise, another enterprise, the regulator of its region, a regulator of another province,
+//! the statistics bureau, the metrology authority, a verifier without grants, a national
+//! statistics bureau, the owner's gateway with its device key), each signing with its key (RFC 9421); who may read what is the
+//! table below, written from the rules in the README, not from the code. Then: bad signatures
+//! are refused with reasons, and the owner reads in its access log who read its data.
+
+use anyhow::{Context as _, Result, bail, ensure};
+use commonware_runtime::Runner as _;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use trustmeter_crypto::SigningKey;
+use trustmeter_node::access::{AccessMode, ROUTES};
+use trustmeter_node::limits::ApiConfig;
+use trustmeter_plant::{Plant, PlantConfig, TxSigner};
+use trustmeter_types::{
+    MembershipAction, NewAccount, OrgKind, Organisation, Transaction, TxPayload, UnifiedSocialCreditCode,
+    account_proof_payload,
+};
+
+mod common;
+
+use common::*;
+
+const INTERVAL_MS: i64 = 15 * 60_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// The callers, in the order of the table's columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Who {
+    Public,
+    Owner,
+    OtherEnterprise,
+    Regulator,
+    OtherProvinceRegulator,
+    Statistics,
+    Metrology,
+    Verifier,
+    NationalStatistics,
+    /// The owner's gateway, signing with its device key.
+    Gateway,
+}
+
+use Who::*;
+
+const EVERYONE: &[Who] = &[
+    Public,
+    Owner,
+    OtherEnterprise,
+    Regulator,
+    OtherProvinceRegulator,
+    Statistics,
+    Metrology,
+    Verifier,
+    NationalStatistics,
+    Gateway,
+];
+/// Who reads one enterprise's data: itself and the authorities of its region (Hunan) or the
+/// whole country.
+const ENTERPRISE_DATA: &[Who] = &[Owner, Regulator, Statistics, NationalStatistics];
+/// A region's data (Hunan): its authorities and national ones.
+const REGION_DATA: &[Who] = &[Regulator, Statistics, NationalStatistics];
+/// One enterprise's device records: as its data, and metrology authorities.
+const DEVICE_RECORDS: &[Who] = &[Owner, Regulator, Statistics, Metrology, NationalStatistics, Gateway];
+/// Every device: metrology and national authorities.
+const ALL_DEVICES: &[Who] = &[Metrology, NationalStatistics];
+/// Raw blocks: authorities, and the organisations that run validators (the devnet's validators
+/// are run by the regulator, the metrology authority and the statistics bureau).
+const BLOCKS: &[Who] = &[Regulator, OtherProvinceRegulator, Statistics, Metrology, NationalStatistics];
+
+fn code(body: &str) -> UnifiedSocialCreditCode {
+    trustmeter_chain::devnet::credit_code(body)
+}
+
+/// Admits an organisation (the devnet regulator proposes; with one or two regulators an
+/// authority's admission needs the other regulator too, which `approvers` give).
+fn admission(chain: &trustmeter_types::ChainId, org: &Organisation, key: &SigningKey) -> TxPayload {
+    let proof = key.sign(&account_proof_payload(chain, &org.id, &key.public_key()));
+    let accounts = vec![NewAccount { public_key: key.public_key(), proof }];
+    TxPayload::Propose { action: MembershipAction::Admit { organisation: org.clone(), accounts } }
+}
+
+async fn run_txs(api: &Api, txs: &[Transaction]) -> Result<u64> {
+    for tx in txs {
+        api.submit(tx, Encoding::Binary).await?;
+    }
+    let mut height = 0;
+    for tx in txs {
+        let v = api.wait_accepted(tx).await?;
+        height = height.max(u64_of(&v["height"]));
+    }
+    api.wait_finalized_everywhere(height).await?;
+    Ok(height)
+}
+
+/// `GET path` signed by `key` (unsigned without one): status and body.
+async fn signed_get(api: &Api, path: &str, key: Option<&SigningKey>) -> Result<(u16, String)> {
+    let (p, q) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    let mut req = api.http.get(format!("{}{path}", api.urls[0]));
+    if let Some(k) = key {
+        let s = trustmeter_httpsig::sign(k, "GET", p, q, now_ms() / 1_000);
+        req = req.header("signature-input", s.signature_input).header("signature", s.signature);
+    }
+    let resp = req.timeout(Duration::from_secs(20)).send().await.with_context(|| format!("GET {path}"))?;
+    let status = resp.status().as_u16();
+    // An event stream never ends: its status is the answer.
+    let refused = status == 401 || status == 403;
+    let body = if path.contains("/stream") && !refused { String::new() } else { resp.text().await.unwrap_or_default() };
+    Ok((status, body))
+}
+
+#[test]
+fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads() {
+    init_logs();
+    let mut cluster = Cluster::with_enterprises("hunan-access-1", 31, 2);
+    cluster.api_config = ApiConfig { access: AccessMode::Enforced, ..ApiConfig::default() };
+    let cluster_ref = &cluster;
+    cluster
+        .runner()
+        .start(|ctx| async move {
+            let cluster = cluster_ref;
+            let api = cluster.start(ctx).await?;
+            api.wait_finalized_everywhere(1).await?;
+            let devnet = &cluster.devnet;
+            let chain = devnet.genesis.chain_id.clone();
+            let (owner, other) = (&devnet.enterprises[0], &devnet.enterprises[1]);
+
+            // Members admitted after genesis: a Guangdong regulator, a verifier, a national
+            // statistics bureau. The first needs the regulator alone (1 of 1); the others then
+            // need both regulators (more than half of 2).
+            let org = |body: &str, kind, region| Organisation { id: code(body), name: body.into(), kind, region };
+            let gd = (org("11440000MB0000001", OrgKind::Regulator, 440_000), SigningKey::ed25519_from_seed([41; 32]));
+            let ver = (org("91430100MA4L00W01", OrgKind::Verifier, 430_000), SigningKey::ed25519_from_seed([42; 32]));
+            let nat =
+                (org("11100000MB0000003", OrgKind::StatisticsBureau, 100_000), SigningKey::ed25519_from_seed([43; 32]));
+            let mut reg = TxSigner::new(devnet.regulator.key.clone(), chain.clone(), 1);
+            let mut gd_signer = TxSigner::new(gd.1.clone(), chain.clone(), 1);
+            run_txs(&api, &[reg.sign(admission(&chain, &gd.0, &gd.1))]).await?;
+            for (o, k) in [&ver, &nat] {
+                let propose = reg.sign(admission(&chain, o, k));
+                let id = trustmeter_crypto::tx_hash(api.alg, &propose);
+                run_txs(&api, &[propose]).await?;
+                run_txs(&api, &[gd_signer.sign(TxPayload::Approve { proposal: id })]).await?;
+            }
+
+            // The owner's plant: a gateway, two meters, three intervals of readings.
+            let start_ms = (now_ms() - 3 * 3_600_000) / INTERVAL_MS * INTERVAL_MS;
+            let mut plant =
+                Plant::new(PlantConfig { meters: 2, start_ms, ..PlantConfig::new(owner.org.id.clone(), 31) });
+            let mut ent = TxSigner::new(owner.key.clone(), chain.clone(), 1);
+            let mut metro = TxSigner::new(devnet.metrology.key.clone(), chain.clone(), 1);
+            let mut gw = plant.gateway_signer(chain.clone(), 1);
+            run_txs(&api, &[ent.sign(plant.register_gateway_payload())]).await?;
+            run_txs(&api, &ent.sign_all(plant.register_meter_payloads())).await?;
+            let mut txs = metro.sign_all(plant.calibration_payloads(
+                &devnet.metrology.org.id,
+                start_ms - DAY_MS,
+                now_ms() + DAY_MS,
+            ));
+            txs.push(reg.sign(TxPayload::ActivateDevice { device: plant.gateway_id().clone() }));
+            for spec in plant.meter_specs() {
+                txs.push(reg.sign(TxPayload::ActivateDevice { device: spec.id }));
+            }
+            run_txs(&api, &txs).await?;
+            let mut last = 0;
+            for _ in 0..3 {
+                let batch = plant.advance();
+                let txs: Vec<Transaction> = plant.batches(batch, 1_000).into_iter().map(|p| gw.sign(p)).collect();
+                last = run_txs(&api, &txs).await?;
+            }
+            api.wait_indexed(0, last).await?;
+
+            let keys: BTreeMap<Who, Option<SigningKey>> = [
+                (Public, None),
+                (Owner, Some(owner.key.clone())),
+                (OtherEnterprise, Some(other.key.clone())),
+                (Regulator, Some(devnet.regulator.key.clone())),
+                (OtherProvinceRegulator, Some(gd.1.clone())),
+                (Statistics, Some(devnet.statistics.key.clone())),
+                (Metrology, Some(devnet.metrology.key.clone())),
+                (Verifier, Some(ver.1.clone())),
+                (NationalStatistics, Some(nat.1.clone())),
+                (Gateway, Some(plant.gateway_key().clone())),
+            ]
+            .into_iter()
+            .collect();
+
+            // One concrete request per route template, with who may make it.
+            let o = &owner.org.id;
+            let meter = plant.meter_specs()[0].id.clone();
+            let gateway = plant.gateway_id().clone();
+            let day = trustmeter_energy::calendar::day_label(trustmeter_energy::calendar::day_number(start_ms));
+            let month = &day[..7];
+            let account = devnet.regulator.key.public_key().to_text();
+            let table: Vec<(&str, String, &[Who])> = vec![
+                ("/openapi.json", "/openapi.json".into(), EVERYONE),
+                ("/metrics", "/metrics".into(), EVERYONE),
+                ("/v1/status", "/v1/status".into(), EVERYONE),
+                ("/v1/transactions/{hash}", format!("/v1/transactions/{}", "00".repeat(32)), EVERYONE),
+                ("/v1/organisations", "/v1/organisations".into(), EVERYONE),
+                ("/v1/organisations/{id}", format!("/v1/organisations/{o}"), EVERYONE),
+                ("/v1/accounts/{public_key}", format!("/v1/accounts/{account}"), EVERYONE),
+                ("/v1/proposals/{id}", format!("/v1/proposals/{}", "00".repeat(32)), EVERYONE),
+                ("/v1/policy", "/v1/policy".into(), EVERYONE),
+                ("/v1/blocks/{height}", "/v1/blocks/1".into(), BLOCKS),
+                ("/v1/chain/finalized/{height}", "/v1/chain/finalized/1".into(), BLOCKS),
+                ("/v1/meters", "/v1/meters".into(), ALL_DEVICES),
+                ("/v1/meters/{id}", format!("/v1/meters/{meter}"), DEVICE_RECORDS),
+                ("/v1/gateways", "/v1/gateways".into(), ALL_DEVICES),
+                ("/v1/gateways/{id}", format!("/v1/gateways/{gateway}"), DEVICE_RECORDS),
+                ("/v1/meters/{id}/readings", format!("/v1/meters/{meter}/readings"), ENTERPRISE_DATA),
+                (
+                    "/v1/meters/{id}/readings/{seq}/proof",
+                    format!("/v1/meters/{meter}/readings/1/proof"),
+                    ENTERPRISE_DATA,
+                ),
+                ("/v1/alarms", format!("/v1/alarms?org={o}"), ENTERPRISE_DATA),
+                ("/v1/alarms/stream", format!("/v1/alarms/stream?org={o}"), ENTERPRISE_DATA),
+                ("/v1/figures/daily", format!("/v1/figures/daily?org={o}&from={day}"), ENTERPRISE_DATA),
+                (
+                    "/v1/figures/series",
+                    format!("/v1/figures/series?scope=meter&id={meter}&from={day}"),
+                    ENTERPRISE_DATA,
+                ),
+                ("/v1/figures/breakdown", format!("/v1/figures/breakdown?org={o}&from={day}"), ENTERPRISE_DATA),
+                ("/v1/figures/ranking", format!("/v1/figures/ranking?region=430000&from={day}"), REGION_DATA),
+                ("/v1/figures/tou", format!("/v1/figures/tou?org={o}&from={day}"), ENTERPRISE_DATA),
+                ("/v1/enterprises/{org}/energy", format!("/v1/enterprises/{o}/energy?month={month}"), ENTERPRISE_DATA),
+                ("/v1/quality", format!("/v1/quality?region=430000&from={day}"), REGION_DATA),
+                (
+                    "/v1/proofs/daily/{org}/{day}/{energy}/{unit}",
+                    format!("/v1/proofs/daily/{o}/{day}/electricity/kWh"),
+                    ENTERPRISE_DATA,
+                ),
+                ("/v1/access-log", format!("/v1/access-log?org={o}"), &[Owner, Regulator]),
+            ];
+            // Every route with a rule has a row here (POST /v1/transactions is the other test files').
+            for (m, template, _) in ROUTES {
+                ensure!(
+                    *m == "POST" || table.iter().any(|(t, ..)| t == template),
+                    "route {m} {template} has no row in this test's table"
+                );
+            }
+            // Lists with no enterprise named.
+            let extra: Vec<(&str, String, &[Who])> = vec![
+                ("/v1/alarms", "/v1/alarms".into(), &[NationalStatistics]),
+                (
+                    "/v1/figures/ranking",
+                    format!("/v1/figures/ranking?region=440000&from={day}"),
+                    &[OtherProvinceRegulator, NationalStatistics],
+                ),
+            ];
+            let mut checked = 0;
+            for (template, path, allowed) in table.iter().chain(&extra) {
+                for (who, key) in &keys {
+                    let (status, body) = signed_get(&api, path, key.as_ref()).await?;
+                    let refused = status == 401 || status == 403;
+                    let should = allowed.contains(who);
+                    if should == refused {
+                        bail!("{who:?} on {template} ({path}): HTTP {status} {body}; allowed: {allowed:?}");
+                    }
+                    if refused {
+                        let e: Value = serde_json::from_str(&body).context("a refusal is JSON")?;
+                        let expect = if *who == Public { 401 } else { 403 };
+                        ensure!(status == expect, "{who:?} on {path}: HTTP {status}, not {expect}: {e}");
+                        let msg = e["message"].as_str().unwrap_or_default();
+                        let reason = ["sign the request", "may not read", "reads only its own"];
+                        ensure!(msg.len() > 40 && reason.iter().any(|r| msg.contains(r)), "{msg}");
+                    }
+                    checked += 1;
+                }
+            }
+            eprintln!("{checked} (route, caller) pairs checked");
+
+            // Signatures that do not hold: 401 with the reason.
+            let path = format!("/v1/meters/{meter}/readings");
+            let good = trustmeter_httpsig::sign(&owner.key, "GET", &path, None, now_ms() / 1_000);
+            let stale = trustmeter_httpsig::sign(&owner.key, "GET", &path, None, now_ms() / 1_000 - 3_600);
+            let stranger = trustmeter_httpsig::sign(
+                &SigningKey::ed25519_from_seed([99; 32]),
+                "GET",
+                &path,
+                None,
+                now_ms() / 1_000,
+            );
+            let other_path = trustmeter_httpsig::sign(&owner.key, "GET", "/v1/meters", None, now_ms() / 1_000);
+            for (s, why) in [
+                (&stale, "more than 300 s"),
+                (&stranger, "not an active account of an active member"),
+                (&other_path, "does not verify"),
+            ] {
+                let resp = api
+                    .http
+                    .get(format!("{}{path}", api.urls[0]))
+                    .header("signature-input", &s.signature_input)
+                    .header("signature", &s.signature)
+                    .send()
+                    .await?;
+                let status = resp.status().as_u16();
+                let text = resp.text().await?;
+                ensure!(status == 401 && text.contains(why), "{why}: HTTP {status} {text}");
+            }
+            let resp =
+                api.http.get(format!("{}{path}", api.urls[0])).header("signature", &good.signature).send().await?;
+            ensure!(resp.status().as_u16() == 401, "half a signature");
+
+            // The owner reads who read its data: the regulator's readings request is there, the
+            // refused ones are not.
+            let mut tries = 0;
+            loop {
+                let (status, body) =
+                    signed_get(&api, &format!("/v1/access-log?org={o}&limit=1000"), Some(&owner.key)).await?;
+                ensure!(status == 200, "access log: {status} {body}");
+                let rows: Vec<Value> = serde_json::from_str(&body)?;
+                let by = |reader: &str| {
+                    rows.iter().any(|r| {
+                        r["reader"] == reader
+                            && r["request"].as_str().is_some_and(|q| q.ends_with(&format!("{meter}/readings")))
+                    })
+                };
+                if by(devnet.regulator.org.id.as_str()) {
+                    ensure!(by(o.as_str()), "the owner's own reads are logged too");
+                    ensure!(
+                        !by(other.org.id.as_str()) && !by(gd.0.id.as_str()),
+                        "refused reads are not logged: {rows:?}"
+                    );
+                    ensure!(rows.iter().all(|r| r["subject"] == o.as_str()), "only the owner's subject");
+                    eprintln!("access log of {o}: {} entries", rows.len());
+                    break;
+                }
+                tries += 1;
+                ensure!(tries < 50, "the regulator's read never reached the access log: {rows:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok::<(), anyhow::Error>(())
+        })
+        .expect("access rules on a live cluster");
+}
