@@ -69,6 +69,56 @@ pub struct DemoArgs {
     pub follower: bool,
 }
 
+/// The API limits with the access rules enforced.
+fn enforced() -> trustmeter_node::limits::ApiConfig {
+    trustmeter_node::limits::ApiConfig {
+        access: Some(trustmeter_node::access::AccessMode::Enforced),
+        ..Default::default()
+    }
+}
+
+/// `GET url` signed with a member's account key (RFC 9421).
+async fn signed_get(
+    http: &reqwest::Client,
+    url: &str,
+    key: &trustmeter_crypto::SigningKey,
+) -> reqwest::Result<reqwest::Response> {
+    let mut req = http.get(url).build()?;
+    let signed = trustmeter_httpsig::sign(key, "GET", req.url().path(), req.url().query(), now_ms() / 1_000);
+    for (name, value) in [
+        (trustmeter_httpsig::SIGNATURE_INPUT, signed.signature_input),
+        (trustmeter_httpsig::SIGNATURE, signed.signature),
+    ] {
+        if let Ok(v) = reqwest::header::HeaderValue::from_str(&value) {
+            req.headers_mut().insert(name, v);
+        }
+    }
+    http.execute(req).await
+}
+
+/// Writes a chain's member account keys (devnet: derived from a public seed) where the demo's
+/// user can sign in with them; returns (label, path, organisation).
+fn write_member_keys(dir: &std::path::Path, devnet: &Devnet) -> Result<Vec<(String, PathBuf, String)>> {
+    let members = dir.join(format!("{}-members", devnet.genesis.chain_id));
+    std::fs::create_dir_all(&members)?;
+    let mut all = vec![
+        ("regulator".to_string(), &devnet.regulator),
+        ("metrology".to_string(), &devnet.metrology),
+        ("statistics".to_string(), &devnet.statistics),
+    ];
+    for (i, e) in devnet.enterprises.iter().enumerate() {
+        all.push((format!("enterprise-{i}"), e));
+    }
+    let mut out = vec![];
+    for (label, m) in all {
+        let path = members.join(format!("{label}.json"));
+        let meta = trustmeter_keystore::KeyMeta { organisation: Some(m.org.id.clone()), device: None };
+        trustmeter_keystore::KeyFile::write(&path, &m.key, &format!("{label} account (devnet)"), &meta, None, true)?;
+        out.push((label, path, m.org.id.to_string()));
+    }
+    Ok(out)
+}
+
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
 }
@@ -201,7 +251,8 @@ async fn start_chain(
             allow_private_ips: true,
             timeouts: Timeouts::default(),
             alarms: Default::default(),
-            api: Default::default(),
+            // Access control on: members read what their role, region and grants allow.
+            api: enforced(),
             state_sync: false,
             state_cache_mib: trustmeter_node::config::DEFAULT_STATE_CACHE_MIB,
         };
@@ -345,8 +396,9 @@ async fn start_all(
             index_path: dir.join(format!("{}-follower-index.redb", c.devnet.genesis.chain_id)),
             state_path: dir.join(format!("{}-follower-state.redb", c.devnet.genesis.chain_id)),
             alarms: Default::default(),
-            api: Default::default(),
-            key: None,
+            api: enforced(),
+            // The regulator's account: validators serve raw blocks to authorities.
+            key: Some(c.devnet.regulator.key.clone()),
         };
         let node = trustmeter_node::follow::start_follower(spec).await.context("starting the follower")?;
         println!(
@@ -525,7 +577,7 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
     for c in &chains {
         let proof_path = dir.join(format!("proof-{}.json", c.devnet.genesis.chain_id));
         let url = format!("{}/v1/meters/{}/readings/1/proof", c.submitter.apis[0], meter);
-        match c.submitter.http.get(&url).send().await {
+        match signed_get(&c.submitter.http, &url, &c.devnet.enterprises[0].key).await {
             Ok(r) if r.status().is_success() => {
                 let text = r.text().await?;
                 std::fs::write(&proof_path, &text)?;
@@ -560,9 +612,24 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
         report_follower(f, &chains[0], &meter).await;
     }
     let (api, org) = (&chains[0].submitter.apis[0], &enterprise.org.id);
+    let members = write_member_keys(dir, &chains[0].devnet)?;
+    let day = trustmeter_energy::calendar::day_label(trustmeter_energy::calendar::day_number(status.now_ms));
     println!(
-        "figures through the API (while a demo runs): {api}/v1/figures/daily?org={org}  {api}/v1/quality?org={org}  {api}/v1/figures/ranking?region=430000  {api}/v1/figures/tou?org={org}  {api}/v1/policy  {api}/v1/alarms/stream"
+        "access control is on (RFC 9421 signed requests; an unsigned request reads only public routes, e.g. {api}/v1/status, {api}/v1/policy). Sign in as an organisation of {} with its key (while a demo runs; keep them with --data-dir):",
+        chains[0].devnet.genesis.chain_id
     );
+    for (label, path, code) in &members {
+        let reads = match label.as_str() {
+            "regulator" | "statistics" => "every enterprise of Hunan, rankings, the access logs (regulator)",
+            "metrology" => "device records only",
+            _ => "its own data only",
+        };
+        println!(
+            "  {label:<12} {code}: trustmeter query daily --node {api} --org {org} --from {day} --key {} ({reads})",
+            path.display()
+        );
+    }
+    println!("  who read {org}'s data: GET {api}/v1/access-log?org={org}, signed by it or its regulator");
     Ok(())
 }
 
@@ -585,7 +652,7 @@ async fn report_follower(f: &RunningNode, chain: &DemoChain, meter: &trustmeter_
         if same { "the same as validator 0's" } else { "differs from validator 0's or is behind" }
     );
     let url = format!("http://{}/v1/meters/{meter}/readings/1/proof", f.api_addr);
-    let verified = match chain.submitter.http.get(&url).send().await {
+    let verified = match signed_get(&chain.submitter.http, &url, &chain.devnet.enterprises[0].key).await {
         Ok(r) if r.status().is_success() => match r.text().await.map(|t| trustmeter_client::ProofBundle::from_json(&t))
         {
             Ok(Ok(bundle)) => {

@@ -768,6 +768,7 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::Membership(_) => "membership",
         StateValue::Proposal(_) => "membership proposal",
         StateValue::Regulators(_) => "regulator list",
+        StateValue::Grant(_) => "grant",
     }
 }
 
@@ -807,6 +808,7 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::Membership(id) => format!("membership/{id}"),
         StateKey::Proposal(h) => format!("proposal/{h}"),
         StateKey::Regulators => "regulators".into(),
+        StateKey::Grant(o, g, s) => format!("grant/{o}/{g}/{}", s.name()),
     }
 }
 

@@ -12,8 +12,8 @@
 //! |---|---|
 //! | public | anyone, unsigned (status, OpenAPI, metrics, submitting and following transactions, the member register, audit policies, proposals) |
 //! | chain | regulators, statistics bureaus and organisations that run a validator (raw blocks hold every reading) |
-//! | registry | an enterprise its own devices; regulators and statistics bureaus those of their region; metrology authorities all (they calibrate them) |
-//! | enterprise data | an enterprise its own readings, proofs, figures, quality and alarms; regulators and statistics bureaus those of their region |
+//! | registry | an enterprise its own devices; regulators and statistics bureaus those of their region; metrology authorities all (they calibrate them); members it granted `registry` |
+//! | data (readings, figures, alarms) | an enterprise its own; regulators and statistics bureaus those of their region; members it granted that scope (on chain, until the grant expires or is revoked; checked at every read) |
 //! | access log | an enterprise its own; regulators those of their region |
 //!
 //! "Their region" follows GB/T 2260 (`trustmeter_types::membership::jurisdiction_covers`): the
@@ -21,8 +21,9 @@
 //! about everything (a list with no enterprise named) needs a national regulator or statistics
 //! bureau (or, for registry lists, a metrology authority).
 //!
-//! With `[api] access = "open"` (the default until every client signs; see the README) the
-//! signature is still checked when given, but nothing is refused and nothing logged.
+//! Enforced by default on a real chain; open by default on a devnet (`Genesis::devnet_seed`),
+//! where `[api] access = "enforced"` turns it on (the demo does). Open: nothing is refused or
+//! logged, and a signature that does not hold is ignored.
 
 use crate::api::{ApiError, ApiState};
 use axum::extract::{MatchedPath, Request, State};
@@ -36,7 +37,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use trustmeter_state::State as ChainState;
 use trustmeter_types::membership::{NATIONAL_REGION, jurisdiction_covers};
-use trustmeter_types::{DeviceId, Genesis, OrgKind, OrgStatus, PublicKey, UnifiedSocialCreditCode};
+use trustmeter_types::{DeviceId, Genesis, GrantScope, OrgKind, OrgStatus, PublicKey, UnifiedSocialCreditCode};
 
 /// Whether the node enforces the rules.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,8 +59,8 @@ pub enum Rule {
     Chain,
     /// Gateway and meter records.
     Registry,
-    /// An enterprise's readings, proofs, figures, quality, alarms.
-    EnterpriseData,
+    /// One scope of an enterprise's data: readings and proofs, figures, alarms.
+    Data(GrantScope),
     /// The access log.
     AccessLog,
 }
@@ -84,18 +85,18 @@ pub const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/meters/{id}", Rule::Registry),
     ("GET", "/v1/gateways", Rule::Registry),
     ("GET", "/v1/gateways/{id}", Rule::Registry),
-    ("GET", "/v1/meters/{id}/readings", Rule::EnterpriseData),
-    ("GET", "/v1/meters/{id}/readings/{seq}/proof", Rule::EnterpriseData),
-    ("GET", "/v1/alarms", Rule::EnterpriseData),
-    ("GET", "/v1/alarms/stream", Rule::EnterpriseData),
-    ("GET", "/v1/figures/daily", Rule::EnterpriseData),
-    ("GET", "/v1/figures/series", Rule::EnterpriseData),
-    ("GET", "/v1/figures/breakdown", Rule::EnterpriseData),
-    ("GET", "/v1/figures/ranking", Rule::EnterpriseData),
-    ("GET", "/v1/figures/tou", Rule::EnterpriseData),
-    ("GET", "/v1/enterprises/{org}/energy", Rule::EnterpriseData),
-    ("GET", "/v1/quality", Rule::EnterpriseData),
-    ("GET", "/v1/proofs/daily/{org}/{day}/{energy}/{unit}", Rule::EnterpriseData),
+    ("GET", "/v1/meters/{id}/readings", Rule::Data(GrantScope::Readings)),
+    ("GET", "/v1/meters/{id}/readings/{seq}/proof", Rule::Data(GrantScope::Readings)),
+    ("GET", "/v1/alarms", Rule::Data(GrantScope::Alarms)),
+    ("GET", "/v1/alarms/stream", Rule::Data(GrantScope::Alarms)),
+    ("GET", "/v1/figures/daily", Rule::Data(GrantScope::Figures)),
+    ("GET", "/v1/figures/series", Rule::Data(GrantScope::Figures)),
+    ("GET", "/v1/figures/breakdown", Rule::Data(GrantScope::Figures)),
+    ("GET", "/v1/figures/ranking", Rule::Data(GrantScope::Figures)),
+    ("GET", "/v1/figures/tou", Rule::Data(GrantScope::Figures)),
+    ("GET", "/v1/enterprises/{org}/energy", Rule::Data(GrantScope::Figures)),
+    ("GET", "/v1/quality", Rule::Data(GrantScope::Figures)),
+    ("GET", "/v1/proofs/daily/{org}/{day}/{energy}/{unit}", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/access-log", Rule::AccessLog),
 ];
 
@@ -281,16 +282,26 @@ pub fn decide(
     let covers = |region: u32| is_authority(m.kind) && jurisdiction_covers(m.region, region);
     let region_of = |org: &UnifiedSocialCreditCode| state.organisation(org).map(|o| o.region);
     let national = is_authority(m.kind) && m.region == NATIONAL_REGION;
+    // A grant in force now (checked at every read: an expired or revoked one refuses).
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let granted = |o: &UnifiedSocialCreditCode, scope: GrantScope| {
+        state.grant(o, &m.org, scope).is_some_and(|g| g.expires_at_ms > now_ms)
+    };
     let ok = match (rule, subject) {
         (Rule::Public, _) => true,
         (Rule::Chain, _) => is_authority(m.kind) || genesis.validators.iter().any(|v| v.org == m.org),
         (Rule::Registry, Subject::Enterprise(o)) => {
-            &m.org == o || m.kind == OrgKind::MetrologyAuthority || region_of(o).is_some_and(covers)
+            &m.org == o
+                || m.kind == OrgKind::MetrologyAuthority
+                || region_of(o).is_some_and(covers)
+                || granted(o, GrantScope::Registry)
         }
         (Rule::Registry, Subject::All) => m.kind == OrgKind::MetrologyAuthority || national,
-        (Rule::EnterpriseData | Rule::AccessLog, Subject::Enterprise(o)) => {
-            &m.org == o
-                || region_of(o).is_some_and(|r| covers(r) && (rule != Rule::AccessLog || m.kind == OrgKind::Regulator))
+        (Rule::Data(scope), Subject::Enterprise(o)) => {
+            &m.org == o || region_of(o).is_some_and(covers) || granted(o, scope)
+        }
+        (Rule::AccessLog, Subject::Enterprise(o)) => {
+            &m.org == o || (m.kind == OrgKind::Regulator && region_of(o).is_some_and(covers))
         }
         (_, Subject::Region(r)) => covers(*r),
         (_, Subject::All) => national,
@@ -306,12 +317,24 @@ pub fn decide(
     let needs = match rule {
         Rule::Chain => "raw blocks are read by regulators, statistics bureaus and validator operators",
         Rule::Registry => {
-            "device records are read by their enterprise, the regulators and statistics bureaus of its region, and metrology authorities; a list of every device by a national authority or a metrology authority"
+            "device records are read by their enterprise, the regulators and statistics bureaus of its region, metrology authorities and members it granted `registry` (trustmeter tx grant); a list of every device by a national authority or a metrology authority"
         }
         Rule::AccessLog => "an access log is read by its enterprise and the regulators of its region",
-        _ => {
-            "an enterprise's data is read by the enterprise itself and the regulators and statistics bureaus whose region covers it (a region's by those covering the region; everything by a national authority); others need a grant"
-        }
+        Rule::Data(scope) => match (subject, scope) {
+            (Subject::Enterprise(_), GrantScope::Readings) => {
+                "an enterprise's readings are read by the enterprise, the regulators and statistics bureaus whose region covers it, and members it granted `readings` (trustmeter tx grant)"
+            }
+            (Subject::Enterprise(_), GrantScope::Alarms) => {
+                "an enterprise's alarms are read by the enterprise, the regulators and statistics bureaus whose region covers it, and members it granted `alarms` (trustmeter tx grant)"
+            }
+            (Subject::Enterprise(_), _) => {
+                "an enterprise's figures are read by the enterprise, the regulators and statistics bureaus whose region covers it, and members it granted `figures` (trustmeter tx grant)"
+            }
+            _ => {
+                "a region's data is read by the regulators and statistics bureaus covering it; everyone's by a national one"
+            }
+        },
+        Rule::Public => "",
     };
     Err(forbidden(format!("{} ({:?}, region {}) may not read {what} data: {needs}", m.org, m.kind, m.region)))
 }

@@ -66,9 +66,11 @@ pub struct ApiConfig {
     pub max_concurrent_blocks: usize,
     /// Seconds a refused client is told to wait (`Retry-After`).
     pub retry_after_s: u32,
-    /// `open` (default: signatures checked when given, nothing refused) or `enforced` (every
-    /// route's access rule applies and reads of members' data are logged; see `access`).
-    pub access: crate::access::AccessMode,
+    /// `enforced` (every route's access rule applies and reads of members' data are logged; see
+    /// `access`) or `open` (nothing refused or logged). Unset: enforced on a real chain, open on
+    /// a devnet (a genesis with `devnet_seed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access: Option<crate::access::AccessMode>,
 }
 
 impl Default for ApiConfig {
@@ -82,7 +84,7 @@ impl Default for ApiConfig {
             max_concurrent_rollups: 8,
             max_concurrent_blocks: 8,
             retry_after_s: 1,
-            access: crate::access::AccessMode::Open,
+            access: None,
         }
     }
 }

@@ -252,9 +252,14 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
     }));
     tokio::spawn(crate::alarms::run(hub.clone(), s.app.clone(), s.index.clone(), s.metrics.clone()));
     let limits = crate::limits::RequestLimits::new(&s.api);
+    let mode = s.api.access.unwrap_or(match s.genesis.devnet_seed {
+        Some(_) => crate::access::AccessMode::Open,
+        None => crate::access::AccessMode::Enforced,
+    });
+    tracing::info!(?mode, "API access rules");
     let access = crate::access::Access {
-        mode: s.api.access,
-        log: match s.api.access {
+        mode,
+        log: match mode {
             crate::access::AccessMode::Open => None,
             crate::access::AccessMode::Enforced => Some(
                 crate::access::AccessLog::open(&s.access_log)

@@ -118,7 +118,7 @@ async fn signed_get(api: &Api, path: &str, key: Option<&SigningKey>) -> Result<(
 fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads() {
     init_logs();
     let mut cluster = Cluster::with_enterprises("hunan-access-1", 31, 2);
-    cluster.api_config = ApiConfig { access: AccessMode::Enforced, ..ApiConfig::default() };
+    cluster.api_config = ApiConfig { access: Some(AccessMode::Enforced), ..ApiConfig::default() };
     let cluster_ref = &cluster;
     cluster
         .runner()
@@ -309,6 +309,39 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                 api.http.get(format!("{}{path}", api.urls[0])).header("signature", &good.signature).send().await?;
             ensure!(resp.status().as_u16() == 401, "half a signature");
 
+            // Grants: the owner lets the verifier read its readings (not its figures); checked at
+            // every read, so a revocation and an expiry refuse the next one.
+            let readings_path = format!("/v1/meters/{meter}/readings");
+            let figures_path = format!("/v1/figures/daily?org={o}&from={day}");
+            let verifier_key = Some(&ver.1);
+            let grant = |until: i64| TxPayload::Grant {
+                grantee: ver.0.id.clone(),
+                scope: trustmeter_types::GrantScope::Readings,
+                expires_at_ms: until,
+            };
+            run_txs(&api, &[ent.sign(grant(now_ms() + 3_600_000))]).await?;
+            let (status, body) = signed_get(&api, &readings_path, verifier_key).await?;
+            ensure!(status == 200, "granted readings: {status} {body}");
+            let (status, body) = signed_get(&api, &figures_path, verifier_key).await?;
+            ensure!(status == 403 && body.contains("granted `figures`"), "figures were not granted: {status} {body}");
+            run_txs(
+                &api,
+                &[ent.sign(TxPayload::RevokeGrant {
+                    grantee: ver.0.id.clone(),
+                    scope: trustmeter_types::GrantScope::Readings,
+                })],
+            )
+            .await?;
+            let (status, _) = signed_get(&api, &readings_path, verifier_key).await?;
+            ensure!(status == 403, "a revoked grant still served: {status}");
+            let until = now_ms() + 5_000;
+            run_txs(&api, &[ent.sign(grant(until))]).await?;
+            let (status, body) = signed_get(&api, &readings_path, verifier_key).await?;
+            ensure!(status == 200 || now_ms() >= until, "a fresh grant: {status} {body}");
+            tokio::time::sleep(Duration::from_millis((until - now_ms()).max(0) as u64 + 200)).await;
+            let (status, _) = signed_get(&api, &readings_path, verifier_key).await?;
+            ensure!(status == 403, "an expired grant still served: {status}");
+
             // The owner reads who read its data: the regulator's readings request is there, the
             // refused ones are not.
             let mut tries = 0;
@@ -325,6 +358,7 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                 };
                 if by(devnet.regulator.org.id.as_str()) {
                     ensure!(by(o.as_str()), "the owner's own reads are logged too");
+                    ensure!(by(ver.0.id.as_str()), "the verifier's granted read is logged");
                     ensure!(
                         !by(other.org.id.as_str()) && !by(gd.0.id.as_str()),
                         "refused reads are not logged: {rows:?}"

@@ -534,7 +534,9 @@ fn apply_tx(
         p @ (TxPayload::RegisterAccount { .. }
         | TxPayload::RevokeAccount { .. }
         | TxPayload::Propose { .. }
-        | TxPayload::Approve { .. }) => {
+        | TxPayload::Approve { .. }
+        | TxPayload::Grant { .. }
+        | TxPayload::RevokeGrant { .. }) => {
             let (org, kind) = account.expect("checked above");
             state.set_nonce(sender, body.nonce);
             crate::membership::apply(state, height, timestamp_ms, h, &org, kind, p)
@@ -692,7 +694,9 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
         | TxPayload::RegisterAccount { .. }
         | TxPayload::RevokeAccount { .. }
         | TxPayload::Propose { .. }
-        | TxPayload::Approve { .. } => unreachable!("handled by apply_tx"),
+        | TxPayload::Approve { .. }
+        | TxPayload::Grant { .. }
+        | TxPayload::RevokeGrant { .. } => unreachable!("handled by apply_tx"),
     }
     TxOutcome::Accepted
 }

@@ -85,6 +85,7 @@ mod tag {
     pub const MEMBERSHIP: u8 = 0x06;
     pub const PROPOSAL: u8 = 0x07;
     pub const REGULATORS: u8 = 0x08;
+    pub const GRANT: u8 = 0x09;
     pub const NONCE: u8 = 0x10;
     pub const PROGRESS: u8 = 0x11;
     pub const DAILY: u8 = 0x12;
@@ -144,7 +145,8 @@ impl StateKey {
             | StateKey::Policy(_)
             | StateKey::Membership(_)
             | StateKey::Proposal(_)
-            | StateKey::Regulators => KeyClass::Registry,
+            | StateKey::Regulators
+            | StateKey::Grant(..) => KeyClass::Registry,
             StateKey::Nonce(_) | StateKey::Progress(..) | StateKey::Daily(_) | StateKey::MonthlyReport(..) => {
                 KeyClass::Activity
             }
@@ -173,6 +175,7 @@ impl StateKey {
             StateKey::Membership(o) => Enc::new(tag::MEMBERSHIP).id(o.as_str()),
             StateKey::Proposal(h) => Enc::new(tag::PROPOSAL).bytes(&h.0),
             StateKey::Regulators => Enc::new(tag::REGULATORS),
+            StateKey::Grant(o, g, s) => Enc::new(tag::GRANT).id(o.as_str()).id(g.as_str()).u8(*s as u8),
             StateKey::Nonce(k) => Enc::new(tag::NONCE).u8(k.scheme as u8).bytes(&k.bytes),
             StateKey::Progress(g, chunk) => Enc::new(tag::PROGRESS).id(g.as_str()).u32(*chunk),
             StateKey::Daily(k) => {
@@ -215,6 +218,10 @@ impl KeyRange {
     /// Every organisation, in id order.
     pub fn organisations() -> Self {
         Self::prefix(vec![tag::ORGANISATION])
+    }
+    /// Every grant of an organisation, by grantee then scope.
+    pub fn grants_of(owner: &UnifiedSocialCreditCode) -> Self {
+        Self::prefix(Enc::new(tag::GRANT).id(owner.as_str()).0)
     }
     /// Every gateway, in id order.
     pub fn gateways() -> Self {
@@ -298,6 +305,7 @@ pub(crate) fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::Membership(_), StateValue::Membership(_))
             | (StateKey::Proposal(_), StateValue::Proposal(_))
             | (StateKey::Regulators, StateValue::Regulators(_))
+            | (StateKey::Grant(..), StateValue::Grant(_))
     )
 }
 

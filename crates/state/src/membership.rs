@@ -4,11 +4,11 @@
 
 use crate::state::State;
 use trustmeter_crypto::verify;
-use trustmeter_types::limits::{MAX_ACCOUNTS_PER_ORG, MAX_REGULATORS};
+use trustmeter_types::limits::{MAX_ACCOUNTS_PER_ORG, MAX_GRANT_MS, MAX_GRANTS_PER_ORG, MAX_REGULATORS};
 use trustmeter_types::membership::jurisdiction_covers;
 use trustmeter_types::{
-    Account, Hash32, Membership, MembershipAction, NewAccount, OrgKind, OrgStatus, Organisation, Proposal,
-    ProposalStatus, PublicKey, RejectCode, Rejection, TxOutcome, TxPayload, UnifiedSocialCreditCode,
+    Account, Grant, GrantScope, Hash32, Membership, MembershipAction, NewAccount, OrgKind, OrgStatus, Organisation,
+    Proposal, ProposalStatus, PublicKey, RejectCode, Rejection, TxOutcome, TxPayload, UnifiedSocialCreditCode,
     account_proof_payload,
 };
 
@@ -307,6 +307,17 @@ pub(crate) fn apply(
         }
         TxPayload::RevokeAccount { public_key, reason } => revoke_own(state, ts, org, kind, public_key, reason),
         TxPayload::Propose { action } => propose(state, height, ts, h, org, action),
+        TxPayload::Grant { grantee, scope, expires_at_ms } => grant(state, ts, org, grantee, *scope, *expires_at_ms),
+        TxPayload::RevokeGrant { grantee, scope } => match state.grant(org, grantee, *scope) {
+            Some(_) => {
+                state.set_grant(org, grantee, *scope, None);
+                Ok(())
+            }
+            None => Err(refuse(
+                RejectCode::InvalidTransition,
+                format!("{org} has no {} grant to {grantee} in force", scope.name()),
+            )),
+        },
         TxPayload::Approve { proposal } => approve(state, height, ts, org, proposal),
         _ => unreachable!("only membership transactions come here"),
     };
@@ -314,6 +325,47 @@ pub(crate) fn apply(
         Ok(()) => TxOutcome::Accepted,
         Err((code, msg)) => TxOutcome::Rejected(Rejection::new(code, msg)),
     }
+}
+
+/// A grant of `scope` of `owner`'s data to `grantee` until `expires_at_ms`, at block time `ts`.
+fn grant(
+    state: &mut State,
+    ts: i64,
+    owner: &UnifiedSocialCreditCode,
+    grantee: &UnifiedSocialCreditCode,
+    scope: GrantScope,
+    expires_at_ms: i64,
+) -> Result<(), Refusal> {
+    if grantee == owner {
+        return Err(refuse(RejectCode::InvalidTransition, "an organisation reads its own data without a grant".into()));
+    }
+    if state.organisation(grantee).is_none()
+        || state.membership(grantee).is_some_and(|m| m.status == OrgStatus::Removed)
+    {
+        return Err(refuse(
+            RejectCode::InvalidTransition,
+            format!("{grantee} is not a member of this chain; data is granted to members only"),
+        ));
+    }
+    if expires_at_ms <= ts || expires_at_ms - ts > MAX_GRANT_MS {
+        return Err(refuse(
+            RejectCode::InvalidTransition,
+            format!(
+                "a grant ends after the block time ({}) and at most 5 years later; {} is outside",
+                trustmeter_energy::calendar::local_minute(ts),
+                trustmeter_energy::calendar::local_minute(expires_at_ms)
+            ),
+        ));
+    }
+    let replacing = state.grant(owner, grantee, scope).is_some();
+    if !replacing && state.grants_of(owner).len() >= MAX_GRANTS_PER_ORG {
+        return Err(refuse(
+            RejectCode::LimitReached,
+            format!("{owner} has {MAX_GRANTS_PER_ORG} grants in force; revoke one first"),
+        ));
+    }
+    state.set_grant(owner, grantee, scope, Some(Grant { granted_at_ms: ts, expires_at_ms }));
+    Ok(())
 }
 
 fn regulators_by_proposal(what: &str) -> Refusal {

@@ -26,8 +26,8 @@ use trustmeter_crypto::HashAlg;
 use trustmeter_policy::Policy;
 use trustmeter_types::tx::{MeasuredHeatingValue, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
-    Account, ChainId, ChainParams, DeviceId, Gateway, Genesis, Hash32, METERS_PER_PROGRESS_CHUNK, Membership, Meter,
-    OrgKind, OrgStatus, Organisation, Proposal, PublicKey, UnifiedSocialCreditCode, encode,
+    Account, ChainId, ChainParams, DeviceId, Gateway, Genesis, Grant, GrantScope, Hash32, METERS_PER_PROGRESS_CHUNK,
+    Membership, Meter, OrgKind, OrgStatus, Organisation, Proposal, PublicKey, UnifiedSocialCreditCode, encode,
 };
 
 /// What the chain remembers of a meter's readings (committed in the activity tree, in its
@@ -208,6 +208,8 @@ pub enum StateKey {
     Proposal(Hash32),
     /// The active regulators, in id order: the set every k-of-n decision counts.
     Regulators,
+    /// A grant in force: (owner, grantee, scope).
+    Grant(UnifiedSocialCreditCode, UnifiedSocialCreditCode, GrantScope),
 }
 
 /// A value in the state.
@@ -242,6 +244,8 @@ pub enum StateValue {
     Proposal(Proposal),
     /// The active regulators.
     Regulators(Vec<UnifiedSocialCreditCode>),
+    /// A grant in force.
+    Grant(Grant),
 }
 
 /// A deployed version of the audit policy (审核规则).
@@ -1260,6 +1264,43 @@ impl State {
         match self.get(&StateKey::Proposal(*id)) {
             Some(StateValue::Proposal(p)) => Some(p),
             _ => None,
+        }
+    }
+    /// The grant of `scope` from `owner` to `grantee`, if one is in force (expired or not: the
+    /// reader compares `expires_at_ms` with its time).
+    pub fn grant(
+        &self,
+        owner: &UnifiedSocialCreditCode,
+        grantee: &UnifiedSocialCreditCode,
+        scope: GrantScope,
+    ) -> Option<Grant> {
+        match self.get(&StateKey::Grant(owner.clone(), grantee.clone(), scope)) {
+            Some(StateValue::Grant(g)) => Some(g),
+            _ => None,
+        }
+    }
+    /// Every grant of `owner`, by grantee then scope (at most `MAX_GRANTS_PER_ORG` + 1 read).
+    pub fn grants_of(&self, owner: &UnifiedSocialCreditCode) -> Vec<(UnifiedSocialCreditCode, GrantScope, Grant)> {
+        let cap = trustmeter_types::limits::MAX_GRANTS_PER_ORG + 1;
+        self.iter_range(KeyRange::grants_of(owner))
+            .take(cap)
+            .filter_map(|(k, v)| match (k, v) {
+                (StateKey::Grant(_, grantee, scope), StateValue::Grant(g)) => Some((grantee, scope, g)),
+                _ => None,
+            })
+            .collect()
+    }
+    pub(crate) fn set_grant(
+        &mut self,
+        owner: &UnifiedSocialCreditCode,
+        grantee: &UnifiedSocialCreditCode,
+        scope: GrantScope,
+        grant: Option<Grant>,
+    ) {
+        let key = StateKey::Grant(owner.clone(), grantee.clone(), scope);
+        match grant {
+            Some(g) => self.put(key, StateValue::Grant(g)),
+            None => self.delete(&key),
         }
     }
     /// The active regulators, in id order.

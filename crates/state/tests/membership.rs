@@ -243,3 +243,47 @@ fn an_enterprise_manages_its_own_keys_with_proofs_and_bounds() {
     let msg = assert_tx_rejected(fx.exec(vec![last]).receipt(0), RejectCode::InvalidTransition);
     assert!(msg.contains("last active account key"), "{msg}");
 }
+
+#[test]
+fn an_enterprise_grants_and_revokes_reads_of_its_data() {
+    use trustmeter_types::GrantScope;
+    let mut fx = three_regulators();
+    // A verifier to grant to (admitted by two of the three regulators).
+    let (t, id) = propose(&mut fx, &regulator(), admit(50, OrgKind::Verifier, 430_000, &key(170)));
+    let t2 = approve(&mut fx, &key(110), id);
+    let b = fx.exec(vec![t, t2]);
+    assert_tx_accepted(b.receipt(1));
+    let verifier = uscc(50);
+    let ts = fx.next_ts();
+    let year = 366 * 86_400_000;
+    let grant = |grantee: &UnifiedSocialCreditCode, scope, until| TxPayload::Grant {
+        grantee: grantee.clone(),
+        scope,
+        expires_at_ms: until,
+    };
+    let txs = vec![
+        fx.tx(&ent_a(), grant(&verifier, GrantScope::Readings, ts + year)),
+        fx.tx(&ent_a(), grant(&verifier, GrantScope::Figures, ts - 1)), // already over
+        fx.tx(&ent_a(), grant(&verifier, GrantScope::Figures, ts + 6 * year)), // beyond 5 years
+        fx.tx(&ent_a(), grant(&uscc(77), GrantScope::Figures, ts + year)), // not a member
+        fx.tx(&ent_a(), grant(&org_a(), GrantScope::Figures, ts + year)), // itself
+    ];
+    let b = fx.exec_at(ts, txs);
+    assert_tx_accepted(b.receipt(0));
+    for i in 1..5 {
+        let msg = assert_tx_rejected(b.receipt(i), RejectCode::InvalidTransition);
+        assert!(msg.len() > 30, "{msg}");
+    }
+    let g = fx.state.grant(&org_a(), &verifier, GrantScope::Readings).unwrap();
+    assert_eq!((g.granted_at_ms, g.expires_at_ms), (ts, ts + year));
+    assert_eq!(fx.state.grants_of(&org_a()).len(), 1);
+    assert!(fx.state.grant(&org_b(), &verifier, GrantScope::Readings).is_none(), "B granted nothing");
+    // Revoked: gone; revoking again is refused.
+    let revoke = TxPayload::RevokeGrant { grantee: verifier.clone(), scope: GrantScope::Readings };
+    let r1 = fx.tx(&ent_a(), revoke.clone());
+    let r2 = fx.tx(&ent_a(), revoke);
+    let b = fx.exec(vec![r1, r2]);
+    assert_tx_accepted(b.receipt(0));
+    assert_tx_rejected(b.receipt(1), RejectCode::InvalidTransition);
+    assert!(fx.state.grant(&org_a(), &verifier, GrantScope::Readings).is_none());
+}

@@ -54,3 +54,7 @@ pub const MAX_REGULATORS: usize = 64;
 /// Longest a membership proposal may collect approvals (`GovernanceParams::proposal_lifetime_ms`):
 /// 90 days.
 pub const MAX_PROPOSAL_LIFETIME_MS: i64 = 90 * 24 * 3_600_000;
+/// Most grants (grantee × scope) one organisation may have in force.
+pub const MAX_GRANTS_PER_ORG: usize = 256;
+/// Longest a grant may run from its issue: 5 years.
+pub const MAX_GRANT_MS: i64 = 5 * 366 * 24 * 3_600_000;

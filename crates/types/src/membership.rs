@@ -288,6 +288,52 @@ pub fn jurisdiction_covers(regulator: u32, target: u32) -> bool {
         || (regulator.is_multiple_of(100) && regulator / 100 == target / 100)
 }
 
+/// What an organisation lets another read of its data (数据授权): one scope per grant.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[borsh(use_discriminant = true)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum GrantScope {
+    /// Its gateway and meter records.
+    Registry = 0,
+    /// Its meters' readings and their proof bundles.
+    Readings = 1,
+    /// Its energy figures: daily figures, series, breakdowns, time of use, quality, its month,
+    /// figure proofs.
+    Figures = 2,
+    /// Its alarms.
+    Alarms = 3,
+}
+
+impl GrantScope {
+    /// Every scope.
+    pub const ALL: [GrantScope; 4] =
+        [GrantScope::Registry, GrantScope::Readings, GrantScope::Figures, GrantScope::Alarms];
+
+    /// The scope's name, as in the API and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            GrantScope::Registry => "registry",
+            GrantScope::Readings => "readings",
+            GrantScope::Figures => "figures",
+            GrantScope::Alarms => "alarms",
+        }
+    }
+}
+
+/// A grant in force (registry state, every version kept): the owner lets the grantee read one
+/// scope of its data until `expires_at_ms`. Checked at every read, not only when issued.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    /// Block time it was issued.
+    pub granted_at_ms: i64,
+    /// When it ends (Unix ms): reads after it are refused.
+    pub expires_at_ms: i64,
+}
+
 /// The region code of a national authority (全国).
 pub const NATIONAL_REGION: u32 = 100_000;
 

@@ -9,7 +9,7 @@ use crate::energy::{EnergyKind, Quantity, RegisterKind, Unit};
 use crate::ids::{ChainId, DeviceId, Hash32, UnifiedSocialCreditCode};
 use crate::keys::{PublicKey, Signature};
 use crate::limits::*;
-use crate::membership::{MembershipAction, NewAccount, check_reason};
+use crate::membership::{GrantScope, MembershipAction, NewAccount, check_reason};
 use crate::reading::SignedReading;
 use crate::registry::{AccuracyClass, Calibration, DeviceStatus, LocationPath, Meter, TariffRegister};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -204,6 +204,23 @@ pub enum TxPayload {
         /// The proposal.
         proposal: Hash32,
     },
+    /// Lets another member organisation read one scope of the sender's organisation's data until
+    /// `expires_at_ms` (数据授权; replaces an earlier grant of the same scope to it).
+    Grant {
+        /// Who may read.
+        grantee: UnifiedSocialCreditCode,
+        /// What.
+        scope: GrantScope,
+        /// Until when (Unix ms; after the block time, at most 5 years ahead).
+        expires_at_ms: i64,
+    },
+    /// Ends a grant of the sender's organisation at once.
+    RevokeGrant {
+        /// Who may no longer read.
+        grantee: UnifiedSocialCreditCode,
+        /// What.
+        scope: GrantScope,
+    },
 }
 
 /// A measured heating value in a [`TxPayload::MonthlyReport`] (实测低位发热量 / 蒸汽焓值).
@@ -258,6 +275,8 @@ impl TxPayload {
             TxPayload::RevokeAccount { .. } => "revoke_account",
             TxPayload::Propose { .. } => "propose",
             TxPayload::Approve { .. } => "approve",
+            TxPayload::Grant { .. } => "grant",
+            TxPayload::RevokeGrant { .. } => "revoke_grant",
             TxPayload::RegisterGateway { .. } => "register_gateway",
             TxPayload::RegisterMeter { .. } => "register_meter",
             TxPayload::RecordCalibration { .. } => "record_calibration",
@@ -329,6 +348,7 @@ impl Validate for Transaction {
             }
             TxPayload::Propose { action } => action.check(),
             TxPayload::Approve { .. } => Ok(()),
+            TxPayload::Grant { grantee, .. } | TxPayload::RevokeGrant { grantee, .. } => grantee.check(),
             TxPayload::RegisterGateway { id, public_key } => {
                 id.check()?;
                 public_key.check()

@@ -86,6 +86,7 @@ fn in_registry(k: &StateKey) -> bool {
             | StateKey::Membership(_)
             | StateKey::Proposal(_)
             | StateKey::Regulators
+            | StateKey::Grant(..)
     )
 }
 

@@ -63,6 +63,8 @@ pub fn touched_meters(block: &Block) -> Vec<DeviceId> {
             | TxPayload::RevokeAccount { .. }
             | TxPayload::Propose { .. }
             | TxPayload::Approve { .. }
+            | TxPayload::Grant { .. }
+            | TxPayload::RevokeGrant { .. }
             | TxPayload::RegisterGateway { .. }
             | TxPayload::DeployPolicy { .. }
             | TxPayload::MonthlyReport { .. } => {}
