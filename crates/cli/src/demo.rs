@@ -96,6 +96,36 @@ async fn signed_get(
     http.execute(req).await
 }
 
+/// Writes chain's member keys and prints how to read the chain's data as each of them.
+fn print_sign_in(
+    dir: &std::path::Path,
+    chain: &DemoChain,
+    org: &trustmeter_types::UnifiedSocialCreditCode,
+    start_ms: i64,
+) -> Result<()> {
+    let api = &chain.submitter.apis[0];
+    let members = write_member_keys(dir, &chain.devnet)?;
+    let day = trustmeter_energy::calendar::day_label(trustmeter_energy::calendar::day_number(start_ms));
+    println!(
+        "access control is on (RFC 9421 signed requests; unsigned, only public routes such as {api}/v1/status). Sign in to {} as:",
+        chain.devnet.genesis.chain_id
+    );
+    for (label, path, code) in &members {
+        let reads = match label.as_str() {
+            "regulator" => "every enterprise of Hunan, rankings, access logs",
+            "statistics" => "every enterprise of Hunan, rankings",
+            "metrology" => "device records only: its query is refused",
+            _ => "its own data only",
+        };
+        println!(
+            "  {label:<12} {code}  trustmeter query daily --node {api} --org {org} --from {day} --key {}  ({reads})",
+            path.display()
+        );
+    }
+    println!("  who read {org}'s data: GET {api}/v1/access-log?org={org}, signed by it or its regulator");
+    Ok(())
+}
+
 /// Writes a chain's member account keys (devnet: derived from a public seed) where the demo's
 /// user can sign in with them; returns (label, path, organisation).
 fn write_member_keys(dir: &std::path::Path, devnet: &Devnet) -> Result<Vec<(String, PathBuf, String)>> {
@@ -419,6 +449,7 @@ async fn start_all(
         meter_key_share: 0.0,
         ..PlantConfig::new(enterprise.org.id.clone(), args.seed)
     });
+    print_sign_in(dir, &chains[0], &enterprise.org.id, start_ms)?;
     let key_path = dir.join("gateway").join("gateway.key");
     std::fs::create_dir_all(dir.join("gateway"))?;
     let meta = trustmeter_keystore::KeyMeta {
@@ -611,25 +642,10 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
     if let Some(f) = &follower {
         report_follower(f, &chains[0], &meter).await;
     }
-    let (api, org) = (&chains[0].submitter.apis[0], &enterprise.org.id);
-    let members = write_member_keys(dir, &chains[0].devnet)?;
-    let day = trustmeter_energy::calendar::day_label(trustmeter_energy::calendar::day_number(status.now_ms));
     println!(
-        "access control is on (RFC 9421 signed requests; an unsigned request reads only public routes, e.g. {api}/v1/status, {api}/v1/policy). Sign in as an organisation of {} with its key (while a demo runs; keep them with --data-dir):",
-        chains[0].devnet.genesis.chain_id
+        "access control was on: the sign-in keys printed at the start were in {}",
+        dir.join(format!("{}-members", chains[0].devnet.genesis.chain_id)).display()
     );
-    for (label, path, code) in &members {
-        let reads = match label.as_str() {
-            "regulator" | "statistics" => "every enterprise of Hunan, rankings, the access logs (regulator)",
-            "metrology" => "device records only",
-            _ => "its own data only",
-        };
-        println!(
-            "  {label:<12} {code}: trustmeter query daily --node {api} --org {org} --from {day} --key {} ({reads})",
-            path.display()
-        );
-    }
-    println!("  who read {org}'s data: GET {api}/v1/access-log?org={org}, signed by it or its regulator");
     Ok(())
 }
 

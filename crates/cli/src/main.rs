@@ -90,7 +90,9 @@ enum Command {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let default_level = match &cli.command {
-        Command::Demo(_) => "warn,trustmeter=info,trustmeter_node=info,trustmeter_meters=error",
+        Command::Demo(_) => {
+            "warn,trustmeter=info,trustmeter_node=info,trustmeter_node::config=error,trustmeter_meters=error"
+        }
         Command::Node(_) | Command::Gateway(gateway::GatewayCommand::Run { .. }) => {
             "warn,trustmeter=info,trustmeter_node=info,trustmeter_gateway=info"
         }

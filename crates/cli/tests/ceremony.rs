@@ -249,6 +249,29 @@ fn a_four_party_ceremony_then_admissions_rotation_and_suspension_on_the_running_
     assert_eq!(o["membership"]["status"], "suspended", "{o}");
     tx_ok(&urls, "propose", &new_key, &["--action", "reinstate", "--org", &dirs[3].1]);
     tx_ok(&urls, "register-gateway", &works, &["--id", &works_gw, "--public-key", &works_pk]);
+    // 7. A real chain enforces its access rules: the enterprise's figures are its own (signed
+    // with its key), refused unsigned and to another enterprise.
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d").to_string();
+    let query = |key: Option<&Path>| {
+        let mut args = vec!["query".to_string(), "daily".into(), "--node".into(), urls[0].clone()];
+        args.extend(["--org".into(), dirs[3].1.clone(), "--from".into(), today.clone(), "--json".into()]);
+        if let Some(k) = key {
+            args.extend(["--key".into(), s(k)]);
+        }
+        trustmeter(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+    };
+    let own = query(Some(&works));
+    assert!(own.status.success(), "the owner reads its figures: {}", text(&own.stderr));
+    let unsigned = query(None);
+    assert!(
+        !unsigned.status.success() && text(&unsigned.stderr).contains("unauthenticated"),
+        "{}",
+        text(&unsigned.stderr)
+    );
+    let other = query(Some(&newco_key));
+    assert!(!other.status.success() && text(&other.stderr).contains("forbidden"), "{}", text(&other.stderr));
+    let by_regulator = query(Some(&new_key));
+    assert!(by_regulator.status.success(), "its regulator reads them: {}", text(&by_regulator.stderr));
     for (name, ..) in &parties {
         procs.assert_running(&format!("v-{name}"));
     }
