@@ -120,6 +120,23 @@ pub enum TxStatus {
     Unknown,
 }
 
+/// Signs a built request with a member's account (or a gateway's device) key: RFC 9421 headers
+/// over its method, path and query, created now (`trustmeter-httpsig`).
+pub fn sign_request(req: &mut reqwest::Request, key: &trustmeter_crypto::SigningKey) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let url = req.url();
+    let signed = trustmeter_httpsig::sign(key, req.method().as_str(), url.path(), url.query(), now);
+    let headers = req.headers_mut();
+    for (name, value) in [
+        (trustmeter_httpsig::SIGNATURE_INPUT, signed.signature_input),
+        (trustmeter_httpsig::SIGNATURE, signed.signature),
+    ] {
+        if let Ok(v) = reqwest::header::HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+}
+
 /// A sender key as the chain sees it.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct Account {
@@ -257,18 +274,7 @@ impl NodeClient {
     fn prepare(&self, builder: reqwest::RequestBuilder) -> Result<reqwest::Request, reqwest::Error> {
         let mut req = builder.build()?;
         if let Some(key) = &self.signer {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            let url = req.url();
-            let signed = trustmeter_httpsig::sign(key, req.method().as_str(), url.path(), url.query(), now as i64);
-            let headers = req.headers_mut();
-            for (name, value) in [
-                (trustmeter_httpsig::SIGNATURE_INPUT, signed.signature_input),
-                (trustmeter_httpsig::SIGNATURE, signed.signature),
-            ] {
-                if let Ok(v) = reqwest::header::HeaderValue::from_str(&value) {
-                    headers.insert(name, v);
-                }
-            }
+            sign_request(&mut req, key);
         }
         Ok(req)
     }

@@ -26,6 +26,13 @@ pub struct AlarmsArgs {
     /// Print JSON (the active set, then one event per line with `--follow`) instead of text.
     #[arg(long)]
     json: bool,
+    /// Sign the requests with this member account key file (RFC 9421): a node that enforces
+    /// access rules serves the alarms the key's organisation may read.
+    #[arg(long, value_name = "KEYFILE")]
+    key: Option<std::path::PathBuf>,
+    /// The environment variable holding the key file's passphrase, if it is encrypted.
+    #[arg(long, value_name = "VAR")]
+    passphrase_env: Option<String>,
 }
 
 /// Runs `trustmeter alarms`.
@@ -38,10 +45,23 @@ pub fn run(args: AlarmsArgs) -> Result<()> {
             "--node {base:?} must be a URL starting with http:// or https://"
         );
         let query = args.org.as_ref().map(|o| format!("?org={o}")).unwrap_or_default();
+        let key = match &args.key {
+            Some(path) => {
+                let pass = args.passphrase_env.as_deref().map(trustmeter_keystore::passphrase_from_env).transpose()?;
+                let (key, _) = trustmeter_keystore::KeyFile::load(path, pass.as_deref().map(String::as_str))
+                    .with_context(|| format!("loading key file {}", path.display()))?;
+                Some(key)
+            }
+            None => None,
+        };
         if !args.follow {
             let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
             let url = format!("{base}/v1/alarms{query}");
-            let resp = http.get(&url).send().await.with_context(|| format!("GET {url}: is the node running?"))?;
+            let mut req = http.get(&url).build()?;
+            if let Some(k) = &key {
+                trustmeter_api_client::sign_request(&mut req, k);
+            }
+            let resp = http.execute(req).await.with_context(|| format!("GET {url}: is the node running?"))?;
             let status = resp.status();
             let text = resp.text().await?;
             if !status.is_success() {
@@ -56,14 +76,14 @@ pub fn run(args: AlarmsArgs) -> Result<()> {
             }
             return Ok(());
         }
-        follow(&base, &query, args.json).await
+        follow(&base, &query, args.json, key.as_ref()).await
     })
 }
 
 /// Streams the feed, reconnecting after a break with the id of the last event seen, so the node
 /// sends exactly the events missed meanwhile (or the active set again, if it no longer holds
 /// them, e.g. after a restart).
-async fn follow(base: &str, query: &str, json: bool) -> Result<()> {
+async fn follow(base: &str, query: &str, json: bool, key: Option<&trustmeter_crypto::SigningKey>) -> Result<()> {
     let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
     let url = format!("{base}/v1/alarms/stream{query}");
     let mut last_id: Option<String> = None;
@@ -72,7 +92,17 @@ async fn follow(base: &str, query: &str, json: bool) -> Result<()> {
         if let Some(id) = &last_id {
             req = req.header("last-event-id", id.as_str());
         }
-        let resp = match req.send().await {
+        let built = req.build().map(|mut r| {
+            if let Some(k) = key {
+                trustmeter_api_client::sign_request(&mut r, k);
+            }
+            r
+        });
+        let sent = match built {
+            Ok(r) => http.execute(r).await,
+            Err(e) => Err(e),
+        };
+        let resp = match sent {
             Ok(r) if r.status().is_success() => r,
             Ok(r) => {
                 let status = r.status();

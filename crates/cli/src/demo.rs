@@ -84,15 +84,7 @@ async fn signed_get(
     key: &trustmeter_crypto::SigningKey,
 ) -> reqwest::Result<reqwest::Response> {
     let mut req = http.get(url).build()?;
-    let signed = trustmeter_httpsig::sign(key, "GET", req.url().path(), req.url().query(), now_ms() / 1_000);
-    for (name, value) in [
-        (trustmeter_httpsig::SIGNATURE_INPUT, signed.signature_input),
-        (trustmeter_httpsig::SIGNATURE, signed.signature),
-    ] {
-        if let Ok(v) = reqwest::header::HeaderValue::from_str(&value) {
-            req.headers_mut().insert(name, v);
-        }
-    }
+    trustmeter_api_client::sign_request(&mut req, key);
     http.execute(req).await
 }
 

@@ -68,7 +68,9 @@ fn common(cmd: &QueryCommand) -> &QueryCommon {
         | QueryCommand::Ranking { common, .. }
         | QueryCommand::Quality { common, .. }
         | QueryCommand::Enterprise { common, .. }
-        | QueryCommand::Tou { common, .. } => common,
+        | QueryCommand::Tou { common, .. }
+        | QueryCommand::AccessLog { common, .. }
+        | QueryCommand::Grants { common, .. } => common,
     }
 }
 
@@ -249,6 +251,25 @@ pub enum QueryCommand {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Who read an organisation's data, and when (newest first; signed by it or its regulator).
+    AccessLog {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The organisation.
+        #[arg(long)]
+        org: String,
+        /// Most entries (at most 1 000).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// The grants an organisation has in force: who may read what, until when.
+    Grants {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The organisation.
+        #[arg(long)]
+        org: String,
+    },
 }
 
 /// Runs a query command.
@@ -285,11 +306,7 @@ async fn get(nodes: &[String], path: &str) -> Result<String> {
         let url = format!("{}{path}", node.trim_end_matches('/'));
         let mut req = http.get(&url).build()?;
         if let Some(key) = SIGNER.get().and_then(Option::as_ref) {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
-            let signed = trustmeter_httpsig::sign(key, "GET", req.url().path(), req.url().query(), now);
-            let headers = req.headers_mut();
-            headers.insert(trustmeter_httpsig::SIGNATURE_INPUT, signed.signature_input.parse()?);
-            headers.insert(trustmeter_httpsig::SIGNATURE, signed.signature.parse()?);
+            trustmeter_api_client::sign_request(&mut req, key);
         }
         let resp = match http.execute(req).await {
             Ok(r) => r,
@@ -387,6 +404,39 @@ async fn run_async(cmd: QueryCommand) -> Result<()> {
             let q = query_string(&[("org", s(&org)), ("from", s(&from)), ("to", to)]);
             output(&common, false, &format!("/v1/figures/tou?{q}"), print_tou).await
         }
+        QueryCommand::AccessLog { common, org, limit } => {
+            let q = query_string(&[("org", s(&org)), ("limit", Some(limit.to_string()))]);
+            output(&common, false, &format!("/v1/access-log?{q}"), print_access_log).await
+        }
+        QueryCommand::Grants { common, org } => {
+            let q = query_string(&[("org", s(&org))]);
+            output(&common, false, &format!("/v1/grants?{q}"), print_grants).await
+        }
+    }
+}
+
+fn print_access_log(v: &Value) {
+    rows(v, &["at_ms", "reader", "request", "key"]);
+}
+
+fn print_grants(v: &Value) {
+    rows(v, &["grantee", "scope", "expires_at_ms", "granted_at_ms"]);
+}
+
+/// A table of the fields `columns` of every object in a JSON array (times in local minutes).
+fn rows(v: &Value, columns: &[&str]) {
+    println!("{}", columns.join("  "));
+    for r in v.as_array().map(Vec::as_slice).unwrap_or_default() {
+        let line: Vec<String> = columns
+            .iter()
+            .map(|c| match (*c, &r[*c]) {
+                ("at_ms" | "expires_at_ms" | "granted_at_ms", Value::Number(n)) => {
+                    n.as_i64().map(trustmeter_energy::calendar::local_minute).unwrap_or_else(|| n.to_string())
+                }
+                (_, x) => cell(x),
+            })
+            .collect();
+        println!("{}", line.join("  "));
     }
 }
 

@@ -82,6 +82,12 @@ pub enum TxCommand {
     Grant(GrantArgs),
     /// End a grant at once.
     RevokeGrant(RevokeGrantArgs),
+    /// Set what the public may read of a region's enterprises (信息公开): rankings, regional
+    /// figures (a regulator covering the region only).
+    SetDisclosure(SetDisclosureArgs),
+    /// Publish the sender's organisation's energy figures to everyone until a date (or withdraw
+    /// them with --withdraw).
+    PublishFigures(PublishFiguresArgs),
     /// Register a gateway to the sender's enterprise.
     RegisterGateway(RegisterGatewayArgs),
     /// Register a meter to the sender's enterprise.
@@ -211,6 +217,36 @@ pub struct RevokeGrantArgs {
     /// What: registry, readings, figures or alarms.
     #[arg(long)]
     scope: String,
+}
+
+/// `tx set-disclosure`.
+#[derive(Args, Debug)]
+pub struct SetDisclosureArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The region (GB/T 2260, e.g. 430000); it applies to every region inside it.
+    #[arg(long)]
+    region: u32,
+    /// Rankings of the region's enterprises become public.
+    #[arg(long)]
+    rankings: bool,
+    /// The region's aggregate figures (regional series, data quality) become public.
+    #[arg(long)]
+    regional_figures: bool,
+}
+
+/// `tx publish-figures`.
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("when").required(true).args(["until", "withdraw"]))]
+pub struct PublishFiguresArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// Until: a date YYYY-MM-DD (Asia/Shanghai, through 24:00) or an RFC 3339 instant.
+    #[arg(long)]
+    until: Option<String>,
+    /// Withdraw a publication at once.
+    #[arg(long)]
+    withdraw: bool,
 }
 
 /// `tx approve`.
@@ -438,6 +474,8 @@ fn common(cmd: &TxCommand) -> &TxCommon {
         TxCommand::Approve(a) => &a.common,
         TxCommand::Grant(a) => &a.common,
         TxCommand::RevokeGrant(a) => &a.common,
+        TxCommand::SetDisclosure(a) => &a.common,
+        TxCommand::PublishFigures(a) => &a.common,
         TxCommand::RegisterGateway(a) => &a.common,
         TxCommand::RegisterMeter(a) => &a.common,
         TxCommand::Calibrate(a) => &a.common,
@@ -580,6 +618,16 @@ fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPa
             grantee: code(&a.grantee, "--grantee")?,
             scope: parse_snake(&a.scope, "--scope", "registry, readings, figures, alarms")?,
             expires_at_ms: parse_time(&a.until, true).context("--until")?,
+        },
+        TxCommand::SetDisclosure(a) => TxPayload::SetDisclosure {
+            region: a.region,
+            disclosure: trustmeter_types::Disclosure { regional_figures: a.regional_figures, rankings: a.rankings },
+        },
+        TxCommand::PublishFigures(a) => TxPayload::PublishFigures {
+            until_ms: match &a.until {
+                Some(u) => parse_time(u, true).context("--until")?,
+                None => 0,
+            },
         },
         TxCommand::RevokeGrant(a) => TxPayload::RevokeGrant {
             grantee: code(&a.grantee, "--grantee")?,

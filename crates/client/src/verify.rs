@@ -769,6 +769,8 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::Proposal(_) => "membership proposal",
         StateValue::Regulators(_) => "regulator list",
         StateValue::Grant(_) => "grant",
+        StateValue::Disclosure(_) => "disclosure",
+        StateValue::Published(_) => "publication",
     }
 }
 
@@ -809,6 +811,8 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::Proposal(h) => format!("proposal/{h}"),
         StateKey::Regulators => "regulators".into(),
         StateKey::Grant(o, g, s) => format!("grant/{o}/{g}/{}", s.name()),
+        StateKey::Disclosure(r) => format!("disclosure/{r}"),
+        StateKey::Published(o) => format!("published/{o}"),
     }
 }
 

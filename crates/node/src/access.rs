@@ -10,7 +10,7 @@
 //!
 //! | rule | who reads |
 //! |---|---|
-//! | public | anyone, unsigned (status, OpenAPI, metrics, submitting and following transactions, the member register, audit policies, proposals) |
+//! | public | anyone, unsigned (status, OpenAPI, metrics, submitting and following transactions, the member register, audit policies, proposals) — and whatever a region's disclosure (rankings, regional figures) or an enterprise's publication of its figures makes public |
 //! | chain | regulators, statistics bureaus and organisations that run a validator (raw blocks hold every reading) |
 //! | registry | an enterprise its own devices; regulators and statistics bureaus those of their region; metrology authorities all (they calibrate them); members it granted `registry` |
 //! | data (readings, figures, alarms) | an enterprise its own; regulators and statistics bureaus those of their region; members it granted that scope (on chain, until the grant expires or is revoked; checked at every read) |
@@ -36,7 +36,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use trustmeter_state::State as ChainState;
-use trustmeter_types::membership::{NATIONAL_REGION, jurisdiction_covers};
+use trustmeter_types::membership::{NATIONAL_REGION, enclosing_regions, jurisdiction_covers};
 use trustmeter_types::{DeviceId, Genesis, GrantScope, OrgKind, OrgStatus, PublicKey, UnifiedSocialCreditCode};
 
 /// Whether the node enforces the rules.
@@ -61,7 +61,7 @@ pub enum Rule {
     Registry,
     /// One scope of an enterprise's data: readings and proofs, figures, alarms.
     Data(GrantScope),
-    /// The access log.
+    /// An organisation's own records of who reads its data: its access log and its grants.
     AccessLog,
 }
 
@@ -98,6 +98,7 @@ pub const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/quality", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/proofs/daily/{org}/{day}/{energy}/{unit}", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/access-log", Rule::AccessLog),
+    ("GET", "/v1/grants", Rule::AccessLog),
 ];
 
 /// The rule of a route, if it has one.
@@ -252,15 +253,38 @@ fn is_authority(kind: OrgKind) -> bool {
     matches!(kind, OrgKind::Regulator | OrgKind::StatisticsBureau)
 }
 
+/// Whether the public may read `subject` by `rule` at `template`: a region's rankings or
+/// aggregate figures its disclosure (or an enclosing region's) makes public, or an enterprise's
+/// figures it published (until they expire).
+pub fn disclosed(state: &ChainState, rule: Rule, template: &str, subject: &Subject) -> bool {
+    match (rule, subject) {
+        (Rule::Data(GrantScope::Figures), Subject::Region(r)) => {
+            let ranking = template == "/v1/figures/ranking";
+            enclosing_regions(*r).into_iter().any(|x| {
+                state
+                    .disclosure(x)
+                    .is_some_and(|d| if ranking { d.disclosure.rankings } else { d.disclosure.regional_figures })
+            })
+        }
+        (Rule::Data(GrantScope::Figures), Subject::Enterprise(o)) => {
+            let now_ms =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            state.published(o).is_some_and(|g| g.expires_at_ms > now_ms)
+        }
+        _ => false,
+    }
+}
+
 /// Whether `rule` lets `caller` read `subject`; the refusal says what is missing.
 pub fn decide(
     state: &ChainState,
     genesis: &Genesis,
     rule: Rule,
+    template: &str,
     caller: &Caller,
     subject: &Subject,
 ) -> Result<(), ApiError> {
-    if rule == Rule::Public {
+    if rule == Rule::Public || disclosed(state, rule, template, subject) {
         return Ok(());
     }
     if let Caller::Gateway { id, owner } = caller {
@@ -376,7 +400,7 @@ fn check(s: &ApiState, template: &str, req: &Request) -> Result<Caller, ApiError
         return Ok(caller);
     }
     let subject = subject(&state, template, path, query)?;
-    decide(&state, s.genesis(), rule, &caller, &subject)?;
+    decide(&state, s.genesis(), rule, template, &caller, &subject)?;
     if let (Caller::Member(m), Some(log)) = (&caller, &access.log) {
         log.record(AccessEntry {
             at_ms: now_s * 1_000,

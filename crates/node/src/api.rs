@@ -474,6 +474,7 @@ pub struct MeterView {
         account,
         proposal,
         access_log,
+        grants,
         proof,
         metrics,
         crate::alarms::alarms,
@@ -489,6 +490,7 @@ pub struct MeterView {
         AccountView,
         RevokedAccount,
         crate::access::AccessEntry,
+        GrantView,
         ReadingView,
         ReadingsPage,
         crate::paging::RecordsPageDoc,
@@ -532,6 +534,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/accounts/{public_key}", get(account))
         .route("/v1/proposals/{id}", get(proposal))
         .route("/v1/access-log", get(access_log))
+        .route("/v1/grants", get(grants))
         .route("/v1/alarms", get(crate::alarms::alarms))
         .route("/v1/alarms/stream", get(crate::alarms::alarm_stream))
         .merge(crate::figures::routes())
@@ -965,6 +968,46 @@ async fn access_log(
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
+    Ok(Json(rows))
+}
+
+/// Grants query.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct GrantsQuery {
+    /// The organisation whose grants (credit code).
+    pub org: String,
+}
+
+/// A grant in force, as `GET /v1/grants` lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantView {
+    /// Who may read.
+    pub grantee: String,
+    /// What: `registry`, `readings`, `figures` or `alarms`.
+    pub scope: String,
+    /// Block time it was issued, Unix ms.
+    pub granted_at_ms: i64,
+    /// When it ends, Unix ms.
+    pub expires_at_ms: i64,
+}
+
+/// The grants an organisation has in force (read by it and the regulators covering it).
+#[utoipa::path(get, path = "/v1/grants", params(GrantsQuery), responses((status = 200, body = [GrantView]), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+async fn grants(State(s): State<ApiState>, Query(q): Query<GrantsQuery>) -> ApiResult<Vec<GrantView>> {
+    let org = UnifiedSocialCreditCode::new(q.org).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let rows = s
+        .inner
+        .app
+        .finalized_state()
+        .grants_of(&org)
+        .into_iter()
+        .map(|(grantee, scope, g)| GrantView {
+            grantee: grantee.to_string(),
+            scope: scope.name().into(),
+            granted_at_ms: g.granted_at_ms,
+            expires_at_ms: g.expires_at_ms,
+        })
+        .collect();
     Ok(Json(rows))
 }
 

@@ -238,6 +238,7 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                     ENTERPRISE_DATA,
                 ),
                 ("/v1/access-log", format!("/v1/access-log?org={o}"), &[Owner, Regulator]),
+                ("/v1/grants", format!("/v1/grants?org={o}"), &[Owner, Regulator]),
             ];
             // Every route with a rule has a row here (POST /v1/transactions is the other test files').
             for (m, template, _) in ROUTES {
@@ -341,6 +342,27 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
             tokio::time::sleep(Duration::from_millis((until - now_ms()).max(0) as u64 + 200)).await;
             let (status, _) = signed_get(&api, &readings_path, verifier_key).await?;
             ensure!(status == 403, "an expired grant still served: {status}");
+
+            // What the public reads: a region's rankings once its regulator discloses them, an
+            // enterprise's figures while it publishes them; never readings.
+            let ranking = format!("/v1/figures/ranking?region=430000&from={day}");
+            let quality = format!("/v1/quality?region=430000&from={day}");
+            ensure!(signed_get(&api, &ranking, None).await?.0 == 401, "rankings are not public yet");
+            let disclose = TxPayload::SetDisclosure {
+                region: 430_000,
+                disclosure: trustmeter_types::Disclosure { regional_figures: false, rankings: true },
+            };
+            run_txs(&api, &[reg.sign(disclose)]).await?;
+            let (status, body) = signed_get(&api, &ranking, None).await?;
+            ensure!(status == 200, "disclosed rankings: {status} {body}");
+            ensure!(signed_get(&api, &quality, None).await?.0 == 401, "regional figures were not disclosed");
+            ensure!(signed_get(&api, &figures_path, None).await?.0 == 401, "figures are not published yet");
+            run_txs(&api, &[ent.sign(TxPayload::PublishFigures { until_ms: now_ms() + 3_600_000 })]).await?;
+            let (status, body) = signed_get(&api, &figures_path, None).await?;
+            ensure!(status == 200, "published figures: {status} {body}");
+            ensure!(signed_get(&api, &readings_path, None).await?.0 == 401, "readings are never public");
+            run_txs(&api, &[ent.sign(TxPayload::PublishFigures { until_ms: 0 })]).await?;
+            ensure!(signed_get(&api, &figures_path, None).await?.0 == 401, "a withdrawn publication");
 
             // The owner reads who read its data: the regulator's readings request is there, the
             // refused ones are not.

@@ -536,7 +536,9 @@ fn apply_tx(
         | TxPayload::Propose { .. }
         | TxPayload::Approve { .. }
         | TxPayload::Grant { .. }
-        | TxPayload::RevokeGrant { .. }) => {
+        | TxPayload::RevokeGrant { .. }
+        | TxPayload::SetDisclosure { .. }
+        | TxPayload::PublishFigures { .. }) => {
             let (org, kind) = account.expect("checked above");
             state.set_nonce(sender, body.nonce);
             crate::membership::apply(state, height, timestamp_ms, h, &org, kind, p)
@@ -696,7 +698,9 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
         | TxPayload::Propose { .. }
         | TxPayload::Approve { .. }
         | TxPayload::Grant { .. }
-        | TxPayload::RevokeGrant { .. } => unreachable!("handled by apply_tx"),
+        | TxPayload::RevokeGrant { .. }
+        | TxPayload::SetDisclosure { .. }
+        | TxPayload::PublishFigures { .. } => unreachable!("handled by apply_tx"),
     }
     TxOutcome::Accepted
 }

@@ -86,6 +86,8 @@ mod tag {
     pub const PROPOSAL: u8 = 0x07;
     pub const REGULATORS: u8 = 0x08;
     pub const GRANT: u8 = 0x09;
+    pub const DISCLOSURE: u8 = 0x0A;
+    pub const PUBLISHED: u8 = 0x0B;
     pub const NONCE: u8 = 0x10;
     pub const PROGRESS: u8 = 0x11;
     pub const DAILY: u8 = 0x12;
@@ -146,7 +148,9 @@ impl StateKey {
             | StateKey::Membership(_)
             | StateKey::Proposal(_)
             | StateKey::Regulators
-            | StateKey::Grant(..) => KeyClass::Registry,
+            | StateKey::Grant(..)
+            | StateKey::Disclosure(_)
+            | StateKey::Published(_) => KeyClass::Registry,
             StateKey::Nonce(_) | StateKey::Progress(..) | StateKey::Daily(_) | StateKey::MonthlyReport(..) => {
                 KeyClass::Activity
             }
@@ -176,6 +180,8 @@ impl StateKey {
             StateKey::Proposal(h) => Enc::new(tag::PROPOSAL).bytes(&h.0),
             StateKey::Regulators => Enc::new(tag::REGULATORS),
             StateKey::Grant(o, g, s) => Enc::new(tag::GRANT).id(o.as_str()).id(g.as_str()).u8(*s as u8),
+            StateKey::Disclosure(r) => Enc::new(tag::DISCLOSURE).u32(*r),
+            StateKey::Published(o) => Enc::new(tag::PUBLISHED).id(o.as_str()),
             StateKey::Nonce(k) => Enc::new(tag::NONCE).u8(k.scheme as u8).bytes(&k.bytes),
             StateKey::Progress(g, chunk) => Enc::new(tag::PROGRESS).id(g.as_str()).u32(*chunk),
             StateKey::Daily(k) => {
@@ -306,6 +312,8 @@ pub(crate) fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::Proposal(_), StateValue::Proposal(_))
             | (StateKey::Regulators, StateValue::Regulators(_))
             | (StateKey::Grant(..), StateValue::Grant(_))
+            | (StateKey::Disclosure(_), StateValue::Disclosure(_))
+            | (StateKey::Published(_), StateValue::Published(_))
     )
 }
 

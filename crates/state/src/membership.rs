@@ -7,9 +7,9 @@ use trustmeter_crypto::verify;
 use trustmeter_types::limits::{MAX_ACCOUNTS_PER_ORG, MAX_GRANT_MS, MAX_GRANTS_PER_ORG, MAX_REGULATORS};
 use trustmeter_types::membership::jurisdiction_covers;
 use trustmeter_types::{
-    Account, Grant, GrantScope, Hash32, Membership, MembershipAction, NewAccount, OrgKind, OrgStatus, Organisation,
-    Proposal, ProposalStatus, PublicKey, RejectCode, Rejection, TxOutcome, TxPayload, UnifiedSocialCreditCode,
-    account_proof_payload,
+    Account, DisclosureRecord, Grant, GrantScope, Hash32, Membership, MembershipAction, NewAccount, OrgKind, OrgStatus,
+    Organisation, Proposal, ProposalStatus, PublicKey, RejectCode, Rejection, TxOutcome, TxPayload,
+    UnifiedSocialCreditCode, account_proof_payload,
 };
 
 type Refusal = (RejectCode, String);
@@ -308,6 +308,32 @@ pub(crate) fn apply(
         TxPayload::RevokeAccount { public_key, reason } => revoke_own(state, ts, org, kind, public_key, reason),
         TxPayload::Propose { action } => propose(state, height, ts, h, org, action),
         TxPayload::Grant { grantee, scope, expires_at_ms } => grant(state, ts, org, grantee, *scope, *expires_at_ms),
+        TxPayload::SetDisclosure { region, disclosure } => {
+            let own = state.organisation(org).map_or(0, |o| o.region);
+            if kind != OrgKind::Regulator || !jurisdiction_covers(own, *region) {
+                Err(refuse(
+                    RejectCode::NotAuthorised,
+                    format!(
+                        "only a regulator whose jurisdiction covers region {region} sets its disclosure; {org} is a {kind:?} of region {own}"
+                    ),
+                ))
+            } else {
+                let record = DisclosureRecord { disclosure: disclosure.clone(), set_by: org.clone(), set_at_ms: ts };
+                state.set_disclosure(*region, record);
+                Ok(())
+            }
+        }
+        TxPayload::PublishFigures { until_ms } => {
+            if *until_ms <= ts {
+                state.set_published(org, None);
+                Ok(())
+            } else if *until_ms - ts > MAX_GRANT_MS {
+                Err(refuse(RejectCode::InvalidTransition, "a publication runs at most 5 years".into()))
+            } else {
+                state.set_published(org, Some(Grant { granted_at_ms: ts, expires_at_ms: *until_ms }));
+                Ok(())
+            }
+        }
         TxPayload::RevokeGrant { grantee, scope } => match state.grant(org, grantee, *scope) {
             Some(_) => {
                 state.set_grant(org, grantee, *scope, None);

@@ -26,8 +26,9 @@ use trustmeter_crypto::HashAlg;
 use trustmeter_policy::Policy;
 use trustmeter_types::tx::{MeasuredHeatingValue, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
-    Account, ChainId, ChainParams, DeviceId, Gateway, Genesis, Grant, GrantScope, Hash32, METERS_PER_PROGRESS_CHUNK,
-    Membership, Meter, OrgKind, OrgStatus, Organisation, Proposal, PublicKey, UnifiedSocialCreditCode, encode,
+    Account, ChainId, ChainParams, DeviceId, DisclosureRecord, Gateway, Genesis, Grant, GrantScope, Hash32,
+    METERS_PER_PROGRESS_CHUNK, Membership, Meter, OrgKind, OrgStatus, Organisation, Proposal, PublicKey,
+    UnifiedSocialCreditCode, encode,
 };
 
 /// What the chain remembers of a meter's readings (committed in the activity tree, in its
@@ -210,6 +211,10 @@ pub enum StateKey {
     Regulators,
     /// A grant in force: (owner, grantee, scope).
     Grant(UnifiedSocialCreditCode, UnifiedSocialCreditCode, GrantScope),
+    /// What the public may read of a region's enterprises.
+    Disclosure(u32),
+    /// An organisation's figures published to everyone (until a time).
+    Published(UnifiedSocialCreditCode),
 }
 
 /// A value in the state.
@@ -246,6 +251,10 @@ pub enum StateValue {
     Regulators(Vec<UnifiedSocialCreditCode>),
     /// A grant in force.
     Grant(Grant),
+    /// A region's disclosure.
+    Disclosure(DisclosureRecord),
+    /// A publication (its `expires_at_ms` ends it).
+    Published(Grant),
 }
 
 /// A deployed version of the audit policy (审核规则).
@@ -1289,6 +1298,31 @@ impl State {
                 _ => None,
             })
             .collect()
+    }
+    /// The disclosure set for exactly `region`, if any (see
+    /// `trustmeter_types::membership::enclosing_regions` for those that apply to a region).
+    pub fn disclosure(&self, region: u32) -> Option<DisclosureRecord> {
+        match self.get(&StateKey::Disclosure(region)) {
+            Some(StateValue::Disclosure(d)) => Some(d),
+            _ => None,
+        }
+    }
+    /// An organisation's publication of its figures, if any (expired or not).
+    pub fn published(&self, org: &UnifiedSocialCreditCode) -> Option<Grant> {
+        match self.get(&StateKey::Published(org.clone())) {
+            Some(StateValue::Published(g)) => Some(g),
+            _ => None,
+        }
+    }
+    pub(crate) fn set_disclosure(&mut self, region: u32, d: DisclosureRecord) {
+        self.put(StateKey::Disclosure(region), StateValue::Disclosure(d));
+    }
+    pub(crate) fn set_published(&mut self, org: &UnifiedSocialCreditCode, g: Option<Grant>) {
+        let key = StateKey::Published(org.clone());
+        match g {
+            Some(g) => self.put(key, StateValue::Published(g)),
+            None => self.delete(&key),
+        }
     }
     pub(crate) fn set_grant(
         &mut self,

@@ -287,3 +287,38 @@ fn an_enterprise_grants_and_revokes_reads_of_its_data() {
     assert_tx_rejected(b.receipt(1), RejectCode::InvalidTransition);
     assert!(fx.state.grant(&org_a(), &verifier, GrantScope::Readings).is_none());
 }
+
+#[test]
+fn a_covering_regulator_sets_disclosure_and_an_enterprise_publishes_its_figures() {
+    use trustmeter_types::Disclosure;
+    let mut fx = Fx::ready(); // the fixture's organisations are in Changsha (430100)
+    let rankings = Disclosure { regional_figures: false, rankings: true };
+    let set = |region| TxPayload::SetDisclosure { region, disclosure: rankings.clone() };
+    let txs = vec![
+        fx.tx(&regulator(), set(430_100)),
+        fx.tx(&regulator(), set(430_000)), // a city's regulator does not cover its province
+        fx.tx(&ent_a(), set(430_100)),     // an enterprise discloses nothing for others
+    ];
+    let b = fx.exec(txs);
+    assert_tx_accepted(b.receipt(0));
+    assert_tx_rejected(b.receipt(1), RejectCode::NotAuthorised);
+    assert_tx_rejected(b.receipt(2), RejectCode::NotAuthorised);
+    let d = fx.state.disclosure(430_100).unwrap();
+    assert_eq!((d.disclosure, d.set_by), (rankings, org_regulator()));
+    assert!(fx.state.disclosure(430_000).is_none());
+    assert_eq!(trustmeter_types::membership::enclosing_regions(430_121), vec![430_121, 430_100, 430_000, 100_000]);
+
+    let ts = fx.next_ts();
+    let year = 366 * 86_400_000;
+    let txs = vec![
+        fx.tx(&ent_a(), TxPayload::PublishFigures { until_ms: ts + year }),
+        fx.tx(&ent_b(), TxPayload::PublishFigures { until_ms: ts + 6 * year }),
+    ];
+    let b = fx.exec_at(ts, txs);
+    assert_tx_accepted(b.receipt(0));
+    assert_tx_rejected(b.receipt(1), RejectCode::InvalidTransition);
+    assert_eq!(fx.state.published(&org_a()).unwrap().expires_at_ms, ts + year);
+    let withdraw = fx.tx(&ent_a(), TxPayload::PublishFigures { until_ms: 0 });
+    assert_tx_accepted(fx.exec(vec![withdraw]).receipt(0));
+    assert!(fx.state.published(&org_a()).is_none());
+}

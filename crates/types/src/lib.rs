@@ -45,8 +45,8 @@ pub use genesis::{
 pub use ids::{ChainId, DeviceId, Hash32, IdError, UnifiedSocialCreditCode};
 pub use keys::{KeyScheme, PublicKey, Signature};
 pub use membership::{
-    Account, GovernanceParams, Grant, GrantScope, Membership, MembershipAction, NewAccount, OrgStatus, Proposal,
-    ProposalStatus, account_proof_payload,
+    Account, Disclosure, DisclosureRecord, GovernanceParams, Grant, GrantScope, Membership, MembershipAction,
+    NewAccount, OrgStatus, Proposal, ProposalStatus, account_proof_payload,
 };
 pub use reading::{Reading, ReadingOrigin, ReadingSigner, SignedReading};
 pub use receipt::{Flag, ReadingOutcome, Receipt, RejectCode, Rejection, TxOutcome};

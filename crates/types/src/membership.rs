@@ -334,6 +334,42 @@ pub struct Grant {
     pub expires_at_ms: i64,
 }
 
+/// What the public (anyone, unsigned) may read of a region's enterprises (信息公开), set on chain
+/// by a regulator whose jurisdiction covers the region. An enterprise's own figures become public
+/// only when it publishes them (`TxPayload::PublishFigures`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Disclosure {
+    /// The region's aggregate figures (regional series, the region's data quality).
+    pub regional_figures: bool,
+    /// Rankings of the region's enterprises by consumption.
+    pub rankings: bool,
+}
+
+/// A region's disclosure in force (registry state): what, by whom, since when.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosureRecord {
+    /// What is public.
+    pub disclosure: Disclosure,
+    /// The regulator that set it.
+    pub set_by: UnifiedSocialCreditCode,
+    /// Block time it was set.
+    pub set_at_ms: i64,
+}
+
+/// The region codes whose disclosure applies to `region`, nearest first: the county itself, its
+/// city, its province, the nation (GB/T 2260; duplicates removed).
+pub fn enclosing_regions(region: u32) -> Vec<u32> {
+    let mut out = vec![region];
+    for r in [region / 100 * 100, region / 10_000 * 10_000, NATIONAL_REGION] {
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    out
+}
+
 /// The region code of a national authority (全国).
 pub const NATIONAL_REGION: u32 = 100_000;
 

@@ -9,7 +9,7 @@ use crate::energy::{EnergyKind, Quantity, RegisterKind, Unit};
 use crate::ids::{ChainId, DeviceId, Hash32, UnifiedSocialCreditCode};
 use crate::keys::{PublicKey, Signature};
 use crate::limits::*;
-use crate::membership::{GrantScope, MembershipAction, NewAccount, check_reason};
+use crate::membership::{Disclosure, GrantScope, MembershipAction, NewAccount, check_reason};
 use crate::reading::SignedReading;
 use crate::registry::{AccuracyClass, Calibration, DeviceStatus, LocationPath, Meter, TariffRegister};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -214,6 +214,21 @@ pub enum TxPayload {
         /// Until when (Unix ms; after the block time, at most 5 years ahead).
         expires_at_ms: i64,
     },
+    /// Sets what the public may read of a region's enterprises (信息公开); only a regulator whose
+    /// jurisdiction covers the region.
+    SetDisclosure {
+        /// The region (GB/T 2260); it applies to every region inside it.
+        region: u32,
+        /// What is public.
+        disclosure: Disclosure,
+    },
+    /// Publishes the sender's organisation's energy figures (its `figures` scope) to everyone
+    /// until `until_ms` (e.g. its annual figure, 公开承诺); `until_ms` at or before the block time
+    /// withdraws them.
+    PublishFigures {
+        /// Until when (at most 5 years ahead).
+        until_ms: i64,
+    },
     /// Ends a grant of the sender's organisation at once.
     RevokeGrant {
         /// Who may no longer read.
@@ -277,6 +292,8 @@ impl TxPayload {
             TxPayload::Approve { .. } => "approve",
             TxPayload::Grant { .. } => "grant",
             TxPayload::RevokeGrant { .. } => "revoke_grant",
+            TxPayload::SetDisclosure { .. } => "set_disclosure",
+            TxPayload::PublishFigures { .. } => "publish_figures",
             TxPayload::RegisterGateway { .. } => "register_gateway",
             TxPayload::RegisterMeter { .. } => "register_meter",
             TxPayload::RecordCalibration { .. } => "record_calibration",
@@ -349,6 +366,14 @@ impl Validate for Transaction {
             TxPayload::Propose { action } => action.check(),
             TxPayload::Approve { .. } => Ok(()),
             TxPayload::Grant { grantee, .. } | TxPayload::RevokeGrant { grantee, .. } => grantee.check(),
+            TxPayload::SetDisclosure { region, .. } => {
+                if (100_000..=999_999).contains(region) {
+                    Ok(())
+                } else {
+                    Err(format!("region code {region} is not a six-digit GB/T 2260 code"))
+                }
+            }
+            TxPayload::PublishFigures { .. } => Ok(()),
             TxPayload::RegisterGateway { id, public_key } => {
                 id.check()?;
                 public_key.check()

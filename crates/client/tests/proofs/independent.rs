@@ -52,7 +52,7 @@ const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
 const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
 /// State key and value kinds by tag (§4.2); 9 and 10 are derived data, never in a proof.
-const STATE_KINDS: [&str; 14] = [
+const STATE_KINDS: [&str; 17] = [
     "organisation",
     "account",
     "nonce",
@@ -67,6 +67,9 @@ const STATE_KINDS: [&str; 14] = [
     "membership",
     "proposal",
     "regulators",
+    "grant",
+    "disclosure",
+    "published",
 ];
 const HASHES: [&str; 2] = ["sha256", "sm3"];
 const ORG_KINDS: [&str; 7] = [

@@ -87,6 +87,8 @@ fn in_registry(k: &StateKey) -> bool {
             | StateKey::Proposal(_)
             | StateKey::Regulators
             | StateKey::Grant(..)
+            | StateKey::Disclosure(_)
+            | StateKey::Published(_)
     )
 }
 

@@ -65,6 +65,8 @@ pub fn touched_meters(block: &Block) -> Vec<DeviceId> {
             | TxPayload::Approve { .. }
             | TxPayload::Grant { .. }
             | TxPayload::RevokeGrant { .. }
+            | TxPayload::SetDisclosure { .. }
+            | TxPayload::PublishFigures { .. }
             | TxPayload::RegisterGateway { .. }
             | TxPayload::DeployPolicy { .. }
             | TxPayload::MonthlyReport { .. } => {}
