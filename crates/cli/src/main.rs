@@ -175,17 +175,30 @@ fn verify_figure(path: PathBuf, genesis: Option<PathBuf>) -> Result<()> {
             );
             if trusted.is_none() {
                 println!(
-                    "note: checked against the genesis inside the proof (chain {}, {} validators); pass --genesis to check against one you trust",
+                    "note: checked against the genesis inside the proof (chain {}, {} validators, hash {}); pass --genesis to check against one you trust",
                     proof.genesis.chain_id,
-                    proof.genesis.validators.len()
+                    proof.genesis.validators.len(),
+                    trustmeter_crypto::genesis_hash(&proof.genesis)
                 );
             }
+            warn_devnet(&proof.genesis);
             Ok(())
         }
         Err(e) => {
             eprintln!("INVALID: {e}");
             std::process::exit(1);
         }
+    }
+}
+
+/// Says so when a proof comes from a devnet: its keys derive from a public seed, so anyone could
+/// have made it.
+fn warn_devnet(genesis: &trustmeter_types::Genesis) {
+    if let Some(seed) = genesis.devnet_seed {
+        println!(
+            "WARNING: chain {} is a devnet (devnet_seed {seed}): every key derives from a public seed, so this proof shows the format, not that real parties signed it",
+            genesis.chain_id
+        );
     }
 }
 
@@ -229,11 +242,13 @@ fn verify(proof: PathBuf, genesis: Option<PathBuf>) -> Result<()> {
             }
             if trusted.is_none() {
                 println!(
-                    "note: checked against the genesis inside the bundle (chain {}, {} validators); pass --genesis to check against one you trust",
+                    "note: checked against the genesis inside the bundle (chain {}, {} validators, hash {}); pass --genesis to check against one you trust",
                     bundle.genesis.chain_id,
-                    bundle.genesis.validators.len()
+                    bundle.genesis.validators.len(),
+                    trustmeter_crypto::genesis_hash(&bundle.genesis)
                 );
             }
+            warn_devnet(&bundle.genesis);
             Ok(())
         }
         Err(e) => {
