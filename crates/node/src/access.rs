@@ -196,12 +196,6 @@ pub fn caller(
     Ok(Caller::Member(Member { org, kind: o.kind, region: o.region, key: v.key }))
 }
 
-/// One `key=value` of a query string (no percent-decoding: the values read here are codes and
-/// ids without reserved characters).
-fn param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
-    query?.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == key).map(|(_, v)| v)
-}
-
 fn org_code(s: &str) -> Result<UnifiedSocialCreditCode, ApiError> {
     UnifiedSocialCreditCode::new(s).map_err(|e| ApiError::bad_request(format!("organisation {s:?}: {e}")))
 }
@@ -216,37 +210,61 @@ fn device_owner(state: &ChainState, id: &str) -> Result<Subject, ApiError> {
     Ok(owner.map_or(Subject::All, Subject::Enterprise))
 }
 
-/// Whose data a request to `template` (with this path and query) touches.
-pub fn subject(state: &ChainState, template: &str, path: &str, query: Option<&str>) -> Result<Subject, ApiError> {
-    let segments: Vec<&str> = path.split('/').collect();
+fn region_code(s: &str) -> Result<u32, ApiError> {
+    s.parse().map_err(|_| ApiError::bad_request(format!("region {s:?} is not a code")))
+}
+
+/// Whose data a request to `template` (with this path and query) touches: every subject any of
+/// its parameters names, decoded exactly as the handlers decode them (percent-decoded path
+/// segments; form-decoded, trimmed query values, every repetition), so no spelling of a request
+/// can show the rules one subject and the handler another. A request naming none touches
+/// everyone's data.
+pub fn subjects(state: &ChainState, template: &str, path: &str, query: Option<&str>) -> Result<Vec<Subject>, ApiError> {
+    let mut out = vec![];
+    let segments: Vec<String> =
+        path.split('/').map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
     let template_segments: Vec<&str> = template.split('/').collect();
-    let path_param =
-        |name: &str| template_segments.iter().position(|s| *s == name).and_then(|i| segments.get(i).copied());
-    if let Some(id) =
-        path_param("{id}").filter(|_| template.starts_with("/v1/meters/") || template.starts_with("/v1/gateways/"))
+    let path_param = |name: &str| template_segments.iter().position(|s| *s == name).and_then(|i| segments.get(i));
+    if (template.starts_with("/v1/meters/") || template.starts_with("/v1/gateways/"))
+        && let Some(id) = path_param("{id}")
     {
-        return device_owner(state, id);
+        out.push(device_owner(state, id)?);
     }
     if let Some(org) = path_param("{org}") {
-        return Ok(Subject::Enterprise(org_code(org)?));
+        out.push(Subject::Enterprise(org_code(org)?));
     }
-    if let Some(org) = param(query, "org").or_else(|| param(query, "owner")) {
-        return Ok(Subject::Enterprise(org_code(org)?));
-    }
-    match (param(query, "scope"), param(query, "id")) {
-        (Some("meter"), Some(id)) => return device_owner(state, id),
-        (Some("org"), Some(id)) => return Ok(Subject::Enterprise(org_code(id)?)),
-        (Some("region"), Some(id)) => {
-            let r = id.parse().map_err(|_| ApiError::bad_request(format!("region {id:?} is not a code")))?;
-            return Ok(Subject::Region(r));
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.trim().to_string()))
+        .collect();
+    let values = |key: &str| pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+    for v in values("org").into_iter().chain(values("owner")) {
+        if !v.is_empty() {
+            out.push(Subject::Enterprise(org_code(v)?));
         }
-        _ => {}
     }
-    if let Some(r) = param(query, "region") {
-        let r = r.parse().map_err(|_| ApiError::bad_request(format!("region {r:?} is not a code")))?;
-        return Ok(Subject::Region(r));
+    for v in values("region") {
+        if !v.is_empty() {
+            out.push(Subject::Region(region_code(v)?));
+        }
     }
-    Ok(Subject::All)
+    let scopes = values("scope");
+    if scopes.len() > 1 {
+        return Err(ApiError::bad_request("scope= is given more than once"));
+    }
+    for id in values("id").into_iter().filter(|v| !v.is_empty()) {
+        match scopes.first().copied() {
+            Some("meter") => out.push(device_owner(state, id)?),
+            Some("org") => out.push(Subject::Enterprise(org_code(id)?)),
+            Some("region") => out.push(Subject::Region(region_code(id)?)),
+            // A location path is the `org` enterprise's (already above); without a scope the
+            // handler refuses the request.
+            _ => {}
+        }
+    }
+    if out.is_empty() {
+        out.push(Subject::All);
+    }
+    Ok(out)
 }
 
 fn is_authority(kind: OrgKind) -> bool {
@@ -399,12 +417,15 @@ fn check(s: &ApiState, template: &str, req: &Request) -> Result<Caller, ApiError
     if rule == Rule::Public {
         return Ok(caller);
     }
-    let subject = subject(&state, template, path, query)?;
-    decide(&state, s.genesis(), rule, template, &caller, &subject)?;
-    if let (Caller::Member(m), Some(log)) = (&caller, &access.log) {
+    let subjects = subjects(&state, template, path, query)?;
+    for subject in &subjects {
+        decide(&state, s.genesis(), rule, template, &caller, subject)?;
+    }
+    for subject in &subjects {
+        let (Caller::Member(m), Some(log)) = (&caller, &access.log) else { break };
         log.record(AccessEntry {
             at_ms: now_s * 1_000,
-            subject: match &subject {
+            subject: match subject {
                 Subject::Enterprise(o) => o.to_string(),
                 Subject::Region(r) => format!("region:{r}"),
                 Subject::All => "all".into(),

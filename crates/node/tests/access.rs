@@ -278,6 +278,25 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
             }
             eprintln!("{checked} (route, caller) pairs checked");
 
+            // Spellings that name the other enterprise to the rules and the owner to the handler
+            // (or both) are refused: every subject a request names is checked, decoded as the
+            // handlers decode it.
+            let p = &other.org.id;
+            let m_enc = meter.as_str().replacen('-', "%2D", 1);
+            let tricks = [
+                format!("/v1/figures/series?scope=meter&id={meter}&org={p}&from={day}"),
+                format!("/v1/figures/daily?org={p}&org={o}&from={day}"),
+                format!("/v1/figures/daily?o%72g={o}&from={day}"),
+                format!("/v1/figures/daily?org=+{o}+&from={day}"),
+                format!("/v1/alarms?org={p}&owner={o}"),
+                format!("/v1/meters/{m_enc}/readings"),
+                format!("/v1/figures/series?scope=meter&scope=org&id={p}&from={day}"),
+            ];
+            for path in &tricks {
+                let (status, body) = signed_get(&api, path, Some(&other.key)).await?;
+                ensure!(matches!(status, 400 | 403), "another enterprise got {path}: HTTP {status} {body}");
+            }
+
             // Signatures that do not hold: 401 with the reason.
             let path = format!("/v1/meters/{meter}/readings");
             let good = trustmeter_httpsig::sign(&owner.key, "GET", &path, None, now_ms() / 1_000);
