@@ -96,7 +96,8 @@ fn print_sign_in(
     start_ms: i64,
 ) -> Result<()> {
     let api = &chain.submitter.apis[0];
-    let members = write_member_keys(dir, &chain.devnet)?;
+    let members =
+        crate::node::write_member_keys(&dir.join(format!("{}-members", chain.devnet.genesis.chain_id)), &chain.devnet)?;
     let day = trustmeter_energy::calendar::day_label(trustmeter_energy::calendar::day_number(start_ms));
     println!(
         "access control is on (RFC 9421 signed requests; unsigned, only public routes such as {api}/v1/status). Sign in to {} as:",
@@ -116,29 +117,6 @@ fn print_sign_in(
     }
     println!("  who read {org}'s data: GET {api}/v1/access-log?org={org}, signed by it or its regulator");
     Ok(())
-}
-
-/// Writes a chain's member account keys (devnet: derived from a public seed) where the demo's
-/// user can sign in with them; returns (label, path, organisation).
-fn write_member_keys(dir: &std::path::Path, devnet: &Devnet) -> Result<Vec<(String, PathBuf, String)>> {
-    let members = dir.join(format!("{}-members", devnet.genesis.chain_id));
-    std::fs::create_dir_all(&members)?;
-    let mut all = vec![
-        ("regulator".to_string(), &devnet.regulator),
-        ("metrology".to_string(), &devnet.metrology),
-        ("statistics".to_string(), &devnet.statistics),
-    ];
-    for (i, e) in devnet.enterprises.iter().enumerate() {
-        all.push((format!("enterprise-{i}"), e));
-    }
-    let mut out = vec![];
-    for (label, m) in all {
-        let path = members.join(format!("{label}.json"));
-        let meta = trustmeter_keystore::KeyMeta { organisation: Some(m.org.id.clone()), device: None };
-        trustmeter_keystore::KeyFile::write(&path, &m.key, &format!("{label} account (devnet)"), &meta, None, true)?;
-        out.push((label, path, m.org.id.to_string()));
-    }
-    Ok(out)
 }
 
 fn now_ms() -> i64 {

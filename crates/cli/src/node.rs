@@ -125,8 +125,15 @@ pub fn init(args: &InitArgs, genesis_time_ms: i64) -> Result<Devnet> {
         };
         std::fs::write(dir.join("node.toml"), toml::to_string_pretty(&cfg)?)?;
     }
-    let members = args.dir.join("members");
-    std::fs::create_dir_all(&members)?;
+    write_member_keys(&args.dir.join("members"), &devnet)?;
+    Ok(devnet)
+}
+
+/// Writes a devnet's member account keys to `dir` (`regulator.json`, `metrology.json`,
+/// `statistics.json`, `enterprise-<i>.json`), in the clear: a devnet's keys derive from a public
+/// seed anyway; existing files are replaced. Returns (label, path, organisation) per member.
+pub fn write_member_keys(dir: &std::path::Path, devnet: &Devnet) -> Result<Vec<(String, PathBuf, String)>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut all = vec![
         ("regulator".to_string(), &devnet.regulator),
         ("metrology".to_string(), &devnet.metrology),
@@ -135,15 +142,15 @@ pub fn init(args: &InitArgs, genesis_time_ms: i64) -> Result<Devnet> {
     for (i, e) in devnet.enterprises.iter().enumerate() {
         all.push((format!("enterprise-{i}"), e));
     }
+    let mut out = vec![];
     for (label, m) in all {
-        // Key files in the clear: a local devnet's keys are derived from a seed anyway. Re-running
-        // init rewrites the whole consortium, so the files are replaced.
-        let path = members.join(format!("{label}.json"));
+        let path = dir.join(format!("{label}.json"));
         let meta = KeyMeta { organisation: Some(m.org.id.clone()), device: None };
         KeyFile::write(&path, &m.key, &format!("{label} account"), &meta, None, true)
             .with_context(|| format!("writing member key file {}", path.display()))?;
+        out.push((label, path, m.org.id.to_string()));
     }
-    Ok(devnet)
+    Ok(out)
 }
 
 /// Runs a node command.

@@ -82,19 +82,6 @@ fn admission(chain: &trustmeter_types::ChainId, org: &Organisation, key: &Signin
     TxPayload::Propose { action: MembershipAction::Admit { organisation: org.clone(), accounts } }
 }
 
-async fn run_txs(api: &Api, txs: &[Transaction]) -> Result<u64> {
-    for tx in txs {
-        api.submit(tx, Encoding::Binary).await?;
-    }
-    let mut height = 0;
-    for tx in txs {
-        let v = api.wait_accepted(tx).await?;
-        height = height.max(u64_of(&v["height"]));
-    }
-    api.wait_finalized_everywhere(height).await?;
-    Ok(height)
-}
-
 /// `GET path` signed by `key` (unsigned without one): status and body.
 async fn signed_get(api: &Api, path: &str, key: Option<&SigningKey>) -> Result<(u16, String)> {
     let (p, q) = match path.split_once('?') {

@@ -52,21 +52,6 @@ async fn scrape(api: &Api, node: usize) -> Result<String> {
     Ok(text)
 }
 
-/// Submits transactions, waits until each is finalized and accepted, and until every validator
-/// has finalized them; returns the highest height.
-async fn run_txs(api: &Api, txs: &[Transaction]) -> Result<u64> {
-    for tx in txs {
-        api.submit(tx, Encoding::Binary).await?;
-    }
-    let mut height = 0;
-    for tx in txs {
-        let v = api.wait_accepted(tx).await?;
-        height = height.max(u64_of(&v["height"]));
-    }
-    api.wait_finalized_everywhere(height).await?;
-    Ok(height)
-}
-
 #[test]
 fn metrics_and_request_limits_on_a_live_cluster() {
     init_logs();

@@ -412,3 +412,18 @@ impl Api {
         .await
     }
 }
+
+/// Submits transactions, waits until each is finalized and accepted, and until every validator
+/// has finalized them; returns the highest height.
+pub async fn run_txs(api: &Api, txs: &[Transaction]) -> Result<u64> {
+    for tx in txs {
+        api.submit(tx, Encoding::Binary).await?;
+    }
+    let mut height = 0;
+    for tx in txs {
+        let v = api.wait_accepted(tx).await?;
+        height = height.max(u64_of(&v["height"]));
+    }
+    api.wait_finalized_everywhere(height).await?;
+    Ok(height)
+}
