@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::time::Duration;
-use trustmeter_node::alarms::{AlarmEvent, AlarmView, AlarmsView, EventKind};
+use trustmeter_analytics::alarms::{AlarmEvent, AlarmView, AlarmsView, EventKind};
 
 /// How long `--follow` waits before reconnecting after the stream broke.
 const RECONNECT_DELAY: Duration = Duration::from_secs(2);
@@ -228,8 +228,8 @@ fn event_line(e: &AlarmEvent) -> String {
 
 fn severity(a: &AlarmView) -> &'static str {
     match a.severity {
-        trustmeter_node::alarms::Severity::Critical => "critical",
-        trustmeter_node::alarms::Severity::Warning => "warning",
+        trustmeter_analytics::alarms::Severity::Critical => "critical",
+        trustmeter_analytics::alarms::Severity::Warning => "warning",
     }
 }
 

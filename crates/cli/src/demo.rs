@@ -70,9 +70,9 @@ pub struct DemoArgs {
 }
 
 /// The API limits with the access rules enforced.
-fn enforced() -> trustmeter_node::limits::ApiConfig {
-    trustmeter_node::limits::ApiConfig {
-        access: Some(trustmeter_node::access::AccessMode::Enforced),
+fn enforced() -> trustmeter_node::api::limits::ApiConfig {
+    trustmeter_node::api::limits::ApiConfig {
+        access: Some(trustmeter_node::api::access::AccessMode::Enforced),
         ..Default::default()
     }
 }
@@ -556,7 +556,7 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
                     "        {}: alarms {} ({}); trustmeter alarms --node {} --follow",
                     chains[0].devnet.genesis.chain_id,
                     active.alarms.len(),
-                    trustmeter_node::alarms::AlarmHub::by_kind(&active.alarms),
+                    trustmeter_analytics::alarms::AlarmHub::by_kind(&active.alarms),
                     chains[0].submitter.apis[0]
                 );
             }

@@ -38,11 +38,11 @@ pub struct NodeConfig {
     /// The alarm engine (`[alarms]`: pass interval, `[[alarms.thresholds]]` over-use limits,
     /// `[alarms.anomaly]`); defaults to no thresholds and the default anomaly rule.
     #[serde(default)]
-    pub alarms: crate::alarms::AlarmConfig,
+    pub alarms: trustmeter_analytics::alarms::AlarmConfig,
     /// The API (`[api]`): how many expensive requests (proofs, series, exports, figure rollups)
     /// run at once; beyond, `503 busy` with `Retry-After`.
     #[serde(default)]
-    pub api: crate::limits::ApiConfig,
+    pub api: crate::api::limits::ApiConfig,
     /// With an empty data directory, sync the state at a peer's latest certified height instead
     /// of executing every block from genesis (a new validator, or one whose disk was lost). The
     /// synced node keeps blocks and proofs from that height on.

@@ -56,9 +56,9 @@ pub struct FollowerSpec {
     /// State store file.
     pub state_path: std::path::PathBuf,
     /// The alarm engine's configuration.
-    pub alarms: crate::alarms::AlarmConfig,
+    pub alarms: trustmeter_analytics::alarms::AlarmConfig,
     /// The API's bounds on concurrent expensive requests.
-    pub api: crate::limits::ApiConfig,
+    pub api: crate::api::limits::ApiConfig,
     /// A member account key the follower signs its block fetches with (RFC 9421): validators
     /// that enforce access rules serve raw blocks to regulators, statistics bureaus and
     /// validator operators only.

@@ -2,24 +2,18 @@
 //!
 //! A validator on the tokio runtime: [`config`] (TOML config, genesis and key files),
 //! [`run`] (authenticated p2p among the genesis validators, Commonware storage in the data
-//! directory, the index, the API), [`api`] (HTTP/JSON with an OpenAPI document) and [`alarms`]
-//! (the alarm engine: derived from the finalized state, never consensus; served as JSON and SSE),
-//! [`ports`] (loopback ports for local clusters that outgoing connections cannot steal),
-//! [`metrics`] (`GET /metrics`: Commonware's registry and ours), [`paging`] (cursor pagination of
-//! the lists) and [`limits`] (bounds on concurrent expensive requests).
+//! directory, the index, the alarm engine's passes, the API), [`follow`] (a non-voting follower),
+//! [`api`] (the HTTP layer: routes, signed requests and the access rule of every route
+//! ([`api::access`]), bounds on expensive requests ([`api::limits`]), cursor pagination
+//! ([`api::paging`]), errors and the OpenAPI document; the figures and alarms it serves are
+//! computed by `trustmeter-analytics`), [`ports`] (loopback ports for local clusters that outgoing
+//! connections cannot steal) and [`metrics`] (`GET /metrics`: Commonware's registry and ours).
 
-pub mod access;
-pub mod alarms;
 pub mod api;
 pub mod config;
-pub mod figures;
 pub mod follow;
-pub mod limits;
 pub mod metrics;
-pub mod paging;
 pub mod ports;
 pub mod run;
-#[cfg(test)]
-pub(crate) mod testkit;
 
 pub use run::{NodeSpec, RunningNode, start_node};

@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::info;
+use trustmeter_analytics::alarms::AlarmHub;
 use trustmeter_chain::engine::{Channels, Timeouts, ValidatorConfig, channels, max_message_size, start_validator};
 use trustmeter_chain::{App, Behaviour, Mempool, MempoolLimits};
 use trustmeter_index::Index;
@@ -44,9 +45,9 @@ pub struct NodeSpec {
     /// Consensus timeouts.
     pub timeouts: Timeouts,
     /// The alarm engine's configuration (`[alarms]` of the node config).
-    pub alarms: crate::alarms::AlarmConfig,
+    pub alarms: trustmeter_analytics::alarms::AlarmConfig,
     /// The API's bounds on concurrent expensive requests (`[api]` of the node config).
-    pub api: crate::limits::ApiConfig,
+    pub api: crate::api::limits::ApiConfig,
     /// With an empty state store, sync the state at a peer's latest certified height instead of
     /// executing every block from genesis (`state_sync` of the node config).
     pub state_sync: bool,
@@ -66,9 +67,9 @@ pub struct RunningNode {
     /// Where the API listens.
     pub api_addr: SocketAddr,
     /// The alarm engine (what `/v1/alarms` serves).
-    pub alarms: crate::alarms::AlarmHub,
+    pub alarms: trustmeter_analytics::alarms::AlarmHub,
     /// The API's bounds on concurrent expensive requests (shared with the API).
-    pub limits: crate::limits::RequestLimits,
+    pub limits: crate::api::limits::RequestLimits,
 }
 
 /// Starts one validator inside a commonware tokio context.
@@ -228,8 +229,8 @@ pub(crate) struct Serve {
     pub(crate) index: Index,
     pub(crate) marshal: Option<trustmeter_chain::app::MarshalMailbox>,
     pub(crate) upstream: Option<Vec<String>>,
-    pub(crate) alarms: crate::alarms::AlarmConfig,
-    pub(crate) api: crate::limits::ApiConfig,
+    pub(crate) alarms: trustmeter_analytics::alarms::AlarmConfig,
+    pub(crate) api: crate::api::limits::ApiConfig,
     pub(crate) metrics: crate::metrics::NodeMetrics,
     pub(crate) runtime_metrics: Option<crate::metrics::RuntimeEncoder>,
     /// Where the access log is kept when `[api] access = "enforced"`.
@@ -242,7 +243,7 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding the API on {listen}"))?;
     let api_addr = listener.local_addr()?;
     // Alarms: derived from the finalized state and the index, never consensus.
-    let hub = crate::alarms::AlarmHub::new(s.alarms.clone());
+    let hub = trustmeter_analytics::alarms::AlarmHub::new(s.alarms.clone());
     // Its feed of touched meters: every finalized block, before its state is published (the
     // first pass, and any after a gap, walks every meter instead).
     let feed = hub.clone();
@@ -250,19 +251,19 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
         feed.feed(&f.block.block);
         Ok(())
     }));
-    tokio::spawn(crate::alarms::run(hub.clone(), s.app.clone(), s.index.clone(), s.metrics.clone()));
-    let limits = crate::limits::RequestLimits::new(&s.api);
+    tokio::spawn(run_alarms(hub.clone(), s.app.clone(), s.index.clone(), s.metrics.clone()));
+    let limits = crate::api::limits::RequestLimits::new(&s.api);
     let mode = s.api.access.unwrap_or(match s.genesis.devnet_seed {
-        Some(_) => crate::access::AccessMode::Open,
-        None => crate::access::AccessMode::Enforced,
+        Some(_) => crate::api::access::AccessMode::Open,
+        None => crate::api::access::AccessMode::Enforced,
     });
     tracing::info!(?mode, "API access rules");
-    let access = crate::access::Access {
+    let access = crate::api::access::Access {
         mode,
         log: match mode {
-            crate::access::AccessMode::Open => None,
-            crate::access::AccessMode::Enforced => Some(
-                crate::access::AccessLog::open(&s.access_log)
+            crate::api::access::AccessMode::Open => None,
+            crate::api::access::AccessMode::Enforced => Some(
+                crate::api::access::AccessLog::open(&s.access_log)
                     .with_context(|| format!("opening the access log {}", s.access_log.display()))?,
             ),
         },
@@ -322,4 +323,35 @@ fn open_state_store(
     }
     let written = store.write_counters();
     Ok((Arc::new(store), written))
+}
+
+/// A pass is followed by a pause of at least this many times its own duration, so that the
+/// alarm engine uses at most a tenth of one core however many meters the chain holds (a pass
+/// that walks every meter, the first one or one after a gap in the feed, takes time in proportion
+/// to the chain; the rest take time in proportion to what changed).
+const PAUSE_PER_PASS_TIME: u32 = 9;
+
+/// Runs the engine until the process ends: a pass every [`interval_ms`](trustmeter_analytics::alarms::AlarmConfig::interval_ms) when the
+/// finalized height moved, or less often when passes are long ([`PAUSE_PER_PASS_TIME`]).
+async fn run_alarms(hub: AlarmHub, app: App, index: Index, metrics: crate::metrics::NodeMetrics) {
+    let interval = Duration::from_millis(hub.config().interval_ms);
+    let mut last: Option<u64> = None;
+    loop {
+        let state = app.finalized_state();
+        let height = state.height;
+        let mut pause = interval;
+        if last != Some(height) {
+            let (h, idx) = (hub.clone(), index.clone());
+            let started = std::time::Instant::now();
+            match tokio::task::spawn_blocking(move || h.evaluate(&state, &idx)).await {
+                Ok(r) => {
+                    last = Some(height);
+                    metrics.alarm_pass(r.walked_all, r.meters_evaluated, started.elapsed().as_secs_f64());
+                }
+                Err(e) => tracing::error!(error = %e, "alarm pass failed"),
+            }
+            pause = pause.max(started.elapsed() * PAUSE_PER_PASS_TIME);
+        }
+        tokio::time::sleep(pause).await;
+    }
 }

@@ -12,8 +12,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use trustmeter_crypto::SigningKey;
-use trustmeter_node::access::{AccessMode, ROUTES};
-use trustmeter_node::limits::ApiConfig;
+use trustmeter_node::api::access::{AccessMode, ROUTES};
+use trustmeter_node::api::limits::ApiConfig;
 use trustmeter_plant::{Plant, PlantConfig, TxSigner};
 use trustmeter_types::{
     MembershipAction, NewAccount, OrgKind, Organisation, Transaction, TxPayload, UnifiedSocialCreditCode,

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result, ensure};
 use commonware_runtime::Runner as _;
 use std::collections::BTreeMap;
 use std::time::Instant;
-use trustmeter_node::limits::{ApiConfig, RequestClass};
+use trustmeter_node::api::limits::{ApiConfig, RequestClass};
 use trustmeter_plant::{Plant, PlantConfig, TxSigner};
 use trustmeter_types::{Transaction, TxPayload};
 

@@ -1,5 +1,5 @@
 //! `trustmeter bench query`: the figures API's two heaviest reads, through the functions its
-//! handlers call (`trustmeter_node::figures`), on data built with the real state machine and index:
+//! handlers call (`trustmeter_analytics::figures`), on data built with the real state machine and index:
 //!
 //! - **(a)** a year of 15-minute data for one meter: 35 040 readings recorded in blocks and
 //!   indexed, then `figures::series` (scope meter, period 15m) and its JSON, against the floor of
@@ -14,13 +14,13 @@ use anyhow::{Context, Result, ensure};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+use trustmeter_analytics::figures::{self, DayRange, Region, Scope, SeriesRequest};
 use trustmeter_chain::devnet::{Devnet, seed_key};
 use trustmeter_chain::{ChainBlock, Finalized};
 use trustmeter_crypto::{SigningKey, sign_reading};
 use trustmeter_energy::calendar::{self, Period};
 use trustmeter_energy::coal::ElectricityBasis;
 use trustmeter_index::Index;
-use trustmeter_node::figures::{self, DayRange, Region, Scope, SeriesRequest};
 use trustmeter_plant::TxSigner;
 use trustmeter_state::exec::BlockContext;
 use trustmeter_state::{SignatureVerdicts, State, build_block};
@@ -252,8 +252,7 @@ pub fn run(opts: Options) -> Result<()> {
     let state = apply_block(state, vec![], &mut ts, Some(&index))?;
     println!("  setup {:.1} s; index height {}", t_setup.elapsed().as_secs_f64(), index.height());
 
-    let range =
-        DayRange::new(first_day, last_day, figures::MAX_DERIVED_RANGE_DAYS).map_err(|e| anyhow::anyhow!(e.message))?;
+    let range = DayRange::new(first_day, last_day, figures::MAX_DERIVED_RANGE_DAYS).map_err(anyhow::Error::from)?;
     // The floor: the register points the series reads, from the index alone.
     let (rows, raw_s) = best(|| Ok(index.points(&meter, start, end, trustmeter_index::MAX_RANGE_RESULTS)?.len()))?;
     let req = SeriesRequest {
@@ -265,12 +264,12 @@ pub fn run(opts: Options) -> Result<()> {
         max_points: figures::MAX_POINTS,
     };
     let ((points, bytes, total), series_s) = best(|| {
-        let v = figures::series(&state, &index, &req).map_err(|e| anyhow::anyhow!(e.message))?;
+        let v = figures::series(&state, &index, &req).map_err(anyhow::Error::from)?;
         let (points, total) = (v.points.len(), v.total.clone());
         Ok((points, figures::series_json(v).len(), total))
     })?;
     // The same split in two: computing the series, and encoding it.
-    let (mut view, compute_s) = best(|| figures::series(&state, &index, &req).map_err(|e| anyhow::anyhow!(e.message)))?;
+    let (mut view, compute_s) = best(|| figures::series(&state, &index, &req).map_err(anyhow::Error::from))?;
     let view_points = std::mem::take(&mut view.points);
     let (_, json_s) = best(|| Ok(figures::series_json_parts(&view, &view_points).len()))?;
     ensure!(points == n_readings, "expected {n_readings} quarter points, got {points}");
@@ -297,7 +296,7 @@ pub fn run(opts: Options) -> Result<()> {
     let mut ts = day_end + 60_000;
     let state = apply(state, txs, &mut ts, None)?;
     println!("  setup {:.1} s; state {} entries", t_setup.elapsed().as_secs_f64(), state.len());
-    let day = DayRange::new(first_day, first_day, 1).map_err(|e| anyhow::anyhow!(e.message))?;
+    let day = DayRange::new(first_day, first_day, 1).map_err(anyhow::Error::from)?;
     let orgs: Vec<_> = devnet.enterprises.iter().map(|e| e.org.id.clone()).collect();
     let (figs, floor_s) = best(|| {
         Ok(orgs
@@ -315,7 +314,7 @@ pub fn run(opts: Options) -> Result<()> {
             ElectricityBasis::Equivalent,
             n.min(figures::MAX_RANKING_LIMIT),
         )
-        .map_err(|e| anyhow::anyhow!(e.message))?;
+        .map_err(anyhow::Error::from)?;
         let _ = serde_json::to_vec(&v)?;
         Ok((v.entries.len(), v.total_kgce_equivalent))
     })?;
@@ -331,7 +330,7 @@ pub fn run(opts: Options) -> Result<()> {
     let empty = Scratch(std::env::temp_dir().join(format!("trustmeter-bench-query-empty-{}.redb", std::process::id())));
     let empty_index = Index::open(&empty.0, devnet.genesis.clone()).context("opening a scratch index")?;
     let (region_total, region_s) = best(|| {
-        let v = figures::series(&state, &empty_index, &region_req).map_err(|e| anyhow::anyhow!(e.message))?;
+        let v = figures::series(&state, &empty_index, &region_req).map_err(anyhow::Error::from)?;
         Ok(v.total)
     })?;
 

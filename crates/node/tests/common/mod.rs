@@ -51,9 +51,9 @@ pub struct Cluster {
     pub p2p: Vec<SocketAddr>,
     pub api: Vec<SocketAddr>,
     /// The validators' alarm engine configuration (default: no thresholds).
-    pub alarms: trustmeter_node::alarms::AlarmConfig,
+    pub alarms: trustmeter_analytics::alarms::AlarmConfig,
     /// The validators' API limits (default: the node's defaults).
-    pub api_config: trustmeter_node::limits::ApiConfig,
+    pub api_config: trustmeter_node::api::limits::ApiConfig,
 }
 
 impl Cluster {

@@ -70,7 +70,7 @@ pub struct ApiConfig {
     /// `access`) or `open` (nothing refused or logged). Unset: enforced on a real chain, open on
     /// a devnet (a genesis with `devnet_seed`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub access: Option<crate::access::AccessMode>,
+    pub access: Option<crate::api::access::AccessMode>,
 }
 
 impl Default for ApiConfig {

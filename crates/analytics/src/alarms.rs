@@ -70,27 +70,20 @@
 
 pub mod meter_watch;
 
-use crate::api::{ApiError, ApiState};
-use axum::Json;
-use axum::extract::{Query, State as AxState};
-use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use meter_watch::{MeterWatch, TouchedFeed};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
-use trustmeter_chain::App;
 use trustmeter_energy::calendar::{self, Period};
 use trustmeter_energy::register::{self, RegisterPoint, Replacement};
 use trustmeter_index::Index;
 use trustmeter_state::accounting::{amount_unit, register_spec};
 use trustmeter_state::{MeterProgress, State};
 use trustmeter_types::{DeviceId, DeviceStatus, EnergyKind, Meter, Quantity, UnifiedSocialCreditCode, Unit};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 /// Default time between two passes of the engine, in milliseconds.
 pub const DEFAULT_INTERVAL_MS: u64 = 1_000;
@@ -1339,6 +1332,17 @@ impl std::fmt::Debug for AlarmHub {
     }
 }
 
+/// One of the at most [`MAX_STREAM_CLIENTS`] alarm streams a node serves at once, held while the
+/// client is connected ([`AlarmHub::open_stream`]); dropping it frees the place.
+#[derive(Debug)]
+pub struct StreamSlot(AlarmHub);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.inner.streams.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// What one pass changed.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PassReport {
@@ -1388,6 +1392,15 @@ impl AlarmHub {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2));
         micros.max(1)
+    }
+
+    /// A place for one more stream client, or `None` when [`MAX_STREAM_CLIENTS`] are connected.
+    pub fn open_stream(&self) -> Option<StreamSlot> {
+        if self.inner.streams.fetch_add(1, Ordering::Relaxed) >= MAX_STREAM_CLIENTS {
+            self.inner.streams.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(StreamSlot(self.clone()))
     }
 
     /// The configuration.
@@ -1575,196 +1588,6 @@ impl AlarmHub {
         let mut rx = self.inner.evaluated.subscribe();
         let _ = tokio::time::timeout(timeout, rx.wait_for(|h| *h >= height)).await;
     }
-}
-
-/// A pass is followed by a pause of at least this many times its own duration, so that the
-/// alarm engine uses at most a tenth of one core however many meters the chain holds (a pass
-/// that walks every meter, the first one or one after a gap in the feed, takes time in proportion
-/// to the chain; the rest take time in proportion to what changed).
-pub const PAUSE_PER_PASS_TIME: u32 = 9;
-
-/// Runs the engine until the process ends: a pass every [`AlarmConfig::interval_ms`] when the
-/// finalized height moved, or less often when passes are long ([`PAUSE_PER_PASS_TIME`]).
-pub async fn run(hub: AlarmHub, app: App, index: Index, metrics: crate::metrics::NodeMetrics) {
-    let interval = Duration::from_millis(hub.config().interval_ms);
-    let mut last: Option<u64> = None;
-    loop {
-        let state = app.finalized_state();
-        let height = state.height;
-        let mut pause = interval;
-        if last != Some(height) {
-            let (h, idx) = (hub.clone(), index.clone());
-            let started = std::time::Instant::now();
-            match tokio::task::spawn_blocking(move || h.evaluate(&state, &idx)).await {
-                Ok(r) => {
-                    last = Some(height);
-                    metrics.alarm_pass(r.walked_all, r.meters_evaluated, started.elapsed().as_secs_f64());
-                }
-                Err(e) => tracing::error!(error = %e, "alarm pass failed"),
-            }
-            pause = pause.max(started.elapsed() * PAUSE_PER_PASS_TIME);
-        }
-        tokio::time::sleep(pause).await;
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTTP
-
-/// Alarm query parameters.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct AlarmsQuery {
-    /// Only alarms of this enterprise (unified social credit code).
-    pub org: Option<String>,
-    /// The same as `org` (the parameter's earlier name).
-    pub owner: Option<String>,
-}
-
-impl AlarmsQuery {
-    fn org(self) -> Result<Option<UnifiedSocialCreditCode>, ApiError> {
-        let org = match (self.org, self.owner) {
-            (Some(a), Some(b)) if a != b => {
-                return Err(ApiError::bad_request(format!(
-                    "org={a} and owner={b} disagree; give one of them (owner is the older name of org)"
-                )));
-            }
-            (a, b) => a.or(b),
-        };
-        org.map(|o| UnifiedSocialCreditCode::new(o).map_err(|e| ApiError::bad_request(e.to_string()))).transpose()
-    }
-}
-
-/// Active alarms (告警), evaluated by this node on its finalized state: calibration
-/// (`calibration_missing`, `calibration_expired`: critical, readings are refused;
-/// `calibration_expiring`: warning), `missing_data`, `over_use` (thresholds in the node config)
-/// and `anomaly` (the last completed hour against the same hour of the week in earlier weeks).
-/// Answers once the engine has evaluated the finalized height current when the request arrived
-/// (at most a few seconds).
-#[utoipa::path(get, path = "/v1/alarms", params(AlarmsQuery), responses((status = 200, body = AlarmsView), (status = 400, body = ApiError)))]
-pub async fn alarms(AxState(s): AxState<ApiState>, Query(q): Query<AlarmsQuery>) -> Result<Json<AlarmsView>, ApiError> {
-    let org = q.org()?;
-    let height = s.app().finalized_state().height;
-    s.alarms().wait_evaluated(height, FRESHNESS_WAIT).await;
-    Ok(Json(s.alarms().active(org.as_ref())))
-}
-
-/// Counts a stream client while it is connected.
-struct StreamGuard(AlarmHub);
-
-impl Drop for StreamGuard {
-    fn drop(&mut self) {
-        self.0.inner.streams.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-struct Feed {
-    /// Events to send before reading the channel.
-    queued: VecDeque<Event>,
-    rx: broadcast::Receiver<AlarmEvent>,
-    org: Option<UnifiedSocialCreditCode>,
-    /// The id of the last event sent (or included in the snapshot): older ones are not sent again.
-    last_id: u64,
-    hub: AlarmHub,
-    _guard: StreamGuard,
-}
-
-fn event_sse(ev: &AlarmEvent) -> Event {
-    let kind = match ev.event {
-        EventKind::Raised => "raised",
-        EventKind::Cleared => "cleared",
-    };
-    sse_json(kind, ev).id(ev.id.to_string())
-}
-
-fn sse_json(kind: &str, data: &impl Serialize) -> Event {
-    Event::default().event(kind).data(serde_json::to_string(data).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")))
-}
-
-/// The alarm feed as server-sent events. The first event, `snapshot`, holds the active set (as
-/// `GET /v1/alarms`) with the id of the last event it includes; then each `raised` and `cleared`
-/// event carries an [`AlarmEvent`] as JSON with its id. A client that reconnects with the
-/// `Last-Event-ID` header gets a `resumed` event (`{"after": id, "missed": n}`) and exactly the
-/// events it missed, when this node still holds them (the last 4 096), else a new `snapshot`. A
-/// client that falls behind is caught up from the same store; only one more than 4 096 events
-/// behind gets a `lagged` event (`{"missed": n}`) and should fetch `GET /v1/alarms` again.
-/// Keep-alive comments every 15 s. At most 256 clients per node (503 beyond).
-#[utoipa::path(get, path = "/v1/alarms/stream", params(AlarmsQuery, ("Last-Event-ID" = Option<u64>, Header, description = "The id of the last event received; the stream resumes after it")), responses((status = 200, description = "text/event-stream of `snapshot`, `resumed`, `raised`, `cleared` and `lagged` events", body = AlarmEvent, content_type = "text/event-stream"), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
-pub async fn alarm_stream(
-    AxState(s): AxState<ApiState>,
-    Query(q): Query<AlarmsQuery>,
-    headers: axum::http::HeaderMap,
-) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let org = q.org()?;
-    let last = match headers.get("last-event-id") {
-        None => None,
-        Some(v) => Some(v.to_str().ok().and_then(|t| t.trim().parse::<u64>().ok()).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "Last-Event-ID {v:?} is not an event id (a decimal number from the id: line of an event)"
-            ))
-        })?),
-    };
-    let hub = s.alarms().clone();
-    if hub.inner.streams.fetch_add(1, Ordering::Relaxed) >= MAX_STREAM_CLIENTS {
-        hub.inner.streams.fetch_sub(1, Ordering::Relaxed);
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_streams",
-            format!("this node already serves {MAX_STREAM_CLIENTS} alarm streams; try another node or later"),
-        ));
-    }
-    let guard = StreamGuard(hub.clone());
-    let (start, rx) = hub.subscribe_after(org.as_ref(), last);
-    let (queued, last_id) = match start {
-        StreamStart::Snapshot(view, id) => (VecDeque::from([sse_json("snapshot", &view).id(id.to_string())]), id),
-        StreamStart::Resume { after, events } => {
-            let mut q =
-                VecDeque::from([sse_json("resumed", &serde_json::json!({ "after": after, "missed": events.len() }))]);
-            let last_id = events.last().map_or(after, |e| e.id);
-            q.extend(events.iter().map(event_sse));
-            (q, last_id)
-        }
-    };
-    let feed = Feed { queued, rx, org, last_id, hub, _guard: guard };
-    let stream = futures::stream::unfold(feed, |mut f| async move {
-        if let Some(e) = f.queued.pop_front() {
-            return Some((Ok(e), f));
-        }
-        loop {
-            match f.rx.recv().await {
-                Ok(ev) => {
-                    if ev.id <= f.last_id {
-                        continue; // already sent (from the store, after a lag)
-                    }
-                    f.last_id = ev.id;
-                    if f.org.as_ref().is_some_and(|o| ev.alarm.owner != o.as_str()) {
-                        continue;
-                    }
-                    return Some((Ok(event_sse(&ev)), f));
-                }
-                Err(broadcast::error::RecvError::Lagged(n)) => match f.hub.events_after(f.last_id, f.org.as_ref()) {
-                    // Caught up from the store; the channel's older events are skipped by id.
-                    Some(missed) => {
-                        if let Some(e) = missed.last() {
-                            f.last_id = e.id;
-                        }
-                        f.queued.extend(missed.iter().map(event_sse));
-                        if let Some(e) = f.queued.pop_front() {
-                            return Some((Ok(e), f));
-                        }
-                    }
-                    None => {
-                        let body = serde_json::json!({
-                            "missed": n,
-                            "message": format!("this client fell {n} events behind and missed them; fetch GET /v1/alarms for the active set"),
-                        });
-                        return Some((Ok(sse_json("lagged", &body)), f));
-                    }
-                },
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
 }
 
 #[cfg(test)]

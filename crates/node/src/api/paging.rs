@@ -298,11 +298,15 @@ mod tests {
 
     #[test]
     fn state_pages_follow_the_registry() {
-        let mut f = crate::testkit::Fixture::new();
+        let mut f = trustmeter_analytics::testkit::Fixture::new();
         let more = (2..=5)
-            .map(|n| f.ent.sign(trustmeter_types::TxPayload::RegisterMeter { meter: crate::testkit::meter(&f.org, n) }))
+            .map(|n| {
+                f.ent.sign(trustmeter_types::TxPayload::RegisterMeter {
+                    meter: trustmeter_analytics::testkit::meter(&f.org, n),
+                })
+            })
             .collect();
-        f.txs(crate::testkit::T0, more);
+        f.txs(trustmeter_analytics::testkit::T0, more);
         let state = &f.st;
         let all: Vec<DeviceId> = state.meters().map(|m| m.id.clone()).collect();
         assert_eq!(all.len(), 5);
@@ -326,8 +330,8 @@ mod tests {
     fn readings_pages_are_stable_under_concurrent_writes() {
         const Q: i64 = 15 * 60_000;
         let dir = tempfile::tempdir().unwrap();
-        let mut f = crate::testkit::Fixture::with_index(Some(&dir.path().join("index.redb")));
-        let t0 = crate::testkit::T0;
+        let mut f = trustmeter_analytics::testkit::Fixture::with_index(Some(&dir.path().join("index.redb")));
+        let t0 = trustmeter_analytics::testkit::T0;
         // Readings at 0, 15, 30, 45 minutes (seq 1..=4), then a late one at 20 minutes (seq 5).
         for (i, minutes) in [0, 15, 30, 45, 20].into_iter().enumerate() {
             f.at(t0 + 3_600_000 + i as i64 * 1_000, Some((t0 + minutes * 60_000, 100.0 + i as f64)));
@@ -369,8 +373,8 @@ mod tests {
     fn the_index_splices_blocks_back_from_their_shells_and_readings() {
         use trustmeter_types::{Reading, ReadingSigner, Unit};
         let dir = tempfile::tempdir().unwrap();
-        let mut f = crate::testkit::Fixture::with_index(Some(&dir.path().join("index.redb")));
-        let t0 = crate::testkit::T0;
+        let mut f = trustmeter_analytics::testkit::Fixture::with_index(Some(&dir.path().join("index.redb")));
+        let t0 = trustmeter_analytics::testkit::T0;
         let index = f.index.clone().unwrap();
         let meter = f.meter.id.clone();
         let signed = |seq: u64, minutes: i64, v: i64, origin: ReadingOrigin| {
@@ -394,7 +398,7 @@ mod tests {
         let gw = f.meter.gateway.clone();
         let txs = vec![
             f.gw.sign(TxPayload::SubmitReadings { gateway: gw.clone(), readings: first.clone() }),
-            f.ent.sign(TxPayload::RegisterMeter { meter: crate::testkit::meter(&f.org, 2) }),
+            f.ent.sign(TxPayload::RegisterMeter { meter: trustmeter_analytics::testkit::meter(&f.org, 2) }),
             f.gw.sign(TxPayload::SubmitReadings { gateway: gw, readings: second.clone() }),
         ];
         f.txs(t0 + 3_600_000, txs);
@@ -433,27 +437,37 @@ mod tests {
     #[test]
     fn an_empty_index_starts_at_the_first_block_it_is_given() {
         let dir = tempfile::tempdir().unwrap();
-        let mut fx = crate::testkit::Fixture::new();
+        let mut fx = trustmeter_analytics::testkit::Fixture::new();
         let start = fx.st.height;
         let index = Index::open(
             &dir.path().join("index.redb"),
-            trustmeter_chain::devnet::Devnet::new("alarms-rules", 1, 1, 9, crate::testkit::T0 - 3_600_000, 0).genesis,
+            trustmeter_chain::devnet::Devnet::new(
+                "alarms-rules",
+                1,
+                1,
+                9,
+                trustmeter_analytics::testkit::T0 - 3_600_000,
+                0,
+            )
+            .genesis,
         )
         .unwrap();
         assert!(index.is_empty().unwrap());
         fx.index = Some(index.clone());
-        fx.at(crate::testkit::T0, Some((crate::testkit::T0 - 500, 1.0)));
-        fx.at(crate::testkit::T0 + 1_000, Some((crate::testkit::T0 + 500, 2.0)));
+        fx.at(trustmeter_analytics::testkit::T0, Some((trustmeter_analytics::testkit::T0 - 500, 1.0)));
+        fx.at(trustmeter_analytics::testkit::T0 + 1_000, Some((trustmeter_analytics::testkit::T0 + 500, 2.0)));
         assert_eq!(index.height(), start + 2);
         assert!(index.block(start).unwrap().is_none(), "nothing before the first block given");
         assert!(index.block(start + 1).unwrap().is_some());
         assert_eq!(index.reading(&fx.meter.id, 2).unwrap().map(|r| r.height), Some(start + 2));
         // Once it holds blocks, a gap is refused.
         fx.index = None;
-        fx.at(crate::testkit::T0 + 2_000, None);
+        fx.at(trustmeter_analytics::testkit::T0 + 2_000, None);
         fx.index = Some(index.clone());
         let before = index.height();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fx.at(crate::testkit::T0 + 3_000, None)));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fx.at(trustmeter_analytics::testkit::T0 + 3_000, None)
+        }));
         assert!(result.is_err(), "a gap after the first block must be refused");
         assert_eq!(index.height(), before);
     }

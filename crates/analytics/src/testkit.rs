@@ -1,4 +1,4 @@
-//! Test fixtures shared by the node's unit tests: a one-enterprise chain built block by block
+//! Test fixtures shared by the unit tests of this crate and the node's (feature `testkit`): a one-enterprise chain built block by block
 //! with the real state machine, optionally indexed as a node would index finalized blocks.
 
 use std::sync::Arc;
@@ -16,9 +16,9 @@ use trustmeter_types::{
 };
 
 /// 2026-11-21 00:00 in Asia/Shanghai.
-pub(crate) const T0: i64 = 1_795_190_400_000;
+pub const T0: i64 = 1_795_190_400_000;
 
-pub(crate) fn meter(owner: &UnifiedSocialCreditCode, n: u32) -> MeterSpec {
+pub fn meter(owner: &UnifiedSocialCreditCode, n: u32) -> MeterSpec {
     MeterSpec {
         id: DeviceId::new(format!("{owner}-EM{n:04}")).unwrap(),
         gateway: DeviceId::new(format!("{owner}-GW01")).unwrap(),
@@ -36,17 +36,12 @@ pub(crate) fn meter(owner: &UnifiedSocialCreditCode, n: u32) -> MeterSpec {
 }
 
 /// Applies one block of `txs` at `t`; every transaction must be accepted.
-pub(crate) fn block(state: &State, t: i64, txs: Vec<trustmeter_types::Transaction>) -> State {
+pub fn block(state: &State, t: i64, txs: Vec<trustmeter_types::Transaction>) -> State {
     block_indexed(state, t, txs, None)
 }
 
 /// [`block`], also feeding the block to `index` as a finalized one.
-pub(crate) fn block_indexed(
-    state: &State,
-    t: i64,
-    txs: Vec<trustmeter_types::Transaction>,
-    index: Option<&Index>,
-) -> State {
+pub fn block_indexed(state: &State, t: i64, txs: Vec<trustmeter_types::Transaction>, index: Option<&Index>) -> State {
     let n = txs.len();
     let ctx = BlockContext { epoch: 0, view: state.height + 1, timestamp_ms: t };
     let (b, out) = build_block(state, &ctx, txs, &SignatureVerdicts::none());
@@ -67,32 +62,38 @@ pub(crate) fn block_indexed(
 
 /// A chain with one enterprise whose gateway and meter 1 are registered, calibrated and
 /// active, at `T0 - 1 s`.
-pub(crate) struct Fixture {
-    pub(crate) st: State,
-    pub(crate) chain: trustmeter_types::ChainId,
-    pub(crate) org: UnifiedSocialCreditCode,
-    pub(crate) meter: MeterSpec,
-    pub(crate) gw_key: trustmeter_crypto::SigningKey,
-    pub(crate) gw: TxSigner,
+pub struct Fixture {
+    pub st: State,
+    pub chain: trustmeter_types::ChainId,
+    pub org: UnifiedSocialCreditCode,
+    pub meter: MeterSpec,
+    pub gw_key: trustmeter_crypto::SigningKey,
+    pub gw: TxSigner,
     /// The enterprise's account.
-    pub(crate) ent: TxSigner,
+    pub ent: TxSigner,
     /// The metrology authority's account.
-    pub(crate) metro: TxSigner,
-    pub(crate) seq: u64,
+    pub metro: TxSigner,
+    pub seq: u64,
     /// Whether the next readings carry the gateway's clock-suspect mark (flagged by the
     /// default audit policy).
-    pub(crate) clock_suspect: bool,
+    pub clock_suspect: bool,
     /// Where blocks are indexed too, if anywhere.
-    pub(crate) index: Option<Index>,
+    pub index: Option<Index>,
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Fixture {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self::with_index(None)
     }
 
     /// [`Fixture::new`], indexing every block (the setup too) in a new index at `index_path`.
-    pub(crate) fn with_index(index_path: Option<&std::path::Path>) -> Self {
+    pub fn with_index(index_path: Option<&std::path::Path>) -> Self {
         let devnet = Devnet::new("alarms-rules", 1, 1, 9, T0 - 3_600_000, 0);
         let index = index_path.map(|p| Index::open(p, devnet.genesis.clone()).expect("a new index"));
         let (_, st) = genesis_block(&devnet.genesis);
@@ -141,7 +142,7 @@ impl Fixture {
     }
 
     /// A block at `t` recording a reading of meter 1 at `ts` (kWh), or an empty block.
-    pub(crate) fn at(&mut self, t: i64, reading: Option<(i64, f64)>) {
+    pub fn at(&mut self, t: i64, reading: Option<(i64, f64)>) {
         let txs = match reading {
             None => vec![],
             Some((ts, v)) => {
@@ -165,7 +166,7 @@ impl Fixture {
     }
 
     /// A block at `t` with `txs` (each must be accepted), indexed if the fixture indexes.
-    pub(crate) fn txs(&mut self, t: i64, txs: Vec<trustmeter_types::Transaction>) {
+    pub fn txs(&mut self, t: i64, txs: Vec<trustmeter_types::Transaction>) {
         let _ = &self.chain;
         self.st = block_indexed(&self.st, t, txs, self.index.as_ref());
     }

@@ -3,6 +3,12 @@
 //! Errors are JSON `{ "code": ..., "message": ... }` with a machine-readable code and a sentence a
 //! person can act on.
 
+pub mod access;
+pub mod alarms;
+pub mod figures;
+pub mod limits;
+pub mod paging;
+
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -21,13 +27,15 @@ use trustmeter_types::limits::MAX_TX_BYTES;
 use trustmeter_types::{BlockHeader, DeviceId, Genesis, Hash32, Transaction, UnifiedSocialCreditCode, decode};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use crate::alarms::{AlarmConfig, AlarmEvent, AlarmHub, AlarmKind, AlarmView, AlarmsView, EventKind, Severity};
-use crate::limits::{RequestClass, RequestLimits};
-use crate::metrics::{NodeMetrics, RuntimeEncoder};
-use crate::paging::{
+use crate::api::limits::{RequestClass, RequestLimits};
+use crate::api::paging::{
     DEFAULT_PAGE_LIMIT, DEFAULT_READINGS_LIMIT, ListKind, MAX_PAGE_LIMIT, MAX_READINGS_LIMIT, PageQuery, RecordsPage,
     device_cursor, encode_cursor, organisation_cursor, page_gateways, page_limit, page_meters, page_organisations,
     page_readings, readings_cursor, readings_cursor_of,
+};
+use crate::metrics::{NodeMetrics, RuntimeEncoder};
+use trustmeter_analytics::alarms::{
+    AlarmConfig, AlarmEvent, AlarmHub, AlarmKind, AlarmView, AlarmsView, EventKind, Severity,
 };
 
 /// Shared state of the API handlers.
@@ -53,7 +61,7 @@ struct Inner {
     /// The latest finalized header's figures `/v1/status` serves (cached per height).
     tip: Mutex<Tip>,
     /// Who may read what, and the log of reads.
-    access: crate::access::Access,
+    access: crate::api::access::Access,
 }
 
 /// What `/v1/status` says about the latest finalized block, from its header.
@@ -90,7 +98,7 @@ pub struct ApiOptions {
     /// transactions (naming these) and says `"role": "follower"` in its status.
     pub upstream: Option<Vec<String>>,
     /// Access rules (open or enforced) and the access log.
-    pub access: crate::access::Access,
+    pub access: crate::api::access::Access,
 }
 
 impl ApiState {
@@ -202,7 +210,7 @@ impl ApiState {
     }
 
     /// The access rules and log.
-    pub fn access(&self) -> &crate::access::Access {
+    pub fn access(&self) -> &crate::api::access::Access {
         &self.inner.access
     }
 
@@ -241,14 +249,32 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u32> {
         self.retry_after_s
     }
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
-    fn internal(e: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    }
+}
+
+/// A query's error as the API answers it: the kind's code, and its status (400 for a malformed
+/// parameter or one beyond a bound, 404, 503, 500).
+impl From<trustmeter_analytics::Error> for ApiError {
+    fn from(e: trustmeter_analytics::Error) -> Self {
+        use trustmeter_analytics::Error as E;
+        let status = match &e {
+            E::Invalid(_) | E::Limit(_) => StatusCode::BAD_REQUEST,
+            E::NotFound(_) => StatusCode::NOT_FOUND,
+            E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, e.code(), e.message())
     }
 }
 
@@ -477,8 +503,8 @@ pub struct MeterView {
         grants,
         proof,
         metrics,
-        crate::alarms::alarms,
-        crate::alarms::alarm_stream
+        alarms::alarms,
+        alarms::alarm_stream
     ),
     components(schemas(
         StatusView,
@@ -489,11 +515,11 @@ pub struct MeterView {
         ReceiptView,
         AccountView,
         RevokedAccount,
-        crate::access::AccessEntry,
+        crate::api::access::AccessEntry,
         GrantView,
         ReadingView,
         ReadingsPage,
-        crate::paging::RecordsPageDoc,
+        crate::api::paging::RecordsPageDoc,
         MeterView,
         AlarmsView,
         AlarmView,
@@ -509,7 +535,7 @@ struct ApiDoc;
 /// The OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    doc.merge(<crate::figures::FiguresDoc as OpenApi>::openapi());
+    doc.merge(<figures::FiguresDoc as OpenApi>::openapi());
     doc
 }
 
@@ -535,11 +561,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/proposals/{id}", get(proposal))
         .route("/v1/access-log", get(access_log))
         .route("/v1/grants", get(grants))
-        .route("/v1/alarms", get(crate::alarms::alarms))
-        .route("/v1/alarms/stream", get(crate::alarms::alarm_stream))
-        .merge(crate::figures::routes())
+        .route("/v1/alarms", get(alarms::alarms))
+        .route("/v1/alarms/stream", get(alarms::alarm_stream))
+        .merge(figures::routes())
         // Who may read what: every route, before anything else runs.
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::access::authorise))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::access::authorise))
         // Counted and timed per route template (a route layer: unmatched paths are not counted).
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .with_state(state)
@@ -868,7 +894,7 @@ async fn meter(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<M
 }
 
 /// Registered meters (finalized state), in id order, a page at a time.
-#[utoipa::path(get, path = "/v1/meters", params(PageQuery), responses((status = 200, body = crate::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/meters", params(PageQuery), responses((status = 200, body = crate::api::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
 async fn meters(
     State(s): State<ApiState>,
     Query(q): Query<PageQuery>,
@@ -883,7 +909,7 @@ async fn meters(
 }
 
 /// Registered gateways (finalized state), in id order, a page at a time.
-#[utoipa::path(get, path = "/v1/gateways", params(PageQuery), responses((status = 200, body = crate::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/gateways", params(PageQuery), responses((status = 200, body = crate::api::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
 async fn gateways(
     State(s): State<ApiState>,
     Query(q): Query<PageQuery>,
@@ -898,7 +924,7 @@ async fn gateways(
 }
 
 /// Member organisations (finalized state), in credit-code order, a page at a time.
-#[utoipa::path(get, path = "/v1/organisations", params(PageQuery), responses((status = 200, body = crate::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/organisations", params(PageQuery), responses((status = 200, body = crate::api::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
 async fn organisations(
     State(s): State<ApiState>,
     Query(q): Query<PageQuery>,
@@ -954,16 +980,16 @@ pub struct AccessLogQuery {
 
 /// Who read an enterprise's data, and when (newest first). Kept when the node enforces access
 /// rules (`[api] access = "enforced"`); read by the enterprise and the regulators of its region.
-#[utoipa::path(get, path = "/v1/access-log", params(AccessLogQuery), responses((status = 200, body = [crate::access::AccessEntry]), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/access-log", params(AccessLogQuery), responses((status = 200, body = [crate::api::access::AccessEntry]), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
 async fn access_log(
     State(s): State<ApiState>,
     Query(q): Query<AccessLogQuery>,
-) -> ApiResult<Vec<crate::access::AccessEntry>> {
+) -> ApiResult<Vec<crate::api::access::AccessEntry>> {
     let org = UnifiedSocialCreditCode::new(q.org.clone()).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let Some(log) = s.inner.access.log.clone() else {
         return Err(ApiError::not_found("this node keeps no access log: its API is open ([api] access = \"open\")"));
     };
-    let limit = q.limit.unwrap_or(100).min(crate::access::MAX_ACCESS_LOG_PAGE);
+    let limit = q.limit.unwrap_or(100).min(crate::api::access::MAX_ACCESS_LOG_PAGE);
     let rows = tokio::task::spawn_blocking(move || log.read(org.as_str(), limit))
         .await
         .map_err(ApiError::internal)?
