@@ -261,6 +261,9 @@ pub enum QueryCommand {
         /// Most entries (at most 1 000).
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// Only entries older than this id (the last id of the previous page).
+        #[arg(long)]
+        before: Option<u64>,
     },
     /// The grants an organisation has in force: who may read what, until when.
     Grants {
@@ -404,8 +407,12 @@ async fn run_async(cmd: QueryCommand) -> Result<()> {
             let q = query_string(&[("org", s(&org)), ("from", s(&from)), ("to", to)]);
             output(&common, false, &format!("/v1/figures/tou?{q}"), print_tou).await
         }
-        QueryCommand::AccessLog { common, org, limit } => {
-            let q = query_string(&[("org", s(&org)), ("limit", Some(limit.to_string()))]);
+        QueryCommand::AccessLog { common, org, limit, before } => {
+            let q = query_string(&[
+                ("org", s(&org)),
+                ("limit", Some(limit.to_string())),
+                ("before", before.map(|b| b.to_string())),
+            ]);
             output(&common, false, &format!("/v1/access-log?{q}"), print_access_log).await
         }
         QueryCommand::Grants { common, org } => {
@@ -416,7 +423,7 @@ async fn run_async(cmd: QueryCommand) -> Result<()> {
 }
 
 fn print_access_log(v: &Value) {
-    rows(v, &["at_ms", "reader", "request", "key"]);
+    rows(v, &["id", "at_ms", "reader", "request", "key"]);
 }
 
 fn print_grants(v: &Value) {

@@ -263,7 +263,7 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
         log: match mode {
             crate::api::access::AccessMode::Open => None,
             crate::api::access::AccessMode::Enforced => Some(
-                crate::api::access::AccessLog::open(&s.access_log)
+                crate::api::access::AccessLog::open(&s.access_log, s.api.access_log_days)
                     .with_context(|| format!("opening the access log {}", s.access_log.display()))?,
             ),
         },

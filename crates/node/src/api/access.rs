@@ -30,7 +30,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use redb::{ReadableDatabase, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -430,6 +430,7 @@ fn check(s: &ApiState, template: &str, req: &Request) -> Result<Caller, ApiError
     for subject in &subjects {
         let (Caller::Member(m), Some(log)) = (&caller, &access.log) else { break };
         log.record(AccessEntry {
+            id: 0,
             at_ms: now_s * 1_000,
             subject: match subject {
                 Subject::Enterprise(o) => o.to_string(),
@@ -456,6 +457,9 @@ pub struct Access {
 /// One recorded read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccessEntry {
+    /// The entry's id: increasing, unique on this node; `before=` this id pages to older ones.
+    #[serde(default)]
+    pub id: u64,
     /// When, Unix ms (the node's clock).
     pub at_ms: i64,
     /// Whose data: a credit code, `region:<code>` or `all`.
@@ -468,29 +472,49 @@ pub struct AccessEntry {
     pub request: String,
 }
 
+/// Entries by (subject, id): what `GET /v1/access-log` reads.
 const LOG: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("access_log");
+/// The subject of each id, in id (time) order: what retention prunes by.
+const BY_ID: TableDefinition<u64, &str> = TableDefinition::new("access_log_by_id");
 /// Reads waiting to be written before new ones are dropped (and counted).
 pub const ACCESS_LOG_QUEUE: usize = 10_000;
 /// Most entries one `GET /v1/access-log` returns.
 pub const MAX_ACCESS_LOG_PAGE: usize = 1_000;
+/// Default days an entry is kept (`[api] access_log_days`): a year and a day, beyond the six
+/// months China's Cybersecurity Law (网络安全法, art. 21) asks network logs to be kept.
+pub const DEFAULT_ACCESS_LOG_DAYS: u32 = 366;
+/// Most entries one pruning pass deletes (one write transaction); a pass that reaches it runs
+/// again at the next batch instead of waiting [`PRUNE_INTERVAL`].
+pub const MAX_PRUNED_PER_PASS: usize = 50_000;
+/// How often the writer prunes expired entries when there is nothing left over.
+pub const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// The access log: a redb file, written by its own thread in batches.
+/// The access log: a redb file, written by its own thread in batches; entries older than the
+/// retention are deleted by the same thread, a bounded number per pass.
 pub struct AccessLog {
     db: Arc<redb::Database>,
     tx: SyncSender<AccessEntry>,
     dropped: std::sync::atomic::AtomicU64,
 }
 
+/// Microseconds since the Unix epoch by the node's clock.
+fn now_micros() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
 impl AccessLog {
-    /// Opens (or creates) the log at `path` and starts its writer thread.
-    pub fn open(path: &Path) -> anyhow::Result<Arc<Self>> {
+    /// Opens (or creates) the log at `path` and starts its writer thread, which keeps entries for
+    /// `retention_days`.
+    pub fn open(path: &Path, retention_days: u32) -> anyhow::Result<Arc<Self>> {
         let db = Arc::new(redb::Database::create(path)?);
         let w = db.begin_write()?;
         w.open_table(LOG)?;
+        w.open_table(BY_ID)?;
         w.commit()?;
         let (tx, rx) = sync_channel(ACCESS_LOG_QUEUE);
         let writer = db.clone();
-        std::thread::Builder::new().name("access-log".into()).spawn(move || write_loop(&writer, rx))?;
+        let retention_us = u64::from(retention_days) * 86_400_000_000;
+        std::thread::Builder::new().name("access-log".into()).spawn(move || write_loop(&writer, rx, retention_us))?;
         Ok(Arc::new(AccessLog { db, tx, dropped: Default::default() }))
     }
 
@@ -502,39 +526,107 @@ impl AccessLog {
         }
     }
 
-    /// Entries whose subject is `subject`, newest first, at most `limit`.
-    pub fn read(&self, subject: &str, limit: usize) -> anyhow::Result<Vec<AccessEntry>> {
+    /// Entries whose subject is `subject` with an id below `before` (all when `None`), newest
+    /// first, at most `limit` (and [`MAX_ACCESS_LOG_PAGE`]).
+    pub fn read(&self, subject: &str, before: Option<u64>, limit: usize) -> anyhow::Result<Vec<AccessEntry>> {
         let r = self.db.begin_read()?;
         let t = r.open_table(LOG)?;
         let mut out = vec![];
-        for row in t.range((subject, 0)..=(subject, u64::MAX))?.rev().take(limit.min(MAX_ACCESS_LOG_PAGE)) {
-            let (_, v) = row?;
-            out.push(serde_json::from_slice(v.value())?);
+        let end = before.unwrap_or(u64::MAX);
+        for row in t.range((subject, 0)..(subject, end))?.rev().take(limit.min(MAX_ACCESS_LOG_PAGE)) {
+            let (k, v) = row?;
+            let mut e: AccessEntry = serde_json::from_slice(v.value())?;
+            e.id = k.value().1;
+            out.push(e);
         }
         Ok(out)
     }
+
+    /// Entries held (all subjects).
+    pub fn len(&self) -> anyhow::Result<u64> {
+        use redb::ReadableTableMetadata;
+        Ok(self.db.begin_read()?.open_table(BY_ID)?.len()?)
+    }
+
+    /// Whether the log holds no entry.
+    pub fn is_empty(&self) -> anyhow::Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Deletes the entries with an id below `cutoff` (ids are microseconds of the node's clock),
+    /// at most [`MAX_PRUNED_PER_PASS`]; returns how many.
+    pub fn prune_before(&self, cutoff: u64) -> anyhow::Result<usize> {
+        prune(&self.db, cutoff)
+    }
 }
 
-fn write_loop(db: &redb::Database, rx: Receiver<AccessEntry>) {
-    let mut seq =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        batch.extend(rx.try_iter().take(ACCESS_LOG_QUEUE));
-        let mut write = || -> anyhow::Result<()> {
-            let w = db.begin_write()?;
-            {
-                let mut t = w.open_table(LOG)?;
-                for e in &batch {
-                    seq += 1;
-                    t.insert((e.subject.as_str(), seq), serde_json::to_vec(e)?.as_slice())?;
+fn prune(db: &redb::Database, cutoff: u64) -> anyhow::Result<usize> {
+    let w = db.begin_write()?;
+    let n;
+    {
+        let mut by_id = w.open_table(BY_ID)?;
+        let mut log = w.open_table(LOG)?;
+        let expired: Vec<(u64, String)> = by_id
+            .range(..cutoff)?
+            .take(MAX_PRUNED_PER_PASS)
+            .map(|row| row.map(|(k, v)| (k.value(), v.value().to_string())))
+            .collect::<Result<_, _>>()?;
+        n = expired.len();
+        for (id, subject) in &expired {
+            log.remove((subject.as_str(), *id))?;
+            by_id.remove(*id)?;
+        }
+    }
+    w.commit()?;
+    Ok(n)
+}
+
+fn write_loop(db: &redb::Database, rx: Receiver<AccessEntry>, retention_us: u64) {
+    // Ids are the clock's microseconds, kept increasing (several reads in one microsecond, or a
+    // clock set back, take the next id): unique, and ordered as they were recorded.
+    let mut id = now_micros();
+    let mut next_prune = std::time::Instant::now();
+    loop {
+        let first = match rx.recv_timeout(PRUNE_INTERVAL) {
+            Ok(e) => Some(e),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        if let Some(first) = first {
+            let mut batch = vec![first];
+            batch.extend(rx.try_iter().take(ACCESS_LOG_QUEUE));
+            let mut write = || -> anyhow::Result<()> {
+                let w = db.begin_write()?;
+                {
+                    let mut t = w.open_table(LOG)?;
+                    let mut by_id = w.open_table(BY_ID)?;
+                    for e in &batch {
+                        id = (id + 1).max(now_micros());
+                        t.insert((e.subject.as_str(), id), serde_json::to_vec(e)?.as_slice())?;
+                        by_id.insert(id, e.subject.as_str())?;
+                    }
+                }
+                w.commit()?;
+                Ok(())
+            };
+            if let Err(e) = write() {
+                tracing::error!(error = %e, lost = batch.len(), "writing the access log failed");
+            }
+        }
+        if std::time::Instant::now() >= next_prune {
+            match prune(db, now_micros().saturating_sub(retention_us)) {
+                Ok(n) if n >= MAX_PRUNED_PER_PASS => {} // more to do: again after the next batch
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::info!(pruned = n, "access log: entries past retention deleted");
+                    }
+                    next_prune = std::time::Instant::now() + PRUNE_INTERVAL;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "pruning the access log failed");
+                    next_prune = std::time::Instant::now() + PRUNE_INTERVAL;
                 }
             }
-            w.commit()?;
-            Ok(())
-        };
-        if let Err(e) = write() {
-            tracing::error!(error = %e, lost = batch.len(), "writing the access log failed");
         }
     }
 }
@@ -560,5 +652,72 @@ mod tests {
             let listed = item.is_some_and(|i| if *m == "GET" { i.get.is_some() } else { i.post.is_some() });
             assert!(listed || *p == "/openapi.json", "{m} {p} has a rule but is not in the OpenAPI document");
         }
+    }
+
+    fn entry(subject: &str, n: u32) -> AccessEntry {
+        AccessEntry {
+            id: 0,
+            at_ms: 0,
+            subject: subject.into(),
+            reader: "91430000MA4L0000XX".into(),
+            key: "ed25519:00".into(),
+            request: format!("GET /v1/figures/daily?n={n}"),
+        }
+    }
+
+    /// Waits until the writer thread has written `n` entries.
+    fn written(log: &AccessLog, n: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while log.len().unwrap() < n {
+            assert!(std::time::Instant::now() < deadline, "the writer wrote {} of {n}", log.len().unwrap());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn the_access_log_pages_by_id_and_prunes_what_is_past_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AccessLog::open(&dir.path().join("access.redb"), 366).unwrap();
+        for n in 0..250 {
+            log.record(entry("A", n));
+            log.record(entry("B", n));
+        }
+        written(&log, 500);
+        // Pages of 100, newest first, ids strictly decreasing, no entry twice, none of B's.
+        let mut seen = vec![];
+        let mut before = None;
+        loop {
+            let page = log.read("A", before, 100).unwrap();
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.windows(2).all(|w| w[0].id > w[1].id));
+            before = page.last().map(|e| e.id);
+            seen.extend(page.into_iter().map(|e| e.request));
+        }
+        let expected: Vec<String> = (0..250).rev().map(|n| format!("GET /v1/figures/daily?n={n}")).collect();
+        assert_eq!(seen, expected);
+        // Pruning below the id of A's 100th entry deletes exactly the entries recorded before it.
+        let all_a = log.read("A", None, 1_000).unwrap();
+        let cutoff = all_a[150].id; // A's entry n = 99
+        let older = |subject: &str| log.read(subject, Some(cutoff), 1_000).unwrap().len();
+        let expected_pruned = older("A") + older("B");
+        assert_eq!(older("A"), 99);
+        assert_eq!(log.prune_before(cutoff).unwrap(), expected_pruned);
+        assert_eq!(log.len().unwrap(), 500 - expected_pruned as u64);
+        assert_eq!(older("A") + older("B"), 0);
+        assert_eq!(log.read("A", None, 1_000).unwrap().len(), 151);
+        // A pass deletes at most MAX_PRUNED_PER_PASS entries.
+        for n in 0..(MAX_PRUNED_PER_PASS as u32 + 10) {
+            log.record(entry("C", n));
+            if n % 5_000 == 0 {
+                written(&log, u64::from(n) + 1 + 500 - expected_pruned as u64);
+            }
+        }
+        let total = 500 - expected_pruned as u64 + MAX_PRUNED_PER_PASS as u64 + 10;
+        written(&log, total);
+        assert_eq!(log.prune_before(u64::MAX).unwrap(), MAX_PRUNED_PER_PASS);
+        assert_eq!(log.prune_before(u64::MAX).unwrap() as u64, total - MAX_PRUNED_PER_PASS as u64);
+        assert!(log.is_empty().unwrap());
     }
 }

@@ -71,6 +71,8 @@ pub struct ApiConfig {
     /// a devnet (a genesis with `devnet_seed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access: Option<crate::api::access::AccessMode>,
+    /// Days an access-log entry is kept before it is deleted (default 366).
+    pub access_log_days: u32,
 }
 
 impl Default for ApiConfig {
@@ -85,12 +87,14 @@ impl Default for ApiConfig {
             max_concurrent_blocks: 8,
             retry_after_s: 1,
             access: None,
+            access_log_days: crate::api::access::DEFAULT_ACCESS_LOG_DAYS,
         }
     }
 }
 
 impl ApiConfig {
-    /// Checks every limit is between 1 and [`MAX_CONCURRENCY`] and the retry delay 1–3 600 s.
+    /// Checks every limit is between 1 and [`MAX_CONCURRENCY`], the retry delay 1–3 600 s and the
+    /// access log's retention 1–36 600 days.
     pub fn validate(&self) -> Result<(), String> {
         for (name, v) in [
             ("max_concurrent_proofs", self.max_concurrent_proofs),
@@ -105,6 +109,12 @@ impl ApiConfig {
         }
         if !(1..=3_600).contains(&self.retry_after_s) {
             return Err(format!("[api] retry_after_s = {} must be between 1 and 3600", self.retry_after_s));
+        }
+        if !(1..=36_600).contains(&self.access_log_days) {
+            return Err(format!(
+                "[api] access_log_days = {} must be between 1 and 36600 (a hundred years)",
+                self.access_log_days
+            ));
         }
         Ok(())
     }

@@ -976,10 +976,13 @@ pub struct AccessLogQuery {
     pub org: String,
     /// Most entries, newest first (default 100, at most 1 000).
     pub limit: Option<usize>,
+    /// Only entries older than this id (the `id` of the last entry of the previous page).
+    pub before: Option<u64>,
 }
 
-/// Who read an enterprise's data, and when (newest first). Kept when the node enforces access
-/// rules (`[api] access = "enforced"`); read by the enterprise and the regulators of its region.
+/// Who read an enterprise's data, and when (newest first; page with `before=` the last entry's
+/// `id`). Kept when the node enforces access rules (`[api] access = "enforced"`), for
+/// `[api] access_log_days` (default 366); read by the enterprise and the regulators of its region.
 #[utoipa::path(get, path = "/v1/access-log", params(AccessLogQuery), responses((status = 200, body = [crate::api::access::AccessEntry]), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
 async fn access_log(
     State(s): State<ApiState>,
@@ -990,7 +993,7 @@ async fn access_log(
         return Err(ApiError::not_found("this node keeps no access log: its API is open ([api] access = \"open\")"));
     };
     let limit = q.limit.unwrap_or(100).min(crate::api::access::MAX_ACCESS_LOG_PAGE);
-    let rows = tokio::task::spawn_blocking(move || log.read(org.as_str(), limit))
+    let rows = tokio::task::spawn_blocking(move || log.read(org.as_str(), q.before, limit))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
