@@ -70,9 +70,15 @@ pub struct DemoArgs {
 }
 
 /// The API limits with the access rules enforced.
+/// API connections each of the demo's nodes accepts: its nodes share one process, and so its
+/// limit of open files.
+const DEMO_API_CONNECTIONS: usize = 128;
+
 fn enforced() -> trustmeter_node::api::limits::ApiConfig {
     trustmeter_node::api::limits::ApiConfig {
         access: Some(trustmeter_node::api::access::AccessMode::Enforced),
+        max_connections: DEMO_API_CONNECTIONS,
+        max_connections_per_ip: DEMO_API_CONNECTIONS,
         ..Default::default()
     }
 }
@@ -475,6 +481,14 @@ pub fn run(args: DemoArgs) -> Result<()> {
         data.fate()
     );
 
+    // Every node of the demo (and its follower) in this one process: their API connections and
+    // one reserve each must fit the limit of open files.
+    let nodes = args.chains * args.validators + 1;
+    match trustmeter_httpserve::fd_budget(nodes * DEMO_API_CONNECTIONS, nodes as u64 * trustmeter_node::FD_RESERVE / 4)
+    {
+        Ok(files) => tracing::info!(open_files = files, "file descriptor budget"),
+        Err(e) => tracing::warn!("{e}"),
+    }
     let runner = commonware_runtime::tokio::Runner::new(
         commonware_runtime::tokio::Config::new().with_storage_directory(dir.join("consensus")),
     );

@@ -211,6 +211,9 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
                     None => None,
                 },
             };
+            let files = trustmeter_httpserve::fd_budget(spec.api.max_connections, trustmeter_node::FD_RESERVE)
+                .map_err(anyhow::Error::msg)?;
+            tracing::info!(open_files = files, "file descriptor budget");
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(async move {
                 let node = trustmeter_node::follow::start_follower(spec).await?;
@@ -219,6 +222,9 @@ pub fn run(cmd: NodeCommand) -> Result<()> {
         }
         NodeCommand::Run { config: Some(config), .. } => {
             let cfg = NodeConfig::load(&config)?;
+            let files = trustmeter_httpserve::fd_budget(cfg.api.max_connections, trustmeter_node::FD_RESERVE)
+                .map_err(anyhow::Error::msg)?;
+            tracing::info!(open_files = files, "file descriptor budget");
             let genesis = load_genesis(&cfg.genesis)?;
             let pass = cfg.key_passphrase_env.as_deref().map(trustmeter_keystore::passphrase_from_env).transpose()?;
             let key = load_validator_key(&cfg.key_file, pass.as_deref().map(String::as_str))?;

@@ -75,6 +75,10 @@ pub struct GatewaySection {
     /// Local status and admin API (loopback only by default).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// The local API's budgets (`[gateway.http]`: connections in all and per address, header
+    /// and body read timeouts); an operator's API needs few connections.
+    #[serde(default = "default_http_limits")]
+    pub http: trustmeter_httpserve::ServerLimits,
     /// Days readings are kept after every destination settled them.
     #[serde(default = "default_retention")]
     pub retention_days: u32,
@@ -93,6 +97,15 @@ pub struct GatewaySection {
     /// Start of simulated time, Unix ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulation_start_ms: Option<i64>,
+}
+
+/// The gateway's local API: 64 connections, 16 from one address, the server's default timeouts.
+pub fn default_http_limits() -> trustmeter_httpserve::ServerLimits {
+    trustmeter_httpserve::ServerLimits {
+        max_connections: 64,
+        max_connections_per_ip: 16,
+        ..trustmeter_httpserve::ServerLimits::default()
+    }
 }
 
 fn default_key_file() -> PathBuf {
@@ -231,6 +244,9 @@ impl GatewayConfig {
     /// Checks consistency: destinations, points, limits.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
+        if let Err(e) = self.gateway.http.validate() {
+            return bad(format!("[gateway.http] {e}"));
+        }
         if self.destinations.is_empty() {
             return bad("give at least one [[destination]] (the provincial chain, and the national one)".into());
         }

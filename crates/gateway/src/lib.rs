@@ -352,12 +352,13 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
         listener.local_addr().map_err(|e| GatewayError::Listen { addr: cfg.gateway.listen, detail: e.to_string() })?;
     let app = api::router(runtime.clone());
     let mut stop = shutdown_rx.clone();
+    let limits = cfg.gateway.http.clone();
     tasks.spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|v| *v).await;
-            })
-            .await;
+        let stats = Arc::new(trustmeter_httpserve::ServerStats::default());
+        trustmeter_httpserve::serve(listener, app, limits, stats, async move {
+            let _ = stop.wait_for(|v| *v).await;
+        })
+        .await;
     });
     tracing::info!(gateway = %cfg.gateway.id, points = cfg.points.len(), destinations = cfg.destinations.len(), %api_addr, "gateway started");
     Ok(GatewayHandle { runtime, api_addr, shutdown, tasks })

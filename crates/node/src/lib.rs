@@ -17,3 +17,10 @@ pub mod ports;
 pub mod run;
 
 pub use run::{NodeSpec, RunningNode, start_node};
+
+/// File descriptors a node keeps for everything but its API: consensus journals and archives,
+/// p2p connections, the state store, the index, the access log. A node process checks at start
+/// that its limit of open files covers this plus `[api] max_connections`
+/// ([`trustmeter_httpserve::fd_budget`]), so that no number of API clients can leave a journal
+/// unable to open a file.
+pub const FD_RESERVE: u64 = 2_048;

@@ -23,6 +23,10 @@
 //! | `trustmeter_store_syncs_total{store}` | counter | their fsyncs (`sync_data` calls) |
 //! | `trustmeter_api_requests_total{route,status}` | counter | API requests by route template (`/v1/meters/{id}`) and status class (`2xx`…`5xx`) |
 //! | `trustmeter_api_request_seconds{route,status}` | histogram | their latency (time to the response head; a stream's body is not counted) |
+//! | `trustmeter_api_connections` | gauge | API connections open, at scrape time |
+//! | `trustmeter_api_connections_accepted_total` | counter | API connections accepted and served |
+//! | `trustmeter_api_connections_refused_total{reason}` | counter | API connections closed at once: `total` (`[api] max_connections` open) or `per_ip` (`max_connections_per_ip` from that address) |
+//! | `trustmeter_api_accept_errors_total` | counter | failed accepts (out of file descriptors, usually) |
 //! | `trustmeter_alarm_passes_total{walk}` | counter | alarm passes; `walk="true"`: ones that looked at every meter (the first, or after a gap in the feed of touched meters) |
 //! | `trustmeter_alarm_meters_evaluated_total` | counter | meters the alarm passes looked at (touched by blocks, due by time, or walked) |
 //! | `trustmeter_alarm_seconds_total` | counter | wall seconds in alarm passes |
@@ -63,6 +67,11 @@ struct StoreLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PassLabels {
     walk: &'static str,
 }
@@ -98,6 +107,11 @@ struct Inner {
     alarm_seconds: SecondsCounter,
     /// The stores whose files are counted, by label.
     stores: std::sync::Mutex<Vec<(&'static str, Arc<WriteCounters>)>>,
+    connections: Gauge,
+    connections_accepted: Counter,
+    connections_refused: Family<ReasonLabels, Counter>,
+    accept_errors: Counter,
+    server: Arc<trustmeter_httpserve::ServerStats>,
 }
 
 impl Default for NodeMetrics {
@@ -179,6 +193,26 @@ impl NodeMetrics {
             "API request latency (to the response head) by route template and status class",
             api_seconds.clone(),
         );
+        let connections = Gauge::default();
+        let connections_accepted = Counter::default();
+        let connections_refused = Family::<ReasonLabels, Counter>::default();
+        let accept_errors = Counter::default();
+        registry.register("trustmeter_api_connections", "API connections open, at scrape time", connections.clone());
+        registry.register(
+            "trustmeter_api_connections_accepted",
+            "API connections accepted and served",
+            connections_accepted.clone(),
+        );
+        registry.register(
+            "trustmeter_api_connections_refused",
+            "API connections closed at once: reason=total (max_connections open) or per_ip",
+            connections_refused.clone(),
+        );
+        registry.register(
+            "trustmeter_api_accept_errors",
+            "Failed accepts of API connections (out of file descriptors, usually)",
+            accept_errors.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -194,6 +228,11 @@ impl NodeMetrics {
                 alarm_meters,
                 alarm_seconds,
                 stores: Default::default(),
+                connections,
+                connections_accepted,
+                connections_refused,
+                accept_errors,
+                server: Default::default(),
             }),
         }
     }
@@ -201,6 +240,11 @@ impl NodeMetrics {
     /// Reports the writes of a store's file under `store` (`state`, `index`).
     pub fn watch_store(&self, store: &'static str, counters: Arc<WriteCounters>) {
         self.inner.stores.lock().expect("stores lock").push((store, counters));
+    }
+
+    /// The API server's connection counts, which this node's `GET /metrics` reports.
+    pub fn server_stats(&self) -> Arc<trustmeter_httpserve::ServerStats> {
+        self.inner.server.clone()
     }
 
     /// Records one API request.
@@ -229,6 +273,16 @@ impl NodeMetrics {
         m.index_lag.set(gauge(finalized.saturating_sub(indexed)));
         m.mempool_transactions.set(gauge(mempool.0 as u64));
         m.mempool_readings.set(gauge(mempool.1 as u64));
+        let server = &m.server;
+        m.connections.set(gauge(server.open()));
+        // Counters only go up: add what happened since the last scrape.
+        let up = |c: &Counter, now: u64| {
+            c.inc_by(now.saturating_sub(c.get()));
+        };
+        up(&m.connections_accepted, server.accepted());
+        up(&m.connections_refused.get_or_create(&ReasonLabels { reason: "total" }), server.refused_total());
+        up(&m.connections_refused.get_or_create(&ReasonLabels { reason: "per_ip" }), server.refused_per_ip());
+        up(&m.accept_errors, server.accept_errors());
         for (store, c) in m.stores.lock().expect("stores lock").iter() {
             let labels = StoreLabels { store };
             // Counters only go up: add what the file wrote since the last scrape.

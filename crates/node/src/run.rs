@@ -268,6 +268,7 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
             ),
         },
     };
+    let server_stats = s.metrics.server_stats();
     let state = ApiState::with_options(
         s.name.clone(),
         s.genesis,
@@ -284,11 +285,15 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
         },
     );
     let router = api::router(state);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            tracing::error!(error = %e, "API server stopped");
-        }
-    });
+    // Within the budgets of `[api]`: no number of clients holds more than `max_connections`
+    // sockets, and slow or silent ones are cut off (trustmeter-httpserve).
+    tokio::spawn(trustmeter_httpserve::serve(
+        listener,
+        router,
+        s.api.server_limits(),
+        server_stats,
+        std::future::pending(),
+    ));
     Ok(RunningNode { name: s.name, app: s.app, index: s.index, api_addr, alarms: hub, limits })
 }
 

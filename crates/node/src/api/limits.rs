@@ -73,12 +73,23 @@ pub struct ApiConfig {
     pub access: Option<crate::api::access::AccessMode>,
     /// Days an access-log entry is kept before it is deleted (default 366).
     pub access_log_days: u32,
+    /// API connections open at once, from all clients (default 1 024); one more is closed at
+    /// once. Bounds the file descriptors the API can take from consensus and storage.
+    pub max_connections: usize,
+    /// API connections open at once from one IP address (default 256).
+    pub max_connections_per_ip: usize,
+    /// Milliseconds a client has to send a request's head, and the longest a keep-alive
+    /// connection may sit idle (default 10 000).
+    pub header_read_timeout_ms: u64,
+    /// Milliseconds a client has to send a request's body (default 30 000).
+    pub body_read_timeout_ms: u64,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         // A node runs on a few cores shared with consensus: a handful of each at once keeps the
         // blocking pool and the CPU for consensus and cheap requests.
+        let server = trustmeter_httpserve::ServerLimits::default();
         Self {
             max_concurrent_proofs: 4,
             max_concurrent_series: 4,
@@ -88,11 +99,25 @@ impl Default for ApiConfig {
             retry_after_s: 1,
             access: None,
             access_log_days: crate::api::access::DEFAULT_ACCESS_LOG_DAYS,
+            max_connections: server.max_connections,
+            max_connections_per_ip: server.max_connections_per_ip,
+            header_read_timeout_ms: server.header_read_timeout_ms,
+            body_read_timeout_ms: server.body_read_timeout_ms,
         }
     }
 }
 
 impl ApiConfig {
+    /// The HTTP server's budgets (connections, timeouts).
+    pub fn server_limits(&self) -> trustmeter_httpserve::ServerLimits {
+        trustmeter_httpserve::ServerLimits {
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            header_read_timeout_ms: self.header_read_timeout_ms,
+            body_read_timeout_ms: self.body_read_timeout_ms,
+        }
+    }
+
     /// Checks every limit is between 1 and [`MAX_CONCURRENCY`], the retry delay 1–3 600 s and the
     /// access log's retention 1–36 600 days.
     pub fn validate(&self) -> Result<(), String> {
@@ -110,6 +135,7 @@ impl ApiConfig {
         if !(1..=3_600).contains(&self.retry_after_s) {
             return Err(format!("[api] retry_after_s = {} must be between 1 and 3600", self.retry_after_s));
         }
+        self.server_limits().validate().map_err(|e| format!("[api] {e}"))?;
         if !(1..=36_600).contains(&self.access_log_days) {
             return Err(format!(
                 "[api] access_log_days = {} must be between 1 and 36600 (a hundred years)",

@@ -1,0 +1,401 @@
+//! # trustmeter-httpserve
+//!
+//! Serves an axum [`Router`] on a TCP listener within budgets that no number of clients can
+//! exceed, so that an API shares a process with consensus without being able to starve it:
+//!
+//! - at most [`ServerLimits::max_connections`] connections at once, and at most
+//!   [`ServerLimits::max_connections_per_ip`] from one address; one beyond either is accepted and
+//!   closed at once (counted in [`ServerStats`]);
+//! - a request's head must arrive within [`ServerLimits::header_read_timeout_ms`], which is also
+//!   how long a keep-alive connection may sit idle; its body within
+//!   [`ServerLimits::body_read_timeout_ms`];
+//! - [`fd_budget`] raises the soft limit of open files to the hard one and checks that the
+//!   connections leave a reserve of descriptors for everything else in the process;
+//! - an error accepting a connection (the process is out of descriptors) is logged and retried
+//!   after [`ACCEPT_ERROR_PAUSE`], never fatal.
+//!
+//! HTTP/1.1 only (what the clients, gateways and browsers of this system speak to it).
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+/// Pause after a failed `accept` (out of file descriptors, or the kernel refusing), so a server
+/// that cannot accept does not spin.
+pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+/// Longest a server waits, once told to stop, for its open connections to finish their requests.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Largest request head (start line and headers) read from a client, in bytes.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// The budgets of one server. `[api]` of a node's config and `[gateway]` of a gateway's set them;
+/// the defaults suit a validator on a few cores.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerLimits {
+    /// Connections open at once, from all clients.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Milliseconds a client has to send a request's head, from the connection's start or the
+    /// end of its previous response (the idle time of a keep-alive connection).
+    pub header_read_timeout_ms: u64,
+    /// Milliseconds a client has to send a request's body, once its head is read.
+    pub body_read_timeout_ms: u64,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1_024,
+            max_connections_per_ip: 256,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// Most connections a server may be configured for.
+pub const MAX_CONNECTIONS: usize = 100_000;
+
+impl ServerLimits {
+    /// Checks each budget lies in its range: connections 1–[`MAX_CONNECTIONS`] (per address at most
+    /// the total), timeouts 100 ms – 10 min.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
+            return Err(format!("max_connections = {} must be between 1 and {MAX_CONNECTIONS}", self.max_connections));
+        }
+        if !(1..=self.max_connections).contains(&self.max_connections_per_ip) {
+            return Err(format!(
+                "max_connections_per_ip = {} must be between 1 and max_connections ({})",
+                self.max_connections_per_ip, self.max_connections
+            ));
+        }
+        for (name, v) in [
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("body_read_timeout_ms", self.body_read_timeout_ms),
+        ] {
+            if !(100..=600_000).contains(&v) {
+                return Err(format!("{name} = {v} must be between 100 and 600000 (ten minutes)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a server did with connections, for metrics. Shared; read at any time.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    open: AtomicU64,
+    accepted: AtomicU64,
+    refused_total: AtomicU64,
+    refused_per_ip: AtomicU64,
+    accept_errors: AtomicU64,
+}
+
+impl ServerStats {
+    /// Connections open now.
+    pub fn open(&self) -> u64 {
+        self.open.load(Ordering::Relaxed)
+    }
+    /// Connections accepted and served since the start.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+    /// Connections closed at once because [`ServerLimits::max_connections`] were open.
+    pub fn refused_total(&self) -> u64 {
+        self.refused_total.load(Ordering::Relaxed)
+    }
+    /// Connections closed at once because their address had
+    /// [`ServerLimits::max_connections_per_ip`] open.
+    pub fn refused_per_ip(&self) -> u64 {
+        self.refused_per_ip.load(Ordering::Relaxed)
+    }
+    /// Failed `accept` calls (out of file descriptors, usually).
+    pub fn accept_errors(&self) -> u64 {
+        self.accept_errors.load(Ordering::Relaxed)
+    }
+}
+
+/// Connections open per address; an entry is removed when its last connection closes, so the map
+/// holds at most [`ServerLimits::max_connections`] entries.
+#[derive(Default)]
+struct PerIp(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection's place in [`PerIp`], given back when dropped.
+struct IpSlot {
+    map: Arc<PerIp>,
+    ip: IpAddr,
+}
+
+impl PerIp {
+    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpSlot> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot { map: self.clone(), ip })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut m = self.map.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Counts a connection as open while it lives.
+struct OpenGuard(Arc<ServerStats>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Serves `router` on `listener` within `limits` until `shutdown` completes; then stops
+/// accepting, lets open connections finish their current request (at most [`SHUTDOWN_GRACE`]),
+/// and returns. Never returns early: an `accept` error is logged and retried.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ServerLimits,
+    stats: Arc<ServerStats>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let router = router.layer(RequestBodyTimeoutLayer::new(Duration::from_millis(limits.body_read_timeout_ms)));
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let per_ip = Arc::new(PerIp::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            // Reap finished connection tasks so the set does not grow.
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    let n = stats.accept_errors.fetch_add(1, Ordering::Relaxed) + 1;
+                    tracing::warn!(error = %e, errors = n, "API: accepting a connection failed; pausing");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            stats.refused_total.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        };
+        let Some(slot) = per_ip.take(peer.ip(), limits.max_connections_per_ip) else {
+            stats.refused_per_ip.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        };
+        stats.accepted.fetch_add(1, Ordering::Relaxed);
+        stats.open.fetch_add(1, Ordering::Relaxed);
+        let open = OpenGuard(stats.clone());
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let mut stop = stop_rx.clone();
+        let header_timeout = Duration::from_millis(limits.header_read_timeout_ms);
+        tasks.spawn(async move {
+            let _held = (permit, slot, open);
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .max_buf_size(MAX_HEADER_BYTES.max(8192));
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(error = %e, "API connection ended with an error");
+                    }
+                }
+                _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
+    tasks.abort_all();
+}
+
+/// The open-file budget of a process: raises the soft limit of open files to the hard limit,
+/// then checks that `max_connections` API connections leave `reserve` descriptors for the rest
+/// of the process (consensus journals, p2p, storage). Returns the soft limit now in force, or
+/// what to change.
+pub fn fd_budget(max_connections: usize, reserve: u64) -> Result<u64, String> {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(l) => l,
+        Err(e) => return Err(format!("reading the limit of open files failed: {e}")),
+    };
+    let needed = max_connections as u64 + reserve;
+    if limit < needed {
+        return Err(format!(
+            "this process may open {limit} files (ulimit -n), but {max_connections} API connections and {reserve} descriptors kept for consensus and storage need {needed}: raise the hard limit (ulimit -Hn, LimitNOFILE= in systemd) or lower max_connections"
+        ));
+    }
+    Ok(limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::{get, post};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpSocket, TcpStream};
+
+    fn router() -> Router {
+        Router::new().route("/", get(|| async { "ok" })).route("/echo", post(|b: axum::body::Bytes| async move { b }))
+    }
+
+    async fn start(limits: ServerLimits) -> (std::net::SocketAddr, Arc<ServerStats>, tokio::sync::oneshot::Sender<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stats = Arc::new(ServerStats::default());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(listener, router(), limits, stats.clone(), async move {
+            let _ = rx.await;
+        }));
+        (addr, stats, tx)
+    }
+
+    /// A connection from `source` (a loopback address: all of 127/8 is this machine).
+    async fn connect_from(source: [u8; 4], addr: std::net::SocketAddr) -> TcpStream {
+        let s = TcpSocket::new_v4().unwrap();
+        s.bind((std::net::Ipv4Addr::from(source), 0).into()).unwrap();
+        s.connect(addr).await.unwrap()
+    }
+
+    /// Sends a whole GET and returns the status line, or `None` if the server closed instead.
+    async fn get_status(c: &mut TcpStream) -> Option<String> {
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.ok()?;
+        let mut buf = vec![0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await.ok()?.ok()?;
+        (n > 0).then(|| String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_string())
+    }
+
+    async fn until(what: &str, ok: impl Fn() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !ok() {
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_budgets_are_closed_and_others_still_served() {
+        let limits = ServerLimits { max_connections: 8, max_connections_per_ip: 5, ..ServerLimits::default() };
+        let (addr, stats, _stop) = start(limits).await;
+        // Twenty idle connections from one address: five are held, fifteen closed at once.
+        let mut idle = vec![];
+        for _ in 0..20 {
+            idle.push(connect_from([127, 0, 0, 2], addr).await);
+        }
+        until("the per-address refusals", || stats.refused_per_ip() == 15).await;
+        assert_eq!(stats.open(), 5);
+        // Another address is served while they sit there.
+        let mut other = connect_from([127, 0, 0, 3], addr).await;
+        assert_eq!(get_status(&mut other).await.as_deref(), Some("HTTP/1.1 200 OK"));
+        // Fill the total: 5 + 1 + 2 more = 8; the ninth, from a fresh address, is closed.
+        let a = connect_from([127, 0, 0, 4], addr).await;
+        let b = connect_from([127, 0, 0, 5], addr).await;
+        until("eight open", || stats.open() == 8).await;
+        let mut ninth = connect_from([127, 0, 0, 6], addr).await;
+        assert_eq!(get_status(&mut ninth).await, None, "the ninth connection must be closed");
+        assert_eq!(stats.refused_total(), 1);
+        // Closing connections frees their places.
+        drop((a, b, idle));
+        until("places freed", || stats.open() == 1).await;
+        let mut again = connect_from([127, 0, 0, 2], addr).await;
+        assert_eq!(get_status(&mut again).await.as_deref(), Some("HTTP/1.1 200 OK"));
+    }
+
+    #[tokio::test]
+    async fn a_client_that_sends_half_a_head_or_no_body_is_cut_off() {
+        let limits = ServerLimits { header_read_timeout_ms: 300, body_read_timeout_ms: 300, ..ServerLimits::default() };
+        let (addr, stats, _stop) = start(limits).await;
+        // Half a head, then silence: the server closes the connection after the timeout.
+        let mut half = connect_from([127, 0, 0, 1], addr).await;
+        half.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        let started = tokio::time::Instant::now();
+        let mut buf = vec![0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(5), half.read(&mut buf)).await.expect("closed in time");
+        match n {
+            Ok(0) | Err(_) => {}
+            Ok(k) => panic!("half a head was answered: {:?}", String::from_utf8_lossy(&buf[..k])),
+        }
+        assert!(started.elapsed() >= Duration::from_millis(250), "closed after {:?}", started.elapsed());
+        // A keep-alive connection idle after a response is closed the same way.
+        let mut idle = connect_from([127, 0, 0, 1], addr).await;
+        assert_eq!(get_status(&mut idle).await.as_deref(), Some("HTTP/1.1 200 OK"));
+        let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf)).await.expect("idle closed in time");
+        assert_eq!(n.unwrap_or(0), 0);
+        // A body announced and not sent: an error response within the timeout, not a wait forever.
+        let mut nobody = connect_from([127, 0, 0, 1], addr).await;
+        nobody.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc").await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(5), nobody.read(&mut buf))
+            .await
+            .expect("answered in time")
+            .unwrap();
+        let status = String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_string();
+        assert_eq!(status, "HTTP/1.1 400 Bad Request", "a body never sent");
+        let rest = String::from_utf8_lossy(&buf[..n]).to_string();
+        assert!(rest.contains("request body") && rest.contains("timeout"), "{rest}");
+        until("every connection closed", || stats.open() == 0).await;
+    }
+
+    #[tokio::test]
+    async fn shutdown_stops_accepting_and_returns() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stats = Arc::new(ServerStats::default());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, router(), ServerLimits::default(), stats.clone(), async move {
+            let _ = rx.await;
+        }));
+        let mut c = connect_from([127, 0, 0, 1], addr).await;
+        assert_eq!(get_status(&mut c).await.as_deref(), Some("HTTP/1.1 200 OK"));
+        tx.send(()).unwrap();
+        tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_secs(2), server).await.expect("returned").unwrap();
+        assert!(TcpStream::connect(addr).await.is_err(), "still accepting after shutdown");
+    }
+
+    #[test]
+    fn limits_are_checked_and_the_fd_budget_names_what_to_change() {
+        assert!(ServerLimits::default().validate().is_ok());
+        assert!(ServerLimits { max_connections: 0, ..Default::default() }.validate().is_err());
+        assert!(ServerLimits { max_connections_per_ip: 2_000, ..Default::default() }.validate().is_err());
+        assert!(ServerLimits { header_read_timeout_ms: 10, ..Default::default() }.validate().is_err());
+        let limit = fd_budget(1, 1).expect("a process may open two files");
+        let e = fd_budget(MAX_CONNECTIONS, limit).unwrap_err();
+        assert!(e.contains("ulimit"), "{e}");
+    }
+}

@@ -1,0 +1,157 @@
+//! Hostile clients against a live cluster: thousands of half-sent requests to one validator's
+//! API. The validator keeps at most `[api] max_connections` of them (so they cannot take the file
+//! descriptors its consensus journal and storage need), cuts silent ones off after the header
+//! timeout, still answers a client from another address, and the chain keeps finalizing.
+
+mod common;
+
+use anyhow::{Context as _, Result, ensure};
+use common::{Cluster, init_logs, u64_of};
+use commonware_runtime::Runner as _;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
+use trustmeter_node::api::limits::ApiConfig;
+
+/// Connections the attacker opens (its own file descriptors, in this process, count too).
+const ATTACK_CONNECTIONS: usize = 5_000;
+/// The attacked validator's budget.
+const MAX_CONNECTIONS: usize = 300;
+const HEADER_TIMEOUT_MS: u64 = 2_000;
+/// How long the chain's finalization rate is measured, before and during the attack.
+const WINDOW: Duration = Duration::from_secs(6);
+
+/// Open file descriptors of this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+}
+
+/// The value of a metric line `name value` in a Prometheus text.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+}
+
+async fn metrics(api: &common::Api, node: usize) -> Result<String> {
+    Ok(api.http.get(format!("{}/metrics", api.urls[node])).send().await?.text().await?)
+}
+
+/// Finalized blocks per second at validator 1 over `WINDOW`.
+async fn finalization_rate(api: &common::Api) -> Result<f64> {
+    let h0 = u64_of(&api.status(1).await?["finalized_height"]);
+    let t0 = Instant::now();
+    tokio::time::sleep(WINDOW).await;
+    let h1 = u64_of(&api.status(1).await?["finalized_height"]);
+    Ok((h1 - h0) as f64 / t0.elapsed().as_secs_f64())
+}
+
+/// Opens `n` connections from 127.0.0.2 to `addr`, each sending half a request head.
+async fn half_open(addr: std::net::SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        let Ok(s) = TcpSocket::new_v4() else { break };
+        if s.bind((std::net::Ipv4Addr::new(127, 0, 0, 2), 0).into()).is_err() {
+            break;
+        }
+        let Ok(mut c) = s.connect(addr).await else { continue };
+        let _ = c.write_all(b"POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n").await;
+        held.push(c);
+    }
+    held
+}
+
+#[test]
+fn thousands_of_half_sent_requests_neither_exhaust_a_validator_nor_slow_the_chain() {
+    init_logs();
+    // This process holds both sides of every connection.
+    trustmeter_httpserve::fd_budget(ATTACK_CONNECTIONS + 4 * MAX_CONNECTIONS, 2_000).expect("open-file limit");
+    let mut cluster = Cluster::new("hunan-hostile-1", 41);
+    cluster.api_config = ApiConfig {
+        max_connections: MAX_CONNECTIONS,
+        max_connections_per_ip: MAX_CONNECTIONS,
+        header_read_timeout_ms: HEADER_TIMEOUT_MS,
+        ..ApiConfig::default()
+    };
+    let cluster_ref = &cluster;
+    cluster
+        .runner()
+        .start(|ctx| async move {
+            let cluster = cluster_ref;
+            let api = cluster.start(ctx).await?;
+            api.wait_finalized_everywhere(3).await?;
+            let before = finalization_rate(&api).await?;
+            let fds_before = open_fds();
+
+            // The attack on validator 0: ATTACK_CONNECTIONS half-sent requests, held open.
+            let target = cluster.api[0];
+            let attack = tokio::spawn(half_open(target, ATTACK_CONNECTIONS));
+            // The validator's open connections, sampled through the attack.
+            let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+            let sampler = {
+                let api = api.clone();
+                tokio::spawn(async move {
+                    let mut most = 0f64;
+                    while !*stop_rx.borrow() {
+                        if let Ok(text) = metrics(&api, 0).await {
+                            most = most.max(metric(&text, "trustmeter_api_connections").unwrap_or(0.0));
+                        }
+                        let _ = tokio::time::timeout(Duration::from_millis(50), stop_rx.changed()).await;
+                    }
+                    most
+                })
+            };
+            let during = finalization_rate(&api).await?;
+            let held = attack.await.context("attacker")?;
+            let _ = stop_tx.send(true);
+            let most_open = sampler.await.context("sampler")?;
+            ensure!(held.len() >= ATTACK_CONNECTIONS / 2, "the attacker opened only {} connections", held.len());
+
+            // At most MAX_CONNECTIONS of them are open at the validator; the rest were refused.
+            let text = metrics(&api, 0).await?;
+            let open = metric(&text, "trustmeter_api_connections").context("connections gauge")?;
+            let refused =
+                metric(&text, "trustmeter_api_connections_refused_total{reason=\"total\"}").unwrap_or_default();
+            ensure!(open <= MAX_CONNECTIONS as f64, "{open} connections open at the validator");
+            ensure!(
+                most_open <= MAX_CONNECTIONS as f64 && most_open >= MAX_CONNECTIONS as f64 * 0.5,
+                "at most {most_open} connections were open at once during the attack (budget {MAX_CONNECTIONS})"
+            );
+            ensure!(
+                refused >= (held.len() - MAX_CONNECTIONS) as f64 * 0.9,
+                "only {refused} of {} connections refused",
+                held.len()
+            );
+            // This process's descriptors: the attacker's own plus at most the validator's budget.
+            let fds = open_fds();
+            ensure!(
+                fds <= fds_before + held.len() + MAX_CONNECTIONS + 64,
+                "{fds} descriptors open (before the attack {fds_before}, attacker {})",
+                held.len()
+            );
+            // A client from another address is still served by the attacked validator.
+            let status = api.status(0).await?;
+            ensure!(u64_of(&status["finalized_height"]) > 0);
+            // The chain kept finalizing (empty blocks are proposed every 200 ms).
+            println!(
+                "finalized blocks/s: {before:.2} before, {during:.2} during the attack; at most {most_open} connections open at once, {refused} refused, {fds} descriptors in this process"
+            );
+            ensure!(during >= 0.5 * before, "finalization slowed from {before:.2} to {during:.2} blocks/s");
+
+            // The silent connections are cut off after the header timeout, without the attacker
+            // closing anything.
+            let deadline = Instant::now() + Duration::from_millis(HEADER_TIMEOUT_MS) + Duration::from_secs(10);
+            loop {
+                let open = metric(&metrics(&api, 0).await?, "trustmeter_api_connections").unwrap_or(f64::MAX);
+                if open <= 2.0 {
+                    break;
+                }
+                ensure!(Instant::now() < deadline, "{open} silent connections still open after the header timeout");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            drop(held);
+            // Every validator is up and at the same height or close.
+            api.wait_finalized_everywhere(u64_of(&api.status(1).await?["finalized_height"]) + 2).await?;
+            Ok::<_, anyhow::Error>(())
+        })
+        .unwrap();
+}
