@@ -375,6 +375,7 @@ async fn run_async(cmd: GatewayCommand) -> Result<()> {
             let entry = ManualEntry { meter, value, unit, timestamp_ms: at.as_deref().map(parse_time).transpose()? };
             let resp = http()?
                 .post(format!("{}/manual", base_url(&cfg)))
+                .bearer_auth(operator_token(&cfg)?.as_str())
                 .json(&entry)
                 .send()
                 .await
@@ -387,6 +388,7 @@ async fn run_async(cmd: GatewayCommand) -> Result<()> {
             let ct = if file.extension().is_some_and(|e| e == "json") { "application/json" } else { "text/csv" };
             let resp = http()?
                 .post(format!("{}/import", base_url(&cfg)))
+                .bearer_auth(operator_token(&cfg)?.as_str())
                 .header("content-type", ct)
                 .body(body)
                 .send()
@@ -444,4 +446,12 @@ async fn report_produced(resp: reqwest::Response) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The gateway's operator token (its data directory's `operator.token`), which its local API
+/// asks for on manual entry and import.
+fn operator_token(cfg: &GatewayConfig) -> Result<zeroize::Zeroizing<String>> {
+    let path = cfg.token_path();
+    trustmeter_keystore::load_or_create_token(&path)
+        .with_context(|| format!("reading the operator token {} (run as the gateway's operator)", path.display()))
 }

@@ -10,6 +10,15 @@
 //! | `GET /rejected?destination=&limit=` | readings a chain rejected, with reasons |
 //! | `POST /manual` | `{meter, value, unit, timestamp_ms?}`: a hand-entered reading (手工填报) |
 //! | `POST /import` | a CSV (`text/csv`) or JSON file of historical readings |
+//!
+//! The API is the operator's, not a web page's ([`ApiGuard`], on every route): a request must name
+//! a `Host` the gateway answers to (loopback, `localhost`, its `listen` address, `api_hosts`), so
+//! a web page cannot reach it through a DNS name rebound to 127.0.0.1; a request carrying an
+//! `Origin` must come from one of `api_origins` (none by default), so a page open in a browser on
+//! the enterprise's network cannot send it one; and the writes (`/manual`, `/import`) need the
+//! operator token (`Authorization: Bearer`, from `operator.token` in the data directory) and
+//! their declared content type (`application/json`; `text/csv` or `application/json`), never a
+//! form or `text/plain` body a page may send without asking.
 
 use crate::Runtime;
 use crate::producer::{Item, Produced};
@@ -39,6 +48,93 @@ fn err(status: StatusCode, e: impl std::fmt::Display) -> Response {
     (status, Json(ErrorBody { error: e.to_string() })).into_response()
 }
 
+/// Who may call the local API: its operator token and the hosts and origins it answers.
+#[derive(Clone)]
+pub struct ApiGuard {
+    /// The operator token (`operator.token`).
+    pub token: zeroize::Zeroizing<String>,
+    /// The API's own address.
+    pub listen: std::net::SocketAddr,
+    /// Further host names it answers to (lowercase, `name` or `name:port`).
+    pub hosts: Vec<String>,
+    /// Web origins allowed (lowercase).
+    pub origins: Vec<String>,
+}
+
+impl std::fmt::Debug for ApiGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiGuard").field("listen", &self.listen).field("hosts", &self.hosts).finish_non_exhaustive()
+    }
+}
+
+impl ApiGuard {
+    /// Whether `host` (a `Host` header: `name`, `name:port`, `[v6]:port`) is one this API answers.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let host = host.trim().to_ascii_lowercase();
+        let name = match host.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or_default().to_string(),
+            None => host.rsplit_once(':').map_or(host.as_str(), |(n, _)| n).to_string(),
+        };
+        name == "localhost"
+            || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback() || ip == self.listen.ip())
+            || self.hosts.iter().any(|h| *h == host || *h == name)
+    }
+
+    /// What is wrong with a request's origin, host and (for writes) token and content type.
+    fn check(&self, method: &axum::http::Method, path: &str, headers: &HeaderMap) -> Result<(), (StatusCode, String)> {
+        let header = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
+        match header(header::HOST) {
+            Some(h) if self.host_allowed(h) => {}
+            Some(h) => {
+                return Err((
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "this gateway does not answer to host {h:?}; reach it by a loopback address or a name listed in [gateway] api_hosts"
+                    ),
+                ));
+            }
+            None => return Err((StatusCode::BAD_REQUEST, "a request names its Host".into())),
+        }
+        if let Some(origin) = header(header::ORIGIN)
+            && !self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin.trim()))
+        {
+            return Err((
+                StatusCode::FORBIDDEN,
+                format!(
+                    "requests from web origin {origin:?} are refused: the gateway's API is its operator's (list an origin in [gateway] api_origins to allow it)"
+                ),
+            ));
+        }
+        if method == axum::http::Method::POST {
+            let given = header(header::AUTHORIZATION).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
+            if !trustmeter_keystore::token_matches(&self.token, given.trim()) {
+                return Err((
+                    StatusCode::UNAUTHORIZED,
+                    "manual entry and import need the operator token: Authorization: Bearer <the contents of operator.token in the gateway's data directory>".into(),
+                ));
+            }
+            let ctype = header(header::CONTENT_TYPE).unwrap_or_default().to_ascii_lowercase();
+            let media = ctype.split(';').next().unwrap_or_default().trim().to_string();
+            let allowed: &[&str] =
+                if path == "/import" { &["text/csv", "application/json"] } else { &["application/json"] };
+            if !allowed.contains(&media.as_str()) {
+                return Err((
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    format!("{path} takes Content-Type {}, not {ctype:?}", allowed.join(" or ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn guard(State(rt): State<Arc<Runtime>>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match rt.guard.check(req.method(), req.uri().path(), req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err((status, why)) => err(status, why),
+    }
+}
+
 /// Builds the router.
 pub fn router(rt: Arc<Runtime>) -> Router {
     Router::new()
@@ -49,6 +145,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .route("/manual", post(manual))
         .route("/import", post(import))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(rt.clone(), guard))
         .with_state(rt)
 }
 

@@ -79,6 +79,19 @@ pub struct GatewaySection {
     /// and body read timeouts); an operator's API needs few connections.
     #[serde(default = "default_http_limits")]
     pub http: trustmeter_httpserve::ServerLimits,
+    /// Let the local API listen on an address that is not loopback (default `false`: the
+    /// gateway refuses to start with such a `listen`). Writes still need the operator token.
+    #[serde(default)]
+    pub api_remote: bool,
+    /// Host names (`name` or `name:port`) the local API answers to besides loopback addresses,
+    /// `localhost` and the `listen` address itself; any other `Host` is refused (no DNS
+    /// rebinding).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_hosts: Vec<String>,
+    /// Web origins (`http://host:port`) allowed to call the local API from a browser; a request
+    /// carrying any other `Origin` is refused (no cross-site requests). Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_origins: Vec<String>,
     /// Days readings are kept after every destination settled them.
     #[serde(default = "default_retention")]
     pub retention_days: u32,
@@ -247,6 +260,15 @@ impl GatewayConfig {
         if let Err(e) = self.gateway.http.validate() {
             return bad(format!("[gateway.http] {e}"));
         }
+        if !self.gateway.listen.ip().is_loopback() && !self.gateway.api_remote {
+            return bad(format!(
+                "[gateway] listen = {} is not a loopback address: the local API is the operator's; set api_remote = true to expose it (writes still need the operator token) and list the names it is reached by in api_hosts",
+                self.gateway.listen
+            ));
+        }
+        if self.gateway.api_hosts.len() > 64 || self.gateway.api_origins.len() > 64 {
+            return bad("[gateway] api_hosts and api_origins list at most 64 entries each".into());
+        }
         if self.destinations.is_empty() {
             return bad("give at least one [[destination]] (the provincial chain, and the national one)".into());
         }
@@ -309,5 +331,11 @@ impl GatewayConfig {
     /// The store's path.
     pub fn store_path(&self) -> PathBuf {
         self.gateway.data_dir.join("gateway.redb")
+    }
+
+    /// The operator token's path (`operator.token` in the data directory, created at the first
+    /// start; `trustmeter gateway manual|import` read it).
+    pub fn token_path(&self) -> PathBuf {
+        self.gateway.data_dir.join("operator.token")
     }
 }

@@ -86,6 +86,9 @@ pub enum GatewayError {
     /// A blocking task failed.
     #[error("internal task failed: {0}")]
     Task(String),
+    /// The operator token could not be read or created.
+    #[error("operator token: {0}")]
+    Token(String),
 }
 
 /// Simulated time that never runs ahead of the real clock: accelerated until it catches up with
@@ -130,6 +133,8 @@ pub struct Runtime {
     key: Arc<SigningKey>,
     /// Prometheus metrics (`GET /metrics`).
     pub metrics: metrics::GatewayMetrics,
+    /// Who may call the local API and how ([`api::ApiGuard`]).
+    pub guard: api::ApiGuard,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -304,6 +309,13 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
         gateway: cfg.gateway.id.clone(),
         key: key.clone(),
         metrics: gateway_metrics.clone(),
+        guard: api::ApiGuard {
+            token: trustmeter_keystore::load_or_create_token(&cfg.token_path())
+                .map_err(|e| GatewayError::Token(e.to_string()))?,
+            listen: cfg.gateway.listen,
+            hosts: cfg.gateway.api_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            origins: cfg.gateway.api_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
+        },
     });
     let mut tasks = JoinSet::new();
 

@@ -292,10 +292,48 @@ fn gateway_reads_real_devices_and_sends_to_both_chains() {
         })
         .await;
 
-        // Manual entry and a history import.
+        // The local API is the operator's: what a web page or a stranger sends is refused.
+        let token = std::fs::read_to_string(data_dir.join("operator.token")).unwrap().trim().to_string();
+        let http = reqwest::Client::new();
+        let history_rows = || async {
+            let v: Vec<serde_json::Value> = reqwest::Client::new()
+                .get(format!("{api}/readings?meter={}", m.history))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v.len()
+        };
+        assert_eq!(history_rows().await, 0);
+        let refused = |r: reqwest::Response, status: u16, what: &str| {
+            assert_eq!(r.status().as_u16(), status, "{what}");
+        };
+        let row = format!("meter,timestamp,value,unit\n{},2026-11-02 00:00,1,kWh\n", m.history);
+        // No token.
+        let r = http.post(format!("{api}/import")).header("content-type", "text/csv").body(row.clone()).send().await.unwrap();
+        refused(r, 401, "an import without the operator token");
+        // A wrong token.
+        let r = http.post(format!("{api}/manual")).bearer_auth("0".repeat(64)).json(&serde_json::json!({"meter": m.manual.as_str(), "value": "1", "unit": "m3"})).send().await.unwrap();
+        refused(r, 401, "a manual entry with a wrong token");
+        // What any web page can send: a cross-origin text/plain POST (even with the token).
+        let r = http.post(format!("{api}/import")).bearer_auth(&token).header("origin", "http://intranet.example").header("content-type", "text/plain").body(row.clone()).send().await.unwrap();
+        refused(r, 403, "a cross-origin import");
+        let r = http.post(format!("{api}/import")).bearer_auth(&token).header("content-type", "text/plain").body(row.clone()).send().await.unwrap();
+        refused(r, 415, "a text/plain import");
+        // DNS rebinding: a name that resolves to 127.0.0.1 but is not the gateway's.
+        let r = http.get(format!("{api}/readings?meter={}", m.history)).header("host", "attacker.example:80").send().await.unwrap();
+        refused(r, 403, "a read through a rebound host name");
+        let r = http.get(format!("{api}/status")).header("origin", "http://attacker.example").send().await.unwrap();
+        refused(r, 403, "a cross-origin read");
+        assert_eq!(history_rows().await, 0, "a refused request stored a reading");
+
+        // Manual entry and a history import, by the operator.
         let t_manual = now_ms() - 60_000;
         let r = reqwest::Client::new()
             .post(format!("{api}/manual"))
+            .bearer_auth(&token)
             .json(&serde_json::json!({"meter": m.manual.as_str(), "value": "87.5", "unit": "m3", "timestamp_ms": t_manual}))
             .send()
             .await
@@ -307,6 +345,7 @@ fn gateway_reads_real_devices_and_sends_to_both_chains() {
         );
         let r = reqwest::Client::new()
             .post(format!("{api}/import"))
+            .bearer_auth(&token)
             .header("content-type", "text/csv")
             .body(csv.clone())
             .send()
@@ -316,6 +355,7 @@ fn gateway_reads_real_devices_and_sends_to_both_chains() {
         // The same file again: every row is refused or skipped, nothing stored twice.
         let again: serde_json::Value = reqwest::Client::new()
             .post(format!("{api}/import"))
+            .bearer_auth(&token)
             .header("content-type", "text/csv")
             .body(csv)
             .send()

@@ -65,9 +65,10 @@ async fn status(api: &str) -> StatusReport {
     reqwest::get(format!("{api}/status")).await.expect("status").json().await.expect("status json")
 }
 
-async fn manual(api: &str, meter: &DeviceId, value: &str, at_ms: i64) {
+async fn manual(api: &str, token: &str, meter: &DeviceId, value: &str, at_ms: i64) {
     let r = reqwest::Client::new()
         .post(format!("{api}/manual"))
+        .bearer_auth(token)
         .json(&serde_json::json!({"meter": meter.as_str(), "value": value, "unit": "kWh", "timestamp_ms": at_ms}))
         .send()
         .await
@@ -132,9 +133,11 @@ fn a_reading_the_destination_policy_rejects_is_settled_locally_and_never_sent() 
 
         // Three readings a minute apart: 100, 700 (above the cap), 450.
         let t0 = now_ms() - 3 * 60_000;
-        manual(&api, &meter, "100", t0).await;
-        manual(&api, &meter, "700", t0 + 60_000).await;
-        manual(&api, &meter, "450", t0 + 120_000).await;
+        let token = std::fs::read_to_string(data_dir.join("operator.token")).unwrap();
+        let token = token.trim();
+        manual(&api, token, &meter, "100", t0).await;
+        manual(&api, token, &meter, "700", t0 + 60_000).await;
+        manual(&api, token, &meter, "450", t0 + 120_000).await;
 
         // The national chain (default policy) records all three.
         let on_nat = eventually("three readings on the national chain", || async {

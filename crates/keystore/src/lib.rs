@@ -528,3 +528,53 @@ fn write_atomic(path: &Path, contents: &[u8], overwrite: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// Length of an operator token: 32 random bytes, as 64 hex characters.
+pub const TOKEN_HEX_LEN: usize = 64;
+
+/// The operator token in `path` (e.g. a gateway's `operator.token`), created when the file does
+/// not exist: 32 bytes from the OS's randomness as 64 hex characters, written atomically with
+/// mode 0600. A local API that changes data asks for it (`Authorization: Bearer <token>`), so a
+/// web page open on the same machine cannot, and whoever may read the file — the operator's
+/// account — can. An existing file readable by other users, or not holding a token, is refused.
+pub fn load_or_create_token(path: &Path) -> Result<Zeroizing<String>> {
+    if !path.exists() {
+        let mut raw = Zeroizing::new([0u8; TOKEN_HEX_LEN / 2]);
+        os_random(raw.as_mut_slice())?;
+        let mut text = Zeroizing::new(hex::encode(raw.as_slice()));
+        text.push('\n');
+        match write_atomic(path, text.as_bytes(), false) {
+            Ok(()) => tracing::info!(path = %path.display(), "created the operator token"),
+            // Another process created it first: use theirs.
+            Err(KeystoreError::Exists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let io = |action| {
+        let p = path.to_path_buf();
+        move |source| KeystoreError::Io { action, path: p, source }
+    };
+    let file = std::fs::File::open(path).map_err(io("open the operator token"))?;
+    let meta = file.metadata().map_err(io("inspect the operator token"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeystoreError::Permissions { path: path.into(), mode });
+        }
+    }
+    let mut text = Zeroizing::new(String::new());
+    file.take(TOKEN_HEX_LEN as u64 + 2).read_to_string(&mut text).map_err(io("read the operator token"))?;
+    let token = Zeroizing::new(text.trim().to_string());
+    if token.len() != TOKEN_HEX_LEN || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(malformed(path, &format!("an operator token is {TOKEN_HEX_LEN} hex characters on one line")));
+    }
+    Ok(token)
+}
+
+/// Whether `given` equals `token`, in time independent of where they differ.
+pub fn token_matches(token: &str, given: &str) -> bool {
+    let (a, b) = (token.as_bytes(), given.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -281,3 +281,25 @@ fn sm2_keys_follow_crypto_support() {
         assert!(!path.exists(), "nothing is written for a refused scheme");
     }
 }
+
+#[test]
+fn an_operator_token_is_created_once_private_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("operator.token");
+    let t1 = trustmeter_keystore::load_or_create_token(&path).unwrap();
+    assert_eq!(t1.len(), trustmeter_keystore::TOKEN_HEX_LEN);
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    // Loaded again, the same token; another file, another token.
+    assert_eq!(*trustmeter_keystore::load_or_create_token(&path).unwrap(), *t1);
+    let t2 = trustmeter_keystore::load_or_create_token(&dir.path().join("other.token")).unwrap();
+    assert_ne!(*t1, *t2);
+    assert!(trustmeter_keystore::token_matches(&t1, &t1));
+    assert!(!trustmeter_keystore::token_matches(&t1, &t2));
+    assert!(!trustmeter_keystore::token_matches(&t1, &t1[..63]));
+    // Readable by others: refused. Not a token: refused.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(matches!(trustmeter_keystore::load_or_create_token(&path), Err(KeystoreError::Permissions { .. })));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(&path, "not a token\n").unwrap();
+    assert!(matches!(trustmeter_keystore::load_or_create_token(&path), Err(KeystoreError::Malformed { .. })));
+}
