@@ -149,6 +149,25 @@ fn thousands_of_half_sent_requests_neither_exhaust_a_validator_nor_slow_the_chai
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             drop(held);
+
+            // Malformed input of every kind gets the API's error shape {code, message}.
+            let base = &api.urls[0];
+            for (method, path, status, code) in [
+                ("GET", "/v1/figures/daily?org=x&from=2026-13-45", 400, "bad_request"),
+                ("GET", "/v1/blocks/not-a-height", 400, "bad_request"),
+                ("GET", "/v1/meters?limit=many", 400, "bad_request"),
+                ("GET", "/v1/no-such-route", 404, "not_found"),
+                ("DELETE", "/v1/status", 405, "method_not_allowed"),
+                ("POST", "/v1/transactions", 400, "malformed"),
+            ] {
+                let m = reqwest::Method::from_bytes(method.as_bytes())?;
+                let r = api.http.request(m, format!("{base}{path}")).header("content-type", "application/json").body("{").send().await?;
+                ensure!(r.status().as_u16() == status, "{method} {path}: status {}", r.status());
+                let ctype = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                let v: serde_json::Value = r.json().await.with_context(|| format!("{method} {path}: not JSON ({ctype})"))?;
+                ensure!(v["code"] == code, "{method} {path}: {v}");
+                ensure!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{method} {path}: {v}");
+            }
             // Every validator is up and at the same height or close.
             api.wait_finalized_everywhere(u64_of(&api.status(1).await?["finalized_height"]) + 2).await?;
             Ok::<_, anyhow::Error>(())
