@@ -18,7 +18,6 @@
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::future::Future;
@@ -52,6 +51,9 @@ pub struct ServerLimits {
     pub header_read_timeout_ms: u64,
     /// Milliseconds a client has to send a request's body, once its head is read.
     pub body_read_timeout_ms: u64,
+    /// Requests per second one IP address may make, sustained (twice as many in a burst); one
+    /// more gets `429 {"code": "too_many_requests"}` with `Retry-After: 1`.
+    pub max_requests_per_s_per_ip: u32,
 }
 
 impl Default for ServerLimits {
@@ -61,6 +63,7 @@ impl Default for ServerLimits {
             max_connections_per_ip: 256,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 30_000,
+            max_requests_per_s_per_ip: 1_000,
         }
     }
 }
@@ -101,6 +104,7 @@ pub struct ServerStats {
     refused_total: AtomicU64,
     refused_per_ip: AtomicU64,
     accept_errors: AtomicU64,
+    rate_limited: AtomicU64,
 }
 
 impl ServerStats {
@@ -120,6 +124,11 @@ impl ServerStats {
     /// [`ServerLimits::max_connections_per_ip`] open.
     pub fn refused_per_ip(&self) -> u64 {
         self.refused_per_ip.load(Ordering::Relaxed)
+    }
+    /// Requests answered `429` because their address went over
+    /// [`ServerLimits::max_requests_per_s_per_ip`].
+    pub fn rate_limited(&self) -> u64 {
+        self.rate_limited.load(Ordering::Relaxed)
     }
     /// Failed `accept` calls (out of file descriptors, usually).
     pub fn accept_errors(&self) -> u64 {
@@ -184,6 +193,12 @@ pub async fn serve(
     let router = router.layer(RequestBodyTimeoutLayer::new(Duration::from_millis(limits.body_read_timeout_ms)));
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let per_ip = Arc::new(PerIp::default());
+    let rate = std::num::NonZeroU32::new(limits.max_requests_per_s_per_ip).unwrap_or(std::num::NonZeroU32::MIN);
+    let burst = rate.saturating_mul(std::num::NonZeroU32::new(2).unwrap_or(std::num::NonZeroU32::MIN));
+    let limiter: Arc<KeyedLimiter> =
+        Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(rate).allow_burst(burst)));
+    // The limiter keeps a cell per address seen; addresses idle for a while are forgotten.
+    let mut forget = tokio::time::interval(LIMITER_RETENTION);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -192,6 +207,11 @@ pub async fn serve(
             _ = &mut shutdown => break,
             // Reap finished connection tasks so the set does not grow.
             Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+            _ = forget.tick() => {
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+                continue;
+            }
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
@@ -216,7 +236,7 @@ pub async fn serve(
         stats.open.fetch_add(1, Ordering::Relaxed);
         let open = OpenGuard(stats.clone());
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let service = limited(router.clone(), limiter.clone(), peer.ip(), stats.clone());
         let mut stop = stop_rx.clone();
         let header_timeout = Duration::from_millis(limits.header_read_timeout_ms);
         tasks.spawn(async move {
@@ -245,6 +265,50 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
     tasks.abort_all();
+}
+
+/// Requests per address: a keyed GCRA limiter.
+type KeyedLimiter = governor::DefaultKeyedRateLimiter<IpAddr>;
+
+/// How often addresses that made no request lately are dropped from the rate limiter.
+pub const LIMITER_RETENTION: Duration = Duration::from_secs(60);
+
+/// The router as one connection's service: a request over its address's rate gets `429`.
+fn limited(
+    router: Router,
+    limiter: Arc<KeyedLimiter>,
+    ip: IpAddr,
+    stats: Arc<ServerStats>,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let router = router.clone();
+        let over = limiter.check_key(&ip).is_err();
+        if over {
+            stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+        }
+        async move {
+            if over {
+                return Ok(too_many_requests());
+            }
+            use tower::ServiceExt as _;
+            router.oneshot(req.map(axum::body::Body::new)).await
+        }
+    })
+}
+
+fn too_many_requests() -> axum::response::Response {
+    let body = r#"{"code":"too_many_requests","message":"this address sends more requests per second than the server allows; slow down and retry after a second"}"#;
+    axum::response::Response::builder()
+        .status(axum::http::StatusCode::TOO_MANY_REQUESTS)
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .header(axum::http::header::RETRY_AFTER, "1")
+        .body(axum::body::Body::from(body))
+        .unwrap_or_default()
 }
 
 /// The open-file budget of a process: raises the soft limit of open files to the hard limit,
@@ -386,6 +450,32 @@ mod tests {
         tx.send(()).unwrap();
         tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_secs(2), server).await.expect("returned").unwrap();
         assert!(TcpStream::connect(addr).await.is_err(), "still accepting after shutdown");
+    }
+
+    #[tokio::test]
+    async fn an_address_over_its_request_rate_gets_429_and_others_do_not() {
+        let limits = ServerLimits { max_requests_per_s_per_ip: 5, ..ServerLimits::default() };
+        let (addr, stats, _stop) = start(limits).await;
+        // One keep-alive connection sends 40 requests at once: a burst of 10 passes (plus what
+        // the rate refills meanwhile), the rest are refused.
+        let mut c = connect_from([127, 0, 0, 7], addr).await;
+        let mut statuses = vec![];
+        for _ in 0..40 {
+            statuses.push(get_status(&mut c).await.unwrap_or_default());
+            if statuses.last().is_some_and(|s| s.contains("429")) {
+                // Read the rest of the 429's body so the next status line is the next answer.
+                let mut buf = vec![0u8; 1024];
+                let _ = tokio::time::timeout(Duration::from_millis(20), c.read(&mut buf)).await;
+            }
+        }
+        let ok = statuses.iter().filter(|s| s.contains("200")).count();
+        let limited = statuses.iter().filter(|s| s.contains("429")).count();
+        assert!((10..=14).contains(&ok), "{ok} of 40 passed: {statuses:?}");
+        assert_eq!(ok + limited, 40, "{statuses:?}");
+        assert_eq!(stats.rate_limited(), limited as u64);
+        // Another address is not slowed by it.
+        let mut other = connect_from([127, 0, 0, 8], addr).await;
+        assert_eq!(get_status(&mut other).await.as_deref(), Some("HTTP/1.1 200 OK"));
     }
 
     #[test]

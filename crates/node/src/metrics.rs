@@ -26,6 +26,7 @@
 //! | `trustmeter_api_connections` | gauge | API connections open, at scrape time |
 //! | `trustmeter_api_connections_accepted_total` | counter | API connections accepted and served |
 //! | `trustmeter_api_connections_refused_total{reason}` | counter | API connections closed at once: `total` (`[api] max_connections` open) or `per_ip` (`max_connections_per_ip` from that address) |
+//! | `trustmeter_api_rate_limited_total` | counter | API requests answered 429: their address went over `[api] max_requests_per_s_per_ip` |
 //! | `trustmeter_api_accept_errors_total` | counter | failed accepts (out of file descriptors, usually) |
 //! | `trustmeter_alarm_passes_total{walk}` | counter | alarm passes; `walk="true"`: ones that looked at every meter (the first, or after a gap in the feed of touched meters) |
 //! | `trustmeter_alarm_meters_evaluated_total` | counter | meters the alarm passes looked at (touched by blocks, due by time, or walked) |
@@ -111,6 +112,7 @@ struct Inner {
     connections_accepted: Counter,
     connections_refused: Family<ReasonLabels, Counter>,
     accept_errors: Counter,
+    rate_limited: Counter,
     server: Arc<trustmeter_httpserve::ServerStats>,
 }
 
@@ -197,6 +199,12 @@ impl NodeMetrics {
         let connections_accepted = Counter::default();
         let connections_refused = Family::<ReasonLabels, Counter>::default();
         let accept_errors = Counter::default();
+        let rate_limited = Counter::default();
+        registry.register(
+            "trustmeter_api_rate_limited",
+            "API requests answered 429: their address went over max_requests_per_s_per_ip",
+            rate_limited.clone(),
+        );
         registry.register("trustmeter_api_connections", "API connections open, at scrape time", connections.clone());
         registry.register(
             "trustmeter_api_connections_accepted",
@@ -232,6 +240,7 @@ impl NodeMetrics {
                 connections_accepted,
                 connections_refused,
                 accept_errors,
+                rate_limited,
                 server: Default::default(),
             }),
         }
@@ -283,6 +292,7 @@ impl NodeMetrics {
         up(&m.connections_refused.get_or_create(&ReasonLabels { reason: "total" }), server.refused_total());
         up(&m.connections_refused.get_or_create(&ReasonLabels { reason: "per_ip" }), server.refused_per_ip());
         up(&m.accept_errors, server.accept_errors());
+        up(&m.rate_limited, server.rate_limited());
         for (store, c) in m.stores.lock().expect("stores lock").iter() {
             let labels = StoreLabels { store };
             // Counters only go up: add what the file wrote since the last scrape.

@@ -83,6 +83,9 @@ pub struct ApiConfig {
     pub header_read_timeout_ms: u64,
     /// Milliseconds a client has to send a request's body (default 30 000).
     pub body_read_timeout_ms: u64,
+    /// Requests per second from one IP address, sustained, twice as many in a burst (default
+    /// 1 000); beyond: `429 too_many_requests`.
+    pub max_requests_per_s_per_ip: u32,
 }
 
 impl Default for ApiConfig {
@@ -103,6 +106,7 @@ impl Default for ApiConfig {
             max_connections_per_ip: server.max_connections_per_ip,
             header_read_timeout_ms: server.header_read_timeout_ms,
             body_read_timeout_ms: server.body_read_timeout_ms,
+            max_requests_per_s_per_ip: server.max_requests_per_s_per_ip,
         }
     }
 }
@@ -115,6 +119,7 @@ impl ApiConfig {
             max_connections_per_ip: self.max_connections_per_ip,
             header_read_timeout_ms: self.header_read_timeout_ms,
             body_read_timeout_ms: self.body_read_timeout_ms,
+            max_requests_per_s_per_ip: self.max_requests_per_s_per_ip,
         }
     }
 
