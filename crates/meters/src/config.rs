@@ -140,7 +140,8 @@ pub struct MqttSource {
     /// or RFC 3339 text. Absent: the gateway clock stamps the value on arrival.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp_field: Option<String>,
-    /// MQTT client id for this broker connection; default `trustmeter-<random>`. Points sharing a
+    /// MQTT client id for this broker connection; default `trustmeter-<hash of the broker and the
+    /// topics>`, the same across restarts (the broker keeps the session under it). Points sharing a
     /// broker share one connection and so one client id (the first one given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,

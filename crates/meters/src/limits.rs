@@ -12,10 +12,12 @@ pub const MAX_DLT645_FRAME_LEN: usize = MAX_DLT645_WAKE_UP + 12 + MAX_DLT645_DAT
 
 /// Largest MQTT payload a point will parse. A larger message is refused with an error event.
 pub const MAX_MQTT_PAYLOAD_BYTES: usize = 64 * 1024;
-/// Largest MQTT packet the client accepts from the broker (payload, topic and headers). A packet
-/// beyond it breaks the connection (it is re-opened with backoff); a payload between
-/// [`MAX_MQTT_PAYLOAD_BYTES`] and this is refused message by message.
-pub const MAX_MQTT_PACKET_BYTES: usize = 2 * MAX_MQTT_PAYLOAD_BYTES;
+/// Largest MQTT packet the client reads from the broker (payload, topic and headers): one such
+/// buffer at a time per broker. A payload between [`MAX_MQTT_PAYLOAD_BYTES`] and this is read,
+/// refused with an error event naming its topic and acknowledged, and the session goes on; only a
+/// packet beyond this breaks the connection (the next one then starts a clean session, dropping
+/// it, and says so).
+pub const MAX_MQTT_PACKET_BYTES: usize = 16 * 1024 * 1024;
 /// Most distinct MQTT topic filters one broker connection subscribes to.
 pub const MAX_MQTT_TOPICS_PER_BROKER: usize = 1024;
 

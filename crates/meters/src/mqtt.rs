@@ -1,8 +1,16 @@
 //! MQTT: JSON messages pushed by data collectors (数据采集器).
 //!
 //! One connection per broker carries every topic of its points (MQTT 3.1.1, QoS 1 subscriptions,
-//! clean session, no TLS in this version). Each message is parsed once and every point whose
-//! topic filter matches picks its field:
+//! no TLS in this version). The session is **persistent** (`clean_session = false`) under a
+//! client id that stays the same across reconnects and restarts (the configured `client_id`, or
+//! one derived from the broker and the topics), so the broker keeps every QoS 1 message that
+//! arrives while the gateway is away and delivers it when it is back. A bad message is refused on
+//! its own — malformed JSON, a missing field, a payload over [`MAX_MQTT_PAYLOAD_BYTES`] — with an
+//! error event naming its topic and the point, and never costs the connection or a later
+//! message; only a packet over [`MAX_MQTT_PACKET_BYTES`] breaks the connection, and the next one
+//! starts a clean session so that the broker stops redelivering it (what arrived in that gap is
+//! reported lost as an error). Each message is parsed once and every point whose topic filter
+//! matches picks its field:
 //!
 //! - `field` is a JSON pointer (`"/energy/total"`) or a plain top-level key (`"total"`). The value
 //!   is a JSON number or a string of decimal text. Integers and decimal strings are exact; other
@@ -130,8 +138,19 @@ fn read_point(
     Ok((point.scale.apply(raw)?, ts))
 }
 
-fn generated_client_id() -> String {
-    format!("trustmeter-{:016x}", rand::random::<u64>())
+/// The client id of a broker connection without a configured one: the same for the same broker
+/// and topics across restarts (a persistent session is found by its client id), different for
+/// another gateway's topics. FNV-1a 64 of the broker and the sorted filters.
+fn derived_client_id(broker: &str, filters: &[String]) -> String {
+    let mut sorted: Vec<&String> = filters.iter().collect();
+    sorted.sort();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in std::iter::once(broker).chain(sorted.iter().map(|s| s.as_str())) {
+        for b in part.bytes().chain(std::iter::once(0)) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("trustmeter-{h:016x}")
 }
 
 /// Runs one broker connection for `points` until shutdown.
@@ -177,10 +196,10 @@ pub(crate) async fn run_broker(
     let client_id = points
         .iter()
         .find_map(|(_, p)| mqtt_source(p).and_then(|s| s.client_id.clone()))
-        .unwrap_or_else(generated_client_id);
+        .unwrap_or_else(|| derived_client_id(&broker, &filters));
     let mut options = MqttOptions::new(client_id.clone(), host, port);
     options.set_keep_alive(Duration::from_secs(30));
-    options.set_clean_session(true);
+    options.set_clean_session(false);
     options.set_max_packet_size(MAX_MQTT_PACKET_BYTES, 64 * 1024);
     let (client, mut eventloop) = AsyncClient::new(options, 16);
     let mut backoff = Backoff::default();
@@ -195,7 +214,9 @@ pub(crate) async fn run_broker(
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 if ack.code == ConnectReturnCode::Success {
                     backoff.succeeded();
-                    tracing::info!(%broker, "MQTT: connected, subscribing");
+                    // Back to a persistent session after a clean start (below).
+                    eventloop.mqtt_options.set_clean_session(false);
+                    tracing::info!(%broker, session_present = ack.session_present, "MQTT: connected, subscribing");
                     let subs = filters.iter().map(|f| SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
                     if let Err(e) = client.try_subscribe_many(subs) {
                         tracing::warn!(%broker, error = %e, "MQTT: could not queue the subscription");
@@ -235,8 +256,24 @@ pub(crate) async fn run_broker(
                 backoff.failed(e.to_string());
                 let delay = backoff.current_delay();
                 tracing::warn!(%broker, error = %e, retry_in_ms = delay.as_millis() as u64, "MQTT: connection failed");
+                let oversize = matches!(
+                    &e,
+                    rumqttc::ConnectionError::MqttState(rumqttc::StateError::Deserialization(
+                        rumqttc::mqttbytes::Error::PayloadSizeLimitExceeded(_)
+                    ))
+                );
+                let message = if oversize {
+                    // The broker would send the same packet again and again in this session:
+                    // start a clean one, and say what that costs.
+                    eventloop.mqtt_options.set_clean_session(true);
+                    format!(
+                        "{e}: a packet over {MAX_MQTT_PACKET_BYTES} bytes on one of this broker's topics could not be read; reconnecting with a clean session to drop it (messages the broker held for this gateway until then are lost)"
+                    )
+                } else {
+                    e.to_string()
+                };
                 for (point, p) in &points {
-                    let error = DriverError::Mqtt { broker: broker.clone(), message: e.to_string() };
+                    let error = DriverError::Mqtt { broker: broker.clone(), message: message.clone() };
                     if !emit(
                         &events,
                         DriverEvent::Error { point: *point, meter: p.meter.clone(), error },

@@ -189,3 +189,57 @@ async fn unreachable_broker_is_reported_and_retried() {
     }
     run.stop().await;
 }
+
+/// Waits for the next sample of `point`, skipping its errors; panics after `secs`.
+async fn next_sample(run: &mut Run, point: usize, secs: u64) -> Quantity {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, run.rx.recv()).await {
+            Ok(Some(DriverEvent::Sample(s))) if s.point == point => return s.value,
+            Ok(Some(_)) => {}
+            _ => panic!("no sample of point {point} within {secs} s"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversize_message_costs_no_later_reading_and_the_session_outlives_the_gateway() {
+    let broker = MqttBroker::start(0).await.unwrap();
+    let cfg = || vec![point("E-1", mqtt(&broker, "site/m9", "v", None))];
+    let mut run1 = run(cfg(), fast_clock());
+    let pubc = publisher(&broker, "test-pub-9").await;
+    until_subscribed(&mut run1, &pubc, "site/m9", r#"{"v":0}"#, 0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while run1.rx.try_recv().is_ok() {}
+
+    // 200 KiB (over the payload limit, and over the 128 KiB packet limit that used to break the
+    // connection), then at once five valid readings: the oversize one is refused by name, every
+    // valid one arrives, in order.
+    let big = format!(r#"{{"v":1,"pad":"{}"}}"#, "x".repeat(200 * 1024));
+    publish(&pubc, "site/m9", big).await;
+    for n in 1..=5 {
+        publish(&pubc, "site/m9", format!(r#"{{"v":{n}}}"#)).await;
+    }
+    match run1.error_of(0, 5).await {
+        DriverError::PayloadTooLarge { topic, .. } => assert_eq!(topic, "site/m9"),
+        other => panic!("{other:?}"),
+    }
+    for n in 1..=5 {
+        assert_eq!(next_sample(&mut run1, 0, 5).await, Quantity::from_micros(n * 1_000_000));
+    }
+
+    // The gateway goes away; readings published meanwhile wait in its session at the broker and
+    // arrive when it is back (the same configuration: the same client id).
+    run1.stop().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for n in 6..=8 {
+        publish(&pubc, "site/m9", format!(r#"{{"v":{n}}}"#)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut run2 = run(cfg(), fast_clock());
+    for n in 6..=8 {
+        assert_eq!(next_sample(&mut run2, 0, 10).await, Quantity::from_micros(n * 1_000_000));
+    }
+    run2.stop().await;
+}
