@@ -242,9 +242,43 @@ pub struct NodeClient {
     signer: Option<std::sync::Arc<trustmeter_crypto::SigningKey>>,
 }
 
+/// Environment variable naming a PEM file of the CA certificates that sign the nodes' TLS
+/// certificates (a consortium's own CA). Every client of this crate, the CLI and followers
+/// honour it; a gateway's destination may name one in its configuration instead (`ca_file`).
+pub const CA_FILE_ENV: &str = "TRUSTMETER_CA_FILE";
+
+/// An HTTP client builder that verifies `https://` nodes against the CA certificates in
+/// `ca_file`, or else in the file `TRUSTMETER_CA_FILE` names, and only those; with neither, against
+/// the platform's roots. Callers add their timeouts.
+pub fn http_builder(ca_file: Option<&std::path::Path>) -> Result<reqwest::ClientBuilder, ClientError> {
+    let from_env = std::env::var_os(CA_FILE_ENV).map(std::path::PathBuf::from);
+    let builder = reqwest::Client::builder();
+    let Some(path) = ca_file.map(std::path::Path::to_path_buf).or(from_env) else {
+        return Ok(builder);
+    };
+    let pem = std::fs::read(&path)
+        .map_err(|e| ClientError::Config(format!("reading the CA certificates {}: {e}", path.display())))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| ClientError::Config(format!("{} is not a PEM bundle of certificates: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(ClientError::Config(format!("{} holds no PEM certificate", path.display())));
+    }
+    Ok(builder.tls_certs_only(certs))
+}
+
 impl NodeClient {
-    /// A client for `urls` (e.g. `http://127.0.0.1:8080`), each request bounded by `timeout`.
+    /// A client for `urls` (e.g. `http://127.0.0.1:8080`), each request bounded by `timeout`
+    /// (`https://` nodes verified as [`http_builder`] says).
     pub fn new(urls: Vec<String>, timeout: Duration) -> Result<Self, ClientError> {
+        Self::with_ca(urls, timeout, None)
+    }
+
+    /// [`NodeClient::new`], trusting the CA certificates in `ca_file` for `https://` nodes.
+    pub fn with_ca(
+        urls: Vec<String>,
+        timeout: Duration,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, ClientError> {
         if urls.is_empty() || urls.len() > MAX_NODES {
             return Err(ClientError::Config(format!("give between 1 and {MAX_NODES} node URLs, not {}", urls.len())));
         }
@@ -254,7 +288,7 @@ impl NodeClient {
                 return Err(ClientError::Config(format!("node URL {u:?} must start with http:// or https://")));
             }
         }
-        let http = reqwest::Client::builder()
+        let http = http_builder(ca_file)?
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .build()

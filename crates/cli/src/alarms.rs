@@ -55,7 +55,7 @@ pub fn run(args: AlarmsArgs) -> Result<()> {
             None => None,
         };
         if !args.follow {
-            let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
+            let http = trustmeter_api_client::http_builder(None)?.timeout(Duration::from_secs(30)).build()?;
             let url = format!("{base}/v1/alarms{query}");
             let mut req = http.get(&url).build()?;
             if let Some(k) = &key {
@@ -84,7 +84,7 @@ pub fn run(args: AlarmsArgs) -> Result<()> {
 /// sends exactly the events missed meanwhile (or the active set again, if it no longer holds
 /// them, e.g. after a restart).
 async fn follow(base: &str, query: &str, json: bool, key: Option<&trustmeter_crypto::SigningKey>) -> Result<()> {
-    let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
+    let http = trustmeter_api_client::http_builder(None)?.connect_timeout(Duration::from_secs(10)).build()?;
     let url = format!("{base}/v1/alarms/stream{query}");
     let mut last_id: Option<String> = None;
     loop {

@@ -303,7 +303,7 @@ fn encode(v: &str) -> String {
 
 /// GETs `path` from the first node that answers; returns the body text of a 200 answer.
 async fn get(nodes: &[String], path: &str) -> Result<String> {
-    let http = reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build()?;
+    let http = trustmeter_api_client::http_builder(None)?.timeout(REQUEST_TIMEOUT).build()?;
     let mut last = None;
     for node in nodes {
         let url = format!("{}{path}", node.trim_end_matches('/'));

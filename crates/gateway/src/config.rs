@@ -212,6 +212,11 @@ pub struct DestinationConfig {
     /// Per-request timeout, in milliseconds.
     #[serde(default = "default_request_timeout_ms")]
     pub request_timeout_ms: u64,
+    /// PEM file of the CA certificates that sign the chain's nodes' TLS certificates
+    /// (`https://` nodes; relative to the config file). Default: `TRUSTMETER_CA_FILE`, else the
+    /// platform's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_max_batch() -> usize {
@@ -242,6 +247,11 @@ impl GatewayConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         if cfg.gateway.data_dir.is_relative() {
             cfg.gateway.data_dir = base.join(&cfg.gateway.data_dir);
+        }
+        for d in &mut cfg.destinations {
+            if let Some(ca) = d.ca_file.as_mut().filter(|c| c.is_relative()) {
+                *ca = base.join(&*ca);
+            }
         }
         Ok(cfg)
     }

@@ -327,12 +327,15 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
     // Senders.
     let meters: Vec<DeviceId> = cfg.points.iter().map(|p| p.meter.clone()).collect();
     for d in &cfg.destinations {
-        let client =
-            trustmeter_api_client::NodeClient::new(d.nodes.clone(), Duration::from_millis(d.request_timeout_ms))
-                .map_err(|e| GatewayError::Destination { name: d.name.clone(), detail: e.to_string() })?
-                // Its reads (the pre-audit's meter records) are signed with the device key: a
-                // node that enforces access rules serves a gateway its own enterprise's records.
-                .with_signer((*key).clone());
+        let client = trustmeter_api_client::NodeClient::with_ca(
+            d.nodes.clone(),
+            Duration::from_millis(d.request_timeout_ms),
+            d.ca_file.as_deref(),
+        )
+        .map_err(|e| GatewayError::Destination { name: d.name.clone(), detail: e.to_string() })?
+        // Its reads (the pre-audit's meter records) are signed with the device key: a
+        // node that enforces access rules serves a gateway its own enterprise's records.
+        .with_signer((*key).clone());
         let sender = sender::Sender {
             cfg: d.clone(),
             client,
@@ -367,7 +370,7 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
     let limits = cfg.gateway.http.clone();
     tasks.spawn(async move {
         let stats = Arc::new(trustmeter_httpserve::ServerStats::default());
-        trustmeter_httpserve::serve(listener, app, limits, stats, async move {
+        trustmeter_httpserve::serve(listener, app, limits, None, stats, async move {
             let _ = stop.wait_for(|v| *v).await;
         })
         .await;

@@ -29,6 +29,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
+/// A server's TLS identity and settings ([`load_tls`]).
+pub type TlsConfig = rustls::ServerConfig;
+
 /// Pause after a failed `accept` (out of file descriptors, or the kernel refusing), so a server
 /// that cannot accept does not spin.
 pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
@@ -180,16 +183,19 @@ impl Drop for OpenGuard {
     }
 }
 
-/// Serves `router` on `listener` within `limits` until `shutdown` completes; then stops
+/// Serves `router` on `listener` within `limits` (over TLS when `tls` is given, see [`load_tls`])
+/// until `shutdown` completes; then stops
 /// accepting, lets open connections finish their current request (at most [`SHUTDOWN_GRACE`]),
 /// and returns. Never returns early: an `accept` error is logged and retried.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ServerLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     stats: Arc<ServerStats>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let router = router.layer(RequestBodyTimeoutLayer::new(Duration::from_millis(limits.body_read_timeout_ms)));
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let per_ip = Arc::new(PerIp::default());
@@ -237,26 +243,21 @@ pub async fn serve(
         let open = OpenGuard(stats.clone());
         let _ = stream.set_nodelay(true);
         let service = limited(router.clone(), limiter.clone(), peer.ip(), stats.clone());
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
         let header_timeout = Duration::from_millis(limits.header_read_timeout_ms);
+        let tls = tls.clone();
         tasks.spawn(async move {
             let _held = (permit, slot, open);
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .max_buf_size(MAX_HEADER_BYTES.max(8192));
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(error = %e, "API connection ended with an error");
+            match tls {
+                None => serve_connection(stream, service, header_timeout, stop).await,
+                Some(acceptor) => {
+                    // The handshake shares the head's deadline: a client that opens a connection
+                    // and never finishes its handshake is cut off like one that sends half a head.
+                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => serve_connection(tls_stream, service, header_timeout, stop).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "API: TLS handshake failed"),
+                        Err(_) => tracing::debug!("API: TLS handshake timed out"),
                     }
-                }
-                _ = async { let _ = stop.wait_for(|s| *s).await; } => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
                 }
             }
         });
@@ -265,6 +266,67 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
     tasks.abort_all();
+}
+
+/// Serves one connection (plain or TLS) until it ends, or finishes its request and closes when
+/// the server stops.
+async fn serve_connection<I, S>(io: I, service: S, header_timeout: Duration, mut stop: watch::Receiver<bool>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout).max_buf_size(MAX_HEADER_BYTES.max(8192));
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "API connection ended with an error");
+            }
+        }
+        _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// A TLS server configuration from PEM files: the certificate chain (leaf first) and its private
+/// key (PKCS#8, PKCS#1 or SEC1). HTTP/1.1 over TLS 1.2 or 1.3, no client certificates (clients
+/// authenticate by signing requests).
+pub fn load_tls(cert_pem: &std::path::Path, key_pem: &std::path::Path) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_pem)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| format!("reading the TLS certificate chain {}: {e}", cert_pem.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{} holds no PEM certificate", cert_pem.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_pem)
+        .map_err(|e| format!("reading the TLS private key {}: {e}", key_pem.display()))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            format!(
+                "TLS: the certificate and key in {} and {} do not make a server identity: {e}",
+                cert_pem.display(),
+                key_pem.display()
+            )
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 /// Requests per address: a keyed GCRA limiter.
@@ -345,7 +407,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(ServerStats::default());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(serve(listener, router(), limits, stats.clone(), async move {
+        tokio::spawn(serve(listener, router(), limits, None, stats.clone(), async move {
             let _ = rx.await;
         }));
         (addr, stats, tx)
@@ -442,9 +504,10 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(ServerStats::default());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, router(), ServerLimits::default(), stats.clone(), async move {
-            let _ = rx.await;
-        }));
+        let server =
+            tokio::spawn(serve(listener, router(), ServerLimits::default(), None, stats.clone(), async move {
+                let _ = rx.await;
+            }));
         let mut c = connect_from([127, 0, 0, 1], addr).await;
         assert_eq!(get_status(&mut c).await.as_deref(), Some("HTTP/1.1 200 OK"));
         tx.send(()).unwrap();
@@ -487,5 +550,39 @@ mod tests {
         let limit = fd_budget(1, 1).expect("a process may open two files");
         let e = fd_budget(MAX_CONNECTIONS, limit).unwrap_err();
         assert!(e.contains("ulimit"), "{e}");
+    }
+
+    fn data(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    }
+
+    #[tokio::test]
+    async fn tls_serves_clients_that_trust_the_ca_and_nobody_in_the_clear() {
+        // tests/data: a test CA (its key destroyed) and a certificate for localhost / 127.0.0.1
+        // valid until 2126, made with openssl; see tests/data/README.md.
+        let tls = load_tls(&data("server.pem"), &data("server.key")).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stats = Arc::new(ServerStats::default());
+        let limits = ServerLimits { header_read_timeout_ms: 300, ..ServerLimits::default() };
+        tokio::spawn(serve(listener, router(), limits, Some(tls), stats.clone(), std::future::pending()));
+        let ca = reqwest::Certificate::from_pem(&std::fs::read(data("ca.pem")).unwrap()).unwrap();
+        let trusting = reqwest::Client::builder().tls_certs_only([ca]).build().unwrap();
+        for host in ["localhost", "127.0.0.1"] {
+            let r = trusting.get(format!("https://{host}:{port}/")).send().await.unwrap();
+            assert_eq!(r.text().await.unwrap(), "ok", "{host}");
+        }
+        // A client that does not trust the CA, and one that speaks plain HTTP, get nothing.
+        let stranger = reqwest::Client::builder().tls_certs_only([]).build().unwrap();
+        assert!(stranger.get(format!("https://localhost:{port}/")).send().await.is_err());
+        let mut plain = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        assert!(get_status(&mut plain).await.is_none_or(|s| !s.contains("200")));
+        // A connection that never finishes its handshake is cut off after the head's deadline.
+        let silent = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        until("the silent connection cut off", || stats.open() == 0).await;
+        drop(silent);
+        // A key that does not match the certificate is refused when loaded.
+        let e = load_tls(&data("ca.pem"), &data("server.key")).unwrap_err();
+        assert!(e.contains("server identity") || e.contains("TLS"), "{e}");
     }
 }

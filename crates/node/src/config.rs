@@ -79,6 +79,11 @@ impl NodeConfig {
                 *p = base.join(&*p);
             }
         }
+        for p in [cfg.api.tls_cert.as_mut(), cfg.api.tls_key.as_mut()].into_iter().flatten() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
         if let Err(e) = cfg.alarms.validate() {
             bail!("node config {}: {e}", path.display());
         }

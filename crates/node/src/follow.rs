@@ -142,7 +142,9 @@ pub async fn start_follower(spec: FollowerSpec) -> Result<RunningNode> {
     app.add_durable_hook(storage.hook.clone());
     app.set_ready();
     let upstream: Vec<String> = spec.upstream.iter().map(|u| u.trim_end_matches('/').to_string()).collect();
-    let http = reqwest::Client::builder()
+    // `https://` validators: verified against TRUSTMETER_CA_FILE, else the platform's roots.
+    let http = trustmeter_api_client::http_builder(None)
+        .context("the CA certificates")?
         .timeout(FETCH_TIMEOUT)
         .connect_timeout(Duration::from_secs(5))
         .build()

@@ -285,12 +285,17 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
         },
     );
     let router = api::router(state);
+    let tls = s.api.tls().map_err(anyhow::Error::msg)?;
+    if tls.is_some() {
+        tracing::info!(%api_addr, "API serves HTTPS");
+    }
     // Within the budgets of `[api]`: no number of clients holds more than `max_connections`
     // sockets, and slow or silent ones are cut off (trustmeter-httpserve).
     tokio::spawn(trustmeter_httpserve::serve(
         listener,
         router,
         s.api.server_limits(),
+        tls,
         server_stats,
         std::future::pending(),
     ));

@@ -86,6 +86,13 @@ pub struct ApiConfig {
     /// Requests per second from one IP address, sustained, twice as many in a burst (default
     /// 1 000); beyond: `429 too_many_requests`.
     pub max_requests_per_s_per_ip: u32,
+    /// PEM certificate chain (leaf first) of the API's TLS identity; with `tls_key`, the API
+    /// serves HTTPS only. Relative paths are relative to the node's config file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of `tls_cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl Default for ApiConfig {
@@ -107,11 +114,22 @@ impl Default for ApiConfig {
             header_read_timeout_ms: server.header_read_timeout_ms,
             body_read_timeout_ms: server.body_read_timeout_ms,
             max_requests_per_s_per_ip: server.max_requests_per_s_per_ip,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
 
 impl ApiConfig {
+    /// The TLS identity of `tls_cert` and `tls_key`, if both are given.
+    pub fn tls(&self) -> Result<Option<std::sync::Arc<trustmeter_httpserve::TlsConfig>>, String> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => trustmeter_httpserve::load_tls(cert, key).map(Some),
+            (None, None) => Ok(None),
+            _ => Err("[api] tls_cert and tls_key go together: give both (HTTPS) or neither (HTTP)".into()),
+        }
+    }
+
     /// The HTTP server's budgets (connections, timeouts).
     pub fn server_limits(&self) -> trustmeter_httpserve::ServerLimits {
         trustmeter_httpserve::ServerLimits {
@@ -141,6 +159,9 @@ impl ApiConfig {
             return Err(format!("[api] retry_after_s = {} must be between 1 and 3600", self.retry_after_s));
         }
         self.server_limits().validate().map_err(|e| format!("[api] {e}"))?;
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("[api] tls_cert and tls_key go together: give both (HTTPS) or neither (HTTP)".into());
+        }
         if !(1..=36_600).contains(&self.access_log_days) {
             return Err(format!(
                 "[api] access_log_days = {} must be between 1 and 36600 (a hundred years)",

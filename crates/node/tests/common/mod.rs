@@ -44,6 +44,12 @@ pub fn u64_of(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("expected an unsigned integer, found {v}"))
 }
 
+/// A file of the TLS test identity (a certificate for `localhost`, its key, the CA):
+/// `crates/httpserve/tests/data`.
+pub fn test_tls_file(name: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../httpserve/tests/data").join(name)
+}
+
 /// A consortium's files and addresses: the same across restarts.
 pub struct Cluster {
     pub dir: tempfile::TempDir,
@@ -121,8 +127,22 @@ impl Cluster {
 
     /// A client for the APIs of validators `which` (a sender's home is among them).
     pub fn api_of(&self, which: &[usize]) -> Result<Api> {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?;
-        let urls = which.iter().map(|i| format!("http://{}", self.api[*i])).collect();
+        // Validators serving HTTPS (`[api] tls_cert`): by the name in their certificate, trusting
+        // the test CA of crates/httpserve/tests/data.
+        let tls = self.api_config.tls_cert.is_some();
+        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(20));
+        if tls {
+            http =
+                http.tls_certs_only(reqwest::Certificate::from_pem_bundle(&std::fs::read(test_tls_file("ca.pem"))?)?);
+        }
+        let http = http.build()?;
+        let urls = which
+            .iter()
+            .map(|i| match tls {
+                true => format!("https://localhost:{}", self.api[*i].port()),
+                false => format!("http://{}", self.api[*i]),
+            })
+            .collect();
         Ok(Api { http, urls, alg: self.devnet.genesis.params.hash })
     }
 
