@@ -170,6 +170,12 @@ pub fn format_quantity(q: Quantity) -> String {
     if trimmed == "-0" { "0".into() } else { trimmed.into() }
 }
 
+/// Most zeros [`format_decimal`] writes between the decimal point and the digits. Decimal text is
+/// at most [`MAX_DECIMAL_TEXT_LEN`] characters and a scale has at most [`MAX_SCALE_DECIMALS`]
+/// decimals, so only a raw value with an absurd exponent has more; it is written `<digits>e-<exp>`
+/// instead of (up to 4·10⁹) zeros.
+const MAX_LEADING_ZEROS: usize = 64;
+
 fn format_decimal(d: Decimal) -> String {
     let neg = d.mantissa < 0;
     let digits = d.mantissa.unsigned_abs().to_string();
@@ -178,8 +184,10 @@ fn format_decimal(d: Decimal) -> String {
         digits
     } else if digits.len() > exp {
         format!("{}.{}", &digits[..digits.len() - exp], &digits[digits.len() - exp..])
-    } else {
+    } else if exp - digits.len() <= MAX_LEADING_ZEROS {
         format!("0.{}{}", "0".repeat(exp - digits.len()), digits)
+    } else {
+        format!("{digits}e-{exp}")
     };
     if neg { format!("-{body}") } else { body }
 }

@@ -1,0 +1,748 @@
+//! Bounded fuzzing of the decoders that read outside input into this crate's types: the canonical
+//! (borsh) decoder [`decode`] of `Transaction` (HTTP API, gossip), `Block` (followers, state sync,
+//! consensus) and `Genesis`, and the JSON (serde) forms of `Transaction` (the HTTP API's JSON
+//! body) and `Genesis` (genesis files, proof bundles).
+//!
+//! Inputs are arbitrary bytes, and valid encodings built with the crate's constructors (every
+//! transaction kind, Ed25519 and SM2 senders, blocks, a genesis) with random edits: bit flips,
+//! bytes set, truncations, insertions, removals, duplicated ranges and little-endian length
+//! prefixes set to edge values; for JSON also structural edits (a field removed, renamed or
+//! added, a value replaced by a huge number or another type, deep nesting) and text edits.
+//!
+//! Properties: decoding never panics; the canonical decoder gives an error or a value that
+//! re-encodes to exactly the input (the encoding is canonical); a value parsed from JSON prints
+//! to JSON that parses back to it, and its canonical encoding decodes back to it or is refused as
+//! `Invalid` (never `Malformed`: a value always has a well-formed encoding).
+//!
+//! Bounded for `cargo test` (a few seconds in the debug build) with a fixed seed, so a failure
+//! replays as it is. A longer run with other random inputs:
+//!
+//! ```text
+//! PROPTEST_CASES=1000000 PROPTEST_RNG_SEED=$RANDOM cargo test --release -p trustmeter-types --test fuzz
+//! ```
+//!
+//! (`PROPTEST_RNG_SEED=<n>` replays such a run's failure; proptest prints the minimal input.)
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use proptest::prelude::*;
+use proptest::sample::Index;
+use proptest::test_runner::{RngAlgorithm, RngSeed};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::fmt::Debug;
+use std::sync::OnceLock;
+use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
+use trustmeter_types::codec::Validate;
+use trustmeter_types::limits::{MAX_BLOCK_BYTES, MAX_TX_BYTES};
+use trustmeter_types::membership::{Disclosure, GrantScope, MembershipAction, NewAccount};
+use trustmeter_types::tx::{MeasuredHeatingValue, MeterSpec, ProductOutput, ReportedConsumption};
+use trustmeter_types::{
+    AccuracyClass, Block, BlockHeader, Calibration, ChainId, ChainParams, DecodeError, DeviceId, EnergyKind, Genesis,
+    GenesisAccount, GenesisValidator, Hash32, KeyScheme, LocationPath, OrgKind, Organisation, Quantity, Reading,
+    ReadingOrigin, ReadingSigner, RegisterKind, TariffRegister, Transaction, TxBody, TxPayload,
+    UnifiedSocialCreditCode, Unit, decode, encode,
+};
+
+/// The fixed seed of every property here (a failure in CI replays locally as it is).
+const SEED: u64 = 0x7472_7573_746d_6574;
+
+/// Bound on a genesis document's encoding for these tests (the node reads genesis files as JSON).
+const MAX_GENESIS_BYTES: usize = 1 << 20;
+
+fn fuzz_config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        max_shrink_iters: 2_000,
+        max_shrink_time: 30_000,
+        failure_persistence: None,
+        rng_algorithm: RngAlgorithm::ChaCha,
+        rng_seed: RngSeed::Fixed(SEED),
+        ..ProptestConfig::default()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Valid values, built once with the crate's constructors
+// ---------------------------------------------------------------------------------------------
+
+fn key(scheme: KeyScheme, seed: u8) -> SigningKey {
+    SigningKey::from_seed(scheme, [seed; 32])
+}
+
+fn device(s: &str) -> DeviceId {
+    DeviceId::new(s).expect("a valid device id")
+}
+
+fn uscc(n: u32) -> UnifiedSocialCreditCode {
+    let first17 = format!("91430100MA4L{n:05}");
+    let check = UnifiedSocialCreditCode::check_char(&first17).expect("17 characters of the alphabet");
+    UnifiedSocialCreditCode::new(format!("{first17}{check}")).expect("a valid credit code")
+}
+
+fn chain_id() -> ChainId {
+    ChainId::new("hunan-1").expect("a valid chain id")
+}
+
+fn reading(meter: &str, seq: u64) -> Reading {
+    Reading {
+        meter: device(meter),
+        seq,
+        timestamp_ms: 1_767_225_600_000 + seq as i64 * 900_000,
+        value: Quantity::from_micros(123_456_789 + seq as i64),
+        unit: Unit::KilowattHour,
+        origin: if seq.is_multiple_of(2) { ReadingOrigin::Online } else { ReadingOrigin::Manual },
+        clock_suspect: seq.is_multiple_of(3),
+    }
+}
+
+fn meter_spec(scheme: KeyScheme) -> MeterSpec {
+    MeterSpec {
+        id: device("91430100MA4L00001X-EM1"),
+        gateway: device("91430100MA4L00001X-GW1"),
+        name: "主变压器 1#".into(),
+        energy: EnergyKind::Electricity,
+        unit: Unit::KilowattHour,
+        register: RegisterKind::Cumulative,
+        accuracy: AccuracyClass(50),
+        location: LocationPath(vec!["厂区".into(), "车间-2".into()]),
+        register_max: Quantity::from_micros(1_000_000 * Quantity::SCALE),
+        rated_per_hour: Quantity::from_micros(2_000 * Quantity::SCALE),
+        tariff: Some(TariffRegister { total: device("91430100MA4L00001X-EM0"), tariff: 2 }),
+        public_key: Some(key(scheme, 21).public_key()),
+    }
+}
+
+/// One payload of every kind, with keys of `scheme`.
+fn payloads(scheme: KeyScheme) -> Vec<TxPayload> {
+    let new_key = key(scheme, 30);
+    let calibration = Calibration {
+        certificate_no: "JD-2026-0001".into(),
+        issuer: uscc(2),
+        valid_from_ms: 1_700_000_000_000,
+        valid_until_ms: 1_800_000_000_000,
+    };
+    let gateway_key = key(scheme, 11);
+    let readings = (1..=3)
+        .map(|seq| sign_reading(&gateway_key, reading("91430100MA4L00001X-EM1", seq), ReadingSigner::Gateway))
+        .collect();
+    vec![
+        TxPayload::RegisterAccount { public_key: new_key.public_key(), proof: new_key.sign(b"proof") },
+        TxPayload::RevokeAccount { public_key: new_key.public_key(), reason: "key lost".into() },
+        TxPayload::Propose {
+            action: MembershipAction::Admit {
+                organisation: Organisation {
+                    id: uscc(7),
+                    name: "湘能示范企业".into(),
+                    kind: OrgKind::Enterprise,
+                    region: 430_100,
+                },
+                accounts: vec![NewAccount { public_key: new_key.public_key(), proof: new_key.sign(b"proof") }],
+            },
+        },
+        TxPayload::Propose { action: MembershipAction::Suspend { org: uscc(7), reason: "audit".into() } },
+        TxPayload::Approve { proposal: Hash32([0xAB; 32]) },
+        TxPayload::Grant { grantee: uscc(8), scope: GrantScope::Figures, expires_at_ms: 1_800_000_000_000 },
+        TxPayload::RevokeGrant { grantee: uscc(8), scope: GrantScope::Readings },
+        TxPayload::SetDisclosure {
+            region: 430_000,
+            disclosure: Disclosure { regional_figures: true, rankings: false },
+        },
+        TxPayload::PublishFigures { until_ms: 1_800_000_000_000 },
+        TxPayload::RegisterGateway { id: device("91430100MA4L00001X-GW1"), public_key: gateway_key.public_key() },
+        TxPayload::RegisterMeter { meter: meter_spec(scheme) },
+        TxPayload::RecordCalibration { meter: device("91430100MA4L00001X-EM1"), calibration },
+        TxPayload::ActivateDevice { device: device("91430100MA4L00001X-EM1") },
+        TxPayload::RevokeDevice {
+            device: device("91430100MA4L00001X-EM1"), reason: "铅封损坏 (seal broken)".into()
+        },
+        TxPayload::SubmitReadings { gateway: device("91430100MA4L00001X-GW1"), readings },
+        TxPayload::RotateKey {
+            device: device("91430100MA4L00001X-GW1"),
+            new_public_key: new_key.public_key(),
+            proof: new_key.sign(b"rotation"),
+        },
+        TxPayload::DeployPolicy { text: "name = \"p\"\nversion = 2\n".into(), effective_height: 100 },
+        TxPayload::ReplaceMeter {
+            meter: device("91430100MA4L00001X-EM1"),
+            at_ms: 1_767_225_600_000,
+            old_final: Quantity::from_micros(99 * Quantity::SCALE),
+            new_initial: Quantity::from_micros(0),
+        },
+        TxPayload::MonthlyReport {
+            month: 202_603,
+            consumption: vec![ReportedConsumption {
+                energy: EnergyKind::NaturalGas,
+                unit: Unit::NormalCubicMetre,
+                quantity: Quantity::from_micros(5 * Quantity::SCALE),
+            }],
+            production: vec![ProductOutput {
+                product: "cement clinker".into(),
+                unit: "t".into(),
+                quantity: Quantity::from_micros(12 * Quantity::SCALE),
+            }],
+            heating_values: vec![MeasuredHeatingValue {
+                energy: EnergyKind::RawCoal,
+                unit: Unit::Kilogram,
+                kj_per_unit: Quantity::from_micros(20_908 * Quantity::SCALE),
+            }],
+        },
+    ]
+}
+
+fn transaction(sender: &SigningKey, nonce: u64, payload: TxPayload) -> Transaction {
+    sign_tx(sender, TxBody { chain_id: chain_id(), sender: sender.public_key(), nonce, payload })
+}
+
+fn block(txs: Vec<Transaction>) -> Block {
+    let header = BlockHeader {
+        chain_id: chain_id(),
+        parent: Hash32([1; 32]),
+        height: 7,
+        epoch: 1,
+        view: 9,
+        timestamp_ms: 1_767_225_607_000,
+        tx_root: Hash32([2; 32]),
+        readings_root: Hash32([3; 32]),
+        state_root: Hash32([4; 32]),
+        receipts_root: Hash32([5; 32]),
+        tx_count: txs.len() as u32,
+        reading_count: txs.iter().map(|t| t.body.payload.reading_count() as u32).sum(),
+        readings_accepted: 2,
+    };
+    Block { header, txs }
+}
+
+fn genesis() -> Genesis {
+    Genesis {
+        chain_id: chain_id(),
+        genesis_time_ms: 1_767_225_600_000,
+        params: ChainParams::default(),
+        organisations: vec![
+            Organisation { id: uscc(1), name: "Regulator".into(), kind: OrgKind::Regulator, region: 430_000 },
+            Organisation { id: uscc(2), name: "计量院".into(), kind: OrgKind::MetrologyAuthority, region: 430_100 },
+        ],
+        accounts: vec![
+            GenesisAccount { org: uscc(1), public_key: key(KeyScheme::Ed25519, 1).public_key() },
+            GenesisAccount { org: uscc(2), public_key: key(KeyScheme::Sm2, 2).public_key() },
+        ],
+        validators: vec![
+            GenesisValidator {
+                name: "v1".into(),
+                org: uscc(1),
+                consensus_key: "ab".repeat(32),
+                p2p_address: "127.0.0.1:3001".into(),
+            },
+            GenesisValidator {
+                name: "v2".into(),
+                org: uscc(2),
+                consensus_key: "cd".repeat(32),
+                p2p_address: "[::1]:3002".into(),
+            },
+        ],
+        devnet_seed: Some(2026),
+    }
+}
+
+/// Valid values and their encodings, made once per test binary.
+struct Corpus {
+    txs: Vec<Transaction>,
+    tx_bytes: Vec<Vec<u8>>,
+    block_bytes: Vec<Vec<u8>>,
+    genesis_bytes: Vec<u8>,
+    tx_json: Vec<String>,
+    genesis_json: Vec<String>,
+}
+
+fn corpus() -> &'static Corpus {
+    static CORPUS: OnceLock<Corpus> = OnceLock::new();
+    CORPUS.get_or_init(|| {
+        let mut txs = Vec::new();
+        for (scheme, seed) in [(KeyScheme::Ed25519, 3), (KeyScheme::Sm2, 4)] {
+            let sender = key(scheme, seed);
+            for (nonce, payload) in payloads(scheme).into_iter().enumerate() {
+                txs.push(transaction(&sender, nonce as u64 + 1, payload));
+            }
+        }
+        let tx_bytes: Vec<Vec<u8>> = txs.iter().map(encode).collect();
+        for (t, b) in txs.iter().zip(&tx_bytes) {
+            assert_eq!(decode::<Transaction>(b, MAX_TX_BYTES).as_ref(), Ok(t), "the corpus decodes");
+        }
+        let blocks = [block(vec![]), block(txs[..4].to_vec()), block(txs.clone())];
+        let block_bytes: Vec<Vec<u8>> = blocks.iter().map(encode).collect();
+        for b in &block_bytes {
+            decode::<Block>(b, MAX_BLOCK_BYTES).expect("the corpus decodes");
+        }
+        let g = genesis();
+        let genesis_bytes = encode(&g);
+        decode::<Genesis>(&genesis_bytes, MAX_GENESIS_BYTES).expect("the corpus decodes");
+        let tx_json = txs
+            .iter()
+            .flat_map(|t| [serde_json::to_string(t), serde_json::to_string_pretty(t)])
+            .map(|r| r.expect("a transaction serializes"))
+            .collect();
+        let genesis_json = [serde_json::to_string(&g), serde_json::to_string_pretty(&g)]
+            .into_iter()
+            .map(|r| r.expect("a genesis serializes"))
+            .collect();
+        Corpus { txs, tx_bytes, block_bytes, genesis_bytes, tx_json, genesis_json }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Byte edits
+// ---------------------------------------------------------------------------------------------
+
+/// Values a length prefix or a count is often checked against.
+const EDGE_U32: [u32; 14] = [0, 1, 2, 3, 4, 31, 64, 255, 256, 2_048, 4_096, 65_535, 0x7FFF_FFFF, u32::MAX];
+const EDGE_U64: [u64; 7] = [0, 1, u32::MAX as u64, i64::MAX as u64, i64::MIN as u64, u64::MAX - 1, u64::MAX];
+
+/// One random change to a byte string. Positions are [`Index`]es, scaled to the string's length.
+#[derive(Clone, Debug)]
+enum ByteEdit {
+    FlipBit { at: Index, bit: u8 },
+    SetByte { at: Index, value: u8 },
+    Truncate { at: Index },
+    Insert { at: Index, bytes: Vec<u8> },
+    Remove { at: Index, len: usize },
+    Duplicate { at: Index, len: usize },
+    SetU32 { at: Index, value: u32 },
+    SetU64 { at: Index, value: u64 },
+}
+
+fn byte_edit() -> impl Strategy<Value = ByteEdit> {
+    prop_oneof![
+        4 => (any::<Index>(), 0u8..8).prop_map(|(at, bit)| ByteEdit::FlipBit { at, bit }),
+        2 => (any::<Index>(), any::<u8>()).prop_map(|(at, value)| ByteEdit::SetByte { at, value }),
+        1 => any::<Index>().prop_map(|at| ByteEdit::Truncate { at }),
+        2 => (any::<Index>(), prop::collection::vec(any::<u8>(), 1..9)).prop_map(|(at, bytes)| ByteEdit::Insert { at, bytes }),
+        1 => (any::<Index>(), 1usize..40).prop_map(|(at, len)| ByteEdit::Remove { at, len }),
+        1 => (any::<Index>(), 1usize..80).prop_map(|(at, len)| ByteEdit::Duplicate { at, len }),
+        2 => (any::<Index>(), prop::sample::select(&EDGE_U32[..])).prop_map(|(at, value)| ByteEdit::SetU32 { at, value }),
+        1 => (any::<Index>(), prop::sample::select(&EDGE_U64[..])).prop_map(|(at, value)| ByteEdit::SetU64 { at, value }),
+    ]
+}
+
+fn apply_byte_edit(bytes: &mut Vec<u8>, edit: &ByteEdit) {
+    let len = bytes.len();
+    let pos = |at: &Index| if len == 0 { 0 } else { at.index(len) };
+    match edit {
+        ByteEdit::FlipBit { at, bit } if len > 0 => bytes[pos(at)] ^= 1 << bit,
+        ByteEdit::SetByte { at, value } if len > 0 => bytes[pos(at)] = *value,
+        ByteEdit::Truncate { at } => bytes.truncate(pos(at)),
+        ByteEdit::Insert { at, bytes: new } => {
+            let p = if len == 0 { 0 } else { at.index(len + 1) };
+            bytes.splice(p..p, new.iter().copied());
+        }
+        ByteEdit::Remove { at, len: n } if len > 0 => {
+            let p = pos(at);
+            bytes.drain(p..(p + n).min(len));
+        }
+        ByteEdit::Duplicate { at, len: n } if len > 0 => {
+            let p = pos(at);
+            let copy = bytes[p..(p + n).min(len)].to_vec();
+            bytes.splice(p..p, copy);
+        }
+        ByteEdit::SetU32 { at, value } if len >= 4 => {
+            let p = at.index(len - 3);
+            bytes[p..p + 4].copy_from_slice(&value.to_le_bytes());
+        }
+        ByteEdit::SetU64 { at, value } if len >= 8 => {
+            let p = at.index(len - 7);
+            bytes[p..p + 8].copy_from_slice(&value.to_le_bytes());
+        }
+        _ => {}
+    }
+}
+
+fn byte_edits() -> impl Strategy<Value = Vec<ByteEdit>> {
+    prop::collection::vec(byte_edit(), 1..5)
+}
+
+fn edited(original: &[u8], edits: &[ByteEdit]) -> Vec<u8> {
+    let mut bytes = original.to_vec();
+    for e in edits {
+        apply_byte_edit(&mut bytes, e);
+    }
+    bytes
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON edits
+// ---------------------------------------------------------------------------------------------
+
+/// Replacement values: other types, edge numbers, odd strings.
+fn json_value() -> impl Strategy<Value = Value> {
+    let scalars = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        prop::sample::select(&EDGE_U64[..]).prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        prop::sample::select(vec![0.5f64, -0.0, 1e308, -1e308, f64::MIN_POSITIVE]).prop_map(Value::from),
+        prop::sample::select(vec![
+            "",
+            " ",
+            "x",
+            "sha256",
+            "sm3",
+            "ed25519",
+            "ed25519:00",
+            "sm2:02",
+            "submit_readings",
+            "register_meter",
+            "kilowatt_hour",
+            "电表",
+            "\u{0}",
+            "91430100MA4L00001X-EM1",
+        ])
+        .prop_map(|s| Value::String(s.into())),
+        "[0-9a-fA-F]{62,66}".prop_map(Value::String),
+        ".{0,300}".prop_map(Value::String),
+    ];
+    scalars.prop_recursive(3, 12, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec(("[a-z_]{1,12}", inner), 0..4)
+                .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+        ]
+    })
+}
+
+/// One structural change to a JSON document, at the `at`-th value in pre-order.
+#[derive(Clone, Debug)]
+enum JsonEdit {
+    /// Removes a member of an object (drops a field).
+    RemoveMember { at: Index, member: Index },
+    /// Renames a member of an object.
+    RenameMember { at: Index, member: Index, name: String },
+    /// Adds a member to an object.
+    AddMember { at: Index, name: String, value: Value },
+    /// Replaces a value.
+    Replace { at: Index, value: Value },
+    /// Nests a value in `depth` arrays.
+    Wrap { at: Index, depth: usize },
+    /// Appends a copy of an array's element to it (or a copy of the value to an empty array).
+    DuplicateElement { at: Index, element: Index },
+}
+
+fn json_edit() -> impl Strategy<Value = JsonEdit> {
+    prop_oneof![
+        3 => (any::<Index>(), any::<Index>()).prop_map(|(at, member)| JsonEdit::RemoveMember { at, member }),
+        1 => (any::<Index>(), any::<Index>(), "[a-z_]{1,12}").prop_map(|(at, member, name)| JsonEdit::RenameMember { at, member, name }),
+        1 => (any::<Index>(), "[a-z_]{1,12}", json_value()).prop_map(|(at, name, value)| JsonEdit::AddMember { at, name, value }),
+        5 => (any::<Index>(), json_value()).prop_map(|(at, value)| JsonEdit::Replace { at, value }),
+        1 => (any::<Index>(), prop_oneof![1usize..4, 100usize..200]).prop_map(|(at, depth)| JsonEdit::Wrap { at, depth }),
+        1 => (any::<Index>(), any::<Index>()).prop_map(|(at, element)| JsonEdit::DuplicateElement { at, element }),
+    ]
+}
+
+/// JSON pointers of every value of `v`, in pre-order.
+fn pointers(v: &Value, here: String, out: &mut Vec<String>) {
+    out.push(here.clone());
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                pointers(child, format!("{here}/{}", k.replace('~', "~0").replace('/', "~1")), out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                pointers(child, format!("{here}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn apply_json_edit(doc: &mut Value, edit: &JsonEdit) {
+    let mut all = Vec::new();
+    pointers(doc, String::new(), &mut all);
+    let at = match edit {
+        JsonEdit::RemoveMember { at, .. }
+        | JsonEdit::RenameMember { at, .. }
+        | JsonEdit::AddMember { at, .. }
+        | JsonEdit::Replace { at, .. }
+        | JsonEdit::Wrap { at, .. }
+        | JsonEdit::DuplicateElement { at, .. } => at,
+    };
+    let Some(target) = doc.pointer_mut(&all[at.index(all.len())]) else { return };
+    match (edit, target) {
+        (JsonEdit::RemoveMember { member, .. }, Value::Object(m)) if !m.is_empty() => {
+            let k = m.keys().nth(member.index(m.len())).cloned().unwrap_or_default();
+            m.remove(&k);
+        }
+        (JsonEdit::RenameMember { member, name, .. }, Value::Object(m)) if !m.is_empty() => {
+            let k = m.keys().nth(member.index(m.len())).cloned().unwrap_or_default();
+            if let Some(v) = m.remove(&k) {
+                m.insert(name.clone(), v);
+            }
+        }
+        (JsonEdit::AddMember { name, value, .. }, Value::Object(m)) => {
+            m.insert(name.clone(), value.clone());
+        }
+        (JsonEdit::DuplicateElement { element, .. }, Value::Array(a)) if !a.is_empty() => {
+            let copy = a[element.index(a.len())].clone();
+            a.push(copy);
+        }
+        (JsonEdit::Replace { value, .. }, target) => *target = value.clone(),
+        (JsonEdit::Wrap { depth, .. }, target) => {
+            for _ in 0..*depth {
+                *target = Value::Array(vec![target.take()]);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Text that replaces a number or is inserted in JSON text.
+const JSON_TOKENS: [&str; 16] = [
+    "1e400",
+    "-1e400",
+    "18446744073709551616",
+    "-9223372036854775809",
+    "99999999999999999999999999999999999999",
+    "0.5",
+    "-0",
+    "1e2",
+    "\"\\ud800\"",
+    "\"\\u0000\"",
+    "{\"a\":1,\"a\":2}",
+    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+    "null",
+    ",",
+    "\"",
+    "}",
+];
+
+/// One change to JSON text.
+#[derive(Clone, Debug)]
+enum TextEdit {
+    /// Replaces the `which`-th run of digits with a token.
+    ReplaceNumber { which: Index, token: &'static str },
+    /// Duplicates the `which`-th member (`"key": value`, a rough cut at the next comma), making a
+    /// duplicate key.
+    DuplicateKey { which: Index },
+    /// Any byte edit, on the text's bytes.
+    Bytes(ByteEdit),
+    /// Inserts a token.
+    Insert { at: Index, token: &'static str },
+}
+
+fn text_edit() -> impl Strategy<Value = TextEdit> {
+    prop_oneof![
+        2 => (any::<Index>(), prop::sample::select(&JSON_TOKENS[..])).prop_map(|(which, token)| TextEdit::ReplaceNumber { which, token }),
+        1 => any::<Index>().prop_map(|which| TextEdit::DuplicateKey { which }),
+        3 => byte_edit().prop_map(TextEdit::Bytes),
+        1 => (any::<Index>(), prop::sample::select(&JSON_TOKENS[..])).prop_map(|(at, token)| TextEdit::Insert { at, token }),
+    ]
+}
+
+fn apply_text_edit(text: &mut Vec<u8>, edit: &TextEdit) {
+    match edit {
+        TextEdit::ReplaceNumber { which, token } => {
+            let mut runs = Vec::new();
+            let mut i = 0;
+            while i < text.len() {
+                if text[i].is_ascii_digit() {
+                    let start = i;
+                    while i < text.len() && text[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                    runs.push(start..i);
+                } else {
+                    i += 1;
+                }
+            }
+            if !runs.is_empty() {
+                let r = runs[which.index(runs.len())].clone();
+                text.splice(r, token.bytes());
+            }
+        }
+        TextEdit::DuplicateKey { which } => {
+            let quotes: Vec<usize> =
+                text.windows(2).enumerate().filter(|(_, w)| w == b"{\"").map(|(i, _)| i + 1).collect();
+            if !quotes.is_empty() {
+                let start = quotes[which.index(quotes.len())];
+                let end = text[start..].iter().position(|b| *b == b',').map_or(text.len(), |p| start + p + 1);
+                let member = text[start..end].to_vec();
+                text.splice(start..start, member);
+            }
+        }
+        TextEdit::Bytes(e) => apply_byte_edit(text, e),
+        TextEdit::Insert { at, token } => {
+            let p = at.index(text.len() + 1);
+            text.splice(p..p, token.bytes());
+        }
+    }
+}
+
+/// A JSON document from `original` with structural edits, then text edits.
+fn edited_json(original: &str, structural: &[JsonEdit], textual: &[TextEdit]) -> Vec<u8> {
+    let mut doc: Value = serde_json::from_str(original).expect("the corpus is JSON");
+    for e in structural {
+        apply_json_edit(&mut doc, e);
+    }
+    let mut text = if structural.len().is_multiple_of(2) {
+        serde_json::to_vec_pretty(&doc).expect("a value prints")
+    } else {
+        serde_json::to_vec(&doc).expect("a value prints")
+    };
+    for e in textual {
+        apply_text_edit(&mut text, e);
+    }
+    text
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties
+// ---------------------------------------------------------------------------------------------
+
+/// `decode` gives an error, or a value whose encoding is exactly `bytes`.
+fn decodes_canonically<T>(bytes: &[u8], max: usize) -> Result<Option<T>, TestCaseError>
+where
+    T: BorshSerialize + BorshDeserialize + Validate + Debug,
+{
+    match decode::<T>(bytes, max) {
+        Ok(value) => {
+            prop_assert!(encode(&value) == bytes, "{value:?} decoded from bytes it does not encode to");
+            Ok(Some(value))
+        }
+        Err(DecodeError::TooLong { len, max: m }) => {
+            prop_assert!(len == bytes.len() && len > m && m == max);
+            Ok(None)
+        }
+        Err(DecodeError::Malformed(m) | DecodeError::Invalid(m)) => {
+            prop_assert!(!m.is_empty(), "an error says what is wrong");
+            Ok(None)
+        }
+    }
+}
+
+/// A value that decoded has a JSON form that parses back to it.
+fn json_round_trips<T>(value: &T) -> Result<(), TestCaseError>
+where
+    T: Serialize + DeserializeOwned + PartialEq + Debug,
+{
+    let text = serde_json::to_string(value).expect("a value prints as JSON");
+    let back: T = serde_json::from_str(&text).map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+    prop_assert_eq!(&back, value);
+    Ok(())
+}
+
+/// JSON parsing gives an error, or a value that prints to JSON that parses back to it and whose
+/// canonical encoding decodes back to it or is refused as `Invalid`.
+fn parses_consistently<T>(bytes: &[u8], max: usize) -> Result<(), TestCaseError>
+where
+    T: Serialize + DeserializeOwned + BorshSerialize + BorshDeserialize + Validate + PartialEq + Debug,
+{
+    let Ok(value) = serde_json::from_slice::<T>(bytes) else { return Ok(()) };
+    json_round_trips(&value)?;
+    let encoded = encode(&value);
+    if encoded.len() > max {
+        return Ok(());
+    }
+    match decode::<T>(&encoded, max) {
+        Ok(back) => prop_assert_eq!(back, value),
+        Err(DecodeError::Invalid(_)) => {}
+        Err(other) => prop_assert!(false, "the encoding of a parsed value does not decode: {other}"),
+    }
+    Ok(())
+}
+
+fn corpus_index() -> impl Strategy<Value = Index> {
+    any::<Index>()
+}
+
+proptest! {
+    #![proptest_config(fuzz_config(5_000))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_decode_canonically(bytes in prop::collection::vec(any::<u8>(), 0..4_096)) {
+        decodes_canonically::<Transaction>(&bytes, MAX_TX_BYTES)?;
+        decodes_canonically::<Block>(&bytes, MAX_BLOCK_BYTES)?;
+        decodes_canonically::<Genesis>(&bytes, MAX_GENESIS_BYTES)?;
+        // Bounds below the input's length are refused before anything is read.
+        if !bytes.is_empty() {
+            let short = decode::<Transaction>(&bytes, bytes.len() - 1);
+            prop_assert!(matches!(short, Err(DecodeError::TooLong { .. })), "{short:?}");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(fuzz_config(20_000))]
+
+    #[test]
+    fn edited_transactions_decode_canonically(which in corpus_index(), edits in byte_edits()) {
+        let c = corpus();
+        let bytes = edited(&c.tx_bytes[which.index(c.tx_bytes.len())], &edits);
+        if let Some(tx) = decodes_canonically::<Transaction>(&bytes, MAX_TX_BYTES)? {
+            json_round_trips(&tx)?;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(fuzz_config(10_000))]
+
+    #[test]
+    fn edited_blocks_decode_canonically(which in corpus_index(), edits in byte_edits()) {
+        let c = corpus();
+        let bytes = edited(&c.block_bytes[which.index(c.block_bytes.len())], &edits);
+        decodes_canonically::<Block>(&bytes, MAX_BLOCK_BYTES)?;
+    }
+
+    #[test]
+    fn edited_genesis_documents_decode_canonically(edits in byte_edits()) {
+        let bytes = edited(&corpus().genesis_bytes, &edits);
+        if let Some(g) = decodes_canonically::<Genesis>(&bytes, MAX_GENESIS_BYTES)? {
+            json_round_trips(&g)?;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(fuzz_config(5_000))]
+
+    #[test]
+    fn arbitrary_json_text_never_panics(text in prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..2_048),
+        "[\\[\\]{}\":,0-9a-z_ -]{0,600}".prop_map(String::into_bytes),
+    ]) {
+        parses_consistently::<Transaction>(&text, MAX_TX_BYTES)?;
+        parses_consistently::<Genesis>(&text, MAX_GENESIS_BYTES)?;
+    }
+
+    #[test]
+    fn edited_transaction_json_parses_consistently(
+        which in corpus_index(),
+        structural in prop::collection::vec(json_edit(), 0..4),
+        textual in prop::collection::vec(text_edit(), 0..3),
+    ) {
+        let c = corpus();
+        let text = edited_json(&c.tx_json[which.index(c.tx_json.len())], &structural, &textual);
+        parses_consistently::<Transaction>(&text, MAX_TX_BYTES)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(fuzz_config(3_000))]
+
+    #[test]
+    fn edited_genesis_json_parses_consistently(
+        which in corpus_index(),
+        structural in prop::collection::vec(json_edit(), 0..4),
+        textual in prop::collection::vec(text_edit(), 0..3),
+    ) {
+        let c = corpus();
+        let text = edited_json(&c.genesis_json[which.index(c.genesis_json.len())], &structural, &textual);
+        parses_consistently::<Genesis>(&text, MAX_GENESIS_BYTES)?;
+    }
+}
+
+/// The corpus covers every transaction kind (so the edits above reach every payload's decoder).
+#[test]
+fn the_corpus_has_every_transaction_kind() {
+    let kinds: std::collections::BTreeSet<&str> = corpus().txs.iter().map(|t| t.body.payload.kind()).collect();
+    assert_eq!(kinds.len(), 18, "{kinds:?}");
+}
