@@ -31,7 +31,6 @@ use commonware_parallel::Sequential;
 use commonware_utils::iter::NonEmpty;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{RngAlgorithm, RngSeed};
 use serde_json::Value;
 use std::sync::OnceLock;
 use trustmeter_chain::devnet::Devnet;
@@ -39,6 +38,7 @@ use trustmeter_chain::engine::consensus_namespace;
 use trustmeter_chain::{BlockFinalization, Scheme};
 use trustmeter_client::{FigureProof, ProofBundle, VerifiedFigure, VerifiedReading};
 use trustmeter_crypto::{SigningKey, block_digest, sign_reading, sign_tx};
+use trustmeter_fuzzkit::{JsonEdit, TextEdit, apply_json_edit, apply_text_edit};
 use trustmeter_state::exec::{BlockContext, BlockOutput, build_block, genesis_block};
 use trustmeter_state::{DailyKey, SignatureVerdicts, State};
 use trustmeter_types::registry::{AccuracyClass, Calibration, LocationPath};
@@ -52,15 +52,7 @@ use trustmeter_types::{
 const SEED: u64 = 0x636c_6965_6e74_2d31;
 
 fn fuzz_config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        max_shrink_iters: 1_000,
-        max_shrink_time: 60_000,
-        failure_persistence: None,
-        rng_algorithm: RngAlgorithm::ChaCha,
-        rng_seed: RngSeed::Fixed(SEED),
-        ..ProptestConfig::default()
-    }
+    trustmeter_fuzzkit::config(cases, SEED)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,164 +247,8 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// One structural change to a JSON document, at the `at`-th value in pre-order.
-#[derive(Clone, Debug)]
-enum JsonEdit {
-    /// Removes a member of an object (drops a field).
-    RemoveMember { at: Index, member: Index },
-    /// Renames a member of an object.
-    RenameMember { at: Index, member: Index, name: String },
-    /// Adds a member to an object.
-    AddMember { at: Index, name: String, value: Value },
-    /// Replaces a value.
-    Replace { at: Index, value: Value },
-    /// Replaces a value by a copy of another value of the same document.
-    CopyFrom { at: Index, from: Index },
-    /// Nests a value in `depth` arrays.
-    Wrap { at: Index, depth: usize },
-    /// Appends a copy of one of an array's elements to it.
-    DuplicateElement { at: Index, element: Index },
-    /// Removes an element of an array.
-    RemoveElement { at: Index, element: Index },
-    /// Appends a copy of any value of the document to an array (a header to `descendants`, a
-    /// hash to `audit_path` …).
-    PushCopy { at: Index, from: Index },
-    /// Repeats an array's last element until the array has `len` elements.
-    Grow { at: Index, len: usize },
-    /// Changes one character of a string (a hex digit, mostly).
-    ChangeCharacter { at: Index, position: Index, to: char },
-    /// Adds or subtracts one to a number.
-    Nudge { at: Index, up: bool },
-}
-
 fn json_edit() -> impl Strategy<Value = JsonEdit> {
-    prop_oneof![
-        2 => (any::<Index>(), any::<Index>()).prop_map(|(at, member)| JsonEdit::RemoveMember { at, member }),
-        1 => (any::<Index>(), any::<Index>(), "[a-z_]{1,10}").prop_map(|(at, member, name)| JsonEdit::RenameMember { at, member, name }),
-        1 => (any::<Index>(), "[a-z_]{1,10}", json_value()).prop_map(|(at, name, value)| JsonEdit::AddMember { at, name, value }),
-        3 => (any::<Index>(), json_value()).prop_map(|(at, value)| JsonEdit::Replace { at, value }),
-        2 => (any::<Index>(), any::<Index>()).prop_map(|(at, from)| JsonEdit::CopyFrom { at, from }),
-        1 => (any::<Index>(), prop_oneof![1usize..3, 120usize..140]).prop_map(|(at, depth)| JsonEdit::Wrap { at, depth }),
-        1 => (any::<Index>(), any::<Index>()).prop_map(|(at, element)| JsonEdit::DuplicateElement { at, element }),
-        1 => (any::<Index>(), any::<Index>()).prop_map(|(at, element)| JsonEdit::RemoveElement { at, element }),
-        2 => (any::<Index>(), any::<Index>()).prop_map(|(at, from)| JsonEdit::PushCopy { at, from }),
-        1 => (any::<Index>(), prop_oneof![2usize..10, 250usize..300]).prop_map(|(at, len)| JsonEdit::Grow { at, len }),
-        4 => (any::<Index>(), any::<Index>(), prop_oneof![prop::sample::select(vec!['0', '1', '9', 'a', 'f', 'A', 'F']), any::<char>()])
-            .prop_map(|(at, position, to)| JsonEdit::ChangeCharacter { at, position, to }),
-        2 => (any::<Index>(), any::<bool>()).prop_map(|(at, up)| JsonEdit::Nudge { at, up }),
-    ]
-}
-
-/// JSON pointers of every value of `v`, in pre-order.
-fn pointers(v: &Value, here: String, out: &mut Vec<String>) {
-    out.push(here.clone());
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                pointers(child, format!("{here}/{}", k.replace('~', "~0").replace('/', "~1")), out);
-            }
-        }
-        Value::Array(a) => {
-            for (i, child) in a.iter().enumerate() {
-                pointers(child, format!("{here}/{i}"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn apply_json_edit(doc: &mut Value, edit: &JsonEdit) {
-    let mut all = Vec::new();
-    pointers(doc, String::new(), &mut all);
-    // A character change goes to a string, a nudge to a number, a push or growth to an array.
-    let kind: Option<fn(&Value) -> bool> = match edit {
-        JsonEdit::ChangeCharacter { .. } => Some(|v| v.is_string()),
-        JsonEdit::Nudge { .. } => Some(|v| v.is_number()),
-        JsonEdit::PushCopy { .. } => Some(|v| v.is_array()),
-        JsonEdit::Grow { .. } => Some(|v| v.as_array().is_some_and(|a| !a.is_empty())),
-        _ => None,
-    };
-    if let Some(is_kind) = kind {
-        all.retain(|p| doc.pointer(p).is_some_and(is_kind));
-        if all.is_empty() {
-            return;
-        }
-    }
-    let pick = |at: &Index| all[at.index(all.len())].clone();
-    let at = match edit {
-        JsonEdit::RemoveMember { at, .. }
-        | JsonEdit::RenameMember { at, .. }
-        | JsonEdit::AddMember { at, .. }
-        | JsonEdit::Replace { at, .. }
-        | JsonEdit::CopyFrom { at, .. }
-        | JsonEdit::Wrap { at, .. }
-        | JsonEdit::DuplicateElement { at, .. }
-        | JsonEdit::RemoveElement { at, .. }
-        | JsonEdit::PushCopy { at, .. }
-        | JsonEdit::Grow { at, .. }
-        | JsonEdit::ChangeCharacter { at, .. }
-        | JsonEdit::Nudge { at, .. } => pick(at),
-    };
-    let copied = match edit {
-        JsonEdit::CopyFrom { from, .. } | JsonEdit::PushCopy { from, .. } => doc.pointer(&pick(from)).cloned(),
-        _ => None,
-    };
-    let Some(target) = doc.pointer_mut(&at) else { return };
-    match (edit, target) {
-        (JsonEdit::RemoveMember { member, .. }, Value::Object(m)) if !m.is_empty() => {
-            let k = m.keys().nth(member.index(m.len())).cloned().unwrap_or_default();
-            m.remove(&k);
-        }
-        (JsonEdit::RenameMember { member, name, .. }, Value::Object(m)) if !m.is_empty() => {
-            let k = m.keys().nth(member.index(m.len())).cloned().unwrap_or_default();
-            if let Some(v) = m.remove(&k) {
-                m.insert(name.clone(), v);
-            }
-        }
-        (JsonEdit::AddMember { name, value, .. }, Value::Object(m)) => {
-            m.insert(name.clone(), value.clone());
-        }
-        (JsonEdit::DuplicateElement { element, .. }, Value::Array(a)) if !a.is_empty() => {
-            let copy = a[element.index(a.len())].clone();
-            a.push(copy);
-        }
-        (JsonEdit::RemoveElement { element, .. }, Value::Array(a)) if !a.is_empty() => {
-            a.remove(element.index(a.len()));
-        }
-        (JsonEdit::PushCopy { .. }, Value::Array(a)) => a.extend(copied),
-        (JsonEdit::Grow { len, .. }, Value::Array(a)) => {
-            if let Some(last) = a.last().cloned() {
-                a.resize(*len.max(&a.len()), last);
-            }
-        }
-        (JsonEdit::ChangeCharacter { position, to, .. }, Value::String(s)) if !s.is_empty() => {
-            let mut chars: Vec<char> = s.chars().collect();
-            let i = position.index(chars.len());
-            chars[i] = *to;
-            *s = chars.into_iter().collect();
-        }
-        (JsonEdit::Nudge { up, .. }, Value::Number(n)) => {
-            *n = if let Some(u) = n.as_u64() {
-                if *up { u.wrapping_add(1).into() } else { u.wrapping_sub(1).into() }
-            } else if let Some(i) = n.as_i64() {
-                if *up { i.wrapping_add(1).into() } else { i.wrapping_sub(1).into() }
-            } else {
-                n.clone()
-            };
-        }
-        (JsonEdit::Replace { value, .. }, target) => *target = value.clone(),
-        (JsonEdit::CopyFrom { .. }, target) => {
-            if let Some(v) = copied {
-                *target = v;
-            }
-        }
-        (JsonEdit::Wrap { depth, .. }, target) => {
-            for _ in 0..*depth {
-                *target = Value::Array(vec![target.take()]);
-            }
-        }
-        _ => {}
-    }
+    trustmeter_fuzzkit::json_edit(json_value().boxed())
 }
 
 /// Text inserted into documents or replacing numbers in them.
@@ -431,76 +267,8 @@ const TOKENS: [&str; 12] = [
     "\\u0000",
 ];
 
-/// One change to JSON text.
-#[derive(Clone, Debug)]
-enum TextEdit {
-    /// Replaces the `which`-th run of digits with a token.
-    ReplaceNumber { which: Index, token: &'static str },
-    /// Duplicates the `which`-th member following a `{`, making a duplicate key.
-    DuplicateKey { which: Index },
-    /// Adds whitespace after the `which`-th structural character (a change of no meaning).
-    Whitespace { which: Index, ws: &'static str },
-    /// Inserts a token anywhere.
-    Insert { at: Index, token: &'static str },
-    /// Flips a bit of a byte.
-    FlipBit { at: Index, bit: u8 },
-    /// Removes bytes.
-    Remove { at: Index, len: usize },
-}
-
 fn text_edit() -> impl Strategy<Value = TextEdit> {
-    prop_oneof![
-        2 => (any::<Index>(), prop::sample::select(&TOKENS[..])).prop_map(|(which, token)| TextEdit::ReplaceNumber { which, token }),
-        1 => any::<Index>().prop_map(|which| TextEdit::DuplicateKey { which }),
-        2 => (any::<Index>(), prop::sample::select(vec![" ", "\n", "\t", "\r\n  "])).prop_map(|(which, ws)| TextEdit::Whitespace { which, ws }),
-        1 => (any::<Index>(), prop::sample::select(&TOKENS[..])).prop_map(|(at, token)| TextEdit::Insert { at, token }),
-        2 => (any::<Index>(), 0u8..8).prop_map(|(at, bit)| TextEdit::FlipBit { at, bit }),
-        1 => (any::<Index>(), 1usize..20).prop_map(|(at, len)| TextEdit::Remove { at, len }),
-    ]
-}
-
-fn apply_text_edit(text: &mut Vec<u8>, edit: &TextEdit) {
-    let positions = |text: &[u8], f: &dyn Fn(usize) -> bool| (0..text.len()).filter(|i| f(*i)).collect::<Vec<_>>();
-    match edit {
-        TextEdit::ReplaceNumber { which, token } => {
-            let starts =
-                positions(text, &|i| text[i].is_ascii_digit() && (i == 0 || !text[i - 1].is_ascii_alphanumeric()));
-            if !starts.is_empty() {
-                let s = starts[which.index(starts.len())];
-                let e = (s..text.len()).find(|&i| !text[i].is_ascii_digit()).unwrap_or(text.len());
-                text.splice(s..e, token.bytes());
-            }
-        }
-        TextEdit::DuplicateKey { which } => {
-            let starts = positions(text, &|i| text[i] == b'{');
-            if !starts.is_empty() {
-                let s = starts[which.index(starts.len())] + 1;
-                let e = text[s..].iter().position(|b| *b == b',').map_or(text.len(), |p| s + p + 1);
-                let member = text[s..e].to_vec();
-                text.splice(s..s, member);
-            }
-        }
-        TextEdit::Whitespace { which, ws } => {
-            let starts = positions(text, &|i| matches!(text[i], b'{' | b'[' | b',' | b':'));
-            if !starts.is_empty() {
-                let s = starts[which.index(starts.len())] + 1;
-                text.splice(s..s, ws.bytes());
-            }
-        }
-        TextEdit::Insert { at, token } => {
-            let p = at.index(text.len() + 1);
-            text.splice(p..p, token.bytes());
-        }
-        TextEdit::FlipBit { at, bit } if !text.is_empty() => {
-            let p = at.index(text.len());
-            text[p] ^= 1 << bit;
-        }
-        TextEdit::Remove { at, len } if !text.is_empty() => {
-            let p = at.index(text.len());
-            text.drain(p..(p + len).min(text.len()));
-        }
-        _ => {}
-    }
+    trustmeter_fuzzkit::text_edit(&TOKENS)
 }
 
 /// Edits that keep a document's shape, so it still parses, and change its meaning: a hex digit

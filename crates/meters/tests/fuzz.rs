@@ -28,8 +28,8 @@
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{RngAlgorithm, RngSeed};
 use serde_json::{Value, json};
+use trustmeter_fuzzkit::{apply_byte_edit, byte_edit, edited};
 use trustmeter_meters::decimal::format_quantity;
 use trustmeter_meters::dlt645::{
     self, CONTROL_READ, CONTROL_READ_ABNORMAL, CONTROL_READ_REPLY, END, Frame, START, WAKE_UP,
@@ -51,74 +51,12 @@ const MIN_TIMESTAMP_MS: i64 = 946_684_800_000;
 const MAX_TIMESTAMP_MS: i64 = 4_102_444_800_000;
 
 fn fuzz_config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        max_shrink_iters: 2_000,
-        max_shrink_time: 30_000,
-        failure_persistence: None,
-        rng_algorithm: RngAlgorithm::ChaCha,
-        rng_seed: RngSeed::Fixed(SEED),
-        ..ProptestConfig::default()
-    }
+    trustmeter_fuzzkit::config(cases, SEED)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Byte edits
 // ---------------------------------------------------------------------------------------------
-
-/// One random change to a byte string. Positions are [`Index`]es, scaled to the string's length.
-#[derive(Clone, Debug)]
-enum ByteEdit {
-    FlipBit { at: Index, bit: u8 },
-    SetByte { at: Index, value: u8 },
-    Truncate { at: Index },
-    Insert { at: Index, bytes: Vec<u8> },
-    Remove { at: Index, len: usize },
-    Duplicate { at: Index, len: usize },
-}
-
-fn byte_edit() -> impl Strategy<Value = ByteEdit> {
-    prop_oneof![
-        4 => (any::<Index>(), 0u8..8).prop_map(|(at, bit)| ByteEdit::FlipBit { at, bit }),
-        2 => (any::<Index>(), any::<u8>()).prop_map(|(at, value)| ByteEdit::SetByte { at, value }),
-        1 => any::<Index>().prop_map(|at| ByteEdit::Truncate { at }),
-        2 => (any::<Index>(), prop::collection::vec(any::<u8>(), 1..9)).prop_map(|(at, bytes)| ByteEdit::Insert { at, bytes }),
-        1 => (any::<Index>(), 1usize..40).prop_map(|(at, len)| ByteEdit::Remove { at, len }),
-        1 => (any::<Index>(), 1usize..80).prop_map(|(at, len)| ByteEdit::Duplicate { at, len }),
-    ]
-}
-
-fn apply_byte_edit(bytes: &mut Vec<u8>, edit: &ByteEdit) {
-    let len = bytes.len();
-    let pos = |at: &Index| if len == 0 { 0 } else { at.index(len) };
-    match edit {
-        ByteEdit::FlipBit { at, bit } if len > 0 => bytes[pos(at)] ^= 1 << bit,
-        ByteEdit::SetByte { at, value } if len > 0 => bytes[pos(at)] = *value,
-        ByteEdit::Truncate { at } => bytes.truncate(pos(at)),
-        ByteEdit::Insert { at, bytes: new } => {
-            let p = if len == 0 { 0 } else { at.index(len + 1) };
-            bytes.splice(p..p, new.iter().copied());
-        }
-        ByteEdit::Remove { at, len: n } if len > 0 => {
-            let p = pos(at);
-            bytes.drain(p..(p + n).min(len));
-        }
-        ByteEdit::Duplicate { at, len: n } if len > 0 => {
-            let p = pos(at);
-            let copy = bytes[p..(p + n).min(len)].to_vec();
-            bytes.splice(p..p, copy);
-        }
-        _ => {}
-    }
-}
-
-fn edited(original: &[u8], edits: &[ByteEdit]) -> Vec<u8> {
-    let mut bytes = original.to_vec();
-    for e in edits {
-        apply_byte_edit(&mut bytes, e);
-    }
-    bytes
-}
 
 // ---------------------------------------------------------------------------------------------
 // DL/T 645-2007

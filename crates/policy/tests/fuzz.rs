@@ -24,7 +24,6 @@
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{RngAlgorithm, RngSeed};
 use std::time::{Duration, Instant};
 use trustmeter_policy::{
     AuditInput, BlockFacts, DEFAULT_AUDIT_TOML, MAX_POLICY_BYTES, MAX_REASON_BYTES, MeterFacts, POLICY_ERROR_CODE,
@@ -42,15 +41,7 @@ const PARSE_BOUND: Duration = Duration::from_secs(10);
 const EVALUATE_BOUND: Duration = Duration::from_secs(1);
 
 fn fuzz_config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        max_shrink_iters: 1_000,
-        max_shrink_time: 60_000,
-        failure_persistence: None,
-        rng_algorithm: RngAlgorithm::ChaCha,
-        rng_seed: RngSeed::Fixed(SEED),
-        ..ProptestConfig::default()
-    }
+    trustmeter_fuzzkit::config(cases, SEED)
 }
 
 /// Parses within [`PARSE_BOUND`]; a document over the size limit is refused as such.

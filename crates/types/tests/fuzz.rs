@@ -26,13 +26,13 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{RngAlgorithm, RngSeed};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::fmt::Debug;
 use std::sync::OnceLock;
 use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
+use trustmeter_fuzzkit::{EDGE_U64, JsonEdit, TextEdit, apply_json_edit, apply_text_edit, byte_edits, edited};
 use trustmeter_types::codec::Validate;
 use trustmeter_types::limits::{MAX_BLOCK_BYTES, MAX_TX_BYTES};
 use trustmeter_types::membership::{Disclosure, GrantScope, MembershipAction, NewAccount};
@@ -51,15 +51,7 @@ const SEED: u64 = 0x7472_7573_746d_6574;
 const MAX_GENESIS_BYTES: usize = 1 << 20;
 
 fn fuzz_config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        max_shrink_iters: 2_000,
-        max_shrink_time: 30_000,
-        failure_persistence: None,
-        rng_algorithm: RngAlgorithm::ChaCha,
-        rng_seed: RngSeed::Fixed(SEED),
-        ..ProptestConfig::default()
-    }
+    trustmeter_fuzzkit::config(cases, SEED)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,84 +282,6 @@ fn corpus() -> &'static Corpus {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Byte edits
-// ---------------------------------------------------------------------------------------------
-
-/// Values a length prefix or a count is often checked against.
-const EDGE_U32: [u32; 14] = [0, 1, 2, 3, 4, 31, 64, 255, 256, 2_048, 4_096, 65_535, 0x7FFF_FFFF, u32::MAX];
-const EDGE_U64: [u64; 7] = [0, 1, u32::MAX as u64, i64::MAX as u64, i64::MIN as u64, u64::MAX - 1, u64::MAX];
-
-/// One random change to a byte string. Positions are [`Index`]es, scaled to the string's length.
-#[derive(Clone, Debug)]
-enum ByteEdit {
-    FlipBit { at: Index, bit: u8 },
-    SetByte { at: Index, value: u8 },
-    Truncate { at: Index },
-    Insert { at: Index, bytes: Vec<u8> },
-    Remove { at: Index, len: usize },
-    Duplicate { at: Index, len: usize },
-    SetU32 { at: Index, value: u32 },
-    SetU64 { at: Index, value: u64 },
-}
-
-fn byte_edit() -> impl Strategy<Value = ByteEdit> {
-    prop_oneof![
-        4 => (any::<Index>(), 0u8..8).prop_map(|(at, bit)| ByteEdit::FlipBit { at, bit }),
-        2 => (any::<Index>(), any::<u8>()).prop_map(|(at, value)| ByteEdit::SetByte { at, value }),
-        1 => any::<Index>().prop_map(|at| ByteEdit::Truncate { at }),
-        2 => (any::<Index>(), prop::collection::vec(any::<u8>(), 1..9)).prop_map(|(at, bytes)| ByteEdit::Insert { at, bytes }),
-        1 => (any::<Index>(), 1usize..40).prop_map(|(at, len)| ByteEdit::Remove { at, len }),
-        1 => (any::<Index>(), 1usize..80).prop_map(|(at, len)| ByteEdit::Duplicate { at, len }),
-        2 => (any::<Index>(), prop::sample::select(&EDGE_U32[..])).prop_map(|(at, value)| ByteEdit::SetU32 { at, value }),
-        1 => (any::<Index>(), prop::sample::select(&EDGE_U64[..])).prop_map(|(at, value)| ByteEdit::SetU64 { at, value }),
-    ]
-}
-
-fn apply_byte_edit(bytes: &mut Vec<u8>, edit: &ByteEdit) {
-    let len = bytes.len();
-    let pos = |at: &Index| if len == 0 { 0 } else { at.index(len) };
-    match edit {
-        ByteEdit::FlipBit { at, bit } if len > 0 => bytes[pos(at)] ^= 1 << bit,
-        ByteEdit::SetByte { at, value } if len > 0 => bytes[pos(at)] = *value,
-        ByteEdit::Truncate { at } => bytes.truncate(pos(at)),
-        ByteEdit::Insert { at, bytes: new } => {
-            let p = if len == 0 { 0 } else { at.index(len + 1) };
-            bytes.splice(p..p, new.iter().copied());
-        }
-        ByteEdit::Remove { at, len: n } if len > 0 => {
-            let p = pos(at);
-            bytes.drain(p..(p + n).min(len));
-        }
-        ByteEdit::Duplicate { at, len: n } if len > 0 => {
-            let p = pos(at);
-            let copy = bytes[p..(p + n).min(len)].to_vec();
-            bytes.splice(p..p, copy);
-        }
-        ByteEdit::SetU32 { at, value } if len >= 4 => {
-            let p = at.index(len - 3);
-            bytes[p..p + 4].copy_from_slice(&value.to_le_bytes());
-        }
-        ByteEdit::SetU64 { at, value } if len >= 8 => {
-            let p = at.index(len - 7);
-            bytes[p..p + 8].copy_from_slice(&value.to_le_bytes());
-        }
-        _ => {}
-    }
-}
-
-fn byte_edits() -> impl Strategy<Value = Vec<ByteEdit>> {
-    prop::collection::vec(byte_edit(), 1..5)
-}
-
-fn edited(original: &[u8], edits: &[ByteEdit]) -> Vec<u8> {
-    let mut bytes = original.to_vec();
-    for e in edits {
-        apply_byte_edit(&mut bytes, e);
-    }
-    bytes
-}
-
-// ---------------------------------------------------------------------------------------------
 // JSON edits
 // ---------------------------------------------------------------------------------------------
 
@@ -408,93 +322,11 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-/// One structural change to a JSON document, at the `at`-th value in pre-order.
-#[derive(Clone, Debug)]
-enum JsonEdit {
-    /// Removes a member of an object (drops a field).
-    RemoveMember { at: Index, member: Index },
-    /// Renames a member of an object.
-    RenameMember { at: Index, member: Index, name: String },
-    /// Adds a member to an object.
-    AddMember { at: Index, name: String, value: Value },
-    /// Replaces a value.
-    Replace { at: Index, value: Value },
-    /// Nests a value in `depth` arrays.
-    Wrap { at: Index, depth: usize },
-    /// Appends a copy of an array's element to it (or a copy of the value to an empty array).
-    DuplicateElement { at: Index, element: Index },
-}
-
 fn json_edit() -> impl Strategy<Value = JsonEdit> {
-    prop_oneof![
-        3 => (any::<Index>(), any::<Index>()).prop_map(|(at, member)| JsonEdit::RemoveMember { at, member }),
-        1 => (any::<Index>(), any::<Index>(), "[a-z_]{1,12}").prop_map(|(at, member, name)| JsonEdit::RenameMember { at, member, name }),
-        1 => (any::<Index>(), "[a-z_]{1,12}", json_value()).prop_map(|(at, name, value)| JsonEdit::AddMember { at, name, value }),
-        5 => (any::<Index>(), json_value()).prop_map(|(at, value)| JsonEdit::Replace { at, value }),
-        1 => (any::<Index>(), prop_oneof![1usize..4, 100usize..200]).prop_map(|(at, depth)| JsonEdit::Wrap { at, depth }),
-        1 => (any::<Index>(), any::<Index>()).prop_map(|(at, element)| JsonEdit::DuplicateElement { at, element }),
-    ]
+    trustmeter_fuzzkit::json_edit(json_value().boxed())
 }
 
-/// JSON pointers of every value of `v`, in pre-order.
-fn pointers(v: &Value, here: String, out: &mut Vec<String>) {
-    out.push(here.clone());
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                pointers(child, format!("{here}/{}", k.replace('~', "~0").replace('/', "~1")), out);
-            }
-        }
-        Value::Array(a) => {
-            for (i, child) in a.iter().enumerate() {
-                pointers(child, format!("{here}/{i}"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn apply_json_edit(doc: &mut Value, edit: &JsonEdit) {
-    let mut all = Vec::new();
-    pointers(doc, String::new(), &mut all);
-    let at = match edit {
-        JsonEdit::RemoveMember { at, .. }
-        | JsonEdit::RenameMember { at, .. }
-        | JsonEdit::AddMember { at, .. }
-        | JsonEdit::Replace { at, .. }
-        | JsonEdit::Wrap { at, .. }
-        | JsonEdit::DuplicateElement { at, .. } => at,
-    };
-    let Some(target) = doc.pointer_mut(&all[at.index(all.len())]) else { return };
-    match (edit, target) {
-        (JsonEdit::RemoveMember { member, .. }, Value::Object(m)) if !m.is_empty() => {
-            let k = m.keys().nth(member.index(m.len())).cloned().unwrap_or_default();
-            m.remove(&k);
-        }
-        (JsonEdit::RenameMember { member, name, .. }, Value::Object(m)) if !m.is_empty() => {
-            let k = m.keys().nth(member.index(m.len())).cloned().unwrap_or_default();
-            if let Some(v) = m.remove(&k) {
-                m.insert(name.clone(), v);
-            }
-        }
-        (JsonEdit::AddMember { name, value, .. }, Value::Object(m)) => {
-            m.insert(name.clone(), value.clone());
-        }
-        (JsonEdit::DuplicateElement { element, .. }, Value::Array(a)) if !a.is_empty() => {
-            let copy = a[element.index(a.len())].clone();
-            a.push(copy);
-        }
-        (JsonEdit::Replace { value, .. }, target) => *target = value.clone(),
-        (JsonEdit::Wrap { depth, .. }, target) => {
-            for _ in 0..*depth {
-                *target = Value::Array(vec![target.take()]);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Text that replaces a number or is inserted in JSON text.
+/// Text inserted into documents or replacing numbers in them.
 const JSON_TOKENS: [&str; 16] = [
     "1e400",
     "-1e400",
@@ -514,66 +346,8 @@ const JSON_TOKENS: [&str; 16] = [
     "}",
 ];
 
-/// One change to JSON text.
-#[derive(Clone, Debug)]
-enum TextEdit {
-    /// Replaces the `which`-th run of digits with a token.
-    ReplaceNumber { which: Index, token: &'static str },
-    /// Duplicates the `which`-th member (`"key": value`, a rough cut at the next comma), making a
-    /// duplicate key.
-    DuplicateKey { which: Index },
-    /// Any byte edit, on the text's bytes.
-    Bytes(ByteEdit),
-    /// Inserts a token.
-    Insert { at: Index, token: &'static str },
-}
-
 fn text_edit() -> impl Strategy<Value = TextEdit> {
-    prop_oneof![
-        2 => (any::<Index>(), prop::sample::select(&JSON_TOKENS[..])).prop_map(|(which, token)| TextEdit::ReplaceNumber { which, token }),
-        1 => any::<Index>().prop_map(|which| TextEdit::DuplicateKey { which }),
-        3 => byte_edit().prop_map(TextEdit::Bytes),
-        1 => (any::<Index>(), prop::sample::select(&JSON_TOKENS[..])).prop_map(|(at, token)| TextEdit::Insert { at, token }),
-    ]
-}
-
-fn apply_text_edit(text: &mut Vec<u8>, edit: &TextEdit) {
-    match edit {
-        TextEdit::ReplaceNumber { which, token } => {
-            let mut runs = Vec::new();
-            let mut i = 0;
-            while i < text.len() {
-                if text[i].is_ascii_digit() {
-                    let start = i;
-                    while i < text.len() && text[i].is_ascii_digit() {
-                        i += 1;
-                    }
-                    runs.push(start..i);
-                } else {
-                    i += 1;
-                }
-            }
-            if !runs.is_empty() {
-                let r = runs[which.index(runs.len())].clone();
-                text.splice(r, token.bytes());
-            }
-        }
-        TextEdit::DuplicateKey { which } => {
-            let quotes: Vec<usize> =
-                text.windows(2).enumerate().filter(|(_, w)| w == b"{\"").map(|(i, _)| i + 1).collect();
-            if !quotes.is_empty() {
-                let start = quotes[which.index(quotes.len())];
-                let end = text[start..].iter().position(|b| *b == b',').map_or(text.len(), |p| start + p + 1);
-                let member = text[start..end].to_vec();
-                text.splice(start..start, member);
-            }
-        }
-        TextEdit::Bytes(e) => apply_byte_edit(text, e),
-        TextEdit::Insert { at, token } => {
-            let p = at.index(text.len() + 1);
-            text.splice(p..p, token.bytes());
-        }
-    }
+    trustmeter_fuzzkit::text_edit(&JSON_TOKENS)
 }
 
 /// A JSON document from `original` with structural edits, then text edits.
