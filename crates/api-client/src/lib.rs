@@ -42,6 +42,22 @@ pub enum ClientError {
     /// The client was configured wrongly.
     #[error("client configuration: {0}")]
     Config(String),
+    /// A node served a proof that does not verify against the genesis the client holds: it lies,
+    /// or serves another chain. Every other node was tried and none served one that verifies.
+    #[error("node {url} served a proof that does not verify ({reason}); no other node served a valid one")]
+    Unverified {
+        /// The node.
+        url: String,
+        /// Why the proof does not verify.
+        reason: String,
+    },
+    /// No node served the proof (not finalized yet, no certificate yet, or unreachable); the
+    /// answers, node by node.
+    #[error("no node served a proof: {detail}")]
+    NoProof {
+        /// What each node answered.
+        detail: String,
+    },
     /// A node refused the request with an API error (`{code, message}`), e.g. `bad_request` for
     /// a malformed cursor or `busy` when it serves too many expensive requests at once.
     #[error("node {url} answered {status} {code}: {message}")]
@@ -475,6 +491,139 @@ impl NodeClient {
                 .collect();
             Some(ChainPolicy { in_force: b.active, pending })
         })
+    }
+
+    /// Fetches the proof document at `path` node by node, from the preferred one, and returns the
+    /// first that `check` accepts. A node whose proof `check` refuses is passed over (and the
+    /// next one preferred): one lying node cannot make the client act, only slow it down.
+    async fn proven<T: serde::de::DeserializeOwned + serde::Serialize, V>(
+        &self,
+        path: &str,
+        check: impl Fn(T) -> Result<V, trustmeter_client::VerifyError>,
+    ) -> Result<V, ClientError> {
+        let n = self.urls.len();
+        let start = self.preferred.load(Ordering::Relaxed) % n;
+        let mut answers = Vec::with_capacity(n);
+        let mut lie: Option<(String, String)> = None;
+        for i in 0..n {
+            let idx = (start + i) % n;
+            let url = &self.urls[idx];
+            let sent = match self.prepare(self.http.get(format!("{url}{path}"))) {
+                Ok(req) => self.http.execute(req).await,
+                Err(e) => Err(e),
+            };
+            let (status, body) = match sent {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    match resp.bytes().await {
+                        Ok(b) => (status, b),
+                        Err(e) => {
+                            answers.push(format!("{url}: {e}"));
+                            continue;
+                        }
+                    }
+                }
+                Err(e) => {
+                    answers.push(format!("{url}: {e}"));
+                    continue;
+                }
+            };
+            if status != 200 {
+                let why = serde_json::from_slice::<ErrorBody>(&body)
+                    .map(|e| format!("{} {}", e.code, e.message))
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned());
+                answers.push(format!("{url}: HTTP {status} {why}"));
+                continue;
+            }
+            let doc: T = match trustmeter_client::strict::parse(&String::from_utf8_lossy(&body)) {
+                Ok(d) => d,
+                Err(e) => {
+                    lie.get_or_insert((url.clone(), format!("malformed: {e}")));
+                    continue;
+                }
+            };
+            match check(doc) {
+                Ok(v) => {
+                    self.preferred.store(idx, Ordering::Relaxed);
+                    return Ok(v);
+                }
+                Err(e) => {
+                    tracing::warn!(%url, error = %e, "node served a proof that does not verify; trying another node");
+                    lie.get_or_insert((url.clone(), e.to_string()));
+                }
+            }
+        }
+        // Prefer an honest node next time.
+        if lie.is_some() {
+            self.preferred.store((start + 1) % n, Ordering::Relaxed);
+        }
+        match lie {
+            Some((url, reason)) => Err(ClientError::Unverified { url, reason }),
+            None => Err(ClientError::NoProof { detail: answers.join("; ") }),
+        }
+    }
+
+    /// The chain's genesis document as a node serves it (`GET /v1/genesis`). Not a proof of
+    /// anything: compare its hash (`trustmeter_crypto::genesis_hash`) with the one the
+    /// consortium published before trusting it.
+    pub async fn genesis(&self) -> Result<trustmeter_types::Genesis, ClientError> {
+        let (url, status, body) = self.request(|c, u| c.get(format!("{u}/v1/genesis"))).await?;
+        if status != 200 {
+            return Err(ClientError::Protocol {
+                url,
+                status,
+                detail: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+            });
+        }
+        Self::parse(&url, status, &body)
+    }
+
+    /// The receipt of finalized transaction `hash`, proven against `genesis`: it is in a block a
+    /// quorum of the genesis validators finalized. What a gateway settles readings on.
+    pub async fn receipt_proven(
+        &self,
+        hash: &Hash32,
+        genesis: &trustmeter_types::Genesis,
+    ) -> Result<trustmeter_client::VerifiedReceipt, ClientError> {
+        let path = format!("/v1/transactions/{}/proof", hash.to_hex());
+        self.proven(&path, |p: trustmeter_client::ReceiptProof| trustmeter_client::verify_receipt(&p, genesis, hash))
+            .await
+    }
+
+    /// The audit policy set (the version in force and the pending ones, in version order),
+    /// proven complete against `genesis`, with the finalized block it is proven at.
+    pub async fn policy_proven(
+        &self,
+        genesis: &trustmeter_types::Genesis,
+    ) -> Result<(trustmeter_client::FinalHeader, Vec<trustmeter_client::certified::PolicyRecord>), ClientError> {
+        self.proven("/v1/policy/proof", |p: trustmeter_client::StateProofs| {
+            let v = trustmeter_client::verify_state(&p, genesis)?;
+            Ok((v.block, v.policies()?))
+        })
+        .await
+    }
+
+    /// A meter's registry record (`None`: proven not registered), proven against `genesis`, with
+    /// the finalized block it is proven at.
+    pub async fn meter_proven(
+        &self,
+        id: &DeviceId,
+        genesis: &trustmeter_types::Genesis,
+    ) -> Result<(trustmeter_client::FinalHeader, Option<Meter>), ClientError> {
+        let key = trustmeter_client::certified::StateKey::Meter(id.clone());
+        self.proven(&format!("/v1/meters/{id}/proof"), |p: trustmeter_client::StateProofs| {
+            let v = trustmeter_client::verify_state(&p, genesis)?;
+            match v.lookup(&key) {
+                Some(Some(trustmeter_client::certified::StateValue::Meter(m))) => Ok((v.block, Some(m.clone()))),
+                Some(None) => Ok((v.block, None)),
+                _ => Err(trustmeter_client::VerifyError::StateKeyMismatch {
+                    which: "meter",
+                    expected: format!("meter/{id}"),
+                    found: "a document that proves nothing of it".into(),
+                }),
+            }
+        })
+        .await
     }
 
     /// One page of a list at `path` (which already carries its other query parameters after

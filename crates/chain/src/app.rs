@@ -25,7 +25,7 @@ use crate::block::{ChainBlock, from_digest, to_digest};
 use crate::mempool::Mempool;
 use crate::metrics::{CertificateSource, ChainMetrics, Phase};
 use commonware_consensus::marshal::{Update, ancestry::Ancestry, core::Mailbox, standard::Standard};
-use commonware_consensus::simplex::types::{Context, Finalization};
+use commonware_consensus::simplex::types::Context;
 use commonware_consensus::types::Height;
 use commonware_consensus::{Application, Heightable, Reporter};
 use commonware_cryptography::{Digested, Digestible, ed25519, sha256};
@@ -43,11 +43,7 @@ use trustmeter_state::exec::BlockContext;
 use trustmeter_state::{BlockOutput, SignatureVerdicts, State, Store, build_block, execute_block};
 use trustmeter_types::{Genesis, Hash32, Rejection, Transaction};
 
-/// The consensus signing scheme: Ed25519 votes, attributable, one signature per quorum member in a
-/// certificate — so offline verifiers check finality against the genesis validator keys.
-pub type Scheme = commonware_consensus::simplex::scheme::ed25519::Scheme;
-/// A finalization certificate for a block digest.
-pub type BlockFinalization = Finalization<Scheme, sha256::Digest>;
+pub use trustmeter_client::consensus::{BlockFinalization, Scheme};
 /// The consensus context handed to propose and verify.
 pub type ConsensusContext = Context<sha256::Digest, ed25519::PublicKey>;
 /// Marshal's mailbox for our block type.

@@ -4,7 +4,6 @@
 //! networks only; a real deployment generates every key on its own machine.
 
 use commonware_cryptography::{Signer, ed25519};
-use commonware_utils::TryCollect;
 use commonware_utils::ordered::Set;
 use trustmeter_crypto::{HashAlg, SigningKey};
 use trustmeter_types::{
@@ -246,18 +245,7 @@ pub fn devnet_keys_in(genesis: &Genesis) -> Vec<String> {
 
 /// The validator set named in a genesis document.
 pub fn participants(genesis: &Genesis) -> Result<Set<ed25519::PublicKey>, String> {
-    genesis
-        .validators
-        .iter()
-        .map(|v| {
-            let bytes = hex::decode(&v.consensus_key).map_err(|_| format!("validator {} key is not hex", v.name))?;
-            ed25519::PublicKey::try_from(bytes.as_slice())
-                .map_err(|e| format!("validator {} key is invalid: {e:?}", v.name))
-        })
-        .collect::<Result<Vec<_>, String>>()?
-        .into_iter()
-        .try_collect()
-        .map_err(|_| "validator keys must be distinct".to_string())
+    trustmeter_client::consensus::validator_set(genesis)
 }
 
 #[cfg(test)]

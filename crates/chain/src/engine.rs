@@ -132,11 +132,7 @@ pub struct Validator {
     pub engine: Handle<()>,
 }
 
-/// The namespace consensus signatures are made in: one per chain, so votes of one chain are
-/// worthless on another.
-pub fn consensus_namespace(genesis: &Genesis) -> Vec<u8> {
-    format!("trustmeter/consensus/{}", genesis.chain_id).into_bytes()
-}
+pub use trustmeter_client::consensus::consensus_namespace;
 
 /// The largest p2p message a validator sends, for a committee of `participants`.
 pub fn max_message_size(participants: u32) -> u32 {

@@ -351,7 +351,13 @@ fn gateway_config(
     for (i, c) in chains.iter().enumerate() {
         let name = if i == 0 { "provincial" } else { "national" };
         let nodes: Vec<String> = c.submitter.apis.iter().map(|u| format!("{u:?}")).collect();
-        writeln!(t, "\n[[destination]]\nname = \"{name}\"\nnodes = [{}]\nmax_backoff_ms = 2000", nodes.join(", "))?;
+        // The gateway checks every receipt, policy and meter record against the chain's genesis.
+        writeln!(
+            t,
+            "\n[[destination]]\nname = \"{name}\"\nnodes = [{}]\ngenesis = {:?}\nmax_backoff_ms = 2000",
+            nodes.join(", "),
+            c.genesis_path.display().to_string()
+        )?;
     }
     let rated = plant.rated_per_hour();
     for (i, spec) in plant.meter_specs().iter().enumerate() {

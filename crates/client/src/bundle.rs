@@ -1,11 +1,10 @@
 //! Proof bundles: what a verifier needs to check one reading offline, and how a node makes them.
 
+use crate::consensus::BlockFinalization;
 use commonware_codec::Encode;
 use serde::{Deserialize, Serialize};
-use trustmeter_chain::{BlockFinalization, Finalized};
-use trustmeter_crypto::{block_digest, merkle::Tree};
-use trustmeter_state::exec::recorded_leaves;
-use trustmeter_state::{State, StateKey, StateProof, StateRoots};
+use trustmeter_crypto::{block_digest, merkle::Tree, reading_leaf};
+use trustmeter_schema::{ProofSource, StateKey, StateProof, StateRoots};
 use trustmeter_types::{Block, BlockHeader, ChainId, DeviceId, Genesis, Hash32, SignedReading, TxPayload};
 
 /// The value of [`ProofBundle::version`] this crate writes and reads.
@@ -151,7 +150,7 @@ impl ProofBundle {
         genesis: &Genesis,
         block: &Block,
         recorded: &[(u32, u32)],
-        state: &State,
+        state: &impl ProofSource,
         finalization: &BlockFinalization,
         position: usize,
     ) -> Result<ProofBundle, BuildError> {
@@ -165,7 +164,7 @@ impl ProofBundle {
         genesis: &Genesis,
         block: &Block,
         recorded: &[(u32, u32)],
-        state: &State,
+        state: &impl ProofSource,
         descendants: &[BlockHeader],
         finalization: &BlockFinalization,
         position: usize,
@@ -209,10 +208,11 @@ impl ProofBundle {
                 header.readings_accepted
             )));
         }
+        let mut leaves = Vec::with_capacity(recorded.len());
         for &(t, r) in recorded {
-            recorded_reading(block, t, r)?;
+            leaves.push(reading_leaf(alg, recorded_reading(block, t, r)?.1));
         }
-        let tree = Tree::new(alg, recorded_leaves(alg, &block.txs, recorded));
+        let tree = Tree::new(alg, leaves);
         if tree.root() != header.readings_root {
             return Err(BuildError::Inconsistent(
                 "the recorded readings do not hash to the header's readings root".into(),
@@ -221,11 +221,7 @@ impl ProofBundle {
         let audit_path = tree.proof(position as u64).expect("position is below the tree size");
 
         let prove = |key: StateKey| {
-            state
-                .prove_at(header.height, &key)
-                .ok()
-                .flatten()
-                .ok_or(BuildError::MissingStateEntry { height: header.height, key })
+            state.prove_at(header.height, &key).ok_or(BuildError::MissingStateEntry { height: header.height, key })
         };
         let meter_proof = prove(StateKey::Meter(reading.reading.meter.clone()))?;
         let gateway_proof = prove(StateKey::Gateway(gateway.clone()))?;
@@ -247,22 +243,24 @@ impl ProofBundle {
         })
     }
 
-    /// Builds the bundle for reading `seq` of `meter` from a finalized-block event, as a node's
-    /// indexer or API receives it, proving the registry records from `state`: a state whose store
-    /// holds the block's height (a node's committed state, `App::committed_state`; the event's
-    /// own state may not be committed yet, the finalizer commits in groups).
+    /// Builds the bundle for reading `seq` of `meter` from a finalized block, as a node's indexer
+    /// or API receives it (the block, the recorded readings of its execution output, and its
+    /// certificate if the node has it), proving the registry records from `state`: a state whose
+    /// store holds the block's height (a node's committed state, `App::committed_state`; the
+    /// event's own state may not be committed yet, the finalizer commits in groups).
     pub fn find(
         genesis: &Genesis,
-        finalized: &Finalized,
-        state: &State,
+        block: &Block,
+        recorded: &[(u32, u32)],
+        finalization: Option<&BlockFinalization>,
+        state: &impl ProofSource,
         meter: &DeviceId,
         seq: u64,
     ) -> Result<ProofBundle, BuildError> {
-        let block = &finalized.block.block;
         let height = block.header.height;
-        let finalization = finalized.finalization.as_ref().ok_or(BuildError::NoFinalization { height })?;
+        let finalization = finalization.ok_or(BuildError::NoFinalization { height })?;
         let mut position = None;
-        for (p, &(t, r)) in finalized.output.recorded.iter().enumerate() {
+        for (p, &(t, r)) in recorded.iter().enumerate() {
             let (_, sr) = recorded_reading(block, t, r)?;
             if &sr.reading.meter == meter && sr.reading.seq == seq {
                 position = Some(p);
@@ -270,7 +268,7 @@ impl ProofBundle {
             }
         }
         let position = position.ok_or_else(|| BuildError::ReadingNotInBlock { height, meter: meter.clone(), seq })?;
-        Self::build(genesis, block, &finalized.output.recorded, state, finalization, position)
+        Self::build(genesis, block, recorded, state, finalization, position)
     }
 
     /// The bundle as pretty-printed JSON.

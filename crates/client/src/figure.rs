@@ -18,14 +18,12 @@
 //!
 //! [`ProofBundle`]: crate::ProofBundle
 
+use crate::consensus::BlockFinalization;
 use crate::verify::{VerifyError, check_finalization, check_genesis, key_text};
 use commonware_codec::Encode;
 use serde::{Deserialize, Serialize};
-use trustmeter_chain::BlockFinalization;
 use trustmeter_crypto::{HashAlg, block_digest};
-use trustmeter_state::accounting::{DailyKey, DailyTotal};
-use trustmeter_state::state::StateValue;
-use trustmeter_state::{State, StateKey, StateProof, StateRoots};
+use trustmeter_schema::{DailyKey, DailyTotal, ProofSource, StateKey, StateProof, StateRoots, StateValue};
 use trustmeter_types::{BlockHeader, ChainId, EnergyKind, Genesis, Hash32, UnifiedSocialCreditCode, Unit};
 
 /// The value of [`FigureProof::version`] this crate writes and reads.
@@ -100,7 +98,7 @@ impl FigureProof {
     pub fn build(
         genesis: &Genesis,
         header: &BlockHeader,
-        state: &State,
+        state: &impl ProofSource,
         key: &DailyKey,
         finalization: &BlockFinalization,
     ) -> Result<FigureProof, FigureBuildError> {
@@ -114,9 +112,10 @@ impl FigureProof {
         let digest = block_digest(alg, header);
         let roots = state.roots_at(header.height).filter(|r| r.state_root(alg) == header.state_root);
         let Some(state_roots) = roots else {
+            let (state_height, state_digest) = state.tip();
             return Err(FigureBuildError::StateMismatch {
-                state_height: state.height,
-                state_digest: state.block_digest,
+                state_height,
+                state_digest,
                 block_height: header.height,
                 block: digest,
             });
@@ -128,8 +127,6 @@ impl FigureProof {
         let state_key = StateKey::Daily(key.clone());
         let figure = state
             .prove_at(header.height, &state_key)
-            .ok()
-            .flatten()
             .ok_or_else(|| FigureBuildError::NoFigure { height: header.height, key: key_text(&state_key) })?;
         Ok(FigureProof {
             version: FIGURE_PROOF_VERSION.to_string(),

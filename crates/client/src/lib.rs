@@ -33,10 +33,16 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod certified;
+pub mod consensus;
 pub mod figure;
 pub mod strict;
 pub mod verify;
 
 pub use bundle::{BuildError, MAX_DESCENDANTS, PROOF_VERSION, ProofBundle};
+pub use certified::{
+    CertifiedBuildError, CertifiedHeader, FinalHeader, ReceiptProof, StateProofs, VerifiedReceipt, VerifiedState,
+    verify_receipt, verify_state,
+};
 pub use figure::{FIGURE_PROOF_VERSION, FigureBuildError, FigureProof, VerifiedFigure, verify_figure};
 pub use verify::{Step, VerifiedReading, VerifyError, verify, verify_finalization};

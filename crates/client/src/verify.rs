@@ -28,6 +28,7 @@
 //! header. All steps are needed; the order only decides which error a broken bundle reports.
 
 use crate::bundle::{PROOF_VERSION, ProofBundle};
+use crate::consensus::{BlockFinalization, Scheme, consensus_namespace, validator_set};
 use commonware_codec::{Decode, Encode};
 use commonware_consensus::simplex::scheme::Namespace;
 use commonware_cryptography::{Verifier as _, ed25519};
@@ -36,13 +37,9 @@ use commonware_utils::N3f1;
 use commonware_utils::ordered::{Quorum, Set};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use trustmeter_chain::devnet::participants;
-use trustmeter_chain::engine::consensus_namespace;
-use trustmeter_chain::{BlockFinalization, Scheme};
 use trustmeter_crypto::merkle::verify_inclusion;
 use trustmeter_crypto::{HashAlg, block_digest, reading_leaf};
-use trustmeter_state::state::StateValue;
-use trustmeter_state::{StateKey, StateProof, StateRoots};
+use trustmeter_schema::{StateKey, StateProof, StateRoots, StateValue};
 use trustmeter_types::{
     BlockHeader, ChainId, DeviceId, DeviceStatus, EnergyKind, Gateway, Genesis, Hash32, Meter, Quantity, ReadingOrigin,
     ReadingSigner, UnifiedSocialCreditCode, Unit,
@@ -419,6 +416,58 @@ pub enum VerifyError {
         /// Names (from genesis) of the validators whose signatures fail.
         validators: Vec<String>,
     },
+    /// A receipt proof's receipt is for another transaction.
+    #[error("{}: the receipt is for transaction {found}, not for {expected}", Step::Inclusion)]
+    ReceiptForOtherTx {
+        /// The transaction asked about.
+        expected: Hash32,
+        /// The one the receipt names.
+        found: Hash32,
+    },
+    /// A receipt proof's tree size is not the header's transaction count.
+    #[error(
+        "{}: the proof says the receipts tree has {tree_size} leaves but the header counts {tx_count} transactions",
+        Step::Inclusion
+    )]
+    ReceiptTreeSize {
+        /// Tree size in the proof.
+        tree_size: u64,
+        /// `header.tx_count`.
+        tx_count: u32,
+    },
+    /// The receipt's audit path does not lead to the header's receipts root.
+    #[error(
+        "{}: the receipt at position {index} of {tree_size} does not hash to the header's receipts root {receipts_root}; the receipt was altered",
+        Step::Inclusion
+    )]
+    ReceiptNotIncluded {
+        /// Position claimed.
+        index: u64,
+        /// Tree size claimed.
+        tree_size: u64,
+        /// `header.receipts_root`.
+        receipts_root: Hash32,
+    },
+    /// A state proofs document carries more proofs than a verifier accepts.
+    #[error("{}: the document carries {count} proofs, at most {max} are accepted", Step::StateProofs)]
+    TooManyStateProofs {
+        /// Proofs in the document.
+        count: usize,
+        /// [`crate::certified::MAX_STATE_PROOFS`].
+        max: usize,
+    },
+    /// An absence proof does not hold.
+    #[error("{}: the proof that {key} has no entry does not lead to the state roots", Step::StateProofs)]
+    AbsenceProofInvalid {
+        /// The key, as text.
+        key: String,
+    },
+    /// The audit policy versions proven do not make a complete set.
+    #[error("{}: the audit policy versions proven are incomplete: {reason}", Step::StateProofs)]
+    PolicySetIncomplete {
+        /// What is missing.
+        reason: String,
+    },
 }
 
 impl VerifyError {
@@ -440,10 +489,18 @@ impl VerifyError {
             | UnitMismatch { .. }
             | NoCalibration { .. }
             | CalibrationDoesNotCover { .. } => Step::Registry,
-            StateKeyMismatch { .. } | StateProofInvalid { .. } | StateRootsMismatch { .. } | NotADailyFigure { .. } => {
-                Step::StateProofs
-            }
-            TreeSizeMismatch { .. } | ReadingNotIncluded { .. } => Step::Inclusion,
+            StateKeyMismatch { .. }
+            | StateProofInvalid { .. }
+            | StateRootsMismatch { .. }
+            | NotADailyFigure { .. }
+            | TooManyStateProofs { .. }
+            | AbsenceProofInvalid { .. }
+            | PolicySetIncomplete { .. } => Step::StateProofs,
+            TreeSizeMismatch { .. }
+            | ReadingNotIncluded { .. }
+            | ReceiptForOtherTx { .. }
+            | ReceiptTreeSize { .. }
+            | ReceiptNotIncluded { .. } => Step::Inclusion,
             FinalizationNotHex(_)
             | FinalizationMalformed { .. }
             | FinalizationForOtherBlock { .. }
@@ -703,7 +760,7 @@ pub(crate) fn check_genesis<'a>(
     {
         return Err(VerifyError::GenesisMismatch { detail: genesis_difference(trusted, genesis) });
     }
-    let validators = participants(genesis).map_err(VerifyError::BadValidatorSet)?;
+    let validators = validator_set(genesis).map_err(VerifyError::BadValidatorSet)?;
     if header.chain_id != genesis.chain_id {
         return Err(VerifyError::ChainMismatch { header: header.chain_id.clone(), genesis: genesis.chain_id.clone() });
     }
@@ -840,7 +897,7 @@ pub(crate) fn check_state_proof(
         });
     }
     if !proof.verify(alg, roots) {
-        let tree = expected.tree().unwrap_or(trustmeter_state::Tree::Registry);
+        let tree = expected.tree().unwrap_or(trustmeter_schema::Tree::Registry);
         return Err(VerifyError::StateProofInvalid {
             which,
             key: key_text(expected),
@@ -856,7 +913,7 @@ pub(crate) fn check_state_proof(
 /// the previous block's digest as its parent at the next height on the same chain, at most
 /// [`crate::MAX_DESCENDANTS`] long. Returns the last block's header and digest (`header`'s own
 /// without descendants): the one the certificate must finalize.
-fn check_descendants<'a>(
+pub(crate) fn check_descendants<'a>(
     alg: HashAlg,
     header: &'a BlockHeader,
     digest: Hash32,

@@ -37,6 +37,10 @@ pub enum AlarmKind {
     /// A destination's audit policy is unknown (not served, not fetched or not parseable): readings
     /// are sent without the gateway's pre-audit, and the chain audits them.
     PolicyUnavailable,
+    /// A destination's node served a receipt, policy or meter record whose proof does not verify
+    /// against the chain's genesis (a lying or broken node, or another chain): nothing it said
+    /// was acted on; readings are kept until an honest proof settles them.
+    ProofInvalid,
     /// The gateway clock jumped.
     ClockJump,
     /// The gateway clock differs from the chains' time.

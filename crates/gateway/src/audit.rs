@@ -1,18 +1,19 @@
 //! Pre-audit (发送前审核): before a batch goes to a destination, the gateway evaluates that
 //! chain's audit policy on each reading, exactly as the chain will.
 //!
-//! - **The policy** is the one the chain has in force (`GET /v1/policy`), fetched when the sender
+//! - **The policy** is the one the chain has in force, proven complete against the chain's genesis
+//!   (`GET /v1/policy/proof`, `trustmeter_client::VerifiedState::policies`), fetched when the sender
 //!   starts and every [`POLICY_REFRESH`] after, parsed with [`trustmeter_policy::Policy::parse`].
 //!   Versions deployed to take effect at a later height are fetched too: while there are any, a
 //!   reading is rejected only if every one of them rejects it as well (the gateway does not know
 //!   which version the block will apply), and the policy is fetched every [`POLICY_RETRY`]. If it
 //!   cannot be fetched or parsed, readings are sent unchecked (the chain audits them anyway) and
 //!   `policy_unavailable` is raised; it is retried every [`POLICY_RETRY`].
-//! - **The facts**: the meter as that chain registered it (`GET /v1/meters/{id}`, cached for
+//! - **The facts**: the meter as that chain registered it, proven (`GET /v1/meters/{id}/proof`, cached for
 //!   [`METER_CACHE_TTL`], at most [`MAX_METER_CACHE`] meters), the previous reading of the meter the
 //!   gateway sent there and the chain did not reject ([`Store::previous_sent`](crate::store::Store::previous_sent)),
 //!   and the block: "now" from the gateway clock, the chain's skew and late window from its
-//!   status when it says, else the protocol defaults.
+//!   genesis.
 //! - **The outcome**: a reading the policy rejects is settled for that destination as rejected
 //!   (`policy_rejected`, with the rule, its code and reason; see `gateway rejected`) and never
 //!   sent. Flagged and accepted readings are sent. A reading whose meter the chain does not know,
@@ -25,7 +26,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use trustmeter_api_client::{ChainPolicy, ChainStatus, PolicyInForce};
+use trustmeter_api_client::{ChainPolicy, PolicyInForce};
 use trustmeter_policy::{AuditInput, BlockFacts, MeterFacts, Policy, PreviousFacts, ReadingFacts, Verdict};
 use trustmeter_types::{AccountingParams, ChainParams, DeviceId, Meter, Quantity, Reading, RejectCode, Rejection};
 
@@ -147,9 +148,10 @@ impl PreAudit {
         self.policy.lock().expect("pre-audit lock").clone()
     }
 
-    /// Remembers the chain's skew and late window from its status.
-    pub fn observe_status(&self, status: &ChainStatus) {
-        *self.window.lock().expect("pre-audit lock") = (status.max_future_skew_ms, status.late_window_ms);
+    /// Takes the chain's skew and late window from its genesis.
+    pub fn observe_params(&self, genesis: &trustmeter_types::Genesis) {
+        *self.window.lock().expect("pre-audit lock") =
+            (Some(genesis.params.max_future_skew_ms), Some(genesis.params.accounting.late_window_ms));
     }
 
     /// Remembers a meter record fetched from the chain (`None`: not registered).

@@ -217,6 +217,17 @@ pub struct DestinationConfig {
     /// platform's roots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// The chain's genesis file, as the consortium distributed it (relative to the config file):
+    /// the validator set every receipt, policy and meter record is checked against before the
+    /// gateway acts on it. Without it, the genesis is fetched from the nodes and checked against
+    /// `genesis_hash`, or, without that either, pinned on first contact
+    /// (`<data_dir>/genesis-<name>.json`, with a warning naming its hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis: Option<PathBuf>,
+    /// The hash of the chain's genesis (hex, as `trustmeter node ceremony` prints it), when the
+    /// genesis file is fetched from the nodes instead of configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis_hash: Option<String>,
 }
 
 fn default_max_batch() -> usize {
@@ -251,6 +262,9 @@ impl GatewayConfig {
         for d in &mut cfg.destinations {
             if let Some(ca) = d.ca_file.as_mut().filter(|c| c.is_relative()) {
                 *ca = base.join(&*ca);
+            }
+            if let Some(g) = d.genesis.as_mut().filter(|g| g.is_relative()) {
+                *g = base.join(&*g);
             }
         }
         Ok(cfg)
@@ -295,6 +309,11 @@ impl GatewayConfig {
             }
             if d.nodes.is_empty() {
                 return bad(format!("destination {:?} lists no nodes", d.name));
+            }
+            if let Some(h) = &d.genesis_hash
+                && trustmeter_types::Hash32::from_hex(h).is_err()
+            {
+                return bad(format!("destination {:?}: genesis_hash {h:?} is not 64 hex digits", d.name));
             }
             if d.max_batch_readings == 0 || d.max_batch_readings > MAX_READINGS_PER_TX {
                 return bad(format!(

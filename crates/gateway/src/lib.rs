@@ -352,7 +352,18 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
             shutdown: shutdown_rx.clone(),
             pre_audit: Default::default(),
             metrics: gateway_metrics.clone(),
+            genesis: match &d.genesis {
+                Some(path) => Some(Arc::new(
+                    load_genesis(path).map_err(|detail| GatewayError::Destination { name: d.name.clone(), detail })?,
+                )),
+                None => None,
+            },
+            pinned_genesis: cfg.gateway.data_dir.join(format!("genesis-{}.json", d.name)),
+            verified_height: Default::default(),
         };
+        if let Some(g) = &sender.genesis {
+            sender.pre_audit.observe_params(g);
+        }
         tasks.spawn(sender.run());
     }
 
@@ -507,4 +518,14 @@ async fn housekeeping(rt: Arc<Runtime>, cfg: GatewayConfig, mut shutdown: watch:
             }
         }
     }
+}
+
+/// Reads a destination's genesis file.
+fn load_genesis(path: &std::path::Path) -> Result<trustmeter_types::Genesis, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("reading genesis {}: {e}", path.display()))?;
+    let g: trustmeter_types::Genesis =
+        serde_json::from_str(&text).map_err(|e| format!("parsing genesis {}: {e}", path.display()))?;
+    trustmeter_types::codec::Validate::validate(&g)
+        .map_err(|e| format!("genesis {} is invalid: {e}", path.display()))?;
+    Ok(g)
 }

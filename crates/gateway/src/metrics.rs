@@ -7,6 +7,7 @@
 //! | `trustmeter_gateway_batches_sent_total{destination}` | counter | transactions submitted (a resubmission of the same bytes after a node forgot it counts again) |
 //! | `trustmeter_gateway_batches_settled_total{destination}` | counter | batches settled on a finalized receipt (every reading acknowledged or rejected with a reason) |
 //! | `trustmeter_gateway_batches_refused_total{destination}` | counter | batches refused as a whole (at admission, or executed and refused), to be retried |
+//! | `trustmeter_gateway_proofs_invalid_total{destination}` | counter | proofs (receipts, policy, meter records) a node served that did not verify; nothing was acted on |
 //! | `trustmeter_gateway_backlog_readings{destination}` | gauge | readings stored but not yet settled for the destination |
 //! | `trustmeter_gateway_in_flight_readings{destination}` | gauge | readings in the transaction in flight |
 //! | `trustmeter_gateway_oldest_unsettled_age_seconds{destination}` | gauge | age of the oldest unsettled reading (0 without backlog) |
@@ -48,6 +49,7 @@ struct Inner {
     sent: Family<DestinationLabel, Counter>,
     settled: Family<DestinationLabel, Counter>,
     refused: Family<DestinationLabel, Counter>,
+    proofs_invalid: Family<DestinationLabel, Counter>,
     backlog: Family<DestinationLabel, Gauge>,
     in_flight: Family<DestinationLabel, Gauge>,
     oldest_age: Family<DestinationLabel, Gauge>,
@@ -74,7 +76,8 @@ impl GatewayMetrics {
     pub fn new() -> Self {
         let mut r = Registry::default();
         let produced = Counter::default();
-        let [sent, settled, refused] = std::array::from_fn(|_| Family::<DestinationLabel, Counter>::default());
+        let [sent, settled, refused, proofs_invalid] =
+            std::array::from_fn(|_| Family::<DestinationLabel, Counter>::default());
         let [backlog, in_flight, oldest_age, acknowledged, rejected] =
             std::array::from_fn(|_| Family::<DestinationLabel, Gauge>::default());
         let stored = Gauge::default();
@@ -94,6 +97,11 @@ impl GatewayMetrics {
             "trustmeter_gateway_batches_refused",
             "Batches a destination refused as a whole (kept and retried)",
             refused.clone(),
+        );
+        r.register(
+            "trustmeter_gateway_proofs_invalid",
+            "Proofs a destination's node served that did not verify against its genesis (not acted on)",
+            proofs_invalid.clone(),
         );
         r.register(
             "trustmeter_gateway_backlog_readings",
@@ -129,6 +137,7 @@ impl GatewayMetrics {
                 sent,
                 settled,
                 refused,
+                proofs_invalid,
                 backlog,
                 in_flight,
                 oldest_age,
@@ -164,10 +173,15 @@ impl GatewayMetrics {
         self.inner.refused.get_or_create(&Self::label(destination)).inc();
     }
 
+    /// A proof that did not verify.
+    pub fn proof_invalid(&self, destination: &str) {
+        self.inner.proofs_invalid.get_or_create(&Self::label(destination)).inc();
+    }
+
     /// Makes every counter of `destination` appear (at 0) before anything happened to it.
     pub fn destination(&self, destination: &str) {
         let l = Self::label(destination);
-        for f in [&self.inner.sent, &self.inner.settled, &self.inner.refused] {
+        for f in [&self.inner.sent, &self.inner.settled, &self.inner.refused, &self.inner.proofs_invalid] {
             let _ = f.get_or_create(&l);
         }
     }

@@ -3,8 +3,11 @@
 //!
 //! The loop, for one destination:
 //! 1. If a transaction is in flight (recorded in the store before it was sent), follow it: once
-//!    the chain reports it **finalized**, settle each reading (recorded, duplicate, or rejected
-//!    with the chain's reason) and move the cursor past the batch. A node that forgot it (e.g. it
+//!    a node says it is **finalized**, fetch the proof of its receipt and check it against the
+//!    chain's genesis (the block's finalization certificate by a quorum of the genesis
+//!    validators, the receipt's audit path to the block's receipts root); only then settle each
+//!    reading (recorded, duplicate, or rejected with the chain's reason) and move the cursor past
+//!    the batch. A node's word alone settles nothing: a lying node costs time, never readings. A node that forgot it (e.g. it
 //!    restarted) gets the same bytes again; a transaction the chain can no longer take (stale
 //!    nonce) is rebuilt with a fresh nonce from the same readings.
 //! 2. Otherwise take the next readings after the cursor, in production order, sign a
@@ -12,7 +15,12 @@
 //!
 //! Before a batch is built, the destination's audit policy is evaluated on each reading
 //! ([`crate::audit`]): readings it rejects are settled as rejected and never sent, and the batch is
-//! cut before the first of them.
+//! cut before the first of them. The policy set and the meter records it is evaluated with are
+//! proven against the genesis too, as of a finalized block no older than the newest one this
+//! sender has verified; unproven, the reading is sent unchecked and the chain audits it.
+//!
+//! The genesis is the destination's `genesis` file, or fetched from its nodes and checked against
+//! `genesis_hash`, or pinned on first contact (`<data_dir>/genesis-<name>.json`).
 //!
 //! Failures back off exponentially with ±50 % jitter, from `min_backoff_ms` to `max_backoff_ms`.
 //! An HTTP 202 is not an acknowledgement; only a finalized receipt is. Readings are never
@@ -25,6 +33,8 @@ use crate::status::Shared;
 use crate::store::{InFlight, Settlement, Store, StoreError, StoredReading};
 use rand::RngExt;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -32,8 +42,8 @@ use trustmeter_api_client::{ClientError, NodeClient, Submitted, TxStatus};
 use trustmeter_crypto::{SigningKey, sign_tx, tx_hash};
 use trustmeter_meters::Clock;
 use trustmeter_types::{
-    ChainId, DeviceId, Meter, Quantity, ReadingOutcome, RejectCode, Rejection, Transaction, TxBody, TxOutcome,
-    TxPayload, decode, encode,
+    ChainId, DeviceId, Genesis, Hash32, Meter, Quantity, ReadingOutcome, RejectCode, Rejection, Transaction, TxBody,
+    TxOutcome, TxPayload, decode, encode,
 };
 
 /// How often the sender refreshes the chain's time and the meters' calibration (gateway real
@@ -72,6 +82,13 @@ pub struct Sender {
     pub pre_audit: PreAudit,
     /// The gateway's metrics (batches sent, settled, refused).
     pub metrics: crate::metrics::GatewayMetrics,
+    /// The chain's genesis, when configured (`genesis`); else obtained on first contact.
+    pub genesis: Option<Arc<Genesis>>,
+    /// Where a genesis obtained from the nodes is pinned.
+    pub pinned_genesis: PathBuf,
+    /// Height of the newest finalized block this sender has verified a proof of: proofs of the
+    /// policy and meter records older than it are refused (a node serving stale state).
+    pub verified_height: AtomicU64,
 }
 
 /// What the pre-audit made of a batch.
@@ -130,11 +147,22 @@ impl Sender {
             if last_refresh.is_none_or(|t| t.elapsed() >= REGISTRY_REFRESH) && self.refresh(&mut chain).await {
                 last_refresh = Some(std::time::Instant::now());
             }
-            if chain.is_some() && self.pre_audit.fetch_due() {
+            if self.genesis.is_none() && chain.is_some() {
+                match self.obtain_genesis().await {
+                    Ok(g) => {
+                        self.pre_audit.observe_params(&g);
+                        self.genesis = Some(g);
+                        self.clear(AlarmKind::ProofInvalid);
+                    }
+                    Err(e) => self.raise(AlarmKind::ProofInvalid, Severity::Critical, e),
+                }
+            }
+            if chain.is_some() && self.genesis.is_some() && self.pre_audit.fetch_due() {
                 self.fetch_policy().await;
             }
             let step = match &chain {
                 None => Step::Failed("chain not reached yet".into()),
+                Some(_) if self.genesis.is_none() => Step::Failed("the chain's genesis is not known yet".into()),
                 Some((c, alg)) => {
                     let (c, alg) = (c.clone(), *alg);
                     self.step(&c, alg, &mut next_nonce).await.unwrap_or_else(|e| Step::Failed(e.to_string()))
@@ -181,7 +209,19 @@ impl Sender {
             }
         };
         self.clear(AlarmKind::DestinationUnreachable);
-        self.pre_audit.observe_status(&status);
+        if let Some(g) = &self.genesis
+            && g.chain_id.as_str() != status.chain_id
+        {
+            self.raise(
+                AlarmKind::ProofInvalid,
+                Severity::Critical,
+                format!(
+                    "{}'s nodes say they run chain {:?}, but its genesis is for chain {}; check the destination's nodes",
+                    self.cfg.name, status.chain_id, g.chain_id
+                ),
+            );
+            return false;
+        }
         match ChainId::new(status.chain_id.clone()) {
             Ok(c) => *chain = Some((c, status.hash_alg)),
             Err(e) => {
@@ -223,8 +263,8 @@ impl Sender {
             });
         }
         for m in &self.meters {
+            // For the alarms only: the pre-audit uses proven records ([`Sender::meter_record`]).
             let Ok(rec) = self.client.meter(m).await else { return };
-            self.pre_audit.remember_meter(m, rec.clone());
             let s = subject(m);
             let now_ms = self.now();
             self.update(|_, a| match rec {
@@ -397,7 +437,7 @@ impl Sender {
 
     /// Fetches the destination's audit policy; raises or clears `policy_unavailable`.
     async fn fetch_policy(&self) {
-        let fetched = self.client.policy().await.map_err(|e| e.to_string());
+        let fetched = self.proven_policy().await;
         let result = self.pre_audit.install(fetched);
         let loaded = self.pre_audit.policy().map(|p| p.label());
         self.update(|d, _| d.audit_policy = loaded.clone());
@@ -412,22 +452,116 @@ impl Sender {
         }
     }
 
-    /// The destination's record of a meter (cached); `None` if it is not registered there or
-    /// could not be fetched (then the reading is sent unchecked).
+    /// The destination's record of a meter (cached), proven against the genesis as of a block no
+    /// older than the newest verified; `None` if it is not registered there or could not be
+    /// proven (then the reading is sent unchecked).
     async fn meter_record(&self, id: &DeviceId) -> Option<Meter> {
         if let Some(rec) = self.pre_audit.cached_meter(id) {
             return rec;
         }
-        match self.client.meter(id).await {
+        let genesis = self.genesis.as_ref()?;
+        let proven = self
+            .client
+            .meter_proven(id, genesis)
+            .await
+            .map_err(|e| self.unproven(&e))
+            .and_then(|(block, rec)| self.fresh(block.height).map(|()| rec));
+        match proven {
             Ok(rec) => {
                 self.pre_audit.remember_meter(id, rec.clone());
                 rec
             }
             Err(e) => {
-                tracing::debug!(destination = %self.cfg.name, meter = %id, error = %e, "meter record not fetched; sending unchecked");
+                tracing::debug!(destination = %self.cfg.name, meter = %id, error = %e, "meter record not proven; sending unchecked");
                 None
             }
         }
+    }
+
+    /// The audit policy set, proven complete against the genesis.
+    async fn proven_policy(&self) -> Result<Option<trustmeter_api_client::ChainPolicy>, String> {
+        let genesis = self.genesis.as_ref().ok_or("the chain's genesis is not known yet")?;
+        let (block, records) = self.client.policy_proven(genesis).await.map_err(|e| self.unproven(&e))?;
+        self.fresh(block.height)?;
+        let view = |p: &trustmeter_client::certified::PolicyRecord| trustmeter_api_client::PolicyInForce {
+            version: p.version,
+            text: p.text.clone(),
+            effective_height: p.effective_height,
+            name: Some(p.name.clone()),
+            status: None,
+        };
+        let (in_force, pending) = records.split_first().ok_or("no policy version proven")?;
+        Ok(Some(trustmeter_api_client::ChainPolicy {
+            in_force: view(in_force),
+            pending: pending.iter().map(view).collect(),
+        }))
+    }
+
+    /// Refuses state proven as of a block older than the newest this sender has verified.
+    fn fresh(&self, height: u64) -> Result<(), String> {
+        let newest = self.verified_height.load(Ordering::Relaxed);
+        if height < newest {
+            return Err(format!("proven as of block {height}, older than block {newest} already verified: stale"));
+        }
+        self.verified_height.fetch_max(height, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Describes a failure to obtain a proof, raising `proof_invalid` when a node served a proof
+    /// that does not verify.
+    fn unproven(&self, e: &ClientError) -> String {
+        if let ClientError::Unverified { url, reason } = e {
+            self.metrics.proof_invalid(&self.cfg.name);
+            self.raise(
+                AlarmKind::ProofInvalid,
+                Severity::Critical,
+                format!("node {url} of {} served a proof that does not verify ({reason}); nothing it said was acted on, and readings are kept", self.cfg.name),
+            );
+        }
+        e.to_string()
+    }
+
+    /// The chain's genesis, from the pinned file or the nodes (see the module documentation).
+    async fn obtain_genesis(&self) -> Result<Arc<Genesis>, String> {
+        let name = &self.cfg.name;
+        let expected = match &self.cfg.genesis_hash {
+            Some(h) => Some(Hash32::from_hex(h).map_err(|e| format!("{name}: genesis_hash: {e}"))?),
+            None => None,
+        };
+        let check = |g: &Genesis, from: &str| -> Result<(), String> {
+            trustmeter_types::codec::Validate::validate(g)
+                .map_err(|e| format!("{name}: the genesis {from} is invalid: {e}"))?;
+            let h = trustmeter_crypto::genesis_hash(g);
+            match expected {
+                Some(e) if e != h => Err(format!(
+                    "{name}: the genesis {from} has hash {h}, but genesis_hash says {e}; the nodes serve another chain, or lie"
+                )),
+                _ => Ok(()),
+            }
+        };
+        if self.pinned_genesis.exists() {
+            let text = std::fs::read_to_string(&self.pinned_genesis)
+                .map_err(|e| format!("{name}: reading {}: {e}", self.pinned_genesis.display()))?;
+            let g: Genesis = serde_json::from_str(&text)
+                .map_err(|e| format!("{name}: parsing {}: {e}", self.pinned_genesis.display()))?;
+            check(&g, &format!("pinned in {}", self.pinned_genesis.display()))?;
+            return Ok(Arc::new(g));
+        }
+        let g = self.client.genesis().await.map_err(|e| format!("{name}: fetching the genesis: {e}"))?;
+        check(&g, "its nodes serve")?;
+        let hash = trustmeter_crypto::genesis_hash(&g);
+        if expected.is_none() {
+            tracing::warn!(
+                destination = %name, genesis_hash = %hash, chain = %g.chain_id,
+                "no genesis file or genesis_hash is configured: pinning the genesis the nodes serve on first contact; compare its hash with the one the consortium published"
+            );
+        }
+        let json = serde_json::to_string_pretty(&g).map_err(|e| e.to_string())?;
+        let tmp = self.pinned_genesis.with_extension("json.tmp");
+        std::fs::write(&tmp, json)
+            .and_then(|()| std::fs::rename(&tmp, &self.pinned_genesis))
+            .map_err(|e| format!("{name}: pinning the genesis in {}: {e}", self.pinned_genesis.display()))?;
+        Ok(Arc::new(g))
     }
 
     /// Evaluates the destination's policy on a batch (see [`crate::audit`]): settles the rejected
@@ -503,9 +637,8 @@ impl Sender {
             RejectCode::StaleNonce => {
                 // Either this very transaction was finalized (then its receipt settles it) or
                 // the nonce was used up: rebuild the batch with a fresh nonce.
-                if let TxStatus::Finalized { height, receipt } = self.client.status_of(&inf.tx_hash).await? {
-                    self.settle(inf, height, receipt.outcome, &receipt.readings)?;
-                    return Ok(Step::Progressed);
+                if let TxStatus::Finalized { .. } = self.client.status_of(&inf.tx_hash).await? {
+                    return Ok(if self.settle_proven(inf).await? { Step::Progressed } else { Step::Waiting });
                 }
                 *next_nonce = None;
                 self.store.set_in_flight(&self.cfg.name, None)?;
@@ -527,13 +660,37 @@ impl Sender {
         }
     }
 
+    /// Settles the in-flight transaction on the proof of its receipt. `Ok(false)`: no node
+    /// serves a proof yet (the certificate may come a moment after the block).
+    async fn settle_proven(&self, inf: &InFlight) -> Result<bool, SendError> {
+        let genesis = self.genesis.as_ref().ok_or_else(|| SendError::Corrupt("no genesis".into()))?;
+        match self.client.receipt_proven(&inf.tx_hash, genesis).await {
+            Ok(v) => {
+                self.verified_height.fetch_max(v.block.height, Ordering::Relaxed);
+                self.clear(AlarmKind::ProofInvalid);
+                self.settle(inf, v.block.height, v.receipt.outcome, &v.receipt.readings)?;
+                Ok(true)
+            }
+            Err(e @ ClientError::Unverified { .. }) => Err(SendError::Unproven(self.unproven(&e))),
+            Err(ClientError::NoProof { detail }) => {
+                tracing::debug!(destination = %self.cfg.name, tx = %inf.tx_hash, %detail, "finalized, proof not served yet");
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn follow(&self, _chain: &ChainId, inf: InFlight, next_nonce: &mut Option<u64>) -> Result<Step, SendError> {
         match self.client.status_of(&inf.tx_hash).await? {
             TxStatus::Pending => Ok(Step::Waiting),
-            TxStatus::Finalized { height, receipt } => {
-                *next_nonce = Some(inf.nonce + 1);
-                self.settle(&inf, height, receipt.outcome, &receipt.readings)?;
-                Ok(Step::Progressed)
+            // A node's word is a hint: only a verified proof of the receipt settles anything.
+            TxStatus::Finalized { .. } => {
+                if self.settle_proven(&inf).await? {
+                    *next_nonce = Some(inf.nonce + 1);
+                    Ok(Step::Progressed)
+                } else {
+                    Ok(Step::Waiting)
+                }
             }
             TxStatus::Rejected(r) => self.refused(&inf, r, next_nonce).await,
             TxStatus::Unknown => {
@@ -603,4 +760,6 @@ enum SendError {
     Store(#[from] StoreError),
     #[error("inconsistent data: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Unproven(String),
 }

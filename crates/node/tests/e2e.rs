@@ -366,6 +366,10 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/quality", "get"),
         ("/v1/policy", "get"),
         ("/v1/proofs/daily/{org}/{day}/{energy}/{unit}", "get"),
+        ("/v1/genesis", "get"),
+        ("/v1/transactions/{hash}/proof", "get"),
+        ("/v1/policy/proof", "get"),
+        ("/v1/meters/{id}/proof", "get"),
     ]
     .into_iter()
     .map(|(p, m)| (p.to_string(), m.to_string()))

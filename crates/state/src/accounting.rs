@@ -24,18 +24,13 @@
 
 use crate::keys::{KeyRange, POINT_HOUR_MS, point_hour};
 use crate::state::{MeterProgress, State, StateKey, StateValue};
-use borsh::{BorshDeserialize, BorshSerialize};
-use serde::{Deserialize, Serialize};
 use trustmeter_energy::calendar;
 use trustmeter_energy::coal::{self, ElectricityBasis};
 use trustmeter_energy::reference::{self, ReferenceSet};
-use trustmeter_energy::register::{self, Interval, RegisterMode, RegisterPoint, RegisterSpec, Replacement};
+use trustmeter_energy::register::{self, Interval, RegisterMode, RegisterSpec, Replacement};
 use trustmeter_energy::tou::{self, Tier};
 use trustmeter_types::limits::{MAX_FUTURE_SKEW_MS, MAX_LATE_WINDOW_MS};
-use trustmeter_types::{
-    AccountingParams, DeviceId, EnergyKind, Flag, Meter, Quantity, Reading, ReadingOrigin, RegisterKind,
-    UnifiedSocialCreditCode, Unit,
-};
+use trustmeter_types::{AccountingParams, DeviceId, EnergyKind, Flag, Meter, Quantity, RegisterKind, Unit};
 
 /// Most register points the chain keeps per meter for late data (a week of 15-minute readings is
 /// 672). When full, the oldest go first, and a reading older than the oldest kept point is too late.
@@ -46,130 +41,7 @@ pub const MAX_WINDOW_POINTS: usize = 4_096;
 /// progress record stays small, and any span of readings carries a bounded number of them.
 pub const MAX_REPLACEMENTS: usize = 16;
 
-/// One register point the chain remembers: a recorded reading's facts (its meter is the key's;
-/// its unit is the meter's).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct PointRec {
-    /// The reading's own timestamp (Unix ms).
-    pub ts_ms: i64,
-    /// Register value, micro-units.
-    pub value: i64,
-    /// Online, manual or imported.
-    pub origin: ReadingOrigin,
-    /// The reading's sequence number.
-    pub seq: u64,
-    /// The reading's clock flag.
-    pub clock_suspect: bool,
-}
-
-impl PointRec {
-    /// The point a recorded reading makes.
-    pub fn of(r: &Reading) -> Self {
-        PointRec {
-            ts_ms: r.timestamp_ms,
-            value: r.value.micros(),
-            origin: r.origin,
-            seq: r.seq,
-            clock_suspect: r.clock_suspect,
-        }
-    }
-
-    /// Whether `r` is the reading this point recorded (a resubmission of it: the same sequence,
-    /// time, value, origin and clock flag; the meter and unit were checked before).
-    pub fn records(&self, r: &Reading) -> bool {
-        *self == PointRec::of(r)
-    }
-
-    fn point(&self) -> RegisterPoint {
-        RegisterPoint { ts_ms: self.ts_ms, value: self.value, origin: self.origin }
-    }
-}
-
-/// A recorded meter replacement (换表).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct ReplacementRec {
-    /// When the new meter took over (Unix ms).
-    pub at_ms: i64,
-    /// The old meter's last register value, micro-units.
-    pub old_final: i64,
-    /// The new meter's first register value, micro-units.
-    pub new_initial: i64,
-}
-
-impl ReplacementRec {
-    fn replacement(&self) -> Replacement {
-        Replacement { at_ms: self.at_ms, old_final: self.old_final, new_initial: self.new_initial }
-    }
-}
-
-/// Key of a daily figure: one enterprise, one Asia/Shanghai day, one energy kind in one unit.
-#[derive(
-    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
-)]
-pub struct DailyKey {
-    /// The enterprise (用能单位).
-    pub org: UnifiedSocialCreditCode,
-    /// Days since 1970-01-01 in Asia/Shanghai.
-    pub day: i32,
-    /// Energy kind.
-    pub energy: EnergyKind,
-    /// Unit of the amounts (an amount unit: kW meters add up in kWh).
-    pub unit: Unit,
-}
-
-/// An enterprise's daily figure for one energy kind (日能耗), part of consensus state.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct DailyTotal {
-    /// Consumption allocated to the day, micro-units of the key's unit.
-    pub consumption: Quantity,
-    /// The part of it from gaps (whose placement in time is estimated).
-    pub estimated: Quantity,
-    /// The part of it from intervals with a manual or imported end.
-    pub manual: Quantity,
-    /// Intervals excluded as negative deltas (register fell without a rollover or replacement).
-    pub excluded_intervals: i32,
-    /// Readings recorded with a timestamp in this day.
-    pub points: u32,
-    /// Of which recorded within the chain's timeliness limit of their timestamp (及时性).
-    pub on_time: u32,
-    /// Of which arrived after a later reading of the same meter (placed by their own time).
-    pub late: u32,
-    /// Of which carry findings of the audit policy.
-    pub flagged: u32,
-    /// Electricity per tariff tier (尖峰, 高峰, 平, 低谷, 深谷); zeros for other kinds.
-    pub tiers: [Quantity; 5],
-    /// Standard coal by the equivalent value (当量值), micro-kgce.
-    pub kgce_equivalent: Quantity,
-    /// Standard coal by the equal value (等价值) for electricity; the same as equivalent for the rest.
-    pub kgce_equal_value: Quantity,
-    /// Why standard coal could not be computed, if it could not (no factor for this unit).
-    pub kgce_missing: Option<String>,
-    /// The reference data set the figures were computed with.
-    pub reference: String,
-    /// The time-of-use schedule the tiers were split by, if any.
-    pub tou_schedule: Option<String>,
-}
-
-impl DailyTotal {
-    fn empty(reference: &str) -> Self {
-        Self {
-            consumption: Quantity(0),
-            estimated: Quantity(0),
-            manual: Quantity(0),
-            excluded_intervals: 0,
-            points: 0,
-            on_time: 0,
-            late: 0,
-            flagged: 0,
-            tiers: [Quantity(0); 5],
-            kgce_equivalent: Quantity(0),
-            kgce_equal_value: Quantity(0),
-            kgce_missing: None,
-            reference: reference.to_string(),
-            tou_schedule: None,
-        }
-    }
-}
+pub use trustmeter_schema::model::{DailyKey, DailyTotal, PointRec, ReplacementRec};
 
 /// The unit consumption adds up in for a meter's unit (a rate integrates to an amount).
 pub fn amount_unit(unit: Unit) -> Unit {

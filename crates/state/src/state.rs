@@ -11,99 +11,38 @@
 //! A [`StateProof`] is an entry and its path's sibling hashes; the registry tree keeps every
 //! version, so a meter's record can be proven as of any block ([`State::prove_at`]).
 
-use crate::accounting::{DailyKey, DailyTotal, PointRec, ReplacementRec};
+use crate::accounting::{DailyKey, DailyTotal, PointRec};
 use crate::commit;
 use crate::keys::{KeyRange, Tree};
 use crate::restore::Restore;
-use crate::store::{
-    CommitBatch, EMPTY_TREE_ROOT, Head, InterimHeight, Snapshot, Store, StoreError, TreeBatch, TreeHeads,
-};
-use borsh::{BorshDeserialize, BorshSerialize};
+use crate::store::{CommitBatch, Head, InterimHeight, Snapshot, Store, StoreError, TreeBatch, TreeHeads};
 use imbl::OrdMap;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use trustmeter_crypto::HashAlg;
 use trustmeter_policy::Policy;
-use trustmeter_types::tx::{MeasuredHeatingValue, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
     Account, ChainId, ChainParams, DeviceId, DisclosureRecord, Gateway, Genesis, Grant, GrantScope, Hash32,
     METERS_PER_PROGRESS_CHUNK, Membership, Meter, OrgKind, OrgStatus, Organisation, Proposal, PublicKey,
     UnifiedSocialCreditCode, encode,
 };
 
-/// What the chain remembers of a meter's readings (committed in the activity tree, in its
-/// gateway's [`ProgressChunk`]).
-///
-/// `history` is a hash chain over every accepted reading of the meter
-/// (`history' = H("trustmeter/meter-history/v1" ‖ history ‖ seq_le ‖ reading_leaf)`, `H` the
-/// chain's hash algorithm). The late-data window's register points are derived entries of their
-/// own ([`StateKey::Point`]), read and written one at a time, so a meter costs the same small
-/// record whatever its window holds. They also serve duplicate detection: a resubmitted reading is
-/// found among them by its own time.
-#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MeterProgress {
-    /// Highest accepted sequence number.
-    pub last_seq: u64,
-    /// Timestamp of that reading.
-    pub last_timestamp_ms: i64,
-    /// Number of readings accepted.
-    pub accepted: u64,
-    /// Hash chain over all accepted readings, oldest first.
-    pub history: Hash32,
-    /// Meter replacements (换表) inside the late window, in time order.
-    pub replacements: Vec<ReplacementRec>,
-    /// Number of register points in the meter's late-data window (at most
-    /// [`MAX_WINDOW_POINTS`](crate::accounting::MAX_WINDOW_POINTS)).
-    pub window_points: u32,
-    /// Timestamp of the oldest point in the window (0 when it is empty).
-    pub window_oldest_ms: i64,
-}
+pub use trustmeter_schema::model::{
+    AbsenceProof, MeterProgress, MeterSlot, MonthlyReportRecord, PolicyRecord, ProgressChunk, StateEntry, StateKey,
+    StateProof, StateRoots, StateValue,
+};
 
-impl MeterProgress {
-    /// A meter with nothing recorded yet.
-    pub fn new() -> Self {
-        Self::default()
+impl trustmeter_schema::ProofSource for State {
+    fn tip(&self) -> (u64, Hash32) {
+        (self.height, self.block_digest)
     }
-}
-
-impl MeterProgress {
-    /// Extends the history chain with one accepted reading.
-    pub fn chain(alg: HashAlg, history: &Hash32, seq: u64, leaf: &Hash32) -> Hash32 {
-        let mut data = Vec::with_capacity(72);
-        data.extend_from_slice(&history.0);
-        data.extend_from_slice(&seq.to_le_bytes());
-        data.extend_from_slice(&leaf.0);
-        trustmeter_crypto::tagged_hash(alg, b"trustmeter/meter-history/v1", &data)
+    fn roots_at(&self, height: u64) -> Option<StateRoots> {
+        State::roots_at(self, height)
     }
-}
-
-/// The progress of up to [`METERS_PER_PROGRESS_CHUNK`] meters of one gateway, in slot order
-/// ([`Meter::slot`]): one activity-tree entry, so that a gateway's batch of readings updates a few
-/// tree leaves instead of one per meter (a leaf update costs ~log₁₆(n) node hashes and writes).
-#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProgressChunk {
-    /// One per slot assigned so far, slot `chunk × METERS_PER_PROGRESS_CHUNK + i` at index `i`.
-    pub meters: Vec<MeterSlot>,
-}
-
-/// A meter's place in its gateway's [`ProgressChunk`].
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MeterSlot {
-    /// The meter holding the slot.
-    pub meter: DeviceId,
-    /// Its progress; `None` until it records or is replaced for the first time.
-    #[serde(deserialize_with = "trustmeter_types::codec::required_option")]
-    pub progress: Option<MeterProgress>,
-}
-
-impl ProgressChunk {
-    /// The progress of `meter`, if its slot is in this chunk and it has any.
-    pub fn progress_of(&self, meter: &Meter) -> Option<&MeterProgress> {
-        let s = self.meters.get((meter.slot % METERS_PER_PROGRESS_CHUNK) as usize)?;
-        (s.meter == meter.id).then_some(s.progress.as_ref()).flatten()
+    fn prove_at(&self, height: u64, key: &StateKey) -> Option<StateProof> {
+        State::prove_at(self, height, key).ok().flatten()
+    }
+    fn prove_absent_at(&self, height: u64, key: &StateKey) -> Option<AbsenceProof> {
+        State::prove_absent_at(self, height, key).ok().flatten()
     }
 }
 
@@ -169,208 +108,6 @@ impl ProgressCache {
         for ((g, n), c) in self.chunks {
             state.put(StateKey::Progress(g, n), StateValue::Progress(c));
         }
-    }
-}
-
-/// A key in the state.
-#[derive(
-    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
-)]
-#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
-pub enum StateKey {
-    /// An organisation.
-    Organisation(UnifiedSocialCreditCode),
-    /// An account key, mapped to its organisation.
-    Account(PublicKey),
-    /// The last accepted nonce of a sender key.
-    Nonce(PublicKey),
-    /// A gateway.
-    Gateway(DeviceId),
-    /// A meter.
-    Meter(DeviceId),
-    /// The reading progress of a gateway's meters, [`METERS_PER_PROGRESS_CHUNK`] to a chunk:
-    /// (gateway, chunk number). A meter's is in chunk `slot / METERS_PER_PROGRESS_CHUNK` of its
-    /// gateway ([`Meter::slot`]).
-    Progress(DeviceId, u32),
-    /// A version of the audit policy.
-    Policy(u32),
-    /// An enterprise's daily figure for one energy kind.
-    Daily(DailyKey),
-    /// An enterprise's monthly report (`YYYYMM`).
-    MonthlyReport(UnifiedSocialCreditCode, u32),
-    /// Derived: a register point of a meter's late-data window: (meter, timestamp, arrival
-    /// ordinal — the meter's accepted count when it was recorded).
-    Point(DeviceId, i64, u64),
-    /// Derived: a public key that is, or was, a device's (never reusable).
-    KeyUse(PublicKey),
-    /// An organisation's standing (active, suspended, removed) and its count of active keys.
-    Membership(UnifiedSocialCreditCode),
-    /// A membership proposal, by the hash of the transaction that made it.
-    Proposal(Hash32),
-    /// The active regulators, in id order: the set every k-of-n decision counts.
-    Regulators,
-    /// A grant in force: (owner, grantee, scope).
-    Grant(UnifiedSocialCreditCode, UnifiedSocialCreditCode, GrantScope),
-    /// What the public may read of a region's enterprises.
-    Disclosure(u32),
-    /// An organisation's figures published to everyone (until a time).
-    Published(UnifiedSocialCreditCode),
-}
-
-/// A value in the state.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
-pub enum StateValue {
-    /// An organisation record.
-    Organisation(Organisation),
-    /// An account key's organisation, and its revocation if revoked.
-    Account(Account),
-    /// A nonce.
-    Nonce(u64),
-    /// A gateway record.
-    Gateway(Gateway),
-    /// A meter record.
-    Meter(Meter),
-    /// A chunk of meters' progress.
-    Progress(ProgressChunk),
-    /// A deployed audit policy.
-    Policy(PolicyRecord),
-    /// A daily figure.
-    Daily(DailyTotal),
-    /// A monthly report.
-    MonthlyReport(MonthlyReportRecord),
-    /// A window point.
-    Point(PointRec),
-    /// The device that uses, or used, a key.
-    KeyUse(DeviceId),
-    /// An organisation's standing.
-    Membership(Membership),
-    /// A membership proposal.
-    Proposal(Proposal),
-    /// The active regulators.
-    Regulators(Vec<UnifiedSocialCreditCode>),
-    /// A grant in force.
-    Grant(Grant),
-    /// A region's disclosure.
-    Disclosure(DisclosureRecord),
-    /// A publication (its `expires_at_ms` ends it).
-    Published(Grant),
-}
-
-/// A deployed version of the audit policy (审核规则).
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct PolicyRecord {
-    /// Policy name from the document.
-    pub name: String,
-    /// Version from the document (strictly increasing across deployments).
-    pub version: u32,
-    /// The document, verbatim.
-    pub text: String,
-    /// First height whose readings it audits.
-    pub effective_height: u64,
-    /// Height of the block that deployed it (0 = the default shipped with genesis).
-    pub deployed_height: u64,
-    /// The regulator that deployed it (none for the default).
-    pub deployed_by: Option<UnifiedSocialCreditCode>,
-}
-
-/// An enterprise's monthly report (月报), as last submitted.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct MonthlyReportRecord {
-    /// Reported consumption per energy kind.
-    pub consumption: Vec<ReportedConsumption>,
-    /// Production output per product (manual data).
-    pub production: Vec<ProductOutput>,
-    /// Measured heating values for the month (override the reference coefficients).
-    pub heating_values: Vec<MeasuredHeatingValue>,
-    /// Height of the block that recorded it (a later report of the same month replaces it).
-    pub height: u64,
-}
-
-/// One committed `(key, value)` pair: the data of one leaf of the state tree.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct StateEntry {
-    /// The key.
-    pub key: StateKey,
-    /// The value.
-    pub value: StateValue,
-}
-
-/// A state proof: an entry and the sibling hashes of its leaf's path in its tree, deepest first.
-/// The tree is the one the entry's key belongs to ([`StateKey::tree`]); a proof of a derived key
-/// cannot be made.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StateProof {
-    /// The entry proven.
-    pub entry: StateEntry,
-    /// Sibling hashes from the leaf's level up to the root's children (at most 256).
-    pub siblings: Vec<Hash32>,
-}
-
-impl StateProof {
-    /// Checks the proof against the tree roots of a chain hashing with `alg`.
-    pub fn verify(&self, alg: HashAlg, roots: &StateRoots) -> bool {
-        let Some(tree) = self.entry.key.tree() else { return false };
-        let kh = self.entry.key.key_hash(alg);
-        let vh = trustmeter_crypto::hash(alg, &encode(&self.entry.value));
-        let leaf = commit::leaf_hash(alg, &kh, &vh);
-        commit::root_from_path(alg, &kh, leaf, &self.siblings) == Some(roots.get(tree))
-    }
-}
-
-/// A proof that a key has no entry: the leaf met on the key's path (another key's, or none: an
-/// empty subtree) and the sibling hashes, deepest first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AbsenceProof {
-    /// The key proven absent.
-    pub key: StateKey,
-    /// `(key hash, value hash)` of the other leaf at the end of the path, if the path ends in one.
-    pub leaf: Option<(Hash32, Hash32)>,
-    /// Sibling hashes, deepest first.
-    pub siblings: Vec<Hash32>,
-}
-
-impl AbsenceProof {
-    /// Checks the proof against the tree roots of a chain hashing with `alg`.
-    pub fn verify(&self, alg: HashAlg, roots: &StateRoots) -> bool {
-        let Some(tree) = self.key.tree() else { return false };
-        let kh = self.key.key_hash(alg);
-        let start = match &self.leaf {
-            None => EMPTY_TREE_ROOT,
-            Some((other, vh)) => {
-                if *other == kh || commit::common_prefix_bits(other, &kh) < self.siblings.len() {
-                    return false;
-                }
-                commit::leaf_hash(alg, other, vh)
-            }
-        };
-        commit::root_from_path(alg, &kh, start, &self.siblings) == Some(roots.get(tree))
-    }
-}
-
-/// The roots of the two trees; the state root commits to both ([`crate::keys::state_root`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StateRoots {
-    /// Root of the registry tree.
-    pub registry: Hash32,
-    /// Root of the activity tree.
-    pub activity: Hash32,
-}
-
-impl StateRoots {
-    /// Root of `tree`.
-    pub fn get(&self, tree: Tree) -> Hash32 {
-        match tree {
-            Tree::Registry => self.registry,
-            Tree::Activity => self.activity,
-        }
-    }
-    /// The state root over both.
-    pub fn state_root(&self, alg: HashAlg) -> Hash32 {
-        crate::keys::state_root(alg, &self.registry, &self.activity)
     }
 }
 
@@ -1231,8 +968,20 @@ impl State {
         if !self.overlay.is_empty() {
             return None;
         }
-        let tree = key.tree()?;
         let trees = self.snap.head()?.trees;
+        self.absent_in(&trees, key)
+    }
+
+    /// Proves that `key` had no entry after block `height` (any height for a registry key, recent
+    /// heights for an activity key): `Ok(None)` if it had one.
+    pub fn prove_absent_at(&self, height: u64, key: &StateKey) -> Result<Option<AbsenceProof>, StateError> {
+        let tree = key.tree().ok_or(StateError::NotKept { height, tree: "no" })?;
+        let trees = self.snap.trees_at(height).ok_or(StateError::NotKept { height, tree: tree.name() })?;
+        Ok(self.absent_in(&trees, key))
+    }
+
+    fn absent_in(&self, trees: &TreeHeads, key: &StateKey) -> Option<AbsenceProof> {
+        let tree = key.tree()?;
         let version = trees.version(tree)?;
         let alg = self.hash_alg();
         let kh = key.key_hash(alg);

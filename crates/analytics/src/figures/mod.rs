@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use trustmeter_chain::BlockFinalization;
-use trustmeter_client::FigureProof;
+use trustmeter_client::{CertifiedHeader, FigureProof, ReceiptProof, StateProofs};
 use trustmeter_energy::calendar::{self, Period};
 use trustmeter_energy::coal::{self, ElectricityBasis};
 use trustmeter_energy::quality::{self, QualityCounts, QualityIndex};
@@ -39,8 +39,8 @@ use trustmeter_energy::reference::{Decimal, ReferenceSet, div_round_half_even};
 use trustmeter_energy::register::{self, RegisterPoint, Replacement};
 use trustmeter_energy::tou::{self, Tier};
 use trustmeter_index::{Index, MAX_RANGE_RESULTS, ReadingPoint};
-use trustmeter_state::State;
 use trustmeter_state::accounting::{self, DailyKey, DailyTotal};
+use trustmeter_state::{State, StateKey};
 use trustmeter_types::{
     DeviceId, DeviceStatus, EnergyKind, Genesis, Meter, OrgKind, Organisation, Quantity, UnifiedSocialCreditCode, Unit,
 };

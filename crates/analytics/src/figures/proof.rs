@@ -37,3 +37,72 @@ pub fn figure_proof(genesis: &Genesis, index: &Index, state: &State, key: &Daily
         "no finalization certificate is stored for height {h} or the heights just below it that hold the figure; retry in a moment or ask another node"
     )))
 }
+
+/// Height `h`'s header with what makes it final: its own certificate or, when its view gathered
+/// none, the headers up to the next certified block (at most `trustmeter_client::MAX_DESCENDANTS`)
+/// and that block's. `None` when neither is stored yet.
+pub fn certified_header(genesis: &Genesis, index: &Index, h: u64) -> Result<Option<CertifiedHeader>, Error> {
+    let Some(header) = index.header(h).map_err(internal)? else { return Ok(None) };
+    let (descendants, fin) = match index.finalization(h).map_err(internal)? {
+        Some(fin) => (Vec::new(), fin),
+        None => match index.certified_descendant(h, trustmeter_client::MAX_DESCENDANTS as u64).map_err(internal)? {
+            Some(found) => found,
+            None => return Ok(None),
+        },
+    };
+    let fin = BlockFinalization::decode_cfg(fin, &genesis.validators.len())
+        .map_err(|e| internal(format!("stored finalization does not decode: {e:?}")))?;
+    Ok(Some(CertifiedHeader::new(header, descendants, &fin)))
+}
+
+/// The proof of a finalized transaction's receipt (`GET /v1/transactions/{hash}/proof`): what a
+/// gateway settles its readings on.
+pub fn receipt_proof(genesis: &Genesis, index: &Index, tx: &trustmeter_types::Hash32) -> Result<ReceiptProof, Error> {
+    let r = index
+        .receipt(tx)
+        .map_err(internal)?
+        .ok_or_else(|| not_found(format!("transaction {tx} is not in a finalized block this node has indexed")))?;
+    let block = certified_header(genesis, index, r.height)?.ok_or_else(|| {
+        unavailable(format!(
+            "no finalization certificate is stored yet for height {} or the {} heights after it; retry in a moment or ask another node",
+            r.height,
+            trustmeter_client::MAX_DESCENDANTS
+        ))
+    })?;
+    let (_, receipts, _) = index.recorded_at(r.height).map_err(internal)?;
+    ReceiptProof::build(genesis.params.hash, block, &receipts, r.index as usize).map_err(internal)
+}
+
+/// Registry keys proven present or absent as of the newest certified height the committed `state`
+/// holds (at most [`PROOF_FALLBACK_HEIGHTS`] below its height); `keys_at(h)` names the keys for
+/// height `h`.
+pub fn state_proofs(
+    genesis: &Genesis,
+    index: &Index,
+    state: &State,
+    keys_at: impl Fn(u64) -> Vec<StateKey>,
+) -> Result<StateProofs, Error> {
+    let top = state.height.min(index.height());
+    for h in (top.saturating_sub(PROOF_FALLBACK_HEIGHTS).max(1)..=top).rev() {
+        let Some(block) = certified_header(genesis, index, h)? else { continue };
+        return StateProofs::build(genesis.params.hash, state, block, &keys_at(h)).map_err(internal);
+    }
+    Err(unavailable(format!(
+        "no finalization certificate is stored for height {top} or the heights just below it; retry in a moment or ask another node"
+    )))
+}
+
+/// The keys that prove the audit policy set complete after block `h` (see
+/// `trustmeter_client::VerifiedState::policies`): every version from the one in force at `h + 1`
+/// to the last deployed by `h`, and the next version's absence.
+pub fn policy_keys(state: &State, h: u64) -> Vec<StateKey> {
+    let deployed: Vec<_> = state.policies().filter(|p| p.deployed_height <= h).collect();
+    let in_force = deployed.iter().filter(|p| p.effective_height <= h + 1).map(|p| p.version).max().unwrap_or(0);
+    let last = deployed.iter().map(|p| p.version).max().unwrap_or(0);
+    // (Over MAX_STATE_PROOFS - 1 pending versions cannot be proven complete in one document;
+    // a verifier then refuses the set and the gateway leaves the audit to the chain.)
+    (in_force..=last.saturating_add(1))
+        .take(trustmeter_client::certified::MAX_STATE_PROOFS)
+        .map(StateKey::Policy)
+        .collect()
+}

@@ -5,6 +5,7 @@
 //! The simulations run once per test binary (see [`fixture`] for a SHA-256 chain with Ed25519
 //! keys and [`fixture_gm`] for an SM3 chain with SM2 keys); every test works on their output.
 
+mod certified;
 #[path = "../../../chain/tests/common/mod.rs"]
 mod common;
 mod example;
@@ -233,15 +234,14 @@ fn find_locates_the_reading_and_matches_build() {
     let f = fixture();
     let b = f.meter_signed();
     let event = f.events.iter().find(|e| e.block.block.header.height == b.header.height).unwrap();
-    let found =
-        ProofBundle::find(&f.genesis, event, &f.state, &b.reading.reading.meter, b.reading.reading.seq).unwrap();
+    let found = find(&f.genesis, event, &f.state, &b.reading.reading.meter, b.reading.reading.seq).unwrap();
     assert_eq!(found, b);
-    let err = ProofBundle::find(&f.genesis, event, &f.state, &b.reading.reading.meter, 999).unwrap_err();
+    let err = find(&f.genesis, event, &f.state, &b.reading.reading.meter, 999).unwrap_err();
     assert!(matches!(err, BuildError::ReadingNotInBlock { seq: 999, .. }), "{err}");
     let mut without = event.clone();
     without.finalization = None;
     assert!(matches!(
-        ProofBundle::find(&f.genesis, &without, &f.state, &b.reading.reading.meter, b.reading.reading.seq),
+        find(&f.genesis, &without, &f.state, &b.reading.reading.meter, b.reading.reading.seq),
         Err(BuildError::NoFinalization { .. })
     ));
 }
@@ -281,4 +281,15 @@ fn build_refuses_mismatched_inputs() {
     g.chain_id = trustmeter_types::ChainId::new("other-chain").unwrap();
     let err = ProofBundle::build(&g, block, &event.output.recorded, &f.state, fin, 0).unwrap_err();
     assert!(matches!(err, BuildError::ChainMismatch { .. }), "{err}");
+}
+
+/// [`ProofBundle::find`] on a finalized-block event, as a node's indexer calls it.
+fn find(
+    genesis: &trustmeter_types::Genesis,
+    e: &trustmeter_chain::Finalized,
+    state: &trustmeter_state::State,
+    meter: &trustmeter_types::DeviceId,
+    seq: u64,
+) -> Result<ProofBundle, trustmeter_client::BuildError> {
+    ProofBundle::find(genesis, &e.block.block, &e.output.recorded, e.finalization.as_ref(), state, meter, seq)
 }

@@ -8,6 +8,7 @@ pub mod alarms;
 pub mod figures;
 pub mod limits;
 pub mod paging;
+pub mod proofs;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -486,6 +487,7 @@ pub struct MeterView {
     ),
     paths(
         status,
+        genesis_document,
         block,
         finalized_block,
         submit,
@@ -536,6 +538,7 @@ struct ApiDoc;
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(<figures::FiguresDoc as OpenApi>::openapi());
+    doc.merge(<proofs::ProofsDoc as OpenApi>::openapi());
     doc
 }
 
@@ -545,6 +548,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/openapi.json", get(|| async { Json(openapi()) }))
         .route("/metrics", get(metrics))
         .route("/v1/status", get(status))
+        .route("/v1/genesis", get(genesis_document))
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/chain/finalized/{height}", get(finalized_block))
         .route("/v1/transactions", post(submit))
@@ -564,6 +568,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/alarms", get(alarms::alarms))
         .route("/v1/alarms/stream", get(alarms::alarm_stream))
         .merge(figures::routes())
+        .merge(proofs::routes())
         // Who may read what: every route, before anything else runs.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::access::authorise))
         // Counted and timed per route template (a route layer: unmatched paths are not counted).
@@ -889,14 +894,14 @@ async fn wait_for_height(s: &ApiState, height: u64, height_of: impl Fn(&App) -> 
 }
 
 /// Waits (a few seconds at most) until the index has reached `height`.
-async fn wait_for_index(s: &ApiState, height: u64) {
+pub(crate) async fn wait_for_index(s: &ApiState, height: u64) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     while s.inner.index.height() < height && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 
-fn device(id: &str) -> Result<DeviceId, ApiError> {
+pub(crate) fn device(id: &str) -> Result<DeviceId, ApiError> {
     DeviceId::new(id).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
@@ -1136,6 +1141,14 @@ async fn account(State(s): State<ApiState>, Path(key): Path<String>) -> ApiResul
             .account(&pk)
             .and_then(|a| a.revoked_at_ms.map(|at_ms| RevokedAccount { organisation: a.org.to_string(), at_ms })),
     }))
+}
+
+/// The chain's genesis document, verbatim. Trust it only after comparing its hash (`genesis_hash`
+/// in `/v1/status`, `trustmeter_crypto::genesis_hash`) with the one the consortium published: a
+/// gateway pins it on first contact unless its configuration names the file or the hash.
+#[utoipa::path(get, path = "/v1/genesis", responses((status = 200, description = "The genesis document (JSON)", body = Object)))]
+async fn genesis_document(State(s): State<ApiState>) -> Json<Genesis> {
+    Json(s.inner.genesis.clone())
 }
 
 /// A reading's proof bundle, checkable offline with `trustmeter verify`.

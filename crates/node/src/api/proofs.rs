@@ -1,0 +1,79 @@
+//! Certified proofs a client acts on without trusting this node (`trustmeter_client::certified`):
+//! a transaction's receipt, the audit policy set, a meter's registry record. Each is checked by
+//! the client against the genesis it holds; a node that lies is caught there, not here.
+
+use super::{ApiError, ApiState, device, wait_for_commit, wait_for_index};
+use crate::api::limits::RequestClass;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use trustmeter_analytics::figures::{policy_keys, receipt_proof, state_proofs};
+use trustmeter_client::{ReceiptProof, StateProofs};
+use trustmeter_state::StateKey;
+use trustmeter_types::Hash32;
+use utoipa::OpenApi;
+
+/// Runs a proof builder on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, trustmeter_analytics::Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    Ok(tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)??)
+}
+
+/// The proof of a finalized transaction's receipt: the receipt, its audit path in the block's
+/// receipts tree, and the block's header with the finalization certificate that makes it final
+/// (`trustmeter-receipt-proof/v1`). A gateway settles its readings only on this, checked against
+/// the genesis it holds.
+#[utoipa::path(get, path = "/v1/transactions/{hash}/proof", params(("hash" = String, Path, description = "Transaction hash (hex)")), responses((status = 200, description = "A ReceiptProof (JSON)", body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+async fn receipt_proof_handler(
+    State(s): State<ApiState>,
+    Path(hash): Path<String>,
+) -> Result<Json<ReceiptProof>, ApiError> {
+    let tx = Hash32::from_hex(&hash).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let _permit = s.limits().acquire(RequestClass::Proofs)?;
+    // A transaction just finalized is indexed a moment later.
+    wait_for_index(&s, s.app().finalized_height()).await;
+    let (genesis, index) = (s.genesis().clone(), s.index().clone());
+    blocking(move || receipt_proof(&genesis, &index, &tx)).await.map(Json)
+}
+
+/// The audit policy set, proven complete: every version from the one in force to the last
+/// deployed, and the next version's absence, as of a finalized block
+/// (`trustmeter-state-proofs/v1`). What a gateway's pre-audit applies.
+#[utoipa::path(get, path = "/v1/policy/proof", responses((status = 200, description = "A StateProofs document (JSON)", body = Object), (status = 503, body = ApiError)))]
+async fn policy_proof_handler(State(s): State<ApiState>) -> Result<Json<StateProofs>, ApiError> {
+    let _permit = s.limits().acquire(RequestClass::Proofs)?;
+    let state = s.app().committed_state();
+    let (genesis, index) = (s.genesis().clone(), s.index().clone());
+    blocking(move || state_proofs(&genesis, &index, &state, |h| policy_keys(&state, h))).await.map(Json)
+}
+
+/// A meter's registry record (or its absence), proven as of a finalized block
+/// (`trustmeter-state-proofs/v1`).
+#[utoipa::path(get, path = "/v1/meters/{id}/proof", params(("id" = String, Path, description = "Meter id")), responses((status = 200, description = "A StateProofs document (JSON)", body = Object), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
+async fn meter_proof_handler(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<StateProofs>, ApiError> {
+    let meter = device(&id)?;
+    let _permit = s.limits().acquire(RequestClass::Proofs)?;
+    let finalized = s.app().finalized_height();
+    // A meter registered a moment ago is proven once the store holds its block.
+    if s.app().committed_state().height < finalized {
+        wait_for_commit(&s, finalized).await;
+    }
+    let state = s.app().committed_state();
+    let (genesis, index) = (s.genesis().clone(), s.index().clone());
+    let key = StateKey::Meter(meter);
+    blocking(move || state_proofs(&genesis, &index, &state, |_| vec![key.clone()])).await.map(Json)
+}
+
+/// The routes of certified proofs (merged into the API router).
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/v1/transactions/{hash}/proof", get(receipt_proof_handler))
+        .route("/v1/policy/proof", get(policy_proof_handler))
+        .route("/v1/meters/{id}/proof", get(meter_proof_handler))
+}
+
+/// The OpenAPI document of these routes.
+#[derive(OpenApi)]
+#[openapi(paths(receipt_proof_handler, policy_proof_handler, meter_proof_handler))]
+pub struct ProofsDoc;

@@ -1,0 +1,435 @@
+//! The state's keys and values, its two tree roots, and the proofs of entries and of absence.
+
+use crate::keys::Tree;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use trustmeter_crypto::{HashAlg, smt};
+use trustmeter_energy::register::{RegisterPoint, Replacement};
+use trustmeter_types::tx::{MeasuredHeatingValue, ProductOutput, ReportedConsumption};
+use trustmeter_types::{
+    Account, DeviceId, DisclosureRecord, EnergyKind, Gateway, Grant, GrantScope, Hash32, METERS_PER_PROGRESS_CHUNK,
+    Membership, Meter, Organisation, Proposal, PublicKey, Quantity, Reading, ReadingOrigin, UnifiedSocialCreditCode,
+    Unit, encode,
+};
+
+/// What the chain remembers of a meter's readings (committed in the activity tree, in its
+/// gateway's [`ProgressChunk`]).
+///
+/// `history` is a hash chain over every accepted reading of the meter
+/// (`history' = H("trustmeter/meter-history/v1" ‖ history ‖ seq_le ‖ reading_leaf)`, `H` the
+/// chain's hash algorithm). The late-data window's register points are derived entries of their
+/// own ([`StateKey::Point`]), read and written one at a time, so a meter costs the same small
+/// record whatever its window holds. They also serve duplicate detection: a resubmitted reading is
+/// found among them by its own time.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeterProgress {
+    /// Highest accepted sequence number.
+    pub last_seq: u64,
+    /// Timestamp of that reading.
+    pub last_timestamp_ms: i64,
+    /// Number of readings accepted.
+    pub accepted: u64,
+    /// Hash chain over all accepted readings, oldest first.
+    pub history: Hash32,
+    /// Meter replacements (换表) inside the late window, in time order.
+    pub replacements: Vec<ReplacementRec>,
+    /// Number of register points in the meter's late-data window (at most
+    /// `MAX_WINDOW_POINTS` of the state machine's accounting).
+    pub window_points: u32,
+    /// Timestamp of the oldest point in the window (0 when it is empty).
+    pub window_oldest_ms: i64,
+}
+
+impl MeterProgress {
+    /// A meter with nothing recorded yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl MeterProgress {
+    /// Extends the history chain with one accepted reading.
+    pub fn chain(alg: HashAlg, history: &Hash32, seq: u64, leaf: &Hash32) -> Hash32 {
+        let mut data = Vec::with_capacity(72);
+        data.extend_from_slice(&history.0);
+        data.extend_from_slice(&seq.to_le_bytes());
+        data.extend_from_slice(&leaf.0);
+        trustmeter_crypto::tagged_hash(alg, b"trustmeter/meter-history/v1", &data)
+    }
+}
+
+/// The progress of up to [`METERS_PER_PROGRESS_CHUNK`] meters of one gateway, in slot order
+/// ([`Meter::slot`]): one activity-tree entry, so that a gateway's batch of readings updates a few
+/// tree leaves instead of one per meter (a leaf update costs ~log₁₆(n) node hashes and writes).
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressChunk {
+    /// One per slot assigned so far, slot `chunk × METERS_PER_PROGRESS_CHUNK + i` at index `i`.
+    pub meters: Vec<MeterSlot>,
+}
+
+/// A meter's place in its gateway's [`ProgressChunk`].
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeterSlot {
+    /// The meter holding the slot.
+    pub meter: DeviceId,
+    /// Its progress; `None` until it records or is replaced for the first time.
+    #[serde(deserialize_with = "trustmeter_types::codec::required_option")]
+    pub progress: Option<MeterProgress>,
+}
+
+impl ProgressChunk {
+    /// The progress of `meter`, if its slot is in this chunk and it has any.
+    pub fn progress_of(&self, meter: &Meter) -> Option<&MeterProgress> {
+        let s = self.meters.get((meter.slot % METERS_PER_PROGRESS_CHUNK) as usize)?;
+        (s.meter == meter.id).then_some(s.progress.as_ref()).flatten()
+    }
+}
+
+/// A key in the state.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum StateKey {
+    /// An organisation.
+    Organisation(UnifiedSocialCreditCode),
+    /// An account key, mapped to its organisation.
+    Account(PublicKey),
+    /// The last accepted nonce of a sender key.
+    Nonce(PublicKey),
+    /// A gateway.
+    Gateway(DeviceId),
+    /// A meter.
+    Meter(DeviceId),
+    /// The reading progress of a gateway's meters, [`METERS_PER_PROGRESS_CHUNK`] to a chunk:
+    /// (gateway, chunk number). A meter's is in chunk `slot / METERS_PER_PROGRESS_CHUNK` of its
+    /// gateway ([`Meter::slot`]).
+    Progress(DeviceId, u32),
+    /// A version of the audit policy.
+    Policy(u32),
+    /// An enterprise's daily figure for one energy kind.
+    Daily(DailyKey),
+    /// An enterprise's monthly report (`YYYYMM`).
+    MonthlyReport(UnifiedSocialCreditCode, u32),
+    /// Derived: a register point of a meter's late-data window: (meter, timestamp, arrival
+    /// ordinal — the meter's accepted count when it was recorded).
+    Point(DeviceId, i64, u64),
+    /// Derived: a public key that is, or was, a device's (never reusable).
+    KeyUse(PublicKey),
+    /// An organisation's standing (active, suspended, removed) and its count of active keys.
+    Membership(UnifiedSocialCreditCode),
+    /// A membership proposal, by the hash of the transaction that made it.
+    Proposal(Hash32),
+    /// The active regulators, in id order: the set every k-of-n decision counts.
+    Regulators,
+    /// A grant in force: (owner, grantee, scope).
+    Grant(UnifiedSocialCreditCode, UnifiedSocialCreditCode, GrantScope),
+    /// What the public may read of a region's enterprises.
+    Disclosure(u32),
+    /// An organisation's figures published to everyone (until a time).
+    Published(UnifiedSocialCreditCode),
+}
+
+/// A value in the state.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum StateValue {
+    /// An organisation record.
+    Organisation(Organisation),
+    /// An account key's organisation, and its revocation if revoked.
+    Account(Account),
+    /// A nonce.
+    Nonce(u64),
+    /// A gateway record.
+    Gateway(Gateway),
+    /// A meter record.
+    Meter(Meter),
+    /// A chunk of meters' progress.
+    Progress(ProgressChunk),
+    /// A deployed audit policy.
+    Policy(PolicyRecord),
+    /// A daily figure.
+    Daily(DailyTotal),
+    /// A monthly report.
+    MonthlyReport(MonthlyReportRecord),
+    /// A window point.
+    Point(PointRec),
+    /// The device that uses, or used, a key.
+    KeyUse(DeviceId),
+    /// An organisation's standing.
+    Membership(Membership),
+    /// A membership proposal.
+    Proposal(Proposal),
+    /// The active regulators.
+    Regulators(Vec<UnifiedSocialCreditCode>),
+    /// A grant in force.
+    Grant(Grant),
+    /// A region's disclosure.
+    Disclosure(DisclosureRecord),
+    /// A publication (its `expires_at_ms` ends it).
+    Published(Grant),
+}
+
+/// A deployed version of the audit policy (审核规则).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    /// Policy name from the document.
+    pub name: String,
+    /// Version from the document (strictly increasing across deployments).
+    pub version: u32,
+    /// The document, verbatim.
+    pub text: String,
+    /// First height whose readings it audits.
+    pub effective_height: u64,
+    /// Height of the block that deployed it (0 = the default shipped with genesis).
+    pub deployed_height: u64,
+    /// The regulator that deployed it (none for the default).
+    pub deployed_by: Option<UnifiedSocialCreditCode>,
+}
+
+/// An enterprise's monthly report (月报), as last submitted.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct MonthlyReportRecord {
+    /// Reported consumption per energy kind.
+    pub consumption: Vec<ReportedConsumption>,
+    /// Production output per product (manual data).
+    pub production: Vec<ProductOutput>,
+    /// Measured heating values for the month (override the reference coefficients).
+    pub heating_values: Vec<MeasuredHeatingValue>,
+    /// Height of the block that recorded it (a later report of the same month replaces it).
+    pub height: u64,
+}
+
+/// One committed `(key, value)` pair: the data of one leaf of the state tree.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct StateEntry {
+    /// The key.
+    pub key: StateKey,
+    /// The value.
+    pub value: StateValue,
+}
+
+/// A state proof: an entry and the sibling hashes of its leaf's path in its tree, deepest first.
+/// The tree is the one the entry's key belongs to ([`StateKey::tree`]); a proof of a derived key
+/// cannot be made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateProof {
+    /// The entry proven.
+    pub entry: StateEntry,
+    /// Sibling hashes from the leaf's level up to the root's children (at most 256).
+    pub siblings: Vec<Hash32>,
+}
+
+impl StateProof {
+    /// Checks the proof against the tree roots of a chain hashing with `alg`.
+    pub fn verify(&self, alg: HashAlg, roots: &StateRoots) -> bool {
+        let Some(tree) = self.entry.key.tree() else { return false };
+        let kh = self.entry.key.key_hash(alg);
+        let vh = trustmeter_crypto::hash(alg, &encode(&self.entry.value));
+        let leaf = smt::leaf_hash(alg, &kh, &vh);
+        smt::root_from_path(alg, &kh, leaf, &self.siblings) == Some(roots.get(tree))
+    }
+}
+
+/// A proof that a key has no entry: the leaf met on the key's path (another key's, or none: an
+/// empty subtree) and the sibling hashes, deepest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AbsenceProof {
+    /// The key proven absent.
+    pub key: StateKey,
+    /// `(key hash, value hash)` of the other leaf at the end of the path, if the path ends in one.
+    pub leaf: Option<(Hash32, Hash32)>,
+    /// Sibling hashes, deepest first.
+    pub siblings: Vec<Hash32>,
+}
+
+impl AbsenceProof {
+    /// Checks the proof against the tree roots of a chain hashing with `alg`.
+    pub fn verify(&self, alg: HashAlg, roots: &StateRoots) -> bool {
+        let Some(tree) = self.key.tree() else { return false };
+        let kh = self.key.key_hash(alg);
+        let start = match &self.leaf {
+            None => smt::PLACEHOLDER,
+            Some((other, vh)) => {
+                if *other == kh || smt::common_prefix_bits(other, &kh) < self.siblings.len() {
+                    return false;
+                }
+                smt::leaf_hash(alg, other, vh)
+            }
+        };
+        smt::root_from_path(alg, &kh, start, &self.siblings) == Some(roots.get(tree))
+    }
+}
+
+/// The roots of the two trees; the state root commits to both ([`trustmeter_crypto::smt::state_root`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateRoots {
+    /// Root of the registry tree.
+    pub registry: Hash32,
+    /// Root of the activity tree.
+    pub activity: Hash32,
+}
+
+impl StateRoots {
+    /// Root of `tree`.
+    pub fn get(&self, tree: Tree) -> Hash32 {
+        match tree {
+            Tree::Registry => self.registry,
+            Tree::Activity => self.activity,
+        }
+    }
+    /// The state root over both.
+    pub fn state_root(&self, alg: HashAlg) -> Hash32 {
+        trustmeter_crypto::smt::state_root(alg, &self.registry, &self.activity)
+    }
+}
+
+/// One register point the chain remembers: a recorded reading's facts (its meter is the key's;
+/// its unit is the meter's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PointRec {
+    /// The reading's own timestamp (Unix ms).
+    pub ts_ms: i64,
+    /// Register value, micro-units.
+    pub value: i64,
+    /// Online, manual or imported.
+    pub origin: ReadingOrigin,
+    /// The reading's sequence number.
+    pub seq: u64,
+    /// The reading's clock flag.
+    pub clock_suspect: bool,
+}
+
+impl PointRec {
+    /// The point a recorded reading makes.
+    pub fn of(r: &Reading) -> Self {
+        PointRec {
+            ts_ms: r.timestamp_ms,
+            value: r.value.micros(),
+            origin: r.origin,
+            seq: r.seq,
+            clock_suspect: r.clock_suspect,
+        }
+    }
+
+    /// Whether `r` is the reading this point recorded (a resubmission of it: the same sequence,
+    /// time, value, origin and clock flag; the meter and unit were checked before).
+    pub fn records(&self, r: &Reading) -> bool {
+        *self == PointRec::of(r)
+    }
+
+    /// The register point of the accounting (`trustmeter_energy::register`).
+    pub fn point(&self) -> RegisterPoint {
+        RegisterPoint { ts_ms: self.ts_ms, value: self.value, origin: self.origin }
+    }
+}
+
+/// A recorded meter replacement (换表).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ReplacementRec {
+    /// When the new meter took over (Unix ms).
+    pub at_ms: i64,
+    /// The old meter's last register value, micro-units.
+    pub old_final: i64,
+    /// The new meter's first register value, micro-units.
+    pub new_initial: i64,
+}
+
+impl ReplacementRec {
+    /// The replacement of the accounting (`trustmeter_energy::register`).
+    pub fn replacement(&self) -> Replacement {
+        Replacement { at_ms: self.at_ms, old_final: self.old_final, new_initial: self.new_initial }
+    }
+}
+
+/// Key of a daily figure: one enterprise, one Asia/Shanghai day, one energy kind in one unit.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct DailyKey {
+    /// The enterprise (用能单位).
+    pub org: UnifiedSocialCreditCode,
+    /// Days since 1970-01-01 in Asia/Shanghai.
+    pub day: i32,
+    /// Energy kind.
+    pub energy: EnergyKind,
+    /// Unit of the amounts (an amount unit: kW meters add up in kWh).
+    pub unit: Unit,
+}
+
+/// An enterprise's daily figure for one energy kind (日能耗), part of consensus state.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct DailyTotal {
+    /// Consumption allocated to the day, micro-units of the key's unit.
+    pub consumption: Quantity,
+    /// The part of it from gaps (whose placement in time is estimated).
+    pub estimated: Quantity,
+    /// The part of it from intervals with a manual or imported end.
+    pub manual: Quantity,
+    /// Intervals excluded as negative deltas (register fell without a rollover or replacement).
+    pub excluded_intervals: i32,
+    /// Readings recorded with a timestamp in this day.
+    pub points: u32,
+    /// Of which recorded within the chain's timeliness limit of their timestamp (及时性).
+    pub on_time: u32,
+    /// Of which arrived after a later reading of the same meter (placed by their own time).
+    pub late: u32,
+    /// Of which carry findings of the audit policy.
+    pub flagged: u32,
+    /// Electricity per tariff tier (尖峰, 高峰, 平, 低谷, 深谷); zeros for other kinds.
+    pub tiers: [Quantity; 5],
+    /// Standard coal by the equivalent value (当量值), micro-kgce.
+    pub kgce_equivalent: Quantity,
+    /// Standard coal by the equal value (等价值) for electricity; the same as equivalent for the rest.
+    pub kgce_equal_value: Quantity,
+    /// Why standard coal could not be computed, if it could not (no factor for this unit).
+    pub kgce_missing: Option<String>,
+    /// The reference data set the figures were computed with.
+    pub reference: String,
+    /// The time-of-use schedule the tiers were split by, if any.
+    pub tou_schedule: Option<String>,
+}
+
+impl DailyTotal {
+    /// A day with nothing recorded yet, computed with reference data set `reference`.
+    pub fn empty(reference: &str) -> Self {
+        Self {
+            consumption: Quantity(0),
+            estimated: Quantity(0),
+            manual: Quantity(0),
+            excluded_intervals: 0,
+            points: 0,
+            on_time: 0,
+            late: 0,
+            flagged: 0,
+            tiers: [Quantity(0); 5],
+            kgce_equivalent: Quantity(0),
+            kgce_equal_value: Quantity(0),
+            kgce_missing: None,
+            reference: reference.to_string(),
+            tou_schedule: None,
+        }
+    }
+}
+
+/// What a proof builder reads of a chain's state: the tree roots and entry proofs as of a past
+/// height. The state machine's `State` implements it; a builder (`trustmeter-client`'s
+/// bundles) needs nothing else of the state.
+pub trait ProofSource {
+    /// The height and block digest the state is at (for error messages).
+    fn tip(&self) -> (u64, Hash32);
+    /// The roots of the two trees after block `height`, if the store still keeps that height.
+    fn roots_at(&self, height: u64) -> Option<StateRoots>;
+    /// The proof of `key`'s entry after block `height`: `None` if it had none then, the key is
+    /// derived, or the store no longer keeps that height's tree.
+    fn prove_at(&self, height: u64, key: &StateKey) -> Option<StateProof>;
+    /// The proof that `key` had no entry after block `height`: `None` if it had one, the key is
+    /// derived, or the store no longer keeps that height's tree.
+    fn prove_absent_at(&self, height: u64, key: &StateKey) -> Option<AbsenceProof>;
+}
