@@ -429,8 +429,8 @@ async fn report_produced(resp: reqwest::Response) -> Result<()> {
     let body = resp.bytes().await?;
     let v: serde_json::Value = serde_json::from_slice(&body)
         .with_context(|| format!("unexpected answer {status}: {}", String::from_utf8_lossy(&body)))?;
-    if let Some(e) = v.get("error") {
-        bail!("refused: {}", e.as_str().unwrap_or_default());
+    if let Some(code) = v.get("code").and_then(|c| c.as_str()) {
+        bail!("refused ({code}): {}", v["message"].as_str().unwrap_or_default());
     }
     let stored = v["ids"].as_array().map(|a| a.len()).unwrap_or(0);
     println!(

@@ -37,15 +37,20 @@ use trustmeter_types::{DeviceId, Quantity, ReadingOrigin, RegisterKind};
 /// Largest request body (an import file), in bytes.
 pub const MAX_BODY_BYTES: usize = 64 << 20;
 
-/// An error answer.
+/// An error answer: the same shape as the node API's, with the same stable codes
+/// (`trustmeter_httpserve::error_code`: `bad_request`, `unauthorised`, `forbidden`, `not_found`,
+/// `unsupported_media_type`, `too_large`, `internal`, …).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ErrorBody {
-    /// What went wrong.
-    pub error: String,
+    /// Stable code of the kind of error.
+    pub code: String,
+    /// What went wrong and what to do.
+    pub message: String,
 }
 
 fn err(status: StatusCode, e: impl std::fmt::Display) -> Response {
-    (status, Json(ErrorBody { error: e.to_string() })).into_response()
+    let code = trustmeter_httpserve::error_code(status).to_string();
+    (status, Json(ErrorBody { code, message: e.to_string() })).into_response()
 }
 
 /// Who may call the local API: its operator token and the hosts and origins it answers.
@@ -146,6 +151,13 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .route("/import", post(import))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(rt.clone(), guard))
+        // The framework's own refusals (a malformed body or query, an unknown route) as JSON too.
+        .layer(axum::middleware::map_response(|r| {
+            trustmeter_httpserve::json_errors(
+                r,
+                "no such route; the gateway serves /status, /metrics, /readings, /rejected, /manual and /import",
+            )
+        }))
         .with_state(rt)
 }
 

@@ -328,6 +328,19 @@ fn gateway_reads_real_devices_and_sends_to_both_chains() {
         let r = http.get(format!("{api}/status")).header("origin", "http://attacker.example").send().await.unwrap();
         refused(r, 403, "a cross-origin read");
         assert_eq!(history_rows().await, 0, "a refused request stored a reading");
+        // Every error is `{code, message}`, the framework's own refusals included.
+        let shape = |r: reqwest::Response, status: u16, code: &'static str, what: &'static str| async move {
+            assert_eq!(r.status().as_u16(), status, "{what}");
+            let v: serde_json::Value = r.json().await.unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+            assert_eq!(v["code"], code, "{what}: {v}");
+            assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {v}");
+        };
+        let r = http.post(format!("{api}/manual")).bearer_auth(&token).header("content-type", "application/json").body("{not json").send().await.unwrap();
+        shape(r, 400, "bad_request", "a malformed manual entry").await;
+        let r = http.get(format!("{api}/no-such-route")).send().await.unwrap();
+        shape(r, 404, "not_found", "an unknown route").await;
+        let r = http.post(format!("{api}/import")).header("content-type", "text/csv").body(row.clone()).send().await.unwrap();
+        shape(r, 401, "unauthorised", "an import without the operator token").await;
 
         // Manual entry and a history import, by the operator.
         let t_manual = now_ms() - 60_000;

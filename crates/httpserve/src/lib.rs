@@ -391,6 +391,69 @@ pub fn fd_budget(max_connections: usize, reserve: u64) -> Result<u64, String> {
     Ok(limit)
 }
 
+/// The stable `code` of an error answer with `status`, for servers whose errors are
+/// `{code, message}` (the node's API and the gateway's).
+pub fn error_code(status: axum::http::StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthorised",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "timeout",
+        413 => "too_large",
+        415 => "unsupported_media_type",
+        422 => "unprocessable",
+        429 | 503 => "busy",
+        _ if status.is_server_error() => "internal",
+        _ => "error",
+    }
+}
+
+/// Largest body of a non-JSON error that [`json_errors`] carries over as the message.
+pub const MAX_ERROR_TEXT: usize = 4 * 1024;
+
+/// Turns an error that is not already JSON — axum's refusals of a malformed query, path or body
+/// (plain text), an unknown route or method (empty), a body over the limit or too slow — into
+/// the API's error shape `{code, message}`, keeping its status and headers (`Allow`,
+/// `Retry-After`). Stable codes by status: `bad_request`, `unauthorised`, `forbidden`,
+/// `not_found`, `method_not_allowed`, `timeout`, `too_large`, `unsupported_media_type`,
+/// `unprocessable`, `busy`, `internal` ([`error_code`]). `not_found` is the message of a bare 404
+/// (an unknown route).
+pub async fn json_errors(resp: axum::response::Response, not_found: &'static str) -> axum::response::Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, MAX_ERROR_TEXT).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let code = error_code(status);
+    let message = match (text.is_empty(), status.as_u16()) {
+        (false, _) => text,
+        (true, 404) => not_found.to_string(),
+        (true, 405) => format!(
+            "this route does not take this method{}",
+            parts
+                .headers
+                .get(axum::http::header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .map(|a| format!("; it takes {a}"))
+                .unwrap_or_default()
+        ),
+        (true, _) => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    let body = serde_json::json!({ "code": code, "message": message }).to_string();
+    axum::response::Response::from_parts(parts, axum::body::Body::from(body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -574,64 +574,10 @@ pub fn router(state: ApiState) -> Router {
         // Counted and timed per route template (a route layer: unmatched paths are not counted).
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         // One error shape for everything, the framework's own refusals included.
-        .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::map_response(|r| {
+            trustmeter_httpserve::json_errors(r, "no such route; GET /openapi.json lists every route")
+        }))
         .with_state(state)
-}
-
-/// Largest body of a non-JSON error that [`json_errors`] carries over as the message.
-const MAX_ERROR_TEXT: usize = 4 * 1024;
-
-/// Turns an error that is not already JSON — axum's refusals of a malformed query, path or body
-/// (plain text), an unknown route or method (empty), a body over the limit or too slow — into
-/// the API's error shape `{code, message}`, keeping its status and headers (`Allow`,
-/// `Retry-After`). Stable codes by status: `bad_request`, `unauthorised`, `forbidden`,
-/// `not_found`, `method_not_allowed`, `timeout`, `too_large`, `unsupported_media_type`,
-/// `unprocessable`, `busy`, `internal`.
-async fn json_errors(resp: Response) -> Response {
-    let status = resp.status();
-    let is_json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
-        return resp;
-    }
-    let (mut parts, body) = resp.into_parts();
-    let text = axum::body::to_bytes(body, MAX_ERROR_TEXT).await.unwrap_or_default();
-    let text = String::from_utf8_lossy(&text).trim().to_string();
-    let code = match status.as_u16() {
-        400 => "bad_request",
-        401 => "unauthorised",
-        403 => "forbidden",
-        404 => "not_found",
-        405 => "method_not_allowed",
-        408 => "timeout",
-        413 => "too_large",
-        415 => "unsupported_media_type",
-        422 => "unprocessable",
-        429 | 503 => "busy",
-        _ if status.is_server_error() => "internal",
-        _ => "error",
-    };
-    let message = match (text.is_empty(), status.as_u16()) {
-        (false, _) => text,
-        (true, 404) => "no such route; GET /openapi.json lists every route".to_string(),
-        (true, 405) => format!(
-            "this route does not take this method{}",
-            parts
-                .headers
-                .get(header::ALLOW)
-                .and_then(|v| v.to_str().ok())
-                .map(|a| format!("; it takes {a}"))
-                .unwrap_or_default()
-        ),
-        (true, _) => status.canonical_reason().unwrap_or("error").to_string(),
-    };
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
-    let body = serde_json::json!({ "code": code, "message": message }).to_string();
-    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// Prometheus metrics: Commonware's registry (p2p, consensus, marshal, storage, runtime), then the
