@@ -378,6 +378,14 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
     ensure!(
         doc["components"]["schemas"]["StatusView"].is_object() && doc["components"]["schemas"]["ApiError"].is_object()
     );
+    // A transaction's full schema (checked against real transactions in trustmeter-types'
+    // tests/openapi.rs), as JSON or as its canonical bytes.
+    let body = &doc["paths"]["/v1/transactions"]["post"]["requestBody"]["content"];
+    ensure!(body["application/json"]["schema"]["$ref"] == "#/components/schemas/Transaction", "{body}");
+    ensure!(body["application/octet-stream"].is_object(), "{body}");
+    for name in ["Transaction", "TxBody", "TxPayload", "SignedReading", "Receipt", "Genesis"] {
+        ensure!(doc["components"]["schemas"][name].is_object(), "no schema {name}");
+    }
 
     // Onboarding through the API.
     world.onboard(api).await?;

@@ -13,6 +13,7 @@ pub const BLOCK_DIGEST_DOMAIN: &[u8] = b"trustmeter/block/v1";
 /// What a block commits to. The block digest is the hash of this header alone; the transactions
 /// are bound through `tx_root`, the readings through `readings_root`, the state after executing
 /// the block through `state_root` and the execution outcomes through `receipts_root`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BlockHeader {
@@ -47,6 +48,7 @@ pub struct BlockHeader {
 }
 
 /// A block: header and transactions.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Block {
     /// The header.

@@ -10,6 +10,7 @@ use std::fmt;
 
 /// A kind of energy or energy-consuming working medium (耗能工质), following the categories of
 /// the energy statistics forms (205-1) and GB/T 2589.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
@@ -119,6 +120,7 @@ impl EnergyKind {
 }
 
 /// A unit of measure. Instantaneous (rate) units are used with instantaneous registers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
@@ -194,6 +196,7 @@ impl Unit {
 }
 
 /// How a meter's register behaves.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
@@ -209,6 +212,7 @@ pub enum RegisterKind {
 }
 
 /// A fixed-point quantity: millionths of a unit, in an `i64`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// Fixed at genesis and never changed. It does not apply to Commonware's consensus machinery
 /// (votes, certificates, leader election, p2p), which keeps its own Ed25519 and SHA-256.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone,
     Copy,
@@ -70,6 +71,7 @@ impl std::str::FromStr for HashAlg {
 }
 
 /// Consensus-relevant parameters. In JSON every field is required and no other is accepted.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainParams {
@@ -92,6 +94,7 @@ pub struct ChainParams {
 }
 
 /// Parameters of the on-chain energy accounting (能耗核算). In JSON every field is required.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountingParams {
@@ -143,6 +146,7 @@ impl Default for ChainParams {
 pub type GenesisOrganisation = Organisation;
 
 /// A founding account: a key of a founding organisation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisAccount {
@@ -153,6 +157,7 @@ pub struct GenesisAccount {
 }
 
 /// A genesis validator.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisValidator {
@@ -169,6 +174,7 @@ pub struct GenesisValidator {
 /// The genesis document. In JSON every field, at every level, is required and no other field is
 /// accepted. Two genesis documents are the same chain's when their canonical (borsh) encodings
 /// are equal.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Genesis {

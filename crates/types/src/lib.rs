@@ -31,6 +31,8 @@ pub mod ids;
 pub mod keys;
 pub mod limits;
 pub mod membership;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod reading;
 pub mod receipt;
 pub mod registry;

@@ -33,6 +33,7 @@ pub fn account_proof_payload(chain: &ChainId, org: &UnifiedSocialCreditCode, key
 
 /// An account key to add, with its holder's proof of possession (a signature by the key over
 /// [`account_proof_payload`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
@@ -55,6 +56,7 @@ impl NewAccount {
 }
 
 /// A membership change, carried by a proposal.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MembershipAction {
@@ -163,6 +165,7 @@ pub fn check_reason(reason: &str) -> Result<(), String> {
 }
 
 /// Whether an organisation may act on chain.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
@@ -179,6 +182,7 @@ pub enum OrgStatus {
 }
 
 /// An organisation's standing (registry state, kept in every version).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Membership {
@@ -193,6 +197,7 @@ pub struct Membership {
 }
 
 /// An account key's record: its organisation and whether it was revoked.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Account {
@@ -204,6 +209,7 @@ pub struct Account {
 }
 
 /// Where a proposal stands.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ProposalStatus {
@@ -217,6 +223,7 @@ pub enum ProposalStatus {
 }
 
 /// A membership proposal (registry state). Its id is the hash of the transaction that made it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Proposal {
@@ -239,6 +246,7 @@ pub struct Proposal {
 }
 
 /// The chain's governance parameters (genesis).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GovernanceParams {
@@ -289,6 +297,7 @@ pub fn jurisdiction_covers(regulator: u32, target: u32) -> bool {
 }
 
 /// What an organisation lets another read of its data (数据授权): one scope per grant.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
@@ -325,6 +334,7 @@ impl GrantScope {
 
 /// A grant in force (registry state, every version kept): the owner lets the grantee read one
 /// scope of its data until `expires_at_ms`. Checked at every read, not only when issued.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grant {
@@ -337,6 +347,7 @@ pub struct Grant {
 /// What the public (anyone, unsigned) may read of a region's enterprises (信息公开), set on chain
 /// by a regulator whose jurisdiction covers the region. An enterprise's own figures become public
 /// only when it publishes them (`TxPayload::PublishFigures`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Disclosure {
@@ -347,6 +358,7 @@ pub struct Disclosure {
 }
 
 /// A region's disclosure in force (registry state): what, by whom, since when.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DisclosureRecord {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 pub const READING_SIGNING_DOMAIN: &[u8] = b"trustmeter/reading/v1";
 
 /// One value read from one meter.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reading {
@@ -35,6 +36,7 @@ pub struct Reading {
 }
 
 /// How a reading's value reached the gateway.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
@@ -73,6 +75,7 @@ impl Reading {
 
 /// Who signed a reading. The record says which, so a verifier knows how close to the meter the
 /// signature was made.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[borsh(use_discriminant = true)]
 #[serde(rename_all = "snake_case")]
@@ -85,6 +88,7 @@ pub enum ReadingSigner {
 }
 
 /// A reading with its signature.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedReading {

@@ -6,6 +6,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 /// Why a transaction or a reading was refused.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[borsh(use_discriminant = true)]
 #[serde(rename_all = "snake_case")]
@@ -157,6 +158,7 @@ impl RejectCode {
 }
 
 /// A rejection: code plus explanation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Rejection {
     /// Machine-readable code.
@@ -181,6 +183,7 @@ impl std::fmt::Display for Rejection {
 }
 
 /// The outcome of one reading in an accepted batch.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ReadingOutcome {
@@ -227,6 +230,7 @@ pub fn bounded_message(mut text: String) -> String {
 }
 
 /// One finding on a recorded reading.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Flag {
     /// Stable snake_case code, e.g. `late_reading`, `manual_entry`, `rate_exceeds_capacity`.
@@ -238,6 +242,7 @@ pub struct Flag {
 }
 
 /// The outcome of a transaction.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum TxOutcome {
@@ -248,6 +253,7 @@ pub enum TxOutcome {
 }
 
 /// What happened to one transaction in a block.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Receipt {
     /// Transaction hash.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// The role an organisation plays in the consortium. Roles decide which transactions its
 /// accounts may send.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
@@ -34,6 +35,7 @@ pub enum OrgKind {
 }
 
 /// A member organisation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organisation {
@@ -63,6 +65,7 @@ impl Organisation {
 }
 
 /// Lifecycle of a device (gateway or meter).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
@@ -79,6 +82,7 @@ pub enum DeviceStatus {
 }
 
 /// A key a device signed with before a rotation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetiredKey {
@@ -137,6 +141,7 @@ pub(crate) fn retire(retired: &mut Vec<RetiredKey>, key: PublicKey, at_ms: i64) 
 }
 
 /// A trusted terminal (端设备 / 可信边缘网关) at an enterprise.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Gateway {
@@ -176,6 +181,7 @@ impl Gateway {
 }
 
 /// Accuracy class of a meter (准确度等级), e.g. 0.5S for a revenue electricity meter.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
@@ -190,6 +196,7 @@ impl AccuracyClass {
 }
 
 /// Where a meter sits: site / workshop / line / equipment (厂区 / 车间 / 产线 / 设备), at least the site.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
@@ -218,6 +225,7 @@ impl LocationPath {
 }
 
 /// A calibration (检定/校准) certificate issued by a metrology authority.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Calibration {
@@ -257,6 +265,7 @@ pub const METERS_PER_PROGRESS_CHUNK: u32 = 256;
 /// A meter (计量器具) registered to an enterprise and read through one of its gateways.
 ///
 /// In JSON every field is required (`Option` fields as `null` or a value) and no other is accepted.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Meter {
@@ -304,6 +313,7 @@ pub struct Meter {
 }
 
 /// A tariff register of a multi-rate electricity meter: DL/T 645 tariffs 1–4 are 尖/峰/平/谷.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TariffRegister {

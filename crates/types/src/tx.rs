@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub const TX_SIGNING_DOMAIN: &[u8] = b"trustmeter/tx/v1";
 
 /// What a new meter is, as its enterprise registers it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct MeterSpec {
     /// Device id.
@@ -79,6 +80,7 @@ impl MeterSpec {
 }
 
 /// What a transaction does.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TxPayload {
@@ -239,6 +241,7 @@ pub enum TxPayload {
 }
 
 /// A measured heating value in a [`TxPayload::MonthlyReport`] (实测低位发热量 / 蒸汽焓值).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct MeasuredHeatingValue {
     /// Energy kind.
@@ -250,6 +253,7 @@ pub struct MeasuredHeatingValue {
 }
 
 /// One energy kind's consumption in a [`TxPayload::MonthlyReport`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ReportedConsumption {
     /// Energy kind.
@@ -261,6 +265,7 @@ pub struct ReportedConsumption {
 }
 
 /// One product's output in a [`TxPayload::MonthlyReport`] (manual data).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ProductOutput {
     /// Product name (e.g. "cement clinker").
@@ -317,6 +322,7 @@ impl TxPayload {
 }
 
 /// The signed part of a transaction.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct TxBody {
     /// The chain this transaction is for.
@@ -339,6 +345,7 @@ impl TxBody {
 }
 
 /// A signed transaction.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Transaction {
     /// The signed body.

@@ -365,7 +365,6 @@ pub struct BlockView {
     /// Block digest.
     pub digest: String,
     /// Header fields.
-    #[schema(value_type = Object)]
     pub header: trustmeter_types::BlockHeader,
     /// Transaction hashes, in order.
     pub txs: Vec<String>,
@@ -411,11 +410,9 @@ pub struct ReceiptView {
     pub index: Option<u32>,
     /// The execution receipt (outcome and per-reading outcomes) for a finalized transaction.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
     pub receipt: Option<trustmeter_types::Receipt>,
     /// The admission rejection.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
     pub rejection: Option<trustmeter_types::Rejection>,
 }
 
@@ -472,7 +469,6 @@ pub struct ReadingsPage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeterView {
     /// The registry record.
-    #[schema(value_type = Object)]
     pub meter: trustmeter_types::Meter,
     /// What the chain recorded of its readings.
     #[schema(value_type = Object)]
@@ -689,7 +685,7 @@ async fn finalized_block(State(s): State<ApiState>, Path(height): Path<u64>) -> 
 
 /// Submit a signed transaction: JSON (`application/json`) or its canonical encoding
 /// (`application/octet-stream`).
-#[utoipa::path(post, path = "/v1/transactions", request_body(content = Object, description = "A signed Transaction (JSON), or its canonical bytes"), responses((status = 202, body = SubmitView), (status = 422, body = ApiError), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
+#[utoipa::path(post, path = "/v1/transactions", request_body(description = "A signed transaction: as JSON (the `Transaction` schema), or as its canonical bytes (borsh, docs/proof-format.md §4) with `Content-Type: application/octet-stream`. The signature covers the canonical bytes of `body` (`TxBody`) under the sender's key.", content((trustmeter_types::Transaction = "application/json"), ([u8] = "application/octet-stream"))), responses((status = 202, body = SubmitView), (status = 422, body = ApiError), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
 async fn submit(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
     if body.len() > MAX_TX_BYTES + 1024 * 1024 {
         return ApiError::new(
@@ -947,7 +943,7 @@ async fn organisations(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/gateways/{id}", params(("id" = String, Path, description = "Gateway id")), responses((status = 200, body = Object), (status = 404, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/gateways/{id}", params(("id" = String, Path, description = "Gateway id")), responses((status = 200, body = trustmeter_types::Gateway), (status = 404, body = ApiError)))]
 async fn gateway(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<trustmeter_types::Gateway> {
     let id = device(&id)?;
     s.inner
@@ -971,7 +967,7 @@ async fn organisation(State(s): State<ApiState>, Path(id): Path<String>) -> ApiR
 
 /// A membership proposal: its action, approvals so far, the approvals it needs, and whether it
 /// executed.
-#[utoipa::path(get, path = "/v1/proposals/{id}", params(("id" = String, Path, description = "Hash of the proposing transaction (hex)")), responses((status = 200, body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/proposals/{id}", params(("id" = String, Path, description = "Hash of the proposing transaction (hex)")), responses((status = 200, body = trustmeter_types::Proposal), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 async fn proposal(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<trustmeter_types::Proposal> {
     let h = trustmeter_types::Hash32::from_hex(&id)
         .map_err(|e| ApiError::bad_request(format!("proposal id must be 64 hex characters: {e}")))?;
@@ -1092,7 +1088,7 @@ async fn account(State(s): State<ApiState>, Path(key): Path<String>) -> ApiResul
 /// The chain's genesis document, verbatim. Trust it only after comparing its hash (`genesis_hash`
 /// in `/v1/status`, `trustmeter_crypto::genesis_hash`) with the one the consortium published: a
 /// gateway pins it on first contact unless its configuration names the file or the hash.
-#[utoipa::path(get, path = "/v1/genesis", responses((status = 200, description = "The genesis document (JSON)", body = Object)))]
+#[utoipa::path(get, path = "/v1/genesis", responses((status = 200, description = "The genesis document (JSON)", body = trustmeter_types::Genesis)))]
 async fn genesis_document(State(s): State<ApiState>) -> Json<Genesis> {
     Json(s.inner.genesis.clone())
 }

@@ -1,0 +1,196 @@
+//! Valid values of every kind, built with the crate's constructors: what the fuzz tests edit and
+//! the OpenAPI test checks against the document's schemas.
+
+#![allow(dead_code)]
+
+use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
+use trustmeter_types::membership::{Disclosure, GrantScope, MembershipAction, NewAccount};
+use trustmeter_types::tx::{MeasuredHeatingValue, MeterSpec, ProductOutput, ReportedConsumption};
+use trustmeter_types::{
+    AccuracyClass, Block, BlockHeader, Calibration, ChainId, ChainParams, DeviceId, EnergyKind, Genesis,
+    GenesisAccount, GenesisValidator, Hash32, KeyScheme, LocationPath, OrgKind, Organisation, Quantity, Reading,
+    ReadingOrigin, ReadingSigner, RegisterKind, TariffRegister, Transaction, TxBody, TxPayload,
+    UnifiedSocialCreditCode, Unit,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Valid values, built once with the crate's constructors
+// ---------------------------------------------------------------------------------------------
+
+pub fn key(scheme: KeyScheme, seed: u8) -> SigningKey {
+    SigningKey::from_seed(scheme, [seed; 32])
+}
+
+pub fn device(s: &str) -> DeviceId {
+    DeviceId::new(s).expect("a valid device id")
+}
+
+pub fn uscc(n: u32) -> UnifiedSocialCreditCode {
+    let first17 = format!("91430100MA4L{n:05}");
+    let check = UnifiedSocialCreditCode::check_char(&first17).expect("17 characters of the alphabet");
+    UnifiedSocialCreditCode::new(format!("{first17}{check}")).expect("a valid credit code")
+}
+
+pub fn chain_id() -> ChainId {
+    ChainId::new("hunan-1").expect("a valid chain id")
+}
+
+pub fn reading(meter: &str, seq: u64) -> Reading {
+    Reading {
+        meter: device(meter),
+        seq,
+        timestamp_ms: 1_767_225_600_000 + seq as i64 * 900_000,
+        value: Quantity::from_micros(123_456_789 + seq as i64),
+        unit: Unit::KilowattHour,
+        origin: if seq.is_multiple_of(2) { ReadingOrigin::Online } else { ReadingOrigin::Manual },
+        clock_suspect: seq.is_multiple_of(3),
+    }
+}
+
+pub fn meter_spec(scheme: KeyScheme) -> MeterSpec {
+    MeterSpec {
+        id: device("91430100MA4L00001X-EM1"),
+        gateway: device("91430100MA4L00001X-GW1"),
+        name: "主变压器 1#".into(),
+        energy: EnergyKind::Electricity,
+        unit: Unit::KilowattHour,
+        register: RegisterKind::Cumulative,
+        accuracy: AccuracyClass(50),
+        location: LocationPath(vec!["厂区".into(), "车间-2".into()]),
+        register_max: Quantity::from_micros(1_000_000 * Quantity::SCALE),
+        rated_per_hour: Quantity::from_micros(2_000 * Quantity::SCALE),
+        tariff: Some(TariffRegister { total: device("91430100MA4L00001X-EM0"), tariff: 2 }),
+        public_key: Some(key(scheme, 21).public_key()),
+    }
+}
+
+/// One payload of every kind, with keys of `scheme`.
+pub fn payloads(scheme: KeyScheme) -> Vec<TxPayload> {
+    let new_key = key(scheme, 30);
+    let calibration = Calibration {
+        certificate_no: "JD-2026-0001".into(),
+        issuer: uscc(2),
+        valid_from_ms: 1_700_000_000_000,
+        valid_until_ms: 1_800_000_000_000,
+    };
+    let gateway_key = key(scheme, 11);
+    let readings = (1..=3)
+        .map(|seq| sign_reading(&gateway_key, reading("91430100MA4L00001X-EM1", seq), ReadingSigner::Gateway))
+        .collect();
+    vec![
+        TxPayload::RegisterAccount { public_key: new_key.public_key(), proof: new_key.sign(b"proof") },
+        TxPayload::RevokeAccount { public_key: new_key.public_key(), reason: "key lost".into() },
+        TxPayload::Propose {
+            action: MembershipAction::Admit {
+                organisation: Organisation {
+                    id: uscc(7),
+                    name: "湘能示范企业".into(),
+                    kind: OrgKind::Enterprise,
+                    region: 430_100,
+                },
+                accounts: vec![NewAccount { public_key: new_key.public_key(), proof: new_key.sign(b"proof") }],
+            },
+        },
+        TxPayload::Propose { action: MembershipAction::Suspend { org: uscc(7), reason: "audit".into() } },
+        TxPayload::Approve { proposal: Hash32([0xAB; 32]) },
+        TxPayload::Grant { grantee: uscc(8), scope: GrantScope::Figures, expires_at_ms: 1_800_000_000_000 },
+        TxPayload::RevokeGrant { grantee: uscc(8), scope: GrantScope::Readings },
+        TxPayload::SetDisclosure {
+            region: 430_000,
+            disclosure: Disclosure { regional_figures: true, rankings: false },
+        },
+        TxPayload::PublishFigures { until_ms: 1_800_000_000_000 },
+        TxPayload::RegisterGateway { id: device("91430100MA4L00001X-GW1"), public_key: gateway_key.public_key() },
+        TxPayload::RegisterMeter { meter: meter_spec(scheme) },
+        TxPayload::RecordCalibration { meter: device("91430100MA4L00001X-EM1"), calibration },
+        TxPayload::ActivateDevice { device: device("91430100MA4L00001X-EM1") },
+        TxPayload::RevokeDevice {
+            device: device("91430100MA4L00001X-EM1"), reason: "铅封损坏 (seal broken)".into()
+        },
+        TxPayload::SubmitReadings { gateway: device("91430100MA4L00001X-GW1"), readings },
+        TxPayload::RotateKey {
+            device: device("91430100MA4L00001X-GW1"),
+            new_public_key: new_key.public_key(),
+            proof: new_key.sign(b"rotation"),
+        },
+        TxPayload::DeployPolicy { text: "name = \"p\"\nversion = 2\n".into(), effective_height: 100 },
+        TxPayload::ReplaceMeter {
+            meter: device("91430100MA4L00001X-EM1"),
+            at_ms: 1_767_225_600_000,
+            old_final: Quantity::from_micros(99 * Quantity::SCALE),
+            new_initial: Quantity::from_micros(0),
+        },
+        TxPayload::MonthlyReport {
+            month: 202_603,
+            consumption: vec![ReportedConsumption {
+                energy: EnergyKind::NaturalGas,
+                unit: Unit::NormalCubicMetre,
+                quantity: Quantity::from_micros(5 * Quantity::SCALE),
+            }],
+            production: vec![ProductOutput {
+                product: "cement clinker".into(),
+                unit: "t".into(),
+                quantity: Quantity::from_micros(12 * Quantity::SCALE),
+            }],
+            heating_values: vec![MeasuredHeatingValue {
+                energy: EnergyKind::RawCoal,
+                unit: Unit::Kilogram,
+                kj_per_unit: Quantity::from_micros(20_908 * Quantity::SCALE),
+            }],
+        },
+    ]
+}
+
+pub fn transaction(sender: &SigningKey, nonce: u64, payload: TxPayload) -> Transaction {
+    sign_tx(sender, TxBody { chain_id: chain_id(), sender: sender.public_key(), nonce, payload })
+}
+
+pub fn block(txs: Vec<Transaction>) -> Block {
+    let header = BlockHeader {
+        chain_id: chain_id(),
+        parent: Hash32([1; 32]),
+        height: 7,
+        epoch: 1,
+        view: 9,
+        timestamp_ms: 1_767_225_607_000,
+        tx_root: Hash32([2; 32]),
+        readings_root: Hash32([3; 32]),
+        state_root: Hash32([4; 32]),
+        receipts_root: Hash32([5; 32]),
+        tx_count: txs.len() as u32,
+        reading_count: txs.iter().map(|t| t.body.payload.reading_count() as u32).sum(),
+        readings_accepted: 2,
+    };
+    Block { header, txs }
+}
+
+pub fn genesis() -> Genesis {
+    Genesis {
+        chain_id: chain_id(),
+        genesis_time_ms: 1_767_225_600_000,
+        params: ChainParams::default(),
+        organisations: vec![
+            Organisation { id: uscc(1), name: "Regulator".into(), kind: OrgKind::Regulator, region: 430_000 },
+            Organisation { id: uscc(2), name: "计量院".into(), kind: OrgKind::MetrologyAuthority, region: 430_100 },
+        ],
+        accounts: vec![
+            GenesisAccount { org: uscc(1), public_key: key(KeyScheme::Ed25519, 1).public_key() },
+            GenesisAccount { org: uscc(2), public_key: key(KeyScheme::Sm2, 2).public_key() },
+        ],
+        validators: vec![
+            GenesisValidator {
+                name: "v1".into(),
+                org: uscc(1),
+                consensus_key: "ab".repeat(32),
+                p2p_address: "127.0.0.1:3001".into(),
+            },
+            GenesisValidator {
+                name: "v2".into(),
+                org: uscc(2),
+                consensus_key: "cd".repeat(32),
+                p2p_address: "[::1]:3002".into(),
+            },
+        ],
+        devnet_seed: Some(2026),
+    }
+}
