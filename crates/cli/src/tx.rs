@@ -898,14 +898,10 @@ fn parse_energy(s: &str) -> Result<EnergyKind> {
 }
 
 fn parse_unit(s: &str) -> Result<Unit> {
-    if let Some(u) = Unit::ALL.into_iter().find(|u| u.symbol() == s) {
-        return Ok(u);
-    }
-    if let Some(u) = Unit::ALL.into_iter().find(|u| u.symbol().eq_ignore_ascii_case(s)) {
-        return Ok(u);
-    }
-    let symbols: Vec<&str> = Unit::ALL.iter().map(|u| u.symbol()).collect();
-    parse_snake(s, "--unit", &symbols.join(", "))
+    Unit::parse(s).ok_or_else(|| {
+        let symbols: Vec<&str> = Unit::ALL.iter().map(|u| u.symbol()).collect();
+        anyhow::anyhow!("--unit {s:?} is not a unit; use one of {}", symbols.join(", "))
+    })
 }
 
 /// An accuracy class such as `0.5S` or `1` in hundredths of a percent.

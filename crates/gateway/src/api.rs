@@ -339,7 +339,7 @@ pub struct ManualEntry {
     pub meter: String,
     /// Value, decimal text.
     pub value: String,
-    /// Unit (serde name, e.g. `kilowatt_hour`, or symbol `kWh`).
+    /// Unit, by its symbol (`kWh`; the older name `kilowatt_hour` is still read).
     pub unit: String,
     /// When the value was read off the meter (Unix ms); default now.
     pub timestamp_ms: Option<i64>,

@@ -77,7 +77,7 @@ register = 0
 data_type = "u32"
 word_order = "big"
 scale = "0.01"
-unit = "kilowatt_hour"
+unit = "kWh"
 poll_interval_s = 1
 
 [[point]]
@@ -88,7 +88,7 @@ table = "input"
 register = 10
 data_type = "f32"
 word_order = "little"
-unit = "kilowatt"
+unit = "kW"
 kind = "instantaneous"
 poll_interval_s = 1
 max = "10"
@@ -99,7 +99,7 @@ driver = "dlt645"
 address = "{dlt}"
 meter_address = "{dlt_addr}"
 register = "total"
-unit = "kilowatt_hour"
+unit = "kWh"
 poll_interval_s = 1
 
 [[point]]
@@ -108,7 +108,7 @@ driver = "dlt645"
 address = "{dlt}"
 meter_address = "{dlt_addr}"
 register = "peak"
-unit = "kilowatt_hour"
+unit = "kWh"
 poll_interval_s = 1
 
 [[point]]
@@ -117,7 +117,7 @@ driver = "mqtt"
 broker = "{mqtt}"
 topic = "plant/boiler1/gas"
 field = "/totals/volume"
-unit = "normal_cubic_metre"
+unit = "Nm3"
 
 [[point]]
 meter = "{sim}"
@@ -125,7 +125,7 @@ driver = "simulator"
 seed = 7
 rated_per_hour = 3600
 start = "1000"
-unit = "kilowatt_hour"
+unit = "kWh"
 poll_interval_s = 1
 
 [[point]]
@@ -134,7 +134,7 @@ driver = "simulator"
 seed = 8
 rated_per_hour = 10
 start = "5"
-unit = "kilowatt_hour"
+unit = "kWh"
 poll_interval_s = 1
 
 [[point]]
@@ -143,7 +143,7 @@ driver = "simulator"
 seed = 9
 rated_per_hour = 10
 start = "5"
-unit = "kilowatt_hour"
+unit = "kWh"
 poll_interval_s = 1
 "#,
         dir = data_dir.display(),

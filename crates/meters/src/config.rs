@@ -10,7 +10,7 @@
 //! register = 100
 //! data_type = "u32"
 //! word_order = "big"
-//! unit = "kilowatt_hour"
+//! unit = "kWh"
 //! scale = "0.01"
 //! poll_interval_s = 900
 //! min = "0"
@@ -35,8 +35,8 @@ pub struct PointConfig {
     /// `driver = "modbus" | "dlt645" | "mqtt" | "simulator"` plus that driver's fields.
     #[serde(flatten)]
     pub source: SourceConfig,
-    /// Unit of the scaled value, in the serde form of [`Unit`] (`"kilowatt_hour"`, `"cubic_metre"`,
-    /// `"normal_cubic_metre"`, `"tonne"`, …).
+    /// Unit of the scaled value, by its symbol (`"kWh"`, `"m3"`, `"Nm3"`, `"t"`, …; the older
+    /// names such as `"kilowatt_hour"` are still read).
     pub unit: Unit,
     /// Cumulative (the default: a totalising register) or instantaneous (power, flow).
     #[serde(default = "default_kind")]

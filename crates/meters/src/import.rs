@@ -7,7 +7,7 @@
 //! ```text
 //! meter,timestamp,value,unit
 //! 91430100MA4L0001XA-E01,2026-03-02 08:15,123456.78,kWh
-//! 91430100MA4L0001XA-E01,2026-03-02T08:30:00+08:00,123460.1,kilowatt_hour
+//! 91430100MA4L0001XA-E01,2026-03-02T08:30:00+08:00,123460.1,kWh
 //! ```
 //!
 //! **JSON**: an array of objects with the same fields; `value` a number or decimal string,
@@ -18,8 +18,9 @@
 //!   time. Years 2000 to 2099.
 //! - `value`: exact decimal text, at most six decimals, no exponent or separators. JSON numbers
 //!   are read from their text, so they are exact too.
-//! - `unit`: the serde name of the unit (`kilowatt_hour`) or its symbol (`kWh`, `m3`, `Nm3`, `t`,
-//!   `GJ`, …; symbols case-insensitive, `³` allowed); empty means "the meter's registered unit".
+//! - `unit`: the unit's symbol (`kWh`, `m3`, `Nm3`, `t`, `GJ`, …; case-insensitive, `³` allowed;
+//!   the older names such as `kilowatt_hour` are read too); empty means "the meter's registered
+//!   unit".
 //!
 //! Limits: [`MAX_IMPORT_ROWS`] rows, [`MAX_IMPORT_BYTES`] bytes. Every error names the line (CSV),
 //! the element (JSON) or the line and column (JSON syntax), the column and what is wrong. The whole
@@ -175,17 +176,12 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
         .into())
 }
 
-/// Parses a unit: its serde name (`kilowatt_hour`) or its symbol (`kWh`; case-insensitive, `³`
+/// Parses a unit ([`Unit::parse`]): its symbol (`kWh`; case-insensitive, `³`
 /// accepted for `3`).
 pub fn parse_unit(text: &str) -> Result<Unit, String> {
-    let t = text.trim();
-    if let Ok(u) = serde_json::from_value::<Unit>(serde_json::Value::String(t.to_owned())) {
-        return Ok(u);
-    }
-    let norm = t.replace('³', "3").to_lowercase();
-    Unit::ALL.into_iter().find(|u| u.symbol().to_lowercase() == norm).ok_or_else(|| {
+    Unit::parse(text).ok_or_else(|| {
         let known: Vec<&str> = Unit::ALL.iter().map(|u| u.symbol()).collect();
-        format!("is not a unit; use one of {} (or its name, e.g. kilowatt_hour)", known.join(", "))
+        format!("is not a unit; use one of {}", known.join(", "))
     })
 }
 

@@ -25,7 +25,7 @@ register = 100
 data_type = "u32"
 word_order = "big"
 timeout_ms = 1500
-unit = "kilowatt_hour"
+unit = "kWh"
 scale = "0.01"
 poll_interval_s = 900
 min = "0"
@@ -38,7 +38,7 @@ driver = "dlt645"
 address = "192.168.1.30:8899"
 meter_address = "000012345678"
 register = "valley"
-unit = "kilowatt_hour"
+unit = "kWh"
 scale = "200"
 poll_interval_s = 900
 
@@ -51,7 +51,7 @@ topic = "plant/boiler1/gas"
 field = "/totals/volume"
 timestamp_field = "/ts"
 client_id = "gw-01"
-unit = "normal_cubic_metre"
+unit = "Nm3"
 
 # Simulator: 250 kWh per hour at full production, rolling over at 1 000 000.
 [[point]]
@@ -61,7 +61,7 @@ seed = 42
 rated_per_hour = 250
 start = "999000"
 register_max = "1000000"
-unit = "kilowatt_hour"
+unit = "kWh"
 poll_interval_s = 900
 "#;
 
@@ -118,7 +118,7 @@ fn parse_err(text: &str) -> String {
 
 #[test]
 fn refusals_say_what_to_write() {
-    let base = "[[point]]\nmeter = \"E-1\"\ndriver = \"modbus\"\naddress = \"h:502\"\nregister = 1\ndata_type = \"u16\"\nunit = \"kilowatt_hour\"\n";
+    let base = "[[point]]\nmeter = \"E-1\"\ndriver = \"modbus\"\naddress = \"h:502\"\nregister = 1\ndata_type = \"u16\"\nunit = \"kWh\"\n";
     assert!(toml::from_str::<GatewayFile>(base).is_ok());
     let e = parse_err(&format!("{base}scale = 0.01\n"));
     assert!(e.contains("quoted text"), "{e}");
@@ -131,7 +131,7 @@ fn refusals_say_what_to_write() {
     let e = parse_err(&base.replace("\"u16\"", "\"float\""));
     assert!(e.contains("float"), "{e}");
     let e = parse_err(
-        "[[point]]\nmeter = \"E-1\"\ndriver = \"dlt645\"\naddress = \"h:1\"\nmeter_address = \"12345\"\nunit = \"kilowatt_hour\"\n",
+        "[[point]]\nmeter = \"E-1\"\ndriver = \"dlt645\"\naddress = \"h:1\"\nmeter_address = \"12345\"\nunit = \"kWh\"\n",
     );
     assert!(e.contains("12 decimal digits"), "{e}");
     let e = parse_err(&base.replace("E-1", "E 1"));
@@ -148,7 +148,7 @@ fn refusals_say_what_to_write() {
     let bad_address: GatewayFile = toml::from_str(&base.replace("h:502", "192.168.1.20")).unwrap();
     assert!(validate_points(&bad_address.point).unwrap_err()[0].to_string().contains("host:port"));
     let bad_topic: GatewayFile = toml::from_str(
-        "[[point]]\nmeter = \"E-1\"\ndriver = \"mqtt\"\nbroker = \"b:1883\"\ntopic = \"a/#/b\"\nfield = \"v\"\nunit = \"kilowatt_hour\"\n",
+        "[[point]]\nmeter = \"E-1\"\ndriver = \"mqtt\"\nbroker = \"b:1883\"\ntopic = \"a/#/b\"\nfield = \"v\"\nunit = \"kWh\"\n",
     )
     .unwrap();
     assert!(validate_points(&bad_topic.point).unwrap_err()[0].to_string().contains("'#'"));

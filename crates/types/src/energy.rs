@@ -120,40 +120,53 @@ impl EnergyKind {
 }
 
 /// A unit of measure. Instantaneous (rate) units are used with instantaneous registers.
+///
+/// Spelled one way everywhere, by its symbol (`kWh`, `m3`, `Nm3`, `t/h`, …: [`Unit::symbol`]): in
+/// JSON (transactions, records, proofs, figures), query parameters, configuration files and
+/// reports. The older snake-case names (`kilowatt_hour`) are still read ([`Unit::parse`]).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 #[borsh(use_discriminant = true)]
-#[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum Unit {
     /// kWh.
+    #[serde(rename = "kWh", alias = "kilowatt_hour")]
     KilowattHour = 0,
     /// MWh.
+    #[serde(rename = "MWh", alias = "megawatt_hour")]
     MegawattHour = 1,
     /// m³ at working conditions.
+    #[serde(rename = "m3", alias = "cubic_metre")]
     CubicMetre = 2,
     /// Nm³ (normal cubic metres, 0 °C and 101.325 kPa).
+    #[serde(rename = "Nm3", alias = "normal_cubic_metre")]
     NormalCubicMetre = 3,
     /// t.
+    #[serde(rename = "t", alias = "tonne")]
     Tonne = 4,
     /// kg.
+    #[serde(rename = "kg", alias = "kilogram")]
     Kilogram = 5,
     /// GJ.
+    #[serde(rename = "GJ", alias = "gigajoule")]
     Gigajoule = 6,
     /// MJ.
+    #[serde(rename = "MJ", alias = "megajoule")]
     Megajoule = 7,
     /// L.
+    #[serde(rename = "L", alias = "litre")]
     Litre = 8,
     /// kW (instantaneous power).
+    #[serde(rename = "kW", alias = "kilowatt")]
     Kilowatt = 9,
     /// t/h (instantaneous steam flow).
+    #[serde(rename = "t/h", alias = "tonne_per_hour")]
     TonnePerHour = 10,
 }
 
 impl Unit {
-    /// Conventional symbol.
     /// Every unit, in tag order.
     pub const ALL: [Unit; 11] = [
         Unit::KilowattHour,
@@ -174,6 +187,7 @@ impl Unit {
         Self::ALL.into_iter().find(|u| u.symbol() == s)
     }
 
+    /// The unit's symbol: its one spelling in JSON, queries and reports.
     pub fn symbol(self) -> &'static str {
         match self {
             Unit::KilowattHour => "kWh",
@@ -189,6 +203,35 @@ impl Unit {
             Unit::TonnePerHour => "t/h",
         }
     }
+    /// The unit a person or a file names: its symbol (any case; `m³` for `m3`) or its older
+    /// snake-case name (`kilowatt_hour`).
+    pub fn parse(text: &str) -> Option<Unit> {
+        let t = text.trim().replace('³', "3");
+        Self::from_symbol(&t).or_else(|| Self::ALL.into_iter().find(|u| u.symbol().eq_ignore_ascii_case(&t))).or_else(
+            || {
+                let name = t.to_ascii_lowercase().replace('-', "_");
+                Self::ALL.into_iter().find(|u| u.legacy_name() == name)
+            },
+        )
+    }
+
+    /// The older snake-case name (read, never written).
+    fn legacy_name(self) -> &'static str {
+        match self {
+            Unit::KilowattHour => "kilowatt_hour",
+            Unit::MegawattHour => "megawatt_hour",
+            Unit::CubicMetre => "cubic_metre",
+            Unit::NormalCubicMetre => "normal_cubic_metre",
+            Unit::Tonne => "tonne",
+            Unit::Kilogram => "kilogram",
+            Unit::Gigajoule => "gigajoule",
+            Unit::Megajoule => "megajoule",
+            Unit::Litre => "litre",
+            Unit::Kilowatt => "kilowatt",
+            Unit::TonnePerHour => "tonne_per_hour",
+        }
+    }
+
     /// Whether this unit measures a rate rather than an amount.
     pub fn is_rate(self) -> bool {
         matches!(self, Unit::Kilowatt | Unit::TonnePerHour)

@@ -203,20 +203,10 @@ pub fn parse_energy(s: &str) -> Result<EnergyKind, Error> {
 
 pub fn parse_unit(s: &str) -> Result<Unit, Error> {
     let t = s.trim();
-    Unit::ALL
-        .into_iter()
-        .find(|u| u.symbol() == t)
-        .or_else(|| Unit::ALL.into_iter().find(|u| u.symbol().eq_ignore_ascii_case(t)))
-        .or_else(|| {
-            let name = t.to_ascii_lowercase().replace('-', "_");
-            Unit::ALL
-                .into_iter()
-                .find(|u| serde_json::to_value(u).ok().and_then(|v| v.as_str().map(|n| n == name)) == Some(true))
-        })
-        .ok_or_else(|| {
-            let symbols: Vec<&str> = Unit::ALL.iter().map(|u| u.symbol()).collect();
-            bad(format!("unit={s:?} is not a unit; use one of {}", symbols.join(", ")))
-        })
+    Unit::parse(t).ok_or_else(|| {
+        let symbols: Vec<&str> = Unit::ALL.iter().map(|u| u.symbol()).collect();
+        bad(format!("unit={s:?} is not a unit; use one of {}", symbols.join(", ")))
+    })
 }
 
 /// A region code: a province (`430000`) matches `43xxxx`, a city (`430100`) matches `4301xx`, a

@@ -255,7 +255,7 @@ request_timeout_ms = 500
     );
     for i in 0..points {
         text.push_str(&format!(
-            "\n[[point]]\nmeter = \"{}\"\ndriver = \"simulator\"\nseed = {i}\nrated_per_hour = 120\nstart = \"{}\"\nunit = \"kilowatt_hour\"\npoll_interval_s = 1\n",
+            "\n[[point]]\nmeter = \"{}\"\ndriver = \"simulator\"\nseed = {i}\nrated_per_hour = 120\nstart = \"{}\"\nunit = \"kWh\"\npoll_interval_s = 1\n",
             meter_id(i),
             1_000 + i
         ));

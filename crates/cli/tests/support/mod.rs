@@ -576,7 +576,7 @@ driver = "simulator"
 seed = {i}
 rated_per_hour = {rate}
 start = "{start}"
-unit = "kilowatt_hour"
+unit = "kWh"
 poll_interval_s = 1
 "#,
                     rate = 100 + 50 * i,

@@ -16,19 +16,7 @@ use sha2::{Digest, Sha256};
 use sm2::dsa::signature::Verifier as _;
 
 const SCHEMES: [&str; 2] = ["ed25519", "sm2"];
-const UNITS: [&str; 11] = [
-    "kilowatt_hour",
-    "megawatt_hour",
-    "cubic_metre",
-    "normal_cubic_metre",
-    "tonne",
-    "kilogram",
-    "gigajoule",
-    "megajoule",
-    "litre",
-    "kilowatt",
-    "tonne_per_hour",
-];
+const UNITS: [&str; 11] = ["kWh", "MWh", "m3", "Nm3", "t", "kg", "GJ", "MJ", "L", "kW", "t/h"];
 const ENERGY: [&str; 16] = [
     "electricity",
     "water",
