@@ -357,3 +357,49 @@ fn check_target(
     }
     Ok((block, f))
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Bounded fuzzing of the state sync messages a peer sends (`borsh` over p2p): decoding never
+    //! panics or allocates past the message, and what decodes re-encodes to the bytes read.
+    use super::Message;
+    use proptest::prelude::*;
+    use trustmeter_fuzzkit::{byte_edits, edited};
+
+    fn valid() -> Vec<Vec<u8>> {
+        [
+            Message::TargetRequest { id: 1 },
+            Message::Target { id: 2, block: vec![1; 300], finalization: vec![2; 200] },
+            Message::PageRequest { id: 3, height: 77, after: Some(vec![4; 40]) },
+            Message::PageRequest { id: 3, height: 77, after: None },
+            Message::Page { id: 4, entries: (0..20).map(|i| (vec![i; 30], vec![i; 90])).collect(), more: true },
+            Message::Unavailable { id: 5, reason: "the pin expired".into() },
+        ]
+        .iter()
+        .map(|m| borsh::to_vec(m).expect("encodes"))
+        .collect()
+    }
+
+    fn round_trip(bytes: &[u8]) -> Result<(), TestCaseError> {
+        if let Ok(m) = borsh::from_slice::<Message>(bytes) {
+            prop_assert_eq!(borsh::to_vec(&m).expect("encodes"), bytes.to_vec(), "{:?}", m);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(trustmeter_fuzzkit::config(20_000, 0x7374_6174_6573_796e))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            round_trip(&bytes)?;
+        }
+
+        #[test]
+        fn edited_messages_decode_canonically_or_not_at_all(i in any::<prop::sample::Index>(), edits in byte_edits()) {
+            let valid = valid();
+            let m: &Vec<u8> = i.get(valid.as_slice());
+            round_trip(&edited(m, &edits))?;
+        }
+    }
+}

@@ -300,7 +300,9 @@ async fn drive(ctx: &commonware_runtime::tokio::Context, dir: &Path, args: &Clus
             allow_private_ips: true,
             timeouts: Timeouts::default(),
             alarms: Default::default(),
-            api: Default::default(),
+            // One load generator on loopback speaks for every gateway and for onboarding (real
+            // gateways each have their own address): no per-address request rate here.
+            api: trustmeter_node::api::limits::ApiConfig { max_requests_per_s_per_ip: 1_000_000, ..Default::default() },
             state_sync: false,
             state_cache_mib: trustmeter_node::config::DEFAULT_STATE_CACHE_MIB,
         };
