@@ -264,3 +264,82 @@ max_backoff_ms = 500
         handle.stop().await;
     });
 }
+
+/// A destination configured with the consortium's genesis hash refuses a node that serves another
+/// genesis (`proof_invalid`, nothing sent or settled), and with the right hash fetches the genesis,
+/// pins it and settles on proofs.
+#[test]
+fn a_genesis_fetched_from_the_nodes_must_have_the_configured_hash() {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let runner = commonware_runtime::tokio::Runner::new(
+        commonware_runtime::tokio::Config::new().with_storage_directory(dir.path().join("consensus")),
+    );
+    runner.start(|ctx| async move {
+        let mut chain = TestChain::start(&ctx, dir.path(), "hunan-hash-1", 1, 33).await;
+        let gw = dev(&chain, "GW-01");
+        let meter = dev(&chain, "EM-01");
+        let gw_key = SigningKey::ed25519_from_seed([49; 32]);
+        let now = now_ms();
+        chain
+            .onboard(&gw, &gw_key, &[(meter.clone(), Unit::KilowattHour)], (now - 400 * DAY_MS, now + 365 * DAY_MS), &[], &[])
+            .await;
+        let right = trustmeter_crypto::genesis_hash(&chain.devnet.genesis).to_hex();
+        let config = |data_dir: &std::path::Path, hash: &str| {
+            GatewayConfig::parse(&format!(
+                "[gateway]\nid = \"{gw}\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:0\"\n\n[[destination]]\nname = \"provincial\"\nnodes = [\"{}\"]\ngenesis_hash = \"{hash}\"\nmax_backoff_ms = 500\n",
+                data_dir.display(),
+                chain.urls[0],
+            ))
+            .expect("config parses")
+        };
+        let manual = |api: String, token: String, value: &'static str| {
+            let meter = meter.clone();
+            async move {
+                let r = reqwest::Client::new()
+                    .post(format!("{api}/manual"))
+                    .bearer_auth(token.trim())
+                    .json(&serde_json::json!({"meter": meter.as_str(), "value": value, "unit": "kWh", "timestamp_ms": now_ms() - 60_000}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
+            }
+        };
+
+        // The wrong hash: the node's genesis is refused, nothing is sent, nothing is pinned.
+        let wrong_dir = dir.path().join("gateway-wrong");
+        let handle = trustmeter_gateway::start(config(&wrong_dir, &"ab".repeat(32)), gw_key.clone(), Arc::new(trustmeter_meters::SystemClock))
+            .await
+            .expect("gateway starts");
+        let api = format!("http://{}", handle.api_addr);
+        manual(api.clone(), std::fs::read_to_string(wrong_dir.join("operator.token")).unwrap(), "100").await;
+        let s = eventually("the wrong genesis refused", || async {
+            let s = status(&api).await;
+            s.alarms.iter().any(|a| a.kind == "proof_invalid" && a.message.contains("genesis_hash")).then_some(s)
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(s.destinations[0].acknowledged, 0);
+        assert!(chain.readings(&meter).await.is_empty(), "a reading went to a chain whose genesis was refused");
+        assert!(!wrong_dir.join("genesis-provincial.json").exists(), "a refused genesis was pinned");
+        handle.stop().await;
+
+        // The right hash: fetched, checked, pinned, and the reading settles on a proof.
+        let right_dir = dir.path().join("gateway-right");
+        let handle = trustmeter_gateway::start(config(&right_dir, &right), gw_key.clone(), Arc::new(trustmeter_meters::SystemClock))
+            .await
+            .expect("gateway starts");
+        let api = format!("http://{}", handle.api_addr);
+        manual(api.clone(), std::fs::read_to_string(right_dir.join("operator.token")).unwrap(), "200").await;
+        eventually("settled with the right genesis", || async {
+            let d = status(&api).await.destinations[0].clone();
+            (d.backlog == 0 && d.acknowledged == 1).then_some(())
+        })
+        .await;
+        let pinned: trustmeter_types::Genesis =
+            serde_json::from_str(&std::fs::read_to_string(right_dir.join("genesis-provincial.json")).unwrap()).unwrap();
+        assert_eq!(pinned, chain.devnet.genesis);
+        handle.stop().await;
+    });
+}
