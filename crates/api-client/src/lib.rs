@@ -17,6 +17,25 @@ use trustmeter_types::{
 pub const MAX_NODES: usize = 16;
 /// Most pages one `*_all` call walks (a bound on the work a hostile or broken node can cause).
 pub const MAX_PAGES: usize = 10_000;
+/// Largest response body read from a node (a page of 10 000 readings is a few MB); a node that
+/// sends more is treated as failed, so a hostile node cannot fill the client's memory.
+pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
+
+/// Reads a response body, refusing one over [`MAX_RESPONSE_BYTES`] (announced or streamed).
+async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, String> {
+    let too_large = || format!("the response is larger than {MAX_RESPONSE_BYTES} bytes");
+    if resp.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
 
 /// What can go wrong talking to nodes.
 #[derive(Debug, thiserror::Error)]
@@ -354,8 +373,8 @@ impl NodeClient {
             match sent {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    let body = match resp.bytes().await {
-                        Ok(b) => b.to_vec(),
+                    let body = match read_body(resp).await {
+                        Ok(b) => b,
                         Err(e) => {
                             last = format!("{url}: {e}");
                             continue;
@@ -515,7 +534,7 @@ impl NodeClient {
             let (status, body) = match sent {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    match resp.bytes().await {
+                    match read_body(resp).await {
                         Ok(b) => (status, b),
                         Err(e) => {
                             answers.push(format!("{url}: {e}"));

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use trustmeter_crypto::SigningKey;
 use trustmeter_gateway::config::GatewayConfig;
-use trustmeter_gateway::status::StatusReport;
 use trustmeter_meters::emulator::{Dlt645Server, ModbusServer, MqttBroker};
 use trustmeter_meters::{DataType, Dlt645Address, Dlt645Register, RawValue, RegisterTable, WordOrder, parse_quantity};
 use trustmeter_types::{DeviceId, Quantity, Unit};
@@ -161,10 +160,6 @@ poll_interval_s = 1
     GatewayConfig::parse(&text).expect("test config parses")
 }
 
-async fn status(api: &str) -> StatusReport {
-    reqwest::get(format!("{api}/status")).await.expect("status").json().await.expect("status json")
-}
-
 /// Values of a meter's readings on a chain.
 async fn values(chain: &TestChain, m: &DeviceId) -> Vec<i64> {
     chain.readings(m).await.into_iter().map(|r| r.2).collect()
@@ -174,9 +169,7 @@ async fn values(chain: &TestChain, m: &DeviceId) -> Vec<i64> {
 fn gateway_reads_real_devices_and_sends_to_both_chains() {
     init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let runner = commonware_runtime::tokio::Runner::new(
-        commonware_runtime::tokio::Config::new().with_storage_directory(dir.path().join("consensus")),
-    );
+    let runner = runner(dir.path());
     let data_dir = dir.path().join("gateway");
     runner.start(|ctx| async move {
         let mut prov = TestChain::start(&ctx, dir.path(), "hunan-1", 4, 11).await;

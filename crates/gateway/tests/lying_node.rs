@@ -21,7 +21,6 @@ use std::time::Duration;
 use trustmeter_client::{ReceiptProof, StateProofs};
 use trustmeter_crypto::SigningKey;
 use trustmeter_gateway::config::GatewayConfig;
-use trustmeter_gateway::status::StatusReport;
 use trustmeter_types::{ReadingOutcome, RejectCode, Rejection, Unit};
 
 /// A policy that rejects every reading.
@@ -144,17 +143,11 @@ async fn handle(State(p): State<Proxy>, method: Method, uri: Uri, headers: Heade
     (status, [(axum::http::header::CONTENT_TYPE, "application/json")], answer).into_response()
 }
 
-async fn status(api: &str) -> StatusReport {
-    reqwest::get(format!("{api}/status")).await.expect("status").json().await.expect("status json")
-}
-
 #[test]
 fn a_lying_node_cannot_make_the_gateway_settle_drop_or_reject_a_reading() {
     init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let runner = commonware_runtime::tokio::Runner::new(
-        commonware_runtime::tokio::Config::new().with_storage_directory(dir.path().join("consensus")),
-    );
+    let runner = runner(dir.path());
     let data_dir = dir.path().join("gateway");
     runner.start(|ctx| async move {
         let mut chain = TestChain::start(&ctx, dir.path(), "hunan-liar-1", 1, 31).await;
@@ -272,9 +265,7 @@ max_backoff_ms = 500
 fn a_genesis_fetched_from_the_nodes_must_have_the_configured_hash() {
     init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let runner = commonware_runtime::tokio::Runner::new(
-        commonware_runtime::tokio::Config::new().with_storage_directory(dir.path().join("consensus")),
-    );
+    let runner = runner(dir.path());
     runner.start(|ctx| async move {
         let mut chain = TestChain::start(&ctx, dir.path(), "hunan-hash-1", 1, 33).await;
         let gw = dev(&chain, "GW-01");

@@ -14,7 +14,6 @@ use std::time::Duration;
 use trustmeter_crypto::SigningKey;
 use trustmeter_gateway::api::RejectedRow;
 use trustmeter_gateway::config::GatewayConfig;
-use trustmeter_gateway::status::StatusReport;
 use trustmeter_types::{DeviceId, Quantity, TxPayload, Unit};
 
 /// A regulator's tight policy: a register above 500 kWh is refused.
@@ -61,10 +60,6 @@ max_backoff_ms = 1000
     .expect("test config parses")
 }
 
-async fn status(api: &str) -> StatusReport {
-    reqwest::get(format!("{api}/status")).await.expect("status").json().await.expect("status json")
-}
-
 async fn manual(api: &str, token: &str, meter: &DeviceId, value: &str, at_ms: i64) {
     let r = reqwest::Client::new()
         .post(format!("{api}/manual"))
@@ -84,9 +79,7 @@ fn kwh(v: i64) -> i64 {
 fn a_reading_the_destination_policy_rejects_is_settled_locally_and_never_sent() {
     init_logs();
     let dir = tempfile::tempdir().unwrap();
-    let runner = commonware_runtime::tokio::Runner::new(
-        commonware_runtime::tokio::Config::new().with_storage_directory(dir.path().join("consensus")),
-    );
+    let runner = runner(dir.path());
     let data_dir = dir.path().join("gateway");
     runner.start(|ctx| async move {
         let mut prov = TestChain::start(&ctx, dir.path(), "hunan-audit-1", 1, 21).await;

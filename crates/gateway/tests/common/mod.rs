@@ -208,3 +208,16 @@ where
 pub fn dev(chain: &TestChain, suffix: &str) -> DeviceId {
     DeviceId::new(format!("{}-{suffix}", chain.enterprise().org.id)).expect("device id")
 }
+
+/// A tokio runtime for one test, Commonware's storage under `dir/consensus`.
+pub fn runner(dir: &std::path::Path) -> commonware_runtime::tokio::Runner {
+    commonware_runtime::tokio::Runner::new(
+        commonware_runtime::tokio::Config::new().with_storage_directory(dir.join("consensus")),
+    )
+}
+
+/// The gateway's `/status` report.
+#[allow(dead_code)]
+pub async fn status(api: &str) -> trustmeter_gateway::status::StatusReport {
+    reqwest::get(format!("{api}/status")).await.expect("status").json().await.expect("status json")
+}
