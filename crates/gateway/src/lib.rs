@@ -399,6 +399,9 @@ async fn collect(rt: Arc<Runtime>, mut events: mpsc::Receiver<DriverEvent>, mut 
             _ = shutdown.wait_for(|v| *v) => return,
         }
         let mut items = Vec::with_capacity(buf.len());
+        // Source messages whose events are all in `items` (or were in an earlier batch, already
+        // stored): acknowledged once this batch is stored, never before.
+        let mut taken = Vec::new();
         {
             let mut s = rt.shared.lock().expect("shared lock");
             let now = rt.clock.now_ms();
@@ -440,10 +443,12 @@ async fn collect(rt: Arc<Runtime>, mut events: mpsc::Receiver<DriverEvent>, mut 
                             now,
                         );
                     }
+                    DriverEvent::Taken(ack) => taken.push(ack),
                 }
             }
         }
         if items.is_empty() {
+            taken.into_iter().for_each(|a| a.ack());
             continue;
         }
         match rt.produce(items).await {
@@ -451,10 +456,12 @@ async fn collect(rt: Arc<Runtime>, mut events: mpsc::Receiver<DriverEvent>, mut 
                 for r in &p.refused {
                     tracing::warn!(meter = %r.meter, reason = %r.reason, "value refused");
                 }
+                taken.into_iter().for_each(|a| a.ack());
             }
             Err(e) => {
-                // The store is unusable (disk full?): nothing was acknowledged; say so loudly.
-                tracing::error!(error = %e, "could not store readings");
+                // The store is unusable (disk full?): nothing was acknowledged, to the sources
+                // either (their messages come again after a reconnect); say so loudly.
+                tracing::error!(error = %e, unacknowledged = taken.len(), "could not store readings");
                 let now = rt.clock.now_ms();
                 rt.shared.lock().expect("shared lock").alarms.raise(
                     AlarmKind::DriverError,

@@ -47,5 +47,5 @@ pub use dlt645::{Dlt645Address, Dlt645Error, Dlt645Register};
 pub use error::{ConfigError, DriverError};
 pub use import::{ImportError, ImportRow, parse_csv, parse_json, parse_manual_value};
 pub use modbus::{DataType, RawValue, RegisterTable, WordOrder, decode_registers, encode_registers};
-pub use runner::{DriverEvent, Sample, run_points};
+pub use runner::{Ack, DriverEvent, Sample, run_points};
 pub use simulator::SimulatedMeter;

@@ -18,6 +18,14 @@ pub const MAX_MQTT_PAYLOAD_BYTES: usize = 64 * 1024;
 /// packet beyond this breaks the connection (the next one then starts a clean session, dropping
 /// it, and says so).
 pub const MAX_MQTT_PACKET_BYTES: usize = 16 * 1024 * 1024;
+/// Most MQTT acknowledgements waiting to be sent on one broker connection. A broker can hold at
+/// most 65 535 messages unacknowledged (packet ids are 16 bits); an acknowledgement that does not
+/// fit leaves its message with the broker, which delivers it again.
+pub const MAX_MQTT_PENDING_ACKS: usize = 65_535;
+/// How long an MQTT connection, at shutdown, waits for its consumer to release the acknowledgements
+/// of what it stored and for them and the DISCONNECT to go out. What is not acknowledged by then
+/// is delivered again on the next connection.
+pub const MQTT_CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// Most distinct MQTT topic filters one broker connection subscribes to.
 pub const MAX_MQTT_TOPICS_PER_BROKER: usize = 1024;
 

@@ -9,7 +9,12 @@
 //! error event naming its topic and the point, and never costs the connection or a later
 //! message; only a packet over [`MAX_MQTT_PACKET_BYTES`] breaks the connection, and the next one
 //! starts a clean session so that the broker stops redelivering it (what arrived in that gap is
-//! reported lost as an error). Each message is parsed once and every point whose topic filter
+//! reported lost as an error). Acknowledgements are **manual**: the driver sends a message's
+//! events, then [`DriverEvent::Taken`]; the broker gets its PUBACK only when the consumer (the
+//! gateway, once the readings are in its store) calls [`Ack::ack`](crate::Ack::ack). A gateway
+//! that crashes or fails to store leaves the message with the broker, which delivers it again on
+//! the next connection (at least once: a repeat with a source timestamp is recognised by the
+//! gateway, one stamped on arrival is a new reading). Each message is parsed once and every point whose topic filter
 //! matches picks its field:
 //!
 //! - `field` is a JSON pointer (`"/energy/total"`) or a plain top-level key (`"total"`). The value
@@ -26,9 +31,13 @@ use crate::clock::Clock;
 use crate::config::{MqttSource, PointConfig, SourceConfig, split_host_port};
 use crate::decimal::{RawValue, parse_decimal};
 use crate::error::DriverError;
-use crate::limits::{MAX_MQTT_PACKET_BYTES, MAX_MQTT_PAYLOAD_BYTES, MAX_MQTT_TOPICS_PER_BROKER};
-use crate::runner::{DriverEvent, Sample, emit, stopped};
-use rumqttc::{AsyncClient, ConnectReturnCode, Event, MqttOptions, Packet, QoS, SubscribeFilter, SubscribeReasonCode};
+use crate::limits::{
+    MAX_MQTT_PACKET_BYTES, MAX_MQTT_PAYLOAD_BYTES, MAX_MQTT_PENDING_ACKS, MAX_MQTT_TOPICS_PER_BROKER, MQTT_CLOSE_GRACE,
+};
+use crate::runner::{Ack, AckId, DriverEvent, Sample, emit, stopped};
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, Event, MqttOptions, Packet, Publish, QoS, SubscribeFilter, SubscribeReasonCode,
+};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -201,7 +210,14 @@ pub(crate) async fn run_broker(
     options.set_keep_alive(Duration::from_secs(30));
     options.set_clean_session(false);
     options.set_max_packet_size(MAX_MQTT_PACKET_BYTES, 64 * 1024);
+    options.set_manual_acks(true);
     let (client, mut eventloop) = AsyncClient::new(options, 16);
+    // Acknowledgements go out from their own task: `client.ack` waits for room in the request
+    // queue, which only this loop's `poll` drains.
+    let (ack_tx, ack_rx) = mpsc::channel::<AckId>(MAX_MQTT_PENDING_ACKS);
+    // A `JoinSet` aborts its task when dropped, on every way out of this function.
+    let mut acker = tokio::task::JoinSet::new();
+    acker.spawn(send_acks(client.clone(), ack_rx));
     let mut backoff = Backoff::default();
     tracing::info!(%broker, %client_id, topics = filters.len(), "MQTT: connecting");
 
@@ -245,7 +261,12 @@ pub(crate) async fn run_broker(
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 let now = clock.now_ms();
-                for ev in handle_message(&publish.topic, &publish.payload, &points, now) {
+                let mut evs = handle_message(&publish.topic, &publish.payload, &points, now);
+                if publish.qos != QoS::AtMostOnce {
+                    let id = AckId { qos: publish.qos, pkid: publish.pkid };
+                    evs.push(DriverEvent::Taken(Ack::new(ack_tx.clone(), id)));
+                }
+                for ev in evs {
                     if !emit(&events, ev, &mut shutdown).await {
                         return;
                     }
@@ -291,7 +312,42 @@ pub(crate) async fn run_broker(
             }
         }
     }
-    let _ = client.try_disconnect();
+    // Closing: the consumer stops too, storing or dropping what it holds; send the
+    // acknowledgements it releases meanwhile, then DISCONNECT, all within the grace period.
+    // Messages arriving now are not taken; the broker keeps them for the next connection.
+    drop(ack_tx);
+    let close = async {
+        loop {
+            tokio::select! {
+                _ = acker.join_next() => break,
+                e = eventloop.poll() => if e.is_err() { return },
+            }
+        }
+        if client.try_disconnect().is_err() {
+            return;
+        }
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    if tokio::time::timeout(MQTT_CLOSE_GRACE, close).await.is_err() {
+        tracing::warn!(%broker, "MQTT: closed before every stored message was acknowledged; the broker will deliver those again");
+    }
+}
+
+/// Sends the acknowledgements the consumer releases, in the order it releases them, until every
+/// [`Ack`] is gone (acknowledged or dropped) or the connection's client is.
+async fn send_acks(client: AsyncClient, mut acks: mpsc::Receiver<AckId>) {
+    while let Some(id) = acks.recv().await {
+        let mut p = Publish::new("", id.qos, Vec::<u8>::new());
+        p.pkid = id.pkid;
+        if client.ack(&p).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// The events one message yields for the points of one broker.

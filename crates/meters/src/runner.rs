@@ -29,8 +29,49 @@ pub struct Sample {
     pub source_timestamp: bool,
 }
 
+/// A source's message whose events were all sent before it, waiting for the consumer's word that
+/// they are taken. Sent as [`DriverEvent::Taken`] by drivers whose source keeps a message until
+/// it is acknowledged (MQTT at QoS 1).
+///
+/// The consumer calls [`Ack::ack`] once every event that came before it is durably stored or
+/// reported: only then does the source forget the message. Dropping an `Ack` without calling
+/// `ack` (a failed write, a crash, a shutdown) leaves the message with the source, which delivers
+/// it again on the next connection; so a message is never lost between the source and the store,
+/// and may be delivered twice.
+pub struct Ack {
+    tx: mpsc::Sender<AckId>,
+    id: AckId,
+}
+
+/// What the driver needs to acknowledge one message (MQTT: its QoS and packet id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AckId {
+    pub(crate) qos: rumqttc::QoS,
+    pub(crate) pkid: u16,
+}
+
+impl Ack {
+    pub(crate) fn new(tx: mpsc::Sender<AckId>, id: AckId) -> Self {
+        Self { tx, id }
+    }
+
+    /// Tells the source that the message is taken. Never blocks. If the driver has stopped or its
+    /// acknowledgement queue is full, the message stays with the source and comes again later.
+    pub fn ack(self) {
+        if let Err(e) = self.tx.try_send(self.id) {
+            tracing::debug!(pkid = self.id.pkid, error = %e, "message not acknowledged; the source will deliver it again");
+        }
+    }
+}
+
+impl std::fmt::Debug for Ack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ack").field("pkid", &self.id.pkid).finish()
+    }
+}
+
 /// What the drivers report.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub enum DriverEvent {
     /// A value.
     Sample(Sample),
@@ -43,6 +84,20 @@ pub enum DriverEvent {
         /// What went wrong.
         error: DriverError,
     },
+    /// Every event of one source message has been sent; acknowledge the message once they are
+    /// taken (see [`Ack`]).
+    Taken(Ack),
+}
+
+impl DriverEvent {
+    /// The point the event is about; `None` for [`DriverEvent::Taken`].
+    pub fn point(&self) -> Option<usize> {
+        match self {
+            DriverEvent::Sample(s) => Some(s.point),
+            DriverEvent::Error { point, .. } => Some(*point),
+            DriverEvent::Taken(_) => None,
+        }
+    }
 }
 
 /// Resolves when shutdown is signalled: the watch value is `true`, or its sender is gone.

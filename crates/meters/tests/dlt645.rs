@@ -178,6 +178,7 @@ async fn corrupt_checksum_is_a_typed_error_and_the_next_poll_succeeds() {
         match run.next_of(0, 5).await {
             trustmeter_meters::DriverEvent::Sample(s) => assert!(s.value == kwh(100) || s.value == kwh(101)),
             trustmeter_meters::DriverEvent::Error { error, .. } => break error,
+            other => panic!("{other:?}"),
         }
     };
     match &e {

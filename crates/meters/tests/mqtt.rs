@@ -39,14 +39,10 @@ fn mqtt(broker: &MqttBroker, topic: &str, field: &str, ts: Option<&str>) -> Sour
 async fn until_subscribed(run: &mut Run, pubc: &AsyncClient, topic: &str, payload: &str, point: usize) -> DriverEvent {
     for _ in 0..50 {
         pubc.publish(topic, QoS::AtLeastOnce, false, payload.as_bytes().to_vec()).await.unwrap();
-        if let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(100), run.rx.recv()).await {
-            let p = match &ev {
-                DriverEvent::Sample(s) => s.point,
-                DriverEvent::Error { point, .. } => *point,
-            };
-            if p == point {
-                return ev;
-            }
+        if let Some(ev) = run.try_next(Duration::from_millis(100)).await
+            && ev.point() == Some(point)
+        {
+            return ev;
         }
     }
     panic!("the driver never subscribed");
@@ -83,7 +79,7 @@ async fn points_pick_their_fields_from_json() {
     .await;
     // Drain what the warm-up produced.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    while run.rx.try_recv().is_ok() {}
+    run.drain().await;
 
     let before = clock.now_ms();
     publish(
@@ -126,7 +122,7 @@ async fn malformed_missing_and_oversize_messages_are_errors() {
     let pubc = publisher(&broker, "test-pub-2").await;
     until_subscribed(&mut run, &pubc, "site/m1", r#"{"energy":{"total":1},"total":1,"ts":1767580200000}"#, 0).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    while run.rx.try_recv().is_ok() {}
+    run.drain().await;
 
     publish(&pubc, "site/m1", "this is not json").await;
     for (i, field) in [(0, "/energy/total"), (1, "total")] {
@@ -195,10 +191,10 @@ async fn next_sample(run: &mut Run, point: usize, secs: u64) -> Quantity {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match tokio::time::timeout(left, run.rx.recv()).await {
-            Ok(Some(DriverEvent::Sample(s))) if s.point == point => return s.value,
-            Ok(Some(_)) => {}
-            _ => panic!("no sample of point {point} within {secs} s"),
+        match run.try_next(left).await {
+            Some(DriverEvent::Sample(s)) if s.point == point => return s.value,
+            Some(_) => {}
+            None => panic!("no sample of point {point} within {secs} s"),
         }
     }
 }
@@ -211,7 +207,7 @@ async fn an_oversize_message_costs_no_later_reading_and_the_session_outlives_the
     let pubc = publisher(&broker, "test-pub-9").await;
     until_subscribed(&mut run1, &pubc, "site/m9", r#"{"v":0}"#, 0).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    while run1.rx.try_recv().is_ok() {}
+    run1.drain().await;
 
     // 200 KiB (over the payload limit, and over the 128 KiB packet limit that used to break the
     // connection), then at once five valid readings: the oversize one is refused by name, every
@@ -242,4 +238,46 @@ async fn an_oversize_message_costs_no_later_reading_and_the_session_outlives_the
         assert_eq!(next_sample(&mut run2, 0, 10).await, Quantity::from_micros(n * 1_000_000));
     }
     run2.stop().await;
+}
+
+/// A gateway that crashes after receiving messages but before storing them (it never
+/// acknowledges them) gets them again on its next connection; once acknowledged, they never come
+/// back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_not_taken_comes_again_and_a_taken_one_does_not() {
+    let broker = MqttBroker::start(0).await.unwrap();
+    let cfg = || vec![point("E-1", mqtt(&broker, "site/m7", "v", Some("ts")))];
+    let ts = |n: i64| 1_767_225_600_000 + n * 60_000;
+    let msg = |n: i64| format!(r#"{{"v":{n},"ts":{}}}"#, ts(n));
+    let pubc = publisher(&broker, "test-pub-7").await;
+
+    let mut run1 = run(cfg(), fast_clock());
+    until_subscribed(&mut run1, &pubc, "site/m7", &msg(0), 0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    run1.drain().await;
+    // From here on the consumer holds every acknowledgement: it "crashes" before storing.
+    run1.hold_acks = true;
+    for n in 1..=3 {
+        publish(&pubc, "site/m7", msg(n)).await;
+    }
+    for n in 1..=3 {
+        assert_eq!(next_sample(&mut run1, 0, 5).await, Quantity::from_micros(n * 1_000_000));
+    }
+    run1.stop().await;
+
+    // Back: the three come again, in order, with their source timestamps; this consumer takes them.
+    let mut run2 = run(cfg(), fast_clock());
+    for n in 1..=3 {
+        let s = run2.sample_of(0, 10).await;
+        assert_eq!((s.value, s.collected_at_ms), (Quantity::from_micros(n * 1_000_000), ts(n)));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    run2.stop().await;
+
+    // Taken and acknowledged: a third connection sees only what is published after.
+    let mut run3 = run(cfg(), fast_clock());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    publish(&pubc, "site/m7", msg(4)).await;
+    assert_eq!(next_sample(&mut run3, 0, 10).await, Quantity::from_micros(4_000_000));
+    run3.stop().await;
 }

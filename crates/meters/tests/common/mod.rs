@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use trustmeter_meters::{
-    Clock, DriverError, DriverEvent, PointConfig, Sample, Scale, ScaledClock, SourceConfig, run_points,
+    Ack, Clock, DriverError, DriverEvent, PointConfig, Sample, Scale, ScaledClock, SourceConfig, run_points,
 };
 use trustmeter_types::{DeviceId, RegisterKind, Unit};
 
@@ -30,11 +30,17 @@ pub fn point(meter_id: &str, source: SourceConfig) -> PointConfig {
     }
 }
 
-/// Points running under `run_points` in the background.
+/// Points running under `run_points` in the background, with a consumer that takes every
+/// message at once (acknowledges each [`DriverEvent::Taken`] as it comes), unless `hold_acks` is
+/// set: then it keeps them and drops them unacknowledged at [`Run::stop`], as a gateway that
+/// crashed before storing would.
 pub struct Run {
-    pub rx: mpsc::Receiver<DriverEvent>,
+    rx: mpsc::Receiver<DriverEvent>,
     stop: watch::Sender<bool>,
     handle: JoinHandle<()>,
+    /// Keep acknowledgements instead of sending them.
+    pub hold_acks: bool,
+    held: Vec<Ack>,
 }
 
 /// Runs `points` on `clock`.
@@ -42,7 +48,7 @@ pub fn run(points: Vec<PointConfig>, clock: Arc<dyn Clock>) -> Run {
     let (tx, rx) = mpsc::channel(256);
     let (stop, shutdown) = watch::channel(false);
     let handle = tokio::spawn(run_points(points, clock, tx, shutdown));
-    Run { rx, stop, handle }
+    Run { rx, stop, handle, hold_acks: false, held: Vec::new() }
 }
 
 /// A clock 20× faster than real time: 1 s polls every 50 ms.
@@ -51,27 +57,37 @@ pub fn fast_clock() -> Arc<dyn Clock> {
 }
 
 impl Run {
-    /// The next event, failing the test after `secs` seconds.
+    /// The next sample or error within `within`, taking (acknowledging or holding) the messages
+    /// that end on the way; `None` if nothing came in time.
+    pub async fn try_next(&mut self, within: Duration) -> Option<DriverEvent> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let ev = tokio::time::timeout_at(deadline, self.rx.recv()).await.ok()?.expect("drivers stopped");
+            match ev {
+                DriverEvent::Taken(ack) if self.hold_acks => self.held.push(ack),
+                DriverEvent::Taken(ack) => ack.ack(),
+                ev => return Some(ev),
+            }
+        }
+    }
+
+    /// The next sample or error, failing the test after `secs` seconds.
     pub async fn next(&mut self, secs: u64) -> DriverEvent {
-        tokio::time::timeout(Duration::from_secs(secs), self.rx.recv())
-            .await
-            .expect("no driver event in time")
-            .expect("drivers stopped")
+        self.try_next(Duration::from_secs(secs)).await.expect("no driver event in time")
+    }
+
+    /// Takes every event already queued.
+    pub async fn drain(&mut self) {
+        while self.try_next(Duration::from_millis(1)).await.is_some() {}
     }
 
     /// The next event of one point.
     pub async fn next_of(&mut self, point: usize, secs: u64) -> DriverEvent {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
         loop {
-            let ev = tokio::time::timeout_at(deadline, self.rx.recv())
-                .await
-                .unwrap_or_else(|_| panic!("no event for point {point} in time"))
-                .expect("drivers stopped");
-            let p = match &ev {
-                DriverEvent::Sample(s) => s.point,
-                DriverEvent::Error { point, .. } => *point,
-            };
-            if p == point {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let ev = self.try_next(left).await.unwrap_or_else(|| panic!("no event for point {point} in time"));
+            if ev.point() == Some(point) {
                 return ev;
             }
         }
@@ -115,10 +131,14 @@ impl Run {
         }
     }
 
-    /// Signals shutdown and checks that `run_points` returns promptly.
-    pub async fn stop(self) {
+    /// Takes what is queued (see `hold_acks`), signals shutdown and checks that `run_points`
+    /// returns promptly.
+    pub async fn stop(mut self) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.drain().await;
         self.stop.send(true).unwrap();
-        let Run { mut rx, handle, .. } = self;
+        let Run { mut rx, handle, held, .. } = self;
+        drop(held);
         // Keep draining so that no driver is blocked on a full channel.
         let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
         tokio::time::timeout(Duration::from_secs(5), handle).await.expect("run_points did not stop").unwrap();
