@@ -43,7 +43,14 @@ use trustmeter_state::exec::BlockContext;
 use trustmeter_state::{BlockOutput, SignatureVerdicts, State, Store, build_block, execute_block};
 use trustmeter_types::{Genesis, Hash32, Rejection, Transaction};
 
-pub use trustmeter_client::consensus::{BlockFinalization, Scheme};
+/// The consensus signing scheme: Ed25519 votes, attributable, one signature per quorum member in a
+/// certificate — so offline verifiers check finality against the genesis validator keys.
+pub type Scheme = commonware_consensus::simplex::scheme::ed25519::Scheme;
+
+/// A finalization certificate for a block digest (consensus's type; `trustmeter_client` reads the
+/// same bytes as its own `consensus::Finalization`).
+pub type BlockFinalization =
+    commonware_consensus::simplex::types::Finalization<Scheme, commonware_cryptography::sha256::Digest>;
 /// The consensus context handed to propose and verify.
 pub type ConsensusContext = Context<sha256::Digest, ed25519::PublicKey>;
 /// Marshal's mailbox for our block type.

@@ -64,8 +64,22 @@ fn proposal_id(stderr: &str) -> String {
     stderr[at + 9..at + 9 + 64].to_string()
 }
 
-fn get(url: &str) -> Value {
-    try_get(url).unwrap_or_else(|| panic!("GET {url} failed"))
+/// `GET url` once `ready` holds of the answer, or the last answer after 10 s: the CLI waited for
+/// one node's proof that its transaction was final, and the node asked here may be a block behind.
+fn get_when(url: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = try_get(url).unwrap_or(Value::Null);
+        if ready(&v) || std::time::Instant::now() > deadline {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A proposal as `url`'s node sees it, once it has `status` there.
+fn proposal_at(url: &str, id: &str, status: &str) -> Value {
+    get_when(&format!("{url}/v1/proposals/{id}"), |p| p["status"]["status"] == status)
 }
 
 fn try_get(url: &str) -> Option<Value> {
@@ -183,7 +197,7 @@ fn a_four_party_ceremony_then_admissions_rotation_and_suspension_on_the_running_
     let newco = org_init(d, "newco", &newco_id, "enterprise", "430121", None);
     let err = tx_ok(&urls, "propose", &regulator, &["--action", "admit", "--org-file", &s(&newco.join("org.json"))]);
     let id = proposal_id(&err);
-    let p = get(&format!("{}/v1/proposals/{id}", urls[1]));
+    let p = proposal_at(&urls[1], &id, "executed");
     assert_eq!(p["status"]["status"], "executed", "{p}");
     let newco_key = newco.join("account-0.json");
     tx_ok(&urls, "register-gateway", &newco_key, &["--id", &format!("{newco_id}-GW01"), "--public-key", &pk(d, "gw1")]);
@@ -210,11 +224,11 @@ fn a_four_party_ceremony_then_admissions_rotation_and_suspension_on_the_running_
     let verifier = org_init(d, "verifier", &verifier_id, "verifier", "430000", None);
     let err = tx_ok(&urls, "propose", &regulator, &["--action", "admit", "--org-file", &s(&verifier.join("org.json"))]);
     let id = proposal_id(&err);
-    let p = get(&format!("{}/v1/proposals/{id}", urls[2]));
+    let p = proposal_at(&urls[2], &id, "pending");
     assert_eq!((p["status"]["status"].as_str(), p["required"].as_u64()), (Some("pending"), Some(2)), "{p}");
     let reg2_key = reg2.join("account-0.json");
     tx_ok(&urls, "approve", &reg2_key, &["--proposal", &id]);
-    let p = get(&format!("{}/v1/proposals/{id}", urls[2]));
+    let p = proposal_at(&urls[2], &id, "executed");
     assert_eq!(p["status"]["status"], "executed", "{p}");
 
     // 5. The first regulator's key is rotated: the national regulator proposes the new key and
@@ -236,7 +250,7 @@ fn a_four_party_ceremony_then_admissions_rotation_and_suspension_on_the_running_
         &reg2_key,
         &["--action", "revoke-account", "--org", &dirs[0].1, "--public-key", &old_pk, "--reason", "key rotation"],
     );
-    let a = get(&format!("{}/v1/accounts/{old_pk}", urls[0]));
+    let a = get_when(&format!("{}/v1/accounts/{old_pk}", urls[0]), |a| !a["revoked"].is_null());
     assert_eq!(a["revoked"]["organisation"], dirs[0].1.as_str(), "{a}");
 
     // 6. The new regulator key suspends the founding enterprise; its transactions are refused
@@ -245,7 +259,8 @@ fn a_four_party_ceremony_then_admissions_rotation_and_suspension_on_the_running_
     let (works_gw, works_pk) = (format!("{}-GW01", dirs[3].1), pk(d, "gw3"));
     let (ok_, _, err) = tx(&urls, "register-gateway", &works, &["--id", &works_gw, "--public-key", &works_pk]);
     assert!(!ok_ && err.contains("organisation_not_active") && err.contains("audit fraud inquiry"), "{err}");
-    let o = get(&format!("{}/v1/organisations/{}", urls[3], dirs[3].1));
+    let o =
+        get_when(&format!("{}/v1/organisations/{}", urls[3], dirs[3].1), |o| o["membership"]["status"] == "suspended");
     assert_eq!(o["membership"]["status"], "suspended", "{o}");
     tx_ok(&urls, "propose", &new_key, &["--action", "reinstate", "--org", &dirs[3].1]);
     tx_ok(&urls, "register-gateway", &works, &["--id", &works_gw, "--public-key", &works_pk]);

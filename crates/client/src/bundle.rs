@@ -1,6 +1,6 @@
 //! Proof bundles: what a verifier needs to check one reading offline, and how a node makes them.
 
-use crate::consensus::BlockFinalization;
+use crate::consensus::certified_payload;
 use commonware_codec::Encode;
 use serde::{Deserialize, Serialize};
 use trustmeter_crypto::{block_digest, merkle::Tree, reading_leaf};
@@ -151,7 +151,7 @@ impl ProofBundle {
         block: &Block,
         recorded: &[(u32, u32)],
         state: &impl ProofSource,
-        finalization: &BlockFinalization,
+        finalization: &impl Encode,
         position: usize,
     ) -> Result<ProofBundle, BuildError> {
         Self::build_through(genesis, block, recorded, state, &[], finalization, position)
@@ -166,7 +166,7 @@ impl ProofBundle {
         recorded: &[(u32, u32)],
         state: &impl ProofSource,
         descendants: &[BlockHeader],
-        finalization: &BlockFinalization,
+        finalization: &impl Encode,
         position: usize,
     ) -> Result<ProofBundle, BuildError> {
         let header = &block.header;
@@ -193,7 +193,9 @@ impl ProofBundle {
             .roots_at(header.height)
             .filter(|r| r.state_root(alg) == header.state_root)
             .ok_or(BuildError::RootsMismatch { block: digest, block_height: header.height })?;
-        let certified = Hash32(finalization.proposal.payload.0);
+        let finalization = finalization.encode();
+        let certified = certified_payload(&finalization)
+            .ok_or_else(|| BuildError::Inconsistent("the finalization certificate does not decode".into()))?;
         if certified != tip.1 {
             return Err(BuildError::FinalizationMismatch { certified, block: tip.1 });
         }
@@ -239,7 +241,7 @@ impl ProofBundle {
             meter_proof,
             gateway_proof,
             descendants: descendants.to_vec(),
-            finalization: hex::encode(finalization.encode()),
+            finalization: hex::encode(finalization),
         })
     }
 
@@ -252,7 +254,7 @@ impl ProofBundle {
         genesis: &Genesis,
         block: &Block,
         recorded: &[(u32, u32)],
-        finalization: Option<&BlockFinalization>,
+        finalization: Option<&impl Encode>,
         state: &impl ProofSource,
         meter: &DeviceId,
         seq: u64,

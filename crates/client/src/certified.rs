@@ -296,9 +296,8 @@ impl CertifiedHeader {
     pub fn new(
         header: BlockHeader,
         descendants: Vec<BlockHeader>,
-        finalization: &crate::consensus::BlockFinalization,
+        finalization: &impl commonware_codec::Encode,
     ) -> Self {
-        use commonware_codec::Encode as _;
         CertifiedHeader { header, descendants, finalization: hex::encode(finalization.encode()) }
     }
 }

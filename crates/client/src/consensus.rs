@@ -1,27 +1,143 @@
-//! The consensus certificate types a verifier needs, and how a genesis names them.
+//! Finalization certificates, decoded and checked without consensus's engine.
 //!
 //! A Trustmeter chain runs Commonware's simplex consensus with Ed25519 votes (attributable: a
 //! certificate carries one signature per signer of the quorum), so anyone holding the genesis
-//! checks a finalization offline. These definitions are the chain's own (`trustmeter-chain`
-//! re-exports them), kept here so that verifying needs nothing of consensus's engine.
+//! checks a finalization offline. This module reads the certificate's bytes itself
+//! (docs/proof-format.md §6) with Commonware's codec and its Ed25519 certificate type from
+//! `commonware-cryptography`, so that a verifier compiles neither `commonware-consensus` nor the
+//! p2p, runtime and storage crates it pulls in. The chain (`trustmeter-chain`) uses consensus's own
+//! `Finalization` type; the tests check that both read every byte string the same way.
 
-use commonware_consensus::simplex::types::Finalization;
-use commonware_cryptography::{ed25519, sha256};
+use bytes::BufMut;
+use commonware_codec::varint::UInt;
+use commonware_codec::{Buf, EncodeSize, Error as CodecError, Read, ReadExt, Write};
+use commonware_cryptography::certificate::ed25519::Certificate;
+use commonware_cryptography::{BatchEntry, BatchVerifier, ed25519};
+use commonware_parallel::Sequential;
 use commonware_utils::TryCollect;
-use commonware_utils::ordered::Set;
-use trustmeter_types::Genesis;
+use commonware_utils::ordered::{Quorum as _, Set};
+use trustmeter_types::{Genesis, Hash32};
 
-/// The consensus signing scheme: Ed25519 votes, attributable, one signature per quorum member in a
-/// certificate — so offline verifiers check finality against the genesis validator keys.
-pub type Scheme = commonware_consensus::simplex::scheme::ed25519::Scheme;
+/// What a finalize vote commits to (`simplex::types::Proposal`): the round, its parent's view and
+/// the block digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    /// The consensus epoch.
+    pub epoch: u64,
+    /// The view within the epoch.
+    pub view: u64,
+    /// The view of the parent block.
+    pub parent_view: u64,
+    /// The finalized block's digest (SHA-256 or SM3 of its header, per the genesis).
+    pub payload: Hash32,
+}
 
-/// A finalization certificate for a block digest.
-pub type BlockFinalization = Finalization<Scheme, sha256::Digest>;
+impl Write for Proposal {
+    fn write(&self, buf: &mut impl BufMut) {
+        UInt(self.epoch).write(buf);
+        UInt(self.view).write(buf);
+        UInt(self.parent_view).write(buf);
+        buf.put_slice(&self.payload.0);
+    }
+}
+
+impl EncodeSize for Proposal {
+    fn encode_size(&self) -> usize {
+        UInt(self.epoch).encode_size() + UInt(self.view).encode_size() + UInt(self.parent_view).encode_size() + 32
+    }
+}
+
+impl Read for Proposal {
+    type Cfg = ();
+
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let epoch: u64 = UInt::read(buf)?.into();
+        let view: u64 = UInt::read(buf)?.into();
+        let parent_view: u64 = UInt::read(buf)?.into();
+        let payload = <[u8; 32]>::read(buf)?;
+        Ok(Self { epoch, view, parent_view, payload: Hash32(payload) })
+    }
+}
+
+/// A finalization certificate (`simplex::types::Finalization` under the Ed25519 scheme): a
+/// proposal and the signatures of the validators who finalized it. Decoded, not yet verified:
+/// see [`Finalization::verify`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finalization {
+    /// What was finalized.
+    pub proposal: Proposal,
+    /// Who signed (a bitmap over the sorted validator set) and their signatures.
+    pub certificate: Certificate,
+}
+
+impl Write for Finalization {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.proposal.write(buf);
+        self.certificate.write(buf);
+    }
+}
+
+impl EncodeSize for Finalization {
+    fn encode_size(&self) -> usize {
+        self.proposal.encode_size() + self.certificate.encode_size()
+    }
+}
+
+impl Read for Finalization {
+    /// The number of validators (the most signers a certificate may name).
+    type Cfg = usize;
+
+    fn read_cfg(buf: &mut impl Buf, validators: &usize) -> Result<Self, CodecError> {
+        let proposal = Proposal::read(buf)?;
+        let certificate = Certificate::read_cfg(buf, validators)?;
+        Ok(Self { proposal, certificate })
+    }
+}
+
+impl Finalization {
+    /// Whether every signature of the certificate is a valid finalize vote of its signer, among
+    /// `validators`, on this proposal in `namespace` (the chain's [`consensus_namespace`]). One
+    /// batch verification; the quorum and the bitmap's length are the caller's to check.
+    pub fn verify(&self, namespace: &[u8], validators: &Set<ed25519::PublicKey>) -> bool {
+        let signers = &self.certificate.signers;
+        if signers.len() != validators.len() || signers.count() != self.certificate.signatures.len() {
+            return false;
+        }
+        let mut entries = Vec::with_capacity(signers.count());
+        for (signer, signature) in signers.iter().zip(&self.certificate.signatures) {
+            match (validators.key(signer), signature.get()) {
+                (Some(key), Some(signature)) => entries.push((key, signature)),
+                _ => return false,
+            }
+        }
+        let namespace = finalize_namespace(namespace);
+        let message = commonware_codec::Encode::encode(&self.proposal);
+        ed25519::PublicKey::verify_batch(
+            &mut rand::rng(),
+            &entries,
+            |_, (public_key, signature)| BatchEntry { namespace: &namespace, message: &message, public_key, signature },
+            &Sequential,
+        )
+    }
+}
+
+/// The block digest a finalization certificate's encoding (`Finalization`'s, or consensus's own
+/// type's: the same bytes) finalizes, read from its proposal; `None` if the bytes do not start
+/// with a proposal.
+pub fn certified_payload(encoded: &[u8]) -> Option<Hash32> {
+    Proposal::read(&mut commonware_codec::Copying(encoded)).ok().map(|p| p.payload)
+}
 
 /// The namespace consensus signatures are made in: one per chain, so votes of one chain are
 /// worthless on another.
 pub fn consensus_namespace(genesis: &Genesis) -> Vec<u8> {
     format!("trustmeter/consensus/{}", genesis.chain_id).into_bytes()
+}
+
+/// The namespace of finalize votes: simplex appends `_FINALIZE` to the chain's namespace, so a
+/// finalize signature is worthless as a notarize or nullify vote.
+pub fn finalize_namespace(namespace: &[u8]) -> Vec<u8> {
+    [namespace, b"_FINALIZE"].concat()
 }
 
 /// The validator set named in a genesis document (its consensus keys, distinct, in key order).

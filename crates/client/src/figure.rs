@@ -18,7 +18,7 @@
 //!
 //! [`ProofBundle`]: crate::ProofBundle
 
-use crate::consensus::BlockFinalization;
+use crate::consensus::certified_payload;
 use crate::verify::{VerifyError, check_finalization, check_genesis, key_text};
 use commonware_codec::Encode;
 use serde::{Deserialize, Serialize};
@@ -100,7 +100,7 @@ impl FigureProof {
         header: &BlockHeader,
         state: &impl ProofSource,
         key: &DailyKey,
-        finalization: &BlockFinalization,
+        finalization: &impl Encode,
     ) -> Result<FigureProof, FigureBuildError> {
         let alg = genesis.params.hash;
         if header.chain_id != genesis.chain_id {
@@ -120,7 +120,8 @@ impl FigureProof {
                 block: digest,
             });
         };
-        let certified = Hash32(finalization.proposal.payload.0);
+        let finalization = finalization.encode();
+        let certified = certified_payload(&finalization).unwrap_or_default();
         if certified != digest {
             return Err(FigureBuildError::FinalizationMismatch { certified, block: digest });
         }
@@ -134,7 +135,7 @@ impl FigureProof {
             header: header.clone(),
             state_roots,
             figure,
-            finalization: hex::encode(finalization.encode()),
+            finalization: hex::encode(finalization),
         })
     }
 
@@ -229,8 +230,8 @@ pub fn verify_figure(proof: &FigureProof, trusted_genesis: Option<&Genesis>) -> 
         block_digest: digest,
         block_timestamp_ms: header.timestamp_ms,
         hash: alg,
-        finalized_epoch: finalization.proposal.round.epoch().get(),
-        finalized_view: finalization.proposal.round.view().get(),
+        finalized_epoch: finalization.proposal.epoch,
+        finalized_view: finalization.proposal.view,
         validator_signatures: finalization.certificate.signers.count(),
         validators: validators.len(),
         quorum: {

@@ -28,11 +28,9 @@
 //! header. All steps are needed; the order only decides which error a broken bundle reports.
 
 use crate::bundle::{PROOF_VERSION, ProofBundle};
-use crate::consensus::{BlockFinalization, Scheme, consensus_namespace, validator_set};
+use crate::consensus::{Finalization, consensus_namespace, finalize_namespace, validator_set};
 use commonware_codec::{Decode, Encode};
-use commonware_consensus::simplex::scheme::Namespace;
 use commonware_cryptography::{Verifier as _, ed25519};
-use commonware_parallel::Sequential;
 use commonware_utils::N3f1;
 use commonware_utils::ordered::{Quorum, Set};
 use serde::{Deserialize, Serialize};
@@ -738,8 +736,8 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
         certified_height: certified_header.height,
         hash: alg,
         block_timestamp_ms: header.timestamp_ms,
-        finalized_epoch: finalization.proposal.round.epoch().get(),
-        finalized_view: finalization.proposal.round.view().get(),
+        finalized_epoch: finalization.proposal.epoch,
+        finalized_view: finalization.proposal.view,
         validator_signatures: finalization.certificate.signers.count(),
         validators: validators.len(),
         quorum: validators.quorum::<N3f1>() as usize,
@@ -947,7 +945,7 @@ pub(crate) fn check_finalization(
     validators: &Set<ed25519::PublicKey>,
     header: &BlockHeader,
     digest: &Hash32,
-) -> Result<BlockFinalization, VerifyError> {
+) -> Result<Finalization, VerifyError> {
     let bytes = hex::decode(hex_bytes).map_err(|e| VerifyError::FinalizationNotHex(e.to_string()))?;
     verify_finalization(&bytes, genesis, validators, header, digest)
 }
@@ -961,18 +959,18 @@ pub fn verify_finalization(
     validators: &Set<ed25519::PublicKey>,
     header: &BlockHeader,
     digest: &Hash32,
-) -> Result<BlockFinalization, VerifyError> {
-    let finalization = BlockFinalization::decode_cfg(bytes.to_vec(), &validators.len())
+) -> Result<Finalization, VerifyError> {
+    let finalization = Finalization::decode_cfg(bytes.to_vec(), &validators.len())
         .map_err(|e| VerifyError::FinalizationMalformed { validators: validators.len(), reason: e.to_string() })?;
-    let certified = Hash32(finalization.proposal.payload.0);
+    let certified = finalization.proposal.payload;
     if &certified != digest {
         return Err(VerifyError::FinalizationForOtherBlock { certified, block: *digest });
     }
-    let round = finalization.proposal.round;
-    if (round.epoch().get(), round.view().get()) != (header.epoch, header.view) {
+    let proposal = &finalization.proposal;
+    if (proposal.epoch, proposal.view) != (header.epoch, header.view) {
         return Err(VerifyError::FinalizationRoundMismatch {
-            certified_epoch: round.epoch().get(),
-            certified_view: round.view().get(),
+            certified_epoch: proposal.epoch,
+            certified_view: proposal.view,
             header_epoch: header.epoch,
             header_view: header.view,
         });
@@ -993,12 +991,11 @@ pub fn verify_finalization(
         });
     }
     let namespace = consensus_namespace(genesis);
-    let scheme = Scheme::verifier(&namespace, validators.clone());
-    if finalization.verify(&mut rand::rng(), &scheme, &Sequential) {
+    if finalization.verify(&namespace, validators) {
         return Ok(finalization);
     }
     // Find out whose signatures fail, one by one, to say so.
-    let finalize_namespace = Namespace::new(&namespace).finalize;
+    let finalize_namespace = finalize_namespace(&namespace);
     let message = finalization.proposal.encode();
     let mut bad = Vec::new();
     for (signer, signature) in certificate.signers.iter().zip(&certificate.signatures) {

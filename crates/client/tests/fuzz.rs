@@ -10,6 +10,11 @@
 //! arrays grown, values nested deeply, then text edits (numbers replaced by huge ones, duplicate
 //! keys, bytes flipped, inserted or removed, whitespace added).
 //!
+//! Finalization certificates: the verifier reads them with its own decoder
+//! (`trustmeter_client::consensus::Finalization`), not consensus's; certificates of every signer
+//! set, edited byte by byte, must decode, re-encode and verify exactly as consensus's own type
+//! does.
+//!
 //! Properties: parsing and verifying never panic; a document that still parses verifies against
 //! the chain's genesis if and only if it means the same as the original (equal after parsing,
 //! the certificate's hex compared case-insensitively), and then gives the same summary. Any other
@@ -38,7 +43,7 @@ use trustmeter_chain::engine::consensus_namespace;
 use trustmeter_chain::{BlockFinalization, Scheme};
 use trustmeter_client::{FigureProof, ProofBundle, VerifiedFigure, VerifiedReading};
 use trustmeter_crypto::{SigningKey, block_digest, sign_reading, sign_tx};
-use trustmeter_fuzzkit::{JsonEdit, TextEdit, apply_json_edit, apply_text_edit};
+use trustmeter_fuzzkit::{JsonEdit, TextEdit, apply_json_edit, apply_text_edit, byte_edits, edited};
 use trustmeter_state::exec::{BlockContext, BlockOutput, build_block, genesis_block};
 use trustmeter_state::{DailyKey, SignatureVerdicts, State};
 use trustmeter_types::registry::{AccuracyClass, Calibration, LocationPath};
@@ -422,4 +427,98 @@ fn the_documents_are_the_ones_described() {
         assert_eq!(&ProofBundle::from_json(json).expect("parses").verify(Some(&d.genesis)).expect("verifies"), summary);
         assert_eq!(b.verify(None).as_ref(), Ok(summary));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finalization certificates: our decoder against consensus's
+// ---------------------------------------------------------------------------------------------
+
+/// A devnet's validators and a certificate of each of the 15 non-empty sets of its 4 signers,
+/// for a proposal at view 7 of epoch 0, encoded.
+struct Certificates {
+    namespace: Vec<u8>,
+    validators: commonware_utils::ordered::Set<commonware_cryptography::ed25519::PublicKey>,
+    encoded: Vec<Vec<u8>>,
+}
+
+fn certificates() -> &'static Certificates {
+    use commonware_codec::Encode;
+    static CERTIFICATES: OnceLock<Certificates> = OnceLock::new();
+    CERTIFICATES.get_or_init(|| {
+        let devnet = Devnet::new("hunan-fuzz", 4, 1, 2026, GENESIS_MS, 30_000);
+        let namespace = consensus_namespace(&devnet.genesis);
+        let validators = devnet.participants();
+        let proposal = Proposal::new(Round::new(Epoch::new(0), View::new(7)), View::new(6), sha256::Digest([0x5a; 32]));
+        let encoded = (1u8..16)
+            .map(|mask| {
+                let mut votes: Vec<Finalize<Scheme, sha256::Digest>> = (0..4)
+                    .filter(|i| mask & (1 << i) != 0)
+                    .map(|i| {
+                        let scheme = Scheme::signer(&namespace, validators.clone(), devnet.validator_keys[i].clone())
+                            .expect("a genesis validator");
+                        Finalize::sign(&scheme, proposal.clone()).expect("a signer signs")
+                    })
+                    .collect();
+                votes.sort_by_key(|v| v.attestation.signer);
+                // Assembled without the quorum check, so that short certificates exist too.
+                let certificate = commonware_cryptography::certificate::ed25519::Certificate {
+                    signers: commonware_cryptography::certificate::Signers::new(
+                        4,
+                        votes.iter().map(|v| v.attestation.signer),
+                    )
+                    .expect("distinct signers"),
+                    signatures: votes.iter().map(|v| v.attestation.signature.clone()).collect(),
+                };
+                BlockFinalization { proposal: proposal.clone(), certificate }.encode().to_vec()
+            })
+            .collect();
+        Certificates { namespace, validators, encoded }
+    })
+}
+
+/// Whether consensus's own type accepts `bytes` as a valid certificate of a quorum, and what our
+/// decoder and verifier say about the same bytes; they must agree.
+fn decoders_agree(bytes: &[u8]) -> Result<(), TestCaseError> {
+    use commonware_codec::{Decode, Encode};
+    let c = certificates();
+    let ours = trustmeter_client::consensus::Finalization::decode_cfg(bytes.to_vec(), &4);
+    let theirs = BlockFinalization::decode_cfg(bytes.to_vec(), &4);
+    prop_assert_eq!(ours.is_ok(), theirs.is_ok(), "decoding disagrees: ours {:?}, consensus {:?}", ours, theirs);
+    if let (Ok(ours), Ok(theirs)) = (ours, theirs) {
+        prop_assert_eq!(ours.encode(), theirs.encode());
+        prop_assert_eq!(ours.proposal.payload.0, theirs.proposal.payload.0);
+        let quorum = ours.certificate.signers.count() >= 3;
+        let verifier = Scheme::verifier(&c.namespace, c.validators.clone());
+        prop_assert_eq!(
+            ours.verify(&c.namespace, &c.validators) && quorum,
+            theirs.verify(&mut rand::rng(), &verifier, &Sequential)
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(fuzz_config(3_000))]
+
+    #[test]
+    fn certificates_read_and_verify_as_consensus_reads_them(which in any::<Index>(), edits in byte_edits()) {
+        let c = certificates();
+        decoders_agree(&edited(&c.encoded[which.index(c.encoded.len())], &edits))?;
+    }
+}
+
+/// Unedited: every signer set decodes; its signatures all verify, under this chain's namespace
+/// only; a quorum (3 of 4) is what consensus's type requires on top.
+#[test]
+fn every_signer_set_verifies_as_consensus_verifies_it() {
+    use commonware_codec::Decode;
+    let c = certificates();
+    for bytes in &c.encoded {
+        decoders_agree(bytes).unwrap();
+        let ours = trustmeter_client::consensus::Finalization::decode_cfg(bytes.clone(), &4).unwrap();
+        assert!(ours.verify(&c.namespace, &c.validators));
+        assert!(!ours.verify(b"trustmeter/consensus/another-chain", &c.validators));
+        assert_eq!(trustmeter_client::consensus::certified_payload(bytes), Some(trustmeter_types::Hash32([0x5a; 32])));
+    }
+    assert_eq!(c.encoded.iter().filter(|b| b.len() > 200).count(), 5, "four 3-signer sets and the 4-signer one");
 }

@@ -242,7 +242,7 @@ impl Follower {
         }
         let finalization = match certificate {
             None => None,
-            Some(c) => Some(
+            Some(c) => {
                 trustmeter_client::verify_finalization(
                     c,
                     &self.genesis,
@@ -252,8 +252,22 @@ impl Follower {
                 )
                 .map_err(|e| {
                     Stop::Upstream(FollowError::Certificate { url: url.into(), height, source: Box::new(e) })
-                })?,
-            ),
+                })?;
+                // Verified; the application keeps consensus's own type, which reads the same bytes.
+                let fin =
+                    <BlockFinalization as commonware_codec::Decode>::decode_cfg(c.to_vec(), &self.validators.len())
+                        .map_err(|e| {
+                            Stop::Upstream(FollowError::Certificate {
+                                url: url.into(),
+                                height,
+                                source: Box::new(trustmeter_client::VerifyError::FinalizationMalformed {
+                                    validators: self.validators.len(),
+                                    reason: e.to_string(),
+                                }),
+                            })
+                        })?;
+                Some(fin)
+            }
         };
         let certified = finalization.is_some();
         pending.push((block, finalization));
