@@ -10,7 +10,7 @@
 //! cannot be reached or is unavailable); an API error is printed with its code and message and
 //! exits with code 1.
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use std::time::Duration;
@@ -265,13 +265,19 @@ pub enum QueryCommand {
         #[arg(long)]
         before: Option<u64>,
     },
-    /// The grants an organisation has in force: who may read what, until when.
+    /// The grants an organisation made: who may read what of its data, until when; with
+    /// `--received`, the grants other organisations made to it (a page at a time).
     Grants {
         #[command(flatten)]
         common: QueryCommon,
         /// The organisation.
         #[arg(long)]
         org: String,
+        /// List the grants made to `--org` instead of by it.
+        #[arg(long)]
+        received: bool,
+        #[command(flatten)]
+        page: PageArgs,
     },
 }
 
@@ -415,7 +421,15 @@ async fn run_async(cmd: QueryCommand) -> Result<()> {
             ]);
             output(&common, false, &format!("/v1/access-log?{q}"), print_access_log).await
         }
-        QueryCommand::Grants { common, org } => {
+        QueryCommand::Grants { common, org, received: true, page } => {
+            list_pages(&common, "/v1/grants/received", vec![("org", s(&org))], page, print_received_grants).await
+        }
+        QueryCommand::Grants { common, org, received: false, page } => {
+            if page.after.is_some() || page.limit.is_some() || page.all {
+                bail!(
+                    "--after, --limit and --all page the grants received (--received); an organisation's own grants come in one answer"
+                );
+            }
             let q = query_string(&[("org", s(&org))]);
             output(&common, false, &format!("/v1/grants?{q}"), print_grants).await
         }
@@ -428,6 +442,10 @@ fn print_access_log(v: &Value) {
 
 fn print_grants(v: &Value) {
     rows(v, &["grantee", "scope", "expires_at_ms", "granted_at_ms"]);
+}
+
+fn print_received_grants(items: &[Value]) {
+    rows(&Value::Array(items.to_vec()), &["owner", "scope", "expires_at_ms", "granted_at_ms"]);
 }
 
 /// A table of the fields `columns` of every object in a JSON array (times in local minutes).

@@ -868,6 +868,7 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::Grant(o, g, s) => format!("grant/{o}/{g}/{}", s.name()),
         StateKey::Disclosure(r) => format!("disclosure/{r}"),
         StateKey::Published(o) => format!("published/{o}"),
+        StateKey::GrantReceived(g, o, s) => format!("grant-received/{g}/{o}/{}", s.name()),
     }
 }
 

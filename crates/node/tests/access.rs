@@ -230,6 +230,7 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                 ),
                 ("/v1/access-log", format!("/v1/access-log?org={o}"), &[Owner, Regulator]),
                 ("/v1/grants", format!("/v1/grants?org={o}"), &[Owner, Regulator]),
+                ("/v1/grants/received", format!("/v1/grants/received?org={o}"), &[Owner, Regulator]),
             ];
             // Every route with a rule has a row here (POST /v1/transactions is the other test files').
             for (m, template, _) in ROUTES {
@@ -333,6 +334,17 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
             run_txs(&api, &[ent.sign(grant(now_ms() + 3_600_000))]).await?;
             let (status, body) = signed_get(&api, &readings_path, verifier_key).await?;
             ensure!(status == 200, "granted readings: {status} {body}");
+            // The verifier lists what it was granted; the owner may not read that list.
+            let received = format!("/v1/grants/received?org={}", ver.0.id);
+            let (status, body) = signed_get(&api, &received, verifier_key).await?;
+            let page: Value = serde_json::from_str(&body)?;
+            ensure!(status == 200 && page["next"].is_null(), "received grants: {status} {body}");
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            ensure!(
+                items.len() == 1 && items[0]["owner"] == o.as_str() && items[0]["scope"] == "readings",
+                "received grants: {body}"
+            );
+            ensure!(signed_get(&api, &received, Some(&owner.key)).await?.0 == 403, "another member's received grants");
             let (status, body) = signed_get(&api, &figures_path, verifier_key).await?;
             ensure!(status == 403 && body.contains("granted `figures`"), "figures were not granted: {status} {body}");
             run_txs(
@@ -345,6 +357,8 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
             .await?;
             let (status, _) = signed_get(&api, &readings_path, verifier_key).await?;
             ensure!(status == 403, "a revoked grant still served: {status}");
+            let (_, body) = signed_get(&api, &received, verifier_key).await?;
+            ensure!(body.contains(r#""items":[]"#), "a revoked grant is no longer listed: {body}");
             let until = now_ms() + 5_000;
             run_txs(&api, &[ent.sign(grant(until))]).await?;
             let (status, body) = signed_get(&api, &readings_path, verifier_key).await?;

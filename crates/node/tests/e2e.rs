@@ -355,6 +355,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/proposals/{id}", "get"),
         ("/v1/access-log", "get"),
         ("/v1/grants", "get"),
+        ("/v1/grants/received", "get"),
         ("/v1/alarms", "get"),
         ("/v1/alarms/stream", "get"),
         ("/v1/figures/daily", "get"),

@@ -88,6 +88,7 @@ mod tag {
     pub const GRANT: u8 = 0x09;
     pub const DISCLOSURE: u8 = 0x0A;
     pub const PUBLISHED: u8 = 0x0B;
+    pub const GRANT_RECEIVED: u8 = 0x0C;
     pub const NONCE: u8 = 0x10;
     pub const PROGRESS: u8 = 0x11;
     pub const DAILY: u8 = 0x12;
@@ -150,7 +151,8 @@ impl StateKey {
             | StateKey::Regulators
             | StateKey::Grant(..)
             | StateKey::Disclosure(_)
-            | StateKey::Published(_) => KeyClass::Registry,
+            | StateKey::Published(_)
+            | StateKey::GrantReceived(..) => KeyClass::Registry,
             StateKey::Nonce(_) | StateKey::Progress(..) | StateKey::Daily(_) | StateKey::MonthlyReport(..) => {
                 KeyClass::Activity
             }
@@ -182,6 +184,9 @@ impl StateKey {
             StateKey::Grant(o, g, s) => Enc::new(tag::GRANT).id(o.as_str()).id(g.as_str()).u8(*s as u8),
             StateKey::Disclosure(r) => Enc::new(tag::DISCLOSURE).u32(*r),
             StateKey::Published(o) => Enc::new(tag::PUBLISHED).id(o.as_str()),
+            StateKey::GrantReceived(g, o, s) => {
+                Enc::new(tag::GRANT_RECEIVED).id(g.as_str()).id(o.as_str()).u8(*s as u8)
+            }
             StateKey::Nonce(k) => Enc::new(tag::NONCE).u8(k.scheme as u8).bytes(&k.bytes),
             StateKey::Progress(g, chunk) => Enc::new(tag::PROGRESS).id(g.as_str()).u32(*chunk),
             StateKey::Daily(k) => {
@@ -228,6 +233,21 @@ impl KeyRange {
     /// Every grant of an organisation, by grantee then scope.
     pub fn grants_of(owner: &UnifiedSocialCreditCode) -> Self {
         Self::prefix(Enc::new(tag::GRANT).id(owner.as_str()).0)
+    }
+    /// The grants made to `grantee`, by owner then scope, from just after `after` (an owner and
+    /// scope of a previous page's last grant) if given.
+    pub fn grants_received(
+        grantee: &UnifiedSocialCreditCode,
+        after: Option<(&UnifiedSocialCreditCode, trustmeter_types::GrantScope)>,
+    ) -> Self {
+        let mut range = Self::prefix(Enc::new(tag::GRANT_RECEIVED).id(grantee.as_str()).0);
+        if let Some((owner, scope)) = after {
+            // The key just after the last one listed: its encoding followed by a zero byte.
+            let mut lo = StateKey::GrantReceived(grantee.clone(), owner.clone(), scope).ordered();
+            lo.push(0);
+            range.lo = lo;
+        }
+        range
     }
     /// Every gateway, in id order.
     pub fn gateways() -> Self {
@@ -314,6 +334,7 @@ pub fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::Grant(..), StateValue::Grant(_))
             | (StateKey::Disclosure(_), StateValue::Disclosure(_))
             | (StateKey::Published(_), StateValue::Published(_))
+            | (StateKey::GrantReceived(..), StateValue::Grant(_))
     )
 }
 

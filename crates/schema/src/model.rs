@@ -131,6 +131,10 @@ pub enum StateKey {
     Disclosure(u32),
     /// An organisation's figures published to everyone (until a time).
     Published(UnifiedSocialCreditCode),
+    /// The same grant as `Grant(owner, grantee, scope)`, under its grantee: (grantee, owner,
+    /// scope), so that a member lists (and can prove) what was granted to it. Written and deleted
+    /// with the grant, in the same tree.
+    GrantReceived(UnifiedSocialCreditCode, UnifiedSocialCreditCode, GrantScope),
 }
 
 /// A value in the state.

@@ -1048,6 +1048,22 @@ impl State {
             })
             .collect()
     }
+    /// The grants made to `grantee` (expired or not), by owner then scope: at most `limit`, from
+    /// just after `after` (the owner and scope of a previous page's last grant).
+    pub fn grants_received(
+        &self,
+        grantee: &UnifiedSocialCreditCode,
+        after: Option<(&UnifiedSocialCreditCode, GrantScope)>,
+        limit: usize,
+    ) -> Vec<(UnifiedSocialCreditCode, GrantScope, Grant)> {
+        self.iter_range(KeyRange::grants_received(grantee, after))
+            .take(limit)
+            .filter_map(|(k, v)| match (k, v) {
+                (StateKey::GrantReceived(_, owner, scope), StateValue::Grant(g)) => Some((owner, scope, g)),
+                _ => None,
+            })
+            .collect()
+    }
     /// The disclosure set for exactly `region`, if any (see
     /// `trustmeter_types::membership::enclosing_regions` for those that apply to a region).
     pub fn disclosure(&self, region: u32) -> Option<DisclosureRecord> {
@@ -1081,9 +1097,16 @@ impl State {
         grant: Option<Grant>,
     ) {
         let key = StateKey::Grant(owner.clone(), grantee.clone(), scope);
+        let received = StateKey::GrantReceived(grantee.clone(), owner.clone(), scope);
         match grant {
-            Some(g) => self.put(key, StateValue::Grant(g)),
-            None => self.delete(&key),
+            Some(g) => {
+                self.put(received, StateValue::Grant(g.clone()));
+                self.put(key, StateValue::Grant(g));
+            }
+            None => {
+                self.delete(&received);
+                self.delete(&key);
+            }
         }
     }
     /// The active regulators, in id order.

@@ -278,6 +278,34 @@ fn an_enterprise_grants_and_revokes_reads_of_its_data() {
     assert_eq!((g.granted_at_ms, g.expires_at_ms), (ts, ts + year));
     assert_eq!(fx.state.grants_of(&org_a()).len(), 1);
     assert!(fx.state.grant(&org_b(), &verifier, GrantScope::Readings).is_none(), "B granted nothing");
+    // The verifier sees what it was granted, by owner then scope, a page at a time: B grants it
+    // two scopes too.
+    let txs = vec![
+        fx.tx(&ent_b(), grant(&verifier, GrantScope::Alarms, ts + year)),
+        fx.tx(&ent_b(), grant(&verifier, GrantScope::Registry, ts + year)),
+    ];
+    let b = fx.exec(txs);
+    assert_tx_accepted(b.receipt(0));
+    assert_tx_accepted(b.receipt(1));
+    let received = |after: Option<(&UnifiedSocialCreditCode, GrantScope)>, limit| {
+        fx.state.grants_received(&verifier, after, limit).into_iter().map(|(o, s, _)| (o, s)).collect::<Vec<_>>()
+    };
+    let mut expected =
+        vec![(org_a(), GrantScope::Readings), (org_b(), GrantScope::Registry), (org_b(), GrantScope::Alarms)];
+    expected.sort();
+    assert_eq!(received(None, 10), expected);
+    assert_eq!(received(None, 2), expected[..2]);
+    assert_eq!(received(Some((&expected[1].0, expected[1].1)), 2), expected[2..]);
+    assert_eq!(received(Some((&expected[2].0, expected[2].1)), 2), vec![]);
+    assert!(fx.state.grants_received(&org_a(), None, 10).is_empty(), "A was granted nothing");
+    // Each received entry carries the same grant as its owner's entry, and is in the registry
+    // tree: provable like the grant.
+    for (owner, scope, g) in fx.state.grants_received(&verifier, None, 10) {
+        assert_eq!(fx.state.grant(&owner, &verifier, scope), Some(g));
+        let key = trustmeter_state::StateKey::GrantReceived(verifier.clone(), owner.clone(), scope);
+        let proof = fx.state.prove(&key).expect("provable");
+        assert!(proof.verify(fx.state.params.hash, &fx.state.roots()), "{key:?}");
+    }
     // Revoked: gone; revoking again is refused.
     let revoke = TxPayload::RevokeGrant { grantee: verifier.clone(), scope: GrantScope::Readings };
     let r1 = fx.tx(&ent_a(), revoke.clone());
@@ -286,6 +314,8 @@ fn an_enterprise_grants_and_revokes_reads_of_its_data() {
     assert_tx_accepted(b.receipt(0));
     assert_tx_rejected(b.receipt(1), RejectCode::InvalidTransition);
     assert!(fx.state.grant(&org_a(), &verifier, GrantScope::Readings).is_none());
+    let left: Vec<_> = fx.state.grants_received(&verifier, None, 10).into_iter().map(|(o, ..)| o).collect();
+    assert_eq!(left, vec![org_b(), org_b()], "the revoked grant left the grantee's list too");
 }
 
 #[test]

@@ -40,7 +40,7 @@ const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
 const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
 /// State key and value kinds by tag (§4.2); 9 and 10 are derived data, never in a proof.
-const STATE_KINDS: [&str; 17] = [
+const STATE_KINDS: [&str; 18] = [
     "organisation",
     "account",
     "nonce",
@@ -58,7 +58,9 @@ const STATE_KINDS: [&str; 17] = [
     "grant",
     "disclosure",
     "published",
+    "grant_received",
 ];
+const SCOPES: [&str; 4] = ["registry", "readings", "figures", "alarms"];
 const HASHES: [&str; 2] = ["sha256", "sm3"];
 const ORG_KINDS: [&str; 7] = [
     "regulator",
@@ -185,7 +187,14 @@ fn state_key(key: &Value) -> Vec<u8> {
     w.u8(t);
     let id = &key["id"];
     match t {
-        0 | 3 | 4 | 11 => w.string(id),
+        0 | 3 | 4 | 11 | 16 => w.string(id),
+        15 => w.u32v(id),
+        // grant (owner, grantee, scope) and grant_received (grantee, owner, scope)
+        14 | 17 => {
+            w.string(&id[0]);
+            w.string(&id[1]);
+            w.u8(tag(&SCOPES, &id[2]));
+        }
         12 => w.hash(id),
         13 => {}
         1 | 2 => w.tagged(id),
@@ -1032,4 +1041,43 @@ fn jmt_trees<H: jmt::SimpleHasher + std::fmt::Debug>(alg: Alg, name: &str) {
 fn the_documented_smt_check_accepts_jmt_proofs_and_refuses_tampered_ones() {
     jmt_trees::<Sha256Hasher>(Alg::Sha256, "sha256");
     jmt_trees::<Sm3Hasher>(Alg::Sm3, "sm3");
+}
+
+/// The key encoding written from §4.2 agrees with the implementation's `borsh(StateKey)` for a key
+/// of every tag a proof may carry (9 and 10 are derived data).
+#[test]
+fn state_keys_of_every_tag_encode_as_the_document_says() {
+    use trustmeter_state::{DailyKey, StateKey};
+    use trustmeter_types::{DeviceId, EnergyKind, GrantScope, Hash32, KeyScheme, UnifiedSocialCreditCode, Unit};
+    let org = UnifiedSocialCreditCode::new("91430100MA4L16JQ9D").unwrap();
+    let other = UnifiedSocialCreditCode::new("11430000MB12345670").unwrap();
+    let dev = DeviceId::new("91430100MA4L16JQ9D-EM01").unwrap();
+    let pk = trustmeter_crypto::SigningKey::from_seed(KeyScheme::Ed25519, [7; 32]).public_key();
+    let keys = [
+        StateKey::Organisation(org.clone()),
+        StateKey::Account(pk.clone()),
+        StateKey::Nonce(pk),
+        StateKey::Gateway(dev.clone()),
+        StateKey::Meter(dev.clone()),
+        StateKey::Progress(dev, 3),
+        StateKey::Policy(2),
+        StateKey::Daily(DailyKey {
+            org: org.clone(),
+            day: 20_454,
+            energy: EnergyKind::NaturalGas,
+            unit: Unit::NormalCubicMetre,
+        }),
+        StateKey::MonthlyReport(org.clone(), 202_601),
+        StateKey::Membership(org.clone()),
+        StateKey::Proposal(Hash32([9; 32])),
+        StateKey::Regulators,
+        StateKey::Grant(org.clone(), other.clone(), GrantScope::Figures),
+        StateKey::Disclosure(430_000),
+        StateKey::Published(org.clone()),
+        StateKey::GrantReceived(other, org, GrantScope::Alarms),
+    ];
+    for k in keys {
+        let json = serde_json::to_value(&k).unwrap();
+        assert_eq!(hex::encode(state_key(&json)), hex::encode(trustmeter_types::encode(&k)), "{json}");
+    }
 }

@@ -89,6 +89,7 @@ fn in_registry(k: &StateKey) -> bool {
             | StateKey::Grant(..)
             | StateKey::Disclosure(_)
             | StateKey::Published(_)
+            | StateKey::GrantReceived(..)
     )
 }
 

@@ -103,6 +103,7 @@ pub const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/proofs/daily/{org}/{day}/{energy}/{unit}", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/access-log", Rule::AccessLog),
     ("GET", "/v1/grants", Rule::AccessLog),
+    ("GET", "/v1/grants/received", Rule::AccessLog),
 ];
 
 /// The rule of a route, if it has one.

@@ -499,6 +499,7 @@ pub struct MeterView {
         proposal,
         access_log,
         grants,
+        grants_received,
         proof,
         metrics,
         alarms::alarms,
@@ -515,6 +516,8 @@ pub struct MeterView {
         RevokedAccount,
         crate::api::access::AccessEntry,
         GrantView,
+        ReceivedGrantView,
+        ReceivedGrantsPage,
         ReadingView,
         ReadingsPage,
         crate::api::paging::RecordsPageDoc,
@@ -561,6 +564,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/proposals/{id}", get(proposal))
         .route("/v1/access-log", get(access_log))
         .route("/v1/grants", get(grants))
+        .route("/v1/grants/received", get(grants_received))
         .route("/v1/alarms", get(alarms::alarms))
         .route("/v1/alarms/stream", get(alarms::alarm_stream))
         .merge(figures::routes())
@@ -1043,6 +1047,64 @@ async fn grants(State(s): State<ApiState>, Query(q): Query<GrantsQuery>) -> ApiR
         })
         .collect();
     Ok(Json(rows))
+}
+
+/// Query of the grants made to an organisation.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ReceivedGrantsQuery {
+    /// The grantee (credit code).
+    pub org: String,
+    /// The `next` cursor of the previous page; absent for the first page.
+    pub after: Option<String>,
+    /// Grants per page: default 100, at most 1 000.
+    pub limit: Option<usize>,
+}
+
+/// A grant made to an organisation, as `GET /v1/grants/received` lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceivedGrantView {
+    /// Whose data (the owner's credit code).
+    pub owner: String,
+    /// What: `registry`, `readings`, `figures` or `alarms`.
+    pub scope: String,
+    /// Block time it was issued, Unix ms.
+    pub granted_at_ms: i64,
+    /// When it ends, Unix ms (an expired grant is listed until its owner revokes it, and no
+    /// longer lets anything be read).
+    pub expires_at_ms: i64,
+}
+
+/// A page of the grants made to an organisation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceivedGrantsPage {
+    /// The grants, by owner then scope.
+    pub items: Vec<ReceivedGrantView>,
+    /// Cursor of the next page (`?after=`, same `org`), `null` on the last page.
+    pub next: Option<String>,
+}
+
+/// The grants other organisations made to `org` (read by it and the regulators covering it), a
+/// page at a time.
+#[utoipa::path(get, path = "/v1/grants/received", params(ReceivedGrantsQuery), responses((status = 200, body = ReceivedGrantsPage), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+async fn grants_received(
+    State(s): State<ApiState>,
+    Query(q): Query<ReceivedGrantsQuery>,
+) -> ApiResult<ReceivedGrantsPage> {
+    let org = UnifiedSocialCreditCode::new(q.org).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let limit = page_limit(q.limit, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)?;
+    let after = q.after.as_deref().map(crate::api::paging::grants_received_cursor).transpose()?;
+    let page = crate::api::paging::page_grants_received(&s.inner.app.finalized_state(), &org, after.as_ref(), limit);
+    let items = page
+        .items
+        .into_iter()
+        .map(|(owner, scope, g)| ReceivedGrantView {
+            owner: owner.to_string(),
+            scope: scope.name().into(),
+            granted_at_ms: g.granted_at_ms,
+            expires_at_ms: g.expires_at_ms,
+        })
+        .collect();
+    Ok(Json(ReceivedGrantsPage { items, next: page.next }))
 }
 
 /// A sender key: its organisation (if it is a member account) and its last accepted nonce.

@@ -19,7 +19,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use trustmeter_index::{Index, IndexError, IndexedReading};
 use trustmeter_state::State;
-use trustmeter_types::{DeviceId, Gateway, Meter, Organisation, UnifiedSocialCreditCode};
+use trustmeter_types::{DeviceId, Gateway, Grant, GrantScope, Meter, Organisation, UnifiedSocialCreditCode};
 use utoipa::{IntoParams, ToSchema};
 
 /// Page size of a registry list (meters, gateways, organisations) when `limit` is not given.
@@ -48,6 +48,8 @@ pub enum ListKind {
     Organisations = 3,
     /// `GET /v1/meters/{id}/readings`.
     Readings = 4,
+    /// `GET /v1/grants/received`.
+    GrantsReceived = 5,
 }
 
 impl ListKind {
@@ -57,6 +59,7 @@ impl ListKind {
             ListKind::Gateways => "/v1/gateways",
             ListKind::Organisations => "/v1/organisations",
             ListKind::Readings => "/v1/meters/{id}/readings",
+            ListKind::GrantsReceived => "/v1/grants/received",
         }
     }
 }
@@ -156,6 +159,41 @@ pub fn device_cursor(kind: ListKind, cursor: &str) -> Result<DeviceId, ApiError>
 pub fn organisation_cursor(cursor: &str) -> Result<UnifiedSocialCreditCode, ApiError> {
     UnifiedSocialCreditCode::new(text_key(ListKind::Organisations, cursor)?)
         .map_err(|e| ApiError::bad_request(format!("cursor: {e}")))
+}
+
+/// The `(owner, scope)` position in a received-grants cursor (the owner's code, then the scope's
+/// byte).
+pub fn grants_received_cursor(cursor: &str) -> Result<(UnifiedSocialCreditCode, GrantScope), ApiError> {
+    let key = decode_cursor(ListKind::GrantsReceived, cursor)?;
+    let (scope, owner) = key.split_last().ok_or_else(|| ApiError::bad_request("grants cursor too short"))?;
+    let scope = GrantScope::ALL
+        .into_iter()
+        .find(|s| *s as u8 == *scope)
+        .ok_or_else(|| ApiError::bad_request("grants cursor: unknown scope"))?;
+    let owner = std::str::from_utf8(owner).map_err(|_| ApiError::bad_request("the cursor's key is not UTF-8"))?;
+    let owner = UnifiedSocialCreditCode::new(owner).map_err(|e| ApiError::bad_request(format!("cursor: {e}")))?;
+    Ok((owner, scope))
+}
+
+/// The grants made to `grantee`, a page at a time (by owner, then scope).
+pub fn page_grants_received(
+    state: &State,
+    grantee: &UnifiedSocialCreditCode,
+    after: Option<&(UnifiedSocialCreditCode, GrantScope)>,
+    limit: usize,
+) -> Page<(UnifiedSocialCreditCode, GrantScope, Grant), String> {
+    let mut items = state.grants_received(grantee, after.map(|(o, s)| (o, *s)), limit + 1);
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = match (more, items.last()) {
+        (true, Some((owner, scope, _))) => {
+            let mut key = owner.as_str().as_bytes().to_vec();
+            key.push(*scope as u8);
+            Some(encode_cursor(ListKind::GrantsReceived, &key))
+        }
+        _ => None,
+    };
+    Page { items, next }
 }
 
 /// The `(timestamp, sequence)` position in a readings cursor.
