@@ -41,10 +41,14 @@
 //!
 //! # Instantaneous registers (瞬时量, e.g. kW, t/h)
 //!
-//! Consumption is the trapezoid `(prev + next) / 2 × duration_h`, computed exactly in `i128`
-//! (`(prev + next) × duration_ms / 7 200 000`) and rounded to a micro-unit, half to even.
-//! Negative values (e.g. export) integrate as such. Replacements and rollover do not apply. A
-//! result outside `i64` is excluded like a negative delta (noted).
+//! The integral is the trapezoid `(prev + next) / 2 × duration_h`. A negative value is power
+//! flowing the other way (export, 反向/上网), so consumption and export are kept apart: with both
+//! ends ≥ 0 the whole trapezoid is consumption, with both ≤ 0 it is export, and with opposite signs
+//! the line between them is split where it crosses zero — consumption `P² / (P + N) × duration_h
+//! / 2` and export `N² / (P + N) × duration_h / 2` for magnitudes `P` (the positive end) and `N`
+//! (the negative end). Each is computed exactly in `i128` and rounded to a micro-unit, half to
+//! even (so the two may differ from the net trapezoid by a micro-unit). Replacements and rollover
+//! do not apply. A result outside `i64` is excluded like a negative delta (noted).
 //!
 //! # Flags common to both modes
 //!
@@ -214,8 +218,11 @@ pub struct Interval {
     pub start_ms: i64,
     /// The later reading's timestamp (Unix ms, exclusive).
     pub end_ms: i64,
-    /// Consumption in micro-units (0 when excluded).
+    /// Consumption in micro-units, ≥ 0 (0 when excluded).
     pub consumption: i64,
+    /// Export in micro-units, ≥ 0: the negative part of an instantaneous register's integral
+    /// (energy sent the other way). Always 0 for a cumulative register and when excluded.
+    pub export: i64,
     /// What happened.
     pub flags: IntervalFlags,
     /// A human-readable reason when the interval is excluded (negative delta, overflow).
@@ -352,14 +359,12 @@ fn between_sorted(prev: &RegisterPoint, next: &RegisterPoint, spec: &RegisterSpe
         ..IntervalFlags::default()
     };
     let mut note = None;
+    let mut export: Result<i128, String> = Ok(0);
     let total: Result<i128, String> = match spec.mode {
         RegisterMode::Instantaneous => {
-            // |prev + next| <= 2^64 and duration <= 2^64: the product can overflow only when the
-            // result is far outside i64 anyway.
-            match (i128::from(prev.value) + i128::from(next.value)).checked_mul(duration) {
-                Some(p) => Ok(div_round_half_even(p, 2 * HOUR_MS)),
-                None => Err("the integral overflows a 64-bit amount; excluded".to_string()),
-            }
+            let (consumed, exported) = instantaneous_parts(i128::from(prev.value), i128::from(next.value), duration);
+            export = exported;
+            consumed
         }
         RegisterMode::Cumulative => {
             flags.replacement = !reps.is_empty();
@@ -395,23 +400,52 @@ fn between_sorted(prev: &RegisterPoint, next: &RegisterPoint, spec: &RegisterSpe
             bad.map_or(Ok(total), Err)
         }
     };
-    let consumption = match total {
-        Ok(t) => match i64::try_from(t) {
-            Ok(c) => c,
-            Err(_) => {
-                note = Some(format!("consumption {} overflows a 64-bit amount; excluded", units(t)));
+    let both = total.and_then(|t| export.map(|e| (t, e)));
+    let (consumption, export) = match both {
+        Ok((t, e)) => match (i64::try_from(t), i64::try_from(e)) {
+            (Ok(c), Ok(e)) => (c, e),
+            _ => {
+                note = Some(format!(
+                    "consumption {} or export {} overflows a 64-bit amount; excluded",
+                    units(t),
+                    units(e)
+                ));
                 flags.negative_delta = true;
-                0
+                (0, 0)
             }
         },
         Err(why) => {
             flags.negative_delta = true;
             flags.rollover = false;
             note = Some(why);
-            0
+            (0, 0)
         }
     };
-    Interval { start_ms: prev.ts_ms, end_ms: next.ts_ms, consumption, flags, note }
+    Interval { start_ms: prev.ts_ms, end_ms: next.ts_ms, consumption, export, flags, note }
+}
+
+/// The consumption and export (both ≥ 0, micro-units) of an instantaneous register going linearly
+/// from `prev` to `next` over `duration` ms (see the module documentation); an error when a
+/// product overflows `i128` (the result would be far outside `i64` anyway).
+fn instantaneous_parts(prev: i128, next: i128, duration: i128) -> (Result<i128, String>, Result<i128, String>) {
+    let overflow = || Err("the integral overflows a 64-bit amount; excluded".to_string());
+    let area = |sum: i128| match sum.checked_mul(duration) {
+        Some(p) => Ok(div_round_half_even(p, 2 * HOUR_MS)),
+        None => overflow(),
+    };
+    if prev >= 0 && next >= 0 {
+        return (area(prev + next), Ok(0));
+    }
+    if prev <= 0 && next <= 0 {
+        return (Ok(0), area(-(prev + next)));
+    }
+    // Opposite signs: the part on each side of the zero crossing is a triangle.
+    let (pos, neg) = if prev > 0 { (prev, -next) } else { (next, -prev) };
+    let triangle = |side: i128| match side.checked_mul(side).and_then(|s| s.checked_mul(duration)) {
+        Some(p) => Ok(div_round_half_even(p, 2 * HOUR_MS * (pos + neg))),
+        None => overflow(),
+    };
+    (triangle(pos), triangle(neg))
 }
 
 /// The intervals between consecutive readings of one meter, in time order.
@@ -472,11 +506,24 @@ pub enum SplitError {
 /// [`SplitError::SegmentEnd`] if `segment` returns an end `<= t`.
 pub fn try_split<K: Copy + Eq>(
     iv: &Interval,
+    segment: impl FnMut(i64) -> (K, i64),
+) -> Result<Vec<(K, i64)>, SplitError> {
+    try_split_amount(iv, iv.consumption, segment)
+}
+
+/// [`try_split`] for another amount of the same interval (its export).
+///
+/// # Errors
+///
+/// As [`try_split`].
+pub fn try_split_amount<K: Copy + Eq>(
+    iv: &Interval,
+    amount: i64,
     mut segment: impl FnMut(i64) -> (K, i64),
 ) -> Result<Vec<(K, i64)>, SplitError> {
     let (start, end) = (iv.start_ms, iv.end_ms);
     if end <= start {
-        return Ok(vec![(segment(start).0, iv.consumption)]);
+        return Ok(vec![(segment(start).0, amount)]);
     }
     // (key, length in ms) of merged segments.
     let mut segs: Vec<(K, i128)> = Vec::new();
@@ -501,11 +548,11 @@ pub fn try_split<K: Copy + Eq>(
     // One segment (the common case: an interval inside one period) takes the whole consumption,
     // which is what the sharing below gives it, without its divisions and allocations.
     if let [(key, _)] = segs[..] {
-        return Ok(vec![(key, iv.consumption)]);
+        return Ok(vec![(key, amount)]);
     }
-    // |consumption| <= 2^63 and total <= 2^64 - 1: every product fits in i128.
+    // |amount| <= 2^63 and total <= 2^64 - 1: every product fits in i128.
     let total = i128::from(end) - i128::from(start);
-    let c = i128::from(iv.consumption);
+    let c = i128::from(amount);
     let mut shares: Vec<(K, i128, i128)> = segs
         .iter()
         .map(|&(k, len)| {

@@ -40,6 +40,7 @@ fn plain_increase() {
             start_ms: T0,
             end_ms: T0 + 15 * MIN,
             consumption: 5_750_000,
+            export: 0,
             flags: IntervalFlags::default(),
             note: None
         }
@@ -235,11 +236,29 @@ fn instantaneous_trapezoid() {
     assert_eq!(one_hour(3, 0), 2);
     assert_eq!(one_hour(5, 0), 2);
     assert_eq!(one_hour(2, 1), 2); // 1.5
-    assert_eq!(one_hour(-1, 0), 0);
-    assert_eq!(one_hour(-3, 0), -2);
+    // Negative values are export, kept apart from consumption.
+    let parts = |a, b| {
+        let i = iv(pt(T0, a), pt(T0 + HOUR_MS, b), &spec, &[]);
+        (i.consumption, i.export)
+    };
+    assert_eq!(parts(-1, 0), (0, 0));
+    assert_eq!(parts(-3, 0), (0, 2));
+    assert_eq!(parts(-3 * M, -5 * M), (0, 4 * M));
     // 1 micro-unit per hour for 1 s: 1/3600 → 0; 1 800 s → 0.5 → 0; 1 801 s → 1.
     assert_eq!(iv(pt(T0, 1), pt(T0 + 1_800_000, 1), &spec, &[]).consumption, 0);
     assert_eq!(iv(pt(T0, 1), pt(T0 + 1_801_000, 1), &spec, &[]).consumption, 1);
+    // Crossing zero, split where the line crosses it (hand computation, one hour):
+    // +10 kW → −10 kW crosses at 30 min: 10 × 0.5 / 2 = 2.5 kWh each way (the net trapezoid is 0).
+    assert_eq!(parts(10 * M, -10 * M), (2_500_000, 2_500_000));
+    // +30 kW → −10 kW crosses at 45 min: consumption 30 × 0.75 / 2 = 11.25 kWh, export
+    // 10 × 0.25 / 2 = 1.25 kWh (net 10 kWh, the trapezoid's 20 × 1 / 2).
+    assert_eq!(parts(30 * M, -10 * M), (11_250_000, 1_250_000));
+    // −10 kW → +30 kW over 15 min: export 10 × 0.25 × 0.25 / 2 = 0.3125 kWh, consumption
+    // 30 × 0.75 × 0.25 / 2 = 2.8125 kWh.
+    let i = iv(pt(T0, -10 * M), pt(T0 + 15 * MIN, 30 * M), &spec, &[]);
+    assert_eq!((i.consumption, i.export), (2_812_500, 312_500));
+    // 1 → −2 micro-units over one hour: 1² / 3 / 2 = 1/6 → 0 and 2² / 3 / 2 = 2/3 → 1.
+    assert_eq!(parts(1, -2), (0, 1));
     // Rollover and replacements do not apply.
     let r = Replacement { at_ms: T0 + MIN, old_final: 5, new_initial: 0 };
     let i = iv(pt(T0, 100 * M), pt(T0 + 15 * MIN, 0), &spec, &[r]);
@@ -341,8 +360,14 @@ fn day_boundary_at_local_midnight() {
 
 #[test]
 fn split_remainders_and_ties() {
-    let three =
-        Interval { start_ms: 0, end_ms: 3 * HOUR_MS, consumption: 2, flags: IntervalFlags::default(), note: None };
+    let three = Interval {
+        start_ms: 0,
+        end_ms: 3 * HOUR_MS,
+        consumption: 2,
+        export: 0,
+        flags: IntervalFlags::default(),
+        note: None,
+    };
     let by_hour = |t: i64| (t / HOUR_MS, (t / HOUR_MS + 1) * HOUR_MS);
     // 2/3 each: ties go to the earlier segments.
     assert_eq!(split(&three, by_hour), vec![(0, 1), (1, 1), (2, 0)]);
@@ -370,6 +395,7 @@ fn split_limits() {
         start_ms: T0,
         end_ms: T0 + 2_000 * DAY_MS,
         consumption: M,
+        export: 0,
         flags: IntervalFlags::default(),
         note: None,
     };
@@ -384,7 +410,13 @@ fn split_limits() {
 #[test]
 #[should_panic(expected = "spans more than 100000 segments")]
 fn allocate_panics_past_the_limit() {
-    let long =
-        Interval { start_ms: 0, end_ms: 1_100 * DAY_MS, consumption: 1, flags: IntervalFlags::default(), note: None };
+    let long = Interval {
+        start_ms: 0,
+        end_ms: 1_100 * DAY_MS,
+        consumption: 1,
+        export: 0,
+        flags: IntervalFlags::default(),
+        note: None,
+    };
     allocate(&long, Period::Quarter);
 }

@@ -376,6 +376,10 @@ pub struct DailyTotal {
     pub estimated: Quantity,
     /// The part of it from intervals with a manual or imported end.
     pub manual: Quantity,
+    /// Energy exported the other way (反向, e.g. to the grid), micro-units of the key's unit: the
+    /// negative part of instantaneous registers' integrals. Never in `consumption`, the tiers or
+    /// standard coal; netting it is a methodology's choice, not the daily figure's.
+    pub exported: Quantity,
     /// Intervals excluded as negative deltas (register fell without a rollover or replacement).
     pub excluded_intervals: i32,
     /// Readings recorded with a timestamp in this day.
@@ -407,6 +411,7 @@ impl DailyTotal {
             consumption: Quantity(0),
             estimated: Quantity(0),
             manual: Quantity(0),
+            exported: Quantity(0),
             excluded_intervals: 0,
             points: 0,
             on_time: 0,

@@ -443,6 +443,18 @@ fn apply_interval(state: &mut State, meter: &Meter, region: u32, iv: &Interval, 
         let end_day = calendar::day_number(iv.end_ms);
         vec![((end_day, None), iv.consumption)]
     });
+    if iv.export != 0 {
+        let exported = register::try_split_amount(iv, iv.export, segment).unwrap_or_else(|_| {
+            let end_day = calendar::day_number(iv.end_ms);
+            vec![((end_day, None), iv.export)]
+        });
+        for ((day, _), share) in exported {
+            let key = daily_key(meter, day);
+            let mut d = daily(state, &key, &params);
+            d.exported.0 += sign * share;
+            put_daily(state, key, d);
+        }
+    }
     for ((day, tier), share) in shares {
         let key = daily_key(meter, day);
         let mut d = daily(state, &key, &params);

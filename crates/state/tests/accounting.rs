@@ -193,6 +193,32 @@ fn a_tariff_register_is_kept_but_not_added_to_the_total() {
     assert_eq!(fx.state.organisations().count(), 4, "regulator, metrology authority, A and B");
 }
 
+/// A power meter (kW, instantaneous) whose power turns negative exports: consumption and export
+/// stay apart in the daily figure, and standard coal counts consumption only.
+#[test]
+fn negative_power_is_export_not_negative_consumption() {
+    let local_0100 = MIDNIGHT + H;
+    let mut fx = ready_after(local_0100);
+    let g = gw_a1();
+    // +10 kW at 01:00, −10 kW at 02:00, −30 kW at 03:00 (local).
+    for (seq, ts, kw) in [(1, local_0100, 10), (2, local_0100 + H, -10), (3, local_0100 + 2 * H, -30)] {
+        let block_ts = (ts + MIN).max(fx.next_ts());
+        let r = reading(A_PW3, seq, ts, kw * Quantity::SCALE, Unit::Kilowatt);
+        let tx = fx.submit(&g, A_GW1, vec![by_gateway(&g, r)]);
+        let e = fx.exec_at(block_ts, vec![tx]);
+        assert!(e.reading(0, 0).is_recorded(), "{:?}", e.reading(0, 0));
+    }
+    // By hand: 01:00–02:00 crosses zero at 01:30, 10 kW × 0.5 h / 2 = 2.5 kWh each way;
+    // 02:00–03:00 is all export, (10 + 30) / 2 × 1 h = 20 kWh.
+    let d = daily(&fx.state, local_0100);
+    assert_eq!(d.consumption.micros(), kwh_micros(2_500));
+    assert_eq!(d.exported.micros(), kwh_micros(22_500));
+    // Standard coal of the consumption alone: 2.5 kWh × 0.1229 kgce/kWh (当量值) = 0.30725 kgce.
+    assert_eq!(d.kgce_equivalent.micros(), 307_250);
+    // The tiers add up to the consumption, never to the export.
+    assert_eq!(d.tiers.iter().map(|q| q.micros()).sum::<i64>(), kwh_micros(2_500));
+}
+
 #[test]
 fn rollover_replacement_and_negative_deltas() {
     let mut fx = ready_after(MIDNIGHT - 4 * H);

@@ -43,6 +43,9 @@ pub struct DailyFigureView {
     pub estimated: String,
     /// The part of it from manual or imported readings.
     pub manual: String,
+    /// Energy exported the other way (negative power of instantaneous meters), not in
+    /// consumption or standard coal.
+    pub exported: String,
     /// Intervals excluded as negative deltas.
     pub excluded_intervals: i32,
     /// Readings with a timestamp in the day.
@@ -88,6 +91,7 @@ impl DailyFigureView {
             consumption: d.consumption.to_string(),
             estimated: d.estimated.to_string(),
             manual: d.manual.to_string(),
+            exported: d.exported.to_string(),
             excluded_intervals: d.excluded_intervals,
             points: d.points,
             on_time: d.on_time,
@@ -151,7 +155,7 @@ pub fn daily(
     })
 }
 
-const DAILY_CSV: [&str; 25] = [
+const DAILY_CSV: [&str; 26] = [
     "org",
     "day",
     "energy",
@@ -159,6 +163,7 @@ const DAILY_CSV: [&str; 25] = [
     "consumption",
     "estimated",
     "manual",
+    "exported",
     "excluded_intervals",
     "points",
     "on_time",
@@ -192,6 +197,7 @@ pub fn daily_csv(v: &DailyFiguresView) -> String {
                 f.consumption.clone(),
                 f.estimated.clone(),
                 f.manual.clone(),
+                f.exported.clone(),
                 f.excluded_intervals.to_string(),
                 f.points.to_string(),
                 f.on_time.to_string(),
