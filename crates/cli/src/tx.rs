@@ -649,7 +649,9 @@ fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPa
             let id = device(&a.id, "--id")?;
             let unit = parse_unit(&a.unit)?;
             let register = match &a.register {
-                Some(r) => parse_snake::<RegisterKind>(r, "--register", "cumulative, instantaneous")?,
+                Some(r) => {
+                    parse_snake::<RegisterKind>(r, "--register", "cumulative, instantaneous, cumulative_export")?
+                }
                 None if unit.is_rate() => RegisterKind::Instantaneous,
                 None => RegisterKind::Cumulative,
             };

@@ -108,6 +108,9 @@ pub enum RegisterMode {
     Cumulative,
     /// An instantaneous rate (瞬时量, power or flow per hour): consumption is its time integral.
     Instantaneous,
+    /// A totalising register of energy sent out (反向): the rules of `Cumulative`, and the
+    /// difference is export, not consumption.
+    CumulativeExport,
 }
 
 impl From<RegisterKind> for RegisterMode {
@@ -115,6 +118,7 @@ impl From<RegisterKind> for RegisterMode {
         match kind {
             RegisterKind::Cumulative => RegisterMode::Cumulative,
             RegisterKind::Instantaneous => RegisterMode::Instantaneous,
+            RegisterKind::CumulativeExport => RegisterMode::CumulativeExport,
         }
     }
 }
@@ -167,7 +171,7 @@ impl RegisterSpec {
     ///
     /// The first field out of range, as a [`SpecError`].
     pub fn check(&self) -> Result<(), SpecError> {
-        if self.mode == RegisterMode::Cumulative && self.register_max <= 0 {
+        if self.mode != RegisterMode::Instantaneous && self.register_max <= 0 {
             return Err(SpecError::RegisterMax(self.register_max));
         }
         if self.rated_per_hour < 0 {
@@ -366,7 +370,7 @@ fn between_sorted(prev: &RegisterPoint, next: &RegisterPoint, spec: &RegisterSpe
             export = exported;
             consumed
         }
-        RegisterMode::Cumulative => {
+        RegisterMode::Cumulative | RegisterMode::CumulativeExport => {
             flags.replacement = !reps.is_empty();
             // Parts: (prev → r1.old_final), (r1.new_initial → r2.old_final), …, (rn.new_initial → next).
             let mut total = 0i128;
@@ -399,6 +403,11 @@ fn between_sorted(prev: &RegisterPoint, next: &RegisterPoint, spec: &RegisterSpe
             }
             bad.map_or(Ok(total), Err)
         }
+    };
+    // A reverse register's difference is what was sent out.
+    let (total, export) = match spec.mode {
+        RegisterMode::CumulativeExport => (Ok(0), total),
+        _ => (total, export),
     };
     let both = total.and_then(|t| export.map(|e| (t, e)));
     let (consumption, export) = match both {

@@ -344,6 +344,23 @@ fn spec_check() {
 }
 
 #[test]
+fn a_reverse_register_counts_export_by_the_cumulative_rules() {
+    let reverse = RegisterSpec { mode: RegisterKind::CumulativeExport.into(), ..kwh_register() };
+    assert_eq!(reverse.check(), Ok(()));
+    // 1 234.5 → 1 240.25 kWh sent out over 15 min: 5.75 kWh of export, no consumption.
+    let i = iv(pt(T0, 1_234_500_000), pt(T0 + 15 * MIN, 1_240_250_000), &reverse, &[]);
+    assert_eq!((i.consumption, i.export), (0, 5_750_000));
+    // Rollover as for a forward register: 99 998.5 → 1.3 kWh is 2.8 kWh.
+    let i = iv(pt(T0, 99_998_500_000), pt(T0 + 15 * MIN, 1_300_000), &reverse, &[]);
+    assert_eq!((i.consumption, i.export), (0, 2_800_000));
+    assert!(i.flags.rollover);
+    // A fall without rollover is a negative delta: excluded, nothing counted either way.
+    let i = iv(pt(T0, 50 * M), pt(T0 + 15 * MIN, 40 * M), &reverse, &[]);
+    assert!(i.excluded());
+    assert_eq!((i.consumption, i.export), (0, 0));
+}
+
+#[test]
 fn day_boundary_at_local_midnight() {
     // 23:45 → 00:15 Asia/Shanghai (15:45Z → 16:15Z), 10 kWh: 5 each side of midnight.
     let i = iv(pt(T0 - 15 * MIN, 0), pt(T0 + 15 * MIN, 10 * M), &kwh_register(), &[]);

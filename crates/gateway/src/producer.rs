@@ -123,7 +123,7 @@ impl Producer {
                     });
                     continue;
                 }
-                if it.kind == RegisterKind::Cumulative && it.value < cursor.last_value {
+                if it.kind.is_cumulative() && it.value < cursor.last_value {
                     alarms.push((
                         AlarmKind::RegisterDecreased,
                         Severity::Warning,

@@ -102,11 +102,13 @@ pub fn energy_name(kind: EnergyKind) -> &'static str {
     }
 }
 
-/// The name of a register kind, as `meter.register` shows it: `cumulative` or `instantaneous`.
+/// The name of a register kind, as `meter.register` shows it: `cumulative`, `instantaneous` or
+/// `cumulative_export` (rules about totalising registers test `!= 'instantaneous'`).
 pub fn register_name(kind: RegisterKind) -> &'static str {
     match kind {
         RegisterKind::Cumulative => "cumulative",
         RegisterKind::Instantaneous => "instantaneous",
+        RegisterKind::CumulativeExport => "cumulative_export",
     }
 }
 

@@ -247,7 +247,7 @@ fn facts_built_from_the_domain_types_use_the_names_policies_see() {
     for kind in EnergyKind::ALL {
         assert_eq!(serde_json::to_value(kind).unwrap(), serde_json::json!(energy_name(kind)));
     }
-    for kind in [RegisterKind::Cumulative, RegisterKind::Instantaneous] {
+    for kind in [RegisterKind::Cumulative, RegisterKind::Instantaneous, RegisterKind::CumulativeExport] {
         assert_eq!(serde_json::to_value(kind).unwrap(), serde_json::json!(register_name(kind)));
     }
 }

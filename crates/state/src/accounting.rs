@@ -58,6 +58,7 @@ pub fn register_spec(meter: &Meter, params: &AccountingParams) -> RegisterSpec {
         mode: match meter.register {
             RegisterKind::Cumulative => RegisterMode::Cumulative,
             RegisterKind::Instantaneous => RegisterMode::Instantaneous,
+            RegisterKind::CumulativeExport => RegisterMode::CumulativeExport,
         },
         register_max: meter.register_max.micros(),
         rated_per_hour: meter.rated_per_hour.micros(),

@@ -9,7 +9,7 @@ use trustmeter_types::codec::Validate;
 use trustmeter_types::limits::{MAX_READINGS_PER_BLOCK, MAX_TX_BYTES, MAX_TXS_PER_BLOCK};
 use trustmeter_types::{
     Block, BlockHeader, DeviceId, DeviceStatus, Gateway, Genesis, Hash32, OrgKind, PublicKey, ReadingOutcome,
-    ReadingSigner, Receipt, RegisterKind, RejectCode, Rejection, SignedReading, Transaction, TxOutcome, TxPayload,
+    ReadingSigner, Receipt, RejectCode, Rejection, SignedReading, Transaction, TxOutcome, TxPayload,
     UnifiedSocialCreditCode, encode,
 };
 
@@ -767,7 +767,7 @@ fn apply_accounting_tx(
             if m.status == DeviceStatus::Revoked {
                 return rejected(RejectCode::InvalidTransition, format!("meter {meter} is revoked"));
             }
-            if m.register != RegisterKind::Cumulative {
+            if !m.register.is_cumulative() {
                 return rejected(
                     RejectCode::InvalidTransition,
                     format!(
@@ -1008,7 +1008,7 @@ fn apply_reading(
             format!("reading is in {} but meter {} is registered in {}", r.unit.symbol(), r.meter, meter.unit.symbol()),
         );
     }
-    let min = if meter.register == RegisterKind::Cumulative { 0 } else { -meter.register_max.micros() };
+    let min = if meter.register.is_cumulative() { 0 } else { -meter.register_max.micros() };
     if r.value.micros() < min || r.value > meter.register_max {
         return rej(
             RejectCode::ValueOutOfRange,

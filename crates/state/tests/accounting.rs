@@ -219,6 +219,52 @@ fn negative_power_is_export_not_negative_consumption() {
     assert_eq!(d.tiers.iter().map(|q| q.micros()).sum::<i64>(), kwh_micros(2_500));
 }
 
+/// A bidirectional meter is two registers: forward (cumulative) and reverse (cumulative_export).
+/// The reverse register's differences are export; the forward one's consumption.
+#[test]
+fn a_reverse_register_is_export() {
+    const REV: &str = "A-EM1-R";
+    let local_0100 = MIDNIGHT + H;
+    let mut fx = ready_after(local_0100);
+    let mut spec = kwh_meter(REV, A_GW1);
+    spec.register = trustmeter_types::RegisterKind::CumulativeExport;
+    let register = fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: spec });
+    let calibrate = fx.tx(
+        &metrology(),
+        TxPayload::RecordCalibration { meter: dev(REV), calibration: calibration("JD-R", CAL_FROM, CAL_UNTIL) },
+    );
+    let activate = fx.tx(&regulator(), TxPayload::ActivateDevice { device: dev(REV) });
+    for tx in [register, calibrate, activate] {
+        let b = fx.exec(vec![tx]);
+        assert_tx_accepted(&b.output.receipts[0]);
+    }
+    let g = gw_a1();
+    // Forward 100 → 110 kWh, reverse 40 → 43.5 kWh between 01:00 and 02:00.
+    for (seq, ts, fwd, rev) in [(1, local_0100, 100_000, 40_000), (2, local_0100 + H, 110_000, 43_500)] {
+        let block_ts = (ts + MIN).max(fx.next_ts());
+        let tx = fx.submit(
+            &g,
+            A_GW1,
+            vec![
+                by_gateway(&g, reading(A_EM1, seq, ts, kwh_micros(fwd), Unit::KilowattHour)),
+                by_gateway(&g, reading(REV, seq, ts, kwh_micros(rev), Unit::KilowattHour)),
+            ],
+        );
+        let e = fx.exec_at(block_ts, vec![tx]);
+        assert!(e.reading(0, 0).is_recorded() && e.reading(0, 1).is_recorded(), "{:?}", e.reading(0, 1));
+    }
+    let d = daily(&fx.state, local_0100);
+    assert_eq!(d.consumption.micros(), kwh_micros(10_000));
+    assert_eq!(d.exported.micros(), kwh_micros(3_500));
+    // Standard coal of the 10 kWh consumed only: 10 × 0.1229 = 1.229 kgce.
+    assert_eq!(d.kgce_equivalent.micros(), 1_229_000);
+    // A reverse register is audited as a totalising one: a value past its maximum is refused.
+    let ts = local_0100 + 2 * H;
+    let tx = fx.submit(&g, A_GW1, vec![by_gateway(&g, reading(REV, 3, ts, -kwh_micros(1_000), Unit::KilowattHour))]);
+    let e = fx.exec_at((ts + MIN).max(fx.next_ts()), vec![tx]);
+    assert!(!e.reading(0, 0).is_recorded(), "a negative reverse register value: {:?}", e.reading(0, 0));
+}
+
 #[test]
 fn rollover_replacement_and_negative_deltas() {
     let mut fx = ready_after(MIDNIGHT - 4 * H);

@@ -250,8 +250,21 @@ pub enum RegisterKind {
     /// A cumulative (totalising) register: consumption is the difference of two readings. It rolls
     /// over to zero past the meter's register maximum.
     Cumulative = 0,
-    /// An instantaneous value (power, flow): consumption is integrated over time.
+    /// An instantaneous value (power, flow): consumption is integrated over time; a negative
+    /// value flows the other way (export).
     Instantaneous = 1,
+    /// A cumulative register of energy sent *out* (反向有功总, e.g. electricity fed to the grid):
+    /// the same rules as [`RegisterKind::Cumulative`], but what it counts is export, not
+    /// consumption. A bidirectional meter is registered as two meters, its forward register
+    /// `Cumulative` and its reverse register `CumulativeExport`.
+    CumulativeExport = 2,
+}
+
+impl RegisterKind {
+    /// Whether the register totalises (readings never fall except by rollover or replacement).
+    pub fn is_cumulative(self) -> bool {
+        matches!(self, RegisterKind::Cumulative | RegisterKind::CumulativeExport)
+    }
 }
 
 /// A fixed-point quantity: millionths of a unit, in an `i64`.

@@ -35,7 +35,7 @@ const ENERGY: [&str; 16] = [
     "nitrogen",
     "kerosene",
 ];
-const REGISTERS: [&str; 2] = ["cumulative", "instantaneous"];
+const REGISTERS: [&str; 3] = ["cumulative", "instantaneous", "cumulative_export"];
 const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
 const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
