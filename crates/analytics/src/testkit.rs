@@ -73,6 +73,8 @@ pub struct Fixture {
     pub ent: TxSigner,
     /// The metrology authority's account.
     pub metro: TxSigner,
+    /// The regulator's account.
+    pub reg: TxSigner,
     pub seq: u64,
     /// Whether the next readings carry the gateway's clock-suspect mark (flagged by the
     /// default audit policy).
@@ -138,7 +140,7 @@ impl Fixture {
             index.as_ref(),
         );
         let gw = TxSigner::new(gw_key.clone(), chain.clone(), 1);
-        Fixture { st, chain, org, meter: m, gw_key, gw, seq: 0, clock_suspect: false, index, ent, metro }
+        Fixture { st, chain, org, meter: m, gw_key, gw, seq: 0, clock_suspect: false, index, ent, metro, reg }
     }
 
     /// A block at `t` recording a reading of meter 1 at `ts` (kWh), or an empty block.

@@ -479,7 +479,7 @@ fn bad_enum_tags_are_malformed() {
     expect_malformed(&b);
     let at = differing_byte(&base, &with(&|m| m.register = RegisterKind::Instantaneous));
     let mut b = base.clone();
-    b[at] = 2;
+    b[at] = 3; // 0, 1 and 2 (cumulative_export) are kinds
     expect_malformed(&b);
     // `Some(key)` is tag 1 then 1 + 4 + 32 bytes, the last field of the spec.
     let key_len = encode(&meter_spec().public_key.unwrap()).len();

@@ -364,6 +364,7 @@ fn write_point(out: &mut Vec<u8>, p: &SeriesPoint) {
     amount(out, b",\"consumption\":", Some(p.consumption));
     amount(out, b",\"estimated\":", Some(p.estimated));
     amount(out, b",\"manual\":", Some(p.manual));
+    amount(out, b",\"exported\":", Some(p.exported));
     amount(out, b",\"kgce_equivalent\":", p.kgce_equivalent);
     amount(out, b",\"kgce_equal_value\":", p.kgce_equal_value);
     out.push(b'}');
@@ -389,6 +390,7 @@ mod tests {
             consumption: DecimalText(Quantity(micros)),
             estimated: DecimalText(Quantity(micros / 3)),
             manual: DecimalText(Quantity(micros / -7)),
+            exported: DecimalText(Quantity(micros / 5)),
             kgce_equivalent: coal.then_some(DecimalText(Quantity(micros.saturating_mul(3)))),
             kgce_equal_value: coal.then_some(DecimalText(Quantity(i64::MIN))),
             proofs,
@@ -421,6 +423,7 @@ mod tests {
                 readings: 3,
                 enterprises: vec![],
                 total: "1.000000".into(),
+                total_exported: "0.500000".into(),
                 total_kgce_equivalent: Some("0.123000".into()),
                 total_kgce_equal_value: None,
                 points,
@@ -443,6 +446,59 @@ mod tests {
             max_points: MAX_POINTS,
         };
         series(&f.st, f.index.as_ref().expect("indexed"), &req).expect("a series").total
+    }
+
+    /// A reverse register's differences are export: in the meter's derived series, in the
+    /// enterprise's series summed from the daily figures, and never in consumption.
+    #[test]
+    fn a_reverse_register_shows_as_export_in_derived_and_consensus_series() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut f = Fixture::with_index(Some(&dir.path().join("index.redb")));
+        let mut rev = crate::testkit::meter(&f.org, 2);
+        rev.register = trustmeter_types::RegisterKind::CumulativeExport;
+        let register = f.ent.sign(TxPayload::RegisterMeter { meter: rev.clone() });
+        f.txs(T0 + 1_000, vec![register]);
+        let cal = trustmeter_types::registry::Calibration {
+            certificate_no: "JD-2".into(),
+            issuer: f.st.organisations().find(|o| o.kind == trustmeter_types::OrgKind::MetrologyAuthority).unwrap().id,
+            valid_from_ms: T0 - calendar::DAY_MS,
+            valid_until_ms: T0 + 30 * calendar::DAY_MS,
+        };
+        let calibrate = f.metro.sign(TxPayload::RecordCalibration { meter: rev.id.clone(), calibration: cal });
+        f.txs(T0 + 2_000, vec![calibrate]);
+        let activate = f.reg.sign(TxPayload::ActivateDevice { device: rev.id.clone() });
+        f.txs(T0 + 3_000, vec![activate]);
+        // 100 → 112.5 kWh sent out between 01:00 and 13:00.
+        for (seq, ts, v) in [(1, T0 + H, 100.0), (2, T0 + 13 * H, 112.5)] {
+            let r = trustmeter_types::Reading {
+                meter: rev.id.clone(),
+                seq,
+                timestamp_ms: ts,
+                value: Quantity::from_f64_round(v).unwrap(),
+                unit: trustmeter_types::Unit::KilowattHour,
+                origin: trustmeter_types::ReadingOrigin::Online,
+                clock_suspect: false,
+            };
+            let sr = trustmeter_crypto::sign_reading(&f.gw_key, r, trustmeter_types::ReadingSigner::Gateway);
+            let tx = f.gw.sign(TxPayload::SubmitReadings { gateway: rev.gateway.clone(), readings: vec![sr] });
+            f.txs(ts + 60_000, vec![tx]);
+        }
+        let day = calendar::day_number(T0);
+        let series_of = |scope| {
+            let req = SeriesRequest {
+                scope,
+                energy: Some(trustmeter_types::EnergyKind::Electricity),
+                unit: None,
+                period: Period::Day,
+                range: DayRange::new(day, day, MAX_DERIVED_RANGE_DAYS).expect("a range"),
+                max_points: MAX_POINTS,
+            };
+            let v = series(&f.st, f.index.as_ref().expect("indexed"), &req).expect("a series");
+            (v.total, v.total_exported, v.derived)
+        };
+        let expect = |derived| ("0.000000".to_string(), "12.500000".to_string(), derived);
+        assert_eq!(series_of(Scope::Meter(rev.id.clone())), expect(true));
+        assert_eq!(series_of(Scope::Org(f.org.clone())), expect(false));
     }
 
     #[test]

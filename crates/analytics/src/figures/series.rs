@@ -71,6 +71,10 @@ pub struct SeriesPoint {
     /// Its manual/imported part.
     #[schema(value_type = String)]
     pub manual: DecimalText,
+    /// Energy exported in the period (negative power, reverse registers), not in consumption or
+    /// standard coal.
+    #[schema(value_type = String)]
+    pub exported: DecimalText,
     /// Standard coal, equivalent value, kgce (absent where it cannot be computed).
     #[schema(value_type = Option<String>)]
     pub kgce_equivalent: Option<DecimalText>,
@@ -127,6 +131,8 @@ pub struct SeriesView {
     pub enterprises: Vec<String>,
     /// Total consumption over the range.
     pub total: String,
+    /// Total export over the range.
+    pub total_exported: String,
     /// Total standard coal, equivalent value, kgce.
     pub total_kgce_equivalent: Option<String>,
     /// Total standard coal, equal value, kgce.
@@ -141,6 +147,7 @@ pub(crate) struct Bucket {
     pub(crate) consumption: i128,
     pub(crate) estimated: i128,
     pub(crate) manual: i128,
+    pub(crate) exported: i128,
     pub(crate) kgce_eq: i128,
     pub(crate) kgce_ev: i128,
     pub(crate) kgce_missing: bool,
@@ -246,21 +253,26 @@ pub(crate) fn derive_meter(
     // The bucket of the previous share: intervals come in time order, so the next share's bucket
     // is almost always this one or the next (a binary search otherwise).
     let mut hint = 0usize;
+    let segment = |t: i64| {
+        if t < from_ms {
+            (None, from_ms)
+        } else if t >= to_ms {
+            (None, i64::MAX)
+        } else {
+            (Some(calendar::period_start(period, t)), calendar::period_end(period, t).min(to_ms))
+        }
+    };
     for iv in register::intervals(&points, &spec, &reps) {
-        if iv.excluded() || iv.consumption == 0 {
+        if iv.excluded() || (iv.consumption == 0 && iv.export == 0) {
             continue;
         }
-        let shares = register::try_split(&iv, |t| {
-            if t < from_ms {
-                (None, from_ms)
-            } else if t >= to_ms {
-                (None, i64::MAX)
-            } else {
-                (Some(calendar::period_start(period, t)), calendar::period_end(period, t).min(to_ms))
-            }
-        })
-        .map_err(|e| internal(format!("meter {}: {e}", meter.id)))?;
-        for (start, share) in shares {
+        let split = |amount| {
+            register::try_split_amount(&iv, amount, segment).map_err(|e| internal(format!("meter {}: {e}", meter.id)))
+        };
+        let shares = if iv.consumption != 0 { split(iv.consumption)? } else { vec![] };
+        let exports = if iv.export != 0 { split(iv.export)? } else { vec![] };
+        let exports = exports.into_iter().map(|(start, share)| (start, share, true));
+        for (start, share, export) in shares.into_iter().map(|(start, share)| (start, share, false)).chain(exports) {
             let Some(start) = start else { continue };
             let i = if starts.get(hint) == Some(&start) {
                 hint
@@ -273,6 +285,10 @@ pub(crate) fn derive_meter(
             hint = i;
             let b = &mut buckets[i];
             let share = i128::from(share);
+            if export {
+                b.exported += share;
+                continue;
+            }
             b.consumption += share;
             if iv.flags.estimated {
                 b.estimated += share;
@@ -549,6 +565,7 @@ pub fn series(state: &State, index: &Index, req: &SeriesRequest) -> Result<Serie
             consumption: decimal(b.consumption),
             estimated: decimal(b.estimated),
             manual: decimal(b.manual),
+            exported: decimal(b.exported),
             kgce_equivalent: (!b.kgce_missing).then(|| decimal(b.kgce_eq)),
             kgce_equal_value: (!b.kgce_missing).then(|| decimal(b.kgce_ev)),
             proofs,
@@ -575,6 +592,7 @@ pub fn series(state: &State, index: &Index, req: &SeriesRequest) -> Result<Serie
         readings,
         enterprises,
         total: dec(total(|b| b.consumption)),
+        total_exported: dec(total(|b| b.exported)),
         total_kgce_equivalent: (!missing).then(|| dec(total(|b| b.kgce_eq))),
         total_kgce_equal_value: (!missing).then(|| dec(total(|b| b.kgce_ev))),
         points,
@@ -626,6 +644,7 @@ fn sum_daily(
         b.consumption += i128::from(d.consumption.0);
         b.estimated += i128::from(d.estimated.0);
         b.manual += i128::from(d.manual.0);
+        b.exported += i128::from(d.exported.0);
         b.kgce_eq += i128::from(d.kgce_equivalent.0);
         b.kgce_ev += i128::from(d.kgce_equal_value.0);
         b.kgce_missing |= d.kgce_missing.is_some();
@@ -643,6 +662,7 @@ pub fn series_csv(v: &SeriesView) -> String {
             "consumption",
             "estimated",
             "manual",
+            "exported",
             "kgce_equivalent",
             "kgce_equal_value",
             "unit",
@@ -655,6 +675,7 @@ pub fn series_csv(v: &SeriesView) -> String {
                 p.consumption.to_string(),
                 p.estimated.to_string(),
                 p.manual.to_string(),
+                p.exported.to_string(),
                 p.kgce_equivalent.map_or_else(String::new, |v| v.to_string()),
                 p.kgce_equal_value.map_or_else(String::new, |v| v.to_string()),
                 v.unit.clone(),
