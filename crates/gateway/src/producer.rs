@@ -111,6 +111,16 @@ impl Producer {
                     continue;
                 }
                 if it.timestamp_ms < cursor.last_timestamp_ms {
+                    // Delivered again (an MQTT redelivery, a re-import) and already a reading, stored
+                    // or earlier in this batch.
+                    let in_batch = batch.iter().any(|nr: &NewReading| {
+                        let r = &nr.signed.reading;
+                        r.meter == it.meter && r.timestamp_ms == it.timestamp_ms && r.value == it.value
+                    });
+                    if in_batch || self.store.holds_recent(&it.meter, it.timestamp_ms, it.value)? {
+                        out.duplicates += 1;
+                        continue;
+                    }
                     out.refused.push(Refused {
                         meter: it.meter.to_string(),
                         timestamp_ms: it.timestamp_ms,

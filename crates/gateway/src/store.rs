@@ -343,6 +343,31 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether one of the last [`MAX_PREVIOUS_SCAN`] stored readings of `meter` has exactly this
+    /// timestamp and value: a value delivered again (an MQTT message redelivered after a crash, a
+    /// file imported twice) that is already a reading.
+    pub fn holds_recent(&self, meter: &DeviceId, timestamp_ms: i64, value: Quantity) -> Result<bool, StoreError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let by = r.open_table(BY_METER).map_err(|e| self.err(e))?;
+        let readings = r.open_table(READINGS).map_err(|e| self.err(e))?;
+        let range = by.range((meter.as_str(), 0)..=(meter.as_str(), u64::MAX)).map_err(|e| self.err(e))?;
+        for row in range.rev().take(MAX_PREVIOUS_SCAN) {
+            let (_, id) = row.map_err(|e| self.err(e))?;
+            if let Some(v) = readings.get(id.value()).map_err(|e| self.err(e))? {
+                let s: StoredReading = dec(v.value(), "reading")?;
+                let r = &s.signed.reading;
+                if r.timestamp_ms == timestamp_ms && r.value == value {
+                    return Ok(true);
+                }
+                if r.timestamp_ms < timestamp_ms {
+                    // Readings of a meter go forward in time: nothing older can match.
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(false)
+    }
+
     /// Number of readings held.
     pub fn len(&self) -> Result<u64, StoreError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;

@@ -358,7 +358,8 @@ fn gateway_reads_real_devices_and_sends_to_both_chains() {
             .await
             .unwrap();
         assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-        // The same file again: every row is refused or skipped, nothing stored twice.
+        // The same file again: every row is recognised as already stored (not refused as out of
+        // order), nothing stored twice.
         let again: serde_json::Value = reqwest::Client::new()
             .post(format!("{api}/import"))
             .bearer_auth(&token)
@@ -371,6 +372,7 @@ fn gateway_reads_real_devices_and_sends_to_both_chains() {
             .await
             .unwrap();
         assert_eq!(again["ids"].as_array().unwrap().len(), 0, "{again}");
+        assert_eq!((again["duplicates"].as_u64(), again["refused"].as_array().map(Vec::len)), (Some(3), Some(0)), "{again}");
         let hist = eventually("imported history on chain", || async {
             let r = prov.readings(&m.history).await;
             (r.len() == 3).then_some(r)
