@@ -17,6 +17,8 @@ pub struct BreakdownRow {
     pub estimated: Option<String>,
     /// Manual/imported part (not for tiers).
     pub manual: Option<String>,
+    /// Energy exported, apart from consumption (not for tiers).
+    pub exported: Option<String>,
     /// Standard coal, equivalent value, kgce.
     pub kgce_equivalent: Option<String>,
     /// Standard coal, equal value, kgce.
@@ -89,6 +91,7 @@ pub fn breakdown(
                 b.consumption += i128::from(d.consumption.0);
                 b.estimated += i128::from(d.estimated.0);
                 b.manual += i128::from(d.manual.0);
+                b.exported += i128::from(d.exported.0);
                 b.kgce_eq += i128::from(d.kgce_equivalent.0);
                 b.kgce_ev += i128::from(d.kgce_equal_value.0);
                 b.kgce_missing |= d.kgce_missing.is_some();
@@ -103,6 +106,7 @@ pub fn breakdown(
                     consumption: dec(b.consumption),
                     estimated: Some(dec(b.estimated)),
                     manual: Some(dec(b.manual)),
+                    exported: Some(dec(b.exported)),
                     kgce_equivalent: (!b.kgce_missing).then(|| dec(b.kgce_eq)),
                     kgce_equal_value: (!b.kgce_missing).then(|| dec(b.kgce_ev)),
                     share: if b.kgce_missing { None } else { share(b.kgce_eq, total) },
@@ -140,6 +144,7 @@ pub fn breakdown(
                     consumption: dec(tiers[t.index()]),
                     estimated: None,
                     manual: None,
+                    exported: None,
                     kgce_equivalent: None,
                     kgce_equal_value: None,
                     share: share(tiers[t.index()], total),
@@ -160,6 +165,7 @@ pub fn breakdown(
                     consumption: dec(untiered),
                     estimated: None,
                     manual: None,
+                    exported: None,
                     kgce_equivalent: None,
                     kgce_equal_value: None,
                     share: share(untiered, total),
@@ -199,6 +205,7 @@ pub fn breakdown(
                     g.consumption += b.consumption;
                     g.estimated += b.estimated;
                     g.manual += b.manual;
+                    g.exported += b.exported;
                     match kgce(refs, m.energy, unit, b.consumption as i64, year) {
                         Some((eq, ev)) => {
                             g.kgce_eq += i128::from(eq);
@@ -221,6 +228,7 @@ pub fn breakdown(
                     consumption: dec(b.consumption),
                     estimated: Some(dec(b.estimated)),
                     manual: Some(dec(b.manual)),
+                    exported: Some(dec(b.exported)),
                     kgce_equivalent: (!b.kgce_missing).then(|| dec(b.kgce_eq)),
                     kgce_equal_value: (!b.kgce_missing).then(|| dec(b.kgce_ev)),
                     share: if b.kgce_missing { None } else { share(b.kgce_eq, total) },
@@ -261,6 +269,7 @@ pub fn breakdown_csv(v: &BreakdownView) -> String {
             "consumption",
             "estimated",
             "manual",
+            "exported",
             "kgce_equivalent",
             "kgce_equal_value",
             "share",
@@ -275,6 +284,7 @@ pub fn breakdown_csv(v: &BreakdownView) -> String {
                 r.consumption.clone(),
                 opt(&r.estimated),
                 opt(&r.manual),
+                opt(&r.exported),
                 opt(&r.kgce_equivalent),
                 opt(&r.kgce_equal_value),
                 opt(&r.share),

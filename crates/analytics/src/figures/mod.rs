@@ -499,6 +499,13 @@ mod tests {
         let expect = |derived| ("0.000000".to_string(), "12.500000".to_string(), derived);
         assert_eq!(series_of(Scope::Meter(rev.id.clone())), expect(true));
         assert_eq!(series_of(Scope::Org(f.org.clone())), expect(false));
+        // Breakdowns by energy (consensus) and by location (derived) show it as export too.
+        let range = DayRange::new(day, day, MAX_DERIVED_RANGE_DAYS).expect("a range");
+        for by in [BreakdownBy::Energy, BreakdownBy::Location(1)] {
+            let v = breakdown(&f.st, f.index.as_ref().expect("indexed"), &f.org, range, by).expect("a breakdown");
+            let rows: Vec<_> = v.rows.iter().map(|r| (r.consumption.as_str(), r.exported.as_deref())).collect();
+            assert_eq!(rows, [("0.000000", Some("12.500000"))], "{by:?}");
+        }
     }
 
     #[test]
