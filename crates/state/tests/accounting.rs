@@ -46,6 +46,22 @@ fn feed(fx: &mut Fx, readings: &[(u64, i64, i64)]) -> Vec<ReadingOutcome> {
     out
 }
 
+/// Registers `spec` (enterprise A), records its calibration and activates it, one block each.
+fn onboard_meter(fx: &mut Fx, spec: trustmeter_types::tx::MeterSpec) {
+    let id = spec.id.clone();
+    let register = fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: spec });
+    let certificate = format!("JD-{id}");
+    let calibrate = fx.tx(
+        &metrology(),
+        TxPayload::RecordCalibration { meter: id.clone(), calibration: calibration(&certificate, CAL_FROM, CAL_UNTIL) },
+    );
+    let activate = fx.tx(&regulator(), TxPayload::ActivateDevice { device: id });
+    for tx in [register, calibrate, activate] {
+        let b = fx.exec(vec![tx]);
+        assert_tx_accepted(&b.output.receipts[0]);
+    }
+}
+
 fn ready_after(ts: i64) -> Fx {
     let fx = Fx::ready();
     assert!(fx.state.timestamp_ms < ts, "fixture setup must end before the test's readings");
@@ -159,16 +175,7 @@ fn a_tariff_register_is_kept_but_not_added_to_the_total() {
     let mut fx = ready_after(local_0100);
     let mut spec = kwh_meter(T4, A_GW1);
     spec.tariff = Some(trustmeter_types::TariffRegister { total: dev(A_EM1), tariff: 4 });
-    let register = fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: spec });
-    let calibrate = fx.tx(
-        &metrology(),
-        TxPayload::RecordCalibration { meter: dev(T4), calibration: calibration("JD-T4", CAL_FROM, CAL_UNTIL) },
-    );
-    let activate = fx.tx(&regulator(), TxPayload::ActivateDevice { device: dev(T4) });
-    for tx in [register, calibrate, activate] {
-        let b = fx.exec(vec![tx]);
-        assert_tx_accepted(&b.output.receipts[0]);
-    }
+    onboard_meter(&mut fx, spec);
     let g = gw_a1();
     for (seq, ts, value) in [(1, local_0100, 100), (2, local_0100 + H, 110)] {
         let block_ts = (ts + MIN).max(fx.next_ts());
@@ -228,16 +235,7 @@ fn a_reverse_register_is_export() {
     let mut fx = ready_after(local_0100);
     let mut spec = kwh_meter(REV, A_GW1);
     spec.register = trustmeter_types::RegisterKind::CumulativeExport;
-    let register = fx.tx(&ent_a(), TxPayload::RegisterMeter { meter: spec });
-    let calibrate = fx.tx(
-        &metrology(),
-        TxPayload::RecordCalibration { meter: dev(REV), calibration: calibration("JD-R", CAL_FROM, CAL_UNTIL) },
-    );
-    let activate = fx.tx(&regulator(), TxPayload::ActivateDevice { device: dev(REV) });
-    for tx in [register, calibrate, activate] {
-        let b = fx.exec(vec![tx]);
-        assert_tx_accepted(&b.output.receipts[0]);
-    }
+    onboard_meter(&mut fx, spec);
     let g = gw_a1();
     // Forward 100 → 110 kWh, reverse 40 → 43.5 kWh between 01:00 and 02:00.
     for (seq, ts, fwd, rev) in [(1, local_0100, 100_000, 40_000), (2, local_0100 + H, 110_000, 43_500)] {
