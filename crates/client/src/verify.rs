@@ -826,6 +826,7 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::Grant(_) => "grant",
         StateValue::Disclosure(_) => "disclosure",
         StateValue::Published(_) => "publication",
+        StateValue::Methodology(_) => "carbon methodology",
     }
 }
 
@@ -869,6 +870,7 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::Disclosure(r) => format!("disclosure/{r}"),
         StateKey::Published(o) => format!("published/{o}"),
         StateKey::GrantReceived(g, o, s) => format!("grant-received/{g}/{o}/{}", s.name()),
+        StateKey::Methodology(id, v) => format!("methodology/{id}/{v}"),
     }
 }
 

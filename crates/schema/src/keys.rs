@@ -89,6 +89,7 @@ mod tag {
     pub const DISCLOSURE: u8 = 0x0A;
     pub const PUBLISHED: u8 = 0x0B;
     pub const GRANT_RECEIVED: u8 = 0x0C;
+    pub const METHODOLOGY: u8 = 0x0D;
     pub const NONCE: u8 = 0x10;
     pub const PROGRESS: u8 = 0x11;
     pub const DAILY: u8 = 0x12;
@@ -152,7 +153,8 @@ impl StateKey {
             | StateKey::Grant(..)
             | StateKey::Disclosure(_)
             | StateKey::Published(_)
-            | StateKey::GrantReceived(..) => KeyClass::Registry,
+            | StateKey::GrantReceived(..)
+            | StateKey::Methodology(..) => KeyClass::Registry,
             StateKey::Nonce(_) | StateKey::Progress(..) | StateKey::Daily(_) | StateKey::MonthlyReport(..) => {
                 KeyClass::Activity
             }
@@ -187,6 +189,7 @@ impl StateKey {
             StateKey::GrantReceived(g, o, s) => {
                 Enc::new(tag::GRANT_RECEIVED).id(g.as_str()).id(o.as_str()).u8(*s as u8)
             }
+            StateKey::Methodology(id, v) => Enc::new(tag::METHODOLOGY).id(id).u32(*v),
             StateKey::Nonce(k) => Enc::new(tag::NONCE).u8(k.scheme as u8).bytes(&k.bytes),
             StateKey::Progress(g, chunk) => Enc::new(tag::PROGRESS).id(g.as_str()).u32(*chunk),
             StateKey::Daily(k) => {
@@ -256,6 +259,14 @@ impl KeyRange {
     /// Every meter, in id order.
     pub fn meters() -> Self {
         Self::prefix(vec![tag::METER])
+    }
+    /// Every methodology version, by id then version.
+    pub fn methodologies() -> Self {
+        Self::prefix(vec![tag::METHODOLOGY])
+    }
+    /// Every version of one methodology, oldest first.
+    pub fn methodology_versions(id: &str) -> Self {
+        Self::prefix(Enc::new(tag::METHODOLOGY).id(id).0)
     }
     /// Every policy version, oldest first.
     pub fn policies() -> Self {
@@ -335,6 +346,7 @@ pub fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::Disclosure(_), StateValue::Disclosure(_))
             | (StateKey::Published(_), StateValue::Published(_))
             | (StateKey::GrantReceived(..), StateValue::Grant(_))
+            | (StateKey::Methodology(..), StateValue::Methodology(_))
     )
 }
 

@@ -135,6 +135,8 @@ pub enum StateKey {
     /// scope), so that a member lists (and can prove) what was granted to it. Written and deleted
     /// with the grant, in the same tree.
     GrantReceived(UnifiedSocialCreditCode, UnifiedSocialCreditCode, GrantScope),
+    /// A version of a carbon methodology: (methodology id, version). Every version is kept.
+    Methodology(String, u32),
 }
 
 /// A value in the state.
@@ -175,6 +177,32 @@ pub enum StateValue {
     Disclosure(DisclosureRecord),
     /// A publication (its `expires_at_ms` ends it).
     Published(Grant),
+    /// A deployed carbon methodology.
+    Methodology(MethodologyRecord),
+}
+
+/// A deployed version of a carbon methodology (核算方法学), see `trustmeter-carbon`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodologyRecord {
+    /// Methodology id from the document (`GB/T 32151.29-2024`).
+    pub id: String,
+    /// Version from the document.
+    pub version: u32,
+    /// Title from the document.
+    pub title: String,
+    /// The document, verbatim.
+    pub text: String,
+    /// First day it applies to (Asia/Shanghai day number).
+    pub effective_from: i32,
+    /// Last day it applies to, if it ends.
+    #[serde(deserialize_with = "trustmeter_types::codec::required_option")]
+    pub effective_to: Option<i32>,
+    /// Height of the block that deployed it (0 = shipped with genesis).
+    pub deployed_height: u64,
+    /// The organisation that deployed it (none for those shipped with genesis).
+    #[serde(deserialize_with = "trustmeter_types::codec::required_option")]
+    pub deployed_by: Option<UnifiedSocialCreditCode>,
 }
 
 /// A deployed version of the audit policy (审核规则).

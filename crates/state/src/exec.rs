@@ -526,7 +526,10 @@ fn apply_tx(
             state.set_nonce(sender, body.nonce);
             apply_rotation(state, timestamp_ms, sender, account.as_ref().map(|(o, _)| o), rotation)
         }
-        p @ (TxPayload::DeployPolicy { .. } | TxPayload::ReplaceMeter { .. } | TxPayload::MonthlyReport { .. }) => {
+        p @ (TxPayload::DeployPolicy { .. }
+        | TxPayload::ReplaceMeter { .. }
+        | TxPayload::MonthlyReport { .. }
+        | TxPayload::DeployMethodology { .. }) => {
             let (org, kind) = account.expect("checked above");
             state.set_nonce(sender, body.nonce);
             apply_accounting_tx(state, height, timestamp_ms, &org, kind, p)
@@ -691,6 +694,7 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
         TxPayload::SubmitReadings { .. }
         | TxPayload::RotateKey { .. }
         | TxPayload::DeployPolicy { .. }
+        | TxPayload::DeployMethodology { .. }
         | TxPayload::ReplaceMeter { .. }
         | TxPayload::MonthlyReport { .. }
         | TxPayload::RegisterAccount { .. }
@@ -702,6 +706,56 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
         | TxPayload::SetDisclosure { .. }
         | TxPayload::PublishFigures { .. } => unreachable!("handled by apply_tx"),
     }
+    TxOutcome::Accepted
+}
+
+/// A carbon methodology's deployment (see [`TxPayload::DeployMethodology`]).
+fn deploy_methodology(
+    state: &mut State,
+    height: u64,
+    timestamp_ms: i64,
+    org: &UnifiedSocialCreditCode,
+    kind: OrgKind,
+    text: &str,
+) -> TxOutcome {
+    let rejected = |code, msg: String| TxOutcome::Rejected(Rejection::new(code, msg));
+    if !matches!(kind, OrgKind::IndustryAssociation | OrgKind::Regulator) {
+        return rejected(
+            RejectCode::NotAuthorised,
+            format!("only an industry association or a regulator deploys carbon methodologies; {org} is a {kind:?}"),
+        );
+    }
+    let m = match trustmeter_carbon::Methodology::parse(text) {
+        Ok(m) => m,
+        Err(e) => return rejected(RejectCode::InvalidMethodology, format!("methodology refused: {e}")),
+    };
+    let latest = state.latest_methodology_version(&m.id);
+    if latest >= crate::state::MAX_METHODOLOGY_VERSIONS {
+        return rejected(
+            RejectCode::LimitReached,
+            format!("{} has {latest} versions, at most {}", m.id, crate::state::MAX_METHODOLOGY_VERSIONS),
+        );
+    }
+    if m.version != latest + 1 {
+        return rejected(
+            RejectCode::InvalidMethodology,
+            format!("{} version {} does not follow the latest deployed version {latest}", m.id, m.version),
+        );
+    }
+    let today = trustmeter_energy::calendar::day_number(timestamp_ms);
+    if latest > 0 && m.effective_from < today {
+        return rejected(
+            RejectCode::InvalidMethodology,
+            format!(
+                "{} version {} takes effect on {}, before this block's day {}: a new version never changes a period already begun",
+                m.id,
+                m.version,
+                trustmeter_energy::calendar::day_label(m.effective_from),
+                trustmeter_energy::calendar::day_label(today)
+            ),
+        );
+    }
+    state.install_methodology(crate::state::methodology_record(&m, text, height, Some(org.clone())));
     TxOutcome::Accepted
 }
 
@@ -751,6 +805,9 @@ fn apply_accounting_tx(
                 deployed_by: Some(org.clone()),
             };
             state.install_policy(rec, policy);
+        }
+        TxPayload::DeployMethodology { text } => {
+            return deploy_methodology(state, height, timestamp_ms, org, kind, text);
         }
         TxPayload::ReplaceMeter { meter, at_ms, old_final, new_initial } => {
             let Some(m) = state.meter(meter) else {

@@ -27,8 +27,8 @@ use trustmeter_types::{
 };
 
 pub use trustmeter_schema::model::{
-    AbsenceProof, MeterProgress, MeterSlot, MonthlyReportRecord, PolicyRecord, ProgressChunk, StateEntry, StateKey,
-    StateProof, StateRoots, StateValue,
+    AbsenceProof, MeterProgress, MeterSlot, MethodologyRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk,
+    StateEntry, StateKey, StateProof, StateRoots, StateValue,
 };
 
 impl trustmeter_schema::ProofSource for State {
@@ -369,6 +369,11 @@ impl State {
             },
             Arc::new(default),
         );
+        for text in trustmeter_carbon::shipped::ALL {
+            let m =
+                trustmeter_carbon::Methodology::parse(text).expect("shipped methodologies pass their checks (tested)");
+            s.install_methodology(methodology_record(&m, text, 0, None));
+        }
         for o in &genesis.organisations {
             s.put(StateKey::Organisation(o.id.clone()), StateValue::Organisation(o.clone()));
             let active_accounts = genesis.accounts.iter().filter(|a| a.org == o.id).count() as u32;
@@ -1281,6 +1286,54 @@ impl State {
         policy.clone()
     }
 
+    /// Every deployed carbon methodology version, by id then version, from just after
+    /// `(id, version)` if given, at most `limit`.
+    pub fn methodologies(&self, after: Option<(&str, u32)>, limit: usize) -> Vec<MethodologyRecord> {
+        let mut range = KeyRange::methodologies();
+        if let Some((id, v)) = after {
+            let mut lo = StateKey::Methodology(id.to_string(), v).ordered();
+            lo.push(0);
+            range.lo = lo;
+        }
+        self.scan(&range, false, limit)
+            .into_iter()
+            .filter_map(|(_, v)| match v {
+                StateValue::Methodology(m) => Some(m),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// One version of a carbon methodology.
+    pub fn methodology(&self, id: &str, version: u32) -> Option<MethodologyRecord> {
+        match self.get(&StateKey::Methodology(id.to_string(), version)) {
+            Some(StateValue::Methodology(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The version of methodology `id` that applies on `day`: the highest version whose effective
+    /// period contains the day.
+    pub fn methodology_on(&self, id: &str, day: i32) -> Option<MethodologyRecord> {
+        let range = KeyRange::methodology_versions(id);
+        self.scan(&range, true, MAX_METHODOLOGY_VERSIONS as usize).into_iter().find_map(|(_, v)| match v {
+            StateValue::Methodology(m) if m.effective_from <= day && m.effective_to.is_none_or(|t| day <= t) => Some(m),
+            _ => None,
+        })
+    }
+
+    /// The highest deployed version of methodology `id` (0 if none).
+    pub fn latest_methodology_version(&self, id: &str) -> u32 {
+        match self.scan(&KeyRange::methodology_versions(id), true, 1).into_iter().next() {
+            Some((StateKey::Methodology(_, v), _)) => v,
+            _ => 0,
+        }
+    }
+
+    pub(crate) fn install_methodology(&mut self, rec: MethodologyRecord) {
+        self.put(StateKey::Methodology(rec.id.clone(), rec.version), StateValue::Methodology(rec));
+    }
+
     /// The highest deployed version (in force or pending).
     pub fn latest_policy_version(&self) -> u32 {
         self.policies.keys().next_back().copied().unwrap_or(0)
@@ -1390,6 +1443,29 @@ pub(crate) fn hex_prefix(key: &[u8]) -> String {
 /// Parsing a policy runs its dry run (milliseconds); opening a state (node start, tools) would
 /// repeat it for every policy version. Parsing is a pure function of the text, so a
 /// small process-wide cache of parsed documents by text is safe. Bounded: cleared when full.
+/// Most versions of one methodology id (a deployment beyond is refused): bounds the scan that
+/// finds the version of a day.
+pub const MAX_METHODOLOGY_VERSIONS: u32 = 1_000;
+
+/// The state's record of a checked methodology document.
+pub(crate) fn methodology_record(
+    m: &trustmeter_carbon::Methodology,
+    text: &str,
+    height: u64,
+    by: Option<UnifiedSocialCreditCode>,
+) -> MethodologyRecord {
+    MethodologyRecord {
+        id: m.id.clone(),
+        version: m.version,
+        title: m.title.clone(),
+        text: text.to_string(),
+        effective_from: m.effective_from,
+        effective_to: m.effective_to,
+        deployed_height: height,
+        deployed_by: by,
+    }
+}
+
 pub(crate) fn parsed_policy(text: &str) -> Result<Arc<Policy>, trustmeter_policy::PolicyError> {
     const MAX_CACHED: usize = 64;
     static CACHE: std::sync::LazyLock<std::sync::Mutex<std::collections::BTreeMap<String, Arc<Policy>>>> =

@@ -38,6 +38,9 @@ pub const MAX_GENESIS_ENTRIES: usize = 1_024;
 
 /// Largest policy document (bytes) a `DeployPolicy` transaction may carry.
 pub const MAX_POLICY_BYTES: usize = 16 * 1024;
+/// Largest carbon methodology document (bytes) a `DeployMethodology` transaction may carry: its
+/// factor tables (fuels, gases, GWP sets, grid factors by year and region) with room to grow.
+pub const MAX_METHODOLOGY_BYTES: usize = 128 * 1024;
 /// Most lines (energy kinds or products) in a monthly report.
 pub const MAX_REPORT_LINES: usize = 64;
 

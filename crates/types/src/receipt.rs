@@ -74,6 +74,9 @@ pub enum RejectCode {
     ProposalNotPending = 27,
     /// A proof of possession (of a new account or device key) does not verify.
     BadProof = 28,
+    /// A carbon methodology document failed its checks (parse, units, dry run) or its version
+    /// does not follow the deployed ones; it was not deployed.
+    InvalidMethodology = 29,
 }
 
 impl RejectCode {
@@ -109,11 +112,12 @@ impl RejectCode {
             RejectCode::OrganisationNotActive => "organisation_not_active",
             RejectCode::ProposalNotPending => "proposal_not_pending",
             RejectCode::BadProof => "bad_proof",
+            RejectCode::InvalidMethodology => "invalid_methodology",
         }
     }
 
     /// Every code, in tag order.
-    pub const ALL: [RejectCode; 29] = [
+    pub const ALL: [RejectCode; 30] = [
         RejectCode::Malformed,
         RejectCode::WrongChain,
         RejectCode::BadTxSignature,
@@ -143,6 +147,7 @@ impl RejectCode {
         RejectCode::OrganisationNotActive,
         RejectCode::ProposalNotPending,
         RejectCode::BadProof,
+        RejectCode::InvalidMethodology,
     ];
 
     /// The code named by [`RejectCode::as_str`], if any.

@@ -238,6 +238,16 @@ pub enum TxPayload {
         /// What.
         scope: GrantScope,
     },
+    /// Deploys a carbon methodology document (核算方法学, `trustmeter-carbon`): an industry
+    /// association or a regulator publishes a standard's parameters and formulas once, for every
+    /// enterprise, gateway and validator to compute with. Checked when the transaction executes
+    /// (limits, units of every formula, a dry run), refused there if broken. Its id and version
+    /// come from the document: version 1 of a new id, or the next version of an existing one,
+    /// which may not take effect before the day of the block that deploys it.
+    DeployMethodology {
+        /// The methodology document (TOML).
+        text: String,
+    },
 }
 
 /// A measured heating value in a [`TxPayload::MonthlyReport`] (实测低位发热量 / 蒸汽焓值).
@@ -309,6 +319,7 @@ impl TxPayload {
             TxPayload::DeployPolicy { .. } => "deploy_policy",
             TxPayload::ReplaceMeter { .. } => "replace_meter",
             TxPayload::MonthlyReport { .. } => "monthly_report",
+            TxPayload::DeployMethodology { .. } => "deploy_methodology",
         }
     }
 
@@ -412,6 +423,9 @@ impl Validate for Transaction {
                 proof.check()
             }
             TxPayload::DeployPolicy { text, .. } => check_len("policy document", text.len(), MAX_POLICY_BYTES),
+            TxPayload::DeployMethodology { text } => {
+                check_len("methodology document", text.len(), crate::limits::MAX_METHODOLOGY_BYTES)
+            }
             TxPayload::ReplaceMeter { meter, old_final, new_initial, .. } => {
                 meter.check()?;
                 if old_final.micros() < 0 || new_initial.micros() < 0 {

@@ -69,6 +69,7 @@ pub fn touched_meters(block: &Block) -> Vec<DeviceId> {
             | TxPayload::PublishFigures { .. }
             | TxPayload::RegisterGateway { .. }
             | TxPayload::DeployPolicy { .. }
+            | TxPayload::DeployMethodology { .. }
             | TxPayload::MonthlyReport { .. } => {}
         }
     }

@@ -40,7 +40,7 @@ const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
 const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
 /// State key and value kinds by tag (§4.2); 9 and 10 are derived data, never in a proof.
-const STATE_KINDS: [&str; 18] = [
+const STATE_KINDS: [&str; 19] = [
     "organisation",
     "account",
     "nonce",
@@ -59,6 +59,7 @@ const STATE_KINDS: [&str; 18] = [
     "disclosure",
     "published",
     "grant_received",
+    "methodology",
 ];
 const SCOPES: [&str; 4] = ["registry", "readings", "figures", "alarms"];
 const HASHES: [&str; 2] = ["sha256", "sm3"];
@@ -205,7 +206,7 @@ fn state_key(key: &Value) -> Vec<u8> {
             w.u8(tag(&ENERGY, &id["energy"]));
             w.u8(tag(&UNITS, &id["unit"]));
         }
-        // 5 (progress: gateway, chunk) and 8 (monthly report: org, month)
+        // 5 (progress: gateway, chunk), 8 (monthly report: org, month), 18 (methodology: id, version)
         _ => {
             w.string(&id[0]);
             w.u32v(&id[1]);
@@ -1075,6 +1076,7 @@ fn state_keys_of_every_tag_encode_as_the_document_says() {
         StateKey::Disclosure(430_000),
         StateKey::Published(org.clone()),
         StateKey::GrantReceived(other, org, GrantScope::Alarms),
+        StateKey::Methodology("GB/T 32151.29-2024".into(), 2),
     ];
     for k in keys {
         let json = serde_json::to_value(&k).unwrap();

@@ -88,6 +88,7 @@ fn in_registry(k: &StateKey) -> bool {
             | StateKey::Regulators
             | StateKey::Grant(..)
             | StateKey::Disclosure(_)
+            | StateKey::Methodology(..)
             | StateKey::Published(_)
             | StateKey::GrantReceived(..)
     )
@@ -131,6 +132,9 @@ fn entries() -> Vec<(StateKey, StateValue)> {
     }
     for p in s.policies() {
         out.push((StateKey::Policy(p.version), StateValue::Policy(p.clone())));
+    }
+    for m in s.methodologies(None, 1_000) {
+        out.push((StateKey::Methodology(m.id.clone(), m.version), StateValue::Methodology(m)));
     }
     for o in s.organisations() {
         for (k, d) in s.daily_range(&o.id, i32::MIN, i32::MAX) {
