@@ -260,3 +260,19 @@ fn broken_methodologies_are_refused_at_deployment() {
     // Size limits.
     assert!(refused(&"#".repeat(200_000)).contains("at most"));
 }
+
+/// FNV-1a 64 of a document's bytes (detects edits; not a security hash).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// Shipped documents are in every genesis: they are frozen. A correction is a new version
+/// deployed on the chain (a new file here for new chains), never an edit of a released one.
+#[test]
+fn shipped_documents_are_frozen() {
+    let released: [(&str, u64); 2] = [("machinery v1", 0xa166_9069_10b4_48a3), ("general v1", 0xbffd_08ba_6776_af47)];
+    let got = [fnv1a(shipped::MACHINERY_V1.as_bytes()), fnv1a(shipped::GENERAL_V1.as_bytes())];
+    for ((name, want), got) in released.iter().zip(got) {
+        assert_eq!(*want, got, "{name} changed: {got:#018x}");
+    }
+}

@@ -103,6 +103,9 @@ pub enum TxCommand {
     RotateKey(RotateKeyArgs),
     /// Deploy a new version of the audit policy (regulator only), effective at a later height.
     DeployPolicy(DeployPolicyArgs),
+    /// Deploy a carbon methodology document (an industry association or a regulator): version 1
+    /// of a new id, or the next version of a deployed one, checked locally first.
+    DeployMethodology(DeployMethodologyArgs),
     /// Record a meter replacement (换表): the old register's final value and the new one's first
     /// (metrology authority only: it attests both values).
     ReplaceMeter(ReplaceMeterArgs),
@@ -406,6 +409,17 @@ pub struct DeployPolicyArgs {
     effective_height: u64,
 }
 
+/// `tx deploy-methodology`.
+#[derive(Args, Debug)]
+pub struct DeployMethodologyArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The methodology document (TOML), e.g. crates/carbon/methodologies/gb-t-32151.29-2024-v1.toml
+    /// with `version = 2` and a later `effective_from`.
+    #[arg(long, value_name = "FILE")]
+    file: PathBuf,
+}
+
 /// `tx replace-meter`.
 #[derive(Args, Debug)]
 pub struct ReplaceMeterArgs {
@@ -483,6 +497,7 @@ fn common(cmd: &TxCommand) -> &TxCommon {
         TxCommand::Revoke(a) => &a.common,
         TxCommand::RotateKey(a) => &a.common,
         TxCommand::DeployPolicy(a) => &a.common,
+        TxCommand::DeployMethodology(a) => &a.common,
         TxCommand::ReplaceMeter(a) => &a.common,
         TxCommand::MonthlyReport(a) => &a.common,
     }
@@ -590,6 +605,9 @@ fn next_step(cmd: &TxCommand, hash: &str) -> Option<String> {
             "the policy audits readings from height {}; GET /v1/policy shows every version",
             a.effective_height
         )),
+        TxCommand::DeployMethodology(_) => {
+            Some("every validator and gateway now computes with this version from its effective date".to_string())
+        }
         TxCommand::ReplaceMeter(a) => Some(format!(
             "the accounting now bridges the register jump of {}; see trustmeter query series --scope meter --id {}",
             a.meter, a.meter
@@ -733,6 +751,16 @@ fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPa
             );
             eprintln!("policy {} version {}", policy.name(), policy.version());
             TxPayload::DeployPolicy { text, effective_height: a.effective_height }
+        }
+        TxCommand::DeployMethodology(a) => {
+            let text = std::fs::read_to_string(&a.file)
+                .with_context(|| format!("reading the methodology document {}", a.file.display()))?;
+            // The same checks the chain makes (limits, units, dry run): a broken document is
+            // refused here, before it costs a transaction.
+            let m = trustmeter_carbon::Methodology::parse(&text)
+                .map_err(|e| anyhow!("{} is not a valid methodology document: {e}", a.file.display()))?;
+            eprintln!("methodology {} version {} ({} sources)", m.id, m.version, m.sources.len());
+            TxPayload::DeployMethodology { text }
         }
         TxCommand::ReplaceMeter(a) => TxPayload::ReplaceMeter {
             meter: device(&a.meter, "--meter")?,
