@@ -25,6 +25,13 @@ use crate::units::Unit;
 pub const MAX_DOCUMENT_BYTES: usize = trustmeter_types::limits::MAX_METHODOLOGY_BYTES;
 /// Most fuels, gases, GWP rows, grid-factor rows, constants or sources, each.
 pub const MAX_ROWS: usize = 512;
+/// Most formula nodes one evaluation may visit: Σ over sources of the formula's nodes × the most
+/// items it may apply to ([`crate::activity::MAX_ITEMS`] for a per-item source, else 1). Bounds
+/// the work a document can make every validator do per enterprise and period, whoever deploys it.
+pub const MAX_EVALUATION_NODES: usize = 1_000_000;
+/// Most formula nodes the unit checks of a document may visit: Σ over sources of the formula's
+/// nodes × the fuels or gases it is checked against.
+pub const MAX_CHECK_NODES: usize = 1_000_000;
 /// Longest id (methodology, fuel, gas, source, constant, scheme).
 pub const MAX_ID_BYTES: usize = 64;
 
@@ -659,6 +666,7 @@ impl Methodology {
         }
         let t = Unit::symbol("t").expect("t");
         let mut ids = BTreeSet::new();
+        let (mut evaluation_nodes, mut check_nodes) = (0usize, 0usize);
         for s in d.source {
             check_name("source", &s.id)?;
             let what = format!("source {}", s.id);
@@ -700,6 +708,14 @@ impl Methodology {
             };
             if envs.is_empty() {
                 return err(format!("{what}: per {} but the document defines none", s.per.map_or("", |k| k.as_str())));
+            }
+            let items = if s.per.is_some() { crate::activity::MAX_ITEMS } else { 1 };
+            evaluation_nodes += formula.nodes() * items;
+            check_nodes += formula.nodes() * envs.len();
+            if evaluation_nodes > MAX_EVALUATION_NODES || check_nodes > MAX_CHECK_NODES {
+                return err(format!(
+                    "{what}: the document's formulas exceed the evaluation budget ({MAX_EVALUATION_NODES} nodes per evaluation, {MAX_CHECK_NODES} per check)"
+                ));
             }
             for env in &envs {
                 formula.check_unit(env, &t).map_err(|e| {

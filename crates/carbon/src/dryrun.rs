@@ -1,6 +1,6 @@
 //! The dry run at deployment: a methodology is evaluated over synthetic activity data (nothing,
 //! typical amounts, a very large plant; every fuel, every fluorinated gas by both filling methods,
-//! three welding mixtures) for every province its grid factors cover, and refused if any evaluation
+//! three welding mixtures) for a province its grid factors cover, and refused if any evaluation
 //! fails. A deployed methodology then fails only on inputs no synthetic case resembles.
 
 use rust_decimal::Decimal;

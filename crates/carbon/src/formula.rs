@@ -115,6 +115,18 @@ impl Formula {
         Ok(Formula { root, text: text.to_string() })
     }
 
+    /// Its number of nodes (what one check or evaluation costs).
+    pub fn nodes(&self) -> usize {
+        fn count(n: &Node) -> usize {
+            match n {
+                Node::Number(_) | Node::Name(_) => 1,
+                Node::Neg(a) => 1 + count(a),
+                Node::Bin(_, a, b) => 1 + count(a) + count(b),
+            }
+        }
+        count(&self.root)
+    }
+
     /// The text as written.
     pub fn text(&self) -> &str {
         &self.text

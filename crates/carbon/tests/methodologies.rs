@@ -257,6 +257,17 @@ fn broken_methodologies_are_refused_at_deployment() {
         &m.replace("name = \"market\"\nscheme = \"mee_excl_market\"", "name = \"market\"\nscheme = \"residual_mix\""),
     );
     assert!(e.contains("no factor of scheme residual_mix"), "{e}");
+    // Formulas beyond the evaluation budget (each per-fuel source may meet 256 fuel entries).
+    let term = "item.amount * fuel.ncv * fuel.carbon_content * fuel.oxidation * co2_per_c";
+    let big = vec![term; 6].join(" + ");
+    let mut text = m.to_string();
+    for i in 0..80 {
+        text.push_str(&format!(
+            "\n[[source]]\nid = \"extra{i}\"\nname = \"x\"\nper = \"fuel\"\ngas = \"CO2\"\nscope = 1\nviews = [\"standard\", \"location\", \"market\"]\nformula = \"{big}\"\n"
+        ));
+    }
+    let e = refused(&text);
+    assert!(e.contains("evaluation budget"), "{e}");
     // Size limits.
     assert!(refused(&"#".repeat(200_000)).contains("at most"));
 }

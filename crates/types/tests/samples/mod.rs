@@ -114,6 +114,7 @@ pub fn payloads(scheme: KeyScheme) -> Vec<TxPayload> {
             proof: new_key.sign(b"rotation"),
         },
         TxPayload::DeployPolicy { text: "name = \"p\"\nversion = 2\n".into(), effective_height: 100 },
+        TxPayload::DeployMethodology { text: "id = \"GB/T 32150-2015\"\nversion = 2\n".into() },
         TxPayload::ReplaceMeter {
             meter: device("91430100MA4L00001X-EM1"),
             at_ms: 1_767_225_600_000,
