@@ -259,7 +259,7 @@ fn broken_methodologies_are_refused_at_deployment() {
     assert!(e.contains("no factor of scheme residual_mix"), "{e}");
     // Formulas beyond the evaluation budget (each per-fuel source may meet 256 fuel entries).
     let term = "item.amount * fuel.ncv * fuel.carbon_content * fuel.oxidation * co2_per_c";
-    let big = vec![term; 6].join(" + ");
+    let big = [term; 6].join(" + ");
     let mut text = m.to_string();
     for i in 0..80 {
         text.push_str(&format!(
