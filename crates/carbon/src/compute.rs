@@ -62,12 +62,12 @@ pub struct Totals {
 impl Totals {
     /// Scope 1 + Scope 2 location-based.
     pub fn location(&self) -> i64 {
-        self.scope1 + self.scope2_location
+        self.scope1.saturating_add(self.scope2_location)
     }
 
     /// Scope 1 + Scope 2 market-based.
     pub fn market(&self) -> i64 {
-        self.scope1 + self.scope2_market
+        self.scope1.saturating_add(self.scope2_market)
     }
 }
 
@@ -328,7 +328,9 @@ pub fn compute(m: &Methodology, a: &Activity) -> Result<Results, ComputeError> {
             _ => {}
         }
     }
-    t.scope1.checked_add(t.scope2_location.max(t.scope2_market)).ok_or_else(|| overflow("total"))?;
+    for s2 in [t.scope2_location, t.scope2_market] {
+        t.scope1.checked_add(s2).ok_or_else(|| overflow("total"))?;
+    }
     Ok(Results {
         methodology: m.id.clone(),
         version: m.version,
