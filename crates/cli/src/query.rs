@@ -62,6 +62,7 @@ fn common(cmd: &QueryCommand) -> &QueryCommon {
         QueryCommand::Meters { common, .. }
         | QueryCommand::Gateways { common, .. }
         | QueryCommand::Organisations { common, .. }
+        | QueryCommand::Methodologies { common, .. }
         | QueryCommand::Readings { common, .. }
         | QueryCommand::Daily { common, .. }
         | QueryCommand::Series { common, .. }
@@ -108,6 +109,13 @@ pub enum QueryCommand {
     },
     /// Member organisations, in credit-code order.
     Organisations {
+        #[command(flatten)]
+        common: QueryCommon,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Carbon methodologies deployed on the chain (核算方法学), by id then version.
+    Methodologies {
         #[command(flatten)]
         common: QueryCommon,
         #[command(flatten)]
@@ -361,6 +369,9 @@ async fn run_async(cmd: QueryCommand) -> Result<()> {
         QueryCommand::Organisations { common, page } => {
             list_pages(&common, "/v1/organisations", vec![], page, print_organisations).await
         }
+        QueryCommand::Methodologies { common, page } => {
+            list_pages(&common, "/v1/methodologies", vec![], page, print_methodologies).await
+        }
         QueryCommand::Readings { common, meter, from, to, page } => {
             let q = vec![("from", from.map(|v| v.to_string())), ("to", to.map(|v| v.to_string()))];
             list_pages(&common, &format!("/v1/meters/{}/readings", encode(&meter)), q, page, print_readings).await
@@ -521,6 +532,16 @@ fn print_gateways(items: &[Value]) {
 fn print_organisations(items: &[Value]) {
     let rows: Vec<Vec<String>> = items.iter().map(|o| cells(o, &["id", "name", "kind", "region"])).collect();
     table(&["organisation", "name", "kind", "region"], &rows);
+}
+
+fn print_methodologies(items: &[Value]) {
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|m| {
+            cells(m, &["id", "version", "effective_from", "effective_to", "deployed_height", "deployed_by", "title"])
+        })
+        .collect();
+    table(&["methodology", "version", "from", "to", "height", "deployed by", "title"], &rows);
 }
 
 fn print_readings(items: &[Value]) {

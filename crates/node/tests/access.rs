@@ -197,6 +197,8 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                 ("/v1/proposals/{id}", format!("/v1/proposals/{}", "00".repeat(32)), EVERYONE),
                 ("/v1/policy", "/v1/policy".into(), EVERYONE),
                 ("/v1/policy/proof", "/v1/policy/proof".into(), EVERYONE),
+                ("/v1/methodologies", "/v1/methodologies".into(), EVERYONE),
+                ("/v1/methodology", "/v1/methodology?id=GB/T%2032150-2015".into(), EVERYONE),
                 ("/v1/blocks/{height}", "/v1/blocks/1".into(), BLOCKS),
                 ("/v1/chain/finalized/{height}", "/v1/chain/finalized/1".into(), BLOCKS),
                 ("/v1/meters", "/v1/meters".into(), ALL_DEVICES),

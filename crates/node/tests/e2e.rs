@@ -371,6 +371,8 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/transactions/{hash}/proof", "get"),
         ("/v1/policy/proof", "get"),
         ("/v1/meters/{id}/proof", "get"),
+        ("/v1/methodologies", "get"),
+        ("/v1/methodology", "get"),
     ]
     .into_iter()
     .map(|(p, m)| (p.to_string(), m.to_string()))
@@ -387,6 +389,19 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
     for name in ["Transaction", "TxBody", "TxPayload", "SignedReading", "Receipt", "Genesis"] {
         ensure!(doc["components"]["schemas"][name].is_object(), "no schema {name}");
     }
+
+    // The carbon methodologies shipped with genesis, listed a page at a time and read whole.
+    let page = api.get_ok(0, "/v1/methodologies?limit=1").await?;
+    ensure!(page["items"][0]["id"] == "GB/T 32150-2015" && page["items"][0]["deployed_height"] == 0, "{page}");
+    let next = page["next"].as_str().context("a second page")?;
+    let page = api.get_ok(0, &format!("/v1/methodologies?limit=1&after={next}")).await?;
+    ensure!(page["items"][0]["id"] == "GB/T 32151.29-2024" && page["next"].is_null(), "{page}");
+    let m = api.get_ok(0, "/v1/methodology?id=GB/T%2032151.29-2024&day=2025-04-01").await?;
+    ensure!(m["version"] == 1 && m["text"] == trustmeter_carbon::shipped::MACHINERY_V1, "the document, verbatim");
+    let (code, e) = api.get(0, "/v1/methodology?id=GB/T%2032151.29-2024&day=2025-03-31").await?;
+    ensure!(code == 404 && e["message"].as_str().unwrap_or("").contains("/v1/methodologies"), "{code} {e}");
+    let (code, _) = api.get(0, "/v1/methodologies?after=00").await?;
+    ensure!(code == 400, "a bad cursor is a 400, got {code}");
 
     // Onboarding through the API.
     world.onboard(api).await?;

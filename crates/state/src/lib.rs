@@ -31,7 +31,7 @@ pub use keys::{KeyClass, KeyRange, Tree, state_root};
 pub use restore::Restore;
 pub use sigs::SignatureVerdicts;
 pub use state::{
-    AbsenceProof, MeterProgress, MeterSlot, MonthlyReportRecord, PolicyRecord, ProgressChunk, ProgressReader, RawEntry,
-    State, StateEntry, StateError, StateKey, StateProof, StateRoots, StateValue,
+    AbsenceProof, MeterProgress, MeterSlot, MethodologyRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk,
+    ProgressReader, RawEntry, State, StateEntry, StateError, StateKey, StateProof, StateRoots, StateValue,
 };
 pub use store::{MemStore, Snapshot, Store, StoreError};

@@ -10,7 +10,7 @@
 //!
 //! | rule | who reads |
 //! |---|---|
-//! | public | anyone, unsigned (status, OpenAPI, metrics, submitting and following transactions, the member register, audit policies, proposals) — and whatever a region's disclosure (rankings, regional figures) or an enterprise's publication of its figures makes public |
+//! | public | anyone, unsigned (status, OpenAPI, metrics, submitting and following transactions, the member register, audit policies, carbon methodologies, proposals) — and whatever a region's disclosure (rankings, regional figures) or an enterprise's publication of its figures makes public |
 //! | chain | regulators, statistics bureaus and organisations that run a validator (raw blocks hold every reading) |
 //! | registry | an enterprise its own devices; regulators and statistics bureaus those of their region; metrology authorities all (they calibrate them); members it granted `registry` |
 //! | data (readings, figures, alarms) | an enterprise its own; regulators and statistics bureaus those of their region; members it granted that scope (on chain, until the grant expires or is revoked; checked at every read) |
@@ -82,6 +82,8 @@ pub const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/proposals/{id}", Rule::Public),
     ("GET", "/v1/policy", Rule::Public),
     ("GET", "/v1/policy/proof", Rule::Public),
+    ("GET", "/v1/methodologies", Rule::Public),
+    ("GET", "/v1/methodology", Rule::Public),
     ("GET", "/v1/blocks/{height}", Rule::Chain),
     ("GET", "/v1/chain/finalized/{height}", Rule::Chain),
     ("GET", "/v1/meters", Rule::Registry),

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod alarms;
+pub mod carbon;
 pub mod figures;
 pub mod limits;
 pub mod paging;
@@ -538,6 +539,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(<figures::FiguresDoc as OpenApi>::openapi());
     doc.merge(<proofs::ProofsDoc as OpenApi>::openapi());
+    doc.merge(<carbon::CarbonDoc as OpenApi>::openapi());
     doc
 }
 
@@ -569,6 +571,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/alarms/stream", get(alarms::alarm_stream))
         .merge(figures::routes())
         .merge(proofs::routes())
+        .merge(carbon::routes())
         // Who may read what: every route, before anything else runs.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::access::authorise))
         // Counted and timed per route template (a route layer: unmatched paths are not counted).

@@ -50,6 +50,8 @@ pub enum ListKind {
     Readings = 4,
     /// `GET /v1/grants/received`.
     GrantsReceived = 5,
+    /// `GET /v1/methodologies`.
+    Methodologies = 6,
 }
 
 impl ListKind {
@@ -60,6 +62,7 @@ impl ListKind {
             ListKind::Organisations => "/v1/organisations",
             ListKind::Readings => "/v1/meters/{id}/readings",
             ListKind::GrantsReceived => "/v1/grants/received",
+            ListKind::Methodologies => "/v1/methodologies",
         }
     }
 }
