@@ -939,7 +939,7 @@ fn over_use_alarm(state: &State, o: OverUse<'_>) -> AlarmView {
 
 /// The snake_case name of an energy kind, as serialised.
 fn energy_name(kind: EnergyKind) -> String {
-    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| format!("{kind:?}"))
+    kind.name().to_string()
 }
 
 /// The meters an organisation threshold sums: active or registered (not revoked), of the energy

@@ -537,6 +537,17 @@ impl Methodology {
             if fuel.oxidation.value <= Decimal::ZERO || fuel.oxidation.value > Decimal::ONE {
                 return err(format!("{what}: oxidation is a fraction in (0, 1]"));
             }
+            if let Some(k) = &fuel.energy_kind {
+                use trustmeter_types::EnergyKind as K;
+                if K::from_name(k)
+                    .is_none_or(|k| k.is_working_medium() || matches!(k, K::Electricity | K::Heat | K::Steam))
+                {
+                    return err(format!("{what}: energy_kind `{k}` is not a fuel kind of the chain"));
+                }
+                if fuels.values().any(|o: &Fuel| o.energy_kind.as_ref() == Some(k)) {
+                    return err(format!("{what}: another fuel is already metered as `{k}`"));
+                }
+            }
             if fuels.insert(f.id, fuel).is_some() {
                 return err(format!("{what} is defined twice"));
             }

@@ -6,6 +6,7 @@
 //!   sets, grid factors by scheme, geography and year, constants) and one formula per emission
 //!   source; everything checked at parse, with a dry run ([`dryrun`]).
 //! - [`activity`]: the activity data of an enterprise and period, checked before evaluation.
+//! - [`metered`]: activity data from metered energy (sums of the chain's daily figures).
 //! - [`compute`]: emissions per source, item and gas in micro-tonnes CO2e, and the totals of the
 //!   Chinese standard's view and the GHG Protocol's dual Scope 2.
 //! - [`shipped`]: the methodologies that ship with Trustmeter (GB/T 32151.29-2024 machinery
@@ -17,6 +18,7 @@ pub mod compute;
 pub mod document;
 pub mod dryrun;
 pub mod formula;
+pub mod metered;
 pub mod shipped;
 pub mod units;
 

@@ -287,3 +287,58 @@ fn shipped_documents_are_frozen() {
         assert_eq!(*want, got, "{name} changed: {got:#018x}");
     }
 }
+
+#[test]
+fn metered_energy_becomes_activity_data_and_nothing_is_dropped_silently() {
+    use trustmeter_carbon::metered::{Metered, activity_from_metered};
+    use trustmeter_types::{EnergyKind as K, Unit as U};
+    let m = Methodology::parse(shipped::GENERAL_V1).unwrap();
+    let metered = [
+        // 1 234 567.5 kWh consumed, 2 000 kWh exported → 1 234.5675 MWh and 2 MWh.
+        Metered { energy: K::Electricity, unit: U::KilowattHour, consumed: 1_234_567_500_000, exported: 2_000_000_000 },
+        // Another electricity meter in MWh adds 0.5 MWh.
+        Metered { energy: K::Electricity, unit: U::MegawattHour, consumed: 500_000, exported: 0 },
+        // 52 000 Nm³ of natural gas → 5.2 × 10⁴ Nm³.
+        Metered { energy: K::NaturalGas, unit: U::NormalCubicMetre, consumed: 52_000_000_000, exported: 0 },
+        // 800 kg + 1.2 t of diesel → 2 t.
+        Metered { energy: K::Diesel, unit: U::Kilogram, consumed: 800_000_000, exported: 0 },
+        Metered { energy: K::Diesel, unit: U::Tonne, consumed: 1_200_000, exported: 0 },
+        // 3 500 MJ of heat → 3.5 GJ.
+        Metered { energy: K::Heat, unit: U::Megajoule, consumed: 3_500_000_000, exported: 0 },
+        // Not convertible: gas at working conditions, steam in tonnes, raw coal of unknown type.
+        Metered { energy: K::NaturalGas, unit: U::CubicMetre, consumed: 10_000_000, exported: 0 },
+        Metered { energy: K::Steam, unit: U::Tonne, consumed: 7_000_000, exported: 0 },
+        Metered { energy: K::RawCoal, unit: U::Tonne, consumed: 9_000_000, exported: 0 },
+        // A working medium is no emission source.
+        Metered { energy: K::Water, unit: U::CubicMetre, consumed: 100_000_000, exported: 0 },
+    ];
+    let (a, unconverted) = activity_from_metered(&m, 2023, "43", &metered);
+    assert_eq!(a.electricity.purchased, d("1235.0675"));
+    assert_eq!(a.electricity.exported, d("2"));
+    assert_eq!(a.heat.purchased, d("3.5"));
+    let fuels: Vec<(&str, Decimal)> = a.fuels.iter().map(|f| (f.fuel.as_str(), f.amount)).collect();
+    assert_eq!(fuels, vec![("diesel", d("2")), ("natural_gas", d("5.2"))]);
+    let refused: Vec<(K, U)> = unconverted.iter().map(|u| (u.energy, u.unit)).collect();
+    assert_eq!(refused, vec![(K::NaturalGas, U::CubicMetre), (K::Steam, U::Tonne), (K::RawCoal, U::Tonne)]);
+    assert!(unconverted[0].reason.contains("temperature and pressure"), "{}", unconverted[0].reason);
+    assert!(unconverted[1].reason.contains("enthalpy"));
+    assert!(unconverted[2].reason.contains("no fuel"));
+    // And the figures they give, by hand (2023, Hunan: central grid 0.5271, national 0.5306):
+    // diesel 2 t → 6.290245 t (2 × 43.33 × 0.0202 × 0.98 × 44/12 = 6.29024498…);
+    // gas 5.2 × 10⁴ Nm³ → 112.433818 t (5.2 × 389.31 × 0.0153 × 0.99 × 44/12 = 112.43381806…);
+    // electricity, standard: (1 235.0675 − 2) × 0.5306 = 654.2656155 t → 654.265616 (half to even);
+    // heat 3.5 GJ × 0.11 = 0.385 t.
+    let r = compute(&m, &a).unwrap();
+    assert_eq!(r.totals.scope1, 6_290_245 + 112_433_818);
+    assert_eq!(r.totals.standard, 6_290_245 + 112_433_818 + 654_265_616 + 385_000);
+}
+
+#[test]
+fn a_fuel_may_claim_only_a_fuel_kind_and_only_once() {
+    let e = refused(&shipped::GENERAL_V1.replacen("energy_kind = \"coke\"", "energy_kind = \"water\"", 1));
+    assert!(e.contains("not a fuel kind"), "{e}");
+    let e = refused(&shipped::GENERAL_V1.replacen("energy_kind = \"coke\"", "energy_kind = \"cokes\"", 1));
+    assert!(e.contains("not a fuel kind"), "{e}");
+    let e = refused(&shipped::GENERAL_V1.replacen("energy_kind = \"coke\"", "energy_kind = \"diesel\"", 1));
+    assert!(e.contains("already metered"), "{e}");
+}

@@ -570,6 +570,7 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
                 chains[0].devnet.genesis.chain_id,
                 crate::demo_figures::day_line(&st, &enterprise.org.id, status.now_ms)
             );
+            println!("        {}", crate::demo_figures::carbon_line(&st, &enterprise.org.id, status.now_ms));
             let active = chains[0].nodes[0].alarms.active(Some(&enterprise.org.id));
             if !active.alarms.is_empty() {
                 println!(
@@ -628,6 +629,7 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
             c.stats.lock().expect("lock").readings
         );
         println!("        {}", crate::demo_figures::day_line(&st, &enterprise.org.id, status.now_ms));
+        println!("        {}", crate::demo_figures::carbon_line(&st, &enterprise.org.id, status.now_ms));
     }
     if let Some(f) = &follower {
         report_follower(f, &chains[0], &meter).await;

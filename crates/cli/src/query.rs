@@ -69,6 +69,7 @@ fn common(cmd: &QueryCommand) -> &QueryCommon {
         | QueryCommand::Ranking { common, .. }
         | QueryCommand::Quality { common, .. }
         | QueryCommand::Enterprise { common, .. }
+        | QueryCommand::Carbon { common, .. }
         | QueryCommand::Tou { common, .. }
         | QueryCommand::AccessLog { common, .. }
         | QueryCommand::Grants { common, .. } => common,
@@ -245,6 +246,21 @@ pub enum QueryCommand {
         #[arg(long)]
         month: String,
     },
+    /// An enterprise's emissions in a month from its metered energy (derived): per source and
+    /// gas, the GB/T 32150 total and the dual Scope 2, with every factor's source.
+    Carbon {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The enterprise.
+        #[arg(long)]
+        org: String,
+        /// The month, YYYYMM.
+        #[arg(long)]
+        month: String,
+        /// Methodology id (default GB/T 32150-2015).
+        #[arg(long)]
+        methodology: Option<String>,
+    },
     /// Time-of-use electricity and cost per tier, and multi-rate meter reconciliations.
     Tou {
         #[command(flatten)]
@@ -419,6 +435,10 @@ async fn run_async(cmd: QueryCommand) -> Result<()> {
         QueryCommand::Enterprise { common, org, month } => {
             let q = query_string(&[("month", s(&month))]);
             output(&common, false, &format!("/v1/enterprises/{}/energy?{q}", encode(&org)), print_enterprise).await
+        }
+        QueryCommand::Carbon { common, org, month, methodology } => {
+            let q = query_string(&[("month", s(&month)), ("methodology", methodology)]);
+            output(&common, false, &format!("/v1/enterprises/{}/carbon?{q}", encode(&org)), print_carbon).await
         }
         QueryCommand::Tou { common, org, from, to } => {
             let q = query_string(&[("org", s(&org)), ("from", s(&from)), ("to", to)]);
@@ -746,6 +766,51 @@ fn print_quality(v: &Value) {
         for f in list(&e["flags"]) {
             println!("{}: {}", if e["org"].is_null() { "region".into() } else { cell(&e["org"]) }, cell(f));
         }
+    }
+}
+
+fn print_carbon(v: &Value) {
+    println!(
+        "{} month {}{}: {} v{} (GWP {}), province {}, derived from consensus daily figures",
+        cell(&v["org"]),
+        cell(&v["month"]),
+        if v["complete"] == true { "" } else { " (partial)" },
+        cell(&v["methodology"]),
+        cell(&v["version"]),
+        cell(&v["gwp_set"]),
+        cell(&v["province"])
+    );
+    println!(
+        "GB/T 32150 total {} t CO2e; Scope 1 {} t; Scope 2 {} t location-based, {} t market-based; biomass {} t apart",
+        cell(&v["standard_t"]),
+        cell(&v["scope1_t"]),
+        cell(&v["scope2_location_t"]),
+        cell(&v["scope2_market_t"]),
+        cell(&v["biogenic_t"])
+    );
+    let rows: Vec<Vec<String>> = list(&v["lines"])
+        .iter()
+        .map(|l| {
+            let mut row = cells(l, &["source", "item", "gas", "scope", "mass_t", "co2e_t"]);
+            row.push(list(&l["views"]).iter().map(cell).collect::<Vec<_>>().join(" "));
+            row
+        })
+        .collect();
+    table(&["source", "item", "gas", "scope", "mass t", "CO2e t", "views"], &rows);
+    let rows: Vec<Vec<String>> =
+        list(&v["factors"]).iter().map(|f| cells(f, &["name", "value", "unit", "confidence", "source"])).collect();
+    table(&["factor", "value", "unit", "tag", "source"], &rows);
+    for u in list(&v["unconverted"]) {
+        println!(
+            "not converted: {} {} {}: {}",
+            cell(&u["consumed"]),
+            cell(&u["unit"]),
+            cell(&u["energy"]),
+            cell(&u["reason"])
+        );
+    }
+    for n in list(&v["notes"]) {
+        println!("note: {}", cell(n));
     }
 }
 

@@ -224,6 +224,7 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                 ("/v1/figures/ranking", format!("/v1/figures/ranking?region=430000&from={day}"), REGION_DATA),
                 ("/v1/figures/tou", format!("/v1/figures/tou?org={o}&from={day}"), ENTERPRISE_DATA),
                 ("/v1/enterprises/{org}/energy", format!("/v1/enterprises/{o}/energy?month={month}"), ENTERPRISE_DATA),
+                ("/v1/enterprises/{org}/carbon", format!("/v1/enterprises/{o}/carbon?month={month}"), ENTERPRISE_DATA),
                 ("/v1/quality", format!("/v1/quality?region=430000&from={day}"), REGION_DATA),
                 (
                     "/v1/proofs/daily/{org}/{day}/{energy}/{unit}",

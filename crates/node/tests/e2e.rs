@@ -373,6 +373,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/meters/{id}/proof", "get"),
         ("/v1/methodologies", "get"),
         ("/v1/methodology", "get"),
+        ("/v1/enterprises/{org}/carbon", "get"),
     ]
     .into_iter()
     .map(|(p, m)| (p.to_string(), m.to_string()))

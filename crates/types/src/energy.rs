@@ -73,6 +73,33 @@ impl EnergyKind {
         EnergyKind::Kerosene,
     ];
 
+    /// The snake_case name, as serialised (`electricity`, `natural_gas`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            EnergyKind::Electricity => "electricity",
+            EnergyKind::Water => "water",
+            EnergyKind::NaturalGas => "natural_gas",
+            EnergyKind::Steam => "steam",
+            EnergyKind::Heat => "heat",
+            EnergyKind::RawCoal => "raw_coal",
+            EnergyKind::Coke => "coke",
+            EnergyKind::FuelOil => "fuel_oil",
+            EnergyKind::Diesel => "diesel",
+            EnergyKind::Gasoline => "gasoline",
+            EnergyKind::Lpg => "lpg",
+            EnergyKind::Lng => "lng",
+            EnergyKind::CompressedAir => "compressed_air",
+            EnergyKind::Oxygen => "oxygen",
+            EnergyKind::Nitrogen => "nitrogen",
+            EnergyKind::Kerosene => "kerosene",
+        }
+    }
+
+    /// The kind of a snake_case name.
+    pub fn from_name(name: &str) -> Option<EnergyKind> {
+        EnergyKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// The Chinese statistical name.
     pub fn chinese_name(self) -> &'static str {
         match self {
@@ -348,6 +375,15 @@ impl fmt::Debug for Quantity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn energy_names_are_the_serialised_names() {
+        for k in EnergyKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), serde_json::Value::String(k.name().into()));
+            assert_eq!(EnergyKind::from_name(k.name()), Some(k));
+        }
+        assert_eq!(EnergyKind::from_name("Electricity"), None);
+    }
 
     #[test]
     fn quantity_rounds_once_and_displays_exactly() {

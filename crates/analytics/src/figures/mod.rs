@@ -22,7 +22,7 @@
 //! says what to change.
 //!
 //! The query functions ([`daily`], [`series`], [`breakdown`], [`ranking`], [`enterprise_energy`],
-//! [`quality`], [`tou`], [`policy`], [`figure_proof`]) are plain functions of a finalized state and
+//! [`quality`], [`tou`], [`policy`], [`figure_proof`], [`carbon_month`]) are plain functions of a finalized state and
 //! the index, so benchmarks and tests call exactly what the handlers call.
 
 use crate::error::{Error, bad, internal, limit, not_found, unavailable};
@@ -47,6 +47,7 @@ use trustmeter_types::{
 use utoipa::ToSchema;
 
 mod breakdown;
+mod carbon;
 mod daily;
 mod data_quality;
 mod policy;
@@ -56,6 +57,7 @@ mod series;
 mod time_of_use;
 
 pub use breakdown::*;
+pub use carbon::*;
 pub use daily::*;
 pub use data_quality::*;
 pub use policy::*;
@@ -190,7 +192,7 @@ fn member(state: &State, org: &UnifiedSocialCreditCode) -> Result<Organisation, 
 
 /// The snake_case name of an energy kind (`electricity`, `natural_gas`, ...).
 pub fn energy_name(k: EnergyKind) -> String {
-    serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    k.name().to_string()
 }
 
 pub fn parse_energy(s: &str) -> Result<EnergyKind, Error> {
@@ -450,6 +452,31 @@ mod tests {
 
     /// A reverse register's differences are export: in the meter's derived series, in the
     /// enterprise's series summed from the daily figures, and never in consumption.
+    #[test]
+    fn a_month_of_metered_electricity_gives_emissions_by_hand() {
+        let mut f = Fixture::new();
+        // 1 000 → 3 000 kWh on 2026-11-21 (Hunan, region 430000): 2 MWh purchased.
+        f.at(T0 + H + 60_000, Some((T0 + H, 1_000.0)));
+        f.at(T0 + 13 * H + 60_000, Some((T0 + 13 * H, 3_000.0)));
+        let v = carbon_month(&f.st, &f.org, 202_611, None).expect("a result");
+        assert_eq!((v.methodology.as_str(), v.version, v.province.as_str()), ("GB/T 32150-2015", 1, "43"));
+        assert_eq!(v.electricity_purchased_mwh, "2.000000");
+        // 2026 uses the latest published factors, 2023's: standard (national) 2 × 0.5306 = 1.0612 t,
+        // location (central grid) 2 × 0.5271 = 1.0542 t, market (excluding market non-fossil)
+        // 2 × 0.6096 = 1.2192 t; no fuel, so Scope 1 is 0.
+        assert_eq!(
+            (v.standard_t.as_str(), v.scope1_t.as_str(), v.scope2_location_t.as_str(), v.scope2_market_t.as_str()),
+            ("1.061200", "0.000000", "1.054200", "1.219200")
+        );
+        assert!(v.derived && !v.complete, "derived, and November 2026 has not ended at the chain's time");
+        assert!(v.factors.iter().any(|x| x.name == "grid location (mee_average central 2023)" && x.value == "0.5271"));
+        // A methodology not in force that month, or not deployed, is a clear 404.
+        let e = carbon_month(&f.st, &f.org, 202_503, Some("GB/T 32151.29-2024")).unwrap_err();
+        assert!(matches!(e, Error::NotFound(ref m) if m.contains("2025-03-01")), "{e:?}");
+        assert!(matches!(carbon_month(&f.st, &f.org, 202_611, Some("ISO 14064")), Err(Error::NotFound(_))));
+        assert!(matches!(carbon_month(&f.st, &f.org, 202_613, None), Err(Error::Invalid(_))));
+    }
+
     #[test]
     fn a_reverse_register_shows_as_export_in_derived_and_consensus_series() {
         let dir = tempfile::tempdir().expect("a temporary directory");

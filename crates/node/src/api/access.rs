@@ -101,6 +101,7 @@ pub const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/figures/ranking", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/figures/tou", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/enterprises/{org}/energy", Rule::Data(GrantScope::Figures)),
+    ("GET", "/v1/enterprises/{org}/carbon", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/quality", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/proofs/daily/{org}/{day}/{energy}/{unit}", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/access-log", Rule::AccessLog),

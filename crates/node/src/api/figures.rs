@@ -286,6 +286,36 @@ async fn enterprise_energy_handler(
     blocking(move || enterprise_energy(&state, &org, month)).await.map(Json)
 }
 
+/// Enterprise carbon query.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct EnterpriseCarbonQuery {
+    /// The month, `YYYYMM` (Asia/Shanghai).
+    pub month: Option<String>,
+    /// Methodology id (default `GB/T 32150-2015`), in the version in force on the month's first day.
+    pub methodology: Option<String>,
+}
+
+/// An enterprise's emissions in a month from its metered energy (derived from the consensus daily
+/// figures, with the methodology version the chain has in force): per source and gas, the
+/// standard's total and the dual Scope 2, every factor with its source, and the metered energy
+/// that could not be converted, with why.
+#[utoipa::path(get, path = "/v1/enterprises/{org}/carbon", params(("org" = String, Path, description = "Unified social credit code"), EnterpriseCarbonQuery), responses((status = 200, body = CarbonMonthView), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, description = "busy: too many such requests at once; retry after `Retry-After` seconds", body = ApiError)))]
+async fn enterprise_carbon_handler(
+    AxumState(s): AxumState<ApiState>,
+    Path(org): Path<String>,
+    Query(q): Query<EnterpriseCarbonQuery>,
+) -> Result<Json<CarbonMonthView>, ApiError> {
+    let org = parse_org(Some(&org))?;
+    let text = q.month.ok_or_else(|| bad("month=YYYYMM is required, e.g. month=202611"))?;
+    let month: u32 = text.trim().parse().map_err(|_| bad(format!("month={text:?} is not YYYYMM (e.g. 202611)")))?;
+    if q.methodology.as_ref().is_some_and(|m| m.is_empty() || m.len() > 64) {
+        return Err(bad("methodology: 1 to 64 bytes, e.g. GB/T 32151.29-2024"));
+    }
+    let _permit = s.limits().acquire(RequestClass::Rollups)?;
+    let state = s.app().finalized_state();
+    blocking(move || carbon_month(&state, &org, month, q.methodology.as_deref())).await.map(Json)
+}
+
 /// Quality query.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct QualityQuery {
@@ -419,6 +449,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/v1/figures/ranking", get(ranking_handler))
         .route("/v1/figures/tou", get(tou_handler))
         .route("/v1/enterprises/{org}/energy", get(enterprise_energy_handler))
+        .route("/v1/enterprises/{org}/carbon", get(enterprise_carbon_handler))
         .route("/v1/quality", get(quality_handler))
         .route("/v1/policy", get(policy_handler))
         .route("/v1/proofs/daily/{org}/{day}/{energy}/{unit}", get(proof_handler))
@@ -434,6 +465,7 @@ pub fn routes() -> Router<ApiState> {
         ranking_handler,
         tou_handler,
         enterprise_energy_handler,
+        enterprise_carbon_handler,
         quality_handler,
         policy_handler,
         proof_handler
@@ -452,6 +484,10 @@ pub fn routes() -> Router<ApiState> {
         MonthKind,
         UnitProductView,
         EnterpriseEnergyView,
+        CarbonMonthView,
+        CarbonLineView,
+        CarbonFactorView,
+        UnconvertedView,
         DeviationView,
         QualityEntry,
         QualityView,

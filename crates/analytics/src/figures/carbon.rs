@@ -1,0 +1,218 @@
+//! An enterprise's carbon emissions for a month from its metered energy (碳排放月度核算, derived):
+//! the consensus daily figures of the month summed per energy kind and unit, turned into activity
+//! data ([`trustmeter_carbon::metered`]) and evaluated with the methodology version the chain has in
+//! force on the month's first day. `derived: true` until results are in consensus state (issue 12):
+//! every input is a consensus daily figure with its proof; documented entries (fluorinated gases,
+//! welding gas, green certificates, measured factors) are not on the chain yet, so the sources that
+//! need them read zero and say so.
+
+use super::*;
+use trustmeter_carbon::compute::{Line, compute};
+use trustmeter_carbon::metered::{Metered, activity_from_metered};
+use trustmeter_carbon::{Methodology, View};
+
+/// The methodology used when a request names none: the general frame.
+pub const DEFAULT_METHODOLOGY: &str = "GB/T 32150-2015";
+
+/// One line of a carbon result.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CarbonLineView {
+    /// Source id (`combustion`, `electricity_location`, …).
+    pub source: String,
+    /// Item: a fuel id, a gas, or empty.
+    pub item: String,
+    /// Gas.
+    pub gas: String,
+    /// Scope 1 or 2.
+    pub scope: u8,
+    /// Views it counts in: `standard`, `location`, `market`.
+    pub views: Vec<String>,
+    /// Biomass (reported apart, in no total).
+    pub biogenic: bool,
+    /// Mass of the gas, t (6 decimals).
+    pub mass_t: String,
+    /// CO2 equivalent, t (6 decimals).
+    pub co2e_t: String,
+}
+
+/// A factor used, with its source.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CarbonFactorView {
+    /// What it is.
+    pub name: String,
+    /// Value (exact decimal).
+    pub value: String,
+    /// Unit.
+    pub unit: String,
+    /// Source.
+    pub source: String,
+    /// Confidence tag (S, S2, M, N) or `measured`.
+    pub confidence: String,
+}
+
+/// Metered energy that did not become activity data, and why.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct UnconvertedView {
+    /// Energy kind.
+    pub energy: String,
+    /// Unit.
+    pub unit: String,
+    /// Consumed (6 decimals).
+    pub consumed: String,
+    /// Exported (6 decimals).
+    pub exported: String,
+    /// Why, and what to enter instead.
+    pub reason: String,
+}
+
+/// An enterprise's emissions in one month, from its metered energy.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CarbonMonthView {
+    /// The enterprise.
+    pub org: String,
+    /// The month, `YYYY-MM`.
+    pub month: String,
+    /// Whether the month had ended at the finalized block's time.
+    pub complete: bool,
+    /// The finalized height.
+    pub height: u64,
+    /// Always `true` for now: computed on request from consensus daily figures, not itself a
+    /// consensus figure.
+    pub derived: bool,
+    /// Methodology id.
+    pub methodology: String,
+    /// Its version (the one in force on the month's first day).
+    pub version: u32,
+    /// GWP set.
+    pub gwp_set: String,
+    /// Province (two-digit GB/T 2260 code) the grid factors are chosen for.
+    pub province: String,
+    /// GB/T 32150 total (exports netted, biomass excluded), tCO2e.
+    pub standard_t: String,
+    /// Scope 1, tCO2e.
+    pub scope1_t: String,
+    /// Scope 2 location-based, tCO2e.
+    pub scope2_location_t: String,
+    /// Scope 2 market-based, tCO2e.
+    pub scope2_market_t: String,
+    /// Biomass CO2, reported apart, t.
+    pub biogenic_t: String,
+    /// Electricity purchased, MWh (from the daily figures).
+    pub electricity_purchased_mwh: String,
+    /// Electricity exported, MWh.
+    pub electricity_exported_mwh: String,
+    /// Lines, sources in document order.
+    pub lines: Vec<CarbonLineView>,
+    /// Factors used.
+    pub factors: Vec<CarbonFactorView>,
+    /// Metered energy not converted.
+    pub unconverted: Vec<UnconvertedView>,
+    /// Notes.
+    pub notes: Vec<String>,
+}
+
+fn tonnes(micro: i64) -> String {
+    Quantity::from_micros(micro).to_string()
+}
+
+fn line_view(l: &Line) -> CarbonLineView {
+    CarbonLineView {
+        source: l.source.clone(),
+        item: l.item.clone(),
+        gas: l.gas.clone(),
+        scope: l.scope,
+        views: l.views.iter().map(|v: &View| v.as_str().to_string()).collect(),
+        biogenic: l.biogenic,
+        mass_t: tonnes(l.mass_ut),
+        co2e_t: tonnes(l.co2e_ut),
+    }
+}
+
+/// The emissions of `org` in month `YYYYMM` with methodology `methodology` (default
+/// [`DEFAULT_METHODOLOGY`]) in the version in force on the month's first day.
+pub fn carbon_month(
+    state: &State,
+    org: &UnifiedSocialCreditCode,
+    month: u32,
+    methodology: Option<&str>,
+) -> Result<CarbonMonthView, Error> {
+    let o = member(state, org)?;
+    let range = month_days(month)?;
+    let id = methodology.unwrap_or(DEFAULT_METHODOLOGY);
+    let rec = state.methodology_on(id, range.from_day).ok_or_else(|| {
+        not_found(format!(
+            "no version of methodology {id} is in force on {}; GET /v1/methodologies lists what is deployed",
+            calendar::day_label(range.from_day)
+        ))
+    })?;
+    let m = Methodology::parse(&rec.text)
+        .map_err(|e| internal(format!("deployed methodology {id} v{} no longer parses: {e}", rec.version)))?;
+    let region = format!("{:06}", o.region);
+    if region.len() != 6 {
+        return Err(bad(format!("organisation {org} has region {} which is not a GB/T 2260 code", o.region)));
+    }
+    let province = &region[..2];
+    let mut sums: BTreeMap<(EnergyKind, Unit), (i64, i64)> = BTreeMap::new();
+    for (k, d) in state.daily_range(org, range.from_day, range.to_day) {
+        let e = sums.entry((k.energy, k.unit)).or_default();
+        e.0 = e.0.saturating_add(d.consumption.micros());
+        e.1 = e.1.saturating_add(d.exported.micros());
+    }
+    let metered: Vec<Metered> = sums
+        .into_iter()
+        .map(|((energy, unit), (consumed, exported))| Metered { energy, unit, consumed, exported })
+        .collect();
+    let year = (month / 100) as i32;
+    let (activity, unconverted) = activity_from_metered(&m, year, province, &metered);
+    let r = compute(&m, &activity).map_err(|e| bad(format!("the month's emissions cannot be computed: {e}")))?;
+    let mut notes = vec![
+        "derived: computed on request from the month's consensus daily figures (each provable); not a consensus figure".to_string(),
+        "documented activity data (fluorinated gases, welding gas, green certificates, measured factors) are not on the chain yet: those sources read zero".to_string(),
+    ];
+    let complete = state.timestamp_ms >= range.to_ms();
+    if !complete {
+        notes.push("the month has not ended at the finalized block's time: the figures are partial".into());
+    }
+    let t = r.totals;
+    Ok(CarbonMonthView {
+        org: org.to_string(),
+        month: format!("{:04}-{:02}", month / 100, month % 100),
+        complete,
+        height: state.height,
+        derived: true,
+        methodology: r.methodology.clone(),
+        version: r.version,
+        gwp_set: r.gwp_set.clone(),
+        province: province.to_string(),
+        standard_t: tonnes(t.standard),
+        scope1_t: tonnes(t.scope1),
+        scope2_location_t: tonnes(t.scope2_location),
+        scope2_market_t: tonnes(t.scope2_market),
+        biogenic_t: tonnes(t.biogenic),
+        electricity_purchased_mwh: activity.electricity.purchased.to_string(),
+        electricity_exported_mwh: activity.electricity.exported.to_string(),
+        lines: r.lines.iter().map(line_view).collect(),
+        factors: r
+            .factors
+            .iter()
+            .map(|f| CarbonFactorView {
+                name: f.name.clone(),
+                value: f.value.to_string(),
+                unit: f.unit.clone(),
+                source: f.source.clone(),
+                confidence: f.confidence.clone(),
+            })
+            .collect(),
+        unconverted: unconverted
+            .into_iter()
+            .map(|u| UnconvertedView {
+                energy: u.energy.name().to_string(),
+                unit: u.unit.symbol().to_string(),
+                consumed: Quantity::from_micros(u.consumed).to_string(),
+                exported: Quantity::from_micros(u.exported).to_string(),
+                reason: u.reason,
+            })
+            .collect(),
+        notes,
+    })
+}
