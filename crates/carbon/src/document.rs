@@ -556,9 +556,7 @@ impl Methodology {
         let mut gwps: BTreeMap<String, Sourced> = BTreeMap::new();
         for g in &d.gwp {
             check_id("gwp set", &g.set)?;
-            if g.set != d.gwp_set {
-                continue;
-            }
+            // Every row is checked, the other sets' too: a document never carries a broken value.
             let s = sourced(
                 &format!("gwp {} {}", g.set, g.gas),
                 &g.value,
@@ -568,6 +566,9 @@ impl Methodology {
             )?;
             if s.value <= Decimal::ZERO {
                 return err(format!("gwp {} {}: must be positive", g.set, g.gas));
+            }
+            if g.set != d.gwp_set {
+                continue;
             }
             if gwps.insert(g.gas.clone(), s).is_some() {
                 return err(format!("gwp {} {} is defined twice", g.set, g.gas));

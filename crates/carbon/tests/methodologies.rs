@@ -268,6 +268,12 @@ fn broken_methodologies_are_refused_at_deployment() {
     }
     let e = refused(&text);
     assert!(e.contains("evaluation budget"), "{e}");
+    // A broken value in a GWP set the document does not select is refused too.
+    let e = refused(&m.replace(
+        "set = \"AR6\"\ngas = \"SF6\"\nvalue = \"24300\"",
+        "set = \"AR6\"\ngas = \"SF6\"\nvalue = \"24,300\"",
+    ));
+    assert!(e.contains("gwp AR6 SF6"), "{e}");
     // Size limits.
     assert!(refused(&"#".repeat(200_000)).contains("at most"));
 }

@@ -448,6 +448,23 @@ fn figures_api_end_to_end() -> Result<()> {
         ensure!(kind("electricity")["deviation_ok"] == true && kind("electricity")["deviation_bp"] == 0, "{m}");
         ensure!(kind("water")["deviation_ok"] == false, "water reported 10 t against {water_month} t: {m}");
 
+        // The month's emissions (derived, GB/T 32150-2015): only electricity is an emission source
+        // here (water is a working medium). Hunan (430100: central grid), latest factors 2023's:
+        // kWh × 0.5271 t/MWh = kWh × 527.1 µt by location, × 0.5306 for the standard, × 0.6096 by
+        // market, each rounded half to even to a µt.
+        let c = api.get_ok(0, &format!("/v1/enterprises/{org0}/carbon?month={month_code}")).await?;
+        let micro_t = |per_mwh_e4: i64| {
+            Quantity::from_micros(half_even(i128::from(elec_month * per_mwh_e4), 10) as i64).to_string()
+        };
+        ensure!(c["province"] == "43" && c["derived"] == true && c["scope1_t"] == "0.000000", "{c}");
+        ensure!(c["electricity_purchased_mwh"] == Quantity::from_micros(elec_month * 1_000).to_string(), "{c}");
+        ensure!(c["electricity_exported_mwh"] == "0.000000", "{c}");
+        ensure!(c["scope2_location_t"] == micro_t(5_271), "{c}");
+        ensure!(c["standard_t"] == micro_t(5_306) && c["scope2_market_t"] == micro_t(6_096), "{c}");
+        let (status, e) =
+            api.get(0, &format!("/v1/enterprises/{org0}/carbon?month={month_code}&methodology=ISO")).await?;
+        ensure!(status == 404, "{status} {e}");
+
         // Quality: 21 points received of 3 meters × 192 quarter hours.
         let qv = api.get_ok(0, &format!("/v1/quality?org={org0}&from={l1}&to={l2}")).await?;
         let q0 = &qv["enterprises"][0];

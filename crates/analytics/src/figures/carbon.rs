@@ -115,6 +115,11 @@ fn tonnes(micro: i64) -> String {
     Quantity::from_micros(micro).to_string()
 }
 
+/// An exact decimal with 6 places, as every amount of the API is written.
+fn six_places(d: trustmeter_carbon::Decimal) -> String {
+    trustmeter_carbon::compute::to_micro(d).map_or_else(|| d.to_string(), tonnes)
+}
+
 fn line_view(l: &Line) -> CarbonLineView {
     CarbonLineView {
         source: l.source.clone(),
@@ -189,8 +194,8 @@ pub fn carbon_month(
         scope2_location_t: tonnes(t.scope2_location),
         scope2_market_t: tonnes(t.scope2_market),
         biogenic_t: tonnes(t.biogenic),
-        electricity_purchased_mwh: activity.electricity.purchased.to_string(),
-        electricity_exported_mwh: activity.electricity.exported.to_string(),
+        electricity_purchased_mwh: six_places(activity.electricity.purchased),
+        electricity_exported_mwh: six_places(activity.electricity.exported),
         lines: r.lines.iter().map(line_view).collect(),
         factors: r
             .factors
