@@ -7,6 +7,7 @@
 //! need them read zero and say so.
 
 use super::*;
+use std::sync::{Arc, LazyLock, Mutex};
 use trustmeter_carbon::compute::{Line, compute};
 use trustmeter_carbon::metered::{Metered, activity_from_metered};
 use trustmeter_carbon::{Methodology, View};
@@ -111,6 +112,34 @@ pub struct CarbonMonthView {
     pub notes: Vec<String>,
 }
 
+/// Parsed methodologies kept by this process, most recently used first.
+const PARSED_CACHE: usize = 16;
+
+/// Documents and their parsed forms, most recently used first.
+type ParsedCache = Mutex<Vec<(String, Arc<Methodology>)>>;
+
+/// The parsed form of a deployed document. Parsing (with its dry run) takes milliseconds, reading
+/// a month of daily figures microseconds (`bench query` (c)), so parsed documents are kept,
+/// recognised by their text (a version's text never changes on a chain, but two chains in one
+/// process may deploy different texts under one id and version), at most [`PARSED_CACHE`].
+fn parsed(text: &str) -> Result<Arc<Methodology>, trustmeter_carbon::document::DocumentError> {
+    static CACHE: LazyLock<ParsedCache> = LazyLock::new(|| Mutex::new(Vec::new()));
+    {
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = cache.iter().position(|(t, _)| t.len() == text.len() && t == text) {
+            let hit = cache.remove(i);
+            let m = hit.1.clone();
+            cache.insert(0, hit);
+            return Ok(m);
+        }
+    }
+    let m = Arc::new(Methodology::parse(text)?);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache.insert(0, (text.to_string(), m.clone()));
+    cache.truncate(PARSED_CACHE);
+    Ok(m)
+}
+
 fn tonnes(micro: i64) -> String {
     Quantity::from_micros(micro).to_string()
 }
@@ -150,7 +179,7 @@ pub fn carbon_month(
             calendar::day_label(range.from_day)
         ))
     })?;
-    let m = Methodology::parse(&rec.text)
+    let m = parsed(&rec.text)
         .map_err(|e| internal(format!("deployed methodology {id} v{} no longer parses: {e}", rec.version)))?;
     let region = format!("{:06}", o.region);
     if region.len() != 6 {

@@ -6,7 +6,11 @@
 //!   reading the same register points from the index alone;
 //! - **(b)** a one-day rollup of a region of 1 000 enterprises from the consensus daily figures:
 //!   `figures::ranking` and a region `figures::series`, against the floor of visiting the same
-//!   daily figures in the state map alone.
+//!   daily figures in the state map alone;
+//! - **(c)** the monthly carbon close of the same enterprises (`figures::carbon_month`, GB/T
+//!   32150-2015 in force: the month's daily figures → activity data → emissions), against the floor
+//!   of reading the month's daily figures alone, with the methodology's parse (and dry run) and
+//!   the evaluation timed apart.
 //!
 //! Each measurement is the best of several runs on one thread.
 
@@ -334,6 +338,47 @@ pub fn run(opts: Options) -> Result<()> {
         Ok(v.total)
     })?;
 
+    // (c) The monthly carbon close of the same enterprises.
+    let (year, month) = calendar::month_of_day(first_day);
+    let month_code = year as u32 * 100 + month;
+    let month_range = figures::month_days(month_code).map_err(anyhow::Error::from)?;
+    let (_, month_floor_s) = best(|| {
+        Ok(orgs
+            .iter()
+            .map(|o| {
+                state
+                    .daily_range(o, month_range.from_day, month_range.to_day)
+                    .map(|(_, d)| d.consumption.0)
+                    .sum::<i64>()
+            })
+            .sum::<i64>())
+    })?;
+    let (closed_t, close_s) = best(|| {
+        let mut micro_t = 0i64;
+        for o in &orgs {
+            let v = figures::carbon_month(&state, o, month_code, None).map_err(anyhow::Error::from)?;
+            micro_t += v.standard_t.replace('.', "").parse::<i64>()?;
+        }
+        Ok(micro_t)
+    })?;
+    let methodology = state
+        .methodology_on(figures::DEFAULT_METHODOLOGY, month_range.from_day)
+        .context("the general methodology is in force")?;
+    let (parsed, parse_s) =
+        best(|| trustmeter_carbon::Methodology::parse(&methodology.text).map_err(anyhow::Error::from))?;
+    let (_, machinery_parse_s) = best(|| {
+        trustmeter_carbon::Methodology::parse(trustmeter_carbon::shipped::MACHINERY_V1).map_err(anyhow::Error::from)
+    })?;
+    let mut activity = trustmeter_carbon::Activity::new(year, "43");
+    activity.electricity.purchased = trustmeter_carbon::Decimal::new(123_456_789, 3);
+    let (_, eval_s) = best(|| {
+        let mut n_lines = 0;
+        for _ in 0..1_000 {
+            n_lines += trustmeter_carbon::compute(&parsed, &activity).map_err(anyhow::Error::from)?.lines.len();
+        }
+        Ok(n_lines)
+    })?;
+
     let line = |label: String, s: f64, per: String| println!("  {label:<34}: {:>9.3} ms  ({per})", s * 1e3);
     println!();
     println!(
@@ -355,6 +400,17 @@ pub fn run(opts: Options) -> Result<()> {
     line(format!("ranking + JSON ({entries} entries)"), rank_s, per(rank_s));
     line("region series (day)".into(), region_s, per(region_s));
     println!("  {:<34}: {:>9.2}", "ratio (ranking / state floor)", rank_s / floor_s);
+    println!(
+        "(c) monthly carbon close, {n} enterprises, {year:04}-{month:02} ({} v{}); GB/T 32150 total {} t CO2e",
+        methodology.id,
+        methodology.version,
+        Quantity::from_micros(closed_t)
+    );
+    line("month's daily figures alone (floor)".into(), month_floor_s, per(month_floor_s));
+    line("carbon_month, every enterprise".into(), close_s, per(close_s));
+    line("  methodology parse + dry run".into(), parse_s, format!("machinery: {:.3} ms", machinery_parse_s * 1e3));
+    line("  one evaluation (of 1 000)".into(), eval_s / 1_000.0, "activity → lines and totals".into());
+    println!("  {:<34}: {:>9.2}", "ratio (close / daily-figure floor)", close_s / month_floor_s);
     drop((scratch, empty));
     Ok(())
 }
