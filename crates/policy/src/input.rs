@@ -82,24 +82,7 @@ pub struct BlockFacts {
 
 /// The snake_case name of an energy kind, as `serde` spells it and `meter.energy` shows it.
 pub fn energy_name(kind: EnergyKind) -> &'static str {
-    match kind {
-        EnergyKind::Electricity => "electricity",
-        EnergyKind::Water => "water",
-        EnergyKind::NaturalGas => "natural_gas",
-        EnergyKind::Steam => "steam",
-        EnergyKind::Heat => "heat",
-        EnergyKind::RawCoal => "raw_coal",
-        EnergyKind::Coke => "coke",
-        EnergyKind::FuelOil => "fuel_oil",
-        EnergyKind::Diesel => "diesel",
-        EnergyKind::Gasoline => "gasoline",
-        EnergyKind::Lpg => "lpg",
-        EnergyKind::Lng => "lng",
-        EnergyKind::CompressedAir => "compressed_air",
-        EnergyKind::Oxygen => "oxygen",
-        EnergyKind::Nitrogen => "nitrogen",
-        EnergyKind::Kerosene => "kerosene",
-    }
+    kind.name()
 }
 
 /// The name of a register kind, as `meter.register` shows it: `cumulative`, `instantaneous` or
