@@ -3,9 +3,7 @@
 //! proposer, and replay from a seed; and a 国密 chain (SM3 chain hashing, SM2 member and device
 //! keys) that finalizes readings and replays identically.
 
-mod common;
-
-use common::{Cluster, GENESIS_MS, Plant};
+use crate::common::{Cluster, GENESIS_MS, Plant};
 use commonware_runtime::{Clock, Runner, Supervisor, deterministic};
 use std::time::Duration;
 use trustmeter_chain::app::{Behaviour, MAX_UNCOMMITTED_BLOCKS};

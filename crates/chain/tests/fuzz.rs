@@ -15,7 +15,7 @@
 //! verifies finalizes the same proposal as the original.
 //!
 //! A longer run: `PROPTEST_CASES=1000000 PROPTEST_RNG_SEED=$RANDOM cargo test --release -p
-//! trustmeter-chain --test fuzz`.
+//! trustmeter-chain --test integration fuzz::`.
 
 #[path = "../../types/tests/samples/mod.rs"]
 mod samples;

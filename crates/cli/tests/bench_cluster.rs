@@ -4,12 +4,10 @@
 //! recorded — counted by the load generator from its own submissions and, independently, by the
 //! validators' process from the headers of validator 0's finalized blocks. No speed is asserted.
 
-mod support;
-
+use crate::support::BIN;
 use std::io::Read as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::BIN;
 
 /// The number after `key` in `text` (digits, and a decimal point).
 fn number_after(text: &str, key: &str) -> f64 {

@@ -2,10 +2,8 @@
 //! tables listed with the rows the set-up implies, and the state sync restore of the final state
 //! checked against its root. No speed is asserted.
 
-mod support;
-
+use crate::support::BIN;
 use std::process::Command;
-use support::BIN;
 
 /// The rows of `table` in the table listing that follows `heading`.
 fn rows(out: &str, heading: &str, table: &str) -> u64 {

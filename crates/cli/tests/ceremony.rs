@@ -7,12 +7,12 @@
 //! organisation's code are refused. Also: a devnet genesis stripped of its devnet marker is
 //! refused by `node run`.
 
-mod support;
+use crate::support;
 
+use crate::support::{Processes, free_port_block, ok, tail, text, trustmeter};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use support::{Processes, free_port_block, ok, tail, text, trustmeter};
 
 const CHAIN: &str = "hunan-ceremony-1";
 const PASS_VAR: &str = "REGULATOR_KEY_PASSPHRASE";

@@ -4,14 +4,12 @@
 //! scratch directory, reads the data directory the demo prints on its first line, and looks at the
 //! file system afterwards.
 
-mod support;
-
+use crate::support::{BIN, free_port, free_port_block};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::{BIN, free_port, free_port_block};
 
 /// Longest a small demo may take from start to exit.
 const PATIENCE: Duration = Duration::from_secs(120);

@@ -11,14 +11,12 @@
 //! test fails or `GATEWAY_CRASH_KEEP` is set. Progress is logged at `info` (the default for this
 //! test; see it with `--nocapture`).
 
-mod support;
-
+use crate::support::*;
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::*;
 use trustmeter_gateway::store::{MAX_QUERY_ROWS, Store};
 use trustmeter_keystore::KeyFile;
 

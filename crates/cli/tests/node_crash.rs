@@ -17,12 +17,10 @@
 //! replays the same schedule (where a kill lands inside a block still depends on the machine).
 //! Logs stay in the test's directory, kept when the test fails or `NODE_CRASH_KEEP` is set.
 
-mod support;
-
+use crate::support::*;
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
 use std::time::{Duration, Instant};
-use support::*;
 use trustmeter_chain::app::MAX_UNCOMMITTED_BLOCKS;
 use trustmeter_client::ProofBundle;
 use trustmeter_gateway::store::{MAX_QUERY_ROWS, Store};

@@ -4,13 +4,13 @@
 //! query commands print what the figures API serves (tables and `--json`), with API errors as exit
 //! code 1.
 
-mod support;
+use crate::support;
 
+use crate::support::{Consortium, Processes, text};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
 use std::time::Instant;
-use support::{Consortium, Processes, text};
 
 fn trustmeter(args: &[&str]) -> Output {
     support::trustmeter(args, &[])

@@ -4,15 +4,13 @@
 //! device keys made by `keys generate`): register a gateway and a meter, calibrate, activate,
 //! a forbidden activation, key rotation, a new account and a revocation.
 
-mod support;
-
+use crate::support::{Consortium, Processes, ok, text, trustmeter};
 use chrono::{Datelike, TimeZone};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
-use support::{Consortium, Processes, ok, text, trustmeter};
 use trustmeter_api_client::NodeClient;
 use trustmeter_types::{DeviceId, DeviceStatus};
 

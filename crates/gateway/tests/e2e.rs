@@ -6,9 +6,7 @@
 //! valid ones next to them are recorded; the national chain refuses the gateway until it is
 //! onboarded there, and then receives the whole backlog, in order.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use commonware_runtime::Runner as _;
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -7,13 +7,11 @@
 //! `proof_invalid`; once the proxy turns honest, honest proofs settle every reading, exactly once
 //! on chain.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::*;
 use commonware_runtime::Runner as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

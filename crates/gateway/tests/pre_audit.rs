@@ -6,9 +6,7 @@
 //! `policy_rejected` with the policy's rule, code and reason and never sent there (the batch is cut
 //! before it), while the national chain records it; the readings around it reach both chains.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use commonware_runtime::Runner as _;
 use std::time::Duration;
 use trustmeter_crypto::SigningKey;

@@ -1,9 +1,7 @@
 //! DL/T 645-2007: frames against bytes worked out by hand from the standard's layout, and the
 //! driver against the TCP meter emulator.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 use trustmeter_meters::dlt645::{
     CONTROL_READ_ABNORMAL, Dlt645Client, Frame, decode_energy, decode_frame, frame_length, parse_read_reply,

@@ -20,7 +20,7 @@
 //! replays as it is. A longer run with other random inputs:
 //!
 //! ```text
-//! PROPTEST_CASES=1000000 PROPTEST_RNG_SEED=$RANDOM cargo test --release -p trustmeter-meters --test fuzz
+//! PROPTEST_CASES=1000000 PROPTEST_RNG_SEED=$RANDOM cargo test --release -p trustmeter-meters --test integration fuzz::
 //! ```
 //!
 //! (`PROPTEST_RNG_SEED=<n>` replays such a run's failure; proptest prints the minimal input.)

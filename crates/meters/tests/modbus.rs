@@ -1,8 +1,6 @@
 //! Modbus TCP driver against a real tokio-modbus server on loopback.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::net::SocketAddr;
 use std::time::Duration;
 use trustmeter_meters::{

@@ -1,8 +1,6 @@
 //! MQTT driver against an embedded rumqttd broker, with a real rumqttc publisher.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use std::time::Duration;
 use trustmeter_meters::emulator::MqttBroker;

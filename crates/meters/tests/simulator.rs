@@ -1,9 +1,7 @@
 //! The simulator driver: determinism, monotonicity and rollover, mean rate against the plant's
 //! production factor, and polling on the clock's grid.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::sync::Arc;
 use trustmeter_meters::{Clock, DriverEvent, ScaledClock, SimulatedMeter, SimulatorSource, SourceConfig};
 use trustmeter_plant::time::{mean_production_factor, production_factor};

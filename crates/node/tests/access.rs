@@ -20,9 +20,7 @@ use trustmeter_types::{
     account_proof_payload,
 };
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const INTERVAL_MS: i64 = 15 * 60_000;
 const DAY_MS: i64 = 86_400_000;

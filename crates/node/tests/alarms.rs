@@ -17,9 +17,7 @@ use trustmeter_types::{
     RegisterKind, Transaction, TxPayload, Unit,
 };
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const DAY_MS: i64 = 86_400_000;
 

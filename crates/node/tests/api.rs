@@ -11,9 +11,7 @@ use trustmeter_node::api::limits::{ApiConfig, RequestClass};
 use trustmeter_plant::{Plant, PlantConfig, TxSigner};
 use trustmeter_types::{Transaction, TxPayload};
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const INTERVAL_MS: i64 = 15 * 60_000;
 const DAY_MS: i64 = 86_400_000;

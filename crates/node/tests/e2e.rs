@@ -24,9 +24,7 @@ use trustmeter_types::{
     ChainId, DeviceId, Genesis, KeyScheme, Reading, ReadingOrigin, ReadingSigner, SignedReading, Transaction, TxPayload,
 };
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const INTERVAL_MS: i64 = 15 * 60_000;
 const DAY_MS: i64 = 86_400_000;

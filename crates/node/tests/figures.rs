@@ -23,9 +23,7 @@ use trustmeter_types::{
     RegisterKind, TariffRegister, Transaction, TxPayload, Unit,
 };
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const DAY_MS: i64 = 86_400_000;
 const QUARTER_MS: i64 = 900_000;

@@ -3,10 +3,10 @@
 //! descriptors its consensus journal and storage need), cuts silent ones off after the header
 //! timeout, still answers a client from another address, and the chain keeps finalizing.
 
-mod common;
+use crate::common;
 
+use crate::common::{Cluster, init_logs, u64_of};
 use anyhow::{Context as _, Result, ensure};
-use common::{Cluster, init_logs, u64_of};
 use commonware_runtime::Runner as _;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;

@@ -2,10 +2,8 @@
 //! client that trusts the consortium's CA reads and submits through the same API client the
 //! gateways use, and nothing is served in the clear.
 
-mod common;
-
+use crate::common::{Cluster, init_logs, test_tls_file};
 use anyhow::ensure;
-use common::{Cluster, init_logs, test_tls_file};
 use commonware_runtime::Runner as _;
 use std::time::Duration;
 use trustmeter_node::api::limits::ApiConfig;

@@ -3,9 +3,7 @@
 //! reasons on every input, for the default policy and for policies that mix covered and uncovered
 //! expression shapes and fail at run time.
 
-mod common;
-
-use common::{DAY, Rng, T0, base, doc, instantaneous, random_input, rule};
+use crate::common::{DAY, Rng, T0, base, doc, instantaneous, random_input, rule};
 use std::collections::BTreeSet;
 use trustmeter_policy::{AuditInput, POLICY_ERROR_CODE, Policy, PreviousFacts, Verdict};
 

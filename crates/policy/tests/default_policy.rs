@@ -1,8 +1,6 @@
 //! The shipped default audit policy, rule by rule, with hand-built inputs and exact codes.
 
-mod common;
-
-use common::{DAY, Q, T0, base, instantaneous};
+use crate::common::{DAY, Q, T0, base, instantaneous};
 use trustmeter_policy::{AuditInput, DEFAULT_AUDIT_TOML, Finding, Policy, PreviousFacts, Verdict};
 
 fn eval(input: &AuditInput) -> Verdict {

@@ -17,7 +17,7 @@
 //! replays as it is. A longer run with other random inputs:
 //!
 //! ```text
-//! PROPTEST_CASES=1000000 PROPTEST_RNG_SEED=$RANDOM cargo test --release -p trustmeter-policy --test fuzz
+//! PROPTEST_CASES=1000000 PROPTEST_RNG_SEED=$RANDOM cargo test --release -p trustmeter-policy --test integration fuzz::
 //! ```
 //!
 //! (`PROPTEST_RNG_SEED=<n>` replays such a run's failure; proptest prints the minimal input.)

@@ -1,8 +1,8 @@
 //! What `Policy::parse` refuses, and that the messages name the rule and what to change.
 
-mod common;
+use crate::common;
 
-use common::{doc, rule};
+use crate::common::{doc, rule};
 use trustmeter_policy::{MAX_EXPRESSION_NODES, MAX_POLICY_BYTES, MAX_RULES, MAX_TOTAL_COST, Policy, PolicyError};
 
 fn refuse(text: &str) -> PolicyError {

@@ -1,8 +1,6 @@
 //! Evaluation: runtime errors, determinism, upgrades.
 
-mod common;
-
-use common::{Rng, base, doc, instantaneous, random_input, rule};
+use crate::common::{Rng, base, doc, instantaneous, random_input, rule};
 use trustmeter_policy::{DEFAULT_AUDIT_TOML, Finding, POLICY_ERROR_CODE, Policy, Verdict};
 
 #[test]

@@ -4,9 +4,7 @@
 //! upgrade at its effective height. Expected values are computed by hand in the comments and
 //! independently in the test, never read back from the code under test.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use trustmeter_energy::calendar;
 use trustmeter_policy::DEFAULT_AUDIT_TOML;
 use trustmeter_state::{DailyKey, DailyTotal, State};

@@ -1,9 +1,7 @@
 //! Determinism of block building and execution, and block checking: every header commitment and
 //! link is recomputed by `execute_block`, and signature pre-verification never changes an outcome.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use trustmeter_crypto::{block_digest, merkle};
 use trustmeter_state::exec::BlockContext;
 use trustmeter_state::{BlockError, SignatureVerdicts, State, build_block, execute_block};

@@ -2,9 +2,7 @@
 //! regulator (or an industry association), refusals, and an upgrade that takes effect on its
 //! effective date.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use trustmeter_carbon::shipped;
 use trustmeter_energy::calendar::parse_day;
 use trustmeter_types::{RejectCode, TxPayload};

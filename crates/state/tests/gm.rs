@@ -3,9 +3,7 @@
 //! chain; forged SM2 signatures are refused with `bad_reading_signature` / `bad_tx_signature`; an
 //! SM3 chain hashes every commitment with SM3.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use trustmeter_crypto::{HashAlg, SigningKey, block_digest, merkle, reading_leaf, sign_reading, tx_hash};
 use trustmeter_state::exec::BlockContext;
 use trustmeter_state::{SignatureVerdicts, StateKey, build_block};

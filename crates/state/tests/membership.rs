@@ -2,9 +2,7 @@
 //! suspension and removal, account keys added, rotated and revoked (a regulator's only with the
 //! other regulators' approval).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use trustmeter_crypto::{SigningKey, tx_hash};
 use trustmeter_types::limits::MAX_ACCOUNTS_PER_ORG;
 use trustmeter_types::{

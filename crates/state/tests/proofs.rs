@@ -1,9 +1,7 @@
 //! State commitments: inclusion, absence and historical proofs against the two tree roots, the
 //! roots against an independent sparse-Merkle computation, and reopening a committed state.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::sync::Arc;
 use trustmeter_crypto::HashAlg;
 use trustmeter_state::commit::{internal_hash, leaf_hash};

@@ -1,9 +1,7 @@
 //! Key rotation (密钥轮换): who may rotate, the proof of possession, and that readings stamped
 //! before a rotation still verify with the retired key while later ones need the new key.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use trustmeter_crypto::SigningKey;
 use trustmeter_types::limits::MAX_RETIRED_KEYS;
 use trustmeter_types::{ChainId, ReadingOutcome, RejectCode, TxPayload, rotation_proof_payload};

@@ -3,9 +3,7 @@
 //! a message a person can act on; every block is re-executed independently (with and without
 //! batch-verified signatures) by the fixture before the chain advances.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use trustmeter_crypto::{merkle, reading_leaf};
 use trustmeter_types::{
     Calibration, ChainId, DeviceId, DeviceStatus, Quantity, ReadingOrigin, ReadingOutcome, RejectCode, TxPayload,

@@ -18,7 +18,7 @@
 //! replays as it is. A longer run with other random inputs:
 //!
 //! ```text
-//! PROPTEST_CASES=1000000 PROPTEST_RNG_SEED=$RANDOM cargo test --release -p trustmeter-types --test fuzz
+//! PROPTEST_CASES=1000000 PROPTEST_RNG_SEED=$RANDOM cargo test --release -p trustmeter-types --test integration fuzz::
 //! ```
 //!
 //! (`PROPTEST_RNG_SEED=<n>` replays such a run's failure; proptest prints the minimal input.)
@@ -32,9 +32,8 @@ use serde_json::Value;
 use std::fmt::Debug;
 use std::sync::OnceLock;
 use trustmeter_fuzzkit::{EDGE_U64, JsonEdit, TextEdit, apply_json_edit, apply_text_edit, byte_edits, edited};
-mod samples;
 
-use samples::*;
+use crate::samples::*;
 use trustmeter_types::codec::Validate;
 use trustmeter_types::limits::{MAX_BLOCK_BYTES, MAX_TX_BYTES};
 use trustmeter_types::{Block, DecodeError, Genesis, KeyScheme, Transaction, decode, encode};

@@ -7,9 +7,7 @@
 //! so a schema that forgets a field fails, and every `TxPayload` kind must be one of the
 //! document's alternatives.
 
-mod samples;
-
-use samples::*;
+use crate::samples::*;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use trustmeter_types::{Block, Genesis, KeyScheme, Receipt, Transaction};

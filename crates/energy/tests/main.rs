@@ -1,0 +1,15 @@
+//! Every integration test of this crate, in one test binary (`cargo test -p <crate> --test integration`).
+//!
+//! One binary per crate instead of one per file: each links the whole dependency graph, so
+//! sixty of them took most of CI's disk and link time. A file's tests are still its own
+//! module: `cargo test -p <crate> --test integration <file>::` runs one file.
+
+mod calendar_shanghai;
+mod coal_conversions;
+mod coal_props;
+mod quality_rules;
+mod reference_data;
+mod register_props;
+mod register_rules;
+mod tou_reconcile;
+mod tou_schedules;
