@@ -463,6 +463,79 @@ impl NodeClient {
         }
     }
 
+    /// Uploads an evidence file of `org` to every node (each keeps its own evidence store, so a
+    /// verifier finds the file on whichever node it asks), checking that each names it by
+    /// `expected`, the hash the caller computed itself. Returns the nodes that stored it; an
+    /// error if none did, or if a node names the file by another hash (it lies, or runs another
+    /// chain).
+    pub async fn put_evidence(
+        &self,
+        org: &trustmeter_types::UnifiedSocialCreditCode,
+        data: &[u8],
+        expected: &Hash32,
+    ) -> Result<Vec<String>, ClientError> {
+        #[derive(Deserialize)]
+        struct Stored {
+            hash: String,
+        }
+        let mut stored = Vec::new();
+        let mut last = String::new();
+        for url in &self.urls {
+            let req = self.prepare(
+                self.http
+                    .put(format!("{url}/v1/enterprises/{org}/evidence"))
+                    .header("content-type", "application/octet-stream")
+                    .body(data.to_vec()),
+            );
+            let resp = match req {
+                Ok(r) => self.http.execute(r).await,
+                Err(e) => Err(e),
+            };
+            let resp = match resp {
+                Ok(r) => r,
+                Err(e) => {
+                    last = format!("{url}: {e}");
+                    continue;
+                }
+            };
+            let status = resp.status().as_u16();
+            let body =
+                read_body(resp).await.map_err(|e| ClientError::Protocol { url: url.clone(), status, detail: e })?;
+            if !(200..300).contains(&status) {
+                return Err(Self::api_error(url.clone(), status, &body));
+            }
+            let s: Stored = Self::parse(url, status, &body)?;
+            if s.hash != expected.to_hex() {
+                return Err(ClientError::Protocol {
+                    url: url.clone(),
+                    status,
+                    detail: format!("the node names the file {} but its bytes hash to {expected}", s.hash),
+                });
+            }
+            stored.push(url.clone());
+        }
+        if stored.is_empty() {
+            return Err(ClientError::Unreachable { tried: self.urls.len(), last });
+        }
+        Ok(stored)
+    }
+
+    /// An evidence file of `org` by its hash, from the first node that holds it; `None` if no
+    /// node does. The caller checks the bytes against the hash.
+    pub async fn get_evidence(
+        &self,
+        org: &trustmeter_types::UnifiedSocialCreditCode,
+        hash: &Hash32,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        let h = hash.to_hex();
+        let (url, status, body) = self.request(|c, u| c.get(format!("{u}/v1/enterprises/{org}/evidence/{h}"))).await?;
+        match status {
+            200 => Ok(Some(body)),
+            404 => Ok(None),
+            _ => Err(Self::api_error(url, status, &body)),
+        }
+    }
+
     /// The chain's view of a sender key (its last finalized nonce).
     pub async fn account(&self, key: &PublicKey) -> Result<Account, ClientError> {
         let k = key.to_text();

@@ -7,6 +7,9 @@
 //!   source; everything checked at parse, with a dry run ([`dryrun`]).
 //! - [`activity`]: the activity data of an enterprise and period, checked before evaluation.
 //! - [`metered`]: activity data from metered energy (sums of the chain's daily figures).
+//! - [`entries`]: documented entries (fuel invoices, gas ledgers, lab analyses, green power and
+//!   certificates, output) checked against a methodology and added to activity data.
+//! - [`cache`]: parsed documents kept by the process.
 //! - [`compute`]: emissions per source, item and gas in micro-tonnes CO2e, and the totals of the
 //!   Chinese standard's view and the GHG Protocol's dual Scope 2.
 //! - [`shipped`]: the methodologies that ship with Trustmeter (GB/T 32151.29-2024 machinery
@@ -14,15 +17,18 @@
 //!
 //! No clock, no randomness, no I/O: validators and gateways compute the same figures.
 pub mod activity;
+pub mod cache;
 pub mod compute;
 pub mod document;
 pub mod dryrun;
+pub mod entries;
 pub mod formula;
 pub mod metered;
 pub mod shipped;
 pub mod units;
 
 pub use activity::Activity;
+pub use cache::parsed;
 pub use compute::{Results, Totals, compute};
 pub use document::{Methodology, View};
 pub use rust_decimal::Decimal;

@@ -4,5 +4,6 @@
 //! sixty of them took most of CI's disk and link time. A file's tests are still its own
 //! module: `cargo test -p <crate> --test integration <file>::` runs one file.
 
+mod entries;
 mod methodologies;
 mod props;

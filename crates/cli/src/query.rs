@@ -10,9 +10,10 @@
 //! cannot be reached or is unavailable); an API error is printed with its code and message and
 //! exits with code 1.
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail, ensure};
 use clap::{Args, Subcommand};
 use serde_json::Value;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Bound on each HTTP request.
@@ -70,6 +71,8 @@ fn common(cmd: &QueryCommand) -> &QueryCommon {
         | QueryCommand::Quality { common, .. }
         | QueryCommand::Enterprise { common, .. }
         | QueryCommand::Carbon { common, .. }
+        | QueryCommand::CarbonEntries { common, .. }
+        | QueryCommand::Evidence { common, .. }
         | QueryCommand::Tou { common, .. }
         | QueryCommand::AccessLog { common, .. }
         | QueryCommand::Grants { common, .. } => common,
@@ -261,6 +264,32 @@ pub enum QueryCommand {
         #[arg(long)]
         methodology: Option<String>,
     },
+    /// An enterprise's documented carbon entries of a month (台账) as recorded, with their
+    /// evidence hashes and whether the node holds each file.
+    CarbonEntries {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The enterprise.
+        #[arg(long)]
+        org: String,
+        /// The month, YYYYMM.
+        #[arg(long)]
+        month: String,
+    },
+    /// Downloads an evidence file and checks it against its hash (the one an entry names).
+    Evidence {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The enterprise.
+        #[arg(long)]
+        org: String,
+        /// The file's content hash (64 hex digits).
+        #[arg(long)]
+        hash: String,
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Time-of-use electricity and cost per tier, and multi-rate meter reconciliations.
     Tou {
         #[command(flatten)]
@@ -440,6 +469,11 @@ async fn run_async(cmd: QueryCommand) -> Result<()> {
             let q = query_string(&[("month", s(&month)), ("methodology", methodology)]);
             output(&common, false, &format!("/v1/enterprises/{}/carbon?{q}", encode(&org)), print_carbon).await
         }
+        QueryCommand::CarbonEntries { common, org, month } => {
+            let q = query_string(&[("month", s(&month))]);
+            output(&common, false, &format!("/v1/enterprises/{}/carbon/entries?{q}", encode(&org)), print_entries).await
+        }
+        QueryCommand::Evidence { common, org, hash, out } => evidence(&common, &org, &hash, &out).await,
         QueryCommand::Tou { common, org, from, to } => {
             let q = query_string(&[("org", s(&org)), ("from", s(&from)), ("to", to)]);
             output(&common, false, &format!("/v1/figures/tou?{q}"), print_tou).await
@@ -769,6 +803,54 @@ fn print_quality(v: &Value) {
     }
 }
 
+/// Downloads an evidence file, checks its bytes against `hash` with the chain's hash algorithm
+/// and writes it to `out`.
+async fn evidence(common: &QueryCommon, org: &str, hash: &str, out: &Path) -> Result<()> {
+    let org = trustmeter_types::UnifiedSocialCreditCode::new(org.trim()).map_err(|e| anyhow!("--org: {e}"))?;
+    let hash = trustmeter_types::Hash32::from_hex(hash.trim()).map_err(|e| anyhow!("--hash: {e}"))?;
+    let mut client = trustmeter_api_client::NodeClient::new(common.nodes.clone(), REQUEST_TIMEOUT)?;
+    if let Some(key) = SIGNER.get().and_then(Option::as_ref) {
+        client = client.with_signer(key.clone());
+    }
+    let alg = client.status().await.context("reading the chain's hash algorithm from GET /v1/status")?.hash_alg;
+    let data =
+        client.get_evidence(&org, &hash).await?.with_context(|| format!("no node holds evidence {hash} of {org}"))?;
+    let actual = trustmeter_crypto::hash(alg, &data);
+    ensure!(actual == hash, "the node served bytes that hash to {actual}, not {hash}: not written");
+    std::fs::write(out, &data).with_context(|| format!("writing {}", out.display()))?;
+    println!("{} bytes, {} {hash}: matches; written to {}", data.len(), alg.name(), out.display());
+    Ok(())
+}
+
+fn print_entries(v: &Value) {
+    println!(
+        "{} month {}: monitoring plan {}, height {}",
+        cell(&v["org"]),
+        cell(&v["month"]),
+        cell(&v["methodology"]),
+        cell(&v["height"])
+    );
+    let rows: Vec<Vec<String>> = list(&v["entries"])
+        .iter()
+        .map(|e| {
+            let entry = &e["entry"];
+            let kind = if entry["data"].is_null() { "withdrawn".to_string() } else { cell(&entry["data"]["kind"]) };
+            let held = list(&e["evidence_held"]).iter().filter(|h| **h == Value::Bool(true)).count();
+            let files = list(&entry["evidence"]);
+            let names = files.iter().map(|f| cell(&f["name"])).collect::<Vec<_>>().join(" ");
+            vec![
+                cell(&entry["number"]),
+                kind,
+                cell(&e["revision"]),
+                cell(&e["height"]),
+                format!("{held}/{}", files.len()),
+                names,
+            ]
+        })
+        .collect();
+    table(&["no", "kind", "rev", "height", "held", "evidence"], &rows);
+}
+
 fn print_carbon(v: &Value) {
     println!(
         "{} month {}{}: {} v{} (GWP {}), province {}, derived from consensus daily figures",
@@ -807,6 +889,19 @@ fn print_carbon(v: &Value) {
             cell(&u["unit"]),
             cell(&u["energy"]),
             cell(&u["reason"])
+        );
+    }
+    if !v["intensity"].is_null() {
+        println!("output {}; intensity {} t CO2e per unit of output", cell(&v["output"]), cell(&v["intensity"]));
+    }
+    for e in list(&v["entries"]) {
+        println!(
+            "entry {}: {} (revision {}, height {}), evidence {}",
+            cell(&e["number"]),
+            cell(&e["kind"]),
+            cell(&e["revision"]),
+            cell(&e["height"]),
+            list(&e["evidence"]).iter().map(cell).collect::<Vec<_>>().join(" ")
         );
     }
     for n in list(&v["notes"]) {

@@ -16,6 +16,7 @@ use trustmeter_api_client::{NodeClient, TxStatus};
 use trustmeter_chain::ceremony::OrgFile;
 use trustmeter_crypto::{SigningKey, sign_tx, tx_hash};
 use trustmeter_keystore::{KeyFile, KeyInfo, passphrase_from_env};
+use trustmeter_types::carbon::MAX_EVIDENCE_BYTES;
 use trustmeter_types::limits::MAX_POLICY_BYTES;
 use trustmeter_types::tx::{MeterSpec, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
@@ -23,6 +24,7 @@ use trustmeter_types::{
     Quantity, RegisterKind, Transaction, TxBody, TxOutcome, TxPayload, UnifiedSocialCreditCode, Unit,
     account_proof_payload, rotation_proof_payload,
 };
+use trustmeter_types::{CarbonEntry, CarbonEntryData, Evidence, EvidenceKind};
 
 /// Bound on each HTTP request to a node.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -112,6 +114,142 @@ pub enum TxCommand {
     /// File the enterprise's monthly report (月报): consumption per energy kind and production
     /// output per product.
     MonthlyReport(MonthlyReportArgs),
+    /// Record, correct or withdraw a documented carbon entry (台账) of the sender's enterprise:
+    /// its evidence files are uploaded to every node first and named by their hash.
+    CarbonEntry(CarbonEntryArgs),
+    /// Set the sender's enterprise's monitoring plan (监测计划): the methodology its carbon
+    /// accounts use from a month on.
+    CarbonPlan(CarbonPlanArgs),
+}
+
+/// `tx carbon-entry`.
+#[derive(Args, Debug)]
+pub struct CarbonEntryArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The month, YYYYMM.
+    #[arg(long)]
+    month: u32,
+    /// The entry's number in the month (1–256); an existing number is corrected.
+    #[arg(long)]
+    number: u32,
+    /// What the entry records: a JSON file such as
+    /// `{"kind": "fgas", "gas": "SF6", "opening_t": "1.2", "closing_t": "0.8", "purchased_t": "0.5",
+    /// "sold_t": "0", "fills": 12, "filling": {"method": "containers", "before_t": "3.0", "after_t": "2.1"}}`
+    /// (kinds: fuel, fuel_analysis, fgas, welding, output, green_power, green_certificates; the
+    /// `CarbonEntryData` schema of GET /openapi.json). Amounts are decimal strings.
+    #[arg(long, value_name = "FILE", required_unless_present = "withdraw")]
+    data: Option<PathBuf>,
+    /// An evidence file as KIND:PATH (kind: invoice, settlement_voucher, lab_report,
+    /// inventory_ledger, meter_photo, certificate, contract, other); repeat for several.
+    #[arg(long = "evidence", value_name = "KIND:PATH")]
+    evidence: Vec<String>,
+    /// A note for the verifier.
+    #[arg(long, default_value = "")]
+    note: String,
+    /// Withdraw the entry (releases any certificates it claimed).
+    #[arg(long, conflicts_with = "data")]
+    withdraw: bool,
+}
+
+/// `tx carbon-plan`.
+#[derive(Args, Debug)]
+pub struct CarbonPlanArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The methodology id, e.g. "GB/T 32151.29-2024" (trustmeter query methodologies lists them).
+    #[arg(long)]
+    methodology: String,
+    /// First month it applies to, YYYYMM (the current month or later).
+    #[arg(long)]
+    from_month: u32,
+}
+
+/// The fields of an entry's data that are amounts: decimal strings in the CLI's file, micro-units
+/// on the wire.
+const AMOUNT_FIELDS: &[&str] = &[
+    "amount",
+    "ncv",
+    "carbon_content",
+    "opening_t",
+    "closing_t",
+    "purchased_t",
+    "sold_t",
+    "before_t",
+    "after_t",
+    "metered_t",
+    "v_co2",
+    "v_ar",
+    "v_o2",
+    "mwh",
+];
+
+/// Reads an entry's data file: amounts as decimal strings, turned into micro-units.
+fn entry_data(path: &Path) -> Result<CarbonEntryData> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    ensure!(text.len() <= 64 * 1024, "{} is larger than 64 KiB; an entry's data is a few lines", path.display());
+    let mut v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    fn amounts(v: &mut serde_json::Value) -> Result<()> {
+        if let serde_json::Value::Object(map) = v {
+            for (k, x) in map.iter_mut() {
+                if AMOUNT_FIELDS.contains(&k.as_str()) {
+                    match x {
+                        serde_json::Value::String(s) => {
+                            let q = parse_amount(s).with_context(|| format!("{k}: {s:?}"))?;
+                            *x = serde_json::Value::from(q.micros());
+                        }
+                        serde_json::Value::Null => {}
+                        other => bail!("{k}: write amounts as decimal strings (\"1.25\"), not {other}"),
+                    }
+                } else {
+                    amounts(x)?;
+                }
+            }
+        }
+        Ok(())
+    }
+    amounts(&mut v)?;
+    let data: CarbonEntryData =
+        serde_json::from_value(v).with_context(|| format!("{} is not an entry's data", path.display()))?;
+    data.check().map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(data)
+}
+
+/// Uploads an entry's evidence files to every node, checking each names the file by the hash
+/// computed here, and returns what the entry records of them.
+async fn upload_evidence(
+    a: &CarbonEntryArgs,
+    key: &SigningKey,
+    org: &str,
+    alg: trustmeter_crypto::HashAlg,
+) -> Result<Vec<Evidence>> {
+    let org = code(org, "the sender's organisation")?;
+    let client = NodeClient::new(a.common.nodes.clone(), REQUEST_TIMEOUT)?.with_signer(key.clone());
+    let mut out = Vec::new();
+    for e in &a.evidence {
+        let (kind, path) = e.split_once(':').with_context(|| format!("--evidence {e:?} is not KIND:PATH"))?;
+        let kind: EvidenceKind = parse_snake(
+            kind,
+            "--evidence kind",
+            "invoice, settlement_voucher, lab_report, inventory_ledger, meter_photo, certificate, contract, other",
+        )?;
+        let path = Path::new(path);
+        let data = std::fs::read(path).with_context(|| format!("reading evidence {}", path.display()))?;
+        ensure!(
+            !data.is_empty() && data.len() as u64 <= MAX_EVIDENCE_BYTES,
+            "{} has {} bytes; evidence is 1 byte to {MAX_EVIDENCE_BYTES}",
+            path.display(),
+            data.len()
+        );
+        let hash = trustmeter_crypto::hash(alg, &data);
+        let nodes =
+            client.put_evidence(&org, &data, &hash).await.with_context(|| format!("uploading {}", path.display()))?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        eprintln!("evidence {name} ({} bytes) {hash}: stored on {} node(s)", data.len(), nodes.len());
+        out.push(Evidence { hash, bytes: data.len() as u64, kind, name });
+    }
+    Ok(out)
 }
 
 /// `tx register-account`.
@@ -468,6 +606,8 @@ struct ChainContext {
     height: u64,
     /// The sender key's organisation on chain, if it is a member account.
     organisation: Option<String>,
+    /// A carbon entry's evidence, uploaded.
+    evidence: Vec<Evidence>,
 }
 
 /// Runs a transaction command; exits the process with a non-zero code on rejection.
@@ -500,6 +640,8 @@ fn common(cmd: &TxCommand) -> &TxCommon {
         TxCommand::DeployMethodology(a) => &a.common,
         TxCommand::ReplaceMeter(a) => &a.common,
         TxCommand::MonthlyReport(a) => &a.common,
+        TxCommand::CarbonEntry(a) => &a.common,
+        TxCommand::CarbonPlan(a) => &a.common,
     }
 }
 
@@ -511,10 +653,19 @@ async fn run_async(cmd: TxCommand) -> Result<i32> {
     let chain = ChainId::new(status.chain_id.clone()).context("the node reports an invalid chain id")?;
     let sender = key.public_key();
     let account = client.account(&sender).await.context("reading the sender's nonce from GET /v1/accounts")?;
+    let evidence = match &cmd {
+        TxCommand::CarbonEntry(a) if !a.evidence.is_empty() => {
+            let org =
+                account.organisation.as_deref().context("the sender key is not an account of any organisation")?;
+            upload_evidence(a, &key, org, status.hash_alg).await?
+        }
+        _ => vec![],
+    };
     let ctx = ChainContext {
         chain: chain.clone(),
         height: status.finalized_height,
         organisation: account.organisation.clone(),
+        evidence,
     };
     let payload = payload(&cmd, &ctx, &info)?;
     let body = TxBody { chain_id: chain, sender: sender.clone(), nonce: account.last_nonce + 1, payload };
@@ -611,6 +762,10 @@ fn next_step(cmd: &TxCommand, hash: &str) -> Option<String> {
         TxCommand::ReplaceMeter(a) => Some(format!(
             "the accounting now bridges the register jump of {}; see trustmeter query series --scope meter --id {}",
             a.meter, a.meter
+        )),
+        TxCommand::CarbonEntry(a) => Some(format!(
+            "see it in the month's emissions: trustmeter query carbon --org <credit code> --month {}",
+            a.month
         )),
         TxCommand::MonthlyReport(a) => Some(format!(
             "check it against the daily figures: trustmeter query enterprise --org <credit code> --month {}",
@@ -761,6 +916,25 @@ fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPa
                 .map_err(|e| anyhow!("{} is not a valid methodology document: {e}", a.file.display()))?;
             eprintln!("methodology {} version {} ({} sources)", m.id, m.version, m.sources.len());
             TxPayload::DeployMethodology { text }
+        }
+        TxCommand::CarbonEntry(a) => {
+            let data = match (&a.data, a.withdraw) {
+                (Some(path), false) => Some(entry_data(path)?),
+                (None, true) => None,
+                _ => bail!("give --data FILE, or --withdraw"),
+            };
+            let entry = CarbonEntry {
+                month: a.month,
+                number: a.number,
+                data,
+                evidence: ctx.evidence.clone(),
+                note: a.note.clone(),
+            };
+            entry.check().map_err(|e| anyhow!("the entry: {e}"))?;
+            TxPayload::RecordCarbonEntry { entry }
+        }
+        TxCommand::CarbonPlan(a) => {
+            TxPayload::SetCarbonPlan { methodology: a.methodology.clone(), from_month: a.from_month }
         }
         TxCommand::ReplaceMeter(a) => TxPayload::ReplaceMeter {
             meter: device(&a.meter, "--meter")?,

@@ -827,6 +827,9 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::Disclosure(_) => "disclosure",
         StateValue::Published(_) => "publication",
         StateValue::Methodology(_) => "carbon methodology",
+        StateValue::CarbonPlan(_) => "monitoring plan",
+        StateValue::CarbonEntry(_) => "carbon entry",
+        StateValue::CertificateClaim(_) => "certificate claim",
     }
 }
 
@@ -871,6 +874,9 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::Published(o) => format!("published/{o}"),
         StateKey::GrantReceived(g, o, s) => format!("grant-received/{g}/{o}/{}", s.name()),
         StateKey::Methodology(id, v) => format!("methodology/{id}/{v}"),
+        StateKey::CarbonPlan(o, m) => format!("carbon-plan/{o}/{m}"),
+        StateKey::CarbonEntry(o, m, n) => format!("carbon-entry/{o}/{m}/{n}"),
+        StateKey::CertificateClaim(b, first) => format!("certificate-claim/{b}/{first}"),
     }
 }
 

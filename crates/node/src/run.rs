@@ -172,6 +172,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
             genesis,
             app: validator.app.clone(),
             access_log: spec.index_path.with_extension("access.redb"),
+            evidence_dir: spec.index_path.with_extension("evidence"),
             index: storage.index,
             marshal: Some(validator.marshal.clone()),
             upstream: None,
@@ -235,6 +236,8 @@ pub(crate) struct Serve {
     pub(crate) runtime_metrics: Option<crate::metrics::RuntimeEncoder>,
     /// Where the access log is kept when `[api] access = "enforced"`.
     pub(crate) access_log: std::path::PathBuf,
+    /// Where the evidence store keeps its files.
+    pub(crate) evidence_dir: std::path::PathBuf,
 }
 
 /// Starts the alarm engine and the HTTP API of a node on `listen`.
@@ -268,6 +271,12 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
             ),
         },
     };
+    let evidence = trustmeter_evidence::EvidenceStore::open(
+        &s.evidence_dir,
+        s.genesis.params.hash,
+        trustmeter_evidence::StoreLimits::default(),
+    )
+    .with_context(|| format!("opening the evidence store {}", s.evidence_dir.display()))?;
     let server_stats = s.metrics.server_stats();
     let state = ApiState::with_options(
         s.name.clone(),
@@ -282,6 +291,7 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
             runtime_metrics: s.runtime_metrics,
             upstream: s.upstream,
             access,
+            evidence: Some(std::sync::Arc::new(evidence)),
         },
     );
     let router = api::router(state);

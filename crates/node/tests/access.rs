@@ -182,6 +182,49 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
             let day = trustmeter_energy::calendar::day_label(trustmeter_energy::calendar::day_number(start_ms));
             let month = &day[..7];
             let account = devnet.regulator.key.public_key().to_text();
+            // An evidence file only its enterprise may upload; read like its figures.
+            let file = b"SF6 inventory ledger, March: opening 1.2 t, closing 0.8 t".to_vec();
+            let evidence_hash = trustmeter_crypto::hash(trustmeter_crypto::HashAlg::Sha256, &file).to_hex();
+            let upload_path = format!("/v1/enterprises/{o}/evidence", o = owner.org.id);
+            for (who, key) in &keys {
+                let mut req = api.http.put(format!("{}{upload_path}", api.urls[0])).body(file.clone());
+                if let Some(k) = key {
+                    let s = trustmeter_httpsig::sign(k, "PUT", &upload_path, None, now_ms() / 1_000);
+                    req = req.header("signature-input", s.signature_input).header("signature", s.signature);
+                }
+                let resp = req.timeout(Duration::from_secs(20)).send().await?;
+                let status = resp.status().as_u16();
+                let body = resp.text().await.unwrap_or_default();
+                match who {
+                    Owner => {
+                        let v: Value = serde_json::from_str(&body)?;
+                        ensure!(status == 201 && v["hash"] == evidence_hash.as_str(), "owner upload: {status} {body}");
+                    }
+                    Public => ensure!(status == 401, "{who:?} uploaded: {status} {body}"),
+                    Gateway => ensure!(
+                        status == 403 && body.contains("reads only its own"),
+                        "gateway uploaded: {status} {body}"
+                    ),
+                    _ => ensure!(
+                        status == 403 && body.contains("uploaded by the enterprise itself"),
+                        "{who:?} uploaded: {status} {body}"
+                    ),
+                }
+            }
+            // The owner reads it back, byte for byte; a regulator of its region too.
+            for key in [&owner.key, &devnet.regulator.key] {
+                let path = format!("/v1/enterprises/{}/evidence/{evidence_hash}", owner.org.id);
+                let s = trustmeter_httpsig::sign(key, "GET", &path, None, now_ms() / 1_000);
+                let resp = api
+                    .http
+                    .get(format!("{}{path}", api.urls[0]))
+                    .header("signature-input", s.signature_input)
+                    .header("signature", s.signature)
+                    .send()
+                    .await?;
+                ensure!(resp.status().as_u16() == 200, "reading the evidence back: {}", resp.status());
+                ensure!(resp.bytes().await?.as_ref() == file.as_slice(), "the same bytes");
+            }
             let table: Vec<(&str, String, &[Who])> = vec![
                 ("/openapi.json", "/openapi.json".into(), EVERYONE),
                 ("/metrics", "/metrics".into(), EVERYONE),
@@ -223,6 +266,16 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                 ("/v1/figures/tou", format!("/v1/figures/tou?org={o}&from={day}"), ENTERPRISE_DATA),
                 ("/v1/enterprises/{org}/energy", format!("/v1/enterprises/{o}/energy?month={month}"), ENTERPRISE_DATA),
                 ("/v1/enterprises/{org}/carbon", format!("/v1/enterprises/{o}/carbon?month={month}"), ENTERPRISE_DATA),
+                (
+                    "/v1/enterprises/{org}/carbon/entries",
+                    format!("/v1/enterprises/{o}/carbon/entries?month={}", month.replace('-', "")),
+                    ENTERPRISE_DATA,
+                ),
+                (
+                    "/v1/enterprises/{org}/evidence/{hash}",
+                    format!("/v1/enterprises/{o}/evidence/{evidence_hash}"),
+                    ENTERPRISE_DATA,
+                ),
                 ("/v1/quality", format!("/v1/quality?region=430000&from={day}"), REGION_DATA),
                 (
                     "/v1/proofs/daily/{org}/{day}/{energy}/{unit}",
@@ -233,10 +286,11 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                 ("/v1/grants", format!("/v1/grants?org={o}"), &[Owner, Regulator]),
                 ("/v1/grants/received", format!("/v1/grants/received?org={o}"), &[Owner, Regulator]),
             ];
-            // Every route with a rule has a row here (POST /v1/transactions is the other test files').
+            // Every route with a rule has a row here (POST /v1/transactions is the other test
+            // files'; the upload, PUT, is checked below).
             for (m, template, _) in ROUTES {
                 ensure!(
-                    *m == "POST" || table.iter().any(|(t, ..)| t == template),
+                    *m != "GET" || table.iter().any(|(t, ..)| t == template),
                     "route {m} {template} has no row in this test's table"
                 );
             }

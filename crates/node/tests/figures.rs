@@ -260,7 +260,55 @@ fn figures_api_end_to_end() -> Result<()> {
                 kj_per_unit: Quantity::from_micros(7_540 * 1_000_000),
             }],
         }));
-        let height = run(&api, txs).await.context("readings and monthly report")?;
+        // Documented carbon entries with their evidence: 2 t of diesel by invoice, and one green
+        // certificate (1 MWh, more than the month's electricity). The invoice is uploaded to
+        // validator 0's evidence store first; the entry names it by hash.
+        let invoice = b"Invoice 0042: 2.000 t diesel, Sinopec Changsha".to_vec();
+        let resp = api
+            .http
+            .put(format!("{}/v1/enterprises/{}/evidence", api.urls[0], sites[0].member.org.id))
+            .body(invoice.clone())
+            .send()
+            .await?;
+        ensure!(resp.status().as_u16() == 201, "upload: {}", resp.status());
+        let stored: Value = resp.json().await?;
+        let invoice_hash = trustmeter_crypto::hash(genesis.params.hash, &invoice);
+        ensure!(stored["hash"] == invoice_hash.to_hex().as_str(), "named by its hash: {stored}");
+        let evidence = |kind| {
+            vec![trustmeter_types::Evidence {
+                hash: invoice_hash,
+                bytes: invoice.len() as u64,
+                kind,
+                name: "invoice-0042.pdf".into(),
+            }]
+        };
+        txs.push(ents[0].sign(TxPayload::RecordCarbonEntry {
+            entry: trustmeter_types::CarbonEntry {
+                month: month_code,
+                number: 1,
+                data: Some(trustmeter_types::CarbonEntryData::Fuel {
+                    fuel: "diesel".into(),
+                    amount: Quantity::from_micros(2_000_000),
+                }),
+                evidence: evidence(trustmeter_types::EvidenceKind::Invoice),
+                note: "forklifts".into(),
+            },
+        }));
+        txs.push(ents[0].sign(TxPayload::RecordCarbonEntry {
+            entry: trustmeter_types::CarbonEntry {
+                month: month_code,
+                number: 2,
+                data: Some(trustmeter_types::CarbonEntryData::GreenCertificates {
+                    batch: "GEC-HN-E2E".into(),
+                    first: 1,
+                    count: 1,
+                    vintage: month_code,
+                }),
+                evidence: evidence(trustmeter_types::EvidenceKind::Certificate),
+                note: String::new(),
+            },
+        }));
+        let height = run(&api, txs).await.context("readings, monthly report and carbon entries")?;
         api.wait_indexed(0, height).await?;
 
         let org0 = sites[0].member.org.id.to_string();
@@ -454,11 +502,35 @@ fn figures_api_end_to_end() -> Result<()> {
         let micro_t = |per_mwh_e4: i64| {
             Quantity::from_micros(half_even(i128::from(elec_month * per_mwh_e4), 10) as i64).to_string()
         };
-        ensure!(c["province"] == "43" && c["derived"] == true && c["scope1_t"] == "0.000000", "{c}");
+        // The diesel entry: 2 t × 43.33 GJ/t × 0.0202 tC/GJ × 0.98 × 44/12 = 6.290244986… t; the
+        // certificate covers the month's electricity (< 1 MWh) in the market view only.
+        ensure!(c["province"] == "43" && c["derived"] == true && c["scope1_t"] == "6.290245", "{c}");
         ensure!(c["electricity_purchased_mwh"] == Quantity::from_micros(elec_month * 1_000).to_string(), "{c}");
         ensure!(c["electricity_exported_mwh"] == "0.000000", "{c}");
         ensure!(c["scope2_location_t"] == micro_t(5_271), "{c}");
-        ensure!(c["standard_t"] == micro_t(5_306) && c["scope2_market_t"] == micro_t(6_096), "{c}");
+        ensure!(c["scope2_market_t"] == "0.000000", "{c}");
+        let standard = 6_290_245 + half_even(i128::from(elec_month * 5_306), 10) as i64;
+        ensure!(c["standard_t"] == Quantity::from_micros(standard).to_string(), "{c}");
+        let entries = c["entries"].as_array().context("entries")?;
+        ensure!(entries.len() == 2 && entries[1]["kind"] == "green_certificates", "{c}");
+        ensure!(entries[0]["evidence"][0] == invoice_hash.to_hex().as_str(), "{c}");
+        // The entries as recorded, and the invoice back from the evidence store, byte for byte.
+        let en = api.get_ok(0, &format!("/v1/enterprises/{org0}/carbon/entries?month={month_code}")).await?;
+        ensure!(en["methodology"] == "GB/T 32150-2015" && en["entries"][0]["evidence_held"][0] == true, "{en}");
+        ensure!(en["entries"][0]["entry"]["note"] == "forklifts" && en["entries"][0]["revision"] == 1, "{en}");
+        let back = api
+            .http
+            .get(format!("{}/v1/enterprises/{org0}/evidence/{}", api.urls[0], invoice_hash.to_hex()))
+            .send()
+            .await?
+            .bytes()
+            .await?;
+        ensure!(
+            trustmeter_crypto::hash(genesis.params.hash, &back) == invoice_hash && back.as_ref() == invoice.as_slice()
+        );
+        // Another validator never received the file: it says so rather than inventing one.
+        let (status, _) = api.get(1, &format!("/v1/enterprises/{org0}/evidence/{}", invoice_hash.to_hex())).await?;
+        ensure!(status == 404, "validator 1 holds no copy: {status}");
         let (status, e) =
             api.get(0, &format!("/v1/enterprises/{org0}/carbon?month={month_code}&methodology=ISO")).await?;
         ensure!(status == 404, "{status} {e}");

@@ -90,10 +90,13 @@ mod tag {
     pub const PUBLISHED: u8 = 0x0B;
     pub const GRANT_RECEIVED: u8 = 0x0C;
     pub const METHODOLOGY: u8 = 0x0D;
-    pub const NONCE: u8 = 0x10;
-    pub const PROGRESS: u8 = 0x11;
-    pub const DAILY: u8 = 0x12;
-    pub const MONTHLY_REPORT: u8 = 0x13;
+    pub const CARBON_PLAN: u8 = 0x0E;
+    pub const CARBON_ENTRY: u8 = 0x0F;
+    pub const CERTIFICATE_CLAIM: u8 = 0x10;
+    pub const NONCE: u8 = 0x18;
+    pub const PROGRESS: u8 = 0x19;
+    pub const DAILY: u8 = 0x1A;
+    pub const MONTHLY_REPORT: u8 = 0x1B;
     // 0x20 held the duplicate window until duplicates were found among the window points.
     pub const POINT: u8 = 0x21;
     pub const KEY_USE: u8 = 0x22;
@@ -154,7 +157,10 @@ impl StateKey {
             | StateKey::Disclosure(_)
             | StateKey::Published(_)
             | StateKey::GrantReceived(..)
-            | StateKey::Methodology(..) => KeyClass::Registry,
+            | StateKey::Methodology(..)
+            | StateKey::CarbonPlan(..)
+            | StateKey::CarbonEntry(..)
+            | StateKey::CertificateClaim(..) => KeyClass::Registry,
             StateKey::Nonce(_) | StateKey::Progress(..) | StateKey::Daily(_) | StateKey::MonthlyReport(..) => {
                 KeyClass::Activity
             }
@@ -190,6 +196,9 @@ impl StateKey {
                 Enc::new(tag::GRANT_RECEIVED).id(g.as_str()).id(o.as_str()).u8(*s as u8)
             }
             StateKey::Methodology(id, v) => Enc::new(tag::METHODOLOGY).id(id).u32(*v),
+            StateKey::CarbonPlan(o, m) => Enc::new(tag::CARBON_PLAN).id(o.as_str()).u32(*m),
+            StateKey::CarbonEntry(o, m, n) => Enc::new(tag::CARBON_ENTRY).id(o.as_str()).u32(*m).u32(*n),
+            StateKey::CertificateClaim(b, first) => Enc::new(tag::CERTIFICATE_CLAIM).id(b).u64(*first),
             StateKey::Nonce(k) => Enc::new(tag::NONCE).u8(k.scheme as u8).bytes(&k.bytes),
             StateKey::Progress(g, chunk) => Enc::new(tag::PROGRESS).id(g.as_str()).u32(*chunk),
             StateKey::Daily(k) => {
@@ -267,6 +276,29 @@ impl KeyRange {
     /// Every version of one methodology, oldest first.
     pub fn methodology_versions(id: &str) -> Self {
         Self::prefix(Enc::new(tag::METHODOLOGY).id(id).0)
+    }
+    /// An enterprise's monitoring plans up to and including `month`, by first month.
+    pub fn carbon_plans_until(org: &UnifiedSocialCreditCode, month: u32) -> Self {
+        let base = Enc::new(tag::CARBON_PLAN).id(org.as_str());
+        let hi = match month.checked_add(1) {
+            Some(next) => Some(Enc(base.0.clone()).u32(next).0),
+            None => prefix_end(&base.0),
+        };
+        KeyRange { lo: base.0, hi }
+    }
+    /// An enterprise's documented carbon entries of one month, by number.
+    pub fn carbon_entries(org: &UnifiedSocialCreditCode, month: u32) -> Self {
+        Self::prefix(Enc::new(tag::CARBON_ENTRY).id(org.as_str()).u32(month).0)
+    }
+    /// The claims of a certificate batch whose first serial is at most `last`, by first serial
+    /// (read backwards, the first one is the only claim that can overlap a range ending at `last`).
+    pub fn certificate_claims_until(batch: &str, last: u64) -> Self {
+        let base = Enc::new(tag::CERTIFICATE_CLAIM).id(batch);
+        let hi = match last.checked_add(1) {
+            Some(next) => Some(Enc(base.0.clone()).u64(next).0),
+            None => prefix_end(&base.0),
+        };
+        KeyRange { lo: base.0, hi }
     }
     /// Every policy version, oldest first.
     pub fn policies() -> Self {
@@ -347,6 +379,9 @@ pub fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::Published(_), StateValue::Published(_))
             | (StateKey::GrantReceived(..), StateValue::Grant(_))
             | (StateKey::Methodology(..), StateValue::Methodology(_))
+            | (StateKey::CarbonPlan(..), StateValue::CarbonPlan(_))
+            | (StateKey::CarbonEntry(..), StateValue::CarbonEntry(_))
+            | (StateKey::CertificateClaim(..), StateValue::CertificateClaim(_))
     )
 }
 

@@ -5,6 +5,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use trustmeter_crypto::{HashAlg, smt};
 use trustmeter_energy::register::{RegisterPoint, Replacement};
+use trustmeter_types::carbon::CarbonEntry;
 use trustmeter_types::tx::{MeasuredHeatingValue, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
     Account, DeviceId, DisclosureRecord, EnergyKind, Gateway, Grant, GrantScope, Hash32, METERS_PER_PROGRESS_CHUNK,
@@ -137,6 +138,12 @@ pub enum StateKey {
     GrantReceived(UnifiedSocialCreditCode, UnifiedSocialCreditCode, GrantScope),
     /// A version of a carbon methodology: (methodology id, version). Every version is kept.
     Methodology(String, u32),
+    /// An enterprise's monitoring plan (监测计划) from a month on: (enterprise, first month).
+    CarbonPlan(UnifiedSocialCreditCode, u32),
+    /// A documented carbon entry: (enterprise, month `YYYYMM`, entry number).
+    CarbonEntry(UnifiedSocialCreditCode, u32, u32),
+    /// A claim on green certificates: (batch, first serial). Claims of a batch never overlap.
+    CertificateClaim(String, u64),
 }
 
 /// A value in the state.
@@ -179,6 +186,12 @@ pub enum StateValue {
     Published(Grant),
     /// A deployed carbon methodology.
     Methodology(MethodologyRecord),
+    /// A monitoring plan.
+    CarbonPlan(CarbonPlanRecord),
+    /// A documented carbon entry, as last recorded.
+    CarbonEntry(CarbonEntryRecord),
+    /// A claim on a range of green certificates.
+    CertificateClaim(CertificateClaimRecord),
 }
 
 /// A deployed version of a carbon methodology (核算方法学), see `trustmeter-carbon`.
@@ -203,6 +216,57 @@ pub struct MethodologyRecord {
     /// The organisation that deployed it (none for those shipped with genesis).
     #[serde(deserialize_with = "trustmeter_types::codec::required_option")]
     pub deployed_by: Option<UnifiedSocialCreditCode>,
+}
+
+/// An enterprise's monitoring plan from a month on (监测计划): the methodology its carbon
+/// accounts use until a later plan takes over.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarbonPlanRecord {
+    /// The methodology id.
+    pub methodology: String,
+    /// Height of the block that set it.
+    pub height: u64,
+}
+
+/// A documented carbon entry as recorded (see `trustmeter_types::carbon`). A correction
+/// replaces it and bumps `revision`; the registry tree keeps every version, so what a report
+/// or a verifier saw stays provable.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarbonEntryRecord {
+    /// The entry (its `data` is `None` once withdrawn).
+    pub entry: CarbonEntry,
+    /// 1 for the first recording, +1 for each correction or withdrawal.
+    pub revision: u32,
+    /// The account key that recorded this revision.
+    pub recorded_by: PublicKey,
+    /// Height of the block that recorded it.
+    pub height: u64,
+    /// That block's time (Unix ms).
+    pub time_ms: i64,
+}
+
+/// A claim on green certificates `first .. first + count` of a batch, by one entry.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateClaimRecord {
+    /// Number of certificates.
+    pub count: u32,
+    /// The claiming enterprise.
+    pub org: UnifiedSocialCreditCode,
+    /// The month they are claimed for.
+    pub month: u32,
+    /// The claiming entry's number.
+    pub number: u32,
+}
+
+impl CertificateClaimRecord {
+    /// The last serial claimed (`first + count - 1`; `count` ≥ 1 and the sum was checked when
+    /// the entry was recorded).
+    pub fn last(&self, first: u64) -> u64 {
+        first.saturating_add(u64::from(self.count).saturating_sub(1))
+    }
 }
 
 /// A deployed version of the audit policy (审核规则).

@@ -526,6 +526,16 @@ fn apply_tx(
             state.set_nonce(sender, body.nonce);
             apply_rotation(state, timestamp_ms, sender, account.as_ref().map(|(o, _)| o), rotation)
         }
+        TxPayload::RecordCarbonEntry { entry } => {
+            let (org, kind) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            crate::carbon::record_entry(state, height, timestamp_ms, (&org, kind), sender, entry)
+        }
+        TxPayload::SetCarbonPlan { methodology, from_month } => {
+            let (org, kind) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            crate::carbon::set_plan(state, height, timestamp_ms, &org, kind, methodology, *from_month)
+        }
         p @ (TxPayload::DeployPolicy { .. }
         | TxPayload::ReplaceMeter { .. }
         | TxPayload::MonthlyReport { .. }
@@ -695,6 +705,8 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
         | TxPayload::RotateKey { .. }
         | TxPayload::DeployPolicy { .. }
         | TxPayload::DeployMethodology { .. }
+        | TxPayload::RecordCarbonEntry { .. }
+        | TxPayload::SetCarbonPlan { .. }
         | TxPayload::ReplaceMeter { .. }
         | TxPayload::MonthlyReport { .. }
         | TxPayload::RegisterAccount { .. }

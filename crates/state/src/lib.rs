@@ -16,6 +16,7 @@
 //!   verdict only for the exact key it was made with and verifies anything else itself.
 
 pub mod accounting;
+pub mod carbon;
 pub mod commit;
 pub mod exec;
 pub mod keys;
@@ -31,7 +32,8 @@ pub use keys::{KeyClass, KeyRange, Tree, state_root};
 pub use restore::Restore;
 pub use sigs::SignatureVerdicts;
 pub use state::{
-    AbsenceProof, MeterProgress, MeterSlot, MethodologyRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk,
-    ProgressReader, RawEntry, State, StateEntry, StateError, StateKey, StateProof, StateRoots, StateValue,
+    AbsenceProof, CarbonEntryRecord, CarbonPlanRecord, CertificateClaimRecord, MeterProgress, MeterSlot,
+    MethodologyRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk, ProgressReader, RawEntry, State, StateEntry,
+    StateError, StateKey, StateProof, StateRoots, StateValue,
 };
 pub use store::{MemStore, Snapshot, Store, StoreError};

@@ -27,8 +27,9 @@ use trustmeter_types::{
 };
 
 pub use trustmeter_schema::model::{
-    AbsenceProof, MeterProgress, MeterSlot, MethodologyRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk,
-    StateEntry, StateKey, StateProof, StateRoots, StateValue,
+    AbsenceProof, CarbonEntryRecord, CarbonPlanRecord, CertificateClaimRecord, MeterProgress, MeterSlot,
+    MethodologyRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk, StateEntry, StateKey, StateProof, StateRoots,
+    StateValue,
 };
 
 impl trustmeter_schema::ProofSource for State {

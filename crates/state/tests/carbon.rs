@@ -85,3 +85,255 @@ fn broken_unauthorised_or_out_of_order_methodologies_are_refused() {
     assert_eq!(fx.state.latest_methodology_version(MACHINERY), 1);
     assert_eq!(fx.state.methodologies(None, 100).len(), 3);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Monitoring plans, documented entries and green-certificate claims.
+
+use trustmeter_types::carbon::{CarbonEntry, CarbonEntryData, Evidence, EvidenceKind, GasFilling};
+use trustmeter_types::{Hash32, Quantity};
+
+fn q(micros: i64) -> Quantity {
+    Quantity::from_micros(micros)
+}
+
+fn evidence(kind: EvidenceKind, seed: u8) -> Vec<Evidence> {
+    vec![Evidence { hash: Hash32([seed; 32]), bytes: 1_000, kind, name: format!("file-{seed}.pdf") }]
+}
+
+fn entry(month: u32, number: u32, data: CarbonEntryData) -> TxPayload {
+    TxPayload::RecordCarbonEntry {
+        entry: CarbonEntry {
+            month,
+            number,
+            data: Some(data),
+            evidence: evidence(EvidenceKind::Invoice, number as u8),
+            note: String::new(),
+        },
+    }
+}
+
+fn certificates(batch: &str, first: u64, count: u32) -> CarbonEntryData {
+    CarbonEntryData::GreenCertificates { batch: batch.into(), first, count, vintage: 202_512 }
+}
+
+fn sf6() -> CarbonEntryData {
+    CarbonEntryData::Fgas {
+        gas: "SF6".into(),
+        opening_t: q(1_200_000),
+        closing_t: q(800_000),
+        purchased_t: q(500_000),
+        sold_t: q(0),
+        fills: 12,
+        filling: GasFilling::Containers { before_t: q(3_000_000), after_t: q(2_100_000) },
+    }
+}
+
+#[test]
+fn entries_are_checked_against_the_enterprises_plan() {
+    let mut fx = Fx::ready();
+    // No plan: the general frame, which has no fluorinated-gas source.
+    assert_eq!(fx.state.carbon_methodology_id(&org_a(), 202_601), "GB/T 32150-2015");
+    let t = fx.tx(&ent_a(), entry(202_601, 1, sf6()));
+    let e = fx.exec(vec![t]);
+    let msg = assert_tx_rejected(e.receipt(0), RejectCode::InvalidCarbonEntry);
+    assert!(msg.contains("SF6 is not a fluorinated gas of methodology GB/T 32150-2015 v1"), "{msg}");
+    // A plan may not reach back into a month begun (the chain is in 2026-01), nor name an
+    // undeployed methodology, nor be set by a regulator.
+    let txs = vec![
+        fx.tx(&ent_a(), TxPayload::SetCarbonPlan { methodology: MACHINERY.into(), from_month: 202_512 }),
+        fx.tx(&ent_a(), TxPayload::SetCarbonPlan { methodology: "ISO 14064-1".into(), from_month: 202_601 }),
+        fx.tx(&regulator(), TxPayload::SetCarbonPlan { methodology: MACHINERY.into(), from_month: 202_601 }),
+        fx.tx(&ent_a(), TxPayload::SetCarbonPlan { methodology: MACHINERY.into(), from_month: 202_601 }),
+    ];
+    let e = fx.exec(txs);
+    assert!(assert_tx_rejected(e.receipt(0), RejectCode::InvalidCarbonEntry).contains("month begun"));
+    assert!(assert_tx_rejected(e.receipt(1), RejectCode::InvalidCarbonEntry).contains("ISO 14064-1"));
+    assert_tx_rejected(e.receipt(2), RejectCode::NotAuthorised);
+    assert_tx_accepted(e.receipt(3));
+    assert_eq!(fx.state.carbon_methodology_id(&org_a(), 202_601), MACHINERY);
+    assert_eq!(fx.state.carbon_methodology_id(&org_a(), 202_512), "GB/T 32150-2015", "the past keeps its plan");
+    assert_eq!(fx.state.carbon_methodology_id(&org_b(), 202_601), "GB/T 32150-2015", "plans are per enterprise");
+
+    let unknown_fuel = CarbonEntryData::Fuel { fuel: "whale_oil".into(), amount: q(1) };
+    let no_lab_report = TxPayload::RecordCarbonEntry {
+        entry: CarbonEntry {
+            month: 202_601,
+            number: 4,
+            data: Some(CarbonEntryData::FuelAnalysis {
+                fuel: "diesel".into(),
+                ncv: Some(q(43_100_000)),
+                carbon_content: None,
+            }),
+            evidence: evidence(EvidenceKind::Invoice, 4),
+            note: String::new(),
+        },
+    };
+    let txs = vec![
+        fx.tx(&ent_a(), entry(202_601, 1, sf6())),
+        fx.tx(&ent_a(), entry(202_601, 2, unknown_fuel)),
+        fx.tx(&ent_a(), entry(202_602, 3, sf6())),
+        fx.tx(&metrology(), entry(202_601, 5, sf6())),
+        fx.tx(
+            &ent_a(),
+            TxPayload::RecordCarbonEntry {
+                entry: CarbonEntry { month: 202_601, number: 9, data: None, evidence: vec![], note: String::new() },
+            },
+        ),
+    ];
+    let e = fx.exec(txs);
+    assert_tx_accepted(e.receipt(0));
+    let msg = assert_tx_rejected(e.receipt(1), RejectCode::InvalidCarbonEntry);
+    assert!(msg.contains("whale_oil") && msg.contains("diesel"), "names the fuel and lists the known ones: {msg}");
+    assert!(assert_tx_rejected(e.receipt(2), RejectCode::InvalidCarbonEntry).contains("has not begun"));
+    assert_tx_rejected(e.receipt(3), RejectCode::NotAuthorised);
+    assert!(assert_tx_rejected(e.receipt(4), RejectCode::InvalidCarbonEntry).contains("nothing to withdraw"));
+    // A measured factor without its lab report never reaches a block: the transaction itself is
+    // invalid.
+    use trustmeter_types::codec::Validate;
+    let t = fx.tx(&ent_a(), no_lab_report);
+    let why = t.validate().unwrap_err();
+    assert!(why.contains("lab report"), "{why}");
+    let rec = fx.state.carbon_entry(&org_a(), 202_601, 1).expect("recorded");
+    assert_eq!((rec.revision, rec.entry.data, rec.recorded_by), (1, Some(sf6()), ent_a().public_key()));
+    // A correction bumps the revision; the registry tree keeps the first version provable.
+    let t = fx.tx(
+        &ent_a(),
+        entry(
+            202_601,
+            1,
+            CarbonEntryData::Output { product: "switchgear".into(), unit: "unit".into(), amount: q(40_000_000) },
+        ),
+    );
+    let e = fx.exec(vec![t]);
+    assert_tx_accepted(e.receipt(0));
+    let rec = fx.state.carbon_entry(&org_a(), 202_601, 1).unwrap();
+    assert_eq!(rec.revision, 2);
+    assert_eq!(fx.state.carbon_entries(&org_a(), 202_601).len(), 1);
+}
+
+#[test]
+fn a_certificate_serial_is_claimed_once_on_the_chain() {
+    let mut fx = Fx::ready();
+    let txs = vec![
+        fx.tx(&ent_a(), entry(202_601, 1, certificates("GEC-HN-7", 1_000, 500))), // 1000..=1499
+        // Another enterprise: overlapping at either end, or inside, is refused.
+        fx.tx(&ent_b(), entry(202_601, 1, certificates("GEC-HN-7", 1_499, 10))),
+        fx.tx(&ent_b(), entry(202_601, 2, certificates("GEC-HN-7", 990, 11))),
+        fx.tx(&ent_b(), entry(202_601, 3, certificates("GEC-HN-7", 1_100, 1))),
+        // Adjacent ranges and another batch are fine.
+        fx.tx(&ent_b(), entry(202_601, 4, certificates("GEC-HN-7", 1_500, 100))),
+        fx.tx(&ent_b(), entry(202_601, 5, certificates("GEC-HN-7", 900, 100))),
+        fx.tx(&ent_b(), entry(202_601, 6, certificates("GEC-HN-8", 1_000, 500))),
+        // The same enterprise cannot count them twice either.
+        fx.tx(&ent_a(), entry(202_601, 2, certificates("GEC-HN-7", 1_200, 1))),
+    ];
+    let e = fx.exec(txs);
+    assert_tx_accepted(e.receipt(0));
+    let msg = assert_tx_rejected(e.receipt(1), RejectCode::CertificateClaimed);
+    assert!(msg.contains("1499..=1499"), "names the overlap: {msg}");
+    assert!(assert_tx_rejected(e.receipt(2), RejectCode::CertificateClaimed).contains("1000..=1000"));
+    assert_tx_rejected(e.receipt(3), RejectCode::CertificateClaimed);
+    for i in 4..=6 {
+        assert_tx_accepted(e.receipt(i));
+    }
+    assert_tx_rejected(e.receipt(7), RejectCode::CertificateClaimed);
+    assert_eq!(fx.state.certificate_claim("GEC-HN-7", 1_499).map(|(f, c)| (f, c.org)), Some((1_000, org_a())));
+    assert_eq!(fx.state.certificate_claim("GEC-HN-7", 1_500).map(|(f, c)| (f, c.org)), Some((1_500, org_b())));
+    assert_eq!(fx.state.certificate_claim("GEC-HN-7", 899), None);
+
+    // A correction of the claiming entry releases its old range and may overlap it; a
+    // withdrawal releases it for anyone.
+    let t = fx.tx(&ent_a(), entry(202_601, 1, certificates("GEC-HN-7", 1_000, 400))); // 1000..=1399
+    let e = fx.exec(vec![t]);
+    assert_tx_accepted(e.receipt(0));
+    assert_eq!(fx.state.certificate_claim("GEC-HN-7", 1_450), None, "released by the correction");
+    let withdraw = TxPayload::RecordCarbonEntry {
+        entry: CarbonEntry { month: 202_601, number: 1, data: None, evidence: vec![], note: "sold on".into() },
+    };
+    let txs = vec![fx.tx(&ent_a(), withdraw), fx.tx(&ent_b(), entry(202_601, 7, certificates("GEC-HN-7", 1_000, 500)))];
+    let e = fx.exec(txs);
+    assert_tx_accepted(e.receipt(0));
+    assert_tx_accepted(e.receipt(1));
+    assert_eq!(fx.state.carbon_entry(&org_a(), 202_601, 1).map(|r| (r.revision, r.entry.data)), Some((3, None)));
+    assert_eq!(fx.state.certificate_claim("GEC-HN-7", 1_200).map(|(_, c)| c.org), Some(org_b()));
+
+    // Certificates are valid 24 months from their vintage, never before it.
+    let stale = CarbonEntryData::GreenCertificates { batch: "GEC-OLD".into(), first: 1, count: 1, vintage: 202_401 };
+    let early = CarbonEntryData::GreenCertificates { batch: "GEC-NEW".into(), first: 1, count: 1, vintage: 202_602 };
+    let edge = CarbonEntryData::GreenCertificates { batch: "GEC-EDGE".into(), first: 1, count: 1, vintage: 202_402 };
+    let txs = vec![
+        fx.tx(&ent_a(), entry(202_601, 10, stale)),
+        fx.tx(&ent_a(), entry(202_601, 11, early)),
+        fx.tx(&ent_a(), entry(202_601, 12, edge)),
+    ];
+    let e = fx.exec(txs);
+    assert!(assert_tx_rejected(e.receipt(0), RejectCode::InvalidCarbonEntry).contains("24 months"));
+    assert_tx_rejected(e.receipt(1), RejectCode::InvalidCarbonEntry);
+    assert_tx_accepted(e.receipt(2));
+}
+
+mod claims_model {
+    //! Random claims, corrections and withdrawals against a model that keeps every claimed
+    //! serial in a set: the chain accepts exactly what leaves no serial claimed twice.
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Claim { ent: bool, number: u32, first: u64, count: u32 },
+        Withdraw { ent: bool, number: u32 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (any::<bool>(), 1u32..6, 0u64..60, 1u32..15).prop_map(|(ent, number, first, count)| Op::Claim { ent, number, first, count }),
+            1 => (any::<bool>(), 1u32..6).prop_map(|(ent, number)| Op::Withdraw { ent, number }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn no_serial_is_ever_held_by_two_entries(ops in prop::collection::vec(op(), 1..24)) {
+            let mut fx = Fx::ready();
+            // The model: (enterprise, entry number) -> the serials its entry claims.
+            let mut model: BTreeMap<(bool, u32), (u64, u64)> = BTreeMap::new();
+            for op in ops {
+                let (ent, number) = match &op { Op::Claim { ent, number, .. } | Op::Withdraw { ent, number } => (*ent, *number) };
+                let key = if ent { ent_a() } else { ent_b() };
+                let payload = match &op {
+                    Op::Claim { first, count, .. } => entry(202_601, number, certificates("B", *first, *count)),
+                    Op::Withdraw { .. } => TxPayload::RecordCarbonEntry {
+                        entry: CarbonEntry { month: 202_601, number, data: None, evidence: vec![], note: String::new() },
+                    },
+                };
+                let expected_ok = match &op {
+                    Op::Claim { first, count, .. } => {
+                        let last = first + u64::from(*count) - 1;
+                        model.iter().all(|(k, (f, l))| *k == (ent, number) || last < *f || *first > *l)
+                    }
+                    Op::Withdraw { .. } => fx.state.carbon_entry(&(if ent { org_a() } else { org_b() }), 202_601, number).is_some(),
+                };
+                let t = fx.tx(&key, payload);
+                let e = fx.exec(vec![t]);
+                let accepted = matches!(e.receipt(0).outcome, trustmeter_types::TxOutcome::Accepted);
+                prop_assert_eq!(accepted, expected_ok, "{:?}", op);
+                if accepted {
+                    match op {
+                        Op::Claim { first, count, .. } => { model.insert((ent, number), (first, first + u64::from(count) - 1)); }
+                        Op::Withdraw { .. } => { model.remove(&(ent, number)); }
+                    }
+                }
+                // Every serial the model holds is found in the state, held by the right entry.
+                for ((e2, n2), (f, l)) in &model {
+                    for s in [*f, *l, (f + l) / 2] {
+                        let held = fx.state.certificate_claim("B", s).map(|(_, c)| (c.org, c.number));
+                        let org = if *e2 { org_a() } else { org_b() };
+                        prop_assert_eq!(held, Some((org, *n2)));
+                    }
+                }
+            }
+        }
+    }
+}

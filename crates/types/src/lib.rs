@@ -19,11 +19,13 @@
 //! - [`reading`]: meter readings and their signatures.
 //! - [`membership`]: organisations and account keys after genesis: proposals and approvals.
 //! - [`tx`]: transactions and their payloads.
+//! - [`carbon`]: documented carbon entries with their evidence, and monitoring plans.
 //! - [`block`]: block headers and blocks.
 //! - [`receipt`]: execution outcomes with machine-readable codes.
 //! - [`genesis`]: the founding document of a chain.
 
 pub mod block;
+pub mod carbon;
 pub mod codec;
 pub mod energy;
 pub mod genesis;
@@ -39,6 +41,7 @@ pub mod registry;
 pub mod tx;
 
 pub use block::{Block, BlockHeader};
+pub use carbon::{CarbonEntry, CarbonEntryData, Evidence, EvidenceKind, GasFilling};
 pub use codec::{DecodeError, decode, encode};
 pub use energy::{EnergyKind, Quantity, RegisterKind, Unit};
 pub use genesis::{

@@ -77,6 +77,11 @@ pub enum RejectCode {
     /// A carbon methodology document failed its checks (parse, units, dry run) or its version
     /// does not follow the deployed ones; it was not deployed.
     InvalidMethodology = 29,
+    /// A green certificate serial of the entry is already claimed by another entry.
+    CertificateClaimed = 30,
+    /// A documented carbon entry does not fit the enterprise's methodology for the month (an
+    /// unknown fuel or gas), or its month is not open.
+    InvalidCarbonEntry = 31,
 }
 
 impl RejectCode {
@@ -113,11 +118,13 @@ impl RejectCode {
             RejectCode::ProposalNotPending => "proposal_not_pending",
             RejectCode::BadProof => "bad_proof",
             RejectCode::InvalidMethodology => "invalid_methodology",
+            RejectCode::CertificateClaimed => "certificate_claimed",
+            RejectCode::InvalidCarbonEntry => "invalid_carbon_entry",
         }
     }
 
     /// Every code, in tag order.
-    pub const ALL: [RejectCode; 30] = [
+    pub const ALL: [RejectCode; 32] = [
         RejectCode::Malformed,
         RejectCode::WrongChain,
         RejectCode::BadTxSignature,
@@ -148,6 +155,8 @@ impl RejectCode {
         RejectCode::ProposalNotPending,
         RejectCode::BadProof,
         RejectCode::InvalidMethodology,
+        RejectCode::CertificateClaimed,
+        RejectCode::InvalidCarbonEntry,
     ];
 
     /// The code named by [`RejectCode::as_str`], if any.

@@ -4,6 +4,7 @@
 //! body) and carries a nonce that must be strictly greater than the sender's last accepted nonce,
 //! so replays on the same chain and on another chain are both rejected.
 
+use crate::carbon::{CarbonEntry, check_month};
 use crate::codec::{Validate, check_len, encode};
 use crate::energy::{EnergyKind, Quantity, RegisterKind, Unit};
 use crate::ids::{ChainId, DeviceId, Hash32, UnifiedSocialCreditCode};
@@ -248,6 +249,23 @@ pub enum TxPayload {
         /// The methodology document (TOML).
         text: String,
     },
+    /// Records, corrects or withdraws one documented carbon entry of the sender's enterprise
+    /// (台账, [`crate::carbon`]): activity data no meter on the chain measures, with its evidence
+    /// by content hash. Checked against the enterprise's methodology for the month (its fuels and
+    /// gases); a green-certificate entry claims its serials chain-wide.
+    RecordCarbonEntry {
+        /// The entry.
+        entry: CarbonEntry,
+    },
+    /// Sets the sender's enterprise's monitoring plan (监测计划) from a month on: the methodology
+    /// its carbon accounts use. Not before the current month: past months keep the plan they
+    /// were accounted with.
+    SetCarbonPlan {
+        /// The methodology id (as deployed, e.g. `GB/T 32151.29-2024`).
+        methodology: String,
+        /// First month it applies to, `YYYYMM`.
+        from_month: u32,
+    },
 }
 
 /// A measured heating value in a [`TxPayload::MonthlyReport`] (实测低位发热量 / 蒸汽焓值).
@@ -320,6 +338,8 @@ impl TxPayload {
             TxPayload::ReplaceMeter { .. } => "replace_meter",
             TxPayload::MonthlyReport { .. } => "monthly_report",
             TxPayload::DeployMethodology { .. } => "deploy_methodology",
+            TxPayload::RecordCarbonEntry { .. } => "record_carbon_entry",
+            TxPayload::SetCarbonPlan { .. } => "set_carbon_plan",
         }
     }
 
@@ -426,6 +446,11 @@ impl Validate for Transaction {
             TxPayload::DeployMethodology { text } => {
                 check_len("methodology document", text.len(), crate::limits::MAX_METHODOLOGY_BYTES)
             }
+            TxPayload::RecordCarbonEntry { entry } => entry.check(),
+            TxPayload::SetCarbonPlan { methodology, from_month } => {
+                check_len("methodology id", methodology.len(), crate::carbon::MAX_ITEM_ID_LEN)?;
+                check_month(*from_month)
+            }
             TxPayload::ReplaceMeter { meter, old_final, new_initial, .. } => {
                 meter.check()?;
                 if old_final.micros() < 0 || new_initial.micros() < 0 {
@@ -438,9 +463,7 @@ impl Validate for Transaction {
                 if let Some(h) = heating_values.iter().find(|h| h.kj_per_unit.micros() <= 0) {
                     return Err(format!("the measured heating value of {:?} must be positive", h.energy));
                 }
-                if !(190_001..=999_912).contains(month) || !(1..=12).contains(&(month % 100)) {
-                    return Err(format!("month {month} is not YYYYMM"));
-                }
+                check_month(*month)?;
                 check_len("reported consumption lines", consumption.len(), MAX_REPORT_LINES)?;
                 check_len("production lines", production.len(), MAX_REPORT_LINES)?;
                 for c in consumption {

@@ -70,6 +70,8 @@ pub fn touched_meters(block: &Block) -> Vec<DeviceId> {
             | TxPayload::RegisterGateway { .. }
             | TxPayload::DeployPolicy { .. }
             | TxPayload::DeployMethodology { .. }
+            | TxPayload::RecordCarbonEntry { .. }
+            | TxPayload::SetCarbonPlan { .. }
             | TxPayload::MonthlyReport { .. } => {}
         }
     }

@@ -7,13 +7,28 @@
 //! need them read zero and say so.
 
 use super::*;
-use std::sync::{Arc, LazyLock, Mutex};
 use trustmeter_carbon::compute::{Line, compute};
+use trustmeter_carbon::entries::{RecordedEntry, add_entries};
 use trustmeter_carbon::metered::{Metered, activity_from_metered};
-use trustmeter_carbon::{Methodology, View};
+use trustmeter_carbon::{View, parsed};
 
-/// The methodology used when a request names none: the general frame.
-pub const DEFAULT_METHODOLOGY: &str = "GB/T 32150-2015";
+/// The methodology of an enterprise with no monitoring plan: the general frame.
+pub use trustmeter_state::carbon::DEFAULT_METHODOLOGY;
+
+/// A documented entry the month's figures used or set aside.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CarbonEntryUseView {
+    /// Entry number in the month.
+    pub number: u32,
+    /// Kind (`fuel`, `fgas`, `welding`, `green_certificates`, …; `withdrawn`).
+    pub kind: String,
+    /// Revision (1 = as first recorded).
+    pub revision: u32,
+    /// Height of the block that recorded this revision.
+    pub height: u64,
+    /// Content hashes of its evidence files (hex).
+    pub evidence: Vec<String>,
+}
 
 /// One line of a carbon result.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -108,36 +123,14 @@ pub struct CarbonMonthView {
     pub factors: Vec<CarbonFactorView>,
     /// Metered energy not converted.
     pub unconverted: Vec<UnconvertedView>,
+    /// The month's documented entries (台账), each with its evidence hashes.
+    pub entries: Vec<CarbonEntryUseView>,
+    /// Production output of the month (from output entries), if one product.
+    pub output: Option<String>,
+    /// tCO2e (standard view) per unit of output, 6 decimals, if output is known and non-zero.
+    pub intensity: Option<String>,
     /// Notes.
     pub notes: Vec<String>,
-}
-
-/// Parsed methodologies kept by this process, most recently used first.
-const PARSED_CACHE: usize = 16;
-
-/// Documents and their parsed forms, most recently used first.
-type ParsedCache = Mutex<Vec<(String, Arc<Methodology>)>>;
-
-/// The parsed form of a deployed document. Parsing (with its dry run) takes milliseconds, reading
-/// a month of daily figures microseconds (`bench query` (c)), so parsed documents are kept,
-/// recognised by their text (a version's text never changes on a chain, but two chains in one
-/// process may deploy different texts under one id and version), at most [`PARSED_CACHE`].
-fn parsed(text: &str) -> Result<Arc<Methodology>, trustmeter_carbon::document::DocumentError> {
-    static CACHE: LazyLock<ParsedCache> = LazyLock::new(|| Mutex::new(Vec::new()));
-    {
-        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = cache.iter().position(|(t, _)| t.len() == text.len() && t == text) {
-            let hit = cache.remove(i);
-            let m = hit.1.clone();
-            cache.insert(0, hit);
-            return Ok(m);
-        }
-    }
-    let m = Arc::new(Methodology::parse(text)?);
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    cache.insert(0, (text.to_string(), m.clone()));
-    cache.truncate(PARSED_CACHE);
-    Ok(m)
 }
 
 fn tonnes(micro: i64) -> String {
@@ -162,8 +155,9 @@ fn line_view(l: &Line) -> CarbonLineView {
     }
 }
 
-/// The emissions of `org` in month `YYYYMM` with methodology `methodology` (default
-/// [`DEFAULT_METHODOLOGY`]) in the version in force on the month's first day.
+/// The emissions of `org` in month `YYYYMM` with methodology `methodology` (default: the
+/// enterprise's monitoring plan for the month, else [`DEFAULT_METHODOLOGY`]) in the version in
+/// force on the month's first day: metered energy plus the month's documented entries.
 pub fn carbon_month(
     state: &State,
     org: &UnifiedSocialCreditCode,
@@ -172,7 +166,8 @@ pub fn carbon_month(
 ) -> Result<CarbonMonthView, Error> {
     let o = member(state, org)?;
     let range = month_days(month)?;
-    let id = methodology.unwrap_or(DEFAULT_METHODOLOGY);
+    let planned = state.carbon_methodology_id(org, month);
+    let id = methodology.unwrap_or(&planned);
     let rec = state.methodology_on(id, range.from_day).ok_or_else(|| {
         not_found(format!(
             "no version of methodology {id} is in force on {}; GET /v1/methodologies lists what is deployed",
@@ -197,12 +192,23 @@ pub fn carbon_month(
         .map(|((energy, unit), (consumed, exported))| Metered { energy, unit, consumed, exported })
         .collect();
     let year = (month / 100) as i32;
-    let (activity, unconverted) = activity_from_metered(&m, year, province, &metered);
-    let r = compute(&m, &activity).map_err(|e| bad(format!("the month's emissions cannot be computed: {e}")))?;
+    let (mut activity, unconverted) = activity_from_metered(&m, year, province, &metered);
+    let records = state.carbon_entries(org, month);
+    let recorded: Vec<RecordedEntry<'_>> = records
+        .iter()
+        .filter_map(|r| {
+            r.entry.data.as_ref().map(|data| RecordedEntry {
+                number: r.entry.number,
+                data,
+                evidence: &r.entry.evidence,
+            })
+        })
+        .collect();
     let mut notes = vec![
-        "derived: computed on request from the month's consensus daily figures (each provable); not a consensus figure".to_string(),
-        "documented activity data (fluorinated gases, welding gas, green certificates, measured factors) are not on the chain yet: those sources read zero".to_string(),
+        "derived: computed on request from the month's consensus daily figures and documented entries (each provable); not a consensus figure".to_string(),
     ];
+    notes.extend(add_entries(&m, &mut activity, &recorded));
+    let r = compute(&m, &activity).map_err(|e| bad(format!("the month's emissions cannot be computed: {e}")))?;
     let complete = state.timestamp_ms >= range.to_ms();
     if !complete {
         notes.push("the month has not ended at the finalized block's time: the figures are partial".into());
@@ -247,6 +253,21 @@ pub fn carbon_month(
                 reason: u.reason,
             })
             .collect(),
+        entries: records
+            .iter()
+            .map(|r| CarbonEntryUseView {
+                number: r.entry.number,
+                kind: r.entry.data.as_ref().map_or("withdrawn", |d| d.kind()).to_string(),
+                revision: r.revision,
+                height: r.height,
+                evidence: r.entry.evidence.iter().map(|e| e.hash.to_hex()).collect(),
+            })
+            .collect(),
+        output: activity.output.map(six_places),
+        intensity: activity
+            .output
+            .and_then(|o| trustmeter_carbon::Decimal::new(t.standard, 6).checked_div(o))
+            .map(six_places),
         notes,
     })
 }

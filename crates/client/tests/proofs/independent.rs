@@ -40,7 +40,7 @@ const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
 const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
 /// State key and value kinds by tag (§4.2); 9 and 10 are derived data, never in a proof.
-const STATE_KINDS: [&str; 19] = [
+const STATE_KINDS: [&str; 22] = [
     "organisation",
     "account",
     "nonce",
@@ -60,6 +60,9 @@ const STATE_KINDS: [&str; 19] = [
     "published",
     "grant_received",
     "methodology",
+    "carbon_plan",
+    "carbon_entry",
+    "certificate_claim",
 ];
 const SCOPES: [&str; 4] = ["registry", "readings", "figures", "alarms"];
 const HASHES: [&str; 2] = ["sha256", "sm3"];
@@ -206,7 +209,19 @@ fn state_key(key: &Value) -> Vec<u8> {
             w.u8(tag(&ENERGY, &id["energy"]));
             w.u8(tag(&UNITS, &id["unit"]));
         }
-        // 5 (progress: gateway, chunk), 8 (monthly report: org, month), 18 (methodology: id, version)
+        // carbon entry (org, month, number)
+        20 => {
+            w.string(&id[0]);
+            w.u32v(&id[1]);
+            w.u32v(&id[2]);
+        }
+        // certificate claim (batch, first serial)
+        21 => {
+            w.string(&id[0]);
+            w.u64(&id[1]);
+        }
+        // 5 (progress: gateway, chunk), 8 (monthly report: org, month), 18 (methodology: id,
+        // version), 19 (monitoring plan: org, first month)
         _ => {
             w.string(&id[0]);
             w.u32v(&id[1]);
@@ -1075,6 +1090,9 @@ fn state_keys_of_every_tag_encode_as_the_document_says() {
         StateKey::Grant(org.clone(), other.clone(), GrantScope::Figures),
         StateKey::Disclosure(430_000),
         StateKey::Published(org.clone()),
+        StateKey::CarbonPlan(org.clone(), 202_601),
+        StateKey::CarbonEntry(org.clone(), 202_601, 7),
+        StateKey::CertificateClaim("GEC-HN-7".into(), 1_000_001),
         StateKey::GrantReceived(other, org, GrantScope::Alarms),
         StateKey::Methodology("GB/T 32151.29-2024".into(), 2),
     ];

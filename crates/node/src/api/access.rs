@@ -15,6 +15,7 @@
 //! | registry | an enterprise its own devices; regulators and statistics bureaus those of their region; metrology authorities all (they calibrate them); members it granted `registry` |
 //! | data (readings, figures, alarms) | an enterprise its own; regulators and statistics bureaus those of their region; members it granted that scope (on chain, until the grant expires or is revoked; checked at every read) |
 //! | access log | an enterprise its own; regulators those of their region |
+//! | upload | an enterprise into its own area (its evidence files) |
 //!
 //! "Their region" follows GB/T 2260 (`trustmeter_types::membership::jurisdiction_covers`): the
 //! national authority (100000) covers everything, a province its cities and counties. A request
@@ -63,6 +64,9 @@ pub enum Rule {
     Data(GrantScope),
     /// An organisation's own records of who reads its data: its access log and its grants.
     AccessLog,
+    /// Writing into an enterprise's own area of the node (its evidence files): the enterprise
+    /// only.
+    Upload,
 }
 
 /// Every route the API serves, with its rule: (method, path template, rule). The router and the
@@ -102,6 +106,9 @@ pub const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/figures/tou", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/enterprises/{org}/energy", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/enterprises/{org}/carbon", Rule::Data(GrantScope::Figures)),
+    ("GET", "/v1/enterprises/{org}/carbon/entries", Rule::Data(GrantScope::Figures)),
+    ("PUT", "/v1/enterprises/{org}/evidence", Rule::Upload),
+    ("GET", "/v1/enterprises/{org}/evidence/{hash}", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/quality", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/proofs/daily/{org}/{day}/{energy}/{unit}", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/access-log", Rule::AccessLog),
@@ -350,6 +357,8 @@ pub fn decide(
         (Rule::Data(scope), Subject::Enterprise(o)) => {
             &m.org == o || region_of(o).is_some_and(covers) || granted(o, scope)
         }
+        (Rule::Upload, Subject::Enterprise(o)) => &m.org == o,
+        (Rule::Upload, _) => false,
         (Rule::AccessLog, Subject::Enterprise(o)) => {
             &m.org == o || (m.kind == OrgKind::Regulator && region_of(o).is_some_and(covers))
         }
@@ -370,6 +379,9 @@ pub fn decide(
             "device records are read by their enterprise, the regulators and statistics bureaus of its region, metrology authorities and members it granted `registry` (trustmeter tx grant); a list of every device by a national authority or a metrology authority"
         }
         Rule::AccessLog => "an access log is read by its enterprise and the regulators of its region",
+        Rule::Upload => {
+            "an enterprise's evidence files are uploaded by the enterprise itself, signed with one of its account keys"
+        }
         Rule::Data(scope) => match (subject, scope) {
             (Subject::Enterprise(_), GrantScope::Readings) => {
                 "an enterprise's readings are read by the enterprise, the regulators and statistics bureaus whose region covers it, and members it granted `readings` (trustmeter tx grant)"

@@ -11,6 +11,7 @@
 //! | `proofs` | a reading's proof bundle, a daily figure's proof |
 //! | `series` | `/v1/figures/series` (JSON) |
 //! | `exports` | any `format=csv` answer |
+//! | `evidence` | an evidence file uploaded or read |
 //! | `rollups` | `/v1/figures/{daily,breakdown,ranking,tou}`, `/v1/quality`, `/v1/enterprises/{org}/energy` (JSON) |
 
 use crate::api::ApiError;
@@ -35,6 +36,8 @@ pub enum RequestClass {
     Rollups,
     /// Raw finalized blocks with their certificates (what followers fetch; up to 8 MiB each).
     Blocks,
+    /// Evidence files uploaded or read (up to 16 MiB each, held in memory while they pass).
+    Evidence,
 }
 
 impl RequestClass {
@@ -46,6 +49,7 @@ impl RequestClass {
             RequestClass::Exports => "exports",
             RequestClass::Rollups => "rollups",
             RequestClass::Blocks => "blocks",
+            RequestClass::Evidence => "evidence",
         }
     }
 }
@@ -64,6 +68,8 @@ pub struct ApiConfig {
     pub max_concurrent_rollups: usize,
     /// Raw finalized blocks at once (followers fetch one at a time each).
     pub max_concurrent_blocks: usize,
+    /// Evidence files uploaded or read at once (each up to 16 MiB in memory).
+    pub max_concurrent_evidence: usize,
     /// Seconds a refused client is told to wait (`Retry-After`).
     pub retry_after_s: u32,
     /// `enforced` (every route's access rule applies and reads of members' data are logged; see
@@ -106,6 +112,7 @@ impl Default for ApiConfig {
             max_concurrent_exports: 2,
             max_concurrent_rollups: 8,
             max_concurrent_blocks: 8,
+            max_concurrent_evidence: 4,
             retry_after_s: 1,
             access: None,
             access_log_days: crate::api::access::DEFAULT_ACCESS_LOG_DAYS,
@@ -150,6 +157,7 @@ impl ApiConfig {
             ("max_concurrent_exports", self.max_concurrent_exports),
             ("max_concurrent_rollups", self.max_concurrent_rollups),
             ("max_concurrent_blocks", self.max_concurrent_blocks),
+            ("max_concurrent_evidence", self.max_concurrent_evidence),
         ] {
             if !(1..=MAX_CONCURRENCY).contains(&v) {
                 return Err(format!("[api] {name} = {v} must be between 1 and {MAX_CONCURRENCY}"));
@@ -180,6 +188,7 @@ pub struct RequestLimits {
     exports: Arc<Semaphore>,
     rollups: Arc<Semaphore>,
     blocks: Arc<Semaphore>,
+    evidence: Arc<Semaphore>,
     retry_after_s: u32,
 }
 
@@ -198,6 +207,7 @@ impl RequestLimits {
             exports: Arc::new(Semaphore::new(config.max_concurrent_exports)),
             rollups: Arc::new(Semaphore::new(config.max_concurrent_rollups)),
             blocks: Arc::new(Semaphore::new(config.max_concurrent_blocks)),
+            evidence: Arc::new(Semaphore::new(config.max_concurrent_evidence)),
             retry_after_s: config.retry_after_s,
         }
     }
@@ -210,6 +220,7 @@ impl RequestLimits {
             RequestClass::Exports => &self.exports,
             RequestClass::Rollups => &self.rollups,
             RequestClass::Blocks => &self.blocks,
+            RequestClass::Evidence => &self.evidence,
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod alarms;
 pub mod carbon;
+pub mod evidence;
 pub mod figures;
 pub mod limits;
 pub mod paging;
@@ -64,6 +65,7 @@ struct Inner {
     tip: Mutex<Tip>,
     /// Who may read what, and the log of reads.
     access: crate::api::access::Access,
+    evidence: Option<Arc<trustmeter_evidence::EvidenceStore>>,
 }
 
 /// What `/v1/status` says about the latest finalized block, from its header.
@@ -101,6 +103,8 @@ pub struct ApiOptions {
     pub upstream: Option<Vec<String>>,
     /// Access rules (open or enforced) and the access log.
     pub access: crate::api::access::Access,
+    /// The node's evidence store (files behind documented carbon entries), if it keeps one.
+    pub evidence: Option<Arc<trustmeter_evidence::EvidenceStore>>,
 }
 
 impl ApiState {
@@ -149,6 +153,7 @@ impl ApiState {
                 runtime_metrics: options.runtime_metrics,
                 tip,
                 access: options.access,
+                evidence: options.evidence,
             }),
         }
     }
@@ -540,6 +545,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(<figures::FiguresDoc as OpenApi>::openapi());
     doc.merge(<proofs::ProofsDoc as OpenApi>::openapi());
     doc.merge(<carbon::CarbonDoc as OpenApi>::openapi());
+    doc.merge(<evidence::EvidenceDoc as OpenApi>::openapi());
     doc
 }
 
@@ -572,6 +578,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(figures::routes())
         .merge(proofs::routes())
         .merge(carbon::routes())
+        .merge(evidence::routes())
         // Who may read what: every route, before anything else runs.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::access::authorise))
         // Counted and timed per route template (a route layer: unmatched paths are not counted).

@@ -12,6 +12,7 @@ use trustmeter_types::{
     ReadingOrigin, ReadingSigner, RegisterKind, TariffRegister, Transaction, TxBody, TxPayload,
     UnifiedSocialCreditCode, Unit,
 };
+use trustmeter_types::{CarbonEntry, CarbonEntryData, Evidence, EvidenceKind, GasFilling};
 
 // ---------------------------------------------------------------------------------------------
 // Valid values, built once with the crate's constructors
@@ -115,6 +116,51 @@ pub fn payloads(scheme: KeyScheme) -> Vec<TxPayload> {
         },
         TxPayload::DeployPolicy { text: "name = \"p\"\nversion = 2\n".into(), effective_height: 100 },
         TxPayload::DeployMethodology { text: "id = \"GB/T 32150-2015\"\nversion = 2\n".into() },
+        TxPayload::SetCarbonPlan { methodology: "GB/T 32151.29-2024".into(), from_month: 202_604 },
+        TxPayload::RecordCarbonEntry {
+            entry: CarbonEntry {
+                month: 202_603,
+                number: 1,
+                data: Some(CarbonEntryData::Fgas {
+                    gas: "SF6".into(),
+                    opening_t: Quantity::from_micros(1_200_000),
+                    closing_t: Quantity::from_micros(800_000),
+                    purchased_t: Quantity::from_micros(500_000),
+                    sold_t: Quantity::from_micros(0),
+                    fills: 12,
+                    filling: GasFilling::Containers {
+                        before_t: Quantity::from_micros(3_000_000),
+                        after_t: Quantity::from_micros(2_100_000),
+                    },
+                }),
+                evidence: vec![Evidence {
+                    hash: Hash32([7; 32]),
+                    bytes: 52_113,
+                    kind: EvidenceKind::InventoryLedger,
+                    name: "2026-03-sf6-ledger.pdf".into(),
+                }],
+                note: "SF6 filled into 12 switchgear units".into(),
+            },
+        },
+        TxPayload::RecordCarbonEntry {
+            entry: CarbonEntry {
+                month: 202_603,
+                number: 2,
+                data: Some(CarbonEntryData::GreenCertificates {
+                    batch: "GEC-2026-HN-0042".into(),
+                    first: 1_000_001,
+                    count: 500,
+                    vintage: 202_602,
+                }),
+                evidence: vec![Evidence {
+                    hash: Hash32([8; 32]),
+                    bytes: 9_001,
+                    kind: EvidenceKind::Certificate,
+                    name: "gec-transfer.pdf".into(),
+                }],
+                note: String::new(),
+            },
+        },
         TxPayload::ReplaceMeter {
             meter: device("91430100MA4L00001X-EM1"),
             at_ms: 1_767_225_600_000,

@@ -1,0 +1,258 @@
+//! Carbon accounts in the state: monitoring plans (监测计划), documented entries (台账) and the
+//! chain-wide claims on green certificates (绿证).
+//!
+//! - A plan says which methodology an enterprise accounts with from a month on. Enterprises
+//!   without one use [`DEFAULT_METHODOLOGY`]. A plan never starts before the current month, so a
+//!   month already begun keeps the plan it was accounted with.
+//! - An entry is checked against the enterprise's methodology in force on the month's first day
+//!   ([`trustmeter_carbon::entries::check_entry`]); an entry of a future month is refused. A
+//!   correction replaces the entry and bumps its revision; a withdrawal keeps a record with no
+//!   data (the registry tree keeps every version).
+//! - A certificate entry claims serials `first .. first + count` of its batch. Claims are keyed
+//!   by (batch, first serial) and never overlap, so a claim is refused if the claim with the
+//!   greatest first serial not after the new range's last one reaches into it: one reverse
+//!   read, whatever the number of claims. Correcting or withdrawing the entry releases its claim.
+
+use crate::state::State;
+use trustmeter_schema::{CarbonEntryRecord, CarbonPlanRecord, CertificateClaimRecord, KeyRange, StateKey, StateValue};
+use trustmeter_types::carbon::{
+    CERTIFICATE_VALID_MONTHS, CarbonEntry, CarbonEntryData, MAX_CARBON_ENTRIES_PER_MONTH, months_between,
+};
+use trustmeter_types::{OrgKind, PublicKey, RejectCode, Rejection, TxOutcome, UnifiedSocialCreditCode};
+
+/// The methodology of an enterprise with no monitoring plan: the general frame.
+pub const DEFAULT_METHODOLOGY: &str = "GB/T 32150-2015";
+
+/// Most monitoring plans one enterprise may set (one a month for ten years).
+pub const MAX_CARBON_PLANS: usize = 120;
+
+/// The `YYYYMM` month of a timestamp (Asia/Shanghai).
+pub fn month_of(ts_ms: i64) -> u32 {
+    let (y, m) = trustmeter_energy::calendar::month_of_day(trustmeter_energy::calendar::day_number(ts_ms));
+    (y.max(0) as u32) * 100 + m
+}
+
+/// The day number of a `YYYYMM` month's first day (the month was checked by the transaction).
+pub fn first_day(month: u32) -> i32 {
+    let label = format!("{:04}-{:02}-01", month / 100, month % 100);
+    trustmeter_energy::calendar::parse_day(&label).unwrap_or(i32::MIN)
+}
+
+impl State {
+    /// The methodology id an enterprise accounts month `month` with: its latest plan starting at
+    /// or before the month, else [`DEFAULT_METHODOLOGY`].
+    pub fn carbon_methodology_id(&self, org: &UnifiedSocialCreditCode, month: u32) -> String {
+        match self.scan(&KeyRange::carbon_plans_until(org, month), true, 1).into_iter().next() {
+            Some((_, StateValue::CarbonPlan(p))) => p.methodology,
+            _ => DEFAULT_METHODOLOGY.to_string(),
+        }
+    }
+
+    /// An enterprise's monitoring plans, by first month.
+    pub fn carbon_plans(&self, org: &UnifiedSocialCreditCode) -> Vec<(u32, CarbonPlanRecord)> {
+        self.scan(&KeyRange::carbon_plans_until(org, u32::MAX), false, MAX_CARBON_PLANS)
+            .into_iter()
+            .filter_map(|(k, v)| match (k, v) {
+                (StateKey::CarbonPlan(_, m), StateValue::CarbonPlan(p)) => Some((m, p)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// An enterprise's documented entries of a month (withdrawn ones included), by number.
+    pub fn carbon_entries(&self, org: &UnifiedSocialCreditCode, month: u32) -> Vec<CarbonEntryRecord> {
+        self.scan(&KeyRange::carbon_entries(org, month), false, MAX_CARBON_ENTRIES_PER_MONTH as usize)
+            .into_iter()
+            .filter_map(|(_, v)| match v {
+                StateValue::CarbonEntry(r) => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// One documented entry.
+    pub fn carbon_entry(&self, org: &UnifiedSocialCreditCode, month: u32, number: u32) -> Option<CarbonEntryRecord> {
+        match self.get(&StateKey::CarbonEntry(org.clone(), month, number)) {
+            Some(StateValue::CarbonEntry(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The claim that holds certificate `serial` of `batch`, with its first serial, if any.
+    pub fn certificate_claim(&self, batch: &str, serial: u64) -> Option<(u64, CertificateClaimRecord)> {
+        match self.scan(&KeyRange::certificate_claims_until(batch, serial), true, 1).into_iter().next() {
+            Some((StateKey::CertificateClaim(_, first), StateValue::CertificateClaim(c)))
+                if c.last(first) >= serial =>
+            {
+                Some((first, c))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn rejected(code: RejectCode, msg: String) -> TxOutcome {
+    TxOutcome::Rejected(Rejection::new(code, msg))
+}
+
+/// Applies [`trustmeter_types::TxPayload::SetCarbonPlan`].
+pub(crate) fn set_plan(
+    state: &mut State,
+    height: u64,
+    timestamp_ms: i64,
+    org: &UnifiedSocialCreditCode,
+    kind: OrgKind,
+    methodology: &str,
+    from_month: u32,
+) -> TxOutcome {
+    if kind != OrgKind::Enterprise {
+        return rejected(
+            RejectCode::NotAuthorised,
+            format!("only an enterprise sets its monitoring plan; {org} is a {kind:?}"),
+        );
+    }
+    let now = month_of(timestamp_ms);
+    if from_month < now {
+        return rejected(
+            RejectCode::InvalidCarbonEntry,
+            format!(
+                "a plan starts at the current month ({now}) or later, not {from_month}: a month begun keeps its plan"
+            ),
+        );
+    }
+    if state.latest_methodology_version(methodology) == 0 {
+        return rejected(
+            RejectCode::InvalidCarbonEntry,
+            format!("no methodology {methodology} is deployed; GET /v1/methodologies lists them"),
+        );
+    }
+    let plans = state.carbon_plans(org);
+    if plans.len() >= MAX_CARBON_PLANS && !plans.iter().any(|(m, _)| *m == from_month) {
+        return rejected(
+            RejectCode::LimitReached,
+            format!("{org} has {MAX_CARBON_PLANS} monitoring plans, the most kept"),
+        );
+    }
+    state.put(
+        StateKey::CarbonPlan(org.clone(), from_month),
+        StateValue::CarbonPlan(CarbonPlanRecord { methodology: methodology.to_string(), height }),
+    );
+    TxOutcome::Accepted
+}
+
+/// Applies [`trustmeter_types::TxPayload::RecordCarbonEntry`].
+pub(crate) fn record_entry(
+    state: &mut State,
+    height: u64,
+    timestamp_ms: i64,
+    (org, kind): (&UnifiedSocialCreditCode, OrgKind),
+    sender: &PublicKey,
+    entry: &CarbonEntry,
+) -> TxOutcome {
+    if kind != OrgKind::Enterprise {
+        return rejected(
+            RejectCode::NotAuthorised,
+            format!("only an enterprise records carbon entries; {org} is a {kind:?}"),
+        );
+    }
+    let now = month_of(timestamp_ms);
+    if entry.month > now {
+        return rejected(
+            RejectCode::InvalidCarbonEntry,
+            format!("month {} has not begun (this block is in {now})", entry.month),
+        );
+    }
+    let previous = state.carbon_entry(org, entry.month, entry.number);
+    if previous.is_none() && entry.data.is_none() {
+        return rejected(
+            RejectCode::InvalidCarbonEntry,
+            format!("entry {} of {} does not exist; nothing to withdraw", entry.number, entry.month),
+        );
+    }
+    if let Some(data) = &entry.data {
+        let id = state.carbon_methodology_id(org, entry.month);
+        let Some(rec) = state.methodology_on(&id, first_day(entry.month)) else {
+            return rejected(
+                RejectCode::InvalidCarbonEntry,
+                format!("no version of {id} (the plan of {org}) is in force in {}", entry.month),
+            );
+        };
+        let m = match trustmeter_carbon::parsed(&rec.text) {
+            Ok(m) => m,
+            Err(e) => {
+                return rejected(RejectCode::InvalidCarbonEntry, format!("{id} v{} does not parse: {e}", rec.version));
+            }
+        };
+        if let Err(e) = trustmeter_carbon::entries::check_entry(&m, data) {
+            return rejected(RejectCode::InvalidCarbonEntry, format!("entry {}: {e}", entry.number));
+        }
+        if let CarbonEntryData::GreenCertificates { vintage, .. } = data {
+            let age = months_between(*vintage, entry.month);
+            if !(0..i64::from(CERTIFICATE_VALID_MONTHS)).contains(&age) {
+                return rejected(
+                    RejectCode::InvalidCarbonEntry,
+                    format!(
+                        "certificates of {vintage} cannot be claimed for {}: a certificate covers power of its own month or later, for {CERTIFICATE_VALID_MONTHS} months",
+                        entry.month
+                    ),
+                );
+            }
+        }
+    }
+    // The claim of the version being replaced is released; the new range may overlap it (a
+    // corrected count of the same batch) but no other claim.
+    let own = previous.as_ref().and_then(|p| match &p.entry.data {
+        Some(CarbonEntryData::GreenCertificates { batch, first, .. }) => {
+            Some(StateKey::CertificateClaim(batch.clone(), *first))
+        }
+        _ => None,
+    });
+    if let Some(CarbonEntryData::GreenCertificates { batch, first, count, .. }) = &entry.data {
+        let last = first + u64::from(*count) - 1; // checked by the transaction's validation
+        // Claims never overlap, so besides the entry's own claim only the nearest one starting
+        // at or before `last` can reach into the range.
+        let held = state
+            .scan(&KeyRange::certificate_claims_until(batch, last), true, 2)
+            .into_iter()
+            .find(|(k, _)| Some(k) != own.as_ref());
+        if let Some((StateKey::CertificateClaim(_, held_first), StateValue::CertificateClaim(held))) = held
+            && held.last(held_first) >= *first
+        {
+            let from = held_first.max(*first);
+            let to = held.last(held_first).min(last);
+            return rejected(
+                RejectCode::CertificateClaimed,
+                format!(
+                    "certificates {batch} {from}..={to} are already claimed (by an entry for {}); a certificate is claimed once on the chain",
+                    held.month
+                ),
+            );
+        }
+    }
+    if let Some(k) = &own {
+        state.delete(k);
+    }
+    if let Some(CarbonEntryData::GreenCertificates { batch, first, count, .. }) = &entry.data {
+        state.put(
+            StateKey::CertificateClaim(batch.clone(), *first),
+            StateValue::CertificateClaim(CertificateClaimRecord {
+                count: *count,
+                org: org.clone(),
+                month: entry.month,
+                number: entry.number,
+            }),
+        );
+    }
+    let revision = previous.map_or(1, |p| p.revision.saturating_add(1));
+    state.put(
+        StateKey::CarbonEntry(org.clone(), entry.month, entry.number),
+        StateValue::CarbonEntry(CarbonEntryRecord {
+            entry: entry.clone(),
+            revision,
+            recorded_by: sender.clone(),
+            height,
+            time_ms: timestamp_ms,
+        }),
+    );
+    TxOutcome::Accepted
+}
