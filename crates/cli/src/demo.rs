@@ -291,12 +291,14 @@ async fn start_chain(
 
 /// Onboards the plant's gateway (with key `gateway_key`) and meters on `chain`: the enterprise
 /// registers, the metrology authority calibrates, the regulator activates (meters first, the
-/// gateway last).
+/// gateway last); with `carbon_dir`, the enterprise's carbon accounts follow
+/// ([`carbon_accounts`]).
 async fn onboard(
     chain: &DemoChain,
     plant: &Plant,
     gateway_key: &trustmeter_types::PublicKey,
     cal: (i64, i64),
+    carbon_dir: Option<&std::path::Path>,
 ) -> Result<()> {
     let d = &chain.devnet;
     let id = d.genesis.chain_id.clone();
@@ -324,7 +326,92 @@ async fn onboard(
     }
     hs.push(sub.submit(&regulator.sign(TxPayload::ActivateDevice { device: plant.gateway_id().clone() })).await?);
     sub.wait_finalized(&hs, "calibration and activation").await?;
+    if let Some(dir) = carbon_dir {
+        carbon_accounts(chain, &mut ent, dir).await?;
+    }
     Ok(())
+}
+
+/// The amounts of the plant's documented carbon entries: (file name, evidence kind, entry data).
+fn carbon_entries() -> Vec<(&'static str, trustmeter_types::EvidenceKind, trustmeter_types::CarbonEntryData)> {
+    use trustmeter_types::carbon::{CarbonEntryData as D, GasFilling};
+    use trustmeter_types::{EvidenceKind as K, Quantity};
+    let t = |micros: i64| Quantity::from_micros(micros);
+    vec![
+        ("diesel-invoice.txt", K::Invoice, D::Fuel { fuel: "diesel".into(), amount: t(3_000_000) }),
+        (
+            "sf6-filling-ledger.txt",
+            K::InventoryLedger,
+            D::Fgas {
+                gas: "SF6".into(),
+                opening_t: t(50_000),
+                closing_t: t(30_000),
+                purchased_t: t(100_000),
+                sold_t: t(0),
+                fills: 120,
+                filling: GasFilling::Containers { before_t: t(12_000_000), after_t: t(11_920_000) },
+            },
+        ),
+        (
+            "welding-gas-ledger.txt",
+            K::InventoryLedger,
+            D::Welding {
+                opening_t: t(200_000),
+                purchased_t: t(1_500_000),
+                closing_t: t(300_000),
+                sold_t: t(0),
+                v_co2: t(200_000),
+                v_ar: t(800_000),
+                v_o2: t(0),
+            },
+        ),
+        (
+            "green-certificates.txt",
+            K::Certificate,
+            D::GreenCertificates { batch: "GEC-DEMO-HN".into(), first: 1, count: 100, vintage: 0 },
+        ),
+    ]
+}
+
+/// The plant's carbon accounts on the provincial chain: its monitoring plan (GB/T 32151.29-2024,
+/// machinery manufacturing, from this month) and this month's documented entries, each with an
+/// evidence file written under `dir` and uploaded to every validator first: diesel for the
+/// forklifts by invoice, the SF6-filling line's ledger, the welding-gas ledger and 100 green
+/// certificates (100 MWh).
+async fn carbon_accounts(chain: &DemoChain, ent: &mut TxSigner, dir: &std::path::Path) -> Result<()> {
+    let d = &chain.devnet;
+    let member = &d.enterprises[0];
+    let month = trustmeter_state::carbon::month_of(now_ms());
+    let client = trustmeter_api_client::NodeClient::new(chain.submitter.apis.clone(), Duration::from_secs(10))?
+        .with_signer(member.key.clone());
+    std::fs::create_dir_all(dir)?;
+    let mut hs = vec![
+        chain
+            .submitter
+            .submit(&ent.sign(TxPayload::SetCarbonPlan { methodology: "GB/T 32151.29-2024".into(), from_month: month }))
+            .await?,
+    ];
+    for (number, (name, kind, mut data)) in carbon_entries().into_iter().enumerate() {
+        if let trustmeter_types::CarbonEntryData::GreenCertificates { vintage, .. } = &mut data {
+            *vintage = month;
+        }
+        let text = format!("{name}: {}\n", serde_json::to_string(&data)?);
+        std::fs::write(dir.join(name), &text)?;
+        let hash = trustmeter_crypto::hash(d.genesis.params.hash, text.as_bytes());
+        client
+            .put_evidence(&member.org.id, text.as_bytes(), &hash)
+            .await
+            .with_context(|| format!("uploading {name}"))?;
+        let entry = trustmeter_types::CarbonEntry {
+            month,
+            number: number as u32 + 1,
+            data: Some(data),
+            evidence: vec![trustmeter_types::Evidence { hash, bytes: text.len() as u64, kind, name: name.into() }],
+            note: "demo plant".into(),
+        };
+        hs.push(chain.submitter.submit(&ent.sign(TxPayload::RecordCarbonEntry { entry })).await?);
+    }
+    chain.submitter.wait_finalized(&hs, "monitoring plan and carbon entries").await
 }
 
 /// The gateway's config for the plant: one simulator point per meter, polled every 15 minutes
@@ -447,8 +534,10 @@ async fn start_all(
     )?;
     let t0 = Instant::now();
     let cal = (start_ms - 30 * 86_400_000, now_ms() + 365 * 86_400_000);
-    for c in &chains {
-        onboard(c, &plant, &gateway_key.public_key(), cal).await?;
+    for (i, c) in chains.iter().enumerate() {
+        // The carbon accounts are kept on the provincial chain.
+        let evidence_dir = dir.join("evidence");
+        onboard(c, &plant, &gateway_key.public_key(), cal, (i == 0).then_some(evidence_dir.as_path())).await?;
     }
     println!(
         "onboarded gateway {} and {} meters on {} chain(s) (registered by the enterprise, calibrated by the metrology authority, activated by the regulator) in {:.1} s",

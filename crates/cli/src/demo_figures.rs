@@ -87,17 +87,44 @@ pub fn day_line(state: &State, org: &UnifiedSocialCreditCode, plant_now_ms: i64)
     )
 }
 
-/// One line of the month's emissions for `org` (derived from the consensus daily figures with
-/// the general-frame methodology in force): Scope 1, Scope 2 by location and by market, and the
-/// standard's total.
+/// One line of the month's emissions for `org` (the chain's results for the month: the consensus
+/// daily figures and the documented entries, with the methodology of its monitoring plan): Scope 1 by source,
+/// Scope 2 by location and by market, and the standard's total.
 pub fn carbon_line(state: &State, org: &UnifiedSocialCreditCode, plant_now_ms: i64) -> String {
     let (y, m) = calendar::month_of_day(calendar::day_number(plant_now_ms));
     let month = y as u32 * 100 + m;
     match trustmeter_analytics::figures::carbon_month(state, org, month, None) {
-        Ok(v) => format!(
-            "carbon {} ({} v{}, derived): Scope 1 {} t, Scope 2 {} t by location / {} t by market; GB/T 32150 total {} t CO2e; trustmeter query carbon --org {org} --month {month}",
-            v.month, v.methodology, v.version, v.scope1_t, v.scope2_location_t, v.scope2_market_t, v.standard_t
-        ),
+        Ok(v) => {
+            let sources: Vec<String> = v
+                .lines
+                .iter()
+                .filter(|l| l.scope == 1 && l.co2e_t != "0.000000")
+                .map(|l| {
+                    if l.item.is_empty() {
+                        format!("{} {}", l.source, l.co2e_t)
+                    } else {
+                        format!("{} {} {}", l.source, l.item, l.co2e_t)
+                    }
+                })
+                .collect();
+            let by_source = if sources.is_empty() { String::new() } else { format!(" [{}]", sources.join(", ")) };
+            format!(
+                "carbon {} ({} v{}, {}, {} entries): Scope 1 {} t{by_source}, Scope 2 {} t by location / {} t by market; GB/T 32150 total {} t CO2e; trustmeter query carbon --org {org} --month {month}",
+                v.month,
+                v.methodology,
+                v.version,
+                if v.derived {
+                    "derived".to_string()
+                } else {
+                    format!("consensus at height {}", v.consensus_height.unwrap_or(0))
+                },
+                v.entries.len(),
+                v.scope1_t,
+                v.scope2_location_t,
+                v.scope2_market_t,
+                v.standard_t
+            )
+        }
         Err(e) => format!("carbon {y:04}-{m:02}: {e}"),
     }
 }

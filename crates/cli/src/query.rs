@@ -853,14 +853,19 @@ fn print_entries(v: &Value) {
 
 fn print_carbon(v: &Value) {
     println!(
-        "{} month {}{}: {} v{} (GWP {}), province {}, derived from consensus daily figures",
+        "{} month {}{}: {} v{} (GWP {}), province {}, {}",
         cell(&v["org"]),
         cell(&v["month"]),
         if v["complete"] == true { "" } else { " (partial)" },
         cell(&v["methodology"]),
         cell(&v["version"]),
         cell(&v["gwp_set"]),
-        cell(&v["province"])
+        cell(&v["province"]),
+        if v["derived"] == false {
+            format!("the chain's results (computed by every validator at height {})", cell(&v["consensus_height"]))
+        } else {
+            "derived on request (not the enterprise's plan, or no result on the chain)".to_string()
+        }
     );
     println!(
         "GB/T 32150 total {} t CO2e; Scope 1 {} t; Scope 2 {} t location-based, {} t market-based; biomass {} t apart",

@@ -830,6 +830,7 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::CarbonPlan(_) => "monitoring plan",
         StateValue::CarbonEntry(_) => "carbon entry",
         StateValue::CertificateClaim(_) => "certificate claim",
+        StateValue::CarbonResult(_) => "carbon results of a month",
     }
 }
 
@@ -877,6 +878,7 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::CarbonPlan(o, m) => format!("carbon-plan/{o}/{m}"),
         StateKey::CarbonEntry(o, m, n) => format!("carbon-entry/{o}/{m}/{n}"),
         StateKey::CertificateClaim(b, first) => format!("certificate-claim/{b}/{first}"),
+        StateKey::CarbonResult(o, m) => format!("carbon-result/{o}/{m}"),
     }
 }
 

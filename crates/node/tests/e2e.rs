@@ -372,6 +372,9 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/methodologies", "get"),
         ("/v1/methodology", "get"),
         ("/v1/enterprises/{org}/carbon", "get"),
+        ("/v1/enterprises/{org}/carbon/entries", "get"),
+        ("/v1/enterprises/{org}/evidence", "put"),
+        ("/v1/enterprises/{org}/evidence/{hash}", "get"),
     ]
     .into_iter()
     .map(|(p, m)| (p.to_string(), m.to_string()))

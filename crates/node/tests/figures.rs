@@ -494,7 +494,7 @@ fn figures_api_end_to_end() -> Result<()> {
         ensure!(kind("electricity")["deviation_ok"] == true && kind("electricity")["deviation_bp"] == 0, "{m}");
         ensure!(kind("water")["deviation_ok"] == false, "water reported 10 t against {water_month} t: {m}");
 
-        // The month's emissions (derived, GB/T 32150-2015): only electricity is an emission source
+        // The month's emissions (GB/T 32150-2015, the chain's results): only electricity is an emission source
         // here (water is a working medium). Hunan (430100: central grid), latest factors 2023's:
         // kWh × 0.5271 t/MWh = kWh × 527.1 µt by location, × 0.5306 for the standard, × 0.6096 by
         // market, each rounded half to even to a µt.
@@ -504,7 +504,10 @@ fn figures_api_end_to_end() -> Result<()> {
         };
         // The diesel entry: 2 t × 43.33 GJ/t × 0.0202 tC/GJ × 0.98 × 44/12 = 6.290244986… t; the
         // certificate covers the month's electricity (< 1 MWh) in the market view only.
-        ensure!(c["province"] == "43" && c["derived"] == true && c["scope1_t"] == "6.290245", "{c}");
+        // The chain's own results for the month (every validator computed them), not a figure
+        // derived on request.
+        ensure!(c["province"] == "43" && c["derived"] == false && c["scope1_t"] == "6.290245", "{c}");
+        ensure!(c["consensus_height"].as_u64().is_some_and(|h| h > 0 && h <= height), "{c}");
         ensure!(c["electricity_purchased_mwh"] == Quantity::from_micros(elec_month * 1_000).to_string(), "{c}");
         ensure!(c["electricity_exported_mwh"] == "0.000000", "{c}");
         ensure!(c["scope2_location_t"] == micro_t(5_271), "{c}");
@@ -534,6 +537,11 @@ fn figures_api_end_to_end() -> Result<()> {
         let (status, e) =
             api.get(0, &format!("/v1/enterprises/{org0}/carbon?month={month_code}&methodology=ISO")).await?;
         ensure!(status == 404, "{status} {e}");
+        // Another methodology than the enterprise's plan: computed on request, and said so.
+        let other = api
+            .get_ok(0, &format!("/v1/enterprises/{org0}/carbon?month={month_code}&methodology=GB/T%2032151.29-2024"))
+            .await?;
+        ensure!(other["derived"] == true && other["consensus_height"].is_null(), "{other}");
 
         // Quality: 21 points received of 3 meters × 192 quarter hours.
         let qv = api.get_ok(0, &format!("/v1/quality?org={org0}&from={l1}&to={l2}")).await?;

@@ -97,6 +97,7 @@ mod tag {
     pub const PROGRESS: u8 = 0x19;
     pub const DAILY: u8 = 0x1A;
     pub const MONTHLY_REPORT: u8 = 0x1B;
+    pub const CARBON_RESULT: u8 = 0x1C;
     // 0x20 held the duplicate window until duplicates were found among the window points.
     pub const POINT: u8 = 0x21;
     pub const KEY_USE: u8 = 0x22;
@@ -161,9 +162,11 @@ impl StateKey {
             | StateKey::CarbonPlan(..)
             | StateKey::CarbonEntry(..)
             | StateKey::CertificateClaim(..) => KeyClass::Registry,
-            StateKey::Nonce(_) | StateKey::Progress(..) | StateKey::Daily(_) | StateKey::MonthlyReport(..) => {
-                KeyClass::Activity
-            }
+            StateKey::Nonce(_)
+            | StateKey::Progress(..)
+            | StateKey::Daily(_)
+            | StateKey::MonthlyReport(..)
+            | StateKey::CarbonResult(..) => KeyClass::Activity,
             StateKey::Point(..) | StateKey::KeyUse(_) => KeyClass::Derived,
         }
     }
@@ -205,6 +208,7 @@ impl StateKey {
                 Enc::new(tag::DAILY).id(k.org.as_str()).i32(k.day).u8(k.energy as u8).u8(k.unit as u8)
             }
             StateKey::MonthlyReport(o, m) => Enc::new(tag::MONTHLY_REPORT).id(o.as_str()).u32(*m),
+            StateKey::CarbonResult(o, m) => Enc::new(tag::CARBON_RESULT).id(o.as_str()).u32(*m),
             StateKey::Point(d, ts, ord) => Enc::new(tag::POINT).i64(point_hour(*ts)).id(d.as_str()).i64(*ts).u64(*ord),
             StateKey::KeyUse(k) => Enc::new(tag::KEY_USE).u8(k.scheme as u8).bytes(&k.bytes),
         }
@@ -382,6 +386,7 @@ pub fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::CarbonPlan(..), StateValue::CarbonPlan(_))
             | (StateKey::CarbonEntry(..), StateValue::CarbonEntry(_))
             | (StateKey::CertificateClaim(..), StateValue::CertificateClaim(_))
+            | (StateKey::CarbonResult(..), StateValue::CarbonResult(_))
     )
 }
 

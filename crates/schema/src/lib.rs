@@ -19,7 +19,7 @@ pub mod model;
 
 pub use keys::{KeyClass, KeyRange, Tree};
 pub use model::{
-    AbsenceProof, CarbonEntryRecord, CarbonPlanRecord, CertificateClaimRecord, DailyKey, DailyTotal, MeterProgress,
-    MeterSlot, MethodologyRecord, MonthlyReportRecord, PointRec, PolicyRecord, ProgressChunk, ProofSource,
-    ReplacementRec, StateEntry, StateKey, StateProof, StateRoots, StateValue,
+    AbsenceProof, CarbonEntryRecord, CarbonPlanRecord, CarbonResultLine, CarbonResultRecord, CertificateClaimRecord,
+    DailyKey, DailyTotal, MeterProgress, MeterSlot, MethodologyRecord, MonthlyReportRecord, PointRec, PolicyRecord,
+    ProgressChunk, ProofSource, ReplacementRec, StateEntry, StateKey, StateProof, StateRoots, StateValue,
 };

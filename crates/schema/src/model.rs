@@ -144,6 +144,9 @@ pub enum StateKey {
     CarbonEntry(UnifiedSocialCreditCode, u32, u32),
     /// A claim on green certificates: (batch, first serial). Claims of a batch never overlap.
     CertificateClaim(String, u64),
+    /// An enterprise's carbon results for a month (`YYYYMM`), recomputed by every validator at
+    /// the end of each block that changed the month's inputs.
+    CarbonResult(UnifiedSocialCreditCode, u32),
 }
 
 /// A value in the state.
@@ -192,6 +195,8 @@ pub enum StateValue {
     CarbonEntry(CarbonEntryRecord),
     /// A claim on a range of green certificates.
     CertificateClaim(CertificateClaimRecord),
+    /// A month's carbon results.
+    CarbonResult(CarbonResultRecord),
 }
 
 /// A deployed version of a carbon methodology (核算方法学), see `trustmeter-carbon`.
@@ -267,6 +272,63 @@ impl CertificateClaimRecord {
     pub fn last(&self, first: u64) -> u64 {
         first.saturating_add(u64::from(self.count).saturating_sub(1))
     }
+}
+
+/// One line of a month's carbon results: a source, an item it applies to (a fuel, a gas, or none)
+/// and the gas emitted.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarbonResultLine {
+    /// Source id in the methodology.
+    pub source: String,
+    /// Item (fuel id, `gas/kind`, `welding/n`) or empty.
+    pub item: String,
+    /// Gas.
+    pub gas: String,
+    /// GHG Protocol scope (1 or 2).
+    pub scope: u8,
+    /// The views it counts in: bit 0 the standard's, bit 1 location-based, bit 2 market-based.
+    pub views: u8,
+    /// Biomass CO2 (in no total).
+    pub biogenic: bool,
+    /// Mass of the gas, micro-tonnes.
+    pub mass_ut: i64,
+    /// CO2 equivalent, micro-tonnes.
+    pub co2e_ut: i64,
+}
+
+/// An enterprise's carbon results for one month (碳排放月度核算结果), in consensus: metered energy
+/// (the month's daily figures) plus its documented entries, evaluated with the methodology of its
+/// monitoring plan in the version in force on the month's first day. Recomputed at the end of
+/// every block that changed a daily figure or an entry of the month, so late data and corrected
+/// entries are always reflected.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarbonResultRecord {
+    /// Methodology id.
+    pub methodology: String,
+    /// Its version.
+    pub version: u32,
+    /// Lines in canonical order (sources in document order, items sorted).
+    pub lines: Vec<CarbonResultLine>,
+    /// The standard's total (GB/T 32150: exports netted, biomass apart), µt CO2e.
+    pub standard_ut: i64,
+    /// Biomass CO2, µt.
+    pub biogenic_ut: i64,
+    /// Scope 1, µt CO2e.
+    pub scope1_ut: i64,
+    /// Scope 2 location-based, µt CO2e.
+    pub scope2_location_ut: i64,
+    /// Scope 2 market-based, µt CO2e.
+    pub scope2_market_ut: i64,
+    /// Production output of the month in micro-units, if one product was entered.
+    pub output_micro: Option<i64>,
+    /// Documented entries used (not withdrawn).
+    pub entries: u32,
+    /// Why the month could not be evaluated (then every amount is 0), if it could not.
+    pub error: Option<String>,
+    /// Height of the block that computed it.
+    pub height: u64,
 }
 
 /// A deployed version of the audit policy (审核规则).

@@ -14,7 +14,11 @@
 //!   read, whatever the number of claims. Correcting or withdrawing the entry releases its claim.
 
 use crate::state::State;
-use trustmeter_schema::{CarbonEntryRecord, CarbonPlanRecord, CertificateClaimRecord, KeyRange, StateKey, StateValue};
+use std::collections::BTreeMap;
+use trustmeter_schema::{
+    CarbonEntryRecord, CarbonPlanRecord, CarbonResultLine, CarbonResultRecord, CertificateClaimRecord, KeyRange,
+    StateKey, StateValue,
+};
 use trustmeter_types::carbon::{
     CERTIFICATE_VALID_MONTHS, CarbonEntry, CarbonEntryData, MAX_CARBON_ENTRIES_PER_MONTH, months_between,
 };
@@ -255,4 +259,183 @@ pub(crate) fn record_entry(
         }),
     );
     TxOutcome::Accepted
+}
+
+/// What a month's carbon evaluation starts from: the methodology version, the activity data
+/// (metered energy plus documented entries) and what was left out, with why.
+pub struct MonthInputs {
+    /// The methodology version in force on the month's first day.
+    pub record: trustmeter_schema::MethodologyRecord,
+    /// Its parsed form.
+    pub methodology: std::sync::Arc<trustmeter_carbon::Methodology>,
+    /// The enterprise's province (two-digit GB/T 2260 code).
+    pub province: String,
+    /// Activity data.
+    pub activity: trustmeter_carbon::Activity,
+    /// Metered energy that could not become activity data.
+    pub unconverted: Vec<trustmeter_carbon::metered::Unconverted>,
+    /// Entries set aside, and other notes.
+    pub notes: Vec<String>,
+    /// The month's entries as recorded (withdrawn ones included).
+    pub entries: Vec<CarbonEntryRecord>,
+}
+
+/// Why a month cannot be evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MonthError {
+    /// The enterprise is not a member.
+    #[error("{0} is not a member organisation")]
+    NotAMember(UnifiedSocialCreditCode),
+    /// Its region is not a GB/T 2260 code.
+    #[error("organisation {0} has region {1}, which is not a six-digit GB/T 2260 code")]
+    BadRegion(UnifiedSocialCreditCode, u32),
+    /// No version of the methodology is in force.
+    #[error("no version of methodology {0} is in force on {1}; GET /v1/methodologies lists what is deployed")]
+    NoMethodology(String, String),
+    /// A deployed document no longer parses (a newer build refuses it).
+    #[error("deployed methodology {0} v{1} does not parse: {2}")]
+    Unparsable(String, u32, String),
+}
+
+/// The inputs of `org`'s carbon evaluation for `month` (`YYYYMM`, checked by the caller) with
+/// `methodology` (default: the enterprise's monitoring plan for the month). Reads ≤ 31 days of
+/// the enterprise's daily figures, ≤ 256 entries and one methodology record.
+pub fn month_inputs(
+    state: &State,
+    org: &UnifiedSocialCreditCode,
+    month: u32,
+    methodology: Option<&str>,
+) -> Result<MonthInputs, MonthError> {
+    use trustmeter_carbon::entries::{RecordedEntry, add_entries};
+    use trustmeter_carbon::metered::{Metered, activity_from_metered};
+    let o = state.organisation(org).ok_or_else(|| MonthError::NotAMember(org.clone()))?;
+    if !(100_000..=999_999).contains(&o.region) {
+        return Err(MonthError::BadRegion(org.clone(), o.region));
+    }
+    let province = format!("{:02}", o.region / 10_000);
+    let from_day = first_day(month);
+    let next = if month % 100 == 12 { (month / 100 + 1) * 100 + 1 } else { month + 1 };
+    let to_day = first_day(next) - 1;
+    let planned = state.carbon_methodology_id(org, month);
+    let id = methodology.unwrap_or(&planned);
+    let record = state
+        .methodology_on(id, from_day)
+        .ok_or_else(|| MonthError::NoMethodology(id.to_string(), trustmeter_energy::calendar::day_label(from_day)))?;
+    let m = trustmeter_carbon::parsed(&record.text)
+        .map_err(|e| MonthError::Unparsable(record.id.clone(), record.version, e.to_string()))?;
+    let mut sums: BTreeMap<(trustmeter_types::EnergyKind, trustmeter_types::Unit), (i64, i64)> = BTreeMap::new();
+    for (k, d) in state.daily_range(org, from_day, to_day) {
+        let e = sums.entry((k.energy, k.unit)).or_default();
+        e.0 = e.0.saturating_add(d.consumption.micros());
+        e.1 = e.1.saturating_add(d.exported.micros());
+    }
+    let metered: Vec<Metered> = sums
+        .into_iter()
+        .map(|((energy, unit), (consumed, exported))| Metered { energy, unit, consumed, exported })
+        .collect();
+    let (mut activity, unconverted) = activity_from_metered(&m, (month / 100) as i32, &province, &metered);
+    let entries = state.carbon_entries(org, month);
+    let recorded: Vec<RecordedEntry<'_>> = entries
+        .iter()
+        .filter_map(|r| {
+            r.entry.data.as_ref().map(|data| RecordedEntry {
+                number: r.entry.number,
+                data,
+                evidence: &r.entry.evidence,
+            })
+        })
+        .collect();
+    let notes = add_entries(&m, &mut activity, &recorded);
+    Ok(MonthInputs { record, methodology: m, province, activity, unconverted, notes, entries })
+}
+
+/// The consensus record of a month's results (see [`CarbonResultRecord`]); a month that cannot be
+/// evaluated gets a record that says why, with every amount 0.
+pub fn month_result(state: &State, org: &UnifiedSocialCreditCode, month: u32, height: u64) -> CarbonResultRecord {
+    let failed = |methodology: String, version: u32, error: String| CarbonResultRecord {
+        methodology,
+        version,
+        lines: vec![],
+        standard_ut: 0,
+        biogenic_ut: 0,
+        scope1_ut: 0,
+        scope2_location_ut: 0,
+        scope2_market_ut: 0,
+        output_micro: None,
+        entries: 0,
+        error: Some(error),
+        height,
+    };
+    let inputs = match month_inputs(state, org, month, None) {
+        Ok(i) => i,
+        Err(e) => return failed(state.carbon_methodology_id(org, month), 0, e.to_string()),
+    };
+    let r = match trustmeter_carbon::compute(&inputs.methodology, &inputs.activity) {
+        Ok(r) => r,
+        Err(e) => return failed(inputs.record.id, inputs.record.version, e.to_string()),
+    };
+    let view_bits = |views: &std::collections::BTreeSet<trustmeter_carbon::View>| {
+        views.iter().fold(0u8, |b, v| {
+            b | match v {
+                trustmeter_carbon::View::Standard => 1,
+                trustmeter_carbon::View::Location => 2,
+                trustmeter_carbon::View::Market => 4,
+            }
+        })
+    };
+    CarbonResultRecord {
+        methodology: r.methodology,
+        version: r.version,
+        lines: r
+            .lines
+            .iter()
+            .map(|l| CarbonResultLine {
+                source: l.source.clone(),
+                item: l.item.clone(),
+                gas: l.gas.clone(),
+                scope: l.scope,
+                views: view_bits(&l.views),
+                biogenic: l.biogenic,
+                mass_ut: l.mass_ut,
+                co2e_ut: l.co2e_ut,
+            })
+            .collect(),
+        standard_ut: r.totals.standard,
+        biogenic_ut: r.totals.biogenic,
+        scope1_ut: r.totals.scope1,
+        scope2_location_ut: r.totals.scope2_location,
+        scope2_market_ut: r.totals.scope2_market,
+        output_micro: inputs.activity.output.and_then(trustmeter_carbon::compute::to_micro),
+        entries: inputs.entries.iter().filter(|e| e.entry.data.is_some()).count() as u32,
+        error: None,
+        height,
+    }
+}
+
+/// Recomputes the carbon results of every (enterprise, month) whose inputs the block changed, up
+/// to the block's own month (a plan set for a later month changes nothing yet). Called at the end
+/// of every block, by the proposer and by every validator alike; costs one month evaluation per
+/// enterprise and month touched (≈ 11 µs each, `bench query` (c)), whatever the number of
+/// readings.
+pub(crate) fn close_months(state: &mut State, height: u64, timestamp_ms: i64) {
+    let dirty = std::mem::take(&mut state.carbon_dirty);
+    let now = month_of(timestamp_ms);
+    for (org, months) in dirty {
+        for month in months.into_iter().filter(|m| *m <= now && trustmeter_types::carbon::check_month(*m).is_ok()) {
+            let rec = month_result(state, &org, month, height);
+            state.put(StateKey::CarbonResult(org.clone(), month), StateValue::CarbonResult(rec));
+        }
+    }
+    // Writing results marks nothing: they are not inputs.
+    state.carbon_dirty.clear();
+}
+
+impl State {
+    /// An enterprise's carbon results for a month, as the chain computed them.
+    pub fn carbon_result(&self, org: &UnifiedSocialCreditCode, month: u32) -> Option<CarbonResultRecord> {
+        match self.get(&StateKey::CarbonResult(org.clone(), month)) {
+            Some(StateValue::CarbonResult(r)) => Some(r),
+            _ => None,
+        }
+    }
 }

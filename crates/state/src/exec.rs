@@ -205,6 +205,7 @@ pub fn build_block(
         tx_leaves.push(b.leaf);
         txs.push(tx);
     }
+    crate::carbon::close_months(&mut state, height, timestamp_ms);
     // The trees are sealed at the block's own height (its changes' height): the child block then
     // computes its trees on top of them, as a layer, instead of again from the store.
     state.height = height;
@@ -252,6 +253,7 @@ pub fn execute_block(parent: &State, block: &Block, verdicts: &SignatureVerdicts
         receipts.push(receipt);
         tx_leaves.push(b.leaf);
     }
+    crate::carbon::close_months(&mut state, h.height, h.timestamp_ms);
     state.height = h.height; // sealed at the block's own height, as in `build_block`
     state.seal();
     let ctx = BlockContext { epoch: h.epoch, view: h.view, timestamp_ms: h.timestamp_ms };

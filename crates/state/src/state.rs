@@ -17,6 +17,7 @@ use crate::keys::{KeyRange, Tree};
 use crate::restore::Restore;
 use crate::store::{CommitBatch, Head, InterimHeight, Snapshot, Store, StoreError, TreeBatch, TreeHeads};
 use imbl::OrdMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use trustmeter_crypto::HashAlg;
 use trustmeter_policy::Policy;
@@ -309,6 +310,10 @@ pub struct State {
     /// trees are computed on top of them, so that once its parent is committed the batches it
     /// computed are exactly what its own commit writes (no second tree update per block).
     layers: Vec<Arc<Sealed>>,
+    /// The (enterprise, month) pairs whose carbon inputs (daily figures, documented entries,
+    /// monitoring plan) the block being executed changed: their results are recomputed at the
+    /// end of the block ([`crate::carbon::close_months`]), which empties this.
+    pub(crate) carbon_dirty: BTreeMap<UnifiedSocialCreditCode, BTreeSet<u32>>,
 }
 
 impl std::fmt::Debug for State {
@@ -341,6 +346,7 @@ impl State {
             policies: OrdMap::new(),
             sealed: None,
             layers: Vec::new(),
+            carbon_dirty: BTreeMap::new(),
         }
     }
 
@@ -494,11 +500,31 @@ impl State {
     /// genesis entries count as height 1, above the empty store).
     pub(crate) fn put(&mut self, key: StateKey, value: StateValue) {
         debug_assert!(crate::keys::matches(&key, &value), "{key:?} cannot hold {value:?}");
+        match &key {
+            StateKey::Daily(k) => {
+                let (y, m) = trustmeter_energy::calendar::month_of_day(k.day);
+                self.carbon_changed(&k.org, (y.max(0) as u32) * 100 + m);
+            }
+            StateKey::CarbonEntry(org, month, _) | StateKey::CarbonPlan(org, month) => self.carbon_changed(org, *month),
+            _ => {}
+        }
         self.unseal();
         self.overlay.insert(key.ordered(), Slot { height: self.height + 1, entry: Some(Arc::new((key, value))) });
     }
 
-    /// Deletes an entry (derived data only: registry and activity entries are never deleted).
+    /// Notes that a month's carbon inputs of `org` changed in the block being executed.
+    fn carbon_changed(&mut self, org: &UnifiedSocialCreditCode, month: u32) {
+        match self.carbon_dirty.get_mut(org) {
+            Some(months) => {
+                months.insert(month);
+            }
+            None => {
+                self.carbon_dirty.insert(org.clone(), BTreeSet::from([month]));
+            }
+        }
+    }
+
+    /// Deletes an entry (derived data, grants and released certificate claims).
     pub(crate) fn delete(&mut self, key: &StateKey) {
         self.unseal();
         self.overlay.insert(key.ordered(), Slot { height: self.height + 1, entry: None });

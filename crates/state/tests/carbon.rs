@@ -337,3 +337,71 @@ mod claims_model {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Results in consensus state.
+
+/// Submits a reading of A-EM1 (whole kWh) at `ts` in a block a minute later.
+fn read_a(fx: &mut Fx, seq: u64, ts: i64, kwh_value: i64) {
+    let g = gw_a1();
+    let tx = fx.submit(&g, A_GW1, vec![by_gateway(&g, kwh(A_EM1, seq, ts, kwh_value))]);
+    let at = (ts + 60_000).max(fx.next_ts());
+    let e = fx.exec_at(at, vec![tx]);
+    assert!(e.reading(0, 0).is_recorded(), "{:?}", e.reading(0, 0));
+}
+
+#[test]
+fn every_validator_keeps_the_months_results_and_recomputes_them_when_inputs_change() {
+    let mut fx = Fx::ready();
+    let h = 3_600_000;
+    let t1 = fx.state.timestamp_ms + h;
+    // 100 → 1 100 kWh in January 2026: 1 MWh bought. Enterprise A is in Changsha (430100,
+    // central grid); 2026 reads the latest factors, 2023's: location 0.5271, standard (national)
+    // 0.5306, market (excluding market non-fossil) 0.6096 t/MWh.
+    read_a(&mut fx, 1, t1, 100);
+    read_a(&mut fx, 2, t1 + h, 1_100);
+    let r = fx.state.carbon_result(&org_a(), 202_601).expect("computed at the end of the block");
+    assert_eq!((r.methodology.as_str(), r.version, r.error.as_deref()), ("GB/T 32150-2015", 1, None));
+    assert_eq!((r.scope1_ut, r.scope2_location_ut, r.standard_ut, r.scope2_market_ut), (0, 527_100, 530_600, 609_600));
+    assert_eq!(r.height, fx.state.height);
+    assert_eq!(fx.state.carbon_result(&org_b(), 202_601), None, "B has no data");
+    // Lines sum to each view's total: bit 0 standard, bit 1 location, bit 2 market.
+    let sum = |bit: u8| r.lines.iter().filter(|l| l.views & bit != 0 && !l.biogenic).map(|l| l.co2e_ut).sum::<i64>();
+    assert_eq!((sum(1), sum(2) - r.scope1_ut, sum(4) - r.scope1_ut), (r.standard_ut, 527_100, 609_600));
+
+    // More energy: 1.5 MWh. Recomputed in the block that recorded it.
+    read_a(&mut fx, 3, t1 + 2 * h, 1_600);
+    let r = fx.state.carbon_result(&org_a(), 202_601).unwrap();
+    assert_eq!((r.scope2_location_ut, r.height), (790_650, fx.state.height));
+
+    // A documented entry: 2 t of diesel (2 × 43.33 × 0.0202 × 0.98 × 44/12 = 6.290244986… t)
+    // and one green certificate (1 MWh: the market view falls by 0.6096 t, the location view
+    // stays).
+    let txs = vec![
+        fx.tx(&ent_a(), entry(202_601, 1, CarbonEntryData::Fuel { fuel: "diesel".into(), amount: q(2_000_000) })),
+        fx.tx(&ent_a(), entry(202_601, 2, certificates("GEC-R", 1, 1))),
+    ];
+    let e = fx.exec(txs);
+    assert_tx_accepted(e.receipt(0));
+    assert_tx_accepted(e.receipt(1));
+    let r = fx.state.carbon_result(&org_a(), 202_601).unwrap();
+    assert_eq!((r.scope1_ut, r.scope2_location_ut, r.scope2_market_ut), (6_290_245, 790_650, 304_800));
+    assert_eq!((r.entries, r.height), (2, fx.state.height));
+    // A block that changes nothing of the month leaves the result as it was.
+    let before = r.clone();
+    let t = fx.tx(&ent_b(), TxPayload::SetCarbonPlan { methodology: MACHINERY.into(), from_month: 202_602 });
+    fx.exec(vec![t]);
+    assert_eq!(fx.state.carbon_result(&org_a(), 202_601), Some(before.clone()));
+    assert_eq!(fx.state.carbon_result(&org_b(), 202_602), None, "a plan for a month not begun computes nothing");
+    // Withdrawing the diesel entry recomputes the month.
+    let withdraw = TxPayload::RecordCarbonEntry {
+        entry: CarbonEntry { month: 202_601, number: 1, data: None, evidence: vec![], note: "double-counted".into() },
+    };
+    let t = fx.tx(&ent_a(), withdraw);
+    fx.exec(vec![t]);
+    let r = fx.state.carbon_result(&org_a(), 202_601).unwrap();
+    assert_eq!((r.scope1_ut, r.entries), (0, 1));
+    // The result is committed in the activity tree: provable like a daily figure.
+    let key = trustmeter_state::StateKey::CarbonResult(org_a(), 202_601);
+    assert_eq!(key.tree(), Some(trustmeter_state::Tree::Activity));
+}

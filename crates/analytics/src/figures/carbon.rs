@@ -1,16 +1,14 @@
-//! An enterprise's carbon emissions for a month from its metered energy (碳排放月度核算, derived):
-//! the consensus daily figures of the month summed per energy kind and unit, turned into activity
-//! data ([`trustmeter_carbon::metered`]) and evaluated with the methodology version the chain has in
-//! force on the month's first day. `derived: true` until results are in consensus state (issue 12):
-//! every input is a consensus daily figure with its proof; documented entries (fluorinated gases,
-//! welding gas, green certificates, measured factors) are not on the chain yet, so the sources that
-//! need them read zero and say so.
+//! An enterprise's carbon emissions for a month (碳排放月度核算): the inputs the chain evaluates
+//! ([`trustmeter_state::carbon::month_inputs`]: the month's consensus daily figures as activity
+//! data, plus its documented entries), evaluated with the methodology version in force on the
+//! month's first day, with every line, factor and left-out amount explained. With the enterprise's
+//! own plan the figures are the chain's results for the month (`carbon_result`, computed by every
+//! validator), and the view says so (`derived: false`); with another methodology they are
+//! computed on request (`derived: true`).
 
 use super::*;
+use trustmeter_carbon::View;
 use trustmeter_carbon::compute::{Line, compute};
-use trustmeter_carbon::entries::{RecordedEntry, add_entries};
-use trustmeter_carbon::metered::{Metered, activity_from_metered};
-use trustmeter_carbon::{View, parsed};
 
 /// The methodology of an enterprise with no monitoring plan: the general frame.
 pub use trustmeter_state::carbon::DEFAULT_METHODOLOGY;
@@ -92,9 +90,12 @@ pub struct CarbonMonthView {
     pub complete: bool,
     /// The finalized height.
     pub height: u64,
-    /// Always `true` for now: computed on request from consensus daily figures, not itself a
-    /// consensus figure.
+    /// `false` when these figures are the chain's own results for the month (`carbon_result`,
+    /// computed by every validator); `true` when computed on request only (another methodology
+    /// than the enterprise's plan, or no result recorded).
     pub derived: bool,
+    /// Height of the block whose execution computed the consensus results, if they are.
+    pub consensus_height: Option<u64>,
     /// Methodology id.
     pub methodology: String,
     /// Its version (the one in force on the month's first day).
@@ -164,51 +165,44 @@ pub fn carbon_month(
     month: u32,
     methodology: Option<&str>,
 ) -> Result<CarbonMonthView, Error> {
-    let o = member(state, org)?;
+    member(state, org)?;
     let range = month_days(month)?;
-    let planned = state.carbon_methodology_id(org, month);
-    let id = methodology.unwrap_or(&planned);
-    let rec = state.methodology_on(id, range.from_day).ok_or_else(|| {
-        not_found(format!(
-            "no version of methodology {id} is in force on {}; GET /v1/methodologies lists what is deployed",
-            calendar::day_label(range.from_day)
-        ))
+    let inputs = trustmeter_state::carbon::month_inputs(state, org, month, methodology).map_err(|e| match e {
+        trustmeter_state::carbon::MonthError::NoMethodology(..) => not_found(e.to_string()),
+        trustmeter_state::carbon::MonthError::Unparsable(..) => internal(e.to_string()),
+        _ => bad(e.to_string()),
     })?;
-    let m = parsed(&rec.text)
-        .map_err(|e| internal(format!("deployed methodology {id} v{} no longer parses: {e}", rec.version)))?;
-    let region = format!("{:06}", o.region);
-    if region.len() != 6 {
-        return Err(bad(format!("organisation {org} has region {} which is not a GB/T 2260 code", o.region)));
-    }
-    let province = &region[..2];
-    let mut sums: BTreeMap<(EnergyKind, Unit), (i64, i64)> = BTreeMap::new();
-    for (k, d) in state.daily_range(org, range.from_day, range.to_day) {
-        let e = sums.entry((k.energy, k.unit)).or_default();
-        e.0 = e.0.saturating_add(d.consumption.micros());
-        e.1 = e.1.saturating_add(d.exported.micros());
-    }
-    let metered: Vec<Metered> = sums
-        .into_iter()
-        .map(|((energy, unit), (consumed, exported))| Metered { energy, unit, consumed, exported })
-        .collect();
-    let year = (month / 100) as i32;
-    let (mut activity, unconverted) = activity_from_metered(&m, year, province, &metered);
-    let records = state.carbon_entries(org, month);
-    let recorded: Vec<RecordedEntry<'_>> = records
-        .iter()
-        .filter_map(|r| {
-            r.entry.data.as_ref().map(|data| RecordedEntry {
-                number: r.entry.number,
-                data,
-                evidence: &r.entry.evidence,
-            })
-        })
-        .collect();
-    let mut notes = vec![
-        "derived: computed on request from the month's consensus daily figures and documented entries (each provable); not a consensus figure".to_string(),
-    ];
-    notes.extend(add_entries(&m, &mut activity, &recorded));
+    let (m, activity, unconverted, province) =
+        (inputs.methodology, inputs.activity, inputs.unconverted, inputs.province);
+    let records = inputs.entries;
+    let mut notes = Vec::new();
+    notes.extend(inputs.notes);
     let r = compute(&m, &activity).map_err(|e| bad(format!("the month's emissions cannot be computed: {e}")))?;
+    // The chain's own record of the month (computed by every validator at the end of the block
+    // that last changed its inputs): this view is the consensus figure when it agrees with it.
+    let consensus = state.carbon_result(org, month).filter(|c| {
+        c.error.is_none()
+            && c.methodology == r.methodology
+            && c.version == r.version
+            && (c.standard_ut, c.scope1_ut, c.scope2_location_ut, c.scope2_market_ut, c.biogenic_ut)
+                == (
+                    r.totals.standard,
+                    r.totals.scope1,
+                    r.totals.scope2_location,
+                    r.totals.scope2_market,
+                    r.totals.biogenic,
+                )
+    });
+    match &consensus {
+        Some(c) => notes.insert(
+            0,
+            format!("consensus: these are the chain's results for the month, computed by every validator at height {} (key carbon_result)", c.height),
+        ),
+        None => notes.insert(
+            0,
+            "derived: computed on request from the month's consensus daily figures and documented entries (each provable); the chain holds no result of this month for this methodology".to_string(),
+        ),
+    }
     let complete = state.timestamp_ms >= range.to_ms();
     if !complete {
         notes.push("the month has not ended at the finalized block's time: the figures are partial".into());
@@ -219,7 +213,8 @@ pub fn carbon_month(
         month: format!("{:04}-{:02}", month / 100, month % 100),
         complete,
         height: state.height,
-        derived: true,
+        derived: consensus.is_none(),
+        consensus_height: consensus.as_ref().map(|c| c.height),
         methodology: r.methodology.clone(),
         version: r.version,
         gwp_set: r.gwp_set.clone(),

@@ -40,7 +40,7 @@ const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
 const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
 /// State key and value kinds by tag (§4.2); 9 and 10 are derived data, never in a proof.
-const STATE_KINDS: [&str; 22] = [
+const STATE_KINDS: [&str; 23] = [
     "organisation",
     "account",
     "nonce",
@@ -63,6 +63,7 @@ const STATE_KINDS: [&str; 22] = [
     "carbon_plan",
     "carbon_entry",
     "certificate_claim",
+    "carbon_result",
 ];
 const SCOPES: [&str; 4] = ["registry", "readings", "figures", "alarms"];
 const HASHES: [&str; 2] = ["sha256", "sm3"];
@@ -221,7 +222,7 @@ fn state_key(key: &Value) -> Vec<u8> {
             w.u64(&id[1]);
         }
         // 5 (progress: gateway, chunk), 8 (monthly report: org, month), 18 (methodology: id,
-        // version), 19 (monitoring plan: org, first month)
+        // version), 19 (monitoring plan: org, first month), 22 (carbon results: org, month)
         _ => {
             w.string(&id[0]);
             w.u32v(&id[1]);
@@ -1093,6 +1094,7 @@ fn state_keys_of_every_tag_encode_as_the_document_says() {
         StateKey::CarbonPlan(org.clone(), 202_601),
         StateKey::CarbonEntry(org.clone(), 202_601, 7),
         StateKey::CertificateClaim("GEC-HN-7".into(), 1_000_001),
+        StateKey::CarbonResult(org.clone(), 202_601),
         StateKey::GrantReceived(other, org, GrantScope::Alarms),
         StateKey::Methodology("GB/T 32151.29-2024".into(), 2),
     ];

@@ -137,8 +137,16 @@ fn entries() -> Vec<(StateKey, StateValue)> {
         out.push((StateKey::Methodology(m.id.clone(), m.version), StateValue::Methodology(m)));
     }
     for o in s.organisations() {
+        let mut months = std::collections::BTreeSet::new();
         for (k, d) in s.daily_range(&o.id, i32::MIN, i32::MAX) {
+            let (y, m) = trustmeter_energy::calendar::month_of_day(k.day);
+            months.insert(y as u32 * 100 + m);
             out.push((StateKey::Daily(k.clone()), StateValue::Daily(d.clone())));
+        }
+        // Each month with energy figures has the chain's carbon results.
+        for month in months {
+            let r = s.carbon_result(&o.id, month).expect("a month with figures has carbon results");
+            out.push((StateKey::CarbonResult(o.id.clone(), month), StateValue::CarbonResult(r)));
         }
     }
     assert_eq!(out.len() as u64, s.len(), "every entry of the state is enumerated");
