@@ -385,12 +385,13 @@ async fn carbon_accounts(chain: &DemoChain, ent: &mut TxSigner, dir: &std::path:
     let client = trustmeter_api_client::NodeClient::new(chain.submitter.apis.clone(), Duration::from_secs(10))?
         .with_signer(member.key.clone());
     std::fs::create_dir_all(dir)?;
-    let mut hs = vec![
-        chain
-            .submitter
-            .submit(&ent.sign(TxPayload::SetCarbonPlan { methodology: "GB/T 32151.29-2024".into(), from_month: month }))
-            .await?,
-    ];
+    // The plan first: validators admit an entry against the plan they have finalized.
+    let plan = chain
+        .submitter
+        .submit(&ent.sign(TxPayload::SetCarbonPlan { methodology: "GB/T 32151.29-2024".into(), from_month: month }))
+        .await?;
+    chain.submitter.wait_finalized(&[plan], "monitoring plan").await?;
+    let mut hs = vec![];
     for (number, (name, kind, mut data)) in carbon_entries().into_iter().enumerate() {
         if let trustmeter_types::CarbonEntryData::GreenCertificates { vintage, .. } = &mut data {
             *vintage = month;

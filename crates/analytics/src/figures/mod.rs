@@ -468,7 +468,8 @@ mod tests {
             (v.standard_t.as_str(), v.scope1_t.as_str(), v.scope2_location_t.as_str(), v.scope2_market_t.as_str()),
             ("1.061200", "0.000000", "1.054200", "1.219200")
         );
-        assert!(v.derived && !v.complete, "derived, and November 2026 has not ended at the chain's time");
+        assert!(!v.derived && !v.complete, "the chain's results, and November 2026 has not ended at the chain's time");
+        assert_eq!(v.consensus_height, f.st.carbon_result(&f.org, 202_611).map(|r| r.height));
         assert!(v.factors.iter().any(|x| x.name == "grid location (mee_average central 2023)" && x.value == "0.5271"));
         // A methodology not in force that month, or not deployed, is a clear 404.
         let e = carbon_month(&f.st, &f.org, 202_503, Some("GB/T 32151.29-2024")).unwrap_err();
