@@ -72,6 +72,7 @@ fn common(cmd: &QueryCommand) -> &QueryCommon {
         | QueryCommand::Enterprise { common, .. }
         | QueryCommand::Carbon { common, .. }
         | QueryCommand::CarbonEntries { common, .. }
+        | QueryCommand::CarbonYear { common, .. }
         | QueryCommand::Evidence { common, .. }
         | QueryCommand::Tou { common, .. }
         | QueryCommand::AccessLog { common, .. }
@@ -263,6 +264,20 @@ pub enum QueryCommand {
         /// Methodology id (default GB/T 32150-2015).
         #[arg(long)]
         methodology: Option<String>,
+    },
+    /// An enterprise's carbon year: the chain's twelve month results and their sums.
+    CarbonYear {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The enterprise.
+        #[arg(long)]
+        org: String,
+        /// The year, YYYY.
+        #[arg(long)]
+        year: String,
+        /// CSV (one row per month and a total) instead of a table.
+        #[arg(long)]
+        csv: bool,
     },
     /// An enterprise's documented carbon entries of a month (台账) as recorded, with their
     /// evidence hashes and whether the node holds each file.
@@ -474,6 +489,11 @@ async fn run_async(cmd: QueryCommand) -> Result<()> {
             output(&common, false, &format!("/v1/enterprises/{}/carbon/entries?{q}", encode(&org)), print_entries).await
         }
         QueryCommand::Evidence { common, org, hash, out } => evidence(&common, &org, &hash, &out).await,
+        QueryCommand::CarbonYear { common, org, year, csv } => {
+            let format = csv.then(|| "csv".to_string());
+            let q = query_string(&[("year", s(&year)), ("format", format)]);
+            output(&common, csv, &format!("/v1/enterprises/{}/carbon/year?{q}", encode(&org)), print_carbon_year).await
+        }
         QueryCommand::Tou { common, org, from, to } => {
             let q = query_string(&[("org", s(&org)), ("from", s(&from)), ("to", to)]);
             output(&common, false, &format!("/v1/figures/tou?{q}"), print_tou).await
@@ -820,6 +840,28 @@ async fn evidence(common: &QueryCommon, org: &str, hash: &str, out: &Path) -> Re
     std::fs::write(out, &data).with_context(|| format!("writing {}", out.display()))?;
     println!("{} bytes, {} {hash}: matches; written to {}", data.len(), alg.name(), out.display());
     Ok(())
+}
+
+fn print_carbon_year(v: &Value) {
+    println!(
+        "{} {}: GB/T 32150 total {} t CO2e; Scope 1 {} t; Scope 2 {} t location-based, {} t market-based (Σ of the chain's month results)",
+        cell(&v["org"]),
+        cell(&v["year"]),
+        cell(&v["standard_t"]),
+        cell(&v["scope1_t"]),
+        cell(&v["scope2_location_t"]),
+        cell(&v["scope2_market_t"])
+    );
+    let rows: Vec<Vec<String>> = list(&v["months"])
+        .iter()
+        .map(|m| {
+            cells(m, &["month", "standard_t", "scope1_t", "scope2_location_t", "scope2_market_t", "entries", "height"])
+        })
+        .collect();
+    table(&["month", "standard t", "scope 1 t", "location t", "market t", "entries", "height"], &rows);
+    for n in list(&v["notes"]) {
+        println!("note: {}", cell(n));
+    }
 }
 
 fn print_entries(v: &Value) {

@@ -272,6 +272,11 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                     ENTERPRISE_DATA,
                 ),
                 (
+                    "/v1/enterprises/{org}/carbon/year",
+                    format!("/v1/enterprises/{o}/carbon/year?year=2026"),
+                    ENTERPRISE_DATA,
+                ),
+                (
                     "/v1/enterprises/{org}/evidence/{hash}",
                     format!("/v1/enterprises/{o}/evidence/{evidence_hash}"),
                     ENTERPRISE_DATA,

@@ -373,6 +373,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/methodology", "get"),
         ("/v1/enterprises/{org}/carbon", "get"),
         ("/v1/enterprises/{org}/carbon/entries", "get"),
+        ("/v1/enterprises/{org}/carbon/year", "get"),
         ("/v1/enterprises/{org}/evidence", "put"),
         ("/v1/enterprises/{org}/evidence/{hash}", "get"),
     ]

@@ -266,3 +266,181 @@ pub fn carbon_month(
         notes,
     })
 }
+
+/// One month of a carbon year, as the chain recorded it.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CarbonYearMonthView {
+    /// The month, `YYYY-MM`.
+    pub month: String,
+    /// Methodology id and version of the month's results (empty when the chain holds none).
+    pub methodology: String,
+    /// Its version.
+    pub version: u32,
+    /// GB/T 32150 total, tCO2e.
+    pub standard_t: String,
+    /// Scope 1, tCO2e.
+    pub scope1_t: String,
+    /// Scope 2 location-based, tCO2e.
+    pub scope2_location_t: String,
+    /// Scope 2 market-based, tCO2e.
+    pub scope2_market_t: String,
+    /// Biomass CO2, t.
+    pub biogenic_t: String,
+    /// Documented entries used.
+    pub entries: u32,
+    /// Height of the block that computed the month's results; `null`: no results on the chain.
+    pub height: Option<u64>,
+    /// Why the month could not be evaluated, if it could not.
+    pub error: Option<String>,
+}
+
+/// An enterprise's carbon year: its twelve month records from the chain (`carbon_result`, each
+/// provable) and their sums.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CarbonYearView {
+    /// The enterprise.
+    pub org: String,
+    /// The year.
+    pub year: i32,
+    /// The finalized height read.
+    pub height: u64,
+    /// January to December (a month without results reads zero, `height: null`).
+    pub months: Vec<CarbonYearMonthView>,
+    /// Σ of the months: GB/T 32150 total, tCO2e.
+    pub standard_t: String,
+    /// Σ Scope 1.
+    pub scope1_t: String,
+    /// Σ Scope 2 location-based.
+    pub scope2_location_t: String,
+    /// Σ Scope 2 market-based.
+    pub scope2_market_t: String,
+    /// Σ biomass CO2.
+    pub biogenic_t: String,
+    /// Notes (months with errors, methodology changes within the year).
+    pub notes: Vec<String>,
+}
+
+/// The carbon year of `org`: the chain's twelve month results and their sums (saturating, in µt).
+pub fn carbon_year(state: &State, org: &UnifiedSocialCreditCode, year: i32) -> Result<CarbonYearView, Error> {
+    member(state, org)?;
+    if !(1900..=9999).contains(&year) {
+        return Err(bad(format!("year {year} is not between 1900 and 9999")));
+    }
+    let mut months = Vec::with_capacity(12);
+    let mut sums = [0i64; 5];
+    let mut notes = Vec::new();
+    let mut methodologies = std::collections::BTreeSet::new();
+    for m in 1..=12u32 {
+        let code = year as u32 * 100 + m;
+        let label = format!("{year:04}-{m:02}");
+        let view = match state.carbon_result(org, code) {
+            Some(r) => {
+                let amounts = [r.standard_ut, r.scope1_ut, r.scope2_location_ut, r.scope2_market_ut, r.biogenic_ut];
+                for (s, a) in sums.iter_mut().zip(amounts) {
+                    *s = s.saturating_add(a);
+                }
+                if let Some(e) = &r.error {
+                    notes.push(format!("{label}: not evaluated: {e}"));
+                }
+                methodologies.insert(format!("{} v{}", r.methodology, r.version));
+                CarbonYearMonthView {
+                    month: label,
+                    methodology: r.methodology,
+                    version: r.version,
+                    standard_t: tonnes(r.standard_ut),
+                    scope1_t: tonnes(r.scope1_ut),
+                    scope2_location_t: tonnes(r.scope2_location_ut),
+                    scope2_market_t: tonnes(r.scope2_market_ut),
+                    biogenic_t: tonnes(r.biogenic_ut),
+                    entries: r.entries,
+                    height: Some(r.height),
+                    error: r.error,
+                }
+            }
+            None => CarbonYearMonthView {
+                month: label,
+                methodology: String::new(),
+                version: 0,
+                standard_t: tonnes(0),
+                scope1_t: tonnes(0),
+                scope2_location_t: tonnes(0),
+                scope2_market_t: tonnes(0),
+                biogenic_t: tonnes(0),
+                entries: 0,
+                height: None,
+                error: None,
+            },
+        };
+        months.push(view);
+    }
+    if methodologies.len() > 1 {
+        notes.push(format!(
+            "the year's months were accounted with {} methodology versions: {}",
+            methodologies.len(),
+            methodologies.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(CarbonYearView {
+        org: org.to_string(),
+        year,
+        height: state.height,
+        months,
+        standard_t: tonnes(sums[0]),
+        scope1_t: tonnes(sums[1]),
+        scope2_location_t: tonnes(sums[2]),
+        scope2_market_t: tonnes(sums[3]),
+        biogenic_t: tonnes(sums[4]),
+        notes,
+    })
+}
+
+/// Columns of [`carbon_year_csv`].
+const CARBON_YEAR_CSV: [&str; 11] = [
+    "org",
+    "month",
+    "methodology",
+    "version",
+    "standard_t",
+    "scope1_t",
+    "scope2_location_t",
+    "scope2_market_t",
+    "biogenic_t",
+    "entries",
+    "height",
+];
+
+/// A carbon year as CSV (Excel opens it): one row per month, then a `total` row.
+pub fn carbon_year_csv(v: &CarbonYearView) -> String {
+    let rows = v
+        .months
+        .iter()
+        .map(|m| {
+            vec![
+                v.org.clone(),
+                m.month.clone(),
+                m.methodology.clone(),
+                m.version.to_string(),
+                m.standard_t.clone(),
+                m.scope1_t.clone(),
+                m.scope2_location_t.clone(),
+                m.scope2_market_t.clone(),
+                m.biogenic_t.clone(),
+                m.entries.to_string(),
+                m.height.map(|h| h.to_string()).unwrap_or_default(),
+            ]
+        })
+        .chain(std::iter::once(vec![
+            v.org.clone(),
+            "total".into(),
+            String::new(),
+            String::new(),
+            v.standard_t.clone(),
+            v.scope1_t.clone(),
+            v.scope2_location_t.clone(),
+            v.scope2_market_t.clone(),
+            v.biogenic_t.clone(),
+            v.months.iter().map(|m| m.entries).sum::<u32>().to_string(),
+            v.height.to_string(),
+        ]));
+    csv(&CARBON_YEAR_CSV, rows)
+}

@@ -476,6 +476,18 @@ mod tests {
         assert!(matches!(e, Error::NotFound(ref m) if m.contains("2025-03-01")), "{e:?}");
         assert!(matches!(carbon_month(&f.st, &f.org, 202_611, Some("ISO 14064")), Err(Error::NotFound(_))));
         assert!(matches!(carbon_month(&f.st, &f.org, 202_613, None), Err(Error::Invalid(_))));
+        // The year: the chain's month records and their sums; months without results read 0.
+        let y = carbon_year(&f.st, &f.org, 2026).expect("a year");
+        assert_eq!(y.months.len(), 12);
+        assert_eq!((y.months[10].standard_t.as_str(), y.months[10].height), ("1.061200", v.consensus_height));
+        assert_eq!((y.months[9].standard_t.as_str(), y.months[9].height), ("0.000000", None));
+        assert_eq!((y.standard_t.as_str(), y.scope2_market_t.as_str()), ("1.061200", "1.219200"));
+        let csv = carbon_year_csv(&y);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 14, "header, twelve months, total: {csv}");
+        assert!(lines[11].contains(",2026-11,GB/T 32150-2015,1,1.061200,0.000000,1.054200,1.219200,"), "{}", lines[11]);
+        assert!(lines[13].contains(",total,,,1.061200,"), "{}", lines[13]);
+        assert!(matches!(carbon_year(&f.st, &f.org, 20_260), Err(Error::Invalid(_))));
     }
 
     #[test]

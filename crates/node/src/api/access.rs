@@ -107,6 +107,7 @@ pub const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/enterprises/{org}/energy", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/enterprises/{org}/carbon", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/enterprises/{org}/carbon/entries", Rule::Data(GrantScope::Figures)),
+    ("GET", "/v1/enterprises/{org}/carbon/year", Rule::Data(GrantScope::Figures)),
     ("PUT", "/v1/enterprises/{org}/evidence", Rule::Upload),
     ("GET", "/v1/enterprises/{org}/evidence/{hash}", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/quality", Rule::Data(GrantScope::Figures)),

@@ -316,6 +316,36 @@ async fn enterprise_carbon_handler(
     blocking(move || carbon_month(&state, &org, month, q.methodology.as_deref())).await.map(Json)
 }
 
+/// Carbon year query.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CarbonYearQuery {
+    /// The year, `YYYY`.
+    pub year: Option<String>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// An enterprise's carbon year: the chain's twelve month results (`carbon_result`, each
+/// provable) and their sums; `format=csv` for a spreadsheet (one row per month and a total).
+#[utoipa::path(get, path = "/v1/enterprises/{org}/carbon/year", params(("org" = String, Path, description = "Unified social credit code"), CarbonYearQuery), responses((status = 200, body = CarbonYearView), (status = 200, description = "format=csv: text/csv with a header row", content_type = "text/csv", body = String), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, description = "busy: too many such requests at once; retry after `Retry-After` seconds", body = ApiError)))]
+async fn enterprise_carbon_year_handler(
+    AxumState(s): AxumState<ApiState>,
+    Path(org): Path<String>,
+    Query(q): Query<CarbonYearQuery>,
+) -> Result<Response, ApiError> {
+    let org = parse_org(Some(&org))?;
+    let text = q.year.ok_or_else(|| bad("year=YYYY is required, e.g. year=2026"))?;
+    let year: i32 = text.trim().parse().map_err(|_| bad(format!("year={text:?} is not YYYY (e.g. 2026)")))?;
+    let format = parse_format(q.format.as_deref())?;
+    let _permit = s.limits().acquire_for(RequestClass::Rollups, format == Format::Csv)?;
+    let state = s.app().finalized_state();
+    let v = blocking(move || carbon_year(&state, &org, year)).await?;
+    Ok(match format {
+        Format::Json => Json(v).into_response(),
+        Format::Csv => csv_response(&format!("carbon-{}-{}", v.org, v.year), carbon_year_csv(&v)),
+    })
+}
+
 /// Quality query.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct QualityQuery {
@@ -450,6 +480,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/v1/figures/tou", get(tou_handler))
         .route("/v1/enterprises/{org}/energy", get(enterprise_energy_handler))
         .route("/v1/enterprises/{org}/carbon", get(enterprise_carbon_handler))
+        .route("/v1/enterprises/{org}/carbon/year", get(enterprise_carbon_year_handler))
         .route("/v1/quality", get(quality_handler))
         .route("/v1/policy", get(policy_handler))
         .route("/v1/proofs/daily/{org}/{day}/{energy}/{unit}", get(proof_handler))
@@ -466,6 +497,7 @@ pub fn routes() -> Router<ApiState> {
         tou_handler,
         enterprise_energy_handler,
         enterprise_carbon_handler,
+        enterprise_carbon_year_handler,
         quality_handler,
         policy_handler,
         proof_handler
@@ -486,6 +518,8 @@ pub fn routes() -> Router<ApiState> {
         EnterpriseEnergyView,
         CarbonMonthView,
         CarbonLineView,
+        CarbonYearView,
+        CarbonYearMonthView,
         CarbonFactorView,
         UnconvertedView,
         DeviationView,
