@@ -520,20 +520,41 @@ impl NodeClient {
         Ok(stored)
     }
 
-    /// An evidence file of `org` by its hash, from the first node that holds it; `None` if no
-    /// node does. The caller checks the bytes against the hash.
+    /// An evidence file of `org` by its hash, from the first node that holds it (each node keeps
+    /// its own store: a 404 from one sends the client to the next); `None` if no node does. The
+    /// caller checks the bytes against the hash.
     pub async fn get_evidence(
         &self,
         org: &trustmeter_types::UnifiedSocialCreditCode,
         hash: &Hash32,
     ) -> Result<Option<Vec<u8>>, ClientError> {
         let h = hash.to_hex();
-        let (url, status, body) = self.request(|c, u| c.get(format!("{u}/v1/enterprises/{org}/evidence/{h}"))).await?;
-        match status {
-            200 => Ok(Some(body)),
-            404 => Ok(None),
-            _ => Err(Self::api_error(url, status, &body)),
+        let mut last = String::new();
+        let mut answered = false;
+        for url in &self.urls {
+            let req = self.prepare(self.http.get(format!("{url}/v1/enterprises/{org}/evidence/{h}")));
+            let resp = match req {
+                Ok(r) => self.http.execute(r).await,
+                Err(e) => Err(e),
+            };
+            let resp = match resp {
+                Ok(r) => r,
+                Err(e) => {
+                    last = format!("{url}: {e}");
+                    continue;
+                }
+            };
+            let status = resp.status().as_u16();
+            let body =
+                read_body(resp).await.map_err(|e| ClientError::Protocol { url: url.clone(), status, detail: e })?;
+            match status {
+                200 => return Ok(Some(body)),
+                404 => answered = true,
+                _ if status >= 500 => last = format!("{url}: HTTP {status}"),
+                _ => return Err(Self::api_error(url.clone(), status, &body)),
+            }
         }
+        if answered { Ok(None) } else { Err(ClientError::Unreachable { tried: self.urls.len(), last }) }
     }
 
     /// The chain's view of a sender key (its last finalized nonce).

@@ -534,6 +534,16 @@ fn figures_api_end_to_end() -> Result<()> {
         // Another validator never received the file: it says so rather than inventing one.
         let (status, _) = api.get(1, &format!("/v1/enterprises/{org0}/evidence/{}", invoice_hash.to_hex())).await?;
         ensure!(status == 404, "validator 1 holds no copy: {status}");
+        // A client asking validator 1 first goes on to validator 0, which holds it.
+        let client = trustmeter_api_client::NodeClient::new(
+            vec![api.urls[1].clone(), api.urls[0].clone()],
+            std::time::Duration::from_secs(10),
+        )?;
+        let org0_code = sites[0].member.org.id.clone();
+        let fetched = client.get_evidence(&org0_code, &invoice_hash).await?;
+        ensure!(fetched.as_deref() == Some(invoice.as_slice()), "found on the second node");
+        let missing = client.get_evidence(&org0_code, &trustmeter_types::Hash32([7; 32])).await?;
+        ensure!(missing.is_none(), "no node holds it: None");
         let (status, e) =
             api.get(0, &format!("/v1/enterprises/{org0}/carbon?month={month_code}&methodology=ISO")).await?;
         ensure!(status == 404, "{status} {e}");
