@@ -120,6 +120,28 @@ pub enum TxCommand {
     /// Set the sender's enterprise's monitoring plan (监测计划): the methodology its carbon
     /// accounts use from a month on.
     CarbonPlan(CarbonPlanArgs),
+    /// Void an enterprise's documented carbon entry (a regulator covering its region), releasing
+    /// the green certificates it claimed.
+    VoidCarbonEntry(VoidCarbonEntryArgs),
+}
+
+/// `tx void-carbon-entry`.
+#[derive(Args, Debug)]
+pub struct VoidCarbonEntryArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The enterprise (credit code).
+    #[arg(long)]
+    org: String,
+    /// The entry's month, YYYYMM.
+    #[arg(long)]
+    month: u32,
+    /// The entry's number.
+    #[arg(long)]
+    number: u32,
+    /// Why (kept in the entry's note).
+    #[arg(long)]
+    reason: String,
 }
 
 /// `tx carbon-entry`.
@@ -642,6 +664,7 @@ fn common(cmd: &TxCommand) -> &TxCommon {
         TxCommand::MonthlyReport(a) => &a.common,
         TxCommand::CarbonEntry(a) => &a.common,
         TxCommand::CarbonPlan(a) => &a.common,
+        TxCommand::VoidCarbonEntry(a) => &a.common,
     }
 }
 
@@ -936,6 +959,12 @@ fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPa
         TxCommand::CarbonPlan(a) => {
             TxPayload::SetCarbonPlan { methodology: a.methodology.clone(), from_month: a.from_month }
         }
+        TxCommand::VoidCarbonEntry(a) => TxPayload::VoidCarbonEntry {
+            org: code(&a.org, "--org")?,
+            month: a.month,
+            number: a.number,
+            reason: a.reason.clone(),
+        },
         TxCommand::ReplaceMeter(a) => TxPayload::ReplaceMeter {
             meter: device(&a.meter, "--meter")?,
             at_ms: parse_time(&a.at, false).context("--at")?,

@@ -144,6 +144,52 @@ pub(crate) fn set_plan(
     TxOutcome::Accepted
 }
 
+/// Applies [`trustmeter_types::TxPayload::VoidCarbonEntry`]: a regulator covering the
+/// enterprise's region withdraws its entry in its own name and releases the entry's certificates.
+pub(crate) fn void_entry(
+    state: &mut State,
+    height: u64,
+    timestamp_ms: i64,
+    (regulator, kind): (&UnifiedSocialCreditCode, OrgKind),
+    sender: &PublicKey,
+    (org, month, number): (&UnifiedSocialCreditCode, u32, u32),
+    reason: &str,
+) -> TxOutcome {
+    let own_region = state.organisation(regulator).map_or(0, |o| o.region);
+    let Some(target) = state.organisation(org) else {
+        return rejected(RejectCode::InvalidCarbonEntry, format!("{org} is not a member organisation"));
+    };
+    if kind != OrgKind::Regulator || !trustmeter_types::membership::jurisdiction_covers(own_region, target.region) {
+        return rejected(
+            RejectCode::NotAuthorised,
+            format!("only a regulator whose jurisdiction covers region {} voids {org}'s entries", target.region),
+        );
+    }
+    let Some(previous) = state.carbon_entry(org, month, number).filter(|p| p.entry.data.is_some()) else {
+        return rejected(
+            RejectCode::InvalidCarbonEntry,
+            format!("{org} has no entry {number} of {month} in force; nothing to void"),
+        );
+    };
+    if let Some(CarbonEntryData::GreenCertificates { batch, first, .. }) = &previous.entry.data {
+        state.delete(&StateKey::CertificateClaim(batch.clone(), *first));
+    }
+    let mut note = format!("voided by {regulator}: {reason}");
+    note.truncate(note.floor_char_boundary(trustmeter_types::limits::MAX_MESSAGE_LEN));
+    let entry = CarbonEntry { month, number, data: None, evidence: previous.entry.evidence.clone(), note };
+    state.put(
+        StateKey::CarbonEntry(org.clone(), month, number),
+        StateValue::CarbonEntry(CarbonEntryRecord {
+            entry,
+            revision: previous.revision.saturating_add(1),
+            recorded_by: sender.clone(),
+            height,
+            time_ms: timestamp_ms,
+        }),
+    );
+    TxOutcome::Accepted
+}
+
 /// Applies [`trustmeter_types::TxPayload::RecordCarbonEntry`].
 pub(crate) fn record_entry(
     state: &mut State,

@@ -533,6 +533,19 @@ fn apply_tx(
             state.set_nonce(sender, body.nonce);
             crate::carbon::record_entry(state, height, timestamp_ms, (&org, kind), sender, entry)
         }
+        TxPayload::VoidCarbonEntry { org: target, month, number, reason } => {
+            let (org, kind) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            crate::carbon::void_entry(
+                state,
+                height,
+                timestamp_ms,
+                (&org, kind),
+                sender,
+                (target, *month, *number),
+                reason,
+            )
+        }
         TxPayload::SetCarbonPlan { methodology, from_month } => {
             let (org, kind) = account.expect("checked above");
             state.set_nonce(sender, body.nonce);
@@ -709,6 +722,7 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
         | TxPayload::DeployMethodology { .. }
         | TxPayload::RecordCarbonEntry { .. }
         | TxPayload::SetCarbonPlan { .. }
+        | TxPayload::VoidCarbonEntry { .. }
         | TxPayload::ReplaceMeter { .. }
         | TxPayload::MonthlyReport { .. }
         | TxPayload::RegisterAccount { .. }

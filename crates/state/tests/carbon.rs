@@ -405,3 +405,47 @@ fn every_validator_keeps_the_months_results_and_recomputes_them_when_inputs_chan
     let key = trustmeter_state::StateKey::CarbonResult(org_a(), 202_601);
     assert_eq!(key.tree(), Some(trustmeter_state::Tree::Activity));
 }
+
+#[test]
+fn a_regulator_voids_a_claim_on_serials_that_were_not_the_claimants() {
+    let mut fx = Fx::ready();
+    let void =
+        |org, number, reason: &str| TxPayload::VoidCarbonEntry { org, month: 202_601, number, reason: reason.into() };
+    // B claims serials that A bought; A is refused.
+    let txs = vec![
+        fx.tx(&ent_b(), entry(202_601, 1, certificates("GEC-HN-9", 100, 50))),
+        fx.tx(&ent_a(), entry(202_601, 1, certificates("GEC-HN-9", 100, 50))),
+    ];
+    let e = fx.exec(txs);
+    assert_tx_accepted(e.receipt(0));
+    assert_tx_rejected(e.receipt(1), RejectCode::CertificateClaimed);
+    // Only a regulator covering B's region may void B's entry, and only an entry in force.
+    let txs = vec![
+        fx.tx(&ent_a(), void(org_b(), 1, "these are ours")),
+        fx.tx(&metrology(), void(org_b(), 1, "x")),
+        fx.tx(&regulator(), void(org_b(), 2, "no such entry")),
+        fx.tx(&regulator(), void(org_b(), 1, "serials 100-149 were transferred to A (record GEC-T-88)")),
+    ];
+    let e = fx.exec(txs);
+    assert_tx_rejected(e.receipt(0), RejectCode::NotAuthorised);
+    assert_tx_rejected(e.receipt(1), RejectCode::NotAuthorised);
+    assert!(assert_tx_rejected(e.receipt(2), RejectCode::InvalidCarbonEntry).contains("nothing to void"));
+    assert_tx_accepted(e.receipt(3));
+    let rec = fx.state.carbon_entry(&org_b(), 202_601, 1).unwrap();
+    assert_eq!((rec.revision, rec.entry.data.is_none(), rec.recorded_by), (2, true, regulator().public_key()));
+    assert!(
+        rec.entry.note.starts_with(&format!("voided by {}: serials 100-149", org_regulator())),
+        "{}",
+        rec.entry.note
+    );
+    assert_eq!(fx.state.certificate_claim("GEC-HN-9", 120), None, "released");
+    // Now A claims them; voiding again finds nothing in force.
+    let txs = vec![
+        fx.tx(&ent_a(), entry(202_601, 1, certificates("GEC-HN-9", 100, 50))),
+        fx.tx(&regulator(), void(org_b(), 1, "again")),
+    ];
+    let e = fx.exec(txs);
+    assert_tx_accepted(e.receipt(0));
+    assert_tx_rejected(e.receipt(1), RejectCode::InvalidCarbonEntry);
+    assert_eq!(fx.state.certificate_claim("GEC-HN-9", 149).map(|(_, c)| c.org), Some(org_a()));
+}

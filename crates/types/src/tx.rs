@@ -257,6 +257,20 @@ pub enum TxPayload {
         /// The entry.
         entry: CarbonEntry,
     },
+    /// Voids an enterprise's documented carbon entry (a regulator whose jurisdiction covers the
+    /// enterprise): the entry is withdrawn in the regulator's name with the reason, and any
+    /// green certificates it claimed are released, e.g. serials a member claimed that were not
+    /// its own. The month's results are recomputed.
+    VoidCarbonEntry {
+        /// The enterprise.
+        org: UnifiedSocialCreditCode,
+        /// The entry's month, `YYYYMM`.
+        month: u32,
+        /// The entry's number.
+        number: u32,
+        /// Why (kept in the entry's note).
+        reason: String,
+    },
     /// Sets the sender's enterprise's monitoring plan (监测计划) from a month on: the methodology
     /// its carbon accounts use. Not before the current month: past months keep the plan they
     /// were accounted with.
@@ -340,6 +354,7 @@ impl TxPayload {
             TxPayload::DeployMethodology { .. } => "deploy_methodology",
             TxPayload::RecordCarbonEntry { .. } => "record_carbon_entry",
             TxPayload::SetCarbonPlan { .. } => "set_carbon_plan",
+            TxPayload::VoidCarbonEntry { .. } => "void_carbon_entry",
         }
     }
 
@@ -447,6 +462,11 @@ impl Validate for Transaction {
                 check_len("methodology document", text.len(), crate::limits::MAX_METHODOLOGY_BYTES)
             }
             TxPayload::RecordCarbonEntry { entry } => entry.check(),
+            TxPayload::VoidCarbonEntry { org, month, reason, .. } => {
+                org.check()?;
+                check_month(*month)?;
+                check_reason(reason)
+            }
             TxPayload::SetCarbonPlan { methodology, from_month } => {
                 check_len("methodology id", methodology.len(), crate::carbon::MAX_ITEM_ID_LEN)?;
                 check_month(*from_month)

@@ -72,6 +72,7 @@ pub fn touched_meters(block: &Block) -> Vec<DeviceId> {
             | TxPayload::DeployMethodology { .. }
             | TxPayload::RecordCarbonEntry { .. }
             | TxPayload::SetCarbonPlan { .. }
+            | TxPayload::VoidCarbonEntry { .. }
             | TxPayload::MonthlyReport { .. } => {}
         }
     }

@@ -117,6 +117,12 @@ pub fn payloads(scheme: KeyScheme) -> Vec<TxPayload> {
         TxPayload::DeployPolicy { text: "name = \"p\"\nversion = 2\n".into(), effective_height: 100 },
         TxPayload::DeployMethodology { text: "id = \"GB/T 32150-2015\"\nversion = 2\n".into() },
         TxPayload::SetCarbonPlan { methodology: "GB/T 32151.29-2024".into(), from_month: 202_604 },
+        TxPayload::VoidCarbonEntry {
+            org: uscc(2),
+            month: 202_603,
+            number: 2,
+            reason: "serials belong to another buyer (transfer record GEC-T-88)".into(),
+        },
         TxPayload::RecordCarbonEntry {
             entry: CarbonEntry {
                 month: 202_603,
