@@ -12,6 +12,12 @@
 //!   by (batch, first serial) and never overlap, so a claim is refused if the claim with the
 //!   greatest first serial not after the new range's last one reaches into it: one reverse
 //!   read, whatever the number of claims. Correcting or withdrawing the entry releases its claim.
+//!   A regulator covering the enterprise's region may void an entry (`void_entry`): withdrawn in
+//!   its name, claim released.
+//! - Results: every (enterprise, month) whose inputs a block changed is evaluated again at the end
+//!   of the block (`close_months`, [`month_result`]) and kept as `CarbonResult(org, month)`;
+//!   [`month_inputs`] is the one function the validators and the API build a month's activity
+//!   data with.
 
 use crate::state::State;
 use std::collections::BTreeMap;
