@@ -463,6 +463,16 @@ impl NodeClient {
         }
     }
 
+    /// Sends one request (signed when the client has a signer) to the node at `url`: its status
+    /// and body, or why it could not be had (for the caller to try the next node).
+    async fn send_to(&self, url: &str, builder: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), String> {
+        let req = self.prepare(builder).map_err(|e| format!("{url}: {e}"))?;
+        let resp = self.http.execute(req).await.map_err(|e| format!("{url}: {e}"))?;
+        let status = resp.status().as_u16();
+        let body = read_body(resp).await.map_err(|e| format!("{url}: HTTP {status}: {e}"))?;
+        Ok((status, body))
+    }
+
     /// Uploads an evidence file of `org` to every node (each keeps its own evidence store, so a
     /// verifier finds the file on whichever node it asks), checking that each names it by
     /// `expected`, the hash the caller computed itself. Returns the nodes that stored it; an
@@ -481,26 +491,18 @@ impl NodeClient {
         let mut stored = Vec::new();
         let mut last = String::new();
         for url in &self.urls {
-            let req = self.prepare(
-                self.http
-                    .put(format!("{url}/v1/enterprises/{org}/evidence"))
-                    .header("content-type", "application/octet-stream")
-                    .body(data.to_vec()),
-            );
-            let resp = match req {
-                Ok(r) => self.http.execute(r).await,
-                Err(e) => Err(e),
-            };
-            let resp = match resp {
-                Ok(r) => r,
+            let builder = self
+                .http
+                .put(format!("{url}/v1/enterprises/{org}/evidence"))
+                .header("content-type", "application/octet-stream")
+                .body(data.to_vec());
+            let (status, body) = match self.send_to(url, builder).await {
+                Ok(answer) => answer,
                 Err(e) => {
-                    last = format!("{url}: {e}");
+                    last = e;
                     continue;
                 }
             };
-            let status = resp.status().as_u16();
-            let body =
-                read_body(resp).await.map_err(|e| ClientError::Protocol { url: url.clone(), status, detail: e })?;
             if !(200..300).contains(&status) {
                 return Err(Self::api_error(url.clone(), status, &body));
             }
@@ -532,21 +534,14 @@ impl NodeClient {
         let mut last = String::new();
         let mut answered = false;
         for url in &self.urls {
-            let req = self.prepare(self.http.get(format!("{url}/v1/enterprises/{org}/evidence/{h}")));
-            let resp = match req {
-                Ok(r) => self.http.execute(r).await,
-                Err(e) => Err(e),
-            };
-            let resp = match resp {
-                Ok(r) => r,
+            let builder = self.http.get(format!("{url}/v1/enterprises/{org}/evidence/{h}"));
+            let (status, body) = match self.send_to(url, builder).await {
+                Ok(answer) => answer,
                 Err(e) => {
-                    last = format!("{url}: {e}");
+                    last = e;
                     continue;
                 }
             };
-            let status = resp.status().as_u16();
-            let body =
-                read_body(resp).await.map_err(|e| ClientError::Protocol { url: url.clone(), status, detail: e })?;
             match status {
                 200 => return Ok(Some(body)),
                 404 => answered = true,
