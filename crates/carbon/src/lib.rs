@@ -10,6 +10,8 @@
 //! - [`entries`]: documented entries (fuel invoices, gas ledgers, lab analyses, green power and
 //!   certificates, output) checked against a methodology and added to activity data.
 //! - [`cache`]: parsed documents kept by the process.
+//! - [`report`]: the report document (monthly evidence deposit, annual report) and its canonical
+//!   bytes.
 //! - [`compute`]: emissions per source, item and gas in micro-tonnes CO2e, and the totals of the
 //!   Chinese standard's view and the GHG Protocol's dual Scope 2.
 //! - [`shipped`]: the methodologies that ship with Trustmeter (GB/T 32151.29-2024 machinery
@@ -24,6 +26,7 @@ pub mod dryrun;
 pub mod entries;
 pub mod formula;
 pub mod metered;
+pub mod report;
 pub mod shipped;
 pub mod units;
 

@@ -831,6 +831,10 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::CarbonEntry(_) => "carbon entry",
         StateValue::CertificateClaim(_) => "certificate claim",
         StateValue::CarbonResult(_) => "carbon results of a month",
+        StateValue::CarbonReport(_) => "filed carbon report",
+        StateValue::Verification(_) => "verification of an annual report",
+        StateValue::Quota(_) => "quota account",
+        StateValue::VerificationDue => "pending objection window",
     }
 }
 
@@ -879,6 +883,10 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::CarbonEntry(o, m, n) => format!("carbon-entry/{o}/{m}/{n}"),
         StateKey::CertificateClaim(b, first) => format!("certificate-claim/{b}/{first}"),
         StateKey::CarbonResult(o, m) => format!("carbon-result/{o}/{m}"),
+        StateKey::CarbonReport(o, p) => format!("carbon-report/{o}/{p}"),
+        StateKey::Verification(o, y) => format!("verification/{o}/{y}"),
+        StateKey::Quota(o, y) => format!("quota/{o}/{y}"),
+        StateKey::VerificationDue(t, o, y) => format!("verification-due/{t}/{o}/{y}"),
     }
 }
 

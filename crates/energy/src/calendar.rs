@@ -226,6 +226,36 @@ pub fn day_start_ms(day: i32) -> i64 {
     i64::from(day) * DAY_MS - SHANGHAI_OFFSET_MS
 }
 
+/// Day of the week of local day `day`: 0 = Monday … 6 = Sunday (1970-01-01 was a Thursday).
+pub fn weekday(day: i32) -> u32 {
+    (i64::from(day) + 3).rem_euclid(7) as u32
+}
+
+/// The `n`-th working day (Monday to Friday) after local day `day`: `day` itself does not count.
+/// Public holidays are not known here, so a window of `n` working days ends no earlier than the
+/// regulation's. Bounded: at most `n / 5 + 1` weeks are stepped, a day at a time only at the ends.
+pub fn add_working_days(day: i32, n: u32) -> i32 {
+    let mut d = i64::from(day);
+    let mut left = i64::from(n);
+    // Whole weeks first: five working days are seven days.
+    d += (left / 5) * 7;
+    left %= 5;
+    while left > 0 {
+        d += 1;
+        if (d + 3).rem_euclid(7) < 5 {
+            left -= 1;
+        }
+    }
+    // A whole-week step from a weekend lands on a weekend: move back to the Friday before, which
+    // is the fifth working day of that week.
+    if n > 0 && n % 5 == 0 {
+        while (d + 3).rem_euclid(7) >= 5 {
+            d -= 1;
+        }
+    }
+    d.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
 /// Writes a year with at least four digits (a `-` sign for years before 0).
 fn write_year(out: &mut String, y: i64) {
     if (1000..=9999).contains(&y) {
@@ -364,6 +394,27 @@ mod tests {
                 assert_eq!(narrow, fixed_bound_wide(ts, len, next), "ts {ts}, len {len}, next {next}");
             }
             assert_eq!(fixed_bound(ts, len, next), fixed_bound_wide(ts, len, next), "ts {ts}, len {len}, next {next}");
+        }
+    }
+
+    #[test]
+    fn working_days_match_counting_one_by_one() {
+        // 2026-12-04 is a Friday.
+        assert_eq!(weekday(parse_day("2026-12-04").unwrap()), 4);
+        assert_eq!(weekday(parse_day("1970-01-01").unwrap()), 3);
+        // Seven working days after Friday 2026-12-04: Mon 7 … Fri 11, Mon 14, Tue 15.
+        assert_eq!(day_label(add_working_days(parse_day("2026-12-04").unwrap(), 7)), "2026-12-15");
+        for day in -20..400 {
+            for n in 0..25u32 {
+                let (mut d, mut left) = (day, n);
+                while left > 0 {
+                    d += 1;
+                    if weekday(d) < 5 {
+                        left -= 1;
+                    }
+                }
+                assert_eq!(add_working_days(day, n), d, "day {day} n {n}");
+            }
         }
     }
 

@@ -93,11 +93,15 @@ mod tag {
     pub const CARBON_PLAN: u8 = 0x0E;
     pub const CARBON_ENTRY: u8 = 0x0F;
     pub const CERTIFICATE_CLAIM: u8 = 0x10;
+    pub const CARBON_REPORT: u8 = 0x11;
+    pub const VERIFICATION: u8 = 0x12;
+    pub const QUOTA: u8 = 0x13;
     pub const NONCE: u8 = 0x18;
     pub const PROGRESS: u8 = 0x19;
     pub const DAILY: u8 = 0x1A;
     pub const MONTHLY_REPORT: u8 = 0x1B;
     pub const CARBON_RESULT: u8 = 0x1C;
+    pub const VERIFICATION_DUE: u8 = 0x1D;
     // 0x20 held the duplicate window until duplicates were found among the window points.
     pub const POINT: u8 = 0x21;
     pub const KEY_USE: u8 = 0x22;
@@ -161,12 +165,16 @@ impl StateKey {
             | StateKey::Methodology(..)
             | StateKey::CarbonPlan(..)
             | StateKey::CarbonEntry(..)
-            | StateKey::CertificateClaim(..) => KeyClass::Registry,
+            | StateKey::CertificateClaim(..)
+            | StateKey::CarbonReport(..)
+            | StateKey::Verification(..)
+            | StateKey::Quota(..) => KeyClass::Registry,
             StateKey::Nonce(_)
             | StateKey::Progress(..)
             | StateKey::Daily(_)
             | StateKey::MonthlyReport(..)
-            | StateKey::CarbonResult(..) => KeyClass::Activity,
+            | StateKey::CarbonResult(..)
+            | StateKey::VerificationDue(..) => KeyClass::Activity,
             StateKey::Point(..) | StateKey::KeyUse(_) => KeyClass::Derived,
         }
     }
@@ -202,6 +210,9 @@ impl StateKey {
             StateKey::CarbonPlan(o, m) => Enc::new(tag::CARBON_PLAN).id(o.as_str()).u32(*m),
             StateKey::CarbonEntry(o, m, n) => Enc::new(tag::CARBON_ENTRY).id(o.as_str()).u32(*m).u32(*n),
             StateKey::CertificateClaim(b, first) => Enc::new(tag::CERTIFICATE_CLAIM).id(b).u64(*first),
+            StateKey::CarbonReport(o, p) => Enc::new(tag::CARBON_REPORT).id(o.as_str()).u32(*p),
+            StateKey::Verification(o, y) => Enc::new(tag::VERIFICATION).id(o.as_str()).u32(*y),
+            StateKey::Quota(o, y) => Enc::new(tag::QUOTA).id(o.as_str()).u32(*y),
             StateKey::Nonce(k) => Enc::new(tag::NONCE).u8(k.scheme as u8).bytes(&k.bytes),
             StateKey::Progress(g, chunk) => Enc::new(tag::PROGRESS).id(g.as_str()).u32(*chunk),
             StateKey::Daily(k) => {
@@ -209,6 +220,7 @@ impl StateKey {
             }
             StateKey::MonthlyReport(o, m) => Enc::new(tag::MONTHLY_REPORT).id(o.as_str()).u32(*m),
             StateKey::CarbonResult(o, m) => Enc::new(tag::CARBON_RESULT).id(o.as_str()).u32(*m),
+            StateKey::VerificationDue(t, o, y) => Enc::new(tag::VERIFICATION_DUE).i64(*t).id(o.as_str()).u32(*y),
             StateKey::Point(d, ts, ord) => Enc::new(tag::POINT).i64(point_hour(*ts)).id(d.as_str()).i64(*ts).u64(*ord),
             StateKey::KeyUse(k) => Enc::new(tag::KEY_USE).u8(k.scheme as u8).bytes(&k.bytes),
         }
@@ -273,6 +285,15 @@ impl KeyRange {
     pub fn meters() -> Self {
         Self::prefix(vec![tag::METER])
     }
+    /// The gateways named under an organisation's credit code (`<code>-…`: every device id is
+    /// named under its owner's code), in id order.
+    pub fn gateways_of(org: &UnifiedSocialCreditCode) -> Self {
+        Self::prefix(Enc::new(tag::GATEWAY).bytes(format!("{org}-").as_bytes()).0)
+    }
+    /// The meters named under an organisation's credit code, in id order.
+    pub fn meters_of(org: &UnifiedSocialCreditCode) -> Self {
+        Self::prefix(Enc::new(tag::METER).bytes(format!("{org}-").as_bytes()).0)
+    }
     /// Every methodology version, by id then version.
     pub fn methodologies() -> Self {
         Self::prefix(vec![tag::METHODOLOGY])
@@ -303,6 +324,26 @@ impl KeyRange {
             None => prefix_end(&base.0),
         };
         KeyRange { lo: base.0, hi }
+    }
+    /// An enterprise's filed reports with period codes in `[from, to]` (monthly deposits and
+    /// annual reports share the key space: years sort before months).
+    pub fn carbon_reports(org: &UnifiedSocialCreditCode, from: u32, to: u32) -> Self {
+        let base = Enc::new(tag::CARBON_REPORT).id(org.as_str());
+        let lo = Enc(base.0.clone()).u32(from).0;
+        let hi = match to.checked_add(1) {
+            Some(next) => Some(Enc(base.0).u32(next).0),
+            None => prefix_end(&base.0),
+        };
+        KeyRange { lo, hi }
+    }
+    /// Objection windows ending at or before `until_ms`, by deadline.
+    pub fn verifications_due(until_ms: i64) -> Self {
+        let lo = vec![tag::VERIFICATION_DUE];
+        let hi = match until_ms.checked_add(1) {
+            Some(next) => Some(Enc::new(tag::VERIFICATION_DUE).i64(next).0),
+            None => prefix_end(&lo),
+        };
+        KeyRange { lo, hi }
     }
     /// Every policy version, oldest first.
     pub fn policies() -> Self {
@@ -387,6 +428,10 @@ pub fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::CarbonEntry(..), StateValue::CarbonEntry(_))
             | (StateKey::CertificateClaim(..), StateValue::CertificateClaim(_))
             | (StateKey::CarbonResult(..), StateValue::CarbonResult(_))
+            | (StateKey::CarbonReport(..), StateValue::CarbonReport(_))
+            | (StateKey::Verification(..), StateValue::Verification(_))
+            | (StateKey::Quota(..), StateValue::Quota(_))
+            | (StateKey::VerificationDue(..), StateValue::VerificationDue)
     )
 }
 

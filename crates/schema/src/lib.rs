@@ -19,7 +19,9 @@ pub mod model;
 
 pub use keys::{KeyClass, KeyRange, Tree};
 pub use model::{
-    AbsenceProof, CarbonEntryRecord, CarbonPlanRecord, CarbonResultLine, CarbonResultRecord, CertificateClaimRecord,
-    DailyKey, DailyTotal, MeterProgress, MeterSlot, MethodologyRecord, MonthlyReportRecord, PointRec, PolicyRecord,
-    ProgressChunk, ProofSource, ReplacementRec, StateEntry, StateKey, StateProof, StateRoots, StateValue,
+    AbsenceProof, Allocation, CarbonEntryRecord, CarbonPlanRecord, CarbonReportRecord, CarbonResultLine,
+    CarbonResultRecord, CertificateClaimRecord, DailyKey, DailyTotal, FinalBy, MeterProgress, MeterSlot,
+    MethodologyRecord, MonthlyReportRecord, PointRec, PolicyRecord, ProgressChunk, ProofSource, QuotaRecord,
+    ReplacementRec, StateEntry, StateKey, StateProof, StateRoots, StateValue, StatementRecord, VerificationAct,
+    VerificationRecord, VerificationStatus,
 };

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use trustmeter_crypto::{HashAlg, smt};
 use trustmeter_energy::register::{RegisterPoint, Replacement};
 use trustmeter_types::carbon::CarbonEntry;
+use trustmeter_types::compliance::{AllocationKind, ReportPeriod, VerificationStatement};
 use trustmeter_types::tx::{MeasuredHeatingValue, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
     Account, DeviceId, DisclosureRecord, EnergyKind, Gateway, Grant, GrantScope, Hash32, METERS_PER_PROGRESS_CHUNK,
@@ -147,6 +148,17 @@ pub enum StateKey {
     /// An enterprise's carbon results for a month (`YYYYMM`), recomputed by every validator at
     /// the end of each block that changed the month's inputs.
     CarbonResult(UnifiedSocialCreditCode, u32),
+    /// An enterprise's filed carbon report: (enterprise, period code: `YYYYMM` for a monthly
+    /// deposit, `YYYY` for an annual report; see `ReportPeriod::code`).
+    CarbonReport(UnifiedSocialCreditCode, u32),
+    /// The verification (核查) of an enterprise's annual report: (enterprise, year).
+    Verification(UnifiedSocialCreditCode, u32),
+    /// An enterprise's quota account of a compliance year: (enterprise, year).
+    Quota(UnifiedSocialCreditCode, u32),
+    /// A verification statement whose objection window ends at a time: (deadline, enterprise,
+    /// year). Read in deadline order at the end of every block: a statement nobody objected to
+    /// becomes final when its window has passed. Deleted when the verification ends.
+    VerificationDue(i64, UnifiedSocialCreditCode, u32),
 }
 
 /// A value in the state.
@@ -197,6 +209,204 @@ pub enum StateValue {
     CertificateClaim(CertificateClaimRecord),
     /// A month's carbon results.
     CarbonResult(CarbonResultRecord),
+    /// A filed carbon report.
+    CarbonReport(CarbonReportRecord),
+    /// A verification's course.
+    Verification(VerificationRecord),
+    /// A quota account.
+    Quota(QuotaRecord),
+    /// A pending objection window (no content: the key says it all).
+    VerificationDue,
+}
+
+/// A filed carbon report (月度信息化存证 or 年度排放报告): the hash of the document every validator
+/// generated from its state when the filing executed, and what it said.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarbonReportRecord {
+    /// The period.
+    pub period: ReportPeriod,
+    /// Hash of the report document (the chain's hash over its JSON bytes).
+    pub hash: Hash32,
+    /// 1 for the first filing, then +1 for each filing again.
+    pub revision: u32,
+    /// The enterprise account that signed the filing.
+    pub signed_by: PublicKey,
+    /// Height of the block that recorded it.
+    pub height: u64,
+    /// That block's time, ms.
+    pub time_ms: i64,
+    /// Whether it was filed by its deadline (a monthly deposit within 40 days of the month's
+    /// end, an annual report by 31 March of the next year).
+    pub on_time: bool,
+    /// The report's totals, µt CO2e: GB/T 32150 view.
+    pub standard_ut: i64,
+    /// Scope 1.
+    pub scope1_ut: i64,
+    /// Scope 2 location-based.
+    pub scope2_location_ut: i64,
+    /// Scope 2 market-based.
+    pub scope2_market_ut: i64,
+    /// Biomass CO2, apart.
+    pub biogenic_ut: i64,
+    /// For each month covered: the height of the month's results the report used (a month
+    /// recomputed later makes the report stale).
+    pub result_heights: Vec<(u32, u64)>,
+}
+
+/// Where a verification stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationStatus {
+    /// A verifier is assigned; no statement yet.
+    Assigned,
+    /// The verifier's statement is recorded; the objection window is open.
+    Stated,
+    /// The enterprise objected; a regulator decides.
+    Objected,
+    /// The verified emissions are final.
+    Final,
+}
+
+/// How a verified figure became final.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalBy {
+    /// The enterprise accepted the statement.
+    Accepted,
+    /// The objection window passed with no objection.
+    WindowClosed,
+    /// A regulator decided an objection.
+    Decided,
+}
+
+/// A verifier's recorded statement.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementRecord {
+    /// The statement.
+    pub statement: VerificationStatement,
+    /// The verifier's account that signed it.
+    pub signed_by: PublicKey,
+    /// Height recorded.
+    pub height: u64,
+    /// Block time, ms.
+    pub time_ms: i64,
+    /// The reported total it started from (the report's GB/T 32150 view), µt.
+    pub reported_ut: i64,
+    /// End of the enterprise's objection window, ms (the end of the seventh working day after).
+    pub objection_deadline_ms: i64,
+}
+
+/// A step by the enterprise or a regulator after the statement: an objection or a decision.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationAct {
+    /// The organisation that acted.
+    pub by: UnifiedSocialCreditCode,
+    /// Its account that signed.
+    pub signed_by: PublicKey,
+    /// Why.
+    pub reason: String,
+    /// Height.
+    pub height: u64,
+    /// Block time, ms.
+    pub time_ms: i64,
+}
+
+/// The verification (核查) of an enterprise's annual report, in state.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationRecord {
+    /// Where it stands.
+    pub status: VerificationStatus,
+    /// The assigned verifier.
+    pub verifier: UnifiedSocialCreditCode,
+    /// The regulator that assigned it.
+    pub assigned_by: UnifiedSocialCreditCode,
+    /// Height of the assignment.
+    pub assigned_height: u64,
+    /// The statement, once recorded.
+    pub statement: Option<StatementRecord>,
+    /// The enterprise's objection, if any.
+    pub objection: Option<VerificationAct>,
+    /// A regulator's decision on it, with the figure it set (µt).
+    pub decision: Option<(VerificationAct, i64)>,
+    /// The final verified emissions, µt CO2e (GB/T 32150 view), once final.
+    pub final_ut: Option<i64>,
+    /// How and at which height they became final.
+    pub finalised: Option<(FinalBy, u64)>,
+}
+
+/// One allocation on a quota account.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allocation {
+    /// Pre, final or adjustment.
+    pub kind: AllocationKind,
+    /// µt CO2e (an adjustment may be negative).
+    pub amount_ut: i64,
+    /// How it was computed.
+    pub basis: String,
+    /// The regulator.
+    pub by: UnifiedSocialCreditCode,
+    /// Height.
+    pub height: u64,
+}
+
+/// An enterprise's quota account of one compliance year (配额账户), µt CO2e throughout.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaRecord {
+    /// Government allocations, in order (pre-allocations, final allocations, adjustments).
+    pub allocations: Vec<Allocation>,
+    /// The enterprise's own reference figure and its basis, if entered.
+    pub reference: Option<(i64, String)>,
+    /// Banked in from the previous year.
+    pub banked_in_ut: i64,
+    /// Allowances surrendered.
+    pub surrendered_ut: i64,
+    /// Offsets (CCER) surrendered.
+    pub offsets_ut: i64,
+    /// Banked out to the next year.
+    pub banked_out_ut: i64,
+}
+
+impl QuotaRecord {
+    /// The government's allocation of the year: the last final allocation, else the last
+    /// pre-allocation, plus every adjustment; `None` before any allocation.
+    pub fn allocated_ut(&self) -> Option<i64> {
+        let last = |k: AllocationKind| self.allocations.iter().rev().find(|a| a.kind == k).map(|a| a.amount_ut);
+        let base = last(AllocationKind::Final).or_else(|| last(AllocationKind::Pre));
+        let adjustments: i64 = self
+            .allocations
+            .iter()
+            .filter(|a| a.kind == AllocationKind::Adjustment)
+            .fold(0i64, |s, a| s.saturating_add(a.amount_ut));
+        match (base, self.allocations.iter().any(|a| a.kind == AllocationKind::Adjustment)) {
+            (None, false) => None,
+            (b, _) => Some(b.unwrap_or(0).saturating_add(adjustments)),
+        }
+    }
+
+    /// The quota the position is measured against: the government's allocation, else the
+    /// enterprise's reference; with whether it is the reference.
+    pub fn quota_ut(&self) -> Option<(i64, bool)> {
+        match self.allocated_ut() {
+            Some(a) => Some((a, false)),
+            None => self.reference.as_ref().map(|(r, _)| (*r, true)),
+        }
+    }
+
+    /// Allowances held and not yet surrendered or banked out: allocation + banked in −
+    /// surrendered − banked out.
+    pub fn available_ut(&self) -> i64 {
+        self.allocated_ut()
+            .unwrap_or(0)
+            .saturating_add(self.banked_in_ut)
+            .saturating_sub(self.surrendered_ut)
+            .saturating_sub(self.banked_out_ut)
+    }
 }
 
 /// A deployed version of a carbon methodology (核算方法学), see `trustmeter-carbon`.

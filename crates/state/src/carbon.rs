@@ -330,6 +330,10 @@ pub struct MonthInputs {
     pub notes: Vec<String>,
     /// The month's entries as recorded (withdrawn ones included).
     pub entries: Vec<CarbonEntryRecord>,
+    /// The month's metered energy: its daily figures summed per energy kind and unit.
+    pub metered: Vec<trustmeter_carbon::metered::Metered>,
+    /// Days with at least one daily figure.
+    pub metered_days: u32,
 }
 
 /// Why a month cannot be evaluated.
@@ -376,7 +380,9 @@ pub fn month_inputs(
     let m = trustmeter_carbon::parsed(&record.text)
         .map_err(|e| MonthError::Unparsable(record.id.clone(), record.version, e.to_string()))?;
     let mut sums: BTreeMap<(trustmeter_types::EnergyKind, trustmeter_types::Unit), (i64, i64)> = BTreeMap::new();
+    let mut days = std::collections::BTreeSet::new();
     for (k, d) in state.daily_range(org, from_day, to_day) {
+        days.insert(k.day);
         let e = sums.entry((k.energy, k.unit)).or_default();
         e.0 = e.0.saturating_add(d.consumption.micros());
         e.1 = e.1.saturating_add(d.exported.micros());
@@ -398,7 +404,17 @@ pub fn month_inputs(
         })
         .collect();
     let notes = add_entries(&m, &mut activity, &recorded);
-    Ok(MonthInputs { record, methodology: m, province, activity, unconverted, notes, entries })
+    Ok(MonthInputs {
+        record,
+        methodology: m,
+        province,
+        activity,
+        unconverted,
+        notes,
+        entries,
+        metered,
+        metered_days: days.len() as u32,
+    })
 }
 
 /// The consensus record of a month's results (see [`CarbonResultRecord`]); a month that cannot be

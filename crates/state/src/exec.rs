@@ -1,6 +1,7 @@
 //! Transaction rules, block building and block execution.
 
 use crate::accounting::{self, PointRec};
+use crate::compliance::MAX_REPORTS_PER_BLOCK;
 use crate::sigs::SignatureVerdicts;
 use crate::state::{MeterProgress, ProgressCache, State};
 use trustmeter_crypto::{HashAlg, block_digest, merkle, reading_leaf, tx_hash, verify};
@@ -186,6 +187,7 @@ pub fn build_block(
     let mut readings = 0usize;
     let max_txs = (parent.params.max_block_txs as usize).min(MAX_TXS_PER_BLOCK);
     let max_readings = (parent.params.max_block_readings as usize).min(MAX_READINGS_PER_BLOCK);
+    let mut reports = 0usize;
     for tx in candidates {
         if txs.len() >= max_txs {
             break;
@@ -194,6 +196,10 @@ pub fn build_block(
         if readings + n > max_readings {
             continue;
         }
+        let report = matches!(tx.body.payload, TxPayload::SubmitCarbonReport { .. });
+        if report && reports >= MAX_REPORTS_PER_BLOCK {
+            continue; // left in the mempool for a later block
+        }
         let b = TxBytes::of(parent.hash_alg(), &tx);
         if check_parts(&state, &tx, b.len, &b.hash, verdicts).is_err() {
             continue;
@@ -201,11 +207,12 @@ pub fn build_block(
         let receipt = apply_tx(&mut state, height, timestamp_ms, &tx, &b.hash, verdicts, &mut reading_leaves);
         push_recorded(&mut recorded, txs.len() as u32, &receipt);
         readings += n;
+        reports += usize::from(report);
         receipts.push(receipt);
         tx_leaves.push(b.leaf);
         txs.push(tx);
     }
-    crate::carbon::close_months(&mut state, height, timestamp_ms);
+    close_block(&mut state, height, timestamp_ms);
     // The trees are sealed at the block's own height (its changes' height): the child block then
     // computes its trees on top of them, as a layer, instead of again from the store.
     state.height = height;
@@ -214,6 +221,13 @@ pub fn build_block(
     let header = make_header(parent, ctx, height, timestamp_ms, &txs, &receipts, &recorded, leaves, &state);
     finish(&mut state, &header);
     (Block { header, txs }, BlockOutput { state, receipts, recorded })
+}
+
+/// What every block does after its transactions, proposer and validators alike: carbon results
+/// of the months the block changed, then objection windows that have passed.
+fn close_block(state: &mut State, height: u64, timestamp_ms: i64) {
+    crate::carbon::close_months(state, height, timestamp_ms);
+    crate::compliance::close_verifications(state, height, timestamp_ms);
 }
 
 /// Executes `block` on `parent` and checks every commitment in its header.
@@ -240,6 +254,12 @@ pub fn execute_block(parent: &State, block: &Block, verdicts: &SignatureVerdicts
     {
         return Err(BlockError::BadBody("block exceeds the chain's block limits".into()));
     }
+    let reports = block.txs.iter().filter(|t| matches!(t.body.payload, TxPayload::SubmitCarbonReport { .. })).count();
+    if reports > MAX_REPORTS_PER_BLOCK {
+        return Err(BlockError::BadBody(format!(
+            "block holds {reports} carbon report filings; at most {MAX_REPORTS_PER_BLOCK} fit in a block"
+        )));
+    }
     let mut state = parent.clone();
     let mut receipts = Vec::with_capacity(block.txs.len());
     let mut recorded = Vec::new();
@@ -253,7 +273,7 @@ pub fn execute_block(parent: &State, block: &Block, verdicts: &SignatureVerdicts
         receipts.push(receipt);
         tx_leaves.push(b.leaf);
     }
-    crate::carbon::close_months(&mut state, h.height, h.timestamp_ms);
+    close_block(&mut state, h.height, h.timestamp_ms);
     state.height = h.height; // sealed at the block's own height, as in `build_block`
     state.seal();
     let ctx = BlockContext { epoch: h.epoch, view: h.view, timestamp_ms: h.timestamp_ms };
@@ -551,6 +571,28 @@ fn apply_tx(
             state.set_nonce(sender, body.nonce);
             crate::carbon::set_plan(state, height, timestamp_ms, &org, kind, methodology, *from_month)
         }
+        TxPayload::SubmitCarbonReport { period, hash } => {
+            let (org, kind) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            crate::compliance::submit_report(state, (height, timestamp_ms), (&org, kind), sender, *period, hash)
+        }
+        TxPayload::Verification { org: target, year, step } => {
+            let (org, kind) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            crate::compliance::verification_step(
+                state,
+                (height, timestamp_ms),
+                (&org, kind),
+                sender,
+                (target, *year),
+                step,
+            )
+        }
+        TxPayload::Quota { org: target, year, op } => {
+            let (org, kind) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            crate::compliance::quota_op(state, height, (&org, kind), (target, *year), op)
+        }
         p @ (TxPayload::DeployPolicy { .. }
         | TxPayload::ReplaceMeter { .. }
         | TxPayload::MonthlyReport { .. }
@@ -723,6 +765,9 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
         | TxPayload::RecordCarbonEntry { .. }
         | TxPayload::SetCarbonPlan { .. }
         | TxPayload::VoidCarbonEntry { .. }
+        | TxPayload::SubmitCarbonReport { .. }
+        | TxPayload::Verification { .. }
+        | TxPayload::Quota { .. }
         | TxPayload::ReplaceMeter { .. }
         | TxPayload::MonthlyReport { .. }
         | TxPayload::RegisterAccount { .. }

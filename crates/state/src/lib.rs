@@ -18,6 +18,7 @@
 pub mod accounting;
 pub mod carbon;
 pub mod commit;
+pub mod compliance;
 pub mod exec;
 pub mod keys;
 mod membership;

@@ -59,6 +59,22 @@ pub enum EvidenceKind {
     Other,
 }
 
+impl EvidenceKind {
+    /// The snake_case name (as in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::Invoice => "invoice",
+            EvidenceKind::SettlementVoucher => "settlement_voucher",
+            EvidenceKind::LabReport => "lab_report",
+            EvidenceKind::InventoryLedger => "inventory_ledger",
+            EvidenceKind::MeterPhoto => "meter_photo",
+            EvidenceKind::Certificate => "certificate",
+            EvidenceKind::Contract => "contract",
+            EvidenceKind::Other => "other",
+        }
+    }
+}
+
 /// A file that proves an entry, named by its content hash (the chain's hash algorithm over the
 /// file's bytes: SHA-256, or SM3 on a 国密 chain).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

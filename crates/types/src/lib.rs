@@ -27,6 +27,7 @@
 pub mod block;
 pub mod carbon;
 pub mod codec;
+pub mod compliance;
 pub mod energy;
 pub mod genesis;
 pub mod ids;

@@ -82,6 +82,12 @@ pub enum RejectCode {
     /// A documented carbon entry does not fit the enterprise's methodology for the month (an
     /// unknown fuel or gas), or its month is not open.
     InvalidCarbonEntry = 31,
+    /// A carbon report's hash is not the hash of the report the chain's data give at this block
+    /// (data arrived or entries were corrected since it was generated): generate it again.
+    ReportMismatch = 32,
+    /// A quota operation exceeds what the account holds or allows (allowances beyond holdings,
+    /// offsets beyond the cap, a surrender beyond the obligation, banking before compliance).
+    QuotaRefused = 33,
 }
 
 impl RejectCode {
@@ -120,11 +126,13 @@ impl RejectCode {
             RejectCode::InvalidMethodology => "invalid_methodology",
             RejectCode::CertificateClaimed => "certificate_claimed",
             RejectCode::InvalidCarbonEntry => "invalid_carbon_entry",
+            RejectCode::ReportMismatch => "report_mismatch",
+            RejectCode::QuotaRefused => "quota_refused",
         }
     }
 
     /// Every code, in tag order.
-    pub const ALL: [RejectCode; 32] = [
+    pub const ALL: [RejectCode; 34] = [
         RejectCode::Malformed,
         RejectCode::WrongChain,
         RejectCode::BadTxSignature,
@@ -157,6 +165,8 @@ impl RejectCode {
         RejectCode::InvalidMethodology,
         RejectCode::CertificateClaimed,
         RejectCode::InvalidCarbonEntry,
+        RejectCode::ReportMismatch,
+        RejectCode::QuotaRefused,
     ];
 
     /// The code named by [`RejectCode::as_str`], if any.

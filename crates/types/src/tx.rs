@@ -6,6 +6,7 @@
 
 use crate::carbon::{CarbonEntry, check_month};
 use crate::codec::{Validate, check_len, encode};
+use crate::compliance::{QuotaOp, ReportPeriod, VerificationStep, check_year};
 use crate::energy::{EnergyKind, Quantity, RegisterKind, Unit};
 use crate::ids::{ChainId, DeviceId, Hash32, UnifiedSocialCreditCode};
 use crate::keys::{PublicKey, Signature};
@@ -280,6 +281,36 @@ pub enum TxPayload {
         /// First month it applies to, `YYYYMM`.
         from_month: u32,
     },
+    /// Files the sender's enterprise's monthly evidence deposit or annual emission report
+    /// ([`crate::compliance`]), signed by the enterprise: `hash` is the chain's hash of the report
+    /// document a node generates (`GET /v1/enterprises/{org}/carbon/report`), whose bytes the
+    /// enterprise keeps in the evidence store. Every validator generates the document again from
+    /// its own state and accepts only that document's hash. Filing again replaces the previous
+    /// version (an annual report only until a verifier's statement on it).
+    SubmitCarbonReport {
+        /// The month or year.
+        period: ReportPeriod,
+        /// The report document's hash.
+        hash: Hash32,
+    },
+    /// One step of the third-party verification (核查) of an enterprise's annual report.
+    Verification {
+        /// The enterprise.
+        org: UnifiedSocialCreditCode,
+        /// The reporting year.
+        year: u32,
+        /// The step.
+        step: VerificationStep,
+    },
+    /// One operation on an enterprise's quota account (配额) of a year.
+    Quota {
+        /// The enterprise.
+        org: UnifiedSocialCreditCode,
+        /// The compliance year.
+        year: u32,
+        /// The operation.
+        op: QuotaOp,
+    },
 }
 
 /// A measured heating value in a [`TxPayload::MonthlyReport`] (实测低位发热量 / 蒸汽焓值).
@@ -355,6 +386,9 @@ impl TxPayload {
             TxPayload::RecordCarbonEntry { .. } => "record_carbon_entry",
             TxPayload::SetCarbonPlan { .. } => "set_carbon_plan",
             TxPayload::VoidCarbonEntry { .. } => "void_carbon_entry",
+            TxPayload::SubmitCarbonReport { .. } => "submit_carbon_report",
+            TxPayload::Verification { .. } => "verification",
+            TxPayload::Quota { .. } => "quota",
         }
     }
 
@@ -470,6 +504,17 @@ impl Validate for Transaction {
             TxPayload::SetCarbonPlan { methodology, from_month } => {
                 check_len("methodology id", methodology.len(), crate::carbon::MAX_ITEM_ID_LEN)?;
                 check_month(*from_month)
+            }
+            TxPayload::SubmitCarbonReport { period, .. } => period.check(),
+            TxPayload::Verification { org, year, step } => {
+                org.check()?;
+                check_year(*year)?;
+                step.check()
+            }
+            TxPayload::Quota { org, year, op } => {
+                org.check()?;
+                check_year(*year)?;
+                op.check()
             }
             TxPayload::ReplaceMeter { meter, old_final, new_initial, .. } => {
                 meter.check()?;

@@ -73,6 +73,9 @@ pub fn touched_meters(block: &Block) -> Vec<DeviceId> {
             | TxPayload::RecordCarbonEntry { .. }
             | TxPayload::SetCarbonPlan { .. }
             | TxPayload::VoidCarbonEntry { .. }
+            | TxPayload::SubmitCarbonReport { .. }
+            | TxPayload::Verification { .. }
+            | TxPayload::Quota { .. }
             | TxPayload::MonthlyReport { .. } => {}
         }
     }
