@@ -12,6 +12,9 @@
 //! - [`cache`]: parsed documents kept by the process.
 //! - [`compute`]: emissions per source, item and gas in micro-tonnes CO2e, and the totals of the
 //!   Chinese standard's view and the GHG Protocol's dual Scope 2.
+//! - [`scenario`]: what-if scenarios for reduction paths (减排路径模拟): efficiency gains, fuel
+//!   switches and electrification, green power and certificates applied to activity data, and a
+//!   year's totals with and without them.
 //! - [`shipped`]: the methodologies that ship with Trustmeter (GB/T 32151.29-2024 machinery
 //!   manufacturing, GB/T 32150-2015 general frame).
 //!
@@ -24,6 +27,7 @@ pub mod dryrun;
 pub mod entries;
 pub mod formula;
 pub mod metered;
+pub mod scenario;
 pub mod shipped;
 pub mod units;
 
@@ -32,3 +36,4 @@ pub use cache::parsed;
 pub use compute::{Results, Totals, compute};
 pub use document::{Methodology, View};
 pub use rust_decimal::Decimal;
+pub use scenario::{Outcome, Scenario, ScenarioError};
