@@ -69,6 +69,17 @@ impl Totals {
     pub fn market(&self) -> i64 {
         self.scope1.saturating_add(self.scope2_market)
     }
+
+    /// The field-by-field sum, or `None` if a field overflows (a year's totals from its months).
+    pub fn checked_add(self, other: Totals) -> Option<Totals> {
+        Some(Totals {
+            standard: self.standard.checked_add(other.standard)?,
+            biogenic: self.biogenic.checked_add(other.biogenic)?,
+            scope1: self.scope1.checked_add(other.scope1)?,
+            scope2_location: self.scope2_location.checked_add(other.scope2_location)?,
+            scope2_market: self.scope2_market.checked_add(other.scope2_market)?,
+        })
+    }
 }
 
 /// A factor a result used, with where it came from.

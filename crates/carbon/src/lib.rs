@@ -14,6 +14,9 @@
 //!   bytes.
 //! - [`compute`]: emissions per source, item and gas in micro-tonnes CO2e, and the totals of the
 //!   Chinese standard's view and the GHG Protocol's dual Scope 2.
+//! - [`scenario`]: what-if scenarios for reduction paths (减排路径模拟): efficiency gains, fuel
+//!   switches and electrification, green power and certificates applied to activity data, and a
+//!   year's totals with and without them.
 //! - [`shipped`]: the methodologies that ship with Trustmeter (GB/T 32151.29-2024 machinery
 //!   manufacturing, GB/T 32150-2015 general frame).
 //!
@@ -27,6 +30,7 @@ pub mod entries;
 pub mod formula;
 pub mod metered;
 pub mod report;
+pub mod scenario;
 pub mod shipped;
 pub mod units;
 
@@ -35,3 +39,4 @@ pub use cache::parsed;
 pub use compute::{Results, Totals, compute};
 pub use document::{Methodology, View};
 pub use rust_decimal::Decimal;
+pub use scenario::{Outcome, Scenario, ScenarioError};

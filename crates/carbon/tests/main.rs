@@ -7,3 +7,4 @@
 mod entries;
 mod methodologies;
 mod props;
+mod scenario;

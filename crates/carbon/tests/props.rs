@@ -9,13 +9,13 @@ use trustmeter_carbon::document::Methodology;
 use trustmeter_carbon::{Decimal, View, shipped};
 use trustmeter_fuzzkit::{apply_byte_edit, byte_edits, config};
 
-fn machinery() -> &'static Methodology {
+pub(crate) fn machinery() -> &'static Methodology {
     static M: OnceLock<Methodology> = OnceLock::new();
     M.get_or_init(|| Methodology::parse(shipped::MACHINERY_V1).unwrap())
 }
 
 /// A decimal with up to 4 places, 0 ≤ x < 10⁶.
-fn amount() -> impl Strategy<Value = Decimal> {
+pub(crate) fn amount() -> impl Strategy<Value = Decimal> {
     (0i64..10_000_000_000).prop_map(|n| Decimal::new(n, 4))
 }
 
@@ -26,7 +26,7 @@ fn fraction_triple() -> impl Strategy<Value = (Decimal, Decimal, Decimal)> {
     })
 }
 
-fn activity() -> impl Strategy<Value = Activity> {
+pub(crate) fn activity() -> impl Strategy<Value = Activity> {
     let fuels: Vec<String> = machinery().fuels.keys().cloned().collect();
     let gases: Vec<String> = machinery().gases.keys().filter(|g| *g != "CO2").cloned().collect();
     let fuel = (prop::sample::select(fuels), amount()).prop_map(|(fuel, amount)| FuelUse {
