@@ -513,7 +513,7 @@ pub(crate) fn submit_report(
         return rejected(
             RejectCode::ReportMismatch,
             format!(
-                "{hash} is not the hash of {org}'s {} report at this block ({}): data or entries changed since it was generated; generate it again",
+                "{org}'s {} report at this block hashes to {}, not to the filed hash: data or entries changed since it was generated; generate it again",
                 period.label(),
                 built.hash
             ),

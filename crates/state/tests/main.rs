@@ -8,6 +8,7 @@ mod accounting;
 mod blocks;
 mod carbon;
 mod common;
+mod compliance;
 mod gm;
 mod membership;
 mod proofs;

@@ -97,6 +97,10 @@ pub fn gw_b1() -> SigningKey {
 pub fn em_a2() -> SigningKey {
     key(21)
 }
+/// Account of the third-party verifier (核查机构) of [`genesis_with_verifier`].
+pub fn verifier() -> SigningKey {
+    key(5)
+}
 /// A key nobody registered.
 pub fn stranger() -> SigningKey {
     key(99)
@@ -123,6 +127,10 @@ pub fn org_a() -> UnifiedSocialCreditCode {
 /// Enterprise B's code.
 pub fn org_b() -> UnifiedSocialCreditCode {
     uscc(4)
+}
+/// The verifier's code (only in [`genesis_with_verifier`]).
+pub fn org_verifier() -> UnifiedSocialCreditCode {
+    uscc(5)
 }
 
 /// A device id. The tests name devices by a short owner letter (`A-GW1`: enterprise A's, `B-…`,
@@ -176,6 +184,19 @@ pub fn genesis(chain: &str) -> Genesis {
         }],
         devnet_seed: None,
     }
+}
+
+/// [`genesis`] with a fifth founding organisation: a third-party verifier with one account.
+pub fn genesis_with_verifier(chain: &str) -> Genesis {
+    let mut g = genesis(chain);
+    g.organisations.push(Organisation {
+        id: org_verifier(),
+        name: "湖南某碳核查技术服务有限公司".into(),
+        kind: OrgKind::Verifier,
+        region: 430_100,
+    });
+    g.accounts.push(GenesisAccount { org: org_verifier(), public_key: verifier().public_key() });
+    g
 }
 
 fn hex_key(k: &SigningKey) -> String {
@@ -332,7 +353,12 @@ impl Fx {
 
     /// [`Fx::ready`] on a chain of the given id.
     pub fn ready_on(chain: &str) -> Self {
-        let mut fx = Self::genesis_only(chain);
+        Self::ready_from(genesis(chain))
+    }
+
+    /// [`Fx::ready`] from the given genesis (one of [`genesis`]'s with more members).
+    pub fn ready_from(g: Genesis) -> Self {
+        let mut fx = Self::from_genesis(g);
         let em2 = em_a2();
         let txs = vec![
             fx.tx(&ent_a(), TxPayload::RegisterGateway { id: dev(A_GW1), public_key: gw_a1().public_key() }),
