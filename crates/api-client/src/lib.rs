@@ -552,6 +552,32 @@ impl NodeClient {
         if answered { Ok(None) } else { Err(ClientError::Unreachable { tried: self.urls.len(), last }) }
     }
 
+    /// The report document of `org` for `period` (`2026-03` or `2026`) as a node generates it from
+    /// its finalized state now: the canonical bytes, for the caller to hash and sign.
+    pub async fn carbon_report(
+        &self,
+        org: &trustmeter_types::UnifiedSocialCreditCode,
+        period: &str,
+    ) -> Result<Vec<u8>, ClientError> {
+        let (url, status, body) =
+            self.request(|c, u| c.get(format!("{u}/v1/enterprises/{org}/carbon/report?period={period}"))).await?;
+        if status != 200 {
+            return Err(Self::api_error(url, status, &body));
+        }
+        Ok(body)
+    }
+
+    /// An enterprise's compliance year (`GET /v1/enterprises/{org}/carbon/compliance`) as JSON.
+    pub async fn compliance(
+        &self,
+        org: &trustmeter_types::UnifiedSocialCreditCode,
+        year: u32,
+    ) -> Result<serde_json::Value, ClientError> {
+        let (url, status, body) =
+            self.request(|c, u| c.get(format!("{u}/v1/enterprises/{org}/carbon/compliance?year={year}"))).await?;
+        Self::parse(&url, status, &body)
+    }
+
     /// The chain's view of a sender key (its last finalized nonce).
     pub async fn account(&self, key: &PublicKey) -> Result<Account, ClientError> {
         let k = key.to_text();

@@ -73,6 +73,9 @@ fn common(cmd: &QueryCommand) -> &QueryCommon {
         | QueryCommand::Carbon { common, .. }
         | QueryCommand::CarbonEntries { common, .. }
         | QueryCommand::CarbonYear { common, .. }
+        | QueryCommand::CarbonReport { common, .. }
+        | QueryCommand::Compliance { common, .. }
+        | QueryCommand::WhatIf { common, .. }
         | QueryCommand::Evidence { common, .. }
         | QueryCommand::Tou { common, .. }
         | QueryCommand::AccessLog { common, .. }
@@ -279,6 +282,55 @@ pub enum QueryCommand {
         #[arg(long)]
         csv: bool,
     },
+    /// An enterprise's carbon report document (monthly deposit or annual report): a draft from the
+    /// chain's data now, or with --filed the document as filed; JSON (canonical), HTML or CSV.
+    CarbonReport {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The enterprise.
+        #[arg(long)]
+        org: String,
+        /// `2026-03` (a month's deposit) or `2026` (the annual report).
+        #[arg(long)]
+        period: String,
+        /// json (default), html or csv.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// The filed document instead of a draft.
+        #[arg(long)]
+        filed: bool,
+        /// Write it to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// An enterprise's compliance year (履约): filed reports, verification, quota position with the
+    /// year-end forecast, and the calendar of deadlines.
+    Compliance {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The enterprise.
+        #[arg(long)]
+        org: String,
+        /// The year, YYYY.
+        #[arg(long)]
+        year: String,
+    },
+    /// A what-if scenario over a year (green power share, efficiency gains, fuel switches, extra
+    /// certificates) through the enterprise's methodology, with the quota position. Writes nothing.
+    WhatIf {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The enterprise.
+        #[arg(long)]
+        org: String,
+        /// The year, YYYY.
+        #[arg(long)]
+        year: String,
+        /// The scenario, a JSON or TOML file (`green_power_share = "0.3"`, `[[efficiency]] target
+        /// = "electricity" gain = "0.1"`, `[[fuel_switch]] from = "diesel" to = "natural_gas" share = "1"`).
+        #[arg(long)]
+        scenario: PathBuf,
+    },
     /// An enterprise's documented carbon entries of a month (台账) as recorded, with their
     /// evidence hashes and whether the node holds each file.
     CarbonEntries {
@@ -377,11 +429,20 @@ fn encode(v: &str) -> String {
 
 /// GETs `path` from the first node that answers; returns the body text of a 200 answer.
 async fn get(nodes: &[String], path: &str) -> Result<String> {
+    send(nodes, path, None).await
+}
+
+/// GET `path` (or POST `body` to it, as JSON) on the first node that answers, signed when a
+/// signer is loaded; the answer's text.
+async fn send(nodes: &[String], path: &str, body: Option<&[u8]>) -> Result<String> {
     let http = trustmeter_api_client::http_builder(None)?.timeout(REQUEST_TIMEOUT).build()?;
     let mut last = None;
     for node in nodes {
         let url = format!("{}{path}", node.trim_end_matches('/'));
-        let mut req = http.get(&url).build()?;
+        let mut req = match body {
+            None => http.get(&url).build()?,
+            Some(b) => http.post(&url).header("content-type", "application/json").body(b.to_vec()).build()?,
+        };
         if let Some(key) = SIGNER.get().and_then(Option::as_ref) {
             trustmeter_api_client::sign_request(&mut req, key);
         }
@@ -493,6 +554,43 @@ async fn run_async(cmd: QueryCommand) -> Result<()> {
             let format = csv.then(|| "csv".to_string());
             let q = query_string(&[("year", s(&year)), ("format", format)]);
             output(&common, csv, &format!("/v1/enterprises/{}/carbon/year?{q}", encode(&org)), print_carbon_year).await
+        }
+        QueryCommand::CarbonReport { common, org, period, format, filed, out } => {
+            let filed = filed.then(|| "true".to_string());
+            let q = query_string(&[("period", s(&period)), ("format", s(&format)), ("filed", filed)]);
+            let text = get(&common.nodes, &format!("/v1/enterprises/{}/carbon/report?{q}", encode(&org))).await?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+                    println!("{} bytes written to {}", text.len(), path.display());
+                }
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+        QueryCommand::Compliance { common, org, year } => {
+            let q = query_string(&[("year", s(&year))]);
+            output(&common, false, &format!("/v1/enterprises/{}/carbon/compliance?{q}", encode(&org)), print_compliance)
+                .await
+        }
+        QueryCommand::WhatIf { common, org, year, scenario } => {
+            let text = std::fs::read_to_string(&scenario).with_context(|| format!("reading {}", scenario.display()))?;
+            let parsed: trustmeter_carbon::Scenario = if scenario.extension().is_some_and(|e| e == "toml") {
+                toml::from_str(&text).with_context(|| format!("{} is not a scenario", scenario.display()))?
+            } else {
+                serde_json::from_str(&text).with_context(|| format!("{} is not a scenario", scenario.display()))?
+            };
+            let body = serde_json::to_vec(&parsed)?;
+            let q = query_string(&[("year", s(&year))]);
+            let path = format!("/v1/enterprises/{}/carbon/what-if?{q}", encode(&org));
+            let v: Value = serde_json::from_str(&send(&common.nodes, &path, Some(&body)).await?)
+                .with_context(|| format!("the answer to {path} is not JSON"))?;
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print_what_if(&v);
+            }
+            Ok(())
         }
         QueryCommand::Tou { common, org, from, to } => {
             let q = query_string(&[("org", s(&org)), ("from", s(&from)), ("to", to)]);
@@ -840,6 +938,83 @@ async fn evidence(common: &QueryCommon, org: &str, hash: &str, out: &Path) -> Re
     std::fs::write(out, &data).with_context(|| format!("writing {}", out.display()))?;
     println!("{} bytes, {} {hash}: matches; written to {}", data.len(), alg.name(), out.display());
     Ok(())
+}
+
+fn print_compliance(v: &Value) {
+    let q = &v["quota"];
+    println!(
+        "{} {}: year to date {} t CO2e, forecast {} t ({}); quota {} t{}; {}",
+        cell(&v["org"]),
+        cell(&v["year"]),
+        cell(&q["year_to_date_t"]),
+        cell(&q["forecast_t"]),
+        cell(&q["forecast_basis"]),
+        cell(&q["quota_t"]),
+        if q["reference"] == Value::Bool(true) { " (own reference)" } else { "" },
+        if q["alarm"] == Value::Bool(true) { "ALARM: the forecast exceeds the quota" } else { "within quota" }
+    );
+    println!(
+        "allowances available {} t (banked in {} t), surrendered {} t + offsets {} t against an obligation of {} t{}",
+        cell(&q["available_t"]),
+        cell(&q["banked_in_t"]),
+        cell(&q["surrendered_t"]),
+        cell(&q["offsets_t"]),
+        cell(&q["obligation_t"]),
+        if q["compliant"] == Value::Bool(true) { ": compliant" } else { "" }
+    );
+    match &v["verification"] {
+        Value::Null => println!("verification: not assigned"),
+        ver => println!(
+            "verification: {} by {}, final {} µt",
+            cell(&ver["status"]),
+            cell(&ver["verifier"]),
+            cell(&ver["final_ut"])
+        ),
+    }
+    let rows: Vec<Vec<String>> = list(&v["reports"])
+        .iter()
+        .map(|r| cells(r, &["period", "kind", "revision", "height", "on_time", "standard_t", "stale", "hash"]))
+        .collect();
+    table(&["period", "kind", "rev", "height", "on time", "GB/T 32150 t", "stale", "hash"], &rows);
+    let rows: Vec<Vec<String>> =
+        list(&v["deadlines"]).iter().map(|d| cells(d, &["what", "due", "days_left", "done"])).collect();
+    table(&["deadline", "due", "days left", "done"], &rows);
+}
+
+fn print_what_if(v: &Value) {
+    println!(
+        "{} {} with {} ({})",
+        cell(&v["org"]),
+        cell(&v["year"]),
+        cell(&v["methodology"]),
+        list(&v["months"]).len()
+    );
+    let side = |name: &str, t: &Value, surplus: &Value| {
+        vec![
+            name.to_string(),
+            cell(&t["standard_t"]),
+            cell(&t["scope1_t"]),
+            cell(&t["scope2_location_t"]),
+            cell(&t["scope2_market_t"]),
+            cell(surplus),
+        ]
+    };
+    table(
+        &["", "GB/T 32150 t", "scope 1 t", "scope 2 location t", "scope 2 market t", "quota − emissions t"],
+        &[
+            side("baseline", &v["baseline"], &v["baseline_surplus_t"]),
+            side("scenario", &v["scenario"], &v["scenario_surplus_t"]),
+        ],
+    );
+    println!(
+        "change {} t CO2e; quota {} t; unused certificates {} MWh",
+        cell(&v["change_t"]),
+        cell(&v["quota_t"]),
+        cell(&v["certificates_unused_mwh"])
+    );
+    for n in list(&v["notes"]) {
+        println!("note: {}", cell(n));
+    }
 }
 
 fn print_carbon_year(v: &Value) {

@@ -123,6 +123,84 @@ pub enum TxCommand {
     /// Void an enterprise's documented carbon entry (a regulator covering its region), releasing
     /// the green certificates it claimed.
     VoidCarbonEntry(VoidCarbonEntryArgs),
+    /// File the sender's enterprise's monthly evidence deposit or annual report: the node's
+    /// document for the period is fetched, hashed here, kept in every node's evidence store and
+    /// signed; the validators accept it only if it is the document their own state gives.
+    CarbonReport(CarbonReportArgs),
+    /// One step of the verification (核查) of an enterprise's annual report: assign (regulator),
+    /// statement (the assigned verifier), accept or object (the enterprise), decide (regulator).
+    Verification(VerificationArgs),
+    /// One operation on an enterprise's quota account (配额): allocate (regulator), reference,
+    /// surrender or bank (the enterprise).
+    Quota(QuotaArgs),
+}
+
+/// `tx carbon-report`.
+#[derive(Args, Debug)]
+pub struct CarbonReportArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// `2026-03` (a month's deposit) or `2026` (the annual report); the period must have ended.
+    #[arg(long)]
+    period: String,
+}
+
+/// `tx verification`.
+#[derive(Args, Debug)]
+pub struct VerificationArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The enterprise whose report is verified.
+    #[arg(long)]
+    org: String,
+    /// The reporting year.
+    #[arg(long)]
+    year: u32,
+    /// assign, statement, accept, object or decide.
+    #[arg(long)]
+    step: String,
+    /// assign: the verifier organisation's credit code.
+    #[arg(long)]
+    verifier: Option<String>,
+    /// statement: a JSON file `{"opinion": "qualified", "findings": [{"severity": "misstatement",
+    /// "subject": "...", "text": "...", "adjustment": "1.5"}], "verified": "123.4"}` (tonnes as
+    /// decimal strings; `verified` = reported + adjustments; the report hash is the filed one).
+    #[arg(long)]
+    statement: Option<PathBuf>,
+    /// decide: the final verified emissions, t CO2e.
+    #[arg(long)]
+    verified: Option<String>,
+    /// object, decide: why.
+    #[arg(long, default_value = "")]
+    reason: String,
+}
+
+/// `tx quota`.
+#[derive(Args, Debug)]
+pub struct QuotaArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The enterprise.
+    #[arg(long)]
+    org: String,
+    /// The compliance year.
+    #[arg(long)]
+    year: u32,
+    /// allocate (regulator), reference, surrender or bank (the enterprise).
+    #[arg(long)]
+    op: String,
+    /// allocate: pre, final or adjustment.
+    #[arg(long)]
+    kind: Option<String>,
+    /// Tonnes CO2e (allocate, reference, bank; surrender: allowances). An adjustment may be negative.
+    #[arg(long, allow_hyphen_values = true)]
+    amount: Option<String>,
+    /// surrender: offsets (CCER), t CO2e (at most 5 % of the obligation).
+    #[arg(long, default_value = "0")]
+    offsets: String,
+    /// allocate, reference: how the amount was computed.
+    #[arg(long, default_value = "")]
+    basis: String,
 }
 
 /// `tx void-carbon-entry`.
@@ -240,6 +318,143 @@ fn entry_data(path: &Path) -> Result<CarbonEntryData> {
 
 /// Uploads an entry's evidence files to every node, checking each names the file by the hash
 /// computed here, and returns what the entry records of them.
+/// Fetches the node's report document of the period, hashes it here, and keeps it in every
+/// node's evidence store: what the filing signs is a document the enterprise holds.
+async fn fetch_and_keep_report(
+    a: &CarbonReportArgs,
+    key: &SigningKey,
+    org: &str,
+    alg: trustmeter_crypto::HashAlg,
+) -> Result<trustmeter_types::Hash32> {
+    let org = code(org, "the sender's organisation")?;
+    let period =
+        trustmeter_types::compliance::ReportPeriod::parse(a.period.trim()).map_err(|e| anyhow!("--period: {e}"))?;
+    let client = NodeClient::new(a.common.nodes.clone(), REQUEST_TIMEOUT)?.with_signer(key.clone());
+    let bytes = client.carbon_report(&org, &period.label()).await.context("fetching the report document")?;
+    trustmeter_carbon::report::ReportDocument::from_bytes(&bytes).context("the node's report document")?;
+    let hash = trustmeter_crypto::hash(alg, &bytes);
+    let nodes = client.put_evidence(&org, &bytes, &hash).await.context("keeping the report document")?;
+    eprintln!(
+        "{} report {} ({} bytes) {hash}: kept on {} node(s)",
+        period.kind(),
+        period.label(),
+        bytes.len(),
+        nodes.len()
+    );
+    Ok(hash)
+}
+
+/// The hash of the enterprise's filed annual report (what a verifier's statement is on).
+async fn filed_annual_report(a: &VerificationArgs, key: &SigningKey) -> Result<trustmeter_types::Hash32> {
+    let org = code(&a.org, "--org")?;
+    let client = NodeClient::new(a.common.nodes.clone(), REQUEST_TIMEOUT)?.with_signer(key.clone());
+    let v = client.compliance(&org, a.year).await.context("reading the enterprise's filed reports")?;
+    let hash = v["reports"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["kind"] == "annual_report"))
+        .and_then(|r| r["hash"].as_str())
+        .with_context(|| format!("{org} has filed no {} annual report", a.year))?;
+    trustmeter_types::Hash32::from_hex(hash).map_err(|e| anyhow!("the node's report hash: {e}"))
+}
+
+/// A verifier's statement as written in its file (tonnes as decimal strings).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatementFile {
+    opinion: trustmeter_types::compliance::Opinion,
+    #[serde(default)]
+    findings: Vec<FindingFile>,
+    verified: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FindingFile {
+    severity: trustmeter_types::compliance::FindingSeverity,
+    #[serde(default)]
+    subject: String,
+    text: String,
+    #[serde(default)]
+    adjustment: Option<String>,
+}
+
+fn tonnes_arg(s: &str, what: &str) -> Result<Quantity> {
+    Ok(Quantity::from_micros(parse_fixed(s.trim(), MAX_QUANTITY_DECIMALS).with_context(|| what.to_string())?))
+}
+
+fn verification_payload(a: &VerificationArgs, ctx: &ChainContext) -> Result<TxPayload> {
+    use trustmeter_types::compliance::{Finding, VerificationStatement, VerificationStep};
+    let step = match a.step.as_str() {
+        "assign" => VerificationStep::Assign {
+            verifier: code(a.verifier.as_deref().context("--step assign needs --verifier")?, "--verifier")?,
+        },
+        "statement" => {
+            let path = a.statement.as_ref().context("--step statement needs --statement FILE")?;
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let f: StatementFile =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a statement", path.display()))?;
+            let findings = f
+                .findings
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    Ok(Finding {
+                        number: i as u32 + 1,
+                        severity: x.severity,
+                        subject: x.subject,
+                        text: x.text,
+                        adjustment: match x.adjustment {
+                            Some(v) => tonnes_arg(&v, "a finding's adjustment")?,
+                            None => Quantity::default(),
+                        },
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            VerificationStep::Statement {
+                statement: VerificationStatement {
+                    report: ctx.report.context("the filed annual report")?,
+                    opinion: f.opinion,
+                    findings,
+                    verified: tonnes_arg(&f.verified, "verified")?,
+                    document: None,
+                },
+            }
+        }
+        "accept" => VerificationStep::Accept,
+        "object" => VerificationStep::Object { reason: a.reason.clone() },
+        "decide" => VerificationStep::Decide {
+            verified: tonnes_arg(a.verified.as_deref().context("--step decide needs --verified")?, "--verified")?,
+            reason: a.reason.clone(),
+        },
+        other => bail!("--step {other:?}: use assign, statement, accept, object or decide"),
+    };
+    step.check().map_err(|e| anyhow!("the step: {e}"))?;
+    Ok(TxPayload::Verification { org: code(&a.org, "--org")?, year: a.year, step })
+}
+
+fn quota_payload(a: &QuotaArgs) -> Result<TxPayload> {
+    use trustmeter_types::compliance::{AllocationKind, QuotaOp};
+    let amount = || tonnes_arg(a.amount.as_deref().context("--amount is required")?, "--amount");
+    let op = match a.op.as_str() {
+        "allocate" => QuotaOp::Allocate {
+            kind: match a.kind.as_deref() {
+                Some("pre") => AllocationKind::Pre,
+                Some("final") => AllocationKind::Final,
+                Some("adjustment") => AllocationKind::Adjustment,
+                _ => bail!("--op allocate needs --kind pre, final or adjustment"),
+            },
+            amount: amount()?,
+            basis: a.basis.clone(),
+        },
+        "reference" => QuotaOp::Reference { amount: amount()?, basis: a.basis.clone() },
+        "surrender" => QuotaOp::Surrender { allowances: amount()?, offsets: tonnes_arg(&a.offsets, "--offsets")? },
+        "bank" => QuotaOp::Bank { amount: amount()? },
+        other => bail!("--op {other:?}: use allocate, reference, surrender or bank"),
+    };
+    op.check().map_err(|e| anyhow!("the operation: {e}"))?;
+    Ok(TxPayload::Quota { org: code(&a.org, "--org")?, year: a.year, op })
+}
+
 async fn upload_evidence(
     a: &CarbonEntryArgs,
     key: &SigningKey,
@@ -630,6 +845,8 @@ struct ChainContext {
     organisation: Option<String>,
     /// A carbon entry's evidence, uploaded.
     evidence: Vec<Evidence>,
+    /// A report filing's document hash, or the annual report a statement is on.
+    report: Option<trustmeter_types::Hash32>,
 }
 
 /// Runs a transaction command; exits the process with a non-zero code on rejection.
@@ -665,6 +882,9 @@ fn common(cmd: &TxCommand) -> &TxCommon {
         TxCommand::CarbonEntry(a) => &a.common,
         TxCommand::CarbonPlan(a) => &a.common,
         TxCommand::VoidCarbonEntry(a) => &a.common,
+        TxCommand::CarbonReport(a) => &a.common,
+        TxCommand::Verification(a) => &a.common,
+        TxCommand::Quota(a) => &a.common,
     }
 }
 
@@ -684,11 +904,21 @@ async fn run_async(cmd: TxCommand) -> Result<i32> {
         }
         _ => vec![],
     };
+    let report_hash = match &cmd {
+        TxCommand::CarbonReport(a) => {
+            let org =
+                account.organisation.as_deref().context("the sender key is not an account of any organisation")?;
+            Some(fetch_and_keep_report(a, &key, org, status.hash_alg).await?)
+        }
+        TxCommand::Verification(a) if a.step == "statement" => Some(filed_annual_report(a, &key).await?),
+        _ => None,
+    };
     let ctx = ChainContext {
         chain: chain.clone(),
         height: status.finalized_height,
         organisation: account.organisation.clone(),
         evidence,
+        report: report_hash,
     };
     let payload = payload(&cmd, &ctx, &info)?;
     let body = TxBody { chain_id: chain, sender: sender.clone(), nonce: account.last_nonce + 1, payload };
@@ -956,6 +1186,13 @@ fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPa
             entry.check().map_err(|e| anyhow!("the entry: {e}"))?;
             TxPayload::RecordCarbonEntry { entry }
         }
+        TxCommand::CarbonReport(a) => TxPayload::SubmitCarbonReport {
+            period: trustmeter_types::compliance::ReportPeriod::parse(a.period.trim())
+                .map_err(|e| anyhow!("--period: {e}"))?,
+            hash: ctx.report.context("the report document's hash")?,
+        },
+        TxCommand::Verification(a) => verification_payload(a, ctx)?,
+        TxCommand::Quota(a) => quota_payload(a)?,
         TxCommand::CarbonPlan(a) => {
             TxPayload::SetCarbonPlan { methodology: a.methodology.clone(), from_month: a.from_month }
         }

@@ -33,8 +33,8 @@ pub use keys::{KeyClass, KeyRange, Tree, state_root};
 pub use restore::Restore;
 pub use sigs::SignatureVerdicts;
 pub use state::{
-    AbsenceProof, CarbonEntryRecord, CarbonPlanRecord, CertificateClaimRecord, MeterProgress, MeterSlot,
-    MethodologyRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk, ProgressReader, RawEntry, State, StateEntry,
-    StateError, StateKey, StateProof, StateRoots, StateValue,
+    AbsenceProof, CarbonEntryRecord, CarbonPlanRecord, CarbonReportRecord, CertificateClaimRecord, MeterProgress,
+    MeterSlot, MethodologyRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk, ProgressReader, QuotaRecord,
+    RawEntry, State, StateEntry, StateError, StateKey, StateProof, StateRoots, StateValue, VerificationRecord,
 };
 pub use store::{MemStore, Snapshot, Store, StoreError};

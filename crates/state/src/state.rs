@@ -28,9 +28,9 @@ use trustmeter_types::{
 };
 
 pub use trustmeter_schema::model::{
-    AbsenceProof, CarbonEntryRecord, CarbonPlanRecord, CertificateClaimRecord, MeterProgress, MeterSlot,
-    MethodologyRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk, StateEntry, StateKey, StateProof, StateRoots,
-    StateValue,
+    AbsenceProof, CarbonEntryRecord, CarbonPlanRecord, CarbonReportRecord, CertificateClaimRecord, MeterProgress,
+    MeterSlot, MethodologyRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk, QuotaRecord, StateEntry, StateKey,
+    StateProof, StateRoots, StateValue, VerificationRecord,
 };
 
 impl trustmeter_schema::ProofSource for State {

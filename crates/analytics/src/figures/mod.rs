@@ -48,6 +48,7 @@ use utoipa::ToSchema;
 
 mod breakdown;
 mod carbon;
+mod compliance;
 mod daily;
 mod data_quality;
 mod policy;
@@ -58,6 +59,7 @@ mod time_of_use;
 
 pub use breakdown::*;
 pub use carbon::*;
+pub use compliance::*;
 pub use daily::*;
 pub use data_quality::*;
 pub use policy::*;

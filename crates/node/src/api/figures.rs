@@ -37,7 +37,7 @@ fn parse_format(s: Option<&str>) -> Result<Format, ApiError> {
     }
 }
 
-fn csv_response(name: &str, body: String) -> Response {
+pub(super) fn csv_response(name: &str, body: String) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -80,7 +80,7 @@ async fn daily_handler(AxumState(s): AxumState<ApiState>, Query(q): Query<DailyQ
 }
 
 /// Runs a computation on a blocking thread (it may read the index and take seconds).
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, trustmeter_analytics::Error> + Send + 'static,
 ) -> Result<T, ApiError> {
     Ok(tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)??)

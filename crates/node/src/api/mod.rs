@@ -6,6 +6,7 @@
 pub mod access;
 pub mod alarms;
 pub mod carbon;
+pub mod compliance;
 pub mod evidence;
 pub mod figures;
 pub mod limits;
@@ -546,6 +547,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(<proofs::ProofsDoc as OpenApi>::openapi());
     doc.merge(<carbon::CarbonDoc as OpenApi>::openapi());
     doc.merge(<evidence::EvidenceDoc as OpenApi>::openapi());
+    doc.merge(<compliance::ComplianceDoc as OpenApi>::openapi());
     doc
 }
 
@@ -579,6 +581,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(proofs::routes())
         .merge(carbon::routes())
         .merge(evidence::routes())
+        .merge(compliance::routes())
         // Who may read what: every route, before anything else runs.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::access::authorise))
         // Counted and timed per route template (a route layer: unmatched paths are not counted).

@@ -1,0 +1,192 @@
+//! The compliance routes (履约): an enterprise's carbon report document, its compliance year and
+//! what-if scenarios. Read by whoever may read the enterprise's figures (a verifier with the
+//! enterprise's grant, the regulators of its region).
+//!
+//! - `GET /v1/enterprises/{org}/carbon/report?period=2026-03|2026[&format=json|html|csv][&filed=true]`:
+//!   the report document the chain's finalized data give now (a draft: what a filing must sign),
+//!   or with `filed=true` the document as filed, read from this node's evidence store by the hash
+//!   the chain recorded. JSON is the canonical bytes (their hash is the `Trustmeter-Report-Hash`
+//!   header); HTML and CSV render them.
+//! - `GET /v1/enterprises/{org}/carbon/compliance?year=`: filed reports (stale ones marked), the
+//!   verification, the quota position with its forecast, the calendar.
+//! - `POST /v1/enterprises/{org}/carbon/what-if?year=`: a scenario (JSON body) through the
+//!   enterprise's methodology; nothing is written.
+
+use super::figures::{blocking, csv_response};
+use super::{ApiError, ApiState};
+use crate::api::limits::RequestClass;
+use axum::extract::{DefaultBodyLimit, Path, Query, State as AxumState};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use trustmeter_analytics::figures::{ComplianceView, WhatIfView, compliance, report_csv, report_html, what_if};
+use trustmeter_carbon::report::ReportDocument;
+use trustmeter_carbon::scenario::Scenario;
+use trustmeter_types::UnifiedSocialCreditCode;
+use trustmeter_types::compliance::ReportPeriod;
+use utoipa::{IntoParams, OpenApi};
+
+/// Largest what-if body, bytes (a scenario is at most 64 measures).
+const MAX_SCENARIO_BYTES: usize = 64 * 1024;
+
+/// Which report.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ReportQuery {
+    /// `2026-03` (a monthly deposit) or `2026` (an annual report).
+    pub period: Option<String>,
+    /// `json` (default: the canonical bytes), `html` or `csv`.
+    pub format: Option<String>,
+    /// `true`: the document as filed (from this node's evidence store), not a draft.
+    pub filed: Option<bool>,
+}
+
+/// Which year.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct YearQuery {
+    /// `YYYY`.
+    pub year: Option<String>,
+}
+
+fn parse_org(s: &str) -> Result<UnifiedSocialCreditCode, ApiError> {
+    UnifiedSocialCreditCode::new(s.trim()).map_err(|e| ApiError::bad_request(format!("org: {e}")))
+}
+
+fn parse_year(q: &YearQuery) -> Result<u32, ApiError> {
+    let text = q.year.as_deref().ok_or_else(|| ApiError::bad_request("year=YYYY is required, e.g. year=2026"))?;
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|y| trustmeter_types::compliance::check_year(*y).is_ok())
+        .ok_or_else(|| ApiError::bad_request(format!("year={text:?} is not YYYY (e.g. 2026)")))
+}
+
+/// An enterprise's carbon report document (monthly deposit or annual report): a draft from the
+/// chain's current data, or the filed version.
+#[utoipa::path(get, path = "/v1/enterprises/{org}/carbon/report", params(("org" = String, Path, description = "Unified social credit code"), ReportQuery), responses((status = 200, description = "the document: canonical JSON (`Trustmeter-Report-Hash` header), HTML or CSV", content_type = "application/json", body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+async fn report(
+    AxumState(s): AxumState<ApiState>,
+    Path(org): Path<String>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let org = parse_org(&org)?;
+    let text = q.period.as_deref().ok_or_else(|| ApiError::bad_request("period=YYYY-MM or YYYY is required"))?;
+    let period = ReportPeriod::parse(text.trim()).map_err(ApiError::bad_request)?;
+    let format = match q.format.as_deref().map(|f| f.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("json") => "json",
+        Some("html") => "html",
+        Some("csv") => "csv",
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("format={other:?} is not supported; use json, html or csv")));
+        }
+    };
+    let _permit = s.limits().acquire(RequestClass::Rollups)?;
+    let state = s.app().finalized_state();
+    let store = s.inner.evidence.clone();
+    let alg = state.hash_alg();
+    let filed = q.filed.unwrap_or(false);
+    let (bytes, record) = blocking(move || {
+        let record = state.carbon_report(&org, period);
+        if filed {
+            let r = record.ok_or_else(|| {
+                trustmeter_analytics::Error::NotFound(format!("{org} has filed no {} report", period.label()))
+            })?;
+            let bytes = store.as_ref().and_then(|st| st.get(&org, &r.hash).ok().flatten()).ok_or_else(|| {
+                trustmeter_analytics::Error::NotFound(format!(
+                    "this node holds no copy of the filed document {}; ask another node or the enterprise",
+                    r.hash
+                ))
+            })?;
+            Ok((bytes, Some(r)))
+        } else {
+            let built = trustmeter_state::compliance::build_report(&state, &org, period)
+                .map_err(|e| trustmeter_analytics::Error::NotFound(e.to_string()))?;
+            Ok((built.bytes, record.filter(|r| r.hash == built.hash)))
+        }
+    })
+    .await?;
+    let hash = trustmeter_crypto::hash(alg, &bytes).to_hex();
+    let name = format!("carbon-report-{}", text.trim());
+    Ok(match format {
+        "json" => (
+            [
+                (header::CONTENT_TYPE, "application/json".to_string()),
+                (header::HeaderName::from_static("trustmeter-report-hash"), hash),
+            ],
+            bytes,
+        )
+            .into_response(),
+        _ => {
+            let doc = ReportDocument::from_bytes(&bytes).map_err(ApiError::internal)?;
+            if format == "csv" {
+                csv_response(&name, report_csv(&doc))
+            } else {
+                (
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8".to_string())],
+                    report_html(&doc, &hash, record.as_ref()),
+                )
+                    .into_response()
+            }
+        }
+    })
+}
+
+/// An enterprise's compliance year: filed reports, verification, quota position and forecast,
+/// calendar.
+#[utoipa::path(get, path = "/v1/enterprises/{org}/carbon/compliance", params(("org" = String, Path, description = "Unified social credit code"), YearQuery), responses((status = 200, body = ComplianceView), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+async fn compliance_year(
+    AxumState(s): AxumState<ApiState>,
+    Path(org): Path<String>,
+    Query(q): Query<YearQuery>,
+) -> Result<Json<ComplianceView>, ApiError> {
+    let org = parse_org(&org)?;
+    let year = parse_year(&q)?;
+    let state = s.app().finalized_state();
+    Ok(Json(blocking(move || compliance(&state, &org, year)).await?))
+}
+
+/// A what-if scenario over a year (a share of green power, efficiency gains, fuel switches, more
+/// certificates): baseline and scenario through the same methodology, and the quota position of
+/// each. Nothing is written.
+#[utoipa::path(post, path = "/v1/enterprises/{org}/carbon/what-if", params(("org" = String, Path, description = "Unified social credit code"), YearQuery), request_body(content = Object, description = "A scenario: green_power_share, extra_certificates_mwh, efficiency [{target, gain}], fuel_switch [{from, to, share, efficiency_ratio}], decimals as strings"), responses((status = 200, body = WhatIfView), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+async fn what_if_handler(
+    AxumState(s): AxumState<ApiState>,
+    Path(org): Path<String>,
+    Query(q): Query<YearQuery>,
+    body: axum::body::Bytes,
+) -> Result<Json<WhatIfView>, ApiError> {
+    let org = parse_org(&org)?;
+    let year = parse_year(&q)?;
+    let scenario: Scenario =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("scenario: {e}")))?;
+    let _permit = s.limits().acquire(RequestClass::Rollups)?;
+    let state = s.app().finalized_state();
+    Ok(Json(blocking(move || what_if(&state, &org, year, &scenario)).await?))
+}
+
+/// The compliance routes.
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/v1/enterprises/{org}/carbon/report", get(report))
+        .route("/v1/enterprises/{org}/carbon/compliance", get(compliance_year))
+        .route(
+            "/v1/enterprises/{org}/carbon/what-if",
+            post(what_if_handler).layer(DefaultBodyLimit::max(MAX_SCENARIO_BYTES)),
+        )
+}
+
+/// The OpenAPI document of these routes.
+#[derive(OpenApi)]
+#[openapi(
+    paths(report, compliance_year, what_if_handler),
+    components(schemas(
+        ComplianceView,
+        WhatIfView,
+        trustmeter_analytics::figures::FiledReportView,
+        trustmeter_analytics::figures::DeadlineView,
+        trustmeter_analytics::figures::QuotaPositionView,
+        trustmeter_analytics::figures::TotalsView
+    ))
+)]
+pub struct ComplianceDoc;
