@@ -328,6 +328,7 @@ async fn onboard(
     sub.wait_finalized(&hs, "calibration and activation").await?;
     if let Some(dir) = carbon_dir {
         carbon_accounts(chain, &mut ent, dir).await?;
+        quota(chain, &mut ent, &mut regulator).await?;
     }
     Ok(())
 }
@@ -413,6 +414,37 @@ async fn carbon_accounts(chain: &DemoChain, ent: &mut TxSigner, dir: &std::path:
         hs.push(chain.submitter.submit(&ent.sign(TxPayload::RecordCarbonEntry { entry })).await?);
     }
     chain.submitter.wait_finalized(&hs, "monitoring plan and carbon entries").await
+}
+
+/// The plant's quota for this year: the enterprise's own reference (its internal carbon budget),
+/// then the regulator's pre-allocation, which supersedes it: 70 % of an assumed 2025 verified
+/// figure of 20 000 t (the demo chain has no 2025 to verify).
+async fn quota(chain: &DemoChain, ent: &mut TxSigner, regulator: &mut TxSigner) -> Result<()> {
+    use trustmeter_types::compliance::{AllocationKind, QuotaOp};
+    let org = chain.devnet.enterprises[0].org.id.clone();
+    let year = trustmeter_state::carbon::month_of(now_ms()) / 100;
+    let t = |tonnes: i64| trustmeter_types::Quantity::from_micros(tonnes * 1_000_000);
+    let ops = [
+        ent.sign(TxPayload::Quota {
+            org: org.clone(),
+            year,
+            op: QuotaOp::Reference { amount: t(15_000), basis: "internal carbon budget".into() },
+        }),
+        regulator.sign(TxPayload::Quota {
+            org,
+            year,
+            op: QuotaOp::Allocate {
+                kind: AllocationKind::Pre,
+                amount: t(14_000),
+                basis: "70 % x assumed 2025 verified 20 000 t".into(),
+            },
+        }),
+    ];
+    let mut hs = vec![];
+    for tx in &ops {
+        hs.push(chain.submitter.submit(tx).await?);
+    }
+    chain.submitter.wait_finalized(&hs, "quota reference and pre-allocation").await
 }
 
 /// The gateway's config for the plant: one simulator point per meter, polled every 15 minutes
@@ -661,6 +693,8 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
                 crate::demo_figures::day_line(&st, &enterprise.org.id, status.now_ms)
             );
             println!("        {}", crate::demo_figures::carbon_line(&st, &enterprise.org.id, status.now_ms));
+            println!("        {}", crate::demo_figures::quota_line(&st, &enterprise.org.id));
+            println!("        {}", crate::demo_figures::quota_line(&st, &enterprise.org.id));
             let active = chains[0].nodes[0].alarms.active(Some(&enterprise.org.id));
             if !active.alarms.is_empty() {
                 println!(
@@ -720,6 +754,7 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
         );
         println!("        {}", crate::demo_figures::day_line(&st, &enterprise.org.id, status.now_ms));
         println!("        {}", crate::demo_figures::carbon_line(&st, &enterprise.org.id, status.now_ms));
+        println!("        {}", crate::demo_figures::quota_line(&st, &enterprise.org.id));
     }
     if let Some(f) = &follower {
         report_follower(f, &chains[0], &meter).await;

@@ -87,6 +87,30 @@ pub fn day_line(state: &State, org: &UnifiedSocialCreditCode, plant_now_ms: i64)
     )
 }
 
+/// The quota position of the enterprise's year: year to date, forecast, quota, surplus.
+pub fn quota_line(state: &State, org: &UnifiedSocialCreditCode) -> String {
+    let year = trustmeter_state::carbon::month_of(state.timestamp_ms) / 100;
+    match trustmeter_analytics::figures::compliance(state, org, year) {
+        Ok(v) => {
+            let q = &v.quota;
+            format!(
+                "quota {year}: {} t{} · year to date {} t, forecast {} t ({}) · {} · trustmeter query compliance --org {org} --year {year}",
+                q.quota_t.as_deref().unwrap_or("none"),
+                if q.reference { " (own reference)" } else { " (allocated)" },
+                q.year_to_date_t,
+                q.forecast_t,
+                q.forecast_basis,
+                match (&q.forecast_surplus_t, q.alarm) {
+                    (Some(s), true) => format!("ALARM: forecast over quota by {} t", s.trim_start_matches('-')),
+                    (Some(s), false) => format!("forecast surplus {s} t"),
+                    (None, _) => "no quota".to_string(),
+                }
+            )
+        }
+        Err(e) => format!("quota {year}: {e}"),
+    }
+}
+
 /// One line of the month's emissions for `org` (the chain's results for the month: the consensus
 /// daily figures and the documented entries, with the methodology of its monitoring plan): Scope 1 by source,
 /// Scope 2 by location and by market, and the standard's total.
