@@ -248,7 +248,7 @@ pub fn add_working_days(day: i32, n: u32) -> i32 {
     }
     // A whole-week step from a weekend lands on a weekend: move back to the Friday before, which
     // is the fifth working day of that week.
-    if n > 0 && n % 5 == 0 {
+    if n > 0 && n.is_multiple_of(5) {
         while (d + 3).rem_euclid(7) >= 5 {
             d -= 1;
         }

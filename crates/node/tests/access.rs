@@ -277,6 +277,16 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                     ENTERPRISE_DATA,
                 ),
                 (
+                    "/v1/enterprises/{org}/carbon/report",
+                    format!("/v1/enterprises/{o}/carbon/report?period={month}"),
+                    ENTERPRISE_DATA,
+                ),
+                (
+                    "/v1/enterprises/{org}/carbon/compliance",
+                    format!("/v1/enterprises/{o}/carbon/compliance?year=2026"),
+                    ENTERPRISE_DATA,
+                ),
+                (
                     "/v1/enterprises/{org}/evidence/{hash}",
                     format!("/v1/enterprises/{o}/evidence/{evidence_hash}"),
                     ENTERPRISE_DATA,

@@ -374,6 +374,9 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/enterprises/{org}/carbon", "get"),
         ("/v1/enterprises/{org}/carbon/entries", "get"),
         ("/v1/enterprises/{org}/carbon/year", "get"),
+        ("/v1/enterprises/{org}/carbon/report", "get"),
+        ("/v1/enterprises/{org}/carbon/compliance", "get"),
+        ("/v1/enterprises/{org}/carbon/what-if", "post"),
         ("/v1/enterprises/{org}/evidence", "put"),
         ("/v1/enterprises/{org}/evidence/{hash}", "get"),
     ]

@@ -107,6 +107,9 @@ pub struct BuiltReport {
     pub result_heights: Vec<(u32, u64)>,
 }
 
+/// A report's source line: (source, item, gas, scope, views, biogenic).
+type SourceKey = (String, String, String, u8, String, bool);
+
 fn month_label(month: u32) -> String {
     format!("{:04}-{:02}", month / 100, month % 100)
 }
@@ -226,7 +229,7 @@ pub fn build_report(
         .collect();
 
     let mut month_lines = Vec::new();
-    let mut sources: BTreeMap<(String, String, String, u8, String, bool), (i64, i64)> = BTreeMap::new();
+    let mut sources: BTreeMap<SourceKey, (i64, i64)> = BTreeMap::new();
     let mut factors: BTreeMap<(String, String, String, String, String), Vec<String>> = BTreeMap::new();
     let mut methodologies: BTreeMap<(String, u32), MethodologyUsed> = BTreeMap::new();
     let mut activity = Vec::new();
@@ -591,7 +594,7 @@ pub(crate) fn verification_step(
                     ),
                 );
             }
-            if !state.organisation(verifier).is_some_and(|v| v.kind == OrgKind::Verifier) {
+            if state.organisation(verifier).is_none_or(|v| v.kind != OrgKind::Verifier) {
                 return rejected(RejectCode::NotAuthorised, format!("{verifier} is not a verifier organisation"));
             }
             if let Err(r) = crate::membership::require_active(state, verifier) {

@@ -244,7 +244,8 @@ impl VerificationStep {
     /// Checks what needs no state.
     pub fn check(&self) -> Result<(), String> {
         match self {
-            VerificationStep::Assign { .. } | VerificationStep::Accept => Ok(()),
+            VerificationStep::Assign { verifier } => verifier.check(),
+            VerificationStep::Accept => Ok(()),
             VerificationStep::Object { reason } => check_text("reason", reason, MAX_MESSAGE_LEN),
             VerificationStep::Decide { verified, reason } => {
                 check_tonnes("verified emissions", *verified, false)?;
@@ -269,6 +270,12 @@ impl VerificationStep {
                     check_tonnes("a finding's adjustment", f.adjustment, true)?;
                     if f.severity != FindingSeverity::Misstatement && f.adjustment != Quantity(0) {
                         return Err(format!("finding {}: only a misstatement adjusts the figure", f.number));
+                    }
+                }
+                if let Some(d) = &s.document {
+                    check_len("document name", d.name.len(), crate::limits::MAX_NAME_LEN)?;
+                    if d.bytes == 0 || d.bytes > crate::carbon::MAX_EVIDENCE_BYTES {
+                        return Err("the statement's document must be 1 byte to 16 MiB".into());
                     }
                 }
                 if s.opinion == Opinion::Unqualified

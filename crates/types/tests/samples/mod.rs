@@ -4,6 +4,9 @@
 #![allow(dead_code)]
 
 use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
+use trustmeter_types::compliance::{
+    AllocationKind, Finding, FindingSeverity, Opinion, QuotaOp, ReportPeriod, VerificationStatement, VerificationStep,
+};
 use trustmeter_types::membership::{Disclosure, GrantScope, MembershipAction, NewAccount};
 use trustmeter_types::tx::{MeasuredHeatingValue, MeterSpec, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
@@ -117,6 +120,50 @@ pub fn payloads(scheme: KeyScheme) -> Vec<TxPayload> {
         TxPayload::DeployPolicy { text: "name = \"p\"\nversion = 2\n".into(), effective_height: 100 },
         TxPayload::DeployMethodology { text: "id = \"GB/T 32150-2015\"\nversion = 2\n".into() },
         TxPayload::SetCarbonPlan { methodology: "GB/T 32151.29-2024".into(), from_month: 202_604 },
+        TxPayload::SubmitCarbonReport { period: ReportPeriod::Year(2025), hash: Hash32([9; 32]) },
+        TxPayload::SubmitCarbonReport { period: ReportPeriod::Month(202_603), hash: Hash32([8; 32]) },
+        TxPayload::Verification {
+            org: uscc(2),
+            year: 2025,
+            step: VerificationStep::Statement {
+                statement: VerificationStatement {
+                    report: Hash32([9; 32]),
+                    opinion: Opinion::Qualified,
+                    findings: vec![Finding {
+                        number: 1,
+                        severity: FindingSeverity::Misstatement,
+                        subject: "fuel_combustion/diesel".into(),
+                        text: "invoice 4711 missing from the ledger".into(),
+                        adjustment: Quantity::from_micros(1_572_561),
+                    }],
+                    verified: Quantity::from_micros(11_007_928),
+                    document: None,
+                },
+            },
+        },
+        TxPayload::Verification { org: uscc(2), year: 2025, step: VerificationStep::Assign { verifier: uscc(5) } },
+        TxPayload::Verification {
+            org: uscc(2),
+            year: 2025,
+            step: VerificationStep::Decide { verified: Quantity::from_micros(9_435_367), reason: "dated 2026".into() },
+        },
+        TxPayload::Quota {
+            org: uscc(2),
+            year: 2026,
+            op: QuotaOp::Allocate {
+                kind: AllocationKind::Adjustment,
+                amount: Quantity::from_micros(-500_000),
+                basis: "closure of line 2".into(),
+            },
+        },
+        TxPayload::Quota {
+            org: uscc(2),
+            year: 2025,
+            op: QuotaOp::Surrender {
+                allowances: Quantity::from_micros(8_500_000),
+                offsets: Quantity::from_micros(471_768),
+            },
+        },
         TxPayload::VoidCarbonEntry {
             org: uscc(2),
             month: 202_603,
