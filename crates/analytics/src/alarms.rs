@@ -25,6 +25,8 @@
 //! | `over_use` | warning | org or meter | consumption in the current or the previous hour/day exceeds a configured [`Threshold`] |
 //! | `anomaly` | warning | meter | the last completed hour lies outside the meter's baseline for that hour of the week (see below) |
 //! | `audit_flags` | warning | org | today's readings of one energy kind carry audit-policy findings more often than [`AuditFlagsConfig::max_share_pct`] (from the chain's daily figures) |
+//! | `compliance_due` | warning | org | a deadline of the compliance calendar (履约日历) is within [`ComplianceConfig::warn_days`] days or past, and not met: a month's evidence deposit (40 days after the month, for a month with carbon results), last year's annual report (31 March, for a year with results), its verification (30 June, once the report is filed), the surrender of its final verified emissions (31 December) |
+//! | `quota_forecast` | warning | org | this year's forecast emissions exceed the quota (the government's allocation, else the enterprise's own reference) |
 //!
 //! "Now" is always the latest finalized block's timestamp, never the node's clock, so every node
 //! that reached the same height finds the same alarms.
@@ -82,7 +84,7 @@ use trustmeter_energy::register::{self, RegisterPoint, Replacement};
 use trustmeter_index::Index;
 use trustmeter_state::accounting::{amount_unit, register_spec};
 use trustmeter_state::{MeterProgress, State};
-use trustmeter_types::{DeviceId, DeviceStatus, EnergyKind, Meter, Quantity, UnifiedSocialCreditCode, Unit};
+use trustmeter_types::{DeviceId, DeviceStatus, EnergyKind, Meter, OrgKind, Quantity, UnifiedSocialCreditCode, Unit};
 use utoipa::ToSchema;
 
 /// Default time between two passes of the engine, in milliseconds.
@@ -149,7 +151,38 @@ pub struct AlarmConfig {
     /// The audit-findings rule (`[alarms.audit_flags]`).
     #[serde(default)]
     pub audit_flags: AuditFlagsConfig,
+    /// The compliance calendar and quota forecast (`[alarms.compliance]`).
+    #[serde(default)]
+    pub compliance: ComplianceConfig,
 }
+
+/// `[alarms.compliance]`: deadlines of the compliance calendar and the quota forecast. Evaluated
+/// at most once per [`COMPLIANCE_EVERY_MS`] of chain time (and when the chain's day changes):
+/// a walk over the enterprises with about ten state reads each, plus the forecast's 24 month
+/// records for an enterprise that has a quota.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplianceConfig {
+    /// Whether the rule runs.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Days before a deadline the alarm is raised.
+    #[serde(default = "default_warn_days")]
+    pub warn_days: u32,
+}
+
+fn default_warn_days() -> u32 {
+    14
+}
+
+impl Default for ComplianceConfig {
+    fn default() -> Self {
+        Self { enabled: true, warn_days: default_warn_days() }
+    }
+}
+
+/// How often (chain time) the compliance alarms are evaluated again.
+pub const COMPLIANCE_EVERY_MS: i64 = 60_000;
 
 fn default_interval_ms() -> u64 {
     DEFAULT_INTERVAL_MS
@@ -162,6 +195,7 @@ impl Default for AlarmConfig {
             thresholds: Vec::new(),
             anomaly: AnomalyConfig::default(),
             audit_flags: AuditFlagsConfig::default(),
+            compliance: ComplianceConfig::default(),
         }
     }
 }
@@ -408,6 +442,10 @@ pub enum AlarmKind {
     Anomaly,
     /// Too many of an enterprise's readings today carry audit-policy findings.
     AuditFlags,
+    /// A deadline of the compliance calendar is near or past and not met.
+    ComplianceDue,
+    /// This year's forecast emissions exceed the quota.
+    QuotaForecast,
 }
 
 impl AlarmKind {
@@ -421,6 +459,8 @@ impl AlarmKind {
             AlarmKind::OverUse => "over_use",
             AlarmKind::Anomaly => "anomaly",
             AlarmKind::AuditFlags => "audit_flags",
+            AlarmKind::ComplianceDue => "compliance_due",
+            AlarmKind::QuotaForecast => "quota_forecast",
         }
     }
 }
@@ -725,6 +765,109 @@ pub fn audit_flag_alarms(state: &State, cfg: &AuditFlagsConfig) -> Vec<AlarmView
                     state,
                 )
             });
+        }
+    }
+    out
+}
+
+/// The `compliance_due` and `quota_forecast` alarms of every enterprise at the state's time (see
+/// the module documentation).
+pub fn compliance_alarms(state: &State, cfg: &ComplianceConfig) -> Vec<AlarmView> {
+    use trustmeter_state::carbon::month_of;
+    use trustmeter_state::compliance::report_due_day;
+    use trustmeter_types::compliance::ReportPeriod;
+    if !cfg.enabled {
+        return Vec::new();
+    }
+    let today = calendar::day_number(state.timestamp_ms);
+    let now = month_of(state.timestamp_ms);
+    let (year, last) = (now / 100, now / 100 - 1);
+    let warn = i64::from(cfg.warn_days);
+    let day_of = |y: u32, m: u32, d: u32| calendar::parse_day(&format!("{y:04}-{m:02}-{d:02}")).unwrap_or(today);
+    let mut out = Vec::new();
+    for org in state.organisations().filter(|o| o.kind == OrgKind::Enterprise) {
+        let mut due = |what: &str, period: String, day: i32, detail: &str| {
+            let left = i64::from(day) - i64::from(today);
+            if left > warn {
+                return;
+            }
+            let when = if left >= 0 {
+                format!("due in {left} days, on {}", calendar::day_label(day))
+            } else {
+                format!("{} days overdue since {}", -left, calendar::day_label(day))
+            };
+            out.push(AlarmView {
+                message: format!("{} ({}): {what} {period} is {when}; {detail}", org.name, org.id),
+                detail: Some(serde_json::json!({
+                    "what": what, "period": period, "due": calendar::day_label(day), "days_left": left,
+                })),
+                ..base(
+                    AlarmKind::ComplianceDue,
+                    Severity::Warning,
+                    format!("compliance_due/{}/{what}/{period}", org.id),
+                    &org.id,
+                    state,
+                )
+            });
+        };
+        // The deposits of the last three ended months that have carbon results.
+        let mut m = now;
+        for _ in 0..3 {
+            m = if m % 100 == 1 { (m / 100 - 1) * 100 + 12 } else { m - 1 };
+            let p = ReportPeriod::Month(m);
+            if state.carbon_result(&org.id, m).is_some() && state.carbon_report(&org.id, p).is_none() {
+                due("monthly_deposit", p.label(), report_due_day(p), "file it: trustmeter tx carbon-report --period …");
+            }
+        }
+        // Last year's annual report, its verification and the surrender of its figure.
+        let had_results = (1..=12).any(|m| state.carbon_result(&org.id, last * 100 + m).is_some());
+        let report = state.carbon_report(&org.id, ReportPeriod::Year(last));
+        if had_results && report.is_none() {
+            due("annual_report", last.to_string(), report_due_day(ReportPeriod::Year(last)), "file it by 31 March");
+        }
+        let verification = state.verification(&org.id, last);
+        let obligation = verification.as_ref().and_then(|v| v.final_ut);
+        if report.is_some() && obligation.is_none() {
+            due("verification", last.to_string(), day_of(year, 6, 30), "the verification is to be finished by 30 June");
+        }
+        if let Some(o) = obligation {
+            let q = state.quota(&org.id, last);
+            if q.surrendered_ut.saturating_add(q.offsets_ut) < o {
+                due(
+                    "surrender",
+                    last.to_string(),
+                    day_of(year, 12, 31),
+                    "surrender allowances for the verified emissions",
+                );
+            }
+        }
+        // This year's forecast against its quota.
+        if let Some((quota, reference)) = state.quota(&org.id, year).quota_ut() {
+            let (_, forecast, basis) = crate::figures::forecast(state, &org.id, year, state.timestamp_ms);
+            if forecast > quota {
+                use trustmeter_carbon::report::tonnes;
+                out.push(AlarmView {
+                    message: format!(
+                        "{} ({}): the {year} forecast of {} t CO2e ({basis}) exceeds the {} quota of {} t by {} t",
+                        org.name,
+                        org.id,
+                        tonnes(forecast),
+                        if reference { "enterprise's own reference" } else { "allocated" },
+                        tonnes(quota),
+                        tonnes(forecast - quota)
+                    ),
+                    detail: Some(serde_json::json!({
+                        "year": year, "forecast_t": tonnes(forecast), "quota_t": tonnes(quota), "reference": reference,
+                    })),
+                    ..base(
+                        AlarmKind::QuotaForecast,
+                        Severity::Warning,
+                        format!("quota_forecast/{}/{year}", org.id),
+                        &org.id,
+                        state,
+                    )
+                });
+            }
         }
     }
     out
@@ -1191,6 +1334,8 @@ struct Engine {
     anomaly: BTreeMap<DeviceId, AnomalyCached>,
     /// Last meter whose anomaly verdict was computed (round robin).
     anomaly_cursor: Option<DeviceId>,
+    /// The compliance alarms of the last evaluation, and its chain time.
+    compliance: Option<(i64, Vec<AlarmView>)>,
 }
 
 impl Engine {
@@ -1210,6 +1355,14 @@ impl Engine {
         let eligible = self.meters.anomaly_candidates();
         let mut out: Vec<AlarmView> = self.meters.alarms().cloned().collect();
         out.extend(audit_flag_alarms(state, &cfg.audit_flags));
+        let fresh = self.compliance.as_ref().is_some_and(|(at, _)| {
+            state.timestamp_ms.saturating_sub(*at) < COMPLIANCE_EVERY_MS
+                && calendar::day_number(*at) == calendar::day_number(state.timestamp_ms)
+        });
+        if !fresh {
+            self.compliance = Some((state.timestamp_ms, compliance_alarms(state, &cfg.compliance)));
+        }
+        out.extend(self.compliance.as_ref().map(|(_, a)| a.iter().cloned()).into_iter().flatten());
 
         // Over-use, round robin over the thresholds.
         let n = cfg.thresholds.len();
@@ -1726,6 +1879,64 @@ mod tests {
 
     fn kwh(v: f64) -> i64 {
         Quantity::from_f64_round(v).unwrap().micros()
+    }
+
+    #[test]
+    fn the_compliance_calendar_warns_before_a_deposit_is_due_and_when_the_forecast_exceeds_the_quota() {
+        use trustmeter_types::compliance::{QuotaOp, ReportPeriod};
+        use trustmeter_types::{CarbonEntry, CarbonEntryData, Evidence, EvidenceKind, Hash32};
+        let mut f = Fixture::new();
+        let org = f.org.clone();
+        // November 2026: 3 t of diesel (9.435367 t CO2e by hand, see state's compliance tests)
+        // and the enterprise's own reference quota of 5 t.
+        let entry = f.ent.sign(TxPayload::RecordCarbonEntry {
+            entry: CarbonEntry {
+                month: 202_611,
+                number: 1,
+                data: Some(CarbonEntryData::Fuel { fuel: "diesel".into(), amount: Quantity::from_micros(3_000_000) }),
+                evidence: vec![Evidence {
+                    hash: Hash32([1; 32]),
+                    bytes: 10,
+                    kind: EvidenceKind::Invoice,
+                    name: "i.pdf".into(),
+                }],
+                note: String::new(),
+            },
+        });
+        let quota = f.ent.sign(TxPayload::Quota {
+            org: org.clone(),
+            year: 2026,
+            op: QuotaOp::Reference { amount: Quantity::from_micros(5_000_000), basis: "budget".into() },
+        });
+        f.txs(T0, vec![entry, quota]);
+        let cfg = ComplianceConfig::default();
+        let kinds = |a: &[AlarmView]| a.iter().map(|a| a.key.clone()).collect::<Vec<_>>();
+        // The block is on 21 November (day 21 of 30): November projected to 9 435 367 × 30 / 21
+        // = 13 479 095 µt; no 2025 to follow, so December at this year's average,
+        // 13 479 095 / 11 = 1 225 372 µt: forecast 14.704467 t, over the 5 t by 9.704467 t.
+        let a = compliance_alarms(&f.st, &cfg);
+        assert_eq!(kinds(&a), vec![format!("quota_forecast/{org}/2026")]);
+        assert!(
+            a[0].message.contains("forecast of 14.704467 t")
+                && a[0].message.contains("own reference quota of 5.000000 t by 9.704467 t"),
+            "{}",
+            a[0].message
+        );
+
+        // November's deposit is due 40 days after the month: 9 January 2027. On 20 December it
+        // is 20 days away (no alarm), on 28 December 12 days (an alarm), then filed (cleared).
+        let day = |d: &str| calendar::day_start_ms(calendar::parse_day(d).unwrap()) + 36_000_000;
+        f.txs(day("2026-12-20"), vec![]);
+        assert!(!kinds(&compliance_alarms(&f.st, &cfg)).iter().any(|k| k.contains("monthly_deposit")));
+        f.txs(day("2026-12-28"), vec![]);
+        let a = compliance_alarms(&f.st, &cfg);
+        let deposit = a.iter().find(|a| a.key == format!("compliance_due/{org}/monthly_deposit/2026-11")).expect("due");
+        assert!(deposit.message.contains("is due in 12 days, on 2027-01-09"), "{}", deposit.message);
+        let hash = trustmeter_state::compliance::build_report(&f.st, &org, ReportPeriod::Month(202_611)).unwrap().hash;
+        let file = f.ent.sign(TxPayload::SubmitCarbonReport { period: ReportPeriod::Month(202_611), hash });
+        f.txs(day("2026-12-28") + 1_000, vec![file]);
+        assert!(!kinds(&compliance_alarms(&f.st, &cfg)).iter().any(|k| k.contains("monthly_deposit")));
+        assert!(compliance_alarms(&f.st, &ComplianceConfig { enabled: false, ..cfg }).is_empty());
     }
 
     fn keys(r: &PassReport, kind: EventKind) -> Vec<String> {

@@ -694,7 +694,6 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
             );
             println!("        {}", crate::demo_figures::carbon_line(&st, &enterprise.org.id, status.now_ms));
             println!("        {}", crate::demo_figures::quota_line(&st, &enterprise.org.id));
-            println!("        {}", crate::demo_figures::quota_line(&st, &enterprise.org.id));
             let active = chains[0].nodes[0].alarms.active(Some(&enterprise.org.id));
             if !active.alarms.is_empty() {
                 println!(

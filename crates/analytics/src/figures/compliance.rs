@@ -127,36 +127,52 @@ fn month_standard(state: &State, org: &UnifiedSocialCreditCode, month: u32) -> i
     state.carbon_result(org, month).map_or(0, |r| r.standard_ut)
 }
 
-/// Year-to-date, forecast and how it was made, for `year` at chain month `now` (`YYYYMM`).
-pub fn forecast(state: &State, org: &UnifiedSocialCreditCode, year: u32, now: u32) -> (i64, i64, String) {
-    let begun = if now / 100 > year {
-        12
-    } else if now / 100 < year {
-        0
-    } else {
-        now % 100
+/// Year-to-date, forecast and how it was made, for `year` at the chain's time `now_ms`: the
+/// current month projected to its end at its pace so far (by days), then the months to come from
+/// last year's profile at this year's pace, or at this year's monthly average without one.
+/// Integer arithmetic on micro-tonnes (divisions round towards zero).
+pub fn forecast(state: &State, org: &UnifiedSocialCreditCode, year: u32, now_ms: i64) -> (i64, i64, String) {
+    let now = month_of(now_ms);
+    let sum = |months: std::ops::RangeInclusive<u32>, y: u32| {
+        months.map(|m| month_standard(state, org, y * 100 + m)).fold(0i64, i64::saturating_add)
     };
-    let ytd: i64 = (1..=begun).map(|m| month_standard(state, org, year * 100 + m)).fold(0, i64::saturating_add);
-    if begun == 12 {
-        return (ytd, ytd, "the year is over: year-to-date".into());
+    if now / 100 > year {
+        let ytd = sum(1..=12, year);
+        return (ytd, ytd, "the year is over: its twelve months".into());
     }
-    let last_same: i64 =
-        (1..=begun).map(|m| month_standard(state, org, (year - 1) * 100 + m)).fold(0, i64::saturating_add);
-    let last_rest: i64 =
-        (begun + 1..=12).map(|m| month_standard(state, org, (year - 1) * 100 + m)).fold(0, i64::saturating_add);
-    if last_same > 0 && last_rest > 0 {
-        let rest = (i128::from(last_rest) * i128::from(ytd) / i128::from(last_same)) as i64;
-        return (
-            ytd,
-            ytd.saturating_add(rest),
-            format!("months {}–12 from {}'s profile at this year's pace", begun + 1, year - 1),
-        );
-    }
-    if begun == 0 {
+    if now / 100 < year {
         return (0, 0, "the year has not begun".into());
     }
-    let rest = ytd / i64::from(begun) * i64::from(12 - begun);
-    (ytd, ytd.saturating_add(rest), format!("this year's monthly average × {} months to come", 12 - begun))
+    let current = now % 100;
+    let ytd = sum(1..=current, year);
+    let mtd = month_standard(state, org, now);
+    let first = trustmeter_state::carbon::first_day(now);
+    let next = if current == 12 { (year + 1) * 100 + 1 } else { now + 1 };
+    let days_in_month = i128::from((trustmeter_state::carbon::first_day(next) - first).max(1));
+    let day_of_month = i128::from((calendar::day_number(now_ms) - first + 1).clamp(1, days_in_month as i32));
+    let current_full = (i128::from(mtd) * days_in_month / day_of_month) as i64;
+    let so_far = sum(1..=current.saturating_sub(1), year).saturating_add(current_full);
+    let last_same = sum(1..=current, year - 1);
+    let last_rest = if current < 12 { sum(current + 1..=12, year - 1) } else { 0 };
+    let projected =
+        format!("{} projected from day {day_of_month} of {days_in_month}", &calendar::day_label(first)[..7]);
+    if current == 12 {
+        return (ytd, so_far, projected);
+    }
+    if last_same > 0 && last_rest > 0 {
+        let rest = (i128::from(last_rest) * i128::from(so_far) / i128::from(last_same)) as i64;
+        return (
+            ytd,
+            so_far.saturating_add(rest),
+            format!("{projected}; months {}–12 from {}'s profile at this year's pace", current + 1, year - 1),
+        );
+    }
+    let rest = so_far / i64::from(current) * i64::from(12 - current);
+    (
+        ytd,
+        so_far.saturating_add(rest),
+        format!("{projected}; {} months to come at this year's monthly average", 12 - current),
+    )
 }
 
 /// `org`'s compliance year `year`.
@@ -169,7 +185,7 @@ pub fn compliance(state: &State, org: &UnifiedSocialCreditCode, year: u32) -> Re
         state.carbon_reports_of_year(org, year).iter().map(|r| filed_view(state, org, r)).collect();
     let verification = state.verification(org, year);
     let q = state.quota(org, year);
-    let (ytd, fc, basis) = forecast(state, org, year, now);
+    let (ytd, fc, basis) = forecast(state, org, year, state.timestamp_ms);
     let quota = q.quota_ut();
     let obligation = verification.as_ref().and_then(|v| v.final_ut);
     let position = QuotaPositionView {

@@ -40,7 +40,7 @@ const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
 const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
 /// State key and value kinds by tag (§4.2); 9 and 10 are derived data, never in a proof.
-const STATE_KINDS: [&str; 23] = [
+const STATE_KINDS: [&str; 27] = [
     "organisation",
     "account",
     "nonce",
@@ -64,6 +64,10 @@ const STATE_KINDS: [&str; 23] = [
     "carbon_entry",
     "certificate_claim",
     "carbon_result",
+    "carbon_report",
+    "verification",
+    "quota",
+    "verification_due",
 ];
 const SCOPES: [&str; 4] = ["registry", "readings", "figures", "alarms"];
 const HASHES: [&str; 2] = ["sha256", "sm3"];
@@ -221,8 +225,15 @@ fn state_key(key: &Value) -> Vec<u8> {
             w.string(&id[0]);
             w.u64(&id[1]);
         }
+        // an objection window (deadline, org, year)
+        26 => {
+            w.i64(&id[0]);
+            w.string(&id[1]);
+            w.u32v(&id[2]);
+        }
         // 5 (progress: gateway, chunk), 8 (monthly report: org, month), 18 (methodology: id,
-        // version), 19 (monitoring plan: org, first month), 22 (carbon results: org, month)
+        // version), 19 (monitoring plan: org, first month), 22 (carbon results: org, month),
+        // 23 (carbon report: org, period), 24 (verification: org, year), 25 (quota: org, year)
         _ => {
             w.string(&id[0]);
             w.u32v(&id[1]);
@@ -1095,6 +1106,11 @@ fn state_keys_of_every_tag_encode_as_the_document_says() {
         StateKey::CarbonEntry(org.clone(), 202_601, 7),
         StateKey::CertificateClaim("GEC-HN-7".into(), 1_000_001),
         StateKey::CarbonResult(org.clone(), 202_601),
+        StateKey::CarbonReport(org.clone(), 2026),
+        StateKey::CarbonReport(org.clone(), 202_611),
+        StateKey::Verification(org.clone(), 2025),
+        StateKey::Quota(org.clone(), 2026),
+        StateKey::VerificationDue(1_767_225_600_000, org.clone(), 2025),
         StateKey::GrantReceived(other, org, GrantScope::Alarms),
         StateKey::Methodology("GB/T 32151.29-2024".into(), 2),
     ];
