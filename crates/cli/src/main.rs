@@ -48,12 +48,20 @@ enum Command {
     /// Verify a reading's proof bundle, or a daily figure's proof (`--figure`), offline.
     Verify {
         /// The proof bundle (JSON), as served by `GET /v1/meters/{id}/readings/{seq}/proof`.
-        #[arg(required_unless_present = "figure", conflicts_with = "figure")]
+        #[arg(required_unless_present_any = ["figure", "carbon"], conflicts_with_all = ["figure", "carbon"])]
         proof: Option<PathBuf>,
         /// A daily figure's proof (JSON), as served by
         /// `GET /v1/proofs/daily/{org}/{day}/{energy}/{unit}`.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "carbon")]
         figure: Option<PathBuf>,
+        /// A verified carbon figure's proof (JSON), as served by
+        /// `GET /v1/enterprises/{org}/carbon/proof` (`trustmeter query carbon-proof`).
+        #[arg(long, value_name = "FILE")]
+        carbon: Option<PathBuf>,
+        /// With --carbon: a directory holding the evidence files the report names (by file name),
+        /// each checked against its hash.
+        #[arg(long, value_name = "DIR", requires = "carbon")]
+        evidence_dir: Option<PathBuf>,
         /// A genesis file you trust; by default the genesis inside the bundle is used and printed
         /// so you can compare its hash with the one you know.
         #[arg(long)]
@@ -111,8 +119,11 @@ fn main() -> Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Node(cmd) => node::run(cmd),
         Command::Verify { figure: Some(figure), genesis, .. } => verify_figure(figure, genesis),
+        Command::Verify { carbon: Some(carbon), evidence_dir, genesis, .. } => {
+            verify_carbon(carbon, evidence_dir, genesis)
+        }
         Command::Verify { proof: Some(proof), genesis, .. } => verify(proof, genesis),
-        Command::Verify { .. } => anyhow::bail!("give a proof bundle file, or --figure FILE"),
+        Command::Verify { .. } => anyhow::bail!("give a proof bundle file, --figure FILE or --carbon FILE"),
         Command::Gateway(cmd) => gateway::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Org(cmd) => ceremony::run_org(cmd),
@@ -189,6 +200,70 @@ fn verify_figure(path: PathBuf, genesis: Option<PathBuf>) -> Result<()> {
             std::process::exit(1);
         }
     }
+}
+
+fn verify_carbon(path: PathBuf, evidence_dir: Option<PathBuf>, genesis: Option<PathBuf>) -> Result<()> {
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let proof: trustmeter_client::CarbonProof = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a carbon proof (trustmeter-carbon-proof/v1)", path.display()))?;
+    let trusted = match genesis {
+        Some(p) => Some(trustmeter_node::config::load_genesis(&p)?),
+        None => None,
+    };
+    let v = match trustmeter_client::verify_carbon(&proof, trusted.as_ref()) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("INVALID: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!("VALID");
+    println!(
+        "  figure       {} t CO2e final ({}) for {}'s {} report; verifier {}",
+        v.final_t, v.final_by, proof.org, proof.year, v.verifier
+    );
+    println!("  report       {} reported {} t; the chain recorded this document's hash", v.report_hash, v.reported_t);
+    println!("  results      {} month(s) agree with the report", v.months_agreeing.len());
+    for m in &v.months_recomputed {
+        println!("               recomputed since the report: {m}");
+    }
+    println!("  entries      {} entr(ies) proven as listed", v.entries_agreeing);
+    for e in &v.entries_changed {
+        println!("               changed since the report: {e}");
+    }
+    println!("  methodology  {}", v.methodologies.join(", "));
+    for f in &v.figures {
+        println!("  daily figure {f}");
+    }
+    for r in &v.readings {
+        println!("  reading      {r} (signature, registry, inclusion and finality checked)");
+    }
+    println!("  in state of  block {}", v.height);
+    let mut bad = 0;
+    if let Some(dir) = evidence_dir {
+        let alg = proof.genesis.params.hash;
+        for (hash, name) in &v.evidence {
+            let file = dir.join(name);
+            match std::fs::read(&file) {
+                Ok(bytes) if &trustmeter_crypto::hash(alg, &bytes) == hash => {
+                    println!("  evidence     {name}: matches {hash}")
+                }
+                Ok(_) => {
+                    bad += 1;
+                    println!("  evidence     {name}: DOES NOT MATCH {hash}");
+                }
+                Err(e) => println!("  evidence     {name}: not checked ({e})"),
+            }
+        }
+    } else if !v.evidence.is_empty() {
+        println!("  evidence     {} file(s) named; pass --evidence-dir to check them", v.evidence.len());
+    }
+    warn_devnet(&proof.genesis);
+    if bad > 0 {
+        eprintln!("INVALID: {bad} evidence file(s) do not match the hashes on chain");
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 /// Says so when a proof comes from a devnet: its keys derive from a public seed, so anyone could

@@ -76,6 +76,7 @@ fn common(cmd: &QueryCommand) -> &QueryCommon {
         | QueryCommand::CarbonReport { common, .. }
         | QueryCommand::Compliance { common, .. }
         | QueryCommand::WhatIf { common, .. }
+        | QueryCommand::CarbonProof { common, .. }
         | QueryCommand::Evidence { common, .. }
         | QueryCommand::Tou { common, .. }
         | QueryCommand::AccessLog { common, .. }
@@ -302,6 +303,27 @@ pub enum QueryCommand {
         /// Write it to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// The offline proof of an enterprise's verified emissions of a year, with sampled daily
+    /// figures and readings; check it with `trustmeter verify --carbon FILE`.
+    CarbonProof {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The enterprise.
+        #[arg(long)]
+        org: String,
+        /// The reporting year.
+        #[arg(long)]
+        year: String,
+        /// Days whose daily figures to include, YYYY-MM-DD, comma-separated.
+        #[arg(long, default_value = "")]
+        days: String,
+        /// Readings to include, METER:SEQ, comma-separated (each with its full proof bundle).
+        #[arg(long, default_value = "")]
+        readings: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// An enterprise's compliance year (履约): filed reports, verification, quota position with the
     /// year-end forecast, and the calendar of deadlines.
@@ -566,6 +588,29 @@ async fn run_async(cmd: QueryCommand) -> Result<()> {
                 }
                 None => print!("{text}"),
             }
+            Ok(())
+        }
+        QueryCommand::CarbonProof { common, org, year, days, readings, out } => {
+            let q = query_string(&[("year", s(&year)), ("days", (!days.is_empty()).then(|| days.clone()))]);
+            let text = get(&common.nodes, &format!("/v1/enterprises/{}/carbon/proof?{q}", encode(&org))).await?;
+            let mut proof: trustmeter_client::CarbonProof =
+                serde_json::from_str(&text).context("the node's answer is not a carbon proof")?;
+            for r in readings.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+                let (meter, seq) = r.rsplit_once(':').with_context(|| format!("--readings {r:?} is not METER:SEQ"))?;
+                let path = format!("/v1/meters/{}/readings/{}/proof", encode(meter), encode(seq));
+                let bundle = get(&common.nodes, &path).await?;
+                proof.readings.push(serde_json::from_str(&bundle).with_context(|| format!("the proof of {r}"))?);
+            }
+            std::fs::write(&out, serde_json::to_string_pretty(&proof)?)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "{}: {} state document(s), {} daily figure(s), {} reading(s); check it with trustmeter verify --carbon {}",
+                out.display(),
+                proof.state.len(),
+                proof.figures.len(),
+                proof.readings.len(),
+                out.display()
+            );
             Ok(())
         }
         QueryCommand::Compliance { common, org, year } => {

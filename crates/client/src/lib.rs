@@ -33,6 +33,7 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod carbon;
 pub mod certified;
 pub mod consensus;
 pub mod figure;
@@ -40,6 +41,7 @@ pub mod strict;
 pub mod verify;
 
 pub use bundle::{BuildError, MAX_DESCENDANTS, PROOF_VERSION, ProofBundle};
+pub use carbon::{CARBON_PROOF_VERSION, CarbonProof, VerifiedCarbon, verify_carbon};
 pub use certified::{
     CertifiedBuildError, CertifiedHeader, FinalHeader, ReceiptProof, StateProofs, VerifiedReceipt, VerifiedState,
     verify_receipt, verify_state,

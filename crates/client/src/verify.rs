@@ -82,6 +82,12 @@ impl fmt::Display for Step {
 /// bundle) from a forged or corrupted one.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum VerifyError {
+    /// A carbon proof's documents do not agree (see `crate::carbon`).
+    #[error("carbon proof: {reason}")]
+    Carbon {
+        /// What disagrees.
+        reason: String,
+    },
     /// The bundle has another format version.
     #[error(
         "{}: the bundle's version is {found:?} but this verifier reads {expected:?}; use a verifier for that version",
@@ -493,7 +499,8 @@ impl VerifyError {
             | NotADailyFigure { .. }
             | TooManyStateProofs { .. }
             | AbsenceProofInvalid { .. }
-            | PolicySetIncomplete { .. } => Step::StateProofs,
+            | PolicySetIncomplete { .. }
+            | Carbon { .. } => Step::StateProofs,
             TreeSizeMismatch { .. }
             | ReadingNotIncluded { .. }
             | ReceiptForOtherTx { .. }

@@ -81,7 +81,7 @@ fn admission(chain: &trustmeter_types::ChainId, org: &Organisation, key: &Signin
 }
 
 /// `GET path` signed by `key` (unsigned without one): status and body.
-async fn signed_get(api: &Api, path: &str, key: Option<&SigningKey>) -> Result<(u16, String)> {
+pub(crate) async fn signed_get(api: &Api, path: &str, key: Option<&SigningKey>) -> Result<(u16, String)> {
     let (p, q) = match path.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (path, None),
@@ -279,6 +279,11 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                 (
                     "/v1/enterprises/{org}/carbon/report",
                     format!("/v1/enterprises/{o}/carbon/report?period={month}"),
+                    ENTERPRISE_DATA,
+                ),
+                (
+                    "/v1/enterprises/{org}/carbon/proof",
+                    format!("/v1/enterprises/{o}/carbon/proof?year=2025"),
                     ENTERPRISE_DATA,
                 ),
                 (

@@ -8,6 +8,7 @@ mod access;
 mod alarms;
 mod api;
 mod common;
+mod compliance;
 mod e2e;
 mod figures;
 mod hostile;

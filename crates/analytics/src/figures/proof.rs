@@ -106,3 +106,66 @@ pub fn policy_keys(state: &State, h: u64) -> Vec<StateKey> {
         .map(StateKey::Policy)
         .collect()
 }
+
+/// The carbon proof of `org`'s verified emissions of `year` (`GET
+/// /v1/enterprises/{org}/carbon/proof`): state proofs, under the newest certified height the
+/// state holds, of every key [`trustmeter_client::carbon::carbon_keys`] names for the filed report
+/// `report` (its bytes, from the evidence store), and the daily figures of `days` (≤ 31 days, every
+/// energy kind and unit the enterprise has on each).
+pub fn carbon_proof(
+    genesis: &Genesis,
+    index: &Index,
+    state: &State,
+    (org, year): (&UnifiedSocialCreditCode, u32),
+    report: Vec<u8>,
+    days: &[i32],
+) -> Result<trustmeter_client::CarbonProof, Error> {
+    use trustmeter_client::carbon::{MAX_SAMPLED_FIGURES, MAX_STATE_DOCUMENTS, carbon_keys};
+    use trustmeter_client::certified::MAX_STATE_PROOFS;
+    let doc = trustmeter_carbon::report::ReportDocument::from_bytes(&report).map_err(internal)?;
+    let report = String::from_utf8(report).map_err(internal)?;
+    let keys = carbon_keys(org, year, &doc);
+    if keys.len() > MAX_STATE_PROOFS * MAX_STATE_DOCUMENTS {
+        return Err(limit(format!("the report names {} entries, more than one proof holds", keys.len())));
+    }
+    let top = state.height.min(index.height());
+    let mut block = None;
+    for h in (top.saturating_sub(PROOF_FALLBACK_HEIGHTS).max(1)..=top).rev() {
+        if let Some(b) = certified_header(genesis, index, h)? {
+            block = Some(b);
+            break;
+        }
+    }
+    let block = block.ok_or_else(|| {
+        unavailable(
+            "no finalization certificate is stored for the newest heights; retry in a moment or ask another node",
+        )
+    })?;
+    let state_docs = keys
+        .chunks(MAX_STATE_PROOFS)
+        .map(|chunk| {
+            trustmeter_client::StateProofs::build(genesis.params.hash, state, block.clone(), chunk).map_err(internal)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut figures = Vec::new();
+    for &day in days {
+        for (key, _) in state.daily_range(org, day, day) {
+            if figures.len() >= MAX_SAMPLED_FIGURES {
+                return Err(limit(format!(
+                    "at most {MAX_SAMPLED_FIGURES} daily figures in one proof; ask for fewer days"
+                )));
+            }
+            figures.push(figure_proof(genesis, index, state, &key)?);
+        }
+    }
+    Ok(trustmeter_client::CarbonProof {
+        version: trustmeter_client::CARBON_PROOF_VERSION.into(),
+        genesis: genesis.clone(),
+        org: org.clone(),
+        year,
+        state: state_docs,
+        report,
+        figures,
+        readings: Vec::new(),
+    })
+}

@@ -165,9 +165,66 @@ async fn what_if_handler(
     Ok(Json(blocking(move || what_if(&state, &org, year, &scenario)).await?))
 }
 
+/// Which verified figure.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ProofQuery {
+    /// The reporting year, `YYYY`.
+    pub year: Option<String>,
+    /// Days whose daily figures to include as samples, `YYYY-MM-DD`, comma-separated (≤ 31).
+    pub days: Option<String>,
+}
+
+/// The carbon proof of an enterprise's verified emissions of a year: state proofs of the
+/// verification, the filed report's record, the month results, entries and methodologies under one
+/// finalized block, the filed report document, and the daily figures of the days asked for;
+/// checked offline by `trustmeter verify --carbon`.
+#[utoipa::path(get, path = "/v1/enterprises/{org}/carbon/proof", params(("org" = String, Path, description = "Unified social credit code"), ProofQuery), responses((status = 200, description = "a trustmeter-carbon-proof/v1 document", body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+async fn carbon_proof_handler(
+    AxumState(s): AxumState<ApiState>,
+    Path(org): Path<String>,
+    Query(q): Query<ProofQuery>,
+) -> Result<Json<trustmeter_client::CarbonProof>, ApiError> {
+    let org = parse_org(&org)?;
+    let year = parse_year(&YearQuery { year: q.year.clone() })?;
+    let mut days = Vec::new();
+    for d in q.days.as_deref().unwrap_or("").split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if days.len() >= 31 {
+            return Err(ApiError::bad_request("days: at most 31 days"));
+        }
+        days.push(
+            trustmeter_energy::calendar::parse_day(d)
+                .ok_or_else(|| ApiError::bad_request(format!("days: {d:?} is not YYYY-MM-DD")))?,
+        );
+    }
+    let _permit = s.limits().acquire(RequestClass::Proofs)?;
+    let state = s.app().committed_state();
+    let record = state.carbon_report(&org, ReportPeriod::Year(year)).ok_or_else(|| {
+        ApiError::not_found(format!("{org} has no filed {year} annual report in this node's committed state"))
+    })?;
+    let store = s.inner.evidence.clone().ok_or_else(|| ApiError::not_found("this node keeps no evidence store"))?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    while s.index().height() < state.height && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (index, genesis) = (s.index().clone(), s.genesis().clone());
+    blocking(move || {
+        let report = store.get(&org, &record.hash).map_err(|e| trustmeter_analytics::Error::Internal(e.to_string()))?;
+        let report = report.ok_or_else(|| {
+            trustmeter_analytics::Error::NotFound(format!(
+                "this node holds no copy of the filed report {}; ask another node",
+                record.hash
+            ))
+        })?;
+        trustmeter_analytics::figures::carbon_proof(&genesis, &index, &state, (&org, year), report, &days)
+    })
+    .await
+    .map(Json)
+}
+
 /// The compliance routes.
 pub fn routes() -> Router<ApiState> {
     Router::new()
+        .route("/v1/enterprises/{org}/carbon/proof", get(carbon_proof_handler))
         .route("/v1/enterprises/{org}/carbon/report", get(report))
         .route("/v1/enterprises/{org}/carbon/compliance", get(compliance_year))
         .route(
@@ -179,7 +236,7 @@ pub fn routes() -> Router<ApiState> {
 /// The OpenAPI document of these routes.
 #[derive(OpenApi)]
 #[openapi(
-    paths(report, compliance_year, what_if_handler),
+    paths(report, compliance_year, what_if_handler, carbon_proof_handler),
     components(schemas(
         ComplianceView,
         WhatIfView,
