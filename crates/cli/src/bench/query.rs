@@ -10,7 +10,10 @@
 //! - **(c)** the monthly carbon close of the same enterprises (`figures::carbon_month`, GB/T
 //!   32150-2015 in force: the month's daily figures → activity data → emissions), against the floor
 //!   of reading the month's daily figures alone, with the methodology's parse (and dry run) and
-//!   the evaluation timed apart.
+//!   the evaluation timed apart;
+//! - **(d)** a report filing's regeneration (`compliance::build_report`, what every validator runs
+//!   when a `SubmitCarbonReport` executes) of each of the same enterprises' year, against the floor
+//!   of reading the year's daily figures alone.
 //!
 //! Each measurement is the best of several runs on one thread.
 
@@ -424,6 +427,30 @@ pub fn run(opts: Options) -> Result<()> {
         Ok(trustmeter_carbon::compute(&machinery, &a).map_err(anyhow::Error::from)?.lines.len())
     })?;
 
+    // (d) A filing's regeneration: each enterprise's annual report, as every validator builds it
+    // when the filing executes (twelve months evaluated, the devices listed, the JSON encoded).
+    let year_from = calendar::parse_day(&format!("{year:04}-01-01")).context("1 January")?;
+    let year_to = calendar::parse_day(&format!("{year:04}-12-31")).context("31 December")?;
+    let (_, year_floor_s) = best(|| {
+        Ok(orgs
+            .iter()
+            .map(|o| state.daily_range(o, year_from, year_to).map(|(_, d)| d.consumption.0).sum::<i64>())
+            .sum::<i64>())
+    })?;
+    let (report_bytes, report_s) = best(|| {
+        let mut bytes = 0usize;
+        for o in &orgs {
+            let r = trustmeter_state::compliance::build_report(
+                &state,
+                o,
+                trustmeter_types::compliance::ReportPeriod::Year(year as u32),
+            )
+            .map_err(anyhow::Error::from)?;
+            bytes += r.bytes.len();
+        }
+        Ok(bytes)
+    })?;
+
     let line = |label: String, s: f64, per: String| println!("  {label:<34}: {:>9.3} ms  ({per})", s * 1e3);
     println!();
     println!(
@@ -463,6 +490,18 @@ pub fn run(opts: Options) -> Result<()> {
             "machinery, {entry_lines} lines; {:.1}× one evaluation without entries",
             entries_s / (eval_s / 1_000.0)
         ),
+    );
+    println!(
+        "(d) annual report regenerated at filing, {n} enterprises, {year:04} ({:.1} KB each)",
+        report_bytes as f64 / n as f64 / 1e3
+    );
+    line("year's daily figures alone (floor)".into(), year_floor_s, per(year_floor_s));
+    line("build_report, every enterprise".into(), report_s, per(report_s));
+    println!("  {:<34}: {:>9.2}", "ratio (report / daily-figure floor)", report_s / year_floor_s);
+    line(
+        "a block's 4 filings, worst case".into(),
+        4.0 * (report_s / n as f64 + 12.0 * entries_s),
+        format!("each with 256 entries in every month: + 12 × {:.3} ms", entries_s * 1e3),
     );
     drop((scratch, empty));
     Ok(())
