@@ -18,7 +18,8 @@
 //!    on that hash; the document is canonical, of this enterprise and year, and its totals are the
 //!    recorded ones;
 //! 5. **results**: each month the report used is proven; where it was not recomputed since, its
-//!    totals are the report's (months recomputed since, by late data, are listed);
+//!    totals are the report's (months recomputed since, by late data, are listed); with none
+//!    recomputed, the year record's sums are the report's totals;
 //! 6. **entries**: each documented entry the report lists is proven with the same evidence
 //!    hashes (entries corrected since are listed);
 //! 7. **methodologies**: each version the report names is proven and its text hashes to the
@@ -229,6 +230,15 @@ pub fn verify_carbon(p: &CarbonProof, trusted_genesis: Option<&Genesis>) -> Resu
         months_agreeing.push(m.month.clone());
     }
 
+    // The year record: when no month was recomputed since, its sums are the report's totals.
+    if months_recomputed.is_empty()
+        && let StateValue::CarbonYear(y) = present(StateKey::CarbonYear(org.clone(), year))?
+        && [y.standard_ut, y.scope1_ut, y.scope2_location_ut, y.scope2_market_ut]
+            != [r.standard_ut, r.scope1_ut, r.scope2_location_ut, r.scope2_market_ut]
+    {
+        return Err(fail("the chain's year record does not hold the report's totals"));
+    }
+
     // 6: documented entries.
     let (mut entries_agreeing, mut entries_changed, mut evidence) = (0usize, Vec::new(), Vec::new());
     for a in &doc.activity {
@@ -322,7 +332,11 @@ pub fn verify_carbon(p: &CarbonProof, trusted_genesis: Option<&Genesis>) -> Resu
 /// verification, the report's record, the twelve month results, the methodologies and the
 /// entries the document names.
 pub fn carbon_keys(org: &UnifiedSocialCreditCode, year: u32, doc: &ReportDocument) -> Vec<StateKey> {
-    let mut keys = vec![StateKey::Verification(org.clone(), year), StateKey::CarbonReport(org.clone(), year)];
+    let mut keys = vec![
+        StateKey::Verification(org.clone(), year),
+        StateKey::CarbonReport(org.clone(), year),
+        StateKey::CarbonYear(org.clone(), year),
+    ];
     keys.extend((1..=12).map(|m| StateKey::CarbonResult(org.clone(), year * 100 + m)));
     keys.extend(doc.methodologies.iter().map(|m| StateKey::Methodology(m.id.clone(), m.version)));
     for a in &doc.activity {

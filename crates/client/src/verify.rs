@@ -842,6 +842,7 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::Verification(_) => "verification of an annual report",
         StateValue::Quota(_) => "quota account",
         StateValue::VerificationDue => "pending objection window",
+        StateValue::CarbonYear(_) => "carbon results of a year",
     }
 }
 
@@ -894,6 +895,7 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::Verification(o, y) => format!("verification/{o}/{y}"),
         StateKey::Quota(o, y) => format!("quota/{o}/{y}"),
         StateKey::VerificationDue(t, o, y) => format!("verification-due/{t}/{o}/{y}"),
+        StateKey::CarbonYear(o, y) => format!("carbon-year/{o}/{y}"),
     }
 }
 

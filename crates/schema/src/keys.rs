@@ -102,6 +102,7 @@ mod tag {
     pub const MONTHLY_REPORT: u8 = 0x1B;
     pub const CARBON_RESULT: u8 = 0x1C;
     pub const VERIFICATION_DUE: u8 = 0x1D;
+    pub const CARBON_YEAR: u8 = 0x1E;
     // 0x20 held the duplicate window until duplicates were found among the window points.
     pub const POINT: u8 = 0x21;
     pub const KEY_USE: u8 = 0x22;
@@ -174,7 +175,8 @@ impl StateKey {
             | StateKey::Daily(_)
             | StateKey::MonthlyReport(..)
             | StateKey::CarbonResult(..)
-            | StateKey::VerificationDue(..) => KeyClass::Activity,
+            | StateKey::VerificationDue(..)
+            | StateKey::CarbonYear(..) => KeyClass::Activity,
             StateKey::Point(..) | StateKey::KeyUse(_) => KeyClass::Derived,
         }
     }
@@ -221,6 +223,7 @@ impl StateKey {
             StateKey::MonthlyReport(o, m) => Enc::new(tag::MONTHLY_REPORT).id(o.as_str()).u32(*m),
             StateKey::CarbonResult(o, m) => Enc::new(tag::CARBON_RESULT).id(o.as_str()).u32(*m),
             StateKey::VerificationDue(t, o, y) => Enc::new(tag::VERIFICATION_DUE).i64(*t).id(o.as_str()).u32(*y),
+            StateKey::CarbonYear(o, y) => Enc::new(tag::CARBON_YEAR).id(o.as_str()).u32(*y),
             StateKey::Point(d, ts, ord) => Enc::new(tag::POINT).i64(point_hour(*ts)).id(d.as_str()).i64(*ts).u64(*ord),
             StateKey::KeyUse(k) => Enc::new(tag::KEY_USE).u8(k.scheme as u8).bytes(&k.bytes),
         }
@@ -432,6 +435,7 @@ pub fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::Verification(..), StateValue::Verification(_))
             | (StateKey::Quota(..), StateValue::Quota(_))
             | (StateKey::VerificationDue(..), StateValue::VerificationDue)
+            | (StateKey::CarbonYear(..), StateValue::CarbonYear(_))
     )
 }
 

@@ -20,8 +20,8 @@ pub mod model;
 pub use keys::{KeyClass, KeyRange, Tree};
 pub use model::{
     AbsenceProof, Allocation, CarbonEntryRecord, CarbonPlanRecord, CarbonReportRecord, CarbonResultLine,
-    CarbonResultRecord, CertificateClaimRecord, DailyKey, DailyTotal, FinalBy, MeterProgress, MeterSlot,
-    MethodologyRecord, MonthlyReportRecord, PointRec, PolicyRecord, ProgressChunk, ProofSource, QuotaRecord,
+    CarbonResultRecord, CarbonYearRecord, CertificateClaimRecord, DailyKey, DailyTotal, FinalBy, MeterProgress,
+    MeterSlot, MethodologyRecord, MonthlyReportRecord, PointRec, PolicyRecord, ProgressChunk, ProofSource, QuotaRecord,
     ReplacementRec, StateEntry, StateKey, StateProof, StateRoots, StateValue, StatementRecord, VerificationAct,
     VerificationRecord, VerificationStatus,
 };

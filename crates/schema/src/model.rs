@@ -159,6 +159,9 @@ pub enum StateKey {
     /// year). Read in deadline order at the end of every block: a statement nobody objected to
     /// becomes final when its window has passed. Deleted when the verification ends.
     VerificationDue(i64, UnifiedSocialCreditCode, u32),
+    /// An enterprise's carbon results for a year (`YYYY`): the sums of its month results,
+    /// recomputed whenever one of them is.
+    CarbonYear(UnifiedSocialCreditCode, u32),
 }
 
 /// A value in the state.
@@ -217,6 +220,36 @@ pub enum StateValue {
     Quota(QuotaRecord),
     /// A pending objection window (no content: the key says it all).
     VerificationDue,
+    /// A year's carbon results.
+    CarbonYear(CarbonYearRecord),
+}
+
+/// An enterprise's carbon results for one year (碳排放年度核算结果), in consensus: the sums of its
+/// twelve month records (`CarbonResult`), written at the end of every block that wrote one of them,
+/// so a year's total is one provable entry rather than twelve.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarbonYearRecord {
+    /// Σ GB/T 32150 totals, µt CO2e.
+    pub standard_ut: i64,
+    /// Σ biomass CO2, µt.
+    pub biogenic_ut: i64,
+    /// Σ Scope 1, µt CO2e.
+    pub scope1_ut: i64,
+    /// Σ Scope 2 location-based, µt CO2e.
+    pub scope2_location_ut: i64,
+    /// Σ Scope 2 market-based, µt CO2e.
+    pub scope2_market_ut: i64,
+    /// Σ production output, micro-units, of the months that have one.
+    pub output_micro: i64,
+    /// Months with results (a bit per month, January = bit 0).
+    pub months: u16,
+    /// Months whose evaluation failed (a bit per month).
+    pub failed: u16,
+    /// The methodology versions of the months, distinct, in order.
+    pub methodologies: Vec<(String, u32)>,
+    /// Height of the block that computed it.
+    pub height: u64,
 }
 
 /// A filed carbon report (月度信息化存证 or 年度排放报告): the hash of the document every validator

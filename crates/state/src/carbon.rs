@@ -22,8 +22,8 @@
 use crate::state::State;
 use std::collections::BTreeMap;
 use trustmeter_schema::{
-    CarbonEntryRecord, CarbonPlanRecord, CarbonResultLine, CarbonResultRecord, CertificateClaimRecord, KeyRange,
-    StateKey, StateValue,
+    CarbonEntryRecord, CarbonPlanRecord, CarbonResultLine, CarbonResultRecord, CarbonYearRecord,
+    CertificateClaimRecord, KeyRange, StateKey, StateValue,
 };
 use trustmeter_types::carbon::{
     CERTIFICATE_VALID_MONTHS, CarbonEntry, CarbonEntryData, MAX_CARBON_ENTRIES_PER_MONTH, months_between,
@@ -489,16 +489,68 @@ pub(crate) fn close_months(state: &mut State, height: u64, timestamp_ms: i64) {
     let dirty = std::mem::take(&mut state.carbon_dirty);
     let now = month_of(timestamp_ms);
     for (org, months) in dirty {
+        let mut years = std::collections::BTreeSet::new();
         for month in months.into_iter().filter(|m| *m <= now && trustmeter_types::carbon::check_month(*m).is_ok()) {
             let rec = month_result(state, &org, month, height);
             state.put(StateKey::CarbonResult(org.clone(), month), StateValue::CarbonResult(rec));
+            years.insert(month / 100);
+        }
+        for year in years {
+            let rec = year_result(state, &org, year, height);
+            state.put(StateKey::CarbonYear(org.clone(), year), StateValue::CarbonYear(rec));
         }
     }
     // Writing results marks nothing: they are not inputs.
     state.carbon_dirty.clear();
 }
 
+/// The year record of `org`'s `year`: the sums of its month records (twelve reads).
+pub fn year_result(state: &State, org: &UnifiedSocialCreditCode, year: u32, height: u64) -> CarbonYearRecord {
+    let mut r = CarbonYearRecord {
+        standard_ut: 0,
+        biogenic_ut: 0,
+        scope1_ut: 0,
+        scope2_location_ut: 0,
+        scope2_market_ut: 0,
+        output_micro: 0,
+        months: 0,
+        failed: 0,
+        methodologies: vec![],
+        height,
+    };
+    for m in 1..=12u32 {
+        let Some(c) = state.carbon_result(org, year * 100 + m) else { continue };
+        r.months |= 1 << (m - 1);
+        if c.error.is_some() {
+            r.failed |= 1 << (m - 1);
+        }
+        for (acc, v) in [
+            (&mut r.standard_ut, c.standard_ut),
+            (&mut r.biogenic_ut, c.biogenic_ut),
+            (&mut r.scope1_ut, c.scope1_ut),
+            (&mut r.scope2_location_ut, c.scope2_location_ut),
+            (&mut r.scope2_market_ut, c.scope2_market_ut),
+            (&mut r.output_micro, c.output_micro.unwrap_or(0)),
+        ] {
+            *acc = acc.saturating_add(v);
+        }
+        let used = (c.methodology, c.version);
+        if !used.0.is_empty() && !r.methodologies.contains(&used) {
+            r.methodologies.push(used);
+        }
+    }
+    r
+}
+
 impl State {
+    /// An enterprise's carbon results for a year (the sums of its month records).
+    pub fn carbon_year(&self, org: &UnifiedSocialCreditCode, year: u32) -> Option<CarbonYearRecord> {
+        match self.get(&StateKey::CarbonYear(org.clone(), year)) {
+            Some(StateValue::CarbonYear(r)) => Some(r),
+            _ => None,
+        }
+    }
+
     /// An enterprise's carbon results for a month, as the chain computed them.
     pub fn carbon_result(&self, org: &UnifiedSocialCreditCode, month: u32) -> Option<CarbonResultRecord> {
         match self.get(&StateKey::CarbonResult(org.clone(), month)) {

@@ -373,3 +373,30 @@ fn quotas_are_allocated_surrendered_with_capped_offsets_and_banked() {
     );
     assert_tx_rejected(fx.exec(vec![cut]).receipt(0), RejectCode::QuotaRefused);
 }
+
+#[test]
+fn the_year_record_is_the_sum_of_its_months_and_follows_every_change() {
+    let (mut fx, _) = filed_2025();
+    let a = org_a();
+    let y = fx.state.carbon_year(&a, 2025).expect("written with December's results");
+    assert_eq!((y.standard_ut, y.scope1_ut, y.months, y.failed), (DIESEL_3T_UT, DIESEL_3T_UT, 1 << 11, 0));
+    assert_eq!(y.methodologies, vec![("GB/T 32150-2015".to_string(), 1)]);
+    // November gets 2 t: the year is 9.435367 + 6.290245 t, two months.
+    let t1 = fx.tx(&ent_a(), diesel(202_511, 1, 2));
+    assert_tx_accepted(fx.exec(vec![t1]).receipt(0));
+    let y = fx.state.carbon_year(&a, 2025).unwrap();
+    assert_eq!(
+        (y.standard_ut, y.months, y.height),
+        (DIESEL_3T_UT + DIESEL_2T_UT, (1 << 10) | (1 << 11), fx.state.height)
+    );
+    // Withdrawing December's entry leaves November's.
+    let withdraw = TxPayload::RecordCarbonEntry {
+        entry: CarbonEntry { month: 202_512, number: 1, data: None, evidence: vec![], note: "duplicate".into() },
+    };
+    let t2 = fx.tx(&ent_a(), withdraw);
+    assert_tx_accepted(fx.exec(vec![t2]).receipt(0));
+    assert_eq!(fx.state.carbon_year(&a, 2025).unwrap().standard_ut, DIESEL_2T_UT);
+    // A year with no results has no record; another enterprise's year is its own.
+    assert!(fx.state.carbon_year(&a, 2024).is_none());
+    assert!(fx.state.carbon_year(&org_b(), 2025).is_none());
+}

@@ -318,6 +318,9 @@ pub struct CarbonYearView {
     pub biogenic_t: String,
     /// Notes (months with errors, methodology changes within the year).
     pub notes: Vec<String>,
+    /// Height of the chain's year record (`CarbonYear`, the same sums, provable as one entry);
+    /// `null` when no month of the year has results.
+    pub consensus_height: Option<u64>,
 }
 
 /// The carbon year of `org`: the chain's twelve month results and their sums (saturating, in µt).
@@ -380,7 +383,14 @@ pub fn carbon_year(state: &State, org: &UnifiedSocialCreditCode, year: i32) -> R
             methodologies.into_iter().collect::<Vec<_>>().join(", ")
         ));
     }
+    let record = state.carbon_year(org, year as u32);
+    if let Some(r) = &record
+        && [r.standard_ut, r.scope1_ut, r.scope2_location_ut, r.scope2_market_ut, r.biogenic_ut] != sums
+    {
+        notes.push(format!("the chain's year record (height {}) differs from the sum of its months", r.height));
+    }
     Ok(CarbonYearView {
+        consensus_height: record.map(|r| r.height),
         org: org.to_string(),
         year,
         height: state.height,

@@ -40,7 +40,7 @@ const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
 const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
 /// State key and value kinds by tag (§4.2); 9 and 10 are derived data, never in a proof.
-const STATE_KINDS: [&str; 27] = [
+const STATE_KINDS: [&str; 28] = [
     "organisation",
     "account",
     "nonce",
@@ -68,6 +68,7 @@ const STATE_KINDS: [&str; 27] = [
     "verification",
     "quota",
     "verification_due",
+    "carbon_year",
 ];
 const SCOPES: [&str; 4] = ["registry", "readings", "figures", "alarms"];
 const HASHES: [&str; 2] = ["sha256", "sm3"];
@@ -233,7 +234,8 @@ fn state_key(key: &Value) -> Vec<u8> {
         }
         // 5 (progress: gateway, chunk), 8 (monthly report: org, month), 18 (methodology: id,
         // version), 19 (monitoring plan: org, first month), 22 (carbon results: org, month),
-        // 23 (carbon report: org, period), 24 (verification: org, year), 25 (quota: org, year)
+        // 23 (carbon report: org, period), 24 (verification: org, year), 25 (quota: org, year),
+        // 27 (carbon year: org, year)
         _ => {
             w.string(&id[0]);
             w.u32v(&id[1]);
@@ -1111,6 +1113,7 @@ fn state_keys_of_every_tag_encode_as_the_document_says() {
         StateKey::Verification(org.clone(), 2025),
         StateKey::Quota(org.clone(), 2026),
         StateKey::VerificationDue(1_767_225_600_000, org.clone(), 2025),
+        StateKey::CarbonYear(org.clone(), 2025),
         StateKey::GrantReceived(other, org, GrantScope::Alarms),
         StateKey::Methodology("GB/T 32151.29-2024".into(), 2),
     ];

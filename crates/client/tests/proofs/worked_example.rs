@@ -143,10 +143,16 @@ fn entries() -> Vec<(StateKey, StateValue)> {
             months.insert(y as u32 * 100 + m);
             out.push((StateKey::Daily(k.clone()), StateValue::Daily(d.clone())));
         }
-        // Each month with energy figures has the chain's carbon results.
+        // Each month with energy figures has the chain's carbon results, and its year their sums.
+        let mut years = std::collections::BTreeSet::new();
         for month in months {
             let r = s.carbon_result(&o.id, month).expect("a month with figures has carbon results");
             out.push((StateKey::CarbonResult(o.id.clone(), month), StateValue::CarbonResult(r)));
+            years.insert(month / 100);
+        }
+        for year in years {
+            let y = s.carbon_year(&o.id, year).expect("a year with month results has its record");
+            out.push((StateKey::CarbonYear(o.id.clone(), year), StateValue::CarbonYear(y)));
         }
     }
     assert_eq!(out.len() as u64, s.len(), "every entry of the state is enumerated");
