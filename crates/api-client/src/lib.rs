@@ -567,6 +567,12 @@ impl NodeClient {
         Ok(body)
     }
 
+    /// Any JSON answer of the API at `path` (with its query), from the first node that answers.
+    pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, ClientError> {
+        let (url, status, body) = self.request(|c, u| c.get(format!("{u}{path}"))).await?;
+        Self::parse(&url, status, &body)
+    }
+
     /// An enterprise's compliance year (`GET /v1/enterprises/{org}/carbon/compliance`) as JSON.
     pub async fn compliance(
         &self,

@@ -173,6 +173,10 @@ pub struct VerificationArgs {
     /// object, decide: why.
     #[arg(long, default_value = "")]
     reason: String,
+    /// statement: the signed verification report (核查报告) file, kept in every node's evidence
+    /// store under the verifier's organisation and named in the statement.
+    #[arg(long)]
+    document: Option<PathBuf>,
 }
 
 /// `tx quota`.
@@ -193,8 +197,16 @@ pub struct QuotaArgs {
     #[arg(long)]
     kind: Option<String>,
     /// Tonnes CO2e (allocate, reference, bank; surrender: allowances). An adjustment may be negative.
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, conflicts_with_all = ["share", "benchmark"])]
     amount: Option<String>,
+    /// allocate: the amount as this percentage of the previous year's final verified emissions,
+    /// read from the chain (a pre-allocation: 70).
+    #[arg(long, conflicts_with = "benchmark")]
+    share: Option<String>,
+    /// allocate: the amount as this intensity benchmark (t CO2e per unit of output) × the year's
+    /// production output on the chain (a final allocation).
+    #[arg(long)]
+    benchmark: Option<String>,
     /// surrender: offsets (CCER), t CO2e (at most 5 % of the obligation).
     #[arg(long, default_value = "0")]
     offsets: String,
@@ -357,6 +369,59 @@ async fn filed_annual_report(a: &VerificationArgs, key: &SigningKey) -> Result<t
     trustmeter_types::Hash32::from_hex(hash).map_err(|e| anyhow!("the node's report hash: {e}"))
 }
 
+/// An allocation computed from the chain: `--share` % of the previous year's final verified
+/// emissions, or `--benchmark` × the year's production output.
+async fn allocation_from_chain(a: &QuotaArgs, key: &SigningKey) -> Result<(Quantity, String)> {
+    let org = code(&a.org, "--org")?;
+    let client = NodeClient::new(a.common.nodes.clone(), REQUEST_TIMEOUT)?.with_signer(key.clone());
+    let micros = |v: &serde_json::Value, what: &str| -> Result<i64> {
+        let s = v.as_str().with_context(|| format!("{what} is not on the chain"))?;
+        parse_fixed(s, MAX_QUANTITY_DECIMALS).with_context(|| format!("{what} {s:?}"))
+    };
+    if let Some(share) = &a.share {
+        let pct = parse_fixed(share.trim(), MAX_QUANTITY_DECIMALS).context("--share")?;
+        ensure!((0..=100_000_000).contains(&pct), "--share is a percentage from 0 to 100");
+        let last = a.year.checked_sub(1).context("--year")?;
+        let v = client.compliance(&org, last).await.context("reading the previous year's verification")?;
+        let verified = v["verification"]["final_ut"]
+            .as_i64()
+            .with_context(|| format!("{org}'s {last} emissions are not verified and final on the chain"))?;
+        let amount = (i128::from(verified) * i128::from(pct) / 100_000_000) as i64;
+        let basis = format!("{share} % x {last} verified {} t", trustmeter_carbon::report::tonnes(verified));
+        return Ok((Quantity::from_micros(amount), basis));
+    }
+    let benchmark = a.benchmark.as_deref().context("--share or --benchmark")?;
+    let b = parse_fixed(benchmark.trim(), MAX_QUANTITY_DECIMALS).context("--benchmark")?;
+    let path = format!("/v1/enterprises/{org}/carbon/year?year={}", a.year);
+    let v: serde_json::Value = client.get_json(&path).await.context("reading the year's output")?;
+    let output = micros(&v["output"], "the year's production output")?;
+    let amount = (i128::from(b) * i128::from(output) / 1_000_000) as i64;
+    let basis =
+        format!("benchmark {benchmark} t/unit x {} output {}", a.year, trustmeter_carbon::report::tonnes(output));
+    Ok((Quantity::from_micros(amount), basis))
+}
+
+/// Uploads a verifier's signed report document to every node: it becomes the statement's
+/// `document` (evidence of the verifier's organisation's, named by its hash).
+async fn upload_document(
+    a: &VerificationArgs,
+    key: &SigningKey,
+    org: &str,
+    alg: trustmeter_crypto::HashAlg,
+) -> Result<Evidence> {
+    let path = a.document.as_ref().context("--document")?;
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    ensure!(!data.is_empty() && data.len() as u64 <= MAX_EVIDENCE_BYTES, "{} must be 1 byte to 16 MiB", path.display());
+    let hash = trustmeter_crypto::hash(alg, &data);
+    let owner = code(org, "the verifier's organisation")?;
+    let client = NodeClient::new(a.common.nodes.clone(), REQUEST_TIMEOUT)?.with_signer(key.clone());
+    let nodes =
+        client.put_evidence(&owner, &data, &hash).await.with_context(|| format!("uploading {}", path.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    eprintln!("verification report {name} ({} bytes) {hash}: stored on {} node(s)", data.len(), nodes.len());
+    Ok(Evidence { hash, bytes: data.len() as u64, kind: EvidenceKind::Other, name })
+}
+
 /// A verifier's statement as written in its file (tonnes as decimal strings).
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -416,7 +481,7 @@ fn verification_payload(a: &VerificationArgs, ctx: &ChainContext) -> Result<TxPa
                     opinion: f.opinion,
                     findings,
                     verified: tonnes_arg(&f.verified, "verified")?,
-                    document: None,
+                    document: ctx.document.clone(),
                 },
             }
         }
@@ -432,9 +497,16 @@ fn verification_payload(a: &VerificationArgs, ctx: &ChainContext) -> Result<TxPa
     Ok(TxPayload::Verification { org: code(&a.org, "--org")?, year: a.year, step })
 }
 
-fn quota_payload(a: &QuotaArgs) -> Result<TxPayload> {
+fn quota_payload(a: &QuotaArgs, ctx: &ChainContext) -> Result<TxPayload> {
     use trustmeter_types::compliance::{AllocationKind, QuotaOp};
-    let amount = || tonnes_arg(a.amount.as_deref().context("--amount is required")?, "--amount");
+    let amount = || match &ctx.allocation {
+        Some((q, _)) => Ok(*q),
+        None => tonnes_arg(a.amount.as_deref().context("--amount is required")?, "--amount"),
+    };
+    let basis = match (&ctx.allocation, a.basis.is_empty()) {
+        (Some((_, b)), true) => b.clone(),
+        _ => a.basis.clone(),
+    };
     let op = match a.op.as_str() {
         "allocate" => QuotaOp::Allocate {
             kind: match a.kind.as_deref() {
@@ -444,9 +516,9 @@ fn quota_payload(a: &QuotaArgs) -> Result<TxPayload> {
                 _ => bail!("--op allocate needs --kind pre, final or adjustment"),
             },
             amount: amount()?,
-            basis: a.basis.clone(),
+            basis,
         },
-        "reference" => QuotaOp::Reference { amount: amount()?, basis: a.basis.clone() },
+        "reference" => QuotaOp::Reference { amount: amount()?, basis },
         "surrender" => QuotaOp::Surrender { allowances: amount()?, offsets: tonnes_arg(&a.offsets, "--offsets")? },
         "bank" => QuotaOp::Bank { amount: amount()? },
         other => bail!("--op {other:?}: use allocate, reference, surrender or bank"),
@@ -847,6 +919,10 @@ struct ChainContext {
     evidence: Vec<Evidence>,
     /// A report filing's document hash, or the annual report a statement is on.
     report: Option<trustmeter_types::Hash32>,
+    /// An allocation's amount and basis computed from the chain (`--share`, `--benchmark`).
+    allocation: Option<(Quantity, String)>,
+    /// A statement's document, uploaded.
+    document: Option<Evidence>,
 }
 
 /// Runs a transaction command; exits the process with a non-zero code on rejection.
@@ -913,12 +989,28 @@ async fn run_async(cmd: TxCommand) -> Result<i32> {
         TxCommand::Verification(a) if a.step == "statement" => Some(filed_annual_report(a, &key).await?),
         _ => None,
     };
+    let allocation = match &cmd {
+        TxCommand::Quota(a) if a.share.is_some() || a.benchmark.is_some() => {
+            Some(allocation_from_chain(a, &key).await?)
+        }
+        _ => None,
+    };
+    let document = match &cmd {
+        TxCommand::Verification(a) if a.document.is_some() => {
+            let org =
+                account.organisation.as_deref().context("the sender key is not an account of any organisation")?;
+            Some(upload_document(a, &key, org, status.hash_alg).await?)
+        }
+        _ => None,
+    };
     let ctx = ChainContext {
         chain: chain.clone(),
         height: status.finalized_height,
         organisation: account.organisation.clone(),
         evidence,
         report: report_hash,
+        allocation,
+        document,
     };
     let payload = payload(&cmd, &ctx, &info)?;
     let body = TxBody { chain_id: chain, sender: sender.clone(), nonce: account.last_nonce + 1, payload };
@@ -1192,7 +1284,7 @@ fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPa
             hash: ctx.report.context("the report document's hash")?,
         },
         TxCommand::Verification(a) => verification_payload(a, ctx)?,
-        TxCommand::Quota(a) => quota_payload(a)?,
+        TxCommand::Quota(a) => quota_payload(a, ctx)?,
         TxCommand::CarbonPlan(a) => {
             TxPayload::SetCarbonPlan { methodology: a.methodology.clone(), from_month: a.from_month }
         }

@@ -139,8 +139,14 @@ fn a_verified_figure_is_final_on_every_validator_and_checks_offline_down_to_read
             run_txs(&api, &grants).await?;
             let step = |step| TxPayload::Verification { org: org.clone(), year: 2025, step };
             run_txs(&api, &[reg.sign(step(VerificationStep::Assign { verifier: vorg.id.clone() }))]).await?;
-            // A qualified statement: 0.5 t of diesel left out of the ledger (1.572561 t).
+            // A qualified statement: 0.5 t of diesel left out of the ledger (1.572561 t), with the
+            // verifier's signed report kept in its own area of every node's evidence store.
             let adjustment = 1_572_561;
+            let vclient = trustmeter_api_client::NodeClient::new(api.urls.clone(), std::time::Duration::from_secs(20))?
+                .with_signer(vkey.clone());
+            let vreport = "核查报告 2025: qualified opinion, finding 1 (0.5 t diesel)".as_bytes().to_vec();
+            let vreport_hash = trustmeter_crypto::hash(genesis.params.hash, &vreport);
+            ensure!(vclient.put_evidence(&vorg.id, &vreport, &vreport_hash).await?.len() == 4, "on every node");
             let statement = VerificationStatement {
                 report: report_hash,
                 opinion: Opinion::Qualified,
@@ -152,7 +158,12 @@ fn a_verified_figure_is_final_on_every_validator_and_checks_offline_down_to_read
                     adjustment: Quantity::from_micros(adjustment),
                 }],
                 verified: Quantity::from_micros(reported + adjustment),
-                document: None,
+                document: Some(Evidence {
+                    hash: vreport_hash,
+                    bytes: vreport.len() as u64,
+                    kind: EvidenceKind::Other,
+                    name: "verification-report-2025.pdf".into(),
+                }),
             };
             run_txs(&api, &[ver.sign(step(VerificationStep::Statement { statement }))]).await?;
             run_txs(
@@ -178,6 +189,10 @@ fn a_verified_figure_is_final_on_every_validator_and_checks_offline_down_to_read
                     "validator {i}: {verification}"
                 );
                 ensure!(v["reports"][0]["hash"] == report_hash.to_hex(), "validator {i}");
+                ensure!(
+                    verification["statement"]["statement"]["document"]["hash"] == vreport_hash.to_hex(),
+                    "validator {i}: {verification}"
+                );
                 let held = one.get_evidence(&org, &report_hash).await?;
                 ensure!(held.as_deref() == Some(report.as_slice()), "validator {i} keeps the filed document");
             }

@@ -321,6 +321,8 @@ pub struct CarbonYearView {
     /// Height of the chain's year record (`CarbonYear`, the same sums, provable as one entry);
     /// `null` when no month of the year has results.
     pub consensus_height: Option<u64>,
+    /// Σ production output of the months that have one (from the year record), `null` if none.
+    pub output: Option<String>,
 }
 
 /// The carbon year of `org`: the chain's twelve month results and their sums (saturating, in µt).
@@ -390,6 +392,7 @@ pub fn carbon_year(state: &State, org: &UnifiedSocialCreditCode, year: i32) -> R
         notes.push(format!("the chain's year record (height {}) differs from the sum of its months", r.height));
     }
     Ok(CarbonYearView {
+        output: record.as_ref().filter(|r| r.output_micro > 0).map(|r| tonnes(r.output_micro)),
         consensus_height: record.map(|r| r.height),
         org: org.to_string(),
         year,
