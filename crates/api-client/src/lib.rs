@@ -156,11 +156,24 @@ pub enum TxStatus {
 }
 
 /// Signs a built request with a member's account (or a gateway's device) key: RFC 9421 headers
-/// over its method, path and query, created now (`trustmeter-httpsig`).
+/// over its method, path and query, created now (`trustmeter-httpsig`); a request with a body
+/// gets its `Content-Digest` header and the signature covers it.
 pub fn sign_request(req: &mut reqwest::Request, key: &trustmeter_crypto::SigningKey) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let url = req.url();
-    let signed = trustmeter_httpsig::sign(key, req.method().as_str(), url.path(), url.query(), now);
+    let body = req.body().and_then(|b| b.as_bytes());
+    let signed = match body {
+        // A body is covered through its Content-Digest (RFC 9530), sent with it.
+        Some(bytes) => {
+            let (signed, digest) =
+                trustmeter_httpsig::sign_body(key, req.method().as_str(), url.path(), url.query(), bytes, now);
+            if let Ok(v) = reqwest::header::HeaderValue::from_str(&digest) {
+                req.headers_mut().insert(trustmeter_httpsig::CONTENT_DIGEST, v);
+            }
+            signed
+        }
+        None => trustmeter_httpsig::sign(key, req.method().as_str(), url.path(), url.query(), now),
+    };
     let headers = req.headers_mut();
     for (name, value) in [
         (trustmeter_httpsig::SIGNATURE_INPUT, signed.signature_input),

@@ -189,8 +189,12 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
             for (who, key) in &keys {
                 let mut req = api.http.put(format!("{}{upload_path}", api.urls[0])).body(file.clone());
                 if let Some(k) = key {
-                    let s = trustmeter_httpsig::sign(k, "PUT", &upload_path, None, now_ms() / 1_000);
-                    req = req.header("signature-input", s.signature_input).header("signature", s.signature);
+                    let (s, digest) =
+                        trustmeter_httpsig::sign_body(k, "PUT", &upload_path, None, &file, now_ms() / 1_000);
+                    req = req
+                        .header("signature-input", s.signature_input)
+                        .header("signature", s.signature)
+                        .header("content-digest", digest);
                 }
                 let resp = req.timeout(Duration::from_secs(20)).send().await?;
                 let status = resp.status().as_u16();
@@ -211,6 +215,30 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                     ),
                 }
             }
+            // The owner's signature must cover the body: without a Content-Digest the upload is
+            // refused, and a body changed after signing does not match the digest signed.
+            let put = |body: Vec<u8>, signed: Option<(trustmeter_httpsig::Signed, String)>| {
+                let mut req = api.http.put(format!("{}{upload_path}", api.urls[0])).body(body);
+                if let Some((s, digest)) = signed {
+                    req = req.header("signature-input", s.signature_input).header("signature", s.signature);
+                    if !digest.is_empty() {
+                        req = req.header("content-digest", digest);
+                    }
+                }
+                req.timeout(Duration::from_secs(20)).send()
+            };
+            let plain = trustmeter_httpsig::sign(&owner.key, "PUT", &upload_path, None, now_ms() / 1_000);
+            let resp = put(file.clone(), Some((plain, String::new()))).await?;
+            let (status, body) = (resp.status().as_u16(), resp.text().await.unwrap_or_default());
+            ensure!(status == 401 && body.contains("must cover its body"), "upload without a digest: {status} {body}");
+            let signed = trustmeter_httpsig::sign_body(&owner.key, "PUT", &upload_path, None, &file, now_ms() / 1_000);
+            let resp = put(b"SF6 inventory ledger, March: opening 9.9 t".to_vec(), Some(signed)).await?;
+            let (status, body) = (resp.status().as_u16(), resp.text().await.unwrap_or_default());
+            ensure!(
+                status == 400 && body.contains("does not match the signed Content-Digest"),
+                "changed body: {status} {body}"
+            );
+
             // The owner reads it back, byte for byte; a regulator of its region too.
             for key in [&owner.key, &devnet.regulator.key] {
                 let path = format!("/v1/enterprises/{}/evidence/{evidence_hash}", owner.org.id);

@@ -178,24 +178,34 @@ fn forbidden(message: String) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
 }
 
+/// The `Content-Digest` a request's signature covers: the handler checks the body against it
+/// (`trustmeter_httpsig::check_digest`) before using the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedDigest(pub String);
+
 /// The caller of a request with these signature headers, at `now_s` (Unix seconds): verifies the
-/// signature and finds an active account of an active member.
+/// signature and finds an active account of an active member. With the `Content-Digest` the
+/// signature covers, if it covers one.
 pub fn caller(
     state: &ChainState,
-    method: &str,
-    path: &str,
-    query: Option<&str>,
+    (method, path, query): (&str, &str, Option<&str>),
+    content_digest: Option<&str>,
     signature_input: Option<&str>,
     signature: Option<&str>,
     now_s: i64,
-) -> Result<Caller, ApiError> {
+) -> Result<(Caller, Option<String>), ApiError> {
     let (input, sig) = match (signature_input, signature) {
-        (None, None) => return Ok(Caller::Public),
+        (None, None) => return Ok((Caller::Public, None)),
         (Some(i), Some(s)) => (i, s),
         _ => return Err(unauthorised(trustmeter_httpsig::AuthError::HalfSigned.to_string())),
     };
-    let v =
-        trustmeter_httpsig::verify(method, path, query, input, sig, now_s).map_err(|e| unauthorised(e.to_string()))?;
+    let v = trustmeter_httpsig::verify_with_digest(method, path, query, content_digest, input, sig, now_s)
+        .map_err(|e| unauthorised(e.to_string()))?;
+    let digest = v.content_digest.clone();
+    Ok((identify(state, v)?, digest))
+}
+
+fn identify(state: &ChainState, v: trustmeter_httpsig::Verified) -> Result<Caller, ApiError> {
     let Some(org) = state.account_org(&v.key) else {
         let gateway = state.device_of_key(&v.key).and_then(|id| state.gateway(&id));
         return match gateway {
@@ -409,8 +419,11 @@ pub fn decide(
 /// The middleware on every route: authenticates, authorises and logs.
 pub async fn authorise(State(s): State<ApiState>, matched: MatchedPath, mut req: Request, next: Next) -> Response {
     match check(&s, matched.as_str(), &req) {
-        Ok(caller) => {
+        Ok((caller, digest)) => {
             req.extensions_mut().insert(caller);
+            if let Some(d) = digest {
+                req.extensions_mut().insert(SignedDigest(d));
+            }
             next.run(req).await
         }
         Err(e) => e.into_response(),
@@ -418,35 +431,42 @@ pub async fn authorise(State(s): State<ApiState>, matched: MatchedPath, mut req:
 }
 
 /// Who asks, and whether the node's rules let them: the caller, or the refusal.
-fn check(s: &ApiState, template: &str, req: &Request) -> Result<Caller, ApiError> {
+fn check(s: &ApiState, template: &str, req: &Request) -> Result<(Caller, Option<String>), ApiError> {
     let (method, path, query) = (req.method(), req.uri().path(), req.uri().query());
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let (input, sig) = (header(trustmeter_httpsig::SIGNATURE_INPUT), header(trustmeter_httpsig::SIGNATURE));
+    let content_digest = header(trustmeter_httpsig::CONTENT_DIGEST);
     let access = s.access();
     // The common case costs nothing: an unsigned request to an open API or a public route
     // (every submission) never takes the state (and the application's lock).
     let public_route = rule_of(method, template) == Some(Rule::Public);
     if input.is_none() && sig.is_none() && (access.mode == AccessMode::Open || public_route) {
-        return Ok(Caller::Public);
+        return Ok((Caller::Public, None));
     }
     let state = s.app().finalized_state();
     let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let caller = match caller(&state, method.as_str(), path, query, input, sig, now_s) {
+    let (caller, digest) = match caller(&state, (method.as_str(), path, query), content_digest, input, sig, now_s) {
         Ok(c) => c,
         // An open API refuses nothing: a signature that does not hold is ignored.
         Err(e) if access.mode == AccessMode::Open => {
             tracing::debug!(error = %e.message, "request signature ignored (access is open)");
-            Caller::Public
+            (Caller::Public, None)
         }
         Err(e) => return Err(e),
     };
     if access.mode == AccessMode::Open {
-        return Ok(caller);
+        return Ok((caller, digest));
     }
     let rule =
         rule_of(method, template).ok_or_else(|| forbidden(format!("route {method} {template} has no access rule")))?;
     if rule == Rule::Public {
-        return Ok(caller);
+        return Ok((caller, digest));
+    }
+    if rule == Rule::Upload && digest.is_none() && matches!(caller, Caller::Member(_)) {
+        return Err(unauthorised(
+            "an upload's signature must cover its body: send Content-Digest (RFC 9530, sha-256) and sign it with the method, path and query"
+                .into(),
+        ));
     }
     let subjects = subjects(&state, template, path, query)?;
     for subject in &subjects {
@@ -467,7 +487,7 @@ fn check(s: &ApiState, template: &str, req: &Request) -> Result<Caller, ApiError
             request: format!("{method} {path}{}", query.map(|q| format!("?{q}")).unwrap_or_default()),
         });
     }
-    Ok(caller)
+    Ok((caller, digest))
 }
 
 /// The node's access rules and log.

@@ -154,9 +154,11 @@ async fn what_if_handler(
     AxumState(s): AxumState<ApiState>,
     Path(org): Path<String>,
     Query(q): Query<YearQuery>,
+    signed: Option<axum::Extension<crate::api::access::SignedDigest>>,
     body: axum::body::Bytes,
 ) -> Result<Json<WhatIfView>, ApiError> {
     let org = parse_org(&org)?;
+    super::check_signed_body(signed.as_ref().map(|e| &e.0), &body)?;
     let year = parse_year(&q)?;
     let scenario: Scenario =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("scenario: {e}")))?;

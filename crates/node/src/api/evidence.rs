@@ -102,8 +102,14 @@ fn store_error(e: EvidenceError) -> ApiError {
 /// Uploads an evidence file (raw bytes, any type, 1 byte to 16 MiB) for the enterprise; answers
 /// its content hash. Only the enterprise itself.
 #[utoipa::path(put, path = "/v1/enterprises/{org}/evidence", params(("org" = String, Path, description = "Unified social credit code")), request_body(description = "The file's bytes", content(([u8] = "application/octet-stream"))), responses((status = 201, body = EvidenceStored), (status = 200, description = "already stored", body = EvidenceStored), (status = 400, body = ApiError), (status = 413, body = ApiError), (status = 507, description = "the enterprise's evidence quota is full", body = ApiError), (status = 503, body = ApiError)))]
-async fn upload(AxumState(s): AxumState<ApiState>, Path(org): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+async fn upload(
+    AxumState(s): AxumState<ApiState>,
+    Path(org): Path<String>,
+    signed: Option<axum::Extension<crate::api::access::SignedDigest>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let org = parse_org(&org)?;
+    super::check_signed_body(signed.as_ref().map(|e| &e.0), &body)?;
     let store = store(&s)?;
     let _permit = s.limits().acquire(RequestClass::Evidence)?;
     let alg = store.alg();

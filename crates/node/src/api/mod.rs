@@ -540,6 +540,15 @@ pub struct MeterView {
 )]
 struct ApiDoc;
 
+/// Checks a request's body against the `Content-Digest` its signature covers, if it covers one
+/// (`access::SignedDigest`): a body changed on the way is refused before it is used.
+pub(crate) fn check_signed_body(signed: Option<&access::SignedDigest>, body: &[u8]) -> Result<(), ApiError> {
+    match signed {
+        Some(d) => trustmeter_httpsig::check_digest(&d.0, body).map_err(|e| ApiError::bad_request(e.to_string())),
+        None => Ok(()),
+    }
+}
+
 /// The OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
