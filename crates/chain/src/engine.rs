@@ -53,6 +53,10 @@ pub mod channels {
     pub const TXS: u64 = 5;
     /// State sync (`crate::statesync`).
     pub const STATE_SYNC: u64 = 6;
+    /// Evidence replication: requests (the node's `evidence_sync`).
+    pub const EVIDENCE_REQUESTS: u64 = 7;
+    /// Evidence replication: answers.
+    pub const EVIDENCE_ANSWERS: u64 = 8;
 }
 
 /// Consensus timeouts.

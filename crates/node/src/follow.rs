@@ -165,6 +165,7 @@ pub async fn start_follower(spec: FollowerSpec) -> Result<RunningNode> {
             app,
             access_log: spec.index_path.with_extension("access.redb"),
             evidence_dir: spec.index_path.with_extension("evidence"),
+            evidence: None,
             index: storage.index,
             marshal: None,
             upstream: Some(upstream.clone()),

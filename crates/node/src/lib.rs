@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod config;
+pub mod evidence_sync;
 pub mod follow;
 pub mod metrics;
 pub mod ports;

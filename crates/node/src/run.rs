@@ -96,6 +96,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
             v.p2p_address.parse().with_context(|| format!("validator {} address {}", v.name, v.p2p_address))?;
         peers.push((key, commonware_p2p::Address::from(addr)));
     }
+    let genesis_peers: Vec<ed25519::PublicKey> = peers.iter().map(|(k, _)| k.clone()).collect();
     let peers: Map<ed25519::PublicKey, commonware_p2p::Address> =
         peers.try_into().map_err(|_| anyhow::anyhow!("validator keys in genesis must be distinct"))?;
     let namespace = format!("trustmeter/p2p/{}", genesis.chain_id).into_bytes();
@@ -139,6 +140,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         txs: reg(channels::TXS),
         state_sync: reg(channels::STATE_SYNC),
     };
+    let (requests, answers) = (reg(channels::EVIDENCE_REQUESTS), reg(channels::EVIDENCE_ANSWERS));
     network.start();
 
     let storage = open_storage(&spec.index_path, &spec.state_path, spec.state_cache_mib, &genesis)?;
@@ -164,6 +166,16 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     )
     .await;
 
+    // Evidence files the chain names are fetched from the validators that hold them.
+    let evidence_dir = spec.index_path.with_extension("evidence");
+    let evidence = Arc::new(open_evidence(&evidence_dir, &genesis)?);
+    let others: Vec<_> = genesis_peers.into_iter().filter(|p| p != &me).collect();
+    let queue = crate::evidence_sync::start(evidence.clone(), others, (answers.0, requests.1), (requests.0, answers.1));
+    validator.app.add_durable_hook(Arc::new(move |f: &trustmeter_chain::Finalized, _| {
+        queue.feed(f);
+        Ok(())
+    }));
+
     // `encode` on any context renders the runtime's whole registry (Commonware's metrics).
     let runtime = context.child("metrics");
     let node = serve(
@@ -172,7 +184,8 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
             genesis,
             app: validator.app.clone(),
             access_log: spec.index_path.with_extension("access.redb"),
-            evidence_dir: spec.index_path.with_extension("evidence"),
+            evidence: Some(evidence),
+            evidence_dir,
             index: storage.index,
             marshal: Some(validator.marshal.clone()),
             upstream: None,
@@ -238,6 +251,14 @@ pub(crate) struct Serve {
     pub(crate) access_log: std::path::PathBuf,
     /// Where the evidence store keeps its files.
     pub(crate) evidence_dir: std::path::PathBuf,
+    /// The evidence store, if the caller opened it (a validator, which replicates into it).
+    pub(crate) evidence: Option<Arc<trustmeter_evidence::EvidenceStore>>,
+}
+
+/// Opens a node's evidence store.
+pub(crate) fn open_evidence(dir: &std::path::Path, genesis: &Genesis) -> Result<trustmeter_evidence::EvidenceStore> {
+    trustmeter_evidence::EvidenceStore::open(dir, genesis.params.hash, trustmeter_evidence::StoreLimits::default())
+        .with_context(|| format!("opening the evidence store {}", dir.display()))
 }
 
 /// Starts the alarm engine and the HTTP API of a node on `listen`.
@@ -271,12 +292,10 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
             ),
         },
     };
-    let evidence = trustmeter_evidence::EvidenceStore::open(
-        &s.evidence_dir,
-        s.genesis.params.hash,
-        trustmeter_evidence::StoreLimits::default(),
-    )
-    .with_context(|| format!("opening the evidence store {}", s.evidence_dir.display()))?;
+    let evidence = match s.evidence {
+        Some(e) => e,
+        None => Arc::new(open_evidence(&s.evidence_dir, &s.genesis)?),
+    };
     let server_stats = s.metrics.server_stats();
     let state = ApiState::with_options(
         s.name.clone(),
@@ -291,7 +310,7 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
             runtime_metrics: s.runtime_metrics,
             upstream: s.upstream,
             access,
-            evidence: Some(std::sync::Arc::new(evidence)),
+            evidence: Some(evidence),
         },
     );
     let router = api::router(state);

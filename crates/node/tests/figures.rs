@@ -531,17 +531,39 @@ fn figures_api_end_to_end() -> Result<()> {
         ensure!(
             trustmeter_crypto::hash(genesis.params.hash, &back) == invoice_hash && back.as_ref() == invoice.as_slice()
         );
-        // Another validator never received the file: it says so rather than inventing one.
-        let (status, _) = api.get(1, &format!("/v1/enterprises/{org0}/evidence/{}", invoice_hash.to_hex())).await?;
-        ensure!(status == 404, "validator 1 holds no copy: {status}");
-        // A client asking validator 1 first goes on to validator 0, which holds it.
+        // The invoice was uploaded to validator 0 only; the others fetch it from their peers once
+        // the entry naming it is final (evidence replication), checked against its hash.
+        for node in 1..api.urls.len() {
+            let path = format!("/v1/enterprises/{org0}/evidence/{}", invoice_hash.to_hex());
+            let mut tries = 0;
+            loop {
+                let resp = api.http.get(format!("{}{path}", api.urls[node])).send().await?;
+                if resp.status().as_u16() == 200 {
+                    ensure!(resp.bytes().await?.as_ref() == invoice.as_slice(), "validator {node}: the same bytes");
+                    break;
+                }
+                tries += 1;
+                ensure!(tries < 100, "validator {node} never replicated the invoice");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+        // A file no chain entry names is not replicated: validator 0 alone holds it.
+        let stray = b"a file no entry names".to_vec();
+        let stray_hash = trustmeter_crypto::hash(genesis.params.hash, &stray);
+        let one =
+            trustmeter_api_client::NodeClient::new(vec![api.urls[0].clone()], std::time::Duration::from_secs(10))?;
+        one.put_evidence(&sites[0].member.org.id, &stray, &stray_hash).await?;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let (status, _) = api.get(1, &format!("/v1/enterprises/{org0}/evidence/{}", stray_hash.to_hex())).await?;
+        ensure!(status == 404, "validator 1 holds no copy of an unnamed file: {status}");
+        // A client asking validator 1 first goes on to validator 0, which holds the unnamed file.
         let client = trustmeter_api_client::NodeClient::new(
             vec![api.urls[1].clone(), api.urls[0].clone()],
             std::time::Duration::from_secs(10),
         )?;
         let org0_code = sites[0].member.org.id.clone();
-        let fetched = client.get_evidence(&org0_code, &invoice_hash).await?;
-        ensure!(fetched.as_deref() == Some(invoice.as_slice()), "found on the second node");
+        let fetched = client.get_evidence(&org0_code, &stray_hash).await?;
+        ensure!(fetched.as_deref() == Some(stray.as_slice()), "found on the second node");
         let missing = client.get_evidence(&org0_code, &trustmeter_types::Hash32([7; 32])).await?;
         ensure!(missing.is_none(), "no node holds it: None");
         let (status, e) =
