@@ -1939,6 +1939,50 @@ mod tests {
         assert!(compliance_alarms(&f.st, &ComplianceConfig { enabled: false, ..cfg }).is_empty());
     }
 
+    #[test]
+    fn the_forecast_follows_last_years_profile_at_this_years_pace() {
+        use trustmeter_types::{CarbonEntry, CarbonEntryData, Evidence, EvidenceKind, Hash32};
+        let mut f = Fixture::new();
+        let org = f.org.clone();
+        // 1 t of diesel in every month of 2025 (3.145122 t each), 2 t in January to November 2026
+        // (6.290245 t each); the chain is on 21 November 2026, day 21 of 30.
+        let entry = |ent: &mut TxSigner, month: u32, tonnes: i64| {
+            ent.sign(TxPayload::RecordCarbonEntry {
+                entry: CarbonEntry {
+                    month,
+                    number: 1,
+                    data: Some(CarbonEntryData::Fuel {
+                        fuel: "diesel".into(),
+                        amount: Quantity::from_micros(tonnes * 1_000_000),
+                    }),
+                    evidence: vec![Evidence {
+                        hash: Hash32([9; 32]),
+                        bytes: 1,
+                        kind: EvidenceKind::Invoice,
+                        name: "i".into(),
+                    }],
+                    note: String::new(),
+                },
+            })
+        };
+        let mut txs: Vec<_> = (1..=12).map(|m| entry(&mut f.ent, 202_500 + m, 1)).collect();
+        txs.extend((1..=11).map(|m| entry(&mut f.ent, 202_600 + m, 2)));
+        f.txs(T0, txs);
+        let (ytd, forecast, basis) = crate::figures::forecast(&f.st, &org, 2026, f.st.timestamp_ms);
+        // Year to date: 11 × 6.290245 = 69.192695 t. November projected: 6 290 245 × 30 / 21 =
+        // 8 986 064 µt, so far 10 × 6 290 245 + 8 986 064 = 71 888 514 µt; December from 2025's
+        // profile at this year's pace: 3 145 122 × 71 888 514 / (11 × 3 145 122) = 6 535 319 µt.
+        assert_eq!(ytd, 69_192_695);
+        assert_eq!(forecast, 78_423_833, "{basis}");
+        assert!(basis.contains("2025's profile") && basis.contains("day 21 of 30"), "{basis}");
+        // A year over is its total; a year not begun is nothing.
+        assert_eq!(crate::figures::forecast(&f.st, &org, 2025, f.st.timestamp_ms).1, 12 * 3_145_122);
+        assert_eq!(
+            crate::figures::forecast(&f.st, &org, 2027, f.st.timestamp_ms),
+            (0, 0, "the year has not begun".into())
+        );
+    }
+
     fn keys(r: &PassReport, kind: EventKind) -> Vec<String> {
         r.events.iter().filter(|e| e.event == kind).map(|e| e.alarm.key.clone()).collect()
     }
