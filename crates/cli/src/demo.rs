@@ -752,8 +752,11 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
             c.stats.lock().expect("lock").readings
         );
         println!("        {}", crate::demo_figures::day_line(&st, &enterprise.org.id, status.now_ms));
-        println!("        {}", crate::demo_figures::carbon_line(&st, &enterprise.org.id, status.now_ms));
-        println!("        {}", crate::demo_figures::quota_line(&st, &enterprise.org.id));
+        // The carbon accounts are kept on the provincial chain.
+        if std::ptr::eq(c, &chains[0]) {
+            println!("        {}", crate::demo_figures::carbon_line(&st, &enterprise.org.id, status.now_ms));
+            println!("        {}", crate::demo_figures::quota_line(&st, &enterprise.org.id));
+        }
     }
     if let Some(f) = &follower {
         report_follower(f, &chains[0], &meter).await;

@@ -94,9 +94,12 @@ pub fn quota_line(state: &State, org: &UnifiedSocialCreditCode) -> String {
         Ok(v) => {
             let q = &v.quota;
             format!(
-                "quota {year}: {} t{} · year to date {} t, forecast {} t ({}) · {} · trustmeter query compliance --org {org} --year {year}",
-                q.quota_t.as_deref().unwrap_or("none"),
-                if q.reference { " (own reference)" } else { " (allocated)" },
+                "quota {year}: {} · year to date {} t, forecast {} t ({}) · {} · trustmeter query compliance --org {org} --year {year}",
+                match &q.quota_t {
+                    Some(t) if q.reference => format!("{t} t (own reference)"),
+                    Some(t) => format!("{t} t (allocated)"),
+                    None => "none recorded".to_string(),
+                },
                 q.year_to_date_t,
                 q.forecast_t,
                 q.forecast_basis,

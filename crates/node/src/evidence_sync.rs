@@ -37,6 +37,12 @@ pub const MAX_QUEUED: usize = 4_096;
 pub const MAX_ATTEMPTS: u32 = 3;
 /// Pause between two rounds for one file.
 pub const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Least time between two requests served (all peers together): at most 64 chunks, 64 MiB, a
+/// second, however fast a peer asks — a lying validator cannot turn this node's disk and CPU
+/// into its file server.
+pub const SERVE_INTERVAL: Duration = Duration::from_millis(15);
+/// Files kept in memory between the chunks of one transfer (each ≤ 16 MiB).
+pub const SERVE_CACHE_FILES: usize = 4;
 
 /// The replication protocol's messages.
 #[derive(Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
@@ -140,30 +146,51 @@ where
     Queue { tx, store }
 }
 
-/// Answers peers' requests from the store.
+/// A file's owner (credit code as text) and name.
+type FileKey = (String, [u8; 32]);
+
+/// Answers peers' requests from the store, one at a time, at most one per [`SERVE_INTERVAL`]; the
+/// files of the last transfers stay in memory ([`SERVE_CACHE_FILES`]) so a file is read from disk
+/// (and checked against its hash) once per transfer, not once per chunk.
 async fn serve<S, R>(store: Arc<EvidenceStore>, mut sender: S, mut receiver: R)
 where
     S: Sender<PublicKey = ed25519::PublicKey>,
     R: Receiver<PublicKey = ed25519::PublicKey>,
 {
+    let mut cache: std::collections::VecDeque<(FileKey, Arc<Vec<u8>>)> = std::collections::VecDeque::new();
     while let Ok((peer, msg)) = receiver.recv().await {
+        tokio::time::sleep(SERVE_INTERVAL).await;
         let Ok(Message::Request { id, org, hash, offset }) = borsh::from_slice::<Message>(msg.as_ref()) else {
             debug!(?peer, "evidence request does not decode");
             continue;
         };
-        let answer = match UnifiedSocialCreditCode::new(org) {
-            Ok(org) => {
-                let store = store.clone();
-                let read = tokio::task::spawn_blocking(move || store.get(&org, &Hash32(hash))).await;
-                match read {
-                    Ok(Ok(Some(data))) if (offset as usize) <= data.len() => {
-                        let end = (offset as usize).saturating_add(CHUNK_BYTES).min(data.len());
-                        Message::Chunk { id, total: data.len() as u64, bytes: data[offset as usize..end].to_vec() }
+        let key = (org.clone(), hash);
+        let data = match cache.iter().find(|(k, _)| k == &key) {
+            Some((_, d)) => Some(d.clone()),
+            None => match UnifiedSocialCreditCode::new(org) {
+                Ok(org) => {
+                    let store = store.clone();
+                    match tokio::task::spawn_blocking(move || store.get(&org, &Hash32(hash))).await {
+                        Ok(Ok(Some(d))) => {
+                            let d = Arc::new(d);
+                            if cache.len() >= SERVE_CACHE_FILES {
+                                cache.pop_front();
+                            }
+                            cache.push_back((key, d.clone()));
+                            Some(d)
+                        }
+                        _ => None,
                     }
-                    _ => Message::Missing { id },
                 }
+                Err(_) => None,
+            },
+        };
+        let answer = match data {
+            Some(data) if (offset as usize) <= data.len() => {
+                let end = (offset as usize).saturating_add(CHUNK_BYTES).min(data.len());
+                Message::Chunk { id, total: data.len() as u64, bytes: data[offset as usize..end].to_vec() }
             }
-            Err(_) => Message::Missing { id },
+            _ => Message::Missing { id },
         };
         let bytes = borsh::to_vec(&answer).expect("encode");
         let _ = sender.send(Recipients::One(peer), bytes, false);
