@@ -294,8 +294,19 @@ pub fn proof_link(key: &DailyKey) -> String {
     )
 }
 
+/// One CSV field: quoted where needed, and defused where a spreadsheet would read it as a formula
+/// (a cell beginning with `=`, `+`, `@`, a tab or a carriage return, or `-` not followed by a
+/// digit, gets a leading `'`): enterprises write entry notes and names that regulators open in
+/// Excel (OWASP "CSV injection").
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    let mut chars = s.chars();
+    let formula = match chars.next() {
+        Some('=' | '+' | '@' | '\t' | '\r') => true,
+        Some('-') => !chars.next().is_some_and(|c| c.is_ascii_digit() || c == '.'),
+        _ => false,
+    };
+    let s = if formula { format!("'{s}") } else { s.to_string() };
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
 /// A CSV document: a header row, then one line per row, fields quoted where needed.
@@ -385,6 +396,19 @@ mod tests {
     use trustmeter_types::TxPayload;
 
     const H: i64 = calendar::HOUR_MS;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("-12.5"), "-12.5", "a negative amount stays a number");
+        assert_eq!(csv_field("-.5"), "-.5");
+        assert_eq!(csv_field("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+        assert_eq!(csv_field("+1+cmd|' /C calc'!A0"), "'+1+cmd|' /C calc'!A0");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("-cmd"), "'-cmd");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("forklifts"), "forklifts");
+        assert_eq!(csv_field(""), "");
+    }
 
     #[test]
     fn the_hand_written_series_json_is_what_serde_writes() {
