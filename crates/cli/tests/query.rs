@@ -32,12 +32,20 @@ fn tx_ok(c: &Consortium, cmd: &str, key: &Path, rest: &[&str]) -> u64 {
         .unwrap_or_else(|| panic!("tx {cmd}: unexpected output {stdout:?}"))
 }
 
-#[test]
-fn monthly_report_policy_and_queries_through_the_binary() {
-    let started = Instant::now();
-    let dir = tempfile::tempdir().expect("temporary directory");
+/// A 4-validator consortium from `node init`, running, with its first enterprise's and the
+/// regulator's key files, the enterprise's credit code and the first node's URL.
+struct Running {
+    c: Consortium,
+    _procs: Processes,
+    enterprise: std::path::PathBuf,
+    regulator: std::path::PathBuf,
+    org: String,
+    node: String,
+}
+
+fn running(dir: &Path, chain: &str) -> Running {
     let mut procs = Processes::default();
-    let mut c = Consortium::init(&dir.path().join("net"), "hunan-query-1", 4);
+    let mut c = Consortium::init(&dir.join("net"), chain, 4);
     for i in 0..4 {
         c.start(&mut procs, i);
     }
@@ -49,6 +57,14 @@ fn monthly_report_policy_and_queries_through_the_binary() {
         serde_json::from_str(&ok(&["keys", "show", "--json", &enterprise.display().to_string()])).expect("keys show");
     let org = show["organisation"].as_str().expect("enterprise organisation").to_string();
     let node = c.urls[0].clone();
+    Running { c, _procs: procs, enterprise, regulator, org, node }
+}
+
+#[test]
+fn monthly_report_policy_and_queries_through_the_binary() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let Running { c, _procs, enterprise, regulator, org, node } = running(dir.path(), "hunan-query-1");
 
     // A monthly report with two consumption lines and a product (amounts exact, zero allowed).
     tx_ok(
@@ -170,19 +186,7 @@ fn monthly_report_policy_and_queries_through_the_binary() {
 #[test]
 fn carbon_report_quota_and_what_if_through_the_binary() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let mut procs = Processes::default();
-    let mut c = Consortium::init(&dir.path().join("net"), "hunan-compliance-1", 4);
-    for i in 0..4 {
-        c.start(&mut procs, i);
-    }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    rt.block_on(c.wait_finalizing(&mut procs, 0));
-    let member = |label: &str| c.dir.join(format!("members/{label}.json"));
-    let (enterprise, regulator) = (member("enterprise-0"), member("regulator"));
-    let show: Value =
-        serde_json::from_str(&ok(&["keys", "show", "--json", &enterprise.display().to_string()])).expect("keys show");
-    let org = show["organisation"].as_str().expect("enterprise organisation").to_string();
-    let node = c.urls[0].clone();
+    let Running { c, _procs, enterprise, regulator, org, node } = running(dir.path(), "hunan-compliance-1");
     let all_nodes: Vec<String> = c.urls.iter().flat_map(|u| ["--node".to_string(), u.clone()]).collect();
 
     // December 2025: 3 t of diesel by invoice and 100 gearboxes of output.
