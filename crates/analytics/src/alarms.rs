@@ -25,7 +25,7 @@
 //! | `over_use` | warning | org or meter | consumption in the current or the previous hour/day exceeds a configured [`Threshold`] |
 //! | `anomaly` | warning | meter | the last completed hour lies outside the meter's baseline for that hour of the week (see below) |
 //! | `audit_flags` | warning | org | today's readings of one energy kind carry audit-policy findings more often than [`AuditFlagsConfig::max_share_pct`] (from the chain's daily figures) |
-//! | `compliance_due` | warning | org | a deadline of the compliance calendar (履约日历) is within [`ComplianceConfig::warn_days`] days or past, and not met: a month's evidence deposit (40 days after the month, for a month with carbon results), last year's annual report (31 March, for a year with results), its verification (30 June, once the report is filed), the surrender of its final verified emissions (31 December) |
+//! | `compliance_due` | warning | org | a deadline of the compliance calendar (履约日历) is within [`ComplianceConfig::warn_days`] days or past, and not met: a month's evidence deposit (40 days after the month, for a month with carbon results), last year's annual report (31 March, for a year with results), its verification (30 June, once the report is filed), a regulator's decision on an objection (10 working days), the surrender of its final verified emissions (31 December) |
 //! | `quota_forecast` | warning | org | this year's forecast emissions exceed the quota (the government's allocation, else the enterprise's own reference) |
 //!
 //! "Now" is always the latest finalized block's timestamp, never the node's clock, so every node
@@ -829,6 +829,17 @@ pub fn compliance_alarms(state: &State, cfg: &ComplianceConfig) -> Vec<AlarmView
         let obligation = verification.as_ref().and_then(|v| v.final_ut);
         if report.is_some() && obligation.is_none() {
             due("verification", last.to_string(), day_of(year, 6, 30), "the verification is to be finished by 30 June");
+        }
+        // An objection waits for a regulator's decision: ten working days (管理办法 Art. 27).
+        if let Some(v) = &verification
+            && v.status == trustmeter_state::VerificationStatus::Objected
+            && let Some(o) = &v.objection
+        {
+            let decide_by = calendar::add_working_days(
+                calendar::day_number(o.time_ms),
+                trustmeter_types::compliance::DECISION_WORKING_DAYS,
+            );
+            due("decision", last.to_string(), decide_by, "a regulator covering the region decides the objection");
         }
         if let Some(o) = obligation {
             let q = state.quota(&org.id, last);
@@ -1937,6 +1948,72 @@ mod tests {
         f.txs(day("2026-12-28") + 1_000, vec![file]);
         assert!(!kinds(&compliance_alarms(&f.st, &cfg)).iter().any(|k| k.contains("monthly_deposit")));
         assert!(compliance_alarms(&f.st, &ComplianceConfig { enabled: false, ..cfg }).is_empty());
+    }
+
+    #[test]
+    fn an_objection_waiting_for_a_decision_raises_its_ten_working_day_deadline() {
+        use trustmeter_types::compliance::{Opinion, ReportPeriod, VerificationStatement, VerificationStep};
+        use trustmeter_types::{
+            CarbonEntry, CarbonEntryData, Evidence, EvidenceKind, Hash32, MembershipAction, NewAccount, OrgKind,
+            Organisation, UnifiedSocialCreditCode,
+        };
+        let mut f = Fixture::new();
+        let org = f.org.clone();
+        // A verifier admitted by the devnet's one regulator.
+        let vkey = trustmeter_crypto::SigningKey::ed25519_from_seed([77; 32]);
+        let body = "91430100MA4L00W07";
+        let vid = UnifiedSocialCreditCode::new(format!("{body}{}", UnifiedSocialCreditCode::check_char(body).unwrap()))
+            .unwrap();
+        let proof = vkey.sign(&trustmeter_types::account_proof_payload(&f.chain, &vid, &vkey.public_key()));
+        let admit = f.reg.sign(TxPayload::Propose {
+            action: MembershipAction::Admit {
+                organisation: Organisation {
+                    id: vid.clone(),
+                    name: "verifier".into(),
+                    kind: OrgKind::Verifier,
+                    region: 430_000,
+                },
+                accounts: vec![NewAccount { public_key: vkey.public_key(), proof }],
+            },
+        });
+        // December 2025: 3 t of diesel, so 2025 has results and a report to file.
+        let entry = f.ent.sign(TxPayload::RecordCarbonEntry {
+            entry: CarbonEntry {
+                month: 202_512,
+                number: 1,
+                data: Some(CarbonEntryData::Fuel { fuel: "diesel".into(), amount: Quantity::from_micros(3_000_000) }),
+                evidence: vec![Evidence {
+                    hash: Hash32([1; 32]),
+                    bytes: 1,
+                    kind: EvidenceKind::Invoice,
+                    name: "i".into(),
+                }],
+                note: String::new(),
+            },
+        });
+        f.txs(T0, vec![admit, entry]);
+        let hash = trustmeter_state::compliance::build_report(&f.st, &org, ReportPeriod::Year(2025)).unwrap().hash;
+        let file = f.ent.sign(TxPayload::SubmitCarbonReport { period: ReportPeriod::Year(2025), hash });
+        let step = |step| TxPayload::Verification { org: org.clone(), year: 2025, step };
+        let assign = f.reg.sign(step(VerificationStep::Assign { verifier: vid.clone() }));
+        f.txs(T0 + 1_000, vec![file, assign]);
+        let mut ver = TxSigner::new(vkey, f.chain.clone(), 1);
+        let statement = ver.sign(step(VerificationStep::Statement {
+            statement: VerificationStatement {
+                report: hash,
+                opinion: Opinion::Unqualified,
+                findings: vec![],
+                verified: Quantity::from_micros(9_435_367),
+                document: None,
+            },
+        }));
+        let object = f.ent.sign(step(VerificationStep::Object { reason: "the ledger is right".into() }));
+        f.txs(T0 + 2_000, vec![statement]);
+        f.txs(T0 + 3_000, vec![object]);
+        // Objected on Saturday 21 November 2026: ten working days end Friday 4 December.
+        let a = compliance_alarms(&f.st, &ComplianceConfig::default());
+        let decision = a.iter().find(|a| a.key == format!("compliance_due/{org}/decision/2025")).expect("raised");
+        assert!(decision.message.contains("is due in 13 days, on 2026-12-04"), "{}", decision.message);
     }
 
     #[test]

@@ -36,5 +36,6 @@ pub use state::{
     AbsenceProof, CarbonEntryRecord, CarbonPlanRecord, CarbonReportRecord, CertificateClaimRecord, MeterProgress,
     MeterSlot, MethodologyRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk, ProgressReader, QuotaRecord,
     RawEntry, State, StateEntry, StateError, StateKey, StateProof, StateRoots, StateValue, VerificationRecord,
+    VerificationStatus,
 };
 pub use store::{MemStore, Snapshot, Store, StoreError};

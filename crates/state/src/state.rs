@@ -30,7 +30,7 @@ use trustmeter_types::{
 pub use trustmeter_schema::model::{
     AbsenceProof, CarbonEntryRecord, CarbonPlanRecord, CarbonReportRecord, CertificateClaimRecord, MeterProgress,
     MeterSlot, MethodologyRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk, QuotaRecord, StateEntry, StateKey,
-    StateProof, StateRoots, StateValue, VerificationRecord,
+    StateProof, StateRoots, StateValue, VerificationRecord, VerificationStatus,
 };
 
 impl trustmeter_schema::ProofSource for State {
