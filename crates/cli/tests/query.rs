@@ -209,23 +209,14 @@ fn carbon_report_quota_and_what_if_through_the_binary() {
     }
 
     // The annual report, filed; then read back as filed.
+    let compliance = || -> Value {
+        let args = ["query", "compliance", "--node", &node, "--org", &org, "--year", "2025", "--json", "--key", &key];
+        serde_json::from_str(&ok(&args)).expect("compliance JSON")
+    };
     let mut args = vec!["tx", "carbon-report", "--key", key.as_str(), "--period", "2025"];
     args.extend(all_nodes.iter().map(String::as_str));
     assert!(ok(&args).starts_with("finalized at height"));
-    let v: Value = serde_json::from_str(&ok(&[
-        "query",
-        "compliance",
-        "--node",
-        &node,
-        "--org",
-        &org,
-        "--year",
-        "2025",
-        "--json",
-        "--key",
-        &key,
-    ]))
-    .expect("compliance JSON");
+    let v = compliance();
     let filed = &v["reports"][0];
     // 3 t × 43.33 GJ/t × 0.0202 tC/GJ × 0.98 × 44/12 = 9.435367 t (GB/T 32150-2015 defaults).
     assert_eq!(
@@ -285,20 +276,7 @@ fn carbon_report_quota_and_what_if_through_the_binary() {
     };
     quota(&enterprise, &["--op", "reference", "--amount", "12", "--basis", "budget"]);
     quota(&regulator, &["--op", "allocate", "--kind", "final", "--benchmark", "0.09"]);
-    let v: Value = serde_json::from_str(&ok(&[
-        "query",
-        "compliance",
-        "--node",
-        &node,
-        "--org",
-        &org,
-        "--year",
-        "2025",
-        "--json",
-        "--key",
-        &key,
-    ]))
-    .unwrap();
+    let v = compliance();
     let q = &v["quota"];
     assert_eq!((q["quota_t"].as_str(), q["reference"].as_bool()), (Some("9.000000"), Some(false)), "{v}");
     // The year is over: the forecast is its total, 0.435367 t over the 9 t allocated.

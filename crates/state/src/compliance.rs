@@ -551,8 +551,24 @@ pub fn objection_deadline_ms(timestamp_ms: i64) -> i64 {
     calendar::day_start_ms(last.saturating_add(1)) - 1
 }
 
-fn regulator_covers(state: &State, org: &UnifiedSocialCreditCode, kind: OrgKind, region: u32) -> bool {
-    kind == OrgKind::Regulator && state.organisation(org).is_some_and(|o| jurisdiction_covers(o.region, region))
+/// Refuses a sender that is not a regulator whose jurisdiction covers `region`; `what` says what
+/// such a regulator does ("assigns verifiers").
+fn require_regulator(
+    state: &State,
+    org: &UnifiedSocialCreditCode,
+    kind: OrgKind,
+    region: u32,
+    what: &str,
+) -> Result<(), TxOutcome> {
+    let covers =
+        kind == OrgKind::Regulator && state.organisation(org).is_some_and(|o| jurisdiction_covers(o.region, region));
+    if covers {
+        return Ok(());
+    }
+    Err(rejected(
+        RejectCode::NotAuthorised,
+        format!("only a regulator whose jurisdiction covers region {region} {what}"),
+    ))
 }
 
 /// Applies [`trustmeter_types::TxPayload::Verification`].
@@ -585,14 +601,8 @@ pub(crate) fn verification_step(
     };
     let record = match step {
         VerificationStep::Assign { verifier } => {
-            if !regulator_covers(state, org, kind, enterprise.region) {
-                return rejected(
-                    RejectCode::NotAuthorised,
-                    format!(
-                        "only a regulator whose jurisdiction covers region {} assigns verifiers",
-                        enterprise.region
-                    ),
-                );
+            if let Err(r) = require_regulator(state, org, kind, enterprise.region, "assigns verifiers") {
+                return r;
             }
             if state.organisation(verifier).is_none_or(|v| v.kind != OrgKind::Verifier) {
                 return rejected(RejectCode::NotAuthorised, format!("{verifier} is not a verifier organisation"));
@@ -706,14 +716,8 @@ pub(crate) fn verification_step(
             v
         }
         VerificationStep::Decide { verified, reason } => {
-            if !regulator_covers(state, org, kind, enterprise.region) {
-                return rejected(
-                    RejectCode::NotAuthorised,
-                    format!(
-                        "only a regulator whose jurisdiction covers region {} decides objections",
-                        enterprise.region
-                    ),
-                );
+            if let Err(r) = require_regulator(state, org, kind, enterprise.region, "decides objections") {
+                return r;
             }
             let Some(mut v) = current.clone().filter(|v| v.status == VerificationStatus::Objected) else {
                 return wrong_step(&current);
@@ -771,14 +775,8 @@ pub(crate) fn quota_op(
     let obligation = || state.verification(target, year).and_then(|v| v.final_ut);
     match op {
         QuotaOp::Allocate { kind: k, amount, basis } => {
-            if !regulator_covers(state, org, kind, enterprise.region) {
-                return rejected(
-                    RejectCode::NotAuthorised,
-                    format!(
-                        "only a regulator whose jurisdiction covers region {} allocates allowances",
-                        enterprise.region
-                    ),
-                );
+            if let Err(r) = require_regulator(state, org, kind, enterprise.region, "allocates allowances") {
+                return r;
             }
             if q.allocations.len() >= 2 * MAX_QUOTA_ADJUSTMENTS {
                 return rejected(
