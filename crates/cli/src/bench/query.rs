@@ -13,7 +13,8 @@
 //!   the evaluation timed apart;
 //! - **(d)** a report filing's regeneration (`compliance::build_report`, what every validator runs
 //!   when a `SubmitCarbonReport` executes) of each of the same enterprises' year, against the floor
-//!   of reading the year's daily figures alone.
+//!   of reading the year's daily figures alone;
+//! - **(e)** the compliance alarms' walk over the same enterprises (deadlines, quota forecast).
 //!
 //! Each measurement is the best of several runs on one thread.
 
@@ -451,6 +452,11 @@ pub fn run(opts: Options) -> Result<()> {
         Ok(bytes)
     })?;
 
+    // (e) The compliance alarms' walk over the same enterprises (at most once a minute of chain
+    // time on every node): deadlines and the quota forecast.
+    let cfg = trustmeter_analytics::alarms::ComplianceConfig::default();
+    let (n_alarms, alarms_s) = best(|| Ok(trustmeter_analytics::alarms::compliance_alarms(&state, &cfg).len()))?;
+
     let line = |label: String, s: f64, per: String| println!("  {label:<34}: {:>9.3} ms  ({per})", s * 1e3);
     println!();
     println!(
@@ -503,6 +509,9 @@ pub fn run(opts: Options) -> Result<()> {
         4.0 * (report_s / n as f64 + 12.0 * entries_s),
         format!("each with 256 entries in every month: + 12 × {:.3} ms", entries_s * 1e3),
     );
+    println!("(e) compliance alarms, {n} enterprises ({n_alarms} alarms)");
+    line("compliance_alarms".into(), alarms_s, per(alarms_s));
+    println!("  {:<34}: {:>9.2}", "ratio (alarms / year's daily figures)", alarms_s / year_floor_s);
     drop((scratch, empty));
     Ok(())
 }
