@@ -849,6 +849,7 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::Economy(_) => "token totals",
         StateValue::Delegation(_) => "stake on a validator",
         StateValue::Unbonding(_) => "unbonding stake",
+        StateValue::EpochActivity(_) => "validator activity of an epoch",
     }
 }
 
@@ -908,6 +909,7 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::Economy => "economy".into(),
         StateKey::Delegation(o, k) => format!("delegation/{o}/{k}"),
         StateKey::Unbonding(o, k, e) => format!("unbonding/{o}/{k}/{e}"),
+        StateKey::EpochActivity(e) => format!("epoch-activity/{e}"),
     }
 }
 

@@ -110,6 +110,7 @@ mod tag {
     pub const ECONOMY: u8 = 0x23;
     pub const DELEGATION: u8 = 0x24;
     pub const UNBONDING: u8 = 0x25;
+    pub const EPOCH_ACTIVITY: u8 = 0x26;
     // 0x20 held the duplicate window until duplicates were found among the window points.
     pub const POINT: u8 = 0x21;
     pub const KEY_USE: u8 = 0x22;
@@ -189,7 +190,8 @@ impl StateKey {
             | StateKey::Token(_)
             | StateKey::Economy
             | StateKey::Delegation(..)
-            | StateKey::Unbonding(..) => KeyClass::Activity,
+            | StateKey::Unbonding(..)
+            | StateKey::EpochActivity(_) => KeyClass::Activity,
             StateKey::Point(..) | StateKey::KeyUse(_) => KeyClass::Derived,
         }
     }
@@ -242,6 +244,7 @@ impl StateKey {
             StateKey::Token(o) => Enc::new(tag::TOKEN).id(o.as_str()),
             StateKey::Economy => Enc::new(tag::ECONOMY),
             StateKey::Delegation(o, k) => Enc::new(tag::DELEGATION).id(o.as_str()).u8(k.scheme as u8).bytes(&k.bytes),
+            StateKey::EpochActivity(e) => Enc::new(tag::EPOCH_ACTIVITY).u64(*e),
             StateKey::Unbonding(o, k, e) => {
                 Enc::new(tag::UNBONDING).id(o.as_str()).u8(k.scheme as u8).bytes(&k.bytes).u64(*e)
             }
@@ -483,6 +486,7 @@ pub fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::Economy, StateValue::Economy(_))
             | (StateKey::Delegation(..), StateValue::Delegation(_))
             | (StateKey::Unbonding(..), StateValue::Unbonding(_))
+            | (StateKey::EpochActivity(_), StateValue::EpochActivity(_))
     )
 }
 

@@ -175,6 +175,8 @@ pub enum StateKey {
     /// Stake an organisation is unbonding from a validator, claimable from an epoch:
     /// (organisation, validator, release epoch).
     Unbonding(UnifiedSocialCreditCode, PublicKey, u64),
+    /// What an epoch's validators did: blocks proposed and leader turns missed, per member.
+    EpochActivity(u64),
 }
 
 /// A value in the state.
@@ -247,6 +249,26 @@ pub enum StateValue {
     Delegation(DelegationRecord),
     /// An unbonding entry.
     Unbonding(UnbondingRecord),
+    /// An epoch's validator activity.
+    EpochActivity(EpochActivity),
+}
+
+/// What the members of an epoch's validator set did, counted by every block of the epoch: the
+/// leader of each view is known (Commonware's round robin: member `(epoch + view) mod n` of the
+/// set sorted by key), so a block credits its view's leader with a proposal, and the views
+/// skipped since the previous block (nullified: no block) charge their leaders with a missed
+/// turn. Rewards and jailing for downtime are computed from it at the epoch's end.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpochActivity {
+    /// View of the epoch's last block so far.
+    pub last_view: u64,
+    /// Blocks finalized in the epoch so far.
+    pub blocks: u64,
+    /// Blocks proposed, per member (the set's order).
+    pub proposed: Vec<u64>,
+    /// Leader turns missed (views skipped), per member.
+    pub missed: Vec<u64>,
 }
 
 /// Shares minted per micro-token when a validator's pool is empty: fine enough that pro-rata
@@ -295,6 +317,10 @@ pub struct ValidatorRecord {
     pub jail_reason: String,
     /// Micro-tokens slashed from it in all.
     pub slashed: u64,
+    /// The round (epoch, view) of the last equivocation it was slashed for: evidence of that round
+    /// or an earlier one is not slashed again.
+    #[serde(deserialize_with = "trustmeter_types::codec::required_option")]
+    pub last_equivocation: Option<(u64, u64)>,
     /// Height of its registration.
     pub registered_height: u64,
 }

@@ -17,12 +17,12 @@ use crate::state::State;
 use trustmeter_crypto::verify;
 use trustmeter_schema::model::{REWARD_INDEX_SCALE, SHARES_PER_MICRO};
 use trustmeter_schema::{
-    DelegationRecord, EconomyRecord, KeyRange, SetMember, StateKey, StateValue, TokenAccount, UnbondingRecord,
-    ValidatorRecord, ValidatorSet,
+    DelegationRecord, EconomyRecord, EpochActivity, KeyRange, SetMember, StateKey, StateValue, TokenAccount,
+    UnbondingRecord, ValidatorRecord, ValidatorSet,
 };
 use trustmeter_types::economy::{
-    Amount, MAX_CANDIDATES, MAX_DELEGATIONS_PER_ORG, MAX_UNBONDING_PER_ORG, MAX_VALIDATORS_PER_ORG, StakingOp,
-    format_amount, validator_proof_payload,
+    Amount, Equivocation, MAX_CANDIDATES, MAX_DELEGATIONS_PER_ORG, MAX_UNBONDING_PER_ORG, MAX_VALIDATORS_PER_ORG,
+    StakingOp, format_amount, validator_proof_payload,
 };
 use trustmeter_types::{
     Genesis, KeyScheme, OrgKind, OrgStatus, PublicKey, RejectCode, Rejection, TxOutcome, UnifiedSocialCreditCode,
@@ -60,6 +60,7 @@ pub(crate) fn genesis(state: &mut State, genesis: &Genesis) {
             jailed_until: None,
             jail_reason: String::new(),
             slashed: 0,
+            last_equivocation: None,
             registered_height: 0,
         };
         if shares > 0 {
@@ -327,6 +328,7 @@ pub(crate) fn staking(
                 jailed_until: None,
                 jail_reason: String::new(),
                 slashed: 0,
+                last_equivocation: None,
                 registered_height: height,
             };
             put_validator(state, consensus_key, &rec);
@@ -365,6 +367,7 @@ pub(crate) fn staking(
         StakingOp::Delegate { validator: key, amount } => delegate(state, org, key, *amount),
         StakingOp::Undelegate { validator: key, amount } => undelegate(state, org, key, *amount, epoch),
         StakingOp::Claim => claim(state, org, epoch),
+        StakingOp::ReportEquivocation { evidence } => report_equivocation(state, epoch, evidence),
         StakingOp::Unjail { validator: key } => {
             let mut v = match own_validator(state, org, key) {
                 Ok(v) => v,
@@ -384,6 +387,79 @@ pub(crate) fn staking(
             }
         }
     }
+}
+
+/// Slashes and jails a validator for proven equivocation (see [`StakingOp::ReportEquivocation`]).
+/// The votes must be of a round of an epoch whose set holds the validator, no older than the
+/// unbonding period (so its stake, bonded or unbonding, is still there to slash).
+fn report_equivocation(state: &mut State, epoch: u64, ev: &Equivocation) -> TxOutcome {
+    let key = &ev.validator;
+    let mut v = match existing_validator(state, key) {
+        Ok(v) => v,
+        Err(o) => return o,
+    };
+    let p = state.params.economy.staking.clone();
+    if ev.epoch > epoch || ev.epoch + (p.unbonding_epochs as u64) < epoch {
+        return rejected(
+            RejectCode::StakingRefused,
+            format!(
+                "evidence of epoch {} is outside the window this chain slashes (epochs {} to {epoch})",
+                ev.epoch,
+                epoch.saturating_sub(p.unbonding_epochs as u64)
+            ),
+        );
+    }
+    if !validator_set(state, ev.epoch).is_some_and(|s| s.members.iter().any(|m| &m.consensus_key == key)) {
+        return rejected(
+            RejectCode::StakingRefused,
+            format!("validator {key} was not in epoch {}'s set: its votes there count for nothing", ev.epoch),
+        );
+    }
+    if v.last_equivocation.is_some_and(|last| last >= (ev.epoch, ev.view)) {
+        return rejected(
+            RejectCode::DuplicateTx,
+            format!("validator {key} was already slashed for equivocation at or after this round"),
+        );
+    }
+    let namespace = format!("trustmeter/consensus/{}", state.chain_id).into_bytes();
+    for vote in [&ev.first, &ev.second] {
+        let signed = trustmeter_client::consensus::vote_is_signed(
+            &namespace,
+            vote.kind,
+            (ev.epoch, ev.view),
+            (vote.parent_view, vote.payload),
+            key,
+            &vote.signature,
+        );
+        if !signed {
+            return rejected(
+                RejectCode::BadProof,
+                format!(
+                    "the {:?} vote does not carry {key}'s signature for epoch {} view {}",
+                    vote.kind, ev.epoch, ev.view
+                ),
+            );
+        }
+    }
+    let pct = p.equivocation_slash_percent as u128;
+    let from_bonded = (v.bonded as u128 * pct / 100) as u64;
+    let from_unbonding = (v.unbonding as u128 * pct / 100) as u64;
+    v.bonded -= from_bonded;
+    v.unbonding -= from_unbonding;
+    v.slashed += from_bonded + from_unbonding;
+    v.last_equivocation = Some((ev.epoch, ev.view));
+    let until = epoch + (p.jail_epochs as u64).max(1);
+    v.jailed_until = Some(v.jailed_until.map_or(until, |j| j.max(until)));
+    v.jail_reason =
+        format!("equivocation at epoch {} view {} ({:?} and {:?})", ev.epoch, ev.view, ev.first.kind, ev.second.kind);
+    put_validator(state, key, &v);
+    let mut e = economy(state);
+    e.bonded -= from_bonded;
+    e.unbonding -= from_unbonding;
+    e.pool += from_bonded + from_unbonding;
+    e.slashed += from_bonded + from_unbonding;
+    put_economy(state, &e);
+    TxOutcome::Accepted
 }
 
 fn own_validator(state: &State, org: &UnifiedSocialCreditCode, key: &PublicKey) -> Result<ValidatorRecord, TxOutcome> {
@@ -590,6 +666,55 @@ fn claim(state: &mut State, org: &UnifiedSocialCreditCode, epoch: u64) -> TxOutc
     TxOutcome::Accepted
 }
 
+/// A member's leader turns before it counts as down: fewer turns say too little.
+pub const MIN_TURNS_FOR_JAIL: u64 = 3;
+
+/// An epoch's validator activity so far.
+pub fn epoch_activity(state: &State, epoch: u64) -> Option<EpochActivity> {
+    match state.get(&StateKey::EpochActivity(epoch)) {
+        Some(StateValue::EpochActivity(a)) => Some(a),
+        _ => None,
+    }
+}
+
+/// Counts the block at `height`, of consensus round (`round_epoch`, `view`), in its epoch's
+/// [`EpochActivity`]: its view's leader proposed it, and the leaders of the views skipped since
+/// the epoch's previous block missed their turns. O(set size), whatever the gap.
+pub(crate) fn record_block(state: &mut State, height: u64, (round_epoch, view): (u64, u64)) {
+    let epoch = state.params.economy.staking.epoch_of(height);
+    let Some(set) = validator_set(state, epoch) else { return };
+    let n = set.members.len() as u64;
+    if n == 0 {
+        return;
+    }
+    let leader = |v: u64| (round_epoch.wrapping_add(v) % n) as usize;
+    let mut a = match epoch_activity(state, epoch) {
+        Some(a) => a,
+        // The epoch's first block: the views before it are not charged to anyone (an engine
+        // that started the epoch late, or views that carried over from the previous epoch).
+        None => EpochActivity {
+            last_view: view.saturating_sub(1),
+            blocks: 0,
+            proposed: vec![0; n as usize],
+            missed: vec![0; n as usize],
+        },
+    };
+    if view > a.last_view.saturating_add(1) {
+        let first = a.last_view + 1;
+        let gap = view - first;
+        for m in a.missed.iter_mut() {
+            *m += gap / n;
+        }
+        for i in 0..gap % n {
+            a.missed[leader(first + i)] += 1;
+        }
+    }
+    a.proposed[leader(view)] += 1;
+    a.last_view = a.last_view.max(view);
+    a.blocks += 1;
+    state.put(StateKey::EpochActivity(epoch), StateValue::EpochActivity(a));
+}
+
 /// What the end of epoch `epoch` (the block at its last height) does: issue into the pool,
 /// reward the epoch's validators from the pool, and elect the set of epoch + 2.
 pub(crate) fn close_epoch(state: &mut State, height: u64) {
@@ -605,22 +730,52 @@ pub(crate) fn close_epoch(state: &mut State, height: u64) {
     e.closed_epoch = Some(epoch);
     put_economy(state, &e);
     reward_validators(state, epoch);
+    jail_absent(state, epoch);
     elect(state, epoch + 2, height);
 }
 
-/// Pays the epoch's pool to the members of its validator set, in equal parts (the remainder stays
-/// in the pool): each member's operator keeps its commission, the rest is shared by the
-/// member's stakeholders pro rata (its operator included, as a self-delegator).
+/// Jails (without a slash) the members of the epoch's set that missed more than
+/// `max_missed_percent` % of their leader turns (at least [`MIN_TURNS_FOR_JAIL`] turns).
+fn jail_absent(state: &mut State, epoch: u64) {
+    let (Some(set), Some(a)) = (validator_set(state, epoch), epoch_activity(state, epoch)) else { return };
+    let p = state.params.economy.staking.clone();
+    for (i, m) in set.members.iter().enumerate() {
+        let (proposed, missed) = (a.proposed[i], a.missed[i]);
+        let turns = proposed + missed;
+        if turns < MIN_TURNS_FOR_JAIL || missed * 100 <= turns * p.max_missed_percent as u64 {
+            continue;
+        }
+        let Some(mut v) = validator(state, &m.consensus_key) else { continue };
+        let until = epoch + 1 + (p.jail_epochs as u64).max(1);
+        v.jailed_until = Some(v.jailed_until.map_or(until, |j| j.max(until)));
+        v.jail_reason = format!("missed {missed} of its {turns} leader turns in epoch {epoch}");
+        put_validator(state, &m.consensus_key, &v);
+    }
+}
+
+/// Pays the epoch's pool to the members of its validator set in proportion to the blocks each
+/// proposed (in equal parts if the epoch has no activity record; rounding remainders stay in the
+/// pool): each member's operator keeps its commission, the rest is shared by the member's
+/// stakeholders pro rata (its operator included, as a self-delegator).
 fn reward_validators(state: &mut State, epoch: u64) {
     let Some(set) = validator_set(state, epoch) else { return };
     let mut e = economy(state);
-    let n = set.members.len() as u64;
-    if n == 0 || e.pool < n {
+    let n = set.members.len();
+    if n == 0 {
         return;
     }
-    let each = e.pool / n;
+    let weights: Vec<u64> = match epoch_activity(state, epoch) {
+        Some(a) if a.proposed.iter().sum::<u64>() > 0 => a.proposed,
+        _ => vec![1; n],
+    };
+    let total: u64 = weights.iter().sum();
+    let pool = e.pool;
     let mut paid = 0u64;
-    for m in &set.members {
+    for (m, w) in set.members.iter().zip(&weights) {
+        let each = (pool as u128 * *w as u128 / total as u128) as u64;
+        if each == 0 {
+            continue;
+        }
         let Some(mut v) = validator(state, &m.consensus_key) else { continue };
         if v.shares == 0 {
             continue; // nobody to pay: it stays in the pool

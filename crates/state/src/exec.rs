@@ -212,7 +212,7 @@ pub fn build_block(
         tx_leaves.push(b.leaf);
         txs.push(tx);
     }
-    close_block(&mut state, height, timestamp_ms);
+    close_block(&mut state, height, timestamp_ms, (ctx.epoch, ctx.view));
     // The trees are sealed at the block's own height (its changes' height): the child block then
     // computes its trees on top of them, as a layer, instead of again from the store.
     state.height = height;
@@ -227,7 +227,8 @@ pub fn build_block(
 /// of the months the block changed, then objection windows that have passed, then at the last
 /// block of an epoch its end (issuance, validator rewards, the election two epochs ahead); and
 /// the check that the token totals add up.
-fn close_block(state: &mut State, height: u64, timestamp_ms: i64) {
+fn close_block(state: &mut State, height: u64, timestamp_ms: i64, round: (u64, u64)) {
+    crate::economy::record_block(state, height, round);
     crate::carbon::close_months(state, height, timestamp_ms);
     crate::compliance::close_verifications(state, height, timestamp_ms);
     if state.params.economy.staking.is_boundary(height) {
@@ -279,7 +280,7 @@ pub fn execute_block(parent: &State, block: &Block, verdicts: &SignatureVerdicts
         receipts.push(receipt);
         tx_leaves.push(b.leaf);
     }
-    close_block(&mut state, h.height, h.timestamp_ms);
+    close_block(&mut state, h.height, h.timestamp_ms, (h.epoch, h.view));
     state.height = h.height; // sealed at the block's own height, as in `build_block`
     state.seal();
     let ctx = BlockContext { epoch: h.epoch, view: h.view, timestamp_ms: h.timestamp_ms };
@@ -482,7 +483,16 @@ fn apply_tx(
         TxPayload::RotateKey { device, .. } => state.gateway(device).is_some_and(|g| &g.public_key == sender),
         _ => false,
     };
-    let account = sender_org(state, sender);
+    // Evidence of equivocation may also come from a validator's consensus key: a node reports
+    // what its consensus engine saw, in its operator's name.
+    let account = sender_org(state, sender).or_else(|| match &body.payload {
+        TxPayload::Staking { op: trustmeter_types::economy::StakingOp::ReportEquivocation { .. } } => {
+            let v = crate::economy::validator(state, sender)?;
+            let kind = state.organisation(&v.org)?.kind;
+            Some((v.org, kind))
+        }
+        _ => None,
+    });
     if account.is_none() && !sent_by_device {
         return reject(
             h,

@@ -406,7 +406,7 @@ impl TxPayload {
             TxPayload::Verification { .. } => "verification",
             TxPayload::Quota { .. } => "quota",
             TxPayload::Transfer { .. } => "transfer",
-            TxPayload::Staking { op } => op.kind(),
+            TxPayload::Staking { .. } => "staking",
         }
     }
 

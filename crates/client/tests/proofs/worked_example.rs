@@ -176,6 +176,10 @@ fn entries() -> Vec<(StateKey, StateValue)> {
         let Some(set) = economy::validator_set(s, e) else { break };
         out.push((StateKey::ValidatorSet(e), StateValue::ValidatorSet(set)));
     }
+    for e in 0.. {
+        let Some(a) = economy::epoch_activity(s, e) else { break };
+        out.push((StateKey::EpochActivity(e), StateValue::EpochActivity(a)));
+    }
     assert_eq!(out.len() as u64, s.len(), "every entry of the state is enumerated");
     out
 }
