@@ -308,6 +308,12 @@ fn verify(proof: PathBuf, genesis: Option<PathBuf>) -> Result<()> {
                 "  finalized    by {} of {} validators (quorum {}), epoch {} view {}",
                 v.validator_signatures, v.validators, v.quorum, v.finalized_epoch, v.finalized_view
             );
+            if v.epoch_links > 0 {
+                println!(
+                    "  validators   of epoch {}, followed from the genesis set through {} finalized epoch boundaries",
+                    v.finalized_epoch, v.epoch_links
+                );
+            }
             if v.certified_height != v.height {
                 println!(
                     "  through      block {}, which descends from it ({} headers linked by parent digests)",

@@ -1,6 +1,7 @@
 //! Proof bundles: what a verifier needs to check one reading offline, and how a node makes them.
 
 use crate::consensus::certified_payload;
+use crate::epochs::EpochLink;
 use commonware_codec::Encode;
 use serde::{Deserialize, Serialize};
 use trustmeter_crypto::{block_digest, merkle::Tree, reading_leaf};
@@ -8,7 +9,11 @@ use trustmeter_schema::{ProofSource, StateKey, StateProof, StateRoots};
 use trustmeter_types::{Block, BlockHeader, ChainId, DeviceId, Genesis, Hash32, SignedReading, TxPayload};
 
 /// The value of [`ProofBundle::version`] this crate writes and reads.
-pub const PROOF_VERSION: &str = "trustmeter-proof/v3";
+pub const PROOF_VERSION: &str = "trustmeter-proof/v4";
+
+/// The previous version, still read: a v3 bundle has no `epochs` field and proves blocks of
+/// epochs 0 and 1 only (whose set is the genesis set).
+pub const PROOF_VERSION_V3: &str = "trustmeter-proof/v3";
 
 /// The most block headers a bundle may carry between the recording block and the certified one
 /// ([`ProofBundle::descendants`]); a verifier refuses more.
@@ -23,7 +28,8 @@ pub const MAX_DESCENDANTS: usize = 256;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProofBundle {
-    /// Format version, always [`PROOF_VERSION`] (`"trustmeter-proof/v3"`).
+    /// Format version: [`PROOF_VERSION`] (`"trustmeter-proof/v4"`), or [`PROOF_VERSION_V3`] for a
+    /// bundle read from a v3 document (then `epochs` is empty).
     pub version: String,
     /// The chain's genesis document. Its validator set is what the finalization certificate is
     /// checked against, and its `params.hash` is the hash algorithm of every hash in the bundle
@@ -56,6 +62,28 @@ pub struct ProofBundle {
     /// The finalization certificate of the last of `descendants` (of `header` if there are none):
     /// lowercase hex of its Commonware codec encoding.
     pub finalization: String,
+    /// The epoch chain from the genesis set to the set of the certified block's epoch `E`: one
+    /// link per epoch `2 ..= E`, none for a block of epoch 0 or 1 (docs/proof-format.md §14).
+    pub epochs: Vec<EpochLink>,
+}
+
+/// A `trustmeter-proof/v3` document: a v4 bundle without `epochs`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProofBundleV3 {
+    version: String,
+    genesis: Genesis,
+    header: BlockHeader,
+    reading: SignedReading,
+    index: u64,
+    tree_size: u64,
+    audit_path: Vec<Hash32>,
+    gateway: DeviceId,
+    state_roots: StateRoots,
+    meter_proof: StateProof,
+    gateway_proof: StateProof,
+    descendants: Vec<BlockHeader>,
+    finalization: String,
 }
 
 /// Why a bundle could not be built from a node's data. These are errors of the caller's inputs
@@ -127,6 +155,9 @@ pub enum BuildError {
     /// The output's recorded-reading list does not fit the block's transactions or header.
     #[error("the execution output does not match the block: {0}")]
     Inconsistent(String),
+    /// The epoch chain given is not the one the certified block's epoch needs.
+    #[error("the epoch chain given does not lead to the set of the certified block's epoch: {0}")]
+    EpochChain(String),
     /// A registry record the proof needs is missing from the post-block state.
     #[error("the state after block {height} has no entry {key:?}")]
     MissingStateEntry {
@@ -139,7 +170,8 @@ pub enum BuildError {
 
 impl ProofBundle {
     /// Builds the bundle for the reading at `position` in the readings tree of `block`
-    /// (`0 ≤ position < block.header.readings_accepted`).
+    /// (`0 ≤ position < block.header.readings_accepted`), a block of epoch 0 or 1 (later epochs
+    /// need the epoch chain: [`ProofBundle::build_through`]).
     ///
     /// `recorded` are the `(tx index, reading index)` of the readings the block recorded, in tree
     /// order (from its receipts), `state` any state of the chain whose store holds the block's
@@ -154,12 +186,14 @@ impl ProofBundle {
         finalization: &impl Encode,
         position: usize,
     ) -> Result<ProofBundle, BuildError> {
-        Self::build_through(genesis, block, recorded, state, &[], finalization, position)
+        Self::build_through(genesis, block, recorded, state, &[], finalization, Vec::new(), position)
     }
 
-    /// [`ProofBundle::build`] for a block that has no certificate of its own: `descendants` are
-    /// the headers of the blocks after it, in height order, and `finalization` certifies the last
-    /// of them (with no descendants, the block itself).
+    /// [`ProofBundle::build`] for any block: `descendants` are the headers of the blocks after it,
+    /// in height order, when it has no certificate of its own, and `finalization` certifies the
+    /// last of them (with no descendants, the block itself); `epochs` is the epoch chain to the
+    /// certified block's epoch ([`EpochLink::chain`]; empty for epochs 0 and 1), checked here.
+    #[allow(clippy::too_many_arguments)]
     pub fn build_through(
         genesis: &Genesis,
         block: &Block,
@@ -167,6 +201,7 @@ impl ProofBundle {
         state: &impl ProofSource,
         descendants: &[BlockHeader],
         finalization: &impl Encode,
+        epochs: Vec<EpochLink>,
         position: usize,
     ) -> Result<ProofBundle, BuildError> {
         let header = &block.header;
@@ -199,6 +234,11 @@ impl ProofBundle {
         if certified != tip.1 {
             return Err(BuildError::FinalizationMismatch { certified, block: tip.1 });
         }
+        let certified_height = tip.0;
+        let epoch = crate::epochs::epoch_length(genesis).map(|l| certified_height / l);
+        epoch
+            .and_then(|e| crate::epochs::verify_epoch_chain(genesis, &epochs, e))
+            .map_err(|e| BuildError::EpochChain(e.to_string()))?;
         let Some(&(t, r)) = recorded.get(position) else {
             return Err(BuildError::NoSuchPosition { height: header.height, position, recorded: recorded.len() });
         };
@@ -242,6 +282,7 @@ impl ProofBundle {
             gateway_proof,
             descendants: descendants.to_vec(),
             finalization: hex::encode(finalization),
+            epochs,
         })
     }
 
@@ -273,22 +314,69 @@ impl ProofBundle {
         Self::build(genesis, block, recorded, state, finalization, position)
     }
 
-    /// The bundle as pretty-printed JSON.
+    /// The bundle as pretty-printed JSON (a bundle read from a v3 document as a v3 document).
     pub fn to_json(&self) -> String {
+        if self.version == PROOF_VERSION_V3 && self.epochs.is_empty() {
+            let b = self.clone();
+            let v3 = ProofBundleV3 {
+                version: b.version,
+                genesis: b.genesis,
+                header: b.header,
+                reading: b.reading,
+                index: b.index,
+                tree_size: b.tree_size,
+                audit_path: b.audit_path,
+                gateway: b.gateway,
+                state_roots: b.state_roots,
+                meter_proof: b.meter_proof,
+                gateway_proof: b.gateway_proof,
+                descendants: b.descendants,
+                finalization: b.finalization,
+            };
+            return serde_json::to_string_pretty(&v3).expect("a proof bundle always serializes");
+        }
         serde_json::to_string_pretty(self).expect("a proof bundle always serializes")
     }
 
     /// Parses a bundle from JSON, strictly: an unknown, missing or duplicate field at any level is
     /// an error naming it and its path ([`crate::strict`]). Parsing checks the shape only; call
     /// [`crate::verify()`] to check the proof.
+    /// A `trustmeter-proof/v3` document (no `epochs`) is read as a bundle of that version with no
+    /// links.
     pub fn from_json(json: &str) -> Result<ProofBundle, serde_json::Error> {
-        crate::strict::parse(json)
+        let is_v3 = serde_json::from_str::<VersionOnly>(json).is_ok_and(|v| v.version == PROOF_VERSION_V3);
+        if !is_v3 {
+            return crate::strict::parse(json);
+        }
+        let b: ProofBundleV3 = crate::strict::parse(json)?;
+        Ok(ProofBundle {
+            version: b.version,
+            genesis: b.genesis,
+            header: b.header,
+            reading: b.reading,
+            index: b.index,
+            tree_size: b.tree_size,
+            audit_path: b.audit_path,
+            gateway: b.gateway,
+            state_roots: b.state_roots,
+            meter_proof: b.meter_proof,
+            gateway_proof: b.gateway_proof,
+            descendants: b.descendants,
+            finalization: b.finalization,
+            epochs: Vec::new(),
+        })
     }
 
     /// Checks this bundle; see [`crate::verify()`].
     pub fn verify(&self, trusted_genesis: Option<&Genesis>) -> Result<crate::VerifiedReading, crate::VerifyError> {
         crate::verify(self, trusted_genesis)
     }
+}
+
+/// The `version` field of a document, whatever else it holds.
+#[derive(Deserialize)]
+struct VersionOnly {
+    version: String,
 }
 
 /// The gateway and the signed reading at `(tx index, reading index)` of a block.

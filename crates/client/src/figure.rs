@@ -19,7 +19,7 @@
 //! [`ProofBundle`]: crate::ProofBundle
 
 use crate::consensus::certified_payload;
-use crate::verify::{VerifyError, check_finalization, check_genesis, key_text};
+use crate::verify::{VerifyError, check_genesis, key_text};
 use commonware_codec::Encode;
 use serde::{Deserialize, Serialize};
 use trustmeter_crypto::{HashAlg, block_digest};
@@ -203,7 +203,7 @@ pub fn verify_figure(proof: &FigureProof, trusted_genesis: Option<&Genesis>) -> 
         return Err(VerifyError::UnsupportedVersion { found: proof.version.clone(), expected: FIGURE_PROOF_VERSION });
     }
     let header = &proof.header;
-    let (genesis, validators) = check_genesis(&proof.genesis, header, trusted_genesis)?;
+    let (genesis, _) = check_genesis(&proof.genesis, header, trusted_genesis)?;
     let alg = genesis.params.hash;
 
     // Step (d): the entry is a daily figure, in the state the header commits to.
@@ -217,7 +217,10 @@ pub fn verify_figure(proof: &FigureProof, trusted_genesis: Option<&Genesis>) -> 
 
     // Step (f): a quorum of the genesis validators finalized exactly this header.
     let digest = block_digest(alg, header);
-    let finalization = check_finalization(&proof.finalization, genesis, &validators, header, &digest)?;
+    // No epoch chain in this format: blocks of epochs 0 and 1 only (the genesis set).
+    let (finalization, committee) =
+        crate::epochs::verify_certified(genesis, &[], header, &digest, &proof.finalization)?;
+    let validators = committee.keys;
     Ok(VerifiedFigure {
         chain_id: header.chain_id.clone(),
         org: key.org.clone(),

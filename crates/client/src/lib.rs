@@ -36,15 +36,17 @@ pub mod bundle;
 pub mod carbon;
 pub mod certified;
 pub mod consensus;
+pub mod epochs;
 pub mod figure;
 pub mod strict;
 pub mod verify;
 
-pub use bundle::{BuildError, MAX_DESCENDANTS, PROOF_VERSION, ProofBundle};
+pub use bundle::{BuildError, MAX_DESCENDANTS, PROOF_VERSION, PROOF_VERSION_V3, ProofBundle};
 pub use carbon::{CARBON_PROOF_VERSION, CarbonProof, VerifiedCarbon, verify_carbon};
 pub use certified::{
     CertifiedBuildError, CertifiedHeader, FinalHeader, ReceiptProof, StateProofs, VerifiedReceipt, VerifiedState,
     verify_receipt, verify_state,
 };
+pub use epochs::{Committee, EpochChainBuildError, EpochLink, MAX_EPOCH_LINKS, verify_epoch_chain};
 pub use figure::{FIGURE_PROOF_VERSION, FigureBuildError, FigureProof, VerifiedFigure, verify_figure};
 pub use verify::{Step, VerifiedReading, VerifyError, verify, verify_finalization};

@@ -27,8 +27,9 @@
 //! Only step (f) ties the header to the chain; the earlier steps tie everything else to the
 //! header. All steps are needed; the order only decides which error a broken bundle reports.
 
-use crate::bundle::{PROOF_VERSION, ProofBundle};
+use crate::bundle::{PROOF_VERSION, PROOF_VERSION_V3, ProofBundle};
 use crate::consensus::{Finalization, consensus_namespace, finalize_namespace, validator_set};
+use crate::epochs::{Committee, verify_certified};
 use commonware_codec::{Decode, Encode};
 use commonware_cryptography::{Verifier as _, ed25519};
 use commonware_utils::N3f1;
@@ -61,6 +62,9 @@ pub enum Step {
     Inclusion,
     /// Step (f): the finalization certificate.
     Finality,
+    /// Step (f), the validator set of the certified block's epoch: the epoch chain from the
+    /// genesis (docs/proof-format.md §14).
+    EpochChain,
 }
 
 impl fmt::Display for Step {
@@ -73,6 +77,7 @@ impl fmt::Display for Step {
             Step::StateProofs => "step d (state proofs)",
             Step::Inclusion => "step e (reading inclusion)",
             Step::Finality => "step f (finality)",
+            Step::EpochChain => "step f (epoch chain)",
         })
     }
 }
@@ -392,7 +397,7 @@ pub enum VerifyError {
     },
     /// The certificate's signer bitmap is for another committee size.
     #[error(
-        "{}: the certificate's signer bitmap covers {bitmap} validators but the genesis names {validators}",
+        "{}: the certificate's signer bitmap covers {bitmap} validators but the epoch's set has {validators}",
         Step::Finality
     )]
     FinalizationCommitteeSize {
@@ -403,7 +408,7 @@ pub enum VerifyError {
     },
     /// Too few signatures.
     #[error(
-        "{}: the certificate has {signers} signatures but {quorum} of the {validators} genesis validators are needed",
+        "{}: the certificate has {signers} signatures but {quorum} of the epoch's {validators} validators are needed",
         Step::Finality
     )]
     FinalizationNoQuorum {
@@ -415,10 +420,94 @@ pub enum VerifyError {
         validators: usize,
     },
     /// Some validator signatures do not verify.
-    #[error("{}: the finalize signatures of {} do not verify for this block under the genesis validator keys; the certificate was altered or was made by another validator set", Step::Finality, .validators.join(", "))]
+    #[error("{}: the finalize signatures of {} do not verify for this block under the keys of the block's validator set; the certificate was altered or was made by another validator set", Step::Finality, .validators.join(", "))]
     FinalizationBadSignatures {
         /// Names (from genesis) of the validators whose signatures fail.
         validators: Vec<String>,
+    },
+    /// The certified header's epoch is not the one its height is in.
+    #[error(
+        "{}: the certified header at height {height} says epoch {header_epoch}, but that height is in epoch {epoch} of the genesis's epoch length",
+        Step::EpochChain
+    )]
+    HeaderEpochMismatch {
+        /// Height of the certified header.
+        height: u64,
+        /// Its `epoch` field.
+        header_epoch: u64,
+        /// `height / L`.
+        epoch: u64,
+    },
+    /// The certificate is checked against the set of another epoch than the header's.
+    #[error(
+        "{}: the certificate is for a block of epoch {header_epoch} but is checked against the set of epoch {set_epoch}",
+        Step::EpochChain
+    )]
+    FinalizationWrongEpoch {
+        /// The header's epoch.
+        header_epoch: u64,
+        /// The epoch of the set checked against.
+        set_epoch: u64,
+    },
+    /// The epoch chain has not exactly one link per epoch from 2 to the certified block's.
+    #[error(
+        "{}: the bundle carries {links} epoch links, but a block of epoch {epoch} needs exactly {needed} (one per epoch 2 ..= {epoch}, at most {max}); a link was removed or added",
+        Step::EpochChain
+    )]
+    EpochChainLength {
+        /// Links in the bundle.
+        links: usize,
+        /// Links needed.
+        needed: u64,
+        /// The certified block's epoch.
+        epoch: u64,
+        /// [`crate::epochs::MAX_EPOCH_LINKS`].
+        max: usize,
+    },
+    /// A link is not the one expected at its position.
+    #[error(
+        "{}: epoch link {index} is for epoch {found}, but epoch {expected}'s is expected there; the links are out of order",
+        Step::EpochChain
+    )]
+    EpochLinkOutOfOrder {
+        /// Position in the chain.
+        index: usize,
+        /// Epoch the link names.
+        found: u64,
+        /// Epoch expected there.
+        expected: u64,
+    },
+    /// A link's boundary header is not the boundary block of the previous epoch on this chain.
+    #[error("{}: the link of epoch {epoch} is not the boundary of epoch {}: {reason}", Step::EpochChain, .epoch - 1)]
+    EpochBoundaryWrong {
+        /// The epoch the link proves.
+        epoch: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A link's boundary certificate does not verify against the previous epoch's set.
+    #[error("{}: the boundary block that proves the set of epoch {epoch} is not finalized by the set of epoch {}: {reason}", Step::EpochChain, .epoch - 1)]
+    EpochBoundaryNotFinal {
+        /// The epoch the link proves.
+        epoch: u64,
+        /// Why the certificate fails.
+        reason: Box<VerifyError>,
+    },
+    /// A link's set proof does not hold.
+    #[error("{}: the validator set of epoch {epoch} is not proven by its boundary block: {reason}", Step::EpochChain)]
+    EpochSetProofInvalid {
+        /// The epoch the link proves.
+        epoch: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A proven set cannot check certificates.
+    #[error("{}: the validator set of epoch {epoch} is unusable: {reason}", Step::EpochChain)]
+    EpochSetUnusable {
+        /// The epoch.
+        epoch: u64,
+        /// Why.
+        reason: String,
     },
     /// A receipt proof's receipt is for another transaction.
     #[error("{}: the receipt is for transaction {found}, not for {expected}", Step::Inclusion)]
@@ -515,6 +604,14 @@ impl VerifyError {
             | FinalizationCommitteeSize { .. }
             | FinalizationNoQuorum { .. }
             | FinalizationBadSignatures { .. } => Step::Finality,
+            HeaderEpochMismatch { .. }
+            | FinalizationWrongEpoch { .. }
+            | EpochChainLength { .. }
+            | EpochLinkOutOfOrder { .. }
+            | EpochBoundaryWrong { .. }
+            | EpochBoundaryNotFinal { .. }
+            | EpochSetProofInvalid { .. }
+            | EpochSetUnusable { .. } => Step::EpochChain,
         }
     }
 }
@@ -568,10 +665,13 @@ pub struct VerifiedReading {
     pub finalized_view: u64,
     /// Number of validator signatures in the finalization certificate.
     pub validator_signatures: usize,
-    /// Number of validators in the genesis.
+    /// Number of validators in the set of the certified block's epoch (the genesis set for
+    /// epochs 0 and 1).
     pub validators: usize,
     /// Signatures a certificate needs (the quorum `n - ⌊(n-1)/3⌋`).
     pub quorum: usize,
+    /// Links of the epoch chain followed from the genesis set to that epoch's set (§14).
+    pub epoch_links: usize,
 }
 
 /// Checks a proof bundle offline (see the [module documentation](self) for the steps).
@@ -585,14 +685,15 @@ pub struct VerifiedReading {
 /// used fails at the state proofs (and at the finality check, whose certificate signs the digest
 /// the validators computed).
 pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result<VerifiedReading, VerifyError> {
-    // Step 0: format.
-    if bundle.version != PROOF_VERSION {
+    // Step 0: format. A v3 bundle is a v4 bundle without epoch links: it can prove blocks of
+    // epochs 0 and 1 only (checked in step f).
+    if bundle.version != PROOF_VERSION && !(bundle.version == PROOF_VERSION_V3 && bundle.epochs.is_empty()) {
         return Err(VerifyError::UnsupportedVersion { found: bundle.version.clone(), expected: PROOF_VERSION });
     }
 
     // Step (a): genesis.
     let header = &bundle.header;
-    let (genesis, validators) = check_genesis(&bundle.genesis, header, trusted_genesis)?;
+    let (genesis, _) = check_genesis(&bundle.genesis, header, trusted_genesis)?;
     let alg = genesis.params.hash;
 
     // Step (b): the reading's signature, with the key from the registry records.
@@ -716,12 +817,14 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
         });
     }
 
-    // Step (f): a quorum of the genesis validators finalized exactly this header, or a block
-    // descending from it through the bundle's chain of child headers.
+    // Step (f): a quorum of the validator set of its epoch finalized exactly this header, or a
+    // block descending from it through the bundle's chain of child headers; the set of a later
+    // epoch than 1 is learnt from the genesis through the epoch chain.
     let digest = block_digest(alg, header);
     let (certified_header, certified_digest) = check_descendants(alg, header, digest, &bundle.descendants)?;
-    let finalization =
-        check_finalization(&bundle.finalization, genesis, &validators, certified_header, &certified_digest)?;
+    let (finalization, committee) =
+        verify_certified(genesis, &bundle.epochs, certified_header, &certified_digest, &bundle.finalization)?;
+    let validators = committee.keys;
 
     Ok(VerifiedReading {
         chain_id: header.chain_id.clone(),
@@ -748,6 +851,7 @@ pub fn verify(bundle: &ProofBundle, trusted_genesis: Option<&Genesis>) -> Result
         validator_signatures: finalization.certificate.signers.count(),
         validators: validators.len(),
         quorum: validators.quorum::<N3f1>() as usize,
+        epoch_links: bundle.epochs.len(),
     })
 }
 
@@ -979,22 +1083,10 @@ pub(crate) fn check_descendants<'a>(
     Ok(tip)
 }
 
-/// Decodes the certificate (hex) and checks it finalizes `digest` with a quorum of valid
-/// signatures.
-pub(crate) fn check_finalization(
-    hex_bytes: &str,
-    genesis: &Genesis,
-    validators: &Set<ed25519::PublicKey>,
-    header: &BlockHeader,
-    digest: &Hash32,
-) -> Result<Finalization, VerifyError> {
-    let bytes = hex::decode(hex_bytes).map_err(|e| VerifyError::FinalizationNotHex(e.to_string()))?;
-    verify_finalization(&bytes, genesis, validators, header, digest)
-}
-
 /// Decodes a finalization certificate (Commonware encoding) and checks that it finalizes the
 /// block `digest` with `header`'s epoch and view, signed by a quorum of `validators` (the genesis
 /// validator set) — proof step (f), for any holder of raw certificate bytes (a follower node).
+/// Blocks of epochs after 1 are signed by elected sets: see [`crate::epochs::verify_certified`].
 pub fn verify_finalization(
     bytes: &[u8],
     genesis: &Genesis,
@@ -1002,6 +1094,28 @@ pub fn verify_finalization(
     header: &BlockHeader,
     digest: &Hash32,
 ) -> Result<Finalization, VerifyError> {
+    let names = validators.iter().enumerate().map(|(i, k)| validator_name(genesis, Some(k), i)).collect();
+    let committee = Committee { epoch: header.epoch, keys: validators.clone(), names };
+    let l = genesis.params.economy.staking.epoch_length.max(1);
+    check_certificate(bytes, &consensus_namespace(genesis), &committee, header, digest, header.height % l == l - 1)
+}
+
+/// Decodes a finalization certificate and checks it against `committee` (the set of the header's
+/// epoch): it finalizes `digest`, in `header`'s epoch and view (a later view of the same epoch is
+/// accepted when `boundary`: the last block of an epoch is re-proposed until it is finalized), with
+/// a quorum of valid signatures in the chain's `namespace`.
+pub(crate) fn check_certificate(
+    bytes: &[u8],
+    namespace: &[u8],
+    committee: &Committee,
+    header: &BlockHeader,
+    digest: &Hash32,
+    boundary: bool,
+) -> Result<Finalization, VerifyError> {
+    let validators = &committee.keys;
+    if header.epoch != committee.epoch {
+        return Err(VerifyError::FinalizationWrongEpoch { header_epoch: header.epoch, set_epoch: committee.epoch });
+    }
     let finalization = Finalization::decode_cfg(bytes.to_vec(), &validators.len())
         .map_err(|e| VerifyError::FinalizationMalformed { validators: validators.len(), reason: e.to_string() })?;
     let certified = finalization.proposal.payload;
@@ -1009,7 +1123,8 @@ pub fn verify_finalization(
         return Err(VerifyError::FinalizationForOtherBlock { certified, block: *digest });
     }
     let proposal = &finalization.proposal;
-    if (proposal.epoch, proposal.view) != (header.epoch, header.view) {
+    let view_ok = proposal.view == header.view || (boundary && proposal.view > header.view);
+    if proposal.epoch != header.epoch || !view_ok {
         return Err(VerifyError::FinalizationRoundMismatch {
             certified_epoch: proposal.epoch,
             certified_view: proposal.view,
@@ -1032,12 +1147,11 @@ pub fn verify_finalization(
             validators: validators.len(),
         });
     }
-    let namespace = consensus_namespace(genesis);
-    if finalization.verify(&namespace, validators) {
+    if finalization.verify(namespace, validators) {
         return Ok(finalization);
     }
     // Find out whose signatures fail, one by one, to say so.
-    let finalize_namespace = finalize_namespace(&namespace);
+    let finalize_namespace = finalize_namespace(namespace);
     let message = finalization.proposal.encode();
     let mut bad = Vec::new();
     for (signer, signature) in certificate.signers.iter().zip(&certificate.signatures) {
@@ -1048,7 +1162,13 @@ pub fn verify_finalization(
             _ => false,
         };
         if !ok {
-            bad.push(validator_name(genesis, key, index));
+            bad.push(match (key, committee.names.get(index)) {
+                (Some(k), Some(name)) if !name.is_empty() => {
+                    format!("{name} (signer #{index}, key {})", hex::encode(k.as_ref()))
+                }
+                (Some(k), _) => format!("signer #{index} (key {})", hex::encode(k.as_ref())),
+                (None, _) => format!("signer #{index} (no such validator)"),
+            });
         }
     }
     if bad.is_empty() {
@@ -1057,7 +1177,7 @@ pub fn verify_finalization(
     Err(VerifyError::FinalizationBadSignatures { validators: bad })
 }
 
-/// The genesis name of the validator at `index` of the sorted validator set.
+/// The genesis name of the validator at `index` of the sorted validator set (empty if none).
 fn validator_name(genesis: &Genesis, key: Option<&ed25519::PublicKey>, index: usize) -> String {
     let Some(key) = key else {
         return format!("signer #{index} (no such validator)");
@@ -1067,6 +1187,6 @@ fn validator_name(genesis: &Genesis, key: Option<&ed25519::PublicKey>, index: us
         .validators
         .iter()
         .find(|v| v.consensus_key.eq_ignore_ascii_case(&hex_key))
-        .map(|v| format!("{} (signer #{index}, key {hex_key})", v.name))
-        .unwrap_or_else(|| format!("signer #{index} (key {hex_key})"))
+        .map(|v| v.name.clone())
+        .unwrap_or_default()
 }

@@ -227,6 +227,7 @@ fn json_value() -> impl Strategy<Value = Value> {
             "sha256",
             "sm3",
             "trustmeter-proof/v3",
+            "trustmeter-proof/v4",
             "trustmeter-figure-proof/v2",
             "meter",
             "gateway",

@@ -3,9 +3,9 @@
 //! used to check the proof (they are used only to cross-check intermediate bytes, so that a
 //! mismatch points at the sentence of the document that is wrong).
 //!
-//! It checks `trustmeter-proof/v3` bundles as the document specifies them (strict fields, §2;
-//! sparse Merkle state proofs, §5.2; finality through descendant headers, §7 f; the worked example
-//! of §9) and the older `trustmeter-proof/v1` layout, whose differences are step d (an RFC 9162
+//! It checks `trustmeter-proof/v4` and `v3` bundles as the document specifies them (strict
+//! fields, §2; sparse Merkle state proofs, §5.2; finality through descendant headers, §7 f; the
+//! epoch chain of validator sets, §14; the worked example of §9) and the older `trustmeter-proof/v1` layout, whose differences are step d (an RFC 9162
 //! proof of `H_leaf(borsh(entry))` against `header.state_root`, with its `index`, `size` and
 //! `path`) and no descendants.
 
@@ -269,7 +269,10 @@ fn state_key(key: &Value) -> Vec<u8> {
 /// `borsh(StateValue)` for the two records a reading bundle carries.
 fn state_value(value: &Value) -> Vec<u8> {
     let mut w = W::default();
-    w.u8(tag(&STATE_KINDS, &value["kind"]));
+    // A value's tag is its key's, except from `methodology` (key 18) on, where it is one less
+    // (§4.2: the value enum has no variant for received grants).
+    let t = tag(&STATE_KINDS, &value["kind"]);
+    w.u8(if t >= 18 { t - 1 } else { t });
     let v = &value["value"];
     match value["kind"].as_str().unwrap() {
         "gateway" => {
@@ -310,7 +313,22 @@ fn state_value(value: &Value) -> Vec<u8> {
             });
             w.u8(tag(&STATUSES, &v["status"]));
         }
-        other => panic!("the document's checker only needs gateway and meter records, not {other}"),
+        // §14: a validator set (u64 epoch ‖ Vec<SetMember> ‖ u64 elected_height), a member being
+        // PublicKey consensus_key ‖ String org ‖ String name ‖ String p2p_address ‖ u64 stake.
+        "validator_set" => {
+            w.u64(&v["epoch"]);
+            let members = v["members"].as_array().unwrap();
+            w.u32(members.len() as u32);
+            for m in members {
+                w.tagged(&m["consensus_key"]);
+                w.string(&m["org"]);
+                w.string(&m["name"]);
+                w.string(&m["p2p_address"]);
+                w.u64(&m["stake"]);
+            }
+            w.u64(&v["elected_height"]);
+        }
+        other => panic!("the document's checker only needs gateway, meter and validator set records, not {other}"),
     }
     w.0
 }
@@ -402,27 +420,42 @@ fn each(v: &Value, f: impl Fn(&Value) -> Result<(), String>) -> Result<(), Strin
     v.as_array().ok_or("(0) not an array")?.iter().try_for_each(f)
 }
 
-/// The field tables of §3 for a v3 bundle (the meter and gateway records of §3.4).
+/// The field tables of §3 for a v4 bundle (the meter and gateway records of §3.4, the links of
+/// §14), or a v3 bundle (no `epochs`).
 fn shape_v3(b: &Value) -> Result<(), String> {
-    exactly(
-        b,
-        &[
-            "version",
-            "genesis",
-            "header",
-            "reading",
-            "index",
-            "tree_size",
-            "audit_path",
-            "gateway",
-            "state_roots",
-            "meter_proof",
-            "gateway_proof",
-            "descendants",
-            "finalization",
-        ],
-        "the bundle",
-    )?;
+    let v4 = b["version"] == "trustmeter-proof/v4";
+    if v4 {
+        each(&b["epochs"], |l| {
+            exactly(l, &["epoch", "boundary", "finalization", "state_roots", "set"], "an epoch link")?;
+            exactly(&l["set"], &["entry", "siblings"], "a link's set proof")?;
+            exactly(&l["state_roots"], &["registry", "activity"], "a link's state roots")?;
+            exactly(&l["set"]["entry"], &["key", "value"], "a link's set entry")?;
+            exactly(&l["set"]["entry"]["value"], &["kind", "value"], "a link's set value")?;
+            exactly(&l["set"]["entry"]["value"]["value"], &["epoch", "members", "elected_height"], "a validator set")?;
+            each(&l["set"]["entry"]["value"]["value"]["members"], |m| {
+                exactly(m, &["consensus_key", "org", "name", "p2p_address", "stake"], "a set member")
+            })
+        })?;
+    }
+    let mut fields = vec![
+        "version",
+        "genesis",
+        "header",
+        "reading",
+        "index",
+        "tree_size",
+        "audit_path",
+        "gateway",
+        "state_roots",
+        "meter_proof",
+        "gateway_proof",
+        "descendants",
+        "finalization",
+    ];
+    if v4 {
+        fields.push("epochs");
+    }
+    exactly(b, &fields, "the bundle")?;
     let g = &b["genesis"];
     exactly(
         g,
@@ -772,7 +805,7 @@ pub fn check_absence(alg_name: &str, absence: &Value, state_roots: &Value) -> Re
 /// signatures.
 pub fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     let v3 = match bundle["version"].as_str() {
-        Some("trustmeter-proof/v3") => true,
+        Some("trustmeter-proof/v3" | "trustmeter-proof/v4") => true,
         Some("trustmeter-proof/v1") => false,
         _ => return Err("version".into()),
     };
@@ -894,13 +927,101 @@ pub fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
         h = d;
         digest = hash_parts(alg, &[b"trustmeter/block/v1", &header(h)]);
     }
-    // (f) 2–5: the certificate, for the last of them.
-    let cert = hex::decode(bundle["finalization"].as_str().unwrap()).map_err(|_| "(f) hex")?;
+    // (f) 2: the certified block's epoch E = height / L, and the set of E (§14): the genesis set
+    // for E ≤ 1, else the set the epoch chain proves, link by link from the genesis set.
+    let l = genesis["params"]["economy"]["staking"]["epoch_length"].as_u64().unwrap();
+    if l < 10 {
+        return Err("(f) epoch length".into());
+    }
+    let epoch = h["height"].as_u64().unwrap() / l;
+    if h["epoch"].as_u64() != Some(epoch) {
+        return Err("(f) the certified header's epoch is not its height's".into());
+    }
+    let no_links = Vec::new();
+    let links =
+        if bundle["version"] == "trustmeter-proof/v4" { bundle["epochs"].as_array().unwrap() } else { &no_links };
+    if links.len() as u64 != epoch.saturating_sub(1) {
+        return Err("(g) the number of epoch links is not the certified block's epoch − 1".into());
+    }
+    let chain_id = genesis["chain_id"].as_str().unwrap();
+    let mut keys: Vec<Vec<u8>> = genesis["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| hex::decode(v["consensus_key"].as_str().unwrap()).unwrap())
+        .collect();
+    keys.sort();
+    let seats = genesis["params"]["economy"]["staking"]["validators"].as_u64().unwrap() as usize;
+    let max_members = seats.max(keys.len());
+    for (i, link) in links.iter().enumerate() {
+        let k = i as u64 + 2;
+        if link["epoch"].as_u64() != Some(k) {
+            return Err(format!("(g) link {i} is not epoch {k}'s"));
+        }
+        let b = &link["boundary"];
+        if b["chain_id"] != genesis["chain_id"]
+            || b["height"].as_u64() != Some(k * l - 1)
+            || b["epoch"].as_u64() != Some(k - 1)
+        {
+            return Err(format!("(g) the boundary of link {k} is not block last({}) of this chain", k - 1));
+        }
+        let bd = hash_parts(alg, &[b"trustmeter/block/v1", &header(b)]);
+        certificate_ok(&link["finalization"], b, bd, &keys, chain_id, true)
+            .map_err(|e| format!("(g) the boundary of link {k}: {e}"))?;
+        let roots = &link["state_roots"];
+        let registry = hash(&roots["registry"]);
+        if combined_root(alg, &registry, &hash(&roots["activity"])) != hash(&b["state_root"]) {
+            return Err(format!("(g) link {k}: state roots"));
+        }
+        let entry = &link["set"]["entry"];
+        if entry["key"]["kind"] != "validator_set"
+            || entry["key"]["id"].as_u64() != Some(k)
+            || entry["value"]["kind"] != "validator_set"
+            || entry["value"]["value"]["epoch"].as_u64() != Some(k)
+        {
+            return Err(format!("(g) link {k}: not the set of epoch {k}"));
+        }
+        let vh = hash_parts(alg, &[&state_value(&entry["value"])]);
+        let kh = key_hash(alg, &entry["key"]);
+        if !smt_included(alg, &registry, &kh, &vh, &hashes(&link["set"]["siblings"])) {
+            return Err(format!("(g) link {k}: the set proof"));
+        }
+        let members = entry["value"]["value"]["members"].as_array().unwrap();
+        let mut next = Vec::with_capacity(members.len());
+        for m in members {
+            let (scheme, key) = key_bytes(&m["consensus_key"]);
+            if scheme != "ed25519" || key.len() != 32 {
+                return Err(format!("(g) link {k}: a member's key is not Ed25519"));
+            }
+            next.push(key);
+        }
+        if next.is_empty() || next.len() > max_members || next.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(format!("(g) link {k}: the set's members"));
+        }
+        keys = next;
+    }
+    // (f) 3–5: the certificate of the certified block, by the set of its epoch.
+    certificate_ok(&bundle["finalization"], h, digest, &keys, chain_id, h["height"].as_u64().unwrap() % l == l - 1)
+}
+
+/// §6 and §7 f.3–5: `cert` (hex) finalizes `digest`, the block of header `h`, in `h`'s epoch and
+/// view (or a later view of the epoch for a boundary block, re-proposed until finalized), with a
+/// quorum of valid signatures of `keys` (sorted). Returns the number of signatures.
+fn certificate_ok(
+    cert: &Value,
+    h: &Value,
+    digest: [u8; 32],
+    keys: &[Vec<u8>],
+    chain_id: &str,
+    boundary: bool,
+) -> Result<usize, String> {
+    let cert = hex::decode(cert.as_str().ok_or("(f) not a string")?).map_err(|_| "(f) hex")?;
     let mut pos = 0;
     let epoch = varint(&cert, &mut pos)?;
     let view = varint(&cert, &mut pos)?;
     let _parent = varint(&cert, &mut pos)?;
-    if Some(epoch) != h["epoch"].as_u64() || Some(view) != h["view"].as_u64() {
+    let header_view = h["view"].as_u64().unwrap();
+    if Some(epoch) != h["epoch"].as_u64() || !(view == header_view || (boundary && view > header_view)) {
         return Err("(f) the certificate's round is not the header's".into());
     }
     let payload: [u8; 32] = cert.get(pos..pos + 32).ok_or("(f) short")?.try_into().unwrap();
@@ -911,6 +1032,10 @@ pub fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     }
     let bits = u64::from_be_bytes(cert.get(pos..pos + 8).ok_or("(f) short")?.try_into().unwrap()) as usize;
     pos += 8;
+    let n = keys.len();
+    if bits != n {
+        return Err("(f) committee or quorum".into());
+    }
     let bitmap = cert.get(pos..pos + bits.div_ceil(8)).ok_or("(f) short")?.to_vec();
     pos += bits.div_ceil(8);
     let signers: Vec<usize> = (0..bits).filter(|i| bitmap[i / 8] >> (i % 8) & 1 == 1).collect();
@@ -918,18 +1043,10 @@ pub fn check(bundle: &Value, trusted_genesis: &Value) -> Result<usize, String> {
     if count != signers.len() || cert.len() != pos + 64 * count {
         return Err("(f) malformed certificate".into());
     }
-    let mut keys: Vec<Vec<u8>> = genesis["validators"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| hex::decode(v["consensus_key"].as_str().unwrap()).unwrap())
-        .collect();
-    keys.sort();
-    let n = keys.len();
-    if bits != n || count < n - (n - 1) / 3 {
+    if count < n - (n - 1) / 3 {
         return Err("(f) committee or quorum".into());
     }
-    let namespace = format!("trustmeter/consensus/{}_FINALIZE", genesis["chain_id"].as_str().unwrap());
+    let namespace = format!("trustmeter/consensus/{chain_id}_FINALIZE");
     let mut signed = Vec::new();
     write_varint(namespace.len() as u64, &mut signed);
     signed.extend_from_slice(namespace.as_bytes());

@@ -8,6 +8,7 @@
 mod certified;
 #[path = "../../../chain/tests/common/mod.rs"]
 mod common;
+mod epochs;
 mod example;
 mod gm;
 mod independent;
@@ -209,6 +210,7 @@ fn json_round_trip_preserves_and_verifies() {
             [
                 "audit_path",
                 "descendants",
+                "epochs",
                 "finalization",
                 "gateway",
                 "gateway_proof",
@@ -222,7 +224,19 @@ fn json_round_trip_preserves_and_verifies() {
                 "version"
             ]
         );
-        assert_eq!(v["version"], "trustmeter-proof/v3");
+        assert_eq!(v["version"], "trustmeter-proof/v4");
+        // The same bundle as a v3 document (no `epochs`: a block of epoch 0 or 1) still reads and
+        // verifies.
+        let mut v3 = v.clone();
+        v3["version"] = serde_json::json!("trustmeter-proof/v3");
+        v3.as_object_mut().unwrap().remove("epochs");
+        let old = ProofBundle::from_json(&v3.to_string()).unwrap();
+        assert_eq!(old.version, "trustmeter-proof/v3");
+        old.verify(Some(&f.genesis)).unwrap();
+        assert!(crate::independent::check(&v3, &serde_json::to_value(&f.genesis).unwrap()).is_ok());
+        let mut v3_with_links = v3.clone();
+        v3_with_links["epochs"] = serde_json::json!([]);
+        assert!(ProofBundle::from_json(&v3_with_links.to_string()).is_err(), "v3 has no `epochs` field");
         // Unknown fields are refused rather than ignored.
         let mut extra = v.clone();
         extra["note"] = serde_json::json!("trust me");

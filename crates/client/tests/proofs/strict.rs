@@ -146,7 +146,7 @@ fn duplicate_fields_are_refused_at_any_level() {
     ProofBundle::from_json(&text).unwrap();
     for (field, dup) in [
         ("\"status\": \"active\"", "\"status\": \"active\", \"status\": \"revoked\""),
-        ("\"version\": \"trustmeter-proof/v3\"", "\"version\": \"trustmeter-proof/v3\", \"version\": \"x\""),
+        ("\"version\": \"trustmeter-proof/v4\"", "\"version\": \"trustmeter-proof/v4\", \"version\": \"x\""),
         ("\"hash\": \"sha256\"", "\"hash\": \"sha256\", \"hash\": \"sm3\""),
     ] {
         assert!(text.contains(field), "{field}");

@@ -97,12 +97,11 @@ fn header_fields_that_commit_to_the_proof_are_checked() {
 fn every_other_header_field_changes_the_block_digest() {
     let base = fixture().meter_signed();
     type Edit = fn(&mut ProofBundle);
-    let edits: [(&str, Edit); 10] = [
+    let edits: [(&str, Edit); 9] = [
         ("height + 1", |b| b.header.height += 1),
         ("height - 1", |b| b.header.height -= 1),
         ("parent", |b| flip(&mut b.header.parent)),
         ("timestamp_ms", |b| b.header.timestamp_ms += 1),
-        ("epoch", |b| b.header.epoch += 1),
         ("view", |b| b.header.view += 1),
         ("tx_root", |b| flip(&mut b.header.tx_root)),
         ("receipts_root", |b| flip(&mut b.header.receipts_root)),
@@ -114,6 +113,10 @@ fn every_other_header_field_changes_the_block_digest() {
         edit(&mut b);
         assert_fails!(what, b, VerifyError::FinalizationForOtherBlock { .. });
     }
+    // The epoch is also checked against the height (the epoch chain, docs/proof-format.md §7 f.1).
+    let mut b = base.clone();
+    b.header.epoch += 1;
+    assert_fails!("epoch", b, VerifyError::HeaderEpochMismatch { .. });
 }
 
 #[test]
@@ -473,7 +476,7 @@ fn another_validator_set_is_refused() {
     assert_fails_with!("unusable validator key", b, None, VerifyError::BadValidatorSet(_));
     // Earlier formats (v1: RFC 9162 state proofs over every entry; v2: no descendants) and an
     // unknown future one.
-    for version in ["trustmeter-proof/v1", "trustmeter-proof/v2", "trustmeter-proof/v4"] {
+    for version in ["trustmeter-proof/v1", "trustmeter-proof/v2", "trustmeter-proof/v5"] {
         let mut b = base.clone();
         b.version = version.into();
         assert_fails!(version, b, VerifyError::UnsupportedVersion { .. });
@@ -513,6 +516,7 @@ fn finality_through_descendant_headers_is_checked_link_by_link() {
             &f.state,
             ds,
             fin,
+            Vec::new(),
             base.index as usize,
         )
     };

@@ -10,7 +10,7 @@
 //! which rewrites the text between the `BEGIN GENERATED worked-example` and `END GENERATED` markers
 //! of the document; without the variable the test fails on any difference.
 //!
-//! The example is a `trustmeter-proof/v3` bundle. Its state parts are also made here, apart from
+//! The example is a `trustmeter-proof/v4` bundle (of an epoch-0 block: no epoch links). Its state parts are also made here, apart from
 //! the chain: the post-state entries of the example block are put in a registry and an activity
 //! tree of the `jmt` crate (§5.2, hashing with another SHA-256 implementation), and the test
 //! checks that the header the chain made commits to their roots and that `ProofBundle::build`
@@ -42,9 +42,9 @@ struct SmtProof {
     siblings: Vec<Hash32>,
 }
 
-/// A v3 bundle, fields in the document's order.
+/// A v4 bundle, fields in the document's order.
 #[derive(Serialize)]
-struct BundleV3<'a> {
+struct BundleV4<'a> {
     version: &'static str,
     genesis: &'a Genesis,
     header: BlockHeader,
@@ -58,6 +58,7 @@ struct BundleV3<'a> {
     gateway_proof: SmtProof,
     descendants: Vec<BlockHeader>,
     finalization: String,
+    epochs: Vec<()>,
 }
 
 /// The other leaf where an absent key's path ends.
@@ -222,8 +223,8 @@ fn v3_bundle() -> Example {
         assert_eq!(value, Some(encode(&entry.value)));
         SmtProof { entry, siblings: p.siblings.into_iter().map(Hash32).collect() }
     };
-    let bundle = BundleV3 {
-        version: "trustmeter-proof/v3",
+    let bundle = BundleV4 {
+        version: "trustmeter-proof/v4",
         genesis: c.genesis(),
         header: header.clone(),
         reading: v1.reading.clone(),
@@ -236,6 +237,7 @@ fn v3_bundle() -> Example {
         gateway_proof: prove(v1.gateway_proof.entry.clone()),
         descendants: Vec::new(),
         finalization: hex::encode(&finalization),
+        epochs: Vec::new(),
     };
     let absent = StateKey::Meter(DeviceId::new("91430100700001000N-EM99").unwrap());
     let (value, p) = registry.prove(key_hash(&absent).0, 0);

@@ -1177,6 +1177,37 @@ async fn genesis_document(State(s): State<ApiState>) -> Json<Genesis> {
     Json(s.inner.genesis.clone())
 }
 
+/// The epoch chain (docs/proof-format.md §14) from the genesis set to the set that finalized the
+/// block at `certified`: for each epoch `k` from 2 to its epoch, the boundary block `last(k − 1)`
+/// with its own certificate (from the index) and the proof of `ValidatorSet(k)` in the state after
+/// it. Empty for blocks of epochs 0 and 1. A boundary whose certificate the index does not hold
+/// yet is a 503 (retry).
+fn epoch_chain(
+    genesis: &trustmeter_types::Genesis,
+    index: &trustmeter_index::Index,
+    state: &trustmeter_state::State,
+    certified: u64,
+) -> Result<Vec<trustmeter_client::EpochLink>, ApiError> {
+    let epoch = certified / genesis.params.economy.staking.epoch_length.max(1);
+    let mut failed = None;
+    let links = trustmeter_client::EpochLink::chain(genesis, state, epoch, |h| {
+        let found = index.header(h).and_then(|header| Ok(header.zip(index.finalization(h)?)));
+        found.unwrap_or_else(|e| {
+            failed = Some(e);
+            None
+        })
+    });
+    if let Some(e) = failed {
+        return Err(ApiError::internal(e));
+    }
+    links.map_err(|e| match e {
+        trustmeter_client::EpochChainBuildError::MissingBoundary { .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()).with_retry_after(1)
+        }
+        e => ApiError::internal(e),
+    })
+}
+
 /// A reading's proof bundle, checkable offline with `trustmeter verify`.
 #[utoipa::path(get, path = "/v1/meters/{id}/readings/{seq}/proof", params(("id" = String, Path, description = "Meter id"), ("seq" = u64, Path, description = "Sequence number")), responses((status = 200, body = Object), (status = 404, body = ApiError), (status = 503, description = "busy: too many proofs being built; retry after `Retry-After` seconds", body = ApiError)))]
 async fn proof(
@@ -1222,10 +1253,15 @@ async fn proof(
                         .with_retry_after(1)
                     })?,
             };
-            let participants = genesis.validators.len();
+            // The certificate's signers are the set of its epoch: at most the chain's seats (or
+            // the genesis set, if larger).
+            let participants =
+                genesis.validators.len().max(genesis.params.economy.staking.validators as usize);
             let fin = BlockFinalization::decode_cfg(fin_bytes, &participants)
                 .map_err(|e| ApiError::internal(format!("stored finalization does not decode: {e:?}")))?;
             let (block, _, recorded) = index.recorded_at(r.height).map_err(ApiError::internal)?;
+            let certified = descendants.last().map_or(r.height, |d| d.height);
+            let epochs = epoch_chain(&genesis, &index, &state, certified)?;
             trustmeter_client::ProofBundle::build_through(
                 &genesis,
                 &block,
@@ -1233,6 +1269,7 @@ async fn proof(
                 &state,
                 &descendants,
                 &fin,
+                epochs,
                 r.position as usize,
             )
             .map(|b| Ok(Json(b)))
