@@ -32,7 +32,7 @@ pub struct ProofBundle {
     /// bundle read from a v3 document (then `epochs` is empty).
     pub version: String,
     /// The chain's genesis document. Its validator set is what the finalization certificate is
-    /// checked against, and its `params.hash` is the hash algorithm of every hash in the bundle
+    /// checked against for blocks of epochs 0 and 1 (and where the epoch chain starts), and its `params.hash` is the hash algorithm of every hash in the bundle
     /// (absent: SHA-256); a verifier who holds the chain's genesis from elsewhere passes it to
     /// [`crate::verify()`], which then requires this copy to be identical.
     pub genesis: Genesis,
@@ -290,7 +290,8 @@ impl ProofBundle {
     /// or API receives it (the block, the recorded readings of its execution output, and its
     /// certificate if the node has it), proving the registry records from `state`: a state whose
     /// store holds the block's height (a node's committed state, `App::committed_state`; the
-    /// event's own state may not be committed yet, the finalizer commits in groups).
+    /// event's own state may not be committed yet, the finalizer commits in groups). For a block
+    /// of epoch 0 or 1 only (no epoch chain): later blocks need [`ProofBundle::build_through`].
     pub fn find(
         genesis: &Genesis,
         block: &Block,

@@ -14,7 +14,10 @@
 //! - membership proofs, against the header's state root, of the meter's record (registration,
 //!   status, calibration certificate, key) and of its gateway's record (key, status),
 //! - the block's finalization certificate (Commonware simplex, Ed25519, one signature per
-//!   validator of the quorum).
+//!   validator of the quorum),
+//! - for a block of epoch 2 or later, the *epoch chain* ([`epochs`]): per epoch since genesis, the
+//!   finalized boundary block and the proof of the next validator set in its state, so that the
+//!   certificate is checked against the set of the block's epoch, learnt from the genesis alone.
 //!
 //! A [`FigureProof`] does the same for an enterprise's consensus daily figure (日能耗): the state
 //! proof of the figure against a finalized header, checked by [`verify_figure`].
