@@ -16,10 +16,11 @@
 use crate::state::State;
 use trustmeter_crypto::verify;
 use trustmeter_schema::model::{REWARD_INDEX_SCALE, SHARES_PER_MICRO};
-use trustmeter_schema::{
-    DelegationRecord, EconomyRecord, EpochActivity, KeyRange, SetMember, StateKey, StateValue, TokenAccount,
-    UnbondingRecord, ValidatorRecord, ValidatorSet,
+pub use trustmeter_schema::{
+    DelegationRecord, EconomyRecord, EpochActivity, SetMember, TokenAccount, UnbondingRecord, ValidatorRecord,
+    ValidatorSet,
 };
+use trustmeter_schema::{KeyRange, StateKey, StateValue};
 use trustmeter_types::economy::{
     Amount, Equivocation, MAX_CANDIDATES, MAX_DELEGATIONS_PER_ORG, MAX_UNBONDING_PER_ORG, MAX_VALIDATORS_PER_ORG,
     StakingOp, format_amount, validator_proof_payload,
