@@ -141,6 +141,23 @@ pub enum TxCommand {
     /// A staking operation of the sender's organisation: register-validator, edit-validator,
     /// delegate, undelegate, claim, unjail.
     Staking(StakingArgs),
+    /// Deploy the next version of the reward schedule (奖励规则: shares of each epoch's pool,
+    /// points as CEL formulas; regulator only), checked locally first; it applies from an epoch
+    /// after the current one.
+    DeployRewardSchedule(DeployRewardScheduleArgs),
+}
+
+/// `tx deploy-reward-schedule`.
+#[derive(Args, Debug)]
+pub struct DeployRewardScheduleArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The schedule document (TOML with CEL formulas; see `trustmeter_policy::reward`).
+    #[arg(long, value_name = "FILE")]
+    file: PathBuf,
+    /// First epoch it applies to (after the current one).
+    #[arg(long, value_name = "EPOCH")]
+    effective_epoch: u64,
 }
 
 /// `tx transfer`.
@@ -1020,6 +1037,7 @@ fn common(cmd: &TxCommand) -> &TxCommon {
         TxCommand::Quota(a) => &a.common,
         TxCommand::Transfer(a) => &a.common,
         TxCommand::Staking(a) => &a.common,
+        TxCommand::DeployRewardSchedule(a) => &a.common,
     }
 }
 
@@ -1350,6 +1368,13 @@ fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPa
             memo: a.memo.clone(),
         },
         TxCommand::Staking(a) => TxPayload::Staking { op: staking_op(a, ctx)? },
+        TxCommand::DeployRewardSchedule(a) => {
+            let text = std::fs::read_to_string(&a.file)
+                .with_context(|| format!("reading the reward schedule {}", a.file.display()))?;
+            trustmeter_policy::reward::RewardSchedule::parse(&text)
+                .map_err(|e| anyhow!("{} is not a valid reward schedule: {e}", a.file.display()))?;
+            TxPayload::DeployRewardSchedule { text, effective_epoch: a.effective_epoch }
+        }
         TxCommand::CarbonPlan(a) => {
             TxPayload::SetCarbonPlan { methodology: a.methodology.clone(), from_month: a.from_month }
         }

@@ -18,8 +18,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 use trustmeter_state::State;
 use trustmeter_state::economy::{
-    account, delegations_of, economy, epoch_activity, pending_rewards, self_stake, unbondings_of, validator,
-    validator_set, validators,
+    account, delegations_of, economy, epoch_activity, epoch_rewards, pending_rewards, points_of, self_stake,
+    unbondings_of, validator, validator_set, validators,
 };
 use trustmeter_types::UnifiedSocialCreditCode;
 use trustmeter_types::economy::{EconomyParams, MAX_CANDIDATES, format_amount};
@@ -31,11 +31,12 @@ pub fn routes() -> Router<ApiState> {
         .route("/v1/epoch", get(epoch))
         .route("/v1/validators", get(list_validators))
         .route("/v1/token/{org}", get(token))
+        .route("/v1/rewards/schedule", get(schedule))
 }
 
 /// The OpenAPI fragment of this module.
 #[derive(OpenApi)]
-#[openapi(paths(epoch, list_validators, token))]
+#[openapi(paths(epoch, list_validators, token, schedule))]
 pub struct StakingDoc;
 
 /// One member of an epoch's validator set.
@@ -196,6 +197,61 @@ pub struct TokenView {
     pub stakes: Vec<StakeView>,
     /// Its unbonding entries.
     pub unbonding: Vec<UnbondingView>,
+    /// Its points not yet claimed, by epoch: what it earned them for and, once the epoch has
+    /// ended, what they are worth.
+    pub points: Vec<PointsView>,
+}
+
+/// An organisation's points of one epoch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PointsView {
+    /// The epoch.
+    pub epoch: u64,
+    /// Data points (the schedule's `data` formula over its reading batches).
+    pub data_points: u64,
+    /// Reading batches, readings recorded, timely, flagged and refused.
+    pub batches: u64,
+    /// Readings recorded.
+    pub accepted: u64,
+    /// Of which timely.
+    pub timely: u64,
+    /// Of which flagged.
+    pub flagged: u64,
+    /// Readings refused.
+    pub rejected: u64,
+    /// Verification points and verifications completed.
+    pub verification_points: u64,
+    /// Verifications completed.
+    pub verifications: u64,
+    /// Σ points of everyone in the epoch (data, verification).
+    pub epoch_points: (u64, u64),
+    /// What the points are worth, tokens, once the epoch has ended (`null` before).
+    pub worth: Option<String>,
+}
+
+/// The reward schedule in force and every version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleView {
+    /// The current epoch.
+    pub epoch: u64,
+    /// The version in force now.
+    pub in_force: u32,
+    /// Every version: name, version, effective epoch, who deployed it, the document.
+    #[schema(value_type = Vec<Object>)]
+    pub versions: Vec<trustmeter_state::economy::RewardScheduleRecord>,
+}
+
+/// The reward schedule in force and every deployed version (public: how rewards are computed is
+/// everyone's business).
+#[utoipa::path(get, path = "/v1/rewards/schedule", responses((status = 200, body = ScheduleView)))]
+async fn schedule(AxumState(s): AxumState<ApiState>) -> Json<ScheduleView> {
+    let state = s.inner.app.finalized_state();
+    let e = current_epoch(&state);
+    Json(ScheduleView {
+        epoch: e,
+        in_force: trustmeter_state::economy::schedule_in_force(&state, e).0.version,
+        versions: trustmeter_state::economy::reward_schedules(&state),
+    })
 }
 
 fn set_view(s: trustmeter_state::economy::ValidatorSet) -> SetView {
@@ -331,6 +387,31 @@ async fn token(AxumState(s): AxumState<ApiState>, Path(org): Path<String>) -> Re
             })
         })
         .collect();
+    let closed = economy(&state).closed_epoch;
+    let points = points_of(&state, &org)
+        .into_iter()
+        .map(|(epoch, p)| {
+            let r = epoch_rewards(&state, epoch);
+            let ended = closed.is_some_and(|c| epoch <= c);
+            let worth = ended.then(|| r.worth(p.data_points, p.verification_points));
+            if let Some(w) = worth {
+                claimable += w;
+            }
+            PointsView {
+                epoch,
+                data_points: p.data_points,
+                batches: p.batches,
+                accepted: p.accepted,
+                timely: p.timely,
+                flagged: p.flagged,
+                rejected: p.rejected,
+                verification_points: p.verification_points,
+                verifications: p.verifications,
+                epoch_points: (r.data_points, r.verification_points),
+                worth: worth.map(format_amount),
+            }
+        })
+        .collect();
     Ok(Json(TokenView {
         org: org.to_string(),
         symbol: state.params.economy.token.symbol.clone(),
@@ -340,5 +421,6 @@ async fn token(AxumState(s): AxumState<ApiState>, Path(org): Path<String>) -> Re
         claimable: format_amount(claimable),
         stakes,
         unbonding,
+        points,
     }))
 }
