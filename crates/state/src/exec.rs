@@ -549,7 +549,7 @@ fn apply_tx(
             let mut progress = ProgressCache::default();
             // The region of the enterprise every accepted reading belongs to (its TOU schedule).
             let region = state.organisation(&gw.owner).map_or(0, |o| o.region);
-            let outcomes = readings
+            let outcomes: Vec<ReadingOutcome> = readings
                 .iter()
                 .enumerate()
                 .map(|(i, r)| {
@@ -558,6 +558,23 @@ fn apply_tx(
                 })
                 .collect();
             progress.flush(state);
+            // The batch's points under the reward schedule in force (通证激励).
+            let timeliness = state.params.accounting.timeliness_ms;
+            let mut facts = trustmeter_policy::reward::DataFacts::default();
+            for (r, o) in readings.iter().zip(&outcomes) {
+                match o {
+                    ReadingOutcome::Accepted | ReadingOutcome::Flagged { .. } => {
+                        facts.accepted += 1;
+                        facts.flagged += u64::from(matches!(o, ReadingOutcome::Flagged { .. }));
+                        facts.timely += u64::from(timestamp_ms - r.reading.timestamp_ms <= timeliness);
+                    }
+                    ReadingOutcome::Rejected(_) => facts.rejected += 1,
+                    ReadingOutcome::Duplicate => {}
+                }
+            }
+            if facts != trustmeter_policy::reward::DataFacts::default() {
+                crate::economy::credit_data(state, height, &gw.owner, facts);
+            }
             return Receipt { tx_hash: *h, outcome: TxOutcome::Accepted, readings: outcomes };
         }
         rotation @ TxPayload::RotateKey { .. } => {
@@ -618,6 +635,11 @@ fn apply_tx(
             let (org, kind) = account.expect("checked above");
             state.set_nonce(sender, body.nonce);
             crate::economy::staking(state, height, (&org, kind), op)
+        }
+        TxPayload::DeployRewardSchedule { text, effective_epoch } => {
+            let (org, kind) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            crate::economy::deploy_schedule(state, height, (&org, kind), text, *effective_epoch)
         }
         p @ (TxPayload::DeployPolicy { .. }
         | TxPayload::ReplaceMeter { .. }
@@ -796,6 +818,7 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
         | TxPayload::Quota { .. }
         | TxPayload::Transfer { .. }
         | TxPayload::Staking { .. }
+        | TxPayload::DeployRewardSchedule { .. }
         | TxPayload::ReplaceMeter { .. }
         | TxPayload::MonthlyReport { .. }
         | TxPayload::RegisterAccount { .. }

@@ -136,27 +136,32 @@ fn a_registered_validator_with_stake_is_elected_two_epochs_ahead() {
     let e = economy(&fx.state);
     assert_eq!(e.issued, 10_000 * TOKEN);
     assert_eq!(e.supply, SUPPLY + 10_000 * TOKEN);
-    assert_eq!(e.unclaimed, 10_000 * TOKEN, "epoch 0's whole pool went to v1, its only member");
-    assert_eq!(e.pool, 0);
+    // The default schedule gives the validators half of the pool: all 5 000 to v1, epoch 0's only
+    // member; nobody earned data or verification points, so the other half stays in the pool.
+    assert_eq!(e.unclaimed, 5_000 * TOKEN);
+    assert_eq!(e.pool, 5_000 * TOKEN);
 
-    // The regulator, v1's only stakeholder (commission 0), claims the 10 000.
+    // The regulator, v1's only stakeholder (commission 0), claims the 5 000.
     let t = fx.tx(&regulator(), TxPayload::Staking { op: StakingOp::Claim });
     assert_tx_accepted(fx.exec(vec![t]).receipt(0));
-    assert_eq!(account(&fx.state, &org_regulator()).balance, 1_010_000 * TOKEN);
+    assert_eq!(account(&fx.state, &org_regulator()).balance, 1_005_000 * TOKEN);
     assert_eq!(economy(&fx.state).unclaimed, 0);
 
-    // Height 19 closes epoch 1 (v1 alone again): epoch 3 is elected the same.
+    // Height 19 closes epoch 1 (v1 alone again: half of 15 000): epoch 3 is elected the same.
     run_to(&mut fx, 19);
     assert_eq!(validator_set(&fx.state, 3).unwrap().members, set.members);
-    // Epoch 2 has two members: at height 29 each gets 5 000. The metrology validator keeps 10 %
-    // (500); its 4 500 are shared 20 000 : 5 000 between metrology (3 600) and enterprise A (900).
+    assert_eq!(economy(&fx.state).pool, 7_500 * TOKEN);
+    // Epoch 2 (heights 20–29, views 20–29) has two members, leading every other view: 5 blocks
+    // each. At height 29 the validators' half of 17 500 is 8 750, 4 375 each. The metrology
+    // validator keeps 10 % (437.5); its 3 937.5 are shared 20 000 : 5 000 between metrology
+    // (3 150) and enterprise A (787.5).
     run_to(&mut fx, 29);
     let t = fx.tx(&ent_a(), TxPayload::Staking { op: StakingOp::Claim });
     assert_tx_accepted(fx.exec(vec![t]).receipt(0));
-    assert_eq!(account(&fx.state, &org_a()).balance, 5_000 * TOKEN + 900 * TOKEN);
+    assert_eq!(account(&fx.state, &org_a()).balance, 5_000 * TOKEN + 787_500_000);
     let t = fx.tx(&metrology(), TxPayload::Staking { op: StakingOp::Claim });
     assert_tx_accepted(fx.exec(vec![t]).receipt(0));
-    assert_eq!(account(&fx.state, &org_metrology()).balance, 80_000 * TOKEN + 4_100 * TOKEN);
+    assert_eq!(account(&fx.state, &org_metrology()).balance, 80_000 * TOKEN + 3_587_500_000);
 }
 
 #[test]
@@ -208,6 +213,11 @@ fn summed(state: &State) -> u64 {
     for (_, v) in state.scan(&KeyRange::validators(), false, usize::MAX) {
         if let StateValue::Validator(v) = v {
             total += v.bonded + v.unbonding + v.rewards_outstanding;
+        }
+    }
+    for (_, v) in state.scan(&KeyRange::epoch_rewards(), false, usize::MAX) {
+        if let StateValue::EpochRewards(r) = v {
+            total += (r.data_pool - r.data_paid) + (r.verification_pool - r.verification_paid);
         }
     }
     total + economy(state).pool
@@ -426,7 +436,70 @@ fn leaders_of_skipped_views_miss_their_turns_and_are_jailed_without_a_slash() {
     for i in [0, 2, 3] {
         assert_eq!(validator(&fx.state, &set.members[i].consensus_key).unwrap().jailed_until, None, "member {i}");
     }
-    // The epoch's 10 000 went by blocks proposed: member 1 proposed 2 of 19.
+    // The validators' half of the epoch's 10 000 went by blocks proposed: member 1 proposed 2 of 19.
     let paid = validator(&fx.state, &set.members[1].consensus_key).unwrap().rewards_outstanding;
-    assert_eq!(paid, 10_000 * TOKEN * 2 / 19);
+    assert_eq!(paid, 5_000 * TOKEN * 2 / 19);
+}
+
+#[test]
+fn readings_earn_points_and_the_epoch_pays_them_by_the_deployed_schedule() {
+    let mut fx = Fx::ready_from(short_epochs());
+    let base = fx.state.height; // 3: the set-up blocks
+    let t = fx.next_ts() - 60_000;
+    // A: two timely readings (2 × 2 = 4 points). B: one timely, one refused (a timestamp far in
+    // the future): 2 − 1 = 1 point.
+    let a = fx.submit(
+        &gw_a1(),
+        A_GW1,
+        vec![by_gateway(&gw_a1(), kwh(A_EM1, 1, t - 900_000, 10)), by_gateway(&gw_a1(), kwh(A_EM1, 2, t, 12))],
+    );
+    let b = fx.submit(
+        &gw_b1(),
+        B_GW1,
+        vec![by_gateway(&gw_b1(), kwh(B_EM1, 1, t, 5)), by_gateway(&gw_b1(), kwh(B_EM1, 2, t + 10 * 3_600_000, 6))],
+    );
+    let out = fx.exec(vec![a, b]);
+    assert!(out.reading(1, 1) != &trustmeter_types::ReadingOutcome::Accepted);
+    let pa = trustmeter_state::economy::points_of(&fx.state, &org_a());
+    assert_eq!(pa.len(), 1);
+    assert_eq!((pa[0].1.data_points, pa[0].1.accepted, pa[0].1.timely), (4, 2, 2));
+    let pb = trustmeter_state::economy::points_of(&fx.state, &org_b());
+    assert_eq!((pb[0].1.data_points, pb[0].1.rejected), (1, 1));
+    // Before the epoch ends there is nothing to claim.
+    let t = fx.tx(&ent_a(), TxPayload::Staking { op: StakingOp::Claim });
+    let msg = assert_tx_rejected(fx.exec(vec![t]).receipt(0), RejectCode::InsufficientFunds);
+    assert!(msg.contains("paid once it ends"), "{msg}");
+    assert!(base < 9);
+
+    // A regulator deploys version 2 from epoch 2; a broken one and one for the current epoch are refused.
+    let v2 = trustmeter_policy::reward::DEFAULT_REWARD_TOML
+        .replace("version = 1", "version = 2")
+        .replace("enterprises = 40", "enterprises = 45")
+        .replace("verifiers = 10", "verifiers = 5");
+    let deploy = |text: &str, e: u64| TxPayload::DeployRewardSchedule { text: text.into(), effective_epoch: e };
+    let t = fx.tx(&regulator(), deploy(&v2.replace("data.timely *", "data.on_time *"), 2));
+    assert_tx_rejected(fx.exec(vec![t]).receipt(0), RejectCode::InvalidPolicy);
+    let t = fx.tx(&regulator(), deploy(&v2, 0));
+    assert_tx_rejected(fx.exec(vec![t]).receipt(0), RejectCode::InvalidPolicy);
+    let t = fx.tx(&ent_a(), deploy(&v2, 2));
+    assert_tx_rejected(fx.exec(vec![t]).receipt(0), RejectCode::NotAuthorised);
+    let t = fx.tx(&regulator(), deploy(&v2, 2));
+    assert_tx_accepted(fx.exec(vec![t]).receipt(0));
+
+    // Height 9 ends epoch 0: 10 000 issued; 50 % (5 000) to the validators, 40 % (4 000) set aside
+    // for the 5 data points, the verifiers' 10 % stays in the pool (nobody earned any).
+    run_to(&mut fx, 9);
+    let r = trustmeter_state::economy::epoch_rewards(&fx.state, 0);
+    assert_eq!((r.data_pool, r.verification_pool, r.validators_paid), (4_000 * TOKEN, 0, 5_000 * TOKEN));
+    assert_eq!(economy(&fx.state).pool, 1_000 * TOKEN);
+    let t = fx.tx(&ent_a(), TxPayload::Staking { op: StakingOp::Claim });
+    assert_tx_accepted(fx.exec(vec![t]).receipt(0));
+    // A: 4 of 5 points of 4 000 = 3 200.
+    assert_eq!(account(&fx.state, &org_a()).balance, 10_000 * TOKEN + 3_200 * TOKEN);
+    assert!(trustmeter_state::economy::points_of(&fx.state, &org_a()).is_empty());
+    assert_eq!(trustmeter_state::economy::schedule_in_force(&fx.state, 2).0.version, 2);
+    assert_eq!(trustmeter_state::economy::schedule_in_force(&fx.state, 1).0.version, 1);
+    let e = economy(&fx.state);
+    assert!(e.conserved());
+    assert_eq!(summed(&fx.state), e.supply);
 }

@@ -189,6 +189,7 @@ pub fn payloads(scheme: KeyScheme) -> Vec<TxPayload> {
             op: StakingOp::Undelegate { validator: key(KeyScheme::Ed25519, 40).public_key(), amount: 7_000_000 },
         },
         TxPayload::Staking { op: StakingOp::Claim },
+        TxPayload::DeployRewardSchedule { text: "[schedule]\nname = \"x\"\nversion = 2\n".into(), effective_epoch: 9 },
         TxPayload::Staking { op: StakingOp::Unjail { validator: key(KeyScheme::Ed25519, 40).public_key() } },
         TxPayload::Staking {
             op: StakingOp::ReportEquivocation {
