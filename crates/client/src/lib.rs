@@ -50,6 +50,6 @@ pub use certified::{
     CertifiedBuildError, CertifiedHeader, FinalHeader, ReceiptProof, StateProofs, VerifiedReceipt, VerifiedState,
     verify_receipt, verify_state,
 };
-pub use epochs::{Committee, EpochChainBuildError, EpochLink, MAX_EPOCH_LINKS, verify_epoch_chain};
+pub use epochs::{Committee, EpochChainBuildError, EpochLink, MAX_EPOCH_LINKS, verify_certified, verify_epoch_chain};
 pub use figure::{FIGURE_PROOF_VERSION, FigureBuildError, FigureProof, VerifiedFigure, verify_figure};
-pub use verify::{Step, VerifiedReading, VerifyError, verify, verify_finalization};
+pub use verify::{Step, VerifiedReading, VerifyError, verify, verify_finalization, verify_finalization_by};

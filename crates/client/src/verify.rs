@@ -1106,6 +1106,20 @@ pub fn verify_finalization(
     check_certificate(bytes, &consensus_namespace(genesis), &committee, header, digest, header.height % l == l - 1)
 }
 
+/// [`verify_finalization`] against the set of the header's epoch, however the caller learnt it
+/// (a follower node reads it from its own state: `trustmeter_state::economy::validator_set`, then
+/// [`Committee::elected`]; an offline verifier follows the epoch chain, [`verify_certified`]).
+pub fn verify_finalization_by(
+    bytes: &[u8],
+    genesis: &Genesis,
+    committee: &Committee,
+    header: &BlockHeader,
+    digest: &Hash32,
+) -> Result<Finalization, VerifyError> {
+    let l = crate::epochs::epoch_length(genesis)?;
+    check_certificate(bytes, &consensus_namespace(genesis), committee, header, digest, header.height % l == l - 1)
+}
+
 /// Decodes a finalization certificate and checks it against `committee` (the set of the header's
 /// epoch): it finalizes `digest`, in `header`'s epoch and view (a later view of the same epoch is
 /// accepted when `boundary`: the last block of an epoch is re-proposed until it is finalized), with

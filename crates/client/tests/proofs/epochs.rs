@@ -106,13 +106,24 @@ impl EpochChain {
 
 /// A finalization of `header` signed by the first quorum of the set `privates`.
 fn finalize(genesis: &Genesis, privates: &[ed25519::PrivateKey], header: &BlockHeader) -> BlockFinalization {
+    finalize_in_view(genesis, privates, header, header.view)
+}
+
+/// Like [`finalize`], in round (`header.epoch`, `view`): a later view re-proposes the block.
+fn finalize_in_view(
+    genesis: &Genesis,
+    privates: &[ed25519::PrivateKey],
+    header: &BlockHeader,
+    view: u64,
+) -> BlockFinalization {
     let namespace = consensus_namespace(genesis);
     let participants: Set<ed25519::PublicKey> =
         privates.iter().map(|k| k.public_key()).try_collect().expect("distinct keys");
     let digest = block_digest(genesis.params.hash, header);
+    let parent = if view == header.view { header.view - 1 } else { header.view };
     let proposal = Proposal::new(
-        Round::new(Epoch::new(header.epoch), View::new(header.view)),
-        View::new(header.view - 1),
+        Round::new(Epoch::new(header.epoch), View::new(view)),
+        View::new(parent),
         sha256::Digest(digest.0),
     );
     let n = privates.len();
@@ -313,6 +324,15 @@ fn a_reading_after_three_set_changes_verifies_against_the_genesis_alone() {
     println!("bundle {without} bytes without links; links {sizes:?} bytes pretty, {compact:?} compact JSON");
     assert!(sizes.iter().all(|s| *s < 8_000), "{sizes:?}");
 
+    // A follower that knows the set from its own state checks the certificate directly.
+    let committee = trustmeter_client::Committee::elected(&sets[4], 4).expect("a usable set");
+    let digest = block_digest(c.genesis().params.hash, &c.block.header);
+    let fin = hex::decode(&b.finalization).unwrap();
+    trustmeter_client::verify_finalization_by(&fin, c.genesis(), &committee, &c.block.header, &digest)
+        .expect("the set of epoch 4 finalized the block");
+    let three = trustmeter_client::Committee::elected(&sets[3], 4).unwrap();
+    assert!(trustmeter_client::verify_finalization_by(&fin, c.genesis(), &three, &c.block.header, &digest).is_err());
+
     // A block of epoch 1 needs no link: the genesis set finalized it.
     assert!(c.links(1).is_empty() && c.links(0).is_empty());
 }
@@ -441,4 +461,49 @@ fn a_link_of_another_chain_is_refused() {
         matches!(&err, VerifyError::EpochBoundaryNotFinal { epoch: 2, reason } if matches!(**reason, VerifyError::FinalizationBadSignatures { .. })),
         "{err}"
     );
+}
+
+/// A boundary block is re-proposed in later views of its epoch until it is finalized, so its
+/// certificate may be of a later view than its header (§7 f.3.3); any other block's may not.
+#[test]
+fn only_a_boundary_may_be_certified_in_a_later_view() {
+    let c = chain();
+    let b = c.bundle();
+    let later = |header: &BlockHeader, epoch: u64| {
+        let set = c.set(epoch);
+        let privates: Vec<ed25519::PrivateKey> =
+            set.members.iter().map(|m| c.keys[&m.consensus_key.bytes].clone()).collect();
+        // The same block (same digest), proposed again three views later.
+        hex::encode(commonware_codec::Encode::encode(&finalize_in_view(
+            c.genesis(),
+            &privates,
+            header,
+            header.view + 3,
+        )))
+    };
+    let mut t = b.clone();
+    t.epochs[1].finalization = later(&c.headers[29], 2);
+    t.verify(Some(c.genesis())).expect("a boundary finalized in a later view of its epoch");
+    assert_eq!(independent(c, &t), Ok(3));
+    let mut t = b.clone();
+    t.finalization = later(&c.block.header, 4);
+    let err = refused(c, &t);
+    assert!(matches!(err, VerifyError::FinalizationRoundMismatch { .. }), "{err}");
+}
+
+/// The builder says which boundary it lacks.
+#[test]
+fn a_missing_boundary_is_named_by_the_builder() {
+    let c = chain();
+    let err = EpochLink::chain(c.genesis(), c.state(), 4, |h| {
+        (h != 29).then(|| (c.headers[h as usize].clone(), c.certificate(h)))
+    })
+    .unwrap_err();
+    assert_eq!(err, trustmeter_client::EpochChainBuildError::MissingBoundary { epoch: 2, height: 29 });
+    // A chain to the wrong epoch does not build a bundle.
+    let fin = c.finalize_by(&c.block.header, 4);
+    let err =
+        ProofBundle::build_through(c.genesis(), &c.block, &c.output.recorded, c.state(), &[], &fin, c.links(3), 0)
+            .unwrap_err();
+    assert!(matches!(err, trustmeter_client::BuildError::EpochChain(_)), "{err}");
 }
