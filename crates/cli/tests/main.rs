@@ -13,3 +13,4 @@ mod node_crash;
 mod query;
 mod support;
 mod tx;
+mod verify_epochs;

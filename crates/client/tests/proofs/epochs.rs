@@ -507,3 +507,30 @@ fn a_missing_boundary_is_named_by_the_builder() {
             .unwrap_err();
     assert!(matches!(err, trustmeter_client::BuildError::EpochChain(_)), "{err}");
 }
+
+/// The chain's genesis and bundle are published as a test vector for other implementations
+/// (`crates/client/tests/vectors/epoch-chain/`: a reading of epoch 4, three links), and the CLI's
+/// test checks `trustmeter verify` on it. The chain is deterministic, so the files must be what
+/// this test makes; regenerate with `TRUSTMETER_REGENERATE=1 cargo test -p trustmeter-client
+/// --test proofs epoch_chain_vector`.
+#[test]
+fn the_epoch_chain_vector_is_generated_and_verifies() {
+    let c = chain();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/epoch-chain");
+    let genesis = serde_json::to_string_pretty(c.genesis()).unwrap() + "\n";
+    let bundle = c.bundle().to_json() + "\n";
+    assert_eq!(make("hunan-epochs", 2026).bundle().to_json() + "\n", bundle, "the same bundle on every run");
+    if std::env::var("TRUSTMETER_REGENERATE").is_ok() {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("genesis.json"), &genesis).unwrap();
+        std::fs::write(dir.join("bundle.json"), &bundle).unwrap();
+    }
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    assert!(
+        read("genesis.json") == genesis && read("bundle.json") == bundle,
+        "{} is not the generated vector; regenerate it with TRUSTMETER_REGENERATE=1 cargo test -p trustmeter-client --test proofs epoch_chain_vector",
+        dir.display()
+    );
+    let g: Genesis = serde_json::from_str(&genesis).unwrap();
+    ProofBundle::from_json(&bundle).unwrap().verify(Some(&g)).expect("the vector verifies");
+}
