@@ -15,6 +15,9 @@
 //!   when a `SubmitCarbonReport` executes) of each of the same enterprises' year, against the floor
 //!   of reading the year's daily figures alone;
 //! - **(e)** the compliance alarms' walk over the same enterprises (deadlines, quota forecast).
+//! - **(f)** the economy: an epoch's end over 1 024 registered validators (the election of 100
+//!   seats, rewards, jailing) against an ordinary block, and one reading batch's reward points
+//!   (a CEL evaluation) against its signature checks.
 //!
 //! Each measurement is the best of several runs on one thread.
 
@@ -513,5 +516,103 @@ pub fn run(opts: Options) -> Result<()> {
     line("compliance_alarms".into(), alarms_s, per(alarms_s));
     println!("  {:<34}: {:>9.2}", "ratio (alarms / year's daily figures)", alarms_s / year_floor_s);
     drop((scratch, empty));
+    economy(start)
+}
+
+/// (f) The economy's costs: an epoch's end with [`MAX_CANDIDATES`] registered validators (issuance,
+/// validator rewards, jailing, the election of 100 seats) against an ordinary empty block, and the
+/// reward points of one reading batch (one CEL evaluation) against the batch's signature checks.
+fn economy(start: i64) -> Result<()> {
+    use trustmeter_types::economy::{MAX_CANDIDATES, StakingOp, TOKEN, validator_proof_payload};
+    let n = MAX_CANDIDATES;
+    println!();
+    println!(
+        "setting up (f): {n} enterprises allowed to run validators, each registering one and bonding its own stake"
+    );
+    let t_setup = Instant::now();
+    // The genesis validator is one of the n candidates.
+    let mut devnet = Devnet::new("bench-query-f", 1, n - 1, 13, start - 86_400_000, 0);
+    let staking = &mut devnet.genesis.params.economy.staking;
+    staking.eligible.push(trustmeter_types::OrgKind::Enterprise);
+    staking.validators = trustmeter_types::economy::MAX_ELECTED;
+    staking.max_org_share_percent = 100;
+    staking.min_self_stake = 1_000 * TOKEN;
+    staking.epoch_length = 100;
+    let chain = devnet.genesis.chain_id.clone();
+    let (_, mut state) = trustmeter_state::genesis_block(&devnet.genesis);
+    let mut ts = start;
+    let txs: Vec<Transaction> = devnet
+        .enterprises
+        .iter()
+        .enumerate()
+        .flat_map(|(i, m)| {
+            let consensus = seed_key(13, &format!("validator-{i}"), trustmeter_types::KeyScheme::Ed25519);
+            let proof = consensus.sign(&validator_proof_payload(chain.as_str(), &m.org.id, &consensus.public_key()));
+            let mut signer = TxSigner::new(m.key.clone(), chain.clone(), 1);
+            let register = StakingOp::RegisterValidator {
+                consensus_key: consensus.public_key(),
+                name: format!("v{i}"),
+                p2p_address: format!("10.0.{}.{}:30300", i / 250, i % 250 + 1),
+                commission_percent: (i % 20) as u8,
+                proof,
+            };
+            let bond = StakingOp::Delegate { validator: consensus.public_key(), amount: 1_000 * TOKEN + i as u64 };
+            [signer.sign(TxPayload::Staking { op: register }), signer.sign(TxPayload::Staking { op: bond })]
+        })
+        .collect();
+    state = apply(state, txs, &mut ts, None)?;
+    let boundary = state.params.economy.staking.last_of(0);
+    ensure!(state.height + 1 < boundary, "the set-up took {} blocks, past the first boundary", state.height);
+    while state.height + 2 < boundary {
+        state = apply_block(state, vec![], &mut ts, None)?;
+    }
+    println!(
+        "  setup {:.1} s; {} validators registered",
+        t_setup.elapsed().as_secs_f64(),
+        trustmeter_state::economy::validators(&state).len()
+    );
+    let block_at = |parent: &State, t: i64| {
+        let ctx = BlockContext { epoch: 0, view: parent.height + 1, timestamp_ms: t };
+        build_block(parent, &ctx, vec![], &SignatureVerdicts::none()).1.state
+    };
+    // An ordinary block (height boundary − 1), then the boundary itself.
+    let (_, plain_s) = best(|| Ok(block_at(&state, ts)))?;
+    let before = block_at(&state, ts);
+    let (after, boundary_s) = best(|| Ok(block_at(&before, ts + 1_000)))?;
+    let elected = after.validator_set(2).map_or(0, |s| s.members.len());
+    ensure!(elected == 100, "the boundary elected {elected} of 100 seats");
+
+    // Reward points of one 96-reading batch against its 96 signature checks.
+    let schedule = trustmeter_policy::reward::RewardSchedule::default_schedule();
+    let facts = trustmeter_policy::reward::DataFacts { accepted: 96, timely: 90, flagged: 3, rejected: 0 };
+    let (points, points_s) = best(|| {
+        let mut p = 0;
+        for _ in 0..1_000 {
+            p = schedule.data_points(&facts);
+        }
+        Ok(p)
+    })?;
+    let key = SigningKey::ed25519_from_seed([7; 32]);
+    let msg = [0u8; 120];
+    let sig = key.sign(&msg);
+    let (_, verify_s) = best(|| {
+        for _ in 0..1_000 {
+            trustmeter_crypto::verify(&key.public_key(), &msg, &sig).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        Ok(())
+    })?;
+    let (one_points, one_verify) = (points_s / 1_000.0, verify_s / 1_000.0);
+    let line = |label: &str, s: f64, per: String| println!("  {label:<34}: {:>9.3} ms  ({per})", s * 1e3);
+    println!("(f) economy: epoch end over {n} candidates, 100 seats; reward points per reading batch");
+    line("an ordinary empty block", plain_s, "its validator activity and the totals' check".into());
+    line(
+        "the epoch's boundary block",
+        boundary_s,
+        format!("{:.2} µs per candidate", (boundary_s - plain_s) * 1e6 / n as f64),
+    );
+    println!("  {:<34}: {:>9.2}", "ratio (boundary / ordinary block)", boundary_s / plain_s);
+    line("points of a 96-reading batch", one_points, format!("{points} points, one CEL evaluation"));
+    line("its 96 Ed25519 verifications", 96.0 * one_verify, format!("{:.1} µs each", one_verify * 1e6));
+    println!("  {:<34}: {:>9.4}", "ratio (points / signature checks)", one_points / (96.0 * one_verify));
     Ok(())
 }
