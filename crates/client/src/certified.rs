@@ -21,9 +21,9 @@ pub use trustmeter_schema::{PolicyRecord, StateKey, StateValue};
 use trustmeter_types::{BlockHeader, Genesis, Hash32, Receipt, encode};
 
 /// The value of [`ReceiptProof::version`].
-pub const RECEIPT_PROOF_VERSION: &str = "trustmeter-receipt-proof/v1";
+pub const RECEIPT_PROOF_VERSION: &str = "trustmeter-receipt-proof/v2";
 /// The value of [`StateProofs::version`].
-pub const STATE_PROOFS_VERSION: &str = "trustmeter-state-proofs/v1";
+pub const STATE_PROOFS_VERSION: &str = "trustmeter-state-proofs/v2";
 /// Most entries and absences one [`StateProofs`] document may carry; a verifier refuses more.
 pub const MAX_STATE_PROOFS: usize = 64;
 
@@ -40,6 +40,9 @@ pub struct CertifiedHeader {
     /// The finalization certificate of the last of `descendants` (of `header` if there are none):
     /// lowercase hex of its Commonware codec encoding.
     pub finalization: String,
+    /// The validator sets from the genesis to the certified block's epoch, one finalized boundary
+    /// per epoch from epoch 2 on (docs/proof-format.md §14); empty in epochs 0 and 1.
+    pub epochs: Vec<crate::EpochLink>,
 }
 
 /// What a verified [`CertifiedHeader`] establishes.
@@ -71,8 +74,8 @@ impl CertifiedHeader {
         let alg = genesis.params.hash;
         let digest = block_digest(alg, &self.header);
         let (certified, certified_digest) = check_descendants(alg, &self.header, digest, &self.descendants)?;
-        // No epoch chain in this format: blocks of epochs 0 and 1 only (the genesis set).
-        let (fin, _) = crate::epochs::verify_certified(genesis, &[], certified, &certified_digest, &self.finalization)?;
+        let (fin, _) =
+            crate::epochs::verify_certified(genesis, &self.epochs, certified, &certified_digest, &self.finalization)?;
         Ok(FinalHeader {
             height: self.header.height,
             digest,
@@ -299,7 +302,12 @@ impl CertifiedHeader {
         descendants: Vec<BlockHeader>,
         finalization: &impl commonware_codec::Encode,
     ) -> Self {
-        CertifiedHeader { header, descendants, finalization: hex::encode(finalization.encode()) }
+        CertifiedHeader { header, descendants, finalization: hex::encode(finalization.encode()), epochs: vec![] }
+    }
+
+    /// Height of the block the certificate is for (the last descendant's, or the header's).
+    pub fn certified_height(&self) -> u64 {
+        self.descendants.last().map_or(self.header.height, |d| d.height)
     }
 }
 

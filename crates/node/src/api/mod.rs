@@ -1204,7 +1204,7 @@ async fn genesis_document(State(s): State<ApiState>) -> Json<Genesis> {
 /// with its own certificate (from the index) and the proof of `ValidatorSet(k)` in the state after
 /// it. Empty for blocks of epochs 0 and 1. A boundary whose certificate the index does not hold
 /// yet is a 503 (retry).
-fn epoch_chain(
+pub(crate) fn epoch_chain(
     genesis: &trustmeter_types::Genesis,
     index: &trustmeter_index::Index,
     state: &trustmeter_state::State,

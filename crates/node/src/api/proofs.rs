@@ -22,7 +22,7 @@ async fn blocking<T: Send + 'static>(
 
 /// The proof of a finalized transaction's receipt: the receipt, its audit path in the block's
 /// receipts tree, and the block's header with the finalization certificate that makes it final
-/// (`trustmeter-receipt-proof/v1`). A gateway settles its readings only on this, checked against
+/// (`trustmeter-receipt-proof/v2`). A gateway settles its readings only on this, checked against
 /// the genesis it holds.
 #[utoipa::path(get, path = "/v1/transactions/{hash}/proof", params(("hash" = String, Path, description = "Transaction hash (hex)")), responses((status = 200, description = "A ReceiptProof (JSON)", body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
 async fn receipt_proof_handler(
@@ -34,22 +34,39 @@ async fn receipt_proof_handler(
     // A transaction just finalized is indexed a moment later.
     wait_for_index(&s, s.app().finalized_height()).await;
     let (genesis, index) = (s.genesis().clone(), s.index().clone());
-    blocking(move || receipt_proof(&genesis, &index, &tx)).await.map(Json)
+    let mut proof = blocking(move || receipt_proof(&genesis, &index, &tx)).await?;
+    proof.block.epochs = epochs_to(&s, proof.block.certified_height()).await?;
+    Ok(Json(proof))
+}
+
+/// The epoch chain from the genesis to the block at `certified` (empty in epochs 0 and 1), from
+/// the committed state's registry history and the index's boundary blocks.
+async fn epochs_to(s: &ApiState, certified: u64) -> Result<Vec<trustmeter_client::EpochLink>, ApiError> {
+    if s.app().committed_state().height < certified {
+        wait_for_commit(s, certified).await;
+    }
+    let state = s.app().committed_state();
+    let (genesis, index) = (s.genesis().clone(), s.index().clone());
+    tokio::task::spawn_blocking(move || super::epoch_chain(&genesis, &index, &state, certified))
+        .await
+        .map_err(ApiError::internal)?
 }
 
 /// The audit policy set, proven complete: every version from the one in force to the last
 /// deployed, and the next version's absence, as of a finalized block
-/// (`trustmeter-state-proofs/v1`). What a gateway's pre-audit applies.
+/// (`trustmeter-state-proofs/v2`). What a gateway's pre-audit applies.
 #[utoipa::path(get, path = "/v1/policy/proof", responses((status = 200, description = "A StateProofs document (JSON)", body = Object), (status = 503, body = ApiError)))]
 async fn policy_proof_handler(State(s): State<ApiState>) -> Result<Json<StateProofs>, ApiError> {
     let _permit = s.limits().acquire(RequestClass::Proofs)?;
     let state = s.app().committed_state();
     let (genesis, index) = (s.genesis().clone(), s.index().clone());
-    blocking(move || state_proofs(&genesis, &index, &state, |h| policy_keys(&state, h))).await.map(Json)
+    let mut proofs = blocking(move || state_proofs(&genesis, &index, &state, |h| policy_keys(&state, h))).await?;
+    proofs.block.epochs = epochs_to(&s, proofs.block.certified_height()).await?;
+    Ok(Json(proofs))
 }
 
 /// A meter's registry record (or its absence), proven as of a finalized block
-/// (`trustmeter-state-proofs/v1`).
+/// (`trustmeter-state-proofs/v2`).
 #[utoipa::path(get, path = "/v1/meters/{id}/proof", params(("id" = String, Path, description = "Meter id")), responses((status = 200, description = "A StateProofs document (JSON)", body = Object), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
 async fn meter_proof_handler(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<StateProofs>, ApiError> {
     let meter = device(&id)?;
@@ -62,7 +79,9 @@ async fn meter_proof_handler(State(s): State<ApiState>, Path(id): Path<String>) 
     let state = s.app().committed_state();
     let (genesis, index) = (s.genesis().clone(), s.index().clone());
     let key = StateKey::Meter(meter);
-    blocking(move || state_proofs(&genesis, &index, &state, |_| vec![key.clone()])).await.map(Json)
+    let mut proofs = blocking(move || state_proofs(&genesis, &index, &state, |_| vec![key.clone()])).await?;
+    proofs.block.epochs = epochs_to(&s, proofs.block.certified_height()).await?;
+    Ok(Json(proofs))
 }
 
 /// The routes of certified proofs (merged into the API router).
