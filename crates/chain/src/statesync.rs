@@ -28,6 +28,7 @@
 
 use crate::app::{App, BlockFinalization, MarshalMailbox, Scheme};
 use crate::block::ChainBlock;
+use crate::epochs::EpochProvider;
 use borsh::{BorshDeserialize, BorshSerialize};
 use commonware_codec::{Decode as _, Encode as _};
 use commonware_consensus::types::Height;
@@ -36,7 +37,6 @@ use commonware_macros::select;
 use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::{Clock, Spawner};
-use commonware_utils::ordered::Set;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -194,13 +194,15 @@ pub struct Synced {
     pub refused: u32,
 }
 
-/// Syncs the state into the empty `store` from `peers` (other validators), each tried in turn
-/// for [`MAX_ROUNDS`] rounds; `None` if none had a certified height above genesis (a new chain:
-/// start from genesis).
+/// Syncs the state into the empty `store` from the validators of the sets `sets` knows, each
+/// tried in turn for [`MAX_ROUNDS`] rounds; `None` if none had a certified height above genesis
+/// (a new chain: start from genesis) or none offered a target this node can verify. A target's
+/// certificate is checked against the set of the target's epoch, which `sets` must hold (today
+/// the genesis sets: epochs 0 and 1; a node joining later catches up epoch by epoch instead).
 pub async fn sync<E, S, R>(
     context: &E,
     genesis: &Genesis,
-    participants: &Set<ed25519::PublicKey>,
+    sets: &EpochProvider,
     me: &ed25519::PublicKey,
     store: Arc<dyn Store>,
     channel: &mut (S, R),
@@ -210,12 +212,12 @@ where
     S: Sender<PublicKey = ed25519::PublicKey>,
     R: Receiver<PublicKey = ed25519::PublicKey>,
 {
-    let peers: Vec<ed25519::PublicKey> = participants.iter().filter(|p| *p != me).cloned().collect();
+    let peers: Vec<ed25519::PublicKey> = sets.known_keys().into_iter().filter(|p| p != me).collect();
     let mut client = Client { context, channel, next_id: 1 };
     let mut refused = 0u32;
     for round in 0..MAX_ROUNDS {
         for peer in &peers {
-            match client.sync_from(genesis, participants, peer, store.clone()).await {
+            match client.sync_from(genesis, sets, peer, store.clone()).await {
                 Ok(Some(mut synced)) => {
                     info!(height = synced.state.height, root = %synced.state.root(), ?peer, refused, "state synced");
                     synced.refused = refused;
@@ -275,7 +277,7 @@ where
     async fn sync_from(
         &mut self,
         genesis: &Genesis,
-        participants: &Set<ed25519::PublicKey>,
+        sets: &EpochProvider,
         peer: &ed25519::PublicKey,
         store: Arc<dyn Store>,
     ) -> Result<Option<Synced>, SyncError> {
@@ -286,7 +288,7 @@ where
             Message::Unavailable { .. } => return Ok(None),
             other => return Err(SyncError::Peer { peer: name, reason: format!("answered {other:?}") }),
         };
-        let (block, finalization) = check_target(genesis, participants, &block, &finalization)
+        let (block, finalization) = check_target(genesis, sets, &block, &finalization)
             .map_err(|reason| SyncError::BadTarget { peer: name.clone(), reason })?;
         let header = block.block.header.clone();
         let bad_state = |source| SyncError::BadState { peer: name.clone(), source };
@@ -325,10 +327,10 @@ where
 }
 
 /// Decodes a sync target and checks that the certificate finalizes exactly this block (digest,
-/// epoch and view) with a quorum of `participants`' signatures.
+/// epoch and view) with a quorum of the signatures of the set of the block's epoch.
 fn check_target(
     genesis: &Genesis,
-    participants: &Set<ed25519::PublicKey>,
+    sets: &EpochProvider,
     block: &[u8],
     finalization: &[u8],
 ) -> Result<(ChainBlock, BlockFinalization), String> {
@@ -337,6 +339,11 @@ fn check_target(
         return Err(format!("block of chain {}", block.header.chain_id));
     }
     let block = ChainBlock::new(genesis.params.hash, block);
+    let epoch = crate::epochs::epoch_of(genesis, block.block.header.height);
+    let Some(set) = sets.set(epoch) else {
+        return Err(format!("the validator set of epoch {epoch} is not known here"));
+    };
+    let participants = set.keys();
     let f = BlockFinalization::decode_cfg(finalization.to_vec(), &participants.len())
         .map_err(|e| format!("certificate: {e}"))?;
     if f.proposal.payload != block.digest() {
@@ -348,12 +355,12 @@ fn check_target(
     }
     let round = f.proposal.round;
     let h = &block.block.header;
-    if (round.epoch().get(), round.view().get()) != (h.epoch, h.view) {
+    if (round.epoch().get(), round.view().get()) != (h.epoch, h.view) || h.epoch != epoch {
         return Err("the certificate's round is not the block's".into());
     }
-    let scheme = Scheme::verifier(&crate::engine::consensus_namespace(genesis), participants.clone());
+    let scheme = Scheme::verifier(&crate::engine::consensus_namespace(genesis), participants);
     if !f.verify(&mut rand::rng(), &scheme, &Sequential) {
-        return Err("the certificate's signatures do not verify for the genesis validators".into());
+        return Err(format!("the certificate's signatures do not verify for epoch {epoch}'s validators"));
     }
     Ok((block, f))
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use trustmeter_chain::app::Behaviour;
 use trustmeter_chain::devnet::{Devnet, DevnetCrypto};
 use trustmeter_chain::engine::{Channels, Timeouts, ValidatorConfig, channels, max_message_size, start_validator};
+use trustmeter_chain::epochs::KeyPeerSets;
 use trustmeter_chain::mempool::{Mempool, MempoolLimits};
 use trustmeter_chain::{App, Validator};
 use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
@@ -52,6 +53,12 @@ pub struct Cluster {
 pub const GENESIS_MS: i64 = 0;
 
 impl Cluster {
+    /// A cluster of `n` validators on a chain whose epochs are `epoch_length` blocks long.
+    pub async fn with_epochs(ctx: deterministic::Context, n: usize, epoch_length: u64) -> Self {
+        trustmeter_chain::epochs::set_interim_epoch_length(Some(epoch_length));
+        Self::with_crypto(ctx, n, vec![], DevnetCrypto::default()).await
+    }
+
     pub async fn new(ctx: deterministic::Context, n: usize, behaviours: Vec<Behaviour>) -> Self {
         Self::with_crypto(ctx, n, behaviours, DevnetCrypto::default()).await
     }
@@ -76,7 +83,8 @@ impl Cluster {
                 max_size: max_message_size(n as u32),
                 max_peers_per_set: NZUsize!(n + 1),
                 disconnect_on_block: true,
-                tracked_peer_sets: NZUsize!(1),
+                // The current epoch's set, the previous one's and the next one's (see `crate::epochs`).
+                tracked_peer_sets: NZUsize!(3),
             },
             keys.clone(),
         )
@@ -141,7 +149,6 @@ impl Cluster {
         self.mempools[i] = Arc::new(Mutex::new(Mempool::new(alg, MempoolLimits::default())));
         let cfg = ValidatorConfig {
             signer: self.devnet.validator_keys[i].clone(),
-            participants: self.devnet.participants(),
             genesis: self.devnet.genesis.clone(),
             partition_prefix: self.prefixes[i].clone(),
             timeouts: Timeouts::default(),
@@ -151,6 +158,7 @@ impl Cluster {
             hooks: vec![],
             store: self.stores[i].clone(),
             state_sync: self.state_sync[i],
+            peer_sets: Box::new(KeyPeerSets(self.oracle.manager())),
         };
         let vctx = self.ctx.child("validator").with_attribute("index", i).with_attribute("restart", self.restarts[i]);
         self.restarts[i] += 1;
@@ -177,6 +185,18 @@ impl Cluster {
     /// archive): the next start re-executes every finalized block from genesis.
     pub fn wipe_state(&mut self, i: usize) {
         self.stores[i] = Arc::new(trustmeter_state::MemStore::new());
+    }
+
+    /// Replaces validator `i`'s whole disk (consensus storage and state store) with an empty one
+    /// and starts it without state sync: it fetches and executes the chain from genesis, epoch
+    /// by epoch.
+    pub async fn rejoin_from_empty_disk(&mut self, i: usize) {
+        self.crash(i);
+        self.histories[i].lock().unwrap().clear();
+        self.stores[i] = Arc::new(trustmeter_state::MemStore::new());
+        self.prefixes[i] = format!("validator-{i}-disk-{}", self.restarts[i]);
+        self.state_sync[i] = false;
+        self.start(i).await;
     }
 
     /// Replaces validator `i`'s whole disk (consensus storage and state store) with an empty one
