@@ -3,19 +3,23 @@
 use crate::api::{self, ApiState};
 use anyhow::{Context as _, Result};
 use commonware_cryptography::{ChaCha20Poly1305, Signer, ed25519};
-use commonware_p2p::AddressableManager;
-use commonware_p2p::authenticated::{self, lookup};
+use commonware_p2p::authenticated::lookup;
+use commonware_p2p::{AddressableManager, AddressableTrackedPeers};
 use commonware_runtime::{Metrics as _, Quota, Supervisor, tokio as cw_tokio};
 use commonware_stream::cups::{self, Cups};
 use commonware_stream::sake::{self, Sake};
 use commonware_utils::ordered::Map;
 use commonware_utils::{NZU32, NZUsize};
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::info;
 use trustmeter_analytics::alarms::AlarmHub;
-use trustmeter_chain::engine::{Channels, Timeouts, ValidatorConfig, channels, max_message_size, start_validator};
+use trustmeter_chain::engine::{
+    Channels, Timeouts, ValidatorConfig, channels, max_committee, max_message_size, start_validator,
+};
+use trustmeter_chain::epochs::{Member, PeerSets};
 use trustmeter_chain::{App, Behaviour, Mempool, MempoolLimits};
 use trustmeter_index::Index;
 use trustmeter_types::Genesis;
@@ -80,25 +84,22 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     spec.alarms.validate().map_err(|e| anyhow::anyhow!("alarm configuration: {e}"))?;
     spec.api.validate().map_err(|e| anyhow::anyhow!("API configuration: {e}"))?;
     let me = spec.key.public_key();
-    anyhow::ensure!(
-        participants.position(&me).is_some(),
-        "this node's key is not a validator in genesis {}",
-        genesis.chain_id
-    );
+    if participants.position(&me).is_none() {
+        info!(chain = %genesis.chain_id, "this node's key is not a genesis validator: it follows the chain and votes in the epochs it is elected for");
+    }
 
-    // Authenticated p2p among the genesis validators only.
-    let mut peers = Vec::new();
+    // Authenticated p2p: the validators of the current epoch (primary) and of the next (secondary),
+    // tracked epoch by epoch as the node enters them (`trustmeter_chain::epochs`); addresses come
+    // from genesis and then from each elected set.
+    let mut genesis_peers = Vec::new();
     for v in &genesis.validators {
         let key_bytes = hex::decode(&v.consensus_key)?;
         let key = ed25519::PublicKey::try_from(key_bytes.as_slice())
             .map_err(|e| anyhow::anyhow!("validator {} key: {e:?}", v.name))?;
-        let addr: SocketAddr =
+        let _: SocketAddr =
             v.p2p_address.parse().with_context(|| format!("validator {} address {}", v.name, v.p2p_address))?;
-        peers.push((key, commonware_p2p::Address::from(addr)));
+        genesis_peers.push(key);
     }
-    let genesis_peers: Vec<ed25519::PublicKey> = peers.iter().map(|(k, _)| k.clone()).collect();
-    let peers: Map<ed25519::PublicKey, commonware_p2p::Address> =
-        peers.try_into().map_err(|_| anyhow::anyhow!("validator keys in genesis must be distinct"))?;
     let namespace = format!("trustmeter/p2p/{}", genesis.chain_id).into_bytes();
     let handshake = Cups::<_, ChaCha20Poly1305>::new(
         Sake {
@@ -109,8 +110,10 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         },
         cups::Version::V1,
     );
-    let max_peers = authenticated::peer_set_limit(&participants, &me);
-    let msg = max_message_size(participants.len() as u32);
+    // One epoch's peer set is its validators and the next epoch's (≤ 2 committees and this node).
+    let committee = max_committee(&genesis);
+    let max_peers = NonZeroUsize::new(2 * participants.len().max(1) + 1).expect("non-zero");
+    let msg = max_message_size(committee as u32);
     let p2p_cfg = if spec.allow_private_ips {
         lookup::Config::local(handshake, &namespace, spec.p2p_listen, max_peers, msg, NZUsize!(4_096))
     } else {
@@ -121,8 +124,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     // between this check and the bind; that remains a panic, within milliseconds of start.)
     std::net::TcpListener::bind(spec.p2p_listen)
         .with_context(|| format!("binding p2p on {} (is another process using the port?)", spec.p2p_listen))?;
-    let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p_cfg);
-    let _ = oracle.track(0, peers);
+    let (mut network, oracle) = lookup::Network::new(context.child("network"), p2p_cfg);
     // Per peer and channel: 10 000 messages/s, bursts of 1 000 (a peer beyond it is made to wait,
     // nothing is dropped). Commonware sizes each channel's inbound mailbox at peers × burst and
     // the router's at their sum, allocated whole at start: with the default burst (= the rate)
@@ -149,7 +151,6 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         context.child("validator"),
         ValidatorConfig {
             signer: spec.key.clone(),
-            participants,
             genesis: genesis.clone(),
             partition_prefix: spec.name.clone(),
             timeouts: spec.timeouts,
@@ -159,6 +160,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
             hooks: vec![storage.hook.clone()],
             store: storage.store.clone(),
             state_sync: spec.state_sync,
+            peer_sets: Box::new(LookupPeerSets(oracle.clone())),
         },
         oracle.clone(),
         oracle,
@@ -199,6 +201,32 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     .await?;
     info!(name = %spec.name, api = %node.api_addr, p2p = %spec.p2p_listen, "validator started");
     Ok(node)
+}
+
+/// [`PeerSets`] over the authenticated `lookup` network: each epoch's members with the addresses
+/// their set records (a member whose address does not parse is left out, with a warning).
+struct LookupPeerSets<O>(O);
+
+impl<O> PeerSets for LookupPeerSets<O>
+where
+    O: AddressableManager<PublicKey = ed25519::PublicKey> + Sync,
+{
+    fn track(&mut self, epoch: u64, primary: &[Member], secondary: &[Member]) {
+        let map = |members: &[Member]| -> Map<ed25519::PublicKey, commonware_p2p::Address> {
+            let entries: Vec<_> = members
+                .iter()
+                .filter_map(|m| match m.address.parse::<SocketAddr>() {
+                    Ok(a) => Some((m.key.clone(), commonware_p2p::Address::from(a))),
+                    Err(e) => {
+                        tracing::warn!(epoch, key = %m.key, address = %m.address, error = %e, "validator address does not parse");
+                        None
+                    }
+                })
+                .collect();
+            Map::from_iter_dedup(entries)
+        };
+        let _ = self.0.track(epoch, AddressableTrackedPeers::new(map(primary), map(secondary)));
+    }
 }
 
 /// A node's query index and state store, and the durable hook that indexes each finalized block
