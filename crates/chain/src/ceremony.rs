@@ -165,7 +165,6 @@ pub fn assemble(
     let genesis = Genesis {
         chain_id: chain_id.clone(),
         genesis_time_ms,
-        params,
         organisations: files.iter().map(|f| f.organisation.clone()).collect(),
         accounts: files
             .iter()
@@ -183,9 +182,12 @@ pub fn assemble(
                     org: f.organisation.id.clone(),
                     consensus_key: v.consensus_key.to_ascii_lowercase(),
                     p2p_address: v.p2p_address.clone(),
+                    self_stake: params.economy.staking.min_self_stake,
                 })
             })
             .collect(),
+        allocations: vec![],
+        params,
         devnet_seed: None,
     };
     if let Err(e) = check_genesis(&genesis, min_validators) {

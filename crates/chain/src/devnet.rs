@@ -6,10 +6,18 @@
 use commonware_cryptography::{Signer, ed25519};
 use commonware_utils::ordered::Set;
 use trustmeter_crypto::{HashAlg, SigningKey};
+use trustmeter_types::economy::{GenesisAllocation, TOKEN};
 use trustmeter_types::{
     ChainId, ChainParams, Genesis, GenesisAccount, GenesisValidator, KeyScheme, OrgKind, Organisation,
     UnifiedSocialCreditCode,
 };
+
+/// Each devnet validator's self-stake at genesis: 100 000 tokens.
+pub const DEVNET_SELF_STAKE: u64 = 100_000 * TOKEN;
+/// Each devnet authority's (regulator, metrology, statistics) balance at genesis: 1 000 000 tokens.
+pub const DEVNET_AUTHORITY_BALANCE: u64 = 1_000_000 * TOKEN;
+/// Each devnet enterprise's balance at genesis: 10 000 tokens.
+pub const DEVNET_ENTERPRISE_BALANCE: u64 = 10_000 * TOKEN;
 
 /// Makes a valid unified social credit code from a 17-character body.
 pub fn credit_code(first17: &str) -> UnifiedSocialCreditCode {
@@ -142,6 +150,7 @@ impl Devnet {
                 org: authorities[i % authorities.len()].org.id.clone(),
                 consensus_key: hex::encode(k.public_key().as_ref()),
                 p2p_address: format!("127.0.0.1:{}", base_port + i as u16),
+                self_stake: DEVNET_SELF_STAKE,
             })
             .collect();
         let mut organisations: Vec<Organisation> = authorities.iter().map(|m| m.org.clone()).collect();
@@ -153,13 +162,26 @@ impl Devnet {
         accounts.extend(
             enterprises.iter().map(|m| GenesisAccount { org: m.org.id.clone(), public_key: m.key.public_key() }),
         );
+        let allocations = authorities
+            .iter()
+            .map(|m| GenesisAllocation { org: m.org.id.clone(), amount: DEVNET_AUTHORITY_BALANCE })
+            .chain(
+                enterprises
+                    .iter()
+                    .map(|m| GenesisAllocation { org: m.org.id.clone(), amount: DEVNET_ENTERPRISE_BALANCE }),
+            )
+            .collect();
+        let mut params = ChainParams { hash: crypto.hash, ..ChainParams::default() };
+        // The regulator runs two of a four-validator devnet's validators.
+        params.economy.staking.max_org_share_percent = 50;
         let genesis = Genesis {
             chain_id: ChainId::new(chain_id).expect("valid chain id"),
             genesis_time_ms,
-            params: ChainParams { hash: crypto.hash, ..ChainParams::default() },
+            params,
             organisations,
             accounts,
             validators: validators_g,
+            allocations,
             devnet_seed: Some(seed),
         };
         Devnet { genesis, validator_keys, regulator, metrology, statistics, enterprises }

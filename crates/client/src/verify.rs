@@ -843,6 +843,12 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::Quota(_) => "quota account",
         StateValue::VerificationDue => "pending objection window",
         StateValue::CarbonYear(_) => "carbon results of a year",
+        StateValue::Validator(_) => "registered validator",
+        StateValue::ValidatorSet(_) => "validator set of an epoch",
+        StateValue::Token(_) => "token account",
+        StateValue::Economy(_) => "token totals",
+        StateValue::Delegation(_) => "stake on a validator",
+        StateValue::Unbonding(_) => "unbonding stake",
     }
 }
 
@@ -896,6 +902,12 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::Quota(o, y) => format!("quota/{o}/{y}"),
         StateKey::VerificationDue(t, o, y) => format!("verification-due/{t}/{o}/{y}"),
         StateKey::CarbonYear(o, y) => format!("carbon-year/{o}/{y}"),
+        StateKey::Validator(k) => format!("validator/{k}"),
+        StateKey::ValidatorSet(e) => format!("validator-set/{e}"),
+        StateKey::Token(o) => format!("token/{o}"),
+        StateKey::Economy => "economy".into(),
+        StateKey::Delegation(o, k) => format!("delegation/{o}/{k}"),
+        StateKey::Unbonding(o, k, e) => format!("unbonding/{o}/{k}/{e}"),
     }
 }
 

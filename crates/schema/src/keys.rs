@@ -96,6 +96,8 @@ mod tag {
     pub const CARBON_REPORT: u8 = 0x11;
     pub const VERIFICATION: u8 = 0x12;
     pub const QUOTA: u8 = 0x13;
+    pub const VALIDATOR: u8 = 0x14;
+    pub const VALIDATOR_SET: u8 = 0x15;
     pub const NONCE: u8 = 0x18;
     pub const PROGRESS: u8 = 0x19;
     pub const DAILY: u8 = 0x1A;
@@ -103,6 +105,11 @@ mod tag {
     pub const CARBON_RESULT: u8 = 0x1C;
     pub const VERIFICATION_DUE: u8 = 0x1D;
     pub const CARBON_YEAR: u8 = 0x1E;
+    pub const TOKEN: u8 = 0x1F;
+    // 0x20 is free (see below); 0x21 and 0x22 are derived keys.
+    pub const ECONOMY: u8 = 0x23;
+    pub const DELEGATION: u8 = 0x24;
+    pub const UNBONDING: u8 = 0x25;
     // 0x20 held the duplicate window until duplicates were found among the window points.
     pub const POINT: u8 = 0x21;
     pub const KEY_USE: u8 = 0x22;
@@ -169,14 +176,20 @@ impl StateKey {
             | StateKey::CertificateClaim(..)
             | StateKey::CarbonReport(..)
             | StateKey::Verification(..)
-            | StateKey::Quota(..) => KeyClass::Registry,
+            | StateKey::Quota(..)
+            | StateKey::Validator(_)
+            | StateKey::ValidatorSet(_) => KeyClass::Registry,
             StateKey::Nonce(_)
             | StateKey::Progress(..)
             | StateKey::Daily(_)
             | StateKey::MonthlyReport(..)
             | StateKey::CarbonResult(..)
             | StateKey::VerificationDue(..)
-            | StateKey::CarbonYear(..) => KeyClass::Activity,
+            | StateKey::CarbonYear(..)
+            | StateKey::Token(_)
+            | StateKey::Economy
+            | StateKey::Delegation(..)
+            | StateKey::Unbonding(..) => KeyClass::Activity,
             StateKey::Point(..) | StateKey::KeyUse(_) => KeyClass::Derived,
         }
     }
@@ -224,6 +237,14 @@ impl StateKey {
             StateKey::CarbonResult(o, m) => Enc::new(tag::CARBON_RESULT).id(o.as_str()).u32(*m),
             StateKey::VerificationDue(t, o, y) => Enc::new(tag::VERIFICATION_DUE).i64(*t).id(o.as_str()).u32(*y),
             StateKey::CarbonYear(o, y) => Enc::new(tag::CARBON_YEAR).id(o.as_str()).u32(*y),
+            StateKey::Validator(k) => Enc::new(tag::VALIDATOR).u8(k.scheme as u8).bytes(&k.bytes),
+            StateKey::ValidatorSet(e) => Enc::new(tag::VALIDATOR_SET).u64(*e),
+            StateKey::Token(o) => Enc::new(tag::TOKEN).id(o.as_str()),
+            StateKey::Economy => Enc::new(tag::ECONOMY),
+            StateKey::Delegation(o, k) => Enc::new(tag::DELEGATION).id(o.as_str()).u8(k.scheme as u8).bytes(&k.bytes),
+            StateKey::Unbonding(o, k, e) => {
+                Enc::new(tag::UNBONDING).id(o.as_str()).u8(k.scheme as u8).bytes(&k.bytes).u64(*e)
+            }
             StateKey::Point(d, ts, ord) => Enc::new(tag::POINT).i64(point_hour(*ts)).id(d.as_str()).i64(*ts).u64(*ord),
             StateKey::KeyUse(k) => Enc::new(tag::KEY_USE).u8(k.scheme as u8).bytes(&k.bytes),
         }
@@ -327,6 +348,26 @@ impl KeyRange {
             None => prefix_end(&base.0),
         };
         KeyRange { lo: base.0, hi }
+    }
+    /// Every registered validator, by consensus key.
+    pub fn validators() -> Self {
+        Self::prefix(vec![tag::VALIDATOR])
+    }
+    /// An organisation's stakes, by validator.
+    pub fn delegations_of(org: &UnifiedSocialCreditCode) -> Self {
+        Self::prefix(Enc::new(tag::DELEGATION).id(org.as_str()).0)
+    }
+    /// An organisation's unbonding entries, by validator then release epoch.
+    pub fn unbondings_of(org: &UnifiedSocialCreditCode) -> Self {
+        Self::prefix(Enc::new(tag::UNBONDING).id(org.as_str()).0)
+    }
+    /// Every token account, by organisation.
+    pub fn token_accounts() -> Self {
+        Self::prefix(vec![tag::TOKEN])
+    }
+    /// Every epoch's validator set, by epoch.
+    pub fn validator_sets() -> Self {
+        Self::prefix(vec![tag::VALIDATOR_SET])
     }
     /// An enterprise's filed reports with period codes in `[from, to]` (monthly deposits and
     /// annual reports share the key space: years sort before months).
@@ -436,6 +477,12 @@ pub fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::Quota(..), StateValue::Quota(_))
             | (StateKey::VerificationDue(..), StateValue::VerificationDue)
             | (StateKey::CarbonYear(..), StateValue::CarbonYear(_))
+            | (StateKey::Validator(_), StateValue::Validator(_))
+            | (StateKey::ValidatorSet(_), StateValue::ValidatorSet(_))
+            | (StateKey::Token(_), StateValue::Token(_))
+            | (StateKey::Economy, StateValue::Economy(_))
+            | (StateKey::Delegation(..), StateValue::Delegation(_))
+            | (StateKey::Unbonding(..), StateValue::Unbonding(_))
     )
 }
 

@@ -25,3 +25,6 @@ pub use model::{
     ReplacementRec, StateEntry, StateKey, StateProof, StateRoots, StateValue, StatementRecord, VerificationAct,
     VerificationRecord, VerificationStatus,
 };
+pub use model::{
+    DelegationRecord, EconomyRecord, SetMember, TokenAccount, UnbondingRecord, ValidatorRecord, ValidatorSet,
+};

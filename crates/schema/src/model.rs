@@ -162,6 +162,19 @@ pub enum StateKey {
     /// An enterprise's carbon results for a year (`YYYY`): the sums of its month results,
     /// recomputed whenever one of them is.
     CarbonYear(UnifiedSocialCreditCode, u32),
+    /// A registered validator (candidate), by consensus key.
+    Validator(PublicKey),
+    /// The validator set of an epoch, elected at the end of epoch − 2 (genesis: epochs 0 and 1).
+    ValidatorSet(u64),
+    /// An organisation's token account.
+    Token(UnifiedSocialCreditCode),
+    /// The chain's token totals (supply, reward pool, bonded, unbonding, unclaimed).
+    Economy,
+    /// An organisation's stake on a validator: (organisation, validator).
+    Delegation(UnifiedSocialCreditCode, PublicKey),
+    /// Stake an organisation is unbonding from a validator, claimable from an epoch:
+    /// (organisation, validator, release epoch).
+    Unbonding(UnifiedSocialCreditCode, PublicKey, u64),
 }
 
 /// A value in the state.
@@ -222,6 +235,178 @@ pub enum StateValue {
     VerificationDue,
     /// A year's carbon results.
     CarbonYear(CarbonYearRecord),
+    /// A registered validator.
+    Validator(ValidatorRecord),
+    /// An epoch's validator set.
+    ValidatorSet(ValidatorSet),
+    /// A token account.
+    Token(TokenAccount),
+    /// The token totals.
+    Economy(EconomyRecord),
+    /// A stake on a validator.
+    Delegation(DelegationRecord),
+    /// An unbonding entry.
+    Unbonding(UnbondingRecord),
+}
+
+/// Shares minted per micro-token when a validator's pool is empty: fine enough that pro-rata
+/// slashes and rewards lose at most one micro-token per holder to rounding.
+pub const SHARES_PER_MICRO: u128 = 1_000_000;
+/// Scale of [`ValidatorRecord::reward_per_share`] (10¹⁸).
+pub const REWARD_INDEX_SCALE: u128 = 1_000_000_000_000_000_000;
+
+/// A registered validator (验证节点候选): who runs it, where peers reach it, its stake and standing.
+///
+/// Stake is held in two pools, each as tokens and shares, so that a slash or a reward touches
+/// one record whatever the number of delegators: a delegator's bonded stake is
+/// `shares × bonded / shares_total`; an unbonding entry's is `shares × unbonding /
+/// unbonding_shares`. Delegators' rewards accumulate in `reward_per_share` (×10¹⁸); a delegation
+/// earns `shares × (reward_per_share − its index) / 10¹⁸`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorRecord {
+    /// The organisation that runs it.
+    pub org: UnifiedSocialCreditCode,
+    /// Short name.
+    pub name: String,
+    /// Where peers dial it, `host:port`.
+    pub p2p_address: String,
+    /// Commission on its delegators' rewards, percent.
+    pub commission_percent: u8,
+    /// Epoch of the last commission change.
+    pub commission_epoch: u64,
+    /// Bonded micro-tokens (its own and its delegators').
+    pub bonded: u64,
+    /// Shares of the bonded pool outstanding.
+    pub shares: u128,
+    /// Micro-tokens unbonding from it (still slashable).
+    pub unbonding: u64,
+    /// Shares of the unbonding pool outstanding.
+    pub unbonding_shares: u128,
+    /// Rewards per bonded share paid to its delegators so far, ×10¹⁸.
+    pub reward_per_share: u128,
+    /// Micro-tokens of delegators' rewards credited to it and not yet claimed (rounding dust
+    /// stays here).
+    pub rewards_outstanding: u64,
+    /// `Some(epoch)`: jailed, not elected, may be unjailed from that epoch on.
+    #[serde(deserialize_with = "trustmeter_types::codec::required_option")]
+    pub jailed_until: Option<u64>,
+    /// Why it was last jailed (empty if never).
+    pub jail_reason: String,
+    /// Micro-tokens slashed from it in all.
+    pub slashed: u64,
+    /// Height of its registration.
+    pub registered_height: u64,
+}
+
+impl ValidatorRecord {
+    /// Bonded micro-tokens of `shares`.
+    pub fn tokens_of(&self, shares: u128) -> u64 {
+        shares.saturating_mul(self.bonded as u128).checked_div(self.shares).unwrap_or(0) as u64
+    }
+    /// Unbonding micro-tokens of `shares` of the unbonding pool.
+    pub fn unbonding_tokens_of(&self, shares: u128) -> u64 {
+        shares.saturating_mul(self.unbonding as u128).checked_div(self.unbonding_shares).unwrap_or(0) as u64
+    }
+}
+
+/// One member of an epoch's validator set.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetMember {
+    /// Consensus key (Ed25519).
+    pub consensus_key: PublicKey,
+    /// The organisation that runs it.
+    pub org: UnifiedSocialCreditCode,
+    /// Short name.
+    pub name: String,
+    /// Where peers dial it.
+    pub p2p_address: String,
+    /// Its bonded stake when elected, micro-tokens.
+    pub stake: u64,
+}
+
+/// An epoch's validator set: the committee whose certificates finalize the epoch's blocks.
+/// Members are sorted by consensus key bytes (Commonware's signer indices refer to that order).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorSet {
+    /// The epoch.
+    pub epoch: u64,
+    /// The members, by key.
+    pub members: Vec<SetMember>,
+    /// Height of the block that elected it (0: genesis).
+    pub elected_height: u64,
+}
+
+/// An organisation's token account.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenAccount {
+    /// Spendable micro-tokens.
+    pub balance: u64,
+    /// Rewards earned (data, verification, validation, commission) and not yet claimed.
+    pub earned: u64,
+    /// Micro-tokens earned in all, claimed or not.
+    pub earned_total: u64,
+}
+
+/// The chain's token totals, kept by every operation that moves tokens, and checked at the end of
+/// every block: `balances + bonded + unbonding + pool + unclaimed = supply ≤ cap`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EconomyRecord {
+    /// Tokens in existence: genesis plus issuance.
+    pub supply: u64,
+    /// Σ account balances.
+    pub balances: u64,
+    /// Σ validators' bonded stake.
+    pub bonded: u64,
+    /// Σ validators' unbonding stake.
+    pub unbonding: u64,
+    /// The reward pool: issuance and slashes not yet distributed.
+    pub pool: u64,
+    /// Rewards credited (to accounts' `earned` and validators' `rewards_outstanding`) not yet
+    /// claimed.
+    pub unclaimed: u64,
+    /// Σ issued since genesis.
+    pub issued: u64,
+    /// Σ slashed since genesis.
+    pub slashed: u64,
+    /// The last epoch whose end was processed (issuance, rewards, election); `None` before the
+    /// first boundary.
+    #[serde(deserialize_with = "trustmeter_types::codec::required_option")]
+    pub closed_epoch: Option<u64>,
+}
+
+impl EconomyRecord {
+    /// Whether the totals add up: `balances + bonded + unbonding + pool + unclaimed = supply`.
+    pub fn conserved(&self) -> bool {
+        [self.balances, self.bonded, self.unbonding, self.pool, self.unclaimed]
+            .iter()
+            .try_fold(0u64, |t, x| t.checked_add(*x))
+            == Some(self.supply)
+    }
+}
+
+/// An organisation's stake on a validator.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelegationRecord {
+    /// Shares of the validator's bonded pool.
+    pub shares: u128,
+    /// The validator's `reward_per_share` when this delegation's rewards were last settled.
+    pub reward_index: u128,
+}
+
+/// Stake on its way out of a validator.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnbondingRecord {
+    /// Shares of the validator's unbonding pool.
+    pub shares: u128,
+    /// Micro-tokens it was worth when it started (before any slash).
+    pub initial: u64,
 }
 
 /// An enterprise's carbon results for one year (碳排放年度核算结果), in consensus: the sums of its

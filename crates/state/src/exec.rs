@@ -224,10 +224,16 @@ pub fn build_block(
 }
 
 /// What every block does after its transactions, proposer and validators alike: carbon results
-/// of the months the block changed, then objection windows that have passed.
+/// of the months the block changed, then objection windows that have passed, then at the last
+/// block of an epoch its end (issuance, validator rewards, the election two epochs ahead); and
+/// the check that the token totals add up.
 fn close_block(state: &mut State, height: u64, timestamp_ms: i64) {
     crate::carbon::close_months(state, height, timestamp_ms);
     crate::compliance::close_verifications(state, height, timestamp_ms);
+    if state.params.economy.staking.is_boundary(height) {
+        crate::economy::close_epoch(state, height);
+    }
+    crate::economy::check_conservation(state);
 }
 
 /// Executes `block` on `parent` and checks every commitment in its header.
@@ -593,6 +599,16 @@ fn apply_tx(
             state.set_nonce(sender, body.nonce);
             crate::compliance::quota_op(state, height, (&org, kind), (target, *year), op)
         }
+        TxPayload::Transfer { to, amount, .. } => {
+            let (org, _) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            crate::economy::transfer(state, &org, to, *amount)
+        }
+        TxPayload::Staking { op } => {
+            let (org, kind) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            crate::economy::staking(state, height, (&org, kind), op)
+        }
         p @ (TxPayload::DeployPolicy { .. }
         | TxPayload::ReplaceMeter { .. }
         | TxPayload::MonthlyReport { .. }
@@ -768,6 +784,8 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
         | TxPayload::SubmitCarbonReport { .. }
         | TxPayload::Verification { .. }
         | TxPayload::Quota { .. }
+        | TxPayload::Transfer { .. }
+        | TxPayload::Staking { .. }
         | TxPayload::ReplaceMeter { .. }
         | TxPayload::MonthlyReport { .. }
         | TxPayload::RegisterAccount { .. }

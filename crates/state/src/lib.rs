@@ -11,6 +11,7 @@
 //! - [`commit`]: the two Jellyfish Merkle trees and their hashing.
 //! - [`store`]: the [`Store`] boundary (a disk implementation lives in `trustmeter-statedb`) and
 //!   the in-memory [`MemStore`].
+//! - [`economy`]: the token ledger, staking, delegation, epoch ends and elections (DPoS).
 //! - [`exec`]: transaction and reading rules, block building and block checking.
 //! - [`sigs`]: signature pre-verification in batches, outside the pure core; execution trusts a
 //!   verdict only for the exact key it was made with and verifies anything else itself.
@@ -19,6 +20,7 @@ pub mod accounting;
 pub mod carbon;
 pub mod commit;
 pub mod compliance;
+pub mod economy;
 pub mod exec;
 pub mod keys;
 mod membership;

@@ -400,6 +400,7 @@ impl State {
             genesis.organisations.iter().filter(|o| o.kind == OrgKind::Regulator).map(|o| o.id.clone()).collect();
         regulators.sort();
         s.put(StateKey::Regulators, StateValue::Regulators(regulators));
+        crate::economy::genesis(&mut s, genesis);
         s.seal();
         Ok(s)
     }

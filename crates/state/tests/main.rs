@@ -9,6 +9,7 @@ mod blocks;
 mod carbon;
 mod common;
 mod compliance;
+mod economy;
 mod gm;
 mod membership;
 mod proofs;

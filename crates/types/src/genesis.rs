@@ -3,6 +3,7 @@
 //! history, and offline verifiers check finality certificates against its validator set.
 
 use crate::codec::{Validate, check_len};
+use crate::economy::{Amount, EconomyParams, GenesisAllocation};
 use crate::ids::{ChainId, UnifiedSocialCreditCode};
 use crate::keys::PublicKey;
 use crate::limits::*;
@@ -91,6 +92,8 @@ pub struct ChainParams {
     pub accounting: AccountingParams,
     /// How membership decisions are taken after genesis (k of n regulators, proposal lifetime).
     pub governance: GovernanceParams,
+    /// The token's supply policy and the staking rules (epochs, elections, slashing).
+    pub economy: EconomyParams,
 }
 
 /// Parameters of the on-chain energy accounting (能耗核算). In JSON every field is required.
@@ -138,6 +141,7 @@ impl Default for ChainParams {
             hash: HashAlg::Sha256,
             accounting: AccountingParams::default(),
             governance: GovernanceParams::default(),
+            economy: EconomyParams::default(),
         }
     }
 }
@@ -169,6 +173,8 @@ pub struct GenesisValidator {
     pub consensus_key: String,
     /// p2p listen address, `host:port`.
     pub p2p_address: String,
+    /// Micro-tokens its organisation bonds to it at genesis (its self-stake; part of the supply).
+    pub self_stake: Amount,
 }
 
 /// The genesis document. In JSON every field, at every level, is required and no other field is
@@ -188,8 +194,11 @@ pub struct Genesis {
     pub organisations: Vec<GenesisOrganisation>,
     /// Founding accounts.
     pub accounts: Vec<GenesisAccount>,
-    /// The validator set.
+    /// The validator set of epochs 0 and 1 (later sets are elected: [`crate::economy`]).
     pub validators: Vec<GenesisValidator>,
+    /// Founding token balances ([`crate::economy`]); with the validators' self-stakes, the supply
+    /// at genesis, at most the cap.
+    pub allocations: Vec<GenesisAllocation>,
     /// `Some(seed)` for a local devnet (`trustmeter node init`), whose every key derives from that
     /// public seed: never for real data. `None` for a real chain, made by a genesis ceremony from
     /// keys generated on their owners' machines; a node refuses to run a real chain whose keys
@@ -221,6 +230,18 @@ impl Validate for Genesis {
             return Err("calibration_warning_ms must not be negative".into());
         }
         self.params.governance.check()?;
+        self.params.economy.check()?;
+        check_len("genesis allocations", self.allocations.len(), MAX_GENESIS_ENTRIES)?;
+        if self.validators.len() > crate::economy::MAX_ELECTED as usize {
+            return Err(format!("genesis has more than {} validators", crate::economy::MAX_ELECTED));
+        }
+        let supply = self.supply().ok_or("genesis allocations overflow")?;
+        if supply > self.params.economy.token.cap {
+            return Err(format!(
+                "genesis allocations and self-stakes ({supply} µ) exceed the token cap ({} µ)",
+                self.params.economy.token.cap
+            ));
+        }
         let mut ids = std::collections::BTreeSet::new();
         for o in &self.organisations {
             o.check().map_err(|e| format!("organisation {}: {e}", o.id))?;
@@ -262,11 +283,30 @@ impl Validate for Genesis {
             if !known(&v.org) {
                 return Err(format!("validator {} names unknown organisation {}", v.name, v.org));
             }
+            crate::economy::check_address(&v.p2p_address).map_err(|e| format!("validator {}: {e}", v.name))?;
             let key = hex::decode(&v.consensus_key).map_err(|_| format!("validator {} key is not hex", v.name))?;
             if key.len() != 32 {
                 return Err(format!("validator {} key must be 32 bytes", v.name));
             }
         }
+        let mut allocated = std::collections::BTreeSet::new();
+        for a in &self.allocations {
+            if !known(&a.org) {
+                return Err(format!("allocation names unknown organisation {}", a.org));
+            }
+            if !allocated.insert(&a.org) {
+                return Err(format!("organisation {} has two allocations", a.org));
+            }
+        }
         Ok(())
+    }
+}
+
+impl Genesis {
+    /// The supply at genesis: the allocations plus the validators' self-stakes (`None` on
+    /// overflow).
+    pub fn supply(&self) -> Option<Amount> {
+        let a = self.allocations.iter().try_fold(0u64, |t, a| t.checked_add(a.amount))?;
+        self.validators.iter().try_fold(a, |t, v| t.checked_add(v.self_stake))
     }
 }

@@ -20,6 +20,7 @@
 //! - [`membership`]: organisations and account keys after genesis: proposals and approvals.
 //! - [`tx`]: transactions and their payloads.
 //! - [`carbon`]: documented carbon entries with their evidence, and monitoring plans.
+//! - [`economy`]: the token, staking, delegation and elections (DPoS).
 //! - [`block`]: block headers and blocks.
 //! - [`receipt`]: execution outcomes with machine-readable codes.
 //! - [`genesis`]: the founding document of a chain.
@@ -28,6 +29,7 @@ pub mod block;
 pub mod carbon;
 pub mod codec;
 pub mod compliance;
+pub mod economy;
 pub mod energy;
 pub mod genesis;
 pub mod ids;

@@ -88,6 +88,12 @@ pub enum RejectCode {
     /// A quota operation exceeds what the account holds or allows (allowances beyond holdings,
     /// offsets beyond the cap, a surrender beyond the obligation, banking before compliance).
     QuotaRefused = 33,
+    /// The sender's organisation holds too few tokens (balance, stake or unbonding) for the
+    /// transfer or staking operation; the message says how many it holds.
+    InsufficientFunds = 34,
+    /// A staking operation breaks a staking rule (an ineligible kind, a commission out of
+    /// bounds, a validator still jailed, transfers disabled on this chain); the message names it.
+    StakingRefused = 35,
 }
 
 impl RejectCode {
@@ -128,11 +134,13 @@ impl RejectCode {
             RejectCode::InvalidCarbonEntry => "invalid_carbon_entry",
             RejectCode::ReportMismatch => "report_mismatch",
             RejectCode::QuotaRefused => "quota_refused",
+            RejectCode::InsufficientFunds => "insufficient_funds",
+            RejectCode::StakingRefused => "staking_refused",
         }
     }
 
     /// Every code, in tag order.
-    pub const ALL: [RejectCode; 34] = [
+    pub const ALL: [RejectCode; 36] = [
         RejectCode::Malformed,
         RejectCode::WrongChain,
         RejectCode::BadTxSignature,
@@ -167,6 +175,8 @@ impl RejectCode {
         RejectCode::InvalidCarbonEntry,
         RejectCode::ReportMismatch,
         RejectCode::QuotaRefused,
+        RejectCode::InsufficientFunds,
+        RejectCode::StakingRefused,
     ];
 
     /// The code named by [`RejectCode::as_str`], if any.

@@ -7,6 +7,7 @@
 use crate::carbon::{CarbonEntry, check_month};
 use crate::codec::{Validate, check_len, encode};
 use crate::compliance::{QuotaOp, ReportPeriod, VerificationStep, check_year};
+use crate::economy::{Amount, StakingOp, check_memo};
 use crate::energy::{EnergyKind, Quantity, RegisterKind, Unit};
 use crate::ids::{ChainId, DeviceId, Hash32, UnifiedSocialCreditCode};
 use crate::keys::{PublicKey, Signature};
@@ -311,6 +312,21 @@ pub enum TxPayload {
         /// The operation.
         op: QuotaOp,
     },
+    /// Moves `amount` of the sender's organisation's tokens to another member organisation
+    /// ([`crate::economy`]); refused on a chain whose token is not transferable.
+    Transfer {
+        /// The receiving organisation.
+        to: UnifiedSocialCreditCode,
+        /// Micro-tokens.
+        amount: Amount,
+        /// A note kept in the receipt's transaction (e.g. the data-sharing agreement paid).
+        memo: String,
+    },
+    /// A staking operation of the sender's organisation (validators, delegation, claims).
+    Staking {
+        /// The operation.
+        op: StakingOp,
+    },
 }
 
 /// A measured heating value in a [`TxPayload::MonthlyReport`] (实测低位发热量 / 蒸汽焓值).
@@ -389,6 +405,8 @@ impl TxPayload {
             TxPayload::SubmitCarbonReport { .. } => "submit_carbon_report",
             TxPayload::Verification { .. } => "verification",
             TxPayload::Quota { .. } => "quota",
+            TxPayload::Transfer { .. } => "transfer",
+            TxPayload::Staking { op } => op.kind(),
         }
     }
 
@@ -516,6 +534,11 @@ impl Validate for Transaction {
                 check_year(*year)?;
                 op.check()
             }
+            TxPayload::Transfer { to, memo, .. } => {
+                to.check()?;
+                check_memo(memo)
+            }
+            TxPayload::Staking { op } => op.check(),
             TxPayload::ReplaceMeter { meter, old_final, new_initial, .. } => {
                 meter.check()?;
                 if old_final.micros() < 0 || new_initial.micros() < 0 {

@@ -217,7 +217,9 @@ fn genesis_round_trips_and_is_checked() {
             org: uscc(1),
             consensus_key: "ab".repeat(32),
             p2p_address: "127.0.0.1:1".into(),
+            self_stake: 10_000_000_000,
         }],
+        allocations: vec![trustmeter_types::economy::GenesisAllocation { org: uscc(1), amount: 5_000_000 }],
         devnet_seed: None,
     };
     let bytes = encode(&g);

@@ -76,6 +76,8 @@ pub fn touched_meters(block: &Block) -> Vec<DeviceId> {
             | TxPayload::SubmitCarbonReport { .. }
             | TxPayload::Verification { .. }
             | TxPayload::Quota { .. }
+            | TxPayload::Transfer { .. }
+            | TxPayload::Staking { .. }
             | TxPayload::MonthlyReport { .. } => {}
         }
     }

@@ -40,7 +40,7 @@ const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
 const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
 /// State key and value kinds by tag (§4.2); 9 and 10 are derived data, never in a proof.
-const STATE_KINDS: [&str; 28] = [
+const STATE_KINDS: [&str; 34] = [
     "organisation",
     "account",
     "nonce",
@@ -69,6 +69,12 @@ const STATE_KINDS: [&str; 28] = [
     "quota",
     "verification_due",
     "carbon_year",
+    "validator",
+    "validator_set",
+    "token",
+    "economy",
+    "delegation",
+    "unbonding",
 ];
 const SCOPES: [&str; 4] = ["registry", "readings", "figures", "alarms"];
 const HASHES: [&str; 2] = ["sha256", "sm3"];
@@ -206,8 +212,23 @@ fn state_key(key: &Value) -> Vec<u8> {
             w.u8(tag(&SCOPES, &id[2]));
         }
         12 => w.hash(id),
-        13 => {}
-        1 | 2 => w.tagged(id),
+        13 | 31 => {}
+        1 | 2 | 28 => w.tagged(id),
+        // a validator set by epoch
+        29 => w.u64(id),
+        // a token account
+        30 => w.string(id),
+        // a delegation (org, validator)
+        32 => {
+            w.string(&id[0]);
+            w.tagged(&id[1]);
+        }
+        // an unbonding entry (org, validator, release epoch)
+        33 => {
+            w.string(&id[0]);
+            w.tagged(&id[1]);
+            w.u64(&id[2]);
+        }
         6 => w.u32v(id),
         7 => {
             w.string(&id["org"]);
@@ -324,6 +345,22 @@ fn genesis_bytes(g: &Value) -> Vec<u8> {
             f(w, i);
         }
     };
+    let token = &p["economy"]["token"];
+    w.string(&token["symbol"]);
+    w.u64(&token["cap"]);
+    w.u64(&token["issuance_per_epoch"]);
+    w.bool(&token["transferable"]);
+    let staking = &p["economy"]["staking"];
+    w.u64(&staking["epoch_length"]);
+    w.u32v(&staking["validators"]);
+    w.u64(&staking["min_self_stake"]);
+    w.u8(staking["max_org_share_percent"].as_u64().unwrap() as u8);
+    w.u32v(&staking["unbonding_epochs"]);
+    w.u8(staking["max_commission_percent"].as_u64().unwrap() as u8);
+    w.u32v(&staking["jail_epochs"]);
+    w.u8(staking["max_missed_percent"].as_u64().unwrap() as u8);
+    w.u8(staking["equivocation_slash_percent"].as_u64().unwrap() as u8);
+    list(&mut w, &staking["eligible"], &|w, k| w.u8(tag(&ORG_KINDS, k)));
     list(&mut w, &g["organisations"], &|w, o| {
         w.string(&o["id"]);
         w.string(&o["name"]);
@@ -338,6 +375,11 @@ fn genesis_bytes(g: &Value) -> Vec<u8> {
         for f in ["name", "org", "consensus_key", "p2p_address"] {
             w.string(&v[f]);
         }
+        w.u64(&v["self_stake"]);
+    });
+    list(&mut w, &g["allocations"], &|w, a| {
+        w.string(&a["org"]);
+        w.u64(&a["amount"]);
     });
     w.option(&g["devnet_seed"], |w, s| w.u64(s));
     w.0
@@ -383,7 +425,16 @@ fn shape_v3(b: &Value) -> Result<(), String> {
     let g = &b["genesis"];
     exactly(
         g,
-        &["chain_id", "genesis_time_ms", "params", "organisations", "accounts", "validators", "devnet_seed"],
+        &[
+            "chain_id",
+            "genesis_time_ms",
+            "params",
+            "organisations",
+            "accounts",
+            "validators",
+            "allocations",
+            "devnet_seed",
+        ],
         "genesis",
     )?;
     exactly(
@@ -396,9 +447,29 @@ fn shape_v3(b: &Value) -> Result<(), String> {
             "hash",
             "accounting",
             "governance",
+            "economy",
         ],
         "params",
     )?;
+    exactly(&g["params"]["economy"], &["token", "staking"], "economy")?;
+    exactly(&g["params"]["economy"]["token"], &["symbol", "cap", "issuance_per_epoch", "transferable"], "token")?;
+    exactly(
+        &g["params"]["economy"]["staking"],
+        &[
+            "epoch_length",
+            "validators",
+            "min_self_stake",
+            "max_org_share_percent",
+            "unbonding_epochs",
+            "max_commission_percent",
+            "jail_epochs",
+            "max_missed_percent",
+            "equivocation_slash_percent",
+            "eligible",
+        ],
+        "staking",
+    )?;
+    each(&g["allocations"], |a| exactly(a, &["org", "amount"], "allocation"))?;
     exactly(&g["params"]["governance"], &["approval_percent", "proposal_lifetime_ms"], "governance")?;
     exactly(
         &g["params"]["accounting"],
@@ -407,7 +478,9 @@ fn shape_v3(b: &Value) -> Result<(), String> {
     )?;
     each(&g["organisations"], |o| exactly(o, &["id", "name", "kind", "region"], "organisation"))?;
     each(&g["accounts"], |a| exactly(a, &["org", "public_key"], "account"))?;
-    each(&g["validators"], |v| exactly(v, &["name", "org", "consensus_key", "p2p_address"], "validator"))?;
+    each(&g["validators"], |v| {
+        exactly(v, &["name", "org", "consensus_key", "p2p_address", "self_stake"], "validator")
+    })?;
     let header_fields = [
         "chain_id",
         "parent",

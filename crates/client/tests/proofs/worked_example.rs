@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::fmt::Write as _;
 use trustmeter_crypto::{HashAlg, block_digest, smt};
+use trustmeter_state::economy;
 use trustmeter_state::state::StateValue;
 use trustmeter_state::{StateEntry, StateKey};
 use trustmeter_types::{BlockHeader, DeviceId, Genesis, Hash32, SignedReading, encode};
@@ -91,6 +92,8 @@ fn in_registry(k: &StateKey) -> bool {
             | StateKey::Methodology(..)
             | StateKey::Published(_)
             | StateKey::GrantReceived(..)
+            | StateKey::Validator(_)
+            | StateKey::ValidatorSet(_)
     )
 }
 
@@ -154,6 +157,24 @@ fn entries() -> Vec<(StateKey, StateValue)> {
             let y = s.carbon_year(&o.id, year).expect("a year with month results has its record");
             out.push((StateKey::CarbonYear(o.id.clone(), year), StateValue::CarbonYear(y)));
         }
+        // The token: the organisation's account, stakes and unbonding entries.
+        if let Some(v) = s.get(&StateKey::Token(o.id.clone())) {
+            out.push((StateKey::Token(o.id.clone()), v));
+        }
+        for (k, d) in economy::delegations_of(s, &o.id) {
+            out.push((StateKey::Delegation(o.id.clone(), k), StateValue::Delegation(d)));
+        }
+        for (k, e, u) in economy::unbondings_of(s, &o.id) {
+            out.push((StateKey::Unbonding(o.id.clone(), k, e), StateValue::Unbonding(u)));
+        }
+    }
+    out.push((StateKey::Economy, StateValue::Economy(economy::economy(s))));
+    for (k, v) in economy::validators(s) {
+        out.push((StateKey::Validator(k), StateValue::Validator(v)));
+    }
+    for e in 0.. {
+        let Some(set) = economy::validator_set(s, e) else { break };
+        out.push((StateKey::ValidatorSet(e), StateValue::ValidatorSet(set)));
     }
     assert_eq!(out.len() as u64, s.len(), "every entry of the state is enumerated");
     out

@@ -14,6 +14,7 @@ use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
 use trustmeter_state::exec::{BlockContext, check_includable};
 use trustmeter_state::{BlockError, BlockOutput, SignatureVerdicts, State, build_block, execute_block, genesis_block};
 use trustmeter_types::codec::Validate;
+use trustmeter_types::economy::{GenesisAllocation, TOKEN};
 use trustmeter_types::limits::MAX_MESSAGE_LEN;
 use trustmeter_types::tx::MeterSpec;
 use trustmeter_types::{
@@ -181,7 +182,14 @@ pub fn genesis(chain: &str) -> Genesis {
             org: org_regulator(),
             consensus_key: hex_key(&key(200)),
             p2p_address: "127.0.0.1:7000".into(),
+            self_stake: 100_000 * TOKEN,
         }],
+        allocations: vec![
+            GenesisAllocation { org: org_regulator(), amount: 1_000_000 * TOKEN },
+            GenesisAllocation { org: org_metrology(), amount: 100_000 * TOKEN },
+            GenesisAllocation { org: org_a(), amount: 10_000 * TOKEN },
+            GenesisAllocation { org: org_b(), amount: 10_000 * TOKEN },
+        ],
         devnet_seed: None,
     }
 }

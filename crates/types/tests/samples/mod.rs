@@ -283,14 +283,17 @@ pub fn genesis() -> Genesis {
                 org: uscc(1),
                 consensus_key: "ab".repeat(32),
                 p2p_address: "127.0.0.1:3001".into(),
+                self_stake: 10_000_000_000,
             },
             GenesisValidator {
                 name: "v2".into(),
                 org: uscc(2),
                 consensus_key: "cd".repeat(32),
                 p2p_address: "[::1]:3002".into(),
+                self_stake: 10_000_000_000,
             },
         ],
+        allocations: vec![trustmeter_types::economy::GenesisAllocation { org: uscc(2), amount: 7_500_000 }],
         devnet_seed: Some(2026),
     }
 }
