@@ -152,12 +152,9 @@ pub fn max_message_size(participants: u32) -> u32 {
     ])
 }
 
-/// The most members an epoch's set may have (interim: `trustmeter_types::economy::MAX_ELECTED`).
-const MAX_COMMITTEE: usize = 100;
-
 /// The most members an epoch's set may have (the bound certificates are decoded with).
 pub fn max_committee(genesis: &Genesis) -> usize {
-    MAX_COMMITTEE.max(genesis.validators.len())
+    (trustmeter_types::economy::MAX_ELECTED as usize).max(genesis.validators.len())
 }
 
 /// Starts one validator: marshal, broadcast, gossip, state sync, the finalizer and the epoch
@@ -189,14 +186,15 @@ where
     for epoch in [0, 1] {
         provider.register(crate::epochs::genesis_set(&cfg.genesis, epoch).expect("genesis validators are valid"));
     }
-    let track = |peer_sets: &mut Box<dyn PeerSets>, epoch: u64| {
+    let track = |peer_sets: &mut Box<dyn PeerSets>, epoch: u64, candidates: Vec<crate::epochs::Member>| {
         let primary = provider.set(epoch).map(|s| s.members).unwrap_or_default();
-        let secondary = provider.set(epoch + 1).map(|s| s.members).unwrap_or_default();
+        let mut secondary = provider.set(epoch + 1).map(|s| s.members).unwrap_or_default();
+        secondary.extend(candidates);
         peer_sets.track(epoch, &primary, &secondary);
     };
     let mut tracked = None;
     if cfg.store.snapshot().head().is_none() {
-        track(&mut peer_sets, 0);
+        track(&mut peer_sets, 0, vec![]);
         tracked = Some(0);
     }
 
@@ -267,11 +265,11 @@ where
     {
         provider.register(set);
     }
-    drop(state);
     if tracked.is_none_or(|t| epoch > t) {
-        track(&mut peer_sets, epoch);
+        track(&mut peer_sets, epoch, crate::epochs::candidates(&state));
         tracked = Some(epoch);
     }
+    drop(state);
 
     let genesis_block = App::genesis_block(&cfg.genesis);
     let genesis_digest = genesis_block.digest();

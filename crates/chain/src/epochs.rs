@@ -63,21 +63,9 @@ use tracing::{debug, info, warn};
 use trustmeter_state::State;
 use trustmeter_types::Genesis;
 
-thread_local! {
-    static INTERIM_EPOCH_LENGTH: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
-}
-
-/// Interim, until `genesis.params.economy.staking.epoch_length` lands: the epoch length of the
-/// validators started on this thread (a deterministic simulation runs on its test's thread).
-/// Without it a chain has one epoch (as before epochs).
-#[doc(hidden)]
-pub fn set_interim_epoch_length(length: Option<u64>) {
-    INTERIM_EPOCH_LENGTH.with(|c| c.set(length));
-}
-
 /// Blocks per epoch of a chain (from its genesis; Commonware's epocher needs at least 2).
-pub fn epoch_length(_genesis: &Genesis) -> u64 {
-    INTERIM_EPOCH_LENGTH.with(|c| c.get()).unwrap_or(u64::MAX / 2).max(2)
+pub fn epoch_length(genesis: &Genesis) -> u64 {
+    genesis.params.economy.staking.epoch_length.max(2)
 }
 
 /// The chain's epocher: epoch `e` is the heights `[e·L, (e+1)·L − 1]`.
@@ -176,16 +164,33 @@ fn checked(set: EpochSet) -> Result<EpochSet, EpochError> {
     Ok(set)
 }
 
-/// The validator set of `epoch` as the finalized `state` holds it, if it holds one.
-///
-/// Interim (until the state machine's elections land on `main`): every epoch's set is the genesis
-/// validators. With elections this reads `State::validator_set(epoch)`.
-pub fn set_of(genesis: &Genesis, state: &State, epoch: u64) -> Result<Option<EpochSet>, EpochError> {
-    // The state holds the sets up to the epoch after its own, elected one epoch ahead.
-    if epoch > epoch_of(genesis, state.height) + 2 {
-        return Ok(None);
-    }
-    genesis_set(genesis, epoch).map(Some)
+/// The validator set of `epoch` as the finalized `state` holds it, if it holds one (genesis
+/// writes sets 0 and 1; the last block of epoch `e` elects set `e + 2`).
+pub fn set_of(_genesis: &Genesis, state: &State, epoch: u64) -> Result<Option<EpochSet>, EpochError> {
+    let Some(set) = state.validator_set(epoch) else { return Ok(None) };
+    let members = set
+        .members
+        .iter()
+        .map(|m| {
+            let key = ed25519::PublicKey::try_from(m.consensus_key.bytes.as_slice())
+                .map_err(|_| EpochError::BadKey { epoch, name: m.name.clone() })?;
+            Ok(Member { key, address: m.p2p_address.clone() })
+        })
+        .collect::<Result<Vec<_>, EpochError>>()?;
+    checked(EpochSet { epoch, members }).map(Some)
+}
+
+/// The registered validators (candidates) of `state` that are not jailed, with their addresses:
+/// the nodes that may be elected, tracked as secondary peers so they can follow and catch up.
+pub fn candidates(state: &State) -> Vec<Member> {
+    trustmeter_state::economy::validators(state)
+        .into_iter()
+        .filter(|(_, v)| v.jailed_until.is_none())
+        .filter_map(|(k, v)| {
+            let key = ed25519::PublicKey::try_from(k.bytes.as_slice()).ok()?;
+            Some(Member { key, address: v.p2p_address })
+        })
+        .collect()
 }
 
 /// The sets of `epochs` from `state`; an epoch the state holds no set for is left out.
@@ -615,7 +620,8 @@ where
             return;
         }
         let primary = self.provider.set(epoch).map(|s| s.members).unwrap_or_default();
-        let secondary = self.provider.set(epoch + 1).map(|s| s.members).unwrap_or_default();
+        let mut secondary = self.provider.set(epoch + 1).map(|s| s.members).unwrap_or_default();
+        secondary.extend(candidates(&self.app.finalized_state()));
         self.peers.track(epoch, &primary, &secondary);
         self.tracked = Some(epoch);
     }

@@ -33,6 +33,8 @@ pub struct Cluster {
     pub oracle: Oracle<ed25519::PublicKey, deterministic::Context>,
     pub devnet: Devnet,
     pub keys: Vec<ed25519::PublicKey>,
+    /// Each node's consensus key (genesis validators first).
+    pub signers: Vec<ed25519::PrivateKey>,
     pub validators: Vec<Option<Validator>>,
     pub histories: Vec<History>,
     /// The heights each validator applied with their finalization certificate.
@@ -55,8 +57,10 @@ pub const GENESIS_MS: i64 = 0;
 impl Cluster {
     /// A cluster of `n` validators on a chain whose epochs are `epoch_length` blocks long.
     pub async fn with_epochs(ctx: deterministic::Context, n: usize, epoch_length: u64) -> Self {
-        trustmeter_chain::epochs::set_interim_epoch_length(Some(epoch_length));
-        Self::with_crypto(ctx, n, vec![], DevnetCrypto::default()).await
+        Self::build(ctx, n, 0, vec![], DevnetCrypto::default(), |g| {
+            g.params.economy.staking.epoch_length = epoch_length
+        })
+        .await
     }
 
     pub async fn new(ctx: deterministic::Context, n: usize, behaviours: Vec<Behaviour>) -> Self {
@@ -70,13 +74,35 @@ impl Cluster {
         behaviours: Vec<Behaviour>,
         crypto: DevnetCrypto,
     ) -> Self {
+        Self::build(ctx, n, 0, behaviours, crypto, |_| {}).await
+    }
+
+    /// `n` genesis validators and `extra` nodes outside genesis (indices `n..n + extra`, devnet
+    /// validator keys of the same seed; they follow until elected), on the devnet genesis as
+    /// `tweak` edits it. Every node is started.
+    pub async fn build(
+        ctx: deterministic::Context,
+        n: usize,
+        extra: usize,
+        behaviours: Vec<Behaviour>,
+        crypto: DevnetCrypto,
+        tweak: impl FnOnce(&mut trustmeter_types::Genesis),
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let devnet = Devnet::with_crypto("hunan-test", n, 1, 7, GENESIS_MS, 30_000, crypto);
+        let mut devnet = Devnet::with_crypto("hunan-test", n, 1, 7, GENESIS_MS, 30_000, crypto);
+        tweak(&mut devnet.genesis);
         let alg = devnet.genesis.params.hash;
-        let keys: Vec<ed25519::PublicKey> = devnet.validator_keys.iter().map(|k| k.public_key()).collect();
+        let signers: Vec<ed25519::PrivateKey> = devnet
+            .validator_keys
+            .iter()
+            .cloned()
+            .chain((n..n + extra).map(|i| trustmeter_chain::devnet::devnet_validator_key(7, "hunan-test", i)))
+            .collect();
+        let keys: Vec<ed25519::PublicKey> = signers.iter().map(|k| k.public_key()).collect();
+        let n = n + extra;
         let (network, oracle) = Network::new_with_peers(
             ctx.child("network"),
             simulated::Config {
@@ -100,6 +126,7 @@ impl Cluster {
             oracle,
             devnet,
             keys,
+            signers,
             validators: (0..n).map(|_| None).collect(),
             histories: (0..n).map(|_| Arc::new(Mutex::new(BTreeMap::new()))).collect(),
             certified: (0..n).map(|_| Arc::default()).collect(),
@@ -148,7 +175,7 @@ impl Cluster {
         let alg = self.devnet.genesis.params.hash;
         self.mempools[i] = Arc::new(Mutex::new(Mempool::new(alg, MempoolLimits::default())));
         let cfg = ValidatorConfig {
-            signer: self.devnet.validator_keys[i].clone(),
+            signer: self.signers[i].clone(),
             genesis: self.devnet.genesis.clone(),
             partition_prefix: self.prefixes[i].clone(),
             timeouts: Timeouts::default(),
