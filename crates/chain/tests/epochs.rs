@@ -7,7 +7,7 @@
 //! finalizing needs the node that was faulty).
 //!
 //! A quick sweep of a few seeds runs in `cargo test`. The long sweep (each seed runs one of the
-//! four scenarios, `seed % 4`) prints every failing seed:
+//! five scenarios, `seed % 5`) prints every failing seed:
 //!
 //! ```sh
 //! EPOCH_SWEEP_SEEDS=1000 EPOCH_SWEEP_START=0 cargo test --release -p trustmeter-chain \
@@ -176,6 +176,96 @@ fn wiped_node_rejoins(seed: u64) -> Outcome {
     })
 }
 
+/// The validator set changes: a fifth node outside genesis, registered by the statistics bureau
+/// with twice a genesis validator's stake, is elected two epochs after its stake is bonded and
+/// replaces the genesis validator that loses the tie-break (equal stakes: the highest key). The
+/// new node joins from an empty disk just after its registration, follows as an observer and
+/// votes from its first epoch: with another member of the new set down, the chain finalizes only
+/// with its votes. The removed validator stops voting and keeps following.
+fn the_set_changes(seed: u64) -> Outcome {
+    use trustmeter_crypto::{HashAlg, SigningKey, sign_tx, tagged_hash};
+    use trustmeter_types::economy::{StakingOp, TOKEN, validator_proof_payload};
+    use trustmeter_types::{KeyScheme, TxBody, TxPayload};
+    runner(seed).start(|ctx| async move {
+        let mut c = Cluster::build(ctx.child("cluster"), 4, 1, vec![], Default::default(), |g| {
+            g.params.economy.staking.epoch_length = L
+        })
+        .await;
+        c.crash(4); // started later, from an empty disk
+        let mut plant = Plant::new();
+        plant.onboard(&c).await;
+        // Node 4's consensus key as an account-style key (the same RFC 8032 seed).
+        let seed4 = tagged_hash(HashAlg::Sha256, b"trustmeter/devnet-validator-key/v1", b"7/hunan-test/4");
+        let k4 = SigningKey::from_seed(KeyScheme::Ed25519, seed4.0);
+        assert_eq!(k4.public_key().bytes, c.keys[4].as_ref().to_vec());
+        let dn = &c.devnet;
+        let org = dn.statistics.org.id.clone();
+        let proof = k4.sign(&validator_proof_payload(dn.genesis.chain_id.as_str(), &org, &k4.public_key()));
+        let tx = |nonce, op| {
+            sign_tx(
+                &dn.statistics.key,
+                TxBody {
+                    chain_id: dn.genesis.chain_id.clone(),
+                    sender: dn.statistics.key.public_key(),
+                    nonce,
+                    payload: TxPayload::Staking { op },
+                },
+            )
+        };
+        c.submit(&tx(
+            1,
+            StakingOp::RegisterValidator {
+                consensus_key: k4.public_key(),
+                name: "statistics-2".into(),
+                p2p_address: "127.0.0.1:30304".into(),
+                commission_percent: 5,
+                proof,
+            },
+        ));
+        c.wait_all("validator 4 registered", Duration::from_secs(60), |s| {
+            trustmeter_state::economy::validator(s, &k4.public_key()).is_some()
+        })
+        .await;
+        c.submit(&tx(2, StakingOp::Delegate { validator: k4.public_key(), amount: 200_000 * TOKEN }));
+        c.wait_all("validator 4 bonded", Duration::from_secs(60), |s| {
+            trustmeter_state::economy::validator(s, &k4.public_key()).is_some_and(|v| v.bonded > 0)
+        })
+        .await;
+        // Joins from an empty disk (its registration makes it a tracked candidate).
+        c.rejoin_from_empty_disk(4).await;
+        let bonded_at = c.height(0);
+        let elected = bonded_at / L + 2;
+        run_to(&c, &mut plant, &[0], (elected - 1) * L, Duration::from_secs(120)).await;
+        let s = c.app(0).finalized_state();
+        let set = s.validator_set(elected).expect("the set two epochs ahead is elected");
+        let in_set = |i: usize| set.members.iter().any(|m| m.consensus_key.bytes == c.keys[i].as_ref());
+        assert!(in_set(4), "node 4 elected for epoch {elected}");
+        let removed = (0..4).find(|i| !in_set(*i)).expect("one genesis validator replaced");
+        assert_eq!((0..4).filter(|i| in_set(*i)).count(), 3);
+        // Into the new set's epoch: node 4 votes there, the removed one does not.
+        let everyone = [0, 1, 2, 3, 4];
+        run_to(&c, &mut plant, &everyone, elected * L + L / 2, Duration::from_secs(300)).await;
+        let epochs = |i: usize| c.validators[i].as_ref().unwrap().epochs.clone();
+        assert_eq!(epochs(4).is_signer(elected), Some(true), "node 4 votes in epoch {elected}");
+        assert_eq!(epochs(removed).is_signer(elected), Some(false), "validator {removed} was removed");
+        assert_epochs(&c, 4).await;
+        // With another member of the new set down, finalizing needs node 4.
+        let down = (0..4).find(|i| *i != removed).unwrap();
+        c.crash(down);
+        let rest: Vec<usize> = everyone.into_iter().filter(|i| *i != down).collect();
+        let target = c.height(4) + L;
+        run_to(&c, &mut plant, &rest, target, Duration::from_secs(300)).await;
+        c.assert_agreement(&rest);
+        assert_nobody_blocked(&c).await;
+        outcome(&c, &ctx, 4)
+    })
+}
+
+#[test]
+fn a_new_validator_is_elected_joins_from_an_empty_disk_and_replaces_one() {
+    the_set_changes(5);
+}
+
 #[test]
 fn all_online_across_epochs() {
     let (h, _) = all_online(1);
@@ -205,18 +295,19 @@ fn epochs_replay_from_their_seed() {
 
 /// The scenario a sweep seed runs.
 fn scenario(seed: u64) -> Outcome {
-    match seed % 4 {
+    match seed % 5 {
         0 => all_online(seed),
         1 => crash_and_restart_across_boundary(seed),
         2 => partition_heals_across_boundary(seed),
-        _ => wiped_node_rejoins(seed),
+        3 => wiped_node_rejoins(seed),
+        _ => the_set_changes(seed),
     }
 }
 
 /// A quick sweep: one seed per scenario beyond the fixed ones above.
 #[test]
 fn quick_seed_sweep() {
-    for seed in 100..104 {
+    for seed in 100..105 {
         scenario(seed);
     }
 }
@@ -234,7 +325,7 @@ fn seed_sweep() {
         match result {
             Ok(_) => eprintln!("seed {seed}: ok"),
             Err(_) => {
-                eprintln!("FAILED seed {seed} (scenario {})", seed % 4);
+                eprintln!("FAILED seed {seed} (scenario {})", seed % 5);
                 failed.push(seed);
             }
         }
