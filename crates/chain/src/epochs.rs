@@ -167,7 +167,12 @@ fn checked(set: EpochSet) -> Result<EpochSet, EpochError> {
 /// The validator set of `epoch` as the finalized `state` holds it, if it holds one (genesis
 /// writes sets 0 and 1; the last block of epoch `e` elects set `e + 2`).
 pub fn set_of(_genesis: &Genesis, state: &State, epoch: u64) -> Result<Option<EpochSet>, EpochError> {
-    let Some(set) = state.validator_set(epoch) else { return Ok(None) };
+    state.validator_set(epoch).as_ref().map(epoch_set).transpose()
+}
+
+/// A validator set record as consensus uses it.
+pub fn epoch_set(set: &trustmeter_schema::ValidatorSet) -> Result<EpochSet, EpochError> {
+    let epoch = set.epoch;
     let members = set
         .members
         .iter()
@@ -177,7 +182,7 @@ pub fn set_of(_genesis: &Genesis, state: &State, epoch: u64) -> Result<Option<Ep
             Ok(Member { key, address: m.p2p_address.clone() })
         })
         .collect::<Result<Vec<_>, EpochError>>()?;
-    checked(EpochSet { epoch, members }).map(Some)
+    checked(EpochSet { epoch, members })
 }
 
 /// The registered validators (candidates) of `state` that are not jailed, with their addresses:

@@ -266,6 +266,35 @@ fn a_new_validator_is_elected_joins_from_an_empty_disk_and_replaces_one() {
     the_set_changes(5);
 }
 
+/// Validator 3's whole disk is lost four epochs in: it rejoins by state sync, proving each
+/// epoch's set from genesis (boundary headers, certificates, set proofs) to check the target's
+/// certificate, executes none of the blocks before it, then follows and votes.
+fn wiped_node_rejoins_by_state_sync(seed: u64) -> Outcome {
+    runner(seed).start(|ctx| async move {
+        let mut c = Cluster::with_epochs(ctx.child("cluster"), 4, L).await;
+        let mut plant = Plant::new();
+        plant.onboard(&c).await;
+        run_to(&c, &mut plant, &ALL, 4 * L + 3, Duration::from_secs(300)).await;
+        c.rejoin_by_state_sync(3).await;
+        let (synced, refused) = c.app(3).state_synced_at().expect("validator 3 synced its state");
+        assert_eq!(refused, 0);
+        assert!(synced / L >= 3, "synced at {synced}: into epoch {}", synced / L);
+        assert_eq!(c.app(3).replayed_blocks(), 0);
+        let top = c.height(0);
+        run_to(&c, &mut plant, &[3], top, Duration::from_secs(300)).await;
+        c.assert_agreement(&ALL);
+        let signs_from = c.validators[3].as_ref().unwrap().epochs.signs_from();
+        run_to(&c, &mut plant, &ALL, signs_from.max(synced / L + 1) * L + 2, Duration::from_secs(300)).await;
+        needed_for_quorum(&mut c, &mut plant, 0).await;
+        outcome(&c, &ctx, 1)
+    })
+}
+
+#[test]
+fn a_wiped_validator_rejoins_by_state_sync_in_a_later_epoch() {
+    wiped_node_rejoins_by_state_sync(6);
+}
+
 #[test]
 fn all_online_across_epochs() {
     let (h, _) = all_online(1);
