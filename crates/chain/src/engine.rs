@@ -187,9 +187,8 @@ where
         provider.register(crate::epochs::genesis_set(&cfg.genesis, epoch).expect("genesis validators are valid"));
     }
     let track = |peer_sets: &mut Box<dyn PeerSets>, epoch: u64, candidates: Vec<crate::epochs::Member>| {
-        let primary = provider.set(epoch).map(|s| s.members).unwrap_or_default();
-        let mut secondary = provider.set(epoch + 1).map(|s| s.members).unwrap_or_default();
-        secondary.extend(candidates);
+        let limit = crate::epochs::max_peer_set(&cfg.genesis);
+        let (primary, secondary) = crate::epochs::peer_set(&provider, epoch, candidates, limit);
         peer_sets.track(epoch, &primary, &secondary);
     };
     let mut tracked = None;
@@ -340,6 +339,7 @@ where
         boundaries: boundaries_rx,
         synced: floor,
         fresh,
+        claims: Default::default(),
     };
     // The orchestrator takes the validator's root context last, so aborting its handle stops
     // every task this validator spawned (how the simulator crashes a validator).

@@ -321,6 +321,43 @@ impl Provider for EpochProvider {
     }
 }
 
+/// Seats in an epoch's set at most: the genesis's or the elections' (`staking.validators`).
+pub fn seats(genesis: &Genesis) -> usize {
+    genesis.validators.len().max(genesis.params.economy.staking.validators as usize)
+}
+
+/// Most identities in one epoch's p2p peer set (this node included): the set, the next one and a
+/// few candidates (p2p sizes its inbound queues by it; a larger set would be refused).
+pub fn max_peer_set(genesis: &Genesis) -> usize {
+    2 * seats(genesis) + 5
+}
+
+/// Epoch `epoch`'s peers as `provider` and `candidates` know them: primary the set, secondary the
+/// next set then the candidates, without duplicates and cut so that with this node they number
+/// at most `limit`.
+pub fn peer_set(
+    provider: &EpochProvider,
+    epoch: u64,
+    candidates: Vec<Member>,
+    limit: usize,
+) -> (Vec<Member>, Vec<Member>) {
+    let mut primary = provider.set(epoch).map(|s| s.members).unwrap_or_default();
+    primary.truncate(limit.saturating_sub(1));
+    let mut seen: std::collections::BTreeSet<ed25519::PublicKey> = primary.iter().map(|m| m.key.clone()).collect();
+    seen.insert(provider.me());
+    let mut secondary = Vec::new();
+    let next = provider.set(epoch + 1).map(|s| s.members).unwrap_or_default();
+    for m in next.into_iter().chain(candidates) {
+        if seen.len() >= limit {
+            break;
+        }
+        if seen.insert(m.key.clone()) {
+            secondary.push(m);
+        }
+    }
+    (primary, secondary)
+}
+
 /// The p2p peer sets, one per epoch: what a node dials and accepts.
 pub trait PeerSets: Send + Sync + 'static {
     /// Tracks epoch `epoch`'s peers: `primary` (the set that votes) and `secondary` (nodes that
@@ -439,6 +476,8 @@ where
     /// until it learns how far ahead the chain is, it may have voted before in any epoch under
     /// way (see [`Orchestrator::hint`]).
     pub(crate) fresh: bool,
+    /// While fresh: the latest epoch each peer's traffic named.
+    pub(crate) claims: BTreeMap<ed25519::PublicKey, u64>,
 }
 
 struct Active {
@@ -624,9 +663,8 @@ where
         if self.tracked.is_some_and(|t| t >= epoch) {
             return;
         }
-        let primary = self.provider.set(epoch).map(|s| s.members).unwrap_or_default();
-        let mut secondary = self.provider.set(epoch + 1).map(|s| s.members).unwrap_or_default();
-        secondary.extend(candidates(&self.app.finalized_state()));
+        let limit = max_peer_set(&self.genesis);
+        let (primary, secondary) = peer_set(&self.provider, epoch, candidates(&self.app.finalized_state()), limit);
         self.peers.track(epoch, &primary, &secondary);
         self.tracked = Some(epoch);
     }
@@ -637,8 +675,10 @@ where
     /// the chain ahead (two epochs or more, or a later epoch while its own is far from its end:
     /// not the race of the peers entering the next epoch first) does not sign before the epoch
     /// after the one it hears: it may have voted in that one, or in any before, before its disk
-    /// was lost. Decided once. (Later hints say nothing of the time before this process started:
-    /// a node cut off since the chain's start must not stop voting when it reconnects.)
+    /// was lost. The epoch heard is the `f + 1`-th highest that distinct peers named (`f` the
+    /// faults the current set tolerates), so that faulty peers cannot silence it by naming a far
+    /// epoch. Decided once. (Later hints say nothing of the time before this process started: a
+    /// node cut off since the chain's start must not stop voting when it reconnects.)
     fn hint(
         &mut self,
         epocher: &FixedEpocher,
@@ -651,18 +691,32 @@ where
             return;
         }
         let Some(last) = epocher.last(Epoch::new(ours)) else { return };
-        if self.fresh && since_start <= FRESH_WINDOW {
-            let margin = (epoch_length(&self.genesis) / 4).max(2);
-            if theirs >= ours + 2 || self.app.finalized_height() + margin < last.get() {
-                self.provider.refrain_until(theirs + 1);
-                info!(
-                    ours,
-                    theirs,
-                    signs_from = theirs + 1,
-                    "started from an empty disk behind the chain: not voting in the epochs it may have voted in before"
-                );
-            }
+        if self.fresh && since_start > FRESH_WINDOW {
             self.fresh = false;
+            self.claims.clear();
+        }
+        if self.fresh {
+            let claim = self.claims.entry(from.clone()).or_insert(theirs);
+            *claim = (*claim).max(theirs);
+            let n = self.provider.set(ours).map(|s| s.members.len()).unwrap_or(1);
+            let f = n.saturating_sub(1) / 3;
+            if self.claims.len() > f {
+                let mut named: Vec<u64> = self.claims.values().copied().collect();
+                named.sort_unstable_by(|a, b| b.cmp(a));
+                let heard = named[f];
+                let margin = (epoch_length(&self.genesis) / 4).max(2);
+                if heard >= ours + 2 || (heard > ours && self.app.finalized_height() + margin < last.get()) {
+                    self.provider.refrain_until(heard + 1);
+                    info!(
+                        ours,
+                        heard,
+                        signs_from = heard + 1,
+                        "started from an empty disk behind the chain: not voting in the epochs it may have voted in before"
+                    );
+                }
+                self.fresh = false;
+                self.claims.clear();
+            }
         }
         debug!(ours, theirs, ?from, me = %self.provider.me(), "a peer is in a later epoch: fetching our epoch's last block");
         self.marshal.hint_finalized(last, NonEmptyVec::new(from));

@@ -110,9 +110,10 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         },
         cups::Version::V1,
     );
-    // One epoch's peer set is its validators and the next epoch's (≤ 2 committees and this node).
+    // One epoch's peer set: its validators, the next epoch's and a few candidates, this node too
+    // (`trustmeter_chain::epochs::peer_set` cuts it to this).
     let committee = max_committee(&genesis);
-    let max_peers = NonZeroUsize::new(2 * participants.len().max(1) + 1).expect("non-zero");
+    let max_peers = NonZeroUsize::new(trustmeter_chain::epochs::max_peer_set(&genesis)).expect("non-zero");
     let msg = max_message_size(committee as u32);
     let p2p_cfg = if spec.allow_private_ips {
         lookup::Config::local(handshake, &namespace, spec.p2p_listen, max_peers, msg, NZUsize!(4_096))

@@ -107,7 +107,10 @@ impl Cluster {
             ctx.child("network"),
             simulated::Config {
                 max_size: max_message_size(n as u32),
-                max_peers_per_set: NZUsize!(n + 1),
+                max_peers_per_set: std::num::NonZeroUsize::new(
+                    trustmeter_chain::epochs::max_peer_set(&devnet.genesis).max(n + 1),
+                )
+                .unwrap(),
                 disconnect_on_block: true,
                 // The current epoch's set, the previous one's and the next one's (see `crate::epochs`).
                 tracked_peer_sets: NZUsize!(3),
