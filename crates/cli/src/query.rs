@@ -75,6 +75,9 @@ fn common(cmd: &QueryCommand) -> &QueryCommon {
         | QueryCommand::CarbonYear { common, .. }
         | QueryCommand::CarbonReport { common, .. }
         | QueryCommand::Compliance { common, .. }
+        | QueryCommand::Epoch { common }
+        | QueryCommand::Validators { common }
+        | QueryCommand::Token { common, .. }
         | QueryCommand::WhatIf { common, .. }
         | QueryCommand::CarbonProof { common, .. }
         | QueryCommand::Evidence { common, .. }
@@ -324,6 +327,27 @@ pub enum QueryCommand {
         /// Where to write it.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// The current epoch: its heights, its validator set, the next one, the one already elected
+    /// after it, and the token totals.
+    Epoch {
+        #[command(flatten)]
+        common: QueryCommon,
+    },
+    /// Every registered validator: stake, self-stake, commission, standing, and blocks proposed
+    /// and leader turns missed in the current epoch.
+    Validators {
+        #[command(flatten)]
+        common: QueryCommon,
+    },
+    /// An organisation's token account: balance, rewards to claim, stakes, unbonding entries
+    /// (the organisation itself or a regulator of its region: give --key).
+    Token {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The organisation (credit code).
+        #[arg(long)]
+        org: String,
     },
     /// An enterprise's compliance year (履约): filed reports, verification, quota position with the
     /// year-end forecast, and the calendar of deadlines.
@@ -612,6 +636,11 @@ async fn run_async(cmd: QueryCommand) -> Result<()> {
                 out.display()
             );
             Ok(())
+        }
+        QueryCommand::Epoch { common } => output(&common, false, "/v1/epoch", print_epoch).await,
+        QueryCommand::Validators { common } => output(&common, false, "/v1/validators", print_validators).await,
+        QueryCommand::Token { common, org } => {
+            output(&common, false, &format!("/v1/token/{}", encode(&org)), print_token).await
         }
         QueryCommand::Compliance { common, org, year } => {
             let q = query_string(&[("year", s(&year))]);
@@ -983,6 +1012,98 @@ async fn evidence(common: &QueryCommon, org: &str, hash: &str, out: &Path) -> Re
     std::fs::write(out, &data).with_context(|| format!("writing {}", out.display()))?;
     println!("{} bytes, {} {hash}: matches; written to {}", data.len(), alg.name(), out.display());
     Ok(())
+}
+
+fn print_epoch(v: &Value) {
+    println!(
+        "epoch {} (heights {}–{}, {} blocks), finalized height {}",
+        cell(&v["epoch"]),
+        cell(&v["first_height"]),
+        cell(&v["last_height"]),
+        cell(&v["epoch_length"]),
+        cell(&v["height"])
+    );
+    for (label, key) in [("current", "current"), ("next", "next"), ("elected", "elected")] {
+        let set = &v[key];
+        if set.is_null() {
+            println!("{label:>8}: not elected yet");
+            continue;
+        }
+        let names: Vec<String> = set["members"]
+            .as_array()
+            .map(|m| m.iter().map(|m| format!("{} ({})", cell(&m["name"]), cell(&m["stake"]))).collect())
+            .unwrap_or_default();
+        println!("{label:>8}: epoch {}: {}", cell(&set["epoch"]), names.join(", "));
+    }
+    let t = &v["totals"];
+    let sym = cell(&v["params"]["token"]["symbol"]);
+    println!(
+        "  supply {} {sym}: balances {}, bonded {}, unbonding {}, pool {}, unclaimed {}; issued {}, slashed {}",
+        cell(&t["supply"]),
+        cell(&t["balances"]),
+        cell(&t["bonded"]),
+        cell(&t["unbonding"]),
+        cell(&t["pool"]),
+        cell(&t["unclaimed"]),
+        cell(&t["issued"]),
+        cell(&t["slashed"])
+    );
+}
+
+fn print_validators(v: &Value) {
+    let rows: Vec<Vec<String>> = v
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    let mut c = cells(r, &["name", "org", "bonded", "self_stake", "commission_percent"]);
+                    let set = match (r["in_current_set"].as_bool(), r["in_next_set"].as_bool()) {
+                        (Some(true), Some(true)) => "now, next",
+                        (Some(true), _) => "now",
+                        (_, Some(true)) => "next",
+                        _ => "-",
+                    };
+                    c.push(set.into());
+                    c.push(cells(r, &["proposed", "missed", "uptime_percent"]).join("/"));
+                    c.push(if r["jailed_until"].is_null() {
+                        "-".into()
+                    } else {
+                        format!("until epoch {}", cell(&r["jailed_until"]))
+                    });
+                    c
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    table(&["name", "org", "bonded", "self", "commission %", "set", "proposed/missed/uptime %", "jailed"], &rows);
+}
+
+fn print_token(v: &Value) {
+    let sym = cell(&v["symbol"]);
+    println!(
+        "{}: balance {} {sym}, claimable {} {sym} (rewards earned in all {} {sym})",
+        cell(&v["org"]),
+        cell(&v["balance"]),
+        cell(&v["claimable"]),
+        cell(&v["earned_total"])
+    );
+    for s in v["stakes"].as_array().into_iter().flatten() {
+        println!(
+            "  staked {} on {} ({}), pending rewards {}",
+            cell(&s["bonded"]),
+            cell(&s["name"]),
+            cell(&s["validator"]),
+            cell(&s["pending_rewards"])
+        );
+    }
+    for u in v["unbonding"].as_array().into_iter().flatten() {
+        println!(
+            "  unbonding {} from {}, released in epoch {}",
+            cell(&u["amount"]),
+            cell(&u["validator"]),
+            cell(&u["release_epoch"])
+        );
+    }
 }
 
 fn print_compliance(v: &Value) {

@@ -17,6 +17,7 @@ use trustmeter_chain::ceremony::OrgFile;
 use trustmeter_crypto::{SigningKey, sign_tx, tx_hash};
 use trustmeter_keystore::{KeyFile, KeyInfo, passphrase_from_env};
 use trustmeter_types::carbon::MAX_EVIDENCE_BYTES;
+use trustmeter_types::economy::{StakingOp, validator_proof_payload};
 use trustmeter_types::limits::MAX_POLICY_BYTES;
 use trustmeter_types::tx::{MeterSpec, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
@@ -25,6 +26,7 @@ use trustmeter_types::{
     account_proof_payload, rotation_proof_payload,
 };
 use trustmeter_types::{CarbonEntry, CarbonEntryData, Evidence, EvidenceKind};
+use trustmeter_types::{KeyScheme, economy::parse_amount as parse_tokens};
 
 /// Bound on each HTTP request to a node.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -133,6 +135,78 @@ pub enum TxCommand {
     /// One operation on an enterprise's quota account (配额): allocate (regulator), reference,
     /// surrender or bank (the enterprise).
     Quota(QuotaArgs),
+    /// Move tokens (通证) of the sender's organisation to another member (refused on a chain whose
+    /// token is non-transferable reward points).
+    Transfer(TransferArgs),
+    /// A staking operation of the sender's organisation: register-validator, edit-validator,
+    /// delegate, undelegate, claim, unjail.
+    Staking(StakingArgs),
+    /// Deploy the next version of the reward schedule (奖励规则: shares of each epoch's pool,
+    /// points as CEL formulas; regulator only), checked locally first; it applies from an epoch
+    /// after the current one.
+    DeployRewardSchedule(DeployRewardScheduleArgs),
+}
+
+/// `tx deploy-reward-schedule`.
+#[derive(Args, Debug)]
+pub struct DeployRewardScheduleArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The schedule document (TOML with CEL formulas; see `trustmeter_policy::reward`).
+    #[arg(long, value_name = "FILE")]
+    file: PathBuf,
+    /// First epoch it applies to (after the current one).
+    #[arg(long, value_name = "EPOCH")]
+    effective_epoch: u64,
+}
+
+/// `tx transfer`.
+#[derive(Args, Debug)]
+pub struct TransferArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The receiving organisation (credit code).
+    #[arg(long)]
+    to: String,
+    /// Tokens, a decimal with at most six places (e.g. 12.5).
+    #[arg(long)]
+    amount: String,
+    /// A note kept with the transaction (e.g. the data-sharing agreement it pays).
+    #[arg(long, default_value = "")]
+    memo: String,
+}
+
+/// `tx staking`.
+#[derive(Args, Debug)]
+pub struct StakingArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// register-validator, edit-validator, delegate, undelegate, claim or unjail.
+    #[arg(long)]
+    op: String,
+    /// The validator's consensus key (64 hex characters); register-validator reads it from
+    /// --validator-key instead.
+    #[arg(long)]
+    validator: Option<String>,
+    /// register-validator: the validator's key file (its consensus key signs the proof of
+    /// possession; the file never leaves this machine).
+    #[arg(long, value_name = "KEYFILE")]
+    validator_key: Option<PathBuf>,
+    /// The environment variable holding the validator key file's passphrase, if encrypted.
+    #[arg(long, value_name = "VAR")]
+    validator_passphrase_env: Option<String>,
+    /// register-validator: a short name.
+    #[arg(long)]
+    name: Option<String>,
+    /// register-validator, edit-validator: where peers dial it, host:port.
+    #[arg(long)]
+    address: Option<String>,
+    /// register-validator, edit-validator: commission on delegators' rewards, percent.
+    #[arg(long)]
+    commission: Option<u8>,
+    /// delegate, undelegate: tokens, a decimal (e.g. 20000).
+    #[arg(long)]
+    amount: Option<String>,
 }
 
 /// `tx carbon-report`.
@@ -961,6 +1035,9 @@ fn common(cmd: &TxCommand) -> &TxCommon {
         TxCommand::CarbonReport(a) => &a.common,
         TxCommand::Verification(a) => &a.common,
         TxCommand::Quota(a) => &a.common,
+        TxCommand::Transfer(a) => &a.common,
+        TxCommand::Staking(a) => &a.common,
+        TxCommand::DeployRewardSchedule(a) => &a.common,
     }
 }
 
@@ -1285,6 +1362,19 @@ fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPa
         },
         TxCommand::Verification(a) => verification_payload(a, ctx)?,
         TxCommand::Quota(a) => quota_payload(a, ctx)?,
+        TxCommand::Transfer(a) => TxPayload::Transfer {
+            to: code(&a.to, "--to")?,
+            amount: parse_tokens(&a.amount).map_err(|e| anyhow!("--amount: {e}"))?,
+            memo: a.memo.clone(),
+        },
+        TxCommand::Staking(a) => TxPayload::Staking { op: staking_op(a, ctx)? },
+        TxCommand::DeployRewardSchedule(a) => {
+            let text = std::fs::read_to_string(&a.file)
+                .with_context(|| format!("reading the reward schedule {}", a.file.display()))?;
+            trustmeter_policy::reward::RewardSchedule::parse(&text)
+                .map_err(|e| anyhow!("{} is not a valid reward schedule: {e}", a.file.display()))?;
+            TxPayload::DeployRewardSchedule { text, effective_epoch: a.effective_epoch }
+        }
         TxCommand::CarbonPlan(a) => {
             TxPayload::SetCarbonPlan { methodology: a.methodology.clone(), from_month: a.from_month }
         }
@@ -1386,6 +1476,49 @@ fn new_account(a: &NewAccountArgs, chain: &ChainId, org: &UnifiedSocialCreditCod
         }
         (None, None) => bail!("give the new key: --account-key-file FILE or --account-proof FILE"),
     }
+}
+
+/// The operation of `tx staking`.
+fn staking_op(a: &StakingArgs, ctx: &ChainContext) -> Result<StakingOp> {
+    let validator = || -> Result<PublicKey> {
+        let hex_key = a.validator.as_deref().context("give --validator <consensus key, 64 hex characters>")?;
+        let bytes = hex::decode(hex_key.trim()).map_err(|_| anyhow!("--validator is not hex"))?;
+        PublicKey::new(KeyScheme::Ed25519, bytes).map_err(|e| anyhow!("--validator: {e}"))
+    };
+    let amount = || -> Result<u64> {
+        parse_tokens(a.amount.as_deref().context("give --amount <tokens>")?).map_err(|e| anyhow!("--amount: {e}"))
+    };
+    Ok(match a.op.as_str() {
+        "register-validator" => {
+            let file = a.validator_key.as_ref().context("give --validator-key <the validator's key file>")?;
+            let (key, _) = load_key(file, a.validator_passphrase_env.as_deref())?;
+            if key.public_key().scheme != KeyScheme::Ed25519 {
+                bail!("{} is not an Ed25519 key: consensus keys are Ed25519", file.display());
+            }
+            let org = ctx.organisation.as_deref().context("the sender key is not an account of any organisation")?;
+            let org = code(org, "the sender's organisation")?;
+            let proof = key.sign(&validator_proof_payload(ctx.chain.as_str(), &org, &key.public_key()));
+            StakingOp::RegisterValidator {
+                consensus_key: key.public_key(),
+                name: a.name.clone().context("give --name")?,
+                p2p_address: a.address.clone().context("give --address host:port")?,
+                commission_percent: a.commission.unwrap_or(0),
+                proof,
+            }
+        }
+        "edit-validator" => StakingOp::EditValidator {
+            consensus_key: validator()?,
+            p2p_address: a.address.clone(),
+            commission_percent: a.commission,
+        },
+        "delegate" => StakingOp::Delegate { validator: validator()?, amount: amount()? },
+        "undelegate" => StakingOp::Undelegate { validator: validator()?, amount: amount()? },
+        "claim" => StakingOp::Claim,
+        "unjail" => StakingOp::Unjail { validator: validator()? },
+        other => bail!(
+            "--op {other:?} is not a staking operation: register-validator, edit-validator, delegate, undelegate, claim or unjail"
+        ),
+    })
 }
 
 /// The membership change of `tx propose`.

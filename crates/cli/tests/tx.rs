@@ -207,6 +207,78 @@ fn keys_and_registry_transactions_through_the_binary() {
         let a = client.account(&acct).await.unwrap();
         assert_eq!(a.organisation.as_deref(), Some(ent_org.as_str()));
     });
+
+    // Tokens and staking (issue 13). The devnet's genesis gives each authority 1 000 000 TMC
+    // and each enterprise 10 000. The metrology authority registers a validator whose key it
+    // generated here, bonds 20 000 of its own, the enterprise delegates 2 500 and undelegates 500
+    // (unbonding for 7 epochs), and pays 12.5 to the regulator.
+    let mv_key = d.join("metrology-validator.json");
+    ok(&["keys", "generate", "--out", &s(&mv_key), "--label", "metrology validator"], &[]);
+    let mv = hex::encode(&trustmeter_keystore::KeyFile::info(&mv_key).unwrap().public_key.bytes);
+    tx_ok(
+        &c,
+        "staking",
+        &metrology,
+        &[
+            "--op",
+            "register-validator",
+            "--validator-key",
+            &s(&mv_key),
+            "--name",
+            "metrology-1",
+            "--address",
+            "127.0.0.1:39999",
+            "--commission",
+            "10",
+        ],
+    );
+    tx_ok(&c, "staking", &metrology, &["--op", "delegate", "--validator", &mv, "--amount", "20000"]);
+    tx_ok(&c, "staking", &enterprise, &["--op", "delegate", "--validator", &mv, "--amount", "2500"]);
+    tx_ok(&c, "staking", &enterprise, &["--op", "undelegate", "--validator", &mv, "--amount", "500"]);
+    let reg_org = trustmeter_keystore::KeyFile::info(&regulator).unwrap().meta.organisation.unwrap().to_string();
+    tx_ok(&c, "transfer", &enterprise, &["--to", &reg_org, "--amount", "12.5", "--memo", "data licence 2026-Q4"]);
+    // Refusals: a commission above the chain's 20 %, more than the balance, nothing to claim yet.
+    let out = tx(&c, "staking", &metrology, &["--op", "edit-validator", "--validator", &mv, "--commission", "21"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("staking_refused"), "{}", text(&out.stderr));
+    let out = tx(&c, "transfer", &enterprise, &["--to", &reg_org, "--amount", "1000000"]);
+    assert!(text(&out.stderr).contains("insufficient_funds"), "{}", text(&out.stderr));
+    let out = tx(&c, "staking", &enterprise, &["--op", "claim"]);
+    assert!(text(&out.stderr).contains("released in epoch 7"), "{}", text(&out.stderr));
+
+    let query = |args: &[&str]| -> Value {
+        let mut all = vec!["query", args[0], "--node", c.urls[0].as_str(), "--json"];
+        all.extend_from_slice(&args[1..]);
+        serde_json::from_str(&ok(&all, &[])).expect("query --json")
+    };
+    let v = query(&["validators"]);
+    let row = v.as_array().unwrap().iter().find(|r| r["consensus_key"] == mv.as_str()).expect("registered").clone();
+    assert_eq!((row["bonded"].as_str(), row["self_stake"].as_str()), (Some("22000"), Some("20000")), "{row}");
+    assert_eq!((row["in_current_set"].as_bool(), row["commission_percent"].as_u64()), (Some(false), Some(10)));
+    let genesis_rows = v.as_array().unwrap().iter().filter(|r| r["in_current_set"] == true).count();
+    assert_eq!(genesis_rows, 4, "the four genesis validators keep epoch 0");
+    let e = query(&["epoch"]);
+    assert_eq!(e["epoch"], 0);
+    assert_eq!(e["current"]["members"].as_array().map(Vec::len), Some(4));
+    assert_eq!(e["totals"]["conserved"], true);
+    // Supply: 3 authorities × 1 000 000 + one enterprise's 10 000 + 4 × 100 000 of self-stake.
+    assert_eq!(e["totals"]["supply"], "3410000");
+    assert_eq!(e["totals"]["bonded"], "422000");
+    assert_eq!(e["totals"]["unbonding"], "500");
+    // The enterprise reads its own account (signed with its key).
+    let t: Value = serde_json::from_str(&ok(
+        &["query", "token", "--node", c.urls[0].as_str(), "--json", "--key", &s(&enterprise), "--org", &ent_org],
+        &[],
+    ))
+    .expect("query token --json");
+    // 10 000 − 2 500 − 12.5 = 7 487.5.
+    assert_eq!(t["balance"], "7487.5", "{t}");
+    assert_eq!(t["stakes"][0]["bonded"], "2000", "{t}");
+    assert_eq!(
+        (t["unbonding"][0]["amount"].as_str(), t["unbonding"][0]["release_epoch"].as_u64()),
+        (Some("500"), Some(7))
+    );
+
     for i in 0..4 {
         procs.assert_running(&Consortium::name(i));
     }

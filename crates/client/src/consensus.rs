@@ -121,6 +121,41 @@ impl Finalization {
     }
 }
 
+/// Whether `signature` is `key`'s vote of `kind` for round (`epoch`, `view`) of the chain whose
+/// consensus namespace is `namespace`: for a notarize or a finalize, on the proposal
+/// (`parent_view`, `payload`); for a nullify, on the round alone. Exactly the message and
+/// namespace Commonware's simplex signs (`{namespace}_NOTARIZE` … with the proposal's or the
+/// round's encoding), so evidence of equivocation a node saw is checked by anyone.
+pub fn vote_is_signed(
+    namespace: &[u8],
+    kind: trustmeter_types::economy::VoteKind,
+    (epoch, view): (u64, u64),
+    (parent_view, payload): (u64, Hash32),
+    key: &trustmeter_types::PublicKey,
+    signature: &trustmeter_types::Signature,
+) -> bool {
+    use commonware_cryptography::Verifier as _;
+    use trustmeter_types::economy::VoteKind;
+    let Ok(public) = ed25519::PublicKey::try_from(key.bytes.as_slice()) else { return false };
+    let Ok(sig) = <ed25519::Signature as commonware_codec::DecodeExt<()>>::decode(signature.bytes.clone()) else {
+        return false;
+    };
+    let (suffix, message): (&[u8], Vec<u8>) = match kind {
+        VoteKind::Notarize | VoteKind::Finalize => {
+            let p = Proposal { epoch, view, parent_view, payload };
+            let suffix: &[u8] = if kind == VoteKind::Notarize { b"_NOTARIZE" } else { b"_FINALIZE" };
+            (suffix, commonware_codec::Encode::encode(&p).to_vec())
+        }
+        VoteKind::Nullify => {
+            let mut m = Vec::with_capacity(20);
+            UInt(epoch).write(&mut m);
+            UInt(view).write(&mut m);
+            (b"_NULLIFY", m)
+        }
+    };
+    public.verify(&[namespace, suffix].concat(), &message, &sig)
+}
+
 /// The block digest a finalization certificate's encoding (`Finalization`'s, or consensus's own
 /// type's: the same bytes) finalizes, read from its proposal; `None` if the bytes do not start
 /// with a proposal.

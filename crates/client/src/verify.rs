@@ -849,6 +849,10 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::Economy(_) => "token totals",
         StateValue::Delegation(_) => "stake on a validator",
         StateValue::Unbonding(_) => "unbonding stake",
+        StateValue::EpochActivity(_) => "validator activity of an epoch",
+        StateValue::RewardSchedule(_) => "reward schedule",
+        StateValue::Points(_) => "reward points of an epoch",
+        StateValue::EpochRewards(_) => "reward pools of an epoch",
     }
 }
 
@@ -908,6 +912,10 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::Economy => "economy".into(),
         StateKey::Delegation(o, k) => format!("delegation/{o}/{k}"),
         StateKey::Unbonding(o, k, e) => format!("unbonding/{o}/{k}/{e}"),
+        StateKey::EpochActivity(e) => format!("epoch-activity/{e}"),
+        StateKey::RewardSchedule(v) => format!("reward-schedule/{v}"),
+        StateKey::Points(o, e) => format!("points/{o}/{e}"),
+        StateKey::EpochRewards(e) => format!("epoch-rewards/{e}"),
     }
 }
 

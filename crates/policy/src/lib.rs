@@ -31,6 +31,7 @@ mod fast;
 mod fast_tests;
 pub mod input;
 mod policy;
+pub mod reward;
 mod rewrite;
 mod template;
 

@@ -98,6 +98,7 @@ mod tag {
     pub const QUOTA: u8 = 0x13;
     pub const VALIDATOR: u8 = 0x14;
     pub const VALIDATOR_SET: u8 = 0x15;
+    pub const REWARD_SCHEDULE: u8 = 0x16;
     pub const NONCE: u8 = 0x18;
     pub const PROGRESS: u8 = 0x19;
     pub const DAILY: u8 = 0x1A;
@@ -110,6 +111,9 @@ mod tag {
     pub const ECONOMY: u8 = 0x23;
     pub const DELEGATION: u8 = 0x24;
     pub const UNBONDING: u8 = 0x25;
+    pub const EPOCH_ACTIVITY: u8 = 0x26;
+    pub const POINTS: u8 = 0x27;
+    pub const EPOCH_REWARDS: u8 = 0x28;
     // 0x20 held the duplicate window until duplicates were found among the window points.
     pub const POINT: u8 = 0x21;
     pub const KEY_USE: u8 = 0x22;
@@ -178,7 +182,8 @@ impl StateKey {
             | StateKey::Verification(..)
             | StateKey::Quota(..)
             | StateKey::Validator(_)
-            | StateKey::ValidatorSet(_) => KeyClass::Registry,
+            | StateKey::ValidatorSet(_)
+            | StateKey::RewardSchedule(_) => KeyClass::Registry,
             StateKey::Nonce(_)
             | StateKey::Progress(..)
             | StateKey::Daily(_)
@@ -189,7 +194,10 @@ impl StateKey {
             | StateKey::Token(_)
             | StateKey::Economy
             | StateKey::Delegation(..)
-            | StateKey::Unbonding(..) => KeyClass::Activity,
+            | StateKey::Unbonding(..)
+            | StateKey::EpochActivity(_)
+            | StateKey::Points(..)
+            | StateKey::EpochRewards(_) => KeyClass::Activity,
             StateKey::Point(..) | StateKey::KeyUse(_) => KeyClass::Derived,
         }
     }
@@ -242,6 +250,10 @@ impl StateKey {
             StateKey::Token(o) => Enc::new(tag::TOKEN).id(o.as_str()),
             StateKey::Economy => Enc::new(tag::ECONOMY),
             StateKey::Delegation(o, k) => Enc::new(tag::DELEGATION).id(o.as_str()).u8(k.scheme as u8).bytes(&k.bytes),
+            StateKey::EpochActivity(e) => Enc::new(tag::EPOCH_ACTIVITY).u64(*e),
+            StateKey::RewardSchedule(v) => Enc::new(tag::REWARD_SCHEDULE).u32(*v),
+            StateKey::Points(o, e) => Enc::new(tag::POINTS).id(o.as_str()).u64(*e),
+            StateKey::EpochRewards(e) => Enc::new(tag::EPOCH_REWARDS).u64(*e),
             StateKey::Unbonding(o, k, e) => {
                 Enc::new(tag::UNBONDING).id(o.as_str()).u8(k.scheme as u8).bytes(&k.bytes).u64(*e)
             }
@@ -360,6 +372,18 @@ impl KeyRange {
     /// An organisation's unbonding entries, by validator then release epoch.
     pub fn unbondings_of(org: &UnifiedSocialCreditCode) -> Self {
         Self::prefix(Enc::new(tag::UNBONDING).id(org.as_str()).0)
+    }
+    /// Every reward schedule version, oldest first.
+    pub fn reward_schedules() -> Self {
+        Self::prefix(vec![tag::REWARD_SCHEDULE])
+    }
+    /// An organisation's unclaimed points, by epoch.
+    pub fn points_of(org: &UnifiedSocialCreditCode) -> Self {
+        Self::prefix(Enc::new(tag::POINTS).id(org.as_str()).0)
+    }
+    /// Every epoch's reward pools, by epoch.
+    pub fn epoch_rewards() -> Self {
+        Self::prefix(vec![tag::EPOCH_REWARDS])
     }
     /// Every token account, by organisation.
     pub fn token_accounts() -> Self {
@@ -483,6 +507,10 @@ pub fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::Economy, StateValue::Economy(_))
             | (StateKey::Delegation(..), StateValue::Delegation(_))
             | (StateKey::Unbonding(..), StateValue::Unbonding(_))
+            | (StateKey::EpochActivity(_), StateValue::EpochActivity(_))
+            | (StateKey::RewardSchedule(_), StateValue::RewardSchedule(_))
+            | (StateKey::Points(..), StateValue::Points(_))
+            | (StateKey::EpochRewards(_), StateValue::EpochRewards(_))
     )
 }
 

@@ -26,5 +26,6 @@ pub use model::{
     VerificationRecord, VerificationStatus,
 };
 pub use model::{
-    DelegationRecord, EconomyRecord, SetMember, TokenAccount, UnbondingRecord, ValidatorRecord, ValidatorSet,
+    DelegationRecord, EconomyRecord, EpochActivity, EpochRewardsRecord, PointsRecord, RewardScheduleRecord, SetMember,
+    TokenAccount, UnbondingRecord, ValidatorRecord, ValidatorSet,
 };

@@ -175,6 +175,14 @@ pub enum StateKey {
     /// Stake an organisation is unbonding from a validator, claimable from an epoch:
     /// (organisation, validator, release epoch).
     Unbonding(UnifiedSocialCreditCode, PublicKey, u64),
+    /// What an epoch's validators did: blocks proposed and leader turns missed, per member.
+    EpochActivity(u64),
+    /// A version of the reward schedule.
+    RewardSchedule(u32),
+    /// The points an organisation earned in an epoch, until it claims them: (organisation, epoch).
+    Points(UnifiedSocialCreditCode, u64),
+    /// An epoch's reward pools and the points they are shared by.
+    EpochRewards(u64),
 }
 
 /// A value in the state.
@@ -247,6 +255,111 @@ pub enum StateValue {
     Delegation(DelegationRecord),
     /// An unbonding entry.
     Unbonding(UnbondingRecord),
+    /// An epoch's validator activity.
+    EpochActivity(EpochActivity),
+    /// A deployed reward schedule.
+    RewardSchedule(RewardScheduleRecord),
+    /// An organisation's points of an epoch.
+    Points(PointsRecord),
+    /// An epoch's reward pools.
+    EpochRewards(EpochRewardsRecord),
+}
+
+/// A deployed reward schedule (`trustmeter_policy::reward`).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewardScheduleRecord {
+    /// Its name.
+    pub name: String,
+    /// Its version (1 is installed at genesis).
+    pub version: u32,
+    /// The document.
+    pub text: String,
+    /// First epoch it applies to.
+    pub effective_epoch: u64,
+    /// Height of the block that deployed it (0: genesis).
+    pub deployed_height: u64,
+    /// The regulator that deployed it (`None`: genesis).
+    #[serde(deserialize_with = "trustmeter_types::codec::required_option")]
+    pub deployed_by: Option<UnifiedSocialCreditCode>,
+}
+
+/// What an organisation earned points for in an epoch (its data and its verifications), kept
+/// until it claims the rewards they are worth once the epoch has ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointsRecord {
+    /// Points for data (the schedule's `data` formula, summed over its reading batches).
+    pub data_points: u64,
+    /// Reading batches counted.
+    pub batches: u64,
+    /// Readings recorded.
+    pub accepted: u64,
+    /// Of which timely.
+    pub timely: u64,
+    /// Of which flagged.
+    pub flagged: u64,
+    /// Readings refused.
+    pub rejected: u64,
+    /// Points for completed verifications.
+    pub verification_points: u64,
+    /// Verifications completed.
+    pub verifications: u64,
+}
+
+/// An epoch's reward pools: what its end set aside for data and for verifications, shared by
+/// points, and how much of it was claimed; and the validators' share. Rounding remainders stay
+/// unclaimed for good (counted in the totals).
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpochRewardsRecord {
+    /// The reward schedule version in force.
+    pub schedule_version: u32,
+    /// Σ data points of the epoch (grows during it).
+    pub data_points: u64,
+    /// Σ verification points of the epoch.
+    pub verification_points: u64,
+    /// Set aside for data at the epoch's end, micro-tokens.
+    pub data_pool: u64,
+    /// Set aside for verifications.
+    pub verification_pool: u64,
+    /// Claimed from `data_pool` so far.
+    pub data_paid: u64,
+    /// Claimed from `verification_pool` so far.
+    pub verification_paid: u64,
+    /// Paid to the epoch's validators at its end.
+    pub validators_paid: u64,
+    /// Whether the epoch has ended (its pools are set).
+    pub closed: bool,
+}
+
+impl EpochRewardsRecord {
+    /// What `points` (data, verification) of this epoch are worth, micro-tokens.
+    pub fn worth(&self, data: u64, verification: u64) -> u64 {
+        let share = |pts: u64, total: u64, pool: u64| {
+            (pts as u128 * pool as u128).checked_div(total as u128).unwrap_or(0) as u64
+        };
+        share(data, self.data_points, self.data_pool)
+            + share(verification, self.verification_points, self.verification_pool)
+    }
+}
+
+/// What the members of an epoch's validator set did, counted by every block of the epoch: the
+/// leader of each view is known (Commonware's round robin: member `(epoch + view) mod n` of the
+/// set sorted by key), so a block credits its view's leader with a proposal, and the views
+/// skipped since the previous block (nullified: no block) charge their leaders with a missed
+/// turn. Rewards and jailing for downtime are computed from it at the epoch's end.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpochActivity {
+    /// View of the epoch's last block so far.
+    pub last_view: u64,
+    /// Blocks finalized in the epoch so far.
+    pub blocks: u64,
+    /// Blocks proposed, per member (the set's order).
+    pub proposed: Vec<u64>,
+    /// Leader turns missed (views skipped), per member.
+    pub missed: Vec<u64>,
 }
 
 /// Shares minted per micro-token when a validator's pool is empty: fine enough that pro-rata
@@ -295,6 +408,10 @@ pub struct ValidatorRecord {
     pub jail_reason: String,
     /// Micro-tokens slashed from it in all.
     pub slashed: u64,
+    /// The round (epoch, view) of the last equivocation it was slashed for: evidence of that round
+    /// or an earlier one is not slashed again.
+    #[serde(deserialize_with = "trustmeter_types::codec::required_option")]
+    pub last_equivocation: Option<(u64, u64)>,
     /// Height of its registration.
     pub registered_height: u64,
 }

@@ -729,8 +729,24 @@ pub(crate) fn verification_step(
             v
         }
     };
+    credit_if_final(state, height, year, &record);
     state.put(key, StateValue::Verification(record));
     TxOutcome::Accepted
+}
+
+/// Credits the verifier of a verification that just became final with its points (奖励).
+fn credit_if_final(state: &mut State, height: u64, year: u32, v: &VerificationRecord) {
+    if v.status != VerificationStatus::Final {
+        return;
+    }
+    // Provincial verification is due by 30 June of the year after the reported one.
+    let deadline = calendar::day_start_ms(calendar::parse_day(&format!("{}-07-01", year + 1)).expect("a valid date"));
+    let facts = trustmeter_policy::reward::VerificationFacts {
+        on_time: v.statement.as_ref().is_some_and(|s| s.time_ms < deadline),
+        findings: v.statement.as_ref().map_or(0, |s| s.statement.findings.len() as u64),
+        objected: v.objection.is_some(),
+    };
+    crate::economy::credit_verification(state, height, &v.verifier.clone(), facts);
 }
 
 /// Makes final every stated verification whose objection window ended before this block's
@@ -747,6 +763,7 @@ pub(crate) fn close_verifications(state: &mut State, height: u64, timestamp_ms: 
         v.final_ut = v.statement.as_ref().map(|s| s.statement.verified.micros());
         v.status = VerificationStatus::Final;
         v.finalised = Some((FinalBy::WindowClosed, height));
+        credit_if_final(state, height, *year, &v);
         state.put(StateKey::Verification(org.clone(), *year), StateValue::Verification(v));
     }
 }

@@ -14,15 +14,18 @@
 //! cap` at the end of every block; the property tests also sum every entry independently.
 
 use crate::state::State;
+use std::sync::Arc;
 use trustmeter_crypto::verify;
+use trustmeter_policy::reward::{DataFacts, RewardSchedule, VerificationFacts};
 use trustmeter_schema::model::{REWARD_INDEX_SCALE, SHARES_PER_MICRO};
-use trustmeter_schema::{
-    DelegationRecord, EconomyRecord, KeyRange, SetMember, StateKey, StateValue, TokenAccount, UnbondingRecord,
-    ValidatorRecord, ValidatorSet,
+pub use trustmeter_schema::{
+    DelegationRecord, EconomyRecord, EpochActivity, EpochRewardsRecord, PointsRecord, RewardScheduleRecord, SetMember,
+    TokenAccount, UnbondingRecord, ValidatorRecord, ValidatorSet,
 };
+use trustmeter_schema::{KeyRange, StateKey, StateValue};
 use trustmeter_types::economy::{
-    Amount, MAX_CANDIDATES, MAX_DELEGATIONS_PER_ORG, MAX_UNBONDING_PER_ORG, MAX_VALIDATORS_PER_ORG, StakingOp,
-    format_amount, validator_proof_payload,
+    Amount, Equivocation, MAX_CANDIDATES, MAX_DELEGATIONS_PER_ORG, MAX_UNBONDING_PER_ORG, MAX_VALIDATORS_PER_ORG,
+    StakingOp, format_amount, validator_proof_payload,
 };
 use trustmeter_types::{
     Genesis, KeyScheme, OrgKind, OrgStatus, PublicKey, RejectCode, Rejection, TxOutcome, UnifiedSocialCreditCode,
@@ -60,6 +63,7 @@ pub(crate) fn genesis(state: &mut State, genesis: &Genesis) {
             jailed_until: None,
             jail_reason: String::new(),
             slashed: 0,
+            last_equivocation: None,
             registered_height: 0,
         };
         if shares > 0 {
@@ -83,7 +87,189 @@ pub(crate) fn genesis(state: &mut State, genesis: &Genesis) {
     }
     econ.supply = genesis.supply().expect("genesis validated: no overflow");
     put_economy(state, &econ);
+    let default = RewardSchedule::default_schedule();
+    let rec = RewardScheduleRecord {
+        name: default.name().to_string(),
+        version: default.version(),
+        text: default.text().to_string(),
+        effective_epoch: 0,
+        deployed_height: 0,
+        deployed_by: None,
+    };
+    state.put(StateKey::RewardSchedule(rec.version), StateValue::RewardSchedule(rec));
     check_conservation(state);
+}
+
+/// Every deployed reward schedule version, oldest first.
+pub fn reward_schedules(state: &State) -> Vec<RewardScheduleRecord> {
+    state
+        .scan(&KeyRange::reward_schedules(), false, MAX_SCHEDULE_VERSIONS)
+        .into_iter()
+        .filter_map(|(_, v)| match v {
+            StateValue::RewardSchedule(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Most reward schedule versions a chain keeps deploying (a deployment beyond it is refused).
+pub const MAX_SCHEDULE_VERSIONS: usize = 256;
+
+/// The reward schedule in force in `epoch`: the highest version whose effective epoch has come.
+pub fn schedule_in_force(state: &State, epoch: u64) -> (RewardScheduleRecord, Arc<RewardSchedule>) {
+    let rec = reward_schedules(state)
+        .into_iter()
+        .filter(|r| r.effective_epoch <= epoch)
+        .max_by_key(|r| r.version)
+        .expect("the default schedule is installed at genesis, effective from epoch 0");
+    let parsed = parsed_schedule(&rec.text).expect("a deployed schedule passed its checks when it was deployed");
+    (rec, parsed)
+}
+
+/// A schedule's parsed form, from a small process-wide cache by text (parsing compiles and dry-runs
+/// every formula).
+fn parsed_schedule(text: &str) -> Result<Arc<RewardSchedule>, trustmeter_policy::reward::RewardError> {
+    const MAX_CACHED: usize = 16;
+    static CACHE: std::sync::LazyLock<std::sync::Mutex<std::collections::BTreeMap<String, Arc<RewardSchedule>>>> =
+        std::sync::LazyLock::new(Default::default);
+    if let Some(p) = CACHE.lock().expect("schedule cache").get(text) {
+        return Ok(p.clone());
+    }
+    let parsed = Arc::new(RewardSchedule::parse(text)?);
+    let mut cache = CACHE.lock().expect("schedule cache");
+    if cache.len() >= MAX_CACHED {
+        cache.clear();
+    }
+    cache.insert(text.to_string(), parsed.clone());
+    Ok(parsed)
+}
+
+/// [`trustmeter_types::TxPayload::DeployRewardSchedule`]: a regulator deploys the next version.
+pub(crate) fn deploy_schedule(
+    state: &mut State,
+    height: u64,
+    (org, kind): (&UnifiedSocialCreditCode, OrgKind),
+    text: &str,
+    effective_epoch: u64,
+) -> TxOutcome {
+    if kind != OrgKind::Regulator {
+        return rejected(
+            RejectCode::NotAuthorised,
+            format!("only a regulator deploys a reward schedule; {org} is a {kind:?}"),
+        );
+    }
+    let epoch = state.params.economy.staking.epoch_of(height);
+    if effective_epoch <= epoch {
+        return rejected(
+            RejectCode::InvalidPolicy,
+            format!(
+                "a reward schedule takes effect from a later epoch than the current one ({epoch}); got {effective_epoch}"
+            ),
+        );
+    }
+    let parsed = match parsed_schedule(text) {
+        Ok(p) => p,
+        Err(e) => return rejected(RejectCode::InvalidPolicy, format!("the reward schedule was not deployed: {e}")),
+    };
+    let all = reward_schedules(state);
+    let latest = all.last().map_or(0, |r| r.version);
+    if parsed.version() != latest + 1 {
+        return rejected(
+            RejectCode::InvalidPolicy,
+            format!("the schedule's version is {}; the next version is {}", parsed.version(), latest + 1),
+        );
+    }
+    if all.len() >= MAX_SCHEDULE_VERSIONS {
+        return rejected(
+            RejectCode::LimitReached,
+            format!("this chain holds {MAX_SCHEDULE_VERSIONS} reward schedule versions"),
+        );
+    }
+    let rec = RewardScheduleRecord {
+        name: parsed.name().to_string(),
+        version: parsed.version(),
+        text: text.to_string(),
+        effective_epoch,
+        deployed_height: height,
+        deployed_by: Some(org.clone()),
+    };
+    state.put(StateKey::RewardSchedule(rec.version), StateValue::RewardSchedule(rec));
+    TxOutcome::Accepted
+}
+
+/// An epoch's reward pools (an empty record before anything was earned in it).
+pub fn epoch_rewards(state: &State, epoch: u64) -> EpochRewardsRecord {
+    match state.get(&StateKey::EpochRewards(epoch)) {
+        Some(StateValue::EpochRewards(r)) => r,
+        _ => EpochRewardsRecord::default(),
+    }
+}
+
+/// An organisation's unclaimed points, by epoch (at most [`MAX_POINT_EPOCHS_PER_CLAIM`]).
+pub fn points_of(state: &State, org: &UnifiedSocialCreditCode) -> Vec<(u64, PointsRecord)> {
+    state
+        .scan(&KeyRange::points_of(org), false, MAX_POINT_EPOCHS_PER_CLAIM)
+        .into_iter()
+        .filter_map(|(k, v)| match (k, v) {
+            (StateKey::Points(_, e), StateValue::Points(p)) => Some((e, p)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Most epochs of points one claim pays (a claim again pays the next ones).
+pub const MAX_POINT_EPOCHS_PER_CLAIM: usize = 64;
+
+fn add_points(
+    state: &mut State,
+    height: u64,
+    org: &UnifiedSocialCreditCode,
+    f: impl FnOnce(&mut PointsRecord, &mut EpochRewardsRecord),
+) {
+    let epoch = state.params.economy.staking.epoch_of(height);
+    let key = StateKey::Points(org.clone(), epoch);
+    let mut p = match state.get(&key) {
+        Some(StateValue::Points(p)) => p,
+        _ => PointsRecord::default(),
+    };
+    let mut r = epoch_rewards(state, epoch);
+    f(&mut p, &mut r);
+    state.put(key, StateValue::Points(p));
+    state.put(StateKey::EpochRewards(epoch), StateValue::EpochRewards(r));
+}
+
+/// Credits an enterprise with the points one of its reading batches earned under the schedule in
+/// force (nothing for a batch worth no points).
+pub(crate) fn credit_data(state: &mut State, height: u64, org: &UnifiedSocialCreditCode, facts: DataFacts) {
+    let epoch = state.params.economy.staking.epoch_of(height);
+    let (_, schedule) = schedule_in_force(state, epoch);
+    let points = schedule.data_points(&facts);
+    add_points(state, height, org, |p, r| {
+        p.data_points = p.data_points.saturating_add(points);
+        p.batches += 1;
+        p.accepted += facts.accepted;
+        p.timely += facts.timely;
+        p.flagged += facts.flagged;
+        p.rejected += facts.rejected;
+        r.data_points = r.data_points.saturating_add(points);
+    });
+}
+
+/// Credits a verifier with the points a verification that became final earned.
+pub(crate) fn credit_verification(
+    state: &mut State,
+    height: u64,
+    verifier: &UnifiedSocialCreditCode,
+    facts: VerificationFacts,
+) {
+    let epoch = state.params.economy.staking.epoch_of(height);
+    let (_, schedule) = schedule_in_force(state, epoch);
+    let points = schedule.verification_points(&facts);
+    add_points(state, height, verifier, |p, r| {
+        p.verification_points = p.verification_points.saturating_add(points);
+        p.verifications += 1;
+        r.verification_points = r.verification_points.saturating_add(points);
+    });
 }
 
 impl State {
@@ -327,6 +513,7 @@ pub(crate) fn staking(
                 jailed_until: None,
                 jail_reason: String::new(),
                 slashed: 0,
+                last_equivocation: None,
                 registered_height: height,
             };
             put_validator(state, consensus_key, &rec);
@@ -365,6 +552,7 @@ pub(crate) fn staking(
         StakingOp::Delegate { validator: key, amount } => delegate(state, org, key, *amount),
         StakingOp::Undelegate { validator: key, amount } => undelegate(state, org, key, *amount, epoch),
         StakingOp::Claim => claim(state, org, epoch),
+        StakingOp::ReportEquivocation { evidence } => report_equivocation(state, epoch, evidence),
         StakingOp::Unjail { validator: key } => {
             let mut v = match own_validator(state, org, key) {
                 Ok(v) => v,
@@ -384,6 +572,79 @@ pub(crate) fn staking(
             }
         }
     }
+}
+
+/// Slashes and jails a validator for proven equivocation (see [`StakingOp::ReportEquivocation`]).
+/// The votes must be of a round of an epoch whose set holds the validator, no older than the
+/// unbonding period (so its stake, bonded or unbonding, is still there to slash).
+fn report_equivocation(state: &mut State, epoch: u64, ev: &Equivocation) -> TxOutcome {
+    let key = &ev.validator;
+    let mut v = match existing_validator(state, key) {
+        Ok(v) => v,
+        Err(o) => return o,
+    };
+    let p = state.params.economy.staking.clone();
+    if ev.epoch > epoch || ev.epoch + (p.unbonding_epochs as u64) < epoch {
+        return rejected(
+            RejectCode::StakingRefused,
+            format!(
+                "evidence of epoch {} is outside the window this chain slashes (epochs {} to {epoch})",
+                ev.epoch,
+                epoch.saturating_sub(p.unbonding_epochs as u64)
+            ),
+        );
+    }
+    if !validator_set(state, ev.epoch).is_some_and(|s| s.members.iter().any(|m| &m.consensus_key == key)) {
+        return rejected(
+            RejectCode::StakingRefused,
+            format!("validator {key} was not in epoch {}'s set: its votes there count for nothing", ev.epoch),
+        );
+    }
+    if v.last_equivocation.is_some_and(|last| last >= (ev.epoch, ev.view)) {
+        return rejected(
+            RejectCode::DuplicateTx,
+            format!("validator {key} was already slashed for equivocation at or after this round"),
+        );
+    }
+    let namespace = format!("trustmeter/consensus/{}", state.chain_id).into_bytes();
+    for vote in [&ev.first, &ev.second] {
+        let signed = trustmeter_client::consensus::vote_is_signed(
+            &namespace,
+            vote.kind,
+            (ev.epoch, ev.view),
+            (vote.parent_view, vote.payload),
+            key,
+            &vote.signature,
+        );
+        if !signed {
+            return rejected(
+                RejectCode::BadProof,
+                format!(
+                    "the {:?} vote does not carry {key}'s signature for epoch {} view {}",
+                    vote.kind, ev.epoch, ev.view
+                ),
+            );
+        }
+    }
+    let pct = p.equivocation_slash_percent as u128;
+    let from_bonded = (v.bonded as u128 * pct / 100) as u64;
+    let from_unbonding = (v.unbonding as u128 * pct / 100) as u64;
+    v.bonded -= from_bonded;
+    v.unbonding -= from_unbonding;
+    v.slashed += from_bonded + from_unbonding;
+    v.last_equivocation = Some((ev.epoch, ev.view));
+    let until = epoch + (p.jail_epochs as u64).max(1);
+    v.jailed_until = Some(v.jailed_until.map_or(until, |j| j.max(until)));
+    v.jail_reason =
+        format!("equivocation at epoch {} view {} ({:?} and {:?})", ev.epoch, ev.view, ev.first.kind, ev.second.kind);
+    put_validator(state, key, &v);
+    let mut e = economy(state);
+    e.bonded -= from_bonded;
+    e.unbonding -= from_unbonding;
+    e.pool += from_bonded + from_unbonding;
+    e.slashed += from_bonded + from_unbonding;
+    put_economy(state, &e);
+    TxOutcome::Accepted
 }
 
 fn own_validator(state: &State, org: &UnifiedSocialCreditCode, key: &PublicKey) -> Result<ValidatorRecord, TxOutcome> {
@@ -557,6 +818,7 @@ fn claim(state: &mut State, org: &UnifiedSocialCreditCode, epoch: u64) -> TxOutc
         }
     }
     let mut waiting = None;
+    let mut waiting_points = false;
     for (key, release, u) in unbondings_of(state, org) {
         if release > epoch {
             waiting = Some(waiting.map_or(release, |w: u64| w.min(release)));
@@ -570,12 +832,35 @@ fn claim(state: &mut State, org: &UnifiedSocialCreditCode, epoch: u64) -> TxOutc
         state.delete(&StateKey::Unbonding(org.clone(), key, release));
         released += tokens;
     }
+    // Points of ended epochs: what they are worth moves from the epoch's pools to the account.
+    let closed = economy(state).closed_epoch;
+    for (epoch, p) in points_of(state, org) {
+        if closed.is_none_or(|c| epoch > c) {
+            waiting_points = true;
+            continue;
+        }
+        let mut r = epoch_rewards(state, epoch);
+        let data = (p.data_points as u128 * r.data_pool as u128).checked_div(r.data_points as u128).unwrap_or(0) as u64;
+        let verif = (p.verification_points as u128 * r.verification_pool as u128)
+            .checked_div(r.verification_points as u128)
+            .unwrap_or(0) as u64;
+        let (data, verif) = (data.min(r.data_pool - r.data_paid), verif.min(r.verification_pool - r.verification_paid));
+        r.data_paid += data;
+        r.verification_paid += verif;
+        state.put(StateKey::EpochRewards(epoch), StateValue::EpochRewards(r));
+        state.delete(&StateKey::Points(org.clone(), epoch));
+        let mut a = account(state, org);
+        a.earned += data + verif;
+        a.earned_total += data + verif;
+        put_account(state, org, &a);
+    }
     let mut a = account(state, org);
     let earned = a.earned;
     if earned == 0 && released == 0 {
-        let msg = match waiting {
-            Some(w) => format!("{org} has nothing to claim yet: its unbonding stake is released in epoch {w}"),
-            None => format!("{org} has no rewards or unbonding stake to claim"),
+        let msg = match (waiting, waiting_points) {
+            (Some(w), _) => format!("{org} has nothing to claim yet: its unbonding stake is released in epoch {w}"),
+            (None, true) => format!("{org} has nothing to claim yet: its points of this epoch are paid once it ends"),
+            (None, false) => format!("{org} has no rewards or unbonding stake to claim"),
         };
         return rejected(RejectCode::InsufficientFunds, msg);
     }
@@ -588,6 +873,55 @@ fn claim(state: &mut State, org: &UnifiedSocialCreditCode, epoch: u64) -> TxOutc
     e.balances += earned + released;
     put_economy(state, &e);
     TxOutcome::Accepted
+}
+
+/// A member's leader turns before it counts as down: fewer turns say too little.
+pub const MIN_TURNS_FOR_JAIL: u64 = 3;
+
+/// An epoch's validator activity so far.
+pub fn epoch_activity(state: &State, epoch: u64) -> Option<EpochActivity> {
+    match state.get(&StateKey::EpochActivity(epoch)) {
+        Some(StateValue::EpochActivity(a)) => Some(a),
+        _ => None,
+    }
+}
+
+/// Counts the block at `height`, of consensus round (`round_epoch`, `view`), in its epoch's
+/// [`EpochActivity`]: its view's leader proposed it, and the leaders of the views skipped since
+/// the epoch's previous block missed their turns. O(set size), whatever the gap.
+pub(crate) fn record_block(state: &mut State, height: u64, (round_epoch, view): (u64, u64)) {
+    let epoch = state.params.economy.staking.epoch_of(height);
+    let Some(set) = validator_set(state, epoch) else { return };
+    let n = set.members.len() as u64;
+    if n == 0 {
+        return;
+    }
+    let leader = |v: u64| (round_epoch.wrapping_add(v) % n) as usize;
+    let mut a = match epoch_activity(state, epoch) {
+        Some(a) => a,
+        // The epoch's first block: the views before it are not charged to anyone (an engine
+        // that started the epoch late, or views that carried over from the previous epoch).
+        None => EpochActivity {
+            last_view: view.saturating_sub(1),
+            blocks: 0,
+            proposed: vec![0; n as usize],
+            missed: vec![0; n as usize],
+        },
+    };
+    if view > a.last_view.saturating_add(1) {
+        let first = a.last_view + 1;
+        let gap = view - first;
+        for m in a.missed.iter_mut() {
+            *m += gap / n;
+        }
+        for i in 0..gap % n {
+            a.missed[leader(first + i)] += 1;
+        }
+    }
+    a.proposed[leader(view)] += 1;
+    a.last_view = a.last_view.max(view);
+    a.blocks += 1;
+    state.put(StateKey::EpochActivity(epoch), StateValue::EpochActivity(a));
 }
 
 /// What the end of epoch `epoch` (the block at its last height) does: issue into the pool,
@@ -603,24 +937,69 @@ pub(crate) fn close_epoch(state: &mut State, height: u64) {
     e.issued += issue;
     e.pool += issue;
     e.closed_epoch = Some(epoch);
+    // The schedule in force shares the pool: the validators' part is paid now; the data and
+    // verification parts are set aside for the epoch's points (claimed lazily, so an epoch's end
+    // costs the same whatever the number of enterprises); a part nobody earned stays in the pool.
+    let (rec, schedule) = schedule_in_force(state, epoch);
+    let shares = schedule.shares();
+    let part = |pct: u8| (e.pool as u128 * pct as u128 / 100) as u64;
+    let mut r = epoch_rewards(state, epoch);
+    r.schedule_version = rec.version;
+    r.closed = true;
+    r.data_pool = if r.data_points > 0 { part(shares.enterprises) } else { 0 };
+    r.verification_pool = if r.verification_points > 0 { part(shares.verifiers) } else { 0 };
+    let validators = part(shares.validators);
+    e.pool -= r.data_pool + r.verification_pool;
+    e.unclaimed += r.data_pool + r.verification_pool;
     put_economy(state, &e);
-    reward_validators(state, epoch);
+    r.validators_paid = reward_validators(state, epoch, validators);
+    state.put(StateKey::EpochRewards(epoch), StateValue::EpochRewards(r));
+    jail_absent(state, epoch);
     elect(state, epoch + 2, height);
 }
 
-/// Pays the epoch's pool to the members of its validator set, in equal parts (the remainder stays
-/// in the pool): each member's operator keeps its commission, the rest is shared by the
-/// member's stakeholders pro rata (its operator included, as a self-delegator).
-fn reward_validators(state: &mut State, epoch: u64) {
-    let Some(set) = validator_set(state, epoch) else { return };
-    let mut e = economy(state);
-    let n = set.members.len() as u64;
-    if n == 0 || e.pool < n {
-        return;
+/// Jails (without a slash) the members of the epoch's set that missed more than
+/// `max_missed_percent` % of their leader turns (at least [`MIN_TURNS_FOR_JAIL`] turns).
+fn jail_absent(state: &mut State, epoch: u64) {
+    let (Some(set), Some(a)) = (validator_set(state, epoch), epoch_activity(state, epoch)) else { return };
+    let p = state.params.economy.staking.clone();
+    for (i, m) in set.members.iter().enumerate() {
+        let (proposed, missed) = (a.proposed[i], a.missed[i]);
+        let turns = proposed + missed;
+        if turns < MIN_TURNS_FOR_JAIL || missed * 100 <= turns * p.max_missed_percent as u64 {
+            continue;
+        }
+        let Some(mut v) = validator(state, &m.consensus_key) else { continue };
+        let until = epoch + 1 + (p.jail_epochs as u64).max(1);
+        v.jailed_until = Some(v.jailed_until.map_or(until, |j| j.max(until)));
+        v.jail_reason = format!("missed {missed} of its {turns} leader turns in epoch {epoch}");
+        put_validator(state, &m.consensus_key, &v);
     }
-    let each = e.pool / n;
+}
+
+/// Pays `pool` (the validators' share of the epoch's pool) to the members of its validator set in proportion to the blocks each
+/// proposed (in equal parts if the epoch has no activity record; rounding remainders stay in the
+/// pool): each member's operator keeps its commission, the rest is shared by the member's
+/// stakeholders pro rata (its operator included, as a self-delegator).
+fn reward_validators(state: &mut State, epoch: u64, pool: u64) -> u64 {
+    let Some(set) = validator_set(state, epoch) else { return 0 };
+    let mut e = economy(state);
+    let n = set.members.len();
+    if n == 0 {
+        return 0;
+    }
+    let weights: Vec<u64> = match epoch_activity(state, epoch) {
+        Some(a) if a.proposed.iter().sum::<u64>() > 0 => a.proposed,
+        _ => vec![1; n],
+    };
+    let total: u64 = weights.iter().sum();
+    debug_assert!(pool <= e.pool);
     let mut paid = 0u64;
-    for m in &set.members {
+    for (m, w) in set.members.iter().zip(&weights) {
+        let each = (pool as u128 * *w as u128 / total as u128) as u64;
+        if each == 0 {
+            continue;
+        }
         let Some(mut v) = validator(state, &m.consensus_key) else { continue };
         if v.shares == 0 {
             continue; // nobody to pay: it stays in the pool
@@ -641,6 +1020,7 @@ fn reward_validators(state: &mut State, epoch: u64) {
     e.pool -= paid;
     e.unclaimed += paid;
     put_economy(state, &e);
+    paid
 }
 
 /// Elects the set of `epoch` (see [`trustmeter_types::economy`]); when fewer than `min(N, 4)`

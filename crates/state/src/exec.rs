@@ -212,7 +212,7 @@ pub fn build_block(
         tx_leaves.push(b.leaf);
         txs.push(tx);
     }
-    close_block(&mut state, height, timestamp_ms);
+    close_block(&mut state, height, timestamp_ms, (ctx.epoch, ctx.view));
     // The trees are sealed at the block's own height (its changes' height): the child block then
     // computes its trees on top of them, as a layer, instead of again from the store.
     state.height = height;
@@ -227,7 +227,8 @@ pub fn build_block(
 /// of the months the block changed, then objection windows that have passed, then at the last
 /// block of an epoch its end (issuance, validator rewards, the election two epochs ahead); and
 /// the check that the token totals add up.
-fn close_block(state: &mut State, height: u64, timestamp_ms: i64) {
+fn close_block(state: &mut State, height: u64, timestamp_ms: i64, round: (u64, u64)) {
+    crate::economy::record_block(state, height, round);
     crate::carbon::close_months(state, height, timestamp_ms);
     crate::compliance::close_verifications(state, height, timestamp_ms);
     if state.params.economy.staking.is_boundary(height) {
@@ -279,7 +280,7 @@ pub fn execute_block(parent: &State, block: &Block, verdicts: &SignatureVerdicts
         receipts.push(receipt);
         tx_leaves.push(b.leaf);
     }
-    close_block(&mut state, h.height, h.timestamp_ms);
+    close_block(&mut state, h.height, h.timestamp_ms, (h.epoch, h.view));
     state.height = h.height; // sealed at the block's own height, as in `build_block`
     state.seal();
     let ctx = BlockContext { epoch: h.epoch, view: h.view, timestamp_ms: h.timestamp_ms };
@@ -482,7 +483,16 @@ fn apply_tx(
         TxPayload::RotateKey { device, .. } => state.gateway(device).is_some_and(|g| &g.public_key == sender),
         _ => false,
     };
-    let account = sender_org(state, sender);
+    // Evidence of equivocation may also come from a validator's consensus key: a node reports
+    // what its consensus engine saw, in its operator's name.
+    let account = sender_org(state, sender).or_else(|| match &body.payload {
+        TxPayload::Staking { op: trustmeter_types::economy::StakingOp::ReportEquivocation { .. } } => {
+            let v = crate::economy::validator(state, sender)?;
+            let kind = state.organisation(&v.org)?.kind;
+            Some((v.org, kind))
+        }
+        _ => None,
+    });
     if account.is_none() && !sent_by_device {
         return reject(
             h,
@@ -539,7 +549,7 @@ fn apply_tx(
             let mut progress = ProgressCache::default();
             // The region of the enterprise every accepted reading belongs to (its TOU schedule).
             let region = state.organisation(&gw.owner).map_or(0, |o| o.region);
-            let outcomes = readings
+            let outcomes: Vec<ReadingOutcome> = readings
                 .iter()
                 .enumerate()
                 .map(|(i, r)| {
@@ -548,6 +558,23 @@ fn apply_tx(
                 })
                 .collect();
             progress.flush(state);
+            // The batch's points under the reward schedule in force (通证激励).
+            let timeliness = state.params.accounting.timeliness_ms;
+            let mut facts = trustmeter_policy::reward::DataFacts::default();
+            for (r, o) in readings.iter().zip(&outcomes) {
+                match o {
+                    ReadingOutcome::Accepted | ReadingOutcome::Flagged { .. } => {
+                        facts.accepted += 1;
+                        facts.flagged += u64::from(matches!(o, ReadingOutcome::Flagged { .. }));
+                        facts.timely += u64::from(timestamp_ms - r.reading.timestamp_ms <= timeliness);
+                    }
+                    ReadingOutcome::Rejected(_) => facts.rejected += 1,
+                    ReadingOutcome::Duplicate => {}
+                }
+            }
+            if facts != trustmeter_policy::reward::DataFacts::default() {
+                crate::economy::credit_data(state, height, &gw.owner, facts);
+            }
             return Receipt { tx_hash: *h, outcome: TxOutcome::Accepted, readings: outcomes };
         }
         rotation @ TxPayload::RotateKey { .. } => {
@@ -608,6 +635,11 @@ fn apply_tx(
             let (org, kind) = account.expect("checked above");
             state.set_nonce(sender, body.nonce);
             crate::economy::staking(state, height, (&org, kind), op)
+        }
+        TxPayload::DeployRewardSchedule { text, effective_epoch } => {
+            let (org, kind) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            crate::economy::deploy_schedule(state, height, (&org, kind), text, *effective_epoch)
         }
         p @ (TxPayload::DeployPolicy { .. }
         | TxPayload::ReplaceMeter { .. }
@@ -786,6 +818,7 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
         | TxPayload::Quota { .. }
         | TxPayload::Transfer { .. }
         | TxPayload::Staking { .. }
+        | TxPayload::DeployRewardSchedule { .. }
         | TxPayload::ReplaceMeter { .. }
         | TxPayload::MonthlyReport { .. }
         | TxPayload::RegisterAccount { .. }

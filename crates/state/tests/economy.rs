@@ -12,8 +12,8 @@ use trustmeter_crypto::SigningKey;
 use trustmeter_schema::{KeyRange, StateKey, StateValue};
 use trustmeter_state::State;
 use trustmeter_state::economy::{account, economy, validator, validator_set};
-use trustmeter_types::economy::{StakingOp, TOKEN, validator_proof_payload};
-use trustmeter_types::{Genesis, OrgKind, PublicKey, RejectCode, TxPayload, UnifiedSocialCreditCode};
+use trustmeter_types::economy::{Equivocation, SignedVote, StakingOp, TOKEN, VoteKind, validator_proof_payload};
+use trustmeter_types::{Genesis, Hash32, OrgKind, PublicKey, RejectCode, TxPayload, UnifiedSocialCreditCode};
 
 const SUPPLY: u64 = 1_220_000 * TOKEN;
 
@@ -136,27 +136,32 @@ fn a_registered_validator_with_stake_is_elected_two_epochs_ahead() {
     let e = economy(&fx.state);
     assert_eq!(e.issued, 10_000 * TOKEN);
     assert_eq!(e.supply, SUPPLY + 10_000 * TOKEN);
-    assert_eq!(e.unclaimed, 10_000 * TOKEN, "epoch 0's whole pool went to v1, its only member");
-    assert_eq!(e.pool, 0);
+    // The default schedule gives the validators half of the pool: all 5 000 to v1, epoch 0's only
+    // member; nobody earned data or verification points, so the other half stays in the pool.
+    assert_eq!(e.unclaimed, 5_000 * TOKEN);
+    assert_eq!(e.pool, 5_000 * TOKEN);
 
-    // The regulator, v1's only stakeholder (commission 0), claims the 10 000.
+    // The regulator, v1's only stakeholder (commission 0), claims the 5 000.
     let t = fx.tx(&regulator(), TxPayload::Staking { op: StakingOp::Claim });
     assert_tx_accepted(fx.exec(vec![t]).receipt(0));
-    assert_eq!(account(&fx.state, &org_regulator()).balance, 1_010_000 * TOKEN);
+    assert_eq!(account(&fx.state, &org_regulator()).balance, 1_005_000 * TOKEN);
     assert_eq!(economy(&fx.state).unclaimed, 0);
 
-    // Height 19 closes epoch 1 (v1 alone again): epoch 3 is elected the same.
+    // Height 19 closes epoch 1 (v1 alone again: half of 15 000): epoch 3 is elected the same.
     run_to(&mut fx, 19);
     assert_eq!(validator_set(&fx.state, 3).unwrap().members, set.members);
-    // Epoch 2 has two members: at height 29 each gets 5 000. The metrology validator keeps 10 %
-    // (500); its 4 500 are shared 20 000 : 5 000 between metrology (3 600) and enterprise A (900).
+    assert_eq!(economy(&fx.state).pool, 7_500 * TOKEN);
+    // Epoch 2 (heights 20–29, views 20–29) has two members, leading every other view: 5 blocks
+    // each. At height 29 the validators' half of 17 500 is 8 750, 4 375 each. The metrology
+    // validator keeps 10 % (437.5); its 3 937.5 are shared 20 000 : 5 000 between metrology
+    // (3 150) and enterprise A (787.5).
     run_to(&mut fx, 29);
     let t = fx.tx(&ent_a(), TxPayload::Staking { op: StakingOp::Claim });
     assert_tx_accepted(fx.exec(vec![t]).receipt(0));
-    assert_eq!(account(&fx.state, &org_a()).balance, 5_000 * TOKEN + 900 * TOKEN);
+    assert_eq!(account(&fx.state, &org_a()).balance, 5_000 * TOKEN + 787_500_000);
     let t = fx.tx(&metrology(), TxPayload::Staking { op: StakingOp::Claim });
     assert_tx_accepted(fx.exec(vec![t]).receipt(0));
-    assert_eq!(account(&fx.state, &org_metrology()).balance, 80_000 * TOKEN + 4_100 * TOKEN);
+    assert_eq!(account(&fx.state, &org_metrology()).balance, 80_000 * TOKEN + 3_587_500_000);
 }
 
 #[test]
@@ -208,6 +213,11 @@ fn summed(state: &State) -> u64 {
     for (_, v) in state.scan(&KeyRange::validators(), false, usize::MAX) {
         if let StateValue::Validator(v) = v {
             total += v.bonded + v.unbonding + v.rewards_outstanding;
+        }
+    }
+    for (_, v) in state.scan(&KeyRange::epoch_rewards(), false, usize::MAX) {
+        if let StateValue::EpochRewards(r) = v {
+            total += (r.data_pool - r.data_paid) + (r.verification_pool - r.verification_paid);
         }
     }
     total + economy(state).pool
@@ -286,4 +296,210 @@ proptest! {
         let kinds: Vec<OrgKind> = fx.genesis.params.economy.staking.eligible.clone();
         prop_assert!(kinds.contains(&OrgKind::MetrologyAuthority));
     }
+}
+
+/// Commonware's simplex signs `varint(len(ns)) ‖ ns ‖ message` with `ns` = the chain's consensus
+/// namespace and `_NOTARIZE`, `_NULLIFY` or `_FINALIZE`; a proposal's message is
+/// `varint(epoch) ‖ varint(view) ‖ varint(parent view) ‖ payload`, a round's the first two.
+/// Written here from that description, independently of the code under test.
+fn vote(k: &SigningKey, kind: VoteKind, (epoch, view): (u64, u64), parent: u64, payload: Hash32) -> SignedVote {
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    let suffix = match kind {
+        VoteKind::Notarize => "_NOTARIZE",
+        VoteKind::Nullify => "_NULLIFY",
+        VoteKind::Finalize => "_FINALIZE",
+    };
+    let ns = format!("trustmeter/consensus/{CHAIN}{suffix}").into_bytes();
+    let mut signed = Vec::new();
+    varint(ns.len() as u64, &mut signed);
+    signed.extend_from_slice(&ns);
+    varint(epoch, &mut signed);
+    varint(view, &mut signed);
+    if kind != VoteKind::Nullify {
+        varint(parent, &mut signed);
+        signed.extend_from_slice(&payload.0);
+    }
+    SignedVote { kind, parent_view: parent, payload, signature: k.sign(&signed) }
+}
+
+#[test]
+fn equivocation_is_slashed_pro_rata_and_jails_until_unjailed() {
+    let mut fx = Fx::from_genesis(short_epochs());
+    let v1 = v1(&fx);
+    let consensus = key(200); // the fixture's genesis validator
+    // Enterprise A delegates 4 000 to v1 first: it shares the slash pro rata.
+    let t = fx.tx(&ent_a(), delegate(&v1, 4_000));
+    assert_tx_accepted(fx.exec(vec![t]).receipt(0));
+
+    let a = vote(&consensus, VoteKind::Finalize, (0, 5), 4, Hash32([1; 32]));
+    let b = vote(&consensus, VoteKind::Finalize, (0, 5), 4, Hash32([2; 32]));
+    let evidence = |first: SignedVote, second: SignedVote| TxPayload::Staking {
+        op: StakingOp::ReportEquivocation {
+            evidence: Equivocation { validator: v1.clone(), epoch: 0, view: 5, first, second },
+        },
+    };
+    // A forged second vote is refused; votes that do not conflict never reach a block.
+    let mut forged = b.clone();
+    forged.payload = Hash32([3; 32]);
+    let t = fx.tx(&ent_b(), evidence(a.clone(), forged));
+    let msg = assert_tx_rejected(fx.exec(vec![t]).receipt(0), RejectCode::BadProof);
+    assert!(msg.contains("Finalize vote does not carry"), "{msg}");
+    let same = fx.tx(&ent_b(), evidence(a.clone(), a.clone()));
+    let none = trustmeter_state::SignatureVerdicts::none();
+    let rej = trustmeter_state::exec::check_includable(&fx.state, &same, &none).unwrap_err();
+    assert_eq!(rej.code, RejectCode::Malformed, "{}", rej.message);
+
+    // Reported by the validator's own consensus key (as a node reports what its engine saw): the
+    // sender is no member account, and the report is accepted in its operator's name.
+    let report = fx.tx(&consensus, evidence(a.clone(), b.clone()));
+    assert_tx_accepted(fx.exec(vec![report]).receipt(0));
+    let rec = validator(&fx.state, &v1).unwrap();
+    // 5 % of 104 000: 5 200 to the pool; the regulator keeps 95 000, enterprise A 3 800.
+    assert_eq!(rec.bonded, 98_800 * TOKEN);
+    assert_eq!(rec.slashed, 5_200 * TOKEN);
+    assert_eq!(rec.jailed_until, Some(1));
+    assert!(rec.jail_reason.contains("equivocation at epoch 0 view 5"), "{}", rec.jail_reason);
+    let a_stake = rec.tokens_of(match fx.state.get(&StateKey::Delegation(org_a(), v1.clone())) {
+        Some(StateValue::Delegation(d)) => d.shares,
+        _ => panic!("A's stake"),
+    });
+    assert_eq!(a_stake, 3_800 * TOKEN);
+    let e = economy(&fx.state);
+    assert_eq!((e.slashed, e.pool), (5_200 * TOKEN, 5_200 * TOKEN));
+    // The same round again, or a nullify/finalize pair of an earlier view: not slashed twice.
+    let again = fx.tx(&ent_b(), evidence(b.clone(), a.clone()));
+    assert_tx_rejected(fx.exec(vec![again]).receipt(0), RejectCode::DuplicateTx);
+
+    // Jailed until epoch 1: unjail is refused before, accepted after.
+    let unjail = TxPayload::Staking { op: StakingOp::Unjail { validator: v1.clone() } };
+    let t = fx.tx(&regulator(), unjail.clone());
+    let msg = assert_tx_rejected(fx.exec(vec![t]).receipt(0), RejectCode::StakingRefused);
+    assert!(msg.contains("jailed until epoch 1"), "{msg}");
+    let t = fx.tx(&ent_a(), unjail.clone());
+    assert_tx_rejected(fx.exec(vec![t]).receipt(0), RejectCode::NotAuthorised);
+    run_to(&mut fx, 10);
+    let t = fx.tx(&regulator(), unjail);
+    assert_tx_accepted(fx.exec(vec![t]).receipt(0));
+    assert_eq!(validator(&fx.state, &v1).unwrap().jailed_until, None);
+}
+
+#[test]
+fn leaders_of_skipped_views_miss_their_turns_and_are_jailed_without_a_slash() {
+    // Four genesis validators, 20-block epochs. The leader of view v is member (epoch + v) mod 4
+    // = v mod 4. Epoch 0's 19 blocks come in views 1–23 except 5, 9, 13 and 21: member 1 led
+    // views 1, 5, 9, 13, 17 and 21, proposed 2 of them and missed 4 (67 % > 50 %).
+    let mut g = short_epochs();
+    g.params.economy.staking.epoch_length = 20;
+    g.params.economy.staking.validators = 4;
+    g.params.economy.staking.max_org_share_percent = 100;
+    for i in 0..3u8 {
+        let k = key(210 + i);
+        g.validators.push(trustmeter_types::GenesisValidator {
+            name: format!("v{}", i + 2),
+            org: org_regulator(),
+            consensus_key: k.public_key().bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            p2p_address: format!("127.0.0.1:{}", 7001 + i as u16),
+            self_stake: 100_000 * TOKEN,
+        });
+    }
+    let mut fx = Fx::from_genesis(g);
+    let set = validator_set(&fx.state, 0).unwrap();
+    let views: Vec<u64> = (1..=23).filter(|v| !(v % 4 == 1 && *v != 1 && *v != 17)).collect();
+    assert_eq!(views.len(), 19);
+    for (i, view) in views.iter().enumerate() {
+        if i == 17 {
+            // blocks of views 1–20 so far
+            let act = trustmeter_state::economy::epoch_activity(&fx.state, 0).unwrap();
+            assert_eq!(act.blocks, 17);
+            assert_eq!((act.proposed[1], act.missed[1]), (2, 3), "views 1, 17 proposed; 5, 9, 13 missed");
+            assert_eq!(act.missed.iter().sum::<u64>(), 3);
+        }
+        let ctx = trustmeter_state::exec::BlockContext { epoch: 0, view: *view, timestamp_ms: fx.next_ts() };
+        let none = trustmeter_state::SignatureVerdicts::none();
+        let (_, out) = trustmeter_state::build_block(&fx.state, &ctx, vec![], &none);
+        fx.state = out.state.commit().unwrap();
+    }
+    // View 22's block charged view 21 to member 1; height 19 (view 23) closed epoch 0: 2 of 6.
+    assert_eq!(fx.state.height, 19);
+    let act = trustmeter_state::economy::epoch_activity(&fx.state, 0).unwrap();
+    assert_eq!((act.proposed[1], act.missed[1]), (2, 4));
+    let absent = validator(&fx.state, &set.members[1].consensus_key).unwrap();
+    assert_eq!(absent.jailed_until, Some(2));
+    assert_eq!(absent.slashed, 0);
+    assert!(absent.jail_reason.contains("missed 4 of its 6 leader turns in epoch 0"), "{}", absent.jail_reason);
+    for i in [0, 2, 3] {
+        assert_eq!(validator(&fx.state, &set.members[i].consensus_key).unwrap().jailed_until, None, "member {i}");
+    }
+    // The validators' half of the epoch's 10 000 went by blocks proposed: member 1 proposed 2 of 19.
+    let paid = validator(&fx.state, &set.members[1].consensus_key).unwrap().rewards_outstanding;
+    assert_eq!(paid, 5_000 * TOKEN * 2 / 19);
+}
+
+#[test]
+fn readings_earn_points_and_the_epoch_pays_them_by_the_deployed_schedule() {
+    let mut fx = Fx::ready_from(short_epochs());
+    let base = fx.state.height; // 3: the set-up blocks
+    let t = fx.next_ts() - 60_000;
+    // A: two timely readings (2 × 2 = 4 points). B: one timely, one refused (a timestamp far in
+    // the future): 2 − 1 = 1 point.
+    let a = fx.submit(
+        &gw_a1(),
+        A_GW1,
+        vec![by_gateway(&gw_a1(), kwh(A_EM1, 1, t - 900_000, 10)), by_gateway(&gw_a1(), kwh(A_EM1, 2, t, 12))],
+    );
+    let b = fx.submit(
+        &gw_b1(),
+        B_GW1,
+        vec![by_gateway(&gw_b1(), kwh(B_EM1, 1, t, 5)), by_gateway(&gw_b1(), kwh(B_EM1, 2, t + 10 * 3_600_000, 6))],
+    );
+    let out = fx.exec(vec![a, b]);
+    assert!(out.reading(1, 1) != &trustmeter_types::ReadingOutcome::Accepted);
+    let pa = trustmeter_state::economy::points_of(&fx.state, &org_a());
+    assert_eq!(pa.len(), 1);
+    assert_eq!((pa[0].1.data_points, pa[0].1.accepted, pa[0].1.timely), (4, 2, 2));
+    let pb = trustmeter_state::economy::points_of(&fx.state, &org_b());
+    assert_eq!((pb[0].1.data_points, pb[0].1.rejected), (1, 1));
+    // Before the epoch ends there is nothing to claim.
+    let t = fx.tx(&ent_a(), TxPayload::Staking { op: StakingOp::Claim });
+    let msg = assert_tx_rejected(fx.exec(vec![t]).receipt(0), RejectCode::InsufficientFunds);
+    assert!(msg.contains("paid once it ends"), "{msg}");
+    assert!(base < 9);
+
+    // A regulator deploys version 2 from epoch 2; a broken one and one for the current epoch are refused.
+    let v2 = trustmeter_policy::reward::DEFAULT_REWARD_TOML
+        .replace("version = 1", "version = 2")
+        .replace("enterprises = 40", "enterprises = 45")
+        .replace("verifiers = 10", "verifiers = 5");
+    let deploy = |text: &str, e: u64| TxPayload::DeployRewardSchedule { text: text.into(), effective_epoch: e };
+    let t = fx.tx(&regulator(), deploy(&v2.replace("data.timely *", "data.on_time *"), 2));
+    assert_tx_rejected(fx.exec(vec![t]).receipt(0), RejectCode::InvalidPolicy);
+    let t = fx.tx(&regulator(), deploy(&v2, 0));
+    assert_tx_rejected(fx.exec(vec![t]).receipt(0), RejectCode::InvalidPolicy);
+    let t = fx.tx(&ent_a(), deploy(&v2, 2));
+    assert_tx_rejected(fx.exec(vec![t]).receipt(0), RejectCode::NotAuthorised);
+    let t = fx.tx(&regulator(), deploy(&v2, 2));
+    assert_tx_accepted(fx.exec(vec![t]).receipt(0));
+
+    // Height 9 ends epoch 0: 10 000 issued; 50 % (5 000) to the validators, 40 % (4 000) set aside
+    // for the 5 data points, the verifiers' 10 % stays in the pool (nobody earned any).
+    run_to(&mut fx, 9);
+    let r = trustmeter_state::economy::epoch_rewards(&fx.state, 0);
+    assert_eq!((r.data_pool, r.verification_pool, r.validators_paid), (4_000 * TOKEN, 0, 5_000 * TOKEN));
+    assert_eq!(economy(&fx.state).pool, 1_000 * TOKEN);
+    let t = fx.tx(&ent_a(), TxPayload::Staking { op: StakingOp::Claim });
+    assert_tx_accepted(fx.exec(vec![t]).receipt(0));
+    // A: 4 of 5 points of 4 000 = 3 200.
+    assert_eq!(account(&fx.state, &org_a()).balance, 10_000 * TOKEN + 3_200 * TOKEN);
+    assert!(trustmeter_state::economy::points_of(&fx.state, &org_a()).is_empty());
+    assert_eq!(trustmeter_state::economy::schedule_in_force(&fx.state, 2).0.version, 2);
+    assert_eq!(trustmeter_state::economy::schedule_in_force(&fx.state, 1).0.version, 1);
+    let e = economy(&fx.state);
+    assert!(e.conserved());
+    assert_eq!(summed(&fx.state), e.supply);
 }

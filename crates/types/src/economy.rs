@@ -191,8 +191,12 @@ impl EconomyParams {
         if !(1..=100).contains(&s.max_org_share_percent) {
             return Err("staking.max_org_share_percent must be between 1 and 100".into());
         }
-        if s.max_commission_percent > 100 || s.max_missed_percent > 100 || s.equivocation_slash_percent > 100 {
+        if s.max_commission_percent > 100 || s.max_missed_percent > 100 {
             return Err("staking percentages must be at most 100".into());
+        }
+        // A slash never empties a pool that still has shares (its holders keep a claim on it).
+        if s.equivocation_slash_percent > 50 {
+            return Err("staking.equivocation_slash_percent must be at most 50".into());
         }
         if s.unbonding_epochs > 1_000 || s.jail_epochs > 1_000 {
             return Err("staking.unbonding_epochs and jail_epochs must be at most 1000".into());
@@ -287,6 +291,79 @@ pub enum StakingOp {
         /// The validator.
         validator: PublicKey,
     },
+    /// Proves that a validator equivocated: two conflicting consensus votes it signed for one
+    /// round. Anyone may send it (a member's account or a validator's consensus key, so a node
+    /// reports what its consensus engine saw); the validator is slashed
+    /// [`StakingParams::equivocation_slash_percent`] % and jailed.
+    ReportEquivocation {
+        /// The two votes.
+        evidence: Equivocation,
+    },
+}
+
+/// A consensus vote's kind (Commonware simplex: notarize, nullify, finalize).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[borsh(use_discriminant = true)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum VoteKind {
+    /// A vote for a proposal (its block may be built on).
+    Notarize = 0,
+    /// A vote to skip the round.
+    Nullify = 1,
+    /// A vote to finalize a notarized proposal.
+    Finalize = 2,
+}
+
+/// One signed consensus vote of a round, as Commonware's simplex signs it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedVote {
+    /// Notarize, nullify or finalize.
+    pub kind: VoteKind,
+    /// The proposal's parent view (0 for a nullify).
+    pub parent_view: u64,
+    /// The proposal's payload, the block digest (zero for a nullify).
+    pub payload: crate::Hash32,
+    /// The validator's Ed25519 signature.
+    pub signature: Signature,
+}
+
+/// Two votes one validator signed for one round that an honest validator never signs together:
+/// two notarizes or two finalizes of different proposals, or a nullify and a finalize.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Equivocation {
+    /// The validator's consensus key.
+    pub validator: PublicKey,
+    /// The round's epoch.
+    pub epoch: u64,
+    /// The round's view.
+    pub view: u64,
+    /// One vote.
+    pub first: SignedVote,
+    /// The other.
+    pub second: SignedVote,
+}
+
+impl Equivocation {
+    /// Whether the two votes conflict (see the type's documentation); signatures not checked.
+    pub fn conflicts(&self) -> bool {
+        let (a, b) = (&self.first, &self.second);
+        let proposal = |v: &SignedVote| (v.parent_view, v.payload);
+        match (a.kind, b.kind) {
+            (VoteKind::Notarize, VoteKind::Notarize) | (VoteKind::Finalize, VoteKind::Finalize) => {
+                proposal(a) != proposal(b)
+            }
+            (VoteKind::Nullify, VoteKind::Finalize) | (VoteKind::Finalize, VoteKind::Nullify) => true,
+            _ => false,
+        }
+    }
 }
 
 impl StakingOp {
@@ -299,6 +376,7 @@ impl StakingOp {
             StakingOp::Undelegate { .. } => "undelegate",
             StakingOp::Claim => "claim",
             StakingOp::Unjail { .. } => "unjail",
+            StakingOp::ReportEquivocation { .. } => "report_equivocation",
         }
     }
 
@@ -322,6 +400,19 @@ impl StakingOp {
             }
             StakingOp::Unjail { validator } => check_consensus_key(validator),
             StakingOp::Claim => Ok(()),
+            StakingOp::ReportEquivocation { evidence } => {
+                check_consensus_key(&evidence.validator)?;
+                for v in [&evidence.first, &evidence.second] {
+                    v.signature.check()?;
+                    if v.signature.scheme != KeyScheme::Ed25519 {
+                        return Err("consensus votes are Ed25519 signatures".into());
+                    }
+                }
+                if !evidence.conflicts() {
+                    return Err("the two votes do not conflict (two notarizes or two finalizes of different proposals, or a nullify and a finalize)".into());
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -38,6 +38,8 @@ pub const MAX_GENESIS_ENTRIES: usize = 1_024;
 
 /// Largest policy document (bytes) a `DeployPolicy` transaction may carry.
 pub const MAX_POLICY_BYTES: usize = 16 * 1024;
+/// Largest reward schedule document (bytes) a `DeployRewardSchedule` transaction may carry.
+pub const MAX_REWARD_SCHEDULE_BYTES: usize = 8 * 1024;
 /// Largest carbon methodology document (bytes) a `DeployMethodology` transaction may carry: its
 /// factor tables (fuels, gases, GWP sets, grid factors by year and region) with room to grow.
 pub const MAX_METHODOLOGY_BYTES: usize = 128 * 1024;

@@ -327,6 +327,16 @@ pub enum TxPayload {
         /// The operation.
         op: StakingOp,
     },
+    /// Deploys a new version of the reward schedule (奖励规则, `trustmeter_policy::reward`): how
+    /// each epoch's reward pool is shared and how many points data and verifications earn. Only a
+    /// regulator may send it; the document is checked when the transaction executes (refused
+    /// there if broken) and takes effect from `effective_epoch`, after the current one.
+    DeployRewardSchedule {
+        /// The schedule document (TOML with CEL formulas).
+        text: String,
+        /// First epoch it applies to.
+        effective_epoch: u64,
+    },
 }
 
 /// A measured heating value in a [`TxPayload::MonthlyReport`] (实测低位发热量 / 蒸汽焓值).
@@ -406,7 +416,8 @@ impl TxPayload {
             TxPayload::Verification { .. } => "verification",
             TxPayload::Quota { .. } => "quota",
             TxPayload::Transfer { .. } => "transfer",
-            TxPayload::Staking { op } => op.kind(),
+            TxPayload::Staking { .. } => "staking",
+            TxPayload::DeployRewardSchedule { .. } => "deploy_reward_schedule",
         }
     }
 
@@ -539,6 +550,9 @@ impl Validate for Transaction {
                 check_memo(memo)
             }
             TxPayload::Staking { op } => op.check(),
+            TxPayload::DeployRewardSchedule { text, .. } => {
+                check_len("reward schedule", text.len(), crate::limits::MAX_REWARD_SCHEDULE_BYTES)
+            }
             TxPayload::ReplaceMeter { meter, old_final, new_initial, .. } => {
                 meter.check()?;
                 if old_final.micros() < 0 || new_initial.micros() < 0 {

@@ -78,6 +78,7 @@ pub fn touched_meters(block: &Block) -> Vec<DeviceId> {
             | TxPayload::Quota { .. }
             | TxPayload::Transfer { .. }
             | TxPayload::Staking { .. }
+            | TxPayload::DeployRewardSchedule { .. }
             | TxPayload::MonthlyReport { .. } => {}
         }
     }

@@ -40,7 +40,7 @@ const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
 const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
 /// State key and value kinds by tag (§4.2); 9 and 10 are derived data, never in a proof.
-const STATE_KINDS: [&str; 34] = [
+const STATE_KINDS: [&str; 38] = [
     "organisation",
     "account",
     "nonce",
@@ -75,6 +75,10 @@ const STATE_KINDS: [&str; 34] = [
     "economy",
     "delegation",
     "unbonding",
+    "epoch_activity",
+    "reward_schedule",
+    "points",
+    "epoch_rewards",
 ];
 const SCOPES: [&str; 4] = ["registry", "readings", "figures", "alarms"];
 const HASHES: [&str; 2] = ["sha256", "sm3"];
@@ -214,8 +218,15 @@ fn state_key(key: &Value) -> Vec<u8> {
         12 => w.hash(id),
         13 | 31 => {}
         1 | 2 | 28 => w.tagged(id),
-        // a validator set by epoch
-        29 => w.u64(id),
+        // a validator set, an epoch's activity, an epoch's reward pools: by epoch
+        29 | 34 | 37 => w.u64(id),
+        // a reward schedule version
+        35 => w.u32v(id),
+        // points (org, epoch)
+        36 => {
+            w.string(&id[0]);
+            w.u64(&id[1]);
+        }
         // a token account
         30 => w.string(id),
         // a delegation (org, validator)

@@ -15,6 +15,7 @@ mod independent;
 mod jmt_store;
 mod strict;
 mod tamper;
+mod votes;
 mod worked_example;
 
 use common::{Cluster, Plant};

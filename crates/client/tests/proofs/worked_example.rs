@@ -94,6 +94,7 @@ fn in_registry(k: &StateKey) -> bool {
             | StateKey::GrantReceived(..)
             | StateKey::Validator(_)
             | StateKey::ValidatorSet(_)
+            | StateKey::RewardSchedule(_)
     )
 }
 
@@ -175,6 +176,23 @@ fn entries() -> Vec<(StateKey, StateValue)> {
     for e in 0.. {
         let Some(set) = economy::validator_set(s, e) else { break };
         out.push((StateKey::ValidatorSet(e), StateValue::ValidatorSet(set)));
+    }
+    for e in 0.. {
+        let Some(a) = economy::epoch_activity(s, e) else { break };
+        out.push((StateKey::EpochActivity(e), StateValue::EpochActivity(a)));
+    }
+    for r in economy::reward_schedules(s) {
+        out.push((StateKey::RewardSchedule(r.version), StateValue::RewardSchedule(r)));
+    }
+    for e in 0..=s.params.economy.staking.epoch_of(s.height) {
+        if let Some(v) = s.get(&StateKey::EpochRewards(e)) {
+            out.push((StateKey::EpochRewards(e), v));
+        }
+    }
+    for o in s.organisations() {
+        for (e, p) in economy::points_of(s, &o.id) {
+            out.push((StateKey::Points(o.id.clone(), e), StateValue::Points(p)));
+        }
     }
     assert_eq!(out.len() as u64, s.len(), "every entry of the state is enumerated");
     out

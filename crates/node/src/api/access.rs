@@ -116,6 +116,11 @@ pub const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/enterprises/{org}/evidence/{hash}", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/quality", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/proofs/daily/{org}/{day}/{energy}/{unit}", Rule::Data(GrantScope::Figures)),
+    ("GET", "/v1/epoch", Rule::Public),
+    ("GET", "/v1/validators", Rule::Public),
+    ("GET", "/v1/rewards/schedule", Rule::Public),
+    // A token account is its organisation's business and its regulators'.
+    ("GET", "/v1/token/{org}", Rule::AccessLog),
     ("GET", "/v1/access-log", Rule::AccessLog),
     ("GET", "/v1/grants", Rule::AccessLog),
     ("GET", "/v1/grants/received", Rule::AccessLog),

@@ -12,6 +12,7 @@ pub mod figures;
 pub mod limits;
 pub mod paging;
 pub mod proofs;
+pub mod staking;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -549,6 +550,36 @@ pub(crate) fn check_signed_body(signed: Option<&access::SignedDigest>, body: &[u
     }
 }
 
+/// The validator set of the epoch of `height` (the genesis validators until one is elected).
+fn current_validators(s: &ApiState, height: u64) -> Vec<ValidatorView> {
+    let state = s.inner.app.finalized_state();
+    let epoch = state.params.economy.staking.epoch_of(height);
+    match trustmeter_state::economy::validator_set(&state, epoch) {
+        Some(set) => set
+            .members
+            .into_iter()
+            .map(|m| ValidatorView {
+                name: m.name,
+                org: m.org.to_string(),
+                consensus_key: hex::encode(&m.consensus_key.bytes),
+                p2p_address: m.p2p_address,
+            })
+            .collect(),
+        None => s
+            .inner
+            .genesis
+            .validators
+            .iter()
+            .map(|v| ValidatorView {
+                name: v.name.clone(),
+                org: v.org.to_string(),
+                consensus_key: v.consensus_key.clone(),
+                p2p_address: v.p2p_address.clone(),
+            })
+            .collect(),
+    }
+}
+
 /// The OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
@@ -557,6 +588,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(<carbon::CarbonDoc as OpenApi>::openapi());
     doc.merge(<evidence::EvidenceDoc as OpenApi>::openapi());
     doc.merge(<compliance::ComplianceDoc as OpenApi>::openapi());
+    doc.merge(<staking::StakingDoc as OpenApi>::openapi());
     doc
 }
 
@@ -591,6 +623,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(carbon::routes())
         .merge(evidence::routes())
         .merge(compliance::routes())
+        .merge(staking::routes())
         // Who may read what: every route, before anything else runs.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::access::authorise))
         // Counted and timed per route template (a route layer: unmatched paths are not counted).
@@ -631,19 +664,8 @@ async fn status(State(s): State<ApiState>) -> ApiResult<StatusView> {
         state_root: tip.state_root.to_hex(),
         finalized_time_ms: tip.timestamp_ms,
         indexed_height: s.inner.index.height(),
-        epoch: 0,
-        validators: s
-            .inner
-            .genesis
-            .validators
-            .iter()
-            .map(|v| ValidatorView {
-                name: v.name.clone(),
-                org: v.org.to_string(),
-                consensus_key: v.consensus_key.clone(),
-                p2p_address: v.p2p_address.clone(),
-            })
-            .collect(),
+        epoch: params.economy.staking.epoch_of(tip.height),
+        validators: current_validators(&s, tip.height),
         mempool_txs: txs,
         mempool_readings: readings,
         refused_blocks: s.inner.app.refused_blocks(),

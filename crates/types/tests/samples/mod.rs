@@ -7,6 +7,7 @@ use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
 use trustmeter_types::compliance::{
     AllocationKind, Finding, FindingSeverity, Opinion, QuotaOp, ReportPeriod, VerificationStatement, VerificationStep,
 };
+use trustmeter_types::economy::{Equivocation, SignedVote, StakingOp, VoteKind};
 use trustmeter_types::membership::{Disclosure, GrantScope, MembershipAction, NewAccount};
 use trustmeter_types::tx::{MeasuredHeatingValue, MeterSpec, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
@@ -162,6 +163,53 @@ pub fn payloads(scheme: KeyScheme) -> Vec<TxPayload> {
             op: QuotaOp::Surrender {
                 allowances: Quantity::from_micros(8_500_000),
                 offsets: Quantity::from_micros(471_768),
+            },
+        },
+        TxPayload::Transfer { to: uscc(2), amount: 12_500_000, memo: "数据共享 2026-Q1".into() },
+        TxPayload::Staking {
+            op: StakingOp::RegisterValidator {
+                consensus_key: key(KeyScheme::Ed25519, 40).public_key(),
+                name: "metrology-1".into(),
+                p2p_address: "10.0.0.7:3001".into(),
+                commission_percent: 10,
+                proof: key(KeyScheme::Ed25519, 40).sign(b"proof"),
+            },
+        },
+        TxPayload::Staking {
+            op: StakingOp::EditValidator {
+                consensus_key: key(KeyScheme::Ed25519, 40).public_key(),
+                p2p_address: None,
+                commission_percent: Some(5),
+            },
+        },
+        TxPayload::Staking {
+            op: StakingOp::Delegate { validator: key(KeyScheme::Ed25519, 40).public_key(), amount: 1 },
+        },
+        TxPayload::Staking {
+            op: StakingOp::Undelegate { validator: key(KeyScheme::Ed25519, 40).public_key(), amount: 7_000_000 },
+        },
+        TxPayload::Staking { op: StakingOp::Claim },
+        TxPayload::DeployRewardSchedule { text: "[schedule]\nname = \"x\"\nversion = 2\n".into(), effective_epoch: 9 },
+        TxPayload::Staking { op: StakingOp::Unjail { validator: key(KeyScheme::Ed25519, 40).public_key() } },
+        TxPayload::Staking {
+            op: StakingOp::ReportEquivocation {
+                evidence: Equivocation {
+                    validator: key(KeyScheme::Ed25519, 40).public_key(),
+                    epoch: 3,
+                    view: 17,
+                    first: SignedVote {
+                        kind: VoteKind::Finalize,
+                        parent_view: 16,
+                        payload: Hash32([1; 32]),
+                        signature: key(KeyScheme::Ed25519, 40).sign(b"a"),
+                    },
+                    second: SignedVote {
+                        kind: VoteKind::Nullify,
+                        parent_view: 0,
+                        payload: Hash32::ZERO,
+                        signature: key(KeyScheme::Ed25519, 40).sign(b"b"),
+                    },
+                },
             },
         },
         TxPayload::VoidCarbonEntry {
