@@ -331,6 +331,11 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                     ENTERPRISE_DATA,
                 ),
                 ("/v1/access-log", format!("/v1/access-log?org={o}"), &[Owner, Regulator]),
+                ("/v1/epoch", "/v1/epoch".into(), EVERYONE),
+                ("/v1/validators", "/v1/validators".into(), EVERYONE),
+                ("/v1/rewards/schedule", "/v1/rewards/schedule".into(), EVERYONE),
+                // A token account: its organisation and the regulators of its region.
+                ("/v1/token/{org}", format!("/v1/token/{o}"), &[Owner, Regulator]),
                 ("/v1/grants", format!("/v1/grants?org={o}"), &[Owner, Regulator]),
                 ("/v1/grants/received", format!("/v1/grants/received?org={o}"), &[Owner, Regulator]),
             ];

@@ -460,6 +460,13 @@ impl Fx {
         self.state.timestamp_ms + BLOCK_MS
     }
 
+    /// The state root an empty block at the next timestamp would give: what a block whose
+    /// transactions are all rejected must give too (every block records its validator activity).
+    pub fn empty_block_root(&self) -> trustmeter_types::Hash32 {
+        let ctx = BlockContext { epoch: 1, view: self.state.height + 1, timestamp_ms: self.next_ts() };
+        build_block(&self.state, &ctx, vec![], &SignatureVerdicts::none()).1.state.root()
+    }
+
     /// Builds, cross-checks and applies a block at the next timestamp. Every candidate must be
     /// included.
     pub fn exec(&mut self, txs: Vec<Transaction>) -> Executed {
