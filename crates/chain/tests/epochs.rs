@@ -342,10 +342,12 @@ fn scenario(seed: u64) -> Outcome {
     }
 }
 
-/// A quick sweep: one seed per scenario beyond the fixed ones above.
+/// A quick sweep: three more seeds, of the scenarios with the most moving parts (a crash at a
+/// boundary, a partition, a set change); the long sweep below covers every scenario.
 #[test]
 fn quick_seed_sweep() {
-    for seed in 100..100 + SCENARIOS {
+    for seed in [101, 102, 105] {
+        assert!(matches!(seed % SCENARIOS, 1 | 2 | 5));
         scenario(seed);
     }
 }
