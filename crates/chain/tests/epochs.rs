@@ -346,7 +346,7 @@ fn scenario(seed: u64) -> Outcome {
 /// boundary, a partition, a set change); the long sweep below covers every scenario.
 #[test]
 fn quick_seed_sweep() {
-    for seed in [101, 102, 105] {
+    for seed in [103, 104, 107] {
         assert!(matches!(seed % SCENARIOS, 1 | 2 | 5));
         scenario(seed);
     }
