@@ -734,3 +734,57 @@ where
 pub fn partition(prefix: &str, epoch: u64) -> String {
     format!("{prefix}-simplex-epoch-{epoch}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use commonware_cryptography::certificate::Provider as _;
+
+    fn key(i: u8) -> ed25519::PrivateKey {
+        crate::devnet::consensus_key_from_seed(&[i; 32])
+    }
+
+    fn set(epoch: u64, members: &[u8]) -> EpochSet {
+        let mut members: Vec<Member> =
+            members.iter().map(|i| Member { key: key(*i).public_key(), address: format!("10.0.0.{i}:1") }).collect();
+        members.sort_by(|a, b| a.key.cmp(&b.key));
+        EpochSet { epoch, members }
+    }
+
+    #[test]
+    fn signs_where_a_member_verifies_elsewhere_and_refrains_when_told() {
+        let p = EpochProvider::new(b"ns".to_vec(), key(1));
+        p.register(set(0, &[1, 2, 3, 4]));
+        p.register(set(1, &[2, 3, 4, 5]));
+        p.register(set(2, &[1, 3, 4, 5]));
+        assert_eq!(p.is_signer(0), Some(true));
+        assert_eq!(p.is_signer(1), Some(false), "not in epoch 1's set: an observer");
+        assert!(p.scheme(Epoch::new(1)).is_some(), "an observer still runs the engine");
+        assert!(p.scoped(Epoch::new(1)).and_then(Scoped::into_scheme).is_none());
+        assert_eq!(p.is_signer(3), None);
+        p.register(set(0, &[5, 6, 7, 8])); // a set is final once registered
+        assert_eq!(p.is_signer(0), Some(true));
+        p.refrain_until(2);
+        p.refrain_until(1); // never lowered
+        assert_eq!((p.is_signer(0), p.is_signer(2)), (Some(false), Some(true)));
+        assert_eq!(p.latest(), Some(2));
+        assert_eq!(p.known_keys().len(), 5);
+    }
+
+    #[test]
+    fn a_peer_set_holds_the_set_then_the_next_then_candidates_within_its_limit() {
+        let p = EpochProvider::new(b"ns".to_vec(), key(9));
+        p.register(set(3, &[1, 2, 3, 4]));
+        p.register(set(4, &[3, 4, 5, 6]));
+        let candidates: Vec<Member> = set(0, &[1, 7, 8, 9, 10]).members;
+        let (primary, secondary) = peer_set(&p, 3, candidates.clone(), 100);
+        assert_eq!(primary.len(), 4);
+        let keys: Vec<_> = secondary.iter().map(|m| m.key.clone()).collect();
+        // 5 and 6 from the next set, then candidates not yet listed (not 1, not this node: 9).
+        assert_eq!(keys.len(), 2 + 3);
+        assert!(!keys.contains(&key(1).public_key()) && !keys.contains(&key(9).public_key()));
+        let (primary, secondary) = peer_set(&p, 3, candidates, 7);
+        assert_eq!(primary.len() + secondary.len() + 1, 7, "cut to the limit, this node counted");
+        assert!(secondary.iter().any(|m| m.key == key(5).public_key()), "the next set comes first");
+    }
+}
