@@ -738,7 +738,6 @@ pub fn partition(prefix: &str, epoch: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use commonware_cryptography::certificate::Provider as _;
 
     fn key(i: u8) -> ed25519::PrivateKey {
         crate::devnet::consensus_key_from_seed(&[i; 32])
