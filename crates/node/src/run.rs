@@ -11,7 +11,7 @@ use commonware_stream::sake::{self, Sake};
 use commonware_utils::ordered::Map;
 use commonware_utils::{NZU32, NZUsize};
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::info;
@@ -25,8 +25,20 @@ use trustmeter_index::Index;
 use trustmeter_types::Genesis;
 
 /// Messages a peer may send on one p2p channel at once before it is paced at the channel's rate
-/// (10 000/s). Commonware allocates mailboxes of peers × this per channel up front.
+/// (10 000/s), at most. Commonware allocates each channel's inbound queue up front for every peer
+/// of every tracked peer set at this burst, so [`p2p_burst`] lowers it as the peer sets grow.
 const P2P_BURST: u32 = 1_000;
+/// Peer sets the p2p network tracks: the previous epoch's, the current one's and the next one's.
+const TRACKED_PEER_SETS: usize = 3;
+/// Queue slots per channel the burst is sized to: what 4 validators' single peer set (4 peers,
+/// 4 sets tracked) took at [`P2P_BURST`] before peer sets changed by epoch.
+const P2P_QUEUE_SLOTS: usize = 16_000;
+
+/// The burst for peer sets of `max_peers` identities, `sets` of them tracked: [`P2P_QUEUE_SLOTS`]
+/// shared out, between 250 and [`P2P_BURST`].
+fn p2p_burst(max_peers: usize, sets: usize) -> u32 {
+    (P2P_QUEUE_SLOTS / (max_peers * sets).max(1)).clamp(250, P2P_BURST as usize) as u32
+}
 
 /// Everything needed to start one validator.
 pub struct NodeSpec {
@@ -115,24 +127,27 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     let committee = max_committee(&genesis);
     let max_peers = NonZeroUsize::new(trustmeter_chain::epochs::max_peer_set(&genesis)).expect("non-zero");
     let msg = max_message_size(committee as u32);
-    let p2p_cfg = if spec.allow_private_ips {
+    let mut p2p_cfg = if spec.allow_private_ips {
         lookup::Config::local(handshake, &namespace, spec.p2p_listen, max_peers, msg, NZUsize!(4_096))
     } else {
         lookup::Config::recommended(handshake, &namespace, spec.p2p_listen, max_peers, msg, NZUsize!(4_096))
     };
+    // The previous epoch's set (peers still finishing it), the current one and the next one.
+    p2p_cfg.tracked_peer_sets = NonZeroUsize::new(TRACKED_PEER_SETS).expect("non-zero");
     // Commonware's listener panics when its address cannot be bound; a port another process holds
     // is an operator's mistake and gets an error instead. (Another process can still take the port
     // between this check and the bind; that remains a panic, within milliseconds of start.)
     std::net::TcpListener::bind(spec.p2p_listen)
         .with_context(|| format!("binding p2p on {} (is another process using the port?)", spec.p2p_listen))?;
     let (mut network, oracle) = lookup::Network::new(context.child("network"), p2p_cfg);
-    // Per peer and channel: 10 000 messages/s, bursts of 1 000 (a peer beyond it is made to wait,
-    // nothing is dropped). Commonware sizes each channel's inbound mailbox at peers × burst and
+    // Per peer and channel: 10 000 messages/s, bursts of up to 1 000 (`p2p_burst`: 592 for 4
+    // validators; a peer beyond it is made to wait, nothing is dropped). Commonware sizes each channel's inbound mailbox at peers × burst and
     // the router's at their sum, allocated whole at start: with the default burst (= the rate)
     // that was 4 × 10 000 × 7 channels of router messages, a 448 MiB allocation and ~580 MiB
     // resident in every idle 4-validator process (found with gdb on the mmap); it grows with the
     // number of validators.
-    let quota = Quota::per_second(NZU32!(10_000)).allow_burst(NZU32!(P2P_BURST));
+    let burst = NonZeroU32::new(p2p_burst(max_peers.get(), TRACKED_PEER_SETS)).expect("at least 250");
+    let quota = Quota::per_second(NZU32!(10_000)).allow_burst(burst);
     let mut reg = |ch: u64| network.register(ch, quota);
     let net = Channels {
         votes: reg(channels::VOTES),
