@@ -149,6 +149,8 @@ pub struct Finalizer {
     /// Heights up to which a block marshal holds no certificate for is applied without waiting
     /// for one (set after a wait that found none; see [`CERTIFICATE_WAIT`]).
     impatient_until: u64,
+    /// Epoch boundaries: the next sets registered, the orchestrator told (`crate::epochs`).
+    epochs: Option<crate::epochs::EpochHooks>,
 }
 
 /// How long the finalizer waits, before applying a finalized block, for its finalization
@@ -216,7 +218,7 @@ impl App {
             gossip: Arc::new(Mutex::new(None)),
             metrics: ChainMetrics::new(),
         };
-        Ok((app.clone(), Finalizer { app, updates: rx, impatient_until: 0 }))
+        Ok((app.clone(), Finalizer { app, updates: rx, impatient_until: 0, epochs: None }))
     }
 
     /// The genesis block as marshal wants it.
@@ -370,6 +372,11 @@ impl App {
     /// The shared mempool.
     pub fn mempool(&self) -> Arc<Mutex<Mempool>> {
         self.mempool.clone()
+    }
+
+    /// Waits until the finalizer has replayed what marshal processed before this start.
+    pub async fn ready(&self) {
+        self.wait_ready().await
     }
 
     async fn wait_ready(&self) {
@@ -557,21 +564,36 @@ impl Reporter for App {
 impl Finalizer {
     /// Replays finalized blocks `1..=processed` from marshal, then applies updates until the
     /// channel closes. `peers` are the validators asked for a certificate marshal lacks.
+    /// With epochs ([`Finalizer::set_epochs`]) the peers asked are the other members of the
+    /// block's epoch's set instead.
     pub async fn run<C: Clock>(mut self, clock: C, marshal: MarshalMailbox, peers: Vec<ed25519::PublicKey>) {
         self.replay::<C>(&marshal).await;
-        let peers = NonEmptyVec::try_from(peers).ok();
+        let fixed = NonEmptyVec::try_from(peers).ok();
         while let Some(update) = self.updates.next().await {
             match update {
                 Update::Tip(..) => {}
                 Update::Block(block, ack) => {
                     let height = block.height().get();
+                    let peers = match &self.epochs {
+                        Some(hooks) => hooks.peers_at(height),
+                        None => fixed.clone(),
+                    };
                     let fetch = peers.as_ref().map(|p| (&clock, p));
                     self.apply(block.inner().clone(), &marshal, fetch).await;
                     debug!(height, "finalized");
+                    if let Some(hooks) = &mut self.epochs {
+                        hooks.after_block(&self.app, height, block.digest(), true).await;
+                    }
                     ack.acknowledge();
                 }
             }
         }
+    }
+
+    /// Makes this finalizer register each epoch's sets at its boundary and hand the boundary to
+    /// the orchestrator before acknowledging it (`crate::epochs`).
+    pub(crate) fn set_epochs(&mut self, hooks: crate::epochs::EpochHooks) {
+        self.epochs = Some(hooks);
     }
 
     async fn replay<C: Clock>(&mut self, marshal: &MarshalMailbox) {
@@ -588,6 +610,9 @@ impl Finalizer {
             // Already processed by marshal: a certificate it lacks can no longer be fetched.
             self.apply(block.inner().clone(), marshal, None::<(&C, _)>).await;
             self.app.inner.lock().expect("app lock").replayed += 1;
+            if let Some(hooks) = &mut self.epochs {
+                hooks.after_block(&self.app, h, block.digest(), false).await;
+            }
         }
         let mut inner = self.app.inner.lock().expect("app lock");
         inner.ready = true;

@@ -8,6 +8,7 @@
 
 use crate::app::{App, Behaviour, Finalizer, MarshalMailbox, Scheme};
 use crate::block::ChainBlock;
+use crate::epochs::{EngineSettings, EpochHooks, EpochProvider, Orchestrator, PeerSets};
 use crate::mempool::Mempool;
 use commonware_broadcast::buffered;
 use commonware_consensus::marshal::{
@@ -15,16 +16,14 @@ use commonware_consensus::marshal::{
     resolver::p2p as marshal_resolver,
     standard::{Inline, Standard},
 };
-use commonware_consensus::simplex::{self, ForwardPolicy, SkipPolicy, elector::RoundRobin};
-use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
-use commonware_cryptography::certificate::ConstantProvider;
-use commonware_cryptography::{Digestible, Sha256, Signer, ed25519};
+use commonware_consensus::simplex;
+use commonware_consensus::types::ViewDelta;
+use commonware_cryptography::{Digestible, Signer, ed25519};
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::buffer::paged::CacheRef;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, Supervisor};
 use commonware_storage::archive::immutable;
-use commonware_utils::ordered::Set;
 use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize};
 use rand::CryptoRng;
 use std::num::NonZeroUsize;
@@ -32,8 +31,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use trustmeter_types::{Genesis, HashAlg};
 
-/// Epoch length in blocks. Validators are constant for the whole chain until DPoS elections land.
-pub const EPOCH_LENGTH: u64 = u64::MAX / 2;
 const MAILBOX: NonZeroUsize = NZUsize!(1_024);
 const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 20);
 
@@ -82,10 +79,9 @@ impl Default for Timeouts {
 
 /// What one validator needs.
 pub struct ValidatorConfig {
-    /// This validator's consensus and p2p key.
+    /// This validator's consensus and p2p key (it votes in the epochs whose set holds it and
+    /// follows the others).
     pub signer: ed25519::PrivateKey,
-    /// The validator set (from genesis).
-    pub participants: Set<ed25519::PublicKey>,
     /// The chain's genesis.
     pub genesis: Genesis,
     /// Storage partition prefix (unique per validator on a shared disk).
@@ -106,6 +102,8 @@ pub struct ValidatorConfig {
     /// When the store is empty, first try to sync the state at a peer's latest certified
     /// height (`crate::statesync`) instead of executing every block from genesis.
     pub state_sync: bool,
+    /// The p2p peer sets, tracked once per epoch (`crate::epochs::PeerSets`).
+    pub peer_sets: Box<dyn PeerSets>,
 }
 
 /// The five network channels of a validator.
@@ -132,22 +130,35 @@ pub struct Validator {
     pub app: App,
     /// Marshal's mailbox (blocks and finalizations by height).
     pub marshal: MarshalMailbox,
-    /// The consensus engine task.
+    /// The epoch orchestrator's task (it runs each epoch's Simplex engine); aborting it stops
+    /// the validator.
     pub engine: Handle<()>,
+    /// The validator sets this node knows, by epoch.
+    pub epochs: EpochProvider,
 }
 
 pub use trustmeter_client::consensus::consensus_namespace;
 
-/// The largest p2p message a validator sends, for a committee of `participants`.
+/// The largest p2p message a validator sends, for committees of at most `participants` (Simplex
+/// messages travel on their epoch's subchannel, behind a varint prefix).
 pub fn max_message_size(participants: u32) -> u32 {
     commonware_p2p::max_message_size(&[
-        simplex::max_payload_size::<Scheme, commonware_cryptography::sha256::Digest>(participants),
+        commonware_p2p::utils::mux::prefixed(simplex::max_payload_size::<
+            Scheme,
+            commonware_cryptography::sha256::Digest,
+        >(participants)),
         // The block codec's configuration (the hash algorithm) does not change a block's size.
         marshal::max_payload_size::<Standard<ChainBlock>, Scheme>(participants, &HashAlg::default()),
     ])
 }
 
-/// Starts one validator.
+/// The most members an epoch's set may have (the bound certificates are decoded with).
+pub fn max_committee(genesis: &Genesis) -> usize {
+    (trustmeter_types::economy::MAX_ELECTED as usize).max(genesis.validators.len())
+}
+
+/// Starts one validator: marshal, broadcast, gossip, state sync, the finalizer and the epoch
+/// orchestrator, which runs one Simplex engine per epoch (`crate::epochs`).
 pub async fn start_validator<E, P, B, S, R>(
     context: E,
     cfg: ValidatorConfig,
@@ -158,16 +169,33 @@ pub async fn start_validator<E, P, B, S, R>(
 where
     E: Spawner + Clock + Storage + Metrics + Supervisor + CryptoRng,
     P: Provider<PublicKey = ed25519::PublicKey> + Clone,
-    B: Blocker<PublicKey = ed25519::PublicKey> + Clone,
+    B: Blocker<PublicKey = ed25519::PublicKey> + Clone + Sync,
     S: Sender<PublicKey = ed25519::PublicKey>,
     R: Receiver<PublicKey = ed25519::PublicKey>,
 {
     let public_key = cfg.signer.public_key();
     let namespace = consensus_namespace(&cfg.genesis);
-    let scheme = Scheme::signer(&namespace, cfg.participants.clone(), cfg.signer.clone())
-        .expect("this validator's key must be in the validator set");
     let prefix = cfg.partition_prefix.clone();
     let page_cache = CacheRef::new(NZU16!(16_384), NZUsize!(4_096));
+    let epocher = || crate::epochs::epocher(&cfg.genesis);
+    let provider = EpochProvider::new(namespace, cfg.signer.clone());
+    let mut peer_sets = cfg.peer_sets;
+
+    // The genesis sets (epochs 0 and 1) verify a state sync's target; an empty disk tracks the
+    // genesis validators as its first peers.
+    for epoch in [0, 1] {
+        provider.register(crate::epochs::genesis_set(&cfg.genesis, epoch).expect("genesis validators are valid"));
+    }
+    let track = |peer_sets: &mut Box<dyn PeerSets>, epoch: u64, candidates: Vec<crate::epochs::Member>| {
+        let limit = crate::epochs::max_peer_set(&cfg.genesis);
+        let (primary, secondary) = crate::epochs::peer_set(&provider, epoch, candidates, limit);
+        peer_sets.track(epoch, &primary, &secondary);
+    };
+    let mut tracked = None;
+    if cfg.store.snapshot().head().is_none() {
+        track(&mut peer_sets, 0, vec![]);
+        tracked = Some(0);
+    }
 
     // Marshal resolver (backfill of missing blocks and finalizations).
     let resolver = marshal_resolver::init(
@@ -202,7 +230,7 @@ where
 
     let finalizations = immutable::Archive::init(
         context.child("finalizations"),
-        archive_config(&prefix, "finalizations", &page_cache, cfg.participants.len()),
+        archive_config(&prefix, "finalizations", &page_cache, max_committee(&cfg.genesis)),
     )
     .await
     .expect("finalizations archive must open");
@@ -216,31 +244,42 @@ where
     // State sync: an empty store starts from a peer's certified state when asked to.
     let mut sync_channel = net.state_sync;
     let synced = if cfg.state_sync && cfg.store.snapshot().head().is_none() {
-        crate::statesync::sync(
-            &context,
-            &cfg.genesis,
-            &cfg.participants,
-            &public_key,
-            cfg.store.clone(),
-            &mut sync_channel,
-        )
-        .await
+        crate::statesync::sync(&context, &cfg.genesis, &provider, &public_key, cfg.store.clone(), &mut sync_channel)
+            .await
     } else {
         None
     };
     let floor = synced.as_ref().map(|s| s.finalization.clone());
+    let (app, mut finalizer): (App, Finalizer) = App::new(&cfg.genesis, cfg.mempool.clone(), cfg.behaviour, cfg.store)
+        .expect("the state store holds this chain's state");
+    if let Some(s) = &synced {
+        app.set_synced_at(s.state.height, s.refused);
+    }
+    // Every set the committed (or synced) state holds, registered before marshal starts (see
+    // `crate::epochs`, "Restart"); the peers of the epoch of the next height are tracked.
+    let state = app.finalized_state();
+    let epoch = crate::epochs::epoch_of(&cfg.genesis, state.height + 1);
+    for set in crate::epochs::sets_of(&cfg.genesis, &state, 0..=epoch + 1)
+        .expect("the finalized state holds well-formed validator sets")
+    {
+        provider.register(set);
+    }
+    if tracked.is_none_or(|t| epoch > t) {
+        track(&mut peer_sets, epoch, crate::epochs::candidates(&state));
+        tracked = Some(epoch);
+    }
+    drop(state);
 
     let genesis_block = App::genesis_block(&cfg.genesis);
     let genesis_digest = genesis_block.digest();
-    let provider = ConstantProvider::new(scheme.clone());
-    let (marshal_actor, marshal_mailbox, _floor) =
+    let (marshal_actor, marshal_mailbox, marshal_floor) =
         marshal::core::Actor::<_, Standard<ChainBlock>, _, _, _, _, _>::init(
             context.child("marshal"),
             finalizations,
             blocks,
             marshal::Config {
-                provider,
-                epocher: FixedEpocher::new(NZU64!(EPOCH_LENGTH)),
+                provider: provider.clone(),
+                epocher: epocher(),
                 start: match &floor {
                     Some(f) => Start::Floor(f.clone()),
                     None => {
@@ -263,17 +302,20 @@ where
         )
         .await;
 
-    let (app, finalizer): (App, Finalizer) = App::new(&cfg.genesis, cfg.mempool.clone(), cfg.behaviour, cfg.store)
-        .expect("the state store holds this chain's state");
-    if let Some(s) = &synced {
-        app.set_synced_at(s.state.height, s.refused);
-    }
+    // An empty consensus disk (a new node, or one whose disk was lost): see `Orchestrator::hint`.
+    let fresh = marshal_floor.processed().is_none_or(|p| p.height().get() == 0);
     for sink in cfg.sinks {
         app.subscribe(sink);
     }
     for hook in cfg.hooks {
         app.add_durable_hook(hook);
     }
+    let (boundaries_tx, boundaries_rx) = futures::channel::mpsc::channel(1);
+    finalizer.set_epochs(EpochHooks {
+        genesis: cfg.genesis.clone(),
+        provider: provider.clone(),
+        boundaries: boundaries_tx,
+    });
     marshal_actor.start(app.clone(), buffer, resolver);
     crate::gossip::start(context.child("gossip"), app.clone(), net.txs);
     {
@@ -281,51 +323,28 @@ where
         context.child("state_sync_server").spawn(move |_| crate::statesync::serve(ctx, app, marshal, sync_channel));
     }
     let marshal_for_finalizer = marshal_mailbox.clone();
-    let peers: Vec<_> = cfg.participants.iter().filter(|k| **k != public_key).cloned().collect();
-    context.child("finalizer").spawn(move |ctx| finalizer.run(ctx, marshal_for_finalizer, peers));
+    context.child("finalizer").spawn(move |ctx| finalizer.run(ctx, marshal_for_finalizer, vec![]));
 
-    let inline = Inline::new(
-        context.child("inline"),
-        app.clone(),
-        marshal_mailbox.clone(),
-        FixedEpocher::new(NZU64!(EPOCH_LENGTH)),
-    );
-    let t = cfg.timeouts;
-    // The engine takes the validator's root context last, so aborting its handle stops every task
-    // this validator spawned (how the simulator crashes a validator).
-    let engine = simplex::Engine::new(
-        context,
-        simplex::Config {
-            scheme,
-            elector: RoundRobin::<Sha256>::default(),
-            blocker,
-            automaton: inline.clone(),
-            relay: inline.clone(),
-            reporter: inline,
-            strategy: Sequential,
-            partition: format!("{prefix}-simplex-epoch-0"),
-            mailbox_size: MAILBOX,
-            epoch: Epoch::zero(),
-            floor: match floor {
-                Some(f) => simplex::Floor::Finalized(f),
-                None => simplex::Floor::Genesis(genesis_digest),
-            },
-            replay_buffer: IO_BUFFER,
-            write_buffer: IO_BUFFER,
-            page_cache,
-            leader_timeout: t.leader,
-            certification_timeout: t.certification,
-            timeout_retry: t.retry,
-            view_retention: ViewDelta::new(32),
-            skip: SkipPolicy::Enabled { timeout: t.certification * 3, budget: simplex::SkipBudget::Participants },
-            fetch_timeout: NZDuration!(Duration::from_secs(2)),
-            fetch_retry_delay: Duration::from_millis(250),
-            forward: ForwardPolicy::Disabled,
-            track_historical_votes: false,
-        },
-    );
-    let engine = engine.start(net.votes, net.certificates, net.resolver);
-    Validator { app, marshal: marshal_mailbox, engine }
+    let inline = Inline::new(context.child("inline"), app.clone(), marshal_mailbox.clone(), epocher());
+    let orchestrator = Orchestrator {
+        genesis: cfg.genesis.clone(),
+        app: app.clone(),
+        provider: provider.clone(),
+        marshal: marshal_mailbox.clone(),
+        inline,
+        blocker,
+        settings: EngineSettings { prefix, timeouts: cfg.timeouts, page_cache, mailbox: MAILBOX, io_buffer: IO_BUFFER },
+        peers: peer_sets,
+        tracked,
+        boundaries: boundaries_rx,
+        synced: floor,
+        fresh,
+        claims: Default::default(),
+    };
+    // The orchestrator takes the validator's root context last, so aborting its handle stops
+    // every task this validator spawned (how the simulator crashes a validator).
+    let engine = context.spawn(move |ctx| orchestrator.run(ctx, net.votes, net.certificates, net.resolver));
+    Validator { app, marshal: marshal_mailbox, engine, epochs: provider }
 }
 
 fn archive_config<C>(prefix: &str, name: &str, page_cache: &CacheRef, codec_config: C) -> immutable::Config<C> {

@@ -14,6 +14,7 @@ pub mod block;
 pub mod ceremony;
 pub mod devnet;
 pub mod engine;
+pub mod epochs;
 pub mod gossip;
 pub mod mempool;
 pub mod metrics;

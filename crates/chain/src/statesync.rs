@@ -9,8 +9,11 @@
 //!   [`MAX_PAGE_ENTRIES`] entries and about [`MAX_PAGE_BYTES`] each.
 //!
 //! A syncing validator ([`sync`]) asks its peers in turn. It trusts nothing a peer says: the
-//! target's certificate must finalize exactly that block with a quorum of the genesis validators'
-//! signatures, and the entries rebuilt into trees must give that block's state root
+//! target's certificate must finalize exactly that block with a quorum of the signatures of the
+//! validator set of the block's epoch. A node knows the genesis sets (epochs 0 and 1); for a later
+//! epoch it first asks for **epoch links** ([`EpochLink`]: each boundary block's header, its
+//! finalization by its own epoch's set, and the state proof of the next set against that header),
+//! and checks them one epoch after the other from the last set it knows, and the entries rebuilt into trees must give that block's state root
 //! ([`State::restore`]) — or it asks the next peer. With a restored state at height `H` it starts
 //! marshal and consensus from that certificate (`Start::Floor`, `Floor::Finalized`), so it fetches
 //! and executes only the blocks after `H`. Replaying from genesis stays the default (a node that
@@ -28,6 +31,7 @@
 
 use crate::app::{App, BlockFinalization, MarshalMailbox, Scheme};
 use crate::block::ChainBlock;
+use crate::epochs::EpochProvider;
 use borsh::{BorshDeserialize, BorshSerialize};
 use commonware_codec::{Decode as _, Encode as _};
 use commonware_consensus::types::Height;
@@ -36,7 +40,6 @@ use commonware_macros::select;
 use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_parallel::Sequential;
 use commonware_runtime::{Clock, Spawner};
-use commonware_utils::ordered::Set;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -74,6 +77,22 @@ enum Message {
     Page { id: u64, entries: Vec<(Vec<u8>, Vec<u8>)>, more: bool },
     /// The request cannot be served (no certified tip yet, the pin expired, ...).
     Unavailable { id: u64, reason: String },
+    /// Asks for the links of epochs `from`, `from + 1` … (at most [`MAX_LINKS`]).
+    EpochsRequest { id: u64, from: u64 },
+    /// Links of consecutive epochs from the one asked (fewer, or none, where the peer lacks one).
+    Epochs { id: u64, links: Vec<EpochLink> },
+}
+
+/// What proves epoch `k + 1`'s validator set to a node that trusts epoch `k`'s: the header of
+/// `last(k)` (borsh), its finalization by epoch `k`'s set (Commonware encoding), the tree roots
+/// after it (JSON `StateRoots`, which hash to the header's state root) and the state proof of the
+/// `ValidatorSet(k + 1)` entry against them (JSON `StateProof`).
+#[derive(Debug, BorshSerialize, BorshDeserialize)]
+pub struct EpochLink {
+    header: Vec<u8>,
+    finalization: Vec<u8>,
+    roots: Vec<u8>,
+    proof: Vec<u8>,
 }
 
 impl Message {
@@ -83,7 +102,9 @@ impl Message {
             | Message::Target { id, .. }
             | Message::PageRequest { id, .. }
             | Message::Page { id, .. }
-            | Message::Unavailable { id, .. } => *id,
+            | Message::Unavailable { id, .. }
+            | Message::EpochsRequest { id, .. }
+            | Message::Epochs { id, .. } => *id,
         }
     }
 }
@@ -141,6 +162,9 @@ where
                 }
                 None => Message::Unavailable { id, reason: format!("the state at height {height} is not pinned here") },
             },
+            Message::EpochsRequest { id, from } => {
+                Message::Epochs { id, links: epoch_links(&app, &marshal, from).await }
+            }
             _ => continue,
         };
         let bytes = borsh::to_vec(&answer).expect("encode");
@@ -194,13 +218,15 @@ pub struct Synced {
     pub refused: u32,
 }
 
-/// Syncs the state into the empty `store` from `peers` (other validators), each tried in turn
-/// for [`MAX_ROUNDS`] rounds; `None` if none had a certified height above genesis (a new chain:
-/// start from genesis).
+/// Syncs the state into the empty `store` from the validators of the sets `sets` knows, each
+/// tried in turn for [`MAX_ROUNDS`] rounds; `None` if none had a certified height above genesis
+/// (a new chain: start from genesis) or none offered a target this node can verify. A target's
+/// certificate is checked against the set of the target's epoch, which `sets` must hold (today
+/// the genesis sets: epochs 0 and 1; a node joining later catches up epoch by epoch instead).
 pub async fn sync<E, S, R>(
     context: &E,
     genesis: &Genesis,
-    participants: &Set<ed25519::PublicKey>,
+    sets: &EpochProvider,
     me: &ed25519::PublicKey,
     store: Arc<dyn Store>,
     channel: &mut (S, R),
@@ -210,12 +236,12 @@ where
     S: Sender<PublicKey = ed25519::PublicKey>,
     R: Receiver<PublicKey = ed25519::PublicKey>,
 {
-    let peers: Vec<ed25519::PublicKey> = participants.iter().filter(|p| *p != me).cloned().collect();
+    let peers: Vec<ed25519::PublicKey> = sets.known_keys().into_iter().filter(|p| p != me).collect();
     let mut client = Client { context, channel, next_id: 1 };
     let mut refused = 0u32;
     for round in 0..MAX_ROUNDS {
         for peer in &peers {
-            match client.sync_from(genesis, participants, peer, store.clone()).await {
+            match client.sync_from(genesis, sets, peer, store.clone()).await {
                 Ok(Some(mut synced)) => {
                     info!(height = synced.state.height, root = %synced.state.root(), ?peer, refused, "state synced");
                     synced.refused = refused;
@@ -275,7 +301,7 @@ where
     async fn sync_from(
         &mut self,
         genesis: &Genesis,
-        participants: &Set<ed25519::PublicKey>,
+        sets: &EpochProvider,
         peer: &ed25519::PublicKey,
         store: Arc<dyn Store>,
     ) -> Result<Option<Synced>, SyncError> {
@@ -286,7 +312,25 @@ where
             Message::Unavailable { .. } => return Ok(None),
             other => return Err(SyncError::Peer { peer: name, reason: format!("answered {other:?}") }),
         };
-        let (block, finalization) = check_target(genesis, participants, &block, &finalization)
+        // The set of the target's epoch: known, or proven epoch by epoch from the last known one.
+        let target_epoch = decode::<Block>(&block, MAX_BLOCK_BYTES)
+            .map(|b| crate::epochs::epoch_of(genesis, b.header.height))
+            .map_err(|e| SyncError::BadTarget { peer: name.clone(), reason: format!("block: {e}") })?;
+        while sets.set(target_epoch).is_none() {
+            let from = sets.latest().unwrap_or(0);
+            self.next_id += 1;
+            let links = match self.ask(peer, Message::EpochsRequest { id: self.next_id, from }).await? {
+                Message::Epochs { links, .. } if !links.is_empty() => links,
+                Message::Epochs { .. } | Message::Unavailable { .. } => return Ok(None),
+                other => return Err(SyncError::Peer { peer: name, reason: format!("answered {other:?}") }),
+            };
+            for (i, link) in links.iter().enumerate() {
+                let set = check_link(genesis, sets, from + i as u64, link)
+                    .map_err(|reason| SyncError::BadTarget { peer: name.clone(), reason })?;
+                sets.register(set);
+            }
+        }
+        let (block, finalization) = check_target(genesis, sets, &block, &finalization)
             .map_err(|reason| SyncError::BadTarget { peer: name.clone(), reason })?;
         let header = block.block.header.clone();
         let bad_state = |source| SyncError::BadState { peer: name.clone(), source };
@@ -325,10 +369,10 @@ where
 }
 
 /// Decodes a sync target and checks that the certificate finalizes exactly this block (digest,
-/// epoch and view) with a quorum of `participants`' signatures.
+/// epoch and view) with a quorum of the signatures of the set of the block's epoch.
 fn check_target(
     genesis: &Genesis,
-    participants: &Set<ed25519::PublicKey>,
+    sets: &EpochProvider,
     block: &[u8],
     finalization: &[u8],
 ) -> Result<(ChainBlock, BlockFinalization), String> {
@@ -337,6 +381,11 @@ fn check_target(
         return Err(format!("block of chain {}", block.header.chain_id));
     }
     let block = ChainBlock::new(genesis.params.hash, block);
+    let epoch = crate::epochs::epoch_of(genesis, block.block.header.height);
+    let Some(set) = sets.set(epoch) else {
+        return Err(format!("the validator set of epoch {epoch} is not known here"));
+    };
+    let participants = set.keys();
     let f = BlockFinalization::decode_cfg(finalization.to_vec(), &participants.len())
         .map_err(|e| format!("certificate: {e}"))?;
     if f.proposal.payload != block.digest() {
@@ -348,14 +397,99 @@ fn check_target(
     }
     let round = f.proposal.round;
     let h = &block.block.header;
-    if (round.epoch().get(), round.view().get()) != (h.epoch, h.view) {
+    if (round.epoch().get(), round.view().get()) != (h.epoch, h.view) || h.epoch != epoch {
         return Err("the certificate's round is not the block's".into());
     }
-    let scheme = Scheme::verifier(&crate::engine::consensus_namespace(genesis), participants.clone());
+    let scheme = Scheme::verifier(&crate::engine::consensus_namespace(genesis), participants);
     if !f.verify(&mut rand::rng(), &scheme, &Sequential) {
-        return Err("the certificate's signatures do not verify for the genesis validators".into());
+        return Err(format!("the certificate's signatures do not verify for epoch {epoch}'s validators"));
     }
     Ok((block, f))
+}
+
+/// Most epoch links in one answer.
+pub const MAX_LINKS: usize = 32;
+/// Most bytes of one link's header, roots and proof each (a header is a few hundred bytes; a
+/// proof at most 256 siblings).
+const MAX_LINK_PART: usize = 64 * 1024;
+
+/// The links of epochs `from..` this node can prove from its archive and its state's history
+/// (a node that synced its own state keeps no history before its sync height).
+async fn epoch_links(app: &App, marshal: &MarshalMailbox, from: u64) -> Vec<EpochLink> {
+    let state = app.committed_state();
+    let mut links = Vec::new();
+    for k in from..from.saturating_add(MAX_LINKS as u64) {
+        let Some(len) = state.params.economy.staking.epoch_length.checked_mul(k + 1) else { break };
+        let last = len - 1;
+        if last > state.height {
+            break;
+        }
+        let (Some(block), Some(f)) =
+            (marshal.get_block(Height::new(last)).await, marshal.get_finalization(Height::new(last)).await)
+        else {
+            break;
+        };
+        let (Some(roots), Ok(Some(proof))) =
+            (state.roots_at(last), state.prove_at(last, &trustmeter_state::StateKey::ValidatorSet(k + 1)))
+        else {
+            break;
+        };
+        let (Ok(roots), Ok(proof)) = (serde_json::to_vec(&roots), serde_json::to_vec(&proof)) else { break };
+        let header = borsh::to_vec(&block.inner().block.header).expect("encode");
+        links.push(EpochLink { header, finalization: f.encode().to_vec(), roots, proof });
+    }
+    links
+}
+
+/// Checks the link of epoch `k` against the known set of `k` and returns the set of `k + 1` it
+/// proves.
+fn check_link(
+    genesis: &Genesis,
+    sets: &EpochProvider,
+    k: u64,
+    link: &EpochLink,
+) -> Result<crate::epochs::EpochSet, String> {
+    let set = sets.set(k).ok_or_else(|| format!("epoch {k}'s set is not known here"))?;
+    if [&link.header, &link.roots, &link.proof].iter().any(|p| p.len() > MAX_LINK_PART) {
+        return Err(format!("epoch {k}'s link is oversized"));
+    }
+    let header: trustmeter_types::BlockHeader =
+        borsh::from_slice(&link.header).map_err(|e| format!("epoch {k}'s boundary header: {e}"))?;
+    let last = crate::epochs::last_of(genesis, k);
+    if header.chain_id != genesis.chain_id || header.height != last || header.epoch != k {
+        return Err(format!("epoch {k}'s link is not the header of block {last} of this chain"));
+    }
+    let alg = genesis.params.hash;
+    let digest = crate::block::to_digest(&trustmeter_crypto::block_digest(alg, &header));
+    let keys = set.keys();
+    let f = BlockFinalization::decode_cfg(link.finalization.to_vec(), &keys.len())
+        .map_err(|e| format!("epoch {k}'s boundary certificate: {e}"))?;
+    if f.proposal.payload != digest || f.proposal.round.epoch().get() != k {
+        return Err(format!("epoch {k}'s boundary certificate finalizes another block"));
+    }
+    let scheme = Scheme::verifier(&crate::engine::consensus_namespace(genesis), keys);
+    if !f.verify(&mut rand::rng(), &scheme, &Sequential) {
+        return Err(format!("epoch {k}'s boundary certificate does not verify for epoch {k}'s validators"));
+    }
+    let roots: trustmeter_state::StateRoots =
+        serde_json::from_slice(&link.roots).map_err(|e| format!("epoch {k}'s roots: {e}"))?;
+    if roots.state_root(alg) != header.state_root {
+        return Err(format!("epoch {k}'s roots are not the boundary's state root"));
+    }
+    let proof: trustmeter_state::StateProof =
+        serde_json::from_slice(&link.proof).map_err(|e| format!("epoch {k}'s set proof: {e}"))?;
+    let next = match (&proof.entry.key, &proof.entry.value) {
+        (trustmeter_state::StateKey::ValidatorSet(e), trustmeter_state::StateValue::ValidatorSet(v))
+            if *e == k + 1 && v.epoch == k + 1 =>
+        {
+            v.clone()
+        }
+        _ => return Err(format!("epoch {k}'s proof is not of epoch {}'s validator set", k + 1)),
+    };
+    if !proof.verify(alg, &roots) {
+        return Err(format!("epoch {}'s validator set is not proven by the boundary's state", k + 1));
+    }
+    crate::epochs::epoch_set(&next).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -374,6 +508,18 @@ mod fuzz {
             Message::PageRequest { id: 3, height: 77, after: None },
             Message::Page { id: 4, entries: (0..20).map(|i| (vec![i; 30], vec![i; 90])).collect(), more: true },
             Message::Unavailable { id: 5, reason: "the pin expired".into() },
+            Message::EpochsRequest { id: 6, from: 3 },
+            Message::Epochs {
+                id: 7,
+                links: (0..3)
+                    .map(|i| super::EpochLink {
+                        header: vec![i; 200],
+                        finalization: vec![i; 150],
+                        roots: vec![i; 60],
+                        proof: vec![i; 300],
+                    })
+                    .collect(),
+            },
         ]
         .iter()
         .map(|m| borsh::to_vec(m).expect("encodes"))

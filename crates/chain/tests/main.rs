@@ -6,4 +6,5 @@
 
 mod common;
 mod consensus;
+mod epochs;
 mod fuzz;

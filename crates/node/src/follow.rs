@@ -1,5 +1,7 @@
 //! A follower node (跟随节点): follows the finalized chain from validators' APIs without voting,
-//! checks every block against a finalization certificate of the genesis validators, executes it
+//! checks every block against a finalization certificate of the validators of the block's epoch
+//! (genesis names the sets of epochs 0 and 1; each epoch's last block, once applied here, holds
+//! the sets of the next two: the follower reads them from its own finalized state), executes it
 //! on its own state store, indexes it, and serves the same read API — so that regulators'
 //! dashboards and public queries load followers, not validators.
 //!
@@ -134,7 +136,7 @@ pub async fn start_follower(spec: FollowerSpec) -> Result<RunningNode> {
     spec.api.validate().map_err(|e| anyhow::anyhow!("API configuration: {e}"))?;
     let genesis = spec.genesis.clone();
     crate::config::refuse_public_keys(&genesis)?;
-    let validators = trustmeter_chain::devnet::participants(&genesis).map_err(anyhow::Error::msg)?;
+    trustmeter_chain::devnet::participants(&genesis).map_err(anyhow::Error::msg)?;
     let storage = open_storage(&spec.index_path, &spec.state_path, crate::config::DEFAULT_STATE_CACHE_MIB, &genesis)?;
     let mempool = Arc::new(Mutex::new(Mempool::new(genesis.params.hash, MempoolLimits::default())));
     let (app, _finalizer) = App::new(&genesis, mempool, Behaviour::Honest, storage.store.clone())
@@ -152,7 +154,6 @@ pub async fn start_follower(spec: FollowerSpec) -> Result<RunningNode> {
     let follower = Follower {
         app: app.clone(),
         genesis: genesis.clone(),
-        validators,
         upstream: upstream.clone(),
         http,
         key: spec.key.clone().map(Arc::new),
@@ -185,7 +186,6 @@ pub async fn start_follower(spec: FollowerSpec) -> Result<RunningNode> {
 struct Follower {
     app: App,
     genesis: Genesis,
-    validators: Set<ed25519::PublicKey>,
     upstream: Vec<String>,
     http: reqwest::Client,
     key: Option<Arc<trustmeter_crypto::SigningKey>>,
@@ -242,13 +242,22 @@ impl Follower {
                 expected,
             }));
         }
-        let finalization = match certificate {
-            None => None,
-            Some(c) => {
+        let epoch = trustmeter_chain::epochs::epoch_of(&self.genesis, height);
+        if block.block.header.epoch != epoch {
+            return Err(malformed(format!("it names epoch {} at a height of epoch {epoch}", block.block.header.epoch)));
+        }
+        // The set of the block's epoch, from the finalized state (which holds the next epoch's
+        // too); a run of held blocks reaching two epochs ahead waits for a certificate below it.
+        let validators: Option<Set<ed25519::PublicKey>> = trustmeter_chain::epochs::set_of(&self.genesis, &tip, epoch)
+            .map_err(|e| Stop::Apply(e.to_string()))?
+            .map(|s| s.keys());
+        let finalization = match (certificate, validators) {
+            (None, _) | (Some(_), None) => None,
+            (Some(c), Some(validators)) => {
                 trustmeter_client::verify_finalization(
                     c,
                     &self.genesis,
-                    &self.validators,
+                    &validators,
                     &block.block.header,
                     &block.hash(),
                 )
@@ -256,18 +265,17 @@ impl Follower {
                     Stop::Upstream(FollowError::Certificate { url: url.into(), height, source: Box::new(e) })
                 })?;
                 // Verified; the application keeps consensus's own type, which reads the same bytes.
-                let fin =
-                    <BlockFinalization as commonware_codec::Decode>::decode_cfg(c.to_vec(), &self.validators.len())
-                        .map_err(|e| {
-                            Stop::Upstream(FollowError::Certificate {
-                                url: url.into(),
-                                height,
-                                source: Box::new(trustmeter_client::VerifyError::FinalizationMalformed {
-                                    validators: self.validators.len(),
-                                    reason: e.to_string(),
-                                }),
-                            })
-                        })?;
+                let fin = <BlockFinalization as commonware_codec::Decode>::decode_cfg(c.to_vec(), &validators.len())
+                    .map_err(|e| {
+                        Stop::Upstream(FollowError::Certificate {
+                            url: url.into(),
+                            height,
+                            source: Box::new(trustmeter_client::VerifyError::FinalizationMalformed {
+                                validators: validators.len(),
+                                reason: e.to_string(),
+                            }),
+                        })
+                    })?;
                 Some(fin)
             }
         };

@@ -3,26 +3,42 @@
 use crate::api::{self, ApiState};
 use anyhow::{Context as _, Result};
 use commonware_cryptography::{ChaCha20Poly1305, Signer, ed25519};
-use commonware_p2p::AddressableManager;
-use commonware_p2p::authenticated::{self, lookup};
+use commonware_p2p::authenticated::lookup;
+use commonware_p2p::{AddressableManager, AddressableTrackedPeers};
 use commonware_runtime::{Metrics as _, Quota, Supervisor, tokio as cw_tokio};
 use commonware_stream::cups::{self, Cups};
 use commonware_stream::sake::{self, Sake};
 use commonware_utils::ordered::Map;
 use commonware_utils::{NZU32, NZUsize};
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::info;
 use trustmeter_analytics::alarms::AlarmHub;
-use trustmeter_chain::engine::{Channels, Timeouts, ValidatorConfig, channels, max_message_size, start_validator};
+use trustmeter_chain::engine::{
+    Channels, Timeouts, ValidatorConfig, channels, max_committee, max_message_size, start_validator,
+};
+use trustmeter_chain::epochs::{Member, PeerSets};
 use trustmeter_chain::{App, Behaviour, Mempool, MempoolLimits};
 use trustmeter_index::Index;
 use trustmeter_types::Genesis;
 
 /// Messages a peer may send on one p2p channel at once before it is paced at the channel's rate
-/// (10 000/s). Commonware allocates mailboxes of peers × this per channel up front.
+/// (10 000/s), at most. Commonware allocates each channel's inbound queue up front for every peer
+/// of every tracked peer set at this burst, so [`p2p_burst`] lowers it as the peer sets grow.
 const P2P_BURST: u32 = 1_000;
+/// Peer sets the p2p network tracks: the previous epoch's, the current one's and the next one's.
+const TRACKED_PEER_SETS: usize = 3;
+/// Queue slots per channel the burst is sized to: what 4 validators' single peer set (4 peers,
+/// 4 sets tracked) took at [`P2P_BURST`] before peer sets changed by epoch.
+const P2P_QUEUE_SLOTS: usize = 16_000;
+
+/// The burst for peer sets of `max_peers` identities, `sets` of them tracked: [`P2P_QUEUE_SLOTS`]
+/// shared out, between 250 and [`P2P_BURST`].
+fn p2p_burst(max_peers: usize, sets: usize) -> u32 {
+    (P2P_QUEUE_SLOTS / (max_peers * sets).max(1)).clamp(250, P2P_BURST as usize) as u32
+}
 
 /// Everything needed to start one validator.
 pub struct NodeSpec {
@@ -80,25 +96,22 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     spec.alarms.validate().map_err(|e| anyhow::anyhow!("alarm configuration: {e}"))?;
     spec.api.validate().map_err(|e| anyhow::anyhow!("API configuration: {e}"))?;
     let me = spec.key.public_key();
-    anyhow::ensure!(
-        participants.position(&me).is_some(),
-        "this node's key is not a validator in genesis {}",
-        genesis.chain_id
-    );
+    if participants.position(&me).is_none() {
+        info!(chain = %genesis.chain_id, "this node's key is not a genesis validator: it follows the chain and votes in the epochs it is elected for");
+    }
 
-    // Authenticated p2p among the genesis validators only.
-    let mut peers = Vec::new();
+    // Authenticated p2p: the validators of the current epoch (primary) and of the next (secondary),
+    // tracked epoch by epoch as the node enters them (`trustmeter_chain::epochs`); addresses come
+    // from genesis and then from each elected set.
+    let mut genesis_peers = Vec::new();
     for v in &genesis.validators {
         let key_bytes = hex::decode(&v.consensus_key)?;
         let key = ed25519::PublicKey::try_from(key_bytes.as_slice())
             .map_err(|e| anyhow::anyhow!("validator {} key: {e:?}", v.name))?;
-        let addr: SocketAddr =
+        let _: SocketAddr =
             v.p2p_address.parse().with_context(|| format!("validator {} address {}", v.name, v.p2p_address))?;
-        peers.push((key, commonware_p2p::Address::from(addr)));
+        genesis_peers.push(key);
     }
-    let genesis_peers: Vec<ed25519::PublicKey> = peers.iter().map(|(k, _)| k.clone()).collect();
-    let peers: Map<ed25519::PublicKey, commonware_p2p::Address> =
-        peers.try_into().map_err(|_| anyhow::anyhow!("validator keys in genesis must be distinct"))?;
     let namespace = format!("trustmeter/p2p/{}", genesis.chain_id).into_bytes();
     let handshake = Cups::<_, ChaCha20Poly1305>::new(
         Sake {
@@ -109,27 +122,32 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         },
         cups::Version::V1,
     );
-    let max_peers = authenticated::peer_set_limit(&participants, &me);
-    let msg = max_message_size(participants.len() as u32);
-    let p2p_cfg = if spec.allow_private_ips {
+    // One epoch's peer set: its validators, the next epoch's and a few candidates, this node too
+    // (`trustmeter_chain::epochs::peer_set` cuts it to this).
+    let committee = max_committee(&genesis);
+    let max_peers = NonZeroUsize::new(trustmeter_chain::epochs::max_peer_set(&genesis)).expect("non-zero");
+    let msg = max_message_size(committee as u32);
+    let mut p2p_cfg = if spec.allow_private_ips {
         lookup::Config::local(handshake, &namespace, spec.p2p_listen, max_peers, msg, NZUsize!(4_096))
     } else {
         lookup::Config::recommended(handshake, &namespace, spec.p2p_listen, max_peers, msg, NZUsize!(4_096))
     };
+    // The previous epoch's set (peers still finishing it), the current one and the next one.
+    p2p_cfg.tracked_peer_sets = NonZeroUsize::new(TRACKED_PEER_SETS).expect("non-zero");
     // Commonware's listener panics when its address cannot be bound; a port another process holds
     // is an operator's mistake and gets an error instead. (Another process can still take the port
     // between this check and the bind; that remains a panic, within milliseconds of start.)
     std::net::TcpListener::bind(spec.p2p_listen)
         .with_context(|| format!("binding p2p on {} (is another process using the port?)", spec.p2p_listen))?;
-    let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p_cfg);
-    let _ = oracle.track(0, peers);
-    // Per peer and channel: 10 000 messages/s, bursts of 1 000 (a peer beyond it is made to wait,
-    // nothing is dropped). Commonware sizes each channel's inbound mailbox at peers × burst and
+    let (mut network, oracle) = lookup::Network::new(context.child("network"), p2p_cfg);
+    // Per peer and channel: 10 000 messages/s, bursts of up to 1 000 (`p2p_burst`: 592 for 4
+    // validators; a peer beyond it is made to wait, nothing is dropped). Commonware sizes each channel's inbound mailbox at peers × burst and
     // the router's at their sum, allocated whole at start: with the default burst (= the rate)
     // that was 4 × 10 000 × 7 channels of router messages, a 448 MiB allocation and ~580 MiB
     // resident in every idle 4-validator process (found with gdb on the mmap); it grows with the
     // number of validators.
-    let quota = Quota::per_second(NZU32!(10_000)).allow_burst(NZU32!(P2P_BURST));
+    let burst = NonZeroU32::new(p2p_burst(max_peers.get(), TRACKED_PEER_SETS)).expect("at least 250");
+    let quota = Quota::per_second(NZU32!(10_000)).allow_burst(burst);
     let mut reg = |ch: u64| network.register(ch, quota);
     let net = Channels {
         votes: reg(channels::VOTES),
@@ -149,7 +167,6 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
         context.child("validator"),
         ValidatorConfig {
             signer: spec.key.clone(),
-            participants,
             genesis: genesis.clone(),
             partition_prefix: spec.name.clone(),
             timeouts: spec.timeouts,
@@ -159,6 +176,7 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
             hooks: vec![storage.hook.clone()],
             store: storage.store.clone(),
             state_sync: spec.state_sync,
+            peer_sets: Box::new(LookupPeerSets(oracle.clone())),
         },
         oracle.clone(),
         oracle,
@@ -199,6 +217,32 @@ pub async fn start_node(context: cw_tokio::Context, spec: NodeSpec) -> Result<Ru
     .await?;
     info!(name = %spec.name, api = %node.api_addr, p2p = %spec.p2p_listen, "validator started");
     Ok(node)
+}
+
+/// [`PeerSets`] over the authenticated `lookup` network: each epoch's members with the addresses
+/// their set records (a member whose address does not parse is left out, with a warning).
+struct LookupPeerSets<O>(O);
+
+impl<O> PeerSets for LookupPeerSets<O>
+where
+    O: AddressableManager<PublicKey = ed25519::PublicKey> + Sync,
+{
+    fn track(&mut self, epoch: u64, primary: &[Member], secondary: &[Member]) {
+        let map = |members: &[Member]| -> Map<ed25519::PublicKey, commonware_p2p::Address> {
+            let entries: Vec<_> = members
+                .iter()
+                .filter_map(|m| match m.address.parse::<SocketAddr>() {
+                    Ok(a) => Some((m.key.clone(), commonware_p2p::Address::from(a))),
+                    Err(e) => {
+                        tracing::warn!(epoch, key = %m.key, address = %m.address, error = %e, "validator address does not parse");
+                        None
+                    }
+                })
+                .collect();
+            Map::from_iter_dedup(entries)
+        };
+        let _ = self.0.track(epoch, AddressableTrackedPeers::new(map(primary), map(secondary)));
+    }
 }
 
 /// A node's query index and state store, and the durable hook that indexes each finalized block

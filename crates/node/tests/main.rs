@@ -10,6 +10,7 @@ mod api;
 mod common;
 mod compliance;
 mod e2e;
+mod epochs;
 mod figures;
 mod hostile;
 mod tls;

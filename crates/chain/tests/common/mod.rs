@@ -14,6 +14,7 @@ use std::time::Duration;
 use trustmeter_chain::app::Behaviour;
 use trustmeter_chain::devnet::{Devnet, DevnetCrypto};
 use trustmeter_chain::engine::{Channels, Timeouts, ValidatorConfig, channels, max_message_size, start_validator};
+use trustmeter_chain::epochs::KeyPeerSets;
 use trustmeter_chain::mempool::{Mempool, MempoolLimits};
 use trustmeter_chain::{App, Validator};
 use trustmeter_crypto::{SigningKey, sign_reading, sign_tx};
@@ -32,6 +33,8 @@ pub struct Cluster {
     pub oracle: Oracle<ed25519::PublicKey, deterministic::Context>,
     pub devnet: Devnet,
     pub keys: Vec<ed25519::PublicKey>,
+    /// Each node's consensus key (genesis validators first).
+    pub signers: Vec<ed25519::PrivateKey>,
     pub validators: Vec<Option<Validator>>,
     pub histories: Vec<History>,
     /// The heights each validator applied with their finalization certificate.
@@ -52,6 +55,14 @@ pub struct Cluster {
 pub const GENESIS_MS: i64 = 0;
 
 impl Cluster {
+    /// A cluster of `n` validators on a chain whose epochs are `epoch_length` blocks long.
+    pub async fn with_epochs(ctx: deterministic::Context, n: usize, epoch_length: u64) -> Self {
+        Self::build(ctx, n, 0, vec![], DevnetCrypto::default(), |g| {
+            g.params.economy.staking.epoch_length = epoch_length
+        })
+        .await
+    }
+
     pub async fn new(ctx: deterministic::Context, n: usize, behaviours: Vec<Behaviour>) -> Self {
         Self::with_crypto(ctx, n, behaviours, DevnetCrypto::default()).await
     }
@@ -63,20 +74,46 @@ impl Cluster {
         behaviours: Vec<Behaviour>,
         crypto: DevnetCrypto,
     ) -> Self {
+        Self::build(ctx, n, 0, behaviours, crypto, |_| {}).await
+    }
+
+    /// `n` genesis validators and `extra` nodes outside genesis (indices `n..n + extra`, devnet
+    /// validator keys of the same seed; they follow until elected), on the devnet genesis as
+    /// `tweak` edits it. Every node is started.
+    pub async fn build(
+        ctx: deterministic::Context,
+        n: usize,
+        extra: usize,
+        behaviours: Vec<Behaviour>,
+        crypto: DevnetCrypto,
+        tweak: impl FnOnce(&mut trustmeter_types::Genesis),
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let devnet = Devnet::with_crypto("hunan-test", n, 1, 7, GENESIS_MS, 30_000, crypto);
+        let mut devnet = Devnet::with_crypto("hunan-test", n, 1, 7, GENESIS_MS, 30_000, crypto);
+        tweak(&mut devnet.genesis);
         let alg = devnet.genesis.params.hash;
-        let keys: Vec<ed25519::PublicKey> = devnet.validator_keys.iter().map(|k| k.public_key()).collect();
+        let signers: Vec<ed25519::PrivateKey> = devnet
+            .validator_keys
+            .iter()
+            .cloned()
+            .chain((n..n + extra).map(|i| trustmeter_chain::devnet::devnet_validator_key(7, "hunan-test", i)))
+            .collect();
+        let keys: Vec<ed25519::PublicKey> = signers.iter().map(|k| k.public_key()).collect();
+        let n = n + extra;
         let (network, oracle) = Network::new_with_peers(
             ctx.child("network"),
             simulated::Config {
                 max_size: max_message_size(n as u32),
-                max_peers_per_set: NZUsize!(n + 1),
+                max_peers_per_set: std::num::NonZeroUsize::new(
+                    trustmeter_chain::epochs::max_peer_set(&devnet.genesis).max(n + 1),
+                )
+                .unwrap(),
                 disconnect_on_block: true,
-                tracked_peer_sets: NZUsize!(1),
+                // The current epoch's set, the previous one's and the next one's (see `crate::epochs`).
+                tracked_peer_sets: NZUsize!(3),
             },
             keys.clone(),
         )
@@ -92,6 +129,7 @@ impl Cluster {
             oracle,
             devnet,
             keys,
+            signers,
             validators: (0..n).map(|_| None).collect(),
             histories: (0..n).map(|_| Arc::new(Mutex::new(BTreeMap::new()))).collect(),
             certified: (0..n).map(|_| Arc::default()).collect(),
@@ -140,8 +178,7 @@ impl Cluster {
         let alg = self.devnet.genesis.params.hash;
         self.mempools[i] = Arc::new(Mutex::new(Mempool::new(alg, MempoolLimits::default())));
         let cfg = ValidatorConfig {
-            signer: self.devnet.validator_keys[i].clone(),
-            participants: self.devnet.participants(),
+            signer: self.signers[i].clone(),
             genesis: self.devnet.genesis.clone(),
             partition_prefix: self.prefixes[i].clone(),
             timeouts: Timeouts::default(),
@@ -151,6 +188,7 @@ impl Cluster {
             hooks: vec![],
             store: self.stores[i].clone(),
             state_sync: self.state_sync[i],
+            peer_sets: Box::new(KeyPeerSets(self.oracle.manager())),
         };
         let vctx = self.ctx.child("validator").with_attribute("index", i).with_attribute("restart", self.restarts[i]);
         self.restarts[i] += 1;
@@ -177,6 +215,18 @@ impl Cluster {
     /// archive): the next start re-executes every finalized block from genesis.
     pub fn wipe_state(&mut self, i: usize) {
         self.stores[i] = Arc::new(trustmeter_state::MemStore::new());
+    }
+
+    /// Replaces validator `i`'s whole disk (consensus storage and state store) with an empty one
+    /// and starts it without state sync: it fetches and executes the chain from genesis, epoch
+    /// by epoch.
+    pub async fn rejoin_from_empty_disk(&mut self, i: usize) {
+        self.crash(i);
+        self.histories[i].lock().unwrap().clear();
+        self.stores[i] = Arc::new(trustmeter_state::MemStore::new());
+        self.prefixes[i] = format!("validator-{i}-disk-{}", self.restarts[i]);
+        self.state_sync[i] = false;
+        self.start(i).await;
     }
 
     /// Replaces validator `i`'s whole disk (consensus storage and state store) with an empty one
