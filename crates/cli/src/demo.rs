@@ -222,13 +222,121 @@ fn p50(v: &mut [u64]) -> u64 {
     v[v.len() / 2]
 }
 
+/// Blocks per epoch on the demo's chains (about 10 s at the demo's ~5 blocks/s).
+const DEMO_EPOCH_LENGTH: u64 = 50;
+
 /// One chain of the demo: its devnet, running validators and onboarding client.
 struct DemoChain {
     devnet: Devnet,
     nodes: Vec<RunningNode>,
+    /// A validator outside genesis (`validator-4`), elected by stake during the run.
+    candidate: Option<RunningNode>,
+    /// p2p and API base ports.
+    ports: (u16, u16),
     submitter: Submitter,
     stats: Arc<Mutex<Stats>>,
     genesis_path: PathBuf,
+}
+
+/// The spec of the chain's validator `i` (its key, its ports, its files under `dir`).
+fn node_spec(
+    dir: &std::path::Path,
+    devnet: &Devnet,
+    i: usize,
+    key: commonware_cryptography::ed25519::PrivateKey,
+    (p2p_port, api_port): (u16, u16),
+) -> Result<NodeSpec> {
+    let chain_id = devnet.genesis.chain_id.as_str();
+    Ok(NodeSpec {
+        name: format!("{chain_id}-validator-{i}"),
+        genesis: devnet.genesis.clone(),
+        key,
+        p2p_listen: format!("127.0.0.1:{}", p2p_port + i as u16).parse()?,
+        api_listen: format!("127.0.0.1:{}", api_port + i as u16).parse()?,
+        index_path: dir.join(format!("{chain_id}-validator-{i}-index.redb")),
+        state_path: dir.join(format!("{chain_id}-validator-{i}-state.redb")),
+        allow_private_ips: true,
+        timeouts: Timeouts::default(),
+        alarms: Default::default(),
+        // Access control on: members read what their role, region and grants allow.
+        api: enforced(),
+        state_sync: false,
+        state_cache_mib: trustmeter_node::config::DEFAULT_STATE_CACHE_MIB,
+    })
+}
+
+/// A fifth validator for `chain`, outside its genesis: the statistics bureau registers it (its
+/// consensus key's proof of possession) and bonds 200 000 TMC of its own, twice a genesis
+/// validator's stake; the node starts from an empty disk and follows. The end of the current
+/// epoch elects it for the epoch after next, in place of the genesis validator that loses the
+/// tie-break among equal stakes; from then on it votes and the replaced one only follows.
+async fn add_candidate(
+    ctx: &commonware_runtime::tokio::Context,
+    dir: &std::path::Path,
+    chain: &mut DemoChain,
+) -> Result<()> {
+    use trustmeter_types::economy::{StakingOp, TOKEN, validator_proof_payload};
+    let dn = &chain.devnet;
+    let index = dn.genesis.validators.len();
+    let chain_id = dn.genesis.chain_id.clone();
+    let key =
+        trustmeter_chain::devnet::devnet_validator_key(dn.genesis.devnet_seed.unwrap_or(0), chain_id.as_str(), index);
+    let signing = trustmeter_crypto::SigningKey::ed25519_from_seed(
+        commonware_codec::Encode::encode(&key).as_ref().try_into().context("a 32-byte Ed25519 seed")?,
+    );
+    let org = dn.statistics.org.id.clone();
+    let proof = signing.sign(&validator_proof_payload(chain_id.as_str(), &org, &signing.public_key()));
+    let nonce = next_nonce(&chain.submitter, &dn.statistics.key.public_key()).await?;
+    let op = |nonce, op| {
+        trustmeter_crypto::sign_tx(
+            &dn.statistics.key,
+            trustmeter_types::TxBody {
+                chain_id: chain_id.clone(),
+                sender: dn.statistics.key.public_key(),
+                nonce,
+                payload: TxPayload::Staking { op },
+            },
+        )
+    };
+    let register = op(
+        nonce,
+        StakingOp::RegisterValidator {
+            consensus_key: signing.public_key(),
+            name: format!("validator-{index}"),
+            p2p_address: format!("127.0.0.1:{}", chain.ports.0 + index as u16),
+            commission_percent: 5,
+            proof,
+        },
+    );
+    let h = chain.submitter.submit(&register).await?;
+    chain.submitter.wait_finalized(&[h], "registering validator-4").await?;
+    let bond = op(nonce + 1, StakingOp::Delegate { validator: signing.public_key(), amount: 200_000 * TOKEN });
+    let h = chain.submitter.submit(&bond).await?;
+    chain.submitter.wait_finalized(&[h], "bonding validator-4's stake").await?;
+    let spec = node_spec(dir, dn, index, key, chain.ports)?;
+    let node =
+        start_node(ctx.child("node").with_attribute("chain", chain_id.as_str()).with_attribute("index", index), spec)
+            .await
+            .with_context(|| format!("starting {chain_id} validator {index}"))?;
+    let height = chain.nodes[0].app.finalized_height();
+    let p = &dn.genesis.params.economy.staking;
+    println!(
+        "chain {chain_id}: validator-{index} registered by the statistics bureau with 200000 TMC bonded at height {height}, \
+         started from an empty disk (API http://{}); the end of epoch {} (height {}) elects it for epoch {}",
+        node.api_addr,
+        p.epoch_of(height),
+        p.last_of(p.epoch_of(height)),
+        p.epoch_of(height) + 2
+    );
+    chain.candidate = Some(node);
+    Ok(())
+}
+
+/// The next nonce of `key` on the chain (its last accepted one + 1).
+async fn next_nonce(s: &Submitter, key: &trustmeter_types::PublicKey) -> Result<u64> {
+    let v: serde_json::Value =
+        s.http.get(format!("{}/v1/accounts/{}", s.apis[0], key.to_text())).send().await?.json().await?;
+    Ok(v["last_nonce"].as_u64().unwrap_or(0) + 1)
 }
 
 /// Starts `validators` validators of `chain_id` in `ctx`.
@@ -241,27 +349,14 @@ async fn start_chain(
     p2p_port: u16,
     api_port: u16,
 ) -> Result<DemoChain> {
-    let devnet = Devnet::new(chain_id, validators, 1, seed, now_ms(), p2p_port);
+    let mut devnet = Devnet::new(chain_id, validators, 1, seed, now_ms(), p2p_port);
+    // Short epochs, so that the demo's run sees an election change the validator set.
+    devnet.genesis.params.economy.staking.epoch_length = DEMO_EPOCH_LENGTH;
     let genesis_path = dir.join(format!("{chain_id}-genesis.json"));
     std::fs::write(&genesis_path, serde_json::to_string_pretty(&devnet.genesis)?)?;
     let mut nodes: Vec<RunningNode> = Vec::new();
     for (i, key) in devnet.validator_keys.iter().enumerate() {
-        let spec = NodeSpec {
-            name: format!("{chain_id}-validator-{i}"),
-            genesis: devnet.genesis.clone(),
-            key: key.clone(),
-            p2p_listen: format!("127.0.0.1:{}", p2p_port + i as u16).parse()?,
-            api_listen: format!("127.0.0.1:{}", api_port + i as u16).parse()?,
-            index_path: dir.join(format!("{chain_id}-validator-{i}-index.redb")),
-            state_path: dir.join(format!("{chain_id}-validator-{i}-state.redb")),
-            allow_private_ips: true,
-            timeouts: Timeouts::default(),
-            alarms: Default::default(),
-            // Access control on: members read what their role, region and grants allow.
-            api: enforced(),
-            state_sync: false,
-            state_cache_mib: trustmeter_node::config::DEFAULT_STATE_CACHE_MIB,
-        };
+        let spec = node_spec(dir, &devnet, i, key.clone(), (p2p_port, api_port))?;
         let node = start_node(ctx.child("node").with_attribute("chain", chain_id).with_attribute("index", i), spec)
             .await
             .with_context(|| format!("starting {chain_id} validator {i}"))?;
@@ -286,7 +381,7 @@ async fn start_chain(
             }
         });
     }
-    Ok(DemoChain { devnet, nodes, submitter, stats, genesis_path })
+    Ok(DemoChain { devnet, nodes, candidate: None, ports: (p2p_port, api_port), submitter, stats, genesis_path })
 }
 
 /// Onboards the plant's gateway (with key `gateway_key`) and meters on `chain`: the enterprise
@@ -572,6 +667,8 @@ async fn start_all(
         let evidence_dir = dir.join("evidence");
         onboard(c, &plant, &gateway_key.public_key(), cal, (i == 0).then_some(evidence_dir.as_path())).await?;
     }
+    // An election that changes the provincial chain's validator set while readings go on.
+    add_candidate(ctx, dir, &mut chains[0]).await?;
     println!(
         "onboarded gateway {} and {} meters on {} chain(s) (registered by the enterprise, calibrated by the metrology authority, activated by the regulator) in {:.1} s",
         plant.gateway_id(),
@@ -649,6 +746,8 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
     let mut last = vec![(0u64, Instant::now()); chains.len()];
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     let mut ticks = 0u64;
+    // The provincial chain's validator set by epoch, printed when it changes (an election).
+    let mut shown_set: Option<(u64, Vec<String>)> = None;
     tick.tick().await;
     loop {
         tokio::select! {
@@ -684,6 +783,36 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
             line.push_str(&format!(" | {} alarms", status.alarms.len()));
         }
         println!("{line}");
+        {
+            let st = chains[0].nodes[0].app.finalized_state();
+            let epoch = st.params.economy.staking.epoch_of(st.height);
+            if let Some(set) = st.validator_set(epoch) {
+                let names: Vec<String> = set.members.iter().map(|m| m.name.clone()).collect();
+                let changed = shown_set.as_ref().is_none_or(|(_, before)| *before != names);
+                if changed {
+                    let diff = match &shown_set {
+                        Some((_, before)) => {
+                            let added: Vec<&String> = names.iter().filter(|n| !before.contains(n)).collect();
+                            let removed: Vec<&String> = before.iter().filter(|n| !names.contains(n)).collect();
+                            format!(
+                                " — elected: {}; replaced: {} (it keeps following); readings keep being finalized",
+                                added.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                                removed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                            )
+                        }
+                        None => String::new(),
+                    };
+                    println!(
+                        "        {}: epoch {epoch} (heights {}–{}), validators {}{diff}",
+                        chains[0].devnet.genesis.chain_id,
+                        epoch * st.params.economy.staking.epoch_length,
+                        st.params.economy.staking.last_of(epoch),
+                        names.join(", ")
+                    );
+                    shown_set = Some((epoch, names));
+                }
+            }
+        }
         ticks += 1;
         if ticks.is_multiple_of(5) {
             let st = chains[0].nodes[0].app.finalized_state();
