@@ -850,7 +850,10 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
     let meter = plant.meter_specs()[0].id.clone();
     for c in &chains {
         let proof_path = dir.join(format!("proof-{}.json", c.devnet.genesis.chain_id));
-        let url = format!("{}/v1/meters/{}/readings/1/proof", c.submitter.apis[0], meter);
+        // The meter's last reading: recorded after the elections, its bundle carries the chain of
+        // validator sets from the genesis (one finalized boundary per epoch).
+        let last_seq = c.nodes[0].app.finalized_state().progress(&meter).map_or(1, |p| p.last_seq.max(1));
+        let url = format!("{}/v1/meters/{}/readings/{last_seq}/proof", c.submitter.apis[0], meter);
         match signed_get(&c.submitter.http, &url, &c.devnet.enterprises[0].key).await {
             Ok(r) if r.status().is_success() => {
                 let text = r.text().await?;
@@ -858,11 +861,13 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
                 let bundle = trustmeter_client::ProofBundle::from_json(&text)?;
                 match trustmeter_client::verify(&bundle, Some(&c.devnet.genesis)) {
                     Ok(v) => println!(
-                        "{}: proof of {} seq {} (block {}) verifies offline; try: trustmeter verify {} --genesis {}{keep}",
+                        "{}: proof of {} seq {} (block {}, epoch {}: {} validator-set links from the genesis) verifies offline; try: trustmeter verify {} --genesis {}{keep}",
                         c.devnet.genesis.chain_id,
                         v.meter,
                         v.seq,
                         v.height,
+                        v.height / DEMO_EPOCH_LENGTH,
+                        bundle.epochs.len(),
                         proof_path.display(),
                         c.genesis_path.display()
                     ),
