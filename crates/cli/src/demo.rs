@@ -284,6 +284,9 @@ async fn add_candidate(
     let signing = trustmeter_crypto::SigningKey::ed25519_from_seed(
         commonware_codec::Encode::encode(&key).as_ref().try_into().context("a 32-byte Ed25519 seed")?,
     );
+    // Two free loopback ports (the demo's port blocks hold the genesis validators only).
+    let [p2p, api] = <[std::net::SocketAddr; 2]>::try_from(trustmeter_node::ports::loopback_addrs(2))
+        .map_err(|_| anyhow::anyhow!("two free loopback ports"))?;
     let org = dn.statistics.org.id.clone();
     let proof = signing.sign(&validator_proof_payload(chain_id.as_str(), &org, &signing.public_key()));
     let nonce = next_nonce(&chain.submitter, &dn.statistics.key.public_key()).await?;
@@ -303,7 +306,7 @@ async fn add_candidate(
         StakingOp::RegisterValidator {
             consensus_key: signing.public_key(),
             name: format!("validator-{index}"),
-            p2p_address: format!("127.0.0.1:{}", chain.ports.0 + index as u16),
+            p2p_address: p2p.to_string(),
             commission_percent: 5,
             proof,
         },
@@ -313,7 +316,8 @@ async fn add_candidate(
     let bond = op(nonce + 1, StakingOp::Delegate { validator: signing.public_key(), amount: 200_000 * TOKEN });
     let h = chain.submitter.submit(&bond).await?;
     chain.submitter.wait_finalized(&[h], "bonding validator-4's stake").await?;
-    let spec = node_spec(dir, dn, index, key, chain.ports)?;
+    let mut spec = node_spec(dir, dn, index, key, chain.ports)?;
+    (spec.p2p_listen, spec.api_listen) = (p2p, api);
     let node =
         start_node(ctx.child("node").with_attribute("chain", chain_id.as_str()).with_attribute("index", index), spec)
             .await
