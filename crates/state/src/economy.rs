@@ -102,14 +102,10 @@ pub(crate) fn genesis(state: &mut State, genesis: &Genesis) {
 
 /// Every deployed reward schedule version, oldest first.
 pub fn reward_schedules(state: &State) -> Vec<RewardScheduleRecord> {
-    state
-        .scan(&KeyRange::reward_schedules(), false, MAX_SCHEDULE_VERSIONS)
-        .into_iter()
-        .filter_map(|(_, v)| match v {
-            StateValue::RewardSchedule(r) => Some(r),
-            _ => None,
-        })
-        .collect()
+    scan_as(state, KeyRange::reward_schedules(), MAX_SCHEDULE_VERSIONS, |_, v| match v {
+        StateValue::RewardSchedule(r) => Some(r),
+        _ => None,
+    })
 }
 
 /// Most reward schedule versions a chain keeps deploying (a deployment beyond it is refused).
@@ -207,14 +203,10 @@ pub fn epoch_rewards(state: &State, epoch: u64) -> EpochRewardsRecord {
 
 /// An organisation's unclaimed points, by epoch (at most [`MAX_POINT_EPOCHS_PER_CLAIM`]).
 pub fn points_of(state: &State, org: &UnifiedSocialCreditCode) -> Vec<(u64, PointsRecord)> {
-    state
-        .scan(&KeyRange::points_of(org), false, MAX_POINT_EPOCHS_PER_CLAIM)
-        .into_iter()
-        .filter_map(|(k, v)| match (k, v) {
-            (StateKey::Points(_, e), StateValue::Points(p)) => Some((e, p)),
-            _ => None,
-        })
-        .collect()
+    scan_as(state, KeyRange::points_of(org), MAX_POINT_EPOCHS_PER_CLAIM, |k, v| match (k, v) {
+        (StateKey::Points(_, e), StateValue::Points(p)) => Some((e, p)),
+        _ => None,
+    })
 }
 
 /// Most epochs of points one claim pays (a claim again pays the next ones).
@@ -306,14 +298,10 @@ pub fn validator(state: &State, key: &PublicKey) -> Option<ValidatorRecord> {
 
 /// Every registered validator, by key (at most [`MAX_CANDIDATES`]).
 pub fn validators(state: &State) -> Vec<(PublicKey, ValidatorRecord)> {
-    state
-        .scan(&KeyRange::validators(), false, MAX_CANDIDATES)
-        .into_iter()
-        .filter_map(|(k, v)| match (k, v) {
-            (StateKey::Validator(k), StateValue::Validator(v)) => Some((k, v)),
-            _ => None,
-        })
-        .collect()
+    scan_as(state, KeyRange::validators(), MAX_CANDIDATES, |k, v| match (k, v) {
+        (StateKey::Validator(k), StateValue::Validator(v)) => Some((k, v)),
+        _ => None,
+    })
 }
 
 /// The validator set of `epoch`, once elected (genesis: epochs 0 and 1).
@@ -326,26 +314,18 @@ pub fn validator_set(state: &State, epoch: u64) -> Option<ValidatorSet> {
 
 /// An organisation's stakes, by validator key.
 pub fn delegations_of(state: &State, org: &UnifiedSocialCreditCode) -> Vec<(PublicKey, DelegationRecord)> {
-    state
-        .scan(&KeyRange::delegations_of(org), false, MAX_DELEGATIONS_PER_ORG)
-        .into_iter()
-        .filter_map(|(k, v)| match (k, v) {
-            (StateKey::Delegation(_, key), StateValue::Delegation(d)) => Some((key, d)),
-            _ => None,
-        })
-        .collect()
+    scan_as(state, KeyRange::delegations_of(org), MAX_DELEGATIONS_PER_ORG, |k, v| match (k, v) {
+        (StateKey::Delegation(_, key), StateValue::Delegation(d)) => Some((key, d)),
+        _ => None,
+    })
 }
 
 /// An organisation's unbonding entries: (validator, release epoch, entry).
 pub fn unbondings_of(state: &State, org: &UnifiedSocialCreditCode) -> Vec<(PublicKey, u64, UnbondingRecord)> {
-    state
-        .scan(&KeyRange::unbondings_of(org), false, MAX_UNBONDING_PER_ORG)
-        .into_iter()
-        .filter_map(|(k, v)| match (k, v) {
-            (StateKey::Unbonding(_, key, epoch), StateValue::Unbonding(u)) => Some((key, epoch, u)),
-            _ => None,
-        })
-        .collect()
+    scan_as(state, KeyRange::unbondings_of(org), MAX_UNBONDING_PER_ORG, |k, v| match (k, v) {
+        (StateKey::Unbonding(_, key, epoch), StateValue::Unbonding(u)) => Some((key, epoch, u)),
+        _ => None,
+    })
 }
 
 /// Rewards a delegation has earned since it was last settled, micro-tokens.
@@ -360,6 +340,11 @@ pub fn self_stake(state: &State, key: &PublicKey, v: &ValidatorRecord) -> u64 {
         Some(StateValue::Delegation(d)) => v.tokens_of(d.shares),
         _ => 0,
     }
+}
+
+/// The entries of `range` (at most `limit`) that `f` keeps, in key order.
+fn scan_as<T>(state: &State, range: KeyRange, limit: usize, f: impl Fn(StateKey, StateValue) -> Option<T>) -> Vec<T> {
+    state.scan(&range, false, limit).into_iter().filter_map(|(k, v)| f(k, v)).collect()
 }
 
 fn put_account(state: &mut State, org: &UnifiedSocialCreditCode, a: &TokenAccount) {
