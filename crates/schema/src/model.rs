@@ -417,6 +417,34 @@ pub struct ValidatorRecord {
 }
 
 impl ValidatorRecord {
+    /// A validator registered at `height` in `epoch`, with nothing bonded yet.
+    pub fn new(
+        org: UnifiedSocialCreditCode,
+        name: String,
+        p2p_address: String,
+        commission_percent: u8,
+        (epoch, height): (u64, u64),
+    ) -> Self {
+        ValidatorRecord {
+            org,
+            name,
+            p2p_address,
+            commission_percent,
+            commission_epoch: epoch,
+            bonded: 0,
+            shares: 0,
+            unbonding: 0,
+            unbonding_shares: 0,
+            reward_per_share: 0,
+            rewards_outstanding: 0,
+            jailed_until: None,
+            jail_reason: String::new(),
+            slashed: 0,
+            last_equivocation: None,
+            registered_height: height,
+        }
+    }
+
     /// Bonded micro-tokens of `shares`.
     pub fn tokens_of(&self, shares: u128) -> u64 {
         shares.saturating_mul(self.bonded as u128).checked_div(self.shares).unwrap_or(0) as u64

@@ -48,24 +48,8 @@ pub(crate) fn genesis(state: &mut State, genesis: &Genesis) {
         let bytes = hex::decode(&v.consensus_key).expect("genesis validated: 32 hex bytes");
         let key = PublicKey::new(KeyScheme::Ed25519, bytes).expect("genesis validated: 32 bytes");
         let shares = v.self_stake as u128 * SHARES_PER_MICRO;
-        let rec = ValidatorRecord {
-            org: v.org.clone(),
-            name: v.name.clone(),
-            p2p_address: v.p2p_address.clone(),
-            commission_percent: 0,
-            commission_epoch: 0,
-            bonded: v.self_stake,
-            shares,
-            unbonding: 0,
-            unbonding_shares: 0,
-            reward_per_share: 0,
-            rewards_outstanding: 0,
-            jailed_until: None,
-            jail_reason: String::new(),
-            slashed: 0,
-            last_equivocation: None,
-            registered_height: 0,
-        };
+        let mut rec = ValidatorRecord::new(v.org.clone(), v.name.clone(), v.p2p_address.clone(), 0, (0, 0));
+        (rec.bonded, rec.shares) = (v.self_stake, shares);
         if shares > 0 {
             let d = DelegationRecord { shares, reward_index: 0 };
             state.put(StateKey::Delegation(v.org.clone(), key.clone()), StateValue::Delegation(d));
@@ -483,24 +467,13 @@ pub(crate) fn staking(
                     ),
                 );
             }
-            let rec = ValidatorRecord {
-                org: org.clone(),
-                name: name.clone(),
-                p2p_address: p2p_address.clone(),
-                commission_percent: *commission_percent,
-                commission_epoch: epoch,
-                bonded: 0,
-                shares: 0,
-                unbonding: 0,
-                unbonding_shares: 0,
-                reward_per_share: 0,
-                rewards_outstanding: 0,
-                jailed_until: None,
-                jail_reason: String::new(),
-                slashed: 0,
-                last_equivocation: None,
-                registered_height: height,
-            };
+            let rec = ValidatorRecord::new(
+                org.clone(),
+                name.clone(),
+                p2p_address.clone(),
+                *commission_percent,
+                (epoch, height),
+            );
             put_validator(state, consensus_key, &rec);
             TxOutcome::Accepted
         }
