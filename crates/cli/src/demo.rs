@@ -122,6 +122,9 @@ fn print_sign_in(
         );
     }
     println!("  who read {org}'s data: GET {api}/v1/access-log?org={org}, signed by it or its regulator");
+    println!(
+        "  dashboards: open {api}/app/ in a browser, pin the genesis, sign in with one of the key files above (regulator: region view and big screen; enterprise-0: its energy management)"
+    );
     Ok(())
 }
 
@@ -367,7 +370,10 @@ async fn start_chain(
         nodes.push(node);
     }
     let apis: Vec<String> = nodes.iter().map(|n| format!("http://{}", n.api_addr)).collect();
-    println!("chain {chain_id}: {validators} validators; API {}/v1/status (OpenAPI {}/openapi.json)", apis[0], apis[0]);
+    println!(
+        "chain {chain_id}: {validators} validators; API {}/v1/status (OpenAPI {}/openapi.json); dashboards {}/app/ (any validator's port)",
+        apis[0], apis[0], apis[0]
+    );
     let submitter = Submitter { http: reqwest::Client::new(), apis };
     // Statistics from validator 0's finalized blocks.
     let stats = Arc::new(Mutex::new(Stats::default()));
@@ -687,7 +693,7 @@ async fn start_all(
     let clock = trustmeter_gateway::clock_for(&cfg);
     let gateway = trustmeter_gateway::start(cfg, gateway_key, clock).await?;
     println!(
-        "gateway running; status: trustmeter gateway status --config <its config> or http://{}/status",
+        "gateway running; status: trustmeter gateway status --config <its config> or http://{}/ (its status page)",
         gateway.api_addr
     );
     Ok(Running { chains, follower, plant, enterprise, gateway })

@@ -14,3 +14,4 @@ mod query;
 mod support;
 mod tx;
 mod verify_epochs;
+mod web;

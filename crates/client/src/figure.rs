@@ -10,7 +10,9 @@
 //!    validator set, the header's chain id); the genesis names the hash algorithm `H`;
 //! 2. **(d) state proof**: the entry is a daily figure (`StateKey::Daily` with a `StateValue::Daily`)
 //!    and hashes up to the header's state root;
-//! 3. **(f) finality**: a quorum of the genesis validators finalized exactly this header.
+//! 3. **(f) finality**: a quorum of the validators of the header's epoch finalized exactly this
+//!    header — the genesis set for epochs 0 and 1, else the set the epoch chain `epochs` leads to
+//!    from the genesis (one link per epoch `2 ..= E`, docs/proof-format.md §14).
 //!
 //! What it proves: *as of that block*, the chain's state held this figure under this key. Daily
 //! figures change when late readings arrive (within the chain's late-data window), so a later
@@ -27,7 +29,10 @@ use trustmeter_schema::{DailyKey, DailyTotal, ProofSource, StateKey, StateProof,
 use trustmeter_types::{BlockHeader, ChainId, EnergyKind, Genesis, Hash32, UnifiedSocialCreditCode, Unit};
 
 /// The value of [`FigureProof::version`] this crate writes and reads.
-pub const FIGURE_PROOF_VERSION: &str = "trustmeter-figure-proof/v2";
+pub const FIGURE_PROOF_VERSION: &str = "trustmeter-figure-proof/v3";
+/// The previous version, still read: a v2 proof has no `epochs` field and proves figures of
+/// blocks of epochs 0 and 1 only (whose set is the genesis set).
+pub const FIGURE_PROOF_VERSION_V2: &str = "trustmeter-figure-proof/v2";
 
 /// Everything needed to check, offline, that a daily figure was in the state of a finalized block.
 /// Serialized as JSON; see `docs/proof-format.md` §10.
@@ -46,6 +51,21 @@ pub struct FigureProof {
     pub figure: StateProof,
     /// The block's finalization certificate: lowercase hex of its Commonware codec encoding.
     pub finalization: String,
+    /// The epoch chain from the genesis set to the set of the block's epoch `E`: one link per
+    /// epoch `2 ..= E`, none for a block of epoch 0 or 1 (docs/proof-format.md §14).
+    pub epochs: Vec<crate::EpochLink>,
+}
+
+/// A `trustmeter-figure-proof/v2` document: a v3 proof without `epochs`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FigureProofV2 {
+    version: String,
+    genesis: Genesis,
+    header: BlockHeader,
+    state_roots: StateRoots,
+    figure: StateProof,
+    finalization: String,
 }
 
 /// Why a figure proof could not be built from a node's data (errors of the caller's inputs).
@@ -136,6 +156,7 @@ impl FigureProof {
             state_roots,
             figure,
             finalization: hex::encode(finalization),
+            epochs: Vec::new(),
         })
     }
 
@@ -147,8 +168,26 @@ impl FigureProof {
     /// Parses a proof from JSON, strictly: an unknown, missing or duplicate field at any level is
     /// an error naming it and its path ([`crate::strict`]). Shape only; call [`verify_figure`] to
     /// check the proof.
+    /// A v2 document (no `epochs`) is read as a proof of that version with no links.
     pub fn from_json(json: &str) -> Result<FigureProof, serde_json::Error> {
-        crate::strict::parse(json)
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            version: String,
+        }
+        let is_v2 = serde_json::from_str::<VersionOnly>(json).is_ok_and(|v| v.version == FIGURE_PROOF_VERSION_V2);
+        if !is_v2 {
+            return crate::strict::parse(json);
+        }
+        let p: FigureProofV2 = crate::strict::parse(json)?;
+        Ok(FigureProof {
+            version: p.version,
+            genesis: p.genesis,
+            header: p.header,
+            state_roots: p.state_roots,
+            figure: p.figure,
+            finalization: p.finalization,
+            epochs: Vec::new(),
+        })
     }
 
     /// Checks this proof; see [`verify_figure`].
@@ -199,7 +238,9 @@ pub struct VerifiedFigure {
 /// `trusted_genesis`, the proof's genesis must equal it; without, the proof's own genesis is
 /// trusted, which a verifier should compare with one obtained independently.
 pub fn verify_figure(proof: &FigureProof, trusted_genesis: Option<&Genesis>) -> Result<VerifiedFigure, VerifyError> {
-    if proof.version != FIGURE_PROOF_VERSION {
+    // A v2 proof is a v3 proof without epoch links: blocks of epochs 0 and 1 only (checked in
+    // step f).
+    if proof.version != FIGURE_PROOF_VERSION && !(proof.version == FIGURE_PROOF_VERSION_V2 && proof.epochs.is_empty()) {
         return Err(VerifyError::UnsupportedVersion { found: proof.version.clone(), expected: FIGURE_PROOF_VERSION });
     }
     let header = &proof.header;
@@ -215,11 +256,11 @@ pub fn verify_figure(proof: &FigureProof, trusted_genesis: Option<&Genesis>) -> 
     let state_key = proof.figure.entry.key.clone();
     crate::verify::check_state_proof(alg, "daily figure", &proof.figure, &state_key, &proof.state_roots)?;
 
-    // Step (f): a quorum of the genesis validators finalized exactly this header.
+    // Step (f): a quorum of the validators of the header's epoch (reached through the epoch chain
+    // from the genesis) finalized exactly this header.
     let digest = block_digest(alg, header);
-    // No epoch chain in this format: blocks of epochs 0 and 1 only (the genesis set).
     let (finalization, committee) =
-        crate::epochs::verify_certified(genesis, &[], header, &digest, &proof.finalization)?;
+        crate::epochs::verify_certified(genesis, &proof.epochs, header, &digest, &proof.finalization)?;
     let validators = committee.keys;
     Ok(VerifiedFigure {
         chain_id: header.chain_id.clone(),

@@ -51,5 +51,7 @@ pub use certified::{
     verify_receipt, verify_state,
 };
 pub use epochs::{Committee, EpochChainBuildError, EpochLink, MAX_EPOCH_LINKS, verify_certified, verify_epoch_chain};
-pub use figure::{FIGURE_PROOF_VERSION, FigureBuildError, FigureProof, VerifiedFigure, verify_figure};
+pub use figure::{
+    FIGURE_PROOF_VERSION, FIGURE_PROOF_VERSION_V2, FigureBuildError, FigureProof, VerifiedFigure, verify_figure,
+};
 pub use verify::{Step, VerifiedReading, VerifyError, verify, verify_finalization, verify_finalization_by};

@@ -229,6 +229,7 @@ fn json_value() -> impl Strategy<Value = Value> {
             "trustmeter-proof/v3",
             "trustmeter-proof/v4",
             "trustmeter-figure-proof/v2",
+            "trustmeter-figure-proof/v3",
             "meter",
             "gateway",
             "daily",

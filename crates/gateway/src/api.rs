@@ -143,6 +143,7 @@ async fn guard(State(rt): State<Arc<Runtime>>, req: axum::extract::Request, next
 /// Builds the router.
 pub fn router(rt: Arc<Runtime>) -> Router {
     Router::new()
+        .route("/", get(status_page))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/readings", get(readings))
@@ -155,7 +156,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .layer(axum::middleware::map_response(|r| {
             trustmeter_httpserve::json_errors(
                 r,
-                "no such route; the gateway serves /status, /metrics, /readings, /rejected, /manual and /import",
+                "no such route; the gateway serves / (its status page), /status, /metrics, /readings, /rejected, /manual and /import",
             )
         }))
         .with_state(rt)
@@ -164,6 +165,26 @@ pub fn router(rt: Arc<Runtime>) -> Router {
 async fn status(State(rt): State<Arc<Runtime>>) -> Response {
     match tokio::task::spawn_blocking(move || rt.status()).await {
         Ok(Ok(s)) => Json::<StatusReport>(s).into_response(),
+        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// `GET /`: the status page (HTML, no script, refreshed every 5 s).
+async fn status_page(State(rt): State<Arc<Runtime>>) -> Response {
+    match tokio::task::spawn_blocking(move || rt.status()).await {
+        Ok(Ok(s)) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                ),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            crate::status_page::render(&s),
+        )
+            .into_response(),
         Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
     }

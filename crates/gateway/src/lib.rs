@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod producer;
 pub mod sender;
 pub mod status;
+pub mod status_page;
 pub mod store;
 pub mod time;
 

@@ -319,6 +319,17 @@ fn gateway_reads_real_devices_and_sends_to_both_chains() {
         let r = http.get(format!("{api}/status")).header("origin", "http://attacker.example").send().await.unwrap();
         refused(r, 403, "a cross-origin read");
         assert_eq!(history_rows().await, 0, "a refused request stored a reading");
+        // The status page: HTML for the operator, the same figures as /status, no script.
+        let page = http.get(format!("{api}/")).send().await.unwrap();
+        assert_eq!(page.status().as_u16(), 200);
+        assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let page = page.text().await.unwrap();
+        let report = status(&api).await;
+        assert!(page.contains(&report.gateway), "the page names the gateway");
+        assert!(page.contains(&format!("({})", report.points.len())), "the page counts the points");
+        assert!(!page.contains("<script"));
+        let r = http.get(format!("{api}/")).header("origin", "http://attacker.example").send().await.unwrap();
+        refused(r, 403, "a cross-origin read of the status page");
         // Every error is `{code, message}`, the framework's own refusals included.
         let shape = |r: reqwest::Response, status: u16, code: &'static str, what: &'static str| async move {
             assert_eq!(r.status().as_u16(), status, "{what}");

@@ -254,6 +254,10 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                 ensure!(resp.bytes().await?.as_ref() == file.as_slice(), "the same bytes");
             }
             let table: Vec<(&str, String, &[Who])> = vec![
+                ("/", "/".into(), EVERYONE),
+                ("/app/", "/app/".into(), EVERYONE),
+                ("/app/{file}", "/app/app.js".into(), EVERYONE),
+                ("/v1/disclosures/{region}", "/v1/disclosures/430000".into(), EVERYONE),
                 ("/openapi.json", "/openapi.json".into(), EVERYONE),
                 ("/metrics", "/metrics".into(), EVERYONE),
                 ("/v1/status", "/v1/status".into(), EVERYONE),
@@ -350,6 +354,9 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
             // Lists with no enterprise named.
             let extra: Vec<(&str, String, &[Who])> = vec![
                 ("/v1/alarms", "/v1/alarms".into(), &[NationalStatistics]),
+                // One enterprise's devices: what its device records allow.
+                ("/v1/meters", format!("/v1/meters?org={o}"), DEVICE_RECORDS),
+                ("/v1/gateways", format!("/v1/gateways?org={o}"), DEVICE_RECORDS),
                 (
                     "/v1/figures/ranking",
                     format!("/v1/figures/ranking?region=440000&from={day}"),

@@ -1231,16 +1231,30 @@ impl State {
         }
         self.scan(&range, false, limit).into_iter().filter_map(|(_, v)| pick(v)).collect()
     }
-    /// At most `limit` meters with ids after `after`, in id order: one page of a listing.
-    pub fn meters_after(&self, after: Option<&DeviceId>, limit: usize) -> Vec<Meter> {
-        self.page_after(KeyRange::meters(), after.map(|a| StateKey::Meter(a.clone())), limit, |v| match v {
+    /// At most `limit` meters with ids after `after`, in id order: one page of a listing; with
+    /// `owner`, only the meters named under its credit code (a range scan of their prefix).
+    pub fn meters_after(
+        &self,
+        owner: Option<&UnifiedSocialCreditCode>,
+        after: Option<&DeviceId>,
+        limit: usize,
+    ) -> Vec<Meter> {
+        let range = owner.map_or_else(KeyRange::meters, KeyRange::meters_of);
+        self.page_after(range, after.map(|a| StateKey::Meter(a.clone())), limit, |v| match v {
             StateValue::Meter(m) => Some(m),
             _ => None,
         })
     }
-    /// At most `limit` gateways with ids after `after`, in id order.
-    pub fn gateways_after(&self, after: Option<&DeviceId>, limit: usize) -> Vec<Gateway> {
-        self.page_after(KeyRange::gateways(), after.map(|a| StateKey::Gateway(a.clone())), limit, |v| match v {
+    /// At most `limit` gateways with ids after `after`, in id order; with `owner`, only those
+    /// named under its credit code.
+    pub fn gateways_after(
+        &self,
+        owner: Option<&UnifiedSocialCreditCode>,
+        after: Option<&DeviceId>,
+        limit: usize,
+    ) -> Vec<Gateway> {
+        let range = owner.map_or_else(KeyRange::gateways, KeyRange::gateways_of);
+        self.page_after(range, after.map(|a| StateKey::Gateway(a.clone())), limit, |v| match v {
             StateValue::Gateway(g) => Some(g),
             _ => None,
         })

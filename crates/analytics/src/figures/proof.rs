@@ -14,7 +14,9 @@ pub fn figure_proof(genesis: &Genesis, index: &Index, state: &State, key: &Daily
             index.height()
         )));
     }
-    let participants = genesis.validators.len();
+    // The certificate's signers are the set of its epoch: at most the chain's seats (or the
+    // genesis set, if larger).
+    let participants = genesis.validators.len().max(genesis.params.economy.staking.validators as usize);
     let decode_fin = |bytes: Vec<u8>| {
         BlockFinalization::decode_cfg(bytes, &participants)
             .map_err(|e| internal(format!("stored finalization does not decode: {e:?}")))

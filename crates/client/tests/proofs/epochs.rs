@@ -534,3 +534,54 @@ fn the_epoch_chain_vector_is_generated_and_verifies() {
     let g: Genesis = serde_json::from_str(&genesis).unwrap();
     ProofBundle::from_json(&bundle).unwrap().verify(Some(&g)).expect("the vector verifies");
 }
+
+/// A daily figure of a block of epoch 4 (`trustmeter-figure-proof/v3`): verified through the same
+/// epoch chain as the reading's bundle, against the genesis alone; without the chain, with a
+/// link short, or certified by the genesis set, it is refused at the epoch step; a v2 document
+/// (no `epochs`) reads but cannot prove a block beyond epoch 1.
+#[test]
+fn a_daily_figure_after_three_set_changes_verifies_through_the_epoch_chain() {
+    use trustmeter_client::{FIGURE_PROOF_VERSION, FIGURE_PROOF_VERSION_V2, FigureProof};
+    let c = chain();
+    let org = c.devnet.enterprises[0].org.id.clone();
+    let day = trustmeter_energy::calendar::day_number(c.block.header.timestamp_ms);
+    let key = trustmeter_schema::DailyKey { org, day, energy: EnergyKind::Electricity, unit: Unit::KilowattHour };
+    assert!(c.state().daily(&key).is_some(), "the reading made a daily figure");
+    let epoch = READING_HEIGHT / L;
+    let fin = c.finalize_by(&c.block.header, epoch);
+    let mut proof = FigureProof::build(c.genesis(), &c.block.header, c.state(), &key, &fin).expect("a figure proof");
+    proof.epochs = c.links(epoch);
+    assert_eq!(proof.version, FIGURE_PROOF_VERSION);
+    assert_eq!(proof.epochs.len() as u64, epoch - 1, "one link per epoch 2 ..= 4");
+    // Through JSON, as a verifier receives it.
+    let read = FigureProof::from_json(&proof.to_json()).expect("parses strictly");
+    let v = read.verify(Some(c.genesis())).expect("verifies against the genesis alone");
+    assert_eq!((v.height, v.finalized_epoch, v.validators), (READING_HEIGHT, epoch, 4));
+
+    let without = FigureProof { epochs: vec![], ..proof.clone() };
+    assert!(
+        matches!(without.verify(Some(c.genesis())), Err(VerifyError::EpochChainLength { .. })),
+        "no links: {:?}",
+        without.verify(Some(c.genesis()))
+    );
+    let short = FigureProof { epochs: proof.epochs[1..].to_vec(), ..proof.clone() };
+    assert!(short.verify(Some(c.genesis())).is_err(), "a link short");
+    // Signed by the genesis set instead of the set of epoch 4 (which differs from it).
+    assert_ne!(members(&c.set(0)), members(&c.set(epoch)));
+    let by_genesis_set = FigureProof {
+        finalization: hex::encode(commonware_codec::Encode::encode(&c.finalize_by(&c.block.header, 0))),
+        ..proof.clone()
+    };
+    assert!(by_genesis_set.verify(Some(c.genesis())).is_err(), "a certificate by the wrong set");
+    // A v2 document has no `epochs`: it parses, but proves blocks of epochs 0 and 1 only.
+    let mut v2: serde_json::Value = serde_json::from_str(&proof.to_json()).unwrap();
+    v2.as_object_mut().unwrap().remove("epochs");
+    v2["version"] = FIGURE_PROOF_VERSION_V2.into();
+    let v2 = FigureProof::from_json(&v2.to_string()).expect("a v2 document parses");
+    assert!(v2.epochs.is_empty());
+    assert!(matches!(v2.verify(Some(c.genesis())), Err(VerifyError::EpochChainLength { .. })));
+    // A v3 document must carry the field.
+    let mut missing: serde_json::Value = serde_json::from_str(&proof.to_json()).unwrap();
+    missing.as_object_mut().unwrap().remove("epochs");
+    assert!(FigureProof::from_json(&missing.to_string()).is_err(), "v3 without epochs is malformed");
+}

@@ -68,7 +68,7 @@ impl Chain {
         )
         .expect("bundle")
     }
-    /// A `trustmeter-figure-proof/v2` of one of the enterprise's daily figures after block 2.
+    /// A `trustmeter-figure-proof/v3` of one of the enterprise's daily figures after block 2.
     pub fn figure(&self) -> FigureProof {
         let org = &self.devnet.enterprises[0].org.id;
         let (key, _) = self.state().daily_range(org, i32::MIN, i32::MAX).next().expect("a daily figure");

@@ -73,6 +73,9 @@ pub enum Rule {
 /// OpenAPI document are checked against this table by tests; a request to a route missing here
 /// is refused.
 pub const ROUTES: &[(&str, &str, Rule)] = &[
+    ("GET", "/", Rule::Public),
+    ("GET", "/app/", Rule::Public),
+    ("GET", "/app/{file}", Rule::Public),
     ("GET", "/openapi.json", Rule::Public),
     ("GET", "/metrics", Rule::Public),
     ("GET", "/v1/status", Rule::Public),
@@ -82,6 +85,7 @@ pub const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/transactions/{hash}/proof", Rule::Public),
     ("GET", "/v1/organisations", Rule::Public),
     ("GET", "/v1/organisations/{id}", Rule::Public),
+    ("GET", "/v1/disclosures/{region}", Rule::Public),
     ("GET", "/v1/accounts/{public_key}", Rule::Public),
     ("GET", "/v1/proposals/{id}", Rule::Public),
     ("GET", "/v1/policy", Rule::Public),

@@ -209,7 +209,7 @@ async fn carbon_proof_handler(
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let (index, genesis) = (s.index().clone(), s.genesis().clone());
-    blocking(move || {
+    let mut proof = blocking(move || {
         let report = store.get(&org, &record.hash).map_err(|e| trustmeter_analytics::Error::Internal(e.to_string()))?;
         let report = report.ok_or_else(|| {
             trustmeter_analytics::Error::NotFound(format!(
@@ -219,8 +219,19 @@ async fn carbon_proof_handler(
         })?;
         trustmeter_analytics::figures::carbon_proof(&genesis, &index, &state, (&org, year), report, &days)
     })
-    .await
-    .map(Json)
+    .await?;
+    // Each certified block's chain of validator sets from the genesis (none in epochs 0 and 1).
+    for p in &mut proof.state {
+        p.block.epochs = super::proofs::epochs_to(&s, p.block.certified_height()).await?;
+    }
+    for f in &mut proof.figures {
+        f.epochs = super::proofs::epochs_to(&s, f.header.height).await?;
+    }
+    for b in &mut proof.readings {
+        let certified = b.descendants.last().map_or(b.header.height, |d| d.height);
+        b.epochs = super::proofs::epochs_to(&s, certified).await?;
+    }
+    Ok(Json(proof))
 }
 
 /// The compliance routes.

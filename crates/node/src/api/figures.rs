@@ -467,7 +467,10 @@ async fn proof_handler(
     }
     let index = s.index().clone();
     let genesis = s.genesis().clone();
-    blocking(move || figure_proof(&genesis, &index, &state, &key)).await.map(Json)
+    let mut proof = blocking(move || figure_proof(&genesis, &index, &state, &key)).await?;
+    // The chain of validator sets from the genesis to the block's epoch (none in epochs 0 and 1).
+    proof.epochs = super::proofs::epochs_to(&s, proof.header.height).await?;
+    Ok(Json(proof))
 }
 
 /// The figures routes (merged into the API router).

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod paging;
 pub mod proofs;
 pub mod staking;
+pub mod web;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -34,9 +35,9 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::api::limits::{RequestClass, RequestLimits};
 use crate::api::paging::{
-    DEFAULT_PAGE_LIMIT, DEFAULT_READINGS_LIMIT, ListKind, MAX_PAGE_LIMIT, MAX_READINGS_LIMIT, PageQuery, RecordsPage,
-    device_cursor, encode_cursor, organisation_cursor, page_gateways, page_limit, page_meters, page_organisations,
-    page_readings, readings_cursor, readings_cursor_of,
+    DEFAULT_PAGE_LIMIT, DEFAULT_READINGS_LIMIT, DeviceListQuery, ListKind, MAX_PAGE_LIMIT, MAX_READINGS_LIMIT,
+    PageQuery, RecordsPage, device_cursor, encode_cursor, organisation_cursor, page_gateways, page_limit, page_meters,
+    page_organisations, page_readings, readings_cursor, readings_cursor_of,
 };
 use crate::metrics::{NodeMetrics, RuntimeEncoder};
 use trustmeter_analytics::alarms::{
@@ -490,6 +491,9 @@ pub struct MeterView {
         description = "Chain status, blocks, transaction submission and receipts, registry lookups, readings and offline-verifiable proofs."
     ),
     paths(
+        web::root,
+        web::page,
+        web::file,
         status,
         genesis_document,
         block,
@@ -503,6 +507,7 @@ pub struct MeterView {
         gateways,
         organisation,
         organisations,
+        disclosures,
         account,
         proposal,
         access_log,
@@ -527,6 +532,8 @@ pub struct MeterView {
         ReceivedGrantView,
         ReceivedGrantsPage,
         ReadingView,
+        DisclosureView,
+        RegionDisclosure,
         ReadingsPage,
         crate::api::paging::RecordsPageDoc,
         MeterView,
@@ -595,6 +602,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The API router.
 pub fn router(state: ApiState) -> Router {
     Router::new()
+        .route("/", get(web::root))
+        .route("/app/", get(web::page))
+        .route("/app/{file}", get(web::file))
         .route("/openapi.json", get(|| async { Json(openapi()) }))
         .route("/metrics", get(metrics))
         .route("/v1/status", get(status))
@@ -611,6 +621,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/gateways/{id}", get(gateway))
         .route("/v1/organisations", get(organisations))
         .route("/v1/organisations/{id}", get(organisation))
+        .route("/v1/disclosures/{region}", get(disclosures))
         .route("/v1/accounts/{public_key}", get(account))
         .route("/v1/proposals/{id}", get(proposal))
         .route("/v1/access-log", get(access_log))
@@ -946,30 +957,39 @@ async fn meter(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<M
     Ok(Json(MeterView { meter: m, progress: st.progress(&id) }))
 }
 
-/// Registered meters (finalized state), in id order, a page at a time.
-#[utoipa::path(get, path = "/v1/meters", params(PageQuery), responses((status = 200, body = crate::api::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
+/// A credit code from a query or path parameter (400 when it is not one).
+fn org_param(code: &str) -> Result<UnifiedSocialCreditCode, ApiError> {
+    UnifiedSocialCreditCode::new(code).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// Registered meters (finalized state), in id order, a page at a time; `org=` lists one
+/// enterprise's.
+#[utoipa::path(get, path = "/v1/meters", params(DeviceListQuery), responses((status = 200, body = crate::api::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
 async fn meters(
     State(s): State<ApiState>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<DeviceListQuery>,
 ) -> ApiResult<RecordsPage<trustmeter_types::Meter>> {
     let limit = page_limit(q.limit, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)?;
     let after = q.after.as_deref().map(|c| device_cursor(ListKind::Meters, c)).transpose()?;
-    let page = page_meters(&s.inner.app.finalized_state(), after.as_ref(), limit);
+    let owner = q.org.as_deref().map(org_param).transpose()?;
+    let page = page_meters(&s.inner.app.finalized_state(), owner.as_ref(), after.as_ref(), limit);
     Ok(Json(RecordsPage {
         items: page.items,
         next: page.next.map(|k| encode_cursor(ListKind::Meters, k.as_str().as_bytes())),
     }))
 }
 
-/// Registered gateways (finalized state), in id order, a page at a time.
-#[utoipa::path(get, path = "/v1/gateways", params(PageQuery), responses((status = 200, body = crate::api::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
+/// Registered gateways (finalized state), in id order, a page at a time; `org=` lists one
+/// enterprise's.
+#[utoipa::path(get, path = "/v1/gateways", params(DeviceListQuery), responses((status = 200, body = crate::api::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
 async fn gateways(
     State(s): State<ApiState>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<DeviceListQuery>,
 ) -> ApiResult<RecordsPage<trustmeter_types::Gateway>> {
     let limit = page_limit(q.limit, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)?;
     let after = q.after.as_deref().map(|c| device_cursor(ListKind::Gateways, c)).transpose()?;
-    let page = page_gateways(&s.inner.app.finalized_state(), after.as_ref(), limit);
+    let owner = q.org.as_deref().map(org_param).transpose()?;
+    let page = page_gateways(&s.inner.app.finalized_state(), owner.as_ref(), after.as_ref(), limit);
     Ok(Json(RecordsPage {
         items: page.items,
         next: page.next.map(|k| encode_cursor(ListKind::Gateways, k.as_str().as_bytes())),
@@ -1011,6 +1031,51 @@ async fn organisation(State(s): State<ApiState>, Path(id): Path<String>) -> ApiR
     let mut v = serde_json::to_value(org).map_err(ApiError::internal)?;
     v["membership"] = serde_json::to_value(state.membership(&id)).map_err(ApiError::internal)?;
     Ok(Json(v))
+}
+
+/// What the public may read of a region (信息公开): the disclosure in force in the region and in
+/// each region enclosing it, and their effect (a switch on in any of them applies).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisclosureView {
+    /// The region asked about (GB/T 2260).
+    pub region: u32,
+    /// Rankings of the region's enterprises are public.
+    pub rankings: bool,
+    /// The region's aggregate figures are public.
+    pub regional_figures: bool,
+    /// The records behind it, nearest region first; regions without one are left out.
+    pub records: Vec<RegionDisclosure>,
+}
+
+/// One region's disclosure record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegionDisclosure {
+    /// Its region.
+    pub region: u32,
+    /// The record.
+    pub record: trustmeter_types::DisclosureRecord,
+}
+
+/// What a region's disclosure (and its enclosing regions') makes public; public, so a page knows
+/// what it may show without being refused.
+#[utoipa::path(get, path = "/v1/disclosures/{region}", params(("region" = u32, Path, description = "Region code (GB/T 2260), e.g. 430000")), responses((status = 200, body = DisclosureView), (status = 400, body = ApiError)))]
+async fn disclosures(State(s): State<ApiState>, Path(region): Path<String>) -> ApiResult<DisclosureView> {
+    let region: u32 = region
+        .parse()
+        .ok()
+        .filter(|r| (100_000..=999_999).contains(r))
+        .ok_or_else(|| ApiError::bad_request(format!("{region:?} is not a region code (six digits, GB/T 2260)")))?;
+    let state = s.inner.app.finalized_state();
+    let records: Vec<RegionDisclosure> = trustmeter_types::membership::enclosing_regions(region)
+        .into_iter()
+        .filter_map(|r| state.disclosure(r).map(|record| RegionDisclosure { region: r, record }))
+        .collect();
+    Ok(Json(DisclosureView {
+        region,
+        rankings: records.iter().any(|r| r.record.disclosure.rankings),
+        regional_figures: records.iter().any(|r| r.record.disclosure.regional_figures),
+        records,
+    }))
 }
 
 /// A membership proposal: its action, approvals so far, the approvals it needs, and whether it

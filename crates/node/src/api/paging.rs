@@ -76,6 +76,19 @@ pub struct PageQuery {
     pub limit: Option<usize>,
 }
 
+/// Query parameters of a device list (`/v1/meters`, `/v1/gateways`).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct DeviceListQuery {
+    /// The `next` cursor of the previous page; absent for the first page.
+    pub after: Option<String>,
+    /// Items per page: default 100, at most 1 000.
+    pub limit: Option<usize>,
+    /// Only the devices of this enterprise (named under its credit code): what the enterprise,
+    /// its regulators and members it granted `registry` may list; without it, the list of every
+    /// device (national authorities and metrology authorities).
+    pub org: Option<String>,
+}
+
 /// One page of a list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page<T, K> {
@@ -230,13 +243,23 @@ fn page_of<T, K: Clone>(mut items: Vec<T>, key: impl Fn(&T) -> &K, limit: usize)
 }
 
 /// Registered meters after `after`, in id order, at most `limit`.
-pub fn page_meters(state: &State, after: Option<&DeviceId>, limit: usize) -> Page<Meter, DeviceId> {
-    page_of(state.meters_after(after, limit.saturating_add(1)), |m: &Meter| &m.id, limit)
+pub fn page_meters(
+    state: &State,
+    owner: Option<&UnifiedSocialCreditCode>,
+    after: Option<&DeviceId>,
+    limit: usize,
+) -> Page<Meter, DeviceId> {
+    page_of(state.meters_after(owner, after, limit.saturating_add(1)), |m: &Meter| &m.id, limit)
 }
 
 /// Registered gateways after `after`, in id order, at most `limit`.
-pub fn page_gateways(state: &State, after: Option<&DeviceId>, limit: usize) -> Page<Gateway, DeviceId> {
-    page_of(state.gateways_after(after, limit.saturating_add(1)), |g: &Gateway| &g.id, limit)
+pub fn page_gateways(
+    state: &State,
+    owner: Option<&UnifiedSocialCreditCode>,
+    after: Option<&DeviceId>,
+    limit: usize,
+) -> Page<Gateway, DeviceId> {
+    page_of(state.gateways_after(owner, after, limit.saturating_add(1)), |g: &Gateway| &g.id, limit)
 }
 
 /// Member organisations after `after`, in credit-code order, at most `limit`.
@@ -351,13 +374,13 @@ mod tests {
         let state = &f.st;
         let all: Vec<DeviceId> = state.meters().map(|m| m.id.clone()).collect();
         assert_eq!(all.len(), 5);
-        let p1 = page_meters(state, None, 2);
+        let p1 = page_meters(state, None, None, 2);
         assert_eq!(p1.items.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), all[..2]);
         assert_eq!(p1.next.as_ref(), Some(&all[1]));
-        let p2 = page_meters(state, p1.next.as_ref(), 3);
+        let p2 = page_meters(state, None, p1.next.as_ref(), 3);
         assert_eq!(p2.items.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), all[2..]);
         assert_eq!(p2.next, None);
-        let g = page_gateways(state, None, 10);
+        let g = page_gateways(state, None, None, 10);
         assert_eq!(g.items.len(), state.gateways().count());
         assert_eq!(g.next, None);
         let o = page_organisations(state, None, 1);

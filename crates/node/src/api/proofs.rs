@@ -41,7 +41,7 @@ async fn receipt_proof_handler(
 
 /// The epoch chain from the genesis to the block at `certified` (empty in epochs 0 and 1), from
 /// the committed state's registry history and the index's boundary blocks.
-async fn epochs_to(s: &ApiState, certified: u64) -> Result<Vec<trustmeter_client::EpochLink>, ApiError> {
+pub(crate) async fn epochs_to(s: &ApiState, certified: u64) -> Result<Vec<trustmeter_client::EpochLink>, ApiError> {
     // Epochs 0 and 1 are the genesis set's: no link, nothing to wait for.
     let l = s.genesis().params.economy.staking.epoch_length.max(1);
     let epoch = certified / l;

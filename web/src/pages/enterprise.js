@@ -1,0 +1,352 @@
+// Enterprise view (能源管理): today / yesterday / this month / this year per energy kind, the daily
+// trend, the load curve (days midnight to midnight Asia/Shanghai; energy summed, power averaged),
+// time of use and cost, the energy flow by location, meters and gateways, alarms, carbon against
+// the quota with the forecast, every table as CSV and Excel, and each daily figure verifiable.
+// `#/enterprise/ORG/loc/site/workshop/…` drills into one location: its children and its meters.
+
+import { t, energyName } from "../i18n.js";
+import { decimal, esc, fmt, micros, periods, shanghaiTime } from "../format.js";
+import { all, get, getText } from "../api.js";
+import { session } from "../session.js";
+import { chart, download, kpi, panel, refusal, table, verifyButton, wireVerify } from "../ui.js";
+import { liveAlarms } from "./common.js";
+
+const MAX_METER_PAGES = 10; // 10 000 meters
+
+/** Sums of daily figures per energy kind over days in [from, to]: Map energy -> {unit, consumption, kgce}. */
+function totals(figures, from, to) {
+  const by = new Map();
+  for (const f of figures) {
+    if (f.label < from || f.label > to) continue;
+    const cur = by.get(f.energy) ?? { unit: f.unit, c: 0n, kg: 0n };
+    cur.c += micros(f.consumption);
+    cur.kg += micros(f.kgce_equivalent);
+    by.set(f.energy, cur);
+  }
+  return by;
+}
+
+function sumKgce(map) {
+  let v = 0n;
+  for (const x of map.values()) v += x.kg;
+  return decimal(v);
+}
+
+export async function render(main, [orgParam, locParam], scope) {
+  const s = session.current;
+  if (!s) {
+    main.innerHTML = `<p data-testid="need-sign-in">${t("need_sign_in")}</p>`;
+    return;
+  }
+  if (!orgParam && s.org.kind !== "enterprise") {
+    location.hash = "#/regulator";
+    return;
+  }
+  const org = orgParam ?? s.org.id;
+  if (locParam) return renderLocation(main, org, locParam.split("/").filter(Boolean));
+  const p = periods();
+  const [info, daily] = await Promise.all([get(`/v1/organisations/${org}`), get(`/v1/figures/daily?org=${org}&from=${p.yearStart}&to=${p.today}`)]);
+  const figs = daily.figures;
+  const periodsList = [
+    ["today", p.today, p.today],
+    ["yesterday", p.yesterday, p.yesterday],
+    ["this_month", p.monthStart, p.today],
+    ["this_year", p.yearStart, p.today],
+  ];
+  const sums = Object.fromEntries(periodsList.map(([k, a, b]) => [k, totals(figs, a, b)]));
+  const energies = [...sums.this_year.keys()];
+  const todayFig = new Map(figs.filter((f) => f.label === p.today).map((f) => [f.energy, f]));
+
+  main.innerHTML = `
+    <h1>${esc(info.name)} <span class="muted small">${esc(org)} · ${t("region")} ${info.region}</span></h1>
+    <nav class="crumbs">${s.org.kind !== "enterprise" ? `<a href="#/regulator">${t("nav_regulator")}</a> › ` : ""}<span>${esc(info.name)}</span></nav>
+    <div class="kpis" data-testid="enterprise-kpis">
+      ${periodsList.map(([k]) => kpi({ label: `${t(k)} · ${t("kgce_eq")}`, value: fmt(sumKgce(sums[k]), 0), exact: sumKgce(sums[k]), testid: `kpi-${k}` })).join("")}
+    </div>
+    <div class="grid">
+      ${panel(t("by_energy"), `<div data-role="kinds"></div>`, { wide: true, testid: "panel-kinds" })}
+      ${panel(`${t("trend")} · ${t("this_year")}`, `<div class="chart" data-testid="chart-daily"></div>`, { wide: true })}
+      ${panel(t("load_curve"), `<div class="chart" data-testid="chart-load"></div>`)}
+      ${panel(`${t("tou")} · ${t("this_month")}`, `<div class="chart small-chart" data-testid="chart-tou"></div><div data-role="tou"></div>`)}
+      ${panel(`${t("energy_flow")} · ${t("this_month")}`, `<div class="chart tall" data-testid="chart-flow"></div>`, { wide: true })}
+      ${panel(`${t("carbon")} · ${p.year}`, `<div data-role="carbon"></div>`)}
+      ${panel(t("alarms"), `<div data-role="alarms"></div>`)}
+      ${panel(`${t("day")} · ${t("this_month")}`, `<div data-role="days"></div>`, { wide: true, testid: "panel-days" })}
+      ${panel(t("meters"), `<div data-role="meters"></div>`, { wide: true })}
+      ${panel(t("gateways"), `<div data-role="gateways"></div>`)}
+      ${panel(t("reports"), `<div data-role="reports"></div>`)}
+    </div>`;
+  const q = (r) => main.querySelector(`[data-role=${r}]`);
+
+  table(q("kinds"), {
+    filename: `${org}-${p.today}-by-energy`,
+    testid: "kinds-table",
+    columns: [
+      { label: t("kind"), value: (e) => energyName(e) },
+      { label: t("unit"), value: (e) => sums.this_year.get(e).unit },
+      ...periodsList.map(([k]) => ({
+        label: t(k),
+        num: true,
+        value: (e) => fmt(decimal(sums[k].get(e)?.c ?? 0n), 1),
+        exact: (e) => decimal(sums[k].get(e)?.c ?? 0n),
+        html: (e) =>
+          `<span data-testid="cell-${k}-${esc(e)}" data-value="${decimal(sums[k].get(e)?.c ?? 0n)}">${fmt(decimal(sums[k].get(e)?.c ?? 0n), 1)}</span>${k === "today" && todayFig.get(e) ? " " + verifyButton("figure", todayFig.get(e).proof, "") : ""}`,
+      })),
+    ],
+    rows: energies,
+  });
+
+  // Daily trend over the year: kgce per day, stacked by energy kind.
+  const days = [...new Set(figs.map((f) => f.label))].sort();
+  const byDay = new Map(figs.map((f) => [`${f.label}|${f.energy}`, Number(f.kgce_equivalent)]));
+  chart(main.querySelector("[data-testid=chart-daily]"), {
+    tooltip: { trigger: "axis" },
+    legend: { data: energies.map(energyName) },
+    grid: { left: 70, right: 20, top: 40, bottom: 60 },
+    dataZoom: [{ type: "slider", startValue: Math.max(0, days.length - 31) }],
+    xAxis: { type: "category", data: days },
+    yAxis: { type: "value", name: "kgce" },
+    series: energies.map((e) => ({ name: energyName(e), type: "bar", stack: "kgce", data: days.map((d) => byDay.get(`${d}|${e}`) ?? 0) })),
+  });
+
+  const monthFigs = figs.filter((f) => f.label >= p.monthStart).sort((a, b) => (a.label === b.label ? (a.energy < b.energy ? -1 : 1) : a.label < b.label ? 1 : -1));
+  table(q("days"), {
+    filename: `${org}-${p.month}-daily`,
+    testid: "daily-table",
+    columns: [
+      { label: t("day"), value: (f) => f.label },
+      { label: t("kind"), value: (f) => energyName(f.energy) },
+      { label: t("consumption"), value: (f) => fmt(f.consumption, 1), exact: (f) => f.consumption, num: true },
+      { label: t("unit"), value: (f) => f.unit },
+      { label: t("kgce_eq"), value: (f) => fmt(f.kgce_equivalent, 1), exact: (f) => f.kgce_equivalent, num: true },
+      { label: "points", value: (f) => f.points, num: true },
+      { label: t("proof"), value: (f) => f.proof, html: (f) => verifyButton("figure", f.proof) },
+    ],
+    rows: monthFigs,
+  });
+  wireVerify(main);
+
+  scope.onLeave(liveAlarms(q("alarms"), [org]));
+
+  loadCurve(main.querySelector("[data-testid=chart-load]"), org, p).catch((e) => (main.querySelector("[data-testid=chart-load]").innerHTML = refusal(e)));
+  tou(main, q("tou"), org, p).catch((e) => (q("tou").innerHTML = refusal(e)));
+  flow(main.querySelector("[data-testid=chart-flow]"), org, info.name, p).catch((e) => (main.querySelector("[data-testid=chart-flow]").innerHTML = refusal(e)));
+  carbon(q("carbon"), org, p).catch((e) => (q("carbon").innerHTML = refusal(e)));
+  devices(q("meters"), q("gateways"), org).catch((e) => (q("meters").innerHTML = refusal(e)));
+  reports(q("reports"), org, p);
+}
+
+/** Today's and yesterday's 15-minute average electric power of the enterprise's sites. */
+async function loadCurve(el, org, p) {
+  const sites = await get(`/v1/figures/breakdown?org=${org}&from=${p.today}&to=${p.today}&by=location&depth=1`);
+  const site = sites.rows.find((r) => r.energy === "electricity")?.key;
+  if (!site) {
+    el.innerHTML = `<p class="muted">${t("no_data")}</p>`;
+    return;
+  }
+  const one = (day) => get(`/v1/figures/series?scope=location&org=${org}&id=${encodeURIComponent(site)}&energy=electricity&period=15m&from=${day}&to=${day}`);
+  const [today, yesterday] = await Promise.all([one(p.today), one(p.yesterday)]);
+  // kWh in 15 minutes × 4 = average kW over the interval.
+  const kw = (s) => s.points.map((x) => [x.label.slice(-5), Number(x.consumption) * 4]);
+  chart(el, {
+    tooltip: { trigger: "axis" },
+    legend: { data: [t("today"), t("yesterday")] },
+    grid: { left: 70, right: 20, top: 40, bottom: 30 },
+    xAxis: { type: "category", data: yesterday.points.map((x) => x.label.slice(-5)) },
+    yAxis: { type: "value", name: "kW" },
+    series: [
+      { name: t("today"), type: "line", showSymbol: false, data: kw(today).map((x) => x[1]) },
+      { name: t("yesterday"), type: "line", showSymbol: false, lineStyle: { type: "dashed" }, data: kw(yesterday).map((x) => x[1]) },
+    ],
+  });
+}
+
+async function tou(main, el, org, p) {
+  const r = await get(`/v1/figures/tou?org=${org}&from=${p.monthStart}&to=${p.today}`);
+  chart(main.querySelector("[data-testid=chart-tou]"), {
+    tooltip: { trigger: "item" },
+    series: [{ type: "pie", radius: ["35%", "65%"], label: { formatter: "{b} {d}%" }, data: r.tiers.filter((x) => x.kwh !== "0.000000").map((x) => ({ name: x.name, value: Number(x.kwh) })) }],
+  });
+  table(el, {
+    filename: `${org}-${p.month}-tou`,
+    testid: "tou-table",
+    columns: [
+      { label: t("tier"), value: (x) => x.name },
+      { label: "kWh", value: (x) => fmt(x.kwh, 1), exact: (x) => x.kwh, num: true },
+      { label: `${t("cost")} (CNY)`, value: (x) => (x.cost_cny === null ? "—" : fmt(x.cost_cny, 2)), exact: (x) => x.cost_cny ?? "", num: true },
+    ],
+    rows: [...r.tiers, { name: t("total"), kwh: r.total_kwh, cost_cny: r.cost_cny }],
+  });
+  if (r.cost_note) el.insertAdjacentHTML("beforeend", `<p class="muted small">${esc(r.cost_note)}</p>`);
+}
+
+/** A Sankey from the enterprise to its sites, workshops and lines, in kgce (commensurable across kinds). */
+async function flow(el, org, name, p) {
+  const b = await get(`/v1/figures/breakdown?org=${org}&from=${p.monthStart}&to=${p.today}&by=location&depth=3`);
+  const weight = new Map();
+  for (const r of b.rows) {
+    const parts = r.key.split("/");
+    for (let d = 1; d <= parts.length; d++) {
+      const k = parts.slice(0, d).join("/");
+      weight.set(k, (weight.get(k) ?? 0n) + micros(r.kgce_equivalent));
+    }
+  }
+  const nodes = [{ name }];
+  const links = [];
+  for (const [k, v] of weight) {
+    nodes.push({ name: k });
+    const parent = k.includes("/") ? k.slice(0, k.lastIndexOf("/")) : name;
+    if (v > 0n) links.push({ source: parent, target: k, value: Number(decimal(v)) });
+  }
+  const c = chart(el, {
+    tooltip: { trigger: "item" },
+    series: [{ type: "sankey", data: nodes, links, emphasis: { focus: "adjacency" }, nodeGap: 6, label: { formatter: (x) => x.name.split("/").pop() } }],
+  });
+  c.off("click");
+  c.on("click", (x) => {
+    if (x.dataType === "node" && x.name !== name) location.hash = `#/enterprise/${org}/loc/${x.name}`;
+  });
+}
+
+async function carbon(el, org, p) {
+  const c = await get(`/v1/enterprises/${org}/carbon/compliance?year=${p.year}`);
+  const qt = c.quota;
+  el.innerHTML = `<div class="kpis">
+      ${kpi({ label: `${t("mtd")} (tCO₂e)`, value: fmt(qt.month_to_date_t, 1), exact: qt.month_to_date_t, testid: "carbon-mtd" })}
+      ${kpi({ label: `${t("ytd")} (tCO₂e)`, value: fmt(qt.year_to_date_t, 1), exact: qt.year_to_date_t, testid: "carbon-ytd" })}
+      ${kpi({ label: `${t("forecast")} (t)`, value: fmt(qt.forecast_t, 1), exact: qt.forecast_t, sub: esc(qt.forecast_basis ?? "") })}
+      ${kpi({ label: `${t("quota")} (t)`, value: fmt(qt.quota_t, 0), exact: qt.quota_t ?? "" })}
+    </div><div class="chart small-chart" data-testid="chart-quota"></div>
+    <p class="small">${t("verification")}: ${c.verification ? esc(JSON.stringify(c.verification.status ?? c.verification)) : "—"}</p>`;
+  const quota = Number(qt.quota_t ?? 0);
+  chart(el.querySelector("[data-testid=chart-quota]"), {
+    series: [
+      {
+        type: "gauge",
+        min: 0,
+        max: Math.max(quota, Number(qt.forecast_t ?? 0)) || 1,
+        progress: { show: true },
+        detail: { formatter: (v) => `${v.toFixed(0)} t`, fontSize: 16 },
+        axisLine: { lineStyle: { width: 12, color: [[quota ? Math.min(1, quota / Math.max(quota, Number(qt.forecast_t))) : 1, "#009E73"], [1, "#D55E00"]] } },
+        data: [{ value: Number(qt.year_to_date_t), name: t("ytd") }],
+      },
+    ],
+  });
+}
+
+async function devices(metersEl, gatewaysEl, org) {
+  const [meters, gateways] = await Promise.all([all(`/v1/meters?org=${org}&limit=1000`, MAX_METER_PAGES), all(`/v1/gateways?org=${org}&limit=1000`, 2)]);
+  const now = Date.now();
+  table(metersEl, {
+    filename: `${org}-meters`,
+    testid: "meters-table",
+    columns: [
+      { label: t("id"), value: (m) => m.id, html: (m) => `<a href="#/meter/${esc(m.id)}" data-testid="drill-meter">${esc(m.id.split("-").pop())}</a>` },
+      { label: t("name"), value: (m) => m.name },
+      { label: t("kind"), value: (m) => energyName(m.energy) },
+      { label: t("site"), value: (m) => m.location.join("/"), html: (m) => `<a href="#/enterprise/${esc(org)}/loc/${esc(m.location.slice(0, 2).join("/"))}">${esc(m.location.join("/"))}</a>` },
+      { label: t("status"), value: (m) => m.status },
+      {
+        label: t("calibration_until"),
+        value: (m) => (m.calibration ? shanghaiTime(m.calibration.valid_until_ms).slice(0, 10) : "—"),
+        html: (m) => {
+          const until = m.calibration?.valid_until_ms;
+          const cls = !until || until < now ? "bad" : until - now < 30 * 86_400_000 ? "warn" : "";
+          return `<span class="${cls}">${until ? shanghaiTime(until).slice(0, 10) : "—"}</span>`;
+        },
+      },
+    ],
+    rows: meters,
+    onRow: (m) => (location.hash = `#/meter/${m.id}`),
+  });
+  table(gatewaysEl, {
+    filename: `${org}-gateways`,
+    testid: "gateways-table",
+    columns: [
+      { label: t("id"), value: (g) => g.id },
+      { label: t("status"), value: (g) => g.status },
+      { label: "key", value: (g) => g.public_key, html: (g) => `<code class="small">${esc(g.public_key.slice(0, 24))}…</code>` },
+    ],
+    rows: gateways,
+  });
+}
+
+function reports(el, org, p) {
+  const items = [
+    [`${t("day")} · ${t("this_year")} (CSV)`, `/v1/figures/daily?org=${org}&from=${p.yearStart}&to=${p.today}&format=csv`, `${org}-${p.year}-daily.csv`],
+    [`${t("quality")} · ${t("this_month")} (CSV)`, `/v1/quality?org=${org}&from=${p.monthStart}&to=${p.today}&format=csv`, `${org}-${p.month}-quality.csv`],
+    [`${t("carbon")} · ${p.year} (CSV)`, `/v1/enterprises/${org}/carbon/year?year=${p.year}&format=csv`, `${org}-${p.year}-carbon.csv`],
+    [`${t("carbon_report")} · ${p.year} (HTML)`, `/v1/enterprises/${org}/carbon/report?period=${p.year}&format=html`, `${org}-${p.year}-carbon-report.html`],
+    [`${t("carbon_report")} · ${p.today.slice(0, 7)} (HTML)`, `/v1/enterprises/${org}/carbon/report?period=${p.today.slice(0, 7)}&format=html`, `${org}-${p.month}-carbon-deposit.html`],
+  ];
+  el.innerHTML = `<ul class="downloads">${items.map(([label, , name], i) => `<li><button type="button" class="link" data-i="${i}" data-testid="report-${i}">${esc(label)}</button> <span class="muted small">${esc(name)}</span></li>`).join("")}</ul><p class="bad small" data-role="err"></p>`;
+  el.querySelectorAll("button[data-i]").forEach((b) => {
+    b.onclick = async () => {
+      const [, path, name] = items[Number(b.dataset.i)];
+      try {
+        download(new Blob([await getText(path)]), name);
+      } catch (e) {
+        el.querySelector("[data-role=err]").textContent = e.message;
+      }
+    };
+  });
+}
+
+/** One location: its children (the next level) with their consumption this month, and its meters. */
+async function renderLocation(main, org, path) {
+  const p = periods();
+  const prefix = path.join("/");
+  const depth = Math.min(4, path.length + 1);
+  const [info, b, meters] = await Promise.all([
+    get(`/v1/organisations/${org}`),
+    get(`/v1/figures/breakdown?org=${org}&from=${p.monthStart}&to=${p.today}&by=location&depth=${depth}`),
+    all(`/v1/meters?org=${org}&limit=1000`, MAX_METER_PAGES),
+  ]);
+  const children = b.rows.filter((r) => r.key.startsWith(prefix + "/") || (depth === path.length && r.key === prefix));
+  const here = meters.filter((m) => m.location.slice(0, path.length).join("/") === prefix);
+  const levels = [t("site"), t("workshop"), t("line"), t("meter")];
+  main.innerHTML = `
+    <h1>${esc(info.name)} › ${esc(prefix)}</h1>
+    <nav class="crumbs" data-testid="crumbs"><a href="#/enterprise/${esc(org)}">${esc(info.name)}</a>${path
+      .map((x, i) => ` › <a href="#/enterprise/${esc(org)}/loc/${esc(path.slice(0, i + 1).join("/"))}">${esc(x)}</a>`)
+      .join("")}</nav>
+    <div class="grid">
+      ${panel(`${levels[Math.min(path.length, 3)]} · ${t("this_month")}`, `<div class="chart" data-testid="chart-children"></div><div data-role="children"></div>`, { wide: true })}
+      ${panel(t("meters"), `<div data-role="meters"></div>`, { wide: true })}
+    </div>`;
+  table(main.querySelector("[data-role=children]"), {
+    filename: `${org}-${prefix.replaceAll("/", "_")}-${p.month}`,
+    testid: "children-table",
+    columns: [
+      { label: t("site"), value: (r) => r.key, html: (r) => `<a href="#/enterprise/${esc(org)}/loc/${esc(r.key)}" data-testid="drill-location">${esc(r.key.slice(prefix.length + 1) || r.key)}</a>` },
+      { label: t("kind"), value: (r) => energyName(r.energy) },
+      { label: t("consumption"), value: (r) => fmt(r.consumption, 1), exact: (r) => r.consumption, num: true },
+      { label: t("unit"), value: (r) => r.unit },
+      { label: t("kgce_eq"), value: (r) => fmt(r.kgce_equivalent, 1), exact: (r) => r.kgce_equivalent, num: true },
+      { label: t("meters"), value: (r) => r.meters, num: true },
+    ],
+    rows: children,
+    onRow: (r) => (location.hash = `#/enterprise/${org}/loc/${r.key}`),
+  });
+  chart(main.querySelector("[data-testid=chart-children]"), {
+    tooltip: { trigger: "axis" },
+    grid: { left: 70, right: 20, top: 20, bottom: 80 },
+    xAxis: { type: "category", data: children.map((r) => `${r.key.slice(prefix.length + 1)} ${energyName(r.energy)}`), axisLabel: { rotate: 30 } },
+    yAxis: { type: "value", name: "kgce" },
+    series: [{ type: "bar", data: children.map((r) => Number(r.kgce_equivalent)) }],
+  });
+  table(main.querySelector("[data-role=meters]"), {
+    filename: `${org}-${prefix.replaceAll("/", "_")}-meters`,
+    testid: "location-meters-table",
+    columns: [
+      { label: t("id"), value: (m) => m.id, html: (m) => `<a href="#/meter/${esc(m.id)}" data-testid="drill-meter">${esc(m.id)}</a>` },
+      { label: t("name"), value: (m) => m.name },
+      { label: t("kind"), value: (m) => energyName(m.energy) },
+      { label: t("site"), value: (m) => m.location.join("/") },
+      { label: t("status"), value: (m) => m.status },
+    ],
+    rows: here,
+    onRow: (m) => (location.hash = `#/meter/${m.id}`),
+  });
+}
+
