@@ -17,7 +17,13 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Reads the module's bytes from a URL (fetch; `file:` URLs through node:fs in Node). */
 async function readBytes(source) {
-  const url = source instanceof URL ? source : new URL(String(source), globalThis.location?.href ?? "file:///");
+  let base = globalThis.location?.href;
+  if (base === undefined && globalThis.process?.cwd) {
+    // Node: a relative path is relative to the working directory.
+    const { pathToFileURL } = await import("node:url");
+    base = pathToFileURL(`${globalThis.process.cwd()}/`).href;
+  }
+  const url = source instanceof URL ? source : new URL(String(source), base);
   if (url.protocol === "file:") {
     const fs = await import("node:fs/promises");
     return new Uint8Array(await fs.readFile(url));

@@ -161,3 +161,11 @@ test("a wrong passphrase is refused and the passphrase is not echoed", async () 
   assert.match(a.error.message, /passphrase is wrong/);
   assert.ok(!a.error.message.includes("not the passphrase"));
 });
+
+test("the module loads from bytes or a compiled module as well as a URL", async () => {
+  const bytes = await readFile(wasmUrl);
+  const fromBytes = await loadVerifier(bytes);
+  assert.equal(fromBytes.genesisInfo(await read("genesis.json")).ok, true);
+  const fromModule = await loadVerifier(await WebAssembly.compile(bytes));
+  assert.equal(fromModule.verify("figure", await read("figure.json"), await read("genesis.json")).ok, true);
+});

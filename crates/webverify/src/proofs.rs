@@ -296,9 +296,14 @@ impl Report {
 
     fn into_value(self) -> Value {
         let mut steps = Vec::with_capacity(self.plan.len());
-        let failed_at = match &self.outcome {
-            Err(f) => Some(self.plan.iter().position(|s| s.id == f.step).unwrap_or(self.plan.len() - 1)),
-            Ok(_) => None,
+        // A failure at a step this kind does not list (none is known) is shown at the last step,
+        // with every other step not reached: nothing is claimed passed that may not have run.
+        let (failed_at, listed) = match &self.outcome {
+            Err(f) => match self.plan.iter().position(|s| s.id == f.step) {
+                Some(at) => (Some(at), true),
+                None => (Some(self.plan.len() - 1), false),
+            },
+            Ok(_) => (None, true),
         };
         for (i, def) in self.plan.iter().enumerate() {
             let (status, detail) = match (&self.outcome, failed_at) {
@@ -306,7 +311,9 @@ impl Report {
                     let detail = s.details.iter().find(|(id, _)| *id == def.id).map(|(_, d)| d.as_str());
                     ("passed", detail.unwrap_or(def.checks).to_string())
                 }
-                (Err(f), Some(at)) if i < at && !f.not_run.contains(&def.id) => ("passed", def.checks.to_string()),
+                (Err(f), Some(at)) if i < at && listed && !f.not_run.contains(&def.id) => {
+                    ("passed", def.checks.to_string())
+                }
                 (Err(f), Some(at)) if i == at => ("failed", f.message.clone()),
                 _ => ("not_reached", "Not checked: the verification stopped at an earlier step.".to_string()),
             };
@@ -381,13 +388,13 @@ fn trusted_genesis(text: Option<&str>) -> Result<Option<Genesis>, Failure> {
         None => Ok(None),
         Some(t) => crate::genesis::parse(t)
             .map(Some)
-            .map_err(|e| Failure::at("genesis", format!("the trusted genesis is unusable: {}", e.message))),
+            .map_err(|e| Failure::at("genesis", format!("trusted genesis: {}", e.message))),
     }
 }
 
 /// Fills in what the report says of the genesis used: which one, whether it was trusted, and
 /// the warnings that go with an untrusted or a devnet genesis. Returns the genesis step's detail.
-fn note_genesis(report: &mut Report, genesis: &Genesis, trusted: bool, holder: &str) -> String {
+fn note_genesis(report: &mut Report, genesis: &Genesis, trusted: bool, holder: Option<&str>) -> String {
     let hash = crate::genesis::hash_hex(genesis);
     let fingerprint = crate::genesis::fingerprint(&hash);
     report.trusted = trusted;
@@ -404,6 +411,9 @@ fn note_genesis(report: &mut Report, genesis: &Genesis, trusted: bool, holder: &
         genesis.validators.len(),
         genesis.params.hash
     );
+    let Some(holder) = holder else {
+        return format!("Checked against the trusted genesis (the proof carries none): {what}.");
+    };
     if trusted {
         format!("The {holder}'s genesis is the trusted genesis: {what}.")
     } else {
@@ -477,7 +487,7 @@ fn reading(input: &VerifyInput) -> Report {
         }
     };
     let genesis_detail =
-        note_genesis(&mut report, trusted.as_ref().unwrap_or(&bundle.genesis), trusted.is_some(), "bundle");
+        note_genesis(&mut report, trusted.as_ref().unwrap_or(&bundle.genesis), trusted.is_some(), Some("bundle"));
     report.outcome = match trustmeter_client::verify(&bundle, trusted.as_ref()) {
         Err(e) => Err(Failure::of(&e)),
         Ok(v) => {
@@ -598,7 +608,7 @@ fn figure(input: &VerifyInput) -> Report {
         }
     };
     let genesis_detail =
-        note_genesis(&mut report, trusted.as_ref().unwrap_or(&proof.genesis), trusted.is_some(), "proof");
+        note_genesis(&mut report, trusted.as_ref().unwrap_or(&proof.genesis), trusted.is_some(), Some("proof"));
     report.outcome = match trustmeter_client::verify_figure(&proof, trusted.as_ref()) {
         Err(e) => Err(Failure::of(&e)),
         Ok(v) => {
@@ -725,7 +735,7 @@ fn carbon(input: &VerifyInput) -> Report {
         }
     };
     let genesis_detail =
-        note_genesis(&mut report, trusted.as_ref().unwrap_or(&proof.genesis), trusted.is_some(), "proof");
+        note_genesis(&mut report, trusted.as_ref().unwrap_or(&proof.genesis), trusted.is_some(), Some("proof"));
     report.outcome = match trustmeter_client::verify_carbon(&proof, trusted.as_ref()) {
         Err(e) => Err(Failure::at(carbon_failed_step(&proof, trusted.as_ref()), e.to_string())),
         Ok(v) => {
@@ -829,7 +839,7 @@ fn required_genesis(
             ),
         ));
     };
-    let detail = note_genesis(report, &genesis, true, "chain");
+    let detail = note_genesis(report, &genesis, true, None);
     precheck_genesis(&genesis, header).map_err(|e| Failure::of(&e))?;
     Ok((genesis, detail))
 }
@@ -1008,4 +1018,28 @@ fn state(input: &VerifyInput) -> Report {
     }
     report.outcome = Ok(Success { details, summary: object(summary) });
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statuses(report: Report) -> Vec<String> {
+        let v = report.into_value();
+        v["steps"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn steps_before_a_failure_passed_unless_not_run() {
+        let mut r = Report::new(Kind::Reading, vec![FORMAT, GENESIS, INCLUSION, EPOCH_CHAIN, FINALITY]);
+        r.outcome = Err(Failure::of(&VerifyError::TooManyDescendants { count: 300, max: 256 }));
+        assert_eq!(statuses(r), ["passed", "passed", "passed", "not_reached", "failed"]);
+    }
+
+    #[test]
+    fn a_failure_at_an_unlisted_step_claims_no_step_passed() {
+        let mut r = Report::new(Kind::Figure, vec![FORMAT, GENESIS, FIGURE_STATE, EPOCH_CHAIN, FINALITY]);
+        r.outcome = Err(Failure::at("registry", "x"));
+        assert_eq!(statuses(r), ["not_reached", "not_reached", "not_reached", "not_reached", "failed"]);
+    }
 }

@@ -511,3 +511,50 @@ fn genesis_info_matches_the_node_status_hash() {
     assert_eq!(a["error"]["code"], "bad_genesis", "{a:#}");
     assert!(a["error"]["message"].as_str().unwrap().contains("no validators"), "{a:#}");
 }
+
+/// Carbon proofs: no genuine one can be made without a chain that verified an annual report, so
+/// these are proofs built from the example chain's real state documents, which fail where
+/// `verify_carbon` stops, each attributed to its step by re-running the public checks.
+#[test]
+fn carbon_failures_are_attributed_to_their_steps() {
+    let c = sha_chain();
+    let org = c.devnet.enterprises[0].org.id.clone();
+    let proof = |state: Vec<trustmeter_client::StateProofs>| trustmeter_client::CarbonProof {
+        version: trustmeter_client::CARBON_PROOF_VERSION.into(),
+        genesis: c.genesis().clone(),
+        org: org.clone(),
+        year: 2026,
+        state,
+        report: "{}".into(),
+        figures: vec![],
+        readings: vec![],
+    };
+    let genesis = read_vector("genesis.json");
+    let run = |p: &trustmeter_client::CarbonProof, genesis: &str| {
+        let text = serde_json::to_string(p).unwrap();
+        call("verify", &json!({"kind": "carbon", "bundle": text, "genesis": genesis}))
+    };
+    let ids = |a: &Value| {
+        a["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    // Real state, but no verification in it: the documents step.
+    let a = run(&proof(vec![c.meter_state()]), &genesis);
+    assert_eq!(ids(&a), ["format", "genesis", "state", "documents", "samples"]);
+    assert_eq!(a["error"]["step"], "documents", "{a:#}");
+    assert_eq!(a["steps"][2]["status"], "passed");
+    // A state document that does not verify: the state step.
+    let mut bad = c.meter_state();
+    bad.state_roots.activity = trustmeter_types::Hash32([7; 32]);
+    let a = run(&proof(vec![c.meter_state(), bad]), &genesis);
+    assert_eq!(a["error"]["step"], "state", "{a:#}");
+    // Another chain's genesis: the genesis step.
+    let a = run(&proof(vec![c.meter_state()]), &read_vector("genesis-other.json"));
+    assert_eq!(a["error"]["step"], "genesis", "{a:#}");
+    // No state at all, or another version: the format step.
+    let a = run(&proof(vec![]), &genesis);
+    assert_eq!(a["error"]["step"], "format", "{a:#}");
+    let mut p = proof(vec![c.meter_state()]);
+    p.version = "trustmeter-carbon-proof/v0".into();
+    let a = run(&p, &genesis);
+    assert_eq!(a["error"]["step"], "format", "{a:#}");
+}
