@@ -169,3 +169,26 @@ test("the module loads from bytes or a compiled module as well as a URL", async 
   const fromModule = await loadVerifier(await WebAssembly.compile(bytes));
   assert.equal(fromModule.verify("figure", await read("figure.json"), await read("genesis.json")).ok, true);
 });
+
+test("mutated proofs never trap the module", async () => {
+  const genesis = await read("genesis.json");
+  let seed = 2026;
+  const rand = (n) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  for (const [kind, file] of [["reading", "reading.json"], ["figure", "figure.json"], ["state", "state.json"]]) {
+    const text = await read(file);
+    for (let i = 0; i < 80; i++) {
+      const at = rand(text.length);
+      const mutated = rand(2) === 0
+        ? text.slice(0, at) + "0{[\",x"[rand(6)] + text.slice(at + 1)
+        : text.slice(0, at);
+      const a = verifier.verify(kind, mutated, genesis);
+      assert.notEqual(a.error?.code, "internal", `${kind} at ${at}: ${a.error?.message}`);
+      assert.equal(typeof a.ok, "boolean");
+    }
+  }
+  const nested = verifier.verify("reading", "[".repeat(100000), null);
+  assert.equal(nested.error.step, "format");
+});

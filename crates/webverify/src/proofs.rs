@@ -361,6 +361,9 @@ pub fn verify(input: VerifyInput) -> OpResult {
             format!("the genesis is larger than {} bytes", crate::genesis::MAX_GENESIS_BYTES),
         ));
     }
+    if input.tx_hash.is_some() && input.kind != Kind::Receipt {
+        return Err(OpError::new(ErrorCode::BadInput, "tx_hash applies to receipt proofs only"));
+    }
     let report = match input.kind {
         Kind::Reading => reading(&input),
         Kind::Figure => figure(&input),

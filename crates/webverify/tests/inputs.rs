@@ -21,6 +21,8 @@ fn malformed_inputs_get_json_errors() {
     assert_eq!(code(&call("verify", &json!({"kind": "reading", "bundle": 1, "genesis": null}))), "bad_input");
     let extra = json!({"kind": "reading", "bundle": "{}", "genesis": null, "trust_me": true});
     assert_eq!(code(&call("verify", &extra)), "bad_input");
+    let misplaced = json!({"kind": "reading", "bundle": "{}", "genesis": null, "tx_hash": "00"});
+    assert_eq!(code(&call("verify", &misplaced)), "bad_input");
     assert_eq!(code(&call("frobnicate", &json!({}))), "unknown_op");
     assert_eq!(code(&call_raw(&"x".repeat(100), b"{}")), "unknown_op");
     assert_eq!(code(&trustmeter_json(&[0xff], b"{}")), "unknown_op");
