@@ -271,43 +271,22 @@ impl KeyFile {
     /// file readable by other users, and a file whose secret does not produce its public key.
     pub fn load(path: &Path, passphrase: Option<&str>) -> Result<(SigningKey, KeyInfo)> {
         let (doc, info) = read_document(path, true)?;
-        let secret: Zeroizing<Vec<u8>> = match &doc.secret {
-            SecretDoc::Plain(h) => {
-                if passphrase.is_some() {
-                    tracing::warn!(path = %path.display(), "key file is not encrypted; the passphrase is not used");
-                }
-                Zeroizing::new(hex::decode(h).map_err(|_| malformed(path, "the plain secret is not hex"))?)
-            }
-            SecretDoc::Encrypted(e) => {
-                let pass = passphrase.ok_or_else(|| KeystoreError::PassphraseRequired { path: path.into() })?;
-                let Protection::Encrypted { kdf, cipher } = info.protection else {
-                    unreachable!("an encrypted document has encrypted protection")
-                };
-                let salt = hex::decode(&e.salt).map_err(|_| malformed(path, "salt is not hex"))?;
-                let nonce = hex::decode(&e.nonce).map_err(|_| malformed(path, "nonce is not hex"))?;
-                let ct = hex::decode(&e.ciphertext).map_err(|_| malformed(path, "ciphertext is not hex"))?;
-                if !(MIN_SALT_LEN..=MAX_SALT_LEN).contains(&salt.len()) {
-                    return Err(malformed(path, &format!("salt must be {MIN_SALT_LEN}..={MAX_SALT_LEN} bytes")));
-                }
-                if nonce.len() != cipher.nonce_len() {
-                    return Err(malformed(
-                        path,
-                        &format!("{} nonce must be {} bytes", cipher.name(), cipher.nonce_len()),
-                    ));
-                }
-                seal::open(pass, &salt, kdf, cipher, &nonce, &aad(&info.public_key), &ct)?
-                    .ok_or_else(|| KeystoreError::WrongPassphrase { path: path.into() })?
-            }
-        };
-        if secret.len() > MAX_SECRET_LEN {
-            return Err(malformed(path, &format!("the secret is longer than {MAX_SECRET_LEN} bytes")));
-        }
-        let key = SigningKey::from_secret(info.scheme, &secret)
-            .map_err(|source| KeystoreError::Crypto { path: path.into(), source })?;
-        if key.public_key() != info.public_key {
-            return Err(KeystoreError::KeyMismatch { path: path.into(), public_key: info.public_key.to_text() });
-        }
-        Ok((key, info))
+        open_document(&doc, info, passphrase)
+    }
+
+    /// Loads a key from the text of a key file that is not on this machine's file system (a web
+    /// page's file input, a browser's WebAssembly verifier): the same checks as [`KeyFile::load`]
+    /// but the permissions, which the caller's platform keeps. `origin` names the file in errors
+    /// and becomes [`KeyInfo::path`]. Text longer than [`MAX_KEY_FILE_BYTES`] is refused.
+    pub fn load_str(text: &str, origin: &Path, passphrase: Option<&str>) -> Result<(SigningKey, KeyInfo)> {
+        let (doc, info) = parse_document(text, origin)?;
+        open_document(&doc, info, passphrase)
+    }
+
+    /// The public part of a key file's text (see [`KeyFile::load_str`]); no passphrase needed.
+    /// A caller can read the Argon2id cost a file asks for here before decrypting it.
+    pub fn info_str(text: &str, origin: &Path) -> Result<KeyInfo> {
+        parse_document(text, origin).map(|(_, info)| info)
     }
 
     /// The public part of the key file at `path` (no passphrase needed, any permissions).
@@ -346,6 +325,46 @@ pub fn passphrase_from_env(var: &str) -> Result<Zeroizing<String>> {
             Err(KeystoreError::PassphraseEnv { var: var.into(), reason: "is not valid UTF-8" })
         }
     }
+}
+
+/// The key of a parsed document: its secret, decrypted with `passphrase` if it is encrypted, must
+/// produce the document's public key.
+fn open_document(doc: &Document, info: KeyInfo, passphrase: Option<&str>) -> Result<(SigningKey, KeyInfo)> {
+    let path = info.path.as_path();
+    let secret: Zeroizing<Vec<u8>> = match &doc.secret {
+        SecretDoc::Plain(h) => {
+            if passphrase.is_some() {
+                tracing::warn!(path = %path.display(), "key file is not encrypted; the passphrase is not used");
+            }
+            Zeroizing::new(hex::decode(h).map_err(|_| malformed(path, "the plain secret is not hex"))?)
+        }
+        SecretDoc::Encrypted(e) => {
+            let pass = passphrase.ok_or_else(|| KeystoreError::PassphraseRequired { path: path.into() })?;
+            let Protection::Encrypted { kdf, cipher } = info.protection else {
+                unreachable!("an encrypted document has encrypted protection")
+            };
+            let salt = hex::decode(&e.salt).map_err(|_| malformed(path, "salt is not hex"))?;
+            let nonce = hex::decode(&e.nonce).map_err(|_| malformed(path, "nonce is not hex"))?;
+            let ct = hex::decode(&e.ciphertext).map_err(|_| malformed(path, "ciphertext is not hex"))?;
+            if !(MIN_SALT_LEN..=MAX_SALT_LEN).contains(&salt.len()) {
+                return Err(malformed(path, &format!("salt must be {MIN_SALT_LEN}..={MAX_SALT_LEN} bytes")));
+            }
+            if nonce.len() != cipher.nonce_len() {
+                return Err(malformed(path, &format!("{} nonce must be {} bytes", cipher.name(), cipher.nonce_len())));
+            }
+            seal::open(pass, &salt, kdf, cipher, &nonce, &aad(&info.public_key), &ct)?
+                .ok_or_else(|| KeystoreError::WrongPassphrase { path: path.into() })?
+        }
+    };
+    if secret.len() > MAX_SECRET_LEN {
+        return Err(malformed(path, &format!("the secret is longer than {MAX_SECRET_LEN} bytes")));
+    }
+    let key = SigningKey::from_secret(info.scheme, &secret)
+        .map_err(|source| KeystoreError::Crypto { path: path.into(), source })?;
+    if key.public_key() != info.public_key {
+        return Err(KeystoreError::KeyMismatch { path: path.into(), public_key: info.public_key.to_text() });
+    }
+    Ok((key, info))
 }
 
 fn aad(public_key: &PublicKey) -> Vec<u8> {
@@ -424,7 +443,18 @@ fn read_document(path: &Path, private: bool) -> Result<(Document, KeyInfo)> {
     let _ = private;
     let mut text = Zeroizing::new(String::new());
     file.take(MAX_KEY_FILE_BYTES + 1).read_to_string(&mut text).map_err(io("read key file"))?;
-    let doc: Document = serde_json::from_str(&text).map_err(|e| {
+    parse_document(&text, path)
+}
+
+/// Parses and checks a key file's text (`path` names it in errors).
+fn parse_document(text: &str, path: &Path) -> Result<(Document, KeyInfo)> {
+    if text.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err(KeystoreError::NotAKeyFile {
+            path: path.into(),
+            reason: format!("it is {} bytes long; key files are at most {MAX_KEY_FILE_BYTES}", text.len()),
+        });
+    }
+    let doc: Document = serde_json::from_str(text).map_err(|e| {
         // Serde's messages name fields and positions, never the secret's value.
         malformed(path, &e.to_string())
     })?;
@@ -564,6 +594,8 @@ pub fn load_or_create_token(path: &Path) -> Result<Zeroizing<String>> {
             return Err(KeystoreError::Permissions { path: path.into(), mode });
         }
     }
+    #[cfg(not(unix))]
+    let _ = meta;
     let mut text = Zeroizing::new(String::new());
     file.take(TOKEN_HEX_LEN as u64 + 2).read_to_string(&mut text).map_err(io("read the operator token"))?;
     let token = Zeroizing::new(text.trim().to_string());

@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use trustmeter_crypto::{SigningKey, verify};
 use trustmeter_keystore::{
-    FORMAT, KdfParams, KeyFile, KeyMeta, KeystoreError, MIN_KDF_MEMORY_KIB, Protection, passphrase_from_env,
+    FORMAT, KdfParams, KeyFile, KeyInfo, KeyMeta, KeystoreError, MIN_KDF_MEMORY_KIB, Protection, passphrase_from_env,
 };
 use trustmeter_types::{DeviceId, KeyScheme, UnifiedSocialCreditCode};
 
@@ -302,4 +302,42 @@ fn an_operator_token_is_created_once_private_and_checked() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::fs::write(&path, "not a token\n").unwrap();
     assert!(matches!(trustmeter_keystore::load_or_create_token(&path), Err(KeystoreError::Malformed { .. })));
+}
+
+/// A key file's text (what a web page reads from a file input) loads like the file itself: same
+/// key and public part, the same refusals for a wrong or missing passphrase and for tampering,
+/// and a size limit; the permissions are the caller's platform's to keep.
+#[test]
+fn key_file_text_loads_like_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, key) = encrypted(dir.path(), "enc.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let origin = Path::new("uploaded key file");
+    let info = KeyFile::info_str(&text, origin).expect("info");
+    assert_eq!(info.public_key, key.public_key());
+    assert_eq!(info.path, origin);
+    assert!(matches!(info.protection, Protection::Encrypted { kdf, .. } if kdf == LIGHT));
+    let (loaded, info) = KeyFile::load_str(&text, origin, Some(PASS)).expect("load");
+    assert_eq!(loaded.secret_bytes(), key.secret_bytes());
+    let from_file = KeyFile::load(&path, Some(PASS)).unwrap().1;
+    assert_eq!(info, KeyInfo { path: origin.to_path_buf(), ..from_file });
+    let e = KeyFile::load_str(&text, origin, Some("not the passphrase")).unwrap_err();
+    assert!(matches!(e, KeystoreError::WrongPassphrase { .. }), "{e}");
+    assert!(e.to_string().contains("uploaded key file"), "{e}");
+    let e = KeyFile::load_str(&text, origin, None).unwrap_err();
+    assert!(matches!(e, KeystoreError::PassphraseRequired { .. }), "{e}");
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    doc["public_key"] = serde_json::json!(SigningKey::ed25519_from_seed([43; 32]).public_key().to_text());
+    let e = KeyFile::load_str(&doc.to_string(), origin, Some(PASS)).unwrap_err();
+    assert!(matches!(e, KeystoreError::WrongPassphrase { .. }), "{e}");
+    let e = KeyFile::load_str(&" ".repeat(64 * 1024 + 1), origin, None).unwrap_err();
+    assert!(matches!(e, KeystoreError::NotAKeyFile { .. }), "{e}");
+    let e = KeyFile::load_str("{", origin, None).unwrap_err();
+    assert!(matches!(e, KeystoreError::Malformed { .. }), "{e}");
+
+    // A plain file loads without a passphrase, whatever its mode on disk.
+    let plain = dir.path().join("plain.json");
+    let key = KeyFile::generate(&plain, KeyScheme::Ed25519, "account", &KeyMeta::default(), None).unwrap();
+    let (loaded, _) = KeyFile::load_str(&std::fs::read_to_string(&plain).unwrap(), origin, None).unwrap();
+    assert_eq!(loaded.public_key(), key.public_key());
 }
