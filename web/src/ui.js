@@ -16,8 +16,8 @@ echarts.use([BarChart, GaugeChart, LineChart, PieChart, SankeyChart, DataZoomCom
 // The end-to-end tests read the charts' options (their numbers) through this.
 window.__tm = { echarts };
 
-/** Colours that stay apart for colour-blind readers (Okabe–Ito), in series order. */
-export const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
+/** Colours that stay apart for colour-blind readers (Okabe–Ito, its black as grey), in series order. */
+export const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#8C8C8C"];
 
 /** An element from an HTML string (one root). */
 export function h(html) {

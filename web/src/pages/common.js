@@ -59,8 +59,8 @@ export function trendOption(days, lastYearDays, dark = false) {
   const axis = dark ? { axisLabel: { color: "#dde6f0", fontSize: 16 } } : {};
   return {
     tooltip: { trigger: "axis" },
-    legend: { data: [t("this_month"), t("same_period_last_year")], textStyle: dark ? { color: "#dde6f0", fontSize: 16 } : {} },
-    grid: { left: 70, right: 20, top: 40, bottom: 40 },
+    legend: { top: 0, right: 10, data: [t("this_month"), t("same_period_last_year")], textStyle: dark ? { color: "#dde6f0", fontSize: 16 } : {} },
+    grid: { left: 70, right: 20, top: 40, bottom: 30 },
     xAxis: { type: "category", data: days.map((d) => d.label.slice(5)), ...axis },
     yAxis: { type: "value", name: "kgce", ...axis },
     series: [

@@ -8,7 +8,7 @@ import { t, energyName } from "../i18n.js";
 import { decimal, esc, fmt, micros, periods, shanghaiTime } from "../format.js";
 import { all, get, getText } from "../api.js";
 import { session } from "../session.js";
-import { chart, download, kpi, panel, refusal, table, verifyButton, wireVerify } from "../ui.js";
+import { PALETTE, chart, download, kpi, panel, refusal, table, verifyButton, wireVerify } from "../ui.js";
 import { liveAlarms } from "./common.js";
 
 const MAX_METER_PAGES = 10; // 10 000 meters
@@ -147,7 +147,9 @@ async function loadCurve(el, org, p) {
   const one = (day) => get(`/v1/figures/series?scope=location&org=${org}&id=${encodeURIComponent(site)}&energy=electricity&period=15m&from=${day}&to=${day}`);
   const [today, yesterday] = await Promise.all([one(p.today), one(p.yesterday)]);
   // kWh in 15 minutes × 4 = average kW over the interval.
-  const kw = (s) => s.points.map((x) => [x.label.slice(-5), Number(x.consumption) * 4]);
+  // Intervals not yet over have no consumption yet: drawn as a gap, not as zero.
+  const now = Date.now();
+  const kw = (s) => s.points.map((x) => [x.label.slice(-5), x.start_ms + 900_000 > now ? null : Number(x.consumption) * 4]);
   chart(el, {
     tooltip: { trigger: "axis" },
     legend: { data: [t("today"), t("yesterday")] },
@@ -200,7 +202,17 @@ async function flow(el, org, name, p) {
   }
   const c = chart(el, {
     tooltip: { trigger: "item" },
-    series: [{ type: "sankey", data: nodes, links, emphasis: { focus: "adjacency" }, nodeGap: 6, label: { formatter: (x) => x.name.split("/").pop() } }],
+    series: [
+      {
+        type: "sankey",
+        data: nodes.map((n, i) => ({ ...n, itemStyle: { color: PALETTE[(n.name.split("/").length - 1 + i) % 7] } })),
+        links,
+        emphasis: { focus: "adjacency" },
+        nodeGap: 6,
+        lineStyle: { color: "gradient", opacity: 0.35 },
+        label: { formatter: (x) => x.name.split("/").pop() },
+      },
+    ],
   });
   c.off("click");
   c.on("click", (x) => {
@@ -226,7 +238,9 @@ async function carbon(el, org, p) {
         min: 0,
         max: Math.max(quota, Number(qt.forecast_t ?? 0)) || 1,
         progress: { show: true },
-        detail: { formatter: (v) => `${v.toFixed(0)} t`, fontSize: 16 },
+        splitNumber: 4,
+        axisLabel: { distance: 18, fontSize: 10 },
+        detail: { formatter: (v) => `${v.toFixed(0)} t`, fontSize: 16, offsetCenter: [0, "70%"] },
         axisLine: { lineStyle: { width: 12, color: [[quota ? Math.min(1, quota / Math.max(quota, Number(qt.forecast_t))) : 1, "#009E73"], [1, "#D55E00"]] } },
         data: [{ value: Number(qt.year_to_date_t), name: t("ytd") }],
       },

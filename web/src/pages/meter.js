@@ -45,7 +45,7 @@ export async function render(main, [id]) {
     tooltip: { trigger: "axis" },
     grid: { left: 70, right: 20, top: 30, bottom: 60 },
     dataZoom: [{ type: "slider" }],
-    xAxis: { type: "category", data: series.points.map((x) => x.label) },
+    xAxis: { type: "category", data: series.points.map((x) => x.label.replace("T", " ").slice(5)) },
     yAxis: { type: "value", name: m.unit },
     series: [{ type: "bar", name: t("consumption"), data: series.points.map((x) => Number(x.consumption)) }],
   });

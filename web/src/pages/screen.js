@@ -14,9 +14,10 @@ const TICKER = 10;
 const POLL_MS = 1000;
 const REFRESH_MS = 15_000;
 
+// Emission sources as the shipped methodologies name them (GB/T 32150-2015, GB/T 32151.29-2024).
 const SOURCE = {
-  zh: { combustion: "化石燃料燃烧", process: "工业过程", purchased_electricity: "净购入电力", purchased_heat: "净购入热力", fugitive: "逸散" },
-  en: { combustion: "Combustion", process: "Process", purchased_electricity: "Purchased electricity", purchased_heat: "Purchased heat", fugitive: "Fugitive" },
+  zh: { combustion: "化石燃料燃烧", fgas_containers: "电气设备生产（无流量计）", fgas_flow_meter: "电气设备生产（有流量计）", welding: "二氧化碳气体保护焊", electricity_net: "净购入电力", heat_net: "净购入热力", process: "工业过程" },
+  en: { combustion: "Fuel combustion", fgas_containers: "F-gases (no flow meter)", fgas_flow_meter: "F-gases (flow meter)", welding: "CO₂ shielded welding", electricity_net: "Net purchased electricity", heat_net: "Net purchased heat", process: "Industrial process" },
 };
 
 export async function render(main, _params, scope) {
@@ -28,7 +29,7 @@ export async function render(main, _params, scope) {
   const region = s.org.region;
   main.innerHTML = `
   <div class="screen-frame"><div class="screen" data-testid="big-screen">
-    <div class="s-top"><div class="s-title">${t("screen_title")} · ${esc(s.org.name)}</div><div class="s-clock" data-role="clock"></div><div class="s-chain" data-role="chain" data-testid="screen-height"></div></div>
+    <div class="s-top"><div class="s-title" title="${esc(s.org.name)}">${t("screen_title")} · ${t("region")} ${region}</div><div class="s-clock" data-role="clock"></div><div class="s-chain" data-role="chain" data-testid="screen-height"></div><a class="s-exit" href="#/regulator" title="${t("close")}">✕</a></div>
     <div class="s-left">
       <div class="s-kpi" data-testid="screen-kpi-today"></div>
       <div class="s-kpi" data-testid="screen-kpi-month"></div>
@@ -37,7 +38,7 @@ export async function render(main, _params, scope) {
       <div class="s-box"><h4>${t("top_enterprises")}</h4><div class="s-chart" data-testid="screen-top"></div></div>
     </div>
     <div class="s-center">
-      <div class="s-box"><h4>${t("trend")} · ${t("this_month")}</h4><div class="s-chart big" data-testid="screen-trend"></div></div>
+      <div class="s-box"><h4>${t("trend")} · ${t("this_month")}</h4><div class="s-chart" data-testid="screen-trend"></div></div>
       <div class="s-row">
         <div class="s-box"><h4>${t("structure")}</h4><div class="s-chart" data-testid="screen-structure"></div></div>
         <div class="s-box"><h4>${t("carbon_by_source")} · ${t("this_month")}</h4><div class="s-chart" data-testid="screen-sources"></div></div>
@@ -131,20 +132,27 @@ export async function render(main, _params, scope) {
           max: 100,
           progress: { show: true, width: 18 },
           axisLine: { lineStyle: { width: 18 } },
-          axisLabel: { color: "#9fb3c8", fontSize: 14 },
-          detail: { formatter: "{value}%", color: "#f5f7fa", fontSize: 40 },
-          title: { color: "#9fb3c8", fontSize: 16 },
+          splitNumber: 5,
+          axisLabel: { color: "#9fb3c8", fontSize: 14, distance: 26 },
+          detail: { formatter: "{value}%", color: "#f5f7fa", fontSize: 40, offsetCenter: [0, "35%"] },
+          title: { show: false },
           data: [{ value: Math.round((Number(decimal(ytd)) / q2) * 1000) / 10, name: t("quota_used") }],
         },
       ],
     });
     const bySource = new Map();
-    for (const c of carbonMonth.filter(Boolean)) for (const l of c.lines ?? []) bySource.set(l.source, (bySource.get(l.source) ?? 0n) + micros(l.co2e_t));
+    // The standard view (GB/T 32150) only: Scope 2's location and market views are alternatives,
+    // not additions.
+    for (const c of carbonMonth.filter(Boolean)) {
+      for (const l of c.lines ?? []) {
+        if (l.views?.includes("standard")) bySource.set(l.source, (bySource.get(l.source) ?? 0n) + micros(l.co2e_t));
+      }
+    }
     const lang = document.documentElement.lang.startsWith("zh") ? "zh" : "en";
     chart(main.querySelector("[data-testid=screen-sources]"), {
       tooltip: { trigger: "item" },
-      legend: { bottom: 0, textStyle: { color: "#dde6f0", fontSize: 16 } },
-      series: [{ type: "pie", radius: ["40%", "68%"], label: { color: "#dde6f0", fontSize: 16, formatter: "{b}\n{d}%" }, data: [...bySource].map(([k, v]) => ({ name: SOURCE[lang][k] ?? k, value: Number(decimal(v)) })) }],
+      legend: { orient: "vertical", right: 0, top: "middle", textStyle: { color: "#dde6f0", fontSize: 16 } },
+      series: [{ type: "pie", center: ["25%", "50%"], radius: ["35%", "60%"], label: { show: false }, data: [...bySource].map(([k, v]) => ({ name: SOURCE[lang][k] ?? k, value: Number(decimal(v)) })) }],
     });
     return orgs;
   }
@@ -167,7 +175,7 @@ export async function render(main, _params, scope) {
       const li = document.createElement("li");
       li.dataset.height = String(h);
       li.innerHTML = hd
-        ? `<b>#${h}</b> <span>${shanghaiTime(hd.timestamp_ms).slice(11)}</span> <span>${hd.tx_count} tx</span> <span>${hd.reading_count} ${t("readings_per_block")}</span> <code>${esc(b.digest.slice(0, 10))}</code>`
+        ? `<div><b>#${h}</b> ${shanghaiTime(hd.timestamp_ms).slice(11)}</div><div>${hd.tx_count} tx · ${hd.reading_count} ${t("readings_per_block")} <code>${esc(b.digest.slice(0, 8))}</code></div>`
         : `<b>#${h}</b>`;
       ticker.prepend(li);
       while (ticker.children.length > TICKER) ticker.lastElementChild.remove();
