@@ -24,6 +24,7 @@ use trustmeter_types::{KeyScheme, ReadingSigner, Transaction, TxBody, TxPayload}
 mod cluster;
 mod gateway;
 mod query;
+mod shifts;
 pub mod state;
 
 /// Benchmarks.
@@ -100,6 +101,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000)]
         enterprises: usize,
     },
+    /// The per-shift query (班次、班组单耗, `GET /v1/enterprises/{org}/shifts`) over the demo's
+    /// plant: its meters' 15-minute readings for some days, recorded and indexed, three shifts a
+    /// day with their output; against the floor of reading the same points from the index.
+    Shifts {
+        /// Meters of the plant (the demo's: 300).
+        #[arg(long, default_value_t = 300)]
+        meters: usize,
+        /// Days of readings, the query's range (a month: 31).
+        #[arg(long, default_value_t = 31)]
+        days: i32,
+    },
     /// The authenticated state stores on disk: jmt (versioned sparse Merkle tree) over redb
     /// against Commonware's QMDB (`current::ordered::variable`): load, per-block update time,
     /// bytes written, disk, RSS, proofs (current, historical, absence), pruning. See
@@ -163,6 +175,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         }
         BenchCommand::Crypto { signatures, batch, mib } => crypto(signatures, batch, mib),
         BenchCommand::Query { days, enterprises } => query::run(query::Options { days, enterprises }),
+        BenchCommand::Shifts { meters, days } => shifts::run(shifts::Options { meters, days }),
         BenchCommand::State {
             keys,
             updates_per_block,

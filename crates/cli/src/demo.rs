@@ -397,14 +397,17 @@ async fn start_chain(
 /// Onboards the plant's gateway (with key `gateway_key`) and meters on `chain`: the enterprise
 /// registers, the metrology authority calibrates, the regulator activates (meters first, the
 /// gateway last); with `carbon_dir`, the enterprise's carbon accounts follow
-/// ([`carbon_accounts`]).
+/// ([`carbon_accounts`]), and with `shifts_from` its shift calendar from that day (`YYYYMMDD`,
+/// three shifts, four teams on a rotation), finalized with the quota's transactions. Returns
+/// the enterprise's signer, at its next nonce.
 async fn onboard(
     chain: &DemoChain,
     plant: &Plant,
     gateway_key: &trustmeter_types::PublicKey,
     cal: (i64, i64),
     carbon_dir: Option<&std::path::Path>,
-) -> Result<()> {
+    shifts_from: Option<u32>,
+) -> Result<TxSigner> {
     let d = &chain.devnet;
     let id = d.genesis.chain_id.clone();
     let sub = &chain.submitter;
@@ -433,9 +436,11 @@ async fn onboard(
     sub.wait_finalized(&hs, "calibration and activation").await?;
     if let Some(dir) = carbon_dir {
         carbon_accounts(chain, &mut ent, dir).await?;
-        quota(chain, &mut ent, &mut regulator).await?;
+        let calendar = shifts_from
+            .map(|day| ent.sign(TxPayload::SetShiftCalendar { calendar: trustmeter_plant::shifts::calendar(day) }));
+        quota(chain, &mut ent, &mut regulator, calendar).await?;
     }
-    Ok(())
+    Ok(ent)
 }
 
 /// The amounts of the plant's documented carbon entries: (file name, evidence kind, entry data).
@@ -523,8 +528,15 @@ async fn carbon_accounts(chain: &DemoChain, ent: &mut TxSigner, dir: &std::path:
 
 /// The plant's quota for this year: the enterprise's own reference (its internal carbon budget),
 /// then the regulator's pre-allocation, which supersedes it: 70 % of an assumed 2025 verified
-/// figure of 20 000 t (the demo chain has no 2025 to verify).
-async fn quota(chain: &DemoChain, ent: &mut TxSigner, regulator: &mut TxSigner) -> Result<()> {
+/// figure of 20 000 t (the demo chain has no 2025 to verify). `first`, an enterprise transaction
+/// signed before these (its shift calendar), is submitted first and finalized with them: no
+/// extra wait at start-up.
+async fn quota(
+    chain: &DemoChain,
+    ent: &mut TxSigner,
+    regulator: &mut TxSigner,
+    first: Option<Transaction>,
+) -> Result<()> {
     use trustmeter_types::compliance::{AllocationKind, QuotaOp};
     let org = chain.devnet.enterprises[0].org.id.clone();
     let year = trustmeter_state::carbon::month_of(now_ms()) / 100;
@@ -546,10 +558,56 @@ async fn quota(chain: &DemoChain, ent: &mut TxSigner, regulator: &mut TxSigner) 
         }),
     ];
     let mut hs = vec![];
-    for tx in &ops {
+    for tx in first.iter().chain(&ops) {
         hs.push(chain.submitter.submit(tx).await?);
     }
-    chain.submitter.wait_finalized(&hs, "quota reference and pre-allocation").await
+    chain.submitter.wait_finalized(&hs, "quota reference, pre-allocation and shift calendar").await
+}
+
+/// Records each finished shift's output of the plant (deterministic from its production model,
+/// `trustmeter_plant::shifts`) on the provincial chain as the plant's clock passes the shift's
+/// end; the team is the calendar's rotation's, resolved by the chain.
+struct ShiftRecorder {
+    /// The enterprise's signer on the provincial chain.
+    signer: TxSigner,
+    /// The calendar's first day (day number), where its rotation starts.
+    rotation_start: i32,
+    /// Shifts ending up to here are recorded (plant time, Unix ms).
+    done_ms: i64,
+    /// The plant's seed.
+    seed: u64,
+    /// The plant's meters (its output scales with them, as its energy does).
+    meters: usize,
+    /// The plant's first instant: a shift that started before it has no readings for its start,
+    /// so no output is recorded for it.
+    plant_start_ms: i64,
+    /// Whether a refusal was printed already (one line, not one per shift).
+    warned: bool,
+}
+
+impl ShiftRecorder {
+    /// Submits the output of every shift that ended since the last call, without waiting.
+    async fn record(&mut self, chain: &DemoChain, plant_now_ms: i64) {
+        use trustmeter_plant::shifts::{output, runs_ending};
+        let runs = runs_ending(self.done_ms, plant_now_ms, self.rotation_start);
+        for run in runs.into_iter().filter(|r| r.start_ms >= self.plant_start_ms) {
+            let tx = self.signer.sign(TxPayload::RecordShiftOutput {
+                output: trustmeter_types::ShiftOutput {
+                    day: run.day,
+                    shift: run.name().into(),
+                    team: None,
+                    products: output(self.seed, self.meters, &run),
+                    note: "counted at the end of the shift".into(),
+                },
+            });
+            if let Err(e) = chain.submitter.submit(&tx).await
+                && !std::mem::replace(&mut self.warned, true)
+            {
+                println!("        shift output of {} {} not recorded: {e:#}", run.day, run.name());
+            }
+        }
+        self.done_ms = self.done_ms.max(plant_now_ms);
+    }
 }
 
 /// The gateway's config for the plant: one simulator point per meter, polled every 15 minutes
@@ -607,6 +665,7 @@ struct Running {
     plant: Plant,
     enterprise: trustmeter_chain::devnet::Member,
     gateway: trustmeter_gateway::GatewayHandle,
+    shifts: ShiftRecorder,
 }
 
 /// Starts the chains, onboards the plant on each and starts its gateway.
@@ -672,11 +731,37 @@ async fn start_all(
     )?;
     let t0 = Instant::now();
     let cal = (start_ms - 30 * 86_400_000, now_ms() + 365 * 86_400_000);
+    // The shift calendar from the plant's first day (at most 62 days back: the chain's bound).
+    let local_day = |ms: i64| (ms + 8 * 3_600_000).div_euclid(86_400_000) as i32;
+    let shifts_day = local_day(start_ms).max(local_day(now_ms()) - trustmeter_types::shifts::SHIFT_BACKDATE_DAYS);
+    let shifts_from = trustmeter_types::shifts::date_of_day(shifts_day).context("the calendar's first day")?;
+    let mut signer = None;
     for (i, c) in chains.iter().enumerate() {
-        // The carbon accounts are kept on the provincial chain.
+        // The carbon accounts and the shift calendar are kept on the provincial chain.
         let evidence_dir = dir.join("evidence");
-        onboard(c, &plant, &gateway_key.public_key(), cal, (i == 0).then_some(evidence_dir.as_path())).await?;
+        let provincial = i == 0;
+        let ent = onboard(
+            c,
+            &plant,
+            &gateway_key.public_key(),
+            cal,
+            provincial.then_some(evidence_dir.as_path()),
+            provincial.then_some(shifts_from),
+        )
+        .await?;
+        if provincial {
+            signer = Some(ent);
+        }
     }
+    let shifts = ShiftRecorder {
+        signer: signer.context("the provincial chain's enterprise signer")?,
+        rotation_start: shifts_day,
+        done_ms: i64::from(shifts_day) * 86_400_000 - 8 * 3_600_000,
+        seed: args.seed,
+        meters: args.meters,
+        plant_start_ms: start_ms,
+        warned: false,
+    };
     // An election that changes the provincial chain's validator set while readings go on.
     add_candidate(ctx, dir, &mut chains[0]).await?;
     println!(
@@ -696,7 +781,7 @@ async fn start_all(
         "gateway running; status: trustmeter gateway status --config <its config> or http://{}/ (its status page)",
         gateway.api_addr
     );
-    Ok(Running { chains, follower, plant, enterprise, gateway })
+    Ok(Running { chains, follower, plant, enterprise, gateway, shifts })
 }
 
 /// Runs the demo.
@@ -750,7 +835,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
 /// Reports progress until `--duration` or a stop signal, then stops the gateway and checks a
 /// proof of one reading on each chain.
 async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &mut StopSignals) -> Result<()> {
-    let Running { chains, follower, plant, enterprise, gateway: gw } = running;
+    let Running { chains, follower, plant, enterprise, gateway: gw, mut shifts } = running;
     let deadline = (args.duration > 0).then(|| Instant::now() + Duration::from_secs(args.duration));
     let started = Instant::now();
     let mut last = vec![(0u64, Instant::now()); chains.len()];
@@ -765,6 +850,7 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
             _ = tick.tick() => {}
         }
         let status = gw.runtime.status()?;
+        shifts.record(&chains[0], status.now_ms).await;
         let mut line = format!(
             "[{:>4}s] plant time {}  stored {:>7}",
             started.elapsed().as_secs(),
@@ -833,6 +919,10 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
             );
             println!("        {}", crate::demo_figures::carbon_line(&st, &enterprise.org.id, status.now_ms));
             println!("        {}", crate::demo_figures::quota_line(&st, &enterprise.org.id));
+            println!(
+                "        {}",
+                crate::demo_figures::shifts_line(&st, &chains[0].nodes[0].index, &enterprise.org.id, status.now_ms)
+            );
             let active = chains[0].nodes[0].alarms.active(Some(&enterprise.org.id));
             if !active.alarms.is_empty() {
                 println!(
@@ -900,6 +990,10 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
         if std::ptr::eq(c, &chains[0]) {
             println!("        {}", crate::demo_figures::carbon_line(&st, &enterprise.org.id, status.now_ms));
             println!("        {}", crate::demo_figures::quota_line(&st, &enterprise.org.id));
+            println!(
+                "        {}",
+                crate::demo_figures::shifts_line(&st, &c.nodes[0].index, &enterprise.org.id, status.now_ms)
+            );
         }
     }
     if let Some(f) = &follower {

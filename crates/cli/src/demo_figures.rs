@@ -1,7 +1,8 @@
 //! The demo's live energy figures: what the provincial chain's consensus state says about the
 //! simulated enterprise for the current plant day — consumption per energy kind, the Hunan
 //! time-of-use split of electricity, standard coal by both electricity methods (当量值 / 等价值),
-//! completeness against the 90 % rule, and the late and flagged readings behind them.
+//! completeness against the 90 % rule, and the late and flagged readings behind them; the
+//! carbon month, the quota year, and the latest shifts' unit consumption (班次单耗).
 
 use trustmeter_energy::calendar;
 use trustmeter_energy::quality::{self, QualityCounts};
@@ -154,4 +155,71 @@ pub fn carbon_line(state: &State, org: &UnifiedSocialCreditCode, plant_now_ms: i
         }
         Err(e) => format!("carbon {y:04}-{m:02}: {e}"),
     }
+}
+
+/// One line of the latest finished shifts' output and unit consumption (班次、班组单耗) of `org`:
+/// the last three shifts with output recorded (ended a reading interval before the plant's
+/// clock, so their last readings are in), and the best and worst team over the plant's day and
+/// the one before, from `trustmeter_analytics::figures::shifts` (energy derived from readings).
+pub fn shifts_line(
+    state: &State,
+    index: &trustmeter_index::Index,
+    org: &UnifiedSocialCreditCode,
+    plant_now_ms: i64,
+) -> String {
+    use trustmeter_analytics::figures::{DayRange, MAX_DERIVED_RANGE_DAYS, ShiftsRequest, shifts};
+    let day = calendar::day_number(plant_now_ms);
+    let Ok(range) = DayRange::new(day - 1, day, MAX_DERIVED_RANGE_DAYS) else { return String::new() };
+    let v = match shifts(state, index, &ShiftsRequest { org: org.clone(), range, energy: None }) {
+        Ok(v) => v,
+        Err(e) => return format!("shifts: {e}"),
+    };
+    let interval = state.params.accounting.nominal_interval_ms;
+    let done: Vec<_> =
+        v.instances.iter().filter(|i| i.output_recorded && i.end_ms + interval <= plant_now_ms).collect();
+    if done.is_empty() {
+        return format!("shifts {}: no finished shift with output yet", calendar::day_label(day));
+    }
+    let per_shift: Vec<String> = done[done.len().saturating_sub(3)..]
+        .iter()
+        .map(|i| {
+            let vehicles = i.products.iter().find(|p| p.product == "整车").or(i.products.first());
+            let short = |s: &str| s.trim_end_matches('0').trim_end_matches('.').to_string();
+            match vehicles {
+                Some(p) => format!(
+                    "{} {}({}) {} {} {} kWh/{} {} kgce/{}",
+                    &i.day[5..],
+                    i.shift,
+                    i.team.as_deref().unwrap_or("-"),
+                    short(&p.quantity),
+                    p.unit,
+                    p.kwh_per_unit.as_deref().map_or("-".into(), |x| format!("{:.2}", x.parse::<f64>().unwrap_or(0.0))),
+                    p.unit,
+                    p.kgce_per_unit_equivalent
+                        .as_deref()
+                        .map_or("-".into(), |x| format!("{:.3}", x.parse::<f64>().unwrap_or(0.0))),
+                    p.unit
+                ),
+                None => format!("{} {}: no product", &i.day[5..], i.shift),
+            }
+        })
+        .collect();
+    let teams = v
+        .comparison
+        .best_worst
+        .iter()
+        .find(|b| b.product == "整车")
+        .and_then(|b| Some((b.best_team.as_ref()?, b.worst_team.as_ref()?, &b.unit)))
+        .map(|(best, worst, unit)| {
+            format!(
+                "; best team {} {} kgce/{unit}, worst {} {}",
+                best.name, best.kgce_per_unit_equivalent, worst.name, worst.kgce_per_unit_equivalent
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "shifts (班次单耗, derived): {}{teams}; trustmeter query shifts --org {org} --from {}",
+        per_shift.join(" · "),
+        calendar::day_label(day - 1)
+    )
 }

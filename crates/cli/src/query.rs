@@ -82,6 +82,7 @@ fn common(cmd: &QueryCommand) -> &QueryCommon {
         | QueryCommand::CarbonProof { common, .. }
         | QueryCommand::Evidence { common, .. }
         | QueryCommand::Tou { common, .. }
+        | QueryCommand::Shifts { common, .. }
         | QueryCommand::AccessLog { common, .. }
         | QueryCommand::Grants { common, .. } => common,
     }
@@ -417,6 +418,28 @@ pub enum QueryCommand {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Per-shift and per-team unit consumption (班次、班组单耗) of an enterprise: every shift
+    /// instance of its calendar with its team, energy (derived from readings), output and kgce /
+    /// kWh per unit, then the comparison per shift and per team with the best and worst.
+    Shifts {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The enterprise.
+        #[arg(long)]
+        org: String,
+        /// First production day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Last production day, inclusive (default: --from; at most 366 days).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only this energy kind (its standard coal alone then).
+        #[arg(long)]
+        energy: Option<String>,
+        /// Print the node's CSV (one row per shift instance and product).
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
     /// Who read an organisation's data, and when (newest first; signed by it or its regulator).
     AccessLog {
         #[command(flatten)]
@@ -669,6 +692,15 @@ async fn run_async(cmd: QueryCommand) -> Result<()> {
         QueryCommand::Tou { common, org, from, to } => {
             let q = query_string(&[("org", s(&org)), ("from", s(&from)), ("to", to)]);
             output(&common, false, &format!("/v1/figures/tou?{q}"), print_tou).await
+        }
+        QueryCommand::Shifts { common, org, from, to, energy, csv } => {
+            let q = query_string(&[
+                ("from", s(&from)),
+                ("to", to),
+                ("energy", energy),
+                ("format", csv.then(|| "csv".to_string())),
+            ]);
+            output(&common, csv, &format!("/v1/enterprises/{}/shifts?{q}", encode(&org)), print_shifts).await
         }
         QueryCommand::AccessLog { common, org, limit, before } => {
             let q = query_string(&[
@@ -1383,6 +1415,107 @@ fn print_tou(v: &Value) {
             .map(|((c, rep), d)| vec![cell(&c["tier"]), cell(&c["amount"]), cell(&rep["amount"]), cell(d)])
             .collect();
         table(&["tier", "computed kWh", "registers kWh", "diff bp"], &rows);
+    }
+    notes(v);
+}
+
+/// `12.5 件` of a product's output.
+fn output_of(p: &Value) -> String {
+    format!("{} {}", cell(&p["quantity"]), cell(&p["unit"]))
+}
+
+fn print_shifts(v: &Value) {
+    println!(
+        "{} {}: shifts {} .. {} (energy derived from {} readings of {} meters; standard coal by {})",
+        cell(&v["org"]),
+        cell(&v["name"]),
+        cell(&v["from"]),
+        cell(&v["to"]),
+        cell(&v["readings"]),
+        cell(&v["meters"]),
+        cell(&v["reference"])
+    );
+    let mut rows: Vec<Vec<String>> = vec![];
+    for i in list(&v["instances"]) {
+        let start = cell(&i["start"]);
+        let end = cell(&i["end"]);
+        let window = format!(
+            "{}–{}{}",
+            start.get(11..).unwrap_or(&start),
+            end.get(11..).unwrap_or(&end),
+            if i["complete"] == true { "" } else { " …" }
+        );
+        let head = [
+            cell(&i["day"]),
+            cell(&i["shift"]),
+            cell(&i["team"]),
+            window,
+            cell(&i["electricity_kwh"]),
+            cell(&i["kgce_equivalent"]),
+        ];
+        let products = list(&i["products"]);
+        if products.is_empty() {
+            rows.push(head.iter().cloned().chain(["-".into(), "-".into(), "-".into()]).collect());
+        }
+        for p in products {
+            rows.push(
+                head.iter()
+                    .cloned()
+                    .chain([output_of(p), cell(&p["kgce_per_unit_equivalent"]), cell(&p["kwh_per_unit"])])
+                    .collect(),
+            );
+        }
+    }
+    table(&["day", "shift", "team", "window", "kWh", "kgce 当量", "output", "kgce/unit", "kWh/unit"], &rows);
+    let group_rows = |groups: &[Value]| -> Vec<Vec<String>> {
+        let mut rows = vec![];
+        for g in groups {
+            let head =
+                [cell(&g["name"]), cell(&g["instances"]), cell(&g["electricity_kwh"]), cell(&g["kgce_equivalent"])];
+            let products = list(&g["products"]);
+            if products.is_empty() {
+                rows.push(head.iter().cloned().chain(["-".into(), "-".into(), "-".into()]).collect());
+            }
+            for p in products {
+                rows.push(
+                    head.iter()
+                        .cloned()
+                        .chain([output_of(p), cell(&p["kgce_per_unit_equivalent"]), cell(&p["kwh_per_unit"])])
+                        .collect(),
+                );
+            }
+        }
+        rows
+    };
+    let c = &v["comparison"];
+    let header = ["", "shifts", "kWh", "kgce 当量", "output", "kgce/unit", "kWh/unit"];
+    let mut by_shift = group_rows(list(&c["by_shift"]));
+    by_shift.extend(group_rows(std::slice::from_ref(&c["total"])));
+    println!();
+    println!("by shift (班次, complete shifts):");
+    table(&header, &by_shift);
+    if !list(&c["by_team"]).is_empty() {
+        println!();
+        println!("by team (班组):");
+        table(&header, &group_rows(list(&c["by_team"])));
+    }
+    for b in list(&c["best_worst"]) {
+        let pick = |p: &Value| {
+            if p.is_null() {
+                "-".to_string()
+            } else {
+                format!("{} {}", cell(&p["name"]), cell(&p["kgce_per_unit_equivalent"]))
+            }
+        };
+        println!(
+            "{} ({}): best shift {}, worst shift {}; best team {}, worst team {} (kgce per unit, 当量)",
+            cell(&b["product"]),
+            cell(&b["unit"]),
+            pick(&b["best_shift"]),
+            pick(&b["worst_shift"]),
+            pick(&b["best_team"]),
+            pick(&b["worst_team"])
+        );
     }
     notes(v);
 }

@@ -145,6 +145,169 @@ pub enum TxCommand {
     /// points as CEL formulas; regulator only), checked locally first; it applies from an epoch
     /// after the current one.
     DeployRewardSchedule(DeployRewardScheduleArgs),
+    /// Set a version of the sender's enterprise's shift calendar (排班表): shifts (班次), teams
+    /// (班组) and rotation (倒班) from a day on, read from a TOML file (see `ShiftCalendarArgs`).
+    ShiftCalendar(ShiftCalendarArgs),
+    /// Record or correct the production output of one shift (班次产量) of the sender's
+    /// enterprise: per product, for a day and shift of its calendar; the team defaults to the
+    /// rotation's.
+    ShiftOutput(ShiftOutputArgs),
+}
+
+/// `tx shift-calendar`. The file (TOML):
+///
+/// ```toml
+/// effective_from = "2026-11-01"            # first day it applies to (Asia/Shanghai)
+/// teams = ["甲", "乙", "丙", "丁"]          # 班组 (optional)
+///
+/// [[shift]]                                # 1 to 8, in the order a day runs them
+/// name = "早班"
+/// start = "06:00"
+/// end = "14:00"
+/// [[shift]]
+/// name = "中班"
+/// start = "14:00"
+/// end = "22:00"
+/// [[shift]]
+/// name = "夜班"
+/// start = "22:00"
+/// end = "06:00"                            # at or before start: ends the next day
+///
+/// [rotation]                               # optional: which team works which shift
+/// start = "2026-11-01"                     # first day of the cycle
+/// days = [                                 # one row per day of the cycle (1 to 64), one team
+///   ["甲", "乙", "丙"],                     # per shift in shift order ("-": not run that day)
+///   ["丁", "甲", "乙"],
+/// ]
+/// ```
+#[derive(Args, Debug)]
+pub struct ShiftCalendarArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The calendar file (TOML, see above).
+    #[arg(long, value_name = "FILE")]
+    file: PathBuf,
+}
+
+/// `tx shift-output`.
+#[derive(Args, Debug)]
+pub struct ShiftOutputArgs {
+    #[command(flatten)]
+    common: TxCommon,
+    /// The production day the shift starts on, YYYY-MM-DD (a night shift belongs to the day it
+    /// starts).
+    #[arg(long)]
+    day: String,
+    /// The shift's name in the calendar in force that day (e.g. 早班).
+    #[arg(long)]
+    shift: String,
+    /// The team that worked it (default: the one recorded before, else the rotation's).
+    #[arg(long)]
+    team: Option<String>,
+    /// A product's name (as in the monthly report); repeat with --quantity and --unit per product.
+    #[arg(long, required = true)]
+    product: Vec<String>,
+    /// Its output, a decimal with at most six places (the n-th --quantity is the n-th product's).
+    #[arg(long, required = true)]
+    quantity: Vec<String>,
+    /// Its unit of output (e.g. 辆, t).
+    #[arg(long, required = true)]
+    unit: Vec<String>,
+    /// A note (what was counted, why a correction).
+    #[arg(long, default_value = "")]
+    note: String,
+}
+
+/// A shift calendar file (see [`ShiftCalendarArgs`]).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalendarFile {
+    effective_from: String,
+    #[serde(default)]
+    teams: Vec<String>,
+    shift: Vec<CalendarShift>,
+    rotation: Option<CalendarRotation>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalendarShift {
+    name: String,
+    start: String,
+    end: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalendarRotation {
+    start: String,
+    days: Vec<Vec<String>>,
+}
+
+/// `YYYY-MM-DD` as the chain's `YYYYMMDD`.
+fn parse_date_code(s: &str, what: &str) -> Result<u32> {
+    let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .with_context(|| format!("{what} {s:?} is not a date YYYY-MM-DD"))?;
+    let code = d.format("%Y%m%d").to_string().parse::<u32>().context("a date")?;
+    trustmeter_types::shifts::check_date(code).map_err(|e| anyhow!("{what}: {e}"))?;
+    Ok(code)
+}
+
+/// `HH:MM` (00:00 to 24:00; 24:00 is midnight, 0) as minutes after midnight.
+fn parse_minute(s: &str, what: &str) -> Result<u16> {
+    let (h, m) = s.trim().split_once(':').with_context(|| format!("{what} {s:?} is not HH:MM"))?;
+    let (h, m): (u16, u16) = (
+        h.parse().map_err(|_| anyhow!("{what} {s:?} is not HH:MM"))?,
+        m.parse().map_err(|_| anyhow!("{what} {s:?} is not HH:MM"))?,
+    );
+    ensure!(m < 60 && (h < 24 || (h == 24 && m == 0)), "{what} {s:?} is not a time of day 00:00–24:00");
+    Ok((h * 60 + m) % 1_440)
+}
+
+/// Reads a shift calendar file and checks it as the chain will.
+pub fn calendar_from_toml(text: &str) -> Result<trustmeter_types::ShiftCalendar> {
+    let f: CalendarFile = toml::from_str(text).context("the calendar file")?;
+    let shifts = f
+        .shift
+        .iter()
+        .map(|s| {
+            Ok(trustmeter_types::ShiftDef {
+                name: s.name.clone(),
+                start_minute: parse_minute(&s.start, &format!("shift {} start", s.name))?,
+                end_minute: parse_minute(&s.end, &format!("shift {} end", s.name))?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let rotation =
+        match &f.rotation {
+            None => None,
+            Some(r) => {
+                let days =
+                    r.days
+                        .iter()
+                        .enumerate()
+                        .map(|(d, row)| {
+                            row.iter()
+                                .map(|t| match t.trim() {
+                                    "-" | "" => Ok(None),
+                                    name => f.teams.iter().position(|x| x == name).map(|i| Some(i as u8)).with_context(
+                                        || format!("rotation day {}: {name} is not one of `teams`", d + 1),
+                                    ),
+                                })
+                                .collect::<Result<Vec<_>>>()
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                Some(trustmeter_types::ShiftRotation { start: parse_date_code(&r.start, "rotation start")?, days })
+            }
+        };
+    let calendar = trustmeter_types::ShiftCalendar {
+        effective_from: parse_date_code(&f.effective_from, "effective_from")?,
+        shifts,
+        teams: f.teams,
+        rotation,
+    };
+    calendar.check().map_err(|e| anyhow!("the calendar: {e}"))?;
+    Ok(calendar)
 }
 
 /// `tx deploy-reward-schedule`.
@@ -1038,6 +1201,8 @@ fn common(cmd: &TxCommand) -> &TxCommon {
         TxCommand::Transfer(a) => &a.common,
         TxCommand::Staking(a) => &a.common,
         TxCommand::DeployRewardSchedule(a) => &a.common,
+        TxCommand::ShiftCalendar(a) => &a.common,
+        TxCommand::ShiftOutput(a) => &a.common,
     }
 }
 
@@ -1188,6 +1353,13 @@ fn next_step(cmd: &TxCommand, hash: &str) -> Option<String> {
         TxCommand::CarbonEntry(a) => Some(format!(
             "see it in the month's emissions: trustmeter query carbon --org <credit code> --month {}",
             a.month
+        )),
+        TxCommand::ShiftCalendar(_) => Some(
+            "record each shift's output with trustmeter tx shift-output; compare them with trustmeter query shifts --org <credit code> --from <day>".to_string(),
+        ),
+        TxCommand::ShiftOutput(a) => Some(format!(
+            "see the shift's unit consumption: trustmeter query shifts --org <credit code> --from {}",
+            a.day
         )),
         TxCommand::MonthlyReport(a) => Some(format!(
             "check it against the daily figures: trustmeter query enterprise --org <credit code> --month {}",
@@ -1374,6 +1546,51 @@ fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPa
             trustmeter_policy::reward::RewardSchedule::parse(&text)
                 .map_err(|e| anyhow!("{} is not a valid reward schedule: {e}", a.file.display()))?;
             TxPayload::DeployRewardSchedule { text, effective_epoch: a.effective_epoch }
+        }
+        TxCommand::ShiftCalendar(a) => {
+            let text = std::fs::read_to_string(&a.file)
+                .with_context(|| format!("reading the calendar file {}", a.file.display()))?;
+            let calendar = calendar_from_toml(&text).with_context(|| format!("{}", a.file.display()))?;
+            let names: Vec<String> = calendar.shifts.iter().map(|s| format!("{} {}", s.name, s.label())).collect();
+            eprintln!(
+                "shift calendar from {}: {}; {} teams{}",
+                trustmeter_types::shifts::date_label(calendar.effective_from),
+                names.join(", "),
+                calendar.teams.len(),
+                calendar.rotation.as_ref().map_or(String::new(), |r| format!(", a {}-day rotation", r.days.len()))
+            );
+            TxPayload::SetShiftCalendar { calendar }
+        }
+        TxCommand::ShiftOutput(a) => {
+            ensure!(
+                a.product.len() == a.quantity.len() && a.product.len() == a.unit.len(),
+                "give one --quantity and one --unit per --product ({} products, {} quantities, {} units)",
+                a.product.len(),
+                a.quantity.len(),
+                a.unit.len()
+            );
+            let products = a
+                .product
+                .iter()
+                .zip(&a.quantity)
+                .zip(&a.unit)
+                .map(|((p, q), u)| {
+                    Ok(ProductOutput {
+                        product: p.trim().to_string(),
+                        unit: u.trim().to_string(),
+                        quantity: parse_amount(q).with_context(|| format!("--quantity of {p}"))?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let output = trustmeter_types::ShiftOutput {
+                day: parse_date_code(&a.day, "--day")?,
+                shift: a.shift.trim().to_string(),
+                team: a.team.as_ref().map(|t| t.trim().to_string()),
+                products,
+                note: a.note.clone(),
+            };
+            output.check().map_err(|e| anyhow!("the output: {e}"))?;
+            TxPayload::RecordShiftOutput { output }
         }
         TxCommand::CarbonPlan(a) => {
             TxPayload::SetCarbonPlan { methodology: a.methodology.clone(), from_month: a.from_month }
@@ -1702,6 +1919,42 @@ mod tests {
         assert_eq!(parse_time("2026-01-01", true).unwrap(), 1_767_196_800_000 + 86_400_000);
         assert_eq!(parse_time("2026-01-01T00:00:00+08:00", true).unwrap(), 1_767_196_800_000);
         assert!(parse_time("2026-13-01", false).is_err());
+    }
+
+    #[test]
+    fn a_calendar_file_becomes_the_calendar() {
+        let text = r#"
+effective_from = "2026-11-01"
+teams = ["甲", "乙", "丙", "丁"]
+[[shift]]
+name = "早班"
+start = "06:00"
+end = "14:00"
+[[shift]]
+name = "中班"
+start = "14:00"
+end = "22:00"
+[[shift]]
+name = "夜班"
+start = "22:00"
+end = "06:00"
+[rotation]
+start = "2026-11-01"
+days = [["甲", "乙", "丙"], ["丁", "-", "乙"]]
+"#;
+        let c = calendar_from_toml(text).unwrap();
+        assert_eq!(c.effective_from, 20_261_101);
+        let minutes: Vec<(u16, u16)> = c.shifts.iter().map(|s| (s.start_minute, s.end_minute)).collect();
+        assert_eq!(minutes, [(360, 840), (840, 1_320), (1_320, 360)]);
+        assert_eq!(c.rotation.unwrap().days, vec![vec![Some(0), Some(1), Some(2)], vec![Some(3), None, Some(1)]]);
+        // 24:00 is midnight; overlaps, unknown teams and bad times are refused here.
+        assert_eq!(parse_minute("24:00", "end").unwrap(), 0);
+        assert!(parse_minute("24:01", "end").is_err() && parse_minute("6", "x").is_err());
+        let overlap = text.replace("end = \"14:00\"", "end = \"15:00\"");
+        assert!(format!("{:#}", calendar_from_toml(&overlap).unwrap_err()).contains("overlap"));
+        let stranger = text.replace("[\"丁\", \"-\"", "[\"戊\", \"-\"");
+        assert!(format!("{:#}", calendar_from_toml(&stranger).unwrap_err()).contains("戊 is not one of"));
+        assert!(calendar_from_toml(&text.replace("2026-11-01", "2026-11-31")).is_err());
     }
 
     #[test]

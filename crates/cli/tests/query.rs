@@ -175,7 +175,81 @@ fn monthly_report_policy_and_queries_through_the_binary() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     assert!(text(&out.stderr).contains("finest period is day"), "{}", text(&out.stderr));
-    eprintln!("monthly report, policy and queries: {:.1} s", started.elapsed().as_secs_f64());
+
+    // A shift calendar from a file, a shift's output, and the shift query (table, JSON, CSV).
+    let yesterday = (chrono::Utc::now() + chrono::Duration::hours(8) - chrono::Duration::days(1)).date_naive();
+    let day = yesterday.format("%Y-%m-%d").to_string();
+    let calendar = dir.path().join("calendar.toml");
+    std::fs::write(
+        &calendar,
+        format!(
+            r#"effective_from = "{day}"
+teams = ["甲", "乙", "丙", "丁"]
+[[shift]]
+name = "早班"
+start = "06:00"
+end = "14:00"
+[[shift]]
+name = "中班"
+start = "14:00"
+end = "22:00"
+[[shift]]
+name = "夜班"
+start = "22:00"
+end = "06:00"
+[rotation]
+start = "{day}"
+days = [["甲", "乙", "丙"], ["丁", "甲", "乙"]]
+"#
+        ),
+    )
+    .expect("calendar file");
+    tx_ok(&c, "shift-calendar", &enterprise, &["--file", &calendar.display().to_string()]);
+    let output = ["--day", &day, "--shift", "早班", "--product", "整车", "--quantity", "50", "--unit", "辆"];
+    tx_ok(&c, "shift-output", &enterprise, &output);
+    let correction = ["--day", &day, "--shift", "早班", "--product", "整车", "--quantity", "48", "--unit", "辆"];
+    tx_ok(&c, "shift-output", &enterprise, &correction);
+    let key = enterprise.display().to_string();
+    let shifts = |extra: &[&str]| {
+        let mut args = vec!["query", "shifts", "--node", &node, "--key", &key, "--org", &org, "--from", &day];
+        args.extend_from_slice(extra);
+        ok(&args)
+    };
+    let table = shifts(&[]);
+    assert!(table.contains("早班") && table.contains("48.000000 辆") && table.contains("by shift"), "{table}");
+    let v: Value = serde_json::from_str(&shifts(&["--json"])).expect("query shifts --json");
+    let morning = &v["instances"][0];
+    assert_eq!((morning["shift"].as_str(), morning["team"].as_str()), (Some("早班"), Some("甲")), "{v}");
+    assert_eq!(
+        (morning["products"][0]["quantity"].as_str(), morning["products"][0]["revision"].as_u64()),
+        (Some("48.000000"), Some(2))
+    );
+    let csv = shifts(&["--csv"]);
+    assert!(csv.starts_with("day,shift,team,start,end,complete") && csv.contains(",整车,辆,48.000000,"), "{csv}");
+    // Another day's shift is refused with its reason (no calendar before its first day).
+    let before = (yesterday - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let key = enterprise.display().to_string();
+    let out = trustmeter(&[
+        "tx",
+        "shift-output",
+        "--node",
+        &node,
+        "--key",
+        &key,
+        "--day",
+        &before,
+        "--shift",
+        "早班",
+        "--product",
+        "整车",
+        "--quantity",
+        "1",
+        "--unit",
+        "辆",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("invalid_shift_data"), "{}", text(&out.stderr));
+    eprintln!("monthly report, policy, shifts and queries: {:.1} s", started.elapsed().as_secs_f64());
 }
 
 /// The compliance commands through the binary: documented entries of December 2025 with their

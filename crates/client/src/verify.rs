@@ -957,6 +957,8 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::RewardSchedule(_) => "reward schedule",
         StateValue::Points(_) => "reward points of an epoch",
         StateValue::EpochRewards(_) => "reward pools of an epoch",
+        StateValue::ShiftCalendar(_) => "shift calendar",
+        StateValue::ShiftOutput(_) => "output of a shift",
     }
 }
 
@@ -1020,6 +1022,8 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::RewardSchedule(v) => format!("reward-schedule/{v}"),
         StateKey::Points(o, e) => format!("points/{o}/{e}"),
         StateKey::EpochRewards(e) => format!("epoch-rewards/{e}"),
+        StateKey::ShiftCalendar(o, d) => format!("shift-calendar/{o}/{d}"),
+        StateKey::ShiftOutput(o, d, s) => format!("shift-output/{o}/{d}/{s}"),
     }
 }
 

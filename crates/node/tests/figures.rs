@@ -308,7 +308,34 @@ fn figures_api_end_to_end() -> Result<()> {
                 note: String::new(),
             },
         }));
-        let height = run(&api, txs).await.context("readings, monthly report and carbon entries")?;
+        // Enterprise 0's shift calendar from day 1 (one night shift, 22:00–06:00, every reading
+        // of the test falls in day 1's) and that shift's output: 60 pieces.
+        let d1_date = trustmeter_types::shifts::date_of_day(d1).context("a date")?;
+        txs.push(ents[0].sign(TxPayload::SetShiftCalendar {
+            calendar: trustmeter_types::ShiftCalendar {
+                effective_from: d1_date,
+                shifts: vec![
+                    trustmeter_types::ShiftDef { name: "白班".into(), start_minute: 600, end_minute: 1_080 },
+                    trustmeter_types::ShiftDef { name: "夜班".into(), start_minute: 1_320, end_minute: 360 },
+                ],
+                teams: vec!["甲".into(), "乙".into()],
+                rotation: None,
+            },
+        }));
+        txs.push(ents[0].sign(TxPayload::RecordShiftOutput {
+            output: trustmeter_types::ShiftOutput {
+                day: d1_date,
+                shift: "夜班".into(),
+                team: Some("乙".into()),
+                products: vec![ProductOutput {
+                    product: "stamped parts".into(),
+                    unit: "件".into(),
+                    quantity: Quantity::from_micros(60 * KWH),
+                }],
+                note: String::new(),
+            },
+        }));
+        let height = run(&api, txs).await.context("readings, monthly report, carbon entries, shifts")?;
         api.wait_indexed(0, height).await?;
 
         let org0 = sites[0].member.org.id.to_string();
@@ -602,6 +629,32 @@ fn figures_api_end_to_end() -> Result<()> {
             rec["computed"].as_array().context("computed")?.iter().find(|x| x["tier"] == "valley").cloned();
         ensure!(computed_valley.is_some_and(|x| x["amount"] == "600.000000"), "{t}");
 
+        // Shifts: day 1's night shift used 90 + 30 = 120 kWh and 6 t of water: 120 × 0.1229 +
+        // 6 × 0.0857 = 15.2622 kgce (equivalent) for 60 pieces: 2 kWh and 0.25437 kgce per piece.
+        let v = api.get_ok(0, &format!("/v1/enterprises/{org0}/shifts?from={l1}")).await?;
+        ensure!(v["derived"] == true && v["readings"].as_u64() == Some(21), "{v}");
+        let instances = v["instances"].as_array().context("instances")?;
+        let names: Vec<&str> = instances.iter().map(|i| text(&i["shift"], "shift")).collect();
+        ensure!(names == ["白班", "夜班"], "{v}");
+        let night = &instances[1];
+        ensure!(night["team"] == "乙" && night["team_source"] == "output" && night["complete"] == true, "{night}");
+        ensure!(night["electricity_kwh"] == "120.000000" && night["kgce_equivalent"] == "15.262200", "{night}");
+        let p = &night["products"][0];
+        ensure!(p["kwh_per_unit"] == "2.000000" && p["kgce_per_unit_equivalent"] == "0.254370", "{p}");
+        ensure!(instances[0]["kgce_equivalent"] == "0.000000" && instances[0]["output_recorded"] == false, "{v}");
+        let best = &v["comparison"]["best_worst"][0];
+        ensure!(best["best_team"]["name"] == "乙" && best["best_shift"]["name"] == "夜班", "{best}");
+        let electricity = api.get_ok(0, &format!("/v1/enterprises/{org0}/shifts?from={l1}&energy=electricity")).await?;
+        ensure!(electricity["instances"][1]["kgce_equivalent"] == "14.748000", "{electricity}");
+        let url = format!("{}/v1/enterprises/{org0}/shifts?from={l1}&format=csv", api.urls[0]);
+        let csv = api.http.get(&url).send().await?.text().await?;
+        ensure!(
+            csv.lines().count() == 3 && csv.contains(",夜班,乙,") && csv.contains(",stamped parts,件,60.000000,"),
+            "{csv}"
+        );
+        let (status, err) = api.get(0, &format!("/v1/enterprises/{org1}/shifts?from={l1}")).await?;
+        ensure!(status == 404 && err["code"] == "not_found", "no calendar: {err}");
+
         // Policy, errors, OpenAPI.
         let p = api.get_ok(0, "/v1/policy").await?;
         ensure!(p["in_force"]["status"] == "in_force" && !text(&p["in_force"]["text"], "text").is_empty(), "{p}");
@@ -616,6 +669,7 @@ fn figures_api_end_to_end() -> Result<()> {
             "/v1/figures/ranking",
             "/v1/quality",
             "/v1/proofs/daily/{org}/{day}/{energy}/{unit}",
+            "/v1/enterprises/{org}/shifts",
         ] {
             ensure!(doc["paths"][path].is_object(), "OpenAPI lacks {path}");
         }

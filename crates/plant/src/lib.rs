@@ -8,7 +8,8 @@
 //! 总装 assembly, 动力站 utilities), their lines and equipment, one gateway and a few hundred
 //! cumulative meters of electricity (the majority, kWh), water (m³), natural gas (Nm³), steam (t)
 //! and compressed air (Nm³). Consumption follows three shifts, a lunch dip and lower weekends in
-//! Asia/Shanghai time (see [`time`]), with seeded ChaCha noise. Some meters start just below their
+//! Asia/Shanghai time (see [`time`]), with seeded ChaCha noise; [`shifts`] gives the shift
+//! calendar, teams and output per shift its enterprise records (班次产量). Some meters start just below their
 //! register maximum so that rollover happens early. About a third of the meters sign their own
 //! readings; the gateway signs for the rest.
 //!
@@ -22,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+pub mod shifts;
 pub mod time;
 
 mod layout;

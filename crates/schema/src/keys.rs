@@ -114,6 +114,8 @@ mod tag {
     pub const EPOCH_ACTIVITY: u8 = 0x26;
     pub const POINTS: u8 = 0x27;
     pub const EPOCH_REWARDS: u8 = 0x28;
+    pub const SHIFT_CALENDAR: u8 = 0x29;
+    pub const SHIFT_OUTPUT: u8 = 0x2A;
     // 0x20 held the duplicate window until duplicates were found among the window points.
     pub const POINT: u8 = 0x21;
     pub const KEY_USE: u8 = 0x22;
@@ -183,7 +185,8 @@ impl StateKey {
             | StateKey::Quota(..)
             | StateKey::Validator(_)
             | StateKey::ValidatorSet(_)
-            | StateKey::RewardSchedule(_) => KeyClass::Registry,
+            | StateKey::RewardSchedule(_)
+            | StateKey::ShiftCalendar(..) => KeyClass::Registry,
             StateKey::Nonce(_)
             | StateKey::Progress(..)
             | StateKey::Daily(_)
@@ -197,7 +200,8 @@ impl StateKey {
             | StateKey::Unbonding(..)
             | StateKey::EpochActivity(_)
             | StateKey::Points(..)
-            | StateKey::EpochRewards(_) => KeyClass::Activity,
+            | StateKey::EpochRewards(_)
+            | StateKey::ShiftOutput(..) => KeyClass::Activity,
             StateKey::Point(..) | StateKey::KeyUse(_) => KeyClass::Derived,
         }
     }
@@ -254,6 +258,8 @@ impl StateKey {
             StateKey::RewardSchedule(v) => Enc::new(tag::REWARD_SCHEDULE).u32(*v),
             StateKey::Points(o, e) => Enc::new(tag::POINTS).id(o.as_str()).u64(*e),
             StateKey::EpochRewards(e) => Enc::new(tag::EPOCH_REWARDS).u64(*e),
+            StateKey::ShiftCalendar(o, d) => Enc::new(tag::SHIFT_CALENDAR).id(o.as_str()).u32(*d),
+            StateKey::ShiftOutput(o, d, s) => Enc::new(tag::SHIFT_OUTPUT).id(o.as_str()).u32(*d).id(s),
             StateKey::Unbonding(o, k, e) => {
                 Enc::new(tag::UNBONDING).id(o.as_str()).u8(k.scheme as u8).bytes(&k.bytes).u64(*e)
             }
@@ -380,6 +386,34 @@ impl KeyRange {
     /// An organisation's unclaimed points, by epoch.
     pub fn points_of(org: &UnifiedSocialCreditCode) -> Self {
         Self::prefix(Enc::new(tag::POINTS).id(org.as_str()).0)
+    }
+    /// An enterprise's shift calendar versions taking effect up to and including `day`
+    /// (`YYYYMMDD`), by first day (read backwards, the first is the one in force on `day`).
+    pub fn shift_calendars_until(org: &UnifiedSocialCreditCode, day: u32) -> Self {
+        let base = Enc::new(tag::SHIFT_CALENDAR).id(org.as_str());
+        let hi = match day.checked_add(1) {
+            Some(next) => Some(Enc(base.0.clone()).u32(next).0),
+            None => prefix_end(&base.0),
+        };
+        KeyRange { lo: base.0, hi }
+    }
+    /// Every shift calendar version of an enterprise, by first day.
+    pub fn shift_calendars(org: &UnifiedSocialCreditCode) -> Self {
+        Self::prefix(Enc::new(tag::SHIFT_CALENDAR).id(org.as_str()).0)
+    }
+    /// An enterprise's shift outputs of days `from..=to` (`YYYYMMDD`), by day then shift name.
+    pub fn shift_outputs(org: &UnifiedSocialCreditCode, from: u32, to: u32) -> Self {
+        let base = Enc::new(tag::SHIFT_OUTPUT).id(org.as_str());
+        let lo = Enc(base.0.clone()).u32(from).0;
+        let hi = match to.checked_add(1) {
+            Some(next) => Some(Enc(base.0).u32(next).0),
+            None => prefix_end(&base.0),
+        };
+        KeyRange { lo, hi }
+    }
+    /// Every shift output of an enterprise, by day then shift name.
+    pub fn every_shift_output(org: &UnifiedSocialCreditCode) -> Self {
+        Self::prefix(Enc::new(tag::SHIFT_OUTPUT).id(org.as_str()).0)
     }
     /// Every epoch's reward pools, by epoch.
     pub fn epoch_rewards() -> Self {
@@ -511,6 +545,8 @@ pub fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::RewardSchedule(_), StateValue::RewardSchedule(_))
             | (StateKey::Points(..), StateValue::Points(_))
             | (StateKey::EpochRewards(_), StateValue::EpochRewards(_))
+            | (StateKey::ShiftCalendar(..), StateValue::ShiftCalendar(_))
+            | (StateKey::ShiftOutput(..), StateValue::ShiftOutput(_))
     )
 }
 

@@ -29,3 +29,4 @@ pub use model::{
     DelegationRecord, EconomyRecord, EpochActivity, EpochRewardsRecord, PointsRecord, RewardScheduleRecord, SetMember,
     TokenAccount, UnbondingRecord, ValidatorRecord, ValidatorSet,
 };
+pub use model::{ShiftCalendarRecord, ShiftOutputRecord, ShiftProductRecord};

@@ -7,6 +7,7 @@ use trustmeter_crypto::{HashAlg, smt};
 use trustmeter_energy::register::{RegisterPoint, Replacement};
 use trustmeter_types::carbon::CarbonEntry;
 use trustmeter_types::compliance::{AllocationKind, ReportPeriod, VerificationStatement};
+use trustmeter_types::shifts::ShiftCalendar;
 use trustmeter_types::tx::{MeasuredHeatingValue, ProductOutput, ReportedConsumption};
 use trustmeter_types::{
     Account, DeviceId, DisclosureRecord, EnergyKind, Gateway, Grant, GrantScope, Hash32, METERS_PER_PROGRESS_CHUNK,
@@ -183,6 +184,12 @@ pub enum StateKey {
     Points(UnifiedSocialCreditCode, u64),
     /// An epoch's reward pools and the points they are shared by.
     EpochRewards(u64),
+    /// A version of an enterprise's shift calendar (排班表): (enterprise, first day `YYYYMMDD`).
+    /// Every version is kept (registry tree).
+    ShiftCalendar(UnifiedSocialCreditCode, u32),
+    /// The production output of one shift instance (班次产量): (enterprise, production day
+    /// `YYYYMMDD`, shift name).
+    ShiftOutput(UnifiedSocialCreditCode, u32, String),
 }
 
 /// A value in the state.
@@ -263,6 +270,62 @@ pub enum StateValue {
     Points(PointsRecord),
     /// An epoch's reward pools.
     EpochRewards(EpochRewardsRecord),
+    /// A shift calendar version.
+    ShiftCalendar(ShiftCalendarRecord),
+    /// A shift instance's output.
+    ShiftOutput(ShiftOutputRecord),
+}
+
+/// A version of an enterprise's shift calendar (排班表) as set.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftCalendarRecord {
+    /// The calendar (its `effective_from` is the key's day).
+    pub calendar: ShiftCalendar,
+    /// The account key that set it.
+    pub recorded_by: PublicKey,
+    /// Height of the block that set it.
+    pub height: u64,
+    /// That block's time (Unix ms).
+    pub time_ms: i64,
+}
+
+/// One product's output in a [`ShiftOutputRecord`].
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftProductRecord {
+    /// Product name (as in the monthly report).
+    pub product: String,
+    /// Unit of output.
+    pub unit: String,
+    /// Amount, micro-units.
+    pub quantity: Quantity,
+    /// 1 when first recorded, +1 for each correction.
+    pub revision: u32,
+    /// Height of the block that recorded this revision.
+    pub height: u64,
+}
+
+/// The production output of one shift instance (班次产量): what the enterprise recorded for a
+/// (day, shift), merged product by product, with the team that worked it.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftOutputRecord {
+    /// The team (班组), as stated or from the calendar's rotation; `None` when neither names one.
+    #[serde(deserialize_with = "trustmeter_types::codec::required_option")]
+    pub team: Option<String>,
+    /// Whether `team` came from the rotation (not stated in the record).
+    pub team_from_rotation: bool,
+    /// Output per product, in the order first recorded (at most 16).
+    pub products: Vec<ShiftProductRecord>,
+    /// The latest record's note.
+    pub note: String,
+    /// The account key of the latest record.
+    pub recorded_by: PublicKey,
+    /// Height of the latest record's block.
+    pub height: u64,
+    /// That block's time (Unix ms).
+    pub time_ms: i64,
 }
 
 /// A deployed reward schedule (`trustmeter_policy::reward`).

@@ -641,6 +641,16 @@ fn apply_tx(
             state.set_nonce(sender, body.nonce);
             crate::economy::deploy_schedule(state, height, (&org, kind), text, *effective_epoch)
         }
+        TxPayload::SetShiftCalendar { calendar } => {
+            let (org, kind) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            crate::shifts::set_calendar(state, (height, timestamp_ms), (&org, kind), sender, calendar)
+        }
+        TxPayload::RecordShiftOutput { output } => {
+            let (org, kind) = account.expect("checked above");
+            state.set_nonce(sender, body.nonce);
+            crate::shifts::record_output(state, (height, timestamp_ms), (&org, kind), sender, output)
+        }
         p @ (TxPayload::DeployPolicy { .. }
         | TxPayload::ReplaceMeter { .. }
         | TxPayload::MonthlyReport { .. }
@@ -819,6 +829,8 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
         | TxPayload::Transfer { .. }
         | TxPayload::Staking { .. }
         | TxPayload::DeployRewardSchedule { .. }
+        | TxPayload::SetShiftCalendar { .. }
+        | TxPayload::RecordShiftOutput { .. }
         | TxPayload::ReplaceMeter { .. }
         | TxPayload::MonthlyReport { .. }
         | TxPayload::RegisterAccount { .. }

@@ -11,6 +11,7 @@
 //! - [`commit`]: the two Jellyfish Merkle trees and their hashing.
 //! - [`store`]: the [`Store`] boundary (a disk implementation lives in `trustmeter-statedb`) and
 //!   the in-memory [`MemStore`].
+//! - [`shifts`]: shift calendars and production output per shift (班次、班组).
 //! - [`economy`]: the token ledger, staking, delegation, epoch ends and elections (DPoS).
 //! - [`exec`]: transaction and reading rules, block building and block checking.
 //! - [`sigs`]: signature pre-verification in batches, outside the pure core; execution trusts a
@@ -25,6 +26,7 @@ pub mod exec;
 pub mod keys;
 mod membership;
 pub mod restore;
+pub mod shifts;
 pub mod sigs;
 pub mod state;
 pub mod store;

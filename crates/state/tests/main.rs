@@ -15,3 +15,4 @@ mod membership;
 mod proofs;
 mod rotation;
 mod rules;
+mod shifts;

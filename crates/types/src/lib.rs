@@ -21,6 +21,7 @@
 //! - [`tx`]: transactions and their payloads.
 //! - [`carbon`]: documented carbon entries with their evidence, and monitoring plans.
 //! - [`economy`]: the token, staking, delegation and elections (DPoS).
+//! - [`shifts`]: shift calendars (班次、班组、倒班) and production output per shift (班次产量).
 //! - [`block`]: block headers and blocks.
 //! - [`receipt`]: execution outcomes with machine-readable codes.
 //! - [`genesis`]: the founding document of a chain.
@@ -41,6 +42,7 @@ mod openapi;
 pub mod reading;
 pub mod receipt;
 pub mod registry;
+pub mod shifts;
 pub mod tx;
 
 pub use block::{Block, BlockHeader};
@@ -62,4 +64,5 @@ pub use registry::{
     AccuracyClass, Calibration, DeviceStatus, Gateway, LocationPath, METERS_PER_PROGRESS_CHUNK, Meter, OrgKind,
     Organisation, RetiredKey, SigningKeys, TariffRegister,
 };
+pub use shifts::{ShiftCalendar, ShiftDef, ShiftOutput, ShiftRotation};
 pub use tx::{Transaction, TxBody, TxPayload, rotation_proof_payload};

@@ -94,6 +94,10 @@ pub enum RejectCode {
     /// A staking operation breaks a staking rule (an ineligible kind, a commission out of
     /// bounds, a validator still jailed, transfers disabled on this chain); the message names it.
     StakingRefused = 35,
+    /// A shift calendar or shift output does not fit the enterprise's shift data (班次数据): no
+    /// calendar in force on the day, an unknown shift or team, a day out of reach, a shift not
+    /// started yet, or a calendar version that would change a day with output recorded.
+    InvalidShiftData = 36,
 }
 
 impl RejectCode {
@@ -136,11 +140,12 @@ impl RejectCode {
             RejectCode::QuotaRefused => "quota_refused",
             RejectCode::InsufficientFunds => "insufficient_funds",
             RejectCode::StakingRefused => "staking_refused",
+            RejectCode::InvalidShiftData => "invalid_shift_data",
         }
     }
 
     /// Every code, in tag order.
-    pub const ALL: [RejectCode; 36] = [
+    pub const ALL: [RejectCode; 37] = [
         RejectCode::Malformed,
         RejectCode::WrongChain,
         RejectCode::BadTxSignature,
@@ -177,6 +182,7 @@ impl RejectCode {
         RejectCode::QuotaRefused,
         RejectCode::InsufficientFunds,
         RejectCode::StakingRefused,
+        RejectCode::InvalidShiftData,
     ];
 
     /// The code named by [`RejectCode::as_str`], if any.

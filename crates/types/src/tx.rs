@@ -15,6 +15,7 @@ use crate::limits::*;
 use crate::membership::{Disclosure, GrantScope, MembershipAction, NewAccount, check_reason};
 use crate::reading::SignedReading;
 use crate::registry::{AccuracyClass, Calibration, DeviceStatus, LocationPath, Meter, TariffRegister};
+use crate::shifts::{ShiftCalendar, ShiftOutput};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
@@ -337,6 +338,24 @@ pub enum TxPayload {
         /// First epoch it applies to.
         effective_epoch: u64,
     },
+    /// Sets a version of the sender's enterprise's shift calendar (排班表, [`crate::shifts`]):
+    /// its shifts (班次), teams (班组) and rotation (倒班) from a day on. The enterprise's own
+    /// account only. Every version is kept; a version never takes effect on or before a day that
+    /// already has shift output recorded, nor more than 62 days back, and it follows the latest
+    /// version (one from the same day replaces it).
+    SetShiftCalendar {
+        /// The calendar.
+        calendar: ShiftCalendar,
+    },
+    /// Records, or corrects, production output of one shift instance (班次产量) of the sender's
+    /// enterprise: per product, for a (day, shift) of the calendar in force that day; the team
+    /// defaults to the rotation's. A product recorded again for the same (day, shift) is
+    /// corrected and its revision goes up. The enterprise's own account only; days up to 62 back,
+    /// shifts that have started.
+    RecordShiftOutput {
+        /// The output.
+        output: ShiftOutput,
+    },
 }
 
 /// A measured heating value in a [`TxPayload::MonthlyReport`] (实测低位发热量 / 蒸汽焓值).
@@ -418,6 +437,8 @@ impl TxPayload {
             TxPayload::Transfer { .. } => "transfer",
             TxPayload::Staking { .. } => "staking",
             TxPayload::DeployRewardSchedule { .. } => "deploy_reward_schedule",
+            TxPayload::SetShiftCalendar { .. } => "set_shift_calendar",
+            TxPayload::RecordShiftOutput { .. } => "record_shift_output",
         }
     }
 
@@ -553,6 +574,8 @@ impl Validate for Transaction {
             TxPayload::DeployRewardSchedule { text, .. } => {
                 check_len("reward schedule", text.len(), crate::limits::MAX_REWARD_SCHEDULE_BYTES)
             }
+            TxPayload::SetShiftCalendar { calendar } => calendar.check(),
+            TxPayload::RecordShiftOutput { output } => output.check(),
             TxPayload::ReplaceMeter { meter, old_final, new_initial, .. } => {
                 meter.check()?;
                 if old_final.micros() < 0 || new_initial.micros() < 0 {

@@ -534,3 +534,45 @@ fn block_counts_and_limits_are_checked() {
     assert!(encode(&over).len() <= MAX_BLOCK_BYTES);
     assert!(matches!(decode_block(&over), Err(DecodeError::Invalid(m)) if m.contains("block readings")));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Shift calendars and outputs (appended payload kinds: earlier encodings keep their tags)
+// ---------------------------------------------------------------------------------------------
+
+fn shift_calendar(night_end: u16) -> trustmeter_types::ShiftCalendar {
+    use trustmeter_types::ShiftDef;
+    let s = |name: &str, start: u16, end: u16| ShiftDef { name: name.into(), start_minute: start, end_minute: end };
+    trustmeter_types::ShiftCalendar {
+        effective_from: 20_261_101,
+        shifts: vec![s("早班", 360, 840), s("中班", 840, 1_320), s("夜班", 1_320, night_end)],
+        teams: vec!["甲".into()],
+        rotation: None,
+    }
+}
+
+#[test]
+fn shift_payloads_take_the_next_tags_and_overlapping_shifts_do_not_decode() {
+    let calendar = TxPayload::SetShiftCalendar { calendar: shift_calendar(360) };
+    let output = TxPayload::RecordShiftOutput {
+        output: trustmeter_types::ShiftOutput {
+            day: 20_261_121,
+            shift: "夜班".into(),
+            team: None,
+            products: vec![trustmeter_types::tx::ProductOutput {
+                product: "整车".into(),
+                unit: "辆".into(),
+                quantity: Quantity::from_micros(50_000_000),
+            }],
+            note: String::new(),
+        },
+    };
+    // After DeployRewardSchedule (27): every earlier payload encodes as before.
+    assert_eq!(encode(&calendar)[0], 28);
+    assert_eq!(encode(&output)[0], 29);
+    for p in [calendar, output] {
+        let t = tx(p);
+        assert_eq!(decode_tx(&encode(&t)).unwrap(), t);
+    }
+    // 夜班 22:00–06:30 overlaps 早班 06:00–14:00 on the next morning.
+    expect_invalid(&unsigned_tx(TxPayload::SetShiftCalendar { calendar: shift_calendar(390) }), "overlap");
+}

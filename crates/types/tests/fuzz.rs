@@ -330,5 +330,5 @@ proptest! {
 #[test]
 fn the_corpus_has_every_transaction_kind() {
     let kinds: std::collections::BTreeSet<&str> = corpus().txs.iter().map(|t| t.body.payload.kind()).collect();
-    assert_eq!(kinds.len(), 28, "{kinds:?}");
+    assert_eq!(kinds.len(), 30, "{kinds:?}");
 }

@@ -79,6 +79,8 @@ pub fn touched_meters(block: &Block) -> Vec<DeviceId> {
             | TxPayload::Transfer { .. }
             | TxPayload::Staking { .. }
             | TxPayload::DeployRewardSchedule { .. }
+            | TxPayload::SetShiftCalendar { .. }
+            | TxPayload::RecordShiftOutput { .. }
             | TxPayload::MonthlyReport { .. } => {}
         }
     }

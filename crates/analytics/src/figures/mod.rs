@@ -22,7 +22,7 @@
 //! says what to change.
 //!
 //! The query functions ([`daily`], [`series`], [`breakdown`], [`ranking`], [`enterprise_energy`],
-//! [`quality`], [`tou`], [`policy`], [`figure_proof`], [`carbon_month`]) are plain functions of a finalized state and
+//! [`quality`], [`tou`], [`shifts()`], [`policy`], [`figure_proof`], [`carbon_month`]) are plain functions of a finalized state and
 //! the index, so benchmarks and tests call exactly what the handlers call.
 
 use crate::error::{Error, bad, internal, limit, not_found, unavailable};
@@ -55,6 +55,7 @@ mod policy;
 mod proof;
 mod ranking;
 mod series;
+mod shifts;
 mod time_of_use;
 
 pub use breakdown::*;
@@ -66,6 +67,7 @@ pub use policy::*;
 pub use proof::*;
 pub use ranking::*;
 pub use series::*;
+pub use shifts::*;
 pub use time_of_use::*;
 
 /// Most days a query over consensus daily figures may span (ten years).

@@ -142,7 +142,7 @@ pub struct SeriesView {
 }
 
 /// Sums of one period.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Bucket {
     pub(crate) consumption: i128,
     pub(crate) estimated: i128,
@@ -232,6 +232,36 @@ fn kgce_coefficients(
     Some((eq.coefficient, ev.coefficient))
 }
 
+/// What a share of an interval is: consumption (with the interval's estimated and manual marks)
+/// or export.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ShareOf {
+    /// Export (the negative part of power, a reverse register), not consumption.
+    pub(crate) export: bool,
+    /// From a gap (its placement in time is estimated).
+    pub(crate) estimated: bool,
+    /// From an interval with a manual or imported end.
+    pub(crate) manual: bool,
+}
+
+impl Bucket {
+    /// Adds one share of an interval.
+    pub(crate) fn add(&mut self, share: i64, of: ShareOf) {
+        let share = i128::from(share);
+        if of.export {
+            self.exported += share;
+            return;
+        }
+        self.consumption += share;
+        if of.estimated {
+            self.estimated += share;
+        }
+        if of.manual {
+            self.manual += share;
+        }
+    }
+}
+
 /// Accumulates derived consumption of one meter into the buckets of `starts` (period starts of
 /// `period` covering the range). Returns the number of readings read.
 #[allow(clippy::too_many_arguments)]
@@ -246,13 +276,6 @@ pub(crate) fn derive_meter(
     budget: &mut usize,
 ) -> Result<usize, Error> {
     let (from_ms, to_ms) = (range.from_ms(), range.to_ms());
-    let points = meter_points(index, &meter.id, from_ms, to_ms, budget)?;
-    let n = points.len();
-    let reps = replacements(state, index, &meter.id, &points)?;
-    let spec = accounting::register_spec(meter, &state.params.accounting);
-    // The bucket of the previous share: intervals come in time order, so the next share's bucket
-    // is almost always this one or the next (a binary search otherwise).
-    let mut hint = 0usize;
     let segment = |t: i64| {
         if t < from_ms {
             (None, from_ms)
@@ -262,39 +285,64 @@ pub(crate) fn derive_meter(
             (Some(calendar::period_start(period, t)), calendar::period_end(period, t).min(to_ms))
         }
     };
+    // The bucket of the previous share: intervals come in time order, so the next share's bucket
+    // is almost always this one or the next (a binary search otherwise).
+    let mut hint = 0usize;
+    let add = |start: i64, share: i64, of: ShareOf| {
+        let i = if starts.get(hint) == Some(&start) {
+            hint
+        } else if starts.get(hint + 1) == Some(&start) {
+            hint + 1
+        } else {
+            let Ok(i) = starts.binary_search(&start) else { return };
+            i
+        };
+        hint = i;
+        buckets[i].add(share, of);
+    };
+    derive_meter_shares(state, index, meter, (from_ms, to_ms), segment, add, budget)
+}
+
+/// Derives one meter's consumption over `[from_ms, to_ms)` from its indexed readings with the
+/// chain's interval rules (rollover, replacements of any age, gaps estimated, negative deltas
+/// excluded) and splits each interval over the segments `segment` gives: for an instant, the key
+/// of the segment holding it (`None` outside every segment of interest) and where that segment
+/// ends. Each share goes to `add` with its key. The one derivation behind meter and location
+/// series, location breakdowns and shift windows. Returns the number of readings read, charged to
+/// `budget`.
+pub(crate) fn derive_meter_shares<K: Copy + Eq>(
+    state: &State,
+    index: &Index,
+    meter: &Meter,
+    (from_ms, to_ms): (i64, i64),
+    mut segment: impl FnMut(i64) -> (Option<K>, i64),
+    mut add: impl FnMut(K, i64, ShareOf),
+    budget: &mut usize,
+) -> Result<usize, Error> {
+    let points = meter_points(index, &meter.id, from_ms, to_ms, budget)?;
+    let n = points.len();
+    let reps = replacements(state, index, &meter.id, &points)?;
+    let spec = accounting::register_spec(meter, &state.params.accounting);
     for iv in register::intervals(&points, &spec, &reps) {
         if iv.excluded() || (iv.consumption == 0 && iv.export == 0) {
             continue;
         }
-        let split = |amount| {
-            register::try_split_amount(&iv, amount, segment).map_err(|e| internal(format!("meter {}: {e}", meter.id)))
+        let mut split = |amount| {
+            register::try_split_amount(&iv, amount, &mut segment)
+                .map_err(|e| internal(format!("meter {}: {e}", meter.id)))
         };
         let shares = if iv.consumption != 0 { split(iv.consumption)? } else { vec![] };
         let exports = if iv.export != 0 { split(iv.export)? } else { vec![] };
-        let exports = exports.into_iter().map(|(start, share)| (start, share, true));
-        for (start, share, export) in shares.into_iter().map(|(start, share)| (start, share, false)).chain(exports) {
-            let Some(start) = start else { continue };
-            let i = if starts.get(hint) == Some(&start) {
-                hint
-            } else if starts.get(hint + 1) == Some(&start) {
-                hint + 1
-            } else {
-                let Ok(i) = starts.binary_search(&start) else { continue };
-                i
-            };
-            hint = i;
-            let b = &mut buckets[i];
-            let share = i128::from(share);
-            if export {
-                b.exported += share;
-                continue;
-            }
-            b.consumption += share;
-            if iv.flags.estimated {
-                b.estimated += share;
-            }
-            if iv.flags.manual || iv.flags.imported {
-                b.manual += share;
+        let consumption =
+            ShareOf { export: false, estimated: iv.flags.estimated, manual: iv.flags.manual || iv.flags.imported };
+        let export = ShareOf { export: true, ..consumption };
+        for (key, share, of) in shares
+            .into_iter()
+            .map(|(k, share)| (k, share, consumption))
+            .chain(exports.into_iter().map(|(k, share)| (k, share, export)))
+        {
+            if let Some(k) = key {
+                add(k, share, of);
             }
         }
     }

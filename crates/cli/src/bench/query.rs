@@ -57,7 +57,7 @@ pub struct Options {
 }
 
 /// An index file under the system temp dir, removed on drop.
-struct Scratch(PathBuf);
+pub(super) struct Scratch(pub(super) PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {

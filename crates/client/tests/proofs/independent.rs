@@ -40,7 +40,7 @@ const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
 const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
 /// State key and value kinds by tag (§4.2); 9 and 10 are derived data, never in a proof.
-const STATE_KINDS: [&str; 38] = [
+const STATE_KINDS: [&str; 40] = [
     "organisation",
     "account",
     "nonce",
@@ -79,6 +79,8 @@ const STATE_KINDS: [&str; 38] = [
     "reward_schedule",
     "points",
     "epoch_rewards",
+    "shift_calendar",
+    "shift_output",
 ];
 const SCOPES: [&str; 4] = ["registry", "readings", "figures", "alarms"];
 const HASHES: [&str; 2] = ["sha256", "sm3"];
@@ -92,7 +94,7 @@ const ORG_KINDS: [&str; 7] = [
     "data_consumer",
 ];
 /// §4.2: the tags of the registry tree's entries (the others are in the activity tree).
-const REGISTRY_TAGS: [u8; 5] = [0, 1, 3, 4, 6];
+const REGISTRY_TAGS: [u8; 23] = [0, 1, 3, 4, 6, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 23, 24, 25, 28, 29, 35, 38];
 
 fn tag(table: &[&str], v: &Value) -> u8 {
     let name = v.as_str().unwrap();
@@ -264,10 +266,16 @@ fn state_key(key: &Value) -> Vec<u8> {
             w.string(&id[1]);
             w.u32v(&id[2]);
         }
+        // a shift instance's output (org, day YYYYMMDD, shift name)
+        39 => {
+            w.string(&id[0]);
+            w.u32v(&id[1]);
+            w.string(&id[2]);
+        }
         // 5 (progress: gateway, chunk), 8 (monthly report: org, month), 18 (methodology: id,
         // version), 19 (monitoring plan: org, first month), 22 (carbon results: org, month),
         // 23 (carbon report: org, period), 24 (verification: org, year), 25 (quota: org, year),
-        // 27 (carbon year: org, year)
+        // 27 (carbon year: org, year), 38 (shift calendar: org, first day YYYYMMDD)
         _ => {
             w.string(&id[0]);
             w.u32v(&id[1]);
@@ -1315,11 +1323,17 @@ fn state_keys_of_every_tag_encode_as_the_document_says() {
         StateKey::Quota(org.clone(), 2026),
         StateKey::VerificationDue(1_767_225_600_000, org.clone(), 2025),
         StateKey::CarbonYear(org.clone(), 2025),
+        StateKey::ShiftCalendar(org.clone(), 20_261_101),
+        StateKey::ShiftOutput(org.clone(), 20_261_121, "夜班".into()),
         StateKey::GrantReceived(other, org, GrantScope::Alarms),
         StateKey::Methodology("GB/T 32151.29-2024".into(), 2),
     ];
     for k in keys {
         let json = serde_json::to_value(&k).unwrap();
         assert_eq!(hex::encode(state_key(&json)), hex::encode(trustmeter_types::encode(&k)), "{json}");
+        // And the tree the document names for its tag is the implementation's.
+        let registry = REGISTRY_TAGS.contains(&tag(&STATE_KINDS, &json["kind"]));
+        let tree = if registry { trustmeter_state::Tree::Registry } else { trustmeter_state::Tree::Activity };
+        assert_eq!(Some(tree), k.tree(), "{json}");
     }
 }

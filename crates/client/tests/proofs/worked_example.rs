@@ -195,6 +195,14 @@ fn entries() -> Vec<(StateKey, StateValue)> {
             out.push((StateKey::Points(o.id.clone(), e), StateValue::Points(p)));
         }
     }
+    for o in s.organisations() {
+        for c in s.shift_calendars(&o.id) {
+            out.push((StateKey::ShiftCalendar(o.id.clone(), c.calendar.effective_from), StateValue::ShiftCalendar(c)));
+        }
+        for (day, shift, r) in s.shift_outputs(&o.id, 0, u32::MAX, usize::MAX) {
+            out.push((StateKey::ShiftOutput(o.id.clone(), day, shift), StateValue::ShiftOutput(r)));
+        }
+    }
     assert_eq!(out.len() as u64, s.len(), "every entry of the state is enumerated");
     out
 }

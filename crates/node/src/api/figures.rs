@@ -346,6 +346,48 @@ async fn enterprise_carbon_year_handler(
     })
 }
 
+/// Shifts query.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ShiftsQuery {
+    /// First production day, `YYYY-MM-DD` (Asia/Shanghai).
+    pub from: Option<String>,
+    /// Last production day, inclusive (default: `from`); at most 366 days (derived from readings).
+    pub to: Option<String>,
+    /// Only this energy kind (`electricity`, `natural_gas`, …); standard coal and unit consumption
+    /// then count it alone.
+    pub energy: Option<String>,
+    /// `json` (default) or `csv` (one row per shift instance and product).
+    pub format: Option<String>,
+}
+
+/// Per-shift and per-team unit consumption (班次、班组单耗): every shift instance of the
+/// enterprise's calendar (排班表) over the days — its window, team (班组, as recorded or from the
+/// rotation), energy per kind in the window derived from the enterprise's indexed readings with
+/// the chain's interval rules (`derived: true`), standard coal on both bases, the output the
+/// enterprise recorded per product and the unit consumption (kgce per unit, kWh per unit) — and a
+/// comparison per shift and per team over the range (totals, mean unit consumption, best and
+/// worst). Bounded like the derived series (366 days, 1 000 meters, 2 000 000 readings).
+#[utoipa::path(get, path = "/v1/enterprises/{org}/shifts", params(("org" = String, Path, description = "Unified social credit code"), ShiftsQuery), responses((status = 200, body = ShiftsView), (status = 200, description = "format=csv: text/csv with a header row, one row per shift instance and product", content_type = "text/csv", body = String), (status = 400, body = ApiError), (status = 404, description = "not a member, or no shift calendar", body = ApiError), (status = 503, description = "busy: too many such requests at once; retry after `Retry-After` seconds", body = ApiError)))]
+async fn shifts_handler(
+    AxumState(s): AxumState<ApiState>,
+    Path(org): Path<String>,
+    Query(q): Query<ShiftsQuery>,
+) -> Result<Response, ApiError> {
+    let org = parse_org(Some(&org))?;
+    let range = DayRange::parse(q.from.as_deref(), q.to.as_deref(), MAX_DERIVED_RANGE_DAYS)?;
+    let energy = q.energy.as_deref().map(parse_energy).transpose()?;
+    let format = parse_format(q.format.as_deref())?;
+    let _permit = s.limits().acquire_for(RequestClass::Series, format == Format::Csv)?;
+    let state = s.app().finalized_state();
+    let index = s.index().clone();
+    let req = ShiftsRequest { org, range, energy };
+    let v = blocking(move || shifts(&state, &index, &req)).await?;
+    Ok(match format {
+        Format::Json => Json(v).into_response(),
+        Format::Csv => csv_response(&format!("shifts-{}-{}-{}", v.org, v.from, v.to), shifts_csv(&v)),
+    })
+}
+
 /// Quality query.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct QualityQuery {
@@ -484,6 +526,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/v1/enterprises/{org}/energy", get(enterprise_energy_handler))
         .route("/v1/enterprises/{org}/carbon", get(enterprise_carbon_handler))
         .route("/v1/enterprises/{org}/carbon/year", get(enterprise_carbon_year_handler))
+        .route("/v1/enterprises/{org}/shifts", get(shifts_handler))
         .route("/v1/quality", get(quality_handler))
         .route("/v1/policy", get(policy_handler))
         .route("/v1/proofs/daily/{org}/{day}/{energy}/{unit}", get(proof_handler))
@@ -501,6 +544,7 @@ pub fn routes() -> Router<ApiState> {
         enterprise_energy_handler,
         enterprise_carbon_handler,
         enterprise_carbon_year_handler,
+        shifts_handler,
         quality_handler,
         policy_handler,
         proof_handler
@@ -532,7 +576,18 @@ pub fn routes() -> Router<ApiState> {
         TouReconciliationView,
         TouView,
         PolicyVersionView,
-        PolicyView
+        PolicyView,
+        ShiftsView,
+        ShiftInstanceView,
+        ShiftEnergy,
+        ShiftProductView,
+        ShiftComparisonView,
+        ShiftGroupView,
+        ShiftGroupProduct,
+        ShiftBestWorst,
+        ShiftPick,
+        ShiftCalendarView,
+        ShiftDefView
     ))
 )]
 pub struct FiguresDoc;

@@ -17,6 +17,7 @@ use trustmeter_types::{
     UnifiedSocialCreditCode, Unit,
 };
 use trustmeter_types::{CarbonEntry, CarbonEntryData, Evidence, EvidenceKind, GasFilling};
+use trustmeter_types::{ShiftCalendar, ShiftDef, ShiftOutput, ShiftRotation};
 
 // ---------------------------------------------------------------------------------------------
 // Valid values, built once with the crate's constructors
@@ -286,7 +287,61 @@ pub fn payloads(scheme: KeyScheme) -> Vec<TxPayload> {
                 kj_per_unit: Quantity::from_micros(20_908 * Quantity::SCALE),
             }],
         },
+        TxPayload::SetShiftCalendar { calendar: shift_calendar() },
+        TxPayload::RecordShiftOutput {
+            output: ShiftOutput {
+                day: 20_261_121,
+                shift: "夜班".into(),
+                team: Some("丙".into()),
+                products: vec![
+                    ProductOutput {
+                        product: "整车".into(),
+                        unit: "辆".into(),
+                        quantity: Quantity::from_micros(50_000_000),
+                    },
+                    ProductOutput {
+                        product: "cement clinker".into(),
+                        unit: "t".into(),
+                        quantity: Quantity::from_micros(12_500_000),
+                    },
+                ],
+                note: "recounted after QA".into(),
+            },
+        },
+        TxPayload::RecordShiftOutput {
+            output: ShiftOutput {
+                day: 20_261_121,
+                shift: "早班".into(),
+                team: None,
+                products: vec![ProductOutput { product: "整车".into(), unit: "辆".into(), quantity: Quantity(0) }],
+                note: String::new(),
+            },
+        },
     ]
+}
+
+/// A three-shift calendar (早班 06:00–14:00, 中班 14:00–22:00, 夜班 22:00–06:00) with four teams
+/// on an eight-day rotation (四班三运转).
+pub fn shift_calendar() -> ShiftCalendar {
+    let s = |name: &str, start: u16, end: u16| ShiftDef { name: name.into(), start_minute: start, end_minute: end };
+    ShiftCalendar {
+        effective_from: 20_261_101,
+        shifts: vec![s("早班", 360, 840), s("中班", 840, 1_320), s("夜班", 1_320, 360)],
+        teams: vec!["甲".into(), "乙".into(), "丙".into(), "丁".into()],
+        rotation: Some(ShiftRotation {
+            start: 20_261_101,
+            days: vec![
+                vec![Some(0), Some(1), Some(2)],
+                vec![Some(0), Some(1), Some(2)],
+                vec![Some(3), Some(0), Some(1)],
+                vec![Some(3), Some(0), Some(1)],
+                vec![Some(2), Some(3), Some(0)],
+                vec![Some(2), Some(3), Some(0)],
+                vec![Some(1), Some(2), Some(3)],
+                vec![Some(1), None, Some(3)],
+            ],
+        }),
+    }
 }
 
 pub fn transaction(sender: &SigningKey, nonce: u64, payload: TxPayload) -> Transaction {
