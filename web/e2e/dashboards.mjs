@@ -227,6 +227,23 @@ await check("roles: an enterprise sees its own data only; a metrology authority 
   // Its own figures: the same year total as the API gives it.
   const own = await getJson(BASE, `/v1/figures/daily?org=${ORG}&from=${yearStart}&to=${today}`, enterprise);
   assert.ok(own.figures.length > 0);
+  // Per-shift unit consumption (班次、班组单耗): the finished shifts of the last 7 days and the best
+  // and worst shift as the API computes them.
+  await page.waitForSelector("[data-testid=shifts-table] tbody tr");
+  const from = day(Date.parse(`${today}T12:00:00+08:00`) - 6 * 86_400_000);
+  await settle(async () => {
+    const api = await getJson(BASE, `/v1/enterprises/${ORG}/shifts?from=${from}&to=${today}`, enterprise);
+    const complete = api.instances.filter((x) => x.complete).length;
+    const rows = await page.locator("[data-testid=shifts-table] tbody tr").count();
+    if (rows !== complete) {
+      await page.reload();
+      await page.waitForSelector("[data-testid=shifts-table] tbody tr");
+      throw new Error(`shifts: page ${rows} rows, API ${complete} finished shifts`);
+    }
+    const bw = api.comparison.best_worst[0];
+    if (bw?.best_shift) assert.match(await page.locator("[data-testid=shift-best-worst]").innerText(), new RegExp(bw.best_shift.name));
+  });
+  await page.locator("[data-testid=panel-shifts]").screenshot({ path: join(OUT, "shifts.png") });
   await shot("enterprise-own");
   await signIn(keys.metrology);
   refusalsExpected = true;

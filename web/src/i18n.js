@@ -35,6 +35,8 @@ const ZH = {
   day: "日", month: "月", year: "年", total: "合计", share: "占比", name: "名称", kind: "种类", id: "编号", rank: "名次",
   drill_hint: "点击企业、位置或计量器具可下钻。", power_avg: "平均功率", energy_sum: "电量",
   no_data: "暂无数据", backlog: "积压",
+  shifts: "班次、班组单耗", last_7_days: "近 7 日", by_shift: "按班次", by_team: "按班组", shift: "班次", team: "班组", output: "产量",
+  best: "最优", worst: "最差", no_shift_calendar: "企业尚未设置班次日历（trustmeter tx shift-calendar）。",
 };
 
 const EN = {
@@ -71,6 +73,8 @@ const EN = {
   day: "Day", month: "Month", year: "Year", total: "Total", share: "Share", name: "Name", kind: "Kind", id: "Id", rank: "Rank",
   drill_hint: "Click an enterprise, a location or a meter to drill down.", power_avg: "Average power", energy_sum: "Energy",
   no_data: "No data yet", backlog: "Backlog",
+  shifts: "Unit consumption by shift and team", last_7_days: "last 7 days", by_shift: "By shift", by_team: "By team", shift: "Shift", team: "Team", output: "Output",
+  best: "Best", worst: "Worst", no_shift_calendar: "The enterprise has set no shift calendar yet (trustmeter tx shift-calendar).",
 };
 
 /** Energy kinds' names, as the API spells the kinds. */

@@ -69,6 +69,7 @@ export async function render(main, [orgParam, locParam], scope) {
       ${panel(t("load_curve"), `<div class="chart" data-testid="chart-load"></div>`)}
       ${panel(`${t("tou")} · ${t("this_month")}`, `<div class="chart small-chart" data-testid="chart-tou"></div><div data-role="tou"></div>`)}
       ${panel(`${t("energy_flow")} · ${t("this_month")}`, `<div class="chart tall" data-testid="chart-flow"></div>`, { wide: true })}
+      ${panel(`${t("shifts")} · ${t("last_7_days")}`, `<div class="chart" data-testid="chart-shifts"></div><div data-role="shift-best"></div><div data-role="shifts"></div>`, { wide: true, testid: "panel-shifts" })}
       ${panel(`${t("carbon")} · ${p.year}`, `<div data-role="carbon"></div>`)}
       ${panel(t("alarms"), `<div data-role="alarms"></div>`)}
       ${panel(`${t("day")} · ${t("this_month")}`, `<div data-role="days"></div>`, { wide: true, testid: "panel-days" })}
@@ -131,6 +132,7 @@ export async function render(main, [orgParam, locParam], scope) {
   loadCurve(main.querySelector("[data-testid=chart-load]"), org, p).catch((e) => (main.querySelector("[data-testid=chart-load]").innerHTML = refusal(e)));
   tou(main, q("tou"), org, p).catch((e) => (q("tou").innerHTML = refusal(e)));
   flow(main.querySelector("[data-testid=chart-flow]"), org, info.name, p).catch((e) => (main.querySelector("[data-testid=chart-flow]").innerHTML = refusal(e)));
+  shifts(main, q("shifts"), org, p).catch((e) => (q("shifts").innerHTML = refusal(e)));
   carbon(q("carbon"), org, p).catch((e) => (q("carbon").innerHTML = refusal(e)));
   devices(q("meters"), q("gateways"), org).catch((e) => (q("meters").innerHTML = refusal(e)));
   reports(q("reports"), org, p);
@@ -217,6 +219,63 @@ async function flow(el, org, name, p) {
   c.off("click");
   c.on("click", (x) => {
     if (x.dataType === "node" && x.name !== name) location.hash = `#/enterprise/${org}/loc/${x.name}`;
+  });
+}
+
+/**
+ * Per-shift and per-team unit consumption (班次、班组单耗) over the last 7 days: kgce per unit of
+ * the first product by shift and by team (bars), the best and the worst, and every shift.
+ */
+async function shifts(main, el, org, p) {
+  const from = new Date(Date.parse(`${p.today}T12:00:00Z`) - 6 * 86_400_000).toISOString().slice(0, 10);
+  const r = await get(`/v1/enterprises/${org}/shifts?from=${from}&to=${p.today}`);
+  const product = r.comparison.total.products[0];
+  const per = (rows) => rows.map((x) => x.products.find((y) => y.product === product?.product)?.kgce_per_unit_equivalent ?? null);
+  if (!r.calendars?.length) {
+    el.innerHTML = `<p class="muted">${t("no_shift_calendar")}</p>`;
+    return;
+  }
+  const label = product ? `kgce / ${product.unit}（${product.product}）` : "kgce";
+  chart(main.querySelector("[data-testid=chart-shifts]"), {
+    tooltip: { trigger: "axis" },
+    legend: { top: 0, data: [t("by_shift"), t("by_team")] },
+    grid: [
+      { left: 60, right: "54%", top: 40, bottom: 30 },
+      { left: "54%", right: 20, top: 40, bottom: 30 },
+    ],
+    xAxis: [
+      { type: "category", gridIndex: 0, data: r.comparison.by_shift.map((x) => x.name) },
+      { type: "category", gridIndex: 1, data: r.comparison.by_team.map((x) => x.name) },
+    ],
+    yAxis: [
+      { type: "value", gridIndex: 0, name: label },
+      { type: "value", gridIndex: 1, name: label },
+    ],
+    series: [
+      { name: t("by_shift"), type: "bar", xAxisIndex: 0, yAxisIndex: 0, data: per(r.comparison.by_shift).map((v) => (v === null ? null : Number(v))) },
+      { name: t("by_team"), type: "bar", xAxisIndex: 1, yAxisIndex: 1, data: per(r.comparison.by_team).map((v) => (v === null ? null : Number(v))) },
+    ],
+  });
+  const bw = r.comparison.best_worst.find((x) => x.product === product?.product);
+  main.querySelector("[data-role=shift-best]").innerHTML = bw
+    ? `<p class="small" data-testid="shift-best-worst">${t("best")}: ${esc(bw.best_shift?.name ?? "—")} ${fmt(bw.best_shift?.kgce_per_unit_equivalent, 1)} · ${esc(bw.best_team?.name ?? "—")} ${fmt(bw.best_team?.kgce_per_unit_equivalent, 1)}；${t("worst")}: ${esc(bw.worst_shift?.name ?? "—")} ${fmt(bw.worst_shift?.kgce_per_unit_equivalent, 1)} · ${esc(bw.worst_team?.name ?? "—")} ${fmt(bw.worst_team?.kgce_per_unit_equivalent, 1)} (${esc(label)})</p>`
+    : "";
+  const rows = r.instances.filter((x) => x.complete).reverse();
+  const first = (x) => x.products.find((y) => y.product === product?.product);
+  table(el, {
+    filename: `${org}-${from}-${p.today}-shifts`,
+    testid: "shifts-table",
+    columns: [
+      { label: t("day"), value: (x) => x.day },
+      { label: t("shift"), value: (x) => x.shift },
+      { label: t("team"), value: (x) => x.team ?? "—" },
+      { label: t("kgce_eq"), value: (x) => fmt(x.kgce_equivalent, 1), exact: (x) => x.kgce_equivalent, num: true },
+      { label: "kWh", value: (x) => fmt(x.electricity_kwh, 1), exact: (x) => x.electricity_kwh, num: true },
+      { label: `${t("output")}${product ? ` (${product.unit})` : ""}`, value: (x) => (first(x) ? fmt(first(x).quantity, 1) : "—"), exact: (x) => first(x)?.quantity ?? "", num: true },
+      { label: label, value: (x) => fmt(first(x)?.kgce_per_unit_equivalent, 1), exact: (x) => first(x)?.kgce_per_unit_equivalent ?? "", num: true },
+      { label: `kWh / ${product?.unit ?? ""}`, value: (x) => fmt(first(x)?.kwh_per_unit, 1), exact: (x) => first(x)?.kwh_per_unit ?? "", num: true },
+    ],
+    rows,
   });
 }
 
