@@ -388,6 +388,10 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/validators", "get"),
         ("/v1/token/{org}", "get"),
         ("/v1/rewards/schedule", "get"),
+        ("/v1/disclosures/{region}", "get"),
+        ("/", "get"),
+        ("/app/", "get"),
+        ("/app/{file}", "get"),
     ]
     .into_iter()
     .map(|(p, m)| (p.to_string(), m.to_string()))
