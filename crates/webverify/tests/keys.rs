@@ -1,10 +1,10 @@
 //! Account keys in the module: key files opened (plain, encrypted, SM2), requests signed exactly
 //! as the node's access check verifies them (`trustmeter_httpsig::verify`), keys closed, the
 //! table bounded. The key files under `web/test/vectors/` are test keys made once (random salt
-//! and nonce; `TRUSTMETER_REGENERATE=1` makes new ones), registered nowhere; `sign.json` holds the
+//! and nonce; `TRUSTMETER_REGENERATE_KEYS=1` makes new ones), registered nowhere; `sign.json` holds the
 //! headers each must give (Ed25519 and SM2 signatures are deterministic), for the JavaScript test.
 
-use crate::{call, regenerate, vectors_dir};
+use crate::{call, vectors_dir};
 use serde_json::{Value, json};
 use std::sync::Mutex;
 use trustmeter_crypto::SigningKey;
@@ -22,6 +22,13 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
 pub const PASSPHRASE: &str = "correct horse battery staple";
 
 /// The key files: name, scheme, encrypted.
+/// Whether to make new key vectors (`TRUSTMETER_REGENERATE_KEYS=1`): apart from the other vectors'
+/// `TRUSTMETER_REGENERATE`, because new keys come from OS randomness: regenerating them changes
+/// the key files and `sign.json` every time.
+fn regenerate_keys() -> bool {
+    std::env::var_os("TRUSTMETER_REGENERATE_KEYS").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 const KEYS: [(&str, KeyScheme, bool); 3] = [
     ("key-plain.json", KeyScheme::Ed25519, false),
     ("key-encrypted.json", KeyScheme::Ed25519, true),
@@ -31,7 +38,7 @@ const KEYS: [(&str, KeyScheme, bool); 3] = [
 /// Reads a key vector, making it first when missing or when regenerating.
 fn key_file(name: &str, scheme: KeyScheme, encrypted: bool) -> String {
     let path = vectors_dir().join(name);
-    if regenerate() || !path.exists() {
+    if regenerate_keys() || !path.exists() {
         let dir = std::env::temp_dir().join(format!("webverify-keys-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let tmp = dir.join(name);
@@ -139,13 +146,13 @@ fn signed_requests_verify_as_the_node_checks_them() {
     // The same headers the committed vectors hold (what the JavaScript test expects).
     let path = vectors_dir().join("sign.json");
     let text = serde_json::to_string_pretty(&Value::Array(vectors)).unwrap() + "\n";
-    if regenerate() || !path.exists() {
+    if regenerate_keys() || !path.exists() {
         std::fs::write(&path, &text).unwrap();
     }
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
         text,
-        "{} is not what the key vectors sign; regenerate with TRUSTMETER_REGENERATE=1 cargo test -p trustmeter-webverify",
+        "{} is not what the key vectors sign; regenerate with TRUSTMETER_REGENERATE_KEYS=1 cargo test -p trustmeter-webverify",
         path.display()
     );
 }
