@@ -160,8 +160,20 @@ impl FigureProof {
         })
     }
 
-    /// The proof as pretty-printed JSON.
+    /// The proof as pretty-printed JSON (a proof read from a v2 document as a v2 document, which
+    /// has no `epochs`).
     pub fn to_json(&self) -> String {
+        if self.version == FIGURE_PROOF_VERSION_V2 && self.epochs.is_empty() {
+            let v2 = FigureProofV2 {
+                version: self.version.clone(),
+                genesis: self.genesis.clone(),
+                header: self.header.clone(),
+                state_roots: self.state_roots,
+                figure: self.figure.clone(),
+                finalization: self.finalization.clone(),
+            };
+            return serde_json::to_string_pretty(&v2).expect("a figure proof always serializes");
+        }
         serde_json::to_string_pretty(self).expect("a figure proof always serializes")
     }
 

@@ -579,6 +579,7 @@ fn a_daily_figure_after_three_set_changes_verifies_through_the_epoch_chain() {
     v2["version"] = FIGURE_PROOF_VERSION_V2.into();
     let v2 = FigureProof::from_json(&v2.to_string()).expect("a v2 document parses");
     assert!(v2.epochs.is_empty());
+    assert_eq!(FigureProof::from_json(&v2.to_json()).expect("written back as v2"), v2, "a v2 proof round-trips");
     assert!(matches!(v2.verify(Some(c.genesis())), Err(VerifyError::EpochChainLength { .. })));
     // A v3 document must carry the field.
     let mut missing: serde_json::Value = serde_json::from_str(&proof.to_json()).unwrap();
