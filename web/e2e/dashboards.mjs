@@ -103,6 +103,25 @@ await check("public page: chain and members as the API says, no sign-in", async 
   await shot("public");
 });
 
+await check("public page: the enterprise's published figures, unsigned, equal the API's sum", async () => {
+  // The demo's enterprise published its figures: anyone (no key) reads them.
+  const published = await getJson(BASE, "/v1/published?region=430000");
+  assert.ok(published.items.some((e) => e.org === ORG), "the demo enterprise is not in /v1/published");
+  await settle(async () => {
+    await page.goto(`${BASE}/app/#/verify`);
+    await page.goto(`${BASE}/app/#/public`);
+    await page.waitForSelector("[data-testid=published-table]");
+    const daily = await getJson(BASE, `/v1/figures/daily?org=${ORG}&from=${yearStart}&to=${today}`);
+    const micros = (s) => {
+      const [i, f = ""] = s.split(".");
+      return BigInt(i) * 1_000_000n + BigInt(f.padEnd(6, "0"));
+    };
+    const sum = daily.figures.filter((f) => f.label <= today).reduce((a, f) => a + micros(f.kgce_equivalent), 0n);
+    const shown = await page.locator(`[data-testid=published-table] tr:has([data-org="${ORG}"]) [data-testid=published-year]`).getAttribute("data-value");
+    assert.equal(micros(shown), sum);
+  });
+});
+
 await check("genesis pinned after comparing its hash with the node's", async () => {
   await page.click("[data-testid=genesis-unpinned]");
   const hash = await page.locator("[data-testid=genesis-hash]").textContent();

@@ -94,6 +94,8 @@ async function route() {
     return;
   }
   const [m, page] = hit;
+  // `data-rendered` names the route once its page has rendered (see `data-pending` in api.js).
+  document.documentElement.dataset.rendered = "";
   main.innerHTML = `<p class="muted">${t("loading")}</p>`;
   document.body.classList.toggle("screen-mode", page === screenPage);
   try {
@@ -104,6 +106,7 @@ async function route() {
     main.innerHTML = `<p class="bad">${t("error")}: ${esc(e.message)}</p>`;
     console.warn(e);
   }
+  if ((location.hash || "#/") === hash) document.documentElement.dataset.rendered = hash;
 }
 
 async function refreshStatus() {

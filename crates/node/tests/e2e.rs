@@ -389,6 +389,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/token/{org}", "get"),
         ("/v1/rewards/schedule", "get"),
         ("/v1/disclosures/{region}", "get"),
+        ("/v1/published", "get"),
         ("/", "get"),
         ("/app/", "get"),
         ("/app/{file}", "get"),

@@ -31,7 +31,6 @@ export async function render(main, [regionParam], scope) {
     rankingWithLastYear(region, p.yearStart, p.today),
   ]);
   const kinds = kindsOf(year.now);
-  const orgs = year.now.entries.map((e) => e.org);
   const yoy = (r) => {
     const c = change(r.now.total_kgce_equivalent, r.before.total_kgce_equivalent);
     return `${t("yoy")} ${c ?? "—"} · ${t("same_period_last_year")} ${fmt(r.before.total_kgce_equivalent, 0)}`;
@@ -84,7 +83,7 @@ export async function render(main, [regionParam], scope) {
     onRow: (e) => (location.hash = `#/enterprise/${e.org}`),
   });
 
-  scope.onLeave(liveAlarms(q("alarms"), orgs));
+  scope.onLeave(liveAlarms(q("alarms"), { region }));
 
   // The rest loads after the first paint.
   (async () => {

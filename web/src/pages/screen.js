@@ -154,7 +154,6 @@ export async function render(main, _params, scope) {
       legend: { orient: "vertical", right: 0, top: "middle", textStyle: { color: "#dde6f0", fontSize: 16 } },
       series: [{ type: "pie", center: ["25%", "50%"], radius: ["35%", "60%"], label: { show: false }, data: [...bySource].map(([k, v]) => ({ name: SOURCE[lang][k] ?? k, value: Number(decimal(v)) })) }],
     });
-    return orgs;
   }
 
   // The ticker: every finalized block, newest first, within a poll of its finalization.
@@ -183,8 +182,8 @@ export async function render(main, _params, scope) {
     seen = Math.max(seen, st.finalized_height);
   }
 
-  const orgs = await refresh();
-  scope.onLeave(liveAlarms(q("alarms"), orgs, { max: 12, big: true }));
+  await refresh();
+  scope.onLeave(liveAlarms(q("alarms"), { region }, { max: 12, big: true }));
   await poll();
   timers.push(
     setInterval(() => {

@@ -86,6 +86,7 @@ pub const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/organisations", Rule::Public),
     ("GET", "/v1/organisations/{id}", Rule::Public),
     ("GET", "/v1/disclosures/{region}", Rule::Public),
+    ("GET", "/v1/published", Rule::Public),
     ("GET", "/v1/accounts/{public_key}", Rule::Public),
     ("GET", "/v1/proposals/{id}", Rule::Public),
     ("GET", "/v1/policy", Rule::Public),
