@@ -93,6 +93,7 @@ async function floor(urls, k) {
 
 async function signIn(page, file) {
   await page.goto(`${BASE}/app/#/verify`);
+  if (await page.locator("[data-testid=sign-out]").count()) await page.click("[data-testid=sign-out]");
   await page.waitForSelector("[data-testid=sign-in]");
   await page.click("[data-testid=sign-in]");
   await page.setInputFiles("[data-testid=key-file]", file);

@@ -86,7 +86,10 @@ async function route() {
   }
   disposeCharts();
   nav();
-  const main = document.getElementById("main");
+  // A fresh container per rendering: work a page left unfinished (a panel still loading) writes
+  // into its own detached container, never into the next page's.
+  const main = document.createElement("div");
+  document.getElementById("main").replaceChildren(main);
   const hash = location.hash || "#/";
   const hit = ROUTES.map(([re, page]) => [re.exec(hash), page]).find(([m]) => m);
   if (!hit) {

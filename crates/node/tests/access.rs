@@ -325,6 +325,7 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                     format!("/v1/enterprises/{o}/carbon/compliance?year=2026"),
                     ENTERPRISE_DATA,
                 ),
+                ("/v1/carbon/compliance", format!("/v1/carbon/compliance?year=2026&org={o}"), ENTERPRISE_DATA),
                 (
                     "/v1/enterprises/{org}/evidence/{hash}",
                     format!("/v1/enterprises/{o}/evidence/{evidence_hash}"),
@@ -400,6 +401,9 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                 format!("/v1/alarms?org={p}&owner={o}"),
                 // A region's alarms are a regulator's (or statistics bureau's) of that region.
                 "/v1/alarms?region=430000".to_string(),
+                // Every enterprise a batch names is checked.
+                format!("/v1/carbon/compliance?year=2026&org={p}&org={o}"),
+                format!("/v1/carbon/compliance?year=2026&org={p}&org=+{o}"),
                 "/v1/alarms/stream?region=430000".to_string(),
                 format!("/v1/alarms?org={p}&region=430000"),
                 format!("/v1/meters/{m_enc}/readings"),

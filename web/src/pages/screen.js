@@ -112,7 +112,7 @@ export async function render(main, _params, scope) {
     // Carbon: the year's and the month's by source, over the top enterprises.
     const orgs = entries.slice(0, 10).map((e) => e.org);
     const [compl, carbonMonth] = await Promise.all([
-      Promise.all(orgs.map((o) => getOr(`/v1/enterprises/${o}/carbon/compliance?year=${p.year}`, null))),
+      orgs.length ? getOr(`/v1/carbon/compliance?year=${p.year}&${orgs.map((o) => `org=${o}`).join("&")}`, null).then((b) => b?.items ?? []) : [],
       Promise.all(orgs.map((o) => getOr(`/v1/enterprises/${o}/carbon?month=${p.month}`, null))),
     ]);
     if (left) return [];

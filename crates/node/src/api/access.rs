@@ -116,6 +116,7 @@ pub const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/enterprises/{org}/shifts", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/enterprises/{org}/carbon/report", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/enterprises/{org}/carbon/compliance", Rule::Data(GrantScope::Figures)),
+    ("GET", "/v1/carbon/compliance", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/enterprises/{org}/carbon/proof", Rule::Data(GrantScope::Figures)),
     ("POST", "/v1/enterprises/{org}/carbon/what-if", Rule::Data(GrantScope::Figures)),
     ("PUT", "/v1/enterprises/{org}/evidence", Rule::Upload),
