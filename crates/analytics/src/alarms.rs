@@ -1485,13 +1485,7 @@ impl Snapshot {
     fn events_after(&self, last: u64, scope: &AlarmScope) -> Option<Vec<AlarmEvent>> {
         let oldest = self.recent.front().map_or(self.next_id, |e| e.id);
         let held = last < self.next_id && last.checked_add(1).is_some_and(|n| n >= oldest.max(self.first_id));
-        held.then(|| {
-            self.recent
-                .iter()
-                .filter(|e| e.id > last && scope.admits(&e.alarm))
-                .cloned()
-                .collect()
-        })
+        held.then(|| self.recent.iter().filter(|e| e.id > last && scope.admits(&e.alarm)).cloned().collect())
     }
 }
 

@@ -352,18 +352,17 @@ async fn next_nonce(s: &Submitter, key: &trustmeter_types::PublicKey) -> Result<
     Ok(v["last_nonce"].as_u64().unwrap_or(0) + 1)
 }
 
-/// Starts `validators` validators of `chain_id` in `ctx`.
+/// Starts `args.validators` validators of `chain_id` in `ctx` (with `args.enterprises` member
+/// enterprises), on ports from `p2p_port` and `api_port`.
 async fn start_chain(
     ctx: &commonware_runtime::tokio::Context,
     dir: &std::path::Path,
     chain_id: &str,
-    validators: usize,
-    enterprises: usize,
-    seed: u64,
-    p2p_port: u16,
-    api_port: u16,
+    args: &DemoArgs,
+    (p2p_port, api_port): (u16, u16),
 ) -> Result<DemoChain> {
-    let mut devnet = Devnet::new(chain_id, validators, enterprises, seed, now_ms(), p2p_port);
+    let validators = args.validators;
+    let mut devnet = Devnet::new(chain_id, validators, args.enterprises, args.seed, now_ms(), p2p_port);
     // Short epochs, so that the demo's run sees an election change the validator set.
     devnet.genesis.params.economy.staking.epoch_length = DEMO_EPOCH_LENGTH;
     let genesis_path = dir.join(format!("{chain_id}-genesis.json"));
@@ -433,8 +432,10 @@ async fn onboard(
     }
     sub.wait_finalized(&hs, "meter registration").await?;
     // The authorities onboard every enterprise: their nonces go on from the chain's.
-    let mut metrology = TxSigner::new(d.metrology.key.clone(), id.clone(), next_nonce(sub, &d.metrology.key.public_key()).await?);
-    let mut regulator = TxSigner::new(d.regulator.key.clone(), id.clone(), next_nonce(sub, &d.regulator.key.public_key()).await?);
+    let mut metrology =
+        TxSigner::new(d.metrology.key.clone(), id.clone(), next_nonce(sub, &d.metrology.key.public_key()).await?);
+    let mut regulator =
+        TxSigner::new(d.regulator.key.clone(), id.clone(), next_nonce(sub, &d.regulator.key.public_key()).await?);
     let mut hs = Vec::new();
     for p in plant.calibration_payloads(&d.metrology.org.id, cal.0, cal.1) {
         hs.push(sub.submit(&metrology.sign(p)).await?);
@@ -708,7 +709,8 @@ fn gateway_key_file(
     plant: &Plant,
 ) -> Result<trustmeter_crypto::SigningKey> {
     std::fs::create_dir_all(dir.join(name))?;
-    let meta = trustmeter_keystore::KeyMeta { organisation: Some(org.clone()), device: Some(plant.gateway_id().clone()) };
+    let meta =
+        trustmeter_keystore::KeyMeta { organisation: Some(org.clone()), device: Some(plant.gateway_id().clone()) };
     Ok(trustmeter_keystore::KeyFile::generate(
         &dir.join(name).join("gateway.key"),
         trustmeter_types::KeyScheme::Ed25519,
@@ -727,10 +729,7 @@ async fn start_all(
     let mut chains = Vec::new();
     for (i, id) in ["hunan-1", "national-1"].iter().take(args.chains).enumerate() {
         let off = (i * 100) as u16;
-        chains.push(
-            start_chain(ctx, dir, id, args.validators, args.enterprises, args.seed, args.p2p_port + off, args.api_port + off)
-                .await?,
-        );
+        chains.push(start_chain(ctx, dir, id, args, (args.p2p_port + off, args.api_port + off)).await?);
     }
 
     let follower = if args.follower {
@@ -832,7 +831,11 @@ async fn start_all(
             "  and {} more enterprise(s) of the region, each a {}-meter plant behind its own gateway: {}",
             others.len(),
             other_plant_meters(args.meters),
-            others.iter().map(|(i, _, _)| chains[0].devnet.enterprises[*i].org.name.clone()).collect::<Vec<_>>().join(", ")
+            others
+                .iter()
+                .map(|(i, _, _)| chains[0].devnet.enterprises[*i].org.name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
 

@@ -513,7 +513,12 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
             // Who published is public too, by region.
             let listed = |body: &str| -> Result<Vec<String>> {
                 let v: Value = serde_json::from_str(body)?;
-                Ok(v["items"].as_array().context("items")?.iter().map(|i| i["org"].as_str().unwrap_or("").to_string()).collect())
+                Ok(v["items"]
+                    .as_array()
+                    .context("items")?
+                    .iter()
+                    .map(|i| i["org"].as_str().unwrap_or("").to_string())
+                    .collect())
             };
             let (status, body) = signed_get(&api, "/v1/published?region=430000", None).await?;
             ensure!(status == 200 && listed(&body)? == vec![o.to_string()], "published list: {status} {body}");

@@ -412,7 +412,9 @@ async fn stream_scenario(api: &Api, cluster: &Cluster) -> Result<()> {
     ensure!(v["alarms"].as_array().is_some_and(|a| a.iter().any(|x| x["key"] == key.as_str())), "{v}");
     let v = api.get_ok(1, "/v1/alarms?region=440000").await?;
     ensure!(v["alarms"].as_array().is_some_and(|a| a.is_empty()), "{v}");
-    for bad in ["/v1/alarms?region=43", "/v1/alarms?region=hunan", &format!("/v1/alarms?region=430000&org={}", e0.org.id)] {
+    for bad in
+        ["/v1/alarms?region=43", "/v1/alarms?region=hunan", &format!("/v1/alarms?region=430000&org={}", e0.org.id)]
+    {
         let (s, e) = api.get(1, bad).await?;
         ensure!(s == 400 && e["code"] == "bad_request", "{bad}: {s} {e}");
     }

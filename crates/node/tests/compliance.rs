@@ -141,11 +141,11 @@ fn a_verified_figure_is_final_on_every_validator_and_checks_offline_down_to_read
                 batch["items"][0]
             );
             let stranger = "91350100M000100Y43";
-            let refused = match client.get_json(&format!("/v1/carbon/compliance?year=2025&org={org}&org={stranger}")).await
-            {
-                Ok(v) => v.to_string(),
-                Err(e) => e.to_string(),
-            };
+            let refused =
+                match client.get_json(&format!("/v1/carbon/compliance?year=2025&org={org}&org={stranger}")).await {
+                    Ok(v) => v.to_string(),
+                    Err(e) => e.to_string(),
+                };
             ensure!(refused.contains(stranger) && !refused.contains("\"items\""), "{refused}");
             // 3 t of diesel = 9.435367 t, plus the metered electricity's Scope 2.
             let reported = micros(&filed["standard_t"])?;

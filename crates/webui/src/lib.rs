@@ -102,7 +102,9 @@ pub struct Gzipped {
 /// first use (about 0.3 s for the verifier, release build), then kept: the output is a function
 /// of the bytes alone (no name, no time in the header), the same on every node.
 pub fn gzipped(asset: &Asset) -> Option<Gzipped> {
-    static GZ: OnceLock<Vec<OnceLock<Option<(Vec<u8>, String)>>>> = OnceLock::new();
+    /// Per asset, once compressed: its gzip bytes and ETag, or nothing if not worth it.
+    type Cell = OnceLock<Option<(Vec<u8>, String)>>;
+    static GZ: OnceLock<Vec<Cell>> = OnceLock::new();
     let cells = GZ.get_or_init(|| ASSETS.iter().map(|_| OnceLock::new()).collect());
     let i = index(asset);
     let cell = cells[i].get_or_init(|| {
@@ -145,7 +147,8 @@ pub fn accepts_gzip(accept_encoding: &str) -> bool {
 /// Gzip of `bytes` at the best level, with a zero modification time and no name.
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     use std::io::Write as _;
-    let mut enc = flate2::GzBuilder::new().mtime(0).write(Vec::with_capacity(bytes.len() / 3), flate2::Compression::best());
+    let mut enc =
+        flate2::GzBuilder::new().mtime(0).write(Vec::with_capacity(bytes.len() / 3), flate2::Compression::best());
     enc.write_all(bytes).expect("writing to a Vec cannot fail");
     enc.finish().expect("writing to a Vec cannot fail")
 }
@@ -198,7 +201,9 @@ mod tests {
         for yes in ["gzip", "gzip, deflate, br, zstd", "br;q=1.0, GZIP;q=0.5", "*", "deflate, *;q=0.1", " x-gzip "] {
             assert!(accepts_gzip(yes), "{yes}");
         }
-        for no in ["", "identity", "br", "gzip;q=0", "gzip;q=0.000", "gzip;q=abc", "*;q=0", "gzip;q=0, *", "gzipx", "deflate"] {
+        for no in
+            ["", "identity", "br", "gzip;q=0", "gzip;q=0.000", "gzip;q=abc", "*;q=0", "gzip;q=0, *", "gzipx", "deflate"]
+        {
             assert!(!accepts_gzip(no), "{no}");
         }
     }

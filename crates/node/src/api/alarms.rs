@@ -12,8 +12,8 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use tokio::sync::broadcast;
 use trustmeter_analytics::alarms::{
-    AlarmEvent, AlarmHub, AlarmScope, AlarmsView, EventKind, FRESHNESS_WAIT, KEEP_ALIVE, MAX_STREAM_CLIENTS, StreamSlot,
-    StreamStart,
+    AlarmEvent, AlarmHub, AlarmScope, AlarmsView, EventKind, FRESHNESS_WAIT, KEEP_ALIVE, MAX_STREAM_CLIENTS,
+    StreamSlot, StreamStart,
 };
 use trustmeter_types::UnifiedSocialCreditCode;
 use utoipa::IntoParams;

@@ -209,7 +209,8 @@ async fn compliance_batch(
     let year = parse_year(&YearQuery { year })?;
     let _permit = s.limits().acquire(RequestClass::Rollups)?;
     let state = s.app().finalized_state();
-    let items = blocking(move || orgs.iter().map(|o| compliance(&state, o, year)).collect::<Result<Vec<_>, _>>()).await?;
+    let items =
+        blocking(move || orgs.iter().map(|o| compliance(&state, o, year)).collect::<Result<Vec<_>, _>>()).await?;
     Ok(Json(ComplianceBatch { year, items }))
 }
 

@@ -1127,10 +1127,9 @@ async fn published(State(s): State<ApiState>, Query(q): Query<PublishedQuery>) -
         .region
         .map(|r| {
             let r = r.trim();
-            r.parse::<u32>()
-                .ok()
-                .filter(|c| (100_000..=999_999).contains(c))
-                .ok_or_else(|| ApiError::bad_request(format!("region {r:?} is not a region code (six digits, GB/T 2260)")))
+            r.parse::<u32>().ok().filter(|c| (100_000..=999_999).contains(c)).ok_or_else(|| {
+                ApiError::bad_request(format!("region {r:?} is not a region code (six digits, GB/T 2260)"))
+            })
         })
         .transpose()?;
     let after = q
