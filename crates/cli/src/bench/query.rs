@@ -15,6 +15,8 @@
 //!   when a `SubmitCarbonReport` executes) of each of the same enterprises' year, against the floor
 //!   of reading the year's daily figures alone;
 //! - **(e)** the compliance alarms' walk over the same enterprises (deadlines, quota forecast).
+//! - **(g)** a year's ranking of the (b) region (a reading a day for 365 more days): against
+//!   reading the month sums it takes whole months from, and every daily figure of the year.
 //! - **(f)** the economy: an epoch's end over 1 024 registered validators (the election of 100
 //!   seats, rewards, jailing) against an ordinary block, and one reading batch's reward points
 //!   (a CEL evaluation) against its signature checks.
