@@ -414,7 +414,7 @@ function calendarForm(form, state, refresh) {
   const crosses = () => {
     for (const tr of rows.children) {
       const s = { start_minute: minuteOf(tr.querySelector("[name=shift-start]").value), end_minute: minuteOf(tr.querySelector("[name=shift-end]").value) };
-      tr.querySelector("[data-role=crosses]").textContent = s.start_minute === null || s.end_minute === null ? "" : s.start_minute + shiftMinutes(s) > MINUTES_PER_DAY ? t("next_day") : "—";
+      tr.querySelector("[data-role=crosses]").textContent = s.start_minute === null || s.end_minute === null ? "" : s.start_minute + shiftMinutes(s) >= MINUTES_PER_DAY ? t("next_day") : "—";
     }
   };
   const rotate = form.querySelector("[name=rotate]");
