@@ -125,10 +125,17 @@ pub fn sign(input: SignTxInput) -> OpResult {
         ));
     }
     let payload = parse_payload(&kind, &input.payload)?;
+    // Nothing is signed that the chain's own check of the data refuses (names, sizes, overlaps).
+    let checked = match &payload {
+        TxPayload::SetShiftCalendar { calendar } => calendar.check(),
+        TxPayload::RecordShiftOutput { output } => output.check(),
+        _ => Err("not a kind a page signs".into()),
+    };
+    checked.map_err(|e| bad(format!("the {kind} payload: {e}")))?;
     let tx = with_key(input.handle, |key| {
         sign_tx(key, TxBody { chain_id: chain_id.clone(), sender: key.public_key(), nonce: input.nonce, payload })
     })?;
-    // What the node checks of a transaction before its state: shapes, sizes, names.
+    // Everything the node checks of a transaction before its state (chain id, keys, the payload).
     tx.validate().map_err(|e| bad(format!("the {kind} payload: {e}")))?;
     let size = trustmeter_types::encode(&tx).len();
     if size > MAX_TX_BYTES {
