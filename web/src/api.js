@@ -193,8 +193,8 @@ export async function submitTx(payload, { waitMs = TX_WAIT_MS } = {}) {
     });
     const body = await r.json().catch(() => ({}));
     if (r.status !== 202) throw new TxRefused(body.code ?? "http", body.message ?? `${r.status} ${r.statusText}`, body.tx_hash ?? signed.tx_hash, "admission");
-    if (signed.tx_hash && body.tx_hash !== signed.tx_hash) throw new ApiError(r.status, "tx_hash", `the node names the transaction ${body.tx_hash}, not ${signed.tx_hash}`);
     nextNonce.set(s.publicKey, nonce + 1);
+    if (signed.tx_hash && body.tx_hash !== signed.tx_hash) throw new ApiError(r.status, "tx_hash", `the node names the transaction ${body.tx_hash}, not ${signed.tx_hash}`);
     return { txHash: body.tx_hash, nonce, posted: performance.now() };
   });
   const deadline = Date.now() + waitMs;
