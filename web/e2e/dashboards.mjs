@@ -54,6 +54,8 @@ async function check(name, f) {
     results.push(`ok   ${name} (${Date.now() - t0} ms)`);
   } catch (e) {
     results.push(`FAIL ${name}: ${e.stack ?? e}`);
+    // What the page showed when the step failed.
+    await page.screenshot({ path: join(OUT, `failed-${results.length}.png`) }).catch(() => {});
   }
   console.log(results.at(-1));
 }
