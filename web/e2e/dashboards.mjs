@@ -7,7 +7,9 @@
 // (read by this script with the same member's key, signed independently of the page); drill-down
 // reaches a meter; each role sees only its data; the in-browser verification passes for a genuine
 // proof and fails, at a named step, for a tampered one; the big screen follows a new block within
-// 2 s. Screenshots of every page go to OUT_DIR.
+// 2 s; the enterprise enters a shift's output and its calendar on its page (signed in the
+// browser, finalized, then shown by the API and the page; two at once take two nonces; the
+// chain's refusal shown), a regulator gets no form. Screenshots of every page go to OUT_DIR.
 
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -40,6 +42,8 @@ const errors = [];
 // While a step checks that the node refuses a role, Chromium logs each refused fetch
 // ("Failed to load resource: … status of 403"): expected then, an error anywhere else.
 let refusalsExpected = false;
+// Likewise the node's 422 while a step checks that the chain refuses a transaction.
+let rejectionExpected = false;
 const results = [];
 async function check(name, f) {
   const t0 = Date.now();
@@ -50,6 +54,8 @@ async function check(name, f) {
     results.push(`ok   ${name} (${Date.now() - t0} ms)`);
   } catch (e) {
     results.push(`FAIL ${name}: ${e.stack ?? e}`);
+    // What the page showed when the step failed.
+    await page.screenshot({ path: join(OUT, `failed-${results.length}.png`) }).catch(() => {});
   }
   console.log(results.at(-1));
 }
@@ -75,9 +81,10 @@ const page = await context.newPage();
 page.on("console", (m) => {
   if (m.type() !== "error") return;
   if (refusalsExpected && /status of 40[13]/.test(m.text())) return;
+  if (rejectionExpected && /status of 422/.test(m.text())) return;
   errors.push(`console: ${m.text()} (${page.url()})`);
 });
-page.on("pageerror", (e) => errors.push(`page error: ${e.message} (${page.url()})`));
+page.on("pageerror", (e) => errors.push(`page error: ${e.stack ?? e.message} (${page.url()})`));
 
 async function signIn(file) {
   // From a page with the header (the big screen hides it); a hash change keeps the session.
@@ -179,6 +186,7 @@ await check("drill-down: region → enterprise → location → meter, and a rea
       throw new Error(`today: page ${shown}, API ${expected}`);
     }
   });
+  assert.equal(await page.locator("[data-testid=panel-shift-entry], [data-testid=shift-output-form]").count(), 0, "a regulator gets no shift entry form");
   await page.waitForSelector("[data-testid=meters-table] tbody tr");
   const meters = await getJson(BASE, `/v1/meters?org=${ORG}&limit=1000`, regulator);
   assert.equal(await page.locator("[data-testid=meters-table] tbody tr").count(), meters.items.length);
@@ -286,6 +294,112 @@ await check("roles: an enterprise sees its own data only; a metrology authority 
   assert.match(await page.locator("main").innerText(), /forbidden|may not|不/i);
   assert.equal(await page.locator("[data-testid=kpi-this_year]").count(), 0);
   refusalsExpected = false;
+});
+
+// Shift data entered on the enterprise's own page (issue 14): the form builds the payload, the
+// WebAssembly module signs it with the key that signed in, the page submits it and follows it
+// to its receipt; the API and the page's table then show the quantity.
+const shiftsFrom = day(Date.parse(`${today}T12:00:00+08:00`) - 6 * 86_400_000);
+let shiftTarget = null;
+
+await check("the enterprise records a finished shift's output from its page: signed in the browser, finalized, shown by the API and the table", async () => {
+  await signIn(keys.enterprise);
+  await page.goto(`${BASE}/app/#/enterprise`);
+  await page.waitForSelector("[data-testid=shift-output-form] [data-testid=so-shift] option", { state: "attached" });
+  await page.waitForSelector("[data-testid=shifts-table] tbody tr");
+  const api = await getJson(BASE, `/v1/enterprises/${ORG}/shifts?from=${shiftsFrom}&to=${today}`, enterprise);
+  // A shift that ended over half an hour ago (the demo records each shift's output as it ends):
+  // one with no output yet if there is one (it started before the plant did), else a correction.
+  const done = api.instances.filter((x) => x.complete && x.end_ms < Date.now() - 1_800_000);
+  const target = done.filter((x) => !x.output_recorded).at(-1) ?? done.at(-1);
+  assert.ok(target, "a finished shift in the last 7 days");
+  const product = api.comparison.total.products[0] ?? { product: "整车", unit: "辆" };
+  const before = target.products.find((x) => x.product === product.product);
+  const quantity = before?.quantity === "123.456000" ? "124.5" : "123.456";
+  shiftTarget = { ...target, product, quantity };
+  console.log(`     ${target.output_recorded ? "correcting" : "recording"} ${target.day} ${target.shift} (${target.team ?? "no team"}): ${product.product} ${before?.quantity ?? "none"} → ${quantity}`);
+  await page.fill("[data-testid=so-day]", target.day);
+  await page.selectOption("[data-testid=so-shift]", target.shift);
+  const form = page.locator("[data-testid=shift-output-form]");
+  while ((await form.locator("[data-role=remove]").count()) > 1) await form.locator("[data-role=remove]").last().click();
+  await page.fill("[data-testid=so-product-0]", product.product);
+  await page.fill("[data-testid=so-quantity-0]", quantity);
+  await page.fill("[data-testid=so-unit-0]", product.unit);
+  await page.fill("[data-testid=so-note]", "e2e: counted again, entered on the web page");
+  await page.locator("[data-testid=panel-shift-entry]").screenshot({ path: join(OUT, "shift-entry.png") });
+  const t0 = Date.now();
+  await page.click("[data-testid=so-submit]");
+  const status = page.locator("[data-testid=shift-output-status]");
+  await page.waitForSelector("[data-testid=shift-output-status][data-state=finalized], [data-testid=shift-output-status][data-state=refused], [data-testid=shift-output-status][data-state=error], [data-testid=shift-output-status][data-state=invalid]", { timeout: 90_000 });
+  assert.equal(await status.getAttribute("data-state"), "finalized", await status.innerText());
+  console.log(`     signed in wasm, submitted and finalized ${Date.now() - t0} ms after the click: ${await status.innerText()}`);
+  const hash = await status.getAttribute("data-tx-hash");
+  const receipt = await getJson(BASE, `/v1/transactions/${hash}`);
+  assert.equal(receipt.status, "finalized");
+  assert.equal(receipt.receipt.outcome.status, "accepted");
+  const after = await getJson(BASE, `/v1/enterprises/${ORG}/shifts?from=${shiftsFrom}&to=${today}`, enterprise);
+  const inst = after.instances.find((x) => x.day === target.day && x.shift === target.shift);
+  const recorded = inst.products.find((x) => x.product === product.product);
+  assert.equal(recorded.quantity, `${quantity}${quantity.includes(".") ? "" : "."}`.padEnd(quantity.indexOf(".") + 7, "0"));
+  assert.equal(inst.note, "e2e: counted again, entered on the web page");
+  // The page reloaded its shift panel: the row of that shift shows the quantity.
+  const shown = new Intl.NumberFormat("zh-CN", { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(Number(quantity));
+  await page.waitForFunction(
+    ([d, sh, q]) => [...document.querySelectorAll("[data-testid=shifts-table] tbody tr")].some((tr) => tr.cells[0]?.textContent === d && tr.cells[1]?.textContent === sh && [...tr.cells].some((c) => c.textContent === q)),
+    [target.day, target.shift, shown],
+    { timeout: 10_000 },
+  );
+  await page.locator("[data-testid=panel-shift-entry]").screenshot({ path: join(OUT, "shift-entry-finalized.png") });
+});
+
+await check("two submissions at once from one page take two nonces: an output correction and the calendar from tomorrow", async () => {
+  assert.ok(shiftTarget, "the previous step chose a shift");
+  // The output form still holds the shift; change the quantity back and submit it together with
+  // the prefilled calendar (the current version, again from tomorrow).
+  await page.fill("[data-testid=so-quantity-0]", "120");
+  const tomorrow = day(Date.now() + 86_400_000);
+  assert.equal(await page.inputValue("[data-testid=sc-from]"), tomorrow);
+  // Both buttons clicked in the same task (two mouse clicks would race on the scroll position).
+  await page.evaluate(() => {
+    document.querySelector("[data-testid=so-submit]").click();
+    document.querySelector("[data-testid=sc-submit]").click();
+  });
+  for (const id of ["shift-output-status", "shift-calendar-status"]) {
+    assert.equal(await page.locator(`[data-testid=${id}]`).getAttribute("data-state"), "pending");
+  }
+  for (const id of ["shift-output-status", "shift-calendar-status"]) {
+    await page.waitForSelector(`[data-testid=${id}][data-state=finalized], [data-testid=${id}][data-state=refused], [data-testid=${id}][data-state=error], [data-testid=${id}][data-state=invalid]`, { timeout: 90_000 });
+    const s = page.locator(`[data-testid=${id}]`);
+    assert.equal(await s.getAttribute("data-state"), "finalized", `${id}: ${await s.innerText()}`);
+    console.log(`     ${id}: ${await s.innerText()}`);
+  }
+  const after = await getJson(BASE, `/v1/enterprises/${ORG}/shifts?from=${shiftsFrom}&to=${today}`, enterprise);
+  const inst = after.instances.find((x) => x.day === shiftTarget.day && x.shift === shiftTarget.shift);
+  assert.equal(inst.products.find((x) => x.product === shiftTarget.product.product).quantity, "120.000000");
+  const next = await getJson(BASE, `/v1/enterprises/${ORG}/shifts?from=${tomorrow}&to=${tomorrow}`, enterprise);
+  assert.equal(next.calendars.at(-1).effective_from, tomorrow);
+  assert.deepEqual(next.calendars.at(-1).shifts.map((x) => x.name), after.calendars.at(-1).shifts.map((x) => x.name));
+});
+
+await check("a shift output the chain refuses (a day beyond the 62-day backdate) shows the chain's code and sentence", async () => {
+  const old = day(Date.now() - 70 * 86_400_000);
+  await page.fill("[data-testid=so-day]", old);
+  await page.fill("[data-testid=so-quantity-0]", "1");
+  // The page warns (its clock, its view of the calendar) but leaves the decision to the chain.
+  await page.waitForSelector("[data-testid=shift-output-form] [data-role=warnings] li");
+  rejectionExpected = true;
+  await page.click("[data-testid=so-submit]");
+  const status = page.locator("[data-testid=shift-output-status]");
+  await page.waitForSelector("[data-testid=shift-output-status][data-state=refused], [data-testid=shift-output-status][data-state=finalized], [data-testid=shift-output-status][data-state=error]", { timeout: 60_000 });
+  rejectionExpected = false;
+  assert.equal(await status.getAttribute("data-state"), "refused", await status.innerText());
+  assert.equal(await status.getAttribute("data-code"), "invalid_shift_data");
+  assert.match(await status.innerText(), /62 back/);
+  await page.locator("[data-testid=panel-shift-entry]").screenshot({ path: join(OUT, "shift-refused.png") });
+  // A malformed entry never reaches the chain: the page says what the chain's check would.
+  await page.fill("[data-testid=so-quantity-0]", "-3");
+  await page.click("[data-testid=so-submit]");
+  await page.waitForSelector("[data-testid=shift-output-status][data-state=invalid]");
 });
 
 await check("English toggle", async () => {

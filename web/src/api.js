@@ -1,7 +1,9 @@
 // The node's API, as the signed-in member (or anonymously). Errors keep the API's
 // `{code, message}` so a page can say "not disclosed" for 403 and show the node's sentence.
+// `submitTx` signs a transaction in the WebAssembly module, submits it and follows it to its
+// receipt.
 
-import { signatureHeaders } from "./session.js";
+import { must, session, signatureHeaders, verifier } from "./session.js";
 
 /** An API error: HTTP status, the API's stable code and its sentence. */
 export class ApiError extends Error {
@@ -141,5 +143,93 @@ export async function stream(path, onEvent, signal) {
       if (e instanceof ApiError && (e.status === 403 || e.status === 401)) return;
     }
     await new Promise((res) => setTimeout(res, 2000));
+  }
+}
+
+/** The chain refused a transaction: at admission (`stage: "admission"`, the node's 422) or in its block. */
+export class TxRefused extends Error {
+  constructor(code, message, txHash, stage) {
+    super(message);
+    this.code = code;
+    this.txHash = txHash;
+    this.stage = stage;
+  }
+}
+
+/** A transaction submitted but not finalized within the wait (it may still be). */
+export class TxNotFinalized extends Error {
+  constructor(txHash, waitedMs) {
+    super(`transaction ${txHash} was not finalized within ${Math.round(waitedMs / 1000)} s; it may still be: GET /v1/transactions/${txHash}`);
+    this.code = "not_finalized";
+    this.txHash = txHash;
+  }
+}
+
+/** How long `submitTx` follows a transaction by default, ms (blocks finalize in about a second). */
+const TX_WAIT_MS = 60_000;
+/** How often the receipt is asked for, ms. */
+const TX_POLL_MS = 400;
+/** The nonce after the last one this page had admitted, per sender key. */
+const nextNonce = new Map();
+/** Nonces are taken and transactions posted one at a time (concurrent submissions never share one). */
+let submitting = Promise.resolve();
+
+/** Runs `f` after every earlier `f` of this page has finished (a mutex over nonce → sign → post). */
+function oneAtATime(f) {
+  const run = submitting.then(f, f);
+  submitting = run.catch(() => {});
+  return run;
+}
+
+/**
+ * Signs `payload` (a transaction payload as its JSON holds it, e.g. `{type: "record_shift_output",
+ * output: {…}}`) with the signed-in key inside the WebAssembly module, submits it and waits (at
+ * most `waitMs`) for its receipt. The nonce is the account's last finalized one + 1 (`GET
+ * /v1/accounts/{key}`, as `trustmeter tx`), or above the last this page had admitted while that
+ * one is still pending: submissions from one page are serialised up to the node's answer, so two
+ * never share a nonce, and the receipts are awaited in parallel.
+ * Resolves `{txHash, nonce, height, receipt, ms}`; throws `TxRefused` with the chain's code and
+ * sentence when the node refuses it at admission or its block rejects it, `TxNotFinalized` after
+ * the wait, `ApiError` when the node cannot be asked.
+ */
+export async function submitTx(payload, { waitMs = TX_WAIT_MS } = {}) {
+  const s = session.current;
+  if (!s) throw new ApiError(401, "not_signed_in", "sign in with the account key first");
+  const t0 = performance.now();
+  const v = await verifier();
+  const { txHash, nonce, posted } = await oneAtATime(async () => {
+    const [status, account] = await Promise.all([get("/v1/status"), get(`/v1/accounts/${encodeURIComponent(s.publicKey)}`)]);
+    const nonce = Math.max(account.last_nonce + 1, nextNonce.get(s.publicKey) ?? 0);
+    const signed = must(v.signTransaction(s.handle, { chainId: status.chain_id, nonce, payload, hashAlg: status.hash_alg }));
+    const r = await fetch(new URL("/v1/transactions", location.origin), {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: signed.transaction,
+    });
+    const body = await r.json().catch(() => ({}));
+    if (r.status !== 202) throw new TxRefused(body.code ?? "http", body.message ?? `${r.status} ${r.statusText}`, body.tx_hash ?? signed.tx_hash, "admission");
+    nextNonce.set(s.publicKey, nonce + 1);
+    if (signed.tx_hash && body.tx_hash !== signed.tx_hash) throw new ApiError(r.status, "tx_hash", `the node names the transaction ${body.tx_hash}, not ${signed.tx_hash}`);
+    return { txHash: body.tx_hash, nonce, posted: performance.now() };
+  });
+  const deadline = Date.now() + waitMs;
+  let unknown = 0;
+  for (;;) {
+    let r = null;
+    try {
+      r = await get(`/v1/transactions/${txHash}`);
+    } catch (e) {
+      // Not known to this node (yet): it answered 202, so only a restart loses it; look again a few times.
+      if (!(e instanceof ApiError && e.status === 404) || ++unknown > 3) throw e;
+    }
+    if (r?.status === "finalized") {
+      const outcome = r.receipt.outcome;
+      if (outcome.status !== "accepted") throw new TxRefused(outcome.code, outcome.message, txHash, "block");
+      const ms = { signed_and_posted: Math.round(posted - t0), finalized: Math.round(performance.now() - t0) };
+      return { txHash, nonce, height: r.height, receipt: r.receipt, ms };
+    }
+    if (r?.status === "rejected") throw new TxRefused(r.rejection.code, r.rejection.message, txHash, "admission");
+    if (Date.now() >= deadline) throw new TxNotFinalized(txHash, waitMs);
+    await new Promise((resolve) => setTimeout(resolve, TX_POLL_MS));
   }
 }

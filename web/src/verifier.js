@@ -1,4 +1,4 @@
-// Trustmeter's proof verifier and request signer, in the page: the Rust verifier
+// Trustmeter's proof verifier, request and transaction signer, in the page: the Rust verifier
 // (crates/webverify, built to web/dist/verifier.wasm by web/build-wasm.sh) behind a small API.
 // No dependencies; works in browsers and in Node 20+.
 //
@@ -232,6 +232,29 @@ class Verifier {
     if (request.body != null) input.body = String(request.body);
     if (request.bodyBase64 != null) input.body_base64 = String(request.bodyBase64);
     return this.call("sign_request", input);
+  }
+
+  /**
+   * Signs a transaction with an open key, as the CLI does (`trustmeter tx`): only the kinds a page
+   * may sign (`set_shift_calendar`, `record_shift_output`; crates/webverify/src/transactions.rs).
+   * @param {number} handle from openKey: the sender
+   * @param {{chainId: string, nonce: number, payload: object, hashAlg?: "sha256"|"sm3"|null}} tx
+   *   the chain (`/v1/status`), the nonce (the account's `last_nonce` + 1), the payload as a
+   *   transaction's JSON holds it (`{type: "record_shift_output", output: {…}}`), and the
+   *   chain's hash algorithm for `tx_hash`
+   * @returns {{ok: boolean, transaction: string, kind: string, sender: string, nonce: number,
+   *   chain_id: string, tx_hash: string|null, error: object|null}} `transaction`: the body of
+   *   `POST /v1/transactions` (application/json)
+   */
+  signTransaction(handle, tx) {
+    if (!Number.isSafeInteger(tx.nonce) || tx.nonce < 1) return failure("bad_input", "the nonce is a whole number from 1");
+    return this.call("sign_transaction", {
+      handle,
+      chain_id: String(tx.chainId),
+      nonce: tx.nonce,
+      payload: tx.payload,
+      hash_alg: tx.hashAlg ?? null,
+    });
   }
 
   /** Closes a key: its secret is wiped from the module's memory. */

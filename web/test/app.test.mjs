@@ -90,3 +90,64 @@ test("every string has both languages", () => {
   assert.deepEqual(zh, en);
   for (const k of zh) assert.ok(dictionaries.ZH[k] && dictionaries.EN[k], k);
 });
+
+test("the shift forms check what the chain checks of a calendar and an output (crates/types/src/shifts.rs)", async () => {
+  const { calendarErrors, outputErrors, outputWarnings, parseQuantity, dateCode, shiftLabel, shiftMinutes, LIMITS } = await import("../src/pages/shifts-entry.js");
+  const shift = (name, start, end) => ({ name, start_minute: start, end_minute: end });
+  const three = () => ({
+    effective_from: 20261101,
+    shifts: [shift("早班", 360, 840), shift("中班", 840, 1320), shift("夜班", 1320, 360)],
+    teams: ["甲", "乙", "丙", "丁"],
+    rotation: { start: 20261101, days: [[0, 1, 2], [3, 0, 1]] },
+  });
+  assert.deepEqual(calendarErrors(three()), []);
+  assert.equal(shiftLabel(three().shifts[2]), "22:00–06:00(+1)");
+  assert.equal(shiftLabel(shift("中班", 960, 0)), "16:00–00:00(+1)");
+  assert.equal(shiftMinutes(shift("全天", 0, 0)), 1440);
+  // Overlaps, across midnight too; gaps are allowed.
+  const o = three();
+  o.shifts[1].end_minute = 1330;
+  assert.equal(calendarErrors(o).length, 1);
+  const o2 = three();
+  o2.shifts[2].end_minute = 370;
+  assert.equal(calendarErrors(o2).length, 1);
+  const g = three();
+  g.shifts[1].end_minute = 1300;
+  assert.deepEqual(calendarErrors(g), []);
+  // A 24-hour shift only alone; names, counts, rotation shape.
+  assert.deepEqual(calendarErrors({ effective_from: 20261101, shifts: [shift("全天", 480, 480)], teams: [], rotation: null }), []);
+  assert.equal(calendarErrors({ effective_from: 20261101, shifts: [shift("全天", 480, 480), shift("x", 0, 60)], teams: [], rotation: null }).length > 0, true);
+  const n = three();
+  n.shifts[0].name = "中班";
+  assert.ok(calendarErrors(n).length > 0);
+  const long = three();
+  long.teams[0] = "一二三四五六七八九十一"; // 33 bytes
+  assert.ok(calendarErrors(long).length > 0);
+  const r = three();
+  r.rotation.days[1] = [4, 0, 1];
+  assert.ok(calendarErrors(r).length > 0);
+  const many = three();
+  many.shifts = Array.from({ length: LIMITS.shifts + 1 }, (_, i) => shift(`s${i}`, i * 60, i * 60 + 30));
+  many.rotation = null;
+  assert.ok(calendarErrors(many).length > 0);
+  // Quantities are exact millionths; negative, over six decimals or beyond 2^53 are refused.
+  assert.deepEqual(parseQuantity("311"), { micros: 311_000_000 });
+  assert.deepEqual(parseQuantity("0.000001"), { micros: 1 });
+  assert.deepEqual(parseQuantity(" 12.5 "), { micros: 12_500_000 });
+  for (const bad of ["-1", "1.0000001", "1e3", "", "abc", "9007199255"]) assert.ok(parseQuantity(bad).error, bad);
+  assert.equal(dateCode("2026-11-21"), 20261121);
+  assert.equal(dateCode("2026-02-30"), null);
+  const out = { day: 20261121, shift: "早班", team: null, products: [{ product: "整车", unit: "辆", quantity: 1 }], note: "" };
+  assert.deepEqual(outputErrors(out), []);
+  assert.ok(outputErrors({ ...out, products: [] }).length > 0);
+  assert.ok(outputErrors({ ...out, products: [out.products[0], out.products[0]] }).length > 0);
+  assert.ok(outputErrors({ ...out, note: "x".repeat(257) }).length > 0);
+  assert.ok(outputErrors({ ...out, products: [{ product: " ", unit: "辆", quantity: 1 }] }).length > 0);
+  // What the chain's state decides is a warning: too far back, not started yet.
+  const now = Date.parse("2026-11-21T10:00:00+08:00");
+  const cal = [{ effective_from: "2026-11-01", shifts: three().shifts, teams: three().teams }];
+  assert.deepEqual(outputWarnings(out, cal, now), []);
+  assert.equal(outputWarnings({ ...out, day: 20260901 }, cal, now).length, 1);
+  assert.equal(outputWarnings({ ...out, shift: "中班" }, cal, now).length, 1);
+  assert.equal(outputWarnings({ ...out, shift: "白班" }, cal, now).length, 1);
+});

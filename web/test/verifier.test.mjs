@@ -2,7 +2,8 @@
 //   node --test web/test/
 // Runs every case of the committed vectors (web/test/vectors/cases.json, generated and checked
 // by `cargo test -p trustmeter-webverify`), opens the test key files and checks the headers it
-// signs against the committed ones and against Node's own Ed25519 verification.
+// signs against the committed ones and against Node's own Ed25519 verification, and the
+// transactions it signs against the committed ones (transactions.json: the CLI's signer's).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -152,6 +153,34 @@ test("keys open and sign the committed headers; Ed25519 ones verify with node:cr
     const after = verifier.signRequest(k.handle, { path: "/v1/status", created: 1 });
     assert.equal(after.error.code, "no_such_key");
   }
+});
+
+test("transactions sign byte for byte as the committed vectors (the CLI's); other kinds are refused", async () => {
+  const vectors = JSON.parse(await read("transactions.json"));
+  assert.ok(vectors.length >= 6);
+  const handles = new Map();
+  for (const v of vectors) {
+    if (!handles.has(v.key)) handles.set(v.key, verifier.openKey(await read(v.key), v.passphrase).handle);
+    const a = verifier.signTransaction(handles.get(v.key), { chainId: v.chain_id, nonce: v.nonce, payload: v.payload, hashAlg: "sha256" });
+    assert.equal(a.ok, true, JSON.stringify(a.error));
+    assert.equal(a.transaction, v.transaction, `${v.key} nonce ${v.nonce}`);
+    assert.equal(a.tx_hash, v.tx_hash);
+    assert.equal(a.kind, v.payload.type);
+    const tx = JSON.parse(a.transaction);
+    assert.equal(tx.body.nonce, v.nonce);
+    assert.deepEqual(tx.body.payload, v.payload);
+  }
+  const handle = handles.values().next().value;
+  const refused = verifier.signTransaction(handle, { chainId: "c-1", nonce: 1, payload: { type: "transfer", to: "x", amount: 1, memo: "" } });
+  assert.equal(refused.error.code, "not_allowed");
+  const bad = structuredClone(vectors.find((v) => v.payload.type === "record_shift_output").payload);
+  bad.output.products[0].quantity = -5;
+  const negative = verifier.signTransaction(handle, { chainId: "c-1", nonce: 1, payload: bad });
+  assert.equal(negative.error.code, "bad_input");
+  assert.match(negative.error.message, /negative/);
+  assert.equal(verifier.signTransaction(handle, { chainId: "c-1", nonce: 0, payload: bad }).error.code, "bad_input");
+  for (const h of handles.values()) verifier.closeKey(h);
+  assert.equal(verifier.signTransaction(handle, { chainId: "c-1", nonce: 1, payload: vectors[0].payload }).error.code, "no_such_key");
 });
 
 test("a wrong passphrase is refused and the passphrase is not echoed", async () => {

@@ -2,7 +2,9 @@
 //! plant, access control on) serves them, and `web/e2e/dashboards.mjs` drives Debian's Chromium
 //! through Playwright (playwright-core, no browser download) against it — pages, numbers against
 //! the API, drill-down to a meter, roles, in-browser verification of genuine and tampered proofs,
-//! the big screen following new blocks. Screenshots go to `target/web-e2e/`.
+//! the big screen following new blocks, the enterprise entering its shift output and calendar
+//! (signed in the browser, finalized, refused by the chain when it should be). Screenshots go to
+//! `target/web-e2e/`.
 //!
 //! Needs Node.js and Chromium (`bash .ci/run` installs Debian's `chromium`; elsewhere set
 //! `CHROMIUM=/path/to/chromium`); installs `web/node_modules` with `npm ci` when missing.

@@ -244,29 +244,40 @@ pub fn sign(input: SignInput) -> OpResult {
     if body.as_ref().is_some_and(|b| b.len() > MAX_BODY_LEN) {
         return Err(OpError::new(ErrorCode::TooLarge, format!("the body is larger than {MAX_BODY_LEN} bytes")));
     }
+    let (method, path) = (input.method.as_str(), input.path.as_str());
+    let mut headers = serde_json::Map::new();
+    let (signed, public_key) = with_key(input.handle, |key| {
+        let signed = match &body {
+            Some(b) => {
+                let (signed, digest) = trustmeter_httpsig::sign_body(key, method, path, query, b, input.created);
+                headers.insert(trustmeter_httpsig::CONTENT_DIGEST.into(), digest.into());
+                signed
+            }
+            None => trustmeter_httpsig::sign(key, method, path, query, input.created),
+        };
+        (signed, key.public_key())
+    })?;
+    headers.insert(trustmeter_httpsig::SIGNATURE_INPUT.into(), signed.signature_input.into());
+    headers.insert(trustmeter_httpsig::SIGNATURE.into(), signed.signature.into());
+    Ok(json!({ "headers": headers, "public_key": public_key.to_text() }))
+}
+
+/// Runs `f` with the signing key behind `handle`, rebuilt from the stored secret and wiped after
+/// (Ed25519); the key table stays locked meanwhile. [`ErrorCode::NoSuchKey`] if no open key has
+/// the handle.
+pub(crate) fn with_key<R>(handle: u32, f: impl FnOnce(&SigningKey) -> R) -> Result<R, OpError> {
     let t = table();
-    let slot = t.slots.iter().find(|s| s.handle == input.handle).ok_or_else(|| {
-        OpError::new(ErrorCode::NoSuchKey, format!("no open key has handle {}; open the key file again", input.handle))
+    let slot = t.slots.iter().find(|s| s.handle == handle).ok_or_else(|| {
+        OpError::new(ErrorCode::NoSuchKey, format!("no open key has handle {handle}; open the key file again"))
     })?;
     let mut key = SigningKey::from_secret(slot.scheme, &slot.secret).map_err(key_error)?;
     if key.public_key() != slot.public_key {
         wipe(&mut key);
         return Err(OpError::new(ErrorCode::Internal, "the stored key does not match its public key"));
     }
-    let (method, path) = (input.method.as_str(), input.path.as_str());
-    let mut headers = serde_json::Map::new();
-    let signed = match &body {
-        Some(b) => {
-            let (signed, digest) = trustmeter_httpsig::sign_body(&key, method, path, query, b, input.created);
-            headers.insert(trustmeter_httpsig::CONTENT_DIGEST.into(), digest.into());
-            signed
-        }
-        None => trustmeter_httpsig::sign(&key, method, path, query, input.created),
-    };
+    let out = f(&key);
     wipe(&mut key);
-    headers.insert(trustmeter_httpsig::SIGNATURE_INPUT.into(), signed.signature_input.into());
-    headers.insert(trustmeter_httpsig::SIGNATURE.into(), signed.signature.into());
-    Ok(json!({ "headers": headers, "public_key": slot.public_key.to_text() }))
+    Ok(out)
 }
 
 /// The `close_key` operation.

@@ -3,7 +3,9 @@
 //! Trustmeter's offline verifier and request signer for web pages, compiled to WebAssembly
 //! (`wasm32-unknown-unknown`): a dashboard checks a figure's proof in the browser against a
 //! genesis its user trusts, trusting no server, and signs API requests with the user's account
-//! key without sending the key anywhere.
+//! key without sending the key anywhere — and signs the few transactions an enterprise enters on
+//! its page (its shift calendar and shift output, [`transactions`]) with the code the CLI signs
+//! with.
 //!
 //! It adds no cryptography of its own: verification is `trustmeter-client`'s ([`verify`],
 //! [`verify_figure`], [`verify_carbon`], [`verify_receipt`], [`verify_state`]), request
@@ -20,6 +22,7 @@
 //! | `genesis_info` | `{genesis}` | `{ok, hash, fingerprint, chain_id, hash_alg, validators, …}` ([`genesis`]) |
 //! | `open_key` | `{file, passphrase}` | `{ok, handle, public_key, alg, …}` ([`keys`]) |
 //! | `sign_request` | `{handle, method, path, query, created, body?, body_base64?}` | `{ok, headers}` ([`keys`]) |
+//! | `sign_transaction` | `{handle, chain_id, nonce, payload, hash_alg?}` | `{ok, transaction, kind, sender, nonce, chain_id, tx_hash}` ([`transactions`]) |
 //! | `close_key` | `{handle}` | `{ok, closed}` ([`keys`]) |
 //!
 //! Every answer is a JSON object with `ok` (boolean) and `error`: `null`, or
@@ -42,6 +45,7 @@ pub mod genesis;
 pub mod keys;
 pub mod proofs;
 mod time;
+pub mod transactions;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -78,6 +82,9 @@ pub enum ErrorCode {
     NoSuchKey,
     /// Every key slot is in use; close a key first.
     KeyTableFull,
+    /// The operation is not allowed here: a transaction kind a page may not sign
+    /// ([`transactions::WEB_PAYLOADS`]).
+    NotAllowed,
     /// A bug: the operation panicked (native builds catch it; see the crate documentation).
     Internal,
 }
@@ -165,10 +172,23 @@ fn dispatch(op: &[u8], input: &[u8]) -> OpResult {
         "open_key" => keys::open(parse(input)?),
         "sign_request" => keys::sign(parse(input)?),
         "close_key" => keys::close(parse(input)?),
+        "sign_transaction" => {
+            if input.len() > transactions::MAX_PAYLOAD_BYTES {
+                return Err(OpError::new(
+                    ErrorCode::TooLarge,
+                    format!(
+                        "a transaction to sign is at most {} bytes of input, not {}",
+                        transactions::MAX_PAYLOAD_BYTES,
+                        input.len()
+                    ),
+                ));
+            }
+            transactions::sign(parse(input)?)
+        }
         other => Err(OpError::new(
             ErrorCode::UnknownOp,
             format!(
-                "unknown operation {:?}; this module knows verify, genesis_info, open_key, sign_request and close_key",
+                "unknown operation {:?}; this module knows verify, genesis_info, open_key, sign_request, sign_transaction and close_key",
                 other.chars().take(MAX_OP_LEN).collect::<String>()
             ),
         )),

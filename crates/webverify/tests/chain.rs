@@ -75,7 +75,8 @@ pub fn finalize(devnet: &Devnet, header: &BlockHeader, signers: &[usize]) -> Blo
         .expect("a quorum of votes for one proposal")
 }
 
-fn build(parent: &State, view: u64, timestamp_ms: i64, txs: Vec<Transaction>) -> (Block, BlockOutput) {
+/// Builds and executes a block of `txs` on `parent`; every transaction must be accepted.
+pub fn build(parent: &State, view: u64, timestamp_ms: i64, txs: Vec<Transaction>) -> (Block, BlockOutput) {
     let ctx = BlockContext { epoch: 0, view, timestamp_ms };
     let n = txs.len();
     let (block, output) = build_block(parent, &ctx, txs, &SignatureVerdicts::none());

@@ -11,10 +11,11 @@ use trustmeter_crypto::SigningKey;
 use trustmeter_keystore::{KdfParams, KeyFile, KeyMeta, MIN_KDF_MEMORY_KIB};
 use trustmeter_types::{KeyScheme, UnifiedSocialCreditCode};
 
-/// The key table is one per process: these tests take turns.
+/// The key table is one per process: these tests (and `transactions`) take turns.
 static TABLE: Mutex<()> = Mutex::new(());
 
-fn lock() -> std::sync::MutexGuard<'static, ()> {
+/// Takes the key table's turn.
+pub fn lock() -> std::sync::MutexGuard<'static, ()> {
     TABLE.lock().unwrap_or_else(|e| e.into_inner())
 }
 

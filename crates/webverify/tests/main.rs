@@ -7,6 +7,7 @@ mod chain;
 mod inputs;
 mod keys;
 mod node_wasm;
+mod transactions;
 mod vectors;
 
 use serde_json::Value;
@@ -53,4 +54,9 @@ pub fn gm_chain() -> &'static chain::Chain {
 /// Whether the test should rewrite committed vectors (`TRUSTMETER_REGENERATE=1`).
 pub fn regenerate() -> bool {
     std::env::var_os("TRUSTMETER_REGENERATE").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Whether a committed vector at `path` should be (re)written: missing, or `TRUSTMETER_REGENERATE=1`.
+pub fn regenerate_keys_or_missing(path: &std::path::Path) -> bool {
+    regenerate() || !path.exists()
 }

@@ -10,6 +10,7 @@ import { all, get, getText } from "../api.js";
 import { session } from "../session.js";
 import { PALETTE, chart, download, kpi, panel, refusal, table, verifyButton, wireVerify } from "../ui.js";
 import { liveAlarms } from "./common.js";
+import { shiftEntry } from "./shifts-entry.js";
 
 const MAX_METER_PAGES = 10; // 10 000 meters
 
@@ -26,6 +27,7 @@ export async function render(main, [orgParam, locParam], scope) {
     return;
   }
   const org = orgParam ?? s.org.id;
+  const own = s.org.kind === "enterprise" && s.org.id === org;
   if (locParam) return renderLocation(main, org, locParam.split("/").filter(Boolean));
   const p = periods();
   const [info, daily] = await Promise.all([get(`/v1/organisations/${org}`), get(`/v1/figures/daily?org=${org}&from=${p.yearStart}&to=${p.today}`)]);
@@ -53,6 +55,7 @@ export async function render(main, [orgParam, locParam], scope) {
       ${panel(`${t("tou")} · ${t("this_month")}`, `<div class="chart small-chart" data-testid="chart-tou"></div><div data-role="tou"></div>`)}
       ${panel(`${t("energy_flow")} · ${t("this_month")}`, `<div class="chart tall" data-testid="chart-flow"></div>`, { wide: true })}
       ${panel(`${t("shifts")} · ${t("last_7_days")}`, `<div class="chart" data-testid="chart-shifts"></div><div data-role="shift-best"></div><div data-role="shifts"></div>`, { wide: true, testid: "panel-shifts" })}
+      ${own ? panel(t("shift_entry"), `<div data-role="shift-entry"></div>`, { wide: true, testid: "panel-shift-entry" }) : ""}
       ${panel(`${t("carbon")} · ${p.year}`, `<div data-role="carbon"></div>`)}
       ${panel(t("alarms"), `<div data-role="alarms"></div>`)}
       ${panel(`${t("day")} · ${t("this_month")}`, `<div data-role="days"></div>`, { wide: true, testid: "panel-days" })}
@@ -115,7 +118,7 @@ export async function render(main, [orgParam, locParam], scope) {
   loadCurve(main.querySelector("[data-testid=chart-load]"), org, p).catch((e) => (main.querySelector("[data-testid=chart-load]").innerHTML = refusal(e)));
   tou(main, q("tou"), org, p).catch((e) => (q("tou").innerHTML = refusal(e)));
   flow(main.querySelector("[data-testid=chart-flow]"), org, info.name, p).catch((e) => (main.querySelector("[data-testid=chart-flow]").innerHTML = refusal(e)));
-  shifts(main, q("shifts"), org, p).catch((e) => (q("shifts").innerHTML = refusal(e)));
+  shiftPanels(main, q, org, p, own);
   carbon(q("carbon"), org, p).catch((e) => (q("carbon").innerHTML = refusal(e)));
   devices(q("meters"), q("gateways"), org).catch((e) => (q("meters").innerHTML = refusal(e)));
   reports(q("reports"), org, p);
@@ -216,7 +219,7 @@ async function shifts(main, el, org, p) {
   const per = (rows) => rows.map((x) => x.products.find((y) => y.product === product?.product)?.kgce_per_unit_equivalent ?? null);
   if (!r.calendars?.length) {
     el.innerHTML = `<p class="muted">${t("no_shift_calendar")}</p>`;
-    return;
+    return r;
   }
   const label = product ? `kgce / ${product.unit}（${product.product}）` : "kgce";
   chart(main.querySelector("[data-testid=chart-shifts]"), {
@@ -260,6 +263,17 @@ async function shifts(main, el, org, p) {
     ],
     rows,
   });
+  return r;
+}
+
+/** The shift panel and, on the enterprise's own page, the forms that enter its shift data (reloading the panel after each receipt). */
+function shiftPanels(main, q, org, p, own) {
+  const load = () =>
+    shifts(main, q("shifts"), org, p).catch((e) => {
+      q("shifts").innerHTML = refusal(e);
+      return null;
+    });
+  load().then((r) => own && shiftEntry(q("shift-entry"), org, r, load));
 }
 
 async function carbon(el, org, p) {
