@@ -46,6 +46,7 @@ fn spec(m: &Member, name: &str, energy: EnergyKind, unit: Unit, location: &str) 
         register_max: Quantity::from_micros(99_999_999 * KWH),
         rated_per_hour: Default::default(),
         tariff: None,
+        master: None,
         public_key: None,
     }
 }

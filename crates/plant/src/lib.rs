@@ -191,6 +191,7 @@ impl Plant {
                 // The rated capacity the chain's rate-of-change rule checks against.
                 rated_per_hour: Quantity::from_f64_round(rated_per_hour).expect("finite rated capacity"),
                 tariff: None,
+                master: None,
                 public_key: key.as_ref().map(SigningKey::public_key),
             };
             meters.push(SimMeter { spec, key, rated_per_hour, base_load, register, consumed: 0, seq: 0 });
