@@ -643,6 +643,8 @@ fn gateway_config(
         )?;
     }
     let rated = plant.rated_per_hour();
+    // A master meter's point records its sub-meters' points plus the plant's loss for it.
+    let (masters, losses) = (plant.masters(), plant.loss_rates());
     for (i, spec) in plant.meter_specs().iter().enumerate() {
         let unit = serde_json::to_value(spec.unit)?;
         writeln!(
@@ -654,6 +656,10 @@ fn gateway_config(
             (i as i64 * 7_919) % 100_000,
             spec.register_max,
         )?;
+        if let Some(subs) = masters.get(&spec.id) {
+            let ids: Vec<String> = subs.iter().map(|s| format!("{:?}", s.as_str())).collect();
+            writeln!(t, "sub_meters = [{}]\nloss = {}", ids.join(", "), losses[&spec.id])?;
+        }
     }
     Ok(GatewayConfig::parse(&t)?)
 }
