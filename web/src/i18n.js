@@ -37,6 +37,10 @@ const ZH = {
   no_data: "暂无数据", backlog: "积压",
   shifts: "班次、班组单耗", last_7_days: "近 7 日", by_shift: "按班次", by_team: "按班组", shift: "班次", team: "班组", output: "产量",
   best: "最优", worst: "最差", no_shift_calendar: "企业尚未设置班次日历（trustmeter tx shift-calendar）。",
+  balance_title: "总分表平衡", balance_master: "总表", balance_sub: "分表", balance_subs: "分表明细", balance_master_amount: "总表用量",
+  balance_subs_sum: "分表合计", balance_difference: "差值", balance_loss: "损耗率（%）", balance_sub_count: "分表数",
+  balance_negative: "分表合计大于总表", balance_above: "损耗率超过", balance_incomplete: "数据不完整", balance_limits: "报警上限",
+  balance_none: "企业没有总表：登记计量器具时指定上级表（trustmeter tx register-meter --master）。",
 };
 
 const EN = {
@@ -75,6 +79,10 @@ const EN = {
   no_data: "No data yet", backlog: "Backlog",
   shifts: "Unit consumption by shift and team", last_7_days: "last 7 days", by_shift: "By shift", by_team: "By team", shift: "Shift", team: "Team", output: "Output",
   best: "Best", worst: "Worst", no_shift_calendar: "The enterprise has set no shift calendar yet (trustmeter tx shift-calendar).",
+  balance_title: "Master–sub-meter balance", balance_master: "Master meter", balance_sub: "Sub-meter", balance_subs: "Sub-meters", balance_master_amount: "Master",
+  balance_subs_sum: "Σ sub-meters", balance_difference: "Difference", balance_loss: "Loss rate (%)", balance_sub_count: "Sub-meters",
+  balance_negative: "sub-meters exceed the master", balance_above: "loss above", balance_incomplete: "incomplete data", balance_limits: "Flag above",
+  balance_none: "The enterprise has no master meters: name a master when registering a meter (trustmeter tx register-meter --master).",
 };
 
 /** Energy kinds' names, as the API spells the kinds. */

@@ -309,6 +309,7 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                     ENTERPRISE_DATA,
                 ),
                 ("/v1/enterprises/{org}/shifts", format!("/v1/enterprises/{o}/shifts?from={day}"), ENTERPRISE_DATA),
+                ("/v1/enterprises/{org}/balance", format!("/v1/enterprises/{o}/balance?from={day}"), ENTERPRISE_DATA),
                 (
                     "/v1/enterprises/{org}/carbon/report",
                     format!("/v1/enterprises/{o}/carbon/report?period={month}"),
