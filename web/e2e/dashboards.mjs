@@ -7,7 +7,8 @@
 // (read by this script with the same member's key, signed independently of the page); drill-down
 // reaches a meter; each role sees only its data; the in-browser verification passes for a genuine
 // proof and fails, at a named step, for a tampered one; the big screen follows a new block within
-// 2 s. Screenshots of every page go to OUT_DIR.
+// 2 s; the shift and master/sub-meter balance panels show the API's figures. Screenshots of every
+// page go to OUT_DIR.
 
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -255,6 +256,48 @@ await check("roles: an enterprise sees its own data only; a metrology authority 
   assert.match(await page.locator("main").innerText(), /forbidden|may not|不/i);
   assert.equal(await page.locator("[data-testid=kpi-this_year]").count(), 0);
   refusalsExpected = false;
+});
+
+await check("master/sub-meter balance: the panel's figures are the API's, flagged by its limits", async () => {
+  await signIn(keys.enterprise);
+  await page.goto(`${BASE}/app/#/enterprise`);
+  await page.waitForSelector("[data-testid=balance-table] tbody tr");
+  const from = day(Date.parse(`${today}T12:00:00+08:00`) - 6 * 86_400_000);
+  await settle(async () => {
+    const api = await getJson(BASE, `/v1/enterprises/${ORG}/balance?from=${from}&to=${today}`, enterprise);
+    assert.ok(api.masters.length > 0, "the demo's plant has master meters");
+    const rows = await page.locator("[data-testid=balance-table] tbody tr").count();
+    const mismatch = [];
+    if (rows !== api.masters.length) mismatch.push(`rows: page ${rows}, API ${api.masters.length}`);
+    for (const m of api.masters) {
+      const id = m.meter.id;
+      const shown = {
+        master: await value(`[data-testid="balance-master-${id}"]`),
+        subs: await value(`[data-testid="balance-subs-${id}"]`),
+        difference: await value(`[data-testid="balance-difference-${id}"]`),
+        loss: await value(`[data-testid="balance-loss-${id}"]`),
+      };
+      const want = { master: m.total.master, subs: m.total.subs, difference: m.total.difference, loss: m.total.loss_rate_percent ?? "" };
+      for (const k of Object.keys(want)) if (shown[k] !== want[k]) mismatch.push(`${id} ${k}: page ${shown[k]}, API ${want[k]}`);
+      // Σ sub-meters is the exact sum of the sub-meters' own figures, and difference = master − Σ.
+      let sum = 0n;
+      for (const s of m.subs) sum += BigInt(s.total.consumption.replace(".", ""));
+      assert.equal(sum, BigInt(m.total.subs.replace(".", "")), `${id}: Σ sub-meters`);
+      assert.equal(BigInt(m.total.master.replace(".", "")) - sum, BigInt(m.total.difference.replace(".", "")), `${id}: difference`);
+      // A negative loss is always flagged.
+      if (m.total.loss_rate_percent?.startsWith("-")) assert.equal(await page.locator(`[data-testid="balance-flag-${id}"]`).getAttribute("data-flagged"), "true");
+    }
+    if (mismatch.length) {
+      await page.reload();
+      await page.waitForSelector("[data-testid=balance-table] tbody tr");
+      throw new Error(mismatch.join("; "));
+    }
+    const subs = await page.locator("[data-testid=balance-subs-table] tbody tr").count();
+    assert.equal(subs, api.masters.reduce((n, m) => n + m.subs.length, 0));
+    console.log(`     balance: ${api.masters.length} masters, ${subs} sub-meters, ${api.readings} readings`);
+  });
+  await page.waitForSelector("[data-testid=chart-balance] canvas");
+  await page.locator("[data-testid=panel-balance]").screenshot({ path: join(OUT, "balance.png") });
 });
 
 await check("English toggle", async () => {
