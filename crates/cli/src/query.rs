@@ -1563,7 +1563,11 @@ fn print_balance(v: &Value) {
                 format!("{} {unit}", cell(&r["master"])),
                 cell(&r["subs"]),
                 cell(&r["difference"]),
-                if r["loss_rate_percent"].is_null() { "-".into() } else { format!("{} %", cell(&r["loss_rate_percent"])) },
+                if r["loss_rate_percent"].is_null() {
+                    "-".into()
+                } else {
+                    format!("{} %", cell(&r["loss_rate_percent"]))
+                },
                 format!("{}/{}", cell(&r["complete_days"]), cell(&r["days"])),
             ]);
         }

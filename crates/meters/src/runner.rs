@@ -222,7 +222,9 @@ pub async fn run_points(
                         }
                         SourceConfig::Simulator(s) => Some((
                             *i,
-                            SimulatedMeter::master(s.clone(), p.kind, origin, |id| sources.get(id).map(|s| (*s).clone())),
+                            SimulatedMeter::master(s.clone(), p.kind, origin, |id| {
+                                sources.get(id).map(|s| (*s).clone())
+                            }),
                         )),
                         _ => None,
                     })

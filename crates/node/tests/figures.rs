@@ -662,7 +662,8 @@ fn figures_api_end_to_end() -> Result<()> {
         let b = api.get_ok(0, &format!("/v1/enterprises/{org0}/balance?from={l1}&to={l2}")).await?;
         ensure!(b["derived"] == true && b["masters"].as_array().is_some_and(Vec::is_empty), "{b}");
         ensure!(b["notes"][0].as_str().is_some_and(|n| n.contains("no master meters")), "{b}");
-        let (status, err) = api.get(0, &format!("/v1/enterprises/{org0}/balance?from=2026-01-01&to=2026-12-31")).await?;
+        let (status, err) =
+            api.get(0, &format!("/v1/enterprises/{org0}/balance?from=2026-01-01&to=2026-12-31")).await?;
         ensure!(status == 400 && err["code"] == "limit_exceeded", "{err}");
 
         // Policy, errors, OpenAPI.

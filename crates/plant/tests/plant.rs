@@ -6,8 +6,8 @@ use trustmeter_plant::time::{SHANGHAI_OFFSET_MS, local_time};
 use trustmeter_plant::{DEFAULT_START_MS, LOSS_VARIATION, Plant, PlantConfig, loss_range, register_delta};
 use trustmeter_types::codec::Validate;
 use trustmeter_types::{
-    ChainId, DeviceId, EnergyKind, KeyScheme, ReadingSigner, RegisterKind, SignedReading, TxPayload, UnifiedSocialCreditCode,
-    encode,
+    ChainId, DeviceId, EnergyKind, KeyScheme, ReadingSigner, RegisterKind, SignedReading, TxPayload,
+    UnifiedSocialCreditCode, encode,
 };
 
 const HOUR: i64 = 3_600_000;
@@ -313,7 +313,8 @@ fn each_master_records_its_sub_meters_sum_plus_a_plausible_loss() {
         let max = specs[&a.reading.meter].register_max;
         register_delta(a.reading.value, b.reading.value, max).micros()
     };
-    let pos: BTreeMap<DeviceId, usize> = ticks[0].iter().enumerate().map(|(i, r)| (r.reading.meter.clone(), i)).collect();
+    let pos: BTreeMap<DeviceId, usize> =
+        ticks[0].iter().enumerate().map(|(i, r)| (r.reading.meter.clone(), i)).collect();
     let (mut lowest, mut highest) = (f64::MAX, f64::MIN);
     for w in ticks.windows(2) {
         for (master, subs) in &masters {

@@ -9,8 +9,8 @@ use trustmeter_policy::{AuditInput, Verdict};
 use trustmeter_types::codec::Validate;
 use trustmeter_types::limits::{MAX_READINGS_PER_BLOCK, MAX_TX_BYTES, MAX_TXS_PER_BLOCK};
 use trustmeter_types::{
-    Block, BlockHeader, DeviceId, DeviceStatus, Gateway, Genesis, Hash32, OrgKind, PublicKey, ReadingOutcome, RegisterKind,
-    ReadingSigner, Receipt, RejectCode, Rejection, SignedReading, Transaction, TxOutcome, TxPayload,
+    Block, BlockHeader, DeviceId, DeviceStatus, Gateway, Genesis, Hash32, OrgKind, PublicKey, ReadingOutcome,
+    ReadingSigner, Receipt, RegisterKind, RejectCode, Rejection, SignedReading, Transaction, TxOutcome, TxPayload,
     UnifiedSocialCreditCode, encode,
 };
 

@@ -155,8 +155,12 @@ fn a_sub_meters_energy_is_counted_once_through_its_master() {
         let b = fx.exec_at(ts + 1_000, vec![tx]);
         assert!(b.output.receipts[0].readings.iter().all(|o| o.is_recorded()), "{:?}", b.output.receipts[0]);
     }
-    let key =
-        DailyKey { org: org_a(), day: calendar::day_number(t1), energy: EnergyKind::Electricity, unit: Unit::KilowattHour };
+    let key = DailyKey {
+        org: org_a(),
+        day: calendar::day_number(t1),
+        energy: EnergyKind::Electricity,
+        unit: Unit::KilowattHour,
+    };
     let d = fx.state.daily(&key).expect("a daily figure");
     assert_eq!(d.consumption.micros(), 100 * Quantity::SCALE);
 }

@@ -323,8 +323,13 @@ pub fn balance(state: &State, index: &Index, req: &BalanceRequest) -> Result<Bal
         }
         let m_total = total(m_days);
         let s_totals: Vec<Day> = s_days.iter().map(|d| total(d)).collect();
-        let total_row =
-            row(range_label.clone(), &m_total, &s_totals.iter().collect::<Vec<_>>(), labels.len() as u32, complete_days);
+        let total_row = row(
+            range_label.clone(),
+            &m_total,
+            &s_totals.iter().collect::<Vec<_>>(),
+            labels.len() as u32,
+            complete_days,
+        );
         if s_totals.iter().chain([&m_total]).any(|d| d.estimated != 0) {
             notes.push(format!(
                 "{master_id}: part of the figures comes from gaps in the readings (estimated); those days are incomplete"
@@ -444,8 +449,7 @@ mod tests {
             m.register_max = Quantity::from_micros(1_000_000 * Quantity::SCALE);
             subs.push(m);
         }
-        let register: Vec<_> =
-            subs.iter().map(|m| f.ent.sign(TxPayload::RegisterMeter { meter: m.clone() })).collect();
+        let register: Vec<_> = subs.iter().map(|m| f.ent.sign(TxPayload::RegisterMeter { meter: m.clone() })).collect();
         f.txs(T0 - 900, register);
         let issuer = f.st.organisations().find(|o| o.kind == OrgKind::MetrologyAuthority).unwrap().id;
         let calibrate: Vec<_> = subs

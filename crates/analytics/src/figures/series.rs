@@ -457,10 +457,8 @@ pub(crate) fn replacements(
 /// (an empty prefix) sums what its daily figures sum, and a line under a workshop's master meter
 /// still sums its own meters.
 pub(crate) fn location_meters(state: &State, org: &UnifiedSocialCreditCode, prefix: &[String]) -> Vec<Meter> {
-    let under: Vec<Meter> = state
-        .meters()
-        .filter(|m| &m.owner == org && m.tariff.is_none() && m.location.0.starts_with(prefix))
-        .collect();
+    let under: Vec<Meter> =
+        state.meters().filter(|m| &m.owner == org && m.tariff.is_none() && m.location.0.starts_with(prefix)).collect();
     let ids: BTreeSet<DeviceId> = under.iter().map(|m| m.id.clone()).collect();
     under.into_iter().filter(|m| m.master.as_ref().is_none_or(|master| !ids.contains(master))).collect()
 }
