@@ -24,14 +24,18 @@
 //! register restarts): the master link is on the id, so a replaced master keeps its sub-meters
 //! and a replaced sub-meter its master, and the replacement enters the derivation like any other.
 //!
-//! **Cost.** One index range read per meter involved (masters and sub-meters, each once even when
-//! it is both), at most [`MAX_DERIVED_METERS`] meters, [`MAX_DERIVED_READINGS`] readings and
+//! **Cost.** A range scan of the enterprise's meter records (at most
+//! [`MAX_BALANCE_METERS_LISTED`]), then one index range read per meter involved (masters and
+//! sub-meters, each once even when it is both), at most [`MAX_DERIVED_METERS`] meters, [`MAX_DERIVED_READINGS`] readings and
 //! [`MAX_BALANCE_RANGE_DAYS`] days; the response holds one figure per meter and day.
 
 use super::*;
 
 /// Most days a balance spans: the response carries a figure per meter and day (≤ 1 000 × 92).
 pub const MAX_BALANCE_RANGE_DAYS: i32 = 92;
+
+/// Most meters of one enterprise a balance lists to find its masters and sub-meters.
+pub const MAX_BALANCE_METERS_LISTED: usize = 20_000;
 
 /// A balance request.
 #[derive(Clone, Debug)]
@@ -279,8 +283,16 @@ pub fn balance(state: &State, index: &Index, req: &BalanceRequest) -> Result<Bal
             "a balance spans at most {MAX_BALANCE_RANGE_DAYS} days (a figure per meter and day); split the range"
         )));
     }
+    // The enterprise's meters: a range scan of the ids under its credit code (the chain names
+    // every device under its owner's code), bounded.
+    let listed = state.meters_after(Some(org), None, MAX_BALANCE_METERS_LISTED + 1);
+    if listed.len() > MAX_BALANCE_METERS_LISTED {
+        return Err(limit(format!(
+            "enterprise {org} has more than {MAX_BALANCE_METERS_LISTED} meters; a balance lists at most that many"
+        )));
+    }
     let meters: BTreeMap<DeviceId, Meter> =
-        state.meters().filter(|m| &m.owner == org).map(|m| (m.id.clone(), m)).collect();
+        listed.into_iter().filter(|m| &m.owner == org).map(|m| (m.id.clone(), m)).collect();
     // Master → its sub-meters (tariff registers never have a master: the chain refuses it).
     let mut subs_of: BTreeMap<DeviceId, Vec<DeviceId>> = BTreeMap::new();
     for m in meters.values().filter(|m| m.tariff.is_none()) {
