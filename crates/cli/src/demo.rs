@@ -418,11 +418,15 @@ async fn onboard(
         )
         .await?;
     sub.wait_finalized(&[h], "gateway registration").await?;
-    let mut hs = Vec::new();
-    for p in plant.register_meter_payloads() {
-        hs.push(sub.submit(&ent.sign(p)).await?);
+    // Master meters first: a node admits a meter naming its master only once the master is
+    // finalized.
+    for batch in plant.register_meter_batches() {
+        let mut hs = Vec::new();
+        for p in batch {
+            hs.push(sub.submit(&ent.sign(p)).await?);
+        }
+        sub.wait_finalized(&hs, "meter registration").await?;
     }
-    sub.wait_finalized(&hs, "meter registration").await?;
     let mut metrology = TxSigner::new(d.metrology.key.clone(), id.clone(), 1);
     let mut regulator = TxSigner::new(d.regulator.key.clone(), id.clone(), 1);
     let mut hs = Vec::new();

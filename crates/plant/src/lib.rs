@@ -461,14 +461,24 @@ impl Plant {
     }
 
     /// One `RegisterMeter` payload per meter (sent by an enterprise account): the master meters
-    /// first, then the others, each group in plant order, since the chain admits a master only
-    /// once it is registered.
+    /// first, then the others, each group in plant order. In one block, or executed in this order,
+    /// that is enough; a node admits a transaction against its *finalized* state, so a caller that
+    /// submits through a node sends [`Plant::register_meter_batches`] one after the other instead.
     pub fn register_meter_payloads(&self) -> Vec<TxPayload> {
+        self.register_meter_batches().into_iter().flatten().collect()
+    }
+
+    /// The `RegisterMeter` payloads in the batches a node admits: the master meters, then (once
+    /// they are finalized) every other meter, each in plant order; an empty batch is left out.
+    pub fn register_meter_batches(&self) -> Vec<Vec<TxPayload>> {
         let is_master: Vec<bool> = self.meters.iter().map(|m| !m.subs.is_empty()).collect();
         let (masters, others): (Vec<(bool, MeterSpec)>, Vec<(bool, MeterSpec)>) =
             is_master.into_iter().zip(self.meter_specs()).partition(|(master, _)| *master);
-        let (masters, others) = (masters.into_iter().map(|(_, s)| s), others.into_iter().map(|(_, s)| s));
-        masters.into_iter().chain(others).map(|meter| TxPayload::RegisterMeter { meter }).collect()
+        [masters, others]
+            .into_iter()
+            .map(|b| b.into_iter().map(|(_, meter)| TxPayload::RegisterMeter { meter }).collect::<Vec<_>>())
+            .filter(|b| !b.is_empty())
+            .collect()
     }
 
     /// The master meters (总表) with their sub-meters, in plant order.
