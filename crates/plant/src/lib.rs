@@ -472,14 +472,12 @@ impl Plant {
     /// The `RegisterMeter` payloads in the batches a node admits: the master meters, then (once
     /// they are finalized) every other meter, each in plant order; an empty batch is left out.
     pub fn register_meter_batches(&self) -> Vec<Vec<TxPayload>> {
-        let is_master: Vec<bool> = self.meters.iter().map(|m| !m.subs.is_empty()).collect();
-        let (masters, others): (Vec<(bool, MeterSpec)>, Vec<(bool, MeterSpec)>) =
-            is_master.into_iter().zip(self.meter_specs()).partition(|(master, _)| *master);
-        [masters, others]
-            .into_iter()
-            .map(|b| b.into_iter().map(|(_, meter)| TxPayload::RegisterMeter { meter }).collect::<Vec<_>>())
-            .filter(|b| !b.is_empty())
-            .collect()
+        let (mut masters, mut others) = (vec![], vec![]);
+        for m in &self.meters {
+            let batch = if m.subs.is_empty() { &mut others } else { &mut masters };
+            batch.push(TxPayload::RegisterMeter { meter: m.spec.clone() });
+        }
+        [masters, others].into_iter().filter(|b| !b.is_empty()).collect()
     }
 
     /// The master meters (总表) with their sub-meters, in plant order.

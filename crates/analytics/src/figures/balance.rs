@@ -539,7 +539,8 @@ mod tests {
         let m = &v.masters[0];
         assert_eq!(m.meter.id, f.meter.id.to_string());
         assert_eq!((m.energy.as_str(), m.unit.as_str()), ("electricity", "kWh"));
-        let rows: Vec<(&str, &str, &str, &str, Option<&str>, bool, u32)> = m
+        type Row<'a> = (&'a str, &'a str, &'a str, &'a str, Option<&'a str>, bool, u32);
+        let rows: Vec<Row> = m
             .days
             .iter()
             .chain([&m.total])
