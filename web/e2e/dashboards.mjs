@@ -288,7 +288,10 @@ await check("master/sub-meter balance: the panel's figures are the API's, flagge
       if (m.total.loss_rate_percent?.startsWith("-")) assert.equal(await page.locator(`[data-testid="balance-flag-${id}"]`).getAttribute("data-flagged"), "true");
     }
     if (mismatch.length) {
-      await page.reload();
+      // Blocks moved the figures between the page's read and ours: open the page again (by a
+      // hash change: a reload would sign out).
+      await page.goto(`${BASE}/app/#/verify`);
+      await page.goto(`${BASE}/app/#/enterprise`);
       await page.waitForSelector("[data-testid=balance-table] tbody tr");
       throw new Error(mismatch.join("; "));
     }

@@ -5,7 +5,7 @@
 // `#/enterprise/ORG/loc/site/workshop/…` drills into one location: its children and its meters.
 
 import { t, energyName } from "../i18n.js";
-import { decimal, esc, fmt, micros, periods, previousDay, shanghaiTime } from "../format.js";
+import { decimal, esc, fmt, micros, periods, shanghaiTime } from "../format.js";
 import { all, get, getText } from "../api.js";
 import { session } from "../session.js";
 import { PALETTE, chart, download, kpi, panel, refusal, table, verifyButton, wireVerify } from "../ui.js";
@@ -289,6 +289,8 @@ async function shifts(main, el, org, p) {
  * more than their repair). A negative loss (sub-meters above their master) is always flagged:
  * some meter is wrong. The enterprise can set its own limits in the panel (kept in this browser).
  */
+import { previousDay } from "../format.js";
+
 const LOSS_LIMITS = { electricity: "5", natural_gas: "3", water: "10", steam: "10", compressed_air: "15" };
 const DEFAULT_LOSS_LIMIT = "10";
 
