@@ -90,6 +90,13 @@ async function signIn(file) {
   await page.click("[data-testid=sign-in-submit]");
   await page.waitForSelector("[data-testid=signed-in]");
 }
+/** Opens the current page again (a hash change: a reload would sign out, the key being never stored). */
+async function reopen(selector) {
+  const url = page.url();
+  await page.goto(`${BASE}/app/#/verify`);
+  await page.goto(url);
+  await page.waitForSelector(selector);
+}
 const shot = (name) => page.screenshot({ path: join(OUT, `${name}.png`), fullPage: name !== "screen" });
 const value = (sel) => page.locator(sel).first().getAttribute("data-value");
 
@@ -102,6 +109,25 @@ await check("public page: chain and members as the API says, no sign-in", async 
   const status = await getJson(BASE, "/v1/status");
   assert.equal(await value("[data-testid=public-validators]"), String(status.validators.length));
   await shot("public");
+});
+
+await check("public page: the enterprise's published figures, unsigned, equal the API's sum", async () => {
+  // The demo's enterprise published its figures: anyone (no key) reads them.
+  const published = await getJson(BASE, "/v1/published?region=430000");
+  assert.ok(published.items.some((e) => e.org === ORG), "the demo enterprise is not in /v1/published");
+  await settle(async () => {
+    await page.goto(`${BASE}/app/#/verify`);
+    await page.goto(`${BASE}/app/#/public`);
+    await page.waitForSelector("[data-testid=published-table]");
+    const daily = await getJson(BASE, `/v1/figures/daily?org=${ORG}&from=${yearStart}&to=${today}`);
+    const micros = (s) => {
+      const [i, f = ""] = s.split(".");
+      return BigInt(i) * 1_000_000n + BigInt(f.padEnd(6, "0"));
+    };
+    const sum = daily.figures.filter((f) => f.label <= today).reduce((a, f) => a + micros(f.kgce_equivalent), 0n);
+    const shown = await page.locator(`[data-testid=published-table] tr:has([data-org="${ORG}"]) [data-testid=published-year]`).getAttribute("data-value");
+    assert.equal(micros(shown), sum);
+  });
 });
 
 await check("genesis pinned after comparing its hash with the node's", async () => {
@@ -124,8 +150,7 @@ await check("regulator signs in with a key file; its region's totals equal the A
     const api = await getJson(BASE, `/v1/figures/ranking?region=${org.region}&from=${yearStart}&to=${today}&limit=1000`, regulator);
     const shown = await value("[data-testid=kpi-year]");
     if (shown !== api.total_kgce_equivalent) {
-      await page.reload();
-      await page.waitForSelector("[data-testid=kpi-year][data-value]");
+      await reopen("[data-testid=kpi-year][data-value]");
       throw new Error(`year total: page ${shown}, API ${api.total_kgce_equivalent}`);
     }
     const rows = await page.locator("[data-testid=ranking-table] tbody tr").count();
@@ -133,6 +158,11 @@ await check("regulator signs in with a key file; its region's totals equal the A
   });
   await page.waitForSelector("[data-testid=quality-table]");
   await page.waitForSelector("[data-testid=chart-trend] canvas");
+  // Live alarms: the region's one stream holds what GET /v1/alarms?region= holds.
+  await settle(async () => {
+    const api = await getJson(BASE, `/v1/alarms?region=${org.region}`, regulator);
+    assert.equal(await page.locator("[data-testid=regulator-alarms]").getAttribute("data-count"), String(api.alarms.length));
+  });
   await shot("regulator");
 });
 
@@ -146,8 +176,7 @@ await check("drill-down: region → enterprise → location → meter, and a rea
     const expected = `${sum / 1000000n}.${String(sum % 1000000n).padStart(6, "0")}`;
     const shown = await value("[data-testid=kpi-today]");
     if (shown !== expected) {
-      await page.reload();
-      await page.waitForSelector("[data-testid=kinds-table]");
+      await reopen("[data-testid=kinds-table]");
       throw new Error(`today: page ${shown}, API ${expected}`);
     }
   });
@@ -240,8 +269,8 @@ await check("roles: an enterprise sees its own data only; a metrology authority 
     const complete = api.instances.filter((x) => x.complete).length;
     const rows = await page.locator("[data-testid=shifts-table] tbody tr").count();
     if (rows !== complete) {
-      await page.reload();
-      await page.waitForSelector("[data-testid=shifts-table] tbody tr");
+      // A shift finished between the page's read and ours: open the page again.
+      await reopen("[data-testid=shifts-table] tbody tr");
       throw new Error(`shifts: page ${rows} rows, API ${complete} finished shifts`);
     }
     const bw = api.comparison.best_worst[0];
@@ -251,7 +280,9 @@ await check("roles: an enterprise sees its own data only; a metrology authority 
   await shot("enterprise-own");
   await signIn(keys.metrology);
   refusalsExpected = true;
-  await page.goto(`${BASE}/app/#/enterprise/${ORG}`);
+  // (The demo's first enterprise published its figures: anyone reads those. The second did not.)
+  const other = loadKey(join(KEYS, "enterprise-1.json")).organisation;
+  await page.goto(`${BASE}/app/#/enterprise/${other}`);
   await page.waitForSelector("main .bad, main [data-testid=need-sign-in]");
   assert.match(await page.locator("main").innerText(), /forbidden|may not|不/i);
   assert.equal(await page.locator("[data-testid=kpi-this_year]").count(), 0);

@@ -52,14 +52,29 @@ async function send(path, accept) {
   }
 }
 
+/**
+ * Requests of this page not yet answered in full (body read), shown as `data-pending` on the
+ * root element: with `data-rendered` (main.js) it tells a test or a benchmark when a page has
+ * loaded. Streams are not counted (they never end).
+ */
+let pending = 0;
+async function tracked(f) {
+  document.documentElement.dataset.pending = String(++pending);
+  try {
+    return await f();
+  } finally {
+    document.documentElement.dataset.pending = String(--pending);
+  }
+}
+
 /** GET a JSON document. */
 export async function get(path) {
-  return (await send(path, "application/json")).json();
+  return tracked(async () => (await send(path, "application/json")).json());
 }
 
 /** GET a document as text (a proof kept byte for byte, CSV, HTML). */
 export async function getText(path, accept = "*/*") {
-  return (await send(path, accept)).text();
+  return tracked(async () => (await send(path, accept)).text());
 }
 
 /** GET a JSON document, or `fallback` when the API refuses it with 403/404 (what a role may not see). */

@@ -16,6 +16,29 @@ export function micros(s) {
   return m[1] ? -v : v;
 }
 
+/**
+ * Daily figures (`/v1/figures/daily`'s `figures`) of days `from`..`to` (labels, inclusive) summed
+ * exactly per energy kind: `Map(energy → {unit, c: consumption, kg: kgce 当量})` in millionths.
+ */
+export function totals(figures, from, to) {
+  const by = new Map();
+  for (const f of figures) {
+    if (f.label < from || f.label > to) continue;
+    const cur = by.get(f.energy) ?? { unit: f.unit, c: 0n, kg: 0n };
+    cur.c += micros(f.consumption);
+    cur.kg += micros(f.kgce_equivalent);
+    by.set(f.energy, cur);
+  }
+  return by;
+}
+
+/** The kgce (当量) of a [`totals`] map, as a decimal string. */
+export function sumKgce(map) {
+  let v = 0n;
+  for (const x of map.values()) v += x.kg;
+  return decimal(v);
+}
+
 /** Integer millionths as the API's decimal string (six decimals). */
 export function decimal(v) {
   const neg = v < 0n;

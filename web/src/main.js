@@ -86,7 +86,10 @@ async function route() {
   }
   disposeCharts();
   nav();
-  const main = document.getElementById("main");
+  // A fresh container per rendering: work a page left unfinished (a panel still loading) writes
+  // into its own detached container, never into the next page's.
+  const main = document.createElement("div");
+  document.getElementById("main").replaceChildren(main);
   const hash = location.hash || "#/";
   const hit = ROUTES.map(([re, page]) => [re.exec(hash), page]).find(([m]) => m);
   if (!hit) {
@@ -94,6 +97,8 @@ async function route() {
     return;
   }
   const [m, page] = hit;
+  // `data-rendered` names the route once its page has rendered (see `data-pending` in api.js).
+  document.documentElement.dataset.rendered = "";
   main.innerHTML = `<p class="muted">${t("loading")}</p>`;
   document.body.classList.toggle("screen-mode", page === screenPage);
   try {
@@ -104,6 +109,7 @@ async function route() {
     main.innerHTML = `<p class="bad">${t("error")}: ${esc(e.message)}</p>`;
     console.warn(e);
   }
+  if ((location.hash || "#/") === hash) document.documentElement.dataset.rendered = hash;
 }
 
 async function refreshStatus() {

@@ -85,8 +85,15 @@ export function download(blob, name) {
 const charts = new Set();
 const resizer = new ResizeObserver((entries) => entries.forEach((e) => echarts.getInstanceByDom(e.target)?.resize()));
 
-/** Draws (or redraws) an ECharts option into `el`. */
+/** What `chart` answers for an element no longer in the document: nothing is drawn. */
+const DETACHED = { on() {}, off() {}, setOption() {}, resize() {}, isDisposed: () => true };
+
+/**
+ * Draws (or redraws) an ECharts option into `el`. A panel that finishes loading after its page
+ * was left draws nothing (its element is detached: a chart laid out in no space fails).
+ */
 export function chart(el, option, theme = null) {
+  if (!el?.isConnected) return DETACHED;
   let c = echarts.getInstanceByDom(el);
   if (!c) {
     c = echarts.init(el, theme, { renderer: "canvas" });

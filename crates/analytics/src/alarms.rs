@@ -489,6 +489,10 @@ pub struct AlarmView {
     pub meter: Option<String>,
     /// The enterprise concerned (unified social credit code).
     pub owner: String,
+    /// The enterprise's administrative region (GB/T 2260 行政区划代码) as the chain records it
+    /// (0 if it has no record of the enterprise): what a regional feed filters on.
+    #[serde(default)]
+    pub region: u32,
     /// The current certificate's number, for calibration alarms of a meter that has one.
     pub certificate_no: Option<String>,
     /// End of the current certificate's validity (Unix ms, exclusive), for calibration alarms.
@@ -603,6 +607,8 @@ fn base(kind: AlarmKind, severity: Severity, key: String, owner: &UnifiedSocialC
         key,
         meter: None,
         owner: owner.to_string(),
+        // Set for every alarm at once when a pass publishes (one lookup per enterprise).
+        region: 0,
         certificate_no: None,
         valid_until_ms: None,
         message: String::new(),
@@ -1426,6 +1432,37 @@ impl Engine {
     }
 }
 
+/// Whose alarms a client asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AlarmScope {
+    /// Every enterprise's.
+    #[default]
+    All,
+    /// One enterprise's.
+    Org(UnifiedSocialCreditCode),
+    /// Those of the enterprises in a region (GB/T 2260 code) as a regulator of that region
+    /// covers them: a province its cities and counties (see
+    /// [`trustmeter_types::membership::jurisdiction_covers`]); 100000 is everyone.
+    Region(u32),
+}
+
+impl AlarmScope {
+    /// Whether `a` is in this scope.
+    pub fn admits(&self, a: &AlarmView) -> bool {
+        match self {
+            AlarmScope::All => true,
+            AlarmScope::Org(o) => a.owner == o.as_str(),
+            AlarmScope::Region(r) => a.region != 0 && trustmeter_types::membership::jurisdiction_covers(*r, a.region),
+        }
+    }
+}
+
+impl From<Option<&UnifiedSocialCreditCode>> for AlarmScope {
+    fn from(org: Option<&UnifiedSocialCreditCode>) -> Self {
+        org.map_or(AlarmScope::All, |o| AlarmScope::Org(o.clone()))
+    }
+}
+
 /// What clients see: the active set and where the event ids are.
 #[derive(Debug)]
 struct Snapshot {
@@ -1445,16 +1482,10 @@ impl Snapshot {
     /// The events after `last` (of `org` only, if given), if this node still holds all of them:
     /// `last` must be an id of this process (or the one before its first) not older than the
     /// oldest event kept.
-    fn events_after(&self, last: u64, org: Option<&UnifiedSocialCreditCode>) -> Option<Vec<AlarmEvent>> {
+    fn events_after(&self, last: u64, scope: &AlarmScope) -> Option<Vec<AlarmEvent>> {
         let oldest = self.recent.front().map_or(self.next_id, |e| e.id);
         let held = last < self.next_id && last.checked_add(1).is_some_and(|n| n >= oldest.max(self.first_id));
-        held.then(|| {
-            self.recent
-                .iter()
-                .filter(|e| e.id > last && org.is_none_or(|o| e.alarm.owner == o.as_str()))
-                .cloned()
-                .collect()
-        })
+        held.then(|| self.recent.iter().filter(|e| e.id > last && scope.admits(&e.alarm)).cloned().collect())
     }
 }
 
@@ -1611,6 +1642,17 @@ impl AlarmHub {
     /// Publishes the alarms a pass found (`overflowed`: meter alarms it could not hold).
     fn publish(&self, state: &State, mut found: Vec<AlarmView>, overflowed: u64) -> PassReport {
         found.sort_by(|a, b| a.order().cmp(&b.order()));
+        // Each enterprise's region, read once per pass (a pass may hold thousands of alarms of a
+        // few enterprises).
+        let mut regions: BTreeMap<String, u32> = BTreeMap::new();
+        for a in &mut found {
+            a.region = *regions.entry(a.owner.clone()).or_insert_with(|| {
+                UnifiedSocialCreditCode::new(a.owner.clone())
+                    .ok()
+                    .and_then(|o| state.organisation(&o))
+                    .map_or(0, |o| o.region)
+            });
+        }
         let mut desired: BTreeMap<String, AlarmView> = BTreeMap::new();
         let mut dropped = overflowed;
         for a in found {
@@ -1698,15 +1740,15 @@ impl AlarmHub {
         counts.iter().map(|(k, n)| format!("{} {n}", k.as_str())).collect::<Vec<_>>().join(", ")
     }
 
-    /// The active alarms (of `org` only, if given).
-    pub fn active(&self, org: Option<&UnifiedSocialCreditCode>) -> AlarmsView {
+    /// The active alarms in `scope` (an enterprise's: `Some(&org)`; everyone's: `None`; a
+    /// region's: [`AlarmScope::Region`]).
+    pub fn active(&self, scope: impl Into<AlarmScope>) -> AlarmsView {
         let snap = self.inner.snapshot.lock().expect("alarm snapshot lock");
-        Self::view(&snap, org)
+        Self::view(&snap, &scope.into())
     }
 
-    fn view(snap: &Snapshot, org: Option<&UnifiedSocialCreditCode>) -> AlarmsView {
-        let mut alarms: Vec<AlarmView> =
-            snap.alarms.values().filter(|a| org.is_none_or(|o| a.owner == o.as_str())).cloned().collect();
+    fn view(snap: &Snapshot, scope: &AlarmScope) -> AlarmsView {
+        let mut alarms: Vec<AlarmView> = snap.alarms.values().filter(|a| scope.admits(a)).cloned().collect();
         alarms.sort_by(|a, b| a.order().cmp(&b.order()));
         AlarmsView {
             height: snap.height,
@@ -1719,8 +1761,8 @@ impl AlarmHub {
 
     /// Subscribes to events, with the active set at that instant (no event is missed or seen
     /// twice between the two).
-    pub fn subscribe(&self, org: Option<&UnifiedSocialCreditCode>) -> (AlarmsView, broadcast::Receiver<AlarmEvent>) {
-        match self.subscribe_after(org, None) {
+    pub fn subscribe(&self, scope: impl Into<AlarmScope>) -> (AlarmsView, broadcast::Receiver<AlarmEvent>) {
+        match self.subscribe_after(scope, None) {
             (StreamStart::Snapshot(view, _), rx) => (view, rx),
             (StreamStart::Resume { .. }, _) => unreachable!("no last event id given"),
         }
@@ -1730,21 +1772,22 @@ impl AlarmHub {
     /// every event since, else with the active set; nothing is missed or seen twice in between.
     pub fn subscribe_after(
         &self,
-        org: Option<&UnifiedSocialCreditCode>,
+        scope: impl Into<AlarmScope>,
         last: Option<u64>,
     ) -> (StreamStart, broadcast::Receiver<AlarmEvent>) {
+        let scope = scope.into();
         let snap = self.inner.snapshot.lock().expect("alarm snapshot lock");
         let rx = self.inner.events.subscribe();
-        let start = match last.and_then(|l| Some((l, snap.events_after(l, org)?))) {
+        let start = match last.and_then(|l| Some((l, snap.events_after(l, &scope)?))) {
             Some((after, events)) => StreamStart::Resume { after, events },
-            None => StreamStart::Snapshot(Self::view(&snap, org), snap.next_id - 1),
+            None => StreamStart::Snapshot(Self::view(&snap, &scope), snap.next_id - 1),
         };
         (start, rx)
     }
 
-    /// The events after `last` (of `org` only), if still held (see [`AlarmHub::subscribe_after`]).
-    pub fn events_after(&self, last: u64, org: Option<&UnifiedSocialCreditCode>) -> Option<Vec<AlarmEvent>> {
-        self.inner.snapshot.lock().expect("alarm snapshot lock").events_after(last, org)
+    /// The events after `last` in `scope`, if still held (see [`AlarmHub::subscribe_after`]).
+    pub fn events_after(&self, last: u64, scope: &AlarmScope) -> Option<Vec<AlarmEvent>> {
+        self.inner.snapshot.lock().expect("alarm snapshot lock").events_after(last, scope)
     }
 
     /// Waits (at most `timeout`) until a pass has evaluated `height` or later.
@@ -2603,6 +2646,20 @@ mod tests {
         assert_eq!(view.alarms.len(), 1);
         let other = UnifiedSocialCreditCode::new("91350100M000100Y43").unwrap();
         assert!(hub.subscribe(Some(&other)).0.alarms.is_empty());
+        // By region: the enterprise is in Hunan (430000) as the chain records it; a province,
+        // the nation and the region itself cover it; a city of Hunan, another province do not.
+        assert_eq!(ev.alarm.region, 430_000);
+        for (region, n) in [(430_000, 1), (100_000, 1), (430_100, 0), (350_000, 0), (440_000, 0)] {
+            assert_eq!(hub.active(AlarmScope::Region(region)).alarms.len(), n, "region {region}");
+            assert_eq!(hub.subscribe(AlarmScope::Region(region)).0.alarms.len(), n, "region {region}");
+        }
+        // Events after the first, filtered the same way.
+        let StreamStart::Snapshot(_, last) = hub.subscribe_after(None, None).0 else { panic!("a new client") };
+        f.at(T0 + 32 * MIN, Some((T0 + 32 * MIN, 101.0)));
+        hub.evaluate(&f.st, &none);
+        let cleared = |scope: AlarmScope| hub.events_after(last, &scope).unwrap().len();
+        assert_eq!((cleared(AlarmScope::Region(430_000)), cleared(AlarmScope::Region(350_000))), (1, 0));
+        assert_eq!(cleared(AlarmScope::All), 1);
     }
 
     #[test]

@@ -62,6 +62,12 @@ pub struct DemoArgs {
     /// Seed for keys and the plant.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Enterprises of the provincial region, each with its own plant and gateway: the first runs
+    /// the `--meters` plant with carbon accounts, quota and shift calendar; the others a smaller
+    /// plant (a quarter of its meters, 4 to 100), so that rankings, regional totals and the big
+    /// screen compare enterprises. 1 to 8.
+    #[arg(long, default_value_t = 3)]
+    pub enterprises: usize,
     /// Also start a follower (non-voting) node of the first chain on API port `api_port + 50`:
     /// it follows the validators' APIs, checks every block's finalization certificate, keeps
     /// its own state and index and serves the read API.
@@ -346,17 +352,17 @@ async fn next_nonce(s: &Submitter, key: &trustmeter_types::PublicKey) -> Result<
     Ok(v["last_nonce"].as_u64().unwrap_or(0) + 1)
 }
 
-/// Starts `validators` validators of `chain_id` in `ctx`.
+/// Starts `args.validators` validators of `chain_id` in `ctx` (with `args.enterprises` member
+/// enterprises), on ports from `p2p_port` and `api_port`.
 async fn start_chain(
     ctx: &commonware_runtime::tokio::Context,
     dir: &std::path::Path,
     chain_id: &str,
-    validators: usize,
-    seed: u64,
-    p2p_port: u16,
-    api_port: u16,
+    args: &DemoArgs,
+    (p2p_port, api_port): (u16, u16),
 ) -> Result<DemoChain> {
-    let mut devnet = Devnet::new(chain_id, validators, 1, seed, now_ms(), p2p_port);
+    let validators = args.validators;
+    let mut devnet = Devnet::new(chain_id, validators, args.enterprises, args.seed, now_ms(), p2p_port);
     // Short epochs, so that the demo's run sees an election change the validator set.
     devnet.genesis.params.economy.staking.epoch_length = DEMO_EPOCH_LENGTH;
     let genesis_path = dir.join(format!("{chain_id}-genesis.json"));
@@ -394,14 +400,15 @@ async fn start_chain(
     Ok(DemoChain { devnet, nodes, candidate: None, ports: (p2p_port, api_port), submitter, stats, genesis_path })
 }
 
-/// Onboards the plant's gateway (with key `gateway_key`) and meters on `chain`: the enterprise
-/// registers, the metrology authority calibrates, the regulator activates (meters first, the
-/// gateway last); with `carbon_dir`, the enterprise's carbon accounts follow
-/// ([`carbon_accounts`]), and with `shifts_from` its shift calendar from that day (`YYYYMMDD`,
-/// three shifts, four teams on a rotation), finalized with the quota's transactions. Returns
-/// the enterprise's signer, at its next nonce.
+/// Onboards the plant's gateway (with key `gateway_key`) and meters on `chain` for the chain's
+/// enterprise number `member`: the enterprise registers, the metrology authority calibrates,
+/// the regulator activates (meters first, the gateway last); with `carbon_dir`, the
+/// enterprise's carbon accounts follow ([`carbon_accounts`]), and with `shifts_from` its shift
+/// calendar from that day (`YYYYMMDD`, three shifts, four teams on a rotation), finalized with
+/// the quota's transactions. Returns the enterprise's signer, at its next nonce.
 async fn onboard(
     chain: &DemoChain,
+    member: usize,
     plant: &Plant,
     gateway_key: &trustmeter_types::PublicKey,
     cal: (i64, i64),
@@ -411,7 +418,8 @@ async fn onboard(
     let d = &chain.devnet;
     let id = d.genesis.chain_id.clone();
     let sub = &chain.submitter;
-    let mut ent = TxSigner::new(d.enterprises[0].key.clone(), id.clone(), 1);
+    let member = &d.enterprises[member];
+    let mut ent = TxSigner::new(member.key.clone(), id.clone(), next_nonce(sub, &member.key.public_key()).await?);
     let h = sub
         .submit(
             &ent.sign(TxPayload::RegisterGateway { id: plant.gateway_id().clone(), public_key: gateway_key.clone() }),
@@ -427,8 +435,11 @@ async fn onboard(
         }
         sub.wait_finalized(&hs, "meter registration").await?;
     }
-    let mut metrology = TxSigner::new(d.metrology.key.clone(), id.clone(), 1);
-    let mut regulator = TxSigner::new(d.regulator.key.clone(), id.clone(), 1);
+    // The authorities onboard every enterprise: their nonces go on from the chain's.
+    let mut metrology =
+        TxSigner::new(d.metrology.key.clone(), id.clone(), next_nonce(sub, &d.metrology.key.public_key()).await?);
+    let mut regulator =
+        TxSigner::new(d.regulator.key.clone(), id.clone(), next_nonce(sub, &d.regulator.key.public_key()).await?);
     let mut hs = Vec::new();
     for p in plant.calibration_payloads(&d.metrology.org.id, cal.0, cal.1) {
         hs.push(sub.submit(&metrology.sign(p)).await?);
@@ -443,6 +454,20 @@ async fn onboard(
         let calendar = shifts_from
             .map(|day| ent.sign(TxPayload::SetShiftCalendar { calendar: trustmeter_plant::shifts::calendar(day) }));
         quota(chain, &mut ent, &mut regulator, calendar).await?;
+        // What the public sees (信息公开): the regulator discloses the province's rankings and
+        // aggregate figures; the enterprise publishes its own figures for a year (公开承诺).
+        let public = [
+            regulator.sign(TxPayload::SetDisclosure {
+                region: member.org.region / 10_000 * 10_000,
+                disclosure: trustmeter_types::Disclosure { regional_figures: true, rankings: true },
+            }),
+            ent.sign(TxPayload::PublishFigures { until_ms: now_ms() + 365 * 86_400_000 }),
+        ];
+        let mut hs = Vec::new();
+        for tx in &public {
+            hs.push(sub.submit(tx).await?);
+        }
+        sub.wait_finalized(&hs, "disclosure and publication").await?;
     }
     Ok(ent)
 }
@@ -615,10 +640,10 @@ impl ShiftRecorder {
 }
 
 /// The gateway's config for the plant: one simulator point per meter, polled every 15 minutes
-/// of simulated time, sent to every chain.
+/// of simulated time, sent to every chain; its files in `dir/name`, its API on `port`.
 fn gateway_config(
     plant: &Plant,
-    dir: &std::path::Path,
+    (dir, name, port): (&std::path::Path, &str, u16),
     chains: &[DemoChain],
     args: &DemoArgs,
     start_ms: i64,
@@ -629,8 +654,8 @@ fn gateway_config(
         t,
         "[gateway]\nid = \"{}\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"",
         plant.gateway_id(),
-        dir.join("gateway").display(),
-        args.gateway_port
+        dir.join(name).display(),
+        port
     )?;
     writeln!(t, "simulation_speed = {}\nsimulation_start_ms = {start_ms}", args.speed as f64 * 900.0)?;
     // Simulated time runs hours per second: an hour-old backlog is normal while replaying.
@@ -655,7 +680,7 @@ fn gateway_config(
             t,
             "\n[[point]]\nmeter = \"{}\"\ndriver = \"simulator\"\nseed = {}\nrated_per_hour = {}\nstart = \"{}\"\nregister_max = \"{}\"\nunit = {unit}\npoll_interval_s = 900",
             spec.id,
-            args.seed * 100_000 + i as u64,
+            plant.config().seed * 100_000 + i as u64,
             rated[&spec.id],
             (i as i64 * 7_919) % 100_000,
             spec.register_max,
@@ -675,7 +700,34 @@ struct Running {
     plant: Plant,
     enterprise: trustmeter_chain::devnet::Member,
     gateway: trustmeter_gateway::GatewayHandle,
+    /// The other enterprises' gateways (`--enterprises` beyond the first).
+    others: Vec<trustmeter_gateway::GatewayHandle>,
     shifts: ShiftRecorder,
+}
+
+/// Meters of the plant of each enterprise after the first: a quarter of the first's, 4 to 100.
+fn other_plant_meters(meters: usize) -> usize {
+    (meters / 4).clamp(4, 100)
+}
+
+/// Makes a gateway's key file (as `trustmeter gateway init` would, on the device) under
+/// `dir/name`.
+fn gateway_key_file(
+    dir: &std::path::Path,
+    name: &str,
+    org: &trustmeter_types::UnifiedSocialCreditCode,
+    plant: &Plant,
+) -> Result<trustmeter_crypto::SigningKey> {
+    std::fs::create_dir_all(dir.join(name))?;
+    let meta =
+        trustmeter_keystore::KeyMeta { organisation: Some(org.clone()), device: Some(plant.gateway_id().clone()) };
+    Ok(trustmeter_keystore::KeyFile::generate(
+        &dir.join(name).join("gateway.key"),
+        trustmeter_types::KeyScheme::Ed25519,
+        "demo gateway",
+        &meta,
+        None,
+    )?)
 }
 
 /// Starts the chains, onboards the plant on each and starts its gateway.
@@ -687,9 +739,7 @@ async fn start_all(
     let mut chains = Vec::new();
     for (i, id) in ["hunan-1", "national-1"].iter().take(args.chains).enumerate() {
         let off = (i * 100) as u16;
-        chains.push(
-            start_chain(ctx, dir, id, args.validators, args.seed, args.p2p_port + off, args.api_port + off).await?,
-        );
+        chains.push(start_chain(ctx, dir, id, args, (args.p2p_port + off, args.api_port + off)).await?);
     }
 
     let follower = if args.follower {
@@ -726,19 +776,20 @@ async fn start_all(
         ..PlantConfig::new(enterprise.org.id.clone(), args.seed)
     });
     print_sign_in(dir, &chains[0], &enterprise.org.id, start_ms)?;
-    let key_path = dir.join("gateway").join("gateway.key");
-    std::fs::create_dir_all(dir.join("gateway"))?;
-    let meta = trustmeter_keystore::KeyMeta {
-        organisation: Some(enterprise.org.id.clone()),
-        device: Some(plant.gateway_id().clone()),
-    };
-    let gateway_key = trustmeter_keystore::KeyFile::generate(
-        &key_path,
-        trustmeter_types::KeyScheme::Ed25519,
-        "demo gateway",
-        &meta,
-        None,
-    )?;
+    let gateway_key = gateway_key_file(dir, "gateway", &enterprise.org.id, &plant)?;
+    // The region's other enterprises: smaller plants, each behind its own gateway.
+    let mut others = Vec::new();
+    for i in 1..args.enterprises {
+        let member = chains[0].devnet.enterprises[i].clone();
+        let plant = Plant::new(PlantConfig {
+            meters: other_plant_meters(args.meters),
+            start_ms,
+            meter_key_share: 0.0,
+            ..PlantConfig::new(member.org.id.clone(), args.seed + 1_000 * i as u64)
+        });
+        let key = gateway_key_file(dir, &format!("gateway-{i}"), &member.org.id, &plant)?;
+        others.push((i, plant, key));
+    }
     let t0 = Instant::now();
     let cal = (start_ms - 30 * 86_400_000, now_ms() + 365 * 86_400_000);
     // The shift calendar from the plant's first day (at most 62 days back: the chain's bound).
@@ -750,8 +801,12 @@ async fn start_all(
         // The carbon accounts and the shift calendar are kept on the provincial chain.
         let evidence_dir = dir.join("evidence");
         let provincial = i == 0;
+        for (i, plant, key) in &others {
+            onboard(c, *i, plant, &key.public_key(), cal, None, None).await?;
+        }
         let ent = onboard(
             c,
+            0,
             &plant,
             &gateway_key.public_key(),
             cal,
@@ -781,17 +836,36 @@ async fn start_all(
         chains.len(),
         t0.elapsed().as_secs_f64()
     );
+    if !others.is_empty() {
+        println!(
+            "  and {} more enterprise(s) of the region, each a {}-meter plant behind its own gateway: {}",
+            others.len(),
+            other_plant_meters(args.meters),
+            others
+                .iter()
+                .map(|(i, _, _)| chains[0].devnet.enterprises[*i].org.name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 
     // The gateway: simulated meters, replaying `history_days` at `speed` intervals per second,
     // then real time; it signs, stores and sends to every chain.
-    let cfg = gateway_config(&plant, dir, &chains, args, start_ms)?;
+    let cfg = gateway_config(&plant, (dir, "gateway", args.gateway_port), &chains, args, start_ms)?;
     let clock = trustmeter_gateway::clock_for(&cfg);
     let gateway = trustmeter_gateway::start(cfg, gateway_key, clock).await?;
+    let mut other_gateways = Vec::new();
+    for (i, plant, key) in others {
+        let port = args.gateway_port.checked_add(i as u16).context("--gateway-port too high for --enterprises")?;
+        let cfg = gateway_config(&plant, (dir, &format!("gateway-{i}"), port), &chains, args, start_ms)?;
+        let clock = trustmeter_gateway::clock_for(&cfg);
+        other_gateways.push(trustmeter_gateway::start(cfg, key, clock).await?);
+    }
     println!(
         "gateway running; status: trustmeter gateway status --config <its config> or http://{}/ (its status page)",
         gateway.api_addr
     );
-    Ok(Running { chains, follower, plant, enterprise, gateway, shifts })
+    Ok(Running { chains, follower, plant, enterprise, gateway, others: other_gateways, shifts })
 }
 
 /// Runs the demo.
@@ -800,13 +874,16 @@ async fn start_all(
 /// moment, start-up included), or on an error — unless `--data-dir` was given.
 pub fn run(args: DemoArgs) -> Result<()> {
     anyhow::ensure!((1..=2).contains(&args.chains), "--chains is 1 (provincial) or 2 (provincial and national)");
+    anyhow::ensure!((1..=8).contains(&args.enterprises), "--enterprises is 1 to 8");
     let data = DataDir::new(args.data_dir.as_deref(), "trustmeter-demo")?;
     let dir = data.path().to_path_buf();
     println!(
-        "Trustmeter demo: {} chain(s) of {} validators, a {}-meter plant behind one gateway; data in {} ({})",
+        "Trustmeter demo: {} chain(s) of {} validators, a {}-meter plant behind one gateway and {} more enterprise(s) of {} meters; data in {} ({})",
         args.chains,
         args.validators,
         args.meters,
+        args.enterprises - 1,
+        other_plant_meters(args.meters),
         dir.display(),
         data.fate()
     );
@@ -845,7 +922,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
 /// Reports progress until `--duration` or a stop signal, then stops the gateway and checks a
 /// proof of one reading on each chain.
 async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &mut StopSignals) -> Result<()> {
-    let Running { chains, follower, plant, enterprise, gateway: gw, mut shifts } = running;
+    let Running { chains, follower, plant, enterprise, gateway: gw, others, mut shifts } = running;
     let deadline = (args.duration > 0).then(|| Instant::now() + Duration::from_secs(args.duration));
     let started = Instant::now();
     let mut last = vec![(0u64, Instant::now()); chains.len()];
@@ -951,6 +1028,9 @@ async fn live(running: Running, dir: &std::path::Path, args: &DemoArgs, stop: &m
     }
     let status = gw.runtime.status()?;
     gw.stop().await;
+    for g in others {
+        g.stop().await;
+    }
     for a in &status.alarms {
         println!("alarm [{}] {} {}: {}", a.severity, a.kind, a.subject, a.message);
     }

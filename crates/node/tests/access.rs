@@ -260,6 +260,7 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                 ("/app/", "/app/".into(), EVERYONE),
                 ("/app/{file}", "/app/app.js".into(), EVERYONE),
                 ("/v1/disclosures/{region}", "/v1/disclosures/430000".into(), EVERYONE),
+                ("/v1/published", "/v1/published?region=430000".into(), EVERYONE),
                 ("/openapi.json", "/openapi.json".into(), EVERYONE),
                 ("/metrics", "/metrics".into(), EVERYONE),
                 ("/v1/status", "/v1/status".into(), EVERYONE),
@@ -327,6 +328,7 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                     format!("/v1/enterprises/{o}/carbon/compliance?year=2026"),
                     ENTERPRISE_DATA,
                 ),
+                ("/v1/carbon/compliance", format!("/v1/carbon/compliance?year=2026&org={o}"), ENTERPRISE_DATA),
                 (
                     "/v1/enterprises/{org}/evidence/{hash}",
                     format!("/v1/enterprises/{o}/evidence/{evidence_hash}"),
@@ -400,6 +402,13 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                 format!("/v1/figures/daily?o%72g={o}&from={day}"),
                 format!("/v1/figures/daily?org=+{o}+&from={day}"),
                 format!("/v1/alarms?org={p}&owner={o}"),
+                // A region's alarms are a regulator's (or statistics bureau's) of that region.
+                "/v1/alarms?region=430000".to_string(),
+                // Every enterprise a batch names is checked.
+                format!("/v1/carbon/compliance?year=2026&org={p}&org={o}"),
+                format!("/v1/carbon/compliance?year=2026&org={p}&org=+{o}"),
+                "/v1/alarms/stream?region=430000".to_string(),
+                format!("/v1/alarms?org={p}&region=430000"),
                 format!("/v1/meters/{m_enc}/readings"),
                 format!("/v1/figures/series?scope=meter&scope=org&id={p}&from={day}"),
             ];
@@ -504,8 +513,25 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
             let (status, body) = signed_get(&api, &figures_path, None).await?;
             ensure!(status == 200, "published figures: {status} {body}");
             ensure!(signed_get(&api, &readings_path, None).await?.0 == 401, "readings are never public");
+            // Who published is public too, by region.
+            let listed = |body: &str| -> Result<Vec<String>> {
+                let v: Value = serde_json::from_str(body)?;
+                Ok(v["items"]
+                    .as_array()
+                    .context("items")?
+                    .iter()
+                    .map(|i| i["org"].as_str().unwrap_or("").to_string())
+                    .collect())
+            };
+            let (status, body) = signed_get(&api, "/v1/published?region=430000", None).await?;
+            ensure!(status == 200 && listed(&body)? == vec![o.to_string()], "published list: {status} {body}");
+            let (_, body) = signed_get(&api, "/v1/published?region=440000", None).await?;
+            ensure!(listed(&body)?.is_empty(), "another province's list: {body}");
+            ensure!(signed_get(&api, "/v1/published?region=4300", None).await?.0 == 400, "a bad region");
             run_txs(&api, &[ent.sign(TxPayload::PublishFigures { until_ms: 0 })]).await?;
             ensure!(signed_get(&api, &figures_path, None).await?.0 == 401, "a withdrawn publication");
+            let (_, body) = signed_get(&api, "/v1/published", None).await?;
+            ensure!(listed(&body)?.is_empty(), "a withdrawn publication is listed: {body}");
 
             // The owner reads who read its data: the regulator's readings request is there, the
             // refused ones are not.

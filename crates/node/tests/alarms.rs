@@ -342,6 +342,10 @@ async fn stream_scenario(api: &Api, cluster: &Cluster) -> Result<()> {
     // happens: the first event is the snapshot of the active set.
     let mut feed = sse(format!("{}/v1/alarms/stream?org={}", api.urls[1], e0.org.id)).await?;
     let mut other = sse(format!("{}/v1/alarms/stream?org={}", api.urls[2], e1.org.id)).await?;
+    // A regulator's view of its region (the enterprises are in Hunan, 430000), and of another
+    // province: one stream per jurisdiction, filtered by the region the chain records.
+    let mut regional = sse(format!("{}/v1/alarms/stream?region=430000", api.urls[1])).await?;
+    let mut elsewhere = sse(format!("{}/v1/alarms/stream?region=440000", api.urls[1])).await?;
     let first = tokio::time::timeout(PATIENCE, feed.recv()).await?.context("stream ended")?;
     ensure!(first.event == "snapshot" && first.data["alarms"].is_array(), "{first:?}");
     let doc = api.get_ok(0, "/openapi.json").await?;
@@ -402,6 +406,19 @@ async fn stream_scenario(api: &Api, cluster: &Cluster) -> Result<()> {
     );
     ensure!(a["meter"] == spec.id.as_str() && a["message"].as_str().is_some_and(|m| m.contains("has sent no reading")));
     ensure!(raised.id.is_some_and(|id| raised.data["id"] == id), "SSE id and event id differ: {raised:?}");
+    ensure!(a["region"] == 430_000, "{raised:?}");
+    let in_region = next_event(&mut regional, "raised", &key).await?;
+    ensure!(in_region.id == raised.id, "the regional feed's event {in_region:?} is not {raised:?}");
+    let v = api.get_ok(1, "/v1/alarms?region=430000").await?;
+    ensure!(v["alarms"].as_array().is_some_and(|a| a.iter().any(|x| x["key"] == key.as_str())), "{v}");
+    let v = api.get_ok(1, "/v1/alarms?region=440000").await?;
+    ensure!(v["alarms"].as_array().is_some_and(|a| a.is_empty()), "{v}");
+    for bad in
+        ["/v1/alarms?region=43", "/v1/alarms?region=hunan", &format!("/v1/alarms?region=430000&org={}", e0.org.id)]
+    {
+        let (s, e) = api.get(1, bad).await?;
+        ensure!(s == 400 && e["code"] == "bad_request", "{bad}: {s} {e}");
+    }
     // The active set agrees, filtered by org (and the other enterprise sees none of it).
     let v = api.get_ok(1, &format!("/v1/alarms?org={}", e0.org.id)).await?;
     ensure!(v["alarms"].as_array().is_some_and(|a| a.iter().any(|x| x["key"] == key.as_str())), "{v}");
@@ -446,9 +463,12 @@ async fn stream_scenario(api: &Api, cluster: &Cluster) -> Result<()> {
     let (s, e) = api.get_with(1, "/v1/alarms/stream", &[("last-event-id", "yesterday")]).await?;
     ensure!(s == 400 && e["message"].as_str().is_some_and(|m| m.contains("Last-Event-ID")), "{s} {e}");
 
-    // Enterprise 1's stream saw none of enterprise 0's events.
+    // Enterprise 1's stream saw none of enterprise 0's events, Guangdong's none of Hunan's.
     while let Ok(e) = other.try_recv() {
         ensure!(e.event == "snapshot" || e.data["alarm"]["owner"] == e1.org.id.as_str(), "{e:?}");
+    }
+    while let Ok(e) = elsewhere.try_recv() {
+        ensure!(e.event == "snapshot" && e.data["alarms"].as_array().is_some_and(|a| a.is_empty()), "{e:?}");
     }
     Ok(())
 }

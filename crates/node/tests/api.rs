@@ -50,6 +50,40 @@ async fn scrape(api: &Api, node: usize) -> Result<String> {
     Ok(text)
 }
 
+/// The dashboards' files over HTTP: gzip only when asked for, a representation's own ETag and
+/// a 304 for it, `Vary: Accept-Encoding`, the bytes the binary embeds.
+async fn web_assets(api: &Api) -> Result<()> {
+    use std::io::Read as _;
+    let url = format!("{}/app/verifier.wasm", api.urls[0]);
+    let header = |r: &reqwest::Response, k: &str| r.headers().get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let plain = api.http.get(&url).send().await?;
+    ensure!(plain.status() == 200 && header(&plain, "content-encoding").is_none());
+    ensure!(header(&plain, "vary").as_deref() == Some("accept-encoding"));
+    let plain_tag = header(&plain, "etag").context("no ETag")?;
+    let plain_bytes = plain.bytes().await?;
+    ensure!(plain_bytes.as_ref() == trustmeter_webui::asset("verifier.wasm").unwrap().bytes);
+
+    let gz = api.http.get(&url).header("accept-encoding", "br, gzip;q=0.8").send().await?;
+    ensure!(gz.status() == 200 && header(&gz, "content-encoding").as_deref() == Some("gzip"));
+    let gz_tag = header(&gz, "etag").context("no ETag")?;
+    ensure!(gz_tag != plain_tag, "one ETag for two encodings");
+    let wire = gz.bytes().await?;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(wire.as_ref()).read_to_end(&mut out)?;
+    ensure!(out == plain_bytes.as_ref(), "the gzip body is not the file");
+    ensure!(wire.len() * 3 < plain_bytes.len(), "{} B on the wire for {} B", wire.len(), plain_bytes.len());
+
+    // Revalidation: each representation by its own tag; the other's tag is a full answer.
+    let again = |enc: &'static str, tag: String| {
+        api.http.get(&url).header("accept-encoding", enc).header("if-none-match", tag).send()
+    };
+    ensure!(again("gzip", gz_tag.clone()).await?.status() == 304);
+    ensure!(again("identity", plain_tag.clone()).await?.status() == 304);
+    ensure!(again("identity", gz_tag).await?.status() == 200);
+    ensure!(again("gzip;q=0", plain_tag).await?.status() == 304);
+    Ok(())
+}
+
 #[test]
 fn metrics_and_request_limits_on_a_live_cluster() {
     init_logs();
@@ -121,6 +155,7 @@ fn metrics_and_request_limits_on_a_live_cluster() {
             ensure!(s == 404);
             let unrouted = api.http.get(format!("{}/no/such/route", api.urls[0])).send().await?;
             ensure!(unrouted.status() == 404);
+            web_assets(&api).await?;
 
             // Metrics, validator by validator.
             let mut admitted_txs = 0.0;

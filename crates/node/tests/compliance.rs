@@ -127,6 +127,28 @@ fn a_verified_figure_is_final_on_every_validator_and_checks_offline_down_to_read
             let compliance = client.compliance(&org, 2025).await?;
             let filed = &compliance["reports"][0];
             ensure!(filed["kind"] == "annual_report" && filed["hash"] == report_hash.to_hex(), "{compliance}");
+            // The batch route answers the same document for it (a repeated org counted once); a
+            // code that is no member refuses the batch, naming it.
+            let batch = client.get_json(&format!("/v1/carbon/compliance?year=2025&org={org}&org={org}")).await?;
+            ensure!(batch["items"].as_array().map(Vec::len) == Some(1), "{batch}");
+            // (Read at heights that may differ: compared without them.)
+            let at_no_height = |v: &serde_json::Value| {
+                let mut v = v.clone();
+                v["height"] = serde_json::Value::Null;
+                v
+            };
+            ensure!(
+                at_no_height(&batch["items"][0]) == at_no_height(&compliance),
+                "batch {} vs single {compliance}",
+                batch["items"][0]
+            );
+            let stranger = "91350100M000100Y43";
+            let refused =
+                match client.get_json(&format!("/v1/carbon/compliance?year=2025&org={org}&org={stranger}")).await {
+                    Ok(v) => v.to_string(),
+                    Err(e) => e.to_string(),
+                };
+            ensure!(refused.contains(stranger) && !refused.contains("\"items\""), "{refused}");
             // 3 t of diesel = 9.435367 t, plus the metered electricity's Scope 2.
             let reported = micros(&filed["standard_t"])?;
             ensure!(reported > 9_435_367, "diesel and electricity: {reported}");

@@ -300,6 +300,10 @@ impl KeyRange {
     pub fn organisations() -> Self {
         Self::prefix(vec![tag::ORGANISATION])
     }
+    /// Every organisation's publication of its figures (expired ones too), by id.
+    pub fn published() -> Self {
+        Self::prefix(vec![tag::PUBLISHED])
+    }
     /// Every grant of an organisation, by grantee then scope.
     pub fn grants_of(owner: &UnifiedSocialCreditCode) -> Self {
         Self::prefix(Enc::new(tag::GRANT).id(owner.as_str()).0)

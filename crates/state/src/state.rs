@@ -1268,6 +1268,27 @@ impl State {
         })
     }
 
+    /// At most `limit` publications of figures (`TxPayload::PublishFigures`; expired ones too),
+    /// each with its organisation, of organisations with ids after `after`, in id order.
+    pub fn published_after(
+        &self,
+        after: Option<&UnifiedSocialCreditCode>,
+        limit: usize,
+    ) -> Vec<(UnifiedSocialCreditCode, Grant)> {
+        let mut range = KeyRange::published();
+        if let Some(a) = after {
+            range.lo = StateKey::Published(a.clone()).ordered();
+            range.lo.push(0);
+        }
+        self.scan(&range, false, limit)
+            .into_iter()
+            .filter_map(|(k, v)| match (k, v) {
+                (StateKey::Published(o), StateValue::Published(g)) => Some((o, g)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// A daily figure.
     pub fn daily(&self, key: &DailyKey) -> Option<DailyTotal> {
         match self.get(&StateKey::Daily(key.clone())) {

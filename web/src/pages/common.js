@@ -70,8 +70,13 @@ export function trendOption(days, lastYearDays, dark = false) {
   };
 }
 
-/** The alarm list of enterprises, kept live by their event streams. Answers a stop function. */
-export function liveAlarms(el, orgs, { max = 50, big = false } = {}) {
+/**
+ * The alarm list of an enterprise (`{ org }`) or of a region (`{ region }`: the node filters by
+ * the enterprises' regions, one stream for a whole jurisdiction; a browser keeps at most six
+ * connections to a node, so a stream per enterprise would starve the page's other requests),
+ * kept live by the node's event stream. Answers a stop function.
+ */
+export function liveAlarms(el, { org, region }, { max = 50, big = false } = {}) {
   const active = new Map();
   const ctl = new AbortController();
   const draw = () => {
@@ -84,20 +89,19 @@ export function liveAlarms(el, orgs, { max = 50, big = false } = {}) {
     el.dataset.count = String(active.size);
   };
   draw();
-  for (const org of orgs.slice(0, 20)) {
-    stream(
-      `/v1/alarms/stream?org=${encodeURIComponent(org)}`,
-      (type, data) => {
-        if (type === "snapshot") {
-          for (const [k, a] of active) if (a.owner === org) active.delete(k);
-          for (const a of data.alarms) active.set(a.key, a);
-        } else if (type === "raised") active.set(data.alarm.key, data.alarm);
-        else if (type === "cleared") active.delete(data.alarm.key);
-        draw();
-      },
-      ctl.signal,
-    );
-  }
+  const query = org ? `org=${encodeURIComponent(org)}` : `region=${encodeURIComponent(region)}`;
+  stream(
+    `/v1/alarms/stream?${query}`,
+    (type, data) => {
+      if (type === "snapshot") {
+        active.clear();
+        for (const a of data.alarms) active.set(a.key, a);
+      } else if (type === "raised") active.set(data.alarm.key, data.alarm);
+      else if (type === "cleared") active.delete(data.alarm.key);
+      draw();
+    },
+    ctl.signal,
+  );
   return () => ctl.abort();
 }
 

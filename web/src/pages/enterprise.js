@@ -5,7 +5,7 @@
 // `#/enterprise/ORG/loc/site/workshop/…` drills into one location: its children and its meters.
 
 import { t, energyName } from "../i18n.js";
-import { decimal, esc, fmt, micros, periods, shanghaiTime } from "../format.js";
+import { decimal, esc, fmt, micros, periods, shanghaiTime, sumKgce, totals } from "../format.js";
 import { all, get, getText } from "../api.js";
 import { session } from "../session.js";
 import { PALETTE, chart, download, kpi, panel, refusal, table, verifyButton, wireVerify } from "../ui.js";
@@ -14,23 +14,6 @@ import { liveAlarms } from "./common.js";
 const MAX_METER_PAGES = 10; // 10 000 meters
 
 /** Sums of daily figures per energy kind over days in [from, to]: Map energy -> {unit, consumption, kgce}. */
-function totals(figures, from, to) {
-  const by = new Map();
-  for (const f of figures) {
-    if (f.label < from || f.label > to) continue;
-    const cur = by.get(f.energy) ?? { unit: f.unit, c: 0n, kg: 0n };
-    cur.c += micros(f.consumption);
-    cur.kg += micros(f.kgce_equivalent);
-    by.set(f.energy, cur);
-  }
-  return by;
-}
-
-function sumKgce(map) {
-  let v = 0n;
-  for (const x of map.values()) v += x.kg;
-  return decimal(v);
-}
 
 export async function render(main, [orgParam, locParam], scope) {
   const s = session.current;
@@ -127,7 +110,7 @@ export async function render(main, [orgParam, locParam], scope) {
   });
   wireVerify(main);
 
-  scope.onLeave(liveAlarms(q("alarms"), [org]));
+  scope.onLeave(liveAlarms(q("alarms"), { org }));
 
   loadCurve(main.querySelector("[data-testid=chart-load]"), org, p).catch((e) => (main.querySelector("[data-testid=chart-load]").innerHTML = refusal(e)));
   tou(main, q("tou"), org, p).catch((e) => (q("tou").innerHTML = refusal(e)));

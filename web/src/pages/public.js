@@ -2,9 +2,12 @@
 // regional figures), enterprises' published figures, the member register and the chain itself.
 
 import { t } from "../i18n.js";
-import { fmt, periods } from "../format.js";
+import { esc, fmt, periods, shanghaiTime, sumKgce, totals } from "../format.js";
 import { all, get, getOr } from "../api.js";
-import { kpi, panel, table, wireVerify } from "../ui.js";
+import { kpi, panel, table, verifyButton, wireVerify } from "../ui.js";
+
+/** Enterprises whose published figures the page shows (the rest are in the downloadable list). */
+const MAX_PUBLISHED = 20;
 
 /** Regions whose disclosure a public page asks about: those of the member regulators. */
 function regionsOf(members) {
@@ -20,6 +23,20 @@ export async function render(main) {
   const rankings = await Promise.all(
     regions.map((r, i) => (disclosed[i].rankings ? getOr(`/v1/figures/ranking?region=${r}&from=${p.yearStart}&to=${p.today}`, null) : null)),
   );
+  // Enterprises that published their own figures (公开承诺): anyone may read them until the date.
+  const published = await all("/v1/published?limit=1000", 5);
+  const lastYearStart = `${Number(p.year) - 1}-01-01`;
+  const lastYearEnd = `${Number(p.year) - 1}-12-31`;
+  const pubFigures = await Promise.all(
+    published.slice(0, MAX_PUBLISHED).map(async (e) => {
+      const d = await getOr(`/v1/figures/daily?org=${e.org}&from=${lastYearStart}&to=${p.today}`, null);
+      if (!d) return { ...e, figures: null };
+      const year = totals(d.figures, p.yearStart, p.today);
+      const last = totals(d.figures, lastYearStart, lastYearEnd);
+      const latest = d.figures.filter((f) => f.label <= p.today).at(-1) ?? null;
+      return { ...e, year: sumKgce(year), last: last.size ? sumKgce(last) : null, days: new Set(d.figures.filter((f) => f.label >= p.yearStart).map((f) => f.label)).size, latest };
+    }),
+  );
   main.innerHTML = `
     <h1>${t("nav_public")}</h1><p class="muted">${t("public_intro")}</p>
     <div class="kpis">
@@ -30,6 +47,7 @@ export async function render(main) {
     </div>
     <div class="grid">
       ${regions.map((r) => panel(`${t("ranking")} · ${r} · ${p.year}`, `<div data-region="${r}" data-testid="public-ranking-${r}"></div>`, { wide: true })).join("")}
+      ${panel(`${t("published_figures")} · ${p.year}`, `<p class="muted small">${t("published_intro")}</p><div data-testid="public-published"></div>`, { wide: true })}
       ${panel(t("validators"), `<div data-testid="public-validator-table"></div>`, { wide: true })}
       ${panel(t("members"), `<div data-testid="public-member-table"></div>`, { wide: true })}
     </div>`;
@@ -52,6 +70,22 @@ export async function render(main) {
       ],
       rows: rk.entries,
     });
+  });
+  table(main.querySelector("[data-testid=public-published]"), {
+    filename: `published-${p.year}`,
+    testid: "published-table",
+    empty: t("none_published"),
+    columns: [
+      { label: t("enterprise"), value: (e) => e.name, html: (e) => `<span data-org="${esc(e.org)}">${esc(e.name)}</span>` },
+      { label: t("id"), value: (e) => e.org },
+      { label: t("region"), value: (e) => e.region },
+      { label: `${t("this_year")} · ${t("kgce_eq")}`, value: (e) => (e.year === undefined ? "—" : fmt(e.year, 0)), exact: (e) => e.year ?? "", num: true, html: (e) => `<span data-testid="published-year" data-value="${esc(e.year ?? "")}">${e.year === undefined ? "—" : fmt(e.year, 0)}</span>` },
+      { label: t("days"), value: (e) => e.days ?? 0, num: true },
+      { label: `${Number(p.year) - 1} · ${t("kgce_eq")}`, value: (e) => (e.last ? fmt(e.last, 0) : "—"), exact: (e) => e.last ?? "", num: true },
+      { label: t("public_until"), value: (e) => shanghaiTime(e.until_ms) },
+      { label: t("proof"), value: (e) => e.latest?.proof ?? "", html: (e) => (e.latest ? verifyButton("figure", e.latest.proof, `${t("verify")} ${esc(e.latest.label)}`) : "—") },
+    ],
+    rows: pubFigures,
   });
   table(main.querySelector("[data-testid=public-validator-table]"), {
     filename: "validators",

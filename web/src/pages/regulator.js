@@ -31,7 +31,6 @@ export async function render(main, [regionParam], scope) {
     rankingWithLastYear(region, p.yearStart, p.today),
   ]);
   const kinds = kindsOf(year.now);
-  const orgs = year.now.entries.map((e) => e.org);
   const yoy = (r) => {
     const c = change(r.now.total_kgce_equivalent, r.before.total_kgce_equivalent);
     return `${t("yoy")} ${c ?? "—"} · ${t("same_period_last_year")} ${fmt(r.before.total_kgce_equivalent, 0)}`;
@@ -84,7 +83,7 @@ export async function render(main, [regionParam], scope) {
     onRow: (e) => (location.hash = `#/enterprise/${e.org}`),
   });
 
-  scope.onLeave(liveAlarms(q("alarms"), orgs));
+  scope.onLeave(liveAlarms(q("alarms"), { region }));
 
   // The rest loads after the first paint.
   (async () => {
@@ -111,9 +110,11 @@ export async function render(main, [regionParam], scope) {
   })().catch((e) => (q("quality").innerHTML = refusal(e)));
 
   (async () => {
-    const rows = await Promise.all(
-      year.now.entries.slice(0, 50).map(async (e) => ({ e, c: await getOr(`/v1/enterprises/${e.org}/carbon/compliance?year=${p.year}`, null) })),
-    );
+    // The top 50 enterprises' compliance years in one request (GET /v1/carbon/compliance).
+    const top = year.now.entries.slice(0, 50);
+    const batch = top.length ? await getOr(`/v1/carbon/compliance?year=${p.year}&${top.map((e) => `org=${e.org}`).join("&")}`, null) : null;
+    const byOrg = new Map((batch?.items ?? []).map((c) => [c.org, c]));
+    const rows = top.map((e) => ({ e, c: byOrg.get(e.org) ?? null }));
     table(q("carbon"), {
       filename: `region-${region}-${p.year}-carbon`,
       testid: "carbon-table",

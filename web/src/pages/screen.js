@@ -112,7 +112,7 @@ export async function render(main, _params, scope) {
     // Carbon: the year's and the month's by source, over the top enterprises.
     const orgs = entries.slice(0, 10).map((e) => e.org);
     const [compl, carbonMonth] = await Promise.all([
-      Promise.all(orgs.map((o) => getOr(`/v1/enterprises/${o}/carbon/compliance?year=${p.year}`, null))),
+      orgs.length ? getOr(`/v1/carbon/compliance?year=${p.year}&${orgs.map((o) => `org=${o}`).join("&")}`, null).then((b) => b?.items ?? []) : [],
       Promise.all(orgs.map((o) => getOr(`/v1/enterprises/${o}/carbon?month=${p.month}`, null))),
     ]);
     if (left) return [];
@@ -154,7 +154,6 @@ export async function render(main, _params, scope) {
       legend: { orient: "vertical", right: 0, top: "middle", textStyle: { color: "#dde6f0", fontSize: 16 } },
       series: [{ type: "pie", center: ["25%", "50%"], radius: ["35%", "60%"], label: { show: false }, data: [...bySource].map(([k, v]) => ({ name: SOURCE[lang][k] ?? k, value: Number(decimal(v)) })) }],
     });
-    return orgs;
   }
 
   // The ticker: every finalized block, newest first, within a poll of its finalization.
@@ -183,8 +182,8 @@ export async function render(main, _params, scope) {
     seen = Math.max(seen, st.finalized_height);
   }
 
-  const orgs = await refresh();
-  scope.onLeave(liveAlarms(q("alarms"), orgs, { max: 12, big: true }));
+  await refresh();
+  scope.onLeave(liveAlarms(q("alarms"), { region }, { max: 12, big: true }));
   await poll();
   timers.push(
     setInterval(() => {

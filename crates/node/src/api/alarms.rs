@@ -12,8 +12,8 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use tokio::sync::broadcast;
 use trustmeter_analytics::alarms::{
-    AlarmEvent, AlarmHub, AlarmsView, EventKind, FRESHNESS_WAIT, KEEP_ALIVE, MAX_STREAM_CLIENTS, StreamSlot,
-    StreamStart,
+    AlarmEvent, AlarmHub, AlarmScope, AlarmsView, EventKind, FRESHNESS_WAIT, KEEP_ALIVE, MAX_STREAM_CLIENTS,
+    StreamSlot, StreamStart,
 };
 use trustmeter_types::UnifiedSocialCreditCode;
 use utoipa::IntoParams;
@@ -25,19 +25,39 @@ pub struct AlarmsQuery {
     pub org: Option<String>,
     /// The same as `org` (the parameter's earlier name).
     pub owner: Option<String>,
+    /// Only alarms of the enterprises in this region (GB/T 2260 code, e.g. `430000`: Hunan and
+    /// its cities and counties; `100000`: everyone), as a regulator of the region covers them.
+    /// One stream for a regulator's whole jurisdiction: a browser keeps at most six connections
+    /// to a node, so a stream per enterprise would starve the page's other requests.
+    pub region: Option<String>,
 }
 
 impl AlarmsQuery {
-    fn org(self) -> Result<Option<UnifiedSocialCreditCode>, ApiError> {
+    fn scope(self) -> Result<AlarmScope, ApiError> {
         let org = match (self.org, self.owner) {
-            (Some(a), Some(b)) if a != b => {
+            (Some(a), Some(b)) if a.trim() != b.trim() => {
                 return Err(ApiError::bad_request(format!(
                     "org={a} and owner={b} disagree; give one of them (owner is the older name of org)"
                 )));
             }
-            (a, b) => a.or(b),
+            (a, b) => a.or(b).map(|o| o.trim().to_string()).filter(|o| !o.is_empty()),
         };
-        org.map(|o| UnifiedSocialCreditCode::new(o).map_err(|e| ApiError::bad_request(e.to_string()))).transpose()
+        let region = self.region.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+        match (org, region) {
+            (Some(o), Some(r)) => Err(ApiError::bad_request(format!(
+                "org={o} and region={r}: give one of them (an enterprise's alarms, or a region's)"
+            ))),
+            (Some(o), None) => {
+                Ok(AlarmScope::Org(UnifiedSocialCreditCode::new(o).map_err(|e| ApiError::bad_request(e.to_string()))?))
+            }
+            (None, Some(r)) => match r.parse::<u32>() {
+                Ok(code) if (100_000..1_000_000).contains(&code) => Ok(AlarmScope::Region(code)),
+                _ => Err(ApiError::bad_request(format!(
+                    "region={r:?} is not a GB/T 2260 region code (six digits, e.g. 430000)"
+                ))),
+            },
+            (None, None) => Ok(AlarmScope::All),
+        }
     }
 }
 
@@ -49,17 +69,17 @@ impl AlarmsQuery {
 /// (at most a few seconds).
 #[utoipa::path(get, path = "/v1/alarms", params(AlarmsQuery), responses((status = 200, body = AlarmsView), (status = 400, body = ApiError)))]
 pub async fn alarms(AxState(s): AxState<ApiState>, Query(q): Query<AlarmsQuery>) -> Result<Json<AlarmsView>, ApiError> {
-    let org = q.org()?;
+    let scope = q.scope()?;
     let height = s.app().finalized_state().height;
     s.alarms().wait_evaluated(height, FRESHNESS_WAIT).await;
-    Ok(Json(s.alarms().active(org.as_ref())))
+    Ok(Json(s.alarms().active(scope)))
 }
 
 struct Feed {
     /// Events to send before reading the channel.
     queued: VecDeque<Event>,
     rx: broadcast::Receiver<AlarmEvent>,
-    org: Option<UnifiedSocialCreditCode>,
+    scope: AlarmScope,
     /// The id of the last event sent (or included in the snapshot): older ones are not sent again.
     last_id: u64,
     hub: AlarmHub,
@@ -92,7 +112,7 @@ pub async fn alarm_stream(
     Query(q): Query<AlarmsQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let org = q.org()?;
+    let scope = q.scope()?;
     let last = match headers.get("last-event-id") {
         None => None,
         Some(v) => Some(v.to_str().ok().and_then(|t| t.trim().parse::<u64>().ok()).ok_or_else(|| {
@@ -109,7 +129,7 @@ pub async fn alarm_stream(
             format!("this node already serves {MAX_STREAM_CLIENTS} alarm streams; try another node or later"),
         ));
     };
-    let (start, rx) = hub.subscribe_after(org.as_ref(), last);
+    let (start, rx) = hub.subscribe_after(scope.clone(), last);
     let (queued, last_id) = match start {
         StreamStart::Snapshot(view, id) => (VecDeque::from([sse_json("snapshot", &view).id(id.to_string())]), id),
         StreamStart::Resume { after, events } => {
@@ -120,7 +140,7 @@ pub async fn alarm_stream(
             (q, last_id)
         }
     };
-    let feed = Feed { queued, rx, org, last_id, hub, _slot: slot };
+    let feed = Feed { queued, rx, scope, last_id, hub, _slot: slot };
     let stream = futures::stream::unfold(feed, |mut f| async move {
         if let Some(e) = f.queued.pop_front() {
             return Some((Ok(e), f));
@@ -132,12 +152,12 @@ pub async fn alarm_stream(
                         continue; // already sent (from the store, after a lag)
                     }
                     f.last_id = ev.id;
-                    if f.org.as_ref().is_some_and(|o| ev.alarm.owner != o.as_str()) {
+                    if !f.scope.admits(&ev.alarm) {
                         continue;
                     }
                     return Some((Ok(event_sse(&ev)), f));
                 }
-                Err(broadcast::error::RecvError::Lagged(n)) => match f.hub.events_after(f.last_id, f.org.as_ref()) {
+                Err(broadcast::error::RecvError::Lagged(n)) => match f.hub.events_after(f.last_id, &f.scope) {
                     // Caught up from the store; the channel's older events are skipped by id.
                     Some(missed) => {
                         if let Some(e) = missed.last() {

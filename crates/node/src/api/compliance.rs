@@ -11,6 +11,9 @@
 //!   verification, the quota position with its forecast, the calendar.
 //! - `POST /v1/enterprises/{org}/carbon/what-if?year=`: a scenario (JSON body) through the
 //!   enterprise's methodology; nothing is written.
+//! - `GET /v1/carbon/compliance?year=&org=A&org=B…`: the compliance years of up to
+//!   [`MAX_COMPLIANCE_BATCH`] enterprises in one request (a regulator's page of its region); the
+//!   access rules check every `org` named, as for one.
 
 use super::figures::{blocking, csv_response};
 use super::{ApiError, ApiState};
@@ -30,6 +33,9 @@ use utoipa::{IntoParams, OpenApi};
 
 /// Largest what-if body, bytes (a scenario is at most 64 measures).
 const MAX_SCENARIO_BYTES: usize = 64 * 1024;
+
+/// Enterprises one `GET /v1/carbon/compliance` answers for (a regulator page's top 50).
+pub const MAX_COMPLIANCE_BATCH: usize = 50;
 
 /// Which report.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -146,6 +152,68 @@ async fn compliance_year(
     Ok(Json(blocking(move || compliance(&state, &org, year)).await?))
 }
 
+/// Query of `GET /v1/carbon/compliance` (documentation; the handler reads the raw query, since
+/// `org` repeats).
+#[derive(Debug, Deserialize, IntoParams)]
+#[allow(dead_code)]
+pub struct BatchQuery {
+    /// `YYYY`.
+    pub year: Option<String>,
+    /// An enterprise (unified social credit code); repeated, at most 50.
+    pub org: Option<String>,
+}
+
+/// The compliance years of several enterprises.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ComplianceBatch {
+    /// The year.
+    pub year: u32,
+    /// One per enterprise asked, in the order asked (duplicates once).
+    pub items: Vec<ComplianceView>,
+}
+
+/// The compliance years (as `GET /v1/enterprises/{org}/carbon/compliance`) of up to 50
+/// enterprises, each named by an `org=` parameter: one request for a regulator's page instead
+/// of one per enterprise. Every enterprise named must be readable by the caller (the access
+/// rules check each); one that is not a member refuses the whole request (404), naming it.
+#[utoipa::path(get, path = "/v1/carbon/compliance", params(BatchQuery), responses((status = 200, body = ComplianceBatch), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+async fn compliance_batch(
+    AxumState(s): AxumState<ApiState>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<Json<ComplianceBatch>, ApiError> {
+    let raw = raw.unwrap_or_default();
+    let mut orgs: Vec<UnifiedSocialCreditCode> = Vec::new();
+    let mut year = None;
+    for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+        match k.as_ref() {
+            "org" if !v.trim().is_empty() => {
+                let o = parse_org(&v)?;
+                if !orgs.contains(&o) {
+                    if orgs.len() == MAX_COMPLIANCE_BATCH {
+                        return Err(ApiError::bad_request(format!(
+                            "at most {MAX_COMPLIANCE_BATCH} enterprises (org=) per request"
+                        )));
+                    }
+                    orgs.push(o);
+                }
+            }
+            "org" => {}
+            "year" if year.is_none() => year = Some(v.into_owned()),
+            "year" => return Err(ApiError::bad_request("year= is given more than once")),
+            other => return Err(ApiError::bad_request(format!("unknown parameter {other:?}: year and org are read"))),
+        }
+    }
+    if orgs.is_empty() {
+        return Err(ApiError::bad_request("name the enterprises: org=CODE, repeated (at most 50)"));
+    }
+    let year = parse_year(&YearQuery { year })?;
+    let _permit = s.limits().acquire(RequestClass::Rollups)?;
+    let state = s.app().finalized_state();
+    let items =
+        blocking(move || orgs.iter().map(|o| compliance(&state, o, year)).collect::<Result<Vec<_>, _>>()).await?;
+    Ok(Json(ComplianceBatch { year, items }))
+}
+
 /// A what-if scenario over a year (a share of green power, efficiency gains, fuel switches, more
 /// certificates): baseline and scenario through the same methodology, and the quota position of
 /// each. Nothing is written.
@@ -240,6 +308,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/v1/enterprises/{org}/carbon/proof", get(carbon_proof_handler))
         .route("/v1/enterprises/{org}/carbon/report", get(report))
         .route("/v1/enterprises/{org}/carbon/compliance", get(compliance_year))
+        .route("/v1/carbon/compliance", get(compliance_batch))
         .route(
             "/v1/enterprises/{org}/carbon/what-if",
             post(what_if_handler).layer(DefaultBodyLimit::max(MAX_SCENARIO_BYTES)),
@@ -249,9 +318,10 @@ pub fn routes() -> Router<ApiState> {
 /// The OpenAPI document of these routes.
 #[derive(OpenApi)]
 #[openapi(
-    paths(report, compliance_year, what_if_handler, carbon_proof_handler),
+    paths(report, compliance_year, compliance_batch, what_if_handler, carbon_proof_handler),
     components(schemas(
         ComplianceView,
+        ComplianceBatch,
         WhatIfView,
         trustmeter_analytics::figures::FiledReportView,
         trustmeter_analytics::figures::DeadlineView,

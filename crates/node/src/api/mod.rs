@@ -508,6 +508,7 @@ pub struct MeterView {
         organisation,
         organisations,
         disclosures,
+        published,
         account,
         proposal,
         access_log,
@@ -533,6 +534,8 @@ pub struct MeterView {
         ReceivedGrantsPage,
         ReadingView,
         DisclosureView,
+        PublishedView,
+        PublishedPage,
         RegionDisclosure,
         ReadingsPage,
         crate::api::paging::RecordsPageDoc,
@@ -622,6 +625,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/organisations", get(organisations))
         .route("/v1/organisations/{id}", get(organisation))
         .route("/v1/disclosures/{region}", get(disclosures))
+        .route("/v1/published", get(published))
         .route("/v1/accounts/{public_key}", get(account))
         .route("/v1/proposals/{id}", get(proposal))
         .route("/v1/access-log", get(access_log))
@@ -1076,6 +1080,83 @@ async fn disclosures(State(s): State<ApiState>, Path(region): Path<String>) -> A
         regional_figures: records.iter().any(|r| r.record.disclosure.regional_figures),
         records,
     }))
+}
+
+/// Query of `GET /v1/published`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PublishedQuery {
+    /// Only enterprises this region covers (GB/T 2260: a province its cities and counties).
+    pub region: Option<String>,
+    /// The `next` of the previous page (a credit code); absent for the first page.
+    pub after: Option<String>,
+    /// Publications looked at per page: default 100, at most 1 000 (a page holds those of them
+    /// in force and in the region, so it may hold fewer).
+    pub limit: Option<usize>,
+}
+
+/// An enterprise whose figures anyone may read now (公开承诺, `tx publish-figures`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishedView {
+    /// The enterprise.
+    pub org: String,
+    /// Its name.
+    pub name: String,
+    /// Its region (GB/T 2260).
+    pub region: u32,
+    /// Block time it published.
+    pub published_at_ms: i64,
+    /// Until when its figures are public (Unix ms).
+    pub until_ms: i64,
+}
+
+/// A page of publications.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishedPage {
+    /// The publications in force on this page.
+    pub items: Vec<PublishedView>,
+    /// The `after` of the next page, if more publications follow.
+    pub next: Option<String>,
+}
+
+/// The enterprises whose energy figures are public now (they published them, until a date):
+/// public, so a page can show their figures to anyone without asking for what would be refused.
+#[utoipa::path(get, path = "/v1/published", params(PublishedQuery), responses((status = 200, body = PublishedPage), (status = 400, body = ApiError)))]
+async fn published(State(s): State<ApiState>, Query(q): Query<PublishedQuery>) -> ApiResult<PublishedPage> {
+    let limit = page_limit(q.limit, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)?;
+    let region = q
+        .region
+        .map(|r| {
+            let r = r.trim();
+            r.parse::<u32>().ok().filter(|c| (100_000..=999_999).contains(c)).ok_or_else(|| {
+                ApiError::bad_request(format!("region {r:?} is not a region code (six digits, GB/T 2260)"))
+            })
+        })
+        .transpose()?;
+    let after = q
+        .after
+        .map(|a| UnifiedSocialCreditCode::new(a.trim()).map_err(|e| ApiError::bad_request(format!("after: {e}"))))
+        .transpose()?;
+    let state = s.inner.app.finalized_state();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let scanned = state.published_after(after.as_ref(), limit);
+    let next = (scanned.len() == limit).then(|| scanned.last().map(|(o, _)| o.to_string())).flatten();
+    let items = scanned
+        .into_iter()
+        .filter(|(_, g)| g.expires_at_ms > now_ms)
+        .filter_map(|(o, g)| {
+            let org = state.organisation(&o)?;
+            region.is_none_or(|r| trustmeter_types::membership::jurisdiction_covers(r, org.region)).then(|| {
+                PublishedView {
+                    org: o.to_string(),
+                    name: org.name,
+                    region: org.region,
+                    published_at_ms: g.granted_at_ms,
+                    until_ms: g.expires_at_ms,
+                }
+            })
+        })
+        .collect();
+    Ok(Json(PublishedPage { items, next }))
 }
 
 /// A membership proposal: its action, approvals so far, the approvals it needs, and whether it

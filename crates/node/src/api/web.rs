@@ -33,13 +33,28 @@ fn serve(name: &str, headers: &HeaderMap) -> Response {
         ))
         .into_response();
     };
-    let etag = trustmeter_webui::etag(asset);
+    // Gzip when the client takes it (the verifier: 2.3 MB → about 0.6 MB on the wire).
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(trustmeter_webui::accepts_gzip)
+        .then(|| trustmeter_webui::gzipped(asset))
+        .flatten();
+    let (bytes, etag) = match gzip {
+        Some(gz) => (gz.bytes, gz.etag),
+        None => (asset.bytes, trustmeter_webui::etag(asset)),
+    };
     let mut response = if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, asset.content_type)], asset.bytes).into_response()
+        ([(header::CONTENT_TYPE, asset.content_type)], bytes).into_response()
     };
     let h = response.headers_mut();
+    if gzip.is_some() {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    // The answer depends on Accept-Encoding: caches must key on it.
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     h.insert(header::ETAG, HeaderValue::from_static(etag));
     // Revalidated on every load (a new binary serves a new bundle at the same names).
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
