@@ -959,6 +959,7 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::EpochRewards(_) => "reward pools of an epoch",
         StateValue::ShiftCalendar(_) => "shift calendar",
         StateValue::ShiftOutput(_) => "output of a shift",
+        StateValue::MonthTotals(_) => "month's sums of daily figures",
     }
 }
 
@@ -1024,6 +1025,7 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::EpochRewards(e) => format!("epoch-rewards/{e}"),
         StateKey::ShiftCalendar(o, d) => format!("shift-calendar/{o}/{d}"),
         StateKey::ShiftOutput(o, d, s) => format!("shift-output/{o}/{d}/{s}"),
+        StateKey::MonthTotals(o, m) => format!("month-totals/{o}/{m}"),
     }
 }
 

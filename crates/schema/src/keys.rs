@@ -116,6 +116,7 @@ mod tag {
     pub const EPOCH_REWARDS: u8 = 0x28;
     pub const SHIFT_CALENDAR: u8 = 0x29;
     pub const SHIFT_OUTPUT: u8 = 0x2A;
+    pub const MONTH_TOTALS: u8 = 0x2B;
     // 0x20 held the duplicate window until duplicates were found among the window points.
     pub const POINT: u8 = 0x21;
     pub const KEY_USE: u8 = 0x22;
@@ -201,7 +202,8 @@ impl StateKey {
             | StateKey::EpochActivity(_)
             | StateKey::Points(..)
             | StateKey::EpochRewards(_)
-            | StateKey::ShiftOutput(..) => KeyClass::Activity,
+            | StateKey::ShiftOutput(..)
+            | StateKey::MonthTotals(..) => KeyClass::Activity,
             StateKey::Point(..) | StateKey::KeyUse(_) => KeyClass::Derived,
         }
     }
@@ -260,6 +262,7 @@ impl StateKey {
             StateKey::EpochRewards(e) => Enc::new(tag::EPOCH_REWARDS).u64(*e),
             StateKey::ShiftCalendar(o, d) => Enc::new(tag::SHIFT_CALENDAR).id(o.as_str()).u32(*d),
             StateKey::ShiftOutput(o, d, s) => Enc::new(tag::SHIFT_OUTPUT).id(o.as_str()).u32(*d).id(s),
+            StateKey::MonthTotals(o, m) => Enc::new(tag::MONTH_TOTALS).id(o.as_str()).u32(*m),
             StateKey::Unbonding(o, k, e) => {
                 Enc::new(tag::UNBONDING).id(o.as_str()).u8(k.scheme as u8).bytes(&k.bytes).u64(*e)
             }
@@ -551,6 +554,7 @@ pub fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::EpochRewards(_), StateValue::EpochRewards(_))
             | (StateKey::ShiftCalendar(..), StateValue::ShiftCalendar(_))
             | (StateKey::ShiftOutput(..), StateValue::ShiftOutput(_))
+            | (StateKey::MonthTotals(..), StateValue::MonthTotals(_))
     )
 }
 

@@ -190,6 +190,9 @@ pub enum StateKey {
     /// The production output of one shift instance (班次产量): (enterprise, production day
     /// `YYYYMMDD`, shift name).
     ShiftOutput(UnifiedSocialCreditCode, u32, String),
+    /// Derived at the end of each block: the sums of an enterprise's daily figures of one month
+    /// (`YYYYMM`), per energy kind, so that a year's figures read twelve entries, not 365.
+    MonthTotals(UnifiedSocialCreditCode, u32),
 }
 
 /// A value in the state.
@@ -274,6 +277,41 @@ pub enum StateValue {
     ShiftCalendar(ShiftCalendarRecord),
     /// A shift instance's output.
     ShiftOutput(ShiftOutputRecord),
+    /// A month's sums of daily figures.
+    MonthTotals(MonthTotalsRecord),
+}
+
+/// The sums of an enterprise's daily figures of one month (月能耗合计), per energy kind and
+/// unit, recomputed from them at the end of every block that changed one: always equal to the
+/// sum of the month's [`DailyTotal`]s (a state test checks it against them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct MonthTotalsRecord {
+    /// One per (energy kind, unit) with a daily figure in the month, in that order.
+    pub kinds: Vec<MonthKindTotal>,
+}
+
+/// One energy kind's sums in a [`MonthTotalsRecord`] (micro-units; i128 never overflows a
+/// month of i64 figures).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct MonthKindTotal {
+    /// Energy kind.
+    pub energy: EnergyKind,
+    /// Unit of the amounts.
+    pub unit: Unit,
+    /// Daily figures summed.
+    pub figures: u32,
+    /// Sum of their consumption.
+    pub consumption: i128,
+    /// Sum of the estimated parts.
+    pub estimated: i128,
+    /// Sum of the manual parts.
+    pub manual: i128,
+    /// Sum of standard coal, equivalent value, over the days whose standard coal is known.
+    pub kgce_equivalent: i128,
+    /// Sum of standard coal, equal value, over the same days.
+    pub kgce_equal_value: i128,
+    /// Why standard coal is missing on some day, the first such day's reason.
+    pub kgce_missing: Option<String>,
 }
 
 /// A version of an enterprise's shift calendar (排班表) as set.

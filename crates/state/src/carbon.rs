@@ -489,6 +489,12 @@ pub(crate) fn close_months(state: &mut State, height: u64, timestamp_ms: i64) {
     let dirty = std::mem::take(&mut state.carbon_dirty);
     let now = month_of(timestamp_ms);
     for (org, months) in dirty {
+        // The month's sums of daily figures, for every month whose figures changed.
+        for &month in &months {
+            if let Some(rec) = month_totals(state, &org, month) {
+                state.put(StateKey::MonthTotals(org.clone(), month), StateValue::MonthTotals(rec));
+            }
+        }
         let mut years = std::collections::BTreeSet::new();
         for month in months.into_iter().filter(|m| *m <= now && trustmeter_types::carbon::check_month(*m).is_ok()) {
             let rec = month_result(state, &org, month, height);
@@ -502,6 +508,56 @@ pub(crate) fn close_months(state: &mut State, height: u64, timestamp_ms: i64) {
     }
     // Writing results marks nothing: they are not inputs.
     state.carbon_dirty.clear();
+}
+
+/// The sums of `org`'s daily figures of `month` (`YYYYMM`) per energy kind and unit, read from
+/// them (at most 31 days × the kinds it reports); `None` for a month number that is not one.
+pub fn month_totals(
+    state: &State,
+    org: &UnifiedSocialCreditCode,
+    month: u32,
+) -> Option<crate::state::MonthTotalsRecord> {
+    use crate::state::{MonthKindTotal, MonthTotalsRecord};
+    trustmeter_types::carbon::check_month(month).ok()?;
+    let first = first_day(month);
+    let next = if month % 100 == 12 { (month / 100 + 1) * 100 + 1 } else { month + 1 };
+    let last = first_day(next) - 1;
+    let mut kinds: Vec<MonthKindTotal> = Vec::new();
+    for (k, d) in state.daily_range(org, first, last) {
+        let i = match kinds.iter().position(|t| t.energy == k.energy && t.unit == k.unit) {
+            Some(i) => i,
+            None => {
+                kinds.push(MonthKindTotal {
+                    energy: k.energy,
+                    unit: k.unit,
+                    figures: 0,
+                    consumption: 0,
+                    estimated: 0,
+                    manual: 0,
+                    kgce_equivalent: 0,
+                    kgce_equal_value: 0,
+                    kgce_missing: None,
+                });
+                kinds.len() - 1
+            }
+        };
+        let t = &mut kinds[i];
+        t.figures += 1;
+        t.consumption += i128::from(d.consumption.0);
+        t.estimated += i128::from(d.estimated.0);
+        t.manual += i128::from(d.manual.0);
+        match &d.kgce_missing {
+            Some(why) => {
+                t.kgce_missing.get_or_insert_with(|| why.clone());
+            }
+            None => {
+                t.kgce_equivalent += i128::from(d.kgce_equivalent.0);
+                t.kgce_equal_value += i128::from(d.kgce_equal_value.0);
+            }
+        }
+    }
+    kinds.sort_by_key(|t| (t.energy, t.unit));
+    Some(MonthTotalsRecord { kinds })
 }
 
 /// The year record of `org`'s `year`: the sums of its month records (twelve reads).

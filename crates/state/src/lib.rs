@@ -38,8 +38,8 @@ pub use restore::Restore;
 pub use sigs::SignatureVerdicts;
 pub use state::{
     AbsenceProof, CarbonEntryRecord, CarbonPlanRecord, CarbonReportRecord, CertificateClaimRecord, MeterProgress,
-    MeterSlot, MethodologyRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk, ProgressReader, QuotaRecord,
-    RawEntry, State, StateEntry, StateError, StateKey, StateProof, StateRoots, StateValue, VerificationRecord,
-    VerificationStatus,
+    MeterSlot, MethodologyRecord, MonthKindTotal, MonthTotalsRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk,
+    ProgressReader, QuotaRecord, RawEntry, State, StateEntry, StateError, StateKey, StateProof, StateRoots, StateValue,
+    VerificationRecord, VerificationStatus,
 };
 pub use store::{MemStore, Snapshot, Store, StoreError};

@@ -29,8 +29,8 @@ use trustmeter_types::{
 
 pub use trustmeter_schema::model::{
     AbsenceProof, CarbonEntryRecord, CarbonPlanRecord, CarbonReportRecord, CertificateClaimRecord, MeterProgress,
-    MeterSlot, MethodologyRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk, QuotaRecord, StateEntry, StateKey,
-    StateProof, StateRoots, StateValue, VerificationRecord, VerificationStatus,
+    MeterSlot, MethodologyRecord, MonthKindTotal, MonthTotalsRecord, MonthlyReportRecord, PolicyRecord, ProgressChunk,
+    QuotaRecord, StateEntry, StateKey, StateProof, StateRoots, StateValue, VerificationRecord, VerificationStatus,
 };
 
 impl trustmeter_schema::ProofSource for State {
@@ -1293,6 +1293,16 @@ impl State {
     pub fn daily(&self, key: &DailyKey) -> Option<DailyTotal> {
         match self.get(&StateKey::Daily(key.clone())) {
             Some(StateValue::Daily(d)) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The sums of an enterprise's daily figures of `month` (`YYYYMM`), kept at the end of every
+    /// block that changed one of them ([`crate::carbon::month_totals`]); `None` for a month with
+    /// no daily figure.
+    pub fn month_totals(&self, org: &UnifiedSocialCreditCode, month: u32) -> Option<MonthTotalsRecord> {
+        match self.get(&StateKey::MonthTotals(org.clone(), month)) {
+            Some(StateValue::MonthTotals(r)) => Some(r),
             _ => None,
         }
     }

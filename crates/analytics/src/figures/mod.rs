@@ -403,6 +403,62 @@ mod tests {
     const H: i64 = calendar::HOUR_MS;
 
     #[test]
+    fn a_ranges_totals_from_month_sums_equal_the_daily_figures_summed() {
+        // A meter read every 5 h from 2026-11-21 to 2027-01-31: three month boundaries, a year's.
+        let mut f = Fixture::new();
+        let mut v = 100.0;
+        let end = T0 + 72 * calendar::DAY_MS;
+        let mut t = T0 + 1_000;
+        while t < end {
+            v += 12.5 + (t / H % 7) as f64;
+            f.at(t, Some((t, v)));
+            t += 5 * H;
+        }
+        let st = &f.st;
+        let day = |s: &str| calendar::parse_day(s).unwrap();
+        // The chain's month sums are the month's daily figures summed.
+        for month in [202611u32, 202612, 202701] {
+            let rec = st.month_totals(&f.org, month).expect("a month with daily figures has its sums");
+            assert_eq!(Some(rec), trustmeter_state::carbon::month_totals(st, &f.org, month), "{month}");
+        }
+        assert!(st.month_totals(&f.org, 202610).is_none() && st.month_totals(&f.org, 202702).is_none());
+        let dec = rec_kwh(st.month_totals(&f.org, 202612).unwrap());
+        let by_hand: i128 = st
+            .daily_range(&f.org, day("2026-12-01"), day("2026-12-31"))
+            .map(|(_, d)| i128::from(d.consumption.0))
+            .sum();
+        assert!(by_hand > 0 && dec == by_hand, "December: {dec} vs {by_hand}");
+        // Any range, with or without proof links, sums the same either way.
+        for (from, to) in [
+            ("2026-11-21", "2027-01-31"),
+            ("2026-11-01", "2027-12-31"),
+            ("2026-12-01", "2026-12-31"),
+            ("2026-12-02", "2026-12-30"),
+            ("2026-11-30", "2027-01-01"),
+            ("2027-01-01", "2027-01-01"),
+        ] {
+            let range = DayRange::new(day(from), day(to), 800).unwrap();
+            for links in [0, 3, MAX_PROOF_LINKS + 1] {
+                let (a, b) = (OrgTotals::of(st, &f.org, range, links), OrgTotals::of_days(st, &f.org, range, links));
+                assert_eq!(
+                    (a.figures, a.comprehensive(), &a.links),
+                    (b.figures, b.comprehensive(), &b.links),
+                    "{from}..{to}"
+                );
+                assert_eq!(
+                    serde_json::to_value(a.kind_totals()).unwrap(),
+                    serde_json::to_value(b.kind_totals()).unwrap(),
+                    "{from}..{to}"
+                );
+            }
+        }
+    }
+
+    fn rec_kwh(r: trustmeter_state::MonthTotalsRecord) -> i128 {
+        r.kinds.iter().map(|k| k.consumption).sum()
+    }
+
+    #[test]
     fn csv_fields_are_quoted_and_formulas_defused() {
         assert_eq!(csv_field("-12.5"), "-12.5", "a negative amount stays a number");
         assert_eq!(csv_field("-.5"), "-.5");

@@ -15,6 +15,8 @@
 //!   when a `SubmitCarbonReport` executes) of each of the same enterprises' year, against the floor
 //!   of reading the year's daily figures alone;
 //! - **(e)** the compliance alarms' walk over the same enterprises (deadlines, quota forecast).
+//! - **(g)** a year's ranking of the (b) region (a reading a day for 365 more days): against
+//!   reading the month sums it takes whole months from, and every daily figure of the year.
 //! - **(f)** the economy: an epoch's end over 1 024 registered validators (the election of 100
 //!   seats, rewards, jailing) against an ordinary block, and one reading batch's reward points
 //!   (a CEL evaluation) against its signature checks.
@@ -345,6 +347,77 @@ pub fn run(opts: Options) -> Result<()> {
         let v = figures::series(&state, &empty_index, &region_req).map_err(anyhow::Error::from)?;
         Ok(v.total)
     })?;
+
+    // (g) A year's ranking of the same region: one cumulative reading a day for a year after
+    // (b)'s day, so each enterprise has 366 daily figures; the ranking reads whole months from the
+    // chain's month sums (MonthTotals) against reading every daily figure of the year.
+    println!();
+    println!("setting up (g): the same {n} enterprises, one reading a day for 365 more days");
+    let t_setup = Instant::now();
+    let days: Vec<i64> = (1..=365).map(|d| start + d * 86_400_000 + 1_800_000).collect();
+    let txs: Vec<Transaction> = devices
+        .iter()
+        .map(|(k, gw, m)| {
+            TxSigner::new(k.clone(), devnet.genesis.chain_id.clone(), 2)
+                .sign(TxPayload::SubmitReadings { gateway: gw.clone(), readings: readings(k, m, &days, 26) })
+        })
+        .collect();
+    let mut ts_y = days[days.len() - 1] + 60_000;
+    let state_y = apply(state.clone(), txs, &mut ts_y, None)?;
+    println!("  setup {:.1} s; state {} entries", t_setup.elapsed().as_secs_f64(), state_y.len());
+    let year_range = DayRange::new(first_day, first_day + 365, 366).map_err(anyhow::Error::from)?;
+    let (year_figs, year_floor_s) = best(|| {
+        Ok(orgs.iter().map(|o| state_y.daily_range(o, year_range.from_day, year_range.to_day).count()).sum::<usize>())
+    })?;
+    ensure!(year_figs >= n * 365, "expected a year of daily figures for each enterprise, found {year_figs}");
+    let (months_read, months_s) = best(|| {
+        let mut k = 0usize;
+        for o in &orgs {
+            let mut day = year_range.from_day;
+            while day <= year_range.to_day {
+                let (y, m) = calendar::month_of_day(day);
+                k += usize::from(state_y.month_totals(o, y as u32 * 100 + m).is_some());
+                day = figures::month_days(y as u32 * 100 + m).map_err(anyhow::Error::from)?.to_day + 1;
+            }
+        }
+        Ok(k)
+    })?;
+    let ((year_entries, year_total), year_rank_s) = best(|| {
+        let v = figures::ranking(
+            &state_y,
+            Region(430_000),
+            year_range,
+            ElectricityBasis::Equivalent,
+            n.min(figures::MAX_RANKING_LIMIT),
+        )
+        .map_err(anyhow::Error::from)?;
+        let _ = serde_json::to_vec(&v)?;
+        Ok((v.entries.len(), v.total_kgce_equivalent))
+    })?;
+    let year_sum: i64 = orgs
+        .iter()
+        .flat_map(|o| {
+            state_y
+                .daily_range(o, year_range.from_day, year_range.to_day)
+                .map(|(_, d)| d.kgce_equivalent.0)
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    ensure!(
+        trustmeter_types::Quantity::from_micros(year_sum).to_string() == year_total,
+        "the year's ranking total {year_total} is not the sum of its daily figures {}",
+        trustmeter_types::Quantity::from_micros(year_sum)
+    );
+    println!(
+        "(g) region 430000, {n} enterprises, a year ({year_figs} daily figures, {months_read} month sums); total {year_total} kgce"
+    );
+    let per = |s: f64| format!("{:.2} µs per enterprise", s * 1e6 / n as f64);
+    let line = |label: String, s: f64, per: String| println!("  {label:<34}: {:>9.3} ms  ({per})", s * 1e3);
+    line("every daily figure read (before)".into(), year_floor_s, per(year_floor_s));
+    line("the month sums read (floor)".into(), months_s, per(months_s));
+    line(format!("ranking + JSON ({year_entries} entries)"), year_rank_s, per(year_rank_s));
+    println!("  {:<34}: {:>9.2}", "ratio (ranking / month sums)", year_rank_s / months_s);
+    println!("  {:<34}: {:>9.2}", "ratio (ranking / daily figures)", year_rank_s / year_floor_s);
 
     // (c) The monthly carbon close of the same enterprises.
     let (year, month) = calendar::month_of_day(first_day);
