@@ -9,7 +9,8 @@
 // proof and fails, at a named step, for a tampered one; the big screen follows a new block within
 // 2 s; the enterprise enters a shift's output and its calendar on its page (signed in the
 // browser, finalized, then shown by the API and the page; two at once take two nonces; the
-// chain's refusal shown), a regulator gets no form. Screenshots of every page go to OUT_DIR.
+// chain's refusal shown), a regulator gets no form; the master/sub-meter balance panel shows the API's figures.
+// Screenshots of every page go to OUT_DIR.
 
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -400,6 +401,49 @@ await check("a shift output the chain refuses (a day beyond the 62-day backdate)
   await page.fill("[data-testid=so-quantity-0]", "-3");
   await page.click("[data-testid=so-submit]");
   await page.waitForSelector("[data-testid=shift-output-status][data-state=invalid]");
+await check("master/sub-meter balance: the panel's figures are the API's, flagged by its limits", async () => {
+  await signIn(keys.enterprise);
+  await page.goto(`${BASE}/app/#/enterprise`);
+  await page.waitForSelector("[data-testid=balance-table] tbody tr");
+  const from = day(Date.parse(`${today}T12:00:00+08:00`) - 6 * 86_400_000);
+  await settle(async () => {
+    const api = await getJson(BASE, `/v1/enterprises/${ORG}/balance?from=${from}&to=${today}`, enterprise);
+    assert.ok(api.masters.length > 0, "the demo's plant has master meters");
+    const rows = await page.locator("[data-testid=balance-table] tbody tr").count();
+    const mismatch = [];
+    if (rows !== api.masters.length) mismatch.push(`rows: page ${rows}, API ${api.masters.length}`);
+    for (const m of api.masters) {
+      const id = m.meter.id;
+      const shown = {
+        master: await value(`[data-testid="balance-master-${id}"]`),
+        subs: await value(`[data-testid="balance-subs-${id}"]`),
+        difference: await value(`[data-testid="balance-difference-${id}"]`),
+        loss: await value(`[data-testid="balance-loss-${id}"]`),
+      };
+      const want = { master: m.total.master, subs: m.total.subs, difference: m.total.difference, loss: m.total.loss_rate_percent ?? "" };
+      for (const k of Object.keys(want)) if (shown[k] !== want[k]) mismatch.push(`${id} ${k}: page ${shown[k]}, API ${want[k]}`);
+      // Σ sub-meters is the exact sum of the sub-meters' own figures, and difference = master − Σ.
+      let sum = 0n;
+      for (const s of m.subs) sum += BigInt(s.total.consumption.replace(".", ""));
+      assert.equal(sum, BigInt(m.total.subs.replace(".", "")), `${id}: Σ sub-meters`);
+      assert.equal(BigInt(m.total.master.replace(".", "")) - sum, BigInt(m.total.difference.replace(".", "")), `${id}: difference`);
+      // A negative loss is always flagged.
+      if (m.total.loss_rate_percent?.startsWith("-")) assert.equal(await page.locator(`[data-testid="balance-flag-${id}"]`).getAttribute("data-flagged"), "true");
+    }
+    if (mismatch.length) {
+      // Blocks moved the figures between the page's read and ours: open the page again (by a
+      // hash change: a reload would sign out).
+      await page.goto(`${BASE}/app/#/verify`);
+      await page.goto(`${BASE}/app/#/enterprise`);
+      await page.waitForSelector("[data-testid=balance-table] tbody tr");
+      throw new Error(mismatch.join("; "));
+    }
+    const subs = await page.locator("[data-testid=balance-subs-table] tbody tr").count();
+    assert.equal(subs, api.masters.reduce((n, m) => n + m.subs.length, 0));
+    console.log(`     balance: ${api.masters.length} masters, ${subs} sub-meters, ${api.readings} readings`);
+  });
+  await page.waitForSelector("[data-testid=chart-balance] canvas");
+  await page.locator("[data-testid=panel-balance]").screenshot({ path: join(OUT, "balance.png") });
 });
 
 await check("English toggle", async () => {

@@ -59,6 +59,10 @@ const ZH = {
   warn_not_started: "该班次尚未开始：链将拒绝。", warn_team: "班组“{team}”不在当日日历中。",
   warn_calendar_window: "生效日须在今天前 {back} 天至后 {ahead} 天之间：链将拒绝。", warn_calendar_before: "早于当前版本的生效日 {from}：链将拒绝。",
   warn_calendar_output: "{day} 已录入产量：新日历须在其后生效，链将拒绝。",
+  balance_title: "总分表平衡", balance_master: "总表", balance_sub: "分表", balance_subs: "分表明细", balance_master_amount: "总表用量",
+  balance_subs_sum: "分表合计", balance_difference: "差值", balance_loss: "损耗率（%）", balance_sub_count: "分表数",
+  balance_negative: "分表合计大于总表", balance_above: "损耗率超过", balance_incomplete: "数据不完整", balance_limits: "报警上限",
+  balance_none: "企业没有总表：登记计量器具时指定上级表（trustmeter tx register-meter --master）。",
 };
 
 const EN = {
@@ -119,6 +123,10 @@ const EN = {
   warn_not_started: "The shift has not started: the chain will refuse it.", warn_team: "Team “{team}” is not in that day's calendar.",
   warn_calendar_window: "The first day must be {back} days back to {ahead} days ahead: the chain will refuse it.", warn_calendar_before: "Before the current version's first day {from}: the chain will refuse it.",
   warn_calendar_output: "{day} has output recorded: a new calendar takes effect after it; the chain will refuse it.",
+  balance_title: "Master–sub-meter balance", balance_master: "Master meter", balance_sub: "Sub-meter", balance_subs: "Sub-meters", balance_master_amount: "Master",
+  balance_subs_sum: "Σ sub-meters", balance_difference: "Difference", balance_loss: "Loss rate (%)", balance_sub_count: "Sub-meters",
+  balance_negative: "sub-meters exceed the master", balance_above: "loss above", balance_incomplete: "incomplete data", balance_limits: "Flag above",
+  balance_none: "The enterprise has no master meters: name a master when registering a meter (trustmeter tx register-meter --master).",
 };
 
 /** Energy kinds' names, as the API spells the kinds. */

@@ -31,6 +31,7 @@ pub fn meter(owner: &UnifiedSocialCreditCode, n: u32) -> MeterSpec {
         register_max: Quantity::from_micros(1_000_000_000),
         rated_per_hour: Default::default(),
         tariff: None,
+        master: None,
         public_key: None,
     }
 }

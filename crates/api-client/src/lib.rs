@@ -597,6 +597,20 @@ impl NodeClient {
         Self::parse(&url, status, &body)
     }
 
+    /// An enterprise's master/sub-meter balance (`GET /v1/enterprises/{org}/balance`, 总分表平衡)
+    /// over the Asia/Shanghai days `from..=to` (`YYYY-MM-DD`) as JSON.
+    pub async fn balance(
+        &self,
+        org: &trustmeter_types::UnifiedSocialCreditCode,
+        from: &str,
+        to: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        let (from, to) = (percent(from), percent(to));
+        let (url, status, body) =
+            self.request(|c, u| c.get(format!("{u}/v1/enterprises/{org}/balance?from={from}&to={to}"))).await?;
+        Self::parse(&url, status, &body)
+    }
+
     /// The chain's view of a sender key (its last finalized nonce).
     pub async fn account(&self, key: &PublicKey) -> Result<Account, ClientError> {
         let k = key.to_text();

@@ -426,11 +426,15 @@ async fn onboard(
         )
         .await?;
     sub.wait_finalized(&[h], "gateway registration").await?;
-    let mut hs = Vec::new();
-    for p in plant.register_meter_payloads() {
-        hs.push(sub.submit(&ent.sign(p)).await?);
+    // Master meters first: a node admits a meter naming its master only once the master is
+    // finalized.
+    for batch in plant.register_meter_batches() {
+        let mut hs = Vec::new();
+        for p in batch {
+            hs.push(sub.submit(&ent.sign(p)).await?);
+        }
+        sub.wait_finalized(&hs, "meter registration").await?;
     }
-    sub.wait_finalized(&hs, "meter registration").await?;
     // The authorities onboard every enterprise: their nonces go on from the chain's.
     let mut metrology =
         TxSigner::new(d.metrology.key.clone(), id.clone(), next_nonce(sub, &d.metrology.key.public_key()).await?);
@@ -668,6 +672,8 @@ fn gateway_config(
         )?;
     }
     let rated = plant.rated_per_hour();
+    // A master meter's point records its sub-meters' points plus the plant's loss for it.
+    let (masters, losses) = (plant.masters(), plant.loss_rates());
     for (i, spec) in plant.meter_specs().iter().enumerate() {
         let unit = serde_json::to_value(spec.unit)?;
         writeln!(
@@ -679,6 +685,10 @@ fn gateway_config(
             (i as i64 * 7_919) % 100_000,
             spec.register_max,
         )?;
+        if let Some(subs) = masters.get(&spec.id) {
+            let ids: Vec<String> = subs.iter().map(|s| format!("{:?}", s.as_str())).collect();
+            writeln!(t, "sub_meters = [{}]\nloss = {}", ids.join(", "), losses[&spec.id])?;
+        }
     }
     Ok(GatewayConfig::parse(&t)?)
 }

@@ -83,6 +83,7 @@ fn common(cmd: &QueryCommand) -> &QueryCommon {
         | QueryCommand::Evidence { common, .. }
         | QueryCommand::Tou { common, .. }
         | QueryCommand::Shifts { common, .. }
+        | QueryCommand::Balance { common, .. }
         | QueryCommand::AccessLog { common, .. }
         | QueryCommand::Grants { common, .. } => common,
     }
@@ -440,6 +441,25 @@ pub enum QueryCommand {
         #[arg(long, conflicts_with = "json")]
         csv: bool,
     },
+    /// Master/sub-meter balance (总分表平衡) of an enterprise: per master meter, per day and over
+    /// the range, the master's consumption, the sum of its sub-meters', the difference and the
+    /// loss rate, with the completeness of the data behind each (derived from readings).
+    Balance {
+        #[command(flatten)]
+        common: QueryCommon,
+        /// The enterprise.
+        #[arg(long)]
+        org: String,
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Last day, inclusive (default: --from; at most 92 days).
+        #[arg(long)]
+        to: Option<String>,
+        /// Print the node's CSV (one row per master meter and day).
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
     /// Who read an organisation's data, and when (newest first; signed by it or its regulator).
     AccessLog {
         #[command(flatten)]
@@ -701,6 +721,10 @@ async fn run_async(cmd: QueryCommand) -> Result<()> {
                 ("format", csv.then(|| "csv".to_string())),
             ]);
             output(&common, csv, &format!("/v1/enterprises/{}/shifts?{q}", encode(&org)), print_shifts).await
+        }
+        QueryCommand::Balance { common, org, from, to, csv } => {
+            let q = query_string(&[("from", s(&from)), ("to", to), ("format", csv.then(|| "csv".to_string()))]);
+            output(&common, csv, &format!("/v1/enterprises/{}/balance?{q}", encode(&org)), print_balance).await
         }
         QueryCommand::AccessLog { common, org, limit, before } => {
             let q = query_string(&[
@@ -1517,6 +1541,47 @@ fn print_shifts(v: &Value) {
             pick(&b["worst_team"])
         );
     }
+    notes(v);
+}
+
+fn print_balance(v: &Value) {
+    println!(
+        "{}: master/sub-meter balance (总分表平衡) {} .. {} (derived from {} readings; * = incomplete data)",
+        cell(&v["org"]),
+        cell(&v["from"]),
+        cell(&v["to"]),
+        cell(&v["readings"])
+    );
+    let mut rows: Vec<Vec<String>> = vec![];
+    for m in list(&v["masters"]) {
+        let unit = cell(&m["unit"]);
+        for r in list(&m["days"]).iter().chain([&m["total"]]) {
+            let complete = if r["complete"] == true { "" } else { " *" };
+            rows.push(vec![
+                cell(&m["meter"]["id"]),
+                format!("{}{complete}", cell(&r["label"])),
+                format!("{} {unit}", cell(&r["master"])),
+                cell(&r["subs"]),
+                cell(&r["difference"]),
+                if r["loss_rate_percent"].is_null() {
+                    "-".into()
+                } else {
+                    format!("{} %", cell(&r["loss_rate_percent"]))
+                },
+                format!("{}/{}", cell(&r["complete_days"]), cell(&r["days"])),
+            ]);
+        }
+        rows.push(vec![
+            String::new(),
+            format!("{} sub-meters", list(&m["subs"]).len()),
+            cell(&m["meter"]["name"]),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    table(&["master 总表", "day", "master", "Σ sub-meters 分表", "difference", "loss rate", "complete days"], &rows);
     notes(v);
 }
 

@@ -1008,6 +1008,11 @@ pub struct RegisterMeterArgs {
     /// For a DL/T 645 tariff register: the tariff, 1–4 (尖/峰/平/谷).
     #[arg(long, requires = "tariff_of")]
     tariff: Option<u8>,
+    /// Its master meter (上级表 / 总表), registered before it: a meter of the same enterprise,
+    /// energy kind and unit whose consumption includes this one's (e.g. the workshop's incoming
+    /// meter). The master/sub-meter balance (`query balance`) compares the two.
+    #[arg(long, conflicts_with = "tariff_of")]
+    master: Option<String>,
     /// The meter's own public key, if it signs its readings itself.
     #[arg(long)]
     public_key: Option<String>,
@@ -1445,6 +1450,7 @@ fn payload(cmd: &TxCommand, ctx: &ChainContext, sender: &KeyInfo) -> Result<TxPa
                         }
                         _ => None,
                     },
+                    master: a.master.as_deref().map(|m| device(m, "--master")).transpose()?,
                     public_key,
                     id,
                 },

@@ -138,6 +138,59 @@ fn keys_and_registry_transactions_through_the_binary() {
     assert_eq!(receipt["status"], "finalized");
     assert_eq!(receipt["receipt"]["outcome"]["status"], "accepted");
     assert!(receipt["height"].as_u64().is_some_and(|h| h > 0), "{receipt}");
+    // A sub-meter of it (分表, `--master`); a master that is not registered is refused with its
+    // reason.
+    let sub_id = format!("{ent_org}-EM0002");
+    let sub = |id: &str, master: &str| {
+        [
+            "--id".to_string(),
+            id.to_string(),
+            "--gateway".into(),
+            gw_id.clone(),
+            "--name".into(),
+            "press 1".into(),
+            "--energy".into(),
+            "electricity".into(),
+            "--unit".into(),
+            "kWh".into(),
+            "--accuracy".into(),
+            "1".into(),
+            "--location".into(),
+            "plant/workshop-1/line-2/press-1".into(),
+            "--register-max".into(),
+            "99999999.99".into(),
+            "--master".into(),
+            master.to_string(),
+        ]
+    };
+    let args = sub(&sub_id, &meter_id);
+    tx_ok(&c, "register-meter", &enterprise, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let args = sub(&format!("{ent_org}-EM0003"), &format!("{ent_org}-EM0099"));
+    let out = tx(&c, "register-meter", &enterprise, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(err.contains("invalid_master") && err.contains("not registered"), "{err}");
+    // The balance names the master and its sub-meter (no readings yet: nothing to balance).
+    let today_label = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d").to_string();
+    let key_arg = s(&enterprise);
+    let q = [
+        "query",
+        "balance",
+        "--node",
+        c.urls[0].as_str(),
+        "--key",
+        key_arg.as_str(),
+        "--org",
+        ent_org.as_str(),
+        "--from",
+        today_label.as_str(),
+    ];
+    let table = ok(&q, &[]);
+    assert!(table.contains(&meter_id) && table.contains("1 sub-meters") && table.contains("main feeder"), "{table}");
+    let json = ok(&[&q[..], &["--json"]].concat(), &[]);
+    let v: Value = serde_json::from_str(&json).expect("query balance --json");
+    assert_eq!(v["masters"][0]["subs"][0]["meter"]["id"], sub_id.as_str(), "{v}");
+    assert_eq!(v["masters"][0]["total"]["complete"], false, "no readings: not a clean balance");
 
     // The metrology authority calibrates (issuer defaults to its own organisation).
     let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
@@ -189,6 +242,9 @@ fn keys_and_registry_transactions_through_the_binary() {
         assert_eq!(m.accuracy.0, 50);
         assert_eq!(m.register_max.micros(), 99_999_999_990_000);
         assert_eq!(m.location.display(), "plant/workshop-1/line-2");
+        assert_eq!(m.master, None);
+        let sub = client.meter(&DeviceId::new(sub_id.clone()).unwrap()).await.unwrap().expect("sub-meter registered");
+        assert_eq!(sub.master.as_ref().map(|m| m.as_str()), Some(meter_id.as_str()));
         let cal = m.calibration.expect("calibration recorded");
         assert_eq!(cal.certificate_no, "JD-2026-0001");
         assert_eq!(

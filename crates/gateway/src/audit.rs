@@ -257,6 +257,7 @@ description = "Manual values are flagged."
             register_max: Quantity::from_micros(1_000_000 * Quantity::SCALE),
             rated_per_hour: Quantity::default(),
             tariff: None,
+            master: None,
             public_key: None,
             retired_keys: vec![],
             calibration: None,

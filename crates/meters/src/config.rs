@@ -165,6 +165,23 @@ pub struct SimulatorSource {
     /// Relative amplitude of the per-minute uniform noise, default 0.08 (±8 %), at most 0.9.
     #[serde(default = "default_noise")]
     pub noise: f64,
+    /// For a master meter (总表): the meters, other simulator points of the same gateway, whose
+    /// consumption it records, plus [`SimulatorSource::loss`]; `rated_per_hour` and `noise` are
+    /// then unused. Empty (the default): an ordinary meter. One level: a listed meter's own
+    /// `sub_meters` are not followed. At most [`MAX_SIMULATED_SUB_METERS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sub_meters: Vec<DeviceId>,
+    /// A master meter's base loss rate, a fraction of its sub-meters' sum (0.02 = 2 %; line,
+    /// transformer or pipe losses), 0–0.5; each minute's loss is this × (1 ± 0.25).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub loss: f64,
+}
+
+/// Most sub-meters one simulated master meter sums.
+pub const MAX_SIMULATED_SUB_METERS: usize = 4_096;
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl SourceConfig {
@@ -302,6 +319,18 @@ impl PointConfig {
                 }
                 if !s.noise.is_finite() || !(0.0..=0.9).contains(&s.noise) {
                     return Err(err("noise", format!("is {}; it must be between 0 and 0.9", s.noise)));
+                }
+                if !s.loss.is_finite() || !(0.0..=0.5).contains(&s.loss) {
+                    return Err(err("loss", format!("is {}; it must be between 0 and 0.5", s.loss)));
+                }
+                if s.sub_meters.len() > MAX_SIMULATED_SUB_METERS {
+                    return Err(err(
+                        "sub_meters",
+                        format!("lists {} meters; at most {MAX_SIMULATED_SUB_METERS}", s.sub_meters.len()),
+                    ));
+                }
+                if s.sub_meters.contains(&self.meter) {
+                    return Err(err("sub_meters", "lists the point's own meter".into()));
                 }
                 if let Some(max) = s.register_max {
                     if max.micros() <= 0 {

@@ -207,10 +207,25 @@ pub async fn run_points(
             }
             Key::Simulator => {
                 let origin = clock.started_at_ms();
+                let sources: HashMap<&DeviceId, &crate::config::SimulatorSource> = pts
+                    .iter()
+                    .filter_map(|(_, p)| match &p.source {
+                        SourceConfig::Simulator(s) => Some((&p.meter, s)),
+                        _ => None,
+                    })
+                    .collect();
                 let meters = pts
                     .iter()
                     .filter_map(|(i, p)| match &p.source {
-                        SourceConfig::Simulator(s) => Some((*i, SimulatedMeter::new(s.clone(), p.kind, origin))),
+                        SourceConfig::Simulator(s) if s.sub_meters.is_empty() => {
+                            Some((*i, SimulatedMeter::new(s.clone(), p.kind, origin)))
+                        }
+                        SourceConfig::Simulator(s) => Some((
+                            *i,
+                            SimulatedMeter::master(s.clone(), p.kind, origin, |id| {
+                                sources.get(id).map(|s| (*s).clone())
+                            }),
+                        )),
                         _ => None,
                     })
                     .collect();

@@ -10,6 +10,11 @@
 //! It is a pure function of `(source, origin, t)`: the same seed gives the same values however
 //! often it is polled. An instantaneous point reads `rated_per_hour × production_factor(t) ×
 //! (1 + noise × u_k)` instead.
+//!
+//! A **master meter** (总表, [`SimulatorSource::sub_meters`]) records its sub-meters: slot `k`
+//! consumes the sum of their slot-`k` consumptions × `(1 + loss × (1 + 0.25 × u_k))`, rounded to
+//! a micro-unit — their sum plus a line or pipe loss that varies by ±25 % around `loss` — so its
+//! register and theirs balance as a real incoming meter's and its feeders' do.
 
 use crate::config::SimulatorSource;
 use crate::error::DriverError;
@@ -28,12 +33,46 @@ pub struct SimulatedMeter {
     /// Slots `[0, cursor)` are summed in `consumed` (micro-units).
     cursor: i64,
     consumed: i128,
+    /// For a master meter: its sub-meters (ordinary meters of the same origin).
+    subs: Vec<SimulatedMeter>,
+    /// For a master meter: a listed sub-meter that is not a simulator point.
+    missing: Option<String>,
 }
 
 impl SimulatedMeter {
     /// A meter whose register shows `source.start` at `origin_ms`.
     pub fn new(source: SimulatorSource, kind: RegisterKind, origin_ms: i64) -> Self {
-        SimulatedMeter { source, kind, origin_ms, cursor: 0, consumed: 0 }
+        SimulatedMeter { source, kind, origin_ms, cursor: 0, consumed: 0, subs: vec![], missing: None }
+    }
+
+    /// A master meter whose register shows `source.start` at `origin_ms` and then advances by the
+    /// consumption of the meters `subs` finds for its `sub_meters` plus the loss (see the module
+    /// documentation). A sub-meter `subs` does not find makes every read fail, naming it.
+    pub fn master(
+        source: SimulatorSource,
+        kind: RegisterKind,
+        origin_ms: i64,
+        mut subs: impl FnMut(&trustmeter_types::DeviceId) -> Option<SimulatorSource>,
+    ) -> Self {
+        let mut m = Self::new(source, kind, origin_ms);
+        for id in m.source.sub_meters.clone() {
+            match subs(&id) {
+                Some(mut s) => {
+                    s.sub_meters.clear();
+                    m.subs.push(SimulatedMeter::new(s, RegisterKind::Cumulative, origin_ms));
+                }
+                None => {
+                    m.missing.get_or_insert_with(|| format!("sub-meter {id} is not a simulator point of this gateway"));
+                }
+            }
+        }
+        m
+    }
+
+    fn uniform(&self, slot: i64) -> f64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.source.seed);
+        rng.set_stream(slot as u64);
+        rng.random_range(-1.0..=1.0)
     }
 
     fn noise(&self, slot: i64) -> f64 {
@@ -51,6 +90,11 @@ impl SimulatedMeter {
 
     /// Consumption of slot `k`, micro-units.
     fn slot_micros(&self, slot: i64) -> i128 {
+        if !self.subs.is_empty() {
+            let sum: i128 = self.subs.iter().map(|s| s.slot_micros(slot)).sum();
+            let loss = self.source.loss * (1.0 + 0.25 * self.uniform(slot));
+            return (sum as f64 * (1.0 + loss)).round() as i128;
+        }
         let mid = self.slot_start(slot) + SIMULATOR_SLOT_MS / 2;
         let hours = SIMULATOR_SLOT_MS as f64 / 3_600_000.0;
         let amount = self.source.rated_per_hour * hours * production_factor(mid) * (1.0 + self.noise(slot));
@@ -59,6 +103,9 @@ impl SimulatedMeter {
 
     /// The value at `t_ms` (values before the origin are the start value).
     pub fn value_at(&mut self, t_ms: i64) -> Result<Quantity, DriverError> {
+        if let Some(why) = &self.missing {
+            return Err(DriverError::Simulator(why.clone()));
+        }
         if self.kind == RegisterKind::Instantaneous {
             let slot = (t_ms - self.origin_ms).div_euclid(SIMULATOR_SLOT_MS);
             let v = self.source.rated_per_hour * production_factor(t_ms) * (1.0 + self.noise(slot));

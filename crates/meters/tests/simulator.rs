@@ -5,7 +5,7 @@ use crate::common::*;
 use std::sync::Arc;
 use trustmeter_meters::{Clock, DriverEvent, ScaledClock, SimulatedMeter, SimulatorSource, SourceConfig};
 use trustmeter_plant::time::{mean_production_factor, production_factor};
-use trustmeter_types::{Quantity, RegisterKind};
+use trustmeter_types::{DeviceId, Quantity, RegisterKind};
 
 const HOUR: i64 = 3_600_000;
 
@@ -16,6 +16,8 @@ fn source(seed: u64, register_max: Option<i64>) -> SimulatorSource {
         start: Quantity::from_micros(1_000_000_000),
         register_max: register_max.map(Quantity::from_micros),
         noise: 0.08,
+        sub_meters: vec![],
+        loss: 0.0,
     }
 }
 
@@ -136,4 +138,34 @@ async fn invalid_points_are_reported_and_the_rest_run() {
     }
     run.sample_of(1, 5).await;
     run.stop().await;
+}
+
+#[test]
+fn a_master_records_its_sub_meters_sum_plus_a_loss_of_its_rate_within_25_percent() {
+    let id = |s: &str| DeviceId::new(format!("91430100MA4L0001XA-{s}")).unwrap();
+    let subs = [(id("E01"), source(1, None)), (id("E02"), SimulatorSource { rated_per_hour: 80.0, ..source(2, None) })];
+    let master_source = SimulatorSource {
+        sub_meters: subs.iter().map(|(i, _)| i.clone()).collect(),
+        loss: 0.02,
+        start: Quantity::from_micros(0),
+        ..source(3, None)
+    };
+    let lookup = |i: &DeviceId| subs.iter().find(|(s, _)| s == i).map(|(_, s)| s.clone());
+    let mut master = SimulatedMeter::master(master_source.clone(), RegisterKind::Cumulative, MONDAY_MS, lookup);
+    let mut a = SimulatedMeter::new(subs[0].1.clone(), RegisterKind::Cumulative, MONDAY_MS);
+    let mut b = SimulatedMeter::new(subs[1].1.clone(), RegisterKind::Cumulative, MONDAY_MS);
+    let mut prev = (0i64, a.value_at(MONDAY_MS).unwrap().micros() + b.value_at(MONDAY_MS).unwrap().micros());
+    for k in 1..=96 {
+        let t = MONDAY_MS + k * 900_000;
+        let m = master.value_at(t).unwrap().micros();
+        let s = a.value_at(t).unwrap().micros() + b.value_at(t).unwrap().micros();
+        let (dm, ds) = (m - prev.0, s - prev.1);
+        // 15 one-minute slots, each rounded to a micro-unit: at most 15 µ of rounding.
+        assert!(dm >= ds + ds * 15 / 1000 - 15 && dm <= ds + ds * 25 / 1000 + 15, "interval {k}: {dm} vs {ds}");
+        prev = (m, s);
+    }
+    // A sub-meter that is not a simulator point: every read fails, naming it.
+    let mut orphan = SimulatedMeter::master(master_source, RegisterKind::Cumulative, MONDAY_MS, |_| None);
+    let e = orphan.value_at(MONDAY_MS + HOUR).unwrap_err().to_string();
+    assert!(e.contains("E01") && e.contains("not a simulator point"), "{e}");
 }

@@ -141,7 +141,9 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
             let mut metro = TxSigner::new(devnet.metrology.key.clone(), chain.clone(), 1);
             let mut gw = plant.gateway_signer(chain.clone(), 1);
             run_txs(&api, &[ent.sign(plant.register_gateway_payload())]).await?;
-            run_txs(&api, &ent.sign_all(plant.register_meter_payloads())).await?;
+            for batch in plant.register_meter_batches() {
+                run_txs(&api, &ent.sign_all(batch)).await?;
+            }
             let mut txs = metro.sign_all(plant.calibration_payloads(
                 &devnet.metrology.org.id,
                 start_ms - DAY_MS,
@@ -310,6 +312,7 @@ fn every_route_refuses_or_serves_each_kind_of_caller_by_the_rules_and_logs_reads
                     ENTERPRISE_DATA,
                 ),
                 ("/v1/enterprises/{org}/shifts", format!("/v1/enterprises/{o}/shifts?from={day}"), ENTERPRISE_DATA),
+                ("/v1/enterprises/{org}/balance", format!("/v1/enterprises/{o}/balance?from={day}"), ENTERPRISE_DATA),
                 (
                     "/v1/enterprises/{org}/carbon/report",
                     format!("/v1/enterprises/{o}/carbon/report?period={month}"),

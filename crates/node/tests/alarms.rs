@@ -38,6 +38,7 @@ fn meter(m: &Member, n: u32) -> MeterSpec {
         register_max: Quantity::from_micros(99_999_999_990_000),
         rated_per_hour: Default::default(),
         tariff: None,
+        master: None,
         public_key: None,
     }
 }

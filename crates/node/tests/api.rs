@@ -118,8 +118,9 @@ fn metrics_and_request_limits_on_a_live_cluster() {
             let mut submitted = 0usize;
             let gateway_tx = ent.sign(plant.register_gateway_payload());
             run_txs(&api, std::slice::from_ref(&gateway_tx)).await?;
-            let meter_txs = ent.sign_all(plant.register_meter_payloads());
-            run_txs(&api, &meter_txs).await?;
+            for batch in plant.register_meter_batches() {
+                run_txs(&api, &ent.sign_all(batch)).await?;
+            }
             let mut txs = metro.sign_all(plant.calibration_payloads(
                 &devnet.metrology.org.id,
                 start_ms - DAY_MS,
@@ -130,7 +131,7 @@ fn metrics_and_request_limits_on_a_live_cluster() {
                 txs.push(reg.sign(TxPayload::ActivateDevice { device: spec.id }));
             }
             run_txs(&api, &txs).await?;
-            submitted += 1 + meter_txs.len() + txs.len();
+            submitted += 1 + plant.meter_specs().len() + txs.len();
             let mut readings = 0usize;
             let mut last = 0;
             for _ in 0..TICKS {

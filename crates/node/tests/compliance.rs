@@ -80,7 +80,9 @@ fn a_verified_figure_is_final_on_every_validator_and_checks_offline_down_to_read
             let mut plant = Plant::new(PlantConfig { meters: 2, start_ms: dec15, ..PlantConfig::new(org.clone(), 61) });
             let mut gw = plant.gateway_signer(chain.clone(), 1);
             run_txs(&api, &[ent.sign(plant.register_gateway_payload())]).await?;
-            run_txs(&api, &ent.sign_all(plant.register_meter_payloads())).await?;
+            for batch in plant.register_meter_batches() {
+                run_txs(&api, &ent.sign_all(batch)).await?;
+            }
             let mut txs = metro.sign_all(plant.calibration_payloads(
                 &devnet.metrology.org.id,
                 dec15 - 45 * 86_400_000,

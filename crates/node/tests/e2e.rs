@@ -117,9 +117,11 @@ impl World {
     async fn onboard(&mut self, api: &Api) -> Result<()> {
         let gw = self.ent.sign(self.plant.register_gateway_payload());
         self.run_txs(api, vec![(gw, Encoding::Json)]).await.context("gateway registration")?;
-        let meters: Vec<_> =
-            self.plant.register_meter_payloads().into_iter().map(|p| (self.ent.sign(p), Encoding::Json)).collect();
-        self.run_txs(api, meters).await.context("meter registration")?;
+        // Master meters first: a node admits a meter naming its master once the master is final.
+        for batch in self.plant.register_meter_batches() {
+            let meters: Vec<_> = batch.into_iter().map(|p| (self.ent.sign(p), Encoding::Json)).collect();
+            self.run_txs(api, meters).await.context("meter registration")?;
+        }
         let mut txs = Vec::new();
         for p in
             self.plant.calibration_payloads(&self.metrology.org.id, self.start_ms - DAY_MS, now_ms() + 365 * DAY_MS)

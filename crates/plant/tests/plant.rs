@@ -3,11 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use trustmeter_crypto::verify;
 use trustmeter_plant::time::{SHANGHAI_OFFSET_MS, local_time};
-use trustmeter_plant::{DEFAULT_START_MS, Plant, PlantConfig, register_delta};
+use trustmeter_plant::{DEFAULT_START_MS, LOSS_VARIATION, Plant, PlantConfig, loss_range, register_delta};
 use trustmeter_types::codec::Validate;
 use trustmeter_types::{
-    ChainId, EnergyKind, KeyScheme, ReadingSigner, RegisterKind, SignedReading, TxPayload, UnifiedSocialCreditCode,
-    encode,
+    ChainId, DeviceId, EnergyKind, KeyScheme, ReadingSigner, RegisterKind, SignedReading, TxPayload,
+    UnifiedSocialCreditCode, encode,
 };
 
 const HOUR: i64 = 3_600_000;
@@ -205,7 +205,8 @@ fn specs_are_valid_meters_of_a_realistic_layout() {
         assert_eq!(&s.gateway, p.gateway_id());
         assert_eq!(s.register, RegisterKind::Cumulative);
         assert!(s.id.as_str().starts_with("91350100M000100Y43-"));
-        assert_eq!(s.location.0.len(), 4);
+        // A master meter is its workshop's incoming meter; the others sit on lines.
+        assert_eq!(s.location.0.len(), if p.masters().contains_key(&s.id) { 2 } else { 4 });
         assert_eq!(s.location.0[0], "site-01");
         workshops.insert(s.location.0[1].clone());
         *kinds.entry(s.energy).or_default() += 1;
@@ -267,4 +268,77 @@ fn time_must_move_forward() {
     assert_eq!(p.tick(DEFAULT_START_MS + 7 * 60_000).len(), 20);
     assert!(p.tick(DEFAULT_START_MS + 60_000).is_empty());
     assert!(p.advance().iter().all(|r| r.reading.seq == 3 && r.reading.timestamp_ms == DEFAULT_START_MS + 22 * 60_000));
+}
+
+#[test]
+fn each_master_records_its_sub_meters_sum_plus_a_plausible_loss() {
+    let mut p = plant(42, 300);
+    let masters = p.masters();
+    let specs: BTreeMap<_, _> = p.meter_specs().into_iter().map(|s| (s.id.clone(), s)).collect();
+    // One master per workshop and energy kind with at least two meters: of the 5 workshops' 19
+    // kinds, 18 have meters with this seed, each several (a single meter would stay on its own).
+    let mut groups: BTreeMap<(String, EnergyKind), usize> = BTreeMap::new();
+    for s in specs.values() {
+        *groups.entry((s.location.0[1].clone(), s.energy)).or_default() += 1;
+    }
+    assert_eq!(groups.len(), 18);
+    assert_eq!(masters.len(), groups.values().filter(|&&n| n >= 2).count());
+    assert_eq!(masters.len(), 18);
+    let subs: usize = masters.values().map(Vec::len).sum();
+    let single = groups.values().filter(|&&n| n == 1).count();
+    assert_eq!(masters.len() + subs + single, 300);
+    for (master, subs) in &masters {
+        let m = &specs[master];
+        assert_eq!(m.master, None);
+        for s in subs {
+            let s = &specs[s];
+            assert_eq!(s.master.as_ref(), Some(master));
+            assert_eq!((s.energy, s.unit, &s.location.0[..2]), (m.energy, m.unit, &m.location.0[..]));
+        }
+    }
+    // Masters come first among the registrations.
+    let order: Vec<DeviceId> = p
+        .register_meter_payloads()
+        .into_iter()
+        .map(|t| match t {
+            TxPayload::RegisterMeter { meter } => meter.id,
+            other => panic!("unexpected payload {}", other.kind()),
+        })
+        .collect();
+    assert!(order[..masters.len()].iter().all(|id| masters.contains_key(id)));
+    // Two days: every interval, master delta = Σ sub deltas × (1 + loss), loss within the base
+    // rate's range for the kind × (1 ± 25 %), up to a micro-unit of rounding.
+    let ticks = run(&mut p, 2 * 96 + 1);
+    let delta = |a: &SignedReading, b: &SignedReading| {
+        let max = specs[&a.reading.meter].register_max;
+        register_delta(a.reading.value, b.reading.value, max).micros()
+    };
+    let pos: BTreeMap<DeviceId, usize> =
+        ticks[0].iter().enumerate().map(|(i, r)| (r.reading.meter.clone(), i)).collect();
+    let (mut lowest, mut highest) = (f64::MAX, f64::MIN);
+    for w in ticks.windows(2) {
+        for (master, subs) in &masters {
+            let md = delta(&w[0][pos[master]], &w[1][pos[master]]);
+            let sd: i64 = subs.iter().map(|s| delta(&w[0][pos[s]], &w[1][pos[s]])).sum();
+            assert!(sd > 0);
+            let loss = (md - sd) as f64 / sd as f64;
+            let (lo, hi) = loss_range(specs[master].energy);
+            let slack = 1.0 / sd as f64;
+            assert!(
+                loss >= lo * (1.0 - LOSS_VARIATION) - slack && loss <= hi * (1.0 + LOSS_VARIATION) + slack,
+                "{master}: loss {loss} outside [{lo}, {hi}] ± 25 %"
+            );
+            if specs[master].energy == EnergyKind::Electricity {
+                lowest = lowest.min(loss);
+                highest = highest.max(loss);
+            }
+        }
+    }
+    // Electricity: within 1–4 %, as transformer and line losses are.
+    assert!(lowest >= 0.01 && highest <= 0.04, "{lowest} – {highest}");
+    println!("electricity loss per interval {:.4} – {:.4}", lowest, highest);
+    let rates = p.loss_rates();
+    for (id, r) in &rates {
+        println!("{id} {:?} base loss {:.4}", specs[id].energy, r);
+    }
 }

@@ -420,8 +420,12 @@ fn put_daily(state: &mut State, key: DailyKey, d: DailyTotal) {
 /// `region` is the meter owner's (its time-of-use schedule).
 fn apply_interval(state: &mut State, meter: &Meter, region: u32, iv: &Interval, sign: i64) {
     // A tariff register (费率寄存器) counts part of its total register's energy: adding it too
-    // would count that electricity twice. It is kept for reconciliation, not summed.
-    if meter.tariff.is_some() {
+    // would count that electricity twice. It is kept for reconciliation, not summed. Likewise a
+    // sub-meter (分表): its master meter's consumption includes it, so the enterprise's figures
+    // count it once, through the master; the master/sub-meter balance compares the two. The rule
+    // reads only the meter's own record (its master never changes), so an interval taken back
+    // later is taken back exactly as it was added.
+    if meter.tariff.is_some() || meter.master.is_some() {
         return;
     }
     let params = state.params.accounting.clone();

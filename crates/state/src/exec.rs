@@ -10,7 +10,7 @@ use trustmeter_types::codec::Validate;
 use trustmeter_types::limits::{MAX_READINGS_PER_BLOCK, MAX_TX_BYTES, MAX_TXS_PER_BLOCK};
 use trustmeter_types::{
     Block, BlockHeader, DeviceId, DeviceStatus, Gateway, Genesis, Hash32, OrgKind, PublicKey, ReadingOutcome,
-    ReadingSigner, Receipt, RejectCode, Rejection, SignedReading, Transaction, TxOutcome, TxPayload,
+    ReadingSigner, Receipt, RegisterKind, RejectCode, Rejection, SignedReading, Transaction, TxOutcome, TxPayload,
     UnifiedSocialCreditCode, encode,
 };
 
@@ -689,6 +689,43 @@ fn device_id_not_owned(id: &DeviceId, org: &UnifiedSocialCreditCode) -> String {
     format!("device id {id} cannot be registered by {org}: {named}; an organisation names its devices {org}-<local id>")
 }
 
+/// Whether `master` may be the master meter (上级表) of the meter `spec` that `org` registers: a
+/// registered, not revoked meter of `org` with the same energy kind and unit, a cumulative
+/// register and not a tariff register. The master must exist before the meter that names it and a
+/// meter's master never changes, so master links form a forest: no cycle can be registered.
+fn check_master(
+    state: &State,
+    org: &UnifiedSocialCreditCode,
+    spec: &trustmeter_types::tx::MeterSpec,
+    master: &DeviceId,
+) -> Result<(), String> {
+    let Some(m) = state.meter(master) else {
+        return Err(format!("master meter {master} is not registered; register the master meter first"));
+    };
+    if &m.owner != org {
+        return Err(format!("master meter {master} belongs to {}, not to {org}", m.owner));
+    }
+    if m.status == DeviceStatus::Revoked {
+        return Err(format!("master meter {master} is revoked; name its successor or none"));
+    }
+    if m.energy != spec.energy || m.unit != spec.unit {
+        return Err(format!(
+            "master meter {master} measures {:?} in {}, this meter {:?} in {}: a master meter measures the same energy in the same unit",
+            m.energy,
+            m.unit.symbol(),
+            spec.energy,
+            spec.unit.symbol()
+        ));
+    }
+    if m.register != RegisterKind::Cumulative {
+        return Err(format!("master meter {master} is an instantaneous register; a master meter is a cumulative one"));
+    }
+    if m.tariff.is_some() {
+        return Err(format!("master meter {master} is a tariff register; name its total register"));
+    }
+    Ok(())
+}
+
 fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKind, payload: &TxPayload) -> TxOutcome {
     let rejected = |code, msg: String| TxOutcome::Rejected(Rejection::new(code, msg));
     let device_exists = |state: &State, id| state.gateway(id).is_some() || state.meter(id).is_some();
@@ -764,6 +801,11 @@ fn apply_registry(state: &mut State, org: &UnifiedSocialCreditCode, kind: OrgKin
                 && state.key_in_use(k)
             {
                 return rejected(RejectCode::AlreadyRegistered, format!("meter key {k} is already registered"));
+            }
+            if let Some(master) = &meter.master
+                && let Err(why) = check_master(state, org, meter, master)
+            {
+                return rejected(RejectCode::InvalidMaster, why);
             }
             let slot = state.assign_slot(&meter.gateway, &meter.id);
             state.set_meter(meter.clone().into_meter(org.clone(), slot));

@@ -11,6 +11,7 @@ mod common;
 mod compliance;
 mod economy;
 mod gm;
+mod masters;
 mod membership;
 mod proofs;
 mod rotation;

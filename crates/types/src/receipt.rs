@@ -98,6 +98,10 @@ pub enum RejectCode {
     /// calendar in force on the day, an unknown shift or team, a day out of reach, a shift not
     /// started yet, or a calendar version that would change a day with output recorded.
     InvalidShiftData = 36,
+    /// A meter names a master meter (上级表) the chain cannot accept: not registered, revoked,
+    /// another enterprise's, another energy kind or unit, not a cumulative register, or a tariff
+    /// register. The message names the reason.
+    InvalidMaster = 37,
 }
 
 impl RejectCode {
@@ -141,11 +145,12 @@ impl RejectCode {
             RejectCode::InsufficientFunds => "insufficient_funds",
             RejectCode::StakingRefused => "staking_refused",
             RejectCode::InvalidShiftData => "invalid_shift_data",
+            RejectCode::InvalidMaster => "invalid_master",
         }
     }
 
     /// Every code, in tag order.
-    pub const ALL: [RejectCode; 37] = [
+    pub const ALL: [RejectCode; 38] = [
         RejectCode::Malformed,
         RejectCode::WrongChain,
         RejectCode::BadTxSignature,
@@ -183,6 +188,7 @@ impl RejectCode {
         RejectCode::InsufficientFunds,
         RejectCode::StakingRefused,
         RejectCode::InvalidShiftData,
+        RejectCode::InvalidMaster,
     ];
 
     /// The code named by [`RejectCode::as_str`], if any.

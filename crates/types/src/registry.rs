@@ -300,6 +300,15 @@ pub struct Meter {
     /// For a tariff register (费率寄存器): the total register it belongs to and its tariff.
     #[serde(deserialize_with = "crate::codec::required_option")]
     pub tariff: Option<TariffRegister>,
+    /// Its master meter (上级表 / 总表): the meter upstream of this one, of the same enterprise,
+    /// energy kind and unit, whose consumption includes this meter's (a workshop's incoming meter
+    /// for the meters of its lines). Set at registration, never changed; the chain admits only a
+    /// registered, not revoked, cumulative, non-tariff meter that exists before this one, so the
+    /// links form a forest (no cycles). While the master is active, this meter's consumption is
+    /// counted in the enterprise's totals through the master's, not again on its own; the
+    /// master/sub-meter balance (总分表平衡) compares the two.
+    #[serde(deserialize_with = "crate::codec::required_option")]
+    pub master: Option<DeviceId>,
     /// The meter's own signing key, if it has one; otherwise its gateway signs on its behalf.
     #[serde(deserialize_with = "crate::codec::required_option")]
     pub public_key: Option<PublicKey>,
@@ -344,6 +353,15 @@ impl Meter {
             }
             if t.total == self.id {
                 return Err("a tariff register cannot belong to itself".into());
+            }
+        }
+        if let Some(m) = &self.master {
+            m.check()?;
+            if m == &self.id {
+                return Err("a meter cannot be its own master meter".into());
+            }
+            if self.tariff.is_some() {
+                return Err("a tariff register has no master meter: its total register has one".into());
             }
         }
         if self.rated_per_hour.micros() < 0 {

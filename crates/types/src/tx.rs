@@ -53,6 +53,11 @@ pub struct MeterSpec {
     /// belongs to and which tariff it counts; the accounting reconciles the two.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tariff: Option<TariffRegister>,
+    /// Its master meter (上级表 / 总表), if any: a meter of the same enterprise, energy kind and
+    /// unit, registered before this one, whose consumption includes this meter's (see
+    /// [`Meter::master`]). Omitted or `null`: none.
+    #[serde(default)]
+    pub master: Option<DeviceId>,
     /// The meter's own key, if it signs its readings itself.
     pub public_key: Option<PublicKey>,
 }
@@ -75,6 +80,7 @@ impl MeterSpec {
             register_max: self.register_max,
             rated_per_hour: self.rated_per_hour,
             tariff: self.tariff,
+            master: self.master,
             public_key: self.public_key,
             retired_keys: vec![],
             calibration: None,

@@ -76,6 +76,7 @@ fn meter_spec() -> MeterSpec {
         register_max: Quantity::from_micros(1_000_000 * Quantity::SCALE),
         rated_per_hour: Default::default(),
         tariff: None,
+        master: None,
         public_key: Some(key(21).public_key()),
     }
 }

@@ -119,6 +119,7 @@ export async function render(main, [orgParam, locParam], scope) {
   tou(main, q("tou"), org, p).catch((e) => (q("tou").innerHTML = refusal(e)));
   flow(main.querySelector("[data-testid=chart-flow]"), org, info.name, p).catch((e) => (main.querySelector("[data-testid=chart-flow]").innerHTML = refusal(e)));
   shiftPanels(main, q, org, p, own);
+  balancePanel(main, org, p);
   carbon(q("carbon"), org, p).catch((e) => (q("carbon").innerHTML = refusal(e)));
   devices(q("meters"), q("gateways"), org).catch((e) => (q("meters").innerHTML = refusal(e)));
   reports(q("reports"), org, p);
@@ -274,6 +275,127 @@ function shiftPanels(main, q, org, p, own) {
       return null;
     });
   load().then((r) => own && shiftEntry(q("shift-entry"), org, r, load));
+}
+
+/**
+ * Loss-rate limits (percent) above which a master meter's balance is flagged, per energy kind:
+ * electricity 5 % (transformer and line losses of a plant's own network are 1–4 %; above 5 % a
+ * meter, a CT or a connection is wrong, or energy leaves unmetered), natural gas 3 % (a leak is
+ * a hazard long before it is an energy figure), water 10 % (the leakage limit of water networks),
+ * steam 10 % (heat losses and traps), compressed air 15 % (leaks are common; above this they cost
+ * more than their repair). A negative loss (sub-meters above their master) is always flagged:
+ * some meter is wrong. The enterprise can set its own limits in the panel (kept in this browser).
+ */
+import { previousDay } from "../format.js";
+
+const LOSS_LIMITS = { electricity: "5", natural_gas: "3", water: "10", steam: "10", compressed_air: "15" };
+const DEFAULT_LOSS_LIMIT = "10";
+
+function lossLimit(energy) {
+  const saved = typeof localStorage !== "undefined" ? localStorage.getItem(`tm.balance.limit.${energy}`) : null;
+  return saved && /^\d{1,3}(\.\d{1,4})?$/.test(saved) ? saved : (LOSS_LIMITS[energy] ?? DEFAULT_LOSS_LIMIT);
+}
+
+/** Why a balance row is flagged ("" when it is not): a negative loss, or one above the kind's limit. */
+function lossFlag(row, energy) {
+  if (row.loss_rate_percent === null) return "";
+  const loss = micros(row.loss_rate_percent);
+  if (loss < 0n) return t("balance_negative");
+  if (loss > micros(lossLimit(energy))) return `${t("balance_above")} ${lossLimit(energy)} %`;
+  return "";
+}
+
+/**
+ * Master/sub-meter balance (总分表平衡) over the last 7 days: one row per master meter (its
+ * consumption, the sum of its sub-meters', the difference and the loss rate, flagged outside the
+ * limits above or when the data behind it are incomplete), every sub-meter with its figure, and
+ * the loss rate per day per master. The figures are derived from readings
+ * (`GET /v1/enterprises/{org}/balance`); each meter links to its page, where every reading behind
+ * them verifies.
+ */
+async function balancePanel(main, org, p) {
+  const grid = main.querySelector(".grid");
+  const shiftsPanel = main.querySelector("[data-testid=panel-shifts]");
+  const html = panel(`${t("balance_title")} · ${t("last_7_days")}`, `<div class="chart" data-testid="chart-balance"></div><div data-role="balance-limits" class="small"></div><div data-role="balance"></div><h4 class="small">${t("balance_subs")}</h4><div data-role="balance-subs"></div>`, { wide: true, testid: "panel-balance" });
+  if (shiftsPanel) shiftsPanel.insertAdjacentHTML("afterend", html);
+  else grid.insertAdjacentHTML("beforeend", html);
+  const el = main.querySelector("[data-role=balance]");
+  try {
+    let from = p.today;
+    for (let i = 0; i < 6; i++) from = previousDay(from);
+    const r = await get(`/v1/enterprises/${org}/balance?from=${from}&to=${p.today}`);
+    renderBalance(main, org, r);
+  } catch (e) {
+    el.innerHTML = refusal(e);
+  }
+}
+
+function renderBalance(main, org, r) {
+  const el = main.querySelector("[data-role=balance]");
+  const masters = r.masters;
+  const energies = [...new Set(masters.map((m) => m.energy))];
+  const limits = main.querySelector("[data-role=balance-limits]");
+  limits.innerHTML = energies.length
+    ? `${t("balance_limits")}: ${energies
+        .map((e) => `<label>${esc(energyName(e))} <input type="number" min="0" max="100" step="0.5" value="${esc(lossLimit(e))}" data-energy="${esc(e)}" data-testid="balance-limit-${esc(e)}" style="width:4.5em"> %</label>`)
+        .join(" · ")}`
+    : "";
+  limits.querySelectorAll("input[data-energy]").forEach((input) => {
+    input.onchange = () => {
+      if (/^\d{1,3}(\.\d{1,4})?$/.test(input.value)) localStorage.setItem(`tm.balance.limit.${input.dataset.energy}`, input.value);
+      renderBalance(main, org, r);
+    };
+  });
+  const flagOf = (m) => [lossFlag(m.total, m.energy), m.total.complete ? "" : `${t("balance_incomplete")} (${m.total.complete_days}/${m.total.days})`].filter(Boolean).join("；");
+  const cell = (m, key, value, digits = 1) => `<span data-testid="balance-${key}-${esc(m.meter.id)}" data-value="${esc(value ?? "")}">${value === null ? "—" : fmt(value, digits)}</span>`;
+  table(el, {
+    filename: `${org}-${r.from}-${r.to}-balance`,
+    testid: "balance-table",
+    empty: t("balance_none"),
+    columns: [
+      { label: t("balance_master"), value: (m) => m.meter.id, html: (m) => `<a href="#/meter/${esc(m.meter.id)}" data-testid="balance-meter">${esc(m.meter.id.split("-").pop())}</a> <span class="small">${esc(m.meter.name)}</span>` },
+      { label: t("kind"), value: (m) => energyName(m.energy) },
+      { label: t("unit"), value: (m) => m.unit },
+      { label: t("balance_master_amount"), value: (m) => fmt(m.total.master, 1), exact: (m) => m.total.master, num: true, html: (m) => cell(m, "master", m.total.master) },
+      { label: t("balance_subs_sum"), value: (m) => fmt(m.total.subs, 1), exact: (m) => m.total.subs, num: true, html: (m) => cell(m, "subs", m.total.subs) },
+      { label: t("balance_difference"), value: (m) => fmt(m.total.difference, 1), exact: (m) => m.total.difference, num: true, html: (m) => cell(m, "difference", m.total.difference) },
+      { label: t("balance_loss"), value: (m) => (m.total.loss_rate_percent === null ? "—" : fmt(m.total.loss_rate_percent, 2)), exact: (m) => m.total.loss_rate_percent ?? "", num: true, html: (m) => cell(m, "loss", m.total.loss_rate_percent, 2) },
+      { label: t("balance_sub_count"), value: (m) => m.subs.length, num: true },
+      { label: t("flags"), value: (m) => flagOf(m), html: (m) => `<span class="${lossFlag(m.total, m.energy) ? "bad" : m.total.complete ? "" : "warn"}" data-testid="balance-flag-${esc(m.meter.id)}" data-flagged="${lossFlag(m.total, m.energy) ? "true" : "false"}">${esc(flagOf(m) || "✓")}</span>` },
+    ],
+    rows: masters,
+    onRow: (m) => (location.hash = `#/meter/${m.meter.id}`),
+  });
+  const subs = masters.flatMap((m) => m.subs.map((s) => ({ master: m, s })));
+  table(main.querySelector("[data-role=balance-subs]"), {
+    filename: `${org}-${r.from}-${r.to}-balance-sub-meters`,
+    testid: "balance-subs-table",
+    empty: t("balance_none"),
+    columns: [
+      { label: t("balance_master"), value: (x) => x.master.meter.id, html: (x) => esc(x.master.meter.id.split("-").pop()) },
+      { label: t("balance_sub"), value: (x) => x.s.meter.id, html: (x) => `<a href="#/meter/${esc(x.s.meter.id)}">${esc(x.s.meter.id.split("-").pop())}</a> <span class="small">${esc(x.s.meter.name)}</span>` },
+      { label: t("site"), value: (x) => x.s.meter.location.join("/") },
+      { label: t("consumption"), value: (x) => fmt(x.s.total.consumption, 1), exact: (x) => x.s.total.consumption, num: true },
+      { label: t("unit"), value: (x) => x.master.unit },
+      { label: t("completeness"), value: (x) => `${x.s.total.points}/${x.s.total.expected_points}`, html: (x) => `<span class="${x.s.total.complete ? "" : "warn"}">${x.s.total.points}/${x.s.total.expected_points}</span>` },
+    ],
+    rows: subs,
+    onRow: (x) => (location.hash = `#/meter/${x.s.meter.id}`),
+  });
+  // Loss rate per day and master; a day whose data are incomplete is drawn hollow.
+  const days = masters[0]?.days.map((d) => d.label) ?? [];
+  chart(main.querySelector("[data-testid=chart-balance]"), {
+    tooltip: { trigger: "axis" },
+    legend: { type: "scroll", top: 0, data: masters.map((m) => `${m.meter.id.split("-").pop()} ${energyName(m.energy)}`) },
+    grid: { left: 60, right: 20, top: 40, bottom: 30 },
+    xAxis: { type: "category", data: days },
+    yAxis: { type: "value", name: `${t("balance_loss")}` },
+    series: masters.map((m) => ({
+      name: `${m.meter.id.split("-").pop()} ${energyName(m.energy)}`,
+      type: "line",
+      data: m.days.map((d) => ({ value: d.loss_rate_percent === null ? null : Number(d.loss_rate_percent), symbol: d.complete ? "circle" : "emptyCircle", symbolSize: d.complete ? 6 : 8 })),
+    })),
+  });
 }
 
 async function carbon(el, org, p) {

@@ -9,7 +9,8 @@
 //!   comprehensive energy consumption (综合能耗), quality indices. Every daily figure links to
 //!   `GET /v1/proofs/daily/{org}/{day}/{energy}/{unit}`, a [`FigureProof`] checkable offline
 //!   (`trustmeter verify --figure`).
-//! - **Derived figures** (`derived: true`): meter and location series and breakdowns, and the
+//! - **Derived figures** (`derived: true`): meter and location series and breakdowns, the
+//!   master/sub-meter balance ([`balance()`]), and the
 //!   time-of-use reconciliation of tariff registers, computed on request from the readings in this
 //!   node's index with the same interval rules as the chain (`trustmeter_energy::register`).
 //!   Each reading is provable (`/v1/meters/{id}/readings/{seq}/proof`); the sums are not part of
@@ -21,7 +22,7 @@
 //! standard coal is in kgce. Every limit is a `const` below and every error is an [`Error`] that
 //! says what to change.
 //!
-//! The query functions ([`daily`], [`series`], [`breakdown`], [`ranking`], [`enterprise_energy`],
+//! The query functions ([`daily`], [`series`], [`breakdown`], [`balance()`], [`ranking`], [`enterprise_energy`],
 //! [`quality`], [`tou`], [`shifts()`], [`policy`], [`figure_proof`], [`carbon_month`]) are plain functions of a finalized state and
 //! the index, so benchmarks and tests call exactly what the handlers call.
 
@@ -46,6 +47,7 @@ use trustmeter_types::{
 };
 use utoipa::ToSchema;
 
+mod balance;
 mod breakdown;
 mod carbon;
 mod compliance;
@@ -58,6 +60,7 @@ mod series;
 mod shifts;
 mod time_of_use;
 
+pub use balance::*;
 pub use breakdown::*;
 pub use carbon::*;
 pub use compliance::*;

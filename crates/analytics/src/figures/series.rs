@@ -315,15 +315,28 @@ pub(crate) fn derive_meter_shares<K: Copy + Eq>(
     index: &Index,
     meter: &Meter,
     (from_ms, to_ms): (i64, i64),
-    mut segment: impl FnMut(i64) -> (Option<K>, i64),
-    mut add: impl FnMut(K, i64, ShareOf),
+    segment: impl FnMut(i64) -> (Option<K>, i64),
+    add: impl FnMut(K, i64, ShareOf),
     budget: &mut usize,
 ) -> Result<usize, Error> {
     let points = meter_points(index, &meter.id, from_ms, to_ms, budget)?;
     let n = points.len();
-    let reps = replacements(state, index, &meter.id, &points)?;
+    shares_of_points(state, index, meter, &points, segment, add)?;
+    Ok(n)
+}
+
+/// [`derive_meter_shares`] over register points already read (with [`meter_points`]).
+pub(crate) fn shares_of_points<K: Copy + Eq>(
+    state: &State,
+    index: &Index,
+    meter: &Meter,
+    points: &[RegisterPoint],
+    mut segment: impl FnMut(i64) -> (Option<K>, i64),
+    mut add: impl FnMut(K, i64, ShareOf),
+) -> Result<(), Error> {
+    let reps = replacements(state, index, &meter.id, points)?;
     let spec = accounting::register_spec(meter, &state.params.accounting);
-    for iv in register::intervals(&points, &spec, &reps) {
+    for iv in register::intervals(points, &spec, &reps) {
         if iv.excluded() || (iv.consumption == 0 && iv.export == 0) {
             continue;
         }
@@ -346,7 +359,7 @@ pub(crate) fn derive_meter_shares<K: Copy + Eq>(
             }
         }
     }
-    Ok(n)
+    Ok(())
 }
 
 /// The register points of a meter in `[from_ms, to_ms)` plus its neighbours just outside (which
@@ -438,9 +451,16 @@ pub(crate) fn replacements(
     Ok(reps)
 }
 
-/// The meters under a location prefix (tariff registers excluded: their total meter counts).
+/// The meters under a location prefix whose energy a sum over the location counts: tariff
+/// registers excluded (their total meter counts), and sub-meters whose master meter is under the
+/// prefix too (the master counts them, as in the chain's daily figures). So the whole enterprise
+/// (an empty prefix) sums what its daily figures sum, and a line under a workshop's master meter
+/// still sums its own meters.
 pub(crate) fn location_meters(state: &State, org: &UnifiedSocialCreditCode, prefix: &[String]) -> Vec<Meter> {
-    state.meters().filter(|m| &m.owner == org && m.tariff.is_none() && m.location.0.starts_with(prefix)).collect()
+    let under: Vec<Meter> =
+        state.meters().filter(|m| &m.owner == org && m.tariff.is_none() && m.location.0.starts_with(prefix)).collect();
+    let ids: BTreeSet<DeviceId> = under.iter().map(|m| m.id.clone()).collect();
+    under.into_iter().filter(|m| m.master.as_ref().is_none_or(|master| !ids.contains(master))).collect()
 }
 
 /// The one unit of `kind` among `units`, or `unit` if given; an error naming the choices otherwise.

@@ -419,6 +419,7 @@ impl Plant {
             register_max: Quantity::from_micros(99_999_999 * Quantity::SCALE),
             rated_per_hour: Default::default(),
             tariff: None,
+            master: None,
             public_key: key.as_ref().map(|k| k.public_key()),
         };
         Self::sign(&dn.enterprises[0].key, dn, 2 + i as u64, TxPayload::RegisterMeter { meter: spec })

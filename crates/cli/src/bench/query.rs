@@ -145,6 +145,7 @@ fn meter_spec(org: &trustmeter_types::UnifiedSocialCreditCode, gateway: &DeviceI
         register_max: Quantity::from_micros(999_999_999_000_000),
         rated_per_hour: Default::default(),
         tariff: None,
+        master: None,
         public_key: None,
     }
 }

@@ -444,6 +444,7 @@ pub fn meter_spec(id: &DeviceId, gw: &DeviceId) -> MeterSpec {
         register_max: Quantity::from_micros(99_999_999 * Quantity::SCALE),
         rated_per_hour: Default::default(),
         tariff: None,
+        master: None,
         public_key: None,
     }
 }

@@ -223,6 +223,7 @@ fn make(chain_id: &str, seed: u64) -> EpochChain {
                 register_max: Quantity::from_micros(99_999_999 * Quantity::SCALE),
                 rated_per_hour: Quantity::from_micros(2_000 * Quantity::SCALE),
                 tariff: None,
+                master: None,
                 public_key: Some(meter_key.public_key()),
             };
             txs.push(tx(&enterprise.key, TxPayload::RegisterMeter { meter: spec }));

@@ -159,6 +159,7 @@ fn make() -> Chain {
             register_max: Quantity::from_micros(99_999_999 * Quantity::SCALE),
             rated_per_hour: Quantity::from_micros(2_000 * Quantity::SCALE),
             tariff: None,
+            master: None,
             public_key: key.as_ref().map(|k| k.public_key()),
         };
         txs.push(tx(&enterprise.key, 2 + i as u64, TxPayload::RegisterMeter { meter: spec }));

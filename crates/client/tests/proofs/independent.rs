@@ -321,6 +321,7 @@ fn state_value(value: &Value) -> Vec<u8> {
                 w.string(&t["total"]);
                 w.u8(t["tariff"].as_u64().unwrap() as u8);
             });
+            w.option(&v["master"], |w, m| w.string(m));
             w.option(&v["public_key"], |w, k| w.tagged(k));
             retired_keys(&mut w, &v["retired_keys"]);
             w.option(&v["calibration"], |w, c| {
@@ -582,6 +583,7 @@ fn shape_v3(b: &Value) -> Result<(), String> {
                         "register_max",
                         "rated_per_hour",
                         "tariff",
+                        "master",
                         "public_key",
                         "retired_keys",
                         "calibration",

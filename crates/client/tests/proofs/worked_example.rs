@@ -148,7 +148,12 @@ fn entries() -> Vec<(StateKey, StateValue)> {
             months.insert(y as u32 * 100 + m);
             out.push((StateKey::Daily(k.clone()), StateValue::Daily(d.clone())));
         }
-        // Each month with energy figures has the chain's carbon results, and its year their sums.
+        // Each month with energy figures has its month sums (MonthTotals) and the chain's carbon
+        // results, and its year their sums.
+        for &month in &months {
+            let t = s.month_totals(&o.id, month).expect("a month with figures has its month sums");
+            out.push((StateKey::MonthTotals(o.id.clone(), month), StateValue::MonthTotals(t)));
+        }
         let mut years = std::collections::BTreeSet::new();
         for month in months {
             let r = s.carbon_result(&o.id, month).expect("a month with figures has carbon results");

@@ -114,6 +114,7 @@ pub const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/v1/enterprises/{org}/carbon/entries", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/enterprises/{org}/carbon/year", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/enterprises/{org}/shifts", Rule::Data(GrantScope::Figures)),
+    ("GET", "/v1/enterprises/{org}/balance", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/enterprises/{org}/carbon/report", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/enterprises/{org}/carbon/compliance", Rule::Data(GrantScope::Figures)),
     ("GET", "/v1/carbon/compliance", Rule::Data(GrantScope::Figures)),

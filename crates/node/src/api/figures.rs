@@ -388,6 +388,44 @@ async fn shifts_handler(
     })
 }
 
+/// Balance query.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct BalanceQuery {
+    /// First day, `YYYY-MM-DD` (Asia/Shanghai).
+    pub from: Option<String>,
+    /// Last day, inclusive (default: `from`); at most 92 days (a figure per meter and day).
+    pub to: Option<String>,
+    /// `json` (default) or `csv` (one row per master meter and day, then its range total).
+    pub format: Option<String>,
+}
+
+/// Master/sub-meter balance (总分表平衡): for each master meter of the enterprise (a meter other
+/// meters name as their master), per day and over the range, the master's consumption, the sum of
+/// its sub-meters', the difference and the loss rate (difference ÷ master, percent, exact to
+/// 0.0001), each sub-meter's figures, and whether the data behind each number are complete (the
+/// day over, covered by readings on both sides, no gap, ≥ 90 % of the collection points).
+/// Derived from the indexed readings with the chain's interval rules (`derived: true`); bounded by
+/// 92 days, 1 000 meters and 2 000 000 readings, and a series permit.
+#[utoipa::path(get, path = "/v1/enterprises/{org}/balance", params(("org" = String, Path, description = "Unified social credit code"), BalanceQuery), responses((status = 200, body = BalanceView), (status = 200, description = "format=csv: text/csv with a header row, one row per master meter and day", content_type = "text/csv", body = String), (status = 400, body = ApiError), (status = 404, description = "not a member", body = ApiError), (status = 503, description = "busy: too many such requests at once; retry after `Retry-After` seconds", body = ApiError)))]
+async fn balance_handler(
+    AxumState(s): AxumState<ApiState>,
+    Path(org): Path<String>,
+    Query(q): Query<BalanceQuery>,
+) -> Result<Response, ApiError> {
+    let org = parse_org(Some(&org))?;
+    let range = DayRange::parse(q.from.as_deref(), q.to.as_deref(), MAX_BALANCE_RANGE_DAYS)?;
+    let format = parse_format(q.format.as_deref())?;
+    let _permit = s.limits().acquire_for(RequestClass::Series, format == Format::Csv)?;
+    let state = s.app().finalized_state();
+    let index = s.index().clone();
+    let req = BalanceRequest { org, range };
+    let v = blocking(move || balance(&state, &index, &req)).await?;
+    Ok(match format {
+        Format::Json => Json(v).into_response(),
+        Format::Csv => csv_response(&format!("balance-{}-{}-{}", v.org, v.from, v.to), balance_csv(&v)),
+    })
+}
+
 /// Quality query.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct QualityQuery {
@@ -527,6 +565,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/v1/enterprises/{org}/carbon", get(enterprise_carbon_handler))
         .route("/v1/enterprises/{org}/carbon/year", get(enterprise_carbon_year_handler))
         .route("/v1/enterprises/{org}/shifts", get(shifts_handler))
+        .route("/v1/enterprises/{org}/balance", get(balance_handler))
         .route("/v1/quality", get(quality_handler))
         .route("/v1/policy", get(policy_handler))
         .route("/v1/proofs/daily/{org}/{day}/{energy}/{unit}", get(proof_handler))
@@ -545,6 +584,7 @@ pub fn routes() -> Router<ApiState> {
         enterprise_carbon_handler,
         enterprise_carbon_year_handler,
         shifts_handler,
+        balance_handler,
         quality_handler,
         policy_handler,
         proof_handler
@@ -587,7 +627,13 @@ pub fn routes() -> Router<ApiState> {
         ShiftBestWorst,
         ShiftPick,
         ShiftCalendarView,
-        ShiftDefView
+        ShiftDefView,
+        BalanceView,
+        MasterBalance,
+        BalanceRow,
+        BalanceFigure,
+        BalanceMeter,
+        BalanceSubMeter
     ))
 )]
 pub struct FiguresDoc;

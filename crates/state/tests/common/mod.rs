@@ -227,6 +227,7 @@ pub fn meter_spec(id: &str, gateway: &str, energy: EnergyKind, unit: Unit, own_k
         register_max: Quantity::from_micros(max),
         rated_per_hour: Default::default(),
         tariff: None,
+        master: None,
         public_key: own_key.map(|k| k.public_key()),
     }
 }

@@ -66,6 +66,7 @@ pub fn meter_spec(scheme: KeyScheme) -> MeterSpec {
         register_max: Quantity::from_micros(1_000_000 * Quantity::SCALE),
         rated_per_hour: Quantity::from_micros(2_000 * Quantity::SCALE),
         tariff: Some(TariffRegister { total: device("91430100MA4L00001X-EM0"), tariff: 2 }),
+        master: None,
         public_key: Some(key(scheme, 21).public_key()),
     }
 }

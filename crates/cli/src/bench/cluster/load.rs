@@ -446,8 +446,12 @@ impl Load {
             async move {
                 let gateway = vec![ent.sign(gw.plant.register_gateway_payload())];
                 self.send_in_order(node(gw.node), gateway, "registering a gateway").await?;
-                let meters = ent.sign_all(gw.plant.register_meter_payloads());
-                self.send_in_order(node(gw.node), meters, "registering meters").await
+                // Master meters first (finalized before the meters naming them are admitted).
+                for batch in gw.plant.register_meter_batches() {
+                    let meters = ent.sign_all(batch);
+                    self.send_in_order(node(gw.node), meters, "registering meters").await?;
+                }
+                Ok::<(), anyhow::Error>(())
             }
         });
         futures::future::try_join_all(registrations).await?;
