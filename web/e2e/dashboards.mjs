@@ -401,6 +401,8 @@ await check("a shift output the chain refuses (a day beyond the 62-day backdate)
   await page.fill("[data-testid=so-quantity-0]", "-3");
   await page.click("[data-testid=so-submit]");
   await page.waitForSelector("[data-testid=shift-output-status][data-state=invalid]");
+});
+
 await check("master/sub-meter balance: the panel's figures are the API's, flagged by its limits", async () => {
   await signIn(keys.enterprise);
   await page.goto(`${BASE}/app/#/enterprise`);
@@ -433,9 +435,7 @@ await check("master/sub-meter balance: the panel's figures are the API's, flagge
     if (mismatch.length) {
       // Blocks moved the figures between the page's read and ours: open the page again (by a
       // hash change: a reload would sign out).
-      await page.goto(`${BASE}/app/#/verify`);
-      await page.goto(`${BASE}/app/#/enterprise`);
-      await page.waitForSelector("[data-testid=balance-table] tbody tr");
+      await reopen("[data-testid=balance-table] tbody tr");
       throw new Error(mismatch.join("; "));
     }
     const subs = await page.locator("[data-testid=balance-subs-table] tbody tr").count();

@@ -856,10 +856,18 @@ async fn start_all(
     let gateway = trustmeter_gateway::start(cfg, gateway_key, clock).await?;
     let mut other_gateways = Vec::new();
     for (i, plant, key) in others {
-        let port = args.gateway_port.checked_add(i as u16).context("--gateway-port too high for --enterprises")?;
-        let cfg = gateway_config(&plant, (dir, &format!("gateway-{i}"), port), &chains, args, start_ms)?;
+        // The other gateways' local APIs on ports the system picks (a fixed range next to
+        // --gateway-port could collide with another program's, or another demo's).
+        let cfg = gateway_config(&plant, (dir, &format!("gateway-{i}"), 0), &chains, args, start_ms)?;
         let clock = trustmeter_gateway::clock_for(&cfg);
-        other_gateways.push(trustmeter_gateway::start(cfg, key, clock).await?);
+        let g = trustmeter_gateway::start(cfg, key, clock).await?;
+        println!(
+            "  gateway {} of {}: status page http://{}/",
+            plant.gateway_id(),
+            plant.config().enterprise,
+            g.api_addr
+        );
+        other_gateways.push(g);
     }
     println!(
         "gateway running; status: trustmeter gateway status --config <its config> or http://{}/ (its status page)",
