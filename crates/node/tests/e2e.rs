@@ -380,6 +380,7 @@ async fn happy_path(api: &Api, cluster: &Cluster, world: &mut World) -> Result<(
         ("/v1/enterprises/{org}/carbon/entries", "get"),
         ("/v1/enterprises/{org}/carbon/year", "get"),
         ("/v1/enterprises/{org}/shifts", "get"),
+        ("/v1/enterprises/{org}/balance", "get"),
         ("/v1/enterprises/{org}/carbon/report", "get"),
         ("/v1/enterprises/{org}/carbon/compliance", "get"),
         ("/v1/carbon/compliance", "get"),
