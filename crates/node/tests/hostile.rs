@@ -81,6 +81,8 @@ fn thousands_of_half_sent_requests_neither_exhaust_a_validator_nor_slow_the_chai
             api.wait_finalized_everywhere(3).await?;
             let before = finalization_rate(&api).await?;
             let fds_before = open_fds();
+            let accepted_before =
+                metric(&metrics(&api, 0).await?, "trustmeter_api_connections_accepted_total").unwrap_or_default();
 
             // The attack on validator 0: ATTACK_CONNECTIONS half-sent requests, held open.
             let target = cluster.api[0];
@@ -116,9 +118,19 @@ fn thousands_of_half_sent_requests_neither_exhaust_a_validator_nor_slow_the_chai
                 most_open <= MAX_CONNECTIONS as f64 && most_open >= MAX_CONNECTIONS as f64 * 0.5,
                 "at most {most_open} connections were open at once during the attack (budget {MAX_CONNECTIONS})"
             );
+            // Every attacking connection was either served within the budget or refused at once:
+            // none waits in a queue. (How many were served depends on the machine's speed: the
+            // header timeout frees a slot every time it cuts a silent connection off, and a slow
+            // attacker's later connections take them; the test's own scrapes add a few.)
+            let accepted = metric(&text, "trustmeter_api_connections_accepted_total").unwrap_or_default() - accepted_before;
             ensure!(
-                refused >= (held.len() - MAX_CONNECTIONS) as f64 * 0.9,
-                "only {refused} of {} connections refused",
+                refused + accepted >= held.len() as f64 * 0.95,
+                "of {} connections, {refused} refused and {accepted} served: the rest are unaccounted for",
+                held.len()
+            );
+            ensure!(
+                refused >= (held.len() as f64 - accepted) * 0.9 && refused >= (held.len() - 4 * MAX_CONNECTIONS) as f64 * 0.5,
+                "only {refused} of {} connections refused ({accepted} served)",
                 held.len()
             );
             // This process's descriptors: the attacker's own plus at most the validator's budget.
