@@ -227,6 +227,21 @@ fn readings(key: &SigningKey, meter: &DeviceId, times: &[i64], first_seq: u64) -
         .collect()
 }
 
+/// Region 430000's ranking over `range` (at most `n` entries) with its JSON, as the API serves
+/// it: the number of entries and the total.
+fn ranked(state: &State, range: DayRange, n: usize) -> Result<(usize, String)> {
+    let v = figures::ranking(
+        state,
+        Region(430_000),
+        range,
+        ElectricityBasis::Equivalent,
+        n.min(figures::MAX_RANKING_LIMIT),
+    )
+    .map_err(anyhow::Error::from)?;
+    let _ = serde_json::to_vec(&v)?;
+    Ok((v.entries.len(), v.total_kgce_equivalent))
+}
+
 /// Runs the benchmark.
 pub fn run(opts: Options) -> Result<()> {
     ensure!((1..=figures::MAX_DERIVED_RANGE_DAYS).contains(&opts.days), "--days must be 1 to 366");
@@ -320,18 +335,7 @@ pub fn run(opts: Options) -> Result<()> {
             .count())
     })?;
     ensure!(figs == n, "expected a daily figure for each of the {n} enterprises, found {figs}");
-    let ((entries, total_kgce), rank_s) = best(|| {
-        let v = figures::ranking(
-            &state,
-            Region(430_000),
-            day,
-            ElectricityBasis::Equivalent,
-            n.min(figures::MAX_RANKING_LIMIT),
-        )
-        .map_err(anyhow::Error::from)?;
-        let _ = serde_json::to_vec(&v)?;
-        Ok((v.entries.len(), v.total_kgce_equivalent))
-    })?;
+    let ((entries, total_kgce), rank_s) = best(|| ranked(&state, day, n))?;
     let region_req = SeriesRequest {
         scope: Scope::Region(Region(430_000)),
         energy: Some(EnergyKind::Electricity),
@@ -382,18 +386,7 @@ pub fn run(opts: Options) -> Result<()> {
         }
         Ok(k)
     })?;
-    let ((year_entries, year_total), year_rank_s) = best(|| {
-        let v = figures::ranking(
-            &state_y,
-            Region(430_000),
-            year_range,
-            ElectricityBasis::Equivalent,
-            n.min(figures::MAX_RANKING_LIMIT),
-        )
-        .map_err(anyhow::Error::from)?;
-        let _ = serde_json::to_vec(&v)?;
-        Ok((v.entries.len(), v.total_kgce_equivalent))
-    })?;
+    let ((year_entries, year_total), year_rank_s) = best(|| ranked(&state_y, year_range, n))?;
     let year_sum: i64 = orgs
         .iter()
         .flat_map(|o| {
