@@ -588,6 +588,25 @@ fn local(ts_ms: i64, fmt: &str) -> String {
         .unwrap_or_else(|| format!("{ts_ms} ms"))
 }
 
+/// `local(ts_ms, "%Y-%m-%d %H:%M:%S")` without parsing a format (it runs for every meter a pass
+/// finds silent).
+fn local_seconds(ts_ms: i64) -> String {
+    use chrono::{Datelike as _, Timelike as _};
+    let offset = chrono::FixedOffset::east_opt(CHINA_OFFSET_SECS).expect("UTC+8 is a valid offset");
+    match chrono::DateTime::from_timestamp_millis(ts_ms).map(|t| t.with_timezone(&offset)) {
+        Some(t) if (0..=9999).contains(&t.year()) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        _ => local(ts_ms, "%Y-%m-%d %H:%M:%S"),
+    }
+}
+
 /// The last day (Asia/Shanghai) a certificate valid until `valid_until_ms` (exclusive) covers.
 fn last_valid_day(valid_until_ms: i64) -> String {
     local(valid_until_ms.saturating_sub(1), "%Y-%m-%d")
@@ -713,7 +732,7 @@ fn missing_data_alarm(state: &State, m: &Meter, progress: Option<&MeterProgress>
             "meter {} ({}) has sent no reading since {} Asia/Shanghai, more than {MISSING_DATA_INTERVALS} × its {} collection interval; check the meter, gateway {} and the gateway's link to the chain",
             m.id,
             m.name,
-            local(p.last_timestamp_ms, "%Y-%m-%d %H:%M:%S"),
+            local_seconds(p.last_timestamp_ms),
             duration_text(nominal),
             m.gateway
         ),
@@ -1352,32 +1371,34 @@ struct Engine {
     /// Last meter whose anomaly verdict was computed (round robin).
     anomaly_cursor: Option<DeviceId>,
     /// The compliance alarms of the last evaluation, and its chain time.
-    compliance: Option<(i64, Vec<AlarmView>)>,
+    compliance: Option<(i64, Vec<Arc<AlarmView>>)>,
 }
 
 impl Engine {
-    /// Every alarm that holds at the state's time (with `raised_at` = now). `touched`: the meters
-    /// the blocks since the last pass touched, if known exactly (else every meter is looked at).
+    /// Every alarm that holds at the state's time (`raised_at` is set when it is published).
+    /// `touched`: the meters the blocks since the last pass touched, if known exactly (else every
+    /// meter is looked at). The meter alarms are shared with the engine, not copied.
     fn pass(
         &mut self,
         cfg: &AlarmConfig,
         state: &State,
         source: &dyn ReadingSource,
         touched: Option<Vec<DeviceId>>,
-    ) -> Vec<AlarmView> {
+    ) -> Vec<Arc<AlarmView>> {
         let mut budget = Budget { left: MAX_SERIES_READS_PER_PASS };
         // The meter alarms, and which meters the anomaly rule may look at.
         let hour_end = calendar::period_start(Period::Hour, state.timestamp_ms);
         self.meters.pass(state, touched);
         let eligible = self.meters.anomaly_candidates();
-        let mut out: Vec<AlarmView> = self.meters.alarms().cloned().collect();
-        out.extend(audit_flag_alarms(state, &cfg.audit_flags));
+        let mut out: Vec<Arc<AlarmView>> = self.meters.alarms().cloned().collect();
+        out.extend(audit_flag_alarms(state, &cfg.audit_flags).into_iter().map(Arc::new));
         let fresh = self.compliance.as_ref().is_some_and(|(at, _)| {
             state.timestamp_ms.saturating_sub(*at) < COMPLIANCE_EVERY_MS
                 && calendar::day_number(*at) == calendar::day_number(state.timestamp_ms)
         });
         if !fresh {
-            self.compliance = Some((state.timestamp_ms, compliance_alarms(state, &cfg.compliance)));
+            let found = compliance_alarms(state, &cfg.compliance).into_iter().map(Arc::new).collect();
+            self.compliance = Some((state.timestamp_ms, found));
         }
         out.extend(self.compliance.as_ref().map(|(_, a)| a.iter().cloned()).into_iter().flatten());
 
@@ -1394,7 +1415,7 @@ impl Engine {
             self.thresholds[i] = over_use_alarms(state, source, t);
             self.threshold_cursor = (i + 1) % n;
         }
-        out.extend(self.thresholds.iter().flatten().cloned());
+        out.extend(self.thresholds.iter().flatten().cloned().map(Arc::new));
 
         // Anomalies on the last completed hour.
         if cfg.anomaly.enabled {
@@ -1426,7 +1447,7 @@ impl Engine {
                     Err(e) => tracing::warn!(meter = %m.id, error = %e, "anomaly series could not be read"),
                 }
             }
-            out.extend(self.anomaly.values().filter_map(|c| c.alarm.clone()));
+            out.extend(self.anomaly.values().filter_map(|c| c.alarm.clone()).map(Arc::new));
         }
         out
     }
@@ -1470,7 +1491,7 @@ struct Snapshot {
     block_time_ms: i64,
     calibration_warning_ms: i64,
     dropped: u64,
-    alarms: BTreeMap<String, AlarmView>,
+    alarms: BTreeMap<String, Arc<AlarmView>>,
     /// The id the first event of this process gets.
     first_id: u64,
     next_id: u64,
@@ -1640,20 +1661,25 @@ impl AlarmHub {
     }
 
     /// Publishes the alarms a pass found (`overflowed`: meter alarms it could not hold).
-    fn publish(&self, state: &State, mut found: Vec<AlarmView>, overflowed: u64) -> PassReport {
+    /// Alarms are shared (`Arc`) between the engine, this set and the clients' views: a pass copies
+    /// only the alarms that are new or changed, not the thousands that stay as they were.
+    fn publish(&self, state: &State, mut found: Vec<Arc<AlarmView>>, overflowed: u64) -> PassReport {
         found.sort_by(|a, b| a.order().cmp(&b.order()));
         // Each enterprise's region, read once per pass (a pass may hold thousands of alarms of a
-        // few enterprises).
+        // few enterprises; the meter alarms come with theirs).
         let mut regions: BTreeMap<String, u32> = BTreeMap::new();
         for a in &mut found {
-            a.region = *regions.entry(a.owner.clone()).or_insert_with(|| {
+            let region = *regions.entry(a.owner.clone()).or_insert_with(|| {
                 UnifiedSocialCreditCode::new(a.owner.clone())
                     .ok()
                     .and_then(|o| state.organisation(&o))
                     .map_or(0, |o| o.region)
             });
+            if a.region != region {
+                Arc::make_mut(a).region = region;
+            }
         }
-        let mut desired: BTreeMap<String, AlarmView> = BTreeMap::new();
+        let mut desired: BTreeMap<String, Arc<AlarmView>> = BTreeMap::new();
         let mut dropped = overflowed;
         for a in found {
             if desired.contains_key(&a.key) {
@@ -1682,19 +1708,22 @@ impl AlarmHub {
         for k in gone {
             if let Some(a) = snap.alarms.remove(&k) {
                 tracing::debug!(key = %a.key, "alarm cleared");
-                event(&mut snap, EventKind::Cleared, a);
+                event(&mut snap, EventKind::Cleared, Arc::unwrap_or_clone(a));
             }
         }
         for (k, a) in desired.iter_mut() {
-            match snap.alarms.get(k) {
-                Some(old) => {
-                    a.raised_at_ms = old.raised_at_ms;
-                    a.raised_height = old.raised_height;
-                }
-                None => {
-                    tracing::debug!(key = %a.key, message = %a.message, "alarm raised");
-                    event(&mut snap, EventKind::Raised, a.clone());
-                }
+            // Raised at the pass that first published it.
+            let raised = snap
+                .alarms
+                .get(k)
+                .map_or((state.timestamp_ms, state.height), |old| (old.raised_at_ms, old.raised_height));
+            if (a.raised_at_ms, a.raised_height) != raised {
+                let a = Arc::make_mut(a);
+                (a.raised_at_ms, a.raised_height) = raised;
+            }
+            if !snap.alarms.contains_key(k) {
+                tracing::debug!(key = %a.key, message = %a.message, "alarm raised");
+                event(&mut snap, EventKind::Raised, (**a).clone());
             }
         }
         snap.alarms = desired;
@@ -1720,7 +1749,7 @@ impl AlarmHub {
                 raised,
                 cleared = events.len() - raised,
                 active,
-                by_kind = %Self::by_kind(snap.alarms.values()),
+                by_kind = %Self::by_kind(snap.alarms.values().map(|a| &**a)),
                 "alarms changed"
             );
         }
@@ -1748,7 +1777,8 @@ impl AlarmHub {
     }
 
     fn view(snap: &Snapshot, scope: &AlarmScope) -> AlarmsView {
-        let mut alarms: Vec<AlarmView> = snap.alarms.values().filter(|a| scope.admits(a)).cloned().collect();
+        let mut alarms: Vec<AlarmView> =
+            snap.alarms.values().filter(|a| scope.admits(a)).map(|a| (**a).clone()).collect();
         alarms.sort_by(|a, b| a.order().cmp(&b.order()));
         AlarmsView {
             height: snap.height,
@@ -1805,6 +1835,15 @@ mod tests {
     use trustmeter_plant::TxSigner;
     use trustmeter_state::genesis_block;
     use trustmeter_types::{Calibration, EnergyKind, Quantity, ReadingOrigin, TxOutcome, TxPayload};
+
+    #[test]
+    fn local_seconds_writes_what_the_format_writes() {
+        // 2025-11-21 00:17:05.999 UTC is 08:17:05 in Shanghai; the year's edges; chrono's range.
+        for ts in [1_763_684_225_999, 0, -1, -62_167_219_200_000, 253_402_300_799_000, 253_402_300_800_000, i64::MIN] {
+            assert_eq!(local_seconds(ts), local(ts, "%Y-%m-%d %H:%M:%S"), "{ts}");
+        }
+        assert_eq!(local_seconds(1_763_684_225_999), "2025-11-21 08:17:05");
+    }
 
     #[test]
     fn calibration_alarms_follow_the_finalized_state() {
@@ -2697,7 +2736,7 @@ mod tests {
         // Once more than RESUME_EVENTS events followed, the old id is no longer held.
         let a = raised[0].alarm.clone();
         for i in 0..RESUME_EVENTS {
-            hub.publish(&f.st, if i % 2 == 0 { vec![a.clone()] } else { vec![] }, 0);
+            hub.publish(&f.st, if i % 2 == 0 { vec![Arc::new(a.clone())] } else { vec![] }, 0);
         }
         assert_eq!(resume(None, start + 2).map(|v| v.len()), Some(RESUME_EVENTS), "exactly the store");
         assert_eq!(resume(None, start + 1), None, "one event too old");

@@ -235,7 +235,8 @@ struct Sse {
 async fn sse_after(url: String, last: Option<u64>) -> Result<tokio::sync::mpsc::UnboundedReceiver<Sse>> {
     // No overall timeout: the stream lives as long as the test.
     let http = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(5)).build()?;
-    let mut req = http.get(&url);
+    // As a browser asks: an event stream must not be compressed (deflate would hold events back).
+    let mut req = http.get(&url).header("accept-encoding", "gzip");
     if let Some(id) = last {
         req = req.header("last-event-id", id.to_string());
     }
@@ -243,6 +244,7 @@ async fn sse_after(url: String, last: Option<u64>) -> Result<tokio::sync::mpsc::
     ensure!(resp.status() == 200, "GET {url}: HTTP {}", resp.status());
     let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     ensure!(ct.starts_with("text/event-stream"), "GET {url}: content type {ct}");
+    ensure!(resp.headers().get("content-encoding").is_none(), "GET {url}: the event stream is compressed");
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut buf = String::new();

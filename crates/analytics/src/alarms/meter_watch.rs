@@ -25,6 +25,7 @@ use super::{
     missing_data_alarm,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 use trustmeter_energy::calendar::{self, Period};
 use trustmeter_state::{MeterProgress, State};
 use trustmeter_types::registry::METERS_PER_PROGRESS_CHUNK;
@@ -186,10 +187,23 @@ struct ChunkTimes {
     queued_at: i64,
 }
 
-/// A held meter alarm, with where its meter's next time lives.
+/// The meter alarms' kinds, each with its bit in [`MeterWatch::held_kinds`].
+const METER_KINDS: [(AlarmKind, u8); 4] = [
+    (AlarmKind::CalibrationMissing, 1),
+    (AlarmKind::CalibrationExpired, 2),
+    (AlarmKind::CalibrationExpiring, 4),
+    (AlarmKind::MissingData, 8),
+];
+
+fn kind_bit(kind: AlarmKind) -> u8 {
+    METER_KINDS.iter().find(|(k, _)| *k == kind).map_or(0, |(_, b)| *b)
+}
+
+/// A held meter alarm, with where its meter's next time lives. Shared with the published set
+/// (a pass hands every held alarm over, and most are unchanged since the last one).
 #[derive(Debug)]
 struct Held {
-    alarm: AlarmView,
+    alarm: Arc<AlarmView>,
     chunk: Chunk,
     slot: usize,
 }
@@ -210,7 +224,12 @@ pub(crate) struct MeterWatch {
     /// `(earliest next time, chunk)` of every chunk with one.
     queue: BTreeSet<(i64, Chunk)>,
     held: BTreeMap<String, Held>,
+    /// Which kinds each meter (by id) has held, as [`METER_KINDS`] bits: a meter with none, the
+    /// usual case, is looked at without building and searching for its four possible keys.
+    held_kinds: HashMap<String, u8>,
     ranks: BTreeSet<Rank>,
+    /// Each enterprise's region, read once per pass (set on the alarms as they are made).
+    regions: HashMap<String, u32>,
     /// Meters whose alarm found no room in the last pass.
     pub(crate) overflowed: usize,
     /// Meters looked at in the last pass.
@@ -235,6 +254,7 @@ impl MeterWatch {
         let now = state.timestamp_ms;
         self.overflowed = 0;
         self.evaluated = 0;
+        self.regions.clear();
         let hour_end = calendar::period_start(Period::Hour, now);
         let old: Vec<i64> = self.reported.range(..hour_end).map(|(h, _)| *h).collect();
         for h in old {
@@ -296,7 +316,7 @@ impl MeterWatch {
     }
 
     /// The held meter alarms.
-    pub(crate) fn alarms(&self) -> impl Iterator<Item = &AlarmView> {
+    pub(crate) fn alarms(&self) -> impl Iterator<Item = &Arc<AlarmView>> {
         self.held.values().map(|h| &h.alarm)
     }
 
@@ -317,22 +337,43 @@ impl MeterWatch {
         let now = state.timestamp_ms;
         let chunk: Chunk = (m.gateway.clone(), m.slot / METERS_PER_PROGRESS_CHUNK);
         let slot = (m.slot % METERS_PER_PROGRESS_CHUNK) as usize;
-        for kind in [
-            AlarmKind::CalibrationMissing,
-            AlarmKind::CalibrationExpired,
-            AlarmKind::CalibrationExpiring,
-            AlarmKind::MissingData,
-        ] {
-            if let Some(h) = self.held.remove(&format!("{}/{}", kind.as_str(), m.id)) {
-                self.ranks.remove(&rank(&h.alarm));
+        // The alarms held for it until now (kept to carry their first-raised time over).
+        let mut before: Vec<Arc<AlarmView>> = Vec::new();
+        if let Some(bits) = self.held_kinds.remove(m.id.as_str()) {
+            for (kind, bit) in METER_KINDS {
+                if bits & bit != 0
+                    && let Some(h) = self.held.remove(&format!("{}/{}", kind.as_str(), m.id))
+                {
+                    self.ranks.remove(&rank(&h.alarm));
+                    before.push(h.alarm);
+                }
             }
         }
         let mut due = calibration_due(m, now, state.params.calibration_warning_ms).min(missing_data_due(state, m, p));
         let alarms: Vec<AlarmView> =
             [calibration_alarm(state, m), missing_data_alarm(state, m, p)].into_iter().flatten().collect();
         let keys: Vec<String> = alarms.iter().map(|a| a.key.clone()).collect();
-        for alarm in alarms {
-            self.hold(alarm, &chunk, slot, now);
+        let region = match self.regions.get(m.owner.as_str()) {
+            Some(r) => *r,
+            None if alarms.is_empty() => 0,
+            None => {
+                let r = state.organisation(&m.owner).map_or(0, |o| o.region);
+                self.regions.insert(m.owner.as_str().to_string(), r);
+                r
+            }
+        };
+        for mut alarm in alarms {
+            alarm.region = region;
+            if let Some(old) = before.iter().find(|b| b.key == alarm.key) {
+                alarm.raised_at_ms = old.raised_at_ms;
+                alarm.raised_height = old.raised_height;
+                if **old == alarm {
+                    // Unchanged: keep the very value the published set shares.
+                    self.hold(old.clone(), &chunk, slot, now);
+                    continue;
+                }
+            }
+            self.hold(Arc::new(alarm), &chunk, slot, now);
         }
         // Not all held (no room, or one pushed out the other): look again next pass.
         if !keys.iter().all(|k| self.held.contains_key(k)) {
@@ -356,7 +397,7 @@ impl MeterWatch {
 
     /// Holds `alarm`, making room by dropping the least urgent held alarm if it is less urgent
     /// (whose meter is then looked at again next pass). Counts what found no room.
-    fn hold(&mut self, alarm: AlarmView, chunk: &Chunk, slot: usize, now: i64) {
+    fn hold(&mut self, alarm: Arc<AlarmView>, chunk: &Chunk, slot: usize, now: i64) {
         let r = rank(&alarm);
         if self.held.len() >= MAX_HELD_METER_ALARMS {
             self.overflowed += 1;
@@ -364,12 +405,23 @@ impl MeterWatch {
                 Some(worst) if *worst > r => {
                     let worst = self.ranks.pop_last().expect("checked");
                     let h = self.held.remove(&worst.4).expect("every rank has its alarm");
+                    if let Some(meter) = &h.alarm.meter
+                        && let Some(bits) = self.held_kinds.get_mut(meter.as_str())
+                    {
+                        *bits &= !kind_bit(h.alarm.kind);
+                        if *bits == 0 {
+                            self.held_kinds.remove(meter.as_str());
+                        }
+                    }
                     self.set_due(&h.chunk, h.slot, now);
                 }
                 _ => return,
             }
         }
         self.ranks.insert(r);
+        if let Some(meter) = &alarm.meter {
+            *self.held_kinds.entry(meter.clone()).or_default() |= kind_bit(alarm.kind);
+        }
         self.held.insert(alarm.key.clone(), Held { alarm, chunk: chunk.clone(), slot });
     }
 

@@ -647,7 +647,27 @@ pub fn router(state: ApiState) -> Router {
         .layer(axum::middleware::map_response(|r| {
             trustmeter_httpserve::json_errors(r, "no such route; GET /openapi.json lists every route")
         }))
+        .layer(compression())
         .with_state(state)
+}
+
+/// Smallest answer worth compressing, in bytes (below it gzip's header and a round of deflate cost
+/// more than they save).
+pub const COMPRESS_ABOVE_BYTES: u16 = 1_024;
+
+/// Gzip of the answers of clients that accept it (`Accept-Encoding`, with `Vary` set): JSON, CSV, HTML
+/// of at least [`COMPRESS_ABOVE_BYTES`], at the fastest level (a year of an enterprise's daily
+/// figures, ~1.6 MB of JSON, shrinks ~10×). Not the event streams (each event must reach the client
+/// when it happens), not the web bundle (stored gzipped, `web::serve`), not what is already encoded.
+fn compression() -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate + Clone> {
+    use tower_http::compression::predicate::{NotForContentType, Predicate as _, SizeAbove};
+    tower_http::compression::CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest).compress_when(
+        SizeAbove::new(COMPRESS_ABOVE_BYTES)
+            .and(NotForContentType::SSE)
+            .and(NotForContentType::IMAGES)
+            .and(NotForContentType::const_new("application/wasm"))
+            .and(NotForContentType::const_new("application/octet-stream")),
+    )
 }
 
 /// Prometheus metrics: Commonware's registry (p2p, consensus, marshal, storage, runtime), then the
