@@ -659,7 +659,7 @@ pub const COMPRESS_ABOVE_BYTES: u16 = 1_024;
 /// of at least [`COMPRESS_ABOVE_BYTES`], at the fastest level (a year of an enterprise's daily
 /// figures, ~1.6 MB of JSON, shrinks ~10×). Not the event streams (each event must reach the client
 /// when it happens), not the web bundle (stored gzipped, `web::serve`), not what is already encoded.
-fn compression() -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate + Clone> {
+fn compression() -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
     use tower_http::compression::predicate::{NotForContentType, Predicate as _, SizeAbove};
     tower_http::compression::CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest).compress_when(
         SizeAbove::new(COMPRESS_ABOVE_BYTES)
