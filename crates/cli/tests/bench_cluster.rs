@@ -82,6 +82,11 @@ fn a_small_cluster_run_reports_every_reading_finalized_and_a_parsable_final_line
     }
     let reports = lines.iter().filter(|l| l.contains("| kept up") || l.contains("| did NOT keep up")).count();
     assert_eq!(reports, steps.len(), "one verdict per step:\n{stdout}");
+    // The alarm passes' cost, from the nodes' metrics, where a step's window held a pass (whether
+    // one did depends on the machine's load, so only its form is checked).
+    for l in lines.iter().filter(|l| l.trim_start().starts_with("alarm passes:")) {
+        assert!(number_after(l, "alarm passes:") > 0.0 && number_after(l, "per validator,") > 0.0, "{l}");
+    }
 
     // Every admitted reading was finalized and recorded, once.
     let totals = lines.iter().find(|l| l.starts_with("readings: submitted")).expect("a totals line");

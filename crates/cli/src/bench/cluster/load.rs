@@ -186,6 +186,10 @@ struct StepResult {
     /// Bytes written to each store's file per finalized reading per validator over the window
     /// (`trustmeter_store_bytes_written_total`), by store.
     written: Vec<(String, Option<f64>)>,
+    /// Alarm passes over the window: meters looked at per finalized reading per validator, and
+    /// wall µs per meter looked at (`trustmeter_alarm_meters_evaluated_total`,
+    /// `trustmeter_alarm_seconds_total`).
+    alarm_meters: (Option<f64>, Option<f64>),
 }
 
 struct Load {
@@ -685,6 +689,12 @@ impl Load {
                 (store.to_string(), bytes.filter(|_| finalized > 0).map(|w| w / validators / finalized as f64))
             })
             .collect();
+        let looked_at = delta(a.metrics.get("alarm meters").copied(), b.metrics.get("alarm meters").copied());
+        let alarm_secs = delta(a.metrics.get("alarm passes").copied(), b.metrics.get("alarm passes").copied());
+        let alarm_meters = (
+            looked_at.filter(|_| finalized > 0).map(|m| m / validators / finalized as f64),
+            looked_at.zip(alarm_secs).filter(|(m, _)| *m > 0.0).map(|(m, s)| s * 1e6 / m),
+        );
         let kept_up = finalized_rate >= KEEP_UP_SHARE * rate && not_finalized == 0 && !latency_growing;
         StepResult {
             index: step,
@@ -704,6 +714,7 @@ impl Load {
             cpu,
             metrics_check,
             written,
+            alarm_meters,
         }
     }
 
@@ -999,6 +1010,12 @@ fn print_step(r: &StepResult) {
     let cpu: Vec<String> = r.cpu.iter().map(|(k, v)| format!("{k} {}", fmt_cpu(*v))).collect();
     println!("  CPU s / 1 000 readings ({:.1} s window): {}", r.window_s, cpu.join(", "));
     println!("  written per finalized reading per validator: {}", fmt_written(&r.written));
+    if let (Some(per), Some(us)) = r.alarm_meters {
+        // A pass is followed by a pause of 9× its duration (node/src/run.rs): the engine's budget.
+        println!(
+            "  alarm passes: {per:.2} meters looked at per finalized reading per validator, {us:.1} µs (wall) per meter"
+        );
+    }
     if let Some(m) = r.metrics_check {
         println!(
             "  (trustmeter_readings_finalized_total per validator = {m:.2} × the readings finalized in the window)"

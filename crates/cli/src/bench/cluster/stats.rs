@@ -27,6 +27,9 @@ pub const READINGS_FINALIZED: &str = "trustmeter_readings_finalized_total";
 /// `written/state`, `written/index`.
 pub const STORE_BYTES_WRITTEN: &str = "trustmeter_store_bytes_written_total";
 
+/// Meters the alarm passes looked at, per node.
+pub const ALARM_METERS: &str = "trustmeter_alarm_meters_evaluated_total";
+
 /// Finalized blocks by how their certificate was had (`how`: local, fetched, missing).
 pub const BLOCK_CERTIFICATES: &str = "trustmeter_block_certificates_total";
 
@@ -132,6 +135,7 @@ pub fn totals(scrapes: &[Option<Vec<Sample>>], validators: usize) -> BTreeMap<St
         s.name == READINGS_FINALIZED
             || s.name == STORE_BYTES_WRITTEN
             || s.name == BLOCK_CERTIFICATES
+            || s.name == ALARM_METERS
             || COMPONENTS.iter().any(|(_, name, _)| s.name == *name)
     };
     let present: Vec<Vec<&Sample>> = scrapes.iter().flatten().map(|v| v.iter().filter(|s| ours(s)).collect()).collect();
@@ -149,6 +153,8 @@ pub fn totals(scrapes: &[Option<Vec<Sample>>], validators: usize) -> BTreeMap<St
             "readings finalized".to_string()
         } else if s.name == STORE_BYTES_WRITTEN {
             format!("written/{}", s.label("store").unwrap_or("?"))
+        } else if s.name == ALARM_METERS {
+            "alarm meters".to_string()
         } else if s.name == BLOCK_CERTIFICATES {
             format!("certificates/{}", s.label("how").unwrap_or("?"))
         } else {
