@@ -202,6 +202,16 @@ export function shiftEntry(el, org, shifts, refresh) {
 }
 
 /** Runs a submission: disables the button, shows progress, the receipt or the chain's refusal. */
+/** Shows a form's client-side errors in its status line; true when there are any (nothing is sent). */
+function refused(form, errors) {
+  if (!errors.length) return false;
+  const status = form.querySelector("[role=status]");
+  status.className = "bad small";
+  status.dataset.state = "invalid";
+  status.textContent = errors.join("；");
+  return true;
+}
+
 async function submit(form, payload, onDone) {
   const status = form.querySelector("[role=status]");
   const button = form.querySelector("button[type=submit]");
@@ -315,14 +325,7 @@ function outputForm(form, state, refresh) {
   form.onsubmit = (ev) => {
     ev.preventDefault();
     const o = read();
-    const errors = outputErrors(o);
-    const status = form.querySelector("[role=status]");
-    if (errors.length) {
-      status.className = "bad small";
-      status.dataset.state = "invalid";
-      status.textContent = errors.join("；");
-      return;
-    }
+    if (refused(form, outputErrors(o))) return;
     const output = { day: o.day, shift: o.shift, team: o.team, products: o.products.map(({ product, unit, quantity }) => ({ product, unit, quantity })), note: o.note };
     return submit(form, { type: "record_shift_output", output }, async () => {
       await refresh();
@@ -455,14 +458,7 @@ function calendarForm(form, state, refresh) {
     ev.preventDefault();
     rotationGrid();
     const c = read();
-    const errors = calendarErrors(c);
-    const status = form.querySelector("[role=status]");
-    if (errors.length) {
-      status.className = "bad small";
-      status.dataset.state = "invalid";
-      status.textContent = errors.join("；");
-      return;
-    }
+    if (refused(form, calendarErrors(c))) return;
     return submit(form, { type: "set_shift_calendar", calendar: c }, refresh);
   };
   crosses();
