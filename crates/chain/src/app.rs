@@ -125,6 +125,11 @@ pub enum Behaviour {
     CorruptStateRoot,
     /// Serve state sync pages with their first entry altered.
     LyingStateSync,
+    /// Double-vote: instead of running Simplex in the epochs it votes in, answer the first
+    /// notarize of each round received from a peer with two notarizes of its own, to everyone:
+    /// one of a random proposal, then one of the received proposal (as Commonware's simplex
+    /// `conflicter` mock does). Honest validators block it and report the pair as evidence.
+    Equivocate,
 }
 
 /// The application. Cheap to clone; clones share state.

@@ -9,6 +9,7 @@
 use crate::app::{App, Behaviour, Finalizer, MarshalMailbox, Scheme};
 use crate::block::ChainBlock;
 use crate::epochs::{EngineSettings, EpochHooks, EpochProvider, Orchestrator, PeerSets};
+use crate::faults::FaultWatch;
 use crate::mempool::Mempool;
 use commonware_broadcast::buffered;
 use commonware_consensus::marshal::{
@@ -325,6 +326,12 @@ where
     let marshal_for_finalizer = marshal_mailbox.clone();
     context.child("finalizer").spawn(move |ctx| finalizer.run(ctx, marshal_for_finalizer, vec![]));
 
+    // Equivocation the engines see is reported to the chain by this node (`crate::faults`).
+    let (faults, reports) = FaultWatch::new(provider.clone(), consensus_namespace(&cfg.genesis));
+    {
+        let (app, key, chain) = (app.clone(), crate::faults::account_key(&cfg.signer), cfg.genesis.chain_id.clone());
+        context.child("fault_reports").spawn(move |_| crate::faults::submit_reports(app, key, chain, reports));
+    }
     let inline = Inline::new(context.child("inline"), app.clone(), marshal_mailbox.clone(), epocher());
     let orchestrator = Orchestrator {
         genesis: cfg.genesis.clone(),
@@ -340,6 +347,7 @@ where
         synced: floor,
         fresh,
         claims: Default::default(),
+        faults: Some(faults),
     };
     // The orchestrator takes the validator's root context last, so aborting its handle stops
     // every task this validator spawned (how the simulator crashes a validator).

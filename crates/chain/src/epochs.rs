@@ -38,6 +38,7 @@
 use crate::app::{App, MarshalMailbox, Scheme};
 use crate::block::ChainBlock;
 use crate::engine::Timeouts;
+use crate::faults::{ConsensusReporter, FaultWatch};
 use commonware_consensus::marshal::standard::Inline;
 use commonware_consensus::simplex::{self, ForwardPolicy, SkipPolicy, elector::RoundRobin};
 use commonware_consensus::types::{Epoch, Epocher as _, FixedEpocher, Height, ViewDelta};
@@ -482,6 +483,8 @@ where
     pub(crate) fresh: bool,
     /// While fresh: the latest epoch each peer's traffic named.
     pub(crate) claims: BTreeMap<ed25519::PublicKey, u64>,
+    /// Turns the faults each engine reports into evidence for the chain (`crate::faults`).
+    pub(crate) faults: Option<FaultWatch>,
 }
 
 struct Active {
@@ -630,7 +633,7 @@ where
                 blocker: self.blocker.clone(),
                 automaton: self.inline.clone(),
                 relay: self.inline.clone(),
-                reporter: self.inline.clone(),
+                reporter: ConsensusReporter { inner: self.inline.clone(), faults: self.faults.clone() },
                 strategy: Sequential,
                 partition: partition(&s.prefix, epoch),
                 mailbox_size: s.mailbox,
@@ -656,8 +659,14 @@ where
             warn!(epoch, "consensus channels closed");
             return None;
         };
-        let engine = engine.start(v, c, r);
         let signer = self.provider.is_signer(epoch).unwrap_or(false);
+        let engine = if signer && self.app.behaviour() == crate::app::Behaviour::Equivocate {
+            drop(engine);
+            let scheme = scheme.as_ref().clone();
+            context.child("equivocator").with_attribute("epoch", epoch).spawn(move |ctx| equivocate(ctx, scheme, v))
+        } else {
+            engine.start(v, c, r)
+        };
         info!(epoch, signer, me = %self.provider.me(), "entered epoch");
         Some(Active { epoch, engine })
     }
@@ -730,6 +739,38 @@ where
         match context.remove(&partition(&self.settings.prefix, epoch), None).await {
             Ok(()) => debug!(epoch, "removed an old epoch's consensus journal"),
             Err(e) => debug!(epoch, error = %e, "no old consensus journal removed"),
+        }
+    }
+}
+
+/// [`crate::app::Behaviour::Equivocate`]: answers the first notarize of each round received
+/// from a peer with a notarize of a random proposal and one of the received proposal, both to
+/// everyone. Remembers the last 1 024 rounds answered.
+async fn equivocate<E: CryptoRng, S: Sender, R: Receiver>(
+    mut context: E,
+    scheme: Scheme,
+    (mut sender, mut receiver): (S, R),
+) {
+    use commonware_codec::{DecodeExt as _, Encode as _};
+    use commonware_consensus::simplex::types::{Notarize, Proposal, Vote};
+    use commonware_p2p::Recipients;
+    let mut answered = std::collections::BTreeSet::new();
+    while let Ok((_, message)) = receiver.recv().await {
+        let Ok(Vote::Notarize(n)) = Vote::<Scheme, sha256::Digest>::decode(message) else { continue };
+        let round = n.proposal.round;
+        if !answered.insert(round) {
+            continue;
+        }
+        if answered.len() > 1_024 {
+            answered.pop_first();
+        }
+        let mut random = [0u8; 32];
+        context.fill_bytes(&mut random);
+        let other = Proposal::new(round, n.proposal.parent, sha256::Digest::from(random));
+        for proposal in [other, n.proposal] {
+            if let Some(vote) = Notarize::<Scheme, sha256::Digest>::sign(&scheme, proposal) {
+                sender.send(Recipients::All, Vote::Notarize(vote).encode(), true);
+            }
         }
     }
 }

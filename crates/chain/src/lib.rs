@@ -6,6 +6,7 @@
 //! - [`mempool`]: admission and waiting transactions, with explicit limits.
 //! - [`app`]: propose / verify / apply-finalized, speculative states, restart replay.
 //! - [`metrics`]: Prometheus metrics of admission, execution and finalization.
+//! - [`faults`]: equivocation the consensus engine sees, reported to the chain as evidence.
 //! - [`engine`]: one validator = Simplex + marshal + broadcast + resolver + app, generic over the
 //!   runtime and the network so tests run it in the deterministic simulator.
 
@@ -15,6 +16,7 @@ pub mod ceremony;
 pub mod devnet;
 pub mod engine;
 pub mod epochs;
+pub mod faults;
 pub mod gossip;
 pub mod mempool;
 pub mod metrics;

@@ -534,7 +534,8 @@ pub(crate) fn staking(
 
 /// Slashes and jails a validator for proven equivocation (see [`StakingOp::ReportEquivocation`]).
 /// The votes must be of a round of an epoch whose set holds the validator, no older than the
-/// unbonding period (so its stake, bonded or unbonding, is still there to slash).
+/// unbonding period (so its stake, bonded or unbonding, is still there to slash), and of a later
+/// epoch than the validator's last slash (at most one slash per epoch).
 fn report_equivocation(state: &mut State, epoch: u64, ev: &Equivocation) -> TxOutcome {
     let key = &ev.validator;
     let mut v = match existing_validator(state, key) {
@@ -558,10 +559,17 @@ fn report_equivocation(state: &mut State, epoch: u64, ev: &Equivocation) -> TxOu
             format!("validator {key} was not in epoch {}'s set: its votes there count for nothing", ev.epoch),
         );
     }
-    if v.last_equivocation.is_some_and(|last| last >= (ev.epoch, ev.view)) {
+    // One slash per validator per epoch: a burst of double votes is one fault (every honest
+    // validator reports what it saw, each naming a round of its own), and evidence older than a
+    // slash already made is not used either.
+    if let Some((e, view)) = v.last_equivocation
+        && e >= ev.epoch
+    {
         return rejected(
             RejectCode::DuplicateTx,
-            format!("validator {key} was already slashed for equivocation at or after this round"),
+            format!(
+                "validator {key} was already slashed for equivocation in epoch {e} (view {view}); a validator is slashed at most once per epoch"
+            ),
         );
     }
     let namespace = format!("trustmeter/consensus/{}", state.chain_id).into_bytes();

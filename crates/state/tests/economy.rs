@@ -372,9 +372,22 @@ fn equivocation_is_slashed_pro_rata_and_jails_until_unjailed() {
     assert_eq!(a_stake, 3_800 * TOKEN);
     let e = economy(&fx.state);
     assert_eq!((e.slashed, e.pool), (5_200 * TOKEN, 5_200 * TOKEN));
-    // The same round again, or a nullify/finalize pair of an earlier view: not slashed twice.
+    // The same round again, or another round of the same epoch: not slashed twice.
     let again = fx.tx(&ent_b(), evidence(b.clone(), a.clone()));
     assert_tx_rejected(fx.exec(vec![again]).receipt(0), RejectCode::DuplicateTx);
+    let (c, d) = (
+        vote(&consensus, VoteKind::Notarize, (0, 9), 8, Hash32([4; 32])),
+        vote(&consensus, VoteKind::Notarize, (0, 9), 8, Hash32([5; 32])),
+    );
+    let later = TxPayload::Staking {
+        op: StakingOp::ReportEquivocation {
+            evidence: Equivocation { validator: v1.clone(), epoch: 0, view: 9, first: c, second: d },
+        },
+    };
+    let later = fx.tx(&ent_b(), later);
+    let msg = assert_tx_rejected(fx.exec(vec![later]).receipt(0), RejectCode::DuplicateTx);
+    assert!(msg.contains("at most once per epoch"), "{msg}");
+    assert_eq!(validator(&fx.state, &v1).unwrap().slashed, 5_200 * TOKEN);
 
     // Jailed until epoch 1: unjail is refused before, accepted after.
     let unjail = TxPayload::Staking { op: StakingOp::Unjail { validator: v1.clone() } };

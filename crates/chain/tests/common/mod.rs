@@ -274,8 +274,12 @@ impl Cluster {
         &self.validators[i].as_ref().expect("validator running").app
     }
 
+    /// The validators running and following the protocol (an equivocator's own state is not
+    /// waited on: it runs no consensus engine and its peers block it).
     pub fn running(&self) -> Vec<usize> {
-        (0..self.validators.len()).filter(|i| self.validators[*i].is_some()).collect()
+        (0..self.validators.len())
+            .filter(|i| self.validators[*i].is_some() && self.behaviours[*i] != Behaviour::Equivocate)
+            .collect()
     }
 
     pub fn height(&self, i: usize) -> u64 {
