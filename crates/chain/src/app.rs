@@ -145,6 +145,8 @@ pub struct App {
     gossip: Arc<Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>>,
     /// Prometheus metrics (chain/src/metrics.rs).
     metrics: ChainMetrics,
+    /// The finalize votes this validator saw; its proposals record them (`crate::votes`).
+    votes: Arc<Mutex<Option<crate::votes::VoteBook>>>,
 }
 
 /// The half of the application that applies finalized blocks; run it with [`Finalizer::run`].
@@ -222,6 +224,7 @@ impl App {
             refused: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             gossip: Arc::new(Mutex::new(None)),
             metrics: ChainMetrics::new(),
+            votes: Arc::default(),
         };
         Ok((app.clone(), Finalizer { app, updates: rx, impatient_until: 0, epochs: None }))
     }
@@ -262,6 +265,16 @@ impl App {
 
     pub(crate) fn set_synced_at(&self, height: u64, refused: u32) {
         self.inner.lock().expect("app lock").synced_at = Some((height, refused));
+    }
+
+    /// Gives the application the vote book its proposals record votes from (a validator's).
+    pub fn set_vote_book(&self, book: crate::votes::VoteBook) {
+        *self.votes.lock().expect("vote book slot") = Some(book);
+    }
+
+    /// The vote book, if this application has one.
+    pub fn vote_book(&self) -> Option<crate::votes::VoteBook> {
+        self.votes.lock().expect("vote book slot").clone()
     }
 
     /// The test-only misbehaviour this application was started with.
@@ -498,6 +511,10 @@ where
             }
             verdicts.extend((*v).clone());
             txs.push((*tx).clone());
+        }
+        // The finalize votes of an earlier block, first (`crate::votes`).
+        if let Some(record) = self.vote_book().and_then(|b| b.record(parent_state, parent_state.height + 1)) {
+            txs.insert(0, record);
         }
         let ctx = BlockContext {
             epoch: context.round.epoch().get(),

@@ -332,6 +332,11 @@ where
         let (app, key, chain) = (app.clone(), crate::faults::account_key(&cfg.signer), cfg.genesis.chain_id.clone());
         context.child("fault_reports").spawn(move |_| crate::faults::submit_reports(app, key, chain, reports));
     }
+    // Finalize votes the engines see are recorded on chain by this node's proposals (`crate::votes`).
+    app.set_vote_book(crate::votes::VoteBook::new(
+        consensus_namespace(&cfg.genesis),
+        crate::faults::account_key(&cfg.signer),
+    ));
     let inline = Inline::new(context.child("inline"), app.clone(), marshal_mailbox.clone(), epocher());
     let orchestrator = Orchestrator {
         genesis: cfg.genesis.clone(),

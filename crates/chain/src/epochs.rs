@@ -633,7 +633,11 @@ where
                 blocker: self.blocker.clone(),
                 automaton: self.inline.clone(),
                 relay: self.inline.clone(),
-                reporter: ConsensusReporter { inner: self.inline.clone(), faults: self.faults.clone() },
+                reporter: ConsensusReporter {
+                    inner: self.inline.clone(),
+                    faults: self.faults.clone(),
+                    votes: self.app.vote_book(),
+                },
                 strategy: Sequential,
                 partition: partition(&s.prefix, epoch),
                 mailbox_size: s.mailbox,

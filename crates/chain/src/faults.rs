@@ -204,14 +204,17 @@ fn nullify_finalize(bytes: &[u8]) -> Option<(u32, Equivocation)> {
     evidence(nullify(a)?, finalize(b)?)
 }
 
-/// The consensus engine's reporter: every activity goes to `inner` (marshal's wrapper), and
-/// faults also to the [`FaultWatch`].
+/// The consensus engine's reporter: every activity goes to `inner` (marshal's wrapper), faults
+/// also to the [`FaultWatch`], finalize votes and certificates also to the
+/// [`crate::votes::VoteBook`].
 #[derive(Clone)]
 pub struct ConsensusReporter<R> {
     /// Where every activity goes.
     pub inner: R,
     /// The fault watch (none: faults are only passed on).
     pub faults: Option<FaultWatch>,
+    /// The vote book (none: votes are only passed on).
+    pub votes: Option<crate::votes::VoteBook>,
 }
 
 impl<R> commonware_consensus::Reporter for ConsensusReporter<R>
@@ -223,6 +226,9 @@ where
     fn report(&mut self, activity: Self::Activity) -> Feedback {
         if let Some(f) = &mut self.faults {
             f.observe(&activity);
+        }
+        if let Some(v) = &self.votes {
+            v.observe(&activity);
         }
         self.inner.report(activity)
     }

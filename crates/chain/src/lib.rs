@@ -7,6 +7,7 @@
 //! - [`app`]: propose / verify / apply-finalized, speculative states, restart replay.
 //! - [`metrics`]: Prometheus metrics of admission, execution and finalization.
 //! - [`faults`]: equivocation the consensus engine sees, reported to the chain as evidence.
+//! - [`votes`]: finalize votes collected and recorded on chain by proposers (rewards, downtime).
 //! - [`engine`]: one validator = Simplex + marshal + broadcast + resolver + app, generic over the
 //!   runtime and the network so tests run it in the deterministic simulator.
 
@@ -21,6 +22,7 @@ pub mod gossip;
 pub mod mempool;
 pub mod metrics;
 pub mod statesync;
+pub mod votes;
 
 pub use app::{App, Behaviour, BlockFinalization, Finalized, FinalizedSink, Scheme};
 pub use block::ChainBlock;

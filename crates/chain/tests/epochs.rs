@@ -104,6 +104,17 @@ fn all_online(seed: u64) -> Outcome {
         assert_nobody_blocked(&c).await;
         let accepted = plant.accepted(&c, 0);
         assert!(accepted >= 4 * 10, "readings recorded across epochs: {accepted}");
+        // Proposers recorded the finalize votes of the epochs' blocks: all but the last two of an
+        // epoch (a block records its grandparent, within its epoch), each with every member's
+        // vote the proposer held; all online, nobody is jailed.
+        let s = c.app(0).finalized_state();
+        for e in 1..3 {
+            let a = trustmeter_state::economy::epoch_activity(&s, e).expect("activity");
+            assert!(a.finalized >= L - 3, "epoch {e}: {} blocks' votes recorded", a.finalized);
+            assert!(a.signed.iter().sum::<u64>() >= 3 * a.finalized, "a quorum in every record");
+            assert!(a.signed.iter().all(|v| *v * 4 >= a.finalized * 3), "epoch {e}: {:?} of {}", a.signed, a.finalized);
+        }
+        assert!(trustmeter_state::economy::validators(&s).iter().all(|(_, v)| v.jailed_until.is_none()));
         outcome(&c, &ctx, 0)
     })
 }
@@ -130,6 +141,20 @@ fn crash_and_restart_across_boundary(seed: u64) -> Outcome {
         run_to(&c, &mut plant, &[2], top, Duration::from_secs(300)).await;
         c.assert_agreement(&ALL);
         assert_epochs(&c, 2).await;
+        // In the epoch it was down throughout, no record holds its vote, every record the
+        // others'; it is jailed for it (without a slash).
+        let down = crashed_at / L + 1;
+        let s = c.app(0).finalized_state();
+        let set = s.validator_set(down).expect("set");
+        let me = set.members.iter().position(|m| m.consensus_key.bytes == c.keys[2].as_ref()).unwrap();
+        let a = trustmeter_state::economy::epoch_activity(&s, down).expect("activity");
+        assert!(a.finalized >= L / 2, "epoch {down}: {} finalizations recorded", a.finalized);
+        for (i, signed) in a.signed.iter().enumerate() {
+            assert_eq!(*signed, if i == me { 0 } else { a.finalized }, "epoch {down}, member {i}");
+        }
+        let key2 = trustmeter_types::PublicKey::new(trustmeter_types::KeyScheme::Ed25519, c.keys[2].as_ref().to_vec());
+        let v2 = trustmeter_state::economy::validator(&s, &key2.unwrap()).unwrap();
+        assert!(v2.jailed_until.is_some() && v2.slashed == 0, "{v2:?}");
         needed_for_quorum(&mut c, &mut plant, 1).await;
         outcome(&c, &ctx, 0)
     })

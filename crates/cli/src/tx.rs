@@ -850,6 +850,9 @@ pub enum ProposalAction {
     AddAccount,
     /// Revoke an organisation's account key (`--org`, `--public-key`, `--reason`).
     RevokeAccount,
+    /// Set the token policy (`--issuance`, `--cap`, `--transferable`, `--reason`), decided by
+    /// the regulators together (k of n).
+    SetTokenPolicy,
 }
 
 /// `tx propose`.
@@ -873,6 +876,16 @@ pub struct ProposeArgs {
     /// For `revoke-account`: the key.
     #[arg(long)]
     public_key: Option<String>,
+    /// For `set-token-policy`: tokens issued into the reward pool at each epoch's end (decimal,
+    /// at most six decimals).
+    #[arg(long)]
+    issuance: Option<String>,
+    /// For `set-token-policy`: the supply cap, tokens (at least the supply already issued).
+    #[arg(long)]
+    cap: Option<String>,
+    /// For `set-token-policy`: whether members may transfer tokens (`false`: reward points).
+    #[arg(long)]
+    transferable: Option<bool>,
     #[command(flatten)]
     new: NewAccountArgs,
 }
@@ -1775,6 +1788,18 @@ fn proposal_action(a: &ProposeArgs, chain: &ChainId) -> Result<MembershipAction>
                 .map_err(|e| anyhow!("--public-key: {e}"))?,
             reason: reason()?,
         },
+        ProposalAction::SetTokenPolicy => {
+            let tokens = |v: &Option<String>, flag: &str| -> Result<u64> {
+                parse_tokens(v.as_deref().with_context(|| format!("give {flag} <tokens>"))?)
+                    .map_err(|e| anyhow!("{flag}: {e}"))
+            };
+            MembershipAction::SetTokenPolicy {
+                issuance_per_epoch: tokens(&a.issuance, "--issuance")?,
+                cap: tokens(&a.cap, "--cap")?,
+                transferable: a.transferable.context("give --transferable true or false")?,
+                reason: reason()?,
+            }
+        }
     })
 }
 

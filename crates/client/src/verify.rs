@@ -960,6 +960,7 @@ fn value_kind(v: &StateValue) -> &'static str {
         StateValue::ShiftCalendar(_) => "shift calendar",
         StateValue::ShiftOutput(_) => "output of a shift",
         StateValue::MonthTotals(_) => "month's sums of daily figures",
+        StateValue::TokenPolicy(_) => "token policy",
     }
 }
 
@@ -1026,6 +1027,7 @@ pub(crate) fn key_text(k: &StateKey) -> String {
         StateKey::ShiftCalendar(o, d) => format!("shift-calendar/{o}/{d}"),
         StateKey::ShiftOutput(o, d, s) => format!("shift-output/{o}/{d}/{s}"),
         StateKey::MonthTotals(o, m) => format!("month-totals/{o}/{m}"),
+        StateKey::TokenPolicy => "token-policy".into(),
     }
 }
 

@@ -117,6 +117,7 @@ mod tag {
     pub const SHIFT_CALENDAR: u8 = 0x29;
     pub const SHIFT_OUTPUT: u8 = 0x2A;
     pub const MONTH_TOTALS: u8 = 0x2B;
+    pub const TOKEN_POLICY: u8 = 0x2C;
     // 0x20 held the duplicate window until duplicates were found among the window points.
     pub const POINT: u8 = 0x21;
     pub const KEY_USE: u8 = 0x22;
@@ -187,7 +188,8 @@ impl StateKey {
             | StateKey::Validator(_)
             | StateKey::ValidatorSet(_)
             | StateKey::RewardSchedule(_)
-            | StateKey::ShiftCalendar(..) => KeyClass::Registry,
+            | StateKey::ShiftCalendar(..)
+            | StateKey::TokenPolicy => KeyClass::Registry,
             StateKey::Nonce(_)
             | StateKey::Progress(..)
             | StateKey::Daily(_)
@@ -255,6 +257,7 @@ impl StateKey {
             StateKey::ValidatorSet(e) => Enc::new(tag::VALIDATOR_SET).u64(*e),
             StateKey::Token(o) => Enc::new(tag::TOKEN).id(o.as_str()),
             StateKey::Economy => Enc::new(tag::ECONOMY),
+            StateKey::TokenPolicy => Enc::new(tag::TOKEN_POLICY),
             StateKey::Delegation(o, k) => Enc::new(tag::DELEGATION).id(o.as_str()).u8(k.scheme as u8).bytes(&k.bytes),
             StateKey::EpochActivity(e) => Enc::new(tag::EPOCH_ACTIVITY).u64(*e),
             StateKey::RewardSchedule(v) => Enc::new(tag::REWARD_SCHEDULE).u32(*v),
@@ -555,6 +558,7 @@ pub fn matches(key: &StateKey, value: &StateValue) -> bool {
             | (StateKey::ShiftCalendar(..), StateValue::ShiftCalendar(_))
             | (StateKey::ShiftOutput(..), StateValue::ShiftOutput(_))
             | (StateKey::MonthTotals(..), StateValue::MonthTotals(_))
+            | (StateKey::TokenPolicy, StateValue::TokenPolicy(_))
     )
 }
 

@@ -27,6 +27,6 @@ pub use model::{
 };
 pub use model::{
     DelegationRecord, EconomyRecord, EpochActivity, EpochRewardsRecord, PointsRecord, RewardScheduleRecord, SetMember,
-    TokenAccount, UnbondingRecord, ValidatorRecord, ValidatorSet,
+    TokenAccount, TokenPolicyRecord, UnbondingRecord, ValidatorRecord, ValidatorSet,
 };
 pub use model::{ShiftCalendarRecord, ShiftOutputRecord, ShiftProductRecord};

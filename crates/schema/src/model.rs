@@ -193,6 +193,9 @@ pub enum StateKey {
     /// Derived at the end of each block: the sums of an enterprise's daily figures of one month
     /// (`YYYYMM`), per energy kind, so that a year's figures read twelve entries, not 365.
     MonthTotals(UnifiedSocialCreditCode, u32),
+    /// The token policy the regulators set after genesis (none until they do: the genesis's is
+    /// in force). Every version is kept (registry tree).
+    TokenPolicy,
 }
 
 /// A value in the state.
@@ -279,6 +282,24 @@ pub enum StateValue {
     ShiftOutput(ShiftOutputRecord),
     /// A month's sums of daily figures.
     MonthTotals(MonthTotalsRecord),
+    /// The token policy in force since a regulators' decision.
+    TokenPolicy(TokenPolicyRecord),
+}
+
+/// The token policy set by the regulators after genesis ([`StateKey::TokenPolicy`]).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenPolicyRecord {
+    /// The policy (its symbol is the genesis's, always).
+    pub token: trustmeter_types::economy::TokenParams,
+    /// The proposal that set it (the hash of the proposing transaction).
+    pub proposal: trustmeter_types::Hash32,
+    /// Why, as the proposal said.
+    pub reason: String,
+    /// Height of the block that executed it.
+    pub height: u64,
+    /// That block's time (Unix ms).
+    pub time_ms: i64,
 }
 
 /// The sums of an enterprise's daily figures of one month (月能耗合计), per energy kind and
@@ -449,7 +470,8 @@ impl EpochRewardsRecord {
 /// leader of each view is known (Commonware's round robin: member `(epoch + view) mod n` of the
 /// set sorted by key), so a block credits its view's leader with a proposal, and the views
 /// skipped since the previous block (nullified: no block) charge their leaders with a missed
-/// turn. Rewards and jailing for downtime are computed from it at the epoch's end.
+/// turn. Proposers record the finalize votes of the epoch's earlier blocks (`RecordVotes`), which
+/// credits each signer. Rewards and jailing for downtime are computed from it at the epoch's end.
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EpochActivity {
@@ -461,7 +483,20 @@ pub struct EpochActivity {
     pub proposed: Vec<u64>,
     /// Leader turns missed (views skipped), per member.
     pub missed: Vec<u64>,
+    /// Blocks of the epoch whose finalize votes were recorded (`RecordVotes`).
+    pub finalized: u64,
+    /// Finalize votes recorded, per member: of the `finalized` blocks, how many carry its vote.
+    pub signed: Vec<u64>,
+    /// Highest height whose votes were recorded (0: none yet); a record names a later one.
+    pub recorded_height: u64,
+    /// (height, digest) of the epoch's latest blocks before the current one, oldest first, at
+    /// most [`RECENT_BLOCKS`]: the blocks a vote record may name.
+    pub recent: Vec<(u64, trustmeter_types::Hash32)>,
 }
+
+/// Blocks of an epoch a vote record may name, counting back from the block that carries it (its
+/// parent and the [`RECENT_BLOCKS`] before).
+pub const RECENT_BLOCKS: usize = 16;
 
 /// Shares minted per micro-token when a validator's pool is empty: fine enough that pro-rata
 /// slashes and rewards lose at most one micro-token per holder to rounding.

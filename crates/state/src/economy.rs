@@ -17,15 +17,15 @@ use crate::state::State;
 use std::sync::Arc;
 use trustmeter_crypto::verify;
 use trustmeter_policy::reward::{DataFacts, RewardSchedule, VerificationFacts};
-use trustmeter_schema::model::{REWARD_INDEX_SCALE, SHARES_PER_MICRO};
+use trustmeter_schema::model::{RECENT_BLOCKS, REWARD_INDEX_SCALE, SHARES_PER_MICRO};
 pub use trustmeter_schema::{
     DelegationRecord, EconomyRecord, EpochActivity, EpochRewardsRecord, PointsRecord, RewardScheduleRecord, SetMember,
     TokenAccount, UnbondingRecord, ValidatorRecord, ValidatorSet,
 };
 use trustmeter_schema::{KeyRange, StateKey, StateValue};
 use trustmeter_types::economy::{
-    Amount, Equivocation, MAX_CANDIDATES, MAX_DELEGATIONS_PER_ORG, MAX_UNBONDING_PER_ORG, MAX_VALIDATORS_PER_ORG,
-    StakingOp, format_amount, validator_proof_payload,
+    Amount, Equivocation, FinalizeVotes, MAX_CANDIDATES, MAX_DELEGATIONS_PER_ORG, MAX_UNBONDING_PER_ORG,
+    MAX_VALIDATORS_PER_ORG, StakingOp, VoteKind, format_amount, validator_proof_payload,
 };
 use trustmeter_types::{
     Genesis, KeyScheme, OrgKind, OrgStatus, PublicKey, RejectCode, Rejection, TxOutcome, UnifiedSocialCreditCode,
@@ -343,12 +343,29 @@ fn put_validator(state: &mut State, key: &PublicKey, v: &ValidatorRecord) {
     state.put(StateKey::Validator(key.clone()), StateValue::Validator(v.clone()));
 }
 
+/// The token policy in force: the last one the regulators set (`MembershipAction::SetTokenPolicy`),
+/// else the genesis's.
+pub fn token_policy(state: &State) -> trustmeter_types::economy::TokenParams {
+    match state.get(&StateKey::TokenPolicy) {
+        Some(StateValue::TokenPolicy(p)) => p.token,
+        _ => state.params.economy.token.clone(),
+    }
+}
+
+/// The token policy record the regulators last set, if they ever did.
+pub fn token_policy_record(state: &State) -> Option<trustmeter_schema::TokenPolicyRecord> {
+    match state.get(&StateKey::TokenPolicy) {
+        Some(StateValue::TokenPolicy(p)) => Some(p),
+        _ => None,
+    }
+}
+
 /// Asserts the token totals add up (an invariant: a failure is a bug in this module, and every
 /// validator would stop at the same block rather than go on with a wrong ledger).
 pub(crate) fn check_conservation(state: &State) {
     let e = economy(state);
     assert!(e.conserved(), "token totals do not add up at height {}: {e:?}", state.height);
-    assert!(e.supply <= state.params.economy.token.cap, "supply {} above the cap", e.supply);
+    assert!(e.supply <= token_policy(state).cap, "supply {} above the cap", e.supply);
 }
 
 /// [`trustmeter_types::TxPayload::Transfer`] from `from`'s balance.
@@ -358,7 +375,7 @@ pub(crate) fn transfer(
     to: &UnifiedSocialCreditCode,
     amount: Amount,
 ) -> TxOutcome {
-    if !state.params.economy.token.transferable {
+    if !token_policy(state).transferable {
         return rejected(
             RejectCode::StakingRefused,
             format!(
@@ -511,6 +528,8 @@ pub(crate) fn staking(
         StakingOp::Undelegate { validator: key, amount } => undelegate(state, org, key, *amount, epoch),
         StakingOp::Claim => claim(state, org, epoch),
         StakingOp::ReportEquivocation { evidence } => report_equivocation(state, epoch, evidence),
+        // Executed before the sender's nonce is looked at (`exec::apply_tx`).
+        StakingOp::RecordVotes { .. } => rejected(RejectCode::Malformed, "a vote record is executed apart".into()),
         StakingOp::Unjail { validator: key } => {
             let mut v = match own_validator(state, org, key) {
                 Ok(v) => v,
@@ -869,11 +888,19 @@ pub(crate) fn record_block(state: &mut State, height: u64, (round_epoch, view): 
         // that started the epoch late, or views that carried over from the previous epoch).
         None => EpochActivity {
             last_view: view.saturating_sub(1),
-            blocks: 0,
             proposed: vec![0; n as usize],
             missed: vec![0; n as usize],
+            signed: vec![0; n as usize],
+            ..EpochActivity::default()
         },
     };
+    // The parent, when of this epoch, becomes a block a later vote record may name.
+    if height > 0 && state.params.economy.staking.epoch_of(height - 1) == epoch {
+        a.recent.push((height - 1, state.block_digest));
+        if a.recent.len() > RECENT_BLOCKS {
+            a.recent.remove(0);
+        }
+    }
     if view > a.last_view.saturating_add(1) {
         let first = a.last_view + 1;
         let gap = view - first;
@@ -890,6 +917,93 @@ pub(crate) fn record_block(state: &mut State, height: u64, (round_epoch, view): 
     state.put(StateKey::EpochActivity(epoch), StateValue::EpochActivity(a));
 }
 
+/// [`StakingOp::RecordVotes`] in the block at `height`, sent by `sender`: credits each member
+/// whose finalize vote of an earlier block of the epoch it carries. The block must be one of the
+/// epoch's [`RECENT_BLOCKS`] before `height` (or its parent), above the last one recorded; the
+/// votes must be at least a quorum of the epoch's set, each a valid finalize signature of its
+/// member on that block's proposal. Cost: one Ed25519 verification per vote (≤ the set size).
+pub(crate) fn record_votes(state: &mut State, height: u64, sender: &PublicKey, v: &FinalizeVotes) -> TxOutcome {
+    let epoch = state.params.economy.staking.epoch_of(height);
+    let Some(set) = validator_set(state, epoch) else {
+        return rejected(RejectCode::StakingRefused, format!("epoch {epoch} has no validator set"));
+    };
+    if !set.members.iter().any(|m| &m.consensus_key == sender) {
+        return rejected(
+            RejectCode::NotAuthorised,
+            format!("{sender} is not a member of epoch {epoch}'s set: only its members record votes"),
+        );
+    }
+    let mut a = epoch_activity(state, epoch).unwrap_or_else(|| EpochActivity {
+        proposed: vec![0; set.members.len()],
+        missed: vec![0; set.members.len()],
+        signed: vec![0; set.members.len()],
+        ..EpochActivity::default()
+    });
+    if v.height <= a.recorded_height {
+        return rejected(
+            RejectCode::DuplicateTx,
+            format!("the votes of height {} are recorded already (up to {})", v.height, a.recorded_height),
+        );
+    }
+    // The block's digest: the parent's is the state's own, the others are in the ring.
+    let known = if v.height + 1 == height && state.params.economy.staking.epoch_of(v.height) == epoch {
+        Some(state.block_digest)
+    } else {
+        a.recent.iter().find(|(h, _)| *h == v.height).map(|(_, d)| *d)
+    };
+    match known {
+        None => {
+            return rejected(
+                RejectCode::StakingRefused,
+                format!(
+                    "height {} is not one of epoch {epoch}'s last {RECENT_BLOCKS} blocks before {height}: its votes can no longer be recorded",
+                    v.height
+                ),
+            );
+        }
+        Some(d) if d != v.payload => {
+            return rejected(
+                RejectCode::BadProof,
+                format!("the votes name block {} at height {}, which is not this chain's", v.payload, v.height),
+            );
+        }
+        Some(_) => {}
+    }
+    let n = set.members.len();
+    let quorum = n - (n - 1) / 3;
+    if v.votes.len() < quorum || v.votes.last().is_some_and(|l| l.signer as usize >= n) {
+        return rejected(
+            RejectCode::BadProof,
+            format!("a vote record holds at least a quorum ({quorum} of {n}) of the set's members, by index below {n}"),
+        );
+    }
+    let namespace = format!("trustmeter/consensus/{}", state.chain_id).into_bytes();
+    for vote in &v.votes {
+        let key = &set.members[vote.signer as usize].consensus_key;
+        if !trustmeter_client::consensus::vote_is_signed(
+            &namespace,
+            VoteKind::Finalize,
+            (epoch, v.view),
+            (v.parent_view, v.payload),
+            key,
+            &vote.signature,
+        ) {
+            return rejected(
+                RejectCode::BadProof,
+                format!("member {} ({key})'s finalize vote of height {} does not verify", vote.signer, v.height),
+            );
+        }
+    }
+    a.signed.resize(n, 0);
+    for vote in &v.votes {
+        a.signed[vote.signer as usize] += 1;
+    }
+    a.finalized += 1;
+    a.recorded_height = v.height;
+    state.put(StateKey::EpochActivity(epoch), StateValue::EpochActivity(a));
+    TxOutcome::Accepted
+}
+
 /// What the end of epoch `epoch` (the block at its last height) does: issue into the pool,
 /// reward the epoch's validators from the pool, and elect the set of epoch + 2.
 pub(crate) fn close_epoch(state: &mut State, height: u64) {
@@ -897,8 +1011,9 @@ pub(crate) fn close_epoch(state: &mut State, height: u64) {
     let epoch = params.staking.epoch_of(height);
     let mut e = economy(state);
     // Issuance, up to the cap.
-    let room = params.token.cap.saturating_sub(e.supply);
-    let issue = params.token.issuance_per_epoch.min(room);
+    let token = token_policy(state);
+    let room = token.cap.saturating_sub(e.supply);
+    let issue = token.issuance_per_epoch.min(room);
     e.supply += issue;
     e.issued += issue;
     e.pool += issue;
@@ -924,28 +1039,43 @@ pub(crate) fn close_epoch(state: &mut State, height: u64) {
     elect(state, epoch + 2, height);
 }
 
+/// Recorded finalizations an epoch needs before a member's missing votes count: fewer say too
+/// little.
+pub const MIN_FINALIZED_FOR_JAIL: u64 = 10;
+
 /// Jails (without a slash) the members of the epoch's set that missed more than
-/// `max_missed_percent` % of their leader turns (at least [`MIN_TURNS_FOR_JAIL`] turns).
+/// `max_missed_percent` % of their leader turns (at least [`MIN_TURNS_FOR_JAIL`] turns), or whose
+/// votes are missing from more than `max_missed_percent` % of the epoch's recorded finalizations
+/// (at least [`MIN_FINALIZED_FOR_JAIL`]).
 fn jail_absent(state: &mut State, epoch: u64) {
     let (Some(set), Some(a)) = (validator_set(state, epoch), epoch_activity(state, epoch)) else { return };
     let p = state.params.economy.staking.clone();
+    let over = |missed: u64, of: u64| missed * 100 > of * p.max_missed_percent as u64;
     for (i, m) in set.members.iter().enumerate() {
         let (proposed, missed) = (a.proposed[i], a.missed[i]);
         let turns = proposed + missed;
-        if turns < MIN_TURNS_FOR_JAIL || missed * 100 <= turns * p.max_missed_percent as u64 {
+        let unsigned = a.finalized.saturating_sub(a.signed.get(i).copied().unwrap_or(0));
+        let reason = if turns >= MIN_TURNS_FOR_JAIL && over(missed, turns) {
+            format!("missed {missed} of its {turns} leader turns in epoch {epoch}")
+        } else if a.finalized >= MIN_FINALIZED_FOR_JAIL && over(unsigned, a.finalized) {
+            format!(
+                "its vote is missing from {unsigned} of the {} finalizations recorded in epoch {epoch}",
+                a.finalized
+            )
+        } else {
             continue;
-        }
+        };
         let Some(mut v) = validator(state, &m.consensus_key) else { continue };
         let until = epoch + 1 + (p.jail_epochs as u64).max(1);
         v.jailed_until = Some(v.jailed_until.map_or(until, |j| j.max(until)));
-        v.jail_reason = format!("missed {missed} of its {turns} leader turns in epoch {epoch}");
+        v.jail_reason = reason;
         put_validator(state, &m.consensus_key, &v);
     }
 }
 
-/// Pays `pool` (the validators' share of the epoch's pool) to the members of its validator set in proportion to the blocks each
-/// proposed (in equal parts if the epoch has no activity record; rounding remainders stay in the
-/// pool): each member's operator keeps its commission, the rest is shared by the member's
+/// Pays `pool` (the validators' share of the epoch's pool) to the members of its validator set in
+/// proportion to the blocks each proposed plus the finalize votes recorded for it (in equal parts
+/// if the epoch has no activity record; rounding remainders stay in the pool): each member's operator keeps its commission, the rest is shared by the member's
 /// stakeholders pro rata (its operator included, as a self-delegator).
 fn reward_validators(state: &mut State, epoch: u64, pool: u64) -> u64 {
     let Some(set) = validator_set(state, epoch) else { return 0 };
@@ -954,8 +1084,11 @@ fn reward_validators(state: &mut State, epoch: u64, pool: u64) -> u64 {
     if n == 0 {
         return 0;
     }
+    // One unit per block proposed and one per recorded finalize vote.
     let weights: Vec<u64> = match epoch_activity(state, epoch) {
-        Some(a) if a.proposed.iter().sum::<u64>() > 0 => a.proposed,
+        Some(a) if a.proposed.iter().chain(&a.signed).sum::<u64>() > 0 => {
+            (0..n).map(|i| a.proposed.get(i).copied().unwrap_or(0) + a.signed.get(i).copied().unwrap_or(0)).collect()
+        }
         _ => vec![1; n],
     };
     let total: u64 = weights.iter().sum();

@@ -392,6 +392,12 @@ fn sender_org(state: &State, sender: &PublicKey) -> Option<(UnifiedSocialCreditC
 /// copy of `state`. Per-reading rules are left to execution, which reports them per reading in the
 /// receipt; the signatures were checked by the caller.
 pub fn admission_check(state: &State, tx: &Transaction, verdicts: &SignatureVerdicts) -> Result<(), Rejection> {
+    if let TxPayload::Staking { op: trustmeter_types::economy::StakingOp::RecordVotes { .. } } = &tx.body.payload {
+        return Err(Rejection::new(
+            RejectCode::NotAuthorised,
+            "a vote record is put in a block by its proposer, never sent to the mempool",
+        ));
+    }
     let mut scratch = state.clone();
     let receipt = match &tx.body.payload {
         TxPayload::SubmitReadings { gateway, .. } => {
@@ -485,8 +491,13 @@ fn apply_tx(
     };
     // Evidence of equivocation may also come from a validator's consensus key: a node reports
     // what its consensus engine saw, in its operator's name.
+    use trustmeter_types::economy::StakingOp;
+    let record_votes = match &body.payload {
+        TxPayload::Staking { op: StakingOp::RecordVotes { votes } } => Some(votes),
+        _ => None,
+    };
     let account = sender_org(state, sender).or_else(|| match &body.payload {
-        TxPayload::Staking { op: trustmeter_types::economy::StakingOp::ReportEquivocation { .. } } => {
+        TxPayload::Staking { op: StakingOp::ReportEquivocation { .. } | StakingOp::RecordVotes { .. } } => {
             let v = crate::economy::validator(state, sender)?;
             let kind = state.organisation(&v.org)?.kind;
             Some((v.org, kind))
@@ -504,6 +515,19 @@ fn apply_tx(
         && let Err(r) = crate::membership::require_active(state, org)
     {
         return Receipt { tx_hash: *h, outcome: TxOutcome::Rejected(r), readings: vec![] };
+    }
+    // A vote record is bound to its block by its nonce, the block's height; the sender's nonce
+    // does not move (its proposer signs one in most of its blocks, beside its own transactions).
+    if let Some(votes) = record_votes {
+        if body.nonce != height {
+            return reject(
+                h,
+                RejectCode::StaleNonce,
+                format!("a vote record's nonce is the height of its block, {height}; it carries {}", body.nonce),
+            );
+        }
+        let outcome = crate::economy::record_votes(state, height, sender, votes);
+        return Receipt { tx_hash: *h, outcome, readings: vec![] };
     }
     let last = state.nonce(sender);
     if body.nonce <= last {

@@ -57,14 +57,27 @@ enum Authority {
     /// One active regulator whose jurisdiction covers this region (enterprises, data consumers).
     Jurisdiction(u32),
     /// k of the active regulators other than the organisation concerned (authorities); the
-    /// chain's only regulator alone when it is the organisation concerned.
-    Quorum { excluding: UnifiedSocialCreditCode },
+    /// chain's only regulator alone when it is the organisation concerned. With no organisation
+    /// concerned (the token policy), k of all the active regulators.
+    Quorum { excluding: Option<UnifiedSocialCreditCode> },
 }
 
 fn authority(org: &Organisation) -> Authority {
     match org.kind {
         OrgKind::Enterprise | OrgKind::DataConsumer => Authority::Jurisdiction(org.region),
-        _ => Authority::Quorum { excluding: org.id.clone() },
+        _ => Authority::Quorum { excluding: Some(org.id.clone()) },
+    }
+}
+
+/// Who decides `action`: for an organisation, by its kind ([`authority`]); for the whole chain,
+/// the regulators together.
+fn authority_of(state: &State, action: &MembershipAction) -> Result<(Authority, String), Refusal> {
+    match action {
+        MembershipAction::SetTokenPolicy { .. } => Ok((Authority::Quorum { excluding: None }, "the chain".into())),
+        _ => {
+            let target = target(state, action)?;
+            Ok((authority(&target), target.id.to_string()))
+        }
     }
 }
 
@@ -78,7 +91,7 @@ impl Authority {
                 .filter(|r| state.organisation(r).is_some_and(|o| jurisdiction_covers(o.region, *region)))
                 .collect(),
             Authority::Quorum { excluding } => {
-                let others: Vec<_> = regulators.iter().filter(|r| *r != excluding).cloned().collect();
+                let others: Vec<_> = regulators.iter().filter(|r| Some(*r) != excluding.as_ref()).cloned().collect();
                 // A chain's only regulator decides about itself (its keys): there is nobody else.
                 if others.is_empty() { regulators } else { others }
             }
@@ -96,7 +109,10 @@ impl Authority {
     fn describe(&self) -> String {
         match self {
             Authority::Jurisdiction(region) => format!("a regulator whose jurisdiction covers region {region}"),
-            Authority::Quorum { excluding } => format!("k of n active regulators other than {excluding}"),
+            Authority::Quorum { excluding: Some(excluding) } => {
+                format!("k of n active regulators other than {excluding}")
+            }
+            Authority::Quorum { excluding: None } => "k of n active regulators".into(),
         }
     }
 }
@@ -105,9 +121,15 @@ impl Authority {
 fn target(state: &State, action: &MembershipAction) -> Result<Organisation, Refusal> {
     match action {
         MembershipAction::Admit { organisation, .. } => Ok(organisation.clone()),
-        other => state.organisation(other.org()).ok_or_else(|| {
-            refuse(RejectCode::InvalidTransition, format!("organisation {} is not a member of this chain", other.org()))
-        }),
+        MembershipAction::SetTokenPolicy { .. } => {
+            Err(refuse(RejectCode::InvalidTransition, "the token policy concerns no organisation".into()))
+        }
+        other => {
+            let org = other.org().expect("every other action concerns an organisation");
+            state.organisation(org).ok_or_else(|| {
+                refuse(RejectCode::InvalidTransition, format!("organisation {org} is not a member of this chain"))
+            })
+        }
     }
 }
 
@@ -145,7 +167,21 @@ fn check_not_last_regulator(state: &State, org: &Organisation) -> Result<(), Ref
 
 /// Whether `action` can be carried out on `state` now.
 fn check_action(state: &State, action: &MembershipAction) -> Result<(), Refusal> {
-    let org = action.org();
+    if let MembershipAction::SetTokenPolicy { cap, .. } = action {
+        let supply = crate::economy::economy(state).supply;
+        if *cap < supply {
+            return Err(refuse(
+                RejectCode::InvalidTransition,
+                format!(
+                    "the cap ({}) is below the supply already issued ({}): tokens are never destroyed",
+                    trustmeter_types::economy::format_amount(*cap),
+                    trustmeter_types::economy::format_amount(supply)
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    let org = action.org().expect("every other action concerns an organisation");
     let m = state.membership(org);
     let status = m.as_ref().map(|m| m.status);
     match action {
@@ -216,6 +252,7 @@ fn check_action(state: &State, action: &MembershipAction) -> Result<(), Refusal>
             }
             _ => Err(refuse(RejectCode::InvalidTransition, format!("key {public_key} is not an account of {org}"))),
         },
+        MembershipAction::SetTokenPolicy { .. } => Ok(()), // checked above
     }
 }
 
@@ -231,9 +268,36 @@ fn set_regulator(state: &mut State, org: &UnifiedSocialCreditCode, active: bool)
     state.set_regulators(list);
 }
 
-/// Carries out a checked action at block time `ts`.
-fn execute(state: &mut State, ts: i64, action: &MembershipAction) {
-    let org = action.org().clone();
+/// Where an action is carried out: the block's height and time, the hash of the transaction that
+/// proposed it.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    height: u64,
+    ts: i64,
+    proposal: &'a Hash32,
+}
+
+/// Carries out a checked action.
+fn execute(state: &mut State, at: At<'_>, action: &MembershipAction) {
+    let ts = at.ts;
+    if let MembershipAction::SetTokenPolicy { issuance_per_epoch, cap, transferable, reason } = action {
+        let token = trustmeter_types::economy::TokenParams {
+            symbol: state.params.economy.token.symbol.clone(),
+            cap: *cap,
+            issuance_per_epoch: *issuance_per_epoch,
+            transferable: *transferable,
+        };
+        let record = trustmeter_schema::TokenPolicyRecord {
+            token,
+            proposal: *at.proposal,
+            reason: reason.clone(),
+            height: at.height,
+            time_ms: ts,
+        };
+        state.put(trustmeter_schema::StateKey::TokenPolicy, trustmeter_schema::StateValue::TokenPolicy(record));
+        return;
+    }
+    let org = action.org().expect("every other action concerns an organisation").clone();
     let mut m = standing(state, &org);
     let kind = state.organisation(&org).map(|o| o.kind);
     match action {
@@ -282,6 +346,7 @@ fn execute(state: &mut State, ts: i64, action: &MembershipAction) {
             state.set_account(public_key, Account { org: org.clone(), revoked_at_ms: Some(ts) });
             m.active_accounts = m.active_accounts.saturating_sub(1);
         }
+        MembershipAction::SetTokenPolicy { .. } => {} // carried out above
     }
     state.set_membership(&org, m);
 }
@@ -303,9 +368,11 @@ pub(crate) fn apply(
                 org: org.clone(),
                 account: NewAccount { public_key: public_key.clone(), proof: proof.clone() },
             };
-            self_service(state, ts, kind, &action)
+            self_service(state, At { height, ts, proposal: h }, kind, &action)
         }
-        TxPayload::RevokeAccount { public_key, reason } => revoke_own(state, ts, org, kind, public_key, reason),
+        TxPayload::RevokeAccount { public_key, reason } => {
+            revoke_own(state, At { height, ts, proposal: h }, org, kind, public_key, reason)
+        }
         TxPayload::Propose { action } => propose(state, height, ts, h, org, action),
         TxPayload::Grant { grantee, scope, expires_at_ms } => grant(state, ts, org, grantee, *scope, *expires_at_ms),
         TxPayload::SetDisclosure { region, disclosure } => {
@@ -401,18 +468,18 @@ fn regulators_by_proposal(what: &str) -> Refusal {
     )
 }
 
-fn self_service(state: &mut State, ts: i64, kind: OrgKind, action: &MembershipAction) -> Result<(), Refusal> {
+fn self_service(state: &mut State, at: At<'_>, kind: OrgKind, action: &MembershipAction) -> Result<(), Refusal> {
     if kind == OrgKind::Regulator {
         return Err(regulators_by_proposal("keys are added"));
     }
     check_action(state, action)?;
-    execute(state, ts, action);
+    execute(state, at, action);
     Ok(())
 }
 
 fn revoke_own(
     state: &mut State,
-    ts: i64,
+    at: At<'_>,
     org: &UnifiedSocialCreditCode,
     kind: OrgKind,
     key: &PublicKey,
@@ -429,7 +496,7 @@ fn revoke_own(
             format!("{key} is {org}'s last active account key; add another before revoking it"),
         ));
     }
-    execute(state, ts, &action);
+    execute(state, at, &action);
     Ok(())
 }
 
@@ -441,13 +508,12 @@ fn propose(
     org: &UnifiedSocialCreditCode,
     action: &MembershipAction,
 ) -> Result<(), Refusal> {
-    let target = target(state, action)?;
-    let authority = authority(&target);
+    let (authority, concerned) = authority_of(state, action)?;
     let eligible = authority.eligible(state);
     if !eligible.contains(org) {
         return Err(refuse(
             RejectCode::NotAuthorised,
-            format!("{org} may not propose to {} {}: that takes {}", action.kind(), target.id, authority.describe()),
+            format!("{org} may not propose to {} {concerned}: that takes {}", action.kind(), authority.describe()),
         ));
     }
     check_action(state, action)?;
@@ -463,7 +529,7 @@ fn propose(
         status: ProposalStatus::Pending,
     };
     if required <= 1 {
-        execute(state, ts, action);
+        execute(state, At { height, ts, proposal: h }, action);
         proposal.status = ProposalStatus::Executed { height };
     }
     state.set_proposal(proposal);
@@ -482,8 +548,7 @@ fn approve(state: &mut State, height: u64, ts: i64, org: &UnifiedSocialCreditCod
             trustmeter_energy::calendar::local_minute(proposal.expires_at_ms)
         )));
     }
-    let target = target(state, &proposal.action)?;
-    let authority = authority(&target);
+    let (authority, _) = authority_of(state, &proposal.action)?;
     let eligible = authority.eligible(state);
     if !eligible.contains(org) {
         return Err(refuse(
@@ -500,7 +565,7 @@ fn approve(state: &mut State, height: u64, ts: i64, org: &UnifiedSocialCreditCod
     let counted = proposal.approvals.iter().filter(|a| eligible.contains(a)).count() as u32;
     if counted >= proposal.required {
         check_action(state, &proposal.action)?;
-        execute(state, ts, &proposal.action);
+        execute(state, At { height, ts, proposal: id }, &proposal.action);
         proposal.status = ProposalStatus::Executed { height };
     }
     state.set_proposal(proposal);

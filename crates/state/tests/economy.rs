@@ -454,6 +454,145 @@ fn leaders_of_skipped_views_miss_their_turns_and_are_jailed_without_a_slash() {
     assert_eq!(paid, 5_000 * TOKEN * 2 / 19);
 }
 
+/// Four genesis validators (keys 200, 210, 211, 212), 20-block epochs, all seats open to one
+/// organisation; with each member's signing key, by set index.
+fn four_validators() -> (Fx, Vec<SigningKey>) {
+    let mut g = short_epochs();
+    g.params.economy.staking.epoch_length = 20;
+    g.params.economy.staking.validators = 4;
+    g.params.economy.staking.max_org_share_percent = 100;
+    for i in 0..3u8 {
+        let k = key(210 + i);
+        g.validators.push(trustmeter_types::GenesisValidator {
+            name: format!("v{}", i + 2),
+            org: org_regulator(),
+            consensus_key: k.public_key().bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            p2p_address: format!("127.0.0.1:{}", 7001 + i as u16),
+            self_stake: 100_000 * TOKEN,
+        });
+    }
+    let fx = Fx::from_genesis(g);
+    let set = validator_set(&fx.state, 0).unwrap();
+    let keys = set
+        .members
+        .iter()
+        .map(|m| {
+            [key(200), key(210), key(211), key(212)]
+                .into_iter()
+                .find(|k| k.public_key() == m.consensus_key)
+                .expect("a genesis validator's key")
+        })
+        .collect();
+    (fx, keys)
+}
+
+fn record_votes(
+    fx: &Fx,
+    sender: &SigningKey,
+    nonce: u64,
+    (height, view, parent_view, payload): (u64, u64, u64, Hash32),
+    voters: &[(u32, &SigningKey)],
+) -> trustmeter_types::Transaction {
+    use trustmeter_types::economy::{FinalizeVotes, MemberVote};
+    let votes = voters
+        .iter()
+        .map(|(i, k)| MemberVote {
+            signer: *i,
+            signature: vote(k, VoteKind::Finalize, (0, view), parent_view, payload).signature,
+        })
+        .collect();
+    let votes = FinalizeVotes { height, view, parent_view, payload, votes };
+    fx.tx_with_nonce(sender, nonce, TxPayload::Staking { op: StakingOp::RecordVotes { votes } })
+}
+
+#[test]
+fn recorded_finalize_votes_credit_their_signers_pay_them_and_jail_the_absent() {
+    // Epoch 0's blocks come in views 1–19 (no view skipped: nobody misses a leader turn). From
+    // height 3 on, each block records the finalize votes of its grandparent, signed by members
+    // 0, 2 and 3: member 1 never votes. Heights 1–17 are recorded (17 finalizations).
+    let (mut fx, keys) = four_validators();
+    let none = trustmeter_state::SignatureVerdicts::none();
+    let mut blocks: Vec<(u64, u64, u64, Hash32)> = vec![]; // (height, view, parent view, digest)
+    let voters = [(0u32, &keys[0]), (2, &keys[2]), (3, &keys[3])];
+    for view in 1..=19u64 {
+        let height = fx.state.height + 1;
+        let mut txs = vec![];
+        if height >= 3 {
+            let b = blocks[(height - 3) as usize];
+            txs.push(record_votes(&fx, &keys[2], height, b, &voters));
+        }
+        if height == 10 {
+            // Refused, each for its own reason (the block's own record above is accepted first).
+            let b = blocks[7]; // height 8: recorded by this block's own record, just above
+            txs.push(record_votes(&fx, &keys[0], height, b, &voters)); // again
+            let b8 = blocks[8]; // height 9, the parent: not recorded yet
+            txs.push(record_votes(&fx, &keys[0], height + 1, b8, &voters)); // not the block's height
+            txs.push(record_votes(&fx, &keys[0], height, b8, &voters[..2])); // below a quorum
+            let mut forged = voters.to_vec();
+            forged[1] = (1, &keys[2]); // member 1's vote signed by member 2
+            txs.push(record_votes(&fx, &keys[0], height, b8, &forged));
+            txs.push(record_votes(&fx, &ent_a(), height, b8, &voters)); // not a validator
+            let wrong = (b8.0, b8.1, b8.2, Hash32([9; 32]));
+            txs.push(record_votes(&fx, &keys[0], height, wrong, &voters)); // not this chain's block
+        }
+        let ctx = trustmeter_state::exec::BlockContext { epoch: 0, view, timestamp_ms: fx.next_ts() };
+        let (block, out) = trustmeter_state::build_block(&fx.state, &ctx, txs, &none);
+        if height >= 3 {
+            assert_tx_accepted(&out.receipts[0]);
+        }
+        if height == 10 {
+            let codes: Vec<RejectCode> = out.receipts[1..]
+                .iter()
+                .map(|r| match &r.outcome {
+                    trustmeter_types::TxOutcome::Rejected(r) => r.code,
+                    o => panic!("accepted: {o:?}"),
+                })
+                .collect();
+            use RejectCode::*;
+            assert_eq!(codes, [DuplicateTx, StaleNonce, BadProof, BadProof, NotAuthorised, BadProof]);
+        }
+        let parent_view = blocks.last().map_or(0, |b| b.1);
+        fx.state = out.state.commit().unwrap();
+        blocks.push((height, view, parent_view, fx.state.block_digest));
+        assert_eq!(block.header.height, height);
+        if height == 18 {
+            let act = trustmeter_state::economy::epoch_activity(&fx.state, 0).unwrap();
+            assert_eq!((act.finalized, act.recorded_height), (16, 16));
+            assert_eq!(act.signed, [16, 0, 16, 16]);
+            assert_eq!(act.missed, [0, 0, 0, 0]);
+            assert!(act.recent.len() <= 16 && act.recent.last().unwrap().0 == 17, "{:?}", act.recent);
+        }
+    }
+    assert_eq!(fx.state.height, 19, "the epoch's last block");
+    // Members' senders keep their nonces: a record does not move them.
+    assert_eq!(fx.state.nonce(&keys[2].public_key()), 0);
+    let act = trustmeter_state::economy::epoch_activity(&fx.state, 0).unwrap();
+    assert_eq!((act.finalized, act.signed.clone()), (17, vec![17, 0, 17, 17]));
+    let set = validator_set(&fx.state, 0).unwrap();
+    let absent = validator(&fx.state, &set.members[1].consensus_key).unwrap();
+    assert_eq!((absent.jailed_until, absent.slashed), (Some(2), 0));
+    assert!(
+        absent.jail_reason.contains("its vote is missing from 17 of the 17 finalizations recorded in epoch 0"),
+        "{}",
+        absent.jail_reason
+    );
+    for i in [0, 2, 3] {
+        assert_eq!(validator(&fx.state, &set.members[i].consensus_key).unwrap().jailed_until, None, "member {i}");
+    }
+    // Weights: blocks proposed (leader of view v is member v mod 4: 4, 5, 5, 5) plus votes
+    // recorded (17, 0, 17, 17): 21, 5, 22, 22 of 70. The validators' half of the 10 000 issued.
+    let pool = 5_000 * TOKEN;
+    for (i, w) in [21u64, 5, 22, 22].into_iter().enumerate() {
+        let v = validator(&fx.state, &set.members[i].consensus_key).unwrap();
+        assert_eq!(v.rewards_outstanding, pool * w / 70, "member {i}");
+    }
+    // A record never enters the mempool.
+    let b = blocks[18];
+    let t = record_votes(&fx, &keys[0], 20, b, &voters);
+    let rej = trustmeter_state::exec::admission_check(&fx.state, &t, &none).unwrap_err();
+    assert_eq!(rej.code, RejectCode::NotAuthorised);
+}
+
 #[test]
 fn readings_earn_points_and_the_epoch_pays_them_by_the_deployed_schedule() {
     let mut fx = Fx::ready_from(short_epochs());

@@ -41,7 +41,11 @@ fn register_gateway(fx: &mut Fx, k: &SigningKey, n: u32, gw: u8) -> Transaction 
 
 /// The fixture plus two more regulators (uscc 10 and 11, keys 110 and 111): three in all.
 fn three_regulators() -> Fx {
-    let mut fx = Fx::ready();
+    three_regulators_on(Fx::ready())
+}
+
+/// [`three_regulators`] on the given fixture.
+fn three_regulators_on(mut fx: Fx) -> Fx {
     let (a, _) = propose(&mut fx, &regulator(), admit(10, OrgKind::Regulator, 430_000, &key(110)));
     let b = fx.exec(vec![a]);
     assert_tx_accepted(b.receipt(0)); // one regulator: 1 of 1
@@ -349,4 +353,75 @@ fn a_covering_regulator_sets_disclosure_and_an_enterprise_publishes_its_figures(
     let withdraw = fx.tx(&ent_a(), TxPayload::PublishFigures { until_ms: 0 });
     assert_tx_accepted(fx.exec(vec![withdraw]).receipt(0));
     assert!(fx.state.published(&org_a()).is_none());
+}
+
+#[test]
+fn the_token_policy_changes_only_by_k_of_n_of_all_regulators() {
+    use trustmeter_state::economy::{economy, token_policy, token_policy_record};
+    use trustmeter_types::economy::TOKEN;
+    let mut g = genesis(CHAIN);
+    g.params.economy.staking.epoch_length = 10;
+    let mut fx = three_regulators_on(Fx::ready_from(g));
+    let genesis_policy = fx.genesis.params.economy.token.clone();
+    assert_eq!(token_policy(&fx.state), genesis_policy);
+    assert!(token_policy_record(&fx.state).is_none());
+    let supply = economy(&fx.state).supply;
+    let policy = |issuance: u64, cap: u64, transferable: bool| MembershipAction::SetTokenPolicy {
+        issuance_per_epoch: issuance,
+        cap,
+        transferable,
+        reason: "reward points only, smaller issuance (2026 consortium meeting)".into(),
+    };
+    let transfer = |fx: &mut Fx| {
+        fx.tx(&regulator(), TxPayload::Transfer { to: org_a(), amount: TOKEN, memo: "data licence".into() })
+    };
+
+    // Not a regulator's: refused. Below the supply: refused at the proposal.
+    let (t, _) = propose(&mut fx, &ent_a(), policy(2_000 * TOKEN, supply + 1_000_000 * TOKEN, false));
+    assert_tx_rejected(fx.exec(vec![t]).receipt(0), RejectCode::NotAuthorised);
+    let (t, _) = propose(&mut fx, &regulator(), policy(2_000 * TOKEN, supply - 1, false));
+    let msg = assert_tx_rejected(fx.exec(vec![t]).receipt(0), RejectCode::InvalidTransition);
+    assert!(msg.contains("below the supply already issued"), "{msg}");
+
+    // 1 of 3 regulators: pending; the genesis policy holds (a transfer goes through).
+    let (t, id) = propose(&mut fx, &regulator(), policy(2_000 * TOKEN, supply + 1_000_000 * TOKEN, false));
+    let t2 = transfer(&mut fx);
+    let b = fx.exec(vec![t, t2]);
+    assert_tx_accepted(b.receipt(0));
+    assert_tx_accepted(b.receipt(1));
+    assert_eq!(token_policy(&fx.state), genesis_policy);
+    // The second regulator's approval (2 of 3: more than half of all regulators) executes it.
+    let t = approve(&mut fx, &key(110), id);
+    let height = fx.state.height + 1;
+    assert_tx_accepted(fx.exec(vec![t]).receipt(0));
+    let p = token_policy(&fx.state);
+    assert_eq!((p.issuance_per_epoch, p.cap, p.transferable), (2_000 * TOKEN, supply + 1_000_000 * TOKEN, false));
+    assert_eq!(p.symbol, genesis_policy.symbol, "the symbol never changes");
+    let rec = token_policy_record(&fx.state).unwrap();
+    assert_eq!((rec.proposal, rec.height), (id, height));
+    assert_eq!(fx.state.proposal(&id).unwrap().status, ProposalStatus::Executed { height });
+    // Reward points now: a transfer is refused.
+    let t = transfer(&mut fx);
+    let msg = assert_tx_rejected(fx.exec(vec![t]).receipt(0), RejectCode::StakingRefused);
+    assert!(msg.contains("reward points"), "{msg}");
+
+    // The next epoch end issues the new amount.
+    let issued = |fx: &mut Fx| {
+        let before = economy(&fx.state).supply;
+        let boundary = (fx.state.height / 10 + 1) * 10 - 1;
+        while fx.state.height < boundary {
+            fx.exec(vec![]);
+        }
+        economy(&fx.state).supply - before
+    };
+    assert_eq!(issued(&mut fx), 2_000 * TOKEN);
+    // A cap 500 tokens above the supply: the next end issues 500, never above the cap.
+    let supply = economy(&fx.state).supply;
+    let (t, id) = propose(&mut fx, &key(111), policy(2_000 * TOKEN, supply + 500 * TOKEN, false));
+    assert_tx_accepted(fx.exec(vec![t]).receipt(0));
+    let t = approve(&mut fx, &regulator(), id);
+    assert_tx_accepted(fx.exec(vec![t]).receipt(0));
+    assert_eq!(issued(&mut fx), 500 * TOKEN);
+    assert_eq!(issued(&mut fx), 0);
+    assert_eq!(economy(&fx.state).supply, token_policy(&fx.state).cap);
 }

@@ -3,7 +3,8 @@
 //!
 //! - **Token.** Balances belong to member organisations and are counted in micro-tokens
 //!   ([`Amount`], six decimals). The supply policy ([`TokenParams`]: cap, issuance per epoch,
-//!   whether members may transfer) is in genesis and changes only by a regulators' decision.
+//!   whether members may transfer) is in genesis and changes only by a regulators' decision
+//!   ([`crate::MembershipAction::SetTokenPolicy`], k of n of all active regulators).
 //!   Tokens are created only by genesis allocations and by each epoch's issuance (into the reward
 //!   pool, never above the cap) and are never destroyed: a slash moves stake to the reward pool.
 //!   So at every height `Σ balances + Σ bonded stake + Σ unbonding + reward pool + unclaimed
@@ -299,6 +300,46 @@ pub enum StakingOp {
         /// The two votes.
         evidence: Equivocation,
     },
+    /// Records who signed the finalization of an earlier block of the current epoch: the
+    /// finalize votes its sender (a member of the epoch's set, in practice the block's proposer,
+    /// which puts it first in its block) collected, at least a quorum. Each member whose vote is
+    /// in it is credited one signed vote in the epoch's activity; validators' rewards and
+    /// downtime are counted from them. Its nonce is the height of the block that carries it
+    /// (the sender's nonce does not move), and it is never taken from the mempool.
+    RecordVotes {
+        /// The votes.
+        votes: FinalizeVotes,
+    },
+}
+
+/// One member's finalize vote, by its index in the epoch's set (the set's key order).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberVote {
+    /// The member's index in the epoch's set.
+    pub signer: u32,
+    /// Its Ed25519 finalize signature.
+    pub signature: Signature,
+}
+
+/// The finalize votes of one block of the current epoch, as [`StakingOp::RecordVotes`] carries
+/// them: the block's height, the proposal the votes sign (the round's view, its parent's view,
+/// the block's digest; the epoch is the block's) and the votes, signers in increasing order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinalizeVotes {
+    /// Height of the finalized block.
+    pub height: u64,
+    /// The view it was proposed in.
+    pub view: u64,
+    /// Its parent's view.
+    pub parent_view: u64,
+    /// Its digest.
+    pub payload: crate::Hash32,
+    /// The votes, by signer index, strictly increasing.
+    pub votes: Vec<MemberVote>,
 }
 
 /// A consensus vote's kind (Commonware simplex: notarize, nullify, finalize).
@@ -377,6 +418,7 @@ impl StakingOp {
             StakingOp::Claim => "claim",
             StakingOp::Unjail { .. } => "unjail",
             StakingOp::ReportEquivocation { .. } => "report_equivocation",
+            StakingOp::RecordVotes { .. } => "record_votes",
         }
     }
 
@@ -410,6 +452,22 @@ impl StakingOp {
                 }
                 if !evidence.conflicts() {
                     return Err("the two votes do not conflict (two notarizes or two finalizes of different proposals, or a nullify and a finalize)".into());
+                }
+                Ok(())
+            }
+            StakingOp::RecordVotes { votes } => {
+                check_len("finalize votes", votes.votes.len(), MAX_ELECTED as usize)?;
+                if votes.votes.is_empty() {
+                    return Err("a record of finalize votes holds at least one vote".into());
+                }
+                if votes.votes.windows(2).any(|w| w[0].signer >= w[1].signer) {
+                    return Err("finalize votes are listed by signer index, strictly increasing".into());
+                }
+                for v in &votes.votes {
+                    v.signature.check()?;
+                    if v.signature.scheme != KeyScheme::Ed25519 {
+                        return Err("consensus votes are Ed25519 signatures".into());
+                    }
                 }
                 Ok(())
             }

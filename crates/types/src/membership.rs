@@ -1,12 +1,15 @@
 //! Membership after genesis (成员准入与退出): organisations admitted, suspended, reinstated and
-//! removed, and account keys added and revoked, by proposals that the right regulators approve.
+//! removed, and account keys added and revoked, by proposals that the right regulators approve;
+//! and the chain's token policy, changed the same way by the regulators together.
 //!
 //! Who decides (the rule lives in the state machine, `trustmeter_state`):
 //! - an enterprise or a data consumer: one regulator whose jurisdiction covers its region (its
 //!   provincial or national energy-saving authority);
 //! - a regulator, metrology authority, statistics bureau, industry association or verifier: more
 //!   than [`GovernanceParams::approval_percent`] of the chain's active regulators (k of n), the
-//!   organisation concerned not counting.
+//!   organisation concerned not counting;
+//! - the token policy ([`MembershipAction::SetTokenPolicy`]): more than
+//!   [`GovernanceParams::approval_percent`] of all the chain's active regulators.
 //!
 //! A proposal counts its proposer's approval; it executes in the block that brings the approvals
 //! to the threshold, and expires unexecuted after [`GovernanceParams::proposal_lifetime_ms`].
@@ -102,18 +105,34 @@ pub enum MembershipAction {
         /// Why.
         reason: String,
     },
+    /// Changes the token's supply policy (通证发行政策) when it executes: what each epoch's end
+    /// issues, the cap, and whether members may transfer. The only way the policy set at genesis
+    /// changes: a decision of more than [`GovernanceParams::approval_percent`] of the chain's
+    /// active regulators. The token's symbol never changes.
+    SetTokenPolicy {
+        /// Micro-tokens issued into the reward pool at the end of every epoch, until the cap.
+        issuance_per_epoch: crate::economy::Amount,
+        /// Largest supply ever, micro-tokens: at least the supply when it executes, at most
+        /// [`crate::economy::MAX_SUPPLY`].
+        cap: crate::economy::Amount,
+        /// Whether members may transfer tokens to each other.
+        transferable: bool,
+        /// Why (kept in the record).
+        reason: String,
+    },
 }
 
 impl MembershipAction {
-    /// The organisation the action concerns.
-    pub fn org(&self) -> &UnifiedSocialCreditCode {
+    /// The organisation the action concerns (none: a decision about the whole chain).
+    pub fn org(&self) -> Option<&UnifiedSocialCreditCode> {
         match self {
-            MembershipAction::Admit { organisation, .. } => &organisation.id,
+            MembershipAction::Admit { organisation, .. } => Some(&organisation.id),
             MembershipAction::Suspend { org, .. }
             | MembershipAction::Reinstate { org }
             | MembershipAction::Remove { org, .. }
             | MembershipAction::AddAccount { org, .. }
-            | MembershipAction::RevokeAccount { org, .. } => org,
+            | MembershipAction::RevokeAccount { org, .. } => Some(org),
+            MembershipAction::SetTokenPolicy { .. } => None,
         }
     }
 
@@ -126,12 +145,15 @@ impl MembershipAction {
             MembershipAction::Remove { .. } => "remove",
             MembershipAction::AddAccount { .. } => "add_account",
             MembershipAction::RevokeAccount { .. } => "revoke_account",
+            MembershipAction::SetTokenPolicy { .. } => "set_token_policy",
         }
     }
 
     /// Checks limits and formats.
     pub fn check(&self) -> Result<(), String> {
-        self.org().check()?;
+        if let Some(org) = self.org() {
+            org.check()?;
+        }
         match self {
             MembershipAction::Admit { organisation, accounts } => {
                 organisation.check()?;
@@ -151,6 +173,15 @@ impl MembershipAction {
             }
             MembershipAction::AddAccount { account, .. } => account.check(),
             MembershipAction::Reinstate { .. } => Ok(()),
+            MembershipAction::SetTokenPolicy { cap, issuance_per_epoch, reason, .. } => {
+                if *cap == 0 || *cap > crate::economy::MAX_SUPPLY || issuance_per_epoch > cap {
+                    return Err(format!(
+                        "a token policy's cap is between 1 and {} micro-tokens, and its issuance per epoch at most the cap",
+                        crate::economy::MAX_SUPPLY
+                    ));
+                }
+                check_reason(reason)
+            }
         }
     }
 }

@@ -40,7 +40,7 @@ const STATUSES: [&str; 3] = ["registered", "active", "revoked"];
 const SIGNERS: [&str; 2] = ["meter", "gateway"];
 const ORIGINS: [&str; 3] = ["online", "manual", "imported"];
 /// State key and value kinds by tag (§4.2); 9 and 10 are derived data, never in a proof.
-const STATE_KINDS: [&str; 40] = [
+const STATE_KINDS: [&str; 42] = [
     "organisation",
     "account",
     "nonce",
@@ -81,6 +81,8 @@ const STATE_KINDS: [&str; 40] = [
     "epoch_rewards",
     "shift_calendar",
     "shift_output",
+    "month_totals",
+    "token_policy",
 ];
 const SCOPES: [&str; 4] = ["registry", "readings", "figures", "alarms"];
 const HASHES: [&str; 2] = ["sha256", "sm3"];
@@ -94,7 +96,8 @@ const ORG_KINDS: [&str; 7] = [
     "data_consumer",
 ];
 /// §4.2: the tags of the registry tree's entries (the others are in the activity tree).
-const REGISTRY_TAGS: [u8; 23] = [0, 1, 3, 4, 6, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 23, 24, 25, 28, 29, 35, 38];
+const REGISTRY_TAGS: [u8; 24] =
+    [0, 1, 3, 4, 6, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 23, 24, 25, 28, 29, 35, 38, 41];
 
 fn tag(table: &[&str], v: &Value) -> u8 {
     let name = v.as_str().unwrap();
@@ -218,7 +221,12 @@ fn state_key(key: &Value) -> Vec<u8> {
             w.u8(tag(&SCOPES, &id[2]));
         }
         12 => w.hash(id),
-        13 | 31 => {}
+        13 | 31 | 41 => {}
+        // month sums (org, month)
+        40 => {
+            w.string(&id[0]);
+            w.u32v(&id[1]);
+        }
         1 | 2 | 28 => w.tagged(id),
         // a validator set, an epoch's activity, an epoch's reward pools: by epoch
         29 | 34 | 37 => w.u64(id),
@@ -1329,6 +1337,8 @@ fn state_keys_of_every_tag_encode_as_the_document_says() {
         StateKey::ShiftOutput(org.clone(), 20_261_121, "夜班".into()),
         StateKey::GrantReceived(other, org, GrantScope::Alarms),
         StateKey::Methodology("GB/T 32151.29-2024".into(), 2),
+        StateKey::MonthTotals(UnifiedSocialCreditCode::new("91430100MA4L16JQ9D").unwrap(), 202_611),
+        StateKey::TokenPolicy,
     ];
     for k in keys {
         let json = serde_json::to_value(&k).unwrap();

@@ -4,7 +4,7 @@
 //!   already elected after it, the token totals and the economy's parameters. Public.
 //! - `GET /v1/validators`: every registered validator with its stake, self-stake, commission,
 //!   standing (jailed, slashed) and its activity in the current epoch (blocks proposed, leader
-//!   turns missed, uptime). Public: who keeps the ledger is everyone's business.
+//!   turns missed, finalize votes recorded, uptime). Public: who keeps the ledger is everyone's business.
 //! - `GET /v1/token/{org}`: an organisation's account: balance, rewards earned and claimable,
 //!   its stakes with their pending rewards, its unbonding entries and when each is released.
 //!   Read by the organisation itself and the regulators of its region.
@@ -19,7 +19,7 @@ use serde::Serialize;
 use trustmeter_state::State;
 use trustmeter_state::economy::{
     account, delegations_of, economy, epoch_activity, epoch_rewards, pending_rewards, points_of, self_stake,
-    unbondings_of, validator, validator_set, validators,
+    token_policy, token_policy_record, unbondings_of, validator, validator_set, validators,
 };
 use trustmeter_types::UnifiedSocialCreditCode;
 use trustmeter_types::economy::{EconomyParams, MAX_CANDIDATES, format_amount};
@@ -109,9 +109,25 @@ pub struct EpochView {
     pub elected: Option<SetView>,
     /// The token totals.
     pub totals: TotalsView,
-    /// The token's supply policy and the staking rules (from genesis).
+    /// The token's supply policy in force (the genesis's until the regulators set one) and the
+    /// staking rules (from genesis).
     #[schema(value_type = Object)]
     pub params: EconomyParams,
+    /// When the regulators last set the token policy, if they did.
+    pub token_policy_set: Option<TokenPolicySet>,
+}
+
+/// A token policy decision of the regulators (`propose --action set-token-policy`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPolicySet {
+    /// The proposal (hash of the proposing transaction, hex).
+    pub proposal: String,
+    /// Why.
+    pub reason: String,
+    /// Height of the block that executed it.
+    pub height: u64,
+    /// That block's time (Unix ms).
+    pub time_ms: i64,
 }
 
 /// A registered validator.
@@ -147,7 +163,13 @@ pub struct ValidatorRow {
     pub proposed: Option<u64>,
     /// Leader turns it missed in the current epoch (when in its set).
     pub missed: Option<u64>,
-    /// `proposed / (proposed + missed)` in percent, when it had a turn.
+    /// Finalize votes of it recorded in the current epoch (when in its set).
+    pub votes_signed: Option<u64>,
+    /// Finalizations recorded in the current epoch (when in its set): what `votes_signed` is
+    /// out of.
+    pub finalizations_recorded: Option<u64>,
+    /// In percent: `votes_signed / finalizations_recorded` once a finalization is recorded in
+    /// the epoch, before that `proposed / (proposed + missed)` when it had a leader turn.
     pub uptime_percent: Option<f64>,
 }
 
@@ -303,7 +325,13 @@ async fn epoch(AxumState(s): AxumState<ApiState>) -> Json<EpochView> {
             slashed: format_amount(t.slashed),
             conserved: t.conserved(),
         },
-        params: state.params.economy.clone(),
+        params: EconomyParams { token: token_policy(&state), staking: state.params.economy.staking.clone() },
+        token_policy_set: token_policy_record(&state).map(|r| TokenPolicySet {
+            proposal: r.proposal.to_hex(),
+            reason: r.reason,
+            height: r.height,
+            time_ms: r.time_ms,
+        }),
     })
 }
 
@@ -321,6 +349,9 @@ async fn list_validators(AxumState(s): AxumState<ApiState>) -> Json<Vec<Validato
         .map(|(k, v)| {
             let index = current.as_ref().and_then(|c| c.members.iter().position(|m| m.consensus_key == k));
             let counts = index.and_then(|i| activity.as_ref().map(|a| (a.proposed[i], a.missed[i])));
+            let votes =
+                index.and_then(|i| activity.as_ref().map(|a| (a.signed.get(i).copied().unwrap_or(0), a.finalized)));
+            let percent = |part: u64, of: u64| (part as f64 * 1000.0 / of as f64).round() / 10.0;
             ValidatorRow {
                 consensus_key: hex::encode(&k.bytes),
                 name: v.name.clone(),
@@ -337,9 +368,13 @@ async fn list_validators(AxumState(s): AxumState<ApiState>) -> Json<Vec<Validato
                 in_next_set: next.as_ref().is_some_and(|n| n.members.iter().any(|m| m.consensus_key == k)),
                 proposed: counts.map(|c| c.0),
                 missed: counts.map(|c| c.1),
-                uptime_percent: counts
-                    .filter(|(p, m)| p + m > 0)
-                    .map(|(p, m)| (p as f64 * 1000.0 / (p + m) as f64).round() / 10.0),
+                votes_signed: votes.map(|v| v.0),
+                finalizations_recorded: votes.map(|v| v.1),
+                uptime_percent: match (votes, counts) {
+                    (Some((signed, finalized)), _) if finalized > 0 => Some(percent(signed, finalized)),
+                    (_, Some((p, m))) if p + m > 0 => Some(percent(p, p + m)),
+                    _ => None,
+                },
             }
         })
         .collect();
