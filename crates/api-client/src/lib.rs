@@ -752,9 +752,33 @@ impl NodeClient {
         hash: &Hash32,
         genesis: &trustmeter_types::Genesis,
     ) -> Result<trustmeter_client::VerifiedReceipt, ClientError> {
-        let path = format!("/v1/transactions/{}/proof", hash.to_hex());
-        self.proven(&path, |p: trustmeter_client::ReceiptProof| trustmeter_client::verify_receipt(&p, genesis, hash))
-            .await
+        self.receipt_proven_with(hash, genesis, None).await
+    }
+
+    /// [`NodeClient::receipt_proven`] for a verifier that keeps the validator sets it has followed
+    /// (`known`, one per genesis): the node is asked only for the epoch links after the last
+    /// known set, and each new set is added to `known`.
+    pub async fn receipt_proven_known(
+        &self,
+        hash: &Hash32,
+        genesis: &trustmeter_types::Genesis,
+        known: &std::sync::Mutex<trustmeter_client::KnownSets>,
+    ) -> Result<trustmeter_client::VerifiedReceipt, ClientError> {
+        self.receipt_proven_with(hash, genesis, Some(known)).await
+    }
+
+    async fn receipt_proven_with(
+        &self,
+        hash: &Hash32,
+        genesis: &trustmeter_types::Genesis,
+        known: Option<&std::sync::Mutex<trustmeter_client::KnownSets>>,
+    ) -> Result<trustmeter_client::VerifiedReceipt, ClientError> {
+        let path = format!("/v1/transactions/{}/proof{}", hash.to_hex(), epochs_from(known));
+        self.proven(&path, |p: trustmeter_client::ReceiptProof| match known {
+            Some(k) => trustmeter_client::verify_receipt_known(&p, genesis, hash, &mut k.lock().expect("known sets")),
+            None => trustmeter_client::verify_receipt(&p, genesis, hash),
+        })
+        .await
     }
 
     /// The audit policy set (the version in force and the pending ones, in version order),
@@ -763,8 +787,27 @@ impl NodeClient {
         &self,
         genesis: &trustmeter_types::Genesis,
     ) -> Result<(trustmeter_client::FinalHeader, Vec<trustmeter_client::certified::PolicyRecord>), ClientError> {
-        self.proven("/v1/policy/proof", |p: trustmeter_client::StateProofs| {
-            let v = trustmeter_client::verify_state(&p, genesis)?;
+        self.policy_proven_with(genesis, None).await
+    }
+
+    /// [`NodeClient::policy_proven`] with the validator sets already followed (see
+    /// [`NodeClient::receipt_proven_known`]).
+    pub async fn policy_proven_known(
+        &self,
+        genesis: &trustmeter_types::Genesis,
+        known: &std::sync::Mutex<trustmeter_client::KnownSets>,
+    ) -> Result<(trustmeter_client::FinalHeader, Vec<trustmeter_client::certified::PolicyRecord>), ClientError> {
+        self.policy_proven_with(genesis, Some(known)).await
+    }
+
+    async fn policy_proven_with(
+        &self,
+        genesis: &trustmeter_types::Genesis,
+        known: Option<&std::sync::Mutex<trustmeter_client::KnownSets>>,
+    ) -> Result<(trustmeter_client::FinalHeader, Vec<trustmeter_client::certified::PolicyRecord>), ClientError> {
+        let path = format!("/v1/policy/proof{}", epochs_from(known));
+        self.proven(&path, |p: trustmeter_client::StateProofs| {
+            let v = verify_state_with(&p, genesis, known)?;
             Ok((v.block, v.policies()?))
         })
         .await
@@ -777,9 +820,29 @@ impl NodeClient {
         id: &DeviceId,
         genesis: &trustmeter_types::Genesis,
     ) -> Result<(trustmeter_client::FinalHeader, Option<Meter>), ClientError> {
+        self.meter_proven_with(id, genesis, None).await
+    }
+
+    /// [`NodeClient::meter_proven`] with the validator sets already followed (see
+    /// [`NodeClient::receipt_proven_known`]).
+    pub async fn meter_proven_known(
+        &self,
+        id: &DeviceId,
+        genesis: &trustmeter_types::Genesis,
+        known: &std::sync::Mutex<trustmeter_client::KnownSets>,
+    ) -> Result<(trustmeter_client::FinalHeader, Option<Meter>), ClientError> {
+        self.meter_proven_with(id, genesis, Some(known)).await
+    }
+
+    async fn meter_proven_with(
+        &self,
+        id: &DeviceId,
+        genesis: &trustmeter_types::Genesis,
+        known: Option<&std::sync::Mutex<trustmeter_client::KnownSets>>,
+    ) -> Result<(trustmeter_client::FinalHeader, Option<Meter>), ClientError> {
         let key = trustmeter_client::certified::StateKey::Meter(id.clone());
-        self.proven(&format!("/v1/meters/{id}/proof"), |p: trustmeter_client::StateProofs| {
-            let v = trustmeter_client::verify_state(&p, genesis)?;
+        self.proven(&format!("/v1/meters/{id}/proof{}", epochs_from(known)), |p: trustmeter_client::StateProofs| {
+            let v = verify_state_with(&p, genesis, known)?;
             match v.lookup(&key) {
                 Some(Some(trustmeter_client::certified::StateValue::Meter(m))) => Ok((v.block, Some(m.clone()))),
                 Some(None) => Ok((v.block, None)),
@@ -972,6 +1035,27 @@ fn percent(v: &str) -> String {
         }
     }
     out
+}
+
+/// The `?epochs_from=` of a proof request for a verifier that knows the sets in `known` (empty
+/// when it keeps none or knows only the genesis's).
+fn epochs_from(known: Option<&std::sync::Mutex<trustmeter_client::KnownSets>>) -> String {
+    match known.and_then(|k| k.lock().expect("known sets").highest()) {
+        Some(e) => format!("?epochs_from={e}"),
+        None => String::new(),
+    }
+}
+
+/// [`trustmeter_client::verify_state`], with the known sets when the verifier keeps them.
+fn verify_state_with(
+    p: &trustmeter_client::StateProofs,
+    genesis: &trustmeter_types::Genesis,
+    known: Option<&std::sync::Mutex<trustmeter_client::KnownSets>>,
+) -> Result<trustmeter_client::VerifiedState, trustmeter_client::VerifyError> {
+    match known {
+        Some(k) => trustmeter_client::verify_state_known(p, genesis, &mut k.lock().expect("known sets")),
+        None => trustmeter_client::verify_state(p, genesis),
+    }
 }
 
 #[cfg(test)]

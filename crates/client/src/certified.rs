@@ -12,6 +12,7 @@
 //! have verified (a gateway refuses state older than its last verified receipt).
 
 use crate::consensus::validator_set;
+use crate::epochs::KnownSets;
 use crate::verify::{VerifyError, check_descendants, check_roots, key_text};
 use serde::{Deserialize, Serialize};
 use trustmeter_crypto::merkle::{leaf_hash, verify_inclusion};
@@ -64,6 +65,16 @@ impl CertifiedHeader {
     /// Checks that a quorum of `genesis`'s validators finalized the header (directly or through
     /// its descendants) and that it is a header of `genesis`'s chain.
     pub fn verify(&self, genesis: &Genesis) -> Result<FinalHeader, VerifyError> {
+        self.verify_with(genesis, None)
+    }
+
+    /// [`CertifiedHeader::verify`] with validator sets already followed: the proof's epoch links
+    /// may start after the last set `known` holds (`crate::epochs::verify_epoch_chain_known`).
+    pub fn verify_known(&self, genesis: &Genesis, known: &mut KnownSets) -> Result<FinalHeader, VerifyError> {
+        self.verify_with(genesis, Some(known))
+    }
+
+    fn verify_with(&self, genesis: &Genesis, known: Option<&mut KnownSets>) -> Result<FinalHeader, VerifyError> {
         validator_set(genesis).map_err(VerifyError::BadValidatorSet)?;
         if self.header.chain_id != genesis.chain_id {
             return Err(VerifyError::ChainMismatch {
@@ -74,8 +85,23 @@ impl CertifiedHeader {
         let alg = genesis.params.hash;
         let digest = block_digest(alg, &self.header);
         let (certified, certified_digest) = check_descendants(alg, &self.header, digest, &self.descendants)?;
-        let (fin, _) =
-            crate::epochs::verify_certified(genesis, &self.epochs, certified, &certified_digest, &self.finalization)?;
+        let (fin, _) = match known {
+            Some(known) => crate::epochs::verify_certified_known(
+                genesis,
+                &self.epochs,
+                certified,
+                &certified_digest,
+                &self.finalization,
+                known,
+            )?,
+            None => crate::epochs::verify_certified(
+                genesis,
+                &self.epochs,
+                certified,
+                &certified_digest,
+                &self.finalization,
+            )?,
+        };
         Ok(FinalHeader {
             height: self.header.height,
             digest,
@@ -122,6 +148,25 @@ pub fn verify_receipt(
     genesis: &Genesis,
     tx_hash: &Hash32,
 ) -> Result<VerifiedReceipt, VerifyError> {
+    receipt_with(proof, genesis, tx_hash, None)
+}
+
+/// [`verify_receipt`] with validator sets already followed ([`CertifiedHeader::verify_known`]).
+pub fn verify_receipt_known(
+    proof: &ReceiptProof,
+    genesis: &Genesis,
+    tx_hash: &Hash32,
+    known: &mut KnownSets,
+) -> Result<VerifiedReceipt, VerifyError> {
+    receipt_with(proof, genesis, tx_hash, Some(known))
+}
+
+fn receipt_with(
+    proof: &ReceiptProof,
+    genesis: &Genesis,
+    tx_hash: &Hash32,
+    known: Option<&mut KnownSets>,
+) -> Result<VerifiedReceipt, VerifyError> {
     if proof.version != RECEIPT_PROOF_VERSION {
         return Err(VerifyError::UnsupportedVersion { found: proof.version.clone(), expected: RECEIPT_PROOF_VERSION });
     }
@@ -141,7 +186,7 @@ pub fn verify_receipt(
             receipts_root: header.receipts_root,
         });
     }
-    let block = proof.block.verify(genesis)?;
+    let block = proof.block.verify_with(genesis, known)?;
     Ok(VerifiedReceipt { block, index: proof.index, receipt: proof.receipt.clone() })
 }
 
@@ -226,6 +271,23 @@ impl VerifiedState {
 /// Checks state proofs against a trusted `genesis`: the roots hash to the header's state root,
 /// every entry and absence holds against them, and the header is final.
 pub fn verify_state(proofs: &StateProofs, genesis: &Genesis) -> Result<VerifiedState, VerifyError> {
+    state_with(proofs, genesis, None)
+}
+
+/// [`verify_state`] with validator sets already followed ([`CertifiedHeader::verify_known`]).
+pub fn verify_state_known(
+    proofs: &StateProofs,
+    genesis: &Genesis,
+    known: &mut KnownSets,
+) -> Result<VerifiedState, VerifyError> {
+    state_with(proofs, genesis, Some(known))
+}
+
+fn state_with(
+    proofs: &StateProofs,
+    genesis: &Genesis,
+    known: Option<&mut KnownSets>,
+) -> Result<VerifiedState, VerifyError> {
     if proofs.version != STATE_PROOFS_VERSION {
         return Err(VerifyError::UnsupportedVersion { found: proofs.version.clone(), expected: STATE_PROOFS_VERSION });
     }
@@ -243,7 +305,7 @@ pub fn verify_state(proofs: &StateProofs, genesis: &Genesis) -> Result<VerifiedS
             return Err(VerifyError::AbsenceProofInvalid { key: key_text(&a.key) });
         }
     }
-    let block = proofs.block.verify(genesis)?;
+    let block = proofs.block.verify_with(genesis, known)?;
     Ok(VerifiedState {
         block,
         entries: proofs.entries.iter().map(|p| p.entry.clone()).collect(),

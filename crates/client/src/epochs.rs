@@ -153,18 +153,123 @@ fn max_members(genesis: &Genesis) -> usize {
 /// the set of `k − 1`, and proves `ValidatorSet(k)` in its registry tree. Returns the set of
 /// `epoch`. The genesis's validator set is assumed checked (`Committee::genesis`).
 pub fn verify_epoch_chain(genesis: &Genesis, links: &[EpochLink], epoch: u64) -> Result<Committee, VerifyError> {
-    let l = epoch_length(genesis)?;
     let needed = links_needed(epoch);
     if links.len() as u64 != needed || links.len() > MAX_EPOCH_LINKS {
         return Err(VerifyError::EpochChainLength { links: links.len(), needed, epoch, max: MAX_EPOCH_LINKS });
     }
+    let mut committee = Committee::genesis(genesis)?;
+    committee.epoch = epoch.min(1);
+    follow(genesis, committee, links, 2, None)
+}
+
+/// Validator sets a verifier has already followed from the genesis, by epoch: a gateway or a
+/// client that checks many proofs of one chain keeps one, asks nodes only for the links after
+/// [`KnownSets::highest`] (`?epochs_from=`) and checks only those
+/// ([`verify_epoch_chain_known`]). It holds nothing a node said that was not checked link by link
+/// from the genesis, so a node can only leave links out, which then fail. At most
+/// [`MAX_KNOWN_SETS`] sets (the oldest are forgotten first; a proof of an epoch before them then
+/// needs its full chain). Keep one per genesis.
+#[derive(Clone, Debug, Default)]
+pub struct KnownSets {
+    sets: std::collections::BTreeMap<u64, Committee>,
+}
+
+/// Sets a [`KnownSets`] holds at most (a year of daily epochs, ~4 KB each with 100 members).
+pub const MAX_KNOWN_SETS: usize = 4_096;
+
+impl KnownSets {
+    /// None known yet (the genesis sets, of epochs 0 and 1, are always known).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The highest epoch whose set is known beyond the genesis's (none: ask for whole chains).
+    pub fn highest(&self) -> Option<u64> {
+        self.sets.keys().next_back().copied()
+    }
+
+    /// The set of `epoch`, if known.
+    pub fn get(&self, epoch: u64) -> Option<&Committee> {
+        self.sets.get(&epoch)
+    }
+
+    /// Sets known.
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// Whether none is known beyond the genesis's.
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    fn insert(&mut self, c: Committee) {
+        self.sets.insert(c.epoch, c);
+        while self.sets.len() > MAX_KNOWN_SETS {
+            self.sets.pop_first();
+        }
+    }
+}
+
+/// [`verify_epoch_chain`] with sets already followed: `links` may start at any epoch `f ≥ 2`
+/// whose previous set, of `f − 1`, is the genesis's or in `known`, and must then run without a gap
+/// to `epoch`; with no links, the set of `epoch` must be known. Every set a link proves is added
+/// to `known`.
+pub fn verify_epoch_chain_known(
+    genesis: &Genesis,
+    links: &[EpochLink],
+    epoch: u64,
+    known: &mut KnownSets,
+) -> Result<Committee, VerifyError> {
+    let mut genesis_set = Committee::genesis(genesis)?;
+    let Some(first) = links.first().map(|l| l.epoch) else {
+        if epoch <= 1 {
+            genesis_set.epoch = epoch;
+            return Ok(genesis_set);
+        }
+        return known.get(epoch).cloned().ok_or(VerifyError::EpochChainStart {
+            first: None,
+            epoch,
+            known: known.highest(),
+        });
+    };
+    let start = match first {
+        2 => {
+            genesis_set.epoch = 1; // epoch 1's set, the genesis's, signs the boundary of epoch 1
+            Some(genesis_set)
+        }
+        f if f > 2 => known.get(f - 1).cloned(),
+        _ => None,
+    };
+    let Some(start) = start else {
+        return Err(VerifyError::EpochChainStart { first: Some(first), epoch, known: known.highest() });
+    };
+    if links.len() as u64 != epoch.saturating_add(1).saturating_sub(first) || links.len() > MAX_EPOCH_LINKS {
+        return Err(VerifyError::EpochChainLength {
+            links: links.len(),
+            needed: epoch.saturating_add(1).saturating_sub(first),
+            epoch,
+            max: MAX_EPOCH_LINKS,
+        });
+    }
+    follow(genesis, start, links, first, Some(known))
+}
+
+/// Follows `links`, the first of epoch `first`, from `committee` (the set of `first − 1`); adds
+/// each proven set to `known`.
+fn follow(
+    genesis: &Genesis,
+    mut committee: Committee,
+    links: &[EpochLink],
+    first: u64,
+    mut known: Option<&mut KnownSets>,
+) -> Result<Committee, VerifyError> {
+    let l = epoch_length(genesis)?;
     let alg: HashAlg = genesis.params.hash;
     let namespace = consensus_namespace(genesis);
     let max = max_members(genesis);
-    let mut committee = Committee::genesis(genesis)?;
-    committee.epoch = epoch.min(1);
     for (index, link) in links.iter().enumerate() {
-        let k = index as u64 + 2;
+        let k = index as u64 + first;
         if link.epoch != k {
             return Err(VerifyError::EpochLinkOutOfOrder { index, found: link.epoch, expected: k });
         }
@@ -226,6 +331,9 @@ pub fn verify_epoch_chain(genesis: &Genesis, links: &[EpochLink], epoch: u64) ->
         }
         committee =
             Committee::elected(set, max).map_err(|reason| VerifyError::EpochSetUnusable { epoch: k, reason })?;
+        if let Some(known) = known.as_deref_mut() {
+            known.insert(committee.clone());
+        }
     }
     Ok(committee)
 }
@@ -274,17 +382,32 @@ impl EpochLink {
         genesis: &Genesis,
         state: &impl ProofSource,
         epoch: u64,
+        boundary: impl FnMut(u64) -> Option<(BlockHeader, Vec<u8>)>,
+    ) -> Result<Vec<EpochLink>, EpochChainBuildError> {
+        Self::chain_after(genesis, state, 1, epoch, boundary)
+    }
+
+    /// The links of [`EpochLink::chain`] after epoch `after` only (for a verifier that knows the
+    /// sets up to `after`: [`KnownSets`]); the whole chain when `after ≤ 1`, none when
+    /// `after ≥ epoch`. Checked before they are returned, from the set of `after` as `state`
+    /// holds it.
+    pub fn chain_after(
+        genesis: &Genesis,
+        state: &impl ProofSource,
+        after: u64,
+        epoch: u64,
         mut boundary: impl FnMut(u64) -> Option<(BlockHeader, Vec<u8>)>,
     ) -> Result<Vec<EpochLink>, EpochChainBuildError> {
         let unusable = |reason: String| EpochChainBuildError::Unusable { epoch, reason };
         let l = epoch_length(genesis).map_err(|e| unusable(e.to_string()))?;
-        let needed = links_needed(epoch);
+        let first = after.max(1) + 1;
+        let needed = (epoch + 1).saturating_sub(first);
         if needed > MAX_EPOCH_LINKS as u64 {
             return Err(unusable(format!("{needed} links, a verifier follows at most {MAX_EPOCH_LINKS}")));
         }
         let alg = genesis.params.hash;
         let mut links = Vec::with_capacity(needed as usize);
-        for k in 2..=epoch {
+        for k in first..=epoch {
             let height = k.checked_mul(l).ok_or_else(|| unusable("heights beyond u64".into()))? - 1;
             let (header, fin) =
                 boundary(height).ok_or(EpochChainBuildError::MissingBoundary { epoch: k - 1, height })?;
@@ -296,7 +419,20 @@ impl EpochLink {
             let set = state.prove_at(height, &StateKey::ValidatorSet(k)).ok_or(not_provable)?;
             links.push(EpochLink { epoch: k, boundary: header, finalization: hex::encode(fin), state_roots, set });
         }
-        verify_epoch_chain(genesis, &links, epoch).map_err(|e| EpochChainBuildError::DoesNotVerify(e.to_string()))?;
+        let does_not_verify = |e: VerifyError| EpochChainBuildError::DoesNotVerify(e.to_string());
+        if first == 2 {
+            verify_epoch_chain(genesis, &links, epoch).map_err(does_not_verify)?;
+        } else if !links.is_empty() {
+            // The set of `after`, as the state after its boundary holds it.
+            let height = after.checked_mul(l).ok_or_else(|| unusable("heights beyond u64".into()))? - 1;
+            let not_provable = EpochChainBuildError::NotProvable { epoch: after, height };
+            let p = state.prove_at(height, &StateKey::ValidatorSet(after)).ok_or(not_provable)?;
+            let StateValue::ValidatorSet(set) = &p.entry.value else {
+                return Err(unusable(format!("the state holds no validator set of epoch {after}")));
+            };
+            let start = Committee::elected(set, max_members(genesis)).map_err(unusable)?;
+            follow(genesis, start, &links, first, None).map_err(does_not_verify)?;
+        }
         Ok(links)
     }
 }
@@ -311,12 +447,38 @@ pub fn verify_certified(
     digest: &trustmeter_types::Hash32,
     finalization_hex: &str,
 ) -> Result<(Finalization, Committee), VerifyError> {
+    certified_with(genesis, links, header, digest, finalization_hex, None)
+}
+
+/// [`verify_certified`] with sets already followed ([`verify_epoch_chain_known`]).
+pub fn verify_certified_known(
+    genesis: &Genesis,
+    links: &[EpochLink],
+    header: &BlockHeader,
+    digest: &trustmeter_types::Hash32,
+    finalization_hex: &str,
+    known: &mut KnownSets,
+) -> Result<(Finalization, Committee), VerifyError> {
+    certified_with(genesis, links, header, digest, finalization_hex, Some(known))
+}
+
+fn certified_with(
+    genesis: &Genesis,
+    links: &[EpochLink],
+    header: &BlockHeader,
+    digest: &trustmeter_types::Hash32,
+    finalization_hex: &str,
+    known: Option<&mut KnownSets>,
+) -> Result<(Finalization, Committee), VerifyError> {
     let l = epoch_length(genesis)?;
     let epoch = header.height / l;
     if header.epoch != epoch {
         return Err(VerifyError::HeaderEpochMismatch { height: header.height, header_epoch: header.epoch, epoch });
     }
-    let committee = verify_epoch_chain(genesis, links, epoch)?;
+    let committee = match known {
+        Some(known) => verify_epoch_chain_known(genesis, links, epoch, known)?,
+        None => verify_epoch_chain(genesis, links, epoch)?,
+    };
     let bytes = hex::decode(finalization_hex).map_err(|e| VerifyError::FinalizationNotHex(e.to_string()))?;
     let fin = check_certificate(
         &bytes,

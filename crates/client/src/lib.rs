@@ -48,9 +48,12 @@ pub use bundle::{BuildError, MAX_DESCENDANTS, PROOF_VERSION, PROOF_VERSION_V3, P
 pub use carbon::{CARBON_PROOF_VERSION, CarbonProof, VerifiedCarbon, verify_carbon};
 pub use certified::{
     CertifiedBuildError, CertifiedHeader, FinalHeader, ReceiptProof, StateProofs, VerifiedReceipt, VerifiedState,
-    verify_receipt, verify_state,
+    verify_receipt, verify_receipt_known, verify_state, verify_state_known,
 };
-pub use epochs::{Committee, EpochChainBuildError, EpochLink, MAX_EPOCH_LINKS, verify_certified, verify_epoch_chain};
+pub use epochs::{
+    Committee, EpochChainBuildError, EpochLink, KnownSets, MAX_EPOCH_LINKS, verify_certified, verify_epoch_chain,
+    verify_epoch_chain_known,
+};
 pub use figure::{
     FIGURE_PROOF_VERSION, FIGURE_PROOF_VERSION_V2, FigureBuildError, FigureProof, VerifiedFigure, verify_figure,
 };

@@ -464,6 +464,19 @@ pub enum VerifyError {
         /// [`crate::epochs::MAX_EPOCH_LINKS`].
         max: usize,
     },
+    /// A partial epoch chain does not start where the verifier's known sets end.
+    #[error(
+        "{}: the links start at epoch {first:?} for a block of epoch {epoch}, but the sets known here end at epoch {known:?} (the genesis's: 1); ask for the links after the last known set, or the whole chain",
+        Step::EpochChain
+    )]
+    EpochChainStart {
+        /// The first link's epoch (none: no links).
+        first: Option<u64>,
+        /// The certified block's epoch.
+        epoch: u64,
+        /// The highest epoch whose set the verifier knows beyond the genesis's.
+        known: Option<u64>,
+    },
     /// A link is not the one expected at its position.
     #[error(
         "{}: epoch link {index} is for epoch {found}, but epoch {expected}'s is expected there; the links are out of order",
@@ -607,6 +620,7 @@ impl VerifyError {
             HeaderEpochMismatch { .. }
             | FinalizationWrongEpoch { .. }
             | EpochChainLength { .. }
+            | EpochChainStart { .. }
             | EpochLinkOutOfOrder { .. }
             | EpochBoundaryWrong { .. }
             | EpochBoundaryNotFinal { .. }

@@ -352,6 +352,7 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
             wake: wake_rx.clone(),
             shutdown: shutdown_rx.clone(),
             pre_audit: Default::default(),
+            known_sets: Default::default(),
             metrics: gateway_metrics.clone(),
             genesis: match &d.genesis {
                 Some(path) => Some(Arc::new(

@@ -80,6 +80,9 @@ pub struct Sender {
     pub shutdown: watch::Receiver<bool>,
     /// The destination's audit policy and meter records, for the pre-audit.
     pub pre_audit: PreAudit,
+    /// The validator sets this gateway has followed from the destination's genesis: proofs are
+    /// asked only for the epoch links after the last one (`trustmeter_client::KnownSets`).
+    pub known_sets: Arc<std::sync::Mutex<trustmeter_client::KnownSets>>,
     /// The gateway's metrics (batches sent, settled, refused).
     pub metrics: crate::metrics::GatewayMetrics,
     /// The chain's genesis, when configured (`genesis`); else obtained on first contact.
@@ -462,7 +465,7 @@ impl Sender {
         let genesis = self.genesis.as_ref()?;
         let proven = self
             .client
-            .meter_proven(id, genesis)
+            .meter_proven_known(id, genesis, &self.known_sets)
             .await
             .map_err(|e| self.unproven(&e))
             .and_then(|(block, rec)| self.fresh(block.height).map(|()| rec));
@@ -481,7 +484,8 @@ impl Sender {
     /// The audit policy set, proven complete against the genesis.
     async fn proven_policy(&self) -> Result<Option<trustmeter_api_client::ChainPolicy>, String> {
         let genesis = self.genesis.as_ref().ok_or("the chain's genesis is not known yet")?;
-        let (block, records) = self.client.policy_proven(genesis).await.map_err(|e| self.unproven(&e))?;
+        let (block, records) =
+            self.client.policy_proven_known(genesis, &self.known_sets).await.map_err(|e| self.unproven(&e))?;
         self.fresh(block.height)?;
         let view = |p: &trustmeter_client::certified::PolicyRecord| trustmeter_api_client::PolicyInForce {
             version: p.version,
@@ -664,7 +668,7 @@ impl Sender {
     /// serves a proof yet (the certificate may come a moment after the block).
     async fn settle_proven(&self, inf: &InFlight) -> Result<bool, SendError> {
         let genesis = self.genesis.as_ref().ok_or_else(|| SendError::Corrupt("no genesis".into()))?;
-        match self.client.receipt_proven(&inf.tx_hash, genesis).await {
+        match self.client.receipt_proven_known(&inf.tx_hash, genesis, &self.known_sets).await {
             Ok(v) => {
                 self.verified_height.fetch_max(v.block.height, Ordering::Relaxed);
                 self.clear(AlarmKind::ProofInvalid);

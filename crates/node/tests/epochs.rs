@@ -41,6 +41,36 @@ fn validators_cross_epoch_boundaries_on_real_p2p() {
             }
             let status = api.status(0).await?;
             ensure!(status["epoch"].as_u64() >= Some(3), "status: {status}");
+            // A verifier that keeps the sets it followed asks only for the links after them.
+            let whole = api.get_ok_retrying(0, "/v1/policy/proof").await?;
+            let certified =
+                whole["block"]["descendants"].as_array().and_then(|d| d.last()).unwrap_or(&whole["block"]["header"]);
+            let epoch = u64_of(&certified["height"]) / L;
+            let links = |doc: &serde_json::Value| -> Vec<u64> {
+                doc["block"]["epochs"]
+                    .as_array()
+                    .map(|a| a.iter().map(|l| u64_of(&l["epoch"])).collect())
+                    .unwrap_or_default()
+            };
+            ensure!(
+                links(&whole) == (2..=epoch).collect::<Vec<_>>(),
+                "whole chain: {:?} for epoch {epoch}",
+                links(&whole)
+            );
+            let after = api.get_ok_retrying(0, "/v1/policy/proof?epochs_from=2").await?;
+            let certified =
+                after["block"]["descendants"].as_array().and_then(|d| d.last()).unwrap_or(&after["block"]["header"]);
+            let epoch = u64_of(&certified["height"]) / L;
+            ensure!(links(&after) == (3..=epoch).collect::<Vec<_>>(), "after 2: {:?} for epoch {epoch}", links(&after));
+            let client = trustmeter_api_client::NodeClient::new(api.urls.clone(), std::time::Duration::from_secs(20))?;
+            let known = std::sync::Mutex::new(trustmeter_client::KnownSets::new());
+            let genesis = &cluster.devnet.genesis;
+            let (first, _) = client.policy_proven_known(genesis, &known).await?;
+            let learned = known.lock().unwrap().highest();
+            ensure!(learned == Some(first.certified_height / L), "sets learned up to {learned:?}, proof of {first:?}");
+            // The next proof carries no link the verifier already followed, and still verifies.
+            let (block, _) = client.policy_proven_known(genesis, &known).await?;
+            ensure!(block.certified_height / L >= learned.unwrap(), "{block:?}");
             Ok::<_, anyhow::Error>(())
         })
         .unwrap();

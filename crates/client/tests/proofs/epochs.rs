@@ -374,6 +374,62 @@ fn a_missing_extra_or_reordered_link_is_refused() {
 }
 
 #[test]
+fn a_verifier_that_knows_sets_takes_only_the_links_after_them() {
+    use trustmeter_client::{CertifiedHeader, KnownSets, verify_epoch_chain_known};
+    let c = chain();
+    let after = |from: u64, to: u64| {
+        EpochLink::chain_after(c.genesis(), c.state(), from, to, |h| {
+            Some((c.headers.get(h as usize)?.clone(), c.certificate(h)))
+        })
+        .expect("links")
+    };
+    let epochs = |links: &[EpochLink]| links.iter().map(|l| l.epoch).collect::<Vec<_>>();
+    assert_eq!(epochs(&after(1, 4)), [2, 3, 4], "after epoch 1: the whole chain");
+    assert_eq!(after(1, 4), c.links(4));
+    assert_eq!(epochs(&after(2, 4)), [3, 4]);
+    assert!(after(4, 4).is_empty());
+
+    // Knowing nothing, a chain that does not start at epoch 2 is refused.
+    let mut known = KnownSets::new();
+    let err = verify_epoch_chain_known(c.genesis(), &after(2, 4), 4, &mut known).unwrap_err();
+    assert!(matches!(err, VerifyError::EpochChainStart { first: Some(3), epoch: 4, known: None }), "{err}");
+    // The whole chain to epoch 3 teaches sets 2 and 3.
+    verify_epoch_chain_known(c.genesis(), &c.links(3), 3, &mut known).expect("the whole chain");
+    assert_eq!((known.highest(), known.len()), (Some(3), 2));
+    // Then epoch 4's own link is all it needs, checked against the known set of 3.
+    let only4 = after(3, 4);
+    assert_eq!(epochs(&only4), [4]);
+    let set4 = verify_epoch_chain_known(c.genesis(), &only4, 4, &mut known).expect("one link");
+    let expected = trustmeter_client::Committee::elected(&c.set(4), 4).unwrap();
+    assert_eq!(set4.keys, expected.keys);
+    assert_eq!(known.highest(), Some(4));
+    // A known epoch needs no link at all; a link altered after known sets is still refused.
+    assert!(verify_epoch_chain_known(c.genesis(), &[], 4, &mut known).is_ok());
+    let mut bad = only4.clone();
+    bad[0].set.siblings[0].0[0] ^= 1;
+    let err = verify_epoch_chain_known(c.genesis(), &bad, 4, &mut known).unwrap_err();
+    assert!(matches!(err, VerifyError::EpochSetProofInvalid { epoch: 4, .. }), "{err}");
+    // A gap between the known sets and the links is refused.
+    let mut two = KnownSets::new();
+    verify_epoch_chain_known(c.genesis(), &c.links(2), 2, &mut two).unwrap();
+    let err = verify_epoch_chain_known(c.genesis(), &only4, 4, &mut two).unwrap_err();
+    assert!(matches!(err, VerifyError::EpochChainStart { first: Some(4), epoch: 4, known: Some(2) }), "{err}");
+
+    // A certified header carrying only epoch 4's link: final for a verifier that knows set 3, not
+    // for one that knows only the genesis.
+    let fin = commonware_codec::Encode::encode(&c.finalize_by(&c.block.header, 4)).to_vec();
+    let certified = CertifiedHeader {
+        header: c.block.header.clone(),
+        descendants: vec![],
+        finalization: hex::encode(fin),
+        epochs: only4,
+    };
+    let v = certified.verify_known(c.genesis(), &mut known).expect("final");
+    assert_eq!(v.height, READING_HEIGHT);
+    assert!(matches!(certified.verify(c.genesis()), Err(VerifyError::EpochChainLength { links: 1, needed: 3, .. })));
+}
+
+#[test]
 fn an_altered_set_proof_is_refused() {
     let c = chain();
     let b = c.bundle();

@@ -290,14 +290,14 @@ async fn carbon_proof_handler(
     .await?;
     // Each certified block's chain of validator sets from the genesis (none in epochs 0 and 1).
     for p in &mut proof.state {
-        p.block.epochs = super::proofs::epochs_to(&s, p.block.certified_height()).await?;
+        p.block.epochs = super::proofs::epochs_to(&s, 1, p.block.certified_height()).await?;
     }
     for f in &mut proof.figures {
-        f.epochs = super::proofs::epochs_to(&s, f.header.height).await?;
+        f.epochs = super::proofs::epochs_to(&s, 1, f.header.height).await?;
     }
     for b in &mut proof.readings {
         let certified = b.descendants.last().map_or(b.header.height, |d| d.height);
-        b.epochs = super::proofs::epochs_to(&s, certified).await?;
+        b.epochs = super::proofs::epochs_to(&s, 1, certified).await?;
     }
     Ok(Json(proof))
 }

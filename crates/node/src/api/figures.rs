@@ -549,7 +549,7 @@ async fn proof_handler(
     let genesis = s.genesis().clone();
     let mut proof = blocking(move || figure_proof(&genesis, &index, &state, &key)).await?;
     // The chain of validator sets from the genesis to the block's epoch (none in epochs 0 and 1).
-    proof.epochs = super::proofs::epochs_to(&s, proof.header.height).await?;
+    proof.epochs = super::proofs::epochs_to(&s, 1, proof.header.height).await?;
     Ok(Json(proof))
 }
 

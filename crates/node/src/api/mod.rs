@@ -1376,9 +1376,21 @@ pub(crate) fn epoch_chain(
     state: &trustmeter_state::State,
     certified: u64,
 ) -> Result<Vec<trustmeter_client::EpochLink>, ApiError> {
+    epoch_chain_after(genesis, index, state, 1, certified)
+}
+
+/// [`epoch_chain`]'s links after epoch `after` only (a verifier that already knows the sets up to
+/// it: `trustmeter_client::KnownSets`).
+pub(crate) fn epoch_chain_after(
+    genesis: &trustmeter_types::Genesis,
+    index: &trustmeter_index::Index,
+    state: &trustmeter_state::State,
+    after: u64,
+    certified: u64,
+) -> Result<Vec<trustmeter_client::EpochLink>, ApiError> {
     let epoch = certified / genesis.params.economy.staking.epoch_length.max(1);
     let mut failed = None;
-    let links = trustmeter_client::EpochLink::chain(genesis, state, epoch, |h| {
+    let links = trustmeter_client::EpochLink::chain_after(genesis, state, after, epoch, |h| {
         let found = index.header(h).and_then(|header| Ok(header.zip(index.finalization(h)?)));
         found.unwrap_or_else(|e| {
             failed = Some(e);

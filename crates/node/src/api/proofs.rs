@@ -4,7 +4,7 @@
 
 use super::{ApiError, ApiState, device, wait_for_commit, wait_for_index};
 use crate::api::limits::RequestClass;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use trustmeter_analytics::figures::{policy_keys, receipt_proof, state_proofs};
@@ -24,10 +24,11 @@ async fn blocking<T: Send + 'static>(
 /// receipts tree, and the block's header with the finalization certificate that makes it final
 /// (`trustmeter-receipt-proof/v2`). A gateway settles its readings only on this, checked against
 /// the genesis it holds.
-#[utoipa::path(get, path = "/v1/transactions/{hash}/proof", params(("hash" = String, Path, description = "Transaction hash (hex)")), responses((status = 200, description = "A ReceiptProof (JSON)", body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/transactions/{hash}/proof", params(("hash" = String, Path, description = "Transaction hash (hex)"), EpochsFrom), responses((status = 200, description = "A ReceiptProof (JSON)", body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
 async fn receipt_proof_handler(
     State(s): State<ApiState>,
     Path(hash): Path<String>,
+    Query(q): Query<EpochsFrom>,
 ) -> Result<Json<ReceiptProof>, ApiError> {
     let tx = Hash32::from_hex(&hash).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let _permit = s.limits().acquire(RequestClass::Proofs)?;
@@ -35,13 +36,35 @@ async fn receipt_proof_handler(
     wait_for_index(&s, s.app().finalized_height()).await;
     let (genesis, index) = (s.genesis().clone(), s.index().clone());
     let mut proof = blocking(move || receipt_proof(&genesis, &index, &tx)).await?;
-    proof.block.epochs = epochs_to(&s, proof.block.certified_height()).await?;
+    proof.block.epochs = epochs_to(&s, q.after(), proof.block.certified_height()).await?;
     Ok(Json(proof))
 }
 
-/// The epoch chain from the genesis to the block at `certified` (empty in epochs 0 and 1), from
-/// the committed state's registry history and the index's boundary blocks.
-pub(crate) async fn epochs_to(s: &ApiState, certified: u64) -> Result<Vec<trustmeter_client::EpochLink>, ApiError> {
+/// `?epochs_from=K`: the client already holds the validator sets up to epoch `K` (checked from
+/// the genesis: `trustmeter_client::KnownSets`), so the proof carries only the epoch links after
+/// it. Without it, or with `K ≤ 1`, the whole chain from the genesis.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EpochsFrom {
+    /// The last epoch whose validator set the client knows.
+    epochs_from: Option<u64>,
+}
+
+impl EpochsFrom {
+    fn after(&self) -> u64 {
+        self.epochs_from.unwrap_or(1)
+    }
+}
+
+/// The epoch chain from the genesis (or from the set of epoch `after`, when a client knows the
+/// sets up to it) to the block at `certified` (empty in epochs 0 and 1), from the committed
+/// state's registry history and the index's boundary blocks.
+pub(crate) async fn epochs_to(
+    s: &ApiState,
+    after: u64,
+    certified: u64,
+) -> Result<Vec<trustmeter_client::EpochLink>, ApiError> {
     // Epochs 0 and 1 are the genesis set's: no link, nothing to wait for.
     let l = s.genesis().params.economy.staking.epoch_length.max(1);
     let epoch = certified / l;
@@ -56,7 +79,7 @@ pub(crate) async fn epochs_to(s: &ApiState, certified: u64) -> Result<Vec<trustm
     }
     let state = s.app().committed_state();
     let (genesis, index) = (s.genesis().clone(), s.index().clone());
-    tokio::task::spawn_blocking(move || super::epoch_chain(&genesis, &index, &state, certified))
+    tokio::task::spawn_blocking(move || super::epoch_chain_after(&genesis, &index, &state, after, certified))
         .await
         .map_err(ApiError::internal)?
 }
@@ -64,20 +87,27 @@ pub(crate) async fn epochs_to(s: &ApiState, certified: u64) -> Result<Vec<trustm
 /// The audit policy set, proven complete: every version from the one in force to the last
 /// deployed, and the next version's absence, as of a finalized block
 /// (`trustmeter-state-proofs/v2`). What a gateway's pre-audit applies.
-#[utoipa::path(get, path = "/v1/policy/proof", responses((status = 200, description = "A StateProofs document (JSON)", body = Object), (status = 503, body = ApiError)))]
-async fn policy_proof_handler(State(s): State<ApiState>) -> Result<Json<StateProofs>, ApiError> {
+#[utoipa::path(get, path = "/v1/policy/proof", params(EpochsFrom), responses((status = 200, description = "A StateProofs document (JSON)", body = Object), (status = 503, body = ApiError)))]
+async fn policy_proof_handler(
+    State(s): State<ApiState>,
+    Query(q): Query<EpochsFrom>,
+) -> Result<Json<StateProofs>, ApiError> {
     let _permit = s.limits().acquire(RequestClass::Proofs)?;
     let state = s.app().committed_state();
     let (genesis, index) = (s.genesis().clone(), s.index().clone());
     let mut proofs = blocking(move || state_proofs(&genesis, &index, &state, |h| policy_keys(&state, h))).await?;
-    proofs.block.epochs = epochs_to(&s, proofs.block.certified_height()).await?;
+    proofs.block.epochs = epochs_to(&s, q.after(), proofs.block.certified_height()).await?;
     Ok(Json(proofs))
 }
 
 /// A meter's registry record (or its absence), proven as of a finalized block
 /// (`trustmeter-state-proofs/v2`).
-#[utoipa::path(get, path = "/v1/meters/{id}/proof", params(("id" = String, Path, description = "Meter id")), responses((status = 200, description = "A StateProofs document (JSON)", body = Object), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
-async fn meter_proof_handler(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<StateProofs>, ApiError> {
+#[utoipa::path(get, path = "/v1/meters/{id}/proof", params(("id" = String, Path, description = "Meter id"), EpochsFrom), responses((status = 200, description = "A StateProofs document (JSON)", body = Object), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
+async fn meter_proof_handler(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    Query(q): Query<EpochsFrom>,
+) -> Result<Json<StateProofs>, ApiError> {
     let meter = device(&id)?;
     let _permit = s.limits().acquire(RequestClass::Proofs)?;
     let finalized = s.app().finalized_height();
@@ -89,7 +119,7 @@ async fn meter_proof_handler(State(s): State<ApiState>, Path(id): Path<String>) 
     let (genesis, index) = (s.genesis().clone(), s.index().clone());
     let key = StateKey::Meter(meter);
     let mut proofs = blocking(move || state_proofs(&genesis, &index, &state, |_| vec![key.clone()])).await?;
-    proofs.block.epochs = epochs_to(&s, proofs.block.certified_height()).await?;
+    proofs.block.epochs = epochs_to(&s, q.after(), proofs.block.certified_height()).await?;
     Ok(Json(proofs))
 }
 
