@@ -86,6 +86,54 @@ fn transfers_move_balances_and_reward_points_do_not_move() {
     assert!(msg.contains("reward points"), "{msg}");
 }
 
+/// Issue 10's last point: a suspended organisation's validator is no longer elected. It keeps
+/// the seats of the two sets already fixed (one epoch of lead time), then loses them to a
+/// candidate with less stake.
+#[test]
+fn a_suspended_organisations_validator_is_not_elected() {
+    let mut g = short_epochs();
+    g.params.economy.staking.max_org_share_percent = 100;
+    let mut fx = Fx::from_genesis(g);
+    let (v1, mv, r2) = (v1(&fx), metrology_validator(), key(203));
+    let txs = vec![
+        fx.tx(&metrology(), register(&fx, &org_metrology(), &mv, "metrology-1", 0)),
+        fx.tx(&metrology(), delegate(&mv.public_key(), 20_000)),
+        fx.tx(&regulator(), register(&fx, &org_regulator(), &r2, "regulator-2", 0)),
+        fx.tx(&regulator(), delegate(&r2.public_key(), 15_000)),
+    ];
+    let b = fx.exec(txs);
+    for i in 0..4 {
+        assert_tx_accepted(b.receipt(i));
+    }
+    let keys = |fx: &Fx, e: u64| {
+        let mut k: Vec<PublicKey> =
+            validator_set(&fx.state, e).unwrap().members.into_iter().map(|m| m.consensus_key).collect();
+        k.sort_by(|a, b| a.bytes.cmp(&b.bytes));
+        k
+    };
+    let sorted = |mut k: Vec<PublicKey>| {
+        k.sort_by(|a, b| a.bytes.cmp(&b.bytes));
+        k
+    };
+    // Two seats by stake: v1 (100 000) and the metrology authority's (20 000), not regulator-2 (15 000).
+    run_to(&mut fx, 9);
+    assert_eq!(keys(&fx, 2), sorted(vec![v1.clone(), mv.public_key()]));
+    // The regulators suspend the metrology authority (1 of 1: the chain's only other regulator).
+    let suspend = TxPayload::Propose {
+        action: trustmeter_types::MembershipAction::Suspend {
+            org: org_metrology(),
+            reason: "calibration records under investigation".into(),
+        },
+    };
+    let t = fx.tx(&regulator(), suspend);
+    assert_tx_accepted(fx.exec(vec![t]).receipt(0));
+    // The next election passes over its validator, stake and all.
+    run_to(&mut fx, 19);
+    assert_eq!(keys(&fx, 3), sorted(vec![v1.clone(), r2.public_key()]));
+    let rec = validator(&fx.state, &mv.public_key()).unwrap();
+    assert_eq!((rec.bonded, rec.jailed_until), (20_000 * TOKEN, None), "not punished: not elected");
+}
+
 #[test]
 fn a_registered_validator_with_stake_is_elected_two_epochs_ahead() {
     let mut fx = Fx::from_genesis(short_epochs());
