@@ -145,26 +145,27 @@ fn signature_of<
     Signature::new(KeyScheme::Ed25519, sig.encode().to_vec()).ok()
 }
 
-fn notarize(n: Notarize<Scheme, sha256::Digest>) -> Option<Decoded> {
-    let p = &n.proposal;
+/// A notarize or finalize vote: its proposal and its signer's attestation.
+fn proposal_vote(
+    kind: VoteKind,
+    p: &commonware_consensus::simplex::types::Proposal<sha256::Digest>,
+    attestation: &commonware_cryptography::certificate::Attestation<Scheme>,
+) -> Option<Decoded> {
     let vote = SignedVote {
-        kind: VoteKind::Notarize,
+        kind,
         parent_view: p.parent.get(),
         payload: Hash32(p.payload.0),
-        signature: signature_of(&n.attestation)?,
+        signature: signature_of(attestation)?,
     };
-    Some((n.attestation.signer.get(), p.round.epoch().get(), p.round.view().get(), vote))
+    Some((attestation.signer.get(), p.round.epoch().get(), p.round.view().get(), vote))
+}
+
+fn notarize(n: Notarize<Scheme, sha256::Digest>) -> Option<Decoded> {
+    proposal_vote(VoteKind::Notarize, &n.proposal, &n.attestation)
 }
 
 fn finalize(f: Finalize<Scheme, sha256::Digest>) -> Option<Decoded> {
-    let p = &f.proposal;
-    let vote = SignedVote {
-        kind: VoteKind::Finalize,
-        parent_view: p.parent.get(),
-        payload: Hash32(p.payload.0),
-        signature: signature_of(&f.attestation)?,
-    };
-    Some((f.attestation.signer.get(), p.round.epoch().get(), p.round.view().get(), vote))
+    proposal_vote(VoteKind::Finalize, &f.proposal, &f.attestation)
 }
 
 fn nullify(n: Nullify<Scheme>) -> Option<Decoded> {

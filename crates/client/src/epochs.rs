@@ -400,7 +400,7 @@ impl EpochLink {
     ) -> Result<Vec<EpochLink>, EpochChainBuildError> {
         let unusable = |reason: String| EpochChainBuildError::Unusable { epoch, reason };
         let l = epoch_length(genesis).map_err(|e| unusable(e.to_string()))?;
-        let first = after.max(1) + 1;
+        let first = after.max(1).saturating_add(1);
         let needed = (epoch + 1).saturating_sub(first);
         if needed > MAX_EPOCH_LINKS as u64 {
             return Err(unusable(format!("{needed} links, a verifier follows at most {MAX_EPOCH_LINKS}")));

@@ -455,21 +455,7 @@ fn leaders_of_skipped_views_miss_their_turns_and_are_jailed_without_a_slash() {
     // Four genesis validators, 20-block epochs. The leader of view v is member (epoch + v) mod 4
     // = v mod 4. Epoch 0's 19 blocks come in views 1–23 except 5, 9, 13 and 21: member 1 led
     // views 1, 5, 9, 13, 17 and 21, proposed 2 of them and missed 4 (67 % > 50 %).
-    let mut g = short_epochs();
-    g.params.economy.staking.epoch_length = 20;
-    g.params.economy.staking.validators = 4;
-    g.params.economy.staking.max_org_share_percent = 100;
-    for i in 0..3u8 {
-        let k = key(210 + i);
-        g.validators.push(trustmeter_types::GenesisValidator {
-            name: format!("v{}", i + 2),
-            org: org_regulator(),
-            consensus_key: k.public_key().bytes.iter().map(|b| format!("{b:02x}")).collect(),
-            p2p_address: format!("127.0.0.1:{}", 7001 + i as u16),
-            self_stake: 100_000 * TOKEN,
-        });
-    }
-    let mut fx = Fx::from_genesis(g);
+    let (mut fx, _) = four_validators();
     let set = validator_set(&fx.state, 0).unwrap();
     let views: Vec<u64> = (1..=23).filter(|v| !(v % 4 == 1 && *v != 1 && *v != 17)).collect();
     assert_eq!(views.len(), 19);

@@ -388,6 +388,7 @@ fn a_verifier_that_knows_sets_takes_only_the_links_after_them() {
     assert_eq!(after(1, 4), c.links(4));
     assert_eq!(epochs(&after(2, 4)), [3, 4]);
     assert!(after(4, 4).is_empty());
+    assert!(after(u64::MAX, 4).is_empty(), "a hostile ?epochs_from= is no links, not an overflow");
 
     // Knowing nothing, a chain that does not start at epoch 2 is refused.
     let mut known = KnownSets::new();
