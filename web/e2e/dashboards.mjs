@@ -446,6 +446,26 @@ await check("master/sub-meter balance: the panel's figures are the API's, flagge
   await page.locator("[data-testid=panel-balance]").screenshot({ path: join(OUT, "balance.png") });
 });
 
+// A chart whose element loses its size (a panel hidden, a page being replaced) is not drawn at
+// no size (ECharts' Sankey throws there: a page error CI once caught) and is drawn again, at its
+// size, when it has one. Hides the energy-flow Sankey, waits for the resize to be observed, shows
+// it again; a page error from either step fails the run below.
+await check("a chart hidden and shown again is redrawn at its size, with no error", async () => {
+  await page.goto(`${BASE}/app/#/enterprise`);
+  const flow = page.locator("[data-testid=chart-flow]");
+  await page.waitForSelector("[data-testid=chart-flow] canvas");
+  const before = errors.length;
+  await flow.evaluate((el) => (el.style.display = "none"));
+  await page.waitForTimeout(300);
+  await flow.evaluate((el) => (el.style.display = ""));
+  await page.waitForFunction(() => {
+    const el = document.querySelector("[data-testid=chart-flow]");
+    const c = el?.querySelector("canvas");
+    return c && c.clientWidth === el.clientWidth && c.clientWidth > 0;
+  });
+  assert.equal(errors.length, before, errors.slice(before).join("; "));
+});
+
 await check("English toggle", async () => {
   await page.goto(`${BASE}/app/#/public`);
   await page.click("#lang");

@@ -83,14 +83,33 @@ export function download(blob, name) {
 }
 
 const charts = new Set();
-const resizer = new ResizeObserver((entries) => entries.forEach((e) => echarts.getInstanceByDom(e.target)?.resize()));
+/** Options drawn into an element while it had no size, waiting for it to be laid out. */
+const waiting = new WeakMap();
+/** Whether `el` is in the document and laid out in some space (a chart drawn in none fails). */
+const laidOut = (el) => el.isConnected && el.clientWidth > 0 && el.clientHeight > 0;
+// Follows each chart's element: a chart is redrawn at its new size, never at none (an element
+// hidden or being removed; ECharts' Sankey fails there), and an option that came while its
+// element had no size is drawn once it has one.
+const resizer = new ResizeObserver((entries) => {
+  for (const e of entries) {
+    const c = echarts.getInstanceByDom(e.target);
+    if (!c || c.isDisposed() || !laidOut(e.target)) continue;
+    c.resize();
+    const option = waiting.get(e.target);
+    if (option) {
+      waiting.delete(e.target);
+      c.setOption(option, true);
+    }
+  }
+});
 
 /** What `chart` answers for an element no longer in the document: nothing is drawn. */
 const DETACHED = { on() {}, off() {}, setOption() {}, resize() {}, isDisposed: () => true };
 
 /**
  * Draws (or redraws) an ECharts option into `el`. A panel that finishes loading after its page
- * was left draws nothing (its element is detached: a chart laid out in no space fails).
+ * was left draws nothing (its element is detached: a chart laid out in no space fails); an element
+ * in the page without a size yet (hidden) gets its chart when it is laid out.
  */
 export function chart(el, option, theme = null) {
   if (!el?.isConnected) return DETACHED;
@@ -100,7 +119,13 @@ export function chart(el, option, theme = null) {
     charts.add(c);
     resizer.observe(el);
   }
-  c.setOption({ color: PALETTE, animation: false, ...option }, true);
+  const full = { color: PALETTE, animation: false, ...option };
+  if (laidOut(el)) {
+    waiting.delete(el);
+    c.setOption(full, true);
+  } else {
+    waiting.set(el, full);
+  }
   return c;
 }
 
