@@ -126,9 +126,10 @@ pub enum Behaviour {
     /// Serve state sync pages with their first entry altered.
     LyingStateSync,
     /// Double-vote: instead of running Simplex in the epochs it votes in, answer the first
-    /// notarize of each round received from a peer with two notarizes of its own, to everyone:
-    /// one of a random proposal, then one of the received proposal (as Commonware's simplex
-    /// `conflicter` mock does). Honest validators block it and report the pair as evidence.
+    /// notarize of each round received from a peer with two notarizes of its own for the next
+    /// view, of two random proposals, to everyone (after Commonware's simplex `conflicter` mock,
+    /// voting ahead so that the pair always reaches peers as evidence). Honest validators block
+    /// it and report the pair.
     Equivocate,
 }
 

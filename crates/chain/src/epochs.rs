@@ -39,6 +39,7 @@ use crate::app::{App, MarshalMailbox, Scheme};
 use crate::block::ChainBlock;
 use crate::engine::Timeouts;
 use crate::faults::{ConsensusReporter, FaultWatch};
+use crate::rejoin::ViewWatch;
 use commonware_consensus::marshal::standard::Inline;
 use commonware_consensus::simplex::{self, ForwardPolicy, SkipPolicy, elector::RoundRobin};
 use commonware_consensus::types::{Epoch, Epocher as _, FixedEpocher, Height, ViewDelta};
@@ -235,13 +236,24 @@ pub struct EpochProvider {
     signer: ed25519::PrivateKey,
     sets: Arc<Mutex<BTreeMap<u64, Registered>>>,
     signs_from: Arc<std::sync::atomic::AtomicU64>,
+    /// The epoch this node only observes for now (`u64::MAX`: none; see `crate::rejoin`).
+    observing: Arc<std::sync::atomic::AtomicU64>,
+    /// Where this node last started voting again after observing: (epoch, view of its floor).
+    rejoined: Arc<Mutex<Option<(u64, u64)>>>,
 }
 
 impl EpochProvider {
     /// A provider with no set yet, for the node holding `signer`, on a chain whose consensus
     /// namespace is `namespace`.
     pub fn new(namespace: Vec<u8>, signer: ed25519::PrivateKey) -> Self {
-        Self { namespace: Arc::new(namespace), signer, sets: Arc::default(), signs_from: Arc::default() }
+        Self {
+            namespace: Arc::new(namespace),
+            signer,
+            sets: Arc::default(),
+            signs_from: Arc::default(),
+            observing: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
+            rejoined: Arc::default(),
+        }
     }
 
     /// Registers `set` for its epoch (again: no change; sets are final once elected).
@@ -260,6 +272,32 @@ impl EpochProvider {
     /// From now on this node signs in no epoch before `epoch` (it only verifies there).
     pub fn refrain_until(&self, epoch: u64) {
         self.signs_from.fetch_max(epoch, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Until [`EpochProvider::sign_again`], this node only verifies in `epoch` (a node that
+    /// state-synced into it; see `crate::rejoin`).
+    pub fn observe_only(&self, epoch: u64) {
+        self.observing.store(epoch, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Ends [`EpochProvider::observe_only`]; `from` is where the node votes again, (epoch, view
+    /// of its engine's floor), when it does within the epoch it observed.
+    pub fn sign_again(&self, from: Option<(u64, u64)>) {
+        self.observing.store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+        if from.is_some() {
+            *self.rejoined.lock().expect("provider lock") = from;
+        }
+    }
+
+    /// The epoch this node only observes for now, if any (see `crate::rejoin`).
+    pub fn observing(&self) -> Option<u64> {
+        Some(self.observing.load(std::sync::atomic::Ordering::SeqCst)).filter(|e| *e != u64::MAX)
+    }
+
+    /// Where this node last voted again after observing an epoch it state-synced into: (epoch,
+    /// view of the finalization its signing engine started from).
+    pub fn rejoined(&self) -> Option<(u64, u64)> {
+        *self.rejoined.lock().expect("provider lock")
     }
 
     /// The first epoch this node may sign in (0 unless [`EpochProvider::refrain_until`]).
@@ -300,7 +338,11 @@ impl EpochProvider {
         let sets = self.sets.lock().expect("provider lock");
         let r = sets.get(&epoch)?;
         Some(match &r.signer {
-            Some(s) if epoch >= self.signs_from() => (s.clone(), true),
+            Some(s)
+                if epoch >= self.signs_from() && epoch != self.observing.load(std::sync::atomic::Ordering::SeqCst) =>
+            {
+                (s.clone(), true)
+            }
             _ => (r.verifier.clone(), false),
         })
     }
@@ -509,14 +551,15 @@ where
         S: Sender<PublicKey = ed25519::PublicKey>,
         R: Receiver<PublicKey = ed25519::PublicKey>,
     {
-        let (mux, mut votes_mux, mut votes_backup) =
+        let (mux, votes_mux, mut votes_backup) =
             Muxer::builder(context.child("votes_mux"), votes.0, votes.1).with_backup().build();
         mux.start();
-        let (mux, mut certs_mux, mut certs_backup) =
+        let (mux, certs_mux, mut certs_backup) =
             Muxer::builder(context.child("certificates_mux"), certificates.0, certificates.1).with_backup().build();
         mux.start();
-        let (mux, mut resolver_mux) = Muxer::new(context.child("resolver_mux"), resolver.0, resolver.1);
+        let (mux, resolver_mux) = Muxer::new(context.child("resolver_mux"), resolver.0, resolver.1);
         mux.start();
+        let mut muxes = Muxes { votes: votes_mux, certificates: certs_mux, resolver: resolver_mux };
 
         // The epoch of the next height to finalize, once the finalizer has replayed what marshal
         // processed.
@@ -527,15 +570,68 @@ where
             warn!(epoch, height, "no floor to start this epoch's consensus from; not voting");
             return;
         };
-        let mut active =
-            match self.enter(&context, epoch, floor, &mut votes_mux, &mut certs_mux, &mut resolver_mux).await {
-                Some(a) => a,
-                None => return,
-            };
+        // A node that starts inside an epoch from a finalization (it restored its state by state
+        // sync there) first observes: it may have voted in views after that finalization before
+        // its disk was lost (`crate::rejoin`).
+        let mut rejoin = None;
+        if let simplex::Floor::Finalized(f) = &floor
+            && self.provider.is_signer(epoch) == Some(true)
+        {
+            self.provider.observe_only(epoch);
+            let t = self.settings.timeouts;
+            let until = context.current() + crate::rejoin::observe_window(t.leader, t.certification, t.retry);
+            info!(
+                epoch,
+                view = f.proposal.round.view().get(),
+                "started inside the epoch from a finalization: observing until one past the views under way"
+            );
+            rejoin = Some(Rejoin { watch: ViewWatch::new(epoch), until, threshold: None });
+        }
+        let views = rejoin.as_ref().map(|r| r.watch.clone());
+        let mut active = match self.enter(&context, epoch, floor, views, &mut muxes).await {
+            Some(a) => a,
+            None => return,
+        };
         let epocher = epocher(&self.genesis);
         let started = context.current();
         loop {
             select! {
+                _ = rejoin_tick(&context, rejoin.as_ref()) => {
+                    let Some(r) = rejoin.as_mut() else { continue };
+                    if r.watch.epoch() != active.epoch {
+                        // The epoch ended while observing: the next one's engine signs as usual.
+                        self.provider.sign_again(None);
+                        rejoin = None;
+                        continue;
+                    }
+                    let threshold = match r.threshold {
+                        Some(t) => t,
+                        None if context.current() < r.until => continue,
+                        None => {
+                            let n = self.provider.set(active.epoch).map(|s| s.members.len()).unwrap_or(1);
+                            let live = r.watch.live_view(n.saturating_sub(1) / 3);
+                            let t = live + crate::rejoin::MARGIN;
+                            info!(epoch = active.epoch, live, signs_from_view = t, "views under way observed");
+                            r.threshold = Some(t);
+                            t
+                        }
+                    };
+                    let Some(floor) = r.watch.finalized_from(threshold) else { continue };
+                    let view = floor.proposal.round.view().get();
+                    let epoch = active.epoch;
+                    self.provider.sign_again(Some((epoch, view)));
+                    rejoin = None;
+                    drop(active); // stops the observing engine
+                    let Some(next) = self
+                        .enter(&context, epoch, simplex::Floor::Finalized(floor), None, &mut muxes)
+                        .await
+                    else {
+                        break;
+                    };
+                    active = next;
+                    self.remove_observer_partition(&context, epoch).await;
+                    info!(epoch, view, "voting again from a finalization past the views under way");
+                },
                 hint = votes_backup.recv() => {
                     let Some((their, (from, _))) = hint else { break };
                     let since_start = context.current().duration_since(started).unwrap_or_default();
@@ -550,14 +646,18 @@ where
                     let Some(b) = boundary else { break };
                     if b.epoch > active.epoch {
                         let floor = simplex::Floor::Genesis(b.digest);
+                        if rejoin.take().is_some() {
+                            self.provider.sign_again(None);
+                        }
                         let Some(next) = self
-                            .enter(&context, b.epoch, floor, &mut votes_mux, &mut certs_mux, &mut resolver_mux)
+                            .enter(&context, b.epoch, floor, None, &mut muxes)
                             .await
                         else {
                             break;
                         };
                         let old = std::mem::replace(&mut active, next);
                         drop(old); // stops the previous epoch's engine
+                        self.remove_observer_partition(&context, b.epoch - 1).await;
                         if let Some(stale) = b.epoch.checked_sub(2) {
                             self.remove_partition(&context, stale).await;
                         }
@@ -615,9 +715,8 @@ where
         context: &E,
         epoch: u64,
         floor: EpochFloor,
-        votes: &mut commonware_p2p::utils::mux::MuxHandle<S>,
-        certificates: &mut commonware_p2p::utils::mux::MuxHandle<S>,
-        resolver: &mut commonware_p2p::utils::mux::MuxHandle<S>,
+        views: Option<ViewWatch>,
+        muxes: &mut Muxes<S>,
     ) -> Option<Active> {
         let Some(scheme) = self.provider.scheme(Epoch::new(epoch)) else {
             panic!("no validator set registered for epoch {epoch}, which this node enters");
@@ -637,9 +736,13 @@ where
                     inner: self.inline.clone(),
                     faults: self.faults.clone(),
                     votes: self.app.vote_book(),
+                    views: views.clone(),
                 },
                 strategy: Sequential,
-                partition: partition(&s.prefix, epoch),
+                partition: match views {
+                    Some(_) => observer_partition(&s.prefix, epoch),
+                    None => partition(&s.prefix, epoch),
+                },
                 mailbox_size: s.mailbox,
                 epoch: Epoch::new(epoch),
                 floor,
@@ -657,9 +760,11 @@ where
                 track_historical_votes: false,
             },
         );
-        let (Ok(v), Ok(c), Ok(r)) =
-            (votes.register(epoch).await, certificates.register(epoch).await, resolver.register(epoch).await)
-        else {
+        let (Some(v), Some(c), Some(r)) = (
+            register(context, &mut muxes.votes, epoch).await,
+            register(context, &mut muxes.certificates, epoch).await,
+            register(context, &mut muxes.resolver, epoch).await,
+        ) else {
             warn!(epoch, "consensus channels closed");
             return None;
         };
@@ -739,6 +844,11 @@ where
         self.marshal.hint_finalized(last, NonEmptyVec::new(from));
     }
 
+    /// Removes the journal of an engine that observed `epoch` (none if it did not).
+    async fn remove_observer_partition(&self, context: &E, epoch: u64) {
+        let _ = context.remove(&observer_partition(&self.settings.prefix, epoch), None).await;
+    }
+
     async fn remove_partition(&self, context: &E, epoch: u64) {
         match context.remove(&partition(&self.settings.prefix, epoch), None).await {
             Ok(()) => debug!(epoch, "removed an old epoch's consensus journal"),
@@ -747,9 +857,13 @@ where
     }
 }
 
-/// [`crate::app::Behaviour::Equivocate`]: answers the first notarize of each round received
-/// from a peer with a notarize of a random proposal and one of the received proposal, both to
-/// everyone. Remembers the last 1 024 rounds answered.
+/// [`crate::app::Behaviour::Equivocate`]: on the first notarize of each round it receives from
+/// a peer, signs two notarizes of two random proposals for the *next* view and sends both to
+/// everyone. Sent before that view's leader proposes, the pair reaches each peer as two
+/// conflicting votes of an open round (evidence: Commonware reports it); a double vote in the
+/// round under way arrives too late when the peer already holds the round's proposal or its
+/// certificate, and is then refused on its own with nothing to report. Remembers the last 1 024
+/// rounds answered.
 async fn equivocate<E: CryptoRng, S: Sender, R: Receiver>(
     mut context: E,
     scheme: Scheme,
@@ -757,6 +871,7 @@ async fn equivocate<E: CryptoRng, S: Sender, R: Receiver>(
 ) {
     use commonware_codec::{DecodeExt as _, Encode as _};
     use commonware_consensus::simplex::types::{Notarize, Proposal, Vote};
+    use commonware_consensus::types::Round;
     use commonware_p2p::Recipients;
     let mut answered = std::collections::BTreeSet::new();
     while let Ok((_, message)) = receiver.recv().await {
@@ -768,10 +883,11 @@ async fn equivocate<E: CryptoRng, S: Sender, R: Receiver>(
         if answered.len() > 1_024 {
             answered.pop_first();
         }
-        let mut random = [0u8; 32];
-        context.fill_bytes(&mut random);
-        let other = Proposal::new(round, n.proposal.parent, sha256::Digest::from(random));
-        for proposal in [other, n.proposal] {
+        let next = Round::new(round.epoch(), round.view().next());
+        for _ in 0..2 {
+            let mut random = [0u8; 32];
+            context.fill_bytes(&mut random);
+            let proposal = Proposal::new(next, round.view(), sha256::Digest::from(random));
             if let Some(vote) = Notarize::<Scheme, sha256::Digest>::sign(&scheme, proposal) {
                 sender.send(Recipients::All, Vote::Notarize(vote).encode(), true);
             }
@@ -782,6 +898,58 @@ async fn equivocate<E: CryptoRng, S: Sender, R: Receiver>(
 /// The storage partition of epoch `epoch`'s Simplex journal.
 pub fn partition(prefix: &str, epoch: u64) -> String {
     format!("{prefix}-simplex-epoch-{epoch}")
+}
+
+/// The journal partition of an engine that only observes `epoch` (`crate::rejoin`): apart from
+/// the signing engine's, which starts empty of anything the observer saw.
+fn observer_partition(prefix: &str, epoch: u64) -> String {
+    format!("{prefix}-simplex-observe-{epoch}")
+}
+
+/// The consensus channels' muxers, whose subchannels are epochs.
+struct Muxes<S: Sender> {
+    votes: commonware_p2p::utils::mux::MuxHandle<S>,
+    certificates: commonware_p2p::utils::mux::MuxHandle<S>,
+    resolver: commonware_p2p::utils::mux::MuxHandle<S>,
+}
+
+/// A node observing the epoch it state-synced into (see `crate::rejoin`).
+struct Rejoin {
+    watch: ViewWatch,
+    /// When the live view is fixed.
+    until: std::time::SystemTime,
+    /// The view the signing engine's floor must reach, once fixed.
+    threshold: Option<u64>,
+}
+
+/// Resolves every [`REJOIN_TICK`] while `rejoin` is under way; never otherwise.
+async fn rejoin_tick<E: Clock>(context: &E, rejoin: Option<&Rejoin>) {
+    match rejoin {
+        Some(_) => context.sleep(REJOIN_TICK).await,
+        None => futures::future::pending().await,
+    }
+}
+
+/// How often an observing node looks at what it saw.
+const REJOIN_TICK: Duration = Duration::from_millis(200);
+
+/// Registers `epoch`'s subchannel with `mux`, waiting (up to 40 × 50 ms) for an engine of the
+/// same epoch just stopped to release it.
+async fn register<E: Clock, S: Sender<PublicKey = ed25519::PublicKey>>(
+    context: &E,
+    mux: &mut commonware_p2p::utils::mux::MuxHandle<S>,
+    epoch: u64,
+) -> Option<(commonware_p2p::utils::mux::SubSender<S>, commonware_p2p::utils::mux::SubReceiver<ed25519::PublicKey>)> {
+    for _ in 0..40 {
+        match mux.register(epoch).await {
+            Ok(channel) => return Some(channel),
+            Err(commonware_p2p::utils::mux::Error::AlreadyRegistered(_)) => {
+                context.sleep(Duration::from_millis(50)).await
+            }
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 #[cfg(test)]

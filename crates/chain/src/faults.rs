@@ -216,6 +216,8 @@ pub struct ConsensusReporter<R> {
     pub faults: Option<FaultWatch>,
     /// The vote book (none: votes are only passed on).
     pub votes: Option<crate::votes::VoteBook>,
+    /// The views an observing engine sees (`crate::rejoin`; none when the engine signs).
+    pub views: Option<crate::rejoin::ViewWatch>,
 }
 
 impl<R> commonware_consensus::Reporter for ConsensusReporter<R>
@@ -230,6 +232,9 @@ where
         }
         if let Some(v) = &self.votes {
             v.observe(&activity);
+        }
+        if let Some(w) = &self.views {
+            w.observe(&activity);
         }
         self.inner.report(activity)
     }

@@ -21,6 +21,7 @@ pub mod faults;
 pub mod gossip;
 pub mod mempool;
 pub mod metrics;
+pub mod rejoin;
 pub mod statesync;
 pub mod votes;
 

@@ -13,6 +13,8 @@
 //! EPOCH_SWEEP_SEEDS=1000 EPOCH_SWEEP_START=0 cargo test --release -p trustmeter-chain \
 //!     --test integration epochs::seed_sweep -- --ignored --nocapture
 //! ```
+//!
+//! (`EPOCH_SWEEP_LIST=25,137,643` runs exactly those seeds.)
 
 use crate::common::{Cluster, GENESIS_MS, Plant};
 use commonware_consensus::types::Height;
@@ -397,6 +399,56 @@ fn wiped_node_rejoins_by_state_sync(seed: u64) -> Outcome {
     })
 }
 
+/// A validator wiped inside an epoch and restarted at once state-syncs into that same epoch.
+/// It cannot know which views after the synced finalization it voted or proposed in before, so
+/// it first observes (`trustmeter_chain::rejoin`) and votes again only from a finalization past
+/// the views under way: nobody blocks it, nobody reports it, it is not slashed, and then
+/// finalizing needs its votes. Before this rule both seeds failed: the node re-proposed in a view
+/// it had led, and its peers blocked it for a conflicting notarize.
+#[test]
+fn a_validator_wiped_inside_an_epoch_observes_before_it_votes_again() {
+    for seed in [25, 137] {
+        runner(seed).start(|ctx| async move {
+            let mut c = Cluster::with_epochs(ctx.child("cluster"), 4, L).await;
+            let mut plant = Plant::new();
+            plant.onboard(&c).await;
+            run_to(&c, &mut plant, &ALL, 4 * L + 3, Duration::from_secs(300)).await;
+            let key3 =
+                trustmeter_types::PublicKey::new(trustmeter_types::KeyScheme::Ed25519, c.keys[3].as_ref().to_vec())
+                    .unwrap();
+            c.rejoin_by_state_sync(3).await;
+            let (synced, _) = c.app(3).state_synced_at().expect("validator 3 synced its state");
+            let epoch = (synced + 1) / L;
+            assert_eq!(epoch, 4, "seed {seed}: synced at {synced}, not inside epoch 4");
+            let provider = c.validators[3].as_ref().unwrap().epochs.clone();
+            // It observes, then votes again within the epoch, from a finalization past the views
+            // under way.
+            let (mut waited, mut observed) = (0, false);
+            while provider.rejoined().is_none() && c.height(0) < (epoch + 1) * L && waited < 600 {
+                if provider.observing() == Some(epoch) {
+                    observed = true;
+                    assert_eq!(provider.is_signer(epoch), Some(false), "seed {seed}: signing while observing");
+                }
+                feed(&c, &mut plant, 1).await;
+                ctx.sleep(Duration::from_millis(100)).await;
+                waited += 1;
+            }
+            assert!(observed, "seed {seed}: never observed epoch {epoch}");
+            let (at, view) =
+                provider.rejoined().unwrap_or_else(|| panic!("seed {seed}: not voting again in epoch {epoch}"));
+            assert_eq!(at, epoch);
+            assert_eq!(provider.observing(), None);
+            assert_eq!(provider.is_signer(epoch), Some(true));
+            eprintln!("seed {seed}: synced at height {synced}, voting again from view {view} of epoch {epoch}");
+            needed_for_quorum(&mut c, &mut plant, 0).await;
+            let v3 = trustmeter_state::economy::validator(&c.app(1).finalized_state(), &key3).unwrap();
+            // (It may be jailed for the votes it missed while down and observing, never slashed.)
+            assert_eq!(v3.slashed, 0, "seed {seed}: validator 3 slashed ({})", v3.jail_reason);
+            assert!(!v3.jail_reason.contains("equivocation"), "seed {seed}: {}", v3.jail_reason);
+        });
+    }
+}
+
 #[test]
 fn a_wiped_validator_rejoins_by_state_sync_in_a_later_epoch() {
     wiped_node_rejoins_by_state_sync(6);
@@ -462,8 +514,13 @@ fn quick_seed_sweep() {
 fn seed_sweep() {
     let var = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let (start, count) = (var("EPOCH_SWEEP_START", 0), var("EPOCH_SWEEP_SEEDS", 1_000));
+    // Or exactly the seeds listed (`EPOCH_SWEEP_LIST=25,137,643`): a past sweep's failures.
+    let seeds: Vec<u64> = match std::env::var("EPOCH_SWEEP_LIST") {
+        Ok(list) => list.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+        Err(_) => (start..start + count).collect(),
+    };
     let mut failed = Vec::new();
-    for seed in start..start + count {
+    for seed in seeds {
         let result = std::panic::catch_unwind(|| scenario(seed));
         match result {
             Ok(_) => eprintln!("seed {seed}: ok"),
