@@ -208,8 +208,9 @@ fn gossiped_transaction_survives_its_entry_node_crashing() {
 /// A validator whose disk is lost (consensus archive and state store) rejoins by state sync: it
 /// restores a peer's state at a certified height (checked against the certificate and the state
 /// root), executes none of the blocks before it, reaches the same state roots as the others at
-/// every later height, and keeps voting — with another validator down, the chain finalizes only
-/// if it votes. The two peers it asks first lie when serving state sync (one entry altered per
+/// every later height, and votes again once it has observed the views under way
+/// (`trustmeter_chain::rejoin`) — then, with another validator down, the chain finalizes only if it
+/// votes. The two peers it asks first lie when serving state sync (one entry altered per
 /// page): it refuses both and syncs from the third. Three seeds.
 #[test]
 fn a_wiped_validator_rejoins_by_state_sync_and_keeps_voting() {
@@ -258,6 +259,17 @@ fn a_wiped_validator_rejoins_by_state_sync_and_keeps_voting() {
             let missing: Vec<u64> = c0.range(synced + 1..=target).filter(|h| !c3.contains(h)).copied().collect();
             assert!(missing.is_empty(), "seed {seed}: validator 3 has no certificate of blocks {missing:?}");
             eprintln!("seed {seed}: {} blocks certified after the sync height", c3.range(synced + 1..).count());
+            // It synced inside the epoch under way, so it first observes and votes again only
+            // from a finalization past the views it may have voted in before its disk was lost
+            // (`trustmeter_chain::rejoin`): wait for that (the chain keeps making blocks).
+            let provider = c.validators[3].as_ref().unwrap().epochs.clone();
+            let mut waited = 0;
+            while provider.rejoined().is_none() && waited < 300 {
+                ctx.sleep(Duration::from_millis(100)).await;
+                waited += 1;
+            }
+            let (_, view) = provider.rejoined().unwrap_or_else(|| panic!("seed {seed}: validator 3 never voted again"));
+            eprintln!("seed {seed}: validator 3 votes again from view {view}, after {} ms", waited * 100);
             // Without the honest peer it synced from, finalizing needs validator 3's votes.
             let (down, rest) = (order[2], [order[0], order[1], 3]);
             c.crash(down);
