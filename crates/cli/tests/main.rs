@@ -9,6 +9,7 @@ mod bench_ingest;
 mod ceremony;
 mod demo_cleanup;
 mod gateway_crash;
+mod hostile_process;
 mod node_crash;
 mod query;
 mod support;

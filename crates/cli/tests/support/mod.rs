@@ -102,6 +102,11 @@ impl Processes {
         pid
     }
 
+    /// The process id of `name`; panics if it is not registered.
+    pub fn pid(&self, name: &str) -> u32 {
+        self.children.get(name).unwrap_or_else(|| panic!("process {name} is not running")).0.id()
+    }
+
     /// Whether `name` is registered and still running.
     pub fn running(&mut self, name: &str) -> bool {
         match self.children.get_mut(name) {
