@@ -17,8 +17,6 @@
 use crate::support::*;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpSocket, TcpStream};
 
 /// The attack of issue 11.
 const WANTED: usize = 21_000;
@@ -42,18 +40,8 @@ fn metric(text: &str, name: &str) -> Option<f64> {
 }
 
 /// Opens `n` connections from 127.0.0.2 to `addr`, each sending half a request head.
-async fn half_open(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
-    let mut held = Vec::with_capacity(n);
-    for _ in 0..n {
-        let Ok(s) = TcpSocket::new_v4() else { break };
-        if s.bind((std::net::Ipv4Addr::new(127, 0, 0, 2), 0).into()).is_err() {
-            break;
-        }
-        let Ok(mut c) = s.connect(addr).await else { continue };
-        let _ = c.write_all(b"POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n").await;
-        held.push(c);
-    }
-    held
+async fn half_open(addr: std::net::SocketAddr, n: usize) -> Vec<tokio::net::TcpStream> {
+    trustmeter_httpserve::half_sent_requests(addr, std::net::Ipv4Addr::new(127, 0, 0, 2).into(), n).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -391,6 +391,30 @@ pub fn fd_budget(max_connections: usize, reserve: u64) -> Result<u64, String> {
     Ok(limit)
 }
 
+/// Opens up to `n` connections from `from` to `addr` and sends each half a request head (a POST
+/// announcing a 100 MB body that never comes), returning the connections held open: the
+/// slow-client attack the budgets above are for. Used by the tests that attack a node's API and
+/// for checking a deployment's limits by hand. Stops at the first socket this process cannot
+/// open or bind; a refused connect is skipped.
+pub async fn half_sent_requests(addr: std::net::SocketAddr, from: IpAddr, n: usize) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        let socket = match from {
+            IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        };
+        let Ok(s) = socket else { break };
+        if s.bind((from, 0).into()).is_err() {
+            break;
+        }
+        let Ok(mut c) = s.connect(addr).await else { continue };
+        let _ = c.write_all(b"POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n").await;
+        held.push(c);
+    }
+    held
+}
+
 /// The stable `code` of an error answer with `status`, for servers whose errors are
 /// `{code, message}` (the node's API and the gateway's).
 pub fn error_code(status: axum::http::StatusCode) -> &'static str {
