@@ -14,8 +14,11 @@ export class ApiError extends Error {
   }
 }
 
-/** Requests in flight at once from this page: a node bounds expensive requests (503 beyond). */
-const MAX_IN_FLIGHT = 4;
+/**
+ * Requests in flight at once from this page: a node bounds expensive requests (503 beyond) and
+ * gives one address all of a class's slots but one (3 of the 4 series or proofs by default).
+ */
+const MAX_IN_FLIGHT = 3;
 /** Retries of a request the node answered `503` with `Retry-After` (busy, or not yet indexed). */
 const MAX_RETRIES = 4;
 let inFlight = 0;

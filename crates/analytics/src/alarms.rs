@@ -506,8 +506,22 @@ pub struct AlarmView {
     /// Figures behind the alarm (over-use: value, limit, unit, period; anomaly: value, median,
     /// MAD, band; missing data: last reading time), when there are any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = detail_schema)]
     pub detail: Option<serde_json::Value>,
+}
+
+/// The OpenAPI schema of [`AlarmView::detail`]: a flat object of named figures, which names
+/// depending on the alarm's kind, each a text, a number, a boolean or null.
+fn detail_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let scalar = SchemaType::from_iter([Type::String, Type::Number, Type::Boolean, Type::Null]);
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(ObjectBuilder::new().schema_type(scalar)))
+        .description(Some(
+            "Figures behind the alarm by name (over-use: value, limit, unit, period; anomaly: value, median, MAD, band; missing data: last reading time); each a text, a number, a boolean or null.",
+        ))
+        .build()
 }
 
 impl AlarmView {

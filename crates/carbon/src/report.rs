@@ -23,6 +23,7 @@ pub const REPORT_FORMAT: &str = "trustmeter/carbon-report/v1";
 pub const MAX_REPORT_BYTES: usize = 8 << 20;
 
 /// A report document. Field order is the order of the JSON and of the rendered sections.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportDocument {
@@ -57,6 +58,7 @@ pub struct ReportDocument {
 }
 
 /// The reporting entity.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entity {
@@ -69,6 +71,7 @@ pub struct Entity {
 }
 
 /// The devices in the boundary.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Boundary {
@@ -79,6 +82,7 @@ pub struct Boundary {
 }
 
 /// A device and its status.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceLine {
@@ -89,6 +93,7 @@ pub struct DeviceLine {
 }
 
 /// Meters of one energy kind and status.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MeterCount {
@@ -101,6 +106,7 @@ pub struct MeterCount {
 }
 
 /// A monitoring plan line.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanLine {
@@ -111,6 +117,7 @@ pub struct PlanLine {
 }
 
 /// A methodology version used.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MethodologyUsed {
@@ -129,6 +136,7 @@ pub struct MethodologyUsed {
 }
 
 /// One month's results.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonthLine {
@@ -159,6 +167,7 @@ pub struct MonthLine {
 }
 
 /// Results of one source, item and gas over the period.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceLine {
@@ -181,6 +190,7 @@ pub struct SourceLine {
 }
 
 /// One line of activity data.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityLine {
@@ -201,6 +211,7 @@ pub struct ActivityLine {
 }
 
 /// An evidence file named in a report.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceLine {
@@ -215,6 +226,7 @@ pub struct EvidenceLine {
 }
 
 /// A factor used.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FactorLine {
@@ -233,6 +245,7 @@ pub struct FactorLine {
 }
 
 /// Totals of the period, t CO2e.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportTotals {
@@ -257,6 +270,7 @@ pub struct ReportTotals {
 }
 
 /// Data quality of the period.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataQuality {

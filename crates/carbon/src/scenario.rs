@@ -96,16 +96,19 @@ pub fn max_efficiency_ratio() -> Decimal {
 }
 
 /// A plan of reduction measures (减排情景), applied in the module's fixed order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Share (0 to 1) of purchased grid electricity covered by green power or certificates
     /// (绿电/绿证比例): green = max(green already claimed, share × purchased).
     #[serde(default, with = "dec_opt", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "0.5"))]
     pub green_power_share: Option<Decimal>,
     /// Extra green certificates bought (绿证), MWh, added to green up to purchased. For
     /// [`evaluate`], the certificates of all the periods together.
     #[serde(default, with = "dec")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0"))]
     pub extra_certificates_mwh: Decimal,
     /// Efficiency gains (节能改造), at most [`MAX_GAINS`].
     #[serde(default)]
@@ -116,6 +119,7 @@ pub struct Scenario {
 }
 
 /// An efficiency gain: the target's quantity falls by `gain`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EfficiencyGain {
@@ -124,10 +128,12 @@ pub struct EfficiencyGain {
     pub target: String,
     /// The fraction saved, 0 ≤ gain < 1.
     #[serde(with = "dec")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0.1"))]
     pub gain: Decimal,
 }
 
 /// A fuel switch: `share` of fuel `from`'s energy moves to fuel `to`, or to electricity.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FuelSwitch {
@@ -137,11 +143,13 @@ pub struct FuelSwitch {
     pub to: String,
     /// The share of `from`'s energy moved, 0 to 1.
     #[serde(with = "dec")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0.5"))]
     pub share: Decimal,
     /// Electrification only: useful energy of the electric equipment per unit of energy used,
     /// relative to the fuel equipment it replaces (0 < ratio ≤ [`max_efficiency_ratio`]; 1 by
     /// default; a heat pump replacing a boiler might be 3). Electricity = energy ÷ 3.6 ÷ ratio.
     #[serde(default = "one", with = "dec")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1"))]
     pub efficiency_ratio: Decimal,
 }
 

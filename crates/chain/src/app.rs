@@ -332,7 +332,7 @@ impl App {
             if m.contains(&h) {
                 return Ok(h);
             }
-            m.check_capacity(tx.body.payload.reading_count())?;
+            m.check_capacity(&tx.body.sender, tx.body.payload.reading_count())?;
         }
         let state = self.finalized_state();
         let finalized_nonce = state.nonce(&tx.body.sender);

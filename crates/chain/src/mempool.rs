@@ -8,7 +8,9 @@
 //!
 //! Limits are explicit: at most [`MempoolLimits::max_txs`] transactions and
 //! [`MempoolLimits::max_readings`] readings wait at once; past that, admission answers
-//! `mempool_full` and the client retries later (nothing acknowledged is lost).
+//! `mempool_full` and the client retries later (nothing acknowledged is lost). One sender may
+//! hold at most an eighth of either ([`MempoolLimits::sender_share`]), so no single member
+//! account or gateway can fill the mempool and keep the others out.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -26,11 +28,15 @@ pub struct MempoolLimits {
     pub max_readings: usize,
     /// How many recent admission rejections are remembered for receipt queries.
     pub remembered_rejections: usize,
+    /// The share of `max_txs` and of `max_readings` one sender may hold waiting, as a divisor:
+    /// 8 means an eighth (2 500 transactions and 50 000 readings by default). Beyond it the
+    /// sender's transactions get `mempool_full` while the others' are still admitted.
+    pub sender_share: usize,
 }
 
 impl Default for MempoolLimits {
     fn default() -> Self {
-        Self { max_txs: 20_000, max_readings: 400_000, remembered_rejections: 10_000 }
+        Self { max_txs: 20_000, max_readings: 400_000, remembered_rejections: 10_000, sender_share: 8 }
     }
 }
 
@@ -49,6 +55,8 @@ pub struct Mempool {
     pending: HashMap<Hash32, (u64, Pending)>,
     /// The nonces waiting per sender (what gossip frames name as a transaction's predecessor).
     nonces: HashMap<PublicKey, BTreeSet<u64>>,
+    /// The readings waiting per sender (for [`MempoolLimits::sender_share`]).
+    sender_readings: HashMap<PublicKey, usize>,
     readings: usize,
     rejected: HashMap<Hash32, Rejection>,
     rejected_order: VecDeque<Hash32>,
@@ -81,6 +89,7 @@ impl Mempool {
             order: BTreeMap::new(),
             pending: HashMap::new(),
             nonces: HashMap::new(),
+            sender_readings: HashMap::new(),
             readings: 0,
             rejected: HashMap::new(),
             rejected_order: VecDeque::new(),
@@ -124,8 +133,9 @@ impl Mempool {
         self.rejected.get(h)
     }
 
-    /// Whether there is room for a transaction with `readings` readings.
-    pub fn check_capacity(&self, readings: usize) -> Result<(), Rejection> {
+    /// Whether there is room for a transaction of `sender` with `readings` readings: in the
+    /// mempool, and within the sender's share of it.
+    pub fn check_capacity(&self, sender: &PublicKey, readings: usize) -> Result<(), Rejection> {
         if self.pending.len() >= self.limits.max_txs || self.readings + readings > self.limits.max_readings {
             return Err(Rejection::new(
                 RejectCode::MempoolFull,
@@ -133,6 +143,20 @@ impl Mempool {
                     "this node already holds {} transactions and {} readings waiting; retry in a few seconds",
                     self.pending.len(),
                     self.readings
+                ),
+            ));
+        }
+        let share = self.limits.sender_share.max(1);
+        let (max_txs, max_readings) = (self.limits.max_txs / share, self.limits.max_readings / share);
+        let txs = self.nonces.get(sender).map_or(0, BTreeSet::len);
+        let waiting = self.sender_readings.get(sender).copied().unwrap_or(0);
+        // A transaction larger than the share alone is still admitted when nothing of its sender
+        // waits (the block limits bound it), so no valid transaction is refused forever.
+        if txs >= max_txs || (txs > 0 && waiting + readings > max_readings) {
+            return Err(Rejection::new(
+                RejectCode::MempoolFull,
+                format!(
+                    "this sender already has {txs} transactions and {waiting} readings waiting on this node (at most {max_txs} and {max_readings}); retry once some are finalized"
                 ),
             ));
         }
@@ -170,12 +194,13 @@ impl Mempool {
             return Ok(h);
         }
         let readings = tx.body.payload.reading_count();
-        self.check_capacity(readings)?;
+        self.check_capacity(&tx.body.sender, readings)?;
         let arrival = self.next_arrival;
         self.next_arrival += 1;
         self.order.insert(arrival, h);
         self.readings += readings;
         self.nonces.entry(tx.body.sender.clone()).or_default().insert(tx.body.nonce);
+        *self.sender_readings.entry(tx.body.sender.clone()).or_default() += readings;
         self.pending.insert(h, (arrival, Pending { tx: Arc::new(tx), verdicts: Arc::new(verdicts), readings }));
         self.rejected.remove(&h);
         Ok(h)
@@ -239,6 +264,12 @@ impl Mempool {
                         self.nonces.remove(sender);
                     }
                 }
+                if let Some(n) = self.sender_readings.get_mut(sender) {
+                    *n = n.saturating_sub(p.readings);
+                    if *n == 0 && !self.nonces.contains_key(sender) {
+                        self.sender_readings.remove(sender);
+                    }
+                }
             }
         }
     }
@@ -284,6 +315,52 @@ pub(crate) mod tests {
             payload: TxPayload::ActivateDevice { device: DeviceId::new("91430100700001000N-GW01").unwrap() },
         };
         sign_tx(&key, body)
+    }
+
+    /// A hostile member account (or a runaway gateway) fills only its own share of the mempool:
+    /// the others' transactions are still admitted, and its own again once some of its
+    /// transactions leave.
+    #[test]
+    fn one_sender_cannot_fill_the_mempool() {
+        let limits = MempoolLimits { max_txs: 40, sender_share: 8, ..MempoolLimits::default() };
+        let mut m = Mempool::new(HashAlg::Sha256, limits);
+        let mut mine = Vec::new();
+        for nonce in 1..=5 {
+            mine.push(m.insert(tx(1, nonce), SignatureVerdicts::none()).unwrap());
+        }
+        let refused = m.insert(tx(1, 6), SignatureVerdicts::none()).unwrap_err();
+        assert_eq!(refused.code, RejectCode::MempoolFull);
+        assert!(refused.message.contains("this sender already has 5 transactions"), "{}", refused.message);
+        // Everyone else is still admitted, up to their own share each.
+        for sender in 2..=8 {
+            for nonce in 1..=5 {
+                m.insert(tx(sender, nonce), SignatureVerdicts::none()).unwrap();
+            }
+        }
+        assert_eq!(m.len(), 40);
+        // The whole mempool is now full, for a newcomer too.
+        let full = m.insert(tx(9, 1), SignatureVerdicts::none()).unwrap_err();
+        assert!(full.message.contains("this node already holds 40 transactions"), "{}", full.message);
+        // Once one of its transactions is finalized (removed), the sender has room again.
+        m.remove([mine[0]]);
+        m.insert(tx(1, 6), SignatureVerdicts::none()).unwrap();
+        assert!(m.sender_readings.len() <= 8 && m.nonces.len() == 8);
+    }
+
+    #[test]
+    fn a_senders_waiting_readings_count_against_its_share() {
+        let limits = MempoolLimits { max_readings: 80, sender_share: 8, ..MempoolLimits::default() };
+        let m = Mempool::new(HashAlg::Sha256, limits);
+        let s = tx(1, 0).body.sender;
+        // Nothing of the sender waits: even a transaction above its share alone is admitted.
+        assert!(m.check_capacity(&s, 30).is_ok());
+        let mut m = m;
+        m.sender_readings.insert(s.clone(), 8);
+        m.nonces.entry(s.clone()).or_default().insert(1);
+        assert!(m.check_capacity(&s, 2).is_ok(), "8 + 2 readings fit a share of 10");
+        assert_eq!(m.check_capacity(&s, 3).unwrap_err().code, RejectCode::MempoolFull);
+        let other = tx(2, 0).body.sender;
+        assert!(m.check_capacity(&other, 3).is_ok());
     }
 
     #[test]

@@ -14,8 +14,10 @@
 //! nodes disagree on a value by choosing among encodings; a certificate that decodes and still
 //! verifies finalizes the same proposal as the original.
 //!
-//! A longer run: `PROPTEST_CASES=1000000 PROPTEST_RNG_SEED=$RANDOM cargo test --release -p
-//! trustmeter-chain --test integration fuzz::`.
+//! Also organisation files of the genesis ceremony (`org_file` below).
+//!
+//! The README's long run (Testing) multiplies every target's cases (`FUZZ_SCALE`) and varies the
+//! seeds (`FUZZ_SEED`).
 
 #[path = "../../types/tests/samples/mod.rs"]
 mod samples;
@@ -156,4 +158,206 @@ fn the_corpus_decodes_and_the_certificate_verifies() {
     let fin = BlockFinalization::decode_cfg(c.certificate.clone(), &4).expect("decodes");
     let verifier = Scheme::verifier(&consensus_namespace(&c.devnet.genesis), c.devnet.participants());
     assert!(fin.verify(&mut rand::rng(), &verifier, &Sequential));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Organisation files (`org.json`) of the genesis ceremony and of admissions
+// ---------------------------------------------------------------------------------------------
+
+/// Organisation files (`trustmeter-org/v1`): each founding organisation publishes one, and the
+/// party that assembles the genesis (`trustmeter genesis assemble`), every party that checks it
+/// (`genesis check`) and a regulator admitting a member (`tx admit`) read them as JSON
+/// (`serde_json::from_str::<OrgFile>`), then check them (`OrgFile::problems`, `ceremony::assemble`).
+///
+/// Properties: reading, checking and assembling never panic; an edited file that reads and has
+/// no problems has the signed content of the genuine one (chain, organisation id, account keys and
+/// proofs, validators' names, keys up to hex case, addresses and proofs: only the organisation's
+/// name, kind and region are unsigned, by design, and each party compares its own file with the
+/// genesis); a genesis assembled from it has the genuine accounts and validators.
+mod org_file {
+    use super::SEED;
+    use proptest::prelude::*;
+    use serde_json::Value;
+    use std::sync::OnceLock;
+    use trustmeter_chain::ceremony::{OrgFile, assemble};
+    use trustmeter_chain::devnet::credit_code;
+    use trustmeter_crypto::SigningKey;
+    use trustmeter_fuzzkit::{JsonEdit, TextEdit, apply_json_edit, apply_text_edit};
+    use trustmeter_types::{ChainId, ChainParams, Genesis, KeyScheme, OrgKind, Organisation};
+
+    struct Files {
+        chain: ChainId,
+        files: Vec<OrgFile>,
+        texts: Vec<String>,
+        genesis: Genesis,
+    }
+
+    fn files() -> &'static Files {
+        static FILES: OnceLock<Files> = OnceLock::new();
+        FILES.get_or_init(|| {
+            let chain = ChainId::new("hunan-ceremony-1").expect("a chain id");
+            let org = |body: &str, kind: OrgKind, n: u8, scheme: KeyScheme| {
+                let organisation =
+                    Organisation { id: credit_code(body), name: format!("org {n}"), kind, region: 430_000 };
+                let accounts =
+                    [SigningKey::from_seed(scheme, [n; 32]), SigningKey::from_seed(KeyScheme::Ed25519, [n + 50; 32])];
+                let validators =
+                    [(format!("v{n}"), SigningKey::ed25519_from_seed([100 + n; 32]), format!("10.0.0.{n}:30300"))];
+                OrgFile::build(&chain, organisation, &accounts, &validators)
+            };
+            let files = vec![
+                org("11430000MB1234567", OrgKind::Regulator, 1, KeyScheme::Ed25519),
+                org("12430000MB7654321", OrgKind::MetrologyAuthority, 2, KeyScheme::Ed25519),
+                org("11430000MB0000001", OrgKind::StatisticsBureau, 3, KeyScheme::Ed25519),
+                org("91430100700001000", OrgKind::Enterprise, 4, KeyScheme::Sm2),
+            ];
+            for f in &files {
+                assert_eq!(f.problems(&chain), Vec::<String>::new());
+            }
+            let genesis = assemble(&chain, 1_767_225_600_000, ChainParams::default(), &files, 4).expect("assembles");
+            let texts = files.iter().map(|f| serde_json::to_string_pretty(f).expect("prints")).collect();
+            Files { chain, files, texts, genesis }
+        })
+    }
+
+    /// What a proof of possession signs: an account key, or a validator's name, key (in lowercase
+    /// hex) and address.
+    #[derive(Debug, PartialEq)]
+    enum Signed {
+        Account(trustmeter_types::NewAccount),
+        Validator(String, String, String, trustmeter_types::Signature),
+    }
+
+    fn signed(f: &OrgFile) -> Vec<Signed> {
+        let accounts = f.accounts.iter().cloned().map(Signed::Account);
+        let validators = f.validators.iter().map(|v| {
+            Signed::Validator(
+                v.name.clone(),
+                v.consensus_key.to_ascii_lowercase(),
+                v.p2p_address.clone(),
+                v.proof.clone(),
+            )
+        });
+        accounts.chain(validators).collect()
+    }
+
+    fn json_value() -> BoxedStrategy<Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            prop::sample::select(vec![0u64, 1, 430_000, 999_999, u32::MAX as u64, u64::MAX]).prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            prop::sample::select(vec![
+                "",
+                "trustmeter-org/v1",
+                "hunan-ceremony-1",
+                "regulator",
+                "enterprise",
+                "ed25519",
+                "sm2",
+                "10.0.0.9:30300",
+                "[::1]:1",
+                "localhost:1",
+                "v1",
+                "00",
+            ])
+            .prop_map(|s| Value::String(s.into())),
+            "[0-9a-fA-F]{64}".prop_map(Value::String),
+            "[0-9A-Z]{18}".prop_map(Value::String),
+            ".{0,24}".prop_map(Value::String),
+        ]
+        .boxed()
+    }
+
+    const TOKENS: [&str; 8] = ["18446744073709551616", "-1", "1e400", "null", ",", "\"", "\\u0000", " \n "];
+
+    fn edits() -> impl Strategy<Value = (Vec<JsonEdit>, Vec<TextEdit>)> {
+        (
+            prop::collection::vec(trustmeter_fuzzkit::json_edit(json_value()), 0..3),
+            prop::collection::vec(trustmeter_fuzzkit::text_edit(&TOKENS), 0..2),
+        )
+    }
+
+    fn edited(original: &str, structural: &[JsonEdit], textual: &[TextEdit]) -> Vec<u8> {
+        let mut text = if structural.is_empty() {
+            original.as_bytes().to_vec()
+        } else {
+            let mut doc: Value = serde_json::from_str(original).expect("JSON");
+            for e in structural {
+                apply_json_edit(&mut doc, e);
+            }
+            serde_json::to_vec_pretty(&doc).expect("prints")
+        };
+        for e in textual {
+            apply_text_edit(&mut text, e);
+        }
+        text
+    }
+
+    /// `text` read as `which`'s file, checked; with `assembled`, a genesis is assembled from it
+    /// too (slow in this build: the assembly looks for every devnet-derived key).
+    fn is_checked(which: usize, text: &[u8], assembled: bool) -> Result<(), TestCaseError> {
+        let f = files();
+        let Ok(text) = std::str::from_utf8(text) else { return Ok(()) };
+        let Ok(file) = serde_json::from_str::<OrgFile>(text) else { return Ok(()) };
+        let original = &f.files[which];
+        if !file.problems(&f.chain).is_empty() {
+            return Ok(());
+        }
+        // A file that checks may leave out keys, never change or add one.
+        prop_assert_eq!((&file.chain_id, &file.organisation.id), (&original.chain_id, &original.organisation.id));
+        let genuine = signed(original);
+        for s in signed(&file) {
+            prop_assert!(genuine.contains(&s), "a changed file checks: {:?}\n{}", s, text);
+        }
+        if !assembled {
+            return Ok(());
+        }
+        let mut all = f.files.clone();
+        all[which] = file;
+        if let Ok(genesis) = assemble(&f.chain, 1_767_225_600_000, ChainParams::default(), &all, 4) {
+            prop_assert!(genesis.accounts.iter().all(|a| f.genesis.accounts.contains(a)));
+            prop_assert!(genesis.validators.iter().all(|v| f.genesis.validators.contains(v)));
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(trustmeter_fuzzkit::config(600, SEED))]
+
+        #[test]
+        fn edited_org_files_check_only_if_their_signed_content_is_unchanged(
+            which in 0usize..4,
+            (structural, textual) in edits(),
+        ) {
+            is_checked(which, &edited(&files().texts[which], &structural, &textual), false)?;
+        }
+
+        #[test]
+        fn arbitrary_text_is_not_an_org_file(text in prop_oneof![".{0,200}", "\\{\"format\":\"trustmeter-org/v1\"[ -~]{0,200}\\}"]) {
+            is_checked(0, text.as_bytes(), false)?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(trustmeter_fuzzkit::config(12, SEED))]
+
+        #[test]
+        fn genesis_assembled_from_edited_org_files_has_only_genuine_keys(
+            which in 0usize..4,
+            (structural, textual) in edits(),
+        ) {
+            is_checked(which, &edited(&files().texts[which], &structural, &textual), true)?;
+        }
+    }
+
+    #[test]
+    fn the_genuine_files_read_back_and_check() {
+        let f = files();
+        for (i, t) in f.texts.iter().enumerate() {
+            let back: OrgFile = serde_json::from_str(t).expect("reads");
+            assert_eq!(back, f.files[i]);
+            is_checked(i, t.as_bytes(), i == 0).unwrap();
+        }
+    }
 }

@@ -5,7 +5,7 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
-use trustmeter_gateway::api::{ManualEntry, ReadingRow, RejectedRow};
+use trustmeter_gateway::api::{ManualEntry, NEXT_HEADER, ReadingRow, RejectedRow};
 use trustmeter_gateway::config::GatewayConfig;
 use trustmeter_gateway::status::StatusReport;
 use trustmeter_keystore::{KeyFile, KeyMeta};
@@ -75,6 +75,14 @@ pub enum GatewayCommand {
         #[arg(long)]
         destination: String,
     },
+}
+
+/// Rows asked for per page of the gateway's lists (its largest page).
+const GATEWAY_PAGE: usize = 10_000;
+
+/// The cursor of the next page, if the gateway says there is one.
+fn next_cursor(resp: &reqwest::Response) -> Option<String> {
+    resp.headers().get(NEXT_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 /// Options of `gateway readings`.
@@ -308,7 +316,7 @@ async fn run_async(cmd: GatewayCommand) -> Result<()> {
         }
         GatewayCommand::Readings(a) => {
             let cfg = load(&a.config)?;
-            let mut q: Vec<(String, String)> = vec![("limit".into(), a.limit.to_string())];
+            let mut q: Vec<(String, String)> = Vec::new();
             if let Some(m) = &a.meter {
                 q.push(("meter".into(), m.clone()));
             }
@@ -324,20 +332,52 @@ async fn run_async(cmd: GatewayCommand) -> Result<()> {
                 other => bail!("format {other:?}: use table, csv or json"),
             };
             q.push(("format".into(), fmt.into()));
-            let resp = http()?
-                .get(format!("{}/readings?{}", base_url(&cfg), query_string(&q)))
-                .send()
-                .await
-                .with_context(|| not_running(&cfg))?;
-            let text = if fmt == "csv" {
-                let status = resp.status();
-                let body = resp.text().await?;
-                if !status.is_success() {
-                    bail!("gateway answered {status}: {body}");
+            // Page by page (the gateway answers at most 10 000 rows a page), up to `--limit`.
+            let client = http()?;
+            let (mut csv, mut rows, mut after, mut taken) =
+                (String::new(), Vec::<ReadingRow>::new(), None::<String>, 0usize);
+            while taken < a.limit {
+                let mut page_q = q.clone();
+                page_q.push(("limit".into(), (a.limit - taken).min(GATEWAY_PAGE).to_string()));
+                if let Some(c) = &after {
+                    page_q.push(("after".into(), c.clone()));
                 }
-                body
+                let resp = client
+                    .get(format!("{}/readings?{}", base_url(&cfg), query_string(&page_q)))
+                    .send()
+                    .await
+                    .with_context(|| not_running(&cfg))?;
+                let next = next_cursor(&resp);
+                if fmt == "csv" {
+                    let status = resp.status();
+                    let body = resp.text().await?;
+                    if !status.is_success() {
+                        bail!("gateway answered {status}: {body}");
+                    }
+                    let mut lines = body.lines();
+                    let header = lines.next().unwrap_or_default();
+                    if csv.is_empty() {
+                        csv.push_str(header);
+                        csv.push('\n');
+                    }
+                    for line in lines {
+                        csv.push_str(line);
+                        csv.push('\n');
+                        taken += 1;
+                    }
+                } else {
+                    let page: Vec<ReadingRow> = answer(resp).await?;
+                    taken += page.len();
+                    rows.extend(page);
+                }
+                match next {
+                    Some(c) => after = Some(c),
+                    None => break,
+                }
+            }
+            let text = if fmt == "csv" {
+                csv
             } else {
-                let rows: Vec<ReadingRow> = answer(resp).await?;
                 if a.format == "json" {
                     serde_json::to_string_pretty(&rows)?
                 } else {
@@ -398,16 +438,27 @@ async fn run_async(cmd: GatewayCommand) -> Result<()> {
         }
         GatewayCommand::Rejected { config, destination } => {
             let cfg = load(&config)?;
-            let resp = http()?
-                .get(format!(
-                    "{}/rejected?{}",
-                    base_url(&cfg),
-                    query_string(&[("destination".into(), destination.clone())])
-                ))
-                .send()
-                .await
-                .with_context(|| not_running(&cfg))?;
-            let rows: Vec<RejectedRow> = answer(resp).await?;
+            let client = http()?;
+            let (mut rows, mut after) = (Vec::<RejectedRow>::new(), None::<String>);
+            loop {
+                let mut q =
+                    vec![("destination".to_string(), destination.clone()), ("limit".into(), GATEWAY_PAGE.to_string())];
+                if let Some(c) = &after {
+                    q.push(("after".into(), c.clone()));
+                }
+                let resp = client
+                    .get(format!("{}/rejected?{}", base_url(&cfg), query_string(&q)))
+                    .send()
+                    .await
+                    .with_context(|| not_running(&cfg))?;
+                let next = next_cursor(&resp);
+                let page: Vec<RejectedRow> = answer(resp).await?;
+                rows.extend(page);
+                match next {
+                    Some(c) => after = Some(c),
+                    None => break,
+                }
+            }
             for r in &rows {
                 println!(
                     "#{:<8} {} seq {}: {} — {}",

@@ -25,6 +25,7 @@ pub const MAX_DESCENDANTS: usize = 256;
 /// A bundle is not trusted because of where it came from: [`crate::verify()`] checks every part of
 /// it, and the only things a verifier has to trust are the genesis (its chain id and validator
 /// set) and the usual assumption that fewer than a third of those validators are faulty.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProofBundle {

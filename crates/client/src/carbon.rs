@@ -52,6 +52,7 @@ pub const MAX_SAMPLED_FIGURES: usize = 62;
 pub const MAX_SAMPLED_READINGS: usize = 64;
 
 /// Everything needed to check a verified figure offline (see the module documentation).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CarbonProof {

@@ -30,6 +30,7 @@ pub const MAX_STATE_PROOFS: usize = 64;
 
 /// A block header and what makes it final: the headers of its descendants up to a certified one
 /// (none when its own view was certified) and that block's finalization certificate.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertifiedHeader {
@@ -113,6 +114,7 @@ impl CertifiedHeader {
 }
 
 /// The receipt of one transaction, in the receipts tree of a finalized block.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptProof {
@@ -192,6 +194,7 @@ fn receipt_with(
 
 /// Registry entries and absences under one finalized header: proofs against the state roots the
 /// header commits to.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateProofs {

@@ -36,6 +36,7 @@ pub const MAX_EPOCH_LINKS: usize = 1 << 16;
 
 /// One step of the epoch chain: the set of epoch `epoch`, proven in the state after the boundary
 /// block `last(epoch − 1)`, which the set of `epoch − 1` finalized.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EpochLink {

@@ -36,6 +36,7 @@ pub const FIGURE_PROOF_VERSION_V2: &str = "trustmeter-figure-proof/v2";
 
 /// Everything needed to check, offline, that a daily figure was in the state of a finalized block.
 /// Serialized as JSON; see `docs/proof-format.md` §10.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FigureProof {

@@ -53,6 +53,7 @@ pub fn expected_points(nominal_interval_ms: i64, from_ms: i64, to_ms: i64) -> u6
 /// The counts behind the quality indices of an enterprise, or of a region (their sum, see [`Add`]).
 ///
 /// [`Add`]: std::ops::Add
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct QualityCounts {
     /// Collection points required in the period (应采点数), e.g. from [`expected_points`].
@@ -88,6 +89,7 @@ impl QualityCounts {
 }
 
 /// Quality indices of an enterprise or region, in basis points (10 000 = 100 %).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct QualityIndex {
     /// Completeness (完整率): received (capped) / expected, floored. 10 000 when nothing is expected.

@@ -1,22 +1,40 @@
 //! # trustmeter-fuzzkit (tests only)
 //!
-//! What the bounded fuzz tests of several crates share (`crates/*/tests/fuzz.rs`): a proptest
-//! configuration with a fixed seed (a CI failure replays as it is; `PROPTEST_RNG_SEED` and
-//! `PROPTEST_CASES` override it for longer runs), random edits of byte strings (flips, cuts,
-//! insertions, length prefixes set to edge values), and structural edits of JSON documents
-//! (members dropped, renamed or added, values replaced, copied or nested deeply, arrays grown,
-//! characters and numbers changed). Never a dependency of anything but tests.
+//! What the bounded fuzz tests of several crates share (`crates/*/tests/fuzz.rs` and the other
+//! fuzz modules listed in the README): a proptest configuration with a fixed seed (a CI failure
+//! replays as it is), random edits of byte strings (flips, cuts, insertions, length prefixes set
+//! to edge values), and structural edits of JSON documents (members dropped, renamed or added,
+//! values replaced, copied or nested deeply, arrays grown, characters and numbers changed).
+//! Never a dependency of anything but tests.
+//!
+//! Two environment variables lengthen and vary every target at once (the README's long run):
+//! [`SCALE_VAR`] multiplies each target's case count, [`SEED_VAR`] is XORed into each target's
+//! fixed seed (0 or unset: the seeds of `cargo test`).
 
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{RngAlgorithm, RngSeed};
 use serde_json::Value;
 
-/// A bounded, replayable configuration: `cases` cases from `seed`, no failure files in the source
-/// tree, shrinking capped.
+/// Multiplies the case count of every bounded fuzz target (`FUZZ_SCALE=100`: 100 times as many).
+pub const SCALE_VAR: &str = "FUZZ_SCALE";
+/// XORed into every target's fixed seed (`FUZZ_SEED=$RANDOM`: other inputs; the same value replays
+/// them).
+pub const SEED_VAR: &str = "FUZZ_SEED";
+
+/// The case count and seed a target with `cases` and `seed` runs with, given the values of
+/// [`SCALE_VAR`] and [`SEED_VAR`] (unparsable values count as unset).
+pub fn scaled(cases: u32, seed: u64, scale: Option<&str>, seed_xor: Option<&str>) -> (u32, u64) {
+    let scale = scale.and_then(|s| s.trim().parse::<u32>().ok()).unwrap_or(1).max(1);
+    let xor = seed_xor.and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0);
+    (cases.saturating_mul(scale), seed ^ xor)
+}
+
+/// A bounded, replayable configuration: `cases` cases from `seed` (both changed by [`SCALE_VAR`]
+/// and [`SEED_VAR`]), no failure files in the source tree, shrinking capped.
 pub fn config(cases: u32, seed: u64) -> ProptestConfig {
-    let seed = std::env::var("PROPTEST_RNG_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(seed);
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(cases);
+    let var = |name: &str| std::env::var(name).ok();
+    let (cases, seed) = scaled(cases, seed, var(SCALE_VAR).as_deref(), var(SEED_VAR).as_deref());
     ProptestConfig {
         cases,
         max_shrink_iters: 2_000,
@@ -58,6 +76,7 @@ pub enum ByteEdit {
     SetU64 { at: Index, value: u64 },
 }
 
+/// A random [`ByteEdit`] (bit flips and edge-value length prefixes weighted up).
 pub fn byte_edit() -> impl Strategy<Value = ByteEdit> {
     prop_oneof![
         4 => (any::<Index>(), 0u8..8).prop_map(|(at, bit)| ByteEdit::FlipBit { at, bit }),
@@ -71,6 +90,7 @@ pub fn byte_edit() -> impl Strategy<Value = ByteEdit> {
     ]
 }
 
+/// Applies `edit` to `bytes` (nothing when it needs more bytes than there are).
 pub fn apply_byte_edit(bytes: &mut Vec<u8>, edit: &ByteEdit) {
     let len = bytes.len();
     let pos = |at: &Index| if len == 0 { 0 } else { at.index(len) };
@@ -103,10 +123,12 @@ pub fn apply_byte_edit(bytes: &mut Vec<u8>, edit: &ByteEdit) {
     }
 }
 
+/// One to four random [`ByteEdit`]s.
 pub fn byte_edits() -> impl Strategy<Value = Vec<ByteEdit>> {
     prop::collection::vec(byte_edit(), 1..5)
 }
 
+/// `original` with `edits` applied in order.
 pub fn edited(original: &[u8], edits: &[ByteEdit]) -> Vec<u8> {
     let mut bytes = original.to_vec();
     for e in edits {
@@ -357,5 +379,18 @@ pub fn apply_text_edit(text: &mut Vec<u8>, edit: &TextEdit) {
         }
         TextEdit::Bytes(e) => apply_byte_edit(text, e),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scaled;
+
+    #[test]
+    fn the_environment_scales_cases_and_varies_seeds() {
+        assert_eq!(scaled(3_000, 42, None, None), (3_000, 42));
+        assert_eq!(scaled(3_000, 42, Some("100"), Some("1")), (300_000, 43));
+        assert_eq!(scaled(3_000, 42, Some(" 0 "), Some("x")), (3_000, 42), "0 and junk count as unset");
+        assert_eq!(scaled(3_000_000, 42, Some("10000"), Some("0")), (u32::MAX, 42), "saturates");
     }
 }

@@ -16,6 +16,10 @@ pub enum AlarmKind {
     NoData,
     /// A point's reads fail.
     DriverError,
+    /// An MQTT message was refused (over the payload or packet limit, not JSON, a field missing
+    /// or bad): the value it carried is lost. Names the topic and the point; not cleared by the
+    /// next good message, but held for `[alarms] refused_message_hold_s` after the last refusal.
+    MessageRefused,
     /// A value outside the point's plausible range.
     OutOfRange,
     /// A cumulative register went backwards (not a rollover): meter replaced or reset?
@@ -76,6 +80,8 @@ pub struct Alarm {
 #[derive(Debug, Default)]
 pub struct AlarmBoard {
     active: BTreeMap<(AlarmKind, String), Alarm>,
+    /// Alarms that clear themselves at a time (gateway clock, Unix ms) rather than on a condition.
+    held_until: BTreeMap<(AlarmKind, String), i64>,
     dropped: u64,
 }
 
@@ -96,9 +102,38 @@ impl AlarmBoard {
         self.active.insert(key, Alarm { kind, severity, subject: subject.to_string(), message, since_ms: now_ms });
     }
 
+    /// Raises (or updates) an alarm that stays active until `until_ms` (gateway clock), whatever
+    /// happens meanwhile; raising it again moves that time. [`AlarmBoard::expire`] clears it.
+    pub fn raise_until(
+        &mut self,
+        kind: AlarmKind,
+        severity: Severity,
+        subject: &str,
+        message: String,
+        now_ms: i64,
+        until_ms: i64,
+    ) {
+        self.raise(kind, severity, subject, message, now_ms);
+        let key = (kind, subject.to_string());
+        if self.active.contains_key(&key) {
+            self.held_until.insert(key, until_ms);
+        }
+    }
+
+    /// Clears the held alarms whose time has come.
+    pub fn expire(&mut self, now_ms: i64) {
+        let due: Vec<(AlarmKind, String)> =
+            self.held_until.iter().filter(|(_, until)| **until <= now_ms).map(|(k, _)| k.clone()).collect();
+        for (kind, subject) in due {
+            self.clear(kind, &subject);
+        }
+    }
+
     /// Clears an alarm if active.
     pub fn clear(&mut self, kind: AlarmKind, subject: &str) {
-        if self.active.remove(&(kind, subject.to_string())).is_some() {
+        let key = (kind, subject.to_string());
+        self.held_until.remove(&key);
+        if self.active.remove(&key).is_some() {
             tracing::info!(kind = ?kind, subject, "alarm cleared");
         }
     }
@@ -118,5 +153,27 @@ impl AlarmBoard {
     /// Alarms not raised because the board was full.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_alarm_stays_until_its_time_and_moves_when_raised_again() {
+        let mut b = AlarmBoard::default();
+        b.raise_until(AlarmKind::MessageRefused, Severity::Warning, "M-1", "first".into(), 1_000, 5_000);
+        b.raise(AlarmKind::DriverError, Severity::Warning, "M-1", "down".into(), 1_000);
+        b.expire(4_999);
+        assert!(b.is_active(AlarmKind::MessageRefused, "M-1"));
+        b.raise_until(AlarmKind::MessageRefused, Severity::Warning, "M-1", "second".into(), 4_000, 8_000);
+        b.expire(6_000);
+        assert!(b.is_active(AlarmKind::MessageRefused, "M-1"));
+        assert_eq!(b.list().iter().find(|a| a.kind == AlarmKind::MessageRefused).unwrap().message, "second");
+        b.expire(8_000);
+        assert!(!b.is_active(AlarmKind::MessageRefused, "M-1"));
+        // Alarms without a time are not expired.
+        assert!(b.is_active(AlarmKind::DriverError, "M-1"));
     }
 }

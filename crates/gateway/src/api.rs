@@ -6,8 +6,8 @@
 //! |---|---|
 //! | `GET /status` | [`StatusReport`]: points, destinations with backlog, alarms, clock |
 //! | `GET /metrics` | Prometheus metrics ([`crate::metrics`]): backlog per destination, readings produced, batches sent/settled/refused, store size |
-//! | `GET /readings?meter=&from=&to=&limit=&format=json\|csv` | stored readings |
-//! | `GET /rejected?destination=&limit=` | readings a chain rejected, with reasons |
+//! | `GET /readings?meter=&from=&to=&after=&limit=&format=json\|csv` | stored readings, a page at a time |
+//! | `GET /rejected?destination=&after=&limit=` | readings a chain rejected, with reasons, a page at a time |
 //! | `POST /manual` | `{meter, value, unit, timestamp_ms?}`: a hand-entered reading (手工填报) |
 //! | `POST /import` | a CSV (`text/csv`) or JSON file of historical readings |
 //!
@@ -19,6 +19,16 @@
 //! operator token (`Authorization: Bearer`, from `operator.token` in the data directory) and
 //! their declared content type (`application/json`; `text/csv` or `application/json`), never a
 //! form or `text/plain` body a page may send without asking.
+//!
+//! **Paging** (the node API's parameter names): `/readings` and `/rejected` answer one page of at
+//! most `limit` rows (default [`DEFAULT_PAGE_LIMIT`], at most [`MAX_PAGE_LIMIT`]; a larger
+//! `limit` is served as a page of [`MAX_PAGE_LIMIT`], `0` is refused). When more rows may follow,
+//! the answer carries the header [`NEXT_HEADER`] (`trustmeter-next: <cursor>`); the next page is
+//! the same request with `after=<cursor>`. The body keeps its shape (a JSON array, or CSV). A
+//! cursor is opaque (hex of a version byte, the list it belongs to and the last key served) and
+//! names a position, not an offset: pages neither repeat nor skip readings. A page of
+//! `/readings` examines at most [`MAX_QUERY_SCAN`](crate::store::MAX_QUERY_SCAN) stored readings,
+//! so a time filter matching few of them can give a short (even empty) page with a cursor.
 
 use crate::Runtime;
 use crate::producer::{Item, Produced};
@@ -36,6 +46,83 @@ use trustmeter_types::{DeviceId, Quantity, ReadingOrigin, RegisterKind};
 
 /// Largest request body (an import file), in bytes.
 pub const MAX_BODY_BYTES: usize = 64 << 20;
+/// Rows per page of `/readings` and `/rejected` when `limit` is not given.
+pub const DEFAULT_PAGE_LIMIT: usize = 1_000;
+/// Most rows per page of `/readings` and `/rejected`.
+pub const MAX_PAGE_LIMIT: usize = 10_000;
+/// The response header carrying the cursor of the next page (absent on the last page).
+pub const NEXT_HEADER: &str = "trustmeter-next";
+
+/// Version byte of every cursor.
+const CURSOR_VERSION: u8 = 1;
+/// Longest cursor accepted (hex of the version, the list and a 64-byte name after 8 bytes).
+const MAX_CURSOR_CHARS: usize = 2 * (2 + 8 + 128);
+
+/// Which list a cursor belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum ListKind {
+    /// `/readings` of every meter: the key is the last reading id.
+    Readings = 1,
+    /// `/readings?meter=`: the key is the last sequence number, then the meter.
+    MeterReadings = 2,
+    /// `/rejected?destination=`: the key is the last reading id, then the destination.
+    Rejected = 3,
+}
+
+/// The cursor after `key` (8 bytes, big-endian) in list `kind` of `scope` (a meter or a
+/// destination; empty for every meter).
+fn encode_cursor(kind: ListKind, key: u64, scope: &str) -> String {
+    let mut bytes = vec![CURSOR_VERSION, kind as u8];
+    bytes.extend_from_slice(&key.to_be_bytes());
+    bytes.extend_from_slice(scope.as_bytes());
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The key of a cursor of list `kind` of `scope`; what is wrong with it otherwise.
+fn decode_cursor(kind: ListKind, scope: &str, cursor: &str) -> Result<u64, String> {
+    let bad = |why: &str| {
+        format!(
+            "after={cursor:?} is not a cursor of this list: {why}; pass the {NEXT_HEADER} header of the previous page unchanged"
+        )
+    };
+    if cursor.len() > MAX_CURSOR_CHARS || !cursor.len().is_multiple_of(2) {
+        return Err(bad("wrong length"));
+    }
+    let bytes = (0..cursor.len())
+        .step_by(2)
+        .map(|i| cursor.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(|| bad("not hex"))?;
+    match bytes.as_slice() {
+        [CURSOR_VERSION, k, rest @ ..] if *k == kind as u8 => {
+            let (key, name) = rest.split_at_checked(8).ok_or_else(|| bad("too short"))?;
+            if name != scope.as_bytes() {
+                return Err(bad("it belongs to another meter or destination"));
+            }
+            Ok(u64::from_be_bytes(key.try_into().map_err(|_| bad("too short"))?))
+        }
+        [CURSOR_VERSION, _, ..] => Err(bad("it belongs to another list")),
+        _ => Err(bad("unknown version")),
+    }
+}
+
+/// The page size asked for: default when absent, at most [`MAX_PAGE_LIMIT`], `0` refused.
+fn page_limit(limit: Option<usize>) -> Result<usize, String> {
+    match limit {
+        None => Ok(DEFAULT_PAGE_LIMIT),
+        Some(0) => Err("limit must be at least 1".into()),
+        Some(n) => Ok(n.min(MAX_PAGE_LIMIT)),
+    }
+}
+
+/// `response` with the next page's cursor, if any.
+fn with_next(mut response: Response, next: Option<String>) -> Response {
+    if let Some(v) = next.and_then(|c| axum::http::HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().insert(NEXT_HEADER, v);
+    }
+    response
+}
 
 /// An error answer: the same shape as the node API's, with the same stable codes
 /// (`trustmeter_httpserve::error_code`: `bad_request`, `unauthorised`, `forbidden`, `not_found`,
@@ -208,7 +295,9 @@ pub struct ReadingsQuery {
     pub from: Option<i64>,
     /// To (Unix ms, exclusive).
     pub to: Option<i64>,
-    /// Most rows.
+    /// The cursor of the previous page's `trustmeter-next` header; absent for the first page.
+    pub after: Option<String>,
+    /// Rows per page: default 1 000, at most 10 000.
     pub limit: Option<usize>,
     /// `json` (default) or `csv`.
     pub format: Option<String>,
@@ -251,17 +340,31 @@ async fn readings(State(rt): State<Arc<Runtime>>, Query(q): Query<ReadingsQuery>
         Some("csv") => true,
         Some(other) => return err(StatusCode::BAD_REQUEST, format!("format {other:?}: use json or csv")),
     };
+    let limit = match page_limit(q.limit) {
+        Ok(l) => l,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    let (kind, scope) = match &meter {
+        Some(m) => (ListKind::MeterReadings, m.as_str().to_string()),
+        None => (ListKind::Readings, String::new()),
+    };
+    let after = match q.after.as_deref().map(|c| decode_cursor(kind, &scope, c)).transpose() {
+        Ok(a) => a.unwrap_or(0),
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
     let store = rt.store.clone();
-    let rows = tokio::task::spawn_blocking(move || {
-        store.query(meter.as_ref(), q.from.unwrap_or(i64::MIN), q.to.unwrap_or(i64::MAX), q.limit.unwrap_or(100_000))
+    let page = tokio::task::spawn_blocking(move || {
+        store.query(meter.as_ref(), q.from.unwrap_or(i64::MIN), q.to.unwrap_or(i64::MAX), after, limit)
     })
     .await;
-    let rows = match rows {
+    let page = match page {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
         Err(e) => return err(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    let rows: Vec<ReadingRow> = rows
+    let next = page.next.map(|k| encode_cursor(kind, k, &scope));
+    let rows: Vec<ReadingRow> = page
+        .rows
         .into_iter()
         .map(|(id, s)| {
             let r = &s.signed.reading;
@@ -300,9 +403,9 @@ async fn readings(State(rt): State<Arc<Runtime>>, Query(q): Query<ReadingsQuery>
                 r.signature
             ));
         }
-        return ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response();
+        return with_next(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response(), next);
     }
-    Json(rows).into_response()
+    with_next(Json(rows).into_response(), next)
 }
 
 /// Query of `GET /rejected`.
@@ -310,7 +413,9 @@ async fn readings(State(rt): State<Arc<Runtime>>, Query(q): Query<ReadingsQuery>
 pub struct RejectedQuery {
     /// Destination name.
     pub destination: String,
-    /// Most rows.
+    /// The cursor of the previous page's `trustmeter-next` header; absent for the first page.
+    pub after: Option<String>,
+    /// Rows per page: default 1 000, at most 10 000.
     pub limit: Option<usize>,
 }
 
@@ -330,10 +435,19 @@ pub struct RejectedRow {
 }
 
 async fn rejected(State(rt): State<Arc<Runtime>>, Query(q): Query<RejectedQuery>) -> Response {
+    let limit = match page_limit(q.limit) {
+        Ok(l) => l,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
+    let after = match q.after.as_deref().map(|c| decode_cursor(ListKind::Rejected, &q.destination, c)).transpose() {
+        Ok(a) => a.unwrap_or(0),
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
     let store = rt.store.clone();
+    let destination = q.destination.clone();
     let r = tokio::task::spawn_blocking(move || -> Result<Vec<RejectedRow>, crate::store::StoreError> {
         let mut out = Vec::new();
-        for (id, rej) in store.rejected(&q.destination, q.limit.unwrap_or(10_000))? {
+        for (id, rej) in store.rejected_after(&q.destination, after, limit)? {
             let s = store.get(id)?;
             out.push(RejectedRow {
                 id,
@@ -347,7 +461,13 @@ async fn rejected(State(rt): State<Arc<Runtime>>, Query(q): Query<RejectedQuery>
     })
     .await;
     match r {
-        Ok(Ok(rows)) => Json(rows).into_response(),
+        Ok(Ok(rows)) => {
+            // A full page: more may follow.
+            let next = (rows.len() == limit)
+                .then(|| rows.last().map(|r| encode_cursor(ListKind::Rejected, r.id, &destination)))
+                .flatten();
+            with_next(Json(rows).into_response(), next)
+        }
         Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
@@ -456,4 +576,109 @@ async fn import(State(rt): State<Arc<Runtime>>, headers: HeaderMap, body: Bytes)
 /// Parses `Quantity` decimal text (re-exported for the CLI).
 pub fn parse_quantity(s: &str) -> Result<Quantity, String> {
     trustmeter_meters::parse_manual_value(s).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderValue, Method};
+
+    const TOKEN: &str = "5f1c0e9a7b3d2c4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6";
+
+    fn guard() -> ApiGuard {
+        ApiGuard {
+            token: zeroize::Zeroizing::new(TOKEN.to_string()),
+            listen: "127.0.0.1:7070".parse().unwrap(),
+            hosts: vec!["gw.plant.internal".into()],
+            origins: vec!["http://ops.plant.internal".into()],
+        }
+    }
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(k.clone(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn status(method: Method, path: &str, pairs: &[(header::HeaderName, &str)]) -> Option<StatusCode> {
+        guard().check(&method, path, &headers(pairs)).err().map(|(s, _)| s)
+    }
+
+    const BEARER: &str = "Bearer 5f1c0e9a7b3d2c4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6";
+
+    #[test]
+    fn reads_need_a_host_the_gateway_answers_to_and_no_foreign_origin() {
+        use header::{HOST, ORIGIN};
+        for host in ["127.0.0.1:7070", "localhost:7070", "[::1]:7070", "gw.plant.internal", "GW.plant.internal:7070"] {
+            assert_eq!(status(Method::GET, "/status", &[(HOST, host)]), None, "{host}");
+        }
+        // A name rebound to 127.0.0.1 by a web page's DNS.
+        assert_eq!(status(Method::GET, "/readings", &[(HOST, "attacker.example:7070")]), Some(StatusCode::FORBIDDEN));
+        assert_eq!(status(Method::GET, "/status", &[(HOST, "10.0.0.9")]), Some(StatusCode::FORBIDDEN));
+        assert_eq!(status(Method::GET, "/status", &[]), Some(StatusCode::BAD_REQUEST));
+        // A page in a browser: only the listed origin.
+        let cross = [(HOST, "127.0.0.1:7070"), (ORIGIN, "http://intranet.example")];
+        assert_eq!(status(Method::GET, "/status", &cross), Some(StatusCode::FORBIDDEN));
+        let listed = [(HOST, "127.0.0.1:7070"), (ORIGIN, "http://ops.plant.internal")];
+        assert_eq!(status(Method::GET, "/status", &listed), None);
+    }
+
+    #[test]
+    fn writes_need_the_operator_token_and_their_content_type() {
+        use header::{AUTHORIZATION, CONTENT_TYPE, HOST, ORIGIN};
+        let host = (HOST, "127.0.0.1:7070");
+        let json = (CONTENT_TYPE, "application/json");
+        let csv = (CONTENT_TYPE, "text/csv; charset=utf-8");
+        let auth = (AUTHORIZATION, BEARER);
+        assert_eq!(status(Method::POST, "/manual", &[host.clone(), auth.clone(), json.clone()]), None);
+        assert_eq!(status(Method::POST, "/import", &[host.clone(), auth.clone(), csv.clone()]), None);
+        assert_eq!(status(Method::POST, "/import", &[host.clone(), auth.clone(), json.clone()]), None);
+        for path in ["/manual", "/import"] {
+            // Missing, wrong, or not a bearer token.
+            assert_eq!(status(Method::POST, path, &[host.clone(), json.clone()]), Some(StatusCode::UNAUTHORIZED));
+            let wrong = (AUTHORIZATION, "Bearer 0000000000000000000000000000000000000000000000000000000000000000");
+            assert_eq!(
+                status(Method::POST, path, &[host.clone(), wrong, json.clone()]),
+                Some(StatusCode::UNAUTHORIZED)
+            );
+            let basic = (AUTHORIZATION, "Basic 5f1c0e9a7b3d2c4e");
+            assert_eq!(
+                status(Method::POST, path, &[host.clone(), basic, json.clone()]),
+                Some(StatusCode::UNAUTHORIZED)
+            );
+            // What a web form may send without asking.
+            for ctype in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+                let h = [host.clone(), auth.clone(), (CONTENT_TYPE, ctype)];
+                assert_eq!(status(Method::POST, path, &h), Some(StatusCode::UNSUPPORTED_MEDIA_TYPE), "{path} {ctype}");
+            }
+            assert_eq!(
+                status(Method::POST, path, &[host.clone(), auth.clone()]),
+                Some(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            );
+            // With everything right but a rebound host name, or from a foreign page.
+            let rebound = [(HOST, "attacker.example:7070"), auth.clone(), json.clone()];
+            assert_eq!(status(Method::POST, path, &rebound), Some(StatusCode::FORBIDDEN), "{path}");
+            let foreign = [host.clone(), (ORIGIN, "http://intranet.example"), auth.clone(), json.clone()];
+            assert_eq!(status(Method::POST, path, &foreign), Some(StatusCode::FORBIDDEN), "{path}");
+        }
+        // A CSV manual entry is not a manual entry.
+        assert_eq!(status(Method::POST, "/manual", &[host, auth, csv]), Some(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_belong_to_their_list() {
+        let c = encode_cursor(ListKind::MeterReadings, 42, "M-1");
+        assert_eq!(decode_cursor(ListKind::MeterReadings, "M-1", &c), Ok(42));
+        assert!(decode_cursor(ListKind::MeterReadings, "M-2", &c).unwrap_err().contains("another meter"));
+        assert!(decode_cursor(ListKind::Readings, "", &c).unwrap_err().contains("another list"));
+        assert!(decode_cursor(ListKind::Rejected, "prov", "zz").unwrap_err().contains("not hex"));
+        assert!(decode_cursor(ListKind::Rejected, "prov", &"00".repeat(400)).is_err());
+        let r = encode_cursor(ListKind::Rejected, u64::MAX, "provincial");
+        assert_eq!(decode_cursor(ListKind::Rejected, "provincial", &r), Ok(u64::MAX));
+        assert_eq!(page_limit(None), Ok(DEFAULT_PAGE_LIMIT));
+        assert_eq!(page_limit(Some(1_000_000)), Ok(MAX_PAGE_LIMIT));
+        assert!(page_limit(Some(0)).is_err());
+    }
 }

@@ -19,6 +19,13 @@
 //!   sent. Flagged and accepted readings are sent. A reading whose meter the chain does not know,
 //!   or whose record could not be fetched, is sent unchecked: the chain gives the reason.
 //!
+//! - **Freshness**: the policy and meter records are proven as of a finalized block no older than
+//!   the newest the sender has verified (a height kept in the store across restarts). A reading
+//!   is rejected only on proofs at least as new as that height when it is audited: when the
+//!   policy or the meter record in hand is older (a receipt settled at a later block since they
+//!   were fetched), both are proven again before the reading is rejected; if they cannot be, it
+//!   is sent.
+//!
 //! Readings go out in id order in contiguous batches, so a batch is cut before the first reading
 //! the policy rejects; rejected readings at the head of the queue are settled in one durable write.
 
@@ -57,6 +64,8 @@ pub struct Policies {
     pub in_force: LoadedPolicy,
     /// Versions deployed to take effect at a later height.
     pub pending: Vec<LoadedPolicy>,
+    /// Height of the finalized block the set was proven at.
+    pub height: u64,
 }
 
 impl Policies {
@@ -81,12 +90,15 @@ fn load(p: &PolicyInForce) -> Result<LoadedPolicy, String> {
     Ok(LoadedPolicy { policy, version: p.version, name })
 }
 
+/// A cached meter record (`None`: not registered), the height it was proven at, when fetched.
+type CachedMeter = (Option<Meter>, u64, Instant);
+
 /// What the gateway knows of one destination's policy and registry, for the pre-audit.
 #[derive(Debug, Default)]
 pub struct PreAudit {
     policy: Mutex<Option<Arc<Policies>>>,
     next_fetch: Mutex<Option<Instant>>,
-    meters: Mutex<BTreeMap<DeviceId, (Option<Meter>, Instant)>>,
+    meters: Mutex<BTreeMap<DeviceId, CachedMeter>>,
     window: Mutex<(Option<i64>, Option<i64>)>,
 }
 
@@ -105,14 +117,14 @@ impl PreAudit {
         self.next_fetch.lock().expect("pre-audit lock").is_none_or(|t| Instant::now() >= t)
     }
 
-    /// Installs the result of a fetch: `Ok(Some)` the chain's policy, `Ok(None)` a node without
-    /// `GET /v1/policy`, `Err` a failure. Returns whether the versions changed, or the problem to
-    /// raise as an alarm.
-    pub fn install(&self, fetched: Result<Option<ChainPolicy>, String>) -> Result<bool, String> {
+    /// Installs the result of a fetch: `Ok(Some((policy, height)))` the chain's policy proven at
+    /// block `height`, `Ok(None)` a node without `GET /v1/policy`, `Err` a failure. Returns
+    /// whether the versions changed, or the problem to raise as an alarm.
+    pub fn install(&self, fetched: Result<Option<(ChainPolicy, u64)>, String>) -> Result<bool, String> {
         let loaded = match fetched {
-            Ok(Some(c)) => load(&c.in_force).and_then(|in_force| {
+            Ok(Some((c, height))) => load(&c.in_force).and_then(|in_force| {
                 let pending = c.pending.iter().map(load).collect::<Result<Vec<_>, _>>()?;
-                Ok(Policies { in_force, pending })
+                Ok(Policies { in_force, pending, height })
             }),
             Ok(None) => {
                 Err("its nodes do not serve GET /v1/policy; readings are sent unchecked and audited by the chain"
@@ -154,19 +166,26 @@ impl PreAudit {
             (Some(genesis.params.max_future_skew_ms), Some(genesis.params.accounting.late_window_ms));
     }
 
-    /// Remembers a meter record fetched from the chain (`None`: not registered).
-    pub fn remember_meter(&self, id: &DeviceId, meter: Option<Meter>) {
+    /// Remembers a meter record fetched from the chain (`None`: not registered), proven at block
+    /// `height`.
+    pub fn remember_meter(&self, id: &DeviceId, meter: Option<Meter>, height: u64) {
         let mut m = self.meters.lock().expect("pre-audit lock");
         if m.len() >= MAX_METER_CACHE && !m.contains_key(id) {
             m.clear();
         }
-        m.insert(id.clone(), (meter, Instant::now()));
+        m.insert(id.clone(), (meter, height, Instant::now()));
     }
 
-    /// A cached meter record that is still fresh: `Some(None)` means "not registered".
-    pub fn cached_meter(&self, id: &DeviceId) -> Option<Option<Meter>> {
+    /// A cached meter record that is still fresh, with the height it was proven at: `(None, _)`
+    /// means "not registered".
+    pub fn cached_meter(&self, id: &DeviceId) -> Option<(Option<Meter>, u64)> {
         let m = self.meters.lock().expect("pre-audit lock");
-        m.get(id).filter(|(_, at)| at.elapsed() < METER_CACHE_TTL).map(|(rec, _)| rec.clone())
+        m.get(id).filter(|(_, _, at)| at.elapsed() < METER_CACHE_TTL).map(|(rec, h, _)| (rec.clone(), *h))
+    }
+
+    /// Drops a cached meter record (it is proven again when next needed).
+    pub fn forget_meter(&self, id: &DeviceId) {
+        self.meters.lock().expect("pre-audit lock").remove(id);
     }
 
     /// The block facts at gateway time `now_ms`.
@@ -284,10 +303,10 @@ description = "Manual values are flagged."
         let stricter = CAP.replace("version = 2", "version = 3").replace("cap = 1000.0", "cap = 10.0");
         let block = pre.block(1_795_190_460_000);
         let r = reading(1_001, ReadingOrigin::Online);
-        pre.install(Ok(Some(chain(CAP, &[&looser])))).unwrap();
+        pre.install(Ok(Some((chain(CAP, &[&looser]), 7)))).unwrap();
         assert_eq!(pre.policy().unwrap().label(), "tight-cap v2, pending v3");
         assert_eq!(decide(&pre.policy().unwrap(), "prov", &r, &meter(), None, block), Decision::Send);
-        pre.install(Ok(Some(chain(CAP, &[&stricter])))).unwrap();
+        pre.install(Ok(Some((chain(CAP, &[&stricter]), 7)))).unwrap();
         assert!(matches!(decide(&pre.policy().unwrap(), "prov", &r, &meter(), None, block), Decision::Reject(_)));
     }
 
@@ -307,8 +326,8 @@ description = "Manual values are flagged."
     fn a_fetched_policy_rejects_flags_and_accepts_like_the_chain() {
         let pre = PreAudit::default();
         assert!(pre.fetch_due() && pre.policy().is_none());
-        assert_eq!(pre.install(Ok(Some(chain(CAP, &[])))), Ok(true));
-        assert_eq!(pre.install(Ok(Some(chain(CAP, &[])))), Ok(false));
+        assert_eq!(pre.install(Ok(Some((chain(CAP, &[]), 7)))), Ok(true));
+        assert_eq!(pre.install(Ok(Some((chain(CAP, &[]), 7)))), Ok(false));
         assert!(!pre.fetch_due());
         let p = pre.policy().unwrap();
         assert_eq!(p.label(), "tight-cap v2");
@@ -334,16 +353,16 @@ description = "Manual values are flagged."
     #[test]
     fn an_unavailable_policy_is_not_applied_and_is_retried() {
         let pre = PreAudit::default();
-        pre.install(Ok(Some(chain(CAP, &[])))).unwrap();
+        pre.install(Ok(Some((chain(CAP, &[]), 7)))).unwrap();
         let e = pre.install(Err("no node of 1 answered".into())).unwrap_err();
         assert!(e.contains("could not be fetched (no node of 1 answered); readings are sent unchecked"), "{e}");
         assert!(pre.policy().is_none());
         assert!(pre.install(Ok(None)).unwrap_err().contains("do not serve GET /v1/policy"));
         let bad = ChainPolicy { in_force: doc("not toml [", 3), pending: vec![] };
-        assert!(pre.install(Ok(Some(bad))).unwrap_err().contains("version 3 does not parse here"));
+        assert!(pre.install(Ok(Some((bad, 7)))).unwrap_err().contains("version 3 does not parse here"));
         assert!(pre.policy().is_none());
         // A pending version that does not parse makes the whole policy unknown too.
-        assert!(pre.install(Ok(Some(chain(CAP, &["not toml ["])))).unwrap_err().contains("does not parse here"));
+        assert!(pre.install(Ok(Some((chain(CAP, &["not toml ["]), 7)))).unwrap_err().contains("does not parse here"));
         assert!(pre.policy().is_none());
     }
 
@@ -352,9 +371,11 @@ description = "Manual values are flagged."
         let pre = PreAudit::default();
         let id = DeviceId::new("M-1").unwrap();
         assert_eq!(pre.cached_meter(&id), None);
-        pre.remember_meter(&id, None);
-        assert_eq!(pre.cached_meter(&id), Some(None));
-        pre.remember_meter(&id, Some(meter()));
-        assert_eq!(pre.cached_meter(&id), Some(Some(meter())));
+        pre.remember_meter(&id, None, 3);
+        assert_eq!(pre.cached_meter(&id), Some((None, 3)));
+        pre.remember_meter(&id, Some(meter()), 4);
+        assert_eq!(pre.cached_meter(&id), Some((Some(meter()), 4)));
+        pre.forget_meter(&id);
+        assert_eq!(pre.cached_meter(&id), None);
     }
 }

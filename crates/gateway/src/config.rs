@@ -158,6 +158,11 @@ pub struct AlarmConfig {
     /// raised.
     #[serde(default = "default_calibration_warning_days")]
     pub calibration_warning_days: u32,
+    /// How long `message_refused` stays raised after the last MQTT message refused for a point,
+    /// in seconds (gateway clock; default 3 600). A good message does not clear it: the refused
+    /// one's value is lost whatever comes after.
+    #[serde(default = "default_refused_message_hold_s")]
+    pub refused_message_hold_s: u64,
 }
 
 fn default_no_data_polls() -> u32 {
@@ -175,6 +180,9 @@ fn default_backlog_age_s() -> u64 {
 fn default_calibration_warning_days() -> u32 {
     30
 }
+fn default_refused_message_hold_s() -> u64 {
+    3_600
+}
 
 impl Default for AlarmConfig {
     fn default() -> Self {
@@ -184,6 +192,7 @@ impl Default for AlarmConfig {
             backlog_readings: default_backlog_readings(),
             backlog_age_s: default_backlog_age_s(),
             calibration_warning_days: default_calibration_warning_days(),
+            refused_message_hold_s: default_refused_message_hold_s(),
         }
     }
 }
@@ -366,5 +375,36 @@ impl GatewayConfig {
     /// start; `trustmeter gateway manual|import` read it).
     pub fn token_path(&self) -> PathBuf {
         self.gateway.data_dir.join("operator.token")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_listen(listen: &str, extra: &str) -> Result<GatewayConfig, ConfigError> {
+        GatewayConfig::parse(&format!(
+            "[gateway]\nid = \"91350100M000100Y43-GW-01\"\ndata_dir = \"d\"\nlisten = \"{listen}\"\n{extra}\n[[destination]]\nname = \"provincial\"\nnodes = [\"http://127.0.0.1:8080\"]\n"
+        ))
+    }
+
+    #[test]
+    fn the_local_api_listens_on_loopback_unless_told_otherwise() {
+        for listen in ["127.0.0.1:7070", "127.0.0.2:7070", "[::1]:7070"] {
+            with_listen(listen, "").unwrap_or_else(|e| panic!("{listen}: {e}"));
+        }
+        for listen in ["0.0.0.0:7070", "192.168.1.20:7070", "[::]:7070"] {
+            let e = with_listen(listen, "").unwrap_err().to_string();
+            assert!(e.contains("is not a loopback address") && e.contains("api_remote = true"), "{listen}: {e}");
+            let cfg = with_listen(listen, "api_remote = true").unwrap_or_else(|e| panic!("{listen}: {e}"));
+            assert!(cfg.gateway.api_remote);
+        }
+        // The default is loopback.
+        let cfg = GatewayConfig::parse(
+            "[gateway]\nid = \"91350100M000100Y43-GW-01\"\ndata_dir = \"d\"\n\n[[destination]]\nname = \"p\"\nnodes = [\"http://127.0.0.1:8080\"]\n",
+        )
+        .unwrap();
+        assert!(cfg.gateway.listen.ip().is_loopback());
+        assert_eq!(cfg.alarms.refused_message_hold_s, 3_600);
     }
 }

@@ -58,6 +58,10 @@ pub use config::ConfigError;
 pub const EVENT_QUEUE: usize = 16_384;
 /// How often points are checked for missing data and old readings pruned (real time).
 pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
+/// File descriptors kept for everything but the local API's connections (the store, the runtime,
+/// logs, the connections to the destinations' nodes), besides one per meter connection (each
+/// distinct Modbus or DL/T 645 address and MQTT broker): see [`fd_reserve`].
+pub const FD_RESERVE: u64 = 256;
 
 /// Gateway errors.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +94,25 @@ pub enum GatewayError {
     /// The operator token could not be read or created.
     #[error("operator token: {0}")]
     Token(String),
+    /// The process may not open enough files for the local API and the meter connections.
+    #[error("open files: {0}")]
+    Files(String),
+}
+
+/// Descriptors the gateway keeps besides its local API's connections: [`FD_RESERVE`] and one per
+/// distinct meter connection of `cfg`'s points.
+pub fn fd_reserve(cfg: &GatewayConfig) -> u64 {
+    let connections: std::collections::BTreeSet<(&str, &str)> = cfg
+        .points
+        .iter()
+        .filter_map(|p| match &p.source {
+            SourceConfig::Modbus(m) => Some(("modbus", m.address.as_str())),
+            SourceConfig::Dlt645(d) => Some(("dlt645", d.address.as_str())),
+            SourceConfig::Mqtt(m) => Some(("mqtt", m.broker.as_str())),
+            SourceConfig::Simulator(_) => None,
+        })
+        .collect();
+    FD_RESERVE + connections.len() as u64
 }
 
 /// Simulated time that never runs ahead of the real clock: accelerated until it catches up with
@@ -265,6 +288,11 @@ pub fn clock_for(cfg: &GatewayConfig) -> Arc<dyn Clock> {
 /// destination, housekeeping and the local API.
 pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -> Result<GatewayHandle, GatewayError> {
     cfg.validate()?;
+    // Raises the soft limit of open files to the hard one and checks that the local API's
+    // connections cannot take the descriptors the store and the meters need.
+    let files = trustmeter_httpserve::fd_budget(cfg.gateway.http.max_connections, fd_reserve(&cfg))
+        .map_err(GatewayError::Files)?;
+    tracing::info!(open_files = files, "file descriptor budget");
     std::fs::create_dir_all(&cfg.gateway.data_dir)
         .map_err(|e| StoreError::Db { path: cfg.gateway.data_dir.display().to_string(), detail: e.to_string() })?;
     let store = Arc::new(Store::open(&cfg.store_path())?);
@@ -300,6 +328,11 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
     for d in &cfg.destinations {
         gateway_metrics.destination(&d.name);
     }
+    for p in &cfg.points {
+        if let SourceConfig::Mqtt(m) = &p.source {
+            gateway_metrics.mqtt_topic(&m.topic);
+        }
+    }
     let runtime = Arc::new(Runtime {
         store: store.clone(),
         clock: clock.clone(),
@@ -323,7 +356,8 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
     // Drivers and the collector.
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     tasks.spawn(trustmeter_meters::run_points(cfg.points.clone(), clock.clone(), events_tx, shutdown_rx.clone()));
-    tasks.spawn(collect(runtime.clone(), events_rx, shutdown_rx.clone()));
+    let hold_ms = i64::try_from(cfg.alarms.refused_message_hold_s.saturating_mul(1_000)).unwrap_or(i64::MAX);
+    tasks.spawn(collect(runtime.clone(), events_rx, shutdown_rx.clone(), hold_ms));
 
     // Senders.
     let meters: Vec<DeviceId> = cfg.points.iter().map(|p| p.meter.clone()).collect();
@@ -381,8 +415,9 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
     let app = api::router(runtime.clone());
     let mut stop = shutdown_rx.clone();
     let limits = cfg.gateway.http.clone();
+    // Its connection counts are reported by `GET /metrics`.
+    let stats = gateway_metrics.server_stats();
     tasks.spawn(async move {
-        let stats = Arc::new(trustmeter_httpserve::ServerStats::default());
         trustmeter_httpserve::serve(listener, app, limits, None, stats, async move {
             let _ = stop.wait_for(|v| *v).await;
         })
@@ -392,8 +427,54 @@ pub async fn start(cfg: GatewayConfig, key: SigningKey, clock: Arc<dyn Clock>) -
     Ok(GatewayHandle { runtime, api_addr, shutdown, tasks })
 }
 
-/// Receives driver events, in batches, and produces readings.
-async fn collect(rt: Arc<Runtime>, mut events: mpsc::Receiver<DriverEvent>, mut shutdown: watch::Receiver<bool>) {
+/// The concrete topic of an MQTT message refused for a point, or `None` for any other driver error
+/// (a failed connection or read: `driver_error`, cleared by the point's next value).
+fn refused_topic(error: &trustmeter_meters::DriverError) -> Option<&str> {
+    use trustmeter_meters::DriverError as E;
+    match error {
+        E::Payload { topic, .. } | E::PayloadTooLarge { topic, .. } => Some(topic),
+        _ => None,
+    }
+}
+
+/// Raises `message_refused` for an MQTT message refused for `point` (held `hold_ms`) and counts
+/// it under the point's topic filter.
+fn message_refused(
+    rt: &Runtime,
+    s: &mut Shared,
+    point: usize,
+    meter: &DeviceId,
+    error: &trustmeter_meters::DriverError,
+    now: i64,
+    hold_ms: i64,
+) {
+    let topic = refused_topic(error).unwrap_or_default();
+    let filter = match rt.points.get(point).map(|p| &p.source) {
+        Some(SourceConfig::Mqtt(m)) => m.topic.as_str(),
+        _ => topic,
+    };
+    rt.metrics.mqtt_refused(filter);
+    s.alarms.raise_until(
+        AlarmKind::MessageRefused,
+        Severity::Warning,
+        meter.as_str(),
+        format!(
+            "an MQTT message on topic {topic} was refused for point {point} (meter {meter}, subscribed as {filter}) at {}: {error}; the value it carried is lost: fix the publisher, or enter the value by hand (trustmeter gateway manual)",
+            time::local_text(now)
+        ),
+        now,
+        now.saturating_add(hold_ms),
+    );
+}
+
+/// Receives driver events, in batches, and produces readings. `hold_ms`: how long a refused MQTT
+/// message's alarm stays raised.
+async fn collect(
+    rt: Arc<Runtime>,
+    mut events: mpsc::Receiver<DriverEvent>,
+    mut shutdown: watch::Receiver<bool>,
+    hold_ms: i64,
+) {
     let mut buf = Vec::new();
     loop {
         tokio::select! {
@@ -436,6 +517,10 @@ async fn collect(rt: Arc<Runtime>, mut events: mpsc::Receiver<DriverEvent>, mut 
                         if let Some(st) = s.points.get_mut(point) {
                             st.errors += 1;
                             st.last_error = Some(msg.clone());
+                        }
+                        if refused_topic(&error).is_some() {
+                            message_refused(&rt, &mut s, point, &meter, &error, now, hold_ms);
+                            continue;
                         }
                         s.alarms.raise(
                             AlarmKind::DriverError,
@@ -514,6 +599,7 @@ async fn housekeeping(rt: Arc<Runtime>, cfg: GatewayConfig, mut shutdown: watch:
                 }
             }
             clock_alarm(s, now);
+            s.alarms.expire(now);
         }
         if last_prune.elapsed() >= Duration::from_secs(60) {
             last_prune = std::time::Instant::now();
@@ -537,4 +623,55 @@ fn load_genesis(path: &std::path::Path) -> Result<trustmeter_types::Genesis, Str
     trustmeter_types::codec::Validate::validate(&g)
         .map_err(|e| format!("genesis {} is invalid: {e}", path.display()))?;
     Ok(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_descriptor_reserve_counts_each_meter_connection_once() {
+        let cfg = GatewayConfig::parse(
+            r#"
+[gateway]
+id = "91350100M000100Y43-GW-01"
+data_dir = "d"
+
+[[destination]]
+name = "p"
+nodes = ["http://127.0.0.1:8080"]
+
+[[point]]
+meter = "91350100M000100Y43-E-1"
+driver = "mqtt"
+broker = "127.0.0.1:1883"
+topic = "a"
+field = "v"
+unit = "kWh"
+
+[[point]]
+meter = "91350100M000100Y43-E-2"
+driver = "mqtt"
+broker = "127.0.0.1:1883"
+topic = "b"
+field = "v"
+unit = "kWh"
+
+[[point]]
+meter = "91350100M000100Y43-E-3"
+driver = "mqtt"
+broker = "127.0.0.1:1884"
+topic = "a"
+field = "v"
+unit = "kWh"
+"#,
+        )
+        .unwrap();
+        assert_eq!(fd_reserve(&cfg), FD_RESERVE + 2);
+        // The budget of this configuration fits the test process.
+        assert!(trustmeter_httpserve::fd_budget(cfg.gateway.http.max_connections, fd_reserve(&cfg)).is_ok());
+        // One that cannot fit is refused with what to change.
+        let e = trustmeter_httpserve::fd_budget(64, u64::MAX / 2).unwrap_err();
+        assert!(e.contains("ulimit"), "{e}");
+    }
 }

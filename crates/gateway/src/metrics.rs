@@ -15,10 +15,18 @@
 //! | `trustmeter_gateway_rejected_readings{destination}` | gauge | readings the chain (or the pre-audit) rejected (durable total) |
 //! | `trustmeter_gateway_store_readings` | gauge | readings held in the local store |
 //! | `trustmeter_gateway_alarms` | gauge | active alarms |
+//! | `trustmeter_gateway_mqtt_messages_refused_total{topic}` | counter | MQTT messages refused (over the payload or packet limit, not JSON, a field missing or bad), by the topic filter of the point it was for; a message refused for two points counts twice |
+//! | `trustmeter_gateway_api_connections` | gauge | local API connections open, at scrape time |
+//! | `trustmeter_gateway_api_connections_accepted_total` | counter | local API connections accepted and served |
+//! | `trustmeter_gateway_api_connections_refused_total{reason}` | counter | local API connections closed at once: `total` (`[gateway.http] max_connections` open) or `per_ip` (`max_connections_per_ip` from that address) |
+//! | `trustmeter_gateway_api_rate_limited_total` | counter | local API requests answered 429 (`max_requests_per_s_per_ip`) |
+//! | `trustmeter_gateway_api_body_timeouts_total` | counter | local API requests answered 408: the body did not arrive within `body_read_timeout_ms` |
+//! | `trustmeter_gateway_api_write_timeouts_total` | counter | local API connections closed: a write made no progress for `write_timeout_ms` |
+//! | `trustmeter_gateway_api_accept_errors_total` | counter | failed accepts of local API connections (out of file descriptors, usually) |
 //!
 //! Counters count since the process started; the gauges are read from the store and the live
-//! status at scrape time. Destinations are the configured ones (at most `MAX_DESTINATIONS`), so
-//! label values are bounded.
+//! status at scrape time. Destinations are the configured ones (at most `MAX_DESTINATIONS`), and
+//! topics the configured points' filters (at most `MAX_POINTS`), so label values are bounded.
 
 use crate::status::StatusReport;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -35,6 +43,16 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DestinationLabel {
     destination: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TopicLabel {
+    topic: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
 }
 
 /// The gateway's metrics. Cheap to clone; clones share the counters.
@@ -57,6 +75,15 @@ struct Inner {
     rejected: Family<DestinationLabel, Gauge>,
     stored: Gauge,
     alarms: Gauge,
+    mqtt_refused: Family<TopicLabel, Counter>,
+    server: Arc<trustmeter_httpserve::ServerStats>,
+    connections: Gauge,
+    connections_accepted: Counter,
+    connections_refused: Family<ReasonLabel, Counter>,
+    rate_limited: Counter,
+    body_timeouts: Counter,
+    write_timeouts: Counter,
+    accept_errors: Counter,
 }
 
 impl Default for GatewayMetrics {
@@ -130,6 +157,50 @@ impl GatewayMetrics {
         );
         r.register("trustmeter_gateway_store_readings", "Readings held in the local store", stored.clone());
         r.register("trustmeter_gateway_alarms", "Active alarms", alarms.clone());
+        let mqtt_refused = Family::<TopicLabel, Counter>::default();
+        r.register(
+            "trustmeter_gateway_mqtt_messages_refused",
+            "MQTT messages refused (oversize, not JSON, a field missing or bad), by the topic filter of the point it was for",
+            mqtt_refused.clone(),
+        );
+        let connections = Gauge::default();
+        let [connections_accepted, rate_limited, body_timeouts, write_timeouts, accept_errors] =
+            std::array::from_fn(|_| Counter::default());
+        let connections_refused = Family::<ReasonLabel, Counter>::default();
+        r.register("trustmeter_gateway_api_connections", "Local API connections open", connections.clone());
+        r.register(
+            "trustmeter_gateway_api_connections_accepted",
+            "Local API connections accepted and served",
+            connections_accepted.clone(),
+        );
+        r.register(
+            "trustmeter_gateway_api_connections_refused",
+            "Local API connections closed at once: reason=total (max_connections open) or per_ip",
+            connections_refused.clone(),
+        );
+        r.register(
+            "trustmeter_gateway_api_rate_limited",
+            "Local API requests answered 429 (max_requests_per_s_per_ip)",
+            rate_limited.clone(),
+        );
+        r.register(
+            "trustmeter_gateway_api_body_timeouts",
+            "Local API requests answered 408: the body did not arrive in time",
+            body_timeouts.clone(),
+        );
+        r.register(
+            "trustmeter_gateway_api_write_timeouts",
+            "Local API connections closed: a write made no progress in time",
+            write_timeouts.clone(),
+        );
+        r.register(
+            "trustmeter_gateway_api_accept_errors",
+            "Failed accepts of local API connections (out of file descriptors, usually)",
+            accept_errors.clone(),
+        );
+        for reason in ["total", "per_ip"] {
+            let _ = connections_refused.get_or_create(&ReasonLabel { reason });
+        }
         Self {
             inner: Arc::new(Inner {
                 registry: r,
@@ -145,6 +216,15 @@ impl GatewayMetrics {
                 rejected,
                 stored,
                 alarms,
+                mqtt_refused,
+                server: Default::default(),
+                connections,
+                connections_accepted,
+                connections_refused,
+                rate_limited,
+                body_timeouts,
+                write_timeouts,
+                accept_errors,
             }),
         }
     }
@@ -178,6 +258,22 @@ impl GatewayMetrics {
         self.inner.proofs_invalid.get_or_create(&Self::label(destination)).inc();
     }
 
+    /// An MQTT message refused for a point reading topic filter `topic`.
+    pub fn mqtt_refused(&self, topic: &str) {
+        self.inner.mqtt_refused.get_or_create(&TopicLabel { topic: topic.to_string() }).inc();
+    }
+
+    /// Makes the refused-message counter of topic filter `topic` appear (at 0).
+    pub fn mqtt_topic(&self, topic: &str) {
+        let _ = self.inner.mqtt_refused.get_or_create(&TopicLabel { topic: topic.to_string() });
+    }
+
+    /// The local API server's connection counts, which `GET /metrics` reports (give it to
+    /// `trustmeter_httpserve::serve`).
+    pub fn server_stats(&self) -> Arc<trustmeter_httpserve::ServerStats> {
+        self.inner.server.clone()
+    }
+
     /// Makes every counter of `destination` appear (at 0) before anything happened to it.
     pub fn destination(&self, destination: &str) {
         let l = Self::label(destination);
@@ -201,6 +297,19 @@ impl GatewayMetrics {
         }
         m.stored.set(g(status.stored_readings));
         m.alarms.set(g(status.alarms.len() as u64));
+        let server = &m.server;
+        m.connections.set(g(server.open()));
+        // Counters only go up: add what happened since the last scrape.
+        let up = |c: &Counter, now: u64| {
+            c.inc_by(now.saturating_sub(c.get()));
+        };
+        up(&m.connections_accepted, server.accepted());
+        up(&m.connections_refused.get_or_create(&ReasonLabel { reason: "total" }), server.refused_total());
+        up(&m.connections_refused.get_or_create(&ReasonLabel { reason: "per_ip" }), server.refused_per_ip());
+        up(&m.rate_limited, server.rate_limited());
+        up(&m.body_timeouts, server.body_timeouts());
+        up(&m.write_timeouts, server.write_timeouts());
+        up(&m.accept_errors, server.accept_errors());
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &m.registry);
@@ -212,6 +321,36 @@ impl GatewayMetrics {
 mod tests {
     use super::*;
     use crate::status::DestinationStatus;
+
+    fn empty_status() -> StatusReport {
+        StatusReport {
+            gateway: "g".into(),
+            public_key: "k".into(),
+            now_ms: 0,
+            now_local: String::new(),
+            clock: "good".into(),
+            stored_readings: 0,
+            oldest_stored_ms: None,
+            next_id: 1,
+            points: vec![],
+            destinations: vec![],
+            alarms: vec![],
+        }
+    }
+
+    #[test]
+    fn refused_mqtt_messages_are_counted_per_topic() {
+        let m = GatewayMetrics::new();
+        m.mqtt_topic("site/quiet");
+        m.mqtt_refused("site/m1");
+        m.mqtt_refused("site/m1");
+        m.mqtt_refused("plant/+/energy");
+        let text = m.render(&empty_status());
+        let has = |l: &str| text.lines().any(|x| x == l);
+        assert!(has(r#"trustmeter_gateway_mqtt_messages_refused_total{topic="site/m1"} 2"#), "{text}");
+        assert!(has(r#"trustmeter_gateway_mqtt_messages_refused_total{topic="plant/+/energy"} 1"#), "{text}");
+        assert!(has(r#"trustmeter_gateway_mqtt_messages_refused_total{topic="site/quiet"} 0"#), "{text}");
+    }
 
     #[test]
     fn counters_and_gauges_per_destination() {
@@ -261,6 +400,9 @@ mod tests {
         assert!(has(r#"trustmeter_gateway_acknowledged_readings{destination="provincial"} 8"#), "{text}");
         assert!(has(r#"trustmeter_gateway_rejected_readings{destination="national"} 1"#), "{text}");
         assert!(has("trustmeter_gateway_store_readings 12"), "{text}");
+        assert!(has("trustmeter_gateway_api_connections 0"), "{text}");
+        assert!(has("trustmeter_gateway_api_connections_accepted_total 0"), "{text}");
+        assert!(has(r#"trustmeter_gateway_api_connections_refused_total{reason="per_ip"} 0"#), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

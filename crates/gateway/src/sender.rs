@@ -17,7 +17,9 @@
 //! ([`crate::audit`]): readings it rejects are settled as rejected and never sent, and the batch is
 //! cut before the first of them. The policy set and the meter records it is evaluated with are
 //! proven against the genesis too, as of a finalized block no older than the newest one this
-//! sender has verified; unproven, the reading is sent unchecked and the chain audits it.
+//! sender has verified (kept in the store, so it holds across restarts); unproven, the reading
+//! is sent unchecked and the chain audits it. A reading is rejected only on proofs at least as
+//! new as that block: older ones are proven again first.
 //!
 //! The genesis is the destination's `genesis` file, or fetched from its nodes and checked against
 //! `genesis_hash`, or pinned on first contact (`<data_dir>/genesis-<name>.json`).
@@ -49,6 +51,12 @@ use trustmeter_types::{
 /// How often the sender refreshes the chain's time and the meters' calibration (gateway real
 /// time).
 pub const REGISTRY_REFRESH: Duration = Duration::from_secs(30);
+/// How many more times the policy proof is asked for when a node serves it as of a block older
+/// than the newest verified: a node's committed state trails its finalized blocks by a moment
+/// (right after a receipt is verified), a lying node's stays old.
+pub const STALE_RETRIES: u32 = 10;
+/// The pause before each of those.
+pub const STALE_RETRY_DELAY: Duration = Duration::from_millis(200);
 
 /// Everything a sender needs.
 pub struct Sender {
@@ -90,7 +98,9 @@ pub struct Sender {
     /// Where a genesis obtained from the nodes is pinned.
     pub pinned_genesis: PathBuf,
     /// Height of the newest finalized block this sender has verified a proof of: proofs of the
-    /// policy and meter records older than it are refused (a node serving stale state).
+    /// policy and meter records older than it are refused (a node serving stale state). Loaded
+    /// from the store once the genesis is known, and written back as it rises
+    /// ([`Store::raise_verified_height`]).
     pub verified_height: AtomicU64,
 }
 
@@ -137,8 +147,33 @@ impl Sender {
         self.update(|_, a| a.clear(kind, &name));
     }
 
+    /// Takes the highest verified height recorded for this destination's genesis.
+    fn load_verified(&self) {
+        let Some(g) = &self.genesis else { return };
+        match self.store.verified_height(&self.cfg.name, &trustmeter_crypto::genesis_hash(g)) {
+            Ok(h) => {
+                self.verified_height.fetch_max(h, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!(destination = %self.cfg.name, error = %e, "reading the verified height failed"),
+        }
+    }
+
+    /// Notes a verified proof at `height`: raises the newest verified height, in memory and in the
+    /// store.
+    fn verified(&self, height: u64) {
+        if self.verified_height.fetch_max(height, Ordering::Relaxed) >= height {
+            return;
+        }
+        let Some(g) = &self.genesis else { return };
+        if let Err(e) = self.store.raise_verified_height(&self.cfg.name, &trustmeter_crypto::genesis_hash(g), height) {
+            // This run still refuses older proofs; after a restart it would not know this height.
+            tracing::warn!(destination = %self.cfg.name, height, error = %e, "recording the verified height failed");
+        }
+    }
+
     /// Runs until shutdown.
     pub async fn run(mut self) {
+        self.load_verified();
         let mut backoff = self.cfg.min_backoff_ms;
         let mut chain: Option<(ChainId, trustmeter_types::HashAlg)> = None;
         let mut next_nonce: Option<u64> = None;
@@ -155,6 +190,7 @@ impl Sender {
                     Ok(g) => {
                         self.pre_audit.observe_params(&g);
                         self.genesis = Some(g);
+                        self.load_verified();
                         self.clear(AlarmKind::ProofInvalid);
                     }
                     Err(e) => self.raise(AlarmKind::ProofInvalid, Severity::Critical, e),
@@ -455,12 +491,12 @@ impl Sender {
         }
     }
 
-    /// The destination's record of a meter (cached), proven against the genesis as of a block no
-    /// older than the newest verified; `None` if it is not registered there or could not be
-    /// proven (then the reading is sent unchecked).
-    async fn meter_record(&self, id: &DeviceId) -> Option<Meter> {
-        if let Some(rec) = self.pre_audit.cached_meter(id) {
-            return rec;
+    /// The destination's record of a meter (cached) and the height it is proven at, proven
+    /// against the genesis as of a block no older than the newest verified; `None` if it is not
+    /// registered there or could not be proven (then the reading is sent unchecked).
+    async fn meter_record(&self, id: &DeviceId) -> Option<(Meter, u64)> {
+        if let Some((rec, height)) = self.pre_audit.cached_meter(id) {
+            return rec.map(|m| (m, height));
         }
         let genesis = self.genesis.as_ref()?;
         let proven = self
@@ -468,11 +504,11 @@ impl Sender {
             .meter_proven_known(id, genesis, &self.known_sets)
             .await
             .map_err(|e| self.unproven(&e))
-            .and_then(|(block, rec)| self.fresh(block.height).map(|()| rec));
+            .and_then(|(block, rec)| self.fresh(block.height).map(|()| (rec, block.height)));
         match proven {
-            Ok(rec) => {
-                self.pre_audit.remember_meter(id, rec.clone());
-                rec
+            Ok((rec, height)) => {
+                self.pre_audit.remember_meter(id, rec.clone(), height);
+                rec.map(|m| (m, height))
             }
             Err(e) => {
                 tracing::debug!(destination = %self.cfg.name, meter = %id, error = %e, "meter record not proven; sending unchecked");
@@ -482,10 +518,18 @@ impl Sender {
     }
 
     /// The audit policy set, proven complete against the genesis.
-    async fn proven_policy(&self) -> Result<Option<trustmeter_api_client::ChainPolicy>, String> {
+    async fn proven_policy(&self) -> Result<Option<(trustmeter_api_client::ChainPolicy, u64)>, String> {
         let genesis = self.genesis.as_ref().ok_or("the chain's genesis is not known yet")?;
-        let (block, records) =
-            self.client.policy_proven_known(genesis, &self.known_sets).await.map_err(|e| self.unproven(&e))?;
+        let mut attempt = 0;
+        let (block, records) = loop {
+            let (block, records) =
+                self.client.policy_proven_known(genesis, &self.known_sets).await.map_err(|e| self.unproven(&e))?;
+            if block.height >= self.verified_height.load(Ordering::Relaxed) || attempt >= STALE_RETRIES {
+                break (block, records);
+            }
+            attempt += 1;
+            tokio::time::sleep(STALE_RETRY_DELAY).await;
+        };
         self.fresh(block.height)?;
         let view = |p: &trustmeter_client::certified::PolicyRecord| trustmeter_api_client::PolicyInForce {
             version: p.version,
@@ -495,20 +539,53 @@ impl Sender {
             status: None,
         };
         let (in_force, pending) = records.split_first().ok_or("no policy version proven")?;
-        Ok(Some(trustmeter_api_client::ChainPolicy {
-            in_force: view(in_force),
-            pending: pending.iter().map(view).collect(),
-        }))
+        Ok(Some((
+            trustmeter_api_client::ChainPolicy {
+                in_force: view(in_force),
+                pending: pending.iter().map(view).collect(),
+            },
+            block.height,
+        )))
     }
 
-    /// Refuses state proven as of a block older than the newest this sender has verified.
+    /// Refuses state proven as of a block older than the newest this sender has verified (in
+    /// this run or, through the store, any earlier one).
     fn fresh(&self, height: u64) -> Result<(), String> {
         let newest = self.verified_height.load(Ordering::Relaxed);
         if height < newest {
             return Err(format!("proven as of block {height}, older than block {newest} already verified: stale"));
         }
-        self.verified_height.fetch_max(height, Ordering::Relaxed);
+        self.verified(height);
         Ok(())
+    }
+
+    /// The pre-audit's decision on one reading. A rejection rests on a policy and a meter record
+    /// proven at least as new as the newest block verified when the reading is audited: if either
+    /// in hand is older, both are proven again (a node cannot make the gateway drop a reading on
+    /// a policy since replaced), and the reading is sent if they cannot be.
+    async fn audit_one(
+        &self,
+        r: &trustmeter_types::Reading,
+        previous: Option<(i64, Quantity)>,
+        block: trustmeter_policy::BlockFacts,
+    ) -> Decision {
+        let Some(policy) = self.pre_audit.policy() else { return Decision::Send };
+        let Some((meter, meter_height)) = self.meter_record(&r.meter).await else { return Decision::Send };
+        let decision = decide(&policy, &self.cfg.name, r, &meter, previous, block);
+        let newest = self.verified_height.load(Ordering::Relaxed);
+        if !matches!(decision, Decision::Reject(_)) || (policy.height >= newest && meter_height >= newest) {
+            return decision;
+        }
+        tracing::debug!(
+            destination = %self.cfg.name, meter = %r.meter, policy_height = policy.height, meter_height, newest,
+            "a rejection would rest on older proofs: proving the policy and the meter record again"
+        );
+        // Proven again, each is at least as new as `newest` (`fresh`).
+        self.fetch_policy().await;
+        self.pre_audit.forget_meter(&r.meter);
+        let Some(policy) = self.pre_audit.policy() else { return Decision::Send };
+        let Some((meter, _)) = self.meter_record(&r.meter).await else { return Decision::Send };
+        decide(&policy, &self.cfg.name, r, &meter, previous, block)
     }
 
     /// Describes a failure to obtain a proof, raising `proof_invalid` when a node served a proof
@@ -571,25 +648,22 @@ impl Sender {
     /// Evaluates the destination's policy on a batch (see [`crate::audit`]): settles the rejected
     /// readings at its head, or returns the readings up to the first rejected one.
     async fn pre_audit_batch(&self, batch: Vec<(u64, StoredReading)>) -> Result<Audited, SendError> {
-        let Some(policy) = self.pre_audit.policy() else { return Ok(Audited::Send(batch)) };
+        if self.pre_audit.policy().is_none() {
+            return Ok(Audited::Send(batch));
+        }
         let block = self.pre_audit.block(self.now());
         let mut previous: BTreeMap<DeviceId, Option<(i64, Quantity)>> = BTreeMap::new();
         let mut rejected: Vec<(u64, Rejection)> = Vec::new();
         for (i, (id, stored)) in batch.iter().enumerate() {
             let r = &stored.signed.reading;
-            let decision = match self.meter_record(&r.meter).await {
-                None => Decision::Send,
-                Some(meter) => {
-                    let prev = match previous.get(&r.meter) {
-                        Some(p) => *p,
-                        None => {
-                            let skip: Vec<u64> = rejected.iter().map(|(id, _)| *id).collect();
-                            self.store.previous_sent(&self.cfg.name, &r.meter, r.seq, &skip)?
-                        }
-                    };
-                    decide(&policy, &self.cfg.name, r, &meter, prev, block)
+            let prev = match previous.get(&r.meter) {
+                Some(p) => *p,
+                None => {
+                    let skip: Vec<u64> = rejected.iter().map(|(id, _)| *id).collect();
+                    self.store.previous_sent(&self.cfg.name, &r.meter, r.seq, &skip)?
                 }
             };
+            let decision = self.audit_one(r, prev, block).await;
             match decision {
                 Decision::Reject(rej) if i == rejected.len() => {
                     tracing::info!(destination = %self.cfg.name, meter = %r.meter, seq = r.seq, reason = %rej.message, "reading refused by the pre-audit");
@@ -670,7 +744,7 @@ impl Sender {
         let genesis = self.genesis.as_ref().ok_or_else(|| SendError::Corrupt("no genesis".into()))?;
         match self.client.receipt_proven_known(&inf.tx_hash, genesis, &self.known_sets).await {
             Ok(v) => {
-                self.verified_height.fetch_max(v.block.height, Ordering::Relaxed);
+                self.verified(v.block.height);
                 self.clear(AlarmKind::ProofInvalid);
                 self.settle(inf, v.block.height, v.receipt.outcome, &v.receipt.readings)?;
                 Ok(true)

@@ -15,6 +15,9 @@
 //!   so sequence numbers never repeat).
 //! - `destinations`: name → [`DestinationCursor`].
 //! - `rejected`: (destination, id) → the chain's rejection.
+//! - `verified`: destination → the genesis hash and the highest finalized height of that chain
+//!   this gateway has verified a proof at ([`VerifiedMark`]; survives restarts, so a node cannot
+//!   serve state proven at an older block after one).
 //!
 //! Nothing is deleted before every destination has settled it *and* it is older than the
 //! retention period (default [`DEFAULT_RETENTION_DAYS`] days).
@@ -26,8 +29,12 @@ use trustmeter_types::{DeviceId, Hash32, Quantity, Rejection, SignedReading};
 
 /// Default retention of readings on the gateway: 183 days (six months).
 pub const DEFAULT_RETENTION_DAYS: u32 = 183;
-/// Most readings one query or export returns.
+/// Most readings one store query returns (the local API asks for pages of at most
+/// [`MAX_PAGE_LIMIT`](crate::api::MAX_PAGE_LIMIT)).
 pub const MAX_QUERY_ROWS: usize = 1_000_000;
+/// Most stored readings one query examines (a page with a time filter that matches few of them
+/// ends early, with a cursor to go on from).
+pub const MAX_QUERY_SCAN: usize = 100_000;
 /// Page cache of the store (redb's default is 1 GiB, too much for an edge device).
 pub const STORE_CACHE_BYTES: usize = 32 << 20;
 /// Most readings deleted per pruning pass (keeps write transactions short).
@@ -42,6 +49,7 @@ const BY_METER: TableDefinition<(&str, u64), u64> = TableDefinition::new("by_met
 const METERS: TableDefinition<&str, &[u8]> = TableDefinition::new("meters");
 const DESTINATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("destinations");
 const REJECTED: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("rejected");
+const VERIFIED: TableDefinition<&str, &[u8]> = TableDefinition::new("verified");
 
 /// Store errors.
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +131,25 @@ pub struct DestinationCursor {
     pub last_height: u64,
 }
 
+/// The newest finalized block of a destination's chain this gateway verified a proof at.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct VerifiedMark {
+    /// The chain's genesis hash (another genesis for the same destination name starts over at 0).
+    pub genesis: Hash32,
+    /// The block's height.
+    pub height: u64,
+}
+
+/// One page of a query: the rows and, when more may follow, the key to continue after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryPage {
+    /// `(id, reading)`, in id order (for one meter: in sequence order, which is the same).
+    pub rows: Vec<(u64, StoredReading)>,
+    /// The id (for one meter: the sequence number) the next page starts after; `None` when the
+    /// walk is complete.
+    pub next: Option<u64>,
+}
+
 /// How one reading fared on a destination, when a batch settles.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Settlement {
@@ -186,6 +213,8 @@ impl Store {
             w.open_table(METERS).map_err(|e| store.err(e))?;
             w.open_table(DESTINATIONS).map_err(|e| store.err(e))?;
             w.open_table(REJECTED).map_err(|e| store.err(e))?;
+            // Added without a schema change: a store from before gets the table here.
+            w.open_table(VERIFIED).map_err(|e| store.err(e))?;
         }
         w.commit().map_err(|e| store.err(e))?;
         Ok(store)
@@ -295,52 +324,68 @@ impl Store {
         Ok(out)
     }
 
-    /// A meter's readings with timestamps in `[from_ms, to_ms)`, in sequence order, at most
-    /// `limit` (capped at [`MAX_QUERY_ROWS`]).
+    /// One page of readings with timestamps in `[from_ms, to_ms)`: of one meter in sequence
+    /// order, after sequence number `after` (0: from the start), or of every meter in id order,
+    /// after id `after`. At most `limit` rows (capped at [`MAX_QUERY_ROWS`]), examining at most
+    /// [`MAX_QUERY_SCAN`] stored readings; [`QueryPage::next`] is set when the walk stopped
+    /// before the end.
     pub fn query(
         &self,
         meter: Option<&DeviceId>,
         from_ms: i64,
         to_ms: i64,
+        after: u64,
         limit: usize,
-    ) -> Result<Vec<(u64, StoredReading)>, StoreError> {
-        let limit = limit.min(MAX_QUERY_ROWS);
+    ) -> Result<QueryPage, StoreError> {
+        let limit = limit.clamp(1, MAX_QUERY_ROWS);
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(READINGS).map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
+        let mut rows = Vec::new();
+        let mut scanned = 0usize;
+        // The key of the last row examined: the next page starts after it.
+        let mut last = None;
         match meter {
             Some(m) => {
                 let by = r.open_table(BY_METER).map_err(|e| self.err(e))?;
-                for row in by.range((m.as_str(), 0)..=(m.as_str(), u64::MAX)).map_err(|e| self.err(e))? {
-                    let (_, id) = row.map_err(|e| self.err(e))?;
-                    let id = id.value();
+                let start = after.saturating_add(1);
+                for row in by.range((m.as_str(), start)..=(m.as_str(), u64::MAX)).map_err(|e| self.err(e))? {
+                    if rows.len() >= limit || scanned >= MAX_QUERY_SCAN {
+                        return Ok(QueryPage { rows, next: last });
+                    }
+                    scanned += 1;
+                    let (k, id) = row.map_err(|e| self.err(e))?;
+                    let (seq, id) = (k.value().1, id.value());
+                    last = Some(seq);
                     if let Some(v) = t.get(id).map_err(|e| self.err(e))? {
                         let s: StoredReading = dec(v.value(), "reading")?;
                         let ts = s.signed.reading.timestamp_ms;
-                        if ts >= from_ms && ts < to_ms {
-                            out.push((id, s));
-                            if out.len() >= limit {
-                                break;
-                            }
+                        if ts >= to_ms {
+                            // A meter's readings go forward in time: nothing later matches.
+                            break;
+                        }
+                        if ts >= from_ms {
+                            rows.push((id, s));
                         }
                     }
                 }
             }
             None => {
-                for row in t.iter().map_err(|e| self.err(e))? {
+                for row in t.range(after.saturating_add(1)..).map_err(|e| self.err(e))? {
+                    if rows.len() >= limit || scanned >= MAX_QUERY_SCAN {
+                        return Ok(QueryPage { rows, next: last });
+                    }
+                    scanned += 1;
                     let (k, v) = row.map_err(|e| self.err(e))?;
+                    last = Some(k.value());
                     let s: StoredReading = dec(v.value(), "reading")?;
                     let ts = s.signed.reading.timestamp_ms;
                     if ts >= from_ms && ts < to_ms {
-                        out.push((k.value(), s));
-                        if out.len() >= limit {
-                            break;
-                        }
+                        rows.push((k.value(), s));
                     }
                 }
             }
         }
-        Ok(out)
+        Ok(QueryPage { rows, next: None })
     }
 
     /// Whether one of the last [`MAX_PREVIOUS_SCAN`] stored readings of `meter` has exactly this
@@ -472,14 +517,58 @@ impl Store {
 
     /// A destination's rejected readings (id, rejection), oldest first, at most `limit`.
     pub fn rejected(&self, name: &str, limit: usize) -> Result<Vec<(u64, Rejection)>, StoreError> {
+        self.rejected_after(name, 0, limit)
+    }
+
+    /// A destination's rejected readings (id, rejection) with ids above `after`, oldest first, at
+    /// most `limit`.
+    pub fn rejected_after(&self, name: &str, after: u64, limit: usize) -> Result<Vec<(u64, Rejection)>, StoreError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(REJECTED).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
-        for row in t.range((name, 0)..=(name, u64::MAX)).map_err(|e| self.err(e))?.take(limit) {
+        let start = after.saturating_add(1);
+        for row in t.range((name, start)..=(name, u64::MAX)).map_err(|e| self.err(e))?.take(limit) {
             let (k, v) = row.map_err(|e| self.err(e))?;
             out.push((k.value().1, dec(v.value(), "rejection")?));
         }
         Ok(out)
+    }
+
+    /// The highest finalized height of `name`'s chain (genesis `genesis`) a proof was verified
+    /// at (0: none yet, or the destination's chain changed).
+    pub fn verified_height(&self, name: &str, genesis: &Hash32) -> Result<u64, StoreError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(VERIFIED).map_err(|e| self.err(e))?;
+        match t.get(name).map_err(|e| self.err(e))? {
+            Some(v) => {
+                let m: VerifiedMark = dec(v.value(), "verified height")?;
+                Ok(if &m.genesis == genesis { m.height } else { 0 })
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// Records (durably) that a proof of `name`'s chain was verified at `height`, if that is
+    /// above what is recorded; returns the highest recorded height.
+    pub fn raise_verified_height(&self, name: &str, genesis: &Hash32, height: u64) -> Result<u64, StoreError> {
+        let w = self.write()?;
+        let highest;
+        {
+            let mut t = w.open_table(VERIFIED).map_err(|e| self.err(e))?;
+            let old: Option<VerifiedMark> = match t.get(name).map_err(|e| self.err(e))? {
+                Some(v) => Some(dec(v.value(), "verified height")?),
+                None => None,
+            };
+            let old = old.filter(|m| &m.genesis == genesis).map_or(0, |m| m.height);
+            if height <= old {
+                return Ok(old);
+            }
+            highest = height;
+            let mark = VerifiedMark { genesis: *genesis, height };
+            t.insert(name, enc(&mark).as_slice()).map_err(|e| self.err(e))?;
+        }
+        w.commit().map_err(|e| self.err(e))?;
+        Ok(highest)
     }
 
     /// Deletes readings that every destination in `destinations` has settled and that were
@@ -517,5 +606,90 @@ impl Store {
         }
         w.commit().map_err(|e| self.err(e))?;
         Ok(victims.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trustmeter_crypto::SigningKey;
+    use trustmeter_types::{Reading, ReadingOrigin, Unit};
+
+    fn new_reading(key: &SigningKey, meter: &str, seq: u64, ts: i64) -> NewReading {
+        let reading = Reading {
+            meter: DeviceId::new(meter).unwrap(),
+            seq,
+            timestamp_ms: ts,
+            value: Quantity::from_micros(seq as i64),
+            unit: Unit::KilowattHour,
+            origin: ReadingOrigin::Online,
+            clock_suspect: false,
+        };
+        NewReading {
+            signed: trustmeter_crypto::sign_reading(key, reading, trustmeter_types::ReadingSigner::Gateway),
+            stored_at_ms: ts,
+            interval_start_ms: None,
+        }
+    }
+
+    #[test]
+    fn the_verified_height_survives_a_restart_for_the_same_genesis_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gw.redb");
+        let (g1, g2) = (Hash32([1; 32]), Hash32([2; 32]));
+        {
+            let s = Store::open(&path).unwrap();
+            assert_eq!(s.verified_height("prov", &g1).unwrap(), 0);
+            assert_eq!(s.raise_verified_height("prov", &g1, 40).unwrap(), 40);
+            assert_eq!(s.raise_verified_height("prov", &g1, 30).unwrap(), 40, "never lowered");
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.verified_height("prov", &g1).unwrap(), 40);
+        assert_eq!(s.verified_height("nat", &g1).unwrap(), 0);
+        // Another chain under the same destination name starts over.
+        assert_eq!(s.verified_height("prov", &g2).unwrap(), 0);
+        assert_eq!(s.raise_verified_height("prov", &g2, 5).unwrap(), 5);
+        assert_eq!(s.verified_height("prov", &g2).unwrap(), 5);
+    }
+
+    #[test]
+    fn queries_page_without_repeating_or_skipping() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("gw.redb")).unwrap();
+        let key = SigningKey::ed25519_from_seed([5; 32]);
+        let mut batch = Vec::new();
+        for i in 1..=5u64 {
+            batch.push(new_reading(&key, "M-A", i, 1_000 * i as i64));
+            batch.push(new_reading(&key, "M-B", i, 1_000 * i as i64));
+        }
+        s.append(&batch).unwrap();
+        // Every meter, in id order, two at a time.
+        let (mut ids, mut after) = (Vec::new(), 0);
+        loop {
+            let p = s.query(None, i64::MIN, i64::MAX, after, 2).unwrap();
+            assert!(p.rows.len() <= 2);
+            ids.extend(p.rows.iter().map(|(id, _)| *id));
+            match p.next {
+                Some(n) => after = n,
+                None => break,
+            }
+        }
+        assert_eq!(ids, (1..=10).collect::<Vec<u64>>());
+        // One meter, by sequence number, within a time window.
+        let m = DeviceId::new("M-B").unwrap();
+        let p = s.query(Some(&m), 2_000, 5_000, 0, 2).unwrap();
+        let seqs = |p: &QueryPage| p.rows.iter().map(|(_, r)| r.signed.reading.seq).collect::<Vec<_>>();
+        assert_eq!((seqs(&p), p.next), (vec![2, 3], Some(3)));
+        let p = s.query(Some(&m), 2_000, 5_000, 3, 2).unwrap();
+        assert_eq!((seqs(&p), p.next), (vec![4], None), "the walk ends at the window's end");
+        // The page size is bounded whatever is asked.
+        assert_eq!(s.query(None, i64::MIN, i64::MAX, 0, usize::MAX).unwrap().rows.len(), 10);
+        // Rejections page by id too.
+        let rej = |id| (id, Settlement::Rejected(Rejection::new(trustmeter_types::RejectCode::PolicyRejected, "no")));
+        s.settle("prov", &[(1, Settlement::Acknowledged), rej(2), rej(3), rej(4)], 7).unwrap();
+        let first = s.rejected("prov", 2).unwrap();
+        assert_eq!(first.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 3]);
+        let rest = s.rejected_after("prov", 3, 2).unwrap();
+        assert_eq!(rest.iter().map(|r| r.0).collect::<Vec<_>>(), vec![4]);
     }
 }

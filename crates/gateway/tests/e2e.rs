@@ -316,6 +316,9 @@ fn gateway_reads_real_devices_and_sends_to_both_chains() {
         // DNS rebinding: a name that resolves to 127.0.0.1 but is not the gateway's.
         let r = http.get(format!("{api}/readings?meter={}", m.history)).header("host", "attacker.example:80").send().await.unwrap();
         refused(r, 403, "a read through a rebound host name");
+        // A write through a rebound host name is refused too, with the token and the right type.
+        let r = http.post(format!("{api}/manual")).bearer_auth(&token).header("host", "attacker.example:80").json(&serde_json::json!({"meter": m.manual.as_str(), "value": "1", "unit": "m3"})).send().await.unwrap();
+        refused(r, 403, "a manual entry through a rebound host name");
         let r = http.get(format!("{api}/status")).header("origin", "http://attacker.example").send().await.unwrap();
         refused(r, 403, "a cross-origin read");
         assert_eq!(history_rows().await, 0, "a refused request stored a reading");
@@ -328,6 +331,52 @@ fn gateway_reads_real_devices_and_sends_to_both_chains() {
         assert!(page.contains(&report.gateway), "the page names the gateway");
         assert!(page.contains(&format!("({})", report.points.len())), "the page counts the points");
         assert!(!page.contains("<script"));
+
+        // Readings a page at a time: `limit`, then `after` = the previous page's cursor; the
+        // pages neither repeat nor skip, and the last one carries no cursor.
+        let page = |after: Option<String>| {
+            let http = http.clone();
+            let api = api.clone();
+            async move {
+                let url = match after {
+                    Some(c) => format!("{api}/readings?limit=2&after={c}"),
+                    None => format!("{api}/readings?limit=2"),
+                };
+                let r = http.get(url).send().await.unwrap();
+                assert_eq!(r.status().as_u16(), 200);
+                let next = r.headers().get("trustmeter-next").map(|v| v.to_str().unwrap().to_string());
+                let rows: Vec<trustmeter_gateway::api::ReadingRow> = r.json().await.unwrap();
+                (rows, next)
+            }
+        };
+        let (first, next) = page(None).await;
+        assert_eq!(first.len(), 2);
+        let (second, _) = page(Some(next.clone().expect("more readings follow"))).await;
+        assert!(!second.is_empty() && second[0].id > first[1].id, "{first:?} {second:?}");
+        let mut ids: Vec<u64> = Vec::new();
+        let mut cursor = None;
+        for _ in 0..10_000 {
+            let (rows, next) = page(cursor).await;
+            ids.extend(rows.iter().map(|r| r.id));
+            cursor = next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert!(cursor.is_none(), "the walk never ended");
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        assert!(ids.len() >= 3 && ids[..2] == [first[0].id, first[1].id], "{ids:?}");
+        let r = http.get(format!("{api}/readings?limit=0")).send().await.unwrap();
+        refused(r, 400, "a page of no readings");
+        let r = http.get(format!("{api}/readings?meter={}&after={}", m.manual, next.unwrap())).send().await.unwrap();
+        refused(r, 400, "a cursor of another list");
+        // The local API's connections are counted in its metrics.
+        let metrics = http.get(format!("{api}/metrics")).send().await.unwrap().text().await.unwrap();
+        let accepted = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("trustmeter_gateway_api_connections_accepted_total "))
+            .and_then(|v| v.parse::<u64>().ok());
+        assert!(accepted.is_some_and(|n| n > 0), "{metrics}");
         let r = http.get(format!("{api}/")).header("origin", "http://attacker.example").send().await.unwrap();
         refused(r, 403, "a cross-origin read of the status page");
         // Every error is `{code, message}`, the framework's own refusals included.

@@ -332,3 +332,226 @@ fn a_genesis_fetched_from_the_nodes_must_have_the_configured_hash() {
         handle.stop().await;
     });
 }
+
+/// A regulator's tight policy: a register above 500 kWh is refused.
+const TIGHT: &str = r#"
+name = "tight-cap"
+version = 2
+description = "Test policy: register values above a cap are refused."
+
+[params]
+cap = 500.0
+
+[[rules]]
+id = "value_cap"
+code = "value_above_cap"
+action = "reject"
+check = "reading.value <= params.cap"
+reason = "register value {reading.value} {reading.unit} is above the cap of {params.cap}"
+description = "A register above the cap cannot be right on this test site."
+"#;
+
+/// A proxy that forwards everything, except that, once `replay` is set, it answers the policy
+/// proof and the meter-record proof with the genuine ones it holds (recorded earlier, at an older
+/// block).
+#[derive(Clone)]
+struct Replayer {
+    upstream: String,
+    replay: Arc<std::sync::Mutex<Option<(Bytes, Bytes)>>>,
+    replayed: Arc<AtomicU64>,
+    http: reqwest::Client,
+}
+
+async fn replay_handle(
+    State(p): State<Replayer>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let held = p.replay.lock().unwrap().clone();
+    if let Some((policy, meter)) = held
+        && method == Method::GET
+    {
+        let path = uri.path();
+        let old = if path == "/v1/policy/proof" {
+            Some(policy)
+        } else if path.starts_with("/v1/meters/") && path.ends_with("/proof") {
+            Some(meter)
+        } else {
+            None
+        };
+        if let Some(old) = old {
+            p.replayed.fetch_add(1, Ordering::SeqCst);
+            return (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], old).into_response();
+        }
+    }
+    let proxy = Proxy {
+        upstream: p.upstream.clone(),
+        lying: Default::default(),
+        lies: Default::default(),
+        batches: Default::default(),
+        alg: trustmeter_types::HashAlg::default(),
+        http: p.http.clone(),
+    };
+    let (status, answer) = proxy.forward(&method, &uri, &headers, body).await;
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], answer).into_response()
+}
+
+/// Stale but genuine proofs (issue 11): a node that serves the policy and meter-record proofs of
+/// an older block — genuine, certified by the validators, but from before the regulator replaced
+/// the tight policy — cannot make the gateway reject a reading the chain's policy in force accepts:
+/// not while the gateway holds the old policy from its own earlier fetch (a rejection is proven
+/// again first when newer blocks were verified since), and not after a restart (the newest verified
+/// height is kept in the store, so older proofs are refused as stale and the reading is sent
+/// unchecked).
+#[test]
+fn older_genuine_proofs_cannot_make_the_gateway_reject_a_reading_even_after_a_restart() {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let runner = runner(dir.path());
+    let data_dir = dir.path().join("gateway");
+    runner.start(|ctx| async move {
+        let mut chain = TestChain::start(&ctx, dir.path(), "hunan-stale-1", 1, 35).await;
+        let reg = chain.devnet.regulator.key.clone();
+        let height = chain.client.status().await.expect("status").finalized_height;
+        chain.ok(&reg, trustmeter_types::TxPayload::DeployPolicy { text: TIGHT.into(), effective_height: height + 8 }).await;
+        eventually("the tight policy in force", || async {
+            let p = chain.client.policy().await.ok().flatten()?;
+            (p.in_force.version == 2 && p.pending.is_empty()).then_some(())
+        })
+        .await;
+        let gw = dev(&chain, "GW-01");
+        let meter = dev(&chain, "EM-01");
+        let gw_key = SigningKey::ed25519_from_seed([51; 32]);
+        let now = now_ms();
+        chain.onboard(&gw, &gw_key, &[(meter.clone(), Unit::KilowattHour)], (now - 400 * DAY_MS, now + 365 * DAY_MS), &[], &[]).await;
+
+        // Genuine proofs of the tight policy and of the meter, both of one block.
+        let http = reqwest::Client::new();
+        let upstream = chain.urls[0].clone();
+        let get = |path: String| {
+            let (http, upstream) = (http.clone(), upstream.clone());
+            async move {
+                let r = http.get(format!("{upstream}{path}")).send().await.unwrap();
+                assert!(r.status().is_success(), "{path}: {}", r.status());
+                let body = r.bytes().await.unwrap();
+                let p: StateProofs = serde_json::from_slice(&body).unwrap();
+                (body, p.block.header.height)
+            }
+        };
+        let mut old = None;
+        for _ in 0..100 {
+            let (policy, hp) = get("/v1/policy/proof".into()).await;
+            let (record, hm) = get(format!("/v1/meters/{meter}/proof")).await;
+            if hp == hm {
+                old = Some((policy, record, hp));
+                break;
+            }
+        }
+        let (old_policy, old_meter, old_height) = old.expect("a policy and a meter proof of one block");
+
+        let replayer = Replayer {
+            upstream: upstream.clone(),
+            replay: Default::default(),
+            replayed: Default::default(),
+            http: http.clone(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().fallback(replay_handle).with_state(replayer.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let genesis_file = dir.path().join("genesis.json");
+        std::fs::write(&genesis_file, serde_json::to_string_pretty(&chain.devnet.genesis).unwrap()).unwrap();
+        let cfg = || {
+            GatewayConfig::parse(&format!(
+                "[gateway]\nid = \"{gw}\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:0\"\n\n[[destination]]\nname = \"provincial\"\nnodes = [\"{proxy_url}\"]\ngenesis = \"{}\"\nmax_backoff_ms = 500\n",
+                data_dir.display(),
+                genesis_file.display(),
+            ))
+            .expect("config parses")
+        };
+        let t0 = now_ms() - 10 * 60_000;
+        let manual = |api: String, value: &'static str, i: i64| {
+            let (meter, token) = (meter.clone(), std::fs::read_to_string(data_dir.join("operator.token")).unwrap());
+            async move {
+                let r = reqwest::Client::new()
+                    .post(format!("{api}/manual"))
+                    .bearer_auth(token.trim())
+                    .json(&serde_json::json!({"meter": meter.as_str(), "value": value, "unit": "kWh", "timestamp_ms": t0 + i * 60_000}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
+            }
+        };
+        let settled = |api: String, n: u64| async move {
+            eventually(&format!("{n} readings settled"), || async {
+                let d = status(&api).await.destinations[0].clone();
+                (d.backlog == 0 && d.acknowledged + d.rejected == n).then_some(d)
+            })
+            .await
+        };
+
+        // The gateway fetches the tight policy and a first reading settles.
+        let handle = trustmeter_gateway::start(cfg(), gw_key.clone(), Arc::new(trustmeter_meters::SystemClock))
+            .await
+            .expect("gateway starts");
+        let api = format!("http://{}", handle.api_addr);
+        eventually("the tight policy fetched", || async {
+            (status(&api).await.destinations.first()?.audit_policy.as_deref() == Some("tight-cap v2")).then_some(())
+        })
+        .await;
+        manual(api.clone(), "100", 0).await;
+        settled(api.clone(), 1).await;
+
+        // The regulator replaces it with a loose one; a reading settles in a block after that.
+        let loose = TIGHT.replace("version = 2", "version = 3").replace("cap = 500.0", "cap = 5000.0");
+        let height = chain.client.status().await.expect("status").finalized_height;
+        chain.ok(&reg, trustmeter_types::TxPayload::DeployPolicy { text: loose, effective_height: height + 8 }).await;
+        eventually("the loose policy in force", || async {
+            let p = chain.client.policy().await.ok().flatten()?;
+            (p.in_force.version == 3 && p.pending.is_empty()).then_some(())
+        })
+        .await;
+        manual(api.clone(), "200", 1).await;
+        settled(api.clone(), 2).await;
+
+        // 700 kWh: the tight policy the gateway fetched before rejects it, but a newer block was
+        // verified since; proven again, the policy in force accepts it.
+        manual(api.clone(), "700", 2).await;
+        let d = settled(api.clone(), 3).await;
+        assert_eq!((d.acknowledged, d.rejected, d.rejected_before_sending), (3, 0, 0), "{d:?}");
+        handle.stop().await;
+
+        // Restarted, the gateway meets a node serving the genuine proofs of the older block.
+        *replayer.replay.lock().unwrap() = Some((old_policy, old_meter));
+        let handle = trustmeter_gateway::start(cfg(), gw_key.clone(), Arc::new(trustmeter_meters::SystemClock))
+            .await
+            .expect("gateway restarts");
+        let api = format!("http://{}", handle.api_addr);
+        manual(api.clone(), "900", 3).await;
+        let d = settled(api.clone(), 4).await;
+        assert_eq!(
+            (d.acknowledged, d.rejected, d.rejected_before_sending),
+            (4, 0, 0),
+            "proofs of block {old_height} made the gateway reject a reading: {d:?}"
+        );
+        assert!(replayer.replayed.load(Ordering::SeqCst) > 0, "the old proofs were never asked for");
+        let s = status(&api).await;
+        assert!(s.destinations[0].audit_policy.is_none(), "{:?}", s.destinations[0]);
+        assert!(
+            s.alarms.iter().any(|a| a.kind == "policy_unavailable" && a.message.contains("stale")),
+            "{:?}",
+            s.alarms
+        );
+        let rejected: Vec<serde_json::Value> =
+            reqwest::get(format!("{api}/rejected?destination=provincial")).await.unwrap().json().await.unwrap();
+        assert!(rejected.is_empty(), "{rejected:?}");
+        let on_chain = chain.readings(&meter).await;
+        assert_eq!(on_chain.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        handle.stop().await;
+    });
+}

@@ -7,4 +7,5 @@
 mod common;
 mod e2e;
 mod lying_node;
+mod mqtt_refused;
 mod pre_audit;

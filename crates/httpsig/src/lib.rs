@@ -320,7 +320,8 @@ pub fn verify_with_digest(
             alg_name(key.scheme)
         )));
     }
-    if (params.created - now).abs() > MAX_SKEW_S {
+    // `abs_diff`: `created` is the caller's, any i64 (a subtraction could overflow).
+    if params.created.abs_diff(now) > MAX_SKEW_S.unsigned_abs() {
         return Err(AuthError::Stale { created: params.created, now });
     }
     let bytes = parse_signature(signature)?;

@@ -8,8 +8,12 @@
 //! its own — malformed JSON, a missing field, a payload over [`MAX_MQTT_PAYLOAD_BYTES`] — with an
 //! error event naming its topic and the point, and never costs the connection or a later
 //! message; only a packet over [`MAX_MQTT_PACKET_BYTES`] breaks the connection, and the next one
-//! starts a clean session so that the broker stops redelivering it (what arrived in that gap is
-//! reported lost as an error). Acknowledgements are **manual**: the driver sends a message's
+//! starts a clean session so that the broker stops redelivering it. That packet is reported to
+//! every point of the broker as [`DriverError::PayloadTooLarge`] with `max` =
+//! [`MAX_MQTT_PACKET_BYTES`] and its size; its topic cannot be named (the client refuses the
+//! packet on its fixed header, before the topic is read, and MQTT 3.1.1 cannot ask the broker to
+//! drop such packets), so `topic` says so and names the broker. Messages the broker held for the
+//! session until the clean start are lost with it. Acknowledgements are **manual**: the driver sends a message's
 //! events, then [`DriverEvent::Taken`]; the broker gets its PUBACK only when the consumer (the
 //! gateway, once the readings are in its store) calls [`Ack::ack`](crate::Ack::ack). A gateway
 //! that crashes or fails to store leaves the message with the broker, which delivers it again on
@@ -277,24 +281,29 @@ pub(crate) async fn run_broker(
                 backoff.failed(e.to_string());
                 let delay = backoff.current_delay();
                 tracing::warn!(%broker, error = %e, retry_in_ms = delay.as_millis() as u64, "MQTT: connection failed");
-                let oversize = matches!(
-                    &e,
+                let oversize = match &e {
                     rumqttc::ConnectionError::MqttState(rumqttc::StateError::Deserialization(
-                        rumqttc::mqttbytes::Error::PayloadSizeLimitExceeded(_)
-                    ))
-                );
-                let message = if oversize {
-                    // The broker would send the same packet again and again in this session:
-                    // start a clean one, and say what that costs.
-                    eventloop.mqtt_options.set_clean_session(true);
-                    format!(
-                        "{e}: a packet over {MAX_MQTT_PACKET_BYTES} bytes on one of this broker's topics could not be read; reconnecting with a clean session to drop it (messages the broker held for this gateway until then are lost)"
-                    )
-                } else {
-                    e.to_string()
+                        rumqttc::mqttbytes::Error::PayloadSizeLimitExceeded(size),
+                    )) => Some(*size),
+                    _ => None,
                 };
+                if oversize.is_some() {
+                    // The broker would send the same packet again and again in this session:
+                    // start a clean one (what it costs is documented above and in the event).
+                    eventloop.mqtt_options.set_clean_session(true);
+                }
                 for (point, p) in &points {
-                    let error = DriverError::Mqtt { broker: broker.clone(), message: message.clone() };
+                    let error = match oversize {
+                        // A refused message, not a connection fault: its loss is reported as such.
+                        Some(size) => DriverError::PayloadTooLarge {
+                            topic: format!(
+                                "(not known: a packet on broker {broker} refused before its topic was read; the session was started clean, so messages the broker held for it are lost too)"
+                            ),
+                            size,
+                            max: MAX_MQTT_PACKET_BYTES,
+                        },
+                        None => DriverError::Mqtt { broker: broker.clone(), message: e.to_string() },
+                    };
                     if !emit(
                         &events,
                         DriverEvent::Error { point: *point, meter: p.meter.clone(), error },

@@ -17,13 +17,8 @@
 //! as CSV or JSON parse back to the same rows, timestamps written in any offset parse back).
 //!
 //! Bounded for `cargo test` (a few seconds in the debug build) with a fixed seed, so a failure
-//! replays as it is. A longer run with other random inputs:
-//!
-//! ```text
-//! PROPTEST_CASES=1000000 PROPTEST_RNG_SEED=$RANDOM cargo test --release -p trustmeter-meters --test integration fuzz::
-//! ```
-//!
-//! (`PROPTEST_RNG_SEED=<n>` replays such a run's failure; proptest prints the minimal input.)
+//! replays as it is; the README's long run (Testing) multiplies every target's cases
+//! (`FUZZ_SCALE`) and varies the seeds (`FUZZ_SEED`; the same value replays its failures).
 
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use proptest::prelude::*;

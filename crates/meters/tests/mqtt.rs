@@ -279,3 +279,80 @@ async fn a_message_not_taken_comes_again_and_a_taken_one_does_not() {
     assert_eq!(next_sample(&mut run3, 0, 10).await, Quantity::from_micros(4_000_000));
     run3.stop().await;
 }
+
+/// Reads one MQTT packet from `s`: its first byte and its body.
+async fn read_packet(s: &mut tokio::net::TcpStream) -> (u8, Vec<u8>) {
+    use tokio::io::AsyncReadExt as _;
+    let first = s.read_u8().await.unwrap();
+    let (mut len, mut shift) = (0usize, 0);
+    loop {
+        let b = s.read_u8().await.unwrap();
+        len |= usize::from(b & 0x7f) << shift;
+        shift += 7;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    let mut body = vec![0; len];
+    s.read_exact(&mut body).await.unwrap();
+    (first, body)
+}
+
+/// Accepts one connection of the driver, answers its CONNECT and SUBSCRIBE, and returns the
+/// connection and whether the CONNECT asked for a clean session.
+async fn fake_session(listener: &tokio::net::TcpListener) -> (tokio::net::TcpStream, bool) {
+    use tokio::io::AsyncWriteExt as _;
+    let (mut s, _) = tokio::time::timeout(Duration::from_secs(20), listener.accept()).await.unwrap().unwrap();
+    let (kind, connect) = read_packet(&mut s).await;
+    assert_eq!(kind >> 4, 1, "CONNECT first");
+    // Protocol name (2 + 4 bytes), level, then the connect flags: bit 1 is "clean session".
+    let clean = connect[7] & 0x02 != 0;
+    s.write_all(&[0x20, 0x02, 0x00, 0x00]).await.unwrap();
+    let (kind, subscribe) = read_packet(&mut s).await;
+    assert_eq!(kind >> 4, 8, "then SUBSCRIBE");
+    s.write_all(&[0x90, 0x03, subscribe[0], subscribe[1], 0x01]).await.unwrap();
+    (s, clean)
+}
+
+/// A packet over the client's packet limit (16 MiB) cannot be read at all: the driver reports it
+/// as a refused message of that size (its topic cannot be known: the client refuses the packet on
+/// its fixed header), naming the broker, and reconnects with a clean session so that the broker
+/// stops sending it. A fake broker speaks just enough MQTT 3.1.1 to announce such a packet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_packet_over_the_packet_limit_is_reported_as_refused_and_the_session_restarts_clean() {
+    use tokio::io::AsyncWriteExt as _;
+    use trustmeter_meters::limits::MAX_MQTT_PACKET_BYTES;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let broker = listener.local_addr().unwrap().to_string();
+    let src = SourceConfig::Mqtt(MqttSource {
+        broker: broker.clone(),
+        topic: "site/huge".into(),
+        field: "v".into(),
+        timestamp_field: None,
+        client_id: Some("gw-huge".into()),
+    });
+    let mut run = run(vec![point("E-1", src)], fast_clock());
+    let (mut s, clean) = fake_session(&listener).await;
+    assert!(!clean, "the first session is persistent");
+    // A QoS 1 PUBLISH announcing 17 MiB: remaining length as a 4-byte variable integer.
+    let size = MAX_MQTT_PACKET_BYTES + (1 << 20);
+    let mut head = vec![0x32];
+    let mut n = size;
+    for _ in 0..4 {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        head.push(if n > 0 { b | 0x80 } else { b });
+    }
+    head.extend_from_slice(b"\x00\x09site/huge\x00\x01");
+    s.write_all(&head).await.unwrap();
+    match run.error_of(0, 10).await {
+        DriverError::PayloadTooLarge { topic, size: got, max } => {
+            assert_eq!((got, max), (size, MAX_MQTT_PACKET_BYTES));
+            assert!(topic.contains(&broker) && topic.contains("not known"), "{topic}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let (_s2, clean) = fake_session(&listener).await;
+    assert!(clean, "after the oversize packet the session restarts clean");
+    run.stop().await;
+}

@@ -28,6 +28,8 @@
 //! | `trustmeter_api_connections_refused_total{reason}` | counter | API connections closed at once: `total` (`[api] max_connections` open) or `per_ip` (`max_connections_per_ip` from that address) |
 //! | `trustmeter_api_rate_limited_total` | counter | API requests answered 429: their address went over `[api] max_requests_per_s_per_ip` |
 //! | `trustmeter_api_accept_errors_total` | counter | failed accepts (out of file descriptors, usually) |
+//! | `trustmeter_api_body_timeouts_total` | counter | API requests answered 408: their body did not arrive within `[api] body_read_timeout_ms` |
+//! | `trustmeter_api_write_timeouts_total` | counter | API connections ended because the client read nothing for `[api] write_timeout_ms` |
 //! | `trustmeter_alarm_passes_total{walk}` | counter | alarm passes; `walk="true"`: ones that looked at every meter (the first, or after a gap in the feed of touched meters) |
 //! | `trustmeter_alarm_meters_evaluated_total` | counter | meters the alarm passes looked at (touched by blocks, due by time, or walked) |
 //! | `trustmeter_alarm_seconds_total` | counter | wall seconds in alarm passes |
@@ -113,6 +115,8 @@ struct Inner {
     connections_refused: Family<ReasonLabels, Counter>,
     accept_errors: Counter,
     rate_limited: Counter,
+    body_timeouts: Counter,
+    write_timeouts: Counter,
     server: Arc<trustmeter_httpserve::ServerStats>,
 }
 
@@ -200,6 +204,18 @@ impl NodeMetrics {
         let connections_refused = Family::<ReasonLabels, Counter>::default();
         let accept_errors = Counter::default();
         let rate_limited = Counter::default();
+        let body_timeouts = Counter::default();
+        let write_timeouts = Counter::default();
+        registry.register(
+            "trustmeter_api_body_timeouts",
+            "API requests answered 408: the body did not arrive within body_read_timeout_ms",
+            body_timeouts.clone(),
+        );
+        registry.register(
+            "trustmeter_api_write_timeouts",
+            "API connections ended because the client read nothing for write_timeout_ms",
+            write_timeouts.clone(),
+        );
         registry.register(
             "trustmeter_api_rate_limited",
             "API requests answered 429: their address went over max_requests_per_s_per_ip",
@@ -241,6 +257,8 @@ impl NodeMetrics {
                 connections_refused,
                 accept_errors,
                 rate_limited,
+                body_timeouts,
+                write_timeouts,
                 server: Default::default(),
             }),
         }
@@ -293,6 +311,8 @@ impl NodeMetrics {
         up(&m.connections_refused.get_or_create(&ReasonLabels { reason: "per_ip" }), server.refused_per_ip());
         up(&m.accept_errors, server.accept_errors());
         up(&m.rate_limited, server.rate_limited());
+        up(&m.body_timeouts, server.body_timeouts());
+        up(&m.write_timeouts, server.write_timeouts());
         for (store, c) in m.stores.lock().expect("stores lock").iter() {
             let labels = StoreLabels { store };
             // Counters only go up: add what the file wrote since the last scrape.

@@ -307,9 +307,10 @@ pub(crate) fn open_evidence(dir: &std::path::Path, genesis: &Genesis) -> Result<
 
 /// Starts the alarm engine and the HTTP API of a node on `listen`.
 pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding the API on {listen}"))?;
+    let listener = std::net::TcpListener::bind(listen).with_context(|| format!("binding the API on {listen}"))?;
+    listener.set_nonblocking(true).context("the API listener")?;
     let api_addr = listener.local_addr()?;
+    let runtime = ApiRuntime::build(&s.api)?;
     // Alarms: derived from the finalized state and the index, never consensus.
     let hub = trustmeter_analytics::alarms::AlarmHub::new(s.alarms.clone());
     // Its feed of touched meters: every finalized block, before its state is published (the
@@ -319,7 +320,7 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
         feed.feed(&f.block.block);
         Ok(())
     }));
-    tokio::spawn(run_alarms(hub.clone(), s.app.clone(), s.index.clone(), s.metrics.clone()));
+    let alarms = run_alarms(hub.clone(), s.app.clone(), s.index.clone(), s.metrics.clone());
     let limits = crate::api::limits::RequestLimits::new(&s.api);
     let mode = s.api.access.unwrap_or(match s.genesis.devnet_seed {
         Some(_) => crate::api::access::AccessMode::Open,
@@ -363,15 +364,26 @@ pub(crate) async fn serve(s: Serve, listen: SocketAddr) -> Result<RunningNode> {
         tracing::info!(%api_addr, "API serves HTTPS");
     }
     // Within the budgets of `[api]`: no number of clients holds more than `max_connections`
-    // sockets, and slow or silent ones are cut off (trustmeter-httpserve).
-    tokio::spawn(trustmeter_httpserve::serve(
-        listener,
-        router,
-        s.api.server_limits(),
-        tls,
-        server_stats,
-        std::future::pending(),
-    ));
+    // sockets, and slow or silent ones are cut off (trustmeter-httpserve); on threads of its own.
+    let limits_http = s.api.server_limits();
+    let api = runtime.start(move |stop| async move {
+        let listener = match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "the API cannot use its listener; no API is served");
+                return;
+            }
+        };
+        tokio::spawn(alarms);
+        trustmeter_httpserve::serve(listener, router, limits_http, tls, server_stats, stop).await;
+    })?;
+    // The API lives as long as the node's runtime: this task holds it, and when the runtime ends
+    // (the process stops, or a test's node is stopped) dropping it stops the API and waits for it,
+    // so the node's files and ports are free again when the runtime is gone.
+    tokio::spawn(async move {
+        let _api = api;
+        std::future::pending::<()>().await;
+    });
     Ok(RunningNode { name: s.name, app: s.app, index: s.index, api_addr, alarms: hub, limits })
 }
 
@@ -408,6 +420,82 @@ fn open_state_store(
     Ok((Arc::new(store), written))
 }
 
+/// The API's own tokio runtime (`[api] worker_threads`, `blocking_threads`): requests, their
+/// blocking reads and the alarm engine run on these threads, never on the ones consensus, p2p
+/// and storage run on, so no number of clients or expensive requests can take a thread from
+/// them (issue 11). The operating system still shares the cores between both.
+struct ApiRuntime {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for ApiRuntime {
+    /// A runtime built but never started (the node failed to start): let it go without blocking,
+    /// which dropping it in an async context would.
+    fn drop(&mut self) {
+        if let Some(r) = self.runtime.take() {
+            r.shutdown_background();
+        }
+    }
+}
+
+impl ApiRuntime {
+    fn build(config: &crate::api::limits::ApiConfig) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads)
+            .max_blocking_threads(config.blocking_threads)
+            .thread_name("api")
+            .enable_all()
+            .build()
+            .context("starting the API's runtime")?;
+        Ok(Self { runtime: Some(runtime) })
+    }
+
+    /// Runs `main` on a thread of its own inside the runtime until `main` ends or the returned
+    /// handle is dropped (then `main`'s stop future completes, and the drop waits for the thread).
+    fn start<F, Fut>(mut self, main: F) -> Result<ApiHandle>
+    where
+        F: FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let stop = Box::pin(async move {
+            let _ = stop_rx.await;
+        });
+        // Should the thread not start, the closure (and this runtime) is dropped here without
+        // blocking ([`ApiRuntime`]'s drop).
+        let mut holder = ApiRuntime { runtime: self.runtime.take() };
+        let thread = std::thread::Builder::new()
+            .name("api-main".into())
+            .spawn(move || {
+                if let Some(runtime) = holder.runtime.take() {
+                    runtime.block_on(main(stop));
+                    // Dropping the runtime here (not in an async context) cancels the API's
+                    // tasks and waits for its blocking work to finish.
+                    drop(runtime);
+                }
+            })
+            .context("starting the API's thread")?;
+        Ok(ApiHandle { stop: Some(stop_tx), thread: Some(thread) })
+    }
+}
+
+/// Stops the API's runtime when dropped, and waits for it.
+struct ApiHandle {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for ApiHandle {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            tracing::error!("the API's thread panicked");
+        }
+    }
+}
+
 /// A pass is followed by a pause of at least this many times its own duration, so that the
 /// alarm engine uses at most a tenth of one core however many meters the chain holds (a pass
 /// that walks every meter, the first one or one after a gap in the feed, takes time in proportion
@@ -436,5 +524,58 @@ async fn run_alarms(hub: AlarmHub, app: App, index: Index, metrics: crate::metri
             pause = pause.max(started.elapsed() * PAUSE_PER_PASS_TIME);
         }
         tokio::time::sleep(pause).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The API's work runs on the threads of its own runtime, within its budget, and dropping
+    /// its handle from inside another runtime (as a node's runtime does when it ends) stops it
+    /// and waits for it: its listener is closed once the drop returns.
+    #[test]
+    fn the_api_runs_on_threads_of_its_own_and_stops_with_its_handle() {
+        let config = crate::api::limits::ApiConfig { worker_threads: 1, blocking_threads: 2, ..Default::default() };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (s1, s2) = (seen.clone(), seen.clone());
+        let name = || std::thread::current().name().unwrap_or("").to_string();
+        let handle = ApiRuntime::build(&config)
+            .unwrap()
+            .start(move |stop| async move {
+                let _listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                s1.lock().unwrap().push(name());
+                // Four blocking tasks on a budget of two threads: all run, two at a time.
+                let tasks: Vec<_> = (0..4)
+                    .map(|_| {
+                        let s = s2.clone();
+                        tokio::task::spawn_blocking(move || s.lock().unwrap().push(name()))
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+                stop.await;
+            })
+            .unwrap();
+        // The node's runtime: the handle is dropped inside it, as when it ends.
+        let node = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        node.block_on(async {
+            for _ in 0..100 {
+                if seen.lock().unwrap().len() == 5 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(std::net::TcpStream::connect(addr).is_ok(), "the API listens while it runs");
+            drop(handle);
+        });
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 5, "{seen:?}");
+        assert!(seen.iter().all(|n| n == "api" || n == "api-main"), "work ran outside the API's threads: {seen:?}");
+        assert!(std::net::TcpStream::connect(addr).is_err(), "the API's listener is closed once its handle is dropped");
     }
 }

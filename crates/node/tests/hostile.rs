@@ -2,6 +2,7 @@
 //! API. The validator keeps at most `[api] max_connections` of them (so they cannot take the file
 //! descriptors its consensus journal and storage need), cuts silent ones off after the header
 //! timeout, still answers a client from another address, and the chain keeps finalizing.
+//! Oversized submissions (announced or chunked) are refused `413 too_large` at once.
 
 use crate::common;
 
@@ -170,6 +171,120 @@ fn thousands_of_half_sent_requests_neither_exhaust_a_validator_nor_slow_the_chai
             }
             // Every validator is up and at the same height or close.
             api.wait_finalized_everywhere(u64_of(&api.status(1).await?["finalized_height"]) + 2).await?;
+            Ok::<_, anyhow::Error>(())
+        })
+        .unwrap();
+}
+
+/// Reads one answer (head, then a body of its `Content-Length`) from `c` within 10 s: the status
+/// code and the body.
+async fn read_answer(c: &mut tokio::net::tcp::OwnedReadHalf) -> Result<(u16, String)> {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let head = &text[..end];
+            let len = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).context("a status line")?;
+                return Ok((status, String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string()));
+            }
+        }
+        let n = tokio::time::timeout_at(deadline, c.read(&mut chunk)).await.context("no answer within 10 s")??;
+        ensure!(n > 0, "the connection closed before an answer: {text:?}");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Sends `head` and then `body` (written by another task, errors ignored: the server may close
+/// once it has refused) to `POST /v1/transactions` and returns the answer and how long it took
+/// from the end of the head.
+async fn oversized_submission(
+    addr: std::net::SocketAddr,
+    head: &str,
+    body: Vec<u8>,
+) -> Result<(u16, String, Duration)> {
+    use tokio::io::AsyncWriteExt as _;
+    let c = tokio::net::TcpStream::connect(addr).await?;
+    let (mut r, mut w) = c.into_split();
+    w.write_all(head.as_bytes()).await?;
+    let started = Instant::now();
+    let writer = tokio::spawn(async move {
+        for piece in body.chunks(64 * 1024) {
+            if w.write_all(piece).await.is_err() {
+                break;
+            }
+        }
+        w
+    });
+    let (status, text) = read_answer(&mut r).await?;
+    let took = started.elapsed();
+    drop(writer.await);
+    Ok((status, text, took))
+}
+
+#[test]
+fn oversized_submissions_are_refused_413_at_once_and_the_chain_keeps_finalizing() {
+    init_logs();
+    let cluster = Cluster::new("hunan-hostile-2", 42);
+    let cluster_ref = &cluster;
+    cluster
+        .runner()
+        .start(|ctx| async move {
+            let cluster = cluster_ref;
+            let api = cluster.start(ctx).await?;
+            api.wait_finalized_everywhere(3).await?;
+            let limit = trustmeter_node::api::MAX_SUBMIT_BYTES;
+            let target = cluster.api[0];
+            let head = |framing: &str| {
+                format!("POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{framing}\r\n\r\n")
+            };
+            // 100 000 000 bytes announced, none sent: refused before the body (not after the 30 s
+            // body timeout).
+            let (status, text, announced) =
+                oversized_submission(target, &head("Content-Length: 100000000"), Vec::new()).await?;
+            ensure!(status == 413, "announced 100 MB: {status} {text}");
+            let v: serde_json::Value = serde_json::from_str(&text).context("a JSON error")?;
+            ensure!(v["code"] == "too_large" && v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+            // Chunked, no length announced: 3 MiB in 64 KiB chunks, refused once past the limit.
+            let mut chunked = Vec::new();
+            let piece = vec![b'{'; 64 * 1024];
+            while chunked.len() < 3 << 20 {
+                chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                chunked.extend_from_slice(&piece);
+                chunked.extend_from_slice(b"\r\n");
+            }
+            chunked.extend_from_slice(b"0\r\n\r\n");
+            let (status, text, streamed) =
+                oversized_submission(target, &head("Transfer-Encoding: chunked"), chunked).await?;
+            ensure!(status == 413, "chunked 3 MiB: {status} {text}");
+            let v: serde_json::Value = serde_json::from_str(&text).context("a JSON error")?;
+            ensure!(v["code"] == "too_large", "{v}");
+            println!(
+                "oversized submissions (limit {limit} B): 100 MB announced refused 413 in {:.2} ms, 3 MiB chunked in {:.2} ms",
+                announced.as_secs_f64() * 1e3,
+                streamed.as_secs_f64() * 1e3
+            );
+            ensure!(announced < Duration::from_secs(2) && streamed < Duration::from_secs(5), "{announced:?} {streamed:?}");
+            // A submission within the limit that is not a transaction still gets its own code.
+            let r = api
+                .http
+                .post(format!("{}/v1/transactions", api.urls[0]))
+                .header("content-type", "application/json")
+                .body("{")
+                .send()
+                .await?;
+            ensure!(r.status().as_u16() == 400, "{}", r.status());
+            // The chain keeps finalizing, the refusing validator included.
+            let h = u64_of(&api.status(0).await?["finalized_height"]);
+            api.wait_finalized_everywhere(h + 3).await?;
             Ok::<_, anyhow::Error>(())
         })
         .unwrap();

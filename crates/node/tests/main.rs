@@ -12,5 +12,8 @@ mod compliance;
 mod e2e;
 mod epochs;
 mod figures;
+mod flood;
+mod fuzz_api;
 mod hostile;
+mod openapi;
 mod tls;

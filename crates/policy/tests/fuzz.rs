@@ -1,6 +1,7 @@
 //! Bounded fuzzing of audit policies, which a regulator deploys on chain (`DeployPolicy`) and
 //! every validator then parses, checks and evaluates: the TOML document, its CEL expressions and
-//! reason templates (`Policy::parse`), and evaluation (`Policy::evaluate`).
+//! reason templates (`Policy::parse`), and evaluation (`Policy::evaluate`); and reward schedules
+//! (`RewardSchedule::parse` and both formulas, `reward` below).
 //!
 //! Inputs: arbitrary text; the shipped default policy and generated valid documents with random
 //! edits (bytes flipped, removed or duplicated, CEL and TOML fragments inserted); documents whose
@@ -14,13 +15,8 @@
 //! their length limit and never a rejection caused by an evaluation error.
 //!
 //! Bounded for `cargo test` (several seconds in the debug build) with a fixed seed, so a failure
-//! replays as it is. A longer run with other random inputs:
-//!
-//! ```text
-//! PROPTEST_CASES=1000000 PROPTEST_RNG_SEED=$RANDOM cargo test --release -p trustmeter-policy --test integration fuzz::
-//! ```
-//!
-//! (`PROPTEST_RNG_SEED=<n>` replays such a run's failure; proptest prints the minimal input.)
+//! replays as it is; the README's long run (Testing) multiplies every target's cases
+//! (`FUZZ_SCALE`) and varies the seeds (`FUZZ_SEED`; the same value replays its failures).
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -610,6 +606,213 @@ fn documents_at_the_limits_parse_within_the_bound() {
                 let policy = parsed.unwrap_or_else(|e| panic!("{rules} rules of `{clause}`: {e}"));
                 assert!(policy.cost() <= trustmeter_policy::MAX_TOTAL_COST);
             }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reward schedules (`DeployRewardSchedule`: a regulator deploys one, every validator parses it
+// and evaluates its two formulas on every reading batch and verification)
+// ---------------------------------------------------------------------------------------------
+
+mod reward {
+    use super::{apply_text_edit, fuzz_config, text_edit};
+    use proptest::prelude::*;
+    use std::time::{Duration, Instant};
+    use trustmeter_policy::reward::{
+        DEFAULT_REWARD_TOML, DataFacts, MAX_POINTS, MAX_SCHEDULE_BYTES, RewardError, RewardSchedule, VerificationFacts,
+    };
+
+    /// The longest `RewardSchedule::parse` (compilation and the dry run) may take in this build.
+    const PARSE_BOUND: Duration = Duration::from_secs(5);
+
+    fn parse_bounded(text: &str) -> Result<Result<RewardSchedule, RewardError>, TestCaseError> {
+        let started = Instant::now();
+        let parsed = RewardSchedule::parse(text);
+        prop_assert!(started.elapsed() < PARSE_BOUND, "parsing took {:?}", started.elapsed());
+        if text.len() > MAX_SCHEDULE_BYTES {
+            prop_assert!(matches!(parsed, Err(RewardError::Limit(_))), "{parsed:?}");
+        }
+        if let Err(e) = &parsed {
+            prop_assert!(!e.to_string().is_empty());
+        }
+        Ok(parsed)
+    }
+
+    const EDGE: [u64; 8] = [0, 1, 2, 96, 4_096, 1_000_001, i64::MAX as u64, u64::MAX];
+
+    fn count() -> impl Strategy<Value = u64> {
+        prop_oneof![prop::sample::select(&EDGE[..]), any::<u64>(), 0u64..200]
+    }
+
+    fn data_facts() -> impl Strategy<Value = DataFacts> {
+        (count(), count(), count(), count()).prop_map(|(accepted, timely, flagged, rejected)| DataFacts {
+            accepted,
+            timely,
+            flagged,
+            rejected,
+        })
+    }
+
+    fn verification_facts() -> impl Strategy<Value = VerificationFacts> {
+        (any::<bool>(), count(), any::<bool>()).prop_map(|(on_time, findings, objected)| VerificationFacts {
+            on_time,
+            findings,
+            objected,
+        })
+    }
+
+    /// A schedule that parses gives points for any facts: never a panic, within `MAX_POINTS`, the
+    /// same twice (every validator computes the same rewards).
+    fn evaluates(
+        s: &RewardSchedule,
+        data: &[DataFacts],
+        verification: &[VerificationFacts],
+    ) -> Result<(), TestCaseError> {
+        let shares = s.shares();
+        prop_assert!(u32::from(shares.validators) + u32::from(shares.enterprises) + u32::from(shares.verifiers) <= 100);
+        for d in data {
+            let p = s.data_points(d);
+            prop_assert!(p <= MAX_POINTS);
+            prop_assert_eq!(p, s.data_points(d));
+        }
+        for v in verification {
+            let p = s.verification_points(v);
+            prop_assert!(p <= MAX_POINTS);
+            prop_assert_eq!(p, s.verification_points(v));
+        }
+        Ok(())
+    }
+
+    /// Integer formulas over `input`'s fields and the params: arithmetic that overflows, divides by
+    /// zero, converts; one in five also mixes types or reads what does not exist.
+    fn formula(
+        input: &'static str,
+        ints: &'static [&'static str],
+        bools: &'static [&'static str],
+    ) -> BoxedStrategy<String> {
+        let clean = prop_oneof![
+            6 => prop::sample::select(ints).prop_map(move |f| format!("{input}.{f}")),
+            3 => prop::sample::select(vec!["a", "b", "weight"]).prop_map(|p| format!("params.{p}")),
+            3 => prop::sample::select(vec!["0", "1", "-1", "100", "9223372036854775807", "-9223372036854775807"])
+                .prop_map(str::to_string),
+        ];
+        let dirty = prop_oneof![
+            3 => clean.clone(),
+            1 => prop::sample::select(vec![
+                "1u", "2.5", "\"x\"", "true", "size(params)", "data", "params", "now", "params.missing",
+                "reading.value", "data.other", "verification.other",
+            ])
+            .prop_map(str::to_string),
+        ];
+        let tree = move |leaf: BoxedStrategy<String>| {
+            leaf.prop_recursive(4, 24, 3, move |inner| {
+                let condition = prop_oneof![
+                    2 => (inner.clone(), prop::sample::select(vec!["<", "<=", "==", "!=", ">"]), inner.clone())
+                        .prop_map(|(a, cmp, b)| format!("{a} {cmp} {b}")),
+                    1 => prop::sample::select(bools).prop_map(move |f| format!("{input}.{f}")),
+                    1 => inner.clone().prop_map(|a| format!("params.all(k, params[k] < {a})")),
+                ];
+                prop_oneof![
+                    4 => (inner.clone(), prop::sample::select(vec!["+", "-", "*", "/", "%"]), inner.clone())
+                        .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+                    2 => (condition, inner.clone(), inner.clone()).prop_map(|(c, t, f)| format!("({c} ? {t} : {f})")),
+                    1 => inner.clone().prop_map(|a| format!("int(uint({a}))")),
+                    1 => inner.prop_map(|a| format!("-{a}")),
+                ]
+            })
+            .boxed()
+        };
+        prop_oneof![4 => tree(clean.boxed()), 1 => tree(dirty.boxed())].boxed()
+    }
+
+    fn generated_schedule() -> impl Strategy<Value = String> {
+        let shares = prop_oneof![9 => (0u8..=50, 0u8..=40, 0u8..=10), 1 => (0u8..=100, 0u8..=100, 0u8..=100)];
+        // The usual params, always present (a formula may read them), and odd ones.
+        let params = prop::collection::btree_map(
+            prop_oneof![4 => "[a-z_]{1,6}", 1 => ".{0,4}"],
+            prop_oneof![any::<i64>(), -3i64..100],
+            0..3,
+        )
+        .prop_map(|mut m| {
+            for (k, v) in [("a", 2), ("b", -1), ("weight", 3)] {
+                m.entry(k.to_string()).or_insert(v);
+            }
+            m
+        });
+        (
+            prop_oneof![9 => "[a-z-]{1,12}", 1 => ".{0,6}"],
+            prop_oneof![9 => 1u64..4, 1 => Just(0), 1 => Just(u64::from(u32::MAX) + 1)],
+            shares,
+            params,
+            formula("data", &["accepted", "timely", "flagged", "rejected"], &["accepted > 0"]),
+            formula("verification", &["findings"], &["on_time", "objected"]),
+        )
+            .prop_map(|(name, version, (v, e, r), params, data, verification)| {
+                // JSON strings are TOML basic strings.
+                let quote = |t: &str| serde_json::to_string(t).expect("a string prints");
+                let name = quote(&name);
+                let params: String = params.iter().map(|(k, v)| format!("{} = {v}\n", quote(k))).collect();
+                format!(
+                    "[schedule]\nname = {name}\nversion = {version}\ndescription = \"fuzz\"\n\n[shares]\nvalidators = {v}\n\
+                     enterprises = {e}\nverifiers = {r}\n\n[params]\n{params}\n[points]\ndata = '{data}'\nverification = '{verification}'\n"
+                )
+            })
+    }
+
+    proptest! {
+        #![proptest_config(fuzz_config(600))]
+
+        /// Generated schedules: whatever parses gives bounded, deterministic points for any facts.
+        #[test]
+        fn generated_reward_schedules_parse_or_are_refused_and_evaluate_in_bounds(
+            text in generated_schedule(),
+            data in prop::collection::vec(data_facts(), 4),
+            verification in prop::collection::vec(verification_facts(), 3),
+        ) {
+            if let Ok(s) = parse_bounded(&text)? {
+                evaluates(&s, &data, &verification)?;
+            }
+        }
+
+        /// The default schedule and generated ones, edited: never a panic, always in bounds.
+        #[test]
+        fn edited_reward_schedules_never_panic(
+            generated in generated_schedule(),
+            default in any::<bool>(),
+            edits in prop::collection::vec(text_edit(), 1..4),
+            data in prop::collection::vec(data_facts(), 2),
+            verification in prop::collection::vec(verification_facts(), 2),
+        ) {
+            let mut text = if default { DEFAULT_REWARD_TOML.to_string() } else { generated };
+            for e in &edits {
+                text = apply_text_edit(&text, e);
+            }
+            if let Ok(s) = parse_bounded(&text)? {
+                evaluates(&s, &data, &verification)?;
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_is_not_a_reward_schedule(text in prop_oneof![
+            ".{0,300}",
+            "[a-z_=\\[\\]\"' \n.{}()0-9<>!&|+*/-]{0,600}",
+            (0usize..3).prop_map(|n| format!("{}{}", "# padding\n".repeat(820), "x".repeat(n * 10))),
+        ]) {
+            let _ = parse_bounded(&text)?;
+        }
+    }
+
+    #[test]
+    fn the_default_schedule_evaluates_the_edges() {
+        let s = RewardSchedule::default_schedule();
+        let all = |v: u64| DataFacts { accepted: v, timely: v, flagged: v, rejected: v };
+        for v in EDGE {
+            assert!(s.data_points(&all(v)) <= MAX_POINTS);
+            assert!(
+                s.verification_points(&VerificationFacts { on_time: v % 2 == 0, findings: v, objected: true })
+                    <= MAX_POINTS
+            );
         }
     }
 }

@@ -16,6 +16,9 @@
 
 pub mod keys;
 pub mod model;
+/// The hand-written OpenAPI schema of [`StateKey`] (feature `openapi`).
+#[cfg(feature = "openapi")]
+pub mod openapi;
 
 pub use keys::{KeyClass, KeyRange, Tree};
 pub use model::{

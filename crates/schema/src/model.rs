@@ -24,6 +24,7 @@ use trustmeter_types::{
 /// own ([`StateKey::Point`]), read and written one at a time, so a meter costs the same small
 /// record whatever its window holds. They also serve duplicate detection: a resubmitted reading is
 /// found among them by its own time.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MeterProgress {
@@ -65,6 +66,7 @@ impl MeterProgress {
 /// The progress of up to [`METERS_PER_PROGRESS_CHUNK`] meters of one gateway, in slot order
 /// ([`Meter::slot`]): one activity-tree entry, so that a gateway's batch of readings updates a few
 /// tree leaves instead of one per meter (a leaf update costs ~log₁₆(n) node hashes and writes).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProgressChunk {
@@ -73,6 +75,7 @@ pub struct ProgressChunk {
 }
 
 /// A meter's place in its gateway's [`ProgressChunk`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MeterSlot {
@@ -199,6 +202,7 @@ pub enum StateKey {
 }
 
 /// A value in the state.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum StateValue {
@@ -287,6 +291,7 @@ pub enum StateValue {
 }
 
 /// The token policy set by the regulators after genesis ([`StateKey::TokenPolicy`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenPolicyRecord {
@@ -305,6 +310,7 @@ pub struct TokenPolicyRecord {
 /// The sums of an enterprise's daily figures of one month (月能耗合计), per energy kind and
 /// unit, recomputed from them at the end of every block that changed one: always equal to the
 /// sum of the month's [`DailyTotal`]s (a state test checks it against them).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct MonthTotalsRecord {
     /// One per (energy kind, unit) with a daily figure in the month, in that order.
@@ -313,6 +319,7 @@ pub struct MonthTotalsRecord {
 
 /// One energy kind's sums in a [`MonthTotalsRecord`] (micro-units; i128 never overflows a
 /// month of i64 figures).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct MonthKindTotal {
     /// Energy kind.
@@ -336,6 +343,7 @@ pub struct MonthKindTotal {
 }
 
 /// A version of an enterprise's shift calendar (排班表) as set.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShiftCalendarRecord {
@@ -350,6 +358,7 @@ pub struct ShiftCalendarRecord {
 }
 
 /// One product's output in a [`ShiftOutputRecord`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShiftProductRecord {
@@ -367,6 +376,7 @@ pub struct ShiftProductRecord {
 
 /// The production output of one shift instance (班次产量): what the enterprise recorded for a
 /// (day, shift), merged product by product, with the team that worked it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShiftOutputRecord {
@@ -388,6 +398,7 @@ pub struct ShiftOutputRecord {
 }
 
 /// A deployed reward schedule (`trustmeter_policy::reward`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RewardScheduleRecord {
@@ -408,6 +419,7 @@ pub struct RewardScheduleRecord {
 
 /// What an organisation earned points for in an epoch (its data and its verifications), kept
 /// until it claims the rewards they are worth once the epoch has ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PointsRecord {
@@ -432,6 +444,7 @@ pub struct PointsRecord {
 /// An epoch's reward pools: what its end set aside for data and for verifications, shared by
 /// points, and how much of it was claimed; and the validators' share. Rounding remainders stay
 /// unclaimed for good (counted in the totals).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EpochRewardsRecord {
@@ -472,6 +485,7 @@ impl EpochRewardsRecord {
 /// skipped since the previous block (nullified: no block) charge their leaders with a missed
 /// turn. Proposers record the finalize votes of the epoch's earlier blocks (`RecordVotes`), which
 /// credits each signer. Rewards and jailing for downtime are computed from it at the epoch's end.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EpochActivity {
@@ -511,6 +525,7 @@ pub const REWARD_INDEX_SCALE: u128 = 1_000_000_000_000_000_000;
 /// `shares × bonded / shares_total`; an unbonding entry's is `shares × unbonding /
 /// unbonding_shares`. Delegators' rewards accumulate in `reward_per_share` (×10¹⁸); a delegation
 /// earns `shares × (reward_per_share − its index) / 10¹⁸`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValidatorRecord {
@@ -592,6 +607,7 @@ impl ValidatorRecord {
 }
 
 /// One member of an epoch's validator set.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetMember {
@@ -609,6 +625,7 @@ pub struct SetMember {
 
 /// An epoch's validator set: the committee whose certificates finalize the epoch's blocks.
 /// Members are sorted by consensus key bytes (Commonware's signer indices refer to that order).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValidatorSet {
@@ -621,6 +638,7 @@ pub struct ValidatorSet {
 }
 
 /// An organisation's token account.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenAccount {
@@ -634,6 +652,7 @@ pub struct TokenAccount {
 
 /// The chain's token totals, kept by every operation that moves tokens, and checked at the end of
 /// every block: `balances + bonded + unbonding + pool + unclaimed = supply ≤ cap`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EconomyRecord {
@@ -671,6 +690,7 @@ impl EconomyRecord {
 }
 
 /// An organisation's stake on a validator.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DelegationRecord {
@@ -681,6 +701,7 @@ pub struct DelegationRecord {
 }
 
 /// Stake on its way out of a validator.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnbondingRecord {
@@ -693,6 +714,7 @@ pub struct UnbondingRecord {
 /// An enterprise's carbon results for one year (碳排放年度核算结果), in consensus: the sums of its
 /// twelve month records (`CarbonResult`), written at the end of every block that wrote one of them,
 /// so a year's total is one provable entry rather than twelve.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CarbonYearRecord {
@@ -720,6 +742,7 @@ pub struct CarbonYearRecord {
 
 /// A filed carbon report (月度信息化存证 or 年度排放报告): the hash of the document every validator
 /// generated from its state when the filing executed, and what it said.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CarbonReportRecord {
@@ -754,6 +777,7 @@ pub struct CarbonReportRecord {
 }
 
 /// Where a verification stands.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerificationStatus {
@@ -768,6 +792,7 @@ pub enum VerificationStatus {
 }
 
 /// How a verified figure became final.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FinalBy {
@@ -780,6 +805,7 @@ pub enum FinalBy {
 }
 
 /// A verifier's recorded statement.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatementRecord {
@@ -798,6 +824,7 @@ pub struct StatementRecord {
 }
 
 /// A step by the enterprise or a regulator after the statement: an objection or a decision.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerificationAct {
@@ -814,6 +841,7 @@ pub struct VerificationAct {
 }
 
 /// The verification (核查) of an enterprise's annual report, in state.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerificationRecord {
@@ -838,6 +866,7 @@ pub struct VerificationRecord {
 }
 
 /// One allocation on a quota account.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Allocation {
@@ -854,6 +883,7 @@ pub struct Allocation {
 }
 
 /// An enterprise's quota account of one compliance year (配额账户), µt CO2e throughout.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuotaRecord {
@@ -909,6 +939,7 @@ impl QuotaRecord {
 }
 
 /// A deployed version of a carbon methodology (核算方法学), see `trustmeter-carbon`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MethodologyRecord {
@@ -934,6 +965,7 @@ pub struct MethodologyRecord {
 
 /// An enterprise's monitoring plan from a month on (监测计划): the methodology its carbon
 /// accounts use until a later plan takes over.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CarbonPlanRecord {
@@ -946,6 +978,7 @@ pub struct CarbonPlanRecord {
 /// A documented carbon entry as recorded (see `trustmeter_types::carbon`). A correction
 /// replaces it and bumps `revision`; the registry tree keeps every version, so what a report
 /// or a verifier saw stays provable.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CarbonEntryRecord {
@@ -962,6 +995,7 @@ pub struct CarbonEntryRecord {
 }
 
 /// A claim on green certificates `first .. first + count` of a batch, by one entry.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateClaimRecord {
@@ -985,6 +1019,7 @@ impl CertificateClaimRecord {
 
 /// One line of a month's carbon results: a source, an item it applies to (a fuel, a gas, or none)
 /// and the gas emitted.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CarbonResultLine {
@@ -1011,6 +1046,7 @@ pub struct CarbonResultLine {
 /// monitoring plan in the version in force on the month's first day. Recomputed at the end of
 /// every block that changed a daily figure or an entry of the month, so late data and corrected
 /// entries are always reflected.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CarbonResultRecord {
@@ -1041,6 +1077,7 @@ pub struct CarbonResultRecord {
 }
 
 /// A deployed version of the audit policy (审核规则).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct PolicyRecord {
     /// Policy name from the document.
@@ -1058,6 +1095,7 @@ pub struct PolicyRecord {
 }
 
 /// An enterprise's monthly report (月报), as last submitted.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct MonthlyReportRecord {
     /// Reported consumption per energy kind.
@@ -1071,6 +1109,7 @@ pub struct MonthlyReportRecord {
 }
 
 /// One committed `(key, value)` pair: the data of one leaf of the state tree.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct StateEntry {
     /// The key.
@@ -1082,6 +1121,7 @@ pub struct StateEntry {
 /// A state proof: an entry and the sibling hashes of its leaf's path in its tree, deepest first.
 /// The tree is the one the entry's key belongs to ([`StateKey::tree`]); a proof of a derived key
 /// cannot be made.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateProof {
@@ -1104,6 +1144,7 @@ impl StateProof {
 
 /// A proof that a key has no entry: the leaf met on the key's path (another key's, or none: an
 /// empty subtree) and the sibling hashes, deepest first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AbsenceProof {
@@ -1134,6 +1175,7 @@ impl AbsenceProof {
 }
 
 /// The roots of the two trees; the state root commits to both ([`trustmeter_crypto::smt::state_root`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateRoots {
@@ -1159,6 +1201,7 @@ impl StateRoots {
 
 /// One register point the chain remembers: a recorded reading's facts (its meter is the key's;
 /// its unit is the meter's).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct PointRec {
     /// The reading's own timestamp (Unix ms).
@@ -1198,6 +1241,7 @@ impl PointRec {
 }
 
 /// A recorded meter replacement (换表).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ReplacementRec {
     /// When the new meter took over (Unix ms).
@@ -1216,6 +1260,7 @@ impl ReplacementRec {
 }
 
 /// Key of a daily figure: one enterprise, one Asia/Shanghai day, one energy kind in one unit.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
@@ -1231,6 +1276,7 @@ pub struct DailyKey {
 }
 
 /// An enterprise's daily figure for one energy kind (日能耗), part of consensus state.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct DailyTotal {
     /// Consumption allocated to the day, micro-units of the key's unit.

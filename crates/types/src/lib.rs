@@ -38,7 +38,7 @@ pub mod keys;
 pub mod limits;
 pub mod membership;
 #[cfg(feature = "openapi")]
-mod openapi;
+pub mod openapi;
 pub mod reading;
 pub mod receipt;
 pub mod registry;

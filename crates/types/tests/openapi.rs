@@ -1,151 +1,23 @@
 //! The OpenAPI schemas of the JSON types (feature `openapi`, what the node's `/openapi.json`
 //! describes a transaction with) against real values: a signed transaction of every kind (Ed25519
 //! and SM2 senders), a block and a genesis, serialized exactly as the API reads and writes them,
-//! must each match their schema, checked by the small validator below (written here, not a
-//! library's: `$ref`, `oneOf`/`allOf`/`anyOf`, `type` with `null`, `enum`, `properties`,
-//! `required`, `items`, `pattern` prefixes). Every property a value carries must be described,
-//! so a schema that forgets a field fails, and every `TxPayload` kind must be one of the
-//! document's alternatives.
+//! must each match their schema, checked by `trustmeter_types::openapi::check` (this crate's
+//! small validator, also used by the node's tests). Every property a value carries must be
+//! described, so a schema that forgets a field fails, and every `TxPayload` kind must be one of
+//! the document's alternatives. None of these schemas is a bare object.
 
 use crate::samples::*;
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
+use trustmeter_types::openapi::check::{self, bare_objects, components, conforms_to_own};
 use trustmeter_types::{Block, Genesis, KeyScheme, Receipt, Transaction};
 use utoipa::ToSchema;
 
-/// Every schema `T` needs, by name, as the document's `components.schemas` holds them.
-fn components<T: ToSchema>() -> Map<String, Value> {
-    let mut all = vec![(T::name().into_owned(), T::schema())];
-    T::schemas(&mut all);
-    all.into_iter().map(|(n, s)| (n, serde_json::to_value(s).expect("a schema serializes"))).collect()
-}
-
-/// The schema a `$ref` names (or the schema itself).
-fn resolve<'a>(schemas: &'a Map<String, Value>, schema: &'a Value) -> Result<&'a Value, String> {
-    match schema.get("$ref").and_then(Value::as_str) {
-        None => Ok(schema),
-        Some(r) => {
-            let name = r.strip_prefix("#/components/schemas/").ok_or_else(|| format!("odd $ref {r}"))?;
-            schemas.get(name).ok_or_else(|| format!("$ref to unknown schema {name}"))
-        }
-    }
-}
-
-/// The property names an object schema describes, its `allOf` members' included.
-fn described(schemas: &Map<String, Value>, schema: &Value) -> BTreeSet<String> {
-    let Ok(schema) = resolve(schemas, schema) else { return BTreeSet::new() };
-    let mut out: BTreeSet<String> =
-        schema.get("properties").and_then(Value::as_object).into_iter().flat_map(|p| p.keys().cloned()).collect();
-    for member in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
-        out.extend(described(schemas, member));
-    }
-    out
-}
-
-/// Checks `v` against `schema`; the error names the path.
-fn check(schemas: &Map<String, Value>, schema: &Value, v: &Value, path: &str) -> Result<(), String> {
-    check_in(schemas, schema, v, path, None)
-}
-
-/// [`check`], where `allowed` (inside an `allOf`) is every property the whole composition
-/// describes, so a member does not call its siblings' properties unknown.
-fn check_in(
-    schemas: &Map<String, Value>,
-    schema: &Value,
-    v: &Value,
-    path: &str,
-    allowed: Option<&BTreeSet<String>>,
-) -> Result<(), String> {
-    let check = |s: &Value, x: &Value, p: &str| check_in(schemas, s, x, p, None);
-    if schema.get("$ref").is_some() {
-        let target = resolve(schemas, schema).map_err(|e| format!("{path}: {e}"))?;
-        return check_in(schemas, target, v, path, allowed);
-    }
-    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-        let union = described(schemas, schema);
-        for s in all {
-            check_in(schemas, s, v, path, Some(&union))?;
-        }
-    }
-    if let Some(any) = schema.get("anyOf").and_then(Value::as_array)
-        && !any.iter().any(|s| check(s, v, path).is_ok())
-    {
-        return Err(format!("{path}: matches none of anyOf: {v}"));
-    }
-    if let Some(one) = schema.get("oneOf").and_then(Value::as_array) {
-        let matching = one.iter().filter(|s| check(s, v, path).is_ok()).count();
-        if matching != 1 {
-            let why: Vec<String> = one.iter().filter_map(|s| check(s, v, path).err()).take(3).collect();
-            return Err(format!("{path}: matches {matching} of oneOf's {} alternatives ({why:?})", one.len()));
-        }
-    }
-    if let Some(t) = schema.get("type") {
-        let types: Vec<&str> = match t {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-            _ => return Err(format!("{path}: odd type {t}")),
-        };
-        let ok = types.iter().any(|t| match *t {
-            "null" => v.is_null(),
-            "boolean" => v.is_boolean(),
-            "integer" => v.is_i64() || v.is_u64(),
-            "number" => v.is_number(),
-            "string" => v.is_string(),
-            "array" => v.is_array(),
-            "object" => v.is_object(),
-            _ => false,
-        });
-        if !ok {
-            return Err(format!("{path}: {v} is not of type {types:?}"));
-        }
-    }
-    if let Some(e) = schema.get("enum").and_then(Value::as_array)
-        && !e.contains(v)
-    {
-        return Err(format!("{path}: {v} is not one of {e:?}"));
-    }
-    if let (Some(p), Some(s)) = (schema.get("pattern").and_then(Value::as_str), v.as_str()) {
-        // The patterns used here are `^prefix…`: check the literal alternatives before `:`.
-        if let Some(prefixes) = p.strip_prefix("^(").and_then(|r| r.split_once("):")).map(|(a, _)| a) {
-            let scheme = s.split(':').next().unwrap_or_default();
-            if !prefixes.split('|').any(|x| x == scheme) {
-                return Err(format!("{path}: {s:?} does not start with one of {prefixes}:"));
-            }
-        }
-    }
-    if let Some(obj) = v.as_object() {
-        let props = schema.get("properties").and_then(Value::as_object);
-        if let Some(props) = props {
-            for (k, sub) in props {
-                if let Some(x) = obj.get(k) {
-                    check(sub, x, &format!("{path}.{k}"))?;
-                }
-            }
-            for k in obj.keys() {
-                if !props.contains_key(k) && !allowed.is_some_and(|a| a.contains(k)) {
-                    return Err(format!("{path}: property {k:?} is not described by the schema"));
-                }
-            }
-        }
-        for r in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
-            let k = r.as_str().unwrap_or_default();
-            if !obj.contains_key(k) {
-                return Err(format!("{path}: required property {k:?} missing"));
-            }
-        }
-    }
-    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
-        for (i, x) in arr.iter().enumerate() {
-            check(items, x, &format!("{path}[{i}]"))?;
-        }
-    }
-    Ok(())
-}
-
 fn conforms<T: ToSchema + serde::Serialize>(value: &T) -> Result<(), String> {
-    let schemas = components::<T>();
-    let root = serde_json::json!({"$ref": format!("#/components/schemas/{}", T::name())});
-    check(&schemas, &root, &serde_json::to_value(value).unwrap(), "$")
+    conforms_to_own(value).map_err(|e| e.to_string())
+}
+
+fn check(schemas: &Map<String, Value>, schema: &Value, v: &Value, _path: &str) -> Result<(), String> {
+    check::conforms(schemas, schema, v).map_err(|e| e.to_string())
 }
 
 #[test]
@@ -223,4 +95,48 @@ fn the_validator_catches_a_value_the_schema_does_not_describe() {
     let mut v = serde_json::to_value(&t).unwrap();
     v["body"]["payload"]["type"] = Value::String("no_such_kind".into());
     assert!(check(&schemas, &root, &v, "$").is_err(), "an unknown kind");
+}
+
+#[test]
+fn no_schema_of_the_json_types_is_a_bare_object() {
+    for (name, schemas) in [
+        ("Transaction", components::<Transaction>()),
+        ("Block", components::<Block>()),
+        ("Genesis", components::<Genesis>()),
+        ("Receipt", components::<Receipt>()),
+    ] {
+        let bare = bare_objects(&Value::Object(schemas));
+        assert!(bare.is_empty(), "{name}'s schemas have bare objects at {bare:?}");
+    }
+}
+
+#[test]
+fn the_validator_reads_maps_tuples_and_finds_bare_objects() {
+    let schemas = Map::new();
+    // A map: each value against `additionalProperties`.
+    let map = serde_json::json!({"type": "object", "additionalProperties": {"type": "integer"}});
+    assert!(check(&schemas, &map, &serde_json::json!({"a": 1, "b": 2}), "$").is_ok());
+    assert!(check(&schemas, &map, &serde_json::json!({"a": "1"}), "$").is_err(), "a text in an integer map");
+    // A tuple: each item against its `prefixItems`, no more items than them.
+    let tuple = serde_json::json!({"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}],
+        "items": false, "minItems": 2, "maxItems": 2});
+    assert!(check(&schemas, &tuple, &serde_json::json!(["a", 1]), "$").is_ok());
+    assert!(check(&schemas, &tuple, &serde_json::json!([1, "a"]), "$").is_err(), "items swapped");
+    assert!(check(&schemas, &tuple, &serde_json::json!(["a", 1, 2]), "$").is_err(), "one item too many");
+    assert!(check(&schemas, &tuple, &serde_json::json!(["a"]), "$").is_err(), "one item short");
+    // Bare objects, wherever they are; described objects and examples are not.
+    let doc = serde_json::json!({"paths": {"/x": {"get": {"responses": {"200": {"content": {"application/json":
+        {"schema": {"type": "object"}}}}}}}}, "components": {"schemas": {
+        "Ok": {"type": "object", "properties": {"a": {"type": ["object", "null"]}}, "example": {"type": "object"}},
+        "Map": {"type": "object", "additionalProperties": {"type": "string"}},
+        "Ref": {"$ref": "#/components/schemas/Ok"}}}});
+    let mut found = bare_objects(&doc);
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            "#/components/schemas/Ok/properties/a".to_string(),
+            "#/paths/~1x/get/responses/200/content/application~1json/schema".to_string()
+        ]
+    );
 }

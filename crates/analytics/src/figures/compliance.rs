@@ -97,7 +97,6 @@ pub struct ComplianceView {
     /// Filed reports of the year (annual first, then months).
     pub reports: Vec<FiledReportView>,
     /// The verification of the annual report (as in state), if one was assigned.
-    #[schema(value_type = Option<Object>)]
     pub verification: Option<VerificationRecord>,
     /// The quota position.
     pub quota: QuotaPositionView,

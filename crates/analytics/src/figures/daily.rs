@@ -72,7 +72,6 @@ pub struct DailyFigureView {
     /// Where to get this figure's proof (a `FigureProof`, `trustmeter verify --figure`).
     pub proof: String,
     /// The figure exactly as the state holds it (micro-units).
-    #[schema(value_type = Object)]
     pub figure: DailyTotal,
 }
 

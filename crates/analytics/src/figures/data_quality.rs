@@ -32,10 +32,8 @@ pub struct QualityEntry {
     pub region: Option<u32>,
     /// The counts (expected and received points, on-time points, meters, meters in calibration,
     /// and the daily sum vs monthly report in micro-kgce, equivalent value, over whole months).
-    #[schema(value_type = Object)]
     pub counts: QualityCounts,
     /// The indices in basis points, with the pass/fail flags.
-    #[schema(value_type = Object)]
     pub index: QualityIndex,
     /// Completeness as a percentage.
     pub completeness: String,

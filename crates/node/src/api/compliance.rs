@@ -70,7 +70,7 @@ fn parse_year(q: &YearQuery) -> Result<u32, ApiError> {
 
 /// An enterprise's carbon report document (monthly deposit or annual report): a draft from the
 /// chain's current data, or the filed version.
-#[utoipa::path(get, path = "/v1/enterprises/{org}/carbon/report", params(("org" = String, Path, description = "Unified social credit code"), ReportQuery), responses((status = 200, description = "the document: canonical JSON (`Trustmeter-Report-Hash` header), HTML or CSV", content_type = "application/json", body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/enterprises/{org}/carbon/report", params(("org" = String, Path, description = "Unified social credit code"), ReportQuery), responses((status = 200, description = "the document: canonical JSON (`Trustmeter-Report-Hash` header), HTML or CSV", content_type = "application/json", body = ReportDocument), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
 async fn report(
     AxumState(s): AxumState<ApiState>,
     Path(org): Path<String>,
@@ -217,7 +217,7 @@ async fn compliance_batch(
 /// A what-if scenario over a year (a share of green power, efficiency gains, fuel switches, more
 /// certificates): baseline and scenario through the same methodology, and the quota position of
 /// each. Nothing is written.
-#[utoipa::path(post, path = "/v1/enterprises/{org}/carbon/what-if", params(("org" = String, Path, description = "Unified social credit code"), YearQuery), request_body(content = Object, description = "A scenario: green_power_share, extra_certificates_mwh, efficiency [{target, gain}], fuel_switch [{from, to, share, efficiency_ratio}], decimals as strings"), responses((status = 200, body = WhatIfView), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+#[utoipa::path(post, path = "/v1/enterprises/{org}/carbon/what-if", params(("org" = String, Path, description = "Unified social credit code"), YearQuery), request_body(content = Scenario, description = "A scenario: green_power_share, extra_certificates_mwh, efficiency [{target, gain}], fuel_switch [{from, to, share, efficiency_ratio}], decimals as strings"), responses((status = 200, body = WhatIfView), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
 async fn what_if_handler(
     AxumState(s): AxumState<ApiState>,
     Path(org): Path<String>,
@@ -248,7 +248,7 @@ pub struct ProofQuery {
 /// verification, the filed report's record, the month results, entries and methodologies under one
 /// finalized block, the filed report document, and the daily figures of the days asked for;
 /// checked offline by `trustmeter verify --carbon`.
-#[utoipa::path(get, path = "/v1/enterprises/{org}/carbon/proof", params(("org" = String, Path, description = "Unified social credit code"), ProofQuery), responses((status = 200, description = "a trustmeter-carbon-proof/v1 document", body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/enterprises/{org}/carbon/proof", params(("org" = String, Path, description = "Unified social credit code"), ProofQuery), responses((status = 200, description = "a trustmeter-carbon-proof/v1 document", body = trustmeter_client::CarbonProof), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
 async fn carbon_proof_handler(
     AxumState(s): AxumState<ApiState>,
     Path(org): Path<String>,

@@ -505,7 +505,7 @@ async fn policy_handler(AxumState(s): AxumState<ApiState>) -> Json<PolicyView> {
 /// A daily figure's proof: the state proof of `StateKey::Daily` against the state root of a
 /// finalized block, with that block's header and finalization certificate. Check it offline with
 /// `trustmeter verify --figure FILE`.
-#[utoipa::path(get, path = "/v1/proofs/daily/{org}/{day}/{energy}/{unit}", params(("org" = String, Path, description = "Unified social credit code"), ("day" = String, Path, description = "Local date YYYY-MM-DD"), ("energy" = String, Path, description = "Energy kind, e.g. electricity"), ("unit" = String, Path, description = "Unit symbol, e.g. kWh")), responses((status = 200, description = "A FigureProof (JSON)", body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/proofs/daily/{org}/{day}/{energy}/{unit}", params(("org" = String, Path, description = "Unified social credit code"), ("day" = String, Path, description = "Local date YYYY-MM-DD"), ("energy" = String, Path, description = "Energy kind, e.g. electricity"), ("unit" = String, Path, description = "Unit symbol, e.g. kWh")), responses((status = 200, description = "A FigureProof (JSON)", body = trustmeter_client::FigureProof), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
 async fn proof_handler(
     AxumState(s): AxumState<ApiState>,
     Path((org, day, energy, unit)): Path<(String, String, String, String)>,

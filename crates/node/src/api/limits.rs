@@ -17,14 +17,20 @@
 use crate::api::ApiError;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Largest value any of the limits may be set to.
 pub const MAX_CONCURRENCY: usize = 1_024;
 
+/// Most threads of either kind the API's runtime may be given (`[api] worker_threads`,
+/// `blocking_threads`).
+pub const MAX_API_THREADS: usize = 256;
+
 /// A class of expensive request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RequestClass {
     /// Proof bundles (a reading's, a daily figure's).
     Proofs,
@@ -87,8 +93,12 @@ pub struct ApiConfig {
     /// Milliseconds a client has to send a request's head, and the longest a keep-alive
     /// connection may sit idle (default 10 000).
     pub header_read_timeout_ms: u64,
-    /// Milliseconds a client has to send a request's body (default 30 000).
+    /// Milliseconds a client has to send a request's whole body, from the end of its head (a
+    /// total deadline; default 30 000); after it: `408 timeout`.
     pub body_read_timeout_ms: u64,
+    /// Milliseconds a write to a client may make no progress (it reads nothing) before its
+    /// connection is closed (default 30 000).
+    pub write_timeout_ms: u64,
     /// Requests per second from one IP address, sustained, twice as many in a burst (default
     /// 1 000); beyond: `429 too_many_requests`.
     pub max_requests_per_s_per_ip: u32,
@@ -99,6 +109,13 @@ pub struct ApiConfig {
     /// PEM private key of `tls_cert`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Worker threads of the API's own tokio runtime (default 2). The API and the alarm engine
+    /// run there, apart from consensus, p2p and storage, so no request load can take their
+    /// threads.
+    pub worker_threads: usize,
+    /// Threads the API's runtime may run blocking work on at once (index reads, proofs, the
+    /// alarm passes; default 32); more waits in line.
+    pub blocking_threads: usize,
 }
 
 impl Default for ApiConfig {
@@ -120,9 +137,12 @@ impl Default for ApiConfig {
             max_connections_per_ip: server.max_connections_per_ip,
             header_read_timeout_ms: server.header_read_timeout_ms,
             body_read_timeout_ms: server.body_read_timeout_ms,
+            write_timeout_ms: server.write_timeout_ms,
             max_requests_per_s_per_ip: server.max_requests_per_s_per_ip,
             tls_cert: None,
             tls_key: None,
+            worker_threads: 2,
+            blocking_threads: 32,
         }
     }
 }
@@ -144,6 +164,7 @@ impl ApiConfig {
             max_connections_per_ip: self.max_connections_per_ip,
             header_read_timeout_ms: self.header_read_timeout_ms,
             body_read_timeout_ms: self.body_read_timeout_ms,
+            write_timeout_ms: self.write_timeout_ms,
             max_requests_per_s_per_ip: self.max_requests_per_s_per_ip,
         }
     }
@@ -162,6 +183,18 @@ impl ApiConfig {
             if !(1..=MAX_CONCURRENCY).contains(&v) {
                 return Err(format!("[api] {name} = {v} must be between 1 and {MAX_CONCURRENCY}"));
             }
+        }
+        if !(1..=MAX_API_THREADS).contains(&self.worker_threads) {
+            return Err(format!(
+                "[api] worker_threads = {} must be between 1 and {MAX_API_THREADS}",
+                self.worker_threads
+            ));
+        }
+        if !(1..=MAX_API_THREADS).contains(&self.blocking_threads) {
+            return Err(format!(
+                "[api] blocking_threads = {} must be between 1 and {MAX_API_THREADS}",
+                self.blocking_threads
+            ));
         }
         if !(1..=3_600).contains(&self.retry_after_s) {
             return Err(format!("[api] retry_after_s = {} must be between 1 and 3600", self.retry_after_s));
@@ -190,6 +223,40 @@ pub struct RequestLimits {
     blocks: Arc<Semaphore>,
     evidence: Arc<Semaphore>,
     retry_after_s: u32,
+    /// Permits held per (class, client address): one address may hold all of a class's permits
+    /// but one, so a client flooding one class never locks everyone else out of it.
+    held: Arc<Mutex<HashMap<(RequestClass, IpAddr), usize>>>,
+    /// The permits of each class, in [`RequestClass`] order.
+    sizes: [usize; 6],
+}
+
+type Held = Arc<Mutex<HashMap<(RequestClass, IpAddr), usize>>>;
+
+/// One permit counted against a client's address, until dropped.
+#[derive(Debug)]
+struct ClientSlot {
+    key: (RequestClass, IpAddr),
+    held: Held,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = held.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// A permit of a class of expensive request, held while the request runs; it counts against its
+/// client's address until dropped.
+#[derive(Debug)]
+pub struct Permit {
+    _permit: OwnedSemaphorePermit,
+    _client: Option<ClientSlot>,
 }
 
 impl Default for RequestLimits {
@@ -209,6 +276,15 @@ impl RequestLimits {
             blocks: Arc::new(Semaphore::new(config.max_concurrent_blocks)),
             evidence: Arc::new(Semaphore::new(config.max_concurrent_evidence)),
             retry_after_s: config.retry_after_s,
+            held: Arc::default(),
+            sizes: [
+                config.max_concurrent_proofs,
+                config.max_concurrent_series,
+                config.max_concurrent_exports,
+                config.max_concurrent_rollups,
+                config.max_concurrent_blocks,
+                config.max_concurrent_evidence,
+            ],
         }
     }
 
@@ -224,25 +300,50 @@ impl RequestLimits {
         }
     }
 
-    /// A permit of `class`, held while the request runs; `503 busy` with `Retry-After` when the
-    /// class is full.
-    pub fn acquire(&self, class: RequestClass) -> Result<OwnedSemaphorePermit, ApiError> {
-        self.semaphore(class).clone().try_acquire_owned().map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                format!(
-                    "this node is already serving as many {} requests as it is configured to; retry in {} s, or ask another node",
-                    class.name(),
-                    self.retry_after_s
-                ),
-            )
-            .with_retry_after(self.retry_after_s)
-        })
+    /// A permit of `class` for the client whose request the caller serves
+    /// ([`trustmeter_httpserve::client_ip`]), held while the request runs; `503 busy` with
+    /// `Retry-After` when the class is full, or when that client already holds all of the
+    /// class's permits but one.
+    pub fn acquire(&self, class: RequestClass) -> Result<Permit, ApiError> {
+        self.acquire_as(class, trustmeter_httpserve::client_ip())
+    }
+
+    /// [`RequestLimits::acquire`] for the client at `client` (`None`: not counted per client).
+    pub fn acquire_as(&self, class: RequestClass, client: Option<IpAddr>) -> Result<Permit, ApiError> {
+        let busy = |why: String| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", why).with_retry_after(self.retry_after_s)
+        };
+        let slot = match client {
+            None => None,
+            Some(ip) => {
+                // All permits but one (at least one) per address.
+                let share = self.sizes[class as usize].saturating_sub(1).max(1);
+                let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let n = held.entry((class, ip)).or_insert(0);
+                if *n >= share {
+                    return Err(busy(format!(
+                        "this address already has {n} {} requests running here, as many as one client may; retry in {} s",
+                        class.name(),
+                        self.retry_after_s
+                    )));
+                }
+                *n += 1;
+                // Counted from here; the slot's drop undoes it (on refusal below, or with the permit).
+                Some(ClientSlot { key: (class, ip), held: self.held.clone() })
+            }
+        };
+        match self.semaphore(class).clone().try_acquire_owned() {
+            Ok(permit) => Ok(Permit { _permit: permit, _client: slot }),
+            Err(_) => Err(busy(format!(
+                "this node is already serving as many {} requests as it is configured to; retry in {} s, or ask another node",
+                class.name(),
+                self.retry_after_s
+            ))),
+        }
     }
 
     /// The permit of a request that is an export when `csv`, else of class `class`.
-    pub fn acquire_for(&self, class: RequestClass, csv: bool) -> Result<OwnedSemaphorePermit, ApiError> {
+    pub fn acquire_for(&self, class: RequestClass, csv: bool) -> Result<Permit, ApiError> {
         self.acquire(if csv { RequestClass::Exports } else { class })
     }
 }
@@ -265,6 +366,32 @@ mod tests {
         let _x = limits.acquire_for(RequestClass::Series, true).unwrap();
         drop(a);
         assert!(limits.acquire(RequestClass::Proofs).is_ok(), "a finished request frees its permit");
+    }
+
+    /// One address flooding a class keeps at most all of its permits but one: another address is
+    /// still served, and the flooder's count is given back when its requests end or are refused.
+    #[test]
+    fn one_address_cannot_take_a_whole_class() {
+        let limits = RequestLimits::new(&ApiConfig { max_concurrent_proofs: 4, ..Default::default() });
+        let (flooder, other): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let held: Vec<Permit> =
+            (0..3).map(|_| limits.acquire_as(RequestClass::Proofs, Some(flooder)).unwrap()).collect();
+        let e = limits.acquire_as(RequestClass::Proofs, Some(flooder)).unwrap_err();
+        assert_eq!((e.code.as_str(), e.retry_after().is_some()), ("busy", true));
+        assert!(e.message.contains("this address already has 3 proofs requests"), "{}", e.message);
+        // The last permit is the other clients'.
+        let theirs = limits.acquire_as(RequestClass::Proofs, Some(other)).unwrap();
+        // The class is now full for everyone, and a refusal there counts nothing against `other`.
+        assert!(limits.acquire_as(RequestClass::Proofs, Some(other)).unwrap_err().message.contains("this node"));
+        drop(theirs);
+        drop(held);
+        assert!(limits.held.lock().unwrap().is_empty(), "every count is given back");
+        // A class of one permit: one request per address, and no starvation of the class itself.
+        let one = RequestLimits::new(&ApiConfig { max_concurrent_exports: 1, ..Default::default() });
+        let p = one.acquire_as(RequestClass::Exports, Some(flooder)).unwrap();
+        assert!(one.acquire_as(RequestClass::Exports, Some(other)).is_err());
+        drop(p);
+        assert!(one.acquire_as(RequestClass::Exports, Some(other)).is_ok());
     }
 
     #[test]

@@ -15,7 +15,6 @@ pub mod proofs;
 pub mod staking;
 pub mod web;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -480,7 +479,6 @@ pub struct MeterView {
     /// The registry record.
     pub meter: trustmeter_types::Meter,
     /// What the chain recorded of its readings.
-    #[schema(value_type = Object)]
     pub progress: Option<trustmeter_state::MeterProgress>,
 }
 
@@ -538,7 +536,6 @@ pub struct MeterView {
         PublishedPage,
         RegionDisclosure,
         ReadingsPage,
-        crate::api::paging::RecordsPageDoc,
         MeterView,
         AlarmsView,
         AlarmView,
@@ -766,18 +763,30 @@ async fn finalized_block(State(s): State<ApiState>, Path(height): Path<u64>) -> 
     ([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response()
 }
 
+/// Largest body `POST /v1/transactions` reads, in bytes: a transaction of [`MAX_TX_BYTES`] in
+/// its canonical encoding, with room for its JSON form.
+pub const MAX_SUBMIT_BYTES: usize = MAX_TX_BYTES + 1024 * 1024;
+
 /// Submit a signed transaction: JSON (`application/json`) or its canonical encoding
 /// (`application/octet-stream`).
-#[utoipa::path(post, path = "/v1/transactions", request_body(description = "A signed transaction: as JSON (the `Transaction` schema), or as its canonical bytes (borsh, docs/proof-format.md §4) with `Content-Type: application/octet-stream`. The signature covers the canonical bytes of `body` (`TxBody`) under the sender's key.", content((trustmeter_types::Transaction = "application/json"), ([u8] = "application/octet-stream"))), responses((status = 202, body = SubmitView), (status = 422, body = ApiError), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
-async fn submit(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
-    if body.len() > MAX_TX_BYTES + 1024 * 1024 {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "malformed",
-            format!("body is larger than the transaction limit of {MAX_TX_BYTES} bytes"),
-        )
-        .into_response();
-    }
+#[utoipa::path(post, path = "/v1/transactions", request_body(description = "A signed transaction: as JSON (the `Transaction` schema), or as its canonical bytes (borsh, docs/proof-format.md §4) with `Content-Type: application/octet-stream`. The signature covers the canonical bytes of `body` (`TxBody`) under the sender's key.", content((trustmeter_types::Transaction = "application/json"), ([u8] = "application/octet-stream"))), responses((status = 202, body = SubmitView), (status = 422, body = ApiError), (status = 400, body = ApiError), (status = 408, description = "timeout: the body did not arrive within `[api] body_read_timeout_ms`", body = ApiError), (status = 413, description = "too_large: a body over `MAX_SUBMIT_BYTES` (2 MiB)", body = ApiError), (status = 503, body = ApiError)))]
+async fn submit(State(s): State<ApiState>, headers: HeaderMap, body: axum::body::Body) -> Response {
+    // A body announcing more is refused before it is read (413 at once, not after the body
+    // timeout); a chunked one as soon as it goes over.
+    let body = match trustmeter_httpserve::read_body(body, MAX_SUBMIT_BYTES).await {
+        Ok(b) => b,
+        Err(trustmeter_httpserve::BodyRefusal::TooLarge(_)) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                trustmeter_httpserve::error_code(StatusCode::PAYLOAD_TOO_LARGE),
+                format!(
+                    "the body is larger than {MAX_SUBMIT_BYTES} bytes (a transaction is at most {MAX_TX_BYTES} bytes in its canonical encoding)"
+                ),
+            )
+            .into_response();
+        }
+        Err(e) => return ApiError::bad_request(e.to_string()).into_response(),
+    };
     let binary = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -988,7 +997,7 @@ fn org_param(code: &str) -> Result<UnifiedSocialCreditCode, ApiError> {
 
 /// Registered meters (finalized state), in id order, a page at a time; `org=` lists one
 /// enterprise's.
-#[utoipa::path(get, path = "/v1/meters", params(DeviceListQuery), responses((status = 200, body = crate::api::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/meters", params(DeviceListQuery), responses((status = 200, body = RecordsPage<trustmeter_types::Meter>), (status = 400, body = ApiError)))]
 async fn meters(
     State(s): State<ApiState>,
     Query(q): Query<DeviceListQuery>,
@@ -1005,7 +1014,7 @@ async fn meters(
 
 /// Registered gateways (finalized state), in id order, a page at a time; `org=` lists one
 /// enterprise's.
-#[utoipa::path(get, path = "/v1/gateways", params(DeviceListQuery), responses((status = 200, body = crate::api::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/gateways", params(DeviceListQuery), responses((status = 200, body = RecordsPage<trustmeter_types::Gateway>), (status = 400, body = ApiError)))]
 async fn gateways(
     State(s): State<ApiState>,
     Query(q): Query<DeviceListQuery>,
@@ -1021,7 +1030,7 @@ async fn gateways(
 }
 
 /// Member organisations (finalized state), in credit-code order, a page at a time.
-#[utoipa::path(get, path = "/v1/organisations", params(PageQuery), responses((status = 200, body = crate::api::paging::RecordsPageDoc), (status = 400, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/organisations", params(PageQuery), responses((status = 200, body = RecordsPage<trustmeter_types::Organisation>), (status = 400, body = ApiError)))]
 async fn organisations(
     State(s): State<ApiState>,
     Query(q): Query<PageQuery>,
@@ -1046,15 +1055,39 @@ async fn gateway(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult
         .ok_or_else(|| ApiError::not_found(format!("gateway {id} is not registered")))
 }
 
-#[utoipa::path(get, path = "/v1/organisations/{id}", params(("id" = String, Path, description = "Unified social credit code")), responses((status = 200, description = "The organisation record with its `membership` (status active / suspended / removed, since, reason, active account keys)", body = Object), (status = 404, body = ApiError)))]
-async fn organisation(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<serde_json::Value> {
+#[utoipa::path(get, path = "/v1/organisations/{id}", params(("id" = String, Path, description = "Unified social credit code")), responses((status = 200, description = "The organisation record with its `membership` (status active / suspended / removed, since, reason, active account keys)", body = OrganisationView), (status = 404, body = ApiError)))]
+async fn organisation(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<OrganisationView> {
     let id = UnifiedSocialCreditCode::new(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let state = s.inner.app.finalized_state();
     let org =
         state.organisation(&id).ok_or_else(|| ApiError::not_found(format!("organisation {id} is not a member")))?;
-    let mut v = serde_json::to_value(org).map_err(ApiError::internal)?;
-    v["membership"] = serde_json::to_value(state.membership(&id)).map_err(ApiError::internal)?;
-    Ok(Json(v))
+    Ok(Json(OrganisationView::new(org, state.membership(&id))))
+}
+
+/// An organisation's record with its standing (`GET /v1/organisations/{id}`): the record's
+/// fields, then `membership`. (Not a `flatten` of the record: its schema allows no other
+/// property, so the composition would describe no value.)
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganisationView {
+    /// Unified social credit code (统一社会信用代码).
+    pub id: UnifiedSocialCreditCode,
+    /// Registered name.
+    pub name: String,
+    /// Role in the consortium.
+    pub kind: trustmeter_types::OrgKind,
+    /// Administrative region code (GB/T 2260, six digits).
+    pub region: u32,
+    /// Its standing: active, suspended or removed, since when, why, its active account keys.
+    pub membership: Option<trustmeter_types::Membership>,
+}
+
+impl OrganisationView {
+    /// The view of `org` with its standing (every field of the record: a field added to
+    /// `Organisation` fails to compile here until the view has it).
+    pub fn new(org: trustmeter_types::Organisation, membership: Option<trustmeter_types::Membership>) -> Self {
+        let trustmeter_types::Organisation { id, name, kind, region } = org;
+        OrganisationView { id, name, kind, region, membership }
+    }
 }
 
 /// What the public may read of a region (信息公开): the disclosure in force in the region and in
@@ -1409,7 +1442,7 @@ pub(crate) fn epoch_chain_after(
 }
 
 /// A reading's proof bundle, checkable offline with `trustmeter verify`.
-#[utoipa::path(get, path = "/v1/meters/{id}/readings/{seq}/proof", params(("id" = String, Path, description = "Meter id"), ("seq" = u64, Path, description = "Sequence number")), responses((status = 200, body = Object), (status = 404, body = ApiError), (status = 503, description = "busy: too many proofs being built; retry after `Retry-After` seconds", body = ApiError)))]
+#[utoipa::path(get, path = "/v1/meters/{id}/readings/{seq}/proof", params(("id" = String, Path, description = "Meter id"), ("seq" = u64, Path, description = "Sequence number")), responses((status = 200, body = trustmeter_client::ProofBundle), (status = 404, body = ApiError), (status = 503, description = "busy: too many proofs being built; retry after `Retry-After` seconds", body = ApiError)))]
 async fn proof(
     State(s): State<ApiState>,
     Path((id, seq)): Path<(String, u64)>,

@@ -98,24 +98,12 @@ pub struct Page<T, K> {
     pub next: Option<K>,
 }
 
-/// A page of registry records as served: `items` and the cursor of the next page (its OpenAPI
-/// schema is [`RecordsPageDoc`]).
-#[derive(Debug, Serialize)]
+/// A page of registry records (meters, gateways or organisations, as `GET /v1/{kind}/{id}` serves
+/// one): `items` and the cursor of the next page.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RecordsPage<T: Serialize> {
     /// The records, in id order.
     pub items: Vec<T>,
-    /// Cursor of the next page (`?after=`), `null` on the last page.
-    pub next: Option<String>,
-}
-
-/// A page of registry records (meters, gateways or organisations, as `GET /v1/{kind}/{id}`
-/// serves one).
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = RecordsPage)]
-pub struct RecordsPageDoc {
-    /// The records, in id order.
-    #[schema(value_type = Vec<Object>)]
-    pub items: Vec<serde_json::Value>,
     /// Cursor of the next page (`?after=`), `null` on the last page.
     pub next: Option<String>,
 }

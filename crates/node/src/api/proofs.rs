@@ -24,7 +24,7 @@ async fn blocking<T: Send + 'static>(
 /// receipts tree, and the block's header with the finalization certificate that makes it final
 /// (`trustmeter-receipt-proof/v2`). A gateway settles its readings only on this, checked against
 /// the genesis it holds.
-#[utoipa::path(get, path = "/v1/transactions/{hash}/proof", params(("hash" = String, Path, description = "Transaction hash (hex)"), EpochsFrom), responses((status = 200, description = "A ReceiptProof (JSON)", body = Object), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/transactions/{hash}/proof", params(("hash" = String, Path, description = "Transaction hash (hex)"), EpochsFrom), responses((status = 200, description = "A ReceiptProof (JSON)", body = ReceiptProof), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)))]
 async fn receipt_proof_handler(
     State(s): State<ApiState>,
     Path(hash): Path<String>,
@@ -87,7 +87,7 @@ pub(crate) async fn epochs_to(
 /// The audit policy set, proven complete: every version from the one in force to the last
 /// deployed, and the next version's absence, as of a finalized block
 /// (`trustmeter-state-proofs/v2`). What a gateway's pre-audit applies.
-#[utoipa::path(get, path = "/v1/policy/proof", params(EpochsFrom), responses((status = 200, description = "A StateProofs document (JSON)", body = Object), (status = 503, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/policy/proof", params(EpochsFrom), responses((status = 200, description = "A StateProofs document (JSON)", body = StateProofs), (status = 503, body = ApiError)))]
 async fn policy_proof_handler(
     State(s): State<ApiState>,
     Query(q): Query<EpochsFrom>,
@@ -102,7 +102,7 @@ async fn policy_proof_handler(
 
 /// A meter's registry record (or its absence), proven as of a finalized block
 /// (`trustmeter-state-proofs/v2`).
-#[utoipa::path(get, path = "/v1/meters/{id}/proof", params(("id" = String, Path, description = "Meter id"), EpochsFrom), responses((status = 200, description = "A StateProofs document (JSON)", body = Object), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
+#[utoipa::path(get, path = "/v1/meters/{id}/proof", params(("id" = String, Path, description = "Meter id"), EpochsFrom), responses((status = 200, description = "A StateProofs document (JSON)", body = StateProofs), (status = 400, body = ApiError), (status = 503, body = ApiError)))]
 async fn meter_proof_handler(
     State(s): State<ApiState>,
     Path(id): Path<String>,

@@ -111,7 +111,6 @@ pub struct EpochView {
     pub totals: TotalsView,
     /// The token's supply policy in force (the genesis's until the regulators set one) and the
     /// staking rules (from genesis).
-    #[schema(value_type = Object)]
     pub params: EconomyParams,
     /// When the regulators last set the token policy, if they did.
     pub token_policy_set: Option<TokenPolicySet>,
@@ -259,7 +258,6 @@ pub struct ScheduleView {
     /// The version in force now.
     pub in_force: u32,
     /// Every version: name, version, effective epoch, who deployed it, the document.
-    #[schema(value_type = Vec<Object>)]
     pub versions: Vec<trustmeter_state::economy::RewardScheduleRecord>,
 }
 
