@@ -273,6 +273,21 @@ fn oversized_submissions_are_refused_413_at_once_and_the_chain_keeps_finalizing(
                 streamed.as_secs_f64() * 1e3
             );
             ensure!(announced < Duration::from_secs(2) && streamed < Duration::from_secs(5), "{announced:?} {streamed:?}");
+            // The other routes with bodies refuse an announced oversize at once too: an evidence
+            // file over 16 MiB, a what-if scenario over 64 KiB.
+            for (route, length) in [
+                ("PUT /v1/enterprises/91430100700001000N/evidence", 100_000_000u64),
+                ("POST /v1/enterprises/91430100700001000N/carbon/what-if?year=2026", 1_000_000),
+            ] {
+                let head = format!(
+                    "{route} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\n\r\n"
+                );
+                let (status, text, took) = oversized_submission(target, &head, Vec::new()).await?;
+                ensure!(status == 413, "{route} with {length} bytes announced: {status} {text}");
+                let v: serde_json::Value = serde_json::from_str(&text).context("a JSON error")?;
+                ensure!(v["code"] == "too_large", "{v}");
+                ensure!(took < Duration::from_secs(2), "{route}: refused only after {took:?}");
+            }
             // A submission within the limit that is not a transaction still gets its own code.
             let r = api
                 .http

@@ -223,9 +223,10 @@ async fn what_if_handler(
     Path(org): Path<String>,
     Query(q): Query<YearQuery>,
     signed: Option<axum::Extension<crate::api::access::SignedDigest>>,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Result<Json<WhatIfView>, ApiError> {
     let org = parse_org(&org)?;
+    let body = super::read_limited(body, MAX_SCENARIO_BYTES).await?;
     super::check_signed_body(signed.as_ref().map(|e| &e.0), &body)?;
     let year = parse_year(&q)?;
     let scenario: Scenario =

@@ -106,12 +106,15 @@ async fn upload(
     AxumState(s): AxumState<ApiState>,
     Path(org): Path<String>,
     signed: Option<axum::Extension<crate::api::access::SignedDigest>>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let org = parse_org(&org)?;
-    super::check_signed_body(signed.as_ref().map(|e| &e.0), &body)?;
     let store = store(&s)?;
+    // The permit first: at most `max_concurrent_evidence` files of 16 MiB are held in memory at
+    // once, whatever the number of connections uploading.
     let _permit = s.limits().acquire(RequestClass::Evidence)?;
+    let body: Bytes = super::read_limited(body, MAX_EVIDENCE_BYTES as usize).await?;
+    super::check_signed_body(signed.as_ref().map(|e| &e.0), &body)?;
     let alg = store.alg();
     let stored = tokio::task::spawn_blocking(move || store.put(&org, &body))
         .await

@@ -763,6 +763,19 @@ async fn finalized_block(State(s): State<ApiState>, Path(height): Path<u64>) -> 
     ([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response()
 }
 
+/// Reads a request body of at most `limit` bytes: one announcing more is refused `413
+/// too_large` before a byte of it is read, a chunked one as soon as it goes over.
+pub(crate) async fn read_limited(body: axum::body::Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    trustmeter_httpserve::read_body(body, limit).await.map_err(|e| match e {
+        trustmeter_httpserve::BodyRefusal::TooLarge(n) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            trustmeter_httpserve::error_code(StatusCode::PAYLOAD_TOO_LARGE),
+            format!("the body is larger than {n} bytes, the most this route takes"),
+        ),
+        e => ApiError::bad_request(e.to_string()),
+    })
+}
+
 /// Largest body `POST /v1/transactions` reads, in bytes: a transaction of [`MAX_TX_BYTES`] in
 /// its canonical encoding, with room for its JSON form.
 pub const MAX_SUBMIT_BYTES: usize = MAX_TX_BYTES + 1024 * 1024;
