@@ -4,8 +4,8 @@
 //! `200` or `503 busy` (JSON, `Retry-After`), cheap requests are still answered meanwhile, and the
 //! chain's finalization rate during the flood is compared with the rate before it.
 
-use crate::common::{Cluster, init_logs, u64_of};
-use anyhow::{Context as _, Result, ensure};
+use crate::common::{Cluster, init_logs};
+use anyhow::{Context as _, ensure};
 use commonware_runtime::Runner as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,18 +18,10 @@ const ADDRESSES: u8 = 8;
 /// How long the finalization rate is measured, before and during the flood.
 const WINDOW: Duration = Duration::from_secs(8);
 
-/// Finalized blocks per second at validator `node` over `WINDOW`.
-async fn finalization_rate(api: &crate::common::Api, node: usize) -> Result<f64> {
-    let h0 = u64_of(&api.status(node).await?["finalized_height"]);
-    let t0 = Instant::now();
-    tokio::time::sleep(WINDOW).await;
-    let h1 = u64_of(&api.status(node).await?["finalized_height"]);
-    Ok((h1 - h0) as f64 / t0.elapsed().as_secs_f64())
-}
-
 #[test]
 fn a_flood_of_expensive_requests_is_bounded_and_the_chain_keeps_its_rate() {
     init_logs();
+    let _measuring = crate::common::rate_measured();
     let cluster = Cluster::new("hunan-flood-1", 43);
     let cluster_ref = &cluster;
     cluster
@@ -38,7 +30,7 @@ fn a_flood_of_expensive_requests_is_bounded_and_the_chain_keeps_its_rate() {
             let cluster = cluster_ref;
             let api = cluster.start(ctx).await?;
             api.wait_finalized_everywhere(3).await?;
-            let before = finalization_rate(&api, 1).await?;
+            let before = api.finalization_rate(1, WINDOW).await?;
             let target = api.urls[0].clone();
             let paths = [
                 "/v1/policy/proof".to_string(),
@@ -98,8 +90,8 @@ fn a_flood_of_expensive_requests_is_bounded_and_the_chain_keeps_its_rate() {
                 })
             };
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let during = finalization_rate(&api, 1).await?;
-            let flooded = finalization_rate(&api, 0).await?;
+            let during = api.finalization_rate(1, WINDOW).await?;
+            let flooded = api.finalization_rate(0, WINDOW).await?;
             stop.store(true, Ordering::Relaxed);
             let mut totals: BTreeMap<String, u64> = BTreeMap::new();
             for f in flooders {

@@ -35,15 +35,6 @@ async fn metrics(api: &common::Api, node: usize) -> Result<String> {
     Ok(api.http.get(format!("{}/metrics", api.urls[node])).send().await?.text().await?)
 }
 
-/// Finalized blocks per second at validator 1 over `WINDOW`.
-async fn finalization_rate(api: &common::Api) -> Result<f64> {
-    let h0 = u64_of(&api.status(1).await?["finalized_height"]);
-    let t0 = Instant::now();
-    tokio::time::sleep(WINDOW).await;
-    let h1 = u64_of(&api.status(1).await?["finalized_height"]);
-    Ok((h1 - h0) as f64 / t0.elapsed().as_secs_f64())
-}
-
 /// Opens `n` connections from 127.0.0.2 to `addr`, each sending half a request head.
 async fn half_open(addr: std::net::SocketAddr, n: usize) -> Vec<tokio::net::TcpStream> {
     trustmeter_httpserve::half_sent_requests(addr, std::net::Ipv4Addr::new(127, 0, 0, 2).into(), n).await
@@ -52,6 +43,7 @@ async fn half_open(addr: std::net::SocketAddr, n: usize) -> Vec<tokio::net::TcpS
 #[test]
 fn thousands_of_half_sent_requests_neither_exhaust_a_validator_nor_slow_the_chain() {
     init_logs();
+    let _measuring = crate::common::rate_measured();
     // This process holds both sides of every connection.
     trustmeter_httpserve::fd_budget(ATTACK_CONNECTIONS + 4 * MAX_CONNECTIONS, 2_000).expect("open-file limit");
     let mut cluster = Cluster::new("hunan-hostile-1", 41);
@@ -68,7 +60,7 @@ fn thousands_of_half_sent_requests_neither_exhaust_a_validator_nor_slow_the_chai
             let cluster = cluster_ref;
             let api = cluster.start(ctx).await?;
             api.wait_finalized_everywhere(3).await?;
-            let before = finalization_rate(&api).await?;
+            let before = api.finalization_rate(1, WINDOW).await?;
             let fds_before = open_fds();
             let accepted_before =
                 metric(&metrics(&api, 0).await?, "trustmeter_api_connections_accepted_total").unwrap_or_default();
@@ -91,7 +83,7 @@ fn thousands_of_half_sent_requests_neither_exhaust_a_validator_nor_slow_the_chai
                     most
                 })
             };
-            let during = finalization_rate(&api).await?;
+            let during = api.finalization_rate(1, WINDOW).await?;
             let held = attack.await.context("attacker")?;
             let _ = stop_tx.send(true);
             let most_open = sampler.await.context("sampler")?;

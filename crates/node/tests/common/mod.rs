@@ -27,6 +27,15 @@ pub fn now_ms() -> i64 {
 }
 
 /// Logs to the test writer, filtered by `RUST_LOG` (default `warn`).
+/// Held by the tests that compare the chain's rate under an attack with its rate before, and by
+/// the flood (which takes the CPU it can), so that one never measures while another attacks.
+pub static RATE_MEASURED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`RATE_MEASURED`] (a test that panicked while holding it leaves it usable).
+pub fn rate_measured() -> std::sync::MutexGuard<'static, ()> {
+    RATE_MEASURED.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub fn init_logs() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
@@ -214,6 +223,15 @@ impl Api {
         let v =
             serde_json::from_str(&text).with_context(|| format!("{what}: HTTP {status} body is not JSON: {text}"))?;
         Ok((status, v))
+    }
+
+    /// Finalized blocks per second at validator `node`, measured over `window`.
+    pub async fn finalization_rate(&self, node: usize, window: Duration) -> Result<f64> {
+        let h0 = u64_of(&self.status(node).await?["finalized_height"]);
+        let t0 = Instant::now();
+        tokio::time::sleep(window).await;
+        let h1 = u64_of(&self.status(node).await?["finalized_height"]);
+        Ok(h1.saturating_sub(h0) as f64 / t0.elapsed().as_secs_f64())
     }
 
     /// `GET path` on validator `node`: status and JSON body.
