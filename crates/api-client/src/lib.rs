@@ -295,12 +295,19 @@ pub struct NodeClient {
 /// honour it; a gateway's destination may name one in its configuration instead (`ca_file`).
 pub const CA_FILE_ENV: &str = "TRUSTMETER_CA_FILE";
 
+/// How long a client keeps an idle keep-alive connection to a node for reuse. A node closes a
+/// connection idle for its `[api] header_read_timeout_ms` (10 s by default); a client that reuses
+/// one at that very moment races the close and its request fails ("connection closed before
+/// message completed"). Half the node's default keeps every reuse clear of the race.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// An HTTP client builder that verifies `https://` nodes against the CA certificates in
 /// `ca_file`, or else in the file `TRUSTMETER_CA_FILE` names, and only those; with neither, against
-/// the platform's roots. Callers add their timeouts.
+/// the platform's roots. Idle connections are dropped after [`POOL_IDLE_TIMEOUT`]. Callers add
+/// their timeouts.
 pub fn http_builder(ca_file: Option<&std::path::Path>) -> Result<reqwest::ClientBuilder, ClientError> {
     let from_env = std::env::var_os(CA_FILE_ENV).map(std::path::PathBuf::from);
-    let builder = reqwest::Client::builder();
+    let builder = reqwest::Client::builder().pool_idle_timeout(POOL_IDLE_TIMEOUT);
     let Some(path) = ca_file.map(std::path::Path::to_path_buf).or(from_env) else {
         return Ok(builder);
     };

@@ -380,7 +380,10 @@ async fn start_chain(
         "chain {chain_id}: {validators} validators; API {}/v1/status (OpenAPI {}/openapi.json); dashboards {}/app/ (any validator's port)",
         apis[0], apis[0], apis[0]
     );
-    let submitter = Submitter { http: reqwest::Client::new(), apis };
+    let submitter = Submitter {
+        http: reqwest::Client::builder().pool_idle_timeout(trustmeter_api_client::POOL_IDLE_TIMEOUT).build()?,
+        apis,
+    };
     // Statistics from validator 0's finalized blocks.
     let stats = Arc::new(Mutex::new(Stats::default()));
     let (sink, mut rx) = futures::channel::mpsc::unbounded();

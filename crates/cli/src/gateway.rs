@@ -147,7 +147,10 @@ fn base_url(cfg: &GatewayConfig) -> String {
 }
 
 fn http() -> Result<reqwest::Client> {
-    Ok(reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?)
+    Ok(reqwest::Client::builder()
+        .pool_idle_timeout(trustmeter_api_client::POOL_IDLE_TIMEOUT)
+        .timeout(std::time::Duration::from_secs(60))
+        .build()?)
 }
 
 async fn answer<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result<T> {

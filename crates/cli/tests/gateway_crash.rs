@@ -133,7 +133,11 @@ async fn gateway_killed_at_random_moments_while_the_chain_restarts_puts_every_re
     let scratch = Scratch::new("GATEWAY_CRASH_KEEP");
     let dir = scratch.path().to_path_buf();
     let mut procs = Processes::default();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("http client");
+    let http = reqwest::Client::builder()
+        .pool_idle_timeout(trustmeter_api_client::POOL_IDLE_TIMEOUT)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("http client");
 
     // A four-validator chain from `node init`, as four processes.
     let mut chain = Consortium::init(&dir.join("net"), "hunan-1", 4);

@@ -72,7 +72,11 @@ async fn a_validator_process_keeps_voting_through_thousands_of_half_sent_request
     chain.wait_finalizing(&mut procs, 2).await;
     let victim = Consortium::name(0);
     let pid = procs.pid(&victim);
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_idle_timeout(trustmeter_api_client::POOL_IDLE_TIMEOUT)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
     let metrics = |http: reqwest::Client, url: String| async move {
         http.get(format!("{url}/metrics")).send().await.ok()?.text().await.ok()
     };

@@ -80,7 +80,11 @@ async fn validator_killed_mid_block_restarts_without_replay_and_agrees_with_the_
     let scratch = Scratch::new("NODE_CRASH_KEEP");
     let dir = scratch.path().to_path_buf();
     let mut procs = Processes::default();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client");
+    let http = reqwest::Client::builder()
+        .pool_idle_timeout(trustmeter_api_client::POOL_IDLE_TIMEOUT)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("http client");
 
     let mut chain = Consortium::init(&dir.join("net"), "hunan-1", 4);
     for i in 0..chain.validators {

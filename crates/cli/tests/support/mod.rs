@@ -239,7 +239,11 @@ impl Consortium {
             urls,
             restarts: 0,
             kills: 0,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client"),
+            http: reqwest::Client::builder()
+                .pool_idle_timeout(trustmeter_api_client::POOL_IDLE_TIMEOUT)
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("http client"),
         }
     }
 
@@ -272,11 +276,21 @@ impl Consortium {
         self.kills += 1;
     }
 
-    /// Validator `i`'s finalized height, if its API answers.
+    /// Validator `i`'s finalized height, if its API answers (one retry after a failed request: a
+    /// test's machine may be loaded enough for one request to fail without the node being down).
     pub async fn height(&self, i: usize) -> Option<u64> {
-        let v: serde_json::Value =
-            self.http.get(format!("{}/v1/status", self.urls[i])).send().await.ok()?.json().await.ok()?;
-        v["finalized_height"].as_u64()
+        for attempt in 0..2 {
+            let answer = self.http.get(format!("{}/v1/status", self.urls[i])).send().await;
+            match answer {
+                Ok(r) => return r.json::<serde_json::Value>().await.ok()?["finalized_height"].as_u64(),
+                Err(e) if attempt == 0 => {
+                    tracing::debug!(validator = i, error = %e, "status request failed; once more");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(_) => return None,
+            }
+        }
+        None
     }
 
     /// Waits until every validator's API answers with a finalized height above `above`.

@@ -139,7 +139,9 @@ impl Cluster {
         // Validators serving HTTPS (`[api] tls_cert`): by the name in their certificate, trusting
         // the test CA of crates/httpserve/tests/data.
         let tls = self.api_config.tls_cert.is_some();
-        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(20));
+        let mut http = reqwest::Client::builder()
+            .pool_idle_timeout(trustmeter_api_client::POOL_IDLE_TIMEOUT)
+            .timeout(Duration::from_secs(20));
         if tls {
             http =
                 http.tls_certs_only(reqwest::Certificate::from_pem_bundle(&std::fs::read(test_tls_file("ca.pem"))?)?);

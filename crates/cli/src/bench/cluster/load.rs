@@ -234,7 +234,10 @@ impl Load {
             args.plan.seed,
             args.plan.gateways
         );
-        let http = reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build()?;
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(trustmeter_api_client::POOL_IDLE_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .build()?;
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         Ok(Load {
             alg: genesis.params.hash,
