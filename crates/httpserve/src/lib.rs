@@ -691,6 +691,36 @@ pub async fn half_sent_requests(addr: std::net::SocketAddr, from: IpAddr, n: usi
     held
 }
 
+/// Reads one whole HTTP/1.1 answer (head and a body of `Content-Length`) from a raw connection
+/// within 10 s: its status line and body; `None` if the connection closed first or nothing came
+/// in time. For the tests that speak raw HTTP to a server, with [`half_sent_requests`].
+pub async fn read_raw_answer<R: tokio::io::AsyncRead + Unpin>(c: &mut R) -> Option<(String, String)> {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let head = &text[..end];
+            let len = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string();
+                return Some((head.lines().next().unwrap_or_default().to_string(), body));
+            }
+        }
+        let n = tokio::time::timeout_at(deadline, c.read(&mut chunk)).await.ok()?.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
 /// The stable `code` of an error answer with `status`, for servers whose errors are
 /// `{code, message}` (the node's API and the gateway's): the one code of every refusal the server
 /// makes itself (`408 timeout`, `429 too_many_requests`), of [`json_errors`] and of
@@ -785,34 +815,6 @@ mod tests {
     }
 
     use axum::response::IntoResponse as _;
-
-    /// Reads one whole answer (head and a body of `Content-Length`) within 10 s: status line,
-    /// body; `None` if the connection closed first.
-    async fn read_answer<R: tokio::io::AsyncRead + Unpin>(c: &mut R) -> Option<(String, String)> {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = String::from_utf8_lossy(&buf).to_string();
-            if let Some(end) = text.find("\r\n\r\n") {
-                let head = &text[..end];
-                let len = head
-                    .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or(0);
-                if buf.len() >= end + 4 + len {
-                    let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string();
-                    return Some((head.lines().next().unwrap_or_default().to_string(), body));
-                }
-            }
-            let n = tokio::time::timeout_at(deadline, c.read(&mut chunk)).await.ok()?.ok()?;
-            if n == 0 {
-                return None;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
-    }
 
     async fn start(limits: ServerLimits) -> (std::net::SocketAddr, Arc<ServerStats>, tokio::sync::oneshot::Sender<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -915,7 +917,7 @@ mod tests {
         // A body announced and not sent: 408 timeout within the deadline, not a wait forever.
         let mut nobody = connect_from([127, 0, 0, 1], addr).await;
         nobody.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc").await.unwrap();
-        let (status, body) = read_answer(&mut nobody).await.expect("answered in time");
+        let (status, body) = read_raw_answer(&mut nobody).await.expect("answered in time");
         assert_eq!(status, "HTTP/1.1 408 Request Timeout", "a body never sent: {body}");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["code"], "timeout", "{v}");
@@ -950,7 +952,7 @@ mod tests {
         let mut statuses = vec![];
         for _ in 0..40 {
             c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
-            let (status, body) = read_answer(&mut c).await.expect("an answer");
+            let (status, body) = read_raw_answer(&mut c).await.expect("an answer");
             if status.contains("429") {
                 // The 429's code is the one `error_code` gives 429 everywhere.
                 let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -986,7 +988,7 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
-        let (status, body) = read_answer(&mut r).await.expect("answered");
+        let (status, body) = read_raw_answer(&mut r).await.expect("answered");
         let took = started.elapsed();
         println!("a body dribbled at 10 B/s: {status} after {} ms (deadline 600 ms)", took.as_millis());
         assert_eq!(status, "HTTP/1.1 408 Request Timeout", "{body}");
@@ -994,14 +996,14 @@ mod tests {
         assert_eq!(v["code"], "timeout", "{v}");
         assert!(took >= Duration::from_millis(550) && took < Duration::from_secs(3), "answered after {took:?}");
         // The connection is closed after the answer, freeing its place.
-        assert!(read_answer(&mut r).await.is_none());
+        assert!(read_raw_answer(&mut r).await.is_none());
         until("the dribbling connection closed", || stats.open() == 0).await;
         dribble.abort();
         assert_eq!(stats.body_timeouts(), 1);
         // A body sent in time is still served.
         let mut ok = connect_from([127, 0, 0, 9], addr).await;
         ok.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc").await.unwrap();
-        assert_eq!(read_answer(&mut ok).await, Some(("HTTP/1.1 200 OK".into(), "abc".into())));
+        assert_eq!(read_raw_answer(&mut ok).await, Some(("HTTP/1.1 200 OK".into(), "abc".into())));
     }
 
     #[tokio::test]
@@ -1055,7 +1057,7 @@ mod tests {
         let mut c = connect_from([127, 0, 0, 11], addr).await;
         let started = tokio::time::Instant::now();
         c.write_all(b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n").await.unwrap();
-        let (status, body) = read_answer(&mut c).await.expect("answered");
+        let (status, body) = read_raw_answer(&mut c).await.expect("answered");
         assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
         assert_eq!(status, "HTTP/1.1 413 Payload Too Large", "{body}");
         assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["code"], "too_large");
@@ -1063,13 +1065,13 @@ mod tests {
         let mut c = connect_from([127, 0, 0, 11], addr).await;
         c.write_all(b"POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n").await.unwrap();
         c.write_all(format!("{:x}\r\n{}\r\n", 1_500, "y".repeat(1_500)).as_bytes()).await.unwrap();
-        let (status, body) = read_answer(&mut c).await.expect("answered");
+        let (status, body) = read_raw_answer(&mut c).await.expect("answered");
         assert_eq!(status, "HTTP/1.1 413 Payload Too Large", "{body}");
         assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["code"], "too_large");
         // Within the limit: read.
         let mut c = connect_from([127, 0, 0, 11], addr).await;
         c.write_all(b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello").await.unwrap();
-        assert_eq!(read_answer(&mut c).await, Some(("HTTP/1.1 200 OK".into(), "5".into())));
+        assert_eq!(read_raw_answer(&mut c).await, Some(("HTTP/1.1 200 OK".into(), "5".into())));
     }
 
     /// What hyper refuses before a request exists is not JSON (no hook to give it a body): a head
@@ -1081,11 +1083,11 @@ mod tests {
         let mut c = connect_from([127, 0, 0, 12], addr).await;
         let head = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "z".repeat(MAX_HEADER_BYTES));
         let _ = c.write_all(head.as_bytes()).await;
-        let (status, body) = read_answer(&mut c).await.expect("answered");
+        let (status, body) = read_raw_answer(&mut c).await.expect("answered");
         assert_eq!((status.as_str(), body.as_str()), ("HTTP/1.1 431 Request Header Fields Too Large", ""));
         let mut c = connect_from([127, 0, 0, 12], addr).await;
         c.write_all(b"GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n").await.unwrap();
-        let (status, body) = read_answer(&mut c).await.expect("answered");
+        let (status, body) = read_raw_answer(&mut c).await.expect("answered");
         assert_eq!((status.as_str(), body.as_str()), ("HTTP/1.1 400 Bad Request", ""));
         until("both closed", || stats.open() == 0).await;
     }

@@ -168,33 +168,6 @@ fn thousands_of_half_sent_requests_neither_exhaust_a_validator_nor_slow_the_chai
         .unwrap();
 }
 
-/// Reads one answer (head, then a body of its `Content-Length`) from `c` within 10 s: the status
-/// code and the body.
-async fn read_answer(c: &mut tokio::net::tcp::OwnedReadHalf) -> Result<(u16, String)> {
-    use tokio::io::AsyncReadExt as _;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = String::from_utf8_lossy(&buf).to_string();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let head = &text[..end];
-            let len = head
-                .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).context("a status line")?;
-                return Ok((status, String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string()));
-            }
-        }
-        let n = tokio::time::timeout_at(deadline, c.read(&mut chunk)).await.context("no answer within 10 s")??;
-        ensure!(n > 0, "the connection closed before an answer: {text:?}");
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
 /// Sends `head` and then `body` (written by another task, errors ignored: the server may close
 /// once it has refused) to `POST /v1/transactions` and returns the answer and how long it took
 /// from the end of the head.
@@ -216,7 +189,8 @@ async fn oversized_submission(
         }
         w
     });
-    let (status, text) = read_answer(&mut r).await?;
+    let (line, text) = trustmeter_httpserve::read_raw_answer(&mut r).await.context("no whole answer within 10 s")?;
+    let status: u16 = line.split(' ').nth(1).and_then(|c| c.parse().ok()).context("a status line")?;
     let took = started.elapsed();
     drop(writer.await);
     Ok((status, text, took))
